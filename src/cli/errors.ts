@@ -1,0 +1,31 @@
+// User errors (bad path, bad flag, corrupt input) are reported as one line and a non-zero exit,
+// never as a stack trace; anything else is a bug and keeps its stack.
+
+export class UserError extends Error {
+  override name = "UserError";
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+/** Wraps a command action: prints `terrain-learner: <message>` for user errors and sets the exit code. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      if (err instanceof UserError) {
+        process.stderr.write(`terrain-learner: ${err.message}\n`);
+        process.exitCode = err.exitCode;
+        return;
+      }
+      if (process.env.TERRAIN_LEARNER_DEBUG) throw err;
+      const e = err as Error;
+      process.stderr.write(`terrain-learner: ${e.message ?? String(err)}\n`);
+      process.stderr.write("(set TERRAIN_LEARNER_DEBUG=1 for the stack trace)\n");
+      process.exitCode = 1;
+    }
+  };
+}

@@ -1,0 +1,17 @@
+// The `terrain-learner` command. Each sub-command lives in its own file and exports `register`.
+
+import { Command } from "commander";
+import { register as registerBag } from "./bag.ts";
+
+const program = new Command();
+program
+  .name("terrain-learner")
+  .description(
+    "Self-supervised terrain roughness for ground robots: label ground by vibration, learn to see it in images.",
+  )
+  .version("0.1.0")
+  .showHelpAfterError("(run with --help for usage)");
+
+registerBag(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,157 @@
+// Writes ROS 2 messages to an MCAP file the way rosbag2's MCAP storage does (profile `ros2`,
+// `ros2msg` schemas, `cdr` messages, zstd- or lz4-compressed chunks, full summary and indexes), so
+// Foxglove, `ros2 bag play` and `mcap info` open what the simulator and recorder write.
+
+import { open, type FileHandle } from "node:fs/promises";
+import { MessageWriter } from "@foxglove/rosmsg2-serialization";
+import * as zstd from "@foxglove/wasm-zstd";
+import { McapWriter } from "@mcap/core";
+import { FileHandleWritable } from "@mcap/nodejs";
+import { secondsToNs } from "../../core/time.ts";
+import { definitionsFor, ros2TypeName, schemaTextFor } from "../ros/definitions.ts";
+
+export type ChunkCompression = "zstd" | "lz4" | "none";
+
+export interface McapWriterOptions {
+  compression?: ChunkCompression;
+  /** Uncompressed chunk size in bytes before a chunk is closed. */
+  chunkSize?: number;
+  /** zstd level; 3 is rosbag2's default trade-off. */
+  zstdLevel?: number;
+  /** Written into the MCAP header's `library` field. */
+  library?: string;
+  /** Key/value metadata records written at the start (e.g. the simulator's world and seed). */
+  metadata?: Record<string, Record<string, string>>;
+}
+
+interface TopicEntry {
+  channelId: number;
+  serializer: MessageWriter;
+  sequence: number;
+}
+
+export class Ros2McapWriter {
+  readonly path: string;
+  #handle: FileHandle;
+  #writer: McapWriter;
+  #topics = new Map<string, TopicEntry>();
+  #schemas = new Map<string, number>();
+  #closed = false;
+  // McapWriter requires each call to finish before the next starts; this chain serialises callers
+  // that do not await.
+  #queue: Promise<void> = Promise.resolve();
+
+  private constructor(path: string, handle: FileHandle, writer: McapWriter) {
+    this.path = path;
+    this.#handle = handle;
+    this.#writer = writer;
+  }
+
+  static async create(path: string, options: McapWriterOptions = {}): Promise<Ros2McapWriter> {
+    const compression = options.compression ?? "zstd";
+    let compressChunk: ((data: Uint8Array) => { compression: string; compressedData: Uint8Array }) | undefined;
+    if (compression === "zstd") {
+      await zstd.isLoaded;
+      const level = options.zstdLevel ?? 3;
+      compressChunk = (data) => ({ compression: "zstd", compressedData: zstd.compress(data, level) });
+    } else if (compression === "lz4") {
+      // MCAP's lz4 is the LZ4 frame format, which lz4js writes (@foxglove/wasm-lz4 only decodes).
+      const lz4 = (await import("lz4js")) as unknown as { compress(data: Uint8Array): Uint8Array };
+      compressChunk = (data) => ({ compression: "lz4", compressedData: lz4.compress(data) });
+    }
+    const handle = await open(path, "w");
+    try {
+      const writer = new McapWriter({
+        writable: new FileHandleWritable(handle),
+        useChunks: true,
+        chunkSize: options.chunkSize ?? 4 * 1024 * 1024,
+        compressChunk,
+      });
+      await writer.start({ profile: "ros2", library: options.library ?? "terrain-learner" });
+      const self = new Ros2McapWriter(path, handle, writer);
+      for (const [name, entries] of Object.entries(options.metadata ?? {})) {
+        await writer.addMetadata({ name, metadata: new Map(Object.entries(entries)) });
+      }
+      return self;
+    } catch (err) {
+      await handle.close();
+      throw new Error(`cannot start MCAP file ${path}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Declares a topic; optional, `write` declares unknown topics on first use. */
+  addTopic(topic: string, type: string): Promise<void> {
+    return this.#enqueue(async () => {
+      await this.#ensureTopic(topic, type);
+    });
+  }
+
+  /**
+   * Writes one message. `stamp` (seconds) becomes the log and publish time, as rosbag2 records
+   * receive time there; the message's own header stamp is part of `message`.
+   */
+  write(topic: string, type: string, stamp: number, message: unknown): Promise<void> {
+    return this.#enqueue(async () => {
+      const entry = await this.#ensureTopic(topic, type);
+      let data: Uint8Array;
+      try {
+        data = entry.serializer.writeMessage(message);
+      } catch (err) {
+        throw new Error(`cannot serialise ${ros2TypeName(type)} for ${topic}: ${(err as Error).message}`);
+      }
+      const time = secondsToNs(stamp);
+      await this.#writer.addMessage({
+        channelId: entry.channelId,
+        sequence: entry.sequence++,
+        logTime: time,
+        publishTime: time,
+        data,
+      });
+    });
+  }
+
+  /** Finishes the summary and closes the file. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return this.#queue;
+    this.#closed = true;
+    const done = this.#queue.then(() => this.#writer.end());
+    try {
+      await done;
+    } finally {
+      await this.#handle.close();
+    }
+  }
+
+  #enqueue(job: () => Promise<void>): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error(`MCAP writer for ${this.path} is closed`));
+    const next = this.#queue.then(job);
+    // Keep the chain alive after a failed job; the caller still sees the rejection.
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  async #ensureTopic(topic: string, type: string): Promise<TopicEntry> {
+    const existing = this.#topics.get(topic);
+    if (existing) return existing;
+    const fullType = ros2TypeName(type);
+    let schemaId = this.#schemas.get(fullType);
+    if (schemaId === undefined) {
+      schemaId = await this.#writer.registerSchema({
+        name: fullType,
+        encoding: "ros2msg",
+        data: new TextEncoder().encode(schemaTextFor(fullType)),
+      });
+      this.#schemas.set(fullType, schemaId);
+    }
+    const channelId = await this.#writer.registerChannel({
+      topic,
+      schemaId,
+      messageEncoding: "cdr",
+      // rosbag2 stores the offered QoS here; an empty list is what it writes for none.
+      metadata: new Map([["offered_qos_profiles", ""]]),
+    });
+    const entry = { channelId, serializer: new MessageWriter(definitionsFor(fullType)), sequence: 0 };
+    this.#topics.set(topic, entry);
+    return entry;
+  }
+}

@@ -1,0 +1,338 @@
+// ROS message objects ⇄ core types. Messages decoded from CDR by @foxglove/rosmsg2-serialization,
+// from ROS 1 bags by @foxglove/rosmsg-serialization, and delivered by rclnodejs all have the same
+// shape (snake_case fields, header.stamp as {sec, nanosec|nsec}); ROS 1 spells some CameraInfo
+// fields in upper case (K, D, P), which is handled here so no caller needs to care.
+
+import { rosTimeToSeconds, secondsToRosTime } from "../../core/time.ts";
+import type {
+  CameraModel,
+  CompressedFrame,
+  Costmap,
+  DistortionModel,
+  ImageFrame,
+  ImuSample,
+  OdomSample,
+  Quat,
+  Stamp,
+  Transform,
+  Vec3,
+} from "../../core/types.ts";
+
+/** Thrown for a message whose content cannot become a core type (wrong encoding, short data). */
+export class ConversionError extends Error {
+  override name = "ConversionError";
+}
+
+// Loose shapes: we read only what we need and validate it, because bags carry whatever their
+// writer put in them.
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, what: string): Obj {
+  if (v === null || typeof v !== "object") throw new ConversionError(`${what}: expected an object`);
+  return v as Obj;
+}
+
+function num(v: unknown, what: string): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v);
+  throw new ConversionError(`${what}: expected a number, found ${typeof v}`);
+}
+
+function str(v: unknown, fallback = ""): string {
+  return typeof v === "string" ? v : fallback;
+}
+
+function vec3(v: unknown, what: string): Vec3 {
+  const o = obj(v, what);
+  return { x: num(o.x, `${what}.x`), y: num(o.y, `${what}.y`), z: num(o.z, `${what}.z`) };
+}
+
+function quat(v: unknown, what: string): Quat {
+  const o = obj(v, what);
+  return { x: num(o.x, `${what}.x`), y: num(o.y, `${what}.y`), z: num(o.z, `${what}.z`), w: num(o.w, `${what}.w`) };
+}
+
+function numArray(v: unknown, what: string): number[] {
+  if (Array.isArray(v)) return v.map((x, i) => num(x, `${what}[${i}]`));
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as Float64Array);
+  throw new ConversionError(`${what}: expected an array`);
+}
+
+function bytes(v: unknown, what: string): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  if (Array.isArray(v)) return Uint8Array.from(v as number[]);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  throw new ConversionError(`${what}: expected bytes`);
+}
+
+export interface Header {
+  stamp: Stamp;
+  frameId: string;
+}
+
+export function headerOf(msg: unknown): Header {
+  const h = obj(obj(msg, "message").header, "header");
+  return { stamp: rosTimeToSeconds(obj(h.stamp, "header.stamp") as never), frameId: str(h.frame_id) };
+}
+
+export function toRosHeader(stamp: Stamp, frameId: string): { stamp: { sec: number; nanosec: number }; frame_id: string } {
+  return { stamp: secondsToRosTime(stamp), frame_id: frameId };
+}
+
+// ---------------------------------------------------------------------------------------------
+// ROS → core
+
+/** sensor_msgs/Imu. Orientation is kept only when the driver says it is valid (covariance[0] != -1). */
+export function imuFromRos(msg: unknown): ImuSample {
+  const m = obj(msg, "Imu");
+  const { stamp, frameId } = headerOf(m);
+  let orientation: Quat | undefined;
+  const cov = m.orientation_covariance;
+  const covValid = cov === undefined || numArray(cov, "orientation_covariance")[0] !== -1;
+  if (m.orientation !== undefined && covValid) {
+    const q = quat(m.orientation, "orientation");
+    // An all-zero quaternion is how many drivers say "no orientation".
+    if (q.x !== 0 || q.y !== 0 || q.z !== 0 || q.w !== 0) orientation = q;
+  }
+  return {
+    stamp,
+    frameId,
+    orientation,
+    angularVelocity: vec3(m.angular_velocity, "angular_velocity"),
+    linearAcceleration: vec3(m.linear_acceleration, "linear_acceleration"),
+  };
+}
+
+/** nav_msgs/Odometry. */
+export function odomFromRos(msg: unknown): OdomSample {
+  const m = obj(msg, "Odometry");
+  const { stamp, frameId } = headerOf(m);
+  const pose = obj(obj(m.pose, "pose").pose, "pose.pose");
+  const twist = obj(obj(m.twist, "twist").twist, "twist.twist");
+  return {
+    stamp,
+    frameId,
+    childFrameId: str(m.child_frame_id),
+    pose: { position: vec3(pose.position, "pose.position"), orientation: quat(pose.orientation, "pose.orientation") },
+    linear: vec3(twist.linear, "twist.linear"),
+    angular: vec3(twist.angular, "twist.angular"),
+  };
+}
+
+/**
+ * sensor_msgs/Image → rgb8 or mono8 with tight rows. bgr8/rgba8/bgra8 become rgb8, mono16 becomes
+ * mono8 (high byte), so the learner sees one layout whatever the camera driver sends.
+ */
+export function imageFromRos(msg: unknown): ImageFrame {
+  const m = obj(msg, "Image");
+  const { stamp, frameId } = headerOf(m);
+  const width = num(m.width, "width");
+  const height = num(m.height, "height");
+  const step = num(m.step, "step");
+  const encoding = str(m.encoding).toLowerCase();
+  const bigEndian = num(m.is_bigendian ?? 0, "is_bigendian") !== 0;
+  const src = bytes(m.data, "data");
+  const channels: Record<string, number> = { rgb8: 3, bgr8: 3, rgba8: 4, bgra8: 4, mono8: 1, "8uc1": 1, "8uc3": 3, mono16: 2, "16uc1": 2 };
+  const bpp = channels[encoding];
+  if (bpp === undefined) {
+    throw new ConversionError(`Image: unsupported encoding '${m.encoding}' (supported: ${Object.keys(channels).join(", ")})`);
+  }
+  if (width <= 0 || height <= 0) throw new ConversionError(`Image: empty image ${width}x${height}`);
+  if (step < width * bpp) throw new ConversionError(`Image: step ${step} < width ${width} × ${bpp} bytes`);
+  if (src.byteLength < step * (height - 1) + width * bpp) {
+    throw new ConversionError(`Image: data has ${src.byteLength} bytes, expected ${step * height} for ${width}x${height} ${encoding}`);
+  }
+  const mono = bpp === 1 || bpp === 2;
+  const out = new Uint8Array(width * height * (mono ? 1 : 3));
+  for (let r = 0; r < height; r++) {
+    const row = r * step;
+    const o = r * width * (mono ? 1 : 3);
+    switch (encoding) {
+      case "rgb8":
+      case "8uc3":
+        out.set(src.subarray(row, row + width * 3), o);
+        break;
+      case "mono8":
+      case "8uc1":
+        out.set(src.subarray(row, row + width), o);
+        break;
+      case "bgr8":
+        for (let c = 0; c < width; c++) {
+          out[o + 3 * c] = src[row + 3 * c + 2]!;
+          out[o + 3 * c + 1] = src[row + 3 * c + 1]!;
+          out[o + 3 * c + 2] = src[row + 3 * c]!;
+        }
+        break;
+      case "rgba8":
+      case "bgra8": {
+        const swap = encoding === "bgra8";
+        for (let c = 0; c < width; c++) {
+          const s = row + 4 * c;
+          out[o + 3 * c] = src[s + (swap ? 2 : 0)]!;
+          out[o + 3 * c + 1] = src[s + 1]!;
+          out[o + 3 * c + 2] = src[s + (swap ? 0 : 2)]!;
+        }
+        break;
+      }
+      default:
+        // 16-bit mono: keep the most significant byte.
+        for (let c = 0; c < width; c++) out[o + c] = src[row + 2 * c + (bigEndian ? 0 : 1)]!;
+    }
+  }
+  return { stamp, frameId, width, height, encoding: mono ? "mono8" : "rgb8", data: out };
+}
+
+/** sensor_msgs/CompressedImage, still compressed (decode with src/io/ros/decode-image.ts). */
+export function compressedFromRos(msg: unknown): CompressedFrame {
+  const m = obj(msg, "CompressedImage");
+  const { stamp, frameId } = headerOf(m);
+  return { stamp, frameId, format: str(m.format), data: bytes(m.data, "data") };
+}
+
+/** sensor_msgs/CameraInfo (ROS 2 lower-case k/d/p, ROS 1 upper-case K/D/P). */
+export function cameraInfoFromRos(msg: unknown): CameraModel {
+  const m = obj(msg, "CameraInfo");
+  const { stamp, frameId } = headerOf(m);
+  const K = numArray(m.k ?? m.K, "k");
+  const D = numArray(m.d ?? m.D ?? [], "d");
+  const P = numArray(m.p ?? m.P ?? [], "p");
+  if (K.length !== 9) throw new ConversionError(`CameraInfo: k has ${K.length} values, expected 9`);
+  if (K[0] === 0 || K[4] === 0) throw new ConversionError("CameraInfo: uncalibrated camera (fx or fy is 0)");
+  const model = str(m.distortion_model, "plumb_bob");
+  const known: DistortionModel[] = ["plumb_bob", "rational_polynomial", "equidistant"];
+  const distortionModel: DistortionModel = D.every((d) => d === 0)
+    ? "none"
+    : known.includes(model as DistortionModel)
+      ? (model as DistortionModel)
+      : "plumb_bob";
+  return {
+    stamp,
+    frameId,
+    width: num(m.width, "width"),
+    height: num(m.height, "height"),
+    K,
+    D,
+    distortionModel,
+    P: P.length === 12 ? P : [K[0]!, K[1]!, K[2]!, 0, K[3]!, K[4]!, K[5]!, 0, K[6]!, K[7]!, K[8]!, 0],
+  };
+}
+
+/** tf2_msgs/TFMessage → transforms. `isStatic` is the caller's knowledge of the topic (/tf_static). */
+export function transformsFromRos(msg: unknown, isStatic: boolean): Transform[] {
+  const m = obj(msg, "TFMessage");
+  const list = m.transforms;
+  if (!Array.isArray(list)) throw new ConversionError("TFMessage: transforms is not an array");
+  return list.map((t, i) => {
+    const ts = obj(t, `transforms[${i}]`);
+    const { stamp, frameId } = headerOf(ts);
+    const tr = obj(ts.transform, `transforms[${i}].transform`);
+    return {
+      stamp,
+      parent: stripSlash(frameId),
+      child: stripSlash(str(ts.child_frame_id)),
+      translation: vec3(tr.translation, "translation"),
+      rotation: quat(tr.rotation, "rotation"),
+      isStatic,
+    };
+  });
+}
+
+/** ROS 1 frames often carry a leading slash; tf2 does not. */
+export function stripSlash(frame: string): string {
+  return frame.startsWith("/") ? frame.slice(1) : frame;
+}
+
+// ---------------------------------------------------------------------------------------------
+// core → ROS (message objects ready for a CDR writer or an rclnodejs publisher)
+
+export function imuToRos(s: ImuSample): Obj {
+  return {
+    header: toRosHeader(s.stamp, s.frameId),
+    orientation: s.orientation ?? { x: 0, y: 0, z: 0, w: 1 },
+    orientation_covariance: s.orientation ? new Float64Array(9) : Float64Array.from([-1, 0, 0, 0, 0, 0, 0, 0, 0]),
+    angular_velocity: s.angularVelocity,
+    angular_velocity_covariance: new Float64Array(9),
+    linear_acceleration: s.linearAcceleration,
+    linear_acceleration_covariance: new Float64Array(9),
+  };
+}
+
+export function odomToRos(s: OdomSample): Obj {
+  return {
+    header: toRosHeader(s.stamp, s.frameId),
+    child_frame_id: s.childFrameId,
+    pose: { pose: s.pose, covariance: new Float64Array(36) },
+    twist: { twist: { linear: s.linear, angular: s.angular }, covariance: new Float64Array(36) },
+  };
+}
+
+export function imageToRos(img: ImageFrame): Obj {
+  const channels = img.encoding === "rgb8" ? 3 : 1;
+  return {
+    header: toRosHeader(img.stamp, img.frameId),
+    height: img.height,
+    width: img.width,
+    encoding: img.encoding,
+    is_bigendian: 0,
+    step: img.width * channels,
+    data: img.data,
+  };
+}
+
+/** A 32FC1 image (roughness / confidence per cell), little-endian as on every robot we target. */
+export function float32ImageToRos(stamp: Stamp, frameId: string, width: number, height: number, values: Float32Array): Obj {
+  return {
+    header: toRosHeader(stamp, frameId),
+    height,
+    width,
+    encoding: "32FC1",
+    is_bigendian: 0,
+    step: width * 4,
+    data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+  };
+}
+
+export function compressedToRos(f: CompressedFrame): Obj {
+  return { header: toRosHeader(f.stamp, f.frameId), format: f.format, data: f.data };
+}
+
+export function cameraInfoToRos(c: CameraModel): Obj {
+  const R = new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  return {
+    header: toRosHeader(c.stamp, c.frameId),
+    height: c.height,
+    width: c.width,
+    distortion_model: c.distortionModel === "none" ? "plumb_bob" : c.distortionModel,
+    d: Float64Array.from(c.D),
+    k: Float64Array.from(c.K),
+    r: R,
+    p: Float64Array.from(c.P),
+    binning_x: 0,
+    binning_y: 0,
+    roi: { x_offset: 0, y_offset: 0, height: 0, width: 0, do_rectify: false },
+  };
+}
+
+export function transformsToRos(ts: readonly Transform[]): Obj {
+  return {
+    transforms: ts.map((t) => ({
+      header: toRosHeader(t.stamp, t.parent),
+      child_frame_id: t.child,
+      transform: { translation: t.translation, rotation: t.rotation },
+    })),
+  };
+}
+
+export function costmapToRos(c: Costmap): Obj {
+  return {
+    header: toRosHeader(c.stamp, c.frameId),
+    info: {
+      map_load_time: secondsToRosTime(c.stamp),
+      resolution: c.resolution,
+      width: c.width,
+      height: c.height,
+      origin: { position: { x: c.originX, y: c.originY, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
+    },
+    data: c.data,
+  };
+}
