@@ -1,0 +1,247 @@
+// One configuration schema for every entry point (replay, sim-driven main job, live ROS 2 node,
+// serial runner). It reads plain YAML/JSON or a ROS 2 params file
+// (`terrain_learner: ros__parameters: {...}`), so the file a robot integrator passes with
+// `--ros-args --params-file` is the same file a researcher passes to `replay --config`.
+//
+// Every section has defaults that work on the bundled simulator worlds; an unknown key is an error
+// that names it (a typo in a params file must not be silently ignored on a robot).
+
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+const positive = () => z.number().positive();
+
+export const TopicsSchema = z
+  .strictObject({
+    image: z.string().default("/camera/image_raw"),
+    compressedImage: z.string().default("/camera/image_raw/compressed"),
+    cameraInfo: z.string().default("/camera/camera_info"),
+    imu: z.string().default("/imu/data"),
+    odom: z.string().default("/odom"),
+    tf: z.string().default("/tf"),
+    tfStatic: z.string().default("/tf_static"),
+  })
+  .prefault({});
+
+export const FramesSchema = z
+  .strictObject({
+    /** Fixed frame of odometry and of the costmap. */
+    odom: z.string().default("odom"),
+    base: z.string().default("base_link"),
+  })
+  .prefault({});
+
+export const FusionSchema = z
+  .strictObject({
+    /** Messages may arrive this much out of order (s) and still be merged in stamp order. */
+    reorderWindow: z.number().nonnegative().default(0.1),
+    /** Seconds of odometry kept for pose interpolation. */
+    poseHistory: positive().default(120),
+  })
+  .prefault({});
+
+export const KeyframesSchema = z
+  .strictObject({
+    /** Keep every Nth image as a keyframe ... */
+    everyNFrames: z.number().int().positive().default(1),
+    /** ... but at least this far apart (m); 0 disables the distance rule. */
+    minDistance: z.number().nonnegative().default(0.25),
+    /** Keyframes older than this (s of sensor time) or farther than maxDistance (m) are dropped. */
+    horizonSeconds: positive().default(60),
+    horizonDistance: positive().default(15),
+    maxCount: z.number().int().positive().default(200),
+  })
+  .prefault({});
+
+export const LabellerSchema = z
+  .strictObject({
+    /** Ground step per label (m). */
+    stepLength: positive().default(0.25),
+    /** Band for vertical-acceleration power (Hz). */
+    bandLow: z.number().nonnegative().default(1),
+    bandHigh: positive().default(30),
+    /** Weight of roll/pitch-rate energy relative to vertical band power. */
+    angularWeight: z.number().nonnegative().default(0.5),
+    /** Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. */
+    speedExponent: z.number().nonnegative().default(1.5),
+    referenceSpeed: positive().default(1),
+    minSpeed: z.number().nonnegative().default(0.1),
+    maxYawRate: positive().default(0.8),
+    minSamples: z.number().int().positive().default(16),
+    /** How normalised energy maps to 0..1: fixed bounds on log-energy, or running percentiles. */
+    calibration: z
+      .strictObject({
+        mode: z.enum(["fixed", "percentile"]).default("percentile"),
+        low: z.number().default(0),
+        high: z.number().default(1),
+        lowPercentile: z.number().min(0).max(100).default(5),
+        highPercentile: z.number().min(0).max(100).default(95),
+        /** Labels before percentiles are trusted. */
+        warmup: z.number().int().nonnegative().default(30),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export const AssociationSchema = z
+  .strictObject({
+    /** A keyframe teaches about a footprint it saw from this far ahead (m). */
+    minDistance: z.number().nonnegative().default(1),
+    maxDistance: positive().default(8),
+    /** Footprint width (m): the robot's track width. */
+    robotWidth: positive().default(0.6),
+  })
+  .prefault({});
+
+export const LearnerSchema = z
+  .strictObject({
+    /** Path of the ONNX backbone; empty means the bundled models/backbone.onnx. */
+    backbone: z.string().default(""),
+    executionProviders: z.array(z.string()).default(["cpu"]),
+    /** tfjs backend: auto picks tfjs-node if installed, else wasm, else cpu. */
+    backend: z.enum(["auto", "node", "wasm", "cpu"]).default("auto"),
+    hiddenUnits: z.number().int().positive().default(64),
+    learningRate: positive().default(0.003),
+    batchSize: z.number().int().positive().default(64),
+    bufferSize: z.number().int().positive().default(20000),
+    balance: z.enum(["reservoir", "per-bin"]).default("per-bin"),
+    /** Replay mode: training steps per second of sensor time (deterministic). */
+    stepsPerSecond: positive().default(20),
+    /** Live mode: the share of one core the training worker may use. */
+    cpuBudget: z.number().min(0.05).max(1).default(0.5),
+    enabled: z.boolean().default(true),
+    checkpointDir: z.string().default(""),
+    checkpointKeep: z.number().int().positive().default(3),
+    checkpointEvery: positive().default(60),
+  })
+  .prefault({});
+
+export const OutputsSchema = z
+  .strictObject({
+    costmapResolution: positive().default(0.2),
+    costmapSize: positive().default(20),
+    /** Distance band ahead of the robot summarised as `roughness/ahead` (m). */
+    aheadMin: z.number().nonnegative().default(1),
+    aheadMax: positive().default(4),
+    /** Speed limit: maxSpeed at roughness 0, minSpeed at roughness 1. */
+    maxSpeed: positive().default(2),
+    minSpeed: positive().default(0.3),
+    /** Cells below this confidence are unknown (-1) in the costmap. */
+    minConfidence: z.number().min(0).max(1).default(0.3),
+  })
+  .prefault({});
+
+export const MqttSchema = z
+  .strictObject({
+    url: z.string().default(""),
+    robotId: z.string().default("robot"),
+    topicPrefix: z.string().default("terrain-learner"),
+    username: z.string().default(""),
+    password: z.string().default(""),
+    ca: z.string().default(""),
+    cert: z.string().default(""),
+    key: z.string().default(""),
+    /** Max publications per second of roughness summaries / learner stats. */
+    roughnessRate: positive().default(2),
+    learnerRate: positive().default(0.2),
+    /** Messages kept while offline (oldest dropped). */
+    queueLimit: z.number().int().positive().default(500),
+  })
+  .prefault({});
+
+export const SerialSchema = z
+  .strictObject({
+    path: z.string().default(""),
+    baudRate: z.number().int().positive().default(115200),
+    mode: z.enum(["nmea", "csv"]).default("nmea"),
+    csvColumns: z.array(z.string()).default(["type", "t_us", "a", "b", "c", "d", "e", "f"]),
+    maxLineLength: z.number().int().positive().default(256),
+    imuFrame: z.string().default("imu_link"),
+  })
+  .prefault({});
+
+export const RosSchema = z
+  .strictObject({
+    nodeName: z.string().default("terrain_learner"),
+    useSimTime: z.boolean().default(false),
+    diagnosticsRate: positive().default(1),
+  })
+  .prefault({});
+
+export const ConfigSchema = z.strictObject({
+  topics: TopicsSchema,
+  frames: FramesSchema,
+  fusion: FusionSchema,
+  keyframes: KeyframesSchema,
+  labeller: LabellerSchema,
+  association: AssociationSchema,
+  learner: LearnerSchema,
+  outputs: OutputsSchema,
+  mqtt: MqttSchema,
+  serial: SerialSchema,
+  ros: RosSchema,
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type LabellerConfig = Config["labeller"];
+export type LearnerConfig = Config["learner"];
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Validates an already-parsed object; errors name the key path (`labeller.bandHigh: ...`). */
+export function configFromObject(input: unknown, source = "config"): Config {
+  const unwrapped = unwrapRosParams(input ?? {});
+  const result = ConfigSchema.safeParse(unwrapped);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const path = issue.path.join(".");
+      if (issue.code === "unrecognized_keys") {
+        const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k)).join(", ");
+        return `unknown key ${keys}`;
+      }
+      return `${path || "(root)"}: ${issue.message}`;
+    });
+    throw new ConfigError(`${source}: ${lines.join("; ")}`);
+  }
+  return result.data;
+}
+
+/** Defaults for everything. */
+export function defaultConfig(): Config {
+  return configFromObject({});
+}
+
+/** Reads YAML or JSON (a ROS params file works too); no path → defaults. */
+export function loadConfig(path?: string): Config {
+  if (!path) return defaultConfig();
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  return configFromObject(parsed, path);
+}
+
+/**
+ * A ROS 2 params file nests everything under `<node name>: ros__parameters:` (node name may be
+ * `/**` or namespaced). Take the first node entry that has `ros__parameters`.
+ */
+export function unwrapRosParams(input: unknown): unknown {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) return input;
+  for (const value of Object.values(input as Record<string, unknown>)) {
+    if (value && typeof value === "object" && "ros__parameters" in value) {
+      return (value as Record<string, unknown>).ros__parameters;
+    }
+  }
+  return input;
+}
