@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need (Debian: mosquitto, socat; npm packages),
+# then runs the whole suite. The tests start their own Mosquitto broker and socat pty pairs on free
+# ports / temp paths and stop them afterwards; nothing here starts a system service.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing Debian packages: ${need[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # The Debian package enables a system broker on :1883; the tests use their own, so stop it.
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "test.sh: installing npm packages (npm ci)" >&2
+  npm ci --loglevel=error
+fi
+
+npx tsc -p tsconfig.json --noEmit
+npx vitest run "$@"
