@@ -1,0 +1,40 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, configFromObject, defaultConfig, loadConfig } from "../src/runtime/config.ts";
+
+describe("config", () => {
+  it("has defaults for every section", () => {
+    const c = defaultConfig();
+    expect(c.topics.imu).toBe("/imu/data");
+    expect(c.labeller.stepLength).toBeGreaterThan(0);
+    expect(c.labeller.calibration.mode).toBe("percentile");
+    expect(c.learner.backend).toBe("auto");
+  });
+
+  it("reads a ROS 2 params file and plain YAML alike", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tl-config-"));
+    const ros = join(dir, "params.yaml");
+    writeFileSync(ros, "terrain_learner:\n  ros__parameters:\n    labeller:\n      stepLength: 0.5\n    topics:\n      imu: /vectornav/imu\n");
+    const plain = join(dir, "plain.yaml");
+    writeFileSync(plain, "labeller:\n  stepLength: 0.5\ntopics:\n  imu: /vectornav/imu\n");
+    expect(loadConfig(ros)).toEqual(loadConfig(plain));
+    expect(loadConfig(ros).labeller.stepLength).toBe(0.5);
+    expect(loadConfig(ros).labeller.bandHigh).toBe(defaultConfig().labeller.bandHigh);
+  });
+
+  it("names the bad key", () => {
+    expect(() => configFromObject({ labeller: { stepLenght: 1 } })).toThrow(/unknown key labeller\.stepLenght/);
+    expect(() => configFromObject({ labeller: { bandHigh: "x" } })).toThrow(/labeller\.bandHigh/);
+    expect(() => configFromObject({ nonsense: {} })).toThrow(ConfigError);
+  });
+
+  it("reports unreadable and invalid files with their path", () => {
+    expect(() => loadConfig("/nonexistent/params.yaml")).toThrow(/cannot read config \/nonexistent\/params.yaml: ENOENT/);
+    const dir = mkdtempSync(join(tmpdir(), "tl-config-"));
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, "labeller: [unclosed\n");
+    expect(() => loadConfig(bad)).toThrow(/bad\.yaml: not valid YAML/);
+  });
+});
