@@ -129,6 +129,12 @@ export const OutputsSchema = z
     minSpeed: positive().default(0.3),
     /** Cells below this confidence are unknown (-1) in the costmap. */
     minConfidence: z.number().min(0).max(1).default(0.3),
+    /** Costmap evidence half-life (s of sensor time): older observations fade. */
+    costmapHalfLife: positive().default(10),
+    /** Half width of the corridor summarised as `roughness/ahead` (m). */
+    aheadHalfWidth: positive().default(0.5),
+    /** Opacity of the colour layer in the overlay image at confidence 1. */
+    overlayAlpha: z.number().min(0).max(1).default(0.6),
   })
   .prefault({});
 

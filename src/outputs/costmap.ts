@@ -1,0 +1,242 @@
+// Rolling local costmap in the fixed frame (`odom`), centred on the robot.
+//
+// Each processed frame contributes its roughness grid, projected onto the ground plane: the facade
+// gives the ground position of every feature-cell centre; adjacent centres form quads (two triangles)
+// that are rasterised onto the costmap with barycentric interpolation, so far-away cells (large on the
+// ground) fill their whole footprint instead of leaving holes between sparse centres.
+//
+// Fusion over frames: per costmap cell we keep Σw·r and Σw with w = confidence, and Σn (how much
+// evidence, confidence-free); all three decay with a half-life in sensor time, so old observations
+// fade and recent ones dominate. Output value = round(100 · Σw·r / Σw); a cell is unknown (−1) when
+// it has no evidence or its mean confidence Σw/Σn is below `minConfidence`.
+//
+// The window follows the robot in whole-cell steps (origin snapped to the resolution), shifting the
+// accumulators in place, so a cell keeps its world position and value while it stays in the window.
+
+import type { Costmap, Stamp } from "../core/types.ts";
+
+export interface CostmapOptions {
+  frameId: string;
+  resolution: number;
+  /** Window side (m). */
+  size: number;
+  /** Evidence half-life in seconds of sensor time. */
+  halfLife: number;
+  minConfidence: number;
+  /** Ignore projected cells farther than this from the robot (m); default half the window diagonal. */
+  maxRange?: number;
+}
+
+export class RollingCostmap {
+  readonly frameId: string;
+  readonly resolution: number;
+  readonly width: number;
+  readonly height: number;
+  readonly halfLife: number;
+  readonly minConfidence: number;
+  readonly maxRange: number;
+  /** World index of cell (0,0): originX = ix0 · resolution. */
+  #ix0 = 0;
+  #iy0 = 0;
+  #placed = false;
+  #lastStamp = Number.NaN;
+  #sumWR: Float32Array;
+  #sumW: Float32Array;
+  #sumN: Float32Array;
+  #tmp: Float32Array;
+
+  constructor(options: CostmapOptions) {
+    if (!(options.resolution > 0) || !(options.size > options.resolution)) {
+      throw new Error(`costmap: size ${options.size} m must exceed resolution ${options.resolution} m`);
+    }
+    this.frameId = options.frameId;
+    this.resolution = options.resolution;
+    this.width = Math.round(options.size / options.resolution);
+    this.height = this.width;
+    this.halfLife = options.halfLife;
+    this.minConfidence = options.minConfidence;
+    this.maxRange = options.maxRange ?? (options.size / 2) * Math.SQRT2;
+    const n = this.width * this.height;
+    this.#sumWR = new Float32Array(n);
+    this.#sumW = new Float32Array(n);
+    this.#sumN = new Float32Array(n);
+    this.#tmp = new Float32Array(n);
+  }
+
+  get originX(): number {
+    return this.#ix0 * this.resolution;
+  }
+  get originY(): number {
+    return this.#iy0 * this.resolution;
+  }
+
+  reset(): void {
+    this.#sumWR.fill(0);
+    this.#sumW.fill(0);
+    this.#sumN.fill(0);
+    this.#placed = false;
+    this.#lastStamp = Number.NaN;
+  }
+
+  /** Moves the window so the robot is at its centre and decays evidence to `stamp`. */
+  advance(stamp: Stamp, robotX: number, robotY: number): void {
+    const ix0 = Math.floor(robotX / this.resolution) - (this.width >> 1);
+    const iy0 = Math.floor(robotY / this.resolution) - (this.height >> 1);
+    if (!this.#placed) {
+      this.#ix0 = ix0;
+      this.#iy0 = iy0;
+      this.#placed = true;
+    } else if (ix0 !== this.#ix0 || iy0 !== this.#iy0) {
+      const dx = ix0 - this.#ix0;
+      const dy = iy0 - this.#iy0;
+      for (const a of [this.#sumWR, this.#sumW, this.#sumN]) this.#shift(a, dx, dy);
+      this.#ix0 = ix0;
+      this.#iy0 = iy0;
+    }
+    if (Number.isFinite(this.#lastStamp) && stamp > this.#lastStamp && this.halfLife > 0) {
+      const f = 0.5 ** ((stamp - this.#lastStamp) / this.halfLife);
+      const n = this.#sumW.length;
+      for (let i = 0; i < n; i++) {
+        this.#sumWR[i]! *= f;
+        this.#sumW[i]! *= f;
+        this.#sumN[i]! *= f;
+      }
+    }
+    if (!(stamp <= this.#lastStamp)) this.#lastStamp = stamp;
+  }
+
+  #shift(a: Float32Array, dx: number, dy: number): void {
+    const { width: w, height: h } = this;
+    const t = this.#tmp;
+    t.fill(0);
+    for (let y = 0; y < h; y++) {
+      const sy = y + dy;
+      if (sy < 0 || sy >= h) continue;
+      for (let x = 0; x < w; x++) {
+        const sx = x + dx;
+        if (sx < 0 || sx >= w) continue;
+        t[y * w + x] = a[sy * w + sx]!;
+      }
+    }
+    a.set(t);
+  }
+
+  /**
+   * Adds one frame: cell-centre ground positions (xs, ys; NaN = no ground) on a rows × cols grid with
+   * per-cell roughness and confidence. Call `advance` first with the robot's position at the frame.
+   */
+  integrate(
+    rows: number,
+    cols: number,
+    xs: Float64Array,
+    ys: Float64Array,
+    roughness: Float32Array,
+    confidence: Float32Array,
+    robotX: number,
+    robotY: number,
+  ): void {
+    const maxR2 = this.maxRange * this.maxRange;
+    const ok = (i: number) => {
+      const x = xs[i]!;
+      const y = ys[i]!;
+      if (!Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(roughness[i]!)) return false;
+      const dx = x - robotX;
+      const dy = y - robotY;
+      return dx * dx + dy * dy <= maxR2;
+    };
+    for (let r = 0; r + 1 < rows; r++) {
+      for (let c = 0; c + 1 < cols; c++) {
+        const a = r * cols + c;
+        const b = a + 1;
+        const d = a + cols;
+        const e = d + 1;
+        const oa = ok(a),
+          ob = ok(b),
+          od = ok(d),
+          oe = ok(e);
+        if (oa && ob && oe) this.#triangle(a, b, e, xs, ys, roughness, confidence);
+        if (oa && oe && od) this.#triangle(a, e, d, xs, ys, roughness, confidence);
+        // A quad with one corner missing (horizon edge) still contributes its valid triangle.
+        if (!oe && oa && ob && od) this.#triangle(a, b, d, xs, ys, roughness, confidence);
+        if (!oa && ob && oe && od) this.#triangle(b, e, d, xs, ys, roughness, confidence);
+      }
+    }
+  }
+
+  #triangle(
+    i0: number,
+    i1: number,
+    i2: number,
+    xs: Float64Array,
+    ys: Float64Array,
+    rough: Float32Array,
+    conf: Float32Array,
+  ): void {
+    const res = this.resolution;
+    // Triangle in costmap cell units, relative to the window origin.
+    const x0 = xs[i0]! / res - this.#ix0,
+      y0 = ys[i0]! / res - this.#iy0;
+    const x1 = xs[i1]! / res - this.#ix0,
+      y1 = ys[i1]! / res - this.#iy0;
+    const x2 = xs[i2]! / res - this.#ix0,
+      y2 = ys[i2]! / res - this.#iy0;
+    const det = (y1 - y2) * (x0 - x2) + (x2 - x1) * (y0 - y2);
+    if (Math.abs(det) < 1e-9) return;
+    const w = this.width;
+    const h = this.height;
+    const minX = Math.max(0, Math.floor(Math.min(x0, x1, x2)));
+    const maxX = Math.min(w - 1, Math.ceil(Math.max(x0, x1, x2)));
+    const minY = Math.max(0, Math.floor(Math.min(y0, y1, y2)));
+    const maxY = Math.min(h - 1, Math.ceil(Math.max(y0, y1, y2)));
+    const r0 = rough[i0]!,
+      r1 = rough[i1]!,
+      r2 = rough[i2]!;
+    const c0 = conf[i0]!,
+      c1 = conf[i1]!,
+      c2 = conf[i2]!;
+    for (let cy = minY; cy <= maxY; cy++) {
+      const py = cy + 0.5;
+      for (let cx = minX; cx <= maxX; cx++) {
+        const px = cx + 0.5;
+        const l0 = ((y1 - y2) * (px - x2) + (x2 - x1) * (py - y2)) / det;
+        const l1 = ((y2 - y0) * (px - x2) + (x0 - x2) * (py - y2)) / det;
+        const l2 = 1 - l0 - l1;
+        // Half-open edges would miss shared borders by rounding; a small tolerance double-counts
+        // a few border cells instead, which averaging absorbs.
+        if (l0 < -1e-6 || l1 < -1e-6 || l2 < -1e-6) continue;
+        const rv = l0 * r0 + l1 * r1 + l2 * r2;
+        const cv = Math.max(0, Math.min(1, l0 * c0 + l1 * c1 + l2 * c2));
+        const k = cy * w + cx;
+        this.#sumWR[k]! += cv * rv;
+        this.#sumW[k]! += cv;
+        this.#sumN[k]! += 1;
+      }
+    }
+  }
+
+  /** The current costmap as nav_msgs/OccupancyGrid values (writes into `out` when given). */
+  snapshot(stamp: Stamp, out?: Int8Array): Costmap {
+    const n = this.width * this.height;
+    const data = out && out.length === n ? out : new Int8Array(n);
+    for (let i = 0; i < n; i++) {
+      const sn = this.#sumN[i]!;
+      const sw = this.#sumW[i]!;
+      if (!(sn > 1e-3) || sw / sn < this.minConfidence || !(sw > 0)) {
+        data[i] = -1;
+        continue;
+      }
+      const v = Math.round((100 * this.#sumWR[i]!) / sw);
+      data[i] = v < 0 ? 0 : v > 100 ? 100 : v;
+    }
+    return {
+      stamp,
+      frameId: this.frameId,
+      resolution: this.resolution,
+      width: this.width,
+      height: this.height,
+      originX: this.originX,
+      originY: this.originY,
+      data,
+    };
+  }
+}

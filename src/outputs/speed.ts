@@ -1,0 +1,74 @@
+// What a planner or speed governor consumes: one number for the ground just ahead, and a speed.
+
+export interface AheadOptions {
+  /** Band of forward distance in front of the robot (m, in base_link x). */
+  min: number;
+  max: number;
+  /** Half the corridor width (m, |base_link y|). */
+  halfWidth: number;
+}
+
+export interface AheadResult {
+  /** Confidence-weighted mean roughness in the band; NaN when no cell falls in it. */
+  roughness: number;
+  /** Mean confidence of the cells in the band (0 when none). */
+  confidence: number;
+  cells: number;
+}
+
+/**
+ * Confidence-weighted mean roughness of the cells whose ground position (xs, ys in the fixed frame)
+ * falls in the corridor ahead of a robot at (x, y, yaw).
+ */
+export function roughnessAhead(
+  xs: Float64Array,
+  ys: Float64Array,
+  roughness: Float32Array,
+  confidence: Float32Array,
+  robot: { x: number; y: number; yaw: number },
+  options: AheadOptions,
+): AheadResult {
+  const cos = Math.cos(robot.yaw);
+  const sin = Math.sin(robot.yaw);
+  let sumWR = 0;
+  let sumW = 0;
+  let sumC = 0;
+  let sumR = 0;
+  let cells = 0;
+  const n = xs.length;
+  for (let i = 0; i < n; i++) {
+    const dx = xs[i]! - robot.x;
+    const dy = ys[i]! - robot.y;
+    const r = roughness[i]!;
+    if (!Number.isFinite(dx) || !Number.isFinite(dy) || !Number.isFinite(r)) continue;
+    const fwd = cos * dx + sin * dy;
+    const lat = -sin * dx + cos * dy;
+    if (fwd < options.min || fwd > options.max || Math.abs(lat) > options.halfWidth) continue;
+    const c = Math.max(0, Math.min(1, confidence[i]!));
+    sumWR += c * r;
+    sumW += c;
+    sumC += c;
+    sumR += r;
+    cells++;
+  }
+  if (cells === 0) return { roughness: Number.NaN, confidence: 0, cells: 0 };
+  // All-zero confidence: fall back to the plain mean but report confidence 0.
+  const rough = sumW > 1e-9 ? sumWR / sumW : sumR / cells;
+  return { roughness: rough, confidence: sumC / cells, cells };
+}
+
+export interface SpeedOptions {
+  maxSpeed: number;
+  minSpeed: number;
+  minConfidence: number;
+}
+
+/**
+ * Linear from maxSpeed (roughness 0) to minSpeed (roughness 1). Unknown ground (no cells, or mean
+ * confidence below minConfidence) gets minSpeed: a robot should slow down for what it cannot judge.
+ */
+export function suggestedSpeed(ahead: AheadResult, options: SpeedOptions): number {
+  if (!Number.isFinite(ahead.roughness) || ahead.confidence < options.minConfidence) return options.minSpeed;
+  const r = Math.max(0, Math.min(1, ahead.roughness));
+  return options.maxSpeed - (options.maxSpeed - options.minSpeed) * r;
+}
