@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { auroc, mae, midRanks, pearson, spearman } from "../src/eval/metrics.ts";
+
+describe("metrics against hand-computed values", () => {
+  it("mid-ranks share tied ranks", () => {
+    expect(Array.from(midRanks([10, 20, 20, 5, 20]))).toEqual([2, 4, 4, 1, 4]);
+  });
+
+  it("Spearman without ties equals 1 - 6Σd²/(n(n²-1))", () => {
+    // x ranks 1..5, y ranks [2,1,4,3,5]: Σd² = 1+1+1+1+0 = 4 → 1 - 24/120 = 0.8
+    expect(spearman([1, 2, 3, 4, 5], [20, 10, 40, 30, 50])).toBeCloseTo(0.8, 12);
+    expect(spearman([1, 2, 3], [3, 2, 1])).toBeCloseTo(-1, 12);
+  });
+
+  it("Spearman with ties is Pearson of mid-ranks", () => {
+    // x = [1,2,2,3] → ranks [1,2.5,2.5,4]; y = [1,3,2,4] → ranks [1,3,2,4].
+    // mean 2.5 both; dx = [-1.5,0,0,1.5], dy = [-1.5,.5,-.5,1.5]; Σdxdy = 4.5, Σdx² = 4.5, Σdy² = 5
+    // ρ = 4.5 / sqrt(4.5·5) = 0.9486832980505138
+    expect(spearman([1, 2, 2, 3], [1, 3, 2, 4])).toBeCloseTo(0.9486832980505138, 12);
+    expect(spearman([1, 1, 1], [1, 2, 3])).toBeNaN();
+  });
+
+  it("skips NaN pairs", () => {
+    expect(spearman([1, Number.NaN, 2, 3], [1, 5, 2, 3])).toBeCloseTo(1, 12);
+    expect(mae([0.5, Number.NaN, 0], [0, 1, 0.25])).toBeCloseTo(0.375, 12);
+    expect(pearson([1, 2, 3, 4], [2, 4, 6, 8])).toBeCloseTo(1, 12);
+  });
+
+  it("AUROC counts ties as half", () => {
+    expect(auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])).toBeCloseTo(0.75, 12);
+    // pos {0.5, 0.5}, neg {0.5, 0.2}: pairs (0.5,0.5)=.5 ×2, (0.5,0.2)=1 ×2 → 3/4
+    expect(auroc([0.5, 0.5, 0.5, 0.2], [1, 1, 0, 0])).toBeCloseTo(0.75, 12);
+    expect(auroc([1, 2, 3], [1, 1, 1])).toBeNaN();
+    expect(auroc([3, 2, 1], [true, false, false])).toBe(1);
+  });
+});
