@@ -15,7 +15,7 @@ describe("decodeCompressed", () => {
   });
 
   it("decodes a grey PNG to mono8 and rejects garbage with a clear error", async () => {
-    const png = await sharp(Buffer.alloc(8 * 8, 77), { raw: { width: 8, height: 8, channels: 1 } }).png().toBuffer();
+    const png = await sharp(Buffer.alloc(8 * 8, 77), { raw: { width: 8, height: 8, channels: 1 } }).toColourspace("b-w").png().toBuffer();
     const img = await decodeCompressed({ stamp: 1, frameId: "cam", format: "png", data: new Uint8Array(png) });
     expect(img.encoding).toBe("mono8");
     expect(img.data[10]).toBe(77);
