@@ -1,0 +1,33 @@
+// Message decoders built from the definitions a bag carries (MCAP schemas, the rosbag2
+// `message_definitions` table, ROS 1 connection records), or from our built-in ROS 2 definitions
+// for bags that carry none. The codecs themselves are @foxglove's; this file only picks one.
+
+import { parse } from "@foxglove/rosmsg";
+import { MessageReader as Ros1Reader } from "@foxglove/rosmsg-serialization";
+import { MessageReader as CdrReader } from "@foxglove/rosmsg2-serialization";
+import { definitionsFor, hasDefinition, ros2TypeName } from "../ros/definitions.ts";
+
+export type Decoder = (data: Uint8Array) => unknown;
+
+/** A CDR decoder for `type` from `ros2msg` text, else from the built-in table; undefined when neither has it. */
+export function cdrDecoder(type: string, ros2msgText: string | undefined): Decoder | undefined {
+  if (ros2msgText !== undefined && ros2msgText.trim() !== "") {
+    const reader = new CdrReader(parse(ros2msgText, { ros2: true }));
+    return (data) => reader.readMessage(data);
+  }
+  if (!hasDefinition(type)) return undefined;
+  const reader = new CdrReader(definitionsFor(type));
+  return (data) => reader.readMessage(data);
+}
+
+/** A ROS 1 decoder from a connection's `message_definition` text; undefined when the text is empty. */
+export function ros1Decoder(text: string): Decoder | undefined {
+  if (text.trim() === "") return undefined;
+  const reader = new Ros1Reader(parse(text));
+  return (data) => reader.readMessage(data);
+}
+
+/** ROS 1 / legacy rosbag2 type names (`sensor_msgs/Imu`) in ROS 2 form (`sensor_msgs/msg/Imu`). */
+export function normaliseType(type: string): string {
+  return ros2TypeName(type);
+}

@@ -1,0 +1,182 @@
+// Bag reading: one source interface (types.ts), one adapter per format. `openBag` detects the
+// format from the bytes (not the extension), `replay$` turns any source into an RxJS stream.
+
+import { constants } from "node:fs";
+import { access, open, readdir, stat } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
+import { asyncScheduler, Observable, type SchedulerLike } from "rxjs";
+import { hasMcapMagic, McapSource } from "./mcap-source.ts";
+import { openRos1 } from "./ros1-source.ts";
+import { readRosbag2Metadata } from "./rosbag2-metadata.ts";
+import { Rosbag2SqliteSource } from "./rosbag2-sqlite-source.ts";
+import type { BagEvent, BagSource, ReadOptions } from "./types.ts";
+
+export type { BagEvent, BagFormat, BagInfo, BagMessage, BagSource, ReadOptions, TopicInfo } from "./types.ts";
+
+const SQLITE_MAGIC = "SQLite format 3\0";
+const ROS1_MAGIC = "#ROSBAG V2.0\n";
+
+type Detected = "mcap" | "sqlite" | "ros1";
+
+async function detect(path: string, size: number): Promise<Detected> {
+  if (size === 0) throw new Error(`${path}: empty file (0 bytes), not a bag`);
+  const head = new Uint8Array(16);
+  const handle = await open(path, "r");
+  try {
+    await handle.read(head, 0, head.length, 0);
+  } finally {
+    await handle.close();
+  }
+  if (hasMcapMagic(head)) return "mcap";
+  const text = new TextDecoder("latin1").decode(head);
+  if (text === SQLITE_MAGIC) return "sqlite";
+  if (text.startsWith(ROS1_MAGIC)) return "ros1";
+  if (text.startsWith("#ROSBAG V")) {
+    throw new Error(
+      `${path}: unsupported ROS 1 bag version "${text.slice(1, text.indexOf("\n") >>> 0 || 12)}" (only V2.0 is readable)`,
+    );
+  }
+  const hex = Array.from(head.subarray(0, Math.min(8, size)), (b) => b.toString(16).padStart(2, "0")).join(
+    " ",
+  );
+  throw new Error(
+    `${path}: not a bag (first bytes ${hex}; expected MCAP, SQLite (rosbag2 .db3) or ROS 1 bag V2.0)`,
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function openFolder(dir: string): Promise<BagSource> {
+  const warnings: string[] = [];
+  let storage: string;
+  let files: string[];
+  if (await exists(join(dir, "metadata.yaml"))) {
+    const meta = await readRosbag2Metadata(dir);
+    if (meta.compression !== "") {
+      throw new Error(
+        `${dir}: compressed rosbag2 (${meta.compression}) is not supported; decompress it with \`ros2 bag convert\``,
+      );
+    }
+    storage = meta.storage;
+    files = [];
+    for (const f of meta.files) {
+      // Old rosbag2 versions listed paths relative to the folder's parent (`bag/bag_0.db3`).
+      const alt = join(dir, basename(f));
+      if (await exists(f)) files.push(f);
+      else if (await exists(alt)) files.push(alt);
+      else throw new Error(`${dir}: metadata.yaml lists ${basename(f)}, which is missing`);
+    }
+    if (files.length === 0) throw new Error(`${dir}/metadata.yaml: lists no data files`);
+  } else {
+    // A recorder that lost power may not have written metadata.yaml: read the data files there are.
+    const names = (await readdir(dir)).sort();
+    const db3 = names.filter((n) => extname(n) === ".db3");
+    const mcap = names.filter((n) => extname(n) === ".mcap");
+    if (db3.length === 0 && mcap.length === 0) {
+      throw new Error(`${dir}: not a rosbag2 folder (no metadata.yaml, no .db3 or .mcap files)`);
+    }
+    storage = db3.length > 0 ? "sqlite3" : "mcap";
+    files = (db3.length > 0 ? db3 : mcap).map((n) => join(dir, n));
+    warnings.push(`${dir}: no metadata.yaml; reading ${files.map((f) => basename(f)).join(", ")}`);
+  }
+  if (storage === "sqlite3") return Rosbag2SqliteSource.open(dir, files, warnings);
+  if (storage === "mcap") return McapSource.open(dir, files, warnings);
+  throw new Error(`${dir}: unsupported rosbag2 storage "${storage}" (supported: sqlite3, mcap)`);
+}
+
+/** Detects the format (.mcap, .db3, rosbag2 folder with metadata.yaml, .bag) and opens it. Throws a clear Error for missing/not-a-bag. */
+export async function openBag(path: string): Promise<BagSource> {
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === "ENOENT" ? `${path}: no such file or directory` : `${path}: ${(err as Error).message}`,
+    );
+  }
+  if (st.isDirectory()) return openFolder(path);
+  if (!st.isFile()) throw new Error(`${path}: not a regular file or folder`);
+  const kind = await detect(path, st.size);
+  if (kind === "mcap") return McapSource.open(path, [path]);
+  if (kind === "sqlite") return Rosbag2SqliteSource.open(path, [path]);
+  return openRos1(path);
+}
+
+export interface ReplayOptions extends ReadOptions {
+  /** Playback speed as a multiple of real time (2 = twice as fast); undefined = as fast as possible. */
+  rate?: number;
+}
+
+/**
+ * An Observable over a source's events: as fast as the consumer takes them (rate undefined) or
+ * paced so that message i is emitted (logTime_i − logTime_0) / rate after the first. The scheduler
+ * is a parameter so pacing can be tested in virtual time. Unsubscribing aborts the read; the
+ * source itself stays open (the caller opened it, the caller closes it).
+ */
+export function replay$(
+  source: BagSource,
+  options: ReplayOptions = {},
+  scheduler: SchedulerLike = asyncScheduler,
+): Observable<BagEvent> {
+  const { rate, signal, ...read } = options;
+  if (rate !== undefined && !(rate > 0 && Number.isFinite(rate))) {
+    throw new Error(`replay rate must be a positive number, got ${rate}`);
+  }
+  return new Observable<BagEvent>((subscriber) => {
+    const controller = new AbortController();
+    const onOuterAbort = () => controller.abort();
+    if (signal?.aborted) controller.abort();
+    signal?.addEventListener("abort", onOuterAbort, { once: true });
+    let pending: { unsubscribe(): void } | undefined;
+    // Resolves a pending wait on teardown, so the read loop gets to close its iterator.
+    let wake: (() => void) | undefined;
+    const wait = (ms: number) =>
+      new Promise<void>((resolve) => {
+        wake = resolve;
+        pending = scheduler.schedule(() => {
+          wake = undefined;
+          resolve();
+        }, ms);
+      });
+    const run = async () => {
+      const it = source.messages({ ...read, signal: controller.signal });
+      let t0: number | undefined;
+      let wall0 = 0;
+      try {
+        for await (const event of it) {
+          if (controller.signal.aborted) break;
+          if (rate !== undefined && event.type === "message") {
+            if (t0 === undefined) {
+              t0 = event.logTime;
+              wall0 = scheduler.now();
+            } else {
+              const due = wall0 + ((event.logTime - t0) * 1000) / rate;
+              const delay = due - scheduler.now();
+              if (delay > 0) await wait(delay);
+              if (controller.signal.aborted) break;
+            }
+          }
+          subscriber.next(event);
+        }
+        subscriber.complete();
+      } finally {
+        await it.return(undefined);
+      }
+    };
+    run().catch((err: unknown) => subscriber.error(err));
+    return () => {
+      controller.abort();
+      pending?.unsubscribe();
+      wake?.();
+      signal?.removeEventListener("abort", onOuterAbort);
+    };
+  });
+}

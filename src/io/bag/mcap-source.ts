@@ -1,0 +1,434 @@
+// ROS 2 MCAP files (rosbag2's default storage since Iron, and what our simulator writes), read with
+// @mcap/core. A file with a summary is read through its chunk indexes (McapIndexedReader: time
+// order, topic and time filters without touching other chunks). A file without a usable summary —
+// a recorder that lost power never writes one — is read front to back with McapStreamReader, and
+// everything up to the first incomplete record comes out, followed by one warning.
+
+import { type FileHandle, open } from "node:fs/promises";
+import { McapIndexedReader, McapStreamReader, type McapTypes } from "@mcap/core";
+import { FileHandleReadable } from "@mcap/nodejs";
+import { loadDecompressHandlers } from "@mcap/support";
+import { nsToSeconds } from "../../core/time.ts";
+import {
+  errorMessage,
+  finish,
+  inBounds,
+  mergeByLogTime,
+  type NsBounds,
+  nsBounds,
+  problem,
+  reorderWindow,
+  type TimedEvent,
+} from "./common.ts";
+import { cdrDecoder, type Decoder, normaliseType, ros1Decoder } from "./decoders.ts";
+import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
+
+const MAGIC = Uint8Array.from([0x89, 0x4d, 0x43, 0x41, 0x50, 0x30, 0x0d, 0x0a]);
+const READ_BLOCK = 1 << 20;
+
+export function hasMcapMagic(bytes: Uint8Array): boolean {
+  return bytes.length >= MAGIC.length && MAGIC.every((b, i) => bytes[i] === b);
+}
+
+interface ChannelState {
+  topic: string;
+  type: string;
+  messageEncoding: string;
+  decoder: Decoder | undefined;
+  /** Why no decoder could be built (unknown type, unsupported encoding, bad schema). */
+  unknown: string | undefined;
+}
+
+function channelState(channel: McapTypes.Channel, schema: McapTypes.Schema | undefined): ChannelState {
+  const type = normaliseType(schema?.name ?? "");
+  const state: ChannelState = {
+    topic: channel.topic,
+    type,
+    messageEncoding: channel.messageEncoding,
+    decoder: undefined,
+    unknown: undefined,
+  };
+  try {
+    const text = schema ? new TextDecoder().decode(schema.data) : undefined;
+    if (channel.messageEncoding === "cdr") {
+      // ros2idl schemas are not parsed here; the built-in table covers the common types.
+      state.decoder = cdrDecoder(type, schema?.encoding === "ros2msg" ? text : undefined);
+    } else if (channel.messageEncoding === "ros1" && schema?.encoding === "ros1msg" && text !== undefined) {
+      state.decoder = ros1Decoder(text);
+    } else {
+      state.unknown = `unsupported message encoding "${channel.messageEncoding}"`;
+      return state;
+    }
+    if (!state.decoder) state.unknown = `no message definition for ${type || "(no schema)"}`;
+  } catch (err) {
+    state.unknown = `bad schema for ${type}: ${errorMessage(err)}`;
+  }
+  return state;
+}
+
+interface Scan {
+  counts: Map<number, bigint>;
+  start: bigint | undefined;
+  end: bigint | undefined;
+  channels: Map<number, ChannelState>;
+  warning: string | undefined;
+}
+
+/** One .mcap file; owns its file handle. */
+class McapFile {
+  readonly path: string;
+  readonly #handle: FileHandle;
+  readonly #size: number;
+  readonly #reader: McapIndexedReader | undefined;
+  /** Why the summary could not be used; undefined for an indexed file. */
+  readonly #noIndex: string | undefined;
+  #scan: Scan | undefined;
+
+  private constructor(
+    path: string,
+    handle: FileHandle,
+    size: number,
+    reader: McapIndexedReader | undefined,
+    noIndex: string | undefined,
+  ) {
+    this.path = path;
+    this.#handle = handle;
+    this.#size = size;
+    this.#reader = reader;
+    this.#noIndex = noIndex;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  static async open(path: string): Promise<McapFile> {
+    const handle = await open(path, "r");
+    try {
+      const size = (await handle.stat()).size;
+      const head = new Uint8Array(MAGIC.length);
+      await handle.read(head, 0, head.length, 0);
+      if (!hasMcapMagic(head)) throw new Error(`${path}: not an MCAP file (bad magic at byte 0)`);
+      const decompressHandlers = await loadDecompressHandlers();
+      let reader: McapIndexedReader | undefined;
+      let noIndex: string | undefined;
+      try {
+        reader = await McapIndexedReader.Initialize({
+          readable: new FileHandleReadable(handle),
+          decompressHandlers,
+        });
+        // A file written without chunks has no chunk index to read messages through.
+        if (reader.chunkIndexes.length === 0 && (reader.statistics?.messageCount ?? 1n) > 0n) {
+          noIndex = "no chunk index";
+          reader = undefined;
+        }
+      } catch (err) {
+        noIndex = errorMessage(err);
+      }
+      return new McapFile(path, handle, size, reader, noIndex);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#handle.close();
+  }
+
+  /** Counts per channel, time range and channel table: from the summary when there is one, else by reading. */
+  async scan(): Promise<Scan> {
+    if (this.#scan) return this.#scan;
+    const reader = this.#reader;
+    if (reader?.statistics) {
+      const channels = new Map<number, ChannelState>();
+      for (const [id, ch] of reader.channelsById)
+        channels.set(id, channelState(ch, reader.schemasById.get(ch.schemaId)));
+      const stats = reader.statistics;
+      const counts = new Map<number, bigint>();
+      for (const id of channels.keys()) counts.set(id, stats.channelMessageCounts.get(id) ?? 0n);
+      const any = stats.messageCount > 0n;
+      this.#scan = {
+        counts,
+        start: any ? stats.messageStartTime : undefined,
+        end: any ? stats.messageEndTime : undefined,
+        channels,
+        warning: undefined,
+      };
+      return this.#scan;
+    }
+    const scan: Scan = {
+      counts: new Map(),
+      start: undefined,
+      end: undefined,
+      channels: new Map(),
+      warning: undefined,
+    };
+    const count = (channelId: number, t: bigint) => {
+      scan.counts.set(channelId, (scan.counts.get(channelId) ?? 0n) + 1n);
+      if (scan.start === undefined || t < scan.start) scan.start = t;
+      if (scan.end === undefined || t > scan.end) scan.end = t;
+    };
+    if (reader) {
+      for (const [id, ch] of reader.channelsById) {
+        scan.channels.set(id, channelState(ch, reader.schemasById.get(ch.schemaId)));
+        scan.counts.set(id, 0n);
+      }
+      try {
+        for await (const m of reader.readMessages({ validateCrcs: false })) count(m.channelId, m.logTime);
+      } catch (err) {
+        scan.warning = `${this.path}: stopped reading: ${errorMessage(err)}`;
+      }
+    } else {
+      for await (const item of this.#records()) {
+        if (item.kind === "broken") scan.warning = item.warning;
+        else if (item.record.type === "Channel") {
+          scan.channels.set(item.record.id, item.state as ChannelState);
+          if (!scan.counts.has(item.record.id)) scan.counts.set(item.record.id, 0n);
+        } else if (item.record.type === "Message") count(item.record.channelId, item.record.logTime);
+      }
+    }
+    this.#scan = scan;
+    return scan;
+  }
+
+  /** This file's messages in log-time order, filtered. */
+  async *read(topics: ReadonlySet<string> | undefined, bounds: NsBounds): AsyncGenerator<TimedEvent> {
+    if (this.#reader) yield* this.#readIndexed(this.#reader, topics, bounds);
+    else yield* reorderWindow(this.#readStream(topics, bounds));
+  }
+
+  async *#readIndexed(
+    reader: McapIndexedReader,
+    topics: ReadonlySet<string> | undefined,
+    bounds: NsBounds,
+  ): AsyncGenerator<TimedEvent> {
+    const channels = new Map<number, ChannelState>();
+    for (const [id, ch] of reader.channelsById) {
+      if (topics && !topics.has(ch.topic)) continue;
+      const state = channelState(ch, reader.schemasById.get(ch.schemaId));
+      channels.set(id, state);
+    }
+    const startNs = bounds.start ?? reader.statistics?.messageStartTime ?? 0n;
+    for (const state of channels.values()) {
+      if (state.unknown) yield { ns: startNs, event: this.#unknownProblem(state) };
+    }
+    const wanted = [...new Set([...channels.values()].filter((c) => c.decoder).map((c) => c.topic))];
+    if (wanted.length === 0) return;
+    let lastNs = startNs;
+    try {
+      const it = reader.readMessages({
+        topics: wanted,
+        ...(bounds.start !== undefined ? { startTime: bounds.start } : {}),
+        ...(bounds.end !== undefined ? { endTime: bounds.end } : {}),
+        validateCrcs: true,
+      });
+      for await (const m of it) {
+        const state = channels.get(m.channelId);
+        if (!state?.decoder) continue;
+        lastNs = m.logTime;
+        yield { ns: m.logTime, event: decode(this.path, state, m) };
+      }
+    } catch (err) {
+      yield {
+        ns: lastNs,
+        event: problem(
+          "corrupt",
+          `${this.path}: stopped reading after log time ${nsToSeconds(lastNs)}: ${errorMessage(err)}`,
+        ),
+      };
+    }
+  }
+
+  async *#readStream(topics: ReadonlySet<string> | undefined, bounds: NsBounds): AsyncGenerator<TimedEvent> {
+    const reported = new Set<number>();
+    let lastNs = 0n;
+    for await (const item of this.#records()) {
+      if (item.kind === "broken") {
+        yield { ns: lastNs, event: problem("truncated", item.warning) };
+        continue;
+      }
+      const record = item.record;
+      if (record.type !== "Message") continue;
+      lastNs = record.logTime;
+      const state = item.state;
+      if (!state || (topics && !topics.has(state.topic)) || !inBounds(record.logTime, bounds)) continue;
+      if (!state.decoder) {
+        if (!reported.has(record.channelId)) {
+          reported.add(record.channelId);
+          yield { ns: record.logTime, event: this.#unknownProblem(state) };
+        }
+        continue;
+      }
+      yield { ns: record.logTime, event: decode(this.path, state, record) };
+    }
+  }
+
+  /**
+   * Every record in file order, then one `broken` item if the file ends before the MCAP footer
+   * (or a record does not parse). Channel records and messages carry their channel's state.
+   */
+  async *#records(): AsyncGenerator<
+    | { kind: "record"; record: McapTypes.TypedMcapRecord; state: ChannelState | undefined }
+    | { kind: "broken"; warning: string }
+  > {
+    const decompressHandlers = await loadDecompressHandlers();
+    const stream = new McapStreamReader({ decompressHandlers, validateCrcs: true });
+    const schemas = new Map<number, McapTypes.Schema>();
+    const channels = new Map<number, ChannelState>();
+    let fed = 0;
+    let messages = 0;
+    const buffer = new Uint8Array(READ_BLOCK);
+    const where = () => fed - stream.bytesRemaining();
+    for (;;) {
+      let record: McapTypes.TypedMcapRecord | undefined;
+      try {
+        record = stream.nextRecord();
+      } catch (err) {
+        yield {
+          kind: "broken",
+          warning: `${this.path}: corrupt record at byte ${where()} of ${this.#size} (${errorMessage(err)}); read ${messages} messages before it`,
+        };
+        return;
+      }
+      if (record) {
+        if (record.type === "Schema") schemas.set(record.id, record);
+        else if (record.type === "Channel") {
+          const state = channelState(record, schemas.get(record.schemaId));
+          channels.set(record.id, state);
+          yield { kind: "record", record, state };
+          continue;
+        } else if (record.type === "Message") {
+          messages++;
+          yield { kind: "record", record, state: channels.get(record.channelId) };
+          continue;
+        }
+        continue;
+      }
+      if (stream.done()) return;
+      if (fed >= this.#size) {
+        const reason = this.#noIndex ? `; summary unusable: ${this.#noIndex}` : "";
+        yield {
+          kind: "broken",
+          warning: `${this.path}: truncated at byte ${where()} of ${this.#size} (incomplete record, no footer${reason}); read ${messages} messages before it`,
+        };
+        return;
+      }
+      const { bytesRead } = await this.#handle.read(buffer, 0, READ_BLOCK, fed);
+      if (bytesRead === 0) {
+        fed = this.#size;
+        continue;
+      }
+      fed += bytesRead;
+      stream.append(buffer.slice(0, bytesRead));
+    }
+  }
+
+  #unknownProblem(state: ChannelState): ReturnType<typeof problem> {
+    return problem(
+      "unknown_type",
+      `${this.path}: ${state.topic}: ${state.unknown}; its messages are skipped`,
+      state.topic,
+    );
+  }
+}
+
+function decode(path: string, state: ChannelState, m: McapTypes.Message): BagEvent {
+  const logTime = nsToSeconds(m.logTime);
+  try {
+    return {
+      type: "message",
+      topic: state.topic,
+      schemaName: state.type,
+      logTime,
+      message: (state.decoder as Decoder)(m.data),
+      size: m.data.byteLength,
+    };
+  } catch (err) {
+    return problem(
+      "decode",
+      `${path}: ${state.topic}: cannot decode ${state.type} (${m.data.byteLength} bytes at log time ${logTime}): ${errorMessage(err)}`,
+      state.topic,
+      logTime,
+    );
+  }
+}
+
+export class McapSource implements BagSource {
+  readonly path: string;
+  readonly format = "mcap" as const;
+  readonly #files: McapFile[];
+  readonly #warnings: string[];
+
+  private constructor(path: string, files: McapFile[], warnings: string[]) {
+    this.path = path;
+    this.#files = files;
+    this.#warnings = warnings;
+  }
+
+  /** Opens one or more .mcap files (a rosbag2 folder can be split) as one bag shown as `path`. */
+  static async open(path: string, files: readonly string[], warnings: string[] = []): Promise<McapSource> {
+    const opened: McapFile[] = [];
+    try {
+      for (const f of files) opened.push(await McapFile.open(f));
+    } catch (err) {
+      await Promise.allSettled(opened.map((f) => f.close()));
+      throw err;
+    }
+    return new McapSource(path, opened, warnings);
+  }
+
+  async info(): Promise<BagInfo> {
+    const topics = new Map<string, TopicInfo>();
+    const skipped: Record<string, number> = {};
+    const warnings = [...this.#warnings];
+    let start: bigint | undefined;
+    let end: bigint | undefined;
+    for (const file of this.#files) {
+      const scan = await file.scan();
+      if (scan.warning) warnings.push(scan.warning);
+      if (scan.start !== undefined && (start === undefined || scan.start < start)) start = scan.start;
+      if (scan.end !== undefined && (end === undefined || scan.end > end)) end = scan.end;
+      for (const [id, state] of scan.channels) {
+        const count = Number(scan.counts.get(id) ?? 0n);
+        const t = topics.get(state.topic);
+        if (t) t.count += count;
+        else
+          topics.set(state.topic, {
+            name: state.topic,
+            type: state.type,
+            count,
+            serializationFormat: state.messageEncoding,
+          });
+        if (state.unknown && count > 0)
+          skipped[state.type || "(no schema)"] = (skipped[state.type || "(no schema)"] ?? 0) + count;
+      }
+    }
+    const list = [...topics.values()];
+    const s = start === undefined ? 0 : nsToSeconds(start);
+    const e = end === undefined ? 0 : nsToSeconds(end);
+    return {
+      path: this.path,
+      format: "mcap",
+      start: s,
+      end: e,
+      duration: start === undefined || end === undefined ? 0 : nsToSeconds(end - start),
+      topics: list,
+      skipped,
+      warnings,
+      files: this.#files.map((f) => f.path),
+      size: this.#files.reduce((a, f) => a + f.size, 0),
+      messageCount: list.reduce((a, t) => a + t.count, 0),
+    };
+  }
+
+  messages(options?: ReadOptions): AsyncGenerator<BagEvent> {
+    const topics = options?.topics ? new Set(options.topics) : undefined;
+    const bounds = nsBounds(options);
+    return finish(mergeByLogTime(this.#files.map((f) => f.read(topics, bounds))), options?.signal);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#files.map((f) => f.close()));
+  }
+}

@@ -1,0 +1,388 @@
+// rosbag2 sqlite3 storage (the default before Iron): a folder of .db3 files or a lone .db3, read
+// with better-sqlite3, read-only. Definitions come from the `message_definitions` table when the
+// recorder wrote one (Iron+), else from our built-in table (Humble bags carry none). Types we have
+// no definition for are skipped and counted, not fatal.
+
+import { stat } from "node:fs/promises";
+import Database from "better-sqlite3";
+import { nsToSeconds } from "../../core/time.ts";
+import {
+  errorMessage,
+  finish,
+  mergeByLogTime,
+  type NsBounds,
+  nextTick,
+  nsBounds,
+  problem,
+  reorderWindow,
+  type TimedEvent,
+} from "./common.ts";
+import { cdrDecoder, type Decoder, normaliseType } from "./decoders.ts";
+import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
+
+interface TopicState {
+  id: number;
+  name: string;
+  type: string;
+  format: string;
+  decoder: Decoder | undefined;
+  unknown: string | undefined;
+}
+
+interface Counts {
+  perTopic: Map<number, number>;
+  start: bigint | undefined;
+  end: bigint | undefined;
+  warning: string | undefined;
+}
+
+/** One .db3 file; owns its database connection. */
+class Db3File {
+  readonly path: string;
+  readonly size: number;
+  readonly topics: Map<number, TopicState>;
+  readonly #db: Database.Database;
+  #counts: Counts | undefined;
+
+  private constructor(path: string, size: number, db: Database.Database, topics: Map<number, TopicState>) {
+    this.path = path;
+    this.size = size;
+    this.#db = db;
+    this.topics = topics;
+  }
+
+  static async open(path: string): Promise<Db3File> {
+    const size = (await stat(path)).size;
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+    } catch (err) {
+      throw new Error(`${path}: cannot open as SQLite: ${errorMessage(err)}`);
+    }
+    try {
+      const tables = new Set(
+        (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map(
+          (r) => r.name,
+        ),
+      );
+      if (!tables.has("topics") || !tables.has("messages")) {
+        throw new Error("SQLite file but not a rosbag2 bag (no topics/messages tables)");
+      }
+      const definitions = new Map<string, { encoding: string; text: string }>();
+      if (tables.has("message_definitions")) {
+        const rows = db
+          .prepare("SELECT topic_type, encoding, encoded_message_definition FROM message_definitions")
+          .all() as { topic_type: string; encoding: string; encoded_message_definition: string }[];
+        for (const r of rows)
+          definitions.set(normaliseType(r.topic_type), {
+            encoding: r.encoding,
+            text: r.encoded_message_definition,
+          });
+      }
+      const topics = new Map<number, TopicState>();
+      const rows = db
+        .prepare("SELECT id, name, type, serialization_format FROM topics ORDER BY id")
+        .all() as {
+        id: number;
+        name: string;
+        type: string;
+        serialization_format: string;
+      }[];
+      for (const r of rows)
+        topics.set(r.id, topicState(r.id, r.name, r.type, r.serialization_format, definitions));
+      return new Db3File(path, size, db, topics);
+    } catch (err) {
+      db.close();
+      throw new Error(`${path}: not a readable rosbag2 SQLite bag: ${errorMessage(err)}`);
+    }
+  }
+
+  close(): void {
+    try {
+      if (this.#db.open) this.#db.close();
+    } catch {
+      // closing is best effort: a connection that cannot close is released with the process
+    }
+  }
+
+  /** Per-topic counts and time range, by SQL aggregate (fast; correct even without metadata.yaml). */
+  counts(): Counts {
+    if (this.#counts) return this.#counts;
+    const counts: Counts = { perTopic: new Map(), start: undefined, end: undefined, warning: undefined };
+    try {
+      const rows = this.#db
+        .prepare("SELECT topic_id, COUNT(*), MIN(timestamp), MAX(timestamp) FROM messages GROUP BY topic_id")
+        .raw(true)
+        .safeIntegers(true)
+        .all() as [bigint, bigint, bigint, bigint][];
+      for (const [id, n, lo, hi] of rows) {
+        counts.perTopic.set(Number(id), Number(n));
+        if (counts.start === undefined || lo < counts.start) counts.start = lo;
+        if (counts.end === undefined || hi > counts.end) counts.end = hi;
+      }
+    } catch (err) {
+      // A damaged file: count what a row-by-row scan can still reach.
+      counts.perTopic.clear();
+      counts.start = counts.end = undefined;
+      let n = 0;
+      try {
+        const it = this.#db
+          .prepare("SELECT topic_id, timestamp FROM messages")
+          .raw(true)
+          .safeIntegers(true)
+          .iterate() as IterableIterator<[bigint, bigint]>;
+        for (const [id, t] of it) {
+          counts.perTopic.set(Number(id), (counts.perTopic.get(Number(id)) ?? 0) + 1);
+          if (counts.start === undefined || t < counts.start) counts.start = t;
+          if (counts.end === undefined || t > counts.end) counts.end = t;
+          n++;
+        }
+      } catch {
+        // the warning below says where it stopped
+      }
+      counts.warning = `${this.path}: damaged database (${errorMessage(err)}); counted ${n} readable messages`;
+    }
+    this.#counts = counts;
+    return counts;
+  }
+
+  /** This file's messages in log-time order, filtered. */
+  async *read(topicFilter: ReadonlySet<string> | undefined, bounds: NsBounds): AsyncGenerator<TimedEvent> {
+    const wanted: TopicState[] = [];
+    const startNs = bounds.start ?? 0n;
+    for (const t of this.topics.values()) {
+      if (topicFilter && !topicFilter.has(t.name)) continue;
+      if (t.unknown) {
+        const n = this.counts().perTopic.get(t.id) ?? 0;
+        if (n > 0) {
+          yield {
+            ns: startNs,
+            event: problem(
+              "unknown_type",
+              `${this.path}: ${t.name}: ${t.unknown}; ${n} messages skipped`,
+              t.name,
+            ),
+          };
+        }
+        continue;
+      }
+      wanted.push(t);
+    }
+    if (wanted.length === 0) return;
+    const where = [`topic_id IN (${wanted.map((t) => t.id).join(",")})`];
+    const params: bigint[] = [];
+    if (bounds.start !== undefined) {
+      where.push("timestamp >= ?");
+      params.push(bounds.start);
+    }
+    if (bounds.end !== undefined) {
+      where.push("timestamp <= ?");
+      params.push(bounds.end);
+    }
+    const sql = `SELECT topic_id, timestamp, data FROM messages WHERE ${where.join(" AND ")}`;
+    const state: { yielded: number; lastNs: bigint } = { yielded: 0, lastNs: startNs };
+    // A connection per read: better-sqlite3 allows no other statement on a connection while an
+    // iterator is open, and two replays (or info() during a replay) must not collide.
+    const db = new Database(this.path, { readonly: true, fileMustExist: true });
+    const cursors: Generator<TimedEvent, string | undefined>[] = [];
+    try {
+      const byTime = this.#rows(db, `${sql} ORDER BY timestamp, id`, params, state);
+      cursors.push(byTime);
+      let failure: string | undefined;
+      for (;;) {
+        const r = byTime.next();
+        if (r.done) {
+          failure = r.value;
+          break;
+        }
+        yield r.value;
+        if (state.yielded % 256 === 0) await nextTick();
+      }
+      if (failure !== undefined && state.yielded === 0) {
+        // The timestamp index may be what is damaged: rosbag2 inserts in receive order, so row order
+        // with a reorder window gives the same sequence.
+        const byRow = this.#rows(db, `${sql} ORDER BY id`, params, state);
+        cursors.push(byRow);
+        const rows = async function* () {
+          for (;;) {
+            const r = byRow.next();
+            if (r.done) {
+              failure = r.value;
+              return;
+            }
+            yield r.value;
+          }
+        };
+        yield* reorderWindow(rows());
+      }
+      if (failure !== undefined) {
+        yield {
+          ns: state.lastNs,
+          event: problem(
+            "corrupt",
+            `${this.path}: damaged database, stopped after ${state.yielded} messages (log time ${nsToSeconds(state.lastNs)}): ${failure}`,
+          ),
+        };
+      }
+    } finally {
+      // An open statement iterator keeps the connection busy; end them before closing it.
+      for (const c of cursors) c.return(undefined);
+      db.close();
+    }
+  }
+
+  /** Rows as events; returns the error message if the database breaks mid-way. */
+  *#rows(
+    db: Database.Database,
+    sql: string,
+    params: bigint[],
+    state: { yielded: number; lastNs: bigint },
+  ): Generator<TimedEvent, string | undefined> {
+    let it: IterableIterator<[bigint, bigint, Uint8Array]>;
+    try {
+      it = db
+        .prepare(sql)
+        .raw(true)
+        .safeIntegers(true)
+        .iterate(...params) as IterableIterator<[bigint, bigint, Uint8Array]>;
+    } catch (err) {
+      return errorMessage(err);
+    }
+    try {
+      for (;;) {
+        let r: IteratorResult<[bigint, bigint, Uint8Array]>;
+        try {
+          r = it.next();
+        } catch (err) {
+          return errorMessage(err);
+        }
+        if (r.done) return undefined;
+        const [id, ns, data] = r.value;
+        const topic = this.topics.get(Number(id)) as TopicState;
+        state.yielded++;
+        state.lastNs = ns;
+        yield { ns, event: decode(this.path, topic, ns, data) };
+      }
+    } finally {
+      it.return?.();
+    }
+  }
+}
+
+function topicState(
+  id: number,
+  name: string,
+  rawType: string,
+  format: string,
+  definitions: Map<string, { encoding: string; text: string }>,
+): TopicState {
+  const type = normaliseType(rawType);
+  const s: TopicState = { id, name, type, format, decoder: undefined, unknown: undefined };
+  if (format !== "cdr") {
+    s.unknown = `unsupported serialization format "${format}"`;
+    return s;
+  }
+  const def = definitions.get(type);
+  try {
+    s.decoder = cdrDecoder(type, def?.encoding === "ros2msg" ? def.text : undefined);
+    if (!s.decoder) s.unknown = `no message definition for ${type}`;
+  } catch (err) {
+    s.unknown = `bad message definition for ${type}: ${errorMessage(err)}`;
+  }
+  return s;
+}
+
+function decode(path: string, topic: TopicState, ns: bigint, data: Uint8Array): BagEvent {
+  const logTime = nsToSeconds(ns);
+  try {
+    return {
+      type: "message",
+      topic: topic.name,
+      schemaName: topic.type,
+      logTime,
+      message: (topic.decoder as Decoder)(data),
+      size: data.byteLength,
+    };
+  } catch (err) {
+    return problem(
+      "decode",
+      `${path}: ${topic.name}: cannot decode ${topic.type} (${data.byteLength} bytes at log time ${logTime}): ${errorMessage(err)}`,
+      topic.name,
+      logTime,
+    );
+  }
+}
+
+export class Rosbag2SqliteSource implements BagSource {
+  readonly path: string;
+  readonly format = "rosbag2-sqlite3" as const;
+  readonly #files: Db3File[];
+  readonly #warnings: string[];
+
+  private constructor(path: string, files: Db3File[], warnings: string[]) {
+    this.path = path;
+    this.#files = files;
+    this.#warnings = warnings;
+  }
+
+  /** Opens one or more .db3 files (a split rosbag2 folder) as one bag shown as `path`. */
+  static async open(
+    path: string,
+    files: readonly string[],
+    warnings: string[] = [],
+  ): Promise<Rosbag2SqliteSource> {
+    const opened: Db3File[] = [];
+    try {
+      for (const f of files) opened.push(await Db3File.open(f));
+    } catch (err) {
+      for (const f of opened) f.close();
+      throw err;
+    }
+    return new Rosbag2SqliteSource(path, opened, warnings);
+  }
+
+  async info(): Promise<BagInfo> {
+    const topics = new Map<string, TopicInfo>();
+    const skipped: Record<string, number> = {};
+    const warnings = [...this.#warnings];
+    let start: bigint | undefined;
+    let end: bigint | undefined;
+    for (const file of this.#files) {
+      const c = file.counts();
+      if (c.warning) warnings.push(c.warning);
+      if (c.start !== undefined && (start === undefined || c.start < start)) start = c.start;
+      if (c.end !== undefined && (end === undefined || c.end > end)) end = c.end;
+      for (const t of file.topics.values()) {
+        const count = c.perTopic.get(t.id) ?? 0;
+        const known = topics.get(t.name);
+        if (known) known.count += count;
+        else topics.set(t.name, { name: t.name, type: t.type, count, serializationFormat: t.format });
+        if (t.unknown && count > 0) skipped[t.type] = (skipped[t.type] ?? 0) + count;
+      }
+    }
+    const list = [...topics.values()];
+    return {
+      path: this.path,
+      format: "rosbag2-sqlite3",
+      start: start === undefined ? 0 : nsToSeconds(start),
+      end: end === undefined ? 0 : nsToSeconds(end),
+      duration: start === undefined || end === undefined ? 0 : nsToSeconds(end - start),
+      topics: list,
+      skipped,
+      warnings,
+      files: this.#files.map((f) => f.path),
+      size: this.#files.reduce((a, f) => a + f.size, 0),
+      messageCount: list.reduce((a, t) => a + t.count, 0),
+    };
+  }
+
+  messages(options?: ReadOptions): AsyncGenerator<BagEvent> {
+    const topics = options?.topics ? new Set(options.topics) : undefined;
+    const bounds = nsBounds(options);
+    return finish(mergeByLogTime(this.#files.map((f) => f.read(topics, bounds))), options?.signal);
+  }
+
+  async close(): Promise<void> {
+    for (const f of this.#files) f.close();
+  }
+}
