@@ -63,18 +63,29 @@ export const LabellerSchema = z
     bandHigh: positive().default(30),
     /** Weight of roll/pitch-rate energy relative to vertical band power. */
     angularWeight: z.number().nonnegative().default(0.5),
-    /** Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. */
-    speedExponent: z.number().nonnegative().default(1.5),
+    /**
+     * Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. 2.7 is the
+     * least-squares fit on the BorealTC Husky runs (same terrain at ~0.23 and 0.4–0.6 m/s; see
+     * tests/core-borealtc.test.ts).
+     */
+    speedExponent: z.number().nonnegative().default(2.7),
     referenceSpeed: positive().default(1),
     minSpeed: z.number().nonnegative().default(0.1),
     maxYawRate: positive().default(0.8),
     minSamples: z.number().int().positive().default(16),
+    /** Welch segment length (s), rounded to a power of two of samples at the IMU rate. */
+    segmentSeconds: positive().default(0.32),
+    /** Time constant (s) of the running mean of acceleration that estimates "up" without TF. */
+    gravityTimeConstant: positive().default(2),
+    /** A gap between IMU samples longer than this (s) voids the step; 0 = max(0.1 s, 5 samples). */
+    maxGap: z.number().nonnegative().default(0),
     /** How normalised energy maps to 0..1: fixed bounds on log-energy, or running percentiles. */
     calibration: z
       .strictObject({
         mode: z.enum(["fixed", "percentile"]).default("percentile"),
-        low: z.number().default(0),
-        high: z.number().default(1),
+        /** Fixed bounds on log10(energy): roughness 0 at `low`, 1 at `high` (also used during warmup). */
+        low: z.number().default(-1),
+        high: z.number().default(2),
         lowPercentile: z.number().min(0).max(100).default(5),
         highPercentile: z.number().min(0).max(100).default(95),
         /** Labels before percentiles are trusted. */
@@ -91,6 +102,10 @@ export const AssociationSchema = z
     maxDistance: positive().default(8),
     /** Footprint width (m): the robot's track width. */
     robotWidth: positive().default(0.6),
+    /** Feature-grid cells covered less than this fraction are not part of a sample. */
+    minCellCoverage: z.number().min(0).max(1).default(0.1),
+    /** A footprint whose projection covers less than this share of its area in the image is skipped. */
+    minVisibleFraction: z.number().min(0).max(1).default(0.5),
   })
   .prefault({});
 
@@ -153,6 +168,16 @@ export const MqttSchema = z
     learnerRate: positive().default(0.2),
     /** Messages kept while offline (oldest dropped). */
     queueLimit: z.number().int().positive().default(500),
+    /** Also publish every label as it is made on `<prefix>/<robotId>/labels`. */
+    publishLabels: z.boolean().default(false),
+    /** Seconds between reconnection attempts (a robot boots before its network). */
+    reconnectPeriod: positive().default(2),
+    connectTimeout: positive().default(10),
+    keepalive: z.number().int().nonnegative().default(30),
+    /** Empty: `terrain-learner-<robotId>-<random>`. */
+    clientId: z.string().default(""),
+    /** mqtts: verify the broker's certificate (turn off only on a bench with a self-made CA you did not pass in `ca`). */
+    rejectUnauthorized: z.boolean().default(true),
   })
   .prefault({});
 
@@ -161,9 +186,25 @@ export const SerialSchema = z
     path: z.string().default(""),
     baudRate: z.number().int().positive().default(115200),
     mode: z.enum(["nmea", "csv"]).default("nmea"),
-    csvColumns: z.array(z.string()).default(["type", "t_us", "a", "b", "c", "d", "e", "f"]),
-    maxLineLength: z.number().int().positive().default(256),
+    /** CSV mode: column names (t_us|t_ms|t_s, ax ay az gx gy gz, v w; other names are ignored). */
+    csvColumns: z.array(z.string()).default(["t_us", "ax", "ay", "az", "gx", "gy", "gz", "v", "w"]),
+    /** Bytes per line, `$` and `*HH` included; longer lines are dropped and counted. */
+    maxLineLength: z.number().int().min(8).default(256),
+    /** NMEA mode: reject sentences without `*HH`. */
+    requireChecksum: z.boolean().default(true),
     imuFrame: z.string().default("imu_link"),
+    /** Multipliers to SI units (9.80665 for a device reporting g, 0.0174533 for deg/s). */
+    accelScale: positive().default(1),
+    gyroScale: positive().default(1),
+    /** Width of the device's microsecond counter (32 for micros() on a microcontroller); 0: never wraps. */
+    clockWrapBits: z.number().int().min(0).max(53).default(32),
+    /** A device clock stepping back or running ahead of arrival by more than this (s) is re-anchored. */
+    maxClockJump: positive().default(1),
+    /** Odometry is not integrated across a gap longer than this (s). */
+    maxOdomGap: positive().default(0.5),
+    /** Reopen a vanished device with backoff from reconnectMin to reconnectMax seconds. */
+    reconnectMin: positive().default(0.2),
+    reconnectMax: positive().default(5),
   })
   .prefault({});
 
@@ -172,6 +213,14 @@ export const RosSchema = z
     nodeName: z.string().default("terrain_learner"),
     useSimTime: z.boolean().default(false),
     diagnosticsRate: positive().default(1),
+    /** Subscribe to sensor_msgs/Image (`raw`, topics.image) or CompressedImage (`compressed`, topics.compressedImage). */
+    imageTransport: z.enum(["raw", "compressed"]).default("raw"),
+    /** Queue depth of the sensor-data (best effort) subscriptions. */
+    qosDepth: z.number().int().positive().default(5),
+    /** Publish the rgb8 overlay (costs a colour image per frame). */
+    publishOverlay: z.boolean().default(true),
+    /** Hz cap of costmap publications (latest wins). */
+    costmapRate: positive().default(2),
   })
   .prefault({});
 

@@ -1,0 +1,466 @@
+// The vibration labeller: IMU + odometry in, one RoughnessLabel per ground step out.
+//
+// Method (see the README section "How labels are made"):
+//  1. Every IMU sample is stored in a ring buffer of typed arrays (no per-sample objects).
+//  2. Distance travelled, not time, cuts the stream into steps of `stepLength` metres: the step
+//     boundaries are the stamps at which the odometry path length crosses k·stepLength.
+//  3. Per step, the vertical axis in the IMU frame comes from TF (base_link ← imu_link, if the
+//     user set it) or from gravity in the data: a running mean of the acceleration vector, whose
+//     direction is "up" whatever way the IMU is mounted. The IMU is never assumed z-up.
+//  4. The vertical acceleration a·u is detrended per Welch segment (gravity and bias leave with the
+//     mean; slow attitude changes with the linear trend) and its Welch PSD (Hann, 50 % overlap) is
+//     integrated over [bandLow, bandHigh] Hz → verticalBandPower, (m/s²)².
+//  5. Roll/pitch-rate energy: the variance of the angular rate perpendicular to u, (rad/s)².
+//  6. raw = verticalBandPower + angularWeight · angularRateEnergy;
+//     energy = raw / (speed / referenceSpeed)^speedExponent — vibration power grows with speed,
+//     the exponent is fitted on real data (BorealTC, see tests/core-borealtc.test.ts).
+//  7. roughness = clamp01((log10(energy) − lo) / (hi − lo)) with lo/hi fixed from config or the
+//     running percentiles of log10(energy) over the labels seen so far.
+//  No label while stationary (mean speed < minSpeed), turning hard (|mean yaw rate| > maxYawRate),
+//  with too few samples, or with a gap in the IMU stream; each skip is counted by reason.
+
+import { prevPow2, WelchPsd } from "./fft.ts";
+import { emptyPoseAt, type PoseHistory } from "./pose-history.ts";
+import type { LabelSkipReason, RoughnessLabel, Stamp } from "./types.ts";
+
+/** The `labeller` config section (structurally; the zod schema in src/runtime/config.ts is the source). */
+export interface LabellerSettings {
+  stepLength: number;
+  bandLow: number;
+  bandHigh: number;
+  angularWeight: number;
+  speedExponent: number;
+  referenceSpeed: number;
+  minSpeed: number;
+  maxYawRate: number;
+  minSamples: number;
+  /** Welch segment length (s); rounded to a power of two of samples at the IMU rate. */
+  segmentSeconds?: number;
+  /** Time constant (s) of the running gravity estimate. */
+  gravityTimeConstant?: number;
+  /** A gap between IMU samples longer than this (s) invalidates the step. */
+  maxGap?: number;
+  calibration: {
+    mode: "fixed" | "percentile";
+    low: number;
+    high: number;
+    lowPercentile: number;
+    highPercentile: number;
+    warmup: number;
+  };
+}
+
+export type ImuRejectReason = "nan" | "backwards" | "duplicate";
+
+export interface LabellerStats {
+  imuAccepted: number;
+  imuRejected: Record<ImuRejectReason, number>;
+  labels: number;
+  skipped: Record<LabelSkipReason, number>;
+  /** Samples that arrived before any pose covered them. */
+  samplesWithoutPose: number;
+  /** Where "up" comes from. */
+  verticalSource: "tf" | "gravity";
+  /** Current vertical axis in the IMU frame. */
+  vertical: [number, number, number];
+  /** Estimated IMU rate (Hz) of the last step. */
+  imuRate: number;
+}
+
+const PERCENTILE_HISTORY = 4096;
+
+export class VibrationLabeller {
+  private readonly cfg: LabellerSettings;
+  private readonly poses: PoseHistory;
+  private readonly halfWidth: number;
+  private readonly frameId: string;
+  // IMU ring buffer (absolute sample index i lives at i & mask).
+  private readonly cap: number;
+  private readonly mask: number;
+  private readonly t: Float64Array;
+  private readonly ax: Float64Array;
+  private readonly ay: Float64Array;
+  private readonly az: Float64Array;
+  private readonly wx: Float64Array;
+  private readonly wy: Float64Array;
+  private readonly wz: Float64Array;
+  private written = 0;
+  private cursor = 0;
+  private lastStamp = Number.NEGATIVE_INFINITY;
+  // Running gravity estimate (IMU frame).
+  private gx = 0;
+  private gy = 0;
+  private gz = 0;
+  private gInit = false;
+  private tfVertical: [number, number, number] | null = null;
+  // Current step.
+  private stepActive = false;
+  private stepStart = 0;
+  private stepT0 = 0;
+  private stepD0 = 0;
+  private stepTEnd = Number.NaN;
+  // Scratch for one step.
+  private scratch: Float64Array;
+  private readonly welch: WelchPsd;
+  private readonly poseA = emptyPoseAt();
+  private readonly poseB = emptyPoseAt();
+  private readonly poseM = emptyPoseAt();
+  // Outputs and statistics.
+  private out: RoughnessLabel[] = [];
+  private readonly logHistory = new Float64Array(PERCENTILE_HISTORY);
+  private logCount = 0;
+  private readonly sortScratch = new Float64Array(PERCENTILE_HISTORY);
+  private sortedValid = false;
+  private lastRate = Number.NaN;
+  private readonly counters: LabellerStats;
+
+  constructor(
+    cfg: LabellerSettings,
+    poses: PoseHistory,
+    options: { robotWidth?: number; frameId?: string; capacity?: number } = {},
+  ) {
+    if (!(cfg.bandHigh > cfg.bandLow)) {
+      throw new Error(`labeller band [${cfg.bandLow}, ${cfg.bandHigh}] Hz is empty`);
+    }
+    this.cfg = cfg;
+    this.poses = poses;
+    this.halfWidth = (options.robotWidth ?? 0.6) / 2;
+    this.frameId = options.frameId ?? "odom";
+    this.cap = prevPow2(options.capacity ?? 1 << 16);
+    this.mask = this.cap - 1;
+    const n = this.cap;
+    this.t = new Float64Array(n);
+    this.ax = new Float64Array(n);
+    this.ay = new Float64Array(n);
+    this.az = new Float64Array(n);
+    this.wx = new Float64Array(n);
+    this.wy = new Float64Array(n);
+    this.wz = new Float64Array(n);
+    this.scratch = new Float64Array(1024);
+    this.welch = new WelchPsd(1024);
+    this.counters = {
+      imuAccepted: 0,
+      imuRejected: { nan: 0, backwards: 0, duplicate: 0 },
+      labels: 0,
+      skipped: { stationary: 0, turning: 0, too_few_samples: 0, bad_samples: 0, no_pose: 0 },
+      samplesWithoutPose: 0,
+      verticalSource: "gravity",
+      vertical: [0, 0, 1],
+      imuRate: Number.NaN,
+    };
+  }
+
+  /**
+   * The vertical ("up") axis expressed in the IMU frame, e.g. from TF base_link ← imu_link
+   * (R⁻¹·ẑ); null returns to estimating it from gravity.
+   */
+  setVerticalAxis(axis: { x: number; y: number; z: number } | null): void {
+    if (!axis) {
+      this.tfVertical = null;
+      return;
+    }
+    const n = Math.hypot(axis.x, axis.y, axis.z);
+    if (!(n > 1e-9)) throw new Error(`vertical axis (${axis.x}, ${axis.y}, ${axis.z}) has zero length`);
+    this.tfVertical = [axis.x / n, axis.y / n, axis.z / n];
+  }
+
+  /** Stores one IMU sample (hot path: scalars in, nothing allocated). Returns why it was dropped. */
+  pushImu(stamp: Stamp, ax: number, ay: number, az: number, wx: number, wy: number, wz: number): ImuRejectReason | null {
+    // A NaN anywhere poisons a whole PSD, so the sample goes, not just the field.
+    if (
+      !Number.isFinite(stamp) || !Number.isFinite(ax) || !Number.isFinite(ay) || !Number.isFinite(az) ||
+      !Number.isFinite(wx) || !Number.isFinite(wy) || !Number.isFinite(wz)
+    ) {
+      this.counters.imuRejected.nan++;
+      return "nan";
+    }
+    if (stamp === this.lastStamp) {
+      this.counters.imuRejected.duplicate++;
+      return "duplicate";
+    }
+    if (stamp < this.lastStamp) {
+      this.counters.imuRejected.backwards++;
+      return "backwards";
+    }
+    const dt = this.gInit ? stamp - this.lastStamp : 0;
+    this.lastStamp = stamp;
+    // Running mean of acceleration (first-order low-pass, time constant tau): gravity dominates it
+    // on any robot that is not accelerating for many seconds on end.
+    if (!this.gInit) {
+      this.gx = ax;
+      this.gy = ay;
+      this.gz = az;
+      this.gInit = true;
+    } else {
+      const k = Math.min(1, dt / (this.cfg.gravityTimeConstant ?? 2));
+      this.gx += k * (ax - this.gx);
+      this.gy += k * (ay - this.gy);
+      this.gz += k * (az - this.gz);
+    }
+    // Never overwrite samples a pending step still needs: give the step up instead.
+    if (this.written - Math.min(this.cursor, this.stepActive ? this.stepStart : this.cursor) >= this.cap) {
+      if (this.stepActive) {
+        this.stepActive = false;
+        this.counters.skipped.no_pose++;
+      }
+      if (this.written - this.cursor >= this.cap) {
+        this.cursor++;
+        this.counters.samplesWithoutPose++;
+      }
+    }
+    const i = this.written & this.mask;
+    this.t[i] = stamp;
+    this.ax[i] = ax;
+    this.ay[i] = ay;
+    this.az[i] = az;
+    this.wx[i] = wx;
+    this.wy[i] = wy;
+    this.wz[i] = wz;
+    this.written++;
+    this.counters.imuAccepted++;
+    return null;
+  }
+
+  /**
+   * Walks the samples that the pose history now covers and closes every completed step. Call after
+   * new odometry (or before draining); cheap when there is nothing new.
+   */
+  process(): void {
+    const poses = this.poses;
+    if (poses.size < 2) return;
+    const latest = poses.latestStamp;
+    const oldest = poses.oldestStamp;
+    const L = this.cfg.stepLength;
+    const maxStep = this.cfg.minSpeed > 0 ? (L / this.cfg.minSpeed) * 1.25 : 30;
+    let endKnown = false;
+    while (this.cursor < this.written) {
+      const c = this.cursor & this.mask;
+      const ts = this.t[c]!;
+      if (ts > latest) break; // wait for odometry to catch up
+      if (!this.stepActive) {
+        if (ts < oldest) {
+          this.counters.samplesWithoutPose++;
+          this.cursor++;
+          continue;
+        }
+        this.startStep(this.cursor, ts, poses.distanceAt(ts));
+        endKnown = true;
+        this.cursor++;
+        continue;
+      }
+      if (Number.isNaN(this.stepTEnd) && !endKnown) {
+        this.stepTEnd = poses.stampAtDistance(this.stepD0 + L);
+        endKnown = true;
+      }
+      if (ts >= this.stepTEnd) {
+        // stepTEnd is not NaN here (a comparison with NaN is false).
+        const t1 = this.stepTEnd;
+        this.closeStep(this.stepStart, this.cursor, this.stepT0, t1);
+        this.stepD0 += L;
+        this.stepT0 = t1;
+        this.stepStart = this.cursor;
+        this.stepTEnd = poses.stampAtDistance(this.stepD0 + L);
+        // The robot may have jumped more than one step between two IMU samples (odometry reset):
+        // restart from here rather than emitting empty steps.
+        if (ts >= this.stepTEnd) this.startStep(this.cursor, ts, poses.distanceAt(ts));
+        endKnown = true;
+        this.cursor++;
+        continue;
+      }
+      if (ts - this.stepT0 > maxStep) {
+        this.counters.skipped.stationary++;
+        this.startStep(this.cursor, ts, poses.distanceAt(ts));
+        endKnown = true;
+      }
+      this.cursor++;
+    }
+  }
+
+  private startStep(index: number, ts: Stamp, d: number): void {
+    this.stepActive = true;
+    this.stepStart = index;
+    this.stepT0 = ts;
+    this.stepD0 = d;
+    this.stepTEnd = this.poses.stampAtDistance(d + this.cfg.stepLength);
+  }
+
+  /** Computes the features of samples [from, to) (absolute indices) over [t0, t1]. */
+  private closeStep(from: number, to: number, t0: Stamp, t1: Stamp): void {
+    const cfg = this.cfg;
+    const n = to - from;
+    const skipped = this.counters.skipped;
+    const duration = t1 - t0;
+    const speed = duration > 0 ? cfg.stepLength / duration : 0;
+    if (!(speed >= cfg.minSpeed) || speed === 0) {
+      skipped.stationary++;
+      return;
+    }
+    const yawRate = this.poses.meanYawRate(t0, t1);
+    if (Math.abs(yawRate) > cfg.maxYawRate) {
+      skipped.turning++;
+      return;
+    }
+    if (n < Math.max(cfg.minSamples, 8)) {
+      skipped.too_few_samples++;
+      return;
+    }
+    const mask = this.mask;
+    const T = this.t;
+    const first = T[from & mask]!;
+    const last = T[(to - 1) & mask]!;
+    const fs = (n - 1) / (last - first);
+    const maxGap = cfg.maxGap ? cfg.maxGap : Math.max(0.1, 5 / fs);
+    // Gaps at the ends of the step count too (samples missing at its start or end).
+    let gap = Math.max(first - t0, t1 - last);
+    for (let k = from + 1; k < to; k++) {
+      const d = T[k & mask]! - T[(k - 1) & mask]!;
+      if (d > gap) gap = d;
+    }
+    if (gap > maxGap || !(fs > 0)) {
+      skipped.bad_samples++;
+      return;
+    }
+    this.lastRate = fs;
+    // Vertical axis in the IMU frame.
+    let ux: number, uy: number, uz: number;
+    if (this.tfVertical) {
+      [ux, uy, uz] = this.tfVertical;
+    } else {
+      const gn = Math.hypot(this.gx, this.gy, this.gz);
+      if (!(gn > 1e-6)) {
+        skipped.bad_samples++;
+        return;
+      }
+      ux = this.gx / gn;
+      uy = this.gy / gn;
+      uz = this.gz / gn;
+    }
+    if (this.scratch.length < n) this.scratch = new Float64Array(Math.max(n, this.scratch.length * 2));
+    const s = this.scratch;
+    // Angular rate: mean first (turning and gyro bias are not vibration).
+    let mx = 0, my = 0, mz = 0;
+    for (let k = 0; k < n; k++) {
+      const j = (from + k) & mask;
+      s[k] = this.ax[j]! * ux + this.ay[j]! * uy + this.az[j]! * uz;
+      mx += this.wx[j]!;
+      my += this.wy[j]!;
+      mz += this.wz[j]!;
+    }
+    mx /= n;
+    my /= n;
+    mz /= n;
+    let ang = 0;
+    for (let k = 0; k < n; k++) {
+      const j = (from + k) & mask;
+      const x = this.wx[j]! - mx, y = this.wy[j]! - my, z = this.wz[j]! - mz;
+      const along = x * ux + y * uy + z * uz;
+      ang += x * x + y * y + z * z - along * along;
+    }
+    ang /= n;
+    // Welch segment: ~segmentSeconds at this rate, a power of two, no longer than the step.
+    const want = Math.max(8, Math.round((cfg.segmentSeconds ?? 0.32) * fs));
+    let seg = Math.min(prevPow2(want * 1.5), prevPow2(n), this.welch.maxSegment);
+    if (seg < 8) seg = 8;
+    this.welch.compute(s, 0, n, fs, seg);
+    const vbp = this.welch.bandPower(fs, seg, cfg.bandLow, Math.min(cfg.bandHigh, fs / 2));
+    const raw = vbp + cfg.angularWeight * ang;
+    const energy = raw / (speed / cfg.referenceSpeed) ** cfg.speedExponent;
+    // Geometry of the step.
+    const poses = this.poses;
+    const pa = this.poseA, pb = this.poseB, pm = this.poseM;
+    if (!poses.interpolate(t0, pa) || !poses.interpolate(t1, pb) || !poses.interpolate((t0 + t1) / 2, pm)) {
+      skipped.no_pose++;
+      return;
+    }
+    const h = this.halfWidth;
+    const la = [-Math.sin(pa.yaw) * h, Math.cos(pa.yaw) * h];
+    const lb = [-Math.sin(pb.yaw) * h, Math.cos(pb.yaw) * h];
+    const xs = new Float64Array([pa.x - la[0]!, pb.x - lb[0]!, pb.x + lb[0]!, pa.x + la[0]!]);
+    const ys = new Float64Array([pa.y - la[1]!, pb.y - lb[1]!, pb.y + lb[1]!, pa.y + la[1]!]);
+    const logE = Math.log10(Math.max(energy, 1e-12));
+    this.logHistory[this.logCount % PERCENTILE_HISTORY] = logE;
+    this.logCount++;
+    this.sortedValid = false;
+    const label: RoughnessLabel = {
+      stamp: (t0 + t1) / 2,
+      t0,
+      t1,
+      x: pm.x,
+      y: pm.y,
+      footprint: { frameId: this.frameId, xs, ys },
+      speed,
+      energy,
+      features: { verticalBandPower: vbp, angularRateEnergy: ang, sampleCount: n },
+      roughness: this.calibrate(logE),
+    };
+    this.counters.labels++;
+    this.out.push(label);
+  }
+
+  /** Maps log10(energy) to 0..1 with the configured calibration. */
+  calibrate(logEnergy: number): number {
+    const c = this.cfg.calibration;
+    let lo = c.low;
+    let hi = c.high;
+    if (c.mode === "percentile" && this.logCount >= Math.max(2, c.warmup)) {
+      lo = this.logPercentile(c.lowPercentile);
+      hi = this.logPercentile(c.highPercentile);
+    }
+    if (!(hi > lo)) return 0.5;
+    const r = (logEnergy - lo) / (hi - lo);
+    return r < 0 ? 0 : r > 1 ? 1 : r;
+  }
+
+  /** Percentile p (0..100) of log10(energy) over the last labels (NaN before any label). */
+  logPercentile(p: number): number {
+    const n = Math.min(this.logCount, PERCENTILE_HISTORY);
+    if (n === 0) return Number.NaN;
+    const sorted = this.sortScratch.subarray(0, n);
+    if (!this.sortedValid) {
+      sorted.set(this.logHistory.subarray(0, n));
+      sorted.sort();
+      this.sortedValid = true;
+    }
+    const pos = (Math.min(100, Math.max(0, p)) / 100) * (n - 1);
+    const i = Math.floor(pos);
+    const f = pos - i;
+    return i + 1 < n ? sorted[i]! * (1 - f) + sorted[i + 1]! * f : sorted[i]!;
+  }
+
+  /** Percentiles of the (speed-normalised) energy, for setting `calibration.low/high` by hand. */
+  energyPercentiles(ps: readonly number[] = [1, 5, 25, 50, 75, 95, 99]): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const p of ps) out[`p${p}`] = 10 ** this.logPercentile(p);
+    return out;
+  }
+
+  /** Labels made since the last call. */
+  takeLabels(): RoughnessLabel[] {
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  stats(): LabellerStats {
+    const c = this.counters;
+    let v: [number, number, number];
+    if (this.tfVertical) v = [...this.tfVertical];
+    else {
+      const n = Math.hypot(this.gx, this.gy, this.gz) || 1;
+      v = [this.gx / n, this.gy / n, this.gz / n];
+    }
+    return {
+      ...c,
+      imuRejected: { ...c.imuRejected },
+      skipped: { ...c.skipped },
+      verticalSource: this.tfVertical ? "tf" : "gravity",
+      vertical: v,
+      imuRate: this.lastRate,
+    };
+  }
+
+  /** Number of labels whose energy feeds the percentiles. */
+  get energyCount(): number {
+    return this.logCount;
+  }
+}
