@@ -1,0 +1,304 @@
+// Builds the bundled default backbone, models/backbone.onnx: a fixed multi-scale filter bank written
+// as an ONNX graph, so that the runtime treats it exactly like a user's exported CNN/ViT.
+//
+// Why a filter bank and not a trained CNN: the repo must rebuild its model byte for byte from source,
+// offline, in seconds, and a random-weight CNN carries no texture information. Hand-designed filters
+// (colour-opponent channels, oriented Gabor pairs and a Laplacian-of-Gaussian over an image pyramid,
+// rectified and pooled to local energy, plus local mean colour and contrast) are the classic texture
+// descriptor and separate terrain like grass/gravel/asphalt well enough for an online head to learn
+// from. A user with a GPU can swap in DINOv2/ResNet features (see the learning notes in the README).
+//
+// Usage: node --import tsx models/build-backbone.ts [--out models/backbone.onnx] [--stride 8] [--levels 3]
+// The output is deterministic: same options → same bytes (a test checks the committed file).
+
+import { writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import onnxProto from "onnx-proto";
+
+const { onnx } = onnxProto;
+type INodeProto = onnxProto.onnx.INodeProto;
+type ITensorProto = onnxProto.onnx.ITensorProto;
+
+export interface BackboneBuildOptions {
+  /** Output stride in pixels (power of two, ≥ 2^levels). */
+  stride: number;
+  /** Pyramid levels (octaves) the filters run at: level l sees the image downsampled by 2^l. */
+  levels: number;
+  /** Gabor/LoG kernel size (odd). */
+  kernelSize: number;
+  /** Gabor orientations per level (each gives an even and an odd filter). */
+  orientations: number;
+  /** Energies are reported as log(energy + eps): filter energies vary multiplicatively with contrast. */
+  logEps: number;
+}
+
+export const DEFAULT_BUILD_OPTIONS: BackboneBuildOptions = {
+  stride: 8,
+  levels: 3,
+  kernelSize: 7,
+  orientations: 4,
+  logEps: 1e-3,
+};
+
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT64 = onnx.TensorProto.DataType.INT64;
+
+function floatTensor(name: string, dims: number[], values: Float32Array): ITensorProto {
+  // raw_data little-endian float32 (every platform onnxruntime-node ships for is little-endian).
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  return { name, dims, dataType: FLOAT, rawData: bytes.slice() };
+}
+
+function ints(name: string, values: number[]) {
+  return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: values };
+}
+function int(name: string, value: number) {
+  return { name, type: onnx.AttributeProto.AttributeType.INT, i: value };
+}
+
+/** Unit-L2 kernel so that white noise of variance σ² gives responses of variance σ² at every filter. */
+function normaliseL2(k: Float64Array): Float64Array {
+  let s = 0;
+  for (const v of k) s += v * v;
+  const n = Math.sqrt(s) || 1;
+  for (let i = 0; i < k.length; i++) k[i] = (k[i] ?? 0) / n;
+  return k;
+}
+
+function zeroMean(k: Float64Array): Float64Array {
+  let s = 0;
+  for (const v of k) s += v;
+  const m = s / k.length;
+  for (let i = 0; i < k.length; i++) k[i] = (k[i] ?? 0) - m;
+  return k;
+}
+
+/** Even (cos) or odd (sin) Gabor at angle theta; wavelength ≈ 4 px gives one octave per pyramid level. */
+function gabor(size: number, theta: number, odd: boolean): Float64Array {
+  const half = (size - 1) / 2;
+  const sigma = size / 4.4;
+  const wavelength = 4;
+  const k = new Float64Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const dx = x - half;
+      const dy = y - half;
+      const xr = dx * Math.cos(theta) + dy * Math.sin(theta);
+      const env = Math.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma));
+      const phase = (2 * Math.PI * xr) / wavelength;
+      k[y * size + x] = env * (odd ? Math.sin(phase) : Math.cos(phase));
+    }
+  }
+  // An even Gabor has a DC component; remove it so flat colour gives zero texture energy.
+  return normaliseL2(zeroMean(k));
+}
+
+function laplacianOfGaussian(size: number, sigma: number): Float64Array {
+  const half = (size - 1) / 2;
+  const k = new Float64Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const r2 = (x - half) ** 2 + (y - half) ** 2;
+      k[y * size + x] = (r2 / (sigma * sigma) - 2) * Math.exp(-r2 / (2 * sigma * sigma));
+    }
+  }
+  return normaliseL2(zeroMean(k));
+}
+
+export interface BackboneGraph {
+  bytes: Uint8Array;
+  channels: number;
+  channelNames: string[];
+}
+
+export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS): BackboneGraph {
+  const { stride, levels, kernelSize: ks, orientations, logEps } = opts;
+  if (!Number.isInteger(Math.log2(stride)) || stride < 2 ** levels || stride < 2) {
+    throw new Error(`stride ${stride} must be a power of two ≥ 2^levels = ${2 ** levels}`);
+  }
+  if (ks % 2 !== 1) throw new Error(`kernelSize ${ks} must be odd`);
+
+  const nodes: INodeProto[] = [];
+  const inits: ITensorProto[] = [];
+  const outputs: string[] = [];
+  const names: string[] = [];
+  let nodeId = 0;
+  const node = (opType: string, input: string[], output: string[], attribute: object[] = []) => {
+    nodes.push({ name: `${opType}_${nodeId++}`, opType, input, output, attribute });
+  };
+  const constant = (name: string, value: number) => {
+    inits.push(floatTensor(name, [], Float32Array.of(value)));
+    return name;
+  };
+
+  // Colour-opponent transform: luminance, red–green, blue–yellow. Separates "what texture" from "what
+  // colour", which is what lets the head tell dry grass from green grass at the same roughness.
+  const opponent = Float32Array.from([1 / 3, 1 / 3, 1 / 3, 1, -1, 0, 0.5, 0.5, -1]);
+  inits.push(floatTensor("w_opponent", [3, 3, 1, 1], opponent));
+  node("Conv", ["image", "w_opponent"], ["opp0"]);
+
+  // Pooling to the output grid: a 2p×2p window at step p (overlapping by half) so neighbouring cells
+  // share context; count_include_pad=0 keeps border cells unbiased. Output = floor(H/stride) at every
+  // level because floor(floor(H/2)/…) = floor(H/2^k).
+  const poolTo = (input: string, output: string, level: number) => {
+    const p = stride / 2 ** level;
+    node(
+      "AveragePool",
+      [input],
+      [output],
+      [
+        ints("kernel_shape", [2 * p, 2 * p]),
+        ints("strides", [p, p]),
+        ints("pads", [p / 2, p / 2, p / 2, p / 2]),
+        int("count_include_pad", 0),
+      ],
+    );
+  };
+  const logEnergy = (input: string, output: string) => {
+    node("Add", [input, constant(`eps_${output}`, logEps)], [`${output}_eps`]);
+    node("Log", [`${output}_eps`], [output]);
+  };
+
+  // Local mean colour and local contrast (std) per cell.
+  poolTo("opp0", "mean_colour", 0);
+  outputs.push("mean_colour");
+  names.push("mean_L", "mean_RG", "mean_BY");
+  node("Mul", ["opp0", "opp0"], ["opp0_sq"]);
+  poolTo("opp0_sq", "mean_sq", 0);
+  node("Mul", ["mean_colour", "mean_colour"], ["mean_colour_sq"]);
+  node("Sub", ["mean_sq", "mean_colour_sq"], ["var_raw"]);
+  node("Relu", ["var_raw"], ["var"]); // rounding can make E[x²]−E[x]² slightly negative
+  node("Sqrt", ["var"], ["std"]);
+  logEnergy("std", "log_std");
+  outputs.push("log_std");
+  names.push("logstd_L", "logstd_RG", "logstd_BY");
+
+  // Filter weights, identical at every level (the pyramid provides the scales).
+  const lumFilters: Float64Array[] = [];
+  const lumNames: string[] = [];
+  for (let o = 0; o < orientations; o++) {
+    const theta = (Math.PI * o) / orientations;
+    const deg = Math.round((180 * o) / orientations);
+    lumFilters.push(gabor(ks, theta, false), gabor(ks, theta, true));
+    lumNames.push(`gabor${deg}e`, `gabor${deg}o`);
+  }
+  lumFilters.push(laplacianOfGaussian(ks, ks / 6));
+  lumNames.push("log_L");
+  const wLum = new Float32Array(lumFilters.length * ks * ks);
+  for (const [i, f] of lumFilters.entries()) wLum.set(f, i * ks * ks);
+  inits.push(floatTensor("w_lum", [lumFilters.length, 1, ks, ks], wLum));
+  const logC = laplacianOfGaussian(ks, ks / 6);
+  const wChroma = new Float32Array(2 * ks * ks);
+  wChroma.set(logC, 0);
+  wChroma.set(logC, ks * ks);
+  inits.push(floatTensor("w_chroma", [2, 1, ks, ks], wChroma));
+
+  // Binomial [1 3 3 1]/8 anti-alias kernel for the pyramid (depthwise over the 3 opponent channels).
+  const b = [1, 3, 3, 1];
+  const wBlur = new Float32Array(3 * 16);
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < 4; y++)
+      for (let x = 0; x < 4; x++) wBlur[c * 16 + y * 4 + x] = ((b[y] ?? 0) * (b[x] ?? 0)) / 64;
+  inits.push(floatTensor("w_blur", [3, 1, 4, 4], wBlur));
+  inits.push({ name: "split_lc", dims: [2], dataType: INT64, int64Data: [1, 2] });
+  // Reflect padding instead of the convolutions' zero padding: zeros would put a strong artificial
+  // edge (texture energy) into every border cell.
+  const pad = (ks - 1) / 2;
+  inits.push({ name: "pads_blur", dims: [8], dataType: INT64, int64Data: [0, 0, 1, 1, 0, 0, 1, 1] });
+  inits.push({
+    name: "pads_filter",
+    dims: [8],
+    dataType: INT64,
+    int64Data: [0, 0, pad, pad, 0, 0, pad, pad],
+  });
+  const reflect = {
+    name: "mode",
+    type: onnx.AttributeProto.AttributeType.STRING,
+    s: new TextEncoder().encode("reflect"),
+  };
+
+  for (let l = 0; l < levels; l++) {
+    const opp = `opp${l}`;
+    if (l > 0) {
+      node("Pad", [`opp${l - 1}`, "pads_blur"], [`opp${l - 1}_blurpad`], [reflect]);
+      node("Conv", [`opp${l - 1}_blurpad`, "w_blur"], [opp], [int("group", 3), ints("strides", [2, 2])]);
+    }
+    node("Pad", [opp, "pads_filter"], [`opp${l}_padded`], [reflect]);
+    node("Split", [`opp${l}_padded`, "split_lc"], [`lum${l}`, `chroma${l}`], [int("axis", 1)]);
+    node("Conv", [`lum${l}`, "w_lum"], [`lum_resp${l}`]);
+    node("Conv", [`chroma${l}`, "w_chroma"], [`chroma_resp${l}`], [int("group", 2)]);
+    node("Concat", [`lum_resp${l}`, `chroma_resp${l}`], [`resp${l}`], [int("axis", 1)]);
+    node("Abs", [`resp${l}`], [`rect${l}`]);
+    poolTo(`rect${l}`, `energy${l}`, l);
+    logEnergy(`energy${l}`, `log_energy${l}`);
+    outputs.push(`log_energy${l}`);
+    for (const n of [...lumNames, "log_RG", "log_BY"]) names.push(`${n}_s${l}`);
+  }
+  node("Concat", outputs, ["features"], [int("axis", 1)]);
+
+  const channels = names.length;
+  const dim = (v: number | string) => (typeof v === "number" ? { dimValue: v } : { dimParam: v });
+  const valueInfo = (name: string, dims: (number | string)[]) => ({
+    name,
+    type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map(dim) } } },
+  });
+  const metadata: Record<string, string> = {
+    stride: String(stride),
+    channels: String(channels),
+    // Model input = (pixel / 255 * input_scale − mean) / std, per RGB channel.
+    input_scale: "1",
+    mean: "0,0,0",
+    std: "1,1,1",
+    layout: "NCHW",
+    channel_names: names.join(","),
+    generator: "models/build-backbone.ts",
+    options: JSON.stringify(opts),
+  };
+  const model = onnx.ModelProto.create({
+    irVersion: 7,
+    opsetImport: [{ domain: "", version: 13 }],
+    producerName: "terrain-learner",
+    producerVersion: "1",
+    modelVersion: 1,
+    docString:
+      "Multi-scale colour-opponent Gabor/LoG filter-bank texture features (terrain-learner default backbone)",
+    graph: {
+      name: "filterbank",
+      node: nodes,
+      initializer: inits,
+      input: [valueInfo("image", [1, 3, "height", "width"])],
+      output: [valueInfo("features", [1, channels, "grid_height", "grid_width"])],
+    },
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+  });
+  return { bytes: onnx.ModelProto.encode(model).finish(), channels, channelNames: names };
+}
+
+function parseArgs(argv: string[]): { out: string; opts: BackboneBuildOptions } {
+  const here = dirname(fileURLToPath(import.meta.url));
+  let out = resolve(here, "backbone.onnx");
+  const opts = { ...DEFAULT_BUILD_OPTIONS };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    if (a === "--out" && v) out = resolve(v);
+    else if (a === "--stride" && v) opts.stride = Number(v);
+    else if (a === "--levels" && v) opts.levels = Number(v);
+    else if (a === "--kernel" && v) opts.kernelSize = Number(v);
+    else if (a === "--orientations" && v) opts.orientations = Number(v);
+    else
+      throw new Error(
+        `unknown argument ${a}; usage: build-backbone.ts [--out FILE] [--stride 8] [--levels 3] [--kernel 7] [--orientations 4]`,
+      );
+    i++;
+  }
+  return { out, opts };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { out, opts } = parseArgs(process.argv.slice(2));
+  const { bytes, channels } = buildBackbone(opts);
+  writeFileSync(out, bytes);
+  console.log(`wrote ${out}: ${bytes.length} bytes, ${channels} channels, stride ${opts.stride}`);
+}

@@ -1,0 +1,425 @@
+// Backbone runner: an ONNX model (onnxruntime-node) that turns a camera image into a dense feature
+// map, one C-vector per grid cell of `stride` pixels.
+//
+// Any model with this layout works: input float32 [1,3,H,W] (RGB), output float32 [1,C,H/s,W/s]
+// (NCHW; `layout=NHWC` in the metadata is accepted too). What the runtime needs beyond the shapes
+// lives in the model's metadata_props (see models/build-backbone.ts): `stride`, and the input
+// normalisation `input_scale`, `mean`, `std` (model input = (pixel/255·input_scale − mean)/std).
+// Without `stride` it is inferred from one probe run; without normalisation keys 0..1 RGB is fed.
+//
+// The image is cropped to a whole number of cells (cols·stride × rows·stride, top-left anchored), so
+// patch-based models (ViT/14) accept any camera size and the grid maps to pixels exactly.
+//
+// onnxruntime-node runs a session synchronously on the calling thread once `run` starts; calls are
+// serialised here because the input buffer is reused between frames.
+
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as ort from "onnxruntime-node";
+import type { ImageFrame } from "../core/types.ts";
+
+export interface FeatureGridSpec {
+  rows: number;
+  cols: number;
+  strideX: number;
+  strideY: number;
+}
+
+export interface FeatureMap {
+  rows: number;
+  cols: number;
+  channels: number;
+  strideX: number;
+  strideY: number;
+  /** Cell-major HWC: data[(r*cols+c)*channels + k]. */
+  data: Float32Array;
+}
+
+export interface BackboneOptions {
+  /** onnxruntime execution providers in preference order, e.g. ["cuda", "cpu"]. Default ["cpu"]. */
+  executionProviders?: readonly string[];
+  /** Where warnings (provider fallback, missing metadata) go. Default console.warn. */
+  warn?: (message: string) => void;
+  /** Threads for the CPU provider (0 = onnxruntime's default). */
+  intraOpThreads?: number;
+}
+
+export interface BackboneInfo {
+  path: string;
+  name: string;
+  stride: number;
+  channels: number;
+  inputName: string;
+  outputName: string;
+  layout: "NCHW" | "NHWC";
+  /** Execution providers the session was created with (after any fallback). */
+  executionProviders: string[];
+  metadata: Record<string, string>;
+}
+
+/** The bundled filter-bank backbone (models/backbone.onnx), found relative to this file or the package root. */
+export function defaultBackbonePath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, "models", "backbone.onnx");
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), "../../models/backbone.onnx");
+}
+
+// --- metadata_props without loading the whole model -------------------------------------------
+// ModelProto.metadata_props is field 14 (StringStringEntryProto: key=1, value=2). onnxruntime-node
+// does not expose custom metadata, and decoding a 100 MB ViT just to read a few strings is wasteful,
+// so scan the top-level fields and skip everything else by length.
+
+function readVarint(buf: Uint8Array, pos: number): [number, number] {
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    const b = buf[pos + i];
+    if (b === undefined) throw new Error(`varint runs past end at ${pos + i}`);
+    result += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) return [result, pos + i + 1];
+    mul *= 128;
+  }
+  throw new Error(`varint longer than 10 bytes at ${pos}`);
+}
+
+function parseStringEntry(buf: Uint8Array): [string, string] {
+  let key = "";
+  let value = "";
+  let pos = 0;
+  const dec = new TextDecoder();
+  while (pos < buf.length) {
+    const [tag, p1] = readVarint(buf, pos);
+    if ((tag & 7) !== 2) throw new Error(`unexpected wire type ${tag & 7} in metadata entry`);
+    const [len, p2] = readVarint(buf, p1);
+    const s = dec.decode(buf.subarray(p2, p2 + len));
+    if (tag >>> 3 === 1) key = s;
+    else if (tag >>> 3 === 2) value = s;
+    pos = p2 + len;
+  }
+  return [key, value];
+}
+
+/** Reads an ONNX file's metadata_props (key → value). Throws if the file is not a protobuf ModelProto. */
+export function readOnnxMetadata(path: string): Record<string, string> {
+  const fd = openSync(path, "r");
+  try {
+    const out: Record<string, string> = {};
+    const head = new Uint8Array(20);
+    let pos = 0;
+    for (;;) {
+      const n = readSync(fd, head, 0, head.length, pos);
+      if (n === 0) break;
+      const view = head.subarray(0, n);
+      const [tag, p1] = readVarint(view, 0);
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      let next: number;
+      if (wire === 0) {
+        next = pos + readVarint(view, p1)[1];
+      } else if (wire === 2) {
+        const [len, p2] = readVarint(view, p1);
+        if (field === 14) {
+          const entry = new Uint8Array(len);
+          readSync(fd, entry, 0, len, pos + p2);
+          const [k, v] = parseStringEntry(entry);
+          out[k] = v;
+        }
+        next = pos + p2 + len;
+      } else if (wire === 1) {
+        next = pos + p1 + 8;
+      } else if (wire === 5) {
+        next = pos + p1 + 4;
+      } else {
+        throw new Error(`${path}: not an ONNX model (protobuf wire type ${wire} at byte ${pos})`);
+      }
+      pos = next;
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseTriple(
+  s: string | undefined,
+  fallback: number,
+  key: string,
+  path: string,
+): [number, number, number] {
+  if (s === undefined || s.trim() === "") return [fallback, fallback, fallback];
+  const parts = s.split(",").map((x) => Number(x.trim()));
+  if (parts.length === 1 && Number.isFinite(parts[0]))
+    return [parts[0] as number, parts[0] as number, parts[0] as number];
+  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x))) {
+    throw new Error(`${path}: metadata ${key}="${s}" must be one number or three comma-separated numbers`);
+  }
+  return parts as [number, number, number];
+}
+
+export class Backbone {
+  readonly info: BackboneInfo;
+  private readonly session: ort.InferenceSession;
+  /** Per-channel lookup table pixel byte → model input value (3 × 256). */
+  private readonly lut = new Float32Array(768);
+  private inputBuf = new Float32Array(0);
+  private inputTensor: ort.Tensor | null = null;
+  private inputW = 0;
+  private inputH = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    session: ort.InferenceSession,
+    info: BackboneInfo,
+    scale: number,
+    mean: number[],
+    std: number[],
+  ) {
+    this.session = session;
+    this.info = info;
+    for (let c = 0; c < 3; c++) {
+      for (let v = 0; v < 256; v++)
+        this.lut[c * 256 + v] = ((v / 255) * scale - (mean[c] ?? 0)) / (std[c] ?? 1);
+    }
+  }
+
+  get channels(): number {
+    return this.info.channels;
+  }
+  get stride(): number {
+    return this.info.stride;
+  }
+  get name(): string {
+    return this.info.name;
+  }
+
+  /**
+   * Creates the session once. Providers other than cpu that cannot be created (not installed, no
+   * GPU) fall back to cpu with a warning naming the provider and the onnxruntime error.
+   */
+  static async load(path: string, opts: BackboneOptions = {}): Promise<Backbone> {
+    const abs = resolve(path);
+    if (!existsSync(abs)) throw new Error(`backbone model not found: ${abs}`);
+    const warn = opts.warn ?? ((m: string) => console.warn(m));
+    let metadata: Record<string, string>;
+    try {
+      metadata = readOnnxMetadata(abs);
+    } catch (err) {
+      throw new Error(`cannot read ONNX model ${abs}: ${(err as Error).message}`);
+    }
+    const requested = [...(opts.executionProviders ?? ["cpu"])].map((p) => p.toLowerCase());
+    if (requested.length === 0) requested.push("cpu");
+    const sessionOptions = (eps: string[]): ort.InferenceSession.SessionOptions => ({
+      executionProviders: eps,
+      graphOptimizationLevel: "all",
+      ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    });
+    let session: ort.InferenceSession;
+    let used = requested;
+    try {
+      session = await ort.InferenceSession.create(abs, sessionOptions(requested));
+    } catch (err) {
+      const nonCpu = requested.filter((p) => p !== "cpu");
+      if (nonCpu.length === 0) throw new Error(`cannot load backbone ${abs}: ${(err as Error).message}`);
+      const available = ort
+        .listSupportedBackends()
+        .map((b) => `${b.name}${b.bundled ? "" : " (needs install)"}`)
+        .join(", ");
+      warn(
+        `backbone: execution provider(s) ${nonCpu.join(", ")} unavailable (${(err as Error).message.split("\n")[0]}); ` +
+          `falling back to cpu. onnxruntime-node providers: ${available}`,
+      );
+      used = ["cpu"];
+      try {
+        session = await ort.InferenceSession.create(abs, sessionOptions(used));
+      } catch (err2) {
+        throw new Error(`cannot load backbone ${abs}: ${(err2 as Error).message}`);
+      }
+    }
+
+    const inputName = session.inputNames[0];
+    if (!inputName) throw new Error(`backbone ${abs} has no inputs`);
+    const outputName =
+      metadata.output ?? (session.outputNames.includes("features") ? "features" : session.outputNames[0]);
+    if (!outputName || !session.outputNames.includes(outputName)) {
+      throw new Error(`backbone ${abs}: output "${outputName}" not among ${session.outputNames.join(", ")}`);
+    }
+    const layout = (metadata.layout ?? "NCHW").toUpperCase();
+    if (layout !== "NCHW" && layout !== "NHWC")
+      throw new Error(`backbone ${abs}: metadata layout="${layout}" must be NCHW or NHWC`);
+    const scale = metadata.input_scale !== undefined ? Number(metadata.input_scale) : 1;
+    if (!Number.isFinite(scale))
+      throw new Error(`backbone ${abs}: metadata input_scale="${metadata.input_scale}" is not a number`);
+    const mean = parseTriple(metadata.mean, 0, "mean", abs);
+    const std = parseTriple(metadata.std, 1, "std", abs);
+    if (std.some((s) => s === 0)) throw new Error(`backbone ${abs}: metadata std has a zero`);
+
+    const info: BackboneInfo = {
+      path: abs,
+      name: metadata.name ?? basename(abs),
+      stride: Number(metadata.stride ?? 0),
+      channels: Number(metadata.channels ?? 0),
+      inputName,
+      outputName,
+      layout,
+      executionProviders: used,
+      metadata,
+    };
+    // Channels from the declared output shape when it is static.
+    const outMeta = session.outputMetadata.find((m) => m.name === outputName);
+    if (outMeta?.isTensor) {
+      const c = outMeta.shape[layout === "NCHW" ? 1 : 3];
+      if (typeof c === "number" && c > 0) info.channels = c;
+    }
+    const backbone = new Backbone(session, info, scale, mean, std);
+    if (!(info.stride > 0) || !(info.channels > 0)) {
+      // Probe with a 224×224 frame (divisible by 8, 14, 16, 32): stride = 224 / grid size.
+      if (!(info.stride > 0))
+        warn(`backbone ${abs}: no "stride" in metadata_props; inferring it from a probe run`);
+      const probe = await backbone.runRaw(224, 224);
+      const [gh, gw, c] = probe;
+      info.channels = c;
+      if (!(info.stride > 0)) {
+        if (gh <= 0 || gw <= 0)
+          throw new Error(`backbone ${abs}: probe output grid ${gh}×${gw} for a 224×224 input`);
+        info.stride = Math.round(224 / gw);
+        if (Math.round(224 / gh) !== info.stride) {
+          throw new Error(`backbone ${abs}: non-square stride (224×224 → ${gh}×${gw}); set metadata stride`);
+        }
+      }
+    }
+    return backbone;
+  }
+
+  gridFor(width: number, height: number): FeatureGridSpec {
+    const s = this.info.stride;
+    return { rows: Math.floor(height / s), cols: Math.floor(width / s), strideX: s, strideY: s };
+  }
+
+  /**
+   * Features of one image. The result's `data` is written into `out` when given (length
+   * rows·cols·channels; lets a caller pool buffers), else into a new array the caller owns (safe to keep
+   * as keyframe data). The input tensor is reused between frames of the same size.
+   */
+  extract(img: ImageFrame, out?: Float32Array): Promise<FeatureMap> {
+    const run = this.queue.then(() => this.extractNow(img, out));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    await this.session.release();
+  }
+
+  private prepareInput(w: number, h: number): void {
+    if (w !== this.inputW || h !== this.inputH || !this.inputTensor) {
+      this.inputBuf = new Float32Array(3 * w * h);
+      this.inputTensor = new ort.Tensor("float32", this.inputBuf, [1, 3, h, w]);
+      this.inputW = w;
+      this.inputH = h;
+    }
+  }
+
+  /** Runs on a zero image of w×h; returns [gridH, gridW, channels]. */
+  private async runRaw(w: number, h: number): Promise<[number, number, number]> {
+    this.prepareInput(w, h);
+    this.inputBuf.fill(0);
+    const result = await this.session.run({ [this.info.inputName]: this.inputTensor as ort.Tensor });
+    const t = result[this.info.outputName] as ort.Tensor;
+    const d = t.dims;
+    t.dispose();
+    if (d.length !== 4)
+      throw new Error(`backbone ${this.info.path}: output has ${d.length} dims [${d.join(",")}], expected 4`);
+    return this.info.layout === "NCHW"
+      ? [d[2] ?? 0, d[3] ?? 0, d[1] ?? 0]
+      : [d[1] ?? 0, d[2] ?? 0, d[3] ?? 0];
+  }
+
+  private async extractNow(img: ImageFrame, out?: Float32Array): Promise<FeatureMap> {
+    if (this.closed) throw new Error("backbone is closed");
+    const grid = this.gridFor(img.width, img.height);
+    if (grid.rows < 1 || grid.cols < 1) {
+      throw new Error(
+        `image ${img.width}×${img.height} is smaller than one ${this.info.stride}px feature cell`,
+      );
+    }
+    const nch = img.encoding === "mono8" ? 1 : 3;
+    if (img.data.length < img.width * img.height * nch) {
+      throw new Error(
+        `image data has ${img.data.length} bytes, expected ${img.width * img.height * nch} for ${img.width}×${img.height} ${img.encoding}`,
+      );
+    }
+    const w = grid.cols * this.info.stride;
+    const h = grid.rows * this.info.stride;
+    this.prepareInput(w, h);
+    const buf = this.inputBuf;
+    const lut = this.lut;
+    const plane = w * h;
+    const src = img.data;
+    // Planar CHW fill of the top-left w×h crop; mono8 is replicated to R=G=B.
+    for (let y = 0; y < h; y++) {
+      let si = y * img.width * nch;
+      let di = y * w;
+      if (nch === 3) {
+        for (let x = 0; x < w; x++, si += 3, di++) {
+          buf[di] = lut[src[si] as number] as number;
+          buf[di + plane] = lut[256 + (src[si + 1] as number)] as number;
+          buf[di + 2 * plane] = lut[512 + (src[si + 2] as number)] as number;
+        }
+      } else {
+        for (let x = 0; x < w; x++, si++, di++) {
+          const v = src[si] as number;
+          buf[di] = lut[v] as number;
+          buf[di + plane] = lut[256 + v] as number;
+          buf[di + 2 * plane] = lut[512 + v] as number;
+        }
+      }
+    }
+    const result = await this.session.run({ [this.info.inputName]: this.inputTensor as ort.Tensor });
+    const t = result[this.info.outputName] as ort.Tensor;
+    try {
+      const d = t.dims;
+      const C = this.info.channels;
+      const nchw = this.info.layout === "NCHW";
+      const [gh, gw, gc] = nchw ? [d[2], d[3], d[1]] : [d[1], d[2], d[3]];
+      if (d.length !== 4 || gh !== grid.rows || gw !== grid.cols || gc !== C) {
+        throw new Error(
+          `backbone ${this.info.name}: output [${d.join(",")}] for input ${w}×${h}; expected ${grid.rows}×${grid.cols} cells of ${C} channels (stride ${this.info.stride})`,
+        );
+      }
+      const n = grid.rows * grid.cols;
+      const data = out ?? new Float32Array(n * C);
+      if (data.length !== n * C) throw new Error(`output buffer has ${data.length} floats, need ${n * C}`);
+      const raw = t.data as Float32Array;
+      if (nchw) {
+        // CHW → HWC: walk the source linearly (cache-friendly reads), strided writes.
+        for (let k = 0; k < C; k++) {
+          const base = k * n;
+          for (let i = 0, o = k; i < n; i++, o += C) data[o] = raw[base + i] as number;
+        }
+      } else {
+        data.set(raw.subarray(0, n * C));
+      }
+      return {
+        rows: grid.rows,
+        cols: grid.cols,
+        channels: C,
+        strideX: this.info.stride,
+        strideY: this.info.stride,
+        data,
+      };
+    } finally {
+      t.dispose();
+    }
+  }
+}
