@@ -372,6 +372,11 @@ export class Ros1Source implements BagSource {
         }
         offset += record.byteLength;
       }
+      // Every record was whole, but the recorder never wrote the index: say so once.
+      yield {
+        kind: "broken",
+        warning: `${this.path}: no index (${this.#noIndex ?? "missing"}); read all ${messages} messages by scanning to byte ${offset}`,
+      };
     } finally {
       await handle.close();
     }

@@ -1,0 +1,99 @@
+// A real pseudo-terminal pair made by socat, for serial tests: bytes written to `b` come out of
+// `a` (and back), like a microcontroller on the far end of a USB-serial cable. Stopping and
+// starting it on the same link paths is a device that is unplugged and plugged back in.
+
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { closeSync, constants as fsc, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Why serial-over-pty tests cannot run here, or undefined when socat is installed. */
+export function socatMissing(): string | undefined {
+  const r = spawnSync("socat", ["-V"], { stdio: "ignore" });
+  return r.error || r.status !== 0 ? "socat is not installed (apt-get install -y socat)" : undefined;
+}
+
+export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 15_000, stepMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+export class PtyPair {
+  readonly dir: string;
+  /** The end the code under test opens (the "device"). */
+  readonly a: string;
+  /** The end the test writes to (the "microcontroller"). */
+  readonly b: string;
+  private child: ChildProcess | undefined;
+  private writer: number | undefined;
+  private stderr = "";
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.a = join(dir, "a");
+    this.b = join(dir, "b");
+  }
+
+  static async start(): Promise<PtyPair> {
+    const pair = new PtyPair(mkdtempSync(join(tmpdir(), "tl-pty-")));
+    await pair.up();
+    return pair;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** (Re)creates the pair on the same link paths. */
+  async up(): Promise<void> {
+    if (this.child) return;
+    // A killed socat can leave dangling links behind; rmSync removes the link, not its target.
+    for (const p of [this.a, this.b]) rmSync(p, { force: true });
+    this.stderr = "";
+    const child = spawn(
+      "socat",
+      ["-d", "-d", `pty,raw,echo=0,link=${this.a}`, `pty,raw,echo=0,link=${this.b}`],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    child.stderr!.on("data", (d: Buffer) => {
+      this.stderr += d.toString();
+    });
+    this.child = child;
+    await waitFor(
+      `socat to create ${this.a} and ${this.b} (stderr: ${this.stderr})`,
+      () => this.stderr.includes("starting data transfer loop") || child.exitCode !== null,
+    );
+    if (child.exitCode !== null) throw new Error(`socat exited with ${child.exitCode}: ${this.stderr}`);
+  }
+
+  /** Unplugs the device: socat exits and both ptys disappear. */
+  async down(): Promise<void> {
+    this.closeWriter();
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    await exited;
+  }
+
+  write(data: string | Uint8Array): void {
+    if (this.writer === undefined) this.writer = openSync(this.b, fsc.O_WRONLY | fsc.O_NOCTTY);
+    const buf = typeof data === "string" ? Buffer.from(data, "latin1") : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.writer, buf, off, buf.length - off);
+  }
+
+  closeWriter(): void {
+    if (this.writer !== undefined) closeSync(this.writer);
+    this.writer = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.down();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
