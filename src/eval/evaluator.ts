@@ -1,0 +1,378 @@
+// Prequential evaluation on simulator bags: every frame's prediction is scored when the frame
+// arrives, i.e. before any label for the ground it shows can exist, against the ground-truth map.
+// This is the honest test of "predicting ground not yet driven": the learner has only seen labels
+// from the past.
+//
+// For each frame the feature-cell centres are projected onto the ground with the TRUE pose of the
+// robot (/sim/ground_truth/pose), so odometry drift does not count against the learner, and looked
+// up in the ground-truth roughness and terrain maps. Scored cells: those whose ground point lies
+// `minRange..maxRange` m from the camera (the distances the learner is taught at) and, by default,
+// whose whole footprint lies on one terrain type (a cell straddling two patches has no single true
+// roughness). Metrics over all cells are reported next to them.
+//
+// Next to the learner, a trivial baseline is scored on the same cells: the running mean of all labels
+// made so far (what a robot knows without looking at images).
+
+import { pixelToGround } from "../core/camera.ts";
+import { type Mat34, mat34Compose } from "../core/geometry.ts";
+import type { CameraModel, OdomSample, RoughnessGrid, Transform } from "../core/types.ts";
+import { type GridMap, gridIndex, staticChain, type TerrainInfo, TruePoses } from "./ground-truth.ts";
+import { auroc, mae, spearman } from "./metrics.ts";
+
+export interface EvalOptions {
+  /** Range along the camera ray (m) of the cells that are scored. */
+  minRange: number;
+  maxRange: number;
+  /** Ground truth at or above this is "rough" for the AUROC. */
+  roughThreshold: number;
+  /** Learning-curve window (s). */
+  window: number;
+  /** Final metrics are over the last `finalWindow` seconds. */
+  finalWindow: number;
+  /** Score only cells whose footprint lies on a single terrain type. */
+  excludeBoundaries: boolean;
+  /** Base frame of the robot (the true pose's child frame). */
+  baseFrame: string;
+}
+
+export const DEFAULT_EVAL_OPTIONS: EvalOptions = {
+  minRange: 1,
+  maxRange: 8,
+  roughThreshold: 0.5,
+  window: 10,
+  finalWindow: 60,
+  excludeBoundaries: true,
+  baseFrame: "base_link",
+};
+
+export interface MetricSet {
+  spearman: number;
+  mae: number;
+  auroc: number;
+  cells: number;
+}
+
+export interface EvalSummary {
+  /** Learner metrics over the final window. */
+  spearman: number;
+  mae: number;
+  auroc: number;
+  /** AUROC of (1 − confidence) for cells on never-driven terrain vs driven terrain; NaN if the world has none in view. */
+  confidenceAuroc: number;
+  cells: number;
+  window: { start: number; end: number };
+  baseline: MetricSet;
+  /** Same metrics including cells on terrain boundaries. */
+  allCells: MetricSet & { baseline: MetricSet };
+  /** Over the whole run. */
+  overall: MetricSet & { baseline: MetricSet; confidenceAuroc: number };
+  curve: { t: number; spearman: number; mae: number; auroc: number; baselineSpearman: number; baselineMae: number; cells: number }[];
+  frames: number;
+  framesScored: number;
+  terrains: (TerrainInfo & { drivenSource: "world" | "trajectory" })[];
+  options: EvalOptions;
+  warnings: string[];
+}
+
+/** Growable typed column. */
+class Column<T extends Float64Array | Float32Array | Int16Array | Uint8Array> {
+  data: T;
+  length = 0;
+  constructor(private readonly make: (n: number) => T) {
+    this.data = make(4096);
+  }
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = this.make(this.data.length * 2);
+      next.set(this.data as never);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+  view(): T {
+    return this.data.subarray(0, this.length) as T;
+  }
+}
+
+export class PrequentialEvaluator {
+  readonly options: EvalOptions;
+  #poses = new TruePoses();
+  #roughness: GridMap | undefined;
+  #terrain: GridMap | undefined;
+  #static = new Map<string, Transform>();
+  #camera: CameraModel | undefined;
+  #terrains: TerrainInfo[] | undefined;
+  #drivenByTrajectory = new Set<number>();
+  #labelSum = 0;
+  #labelCount = 0;
+  #frames = 0;
+  #framesScored = 0;
+  #firstStamp = Number.NaN;
+  #lastStamp = Number.NaN;
+  #warnings = new Set<string>();
+  // Per scored cell.
+  #t = new Column((n) => new Float64Array(n));
+  #pred = new Column((n) => new Float32Array(n));
+  #conf = new Column((n) => new Float32Array(n));
+  #gt = new Column((n) => new Float32Array(n));
+  #base = new Column((n) => new Float32Array(n));
+  #type = new Column((n) => new Int16Array(n));
+  #boundary = new Column((n) => new Uint8Array(n));
+  // Scratch.
+  #worldFromBase: Mat34 = new Float64Array(12);
+  #worldFromOptical: Mat34 = new Float64Array(12);
+  #p = new Float64Array(3);
+
+  constructor(options: Partial<EvalOptions> = {}) {
+    this.options = { ...DEFAULT_EVAL_OPTIONS, ...options };
+  }
+
+  get hasGroundTruth(): boolean {
+    return this.#roughness !== undefined && this.#poses.size > 0;
+  }
+
+  setTerrains(terrains: TerrainInfo[] | undefined): void {
+    this.#terrains = terrains;
+  }
+
+  onTruePose(s: OdomSample): void {
+    this.#poses.add(s.stamp, s.pose.position, s.pose.orientation);
+    if (this.#terrain) {
+      const i = gridIndex(this.#terrain, s.pose.position.x, s.pose.position.y);
+      if (i >= 0) this.#drivenByTrajectory.add(this.#terrain.values[i]!);
+    }
+  }
+
+  onGroundTruth(kind: "roughness" | "terrain", map: GridMap): void {
+    if (kind === "roughness") this.#roughness = map;
+    else this.#terrain = map;
+  }
+
+  onTransforms(ts: readonly Transform[]): void {
+    for (const t of ts) if (t.isStatic) this.#static.set(t.child, t);
+  }
+
+  onCameraInfo(c: CameraModel): void {
+    this.#camera = c;
+  }
+
+  onLabel(roughness: number): void {
+    if (!Number.isFinite(roughness)) return;
+    this.#labelSum += roughness;
+    this.#labelCount++;
+  }
+
+  /** The baseline's current prediction (0.5 before the first label). */
+  get baseline(): number {
+    return this.#labelCount ? this.#labelSum / this.#labelCount : 0.5;
+  }
+
+  /**
+   * Ground truth for each cell of a frame (NaN where unknown or out of the scored range), plus the
+   * terrain type and boundary flag. Null when pose/camera/extrinsics are not known yet.
+   */
+  truthFor(
+    stamp: number,
+    grid: Pick<RoughnessGrid, "rows" | "cols" | "strideX" | "strideY" | "frameId">,
+  ): { roughness: Float32Array; terrain: Int16Array; boundary: Uint8Array; range: Float32Array } | null {
+    const cam = this.#camera;
+    const rough = this.#roughness;
+    if (!cam || !rough) return null;
+    if (!this.#poses.at(stamp, this.#worldFromBase)) return null;
+    const opticalFrame = grid.frameId || cam.frameId;
+    const baseFromOptical = staticChain(this.#static, this.options.baseFrame, opticalFrame);
+    if (!baseFromOptical) {
+      this.#warnings.add(`no static transform chain ${this.options.baseFrame} ← ${opticalFrame}`);
+      return null;
+    }
+    mat34Compose(this.#worldFromBase, baseFromOptical, this.#worldFromOptical);
+    const { rows, cols, strideX, strideY } = grid;
+    const n = rows * cols;
+    const out = new Float32Array(n).fill(Number.NaN);
+    const terrain = new Int16Array(n).fill(-1);
+    const boundary = new Uint8Array(n);
+    const range = new Float32Array(n).fill(Number.NaN);
+    const p = this.#p;
+    const tmap = this.#terrain;
+    // Terrain at the cell corners, for the boundary test.
+    const cornerType = new Int16Array((rows + 1) * (cols + 1)).fill(-1);
+    if (tmap) {
+      for (let r = 0; r <= rows; r++) {
+        for (let c = 0; c <= cols; c++) {
+          const t = pixelToGround(cam, this.#worldFromOptical, c * strideX - 0.5, r * strideY - 0.5, p);
+          if (t < 0) continue;
+          const i = gridIndex(tmap, p[0]!, p[1]!);
+          if (i >= 0) cornerType[r * (cols + 1) + c] = tmap.values[i]!;
+        }
+      }
+    }
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const k = r * cols + c;
+        const t = pixelToGround(cam, this.#worldFromOptical, (c + 0.5) * strideX - 0.5, (r + 0.5) * strideY - 0.5, p);
+        if (t < 0) continue;
+        range[k] = t;
+        const i = gridIndex(rough, p[0]!, p[1]!);
+        if (i < 0) continue;
+        const v = rough.values[i]!;
+        if (v < 0) continue;
+        out[k] = v / 100;
+        if (tmap) {
+          const j = gridIndex(tmap, p[0]!, p[1]!);
+          const type = j >= 0 ? tmap.values[j]! : -1;
+          terrain[k] = type;
+          const w = cols + 1;
+          const a = cornerType[r * w + c]!,
+            b = cornerType[r * w + c + 1]!,
+            d = cornerType[(r + 1) * w + c]!,
+            e = cornerType[(r + 1) * w + c + 1]!;
+          if (a !== type || b !== type || d !== type || e !== type) boundary[k] = 1;
+        }
+      }
+    }
+    return { roughness: out, terrain, boundary, range };
+  }
+
+  /** Scores one frame's predictions (call BEFORE the labels of this moment are trained on). */
+  scoreFrame(grid: RoughnessGrid): number {
+    this.#frames++;
+    const stamp = grid.stamp;
+    if (!Number.isFinite(this.#firstStamp)) this.#firstStamp = stamp;
+    this.#lastStamp = stamp;
+    const truth = this.truthFor(stamp, grid);
+    if (!truth) return 0;
+    const { minRange, maxRange } = this.options;
+    const base = this.baseline;
+    let scored = 0;
+    const n = grid.rows * grid.cols;
+    for (let k = 0; k < n; k++) {
+      const gt = truth.roughness[k]!;
+      const range = truth.range[k]!;
+      const pred = grid.roughness[k]!;
+      if (!Number.isFinite(gt) || !(range >= minRange && range <= maxRange) || !Number.isFinite(pred)) continue;
+      this.#t.push(stamp);
+      this.#pred.push(pred);
+      this.#conf.push(grid.confidence[k]!);
+      this.#gt.push(gt);
+      this.#base.push(base);
+      this.#type.push(truth.terrain[k]!);
+      this.#boundary.push(truth.boundary[k]!);
+      scored++;
+    }
+    if (scored) this.#framesScored++;
+    return scored;
+  }
+
+  #terrainTable(): (TerrainInfo & { drivenSource: "world" | "trajectory" })[] {
+    if (this.#terrains?.length) return this.#terrains.map((t) => ({ ...t, drivenSource: "world" as const }));
+    const seen = new Set<number>();
+    const types = this.#type.view();
+    for (let i = 0; i < types.length; i++) if (types[i]! >= 0) seen.add(types[i]!);
+    for (const d of this.#drivenByTrajectory) seen.add(d);
+    return [...seen]
+      .sort((a, b) => a - b)
+      .map((index) => ({
+        index,
+        name: `terrain${index}`,
+        roughness: Number.NaN,
+        driven: this.#drivenByTrajectory.has(index),
+        drivenSource: "trajectory" as const,
+      }));
+  }
+
+  #metrics(from: number, to: number, includeBoundaries: boolean, useBaseline: boolean): MetricSet {
+    const t = this.#t.view();
+    const pred = useBaseline ? this.#base.view() : this.#pred.view();
+    const gt = this.#gt.view();
+    const boundary = this.#boundary.view();
+    const idx: number[] = [];
+    for (let i = 0; i < t.length; i++) {
+      if (t[i]! < from || t[i]! > to) continue;
+      if (!includeBoundaries && boundary[i]) continue;
+      idx.push(i);
+    }
+    const p = new Float64Array(idx.length);
+    const g = new Float64Array(idx.length);
+    const pos = new Uint8Array(idx.length);
+    idx.forEach((i, j) => {
+      p[j] = pred[i]!;
+      g[j] = gt[i]!;
+      pos[j] = gt[i]! >= this.options.roughThreshold ? 1 : 0;
+    });
+    return { spearman: spearman(p, g), mae: mae(p, g), auroc: auroc(p, pos), cells: idx.length };
+  }
+
+  #confidenceAuroc(from: number, to: number, terrains: TerrainInfo[]): number {
+    const undriven = new Set(terrains.filter((x) => !x.driven).map((x) => x.index));
+    if (undriven.size === 0) return Number.NaN;
+    const t = this.#t.view();
+    const conf = this.#conf.view();
+    const types = this.#type.view();
+    const boundary = this.#boundary.view();
+    const scores: number[] = [];
+    const positive: boolean[] = [];
+    for (let i = 0; i < t.length; i++) {
+      if (t[i]! < from || t[i]! > to || types[i]! < 0) continue;
+      if (this.options.excludeBoundaries && boundary[i]) continue;
+      scores.push(1 - conf[i]!);
+      positive.push(undriven.has(types[i]!));
+    }
+    return auroc(scores, positive);
+  }
+
+  summary(): EvalSummary {
+    const o = this.options;
+    const end = this.#lastStamp;
+    const start = Math.max(this.#firstStamp, end - o.finalWindow);
+    const inc = !o.excludeBoundaries;
+    const fin = this.#metrics(start, end, inc, false);
+    const finBase = this.#metrics(start, end, inc, true);
+    const terrains = this.#terrainTable();
+    const curve: EvalSummary["curve"] = [];
+    if (Number.isFinite(this.#firstStamp)) {
+      for (let w0 = this.#firstStamp; w0 < end; w0 += o.window) {
+        const w1 = Math.min(end, w0 + o.window);
+        const m = this.#metrics(w0, w1, inc, false);
+        const b = this.#metrics(w0, w1, inc, true);
+        curve.push({
+          t: round(w1 - this.#firstStamp, 3),
+          spearman: m.spearman,
+          mae: m.mae,
+          auroc: m.auroc,
+          baselineSpearman: b.spearman,
+          baselineMae: b.mae,
+          cells: m.cells,
+        });
+      }
+    }
+    const all = this.#metrics(start, end, true, false);
+    const allBase = this.#metrics(start, end, true, true);
+    const ov = this.#metrics(this.#firstStamp, end, inc, false);
+    const ovBase = this.#metrics(this.#firstStamp, end, inc, true);
+    const warnings = [...this.#warnings];
+    if (!this.#roughness) warnings.push("no ground truth in this bag (/sim/ground_truth/roughness): nothing scored");
+    else if (this.#poses.size === 0) warnings.push("no true pose in this bag (/sim/ground_truth/pose): nothing scored");
+    return {
+      spearman: fin.spearman,
+      mae: fin.mae,
+      auroc: fin.auroc,
+      confidenceAuroc: this.#confidenceAuroc(start, end, terrains),
+      cells: fin.cells,
+      window: { start: round(start - this.#firstStamp, 3), end: round(end - this.#firstStamp, 3) },
+      baseline: finBase,
+      allCells: { ...all, baseline: allBase },
+      overall: { ...ov, baseline: ovBase, confidenceAuroc: this.#confidenceAuroc(this.#firstStamp, end, terrains) },
+      curve,
+      frames: this.#frames,
+      framesScored: this.#framesScored,
+      terrains,
+      options: o,
+      warnings,
+    };
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
