@@ -322,6 +322,16 @@ export class SerialLineParser {
     }
   }
 
+  /**
+   * Forgets a partial line without counting it: the link was interrupted (device lost and reopened),
+   * so the bytes before the cut must not glue onto the first line after it.
+   */
+  breakLine(): void {
+    this.inLine = false;
+    this.skipping = false;
+    this.len = 0;
+  }
+
   /** Where the device clock stands (for diagnostics). */
   clockState(): { anchored: boolean; offset: number; wraps: number } {
     return { anchored: this.anchored, offset: this.offset, wraps: this.wraps };

@@ -13,7 +13,12 @@ export function socatMissing(): string | undefined {
   return r.error || r.status !== 0 ? "socat is not installed (apt-get install -y socat)" : undefined;
 }
 
-export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 15_000, stepMs = 20): Promise<void> {
+export async function waitFor(
+  what: string,
+  predicate: () => boolean,
+  timeoutMs = 15_000,
+  stepMs = 20,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

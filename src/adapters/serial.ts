@@ -1,0 +1,219 @@
+// Serial IMU / wheel-odometry source: opens the device with `serialport`, feeds the bytes to the
+// pure line parser (serial-protocol.ts), and keeps the device open across unplugging: when it
+// vanishes (USB cable, microcontroller reset, a pty whose other end went away) the source retries
+// with exponential backoff until it is back, and counts it. Samples come out as core types.
+
+import { Observable } from "rxjs";
+import { SerialPort } from "serialport";
+import type { ImuSample, OdomSample } from "../core/types.ts";
+import type { Config } from "../runtime/config.ts";
+import {
+  type SerialCounters,
+  SerialLineParser,
+  type SerialParserOptions,
+  type SerialSink,
+} from "./serial-protocol.ts";
+
+export interface SerialSourceOptions extends Partial<SerialParserOptions> {
+  path: string;
+  baudRate: number;
+  /** Seconds before the first reopen attempt; doubles up to reconnectMax. */
+  reconnectMin?: number;
+  reconnectMax?: number;
+  /** Arrival clock in seconds (default: wall clock), the anchor of device time. */
+  now?: () => number;
+  /** State changes, for a log line or diagnostics. */
+  onState?: (state: SerialState, detail: string) => void;
+}
+
+export type SerialState = "opening" | "open" | "lost" | "waiting" | "stopped";
+
+export interface SerialSourceStats extends SerialCounters {
+  state: SerialState;
+  /** Times the device came back after being lost. */
+  reconnects: number;
+  /** Failed open attempts (device absent, permission, busy). */
+  openFailures: number;
+  lastError: string;
+}
+
+export type SerialSample = { kind: "imu"; sample: ImuSample } | { kind: "odom"; sample: OdomSample };
+
+/** Parser and reconnect options from the `serial` and `frames` sections of the config. */
+export function serialOptionsFromConfig(
+  config: Config,
+  overrides: Partial<SerialSourceOptions> = {},
+): SerialSourceOptions {
+  const s = config.serial;
+  return {
+    path: s.path,
+    baudRate: s.baudRate,
+    mode: s.mode,
+    csvColumns: s.csvColumns,
+    maxLineLength: s.maxLineLength,
+    requireChecksum: s.requireChecksum,
+    imuFrame: s.imuFrame,
+    odomFrame: config.frames.odom,
+    baseFrame: config.frames.base,
+    accelScale: s.accelScale,
+    gyroScale: s.gyroScale,
+    clockWrapBits: s.clockWrapBits,
+    maxClockJump: s.maxClockJump,
+    maxOdomGap: s.maxOdomGap,
+    reconnectMin: s.reconnectMin,
+    reconnectMax: s.reconnectMax,
+    ...overrides,
+  };
+}
+
+export class SerialSource {
+  private readonly options: SerialSourceOptions;
+  private readonly parser: SerialLineParser;
+  private readonly now: () => number;
+  private port: SerialPort | undefined;
+  private state: SerialState = "stopped";
+  private timer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private everOpened = false;
+  private reconnects = 0;
+  private openFailures = 0;
+  private lastError = "";
+  private stopping = false;
+  private closed: Promise<void> = Promise.resolve();
+
+  constructor(options: SerialSourceOptions, sink: SerialSink) {
+    if (!options.path) throw new Error("serial: no device path (set serial.path or pass --serial)");
+    this.options = options;
+    this.now = options.now ?? (() => Date.now() / 1000);
+    this.parser = new SerialLineParser(sink, options);
+  }
+
+  /** Opens the device, and keeps trying (with backoff) while it is absent. Never throws for a missing device. */
+  start(): void {
+    if (this.state !== "stopped") return;
+    this.stopping = false;
+    this.open();
+  }
+
+  /** Closes the device and stops retrying. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const port = this.port;
+    this.port = undefined;
+    if (port?.isOpen) {
+      await new Promise<void>((resolve) => port.close(() => resolve()));
+    }
+    await this.closed;
+    this.setState("stopped", "");
+  }
+
+  stats(): SerialSourceStats {
+    return {
+      ...this.parser.counters,
+      state: this.state,
+      reconnects: this.reconnects,
+      openFailures: this.openFailures,
+      lastError: this.lastError,
+    };
+  }
+
+  get counters(): Readonly<SerialCounters> {
+    return this.parser.counters;
+  }
+
+  private setState(state: SerialState, detail: string): void {
+    this.state = state;
+    this.options.onState?.(state, detail);
+  }
+
+  private open(): void {
+    if (this.stopping) return;
+    this.setState("opening", this.options.path);
+    const port = new SerialPort({
+      path: this.options.path,
+      baudRate: this.options.baudRate,
+      autoOpen: false,
+    });
+    this.port = port;
+    let settle!: () => void;
+    this.closed = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    port.open((err) => {
+      if (this.stopping || this.port !== port) {
+        if (!err) port.close(() => settle());
+        else settle();
+        return;
+      }
+      if (err) {
+        this.openFailures++;
+        this.lastError = err.message;
+        this.port = undefined;
+        settle();
+        this.retry();
+        return;
+      }
+      if (this.everOpened) this.reconnects++;
+      this.everOpened = true;
+      this.attempt = 0;
+      // Bytes of a line cut by the disconnect must not glue onto the first line after it.
+      this.parser.breakLine();
+      this.setState("open", this.options.path);
+      port.on("data", (chunk: Buffer) => this.parser.push(chunk, this.now()));
+      let lost = false;
+      const onLost = (why: string) => {
+        if (lost) return;
+        lost = true;
+        this.parser.breakLine();
+        if (this.stopping || this.port !== port) return;
+        this.port = undefined;
+        this.lastError = why;
+        this.setState("lost", why);
+        if (port.isOpen) port.close(() => undefined);
+        this.retry();
+      };
+      port.on("close", (e: (Error & { disconnected?: boolean }) | null) => {
+        settle();
+        onLost(e?.message ?? "port closed");
+      });
+      port.on("end", () => onLost("end of stream"));
+      port.on("error", (e: Error) => onLost(e.message));
+    });
+  }
+
+  private retry(): void {
+    if (this.stopping) return;
+    const min = this.options.reconnectMin ?? 0.2;
+    const max = this.options.reconnectMax ?? 5;
+    const delay = Math.min(max, min * 2 ** this.attempt);
+    this.attempt++;
+    this.setState("waiting", `${this.lastError}; retrying in ${delay.toFixed(1)} s`);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.open();
+    }, delay * 1000);
+  }
+}
+
+/**
+ * Samples of a serial device as an Observable: subscribing opens the device (retrying while it is
+ * absent), unsubscribing closes it. `onSource` exposes the source for stats.
+ */
+export function serialSamples$(
+  options: SerialSourceOptions,
+  onSource?: (source: SerialSource) => void,
+): Observable<SerialSample> {
+  return new Observable<SerialSample>((subscriber) => {
+    const source = new SerialSource(options, {
+      imu: (sample) => subscriber.next({ kind: "imu", sample }),
+      odom: (sample) => subscriber.next({ kind: "odom", sample }),
+    });
+    onSource?.(source);
+    source.start();
+    return () => {
+      void source.stop();
+    };
+  });
+}
