@@ -11,10 +11,17 @@ export interface NsBounds {
   end: bigint | undefined;
 }
 
+/**
+ * A float64 holds an epoch time in seconds only to ~240 ns, so a bound taken from a message's own
+ * `logTime` can land a few hundred ns past its exact stamp; widening each bound by 1 µs keeps such
+ * bounds inclusive, as callers expect.
+ */
+const BOUND_SLACK_NS = 1000n;
+
 export function nsBounds(options: ReadOptions | undefined): NsBounds {
   return {
-    start: options?.start === undefined ? undefined : secondsToNs(options.start),
-    end: options?.end === undefined ? undefined : secondsToNs(options.end),
+    start: options?.start === undefined ? undefined : secondsToNs(options.start) - BOUND_SLACK_NS,
+    end: options?.end === undefined ? undefined : secondsToNs(options.end) + BOUND_SLACK_NS,
   };
 }
 
