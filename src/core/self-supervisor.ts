@@ -1,0 +1,428 @@
+// SelfSupervisor: the one facade the pipeline (replay and live) uses from the core.
+//
+// API (stable; the pipeline codes against these names):
+//
+//   const sup = new SelfSupervisor<FeatureMap>(config);   // config: { frames, fusion, keyframes, labeller, association }
+//   sup.onImu(sample) / sup.onImuRaw(stamp, ax, ay, az, wx, wy, wz, frameId?)   — IMU (hot path: raw form)
+//   sup.onOdom(sample)                       — odometry (odom ← base_link), drives distance and poses
+//   sup.onTransforms(transforms)             — /tf and /tf_static (mount extrinsics: base_link ← camera, ← imu)
+//   sup.onCameraInfo(model)                  — intrinsics (plumb_bob, …)
+//   sup.wantsKeyframe(stamp) → boolean       — call once per camera frame; true: extract features and add it
+//   sup.addKeyframe(stamp, grid, data) → id | null   — null when no pose covers the stamp
+//   sup.drain() → { labels, samples }        — labels made since the last call + TrainingSamples
+//   sup.keyframeData(id) → T | undefined     — the payload of a live keyframe
+//   sup.projectGridToGround(stamp, grid, outX, outY, pose?) → boolean   — odom position of each cell centre (NaN: sky/behind)
+//   sup.energyPercentiles() → { p1, p5, …, p99 }   — calibration statistics of the speed-normalised energy
+//   sup.stats() → SelfSupervisorStats        — every counter (drops by reason, labels skipped by reason, …)
+//
+// All inputs are validated: NaN, backwards, duplicate stamps are dropped and counted, never thrown.
+// Messages are expected in stamp order per stream (use the fusion operators in ./fusion to merge
+// streams with a reorder window); IMU samples wait in a ring buffer until odometry covers them, so
+// IMU running ahead of odometry is fine.
+//
+// Association happens in `drain()`: each new label is projected into every live keyframe that saw
+// its footprint from [association.minDistance, association.maxDistance] m ahead; keyframes are then
+// pruned to the horizon (so a label that comes after its keyframes expired gets no samples, counted
+// as `association.noKeyframe`).
+
+import { FootprintProjector, type FeatureGridSpec } from "./association.ts";
+import { pixelRay, intersectGround } from "./camera.ts";
+import { type Mat34, mat34, mat34Compose, mat34FromPose2, mat34FromTransform, mat34Invert, quatConjugate, quatRotate } from "./geometry.ts";
+import { KeyframeStore, type KeyframeExpiry, type KeyframeSettings } from "./keyframes.ts";
+import { type ImuRejectReason, type LabellerSettings, VibrationLabeller } from "./labeller.ts";
+import { emptyPoseAt, type PoseRejectReason, PoseHistory } from "./pose-history.ts";
+import { TfBuffer } from "./tf-buffer.ts";
+import type { CameraModel, ImuSample, LabelSkipReason, OdomSample, Pose2, RoughnessLabel, Stamp, Transform } from "./types.ts";
+
+export type { FeatureGridSpec } from "./association.ts";
+
+export interface TrainingSample {
+  /** Id returned by addKeyframe. */
+  keyframeId: number;
+  /** Feature-grid cell indices (r·cols + c) inside the projected footprint. */
+  cells: Int32Array;
+  /** Fraction of each cell covered (0..1). */
+  cellWeights: Float32Array;
+  /** Label value 0..1. */
+  roughness: number;
+  label: RoughnessLabel;
+  /** Metres from the keyframe's camera to the footprint centre. */
+  distance: number;
+}
+
+/** The config sections the core reads (structurally compatible with src/runtime/config.ts). */
+export interface SelfSupervisorConfig {
+  frames: { odom: string; base: string };
+  fusion: { reorderWindow: number; poseHistory: number };
+  keyframes: KeyframeSettings;
+  labeller: LabellerSettings;
+  association: {
+    minDistance: number;
+    maxDistance: number;
+    robotWidth: number;
+    minCellCoverage?: number;
+    minVisibleFraction?: number;
+  };
+}
+
+export type AssociationSkip = "out_of_range" | "not_visible" | "partly_visible" | "keyframe_without_pose";
+
+export interface SelfSupervisorStats {
+  imu: { accepted: number; dropped: Record<ImuRejectReason, number> };
+  odom: { accepted: number; dropped: Record<PoseRejectReason, number> };
+  tf: { accepted: number; dropped: number };
+  cameraInfo: { accepted: number; dropped: number };
+  labels: { made: number; skipped: Record<LabelSkipReason, number>; samplesWithoutPose: number };
+  keyframes: { alive: number; added: number; rejectedNoPose: number; expired: Record<KeyframeExpiry, number> };
+  association: {
+    samples: number;
+    /** Labels for which no live keyframe produced a sample. */
+    noKeyframe: number;
+    /** Keyframe × label pairs skipped, by reason. */
+    skipped: Record<AssociationSkip, number>;
+  };
+  vertical: { source: "tf" | "gravity"; axis: [number, number, number] };
+  imuRate: number;
+  extrinsicsKnown: boolean;
+  cameraKnown: boolean;
+}
+
+interface KeyframeRecord<T> {
+  data: T;
+  grid: FeatureGridSpec;
+  /** Planar pose once odometry covers the stamp. */
+  pose: Pose2 | null;
+}
+
+/** How far past the newest odometry a keyframe stamp may be (odometry usually lags the camera). */
+const KEYFRAME_POSE_SLACK = 1.0;
+
+export class SelfSupervisor<T> {
+  private readonly cfg: SelfSupervisorConfig;
+  private readonly poses: PoseHistory;
+  private readonly tf = new TfBuffer();
+  private readonly labeller: VibrationLabeller;
+  private readonly keyframes: KeyframeStore<KeyframeRecord<T>>;
+  private readonly projector: FootprintProjector;
+  private camera: CameraModel | null = null;
+  private imuFrame = "";
+  private tfVersionSeen = -1;
+  private baseFromOptical: Mat34 | null = null;
+  private readonly m1 = mat34();
+  private readonly m2 = mat34();
+  private readonly poseScratch = emptyPoseAt();
+  private rayCache: { model: CameraModel; rows: number; cols: number; sx: number; sy: number; rays: Float64Array } | null = null;
+  private readonly counters = {
+    odomAccepted: 0,
+    odomDropped: { nan: 0, backwards: 0, duplicate: 0 } as Record<PoseRejectReason, number>,
+    tfAccepted: 0,
+    tfDropped: 0,
+    camAccepted: 0,
+    camDropped: 0,
+    kfNoPose: 0,
+    samples: 0,
+    noKeyframe: 0,
+    assocSkipped: { out_of_range: 0, not_visible: 0, partly_visible: 0, keyframe_without_pose: 0 } as Record<AssociationSkip, number>,
+  };
+
+  constructor(config: SelfSupervisorConfig) {
+    this.cfg = config;
+    this.poses = new PoseHistory({ maxAge: config.fusion.poseHistory });
+    this.labeller = new VibrationLabeller(config.labeller, this.poses, {
+      robotWidth: config.association.robotWidth,
+      frameId: config.frames.odom,
+    });
+    this.keyframes = new KeyframeStore(config.keyframes);
+    this.projector = new FootprintProjector({ minCellCoverage: config.association.minCellCoverage ?? 0.1 });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inputs
+
+  onImu(s: ImuSample): void {
+    if (s.frameId !== this.imuFrame) {
+      this.imuFrame = s.frameId;
+      this.refreshExtrinsics();
+    }
+    const a = s.linearAcceleration;
+    const w = s.angularVelocity;
+    this.labeller.pushImu(s.stamp, a.x, a.y, a.z, w.x, w.y, w.z);
+  }
+
+  /** Allocation-free IMU input (serial adapters, benchmarks). */
+  onImuRaw(stamp: Stamp, ax: number, ay: number, az: number, wx: number, wy: number, wz: number, frameId?: string): void {
+    if (frameId !== undefined && frameId !== this.imuFrame) {
+      this.imuFrame = frameId;
+      this.refreshExtrinsics();
+    }
+    this.labeller.pushImu(stamp, ax, ay, az, wx, wy, wz);
+  }
+
+  onOdom(s: OdomSample): void {
+    const why = this.poses.push(s);
+    if (why) {
+      this.counters.odomDropped[why]++;
+      return;
+    }
+    this.counters.odomAccepted++;
+  }
+
+  onTransforms(ts: readonly Transform[]): void {
+    const rejected = this.tf.add(ts);
+    this.counters.tfDropped += rejected;
+    this.counters.tfAccepted += ts.length - rejected;
+    if (this.tf.staticVersion !== this.tfVersionSeen) this.refreshExtrinsics();
+  }
+
+  onCameraInfo(c: CameraModel): void {
+    const K = c.K;
+    const ok =
+      c.width > 0 && c.height > 0 && K.length >= 9 && K.every(Number.isFinite) && c.D.every(Number.isFinite) &&
+      K[0]! > 0 && K[4]! > 0;
+    if (!ok) {
+      this.counters.camDropped++;
+      return;
+    }
+    this.counters.camAccepted++;
+    // Keep the same object while nothing changed so per-model caches stay valid.
+    const prev = this.camera;
+    if (
+      prev && prev.frameId === c.frameId && prev.width === c.width && prev.height === c.height &&
+      prev.distortionModel === c.distortionModel && sameNumbers(prev.K, c.K) && sameNumbers(prev.D, c.D)
+    ) {
+      return;
+    }
+    this.camera = c;
+    this.refreshExtrinsics();
+  }
+
+  /** Recomputes what depends on static TF: base ← optical and the IMU's vertical axis. */
+  private refreshExtrinsics(): void {
+    const base = this.cfg.frames.base;
+    this.tfVersionSeen = this.tf.staticVersion;
+    if (this.camera) {
+      const t = this.tf.lookup(base, this.camera.frameId);
+      this.baseFromOptical = t ? mat34FromTransform(t, mat34()) : null;
+    }
+    if (this.imuFrame) {
+      const t = this.imuFrame === base ? null : this.tf.lookup(base, this.imuFrame);
+      if (t) this.labeller.setVerticalAxis(quatRotate(quatConjugate(t.rotation), { x: 0, y: 0, z: 1 }));
+      else if (this.imuFrame === base) this.labeller.setVerticalAxis({ x: 0, y: 0, z: 1 });
+      else this.labeller.setVerticalAxis(null);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Keyframes
+
+  /** Camera model, extrinsics and a pose near `stamp` are all known. */
+  private canUseFrame(stamp: Stamp): boolean {
+    return (
+      this.camera !== null && this.baseFromOptical !== null && this.poses.size > 0 &&
+      this.poses.covers(stamp, KEYFRAME_POSE_SLACK)
+    );
+  }
+
+  wantsKeyframe(stamp: Stamp): boolean {
+    if (!this.canUseFrame(stamp)) return false;
+    const d = this.poses.covers(stamp) ? this.poses.distanceAt(stamp) : this.poses.latestDistance;
+    return this.keyframes.offer(stamp, d);
+  }
+
+  addKeyframe(stamp: Stamp, grid: FeatureGridSpec, data: T): number | null {
+    if (!this.canUseFrame(stamp)) {
+      this.counters.kfNoPose++;
+      return null;
+    }
+    const d = this.poses.covers(stamp) ? this.poses.distanceAt(stamp) : this.poses.latestDistance;
+    const rec: KeyframeRecord<T> = { data, grid, pose: null };
+    this.resolvePose(stamp, rec);
+    return this.keyframes.add(stamp, d, rec);
+  }
+
+  keyframeData(id: number): T | undefined {
+    return this.keyframes.get(id)?.data.data;
+  }
+
+  private resolvePose(stamp: Stamp, rec: KeyframeRecord<T>): void {
+    if (rec.pose || !this.poses.covers(stamp)) return;
+    const p = this.poseScratch;
+    this.poses.interpolate(stamp, p);
+    rec.pose = { x: p.x, y: p.y, yaw: p.yaw };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Labels and samples
+
+  drain(): { labels: RoughnessLabel[]; samples: TrainingSample[] } {
+    this.labeller.process();
+    const labels = this.labeller.takeLabels();
+    const samples: TrainingSample[] = [];
+    const frames = this.keyframes.all();
+    for (const f of frames) this.resolvePose(f.stamp, f.data);
+    for (const label of labels) {
+      const before = samples.length;
+      for (const f of frames) {
+        if (f.stamp > label.t1) break;
+        this.associate(label, f.id, f.data, samples);
+      }
+      if (samples.length === before) this.counters.noKeyframe++;
+    }
+    this.counters.samples += samples.length;
+    if (this.poses.size > 0) this.keyframes.prune(this.poses.latestStamp, this.poses.latestDistance);
+    return { labels, samples };
+  }
+
+  private associate(label: RoughnessLabel, id: number, rec: KeyframeRecord<T>, out: TrainingSample[]): void {
+    const skipped = this.counters.assocSkipped;
+    const pose = rec.pose;
+    const camera = this.camera;
+    const baseFromOptical = this.baseFromOptical;
+    if (!pose || !camera || !baseFromOptical) {
+      skipped.keyframe_without_pose++;
+      return;
+    }
+    const a = this.cfg.association;
+    const dx = label.x - pose.x;
+    const dy = label.y - pose.y;
+    const c = Math.cos(pose.yaw);
+    const s = Math.sin(pose.yaw);
+    const ahead = c * dx + s * dy;
+    const range = Math.hypot(dx, dy);
+    if (!(ahead > 0) || range < a.minDistance || range > a.maxDistance) {
+      skipped.out_of_range++;
+      return;
+    }
+    const odomFromOptical = mat34Compose(mat34FromPose2(pose.x, pose.y, pose.yaw, this.m1), baseFromOptical, this.m2);
+    const camX = odomFromOptical[3]!, camY = odomFromOptical[7]!, camZ = odomFromOptical[11]!;
+    const opticalFromOdom = mat34Invert(odomFromOptical, this.m1);
+    const fp = label.footprint;
+    const proj = this.projector.project(camera, opticalFromOdom, fp.xs, fp.ys, rec.grid, 0);
+    if (!proj || proj.cells.length === 0) {
+      skipped.not_visible++;
+      return;
+    }
+    if (proj.visibleFraction < (a.minVisibleFraction ?? 0.5)) {
+      skipped.partly_visible++;
+      return;
+    }
+    out.push({
+      keyframeId: id,
+      cells: proj.cells,
+      cellWeights: proj.weights,
+      roughness: label.roughness,
+      label,
+      distance: Math.hypot(label.x - camX, label.y - camY, camZ),
+    });
+  }
+
+  /**
+   * Ground (odom) position of every grid cell centre for a frame at `stamp` (row-major; NaN where
+   * the ray does not reach the ground: above the horizon). `pose` overrides the odometry pose
+   * (e.g. the true pose, for evaluation). Returns false when the pose, camera or extrinsics are
+   * unknown (outputs untouched).
+   */
+  projectGridToGround(
+    stamp: Stamp,
+    grid: FeatureGridSpec,
+    outX: Float64Array,
+    outY: Float64Array,
+    pose?: Pose2,
+    maxRange = Number.POSITIVE_INFINITY,
+  ): boolean {
+    const camera = this.camera;
+    const baseFromOptical = this.baseFromOptical;
+    if (!camera || !baseFromOptical) return false;
+    let p = pose;
+    if (!p) {
+      if (!this.poses.interpolate(stamp, this.poseScratch, KEYFRAME_POSE_SLACK)) return false;
+      p = { x: this.poseScratch.x, y: this.poseScratch.y, yaw: this.poseScratch.yaw };
+    }
+    const n = grid.rows * grid.cols;
+    if (outX.length < n || outY.length < n) {
+      throw new Error(`projectGridToGround: outputs hold ${Math.min(outX.length, outY.length)} values, grid has ${n} cells`);
+    }
+    const rays = this.cellRays(camera, grid);
+    const odomFromOptical = mat34Compose(mat34FromPose2(p.x, p.y, p.yaw, this.m1), baseFromOptical, this.m2);
+    const hit = new Float64Array(3);
+    for (let i = 0; i < n; i++) {
+      const t = intersectGround(odomFromOptical, rays[3 * i]!, rays[3 * i + 1]!, rays[3 * i + 2]!, hit, 0, maxRange);
+      if (t < 0) {
+        outX[i] = Number.NaN;
+        outY[i] = Number.NaN;
+      } else {
+        outX[i] = hit[0]!;
+        outY[i] = hit[1]!;
+      }
+    }
+    return true;
+  }
+
+  private cellRays(model: CameraModel, grid: FeatureGridSpec): Float64Array {
+    const c = this.rayCache;
+    if (c && c.model === model && c.rows === grid.rows && c.cols === grid.cols && c.sx === grid.strideX && c.sy === grid.strideY) {
+      return c.rays;
+    }
+    const rays = new Float64Array(grid.rows * grid.cols * 3);
+    for (let r = 0; r < grid.rows; r++) {
+      for (let col = 0; col < grid.cols; col++) {
+        const u = (col + 0.5) * grid.strideX - 0.5;
+        const v = (r + 0.5) * grid.strideY - 0.5;
+        pixelRay(model, u, v, rays, 3 * (r * grid.cols + col));
+      }
+    }
+    this.rayCache = { model, rows: grid.rows, cols: grid.cols, sx: grid.strideX, sy: grid.strideY, rays };
+    return rays;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Introspection
+
+  /** Percentiles of the speed-normalised energy over the labels so far (for `calibration`). */
+  energyPercentiles(ps?: readonly number[]): Record<string, number> {
+    return this.labeller.energyPercentiles(ps);
+  }
+
+  /** The pose history (read-only use: interpolation for outputs and evaluation). */
+  get poseHistory(): PoseHistory {
+    return this.poses;
+  }
+
+  /** The TF buffer (read-only use). */
+  get transforms(): TfBuffer {
+    return this.tf;
+  }
+
+  get cameraModel(): CameraModel | null {
+    return this.camera;
+  }
+
+  stats(): SelfSupervisorStats {
+    const l = this.labeller.stats();
+    const c = this.counters;
+    return {
+      imu: { accepted: l.imuAccepted, dropped: l.imuRejected },
+      odom: { accepted: c.odomAccepted, dropped: { ...c.odomDropped } },
+      tf: { accepted: c.tfAccepted, dropped: c.tfDropped },
+      cameraInfo: { accepted: c.camAccepted, dropped: c.camDropped },
+      labels: { made: l.labels, skipped: l.skipped, samplesWithoutPose: l.samplesWithoutPose },
+      keyframes: {
+        alive: this.keyframes.size,
+        added: this.keyframes.added,
+        rejectedNoPose: c.kfNoPose,
+        expired: { ...this.keyframes.expired },
+      },
+      association: { samples: c.samples, noKeyframe: c.noKeyframe, skipped: { ...c.assocSkipped } },
+      vertical: { source: l.verticalSource, axis: l.vertical },
+      imuRate: l.imuRate,
+      extrinsicsKnown: this.baseFromOptical !== null,
+      cameraKnown: this.camera !== null,
+    };
+  }
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
