@@ -17,3 +17,4 @@ export {
   type TrainingSample,
   type AssociationSkip,
 } from "./self-supervisor.ts";
+export * from "./fusion/index.ts";

@@ -1,0 +1,131 @@
+// Re-emits items in stamp order with a bounded reorder window, driven by the stamps themselves:
+// an item is released once an item `window` seconds newer has been seen (the watermark), so the
+// output order is deterministic whatever the machine speed. An item older than the last released
+// stamp is too late to place: it becomes a `late` Problem. Problems pass straight through.
+//
+// A live stream that goes quiet would hold its last items forever; `idleFlush` (ms on `scheduler`)
+// releases everything buffered after that much silence. Completion releases everything too.
+
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from "rxjs";
+import type { Problem, Stamp } from "../types.ts";
+import { isProblem, problem } from "./events.ts";
+
+export interface ReorderOptions<T> {
+  /** Seconds of stamp time an item may arrive out of order. */
+  window: number;
+  stampOf: (x: T) => Stamp;
+  /** Items that bypass ordering (e.g. static TF). */
+  passThrough?: (x: T) => boolean;
+  /** Release everything after this many ms without input (undefined: only on completion). */
+  idleFlush?: number;
+  scheduler?: SchedulerLike;
+  /** Topic name for the Problems, when known. */
+  topicOf?: (x: T) => string | undefined;
+  /** Buffered items beyond this count are released early, oldest first (memory bound). */
+  maxBuffered?: number;
+}
+
+export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<T | Problem, T | Problem> {
+  const { window, stampOf, passThrough, idleFlush, scheduler = asyncScheduler, topicOf, maxBuffered = 100_000 } = options;
+  return (source) =>
+    new Observable<T | Problem>((subscriber) => {
+      // Min-heap on (stamp, arrival) so equal stamps keep their arrival order.
+      const heapItems: T[] = [];
+      const heapKeys: number[] = [];
+      const heapSeq: number[] = [];
+      let seq = 0;
+      let released = Number.NEGATIVE_INFINITY;
+      let maxSeen = Number.NEGATIVE_INFINITY;
+      let idle: Subscription | undefined;
+
+      const less = (i: number, j: number) =>
+        heapKeys[i]! < heapKeys[j]! || (heapKeys[i] === heapKeys[j] && heapSeq[i]! < heapSeq[j]!);
+      const swap = (i: number, j: number) => {
+        [heapItems[i], heapItems[j]] = [heapItems[j]!, heapItems[i]!];
+        [heapKeys[i], heapKeys[j]] = [heapKeys[j]!, heapKeys[i]!];
+        [heapSeq[i], heapSeq[j]] = [heapSeq[j]!, heapSeq[i]!];
+      };
+      const push = (x: T, k: number) => {
+        heapItems.push(x);
+        heapKeys.push(k);
+        heapSeq.push(seq++);
+        let i = heapItems.length - 1;
+        while (i > 0) {
+          const p = (i - 1) >> 1;
+          if (!less(i, p)) break;
+          swap(i, p);
+          i = p;
+        }
+      };
+      const pop = (): T => {
+        const top = heapItems[0]!;
+        released = heapKeys[0]!;
+        const last = heapItems.length - 1;
+        swap(0, last);
+        heapItems.pop();
+        heapKeys.pop();
+        heapSeq.pop();
+        let i = 0;
+        for (;;) {
+          const l = 2 * i + 1;
+          const r = l + 1;
+          let m = i;
+          if (l < heapItems.length && less(l, m)) m = l;
+          if (r < heapItems.length && less(r, m)) m = r;
+          if (m === i) break;
+          swap(i, m);
+          i = m;
+        }
+        return top;
+      };
+      const releaseUpTo = (limit: number) => {
+        while (heapItems.length > 0 && (heapKeys[0]! <= limit || heapItems.length > maxBuffered)) subscriber.next(pop());
+      };
+      const flushAll = () => releaseUpTo(Number.POSITIVE_INFINITY);
+      const armIdle = () => {
+        if (idleFlush === undefined) return;
+        idle?.unsubscribe();
+        idle = scheduler.schedule(() => flushAll(), idleFlush);
+      };
+
+      const sub = source.subscribe({
+        next(x) {
+          if (isProblem(x) || passThrough?.(x)) {
+            subscriber.next(x);
+            return;
+          }
+          const k = stampOf(x);
+          if (!Number.isFinite(k)) {
+            subscriber.next(problem("nan", `non-finite stamp ${k}`, topicOf?.(x)));
+            return;
+          }
+          if (k < released) {
+            subscriber.next(
+              problem("late", `stamp ${k} arrived ${(released - k).toFixed(6)} s after ${released} was released (window ${window} s)`, topicOf?.(x), k),
+            );
+            return;
+          }
+          push(x, k);
+          if (k > maxSeen) maxSeen = k;
+          releaseUpTo(maxSeen - window);
+          armIdle();
+        },
+        error(e) {
+          idle?.unsubscribe();
+          subscriber.error(e);
+        },
+        complete() {
+          idle?.unsubscribe();
+          flushAll();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        idle?.unsubscribe();
+        sub.unsubscribe();
+        heapItems.length = 0;
+        heapKeys.length = 0;
+        heapSeq.length = 0;
+      };
+    });
+}
