@@ -1,0 +1,55 @@
+// Writes an evaluation report: report.json (everything) and PNG plots a person can look at.
+
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ImageFrame } from "../core/types.ts";
+import { framesSvg, learningCurveSvg, svgToPng } from "./plots.ts";
+
+export interface FramePanel {
+  caption: string;
+  camera: ImageFrame;
+  predicted: ImageFrame;
+  truth: ImageFrame;
+}
+
+/** JSON.stringify with NaN/±Infinity as null (JSON has no NaN) and typed arrays left out. */
+export function toJson(value: unknown, indent?: number): string {
+  return JSON.stringify(
+    value,
+    (_k, v) => {
+      if (typeof v === "number" && !Number.isFinite(v)) return null;
+      if (ArrayBuffer.isView(v)) return undefined;
+      if (v instanceof Map) return Object.fromEntries(v);
+      return v;
+    },
+    indent,
+  );
+}
+
+export interface ReportFiles {
+  dir: string;
+  json: string;
+  curve?: string;
+  frames?: string;
+}
+
+export async function writeReport(
+  dir: string,
+  report: { eval?: { curve: { t: number; spearman: number; mae: number; baselineSpearman: number; baselineMae: number }[] } } & Record<string, unknown>,
+  panels: readonly FramePanel[],
+  title: string,
+  goal?: number,
+): Promise<ReportFiles> {
+  await mkdir(dir, { recursive: true });
+  const files: ReportFiles = { dir, json: join(dir, "report.json") };
+  if (report.eval && report.eval.curve.length > 0) {
+    files.curve = join(dir, "learning-curve.png");
+    await writeFile(files.curve, svgToPng(learningCurveSvg(report.eval.curve, title, goal)));
+  }
+  if (panels.length > 0) {
+    files.frames = join(dir, "frames.png");
+    await writeFile(files.frames, svgToPng(await framesSvg(panels, `${title}: camera | prediction | ground truth`)));
+  }
+  await writeFile(files.json, `${toJson({ ...report, files }, 2)}\n`);
+  return files;
+}

@@ -1,0 +1,619 @@
+// The composition root: bag events (or core-typed inputs) in, predictions/labels/stats out.
+//
+//   const pipeline = await createPipeline(config, { mode: "replay", evaluate: true });
+//   pipeline.events$.subscribe((e) => { ... });      // typed PipelineEvent values, see below
+//   for await (const event of bag.messages()) await pipeline.push(event);
+//   const summary = await pipeline.finish();          // final stats (+ eval summary), emits "done"
+//   await pipeline.close();
+//
+// Inputs: `push(event)` takes a `BagEvent` from src/io/bag (topic → type by `config.topics`; the
+// simulator's ground-truth topics feed the evaluator) or a `CoreInput` (already-converted core types,
+// what the ROS 2 node and the serial source produce). Problems (undecodable messages) become
+// `problem` events and the run goes on.
+//
+// Per processed image: backbone features → head prediction (roughness + confidence per cell) →
+// [evaluation, scored BEFORE the labels of this moment are trained on] → outputs (32FC1 grids, overlay,
+// rolling odom costmap, roughness ahead, speed limit) → `prediction` event; if the SelfSupervisor wants
+// a keyframe, the feature map is stored with it. Labels and training samples are drained from the
+// supervisor as IMU/odometry arrive; each sample's cells become (feature vector, target, coverage
+// weight) rows for the learner.
+//
+// Scheduling:
+// - replay: every frame is processed, in order (await each push); training runs `learner.stepsPerSecond`
+//   steps per second of SENSOR time, in 1 s blocks, so results do not depend on machine speed.
+// - live: `push` never waits for a frame: an image arriving while one is processed replaces the pending
+//   one (latest wins) and is counted in `stats().framesDropped`; training runs on the same sensor-time
+//   schedule but off the frame path (not awaited by push).
+//
+// Events (`events$`): { type: "prediction" | "label" | "stats" | "problem" | "done" }. Sinks (recorder,
+// MQTT, ROS publisher) subscribe; `outputsToRos(event.outputs)` in src/outputs builds the ROS messages.
+
+import { Subject } from "rxjs";
+import { SelfSupervisor, type TrainingSample } from "../core/self-supervisor.ts";
+import { emptyPoseAt } from "../core/pose-history.ts";
+import type {
+  CameraModel,
+  CompressedFrame,
+  ImageFrame,
+  ImuSample,
+  OdomSample,
+  Problem,
+  RoughnessGrid,
+  RoughnessLabel,
+  Stamp,
+  Transform,
+} from "../core/types.ts";
+import { type EvalOptions, type EvalSummary, PrequentialEvaluator } from "../eval/evaluator.ts";
+import { gridMapFromRos, parseSimWorld, type TerrainInfo } from "../eval/ground-truth.ts";
+import type { BagEvent } from "../io/bag/types.ts";
+import {
+  cameraInfoFromRos,
+  compressedFromRos,
+  imageFromRos,
+  imuFromRos,
+  odomFromRos,
+  transformsFromRos,
+} from "../io/ros/convert.ts";
+import { decodeCompressed } from "../io/ros/decode-image.ts";
+import { Backbone, defaultBackbonePath, type FeatureMap } from "../learning/backbone.ts";
+import { OnlineLearner } from "../learning/learner.ts";
+import { RollingCostmap } from "../outputs/costmap.ts";
+import { renderOverlay } from "../outputs/images.ts";
+import type { FrameOutputs } from "../outputs/index.ts";
+import { roughnessAhead, suggestedSpeed } from "../outputs/speed.ts";
+import type { Config } from "./config.ts";
+
+/** Simulator ground-truth topics (see notes/contracts.md). */
+export const SIM_TOPICS = {
+  roughness: "/sim/ground_truth/roughness",
+  terrain: "/sim/ground_truth/terrain",
+  pose: "/sim/ground_truth/pose",
+} as const;
+
+export type CoreInput =
+  | { kind: "imu"; sample: ImuSample }
+  | { kind: "odom"; sample: OdomSample }
+  | { kind: "image"; frame: ImageFrame }
+  | { kind: "compressed"; frame: CompressedFrame }
+  | { kind: "cameraInfo"; model: CameraModel }
+  | { kind: "transforms"; transforms: Transform[] };
+
+export interface PredictionEvent {
+  type: "prediction";
+  stamp: Stamp;
+  /** The camera image the prediction was made on (rgb8/mono8). */
+  image: ImageFrame;
+  outputs: FrameOutputs;
+  /** Whether this frame was stored as a keyframe. */
+  keyframe: boolean;
+}
+export interface LabelEvent {
+  type: "label";
+  label: RoughnessLabel;
+}
+export interface StatsEvent {
+  type: "stats";
+  stamp: Stamp;
+  stats: PipelineStats;
+}
+export interface ProblemEvent {
+  type: "problem";
+  problem: Problem;
+}
+export interface DoneEvent {
+  type: "done";
+  summary: PipelineSummary;
+}
+export type PipelineEvent = PredictionEvent | LabelEvent | StatsEvent | ProblemEvent | DoneEvent;
+
+export interface PipelineStats {
+  /** Sensor time of the last input (s). */
+  stamp: Stamp;
+  /** Sensor seconds since the first input. */
+  sensorSeconds: number;
+  framesIn: number;
+  framesProcessed: number;
+  /** Live mode: frames replaced by a newer one while a frame was processed. */
+  framesDropped: number;
+  keyframes: number;
+  labels: number;
+  samples: number;
+  /** Feature rows (cells) given to the learner. */
+  rows: number;
+  trainSteps: number;
+  lastLoss: number;
+  backend: string;
+  bufferSize: number;
+  problems: Record<string, number>;
+  /** The SelfSupervisor's own counters. */
+  supervisor: unknown;
+  /** Mean wall-clock milliseconds per processed frame (backbone + head + outputs). */
+  frameMs: number;
+}
+
+export interface PipelineSummary extends PipelineStats {
+  eval: EvalSummary | undefined;
+  wallSeconds: number;
+  realtimeFactor: number;
+}
+
+export interface PipelineOptions {
+  mode?: "replay" | "live";
+  /** Attach the prequential evaluator (simulator bags). */
+  evaluate?: boolean | Partial<EvalOptions>;
+  /** World description for the confidence metric (MCAP metadata `terrain_learner_sim`). */
+  simMetadata?: Map<string, string> | Record<string, string>;
+  /** Build the rgb8 overlay for every frame (costs a pass over the image). Default true. */
+  overlay?: boolean;
+  /** Build the costmap snapshot for every frame. Default true. */
+  costmap?: boolean;
+  /** Emit a stats event every this many sensor seconds. Default 5. */
+  statsEvery?: number;
+  /** Inject a backbone/learner (tests, the ROS node sharing one); otherwise created from config. */
+  backbone?: Backbone;
+  learner?: OnlineLearner;
+  warn?: (message: string) => void;
+}
+
+export interface Pipeline {
+  readonly events$: import("rxjs").Observable<PipelineEvent>;
+  readonly backbone: Backbone;
+  readonly learner: OnlineLearner;
+  /** Feeds one input. Replay: resolves when it is fully processed. Live: resolves at once for images. */
+  push(event: BagEvent | CoreInput): Promise<void>;
+  stats(): PipelineStats;
+  /** Ground truth per cell of a frame's grid (NaN unknown) when evaluating a simulator bag. */
+  truthFor(stamp: Stamp, grid: RoughnessGrid): { roughness: Float32Array } | undefined;
+  /** Waits for pending work, emits final stats and `done`, returns the summary. */
+  finish(): Promise<PipelineSummary>;
+  close(): Promise<void>;
+}
+
+export async function createPipeline(config: Config, options: PipelineOptions = {}): Promise<Pipeline> {
+  const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const backbone =
+    options.backbone ??
+    (await Backbone.load(config.learner.backbone || defaultBackbonePath(), {
+      executionProviders: config.learner.executionProviders,
+      warn,
+    }));
+  const learner = options.learner ?? (await OnlineLearner.create(config.learner, backbone.channels));
+  return new PipelineImpl(config, options, backbone, learner, warn);
+}
+
+class PipelineImpl implements Pipeline {
+  readonly backbone: Backbone;
+  readonly learner: OnlineLearner;
+  readonly #events = new Subject<PipelineEvent>();
+  readonly events$ = this.#events.asObservable();
+  readonly #config: Config;
+  readonly #mode: "replay" | "live";
+  readonly #supervisor: SelfSupervisor<FeatureMap>;
+  readonly #evaluator: PrequentialEvaluator | undefined;
+  readonly #costmap: RollingCostmap;
+  readonly #opts: PipelineOptions;
+  readonly #warn: (m: string) => void;
+  readonly #statsEvery: number;
+  #firstStamp = Number.NaN;
+  #lastStamp = Number.NaN;
+  #nextTrain = Number.NaN;
+  #nextStats = Number.NaN;
+  #nextDrain = Number.NaN;
+  #pose = { x: 0, y: 0, yaw: 0, known: false };
+  #poseAt = emptyPoseAt();
+  #counts = { framesIn: 0, framesProcessed: 0, framesDropped: 0, keyframes: 0, labels: 0, samples: 0, rows: 0 };
+  #problems: Record<string, number> = {};
+  #frameMsTotal = 0;
+  #trainSteps = 0;
+  #lastLoss = Number.NaN;
+  #wallStart = performance.now();
+  // Live mode.
+  #busy: Promise<void> | undefined;
+  #pending: (() => Promise<ImageFrame>) | undefined;
+  #training: Promise<void> = Promise.resolve();
+  // Scratch reused frame after frame.
+  #xs = new Float64Array(0);
+  #ys = new Float64Array(0);
+  #mask = new Uint8Array(0);
+  #closed = false;
+
+  constructor(config: Config, options: PipelineOptions, backbone: Backbone, learner: OnlineLearner, warn: (m: string) => void) {
+    this.#config = config;
+    this.#opts = options;
+    this.#mode = options.mode ?? "replay";
+    this.backbone = backbone;
+    this.learner = learner;
+    this.#warn = warn;
+    this.#statsEvery = options.statsEvery ?? 5;
+    this.#supervisor = new SelfSupervisor<FeatureMap>({
+      frames: config.frames,
+      fusion: config.fusion,
+      keyframes: config.keyframes,
+      labeller: config.labeller,
+      association: config.association,
+    } as ConstructorParameters<typeof SelfSupervisor<FeatureMap>>[0]);
+    if (options.evaluate) {
+      this.#evaluator = new PrequentialEvaluator({
+        minRange: config.association.minDistance,
+        maxRange: config.association.maxDistance,
+        baseFrame: config.frames.base,
+        ...(typeof options.evaluate === "object" ? options.evaluate : {}),
+      });
+      const terrains: TerrainInfo[] | undefined = parseSimWorld(options.simMetadata);
+      this.#evaluator.setTerrains(terrains);
+    }
+    const o = config.outputs;
+    this.#costmap = new RollingCostmap({
+      frameId: config.frames.odom,
+      resolution: o.costmapResolution,
+      size: o.costmapSize,
+      halfLife: o.costmapHalfLife,
+      minConfidence: o.minConfidence,
+    });
+  }
+
+  async push(event: BagEvent | CoreInput): Promise<void> {
+    if (this.#closed) throw new Error("pipeline is closed");
+    const input = "type" in event ? this.#fromBag(event) : event;
+    if (!input) return;
+    const stamp = stampOf(input);
+    if (stamp !== undefined) await this.#advanceTime(stamp);
+    switch (input.kind) {
+      case "imu":
+        this.#supervisor.onImu(input.sample);
+        this.#maybeDrain(input.sample.stamp);
+        return;
+      case "odom":
+        this.#supervisor.onOdom(input.sample);
+        this.#maybeDrain(input.sample.stamp);
+        return;
+      case "transforms":
+        this.#supervisor.onTransforms(input.transforms);
+        this.#evaluator?.onTransforms(input.transforms);
+        return;
+      case "cameraInfo":
+        this.#supervisor.onCameraInfo(input.model);
+        this.#evaluator?.onCameraInfo(input.model);
+        return;
+      case "image":
+        return this.#onFrame(async () => input.frame);
+      case "compressed":
+        return this.#onFrame(() => decodeCompressed(input.frame));
+      case "truePose":
+        this.#evaluator?.onTruePose(input.sample);
+        return;
+      case "groundTruth":
+        this.#evaluator?.onGroundTruth(input.which, gridMapFromRos(input.message));
+        return;
+    }
+  }
+
+  /** Bag message → core input by topic; null for topics we do not use. */
+  #fromBag(event: BagEvent): InternalInput | null {
+    if (event.type === "problem") {
+      this.#problem(event);
+      return null;
+    }
+    const t = this.#config.topics;
+    const topic = event.topic;
+    try {
+      switch (topic) {
+        case t.imu:
+          return { kind: "imu", sample: imuFromRos(event.message) };
+        case t.odom:
+          return { kind: "odom", sample: odomFromRos(event.message) };
+        case t.image:
+          return { kind: "image", frame: imageFromRos(event.message) };
+        case t.compressedImage:
+          return { kind: "compressed", frame: compressedFromRos(event.message) };
+        case t.cameraInfo:
+          return { kind: "cameraInfo", model: cameraInfoFromRos(event.message) };
+        case t.tf:
+          return { kind: "transforms", transforms: transformsFromRos(event.message, false) };
+        case t.tfStatic:
+          return { kind: "transforms", transforms: transformsFromRos(event.message, true) };
+        case SIM_TOPICS.pose:
+          return this.#evaluator ? { kind: "truePose", sample: odomFromRos(event.message) } : null;
+        case SIM_TOPICS.roughness:
+          return this.#evaluator ? { kind: "groundTruth", which: "roughness", message: event.message } : null;
+        case SIM_TOPICS.terrain:
+          return this.#evaluator ? { kind: "groundTruth", which: "terrain", message: event.message } : null;
+        default:
+          return null;
+      }
+    } catch (err) {
+      this.#problem({ type: "problem", kind: "convert", message: `${topic}: ${(err as Error).message}`, topic, stamp: event.logTime });
+      return null;
+    }
+  }
+
+  #problem(p: Problem): void {
+    const count = (this.#problems[p.kind] ?? 0) + 1;
+    this.#problems[p.kind] = count;
+    // Failures of our own processing (not bad input) are worth one line each kind, even without a sink.
+    if (count === 1 && (p.kind === "frame" || p.kind === "train")) this.#warn(`terrain-learner: ${p.message}`);
+    this.#events.next({ type: "problem", problem: p });
+  }
+
+  /** Sensor-time bookkeeping: the fixed training schedule and periodic stats. */
+  async #advanceTime(stamp: Stamp): Promise<void> {
+    if (!Number.isFinite(stamp)) return;
+    if (!Number.isFinite(this.#firstStamp)) {
+      this.#firstStamp = stamp;
+      this.#nextTrain = stamp + 1;
+      this.#nextStats = stamp + this.#statsEvery;
+      this.#nextDrain = stamp;
+    }
+    if (!(stamp > this.#lastStamp)) {
+      if (!Number.isFinite(this.#lastStamp)) this.#lastStamp = stamp;
+      return;
+    }
+    this.#lastStamp = stamp;
+    while (stamp >= this.#nextTrain) {
+      this.#nextTrain += 1;
+      // Labels up to this second go into the buffer before the block of steps that may use them.
+      this.#drain();
+      const steps = Math.round(this.#config.learner.stepsPerSecond);
+      if (this.#config.learner.enabled && steps > 0 && this.learner.stats().bufferSize > 0) {
+        if (this.#mode === "replay") await this.#train(steps);
+        else this.#training = this.#training.then(() => this.#train(steps));
+      }
+    }
+    if (stamp >= this.#nextStats) {
+      while (this.#nextStats <= stamp) this.#nextStats += this.#statsEvery;
+      this.#events.next({ type: "stats", stamp, stats: this.stats() });
+    }
+  }
+
+  async #train(steps: number): Promise<void> {
+    try {
+      const r = await this.learner.train(steps);
+      this.#trainSteps += r.steps;
+      if (Number.isFinite(r.loss)) this.#lastLoss = r.loss;
+    } catch (err) {
+      this.#problem({ type: "problem", kind: "train", message: `training failed: ${(err as Error).message}` });
+    }
+  }
+
+  #maybeDrain(stamp: Stamp): void {
+    // Draining after each of 200 IMU messages per second is wasted work; 10 Hz of sensor time is plenty.
+    if (stamp >= this.#nextDrain) {
+      this.#nextDrain = stamp + 0.1;
+      this.#drain();
+    }
+  }
+
+  #drain(): void {
+    const { labels, samples } = this.#supervisor.drain();
+    for (const label of labels) {
+      this.#counts.labels++;
+      this.#evaluator?.onLabel(label.roughness);
+      this.#events.next({ type: "label", label });
+    }
+    if (samples.length) this.#addSamples(samples);
+  }
+
+  /** Training samples → (feature vector, target, weight) rows, one per covered feature cell. */
+  #addSamples(samples: readonly TrainingSample[]): void {
+    const C = this.backbone.channels;
+    let n = 0;
+    for (const s of samples) if (this.#supervisor.keyframeData(s.keyframeId)) n += s.cells.length;
+    if (n === 0) return;
+    const features = new Float32Array(n * C);
+    const targets = new Float32Array(n);
+    const weights = new Float32Array(n);
+    let row = 0;
+    for (const s of samples) {
+      const fm = this.#supervisor.keyframeData(s.keyframeId);
+      if (!fm) continue;
+      for (let i = 0; i < s.cells.length; i++) {
+        const cell = s.cells[i]!;
+        features.set(fm.data.subarray(cell * C, cell * C + C), row * C);
+        targets[row] = s.roughness;
+        weights[row] = s.cellWeights[i]!;
+        row++;
+      }
+    }
+    this.#counts.samples += samples.length;
+    this.#counts.rows += row;
+    if (this.#config.learner.enabled) {
+      this.learner.addSamples(features.subarray(0, row * C), targets.subarray(0, row), weights.subarray(0, row));
+    }
+  }
+
+  #onFrame(load: () => Promise<ImageFrame>): Promise<void> {
+    this.#counts.framesIn++;
+    if (this.#mode === "replay") return load().then((img) => this.#processFrame(img), (err) => this.#frameError(err));
+    // Live: latest wins.
+    if (this.#busy) {
+      if (this.#pending) this.#counts.framesDropped++;
+      this.#pending = load;
+      return Promise.resolve();
+    }
+    const run = async (next: () => Promise<ImageFrame>): Promise<void> => {
+      try {
+        await this.#processFrame(await next());
+      } catch (err) {
+        this.#frameError(err);
+      }
+      const pending = this.#pending;
+      this.#pending = undefined;
+      if (pending) await run(pending);
+    };
+    this.#busy = run(load).finally(() => {
+      this.#busy = undefined;
+    });
+    return Promise.resolve();
+  }
+
+  #frameError(err: unknown): void {
+    this.#problem({ type: "problem", kind: "frame", message: (err as Error).message });
+  }
+
+  async #processFrame(image: ImageFrame): Promise<void> {
+    const t0 = performance.now();
+    const stamp = image.stamp;
+    // Labels made up to this frame are trained on the schedule; the prediction below uses only the
+    // model as it is now (prequential).
+    const features = await this.backbone.extract(image);
+    const n = features.rows * features.cols;
+    const pred = this.learner.predict(features.data, n);
+    const grid: RoughnessGrid = {
+      stamp,
+      frameId: image.frameId,
+      rows: features.rows,
+      cols: features.cols,
+      strideX: features.strideX,
+      strideY: features.strideY,
+      roughness: pred.roughness,
+      confidence: pred.confidence,
+    };
+    this.#evaluator?.scoreFrame(grid);
+
+    const spec = { rows: grid.rows, cols: grid.cols, strideX: grid.strideX, strideY: grid.strideY };
+    if (this.#xs.length !== n) {
+      this.#xs = new Float64Array(n);
+      this.#ys = new Float64Array(n);
+      this.#mask = new Uint8Array(n);
+    }
+    const xs = this.#xs;
+    const ys = this.#ys;
+    const grounded = this.#supervisor.projectGridToGround(stamp, spec, xs, ys);
+    if (!grounded) {
+      xs.fill(Number.NaN);
+      ys.fill(Number.NaN);
+    }
+    const mask = this.#mask;
+    for (let i = 0; i < n; i++) mask[i] = Number.isFinite(xs[i]!) ? 1 : 0;
+
+    const o = this.#config.outputs;
+    // The robot's pose at the frame's stamp (interpolated odometry; the latest odometry if the
+    // frame is slightly ahead of it).
+    const pose = this.#pose;
+    if (this.#supervisor.poseHistory.interpolate(stamp, this.#poseAt, 1.0)) {
+      pose.x = this.#poseAt.x;
+      pose.y = this.#poseAt.y;
+      pose.yaw = this.#poseAt.yaw;
+      pose.known = true;
+    }
+    let costmap: FrameOutputs["costmap"];
+    if (pose.known && this.#opts.costmap !== false) {
+      this.#costmap.advance(stamp, pose.x, pose.y);
+      if (grounded) this.#costmap.integrate(grid.rows, grid.cols, xs, ys, grid.roughness, grid.confidence, pose.x, pose.y);
+      costmap = this.#costmap.snapshot(stamp);
+    }
+    const ahead = roughnessAhead(xs, ys, grid.roughness, grid.confidence, pose, {
+      min: o.aheadMin,
+      max: o.aheadMax,
+      halfWidth: o.aheadHalfWidth,
+    });
+    const speedLimit = suggestedSpeed(ahead, o);
+    const overlay =
+      this.#opts.overlay === false
+        ? undefined
+        : renderOverlay(image, grid, { alpha: o.overlayAlpha, minConfidence: o.minConfidence, mask: grounded ? mask : undefined });
+
+    let keyframe = false;
+    if (this.#supervisor.wantsKeyframe(stamp)) {
+      const id = this.#supervisor.addKeyframe(stamp, spec, features);
+      if (id !== null) {
+        keyframe = true;
+        this.#counts.keyframes++;
+      }
+    }
+    this.#counts.framesProcessed++;
+    this.#frameMsTotal += performance.now() - t0;
+    this.#events.next({
+      type: "prediction",
+      stamp,
+      image,
+      keyframe,
+      outputs: {
+        stamp,
+        frameId: image.frameId,
+        grid,
+        overlay,
+        costmap,
+        ahead: ahead.roughness,
+        aheadConfidence: ahead.confidence,
+        speedLimit,
+      },
+    });
+  }
+
+  /** The evaluator's ground truth for a frame's grid (plots); undefined without --eval. */
+  truthFor(stamp: Stamp, grid: RoughnessGrid) {
+    return this.#evaluator?.truthFor(stamp, grid) ?? undefined;
+  }
+
+  stats(): PipelineStats {
+    const ls = this.learner.stats();
+    return {
+      stamp: this.#lastStamp,
+      sensorSeconds: Number.isFinite(this.#firstStamp) ? this.#lastStamp - this.#firstStamp : 0,
+      ...this.#counts,
+      trainSteps: this.#trainSteps,
+      lastLoss: this.#lastLoss,
+      backend: this.learner.backend,
+      bufferSize: ls.bufferSize,
+      problems: { ...this.#problems },
+      supervisor: this.#supervisor.stats(),
+      frameMs: this.#counts.framesProcessed ? this.#frameMsTotal / this.#counts.framesProcessed : 0,
+    };
+  }
+
+  async finish(): Promise<PipelineSummary> {
+    while (this.#busy) await this.#busy;
+    await this.#training;
+    this.#drain();
+    const stats = this.stats();
+    const wallSeconds = (performance.now() - this.#wallStart) / 1000;
+    const summary: PipelineSummary = {
+      ...stats,
+      eval: this.#evaluator?.summary(),
+      wallSeconds,
+      realtimeFactor: wallSeconds > 0 ? stats.sensorSeconds / wallSeconds : 0,
+    };
+    this.#events.next({ type: "stats", stamp: stats.stamp, stats });
+    this.#events.next({ type: "done", summary });
+    return summary;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#events.complete();
+    const errors: unknown[] = [];
+    // Every cleanup runs even if one throws.
+    try {
+      if (!this.#opts.learner) this.learner.dispose();
+    } catch (err) {
+      errors.push(err);
+    }
+    try {
+      if (!this.#opts.backbone) await this.backbone.close();
+    } catch (err) {
+      errors.push(err);
+    }
+    if (errors.length) throw errors[0];
+  }
+}
+
+type InternalInput =
+  | CoreInput
+  | { kind: "truePose"; sample: OdomSample }
+  | { kind: "groundTruth"; which: "roughness" | "terrain"; message: unknown };
+
+function stampOf(input: InternalInput): Stamp | undefined {
+  switch (input.kind) {
+    case "imu":
+    case "odom":
+    case "truePose":
+      return input.sample.stamp;
+    case "image":
+    case "compressed":
+      return input.frame.stamp;
+    default:
+      return undefined;
+  }
+}
