@@ -25,6 +25,7 @@ import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./typ
 
 const MAGIC = Uint8Array.from([0x89, 0x4d, 0x43, 0x41, 0x50, 0x30, 0x0d, 0x0a]);
 const READ_BLOCK = 1 << 20;
+const NO_CHUNK_INDEX = "no chunk index";
 
 export function hasMcapMagic(bytes: Uint8Array): boolean {
   return bytes.length >= MAGIC.length && MAGIC.every((b, i) => bytes[i] === b);
@@ -119,7 +120,7 @@ class McapFile {
         });
         // A file written without chunks has no chunk index to read messages through.
         if (reader.chunkIndexes.length === 0 && (reader.statistics?.messageCount ?? 1n) > 0n) {
-          noIndex = "no chunk index";
+          noIndex = NO_CHUNK_INDEX;
           reader = undefined;
         }
       } catch (err) {
@@ -305,12 +306,21 @@ class McapFile {
         }
         continue;
       }
-      if (stream.done()) return;
+      if (stream.done()) {
+        // A complete file whose summary could not be used (damaged, or none written) is worth a
+        // warning too: it was read front to back instead of through its index.
+        if (this.#noIndex !== undefined && this.#noIndex !== NO_CHUNK_INDEX) {
+          yield {
+            kind: "broken",
+            warning: `${this.path}: summary unusable (${this.#noIndex}); read all ${messages} messages front to back`,
+          };
+        }
+        return;
+      }
       if (fed >= this.#size) {
-        const reason = this.#noIndex ? `; summary unusable: ${this.#noIndex}` : "";
         yield {
           kind: "broken",
-          warning: `${this.path}: truncated at byte ${where()} of ${this.#size} (incomplete record, no footer${reason}); read ${messages} messages before it`,
+          warning: `${this.path}: truncated at byte ${where()} of ${this.#size} (incomplete record, no footer); read ${messages} messages before it`,
         };
         return;
       }

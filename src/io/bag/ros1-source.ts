@@ -128,19 +128,29 @@ export class Ros1Source implements BagSource {
     let noIndex: string | undefined;
     let size = 0;
     try {
-      await file.read(0, 13);
+      await file.read(0, FIRST_RECORD);
       size = file.size();
-      await bag.open();
-      const header = bag.header;
-      if (!header || header.indexPosition <= FIRST_RECORD || header.indexPosition >= size) {
-        noIndex = `index_pos ${header?.indexPosition ?? "?"} is not inside the file`;
-      }
     } catch (err) {
-      if (size === 0) {
-        await file.close();
-        throw new Error(`${path}: cannot read ROS 1 bag: ${errorMessage(err)}`);
+      await file.close();
+      throw new Error(`${path}: cannot read ROS 1 bag: ${errorMessage(err)}`);
+    }
+    // The header says where the index is; a recorder rewrites it only when it closes the bag.
+    let indexPos: number | undefined;
+    try {
+      indexPos = (await bag.reader.readHeader()).indexPosition;
+    } catch (err) {
+      noIndex = `bag header record unreadable: ${errorMessage(err)}`;
+    }
+    if (indexPos !== undefined) {
+      if (indexPos <= FIRST_RECORD) noIndex = "index_pos is 0: the recorder never wrote the index";
+      else if (indexPos >= size) noIndex = `index_pos ${indexPos} is past the end of the file`;
+      else {
+        try {
+          await bag.open();
+        } catch (err) {
+          noIndex = `index at byte ${indexPos} unreadable: ${errorMessage(err)}`;
+        }
       }
-      noIndex = errorMessage(err);
     }
     return new Ros1Source(path, file, bag, size, decompress, noIndex);
   }

@@ -3,7 +3,7 @@
 // recorder wrote one (Iron+), else from our built-in table (Humble bags carry none). Types we have
 // no definition for are skipped and counted, not fatal.
 
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import Database from "better-sqlite3";
 import { nsToSeconds } from "../../core/time.ts";
 import {
@@ -42,17 +42,27 @@ class Db3File {
   readonly size: number;
   readonly topics: Map<number, TopicState>;
   readonly #db: Database.Database;
+  /** Set when the file is shorter than its SQLite header says: a recording cut short. */
+  readonly #truncation: string | undefined;
   #counts: Counts | undefined;
 
-  private constructor(path: string, size: number, db: Database.Database, topics: Map<number, TopicState>) {
+  private constructor(
+    path: string,
+    size: number,
+    db: Database.Database,
+    topics: Map<number, TopicState>,
+    truncation: string | undefined,
+  ) {
     this.path = path;
     this.size = size;
     this.#db = db;
     this.topics = topics;
+    this.#truncation = truncation;
   }
 
   static async open(path: string): Promise<Db3File> {
     const size = (await stat(path)).size;
+    const truncation = await sqliteTruncation(path, size);
     let db: Database.Database;
     try {
       db = new Database(path, { readonly: true, fileMustExist: true });
@@ -90,10 +100,11 @@ class Db3File {
       }[];
       for (const r of rows)
         topics.set(r.id, topicState(r.id, r.name, r.type, r.serialization_format, definitions));
-      return new Db3File(path, size, db, topics);
+      return new Db3File(path, size, db, topics, truncation);
     } catch (err) {
       db.close();
-      throw new Error(`${path}: not a readable rosbag2 SQLite bag: ${errorMessage(err)}`);
+      const why = truncation ? `${truncation}, and SQLite cannot read its tables` : errorMessage(err);
+      throw new Error(`${path}: not a readable rosbag2 SQLite bag: ${why}`);
     }
   }
 
@@ -109,38 +120,52 @@ class Db3File {
   counts(): Counts {
     if (this.#counts) return this.#counts;
     const counts: Counts = { perTopic: new Map(), start: undefined, end: undefined, warning: undefined };
-    try {
-      const rows = this.#db
-        .prepare("SELECT topic_id, COUNT(*), MIN(timestamp), MAX(timestamp) FROM messages GROUP BY topic_id")
-        .raw(true)
-        .safeIntegers(true)
-        .all() as [bigint, bigint, bigint, bigint][];
-      for (const [id, n, lo, hi] of rows) {
-        counts.perTopic.set(Number(id), Number(n));
-        if (counts.start === undefined || lo < counts.start) counts.start = lo;
-        if (counts.end === undefined || hi > counts.end) counts.end = hi;
+    const tally = (id: unknown, t: unknown) => {
+      // A damaged page can surface rows of NULLs; they are no message.
+      if (typeof id !== "bigint" || typeof t !== "bigint") return false;
+      counts.perTopic.set(Number(id), (counts.perTopic.get(Number(id)) ?? 0) + 1);
+      if (counts.start === undefined || t < counts.start) counts.start = t;
+      if (counts.end === undefined || t > counts.end) counts.end = t;
+      return true;
+    };
+    let damage = this.#truncation;
+    if (damage === undefined) {
+      try {
+        const rows = this.#db
+          .prepare(
+            "SELECT topic_id, COUNT(*), MIN(timestamp), MAX(timestamp) FROM messages GROUP BY topic_id",
+          )
+          .raw(true)
+          .safeIntegers(true)
+          .all() as [unknown, bigint, unknown, unknown][];
+        for (const [id, n, lo, hi] of rows) {
+          if (typeof id !== "bigint" || typeof lo !== "bigint" || typeof hi !== "bigint") continue;
+          counts.perTopic.set(Number(id), Number(n));
+          if (counts.start === undefined || lo < counts.start) counts.start = lo;
+          if (counts.end === undefined || hi > counts.end) counts.end = hi;
+        }
+      } catch (err) {
+        damage = `damaged database (${errorMessage(err)})`;
       }
-    } catch (err) {
-      // A damaged file: count what a row-by-row scan can still reach.
+    }
+    if (damage !== undefined) {
+      // Count what reading can reach, the way read() reaches it, so info and replay agree.
       counts.perTopic.clear();
       counts.start = counts.end = undefined;
       let n = 0;
-      try {
-        const it = this.#db
-          .prepare("SELECT topic_id, timestamp FROM messages")
-          .raw(true)
-          .safeIntegers(true)
-          .iterate() as IterableIterator<[bigint, bigint]>;
-        for (const [id, t] of it) {
-          counts.perTopic.set(Number(id), (counts.perTopic.get(Number(id)) ?? 0) + 1);
-          if (counts.start === undefined || t < counts.start) counts.start = t;
-          if (counts.end === undefined || t > counts.end) counts.end = t;
-          n++;
+      for (const order of ["timestamp, id", "id"]) {
+        try {
+          const sql = `SELECT topic_id, timestamp FROM messages ORDER BY ${order}`;
+          const it = this.#db.prepare(sql).raw(true).safeIntegers(true).iterate() as IterableIterator<
+            [unknown, unknown]
+          >;
+          for (const [id, t] of it) if (tally(id, t)) n++;
+        } catch {
+          // stops where the damage starts; the warning says how much was counted
         }
-      } catch {
-        // the warning below says where it stopped
+        if (n > 0) break;
       }
-      counts.warning = `${this.path}: damaged database (${errorMessage(err)}); counted ${n} readable messages`;
+      counts.warning = `${this.path}: ${damage}; counted ${n} readable messages`;
     }
     this.#counts = counts;
     return counts;
@@ -215,12 +240,14 @@ class Db3File {
         };
         yield* reorderWindow(rows());
       }
-      if (failure !== undefined) {
+      if (failure !== undefined || this.#truncation !== undefined) {
+        // One warning per file, whether the file is short, damaged or both.
+        const parts = [this.#truncation, failure && `stopped after ${state.yielded} messages: ${failure}`];
         yield {
           ns: state.lastNs,
           event: problem(
-            "corrupt",
-            `${this.path}: damaged database, stopped after ${state.yielded} messages (log time ${nsToSeconds(state.lastNs)}): ${failure}`,
+            this.#truncation !== undefined ? "truncated" : "corrupt",
+            `${this.path}: ${parts.filter(Boolean).join("; ")} (last log time read ${nsToSeconds(state.lastNs)})`,
           ),
         };
       }
@@ -266,6 +293,30 @@ class Db3File {
     } finally {
       it.return?.();
     }
+  }
+}
+
+/**
+ * Compares the file size with the page count in the SQLite header (valid when the change counter
+ * matches the version-valid-for field, as SQLite itself checks); a shorter file was cut short.
+ */
+async function sqliteTruncation(path: string, size: number): Promise<string | undefined> {
+  const handle = await open(path, "r");
+  try {
+    const h = new Uint8Array(100);
+    const { bytesRead } = await handle.read(h, 0, 100, 0);
+    if (bytesRead < 100) return `truncated at byte ${size} (SQLite header is 100 bytes)`;
+    const v = new DataView(h.buffer);
+    const raw = v.getUint16(16);
+    const pageSize = raw === 1 ? 65536 : raw;
+    const pages = v.getUint32(28);
+    if (pages === 0 || v.getUint32(24) !== v.getUint32(92)) return undefined;
+    const expected = pageSize * pages;
+    return size < expected
+      ? `truncated at byte ${size} of ${expected} (${pages} pages × ${pageSize} bytes)`
+      : undefined;
+  } finally {
+    await handle.close();
   }
 }
 
