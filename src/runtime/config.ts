@@ -129,6 +129,21 @@ export const LearnerSchema = z
     checkpointDir: z.string().default(""),
     checkpointKeep: z.number().int().positive().default(3),
     checkpointEvery: positive().default(60),
+    /** Autoencoder bottleneck width of the novelty (confidence) head. */
+    bottleneck: z.number().int().positive().default(8),
+    /**
+     * Confidence falls off as exp(-½(z/confidenceSigma)²) where z is the reconstruction error in
+     * standard deviations (of log error) above the mean of the training samples' errors.
+     */
+    confidenceSigma: positive().default(2),
+    /** Roughness bins for balance=per-bin. */
+    bins: z.number().int().min(1).max(100).default(5),
+    /** Seed of weight initialisation and replay sampling (replay runs are reproducible). */
+    seed: z.number().int().nonnegative().default(1),
+    /** Training starts once the replay buffer holds this many samples. */
+    minSamples: z.number().int().positive().default(64),
+    /** Live mode: seconds between weight hand-overs from the training worker to the predictor. */
+    publishEvery: positive().default(2),
   })
   .prefault({});
 

@@ -1,0 +1,404 @@
+// OnlineLearner: replay buffer + feature standardisation + roughness/novelty head + confidence.
+//
+//   addSamples(features n×C, roughness targets, weights)   from the association (one row per cell)
+//   train(steps)                                             Adam steps on batches from the buffer
+//   predict(features n×C, n) → roughness, confidence         one batched call per frame
+//
+// Features are standardised with running mean/std (Welford over every training sample), because raw
+// filter energies and user backbones' activations come in arbitrary scales. The buffer keeps raw
+// features, so a drifting normaliser never corrupts stored samples.
+//
+// Confidence: after each train() call the autoencoder's log reconstruction error is measured on a
+// sample of the buffer (mean μ, std σ). A cell with error z = (log e − μ)/σ standard deviations above
+// the training ground gets confidence exp(−½(z/confidenceSigma)²) (1 at or below μ). Before any
+// training every cell has confidence 0: the model knows nothing yet.
+//
+// Scheduling is the caller's: replay drives train() from sensor stamps with TrainingClock, live mode
+// runs the same learner in a worker (worker.ts) and hands weights to a predict-only copy here.
+
+import type { LearnerConfig } from "../runtime/config.ts";
+import { type LoadedCheckpoint, readLatestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+import { TerrainHead } from "./head.ts";
+import { ReplayBuffer } from "./replay-buffer.ts";
+import { type BackendName, type BackendPreference, initBackend, tf } from "./tf-backend.ts";
+
+export { TrainingClock } from "./schedule.ts";
+
+/** Standardised inputs are clipped: one wild feature must not saturate the whole head. */
+const CLIP = 8;
+/** Floor on a channel's std: a channel constant so far (e.g. no colour texture yet) stays bounded. */
+const MIN_STD = 1e-2;
+/** Samples used to measure the training reconstruction-error distribution. */
+const ERR_PROBE = 256;
+const MAGIC = 0x31484c54; // "TLH1"
+
+export interface LearnerStats {
+  backend: BackendName;
+  bufferSize: number;
+  samplesSeen: number;
+  trainSteps: number;
+  lastLoss: number;
+  lastReconLoss: number;
+  numTensors: number;
+  binSizes: number[];
+  /** Log reconstruction error of training samples: mean and std (NaN before training). */
+  errorMean: number;
+  errorStd: number;
+}
+
+export interface LearnerOptions {
+  warn?: (message: string) => void;
+}
+
+export class OnlineLearner {
+  readonly cfg: LearnerConfig;
+  readonly channels: number;
+  readonly backend: BackendName;
+  private head: TerrainHead;
+  private readonly buffer: ReplayBuffer;
+  private readonly warn: (m: string) => void;
+  // Welford running statistics of raw features (float64).
+  private normCount = 0;
+  private readonly normMean: Float64Array;
+  private readonly normM2: Float64Array;
+  private readonly shift: Float32Array;
+  private readonly scale: Float32Array;
+  private normDirty = true;
+  // Reused scratch: batches and standardised prediction inputs.
+  private readonly bx: Float32Array;
+  private readonly by: Float32Array;
+  private readonly bw: Float32Array;
+  private readonly px: Float32Array;
+  private readonly py: Float32Array;
+  private readonly pw: Float32Array;
+  private zbuf = new Float32Array(0);
+  private steps = 0;
+  private lastLoss = Number.NaN;
+  private lastReconLoss = Number.NaN;
+  private errMean = Number.NaN;
+  private errStd = Number.NaN;
+
+  private constructor(cfg: LearnerConfig, channels: number, backend: BackendName, opts: LearnerOptions) {
+    this.cfg = cfg;
+    this.channels = channels;
+    this.backend = backend;
+    this.warn = opts.warn ?? ((m) => console.warn(m));
+    this.head = new TerrainHead(
+      {
+        channels,
+        hidden: cfg.hiddenUnits,
+        bottleneck: cfg.bottleneck,
+        learningRate: cfg.learningRate,
+        seed: cfg.seed,
+      },
+      backend,
+    );
+    this.buffer = new ReplayBuffer({
+      capacity: cfg.bufferSize,
+      channels,
+      balance: cfg.balance,
+      bins: cfg.bins,
+      seed: cfg.seed,
+    });
+    this.normMean = new Float64Array(channels);
+    this.normM2 = new Float64Array(channels);
+    this.shift = new Float32Array(channels);
+    this.scale = new Float32Array(channels).fill(1);
+    this.bx = new Float32Array(cfg.batchSize * channels);
+    this.by = new Float32Array(cfg.batchSize);
+    this.bw = new Float32Array(cfg.batchSize);
+    this.px = new Float32Array(ERR_PROBE * channels);
+    this.py = new Float32Array(ERR_PROBE);
+    this.pw = new Float32Array(ERR_PROBE);
+  }
+
+  /** Initialises the tfjs backend (cfg.backend) for this thread and builds the networks. */
+  static async create(
+    cfg: LearnerConfig,
+    channels: number,
+    opts: LearnerOptions = {},
+  ): Promise<OnlineLearner> {
+    if (!Number.isInteger(channels) || channels < 1)
+      throw new Error(`learner needs a positive channel count, got ${channels}`);
+    const backend = await initBackend(cfg.backend as BackendPreference);
+    return new OnlineLearner(cfg, channels, backend, opts);
+  }
+
+  get trainSteps(): number {
+    return this.steps;
+  }
+  get bufferSize(): number {
+    return this.buffer.size;
+  }
+
+  /** Adds n = targets.length samples (features row-major n×C); non-finite rows are dropped. */
+  addSamples(features: Float32Array, targets: Float32Array, weights?: Float32Array): void {
+    const n = targets.length;
+    const C = this.channels;
+    if (features.length < n * C) {
+      throw new Error(`addSamples: features has ${features.length} floats for ${n} targets × ${C} channels`);
+    }
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(targets[i] as number)) continue;
+      let finite = true;
+      for (let k = 0; k < C; k++) if (!Number.isFinite(features[i * C + k] as number)) finite = false;
+      if (!finite) continue;
+      this.normCount++;
+      const inv = 1 / this.normCount;
+      for (let k = 0; k < C; k++) {
+        const x = features[i * C + k] as number;
+        const m = this.normMean[k] as number;
+        const d = x - m;
+        const m2 = m + d * inv;
+        this.normMean[k] = m2;
+        this.normM2[k] = (this.normM2[k] as number) + d * (x - m2);
+      }
+    }
+    this.normDirty = true;
+    this.buffer.add(features, targets, weights, n);
+  }
+
+  private refreshNorm(): void {
+    if (!this.normDirty) return;
+    this.normDirty = false;
+    const n = this.normCount;
+    for (let k = 0; k < this.channels; k++) {
+      this.shift[k] = n > 0 ? (this.normMean[k] as number) : 0;
+      const variance = n > 1 ? (this.normM2[k] as number) / (n - 1) : 1;
+      this.scale[k] = 1 / Math.max(Math.sqrt(variance), MIN_STD);
+    }
+  }
+
+  /** In place: x ← clip((x − mean)/std). */
+  private standardise(x: Float32Array, n: number): void {
+    this.refreshNorm();
+    const C = this.channels;
+    for (let i = 0; i < n; i++) {
+      const o = i * C;
+      for (let k = 0; k < C; k++) {
+        const z = ((x[o + k] as number) - (this.shift[k] as number)) * (this.scale[k] as number);
+        x[o + k] = Math.max(-CLIP, Math.min(CLIP, z));
+      }
+    }
+  }
+
+  /**
+   * Runs `steps` Adam steps (none until the buffer holds cfg.minSamples). The loss of the last step is
+   * returned; the novelty statistics are refreshed at the end.
+   */
+  async train(steps: number): Promise<{ loss: number; steps: number }> {
+    if (steps <= 0 || this.buffer.size < this.cfg.minSamples) return { loss: this.lastLoss, steps: 0 };
+    const B = this.cfg.batchSize;
+    for (let s = 0; s < steps; s++) {
+      const n = this.buffer.sample(B, this.bx, this.by, this.bw);
+      this.standardise(this.bx, n);
+      const last = s === steps - 1;
+      const r = this.head.trainStep(this.bx, this.by, this.bw, n, last);
+      if (last) {
+        this.lastLoss = r.loss;
+        this.lastReconLoss = r.reconLoss;
+      }
+      this.steps++;
+    }
+    this.updateErrorStats();
+    return { loss: this.lastLoss, steps };
+  }
+
+  private updateErrorStats(): void {
+    const n = this.buffer.sample(ERR_PROBE, this.px, this.py, this.pw);
+    if (n < 2) return;
+    this.standardise(this.px, n);
+    const { reconError } = this.head.predict(this.px, n);
+    let s = 0;
+    let s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const l = Math.log((reconError[i] as number) + 1e-8);
+      s += l;
+      s2 += l * l;
+    }
+    this.errMean = s / n;
+    this.errStd = Math.sqrt(Math.max(s2 / n - this.errMean * this.errMean, 0));
+  }
+
+  /** Maps a reconstruction error to confidence 0..1 (0 when nothing has been trained yet). */
+  confidenceOf(reconError: number): number {
+    if (!(this.steps > 0) || !Number.isFinite(this.errMean)) return 0;
+    const z = (Math.log(reconError + 1e-8) - this.errMean) / Math.max(this.errStd, 0.05);
+    if (!(z > 0)) return z <= 0 ? 1 : 0; // NaN error → 0
+    const u = z / this.cfg.confidenceSigma;
+    return Math.exp(-0.5 * u * u);
+  }
+
+  /** Roughness (0..1) and confidence (0..1) of n feature vectors (row-major n×C), one batched pass. */
+  predict(
+    features: Float32Array,
+    n: number,
+  ): { roughness: Float32Array; confidence: Float32Array; reconError: Float32Array } {
+    const C = this.channels;
+    if (features.length < n * C)
+      throw new Error(`predict: features has ${features.length} floats for ${n} × ${C}`);
+    if (this.zbuf.length < n * C) this.zbuf = new Float32Array(n * C);
+    const z = this.zbuf;
+    z.set(features.subarray(0, n * C));
+    // Non-finite features (a broken backbone output) become the training mean; confidence says the rest.
+    for (let i = 0; i < n * C; i++) if (!Number.isFinite(z[i] as number)) z[i] = this.shift[i % C] as number;
+    this.standardise(z, n);
+    const { roughness, reconError } = this.head.predict(z, n);
+    const confidence = new Float32Array(n);
+    for (let i = 0; i < n; i++) confidence[i] = this.confidenceOf(reconError[i] as number);
+    return { roughness, confidence, reconError };
+  }
+
+  // --- weights: everything a predictor needs (networks, normaliser, novelty statistics) -------------
+
+  /** Serialises weights + normaliser + error statistics (little-endian, self-describing header). */
+  async getWeights(): Promise<ArrayBuffer> {
+    const arrays = this.head.getWeights();
+    const C = this.channels;
+    const headerBytes = 8 * 4 + 8 * 8;
+    const normBytes = 2 * C * 8;
+    const floats = arrays.reduce((a, w) => a + w.length, 0);
+    const buf = new ArrayBuffer(headerBytes + normBytes + floats * 4);
+    const dv = new DataView(buf);
+    const u32 = [MAGIC, 1, C, this.cfg.hiddenUnits, this.cfg.bottleneck, arrays.length, floats, 0];
+    u32.forEach((v, i) => {
+      dv.setUint32(i * 4, v, true);
+    });
+    const f64 = [
+      this.steps,
+      this.normCount,
+      this.errMean,
+      this.errStd,
+      this.lastLoss,
+      this.lastReconLoss,
+      0,
+      0,
+    ];
+    f64.forEach((v, i) => {
+      dv.setFloat64(32 + i * 8, v, true);
+    });
+    let o = headerBytes;
+    for (let k = 0; k < C; k++, o += 8) dv.setFloat64(o, this.normMean[k] as number, true);
+    for (let k = 0; k < C; k++, o += 8) dv.setFloat64(o, this.normM2[k] as number, true);
+    for (const w of arrays) for (let i = 0; i < w.length; i++, o += 4) dv.setFloat32(o, w[i] as number, true);
+    return buf;
+  }
+
+  /** Loads weights from getWeights() of a learner with the same channels/hidden/bottleneck. */
+  setWeights(buf: ArrayBuffer | Uint8Array): void {
+    const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
+    if (bytes.byteLength < 96)
+      throw new Error(`learner weights: ${bytes.byteLength} bytes is too short for the header`);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const magic = dv.getUint32(0, true);
+    if (magic !== MAGIC) throw new Error(`learner weights: bad magic 0x${magic.toString(16)}`);
+    const C = dv.getUint32(8, true);
+    const hidden = dv.getUint32(12, true);
+    const bottleneck = dv.getUint32(16, true);
+    const nArrays = dv.getUint32(20, true);
+    const floats = dv.getUint32(24, true);
+    if (C !== this.channels || hidden !== this.cfg.hiddenUnits || bottleneck !== this.cfg.bottleneck) {
+      throw new Error(
+        `learner weights are for ${C} channels/${hidden} hidden/${bottleneck} bottleneck; this learner has ${this.channels}/${this.cfg.hiddenUnits}/${this.cfg.bottleneck}`,
+      );
+    }
+    const expected = 96 + 16 * C + 4 * floats;
+    if (bytes.byteLength !== expected)
+      throw new Error(`learner weights: ${bytes.byteLength} bytes, expected ${expected}`);
+    const shapes = this.head.shapes();
+    if (nArrays !== shapes.length)
+      throw new Error(`learner weights: ${nArrays} tensors, expected ${shapes.length}`);
+    let o = 96 + 16 * C;
+    const arrays = shapes.map((shape) => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const a = new Float32Array(size);
+      for (let i = 0; i < size; i++, o += 4) a[i] = dv.getFloat32(o, true);
+      return a;
+    });
+    this.head.setWeights(arrays);
+    this.steps = dv.getFloat64(32, true);
+    this.normCount = dv.getFloat64(40, true);
+    this.errMean = dv.getFloat64(48, true);
+    this.errStd = dv.getFloat64(56, true);
+    this.lastLoss = dv.getFloat64(64, true);
+    this.lastReconLoss = dv.getFloat64(72, true);
+    for (let k = 0; k < C; k++) this.normMean[k] = dv.getFloat64(96 + 8 * k, true);
+    for (let k = 0; k < C; k++) this.normM2[k] = dv.getFloat64(96 + 8 * (C + k), true);
+    this.normDirty = true;
+  }
+
+  // --- checkpoints --------------------------------------------------------------------------------
+
+  /** Atomic checkpoint in `dir` (keeps cfg.checkpointKeep). Returns the manifest path. */
+  async saveCheckpoint(dir: string): Promise<string> {
+    const data = new Uint8Array(await this.getWeights());
+    return writeCheckpoint(
+      dir,
+      data,
+      {
+        trainSteps: this.steps,
+        samplesSeen: this.buffer.totalSeen,
+        channels: this.channels,
+        hiddenUnits: this.cfg.hiddenUnits,
+        bottleneck: this.cfg.bottleneck,
+        backend: this.backend,
+        loss: Number.isFinite(this.lastLoss) ? this.lastLoss : null,
+      },
+      this.cfg.checkpointKeep,
+    );
+  }
+
+  /**
+   * Resumes from the newest valid checkpoint in `dir`; corrupt or incompatible ones are skipped with a
+   * warning. Returns false (fresh model) when there is none.
+   */
+  async loadLatestCheckpoint(dir: string): Promise<boolean> {
+    const accept = (c: LoadedCheckpoint): string | null => {
+      try {
+        this.setWeights(c.data);
+        return null;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    const loaded = await readLatestCheckpoint(dir, this.warn, accept);
+    return loaded !== null;
+  }
+
+  /** Forgets everything learned (networks, buffer, normaliser) — the "reset model" service. */
+  reset(): void {
+    // A new head also drops Adam's moment estimates.
+    const fresh = new TerrainHead(this.head.opts, this.backend);
+    this.head.dispose();
+    this.head = fresh;
+    this.buffer.clear();
+    this.normCount = 0;
+    this.normMean.fill(0);
+    this.normM2.fill(0);
+    this.normDirty = true;
+    this.steps = 0;
+    this.lastLoss = Number.NaN;
+    this.lastReconLoss = Number.NaN;
+    this.errMean = Number.NaN;
+    this.errStd = Number.NaN;
+  }
+
+  stats(): LearnerStats {
+    return {
+      backend: this.backend,
+      bufferSize: this.buffer.size,
+      samplesSeen: this.buffer.totalSeen,
+      trainSteps: this.steps,
+      lastLoss: this.lastLoss,
+      lastReconLoss: this.lastReconLoss,
+      numTensors: tf.memory().numTensors,
+      binSizes: this.buffer.binSizes(),
+      errorMean: this.errMean,
+      errorStd: this.errStd,
+    };
+  }
+
+  dispose(): void {
+    this.head.dispose();
+  }
+}

@@ -1,0 +1,213 @@
+// Bounded replay buffer of (feature vector, roughness target, weight) samples in preallocated typed
+// arrays: no per-sample objects, fixed memory (capacity × channels floats) however long the robot drives.
+//
+// Two policies:
+// - "reservoir": a uniform random sample of everything ever added (Vitter's algorithm R).
+// - "per-bin": targets are binned by roughness; when full, a random sample of the currently largest bin
+//   is evicted, and batches draw a bin with probability ∝ √(bin size) before drawing within it. Mostly
+//   smooth ground then cannot crowd out the rare rough patches (which are what a speed limit is for),
+//   while a bin with three samples is not replayed as often as one with thousands (overfitting).
+//
+// Randomness comes from a seeded PRNG, so a replay run is reproducible.
+
+export type BalanceMode = "reservoir" | "per-bin";
+
+/** Small fast seeded PRNG (mulberry32); deterministic across platforms. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ReplayBufferOptions {
+  capacity: number;
+  channels: number;
+  balance: BalanceMode;
+  /** Roughness bins for "per-bin" (over 0..1). */
+  bins?: number;
+  seed?: number;
+}
+
+export class ReplayBuffer {
+  readonly capacity: number;
+  readonly channels: number;
+  readonly balance: BalanceMode;
+  readonly bins: number;
+  private readonly features: Float32Array;
+  private readonly targets: Float32Array;
+  private readonly weights: Float32Array;
+  private readonly rand: () => number;
+  private count = 0;
+  /** Samples ever offered (reservoir needs it). */
+  private seen = 0;
+  // per-bin bookkeeping: members[b*capacity + j] = slot; binOf[slot]; posInBin[slot].
+  private readonly members: Int32Array;
+  private readonly binCount: Int32Array;
+  private readonly binOf: Int32Array;
+  private readonly posInBin: Int32Array;
+  private readonly binWeight: Float64Array;
+
+  constructor(opts: ReplayBufferOptions) {
+    if (!(opts.capacity > 0) || !(opts.channels > 0)) {
+      throw new Error(
+        `replay buffer needs capacity > 0 and channels > 0 (got ${opts.capacity}, ${opts.channels})`,
+      );
+    }
+    this.capacity = opts.capacity;
+    this.channels = opts.channels;
+    this.balance = opts.balance;
+    this.bins = Math.max(1, opts.bins ?? 5);
+    this.features = new Float32Array(this.capacity * this.channels);
+    this.targets = new Float32Array(this.capacity);
+    this.weights = new Float32Array(this.capacity);
+    this.rand = seededRandom(opts.seed ?? 1);
+    const perBin = this.balance === "per-bin";
+    this.members = new Int32Array(perBin ? this.bins * this.capacity : 0);
+    this.binCount = new Int32Array(this.bins);
+    this.binOf = new Int32Array(perBin ? this.capacity : 0);
+    this.posInBin = new Int32Array(perBin ? this.capacity : 0);
+    this.binWeight = new Float64Array(this.bins);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+  get totalSeen(): number {
+    return this.seen;
+  }
+
+  /** Samples per roughness bin (per-bin mode; in reservoir mode computed on the fly). */
+  binSizes(): number[] {
+    if (this.balance === "per-bin") return Array.from(this.binCount);
+    const out = new Array<number>(this.bins).fill(0);
+    for (let i = 0; i < this.count; i++) {
+      const b = this.binFor(this.targets[i] as number);
+      out[b] = (out[b] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.count = 0;
+    this.seen = 0;
+    this.binCount.fill(0);
+  }
+
+  private binFor(target: number): number {
+    const b = Math.floor(target * this.bins);
+    return b < 0 ? 0 : b >= this.bins ? this.bins - 1 : b;
+  }
+
+  /** Adds n samples: features n×C (row-major), targets n, optional weights n (default 1). */
+  add(features: Float32Array, targets: Float32Array, weights?: Float32Array, n = targets.length): void {
+    const C = this.channels;
+    if (features.length < n * C)
+      throw new Error(`features has ${features.length} floats, need ${n}×${C} = ${n * C}`);
+    if (targets.length < n) throw new Error(`targets has ${targets.length} values, need ${n}`);
+    if (weights && weights.length < n) throw new Error(`weights has ${weights.length} values, need ${n}`);
+    for (let i = 0; i < n; i++) {
+      const t = targets[i] as number;
+      const w = weights ? (weights[i] as number) : 1;
+      if (!Number.isFinite(t) || !(w > 0)) continue;
+      let finite = true;
+      for (let k = 0; k < C; k++) {
+        if (!Number.isFinite(features[i * C + k] as number)) {
+          finite = false;
+          break;
+        }
+      }
+      if (!finite) continue;
+      this.seen++;
+      const slot = this.balance === "per-bin" ? this.slotPerBin(t) : this.slotReservoir();
+      if (slot < 0) continue;
+      this.features.set(features.subarray(i * C, i * C + C), slot * C);
+      this.targets[slot] = t;
+      this.weights[slot] = w;
+    }
+  }
+
+  private slotReservoir(): number {
+    if (this.count < this.capacity) return this.count++;
+    const j = Math.floor(this.rand() * this.seen);
+    return j < this.capacity ? j : -1;
+  }
+
+  private slotPerBin(target: number): number {
+    const bin = this.binFor(target);
+    let slot: number;
+    if (this.count < this.capacity) {
+      slot = this.count++;
+    } else {
+      // Evict a random member of the largest bin (ties → lowest index, deterministic).
+      let big = 0;
+      for (let b = 1; b < this.bins; b++)
+        if ((this.binCount[b] as number) > (this.binCount[big] as number)) big = b;
+      const j = Math.floor(this.rand() * (this.binCount[big] as number));
+      slot = this.members[big * this.capacity + j] as number;
+      this.removeFromBin(slot);
+    }
+    const pos = this.binCount[bin] as number;
+    this.members[bin * this.capacity + pos] = slot;
+    this.binOf[slot] = bin;
+    this.posInBin[slot] = pos;
+    this.binCount[bin] = pos + 1;
+    return slot;
+  }
+
+  private removeFromBin(slot: number): void {
+    const b = this.binOf[slot] as number;
+    const pos = this.posInBin[slot] as number;
+    const last = (this.binCount[b] as number) - 1;
+    const moved = this.members[b * this.capacity + last] as number;
+    this.members[b * this.capacity + pos] = moved;
+    this.posInBin[moved] = pos;
+    this.binCount[b] = last;
+  }
+
+  /**
+   * Fills caller-owned batch arrays (features batch×C, targets, weights) with samples drawn with
+   * replacement; returns how many were drawn (0 when empty).
+   */
+  sample(
+    batch: number,
+    outFeatures: Float32Array,
+    outTargets: Float32Array,
+    outWeights: Float32Array,
+  ): number {
+    if (this.count === 0) return 0;
+    const C = this.channels;
+    let total = 0;
+    const binWeight = this.binWeight;
+    if (this.balance === "per-bin") {
+      for (let b = 0; b < this.bins; b++) {
+        binWeight[b] = Math.sqrt(this.binCount[b] as number);
+        total += binWeight[b] as number;
+      }
+    }
+    for (let i = 0; i < batch; i++) {
+      let slot: number;
+      if (this.balance === "per-bin") {
+        let r = this.rand() * total;
+        let b = 0;
+        while (b < this.bins - 1 && (r >= (binWeight[b] as number) || this.binCount[b] === 0)) {
+          r -= binWeight[b] as number;
+          b++;
+        }
+        while (this.binCount[b] === 0 && b > 0) b--; // float round-off past the last non-empty bin
+        const cnt = this.binCount[b] as number;
+        slot = this.members[b * this.capacity + Math.floor(this.rand() * cnt)] as number;
+      } else {
+        slot = Math.floor(this.rand() * this.count);
+      }
+      outFeatures.set(this.features.subarray(slot * C, slot * C + C), i * C);
+      outTargets[i] = this.targets[slot] as number;
+      outWeights[i] = this.weights[slot] as number;
+    }
+    return batch;
+  }
+}

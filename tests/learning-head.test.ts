@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
+import { OnlineLearner, TrainingClock } from "../src/learning/learner.ts";
+import { ReplayBuffer } from "../src/learning/replay-buffer.ts";
+import { tf } from "../src/learning/tf-backend.ts";
+import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
+import { auroc, type TextureSpec, textureImage } from "./learning-textures.ts";
+
+// Terrain stand-ins: roughness is a function of texture (grain, contrast, colour), as on real ground.
+const TRAINED: Array<[TextureSpec, number]> = [
+  [{ rgb: [70, 130, 60], grain: 3, contrast: 30 }, 0.2], // "grass"
+  [{ rgb: [128, 128, 128], grain: 1, contrast: 60 }, 0.7], // "gravel"
+  [{ rgb: [60, 60, 65], grain: 1, contrast: 10 }, 0.05], // "asphalt"
+  [{ rgb: [120, 90, 60], grain: 8, contrast: 70 }, 0.9], // "rocks"
+  [{ rgb: [190, 170, 120], grain: 2, contrast: 15 }, 0.3], // "sand"
+];
+const NEVER_TRAINED: TextureSpec[] = [
+  { rgb: [60, 90, 170], grain: 5, contrast: 40 },
+  { rgb: [200, 60, 60], grain: 16, contrast: 50, stripes: 6 },
+  { rgb: [230, 230, 230], grain: 2, contrast: 5 },
+];
+const W = 128;
+const H = 96;
+
+const cfg = (over: Partial<LearnerConfig> = {}): LearnerConfig => ({ ...defaultConfig().learner, ...over });
+
+let bb: Backbone;
+const features = async (spec: TextureSpec, seed: number) => {
+  const f = await bb.extract(textureImage(spec, W, H, seed));
+  return { data: f.data, n: f.rows * f.cols };
+};
+
+beforeAll(async () => {
+  bb = await Backbone.load(defaultBackbonePath());
+});
+afterAll(async () => {
+  await bb.close();
+});
+
+describe("OnlineLearner on real backbone features", () => {
+  let learner: OnlineLearner;
+  beforeAll(async () => {
+    learner = await OnlineLearner.create(cfg({ bufferSize: 5000 }), bb.channels);
+    for (let seed = 0; seed < 4; seed++) {
+      for (const [i, [spec, r]] of TRAINED.entries()) {
+        const { data, n } = await features(spec, 100 + 10 * seed + i);
+        learner.addSamples(data, new Float32Array(n).fill(r));
+      }
+    }
+    await learner.train(400);
+  });
+  afterAll(() => learner.dispose());
+
+  it("reports its backend (wasm here, tfjs-node when installed)", () => {
+    expect(["tensorflow", "wasm", "cpu"]).toContain(learner.backend);
+    // @tensorflow/tfjs-node is not installed in this repo's CI, so auto must have picked wasm.
+    expect(learner.backend).toBe("wasm");
+    expect(learner.stats().backend).toBe(learner.backend);
+  });
+
+  it("learns roughness from texture to low error on unseen images of trained textures", async () => {
+    let err = 0;
+    let count = 0;
+    for (const [i, [spec, r]] of TRAINED.entries()) {
+      const { data, n } = await features(spec, 9000 + i);
+      const p = learner.predict(data, n);
+      expect(p.roughness).toHaveLength(n);
+      for (let k = 0; k < n; k++) {
+        err += Math.abs((p.roughness[k] as number) - r);
+        count++;
+      }
+    }
+    expect(err / count).toBeLessThan(0.05);
+    expect(learner.stats().trainSteps).toBe(400);
+    expect(learner.stats().lastLoss).toBeLessThan(0.01);
+  });
+
+  it("is less confident on a texture it never trained on (AUROC ≥ 0.8 per cell)", async () => {
+    const seen: number[] = [];
+    const unseen: number[] = [];
+    for (const [i, [spec]] of TRAINED.entries()) {
+      const { data, n } = await features(spec, 7000 + i);
+      seen.push(...learner.predict(data, n).confidence);
+    }
+    for (const [i, spec] of NEVER_TRAINED.entries()) {
+      const { data, n } = await features(spec, 8000 + i);
+      unseen.push(...learner.predict(data, n).confidence);
+    }
+    expect(auroc(seen, unseen)).toBeGreaterThanOrEqual(0.8);
+    const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+    expect(mean(seen)).toBeGreaterThan(0.5);
+    expect(mean(unseen)).toBeLessThan(0.3);
+  });
+
+  it("hands weights to another learner (the live predictor) that then predicts identically", async () => {
+    const copy = await OnlineLearner.create(cfg({ bufferSize: 10 }), bb.channels);
+    const { data, n } = await features(TRAINED[0]?.[0] as TextureSpec, 4242);
+    const before = copy.predict(data, n);
+    expect(before.confidence.every((c) => c === 0)).toBe(true); // untrained: knows nothing
+    copy.setWeights(await learner.getWeights());
+    const a = learner.predict(data, n);
+    const b = copy.predict(data, n);
+    expect(Array.from(b.roughness)).toEqual(Array.from(a.roughness));
+    expect(Array.from(b.confidence)).toEqual(Array.from(a.confidence));
+    expect(copy.trainSteps).toBe(learner.trainSteps);
+    const wrong = await OnlineLearner.create(cfg({ hiddenUnits: 8 }), bb.channels);
+    expect(() => wrong.setWeights(new Uint8Array(copy.channels))).toThrow(/too short/);
+    const good = await learner.getWeights();
+    expect(() => wrong.setWeights(good)).toThrow(
+      /39 channels\/64 hidden\/8 bottleneck; this learner has 39\/8\/8/,
+    );
+    copy.dispose();
+    wrong.dispose();
+  });
+});
+
+describe("tensor hygiene", () => {
+  it("keeps tf.memory().numTensors flat over 200 train + predict steps", async () => {
+    const learner = await OnlineLearner.create(cfg({ bufferSize: 2000, minSamples: 16 }), bb.channels);
+    const { data, n } = await features(TRAINED[1]?.[0] as TextureSpec, 31);
+    const targets = new Float32Array(n).fill(0.7);
+    learner.addSamples(data, targets);
+    await learner.train(1); // creates the optimiser's moment variables
+    learner.predict(data, n);
+    const start = tf.memory().numTensors;
+    for (let i = 0; i < 200; i++) {
+      learner.addSamples(data, targets);
+      await learner.train(1);
+      learner.predict(data, n);
+    }
+    expect(tf.memory().numTensors).toBe(start);
+    expect(learner.stats().numTensors).toBe(start);
+    await learner.getWeights();
+    learner.reset();
+    expect(learner.trainSteps).toBe(0);
+    expect(learner.bufferSize).toBe(0);
+    expect(tf.memory().numTensors).toBeLessThanOrEqual(start);
+    learner.dispose();
+  });
+
+  it("is reproducible: same seed and data → same weights", async () => {
+    const run = async () => {
+      const l = await OnlineLearner.create(cfg({ bufferSize: 500, minSamples: 16 }), bb.channels);
+      for (const [i, [spec, r]] of TRAINED.slice(0, 2).entries()) {
+        const { data, n } = await features(spec, 55 + i);
+        l.addSamples(data, new Float32Array(n).fill(r));
+      }
+      await l.train(20);
+      const w = new Uint8Array(await l.getWeights());
+      l.dispose();
+      return w;
+    };
+    expect(Buffer.compare(Buffer.from(await run()), Buffer.from(await run()))).toBe(0);
+  });
+});
+
+describe("ReplayBuffer", () => {
+  const fill = (buf: ReplayBuffer, n: number, target: number) => {
+    const f = new Float32Array(n * buf.channels).fill(target);
+    buf.add(f, new Float32Array(n).fill(target));
+  };
+
+  it("per-bin keeps rare rough samples when smooth ones flood in, and replays them", () => {
+    const buf = new ReplayBuffer({ capacity: 1000, channels: 2, balance: "per-bin", bins: 5, seed: 3 });
+    fill(buf, 50, 0.95);
+    fill(buf, 20000, 0.05);
+    expect(buf.size).toBe(1000);
+    expect(buf.binSizes()[4]).toBe(50);
+    const bx = new Float32Array(4000 * 2);
+    const by = new Float32Array(4000);
+    const bw = new Float32Array(4000);
+    buf.sample(4000, bx, by, bw);
+    const rough = by.filter((t) => t > 0.9).length / 4000;
+    // √50 / (√50 + √950) ≈ 0.19, versus 0.05 for uniform replay.
+    expect(rough).toBeGreaterThan(0.15);
+    expect(rough).toBeLessThan(0.25);
+    expect(bx[0]).toBe(by[0]); // feature rows travel with their targets
+  });
+
+  it("reservoir keeps a uniform sample of history and drops non-finite rows", () => {
+    const buf = new ReplayBuffer({ capacity: 1000, channels: 2, balance: "reservoir", seed: 4 });
+    fill(buf, 5000, 0.1);
+    fill(buf, 5000, 0.9);
+    const sizes = buf.binSizes();
+    expect(buf.size).toBe(1000);
+    expect(Math.abs((sizes[0] as number) - 500)).toBeLessThan(80);
+    buf.add(Float32Array.of(Number.NaN, 1), Float32Array.of(0.5));
+    buf.add(Float32Array.of(1, 1), Float32Array.of(Number.NaN));
+    expect(buf.totalSeen).toBe(10000);
+    expect(() => buf.add(new Float32Array(3), new Float32Array(2))).toThrow(/need 2×2 = 4/);
+  });
+});
+
+describe("TrainingClock", () => {
+  it("owes a fixed number of steps per second of sensor time, whatever the call pattern", () => {
+    const a = new TrainingClock(20);
+    const b = new TrainingClock(20);
+    let sa = 0;
+    let sb = 0;
+    for (let t = 100; t <= 110; t += 1 / 15) sa += a.stepsDue(t); // 15 Hz frames
+    for (let t = 100; t <= 110; t += 0.005) sb += b.stepsDue(t); // 200 Hz IMU
+    expect(Math.abs(sa - 200)).toBeLessThanOrEqual(1);
+    expect(Math.abs(sb - 200)).toBeLessThanOrEqual(1);
+    expect(a.stepsDue(109)).toBe(0); // backwards
+    expect(a.stepsDue(500)).toBe(20); // a 390 s gap counts as maxGap = 1 s
+    expect(a.stepsDue(10)).toBe(0); // re-anchored after a jump back
+    expect(a.stepsDue(10.5)).toBe(10);
+  });
+});
