@@ -35,16 +35,16 @@ export interface ReportFiles {
 
 export async function writeReport(
   dir: string,
-  report: { eval?: { curve: { t: number; spearman: number; mae: number; baselineSpearman: number; baselineMae: number }[] } } & Record<string, unknown>,
+  report: { curve?: { t: number; spearman: number; mae: number; baselineSpearman: number; baselineMae: number }[] } & Record<string, unknown>,
   panels: readonly FramePanel[],
   title: string,
   goal?: number,
 ): Promise<ReportFiles> {
   await mkdir(dir, { recursive: true });
   const files: ReportFiles = { dir, json: join(dir, "report.json") };
-  if (report.eval && report.eval.curve.length > 0) {
+  if (report.curve && report.curve.length > 0) {
     files.curve = join(dir, "learning-curve.png");
-    await writeFile(files.curve, svgToPng(learningCurveSvg(report.eval.curve, title, goal)));
+    await writeFile(files.curve, svgToPng(learningCurveSvg(report.curve, title, goal)));
   }
   if (panels.length > 0) {
     files.frames = join(dir, "frames.png");
