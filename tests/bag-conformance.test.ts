@@ -48,7 +48,9 @@ describe("rosbag2 conformance cdr_test", () => {
       "/array_topic",
     ]);
     // Values rosbag2's test wrote into these bags.
-    const basic = a.messages.filter((m) => m.topic === "/test_topic").map((m) => m.message as Record<string, unknown>);
+    const basic = a.messages
+      .filter((m) => m.topic === "/test_topic")
+      .map((m) => m.message as Record<string, unknown>);
     expect(basic.map((m) => m.int32_value)).toEqual([123, 123, 123]);
     expect(basic[0]!.int64_value).toBe(0n);
     const arrays = a.messages.find((m) => m.topic === "/array_topic")!.message as Record<string, unknown>;
@@ -65,7 +67,7 @@ describe("rosbag2 conformance cdr_test", () => {
     expect(i1.format).toBe("mcap");
     expect(i2.format).toBe("rosbag2-sqlite3");
     for (const info of [i1, i2]) {
-      expect(info.start).toBeCloseTo(1586406456.763032325, 6);
+      expect(info.start).toBeCloseTo(1586406456.763032, 6);
       expect(info.duration).toBeCloseTo(0.151137181, 9);
       expect(info.topics.map((t) => [t.name, t.type, t.count]).sort()).toEqual([
         ["/array_topic", "test_msgs/msg/Arrays", 4],
@@ -84,7 +86,11 @@ describe("rosbag2 conformance cdr_test", () => {
     const mid = await collect(bag, { start: all[2]!.logTime, end: all[4]!.logTime });
     expect(mid.messages.map((m) => m.logTime)).toEqual([all[2]!.logTime, all[3]!.logTime, all[4]!.logTime]);
     const mcap = await open("rosbag2_cdr_test_mcap/cdr_test_0.mcap");
-    const mid2 = await collect(mcap, { start: all[2]!.logTime, end: all[4]!.logTime, topics: ["/test_topic"] });
+    const mid2 = await collect(mcap, {
+      start: all[2]!.logTime,
+      end: all[4]!.logTime,
+      topics: ["/test_topic"],
+    });
     expect(mid2.messages.map((m) => m.logTime)).toEqual([all[2]!.logTime, all[4]!.logTime]);
   });
 });
@@ -102,12 +108,15 @@ describe("talker.mcap (zstd chunk)", () => {
     const { messages, problems } = await collect(bag);
     expect(problems).toEqual([]);
     expect(messages).toHaveLength(20);
-    const strings = messages.filter((m) => m.topic === "/topic").map((m) => (m.message as { data: string }).data);
+    const strings = messages
+      .filter((m) => m.topic === "/topic")
+      .map((m) => (m.message as { data: string }).data);
     expect(strings[0]).toMatch(/^Hello, world! \d+$/);
     const log = messages.find((m) => m.topic === "/rosout")!.message as { name: string; msg: string };
     expect(log.name).toBe("minimal_publisher");
     expect(log.msg).toMatch(/^Publishing: 'Hello, world! \d+'$/);
-    for (let i = 1; i < messages.length; i++) expect(messages[i]!.logTime).toBeGreaterThanOrEqual(messages[i - 1]!.logTime);
+    for (let i = 1; i < messages.length; i++)
+      expect(messages[i]!.logTime).toBeGreaterThanOrEqual(messages[i - 1]!.logTime);
   });
 });
 
@@ -115,7 +124,9 @@ describe("stinger bags (real Humble .db3, no message_definitions table)", () => 
   it("decodes real IMU with built-in definitions and converts it to sane core samples", async () => {
     const bag = await open("stinger_test_bag");
     const info = await bag.info();
-    expect(info.topics).toEqual([{ name: "/imu/data", type: "sensor_msgs/msg/Imu", count: 104, serializationFormat: "cdr" }]);
+    expect(info.topics).toEqual([
+      { name: "/imu/data", type: "sensor_msgs/msg/Imu", count: 104, serializationFormat: "cdr" },
+    ]);
     expect(info.duration).toBeGreaterThan(10);
     expect(info.duration).toBeLessThan(11);
     const { messages, problems } = await collect(bag);
@@ -146,11 +157,18 @@ describe("stinger bags (real Humble .db3, no message_definitions table)", () => 
     const { messages, problems } = await collect(bag);
     expect(problems).toEqual([]);
     expect(messages).toHaveLength(774);
-    for (let i = 1; i < messages.length; i++) expect(messages[i]!.logTime).toBeGreaterThanOrEqual(messages[i - 1]!.logTime);
-    const statics = messages.filter((m) => m.topic === "/tf_static").flatMap((m) => transformsFromRos(m.message, true));
+    for (let i = 1; i < messages.length; i++)
+      expect(messages[i]!.logTime).toBeGreaterThanOrEqual(messages[i - 1]!.logTime);
+    const statics = messages
+      .filter((m) => m.topic === "/tf_static")
+      .flatMap((m) => transformsFromRos(m.message, true));
     expect(statics.length).toBeGreaterThan(0);
-    for (const t of statics) expect(Math.hypot(t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w)).toBeCloseTo(1, 3);
-    const fix = messages.find((m) => m.topic === "/gps/fix")!.message as { latitude: number; longitude: number };
+    for (const t of statics)
+      expect(Math.hypot(t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w)).toBeCloseTo(1, 3);
+    const fix = messages.find((m) => m.topic === "/gps/fix")!.message as {
+      latitude: number;
+      longitude: number;
+    };
     expect(Math.abs(fix.latitude)).toBeLessThanOrEqual(90);
     expect(Math.abs(fix.longitude)).toBeLessThanOrEqual(180);
   });
@@ -183,7 +201,13 @@ describe("gps_nav_ws_bag (real Odometry, an unknown ackermann type)", () => {
     const bag = await open("gps_nav_ws_bag");
     const info = await bag.info();
     const counts = Object.fromEntries(info.topics.map((t) => [t.name, t.count]));
-    expect(counts).toMatchObject({ "/odometry": 2143, "/vehicle_pose": 2034, "/gps": 107, "/vehicle_command_ackermann": 1034, "/events/write_split": 0 });
+    expect(counts).toMatchObject({
+      "/odometry": 2143,
+      "/vehicle_pose": 2034,
+      "/gps": 107,
+      "/vehicle_command_ackermann": 1034,
+      "/events/write_split": 0,
+    });
     expect(info.skipped).toEqual({ "ackermann_msgs/msg/AckermannDriveStamped": 1034 });
     expect(info.duration).toBeCloseTo(114.272312045, 6);
 
@@ -201,7 +225,8 @@ describe("gps_nav_ws_bag (real Odometry, an unknown ackermann type)", () => {
     for (const o of odom) {
       const q = o.pose.orientation;
       expect(Math.hypot(q.x, q.y, q.z, q.w)).toBeCloseTo(1, 3);
-      for (const v of [o.pose.position.x, o.linear.x, o.linear.y, o.angular.z]) expect(Number.isFinite(v)).toBe(true);
+      for (const v of [o.pose.position.x, o.linear.x, o.linear.y, o.angular.z])
+        expect(Number.isFinite(v)).toBe(true);
       expect(Math.abs(o.linear.x)).toBeLessThan(5);
       yaws.add(Math.round(Math.atan2(2 * q.w * q.z, 1 - 2 * q.z * q.z) * 100));
       speeds.add(Math.round(o.linear.x * 100));

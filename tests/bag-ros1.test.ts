@@ -43,8 +43,14 @@ function ros1Messages(): Ros1BagMessage[] {
         message: {
           header: { seq: i, stamp: ot, frame_id: "odom" },
           child_frame_id: "base_link",
-          pose: { pose: { position: { x: i * 0.0025, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } }, covariance: zeros(36) },
-          twist: { twist: { linear: { x: 0.5, y: 0, z: 0 }, angular: { x: 0, y: 0, z: 0 } }, covariance: zeros(36) },
+          pose: {
+            pose: { position: { x: i * 0.0025, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
+            covariance: zeros(36),
+          },
+          twist: {
+            twist: { linear: { x: 0.5, y: 0, z: 0 }, angular: { x: 0, y: 0, z: 0 } },
+            covariance: zeros(36),
+          },
         },
       });
     }
@@ -86,12 +92,16 @@ describe.each(["none", "bz2", "lz4"] as const)("ROS 1 bag with %s chunks", (comp
       const order = [...written].sort((a, b) => a.time.sec - b.time.sec || a.time.nsec - b.time.nsec);
       expect(messages.map((m) => m.topic)).toEqual(order.map((w) => w.topic));
       expect(messages.map((m) => plain(m.message))).toEqual(order.map((w) => plain(w.message)));
-      expect(new Set(messages.map((m) => m.schemaName))).toEqual(new Set(["sensor_msgs/msg/Imu", "nav_msgs/msg/Odometry"]));
+      expect(new Set(messages.map((m) => m.schemaName))).toEqual(
+        new Set(["sensor_msgs/msg/Imu", "nav_msgs/msg/Odometry"]),
+      );
       // ROS 1 headers (seq, stamp {sec, nsec}) convert through the same module as ROS 2 ones.
       const imu = imuFromRos(messages[10]!.message);
       expect(imu.stamp).toBeCloseTo(messages[10]!.logTime, 9);
       expect(imu.orientation).toBeUndefined();
-      expect(Math.hypot(imu.linearAcceleration.x, imu.linearAcceleration.y, imu.linearAcceleration.z)).toBeGreaterThan(9.8);
+      expect(
+        Math.hypot(imu.linearAcceleration.x, imu.linearAcceleration.y, imu.linearAcceleration.z),
+      ).toBeGreaterThan(9.8);
       const odom = odomFromRos(messages.find((m) => m.topic === "/odom")!.message);
       expect([odom.frameId, odom.childFrameId, odom.linear.x]).toEqual(["odom", "base_link", 0.5]);
     } finally {
@@ -104,7 +114,11 @@ describe.each(["none", "bz2", "lz4"] as const)("ROS 1 bag with %s chunks", (comp
     try {
       const odom = await collect(bag, { topics: ["/odom"], start: 1_600_000_001, end: 1_600_000_001.5 });
       expect(odom.problems).toEqual([]);
-      expect(odom.messages.every((m) => m.topic === "/odom" && m.logTime >= 1_600_000_001 && m.logTime <= 1_600_000_001.5)).toBe(true);
+      expect(
+        odom.messages.every(
+          (m) => m.topic === "/odom" && m.logTime >= 1_600_000_001 && m.logTime <= 1_600_000_001.5,
+        ),
+      ).toBe(true);
       expect(odom.messages).toHaveLength(25);
     } finally {
       await bag.close();
@@ -120,14 +134,18 @@ describe("ROS 1 bag without its index (recorder lost power)", () => {
     const bag = await openBag(path);
     try {
       const info = await bag.info();
-      expect(Object.fromEntries(info.topics.map((t) => [t.name, t.count]))).toEqual({ "/imu/data": 400, "/odom": 100 });
+      expect(Object.fromEntries(info.topics.map((t) => [t.name, t.count]))).toEqual({
+        "/imu/data": 400,
+        "/odom": 100,
+      });
       expect(info.warnings).toHaveLength(1);
       expect(info.warnings[0]).toContain("noindex.bag");
       const { messages, problems } = await collect(bag);
       expect(messages).toHaveLength(written.length);
       expect(problems).toHaveLength(1);
       expect(problems[0]!.kind).toBe("truncated");
-      for (let i = 1; i < messages.length; i++) expect(messages[i]!.logTime).toBeGreaterThanOrEqual(messages[i - 1]!.logTime);
+      for (let i = 1; i < messages.length; i++)
+        expect(messages[i]!.logTime).toBeGreaterThanOrEqual(messages[i - 1]!.logTime);
     } finally {
       await bag.close();
     }

@@ -55,10 +55,29 @@ function scene(): Written[] {
     P: [500, 0, 320, 0, 0, 500, 240, 0, 0, 0, 1, 0],
   };
   const statics: Transform[] = [
-    { stamp: T0, parent: "base_link", child: "camera_link", translation: { x: 0.2, y: 0, z: 0.5 }, rotation: { x: 0, y: 0.0998, z: 0, w: 0.995 }, isStatic: true },
-    { stamp: T0, parent: "base_link", child: "imu_link", translation: { x: 0, y: 0, z: 0.1 }, rotation: { x: 0, y: 0, z: 0, w: 1 }, isStatic: true },
+    {
+      stamp: T0,
+      parent: "base_link",
+      child: "camera_link",
+      translation: { x: 0.2, y: 0, z: 0.5 },
+      rotation: { x: 0, y: 0.0998, z: 0, w: 0.995 },
+      isStatic: true,
+    },
+    {
+      stamp: T0,
+      parent: "base_link",
+      child: "imu_link",
+      translation: { x: 0, y: 0, z: 0.1 },
+      rotation: { x: 0, y: 0, z: 0, w: 1 },
+      isStatic: true,
+    },
   ];
-  out.push({ topic: "/tf_static", type: "tf2_msgs/msg/TFMessage", stamp: T0, message: transformsToRos(statics) });
+  out.push({
+    topic: "/tf_static",
+    type: "tf2_msgs/msg/TFMessage",
+    stamp: T0,
+    message: transformsToRos(statics),
+  });
   for (let i = 0; i < 200; i++) {
     const t = T0 + i * 0.005;
     const imu: ImuSample = {
@@ -74,7 +93,10 @@ function scene(): Written[] {
         stamp: t,
         frameId: "odom",
         childFrameId: "base_link",
-        pose: { position: { x: i * 0.01, y: 0.5, z: 0 }, orientation: { x: 0, y: 0, z: 0.1, w: Math.sqrt(1 - 0.01) } },
+        pose: {
+          position: { x: i * 0.01, y: 0.5, z: 0 },
+          orientation: { x: 0, y: 0, z: 0.1, w: Math.sqrt(1 - 0.01) },
+        },
         linear: { x: 1, y: 0, z: 0 },
         angular: { x: 0, y: 0, z: 0.05 },
       };
@@ -83,15 +105,41 @@ function scene(): Written[] {
         topic: "/tf",
         type: "tf2_msgs/msg/TFMessage",
         stamp: t,
-        message: transformsToRos([{ stamp: t, parent: "odom", child: "base_link", translation: odom.pose.position, rotation: odom.pose.orientation, isStatic: false }]),
+        message: transformsToRos([
+          {
+            stamp: t,
+            parent: "odom",
+            child: "base_link",
+            translation: odom.pose.position,
+            rotation: odom.pose.orientation,
+            isStatic: false,
+          },
+        ]),
       });
     }
     if (i % 13 === 0) {
       const data = new Uint8Array(64 * 48 * 3);
       for (let p = 0; p < data.length; p++) data[p] = (p * 31 + i) & 0xff;
-      const img: ImageFrame = { stamp: t, frameId: "camera_optical_frame", width: 64, height: 48, encoding: "rgb8", data };
-      out.push({ topic: "/camera/image_raw", type: "sensor_msgs/msg/Image", stamp: t, message: imageToRos(img) });
-      out.push({ topic: "/camera/camera_info", type: "sensor_msgs/msg/CameraInfo", stamp: t, message: cameraInfoToRos({ ...camera, stamp: t }) });
+      const img: ImageFrame = {
+        stamp: t,
+        frameId: "camera_optical_frame",
+        width: 64,
+        height: 48,
+        encoding: "rgb8",
+        data,
+      };
+      out.push({
+        topic: "/camera/image_raw",
+        type: "sensor_msgs/msg/Image",
+        stamp: t,
+        message: imageToRos(img),
+      });
+      out.push({
+        topic: "/camera/camera_info",
+        type: "sensor_msgs/msg/CameraInfo",
+        stamp: t,
+        message: cameraInfoToRos({ ...camera, stamp: t }),
+      });
     }
   }
   return out;
@@ -99,7 +147,11 @@ function scene(): Written[] {
 
 async function writeScene(path: string, compression: ChunkCompression, messages: Written[]): Promise<void> {
   // Small chunks so the file has many of them and the reader must merge across chunk boundaries.
-  const w = await Ros2McapWriter.create(path, { compression, chunkSize: 16 * 1024, metadata: { test: { purpose: "round trip" } } });
+  const w = await Ros2McapWriter.create(path, {
+    compression,
+    chunkSize: 16 * 1024,
+    metadata: { test: { purpose: "round trip" } },
+  });
   for (const m of messages) await w.write(m.topic, m.type, m.stamp, m.message);
   await w.close();
 }
@@ -117,7 +169,9 @@ describe.each(["zstd", "lz4", "none"] as const)("MCAP round trip (%s chunks)", (
       expect(info.warnings).toEqual([]);
       const expected = new Map<string, [string, number]>();
       for (const w of written) expected.set(w.topic, [w.type, (expected.get(w.topic)?.[1] ?? 0) + 1]);
-      expect(Object.fromEntries(info.topics.map((t) => [t.name, [t.type, t.count]]))).toEqual(Object.fromEntries(expected));
+      expect(Object.fromEntries(info.topics.map((t) => [t.name, [t.type, t.count]]))).toEqual(
+        Object.fromEntries(expected),
+      );
       expect(info.start).toBeCloseTo(T0, 6);
       expect(info.end).toBeCloseTo(written.at(-1)!.stamp, 6);
 
@@ -125,8 +179,10 @@ describe.each(["zstd", "lz4", "none"] as const)("MCAP round trip (%s chunks)", (
       expect(problems).toEqual([]);
       expect(messages).toHaveLength(written.length);
       // Log-time order; the writer wrote in time order, and equal stamps keep write order per topic.
-      for (let i = 1; i < messages.length; i++) expect(messages[i]!.logTime).toBeGreaterThanOrEqual(messages[i - 1]!.logTime);
-      const byTopic = (xs: { topic: string }[], topic: string) => xs.filter((x) => x.topic === topic);
+      for (let i = 1; i < messages.length; i++)
+        expect(messages[i]!.logTime).toBeGreaterThanOrEqual(messages[i - 1]!.logTime);
+      const byTopic = <T extends { topic: string }>(xs: T[], topic: string): T[] =>
+        xs.filter((x) => x.topic === topic);
       for (const topic of expected.keys()) {
         const got = byTopic(messages, topic);
         const want = byTopic(written, topic);
@@ -154,7 +210,10 @@ describe.each(["zstd", "lz4", "none"] as const)("MCAP round trip (%s chunks)", (
       expect(cam.K).toEqual([500, 0, 320, 0, 500, 240, 0, 0, 1]);
       expect(cam.distortionModel).toBe("plumb_bob");
       const tfs = transformsFromRos(messages.find((m) => m.topic === "/tf_static")!.message, true);
-      expect(tfs.map((t) => `${t.parent}->${t.child}`)).toEqual(["base_link->camera_link", "base_link->imu_link"]);
+      expect(tfs.map((t) => `${t.parent}->${t.child}`)).toEqual([
+        "base_link->camera_link",
+        "base_link->imu_link",
+      ]);
     } finally {
       await bag.close();
     }
@@ -169,7 +228,8 @@ describe.each(["zstd", "lz4", "none"] as const)("MCAP round trip (%s chunks)", (
       });
       expect(reader.header.profile).toBe("ros2");
       expect(reader.chunkIndexes.length).toBeGreaterThan(1);
-      for (const ci of reader.chunkIndexes) expect(ci.compression).toBe(compression === "none" ? "" : compression);
+      for (const ci of reader.chunkIndexes)
+        expect(ci.compression).toBe(compression === "none" ? "" : compression);
       expect(reader.statistics?.messageCount).toBe(BigInt(written.length));
       const decoders = new Map<number, MessageReader>();
       for (const [id, ch] of reader.channelsById) {
@@ -180,7 +240,9 @@ describe.each(["zstd", "lz4", "none"] as const)("MCAP round trip (%s chunks)", (
       }
       let n = 0;
       for await (const m of reader.readMessages({ topics: ["/odom"] })) {
-        const msg = decoders.get(m.channelId)!.readMessage<{ child_frame_id: string; header: { frame_id: string } }>(m.data);
+        const msg = decoders
+          .get(m.channelId)!
+          .readMessage<{ child_frame_id: string; header: { frame_id: string } }>(m.data);
         expect([msg.header.frame_id, msg.child_frame_id]).toEqual(["odom", "base_link"]);
         n++;
       }

@@ -29,7 +29,8 @@ export function isMessage(e: BagEvent): e is BagMessage {
 /** Typed arrays → arrays, bigint → number where exact: codecs differ in these, values must not. */
 export function plain(v: unknown): unknown {
   if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>, plain);
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView))
+    return Array.from(v as unknown as ArrayLike<number>, plain);
   if (Array.isArray(v)) return v.map(plain);
   if (v !== null && typeof v === "object") {
     return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, plain(x)]));

@@ -193,7 +193,14 @@ export function writeRos1Bag(messages: readonly Ros1BagMessage[], options: Ros1B
     }
     chunkInfos.push(
       record(
-        { op: op(0x06), ver: u32(1), chunk_pos: u64(chunkPos), start_time: time(start), end_time: time(end), count: u32(index.size) },
+        {
+          op: op(0x06),
+          ver: u32(1),
+          chunk_pos: u64(chunkPos),
+          start_time: time(start),
+          end_time: time(end),
+          count: u32(index.size),
+        },
         concat(counts),
       ),
     );

@@ -246,7 +246,7 @@ class McapFile {
     let lastNs = 0n;
     for await (const item of this.#records()) {
       if (item.kind === "broken") {
-        yield { ns: lastNs, event: problem("truncated", item.warning) };
+        yield { ns: lastNs, event: problem(item.problem, item.warning) };
         continue;
       }
       const record = item.record;
@@ -271,7 +271,7 @@ class McapFile {
    */
   async *#records(): AsyncGenerator<
     | { kind: "record"; record: McapTypes.TypedMcapRecord; state: ChannelState | undefined }
-    | { kind: "broken"; warning: string }
+    | { kind: "broken"; problem: "truncated" | "corrupt" | "no_index"; warning: string }
   > {
     const decompressHandlers = await loadDecompressHandlers();
     const stream = new McapStreamReader({ decompressHandlers, validateCrcs: true });
@@ -288,6 +288,7 @@ class McapFile {
       } catch (err) {
         yield {
           kind: "broken",
+          problem: "corrupt",
           warning: `${this.path}: corrupt record at byte ${where()} of ${this.#size} (${errorMessage(err)}); read ${messages} messages before it`,
         };
         return;
@@ -312,6 +313,7 @@ class McapFile {
         if (this.#noIndex !== undefined && this.#noIndex !== NO_CHUNK_INDEX) {
           yield {
             kind: "broken",
+            problem: "no_index",
             warning: `${this.path}: summary unusable (${this.#noIndex}); read all ${messages} messages front to back`,
           };
         }
@@ -320,6 +322,7 @@ class McapFile {
       if (fed >= this.#size) {
         yield {
           kind: "broken",
+          problem: "truncated",
           warning: `${this.path}: truncated at byte ${where()} of ${this.#size} (incomplete record, no footer); read ${messages} messages before it`,
         };
         return;
