@@ -2,6 +2,8 @@
 
 import { Command } from "commander";
 import { register as registerBag } from "./bag.ts";
+import { register as registerDemo } from "./demo.ts";
+import { register as registerReplay } from "./replay.ts";
 
 const program = new Command();
 program
@@ -13,5 +15,7 @@ program
   .showHelpAfterError("(run with --help for usage)");
 
 registerBag(program);
+registerReplay(program);
+registerDemo(program);
 
 await program.parseAsync(process.argv);

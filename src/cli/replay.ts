@@ -256,6 +256,7 @@ export function formatSummary(r: ReplayResult): string {
       `  MAE          ${f(e.mae)}   (baseline ${f(e.baseline.mae)})`,
       `  AUROC rough  ${f(e.auroc)}   (baseline ${f(e.baseline.auroc)})`,
       `  confidence AUROC, never-driven vs driven terrain: ${f(e.confidenceAuroc)}`,
+      ...(r.evalDetails ? [`  labels vs true roughness under the robot: ρ ${f(r.evalDetails.labels.spearman)}, MAE ${f(r.evalDetails.labels.mae)} (${r.evalDetails.labels.count} labels)`] : []),
       "  learning curve (t: ρ / MAE):",
     );
     const step = Math.max(1, Math.ceil(r.curve.length / 12));

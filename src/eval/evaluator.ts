@@ -17,7 +17,7 @@ import { pixelToGround } from "../core/camera.ts";
 import { type Mat34, mat34Compose } from "../core/geometry.ts";
 import type { CameraModel, OdomSample, RoughnessGrid, Transform } from "../core/types.ts";
 import { type GridMap, gridIndex, staticChain, type TerrainInfo, TruePoses } from "./ground-truth.ts";
-import { auroc, mae, spearman } from "./metrics.ts";
+import { auroc, mae, pearson, spearman } from "./metrics.ts";
 
 export interface EvalOptions {
   /** Range along the camera ray (m) of the cells that are scored. */
@@ -67,6 +67,8 @@ export interface EvalSummary {
   /** Over the whole run. */
   overall: MetricSet & { baseline: MetricSet; confidenceAuroc: number };
   curve: { t: number; spearman: number; mae: number; auroc: number; baselineSpearman: number; baselineMae: number; cells: number }[];
+  /** Labels against the true roughness under the robot: how good the supervision itself is. */
+  labels: { count: number; spearman: number; mae: number; pearson: number };
   frames: number;
   framesScored: number;
   terrains: (TerrainInfo & { drivenSource: "world" | "trajectory" })[];
@@ -118,6 +120,10 @@ export class PrequentialEvaluator {
   #base = new Column((n) => new Float32Array(n));
   #type = new Column((n) => new Int16Array(n));
   #boundary = new Column((n) => new Uint8Array(n));
+  // Per label.
+  #labelT = new Column((n) => new Float64Array(n));
+  #labelValue = new Column((n) => new Float32Array(n));
+  #labelTruth = new Column((n) => new Float32Array(n));
   // Scratch.
   #worldFromBase: Mat34 = new Float64Array(12);
   #worldFromOptical: Mat34 = new Float64Array(12);
@@ -156,10 +162,21 @@ export class PrequentialEvaluator {
     this.#camera = c;
   }
 
-  onLabel(roughness: number): void {
+  onLabel(roughness: number, stamp?: number): void {
     if (!Number.isFinite(roughness)) return;
     this.#labelSum += roughness;
     this.#labelCount++;
+    // Label quality: the true roughness under the robot (true pose) at the label's stamp. A learner
+    // cannot rank terrain better than its labels do, so this is the first thing to look at.
+    if (stamp !== undefined && this.#roughness && this.#poses.at(stamp, this.#worldFromBase)) {
+      const i = gridIndex(this.#roughness, this.#worldFromBase[3]!, this.#worldFromBase[7]!);
+      const v = i >= 0 ? this.#roughness.values[i]! : -1;
+      if (v >= 0) {
+        this.#labelT.push(stamp);
+        this.#labelValue.push(roughness);
+        this.#labelTruth.push(v / 100);
+      }
+    }
   }
 
   /** The baseline's current prediction (0.5 before the first label). */
@@ -363,6 +380,12 @@ export class PrequentialEvaluator {
       allCells: { ...all, baseline: allBase },
       overall: { ...ov, baseline: ovBase, confidenceAuroc: this.#confidenceAuroc(this.#firstStamp, end, terrains) },
       curve,
+      labels: {
+        count: this.#labelT.length,
+        spearman: spearman(this.#labelValue.view(), this.#labelTruth.view()),
+        mae: mae(this.#labelValue.view(), this.#labelTruth.view()),
+        pearson: pearson(this.#labelValue.view(), this.#labelTruth.view()),
+      },
       frames: this.#frames,
       framesScored: this.#framesScored,
       terrains,

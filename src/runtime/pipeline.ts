@@ -349,6 +349,8 @@ class PipelineImpl implements Pipeline {
       return;
     }
     this.#lastStamp = stamp;
+    // A long pause in the stamps (bag gap, clock jump) owes at most a few blocks, not thousands.
+    if (stamp - this.#nextTrain > 3) this.#nextTrain = stamp - 3;
     while (stamp >= this.#nextTrain) {
       this.#nextTrain += 1;
       // Labels up to this second go into the buffer before the block of steps that may use them.
@@ -387,7 +389,7 @@ class PipelineImpl implements Pipeline {
     const { labels, samples } = this.#supervisor.drain();
     for (const label of labels) {
       this.#counts.labels++;
-      this.#evaluator?.onLabel(label.roughness);
+      this.#evaluator?.onLabel(label.roughness, label.stamp);
       this.#events.next({ type: "label", label });
     }
     if (samples.length) this.#addSamples(samples);
