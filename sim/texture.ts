@@ -1,0 +1,311 @@
+// Procedural ground textures, baked once per terrain type into a tileable RGB image with a mip
+// pyramid. Rendering then costs one texel lookup per pixel; the pyramid level is chosen from the
+// pixel's footprint on the ground, so distant gravel does not alias into random noise.
+//
+// A texture is a scalar field t (sum of pattern layers) mapped through a colour palette. Every layer
+// is periodic over the tile, so tiles join without seams.
+
+import { hash2, hash32 } from "./rng.ts";
+
+export type LayerKind = "fbm" | "cells" | "stripes" | "speckle" | "blades" | "ripples";
+
+export interface TextureLayer {
+  kind: LayerKind;
+  /** Feature size in metres (noise lattice spacing, cell size, stripe period, speck size). */
+  scale: number;
+  /** Contribution to t; layers output roughly −0.5..0.5. Negative inverts. */
+  weight: number;
+  /** fbm/blades: octaves (default 4) and per-octave gain (default 0.5). */
+  octaves?: number;
+  gain?: number;
+  /** cells: lattice jitter 0..1 (default 0.9) and the gap between cells as a fraction of the cell. */
+  jitter?: number;
+  mortar?: number;
+  /** speckle: fraction of specks lit (default 0.1). */
+  density?: number;
+  /** stripes/ripples: direction in degrees (0 = along x), snapped so the tile stays periodic. */
+  angle?: number;
+  /** stripes: exponent that thins the lines (1 = sine, 8 = thin joints). */
+  sharpness?: number;
+  /** blades/ripples: elongation of the features (default 4). */
+  aspect?: number;
+}
+
+export interface Appearance {
+  /** 2..8 sRGB colours; t ∈ [0, 1] is mapped linearly across them. */
+  palette: readonly (readonly [number, number, number])[];
+  layers: readonly TextureLayer[];
+  /** Metres per texel at full resolution. */
+  texel: number;
+  /** Added to t before the palette lookup (default 0.5: layers are centred on zero). */
+  bias?: number;
+}
+
+/** A baked texture: RGB levels concatenated, level k is (size >> k)² texels. */
+export interface BakedTexture {
+  size: number;
+  log2Size: number;
+  texel: number;
+  levels: number;
+  /** Byte offset of each level in `data`. */
+  offsets: Int32Array;
+  data: Uint8Array;
+  /** Mean colour (for the report and the tests that check colours are not the giveaway). */
+  mean: [number, number, number];
+}
+
+function smooth(t: number): number {
+  return t * t * (3 - 2 * t);
+}
+
+function mod(a: number, n: number): number {
+  const r = a % n;
+  return r < 0 ? r + n : r;
+}
+
+/** Value noise on a lattice of `cx` × `cy` cells that wraps; (u, v) in lattice units. Output −0.5..0.5. */
+function periodicValueNoise(u: number, v: number, cx: number, cy: number, seed: number): number {
+  const iu = Math.floor(u);
+  const iv = Math.floor(v);
+  const fu = smooth(u - iu);
+  const fv = smooth(v - iv);
+  const x0 = mod(iu, cx);
+  const x1 = mod(iu + 1, cx);
+  const y0 = mod(iv, cy);
+  const y1 = mod(iv + 1, cy);
+  const a = hash2(x0, y0, seed);
+  const b = hash2(x1, y0, seed);
+  const c = hash2(x0, y1, seed);
+  const d = hash2(x1, y1, seed);
+  return a + (b - a) * fu + (c - a) * fv + (a - b - c + d) * fu * fv - 0.5;
+}
+
+interface LayerContext {
+  /** Tile period in metres. */
+  period: number;
+  seed: number;
+}
+
+type LayerFn = (x: number, y: number) => number;
+
+function makeFbm(layer: TextureLayer, ctx: LayerContext, stretchX = 1, stretchY = 1): LayerFn {
+  const octaves = layer.octaves ?? 4;
+  const gain = layer.gain ?? 0.5;
+  const base = Math.max(1, Math.round(ctx.period / layer.scale));
+  const cellsX = Math.max(1, Math.round(base / stretchX));
+  const cellsY = Math.max(1, Math.round(base / stretchY));
+  let norm = 0;
+  for (let o = 0, a = 1; o < octaves; o++, a *= gain) norm += a;
+  const seeds = Array.from({ length: octaves }, (_, o) => hash32((ctx.seed + o * 977) >>> 0));
+  return (x, y) => {
+    let sum = 0;
+    let amp = 1;
+    let f = 1;
+    for (let o = 0; o < octaves; o++) {
+      const cx = cellsX * f;
+      const cy = cellsY * f;
+      sum += amp * periodicValueNoise((x / ctx.period) * cx, (y / ctx.period) * cy, cx, cy, seeds[o]!);
+      amp *= gain;
+      f *= 2;
+    }
+    // Sums of value noise cluster around 0; scale so the typical range is about ±0.5.
+    return (sum / norm) * 1.6;
+  };
+}
+
+function makeCells(layer: TextureLayer, ctx: LayerContext): LayerFn {
+  const n = Math.max(1, Math.round(ctx.period / layer.scale));
+  const cell = ctx.period / n;
+  const jitter = layer.jitter ?? 0.9;
+  const mortar = layer.mortar ?? 0;
+  const sx = hash32(ctx.seed);
+  const sy = hash32((ctx.seed + 1) >>> 0);
+  return (x, y) => {
+    const gx = Math.floor(x / cell);
+    const gy = Math.floor(y / cell);
+    let f1 = Infinity;
+    let f2 = Infinity;
+    let id = 0;
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        const cx = gx + dx;
+        const cy = gy + dy;
+        const wx = mod(cx, n);
+        const wy = mod(cy, n);
+        const px = (cx + 0.5 + jitter * (hash2(wx, wy, sx) - 0.5)) * cell;
+        const py = (cy + 0.5 + jitter * (hash2(wx, wy, sy) - 0.5)) * cell;
+        const d = Math.hypot(x - px, y - py);
+        if (d < f1) {
+          f2 = f1;
+          f1 = d;
+          id = wx * 65599 + wy;
+        } else if (d < f2) {
+          f2 = d;
+        }
+      }
+    }
+    if (mortar > 0 && f2 - f1 < mortar * cell) return -0.5;
+    // Each stone has its own tone, brighter towards its middle (a cheap bump shading).
+    const tone = hash32((id + ctx.seed) >>> 0) / 4294967296 - 0.5;
+    return 0.75 * tone + 0.35 * (0.5 - Math.min(1, f1 / cell));
+  };
+}
+
+/** Integer wave vector closest to the requested period and angle, so the pattern tiles. */
+function waveVector(period: number, scale: number, angleDeg: number): [number, number] {
+  const k = period / scale;
+  const a = (angleDeg * Math.PI) / 180;
+  let m = Math.round(k * Math.cos(a));
+  let n = Math.round(k * Math.sin(a));
+  if (m === 0 && n === 0) m = 1;
+  if (!Number.isFinite(m) || !Number.isFinite(n)) [m, n] = [1, 0];
+  return [m, n];
+}
+
+function makeStripes(layer: TextureLayer, ctx: LayerContext): LayerFn {
+  const [m, n] = waveVector(ctx.period, layer.scale, layer.angle ?? 0);
+  const sharp = layer.sharpness ?? 1;
+  return (x, y) => {
+    const phase = (2 * Math.PI * (m * x + n * y)) / ctx.period;
+    if (sharp === 1) return 0.5 * Math.sin(phase);
+    // Thin bright lines on 0: |cos|^sharp peaks narrowly.
+    return Math.abs(Math.cos(phase / 2)) ** sharp - 0.5 / Math.sqrt(sharp);
+  };
+}
+
+function makeRipples(layer: TextureLayer, ctx: LayerContext): LayerFn {
+  const [m, n] = waveVector(ctx.period, layer.scale, layer.angle ?? 0);
+  // Wind ripples: stripes whose phase wanders with low-frequency noise.
+  const wobble = makeFbm(
+    { kind: "fbm", scale: layer.scale * (layer.aspect ?? 4), weight: 1, octaves: 2 },
+    ctx,
+  );
+  return (x, y) => 0.5 * Math.sin((2 * Math.PI * (m * x + n * y)) / ctx.period + 6 * wobble(x, y));
+}
+
+function makeSpeckle(layer: TextureLayer, ctx: LayerContext): LayerFn {
+  const n = Math.max(1, Math.round(ctx.period / layer.scale));
+  const cell = ctx.period / n;
+  const density = layer.density ?? 0.1;
+  const s1 = hash32(ctx.seed);
+  const s2 = hash32((ctx.seed + 7) >>> 0);
+  return (x, y) => {
+    const ix = mod(Math.floor(x / cell), n);
+    const iy = mod(Math.floor(y / cell), n);
+    const h = hash2(ix, iy, s1);
+    if (h >= density) return 0;
+    return hash2(ix, iy, s2) - 0.5;
+  };
+}
+
+function makeLayer(layer: TextureLayer, ctx: LayerContext): LayerFn {
+  switch (layer.kind) {
+    case "fbm":
+      return makeFbm(layer, ctx);
+    case "cells":
+      return makeCells(layer, ctx);
+    case "stripes":
+      return makeStripes(layer, ctx);
+    case "ripples":
+      return makeRipples(layer, ctx);
+    case "speckle":
+      return makeSpeckle(layer, ctx);
+    case "blades": {
+      // Grass-like: noise stretched along x, and a second family along y, crossing.
+      const aspect = layer.aspect ?? 4;
+      const a = makeFbm(layer, ctx, aspect, 1);
+      const b = makeFbm(layer, { ...ctx, seed: ctx.seed + 31 }, 1, aspect);
+      return (x, y) => {
+        const va = a(x, y);
+        const vb = b(x, y);
+        return Math.abs(va) > Math.abs(vb) ? va : vb;
+      };
+    }
+  }
+}
+
+/** Bakes `appearance` into a `size`×`size` tile (size a power of two) with its mip pyramid. */
+export function bakeTexture(appearance: Appearance, seed: number, size = 512): BakedTexture {
+  const log2Size = Math.round(Math.log2(size));
+  if (1 << log2Size !== size) throw new Error(`texture size ${size} is not a power of two`);
+  const palette = appearance.palette;
+  if (palette.length < 2)
+    throw new Error(`texture palette needs at least 2 colours, found ${palette.length}`);
+  const period = size * appearance.texel;
+  const fns = appearance.layers.map((l, i) => ({
+    fn: makeLayer(l, { period, seed: hash32((seed + i * 7919) >>> 0) }),
+    w: l.weight,
+  }));
+  const bias = appearance.bias ?? 0.5;
+  const levels = log2Size + 1;
+  const offsets = new Int32Array(levels);
+  let total = 0;
+  for (let k = 0; k < levels; k++) {
+    offsets[k] = total;
+    const s = size >> k;
+    total += s * s * 3;
+  }
+  const data = new Uint8Array(total);
+  const segs = palette.length - 1;
+  let sr = 0;
+  let sg = 0;
+  let sb = 0;
+  for (let j = 0; j < size; j++) {
+    const y = (j + 0.5) * appearance.texel;
+    for (let i = 0; i < size; i++) {
+      const x = (i + 0.5) * appearance.texel;
+      let t = bias;
+      for (const { fn, w } of fns) t += w * fn(x, y);
+      t = Math.max(0, Math.min(1, t));
+      const p = t * segs;
+      const k = Math.min(segs - 1, Math.floor(p));
+      const f = p - k;
+      const c0 = palette[k]!;
+      const c1 = palette[k + 1]!;
+      const o = 3 * (j * size + i);
+      const r = c0[0] + (c1[0] - c0[0]) * f;
+      const g = c0[1] + (c1[1] - c0[1]) * f;
+      const b = c0[2] + (c1[2] - c0[2]) * f;
+      data[o] = r;
+      data[o + 1] = g;
+      data[o + 2] = b;
+      sr += r;
+      sg += g;
+      sb += b;
+    }
+  }
+  // Box-filtered pyramid.
+  for (let k = 1; k < levels; k++) {
+    const s = size >> k;
+    const ps = s * 2;
+    const src = offsets[k - 1]!;
+    const dst = offsets[k]!;
+    for (let j = 0; j < s; j++) {
+      for (let i = 0; i < s; i++) {
+        const a = src + 3 * (2 * j * ps + 2 * i);
+        const b = a + 3 * ps;
+        for (let c = 0; c < 3; c++) {
+          data[dst + 3 * (j * s + i) + c] =
+            (data[a + c]! + data[a + 3 + c]! + data[b + c]! + data[b + 3 + c]! + 2) >> 2;
+        }
+      }
+    }
+  }
+  const n = size * size;
+  return { size, log2Size, texel: appearance.texel, levels, offsets, data, mean: [sr / n, sg / n, sb / n] };
+}
+
+/** Fraction of a texture's energy at fine scale: mean |level0 − level2 upsampled| (for tests). */
+export function textureContrast(tex: BakedTexture): number {
+  let sum = 0;
+  const s = tex.size;
+  const s2 = s >> 2;
+  for (let j = 0; j < s; j++) {
+    for (let i = 0; i < s; i++) {
+      const a = 3 * (j * s + i);
+      const b = tex.offsets[2]! + 3 * ((j >> 2) * s2 + (i >> 2));
+      for (let c = 0; c < 3; c++) sum += Math.abs(tex.data[a + c]! - tex.data[b + c]!);
+    }
+  }
+  return sum / (s * s * 3);
+}

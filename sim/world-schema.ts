@@ -1,0 +1,227 @@
+// World file format (YAML or JSON), validated with zod. Unknown keys are errors that name the key:
+// a typo in a world file must not silently fall back to a default.
+
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+const rgb = z.tuple([z.number().min(0).max(255), z.number().min(0).max(255), z.number().min(0).max(255)]);
+
+export const LayerSchema = z.strictObject({
+  kind: z.enum(["fbm", "cells", "stripes", "speckle", "blades", "ripples"]),
+  scale: z.number().positive(),
+  weight: z.number(),
+  octaves: z.number().int().min(1).max(8).optional(),
+  gain: z.number().positive().max(1).optional(),
+  jitter: z.number().min(0).max(1).optional(),
+  mortar: z.number().min(0).max(0.5).optional(),
+  density: z.number().min(0).max(1).optional(),
+  angle: z.number().optional(),
+  sharpness: z.number().min(1).optional(),
+  aspect: z.number().min(1).optional(),
+});
+
+export const AppearanceSchema = z.strictObject({
+  palette: z.array(rgb).min(2).max(8),
+  layers: z.array(LayerSchema).min(1),
+  texel: z.number().min(0.0005).max(0.05),
+  bias: z.number().optional(),
+});
+
+export const TerrainEntrySchema = z
+  .strictObject({
+    /** Built-in type to start from (see `terrain-learner sim --list-terrains`). */
+    type: z.string().optional(),
+    /** Name in this world; defaults to `type`. Must be unique. */
+    name: z.string().min(1).optional(),
+    roughness: z.number().min(0).max(1).optional(),
+    /** false: the route never drives on it (camera-only terrain, for confidence evaluation). */
+    driven: z.boolean().default(true),
+    /** Relative share of patches. */
+    weight: z.number().positive().default(1),
+    /** Replaces the built-in appearance (all fields required when there is no `type`). */
+    appearance: AppearanceSchema.optional(),
+  })
+  .refine(
+    (t) => t.type !== undefined || (t.name !== undefined && t.roughness !== undefined && t.appearance),
+    {
+      message: "a terrain without `type` needs `name`, `roughness` and `appearance`",
+    },
+  );
+
+const xy = z.tuple([z.number(), z.number()]);
+
+export const WorldFileSchema = z.strictObject({
+  name: z.string().default("world"),
+  description: z.string().optional(),
+  /** Drivable area in the odom frame (m). The route stays inside it. */
+  bounds: z
+    .strictObject({
+      xMin: z.number().default(-40),
+      xMax: z.number().default(40),
+      yMin: z.number().default(-40),
+      yMax: z.number().default(40),
+    })
+    .prefault({})
+    .refine((b) => b.xMax - b.xMin >= 10 && b.yMax - b.yMin >= 10, {
+      message: "bounds must be at least 10 m × 10 m",
+    }),
+  terrains: z.array(TerrainEntrySchema).min(1),
+  layout: z
+    .strictObject({
+      kind: z.enum(["voronoi", "stripes", "checker"]).default("voronoi"),
+      /** Layout seed; when absent the CLI's --seed lays the world out too. */
+      seed: z.number().int().optional(),
+      /** Mean patch size (voronoi spacing, stripe width, checker square), m. */
+      cellSize: z.number().positive().default(14),
+      /** Stripe direction (deg from +x) for `stripes`. */
+      angle: z.number().default(0),
+      /** Amplitude of the boundary wobble, m. */
+      warp: z.number().nonnegative().default(2),
+      /** Rendered ground beyond the bounds (m); farther away is haze. */
+      margin: z.number().nonnegative().default(30),
+      /** Resolution of the terrain raster used for rendering and the wheels, m. */
+      resolution: z.number().min(0.01).max(0.5).default(0.05),
+      /** Explicit Voronoi sites (replace the random ones). */
+      patches: z.array(z.strictObject({ x: z.number(), y: z.number(), terrain: z.string() })).optional(),
+    })
+    .prefault({}),
+  robot: z
+    .strictObject({
+      width: z.number().positive().default(0.6),
+      wheelbase: z.number().positive().default(0.55),
+      minSpeed: z.number().positive().default(0.3),
+      maxSpeed: z.number().positive().default(2.0),
+      maxYawRate: z.number().positive().default(0.9),
+      accel: z.number().positive().default(0.6),
+      decel: z.number().positive().default(1.2),
+    })
+    .prefault({}),
+  route: z
+    .strictObject({
+      kind: z.enum(["random", "waypoints"]).default("random"),
+      /** [x, y] or [x, y, speed]. */
+      waypoints: z.array(z.union([xy, z.tuple([z.number(), z.number(), z.number().positive()])])).optional(),
+      /** Start pose; default: the drivable point nearest the centre, facing +x. */
+      start: z.strictObject({ x: z.number(), y: z.number(), yaw: z.number().default(0) }).optional(),
+      /** Probability of a stop when a target is reached, and its duration range (s). */
+      stopProbability: z.number().min(0).max(1).default(0.2),
+      stopSeconds: z.tuple([z.number().nonnegative(), z.number().nonnegative()]).default([1.5, 4]),
+      /** Keep this far from never-driven terrain and from the bounds (m). */
+      clearance: z.number().nonnegative().default(0.6),
+    })
+    .prefault({}),
+  camera: z
+    .strictObject({
+      width: z.number().int().min(16).max(1920).default(320),
+      height: z.number().int().min(16).max(1440).default(240),
+      rate: z.number().positive().max(60).default(15),
+      hfovDeg: z.number().min(20).max(150).default(80),
+      /** camera_link on base_link: position (m; z = height above the ground) and downward pitch (deg). */
+      mount: z
+        .strictObject({
+          x: z.number().default(0.25),
+          y: z.number().default(0),
+          z: z.number().positive().default(1.0),
+          pitchDeg: z.number().min(-10).max(89).default(20),
+        })
+        .prefault({}),
+      /** plumb_bob k1 k2 t1 t2 k3. */
+      distortion: z.array(z.number()).length(5).default([-0.06, 0.012, 0.0004, -0.0003, 0]),
+      /** Read noise (DN) and shot-noise factor. */
+      noise: z.number().nonnegative().default(2.5),
+      shotNoise: z.number().nonnegative().default(0.012),
+      /** Vignetting strength (0 none, 0.35 = corners 35 % darker). */
+      vignetting: z.number().min(0).max(0.9).default(0.3),
+      jpegQuality: z.number().int().min(10).max(100).default(85),
+    })
+    .prefault({}),
+  imu: z
+    .strictObject({
+      rate: z.number().positive().max(2000).default(200),
+      /** imu_link in base_link: translation (m) and roll/pitch/yaw (deg). */
+      xyz: z.tuple([z.number(), z.number(), z.number()]).default([0.1, 0, 0.2]),
+      rpyDeg: z.tuple([z.number(), z.number(), z.number()]).default([0, 90, 0]),
+      accelNoise: z.number().nonnegative().default(0.03),
+      gyroNoise: z.number().nonnegative().default(0.003),
+      accelBias: z.number().nonnegative().default(0.05),
+      gyroBias: z.number().nonnegative().default(0.004),
+      /** Vibration gain: vertical RMS (m/s²) at roughness 1 and 1 m/s. */
+      vibration: z.number().nonnegative().default(3.0),
+      /** Vibration amplitude grows as speed^speedExponent (power as speed^(2×)). */
+      speedExponent: z.number().nonnegative().default(1.35),
+    })
+    .prefault({}),
+  odometry: z
+    .strictObject({
+      rate: z.number().positive().max(1000).default(50),
+      /** Wheel-radius scale error and its random walk per √s. */
+      scaleError: z.number().default(0.02),
+      yawRateBias: z.number().default(0.004),
+      /** Extra slip noise at roughness 1 (fraction of speed). */
+      slip: z.number().nonnegative().default(0.06),
+    })
+    .prefault({}),
+  lighting: z
+    .strictObject({
+      /** Slow exposure swing: amplitude (fraction) and period (s). */
+      exposureAmplitude: z.number().min(0).max(0.8).default(0.15),
+      exposurePeriod: z.number().positive().default(47),
+      /** Moving cloud shadows: depth (0 none .. 0.6) and drift speed (m/s). */
+      clouds: z.number().min(0).max(0.8).default(0.3),
+      cloudSpeed: z.number().nonnegative().default(1.5),
+      /** Per-patch colour jitter (fraction) and within-patch brightness variation (fraction). */
+      patchJitter: z.number().min(0).max(0.5).default(0.08),
+      shade: z.number().min(0).max(0.5).default(0.12),
+      visibility: z.number().positive().default(120),
+    })
+    .prefault({}),
+  groundTruth: z
+    .strictObject({
+      resolution: z.number().min(0.02).max(2).default(0.1),
+      period: z.number().positive().default(10),
+      /** Ground-truth grids cover the bounds plus this margin (m). */
+      margin: z.number().nonnegative().default(15),
+    })
+    .prefault({}),
+});
+
+export type WorldFile = z.infer<typeof WorldFileSchema>;
+export type TerrainEntry = z.infer<typeof TerrainEntrySchema>;
+
+function formatIssues(error: z.ZodError, source: string): string {
+  const lines = error.issues.map((i) => {
+    const key = i.path.length > 0 ? i.path.map(String).join(".") : "(top level)";
+    return `${key}: ${i.message}`;
+  });
+  return `invalid world ${source}: ${lines.join("; ")}`;
+}
+
+/** Validates a parsed world object; throws an Error that names each bad key. */
+export function parseWorld(obj: unknown, source = "object"): WorldFile {
+  const r = WorldFileSchema.safeParse(obj ?? {});
+  if (!r.success) throw new Error(formatIssues(r.error, source));
+  return r.data;
+}
+
+export function parseWorldText(text: string, source = "text"): WorldFile {
+  let obj: unknown;
+  try {
+    obj = parseYaml(text);
+  } catch (err) {
+    throw new Error(`cannot parse world ${source}: ${(err as Error).message}`);
+  }
+  return parseWorld(obj, source);
+}
+
+export function loadWorldFile(path: string): WorldFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new Error(
+      `cannot read world file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  return parseWorldText(text, path);
+}
