@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { register as registerBag } from "./bag.ts";
 import { register as registerDemo } from "./demo.ts";
 import { register as registerReplay } from "./replay.ts";
+import { register as registerSim } from "./sim.ts";
 
 const program = new Command();
 program
@@ -17,5 +18,6 @@ program
 registerBag(program);
 registerReplay(program);
 registerDemo(program);
+registerSim(program);
 
 await program.parseAsync(process.argv);
