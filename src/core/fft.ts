@@ -67,8 +67,10 @@ export function fftInPlace(
 
 /**
  * Welch PSD estimator with a Hann window and 50 % overlap, one-sided, in units²/Hz, with each
- * segment's mean and linear trend removed (gravity leakage and slow attitude changes do not count
- * as vibration).
+ * segment's mean removed (gravity and bias do not count as vibration) — scipy.signal.welch's
+ * defaults, so numbers can be checked against it. A linear detrend was tried and dropped: on
+ * 0.3 s segments it turns a low-frequency vibration (2–3 cycles per segment) into a ramp that the
+ * band integral then over-counts by ~25 %.
  */
 export class WelchPsd {
   readonly maxSegment: number;
@@ -132,24 +134,14 @@ export class WelchPsd {
     const re = this.re;
     const im = this.im;
     const w = this.window;
-    // Least-squares line on i = 0..n-1: precomputed sums.
     const n = segment;
-    const sumI = ((n - 1) * n) / 2;
-    const sumII = ((n - 1) * n * (2 * n - 1)) / 6;
-    const den = n * sumII - sumI * sumI;
     for (let s = 0; s < nSeg; s++) {
       const base = offset + lead + s * hop;
       let sy = 0;
-      let siy = 0;
+      for (let i = 0; i < n; i++) sy += x[base + i]!;
+      const mean = sy / n;
       for (let i = 0; i < n; i++) {
-        const y = x[base + i]!;
-        sy += y;
-        siy += i * y;
-      }
-      const slope = (n * siy - sumI * sy) / den;
-      const icpt = (sy - slope * sumI) / n;
-      for (let i = 0; i < n; i++) {
-        re[i] = (x[base + i]! - icpt - slope * i) * w[i]!;
+        re[i] = (x[base + i]! - mean) * w[i]!;
         im[i] = 0;
       }
       fftInPlace(re, im, n, this.cosT, this.sinT, this.maxSegment);

@@ -64,11 +64,11 @@ export const LabellerSchema = z
     /** Weight of roll/pitch-rate energy relative to vertical band power. */
     angularWeight: z.number().nonnegative().default(0.5),
     /**
-     * Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. 2.7 is the
+     * Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. 2.75 is the
      * least-squares fit on the BorealTC Husky runs (same terrain at ~0.23 and 0.4–0.6 m/s; see
      * tests/core-borealtc.test.ts).
      */
-    speedExponent: z.number().nonnegative().default(2.7),
+    speedExponent: z.number().nonnegative().default(2.75),
     referenceSpeed: positive().default(1),
     minSpeed: z.number().nonnegative().default(0.1),
     maxYawRate: positive().default(0.8),

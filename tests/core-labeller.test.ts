@@ -1,0 +1,269 @@
+import { describe, expect, it } from "vitest";
+import { WelchPsd } from "../src/core/fft.ts";
+import { quatFromRPY, quatRotate } from "../src/core/geometry.ts";
+import { VibrationLabeller } from "../src/core/labeller.ts";
+import { PoseHistory } from "../src/core/pose-history.ts";
+import { SelfSupervisor } from "../src/core/self-supervisor.ts";
+import type { RoughnessLabel } from "../src/core/types.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import { labelRun, loadRun, median } from "./core-borealtc-helpers.ts";
+import { drive, gaussian, interleave, rng, staticTransforms, testConfig } from "./core-synthetic.ts";
+
+function rotationMatrix(q: { x: number; y: number; z: number; w: number }): number[] {
+  const c0 = quatRotate(q, { x: 1, y: 0, z: 0 });
+  const c1 = quatRotate(q, { x: 0, y: 1, z: 0 });
+  const c2 = quatRotate(q, { x: 0, y: 0, z: 1 });
+  return [c0.x, c1.x, c2.x, c0.y, c1.y, c2.y, c0.z, c1.z, c2.z];
+}
+
+describe("WelchPsd", () => {
+  it("integrates a sine's power (A²/2) inside the band and nothing outside", () => {
+    for (const fs of [100, 200, 400]) {
+      const n = 256;
+      const x = new Float64Array(n);
+      for (let i = 0; i < n; i++) x[i] = 3 + 2 * Math.sin((2 * Math.PI * 12.5 * i) / fs);
+      const w = new WelchPsd(1024);
+      w.compute(x, 0, n, fs, 64);
+      // Hann leaks over ±1 bin for a sine on a bin centre; a band of ±6 Hz around 12.5 Hz holds all of it.
+      expect(w.bandPower(fs, 64, 6, 19)).toBeCloseTo(2, 9);
+      // The offset (gravity, bias) is removed per segment.
+      expect(w.bandPower(fs, 64, 0, 3)).toBeLessThan(1e-9);
+    }
+  });
+});
+
+/** Feeds a synthetic drive straight into a labeller (no facade). */
+function labelDrive(d: ReturnType<typeof drive>, cfg = defaultConfig().labeller) {
+  const poses = new PoseHistory();
+  const lab = new VibrationLabeller(cfg, poses);
+  for (const o of d.odom) poses.push(o);
+  for (const s of d.imu) {
+    const a = s.linearAcceleration, w = s.angularVelocity;
+    lab.pushImu(s.stamp, a.x, a.y, a.z, w.x, w.y, w.z);
+  }
+  lab.process();
+  return { labels: lab.takeLabels(), lab };
+}
+
+describe("VibrationLabeller on synthetic streams", () => {
+  it("gives the same energy at 100, 200 and 400 Hz for the same physical vibration", () => {
+    const energies: number[] = [];
+    for (const imuRate of [100, 200, 400]) {
+      const poses = new PoseHistory();
+      const lab = new VibrationLabeller(defaultConfig().labeller, poses);
+      for (let i = 0; i <= 20 * 50; i++) poses.pushRaw(i / 50, (0.5 * i) / 50, 0, 0, 0, 0, 0, 1, 0.5, 0);
+      for (let i = 0; i <= 20 * imuRate; i++) {
+        const t = i / imuRate;
+        // 8 Hz and 21 Hz components: 0.5²/2 + 0.3²/2 = 0.17 (m/s²)² in the 1–30 Hz band.
+        const az = 9.81 + 0.5 * Math.sin(2 * Math.PI * 8 * t) + 0.3 * Math.sin(2 * Math.PI * 21 * t + 1);
+        lab.pushImu(t, 0, 0, az, 0, 0, 0);
+      }
+      lab.process();
+      const labels = lab.takeLabels();
+      expect(labels.length).toBeGreaterThan(30);
+      const vbp = median(labels.map((l) => l.features.verticalBandPower));
+      expect(vbp).toBeCloseTo(0.17, 1);
+      energies.push(vbp);
+    }
+    expect(Math.max(...energies) / Math.min(...energies)).toBeLessThan(1.1);
+  });
+
+  it("emits one label per 0.25 m with a footprint of robot width × step, in odom", () => {
+    const d = drive({ duration: 21, speed: 0.5, roughnessAt: () => 0.5, yaw: 0.5 });
+    const { labels } = labelDrive(d);
+    // 10 m travelled → 40 steps (the first starts with the first sample).
+    expect(labels.length).toBeGreaterThanOrEqual(39);
+    expect(labels.length).toBeLessThanOrEqual(42);
+    const l = labels[10]!;
+    expect(l.t1 - l.t0).toBeCloseTo(0.5, 2);
+    expect(l.speed).toBeCloseTo(0.5, 2);
+    expect(l.footprint.frameId).toBe("odom");
+    const { xs, ys } = l.footprint;
+    // Rectangle 0.25 m along the heading (yaw 0.5) and 0.6 m across.
+    expect(Math.hypot(xs[1]! - xs[0]!, ys[1]! - ys[0]!)).toBeCloseTo(0.25, 2);
+    expect(Math.hypot(xs[3]! - xs[0]!, ys[3]! - ys[0]!)).toBeCloseTo(0.6, 6);
+    expect(Math.atan2(ys[1]! - ys[0]!, xs[1]! - xs[0]!)).toBeCloseTo(0.5, 6);
+    const cx = (xs[0]! + xs[1]! + xs[2]! + xs[3]!) / 4;
+    expect(cx).toBeCloseTo(l.x, 3);
+    expect(Math.hypot(l.x, l.y)).toBeCloseTo(0.25 * 10.5, 1);
+  });
+
+  it("labels follow the roughness under the robot (Spearman ≥ 0.9) and are counted when skipped", () => {
+    const rough = (x: number) => 0.1 + 0.9 * (0.5 + 0.5 * Math.sin(x / 1.5));
+    // Speed varies 0.3..0.9 m/s, with a 4 s stop in the middle.
+    const speed = (t: number) => (t > 30 && t < 34 ? 0 : 0.6 + 0.3 * Math.sin(t / 3));
+    const d = drive({ duration: 60, speed, roughnessAt: rough });
+    const { labels, lab } = labelDrive(d);
+    expect(labels.length).toBeGreaterThan(100);
+    const truth = labels.map((l) => rough(l.x));
+    expect(spearman(labels.map((l) => l.energy), truth)).toBeGreaterThan(0.9);
+    // Raw (unnormalised) power correlates worse: speed is a confounder.
+    const raw = labels.map((l) => l.features.verticalBandPower + 0.5 * l.features.angularRateEnergy);
+    expect(spearman(raw, truth)).toBeLessThan(spearman(labels.map((l) => l.energy), truth));
+    expect(lab.stats().skipped.stationary).toBeGreaterThanOrEqual(1);
+    for (const l of labels) expect(l.roughness >= 0 && l.roughness <= 1).toBe(true);
+    const pct = lab.energyPercentiles([5, 50, 95]);
+    expect(pct.p5!).toBeLessThan(pct.p50!);
+    expect(pct.p50!).toBeLessThan(pct.p95!);
+  });
+
+  it("skips steps while turning hard and while too few samples arrive", () => {
+    const poses = new PoseHistory();
+    const lab = new VibrationLabeller(defaultConfig().labeller, poses);
+    // Drives a circle of radius 0.5 m at 0.5 m/s: yaw rate 1 rad/s > maxYawRate 0.8.
+    for (let i = 0; i <= 500; i++) {
+      const t = i / 50;
+      const a = t;
+      const q = quatFromRPY(0, 0, a + Math.PI / 2);
+      poses.pushRaw(t, 0.5 * Math.cos(a), 0.5 * Math.sin(a), 0, q.x, q.y, q.z, q.w, 0.5, 1);
+    }
+    const g = gaussian(rng(3));
+    // IMU at only 10 Hz during the first half, then 200 Hz.
+    for (let t = 0; t < 10; t += t < 5 ? 0.1 : 0.005) lab.pushImu(t, 0, 0, 9.81 + g(), 0, 0, 1);
+    lab.process();
+    const s = lab.stats();
+    expect(lab.takeLabels().length).toBe(0);
+    expect(s.skipped.turning).toBeGreaterThan(5);
+  });
+
+  it("counts NaN, duplicate and backwards samples and labels the rest as if they were not there", () => {
+    const d = drive({ duration: 20, speed: 0.5, roughnessAt: () => 0.5, seed: 7 });
+    const clean = labelDrive(d).labels;
+    const poses = new PoseHistory();
+    const lab = new VibrationLabeller(defaultConfig().labeller, poses);
+    for (const o of d.odom) poses.push(o);
+    let injected = 0;
+    d.imu.forEach((s, i) => {
+      const a = s.linearAcceleration, w = s.angularVelocity;
+      expect(lab.pushImu(s.stamp, a.x, a.y, a.z, w.x, w.y, w.z)).toBeNull();
+      if (i % 97 === 5) {
+        expect(lab.pushImu(s.stamp, a.x, a.y, a.z, w.x, w.y, w.z)).toBe("duplicate");
+        expect(lab.pushImu(s.stamp - 0.5, a.x, a.y, a.z, w.x, w.y, w.z)).toBe("backwards");
+        expect(lab.pushImu(s.stamp + 1e-4, Number.NaN, a.y, a.z, w.x, w.y, w.z)).toBe("nan");
+        expect(lab.pushImu(Number.NaN, a.x, a.y, a.z, w.x, w.y, w.z)).toBe("nan");
+        injected++;
+      }
+    });
+    lab.process();
+    const st = lab.stats();
+    expect(st.imuRejected).toEqual({ nan: 2 * injected, backwards: injected, duplicate: injected });
+    const dirty = lab.takeLabels();
+    expect(dirty.length).toBe(clean.length);
+    for (let i = 0; i < clean.length; i++) expect(dirty[i]!.energy).toBeCloseTo(clean[i]!.energy, 12);
+  });
+});
+
+function ranks(v: readonly number[]): number[] {
+  const idx = v.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
+  const r = new Array<number>(v.length);
+  for (let i = 0; i < idx.length; ) {
+    let j = i;
+    while (j + 1 < idx.length && idx[j + 1]![0] === idx[i]![0]) j++;
+    for (let k = i; k <= j; k++) r[idx[k]![1]] = (i + j) / 2;
+    i = j + 1;
+  }
+  return r;
+}
+
+export function spearman(a: readonly number[], b: readonly number[]): number {
+  const ra = ranks(a), rb = ranks(b);
+  const n = a.length;
+  const ma = ra.reduce((s, x) => s + x, 0) / n, mb = rb.reduce((s, x) => s + x, 0) / n;
+  let num = 0, da = 0, db = 0;
+  for (let i = 0; i < n; i++) {
+    num += (ra[i]! - ma) * (rb[i]! - mb);
+    da += (ra[i]! - ma) ** 2;
+    db += (rb[i]! - mb) ** 2;
+  }
+  return num / Math.sqrt(da * db);
+}
+
+describe("mounting: the IMU rotated (gravity not on z) gives the same labels as upright", () => {
+  const run = loadRun("ASPHALT", "04");
+  const cfg = defaultConfig().labeller;
+  const upright = labelRun(run, cfg).labels;
+
+  it.each([
+    ["on its side (gravity on −y)", quatFromRPY(Math.PI / 2, 0, 0)],
+    ["upside down", quatFromRPY(Math.PI, 0, 0)],
+    ["arbitrary", quatFromRPY(1.1, -0.7, 2.3)],
+  ])("real BorealTC run, IMU %s, gravity estimated from the data", (_name, q) => {
+    const rotated = labelRun(run, cfg, { m: rotationMatrix({ x: -q.x, y: -q.y, z: -q.z, w: q.w }) });
+    expect(rotated.labels.length).toBe(upright.length);
+    for (let i = 0; i < upright.length; i++) {
+      expect(rotated.labels[i]!.energy / upright[i]!.energy).toBeCloseTo(1, 9);
+      expect(rotated.labels[i]!.roughness).toBeCloseTo(upright[i]!.roughness, 9);
+    }
+    const v = rotated.labeller.stats().vertical;
+    // The estimated vertical is gravity's direction in the rotated IMU frame.
+    const up = quatRotate({ x: -q.x, y: -q.y, z: -q.z, w: q.w }, { x: 0, y: 0, z: 1 });
+    expect(v[0] * up.x + v[1] * up.y + v[2] * up.z).toBeGreaterThan(0.99);
+  });
+
+  it("synthetic stream through the facade with the mount from TF (base_link ← imu_link)", () => {
+    const labelsWith = (q: { x: number; y: number; z: number; w: number }) => {
+      const sup = new SelfSupervisor<null>(testConfig());
+      sup.onTransforms(staticTransforms(q));
+      const d = drive({ duration: 20, speed: 0.6, roughnessAt: (x) => 0.3 + 0.2 * Math.sin(x), imuRotation: q, seed: 11 });
+      const out: RoughnessLabel[] = [];
+      for (const m of interleave(d.imu, d.odom)) {
+        if ("linearAcceleration" in m) sup.onImu(m);
+        else sup.onOdom(m);
+      }
+      out.push(...sup.drain().labels);
+      return { out, st: sup.stats() };
+    };
+    const a = labelsWith({ x: 0, y: 0, z: 0, w: 1 });
+    const b = labelsWith(quatFromRPY(0.4, Math.PI / 2, -1.0));
+    expect(b.st.vertical.source).toBe("tf");
+    expect(a.out.length).toBeGreaterThan(40);
+    expect(b.out.length).toBe(a.out.length);
+    for (let i = 0; i < a.out.length; i++) expect(b.out[i]!.energy / a.out[i]!.energy).toBeCloseTo(1, 6);
+  });
+});
+
+describe("speed normalisation on the real BorealTC runs", () => {
+  // Same terrain, two speeds. Raw vibration power grows steeply with speed; the default model
+  // energy / (v / v_ref)^2.75 should bring the two runs of each pair far closer together.
+  const pairs = [
+    ["ASPHALT", "00", "04"],
+    ["SANDY_LOAM", "00", "08"],
+    ["SNOW", "00", "08"],
+    ["SNOW", "09", "08"],
+  ] as const;
+  const cfg = defaultConfig().labeller;
+  const rows = pairs.map(([terrain, slow, fast]) => {
+    const a = labelRun(loadRun(terrain, slow), cfg).labels;
+    const b = labelRun(loadRun(terrain, fast), cfg).labels;
+    const rawOf = (l: RoughnessLabel) => l.features.verticalBandPower + cfg.angularWeight * l.features.angularRateEnergy;
+    return {
+      pair: `${terrain} ${slow}/${fast}`,
+      speedRatio: median(b.map((l) => l.speed)) / median(a.map((l) => l.speed)),
+      rawRatio: median(b.map(rawOf)) / median(a.map(rawOf)),
+      energyRatio: median(b.map((l) => l.energy)) / median(a.map((l) => l.energy)),
+      labels: [a.length, b.length],
+    };
+  });
+
+  it("labels the same terrain at ~0.23 and ~0.5 m/s far closer than the raw energies", () => {
+    console.table(rows.map((r) => ({ ...r, speedRatio: r.speedRatio.toFixed(2), rawRatio: r.rawRatio.toFixed(2), energyRatio: r.energyRatio.toFixed(2) })));
+    for (const r of rows) {
+      expect(r.speedRatio).toBeGreaterThan(1.5);
+      expect(r.rawRatio).toBeGreaterThan(3);
+      // Each pair: normalised log-ratio at most 60 % of the raw one.
+      expect(Math.abs(Math.log(r.energyRatio))).toBeLessThan(0.6 * Math.abs(Math.log(r.rawRatio)));
+    }
+    // Overall: mean |log ratio| shrinks by more than 3×.
+    const meanAbsLog = (k: "rawRatio" | "energyRatio") => rows.reduce((s, r) => s + Math.abs(Math.log(r[k])), 0) / rows.length;
+    expect(meanAbsLog("energyRatio")).toBeLessThan(meanAbsLog("rawRatio") / 3);
+  });
+
+  it("the default exponent is the least-squares fit of log raw-ratio on log speed-ratio", () => {
+    let num = 0, den = 0;
+    for (const r of rows) {
+      num += Math.log(r.speedRatio) * Math.log(r.rawRatio);
+      den += Math.log(r.speedRatio) ** 2;
+    }
+    expect(num / den).toBeCloseTo(cfg.speedExponent, 1);
+  });
+});
