@@ -1,0 +1,432 @@
+// Live mode: training runs in a worker thread under a CPU budget; the main thread keeps a predict-only
+// OnlineLearner that receives fresh weights every `publishEvery` seconds. Frame inference therefore
+// never waits for a training step, and training never starves the camera pipeline.
+//
+//   main thread                              worker thread (this same file)
+//   addSamples → pending typed arrays ──┐    OnlineLearner (buffer, Adam, normaliser)
+//   flush() → one message, buffers      └──► addSamples; loop { train(k); sleep to budget }
+//             transferred, not copied         every publishEvery: getWeights ──┐
+//   predictor.setWeights(weights) ◄──────────────────────────────────────────────┘ (transferred)
+//
+// CPU budget: after a chunk of steps that took `busy` ms the worker sleeps busy·(1−b)/b ms, so busy
+// time / wall time ≈ b (learner.cpuBudget, a share of one core).
+//
+// The worker is this TypeScript file. `execArgv: ["--import", "tsx"]` does not work for it on Node 20
+// (the loader registered by --import inside a worker is not applied to the worker's own entry module:
+// "Unknown file extension .ts"), so a two-line bootstrap imports it through tsx's API instead. A
+// compiled .js build starts the file directly.
+
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import type { LearnerConfig } from "../runtime/config.ts";
+import { type LearnerStats, OnlineLearner } from "./learner.ts";
+
+const WORKER_KIND = "terrain-learner/live-trainer";
+/** Steps per chunk between budget sleeps (~5–10 ms of work on wasm). */
+const CHUNK_STEPS = 4;
+
+export interface LiveTrainerStats extends LearnerStats {
+  /** Measured busy time / wall time of the training loop since the previous publication. */
+  busyFraction: number;
+  /** Weight hand-overs applied to the predictor so far. */
+  weightsReceived: number;
+  paused: boolean;
+}
+
+export interface LiveTrainerOptions {
+  warn?: (message: string) => void;
+  /** Called on the main thread after the predictor took new weights. */
+  onWeights?: (stats: LiveTrainerStats) => void;
+  /** Queued sample rows that trigger an automatic flush to the worker (default 1024). */
+  flushRows?: number;
+}
+
+type ToWorker =
+  | { type: "samples"; features: ArrayBuffer; targets: ArrayBuffer; weights: ArrayBuffer }
+  | { type: "publish"; id: number }
+  | { type: "save"; id: number; dir: string }
+  | { type: "load"; id: number; dir: string }
+  | { type: "pause" }
+  | { type: "resume" }
+  | { type: "reset" }
+  | { type: "stop" };
+
+type WorkerStats = Omit<LiveTrainerStats, "weightsReceived">;
+
+type FromWorker =
+  | { type: "ready"; backend: string }
+  | { type: "weights"; weights: ArrayBuffer; stats: WorkerStats; id: number | null }
+  | { type: "done"; id: number; result: string | boolean }
+  | { type: "failed"; id: number; message: string }
+  | { type: "stopped" };
+
+export class LiveTrainer {
+  /** Main-thread learner used only for predict(); updated with the worker's weights. */
+  readonly predictor: OnlineLearner;
+  private readonly worker: Worker;
+  private readonly channels: number;
+  private readonly opts: LiveTrainerOptions;
+  private readonly warn: (m: string) => void;
+  private pendingF: Float32Array;
+  private pendingT: Float32Array;
+  private pendingW: Float32Array;
+  private pendingN = 0;
+  private nextId = 1;
+  private readonly waiting = new Map<
+    number,
+    { resolve: (v: string | boolean) => void; reject: (e: Error) => void }
+  >();
+  private lastStats: LiveTrainerStats;
+  private weightsReceived = 0;
+  private exited = false;
+  private readonly exitPromise: Promise<void>;
+
+  private constructor(worker: Worker, predictor: OnlineLearner, opts: LiveTrainerOptions) {
+    this.worker = worker;
+    this.predictor = predictor;
+    this.channels = predictor.channels;
+    this.opts = opts;
+    this.warn = opts.warn ?? ((m) => console.warn(m));
+    const rows = Math.max(1, opts.flushRows ?? 1024);
+    this.pendingF = new Float32Array(rows * this.channels);
+    this.pendingT = new Float32Array(rows);
+    this.pendingW = new Float32Array(rows);
+    this.lastStats = { ...predictor.stats(), busyFraction: 0, weightsReceived: 0, paused: false };
+    worker.on("message", (msg: FromWorker) => this.onMessage(msg));
+    this.exitPromise = new Promise((resolve) => {
+      worker.once("exit", () => {
+        this.exited = true;
+        for (const w of this.waiting.values()) w.reject(new Error("training worker exited"));
+        this.waiting.clear();
+        resolve();
+      });
+    });
+    worker.on("error", (err) => this.warn(`training worker failed: ${err.message}`));
+  }
+
+  /** Starts the worker (its own tfjs backend) and the main-thread predictor; resolves when both are ready. */
+  static async start(
+    cfg: LearnerConfig,
+    channels: number,
+    opts: LiveTrainerOptions = {},
+  ): Promise<LiveTrainer> {
+    const predictor = await OnlineLearner.create(cfg, channels, { warn: opts.warn });
+    const worker = spawnWorker({ kind: WORKER_KIND, cfg, channels });
+    await new Promise<void>((resolve, reject) => {
+      const onMsg = (m: FromWorker) => {
+        if (m.type === "ready") {
+          cleanup();
+          resolve();
+        }
+      };
+      const onErr = (e: Error) => {
+        cleanup();
+        reject(new Error(`training worker failed to start: ${e.message}`));
+      };
+      const onExit = (code: number) => {
+        cleanup();
+        reject(new Error(`training worker exited with code ${code} before it was ready`));
+      };
+      const cleanup = () => {
+        worker.off("message", onMsg);
+        worker.off("error", onErr);
+        worker.off("exit", onExit);
+      };
+      worker.on("message", onMsg);
+      worker.on("error", onErr);
+      worker.on("exit", onExit);
+    }).catch((err) => {
+      predictor.dispose();
+      throw err;
+    });
+    return new LiveTrainer(worker, predictor, opts);
+  }
+
+  get backend(): string {
+    return this.predictor.backend;
+  }
+
+  /** False once the worker thread has exited. */
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  private onMessage(msg: FromWorker): void {
+    if (msg.type === "weights") {
+      try {
+        this.predictor.setWeights(msg.weights);
+        this.weightsReceived++;
+        this.lastStats = { ...msg.stats, weightsReceived: this.weightsReceived };
+        this.opts.onWeights?.(this.lastStats);
+      } catch (err) {
+        this.warn(`live trainer: could not apply weights: ${(err as Error).message}`);
+      }
+      if (msg.id !== null) this.settle(msg.id, true);
+    } else if (msg.type === "done") {
+      this.settle(msg.id, msg.result);
+    } else if (msg.type === "failed") {
+      const w = this.waiting.get(msg.id);
+      this.waiting.delete(msg.id);
+      w?.reject(new Error(msg.message));
+    }
+  }
+
+  private settle(id: number, value: string | boolean): void {
+    const w = this.waiting.get(id);
+    this.waiting.delete(id);
+    w?.resolve(value);
+  }
+
+  private request(msg: ToWorker & { id: number }): Promise<string | boolean> {
+    if (this.exited) return Promise.reject(new Error("training worker is not running"));
+    return new Promise((resolve, reject) => {
+      this.waiting.set(msg.id, { resolve, reject });
+      this.worker.postMessage(msg);
+    });
+  }
+
+  /** Queues samples (copied); they reach the worker in batches of flushRows or on flush(). */
+  addSamples(features: Float32Array, targets: Float32Array, weights?: Float32Array): void {
+    const C = this.channels;
+    const n = targets.length;
+    if (features.length < n * C)
+      throw new Error(`addSamples: features has ${features.length} floats for ${n} × ${C}`);
+    const cap = this.pendingT.length;
+    for (let i = 0; i < n; i++) {
+      this.pendingF.set(features.subarray(i * C, i * C + C), this.pendingN * C);
+      this.pendingT[this.pendingN] = targets[i] as number;
+      this.pendingW[this.pendingN] = weights ? (weights[i] as number) : 1;
+      this.pendingN++;
+      if (this.pendingN === cap) this.flush();
+    }
+  }
+
+  /** Sends queued samples now, transferring their buffers (fresh ones are allocated for the next batch). */
+  flush(): void {
+    const n = this.pendingN;
+    if (n === 0 || this.exited) return;
+    const C = this.channels;
+    const full = n === this.pendingT.length;
+    const f = full ? this.pendingF : this.pendingF.slice(0, n * C);
+    const t = full ? this.pendingT : this.pendingT.slice(0, n);
+    const w = full ? this.pendingW : this.pendingW.slice(0, n);
+    const msg: ToWorker = {
+      type: "samples",
+      features: f.buffer as ArrayBuffer,
+      targets: t.buffer as ArrayBuffer,
+      weights: w.buffer as ArrayBuffer,
+    };
+    this.worker.postMessage(msg, [msg.features, msg.targets, msg.weights]);
+    if (full) {
+      // The transferred arrays are detached now (length 0); allocate the next batch's.
+      this.pendingF = new Float32Array(n * C);
+      this.pendingT = new Float32Array(n);
+      this.pendingW = new Float32Array(n);
+    }
+    this.pendingN = 0;
+  }
+
+  /** Predicts with the latest published weights (never waits for the worker). */
+  predict(
+    features: Float32Array,
+    n: number,
+  ): { roughness: Float32Array; confidence: Float32Array; reconError: Float32Array } {
+    return this.predictor.predict(features, n);
+  }
+
+  /** Asks the worker for its current weights now; resolves once the predictor has them. */
+  async publishNow(): Promise<void> {
+    this.flush();
+    await this.request({ type: "publish", id: this.nextId++ });
+  }
+
+  /** The worker writes a checkpoint of its full learner state; resolves with the manifest path. */
+  async saveCheckpoint(dir: string): Promise<string> {
+    this.flush();
+    return String(await this.request({ type: "save", id: this.nextId++, dir }));
+  }
+
+  /** The worker resumes from the newest valid checkpoint and publishes it; false when there is none. */
+  async loadLatestCheckpoint(dir: string): Promise<boolean> {
+    return Boolean(await this.request({ type: "load", id: this.nextId++, dir }));
+  }
+
+  pause(): void {
+    if (!this.exited) this.worker.postMessage({ type: "pause" } satisfies ToWorker);
+  }
+  resume(): void {
+    if (!this.exited) this.worker.postMessage({ type: "resume" } satisfies ToWorker);
+  }
+  /** Forgets everything in the worker and in the predictor. */
+  reset(): void {
+    this.pendingN = 0;
+    this.predictor.reset();
+    if (!this.exited) this.worker.postMessage({ type: "reset" } satisfies ToWorker);
+  }
+
+  stats(): LiveTrainerStats {
+    return { ...this.lastStats, numTensors: this.predictor.stats().numTensors };
+  }
+
+  /** Stops training: the worker publishes its last weights and exits (terminated after `timeoutMs`). */
+  async stop(timeoutMs = 5000): Promise<void> {
+    if (!this.exited) {
+      this.flush();
+      this.worker.postMessage({ type: "stop" } satisfies ToWorker);
+      const timer = setTimeout(() => void this.worker.terminate(), timeoutMs);
+      await this.exitPromise;
+      clearTimeout(timer);
+    }
+    this.predictor.dispose();
+  }
+}
+
+function spawnWorker(data: { kind: string; cfg: LearnerConfig; channels: number }): Worker {
+  const file = fileURLToPath(import.meta.url);
+  if (!file.endsWith(".ts")) return new Worker(file, { workerData: data });
+  // tsx's package exports give require() the .cjs build of esm/api; the ESM build sits beside it.
+  const api = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve("tsx/esm/api")
+      .replace(/index\.cjs$/, "index.mjs"),
+  ).href;
+  const self = pathToFileURL(file).href;
+  const boot = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
+
+// --- worker side ------------------------------------------------------------------------------------
+
+async function runWorker(cfg: LearnerConfig, channels: number): Promise<void> {
+  const port = parentPort;
+  if (!port) return;
+  const learner = await OnlineLearner.create(cfg, channels);
+  const budget = Math.min(1, Math.max(0.01, cfg.cpuBudget));
+  let running = true;
+  let paused = false;
+  let busyMs = 0;
+  let windowStart = performance.now();
+  let lastPublish = performance.now();
+  let wake: (() => void) | null = null;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        wake = null;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(t);
+        wake = null;
+        resolve();
+      };
+    });
+
+  const publish = async (id: number | null) => {
+    const now = performance.now();
+    const stats: WorkerStats = {
+      ...learner.stats(),
+      busyFraction: busyMs / Math.max(1, now - windowStart),
+      paused,
+    };
+    busyMs = 0;
+    windowStart = now;
+    lastPublish = now;
+    const weights = await learner.getWeights();
+    port.postMessage({ type: "weights", weights, stats, id } satisfies FromWorker, [weights]);
+  };
+
+  // Requests are handled in order; the training loop only yields at sleeps, so they interleave safely.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = (fn: () => Promise<void>) => {
+    chain = chain.then(fn).catch((err: Error) => console.error(`training worker: ${err.message}`));
+  };
+  port.on("message", (msg: ToWorker) => {
+    switch (msg.type) {
+      case "samples":
+        learner.addSamples(
+          new Float32Array(msg.features),
+          new Float32Array(msg.targets),
+          new Float32Array(msg.weights),
+        );
+        break;
+      case "publish":
+        serial(() => publish(msg.id));
+        break;
+      case "save":
+        serial(async () => {
+          try {
+            port.postMessage({
+              type: "done",
+              id: msg.id,
+              result: await learner.saveCheckpoint(msg.dir),
+            } satisfies FromWorker);
+          } catch (err) {
+            port.postMessage({
+              type: "failed",
+              id: msg.id,
+              message: (err as Error).message,
+            } satisfies FromWorker);
+          }
+        });
+        break;
+      case "load":
+        serial(async () => {
+          try {
+            const ok = await learner.loadLatestCheckpoint(msg.dir);
+            if (ok) await publish(null);
+            port.postMessage({ type: "done", id: msg.id, result: ok } satisfies FromWorker);
+          } catch (err) {
+            port.postMessage({
+              type: "failed",
+              id: msg.id,
+              message: (err as Error).message,
+            } satisfies FromWorker);
+          }
+        });
+        break;
+      case "pause":
+        paused = true;
+        break;
+      case "resume":
+        paused = false;
+        break;
+      case "reset":
+        learner.reset();
+        break;
+      case "stop":
+        running = false;
+        wake?.();
+        break;
+    }
+  });
+  port.postMessage({ type: "ready", backend: learner.backend } satisfies FromWorker);
+
+  while (running) {
+    if (paused || learner.bufferSize < cfg.minSamples) {
+      await sleep(25);
+    } else {
+      const t0 = performance.now();
+      await learner.train(CHUNK_STEPS);
+      const busy = performance.now() - t0;
+      busyMs += busy;
+      await sleep((busy * (1 - budget)) / budget);
+    }
+    await chain;
+    if (running && performance.now() - lastPublish >= cfg.publishEvery * 1000 && learner.trainSteps > 0)
+      await publish(null);
+  }
+  await chain;
+  await publish(null);
+  port.postMessage({ type: "stopped" } satisfies FromWorker);
+  learner.dispose();
+  port.close();
+}
+
+if (!isMainThread && (workerData as { kind?: string } | null)?.kind === WORKER_KIND) {
+  const { cfg, channels } = workerData as { cfg: LearnerConfig; channels: number };
+  runWorker(cfg, channels).catch((err: Error) => {
+    console.error(`training worker: ${err.stack ?? err.message}`);
+    process.exit(1);
+  });
+}

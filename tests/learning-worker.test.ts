@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { seededRandom } from "../src/learning/replay-buffer.ts";
+import { LiveTrainer, type LiveTrainerStats } from "../src/learning/worker.ts";
+import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
+
+const C = 8;
+const tmp = mkdtempSync(join(tmpdir(), "tl-worker-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Two clusters of feature vectors: "rough" around +1 (target 0.9), "smooth" around −1 (target 0.1). */
+function clusters(n: number, seed: number) {
+  const rand = seededRandom(seed);
+  const features = new Float32Array(2 * n * C);
+  const targets = new Float32Array(2 * n);
+  for (let i = 0; i < 2 * n; i++) {
+    const rough = i % 2 === 0;
+    for (let k = 0; k < C; k++) features[i * C + k] = (rough ? 1 : -1) + 0.3 * (rand() - 0.5);
+    targets[i] = rough ? 0.9 : 0.1;
+  }
+  return { features, targets };
+}
+
+const until = async (cond: () => boolean, what: string, timeoutMs = 30_000) => {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe("LiveTrainer (worker_threads)", () => {
+  const cfg: LearnerConfig = {
+    ...defaultConfig().learner,
+    minSamples: 16,
+    publishEvery: 0.2,
+    cpuBudget: 0.3,
+    bufferSize: 2000,
+  };
+
+  it("trains in a worker, hands weights to the main-thread predictor, saves and stops cleanly", async () => {
+    const received: LiveTrainerStats[] = [];
+    const trainer = await LiveTrainer.start(cfg, C, { onWeights: (s) => received.push(s), flushRows: 100 });
+    expect(trainer.running).toBe(true);
+    const probe = clusters(20, 99);
+    const before = trainer.predict(probe.features, 40);
+    expect(before.confidence.every((c) => c === 0)).toBe(true);
+
+    const { features, targets } = clusters(300, 1);
+    trainer.addSamples(features, targets); // 600 rows → 6 automatic flushes of 100
+    trainer.flush();
+    await until(
+      () => received.length >= 2 && (received.at(-1)?.trainSteps ?? 0) >= 100,
+      "two weight hand-overs",
+    );
+
+    const after = trainer.predict(probe.features, 40);
+    for (let i = 0; i < 40; i++) {
+      const expected = i % 2 === 0 ? 0.9 : 0.1;
+      expect(Math.abs((after.roughness[i] as number) - expected)).toBeLessThan(0.2);
+    }
+    expect(Array.from(after.roughness)).not.toEqual(Array.from(before.roughness));
+    const stats = trainer.stats();
+    expect(stats.bufferSize).toBe(600);
+    expect(stats.weightsReceived).toBe(received.length);
+    // Sleeping busy·(1−b)/b after each chunk bounds the duty cycle by the budget.
+    expect(stats.busyFraction).toBeGreaterThan(0);
+    expect(stats.busyFraction).toBeLessThan(cfg.cpuBudget + 0.1);
+
+    await trainer.publishNow();
+    const manifest = await trainer.saveCheckpoint(join(tmp, "ckpt"));
+    expect(manifest).toMatch(/ckpt-00000001\.json$/);
+    await trainer.stop();
+    expect(trainer.running).toBe(false);
+    await expect(trainer.publishNow()).rejects.toThrow(/not running/);
+
+    // A new trainer resumes from the checkpoint the worker wrote and predicts like the old one.
+    const resumed = await LiveTrainer.start(cfg, C);
+    expect(await resumed.loadLatestCheckpoint(join(tmp, "ckpt"))).toBe(true);
+    const again = resumed.predict(probe.features, 40);
+    for (let i = 0; i < 40; i++) {
+      const expected = i % 2 === 0 ? 0.9 : 0.1;
+      expect(Math.abs((again.roughness[i] as number) - expected)).toBeLessThan(0.2);
+    }
+    expect(resumed.stats().trainSteps).toBeGreaterThanOrEqual(100);
+    await resumed.stop();
+  });
+});
