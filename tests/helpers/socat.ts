@@ -14,14 +14,17 @@ export function socatMissing(): string | undefined {
 }
 
 export async function waitFor(
-  what: string,
+  what: string | (() => string),
   predicate: () => boolean,
   timeoutMs = 15_000,
   stepMs = 20,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`,
+      );
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }

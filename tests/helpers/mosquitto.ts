@@ -1,0 +1,133 @@
+// A real Mosquitto broker for MQTT tests: its own config in a temp dir, a free port on 127.0.0.1,
+// no persistence, stopped after. `stop()` + `start()` on the same port is a broker restart.
+
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Why MQTT broker tests cannot run here, or undefined when mosquitto is installed. */
+export function mosquittoMissing(): string | undefined {
+  const r = spawnSync("mosquitto", ["-h"], { stdio: "ignore" });
+  return r.error ? "mosquitto is not installed (apt-get install -y mosquitto)" : undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = new Socket();
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+    s.connect(port, "127.0.0.1");
+  });
+}
+
+export class Mosquitto {
+  readonly port: number;
+  readonly dir: string;
+  private child: ChildProcess | undefined;
+  private output = "";
+
+  private constructor(port: number, dir: string, persistent: boolean) {
+    this.port = port;
+    this.dir = dir;
+    // Started as root, mosquitto drops to the `mosquitto` user, which must be able to save here.
+    chmodSync(dir, 0o777);
+    const lines = [
+      `listener ${port} 127.0.0.1`,
+      "allow_anonymous true",
+      "log_dest stderr",
+      "log_type error",
+      "log_type warning",
+    ];
+    if (persistent) {
+      // Saved after every change, so that even a SIGKILLed broker comes back with the sessions
+      // and subscriptions of the test's observer (the robot's client under test uses a clean session).
+      lines.push(
+        "persistence true",
+        `persistence_location ${dir}/`,
+        "autosave_on_changes true",
+        "autosave_interval 1",
+      );
+    } else {
+      lines.push("persistence false");
+    }
+    writeFileSync(join(dir, "mosquitto.conf"), `${lines.join("\n")}\n`);
+  }
+
+  /** A broker on a free port; started unless `started` is false (a broker that is down at first). */
+  static async create(options: { started?: boolean; persistent?: boolean } = {}): Promise<Mosquitto> {
+    const broker = new Mosquitto(
+      await freePort(),
+      mkdtempSync(join(tmpdir(), "tl-mosquitto-")),
+      options.persistent ?? false,
+    );
+    if (options.started ?? true) await broker.start();
+    return broker;
+  }
+
+  /** Path of the persistence file (exists once the broker saved). */
+  get dbPath(): string {
+    return join(this.dir, "mosquitto.db");
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.child) return;
+    this.output = "";
+    const child = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout!.on("data", (d: Buffer) => {
+      this.output += d.toString();
+    });
+    child.stderr!.on("data", (d: Buffer) => {
+      this.output += d.toString();
+    });
+    this.child = child;
+    const deadline = Date.now() + 15_000;
+    while (!(await canConnect(this.port))) {
+      if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}: ${this.output}`);
+      if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${this.port}: ${this.output}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Kills the broker (SIGKILL: no goodbye to clients, like a crash or a power cut). */
+  async stop(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    if (child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(signal);
+    await exited;
+  }
+
+  async close(): Promise<void> {
+    await this.stop("SIGTERM");
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,404 @@
+// MQTT telemetry against a REAL Mosquitto broker on 127.0.0.1 (started per test on a free port).
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import mqtt, { type MqttClient } from "mqtt";
+import { Subject } from "rxjs";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  attachMqtt,
+  type MqttSinkEvent,
+  MqttTelemetry,
+  parseCommand,
+  redactUrl,
+  summarizeOutputs,
+} from "../src/adapters/mqtt.ts";
+import type { RoughnessLabel } from "../src/core/types.ts";
+import type { FrameOutputs } from "../src/outputs/index.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
+import { waitFor } from "./helpers/socat.ts";
+
+const missing = mosquittoMissing();
+if (missing) console.warn(`SKIPPING MQTT broker tests: ${missing}`);
+
+interface Received {
+  topic: string;
+  payload: string;
+  retain: boolean;
+}
+
+function options(url: string, extra: Partial<ReturnType<typeof defaultConfig>["mqtt"]> = {}) {
+  return { ...defaultConfig().mqtt, url, robotId: "rover7", reconnectPeriod: 0.1, ...extra };
+}
+
+function outputs(stamp: number, values: number[], confidence = 0.8): FrameOutputs {
+  const roughness = Float32Array.from(values);
+  return {
+    stamp,
+    frameId: "camera_optical_frame",
+    grid: {
+      stamp,
+      frameId: "camera_optical_frame",
+      rows: 1,
+      cols: values.length,
+      strideX: 16,
+      strideY: 16,
+      roughness,
+      confidence: new Float32Array(values.length).fill(confidence),
+    },
+    overlay: undefined,
+    costmap: undefined,
+    ahead: 0.4,
+    aheadConfidence: 0.7,
+    speedLimit: 1.2,
+  };
+}
+
+/** The persistent broker has written the dashboard's subscription to disk (so it survives SIGKILL). */
+function savedSubscription(b: Mosquitto): boolean {
+  return existsSync(b.dbPath) && readFileSync(b.dbPath).includes("terrain-learner/rover7/#");
+}
+
+function label(i: number): RoughnessLabel {
+  return {
+    stamp: 100 + i,
+    t0: 99.9 + i,
+    t1: 100.1 + i,
+    x: i * 0.25,
+    y: 0,
+    footprint: {
+      frameId: "odom",
+      xs: Float64Array.from([0, 0.25, 0.25, 0]),
+      ys: Float64Array.from([-0.3, -0.3, 0.3, 0.3]),
+    },
+    speed: 1,
+    energy: 0.5,
+    features: { verticalBandPower: 1, angularRateEnergy: 0.1, sampleCount: 50 },
+    roughness: i / 100,
+  };
+}
+
+describe("MQTT helpers (pure)", () => {
+  it("redacts passwords in URLs", () => {
+    expect(redactUrl("mqtts://robot:s3cret@broker.example:8883")).toBe(
+      "mqtts://robot:***@broker.example:8883",
+    );
+    expect(redactUrl("mqtt://127.0.0.1:1883")).toBe("mqtt://127.0.0.1:1883");
+  });
+  it("parses plain and JSON commands", () => {
+    expect(parseCommand(" SAVE\n")).toEqual({ command: "save", id: null });
+    expect(parseCommand('{"command":"pause","id":"a1"}')).toEqual({ command: "pause", id: "a1" });
+    expect(parseCommand('{"cmd":"reset","id":3}')).toEqual({ command: "reset", id: 3 });
+    expect(() => parseCommand("{nope")).toThrow(/not valid JSON/);
+  });
+  it("summarises a frame: mean, percentiles, confidence over finite cells", () => {
+    const s = summarizeOutputs(
+      "r",
+      outputs(5, [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, Number.NaN]),
+    );
+    expect(s).toEqual({
+      robotId: "r",
+      stamp: 5,
+      ahead: 0.4,
+      aheadConfidence: 0.7,
+      speedLimit: 1.2,
+      mean: 0.5,
+      p10: 0.1,
+      p50: 0.5,
+      p90: 0.9,
+      confidence: 0.8,
+      cells: 11,
+    });
+  });
+});
+
+describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto broker", () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function broker(opts: { started?: boolean; persistent?: boolean } = {}) {
+    const b = await Mosquitto.create(opts);
+    cleanups.push(() => b.close());
+    return b;
+  }
+
+  /** An independent client (the fleet dashboard) that records everything under the robot's topics. */
+  async function observer(url: string, opts: { clientId?: string; clean?: boolean } = {}) {
+    const received: Received[] = [];
+    const client: MqttClient = mqtt.connect(url, {
+      reconnectPeriod: 50,
+      clientId: opts.clientId ?? `observer-${Math.random().toString(16).slice(2)}`,
+      clean: opts.clean ?? true,
+    });
+    client.on("error", () => undefined);
+    client.on("message", (topic, payload, packet) =>
+      received.push({ topic, payload: payload.toString(), retain: packet.retain }),
+    );
+    await new Promise<void>((resolve) => client.once("connect", () => resolve()));
+    await client.subscribeAsync("terrain-learner/rover7/#", { qos: 1 });
+    cleanups.push(() => client.endAsync(true));
+    const on = (topic: string) => received.filter((r) => r.topic === `terrain-learner/rover7/${topic}`);
+    return { client, received, on };
+  }
+
+  function telemetry(url: string, extra: Parameters<typeof options>[1] = {}, handlers = {}) {
+    const log: string[] = [];
+    const t = new MqttTelemetry(options(url, extra), handlers, { log: (l) => log.push(l) });
+    cleanups.push(() => t.close());
+    return { t, log };
+  }
+
+  it("retains `online`, and the broker publishes the retained Last Will `offline` when the process is SIGKILLed", async () => {
+    const b = await broker();
+    const obs = await observer(b.url);
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "helpers/mqtt-child.ts"), b.url, "rover7"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    cleanups.push(() => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr!.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    await waitFor(`the child to connect (output: ${out})`, () => out.includes("connected"), 30_000);
+    await waitFor("retained online", () => obs.on("status").some((r) => r.payload === "online"));
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+    await waitFor("the Last Will", () => obs.on("status").some((r) => r.payload === "offline"));
+    // A dashboard that connects later still sees the robot as offline: the will was retained.
+    const late = await observer(b.url);
+    await waitFor("retained status for a late subscriber", () => late.on("status").length > 0);
+    expect(late.on("status")).toEqual([
+      { topic: "terrain-learner/rover7/status", payload: "offline", retain: true },
+    ]);
+  });
+
+  it("publishes retained `offline` on a clean shutdown", async () => {
+    const b = await broker();
+    const { t } = telemetry(b.url);
+    await t.waitConnected();
+    await t.close();
+    const late = await observer(b.url);
+    await waitFor("retained status", () => late.on("status").length > 0);
+    expect(late.on("status")[0]).toMatchObject({ payload: "offline", retain: true });
+  });
+
+  it("publishes roughness summaries (rate-bounded, latest wins), learner stats and labels with their schema", async () => {
+    const b = await broker();
+    const obs = await observer(b.url);
+    const { t } = telemetry(b.url, { roughnessRate: 2, learnerRate: 2, publishLabels: true });
+    await t.waitConnected();
+    await waitFor("online", () => obs.on("status").some((r) => r.payload === "online"));
+    // 50 frames offered at once: one goes out now, the latest one when the interval has passed.
+    for (let i = 0; i < 50; i++) t.publishRoughness(outputs(1000 + i, [0.2, 0.4, 0.6]));
+    await waitFor("two roughness summaries", () => obs.on("roughness").length >= 2);
+    t.publishLearner({
+      backend: "wasm",
+      bufferSize: 1234,
+      trainSteps: 77,
+      lastLoss: Number.NaN,
+      weights: new Float32Array([1, 2]),
+    });
+    t.publishLabel(label(3));
+    await waitFor("learner stats", () => obs.on("learner").length === 1);
+    await waitFor("a label", () => obs.on("labels").length === 1);
+
+    const summaries = obs.on("roughness").map((r) => JSON.parse(r.payload));
+    expect(summaries).toHaveLength(2);
+    expect(summaries.map((s) => s.stamp)).toEqual([1000, 1049]);
+    expect(summaries[1]).toEqual({
+      robotId: "rover7",
+      stamp: 1049,
+      ahead: 0.4,
+      aheadConfidence: 0.7,
+      speedLimit: 1.2,
+      mean: 0.4,
+      p10: 0.24,
+      p50: 0.4,
+      p90: 0.56,
+      confidence: 0.8,
+      cells: 3,
+    });
+    const learner = JSON.parse(obs.on("learner")[0]!.payload);
+    expect(learner).toMatchObject({
+      robotId: "rover7",
+      backend: "wasm",
+      bufferSize: 1234,
+      trainSteps: 77,
+      lastLoss: null,
+      weights: [1, 2],
+    });
+    expect(learner.mqtt).toMatchObject({ connected: true, dropped: 0 });
+    expect(typeof learner.time).toBe("number");
+    const l = JSON.parse(obs.on("labels")[0]!.payload);
+    expect(l).toMatchObject({ robotId: "rover7", stamp: 103, frameId: "odom", roughness: 0.03, x: 0.75 });
+    expect(l.footprint).toEqual([
+      [0, -0.3],
+      [0.25, -0.3],
+      [0.25, 0.3],
+      [0, 0.3],
+    ]);
+    expect(t.stats()).toMatchObject({ superseded: 48, dropped: 0 });
+  });
+
+  it("runs commands and replies on cmd/response with the request id", async () => {
+    const b = await broker();
+    const obs = await observer(b.url);
+    const calls: string[] = [];
+    const { t } = telemetry(
+      b.url,
+      {},
+      {
+        save: async () => {
+          calls.push("save");
+          return { path: "/tmp/ckpt-3.bin" };
+        },
+        pause: () => calls.push("pause"),
+        resume: () => calls.push("resume"),
+        reset: () => {
+          throw new Error("reset refused while driving");
+        },
+      },
+    );
+    await t.waitConnected();
+    await waitFor("online", () => obs.on("status").some((r) => r.payload === "online"));
+    const cmd = "terrain-learner/rover7/cmd";
+    await obs.client.publishAsync(cmd, '{"command":"save","id":"req-1"}', { qos: 1 });
+    await obs.client.publishAsync(cmd, "pause", { qos: 1 });
+    await obs.client.publishAsync(cmd, '{"cmd":"resume","id":7}', { qos: 1 });
+    await obs.client.publishAsync(cmd, '{"command":"reset","id":"r"}', { qos: 1 });
+    await obs.client.publishAsync(cmd, '{"command":"fly","id":"x"}', { qos: 1 });
+    await obs.client.publishAsync(cmd, "{broken", { qos: 1 });
+    await waitFor("six responses", () => obs.on("cmd/response").length === 6);
+    const responses = obs.on("cmd/response").map((r) => JSON.parse(r.payload));
+    expect(responses).toEqual([
+      { robotId: "rover7", id: "req-1", command: "save", ok: true, result: { path: "/tmp/ckpt-3.bin" } },
+      // The handlers' return values (Array.push → new length) come back as `result`.
+      { robotId: "rover7", id: null, command: "pause", ok: true, result: 2 },
+      { robotId: "rover7", id: 7, command: "resume", ok: true, result: 3 },
+      { robotId: "rover7", id: "r", command: "reset", ok: false, error: "reset refused while driving" },
+      {
+        robotId: "rover7",
+        id: "x",
+        command: "fly",
+        ok: false,
+        error: "unknown command 'fly' (expected save, reset, pause, resume)",
+      },
+      { robotId: "rover7", id: null, command: null, ok: false, error: "command payload is not valid JSON" },
+    ]);
+    expect(calls).toEqual(["save", "pause", "resume"]);
+  });
+
+  it("survives a broker killed and restarted mid-run: reconnects, resumes publishing, the offline queue stays bounded", async () => {
+    const b = await broker({ persistent: true });
+    // A dashboard with a persistent session: the broker keeps its subscription across the restart.
+    const obs = await observer(b.url, { clientId: "dashboard", clean: false });
+    await waitFor("the broker to save the subscription", () => savedSubscription(b));
+    const { t, log } = telemetry(b.url, { publishLabels: true, queueLimit: 10 });
+    await t.waitConnected();
+    t.publishLabel(label(0));
+    await waitFor("label 0", () => obs.on("labels").length === 1);
+
+    await b.stop("SIGKILL");
+    await waitFor("the client to notice", () => !t.connected);
+    for (let i = 1; i <= 25; i++) t.publishLabel(label(i));
+    expect(t.stats()).toMatchObject({ queued: 10, dropped: 15 });
+    // Nothing grows while the broker stays down and the client keeps retrying.
+    await waitFor("retries against the dead broker", () => log.some((l) => /ECONNREFUSED/.test(l)));
+    expect(t.stats().queued).toBe(10);
+
+    await b.start();
+    await t.waitConnected();
+    // QoS 1 is at-least-once: the restarted broker may deliver label 0 again, so compare stamps as a set.
+    const stamps = () => [...new Set(obs.on("labels").map((r) => JSON.parse(r.payload).stamp as number))];
+    await waitFor(
+      () => `the 10 queued labels (got ${stamps()}; ${JSON.stringify(t.stats())})`,
+      () => stamps().length === 11,
+    );
+    // The oldest 15 were dropped, the newest 10 kept, in order.
+    expect(stamps()).toEqual([100, ...Array.from({ length: 10 }, (_, i) => 116 + i)]);
+    t.publishLabel(label(30));
+    await waitFor("a label after the restart", () => stamps().length === 12);
+    expect(t.stats()).toMatchObject({ connected: true, reconnects: 1, queued: 0, dropped: 15 });
+    expect(log.some((l) => l.includes("connection to mqtt://127.0.0.1") && l.includes("lost"))).toBe(true);
+  });
+
+  it("keeps retrying when the broker is down at start and connects when it comes up", async () => {
+    const b = await broker({ persistent: true });
+    const obs = await observer(b.url, { clientId: "dashboard2", clean: false });
+    await waitFor("the broker to save the subscription", () => savedSubscription(b));
+    await b.stop("SIGKILL");
+
+    const { t, log } = telemetry(b.url, { publishLabels: true });
+    t.publishLabel(label(1)); // made before the network is up: queued
+    await waitFor("several refused attempts", () => log.some((l) => /ECONNREFUSED/.test(l)));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(t.stats()).toMatchObject({ connected: false, queued: 1 });
+
+    await b.start();
+    await t.waitConnected();
+    await waitFor(
+      () =>
+        `the queued label (${JSON.stringify(obs.received)} ${JSON.stringify(t.stats())} ${log.join("; ")})`,
+      () => obs.on("labels").length === 1,
+    );
+    await waitFor("retained online", () => obs.on("status").some((r) => r.payload === "online"));
+    expect(t.stats()).toMatchObject({ reconnects: 0, queued: 0, dropped: 0 });
+  });
+
+  it("attachMqtt publishes a pipeline's result stream", async () => {
+    const b = await broker();
+    const obs = await observer(b.url);
+    const results = new Subject<MqttSinkEvent>();
+    const { telemetry: t, close } = attachMqtt(results, options(b.url, { publishLabels: true }));
+    cleanups.push(close);
+    await t.waitConnected();
+    results.next({ type: "outputs", outputs: outputs(7, [0.5]) });
+    results.next({ type: "labels", labels: [label(1), label(2)] });
+    results.next({ type: "stats", stats: { trainSteps: 5 } });
+    results.next({ type: "something-else" });
+    await waitFor(
+      "all three kinds",
+      () =>
+        obs.on("roughness").length === 1 && obs.on("labels").length === 2 && obs.on("learner").length === 1,
+    );
+    await close();
+    await waitFor("offline", () => obs.on("status").some((r) => r.payload === "offline"));
+  });
+
+  it("does not log the password", async () => {
+    const b = await broker();
+    const log: string[] = [];
+    const t = new MqttTelemetry(
+      options(b.url, { username: "robot", password: "hunter2-secret" }),
+      {},
+      { log: (l) => log.push(l) },
+    );
+    cleanups.push(() => t.close());
+    await t.waitConnected();
+    await t.close();
+    expect(log.length).toBeGreaterThan(1);
+    expect(log.join("\n")).not.toContain("hunter2");
+    const t2 = new MqttTelemetry(
+      options(`mqtt://robot:hunter2-secret@127.0.0.1:${b.port}`),
+      {},
+      { log: (l) => log.push(l) },
+    );
+    cleanups.push(() => t2.close());
+    await t2.waitConnected();
+    expect(log.join("\n")).not.toContain("hunter2");
+    expect(log.join("\n")).toContain("robot:***@127.0.0.1");
+  });
+});
