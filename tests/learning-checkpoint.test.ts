@@ -1,0 +1,153 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { installSignalSave, readLatestCheckpoint, writeCheckpoint } from "../src/learning/checkpoint.ts";
+import { OnlineLearner } from "../src/learning/learner.ts";
+import { seededRandom } from "../src/learning/replay-buffer.ts";
+import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
+
+const C = 6;
+const root = mkdtempSync(join(tmpdir(), "tl-ckpt-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const cfg = (over: Partial<LearnerConfig> = {}): LearnerConfig => ({
+  ...defaultConfig().learner,
+  minSamples: 8,
+  bufferSize: 500,
+  checkpointKeep: 3,
+  ...over,
+});
+
+function data(n: number, seed: number) {
+  const rand = seededRandom(seed);
+  const features = new Float32Array(n * C).map(() => rand() * 2 - 1);
+  const targets = new Float32Array(n).map((_, i) => ((features[i * C] as number) > 0 ? 0.8 : 0.2));
+  return { features, targets };
+}
+
+async function trainedLearner(over: Partial<LearnerConfig> = {}) {
+  const l = await OnlineLearner.create(cfg(over), C);
+  const d = data(200, 5);
+  l.addSamples(d.features, d.targets);
+  await l.train(5);
+  return l;
+}
+
+const probe = data(16, 77);
+
+describe("checkpoints", () => {
+  it("keeps the last K, resumes from the newest, falls back past a truncated or garbled one", async () => {
+    const dir = join(root, "a");
+    const learner = await trainedLearner();
+    const predictions: Float32Array[] = [];
+    for (let i = 0; i < 5; i++) {
+      await learner.train(3);
+      await learner.saveCheckpoint(dir);
+      predictions.push(learner.predict(probe.features, 16).roughness);
+    }
+    const files = readdirSync(dir).sort();
+    expect(files).toEqual([
+      "ckpt-00000003.bin",
+      "ckpt-00000003.json",
+      "ckpt-00000004.bin",
+      "ckpt-00000004.json",
+      "ckpt-00000005.bin",
+      "ckpt-00000005.json",
+    ]);
+    const manifest = JSON.parse(readFileSync(join(dir, "ckpt-00000005.json"), "utf8"));
+    expect(manifest).toMatchObject({
+      format: "terrain-learner-checkpoint",
+      seq: 5,
+      info: { trainSteps: 20, channels: C },
+    });
+
+    const warnings: string[] = [];
+    const fresh = await OnlineLearner.create(cfg(), C, { warn: (m) => warnings.push(m) });
+    expect(await fresh.loadLatestCheckpoint(dir)).toBe(true);
+    expect(Array.from(fresh.predict(probe.features, 16).roughness)).toEqual(
+      Array.from(predictions[4] as Float32Array),
+    );
+    expect(fresh.trainSteps).toBe(20);
+    expect(warnings).toEqual([]);
+
+    // Power cut while the newest weights were being written: the file is short.
+    truncateSync(join(dir, "ckpt-00000005.bin"), 100);
+    expect(await fresh.loadLatestCheckpoint(dir)).toBe(true);
+    expect(Array.from(fresh.predict(probe.features, 16).roughness)).toEqual(
+      Array.from(predictions[3] as Float32Array),
+    );
+    expect(warnings.join("\n")).toMatch(
+      /ckpt-00000005\.json skipped: weights file has 100 bytes, manifest says \d+ \(truncated\?\)/,
+    );
+
+    // Same size but flipped bytes: caught by the checksum.
+    const bin4 = join(dir, "ckpt-00000004.bin");
+    const bytes = readFileSync(bin4);
+    bytes[200] = (bytes[200] as number) ^ 0xff;
+    writeFileSync(bin4, bytes);
+    expect(await fresh.loadLatestCheckpoint(dir)).toBe(true);
+    expect(Array.from(fresh.predict(probe.features, 16).roughness)).toEqual(
+      Array.from(predictions[2] as Float32Array),
+    );
+    expect(warnings.join("\n")).toMatch(/ckpt-00000004\.json skipped: weights checksum .* does not match/);
+    learner.dispose();
+    fresh.dispose();
+  });
+
+  it("ignores a garbage manifest with a warning, unrelated files and crash leftovers silently", async () => {
+    const dir = join(root, "b");
+    const learner = await trainedLearner();
+    await learner.saveCheckpoint(dir);
+    writeFileSync(join(dir, "ckpt-00000009.json"), "\u0000\u0013garbage{");
+    writeFileSync(join(dir, "ckpt-00000010.json"), JSON.stringify({ hello: "world" }));
+    writeFileSync(join(dir, "notes.txt"), "not a checkpoint");
+    writeFileSync(join(dir, "ckpt-00000011.bin.tmp-4242"), "half written");
+    const warnings: string[] = [];
+    const loaded = await readLatestCheckpoint(dir, (m) => warnings.push(m));
+    expect(loaded?.manifest.seq).toBe(1);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/ckpt-00000010\.json skipped: manifest is not a terrain-learner checkpoint/);
+    expect(warnings[1]).toMatch(/ckpt-00000009\.json skipped: manifest unreadable/);
+    // The next save numbers past the garbage instead of overwriting it.
+    expect(await learner.saveCheckpoint(dir)).toMatch(/ckpt-00000011\.json$/);
+    learner.dispose();
+  });
+
+  it("skips a checkpoint from a differently shaped model, and reports no checkpoint in an empty dir", async () => {
+    const dir = join(root, "c");
+    const small = await trainedLearner({ hiddenUnits: 4 });
+    await small.saveCheckpoint(dir);
+    const warnings: string[] = [];
+    const big = await OnlineLearner.create(cfg(), C, { warn: (m) => warnings.push(m) });
+    expect(await big.loadLatestCheckpoint(dir)).toBe(false);
+    expect(warnings.join("\n")).toMatch(/skipped: learner weights are for 6 channels\/4 hidden/);
+    expect(await big.loadLatestCheckpoint(join(root, "does-not-exist"))).toBe(false);
+    small.dispose();
+    big.dispose();
+  });
+
+  it("writes atomically: a checkpoint is complete or absent", async () => {
+    const dir = join(root, "d");
+    const payload = new Uint8Array(1000).map((_, i) => i % 251);
+    await writeCheckpoint(dir, payload, { note: "x" }, 2);
+    expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
+    const loaded = await readLatestCheckpoint(dir, () => {});
+    expect(Buffer.compare(Buffer.from(loaded?.data ?? []), Buffer.from(payload))).toBe(0);
+  });
+
+  it("installSignalSave saves on SIGINT and removes its handlers", async () => {
+    const dir = join(root, "e");
+    const learner = await trainedLearner();
+    const before = process.listenerCount("SIGINT");
+    const beforeTerm = process.listenerCount("SIGTERM");
+    const logs: string[] = [];
+    installSignalSave(learner, dir, { exit: false, log: (m) => logs.push(m) });
+    expect(process.listenerCount("SIGINT")).toBe(before + 1);
+    process.emit("SIGINT", "SIGINT");
+    for (let i = 0; i < 200 && logs.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(logs[0]).toMatch(/SIGINT: checkpoint saved to .*ckpt-00000001\.json/);
+    expect(process.listenerCount("SIGINT")).toBe(before);
+    expect(process.listenerCount("SIGTERM")).toBe(beforeTerm);
+    learner.dispose();
+  });
+});
