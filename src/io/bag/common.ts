@@ -145,25 +145,34 @@ export async function* mergeByLogTime(inputs: AsyncGenerator<TimedEvent>[]): Asy
 
 /**
  * Restores log-time order for records read in file order without an index (a truncated MCAP or
- * ROS 1 bag): recorders write in receive order, so a window of `window` messages absorbs the
- * small inversions between channels and chunks without holding the whole file.
+ * ROS 1 bag): recorders write in receive order, so a window of a few thousand messages absorbs the
+ * small inversions between channels and chunks without holding the whole file. The window is
+ * bounded in bytes too, so a camera bag does not hold thousands of images.
  */
 export async function* reorderWindow(
   input: AsyncIterable<TimedEvent>,
   window = 4096,
+  maxBytes = 64 * 1024 * 1024,
 ): AsyncGenerator<TimedEvent> {
   const heap = new MinHeap<TimedEvent>();
+  let bytes = 0;
+  const pop = (): TimedEvent => {
+    const item = heap.pop() as TimedEvent;
+    if (item.event.type === "message") bytes -= item.event.size;
+    return item;
+  };
   for await (const item of input) {
     if (item.event.type === "problem") {
       // Problems (decode failures, truncation) are reported where they happen, not reordered.
-      while (heap.size > 0 && (heap.peekKey() as bigint) <= item.ns) yield heap.pop() as TimedEvent;
+      while (heap.size > 0 && (heap.peekKey() as bigint) <= item.ns) yield pop();
       yield item;
       continue;
     }
     heap.push(item.ns, item);
-    if (heap.size > window) yield heap.pop() as TimedEvent;
+    bytes += item.event.size;
+    while (heap.size > window || (bytes > maxBytes && heap.size > 1)) yield pop();
   }
-  while (heap.size > 0) yield heap.pop() as TimedEvent;
+  while (heap.size > 0) yield pop();
 }
 
 /** Applies the ReadOptions every adapter honours after merging: abort and event-loop fairness. */
