@@ -269,3 +269,41 @@ describe("speed normalisation on the real BorealTC runs", () => {
     expect(num / den).toBeCloseTo(cfg.speedExponent, 1);
   });
 });
+
+describe("calibration", () => {
+  function percentile(sorted: number[], p: number): number {
+    const pos = (p / 100) * (sorted.length - 1);
+    const i = Math.floor(pos);
+    const f = pos - i;
+    return i + 1 < sorted.length ? sorted[i]! * (1 - f) + sorted[i + 1]! * f : sorted[i]!;
+  }
+
+  it("running percentiles over a bounded window match a full sort of the last labels", () => {
+    const d = drive({ duration: 40, speed: 0.7, roughnessAt: (x) => 0.2 + 0.8 * ((Math.floor(x / 0.9) * 7919) % 13) / 13, seed: 5 });
+    const poses = new PoseHistory();
+    const cfg = defaultConfig().labeller;
+    const lab = new VibrationLabeller(cfg, poses, { percentileWindow: 16 });
+    for (const o of d.odom) poses.push(o);
+    for (const s of d.imu) lab.pushImu(s.stamp, s.linearAcceleration.x, s.linearAcceleration.y, s.linearAcceleration.z, s.angularVelocity.x, s.angularVelocity.y, s.angularVelocity.z);
+    lab.process();
+    const labels = lab.takeLabels();
+    expect(labels.length).toBeGreaterThan(100);
+    const last = labels.slice(-16).map((l) => Math.log10(l.energy)).sort((a, b) => a - b);
+    for (const p of [0, 5, 50, 95, 100]) expect(lab.logPercentile(p)).toBeCloseTo(percentile(last, p), 12);
+    // Past the warmup, roughness is the position between the 5th and 95th percentile at the time
+    // of the label: the last label uses the window that includes it.
+    const l = labels[labels.length - 1]!;
+    const lo = percentile(last, cfg.calibration.lowPercentile);
+    const hi = percentile(last, cfg.calibration.highPercentile);
+    expect(l.roughness).toBeCloseTo(Math.min(1, Math.max(0, (Math.log10(l.energy) - lo) / (hi - lo))), 12);
+  });
+
+  it("fixed bounds map log10(energy) linearly onto 0..1", () => {
+    const cfg = { ...defaultConfig().labeller, calibration: { ...defaultConfig().labeller.calibration, mode: "fixed" as const, low: -1, high: 1 } };
+    const lab = new VibrationLabeller(cfg, new PoseHistory());
+    expect(lab.calibrate(-1)).toBe(0);
+    expect(lab.calibrate(0)).toBe(0.5);
+    expect(lab.calibrate(3)).toBe(1);
+    expect(lab.calibrate(-5)).toBe(0);
+  });
+});

@@ -67,6 +67,7 @@ export interface LabellerStats {
   imuRate: number;
 }
 
+/** Labels whose energies feed the running percentiles (≈ 17 min of driving at 1 m/s). */
 const PERCENTILE_HISTORY = 4096;
 
 export class VibrationLabeller {
@@ -107,23 +108,26 @@ export class VibrationLabeller {
   private readonly poseM = emptyPoseAt();
   // Outputs and statistics.
   private out: RoughnessLabel[] = [];
-  private readonly logHistory = new Float64Array(PERCENTILE_HISTORY);
+  private readonly window: number;
+  private readonly logHistory: Float64Array;
   private logCount = 0;
-  private readonly sortScratch = new Float64Array(PERCENTILE_HISTORY);
-  private sortedValid = false;
+  private readonly sorted: Float64Array;
   private lastRate = Number.NaN;
   private readonly counters: LabellerStats;
 
   constructor(
     cfg: LabellerSettings,
     poses: PoseHistory,
-    options: { robotWidth?: number; frameId?: string; capacity?: number } = {},
+    options: { robotWidth?: number; frameId?: string; capacity?: number; percentileWindow?: number } = {},
   ) {
     if (!(cfg.bandHigh > cfg.bandLow)) {
       throw new Error(`labeller band [${cfg.bandLow}, ${cfg.bandHigh}] Hz is empty`);
     }
     this.cfg = cfg;
     this.poses = poses;
+    this.window = Math.max(2, options.percentileWindow ?? PERCENTILE_HISTORY);
+    this.logHistory = new Float64Array(this.window);
+    this.sorted = new Float64Array(this.window);
     this.halfWidth = (options.robotWidth ?? 0.6) / 2;
     this.frameId = options.frameId ?? "odom";
     this.cap = prevPow2(options.capacity ?? 1 << 16);
@@ -378,9 +382,7 @@ export class VibrationLabeller {
     const xs = new Float64Array([pa.x - la[0]!, pb.x - lb[0]!, pb.x + lb[0]!, pa.x + la[0]!]);
     const ys = new Float64Array([pa.y - la[1]!, pb.y - lb[1]!, pb.y + lb[1]!, pa.y + la[1]!]);
     const logE = Math.log10(Math.max(energy, 1e-12));
-    this.logHistory[this.logCount % PERCENTILE_HISTORY] = logE;
-    this.logCount++;
-    this.sortedValid = false;
+    this.recordLogEnergy(logE);
     const label: RoughnessLabel = {
       stamp: (t0 + t1) / 2,
       t0,
@@ -411,16 +413,31 @@ export class VibrationLabeller {
     return r < 0 ? 0 : r > 1 ? 1 : r;
   }
 
+  /**
+   * Adds a value to the window of the last PERCENTILE_HISTORY log-energies, keeping a sorted copy
+   * up to date by binary search + memmove (a full sort per label cost ~300 µs).
+   */
+  private recordLogEnergy(v: number): void {
+    const sorted = this.sorted;
+    let n = Math.min(this.logCount, this.window);
+    if (this.logCount >= this.window) {
+      const old = this.logHistory[this.logCount % this.window]!;
+      const i = lowerBound(sorted, n, old);
+      sorted.copyWithin(i, i + 1, n);
+      n--;
+    }
+    const j = lowerBound(sorted, n, v);
+    sorted.copyWithin(j + 1, j, n);
+    sorted[j] = v;
+    this.logHistory[this.logCount % this.window] = v;
+    this.logCount++;
+  }
+
   /** Percentile p (0..100) of log10(energy) over the last labels (NaN before any label). */
   logPercentile(p: number): number {
-    const n = Math.min(this.logCount, PERCENTILE_HISTORY);
+    const n = Math.min(this.logCount, this.window);
     if (n === 0) return Number.NaN;
-    const sorted = this.sortScratch.subarray(0, n);
-    if (!this.sortedValid) {
-      sorted.set(this.logHistory.subarray(0, n));
-      sorted.sort();
-      this.sortedValid = true;
-    }
+    const sorted = this.sorted;
     const pos = (Math.min(100, Math.max(0, p)) / 100) * (n - 1);
     const i = Math.floor(pos);
     const f = pos - i;
@@ -463,4 +480,16 @@ export class VibrationLabeller {
   get energyCount(): number {
     return this.logCount;
   }
+}
+
+/** First index in sorted[0..n) whose value is ≥ v. */
+function lowerBound(sorted: Float64Array, n: number, v: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
