@@ -5,7 +5,8 @@ import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBackbone } from "../models/build-backbone.ts";
-import { Backbone, defaultBackbonePath, readOnnxMetadata } from "../src/learning/backbone.ts";
+import { Backbone, defaultBackbonePath, gatherCells, readOnnxMetadata } from "../src/learning/backbone.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
 import { distance, meanFeature, type TextureSpec, textureImage } from "./learning-textures.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "tl-backbone-"));
@@ -107,6 +108,17 @@ describe("Backbone (onnxruntime)", () => {
     await expect(bb.extract({ ...img, width: 4, height: 4, data: new Uint8Array(48) })).rejects.toThrow(
       /smaller than one 8px/,
     );
+  });
+
+  it("loads from config (empty path → bundled model) and gathers cell rows for training samples", async () => {
+    const fromCfg = await Backbone.fromConfig({ ...defaultConfig().learner, backboneThreads: 1 });
+    expect(fromCfg.info.path).toBe(defaultBackbonePath());
+    const f = await fromCfg.extract(textureImage({ rgb: [90, 90, 90], grain: 2, contrast: 20 }, 64, 48, 3));
+    const rows = gatherCells(f, Int32Array.of(0, 47, 5));
+    expect(rows).toHaveLength(3 * 39);
+    expect(Array.from(rows.subarray(39, 78))).toEqual(Array.from(f.data.subarray(47 * 39, 48 * 39)));
+    expect(() => gatherCells(f, [48])).toThrow(/cell 48 outside the 6×8 grid/);
+    await fromCfg.close();
   });
 
   it("infers the stride from a probe run when metadata is missing", async () => {

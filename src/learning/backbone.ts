@@ -58,6 +58,20 @@ export interface BackboneInfo {
   metadata: Record<string, string>;
 }
 
+/** Rows of a feature map for the given cells (r*cols+c), row-major cells.length × channels. */
+export function gatherCells(map: FeatureMap, cells: ArrayLike<number>, out?: Float32Array): Float32Array {
+  const C = map.channels;
+  const n = cells.length;
+  const dst = out && out.length >= n * C ? out : new Float32Array(n * C);
+  for (let i = 0; i < n; i++) {
+    const cell = cells[i] as number;
+    if (!(cell >= 0 && cell < map.rows * map.cols))
+      throw new Error(`cell ${cell} outside the ${map.rows}×${map.cols} grid`);
+    dst.set(map.data.subarray(cell * C, cell * C + C), i * C);
+  }
+  return dst;
+}
+
 /** The bundled filter-bank backbone (models/backbone.onnx), found relative to this file or the package root. */
 export function defaultBackbonePath(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -198,6 +212,19 @@ export class Backbone {
   }
   get name(): string {
     return this.info.name;
+  }
+
+  /** Loads `learner.backbone` (empty → the bundled model) with `learner.executionProviders`. */
+  static fromConfig(
+    learner: { backbone: string; executionProviders: readonly string[]; backboneThreads?: number },
+    opts: Omit<BackboneOptions, "executionProviders"> = {},
+  ): Promise<Backbone> {
+    const path = learner.backbone.trim() === "" ? defaultBackbonePath() : learner.backbone;
+    return Backbone.load(path, {
+      intraOpThreads: learner.backboneThreads,
+      ...opts,
+      executionProviders: learner.executionProviders,
+    });
   }
 
   /**

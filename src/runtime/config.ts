@@ -114,6 +114,8 @@ export const LearnerSchema = z
     /** Path of the ONNX backbone; empty means the bundled models/backbone.onnx. */
     backbone: z.string().default(""),
     executionProviders: z.array(z.string()).default(["cpu"]),
+    /** onnxruntime intra-op threads for the backbone (0 = onnxruntime's default, one per core). */
+    backboneThreads: z.number().int().nonnegative().default(0),
     /** tfjs backend: auto picks tfjs-node if installed, else wasm, else cpu. */
     backend: z.enum(["auto", "node", "wasm", "cpu"]).default("auto"),
     hiddenUnits: z.number().int().positive().default(64),

@@ -1,0 +1,76 @@
+// Learning throughput: backbone ms/frame (onnxruntime, bundled filter bank) at 320×240 and 640×480,
+// head predict ms/frame (one batched call over every cell of a 320×240 frame: 40×30 = 1200 cells),
+// train steps/s (batch learner.batchSize, MLP + autoencoder, Adam), and the tfjs backend in use.
+// Run: node --import tsx bench/learning.ts [--json] [--backend auto|wasm|cpu] [--ep cpu,cuda]
+//
+// Images are synthetic textures (fixed seed); timings exclude image generation and warm-up runs.
+
+import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
+import { OnlineLearner } from "../src/learning/learner.ts";
+import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
+import { textureImage } from "../tests/learning-textures.ts";
+
+const args = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const json = args.includes("--json");
+const backendPref = (arg("--backend") ?? "auto") as LearnerConfig["backend"];
+const eps = (arg("--ep") ?? "cpu").split(",");
+
+const time = async (runs: number, fn: () => unknown | Promise<unknown>) => {
+  for (let i = 0; i < Math.min(3, runs); i++) await fn(); // warm-up
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) await fn();
+  return (performance.now() - t0) / runs;
+};
+
+const backbone = await Backbone.load(defaultBackbonePath(), { executionProviders: eps });
+const results: Record<string, number | string> = {
+  executionProviders: backbone.info.executionProviders.join(","),
+  channels: backbone.channels,
+  stride: backbone.stride,
+};
+for (const [w, h] of [
+  [320, 240],
+  [640, 480],
+] as const) {
+  const img = textureImage({ rgb: [120, 110, 90], grain: 3, contrast: 40 }, w, h, 1);
+  const out = new Float32Array(backbone.gridFor(w, h).rows * backbone.gridFor(w, h).cols * backbone.channels);
+  results[`backboneMs_${w}x${h}`] = await time(w > 400 ? 20 : 40, () => backbone.extract(img, out));
+}
+
+const cfg: LearnerConfig = { ...defaultConfig().learner, backend: backendPref };
+const learner = await OnlineLearner.create(cfg, backbone.channels);
+results.backend = learner.backend;
+const frame = await backbone.extract(
+  textureImage({ rgb: [120, 110, 90], grain: 3, contrast: 40 }, 320, 240, 2),
+);
+const cells = frame.rows * frame.cols;
+const targets = new Float32Array(cells).map((_, i) => (i % 7) / 7);
+for (let k = 0; k < 5; k++) learner.addSamples(frame.data, targets);
+await learner.train(5);
+results.predictCells = cells;
+results.predictMs = await time(200, () => learner.predict(frame.data, cells));
+const steps = 400;
+const trainMs = await time(1, () => learner.train(steps));
+results.trainStepsPerSec = (1000 * steps) / trainMs;
+results.batchSize = cfg.batchSize;
+results.numTensors = learner.stats().numTensors;
+learner.dispose();
+await backbone.close();
+
+if (json) {
+  console.log(JSON.stringify(results));
+} else {
+  const f = (v: number | string | undefined, d = 2) => (typeof v === "number" ? v.toFixed(d) : String(v));
+  console.log(
+    `backbone (${results.channels} ch, stride ${results.stride}, EP ${results.executionProviders})`,
+  );
+  console.log(`  320×240: ${f(results["backboneMs_320x240"])} ms/frame`);
+  console.log(`  640×480: ${f(results["backboneMs_640x480"])} ms/frame`);
+  console.log(`head (tfjs backend: ${results.backend})`);
+  console.log(`  predict ${results.predictCells} cells: ${f(results.predictMs)} ms/frame`);
+  console.log(`  train: ${f(results.trainStepsPerSec, 0)} steps/s (batch ${results.batchSize})`);
+}
