@@ -247,6 +247,8 @@ export class GroundRenderer {
     const hazeB = SKY_HORIZON[2];
     let lumSum = 0;
     let lumCount = 0;
+    const markers = world.file.markers;
+    const nMarkers = markers.length;
 
     for (let i = 0; i < n; i++) {
       let r: number;
@@ -294,6 +296,16 @@ export class GroundRenderer {
           r = texData[ti]! * patchGain[p3]! * gain + hazeR * hz;
           g = texData[ti + 1]! * patchGain[p3 + 1]! * gain + hazeG * hz;
           b = texData[ti + 2]! * patchGain[p3 + 2]! * gain + hazeB * hz;
+        }
+        for (let k = 0; k < nMarkers; k++) {
+          const mk = markers[k]!;
+          const dx = wx - mk.x;
+          const dy = wy - mk.y;
+          if (dx * dx + dy * dy <= mk.radius * mk.radius) {
+            r = mk.color[0];
+            g = mk.color[1];
+            b = mk.color[2];
+          }
         }
       }
       if ((i & 15) === 0) {

@@ -86,6 +86,17 @@ export const WorldFileSchema = z.strictObject({
       patches: z.array(z.strictObject({ x: z.number(), y: z.number(), terrain: z.string() })).optional(),
     })
     .prefault({}),
+  /** Self-lit coloured discs painted on the ground (calibration targets; tests use them). */
+  markers: z
+    .array(
+      z.strictObject({
+        x: z.number(),
+        y: z.number(),
+        radius: z.number().positive().max(10),
+        color: rgb,
+      }),
+    )
+    .default([]),
   robot: z
     .strictObject({
       width: z.number().positive().default(0.6),

@@ -1,0 +1,144 @@
+// Determinism of the generated bag, world-file validation, the shipped worlds, and the route's
+// promise never to drive on `driven: false` terrain.
+
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  BUILTIN_TERRAINS,
+  buildWorld,
+  generateWorldBag,
+  loadWorldFile,
+  newState,
+  parseWorld,
+  parseWorldText,
+  RouteDriver,
+  terrainAt,
+  textureContrast,
+  WORLDS_DIR,
+} from "../sim/index.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "sim-world-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("determinism", () => {
+  it("same seed → byte-identical bag; different seed → different bag", async () => {
+    const small = { width: 160, height: 120 };
+    const a = join(dir, "a.mcap");
+    const b = join(dir, "b.mcap");
+    const c = join(dir, "c.mcap");
+    await generateWorldBag({ out: a, seed: 7, duration: 1.5, camera: small });
+    await generateWorldBag({ out: b, seed: 7, duration: 1.5, camera: small });
+    await generateWorldBag({ out: c, seed: 8, duration: 1.5, camera: small });
+    const ba = readFileSync(a);
+    expect(ba.length).toBeGreaterThan(10_000);
+    expect(Buffer.compare(ba, readFileSync(b))).toBe(0);
+    expect(Buffer.compare(ba, readFileSync(c))).not.toBe(0);
+  });
+
+  it("JPEG output is deterministic too and replaces image_raw", async () => {
+    const a = join(dir, "ja.mcap");
+    const b = join(dir, "jb.mcap");
+    const r = await generateWorldBag({
+      out: a,
+      seed: 1,
+      duration: 0.5,
+      jpeg: true,
+      camera: { width: 160, height: 120 },
+    });
+    await generateWorldBag({
+      out: b,
+      seed: 1,
+      duration: 0.5,
+      jpeg: true,
+      camera: { width: 160, height: 120 },
+    });
+    expect(r.frames).toBe(8);
+    const bytes = readFileSync(a);
+    expect(Buffer.compare(bytes, readFileSync(b))).toBe(0);
+    const text = bytes.toString("latin1");
+    expect(text).toContain("/camera/image_raw/compressed");
+    expect(text).not.toMatch(/\/camera\/image_raw[^/]/);
+  });
+});
+
+describe("world files", () => {
+  it("ships at least three worlds that all validate and build", () => {
+    const files = readdirSync(WORLDS_DIR).filter((f) => f.endsWith(".yaml"));
+    expect(files).toEqual(expect.arrayContaining(["default.yaml", "patchwork.yaml", "stripes.yaml"]));
+    for (const f of files) {
+      const w = loadWorldFile(join(WORLDS_DIR, f));
+      expect(w.terrains.length, f).toBeGreaterThan(0);
+    }
+  });
+
+  it("the default world has ≥ 8 terrain types, ≥ 2 never driven, colours that do not give roughness away", () => {
+    const world = buildWorld(loadWorldFile(join(WORLDS_DIR, "default.yaml")), 1);
+    expect(world.terrains.length).toBeGreaterThanOrEqual(8);
+    expect(world.terrains.filter((t) => !t.driven).length).toBeGreaterThanOrEqual(2);
+    const by = Object.fromEntries(world.terrains.map((t) => [t.name, t]));
+    // Concrete (smooth) and gravel (rough): similar mean colour, different fine-scale contrast.
+    const dc = by.concrete!.texture.mean.map((v, i) => Math.abs(v - by.gravel!.texture.mean[i]!));
+    expect(Math.max(...dc)).toBeLessThan(25);
+    expect(by.gravel!.roughness - by.concrete!.roughness).toBeGreaterThan(0.5);
+    expect(textureContrast(by.gravel!.texture)).toBeGreaterThan(2 * textureContrast(by.concrete!.texture));
+    expect(BUILTIN_TERRAINS.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it("rejects a bad world with an error that names the key", () => {
+    expect(() => parseWorld({ terrains: [{ type: "gravel" }], camera: { hfovDeg: "wide" } })).toThrow(
+      /camera\.hfovDeg/,
+    );
+    expect(() => parseWorld({ terrains: [{ type: "gravel" }], robot: { wheelbse: 1 } })).toThrow(/wheelbse/);
+    expect(() => parseWorld({ terrains: [] })).toThrow(/terrains/);
+    expect(() => parseWorldText("terrains: [ {type: gravel", "x.yaml")).toThrow(/cannot parse world x\.yaml/);
+    expect(() => buildWorld(parseWorld({ terrains: [{ type: "lava" }] }), 1)).toThrow(
+      /terrains\.0\.type.*lava/,
+    );
+    expect(() => loadWorldFile(join(dir, "missing.yaml"))).toThrow(/missing\.yaml.*ENOENT/);
+  });
+
+  it("lays out every terrain and keeps the layout fixed by layout.seed", () => {
+    const file = loadWorldFile(join(WORLDS_DIR, "default.yaml"));
+    const w1 = buildWorld(file, 1);
+    const w2 = buildWorld(file, 99);
+    expect(Buffer.compare(Buffer.from(w1.patchId.buffer), Buffer.from(w2.patchId.buffer))).toBe(0);
+    const seen = new Set<number>();
+    const b = file.bounds;
+    for (let y = b.yMin; y < b.yMax; y += 1)
+      for (let x = b.xMin; x < b.xMax; x += 1) seen.add(terrainAt(w1, x, y));
+    expect(seen.size).toBe(w1.terrains.length);
+  });
+});
+
+describe("route", () => {
+  it("never drives onto never-driven terrain or out of bounds, and does move, turn and stop", () => {
+    const file = loadWorldFile(join(WORLDS_DIR, "default.yaml"));
+    const world = buildWorld(file, 1);
+    for (const seed of [1, 2, 3]) {
+      const route = new RouteDriver(world, seed, 0);
+      const s = newState();
+      let maxSpeed = 0;
+      let maxTurn = 0;
+      let stoppedSamples = 0;
+      for (let t = 0; t < 300; t += 0.05) {
+        route.sample(t, s);
+        const ti = terrainAt(world, s.x, s.y);
+        expect(world.terrains[ti]!.driven, `seed ${seed} at t=${t.toFixed(2)} (${s.x}, ${s.y})`).toBe(true);
+        expect(s.x).toBeGreaterThanOrEqual(file.bounds.xMin);
+        expect(s.x).toBeLessThanOrEqual(file.bounds.xMax);
+        maxSpeed = Math.max(maxSpeed, s.v);
+        maxTurn = Math.max(maxTurn, Math.abs(s.w));
+        if (t > 2 && Math.abs(s.v) < 1e-3 && Math.abs(s.w) < 1e-3) stoppedSamples++;
+      }
+      expect(route.violations).toBe(0);
+      expect(route.distance).toBeGreaterThan(100);
+      expect(maxSpeed).toBeGreaterThan(1.2);
+      expect(maxSpeed).toBeLessThanOrEqual(2.0 + 1e-9);
+      expect(maxTurn).toBeGreaterThan(0.3);
+      expect(route.stops).toBeGreaterThan(0);
+      expect(stoppedSamples).toBeGreaterThan(10);
+    }
+  });
+});
