@@ -1,0 +1,98 @@
+// End to end: a short simulator bag through the real CLI (`replay --eval --json --record`), the
+// recording read back with @mcap/core, and the learner compared with the running-mean baseline.
+
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { McapIndexedReader } from "@mcap/core";
+import { FileHandleReadable } from "@mcap/nodejs";
+import * as zstd from "@foxglove/wasm-zstd";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), "tl-replay-"));
+const bag = join(dir, "world.mcap");
+const record = join(dir, "out.mcap");
+const reportDir = join(dir, "report");
+let result: Record<string, unknown>;
+
+beforeAll(async () => {
+  await generateWorldBag({ out: bag, seed: 2, duration: 75, camera: { width: 160, height: 120 } });
+  const { stdout } = await run(
+    process.execPath,
+    ["bin/terrain-learner.js", "replay", bag, "--eval", "--json", "--record", record, "--report-dir", reportDir],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  const lines = stdout.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  result = JSON.parse(lines[0]!);
+}, 300_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("replay --eval --json --record on a simulator bag", () => {
+  it("learns: frames, labels, samples and training steps", () => {
+    expect(result.frames).toBe(75 * 15);
+    expect(result.labels as number).toBeGreaterThan(50);
+    expect(result.samples as number).toBeGreaterThan(100);
+    expect(result.trainSteps as number).toBeGreaterThan(100);
+    expect(typeof result.backend).toBe("string");
+    expect(result.realtimeFactor as number).toBeGreaterThan(0);
+  });
+
+  it("prints the documented JSON shape", () => {
+    const e = result.eval as Record<string, number>;
+    for (const k of ["spearman", "mae", "auroc", "confidenceAuroc"]) expect(e, k).toHaveProperty(k);
+    for (const k of ["spearman", "mae", "auroc"]) expect(Number.isFinite(e[k]), k).toBe(true);
+    const curve = result.curve as { t: number; spearman: number; mae: number }[];
+    expect(curve.length).toBeGreaterThanOrEqual(7);
+    for (const c of curve) expect(Object.keys(c)).toEqual(expect.arrayContaining(["t", "spearman", "mae"]));
+    expect(curve[curve.length - 1]!.t).toBeCloseTo(75, 0);
+    const report = result.report as { json: string; curve: string; frames: string };
+    expect(report.json).toBe(join(reportDir, "report.json"));
+  });
+
+  it("learning beats the running-mean baseline on the second half", () => {
+    const curve = result.curve as { t: number; spearman: number; mae: number; baselineSpearman: number; baselineMae: number }[];
+    const late = curve.filter((c) => c.t > 40);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const e = result.eval as { spearman: number; mae: number; baseline: { spearman: number; mae: number } };
+    expect(mean(late.map((c) => c.mae))).toBeLessThan(mean(late.map((c) => c.baselineMae)));
+    expect(e.spearman).toBeGreaterThan(0.5);
+    expect(e.mae).toBeLessThan(e.baseline.mae);
+  });
+
+  it("records the outputs next to the inputs, readable with @mcap/core", async () => {
+    await zstd.isLoaded;
+    const handle = await open(record, "r");
+    try {
+      const reader = await McapIndexedReader.Initialize({
+        readable: new FileHandleReadable(handle),
+        decompressHandlers: { zstd: (data, size) => zstd.decompress(data, Number(size)) },
+      });
+      const topics = new Map<string, string>();
+      for (const ch of reader.channelsById.values()) topics.set(ch.topic, reader.schemasById.get(ch.schemaId)!.name);
+      expect(Object.fromEntries(topics)).toMatchObject({
+        "/terrain_learner/roughness/image": "sensor_msgs/msg/Image",
+        "/terrain_learner/roughness/confidence": "sensor_msgs/msg/Image",
+        "/terrain_learner/roughness/overlay": "sensor_msgs/msg/Image",
+        "/terrain_learner/roughness/costmap": "nav_msgs/msg/OccupancyGrid",
+        "/terrain_learner/roughness/ahead": "std_msgs/msg/Float32",
+        "/terrain_learner/speed_limit": "nav2_msgs/msg/SpeedLimit",
+        "/camera/image_raw": "sensor_msgs/msg/Image",
+        "/imu/data": "sensor_msgs/msg/Imu",
+        "/odom": "nav_msgs/msg/Odometry",
+      });
+      const counts = reader.statistics!.channelMessageCounts;
+      const byTopic = new Map([...reader.channelsById.values()].map((c) => [c.topic, Number(counts.get(c.id) ?? 0)]));
+      expect(byTopic.get("/terrain_learner/roughness/image")).toBe(75 * 15);
+      expect(byTopic.get("/terrain_learner/roughness/costmap")).toBeGreaterThan(1000);
+    } finally {
+      await handle.close();
+    }
+  });
+});
