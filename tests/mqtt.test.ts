@@ -365,10 +365,11 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     const { telemetry: t, close } = attachMqtt(results, options(b.url, { publishLabels: true }));
     cleanups.push(close);
     await t.waitConnected();
-    results.next({ type: "outputs", outputs: outputs(7, [0.5]) });
-    results.next({ type: "labels", labels: [label(1), label(2)] });
+    results.next({ type: "prediction", outputs: outputs(7, [0.5]) });
+    results.next({ type: "label", label: label(1) });
+    results.next({ type: "label", label: label(2) });
     results.next({ type: "stats", stats: { trainSteps: 5 } });
-    results.next({ type: "something-else" });
+    results.next({ type: "done" });
     await waitFor(
       "all three kinds",
       () =>

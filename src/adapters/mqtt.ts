@@ -19,6 +19,7 @@ import type { Observable, Subscription } from "rxjs";
 import type { RoughnessLabel, Stamp } from "../core/types.ts";
 import type { FrameOutputs } from "../outputs/index.ts";
 import type { Config } from "../runtime/config.ts";
+import type { LabelEvent, PipelineEvent, PredictionEvent } from "../runtime/pipeline.ts";
 
 export type MqttOptions = Config["mqtt"];
 
@@ -523,28 +524,30 @@ export class MqttTelemetry {
   }
 }
 
-/** The stream shape `attachMqtt` consumes: whatever a pipeline emits, these kinds are published. */
+/**
+ * The stream `attachMqtt` consumes: the pipeline's events (src/runtime/pipeline.ts). Predictions
+ * go to `roughness`, labels to `labels`, stats to `learner`; other kinds are ignored.
+ */
 export type MqttSinkEvent =
-  | { type: "outputs"; outputs: FrameOutputs }
-  | { type: "label"; label: RoughnessLabel }
-  | { type: "labels"; labels: readonly RoughnessLabel[] }
-  | { type: "stats"; stats: Record<string, unknown> }
-  | { type: string };
+  | Pick<PredictionEvent, "type" | "outputs">
+  | LabelEvent
+  | { type: "stats"; stats: object }
+  | { type: Exclude<PipelineEvent["type"], "prediction" | "label" | "stats"> };
 
 /**
- * Publishes a pipeline's results to MQTT: frame outputs → `roughness`, labels → `labels`, stats →
- * `learner`. Returns the telemetry (for stats) and a `close()` that unsubscribes and disconnects.
+ * Publishes a pipeline's events to MQTT. Returns the telemetry (for stats) and a `close()` that
+ * unsubscribes, sends what the rate limiters hold, publishes `offline` and disconnects.
  */
 export function attachMqtt(
-  results$: Observable<MqttSinkEvent>,
+  events$: Observable<MqttSinkEvent>,
   options: MqttOptions,
   handlers: MqttCommandHandlers = {},
   extra: MqttTelemetryOptions = {},
 ): { telemetry: MqttTelemetry; close: () => Promise<void> } {
   const telemetry = new MqttTelemetry(options, handlers, extra);
-  const sub: Subscription = results$.subscribe({
+  const sub: Subscription = events$.subscribe({
     next: (e) => publishEvent(telemetry, e),
-    error: (err: unknown) => extra.log?.(`mqtt: result stream failed: ${(err as Error).message}`),
+    error: (err: unknown) => extra.log?.(`mqtt: event stream failed: ${(err as Error).message}`),
   });
   return {
     telemetry,
@@ -557,14 +560,11 @@ export function attachMqtt(
 
 export function publishEvent(telemetry: MqttTelemetry, e: MqttSinkEvent): void {
   switch (e.type) {
-    case "outputs":
-      telemetry.publishRoughness((e as { outputs: FrameOutputs }).outputs);
+    case "prediction":
+      telemetry.publishRoughness((e as PredictionEvent).outputs);
       break;
     case "label":
-      telemetry.publishLabel((e as { label: RoughnessLabel }).label);
-      break;
-    case "labels":
-      for (const l of (e as { labels: readonly RoughnessLabel[] }).labels) telemetry.publishLabel(l);
+      telemetry.publishLabel((e as LabelEvent).label);
       break;
     case "stats":
       telemetry.publishLearner((e as { stats: Record<string, unknown> }).stats);

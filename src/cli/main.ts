@@ -3,7 +3,10 @@
 import { Command } from "commander";
 import { register as registerBag } from "./bag.ts";
 import { register as registerDemo } from "./demo.ts";
+import { register as registerLabel } from "./label.ts";
 import { register as registerReplay } from "./replay.ts";
+import { register as registerRun } from "./run.ts";
+import { register as registerSerialDump } from "./serial-dump.ts";
 import { register as registerSim } from "./sim.ts";
 
 const program = new Command();
@@ -19,5 +22,8 @@ registerBag(program);
 registerReplay(program);
 registerDemo(program);
 registerSim(program);
+registerLabel(program);
+registerRun(program);
+registerSerialDump(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,63 @@
+// The runtime controls shared by every remote interface (MQTT `cmd`, ROS 2 std_srvs services):
+// save a checkpoint, reset the model, pause and resume learning. One implementation, so the same
+// command means the same thing whichever way it arrives.
+
+import type { OnlineLearner } from "../learning/learner.ts";
+import type { Config } from "../runtime/config.ts";
+import type { MqttCommandHandlers } from "./mqtt.ts";
+
+export interface RuntimeControls {
+  save(): Promise<{ path: string }>;
+  reset(): { reset: true };
+  pause(): { learning: false };
+  resume(): { learning: true };
+  readonly learning: boolean;
+}
+
+/**
+ * Controls over a running pipeline's learner. Pausing flips `config.learner.enabled` on the very
+ * config object the pipeline was created with: the pipeline reads it for every sample batch and
+ * training block, so no new samples are buffered and no steps run while paused (predictions go on).
+ */
+export function pipelineControls(
+  pipeline: { readonly learner: Pick<OnlineLearner, "saveCheckpoint" | "reset"> },
+  config: Config,
+  log: (line: string) => void = () => undefined,
+): RuntimeControls {
+  return {
+    async save() {
+      const dir = config.learner.checkpointDir;
+      if (!dir) throw new Error("no checkpoint directory configured (set learner.checkpointDir)");
+      const path = await pipeline.learner.saveCheckpoint(dir);
+      log(`checkpoint saved: ${path}`);
+      return { path };
+    },
+    reset() {
+      pipeline.learner.reset();
+      log("model reset");
+      return { reset: true };
+    },
+    pause() {
+      config.learner.enabled = false;
+      log("learning paused");
+      return { learning: false };
+    },
+    resume() {
+      config.learner.enabled = true;
+      log("learning resumed");
+      return { learning: true };
+    },
+    get learning() {
+      return config.learner.enabled;
+    },
+  };
+}
+
+export function mqttHandlers(controls: RuntimeControls): MqttCommandHandlers {
+  return {
+    save: () => controls.save(),
+    reset: () => controls.reset(),
+    pause: () => controls.pause(),
+    resume: () => controls.resume(),
+  };
+}

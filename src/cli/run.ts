@@ -1,0 +1,230 @@
+// `terrain-learner run --serial /dev/ttyX [--mqtt URL]`: the learner on a robot without ROS. IMU
+// and wheel odometry stream from a microcontroller over a serial line; the vibration labeller turns
+// them into roughness labels (no camera here: labels only, no image predictions), and labels and
+// stats go to an MQTT broker for the fleet. Runs until Ctrl-C / SIGTERM (or --duration).
+
+import type { Command } from "commander";
+import { map } from "rxjs";
+import { mqttHandlers, pipelineControls } from "../adapters/controls.ts";
+import { attachMqtt, type MqttTelemetry, redactUrl, toJson } from "../adapters/mqtt.ts";
+import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
+import { type Config, loadConfig } from "../runtime/config.ts";
+import type { CoreInput } from "../runtime/pipeline.ts";
+import { createPipeline, type PipelineStats } from "../runtime/pipeline.ts";
+import { action, UserError } from "./errors.ts";
+
+export interface RunCliOptions {
+  serial?: string;
+  baud?: number;
+  mode?: string;
+  mqtt?: string;
+  robotId?: string;
+  config?: string;
+  duration?: number;
+  json?: boolean;
+}
+
+export interface RunResult {
+  stats: PipelineStats;
+  serial: SerialSourceStats;
+  mqtt: ReturnType<MqttTelemetry["stats"]> | undefined;
+  /** Serial samples dropped because the pipeline fell behind. */
+  backlogDropped: number;
+}
+
+/** Flags override the config file (which overrides defaults). */
+export function applyRunFlags(config: Config, o: RunCliOptions): Config {
+  if (o.serial !== undefined) config.serial.path = o.serial;
+  if (o.baud !== undefined) config.serial.baudRate = o.baud;
+  if (o.mode !== undefined) {
+    if (o.mode !== "nmea" && o.mode !== "csv")
+      throw new UserError(`--mode must be nmea or csv, got '${o.mode}'`);
+    config.serial.mode = o.mode;
+  }
+  if (o.mqtt !== undefined) config.mqtt.url = o.mqtt;
+  if (o.robotId !== undefined) config.mqtt.robotId = o.robotId;
+  return config;
+}
+
+const MAX_BACKLOG = 2000;
+
+export async function runLive(
+  config: Config,
+  opts: { duration?: number; json?: boolean; log?: (line: string) => void; signal?: AbortSignal } = {},
+): Promise<RunResult> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  if (!config.serial.path)
+    throw new UserError("no serial device: pass --serial /dev/ttyX or set serial.path");
+  // Labels are what a camera-less runner produces: always publish them.
+  config.mqtt.publishLabels = true;
+  const pipeline = await createPipeline(config, {
+    mode: "live",
+    overlay: false,
+    costmap: false,
+    statsEvery: Math.max(1, 1 / config.mqtt.learnerRate),
+    warn: log,
+  });
+  if (config.learner.checkpointDir) {
+    const resumed = await pipeline.learner.loadLatestCheckpoint(config.learner.checkpointDir);
+    log(
+      resumed
+        ? `resumed from a checkpoint in ${config.learner.checkpointDir}`
+        : `no checkpoint in ${config.learner.checkpointDir} yet`,
+    );
+  }
+  const controls = pipelineControls(pipeline, config, log);
+
+  // Samples go into the pipeline one after the other; if it ever falls behind, the backlog is
+  // bounded (oldest kept in order, newest dropped and counted) instead of growing without limit.
+  let chain: Promise<void> = Promise.resolve();
+  let backlog = 0;
+  let backlogDropped = 0;
+  const feed = (input: CoreInput) => {
+    if (backlog >= MAX_BACKLOG) {
+      backlogDropped++;
+      return;
+    }
+    backlog++;
+    chain = chain
+      .then(() => pipeline.push(input))
+      .catch((err: unknown) => log(`terrain-learner: ${(err as Error).message}`))
+      .finally(() => {
+        backlog--;
+      });
+  };
+  const source = new SerialSource(
+    serialOptionsFromConfig(config, {
+      onState: (state, detail) => {
+        if (state !== "opening")
+          log(
+            `serial: ${config.serial.path} ${state}${detail && detail !== config.serial.path ? `: ${detail}` : ""}`,
+          );
+      },
+    }),
+    { imu: (sample) => feed({ kind: "imu", sample }), odom: (sample) => feed({ kind: "odom", sample }) },
+  );
+
+  const events$ = pipeline.events$.pipe(
+    map((e) =>
+      e.type === "stats" ? { ...e, stats: { ...e.stats, serial: source.stats(), backlogDropped } } : e,
+    ),
+  );
+  const mqtt = config.mqtt.url
+    ? attachMqtt(events$, config.mqtt, mqttHandlers(controls), { log })
+    : undefined;
+  let labels = 0;
+  const sub = pipeline.events$.subscribe((e) => {
+    if (e.type !== "label") return;
+    labels++;
+    if (opts.json) {
+      const l = e.label;
+      process.stdout.write(
+        `${toJson({ type: "label", stamp: l.stamp, x: l.x, y: l.y, roughness: l.roughness, energy: l.energy, speed: l.speed })}\n`,
+      );
+    }
+  });
+
+  log(
+    `run: serial ${config.serial.path} @ ${config.serial.baudRate} (${config.serial.mode})` +
+      (config.mqtt.url ? `, MQTT ${redactUrl(config.mqtt.url)} as '${config.mqtt.robotId}'` : ", no MQTT") +
+      "; no camera: labels only. Ctrl-C to stop.",
+  );
+  source.start();
+
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  const onSignal = () => stop();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  opts.signal?.addEventListener("abort", onSignal, { once: true });
+  const timer = opts.duration !== undefined ? setTimeout(stop, opts.duration * 1000) : undefined;
+  // A status line now and then, for someone watching the console.
+  const status = setInterval(() => {
+    const s = source.stats();
+    const m = mqtt?.telemetry.stats();
+    log(
+      `run: ${s.imu} imu, ${s.odom} odom, ${labels} labels; serial ${s.state}, ${s.checksumErrors} checksum errors` +
+        (m
+          ? `; mqtt ${m.connected ? "connected" : "offline"}, sent ${m.sent}, queued ${m.queued}, dropped ${m.dropped}`
+          : ""),
+    );
+  }, 10_000);
+  status.unref();
+
+  try {
+    await stopped;
+  } finally {
+    if (timer) clearTimeout(timer);
+    clearInterval(status);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  // Shutdown: no new samples, finish what was fed (final stats go out), then say goodbye on MQTT.
+  await source.stop();
+  await chain;
+  const summary = await pipeline.finish();
+  sub.unsubscribe();
+  const mqttStats = mqtt?.telemetry.stats();
+  await mqtt?.close();
+  await pipeline.close();
+  const result: RunResult = { stats: summary, serial: source.stats(), mqtt: mqttStats, backlogDropped };
+  log(
+    `run: done: ${summary.labels} labels from ${result.serial.imu} IMU and ${result.serial.odom} odometry samples`,
+  );
+  return result;
+}
+
+const positiveNumber = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!(n > 0)) throw new UserError(`${name} must be a positive number, got '${v}'`);
+  return n;
+};
+
+export function register(program: Command): void {
+  program
+    .command("run")
+    .description(
+      "run the labeller from serial IMU/odometry (no ROS, no camera: labels only) and publish to MQTT",
+    )
+    .option("--serial <device>", "serial device with the IMU / odometry stream (default: serial.path)")
+    .option("--baud <n>", "baud rate (default: serial.baudRate, 115200)", positiveNumber("--baud"))
+    .option("--mode <mode>", "line protocol: nmea or csv (default: serial.mode)")
+    .option(
+      "--mqtt <url>",
+      "broker URL, mqtt://host:1883 or mqtts://host:8883 (default: mqtt.url; none: no MQTT)",
+    )
+    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
+    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
+    .option("--json", "print each label as one JSON object per line on stdout")
+    .option("--duration <s>", "stop after s seconds", positiveNumber("--duration"))
+    .addHelpText(
+      "after",
+      `
+MQTT topics (prefix mqtt.topicPrefix, default terrain-learner):
+  <prefix>/<robot-id>/status        retained online / offline (Last Will)
+  <prefix>/<robot-id>/labels        one JSON object per label
+  <prefix>/<robot-id>/learner       stats JSON (pipeline, serial counters, MQTT)
+  <prefix>/<robot-id>/cmd           save | reset | pause | resume  →  .../cmd/response
+The serial device and the broker may come and go: both are retried until they are back.
+
+Examples:
+  terrain-learner run --serial /dev/ttyACM0 --mqtt mqtt://broker.local:1883 --robot-id rover7
+  terrain-learner run --serial /dev/ttyUSB0 --mode csv --config robot.yaml --json`,
+    )
+    .action(
+      action(async (o: RunCliOptions) => {
+        let config: Config;
+        try {
+          config = applyRunFlags(loadConfig(o.config), o);
+        } catch (err) {
+          throw err instanceof UserError ? err : new UserError((err as Error).message);
+        }
+        const result = await runLive(config, { duration: o.duration, json: o.json });
+        process.stderr.write(
+          `${toJson({ serial: result.serial, mqtt: result.mqtt, backlogDropped: result.backlogDropped })}\n`,
+        );
+      }),
+    );
+}
