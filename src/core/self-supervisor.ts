@@ -106,6 +106,7 @@ export class SelfSupervisor<T> {
   private readonly projector: FootprintProjector;
   private camera: CameraModel | null = null;
   private imuFrame = "";
+  private imuFrameRaw = "";
   private tfVersionSeen = -1;
   private baseFromOptical: Mat34 | null = null;
   private readonly m1 = mat34();
@@ -140,8 +141,9 @@ export class SelfSupervisor<T> {
   // Inputs
 
   onImu(s: ImuSample): void {
-    if (s.frameId !== this.imuFrame) {
-      this.imuFrame = s.frameId;
+    if (s.frameId !== this.imuFrameRaw) {
+      this.imuFrameRaw = s.frameId;
+      this.imuFrame = stripSlash(s.frameId);
       this.refreshExtrinsics();
     }
     const a = s.linearAcceleration;
@@ -151,8 +153,9 @@ export class SelfSupervisor<T> {
 
   /** Allocation-free IMU input (serial adapters, benchmarks). */
   onImuRaw(stamp: Stamp, ax: number, ay: number, az: number, wx: number, wy: number, wz: number, frameId?: string): void {
-    if (frameId !== undefined && frameId !== this.imuFrame) {
-      this.imuFrame = frameId;
+    if (frameId !== undefined && frameId !== this.imuFrameRaw) {
+      this.imuFrameRaw = frameId;
+      this.imuFrame = stripSlash(frameId);
       this.refreshExtrinsics();
     }
     this.labeller.pushImu(stamp, ax, ay, az, wx, wy, wz);
@@ -201,7 +204,7 @@ export class SelfSupervisor<T> {
     const base = this.cfg.frames.base;
     this.tfVersionSeen = this.tf.staticVersion;
     if (this.camera) {
-      const t = this.tf.lookup(base, this.camera.frameId);
+      const t = this.tf.lookup(base, stripSlash(this.camera.frameId));
       this.baseFromOptical = t ? mat34FromTransform(t, mat34()) : null;
     }
     if (this.imuFrame) {
@@ -419,6 +422,11 @@ export class SelfSupervisor<T> {
       cameraKnown: this.camera !== null,
     };
   }
+}
+
+/** ROS 1 frames often carry a leading slash; TF (and tf2) frames do not. */
+function stripSlash(frame: string): string {
+  return frame.startsWith("/") ? frame.slice(1) : frame;
 }
 
 function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
