@@ -152,6 +152,65 @@ describe("truncated bags (a robot that lost power)", () => {
   });
 });
 
+describe("an uncompressed chunk cut short (rosbag2's default MCAP preset)", () => {
+  it("MCAP: the whole messages at the start of the chunk come out, equal to the full file's", async () => {
+    const full = await attempt(fixture("rosbag2_cdr_test_mcap/cdr_test_0.mcap"));
+    if ("error" in full) throw new Error(full.error);
+    const bytes = readFileSync(fixture("rosbag2_cdr_test_mcap/cdr_test_0.mcap"));
+    const cutPath = join(dir, "half-chunk.mcap");
+    // The file holds one uncompressed chunk from byte 42 to ~7150; cut in its middle.
+    writeFileSync(cutPath, bytes.subarray(0, 5313));
+    const r = await attempt(cutPath);
+    if ("error" in r) throw new Error(r.error);
+    expect(r.messages.length).toBeGreaterThan(2);
+    expect(r.messages.length).toBeLessThan(7);
+    expect(r.messages.map((m) => m.message)).toEqual(
+      full.messages.slice(0, r.messages.length).map((m) => m.message),
+    );
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]!.message).toMatch(
+      /half-chunk\.mcap: truncated at byte 42 of 5313 \(incomplete chunk.*of them from the incomplete chunk/,
+    );
+    expect(r.info!.topics.reduce((a, t) => a + t.count, 0)).toBe(r.messages.length);
+  });
+
+  it("ROS 1: the whole messages at the start of the chunk come out", async () => {
+    const msgs = [];
+    for (let i = 0; i < 40; i++) {
+      const t = { sec: 10, nsec: i * 1_000_000 };
+      const zeros = new Array<number>(9).fill(0);
+      msgs.push({
+        topic: "/imu",
+        type: "sensor_msgs/Imu",
+        time: t,
+        message: {
+          header: { seq: i, stamp: t, frame_id: "imu" },
+          orientation: { x: 0, y: 0, z: 0, w: 1 },
+          orientation_covariance: zeros,
+          angular_velocity: { x: 0, y: 0, z: 0 },
+          angular_velocity_covariance: zeros,
+          linear_acceleration: { x: 0, y: 0, z: 9.8 },
+          linear_acceleration_covariance: zeros,
+        },
+      });
+    }
+    const bytes = writeRos1Bag(msgs, { compression: "none", chunkMessages: 40 });
+    const cutPath = join(dir, "half-chunk.bag");
+    writeFileSync(cutPath, bytes.subarray(0, 4109 + Math.floor((bytes.length - 4109) / 2)));
+    const r = await attempt(cutPath);
+    if ("error" in r) throw new Error(r.error);
+    expect(r.messages.length).toBeGreaterThan(10);
+    expect(r.messages.length).toBeLessThan(40);
+    expect(r.messages.map((m) => (m.message as { header: { seq: number } }).header.seq)).toEqual(
+      r.messages.map((_, i) => i),
+    );
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]!.message).toMatch(
+      /half-chunk\.bag: truncated at byte 4109 of \d+ \(incomplete chunk, \d+ messages recovered/,
+    );
+  });
+});
+
 describe("not a bag", () => {
   it("a missing path is a clear error", async () => {
     await expect(openBag(join(dir, "nope.mcap"))).rejects.toThrow(/nope\.mcap: no such file or directory/);

@@ -281,6 +281,19 @@ class McapFile {
     let messages = 0;
     const buffer = new Uint8Array(READ_BLOCK);
     const where = () => fed - stream.bytesRemaining();
+    type Item = { kind: "record"; record: McapTypes.TypedMcapRecord; state: ChannelState | undefined };
+    const toItem = (record: McapTypes.TypedMcapRecord): Item | undefined => {
+      if (record.type === "Schema") schemas.set(record.id, record);
+      else if (record.type === "Channel") {
+        const state = channelState(record, schemas.get(record.schemaId));
+        channels.set(record.id, state);
+        return { kind: "record", record, state };
+      } else if (record.type === "Message") {
+        messages++;
+        return { kind: "record", record, state: channels.get(record.channelId) };
+      }
+      return undefined;
+    };
     for (;;) {
       let record: McapTypes.TypedMcapRecord | undefined;
       try {
@@ -294,17 +307,8 @@ class McapFile {
         return;
       }
       if (record) {
-        if (record.type === "Schema") schemas.set(record.id, record);
-        else if (record.type === "Channel") {
-          const state = channelState(record, schemas.get(record.schemaId));
-          channels.set(record.id, state);
-          yield { kind: "record", record, state };
-          continue;
-        } else if (record.type === "Message") {
-          messages++;
-          yield { kind: "record", record, state: channels.get(record.channelId) };
-          continue;
-        }
+        const item = toItem(record);
+        if (item) yield item;
         continue;
       }
       if (stream.done()) {
@@ -320,10 +324,28 @@ class McapFile {
         return;
       }
       if (fed >= this.#size) {
+        const at = where();
+        // rosbag2's default MCAP preset writes uncompressed chunks; the whole records at the start
+        // of a chunk cut short are still readable.
+        const before = messages;
+        const records = partialChunkRecords(await this.#readRange(at, this.#size - at));
+        if (records) {
+          const inner = new McapStreamReader({ noMagicPrefix: true, validateCrcs: false });
+          inner.append(records);
+          try {
+            for (let r = inner.nextRecord(); r; r = inner.nextRecord()) {
+              const item = toItem(r);
+              if (item) yield item;
+            }
+          } catch {
+            // the first record that does not parse ends the recovery
+          }
+        }
+        const recovered = messages - before;
         yield {
           kind: "broken",
           problem: "truncated",
-          warning: `${this.path}: truncated at byte ${where()} of ${this.#size} (incomplete record, no footer); read ${messages} messages before it`,
+          warning: `${this.path}: truncated at byte ${at} of ${this.#size} (incomplete ${records ? "chunk" : "record"}, no footer); read ${messages} messages${recovered > 0 ? `, ${recovered} of them from the incomplete chunk` : ""}`,
         };
         return;
       }
@@ -337,6 +359,12 @@ class McapFile {
     }
   }
 
+  async #readRange(offset: number, length: number): Promise<Uint8Array> {
+    const out = new Uint8Array(length);
+    const { bytesRead } = await this.#handle.read(out, 0, length, offset);
+    return out.subarray(0, bytesRead);
+  }
+
   #unknownProblem(state: ChannelState): ReturnType<typeof problem> {
     return problem(
       "unknown_type",
@@ -344,6 +372,25 @@ class McapFile {
       state.topic,
     );
   }
+}
+
+const OP_CHUNK = 0x06;
+
+/**
+ * The records section of an uncompressed Chunk record that the file cuts short, as far as it goes;
+ * undefined when `bytes` does not start with one. Layout (MCAP spec, Chunk): opcode u8, length u64,
+ * message start/end time u64, uncompressed size u64, uncompressed crc u32, compression string
+ * (u32 length + bytes), records length u64, records.
+ */
+function partialChunkRecords(bytes: Uint8Array): Uint8Array | undefined {
+  if (bytes.length < 45 || bytes[0] !== OP_CHUNK) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const compressionLength = view.getUint32(37, true);
+  if (compressionLength !== 0) return undefined; // compressed: a partial frame does not decompress
+  const recordsLength = view.getBigUint64(41, true);
+  const start = 49;
+  const end = Math.min(bytes.length, start + Number(recordsLength));
+  return start < end ? bytes.subarray(start, end) : undefined;
 }
 
 function decode(path: string, state: ChannelState, m: McapTypes.Message): BagEvent {

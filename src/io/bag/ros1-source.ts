@@ -339,7 +339,28 @@ export class Ros1Source implements BagSource {
         const dataLen = u32(header, headerLen);
         const record = await readAt(offset, 8 + headerLen + dataLen);
         if (!record) {
-          yield broken("incomplete record");
+          // An uncompressed chunk cut short still holds whole records at its start.
+          let recovered = 0;
+          try {
+            const f = extractFields(header.subarray(0, headerLen));
+            const compression = f.compression ? new TextDecoder().decode(f.compression) : undefined;
+            if (f.op?.[0] === OP_CHUNK && compression === "none") {
+              const start = offset + 8 + headerLen;
+              const rest = await readAt(start, this.#size - start);
+              for (const item of rest ? this.#chunkRecords(rest, offset) : []) {
+                if (item.kind === "message") {
+                  messages++;
+                  recovered++;
+                }
+                yield item;
+              }
+            }
+          } catch {
+            // the first record that does not parse ends the recovery
+          }
+          yield broken(
+            recovered > 0 ? `incomplete chunk, ${recovered} messages recovered from it` : "incomplete record",
+          );
           return;
         }
         let op: number;
