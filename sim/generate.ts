@@ -28,7 +28,7 @@ import { loadWorldFile, parseWorld, type WorldFile } from "./world-schema.ts";
 
 /** Stamp of the first message: fixed, so bags are reproducible (14 Nov 2023 22:13:20 UTC). */
 export const SIM_EPOCH = 1_700_000_000;
-export const SIM_VERSION = "1";
+export const SIM_VERSION = "2";
 
 export const TOPICS = {
   image: "/camera/image_raw",

@@ -264,8 +264,16 @@ export class GroundRenderer {
         const py = byA[i]!;
         const wx = x + c * px - s * py;
         const wy = y + s * px + c * py;
-        const col = ((wx - originX) * invRes) | 0;
-        const row = ((wy - originY) * invRes) | 0;
+        // Patch boundaries come from a raster. A hashed jitter of ±1 cell with a triangular
+        // distribution (2 cm grain) makes the lookup a stochastic bilinear interpolation: the
+        // raster's staircase becomes a ragged but straight edge, as real ground boundaries are.
+        let hx = Math.imul(((wx + 4096) * 50) | 0, 73856093) ^ Math.imul(((wy + 4096) * 50) | 0, 19349663);
+        hx = Math.imul(hx ^ (hx >>> 15), 0x2c1b3c6d);
+        hx ^= hx >>> 13;
+        const jx = ((hx & 255) + ((hx >>> 8) & 255)) * (1 / 256) - 1;
+        const jy = (((hx >>> 16) & 255) + (hx >>> 24)) * (1 / 256) - 1;
+        const col = ((wx - originX) * invRes + jx) | 0;
+        const row = ((wy - originY) * invRes + jy) | 0;
         const h = haze[i]!;
         if (wx < originX || wy < originY || col >= cols || row >= rows) {
           r = hazeR * exposure * vig[i]!;

@@ -126,8 +126,26 @@ function terrainBag(terrains: WorldTerrain[], n: number, rng: Rng): number[] {
   return bag;
 }
 
+// The last few built worlds, keyed by what the ground depends on: tests and the CLI build the same
+// world for several seeds or camera settings, and the raster takes most of a second.
+const worldCache: { key: string; world: World }[] = [];
+
+/**
+ * Builds (or reuses) the world for `file`. The ground (terrains, layout, lighting jitter) depends only
+ * on the layout seed; the returned object carries `file` as given, so camera/IMU overrides apply.
+ */
 export function buildWorld(file: WorldFile, seed: number): World {
   const layoutSeed = file.layout.seed ?? seed;
+  const key = JSON.stringify([layoutSeed, file.bounds, file.layout, file.terrains, file.lighting]);
+  const hit = worldCache.find((e) => e.key === key);
+  if (hit) return { ...hit.world, file, name: file.name };
+  const world = buildWorldUncached(file, layoutSeed);
+  worldCache.push({ key, world });
+  if (worldCache.length > 3) worldCache.shift();
+  return world;
+}
+
+function buildWorldUncached(file: WorldFile, layoutSeed: number): World {
   const terrains = resolveTerrains(file, layoutSeed);
   if (terrains.length > 255) throw new Error(`terrains: at most 255 types, found ${terrains.length}`);
   if (!terrains.some((t) => t.driven)) throw new Error("terrains: at least one terrain must be driven");
