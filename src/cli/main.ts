@@ -5,6 +5,7 @@ import { register as registerBag } from "./bag.ts";
 import { register as registerDemo } from "./demo.ts";
 import { register as registerLabel } from "./label.ts";
 import { register as registerReplay } from "./replay.ts";
+import { register as registerRos } from "./ros.ts";
 import { register as registerRun } from "./run.ts";
 import { register as registerSerialDump } from "./serial-dump.ts";
 import { register as registerSim } from "./sim.ts";
@@ -24,6 +25,7 @@ registerDemo(program);
 registerSim(program);
 registerLabel(program);
 registerRun(program);
+registerRos(program);
 registerSerialDump(program);
 
 await program.parseAsync(process.argv);

@@ -336,3 +336,97 @@ export function costmapToRos(c: Costmap): Obj {
     data: c.data,
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Live-node outputs (added by the adapters: labels as markers, diagnostics).
+
+/** Colour in 0..1 per channel. */
+export interface Rgba {
+  r: number;
+  g: number;
+  b: number;
+  a: number;
+}
+
+export interface LabelMarkerOptions {
+  ns: string;
+  /** Marker id of the first label; ids wrap at `idModulo` so RViz keeps a bounded set. */
+  firstId: number;
+  idModulo: number;
+  colorOf: (roughness: number) => Rgba;
+  /** Seconds a marker stays visible (0: until replaced). */
+  lifetime: number;
+  /** Height above the ground plane (m), so the patches do not z-fight with a map. */
+  z: number;
+}
+
+/**
+ * visualization_msgs/MarkerArray: each label's footprint as a filled TRIANGLE_LIST (fan over the
+ * convex footprint polygon) in the label's frame, coloured by roughness.
+ */
+export function labelMarkersToRos(
+  labels: readonly { stamp: Stamp; roughness: number; footprint: { frameId: string; xs: Float64Array; ys: Float64Array } }[],
+  o: LabelMarkerOptions,
+): Obj {
+  const TRIANGLE_LIST = 11;
+  const ADD = 0;
+  const markers = labels.map((l, i) => {
+    const { xs, ys } = l.footprint;
+    const points: Vec3[] = [];
+    for (let k = 1; k + 1 < xs.length; k++) {
+      points.push({ x: xs[0]!, y: ys[0]!, z: o.z }, { x: xs[k]!, y: ys[k]!, z: o.z }, { x: xs[k + 1]!, y: ys[k + 1]!, z: o.z });
+    }
+    const color = o.colorOf(l.roughness);
+    return {
+      header: toRosHeader(l.stamp, l.footprint.frameId),
+      ns: o.ns,
+      id: (o.firstId + i) % o.idModulo,
+      type: TRIANGLE_LIST,
+      action: ADD,
+      pose: { position: { x: 0, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
+      scale: { x: 1, y: 1, z: 1 },
+      color,
+      lifetime: secondsToRosTime(o.lifetime),
+      frame_locked: false,
+      points,
+      colors: [],
+      texture_resource: "",
+      texture: { header: toRosHeader(0, ""), format: "", data: new Uint8Array(0) },
+      uv_coordinates: [],
+      text: "",
+      mesh_resource: "",
+      mesh_file: { filename: "", data: new Uint8Array(0) },
+      mesh_use_embedded_materials: false,
+    };
+  });
+  return { markers };
+}
+
+/** diagnostic_msgs/DiagnosticStatus levels. */
+export const DIAGNOSTIC_LEVEL = { OK: 0, WARN: 1, ERROR: 2, STALE: 3 } as const;
+
+export interface DiagnosticStatusInput {
+  level: number;
+  name: string;
+  message: string;
+  hardwareId: string;
+  values: Record<string, string | number | boolean>;
+}
+
+/** diagnostic_msgs/DiagnosticArray; numbers are printed with up to 4 decimals, NaN as "nan". */
+export function diagnosticArrayToRos(stamp: Stamp, statuses: readonly DiagnosticStatusInput[]): Obj {
+  const fmt = (v: string | number | boolean): string => {
+    if (typeof v === "number") return Number.isFinite(v) ? String(Math.round(v * 1e4) / 1e4) : "nan";
+    return String(v);
+  };
+  return {
+    header: toRosHeader(stamp, ""),
+    status: statuses.map((s) => ({
+      level: s.level,
+      name: s.name,
+      message: s.message,
+      hardware_id: s.hardwareId,
+      values: Object.entries(s.values).map(([key, value]) => ({ key, value: fmt(value) })),
+    })),
+  };
+}

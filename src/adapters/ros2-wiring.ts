@@ -1,0 +1,383 @@
+// What the ROS 2 node subscribes to, publishes and serves, and how messages map to pipeline inputs
+// and pipeline events map to messages. Pure (no rclnodejs): the node in ros2.ts only creates the
+// entities these specs describe and moves messages through these functions, so all of it is tested
+// without ROS, with messages decoded from real bags (the same shape rclnodejs delivers).
+//
+// Topic names: subscriptions use `config.topics` as given (remap them with `-r from:=to` or set the
+// parameter); outputs live under the node (`~/roughness/image` → `/<ns>/terrain_learner/roughness/image`),
+// diagnostics on the absolute `/diagnostics`, as the aggregator expects.
+
+import type { RoughnessLabel, Stamp } from "../core/types.ts";
+import {
+  cameraInfoFromRos,
+  compressedFromRos,
+  DIAGNOSTIC_LEVEL,
+  type DiagnosticStatusInput,
+  diagnosticArrayToRos,
+  imageFromRos,
+  imuFromRos,
+  labelMarkersToRos,
+  odomFromRos,
+  type Rgba,
+  transformsFromRos,
+} from "../io/ros/convert.ts";
+import { lutIndex, ROUGHNESS_LUT } from "../outputs/colormap.ts";
+import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
+import type { Config } from "../runtime/config.ts";
+import type { CoreInput, PipelineStats, PredictionEvent } from "../runtime/pipeline.ts";
+import type { RuntimeControls } from "./controls.ts";
+
+export type InputKind = "image" | "compressed" | "cameraInfo" | "imu" | "odom" | "tf" | "tfStatic";
+
+/**
+ * QoS classes: `sensor` = best effort, keep last N, volatile (sensor data); `tfStatic` = reliable,
+ * transient local (late joiners get the static transforms); `latched` = reliable, transient local,
+ * keep last 1 (the costmap, for Nav2's `map_subscribe_transient_local`); `reliable` = default.
+ */
+export type QosClass = "sensor" | "tfStatic" | "latched" | "reliable";
+
+export interface SubscriptionSpec {
+  kind: InputKind;
+  topic: string;
+  type: string;
+  qos: QosClass;
+}
+
+export type PublisherKey = OutputKey | "labels" | "diagnostics";
+
+export interface PublisherSpec {
+  key: PublisherKey;
+  topic: string;
+  type: string;
+  qos: QosClass;
+}
+
+export type ServiceCommand = "save" | "reset" | "pause";
+
+export interface ServiceSpec {
+  command: ServiceCommand;
+  name: string;
+  type: "std_srvs/srv/Trigger" | "std_srvs/srv/SetBool";
+}
+
+/** One message to publish. */
+export interface Outgoing {
+  key: PublisherKey;
+  topic: string;
+  type: string;
+  message: unknown;
+}
+
+export interface NodeNames {
+  node: string;
+  /** "/" or "/robot1". */
+  namespace: string;
+}
+
+/** ROS name resolution for the forms we use: `~/x` (private), `/x` (absolute), `x` (relative to the namespace). */
+export function resolveName(name: string, names: NodeNames): string {
+  const ns = names.namespace === "/" || names.namespace === "" ? "" : names.namespace.replace(/\/+$/, "");
+  if (name.startsWith("/")) return name;
+  if (name === "~") return `${ns}/${names.node}`;
+  if (name.startsWith("~/")) return `${ns}/${names.node}/${name.slice(2)}`;
+  return `${ns}/${name}`;
+}
+
+export function subscriptionSpecs(config: Config): SubscriptionSpec[] {
+  const t = config.topics;
+  const camera: SubscriptionSpec =
+    config.ros.imageTransport === "compressed"
+      ? {
+          kind: "compressed",
+          topic: t.compressedImage,
+          type: "sensor_msgs/msg/CompressedImage",
+          qos: "sensor",
+        }
+      : { kind: "image", topic: t.image, type: "sensor_msgs/msg/Image", qos: "sensor" };
+  return [
+    camera,
+    { kind: "cameraInfo", topic: t.cameraInfo, type: "sensor_msgs/msg/CameraInfo", qos: "sensor" },
+    { kind: "imu", topic: t.imu, type: "sensor_msgs/msg/Imu", qos: "sensor" },
+    { kind: "odom", topic: t.odom, type: "nav_msgs/msg/Odometry", qos: "sensor" },
+    { kind: "tf", topic: t.tf, type: "tf2_msgs/msg/TFMessage", qos: "sensor" },
+    { kind: "tfStatic", topic: t.tfStatic, type: "tf2_msgs/msg/TFMessage", qos: "tfStatic" },
+  ];
+}
+
+export interface PublisherOptions {
+  /** nav2_msgs is not installed: publish the speed limit as std_msgs/Float32. */
+  speedLimitFallback: boolean;
+}
+
+export function publisherSpecs(config: Config, names: NodeNames, opts: PublisherOptions): PublisherSpec[] {
+  const specs: PublisherSpec[] = [];
+  for (const key of Object.keys(OUTPUT_TOPICS) as OutputKey[]) {
+    if (key === "overlay" && !config.ros.publishOverlay) continue;
+    const spec = OUTPUT_TOPICS[key];
+    const type = key === "speedLimit" && opts.speedLimitFallback ? "std_msgs/msg/Float32" : spec.type;
+    specs.push({
+      key,
+      topic: resolveName(`~/${spec.topic}`, names),
+      type,
+      qos: key === "costmap" ? "latched" : "reliable",
+    });
+  }
+  specs.push({
+    key: "labels",
+    topic: resolveName("~/labels", names),
+    type: "visualization_msgs/msg/MarkerArray",
+    qos: "reliable",
+  });
+  specs.push({
+    key: "diagnostics",
+    topic: "/diagnostics",
+    type: "diagnostic_msgs/msg/DiagnosticArray",
+    qos: "reliable",
+  });
+  return specs;
+}
+
+export function serviceSpecs(names: NodeNames): ServiceSpec[] {
+  return [
+    { command: "save", name: resolveName("~/save_checkpoint", names), type: "std_srvs/srv/Trigger" },
+    { command: "reset", name: resolveName("~/reset", names), type: "std_srvs/srv/Trigger" },
+    { command: "pause", name: resolveName("~/pause_learning", names), type: "std_srvs/srv/SetBool" },
+  ];
+}
+
+/** A received message → pipeline input. Throws ConversionError for a message that cannot be used. */
+export function inputFromRos(kind: InputKind, msg: unknown): CoreInput {
+  switch (kind) {
+    case "image":
+      return { kind: "image", frame: imageFromRos(msg) };
+    case "compressed":
+      return { kind: "compressed", frame: compressedFromRos(msg) };
+    case "cameraInfo":
+      return { kind: "cameraInfo", model: cameraInfoFromRos(msg) };
+    case "imu":
+      return { kind: "imu", sample: imuFromRos(msg) };
+    case "odom":
+      return { kind: "odom", sample: odomFromRos(msg) };
+    case "tf":
+      return { kind: "transforms", transforms: transformsFromRos(msg, false) };
+    case "tfStatic":
+      return { kind: "transforms", transforms: transformsFromRos(msg, true) };
+  }
+}
+
+/** Std_srvs response for a service call: Trigger → save/reset; SetBool(data) → pause (true) / resume (false). */
+export async function serviceResponse(
+  command: ServiceCommand,
+  request: unknown,
+  controls: RuntimeControls,
+): Promise<{ success: boolean; message: string }> {
+  try {
+    switch (command) {
+      case "save": {
+        const { path } = await controls.save();
+        return { success: true, message: `checkpoint saved: ${path}` };
+      }
+      case "reset":
+        controls.reset();
+        return { success: true, message: "model reset: buffer and head cleared" };
+      case "pause": {
+        const data = (request as { data?: unknown } | null)?.data;
+        if (typeof data !== "boolean")
+          return { success: false, message: "SetBool request without a boolean 'data'" };
+        if (data) controls.pause();
+        else controls.resume();
+        return {
+          success: true,
+          message: data ? "learning paused (predictions continue)" : "learning resumed",
+        };
+      }
+    }
+  } catch (err) {
+    return { success: false, message: (err as Error).message };
+  }
+}
+
+function rgbaOf(roughness: number): Rgba {
+  const i = lutIndex(roughness);
+  if (i < 0) return { r: 0.5, g: 0.5, b: 0.5, a: 0.8 };
+  return {
+    r: ROUGHNESS_LUT[3 * i]! / 255,
+    g: ROUGHNESS_LUT[3 * i + 1]! / 255,
+    b: ROUGHNESS_LUT[3 * i + 2]! / 255,
+    a: 0.8,
+  };
+}
+
+/**
+ * Pipeline events → messages for the node's publishers. Stateful only where the outputs are:
+ * the costmap is rate-limited (`ros.costmapRate`, latest wins) and label markers get running ids.
+ */
+export class OutputMapper {
+  private readonly byKey = new Map<PublisherKey, PublisherSpec>();
+  private readonly costmapInterval: number;
+  private lastCostmap = Number.NEGATIVE_INFINITY;
+  private labelCount = 0;
+
+  constructor(
+    specs: readonly PublisherSpec[],
+    config: Config,
+    private readonly wallSeconds: () => number = () => performance.now() / 1000,
+  ) {
+    for (const s of specs) this.byKey.set(s.key, s);
+    this.costmapInterval = 1 / config.ros.costmapRate;
+  }
+
+  /** The spec a key publishes on (undefined if that output is off). */
+  spec(key: PublisherKey): PublisherSpec | undefined {
+    return this.byKey.get(key);
+  }
+
+  prediction(e: Pick<PredictionEvent, "outputs">): Outgoing[] {
+    const msgs = outputsToRos(e.outputs);
+    const out: Outgoing[] = [];
+    for (const [k, message] of Object.entries(msgs) as [OutputKey, unknown][]) {
+      const spec = this.byKey.get(k);
+      if (!spec) continue;
+      if (k === "costmap") {
+        const now = this.wallSeconds();
+        if (now - this.lastCostmap < this.costmapInterval) continue;
+        this.lastCostmap = now;
+      }
+      const msg =
+        k === "speedLimit" && spec.type === "std_msgs/msg/Float32" ? { data: e.outputs.speedLimit } : message;
+      out.push({ key: k, topic: spec.topic, type: spec.type, message: msg });
+    }
+    return out;
+  }
+
+  labels(labels: readonly RoughnessLabel[]): Outgoing[] {
+    const spec = this.byKey.get("labels");
+    if (!spec || labels.length === 0) return [];
+    const message = labelMarkersToRos(labels, {
+      ns: "terrain_learner/labels",
+      firstId: this.labelCount,
+      idModulo: 10_000,
+      colorOf: rgbaOf,
+      lifetime: 0,
+      z: 0.02,
+    });
+    this.labelCount += labels.length;
+    return [{ key: "labels", topic: spec.topic, type: spec.type, message }];
+  }
+}
+
+/** Message rates and counts per input, for diagnostics. */
+export class InputMeter {
+  private readonly counts = new Map<InputKind, number>();
+  private readonly errors = new Map<InputKind, number>();
+  private readonly window = new Map<InputKind, number>();
+  private readonly lastWall = new Map<InputKind, number>();
+  private windowStart: number;
+
+  constructor(now: number) {
+    this.windowStart = now;
+  }
+
+  received(kind: InputKind, now: number): void {
+    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
+    this.window.set(kind, (this.window.get(kind) ?? 0) + 1);
+    this.lastWall.set(kind, now);
+  }
+
+  failed(kind: InputKind): void {
+    this.errors.set(kind, (this.errors.get(kind) ?? 0) + 1);
+  }
+
+  /** Rates over the time since the last snapshot (then starts a new window). */
+  snapshot(now: number): Record<InputKind, { rate: number; count: number; errors: number; age: number }> {
+    const dt = Math.max(1e-6, now - this.windowStart);
+    const kinds: InputKind[] = ["image", "compressed", "cameraInfo", "imu", "odom", "tf", "tfStatic"];
+    const out = {} as Record<InputKind, { rate: number; count: number; errors: number; age: number }>;
+    for (const k of kinds) {
+      const last = this.lastWall.get(k);
+      out[k] = {
+        rate: (this.window.get(k) ?? 0) / dt,
+        count: this.counts.get(k) ?? 0,
+        errors: this.errors.get(k) ?? 0,
+        age: last === undefined ? Number.POSITIVE_INFINITY : now - last,
+      };
+    }
+    this.window.clear();
+    this.windowStart = now;
+    return out;
+  }
+}
+
+export interface DiagnosticsInput {
+  /** Node clock (sim time with use_sim_time). */
+  stamp: Stamp;
+  hardwareId: string;
+  inputs: ReturnType<InputMeter["snapshot"]>;
+  subscriptions: readonly SubscriptionSpec[];
+  stats: PipelineStats | undefined;
+  /** Mean and max latency (ms) from image stamp to published prediction over the last period. */
+  latencyMs: { mean: number; max: number; count: number };
+  /** Inputs dropped because the pipeline fell behind (bounded backlog). */
+  backlogDropped: number;
+  backlog: number;
+  learning: boolean;
+  speedLimitType: string;
+}
+
+/** Inputs older than this (s) make the status WARN. */
+const STALE_AFTER = 2;
+
+export function diagnosticsMessage(d: DiagnosticsInput): Outgoing {
+  const inputValues: Record<string, string | number | boolean> = {};
+  const stale: string[] = [];
+  for (const sub of d.subscriptions) {
+    const m = d.inputs[sub.kind];
+    inputValues[`${sub.topic} rate (Hz)`] = m.rate;
+    inputValues[`${sub.topic} received`] = m.count;
+    inputValues[`${sub.topic} conversion errors`] = m.errors;
+    if (sub.kind !== "tfStatic" && sub.kind !== "tf" && !(m.age <= STALE_AFTER)) stale.push(sub.topic);
+  }
+  const s = d.stats;
+  const problems = s ? Object.values(s.problems).reduce((a, b) => a + b, 0) : 0;
+  const statuses: DiagnosticStatusInput[] = [
+    {
+      level: stale.length ? DIAGNOSTIC_LEVEL.WARN : DIAGNOSTIC_LEVEL.OK,
+      name: "terrain_learner: inputs",
+      message: stale.length ? `no data for ${STALE_AFTER} s on ${stale.join(", ")}` : "all inputs arriving",
+      hardwareId: d.hardwareId,
+      values: inputValues,
+    },
+    {
+      level: DIAGNOSTIC_LEVEL.OK,
+      name: "terrain_learner: learner",
+      message: `${d.learning ? "learning" : "paused"} on ${s?.backend ?? "?"}`,
+      hardwareId: d.hardwareId,
+      values: {
+        backend: s?.backend ?? "",
+        learning: d.learning,
+        "buffer size": s?.bufferSize ?? 0,
+        "train steps": s?.trainSteps ?? 0,
+        "last loss": s?.lastLoss ?? Number.NaN,
+        labels: s?.labels ?? 0,
+        samples: s?.samples ?? 0,
+        keyframes: s?.keyframes ?? 0,
+        "frames processed": s?.framesProcessed ?? 0,
+        "frames dropped (latest wins)": s?.framesDropped ?? 0,
+        "frame time (ms)": s?.frameMs ?? 0,
+        "latency mean (ms)": d.latencyMs.mean,
+        "latency max (ms)": d.latencyMs.max,
+        "inputs dropped (backlog full)": d.backlogDropped,
+        "input backlog": d.backlog,
+        problems,
+        "speed limit type": d.speedLimitType,
+      },
+    },
+  ];
+  if (s) for (const [kind, n] of Object.entries(s.problems)) statuses[1]!.values[`problems: ${kind}`] = n;
+  return {
+    key: "diagnostics",
+    topic: "/diagnostics",
+    type: "diagnostic_msgs/msg/DiagnosticArray",
+    message: diagnosticArrayToRos(d.stamp, statuses),
+  };
+}

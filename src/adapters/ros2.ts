@@ -1,0 +1,333 @@
+// The live ROS 2 node, a thin rclnodejs adapter: it creates the subscriptions, publishers and
+// services that ros2-wiring.ts describes, feeds received messages to the pipeline and publishes
+// its events. All conversion and mapping lives in ros2-wiring.ts / src/io/ros/convert.ts.
+//
+// rclnodejs is an optional dependency that only installs where ROS 2 is installed and sourced; it
+// is loaded lazily, and without it the node refuses to start with one clear line.
+
+import { UserError } from "../cli/errors.ts";
+import type { Config } from "../runtime/config.ts";
+import type { CoreInput, Pipeline, PipelineStats } from "../runtime/pipeline.ts";
+import { pipelineControls, type RuntimeControls } from "./controls.ts";
+import {
+  diagnosticsMessage,
+  InputMeter,
+  inputFromRos,
+  type NodeNames,
+  type Outgoing,
+  OutputMapper,
+  type PublisherKey,
+  publisherSpecs,
+  type QosClass,
+  serviceResponse,
+  serviceSpecs,
+  subscriptionSpecs,
+} from "./ros2-wiring.ts";
+
+// ---------------------------------------------------------------------------------------------
+// The rclnodejs surface we use (tests/helpers/fake-rclnodejs.ts implements exactly this).
+
+export interface RclQosStatic {
+  new (history: number, depth: number, reliability: number, durability: number): unknown;
+  HistoryPolicy: { RMW_QOS_POLICY_HISTORY_KEEP_LAST: number };
+  ReliabilityPolicy: {
+    RMW_QOS_POLICY_RELIABILITY_RELIABLE: number;
+    RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT: number;
+  };
+  DurabilityPolicy: {
+    RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL: number;
+    RMW_QOS_POLICY_DURABILITY_VOLATILE: number;
+  };
+}
+
+export interface RclPublisher {
+  publish(message: unknown): void;
+}
+
+export interface RclServiceResponse {
+  send(response: unknown): void;
+}
+
+export interface RclNode {
+  name(): string;
+  namespace(): string;
+  createSubscription(
+    typeClass: string,
+    topic: string,
+    options: { qos: unknown },
+    callback: (msg: unknown) => void,
+  ): unknown;
+  createPublisher(typeClass: string, topic: string, options: { qos: unknown }): RclPublisher;
+  createService(
+    typeClass: string,
+    serviceName: string,
+    options: object,
+    callback: (request: unknown, response: RclServiceResponse) => void,
+  ): unknown;
+  setParameters(parameters: unknown[]): unknown;
+  now(): { secondsAndNanoseconds: { seconds: number; nanoseconds: number } };
+  getLogger(): { info(message: string): void; warn(message: string): void; error(message: string): void };
+  destroy(): void;
+}
+
+export interface Rclnodejs {
+  init(): Promise<void>;
+  createNode(name: string, namespace?: string): RclNode;
+  spin(node: RclNode): void;
+  shutdown(): void;
+  /** Loads a generated interface; throws when the package is not installed. */
+  require(name: string): unknown;
+  QoS: RclQosStatic;
+  Parameter: new (name: string, type: number, value: unknown) => unknown;
+  ParameterType: { PARAMETER_BOOL: number };
+}
+
+export const ROS_UNAVAILABLE =
+  "ROS 2 is not available: install ROS 2, run `source /opt/ros/<distro>/setup.bash`, then `npm install rclnodejs` in the terrain-learner folder";
+
+/**
+ * Loads rclnodejs, or throws a UserError with one clear line. `importer` is replaceable for tests
+ * (a fake rclnodejs, or a failing import).
+ */
+export async function loadRclnodejs(
+  importer: () => Promise<unknown> = () => import(/* @vite-ignore */ "rclnodejs" as string),
+): Promise<Rclnodejs> {
+  let mod: unknown;
+  try {
+    mod = await importer();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    // Installed but ROS not sourced: rclnodejs fails loading its native binding or generated messages.
+    const why =
+      e.code === "ERR_MODULE_NOT_FOUND" || e.code === "MODULE_NOT_FOUND"
+        ? "rclnodejs is not installed"
+        : `rclnodejs failed to load (${(e.message ?? String(err)).split("\n")[0]})`;
+    throw new UserError(`${ROS_UNAVAILABLE} (${why})`);
+  }
+  const m = mod as { default?: unknown };
+  return (m.default ?? mod) as Rclnodejs;
+}
+
+export interface RosNodeOptions {
+  log?: (line: string) => void;
+  /** Wall clock in seconds (tests). */
+  wallSeconds?: () => number;
+  /** Max inputs waiting for the pipeline; more are dropped and counted. */
+  maxBacklog?: number;
+}
+
+export interface RosNodeHandle {
+  readonly node: RclNode;
+  readonly names: NodeNames;
+  readonly controls: RuntimeControls;
+  /** Publishes one diagnostics message now (the timer does this at ros.diagnosticsRate). */
+  publishDiagnostics(): void;
+  /** Resolves when every input received so far went through the pipeline. */
+  drain(): Promise<void>;
+  stats(): {
+    backlog: number;
+    backlogDropped: number;
+    published: Record<string, number>;
+    pipeline: PipelineStats;
+  };
+  /** Stops timers and subscriptions' effects, destroys the node. Does not close the pipeline. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates the node and its entities and starts spinning. The caller owns `pipeline` (live mode) and
+ * closes it after `stop()`.
+ */
+export function startRosNode(
+  rcl: Rclnodejs,
+  config: Config,
+  pipeline: Pipeline,
+  opts: RosNodeOptions = {},
+): RosNodeHandle {
+  const wall = opts.wallSeconds ?? (() => performance.now() / 1000);
+  const maxBacklog = opts.maxBacklog ?? 5000;
+  const node = rcl.createNode(config.ros.nodeName);
+  const logger = node.getLogger();
+  const log = opts.log ?? ((l: string) => logger.info(l));
+  const names: NodeNames = { node: node.name(), namespace: node.namespace() };
+
+  if (config.ros.useSimTime) {
+    node.setParameters([new rcl.Parameter("use_sim_time", rcl.ParameterType.PARAMETER_BOOL, true)]);
+  }
+  let speedLimitFallback = false;
+  try {
+    rcl.require("nav2_msgs/msg/SpeedLimit");
+  } catch {
+    speedLimitFallback = true;
+    logger.warn("nav2_msgs is not installed: publishing ~/speed_limit as std_msgs/msg/Float32 (m/s)");
+  }
+
+  const Q = rcl.QoS;
+  const qosOf = (c: QosClass): unknown => {
+    const keepLast = Q.HistoryPolicy.RMW_QOS_POLICY_HISTORY_KEEP_LAST;
+    const reliable = Q.ReliabilityPolicy.RMW_QOS_POLICY_RELIABILITY_RELIABLE;
+    const volatile = Q.DurabilityPolicy.RMW_QOS_POLICY_DURABILITY_VOLATILE;
+    const local = Q.DurabilityPolicy.RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL;
+    switch (c) {
+      case "sensor":
+        return new Q(
+          keepLast,
+          config.ros.qosDepth,
+          Q.ReliabilityPolicy.RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT,
+          volatile,
+        );
+      case "tfStatic":
+        return new Q(keepLast, 100, reliable, local);
+      case "latched":
+        return new Q(keepLast, 1, reliable, local);
+      case "reliable":
+        return new Q(keepLast, 10, reliable, volatile);
+    }
+  };
+
+  // Publishers.
+  const pubSpecs = publisherSpecs(config, names, { speedLimitFallback });
+  const publishers = new Map<PublisherKey, RclPublisher>();
+  for (const s of pubSpecs)
+    publishers.set(s.key, node.createPublisher(s.type, s.topic, { qos: qosOf(s.qos) }));
+  const published: Record<string, number> = {};
+  const publish = (msgs: readonly Outgoing[]) => {
+    for (const m of msgs) {
+      try {
+        publishers.get(m.key)?.publish(m.message);
+        published[m.topic] = (published[m.topic] ?? 0) + 1;
+      } catch (err) {
+        logger.error(`publish ${m.topic} failed: ${(err as Error).message}`);
+      }
+    }
+  };
+  const mapper = new OutputMapper(pubSpecs, config, wall);
+
+  // Inputs → pipeline, in arrival order; a bounded backlog if the pipeline falls behind.
+  const subSpecs = subscriptionSpecs(config);
+  const meter = new InputMeter(wall());
+  let chain: Promise<void> = Promise.resolve();
+  let backlog = 0;
+  let backlogDropped = 0;
+  let stopped = false;
+  const feed = (input: CoreInput) => {
+    if (backlog >= maxBacklog) {
+      backlogDropped++;
+      return;
+    }
+    backlog++;
+    chain = chain
+      .then(() => pipeline.push(input))
+      .catch((err: unknown) => logger.error(`pipeline: ${(err as Error).message}`))
+      .finally(() => {
+        backlog--;
+      });
+  };
+  const warned = new Set<string>();
+  for (const s of subSpecs) {
+    node.createSubscription(s.type, s.topic, { qos: qosOf(s.qos) }, (msg) => {
+      if (stopped) return;
+      meter.received(s.kind, wall());
+      let input: CoreInput;
+      try {
+        input = inputFromRos(s.kind, msg);
+      } catch (err) {
+        meter.failed(s.kind);
+        // One line per topic, not one per message at 200 Hz.
+        if (!warned.has(s.topic)) {
+          warned.add(s.topic);
+          logger.warn(`${s.topic}: ${(err as Error).message} (further errors counted in /diagnostics)`);
+        }
+        return;
+      }
+      feed(input);
+    });
+  }
+
+  // Services.
+  const controls = pipelineControls(pipeline, config, log);
+  for (const s of serviceSpecs(names)) {
+    node.createService(s.type, s.name, {}, (request, response) => {
+      void serviceResponse(s.command, request, controls).then((r) => response.send(r));
+    });
+  }
+
+  // Pipeline events → topics.
+  let latency = { sum: 0, max: 0, count: 0 };
+  let lastStats: PipelineStats | undefined;
+  const nowSeconds = () => {
+    const t = node.now().secondsAndNanoseconds;
+    return t.seconds + t.nanoseconds * 1e-9;
+  };
+  const sub = pipeline.events$.subscribe((e) => {
+    switch (e.type) {
+      case "prediction": {
+        publish(mapper.prediction(e));
+        const ms = (nowSeconds() - e.stamp) * 1000;
+        if (Number.isFinite(ms)) {
+          latency.sum += ms;
+          latency.max = Math.max(latency.max, ms);
+          latency.count++;
+        }
+        break;
+      }
+      case "label":
+        publish(mapper.labels([e.label]));
+        break;
+      case "stats":
+        lastStats = e.stats;
+        break;
+      default:
+    }
+  });
+
+  const publishDiagnostics = () => {
+    publish([
+      diagnosticsMessage({
+        stamp: nowSeconds(),
+        hardwareId: `${names.namespace === "/" ? "" : names.namespace}/${names.node}`,
+        inputs: meter.snapshot(wall()),
+        subscriptions: subSpecs,
+        stats: lastStats ?? pipeline.stats(),
+        latencyMs: {
+          mean: latency.count ? latency.sum / latency.count : Number.NaN,
+          max: latency.count ? latency.max : Number.NaN,
+          count: latency.count,
+        },
+        backlogDropped,
+        backlog,
+        learning: controls.learning,
+        speedLimitType: speedLimitFallback ? "std_msgs/msg/Float32" : "nav2_msgs/msg/SpeedLimit",
+      }),
+    ]);
+    latency = { sum: 0, max: 0, count: 0 };
+    lastStats = undefined;
+  };
+  // Diagnostics run on the wall clock: they report the node's health, also while a bag is paused.
+  const timer = setInterval(publishDiagnostics, 1000 / config.ros.diagnosticsRate);
+  timer.unref();
+
+  log(
+    `node ${names.namespace === "/" ? "" : names.namespace}/${names.node}: subscribed to ${subSpecs.map((s) => s.topic).join(", ")}; ` +
+      `publishing ${pubSpecs.map((s) => s.topic).join(", ")}`,
+  );
+  rcl.spin(node);
+
+  return {
+    node,
+    names,
+    controls,
+    publishDiagnostics,
+    drain: async () => {
+      while (backlog > 0) await chain;
+    },
+    stats: () => ({ backlog, backlogDropped, published: { ...published }, pipeline: pipeline.stats() }),
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await chain;
+      sub.unsubscribe();
+      node.destroy();
+    },
+  };
+}

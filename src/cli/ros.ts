@@ -1,0 +1,74 @@
+// `terrain-learner ros [--config FILE] [--ros-args ...]`: the live ROS 2 node `terrain_learner`
+// (what the launch files in launch/ start). The parameters are validated before ROS is touched, so
+// a bad params file names the bad key even on a machine without ROS 2.
+
+import type { Command } from "commander";
+import { loadRclnodejs, startRosNode } from "../adapters/ros2.ts";
+import { configFromRosArgs, parseRosArgs } from "../adapters/ros2-params.ts";
+import { ConfigError } from "../runtime/config.ts";
+import { createPipeline } from "../runtime/pipeline.ts";
+import { action, UserError } from "./errors.ts";
+
+export function register(program: Command): void {
+  program
+    .command("ros")
+    .description("run the live ROS 2 node terrain_learner (needs a sourced ROS 2 and rclnodejs)")
+    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file), under the --ros-args params")
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .addHelpText(
+      "after",
+      `
+ROS arguments after --ros-args: --params-file FILE, -p name:=value (dotted names, e.g.
+-p mqtt.url:=mqtt://broker:1883), -r from:=to (topic remapping), --log-level LEVEL.
+
+Subscribes (sensor-data QoS): topics.image or topics.compressedImage (ros.imageTransport),
+topics.cameraInfo, topics.imu, topics.odom, /tf, /tf_static (transient local).
+Publishes: ~/roughness/{image,confidence,overlay,costmap,ahead}, ~/speed_limit, ~/labels, /diagnostics.
+Services: ~/save_checkpoint, ~/reset (std_srvs/Trigger), ~/pause_learning (std_srvs/SetBool).
+
+Examples:
+  ros2 launch launch/terrain_learner.launch.xml
+  terrain-learner ros --ros-args --params-file launch/params.yaml -r /camera/image_raw:=/front/image_raw`,
+    )
+    .action(
+      action(async (o: { config?: string }) => {
+        // Commander does not know the ROS arguments: read them from the raw command line.
+        const argv = process.argv;
+        const rosArgs = parseRosArgsSafe(argv.slice(argv.indexOf("ros") + 1));
+        let config;
+        try {
+          config = configFromRosArgs(rosArgs, { configFile: o.config });
+        } catch (err) {
+          if (err instanceof ConfigError) throw new UserError(err.message);
+          throw err;
+        }
+        const rcl = await loadRclnodejs();
+        await rcl.init();
+        const pipeline = await createPipeline(config, {
+          mode: "live",
+          overlay: config.ros.publishOverlay,
+          costmap: true,
+        });
+        if (config.learner.checkpointDir)
+          await pipeline.learner.loadLatestCheckpoint(config.learner.checkpointDir);
+        const handle = startRosNode(rcl, config, pipeline);
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", () => resolve());
+          process.once("SIGTERM", () => resolve());
+        });
+        await handle.stop();
+        await pipeline.finish();
+        await pipeline.close();
+        rcl.shutdown();
+      }),
+    );
+}
+
+function parseRosArgsSafe(args: string[]) {
+  try {
+    return parseRosArgs(args);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+}
