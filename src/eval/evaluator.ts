@@ -68,7 +68,14 @@ export interface EvalSummary {
   overall: MetricSet & { baseline: MetricSet; confidenceAuroc: number };
   curve: { t: number; spearman: number; mae: number; auroc: number; baselineSpearman: number; baselineMae: number; cells: number }[];
   /** Labels against the true roughness under the robot: how good the supervision itself is. */
-  labels: { count: number; spearman: number; mae: number; pearson: number };
+  labels: {
+    count: number;
+    spearman: number;
+    mae: number;
+    pearson: number;
+    /** Per terrain type under the robot: label mean/std vs the true roughness. */
+    byTerrain: { index: number; name: string; truth: number; count: number; mean: number; std: number }[];
+  };
   frames: number;
   framesScored: number;
   terrains: (TerrainInfo & { drivenSource: "world" | "trajectory" })[];
@@ -124,6 +131,7 @@ export class PrequentialEvaluator {
   #labelT = new Column((n) => new Float64Array(n));
   #labelValue = new Column((n) => new Float32Array(n));
   #labelTruth = new Column((n) => new Float32Array(n));
+  #labelType = new Column((n) => new Int16Array(n));
   // Scratch.
   #worldFromBase: Mat34 = new Float64Array(12);
   #worldFromOptical: Mat34 = new Float64Array(12);
@@ -175,6 +183,8 @@ export class PrequentialEvaluator {
         this.#labelT.push(stamp);
         this.#labelValue.push(roughness);
         this.#labelTruth.push(v / 100);
+        const j = this.#terrain ? gridIndex(this.#terrain, this.#worldFromBase[3]!, this.#worldFromBase[7]!) : -1;
+        this.#labelType.push(j >= 0 && this.#terrain ? this.#terrain.values[j]! : -1);
       }
     }
   }
@@ -254,10 +264,12 @@ export class PrequentialEvaluator {
   scoreFrame(grid: RoughnessGrid): number {
     this.#frames++;
     const stamp = grid.stamp;
-    if (!Number.isFinite(this.#firstStamp)) this.#firstStamp = stamp;
-    this.#lastStamp = stamp;
     const truth = this.truthFor(stamp, grid);
     if (!truth) return 0;
+    // The scored span: min/max over frames that could be scored (a frame stamped out of order must
+    // not shrink it, and frames without ground truth must not stretch it).
+    if (!(stamp >= this.#firstStamp)) this.#firstStamp = stamp;
+    if (!(stamp <= this.#lastStamp)) this.#lastStamp = stamp;
     const { minRange, maxRange } = this.options;
     const base = this.baseline;
     let scored = 0;
@@ -337,6 +349,33 @@ export class PrequentialEvaluator {
     return auroc(scores, positive);
   }
 
+  #labelsByTerrain(terrains: TerrainInfo[]): EvalSummary["labels"]["byTerrain"] {
+    const types = this.#labelType.view();
+    const values = this.#labelValue.view();
+    const truth = this.#labelTruth.view();
+    const acc = new Map<number, { n: number; s: number; s2: number; truth: number }>();
+    for (let i = 0; i < types.length; i++) {
+      const a = acc.get(types[i]!) ?? { n: 0, s: 0, s2: 0, truth: truth[i]! };
+      a.n++;
+      a.s += values[i]!;
+      a.s2 += values[i]! * values[i]!;
+      acc.set(types[i]!, a);
+    }
+    return [...acc.entries()]
+      .sort((x, y) => x[1].truth - y[1].truth)
+      .map(([index, a]) => {
+        const mean = a.s / a.n;
+        return {
+          index,
+          name: terrains.find((t) => t.index === index)?.name ?? `terrain${index}`,
+          truth: a.truth,
+          count: a.n,
+          mean: round(mean, 4),
+          std: round(Math.sqrt(Math.max(0, a.s2 / a.n - mean * mean)), 4),
+        };
+      });
+  }
+
   summary(): EvalSummary {
     const o = this.options;
     const end = this.#lastStamp;
@@ -385,6 +424,7 @@ export class PrequentialEvaluator {
         spearman: spearman(this.#labelValue.view(), this.#labelTruth.view()),
         mae: mae(this.#labelValue.view(), this.#labelTruth.view()),
         pearson: pearson(this.#labelValue.view(), this.#labelTruth.view()),
+        byTerrain: this.#labelsByTerrain(terrains),
       },
       frames: this.#frames,
       framesScored: this.#framesScored,

@@ -55,7 +55,7 @@ import {
   transformsFromRos,
 } from "../io/ros/convert.ts";
 import { decodeCompressed } from "../io/ros/decode-image.ts";
-import { Backbone, defaultBackbonePath, type FeatureMap } from "../learning/backbone.ts";
+import { Backbone, type FeatureMap } from "../learning/backbone.ts";
 import { OnlineLearner } from "../learning/learner.ts";
 import { RollingCostmap } from "../outputs/costmap.ts";
 import { renderOverlay } from "../outputs/images.ts";
@@ -173,10 +173,7 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
   const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
   const backbone =
     options.backbone ??
-    (await Backbone.load(config.learner.backbone || defaultBackbonePath(), {
-      executionProviders: config.learner.executionProviders,
-      warn,
-    }));
+    (await Backbone.fromConfig(config.learner, { warn }));
   const learner = options.learner ?? (await OnlineLearner.create(config.learner, backbone.channels));
   return new PipelineImpl(config, options, backbone, learner, warn);
 }
