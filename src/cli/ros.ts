@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { loadRclnodejs, startRosNode } from "../adapters/ros2.ts";
 import { configFromRosArgs, parseRosArgs } from "../adapters/ros2-params.ts";
-import { ConfigError } from "../runtime/config.ts";
+import { type Config, ConfigError } from "../runtime/config.ts";
 import { createPipeline } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
 
@@ -36,7 +36,7 @@ Examples:
         // Commander does not know the ROS arguments: read them from the raw command line.
         const argv = process.argv;
         const rosArgs = parseRosArgsSafe(argv.slice(argv.indexOf("ros") + 1));
-        let config;
+        let config: Config;
         try {
           config = configFromRosArgs(rosArgs, { configFile: o.config });
         } catch (err) {
