@@ -53,7 +53,9 @@ export class GroundRenderer {
   #by: Float32Array;
   /** log2 of the pixel footprint on the ground (m); NaN for sky. */
   #lod: Float32Array;
-  #haze: Float32Array;
+  /** vig·(1 − haze) and vig·haze: ground and haze weights. */
+  #groundW: Float32Array;
+  #hazeW: Float32Array;
   #vig: Float32Array;
   /** Sky (or haze) colour × vignetting, RGB. */
   #skyRgb: Float32Array;
@@ -86,7 +88,8 @@ export class GroundRenderer {
     this.#bx = new Float32Array(n);
     this.#by = new Float32Array(n);
     this.#lod = new Float32Array(n);
-    this.#haze = new Float32Array(n);
+    this.#groundW = new Float32Array(n);
+    this.#hazeW = new Float32Array(n);
     this.#vig = new Float32Array(n);
     this.#skyRgb = new Float32Array(3 * n);
 
@@ -152,7 +155,9 @@ export class GroundRenderer {
           ? Math.hypot(hitX[kd]! - hitX[k]!, hitY[kd]! - hitY[k]!)
           : du * 4;
         this.#lod[i] = Math.log2(Math.max(1e-6, Math.sqrt(du * dv)));
-        this.#haze[i] = 1 - Math.exp(-range / light.visibility);
+        const haze = 1 - Math.exp(-range / light.visibility);
+        this.#groundW[i] = vig * (1 - haze);
+        this.#hazeW[i] = vig * haze;
       }
     }
 
@@ -207,6 +212,8 @@ export class GroundRenderer {
     const H = this.height;
     const n = W * H;
     const data = out ?? new Uint8Array(n * 3);
+    // A clamped view does the clamping and rounding of every channel store.
+    const px8 = new Uint8ClampedArray(data.buffer, data.byteOffset, n * 3);
     const world = this.#world;
     const light = world.file.lighting;
     const cam = world.file.camera;
@@ -227,8 +234,10 @@ export class GroundRenderer {
     const bxA = this.#bx;
     const byA = this.#by;
     const lod = this.#lod;
-    const haze = this.#haze;
+    const groundW = this.#groundW;
+    const hazeW = this.#hazeW;
     const vig = this.#vig;
+    const shadeScale = exposure / 128;
     const sky = this.#skyRgb;
     const { originX, originY, cols, rows, patchId, shade, patchTerrain, patchGain, patchTex } = world;
     const invRes = 1 / world.resolution;
@@ -274,7 +283,6 @@ export class GroundRenderer {
         const jy = (((hx >>> 16) & 255) + (hx >>> 24)) * (1 / 256) - 1;
         const col = ((wx - originX) * invRes + jx) | 0;
         const row = ((wy - originY) * invRes + jy) | 0;
-        const h = haze[i]!;
         if (wx < originX || wy < originY || col >= cols || row >= rows) {
           r = hazeR * exposure * vig[i]!;
           g = hazeG * exposure * vig[i]!;
@@ -298,8 +306,8 @@ export class GroundRenderer {
           const ti = levelOffset[type * 16 + level]! + 3 * ((iv << (ls - level)) + iu);
           // Cloud shadow: nearest cell of a periodic 0.5 m map.
           const ci = ((((wx + cloudOx) * 2) | 0) & 511) + ((((wy + cloudOy) * 2) | 0) & 511) * 512;
-          const gain = (shade[cell]! / 128) * clouds[ci]! * exposure * vig[i]! * (1 - h);
-          const hz = h * exposure * vig[i]!;
+          const gain = shade[cell]! * shadeScale * clouds[ci]! * groundW[i]!;
+          const hz = exposure * hazeW[i]!;
           const p3 = 3 * p;
           r = texData[ti]! * patchGain[p3]! * gain + hazeR * hz;
           g = texData[ti + 1]! * patchGain[p3 + 1]! * gain + hazeG * hz;
@@ -326,10 +334,9 @@ export class GroundRenderer {
       b += noise[(noiseAt + 2) & noiseMask]! * (sigma0 + sigmaShot * b);
       noiseAt += 3;
       const o = 3 * i;
-      // Uint8Array stores clamp? No: it wraps, so clamp by hand (and round).
-      data[o] = r <= 0 ? 0 : r >= 255 ? 255 : r + 0.5;
-      data[o + 1] = g <= 0 ? 0 : g >= 255 ? 255 : g + 0.5;
-      data[o + 2] = b <= 0 ? 0 : b >= 255 ? 255 : b + 0.5;
+      px8[o] = r;
+      px8[o + 1] = g;
+      px8[o + 2] = b;
     }
     // Auto-exposure: pull the mean towards mid-grey, slowly (real AE lags by a few frames).
     // It compensates half of the scene's brightness (in log terms), so a dark patch filling the view
