@@ -4,7 +4,8 @@
 
 import type { OnlineLearner } from "../learning/learner.ts";
 import type { Config } from "../runtime/config.ts";
-import type { MqttCommandHandlers } from "./mqtt.ts";
+import type { Pipeline } from "../runtime/pipeline.ts";
+import { attachMqtt, type MqttCommandHandlers, type MqttTelemetry, validateMqttOptions } from "./mqtt.ts";
 
 export interface RuntimeControls {
   save(): Promise<{ path: string }>;
@@ -60,4 +61,26 @@ export function mqttHandlers(controls: RuntimeControls): MqttCommandHandlers {
     pause: () => controls.pause(),
     resume: () => controls.resume(),
   };
+}
+
+/**
+ * MQTT telemetry for a running pipeline when `config.mqtt.url` is set (undefined otherwise): its
+ * events go to the broker, broker commands drive the controls. The hook `replay --mqtt` uses.
+ */
+export function attachPipelineMqtt(
+  pipeline: Pick<Pipeline, "events$" | "learner">,
+  config: Config,
+  log: (line: string) => void,
+): { telemetry: MqttTelemetry; close: () => Promise<void> } | undefined {
+  if (!config.mqtt.url) return undefined;
+  return attachMqtt(pipeline.events$, config.mqtt, mqttHandlers(pipelineControls(pipeline, config, log)), {
+    log,
+  });
+}
+
+/** `--mqtt URL --robot-id ID` flags over the config's mqtt section; throws for a bad URL or id. */
+export function applyMqttFlags(config: Config, flags: { mqtt?: string; robotId?: string }): void {
+  if (flags.mqtt !== undefined) config.mqtt.url = flags.mqtt;
+  if (flags.robotId !== undefined) config.mqtt.robotId = flags.robotId;
+  if (config.mqtt.url) validateMqttOptions(config.mqtt);
 }

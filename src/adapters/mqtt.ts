@@ -191,6 +191,22 @@ export function parseCommand(payload: string): { command: string; id: string | n
   return { command: text.toLowerCase(), id: null };
 }
 
+/** Throws an Error naming the bad option (URL scheme, robot id, topic prefix). */
+export function validateMqttOptions(options: Pick<MqttOptions, "url" | "robotId" | "topicPrefix">): void {
+  if (!options.url) throw new Error("mqtt: no broker URL (set mqtt.url or pass --mqtt)");
+  if (!/^(mqtts?|wss?|tcp|ssl):\/\//.test(options.url)) {
+    throw new Error(
+      `mqtt: URL '${redactUrl(options.url)}' must start with mqtt://, mqtts://, ws:// or wss://`,
+    );
+  }
+  if (!options.robotId || /[+#/\s]/.test(options.robotId)) {
+    throw new Error(`mqtt: robot id '${options.robotId}' must be non-empty without '/', '+', '#' or spaces`);
+  }
+  if (/[+#]/.test(options.topicPrefix)) {
+    throw new Error(`mqtt: topic prefix '${options.topicPrefix}' must not contain '+' or '#'`);
+  }
+}
+
 interface Pending {
   topic: string;
   payload: string;
@@ -270,19 +286,7 @@ export class MqttTelemetry {
 
   /** Starts connecting (and retrying) in the background; returns at once. */
   constructor(options: MqttOptions, handlers: MqttCommandHandlers = {}, extra: MqttTelemetryOptions = {}) {
-    if (!options.url) throw new Error("mqtt: no broker URL (set mqtt.url or pass --mqtt)");
-    if (!/^(mqtts?|wss?|tcp|ssl):\/\//.test(options.url)) {
-      throw new Error(
-        `mqtt: URL '${redactUrl(options.url)}' must start with mqtt://, mqtts://, ws:// or wss://`,
-      );
-    }
-    if (!options.robotId || /[+#/\s]/.test(options.robotId)) {
-      throw new Error(
-        `mqtt: robot id '${options.robotId}' must be non-empty without '/', '+', '#' or spaces`,
-      );
-    }
-    if (/[+#]/.test(options.topicPrefix))
-      throw new Error(`mqtt: topic prefix '${options.topicPrefix}' must not contain '+' or '#'`);
+    validateMqttOptions(options);
     this.options = options;
     this.robotId = options.robotId;
     this.handlers = handlers;

@@ -20,6 +20,7 @@ import { renderOverlay } from "../outputs/images.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { createPipeline, type PipelineSummary } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import { applyMqttFlags, attachPipelineMqtt } from "../adapters/controls.ts";
 
 export interface ReplayRunOptions {
   bag: string;
@@ -93,6 +94,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     costmap: true,
     warn,
   });
+  const mqtt = attachPipelineMqtt(pipeline, opts.config, warn);
 
   // Recorder: inputs as they come, outputs as the pipeline makes them, one writer (it serialises).
   let writer: Ros2McapWriter | undefined;
@@ -183,6 +185,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     return result;
   } finally {
     sub.unsubscribe();
+    await mqtt?.close();
     await pipeline.close();
     await source.close();
     if (writer) await writer.close().catch(() => {});
@@ -322,6 +325,8 @@ export function register(program: Command): void {
     .option("--fast", "as fast as possible (default)")
     .option("--rate <x>", "pace the replay at x times real time", parseFloat)
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
+    .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
+    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
     .addHelpText(
       "after",
       `
@@ -339,7 +344,7 @@ Examples:
       action(
         async (
           bag: string,
-          o: { config?: string; eval?: boolean; json?: boolean; record?: string; fast?: boolean; rate?: number; reportDir?: string },
+          o: { config?: string; eval?: boolean; json?: boolean; record?: string; fast?: boolean; rate?: number; reportDir?: string; mqtt?: string; robotId?: string },
         ) => {
           if (o.fast && o.rate !== undefined) throw new UserError("--fast and --rate exclude each other");
           if (o.rate !== undefined && !(o.rate > 0)) throw new UserError(`--rate must be a positive number, got ${o.rate}`);
@@ -347,6 +352,7 @@ Examples:
           let config: Config;
           try {
             config = loadConfig(o.config);
+            applyMqttFlags(config, o);
           } catch (err) {
             throw new UserError((err as Error).message);
           }

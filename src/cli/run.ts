@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { map } from "rxjs";
 import { mqttHandlers, pipelineControls } from "../adapters/controls.ts";
-import { attachMqtt, type MqttTelemetry, redactUrl, toJson } from "../adapters/mqtt.ts";
+import { attachMqtt, type MqttTelemetry, redactUrl, toJson, validateMqttOptions } from "../adapters/mqtt.ts";
 import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import type { CoreInput } from "../runtime/pipeline.ts";
@@ -43,6 +43,7 @@ export function applyRunFlags(config: Config, o: RunCliOptions): Config {
   }
   if (o.mqtt !== undefined) config.mqtt.url = o.mqtt;
   if (o.robotId !== undefined) config.mqtt.robotId = o.robotId;
+  if (config.mqtt.url) validateMqttOptions(config.mqtt);
   return config;
 }
 
