@@ -28,7 +28,7 @@ import { loadWorldFile, parseWorld, type WorldFile } from "./world-schema.ts";
 
 /** Stamp of the first message: fixed, so bags are reproducible (14 Nov 2023 22:13:20 UTC). */
 export const SIM_EPOCH = 1_700_000_000;
-export const SIM_VERSION = "2";
+export const SIM_VERSION = "3";
 
 export const TOPICS = {
   image: "/camera/image_raw",
@@ -210,6 +210,7 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
     },
   ];
   let lastProgress = -1;
+  let gridCache: ReturnType<typeof groundTruthGrids> | undefined;
   let lastTerrainT = start;
 
   try {
@@ -240,7 +241,12 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
           );
           break;
         case "grid": {
-          const grids = groundTruthGrids(world, t);
+          // The ground does not change: compute the grids once, restamp them every period.
+          gridCache ??= groundTruthGrids(world, t);
+          const grids = {
+            roughness: { ...gridCache.roughness, stamp: t },
+            terrain: { ...gridCache.terrain, stamp: t },
+          };
           await writer.write(
             TOPICS.roughness,
             "nav_msgs/msg/OccupancyGrid",

@@ -63,20 +63,27 @@ function mod(a: number, n: number): number {
   return r < 0 ? r + n : r;
 }
 
-/** Value noise on a lattice of `cx` × `cy` cells that wraps; (u, v) in lattice units. Output −0.5..0.5. */
-function periodicValueNoise(u: number, v: number, cx: number, cy: number, seed: number): number {
+/** Lattice values of a wrapping value-noise field: `cx` × `cy` hashes, computed once per octave. */
+function latticeTable(cx: number, cy: number, seed: number): Float64Array {
+  const tab = new Float64Array(cx * cy);
+  for (let j = 0; j < cy; j++) for (let i = 0; i < cx; i++) tab[j * cx + i] = hash2(i, j, seed);
+  return tab;
+}
+
+/** Value noise over a wrapping lattice table; (u, v) ≥ 0 in lattice units. Output −0.5..0.5. */
+function periodicValueNoise(u: number, v: number, cx: number, cy: number, tab: Float64Array): number {
   const iu = Math.floor(u);
   const iv = Math.floor(v);
   const fu = smooth(u - iu);
   const fv = smooth(v - iv);
-  const x0 = mod(iu, cx);
-  const x1 = mod(iu + 1, cx);
-  const y0 = mod(iv, cy);
-  const y1 = mod(iv + 1, cy);
-  const a = hash2(x0, y0, seed);
-  const b = hash2(x1, y0, seed);
-  const c = hash2(x0, y1, seed);
-  const d = hash2(x1, y1, seed);
+  const x0 = iu % cx;
+  const x1 = x0 + 1 === cx ? 0 : x0 + 1;
+  const y0 = (iv % cy) * cx;
+  const y1 = (iv % cy) + 1 === cy ? 0 : y0 + cx;
+  const a = tab[y0 + x0]!;
+  const b = tab[y0 + x1]!;
+  const c = tab[y1 + x0]!;
+  const d = tab[y1 + x1]!;
   return a + (b - a) * fu + (c - a) * fv + (a - b - c + d) * fu * fv - 0.5;
 }
 
@@ -96,7 +103,9 @@ function makeFbm(layer: TextureLayer, ctx: LayerContext, stretchX = 1, stretchY 
   const cellsY = Math.max(1, Math.round(base / stretchY));
   let norm = 0;
   for (let o = 0, a = 1; o < octaves; o++, a *= gain) norm += a;
-  const seeds = Array.from({ length: octaves }, (_, o) => hash32((ctx.seed + o * 977) >>> 0));
+  const tables = Array.from({ length: octaves }, (_, o) =>
+    latticeTable(cellsX << o, cellsY << o, hash32((ctx.seed + o * 977) >>> 0)),
+  );
   return (x, y) => {
     let sum = 0;
     let amp = 1;
@@ -104,7 +113,7 @@ function makeFbm(layer: TextureLayer, ctx: LayerContext, stretchX = 1, stretchY 
     for (let o = 0; o < octaves; o++) {
       const cx = cellsX * f;
       const cy = cellsY * f;
-      sum += amp * periodicValueNoise((x / ctx.period) * cx, (y / ctx.period) * cy, cx, cy, seeds[o]!);
+      sum += amp * periodicValueNoise((x / ctx.period) * cx, (y / ctx.period) * cy, cx, cy, tables[o]!);
       amp *= gain;
       f *= 2;
     }
@@ -120,6 +129,15 @@ function makeCells(layer: TextureLayer, ctx: LayerContext): LayerFn {
   const mortar = layer.mortar ?? 0;
   const sx = hash32(ctx.seed);
   const sy = hash32((ctx.seed + 1) >>> 0);
+  // Site offsets per lattice cell, hashed once.
+  const offX = new Float64Array(n * n);
+  const offY = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    for (let i = 0; i < n; i++) {
+      offX[j * n + i] = 0.5 + jitter * (hash2(i, j, sx) - 0.5);
+      offY[j * n + i] = 0.5 + jitter * (hash2(i, j, sy) - 0.5);
+    }
+  }
   return (x, y) => {
     const gx = Math.floor(x / cell);
     const gy = Math.floor(y / cell);
@@ -132,9 +150,9 @@ function makeCells(layer: TextureLayer, ctx: LayerContext): LayerFn {
         const cy = gy + dy;
         const wx = mod(cx, n);
         const wy = mod(cy, n);
-        const px = (cx + 0.5 + jitter * (hash2(wx, wy, sx) - 0.5)) * cell;
-        const py = (cy + 0.5 + jitter * (hash2(wx, wy, sy) - 0.5)) * cell;
-        const d = Math.hypot(x - px, y - py);
+        const px = (cx + offX[wy * n + wx]!) * cell;
+        const py = (cy + offY[wy * n + wx]!) * cell;
+        const d = Math.sqrt((x - px) * (x - px) + (y - py) * (y - py));
         if (d < f1) {
           f2 = f1;
           f1 = d;
