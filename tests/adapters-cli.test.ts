@@ -1,0 +1,227 @@
+// The adapter commands end to end through the real CLI: `serial-dump` and `run` reading a real pty
+// pair (socat), `run` and `replay --mqtt` publishing to a real Mosquitto broker.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt, { type MqttClient } from "mqtt";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+import { nmeaSentence } from "../src/adapters/serial-protocol.ts";
+import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
+import { PtyPair, socatMissing, waitFor } from "./helpers/socat.ts";
+
+const missing = [socatMissing(), mosquittoMissing()].filter(Boolean).join("; ") || undefined;
+if (missing) console.warn(`SKIPPING adapter CLI tests: ${missing}`);
+
+interface Cli {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function cli(args: string[]): Cli {
+  const child = spawn(process.execPath, ["bin/terrain-learner.js", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function observer(url: string, topic: string) {
+  const got: { topic: string; payload: string; retain: boolean }[] = [];
+  const client: MqttClient = mqtt.connect(url, { reconnectPeriod: 100 });
+  client.on("error", () => undefined);
+  client.on("message", (t, p, packet) =>
+    got.push({ topic: t, payload: p.toString(), retain: packet.retain }),
+  );
+  await new Promise<void>((resolve) => client.once("connect", () => resolve()));
+  await client.subscribeAsync(topic, { qos: 1 });
+  return { client, got, on: (suffix: string) => got.filter((g) => g.topic.endsWith(`/${suffix}`)) };
+}
+
+/** A robot driving straight at 1 m/s over rough ground: 200 Hz IMU, 50 Hz odometry, device µs clock. */
+function robotLines(t0Us: number, seconds: number, seed = 1): string[] {
+  let s = seed;
+  const rand = () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 31 - 0.5;
+  };
+  const lines: string[] = [];
+  const n = Math.round(seconds * 200);
+  for (let i = 0; i < n; i++) {
+    const t = t0Us + i * 5000;
+    const az = 9.81 + 3 * rand();
+    lines.push(
+      nmeaSentence(
+        `TLIMU,${t},${(0.5 * rand()).toFixed(4)},${(0.5 * rand()).toFixed(4)},${az.toFixed(4)},${(0.2 * rand()).toFixed(4)},${(0.2 * rand()).toFixed(4)},${(0.02 * rand()).toFixed(4)}`,
+      ),
+    );
+    if (i % 4 === 0) lines.push(nmeaSentence(`TLODO,${t},1.0,0.0`));
+  }
+  return lines;
+}
+
+describe.skipIf(missing !== undefined)("adapter commands through the CLI", () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it("serial-dump --json prints one JSON object per sample and the counters at exit", async () => {
+    const pty = await PtyPair.start();
+    cleanups.push(() => pty.close());
+    const c = cli(["serial-dump", pty.a, "--json", "--count", "20"]);
+    cleanups.push(() => {
+      if (c.child.exitCode === null) c.child.kill("SIGKILL");
+    });
+    await waitFor(
+      () => `serial-dump to open the port (${c.stderr()})`,
+      () => c.stderr().includes(" open"),
+      30_000,
+    );
+    pty.write(`garbage\n${robotLines(1_000_000, 0.1).join("\r\n")}\r\n`);
+    expect(await c.exit).toBe(0);
+    const lines = c
+      .stdout()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThanOrEqual(20);
+    expect(lines[0]).toMatchObject({ type: "imu", frameId: "imu_link" });
+    expect(Object.keys(lines[0])).toEqual(["type", "stamp", "frameId", "ax", "ay", "az", "gx", "gy", "gz"]);
+    expect(lines.find((l) => l.type === "odom")).toMatchObject({ type: "odom", v: 1, w: 0 });
+    const counters = JSON.parse(c.stderr().trim().split("\n").at(-1)!);
+    expect(counters).toMatchObject({ type: "counters", garbageBytes: 7, checksumErrors: 0 });
+  });
+
+  it("run --serial --mqtt: labels from serial IMU/odometry reach the broker; commands answered; offline at the end", async () => {
+    const pty = await PtyPair.start();
+    cleanups.push(() => pty.close());
+    const broker = await Mosquitto.create();
+    cleanups.push(() => broker.close());
+    const obs = await observer(broker.url, "terrain-learner/rover7/#");
+    cleanups.push(() => obs.client.endAsync(true));
+    const c = cli(["run", "--serial", pty.a, "--mqtt", broker.url, "--robot-id", "rover7", "--json"]);
+    cleanups.push(() => {
+      if (c.child.exitCode === null) c.child.kill("SIGKILL");
+    });
+    await waitFor(
+      () => `run to open the port (${c.stderr()})`,
+      () => c.stderr().includes(" open"),
+      60_000,
+    );
+    await waitFor("online", () => obs.on("status").some((m) => m.payload === "online"), 30_000);
+    // Stream 8 s of driving in real time (device clock and arrival agree, as with a real device).
+    const lines = robotLines(5_000_000, 8);
+    const perChunk = 10; // 50 ms of IMU
+    let sentPause = false;
+    for (let i = 0; i < lines.length; i += perChunk + 3) {
+      pty.write(`${lines.slice(i, i + perChunk + 3).join("\n")}\n`);
+      await new Promise((r) => setTimeout(r, 50));
+      if (!sentPause && i > lines.length / 2) {
+        sentPause = true;
+        await obs.client.publishAsync("terrain-learner/rover7/cmd", '{"command":"pause","id":"p1"}', {
+          qos: 1,
+        });
+      }
+    }
+    await waitFor(
+      () => `labels on MQTT (stderr: ${c.stderr()})`,
+      () => obs.on("labels").length >= 5,
+      30_000,
+    );
+    await waitFor("the pause response", () => obs.on("response").length === 1, 30_000);
+    expect(JSON.parse(obs.on("response")[0]!.payload)).toEqual({
+      robotId: "rover7",
+      id: "p1",
+      command: "pause",
+      ok: true,
+      result: { learning: false },
+    });
+    c.child.kill("SIGTERM");
+    expect(await c.exit).toBe(0);
+    await waitFor("offline", () => obs.on("status").some((m) => m.payload === "offline"), 30_000);
+
+    const label = JSON.parse(obs.on("labels")[0]!.payload);
+    expect(label).toMatchObject({ robotId: "rover7", frameId: "odom" });
+    expect(label.roughness).toBeGreaterThanOrEqual(0);
+    expect(label.roughness).toBeLessThanOrEqual(1);
+    expect(label.footprint).toHaveLength(4);
+    // Stdout: the same labels as JSON lines.
+    const stdoutLabels = c
+      .stdout()
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(stdoutLabels.length).toBe(obs.on("labels").length);
+    const learner = obs.on("learner").map((m) => JSON.parse(m.payload));
+    expect(learner.length).toBeGreaterThan(0);
+    expect(learner.at(-1)).toMatchObject({ robotId: "rover7", serial: { checksumErrors: 0 } });
+    expect(learner.at(-1).serial.imu).toBeGreaterThan(1000);
+  }, 120_000);
+});
+
+describe.skipIf(mosquittoMissing() !== undefined)("replay --mqtt", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tl-replay-mqtt-"));
+  const bag = join(dir, "sim.mcap");
+  beforeAll(async () => {
+    await generateWorldBag({ out: bag, seed: 5, duration: 10, camera: { width: 160, height: 120 } });
+    writeFileSync(join(dir, "cfg.yaml"), "mqtt:\n  topicPrefix: fleet\n");
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("publishes roughness summaries, stats and status while replaying a bag", async () => {
+    const broker = await Mosquitto.create();
+    try {
+      const obs = await observer(broker.url, "fleet/+/#");
+      const c = cli([
+        "replay",
+        bag,
+        "--json",
+        "--mqtt",
+        broker.url,
+        "--robot-id",
+        "sim1",
+        "-c",
+        join(dir, "cfg.yaml"),
+      ]);
+      expect(await c.exit, c.stderr()).toBe(0);
+      await waitFor("offline", () => obs.on("status").some((m) => m.payload === "offline"), 30_000);
+      expect(obs.got[0]!.topic).toBe("fleet/sim1/status");
+      const summaries = obs.on("roughness").map((m) => JSON.parse(m.payload));
+      expect(summaries.length).toBeGreaterThan(0);
+      for (const s of summaries) {
+        expect(Object.keys(s)).toEqual([
+          "robotId",
+          "stamp",
+          "ahead",
+          "aheadConfidence",
+          "speedLimit",
+          "mean",
+          "p10",
+          "p50",
+          "p90",
+          "confidence",
+          "cells",
+        ]);
+        expect(s.cells).toBeGreaterThan(0);
+      }
+      const stats = obs.on("learner").map((m) => JSON.parse(m.payload));
+      expect(stats.at(-1).framesProcessed).toBe(JSON.parse(c.stdout()).frames);
+      await obs.client.endAsync(true);
+    } finally {
+      await broker.close();
+    }
+  }, 120_000);
+});
