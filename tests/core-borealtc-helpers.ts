@@ -85,7 +85,7 @@ export function labelRun(run: BorealRun, cfg: LabellerSettings, rotate?: Rotatio
       labeller.pushImu(t[i]!, ax[i]!, ay[i]!, az[i]!, wx[i]!, wy[i]!, wz[i]!);
     }
   }
-  labeller.process();
+  labeller.finish();
   return { labels: labeller.takeLabels(), labeller };
 }
 

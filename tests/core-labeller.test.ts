@@ -5,6 +5,7 @@ import { VibrationLabeller } from "../src/core/labeller.ts";
 import { PoseHistory } from "../src/core/pose-history.ts";
 import { SelfSupervisor } from "../src/core/self-supervisor.ts";
 import type { RoughnessLabel } from "../src/core/types.ts";
+import { spearman } from "../src/eval/metrics.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { labelRun, loadRun, median } from "./core-borealtc-helpers.ts";
 import { drive, gaussian, interleave, rng, staticTransforms, testConfig } from "./core-synthetic.ts";
@@ -41,7 +42,7 @@ function labelDrive(d: ReturnType<typeof drive>, cfg = defaultConfig().labeller)
     const a = s.linearAcceleration, w = s.angularVelocity;
     lab.pushImu(s.stamp, a.x, a.y, a.z, w.x, w.y, w.z);
   }
-  lab.process();
+  lab.finish();
   return { labels: lab.takeLabels(), lab };
 }
 
@@ -58,7 +59,7 @@ describe("VibrationLabeller on synthetic streams", () => {
         const az = 9.81 + 0.5 * Math.sin(2 * Math.PI * 8 * t) + 0.3 * Math.sin(2 * Math.PI * 21 * t + 1);
         lab.pushImu(t, 0, 0, az, 0, 0, 0);
       }
-      lab.process();
+      lab.finish();
       const labels = lab.takeLabels();
       expect(labels.length).toBeGreaterThan(30);
       const vbp = median(labels.map((l) => l.features.verticalBandPower));
@@ -120,7 +121,7 @@ describe("VibrationLabeller on synthetic streams", () => {
     const g = gaussian(rng(3));
     // IMU at only 10 Hz during the first half, then 200 Hz.
     for (let t = 0; t < 10; t += t < 5 ? 0.1 : 0.005) lab.pushImu(t, 0, 0, 9.81 + g(), 0, 0, 1);
-    lab.process();
+    lab.finish();
     const s = lab.stats();
     expect(lab.takeLabels().length).toBe(0);
     expect(s.skipped.turning).toBeGreaterThan(5);
@@ -144,7 +145,7 @@ describe("VibrationLabeller on synthetic streams", () => {
         injected++;
       }
     });
-    lab.process();
+    lab.finish();
     const st = lab.stats();
     expect(st.imuRejected).toEqual({ nan: 2 * injected, backwards: injected, duplicate: injected });
     const dirty = lab.takeLabels();
@@ -152,31 +153,6 @@ describe("VibrationLabeller on synthetic streams", () => {
     for (let i = 0; i < clean.length; i++) expect(dirty[i]!.energy).toBeCloseTo(clean[i]!.energy, 12);
   });
 });
-
-function ranks(v: readonly number[]): number[] {
-  const idx = v.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
-  const r = new Array<number>(v.length);
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && idx[j + 1]![0] === idx[i]![0]) j++;
-    for (let k = i; k <= j; k++) r[idx[k]![1]] = (i + j) / 2;
-    i = j + 1;
-  }
-  return r;
-}
-
-export function spearman(a: readonly number[], b: readonly number[]): number {
-  const ra = ranks(a), rb = ranks(b);
-  const n = a.length;
-  const ma = ra.reduce((s, x) => s + x, 0) / n, mb = rb.reduce((s, x) => s + x, 0) / n;
-  let num = 0, da = 0, db = 0;
-  for (let i = 0; i < n; i++) {
-    num += (ra[i]! - ma) * (rb[i]! - mb);
-    da += (ra[i]! - ma) ** 2;
-    db += (rb[i]! - mb) ** 2;
-  }
-  return num / Math.sqrt(da * db);
-}
 
 describe("mounting: the IMU rotated (gravity not on z) gives the same labels as upright", () => {
   const run = loadRun("ASPHALT", "04");
@@ -210,7 +186,7 @@ describe("mounting: the IMU rotated (gravity not on z) gives the same labels as 
         if ("linearAcceleration" in m) sup.onImu(m);
         else sup.onOdom(m);
       }
-      out.push(...sup.drain().labels);
+      out.push(...sup.flush().labels);
       return { out, st: sup.stats() };
     };
     const a = labelsWith({ x: 0, y: 0, z: 0, w: 1 });
@@ -285,7 +261,7 @@ describe("calibration", () => {
     const lab = new VibrationLabeller(cfg, poses, { percentileWindow: 16 });
     for (const o of d.odom) poses.push(o);
     for (const s of d.imu) lab.pushImu(s.stamp, s.linearAcceleration.x, s.linearAcceleration.y, s.linearAcceleration.z, s.angularVelocity.x, s.angularVelocity.y, s.angularVelocity.z);
-    lab.process();
+    lab.finish();
     const labels = lab.takeLabels();
     expect(labels.length).toBeGreaterThan(100);
     const last = labels.slice(-16).map((l) => Math.log10(l.energy)).sort((a, b) => a - b);

@@ -91,7 +91,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
         opts.onProgress(ev.logTime - info.start, info.duration, count);
       }
     }
-    emit(sup.drain().labels);
+    emit(sup.flush().labels);
     const st = sup.stats();
     const energy = sup.energyPercentiles(PERCENTILES);
     const logE: Record<string, number> = {};

@@ -7,13 +7,16 @@
 //  3. Per step, the vertical axis in the IMU frame comes from TF (base_link ← imu_link, if the
 //     user set it) or from gravity in the data: a running mean of the acceleration vector, whose
 //     direction is "up" whatever way the IMU is mounted. The IMU is never assumed z-up.
-//  4. The vertical acceleration a·u is detrended per Welch segment (gravity and bias leave with the
-//     mean; slow attitude changes with the linear trend) and its Welch PSD (Hann, 50 % overlap) is
-//     integrated over [bandLow, bandHigh] Hz → verticalBandPower, (m/s²)².
+//  4. Each step is analysed over a window of max(step duration, windowSeconds) centred on it (so a
+//     label is made windowSeconds/2 after the robot left the step). The vertical acceleration a·u
+//     has its mean removed per Welch segment (gravity and bias) and its Welch PSD (Hann, 50 %
+//     overlap, ~segmentSeconds per segment) is integrated over [bandLow, bandHigh] Hz →
+//     verticalBandPower, (m/s²)².
 //  5. Roll/pitch-rate energy: the variance of the angular rate perpendicular to u, (rad/s)².
 //  6. raw = verticalBandPower + angularWeight · angularRateEnergy;
-//     energy = raw / (speed / referenceSpeed)^speedExponent — vibration power grows with speed,
-//     the exponent is fitted on real data (BorealTC, see tests/core-borealtc.test.ts).
+//     energy = raw / (speed / referenceSpeed)^speedExponent, speed = odometry path length over the
+//     window / its duration. Vibration power grows with speed; the default exponent (3.0) is the
+//     least-squares fit on the real BorealTC runs (tests/core-labeller.test.ts).
 //  7. roughness = clamp01((log10(energy) − lo) / (hi − lo)) with lo/hi fixed from config or the
 //     running percentiles of log10(energy) over the labels seen so far.
 //  No label while stationary (mean speed < minSpeed), turning hard (|mean yaw rate| > maxYawRate),
@@ -40,6 +43,8 @@ export interface LabellerSettings {
   gravityTimeConstant?: number;
   /** A gap between IMU samples longer than this (s) invalidates the step. */
   maxGap?: number;
+  /** Minimum analysis window (s), centred on the step. */
+  windowSeconds?: number;
   calibration: {
     mode: "fixed" | "percentile";
     low: number;
@@ -88,6 +93,7 @@ export class VibrationLabeller {
   private written = 0;
   private cursor = 0;
   private lastStamp = Number.NEGATIVE_INFINITY;
+  private firstStamp = Number.NEGATIVE_INFINITY;
   // Running gravity estimate (IMU frame).
   private gx = 0;
   private gy = 0;
@@ -100,6 +106,10 @@ export class VibrationLabeller {
   private stepT0 = 0;
   private stepD0 = 0;
   private stepTEnd = Number.NaN;
+  // Closed steps waiting for the rest of their analysis window.
+  private readonly pendingT0: number[] = [];
+  private readonly pendingT1: number[] = [];
+  private pendingHead = 0;
   // Scratch for one step.
   private scratch: Float64Array;
   private readonly welch: WelchPsd;
@@ -191,6 +201,7 @@ export class VibrationLabeller {
     // Running mean of acceleration (first-order low-pass, time constant tau): gravity dominates it
     // on any robot that is not accelerating for many seconds on end.
     if (!this.gInit) {
+      this.firstStamp = stamp;
       this.gx = ax;
       this.gy = ay;
       this.gz = az;
@@ -259,7 +270,8 @@ export class VibrationLabeller {
       if (ts >= this.stepTEnd) {
         // stepTEnd is not NaN here (a comparison with NaN is false).
         const t1 = this.stepTEnd;
-        this.closeStep(this.stepStart, this.cursor, this.stepT0, t1);
+        this.pendingT0.push(this.stepT0);
+        this.pendingT1.push(t1);
         this.stepD0 += L;
         this.stepT0 = t1;
         this.stepStart = this.cursor;
@@ -278,6 +290,56 @@ export class VibrationLabeller {
       }
       this.cursor++;
     }
+    this.finalizeReady(false);
+  }
+
+  /**
+   * Labels the steps still waiting for IMU data after their analysis window (end of a bag or of a
+   * live session): their windows are cut at the last sample.
+   */
+  finish(): void {
+    this.process();
+    this.finalizeReady(true);
+  }
+
+  /**
+   * Closed steps are analysed over a window of max(step duration, windowSeconds) centred on the
+   * step, so a step is labelled once the IMU (and odometry, for the speed) has passed the window's
+   * end. At 1 m/s a 0.25 m step lasts 0.25 s: too few samples for a stable band power (one Hann
+   * segment, ~5 degrees of freedom), hence the longer window.
+   */
+  private finalizeReady(force: boolean): void {
+    const W = this.cfg.windowSeconds ?? 0;
+    while (this.pendingHead < this.pendingT0.length) {
+      const t0 = this.pendingT0[this.pendingHead]!;
+      const t1 = this.pendingT1[this.pendingHead]!;
+      const tc = (t0 + t1) / 2;
+      const half = Math.max(t1 - t0, W) / 2;
+      let tb = tc + half;
+      if (!(this.lastStamp >= tb && this.poses.latestStamp >= tb)) {
+        if (!force) break;
+        tb = Math.max(t1, Math.min(tb, this.lastStamp, this.poses.latestStamp));
+      }
+      this.pendingHead++;
+      this.closeStep(t0, t1, tc - half, tb);
+    }
+    if (this.pendingHead > 64 && this.pendingHead * 2 > this.pendingT0.length) {
+      this.pendingT0.splice(0, this.pendingHead);
+      this.pendingT1.splice(0, this.pendingHead);
+      this.pendingHead = 0;
+    }
+  }
+
+  /** First absolute sample index with stamp ≥ ts among the samples still in the ring. */
+  private sampleAt(ts: Stamp): number {
+    let lo = Math.max(0, this.written - this.cap);
+    let hi = this.written;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.t[mid & this.mask]! < ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   private startStep(index: number, ts: Stamp, d: number): void {
@@ -288,17 +350,24 @@ export class VibrationLabeller {
     this.stepTEnd = this.poses.stampAtDistance(d + this.cfg.stepLength);
   }
 
-  /** Computes the features of samples [from, to) (absolute indices) over [t0, t1]. */
-  private closeStep(from: number, to: number, t0: Stamp, t1: Stamp): void {
+  /** Labels the step [t0, t1] from the samples of its analysis window [ta, tb]. */
+  private closeStep(t0: Stamp, t1: Stamp, ta: Stamp, tb: Stamp): void {
     const cfg = this.cfg;
-    const n = to - from;
     const skipped = this.counters.skipped;
     const duration = t1 - t0;
-    const speed = duration > 0 ? cfg.stepLength / duration : 0;
-    if (!(speed >= cfg.minSpeed) || speed === 0) {
+    const stepSpeed = duration > 0 ? cfg.stepLength / duration : 0;
+    if (!(stepSpeed >= cfg.minSpeed) || stepSpeed === 0) {
       skipped.stationary++;
       return;
     }
+    // The first steps of a stream have no data before them: their windows start at the data.
+    if (ta < this.firstStamp) ta = Math.min(this.firstStamp, t0);
+    const from = this.sampleAt(ta);
+    const to = this.sampleAt(tb + 1e-9);
+    const n = to - from;
+    // Vibration is normalised by the speed over the same window it was measured on.
+    const windowSpeed = this.poses.meanSpeed(ta, tb);
+    const speed = windowSpeed > 0 ? windowSpeed : stepSpeed;
     const yawRate = this.poses.meanYawRate(t0, t1);
     if (Math.abs(yawRate) > cfg.maxYawRate) {
       skipped.turning++;
@@ -314,8 +383,8 @@ export class VibrationLabeller {
     const last = T[(to - 1) & mask]!;
     const fs = (n - 1) / (last - first);
     const maxGap = cfg.maxGap ? cfg.maxGap : Math.max(0.1, 5 / fs);
-    // Gaps at the ends of the step count too (samples missing at its start or end).
-    let gap = Math.max(first - t0, t1 - last);
+    // Gaps at the ends of the window count too (samples missing at its start or end).
+    let gap = Math.max(first - ta, tb - last);
     for (let k = from + 1; k < to; k++) {
       const d = T[k & mask]! - T[(k - 1) & mask]!;
       if (d > gap) gap = d;

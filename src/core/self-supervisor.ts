@@ -10,6 +10,7 @@
 //   sup.wantsKeyframe(stamp) → boolean       — call once per camera frame; true: extract features and add it
 //   sup.addKeyframe(stamp, grid, data) → id | null   — null when no pose covers the stamp
 //   sup.drain() → { labels, samples }        — labels made since the last call + TrainingSamples
+//   sup.flush() → { labels, samples }        — drain() plus the last steps (end of a bag / shutdown)
 //   sup.keyframeData(id) → T | undefined     — the payload of a live keyframe
 //   sup.projectGridToGround(stamp, grid, outX, outY, pose?) → boolean   — odom position of each cell centre (NaN: sky/behind)
 //   sup.energyPercentiles() → { p1, p5, …, p99 }   — calibration statistics of the speed-normalised energy
@@ -259,6 +260,19 @@ export class SelfSupervisor<T> {
 
   drain(): { labels: RoughnessLabel[]; samples: TrainingSample[] } {
     this.labeller.process();
+    return this.collect();
+  }
+
+  /**
+   * Like drain(), and also labels the last steps whose analysis window runs past the end of the
+   * data (call once at the end of a bag or before shutting down).
+   */
+  flush(): { labels: RoughnessLabel[]; samples: TrainingSample[] } {
+    this.labeller.finish();
+    return this.collect();
+  }
+
+  private collect(): { labels: RoughnessLabel[]; samples: TrainingSample[] } {
     const labels = this.labeller.takeLabels();
     const samples: TrainingSample[] = [];
     const frames = this.keyframes.all();

@@ -64,15 +64,20 @@ export const LabellerSchema = z
     /** Weight of roll/pitch-rate energy relative to vertical band power. */
     angularWeight: z.number().nonnegative().default(0.5),
     /**
-     * Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. 2.75 is the
+     * Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. 3.0 is the
      * least-squares fit on the BorealTC Husky runs (same terrain at ~0.23 and 0.4–0.6 m/s; see
      * tests/core-borealtc.test.ts).
      */
-    speedExponent: z.number().nonnegative().default(2.75),
+    speedExponent: z.number().nonnegative().default(3),
     referenceSpeed: positive().default(1),
     minSpeed: z.number().nonnegative().default(0.1),
     maxYawRate: positive().default(0.8),
     minSamples: z.number().int().positive().default(16),
+    /**
+     * Minimum analysis window (s) centred on each step: a 0.25 m step at 1 m/s is 0.25 s of IMU,
+     * too little for a stable band power; labels then wait windowSeconds/2 for the data after.
+     */
+    windowSeconds: z.number().nonnegative().default(1.5),
     /** Welch segment length (s), rounded to a power of two of samples at the IMU rate. */
     segmentSeconds: positive().default(0.32),
     /** Time constant (s) of the running mean of acceleration that estimates "up" without TF. */
