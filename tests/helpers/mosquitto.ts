@@ -43,13 +43,15 @@ export class Mosquitto {
   private child: ChildProcess | undefined;
   private output = "";
 
-  private constructor(port: number, dir: string, persistent: boolean) {
+  private constructor(port: number, dir: string, persistent: boolean, listenerOptions: readonly string[]) {
     this.port = port;
     this.dir = dir;
     // Started as root, mosquitto drops to the `mosquitto` user, which must be able to save here.
     chmodSync(dir, 0o777);
     const lines = [
       `listener ${port} 127.0.0.1`,
+      // Options of this listener (TLS files, require_certificate) must follow its `listener` line.
+      ...listenerOptions,
       "allow_anonymous true",
       "log_dest stderr",
       "log_type error",
@@ -71,11 +73,19 @@ export class Mosquitto {
   }
 
   /** A broker on a free port; started unless `started` is false (a broker that is down at first). */
-  static async create(options: { started?: boolean; persistent?: boolean } = {}): Promise<Mosquitto> {
+  static async create(
+    options: {
+      started?: boolean;
+      persistent?: boolean;
+      listenerOptions?: readonly string[];
+      dir?: string;
+    } = {},
+  ): Promise<Mosquitto> {
     const broker = new Mosquitto(
       await freePort(),
-      mkdtempSync(join(tmpdir(), "tl-mosquitto-")),
+      options.dir ?? mkdtempSync(join(tmpdir(), "tl-mosquitto-")),
       options.persistent ?? false,
+      options.listenerOptions ?? [],
     );
     if (options.started ?? true) await broker.start();
     return broker;
