@@ -28,7 +28,7 @@ import { loadWorldFile, parseWorld, type WorldFile } from "./world-schema.ts";
 
 /** Stamp of the first message: fixed, so bags are reproducible (14 Nov 2023 22:13:20 UTC). */
 export const SIM_EPOCH = 1_700_000_000;
-export const SIM_VERSION = "3";
+export const SIM_VERSION = "4";
 
 export const TOPICS = {
   image: "/camera/image_raw",
@@ -90,6 +90,8 @@ export interface GenerateResult {
   violations: number;
   /** Seconds the robot spent on each terrain (true pose), by terrain name. */
   timeOnTerrain: Record<string, number>;
+  /** Frames in which each terrain covers at least 2 % of the image, by terrain name. */
+  framesSeeing: Record<string, number>;
 }
 
 function resolveWorldFile(world: GenerateOptions["world"]): WorldFile {
@@ -169,6 +171,7 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
     stops: 0,
     violations: 0,
     timeOnTerrain: Object.fromEntries(world.terrains.map((t) => [t.name, 0])),
+    framesSeeing: Object.fromEntries(world.terrains.map((t) => [t.name, 0])),
   };
 
   const streams: Stream[] = [
@@ -363,6 +366,11 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
                 data: pixels,
               }),
             );
+          }
+          for (const terrain of world.terrains) {
+            if (renderer.terrainPixels[terrain.index]! >= 0.02 * renderer.sampledPixels) {
+              result.framesSeeing[terrain.name] = (result.framesSeeing[terrain.name] ?? 0) + 1;
+            }
           }
           await writer.write(
             TOPICS.cameraInfo,

@@ -70,6 +70,10 @@ export class GroundRenderer {
   #cloudDir: [number, number];
   #noise: Float32Array;
   #ae = 1;
+  /** Per terrain: sampled ground pixels of the last frame (every 16th pixel). */
+  readonly terrainPixels: Uint32Array;
+  /** Sampled pixels of the last frame (ground, sky and haze). */
+  sampledPixels = 0;
   #exposurePhase: number;
   #drift = 0;
 
@@ -82,6 +86,7 @@ export class GroundRenderer {
     this.width = W;
     this.height = H;
     this.#rng = Rng.stream(seed, "camera");
+    this.terrainPixels = new Uint32Array(world.terrains.length);
     const cam = world.file.camera;
     const light = world.file.lighting;
     const n = W * H;
@@ -258,6 +263,8 @@ export class GroundRenderer {
     let lumCount = 0;
     const markers = world.file.markers;
     const nMarkers = markers.length;
+    const seen = this.terrainPixels;
+    seen.fill(0);
 
     for (let i = 0; i < n; i++) {
       let r: number;
@@ -291,6 +298,7 @@ export class GroundRenderer {
           const cell = row * cols + col;
           const p = patchId[cell]!;
           const type = patchTerrain[p]!;
+          if ((i & 15) === 0) seen[type]!++;
           const ls = log2Size[type]!;
           let level = Math.round(lb - log2Texel[type]!);
           if (level < 0) level = 0;
@@ -341,6 +349,7 @@ export class GroundRenderer {
     // Auto-exposure: pull the mean towards mid-grey, slowly (real AE lags by a few frames).
     // It compensates half of the scene's brightness (in log terms), so a dark patch filling the view
     // comes out brighter than it is, and it does not see the global lighting swing at all.
+    this.sampledPixels = lumCount;
     const scene = lumSum / Math.max(1, lumCount) / exposure;
     if (scene > 1) {
       const target = Math.sqrt(118 / scene);

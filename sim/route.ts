@@ -56,6 +56,9 @@ export class RouteDriver {
   #spinDir = 1;
   #waypoint = 0;
   #visits = new Map<number, number>();
+  /** Seconds driven on each terrain, and how often a target was chosen next to each never-driven one. */
+  #timeOn: Float64Array;
+  #lookedAt: Float64Array;
   /** Stops made and distance driven, for the summary and tests. */
   stops = 0;
   distance = 0;
@@ -65,6 +68,8 @@ export class RouteDriver {
   constructor(world: World, seed: number, t0: number) {
     this.world = world;
     this.#rng = Rng.stream(seed, "route");
+    this.#timeOn = new Float64Array(world.terrains.length);
+    this.#lookedAt = new Float64Array(world.terrains.length);
     this.#t0 = t0;
     this.start = this.#chooseStart();
     const s = this.#cur;
@@ -154,14 +159,16 @@ export class RouteDriver {
     return Math.floor(x / 5) * 100003 + Math.floor(y / 5);
   }
 
-  /** Cells of never-driven terrain within `radius` of (x, y): the random walk likes to look at them. */
-  #nearNoDrive(x: number, y: number, radius: number): boolean {
-    for (let k = 0; k < 12; k++) {
-      const a = (2 * Math.PI * k) / 12;
-      const t = terrainAt(this.world, x + radius * Math.cos(a), y + radius * Math.sin(a));
-      if (t >= 0 && this.world.drivenOf[t] === 0) return true;
+  /** A never-driven terrain within `radius` of (x, y), or −1: the random walk likes to look at them. */
+  #nearNoDrive(x: number, y: number, radius: number): number {
+    for (const r of [radius / 2, radius]) {
+      for (let k = 0; k < 12; k++) {
+        const a = (2 * Math.PI * k) / 12;
+        const t = terrainAt(this.world, x + r * Math.cos(a), y + r * Math.sin(a));
+        if (t >= 0 && this.world.drivenOf[t] === 0) return t;
+      }
     }
-    return false;
+    return -1;
   }
 
   #pickTarget(s: RobotState): void {
@@ -182,6 +189,7 @@ export class RouteDriver {
     let best = -Infinity;
     let bx = 0;
     let by = 0;
+    let bestNoDrive = -1;
     for (let i = 0; i < 48; i++) {
       // Mostly ahead, sometimes anywhere.
       const ang = i % 3 === 0 ? rng.uniform(-Math.PI, Math.PI) : s.yaw + rng.uniform(-1.2, 1.2);
@@ -191,12 +199,18 @@ export class RouteDriver {
       if (!this.#segmentClear(s.x, s.y, x, y)) continue;
       const turn = Math.abs(wrapAngle(ang - s.yaw));
       const visits = this.#visits.get(this.#visitKey(x, y)) ?? 0;
-      const score =
-        -0.6 * turn - 0.8 * visits + (this.#nearNoDrive(x, y, 6) ? 1.2 : 0) + 0.04 * len + rng.uniform(0, 1);
+      // Balance the experience: terrains driven least so far, and never-driven terrains looked at
+      // least so far, attract the route.
+      const end = terrainAt(this.world, x, y);
+      const driveBonus = end >= 0 ? 1.5 / (1 + this.#timeOn[end]! / 15) : 0;
+      const noDrive = this.#nearNoDrive(x, y, 6);
+      const lookBonus = noDrive >= 0 ? 1.2 / (1 + this.#lookedAt[noDrive]!) : 0;
+      const score = -0.6 * turn - 0.8 * visits + driveBonus + lookBonus + 0.04 * len + rng.uniform(0, 1);
       if (score > best) {
         best = score;
         bx = x;
         by = y;
+        bestNoDrive = noDrive;
       }
     }
     if (best === -Infinity) {
@@ -206,6 +220,7 @@ export class RouteDriver {
       this.#spinDir = rng.next() < 0.5 ? -1 : 1;
       return;
     }
+    if (bestNoDrive >= 0) this.#lookedAt[bestNoDrive]!++;
     this.#targetX = bx;
     this.#targetY = by;
     this.#segSpeed = speed();
@@ -286,6 +301,10 @@ export class RouteDriver {
     s.alpha = alpha;
     s.t = t;
     this.distance += Math.abs(v) * dt;
+    if (v !== 0) {
+      const here = terrainAt(this.world, s.x, s.y);
+      if (here >= 0) this.#timeOn[here]! += dt;
+    }
     if (route.kind === "random" && v > 0 && !this.#footprintClear(s.x, s.y, s.yaw, 0)) this.violations++;
   }
 }

@@ -8,6 +8,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import {
   BUILTIN_TERRAINS,
   buildWorld,
+  cameraSetup,
+  GroundRenderer,
   generateWorldBag,
   loadWorldFile,
   newState,
@@ -140,5 +142,25 @@ describe("route", () => {
       expect(route.stops).toBeGreaterThan(0);
       expect(stoppedSamples).toBeGreaterThan(10);
     }
+  });
+
+  it("drives past the never-driven terrains so the camera sees them", () => {
+    const world = buildWorld(loadWorldFile(join(WORLDS_DIR, "default.yaml")), 1);
+    const renderer = new GroundRenderer(world, cameraSetup(world, 80, 60), 1);
+    const route = new RouteDriver(world, 1, 0);
+    const s = newState();
+    const frames = new Map<string, number>();
+    for (let t = 0; t < 180; t += 1) {
+      route.sample(t, s);
+      renderer.render(s.x, s.y, s.yaw, t);
+      for (const terrain of world.terrains) {
+        if (renderer.terrainPixels[terrain.index]! >= 0.02 * renderer.sampledPixels) {
+          frames.set(terrain.name, (frames.get(terrain.name) ?? 0) + 1);
+        }
+      }
+    }
+    // Every terrain of the world shows up in a 3-minute drive, the never-driven ones included.
+    for (const terrain of world.terrains)
+      expect(frames.get(terrain.name) ?? 0, terrain.name).toBeGreaterThanOrEqual(5);
   });
 });

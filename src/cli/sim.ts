@@ -158,6 +158,7 @@ async function run(opts: SimCliOptions): Promise<void> {
         distance: result.distance,
         stops: result.stops,
         timeOnTerrain: result.timeOnTerrain,
+        framesSeeing: result.framesSeeing,
       })}\n`,
     );
     return;
