@@ -331,8 +331,12 @@ export class MqttTelemetry {
     });
     this.client.on("error", (err) => this.noteError(err.message));
     this.client.on("message", (topic, payload, packet) => {
-      if (topic === this.topics.cmd)
-        void this.onCommand(payload.toString("utf8"), packet.properties?.responseTopic);
+      if (topic !== this.topics.cmd) return;
+      // One command at a time, in arrival order: `save` then `reset` must not interleave, and
+      // responses come back in the order the requests were made.
+      const text = payload.toString("utf8");
+      const responseTopic = packet.properties?.responseTopic;
+      this.commandChain = this.commandChain.then(() => this.onCommand(text, responseTopic));
     });
     this.log(
       `mqtt: connecting to ${redactUrl(options.url)} as robot '${options.robotId}' (topics ${this.topics.base}/...)`,
@@ -340,6 +344,7 @@ export class MqttTelemetry {
   }
 
   private wasConnected = false;
+  private commandChain: Promise<void> = Promise.resolve();
 
   /** Resolves once connected (or rejects after timeoutMs); publishing does not need to wait. */
   waitConnected(timeoutMs = 30_000): Promise<void> {
