@@ -200,7 +200,7 @@ describe("mounting: the IMU rotated (gravity not on z) gives the same labels as 
 
 describe("speed normalisation on the real BorealTC runs", () => {
   // Same terrain, two speeds. Raw vibration power grows steeply with speed; the default model
-  // energy / (v / v_ref)^2.75 should bring the two runs of each pair far closer together.
+  // energy / (v / v_ref)^2.85 should bring the two runs of each pair far closer together.
   const pairs = [
     ["ASPHALT", "00", "04"],
     ["SANDY_LOAM", "00", "08"],
@@ -223,16 +223,22 @@ describe("speed normalisation on the real BorealTC runs", () => {
 
   it("labels the same terrain at ~0.23 and ~0.5 m/s far closer than the raw energies", () => {
     console.table(rows.map((r) => ({ ...r, speedRatio: r.speedRatio.toFixed(2), rawRatio: r.rawRatio.toFixed(2), energyRatio: r.energyRatio.toFixed(2) })));
+    const absLog = (x: number) => Math.abs(Math.log(x));
     for (const r of rows) {
       expect(r.speedRatio).toBeGreaterThan(1.5);
-      expect(r.rawRatio).toBeGreaterThan(3);
-      // Each pair: within a factor 2.2 after normalisation (raw: 3.4× to 19×). ASPHALT is the
-      // worst (over-corrected to ~0.5): its own exponent would be 1.7, the loose terrains' ~3.
-      expect(Math.abs(Math.log(r.energyRatio))).toBeLessThan(Math.log(2.2));
-      expect(Math.abs(Math.log(r.energyRatio))).toBeLessThan(0.65 * Math.abs(Math.log(r.rawRatio)));
+      expect(r.rawRatio).toBeGreaterThan(2.5);
+      // Every pair ends up closer than it started.
+      expect(absLog(r.energyRatio)).toBeLessThan(absLog(r.rawRatio));
     }
+    // The loose terrains (sandy loam, snow; raw 3.6× to 30×) end up within a factor 2.
+    for (const r of rows.filter((x) => !x.pair.startsWith("ASPHALT"))) expect(absLog(r.energyRatio)).toBeLessThan(Math.log(2));
+    // Asphalt is over-corrected (its own exponent would be ~1.5: a smooth surface shakes less
+    // with speed than loose ground), but stays within a factor 3.
+    const asphalt = rows.find((x) => x.pair.startsWith("ASPHALT"))!;
+    expect(asphalt.energyRatio).toBeGreaterThan(1 / 3);
+    expect(asphalt.energyRatio).toBeLessThan(1);
     // Overall: mean |log ratio| shrinks by more than 3×.
-    const meanAbsLog = (k: "rawRatio" | "energyRatio") => rows.reduce((s, r) => s + Math.abs(Math.log(r[k])), 0) / rows.length;
+    const meanAbsLog = (k: "rawRatio" | "energyRatio") => rows.reduce((s, r) => s + absLog(r[k]), 0) / rows.length;
     expect(meanAbsLog("energyRatio")).toBeLessThan(meanAbsLog("rawRatio") / 3);
   });
 

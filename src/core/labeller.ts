@@ -15,7 +15,7 @@
 //  5. Roll/pitch-rate energy: the variance of the angular rate perpendicular to u, (rad/s)².
 //  6. raw = verticalBandPower + angularWeight · angularRateEnergy;
 //     energy = raw / (speed / referenceSpeed)^speedExponent, speed = odometry path length over the
-//     window / its duration. Vibration power grows with speed; the default exponent (3.0) is the
+//     window / its duration. Vibration power grows with speed; the default exponent (2.85) is the
 //     least-squares fit on the real BorealTC runs (tests/core-labeller.test.ts).
 //  7. roughness = clamp01((log10(energy) − lo) / (hi − lo)) with lo/hi fixed from config or the
 //     running percentiles of log10(energy) over the labels seen so far.
@@ -72,6 +72,10 @@ export interface LabellerStats {
   imuRate: number;
 }
 
+/** Segment results kept (at 200 Hz and 64-sample segments, ~20 min). */
+const SEG_CAP = 8192;
+const SEG_MASK = SEG_CAP - 1;
+
 /** Labels whose energies feed the running percentiles (≈ 17 min of driving at 1 m/s). */
 const PERCENTILE_HISTORY = 4096;
 
@@ -106,6 +110,18 @@ export class VibrationLabeller {
   private stepT0 = 0;
   private stepD0 = 0;
   private stepTEnd = Number.NaN;
+  // Welch segments on a fixed grid of the sample stream (hop = half a segment), computed once as
+  // the samples arrive: centre stamp, vertical band power, roll/pitch-rate energy, rate, validity.
+  private segLen = 0;
+  private segRateUsed = 0;
+  private segNext = 0;
+  private segWritten = 0;
+  private lastSegCentre = Number.NEGATIVE_INFINITY;
+  private readonly segCentre = new Float64Array(SEG_CAP);
+  private readonly segPower = new Float64Array(SEG_CAP);
+  private readonly segAngular = new Float64Array(SEG_CAP);
+  private readonly segRate = new Float64Array(SEG_CAP);
+  private readonly segOk = new Uint8Array(SEG_CAP);
   // Closed steps waiting for the rest of their analysis window.
   private readonly pendingT0: number[] = [];
   private readonly pendingT1: number[] = [];
@@ -233,7 +249,96 @@ export class VibrationLabeller {
     this.wz[i] = wz;
     this.written++;
     this.counters.imuAccepted++;
+    if (this.segLen === 0) {
+      if (this.written >= 16) this.chooseSegment(15 / (stamp - this.t[(this.written - 16) & this.mask]!), this.written - 16);
+    }
+    while (this.segLen > 0 && this.written - this.segNext >= this.segLen) {
+      this.computeSegment(this.segNext);
+      this.segNext += this.segLen >> 1;
+    }
     return null;
+  }
+
+  /** Segment length for an IMU rate: ~segmentSeconds, a power of two (8..welch.maxSegment). */
+  private chooseSegment(fs: number, start: number): void {
+    if (!(fs > 0) || !Number.isFinite(fs)) return;
+    const want = Math.max(8, Math.round((this.cfg.segmentSeconds ?? 0.32) * fs));
+    this.segLen = Math.max(8, Math.min(prevPow2(want * 1.5), this.welch.maxSegment));
+    this.segRateUsed = fs;
+    this.segNext = Math.max(start, this.segNext);
+  }
+
+  /** Band power and roll/pitch-rate energy of samples [start, start + segLen). */
+  private computeSegment(start: number): void {
+    const n = this.segLen;
+    const mask = this.mask;
+    const T = this.t;
+    const first = T[start & mask]!;
+    const last = T[(start + n - 1) & mask]!;
+    const fs = (n - 1) / (last - first);
+    let gap = 0;
+    for (let k = start + 1; k < start + n; k++) {
+      const d = T[k & mask]! - T[(k - 1) & mask]!;
+      if (d > gap) gap = d;
+    }
+    const maxGap = this.cfg.maxGap ? this.cfg.maxGap : Math.max(0.1, 5 / fs);
+    const j = this.segWritten & SEG_MASK;
+    this.segCentre[j] = (first + last) / 2;
+    this.lastSegCentre = (first + last) / 2;
+    this.segWritten++;
+    let ux: number, uy: number, uz: number;
+    if (this.tfVertical) {
+      [ux, uy, uz] = this.tfVertical;
+    } else {
+      const gn = Math.hypot(this.gx, this.gy, this.gz);
+      ux = this.gx / gn;
+      uy = this.gy / gn;
+      uz = this.gz / gn;
+    }
+    if (!(gap <= maxGap) || !(fs > 0) || !Number.isFinite(ux)) {
+      this.segOk[j] = 0;
+      return;
+    }
+    const s = this.scratch;
+    let mx = 0, my = 0, mz = 0;
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) & mask;
+      s[k] = this.ax[i]! * ux + this.ay[i]! * uy + this.az[i]! * uz;
+      mx += this.wx[i]!;
+      my += this.wy[i]!;
+      mz += this.wz[i]!;
+    }
+    mx /= n;
+    my /= n;
+    mz /= n;
+    // Roll/pitch-rate energy: variance of the angular rate perpendicular to "up" (the segment
+    // mean goes: turning and gyro bias are not vibration).
+    let ang = 0;
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) & mask;
+      const x = this.wx[i]! - mx, y = this.wy[i]! - my, z = this.wz[i]! - mz;
+      const along = x * ux + y * uy + z * uz;
+      ang += x * x + y * y + z * z - along * along;
+    }
+    this.welch.compute(s, 0, n, fs, n);
+    this.segPower[j] = this.welch.bandPower(fs, n, this.cfg.bandLow, Math.min(this.cfg.bandHigh, fs / 2));
+    this.segAngular[j] = ang / n;
+    this.segRate[j] = fs;
+    this.segOk[j] = 1;
+    // The IMU rate changed (driver reconfigured): re-pick the segment length from here on.
+    if (fs > this.segRateUsed * 1.33 || fs < this.segRateUsed * 0.75) this.chooseSegment(fs, start + n);
+  }
+
+  /** First segment index (absolute) whose centre is ≥ ts among those still kept. */
+  private segIndexAt(ts: Stamp): number {
+    let lo = Math.max(0, this.segWritten - SEG_CAP);
+    let hi = this.segWritten;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.segCentre[mid & SEG_MASK]! < ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /**
@@ -316,7 +421,7 @@ export class VibrationLabeller {
       const tc = (t0 + t1) / 2;
       const half = Math.max(t1 - t0, W) / 2;
       let tb = tc + half;
-      if (!(this.lastStamp >= tb && this.poses.latestStamp >= tb)) {
+      if (!(this.lastSegCentre >= tb && this.poses.latestStamp >= tb)) {
         if (!force) break;
         tb = Math.max(t1, Math.min(tb, this.lastStamp, this.poses.latestStamp));
       }
@@ -393,49 +498,29 @@ export class VibrationLabeller {
       skipped.bad_samples++;
       return;
     }
-    this.lastRate = fs;
-    // Vertical axis in the IMU frame.
-    let ux: number, uy: number, uz: number;
-    if (this.tfVertical) {
-      [ux, uy, uz] = this.tfVertical;
-    } else {
-      const gn = Math.hypot(this.gx, this.gy, this.gz);
-      if (!(gn > 1e-6)) {
-        skipped.bad_samples++;
-        return;
-      }
-      ux = this.gx / gn;
-      uy = this.gy / gn;
-      uz = this.gz / gn;
-    }
-    if (this.scratch.length < n) this.scratch = new Float64Array(Math.max(n, this.scratch.length * 2));
-    const s = this.scratch;
-    // Angular rate: mean first (turning and gyro bias are not vibration).
-    let mx = 0, my = 0, mz = 0;
-    for (let k = 0; k < n; k++) {
-      const j = (from + k) & mask;
-      s[k] = this.ax[j]! * ux + this.ay[j]! * uy + this.az[j]! * uz;
-      mx += this.wx[j]!;
-      my += this.wy[j]!;
-      mz += this.wz[j]!;
-    }
-    mx /= n;
-    my /= n;
-    mz /= n;
+    // Welch average over the segments centred inside the window (computed once per segment as
+    // the samples arrive; consecutive windows overlap, so this is where the time goes otherwise).
+    const sa = this.segIndexAt(ta);
+    const sb = this.segIndexAt(tb + 1e-9);
+    let vbp = 0;
     let ang = 0;
-    for (let k = 0; k < n; k++) {
-      const j = (from + k) & mask;
-      const x = this.wx[j]! - mx, y = this.wy[j]! - my, z = this.wz[j]! - mz;
-      const along = x * ux + y * uy + z * uz;
-      ang += x * x + y * y + z * z - along * along;
+    let rate = 0;
+    let used = 0;
+    for (let k = sa; k < sb; k++) {
+      const j = k & SEG_MASK;
+      if (this.segOk[j] === 0) continue;
+      vbp += this.segPower[j]!;
+      ang += this.segAngular[j]!;
+      rate += this.segRate[j]!;
+      used++;
     }
-    ang /= n;
-    // Welch segment: ~segmentSeconds at this rate, a power of two, no longer than the step.
-    const want = Math.max(8, Math.round((cfg.segmentSeconds ?? 0.32) * fs));
-    let seg = Math.min(prevPow2(want * 1.5), prevPow2(n), this.welch.maxSegment);
-    if (seg < 8) seg = 8;
-    this.welch.compute(s, 0, n, fs, seg);
-    const vbp = this.welch.bandPower(fs, seg, cfg.bandLow, Math.min(cfg.bandHigh, fs / 2));
+    if (used === 0) {
+      skipped.too_few_samples++;
+      return;
+    }
+    vbp /= used;
+    ang /= used;
+    this.lastRate = rate / used;
     const raw = vbp + cfg.angularWeight * ang;
     const energy = raw / (speed / cfg.referenceSpeed) ** cfg.speedExponent;
     // Geometry of the step.

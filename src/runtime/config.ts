@@ -64,11 +64,11 @@ export const LabellerSchema = z
     /** Weight of roll/pitch-rate energy relative to vertical band power. */
     angularWeight: z.number().nonnegative().default(0.5),
     /**
-     * Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. 3.0 is the
+     * Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. 2.85 is the
      * least-squares fit on the BorealTC Husky runs (same terrain at ~0.23 and 0.4–0.6 m/s; see
      * tests/core-borealtc.test.ts).
      */
-    speedExponent: z.number().nonnegative().default(3),
+    speedExponent: z.number().nonnegative().default(2.85),
     referenceSpeed: positive().default(1),
     minSpeed: z.number().nonnegative().default(0.1),
     maxYawRate: positive().default(0.8),
@@ -136,6 +136,11 @@ export const LearnerSchema = z
     checkpointDir: z.string().default(""),
     checkpointKeep: z.number().int().positive().default(3),
     checkpointEvery: positive().default(60),
+    /**
+     * Novelty score behind the confidence: distance to the k nearest training samples ("knn") or the
+     * reconstruction error of an autoencoder trained on them ("autoencoder").
+     */
+    novelty: z.enum(["knn", "autoencoder"]).default("autoencoder"),
     /** Autoencoder bottleneck width of the novelty (confidence) head. */
     bottleneck: z.number().int().positive().default(8),
     /**
@@ -172,6 +177,8 @@ export const OutputsSchema = z
     aheadHalfWidth: positive().default(0.5),
     /** Opacity of the colour layer in the overlay image at confidence 1. */
     overlayAlpha: z.number().min(0).max(1).default(0.6),
+    /** Smooth predictions over 3×3 neighbouring ground cells (confidence-weighted) before output. */
+    smoothing: z.boolean().default(true),
   })
   .prefault({});
 
