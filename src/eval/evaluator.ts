@@ -67,6 +67,8 @@ export interface EvalSummary {
   /** Over the whole run. */
   overall: MetricSet & { baseline: MetricSet; confidenceAuroc: number };
   curve: { t: number; spearman: number; mae: number; auroc: number; baselineSpearman: number; baselineMae: number; cells: number }[];
+  /** Final window, per terrain type in view: what the learner predicts for each. */
+  byTerrain: { index: number; name: string; truth: number; driven: boolean; cells: number; mean: number; std: number; confidence: number }[];
   /** Labels against the true roughness under the robot: how good the supervision itself is. */
   labels: {
     count: number;
@@ -376,6 +378,41 @@ export class PrequentialEvaluator {
       });
   }
 
+  #predictionsByTerrain(from: number, to: number, terrains: TerrainInfo[]): EvalSummary["byTerrain"] {
+    const t = this.#t.view();
+    const types = this.#type.view();
+    const pred = this.#pred.view();
+    const conf = this.#conf.view();
+    const gt = this.#gt.view();
+    const boundary = this.#boundary.view();
+    const acc = new Map<number, { n: number; s: number; s2: number; c: number; truth: number }>();
+    for (let i = 0; i < t.length; i++) {
+      if (t[i]! < from || t[i]! > to || (this.options.excludeBoundaries && boundary[i])) continue;
+      const a = acc.get(types[i]!) ?? { n: 0, s: 0, s2: 0, c: 0, truth: gt[i]! };
+      a.n++;
+      a.s += pred[i]!;
+      a.s2 += pred[i]! * pred[i]!;
+      a.c += conf[i]!;
+      acc.set(types[i]!, a);
+    }
+    return [...acc.entries()]
+      .sort((x, y) => x[1].truth - y[1].truth)
+      .map(([index, a]) => {
+        const mean = a.s / a.n;
+        const info = terrains.find((x) => x.index === index);
+        return {
+          index,
+          name: info?.name ?? `terrain${index}`,
+          truth: round(a.truth, 4),
+          driven: info?.driven ?? true,
+          cells: a.n,
+          mean: round(mean, 4),
+          std: round(Math.sqrt(Math.max(0, a.s2 / a.n - mean * mean)), 4),
+          confidence: round(a.c / a.n, 4),
+        };
+      });
+  }
+
   summary(): EvalSummary {
     const o = this.options;
     const end = this.#lastStamp;
@@ -419,6 +456,7 @@ export class PrequentialEvaluator {
       allCells: { ...all, baseline: allBase },
       overall: { ...ov, baseline: ovBase, confidenceAuroc: this.#confidenceAuroc(this.#firstStamp, end, terrains) },
       curve,
+      byTerrain: this.#predictionsByTerrain(start, end, terrains),
       labels: {
         count: this.#labelT.length,
         spearman: spearman(this.#labelValue.view(), this.#labelTruth.view()),

@@ -89,8 +89,8 @@ export const LabellerSchema = z
       .strictObject({
         mode: z.enum(["fixed", "percentile"]).default("percentile"),
         /** Fixed bounds on log10(energy): roughness 0 at `low`, 1 at `high` (also used during warmup). */
-        low: z.number().default(-1),
-        high: z.number().default(2),
+        low: z.number().default(-1.5),
+        high: z.number().default(1.5),
         lowPercentile: z.number().min(0).max(100).default(5),
         highPercentile: z.number().min(0).max(100).default(95),
         /** Labels before percentiles are trusted. */

@@ -62,6 +62,10 @@ import { renderOverlay } from "../outputs/images.ts";
 import type { FrameOutputs } from "../outputs/index.ts";
 import { roughnessAhead, suggestedSpeed } from "../outputs/speed.ts";
 import type { Config } from "./config.ts";
+import { type FeatureContext, featureChannels, headFeatures, smoothGrid } from "./features.ts";
+
+const DEFAULT_CONTEXT: FeatureContext =
+  (process.env.TERRAIN_LEARNER_FEATURE_CONTEXT as FeatureContext | undefined) ?? "neighbourhood";
 
 /** Simulator ground-truth topics (see notes/contracts.md). */
 export const SIM_TOPICS = {
@@ -152,6 +156,8 @@ export interface PipelineOptions {
   /** Inject a backbone/learner (tests, the ROS node sharing one); otherwise created from config. */
   backbone?: Backbone;
   learner?: OnlineLearner;
+  /** Extra context in the head's feature vectors (see features.ts). Default "neighbourhood". */
+  featureContext?: FeatureContext;
   warn?: (message: string) => void;
 }
 
@@ -174,7 +180,9 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
   const backbone =
     options.backbone ??
     (await Backbone.fromConfig(config.learner, { warn }));
-  const learner = options.learner ?? (await OnlineLearner.create(config.learner, backbone.channels));
+  const context = options.featureContext ?? DEFAULT_CONTEXT;
+  const learner =
+    options.learner ?? (await OnlineLearner.create(config.learner, featureChannels(backbone.channels, context), { warn }));
   return new PipelineImpl(config, options, backbone, learner, warn);
 }
 
@@ -191,6 +199,7 @@ class PipelineImpl implements Pipeline {
   readonly #opts: PipelineOptions;
   readonly #warn: (m: string) => void;
   readonly #statsEvery: number;
+  readonly #context: FeatureContext;
   #firstStamp = Number.NaN;
   #lastStamp = Number.NaN;
   #nextTrain = Number.NaN;
@@ -222,6 +231,7 @@ class PipelineImpl implements Pipeline {
     this.learner = learner;
     this.#warn = warn;
     this.#statsEvery = options.statsEvery ?? 5;
+    this.#context = options.featureContext ?? DEFAULT_CONTEXT;
     this.#supervisor = new SelfSupervisor<FeatureMap>({
       frames: config.frames,
       fusion: config.fusion,
@@ -394,7 +404,7 @@ class PipelineImpl implements Pipeline {
 
   /** Training samples → (feature vector, target, weight) rows, one per covered feature cell. */
   #addSamples(samples: readonly TrainingSample[]): void {
-    const C = this.backbone.channels;
+    const C = this.learner.channels;
     let n = 0;
     for (const s of samples) if (this.#supervisor.keyframeData(s.keyframeId)) n += s.cells.length;
     if (n === 0) return;
@@ -454,22 +464,10 @@ class PipelineImpl implements Pipeline {
     const stamp = image.stamp;
     // Labels made up to this frame are trained on the schedule; the prediction below uses only the
     // model as it is now (prequential).
-    const features = await this.backbone.extract(image);
+    const features = headFeatures(await this.backbone.extract(image), this.#context);
     const n = features.rows * features.cols;
     const pred = this.learner.predict(features.data, n);
-    const grid: RoughnessGrid = {
-      stamp,
-      frameId: image.frameId,
-      rows: features.rows,
-      cols: features.cols,
-      strideX: features.strideX,
-      strideY: features.strideY,
-      roughness: pred.roughness,
-      confidence: pred.confidence,
-    };
-    this.#evaluator?.scoreFrame(grid);
-
-    const spec = { rows: grid.rows, cols: grid.cols, strideX: grid.strideX, strideY: grid.strideY };
+    const spec = { rows: features.rows, cols: features.cols, strideX: features.strideX, strideY: features.strideY };
     if (this.#xs.length !== n) {
       this.#xs = new Float64Array(n);
       this.#ys = new Float64Array(n);
@@ -484,6 +482,16 @@ class PipelineImpl implements Pipeline {
     }
     const mask = this.#mask;
     for (let i = 0; i < n; i++) mask[i] = Number.isFinite(xs[i]!) ? 1 : 0;
+    let roughness = pred.roughness;
+    let confidence = pred.confidence;
+    if (this.#config.outputs.smoothing) {
+      roughness = new Float32Array(n);
+      confidence = new Float32Array(n);
+      smoothGrid(spec.rows, spec.cols, pred.roughness, pred.confidence, grounded ? mask : undefined, roughness, confidence);
+    }
+    const grid: RoughnessGrid = { stamp, frameId: image.frameId, ...spec, roughness, confidence };
+    // Scored now, before any label made after this frame is trained on (prequential).
+    this.#evaluator?.scoreFrame(grid);
 
     const o = this.#config.outputs;
     // The robot's pose at the frame's stamp (interpolated odometry; the latest odometry if the

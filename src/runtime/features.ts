@@ -1,0 +1,99 @@
+// Feature vectors the head sees, built from the backbone's map. With `context`, each cell's vector is
+// extended with the mean of its 3×3 neighbourhood (texture statistics over a larger patch than one
+// 8-pixel cell, which is noisy at a distance) and its normalised image row (the same terrain looks
+// different at 2 m and at 8 m; the row tells the head roughly how far away a cell is).
+
+import type { FeatureMap } from "../learning/backbone.ts";
+
+export type FeatureContext = "none" | "neighbourhood";
+
+export function featureChannels(backboneChannels: number, context: FeatureContext): number {
+  return context === "none" ? backboneChannels : 2 * backboneChannels + 1;
+}
+
+/** The head's input map for a frame (the backbone's map itself when context is "none"). */
+export function headFeatures(map: FeatureMap, context: FeatureContext): FeatureMap {
+  if (context === "none") return map;
+  const { rows, cols, channels: C } = map;
+  const D = 2 * C + 1;
+  const src = map.data;
+  const out = new Float32Array(rows * cols * D);
+  // Separable box sums: horizontal then vertical, with in-bounds counts.
+  const h = new Float32Array(rows * cols * C);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const o = (r * cols + c) * C;
+      for (let dc = -1; dc <= 1; dc++) {
+        const cc = c + dc;
+        if (cc < 0 || cc >= cols) continue;
+        const s = (r * cols + cc) * C;
+        for (let k = 0; k < C; k++) h[o + k]! += src[s + k]!;
+      }
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    const nr = (r > 0 ? 1 : 0) + 1 + (r < rows - 1 ? 1 : 0);
+    for (let c = 0; c < cols; c++) {
+      const nc = (c > 0 ? 1 : 0) + 1 + (c < cols - 1 ? 1 : 0);
+      const inv = 1 / (nr * nc);
+      const cell = r * cols + c;
+      const o = cell * D;
+      out.set(src.subarray(cell * C, cell * C + C), o);
+      for (let dr = -1; dr <= 1; dr++) {
+        const rr = r + dr;
+        if (rr < 0 || rr >= rows) continue;
+        const s = (rr * cols + c) * C;
+        for (let k = 0; k < C; k++) out[o + C + k]! += h[s + k]! * inv;
+      }
+      out[o + 2 * C] = (r + 0.5) / rows;
+    }
+  }
+  return { rows, cols, channels: D, strideX: map.strideX, strideY: map.strideY, data: out };
+}
+
+/**
+ * 3×3 smoothing of a predicted grid over valid cells (mask 1 = ground), weighted by confidence: one
+ * 8-pixel cell's texture is a noisy sample at a distance, its neighbours on the same ground are not.
+ * Writes into `outR`/`outC` (must not alias the inputs).
+ */
+export function smoothGrid(
+  rows: number,
+  cols: number,
+  rough: Float32Array,
+  conf: Float32Array,
+  mask: Uint8Array | undefined,
+  outR: Float32Array,
+  outC: Float32Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      if (mask && !mask[i]) {
+        outR[i] = rough[i]!;
+        outC[i] = conf[i]!;
+        continue;
+      }
+      let sw = 0;
+      let sr = 0;
+      let sc = 0;
+      let n = 0;
+      for (let dr = -1; dr <= 1; dr++) {
+        const rr = r + dr;
+        if (rr < 0 || rr >= rows) continue;
+        for (let dc = -1; dc <= 1; dc++) {
+          const cc = c + dc;
+          if (cc < 0 || cc >= cols) continue;
+          const j = rr * cols + cc;
+          if (mask && !mask[j]) continue;
+          const w = (dr === 0 && dc === 0 ? 2 : 1) * (conf[j]! + 1e-3);
+          sw += w;
+          sr += w * rough[j]!;
+          sc += conf[j]!;
+          n++;
+        }
+      }
+      outR[i] = sr / sw;
+      outC[i] = sc / n;
+    }
+  }
+}
