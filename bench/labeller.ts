@@ -76,7 +76,14 @@ function benchFacade(): { rate: number; labels: number } {
   let labels = 0;
   const q = { x: 0, y: 0, z: 0, w: 1 };
   const odom = (stamp: number, x: number) =>
-    sup.onOdom({ stamp, frameId: "odom", childFrameId: "base_link", pose: { position: { x, y: 0, z: 0 }, orientation: q }, linear: { x: speed, y: 0, z: 0 }, angular: { x: 0, y: 0, z: 0 } });
+    sup.onOdom({
+      stamp,
+      frameId: "odom",
+      childFrameId: "base_link",
+      pose: { position: { x, y: 0, z: 0 }, orientation: q },
+      linear: { x: speed, y: 0, z: 0 },
+      angular: { x: 0, y: 0, z: 0 },
+    });
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     sup.onImuRaw(t[i]!, ax[i]!, ay[i]!, az[i]!, wx[i]!, wy[i]!, wz[i]!);
@@ -110,6 +117,8 @@ const result = {
 };
 if (process.argv.includes("--json")) console.log(JSON.stringify(result));
 else {
-  console.log(`labeller: ${(lab.rate / 1e6).toFixed(2)} M IMU samples/s (${n} samples at ${imuRate} Hz, ${lab.labels} labels)`);
+  console.log(
+    `labeller: ${(lab.rate / 1e6).toFixed(2)} M IMU samples/s (${n} samples at ${imuRate} Hz, ${lab.labels} labels)`,
+  );
   console.log(`facade:   ${(fac.rate / 1e6).toFixed(2)} M IMU samples/s (onImuRaw + onOdom + drain)`);
 }

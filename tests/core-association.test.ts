@@ -11,7 +11,13 @@
 import { describe, expect, it } from "vitest";
 import { FootprintProjector } from "../src/core/association.ts";
 import { cameraModelFromFov } from "../src/core/camera.ts";
-import { mat34, mat34Compose, mat34FromPose2, mat34FromTransform, mat34Invert } from "../src/core/geometry.ts";
+import {
+  mat34,
+  mat34Compose,
+  mat34FromPose2,
+  mat34FromTransform,
+  mat34Invert,
+} from "../src/core/geometry.ts";
 import { SelfSupervisor } from "../src/core/self-supervisor.ts";
 import { TfBuffer } from "../src/core/tf-buffer.ts";
 import type { CameraModel } from "../src/core/types.ts";
@@ -44,7 +50,10 @@ function rect(x0: number, x1: number, y0: number, y1: number) {
 }
 
 function bbox(pixels: Float64Array) {
-  let u0 = Infinity, u1 = -Infinity, v0 = Infinity, v1 = -Infinity;
+  let u0 = Infinity,
+    u1 = -Infinity,
+    v0 = Infinity,
+    v1 = -Infinity;
   for (let i = 0; i < pixels.length; i += 2) {
     u0 = Math.min(u0, pixels[i]!);
     u1 = Math.max(u1, pixels[i]!);
@@ -82,7 +91,8 @@ describe("footprint projection", () => {
     expect(r.weights[1]).toBeCloseTo(full, 6);
     expect(r.weights[2]).toBeCloseTo(full, 6);
     // Column 8 holds a trapezoid: u from 132.52 (near) / 135.67 (far) to 143.5, height 6.698 px.
-    const trapezoid = ((143.5 - colAt(Dnear, 0.3) + (143.5 - colAt(Dfar, 0.3))) / 2) * (rowAt(Dnear) - rowAt(Dfar));
+    const trapezoid =
+      ((143.5 - colAt(Dnear, 0.3) + (143.5 - colAt(Dfar, 0.3))) / 2) * (rowAt(Dnear) - rowAt(Dfar));
     expect(r.weights[0]).toBeCloseTo(trapezoid / 256, 4);
   });
 
@@ -94,13 +104,26 @@ describe("footprint projection", () => {
     expect(near.v1).toBeCloseTo(rowAt(1.875 - CAM_X), 6);
     expect(far.v1).toBeCloseTo(rowAt(2.875 - CAM_X), 6);
     // A robot at (5, 3) facing −y (yaw −π/2) sees the ground 2 m further along −y.
-    const turned = p.project(CAMERA, opticalFromOdom(5, 3, -Math.PI / 2), ...Object.values(rect(4.7, 5.3, 0.875, 1.125)) as [Float64Array, Float64Array], GRID)!;
+    const turned = p.project(
+      CAMERA,
+      opticalFromOdom(5, 3, -Math.PI / 2),
+      ...(Object.values(rect(4.7, 5.3, 0.875, 1.125)) as [Float64Array, Float64Array]),
+      GRID,
+    )!;
     expect(bbox(turned.pixels).v1).toBeCloseTo(rowAt(1.875 - CAM_X), 6);
   });
 
   it("plumb_bob distortion moves the corners where the Brown–Conrady formula says", () => {
-    const k1 = -0.25, k2 = 0.07, p1 = 0.001, p2 = -0.002;
-    const model: CameraModel = cameraModelFromFov({ width: 320, height: 240, hfovDeg: 90, D: [k1, k2, p1, p2, 0] });
+    const k1 = -0.25,
+      k2 = 0.07,
+      p1 = 0.001,
+      p2 = -0.002;
+    const model: CameraModel = cameraModelFromFov({
+      width: 320,
+      height: 240,
+      hfovDeg: 90,
+      D: [k1, k2, p1, p2, 0],
+    });
     const p = new FootprintProjector();
     const { xs, ys } = rect(1.875, 2.125, -0.3, 0.3);
     const r = p.project(model, opticalFromOdom(), xs, ys, GRID)!;
@@ -109,13 +132,17 @@ describe("footprint projection", () => {
     const X = -0.3; // optical x is −y
     const Y = -D * Math.sin(THETA) + H * Math.cos(THETA); // optical y is down
     const Z = D * Math.cos(THETA) + H * Math.sin(THETA);
-    const x = X / Z, y = Y / Z, r2 = x * x + y * y;
+    const x = X / Z,
+      y = Y / Z,
+      r2 = x * x + y * y;
     const radial = 1 + k1 * r2 + k2 * r2 * r2;
     const xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x);
     const yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y;
-    const u = F * xd + CX, v = F * yd + CY;
+    const u = F * xd + CX,
+      v = F * yd + CY;
     let best = Infinity;
-    for (let i = 0; i < r.pixels.length; i += 2) best = Math.min(best, Math.hypot(r.pixels[i]! - u, r.pixels[i + 1]! - v));
+    for (let i = 0; i < r.pixels.length; i += 2)
+      best = Math.min(best, Math.hypot(r.pixels[i]! - u, r.pixels[i + 1]! - v));
     expect(best).toBeLessThan(1e-6);
   });
 
@@ -123,18 +150,32 @@ describe("footprint projection", () => {
     const p = new FootprintProjector();
     const o = opticalFromOdom();
     // Entirely behind.
-    expect(p.project(CAMERA, o, ...(Object.values(rect(-3, -2, -0.3, 0.3)) as [Float64Array, Float64Array]), GRID)).toBeNull();
+    expect(
+      p.project(CAMERA, o, ...(Object.values(rect(-3, -2, -0.3, 0.3)) as [Float64Array, Float64Array]), GRID),
+    ).toBeNull();
     // Far off to the side (beyond the 90° field of view).
-    expect(p.project(CAMERA, o, ...(Object.values(rect(1.8, 2.1, 5, 6)) as [Float64Array, Float64Array]), GRID)).toBeNull();
+    expect(
+      p.project(CAMERA, o, ...(Object.values(rect(1.8, 2.1, 5, 6)) as [Float64Array, Float64Array]), GRID),
+    ).toBeNull();
     // From under the robot to 3 m ahead: the part under/behind the camera is clipped away.
-    const straddle = p.project(CAMERA, o, ...(Object.values(rect(-1, 3, -0.3, 0.3)) as [Float64Array, Float64Array]), GRID)!;
+    const straddle = p.project(
+      CAMERA,
+      o,
+      ...(Object.values(rect(-1, 3, -0.3, 0.3)) as [Float64Array, Float64Array]),
+      GRID,
+    )!;
     expect(straddle.visibleFraction).toBeGreaterThan(0.2);
     expect(straddle.visibleFraction).toBeLessThan(0.8);
     const sb = bbox(straddle.pixels);
     expect(sb.v1).toBeCloseTo(239.5, 6); // clipped at the bottom edge
     expect(sb.v0).toBeCloseTo(rowAt(3 - CAM_X), 6);
     // Half outside on the left: u = 0 is at lateral y where the image edge ray meets the ground.
-    const half = p.project(CAMERA, o, ...(Object.values(rect(1.875, 2.125, -0.5, 3)) as [Float64Array, Float64Array]), GRID)!;
+    const half = p.project(
+      CAMERA,
+      o,
+      ...(Object.values(rect(1.875, 2.125, -0.5, 3)) as [Float64Array, Float64Array]),
+      GRID,
+    )!;
     expect(bbox(half.pixels).u0).toBeCloseTo(-0.5, 6);
     expect(half.visibleFraction).toBeGreaterThan(0.1);
     expect(half.visibleFraction).toBeLessThan(0.9);
@@ -148,17 +189,25 @@ describe("SelfSupervisor association", () => {
     sup.onTransforms(staticTransforms());
     sup.onCameraInfo(CAMERA);
     const n = GRID.rows * GRID.cols;
-    const gx = new Float64Array(n), gy = new Float64Array(n);
+    const gx = new Float64Array(n),
+      gy = new Float64Array(n);
     expect(sup.projectGridToGround(0, GRID, gx, gy, { x: 1, y: 2, yaw: 0.3 })).toBe(true);
     // Top rows look above the horizon (optical axis is 0.35 rad down, half vfov 0.64 rad).
     expect(gx[0]).toBeNaN();
     const p = new FootprintProjector({ minCellCoverage: 0.5 });
     const o = opticalFromOdom(1, 2, 0.3);
     for (const cell of [7 * 20 + 10, 10 * 20 + 3, 14 * 20 + 19]) {
-      const x = gx[cell]!, y = gy[cell]!;
+      const x = gx[cell]!,
+        y = gy[cell]!;
       expect(Number.isFinite(x)).toBe(true);
       const s = 0.005;
-      const r = p.project(CAMERA, o, new Float64Array([x - s, x + s, x + s, x - s]), new Float64Array([y - s, y - s, y + s, y + s]), GRID)!;
+      const r = p.project(
+        CAMERA,
+        o,
+        new Float64Array([x - s, x + s, x + s, x - s]),
+        new Float64Array([y - s, y - s, y + s, y + s]),
+        GRID,
+      )!;
       expect([...r.cells]).toEqual([cell]);
     }
   });

@@ -4,7 +4,7 @@
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { VibrationLabeller, type LabellerSettings } from "../src/core/labeller.ts";
+import { type LabellerSettings, VibrationLabeller } from "../src/core/labeller.ts";
 import { PoseHistory } from "../src/core/pose-history.ts";
 import type { RoughnessLabel } from "../src/core/types.ts";
 
@@ -40,7 +40,9 @@ export function loadRun(terrain: string, id: string): BorealRun {
 export function integratePoses(run: BorealRun, track = HUSKY_TRACK): PoseHistory {
   const [t, , , vl, vr] = run.pro as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   const poses = new PoseHistory({ maxAge: 1e9 });
-  let x = 0, y = 0, yaw = 0;
+  let x = 0,
+    y = 0,
+    yaw = 0;
   for (let i = 0; i < t.length; i++) {
     const v = (vl[i]! + vr[i]!) / 2;
     const w = (vr[i]! - vl[i]!) / track;
@@ -64,14 +66,31 @@ export interface Rotation3 {
 }
 
 /** Runs the labeller over one run; `rotate` mounts the IMU rotated (samples are rotated by m). */
-export function labelRun(run: BorealRun, cfg: LabellerSettings, rotate?: Rotation3): { labels: RoughnessLabel[]; labeller: VibrationLabeller } {
+export function labelRun(
+  run: BorealRun,
+  cfg: LabellerSettings,
+  rotate?: Rotation3,
+): { labels: RoughnessLabel[]; labeller: VibrationLabeller } {
   const poses = integratePoses(run);
   const labeller = new VibrationLabeller(cfg, poses, { robotWidth: 0.67 });
-  const [t, wx, wy, wz, ax, ay, az] = run.imu as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  const [t, wx, wy, wz, ax, ay, az] = run.imu as [
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+  ];
   const m = rotate?.m;
   for (let i = 0; i < t.length; i++) {
     if (m) {
-      const a0 = ax[i]!, a1 = ay[i]!, a2 = az[i]!, w0 = wx[i]!, w1 = wy[i]!, w2 = wz[i]!;
+      const a0 = ax[i]!,
+        a1 = ay[i]!,
+        a2 = az[i]!,
+        w0 = wx[i]!,
+        w1 = wy[i]!,
+        w2 = wz[i]!;
       labeller.pushImu(
         t[i]!,
         m[0]! * a0 + m[1]! * a1 + m[2]! * a2,

@@ -31,7 +31,9 @@ describe("validateStamps", () => {
         x: { stamp: 3, v: Number.NaN },
         e: { stamp: 3 },
       });
-      const out = src.pipe(validateStamps<M>({ topic: "/imu", stampOf, isValid: (m) => !Number.isNaN(m.v ?? 0) }));
+      const out = src.pipe(
+        validateStamps<M>({ topic: "/imu", stampOf, isValid: (m) => !Number.isNaN(m.v ?? 0) }),
+      );
       expectObservable(out).toBe("a-b-n-d-c-x-e|", {
         a: { stamp: 1 },
         b: { stamp: 2 },
@@ -56,7 +58,9 @@ describe("validateStamps", () => {
           },
         }),
       );
-      expectObservable(out).toBe("a|", { a: problem("nan", "t: message with a non-finite stamp or value (stamp NaN)", "t") });
+      expectObservable(out).toBe("a|", {
+        a: problem("nan", "t: message with a non-finite stamp or value (stamp NaN)", "t"),
+      });
     });
   });
 });
@@ -102,14 +106,24 @@ describe("reorderByStamp", () => {
       const src = cold<M>("a b 100ms c 500ms |", { a: { stamp: 1 }, b: { stamp: 1.05 }, c: { stamp: 1.1 } });
       const out = src.pipe(reorderByStamp<M>({ window: 1, stampOf, idleFlush: 50 }));
       // Nothing passes the watermark; 50 ms after b the buffer is flushed, and 50 ms after c again.
-      expectObservable(out).toBe("51ms (ab) 97ms c 450ms |", { a: { stamp: 1 }, b: { stamp: 1.05 }, c: { stamp: 1.1 } });
+      expectObservable(out).toBe("51ms (ab) 97ms c 450ms |", {
+        a: { stamp: 1 },
+        b: { stamp: 1.05 },
+        c: { stamp: 1.1 },
+      });
     });
   });
 
   it("problems and pass-through items are not delayed; equal stamps keep arrival order", () => {
     scheduler().run(({ cold, expectObservable }) => {
       const p = problem("decode", "bad");
-      const src = cold<M | Problem>("a-p-s-b-c-----|", { a: { stamp: 1, v: 1 }, p, s: { stamp: -1, v: 9 }, b: { stamp: 1, v: 2 }, c: { stamp: 3 } });
+      const src = cold<M | Problem>("a-p-s-b-c-----|", {
+        a: { stamp: 1, v: 1 },
+        p,
+        s: { stamp: -1, v: 9 },
+        b: { stamp: 1, v: 2 },
+        c: { stamp: 3 },
+      });
       const out = src.pipe(reorderByStamp<M>({ window: 1, stampOf, passThrough: (m) => m.v === 9 }));
       expectObservable(out).toBe("--p-s---(ab)--(c|)", {
         a: { stamp: 1, v: 1 },
@@ -123,7 +137,13 @@ describe("reorderByStamp", () => {
 });
 
 function imu(stamp: number, az = 9.81): ImuSample {
-  return { stamp, frameId: "imu", orientation: undefined, angularVelocity: { x: 0, y: 0, z: 0 }, linearAcceleration: { x: 0, y: 0, z: az } };
+  return {
+    stamp,
+    frameId: "imu",
+    orientation: undefined,
+    angularVelocity: { x: 0, y: 0, z: 0 },
+    linearAcceleration: { x: 0, y: 0, z: az },
+  };
 }
 function odom(stamp: number): OdomSample {
   return {
@@ -141,13 +161,29 @@ describe("mergeSensors", () => {
     const counts: Record<string, number> = {};
     scheduler().run(({ cold, expectObservable }) => {
       const staticTf: Transform[] = [
-        { stamp: 0, parent: "base_link", child: "imu", translation: { x: 0, y: 0, z: 0 }, rotation: { x: 0, y: 0, z: 0, w: 1 }, isStatic: true },
+        {
+          stamp: 0,
+          parent: "base_link",
+          child: "imu",
+          translation: { x: 0, y: 0, z: 0 },
+          rotation: { x: 0, y: 0, z: 0, w: 1 },
+          isStatic: true,
+        },
       ];
-      const imu$ = cold<ImuSample>("a-b-n-d-c-e---------|", { a: imu(1.0), b: imu(1.1), n: imu(1.2, Number.NaN), d: imu(1.1), c: imu(1.3), e: imu(2.5) });
+      const imu$ = cold<ImuSample>("a-b-n-d-c-e---------|", {
+        a: imu(1.0),
+        b: imu(1.1),
+        n: imu(1.2, Number.NaN),
+        d: imu(1.1),
+        c: imu(1.3),
+        e: imu(2.5),
+      });
       // Odometry lags: 1.05 arrives after IMU 1.1 (within the 0.5 s window).
       const odom$ = cold<OdomSample>("--o---p|", { o: odom(1.05), p: odom(1.4) });
       const tfStatic$ = cold<Transform[]>("s|", { s: staticTf });
-      const out = mergeSensors({ imu$, odom$, tfStatic$ }, { reorderWindow: 0.5 }).pipe(tallyProblems(counts));
+      const out = mergeSensors({ imu$, odom$, tfStatic$ }, { reorderWindow: 0.5 }).pipe(
+        tallyProblems(counts),
+      );
       // Nothing passes the watermark (max stamp − 0.5 s) until e (2.5) arrives at frame 10.
       expectObservable(out).toBe("s 9ms (aobcp) 3ms (e|)", {
         s: { kind: "tfStatic", stamp: 0, value: staticTf },

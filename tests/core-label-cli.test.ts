@@ -33,7 +33,12 @@ beforeAll(async () => {
   // A duplicate and a NaN IMU message: counted, not fatal.
   const last = d.imu[d.imu.length - 1]!;
   await w.write("/imu/data", "sensor_msgs/msg/Imu", last.stamp + 0.001, imuToRos(last));
-  await w.write("/imu/data", "sensor_msgs/msg/Imu", last.stamp + 0.002, imuToRos({ ...last, stamp: last.stamp + 0.002, linearAcceleration: { x: Number.NaN, y: 0, z: 0 } }));
+  await w.write(
+    "/imu/data",
+    "sensor_msgs/msg/Imu",
+    last.stamp + 0.002,
+    imuToRos({ ...last, stamp: last.stamp + 0.002, linearAcceleration: { x: Number.NaN, y: 0, z: 0 } }),
+  );
   await w.close();
 });
 
@@ -58,14 +63,20 @@ describe("label command", () => {
   it("--json prints one object per label and a summary line; --stats a config snippet", async () => {
     const cli = join(process.cwd(), "bin/terrain-learner.js");
     const { stdout } = await run(process.execPath, [cli, "label", bag, "--json"], { maxBuffer: 1 << 24 });
-    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const summary = lines.pop().summary;
     expect(lines.length).toBe(summary.labels);
-    for (const l of lines) expect(Object.keys(l).sort()).toEqual(["energy", "roughness", "speed", "t", "x", "y"]);
+    for (const l of lines)
+      expect(Object.keys(l).sort()).toEqual(["energy", "roughness", "speed", "t", "x", "y"]);
     expect(summary.skipped).toHaveProperty("stationary");
     expect(summary.log10EnergyPercentiles.p50).toBeCloseTo(Math.log10(summary.energyPercentiles.p50), 3);
     const stats = await run(process.execPath, [cli, "label", bag, "--stats"]);
-    expect(stats.stdout).toMatch(/labeller:\n {2}calibration:\n {4}mode: fixed\n {4}low: -?[0-9.]+\n {4}high: -?[0-9.]+/);
+    expect(stats.stdout).toMatch(
+      /labeller:\n {2}calibration:\n {4}mode: fixed\n {4}low: -?[0-9.]+\n {4}high: -?[0-9.]+/,
+    );
     const human = await run(process.execPath, [cli, "label", bag]);
     expect(human.stdout).toMatch(/t \(s\)\s+x \(m\)/);
     expect(human.stdout).toMatch(/labels over 40\.\d s/);
@@ -76,7 +87,9 @@ describe("label command", () => {
     const cli = join(process.cwd(), "bin/terrain-learner.js");
     const err = await run(process.execPath, [cli, "label", bag, "--imu", "/nope"]).catch((e) => e);
     expect(err.code).toBe(1);
-    expect(err.stderr).toMatch(/no messages on IMU topic \/nope .*\/imu\/data \(sensor_msgs\/msg\/Imu, \d+\)/);
+    expect(err.stderr).toMatch(
+      /no messages on IMU topic \/nope .*\/imu\/data \(sensor_msgs\/msg\/Imu, \d+\)/,
+    );
     expect(err.stderr.trim().split("\n").length).toBe(1);
   });
 });

@@ -39,7 +39,8 @@ function labelDrive(d: ReturnType<typeof drive>, cfg = defaultConfig().labeller)
   const lab = new VibrationLabeller(cfg, poses);
   for (const o of d.odom) poses.push(o);
   for (const s of d.imu) {
-    const a = s.linearAcceleration, w = s.angularVelocity;
+    const a = s.linearAcceleration,
+      w = s.angularVelocity;
     lab.pushImu(s.stamp, a.x, a.y, a.z, w.x, w.y, w.z);
   }
   lab.finish();
@@ -97,10 +98,20 @@ describe("VibrationLabeller on synthetic streams", () => {
     const { labels, lab } = labelDrive(d);
     expect(labels.length).toBeGreaterThan(100);
     const truth = labels.map((l) => rough(l.x));
-    expect(spearman(labels.map((l) => l.energy), truth)).toBeGreaterThan(0.9);
+    expect(
+      spearman(
+        labels.map((l) => l.energy),
+        truth,
+      ),
+    ).toBeGreaterThan(0.9);
     // Raw (unnormalised) power correlates worse: speed is a confounder.
     const raw = labels.map((l) => l.features.verticalBandPower + 0.5 * l.features.angularRateEnergy);
-    expect(spearman(raw, truth)).toBeLessThan(spearman(labels.map((l) => l.energy), truth));
+    expect(spearman(raw, truth)).toBeLessThan(
+      spearman(
+        labels.map((l) => l.energy),
+        truth,
+      ),
+    );
     expect(lab.stats().skipped.stationary).toBeGreaterThanOrEqual(1);
     for (const l of labels) expect(l.roughness >= 0 && l.roughness <= 1).toBe(true);
     const pct = lab.energyPercentiles([5, 50, 95]);
@@ -135,7 +146,8 @@ describe("VibrationLabeller on synthetic streams", () => {
     for (const o of d.odom) poses.push(o);
     let injected = 0;
     d.imu.forEach((s, i) => {
-      const a = s.linearAcceleration, w = s.angularVelocity;
+      const a = s.linearAcceleration,
+        w = s.angularVelocity;
       expect(lab.pushImu(s.stamp, a.x, a.y, a.z, w.x, w.y, w.z)).toBeNull();
       if (i % 97 === 5) {
         expect(lab.pushImu(s.stamp, a.x, a.y, a.z, w.x, w.y, w.z)).toBe("duplicate");
@@ -180,7 +192,13 @@ describe("mounting: the IMU rotated (gravity not on z) gives the same labels as 
     const labelsWith = (q: { x: number; y: number; z: number; w: number }) => {
       const sup = new SelfSupervisor<null>(testConfig());
       sup.onTransforms(staticTransforms(q));
-      const d = drive({ duration: 20, speed: 0.6, roughnessAt: (x) => 0.3 + 0.2 * Math.sin(x), imuRotation: q, seed: 11 });
+      const d = drive({
+        duration: 20,
+        speed: 0.6,
+        roughnessAt: (x) => 0.3 + 0.2 * Math.sin(x),
+        imuRotation: q,
+        seed: 11,
+      });
       const out: RoughnessLabel[] = [];
       for (const m of interleave(d.imu, d.odom)) {
         if ("linearAcceleration" in m) sup.onImu(m);
@@ -211,7 +229,8 @@ describe("speed normalisation on the real BorealTC runs", () => {
   const rows = pairs.map(([terrain, slow, fast]) => {
     const a = labelRun(loadRun(terrain, slow), cfg).labels;
     const b = labelRun(loadRun(terrain, fast), cfg).labels;
-    const rawOf = (l: RoughnessLabel) => l.features.verticalBandPower + cfg.angularWeight * l.features.angularRateEnergy;
+    const rawOf = (l: RoughnessLabel) =>
+      l.features.verticalBandPower + cfg.angularWeight * l.features.angularRateEnergy;
     return {
       pair: `${terrain} ${slow}/${fast}`,
       speedRatio: median(b.map((l) => l.speed)) / median(a.map((l) => l.speed)),
@@ -222,7 +241,14 @@ describe("speed normalisation on the real BorealTC runs", () => {
   });
 
   it("labels the same terrain at ~0.23 and ~0.5 m/s far closer than the raw energies", () => {
-    console.table(rows.map((r) => ({ ...r, speedRatio: r.speedRatio.toFixed(2), rawRatio: r.rawRatio.toFixed(2), energyRatio: r.energyRatio.toFixed(2) })));
+    console.table(
+      rows.map((r) => ({
+        ...r,
+        speedRatio: r.speedRatio.toFixed(2),
+        rawRatio: r.rawRatio.toFixed(2),
+        energyRatio: r.energyRatio.toFixed(2),
+      })),
+    );
     const absLog = (x: number) => Math.abs(Math.log(x));
     for (const r of rows) {
       expect(r.speedRatio).toBeGreaterThan(1.5);
@@ -231,19 +257,22 @@ describe("speed normalisation on the real BorealTC runs", () => {
       expect(absLog(r.energyRatio)).toBeLessThan(absLog(r.rawRatio));
     }
     // The loose terrains (sandy loam, snow; raw 3.6× to 30×) end up within a factor 2.
-    for (const r of rows.filter((x) => !x.pair.startsWith("ASPHALT"))) expect(absLog(r.energyRatio)).toBeLessThan(Math.log(2));
+    for (const r of rows.filter((x) => !x.pair.startsWith("ASPHALT")))
+      expect(absLog(r.energyRatio)).toBeLessThan(Math.log(2));
     // Asphalt is over-corrected (its own exponent would be ~1.5: a smooth surface shakes less
     // with speed than loose ground), but stays within a factor 3.
     const asphalt = rows.find((x) => x.pair.startsWith("ASPHALT"))!;
     expect(asphalt.energyRatio).toBeGreaterThan(1 / 3);
     expect(asphalt.energyRatio).toBeLessThan(1);
     // Overall: mean |log ratio| shrinks by more than 3×.
-    const meanAbsLog = (k: "rawRatio" | "energyRatio") => rows.reduce((s, r) => s + absLog(r[k]), 0) / rows.length;
+    const meanAbsLog = (k: "rawRatio" | "energyRatio") =>
+      rows.reduce((s, r) => s + absLog(r[k]), 0) / rows.length;
     expect(meanAbsLog("energyRatio")).toBeLessThan(meanAbsLog("rawRatio") / 3);
   });
 
   it("the default exponent is the least-squares fit of log raw-ratio on log speed-ratio", () => {
-    let num = 0, den = 0;
+    let num = 0,
+      den = 0;
     for (const r of rows) {
       num += Math.log(r.speedRatio) * Math.log(r.rawRatio);
       den += Math.log(r.speedRatio) ** 2;
@@ -261,16 +290,33 @@ describe("calibration", () => {
   }
 
   it("running percentiles over a bounded window match a full sort of the last labels", () => {
-    const d = drive({ duration: 40, speed: 0.7, roughnessAt: (x) => 0.2 + 0.8 * ((Math.floor(x / 0.9) * 7919) % 13) / 13, seed: 5 });
+    const d = drive({
+      duration: 40,
+      speed: 0.7,
+      roughnessAt: (x) => 0.2 + (0.8 * ((Math.floor(x / 0.9) * 7919) % 13)) / 13,
+      seed: 5,
+    });
     const poses = new PoseHistory();
     const cfg = defaultConfig().labeller;
     const lab = new VibrationLabeller(cfg, poses, { percentileWindow: 16 });
     for (const o of d.odom) poses.push(o);
-    for (const s of d.imu) lab.pushImu(s.stamp, s.linearAcceleration.x, s.linearAcceleration.y, s.linearAcceleration.z, s.angularVelocity.x, s.angularVelocity.y, s.angularVelocity.z);
+    for (const s of d.imu)
+      lab.pushImu(
+        s.stamp,
+        s.linearAcceleration.x,
+        s.linearAcceleration.y,
+        s.linearAcceleration.z,
+        s.angularVelocity.x,
+        s.angularVelocity.y,
+        s.angularVelocity.z,
+      );
     lab.finish();
     const labels = lab.takeLabels();
     expect(labels.length).toBeGreaterThan(100);
-    const last = labels.slice(-16).map((l) => Math.log10(l.energy)).sort((a, b) => a - b);
+    const last = labels
+      .slice(-16)
+      .map((l) => Math.log10(l.energy))
+      .sort((a, b) => a - b);
     for (const p of [0, 5, 50, 95, 100]) expect(lab.logPercentile(p)).toBeCloseTo(percentile(last, p), 12);
     // Past the warmup, roughness is the position between the 5th and 95th percentile at the time
     // of the label: the last label uses the window that includes it.
@@ -281,7 +327,10 @@ describe("calibration", () => {
   });
 
   it("fixed bounds map log10(energy) linearly onto 0..1", () => {
-    const cfg = { ...defaultConfig().labeller, calibration: { ...defaultConfig().labeller.calibration, mode: "fixed" as const, low: -1, high: 1 } };
+    const cfg = {
+      ...defaultConfig().labeller,
+      calibration: { ...defaultConfig().labeller.calibration, mode: "fixed" as const, low: -1, high: 1 },
+    };
     const lab = new VibrationLabeller(cfg, new PoseHistory());
     expect(lab.calibrate(-1)).toBe(0);
     expect(lab.calibrate(0)).toBe(0.5);

@@ -6,7 +6,15 @@ import { emptyPoseAt, PoseHistory } from "../src/core/pose-history.ts";
 import { TfBuffer } from "../src/core/tf-buffer.ts";
 import { staticTransforms } from "./core-synthetic.ts";
 
-function pushYaw(h: PoseHistory, t: number, x: number, y: number, yaw: number, speed = Number.NaN, w = Number.NaN) {
+function pushYaw(
+  h: PoseHistory,
+  t: number,
+  x: number,
+  y: number,
+  yaw: number,
+  speed = Number.NaN,
+  w = Number.NaN,
+) {
   const q = quatFromYaw(yaw);
   return h.pushRaw(t, x, y, 0, q.x, q.y, q.z, q.w, speed, w);
 }
@@ -103,7 +111,12 @@ describe("TfBuffer", () => {
     const tf = new TfBuffer();
     tf.add(staticTransforms());
     const dyn = (stamp: number, x: number, yaw: number) => ({
-      stamp, parent: "odom", child: "base_link", translation: { x, y: 0, z: 0 }, rotation: quatFromYaw(yaw), isStatic: false,
+      stamp,
+      parent: "odom",
+      child: "base_link",
+      translation: { x, y: 0, z: 0 },
+      rotation: quatFromYaw(yaw),
+      isStatic: false,
     });
     tf.add([dyn(1, 0, 0), dyn(2, 1, Math.PI / 2)]);
     const t = tf.lookup("odom", "imu_link", 1.5)!;
@@ -113,13 +126,23 @@ describe("TfBuffer", () => {
     // A NaN transform is rejected and counted.
     expect(tf.add([{ ...dyn(3, Number.NaN, 0) }])).toBe(1);
     // A dynamic transform does not replace a static mount.
-    expect(tf.add([{ ...dyn(3, 0, 0), parent: "base_link", child: "camera_link", rotation: quatFromRPY(0, 0, 0) }])).toBe(1);
+    expect(
+      tf.add([
+        { ...dyn(3, 0, 0), parent: "base_link", child: "camera_link", rotation: quatFromRPY(0, 0, 0) },
+      ]),
+    ).toBe(1);
   });
 });
 
 describe("KeyframeStore", () => {
   it("keeps every Nth frame at least minDistance apart and expires by age, distance and count", () => {
-    const kf = new KeyframeStore<number>({ everyNFrames: 2, minDistance: 0.5, horizonSeconds: 10, horizonDistance: 3, maxCount: 4 });
+    const kf = new KeyframeStore<number>({
+      everyNFrames: 2,
+      minDistance: 0.5,
+      horizonSeconds: 10,
+      horizonDistance: 3,
+      maxCount: 4,
+    });
     const kept: number[] = [];
     for (let i = 0; i < 20; i++) {
       const t = i * 0.1;

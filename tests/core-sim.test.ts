@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateWorldBag, type GenerateResult, roughnessAt, WORLDS_DIR } from "../sim/index.ts";
-import { runLabel, type LabelSummary } from "../src/cli/label.ts";
+import { type GenerateResult, generateWorldBag, roughnessAt, WORLDS_DIR } from "../sim/index.ts";
+import { type LabelSummary, runLabel } from "../src/cli/label.ts";
 import { emptyPoseAt, PoseHistory } from "../src/core/pose-history.ts";
 import type { RoughnessLabel } from "../src/core/types.ts";
 import { spearman } from "../src/eval/metrics.ts";
@@ -18,7 +18,7 @@ import { defaultConfig } from "../src/runtime/config.ts";
 
 let dir: string;
 let gen: GenerateResult;
-let labels: RoughnessLabel[] = [];
+const labels: RoughnessLabel[] = [];
 let summary: LabelSummary;
 let truth: number[] = [];
 
@@ -43,7 +43,8 @@ async function trueRoughness(bag: string, ls: RoughnessLabel[]): Promise<number[
     let n = 0;
     for (let k = 0; k < 10; k++) {
       if (!poses.interpolate(l.t0 + ((l.t1 - l.t0) * (k + 0.5)) / 10, p)) continue;
-      const c = Math.cos(p.yaw), s = Math.sin(p.yaw);
+      const c = Math.cos(p.yaw),
+        s = Math.sin(p.yaw);
       for (const [bx, by] of wheels) {
         sum += roughnessAt(gen.world, p.x + c * bx - s * by, p.y + s * bx + c * by);
         n++;
@@ -57,7 +58,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tl-core-sim-"));
   const bag = join(dir, "stripes.mcap");
   // The stripes world drives across eight terrain bands (roughness 0.05 … 0.92) at 0.6–1.6 m/s.
-  gen = await generateWorldBag({ out: bag, world: join(WORLDS_DIR, "stripes.yaml"), seed: 1, duration: 90, camera: { width: 64, height: 48, rate: 1 } });
+  gen = await generateWorldBag({
+    out: bag,
+    world: join(WORLDS_DIR, "stripes.yaml"),
+    seed: 1,
+    duration: 90,
+    camera: { width: 64, height: 48, rate: 1 },
+  });
   summary = await runLabel({ bag, config: defaultConfig(), onLabel: (l) => labels.push(l) });
   truth = await trueRoughness(bag, labels);
 }, 180_000);
@@ -68,10 +75,21 @@ describe("labels on a simulator bag", () => {
   it("correlate with the true roughness under the robot (Spearman ≥ 0.9)", () => {
     expect(labels.length).toBeGreaterThan(200);
     expect(summary.vertical.source).toBe("tf");
-    const sEnergy = spearman(labels.map((l) => l.energy), truth);
-    const sRaw = spearman(labels.map((l) => l.features.verticalBandPower), truth);
-    const sRough = spearman(labels.map((l) => l.roughness), truth);
-    console.log(`sim stripes seed 1: ${labels.length} labels, Spearman energy ${sEnergy.toFixed(3)}, roughness ${sRough.toFixed(3)}, raw band power ${sRaw.toFixed(3)}`);
+    const sEnergy = spearman(
+      labels.map((l) => l.energy),
+      truth,
+    );
+    const sRaw = spearman(
+      labels.map((l) => l.features.verticalBandPower),
+      truth,
+    );
+    const sRough = spearman(
+      labels.map((l) => l.roughness),
+      truth,
+    );
+    console.log(
+      `sim stripes seed 1: ${labels.length} labels, Spearman energy ${sEnergy.toFixed(3)}, roughness ${sRough.toFixed(3)}, raw band power ${sRaw.toFixed(3)}`,
+    );
     expect(sEnergy).toBeGreaterThanOrEqual(0.9);
     // Speed normalisation matters: the robot changes speed between legs.
     expect(sEnergy).toBeGreaterThan(sRaw + 0.05);
@@ -90,7 +108,10 @@ describe("labels on a simulator bag", () => {
     const fixed: RoughnessLabel[] = [];
     await runLabel({ bag: join(dir, "stripes.mcap"), config: cfg, onLabel: (l) => fixed.push(l) });
     expect(fixed.length).toBe(labels.length);
-    const s = spearman(fixed.map((l) => l.roughness), truth);
+    const s = spearman(
+      fixed.map((l) => l.roughness),
+      truth,
+    );
     console.log(`sim stripes seed 1: Spearman roughness with fixed p1/p99 bounds ${s.toFixed(3)}`);
     expect(s).toBeGreaterThanOrEqual(0.9);
   });

@@ -32,9 +32,27 @@ export const CAMERA: CameraModel = cameraModelFromFov({ width: 320, height: 240,
 export function staticTransforms(imuRotation: Quat = { x: 0, y: 0, z: 0, w: 1 }): Transform[] {
   const base = { stamp: 0, isStatic: true } as const;
   return [
-    { ...base, parent: "base_link", child: "camera_link", translation: { x: 0.2, y: 0, z: 0.6 }, rotation: quatFromRPY(0, 0.35, 0) },
-    { ...base, parent: "camera_link", child: "camera_optical_frame", translation: { x: 0, y: 0, z: 0 }, rotation: OPTICAL_IN_CAMERA_LINK },
-    { ...base, parent: "base_link", child: "imu_link", translation: { x: 0, y: 0, z: 0.2 }, rotation: imuRotation },
+    {
+      ...base,
+      parent: "base_link",
+      child: "camera_link",
+      translation: { x: 0.2, y: 0, z: 0.6 },
+      rotation: quatFromRPY(0, 0.35, 0),
+    },
+    {
+      ...base,
+      parent: "camera_link",
+      child: "camera_optical_frame",
+      translation: { x: 0, y: 0, z: 0 },
+      rotation: OPTICAL_IN_CAMERA_LINK,
+    },
+    {
+      ...base,
+      parent: "base_link",
+      child: "imu_link",
+      translation: { x: 0, y: 0, z: 0.2 },
+      rotation: imuRotation,
+    },
   ];
 }
 
@@ -103,7 +121,10 @@ export function drive(o: DriveOptions, alpha = 2.7): Drive {
         stamp: 100 + t,
         frameId: "odom",
         childFrameId: "base_link",
-        pose: { position: { x: x * Math.cos(yaw), y: x * Math.sin(yaw), z: 0 }, orientation: quatFromYaw(yaw) },
+        pose: {
+          position: { x: x * Math.cos(yaw), y: x * Math.sin(yaw), z: 0 },
+          orientation: quatFromYaw(yaw),
+        },
         linear: { x: v, y: 0, z: 0 },
         angular: { x: 0, y: 0, z: 0 },
       });
@@ -114,7 +135,10 @@ export function drive(o: DriveOptions, alpha = 2.7): Drive {
 }
 
 /** Interleaves two stamp-sorted streams. */
-export function interleave<A extends { stamp: number }, B extends { stamp: number }>(a: A[], b: B[]): (A | B)[] {
+export function interleave<A extends { stamp: number }, B extends { stamp: number }>(
+  a: A[],
+  b: B[],
+): (A | B)[] {
   const out: (A | B)[] = [];
   let i = 0;
   let j = 0;

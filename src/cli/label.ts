@@ -27,7 +27,12 @@ export interface LabelSummary {
   duration: number;
   labels: number;
   skipped: Record<string, number>;
-  dropped: { imu: Record<string, number>; odom: Record<string, number>; tf: number; undecodable: Record<string, number> };
+  dropped: {
+    imu: Record<string, number>;
+    odom: Record<string, number>;
+    tf: number;
+    undecodable: Record<string, number>;
+  };
   /** Speed-normalised energy percentiles (p1 … p99) and the same in log10, for `labeller.calibration`. */
   energyPercentiles: Record<string, number>;
   log10EnergyPercentiles: Record<string, number>;
@@ -51,8 +56,14 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     const names = info.topics.map((t) => t.name);
     const have = (t: string) => info.topics.some((x) => x.name === t && x.count > 0);
     const listing = info.topics.map((t) => `${t.name} (${t.type}, ${t.count})`).join(", ") || "none";
-    if (!have(imuTopic)) throw new UserError(`${opts.bag}: no messages on IMU topic ${imuTopic} (use --imu); topics: ${listing}`);
-    if (!have(odomTopic)) throw new UserError(`${opts.bag}: no messages on odometry topic ${odomTopic} (use --odom); labels need distance travelled; topics: ${listing}`);
+    if (!have(imuTopic))
+      throw new UserError(
+        `${opts.bag}: no messages on IMU topic ${imuTopic} (use --imu); topics: ${listing}`,
+      );
+    if (!have(odomTopic))
+      throw new UserError(
+        `${opts.bag}: no messages on odometry topic ${odomTopic} (use --odom); labels need distance travelled; topics: ${listing}`,
+      );
     const tfTopic = config.topics.tf;
     const tfStaticTopic = config.topics.tfStatic;
     const topics = [imuTopic, odomTopic, ...[tfTopic, tfStaticTopic].filter((t) => names.includes(t))];
@@ -107,7 +118,10 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
       energyPercentiles: Object.fromEntries(Object.entries(energy).map(([k, v]) => [k, sig(v)])),
       log10EnergyPercentiles: logE,
       meanSpeed: count ? round(speedSum / count, 4) : 0,
-      vertical: { source: st.vertical.source, axis: st.vertical.axis.map((x) => round(x, 4)) as [number, number, number] },
+      vertical: {
+        source: st.vertical.source,
+        axis: st.vertical.axis.map((x) => round(x, 4)) as [number, number, number],
+      },
       imuRate: round(st.imuRate, 2),
       calibration: config.labeller.calibration,
     };
@@ -146,7 +160,9 @@ function statsYaml(s: LabelSummary): string {
   const hi = s.log10EnergyPercentiles.p95;
   return [
     `# ${s.labels} labels from ${s.bag}; speed-normalised energy percentiles:`,
-    ...Object.entries(s.energyPercentiles).map(([k, v]) => `#   ${k.padEnd(4)} ${v.toExponential(3)}  (log10 ${s.log10EnergyPercentiles[k]})`),
+    ...Object.entries(s.energyPercentiles).map(
+      ([k, v]) => `#   ${k.padEnd(4)} ${v.toExponential(3)}  (log10 ${s.log10EnergyPercentiles[k]})`,
+    ),
     "# Fixed calibration from the 5th/95th percentiles (roughness 0 and 1):",
     "labeller:",
     "  calibration:",
@@ -165,8 +181,14 @@ export function register(program: Command): void {
     .option("--config <file>", "configuration (YAML or a ROS 2 params file)")
     .option("--imu <topic>", "sensor_msgs/Imu topic (default: topics.imu, /imu/data)")
     .option("--odom <topic>", "nav_msgs/Odometry topic (default: topics.odom, /odom)")
-    .option("--json", 'one JSON object per label per line {"t","x","y","roughness","energy","speed"}, then {"summary":{...}}')
-    .option("--stats", "print only the calibration statistics (energy percentiles) as a YAML snippet for labeller.calibration")
+    .option(
+      "--json",
+      'one JSON object per label per line {"t","x","y","roughness","energy","speed"}, then {"summary":{...}}',
+    )
+    .option(
+      "--stats",
+      "print only the calibration statistics (energy percentiles) as a YAML snippet for labeller.calibration",
+    )
     .addHelpText(
       "after",
       `
@@ -180,83 +202,107 @@ Examples:
   terrain-learner label run.mcap --stats >> params.yaml`,
     )
     .action(
-      action(async (bag: string, o: { config?: string; imu?: string; odom?: string; json?: boolean; stats?: boolean }) => {
-        let config: Config;
-        try {
-          config = loadConfig(o.config);
-        } catch (err) {
-          throw new UserError((err as Error).message);
-        }
-        if (o.imu) config.topics.imu = o.imu;
-        if (o.odom) config.topics.odom = o.odom;
-        const out = process.stdout;
-        const bar = process.stderr.isTTY
-          ? new cliProgress.SingleBar(
-              { stream: process.stderr, format: "label [{bar}] {percentage}% | {value}/{total} s | labels {labels}", hideCursor: true, clearOnComplete: true },
-              cliProgress.Presets.shades_classic,
-            )
-          : null;
-        let started = false;
-        let header = false;
-        const summary = await runLabel({
-          bag,
-          config,
-          onLabel: (l) => {
-            if (o.stats) return;
-            if (o.json) {
-              out.write(`${labelJson(l)}\n`);
-              return;
-            }
-            if (!header) {
-              out.write(`${pad("t (s)", 14)} ${pad("x (m)", 9)} ${pad("y (m)", 9)} ${pad("speed", 7)} ${pad("energy", 11)} ${pad("roughness", 9)}\n`);
-              header = true;
-            }
-            out.write(
-              `${pad(l.stamp.toFixed(3), 14)} ${pad(l.x.toFixed(2), 9)} ${pad(l.y.toFixed(2), 9)} ${pad(l.speed.toFixed(2), 7)} ${pad(l.energy.toExponential(3), 11)} ${pad(l.roughness.toFixed(3), 9)}\n`,
-            );
-          },
-          onProgress: bar
-            ? (done, total, labels) => {
-                if (!started) {
-                  bar.start(Math.max(1, Math.round(total)), 0, { labels: 0 });
-                  started = true;
-                }
-                bar.update(Math.round(done), { labels });
+      action(
+        async (
+          bag: string,
+          o: { config?: string; imu?: string; odom?: string; json?: boolean; stats?: boolean },
+        ) => {
+          let config: Config;
+          try {
+            config = loadConfig(o.config);
+          } catch (err) {
+            throw new UserError((err as Error).message);
+          }
+          if (o.imu) config.topics.imu = o.imu;
+          if (o.odom) config.topics.odom = o.odom;
+          const out = process.stdout;
+          const bar = process.stderr.isTTY
+            ? new cliProgress.SingleBar(
+                {
+                  stream: process.stderr,
+                  format: "label [{bar}] {percentage}% | {value}/{total} s | labels {labels}",
+                  hideCursor: true,
+                  clearOnComplete: true,
+                },
+                cliProgress.Presets.shades_classic,
+              )
+            : null;
+          let started = false;
+          let header = false;
+          const summary = await runLabel({
+            bag,
+            config,
+            onLabel: (l) => {
+              if (o.stats) return;
+              if (o.json) {
+                out.write(`${labelJson(l)}\n`);
+                return;
               }
-            : undefined,
-        }).finally(() => {
-          if (started) bar?.stop();
-        });
-        if (o.stats) {
-          if (o.json) out.write(`${JSON.stringify({ summary })}\n`);
-          else out.write(`${statsYaml(summary)}\n`);
-          if (summary.labels === 0) process.stderr.write("terrain-learner: no labels: percentiles are undefined (see skipped counts with --json)\n");
-          return;
-        }
-        if (o.json) {
-          out.write(`${JSON.stringify({ summary })}\n`);
-          return;
-        }
-        const skipped = Object.entries(summary.skipped).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
-        const dropped = [
-          ...Object.entries(summary.dropped.imu).filter(([, v]) => v > 0).map(([k, v]) => `imu ${k} ${v}`),
-          ...Object.entries(summary.dropped.odom).filter(([, v]) => v > 0).map(([k, v]) => `odom ${k} ${v}`),
-          ...(summary.dropped.tf ? [`tf ${summary.dropped.tf}`] : []),
-          ...Object.entries(summary.dropped.undecodable).map(([k, v]) => `${k} ${v}`),
-        ].join(", ") || "none";
-        const p = summary.energyPercentiles;
-        out.write(
-          [
-            "",
-            `${summary.labels} labels over ${summary.duration.toFixed(1)} s (${summary.imuTopic} at ${summary.imuRate} Hz, ${summary.odomTopic}), mean speed ${summary.meanSpeed.toFixed(2)} m/s`,
-            `skipped steps: ${skipped}`,
-            `dropped messages: ${dropped}`,
-            `vertical axis (IMU frame): [${summary.vertical.axis.join(", ")}] from ${summary.vertical.source === "tf" ? "TF" : "gravity in the data"}`,
-            `energy percentiles: p5 ${fmt(p.p5)}  p50 ${fmt(p.p50)}  p95 ${fmt(p.p95)} (calibration ${summary.calibration.mode}; --stats for a config snippet)`,
-            "",
-          ].join("\n"),
-        );
-      }),
+              if (!header) {
+                out.write(
+                  `${pad("t (s)", 14)} ${pad("x (m)", 9)} ${pad("y (m)", 9)} ${pad("speed", 7)} ${pad("energy", 11)} ${pad("roughness", 9)}\n`,
+                );
+                header = true;
+              }
+              out.write(
+                `${pad(l.stamp.toFixed(3), 14)} ${pad(l.x.toFixed(2), 9)} ${pad(l.y.toFixed(2), 9)} ${pad(l.speed.toFixed(2), 7)} ${pad(l.energy.toExponential(3), 11)} ${pad(l.roughness.toFixed(3), 9)}\n`,
+              );
+            },
+            onProgress: bar
+              ? (done, total, labels) => {
+                  if (!started) {
+                    bar.start(Math.max(1, Math.round(total)), 0, { labels: 0 });
+                    started = true;
+                  }
+                  bar.update(Math.round(done), { labels });
+                }
+              : undefined,
+          }).finally(() => {
+            if (started) bar?.stop();
+          });
+          if (o.stats) {
+            if (o.json) out.write(`${JSON.stringify({ summary })}\n`);
+            else out.write(`${statsYaml(summary)}\n`);
+            if (summary.labels === 0)
+              process.stderr.write(
+                "terrain-learner: no labels: percentiles are undefined (see skipped counts with --json)\n",
+              );
+            return;
+          }
+          if (o.json) {
+            out.write(`${JSON.stringify({ summary })}\n`);
+            return;
+          }
+          const skipped =
+            Object.entries(summary.skipped)
+              .filter(([, v]) => v > 0)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(", ") || "none";
+          const dropped =
+            [
+              ...Object.entries(summary.dropped.imu)
+                .filter(([, v]) => v > 0)
+                .map(([k, v]) => `imu ${k} ${v}`),
+              ...Object.entries(summary.dropped.odom)
+                .filter(([, v]) => v > 0)
+                .map(([k, v]) => `odom ${k} ${v}`),
+              ...(summary.dropped.tf ? [`tf ${summary.dropped.tf}`] : []),
+              ...Object.entries(summary.dropped.undecodable).map(([k, v]) => `${k} ${v}`),
+            ].join(", ") || "none";
+          const p = summary.energyPercentiles;
+          out.write(
+            [
+              "",
+              `${summary.labels} labels over ${summary.duration.toFixed(1)} s (${summary.imuTopic} at ${summary.imuRate} Hz, ${summary.odomTopic}), mean speed ${summary.meanSpeed.toFixed(2)} m/s`,
+              `skipped steps: ${skipped}`,
+              `dropped messages: ${dropped}`,
+              `vertical axis (IMU frame): [${summary.vertical.axis.join(", ")}] from ${summary.vertical.source === "tf" ? "TF" : "gravity in the data"}`,
+              `energy percentiles: p5 ${fmt(p.p5)}  p50 ${fmt(p.p50)}  p95 ${fmt(p.p95)} (calibration ${summary.calibration.mode}; --stats for a config snippet)`,
+              "",
+            ].join("\n"),
+          );
+        },
+      ),
     );
 }
 

@@ -11,9 +11,8 @@
 //
 // Everything runs on scratch typed arrays owned by the projector; only the result arrays allocate.
 
-import { undistortNormalized } from "./camera.ts";
+import { projectPoint, undistortNormalized } from "./camera.ts";
 import { type Mat34, mat34ApplyPoint } from "./geometry.ts";
-import { projectPoint } from "./camera.ts";
 import type { CameraModel } from "./types.ts";
 
 export interface FeatureGridSpec {
@@ -67,8 +66,15 @@ export class FootprintProjector {
     if (this.boundsModel === model) return;
     const out = new Float64Array(2);
     const K = model.K;
-    const fx = K[0]!, skew = K[1]!, cx = K[2]!, fy = K[4]!, cy = K[5]!;
-    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    const fx = K[0]!,
+      skew = K[1]!,
+      cx = K[2]!,
+      fy = K[4]!,
+      cy = K[5]!;
+    let x0 = Infinity,
+      x1 = -Infinity,
+      y0 = Infinity,
+      y1 = -Infinity;
     // Sample the image border: with barrel distortion the extreme rays are at the corners, with
     // pincushion at the edge midpoints; 9 points per side cover both.
     for (let i = 0; i <= 8; i++) {
@@ -120,8 +126,10 @@ export class FootprintProjector {
     let dst = this.b3;
     let n = 0;
     for (let i = 0; i < nv; i++) {
-      const x0 = xs[i]!, y0 = ys[i]!;
-      const x1 = xs[(i + 1) % nv]!, y1 = ys[(i + 1) % nv]!;
+      const x0 = xs[i]!,
+        y0 = ys[i]!;
+      const x1 = xs[(i + 1) % nv]!,
+        y1 = ys[(i + 1) % nv]!;
       for (let k = 0; k < dens; k++) {
         const u = k / dens;
         mat34ApplyPoint(opticalFromWorld, x0 + u * (x1 - x0), y0 + u * (y1 - y0), groundZ, src, 3 * n);
@@ -162,7 +170,7 @@ export class FootprintProjector {
     // 4. Clip to the image rectangle.
     const W = model.width;
     const H = model.height;
-    let img = clipBox2(p2, m, this.b2, this.c2, -0.5, -0.5, W - 0.5, H - 0.5);
+    const img = clipBox2(p2, m, this.b2, this.c2, -0.5, -0.5, W - 0.5, H - 0.5);
     const imgPoly = this.b2;
     if (img < 3) return null;
     const imgArea = Math.abs(area2(imgPoly, img));
@@ -170,9 +178,13 @@ export class FootprintProjector {
     const visibleFraction = Math.min(1, (inFrustumArea / fullArea) * (imgArea / pixArea));
     // 5. Rasterise on the grid.
     const { rows, cols, strideX: sx, strideY: sy } = grid;
-    let u0 = Infinity, u1 = -Infinity, v0 = Infinity, v1 = -Infinity;
+    let u0 = Infinity,
+      u1 = -Infinity,
+      v0 = Infinity,
+      v1 = -Infinity;
     for (let i = 0; i < img; i++) {
-      const u = imgPoly[2 * i]!, v = imgPoly[2 * i + 1]!;
+      const u = imgPoly[2 * i]!,
+        v = imgPoly[2 * i + 1]!;
       if (u < u0) u0 = u;
       if (u > u1) u1 = u;
       if (v < v0) v0 = v;
@@ -190,7 +202,16 @@ export class FootprintProjector {
     let bestCov = 0;
     for (let r = r0; r <= r1; r++) {
       for (let c = c0; c <= c1; c++) {
-        const cn = clipBox2(imgPoly, img, this.c2, this.d2, c * sx - 0.5, r * sy - 0.5, (c + 1) * sx - 0.5, (r + 1) * sy - 0.5);
+        const cn = clipBox2(
+          imgPoly,
+          img,
+          this.c2,
+          this.d2,
+          c * sx - 0.5,
+          r * sy - 0.5,
+          (c + 1) * sx - 0.5,
+          (r + 1) * sy - 0.5,
+        );
         if (cn < 3) continue;
         const cov = Math.abs(area2(this.c2, cn)) / cellArea;
         if (cov > bestCov) {
@@ -227,11 +248,17 @@ export class FootprintProjector {
 
 /** Magnitude of the vector area of a planar 3D polygon. */
 function area3(p: Float64Array, n: number): number {
-  let ax = 0, ay = 0, az = 0;
+  let ax = 0,
+    ay = 0,
+    az = 0;
   for (let i = 0; i < n; i++) {
     const j = (i + 1) % n;
-    const x0 = p[3 * i]!, y0 = p[3 * i + 1]!, z0 = p[3 * i + 2]!;
-    const x1 = p[3 * j]!, y1 = p[3 * j + 1]!, z1 = p[3 * j + 2]!;
+    const x0 = p[3 * i]!,
+      y0 = p[3 * i + 1]!,
+      z0 = p[3 * i + 2]!;
+    const x1 = p[3 * j]!,
+      y1 = p[3 * j + 1]!,
+      z1 = p[3 * j + 2]!;
     ax += y0 * z1 - z0 * y1;
     ay += z0 * x1 - x0 * z1;
     az += x0 * y1 - y0 * x1;
@@ -250,12 +277,24 @@ export function area2(p: Float64Array, n: number): number {
 }
 
 /** Keeps the part with a·x + b·y + c·z + d ≥ 0. */
-function clipPlane3(src: Float64Array, n: number, dst: Float64Array, a: number, b: number, c: number, d: number): number {
+function clipPlane3(
+  src: Float64Array,
+  n: number,
+  dst: Float64Array,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+): number {
   let m = 0;
   for (let i = 0; i < n; i++) {
     const j = (i + 1) % n;
-    const px = src[3 * i]!, py = src[3 * i + 1]!, pz = src[3 * i + 2]!;
-    const qx = src[3 * j]!, qy = src[3 * j + 1]!, qz = src[3 * j + 2]!;
+    const px = src[3 * i]!,
+      py = src[3 * i + 1]!,
+      pz = src[3 * i + 2]!;
+    const qx = src[3 * j]!,
+      qy = src[3 * j + 1]!,
+      qz = src[3 * j + 2]!;
     const dp = a * px + b * py + c * pz + d;
     const dq = a * qx + b * qy + c * qz + d;
     if (dp >= 0) {
@@ -265,7 +304,7 @@ function clipPlane3(src: Float64Array, n: number, dst: Float64Array, a: number, 
       dst[3 * m + 2] = pz;
       m++;
     }
-    if ((dp >= 0) !== (dq >= 0)) {
+    if (dp >= 0 !== dq >= 0) {
       if (m >= MAX_VERTS) return m;
       const t = dp / (dp - dq);
       dst[3 * m] = px + t * (qx - px);
@@ -278,7 +317,14 @@ function clipPlane3(src: Float64Array, n: number, dst: Float64Array, a: number, 
 }
 
 /** Keeps the part with s·(coord axis) + d ≥ 0 (axis 0 = u, 1 = v). */
-function clipAxis2(src: Float64Array, n: number, dst: Float64Array, axis: 0 | 1, s: number, d: number): number {
+function clipAxis2(
+  src: Float64Array,
+  n: number,
+  dst: Float64Array,
+  axis: 0 | 1,
+  s: number,
+  d: number,
+): number {
   let m = 0;
   for (let i = 0; i < n; i++) {
     const j = (i + 1) % n;
@@ -290,7 +336,7 @@ function clipAxis2(src: Float64Array, n: number, dst: Float64Array, axis: 0 | 1,
       dst[2 * m + 1] = src[2 * i + 1]!;
       m++;
     }
-    if ((pv >= 0) !== (qv >= 0)) {
+    if (pv >= 0 !== qv >= 0) {
       if (m >= MAX_VERTS) return m;
       const t = pv / (pv - qv);
       dst[2 * m] = src[2 * i]! + t * (src[2 * j]! - src[2 * i]!);
@@ -302,7 +348,16 @@ function clipAxis2(src: Float64Array, n: number, dst: Float64Array, axis: 0 | 1,
 }
 
 /** Clips a 2D polygon to [u0,u1]×[v0,v1]; the result is in `out` (tmp is scratch). */
-function clipBox2(src: Float64Array, n: number, out: Float64Array, tmp: Float64Array, u0: number, v0: number, u1: number, v1: number): number {
+function clipBox2(
+  src: Float64Array,
+  n: number,
+  out: Float64Array,
+  tmp: Float64Array,
+  u0: number,
+  v0: number,
+  u1: number,
+  v1: number,
+): number {
   n = clipAxis2(src, n, out, 0, 1, -u0);
   if (n < 3) return n;
   n = clipAxis2(out, n, tmp, 0, -1, u1);

@@ -195,11 +195,24 @@ export class VibrationLabeller {
   }
 
   /** Stores one IMU sample (hot path: scalars in, nothing allocated). Returns why it was dropped. */
-  pushImu(stamp: Stamp, ax: number, ay: number, az: number, wx: number, wy: number, wz: number): ImuRejectReason | null {
+  pushImu(
+    stamp: Stamp,
+    ax: number,
+    ay: number,
+    az: number,
+    wx: number,
+    wy: number,
+    wz: number,
+  ): ImuRejectReason | null {
     // A NaN anywhere poisons a whole PSD, so the sample goes, not just the field.
     if (
-      !Number.isFinite(stamp) || !Number.isFinite(ax) || !Number.isFinite(ay) || !Number.isFinite(az) ||
-      !Number.isFinite(wx) || !Number.isFinite(wy) || !Number.isFinite(wz)
+      !Number.isFinite(stamp) ||
+      !Number.isFinite(ax) ||
+      !Number.isFinite(ay) ||
+      !Number.isFinite(az) ||
+      !Number.isFinite(wx) ||
+      !Number.isFinite(wy) ||
+      !Number.isFinite(wz)
     ) {
       this.counters.imuRejected.nan++;
       return "nan";
@@ -250,7 +263,8 @@ export class VibrationLabeller {
     this.written++;
     this.counters.imuAccepted++;
     if (this.segLen === 0) {
-      if (this.written >= 16) this.chooseSegment(15 / (stamp - this.t[(this.written - 16) & this.mask]!), this.written - 16);
+      if (this.written >= 16)
+        this.chooseSegment(15 / (stamp - this.t[(this.written - 16) & this.mask]!), this.written - 16);
     }
     while (this.segLen > 0 && this.written - this.segNext >= this.segLen) {
       this.computeSegment(this.segNext);
@@ -300,7 +314,9 @@ export class VibrationLabeller {
       return;
     }
     const s = this.scratch;
-    let mx = 0, my = 0, mz = 0;
+    let mx = 0,
+      my = 0,
+      mz = 0;
     for (let k = 0; k < n; k++) {
       const i = (start + k) & mask;
       s[k] = this.ax[i]! * ux + this.ay[i]! * uy + this.az[i]! * uz;
@@ -316,7 +332,9 @@ export class VibrationLabeller {
     let ang = 0;
     for (let k = 0; k < n; k++) {
       const i = (start + k) & mask;
-      const x = this.wx[i]! - mx, y = this.wy[i]! - my, z = this.wz[i]! - mz;
+      const x = this.wx[i]! - mx,
+        y = this.wy[i]! - my,
+        z = this.wz[i]! - mz;
       const along = x * ux + y * uy + z * uz;
       ang += x * x + y * y + z * z - along * along;
     }
@@ -525,7 +543,9 @@ export class VibrationLabeller {
     const energy = raw / (speed / cfg.referenceSpeed) ** cfg.speedExponent;
     // Geometry of the step.
     const poses = this.poses;
-    const pa = this.poseA, pb = this.poseB, pm = this.poseM;
+    const pa = this.poseA,
+      pb = this.poseB,
+      pm = this.poseM;
     if (!poses.interpolate(t0, pa) || !poses.interpolate(t1, pb) || !poses.interpolate((t0 + t1) / 2, pm)) {
       skipped.no_pose++;
       return;
@@ -564,7 +584,7 @@ export class VibrationLabeller {
     }
     if (!(hi > lo)) return 0.5;
     const r = (logEnergy - lo) / (hi - lo);
-    return r < 0 ? 0 : r > 1 ? 1 : r;
+    return Math.min(1, Math.max(0, r));
   }
 
   /**

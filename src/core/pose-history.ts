@@ -87,7 +87,18 @@ export class PoseHistory {
   push(s: OdomSample): PoseRejectReason | null {
     const p = s.pose.position;
     const o = s.pose.orientation;
-    return this.pushRaw(s.stamp, p.x, p.y, p.z, o.x, o.y, o.z, o.w, Math.hypot(s.linear.x, s.linear.y), s.angular.z);
+    return this.pushRaw(
+      s.stamp,
+      p.x,
+      p.y,
+      p.z,
+      o.x,
+      o.y,
+      o.z,
+      o.w,
+      Math.hypot(s.linear.x, s.linear.y),
+      s.angular.z,
+    );
   }
 
   /** Scalar form of `push` (hot path, tests). `speed`/`yawRate` may be NaN when unknown. */
@@ -117,7 +128,10 @@ export class PoseHistory {
     }
     const qn = Math.hypot(qx, qy, qz, qw);
     if (!(qn > 1e-9)) return "nan";
-    let q0 = qx / qn, q1 = qy / qn, q2 = qz / qn, q3 = qw / qn;
+    let q0 = qx / qn,
+      q1 = qy / qn,
+      q2 = qz / qn,
+      q3 = qw / qn;
     let yaw = yawOf({ x: q0, y: q1, z: q2, w: q3 });
     let d = 0;
     if (this.count > 0) {
@@ -229,7 +243,10 @@ export class PoseHistory {
   poseAt(stamp: Stamp, slack = 0): Pose3 | null {
     const p = emptyPoseAt();
     if (!this.interpolate(stamp, p, slack)) return null;
-    return { position: { x: p.x, y: p.y, z: p.z }, orientation: quatNormalize({ x: p.qx, y: p.qy, z: p.qz, w: p.qw }) };
+    return {
+      position: { x: p.x, y: p.y, z: p.z },
+      orientation: quatNormalize({ x: p.qx, y: p.qy, z: p.qz, w: p.qw }),
+    };
   }
 
   /** Cumulative distance at `stamp` (NaN outside the history). */
@@ -330,8 +347,14 @@ function wrap(a: number): number {
 
 /** Slerp between quaternions q[a..a+3] and q[b..b+3] (same hemisphere) into out.qx..qw. */
 function slerpInto(q: Float64Array, a: number, b: number, u: number, out: PoseAt): void {
-  const ax = q[a]!, ay = q[a + 1]!, az = q[a + 2]!, aw = q[a + 3]!;
-  const bx = q[b]!, by = q[b + 1]!, bz = q[b + 2]!, bw = q[b + 3]!;
+  const ax = q[a]!,
+    ay = q[a + 1]!,
+    az = q[a + 2]!,
+    aw = q[a + 3]!;
+  const bx = q[b]!,
+    by = q[b + 1]!,
+    bz = q[b + 2]!,
+    bw = q[b + 3]!;
   const dot = Math.min(1, ax * bx + ay * by + az * bz + aw * bw);
   let wa: number;
   let wb: number;
@@ -345,7 +368,10 @@ function slerpInto(q: Float64Array, a: number, b: number, u: number, out: PoseAt
     wa = Math.sin((1 - u) * th) / s;
     wb = Math.sin(u * th) / s;
   }
-  let x = wa * ax + wb * bx, y = wa * ay + wb * by, z = wa * az + wb * bz, w = wa * aw + wb * bw;
+  let x = wa * ax + wb * bx,
+    y = wa * ay + wb * by,
+    z = wa * az + wb * bz,
+    w = wa * aw + wb * bw;
   const n = Math.hypot(x, y, z, w);
   x /= n;
   y /= n;

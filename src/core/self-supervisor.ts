@@ -26,14 +26,32 @@
 // pruned to the horizon (so a label that comes after its keyframes expired gets no samples, counted
 // as `association.noKeyframe`).
 
-import { FootprintProjector, type FeatureGridSpec } from "./association.ts";
-import { pixelRay, intersectGround } from "./camera.ts";
-import { type Mat34, mat34, mat34Compose, mat34FromPose2, mat34FromTransform, mat34Invert, quatConjugate, quatRotate } from "./geometry.ts";
-import { KeyframeStore, type KeyframeExpiry, type KeyframeSettings } from "./keyframes.ts";
+import { type FeatureGridSpec, FootprintProjector } from "./association.ts";
+import { intersectGround, pixelRay } from "./camera.ts";
+import {
+  type Mat34,
+  mat34,
+  mat34Compose,
+  mat34FromPose2,
+  mat34FromTransform,
+  mat34Invert,
+  quatConjugate,
+  quatRotate,
+} from "./geometry.ts";
+import { type KeyframeExpiry, type KeyframeSettings, KeyframeStore } from "./keyframes.ts";
 import { type ImuRejectReason, type LabellerSettings, VibrationLabeller } from "./labeller.ts";
-import { emptyPoseAt, type PoseRejectReason, PoseHistory } from "./pose-history.ts";
+import { emptyPoseAt, PoseHistory, type PoseRejectReason } from "./pose-history.ts";
 import { TfBuffer } from "./tf-buffer.ts";
-import type { CameraModel, ImuSample, LabelSkipReason, OdomSample, Pose2, RoughnessLabel, Stamp, Transform } from "./types.ts";
+import type {
+  CameraModel,
+  ImuSample,
+  LabelSkipReason,
+  OdomSample,
+  Pose2,
+  RoughnessLabel,
+  Stamp,
+  Transform,
+} from "./types.ts";
 
 export type { FeatureGridSpec } from "./association.ts";
 
@@ -74,7 +92,12 @@ export interface SelfSupervisorStats {
   tf: { accepted: number; dropped: number };
   cameraInfo: { accepted: number; dropped: number };
   labels: { made: number; skipped: Record<LabelSkipReason, number>; samplesWithoutPose: number };
-  keyframes: { alive: number; added: number; rejectedNoPose: number; expired: Record<KeyframeExpiry, number> };
+  keyframes: {
+    alive: number;
+    added: number;
+    rejectedNoPose: number;
+    expired: Record<KeyframeExpiry, number>;
+  };
   association: {
     samples: number;
     /** Labels for which no live keyframe produced a sample. */
@@ -113,7 +136,14 @@ export class SelfSupervisor<T> {
   private readonly m1 = mat34();
   private readonly m2 = mat34();
   private readonly poseScratch = emptyPoseAt();
-  private rayCache: { model: CameraModel; rows: number; cols: number; sx: number; sy: number; rays: Float64Array } | null = null;
+  private rayCache: {
+    model: CameraModel;
+    rows: number;
+    cols: number;
+    sx: number;
+    sy: number;
+    rays: Float64Array;
+  } | null = null;
   private readonly counters = {
     odomAccepted: 0,
     odomDropped: { nan: 0, backwards: 0, duplicate: 0 } as Record<PoseRejectReason, number>,
@@ -124,7 +154,10 @@ export class SelfSupervisor<T> {
     kfNoPose: 0,
     samples: 0,
     noKeyframe: 0,
-    assocSkipped: { out_of_range: 0, not_visible: 0, partly_visible: 0, keyframe_without_pose: 0 } as Record<AssociationSkip, number>,
+    assocSkipped: { out_of_range: 0, not_visible: 0, partly_visible: 0, keyframe_without_pose: 0 } as Record<
+      AssociationSkip,
+      number
+    >,
   };
 
   constructor(config: SelfSupervisorConfig) {
@@ -153,7 +186,16 @@ export class SelfSupervisor<T> {
   }
 
   /** Allocation-free IMU input (serial adapters, benchmarks). */
-  onImuRaw(stamp: Stamp, ax: number, ay: number, az: number, wx: number, wy: number, wz: number, frameId?: string): void {
+  onImuRaw(
+    stamp: Stamp,
+    ax: number,
+    ay: number,
+    az: number,
+    wx: number,
+    wy: number,
+    wz: number,
+    frameId?: string,
+  ): void {
     if (frameId !== undefined && frameId !== this.imuFrameRaw) {
       this.imuFrameRaw = frameId;
       this.imuFrame = stripSlash(frameId);
@@ -181,8 +223,13 @@ export class SelfSupervisor<T> {
   onCameraInfo(c: CameraModel): void {
     const K = c.K;
     const ok =
-      c.width > 0 && c.height > 0 && K.length >= 9 && K.every(Number.isFinite) && c.D.every(Number.isFinite) &&
-      K[0]! > 0 && K[4]! > 0;
+      c.width > 0 &&
+      c.height > 0 &&
+      K.length >= 9 &&
+      K.every(Number.isFinite) &&
+      c.D.every(Number.isFinite) &&
+      K[0]! > 0 &&
+      K[4]! > 0;
     if (!ok) {
       this.counters.camDropped++;
       return;
@@ -191,8 +238,13 @@ export class SelfSupervisor<T> {
     // Keep the same object while nothing changed so per-model caches stay valid.
     const prev = this.camera;
     if (
-      prev && prev.frameId === c.frameId && prev.width === c.width && prev.height === c.height &&
-      prev.distortionModel === c.distortionModel && sameNumbers(prev.K, c.K) && sameNumbers(prev.D, c.D)
+      prev &&
+      prev.frameId === c.frameId &&
+      prev.width === c.width &&
+      prev.height === c.height &&
+      prev.distortionModel === c.distortionModel &&
+      sameNumbers(prev.K, c.K) &&
+      sameNumbers(prev.D, c.D)
     ) {
       return;
     }
@@ -222,7 +274,9 @@ export class SelfSupervisor<T> {
   /** Camera model, extrinsics and a pose near `stamp` are all known. */
   private canUseFrame(stamp: Stamp): boolean {
     return (
-      this.camera !== null && this.baseFromOptical !== null && this.poses.size > 0 &&
+      this.camera !== null &&
+      this.baseFromOptical !== null &&
+      this.poses.size > 0 &&
       this.poses.covers(stamp, KEYFRAME_POSE_SLACK)
     );
   }
@@ -310,8 +364,14 @@ export class SelfSupervisor<T> {
       skipped.out_of_range++;
       return;
     }
-    const odomFromOptical = mat34Compose(mat34FromPose2(pose.x, pose.y, pose.yaw, this.m1), baseFromOptical, this.m2);
-    const camX = odomFromOptical[3]!, camY = odomFromOptical[7]!, camZ = odomFromOptical[11]!;
+    const odomFromOptical = mat34Compose(
+      mat34FromPose2(pose.x, pose.y, pose.yaw, this.m1),
+      baseFromOptical,
+      this.m2,
+    );
+    const camX = odomFromOptical[3]!,
+      camY = odomFromOptical[7]!,
+      camZ = odomFromOptical[11]!;
     const opticalFromOdom = mat34Invert(odomFromOptical, this.m1);
     const fp = label.footprint;
     const proj = this.projector.project(camera, opticalFromOdom, fp.xs, fp.ys, rec.grid, 0);
@@ -357,13 +417,23 @@ export class SelfSupervisor<T> {
     }
     const n = grid.rows * grid.cols;
     if (outX.length < n || outY.length < n) {
-      throw new Error(`projectGridToGround: outputs hold ${Math.min(outX.length, outY.length)} values, grid has ${n} cells`);
+      throw new Error(
+        `projectGridToGround: outputs hold ${Math.min(outX.length, outY.length)} values, grid has ${n} cells`,
+      );
     }
     const rays = this.cellRays(camera, grid);
     const odomFromOptical = mat34Compose(mat34FromPose2(p.x, p.y, p.yaw, this.m1), baseFromOptical, this.m2);
     const hit = new Float64Array(3);
     for (let i = 0; i < n; i++) {
-      const t = intersectGround(odomFromOptical, rays[3 * i]!, rays[3 * i + 1]!, rays[3 * i + 2]!, hit, 0, maxRange);
+      const t = intersectGround(
+        odomFromOptical,
+        rays[3 * i]!,
+        rays[3 * i + 1]!,
+        rays[3 * i + 2]!,
+        hit,
+        0,
+        maxRange,
+      );
       if (t < 0) {
         outX[i] = Number.NaN;
         outY[i] = Number.NaN;
@@ -377,7 +447,14 @@ export class SelfSupervisor<T> {
 
   private cellRays(model: CameraModel, grid: FeatureGridSpec): Float64Array {
     const c = this.rayCache;
-    if (c && c.model === model && c.rows === grid.rows && c.cols === grid.cols && c.sx === grid.strideX && c.sy === grid.strideY) {
+    if (
+      c &&
+      c.model === model &&
+      c.rows === grid.rows &&
+      c.cols === grid.cols &&
+      c.sx === grid.strideX &&
+      c.sy === grid.strideY
+    ) {
       return c.rays;
     }
     const rays = new Float64Array(grid.rows * grid.cols * 3);

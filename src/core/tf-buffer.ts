@@ -40,7 +40,7 @@ export class TfBuffer {
         continue;
       }
       if (!edge || edge.parent !== t.parent || edge.isStatic) {
-        if (edge && edge.isStatic) {
+        if (edge?.isStatic) {
           // A dynamic transform never overrides a static mount (tf2 would complain too).
           rejected++;
           continue;
@@ -118,7 +118,14 @@ export class TfBuffer {
    */
   lookup(target: string, source: string, stamp?: Stamp): Transform | null {
     if (target === source) {
-      return { stamp: stamp ?? 0, parent: target, child: source, translation: { x: 0, y: 0, z: 0 }, rotation: { x: 0, y: 0, z: 0, w: 1 }, isStatic: true };
+      return {
+        stamp: stamp ?? 0,
+        parent: target,
+        child: source,
+        translation: { x: 0, y: 0, z: 0 },
+        rotation: { x: 0, y: 0, z: 0, w: 1 },
+        isStatic: true,
+      };
     }
     const up = this.pathToRoot(source);
     const down = this.pathToRoot(target);
@@ -152,7 +159,7 @@ export class TfBuffer {
   /** Is there a path target ← source made only of static transforms? */
   isStaticChain(target: string, source: string): boolean {
     const t = this.lookup(target, source);
-    return t !== null && t.isStatic;
+    return t?.isStatic === true;
   }
 }
 
@@ -161,15 +168,23 @@ function finiteTransform(t: Transform): boolean {
   const q = t.rotation;
   return (
     Number.isFinite(t.stamp) &&
-    Number.isFinite(a.x) && Number.isFinite(a.y) && Number.isFinite(a.z) &&
-    Number.isFinite(q.x) && Number.isFinite(q.y) && Number.isFinite(q.z) && Number.isFinite(q.w) &&
+    Number.isFinite(a.x) &&
+    Number.isFinite(a.y) &&
+    Number.isFinite(a.z) &&
+    Number.isFinite(q.x) &&
+    Number.isFinite(q.y) &&
+    Number.isFinite(q.z) &&
+    Number.isFinite(q.w) &&
     Math.hypot(q.x, q.y, q.z, q.w) > 1e-9
   );
 }
 
 function slerp(a: Quat, b: Quat, u: number): Quat {
   let dot = a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
-  let bx = b.x, by = b.y, bz = b.z, bw = b.w;
+  let bx = b.x,
+    by = b.y,
+    bz = b.z,
+    bw = b.w;
   if (dot < 0) {
     dot = -dot;
     bx = -bx;
@@ -185,5 +200,10 @@ function slerp(a: Quat, b: Quat, u: number): Quat {
     wa = Math.sin((1 - u) * th) / s;
     wb = Math.sin(u * th) / s;
   }
-  return quatNormalize({ x: wa * a.x + wb * bx, y: wa * a.y + wb * by, z: wa * a.z + wb * bz, w: wa * a.w + wb * bw });
+  return quatNormalize({
+    x: wa * a.x + wb * bx,
+    y: wa * a.y + wb * by,
+    z: wa * a.z + wb * bz,
+    w: wa * a.w + wb * bw,
+  });
 }

@@ -1,7 +1,16 @@
 // The tagged union that flows out of the sensor merge. `stamp` is the message's header stamp
 // (seconds); it is what ordering, lateness and duplicates are judged on.
 
-import type { CameraModel, CompressedFrame, ImageFrame, ImuSample, OdomSample, Problem, Stamp, Transform } from "../types.ts";
+import type {
+  CameraModel,
+  CompressedFrame,
+  ImageFrame,
+  ImuSample,
+  OdomSample,
+  Problem,
+  Stamp,
+  Transform,
+} from "../types.ts";
 
 export type SensorEvent =
   | { kind: "imu"; stamp: Stamp; value: ImuSample }

@@ -2,8 +2,16 @@
 // is validated on its own (NaN / duplicate / backwards → Problem), then all are merged and
 // re-ordered within `reorderWindow` seconds (late → Problem). Static TF passes through at once.
 
-import { merge, type Observable, type SchedulerLike, map } from "rxjs";
-import type { CameraModel, CompressedFrame, ImageFrame, ImuSample, OdomSample, Problem, Transform } from "../types.ts";
+import { map, merge, type Observable, type SchedulerLike } from "rxjs";
+import type {
+  CameraModel,
+  CompressedFrame,
+  ImageFrame,
+  ImuSample,
+  OdomSample,
+  Problem,
+  Transform,
+} from "../types.ts";
 import type { SensorEvent } from "./events.ts";
 import { reorderByStamp } from "./reorder-by-stamp.ts";
 import { validateStamps } from "./validate-stamps.ts";
@@ -23,17 +31,23 @@ export interface MergeOptions {
   scheduler?: SchedulerLike;
 }
 
-const finite3 = (v: { x: number; y: number; z: number }) => Number.isFinite(v.x) && Number.isFinite(v.y) && Number.isFinite(v.z);
+const finite3 = (v: { x: number; y: number; z: number }) =>
+  Number.isFinite(v.x) && Number.isFinite(v.y) && Number.isFinite(v.z);
 
 function tag<T, K extends SensorEvent["kind"]>(kind: K, stampOf: (x: T) => number) {
   return map((x: T | Problem): SensorEvent | Problem =>
-    (x as Problem).type === "problem" ? (x as Problem) : ({ kind, stamp: stampOf(x as T), value: x } as SensorEvent),
+    (x as Problem).type === "problem"
+      ? (x as Problem)
+      : ({ kind, stamp: stampOf(x as T), value: x } as SensorEvent),
   );
 }
 
 const tfStamp = (ts: Transform[]) => (ts.length ? Math.max(...ts.map((t) => t.stamp)) : Number.NaN);
 
-export function mergeSensors(sources: SensorSources, options: MergeOptions): Observable<SensorEvent | Problem> {
+export function mergeSensors(
+  sources: SensorSources,
+  options: MergeOptions,
+): Observable<SensorEvent | Problem> {
   const streams: Observable<SensorEvent | Problem>[] = [];
   if (sources.imu$) {
     streams.push(
@@ -50,7 +64,11 @@ export function mergeSensors(sources: SensorSources, options: MergeOptions): Obs
   if (sources.odom$) {
     streams.push(
       sources.odom$.pipe(
-        validateStamps<OdomSample>({ topic: "odom", stampOf: (s) => s.stamp, isValid: (s) => finite3(s.pose.position) }),
+        validateStamps<OdomSample>({
+          topic: "odom",
+          stampOf: (s) => s.stamp,
+          isValid: (s) => finite3(s.pose.position),
+        }),
         tag("odom", (s: OdomSample) => s.stamp),
       ),
     );

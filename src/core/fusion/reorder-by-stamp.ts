@@ -6,7 +6,13 @@
 // A live stream that goes quiet would hold its last items forever; `idleFlush` (ms on `scheduler`)
 // releases everything buffered after that much silence. Completion releases everything too.
 
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from "rxjs";
+import {
+  asyncScheduler,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  type Subscription,
+} from "rxjs";
 import type { Problem, Stamp } from "../types.ts";
 import { isProblem, problem } from "./events.ts";
 
@@ -26,7 +32,15 @@ export interface ReorderOptions<T> {
 }
 
 export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<T | Problem, T | Problem> {
-  const { window, stampOf, passThrough, idleFlush, scheduler = asyncScheduler, topicOf, maxBuffered = 100_000 } = options;
+  const {
+    window,
+    stampOf,
+    passThrough,
+    idleFlush,
+    scheduler = asyncScheduler,
+    topicOf,
+    maxBuffered = 100_000,
+  } = options;
   return (source) =>
     new Observable<T | Problem>((subscriber) => {
       // Min-heap on (stamp, arrival) so equal stamps keep their arrival order.
@@ -79,7 +93,8 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
         return top;
       };
       const releaseUpTo = (limit: number) => {
-        while (heapItems.length > 0 && (heapKeys[0]! <= limit || heapItems.length > maxBuffered)) subscriber.next(pop());
+        while (heapItems.length > 0 && (heapKeys[0]! <= limit || heapItems.length > maxBuffered))
+          subscriber.next(pop());
       };
       const flushAll = () => releaseUpTo(Number.POSITIVE_INFINITY);
       const armIdle = () => {
@@ -101,7 +116,12 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
           }
           if (k < released) {
             subscriber.next(
-              problem("late", `stamp ${k} arrived ${(released - k).toFixed(6)} s after ${released} was released (window ${window} s)`, topicOf?.(x), k),
+              problem(
+                "late",
+                `stamp ${k} arrived ${(released - k).toFixed(6)} s after ${released} was released (window ${window} s)`,
+                topicOf?.(x),
+                k,
+              ),
             );
             return;
           }

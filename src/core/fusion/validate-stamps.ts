@@ -2,7 +2,7 @@
 // previous stamp, or goes back in time, and emits a Problem for each instead (never throws).
 // Per stream: apply it to one topic before merging.
 
-import { type OperatorFunction, Observable } from "rxjs";
+import { Observable, type OperatorFunction } from "rxjs";
 import type { Problem, Stamp } from "../types.ts";
 import { isProblem, problem } from "./events.ts";
 
@@ -36,7 +36,9 @@ export function validateStamps<T>(options: ValidateOptions<T>): OperatorFunction
             ok = false;
           }
           if (!Number.isFinite(stamp) || !ok) {
-            subscriber.next(problem("nan", `${topic}: message with a non-finite stamp or value (stamp ${stamp})`, topic));
+            subscriber.next(
+              problem("nan", `${topic}: message with a non-finite stamp or value (stamp ${stamp})`, topic),
+            );
             return;
           }
           if (stamp === last && !allowEqual) {
@@ -44,7 +46,14 @@ export function validateStamps<T>(options: ValidateOptions<T>): OperatorFunction
             return;
           }
           if (stamp < last) {
-            subscriber.next(problem("backwards", `${topic}: stamp ${stamp} is ${(last - stamp).toFixed(6)} s before the previous ${last}`, topic, stamp));
+            subscriber.next(
+              problem(
+                "backwards",
+                `${topic}: stamp ${stamp} is ${(last - stamp).toFixed(6)} s before the previous ${last}`,
+                topic,
+                stamp,
+              ),
+            );
             return;
           }
           last = stamp;
