@@ -3,6 +3,7 @@
 // a bad params file names the bad key even on a machine without ROS 2.
 
 import type { Command } from "commander";
+import { attachPipelineMqtt } from "../adapters/controls.ts";
 import { loadRclnodejs, startRosNode } from "../adapters/ros2.ts";
 import { configFromRosArgs, parseRosArgs } from "../adapters/ros2-params.ts";
 import { type Config, ConfigError } from "../runtime/config.ts";
@@ -53,12 +54,15 @@ Examples:
         if (config.learner.checkpointDir)
           await pipeline.learner.loadLatestCheckpoint(config.learner.checkpointDir);
         const handle = startRosNode(rcl, config, pipeline);
+        // Fleet telemetry from the ROS node too, when mqtt.url is set.
+        const mqtt = attachPipelineMqtt(pipeline, config, (line) => handle.node.getLogger().info(line));
         await new Promise<void>((resolve) => {
           process.once("SIGINT", () => resolve());
           process.once("SIGTERM", () => resolve());
         });
         await handle.stop();
         await pipeline.finish();
+        await mqtt?.close();
         await pipeline.close();
         rcl.shutdown();
       }),
