@@ -392,8 +392,8 @@ class PipelineImpl implements Pipeline {
     }
   }
 
-  #drain(): void {
-    const { labels, samples } = this.#supervisor.drain();
+  #drain(final = false): void {
+    const { labels, samples } = final ? this.#supervisor.flush() : this.#supervisor.drain();
     for (const label of labels) {
       this.#counts.labels++;
       this.#evaluator?.onLabel(label.roughness, label.stamp);
@@ -572,7 +572,8 @@ class PipelineImpl implements Pipeline {
   async finish(): Promise<PipelineSummary> {
     while (this.#busy) await this.#busy;
     await this.#training;
-    this.#drain();
+    // The last steps' labels (their analysis window runs past the end of the data).
+    this.#drain(true);
     const stats = this.stats();
     const wallSeconds = (performance.now() - this.#wallStart) / 1000;
     const summary: PipelineSummary = {
