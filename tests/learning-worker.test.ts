@@ -62,6 +62,8 @@ describe("LiveTrainer (worker_threads)", () => {
       expect(Math.abs((after.roughness[i] as number) - expected)).toBeLessThan(0.2);
     }
     expect(Array.from(after.roughness)).not.toEqual(Array.from(before.roughness));
+    // The novelty references came along with the weights: familiar features are confident.
+    expect(after.confidence.reduce((a, b) => a + b, 0) / 40).toBeGreaterThan(0.5);
     const stats = trainer.stats();
     expect(stats.bufferSize).toBe(600);
     expect(stats.weightsReceived).toBe(received.length);

@@ -19,6 +19,7 @@
 import type { LearnerConfig } from "../runtime/config.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { TerrainHead } from "./head.ts";
+import { KnnNovelty } from "./novelty.ts";
 import { ReplayBuffer } from "./replay-buffer.ts";
 import { type BackendName, type BackendPreference, initBackend, tf } from "./tf-backend.ts";
 
@@ -30,6 +31,9 @@ const CLIP = 8;
 const MIN_STD = 1e-2;
 /** Samples used to measure the training reconstruction-error distribution. */
 const ERR_PROBE = 256;
+/** Reference samples and neighbours of the kNN novelty score. */
+const KNN_REFS = 512;
+const KNN_K = 5;
 const MAGIC = 0x31484c54; // "TLH1"
 
 export interface LearnerStats {
@@ -75,6 +79,8 @@ export class OnlineLearner {
   private steps = 0;
   private lastLoss = Number.NaN;
   private lastReconLoss = Number.NaN;
+  private readonly knn: KnnNovelty | null;
+  private readonly rx: Float32Array;
   private errMean = Number.NaN;
   private errStd = Number.NaN;
 
@@ -110,6 +116,8 @@ export class OnlineLearner {
     this.px = new Float32Array(ERR_PROBE * channels);
     this.py = new Float32Array(ERR_PROBE);
     this.pw = new Float32Array(ERR_PROBE);
+    this.knn = cfg.novelty === "knn" ? new KnnNovelty(channels, KNN_K) : null;
+    this.rx = new Float32Array(this.knn ? KNN_REFS * channels : 0);
   }
 
   /** Initialises the tfjs backend (cfg.backend) for this thread and builds the networks. */
@@ -205,19 +213,31 @@ export class OnlineLearner {
   }
 
   private updateErrorStats(): void {
+    if (this.knn) {
+      // Fresh references from the (balanced) buffer, then calibrate on another draw.
+      const m = this.buffer.sample(KNN_REFS, this.rx, this.py, this.pw);
+      this.standardise(this.rx, m);
+      this.knn.rebuild(this.rx, m);
+    }
     const n = this.buffer.sample(ERR_PROBE, this.px, this.py, this.pw);
     if (n < 2) return;
     this.standardise(this.px, n);
-    const { reconError } = this.head.predict(this.px, n);
+    const score = this.novelty(this.px, n, true);
     let s = 0;
     let s2 = 0;
     for (let i = 0; i < n; i++) {
-      const l = Math.log((reconError[i] as number) + 1e-8);
+      const l = Math.log((score[i] as number) + 1e-8);
       s += l;
       s2 += l * l;
     }
     this.errMean = s / n;
     this.errStd = Math.sqrt(Math.max(s2 / n - this.errMean * this.errMean, 0));
+  }
+
+  /** Raw novelty of standardised rows: kNN distance or autoencoder reconstruction error. */
+  private novelty(z: Float32Array, n: number, leaveOneOut: boolean, reconError?: Float32Array): Float32Array {
+    if (this.knn) return this.knn.score(z, n, leaveOneOut);
+    return reconError ?? this.head.predict(z, n).reconError;
   }
 
   /** Maps a reconstruction error to confidence 0..1 (0 when nothing has been trained yet). */
@@ -243,10 +263,11 @@ export class OnlineLearner {
     // Non-finite features (a broken backbone output) become the training mean; confidence says the rest.
     for (let i = 0; i < n * C; i++) if (!Number.isFinite(z[i] as number)) z[i] = this.shift[i % C] as number;
     this.standardise(z, n);
-    const { roughness, reconError } = this.head.predict(z, n);
+    const head = this.head.predict(z, n);
+    const reconError = this.novelty(z, n, false, head.reconError);
     const confidence = new Float32Array(n);
     for (let i = 0; i < n; i++) confidence[i] = this.confidenceOf(reconError[i] as number);
-    return { roughness, confidence, reconError };
+    return { roughness: head.roughness, confidence, reconError };
   }
 
   // --- weights: everything a predictor needs (networks, normaliser, novelty statistics) -------------
@@ -258,9 +279,12 @@ export class OnlineLearner {
     const headerBytes = 8 * 4 + 8 * 8;
     const normBytes = 2 * C * 8;
     const floats = arrays.reduce((a, w) => a + w.length, 0);
-    const buf = new ArrayBuffer(headerBytes + normBytes + floats * 4);
+    // kNN novelty references travel with the weights: the predictor has no replay buffer.
+    const refs = this.knn ? this.knn.references() : new Float32Array(0);
+    const refCount = refs.length / C;
+    const buf = new ArrayBuffer(headerBytes + normBytes + (floats + refs.length) * 4);
     const dv = new DataView(buf);
-    const u32 = [MAGIC, 1, C, this.cfg.hiddenUnits, this.cfg.bottleneck, arrays.length, floats, 0];
+    const u32 = [MAGIC, 1, C, this.cfg.hiddenUnits, this.cfg.bottleneck, arrays.length, floats, refCount];
     u32.forEach((v, i) => {
       dv.setUint32(i * 4, v, true);
     });
@@ -281,6 +305,7 @@ export class OnlineLearner {
     for (let k = 0; k < C; k++, o += 8) dv.setFloat64(o, this.normMean[k] as number, true);
     for (let k = 0; k < C; k++, o += 8) dv.setFloat64(o, this.normM2[k] as number, true);
     for (const w of arrays) for (let i = 0; i < w.length; i++, o += 4) dv.setFloat32(o, w[i] as number, true);
+    for (let i = 0; i < refs.length; i++, o += 4) dv.setFloat32(o, refs[i] as number, true);
     return buf;
   }
 
@@ -302,7 +327,8 @@ export class OnlineLearner {
         `learner weights are for ${C} channels/${hidden} hidden/${bottleneck} bottleneck; this learner has ${this.channels}/${this.cfg.hiddenUnits}/${this.cfg.bottleneck}`,
       );
     }
-    const expected = 96 + 16 * C + 4 * floats;
+    const refCount = dv.getUint32(28, true);
+    const expected = 96 + 16 * C + 4 * floats + 4 * refCount * C;
     if (bytes.byteLength !== expected)
       throw new Error(`learner weights: ${bytes.byteLength} bytes, expected ${expected}`);
     const shapes = this.head.shapes();
@@ -316,6 +342,11 @@ export class OnlineLearner {
       return a;
     });
     this.head.setWeights(arrays);
+    if (this.knn) {
+      const refs = new Float32Array(refCount * C);
+      for (let i = 0; i < refs.length; i++, o += 4) refs[i] = dv.getFloat32(o, true);
+      this.knn.rebuild(refs, refCount);
+    }
     this.steps = dv.getFloat64(32, true);
     this.normCount = dv.getFloat64(40, true);
     this.errMean = dv.getFloat64(48, true);
@@ -371,6 +402,7 @@ export class OnlineLearner {
     const fresh = new TerrainHead(this.head.opts, this.backend);
     this.head.dispose();
     this.head = fresh;
+    this.knn?.dispose();
     this.buffer.clear();
     this.normCount = 0;
     this.normMean.fill(0);
@@ -400,5 +432,6 @@ export class OnlineLearner {
 
   dispose(): void {
     this.head.dispose();
+    this.knn?.dispose();
   }
 }

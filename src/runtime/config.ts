@@ -140,7 +140,7 @@ export const LearnerSchema = z
      * Novelty score behind the confidence: distance to the k nearest training samples ("knn") or the
      * reconstruction error of an autoencoder trained on them ("autoencoder").
      */
-    novelty: z.enum(["knn", "autoencoder"]).default("autoencoder"),
+    novelty: z.enum(["knn", "autoencoder"]).default("knn"),
     /** Autoencoder bottleneck width of the novelty (confidence) head. */
     bottleneck: z.number().int().positive().default(8),
     /**
