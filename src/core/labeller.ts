@@ -14,8 +14,8 @@
 //     verticalBandPower, (m/s²)².
 //  5. Roll/pitch-rate energy: the variance of the angular rate perpendicular to u, (rad/s)².
 //  6. raw = verticalBandPower + angularWeight · angularRateEnergy;
-//     energy = raw / (speed / referenceSpeed)^speedExponent, speed = odometry path length over the
-//     window / its duration. Vibration power grows with speed; the default exponent (2.85) is the
+//     energy = raw / mean((v/referenceSpeed)^speedExponent), the mean over the window's Welch
+//     segments of the odometry speed at each (power follows the instantaneous speed). Vibration power grows with speed; the default exponent (2.85) is the
 //     least-squares fit on the real BorealTC runs (tests/core-labeller.test.ts).
 //  7. roughness = clamp01((log10(energy) − lo) / (hi − lo)) with lo/hi fixed from config or the
 //     running percentiles of log10(energy) over the labels seen so far.
@@ -523,6 +523,7 @@ export class VibrationLabeller {
     let vbp = 0;
     let ang = 0;
     let rate = 0;
+    let norm = 0;
     let used = 0;
     for (let k = sa; k < sb; k++) {
       const j = k & SEG_MASK;
@@ -530,6 +531,11 @@ export class VibrationLabeller {
       vbp += this.segPower[j]!;
       ang += this.segAngular[j]!;
       rate += this.segRate[j]!;
+      // Vibration power follows the instantaneous speed, so the normaliser is the mean of
+      // (v/v_ref)^α over the same segments, not (mean v)^α: a window that starts from a stop
+      // would otherwise be divided by a tiny mean speed and look very rough.
+      const vs = this.poses.speedAt(this.segCentre[j]!);
+      norm += (Math.abs(Number.isFinite(vs) ? vs : speed) / cfg.referenceSpeed) ** cfg.speedExponent;
       used++;
     }
     if (used === 0) {
@@ -540,7 +546,13 @@ export class VibrationLabeller {
     ang /= used;
     this.lastRate = rate / used;
     const raw = vbp + cfg.angularWeight * ang;
-    const energy = raw / (speed / cfg.referenceSpeed) ** cfg.speedExponent;
+    norm /= used;
+    // The effective speed of the window: the speed whose (v/v_ref)^α is the mean normaliser.
+    if (!(norm > 0) || cfg.referenceSpeed * norm ** (1 / Math.max(cfg.speedExponent, 1e-9)) < cfg.minSpeed) {
+      skipped.stationary++;
+      return;
+    }
+    const energy = raw / norm;
     // Geometry of the step.
     const poses = this.poses;
     const pa = this.poseA,
