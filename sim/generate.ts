@@ -19,9 +19,10 @@ import {
   odomToRos,
   transformsToRos,
 } from "../src/io/ros/convert.ts";
+import { type FrameSource, inlineFrames, workerFrames } from "./frames.ts";
 import { ImuModel, type ImuReading } from "./imu.ts";
 import { OdometryModel } from "./odom.ts";
-import { cameraSetup, GroundRenderer } from "./render.ts";
+import { cameraSetup } from "./render.ts";
 import { newState, RouteDriver } from "./route.ts";
 import { buildWorld, groundTruthGrids, terrainAt, type World, worldSummary } from "./world.ts";
 import { loadWorldFile, parseWorld, type WorldFile } from "./world-schema.ts";
@@ -72,6 +73,11 @@ export interface GenerateOptions {
   /** Called about every simulated second, and at the end. */
   onProgress?: (simSeconds: number, duration: number) => void;
   signal?: AbortSignal;
+  /**
+   * Render camera frames in a worker thread, ahead of the main loop (same bytes either way).
+   * "auto" (default) uses one for long or large runs, where it pays for its start-up.
+   */
+  renderWorker?: boolean | "auto";
 }
 
 export interface GenerateResult {
@@ -120,7 +126,8 @@ export function withOverrides(
 /** Streams on one clock: each has its k-th event at start + k / rate. */
 interface Stream {
   name: "static" | "grid" | "odom" | "imu" | "camera";
-  period: number;
+  /** Events per second (0: only the one at the start). */
+  rate: number;
   k: number;
   /** Tie-break order at equal stamps. */
   order: number;
@@ -138,7 +145,15 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
   const end = start + duration;
 
   const setup = cameraSetup(world, file.camera.width, file.camera.height);
-  const renderer = new GroundRenderer(world, setup, seed);
+  const frameCount = Math.ceil(duration * file.camera.rate - 1e-9);
+  const useWorker =
+    options.renderWorker === "auto" || options.renderWorker === undefined
+      ? frameCount * file.camera.width * file.camera.height > 30e6
+      : options.renderWorker;
+  const { width, height, rate } = file.camera;
+  const frames: FrameSource = useWorker
+    ? workerFrames(world, seed, start, rate, width, height, frameCount)
+    : inlineFrames(world, seed, start, rate, width, height);
   const route = new RouteDriver(world, seed, start);
   const imu = new ImuModel(world, seed, file.imu.rate);
   const odom = new OdometryModel(world, seed, route.start);
@@ -175,13 +190,14 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
   };
 
   const streams: Stream[] = [
-    { name: "static", period: Number.POSITIVE_INFINITY, k: 0, order: 0 },
-    { name: "grid", period: file.groundTruth.period, k: 0, order: 1 },
-    { name: "odom", period: 1 / file.odometry.rate, k: 0, order: 2 },
-    { name: "imu", period: 1 / file.imu.rate, k: 0, order: 3 },
-    { name: "camera", period: 1 / file.camera.rate, k: 0, order: 4 },
+    { name: "static", rate: 0, k: 0, order: 0 },
+    { name: "grid", rate: 1 / file.groundTruth.period, k: 0, order: 1 },
+    { name: "odom", rate: file.odometry.rate, k: 0, order: 2 },
+    { name: "imu", rate: file.imu.rate, k: 0, order: 3 },
+    { name: "camera", rate: file.camera.rate, k: 0, order: 4 },
   ];
-  const timeOf = (s: Stream) => (s.k === 0 ? start : start + s.k * s.period);
+  // k / rate (not k · period): the same expression the frame source uses for camera poses.
+  const timeOf = (s: Stream) => (s.k === 0 ? start : start + s.k / s.rate);
 
   const state = newState();
   const reading: ImuReading = { ax: 0, ay: 0, az: 0, gx: 0, gy: 0, gz: 0, roughness: 0 };
@@ -333,8 +349,8 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
           break;
         }
         case "camera": {
-          route.sample(t, state);
-          const pixels = renderer.render(state.x, state.y, state.yaw, t - start);
+          const frame = await frames.take(next.k - 1);
+          const pixels = frame.pixels;
           if (options.jpeg) {
             const jpeg = await sharp(pixels, {
               raw: { width: model.width, height: model.height, channels: 3 },
@@ -368,7 +384,7 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
             );
           }
           for (const terrain of world.terrains) {
-            if (renderer.terrainPixels[terrain.index]! >= 0.02 * renderer.sampledPixels) {
+            if (frame.terrainPixels[terrain.index]! >= 0.02 * frame.sampledPixels) {
               result.framesSeeing[terrain.name] = (result.framesSeeing[terrain.name] ?? 0) + 1;
             }
           }
@@ -389,6 +405,7 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
       }
     }
   } finally {
+    await frames.close();
     await writer.close();
   }
   result.distance = route.distance;

@@ -39,6 +39,17 @@ describe("determinism", () => {
     expect(Buffer.compare(ba, readFileSync(c))).not.toBe(0);
   });
 
+  it("rendering in a worker thread gives the same bytes as rendering inline", async () => {
+    const a = join(dir, "inline.mcap");
+    const b = join(dir, "worker.mcap");
+    const camera = { width: 160, height: 120 };
+    const ra = await generateWorldBag({ out: a, seed: 3, duration: 1, camera, renderWorker: false });
+    const rb = await generateWorldBag({ out: b, seed: 3, duration: 1, camera, renderWorker: true });
+    expect(rb.frames).toBe(15);
+    expect(rb.framesSeeing).toEqual(ra.framesSeeing);
+    expect(Buffer.compare(readFileSync(a), readFileSync(b))).toBe(0);
+  });
+
   it("JPEG output is deterministic too and replaces image_raw", async () => {
     const a = join(dir, "ja.mcap");
     const b = join(dir, "jb.mcap");

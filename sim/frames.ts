@@ -1,0 +1,184 @@
+// Camera frames for the generator, rendered either in this thread or in a worker thread that runs
+// a few frames ahead while this thread does the IMU, odometry, serialisation and compression.
+//
+// Both paths produce the same bytes: the renderer is deterministic given the sequence of poses it
+// is asked for, and the worker builds the same world and renderer from the same file and seed. The
+// camera's poses come from their own RouteDriver (the trajectory is deterministic too), so the
+// worker can be fed poses ahead of the main loop without disturbing the other sensors' sampling.
+
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { cameraSetup, GroundRenderer } from "./render.ts";
+import { newState, RouteDriver } from "./route.ts";
+import { buildWorld, type World } from "./world.ts";
+import type { WorldFile } from "./world-schema.ts";
+
+const WORKER_KIND = "terrain-learner/sim-render";
+
+export interface RenderedFrame {
+  pixels: Uint8Array;
+  /** Sampled ground pixels per terrain, and all sampled pixels (see GroundRenderer). */
+  terrainPixels: Uint32Array;
+  sampledPixels: number;
+}
+
+export interface FrameSource {
+  /** Frame k (at start + k / rate); call with k = 0, 1, 2, … in order. */
+  take(k: number): Promise<RenderedFrame>;
+  close(): Promise<void>;
+}
+
+interface Init {
+  kind: string;
+  file: WorldFile;
+  seed: number;
+  width: number;
+  height: number;
+}
+
+interface Request {
+  k: number;
+  x: number;
+  y: number;
+  yaw: number;
+  t: number;
+}
+
+/** Renders in this thread, on demand. */
+export function inlineFrames(
+  world: World,
+  seed: number,
+  start: number,
+  rate: number,
+  width: number,
+  height: number,
+): FrameSource {
+  const renderer = new GroundRenderer(world, cameraSetup(world, width, height), seed);
+  const route = new RouteDriver(world, seed, start);
+  const s = newState();
+  return {
+    async take(k) {
+      const t = start + k / rate;
+      route.sample(t, s);
+      const pixels = renderer.render(s.x, s.y, s.yaw, t - start);
+      return {
+        pixels,
+        terrainPixels: renderer.terrainPixels.slice(),
+        sampledPixels: renderer.sampledPixels,
+      };
+    },
+    async close() {},
+  };
+}
+
+/** Renders in a worker thread, `ahead` frames in advance, never past `count` frames. */
+export function workerFrames(
+  world: World,
+  seed: number,
+  start: number,
+  rate: number,
+  width: number,
+  height: number,
+  count: number,
+  ahead = 4,
+): FrameSource {
+  const init: Init = { kind: WORKER_KIND, file: world.file, seed, width, height };
+  const worker = spawn(init);
+  const route = new RouteDriver(world, seed, start);
+  const s = newState();
+  const pending = new Map<number, { resolve: (f: RenderedFrame) => void; reject: (e: Error) => void }>();
+  const results = new Map<number, Promise<RenderedFrame>>();
+  let failure: Error | undefined;
+  let next = 0;
+  const fail = (err: Error) => {
+    failure ??= err;
+    for (const p of pending.values()) p.reject(failure);
+    pending.clear();
+  };
+  worker.on(
+    "message",
+    (
+      m:
+        | { k: number; pixels: Uint8Array; terrainPixels: Uint32Array; sampledPixels: number }
+        | { error: string },
+    ) => {
+      if ("error" in m) {
+        fail(new Error(`render worker: ${m.error}`));
+        return;
+      }
+      const p = pending.get(m.k);
+      pending.delete(m.k);
+      p?.resolve({ pixels: m.pixels, terrainPixels: m.terrainPixels, sampledPixels: m.sampledPixels });
+    },
+  );
+  worker.on("error", (err) => fail(err));
+  worker.on("exit", (code) => {
+    if (pending.size > 0) fail(new Error(`render worker exited with code ${code}`));
+  });
+  const submit = () => {
+    const k = next++;
+    const t = start + k / rate;
+    route.sample(t, s);
+    results.set(
+      k,
+      new Promise<RenderedFrame>((resolve, reject) => {
+        if (failure) reject(failure);
+        else pending.set(k, { resolve, reject });
+      }),
+    );
+    const req: Request = { k, x: s.x, y: s.y, yaw: s.yaw, t: t - start };
+    worker.postMessage(req);
+  };
+  return {
+    async take(k) {
+      while (next <= k || next < Math.min(count, k + ahead + 1)) submit();
+      const r = results.get(k);
+      if (!r) throw new Error(`render worker: frame ${k} was never requested`);
+      results.delete(k);
+      return r;
+    },
+    async close() {
+      await worker.terminate();
+    },
+  };
+}
+
+function spawn(data: Init): Worker {
+  const file = fileURLToPath(import.meta.url);
+  if (!file.endsWith(".ts")) return new Worker(file, { workerData: data });
+  // Running from TypeScript sources (tsx): a worker does not inherit the loader, so a bootstrap
+  // imports this file through tsx's API (the same scheme as src/learning/worker.ts).
+  const api = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve("tsx/esm/api")
+      .replace(/index\.cjs$/, "index.mjs"),
+  ).href;
+  const self = pathToFileURL(file).href;
+  const boot = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
+
+// --- worker side ----------------------------------------------------------------------------------
+
+if (!isMainThread && (workerData as Init | undefined)?.kind === WORKER_KIND && parentPort) {
+  const port = parentPort;
+  const init = workerData as Init;
+  try {
+    const world = buildWorld(init.file, init.seed);
+    const renderer = new GroundRenderer(world, cameraSetup(world, init.width, init.height), init.seed);
+    port.on("message", (req: Request) => {
+      try {
+        const pixels = renderer.render(req.x, req.y, req.yaw, req.t);
+        const terrainPixels = renderer.terrainPixels.slice();
+        port.postMessage({ k: req.k, pixels, terrainPixels, sampledPixels: renderer.sampledPixels }, [
+          pixels.buffer as ArrayBuffer,
+        ]);
+      } catch (err) {
+        port.postMessage({ error: (err as Error).message });
+      }
+    });
+  } catch (err) {
+    port.postMessage({ error: (err as Error).message });
+  }
+}
