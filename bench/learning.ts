@@ -68,8 +68,8 @@ if (json) {
   console.log(
     `backbone (${results.channels} ch, stride ${results.stride}, EP ${results.executionProviders})`,
   );
-  console.log(`  320×240: ${f(results["backboneMs_320x240"])} ms/frame`);
-  console.log(`  640×480: ${f(results["backboneMs_640x480"])} ms/frame`);
+  console.log(`  320×240: ${f(results.backboneMs_320x240)} ms/frame`);
+  console.log(`  640×480: ${f(results.backboneMs_640x480)} ms/frame`);
   console.log(`head (tfjs backend: ${results.backend})`);
   console.log(`  predict ${results.predictCells} cells: ${f(results.predictMs)} ms/frame`);
   console.log(`  train: ${f(results.trainStepsPerSec, 0)} steps/s (batch ${results.batchSize})`);
