@@ -43,6 +43,7 @@ interface Request {
   y: number;
   yaw: number;
   t: number;
+  v: number;
 }
 
 /** Renders in this thread, on demand. */
@@ -61,7 +62,7 @@ export function inlineFrames(
     async take(k) {
       const t = start + k / rate;
       route.sample(t, s);
-      const pixels = renderer.render(s.x, s.y, s.yaw, t - start);
+      const pixels = renderer.render(s.x, s.y, s.yaw, t - start, undefined, s.v);
       return {
         pixels,
         terrainPixels: renderer.terrainPixels.slice(),
@@ -127,7 +128,7 @@ export function workerFrames(
         else pending.set(k, { resolve, reject });
       }),
     );
-    const req: Request = { k, x: s.x, y: s.y, yaw: s.yaw, t: t - start };
+    const req: Request = { k, x: s.x, y: s.y, yaw: s.yaw, t: t - start, v: s.v };
     worker.postMessage(req);
   };
   return {
@@ -169,7 +170,7 @@ if (!isMainThread && (workerData as Init | undefined)?.kind === WORKER_KIND && p
     const renderer = new GroundRenderer(world, cameraSetup(world, init.width, init.height), init.seed);
     port.on("message", (req: Request) => {
       try {
-        const pixels = renderer.render(req.x, req.y, req.yaw, req.t);
+        const pixels = renderer.render(req.x, req.y, req.yaw, req.t, undefined, req.v);
         const terrainPixels = renderer.terrainPixels.slice();
         port.postMessage({ k: req.k, pixels, terrainPixels, sampledPixels: renderer.sampledPixels }, [
           pixels.buffer as ArrayBuffer,

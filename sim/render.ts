@@ -11,7 +11,7 @@ import { cameraModelFromFov, mountedOpticalMat34, pixelRay } from "../src/core/c
 import { type Mat34, mat34, mat34ApplyVector } from "../src/core/geometry.ts";
 import type { CameraModel, ImageFrame } from "../src/core/types.ts";
 import { deriveSeed, hash2, hash32, Rng } from "./rng.ts";
-import type { World } from "./world.ts";
+import { roughnessAt, type World } from "./world.ts";
 
 const SKY_ZENITH = [88, 134, 206] as const;
 const SKY_HORIZON = [196, 210, 226] as const;
@@ -49,6 +49,13 @@ export class GroundRenderer {
   #world: World;
   #rng: Rng;
   // Per pixel, constant.
+  /** Ray direction per ground pixel in base_link (for camera shake). */
+  #dx: Float32Array;
+  #dy: Float32Array;
+  #dz: Float32Array;
+  #cam: [number, number, number];
+  #shakeP = 0;
+  #shakeR = 0;
   #bx: Float32Array;
   #by: Float32Array;
   /** log2 of the pixel footprint on the ground (m); NaN for sky. */
@@ -90,6 +97,9 @@ export class GroundRenderer {
     const cam = world.file.camera;
     const light = world.file.lighting;
     const n = W * H;
+    this.#dx = new Float32Array(n);
+    this.#dy = new Float32Array(n);
+    this.#dz = new Float32Array(n);
     this.#bx = new Float32Array(n);
     this.#by = new Float32Array(n);
     this.#lod = new Float32Array(n);
@@ -101,6 +111,10 @@ export class GroundRenderer {
     const camZ = baseFromOptical[11]!;
     const camX = baseFromOptical[3]!;
     const camY = baseFromOptical[7]!;
+    this.#cam = [camX, camY, camZ];
+    const dirX = new Float64Array((W + 1) * (H + 1));
+    const dirY = new Float64Array((W + 1) * (H + 1));
+    const dirZ = new Float64Array((W + 1) * (H + 1));
     // The ground is rendered up to where the terrain raster ends; farther rays see haze.
     const maxRange = Math.max(20, Math.min(world.file.layout.margin + 10, 150) * 1.5);
     // Ground hit per pixel in base_link (with one extra column/row to get footprints by difference).
@@ -116,6 +130,9 @@ export class GroundRenderer {
         pixelRay(model, u, v, ray);
         mat34ApplyVector(baseFromOptical, ray[0]!, ray[1]!, ray[2]!, dir);
         elev[k] = Math.asin(Math.max(-1, Math.min(1, dir[2]!)));
+        dirX[k] = dir[0]!;
+        dirY[k] = dir[1]!;
+        dirZ[k] = dir[2]!;
         if (dir[2]! < -1e-9) {
           const t = camZ / -dir[2]!;
           hitX[k] = camX + t * dir[0]!;
@@ -148,6 +165,9 @@ export class GroundRenderer {
           continue;
         }
         this.#bx[i] = hitX[k]!;
+        this.#dx[i] = dirX[k]!;
+        this.#dy[i] = dirY[k]!;
+        this.#dz[i] = dirZ[k]!;
         this.#by[i] = hitY[k]!;
         // Footprint from the neighbouring pixels' hits (geometric mean of the two extents, which
         // keeps the oblique direction from blurring everything).
@@ -212,7 +232,7 @@ export class GroundRenderer {
    * Renders the view from the robot pose (x, y, yaw) at time t (seconds since the start) into an
    * rgb8 buffer (allocated here unless `out` is given).
    */
-  render(x: number, y: number, yaw: number, t: number, out?: Uint8Array): Uint8Array {
+  render(x: number, y: number, yaw: number, t: number, out?: Uint8Array, speed = 0): Uint8Array {
     const W = this.width;
     const H = this.height;
     const n = W * H;
@@ -231,6 +251,23 @@ export class GroundRenderer {
       (1 +
         light.exposureAmplitude * Math.sin((2 * Math.PI * t) / light.exposurePeriod + this.#exposurePhase)) *
       (1 + this.#drift);
+    // Camera shake: pitch/roll angles as AR(1) processes at the frame rate (body modes of ~2.5 Hz),
+    // scaled like the IMU vibration by the roughness under the robot and the speed.
+    const ar = Math.exp((-2 * Math.PI * 2.5) / cam.rate);
+    const innov = Math.sqrt(1 - ar * ar);
+    this.#shakeP = ar * this.#shakeP + innov * rng.gauss();
+    this.#shakeR = ar * this.#shakeR + innov * rng.gauss();
+    const shakeAmp =
+      ((cam.shakeDeg * Math.PI) / 180) *
+      (0.05 + roughnessAt(world, x, y)) *
+      Math.abs(speed) ** world.file.imu.speedExponent;
+    const dPitch = shakeAmp * this.#shakeP;
+    const dRoll = 0.6 * shakeAmp * this.#shakeR;
+    const shaking = Math.abs(dPitch) + Math.abs(dRoll) > 1e-7;
+    const dxA = this.#dx;
+    const dyA = this.#dy;
+    const dzA = this.#dz;
+    const [camX, camY, camZ] = this.#cam;
     const cloudOx = -this.#cloudDir[0] * t;
     const cloudOy = -this.#cloudDir[1] * t;
 
@@ -276,8 +313,22 @@ export class GroundRenderer {
         g = sky[3 * i + 1]! * exposure;
         b = sky[3 * i + 2]! * exposure;
       } else {
-        const px = bxA[i]!;
-        const py = byA[i]!;
+        let px = bxA[i]!;
+        let py = byA[i]!;
+        if (shaking) {
+          // Small rotation (roll about x, pitch about y of base_link) of the ray: d + δ × d.
+          const dx = dxA[i]!;
+          const dy = dyA[i]!;
+          const dz = dzA[i]!;
+          const dz2 = dz + dRoll * dy - dPitch * dx;
+          if (dz2 < -1e-6) {
+            const tr = camZ / -dz2;
+            px = camX + tr * (dx + dPitch * dz);
+            py = camY + tr * (dy - dRoll * dz);
+          } else {
+            px = 1e6; // above the horizon now: falls outside the raster → haze
+          }
+        }
         const wx = x + c * px - s * py;
         const wy = y + s * px + c * py;
         // Patch boundaries come from a raster. A hashed jitter of ±1 cell with a triangular

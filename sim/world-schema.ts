@@ -145,6 +145,11 @@ export const WorldFileSchema = z.strictObject({
       /** Vignetting strength (0 none, 0.35 = corners 35 % darker). */
       vignetting: z.number().min(0).max(0.9).default(0.3),
       jpegQuality: z.number().int().min(10).max(100).default(85),
+      /**
+       * Camera shake (deg RMS of pitch at roughness 1 and 1 m/s; roll is 0.6×), growing like the
+       * IMU vibration. The TF stays nominal, as on a real robot: association has to live with it.
+       */
+      shakeDeg: z.number().min(0).max(5).default(0.4),
     })
     .prefault({}),
   imu: z

@@ -6,7 +6,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateWorldBag, TOPICS } from "../sim/index.ts";
+import {
+  buildWorld,
+  cameraSetup,
+  GroundRenderer,
+  generateWorldBag,
+  parseWorld,
+  TOPICS,
+} from "../sim/index.ts";
 import { projectPoint } from "../src/core/camera.ts";
 import { composeTransforms, invertTransform, transformPoint } from "../src/core/geometry.ts";
 import type { Transform } from "../src/core/types.ts";
@@ -107,4 +114,44 @@ describe("rendered markers land where the pinhole model predicts", () => {
       }
     });
   }
+});
+
+describe("camera shake", () => {
+  // A marker 3 m ahead, the robot "driving" in place: the marker jitters on rough ground at speed,
+  // not at rest, and not with shakeDeg 0.
+  function centroidSpread(speed: number, shakeDeg: number): number {
+    const world = buildWorld(
+      parseWorld({
+        bounds: { xMin: -10, xMax: 10, yMin: -10, yMax: 10 },
+        layout: { kind: "stripes", cellSize: 50, margin: 5, seed: 1 },
+        terrains: [{ type: "gravel" }],
+        markers: [{ x: 3, y: 0, radius: 0.1, color: [255, 0, 255] }],
+        camera: { shakeDeg },
+      }),
+      1,
+    );
+    const r = new GroundRenderer(world, cameraSetup(world, 320, 240), 1);
+    const vs: number[] = [];
+    for (let k = 0; k < 12; k++) {
+      const img = r.render(0, 0, 0, k / 15, undefined, speed);
+      let sv = 0;
+      let n = 0;
+      for (let i = 0; i < 320 * 240; i++) {
+        if (img[3 * i]! > 190 && img[3 * i + 1]! < 70 && img[3 * i + 2]! > 190) {
+          sv += Math.floor(i / 320);
+          n++;
+        }
+      }
+      expect(n).toBeGreaterThan(10);
+      vs.push(sv / n);
+    }
+    const mean = vs.reduce((a, b) => a + b, 0) / vs.length;
+    return Math.sqrt(vs.reduce((a, b) => a + (b - mean) ** 2, 0) / vs.length);
+  }
+
+  it("moves the image on rough ground at speed only", () => {
+    expect(centroidSpread(1.5, 0.4)).toBeGreaterThan(0.3);
+    expect(centroidSpread(0, 0.4)).toBeLessThan(0.05);
+    expect(centroidSpread(1.5, 0)).toBeLessThan(0.05);
+  });
 });
