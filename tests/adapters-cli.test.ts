@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { nmeaSentence } from "../src/adapters/serial-protocol.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
-import { PtyPair, socatMissing, waitFor } from "./helpers/socat.ts";
+import { PtyPair, socatMissing } from "./helpers/socat.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const missing = [socatMissing(), mosquittoMissing()].filter(Boolean).join("; ") || undefined;
 if (missing) console.warn(`SKIPPING adapter CLI tests: ${missing}`);

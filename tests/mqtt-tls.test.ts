@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MqttTelemetry } from "../src/adapters/mqtt.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
-import { waitFor } from "./helpers/socat.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const opensslMissing =
   spawnSync("openssl", ["version"]).status === 0 ? undefined : "openssl is not installed";

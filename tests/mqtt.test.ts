@@ -17,7 +17,7 @@ import type { RoughnessLabel } from "../src/core/types.ts";
 import type { FrameOutputs } from "../src/outputs/index.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
-import { waitFor } from "./helpers/socat.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const missing = mosquittoMissing();
 if (missing) console.warn(`SKIPPING MQTT broker tests: ${missing}`);

@@ -6,27 +6,14 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, constants as fsc, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitFor } from "./wait.ts";
+
+export { waitFor };
 
 /** Why serial-over-pty tests cannot run here, or undefined when socat is installed. */
 export function socatMissing(): string | undefined {
   const r = spawnSync("socat", ["-V"], { stdio: "ignore" });
   return r.error || r.status !== 0 ? "socat is not installed (apt-get install -y socat)" : undefined;
-}
-
-export async function waitFor(
-  what: string | (() => string),
-  predicate: () => boolean,
-  timeoutMs = 15_000,
-  stepMs = 20,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`,
-      );
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
 }
 
 export class PtyPair {
