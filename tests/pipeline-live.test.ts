@@ -126,3 +126,21 @@ describe("pipeline scheduling", () => {
     await p.close();
   });
 });
+
+describe("live mode with the real backbone and the worker trainer", () => {
+  it("predicts frames and shuts the training worker down", async () => {
+    const p = await createPipeline(defaultConfig(), { mode: "live", warn: () => {} });
+    expect(p.learner.train).toBeUndefined();
+    const preds: number[] = [];
+    p.events$.subscribe((e) => {
+      if (e.type === "prediction") preds.push(e.outputs.grid.rows * e.outputs.grid.cols);
+    });
+    const img = frame(1);
+    const big: ImageFrame = { ...img, width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).map((_, i) => (i * 31) % 251) };
+    await p.push({ kind: "image", frame: big });
+    const s = await p.finish();
+    expect(s.framesProcessed).toBe(1);
+    expect(preds).toEqual([8 * 6]);
+    await p.close();
+  }, 60_000);
+});

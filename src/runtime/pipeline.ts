@@ -57,6 +57,7 @@ import {
 import { decodeCompressed } from "../io/ros/decode-image.ts";
 import { Backbone, type FeatureMap } from "../learning/backbone.ts";
 import { OnlineLearner } from "../learning/learner.ts";
+import { LiveTrainer } from "../learning/worker.ts";
 import { RollingCostmap } from "../outputs/costmap.ts";
 import { renderOverlay } from "../outputs/images.ts";
 import type { FrameOutputs } from "../outputs/index.ts";
@@ -141,6 +142,59 @@ export interface PipelineSummary extends PipelineStats {
   realtimeFactor: number;
 }
 
+/**
+ * What the pipeline needs from a learner. `OnlineLearner` is one (replay: trained in-process on the
+ * sensor-time schedule); in live mode the pipeline wraps a `LiveTrainer` (training in a worker thread
+ * under `learner.cpuBudget`, weights handed to a main-thread predictor) in the same shape, without `train`.
+ */
+export interface PipelineLearner {
+  readonly backend: string;
+  readonly channels: number;
+  addSamples(features: Float32Array, targets: Float32Array, weights?: Float32Array): void;
+  /** Present when the pipeline drives training itself (replay). */
+  train?(steps: number): Promise<{ loss: number; steps: number }>;
+  predict(features: Float32Array, n: number): { roughness: Float32Array; confidence: Float32Array };
+  saveCheckpoint(dir: string): Promise<string>;
+  loadLatestCheckpoint(dir: string): Promise<boolean>;
+  reset(): void;
+  stats(): { bufferSize: number; trainSteps: number; lastLoss: number };
+  /** Releases tensors / stops the worker. */
+  close(): Promise<void>;
+}
+
+function inProcess(l: OnlineLearner): PipelineLearner {
+  return {
+    get backend() {
+      return l.backend;
+    },
+    channels: l.channels,
+    addSamples: (f, t, w) => l.addSamples(f, t, w),
+    train: (steps) => l.train(steps),
+    predict: (f, n) => l.predict(f, n),
+    saveCheckpoint: (dir) => l.saveCheckpoint(dir),
+    loadLatestCheckpoint: (dir) => l.loadLatestCheckpoint(dir),
+    reset: () => l.reset(),
+    stats: () => l.stats(),
+    close: async () => l.dispose(),
+  };
+}
+
+function inWorker(t: LiveTrainer): PipelineLearner {
+  return {
+    get backend() {
+      return t.backend;
+    },
+    channels: t.predictor.channels,
+    addSamples: (f, tg, w) => t.addSamples(f, tg, w),
+    predict: (f, n) => t.predict(f, n),
+    saveCheckpoint: (dir) => t.saveCheckpoint(dir),
+    loadLatestCheckpoint: (dir) => t.loadLatestCheckpoint(dir),
+    reset: () => t.reset(),
+    stats: () => t.stats(),
+    close: () => t.stop(),
+  };
+}
+
 export interface PipelineOptions {
   mode?: "replay" | "live";
   /** Attach the prequential evaluator (simulator bags). */
@@ -155,7 +209,8 @@ export interface PipelineOptions {
   statsEvery?: number;
   /** Inject a backbone/learner (tests, the ROS node sharing one); otherwise created from config. */
   backbone?: Backbone;
-  learner?: OnlineLearner;
+  /** Injected learners are not closed by the pipeline. */
+  learner?: OnlineLearner | PipelineLearner;
   /** Extra context in the head's feature vectors (see features.ts). Default "neighbourhood". */
   featureContext?: FeatureContext;
   warn?: (message: string) => void;
@@ -164,7 +219,7 @@ export interface PipelineOptions {
 export interface Pipeline {
   readonly events$: import("rxjs").Observable<PipelineEvent>;
   readonly backbone: Backbone;
-  readonly learner: OnlineLearner;
+  readonly learner: PipelineLearner;
   /** Feeds one input. Replay: resolves when it is fully processed. Live: resolves at once for images. */
   push(event: BagEvent | CoreInput): Promise<void>;
   stats(): PipelineStats;
@@ -181,14 +236,21 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
     options.backbone ??
     (await Backbone.fromConfig(config.learner, { warn }));
   const context = options.featureContext ?? DEFAULT_CONTEXT;
-  const learner =
-    options.learner ?? (await OnlineLearner.create(config.learner, featureChannels(backbone.channels, context), { warn }));
+  const channels = featureChannels(backbone.channels, context);
+  let learner: PipelineLearner;
+  if (options.learner) {
+    learner = options.learner instanceof OnlineLearner ? inProcess(options.learner) : options.learner;
+  } else if (options.mode === "live") {
+    learner = inWorker(await LiveTrainer.start(config.learner, channels, { warn }));
+  } else {
+    learner = inProcess(await OnlineLearner.create(config.learner, channels, { warn }));
+  }
   return new PipelineImpl(config, options, backbone, learner, warn);
 }
 
 class PipelineImpl implements Pipeline {
   readonly backbone: Backbone;
-  readonly learner: OnlineLearner;
+  readonly learner: PipelineLearner;
   readonly #events = new Subject<PipelineEvent>();
   readonly events$ = this.#events.asObservable();
   readonly #config: Config;
@@ -223,7 +285,7 @@ class PipelineImpl implements Pipeline {
   #mask = new Uint8Array(0);
   #closed = false;
 
-  constructor(config: Config, options: PipelineOptions, backbone: Backbone, learner: OnlineLearner, warn: (m: string) => void) {
+  constructor(config: Config, options: PipelineOptions, backbone: Backbone, learner: PipelineLearner, warn: (m: string) => void) {
     this.#config = config;
     this.#opts = options;
     this.#mode = options.mode ?? "replay";
@@ -363,7 +425,8 @@ class PipelineImpl implements Pipeline {
       // Labels up to this second go into the buffer before the block of steps that may use them.
       this.#drain();
       const steps = Math.round(this.#config.learner.stepsPerSecond);
-      if (this.#config.learner.enabled && steps > 0 && this.learner.stats().bufferSize > 0) {
+      // A learner without train() (live: the worker trains on its own budget) needs no schedule.
+      if (this.learner.train && this.#config.learner.enabled && steps > 0 && this.learner.stats().bufferSize > 0) {
         if (this.#mode === "replay") await this.#train(steps);
         else this.#training = this.#training.then(() => this.#train(steps));
       }
@@ -376,7 +439,7 @@ class PipelineImpl implements Pipeline {
 
   async #train(steps: number): Promise<void> {
     try {
-      const r = await this.learner.train(steps);
+      const r = await this.learner.train!(steps);
       this.#trainSteps += r.steps;
       if (Number.isFinite(r.loss)) this.#lastLoss = r.loss;
     } catch (err) {
@@ -559,8 +622,8 @@ class PipelineImpl implements Pipeline {
       stamp: this.#lastStamp,
       sensorSeconds: Number.isFinite(this.#firstStamp) ? this.#lastStamp - this.#firstStamp : 0,
       ...this.#counts,
-      trainSteps: this.#trainSteps,
-      lastLoss: this.#lastLoss,
+      trainSteps: this.learner.train ? this.#trainSteps : ls.trainSteps,
+      lastLoss: this.learner.train ? this.#lastLoss : ls.lastLoss,
       backend: this.learner.backend,
       bufferSize: ls.bufferSize,
       problems: { ...this.#problems },
@@ -594,7 +657,7 @@ class PipelineImpl implements Pipeline {
     const errors: unknown[] = [];
     // Every cleanup runs even if one throws.
     try {
-      if (!this.#opts.learner) this.learner.dispose();
+      if (!this.#opts.learner) await this.learner.close();
     } catch (err) {
       errors.push(err);
     }
