@@ -29,7 +29,7 @@ import { loadWorldFile, parseWorld, type WorldFile } from "./world-schema.ts";
 
 /** Stamp of the first message: fixed, so bags are reproducible (14 Nov 2023 22:13:20 UTC). */
 export const SIM_EPOCH = 1_700_000_000;
-export const SIM_VERSION = "5";
+export const SIM_VERSION = "6";
 
 export const TOPICS = {
   image: "/camera/image_raw",

@@ -92,14 +92,15 @@ export const BUILTIN_TERRAINS: readonly TerrainType[] = [
     roughness: 0.35,
     description: "short grass, blade texture, green",
     appearance: {
-      texel: 0.004,
+      texel: 0.003,
+      bias: 0.62,
       palette: [
         [30, 55, 18],
         [68, 106, 42],
         [118, 148, 66],
       ],
       layers: [
-        { kind: "blades", scale: 0.02, weight: 0.9, aspect: 5, octaves: 3 },
+        { kind: "strokes", scale: 0.02, weight: 0.8, aspect: 6 },
         { kind: "fbm", scale: 0.4, weight: 0.3, octaves: 2 },
       ],
     },
@@ -187,7 +188,7 @@ export const BUILTIN_TERRAINS: readonly TerrainType[] = [
         [118, 100, 44],
       ],
       layers: [
-        { kind: "cells", scale: 0.05, weight: 1.2, jitter: 1.0, mortar: 0.05 },
+        { kind: "strokes", scale: 0.04, weight: 1.1, aspect: 2.2 },
         { kind: "fbm", scale: 0.3, weight: 0.2, octaves: 2 },
       ],
     },

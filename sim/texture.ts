@@ -7,7 +7,7 @@
 
 import { hash2, hash32 } from "./rng.ts";
 
-export type LayerKind = "fbm" | "cells" | "stripes" | "speckle" | "blades" | "ripples";
+export type LayerKind = "fbm" | "cells" | "stripes" | "speckle" | "blades" | "ripples" | "strokes";
 
 export interface TextureLayer {
   kind: LayerKind;
@@ -27,7 +27,7 @@ export interface TextureLayer {
   angle?: number;
   /** stripes: exponent that thins the lines (1 = sine, 8 = thin joints). */
   sharpness?: number;
-  /** blades/ripples: elongation of the features (default 4). */
+  /** blades/ripples/strokes: elongation of the features (default 4). */
   aspect?: number;
 }
 
@@ -216,8 +216,63 @@ function makeSpeckle(layer: TextureLayer, ctx: LayerContext): LayerFn {
   };
 }
 
+/**
+ * Short straight strokes in random directions (grass blades, pine needles, straw): one per lattice
+ * cell, `aspect` times longer than wide, each with its own tone; where strokes overlap the brighter
+ * wins, between strokes the value is the darkest (shadow under the blades).
+ */
+function makeStrokes(layer: TextureLayer, ctx: LayerContext): LayerFn {
+  const n = Math.max(1, Math.round(ctx.period / layer.scale));
+  const cell = ctx.period / n;
+  const aspect = layer.aspect ?? 4;
+  // At most one cell long from its site, so the 3×3 neighbourhood holds every stroke that can reach.
+  const halfLen = cell * 0.95;
+  const halfWidth = halfLen / aspect;
+  const sx = new Float64Array(n * n);
+  const sy = new Float64Array(n * n);
+  const ca = new Float64Array(n * n);
+  const sa = new Float64Array(n * n);
+  const tone = new Float64Array(n * n);
+  const h = [0, 1, 2, 3, 4].map((k) => hash32((ctx.seed + k * 131) >>> 0));
+  for (let j = 0; j < n; j++) {
+    for (let i = 0; i < n; i++) {
+      const k = j * n + i;
+      sx[k] = hash2(i, j, h[0]!);
+      sy[k] = hash2(i, j, h[1]!);
+      const a = Math.PI * hash2(i, j, h[2]!);
+      ca[k] = Math.cos(a);
+      sa[k] = Math.sin(a);
+      tone[k] = hash2(i, j, h[3]!) - 0.5;
+    }
+  }
+  return (x, y) => {
+    const gx = Math.floor(x / cell);
+    const gy = Math.floor(y / cell);
+    let best = -0.5;
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        const cx = gx + dx;
+        const cy = gy + dy;
+        const k = mod(cy, n) * n + mod(cx, n);
+        const px = (cx + sx[k]!) * cell;
+        const py = (cy + sy[k]!) * cell;
+        const along = (x - px) * ca[k]! + (y - py) * sa[k]!;
+        const across = -(x - px) * sa[k]! + (y - py) * ca[k]!;
+        if (Math.abs(along) < halfLen && Math.abs(across) < halfWidth * (1 - Math.abs(along) / halfLen)) {
+          // Tapered blade, a little brighter towards its tip on one side.
+          const v = tone[k]! * 0.8 + 0.2 * (along / halfLen);
+          if (v > best) best = v;
+        }
+      }
+    }
+    return best;
+  };
+}
+
 function makeLayer(layer: TextureLayer, ctx: LayerContext): LayerFn {
   switch (layer.kind) {
+    case "strokes":
+      return makeStrokes(layer, ctx);
     case "fbm":
       return makeFbm(layer, ctx);
     case "cells":

@@ -8,7 +8,7 @@ import { z } from "zod";
 const rgb = z.tuple([z.number().min(0).max(255), z.number().min(0).max(255), z.number().min(0).max(255)]);
 
 export const LayerSchema = z.strictObject({
-  kind: z.enum(["fbm", "cells", "stripes", "speckle", "blades", "ripples"]),
+  kind: z.enum(["fbm", "cells", "stripes", "speckle", "blades", "ripples", "strokes"]),
   scale: z.number().positive(),
   weight: z.number(),
   octaves: z.number().int().min(1).max(8).optional(),
