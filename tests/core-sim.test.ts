@@ -10,10 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GenerateResult, generateWorldBag, roughnessAt, WORLDS_DIR } from "../sim/index.ts";
 import { type LabelSummary, runLabel } from "../src/cli/label.ts";
 import { emptyPoseAt, PoseHistory } from "../src/core/pose-history.ts";
+import { SelfSupervisor, type TrainingSample } from "../src/core/self-supervisor.ts";
 import type { RoughnessLabel } from "../src/core/types.ts";
 import { spearman } from "../src/eval/metrics.ts";
 import { openBag } from "../src/io/bag/index.ts";
-import { odomFromRos } from "../src/io/ros/convert.ts";
+import {
+  cameraInfoFromRos,
+  headerOf,
+  imuFromRos,
+  odomFromRos,
+  transformsFromRos,
+} from "../src/io/ros/convert.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 
 let dir: string;
@@ -114,5 +121,76 @@ describe("labels on a simulator bag", () => {
     );
     console.log(`sim stripes seed 1: Spearman roughness with fixed p1/p99 bounds ${s.toFixed(3)}`);
     expect(s).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe("association on a simulator bag", () => {
+  it("training-sample cells look at the ground the label was measured on (checked with the true pose)", async () => {
+    const bag = join(dir, "stripes.mcap");
+    const sup = new SelfSupervisor<null>(defaultConfig());
+    const truePoses = new PoseHistory({ maxAge: 1e9 });
+    const grid = { rows: 6, cols: 8, strideX: 8, strideY: 8 };
+    const samples: TrainingSample[] = [];
+    const kfStamp = new Map<number, number>();
+    const src = await openBag(bag);
+    for await (const ev of src.messages()) {
+      if (ev.type !== "message") continue;
+      switch (ev.topic) {
+        case "/imu/data":
+          sup.onImu(imuFromRos(ev.message));
+          break;
+        case "/odom":
+          sup.onOdom(odomFromRos(ev.message));
+          samples.push(...sup.drain().samples);
+          break;
+        case "/tf_static":
+        case "/tf":
+          sup.onTransforms(transformsFromRos(ev.message, ev.topic === "/tf_static"));
+          break;
+        case "/camera/camera_info":
+          sup.onCameraInfo(cameraInfoFromRos(ev.message));
+          break;
+        case "/camera/image_raw": {
+          const stamp = headerOf(ev.message).stamp;
+          if (sup.wantsKeyframe(stamp)) {
+            const id = sup.addKeyframe(stamp, grid, null);
+            if (id !== null) kfStamp.set(id, stamp);
+          }
+          break;
+        }
+        case "/sim/ground_truth/pose":
+          truePoses.push(odomFromRos(ev.message));
+          break;
+      }
+    }
+    await src.close();
+    samples.push(...sup.flush().samples);
+    expect(samples.length).toBeGreaterThan(500);
+    const truthOf = new Map(labels.map((l, i) => [l.stamp, truth[i]!]));
+    const n = grid.rows * grid.cols;
+    const gx = new Float64Array(n),
+      gy = new Float64Array(n);
+    const p = emptyPoseAt();
+    let agree = 0,
+      total = 0;
+    for (const s of samples) {
+      const want = truthOf.get(s.label.stamp);
+      const stamp = kfStamp.get(s.keyframeId)!;
+      if (want === undefined || !truePoses.interpolate(stamp, p)) continue;
+      // Where the keyframe's camera really looked (true pose, not the drifting odometry).
+      sup.projectGridToGround(stamp, grid, gx, gy, { x: p.x, y: p.y, yaw: p.yaw });
+      for (let k = 0; k < s.cells.length; k++) {
+        const c = s.cells[k]!;
+        const w = s.cellWeights[k]!;
+        const r = roughnessAt(gen.world, gx[c]!, gy[c]!);
+        total += w;
+        if (Math.abs(r - want) < 0.1) agree += w;
+      }
+    }
+    const share = agree / total;
+    console.log(
+      `sim stripes seed 1: ${samples.length} samples, ${(100 * share).toFixed(1)} % of cell weight on ground of the label's roughness (±0.1)`,
+    );
+    expect(share).toBeGreaterThan(0.8);
   });
 });
