@@ -134,7 +134,26 @@ export interface PipelineStats {
   supervisor: unknown;
   /** Mean wall-clock milliseconds per processed frame (backbone + head + outputs). */
   frameMs: number;
+  /** Sensor faults the pipeline sees across streams (bad samples by reason are in `supervisor`). */
+  diagnostics: PipelineDiagnostics;
 }
+
+export interface PipelineDiagnostics {
+  /** Silences of the camera longer than CAMERA_GAP_S between consecutive frames. */
+  cameraGaps: number;
+  /** Longest time between consecutive frames (s). */
+  longestCameraGap: number;
+  /** Frames whose stamp is not after the previous frame's. */
+  framesBackwards: number;
+  /** Odometry steps too long for the reported speed (relocalisation, odometry reset). */
+  odomJumps: number;
+}
+
+/** A camera silent for longer than this (s) is a gap in the diagnostics. */
+const CAMERA_GAP_S = 2;
+/** An odometry step longer than ODOM_JUMP_M + ODOM_JUMP_SPEED_FACTOR·max(|v|, 0.5 m/s)·dt is a jump. */
+const ODOM_JUMP_M = 1;
+const ODOM_JUMP_SPEED_FACTOR = 3;
 
 export interface PipelineSummary extends PipelineStats {
   eval: EvalSummary | undefined;
@@ -284,6 +303,9 @@ class PipelineImpl implements Pipeline {
   #ys = new Float64Array(0);
   #mask = new Uint8Array(0);
   #closed = false;
+  #diag: PipelineDiagnostics = { cameraGaps: 0, longestCameraGap: 0, framesBackwards: 0, odomJumps: 0 };
+  #lastFrameStamp = Number.NaN;
+  #lastOdom = { stamp: Number.NaN, x: 0, y: 0, speed: 0 };
 
   constructor(config: Config, options: PipelineOptions, backbone: Backbone, learner: PipelineLearner, warn: (m: string) => void) {
     this.#config = config;
@@ -333,6 +355,7 @@ class PipelineImpl implements Pipeline {
         this.#maybeDrain(input.sample.stamp);
         return;
       case "odom":
+        this.#checkOdom(input.sample);
         this.#supervisor.onOdom(input.sample);
         this.#maybeDrain(input.sample.stamp);
         return;
@@ -345,8 +368,10 @@ class PipelineImpl implements Pipeline {
         this.#evaluator?.onCameraInfo(input.model);
         return;
       case "image":
+        this.#frameArrived(input.frame.stamp);
         return this.#onFrame(async () => input.frame);
       case "compressed":
+        this.#frameArrived(input.frame.stamp);
         return this.#onFrame(() => decodeCompressed(input.frame));
       case "truePose":
         this.#evaluator?.onTruePose(input.sample);
@@ -518,6 +543,40 @@ class PipelineImpl implements Pipeline {
     return Promise.resolve();
   }
 
+  /** Camera gaps and frames out of order, for the diagnostics (the frame is processed either way). */
+  #frameArrived(stamp: Stamp): void {
+    const last = this.#lastFrameStamp;
+    if (!Number.isFinite(stamp)) return;
+    if (Number.isFinite(last)) {
+      if (!(stamp > last)) {
+        this.#diag.framesBackwards++;
+        return;
+      }
+      const gap = stamp - last;
+      if (gap > CAMERA_GAP_S) this.#diag.cameraGaps++;
+      if (gap > this.#diag.longestCameraGap) this.#diag.longestCameraGap = gap;
+    }
+    this.#lastFrameStamp = stamp;
+  }
+
+  /** Odometry that moves further than its own speed allows (counted; the pose is used as it is). */
+  #checkOdom(s: OdomSample): void {
+    const { x, y } = s.pose.position;
+    const speed = Math.hypot(s.linear.x, s.linear.y);
+    if (!Number.isFinite(s.stamp) || !Number.isFinite(x) || !Number.isFinite(y)) return;
+    const last = this.#lastOdom;
+    if (Number.isFinite(last.stamp)) {
+      const dt = s.stamp - last.stamp;
+      if (!(dt > 0)) return;
+      const v = Math.max(Number.isFinite(speed) ? speed : 0, last.speed, 0.5);
+      if (Math.hypot(x - last.x, y - last.y) > ODOM_JUMP_M + ODOM_JUMP_SPEED_FACTOR * v * dt) this.#diag.odomJumps++;
+    }
+    last.stamp = s.stamp;
+    last.x = x;
+    last.y = y;
+    last.speed = Number.isFinite(speed) ? speed : 0;
+  }
+
   #frameError(err: unknown): void {
     this.#problem({ type: "problem", kind: "frame", message: (err as Error).message });
   }
@@ -629,6 +688,7 @@ class PipelineImpl implements Pipeline {
       problems: { ...this.#problems },
       supervisor: this.#supervisor.stats(),
       frameMs: this.#counts.framesProcessed ? this.#frameMsTotal / this.#counts.framesProcessed : 0,
+      diagnostics: { ...this.#diag },
     };
   }
 
