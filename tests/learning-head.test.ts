@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
 import { OnlineLearner, TrainingClock } from "../src/learning/learner.ts";
-import { ReplayBuffer } from "../src/learning/replay-buffer.ts";
+import { KnnNovelty } from "../src/learning/novelty.ts";
+import { ReplayBuffer, seededRandom } from "../src/learning/replay-buffer.ts";
 import { tf } from "../src/learning/tf-backend.ts";
 import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
 import { auroc, type TextureSpec, textureImage } from "./learning-textures.ts";
@@ -208,6 +209,31 @@ describe("ReplayBuffer", () => {
     buf.add(Float32Array.of(1, 1), Float32Array.of(Number.NaN));
     expect(buf.totalSeen).toBe(10000);
     expect(() => buf.add(new Float32Array(3), new Float32Array(2))).toThrow(/need 2×2 = 4/);
+  });
+});
+
+describe("KnnNovelty", () => {
+  it("is the mean distance to the k nearest references (brute force check), leave-one-out skips self", () => {
+    const rand = seededRandom(9);
+    const C = 3;
+    const M = 40;
+    const refs = new Float32Array(M * C).map(() => rand() * 4 - 2);
+    const q = new Float32Array(5 * C).map(() => rand() * 4 - 2);
+    const knn = new KnnNovelty(C, 3);
+    knn.rebuild(refs, M);
+    const got = knn.score(q, 5);
+    for (let i = 0; i < 5; i++) {
+      const d = Array.from({ length: M }, (_, j) =>
+        Math.hypot(...[0, 1, 2].map((c) => (q[i * C + c] as number) - (refs[j * C + c] as number))),
+      ).sort((a, b) => a - b);
+      expect(got[i]).toBeCloseTo((d[0]! + d[1]! + d[2]!) / 3, 4);
+    }
+    // A reference queried against the set: its own zero distance is skipped only with leaveOneOut.
+    const self = refs.slice(0, C);
+    expect(knn.score(self, 1)[0]).toBeLessThan(knn.score(self, 1, true)[0] as number);
+    expect(Array.from(knn.references())).toEqual(Array.from(refs));
+    knn.dispose();
+    expect(Number.isNaN(knn.score(q, 1)[0])).toBe(true);
   });
 });
 

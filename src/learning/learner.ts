@@ -31,9 +31,6 @@ const CLIP = 8;
 const MIN_STD = 1e-2;
 /** Samples used to measure the training reconstruction-error distribution. */
 const ERR_PROBE = 256;
-/** Reference samples and neighbours of the kNN novelty score. */
-const KNN_REFS = 512;
-const KNN_K = 5;
 const MAGIC = 0x31484c54; // "TLH1"
 
 export interface LearnerStats {
@@ -81,6 +78,8 @@ export class OnlineLearner {
   private lastReconLoss = Number.NaN;
   private readonly knn: KnnNovelty | null;
   private readonly rx: Float32Array;
+  private readonly rt: Float32Array;
+  private readonly rw: Float32Array;
   private errMean = Number.NaN;
   private errStd = Number.NaN;
 
@@ -116,8 +115,10 @@ export class OnlineLearner {
     this.px = new Float32Array(ERR_PROBE * channels);
     this.py = new Float32Array(ERR_PROBE);
     this.pw = new Float32Array(ERR_PROBE);
-    this.knn = cfg.novelty === "knn" ? new KnnNovelty(channels, KNN_K) : null;
-    this.rx = new Float32Array(this.knn ? KNN_REFS * channels : 0);
+    this.knn = cfg.novelty === "knn" ? new KnnNovelty(channels, cfg.noveltyNeighbours) : null;
+    this.rx = new Float32Array(this.knn ? cfg.noveltyReferences * channels : 0);
+    this.rt = new Float32Array(this.knn ? cfg.noveltyReferences : 0);
+    this.rw = new Float32Array(this.knn ? cfg.noveltyReferences : 0);
   }
 
   /** Initialises the tfjs backend (cfg.backend) for this thread and builds the networks. */
@@ -215,7 +216,7 @@ export class OnlineLearner {
   private updateErrorStats(): void {
     if (this.knn) {
       // Fresh references from the (balanced) buffer, then calibrate on another draw.
-      const m = this.buffer.sample(KNN_REFS, this.rx, this.py, this.pw);
+      const m = this.buffer.sample(this.cfg.noveltyReferences, this.rx, this.rt, this.rw);
       this.standardise(this.rx, m);
       this.knn.rebuild(this.rx, m);
     }

@@ -141,6 +141,9 @@ export const LearnerSchema = z
      * reconstruction error of an autoencoder trained on them ("autoencoder").
      */
     novelty: z.enum(["knn", "autoencoder"]).default("knn"),
+    /** kNN novelty: reference rows drawn from the replay buffer, and neighbours averaged. */
+    noveltyReferences: z.number().int().positive().default(256),
+    noveltyNeighbours: z.number().int().positive().default(5),
     /** Autoencoder bottleneck width of the novelty (confidence) head. */
     bottleneck: z.number().int().positive().default(8),
     /**
@@ -177,8 +180,8 @@ export const OutputsSchema = z
     aheadHalfWidth: positive().default(0.5),
     /** Opacity of the colour layer in the overlay image at confidence 1. */
     overlayAlpha: z.number().min(0).max(1).default(0.6),
-    /** Smooth predictions over 3×3 neighbouring ground cells (confidence-weighted) before output. */
-    smoothing: z.boolean().default(true),
+    /** Passes of confidence-weighted 3×3 smoothing over neighbouring ground cells before output (0 = off). */
+    smoothing: z.number().int().min(0).max(5).default(1),
   })
   .prefault({});
 
