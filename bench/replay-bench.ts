@@ -1,0 +1,246 @@
+// One benchmark measurement in its own process (bench/run.ts starts one per measurement, so JIT
+// state, heap and tfjs memory of one do not leak into the next). Prints one JSON line on stdout.
+//
+//   node --import tsx bench/replay-bench.ts replay BAG [--seconds S]   replay with learning on, per-stage times
+//   node --import tsx bench/replay-bench.ts bare BAG [--frames N]      bare backbone on the same frames
+//   node --import tsx bench/replay-bench.ts live BAG [--seconds S]     live mode at the bag's real rate,
+//                                                                       the pipeline's LiveTrainer worker training; latency
+//   node --expose-gc --import tsx bench/replay-bench.ts soak BAG [--every S]   RSS + tensors over a long replay
+//
+// All modes use the default config (learning on) with the bag's own topics (simulator layout).
+
+import { openBag } from "../src/io/bag/index.ts";
+import type { BagEvent } from "../src/io/bag/types.ts";
+import { imageFromRos } from "../src/io/ros/convert.ts";
+import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
+import { tf } from "../src/learning/tf-backend.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import { createPipeline } from "../src/runtime/pipeline.ts";
+import { installStageTimers, STAGES, stageMs, timed } from "./stages.ts";
+
+const [mode, bag, ...rest] = process.argv.slice(2);
+const arg = (name: string, dflt: number) => {
+  const i = rest.indexOf(name);
+  return i >= 0 ? Number(rest[i + 1]) : dflt;
+};
+if (!mode || !bag) throw new Error("usage: replay-bench.ts replay|bare|live|soak BAG [options]");
+
+const config = defaultConfig();
+const warn = (m: string) => process.stderr.write(`${m}\n`);
+const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : Number.NaN;
+};
+
+async function replay(): Promise<void> {
+  const limit = arg("--seconds", Number.POSITIVE_INFINITY);
+  installStageTimers();
+  const source = await openBag(bag!);
+  const pipeline = await createPipeline(config, { mode: "replay", overlay: false, costmap: true, warn });
+  // Warm-up outside the clock: onnxruntime and tfjs compile on first use.
+  const it = source.messages();
+  let first = Number.NaN;
+  const t0 = performance.now();
+  let n = 0;
+  for (;;) {
+    const r = await timed("decode", () => it.next());
+    if (r.done) break;
+    const e = r.value as BagEvent;
+    if (e.type === "message") {
+      if (Number.isNaN(first)) first = e.logTime;
+      if (e.logTime - first > limit) break;
+    }
+    await pipeline.push(e);
+    n++;
+  }
+  await it.return(undefined);
+  const summary = await pipeline.finish();
+  const wallMs = performance.now() - t0;
+  await pipeline.close();
+  await source.close();
+  const frames = summary.framesProcessed;
+  const perFrameMs: Record<string, number> = {};
+  let staged = 0;
+  for (const s of STAGES) {
+    perFrameMs[s] = stageMs[s] / frames;
+    staged += stageMs[s];
+  }
+  perFrameMs.other = (wallMs - staged) / frames;
+  out({
+    mode: "replay",
+    bag,
+    messages: n,
+    frames,
+    sensorSeconds: summary.sensorSeconds,
+    wallSeconds: wallMs / 1000,
+    realtimeFactor: summary.sensorSeconds / (wallMs / 1000),
+    perFrameMs,
+    totalPerFrameMs: wallMs / frames,
+    trainSteps: summary.trainSteps,
+    labels: summary.labels,
+    keyframes: summary.keyframes,
+    rows: summary.rows,
+    backend: summary.backend,
+    problems: summary.problems,
+  });
+}
+
+async function bare(): Promise<void> {
+  const maxFrames = arg("--frames", 300);
+  const source = await openBag(bag!);
+  const backbone = await Backbone.load(config.learner.backbone || defaultBackbonePath(), {
+    executionProviders: config.learner.executionProviders,
+    warn,
+  });
+  const times: number[] = [];
+  let outBuf: Float32Array | undefined;
+  for await (const e of source.messages({ topics: [config.topics.image] })) {
+    if (e.type !== "message") continue;
+    const img = imageFromRos(e.message);
+    if (!outBuf) {
+      const g = backbone.gridFor(img.width, img.height);
+      outBuf = new Float32Array(g.rows * g.cols * backbone.channels);
+      for (let k = 0; k < 3; k++) await backbone.extract(img, outBuf); // warm-up
+    }
+    const t = performance.now();
+    await backbone.extract(img, outBuf);
+    times.push(performance.now() - t);
+    if (times.length >= maxFrames) break;
+  }
+  await source.close();
+  await backbone.close();
+  out({ mode: "bare", bag, frames: times.length, meanMs: times.reduce((a, b) => a + b, 0) / times.length, p50Ms: quantile(times, 0.5) });
+}
+
+async function live(): Promise<void> {
+  const limit = arg("--seconds", 30);
+  const warmup = arg("--warmup", 3);
+  const backbone = await Backbone.load(config.learner.backbone || defaultBackbonePath(), {
+    executionProviders: config.learner.executionProviders,
+    warn,
+  });
+  // Live mode without an injected learner: the pipeline starts its LiveTrainer (worker thread under
+  // learner.cpuBudget) and predicts on the main thread with the weights it hands over.
+  const pipeline = await createPipeline(config, { mode: "live", overlay: false, costmap: true, backbone, warn });
+  const pushedAt = new Map<number, number>();
+  const latencies: number[] = [];
+  let firstStamp = Number.NaN;
+  pipeline.events$.subscribe((e) => {
+    if (e.type !== "prediction") return;
+    const t = pushedAt.get(e.stamp);
+    pushedAt.delete(e.stamp);
+    if (t !== undefined && e.stamp - firstStamp >= warmup) latencies.push(performance.now() - t);
+  });
+  const source = await openBag(bag!);
+  let t0 = Number.NaN;
+  let wall0 = 0;
+  let late = 0;
+  let images = 0;
+  for await (const e of source.messages()) {
+    if (e.type !== "message") continue;
+    if (Number.isNaN(t0)) {
+      t0 = e.logTime;
+      wall0 = performance.now();
+    }
+    if (e.logTime - t0 > limit) break;
+    // Real rate: wait until the message is due (the bag read itself is not on the latency path).
+    const due = wall0 + (e.logTime - t0) * 1000;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    else if (wait < -50) late++;
+    if (e.topic === config.topics.image) {
+      const img = imageFromRos(e.message);
+      if (Number.isNaN(firstStamp)) firstStamp = img.stamp;
+      images++;
+      pushedAt.set(img.stamp, performance.now());
+      await pipeline.push({ kind: "image", frame: img });
+    } else {
+      await pipeline.push(e);
+    }
+  }
+  const summary = await pipeline.finish();
+  const ts = pipeline.learner.stats() as { trainSteps: number; bufferSize: number; weightsReceived?: number; busyFraction?: number };
+  await pipeline.close();
+  await backbone.close();
+  await source.close();
+  out({
+    mode: "live",
+    bag,
+    images,
+    framesProcessed: summary.framesProcessed,
+    framesDropped: summary.framesDropped,
+    measured: latencies.length,
+    lateMessages: late,
+    p50Ms: quantile(latencies, 0.5),
+    p90Ms: quantile(latencies, 0.9),
+    p99Ms: quantile(latencies, 0.99),
+    maxMs: Math.max(...latencies),
+    trainer: { steps: ts.trainSteps, weightsReceived: ts.weightsReceived, busyFraction: ts.busyFraction, bufferSize: ts.bufferSize },
+  });
+}
+
+async function soak(): Promise<void> {
+  const every = arg("--every", 15);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const source = await openBag(bag!);
+  const pipeline = await createPipeline(config, { mode: "replay", overlay: false, costmap: true, warn });
+  const samples: { t: number; wall: number; rssMB: number; heapMB: number; externalMB: number; numTensors: number }[] = [];
+  let first = Number.NaN;
+  let next = Number.NaN;
+  const w0 = performance.now();
+  for await (const e of source.messages()) {
+    await pipeline.push(e);
+    if (e.type !== "message") continue;
+    if (Number.isNaN(first)) {
+      first = e.logTime;
+      next = first;
+    }
+    if (e.logTime >= next) {
+      next += every;
+      // A full GC first, so the sample is what is retained, not what is waiting for collection.
+      gc?.();
+      const m = process.memoryUsage();
+      samples.push({
+        t: e.logTime - first,
+        wall: (performance.now() - w0) / 1000,
+        rssMB: m.rss / 2 ** 20,
+        heapMB: m.heapUsed / 2 ** 20,
+        externalMB: (m.external + m.arrayBuffers) / 2 ** 20,
+        numTensors: tf.memory().numTensors,
+      });
+    }
+  }
+  const summary = await pipeline.finish();
+  await pipeline.close();
+  await source.close();
+  // Growth: after a warm-up (first 20% of the run: buffers and keyframe stores fill up), the mean of
+  // the second half of the samples against the mean of the first half.
+  const steady = samples.slice(Math.floor(samples.length * 0.2));
+  const half = Math.floor(steady.length / 2);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const a = steady.slice(0, half);
+  const b = steady.slice(half);
+  const growth = (k: "rssMB" | "heapMB") => (100 * (mean(b.map((s) => s[k])) - mean(a.map((s) => s[k])))) / mean(a.map((s) => s[k]));
+  out({
+    mode: "soak",
+    bag,
+    simMinutes: summary.sensorSeconds / 60,
+    wallSeconds: (performance.now() - w0) / 1000,
+    frames: summary.framesProcessed,
+    trainSteps: summary.trainSteps,
+    gcBeforeSample: gc !== undefined,
+    rssGrowthPct: growth("rssMB"),
+    heapGrowthPct: growth("heapMB"),
+    tensorGrowth: (steady.at(-1)?.numTensors ?? 0) - (steady[0]?.numTensors ?? 0),
+    rssMB: { first: steady[0]?.rssMB, last: steady.at(-1)?.rssMB, max: Math.max(...samples.map((s) => s.rssMB)) },
+    samples,
+  });
+}
+
+const modes: Record<string, () => Promise<void>> = { replay, bare, live, soak };
+const run = modes[mode];
+if (!run) throw new Error(`unknown mode ${mode}`);
+await run();
+// onnxruntime / the tfjs worker can keep handles open; the measurement is done.
+process.exit(0);
