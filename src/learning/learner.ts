@@ -31,6 +31,8 @@ const CLIP = 8;
 const MIN_STD = 1e-2;
 /** Samples used to measure the training reconstruction-error distribution. */
 const ERR_PROBE = 256;
+/** Training steps between refreshes of the novelty references and statistics. */
+const STATS_EVERY = 20;
 const MAGIC = 0x31484c54; // "TLH1"
 
 export interface LearnerStats {
@@ -81,6 +83,8 @@ export class OnlineLearner {
   private readonly rt: Float32Array;
   private readonly rw: Float32Array;
   private errMean = Number.NaN;
+  /** trainSteps when the novelty statistics were last refreshed. */
+  private statsAt = Number.NEGATIVE_INFINITY;
   private errStd = Number.NaN;
 
   private constructor(cfg: LearnerConfig, channels: number, backend: BackendName, opts: LearnerOptions) {
@@ -209,11 +213,16 @@ export class OnlineLearner {
       }
       this.steps++;
     }
-    this.updateErrorStats();
+    // Refreshing the novelty references/statistics costs about as much as a few steps: not after
+    // every small chunk (the live worker trains 4 steps at a time), and always before weights leave.
+    if (this.steps - this.statsAt >= STATS_EVERY) this.updateErrorStats();
     return { loss: this.lastLoss, steps };
   }
 
   private updateErrorStats(): void {
+    // A predict-only copy (live predictor) has no buffer: keep the statistics it was handed.
+    if (this.buffer.size < 2) return;
+    this.statsAt = this.steps;
     if (this.knn) {
       // Fresh references from the (balanced) buffer, then calibrate on another draw.
       const m = this.buffer.sample(this.cfg.noveltyReferences, this.rx, this.rt, this.rw);
@@ -275,6 +284,7 @@ export class OnlineLearner {
 
   /** Serialises weights + normaliser + error statistics (little-endian, self-describing header). */
   async getWeights(): Promise<ArrayBuffer> {
+    if (this.steps > 0 && this.statsAt !== this.steps) this.updateErrorStats();
     const arrays = this.head.getWeights();
     const C = this.channels;
     const headerBytes = 8 * 4 + 8 * 8;
@@ -349,6 +359,7 @@ export class OnlineLearner {
       this.knn.rebuild(refs, refCount);
     }
     this.steps = dv.getFloat64(32, true);
+    this.statsAt = this.steps;
     this.normCount = dv.getFloat64(40, true);
     this.errMean = dv.getFloat64(48, true);
     this.errStd = dv.getFloat64(56, true);
@@ -404,6 +415,7 @@ export class OnlineLearner {
     this.head.dispose();
     this.head = fresh;
     this.knn?.dispose();
+    this.statsAt = Number.NEGATIVE_INFINITY;
     this.buffer.clear();
     this.normCount = 0;
     this.normMean.fill(0);
