@@ -68,7 +68,7 @@ export class KnnNovelty {
         let v = 0;
         let c = 0;
         while (c < C) {
-          const end = c + 8 < C ? c + 8 : C;
+          const end = Math.min(c + 8, C);
           for (; c < end; c++) {
             const d = (z[xo + c] as number) - (refs[ro + c] as number);
             v += d * d;
