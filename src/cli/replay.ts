@@ -266,6 +266,7 @@ export function formatSummary(r: ReplayResult): string {
     const pts = r.curve.filter((_, i) => i % step === step - 1 || i === r.curve!.length - 1);
     for (const c of pts) lines.push(`    ${f(c.t, 0).padStart(5)} s: ρ ${f(c.spearman, 2).padStart(5)}  MAE ${f(c.mae, 3)}`);
   }
+  for (const w of r.evalDetails?.warnings ?? []) lines.push(`eval: ${w}`);
   if (r.report) lines.push(`report: ${r.report.json}${r.report.curve ? `, ${r.report.curve}` : ""}${r.report.frames ? `, ${r.report.frames}` : ""}`);
   if (r.record) lines.push(`recording: ${r.record}`);
   const problems = Object.entries(r.problems);

@@ -606,10 +606,12 @@ class PipelineImpl implements Pipeline {
     for (let i = 0; i < n; i++) mask[i] = Number.isFinite(xs[i]!) ? 1 : 0;
     let roughness = pred.roughness;
     let confidence = pred.confidence;
-    if (this.#config.outputs.smoothing) {
-      roughness = new Float32Array(n);
-      confidence = new Float32Array(n);
-      smoothGrid(spec.rows, spec.cols, pred.roughness, pred.confidence, grounded ? mask : undefined, roughness, confidence);
+    for (let pass = 0; pass < this.#config.outputs.smoothing; pass++) {
+      const r = new Float32Array(n);
+      const c = new Float32Array(n);
+      smoothGrid(spec.rows, spec.cols, roughness, confidence, grounded ? mask : undefined, r, c);
+      roughness = r;
+      confidence = c;
     }
     const grid: RoughnessGrid = { stamp, frameId: image.frameId, ...spec, roughness, confidence };
     // Scored now, before any label made after this frame is trained on (prequential).
