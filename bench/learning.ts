@@ -1,5 +1,6 @@
 // Learning throughput: backbone ms/frame (onnxruntime, bundled filter bank) at 320×240 and 640×480,
-// head predict ms/frame (one batched call over every cell of a 320×240 frame: 40×30 = 1200 cells),
+// head predict ms/frame (one batched call over every cell of a 320×240 frame: 40×30 = 1200 cells;
+// with the default kNN novelty and with the autoencoder one),
 // train steps/s (batch learner.batchSize, MLP + autoencoder, Adam), and the tfjs backend in use.
 // Run: node --import tsx bench/learning.ts [--json] [--backend auto|wasm|cpu] [--ep cpu,cuda]
 //
@@ -59,6 +60,12 @@ results.trainStepsPerSec = (1000 * steps) / trainMs;
 results.batchSize = cfg.batchSize;
 results.numTensors = learner.stats().numTensors;
 learner.dispose();
+// The same predict with the autoencoder novelty instead of kNN (no n×M distance pass).
+const ae = await OnlineLearner.create({ ...cfg, novelty: "autoencoder" }, backbone.channels);
+for (let k = 0; k < 5; k++) ae.addSamples(frame.data, targets);
+await ae.train(25);
+results.predictMsAutoencoder = await time(200, () => ae.predict(frame.data, cells));
+ae.dispose();
 await backbone.close();
 
 if (json) {
@@ -71,6 +78,7 @@ if (json) {
   console.log(`  320×240: ${f(results.backboneMs_320x240)} ms/frame`);
   console.log(`  640×480: ${f(results.backboneMs_640x480)} ms/frame`);
   console.log(`head (tfjs backend: ${results.backend})`);
-  console.log(`  predict ${results.predictCells} cells: ${f(results.predictMs)} ms/frame`);
+  console.log(`  predict ${results.predictCells} cells: ${f(results.predictMs)} ms/frame (kNN novelty)`);
+  console.log(`  predict ${results.predictCells} cells: ${f(results.predictMsAutoencoder)} ms/frame (autoencoder novelty)`);
   console.log(`  train: ${f(results.trainStepsPerSec, 0)} steps/s (batch ${results.batchSize})`);
 }
