@@ -235,6 +235,39 @@ describe("KnnNovelty", () => {
     knn.dispose();
     expect(Number.isNaN(knn.score(q, 1)[0])).toBe(true);
   });
+
+  it("equals brute force on many wide rows (early exit per 8 channels, previous row's neighbours tried first)", () => {
+    const rand = seededRandom(11);
+    const C = 79;
+    const M = 200;
+    const n = 300;
+    // Runs of similar rows (like neighbouring cells), then a jump to another cluster.
+    const centre = () => Float32Array.from({ length: C }, () => rand() * 4 - 2);
+    const rows = (count: number, runs: number) => {
+      const out = new Float32Array(count * C);
+      let c = centre();
+      for (let i = 0; i < count; i++) {
+        if (i % runs === 0) c = centre();
+        for (let k = 0; k < C; k++) out[i * C + k] = (c[k] as number) + (rand() - 0.5);
+      }
+      return out;
+    };
+    const refs = rows(M, 20);
+    const q = rows(n, 17);
+    const knn = new KnnNovelty(C, 5);
+    knn.rebuild(refs, M);
+    for (const loo of [false, true]) {
+      const got = knn.score(q, n, loo);
+      for (let i = 0; i < n; i++) {
+        const d = Array.from({ length: M }, (_, j) => {
+          let s = 0;
+          for (let k = 0; k < C; k++) s += ((q[i * C + k] as number) - (refs[j * C + k] as number)) ** 2;
+          return Math.sqrt(s);
+        }).sort((a, b) => a - b);
+        expect(got[i]).toBeCloseTo((d[0]! + d[1]! + d[2]! + d[3]! + d[4]!) / 5, 4);
+      }
+    }
+  });
 });
 
 describe("TrainingClock", () => {

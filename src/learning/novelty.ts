@@ -11,6 +11,11 @@ export class KnnNovelty {
   private count = 0;
   private data = new Float32Array(0);
   private best = new Float64Array(8);
+  // Scratch of score(): indices of the current and the previous row's nearest references, and a
+  // per-reference mark of those already tried for the current row.
+  private bestIdx = new Int32Array(0);
+  private prevIdx = new Int32Array(0);
+  private mark = new Uint32Array(0);
 
   constructor(
     readonly channels: number,
@@ -56,34 +61,55 @@ export class KnnNovelty {
     const M = this.count;
     const refs = this.data;
     const best = this.best;
+    if (this.bestIdx.length < kk) {
+      this.bestIdx = new Int32Array(kk);
+      this.prevIdx = new Int32Array(kk);
+    }
+    if (this.mark.length < M) this.mark = new Uint32Array(M);
+    const bestIdx = this.bestIdx;
+    const prev = this.prevIdx;
+    const mark = this.mark;
+    mark.fill(0);
+    let nPrev = 0;
+    // Squared distance summed 8 channels at a time: partial sums only grow, so a reference stops as
+    // soon as it cannot be among the k nearest. Same result as the full n×M×C product.
+    const consider = (xo: number, j: number): void => {
+      const ro = j * C;
+      const bound = best[kk - 1] as number;
+      let v = 0;
+      let c = 0;
+      while (c < C) {
+        const end = Math.min(c + 8, C);
+        for (; c < end; c++) {
+          const d = (z[xo + c] as number) - (refs[ro + c] as number);
+          v += d * d;
+        }
+        if (v >= bound) return;
+      }
+      let q = kk - 1;
+      while (q > 0 && (best[q - 1] as number) > v) {
+        best[q] = best[q - 1] as number;
+        bestIdx[q] = bestIdx[q - 1] as number;
+        q--;
+      }
+      best[q] = v;
+      bestIdx[q] = j;
+    };
     for (let i = 0; i < n; i++) {
       best.fill(Number.POSITIVE_INFINITY);
+      bestIdx.fill(-1);
       const xo = i * C;
-      for (let j = 0; j < M; j++) {
-        const ro = j * C;
-        // Squared distance summed 8 channels at a time: partial sums only grow, so a reference stops
-        // as soon as it cannot be among the k nearest (most do, after a few blocks: 2–4× fewer
-        // multiply-adds than the full n×M×C product, same result; bench/run.ts history).
-        const bound = best[kk - 1] as number;
-        let v = 0;
-        let c = 0;
-        while (c < C) {
-          const end = Math.min(c + 8, C);
-          for (; c < end; c++) {
-            const d = (z[xo + c] as number) - (refs[ro + c] as number);
-            v += d * d;
-          }
-          if (v >= bound) break;
-        }
-        if (v < bound) {
-          let q = kk - 1;
-          while (q > 0 && (best[q - 1] as number) > v) {
-            best[q] = best[q - 1] as number;
-            q--;
-          }
-          best[q] = v;
-        }
+      // Neighbouring cells look alike: the previous row's nearest references, tried first, give a
+      // tight bound at once, so most of the others stop after the first block (bench/run.ts history).
+      const stamp = i + 1;
+      for (let p = 0; p < nPrev; p++) {
+        const j = prev[p] as number;
+        mark[j] = stamp;
+        consider(xo, j);
       }
+      for (let j = 0; j < M; j++) if (mark[j] !== stamp) consider(xo, j);
+      nPrev = 0;
+      for (let q = 0; q < kk; q++) if ((bestIdx[q] as number) >= 0) prev[nPrev++] = bestIdx[q] as number;
       let s = 0;
       let used = 0;
       for (let j = 0; j < kk && used < this.k; j++) {
