@@ -181,7 +181,7 @@ export const OutputsSchema = z
     /** Opacity of the colour layer in the overlay image at confidence 1. */
     overlayAlpha: z.number().min(0).max(1).default(0.6),
     /** Passes of confidence-weighted 3×3 smoothing over neighbouring ground cells before output (0 = off). */
-    smoothing: z.number().int().min(0).max(5).default(1),
+    smoothing: z.number().int().min(0).max(5).default(2),
   })
   .prefault({});
 
