@@ -59,7 +59,7 @@ export interface ReplayResult {
     window: { start: number; end: number };
     baseline: { spearman: number; mae: number; auroc: number };
   };
-  curve?: { t: number; spearman: number; mae: number; baselineSpearman: number; baselineMae: number; auroc: number }[];
+  curve?: EvalSummary["curve"];
   realtimeFactor: number;
   sensorSeconds: number;
   wallSeconds: number;
@@ -260,11 +260,15 @@ export function formatSummary(r: ReplayResult): string {
       `  AUROC rough  ${f(e.auroc)}   (baseline ${f(e.baseline.auroc)})`,
       `  confidence AUROC, never-driven vs driven terrain: ${f(e.confidenceAuroc)}`,
       ...(r.evalDetails ? [`  labels vs true roughness under the robot: ρ ${f(r.evalDetails.labels.spearman)}, MAE ${f(r.evalDetails.labels.mae)} (${r.evalDetails.labels.count} labels)`] : []),
-      "  learning curve (t: ρ / MAE):",
+      "  learning curve (t: ρ and MAE over the trailing minute | ρ of that 10 s window):",
     );
     const step = Math.max(1, Math.ceil(r.curve.length / 12));
     const pts = r.curve.filter((_, i) => i % step === step - 1 || i === r.curve!.length - 1);
-    for (const c of pts) lines.push(`    ${f(c.t, 0).padStart(5)} s: ρ ${f(c.spearman, 2).padStart(5)}  MAE ${f(c.mae, 3)}`);
+    for (const c of pts) {
+      lines.push(
+        `    ${f(c.t, 0).padStart(5)} s: ρ ${f(c.trailingSpearman, 2).padStart(5)}  MAE ${f(c.trailingMae, 3)}  (baseline ρ ${f(c.trailingBaselineSpearman, 2).padStart(5)}) | ${f(c.spearman, 2).padStart(5)}`,
+      );
+    }
   }
   for (const w of r.evalDetails?.warnings ?? []) lines.push(`eval: ${w}`);
   if (r.report) lines.push(`report: ${r.report.json}${r.report.curve ? `, ${r.report.curve}` : ""}${r.report.frames ? `, ${r.report.frames}` : ""}`);
@@ -279,7 +283,15 @@ export function jsonResult(r: ReplayResult): string {
   const { evalDetails, supervisor, ...rest } = r;
   return toJson({
     ...rest,
-    curve: r.curve?.map((c) => ({ t: c.t, spearman: c.spearman, mae: c.mae, baselineSpearman: c.baselineSpearman, baselineMae: c.baselineMae })),
+    curve: r.curve?.map((c) => ({
+      t: c.t,
+      spearman: c.spearman,
+      mae: c.mae,
+      baselineSpearman: c.baselineSpearman,
+      baselineMae: c.baselineMae,
+      trailingSpearman: c.trailingSpearman,
+      trailingMae: c.trailingMae,
+    })),
     evalAllCells: evalDetails?.allCells,
     evalOverall: evalDetails?.overall,
     terrains: evalDetails?.terrains,

@@ -66,7 +66,22 @@ export interface EvalSummary {
   allCells: MetricSet & { baseline: MetricSet };
   /** Over the whole run. */
   overall: MetricSet & { baseline: MetricSet; confidenceAuroc: number };
-  curve: { t: number; spearman: number; mae: number; auroc: number; baselineSpearman: number; baselineMae: number; cells: number }[];
+  /**
+   * Per `window` seconds: metrics of that window, and over the trailing `finalWindow` seconds ending
+   * there (the goal's "last minute", as it develops).
+   */
+  curve: {
+    t: number;
+    spearman: number;
+    mae: number;
+    auroc: number;
+    baselineSpearman: number;
+    baselineMae: number;
+    cells: number;
+    trailingSpearman: number;
+    trailingMae: number;
+    trailingBaselineSpearman: number;
+  }[];
   /** Final window, per terrain type in view: what the learner predicts for each. */
   byTerrain: { index: number; name: string; truth: number; driven: boolean; cells: number; mean: number; std: number; confidence: number }[];
   /** Labels against the true roughness under the robot: how good the supervision itself is. */
@@ -427,7 +442,13 @@ export class PrequentialEvaluator {
         const w1 = Math.min(end, w0 + o.window);
         const m = this.#metrics(w0, w1, inc, false);
         const b = this.#metrics(w0, w1, inc, true);
+        const tr0 = Math.max(this.#firstStamp, w1 - o.finalWindow);
+        const tm = this.#metrics(tr0, w1, inc, false);
+        const tb = this.#metrics(tr0, w1, inc, true);
         curve.push({
+          trailingSpearman: tm.spearman,
+          trailingMae: tm.mae,
+          trailingBaselineSpearman: tb.spearman,
           t: round(w1 - this.#firstStamp, 3),
           spearman: m.spearman,
           mae: m.mae,

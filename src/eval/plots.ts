@@ -92,6 +92,8 @@ export interface CurvePoint {
   mae: number;
   baselineSpearman: number;
   baselineMae: number;
+  trailingSpearman?: number;
+  trailingBaselineSpearman?: number;
 }
 
 /** Learning curve: Spearman ρ and MAE per window, learner vs running-mean baseline. */
@@ -105,15 +107,25 @@ export function learningCurveSvg(curve: readonly CurvePoint[], title: string, go
     y: 60,
     w: 780,
     h: 220,
-    title: "Spearman ρ (prequential, per window)",
+    title: "Spearman ρ (prequential)",
     yLabel: "ρ",
     xLabel: "simulated time (s)",
     yMin: -0.2,
     yMax: 1,
     xMax,
     series: [
-      { name: "learner", color: "#1f77b4", points: curve.map((c) => ({ x: c.t, y: c.spearman })) },
-      { name: "baseline (running mean label)", color: "#d62728", dashed: true, points: curve.map((c) => ({ x: c.t, y: c.baselineSpearman })) },
+      ...(curve.some((c) => c.trailingSpearman !== undefined)
+        ? [
+            { name: "learner, trailing 60 s", color: "#1f77b4", points: curve.map((c) => ({ x: c.t, y: c.trailingSpearman ?? Number.NaN })) },
+            {
+              name: "baseline (running mean label), trailing 60 s",
+              color: "#d62728",
+              dashed: true,
+              points: curve.map((c) => ({ x: c.t, y: c.trailingBaselineSpearman ?? Number.NaN })),
+            },
+          ]
+        : []),
+      { name: "learner, per 10 s window", color: "#9ecae1", points: curve.map((c) => ({ x: c.t, y: c.spearman })) },
     ],
     refs: goal !== undefined ? [{ y: goal, label: `goal ${goal}` }] : [],
   });
