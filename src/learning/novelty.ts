@@ -4,15 +4,20 @@
 //
 // Compared with the autoencoder's reconstruction error this needs no training and does not generalise
 // to unseen ground that happens to lie in the autoencoder's subspace; it costs one n×M matrix product
-// per frame (1200 × 512 × C multiply-adds).
+// per frame at most (1200 × 256 × C multiply-adds), far fewer with the pruning in score().
 
 export class KnnNovelty {
-  private norms = new Float64Array(0);
   private count = 0;
   private data = new Float32Array(0);
+  // The references again, sorted by their projection on the set's first principal axis `axis`
+  // (unit length), with those projections: |axis·(x − r)| ≤ ‖x − r‖, so a search that walks outward
+  // from the query's own projection can stop once that lower bound passes the k-th nearest so far.
+  private sorted = new Float32Array(0);
+  private proj = new Float64Array(0);
+  private axis = new Float64Array(0);
   private best = new Float64Array(8);
-  // Scratch of score(): indices of the current and the previous row's nearest references, and a
-  // per-reference mark of those already tried for the current row.
+  // Scratch of score(): positions (in sorted order) of the current and the previous row's nearest
+  // references, and a per-reference mark of those already tried for the current row.
   private bestIdx = new Int32Array(0);
   private prevIdx = new Int32Array(0);
   private mark = new Uint32Array(0);
@@ -31,14 +36,42 @@ export class KnnNovelty {
     this.dispose();
     if (m === 0) return;
     const C = this.channels;
-    this.data = z.slice(0, m * C);
-    this.norms = new Float64Array(m);
-    for (let j = 0; j < m; j++) {
-      let s = 0;
-      for (let c = 0; c < C; c++) s += (this.data[j * C + c] as number) ** 2;
-      this.norms[j] = s;
-    }
+    const data = z.slice(0, m * C);
+    this.data = data;
     this.count = m;
+    // First principal axis by power iteration on the (implicit) covariance; any unit vector keeps
+    // the search exact, a good one makes it fast.
+    const mean = new Float64Array(C);
+    for (let j = 0; j < m; j++) for (let c = 0; c < C; c++) mean[c]! += (data[j * C + c] as number) / m;
+    let v = new Float64Array(C).fill(1 / Math.sqrt(C));
+    for (let it = 0; it < 20; it++) {
+      const w = new Float64Array(C);
+      for (let j = 0; j < m; j++) {
+        let d = 0;
+        for (let c = 0; c < C; c++) d += ((data[j * C + c] as number) - (mean[c] as number)) * (v[c] as number);
+        for (let c = 0; c < C; c++) w[c]! += d * ((data[j * C + c] as number) - (mean[c] as number));
+      }
+      let norm = 0;
+      for (let c = 0; c < C; c++) norm += (w[c] as number) ** 2;
+      norm = Math.sqrt(norm);
+      if (!(norm > 0) || !Number.isFinite(norm)) break;
+      for (let c = 0; c < C; c++) w[c] = (w[c] as number) / norm;
+      v = w;
+    }
+    this.axis = v;
+    const p = new Float64Array(m);
+    for (let j = 0; j < m; j++) {
+      let d = 0;
+      for (let c = 0; c < C; c++) d += (data[j * C + c] as number) * (v[c] as number);
+      p[j] = d;
+    }
+    const order = Array.from({ length: m }, (_, j) => j).sort((a, b) => (p[a] as number) - (p[b] as number));
+    this.sorted = new Float32Array(m * C);
+    this.proj = new Float64Array(m);
+    order.forEach((j, q) => {
+      this.sorted.set(data.subarray(j * C, j * C + C), q * C);
+      this.proj[q] = p[j] as number;
+    });
   }
 
   /** The reference rows (standardised, row-major size×C), e.g. to hand to a predictor. */
@@ -56,10 +89,15 @@ export class KnnNovelty {
     const C = this.channels;
     const kk = Math.min(this.k + (leaveOneOut ? 1 : 0), this.count);
     if (this.best.length < kk) this.best = new Float64Array(kk);
-    // Plain JS: 1200 × 512 × 39 multiply-adds is ~20 ms and behaves the same on every tfjs backend
-    // (with tfjs-wasm the n×M intermediate made a frame take seconds here; cause not pinned down).
+    // Plain JS, exact, and far fewer multiply-adds than the n×M×C product (bench/run.ts history):
+    // references are visited outward from the query's projection on the principal axis and the walk
+    // stops when the projection gap alone exceeds the k-th nearest distance; each distance is summed
+    // 8 channels at a time and abandoned once past it; the previous row's nearest references
+    // (neighbouring cells look alike) are tried first so that bound is tight from the start.
     const M = this.count;
-    const refs = this.data;
+    const refs = this.sorted;
+    const proj = this.proj;
+    const axis = this.axis;
     const best = this.best;
     if (this.bestIdx.length < kk) {
       this.bestIdx = new Int32Array(kk);
@@ -71,8 +109,6 @@ export class KnnNovelty {
     const mark = this.mark;
     mark.fill(0);
     let nPrev = 0;
-    // Squared distance summed 8 channels at a time: partial sums only grow, so a reference stops as
-    // soon as it cannot be among the k nearest. Same result as the full n×M×C product.
     const consider = (xo: number, j: number): void => {
       const ro = j * C;
       const bound = best[kk - 1] as number;
@@ -99,15 +135,33 @@ export class KnnNovelty {
       best.fill(Number.POSITIVE_INFINITY);
       bestIdx.fill(-1);
       const xo = i * C;
-      // Neighbouring cells look alike: the previous row's nearest references, tried first, give a
-      // tight bound at once, so most of the others stop after the first block (bench/run.ts history).
       const stamp = i + 1;
       for (let p = 0; p < nPrev; p++) {
         const j = prev[p] as number;
         mark[j] = stamp;
         consider(xo, j);
       }
-      for (let j = 0; j < M; j++) if (mark[j] !== stamp) consider(xo, j);
+      let px = 0;
+      for (let c = 0; c < C; c++) px += (z[xo + c] as number) * (axis[c] as number);
+      // First sorted position with proj >= px, then walk both ways, nearer projection first.
+      let lo = 0;
+      let hi = M;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((proj[mid] as number) < px) lo = mid + 1;
+        else hi = mid;
+      }
+      let down = lo - 1;
+      let up = lo;
+      while (down >= 0 || up < M) {
+        const gDown = down >= 0 ? px - (proj[down] as number) : Number.POSITIVE_INFINITY;
+        const gUp = up < M ? (proj[up] as number) - px : Number.POSITIVE_INFINITY;
+        const goUp = gUp < gDown;
+        const gap = goUp ? gUp : gDown;
+        if (gap * gap >= (best[kk - 1] as number)) break; // every reference left is further still
+        const j = goUp ? up++ : down--;
+        if (mark[j] !== stamp) consider(xo, j);
+      }
       nPrev = 0;
       for (let q = 0; q < kk; q++) if ((bestIdx[q] as number) >= 0) prev[nPrev++] = bestIdx[q] as number;
       let s = 0;
@@ -124,8 +178,10 @@ export class KnnNovelty {
   }
 
   dispose(): void {
-    this.norms = new Float64Array(0);
     this.count = 0;
     this.data = new Float32Array(0);
+    this.sorted = new Float32Array(0);
+    this.proj = new Float64Array(0);
+    this.axis = new Float64Array(0);
   }
 }
