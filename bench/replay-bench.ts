@@ -110,7 +110,13 @@ async function bare(): Promise<void> {
   }
   await source.close();
   await backbone.close();
-  out({ mode: "bare", bag, frames: times.length, meanMs: times.reduce((a, b) => a + b, 0) / times.length, p50Ms: quantile(times, 0.5) });
+  out({
+    mode: "bare",
+    bag,
+    frames: times.length,
+    meanMs: times.reduce((a, b) => a + b, 0) / times.length,
+    p50Ms: quantile(times, 0.5),
+  });
 }
 
 async function live(): Promise<void> {
@@ -122,7 +128,13 @@ async function live(): Promise<void> {
   });
   // Live mode without an injected learner: the pipeline starts its LiveTrainer (worker thread under
   // learner.cpuBudget) and predicts on the main thread with the weights it hands over.
-  const pipeline = await createPipeline(config, { mode: "live", overlay: false, costmap: true, backbone, warn });
+  const pipeline = await createPipeline(config, {
+    mode: "live",
+    overlay: false,
+    costmap: true,
+    backbone,
+    warn,
+  });
   const pushedAt = new Map<number, number>();
   const latencies: number[] = [];
   let firstStamp = Number.NaN;
@@ -160,7 +172,12 @@ async function live(): Promise<void> {
     }
   }
   const summary = await pipeline.finish();
-  const ts = pipeline.learner.stats() as { trainSteps: number; bufferSize: number; weightsReceived?: number; busyFraction?: number };
+  const ts = pipeline.learner.stats() as {
+    trainSteps: number;
+    bufferSize: number;
+    weightsReceived?: number;
+    busyFraction?: number;
+  };
   await pipeline.close();
   await backbone.close();
   await source.close();
@@ -176,7 +193,12 @@ async function live(): Promise<void> {
     p90Ms: quantile(latencies, 0.9),
     p99Ms: quantile(latencies, 0.99),
     maxMs: Math.max(...latencies),
-    trainer: { steps: ts.trainSteps, weightsReceived: ts.weightsReceived, busyFraction: ts.busyFraction, bufferSize: ts.bufferSize },
+    trainer: {
+      steps: ts.trainSteps,
+      weightsReceived: ts.weightsReceived,
+      busyFraction: ts.busyFraction,
+      bufferSize: ts.bufferSize,
+    },
   });
 }
 
@@ -185,7 +207,14 @@ async function soak(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   const source = await openBag(bag!);
   const pipeline = await createPipeline(config, { mode: "replay", overlay: false, costmap: true, warn });
-  const samples: { t: number; wall: number; rssMB: number; heapMB: number; externalMB: number; numTensors: number }[] = [];
+  const samples: {
+    t: number;
+    wall: number;
+    rssMB: number;
+    heapMB: number;
+    externalMB: number;
+    numTensors: number;
+  }[] = [];
   let first = Number.NaN;
   let next = Number.NaN;
   const w0 = performance.now();
@@ -221,7 +250,8 @@ async function soak(): Promise<void> {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const a = steady.slice(0, half);
   const b = steady.slice(half);
-  const growth = (k: "rssMB" | "heapMB") => (100 * (mean(b.map((s) => s[k])) - mean(a.map((s) => s[k])))) / mean(a.map((s) => s[k]));
+  const growth = (k: "rssMB" | "heapMB") =>
+    (100 * (mean(b.map((s) => s[k])) - mean(a.map((s) => s[k])))) / mean(a.map((s) => s[k]));
   out({
     mode: "soak",
     bag,
@@ -233,7 +263,11 @@ async function soak(): Promise<void> {
     rssGrowthPct: growth("rssMB"),
     heapGrowthPct: growth("heapMB"),
     tensorGrowth: (steady.at(-1)?.numTensors ?? 0) - (steady[0]?.numTensors ?? 0),
-    rssMB: { first: steady[0]?.rssMB, last: steady.at(-1)?.rssMB, max: Math.max(...samples.map((s) => s.rssMB)) },
+    rssMB: {
+      first: steady[0]?.rssMB,
+      last: steady.at(-1)?.rssMB,
+      max: Math.max(...samples.map((s) => s.rssMB)),
+    },
     samples,
   });
 }

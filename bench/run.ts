@@ -29,7 +29,8 @@ const quick = args.includes("--quick");
 const onlyArg = args[args.indexOf("--only") + 1];
 const only = args.includes("--only") && onlyArg ? new Set(onlyArg.split(",")) : undefined;
 const want = (k: string) => !only || only.has(k);
-const num = (name: string, dflt: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
+const num = (name: string, dflt: number) =>
+  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt;
 const resultsPath = join(ROOT, "bench", quick ? "results-quick.json" : "results.json");
 const cacheDir = join(ROOT, ".cache", "bench");
 mkdirSync(cacheDir, { recursive: true });
@@ -38,13 +39,28 @@ const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString
 
 /** The simulator world for a camera spec, generated once into .cache/bench. */
 function world(camera: string, seconds: number): string {
-  const name = `w${camera.replace("x", "-").replace("@", "-").split("-").filter((_, i) => i !== 1).join("-")}-${seconds}s.mcap`;
+  const name = `w${camera
+    .replace("x", "-")
+    .replace("@", "-")
+    .split("-")
+    .filter((_, i) => i !== 1)
+    .join("-")}-${seconds}s.mcap`;
   const path = join(cacheDir, name);
   if (existsSync(path)) return path;
   log(`generating ${name} (${camera}, ${seconds} s) ...`);
   const r = spawnSync(
     process.execPath,
-    [join(ROOT, "bin", "terrain-learner.js"), "sim", "--duration", String(seconds), "--camera", camera, "--out", `${path}.tmp.mcap`, "--json"],
+    [
+      join(ROOT, "bin", "terrain-learner.js"),
+      "sim",
+      "--duration",
+      String(seconds),
+      "--camera",
+      camera,
+      "--out",
+      `${path}.tmp.mcap`,
+      "--json",
+    ],
     { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" },
   );
   if (r.status !== 0) throw new Error(`sim failed for ${camera} (${seconds} s), exit ${r.status}`);
@@ -53,17 +69,27 @@ function world(camera: string, seconds: number): string {
 }
 
 /** Runs one bench/replay-bench.ts measurement in a fresh process; its last stdout line is JSON. */
-function measure(mode: string, bag: string, extra: string[] = [], nodeArgs: string[] = []): Record<string, unknown> {
+function measure(
+  mode: string,
+  bag: string,
+  extra: string[] = [],
+  nodeArgs: string[] = [],
+): Record<string, unknown> {
   log(`${mode} ${bag.split("/").pop()} ${extra.join(" ")}`);
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [...nodeArgs, "--import", "tsx", join(ROOT, "bench", "replay-bench.ts"), mode, bag, ...extra], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-    encoding: "utf8",
-    maxBuffer: 64 * 2 ** 20,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [...nodeArgs, "--import", "tsx", join(ROOT, "bench", "replay-bench.ts"), mode, bag, ...extra],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+      encoding: "utf8",
+      maxBuffer: 64 * 2 ** 20,
+    },
+  );
   const line = r.stdout.trim().split("\n").pop() ?? "";
-  if (r.status !== 0 || !line.startsWith("{")) throw new Error(`bench ${mode} ${bag}: exit ${r.status}\n${r.stdout.slice(-2000)}`);
+  if (r.status !== 0 || !line.startsWith("{"))
+    throw new Error(`bench ${mode} ${bag}: exit ${r.status}\n${r.stdout.slice(-2000)}`);
   log(`  done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return JSON.parse(line) as Record<string, unknown>;
 }
@@ -77,14 +103,18 @@ function script(file: string, env: Record<string, string> = {}): Record<string, 
     env: { ...process.env, ...env },
   });
   const line = r.stdout.trim().split("\n").pop() ?? "";
-  if (r.status !== 0 || !line.startsWith("{")) throw new Error(`bench/${file}: exit ${r.status}\n${r.stdout.slice(-2000)}`);
+  if (r.status !== 0 || !line.startsWith("{"))
+    throw new Error(`bench/${file}: exit ${r.status}\n${r.stdout.slice(-2000)}`);
   return JSON.parse(line) as Record<string, unknown>;
 }
 
 const round = (x: unknown, d = 2) => (typeof x === "number" && Number.isFinite(x) ? Number(x.toFixed(d)) : x);
-const roundAll = (o: Record<string, unknown>, d = 2) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v, d)]));
+const roundAll = (o: Record<string, unknown>, d = 2) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v, d)]));
 
-const previous: Record<string, unknown> = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, "utf8")) : {};
+const previous: Record<string, unknown> = existsSync(resultsPath)
+  ? JSON.parse(readFileSync(resultsPath, "utf8"))
+  : {};
 const results: Record<string, unknown> = only ? { ...previous } : { history: previous.history ?? [] };
 const load0 = loadavg();
 const started = Date.now();
@@ -154,20 +184,39 @@ if (want("soak")) {
     heapGrowthPct: round(r.heapGrowthPct),
     tensorGrowth: r.tensorGrowth,
     rssMB: roundAll(r.rssMB as Record<string, unknown>, 1),
-    method:
-      "RSS and tf.memory().numTensors sampled every 15 sensor-seconds after a forced GC; first 20% dropped as warm-up; growth = mean of the second half of the rest vs the first half",
-    samples: (r.samples as Record<string, number>[]).map((s) => [round(s.t, 0), round(s.rssMB, 1), round(s.heapMB, 1), s.numTensors]),
+    method: `RSS and tf.memory().numTensors sampled every ${quick ? 5 : 15} sensor-seconds after a forced GC; first 20% dropped as warm-up; growth = mean of the second half of the rest vs the first half`,
+    samples: (r.samples as Record<string, number>[]).map((s) => [
+      round(s.t, 0),
+      round(s.rssMB, 1),
+      round(s.heapMB, 1),
+      s.numTensors,
+    ]),
     sampleColumns: ["sensorSeconds", "rssMB", "heapMB", "numTensors"],
   };
 }
 
 const goals = {
-  realtime320: { goal: ">= 10", measured: (results.runs as { realtimeFactor: number }[] | undefined)?.[0]?.realtimeFactor },
-  realtime640: { goal: ">= 2", measured: (results.runs as { realtimeFactor: number }[] | undefined)?.[1]?.realtimeFactor },
+  realtime320: {
+    goal: ">= 10",
+    measured: (results.runs as { realtimeFactor: number }[] | undefined)?.[0]?.realtimeFactor,
+  },
+  realtime640: {
+    goal: ">= 2",
+    measured: (results.runs as { realtimeFactor: number }[] | undefined)?.[1]?.realtimeFactor,
+  },
   latencyP99Ms: { goal: "<= 30", measured: (results.latencyMs as { p99: number } | undefined)?.p99 },
-  overheadVsBackbone320: { goal: "<= 1.3", measured: (results.runs as { overheadVsBackbone: number }[] | undefined)?.[0]?.overheadVsBackbone },
-  overheadVsBackbone640: { goal: "<= 1.3", measured: (results.runs as { overheadVsBackbone: number }[] | undefined)?.[1]?.overheadVsBackbone },
-  rssGrowthPct: { goal: "< 5", measured: (results.soak as { rssGrowthPct: number } | undefined)?.rssGrowthPct },
+  overheadVsBackbone320: {
+    goal: "<= 1.3",
+    measured: (results.runs as { overheadVsBackbone: number }[] | undefined)?.[0]?.overheadVsBackbone,
+  },
+  overheadVsBackbone640: {
+    goal: "<= 1.3",
+    measured: (results.runs as { overheadVsBackbone: number }[] | undefined)?.[1]?.overheadVsBackbone,
+  },
+  rssGrowthPct: {
+    goal: "< 5",
+    measured: (results.soak as { rssGrowthPct: number } | undefined)?.rssGrowthPct,
+  },
 };
 results.goals = goals;
 results.quick = quick;
@@ -182,9 +231,12 @@ results.machine = {
 };
 const git = (a: string[]) => spawnSync("git", a, { cwd: ROOT, encoding: "utf8" }).stdout.trim();
 results.commit = git(["rev-parse", "--short", "HEAD"]);
-results.dirtyFiles = git(["status", "--porcelain", "--untracked-files=no"]).split("\n").filter(Boolean).length;
+results.dirtyFiles = git(["status", "--porcelain", "--untracked-files=no"])
+  .split("\n")
+  .filter(Boolean).length;
 results.date = new Date().toISOString();
 results.benchWallSeconds = Math.round((Date.now() - started) / 1000);
 writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
 log(`wrote ${resultsPath.slice(ROOT.length + 1)}`);
-for (const [k, v] of Object.entries(goals)) log(`  ${k.padEnd(22)} goal ${v.goal.padEnd(6)} measured ${v.measured}`);
+for (const [k, v] of Object.entries(goals))
+  log(`  ${k.padEnd(22)} goal ${v.goal.padEnd(6)} measured ${v.measured}`);

@@ -14,8 +14,8 @@
 // Whatever the pipeline does outside these (row gathering, events, overlay, evaluation) is the
 // remainder: total − Σ stages.
 
-import { SelfSupervisor } from "../src/core/self-supervisor.ts";
 import { VibrationLabeller } from "../src/core/labeller.ts";
+import { SelfSupervisor } from "../src/core/self-supervisor.ts";
 import { Backbone } from "../src/learning/backbone.ts";
 import { OnlineLearner } from "../src/learning/learner.ts";
 import { RollingCostmap } from "../src/outputs/costmap.ts";
@@ -23,8 +23,24 @@ import { RollingCostmap } from "../src/outputs/costmap.ts";
 export const STAGES = ["decode", "backbone", "head", "label", "associate", "train", "outputs"] as const;
 export type Stage = (typeof STAGES)[number];
 
-export const stageMs: Record<Stage, number> = { decode: 0, backbone: 0, head: 0, label: 0, associate: 0, train: 0, outputs: 0 };
-export const stageCalls: Record<Stage, number> = { decode: 0, backbone: 0, head: 0, label: 0, associate: 0, train: 0, outputs: 0 };
+export const stageMs: Record<Stage, number> = {
+  decode: 0,
+  backbone: 0,
+  head: 0,
+  label: 0,
+  associate: 0,
+  train: 0,
+  outputs: 0,
+};
+export const stageCalls: Record<Stage, number> = {
+  decode: 0,
+  backbone: 0,
+  head: 0,
+  label: 0,
+  associate: 0,
+  train: 0,
+  outputs: 0,
+};
 
 export function resetStages(): void {
   for (const s of STAGES) {
@@ -42,7 +58,8 @@ type AnyProto = Record<string, unknown>;
 function wrap(proto: object, name: string, stage: Stage): void {
   const p = proto as AnyProto;
   const orig = p[name];
-  if (typeof orig !== "function") throw new Error(`bench/stages: ${proto.constructor.name}.${name} is not a method`);
+  if (typeof orig !== "function")
+    throw new Error(`bench/stages: ${proto.constructor.name}.${name} is not a method`);
   p[name] = function (this: unknown, ...args: unknown[]) {
     if (depth > 0) return (orig as (...a: unknown[]) => unknown).apply(this, args);
     depth++;

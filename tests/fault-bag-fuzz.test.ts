@@ -139,7 +139,10 @@ async function readAll(path: string): Promise<Outcome> {
   };
   let timer: NodeJS.Timeout | undefined;
   const cap = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`HANG: no outcome after ${CASE_TIMEOUT_MS + 1000} ms`)), CASE_TIMEOUT_MS + 1000);
+    timer = setTimeout(
+      () => reject(new Error(`HANG: no outcome after ${CASE_TIMEOUT_MS + 1000} ms`)),
+      CASE_TIMEOUT_MS + 1000,
+    );
   });
   try {
     return await Promise.race([run(), cap]);
@@ -155,22 +158,32 @@ async function seedBags(): Promise<{ name: string; ext: string; bytes: Uint8Arra
   const w = await Ros2McapWriter.create(own, { compression: "zstd", chunkSize: 2048 });
   for (let i = 0; i < 120; i++) {
     const t = 100 + i * 0.01;
-    await w.write("/imu/data", "sensor_msgs/msg/Imu", t, imuToRos({
-      stamp: t,
-      frameId: "imu_link",
-      orientation: undefined,
-      angularVelocity: { x: 0, y: 0, z: i },
-      linearAcceleration: { x: 0, y: 0, z: 9.81 },
-    }));
-    if (i % 4 === 0)
-      await w.write("/odom", "nav_msgs/msg/Odometry", t, odomToRos({
+    await w.write(
+      "/imu/data",
+      "sensor_msgs/msg/Imu",
+      t,
+      imuToRos({
         stamp: t,
-        frameId: "odom",
-        childFrameId: "base_link",
-        pose: { position: { x: i * 0.01, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
-        linear: { x: 1, y: 0, z: 0 },
-        angular: { x: 0, y: 0, z: 0 },
-      }));
+        frameId: "imu_link",
+        orientation: undefined,
+        angularVelocity: { x: 0, y: 0, z: i },
+        linearAcceleration: { x: 0, y: 0, z: 9.81 },
+      }),
+    );
+    if (i % 4 === 0)
+      await w.write(
+        "/odom",
+        "nav_msgs/msg/Odometry",
+        t,
+        odomToRos({
+          stamp: t,
+          frameId: "odom",
+          childFrameId: "base_link",
+          pose: { position: { x: i * 0.01, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
+          linear: { x: 1, y: 0, z: 0 },
+          angular: { x: 0, y: 0, z: 0 },
+        }),
+      );
   }
   await w.close();
   const ros1 = (compression: "none" | "bz2" | "lz4") => {
@@ -195,16 +208,30 @@ async function seedBags(): Promise<{ name: string; ext: string; bytes: Uint8Arra
     return writeRos1Bag(msgs, { compression, chunkMessages: 15 });
   };
   return [
-    { name: "cdr_test_mcap", ext: "mcap", bytes: readFileSync(fixture("rosbag2_cdr_test_mcap/cdr_test_0.mcap")) },
+    {
+      name: "cdr_test_mcap",
+      ext: "mcap",
+      bytes: readFileSync(fixture("rosbag2_cdr_test_mcap/cdr_test_0.mcap")),
+    },
     { name: "talker_mcap", ext: "mcap", bytes: readFileSync(fixture("rosbag2_talker_mcap/talker.mcap")) },
     { name: "own_zstd_mcap", ext: "mcap", bytes: readFileSync(own) },
-    { name: "cdr_test_sqlite3", ext: "db3", bytes: readFileSync(fixture("rosbag2_cdr_test_sqlite3/cdr_test_0.db3")) },
+    {
+      name: "cdr_test_sqlite3",
+      ext: "db3",
+      bytes: readFileSync(fixture("rosbag2_cdr_test_sqlite3/cdr_test_0.db3")),
+    },
     { name: "ros1_bz2", ext: "bag", bytes: ros1("bz2") },
     { name: "ros1_lz4", ext: "bag", bytes: ros1("lz4") },
   ];
 }
 
-async function fuzz(label: string, paths: (i: number) => string, count: number, make: (i: number) => Mutation, write: (path: string, m: Mutation) => void) {
+async function fuzz(
+  label: string,
+  paths: (i: number) => string,
+  count: number,
+  make: (i: number) => Mutation,
+  write: (path: string, m: Mutation) => void,
+) {
   const tally = { read: 0, error: 0, messages: 0, problems: 0 };
   for (let i = 0; i < count; i++) {
     const m = make(i);
@@ -214,7 +241,9 @@ async function fuzz(label: string, paths: (i: number) => string, count: number, 
     try {
       out = await readAll(path);
     } catch (err) {
-      throw new Error(`${label} case ${i} (${m.what}): ${err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err)}`);
+      throw new Error(
+        `${label} case ${i} (${m.what}): ${err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err)}`,
+      );
     }
     if (out.kind === "error") {
       tally.error++;
@@ -231,7 +260,9 @@ async function fuzz(label: string, paths: (i: number) => string, count: number, 
 }
 
 describe("bag readers under fuzzed input", () => {
-  it(`≥ 10,000 mutated and truncated bags: events or one clear Error each, no crash, no hang`, { timeout: 240_000 }, async () => {
+  it(`≥ 10,000 mutated and truncated bags: events or one clear Error each, no crash, no hang`, {
+    timeout: 240_000,
+  }, async () => {
     const seeds = await seedBags();
     let total = 0;
     let errors = 0;
@@ -261,7 +292,9 @@ describe("bag readers under fuzzed input", () => {
     if (process.env.FUZZ_VERBOSE) console.log(summary);
   });
 
-  it("rosbag2 folders with a mangled metadata.yaml (and a mutated data file)", { timeout: 120_000 }, async () => {
+  it("rosbag2 folders with a mangled metadata.yaml (and a mutated data file)", {
+    timeout: 120_000,
+  }, async () => {
     const src = fixture("rosbag2_cdr_test_mcap");
     const yaml = readFileSync(join(src, "metadata.yaml"));
     const data = readFileSync(join(src, "cdr_test_0.mcap"));

@@ -13,14 +13,18 @@ import { seededRandom } from "../src/learning/replay-buffer.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 
 const [mode, dir] = process.argv.slice(2);
-if (!dir || (mode !== "train" && mode !== "probe")) throw new Error("usage: fault-checkpoint-child.ts train|probe DIR");
+if (!dir || (mode !== "train" && mode !== "probe"))
+  throw new Error("usage: fault-checkpoint-child.ts train|probe DIR");
 const C = 8;
 const learner = await OnlineLearner.create(
   { ...defaultConfig().learner, minSamples: 8, bufferSize: 2000, checkpointKeep: 3 },
   C,
   { warn: (m: string) => process.stderr.write(`${m}\n`) },
 );
-const digest = async () => createHash("sha256").update(new Uint8Array(await learner.getWeights())).digest("hex");
+const digest = async () =>
+  createHash("sha256")
+    .update(new Uint8Array(await learner.getWeights()))
+    .digest("hex");
 const say = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const resumed = await learner.loadLatestCheckpoint(dir);

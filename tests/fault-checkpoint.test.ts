@@ -29,7 +29,9 @@ class Child {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private buf = "";
   constructor(mode: "train" | "probe", dir: string) {
-    this.proc = spawn(process.execPath, ["--import", "tsx", CHILD, mode, dir], { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc = spawn(process.execPath, ["--import", "tsx", CHILD, mode, dir], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.proc.stdout!.on("data", (d: Buffer) => {
       this.buf += d.toString();
       let i = this.buf.indexOf("\n");
@@ -42,7 +44,9 @@ class Child {
     this.proc.stderr!.on("data", (d: Buffer) => {
       this.stderr += d.toString();
     });
-    this.exited = new Promise((resolve) => this.proc.once("exit", (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      this.proc.once("exit", (code, signal) => resolve({ code, signal })),
+    );
   }
   saved(): Line[] {
     return this.lines.filter((l) => l.event === "saved");
@@ -50,7 +54,8 @@ class Child {
   async until(what: string, pred: () => boolean, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pred()) {
-      if (this.proc.exitCode !== null) throw new Error(`child exited (${this.proc.exitCode}) before ${what}: ${this.stderr}`);
+      if (this.proc.exitCode !== null)
+        throw new Error(`child exited (${this.proc.exitCode}) before ${what}: ${this.stderr}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${this.stderr}`);
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -76,7 +81,9 @@ function manifests(dir: string): { seq: number; sha256: string; bin: string }[] 
 }
 
 describe("checkpoints under kill -9", () => {
-  it("a learner killed mid-training resumes from its last checkpoint, exactly, and keeps numbering", { timeout: 180_000 }, async () => {
+  it("a learner killed mid-training resumes from its last checkpoint, exactly, and keeps numbering", {
+    timeout: 180_000,
+  }, async () => {
     const dir = join(root, "resume");
     const first = new Child("train", dir);
     await first.until("3 checkpoints", () => first.saved().length >= 3);
@@ -107,7 +114,9 @@ describe("checkpoints under kill -9", () => {
     expect(second.saved()[0]!.sha256).not.toBe(onDisk[0]!.sha256); // it trained on
   });
 
-  it("killed at random moments, over and over: there is always a loadable checkpoint, and it is the newest complete one", { timeout: 240_000 }, async () => {
+  it("killed at random moments, over and over: there is always a loadable checkpoint, and it is the newest complete one", {
+    timeout: 240_000,
+  }, async () => {
     const dir = join(root, "random");
     let seed = 12345;
     const rnd = () => {
@@ -129,7 +138,9 @@ describe("checkpoints under kill -9", () => {
     }
   });
 
-  it("a truncated newest checkpoint falls back to the previous one, with a warning naming it", { timeout: 120_000 }, async () => {
+  it("a truncated newest checkpoint falls back to the previous one, with a warning naming it", {
+    timeout: 120_000,
+  }, async () => {
     const dir = join(root, "truncated");
     const c = new Child("train", dir);
     await c.until("3 checkpoints", () => c.saved().length >= 3);

@@ -10,11 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { afterAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
 import { attachPipelineMqtt } from "../src/adapters/controls.ts";
 import { openBag } from "../src/io/bag/index.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { createPipeline } from "../src/runtime/pipeline.ts";
-import { generateWorldBag } from "../sim/index.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
 import { waitFor } from "./helpers/socat.ts";
 
@@ -31,7 +31,9 @@ afterAll(async () => {
 const QUEUE_LIMIT = 5;
 
 describe.skipIf(missing !== undefined)("MQTT broker killed and restarted during a replay", () => {
-  it("the replay completes, the client reconnects and publishes again, the queue stays bounded", { timeout: 300_000 }, async () => {
+  it("the replay completes, the client reconnects and publishes again, the queue stays bounded", {
+    timeout: 300_000,
+  }, async () => {
     const bag = join(dir, "drive.mcap");
     await generateWorldBag({ out: bag, seed: 5, duration: 30, camera: { width: 160, height: 120, rate: 5 } });
 
@@ -93,7 +95,11 @@ describe.skipIf(missing !== undefined)("MQTT broker killed and restarted during 
     expect(restartedAt, "the broker was restarted during the replay").toBeGreaterThan(0);
     expect(summary.framesProcessed).toBe(imagesInBag);
     expect(summary.trainSteps).toBeGreaterThan(0);
-    await waitFor(() => `the client to reconnect (${JSON.stringify(t.stats())}; ${log.join("; ")})`, () => t.stats().connected, 30_000);
+    await waitFor(
+      () => `the client to reconnect (${JSON.stringify(t.stats())}; ${log.join("; ")})`,
+      () => t.stats().connected,
+      30_000,
+    );
     // Telemetry reaches the dashboard again after the restart.
     await waitFor(
       () => `messages after the restart (${received.length} in all; ${JSON.stringify(t.stats())})`,

@@ -104,7 +104,9 @@ function checkSamples(imu: ImuSample[], odom: OdomSample[], exp: Expected) {
       got.angularVelocity.z,
     ];
     if (v.some((x, k) => x !== want.v[k]) || Math.abs(got.stamp - t0 - want.tUs / 1e6) > 1e-6) {
-      throw new Error(`IMU sample ${i}: got ${got.stamp} ${v.join(",")}, want t_us ${want.tUs} ${want.v.join(",")}`);
+      throw new Error(
+        `IMU sample ${i}: got ${got.stamp} ${v.join(",")}, want t_us ${want.tUs} ${want.v.join(",")}`,
+      );
     }
   }
   for (let i = 0; i < odom.length; i++) {
@@ -121,7 +123,10 @@ describe("serial parser under a faulty high-rate stream", () => {
       const imu: ImuSample[] = [];
       const odom: OdomSample[] = [];
       // The link is fast and arrival is simulated: tolerate the device clock running ahead.
-      const parser = new SerialLineParser({ imu: (s) => imu.push(s), odom: (s) => odom.push(s) }, { maxClockJump: 1e6 });
+      const parser = new SerialLineParser(
+        { imu: (s) => imu.push(s), odom: (s) => odom.push(s) },
+        { maxClockJump: 1e6 },
+      );
       let off = 0;
       let arrival = 1000;
       while (off < bytes.length) {
@@ -166,7 +171,9 @@ const missing = socatMissing();
 if (missing) console.warn(`SKIPPING serial pty fault test: ${missing}`);
 
 describe.skipIf(missing !== undefined)("serial source over a real pty under a faulty stream", () => {
-  it("20,000 records with faults written in bursts: exact counts, every valid sample", { timeout: 60_000 }, async () => {
+  it("20,000 records with faults written in bursts: exact counts, every valid sample", {
+    timeout: 60_000,
+  }, async () => {
     const pty = await PtyPair.start();
     const imu: ImuSample[] = [];
     const odom: OdomSample[] = [];
@@ -188,7 +195,8 @@ describe.skipIf(missing !== undefined)("serial source over a real pty under a fa
         if (rnd() < 0.2) await new Promise((r) => setTimeout(r, 1));
       }
       await waitFor(
-        () => `${expected.imu.length} IMU samples (have ${imu.length}, stats ${JSON.stringify(source.stats())})`,
+        () =>
+          `${expected.imu.length} IMU samples (have ${imu.length}, stats ${JSON.stringify(source.stats())})`,
         () => imu.length >= expected.imu.length && odom.length >= expected.odom.length,
         30_000,
       );

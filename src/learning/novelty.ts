@@ -48,7 +48,8 @@ export class KnnNovelty {
       const w = new Float64Array(C);
       for (let j = 0; j < m; j++) {
         let d = 0;
-        for (let c = 0; c < C; c++) d += ((data[j * C + c] as number) - (mean[c] as number)) * (v[c] as number);
+        for (let c = 0; c < C; c++)
+          d += ((data[j * C + c] as number) - (mean[c] as number)) * (v[c] as number);
         for (let c = 0; c < C; c++) w[c]! += d * ((data[j * C + c] as number) - (mean[c] as number));
       }
       let norm = 0;
