@@ -79,6 +79,8 @@ if (json) {
   console.log(`  640×480: ${f(results.backboneMs_640x480)} ms/frame`);
   console.log(`head (tfjs backend: ${results.backend})`);
   console.log(`  predict ${results.predictCells} cells: ${f(results.predictMs)} ms/frame (kNN novelty)`);
-  console.log(`  predict ${results.predictCells} cells: ${f(results.predictMsAutoencoder)} ms/frame (autoencoder novelty)`);
+  console.log(
+    `  predict ${results.predictCells} cells: ${f(results.predictMsAutoencoder)} ms/frame (autoencoder novelty)`,
+  );
   console.log(`  train: ${f(results.trainStepsPerSec, 0)} steps/s (batch ${results.batchSize})`);
 }

@@ -153,7 +153,8 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
   const poolTo = (input: string, output: string, level: number, cells = opts.poolCells) => {
     const p = stride / 2 ** level;
     const pad = ((cells - 1) * p) / 2;
-    if (!Number.isInteger(pad)) throw new Error(`pool window of ${cells} cells at level ${level} needs a half-pixel pad`);
+    if (!Number.isInteger(pad))
+      throw new Error(`pool window of ${cells} cells at level ${level} needs a half-pixel pad`);
     node(
       "AveragePool",
       [input],
