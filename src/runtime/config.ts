@@ -142,8 +142,8 @@ export const LearnerSchema = z
      */
     novelty: z.enum(["knn", "autoencoder"]).default("knn"),
     /** kNN novelty: reference rows drawn from the replay buffer, and neighbours averaged. */
-    noveltyReferences: z.number().int().positive().default(256),
-    noveltyNeighbours: z.number().int().positive().default(5),
+    noveltyReferences: z.number().int().positive().default(128),
+    noveltyNeighbours: z.number().int().positive().default(3),
     /** Autoencoder bottleneck width of the novelty (confidence) head. */
     bottleneck: z.number().int().positive().default(8),
     /**
