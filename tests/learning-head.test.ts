@@ -198,6 +198,20 @@ describe("ReplayBuffer", () => {
     expect(bx[0]).toBe(by[0]); // feature rows travel with their targets
   });
 
+  it("sampleDistinct draws without repeats (everything when the buffer is small)", () => {
+    const buf = new ReplayBuffer({ capacity: 100, channels: 1, balance: "per-bin", bins: 5, seed: 5 });
+    const f = Float32Array.from({ length: 30 }, (_, i) => i);
+    buf.add(
+      f,
+      Float32Array.from({ length: 30 }, (_, i) => i / 30),
+    );
+    const out = new Float32Array(50);
+    expect(buf.sampleDistinct(50, out, new Float32Array(50), new Float32Array(50))).toBe(30);
+    expect(new Set(out.subarray(0, 30)).size).toBe(30);
+    expect(buf.sampleDistinct(20, out, new Float32Array(50), new Float32Array(50))).toBe(20);
+    expect(new Set(out.subarray(0, 20)).size).toBe(20);
+  });
+
   it("reservoir keeps a uniform sample of history and drops non-finite rows", () => {
     const buf = new ReplayBuffer({ capacity: 1000, channels: 2, balance: "reservoir", seed: 4 });
     fill(buf, 5000, 0.1);

@@ -225,7 +225,7 @@ export class OnlineLearner {
     this.statsAt = this.steps;
     if (this.knn) {
       // Fresh references from the (balanced) buffer, then calibrate on another draw.
-      const m = this.buffer.sample(this.cfg.noveltyReferences, this.rx, this.rt, this.rw);
+      const m = this.buffer.sampleDistinct(this.cfg.noveltyReferences, this.rx, this.rt, this.rw);
       this.standardise(this.rx, m);
       this.knn.rebuild(this.rx, m);
     }

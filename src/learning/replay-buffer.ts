@@ -51,6 +51,7 @@ export class ReplayBuffer {
   private readonly binOf: Int32Array;
   private readonly posInBin: Int32Array;
   private readonly binWeight: Float64Array;
+  private mark: Uint8Array | null = null;
 
   constructor(opts: ReplayBufferOptions) {
     if (!(opts.capacity > 0) || !(opts.channels > 0)) {
@@ -169,6 +170,45 @@ export class ReplayBuffer {
     this.binCount[b] = last;
   }
 
+  private binTotal(): number {
+    let total = 0;
+    if (this.balance === "per-bin") {
+      for (let b = 0; b < this.bins; b++) {
+        this.binWeight[b] = Math.sqrt(this.binCount[b] as number);
+        total += this.binWeight[b] as number;
+      }
+    }
+    return total;
+  }
+
+  /** One slot drawn by the balancing policy (total = binTotal()). */
+  private drawSlot(total: number): number {
+    if (this.balance !== "per-bin") return Math.floor(this.rand() * this.count);
+    const binWeight = this.binWeight;
+    let r = this.rand() * total;
+    let b = 0;
+    while (b < this.bins - 1 && (r >= (binWeight[b] as number) || this.binCount[b] === 0)) {
+      r -= binWeight[b] as number;
+      b++;
+    }
+    while (this.binCount[b] === 0 && b > 0) b--; // float round-off past the last non-empty bin
+    const cnt = this.binCount[b] as number;
+    return this.members[b * this.capacity + Math.floor(this.rand() * cnt)] as number;
+  }
+
+  private copyOut(
+    slot: number,
+    i: number,
+    outFeatures: Float32Array,
+    outTargets: Float32Array,
+    outWeights: Float32Array,
+  ): void {
+    const C = this.channels;
+    outFeatures.set(this.features.subarray(slot * C, slot * C + C), i * C);
+    outTargets[i] = this.targets[slot] as number;
+    outWeights[i] = this.weights[slot] as number;
+  }
+
   /**
    * Fills caller-owned batch arrays (features batch×C, targets, weights) with samples drawn with
    * replacement; returns how many were drawn (0 when empty).
@@ -180,34 +220,40 @@ export class ReplayBuffer {
     outWeights: Float32Array,
   ): number {
     if (this.count === 0) return 0;
-    const C = this.channels;
-    let total = 0;
-    const binWeight = this.binWeight;
-    if (this.balance === "per-bin") {
-      for (let b = 0; b < this.bins; b++) {
-        binWeight[b] = Math.sqrt(this.binCount[b] as number);
-        total += binWeight[b] as number;
-      }
-    }
-    for (let i = 0; i < batch; i++) {
-      let slot: number;
-      if (this.balance === "per-bin") {
-        let r = this.rand() * total;
-        let b = 0;
-        while (b < this.bins - 1 && (r >= (binWeight[b] as number) || this.binCount[b] === 0)) {
-          r -= binWeight[b] as number;
-          b++;
-        }
-        while (this.binCount[b] === 0 && b > 0) b--; // float round-off past the last non-empty bin
-        const cnt = this.binCount[b] as number;
-        slot = this.members[b * this.capacity + Math.floor(this.rand() * cnt)] as number;
-      } else {
-        slot = Math.floor(this.rand() * this.count);
-      }
-      outFeatures.set(this.features.subarray(slot * C, slot * C + C), i * C);
-      outTargets[i] = this.targets[slot] as number;
-      outWeights[i] = this.weights[slot] as number;
-    }
+    const total = this.binTotal();
+    for (let i = 0; i < batch; i++)
+      this.copyOut(this.drawSlot(total), i, outFeatures, outTargets, outWeights);
     return batch;
+  }
+
+  /**
+   * Like sample() but without repeats (up to m rows; all of them when the buffer holds ≤ m): reference
+   * sets for nearest-neighbour scores must not contain duplicates, or a row's twin is its neighbour.
+   */
+  sampleDistinct(
+    m: number,
+    outFeatures: Float32Array,
+    outTargets: Float32Array,
+    outWeights: Float32Array,
+  ): number {
+    if (this.count <= m) {
+      for (let i = 0; i < this.count; i++) this.copyOut(i, i, outFeatures, outTargets, outWeights);
+      return this.count;
+    }
+    if (!this.mark) this.mark = new Uint8Array(this.capacity);
+    const mark = this.mark;
+    const total = this.binTotal();
+    const picked: number[] = [];
+    for (let tries = 0; picked.length < m && tries < 20 * m; tries++) {
+      const slot = this.drawSlot(total);
+      if (mark[slot]) continue;
+      mark[slot] = 1;
+      picked.push(slot);
+    }
+    for (const [i, slot] of picked.entries()) {
+      this.copyOut(slot, i, outFeatures, outTargets, outWeights);
+      mark[slot] = 0;
+    }
+    return picked.length;
   }
 }
