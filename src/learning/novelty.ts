@@ -6,15 +6,37 @@
 // to unseen ground that happens to lie in the autoencoder's subspace; it costs one n×M matrix product
 // per frame at most (1200 × 256 × C multiply-adds), far fewer with the pruning in score().
 
+/** Principal axes whose coordinates bound the distance from below (see KnnNovelty). */
+const KNN_AXES = 8;
+
+/** Makes axes[a] (a C-vector inside `axes`) orthogonal to axes[0..a) and unit length. */
+function orthonormalise(v: Float64Array, axes: Float64Array, a: number, C: number): void {
+  for (let b = 0; b < a; b++) {
+    let d = 0;
+    for (let c = 0; c < C; c++) d += (v[c] as number) * (axes[b * C + c] as number);
+    for (let c = 0; c < C; c++) v[c] = (v[c] as number) - d * (axes[b * C + c] as number);
+  }
+  let norm = 0;
+  for (let c = 0; c < C; c++) norm += (v[c] as number) ** 2;
+  norm = Math.sqrt(norm);
+  if (norm > 0) for (let c = 0; c < C; c++) v[c] = (v[c] as number) / norm;
+}
+
 export class KnnNovelty {
   private count = 0;
   private data = new Float32Array(0);
-  // The references again, sorted by their projection on the set's first principal axis `axis`
-  // (unit length), with those projections: |axis·(x − r)| ≤ ‖x − r‖, so a search that walks outward
-  // from the query's own projection can stop once that lower bound passes the k-th nearest so far.
+  // The references again, sorted by their projection on the set's first principal axis, and their
+  // coordinates on the first P principal axes (orthonormal, row-major P×C in `axes`). For unit,
+  // orthogonal axes the distance in those P coordinates is a lower bound of the full distance, so
+  // most references are ruled out with P multiply-adds instead of C; and a search that walks outward
+  // from the query's projection on the first axis can stop once that gap alone passes the k-th
+  // nearest so far.
   private sorted = new Float32Array(0);
   private proj = new Float64Array(0);
-  private axis = new Float64Array(0);
+  private coords = new Float64Array(0);
+  private axes = new Float64Array(0);
+  private P = 0;
+  private xp = new Float64Array(0);
   private best = new Float64Array(8);
   // Scratch of score(): positions (in sorted order) of the current and the previous row's nearest
   // references, and a per-reference mark of those already tried for the current row.
@@ -39,40 +61,54 @@ export class KnnNovelty {
     const data = z.slice(0, m * C);
     this.data = data;
     this.count = m;
-    // First principal axis by power iteration on the (implicit) covariance; any unit vector keeps
-    // the search exact, a good one makes it fast.
+    // Principal axes by power iteration with deflation (Gram–Schmidt against the earlier ones, so
+    // they stay orthonormal: the bound is exact for any such axes, good ones make it tight).
     const mean = new Float64Array(C);
     for (let j = 0; j < m; j++) for (let c = 0; c < C; c++) mean[c]! += (data[j * C + c] as number) / m;
-    let v = new Float64Array(C).fill(1 / Math.sqrt(C));
-    for (let it = 0; it < 20; it++) {
-      const w = new Float64Array(C);
-      for (let j = 0; j < m; j++) {
-        let d = 0;
-        for (let c = 0; c < C; c++)
-          d += ((data[j * C + c] as number) - (mean[c] as number)) * (v[c] as number);
-        for (let c = 0; c < C; c++) w[c]! += d * ((data[j * C + c] as number) - (mean[c] as number));
+    const P = Math.min(KNN_AXES, C);
+    const axes = new Float64Array(P * C);
+    const w = new Float64Array(C);
+    for (let a = 0; a < P; a++) {
+      const v = axes.subarray(a * C, a * C + C);
+      for (let c = 0; c < C; c++) v[c] = ((c * 7919 + a * 104729) % 17) - 8 + (c === a ? 16 : 0);
+      for (let it = 0; it < 20; it++) {
+        orthonormalise(v, axes, a, C);
+        w.fill(0);
+        for (let j = 0; j < m; j++) {
+          let d = 0;
+          for (let c = 0; c < C; c++)
+            d += ((data[j * C + c] as number) - (mean[c] as number)) * (v[c] as number);
+          for (let c = 0; c < C; c++) w[c]! += d * ((data[j * C + c] as number) - (mean[c] as number));
+        }
+        let norm = 0;
+        for (let c = 0; c < C; c++) norm += (w[c] as number) ** 2;
+        if (!(norm > 1e-24) || !Number.isFinite(norm)) break; // no variance left: keep v as it is
+        v.set(w);
       }
-      let norm = 0;
-      for (let c = 0; c < C; c++) norm += (w[c] as number) ** 2;
-      norm = Math.sqrt(norm);
-      if (!(norm > 0) || !Number.isFinite(norm)) break;
-      for (let c = 0; c < C; c++) w[c] = (w[c] as number) / norm;
-      v = w;
+      orthonormalise(v, axes, a, C);
     }
-    this.axis = v;
-    const p = new Float64Array(m);
+    const coords = new Float64Array(m * P);
     for (let j = 0; j < m; j++) {
-      let d = 0;
-      for (let c = 0; c < C; c++) d += (data[j * C + c] as number) * (v[c] as number);
-      p[j] = d;
+      for (let a = 0; a < P; a++) {
+        let d = 0;
+        for (let c = 0; c < C; c++) d += (data[j * C + c] as number) * (axes[a * C + c] as number);
+        coords[j * P + a] = d;
+      }
     }
-    const order = Array.from({ length: m }, (_, j) => j).sort((a, b) => (p[a] as number) - (p[b] as number));
+    const order = Array.from({ length: m }, (_, j) => j).sort(
+      (a, b) => (coords[a * P] as number) - (coords[b * P] as number),
+    );
     this.sorted = new Float32Array(m * C);
     this.proj = new Float64Array(m);
+    this.coords = new Float64Array(m * P);
     order.forEach((j, q) => {
       this.sorted.set(data.subarray(j * C, j * C + C), q * C);
-      this.proj[q] = p[j] as number;
+      this.coords.set(coords.subarray(j * P, j * P + P), q * P);
+      this.proj[q] = coords[j * P] as number;
     });
+    this.axes = axes;
+    this.P = P;
+    this.xp = new Float64Array(P);
   }
 
   /** The reference rows (standardised, row-major size×C), e.g. to hand to a predictor. */
@@ -98,7 +134,10 @@ export class KnnNovelty {
     const M = this.count;
     const refs = this.sorted;
     const proj = this.proj;
-    const axis = this.axis;
+    const axes = this.axes;
+    const coords = this.coords;
+    const P = this.P;
+    const xp = this.xp;
     const best = this.best;
     if (this.bestIdx.length < kk) {
       this.bestIdx = new Int32Array(kk);
@@ -142,8 +181,12 @@ export class KnnNovelty {
         mark[j] = stamp;
         consider(xo, j);
       }
-      let px = 0;
-      for (let c = 0; c < C; c++) px += (z[xo + c] as number) * (axis[c] as number);
+      for (let a = 0; a < P; a++) {
+        let d = 0;
+        for (let c = 0; c < C; c++) d += (z[xo + c] as number) * (axes[a * C + c] as number);
+        xp[a] = d;
+      }
+      const px = xp[0] as number;
       // First sorted position with proj >= px, then walk both ways, nearer projection first.
       let lo = 0;
       let hi = M;
@@ -161,7 +204,13 @@ export class KnnNovelty {
         const gap = goUp ? gUp : gDown;
         if (gap * gap >= (best[kk - 1] as number)) break; // every reference left is further still
         const j = goUp ? up++ : down--;
-        if (mark[j] !== stamp) consider(xo, j);
+        if (mark[j] === stamp) continue;
+        let lb = 0;
+        for (let a = 0; a < P; a++) {
+          const d = (xp[a] as number) - (coords[j * P + a] as number);
+          lb += d * d;
+        }
+        if (lb < (best[kk - 1] as number)) consider(xo, j);
       }
       nPrev = 0;
       for (let q = 0; q < kk; q++) if ((bestIdx[q] as number) >= 0) prev[nPrev++] = bestIdx[q] as number;
@@ -183,6 +232,8 @@ export class KnnNovelty {
     this.data = new Float32Array(0);
     this.sorted = new Float32Array(0);
     this.proj = new Float64Array(0);
-    this.axis = new Float64Array(0);
+    this.coords = new Float64Array(0);
+    this.axes = new Float64Array(0);
+    this.P = 0;
   }
 }
