@@ -188,11 +188,18 @@ describe.skipIf(missing !== undefined)("serial source over a real pty under a fa
       const rnd = prng(7);
       let off = 0;
       while (off < bytes.length) {
+        // The helper's write is synchronous: with more than the pty's buffer in flight it would block
+        // this thread, and with it the reader that should drain it. Keep < 16 KiB queued.
+        const written = off;
+        await waitFor(
+          () => `the reader to catch up (${source.stats().bytes} of ${written} bytes)`,
+          () => written - source.stats().bytes < 16 * 1024,
+          30_000,
+          1,
+        );
         const len = 1 + Math.floor(rnd() * 2048);
         pty.write(bytes.subarray(off, off + len));
         off += len;
-        // Let the reader drain now and then so the pty buffer never fills.
-        if (rnd() < 0.2) await new Promise((r) => setTimeout(r, 1));
       }
       await waitFor(
         () =>
