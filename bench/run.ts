@@ -1,18 +1,19 @@
 // `npm run bench` — every benchmark of the edge runtime, results to bench/results.json.
 //
-//   npm run bench                 full run (generates the worlds into .cache/bench on first use; ~15-30 min on 2 cores)
-//   npm run bench -- --quick      smoke version: short worlds and runs, no long soak (~3 min); writes bench/results-quick.json
-//   npm run bench -- --only replay,live,labeller,soak,learning     a subset (merged into the existing results file)
+//   npm run bench                 full run (worlds generated into .cache/bench on first use; ~10 min on a quiet 2-core machine)
+//   npm run bench -- --quick      smoke version: short worlds and runs, 3-minute soak (~3 min); writes bench/results-quick.json
+//   npm run bench -- --only replay,live,labeller,learning,soak     a subset, merged into the existing results file
+//   npm run bench -- --seconds320 S --seconds640 S --live-seconds S  how much of each world to replay
 //
 // Each measurement runs in its own Node process (bench/replay-bench.ts), so heaps, JIT state and
-// tfjs memory do not carry from one to the next. Worlds come from the simulator, with the default
-// world and seed 1:
-//   320×240@15 Hz camera, 200 Hz IMU, 120 s      replay with learning on: real-time factor, per-stage ms/frame
-//   640×480@30 Hz camera, 200 Hz IMU, 60 s       the same, and live-mode latency at the real frame rate
-//   160×120@5 Hz camera, 200 Hz IMU, 30 min      soak: RSS and tfjs tensor count over the whole replay
-// (640×480 is 60 s rather than 120 s and the soak world has a small camera to keep the bags at ~1.3
-// and ~0.5 GB and generation + replay at a few minutes; the 30 simulated minutes are what matter for
-// the soak, and the pipeline's cost per IMU sample / label does not depend on the image size.)
+// tfjs memory do not carry from one to the next. Worlds come from the simulator (default world, seed 1):
+//   320×240 @ 15 Hz camera, 200 Hz IMU, 120 s     replay with learning on: real-time factor, per-stage ms/frame,
+//                                                 bare backbone on the same frames
+//   640×480 @ 30 Hz camera, 200 Hz IMU, 60 s      the same, and live-mode latency at the real frame rate (30 s)
+//   160×120 @ 5 Hz camera, 200 Hz IMU, 30 min     soak: RSS and tfjs tensor count over the whole replay
+// The 640×480 world is 60 s (1.3 GB of raw frames) and the soak world has a small camera so that the
+// 30 simulated minutes replay in minutes: the soak is about memory over time, and the pipeline's
+// per-sample, per-label and per-training-step costs do not depend on the image size.
 //
 // The machine's load average is recorded before and after: on a shared machine numbers are noisy,
 // compare runs only at similar load.
@@ -125,8 +126,8 @@ const started = Date.now();
 if (want("replay")) {
   const runs: Record<string, unknown>[] = [];
   for (const [name, camera, seconds, limit, bareFrames] of [
-    ["320x240@15", "320x240@15", quick ? 20 : 120, num("--seconds320", quick ? 10 : 60), quick ? 30 : 150],
-    ["640x480@30", "640x480@30", quick ? 10 : 60, num("--seconds640", quick ? 3 : 20), quick ? 20 : 100],
+    ["320x240@15", "320x240@15", quick ? 20 : 120, num("--seconds320", quick ? 10 : 120), quick ? 30 : 150],
+    ["640x480@30", "640x480@30", quick ? 10 : 60, num("--seconds640", quick ? 3 : 60), quick ? 20 : 100],
   ] as const) {
     const bag = world(camera, seconds);
     const r = measure("replay", bag, ["--seconds", String(limit)]);
