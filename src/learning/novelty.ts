@@ -67,18 +67,29 @@ export class KnnNovelty {
     for (let j = 0; j < m; j++) for (let c = 0; c < C; c++) mean[c]! += (data[j * C + c] as number) / m;
     const P = Math.min(KNN_AXES, C);
     const axes = new Float64Array(P * C);
+    // The C×C scatter matrix once (m·C² multiply-adds), then cheap C² iterations on it: the same
+    // power iteration as over the rows, ~5× less work per rebuild (which the live predictor does on
+    // the main thread at every weight hand-over).
+    const cov = new Float64Array(C * C);
+    const row = new Float64Array(C);
+    for (let j = 0; j < m; j++) {
+      for (let c = 0; c < C; c++) row[c] = (data[j * C + c] as number) - (mean[c] as number);
+      for (let c = 0; c < C; c++) {
+        const rc = row[c] as number;
+        for (let e = c; e < C; e++) cov[c * C + e]! += rc * (row[e] as number);
+      }
+    }
+    for (let c = 0; c < C; c++) for (let e = 0; e < c; e++) cov[c * C + e] = cov[e * C + c] as number;
     const w = new Float64Array(C);
     for (let a = 0; a < P; a++) {
       const v = axes.subarray(a * C, a * C + C);
       for (let c = 0; c < C; c++) v[c] = ((c * 7919 + a * 104729) % 17) - 8 + (c === a ? 16 : 0);
       for (let it = 0; it < 20; it++) {
         orthonormalise(v, axes, a, C);
-        w.fill(0);
-        for (let j = 0; j < m; j++) {
+        for (let c = 0; c < C; c++) {
           let d = 0;
-          for (let c = 0; c < C; c++)
-            d += ((data[j * C + c] as number) - (mean[c] as number)) * (v[c] as number);
-          for (let c = 0; c < C; c++) w[c]! += d * ((data[j * C + c] as number) - (mean[c] as number));
+          for (let e = 0; e < C; e++) d += (cov[c * C + e] as number) * (v[e] as number);
+          w[c] = d;
         }
         let norm = 0;
         for (let c = 0; c < C; c++) norm += (w[c] as number) ** 2;
