@@ -117,6 +117,15 @@ const previous: Record<string, unknown> = existsSync(resultsPath)
   ? JSON.parse(readFileSync(resultsPath, "utf8"))
   : {};
 const results: Record<string, unknown> = only ? { ...previous } : {};
+// A short trail of earlier full runs (date, load, the goal figures), to see how noisy they are.
+if (!only && previous.goals) {
+  const trail = (previous.previousRuns as unknown[] | undefined) ?? [];
+  const load = (previous.machine as { loadAvgBefore?: number[] } | undefined)?.loadAvgBefore;
+  results.previousRuns = [
+    ...trail,
+    { date: previous.date, commit: previous.commit, loadAvgBefore: load, goals: previous.goals },
+  ].slice(-5);
+}
 // Before/after of the fixes made from these benchmarks (hand-kept: each entry says what was run).
 const historyPath = join(ROOT, "bench", "history.json");
 results.history = existsSync(historyPath) ? JSON.parse(readFileSync(historyPath, "utf8")) : [];
