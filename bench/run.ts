@@ -171,6 +171,7 @@ if (want("live")) {
     images: r.images,
     framesProcessed: r.framesProcessed,
     framesDropped: r.framesDropped,
+    processMsPerFrame: round(r.processMsPerFrame),
     measured: r.measured,
     lateMessages: r.lateMessages,
     trainer: r.trainer,
