@@ -114,14 +114,18 @@ export class TerrainHead {
     return { loss, reconLoss };
   }
 
-  /** Roughness and reconstruction error for n standardised samples, in one batched pass. */
-  predict(x: Float32Array, n: number): HeadPrediction {
+  /**
+   * Roughness and reconstruction error for n standardised samples, in one batched pass. Without
+   * `withRecon` (the kNN novelty needs no autoencoder at predict time) reconError is empty.
+   */
+  predict(x: Float32Array, n: number, withRecon = true): HeadPrediction {
     this.assertAlive();
     const C = this.opts.channels;
     if (n === 0) return { roughness: new Float32Array(0), reconError: new Float32Array(0) };
     return tf.tidy(() => {
       const xt = tf.tensor2d(x.subarray(0, n * C), [n, C]);
       const p = this.roughnessOf(xt);
+      if (!withRecon) return { roughness: p.dataSync() as Float32Array, reconError: new Float32Array(0) };
       const err = tf.mean(tf.square(tf.sub(this.reconstructionOf(xt), xt)), 1);
       return { roughness: p.dataSync() as Float32Array, reconError: err.dataSync() as Float32Array };
     });

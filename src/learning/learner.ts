@@ -273,7 +273,8 @@ export class OnlineLearner {
     // Non-finite features (a broken backbone output) become the training mean; confidence says the rest.
     for (let i = 0; i < n * C; i++) if (!Number.isFinite(z[i] as number)) z[i] = this.shift[i % C] as number;
     this.standardise(z, n);
-    const head = this.head.predict(z, n);
+    // The autoencoder's reconstruction is only needed when it is the novelty score.
+    const head = this.head.predict(z, n, this.knn === null);
     const reconError = this.novelty(z, n, false, head.reconError);
     const confidence = new Float32Array(n);
     for (let i = 0; i < n; i++) confidence[i] = this.confidenceOf(reconError[i] as number);
