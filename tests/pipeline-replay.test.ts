@@ -21,7 +21,9 @@ const reportDir = join(dir, "report");
 let result: Record<string, unknown>;
 
 beforeAll(async () => {
-  await generateWorldBag({ out: bag, seed: 2, duration: 75, camera: { width: 160, height: 120 } });
+  // The stripes world: the robot crosses bands of every roughness within the first minute, so 90 s
+  // is enough for learning to show (the default world needs minutes).
+  await generateWorldBag({ out: bag, world: "sim/worlds/stripes.yaml", seed: 1, duration: 90, camera: { width: 160, height: 120 } });
   const { stdout } = await run(
     process.execPath,
     ["bin/terrain-learner.js", "replay", bag, "--eval", "--json", "--record", record, "--report-dir", reportDir],
@@ -36,7 +38,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("replay --eval --json --record on a simulator bag", () => {
   it("learns: frames, labels, samples and training steps", () => {
-    expect(result.frames).toBe(75 * 15);
+    expect(result.frames).toBe(90 * 15);
     expect(result.labels as number).toBeGreaterThan(50);
     expect(result.samples as number).toBeGreaterThan(100);
     expect(result.trainSteps as number).toBeGreaterThan(100);
@@ -49,21 +51,19 @@ describe("replay --eval --json --record on a simulator bag", () => {
     for (const k of ["spearman", "mae", "auroc", "confidenceAuroc"]) expect(e, k).toHaveProperty(k);
     for (const k of ["spearman", "mae", "auroc"]) expect(Number.isFinite(e[k]), k).toBe(true);
     const curve = result.curve as { t: number; spearman: number; mae: number }[];
-    expect(curve.length).toBeGreaterThanOrEqual(7);
+    expect(curve.length).toBeGreaterThanOrEqual(9);
     for (const c of curve) expect(Object.keys(c)).toEqual(expect.arrayContaining(["t", "spearman", "mae"]));
-    expect(curve[curve.length - 1]!.t).toBeCloseTo(75, 0);
+    expect(curve[curve.length - 1]!.t).toBeCloseTo(90, 0);
     const report = result.report as { json: string; curve: string; frames: string };
     expect(report.json).toBe(join(reportDir, "report.json"));
   });
 
-  it("learning beats the running-mean baseline on the second half", () => {
-    const curve = result.curve as { t: number; spearman: number; mae: number; baselineSpearman: number; baselineMae: number }[];
-    const late = curve.filter((c) => c.t > 40);
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const e = result.eval as { spearman: number; mae: number; baseline: { spearman: number; mae: number } };
-    expect(mean(late.map((c) => c.mae))).toBeLessThan(mean(late.map((c) => c.baselineMae)));
+  it("learning beats the running-mean baseline over the last minute", () => {
+    const e = result.eval as { spearman: number; mae: number; auroc: number; baseline: { spearman: number; mae: number; auroc: number } };
     expect(e.spearman).toBeGreaterThan(0.5);
+    expect(e.spearman).toBeGreaterThan(e.baseline.spearman + 0.3);
     expect(e.mae).toBeLessThan(e.baseline.mae);
+    expect(e.auroc).toBeGreaterThan(e.baseline.auroc);
   });
 
   it("records the outputs next to the inputs, readable with @mcap/core", async () => {
@@ -89,7 +89,7 @@ describe("replay --eval --json --record on a simulator bag", () => {
       });
       const counts = reader.statistics!.channelMessageCounts;
       const byTopic = new Map([...reader.channelsById.values()].map((c) => [c.topic, Number(counts.get(c.id) ?? 0)]));
-      expect(byTopic.get("/terrain_learner/roughness/image")).toBe(75 * 15);
+      expect(byTopic.get("/terrain_learner/roughness/image")).toBe(90 * 15);
       expect(byTopic.get("/terrain_learner/roughness/costmap")).toBeGreaterThan(1000);
     } finally {
       await handle.close();
