@@ -26,7 +26,8 @@ const mount: Transform = {
 };
 function map(fn: (x: number) => number): GridMap {
   const values = new Int8Array(100 * 100);
-  for (let cy = 0; cy < 100; cy++) for (let cx = 0; cx < 100; cx++) values[cy * 100 + cx] = fn(-5 + (cx + 0.5) * 0.1);
+  for (let cy = 0; cy < 100; cy++)
+    for (let cx = 0; cx < 100; cx++) values[cy * 100 + cx] = fn(-5 + (cx + 0.5) * 0.1);
   return { originX: -5, originY: -5, yaw: 0, resolution: 0.1, width: 100, height: 100, values };
 }
 const pose = (stamp: number): OdomSample => ({
@@ -40,13 +41,24 @@ const pose = (stamp: number): OdomSample => ({
 
 function setup() {
   const ev = new PrequentialEvaluator({ minRange: 1, maxRange: 8, window: 1, finalWindow: 10 });
-  ev.onGroundTruth("roughness", map((x) => (x < 0 ? 20 : 80)));
-  ev.onGroundTruth("terrain", map((x) => (x < 0 ? 0 : 1)));
+  ev.onGroundTruth(
+    "roughness",
+    map((x) => (x < 0 ? 20 : 80)),
+  );
+  ev.onGroundTruth(
+    "terrain",
+    map((x) => (x < 0 ? 0 : 1)),
+  );
   ev.onTransforms([mount]);
   ev.onCameraInfo(camera);
   ev.setTerrains(
     parseSimWorld({
-      world: JSON.stringify({ terrains: [{ index: 0, name: "smooth", roughness: 0.2, driven: true }, { index: 1, name: "rough", roughness: 0.8, driven: false }] }),
+      world: JSON.stringify({
+        terrains: [
+          { index: 0, name: "smooth", roughness: 0.2, driven: true },
+          { index: 1, name: "rough", roughness: 0.8, driven: false },
+        ],
+      }),
     }),
   );
   for (let t = 0; t <= 10; t += 0.02) ev.onTruePose(pose(t));
@@ -60,7 +72,16 @@ function grid(stamp: number, rough: (c: number) => number, conf: (c: number) => 
     r[i] = rough(i % 5);
     k[i] = conf(i % 5);
   }
-  return { stamp, frameId: "camera_optical_frame", rows: 5, cols: 5, strideX: 8, strideY: 8, roughness: r, confidence: k };
+  return {
+    stamp,
+    frameId: "camera_optical_frame",
+    rows: 5,
+    cols: 5,
+    strideX: 8,
+    strideY: 8,
+    roughness: r,
+    confidence: k,
+  };
 }
 
 describe("ground truth lookup", () => {
@@ -75,10 +96,18 @@ describe("ground truth lookup", () => {
 describe("PrequentialEvaluator", () => {
   it("projects cells with the true pose and flags cells on a terrain boundary", () => {
     const ev = setup();
-    const truth = ev.truthFor(1, { rows: 5, cols: 5, strideX: 8, strideY: 8, frameId: "camera_optical_frame" })!;
+    const truth = ev.truthFor(1, {
+      rows: 5,
+      cols: 5,
+      strideX: 8,
+      strideY: 8,
+      frameId: "camera_optical_frame",
+    })!;
     expect(truth).not.toBeNull();
     // Columns 0,1 are at x = −1.6, −0.8 m (smooth); column 2 straddles x = 0; 3,4 are rough.
-    expect(Array.from(truth.roughness.subarray(0, 5)).map((v) => Math.round(v * 100) / 100)).toEqual([0.2, 0.2, 0.8, 0.8, 0.8]);
+    expect(Array.from(truth.roughness.subarray(0, 5)).map((v) => Math.round(v * 100) / 100)).toEqual([
+      0.2, 0.2, 0.8, 0.8, 0.8,
+    ]);
     expect(Array.from(truth.boundary.subarray(5, 10))).toEqual([0, 0, 1, 0, 0]);
     expect(Array.from(truth.terrain.subarray(10, 15))).toEqual([0, 0, 1, 1, 1]);
     // Centre cell: straight down, 2 m.
@@ -90,7 +119,13 @@ describe("PrequentialEvaluator", () => {
     ev.onLabel(0.2);
     ev.onLabel(0.4); // baseline predicts 0.3
     for (let f = 0; f < 20; f++) {
-      ev.scoreFrame(grid(0.5 * f, (c) => (c < 2 ? 0.2 : 0.8), (c) => (c < 2 ? 0.9 : 0.2)));
+      ev.scoreFrame(
+        grid(
+          0.5 * f,
+          (c) => (c < 2 ? 0.2 : 0.8),
+          (c) => (c < 2 ? 0.9 : 0.2),
+        ),
+      );
     }
     const s = ev.summary();
     expect(s.frames).toBe(20);
@@ -116,8 +151,22 @@ describe("PrequentialEvaluator", () => {
 
   it("scores an inverted learner negatively and skips frames without a pose", () => {
     const ev = setup();
-    expect(ev.scoreFrame(grid(50, () => 0.5, () => 1))).toBe(0); // outside the true-pose span
-    ev.scoreFrame(grid(1, (c) => (c < 2 ? 0.9 : 0.1), () => 1));
+    expect(
+      ev.scoreFrame(
+        grid(
+          50,
+          () => 0.5,
+          () => 1,
+        ),
+      ),
+    ).toBe(0); // outside the true-pose span
+    ev.scoreFrame(
+      grid(
+        1,
+        (c) => (c < 2 ? 0.9 : 0.1),
+        () => 1,
+      ),
+    );
     const s = ev.summary();
     expect(s.spearman).toBeCloseTo(-1, 9);
     expect(s.mae).toBeCloseTo(0.7, 6);

@@ -96,15 +96,36 @@ describe("RollingCostmap", () => {
 describe("roughness ahead and speed limit", () => {
   const g = squareGrid([1, 1, 1, 0.5, 0.5, 0.5, 0, 0, 0], [1, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5]);
   it("averages cells in the corridor, confidence-weighted", () => {
-    const a = roughnessAhead(g.xs, g.ys, g.rough, g.conf, { x: 0, y: 0, yaw: 0 }, { min: 2.5, max: 4.5, halfWidth: 0.5 });
+    const a = roughnessAhead(
+      g.xs,
+      g.ys,
+      g.rough,
+      g.conf,
+      { x: 0, y: 0, yaw: 0 },
+      { min: 2.5, max: 4.5, halfWidth: 0.5 },
+    );
     // Cells at x=3 (0.5) and x=4 (1), only the centre column (y=0).
     expect(a.cells).toBe(2);
     expect(a.roughness).toBeCloseTo(0.75, 6);
     // Facing −x nothing is ahead.
-    const b = roughnessAhead(g.xs, g.ys, g.rough, g.conf, { x: 0, y: 0, yaw: Math.PI }, { min: 1, max: 4, halfWidth: 2 });
+    const b = roughnessAhead(
+      g.xs,
+      g.ys,
+      g.rough,
+      g.conf,
+      { x: 0, y: 0, yaw: Math.PI },
+      { min: 1, max: 4, halfWidth: 2 },
+    );
     expect(b.cells).toBe(0);
     expect(Number.isNaN(b.roughness)).toBe(true);
-    const c = roughnessAhead(g.xs, g.ys, g.rough, g.conf, { x: 0, y: 0, yaw: 0 }, { min: 1, max: 3.5, halfWidth: 2 });
+    const c = roughnessAhead(
+      g.xs,
+      g.ys,
+      g.rough,
+      g.conf,
+      { x: 0, y: 0, yaw: 0 },
+      { min: 1, max: 3.5, halfWidth: 2 },
+    );
     // x=2 (0, conf .5) ×3 and x=3 (0.5, conf 1) ×3 → (3·0.5·0 + 3·1·0.5) / (1.5 + 3)
     expect(c.roughness).toBeCloseTo(1.5 / 4.5, 6);
     expect(c.confidence).toBeCloseTo(0.75, 6);

@@ -1,10 +1,10 @@
+import { MessageReader, MessageWriter } from "@foxglove/rosmsg2-serialization";
 import { describe, expect, it } from "vitest";
 import type { ImageFrame, RoughnessGrid } from "../src/core/types.ts";
+import { definitionsFor } from "../src/io/ros/definitions.ts";
 import { ROUGHNESS_LUT } from "../src/outputs/colormap.ts";
 import { renderOverlay } from "../src/outputs/images.ts";
 import { OUTPUT_TOPICS, outputsToRos } from "../src/outputs/index.ts";
-import { MessageWriter, MessageReader } from "@foxglove/rosmsg2-serialization";
-import { definitionsFor } from "../src/io/ros/definitions.ts";
 
 function image(w: number, h: number, rgb: [number, number, number]): ImageFrame {
   const data = new Uint8Array(w * h * 3);
@@ -34,7 +34,8 @@ describe("overlay", () => {
     expect(out.encoding).toBe("rgb8");
     expect(out.data.length).toBe(16 * 16 * 3);
     expect(out.stamp).toBe(12.5);
-    const px = (u: number, v: number) => Array.from(out.data.subarray(3 * (v * 16 + u), 3 * (v * 16 + u) + 3));
+    const px = (u: number, v: number) =>
+      Array.from(out.data.subarray(3 * (v * 16 + u), 3 * (v * 16 + u) + 3));
     // Cell (0,0): smooth → green end of the map; cell (0,1): rough → red end.
     expect(px(1, 1)).toEqual(Array.from(ROUGHNESS_LUT.subarray(0, 3)));
     expect(px(9, 1)).toEqual(Array.from(ROUGHNESS_LUT.subarray(765, 768)));
@@ -47,8 +48,11 @@ describe("overlay", () => {
 
   it("greys and hatches low-confidence cells and leaves masked cells alone", () => {
     const img = image(16, 16, [200, 100, 50]);
-    const out = renderOverlay(img, grid([0.2, 0.2, 0.2, 0.2], [0.1, 1, 1, 1]), { mask: Uint8Array.from([1, 0, 1, 1]) });
-    const px = (u: number, v: number) => Array.from(out.data.subarray(3 * (v * 16 + u), 3 * (v * 16 + u) + 3));
+    const out = renderOverlay(img, grid([0.2, 0.2, 0.2, 0.2], [0.1, 1, 1, 1]), {
+      mask: Uint8Array.from([1, 0, 1, 1]),
+    });
+    const px = (u: number, v: number) =>
+      Array.from(out.data.subarray(3 * (v * 16 + u), 3 * (v * 16 + u) + 3));
     const a = px(3, 1);
     expect(a[0]).toBe(a[1]);
     expect(a[1]).toBe(a[2]);
@@ -57,7 +61,14 @@ describe("overlay", () => {
   });
 
   it("accepts mono8 cameras", () => {
-    const img: ImageFrame = { stamp: 1, frameId: "c", width: 16, height: 16, encoding: "mono8", data: new Uint8Array(256).fill(90) };
+    const img: ImageFrame = {
+      stamp: 1,
+      frameId: "c",
+      width: 16,
+      height: 16,
+      encoding: "mono8",
+      data: new Uint8Array(256).fill(90),
+    };
     const out = renderOverlay(img, grid([0, 0, 0, 0], [0, 0, 0, 0]), { mask: new Uint8Array(4) });
     expect(Array.from(out.data.subarray(0, 3))).toEqual([90, 90, 90]);
   });
@@ -71,7 +82,16 @@ describe("outputsToRos", () => {
       frameId: "camera_optical_frame",
       grid: g,
       overlay: renderOverlay(image(16, 16, [1, 2, 3]), g),
-      costmap: { stamp: 12.5, frameId: "odom", resolution: 0.5, width: 2, height: 2, originX: -0.5, originY: -0.5, data: Int8Array.from([-1, 0, 50, 100]) },
+      costmap: {
+        stamp: 12.5,
+        frameId: "odom",
+        resolution: 0.5,
+        width: 2,
+        height: 2,
+        originX: -0.5,
+        originY: -0.5,
+        data: Int8Array.from([-1, 0, 50, 100]),
+      },
       ahead: Number.NaN,
       aheadConfidence: 0,
       speedLimit: 0.3,

@@ -6,8 +6,15 @@ describe("decodeCompressed", () => {
   it("decodes a JPEG to rgb8 with the frame's stamp", async () => {
     const raw = Buffer.alloc(32 * 16 * 3);
     for (let i = 0; i < 32 * 16; i++) raw.set([200, 40, 40], 3 * i);
-    const jpeg = await sharp(raw, { raw: { width: 32, height: 16, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
-    const img = await decodeCompressed({ stamp: 3.25, frameId: "cam", format: "jpeg", data: new Uint8Array(jpeg) });
+    const jpeg = await sharp(raw, { raw: { width: 32, height: 16, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const img = await decodeCompressed({
+      stamp: 3.25,
+      frameId: "cam",
+      format: "jpeg",
+      data: new Uint8Array(jpeg),
+    });
     expect(img).toMatchObject({ stamp: 3.25, frameId: "cam", width: 32, height: 16, encoding: "rgb8" });
     expect(img.data.length).toBe(32 * 16 * 3);
     expect(Math.abs(img.data[0]! - 200)).toBeLessThan(8);
@@ -15,12 +22,20 @@ describe("decodeCompressed", () => {
   });
 
   it("decodes a grey PNG to mono8 and rejects garbage with a clear error", async () => {
-    const png = await sharp(Buffer.alloc(8 * 8, 77), { raw: { width: 8, height: 8, channels: 1 } }).toColourspace("b-w").png().toBuffer();
-    const img = await decodeCompressed({ stamp: 1, frameId: "cam", format: "png", data: new Uint8Array(png) });
+    const png = await sharp(Buffer.alloc(8 * 8, 77), { raw: { width: 8, height: 8, channels: 1 } })
+      .toColourspace("b-w")
+      .png()
+      .toBuffer();
+    const img = await decodeCompressed({
+      stamp: 1,
+      frameId: "cam",
+      format: "png",
+      data: new Uint8Array(png),
+    });
     expect(img.encoding).toBe("mono8");
     expect(img.data[10]).toBe(77);
-    await expect(decodeCompressed({ stamp: 1, frameId: "cam", format: "jpeg", data: new Uint8Array([1, 2, 3]) })).rejects.toThrow(
-      ImageDecodeError,
-    );
+    await expect(
+      decodeCompressed({ stamp: 1, frameId: "cam", format: "jpeg", data: new Uint8Array([1, 2, 3]) }),
+    ).rejects.toThrow(ImageDecodeError);
   });
 });

@@ -27,7 +27,14 @@ function gatedBackbone() {
       name: "gated",
       extract(img: ImageFrame): Promise<FeatureMap> {
         seen.push(img.stamp);
-        const map: FeatureMap = { rows: 2, cols: 2, channels: C, strideX: 8, strideY: 8, data: new Float32Array(4 * C).fill(img.stamp) };
+        const map: FeatureMap = {
+          rows: 2,
+          cols: 2,
+          channels: C,
+          strideX: 8,
+          strideY: 8,
+          data: new Float32Array(4 * C).fill(img.stamp),
+        };
         return new Promise((resolve) => gates.push(() => resolve(map)));
       },
       async close() {},
@@ -54,7 +61,14 @@ const learner = {
 };
 
 function frame(stamp: number): ImageFrame {
-  return { stamp, frameId: "camera_optical_frame", width: 16, height: 16, encoding: "rgb8", data: new Uint8Array(16 * 16 * 3) };
+  return {
+    stamp,
+    frameId: "camera_optical_frame",
+    width: 16,
+    height: 16,
+    encoding: "rgb8",
+    data: new Uint8Array(16 * 16 * 3),
+  };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
@@ -62,7 +76,12 @@ const tick = () => new Promise((r) => setTimeout(r, 5));
 describe("pipeline scheduling", () => {
   it("live: frames arriving while one is processed are dropped, the latest wins", async () => {
     const g = gatedBackbone();
-    const p = await createPipeline(defaultConfig(), { mode: "live", backbone: g.backbone as never, learner: learner as never, warn: () => {} });
+    const p = await createPipeline(defaultConfig(), {
+      mode: "live",
+      backbone: g.backbone as never,
+      learner: learner as never,
+      warn: () => {},
+    });
     const events: PipelineEvent[] = [];
     p.events$.subscribe((e) => events.push(e));
     await p.push({ kind: "image", frame: frame(1) });
@@ -95,7 +114,12 @@ describe("pipeline scheduling", () => {
 
   it("replay: every frame is processed in order", async () => {
     const g = gatedBackbone();
-    const p = await createPipeline(defaultConfig(), { mode: "replay", backbone: g.backbone as never, learner: learner as never, warn: () => {} });
+    const p = await createPipeline(defaultConfig(), {
+      mode: "replay",
+      backbone: g.backbone as never,
+      learner: learner as never,
+      warn: () => {},
+    });
     const stamps: number[] = [];
     p.events$.subscribe((e) => {
       if (e.type === "prediction") stamps.push(e.stamp);
@@ -114,12 +138,24 @@ describe("pipeline scheduling", () => {
 
   it("reports undecodable bag messages as problems and goes on", async () => {
     const g = gatedBackbone();
-    const p = await createPipeline(defaultConfig(), { mode: "replay", backbone: g.backbone as never, learner: learner as never, warn: () => {} });
+    const p = await createPipeline(defaultConfig(), {
+      mode: "replay",
+      backbone: g.backbone as never,
+      learner: learner as never,
+      warn: () => {},
+    });
     const problems: string[] = [];
     p.events$.subscribe((e) => {
       if (e.type === "problem") problems.push(e.problem.kind);
     });
-    await p.push({ type: "message", topic: "/imu/data", schemaName: "sensor_msgs/msg/Imu", logTime: 1, message: { nonsense: true }, size: 1 });
+    await p.push({
+      type: "message",
+      topic: "/imu/data",
+      schemaName: "sensor_msgs/msg/Imu",
+      logTime: 1,
+      message: { nonsense: true },
+      size: 1,
+    });
     await p.push({ type: "problem", kind: "decode", message: "bad CDR", topic: "/odom" });
     expect(problems).toEqual(["convert", "decode"]);
     expect(p.stats().problems).toEqual({ convert: 1, decode: 1 });
@@ -136,7 +172,12 @@ describe("live mode with the real backbone and the worker trainer", () => {
       if (e.type === "prediction") preds.push(e.outputs.grid.rows * e.outputs.grid.cols);
     });
     const img = frame(1);
-    const big: ImageFrame = { ...img, width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).map((_, i) => (i * 31) % 251) };
+    const big: ImageFrame = {
+      ...img,
+      width: 64,
+      height: 48,
+      data: new Uint8Array(64 * 48 * 3).map((_, i) => (i * 31) % 251),
+    };
     await p.push({ kind: "image", frame: big });
     const s = await p.finish();
     expect(s.framesProcessed).toBe(1);

@@ -7,9 +7,9 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import * as zstd from "@foxglove/wasm-zstd";
 import { McapIndexedReader } from "@mcap/core";
 import { FileHandleReadable } from "@mcap/nodejs";
-import * as zstd from "@foxglove/wasm-zstd";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 
@@ -23,10 +23,26 @@ let result: Record<string, unknown>;
 beforeAll(async () => {
   // The stripes world: the robot crosses bands of every roughness within the first minute, so 90 s
   // is enough for learning to show (the default world needs minutes).
-  await generateWorldBag({ out: bag, world: "sim/worlds/stripes.yaml", seed: 1, duration: 90, camera: { width: 160, height: 120 } });
+  await generateWorldBag({
+    out: bag,
+    world: "sim/worlds/stripes.yaml",
+    seed: 1,
+    duration: 90,
+    camera: { width: 160, height: 120 },
+  });
   const { stdout } = await run(
     process.execPath,
-    ["bin/terrain-learner.js", "replay", bag, "--eval", "--json", "--record", record, "--report-dir", reportDir],
+    [
+      "bin/terrain-learner.js",
+      "replay",
+      bag,
+      "--eval",
+      "--json",
+      "--record",
+      record,
+      "--report-dir",
+      reportDir,
+    ],
     { maxBuffer: 64 * 1024 * 1024 },
   );
   const lines = stdout.trim().split("\n");
@@ -59,7 +75,12 @@ describe("replay --eval --json --record on a simulator bag", () => {
   });
 
   it("learning beats the running-mean baseline over the last minute", () => {
-    const e = result.eval as { spearman: number; mae: number; auroc: number; baseline: { spearman: number; mae: number; auroc: number } };
+    const e = result.eval as {
+      spearman: number;
+      mae: number;
+      auroc: number;
+      baseline: { spearman: number; mae: number; auroc: number };
+    };
     expect(e.spearman).toBeGreaterThan(0.5);
     expect(e.spearman).toBeGreaterThan(e.baseline.spearman + 0.3);
     expect(e.mae).toBeLessThan(e.baseline.mae);
@@ -75,7 +96,8 @@ describe("replay --eval --json --record on a simulator bag", () => {
         decompressHandlers: { zstd: (data, size) => zstd.decompress(data, Number(size)) },
       });
       const topics = new Map<string, string>();
-      for (const ch of reader.channelsById.values()) topics.set(ch.topic, reader.schemasById.get(ch.schemaId)!.name);
+      for (const ch of reader.channelsById.values())
+        topics.set(ch.topic, reader.schemasById.get(ch.schemaId)!.name);
       expect(Object.fromEntries(topics)).toMatchObject({
         "/terrain_learner/roughness/image": "sensor_msgs/msg/Image",
         "/terrain_learner/roughness/confidence": "sensor_msgs/msg/Image",
@@ -88,7 +110,9 @@ describe("replay --eval --json --record on a simulator bag", () => {
         "/odom": "nav_msgs/msg/Odometry",
       });
       const counts = reader.statistics!.channelMessageCounts;
-      const byTopic = new Map([...reader.channelsById.values()].map((c) => [c.topic, Number(counts.get(c.id) ?? 0)]));
+      const byTopic = new Map(
+        [...reader.channelsById.values()].map((c) => [c.topic, Number(counts.get(c.id) ?? 0)]),
+      );
       expect(byTopic.get("/terrain_learner/roughness/image")).toBe(90 * 15);
       expect(byTopic.get("/terrain_learner/roughness/costmap")).toBeGreaterThan(1000);
     } finally {

@@ -25,7 +25,9 @@ export interface DemoOptions {
 }
 
 /** The cached bag for a world/seed/duration (generated when missing). */
-export async function ensureWorldBag(o: Pick<DemoOptions, "world" | "seed" | "duration" | "cacheDir" | "regenerate" | "progress" | "log">): Promise<string> {
+export async function ensureWorldBag(
+  o: Pick<DemoOptions, "world" | "seed" | "duration" | "cacheDir" | "regenerate" | "progress" | "log">,
+): Promise<string> {
   // The simulator is imported lazily: `replay` and the ROS node never need it.
   const sim = await import("../../sim/index.ts");
   const worldPath = o.world ?? sim.DEFAULT_WORLD;
@@ -42,7 +44,12 @@ export async function ensureWorldBag(o: Pick<DemoOptions, "world" | "seed" | "du
   const bar =
     o.progress && process.stderr.isTTY
       ? new cliProgress.SingleBar(
-          { stream: process.stderr, format: "simulate [{bar}] {percentage}% | {value}/{total} s", clearOnComplete: true, hideCursor: true },
+          {
+            stream: process.stderr,
+            format: "simulate [{bar}] {percentage}% | {value}/{total} s",
+            clearOnComplete: true,
+            hideCursor: true,
+          },
           cliProgress.Presets.shades_classic,
         )
       : undefined;
@@ -89,7 +96,9 @@ export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
 export function register(program: Command): void {
   program
     .command("demo")
-    .description("simulate the default world (cached), learn while replaying it, and report how well the robot learned to see roughness")
+    .description(
+      "simulate the default world (cached), learn while replaying it, and report how well the robot learned to see roughness",
+    )
     .option("--world <file>", "world file (default sim/worlds/default.yaml)")
     .option("--seed <n>", "simulation seed (route and sensor noise)", (v) => Number.parseInt(v, 10), 1)
     .option("--duration <s>", "simulated seconds", (v) => Number.parseFloat(v), 180)
@@ -117,7 +126,8 @@ ground it shows exists (prequential), next to a baseline that always predicts th
           regenerate?: boolean;
           json?: boolean;
         }) => {
-          if (!Number.isInteger(o.seed) || o.seed < 0) throw new UserError(`--seed must be a non-negative integer, got ${o.seed}`);
+          if (!Number.isInteger(o.seed) || o.seed < 0)
+            throw new UserError(`--seed must be a non-negative integer, got ${o.seed}`);
           if (!(o.duration > 0)) throw new UserError(`--duration must be positive, got ${o.duration}`);
           if (o.world && !existsSync(o.world)) throw new UserError(`${o.world}: no such world file`);
           let config: Config;
@@ -148,7 +158,9 @@ ground it shows exists (prequential), next to a baseline that always predicts th
               `\nThe learner ${verdict} the goal ρ ≥ 0.85 over the last simulated minute (ρ = ${e.spearman.toFixed(3)}, baseline ${e.baseline.spearman.toFixed(3)}).\n`,
             );
           }
-          process.stdout.write(`Plots and report.json are in ${resolve(o.out)} (open ${join(o.out, "learning-curve.png")}).\n`);
+          process.stdout.write(
+            `Plots and report.json are in ${resolve(o.out)} (open ${join(o.out, "learning-curve.png")}).\n`,
+          );
         },
       ),
     );

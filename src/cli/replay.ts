@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { applyMqttFlags, attachPipelineMqtt } from "../adapters/controls.ts";
 import type { ImageFrame, RoughnessGrid } from "../core/types.ts";
 import type { EvalSummary } from "../eval/evaluator.ts";
 import { type FramePanel, type ReportFiles, toJson, writeReport } from "../eval/report.ts";
@@ -15,12 +16,11 @@ import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { openBag } from "../io/bag/index.ts";
 import { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
 import { hasDefinition } from "../io/ros/definitions.ts";
-import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
 import { renderOverlay } from "../outputs/images.ts";
+import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { createPipeline, type PipelineSummary } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
-import { applyMqttFlags, attachPipelineMqtt } from "../adapters/controls.ts";
 
 export interface ReplayRunOptions {
   bag: string;
@@ -39,7 +39,11 @@ export interface ReplayRunOptions {
   /** Frame panels in the report (evenly spaced over the bag). */
   panels?: number;
   /** Called with sensor seconds done / total and a short status. */
-  onProgress?: (done: number, total: number, status: { frames: number; labels: number; trainSteps: number }) => void;
+  onProgress?: (
+    done: number,
+    total: number,
+    status: { frames: number; labels: number; trainSteps: number },
+  ) => void;
   warn?: (message: string) => void;
 }
 
@@ -85,7 +89,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     throw new UserError((err as Error).message);
   }
   const info = await source.info();
-  const simMetadata = info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;
+  const simMetadata =
+    info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;
   const pipeline = await createPipeline(opts.config, {
     mode: "replay",
     evaluate: opts.evaluate ?? false,
@@ -121,7 +126,10 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   // Frames for the report: evenly spaced over the bag, captured with ground truth.
   const panels: FramePanel[] = [];
   const panelCount = opts.evaluate ? (opts.panels ?? 4) : 0;
-  const panelTimes = Array.from({ length: panelCount }, (_, i) => info.start + (info.duration * (i + 1)) / (panelCount + 1));
+  const panelTimes = Array.from(
+    { length: panelCount },
+    (_, i) => info.start + (info.duration * (i + 1)) / (panelCount + 1),
+  );
 
   const sub = pipeline.events$.subscribe((e) => {
     if (e.type !== "prediction") return;
@@ -136,7 +144,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     if (next !== undefined && e.stamp >= next) {
       panelTimes.shift();
       const truth = pipeline.truthFor(e.stamp, e.outputs.grid);
-      if (truth) panels.push(makePanel(e.image, e.outputs.grid, truth.roughness, e.stamp - info.start, opts.config));
+      if (truth)
+        panels.push(makePanel(e.image, e.outputs.grid, truth.roughness, e.stamp - info.start, opts.config));
     }
   });
 
@@ -153,7 +162,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
           if (due > 1) await new Promise((r) => setTimeout(r, due));
         }
         if (writer) {
-          if (hasDefinition(event.schemaName)) track(writer.write(event.topic, event.schemaName, event.logTime, event.message));
+          if (hasDefinition(event.schemaName))
+            track(writer.write(event.topic, event.schemaName, event.logTime, event.message));
           else skippedTypes.add(event.schemaName);
         }
       }
@@ -161,16 +171,25 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       if (event.type === "message" && opts.onProgress && event.logTime - lastProgress > 0.5) {
         lastProgress = event.logTime;
         const s = pipeline.stats();
-        opts.onProgress(event.logTime - info.start, total, { frames: s.framesProcessed, labels: s.labels, trainSteps: s.trainSteps });
+        opts.onProgress(event.logTime - info.start, total, {
+          frames: s.framesProcessed,
+          labels: s.labels,
+          trainSteps: s.trainSteps,
+        });
       }
     }
     const summary = await pipeline.finish();
-    opts.onProgress?.(total, total, { frames: summary.framesProcessed, labels: summary.labels, trainSteps: summary.trainSteps });
+    opts.onProgress?.(total, total, {
+      frames: summary.framesProcessed,
+      labels: summary.labels,
+      trainSteps: summary.trainSteps,
+    });
     sub.unsubscribe();
     await Promise.all(pendingWrites);
     if (writer) await writer.close();
     if (writeError) throw new Error(`recording ${opts.record} failed: ${writeError.message}`);
-    if (skippedTypes.size) warn(`record: not re-recorded (no built-in definition): ${[...skippedTypes].join(", ")}`);
+    if (skippedTypes.size)
+      warn(`record: not re-recorded (no built-in definition): ${[...skippedTypes].join(", ")}`);
     const result = toResult(summary, opts);
     if (opts.evaluate) {
       const dir = opts.reportDir ?? join("out", basename(opts.bag).replace(/\.[^.]*$/, ""));
@@ -192,7 +211,13 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   }
 }
 
-function makePanel(image: ImageFrame, grid: RoughnessGrid, truth: Float32Array, t: number, config: Config): FramePanel {
+function makePanel(
+  image: ImageFrame,
+  grid: RoughnessGrid,
+  truth: Float32Array,
+  t: number,
+  config: Config,
+): FramePanel {
   const n = grid.rows * grid.cols;
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) mask[i] = Number.isFinite(truth[i]!) ? 1 : 0;
@@ -259,7 +284,11 @@ export function formatSummary(r: ReplayResult): string {
       `  MAE          ${f(e.mae)}   (baseline ${f(e.baseline.mae)})`,
       `  AUROC rough  ${f(e.auroc)}   (baseline ${f(e.baseline.auroc)})`,
       `  confidence AUROC, never-driven vs driven terrain: ${f(e.confidenceAuroc)}`,
-      ...(r.evalDetails ? [`  labels vs true roughness under the robot: ρ ${f(r.evalDetails.labels.spearman)}, MAE ${f(r.evalDetails.labels.mae)} (${r.evalDetails.labels.count} labels)`] : []),
+      ...(r.evalDetails
+        ? [
+            `  labels vs true roughness under the robot: ρ ${f(r.evalDetails.labels.spearman)}, MAE ${f(r.evalDetails.labels.mae)} (${r.evalDetails.labels.count} labels)`,
+          ]
+        : []),
       "  learning curve (t: ρ and MAE over the trailing minute | ρ of that 10 s window):",
     );
     const step = Math.max(1, Math.ceil(r.curve.length / 12));
@@ -271,7 +300,10 @@ export function formatSummary(r: ReplayResult): string {
     }
   }
   for (const w of r.evalDetails?.warnings ?? []) lines.push(`eval: ${w}`);
-  if (r.report) lines.push(`report: ${r.report.json}${r.report.curve ? `, ${r.report.curve}` : ""}${r.report.frames ? `, ${r.report.frames}` : ""}`);
+  if (r.report)
+    lines.push(
+      `report: ${r.report.json}${r.report.curve ? `, ${r.report.curve}` : ""}${r.report.frames ? `, ${r.report.frames}` : ""}`,
+    );
   if (r.record) lines.push(`recording: ${r.record}`);
   const problems = Object.entries(r.problems);
   if (problems.length) lines.push(`problems: ${problems.map(([k, v]) => `${k} ${v}`).join(", ")}`);
@@ -300,7 +332,10 @@ export function jsonResult(r: ReplayResult): string {
 }
 
 /** A cli-progress bar on stderr when it is a TTY; a no-op otherwise. */
-export function progressReporter(label: string): { update: NonNullable<ReplayRunOptions["onProgress"]>; stop(): void } {
+export function progressReporter(label: string): {
+  update: NonNullable<ReplayRunOptions["onProgress"]>;
+  stop(): void;
+} {
   if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     {
@@ -329,7 +364,9 @@ export function progressReporter(label: string): { update: NonNullable<ReplayRun
 export function register(program: Command): void {
   program
     .command("replay")
-    .description("run the pipeline over a bag (MCAP, rosbag2 .db3/folder, ROS 1 .bag): learn, predict, optionally evaluate and record")
+    .description(
+      "run the pipeline over a bag (MCAP, rosbag2 .db3/folder, ROS 1 .bag): learn, predict, optionally evaluate and record",
+    )
     .argument("<bag>", "bag file or rosbag2 folder")
     .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
     .option("--eval", "score predictions against simulator ground truth (prequential) and write a report")
@@ -357,10 +394,21 @@ Examples:
       action(
         async (
           bag: string,
-          o: { config?: string; eval?: boolean; json?: boolean; record?: string; fast?: boolean; rate?: number; reportDir?: string; mqtt?: string; robotId?: string },
+          o: {
+            config?: string;
+            eval?: boolean;
+            json?: boolean;
+            record?: string;
+            fast?: boolean;
+            rate?: number;
+            reportDir?: string;
+            mqtt?: string;
+            robotId?: string;
+          },
         ) => {
           if (o.fast && o.rate !== undefined) throw new UserError("--fast and --rate exclude each other");
-          if (o.rate !== undefined && !(o.rate > 0)) throw new UserError(`--rate must be a positive number, got ${o.rate}`);
+          if (o.rate !== undefined && !(o.rate > 0))
+            throw new UserError(`--rate must be a positive number, got ${o.rate}`);
           if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
           let config: Config;
           try {

@@ -83,7 +83,16 @@ export interface EvalSummary {
     trailingBaselineSpearman: number;
   }[];
   /** Final window, per terrain type in view: what the learner predicts for each. */
-  byTerrain: { index: number; name: string; truth: number; driven: boolean; cells: number; mean: number; std: number; confidence: number }[];
+  byTerrain: {
+    index: number;
+    name: string;
+    truth: number;
+    driven: boolean;
+    cells: number;
+    mean: number;
+    std: number;
+    confidence: number;
+  }[];
   /** Labels against the true roughness under the robot: how good the supervision itself is. */
   labels: {
     count: number;
@@ -200,7 +209,9 @@ export class PrequentialEvaluator {
         this.#labelT.push(stamp);
         this.#labelValue.push(roughness);
         this.#labelTruth.push(v / 100);
-        const j = this.#terrain ? gridIndex(this.#terrain, this.#worldFromBase[3]!, this.#worldFromBase[7]!) : -1;
+        const j = this.#terrain
+          ? gridIndex(this.#terrain, this.#worldFromBase[3]!, this.#worldFromBase[7]!)
+          : -1;
         this.#labelType.push(j >= 0 && this.#terrain ? this.#terrain.values[j]! : -1);
       }
     }
@@ -253,7 +264,13 @@ export class PrequentialEvaluator {
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
         const k = r * cols + c;
-        const t = pixelToGround(cam, this.#worldFromOptical, (c + 0.5) * strideX - 0.5, (r + 0.5) * strideY - 0.5, p);
+        const t = pixelToGround(
+          cam,
+          this.#worldFromOptical,
+          (c + 0.5) * strideX - 0.5,
+          (r + 0.5) * strideY - 0.5,
+          p,
+        );
         if (t < 0) continue;
         range[k] = t;
         const i = gridIndex(rough, p[0]!, p[1]!);
@@ -295,7 +312,8 @@ export class PrequentialEvaluator {
       const gt = truth.roughness[k]!;
       const range = truth.range[k]!;
       const pred = grid.roughness[k]!;
-      if (!Number.isFinite(gt) || !(range >= minRange && range <= maxRange) || !Number.isFinite(pred)) continue;
+      if (!Number.isFinite(gt) || !(range >= minRange && range <= maxRange) || !Number.isFinite(pred))
+        continue;
       this.#t.push(stamp);
       this.#pred.push(pred);
       this.#conf.push(grid.confidence[k]!);
@@ -464,8 +482,10 @@ export class PrequentialEvaluator {
     const ov = this.#metrics(this.#firstStamp, end, inc, false);
     const ovBase = this.#metrics(this.#firstStamp, end, inc, true);
     const warnings = [...this.#warnings];
-    if (!this.#roughness) warnings.push("no ground truth in this bag (/sim/ground_truth/roughness): nothing scored");
-    else if (this.#poses.size === 0) warnings.push("no true pose in this bag (/sim/ground_truth/pose): nothing scored");
+    if (!this.#roughness)
+      warnings.push("no ground truth in this bag (/sim/ground_truth/roughness): nothing scored");
+    else if (this.#poses.size === 0)
+      warnings.push("no true pose in this bag (/sim/ground_truth/pose): nothing scored");
     return {
       spearman: fin.spearman,
       mae: fin.mae,
@@ -475,7 +495,11 @@ export class PrequentialEvaluator {
       window: { start: round(start - this.#firstStamp, 3), end: round(end - this.#firstStamp, 3) },
       baseline: finBase,
       allCells: { ...all, baseline: allBase },
-      overall: { ...ov, baseline: ovBase, confidenceAuroc: this.#confidenceAuroc(this.#firstStamp, end, terrains) },
+      overall: {
+        ...ov,
+        baseline: ovBase,
+        confidenceAuroc: this.#confidenceAuroc(this.#firstStamp, end, terrains),
+      },
       curve,
       byTerrain: this.#predictionsByTerrain(start, end, terrains),
       labels: {

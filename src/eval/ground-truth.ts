@@ -3,7 +3,13 @@
 // against the learner), and the world description from the MCAP metadata record
 // `terrain_learner_sim` (which terrain types the route drives on).
 
-import { type Mat34, mat34Compose, mat34FromQuat, mat34FromTransform, mat34Identity } from "../core/geometry.ts";
+import {
+  type Mat34,
+  mat34Compose,
+  mat34FromQuat,
+  mat34FromTransform,
+  mat34Identity,
+} from "../core/geometry.ts";
 import type { Transform } from "../core/types.ts";
 
 export interface GridMap {
@@ -38,7 +44,15 @@ export function gridMapFromRos(msg: unknown): GridMap {
   if (values.length < width * height) {
     throw new Error(`OccupancyGrid: ${values.length} values for ${width}x${height} cells`);
   }
-  return { originX: Number(pos.x), originY: Number(pos.y), yaw, resolution: Number(info.resolution), width, height, values };
+  return {
+    originX: Number(pos.x),
+    originY: Number(pos.y),
+    yaw,
+    resolution: Number(info.resolution),
+    width,
+    height,
+    values,
+  };
 }
 
 /** Index of the grid cell containing (x, y), or -1 outside. */
@@ -71,7 +85,9 @@ export interface TerrainInfo {
  * (terrains / terrainTypes / types; driven / onRoute / route) so small renames in the simulator do not
  * silently disable the confidence metric; returns undefined when no terrain list is found.
  */
-export function parseSimWorld(metadata: Map<string, string> | Record<string, string> | undefined): TerrainInfo[] | undefined {
+export function parseSimWorld(
+  metadata: Map<string, string> | Record<string, string> | undefined,
+): TerrainInfo[] | undefined {
   if (!metadata) return undefined;
   const get = (k: string) => (metadata instanceof Map ? metadata.get(k) : metadata[k]);
   const text = get("world");
@@ -82,10 +98,10 @@ export function parseSimWorld(metadata: Map<string, string> | Record<string, str
   } catch {
     return undefined;
   }
-  const list = (world.terrains ?? world.terrainTypes ?? world.types ?? (world.terrain as Obj | undefined)?.types) as
-    | Obj[]
-    | Record<string, Obj>
-    | undefined;
+  const list = (world.terrains ??
+    world.terrainTypes ??
+    world.types ??
+    (world.terrain as Obj | undefined)?.types) as Obj[] | Record<string, Obj> | undefined;
   if (!list) return undefined;
   const entries: [string | undefined, Obj][] = Array.isArray(list)
     ? list.map((t) => [undefined, t])
@@ -113,7 +129,11 @@ export class TruePoses {
     return this.#t.length;
   }
 
-  add(stamp: number, p: { x: number; y: number; z: number }, q: { x: number; y: number; z: number; w: number }): void {
+  add(
+    stamp: number,
+    p: { x: number; y: number; z: number },
+    q: { x: number; y: number; z: number; w: number },
+  ): void {
     const n = this.#t.length;
     if (n && stamp <= this.#t[n - 1]!) return;
     this.#t.push(stamp);
@@ -153,7 +173,11 @@ export class TruePoses {
     qz /= norm;
     qw /= norm;
     const lerp = (a: number[]) => a[lo]! * (1 - f) + a[hi]! * f;
-    mat34FromQuat({ x: qx, y: qy, z: qz, w: qw }, { x: lerp(this.#x), y: lerp(this.#y), z: lerp(this.#z) }, out);
+    mat34FromQuat(
+      { x: qx, y: qy, z: qz, w: qw },
+      { x: lerp(this.#x), y: lerp(this.#y), z: lerp(this.#z) },
+      out,
+    );
     return true;
   }
 }
@@ -162,7 +186,11 @@ export class TruePoses {
  * `parent ← child` from static transforms by walking child → parent links; null when the chain
  * does not reach `parent`.
  */
-export function staticChain(transforms: ReadonlyMap<string, Transform>, parent: string, child: string): Mat34 | null {
+export function staticChain(
+  transforms: ReadonlyMap<string, Transform>,
+  parent: string,
+  child: string,
+): Mat34 | null {
   const acc = mat34Identity(new Float64Array(12));
   const tmp = new Float64Array(12);
   const edge = new Float64Array(12);

@@ -7,7 +7,10 @@ import type { ImageFrame } from "../core/types.ts";
 import { roughnessCss } from "../outputs/colormap.ts";
 
 export function svgToPng(svg: string): Buffer {
-  const r = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" }, background: "white" });
+  const r = new Resvg(svg, {
+    font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },
+    background: "white",
+  });
   return r.render().asPng();
 }
 
@@ -43,37 +46,58 @@ function panel(o: PanelOptions): string {
   const px = (x: number) => o.x + (x / (o.xMax || 1)) * o.w;
   const py = (y: number) => o.y + o.h - ((y - o.yMin) / (o.yMax - o.yMin)) * o.h;
   parts.push(`<rect x="${o.x}" y="${o.y}" width="${o.w}" height="${o.h}" fill="#fafafa" stroke="#999"/>`);
-  parts.push(`<text x="${o.x + o.w / 2}" y="${o.y - 10}" font-size="15" text-anchor="middle" font-weight="bold">${esc(o.title)}</text>`);
+  parts.push(
+    `<text x="${o.x + o.w / 2}" y="${o.y - 10}" font-size="15" text-anchor="middle" font-weight="bold">${esc(o.title)}</text>`,
+  );
   for (let i = 0; i <= 4; i++) {
     const v = o.yMin + ((o.yMax - o.yMin) * i) / 4;
     parts.push(`<line x1="${o.x}" x2="${o.x + o.w}" y1="${py(v)}" y2="${py(v)}" stroke="#e3e3e3"/>`);
-    parts.push(`<text x="${o.x - 6}" y="${py(v) + 4}" font-size="11" text-anchor="end">${v.toFixed(2)}</text>`);
+    parts.push(
+      `<text x="${o.x - 6}" y="${py(v) + 4}" font-size="11" text-anchor="end">${v.toFixed(2)}</text>`,
+    );
   }
   const xStep = niceStep(o.xMax / 6);
   for (let v = 0; v <= o.xMax + 1e-9; v += xStep) {
-    parts.push(`<text x="${px(v)}" y="${o.y + o.h + 15}" font-size="11" text-anchor="middle">${Math.round(v)}</text>`);
+    parts.push(
+      `<text x="${px(v)}" y="${o.y + o.h + 15}" font-size="11" text-anchor="middle">${Math.round(v)}</text>`,
+    );
   }
-  parts.push(`<text x="${o.x + o.w / 2}" y="${o.y + o.h + 32}" font-size="12" text-anchor="middle">${esc(o.xLabel)}</text>`);
+  parts.push(
+    `<text x="${o.x + o.w / 2}" y="${o.y + o.h + 32}" font-size="12" text-anchor="middle">${esc(o.xLabel)}</text>`,
+  );
   parts.push(
     `<text x="${o.x - 42}" y="${o.y + o.h / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 ${o.x - 42} ${o.y + o.h / 2})">${esc(o.yLabel)}</text>`,
   );
   for (const r of o.refs ?? []) {
-    parts.push(`<line x1="${o.x}" x2="${o.x + o.w}" y1="${py(r.y)}" y2="${py(r.y)}" stroke="#555" stroke-dasharray="2 3"/>`);
-    parts.push(`<text x="${o.x + o.w - 4}" y="${py(r.y) - 4}" font-size="11" text-anchor="end" fill="#555">${esc(r.label)}</text>`);
+    parts.push(
+      `<line x1="${o.x}" x2="${o.x + o.w}" y1="${py(r.y)}" y2="${py(r.y)}" stroke="#555" stroke-dasharray="2 3"/>`,
+    );
+    parts.push(
+      `<text x="${o.x + o.w - 4}" y="${py(r.y) - 4}" font-size="11" text-anchor="end" fill="#555">${esc(r.label)}</text>`,
+    );
   }
   let ly = o.y + 16;
   for (const s of o.series) {
     const pts = s.points.filter((p) => Number.isFinite(p.y));
     if (pts.length) {
-      const d = pts.map((p, i) => `${i ? "L" : "M"}${px(p.x).toFixed(1)},${py(Math.max(o.yMin, Math.min(o.yMax, p.y))).toFixed(1)}`).join("");
+      const d = pts
+        .map(
+          (p, i) =>
+            `${i ? "L" : "M"}${px(p.x).toFixed(1)},${py(Math.max(o.yMin, Math.min(o.yMax, p.y))).toFixed(1)}`,
+        )
+        .join("");
       parts.push(
         `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`,
       );
       for (const p of pts) {
-        parts.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(Math.max(o.yMin, Math.min(o.yMax, p.y))).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
+        parts.push(
+          `<circle cx="${px(p.x).toFixed(1)}" cy="${py(Math.max(o.yMin, Math.min(o.yMax, p.y))).toFixed(1)}" r="2.5" fill="${s.color}"/>`,
+        );
       }
     }
-    parts.push(`<line x1="${o.x + 10}" x2="${o.x + 34}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`);
+    parts.push(
+      `<line x1="${o.x + 10}" x2="${o.x + 34}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`,
+    );
     parts.push(`<text x="${o.x + 40}" y="${ly}" font-size="12">${esc(s.name)}</text>`);
     ly += 16;
   }
@@ -116,7 +140,11 @@ export function learningCurveSvg(curve: readonly CurvePoint[], title: string, go
     series: [
       ...(curve.some((c) => c.trailingSpearman !== undefined)
         ? [
-            { name: "learner, trailing 60 s", color: "#1f77b4", points: curve.map((c) => ({ x: c.t, y: c.trailingSpearman ?? Number.NaN })) },
+            {
+              name: "learner, trailing 60 s",
+              color: "#1f77b4",
+              points: curve.map((c) => ({ x: c.t, y: c.trailingSpearman ?? Number.NaN })),
+            },
             {
               name: "baseline (running mean label), trailing 60 s",
               color: "#d62728",
@@ -125,7 +153,11 @@ export function learningCurveSvg(curve: readonly CurvePoint[], title: string, go
             },
           ]
         : []),
-      { name: "learner, per 10 s window", color: "#9ecae1", points: curve.map((c) => ({ x: c.t, y: c.spearman })) },
+      {
+        name: "learner, per 10 s window",
+        color: "#9ecae1",
+        points: curve.map((c) => ({ x: c.t, y: c.spearman })),
+      },
     ],
     refs: goal !== undefined ? [{ y: goal, label: `goal ${goal}` }] : [],
   });
@@ -142,7 +174,12 @@ export function learningCurveSvg(curve: readonly CurvePoint[], title: string, go
     xMax,
     series: [
       { name: "learner", color: "#1f77b4", points: curve.map((c) => ({ x: c.t, y: c.mae })) },
-      { name: "baseline", color: "#d62728", dashed: true, points: curve.map((c) => ({ x: c.t, y: c.baselineMae })) },
+      {
+        name: "baseline",
+        color: "#d62728",
+        dashed: true,
+        points: curve.map((c) => ({ x: c.t, y: c.baselineMae })),
+      },
     ],
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans">
@@ -181,7 +218,9 @@ export async function framesSvg(
   const rowH = ih + 40;
   const H = 50 + rows.length * rowH + 20;
   const parts: string[] = [];
-  parts.push(`<text x="${W / 2}" y="26" font-size="18" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
+  parts.push(
+    `<text x="${W / 2}" y="26" font-size="18" text-anchor="middle" font-weight="bold">${esc(title)}</text>`,
+  );
   const heads = ["camera", "predicted roughness (hatched = low confidence)", "ground truth"];
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
@@ -190,7 +229,10 @@ export async function framesSvg(
     const imgs = [r.camera, r.predicted, r.truth];
     for (let k = 0; k < 3; k++) {
       const x = gap + k * (iw + gap);
-      if (i === 0) parts.push(`<text x="${x + iw / 2}" y="${y - 4}" font-size="12" text-anchor="middle" fill="#333">${esc(heads[k]!)}</text>`);
+      if (i === 0)
+        parts.push(
+          `<text x="${x + iw / 2}" y="${y - 4}" font-size="12" text-anchor="middle" fill="#333">${esc(heads[k]!)}</text>`,
+        );
       parts.push(
         `<image x="${x}" y="${y + 22}" width="${iw}" height="${ih}" href="${await pngDataUri(imgs[k]!)}" image-rendering="optimizeSpeed"/>`,
       );
@@ -202,7 +244,9 @@ export async function framesSvg(
   const bh = Math.min(300, H - 120);
   for (let i = 0; i < 50; i++) {
     const v = 1 - i / 49;
-    parts.push(`<rect x="${bx}" y="${by + (i * bh) / 50}" width="18" height="${bh / 50 + 0.5}" fill="${roughnessCss(v)}"/>`);
+    parts.push(
+      `<rect x="${bx}" y="${by + (i * bh) / 50}" width="18" height="${bh / 50 + 0.5}" fill="${roughnessCss(v)}"/>`,
+    );
   }
   parts.push(`<text x="${bx + 22}" y="${by + 8}" font-size="11">1 rough</text>`);
   parts.push(`<text x="${bx + 22}" y="${by + bh}" font-size="11">0 smooth</text>`);

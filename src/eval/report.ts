@@ -35,7 +35,9 @@ export interface ReportFiles {
 
 export async function writeReport(
   dir: string,
-  report: { curve?: { t: number; spearman: number; mae: number; baselineSpearman: number; baselineMae: number }[] } & Record<string, unknown>,
+  report: {
+    curve?: { t: number; spearman: number; mae: number; baselineSpearman: number; baselineMae: number }[];
+  } & Record<string, unknown>,
   panels: readonly FramePanel[],
   title: string,
   goal?: number,
@@ -48,7 +50,10 @@ export async function writeReport(
   }
   if (panels.length > 0) {
     files.frames = join(dir, "frames.png");
-    await writeFile(files.frames, svgToPng(await framesSvg(panels, `${title}: camera | prediction | ground truth`)));
+    await writeFile(
+      files.frames,
+      svgToPng(await framesSvg(panels, `${title}: camera | prediction | ground truth`)),
+    );
   }
   await writeFile(files.json, `${toJson({ ...report, files }, 2)}\n`);
   return files;

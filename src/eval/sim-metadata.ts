@@ -9,7 +9,10 @@ import { FileHandleReadable } from "@mcap/nodejs";
 export const SIM_METADATA_NAME = "terrain_learner_sim";
 
 /** The metadata record `name` of an MCAP file, or undefined (not MCAP, no index, no such record). */
-export async function readMcapMetadata(path: string, name = SIM_METADATA_NAME): Promise<Map<string, string> | undefined> {
+export async function readMcapMetadata(
+  path: string,
+  name = SIM_METADATA_NAME,
+): Promise<Map<string, string> | undefined> {
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     handle = await open(path, "r");

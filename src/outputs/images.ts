@@ -8,7 +8,7 @@
 // ground) keep the camera image.
 
 import type { ImageFrame, RoughnessGrid } from "../core/types.ts";
-import { ROUGHNESS_LUT, lutIndex } from "./colormap.ts";
+import { lutIndex, ROUGHNESS_LUT } from "./colormap.ts";
 
 export interface OverlayOptions {
   /** Maximum opacity of the colour layer (at confidence 1). */
@@ -25,7 +25,12 @@ export interface OverlayOptions {
  * Renders the overlay into `out` (allocated when absent; reuse it frame after frame). The camera image
  * may be rgb8 or mono8; the overlay is always rgb8 with the camera's size, stamp and frame.
  */
-export function renderOverlay(image: ImageFrame, grid: RoughnessGrid, options: OverlayOptions = {}, out?: Uint8Array): ImageFrame {
+export function renderOverlay(
+  image: ImageFrame,
+  grid: RoughnessGrid,
+  options: OverlayOptions = {},
+  out?: Uint8Array,
+): ImageFrame {
   const { width, height } = image;
   const alpha = options.alpha ?? 0.6;
   const minConf = options.minConfidence ?? 0.3;

@@ -29,8 +29,8 @@
 // MQTT, ROS publisher) subscribe; `outputsToRos(event.outputs)` in src/outputs builds the ROS messages.
 
 import { Subject } from "rxjs";
-import { SelfSupervisor, type TrainingSample } from "../core/self-supervisor.ts";
 import { emptyPoseAt } from "../core/pose-history.ts";
+import { SelfSupervisor, type TrainingSample } from "../core/self-supervisor.ts";
 import type {
   CameraModel,
   CompressedFrame,
@@ -251,9 +251,7 @@ export interface Pipeline {
 
 export async function createPipeline(config: Config, options: PipelineOptions = {}): Promise<Pipeline> {
   const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const backbone =
-    options.backbone ??
-    (await Backbone.fromConfig(config.learner, { warn }));
+  const backbone = options.backbone ?? (await Backbone.fromConfig(config.learner, { warn }));
   const context = options.featureContext ?? DEFAULT_CONTEXT;
   const channels = featureChannels(backbone.channels, context);
   let learner: PipelineLearner;
@@ -288,7 +286,15 @@ class PipelineImpl implements Pipeline {
   #nextDrain = Number.NaN;
   #pose = { x: 0, y: 0, yaw: 0, known: false };
   #poseAt = emptyPoseAt();
-  #counts = { framesIn: 0, framesProcessed: 0, framesDropped: 0, keyframes: 0, labels: 0, samples: 0, rows: 0 };
+  #counts = {
+    framesIn: 0,
+    framesProcessed: 0,
+    framesDropped: 0,
+    keyframes: 0,
+    labels: 0,
+    samples: 0,
+    rows: 0,
+  };
   #problems: Record<string, number> = {};
   #frameMsTotal = 0;
   #trainSteps = 0;
@@ -307,7 +313,13 @@ class PipelineImpl implements Pipeline {
   #lastFrameStamp = Number.NaN;
   #lastOdom = { stamp: Number.NaN, x: 0, y: 0, speed: 0 };
 
-  constructor(config: Config, options: PipelineOptions, backbone: Backbone, learner: PipelineLearner, warn: (m: string) => void) {
+  constructor(
+    config: Config,
+    options: PipelineOptions,
+    backbone: Backbone,
+    learner: PipelineLearner,
+    warn: (m: string) => void,
+  ) {
     this.#config = config;
     this.#opts = options;
     this.#mode = options.mode ?? "replay";
@@ -416,7 +428,13 @@ class PipelineImpl implements Pipeline {
           return null;
       }
     } catch (err) {
-      this.#problem({ type: "problem", kind: "convert", message: `${topic}: ${(err as Error).message}`, topic, stamp: event.logTime });
+      this.#problem({
+        type: "problem",
+        kind: "convert",
+        message: `${topic}: ${(err as Error).message}`,
+        topic,
+        stamp: event.logTime,
+      });
       return null;
     }
   }
@@ -425,7 +443,8 @@ class PipelineImpl implements Pipeline {
     const count = (this.#problems[p.kind] ?? 0) + 1;
     this.#problems[p.kind] = count;
     // Failures of our own processing (not bad input) are worth one line each kind, even without a sink.
-    if (count === 1 && (p.kind === "frame" || p.kind === "train")) this.#warn(`terrain-learner: ${p.message}`);
+    if (count === 1 && (p.kind === "frame" || p.kind === "train"))
+      this.#warn(`terrain-learner: ${p.message}`);
     this.#events.next({ type: "problem", problem: p });
   }
 
@@ -451,7 +470,12 @@ class PipelineImpl implements Pipeline {
       this.#drain();
       const steps = Math.round(this.#config.learner.stepsPerSecond);
       // A learner without train() (live: the worker trains on its own budget) needs no schedule.
-      if (this.learner.train && this.#config.learner.enabled && steps > 0 && this.learner.stats().bufferSize > 0) {
+      if (
+        this.learner.train &&
+        this.#config.learner.enabled &&
+        steps > 0 &&
+        this.learner.stats().bufferSize > 0
+      ) {
         if (this.#mode === "replay") await this.#train(steps);
         else this.#training = this.#training.then(() => this.#train(steps));
       }
@@ -468,7 +492,11 @@ class PipelineImpl implements Pipeline {
       this.#trainSteps += r.steps;
       if (Number.isFinite(r.loss)) this.#lastLoss = r.loss;
     } catch (err) {
-      this.#problem({ type: "problem", kind: "train", message: `training failed: ${(err as Error).message}` });
+      this.#problem({
+        type: "problem",
+        kind: "train",
+        message: `training failed: ${(err as Error).message}`,
+      });
     }
   }
 
@@ -514,13 +542,21 @@ class PipelineImpl implements Pipeline {
     this.#counts.samples += samples.length;
     this.#counts.rows += row;
     if (this.#config.learner.enabled) {
-      this.learner.addSamples(features.subarray(0, row * C), targets.subarray(0, row), weights.subarray(0, row));
+      this.learner.addSamples(
+        features.subarray(0, row * C),
+        targets.subarray(0, row),
+        weights.subarray(0, row),
+      );
     }
   }
 
   #onFrame(load: () => Promise<ImageFrame>): Promise<void> {
     this.#counts.framesIn++;
-    if (this.#mode === "replay") return load().then((img) => this.#processFrame(img), (err) => this.#frameError(err));
+    if (this.#mode === "replay")
+      return load().then(
+        (img) => this.#processFrame(img),
+        (err) => this.#frameError(err),
+      );
     // Live: latest wins.
     if (this.#busy) {
       if (this.#pending) this.#counts.framesDropped++;
@@ -569,7 +605,8 @@ class PipelineImpl implements Pipeline {
       const dt = s.stamp - last.stamp;
       if (!(dt > 0)) return;
       const v = Math.max(Number.isFinite(speed) ? speed : 0, last.speed, 0.5);
-      if (Math.hypot(x - last.x, y - last.y) > ODOM_JUMP_M + ODOM_JUMP_SPEED_FACTOR * v * dt) this.#diag.odomJumps++;
+      if (Math.hypot(x - last.x, y - last.y) > ODOM_JUMP_M + ODOM_JUMP_SPEED_FACTOR * v * dt)
+        this.#diag.odomJumps++;
     }
     last.stamp = s.stamp;
     last.x = x;
@@ -589,7 +626,12 @@ class PipelineImpl implements Pipeline {
     const features = headFeatures(await this.backbone.extract(image), this.#context);
     const n = features.rows * features.cols;
     const pred = this.learner.predict(features.data, n);
-    const spec = { rows: features.rows, cols: features.cols, strideX: features.strideX, strideY: features.strideY };
+    const spec = {
+      rows: features.rows,
+      cols: features.cols,
+      strideX: features.strideX,
+      strideY: features.strideY,
+    };
     if (this.#xs.length !== n) {
       this.#xs = new Float64Array(n);
       this.#ys = new Float64Array(n);
@@ -630,7 +672,17 @@ class PipelineImpl implements Pipeline {
     let costmap: FrameOutputs["costmap"];
     if (pose.known && this.#opts.costmap !== false) {
       this.#costmap.advance(stamp, pose.x, pose.y);
-      if (grounded) this.#costmap.integrate(grid.rows, grid.cols, xs, ys, grid.roughness, grid.confidence, pose.x, pose.y);
+      if (grounded)
+        this.#costmap.integrate(
+          grid.rows,
+          grid.cols,
+          xs,
+          ys,
+          grid.roughness,
+          grid.confidence,
+          pose.x,
+          pose.y,
+        );
       costmap = this.#costmap.snapshot(stamp);
     }
     const ahead = roughnessAhead(xs, ys, grid.roughness, grid.confidence, pose, {
@@ -642,7 +694,11 @@ class PipelineImpl implements Pipeline {
     const overlay =
       this.#opts.overlay === false
         ? undefined
-        : renderOverlay(image, grid, { alpha: o.overlayAlpha, minConfidence: o.minConfidence, mask: grounded ? mask : undefined });
+        : renderOverlay(image, grid, {
+            alpha: o.overlayAlpha,
+            minConfidence: o.minConfidence,
+            mask: grounded ? mask : undefined,
+          });
 
     let keyframe = false;
     if (this.#supervisor.wantsKeyframe(stamp)) {

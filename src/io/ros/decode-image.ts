@@ -14,7 +14,12 @@ export async function decodeCompressed(frame: CompressedFrame): Promise<ImageFra
     const img = sharp(frame.data, { failOn: "error" });
     const meta = await img.metadata();
     const mono = meta.channels === 1 || (meta.channels === 2 && meta.space === "b-w");
-    result = await (mono ? img.extractChannel(0).toColourspace("b-w") : img.removeAlpha().toColourspace("srgb")).raw().toBuffer({ resolveWithObject: true });
+    result = await (mono
+      ? img.extractChannel(0).toColourspace("b-w")
+      : img.removeAlpha().toColourspace("srgb")
+    )
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   } catch (err) {
     throw new ImageDecodeError(
       `cannot decode ${frame.format || "compressed"} image (${frame.data.byteLength} bytes) at ${frame.stamp.toFixed(3)} s: ${(err as Error).message}`,
