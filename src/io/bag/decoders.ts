@@ -5,7 +5,10 @@
 import { parse } from "@foxglove/rosmsg";
 import { MessageReader as Ros1Reader } from "@foxglove/rosmsg-serialization";
 import { MessageReader as CdrReader } from "@foxglove/rosmsg2-serialization";
+import { nsToSeconds } from "../../core/time.ts";
 import { definitionsFor, hasDefinition, ros2TypeName } from "../ros/definitions.ts";
+import { errorMessage, problem } from "./common.ts";
+import type { BagEvent } from "./types.ts";
 
 export type Decoder = (data: Uint8Array) => unknown;
 
@@ -30,4 +33,36 @@ export function ros1Decoder(text: string): Decoder | undefined {
 /** ROS 1 / legacy rosbag2 type names (`sensor_msgs/Imu`) in ROS 2 form (`sensor_msgs/msg/Imu`). */
 export function normaliseType(type: string): string {
   return ros2TypeName(type);
+}
+
+/**
+ * Decodes one message of any format into a BagEvent: a message, or a `decode` Problem naming the
+ * file, topic, size and log time, so one bad message never ends a replay.
+ */
+export function decodeEvent(
+  path: string,
+  topic: string,
+  type: string,
+  decoder: Decoder,
+  ns: bigint,
+  data: Uint8Array,
+): BagEvent {
+  const logTime = nsToSeconds(ns);
+  try {
+    return {
+      type: "message",
+      topic,
+      schemaName: type,
+      logTime,
+      message: decoder(data),
+      size: data.byteLength,
+    };
+  } catch (err) {
+    return problem(
+      "decode",
+      `${path}: ${topic}: cannot decode ${type} (${data.byteLength} bytes at log time ${logTime}): ${errorMessage(err)}`,
+      topic,
+      logTime,
+    );
+  }
 }

@@ -20,7 +20,7 @@ import {
   reorderWindow,
   type TimedEvent,
 } from "./common.ts";
-import { cdrDecoder, type Decoder, normaliseType, ros1Decoder } from "./decoders.ts";
+import { cdrDecoder, type Decoder, decodeEvent, normaliseType, ros1Decoder } from "./decoders.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 const MAGIC = Uint8Array.from([0x89, 0x4d, 0x43, 0x41, 0x50, 0x30, 0x0d, 0x0a]);
@@ -228,7 +228,10 @@ class McapFile {
         const state = channels.get(m.channelId);
         if (!state?.decoder) continue;
         lastNs = m.logTime;
-        yield { ns: m.logTime, event: decode(this.path, state, m) };
+        yield {
+          ns: m.logTime,
+          event: decodeEvent(this.path, state.topic, state.type, state.decoder as Decoder, m.logTime, m.data),
+        };
       }
     } catch (err) {
       yield {
@@ -261,7 +264,17 @@ class McapFile {
         }
         continue;
       }
-      yield { ns: record.logTime, event: decode(this.path, state, record) };
+      yield {
+        ns: record.logTime,
+        event: decodeEvent(
+          this.path,
+          state.topic,
+          state.type,
+          state.decoder as Decoder,
+          record.logTime,
+          record.data,
+        ),
+      };
     }
   }
 
@@ -391,27 +404,6 @@ function partialChunkRecords(bytes: Uint8Array): Uint8Array | undefined {
   const start = 49;
   const end = Math.min(bytes.length, start + Number(recordsLength));
   return start < end ? bytes.subarray(start, end) : undefined;
-}
-
-function decode(path: string, state: ChannelState, m: McapTypes.Message): BagEvent {
-  const logTime = nsToSeconds(m.logTime);
-  try {
-    return {
-      type: "message",
-      topic: state.topic,
-      schemaName: state.type,
-      logTime,
-      message: (state.decoder as Decoder)(m.data),
-      size: m.data.byteLength,
-    };
-  } catch (err) {
-    return problem(
-      "decode",
-      `${path}: ${state.topic}: cannot decode ${state.type} (${m.data.byteLength} bytes at log time ${logTime}): ${errorMessage(err)}`,
-      state.topic,
-      logTime,
-    );
-  }
 }
 
 export class McapSource implements BagSource {

@@ -2,7 +2,7 @@
 // `ros2msg` schemas, `cdr` messages, zstd- or lz4-compressed chunks, full summary and indexes), so
 // Foxglove, `ros2 bag play` and `mcap info` open what the simulator and recorder write.
 
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { MessageWriter } from "@foxglove/rosmsg2-serialization";
 import * as zstd from "@foxglove/wasm-zstd";
 import { McapWriter } from "@mcap/core";
@@ -49,7 +49,9 @@ export class Ros2McapWriter {
 
   static async create(path: string, options: McapWriterOptions = {}): Promise<Ros2McapWriter> {
     const compression = options.compression ?? "zstd";
-    let compressChunk: ((data: Uint8Array) => { compression: string; compressedData: Uint8Array }) | undefined;
+    let compressChunk:
+      | ((data: Uint8Array) => { compression: string; compressedData: Uint8Array })
+      | undefined;
     if (compression === "zstd") {
       await zstd.isLoaded;
       const level = options.zstdLevel ?? 3;

@@ -21,7 +21,7 @@ import {
   reorderWindow,
   type TimedEvent,
 } from "./common.ts";
-import { type Decoder, normaliseType, ros1Decoder } from "./decoders.ts";
+import { type Decoder, decodeEvent, normaliseType, ros1Decoder } from "./decoders.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 /** The version line plus the bag header record, which rosbag pads to 4096 bytes. */
@@ -66,27 +66,6 @@ function timeNs(t: { sec: number; nsec: number }): bigint {
 
 function nsTime(ns: bigint): { sec: number; nsec: number } {
   return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
-}
-
-function decode(path: string, state: ConnState, ns: bigint, data: Uint8Array): BagEvent {
-  const logTime = nsToSeconds(ns);
-  try {
-    return {
-      type: "message",
-      topic: state.topic,
-      schemaName: state.type,
-      logTime,
-      message: (state.decoder as Decoder)(data),
-      size: data.byteLength,
-    };
-  } catch (err) {
-    return problem(
-      "decode",
-      `${path}: ${state.topic}: cannot decode ${state.type} (${data.byteLength} bytes at log time ${logTime}): ${errorMessage(err)}`,
-      state.topic,
-      logTime,
-    );
-  }
 }
 
 type ScanItem =
@@ -257,7 +236,7 @@ export class Ros1Source implements BagSource {
         const s = states.get(m.connectionId);
         if (!s?.decoder) continue;
         lastNs = ns;
-        yield { ns, event: decode(this.path, s, ns, m.data) };
+        yield { ns, event: decodeEvent(this.path, s.topic, s.type, s.decoder as Decoder, ns, m.data) };
       }
     } catch (err) {
       yield {
@@ -300,7 +279,10 @@ export class Ros1Source implements BagSource {
         }
         continue;
       }
-      yield { ns: item.ns, event: decode(this.path, s, item.ns, item.data) };
+      yield {
+        ns: item.ns,
+        event: decodeEvent(this.path, s.topic, s.type, s.decoder as Decoder, item.ns, item.data),
+      };
     }
   }
 

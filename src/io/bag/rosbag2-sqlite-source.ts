@@ -17,7 +17,7 @@ import {
   reorderWindow,
   type TimedEvent,
 } from "./common.ts";
-import { cdrDecoder, type Decoder, normaliseType } from "./decoders.ts";
+import { cdrDecoder, type Decoder, decodeEvent, normaliseType } from "./decoders.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 interface TopicState {
@@ -288,7 +288,10 @@ class Db3File {
         const topic = this.topics.get(Number(id)) as TopicState;
         state.yielded++;
         state.lastNs = ns;
-        yield { ns, event: decode(this.path, topic, ns, data) };
+        yield {
+          ns,
+          event: decodeEvent(this.path, topic.name, topic.type, topic.decoder as Decoder, ns, data),
+        };
       }
     } finally {
       it.return?.();
@@ -341,27 +344,6 @@ function topicState(
     s.unknown = `bad message definition for ${type}: ${errorMessage(err)}`;
   }
   return s;
-}
-
-function decode(path: string, topic: TopicState, ns: bigint, data: Uint8Array): BagEvent {
-  const logTime = nsToSeconds(ns);
-  try {
-    return {
-      type: "message",
-      topic: topic.name,
-      schemaName: topic.type,
-      logTime,
-      message: (topic.decoder as Decoder)(data),
-      size: data.byteLength,
-    };
-  } catch (err) {
-    return problem(
-      "decode",
-      `${path}: ${topic.name}: cannot decode ${topic.type} (${data.byteLength} bytes at log time ${logTime}): ${errorMessage(err)}`,
-      topic.name,
-      logTime,
-    );
-  }
 }
 
 export class Rosbag2SqliteSource implements BagSource {
