@@ -24,4 +24,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 npx tsc -p tsconfig.json --noEmit
+npx biome check src sim tests bench models
 npx vitest run "$@"

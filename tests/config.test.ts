@@ -16,7 +16,10 @@ describe("config", () => {
   it("reads a ROS 2 params file and plain YAML alike", () => {
     const dir = mkdtempSync(join(tmpdir(), "tl-config-"));
     const ros = join(dir, "params.yaml");
-    writeFileSync(ros, "terrain_learner:\n  ros__parameters:\n    labeller:\n      stepLength: 0.5\n    topics:\n      imu: /vectornav/imu\n");
+    writeFileSync(
+      ros,
+      "terrain_learner:\n  ros__parameters:\n    labeller:\n      stepLength: 0.5\n    topics:\n      imu: /vectornav/imu\n",
+    );
     const plain = join(dir, "plain.yaml");
     writeFileSync(plain, "labeller:\n  stepLength: 0.5\ntopics:\n  imu: /vectornav/imu\n");
     expect(loadConfig(ros)).toEqual(loadConfig(plain));
@@ -25,13 +28,17 @@ describe("config", () => {
   });
 
   it("names the bad key", () => {
-    expect(() => configFromObject({ labeller: { stepLenght: 1 } })).toThrow(/unknown key labeller\.stepLenght/);
+    expect(() => configFromObject({ labeller: { stepLenght: 1 } })).toThrow(
+      /unknown key labeller\.stepLenght/,
+    );
     expect(() => configFromObject({ labeller: { bandHigh: "x" } })).toThrow(/labeller\.bandHigh/);
     expect(() => configFromObject({ nonsense: {} })).toThrow(ConfigError);
   });
 
   it("reports unreadable and invalid files with their path", () => {
-    expect(() => loadConfig("/nonexistent/params.yaml")).toThrow(/cannot read config \/nonexistent\/params.yaml: ENOENT/);
+    expect(() => loadConfig("/nonexistent/params.yaml")).toThrow(
+      /cannot read config \/nonexistent\/params.yaml: ENOENT/,
+    );
     const dir = mkdtempSync(join(tmpdir(), "tl-config-"));
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "labeller: [unclosed\n");

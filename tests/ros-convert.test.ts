@@ -54,7 +54,9 @@ describe("ROS ⇄ core conversion through real CDR", () => {
     };
     const back = imuFromRos(throughCdr("sensor_msgs/msg/Imu", imuToRos(s)));
     expect(back).toEqual(s);
-    const withQ = imuFromRos(throughCdr("sensor_msgs/msg/Imu", imuToRos({ ...s, orientation: { x: 0, y: 0, z: 0.6, w: 0.8 } })));
+    const withQ = imuFromRos(
+      throughCdr("sensor_msgs/msg/Imu", imuToRos({ ...s, orientation: { x: 0, y: 0, z: 0.6, w: 0.8 } })),
+    );
     expect(withQ.orientation).toEqual({ x: 0, y: 0, z: 0.6, w: 0.8 });
   });
 
@@ -63,7 +65,7 @@ describe("ROS ⇄ core conversion through real CDR", () => {
       stamp: 12.5,
       frameId: "odom",
       childFrameId: "base_link",
-      pose: { position: { x: 1, y: 2, z: 0 }, orientation: { x: 0, y: 0, z: 0.7071067811865476, w: 0.7071067811865476 } },
+      pose: { position: { x: 1, y: 2, z: 0 }, orientation: { x: 0, y: 0, z: Math.SQRT1_2, w: Math.SQRT1_2 } },
       linear: { x: 1.5, y: 0, z: 0 },
       angular: { x: 0, y: 0, z: 0.2 },
     };
@@ -109,7 +111,11 @@ describe("ROS ⇄ core conversion through real CDR", () => {
     };
     expect(transformsFromRos(throughCdr("tf2_msgs/msg/TFMessage", transformsToRos([t])), true)).toEqual([t]);
     const slashed = transformsToRos([{ ...t, parent: "/odom", child: "/base_link" }]);
-    expect(transformsFromRos(slashed, false)[0]).toMatchObject({ parent: "odom", child: "base_link", isStatic: false });
+    expect(transformsFromRos(slashed, false)[0]).toMatchObject({
+      parent: "odom",
+      child: "base_link",
+      isStatic: false,
+    });
   });
 });
 
@@ -118,34 +124,81 @@ describe("images", () => {
   it("bgr8 with row padding becomes tight rgb8", () => {
     // 2×2 image, step 8 (2 padding bytes per row).
     const data = Uint8Array.from([1, 2, 3, 4, 5, 6, 99, 99, 7, 8, 9, 10, 11, 12, 99, 99]);
-    const img = imageFromRos({ header, width: 2, height: 2, encoding: "bgr8", is_bigendian: 0, step: 8, data });
+    const img = imageFromRos({
+      header,
+      width: 2,
+      height: 2,
+      encoding: "bgr8",
+      is_bigendian: 0,
+      step: 8,
+      data,
+    });
     expect(img.encoding).toBe("rgb8");
     expect(Array.from(img.data)).toEqual([3, 2, 1, 6, 5, 4, 9, 8, 7, 12, 11, 10]);
   });
   it("rgb8, mono8, bgra8 and mono16", () => {
-    const rgb = imageFromRos({ header, width: 1, height: 1, encoding: "rgb8", step: 3, data: Uint8Array.from([10, 20, 30]) });
+    const rgb = imageFromRos({
+      header,
+      width: 1,
+      height: 1,
+      encoding: "rgb8",
+      step: 3,
+      data: Uint8Array.from([10, 20, 30]),
+    });
     expect(Array.from(rgb.data)).toEqual([10, 20, 30]);
-    const mono = imageFromRos({ header, width: 2, height: 1, encoding: "mono8", step: 2, data: Uint8Array.from([7, 9]) });
+    const mono = imageFromRos({
+      header,
+      width: 2,
+      height: 1,
+      encoding: "mono8",
+      step: 2,
+      data: Uint8Array.from([7, 9]),
+    });
     expect(mono.encoding).toBe("mono8");
     expect(Array.from(mono.data)).toEqual([7, 9]);
-    const bgra = imageFromRos({ header, width: 1, height: 1, encoding: "bgra8", step: 4, data: Uint8Array.from([1, 2, 3, 4]) });
+    const bgra = imageFromRos({
+      header,
+      width: 1,
+      height: 1,
+      encoding: "bgra8",
+      step: 4,
+      data: Uint8Array.from([1, 2, 3, 4]),
+    });
     expect(Array.from(bgra.data)).toEqual([3, 2, 1]);
-    const m16 = imageFromRos({ header, width: 1, height: 1, encoding: "mono16", is_bigendian: 0, step: 2, data: Uint8Array.from([0x34, 0x12]) });
+    const m16 = imageFromRos({
+      header,
+      width: 1,
+      height: 1,
+      encoding: "mono16",
+      is_bigendian: 0,
+      step: 2,
+      data: Uint8Array.from([0x34, 0x12]),
+    });
     expect(Array.from(m16.data)).toEqual([0x12]);
   });
   it("rejects short data and unknown encodings with the numbers", () => {
-    expect(() => imageFromRos({ header, width: 4, height: 4, encoding: "rgb8", step: 12, data: new Uint8Array(10) })).toThrow(
-      /10 bytes, expected 48/,
-    );
-    expect(() => imageFromRos({ header, width: 1, height: 1, encoding: "yuv422", step: 2, data: new Uint8Array(2) })).toThrow(
-      ConversionError,
-    );
+    expect(() =>
+      imageFromRos({ header, width: 4, height: 4, encoding: "rgb8", step: 12, data: new Uint8Array(10) }),
+    ).toThrow(/10 bytes, expected 48/);
+    expect(() =>
+      imageFromRos({ header, width: 1, height: 1, encoding: "yuv422", step: 2, data: new Uint8Array(2) }),
+    ).toThrow(ConversionError);
   });
   it("output images serialise as valid ROS messages", () => {
-    const img = { stamp: 2, frameId: "cam", width: 3, height: 2, encoding: "rgb8" as const, data: new Uint8Array(18).fill(5) };
+    const img = {
+      stamp: 2,
+      frameId: "cam",
+      width: 3,
+      height: 2,
+      encoding: "rgb8" as const,
+      data: new Uint8Array(18).fill(5),
+    };
     const back = imageFromRos(throughCdr("sensor_msgs/msg/Image", imageToRos(img)));
     expect(back).toEqual(img);
-    const f = throughCdr("sensor_msgs/msg/Image", float32ImageToRos(2, "cam", 2, 1, Float32Array.from([0.25, 1]))) as {
+    const f = throughCdr(
+      "sensor_msgs/msg/Image",
+      float32ImageToRos(2, "cam", 2, 1, Float32Array.from([0.25, 1])),
+    ) as {
       encoding: string;
       data: Uint8Array;
     };
@@ -153,7 +206,16 @@ describe("images", () => {
     expect(Array.from(new Float32Array(f.data.slice().buffer))).toEqual([0.25, 1]);
     const grid = throughCdr(
       "nav_msgs/msg/OccupancyGrid",
-      costmapToRos({ stamp: 1, frameId: "odom", resolution: 0.5, width: 2, height: 1, originX: -1, originY: 2, data: Int8Array.from([-1, 100]) }),
+      costmapToRos({
+        stamp: 1,
+        frameId: "odom",
+        resolution: 0.5,
+        width: 2,
+        height: 1,
+        originX: -1,
+        originY: 2,
+        data: Int8Array.from([-1, 100]),
+      }),
     ) as { info: { resolution: number }; data: Int8Array };
     expect(grid.info.resolution).toBe(0.5);
     expect(Array.from(grid.data)).toEqual([-1, 100]);
@@ -171,6 +233,8 @@ describe("definitions", () => {
     expect(text).toMatch(/^std_msgs\/Header header/);
     expect(text).toContain("MSG: builtin_interfaces/Time\n\nint32 sec\nuint32 nanosec");
     expect(schemaTextFor("nav2_msgs/msg/SpeedLimit")).toMatch(/bool percentage\nfloat64 speed_limit/);
-    expect(() => definitionsFor("ackermann_msgs/msg/AckermannDriveStamped")).toThrow(/no built-in message definition/);
+    expect(() => definitionsFor("ackermann_msgs/msg/AckermannDriveStamped")).toThrow(
+      /no built-in message definition/,
+    );
   });
 });

@@ -11,7 +11,9 @@ export class UserError extends Error {
 }
 
 /** Wraps a command action: prints `terrain-learner: <message>` for user errors and sets the exit code. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void> | void,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);

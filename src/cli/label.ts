@@ -216,11 +216,11 @@ Examples:
           if (o.imu) config.topics.imu = o.imu;
           if (o.odom) config.topics.odom = o.odom;
           const out = process.stdout;
-        // `label bag | head` closes the pipe early: that is the reader saying "enough", not an error.
-        out.on("error", (err: NodeJS.ErrnoException) => {
-          if (err.code === "EPIPE") process.exit(0);
-          throw err;
-        });
+          // `label bag | head` closes the pipe early: that is the reader saying "enough", not an error.
+          out.on("error", (err: NodeJS.ErrnoException) => {
+            if (err.code === "EPIPE") process.exit(0);
+            throw err;
+          });
           const bar = process.stderr.isTTY
             ? new cliProgress.SingleBar(
                 {

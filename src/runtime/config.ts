@@ -308,7 +308,9 @@ export function loadConfig(path?: string): Config {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ConfigError(`cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(
+      `cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   let parsed: unknown;
   try {

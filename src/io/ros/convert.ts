@@ -49,7 +49,12 @@ function vec3(v: unknown, what: string): Vec3 {
 
 function quat(v: unknown, what: string): Quat {
   const o = obj(v, what);
-  return { x: num(o.x, `${what}.x`), y: num(o.y, `${what}.y`), z: num(o.z, `${what}.z`), w: num(o.w, `${what}.w`) };
+  return {
+    x: num(o.x, `${what}.x`),
+    y: num(o.y, `${what}.y`),
+    z: num(o.z, `${what}.z`),
+    w: num(o.w, `${what}.w`),
+  };
 }
 
 function numArray(v: unknown, what: string): number[] {
@@ -75,7 +80,10 @@ export function headerOf(msg: unknown): Header {
   return { stamp: rosTimeToSeconds(obj(h.stamp, "header.stamp") as never), frameId: str(h.frame_id) };
 }
 
-export function toRosHeader(stamp: Stamp, frameId: string): { stamp: { sec: number; nanosec: number }; frame_id: string } {
+export function toRosHeader(
+  stamp: Stamp,
+  frameId: string,
+): { stamp: { sec: number; nanosec: number }; frame_id: string } {
   return { stamp: secondsToRosTime(stamp), frame_id: frameId };
 }
 
@@ -113,7 +121,10 @@ export function odomFromRos(msg: unknown): OdomSample {
     stamp,
     frameId,
     childFrameId: str(m.child_frame_id),
-    pose: { position: vec3(pose.position, "pose.position"), orientation: quat(pose.orientation, "pose.orientation") },
+    pose: {
+      position: vec3(pose.position, "pose.position"),
+      orientation: quat(pose.orientation, "pose.orientation"),
+    },
     linear: vec3(twist.linear, "twist.linear"),
     angular: vec3(twist.angular, "twist.angular"),
   };
@@ -132,15 +143,29 @@ export function imageFromRos(msg: unknown): ImageFrame {
   const encoding = str(m.encoding).toLowerCase();
   const bigEndian = num(m.is_bigendian ?? 0, "is_bigendian") !== 0;
   const src = bytes(m.data, "data");
-  const channels: Record<string, number> = { rgb8: 3, bgr8: 3, rgba8: 4, bgra8: 4, mono8: 1, "8uc1": 1, "8uc3": 3, mono16: 2, "16uc1": 2 };
+  const channels: Record<string, number> = {
+    rgb8: 3,
+    bgr8: 3,
+    rgba8: 4,
+    bgra8: 4,
+    mono8: 1,
+    "8uc1": 1,
+    "8uc3": 3,
+    mono16: 2,
+    "16uc1": 2,
+  };
   const bpp = channels[encoding];
   if (bpp === undefined) {
-    throw new ConversionError(`Image: unsupported encoding '${m.encoding}' (supported: ${Object.keys(channels).join(", ")})`);
+    throw new ConversionError(
+      `Image: unsupported encoding '${m.encoding}' (supported: ${Object.keys(channels).join(", ")})`,
+    );
   }
   if (width <= 0 || height <= 0) throw new ConversionError(`Image: empty image ${width}x${height}`);
   if (step < width * bpp) throw new ConversionError(`Image: step ${step} < width ${width} × ${bpp} bytes`);
   if (src.byteLength < step * (height - 1) + width * bpp) {
-    throw new ConversionError(`Image: data has ${src.byteLength} bytes, expected ${step * height} for ${width}x${height} ${encoding}`);
+    throw new ConversionError(
+      `Image: data has ${src.byteLength} bytes, expected ${step * height} for ${width}x${height} ${encoding}`,
+    );
   }
   const mono = bpp === 1 || bpp === 2;
   const out = new Uint8Array(width * height * (mono ? 1 : 3));
@@ -249,7 +274,9 @@ export function imuToRos(s: ImuSample): Obj {
   return {
     header: toRosHeader(s.stamp, s.frameId),
     orientation: s.orientation ?? { x: 0, y: 0, z: 0, w: 1 },
-    orientation_covariance: s.orientation ? new Float64Array(9) : Float64Array.from([-1, 0, 0, 0, 0, 0, 0, 0, 0]),
+    orientation_covariance: s.orientation
+      ? new Float64Array(9)
+      : Float64Array.from([-1, 0, 0, 0, 0, 0, 0, 0, 0]),
     angular_velocity: s.angularVelocity,
     angular_velocity_covariance: new Float64Array(9),
     linear_acceleration: s.linearAcceleration,
@@ -280,7 +307,13 @@ export function imageToRos(img: ImageFrame): Obj {
 }
 
 /** A 32FC1 image (roughness / confidence per cell), little-endian as on every robot we target. */
-export function float32ImageToRos(stamp: Stamp, frameId: string, width: number, height: number, values: Float32Array): Obj {
+export function float32ImageToRos(
+  stamp: Stamp,
+  frameId: string,
+  width: number,
+  height: number,
+  values: Float32Array,
+): Obj {
   return {
     header: toRosHeader(stamp, frameId),
     height,
@@ -365,7 +398,11 @@ export interface LabelMarkerOptions {
  * convex footprint polygon) in the label's frame, coloured by roughness.
  */
 export function labelMarkersToRos(
-  labels: readonly { stamp: Stamp; roughness: number; footprint: { frameId: string; xs: Float64Array; ys: Float64Array } }[],
+  labels: readonly {
+    stamp: Stamp;
+    roughness: number;
+    footprint: { frameId: string; xs: Float64Array; ys: Float64Array };
+  }[],
   o: LabelMarkerOptions,
 ): Obj {
   const TRIANGLE_LIST = 11;
@@ -374,7 +411,11 @@ export function labelMarkersToRos(
     const { xs, ys } = l.footprint;
     const points: Vec3[] = [];
     for (let k = 1; k + 1 < xs.length; k++) {
-      points.push({ x: xs[0]!, y: ys[0]!, z: o.z }, { x: xs[k]!, y: ys[k]!, z: o.z }, { x: xs[k + 1]!, y: ys[k + 1]!, z: o.z });
+      points.push(
+        { x: xs[0]!, y: ys[0]!, z: o.z },
+        { x: xs[k]!, y: ys[k]!, z: o.z },
+        { x: xs[k + 1]!, y: ys[k + 1]!, z: o.z },
+      );
     }
     const color = o.colorOf(l.roughness);
     return {
