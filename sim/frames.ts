@@ -6,9 +6,8 @@
 // camera's poses come from their own RouteDriver (the trajectory is deterministic too), so the
 // worker can be fed poses ahead of the main loop without disturbing the other sensors' sampling.
 
-import { createRequire } from "node:module";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { spawnModuleWorker } from "../src/runtime/ts-worker.ts";
 import { cameraSetup, GroundRenderer } from "./render.ts";
 import { newState, RouteDriver } from "./route.ts";
 import { buildWorld, type World } from "./world.ts";
@@ -85,7 +84,7 @@ export function workerFrames(
   ahead = 4,
 ): FrameSource {
   const init: Init = { kind: WORKER_KIND, file: world.file, seed, width, height };
-  const worker = spawn(init);
+  const worker = spawnModuleWorker(import.meta.url, init);
   const route = new RouteDriver(world, seed, start);
   const s = newState();
   const pending = new Map<number, { resolve: (f: RenderedFrame) => void; reject: (e: Error) => void }>();
@@ -143,21 +142,6 @@ export function workerFrames(
       await worker.terminate();
     },
   };
-}
-
-function spawn(data: Init): Worker {
-  const file = fileURLToPath(import.meta.url);
-  if (!file.endsWith(".ts")) return new Worker(file, { workerData: data });
-  // Running from TypeScript sources (tsx): a worker does not inherit the loader, so a bootstrap
-  // imports this file through tsx's API (the same scheme as src/learning/worker.ts).
-  const api = pathToFileURL(
-    createRequire(import.meta.url)
-      .resolve("tsx/esm/api")
-      .replace(/index\.cjs$/, "index.mjs"),
-  ).href;
-  const self = pathToFileURL(file).href;
-  const boot = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
-  return new Worker(boot, { eval: true, workerData: data });
 }
 
 // --- worker side ----------------------------------------------------------------------------------

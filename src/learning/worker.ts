@@ -16,10 +16,9 @@
 // "Unknown file extension .ts"), so a two-line bootstrap imports it through tsx's API instead. A
 // compiled .js build starts the file directly.
 
-import { createRequire } from "node:module";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
 import type { LearnerConfig } from "../runtime/config.ts";
+import { spawnModuleWorker } from "../runtime/ts-worker.ts";
 import { type LearnerStats, OnlineLearner } from "./learner.ts";
 
 const WORKER_KIND = "terrain-learner/live-trainer";
@@ -112,7 +111,7 @@ export class LiveTrainer {
     opts: LiveTrainerOptions = {},
   ): Promise<LiveTrainer> {
     const predictor = await OnlineLearner.create(cfg, channels, { warn: opts.warn });
-    const worker = spawnWorker({ kind: WORKER_KIND, cfg, channels });
+    const worker = spawnModuleWorker(import.meta.url, { kind: WORKER_KIND, cfg, channels });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: FromWorker) => {
         if (m.type === "ready") {
@@ -280,20 +279,6 @@ export class LiveTrainer {
     }
     this.predictor.dispose();
   }
-}
-
-function spawnWorker(data: { kind: string; cfg: LearnerConfig; channels: number }): Worker {
-  const file = fileURLToPath(import.meta.url);
-  if (!file.endsWith(".ts")) return new Worker(file, { workerData: data });
-  // tsx's package exports give require() the .cjs build of esm/api; the ESM build sits beside it.
-  const api = pathToFileURL(
-    createRequire(import.meta.url)
-      .resolve("tsx/esm/api")
-      .replace(/index\.cjs$/, "index.mjs"),
-  ).href;
-  const self = pathToFileURL(file).href;
-  const boot = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
-  return new Worker(boot, { eval: true, workerData: data });
 }
 
 // --- worker side ------------------------------------------------------------------------------------
