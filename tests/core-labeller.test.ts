@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { WelchPsd } from "../src/core/fft.ts";
 import { quatFromRPY, quatRotate } from "../src/core/geometry.ts";
-import { VibrationLabeller } from "../src/core/labeller.ts";
+import { calibrateLogEnergy, VibrationLabeller } from "../src/core/labeller.ts";
 import { PoseHistory } from "../src/core/pose-history.ts";
 import { SelfSupervisor } from "../src/core/self-supervisor.ts";
 import type { RoughnessLabel } from "../src/core/types.ts";
@@ -323,18 +323,27 @@ describe("calibration", () => {
     const l = labels[labels.length - 1]!;
     const lo = percentile(last, cfg.calibration.lowPercentile);
     const hi = percentile(last, cfg.calibration.highPercentile);
-    expect(l.roughness).toBeCloseTo(Math.min(1, Math.max(0, (Math.log10(l.energy) - lo) / (hi - lo))), 12);
+    expect(l.roughness).toBeCloseTo(calibrateLogEnergy(Math.log10(l.energy), lo, hi), 12);
+    expect(lab.calibrationBounds()).toEqual({ lo, hi, source: "percentile" });
   });
 
-  it("fixed bounds map log10(energy) linearly onto 0..1", () => {
+  it("fixed bounds map log10(energy) linearly onto 0.05..0.95, with order-keeping tails beyond", () => {
     const cfg = {
       ...defaultConfig().labeller,
       calibration: { ...defaultConfig().labeller.calibration, mode: "fixed" as const, low: -1, high: 1 },
     };
     const lab = new VibrationLabeller(cfg, new PoseHistory());
-    expect(lab.calibrate(-1)).toBe(0);
-    expect(lab.calibrate(0)).toBe(0.5);
-    expect(lab.calibrate(3)).toBe(1);
-    expect(lab.calibrate(-5)).toBe(0);
+    expect(lab.calibrate(-1)).toBeCloseTo(0.05, 12);
+    expect(lab.calibrate(0)).toBeCloseTo(0.5, 12);
+    expect(lab.calibrate(1)).toBeCloseTo(0.95, 12);
+    expect(lab.calibrationBounds()).toEqual({ lo: -1, hi: 1, source: "fixed" });
+    // Beyond the bounds: still inside 0..1, still ordered (a rock field stays rougher than cobbles).
+    const tail = [-9, -5, -2, -1.2, 1.2, 2, 5, 9].map((e) => lab.calibrate(e));
+    for (const r of tail) expect(r > 0 && r < 1).toBe(true);
+    for (let i = 1; i < tail.length; i++) expect(tail[i]!).toBeGreaterThan(tail[i - 1]!);
+    // Continuous at the bounds.
+    expect(lab.calibrate(1 + 1e-9)).toBeCloseTo(0.95, 6);
+    expect(lab.calibrate(-1 - 1e-9)).toBeCloseTo(0.05, 6);
+    expect(calibrateLogEnergy(0, 1, 1)).toBe(0.5);
   });
 });

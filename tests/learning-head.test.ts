@@ -135,6 +135,43 @@ describe("OnlineLearner on real backbone features", () => {
   });
 });
 
+describe("label calibration", () => {
+  it("trains on raw log-energies through the current bounds, and weights carry the bounds", async () => {
+    const l = await OnlineLearner.create(cfg({ minSamples: 8, batchSize: 32 }), 2);
+    expect(l.labelCalibration).toBeNull();
+    // Two kinds of ground: feature (1, 0) at log-energy −1, feature (0, 1) at log-energy +1.
+    const n = 200;
+    const f = new Float32Array(n * 2);
+    const t = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      f[2 * i + (i % 2)] = 1;
+      t[i] = i % 2 ? 1 : -1;
+    }
+    l.addSamples(f, t);
+    l.setLabelCalibration(-1, 1);
+    await l.train(300);
+    const probe = Float32Array.of(1, 0, 0, 1);
+    let p = l.predict(probe, 2).roughness;
+    expect(p[0]).toBeCloseTo(0.05, 1);
+    expect(p[1]).toBeCloseTo(0.95, 1);
+    // The labeller's percentiles widen (rougher ground met later): stored samples are re-mapped.
+    l.setLabelCalibration(-1, 3);
+    await l.train(300);
+    p = l.predict(probe, 2).roughness;
+    expect(p[0]).toBeCloseTo(0.05, 1);
+    expect(p[1]).toBeCloseTo(0.5, 1);
+    // A move under 0.5 % of the range is ignored; a checkpointed learner keeps the bounds.
+    l.setLabelCalibration(-1.001, 3);
+    expect(l.labelCalibration).toEqual({ lo: -1, hi: 3 });
+    const copy = await OnlineLearner.create(cfg({ minSamples: 8, batchSize: 32 }), 2);
+    copy.setWeights(await l.getWeights());
+    expect(copy.labelCalibration).toEqual({ lo: -1, hi: 3 });
+    expect(() => l.setLabelCalibration(1, 1)).toThrow(/lo < hi/);
+    l.dispose();
+    copy.dispose();
+  });
+});
+
 describe("tensor hygiene", () => {
   it("keeps tf.memory().numTensors flat over 200 train + predict steps", async () => {
     const learner = await OnlineLearner.create(cfg({ bufferSize: 2000, minSamples: 16 }), bb.channels);
@@ -210,6 +247,30 @@ describe("ReplayBuffer", () => {
     expect(new Set(out.subarray(0, 30)).size).toBe(30);
     expect(buf.sampleDistinct(20, out, new Float32Array(50), new Float32Array(50))).toBe(20);
     expect(new Set(out.subarray(0, 20)).size).toBe(20);
+  });
+
+  it("stores raw label values and maps them with the latest target map, re-binning on change", () => {
+    const buf = new ReplayBuffer({ capacity: 100, channels: 1, balance: "per-bin", bins: 5, seed: 6 });
+    // Raw values −1..1 (think log10 energy); feature = raw so rows can be told apart.
+    const raw = Float32Array.from({ length: 20 }, (_, i) => -1 + (2 * i) / 19);
+    buf.add(raw, raw);
+    const out = () => {
+      const f = new Float32Array(20);
+      const t = new Float32Array(20);
+      buf.sampleDistinct(20, f, t, new Float32Array(20));
+      return { f, t };
+    };
+    // Identity: values outside 0..1 land in the end bins.
+    expect(buf.binSizes()).toEqual([12, 2, 2, 2, 2]);
+    buf.setTargetMap((v) => (v + 1) / 2);
+    expect(buf.binSizes()).toEqual([4, 4, 4, 4, 4]);
+    let { f, t } = out();
+    for (let i = 0; i < 20; i++) expect(t[i]).toBeCloseTo(((f[i] as number) + 1) / 2, 6);
+    // The calibration moves: the same stored rows now map (and bin) differently.
+    buf.setTargetMap((v) => (v > 0 ? 1 : 0));
+    expect(buf.binSizes()).toEqual([10, 0, 0, 0, 10]);
+    ({ f, t } = out());
+    for (let i = 0; i < 20; i++) expect(t[i]).toBe((f[i] as number) > 0 ? 1 : 0);
   });
 
   it("reservoir keeps a uniform sample of history and drops non-finite rows", () => {

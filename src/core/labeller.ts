@@ -17,8 +17,9 @@
 //     energy = raw / mean((v/referenceSpeed)^speedExponent), the mean over the window's Welch
 //     segments of the odometry speed at each (power follows the instantaneous speed). Vibration power grows with speed; the default exponent (2.85) is the
 //     least-squares fit on the real BorealTC runs (tests/core-labeller.test.ts).
-//  7. roughness = clamp01((log10(energy) − lo) / (hi − lo)) with lo/hi fixed from config or the
-//     running percentiles of log10(energy) over the labels seen so far.
+//  7. roughness = calibrateLogEnergy(log10(energy), lo, hi): linear between lo (→ 0.05) and hi (→ 0.95)
+//     with order-keeping hyperbolic tails, lo/hi fixed from config or the running percentiles of
+//     log10(energy) over the labels seen so far.
 //  No label while stationary (mean speed < minSpeed), turning hard (|mean yaw rate| > maxYawRate),
 //  with too few samples, or with a gap in the IMU stream; each skip is counted by reason.
 
@@ -78,6 +79,27 @@ const SEG_MASK = SEG_CAP - 1;
 
 /** Labels whose energies feed the running percentiles (≈ 17 min of driving at 1 m/s). */
 const PERCENTILE_HISTORY = 4096;
+
+/** Share of the 0..1 range kept for the tails beyond the calibration bounds (see calibrateLogEnergy). */
+export const CALIBRATION_TAIL = 0.05;
+
+/**
+ * log10(energy) → roughness 0..1: linear from CALIBRATION_TAIL at `lo` to 1 − CALIBRATION_TAIL at
+ * `hi`, with hyperbolic tails beyond (continuous slope) instead of a hard clamp. A clamp would give
+ * every step rougher than the 95th percentile the same label, and the learner could no longer tell
+ * a cobbled path from a rock field; the tails keep the order while staying inside 0..1.
+ */
+export function calibrateLogEnergy(logEnergy: number, lo: number, hi: number): number {
+  if (!(hi > lo) || Number.isNaN(logEnergy)) return 0.5;
+  const m = CALIBRATION_TAIL;
+  const x = (logEnergy - lo) / (hi - lo);
+  const slope = (1 - 2 * m) / m;
+  // Hyperbolic tails (slope-continuous at the bounds): unlike exponential ones they do not round to
+  // exactly 0 or 1 a few ranges out, so even far outliers keep their order.
+  if (x < 0) return m / (1 - x * slope);
+  if (x > 1) return 1 - m / (1 + (x - 1) * slope);
+  return m + (1 - 2 * m) * x;
+}
 
 export class VibrationLabeller {
   private readonly cfg: LabellerSettings;
@@ -585,18 +607,31 @@ export class VibrationLabeller {
     this.out.push(label);
   }
 
-  /** Maps log10(energy) to 0..1 with the configured calibration. */
+  /** Maps log10(energy) to 0..1 with the current calibration bounds. */
   calibrate(logEnergy: number): number {
+    const { lo, hi } = this.calibrationBounds();
+    return calibrateLogEnergy(logEnergy, lo, hi);
+  }
+
+  /**
+   * The bounds on log10(energy) that labels are calibrated with right now: the configured ones in
+   * fixed mode and during warmup, else the running percentiles. They move as labels accumulate, so
+   * a consumer that keeps labels (the learner's replay buffer) keeps log-energies and re-maps them
+   * with the latest bounds instead of trusting the roughness a label was born with.
+   */
+  calibrationBounds(): { lo: number; hi: number; source: "fixed" | "warmup" | "percentile" } {
     const c = this.cfg.calibration;
-    let lo = c.low;
-    let hi = c.high;
-    if (c.mode === "percentile" && this.logCount >= Math.max(2, c.warmup)) {
-      lo = this.logPercentile(c.lowPercentile);
-      hi = this.logPercentile(c.highPercentile);
+    if (c.mode === "percentile") {
+      if (this.logCount >= Math.max(2, c.warmup)) {
+        return {
+          lo: this.logPercentile(c.lowPercentile),
+          hi: this.logPercentile(c.highPercentile),
+          source: "percentile",
+        };
+      }
+      return { lo: c.low, hi: c.high, source: "warmup" };
     }
-    if (!(hi > lo)) return 0.5;
-    const r = (logEnergy - lo) / (hi - lo);
-    return Math.min(1, Math.max(0, r));
+    return { lo: c.low, hi: c.high, source: "fixed" };
   }
 
   /**

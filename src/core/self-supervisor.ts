@@ -14,6 +14,7 @@
 //   sup.keyframeData(id) → T | undefined     — the payload of a live keyframe
 //   sup.projectGridToGround(stamp, grid, outX, outY, pose?) → boolean   — odom position of each cell centre (NaN: sky/behind)
 //   sup.energyPercentiles() → { p1, p5, …, p99 }   — calibration statistics of the speed-normalised energy
+//   sup.calibrationBounds() → { lo, hi, source }     — what label roughness is calibrated with right now
 //   sup.stats() → SelfSupervisorStats        — every counter (drops by reason, labels skipped by reason, …)
 //
 // All inputs are validated: NaN, backwards, duplicate stamps are dropped and counted, never thrown.
@@ -475,6 +476,11 @@ export class SelfSupervisor<T> {
   /** Percentiles of the speed-normalised energy over the labels so far (for `calibration`). */
   energyPercentiles(ps?: readonly number[]): Record<string, number> {
     return this.labeller.energyPercentiles(ps);
+  }
+
+  /** Current bounds on log10(energy) behind label roughness (see VibrationLabeller.calibrationBounds). */
+  calibrationBounds(): { lo: number; hi: number; source: "fixed" | "warmup" | "percentile" } {
+    return this.labeller.calibrationBounds();
   }
 
   /** The pose history (read-only use: interpolation for outputs and evaluation). */

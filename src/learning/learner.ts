@@ -13,9 +13,15 @@
 // the training ground gets confidence exp(−½(z/confidenceSigma)²) (1 at or below μ). Before any
 // training every cell has confidence 0: the model knows nothing yet.
 //
+// Targets: addSamples takes either roughness 0..1 directly, or raw label values (log10 vibration
+// energy, what the pipeline passes) together with setLabelCalibration(lo, hi); the buffer keeps the
+// raw values and every drawn batch is mapped with the latest bounds (the labeller's percentiles move
+// as the robot meets new ground, and a sample labelled early must not keep a stale roughness).
+//
 // Scheduling is the caller's: replay drives train() from sensor stamps with TrainingClock, live mode
 // runs the same learner in a worker (worker.ts) and hands weights to a predict-only copy here.
 
+import { calibrateLogEnergy } from "../core/labeller.ts";
 import type { LearnerConfig } from "../runtime/config.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { TerrainHead } from "./head.ts";
@@ -86,6 +92,9 @@ export class OnlineLearner {
   /** trainSteps when the novelty statistics were last refreshed. */
   private statsAt = Number.NEGATIVE_INFINITY;
   private errStd = Number.NaN;
+  /** Label calibration bounds on raw targets (NaN: targets are roughness already). */
+  private calLo = Number.NaN;
+  private calHi = Number.NaN;
 
   private constructor(cfg: LearnerConfig, channels: number, backend: BackendName, opts: LearnerOptions) {
     this.cfg = cfg;
@@ -169,6 +178,25 @@ export class OnlineLearner {
     }
     this.normDirty = true;
     this.buffer.add(features, targets, weights, n);
+  }
+
+  /**
+   * Stored targets are log10(energy); train on calibrateLogEnergy(target, lo, hi). Called with the
+   * labeller's current bounds whenever they move; a change smaller than 0.5 % of the range keeps the
+   * current map (re-binning the buffer on every label would cost more than it is worth).
+   */
+  setLabelCalibration(lo: number, hi: number): void {
+    if (!(hi > lo)) throw new Error(`label calibration needs lo < hi, got [${lo}, ${hi}]`);
+    const tol = 0.005 * (hi - lo);
+    if (Math.abs(lo - this.calLo) <= tol && Math.abs(hi - this.calHi) <= tol) return;
+    this.calLo = lo;
+    this.calHi = hi;
+    this.buffer.setTargetMap((raw) => calibrateLogEnergy(raw, lo, hi));
+  }
+
+  /** The bounds set by setLabelCalibration (null: targets are used as given). */
+  get labelCalibration(): { lo: number; hi: number } | null {
+    return this.calHi > this.calLo ? { lo: this.calLo, hi: this.calHi } : null;
   }
 
   private refreshNorm(): void {
@@ -307,8 +335,8 @@ export class OnlineLearner {
       this.errStd,
       this.lastLoss,
       this.lastReconLoss,
-      0,
-      0,
+      this.calLo,
+      this.calHi,
     ];
     f64.forEach((v, i) => {
       dv.setFloat64(32 + i * 8, v, true);
@@ -366,6 +394,10 @@ export class OnlineLearner {
     this.errStd = dv.getFloat64(56, true);
     this.lastLoss = dv.getFloat64(64, true);
     this.lastReconLoss = dv.getFloat64(72, true);
+    // Weights written before the calibration was stored hold 0, 0 there: keep the current map.
+    const lo = dv.getFloat64(80, true);
+    const hi = dv.getFloat64(88, true);
+    if (hi > lo) this.setLabelCalibration(lo, hi);
     for (let k = 0; k < C; k++) this.normMean[k] = dv.getFloat64(96 + 8 * k, true);
     for (let k = 0; k < C; k++) this.normM2[k] = dv.getFloat64(96 + 8 * (C + k), true);
     this.normDirty = true;

@@ -8,6 +8,11 @@
 //   smooth ground then cannot crowd out the rare rough patches (which are what a speed limit is for),
 //   while a bin with three samples is not replayed as often as one with thousands (overfitting).
 //
+// Stored targets may be raw label values (the pipeline stores log10 vibration energy) with a target
+// map that turns them into training targets when they are drawn: the map (label calibration) moves
+// as the robot meets new ground, and re-mapping on the way out keeps every stored sample consistent
+// with the latest calibration instead of with the one it happened to be labelled under.
+//
 // Randomness comes from a seeded PRNG, so a replay run is reproducible.
 
 export type BalanceMode = "reservoir" | "per-bin";
@@ -52,6 +57,7 @@ export class ReplayBuffer {
   private readonly posInBin: Int32Array;
   private readonly binWeight: Float64Array;
   private mark: Uint8Array | null = null;
+  private targetMap: ((raw: number) => number) | null = null;
 
   constructor(opts: ReplayBufferOptions) {
     if (!(opts.capacity > 0) || !(opts.channels > 0)) {
@@ -99,7 +105,26 @@ export class ReplayBuffer {
     this.binCount.fill(0);
   }
 
-  private binFor(target: number): number {
+  /**
+   * Training target of a stored value (identity by default). Setting a map re-bins the stored
+   * samples (O(size)), so callers change it when the calibration moved, not on every label.
+   */
+  setTargetMap(map: ((raw: number) => number) | null): void {
+    this.targetMap = map;
+    if (this.balance !== "per-bin") return;
+    this.binCount.fill(0);
+    for (let slot = 0; slot < this.count; slot++) {
+      const bin = this.binFor(this.targets[slot] as number);
+      const pos = this.binCount[bin] as number;
+      this.members[bin * this.capacity + pos] = slot;
+      this.binOf[slot] = bin;
+      this.posInBin[slot] = pos;
+      this.binCount[bin] = pos + 1;
+    }
+  }
+
+  private binFor(raw: number): number {
+    const target = this.targetMap ? this.targetMap(raw) : raw;
     const b = Math.floor(target * this.bins);
     return b < 0 ? 0 : b >= this.bins ? this.bins - 1 : b;
   }
@@ -205,7 +230,8 @@ export class ReplayBuffer {
   ): void {
     const C = this.channels;
     outFeatures.set(this.features.subarray(slot * C, slot * C + C), i * C);
-    outTargets[i] = this.targets[slot] as number;
+    const raw = this.targets[slot] as number;
+    outTargets[i] = this.targetMap ? this.targetMap(raw) : raw;
     outWeights[i] = this.weights[slot] as number;
   }
 

@@ -44,6 +44,7 @@ export interface LiveTrainerOptions {
 type ToWorker =
   | { type: "samples"; features: ArrayBuffer; targets: ArrayBuffer; weights: ArrayBuffer }
   | { type: "publish"; id: number }
+  | { type: "calibration"; lo: number; hi: number }
   | { type: "save"; id: number; dir: string }
   | { type: "load"; id: number; dir: string }
   | { type: "pause" }
@@ -71,6 +72,7 @@ export class LiveTrainer {
   private pendingT: Float32Array;
   private pendingW: Float32Array;
   private pendingN = 0;
+  private sentCalibration: [number, number] = [Number.NaN, Number.NaN];
   private nextId = 1;
   private readonly waiting = new Map<
     number,
@@ -226,6 +228,17 @@ export class LiveTrainer {
     this.pendingN = 0;
   }
 
+  /** Label calibration for the worker's training targets (see OnlineLearner.setLabelCalibration). */
+  setLabelCalibration(lo: number, hi: number): void {
+    if (!(hi > lo)) throw new Error(`label calibration needs lo < hi, got [${lo}, ${hi}]`);
+    // The pipeline calls this with every batch of samples; only a real move is worth a message.
+    const tol = 0.005 * (hi - lo);
+    if (Math.abs(lo - this.sentCalibration[0]) <= tol && Math.abs(hi - this.sentCalibration[1]) <= tol)
+      return;
+    this.sentCalibration = [lo, hi];
+    if (!this.exited) this.worker.postMessage({ type: "calibration", lo, hi } satisfies ToWorker);
+  }
+
   /** Predicts with the latest published weights (never waits for the worker). */
   predict(
     features: Float32Array,
@@ -334,6 +347,9 @@ async function runWorker(cfg: LearnerConfig, channels: number): Promise<void> {
           new Float32Array(msg.targets),
           new Float32Array(msg.weights),
         );
+        break;
+      case "calibration":
+        learner.setLabelCalibration(msg.lo, msg.hi);
         break;
       case "publish":
         serial(() => publish(msg.id));

@@ -88,7 +88,10 @@ export const LabellerSchema = z
     calibration: z
       .strictObject({
         mode: z.enum(["fixed", "percentile"]).default("percentile"),
-        /** Fixed bounds on log10(energy): roughness 0 at `low`, 1 at `high` (also used during warmup). */
+        /**
+         * Fixed bounds on log10(energy): roughness 0.05 at `low`, 0.95 at `high`, order-keeping tails
+         * towards 0 and 1 beyond (also used during warmup).
+         */
         low: z.number().default(-1.5),
         high: z.number().default(1.5),
         lowPercentile: z.number().min(0).max(100).default(5),

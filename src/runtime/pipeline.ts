@@ -170,6 +170,11 @@ export interface PipelineLearner {
   readonly backend: string;
   readonly channels: number;
   addSamples(features: Float32Array, targets: Float32Array, weights?: Float32Array): void;
+  /**
+   * When present, targets are log10(label energy) and this sets the bounds that map them to
+   * roughness (the labeller's current calibration); without it targets are label roughness.
+   */
+  setLabelCalibration?(lo: number, hi: number): void;
   /** Present when the pipeline drives training itself (replay). */
   train?(steps: number): Promise<{ loss: number; steps: number }>;
   predict(features: Float32Array, n: number): { roughness: Float32Array; confidence: Float32Array };
@@ -188,6 +193,7 @@ function inProcess(l: OnlineLearner): PipelineLearner {
     },
     channels: l.channels,
     addSamples: (f, t, w) => l.addSamples(f, t, w),
+    setLabelCalibration: (lo, hi) => l.setLabelCalibration(lo, hi),
     train: (steps) => l.train(steps),
     predict: (f, n) => l.predict(f, n),
     saveCheckpoint: (dir) => l.saveCheckpoint(dir),
@@ -205,6 +211,7 @@ function inWorker(t: LiveTrainer): PipelineLearner {
     },
     channels: t.predictor.channels,
     addSamples: (f, tg, w) => t.addSamples(f, tg, w),
+    setLabelCalibration: (lo, hi) => t.setLabelCalibration(lo, hi),
     predict: (f, n) => t.predict(f, n),
     saveCheckpoint: (dir) => t.saveCheckpoint(dir),
     loadLatestCheckpoint: (dir) => t.loadLatestCheckpoint(dir),
@@ -527,6 +534,13 @@ class PipelineImpl implements Pipeline {
     const features = new Float32Array(n * C);
     const targets = new Float32Array(n);
     const weights = new Float32Array(n);
+    // Raw log-energies + the current bounds: the learner re-maps its whole buffer when the labeller's
+    // percentile calibration moves, so early labels do not keep a roughness from a stale calibration.
+    const raw = this.learner.setLabelCalibration !== undefined;
+    if (raw) {
+      const { lo, hi } = this.#supervisor.calibrationBounds();
+      if (hi > lo) this.learner.setLabelCalibration!(lo, hi);
+    }
     let row = 0;
     for (const s of samples) {
       const fm = this.#supervisor.keyframeData(s.keyframeId);
@@ -534,7 +548,7 @@ class PipelineImpl implements Pipeline {
       for (let i = 0; i < s.cells.length; i++) {
         const cell = s.cells[i]!;
         features.set(fm.data.subarray(cell * C, cell * C + C), row * C);
-        targets[row] = s.roughness;
+        targets[row] = raw ? Math.log10(Math.max(s.label.energy, 1e-12)) : s.roughness;
         weights[row] = s.cellWeights[i]!;
         row++;
       }
