@@ -6,9 +6,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { readLatestCheckpoint, writeCheckpoint } from "../src/learning/checkpoint.ts";
 
 const CHILD = fileURLToPath(new URL("./fault-checkpoint-child.ts", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "tl-fault-ckpt-"));
@@ -44,8 +45,10 @@ class Child {
     this.proc.stderr!.on("data", (d: Buffer) => {
       this.stderr += d.toString();
     });
+    // "close", not "exit": "exit" can fire before the child's last stdout lines are read, and the
+    // test reasons about the last checkpoint the child reported.
     this.exited = new Promise((resolve) =>
-      this.proc.once("exit", (code, signal) => resolve({ code, signal })),
+      this.proc.once("close", (code, signal) => resolve({ code, signal })),
     );
   }
   saved(): Line[] {
@@ -67,6 +70,15 @@ async function probe(dir: string): Promise<{ line: Line; stderr: string }> {
   const { code } = await c.exited;
   if (code !== 0) throw new Error(`probe exited with ${code}: ${c.stderr}`);
   return { line: c.lines[0]!, stderr: c.stderr };
+}
+
+/** The sequence number in a manifest path. Anchored to the file name: the temp folder is called
+ * `tl-fault-ckpt-XXXXXX`, and an unanchored /ckpt-(\d+)/ read its random suffix whenever that
+ * began with a digit (about one run in ten). */
+function seqOf(path: string): number {
+  const m = /^ckpt-(\d{8})\.json$/.exec(basename(path));
+  if (!m) throw new Error(`not a checkpoint manifest: ${path}`);
+  return Number(m[1]);
 }
 
 /** Complete checkpoints on disk, newest first: [seq, sha256 from the manifest]. */
@@ -94,10 +106,14 @@ describe("checkpoints under kill -9", () => {
     expect((await first.exited).signal).toBe("SIGKILL");
 
     const lastSaved = first.saved().at(-1)!;
+    const lastSeq = seqOf(lastSaved.path!);
     const onDisk = manifests(dir);
     // The newest complete checkpoint on disk is the last one the child reported, or one it wrote
     // completely but was killed before reporting.
-    expect(onDisk[0]!.seq).toBeGreaterThanOrEqual(Number(/ckpt-(\d+)/.exec(lastSaved.path!)![1]));
+    expect(onDisk[0]!.seq).toBeGreaterThanOrEqual(lastSeq);
+    // The one it reported is still there (only one more could have been written since: the child
+    // reports each save before starting the next) and holds the weights it reported.
+    expect(onDisk.find((c) => c.seq === lastSeq)?.sha256).toBe(lastSaved.sha256);
     expect(onDisk.length).toBeLessThanOrEqual(3); // keep = 3, pruning survived the kill
 
     const p = await probe(dir);
@@ -136,6 +152,19 @@ describe("checkpoints under kill -9", () => {
       expect(p.line.resumed, p.stderr).toBe(true);
       expect(p.line.sha256).toBe(onDisk[0]!.sha256);
     }
+  });
+
+  it("saves racing in one process (a service call during a signal save) each get a complete checkpoint", async () => {
+    const dir = join(root, "racing");
+    const payloads = Array.from({ length: 4 }, (_, i) => new Uint8Array(256 << 10).fill(i + 1));
+    const paths = await Promise.all(payloads.map((p, i) => writeCheckpoint(dir, p, { i }, 10)));
+    expect(paths.map(seqOf)).toEqual([1, 2, 3, 4]);
+    const warnings: string[] = [];
+    const newest = await readLatestCheckpoint(dir, (m) => warnings.push(m));
+    expect(warnings).toEqual([]);
+    expect(newest!.manifest.seq).toBe(4);
+    expect(newest!.data).toEqual(payloads[3]);
+    expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
   });
 
   it("a truncated newest checkpoint falls back to the previous one, with a warning naming it", {

@@ -6,10 +6,15 @@
 // A power cut mid-write leaves at worst a stray temp file (cleaned up later) and the previous
 // checkpoints intact. Loading walks manifests newest first and takes the first whose .bin has the
 // recorded size and checksum, so a truncated or garbled newest checkpoint falls back to the previous one.
+//
+// Saves to one folder from one process are serialised (a service call can land while a signal save
+// or a periodic save is running); without that, two saves pick the same sequence number and the
+// survivor's manifest can describe the other's weights. Two PROCESSES writing one folder are not
+// supported: nothing arbitrates the sequence number between them.
 
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 export interface CheckpointManifest {
   format: "terrain-learner-checkpoint";
@@ -34,7 +39,9 @@ const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("h
 const pad = (seq: number) => String(seq).padStart(8, "0");
 
 async function writeDurable(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
+  // Unique per write, not just per pid: worker threads share the pid, and a temp name shared by two
+  // writes gets truncated under the other's feet.
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
   const fh = await open(tmp, "w");
   try {
     await fh.writeFile(data);
@@ -75,8 +82,27 @@ async function listSeqs(dir: string): Promise<number[]> {
   return seqs.sort((a, b) => b - a);
 }
 
+const pending = new Map<string, Promise<unknown>>();
+
 /** Writes a new checkpoint and deletes all but the newest `keep`. Returns the manifest path. */
-export async function writeCheckpoint(
+export function writeCheckpoint(
+  dir: string,
+  data: Uint8Array,
+  info: Record<string, unknown>,
+  keep: number,
+): Promise<string> {
+  const key = resolve(dir);
+  const write = (pending.get(key) ?? Promise.resolve()).then(() => writeNow(dir, data, info, keep));
+  // A failed save must not block the ones queued behind it.
+  const settled = write.catch(() => undefined);
+  pending.set(key, settled);
+  void settled.then(() => {
+    if (pending.get(key) === settled) pending.delete(key);
+  });
+  return write;
+}
+
+async function writeNow(
   dir: string,
   data: Uint8Array,
   info: Record<string, unknown>,
