@@ -49,7 +49,7 @@ describe.skipIf(missing !== undefined)("SerialSource over a socat pty pair", () 
     let text = "";
     for (let i = 0; i < 400; i++)
       text += `${imuLine(1_000_000 + i * 5000)}\r\n${i % 4 === 0 ? `${odoLine(1_000_000 + i * 5000)}\r\n` : ""}`;
-    pty.write(text);
+    await pty.write(text);
     await waitFor("400 IMU samples", () => imu.length === 400);
     await waitFor("100 odometry samples", () => odom.length === 100);
     expect(imu[7]!.linearAcceleration).toEqual({ x: 0.5, y: -0.25, z: 9.75 });
@@ -66,6 +66,18 @@ describe.skipIf(missing !== undefined)("SerialSource over a socat pty pair", () 
     });
   });
 
+  it("takes a burst far larger than the pty buffers in one write", async () => {
+    const { pty, source, imu } = await setup();
+    let text = "";
+    for (let i = 0; i < 4000; i++) text += `${imuLine(1_000_000 + i * 5000)}\r\n`;
+    // ~190 KB: several times what the pty pair and socat hold, so the write has to wait for this
+    // same event loop's reader to drain the other end.
+    expect(text.length).toBeGreaterThan(150_000);
+    await pty.write(text);
+    await waitFor("4000 IMU samples", () => imu.length === 4000);
+    expect(source.stats()).toMatchObject({ checksumErrors: 0, malformed: 0, garbageBytes: 0 });
+  });
+
   it("recovers every valid sample from garbage, corrupted checksums, over-long lines and split writes", async () => {
     const { pty, source, imu } = await setup();
     const valid: number[] = [];
@@ -78,25 +90,25 @@ describe.skipIf(missing !== undefined)("SerialSource over a socat pty pair", () 
       if (i % 7 === 3) {
         // One flipped character in the payload: the checksum no longer matches.
         const line = imuLine(t);
-        pty.write(`${line.slice(0, 10)}${line[10] === "1" ? "2" : "1"}${line.slice(11)}\n`);
+        await pty.write(`${line.slice(0, 10)}${line[10] === "1" ? "2" : "1"}${line.slice(11)}\n`);
         badChecksums++;
       } else if (i % 11 === 5) {
         const junk = "\x00\x7f~~ garbage ~~\x01";
-        pty.write(junk);
+        await pty.write(junk);
         garbage += junk.length;
         valid.push(t);
-        pty.write(`${imuLine(t)}\n`);
+        await pty.write(`${imuLine(t)}\n`);
       } else if (i % 37 === 8) {
-        pty.write(`$TLIMU,${t},${"9".repeat(400)}*00\n`);
+        await pty.write(`$TLIMU,${t},${"9".repeat(400)}*00\n`);
         overlong++;
       } else {
         valid.push(t);
         // Split writes: a line delivered in three pieces with pauses between them.
         const line = `${imuLine(t)}\r\n`;
-        pty.write(line.slice(0, 5));
+        await pty.write(line.slice(0, 5));
         if (i % 5 === 0) await new Promise((r) => setTimeout(r, 2));
-        pty.write(line.slice(5, 20));
-        pty.write(line.slice(20));
+        await pty.write(line.slice(5, 20));
+        await pty.write(line.slice(20));
       }
     }
     await waitFor(`${valid.length} valid samples`, () => imu.length === valid.length);
@@ -114,7 +126,7 @@ describe.skipIf(missing !== undefined)("SerialSource over a socat pty pair", () 
   it("reconnects when the device vanishes and comes back on the same path", async () => {
     const { pty, source, imu, states } = await setup();
     // The device has been up for 10 minutes.
-    for (let i = 0; i < 50; i++) pty.write(`${imuLine(600_000_000 + i * 5000)}\n`);
+    for (let i = 0; i < 50; i++) await pty.write(`${imuLine(600_000_000 + i * 5000)}\n`);
     await waitFor("first 50 samples", () => imu.length === 50);
 
     await pty.down(); // unplugged
@@ -125,7 +137,7 @@ describe.skipIf(missing !== undefined)("SerialSource over a socat pty pair", () 
     await pty.up(); // plugged back in (a new /dev/pts behind the same link)
     await waitFor("the port to reopen", () => source.stats().state === "open");
     // A rebooted microcontroller: its clock restarts.
-    for (let i = 0; i < 50; i++) pty.write(`${imuLine(i * 5000)}\n`);
+    for (let i = 0; i < 50; i++) await pty.write(`${imuLine(i * 5000)}\n`);
     await waitFor("50 more samples", () => imu.length === 100);
 
     const st = source.stats();
@@ -151,7 +163,7 @@ describe.skipIf(missing !== undefined)("SerialSource over a socat pty pair", () 
     expect(source.stats().state).not.toBe("open");
     await pty.up();
     await waitFor("the port to open", () => source.stats().state === "open");
-    pty.write(`${imuLine(1)}\n`);
+    await pty.write(`${imuLine(1)}\n`);
     await waitFor("a sample", () => imu.length === 1);
     expect(source.stats().reconnects).toBe(0);
   });

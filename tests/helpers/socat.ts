@@ -24,6 +24,10 @@ export class PtyPair {
   readonly b: string;
   private child: ChildProcess | undefined;
   private writer: number | undefined;
+  /** Writes waiting for buffer space, chained so bytes go out in call order. */
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private epoch = 0;
   private stderr = "";
 
   private constructor(dir: string) {
@@ -75,14 +79,62 @@ export class PtyPair {
     await exited;
   }
 
-  write(data: string | Uint8Array): void {
-    if (this.writer === undefined) this.writer = openSync(this.b, fsc.O_WRONLY | fsc.O_NOCTTY);
+  /**
+   * Sends bytes from the "microcontroller" end, in order with earlier writes. Resolves once the
+   * kernel has taken them all. A burst that fits the pty buffers goes out before this returns
+   * (callers that don't await keep working). The fd is non-blocking: the reader under test usually
+   * runs on this same event loop, so a blocking write of more than the pty pair and socat hold
+   * (about 34 KiB on Linux 6.x) would wait for a reader it is itself starving, forever.
+   */
+  write(data: string | Uint8Array): Promise<void> {
     const buf = typeof data === "string" ? Buffer.from(data, "latin1") : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.writer, buf, off, buf.length - off);
+    if (this.queued === 0) {
+      const off = this.writeSome(buf, 0);
+      if (off === buf.length) return Promise.resolve();
+      return this.enqueue(buf, off);
+    }
+    return this.enqueue(buf, 0);
   }
 
+  private enqueue(buf: Uint8Array, from: number): Promise<void> {
+    const epoch = this.epoch;
+    this.queued++;
+    const done = this.queue
+      .then(async () => {
+        let off = from;
+        for (;;) {
+          if (this.epoch !== epoch)
+            throw new Error(`pty writer closed with ${buf.length - off} bytes of a write unsent`);
+          off = this.writeSome(buf, off);
+          if (off === buf.length) return;
+          // Let the reader drain the other end.
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      })
+      .finally(() => {
+        this.queued--;
+      });
+    this.queue = done.catch(() => undefined);
+    return done;
+  }
+
+  /** Writes until done or the kernel says EAGAIN; returns the new offset. */
+  private writeSome(buf: Uint8Array, off: number): number {
+    this.writer ??= openSync(this.b, fsc.O_WRONLY | fsc.O_NOCTTY | fsc.O_NONBLOCK);
+    while (off < buf.length) {
+      try {
+        off += writeSync(this.writer, buf, off, buf.length - off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EAGAIN") return off;
+        throw err;
+      }
+    }
+    return off;
+  }
+
+  /** Closes the writing end; writes still waiting for buffer space fail (an unplugged cable). */
   closeWriter(): void {
+    this.epoch++;
     if (this.writer !== undefined) closeSync(this.writer);
     this.writer = undefined;
   }
