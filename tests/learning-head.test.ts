@@ -1,10 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
 import { OnlineLearner, TrainingClock } from "../src/learning/learner.ts";
 import { KnnNovelty } from "../src/learning/novelty.ts";
+import { OnnxPredictor } from "../src/learning/onnx-predictor.ts";
 import { ReplayBuffer, seededRandom } from "../src/learning/replay-buffer.ts";
 import { tf } from "../src/learning/tf-backend.ts";
 import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
+import { headFeatures } from "../src/runtime/features.ts";
 import { auroc, type TextureSpec, textureImage } from "./learning-textures.ts";
 
 // Terrain stand-ins: roughness is a function of texture (grain, contrast, colour), as on real ground.
@@ -127,11 +129,141 @@ describe("OnlineLearner on real backbone features", () => {
     const wrong = await OnlineLearner.create(cfg({ hiddenUnits: 8 }), bb.channels);
     expect(() => wrong.setWeights(new Uint8Array(copy.channels))).toThrow(/too short/);
     const good = await learner.getWeights();
+    const C = bb.channels;
     expect(() => wrong.setWeights(good)).toThrow(
-      /39 channels\/64 hidden\/8 bottleneck; this learner has 39\/8\/8/,
+      new RegExp(`${C} channels/64 hidden/8 bottleneck; this learner has ${C}/8/8`),
     );
     copy.dispose();
     wrong.dispose();
+  });
+});
+
+describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs head + KnnNovelty", () => {
+  // The pipeline's head input: backbone channels + 3×3 neighbourhood mean + image row (2C + 1 = 79).
+  const frame = async (spec: TextureSpec, seed: number) => {
+    const f = headFeatures(await bb.extract(textureImage(spec, W, H, seed)), "neighbourhood");
+    return { data: f.data, n: f.rows * f.cols, channels: f.channels };
+  };
+  const trained = async (novelty: "knn" | "autoencoder", predictor: "onnx" | "tfjs" = "onnx") => {
+    const probe = await frame(TRAINED[0]?.[0] as TextureSpec, 1);
+    const l = await OnlineLearner.create(cfg({ bufferSize: 4000, novelty }), probe.channels, { predictor });
+    for (const [i, [spec, r]] of TRAINED.entries()) {
+      const { data, n } = await frame(spec, 300 + i);
+      l.addSamples(data, new Float32Array(n).fill(r));
+    }
+    await l.train(60);
+    return l;
+  };
+  // Every kind of frame the predictor meets: trained and never-trained ground, one whole frame.
+  const frames = async () => {
+    const out: Array<{ data: Float32Array; n: number }> = [];
+    for (const [i, [spec]] of TRAINED.entries()) out.push(await frame(spec, 600 + i));
+    for (const [i, spec] of NEVER_TRAINED.entries()) out.push(await frame(spec, 700 + i));
+    return out;
+  };
+  const expectSame = (
+    a: { roughness: Float32Array; confidence: Float32Array; reconError: Float32Array },
+    b: { roughness: Float32Array; confidence: Float32Array; reconError: Float32Array },
+    n: number,
+  ) => {
+    expect(a.roughness).toHaveLength(n);
+    expect(a.reconError).toHaveLength(n);
+    expect(a.confidence).toHaveLength(n);
+    for (let i = 0; i < n; i++) {
+      expect(Math.abs((a.roughness[i] as number) - (b.roughness[i] as number))).toBeLessThan(1e-4);
+      const sa = a.reconError[i] as number;
+      const sb = b.reconError[i] as number;
+      expect(Math.abs(sa - sb)).toBeLessThanOrEqual(1e-3 * Math.abs(sb));
+      // confidence = f(log score): a relative 1e-3 in the score moves it by well under 1e-2.
+      expect(Math.abs((a.confidence[i] as number) - (b.confidence[i] as number))).toBeLessThan(1e-2);
+    }
+  };
+
+  for (const novelty of ["knn", "autoencoder"] as const) {
+    it(`gives the same roughness and novelty score on real 79-channel features (${novelty})`, async () => {
+      const l = await trained(novelty);
+      expect(l.channels).toBe(2 * bb.channels + 1);
+      let confident = 0;
+      for (const { data, n } of await frames()) {
+        // A whole frame, and 157 rows (prime: not a multiple of any block or thread split).
+        for (const rows of [n, 157]) {
+          const a = l.predict(data, rows);
+          expectSame(a, l.predictTf(data, rows), rows);
+          confident += a.confidence.filter((c) => c > 0.5).length;
+        }
+      }
+      expect(confident).toBeGreaterThan(0); // the comparison covered trained, confident cells too
+      const none = l.predict(new Float32Array(0), 0);
+      expect([none.roughness.length, none.confidence.length, none.reconError.length]).toEqual([0, 0, 0]);
+      l.dispose();
+    });
+  }
+
+  it("treats non-finite features as now (the training mean) and equals it after a live hand-over", async () => {
+    const l = await trained("knn");
+    const C = l.channels;
+    const { data, n } = await frame(NEVER_TRAINED[0] as TextureSpec, 801);
+    const broken = data.slice();
+    broken[5 * C + 3] = Number.NaN;
+    broken[9 * C] = Number.POSITIVE_INFINITY;
+    broken[9 * C + 1] = Number.NEGATIVE_INFINITY;
+    for (let k = 0; k < C; k++) broken[20 * C + k] = Number.NaN;
+    expectSame(l.predict(broken, n), l.predictTf(broken, n), n);
+    // The live predictor: a predict-only learner that only ever receives serialised weights.
+    const live = await OnlineLearner.create(cfg({ bufferSize: 10 }), C);
+    const untrained = live.predict(data, n);
+    expect(untrained.confidence.every((c) => c === 0)).toBe(true);
+    expect(untrained.reconError.every((s) => Number.isNaN(s))).toBe(true); // no references yet
+    for (let round = 0; round < 2; round++) {
+      live.setWeights(await l.getWeights());
+      for (const f of [data, broken]) {
+        const a = live.predict(f, n);
+        expectSame(a, l.predictTf(f, n), n);
+        expectSame(a, live.predictTf(f, n), n);
+      }
+      await l.train(20); // new weights and references for the next hand-over
+    }
+    l.dispose();
+    live.dispose();
+  });
+
+  it("calibrates the novelty statistics like the JS kNN (leave-one-out through TopK candidates)", async () => {
+    for (const novelty of ["knn", "autoencoder"] as const) {
+      const a = await trained(novelty, "onnx");
+      const b = await trained(novelty, "tfjs");
+      // Same seed, data and steps: the same weights and references, statistics by different code.
+      const sa = a.stats();
+      const sb = b.stats();
+      expect(sa.lastLoss).toBe(sb.lastLoss);
+      expect(Math.abs(sa.errorMean - sb.errorMean)).toBeLessThan(1e-3);
+      expect(Math.abs(sa.errorStd - sb.errorStd)).toBeLessThan(1e-3);
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it("falls back to tfjs + KnnNovelty, warning once, when the session cannot be built", async () => {
+    const spy = vi.spyOn(OnnxPredictor, "create").mockImplementation(() => {
+      throw new Error("no onnxruntime here");
+    });
+    const warnings: string[] = [];
+    try {
+      const probe = await frame(TRAINED[1]?.[0] as TextureSpec, 2);
+      const l = await OnlineLearner.create(cfg({ minSamples: 16 }), probe.channels, {
+        warn: (m) => warnings.push(m),
+      });
+      l.addSamples(probe.data, new Float32Array(probe.n).fill(0.4));
+      await l.train(20);
+      const a = l.predict(probe.data, probe.n);
+      const b = l.predict(probe.data, probe.n);
+      expect(Array.from(a.roughness)).toEqual(Array.from(l.predictTf(probe.data, probe.n).roughness));
+      expect(Array.from(b.reconError)).toEqual(Array.from(a.reconError));
+      l.dispose();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/onnxruntime head predictor could not be built: no onnxruntime here/);
   });
 });
 

@@ -18,6 +18,10 @@
 // raw values and every drawn batch is mapped with the latest bounds (the labeller's percentiles move
 // as the robot meets new ground, and a sample labelled early must not keep a stale roughness).
 //
+// Prediction runs as one onnxruntime session (onnx-predictor.ts: standardise, MLP, kNN or autoencoder
+// score in a single native call) whose weights are inputs, fed from the tfjs head, which stays the
+// trainer. If that session cannot be built, predict() warns once and uses the tfjs head + KnnNovelty.
+//
 // Scheduling is the caller's: replay drives train() from sensor stamps with TrainingClock, live mode
 // runs the same learner in a worker (worker.ts) and hands weights to a predict-only copy here.
 
@@ -26,6 +30,7 @@ import type { LearnerConfig } from "../runtime/config.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { TerrainHead } from "./head.ts";
 import { KnnNovelty } from "./novelty.ts";
+import { OnnxPredictor } from "./onnx-predictor.ts";
 import { ReplayBuffer } from "./replay-buffer.ts";
 import { type BackendName, type BackendPreference, initBackend, tf } from "./tf-backend.ts";
 
@@ -40,6 +45,30 @@ const ERR_PROBE = 256;
 /** Training steps between refreshes of the novelty references and statistics. */
 const STATS_EVERY = 20;
 const MAGIC = 0x31484c54; // "TLH1"
+/** Weights are (de)serialised by byte copies on little-endian hosts (all onnxruntime-node ships for). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** Writes `values` as little-endian float32 at byte `offset` of `dv`. */
+function putFloat32s(dv: DataView, offset: number, values: Float32Array): void {
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(dv.buffer, dv.byteOffset + offset, values.byteLength).set(
+      new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    );
+  } else {
+    for (let i = 0; i < values.length; i++) dv.setFloat32(offset + 4 * i, values[i] as number, true);
+  }
+}
+
+/** Reads `count` little-endian float32 at byte `offset` of `dv` (any alignment) into a new array. */
+function getFloat32s(dv: DataView, offset: number, count: number): Float32Array {
+  const out = new Float32Array(count);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(new Uint8Array(dv.buffer, dv.byteOffset + offset, 4 * count));
+  } else {
+    for (let i = 0; i < count; i++) out[i] = dv.getFloat32(offset + 4 * i, true);
+  }
+  return out;
+}
 
 export interface LearnerStats {
   backend: BackendName;
@@ -57,6 +86,11 @@ export interface LearnerStats {
 
 export interface LearnerOptions {
   warn?: (message: string) => void;
+  /**
+   * Per-frame prediction: "onnx" (default) runs it as one onnxruntime session (onnx-predictor.ts),
+   * falling back to "tfjs" (the tfjs head + KnnNovelty in JS) when that session cannot be built.
+   */
+  predictor?: "onnx" | "tfjs";
 }
 
 export class OnlineLearner {
@@ -95,12 +129,20 @@ export class OnlineLearner {
   /** Label calibration bounds on raw targets (NaN: targets are roughness already). */
   private calLo = Number.NaN;
   private calHi = Number.NaN;
+  /** Per-frame predictor (onnx-predictor.ts), built on the first predict(); null: tfjs + JS fallback. */
+  private ort: OnnxPredictor | null | undefined;
+  /** Bumped whenever the head's weights / the kNN references change; the predictor copies lazily. */
+  private headVersion = 0;
+  private refsVersion = 0;
+  private ortHeadAt = -1;
+  private ortRefsAt = -1;
 
   private constructor(cfg: LearnerConfig, channels: number, backend: BackendName, opts: LearnerOptions) {
     this.cfg = cfg;
     this.channels = channels;
     this.backend = backend;
     this.warn = opts.warn ?? ((m) => console.warn(m));
+    if (opts.predictor === "tfjs") this.ort = null;
     this.head = new TerrainHead(
       {
         channels,
@@ -241,6 +283,7 @@ export class OnlineLearner {
       }
       this.steps++;
     }
+    this.headVersion++;
     // Refreshing the novelty references/statistics costs about as much as a few steps: not after
     // every small chunk (the live worker trains 4 steps at a time), and always before weights leave.
     if (this.steps - this.statsAt >= STATS_EVERY) this.updateErrorStats();
@@ -256,11 +299,11 @@ export class OnlineLearner {
       const m = this.buffer.sampleDistinct(this.cfg.noveltyReferences, this.rx, this.rt, this.rw);
       this.standardise(this.rx, m);
       this.knn.rebuild(this.rx, m);
+      this.refsVersion++;
     }
     const n = this.buffer.sample(ERR_PROBE, this.px, this.py, this.pw);
     if (n < 2) return;
-    this.standardise(this.px, n);
-    const score = this.novelty(this.px, n, true);
+    const score = this.probeScores(n);
     let s = 0;
     let s2 = 0;
     for (let i = 0; i < n; i++) {
@@ -270,6 +313,27 @@ export class OnlineLearner {
     }
     this.errMean = s / n;
     this.errStd = Math.sqrt(Math.max(s2 / n - this.errMean * this.errMean, 0));
+  }
+
+  /**
+   * Leave-one-out novelty of the n raw rows in px (standardised in place). Through the onnxruntime
+   * predictor when there is one: the same computation as predict(), and the kNN candidates come from
+   * its TopK instead of a JS search index that would have to be rebuilt for every new reference set.
+   */
+  private probeScores(n: number): Float32Array {
+    this.refreshNorm();
+    const p = this.predictor();
+    let idx: { idx: BigInt64Array; kk: number } | null = null;
+    let score: Float32Array | null = null;
+    try {
+      if (p && this.knn) idx = p.nearest(this.px, n, this.cfg.noveltyNeighbours + 1);
+      else if (p) score = p.run(this.px, n).score;
+    } catch (err) {
+      this.dropPredictor(`failed: ${(err as Error).message}`);
+    }
+    this.standardise(this.px, n);
+    if (idx && this.knn) return this.knn.scoreCandidates(this.px, n, idx.idx, idx.kk, true);
+    return score ?? this.novelty(this.px, n, true);
   }
 
   /** Raw novelty of standardised rows: kNN distance or autoencoder reconstruction error. */
@@ -287,8 +351,71 @@ export class OnlineLearner {
     return Math.exp(-0.5 * u * u);
   }
 
+  /**
+   * The onnxruntime predictor with the current weights, or null when it cannot be built here (then
+   * predict() uses tfjs + KnnNovelty, the trainer's own code; warned once).
+   */
+  private predictor(): OnnxPredictor | null {
+    if (this.ort === undefined) {
+      try {
+        this.ort = OnnxPredictor.create({
+          channels: this.channels,
+          hidden: this.cfg.hiddenUnits,
+          bottleneck: this.cfg.bottleneck,
+          novelty: this.knn ? "knn" : "autoencoder",
+          neighbours: this.cfg.noveltyNeighbours,
+          clip: CLIP,
+          intraOpThreads: this.cfg.backboneThreads,
+        });
+        this.ort.setNormaliser(this.shift, this.scale);
+      } catch (err) {
+        this.dropPredictor(`could not be built: ${(err as Error).message}`);
+      }
+    }
+    const p = this.ort;
+    if (!p) return null;
+    if (this.ortHeadAt !== this.headVersion) {
+      p.setHead(this.head.getWeights(), this.head.shapes());
+      this.ortHeadAt = this.headVersion;
+    }
+    if (this.knn && this.ortRefsAt !== this.refsVersion) {
+      p.setReferences(this.knn.references(), this.knn.size);
+      this.ortRefsAt = this.refsVersion;
+    }
+    return p;
+  }
+
+  private dropPredictor(why: string): void {
+    this.ort?.dispose();
+    this.ort = null;
+    this.warn(`learner: onnxruntime head predictor ${why}; predicting with tfjs + JS kNN instead`);
+  }
+
   /** Roughness (0..1) and confidence (0..1) of n feature vectors (row-major n×C), one batched pass. */
   predict(
+    features: Float32Array,
+    n: number,
+  ): { roughness: Float32Array; confidence: Float32Array; reconError: Float32Array } {
+    const C = this.channels;
+    if (features.length < n * C)
+      throw new Error(`predict: features has ${features.length} floats for ${n} × ${C}`);
+    this.refreshNorm();
+    const p = this.predictor();
+    if (p) {
+      let out: { roughness: Float32Array; score: Float32Array } | null = null;
+      try {
+        out = p.run(features, n);
+      } catch (err) {
+        this.dropPredictor(`failed: ${(err as Error).message}`);
+      }
+      if (out)
+        return { roughness: out.roughness, confidence: this.confidences(out.score), reconError: out.score };
+    }
+    return this.predictTf(features, n);
+  }
+
+  /** The fallback (and reference) prediction: tfjs head + KnnNovelty in JS. */
+  predictTf(
     features: Float32Array,
     n: number,
   ): { roughness: Float32Array; confidence: Float32Array; reconError: Float32Array } {
@@ -304,9 +431,13 @@ export class OnlineLearner {
     // The autoencoder's reconstruction is only needed when it is the novelty score.
     const head = this.head.predict(z, n, this.knn === null);
     const reconError = this.novelty(z, n, false, head.reconError);
-    const confidence = new Float32Array(n);
-    for (let i = 0; i < n; i++) confidence[i] = this.confidenceOf(reconError[i] as number);
-    return { roughness: head.roughness, confidence, reconError };
+    return { roughness: head.roughness, confidence: this.confidences(reconError), reconError };
+  }
+
+  private confidences(score: Float32Array): Float32Array {
+    const confidence = new Float32Array(score.length);
+    for (let i = 0; i < score.length; i++) confidence[i] = this.confidenceOf(score[i] as number);
+    return confidence;
   }
 
   // --- weights: everything a predictor needs (networks, normaliser, novelty statistics) -------------
@@ -344,8 +475,11 @@ export class OnlineLearner {
     let o = headerBytes;
     for (let k = 0; k < C; k++, o += 8) dv.setFloat64(o, this.normMean[k] as number, true);
     for (let k = 0; k < C; k++, o += 8) dv.setFloat64(o, this.normM2[k] as number, true);
-    for (const w of arrays) for (let i = 0; i < w.length; i++, o += 4) dv.setFloat32(o, w[i] as number, true);
-    for (let i = 0; i < refs.length; i++, o += 4) dv.setFloat32(o, refs[i] as number, true);
+    for (const w of arrays) {
+      putFloat32s(dv, o, w);
+      o += w.byteLength;
+    }
+    putFloat32s(dv, o, refs);
     return buf;
   }
 
@@ -377,15 +511,15 @@ export class OnlineLearner {
     let o = 96 + 16 * C;
     const arrays = shapes.map((shape) => {
       const size = shape.reduce((a, b) => a * b, 1);
-      const a = new Float32Array(size);
-      for (let i = 0; i < size; i++, o += 4) a[i] = dv.getFloat32(o, true);
+      const a = getFloat32s(dv, o, size);
+      o += 4 * size;
       return a;
     });
     this.head.setWeights(arrays);
+    this.headVersion++;
     if (this.knn) {
-      const refs = new Float32Array(refCount * C);
-      for (let i = 0; i < refs.length; i++, o += 4) refs[i] = dv.getFloat32(o, true);
-      this.knn.rebuild(refs, refCount);
+      this.knn.rebuild(getFloat32s(dv, o, refCount * C), refCount);
+      this.refsVersion++;
     }
     this.steps = dv.getFloat64(32, true);
     this.statsAt = this.steps;
@@ -448,6 +582,8 @@ export class OnlineLearner {
     this.head.dispose();
     this.head = fresh;
     this.knn?.dispose();
+    this.headVersion++;
+    this.refsVersion++;
     this.statsAt = Number.NEGATIVE_INFINITY;
     this.buffer.clear();
     this.normCount = 0;
@@ -479,5 +615,7 @@ export class OnlineLearner {
   dispose(): void {
     this.head.dispose();
     this.knn?.dispose();
+    this.ort?.dispose();
+    this.ort = null;
   }
 }

@@ -22,6 +22,22 @@ function orthonormalise(v: Float64Array, axes: Float64Array, a: number, C: numbe
   if (norm > 0) for (let c = 0; c < C; c++) v[c] = (v[c] as number) / norm;
 }
 
+/**
+ * The score of one row from its kk smallest squared distances (ascending, in best[0..kk)): the mean
+ * distance to the k nearest; with leaveOneOut a first one at ~0 (the row itself) does not count.
+ */
+function meanOfNearest(best: Float64Array, kk: number, k: number, leaveOneOut: boolean): number {
+  let s = 0;
+  let used = 0;
+  for (let j = 0; j < kk && used < k; j++) {
+    const v = best[j] as number;
+    if (leaveOneOut && j === 0 && v < 1e-6) continue;
+    s += Math.sqrt(Math.max(v, 0));
+    used++;
+  }
+  return used ? s / used : Number.NaN;
+}
+
 export class KnnNovelty {
   private count = 0;
   private data = new Float32Array(0);
@@ -43,6 +59,8 @@ export class KnnNovelty {
   private bestIdx = new Int32Array(0);
   private prevIdx = new Int32Array(0);
   private mark = new Uint32Array(0);
+  /** Whether sorted/proj/coords/axes describe the current references (see rebuild). */
+  private indexed = false;
 
   constructor(
     readonly channels: number,
@@ -53,14 +71,23 @@ export class KnnNovelty {
     return this.count;
   }
 
-  /** Replaces the reference set with m standardised rows of z (row-major m×C). */
+  /**
+   * Replaces the reference set with m standardised rows of z (row-major m×C). The search index is
+   * built on the first score() after it: a predictor that scores with onnxruntime (onnx-predictor.ts)
+   * only needs the rows, and the live predictor replaces them on the main thread at every hand-over.
+   */
   rebuild(z: Float32Array, m: number): void {
     this.dispose();
     if (m === 0) return;
-    const C = this.channels;
-    const data = z.slice(0, m * C);
-    this.data = data;
+    this.data = z.slice(0, m * this.channels);
     this.count = m;
+  }
+
+  private buildIndex(): void {
+    this.indexed = true;
+    const m = this.count;
+    const C = this.channels;
+    const data = this.data;
     // Principal axes by power iteration with deflation (Gram–Schmidt against the earlier ones, so
     // they stay orthonormal: the bound is exact for any such axes, good ones make it tight).
     const mean = new Float64Array(C);
@@ -134,6 +161,7 @@ export class KnnNovelty {
   score(z: Float32Array, n: number, leaveOneOut = false): Float32Array {
     const out = new Float32Array(n);
     if (this.count === 0 || n === 0) return out.fill(Number.NaN);
+    if (!this.indexed) this.buildIndex();
     const C = this.channels;
     const kk = Math.min(this.k + (leaveOneOut ? 1 : 0), this.count);
     if (this.best.length < kk) this.best = new Float64Array(kk);
@@ -225,21 +253,57 @@ export class KnnNovelty {
       }
       nPrev = 0;
       for (let q = 0; q < kk; q++) if ((bestIdx[q] as number) >= 0) prev[nPrev++] = bestIdx[q] as number;
-      let s = 0;
-      let used = 0;
-      for (let j = 0; j < kk && used < this.k; j++) {
-        const v = best[j] as number;
-        if (leaveOneOut && j === 0 && v < 1e-6) continue;
-        s += Math.sqrt(Math.max(v, 0));
-        used++;
+      out[i] = meanOfNearest(best, kk, this.k, leaveOneOut);
+    }
+    return out;
+  }
+
+  /**
+   * score() when a search elsewhere (the onnxruntime predictor's TopK) already found each row's
+   * candidates: `idx` holds, row-major n×kk, indices into references() of the kk = min(k (+1 with
+   * leaveOneOut), size) nearest. Their distances are recomputed exactly here, so the leave-one-out
+   * test sees a true 0 for the row itself rather than the rounding left by an expanded square.
+   */
+  scoreCandidates(
+    z: Float32Array,
+    n: number,
+    idx: ArrayLike<bigint | number>,
+    kk: number,
+    leaveOneOut = false,
+  ): Float32Array {
+    const out = new Float32Array(n);
+    if (this.count === 0 || n === 0 || kk === 0) return out.fill(Number.NaN);
+    const C = this.channels;
+    const refs = this.data;
+    if (this.best.length < kk) this.best = new Float64Array(kk);
+    const best = this.best;
+    for (let i = 0; i < n; i++) {
+      const xo = i * C;
+      for (let q = 0; q < kk; q++) {
+        const j = Number(idx[i * kk + q]);
+        if (!(j >= 0 && j < this.count)) throw new Error(`kNN candidate ${j} of row ${i} is not a reference`);
+        const ro = j * C;
+        let v = 0;
+        for (let c = 0; c < C; c++) {
+          const d = (z[xo + c] as number) - (refs[ro + c] as number);
+          v += d * d;
+        }
+        // Insertion into the ascending prefix (the candidates' order may differ by rounding).
+        let p = q;
+        while (p > 0 && (best[p - 1] as number) > v) {
+          best[p] = best[p - 1] as number;
+          p--;
+        }
+        best[p] = v;
       }
-      out[i] = used ? s / used : Number.NaN;
+      out[i] = meanOfNearest(best, kk, this.k, leaveOneOut);
     }
     return out;
   }
 
   dispose(): void {
     this.count = 0;
+    this.indexed = false;
     this.data = new Float32Array(0);
     this.sorted = new Float32Array(0);
     this.proj = new Float64Array(0);
