@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { OnlineLearner } from "../src/learning/learner.ts";
 import { seededRandom } from "../src/learning/replay-buffer.ts";
 import { LiveTrainer, type LiveTrainerStats } from "../src/learning/worker.ts";
 import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
@@ -88,5 +89,52 @@ describe("LiveTrainer (worker_threads)", () => {
     }
     expect(resumed.stats().trainSteps).toBeGreaterThanOrEqual(100);
     await resumed.stop();
+  });
+});
+
+describe("LiveTrainer in lockstep (replay on two cores)", () => {
+  const cfg: LearnerConfig = { ...defaultConfig().learner, minSamples: 16, bufferSize: 2000 };
+
+  it("trains exactly the requested blocks on what was sent before each, like the same calls inline", async () => {
+    const a = clusters(100, 3);
+    const b = clusters(100, 4);
+    const inline = await OnlineLearner.create(cfg, C);
+    inline.addSamples(a.features, a.targets);
+    inline.setLabelCalibration(0, 1);
+    await inline.train(15);
+    inline.addSamples(b.features, b.targets);
+    await inline.train(10);
+    const expected = new Uint8Array(await inline.getWeights());
+
+    const trainer = await LiveTrainer.start(cfg, C, { lockstep: true, flushRows: 64 });
+    try {
+      trainer.addSamples(a.features, a.targets);
+      trainer.setLabelCalibration(0, 1);
+      const first = trainer.trainSteps(15);
+      // Sent after block 1 was requested: block 1 must not see these rows, block 2 must.
+      trainer.addSamples(b.features, b.targets);
+      const second = trainer.trainSteps(10);
+      const [b1, b2] = await Promise.all([first, second]);
+      expect(b1.stats.trainSteps).toBe(15);
+      expect(b2.stats.trainSteps).toBe(25);
+      // Nothing reaches the predictor until the caller applies a block.
+      expect(trainer.predictor.trainSteps).toBe(0);
+      trainer.applyWeights(b2);
+      expect(trainer.predictor.trainSteps).toBe(25);
+      expect(new Uint8Array(await trainer.predictor.getWeights())).toEqual(expected);
+      expect(() => new Uint8Array(b1.weights)).not.toThrow();
+    } finally {
+      await trainer.stop();
+      inline.dispose();
+    }
+  });
+
+  it("refuses trainSteps() on a budgeted (live) trainer", async () => {
+    const trainer = await LiveTrainer.start(cfg, C);
+    try {
+      expect(() => trainer.trainSteps(1)).toThrow(/lockstep/);
+    } finally {
+      await trainer.stop();
+    }
   });
 });

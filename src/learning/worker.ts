@@ -8,6 +8,11 @@
 //             transferred, not copied         every publishEvery: getWeights ──┐
 //   predictor.setWeights(weights) ◄──────────────────────────────────────────────┘ (transferred)
 //
+// Lockstep (replay): the worker trains only when told, exactly `steps` steps on everything sent
+// before the request, and hands the weights back to the caller without applying them. The caller
+// applies them at a point fixed in sensor time (the pipeline: one training block later), so a replay
+// on two cores gives the same model at any speed, while frame inference and training overlap.
+//
 // CPU budget: after a chunk of steps that took `busy` ms the worker sleeps busy·(1−b)/b ms, so busy
 // time / wall time ≈ b (learner.cpuBudget, a share of one core).
 //
@@ -39,11 +44,20 @@ export interface LiveTrainerOptions {
   onWeights?: (stats: LiveTrainerStats) => void;
   /** Queued sample rows that trigger an automatic flush to the worker (default 1024). */
   flushRows?: number;
+  /** Train only on trainSteps() requests (replay), no budgeted loop and no periodic hand-over. */
+  lockstep?: boolean;
+}
+
+/** Weights after a lockstep block, not yet applied to the predictor. */
+export interface TrainedBlock {
+  weights: ArrayBuffer;
+  stats: LiveTrainerStats;
 }
 
 type ToWorker =
   | { type: "samples"; features: ArrayBuffer; targets: ArrayBuffer; weights: ArrayBuffer }
   | { type: "publish"; id: number }
+  | { type: "train"; id: number; steps: number }
   | { type: "calibration"; lo: number; hi: number }
   | { type: "save"; id: number; dir: string }
   | { type: "load"; id: number; dir: string }
@@ -82,12 +96,20 @@ export class LiveTrainer {
   private weightsReceived = 0;
   private exited = false;
   private readonly exitPromise: Promise<void>;
+  readonly lockstep: boolean;
+  private readonly blocks = new Map<
+    number,
+    { resolve: (b: TrainedBlock) => void; reject: (e: Error) => void }
+  >();
+  /** Rows sent to the worker (its buffer is non-empty once this is > 0). */
+  private rowsSent = 0;
 
   private constructor(worker: Worker, predictor: OnlineLearner, opts: LiveTrainerOptions) {
     this.worker = worker;
     this.predictor = predictor;
     this.channels = predictor.channels;
     this.opts = opts;
+    this.lockstep = opts.lockstep === true;
     this.warn = opts.warn ?? ((m) => console.warn(m));
     const rows = Math.max(1, opts.flushRows ?? 1024);
     this.pendingF = new Float32Array(rows * this.channels);
@@ -100,6 +122,8 @@ export class LiveTrainer {
         this.exited = true;
         for (const w of this.waiting.values()) w.reject(new Error("training worker exited"));
         this.waiting.clear();
+        for (const b of this.blocks.values()) b.reject(new Error("training worker exited"));
+        this.blocks.clear();
         resolve();
       });
     });
@@ -113,7 +137,12 @@ export class LiveTrainer {
     opts: LiveTrainerOptions = {},
   ): Promise<LiveTrainer> {
     const predictor = await OnlineLearner.create(cfg, channels, { warn: opts.warn });
-    const worker = spawnModuleWorker(import.meta.url, { kind: WORKER_KIND, cfg, channels });
+    const worker = spawnModuleWorker(import.meta.url, {
+      kind: WORKER_KIND,
+      cfg,
+      channels,
+      lockstep: opts.lockstep === true,
+    });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: FromWorker) => {
         if (m.type === "ready") {
@@ -154,6 +183,13 @@ export class LiveTrainer {
   }
 
   private onMessage(msg: FromWorker): void {
+    const block = msg.type === "weights" && msg.id !== null ? this.blocks.get(msg.id) : undefined;
+    if (block && msg.type === "weights" && msg.id !== null) {
+      // Lockstep: the caller decides when these weights take effect.
+      this.blocks.delete(msg.id);
+      block.resolve({ weights: msg.weights, stats: { ...msg.stats, weightsReceived: this.weightsReceived } });
+      return;
+    }
     if (msg.type === "weights") {
       try {
         this.predictor.setWeights(msg.weights);
@@ -167,8 +203,9 @@ export class LiveTrainer {
     } else if (msg.type === "done") {
       this.settle(msg.id, msg.result);
     } else if (msg.type === "failed") {
-      const w = this.waiting.get(msg.id);
+      const w = this.waiting.get(msg.id) ?? this.blocks.get(msg.id);
       this.waiting.delete(msg.id);
+      this.blocks.delete(msg.id);
       w?.reject(new Error(msg.message));
     }
   }
@@ -219,6 +256,7 @@ export class LiveTrainer {
       weights: w.buffer as ArrayBuffer,
     };
     this.worker.postMessage(msg, [msg.features, msg.targets, msg.weights]);
+    this.rowsSent += n;
     if (full) {
       // The transferred arrays are detached now (length 0); allocate the next batch's.
       this.pendingF = new Float32Array(n * C);
@@ -247,6 +285,35 @@ export class LiveTrainer {
     return this.predictor.predict(features, n);
   }
 
+  /**
+   * Lockstep: the worker runs exactly `steps` steps on every sample sent before this call and
+   * resolves with the resulting weights, which are NOT applied: call applyWeights() when they
+   * should take effect.
+   */
+  trainSteps(steps: number): Promise<TrainedBlock> {
+    if (!this.lockstep) throw new Error("trainSteps() needs a LiveTrainer started with lockstep: true");
+    if (this.exited) return Promise.reject(new Error("training worker is not running"));
+    this.flush();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.blocks.set(id, { resolve, reject });
+      this.worker.postMessage({ type: "train", id, steps } satisfies ToWorker);
+    });
+  }
+
+  /** Hands a lockstep block's weights to the predictor. */
+  applyWeights(block: TrainedBlock): void {
+    this.predictor.setWeights(block.weights);
+    this.weightsReceived++;
+    this.lastStats = { ...block.stats, weightsReceived: this.weightsReceived };
+    this.opts.onWeights?.(this.lastStats);
+  }
+
+  /** Rows handed to the worker so far (queued ones included). */
+  get rowsAdded(): number {
+    return this.rowsSent + this.pendingN;
+  }
+
   /** Asks the worker for its current weights now; resolves once the predictor has them. */
   async publishNow(): Promise<void> {
     this.flush();
@@ -273,6 +340,7 @@ export class LiveTrainer {
   /** Forgets everything in the worker and in the predictor. */
   reset(): void {
     this.pendingN = 0;
+    this.rowsSent = 0;
     this.predictor.reset();
     if (!this.exited) this.worker.postMessage({ type: "reset" } satisfies ToWorker);
   }
@@ -296,7 +364,7 @@ export class LiveTrainer {
 
 // --- worker side ------------------------------------------------------------------------------------
 
-async function runWorker(cfg: LearnerConfig, channels: number): Promise<void> {
+async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean): Promise<void> {
   const port = parentPort;
   if (!port) return;
   const learner = await OnlineLearner.create(cfg, channels);
@@ -339,17 +407,39 @@ async function runWorker(cfg: LearnerConfig, channels: number): Promise<void> {
   const serial = (fn: () => Promise<void>) => {
     chain = chain.then(fn).catch((err: Error) => console.error(`training worker: ${err.message}`));
   };
+  // Lockstep: samples and calibration wait their turn behind queued training blocks too, so each
+  // block sees exactly what was sent before it was requested.
+  const inOrder = (fn: () => void) => (lockstep ? serial(async () => fn()) : fn());
   port.on("message", (msg: ToWorker) => {
     switch (msg.type) {
       case "samples":
-        learner.addSamples(
-          new Float32Array(msg.features),
-          new Float32Array(msg.targets),
-          new Float32Array(msg.weights),
+        inOrder(() =>
+          learner.addSamples(
+            new Float32Array(msg.features),
+            new Float32Array(msg.targets),
+            new Float32Array(msg.weights),
+          ),
         );
         break;
       case "calibration":
-        learner.setLabelCalibration(msg.lo, msg.hi);
+        inOrder(() => learner.setLabelCalibration(msg.lo, msg.hi));
+        break;
+      case "train":
+        serial(async () => {
+          try {
+            const t0 = performance.now();
+            await learner.train(msg.steps);
+            busyMs += performance.now() - t0;
+            await publish(msg.id);
+          } catch (err) {
+            // The caller awaits this block: it must hear about the failure, not wait forever.
+            port.postMessage({
+              type: "failed",
+              id: msg.id,
+              message: (err as Error).message,
+            } satisfies FromWorker);
+          }
+        });
         break;
       case "publish":
         serial(() => publish(msg.id));
@@ -393,7 +483,7 @@ async function runWorker(cfg: LearnerConfig, channels: number): Promise<void> {
         paused = false;
         break;
       case "reset":
-        learner.reset();
+        inOrder(() => learner.reset());
         break;
       case "stop":
         running = false;
@@ -403,6 +493,7 @@ async function runWorker(cfg: LearnerConfig, channels: number): Promise<void> {
   });
   port.postMessage({ type: "ready", backend: learner.backend } satisfies FromWorker);
 
+  while (running && lockstep) await sleep(1000);
   while (running) {
     if (paused || learner.bufferSize < cfg.minSamples) {
       await sleep(25);
@@ -418,15 +509,19 @@ async function runWorker(cfg: LearnerConfig, channels: number): Promise<void> {
       await publish(null);
   }
   await chain;
-  await publish(null);
+  if (!lockstep) await publish(null);
   port.postMessage({ type: "stopped" } satisfies FromWorker);
   learner.dispose();
   port.close();
 }
 
 if (!isMainThread && (workerData as { kind?: string } | null)?.kind === WORKER_KIND) {
-  const { cfg, channels } = workerData as { cfg: LearnerConfig; channels: number };
-  runWorker(cfg, channels).catch((err: Error) => {
+  const { cfg, channels, lockstep } = workerData as {
+    cfg: LearnerConfig;
+    channels: number;
+    lockstep?: boolean;
+  };
+  runWorker(cfg, channels, lockstep === true).catch((err: Error) => {
     console.error(`training worker: ${err.stack ?? err.message}`);
     process.exit(1);
   });

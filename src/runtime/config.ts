@@ -133,6 +133,12 @@ export const LearnerSchema = z
     balance: z.enum(["reservoir", "per-bin"]).default("per-bin"),
     /** Replay mode: training steps per second of sensor time (deterministic). */
     stepsPerSecond: positive().default(20),
+    /**
+     * Replay mode: "worker" trains in a worker thread in lockstep with sensor time (each block's
+     * weights take effect one block later: deterministic, and inference overlaps training on a
+     * second core); "inline" trains on the pipeline's thread before the next frame.
+     */
+    replayTraining: z.enum(["worker", "inline"]).default("worker"),
     /** Live mode: the share of one core the training worker may use. */
     cpuBudget: z.number().min(0.05).max(1).default(0.5),
     enabled: z.boolean().default(true),

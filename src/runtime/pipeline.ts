@@ -57,7 +57,7 @@ import {
 import { decodeCompressed } from "../io/ros/decode-image.ts";
 import { Backbone, type FeatureMap } from "../learning/backbone.ts";
 import { OnlineLearner } from "../learning/learner.ts";
-import { LiveTrainer } from "../learning/worker.ts";
+import { LiveTrainer, type TrainedBlock } from "../learning/worker.ts";
 import { RollingCostmap } from "../outputs/costmap.ts";
 import { renderOverlay } from "../outputs/images.ts";
 import type { FrameOutputs } from "../outputs/index.ts";
@@ -177,6 +177,8 @@ export interface PipelineLearner {
   setLabelCalibration?(lo: number, hi: number): void;
   /** Present when the pipeline drives training itself (replay). */
   train?(steps: number): Promise<{ loss: number; steps: number }>;
+  /** Lockstep training: applies the block still in flight (end of a replay). */
+  settle?(): Promise<{ loss: number; steps: number }>;
   predict(features: Float32Array, n: number): { roughness: Float32Array; confidence: Float32Array };
   saveCheckpoint(dir: string): Promise<string>;
   loadLatestCheckpoint(dir: string): Promise<boolean>;
@@ -201,6 +203,59 @@ function inProcess(l: OnlineLearner): PipelineLearner {
     reset: () => l.reset(),
     stats: () => l.stats(),
     close: async () => l.dispose(),
+  };
+}
+
+/**
+ * Replay with training in a lockstep worker: train(steps) queues block k and returns once block
+ * k−1's weights are in the predictor, so predictions lag training by one block (one second of sensor
+ * time) whatever the replay speed, and the next second's frames are inferred while block k trains.
+ */
+function inLockstep(t: LiveTrainer): PipelineLearner {
+  let pending: Promise<TrainedBlock> | null = null;
+  let stepsBefore = 0;
+  const apply = (block: TrainedBlock) => {
+    t.applyWeights(block);
+    const steps = block.stats.trainSteps - stepsBefore;
+    stepsBefore = block.stats.trainSteps;
+    return { loss: block.stats.lastLoss, steps };
+  };
+  return {
+    get backend() {
+      return t.backend;
+    },
+    channels: t.predictor.channels,
+    addSamples: (f, tg, w) => t.addSamples(f, tg, w),
+    setLabelCalibration: (lo, hi) => t.setLabelCalibration(lo, hi),
+    train: async (steps) => {
+      const previous = pending;
+      pending = t.trainSteps(steps);
+      // Observed here so a failure is not "unhandled" before the next call awaits it.
+      pending.catch(() => {});
+      return previous ? apply(await previous) : { loss: Number.NaN, steps: 0 };
+    },
+    settle: async () => {
+      const last = pending;
+      pending = null;
+      return last ? apply(await last) : { loss: Number.NaN, steps: 0 };
+    },
+    predict: (f, n) => t.predict(f, n),
+    saveCheckpoint: (dir) => t.saveCheckpoint(dir),
+    loadLatestCheckpoint: async (dir) => {
+      const ok = await t.loadLatestCheckpoint(dir);
+      stepsBefore = t.stats().trainSteps;
+      return ok;
+    },
+    reset: () => {
+      t.reset();
+      stepsBefore = 0;
+    },
+    // The worker reports its buffer with each block; before the first one, what was sent decides.
+    stats: () => {
+      const s = t.stats();
+      return { ...s, bufferSize: Math.max(s.bufferSize, Math.min(t.rowsAdded, t.predictor.cfg.bufferSize)) };
+    },
+    close: () => t.stop(),
   };
 }
 
@@ -266,6 +321,8 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
     learner = options.learner instanceof OnlineLearner ? inProcess(options.learner) : options.learner;
   } else if (options.mode === "live") {
     learner = inWorker(await LiveTrainer.start(config.learner, channels, { warn }));
+  } else if (config.learner.replayTraining === "worker" && config.learner.enabled) {
+    learner = inLockstep(await LiveTrainer.start(config.learner, channels, { warn, lockstep: true }));
   } else {
     learner = inProcess(await OnlineLearner.create(config.learner, channels, { warn }));
   }
@@ -767,6 +824,20 @@ class PipelineImpl implements Pipeline {
   async finish(): Promise<PipelineSummary> {
     while (this.#busy) await this.#busy;
     await this.#training;
+    // The block still training in a lockstep worker: its weights are the run's final model.
+    if (this.learner.settle) {
+      try {
+        const r = await this.learner.settle();
+        this.#trainSteps += r.steps;
+        if (Number.isFinite(r.loss)) this.#lastLoss = r.loss;
+      } catch (err) {
+        this.#problem({
+          type: "problem",
+          kind: "train",
+          message: `training failed: ${(err as Error).message}`,
+        });
+      }
+    }
     // The last steps' labels (their analysis window runs past the end of the data).
     this.#drain(true);
     const stats = this.stats();
