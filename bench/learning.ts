@@ -1,6 +1,8 @@
 // Learning throughput: backbone ms/frame (onnxruntime, bundled filter bank) at 320×240 and 640×480,
 // head predict ms/frame (one batched call over every cell of a 320×240 frame: 40×30 = 1200 cells;
-// with the default kNN novelty and with the autoencoder one),
+// with the default kNN novelty and with the autoencoder one), the same on the pipeline's head input
+// (2C + 1 channels, see src/runtime/features.ts) at 1200 and 4800 cells (320×240 and 640×480 frames)
+// for the onnxruntime predictor and the tfjs + JS kNN fallback, the live predictor's setWeights,
 // train steps/s (batch learner.batchSize, MLP + autoencoder, Adam), and the tfjs backend in use.
 // Run: node --import tsx bench/learning.ts [--json] [--backend auto|wasm|cpu] [--ep cpu,cuda]
 //
@@ -9,6 +11,7 @@
 import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
 import { OnlineLearner } from "../src/learning/learner.ts";
 import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
+import { headFeatures } from "../src/runtime/features.ts";
 import { textureImage } from "../tests/learning-textures.ts";
 
 const args = process.argv.slice(2);
@@ -66,6 +69,48 @@ for (let k = 0; k < 5; k++) ae.addSamples(frame.data, targets);
 await ae.train(25);
 results.predictMsAutoencoder = await time(200, () => ae.predict(frame.data, cells));
 ae.dispose();
+
+// What the pipeline predicts on: 2C + 1 channels per cell, whole 320×240 and 640×480 frames, both the
+// onnxruntime predictor (predict) and the tfjs head + JS kNN it replaced (predictTf, the fallback).
+const wide = new Map<number, { data: Float32Array; n: number }>();
+let wideChannels = 0;
+for (const [w, h] of [
+  [320, 240],
+  [640, 480],
+] as const) {
+  const map = headFeatures(
+    await backbone.extract(textureImage({ rgb: [120, 110, 90], grain: 3, contrast: 40 }, w, h, 3)),
+    "neighbourhood",
+  );
+  wide.set(w, { data: map.data, n: map.rows * map.cols });
+  wideChannels = map.channels;
+}
+results.headChannels = wideChannels;
+for (const novelty of ["knn", "autoencoder"] as const) {
+  const l = await OnlineLearner.create({ ...cfg, novelty, bufferSize: 5000 }, wideChannels);
+  for (const [w, { data, n }] of wide) {
+    l.addSamples(
+      data,
+      new Float32Array(n).map((_, i) => (i % 7) / 7),
+    );
+    if (w === 320) await l.train(40);
+  }
+  const tag = novelty === "knn" ? "" : "Autoencoder";
+  for (const { data, n } of wide.values()) {
+    results[`predictMs${tag}_${n}x${wideChannels}`] = await time(100, () => l.predict(data, n));
+    results[`predictMsTfjs${tag}_${n}x${wideChannels}`] = await time(n > 2000 ? 10 : 30, () =>
+      l.predictTf(data, n),
+    );
+  }
+  if (novelty === "knn") {
+    // A live hand-over on the main thread: weights + normaliser + 128 kNN references.
+    const live = await OnlineLearner.create({ ...cfg, novelty }, wideChannels);
+    const weights = await l.getWeights();
+    results.setWeightsMs = await time(50, () => live.setWeights(weights));
+    live.dispose();
+  }
+  l.dispose();
+}
 await backbone.close();
 
 if (json) {
@@ -83,4 +128,16 @@ if (json) {
     `  predict ${results.predictCells} cells: ${f(results.predictMsAutoencoder)} ms/frame (autoencoder novelty)`,
   );
   console.log(`  train: ${f(results.trainStepsPerSec, 0)} steps/s (batch ${results.batchSize})`);
+  const D = results.headChannels;
+  for (const [tag, name] of [
+    ["", "kNN"],
+    ["Autoencoder", "autoencoder"],
+  ] as const) {
+    for (const n of [1200, 4800]) {
+      console.log(
+        `  predict ${n} cells × ${D} ch (${name}): ${f(results[`predictMs${tag}_${n}x${D}`], 3)} ms onnxruntime, ${f(results[`predictMsTfjs${tag}_${n}x${D}`])} ms tfjs + JS (fallback)`,
+      );
+    }
+  }
+  console.log(`  live predictor setWeights: ${f(results.setWeightsMs, 3)} ms`);
 }
