@@ -517,6 +517,11 @@ export class OnlineLearner {
     });
     this.head.setWeights(arrays);
     this.headVersion++;
+    // The predictor takes the parsed arrays as they are instead of reading them back out of tfjs.
+    if (this.ort) {
+      this.ort.setHead(arrays, shapes);
+      this.ortHeadAt = this.headVersion;
+    }
     if (this.knn) {
       this.knn.rebuild(getFloat32s(dv, o, refCount * C), refCount);
       this.refsVersion++;
