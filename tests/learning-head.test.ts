@@ -199,6 +199,25 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     });
   }
 
+  it("scores a cell equal to a reference 0 like KnnNovelty (duplicates, k = 1)", async () => {
+    // The expanded square ‖z‖² + ‖r‖² − 2z·r would leave √(ε‖z‖²) here; the predictor re-sums the
+    // winners' distances directly.
+    const { data, n, channels } = await frame(TRAINED[3]?.[0] as TextureSpec, 900);
+    const l = await OnlineLearner.create(cfg({ noveltyNeighbours: 1, minSamples: 16 }), channels);
+    l.addSamples(data, new Float32Array(n).fill(0.9));
+    await l.train(20); // references: 128 of this frame's own rows
+    const a = l.predict(data, n);
+    const b = l.predictTf(data, n);
+    let zeros = 0;
+    for (let i = 0; i < n; i++) {
+      const sb = b.reconError[i] as number;
+      if (sb < 1e-5) zeros++;
+      expect(Math.abs((a.reconError[i] as number) - sb)).toBeLessThanOrEqual(1e-3 * sb + 1e-5);
+    }
+    expect(zeros).toBeGreaterThanOrEqual(100);
+    l.dispose();
+  });
+
   it("treats non-finite features as now (the training mean) and equals it after a live hand-over", async () => {
     const l = await trained("knn");
     const C = l.channels;

@@ -8,12 +8,14 @@
 //
 //   x[N,D] raw features ─ non-finite → shift ─ (x − shift)·scale ─ clip ±8 ─┬─ MLP ─ roughness[N]
 //                                                                          └─ novelty ─ score[N]
-//   kNN:          d²[N,M] = ‖z‖² + ‖r‖² − 2·z·rᵀ (one Gemm), TopK(k, smallest), mean of √max(d², 0)
+//   kNN:          nearest k by ‖r‖² − 2·z·rᵀ (one Gemm) and TopK(k, smallest); then the mean of
+//                 those k distances, each summed directly as Σ(z − r)²
 //   autoencoder:  mean over channels of (tanh(z·e1 + c1)·e2 + c2 − z)²
 //
-// The kNN result equals KnnNovelty.score (without leave-one-out) up to float32 rounding of the
-// expanded square: the same k smallest squared distances, duplicates counted as often as they occur,
-// k = min(k, M) when there are fewer references than neighbours.
+// The kNN result equals KnnNovelty.score (without leave-one-out) up to float32 summation: the same k
+// smallest distances, duplicates counted as often as they occur and at exactly 0, k = min(k, M) when
+// there are fewer references than neighbours. (Near-ties may be picked in another order; their
+// distances are equal to the rounding.)
 //
 // onnxruntime-node's public `InferenceSession.run` is asynchronous only because it defers the call
 // with setImmediate; the native session underneath runs synchronously. predict() is synchronous for
@@ -74,6 +76,7 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
   inits.push({ name: "clip_lo", dims: [], dataType: FLOAT, floatData: [-opts.clip] });
   inits.push({ name: "clip_hi", dims: [], dataType: FLOAT, floatData: [opts.clip] });
   inits.push({ name: "axis1", dims: [1], dataType: INT64, int64Data: [1] });
+  inits.push({ name: "axis2", dims: [1], dataType: INT64, int64Data: [2] });
 
   // Non-finite features (a broken backbone output) must become the training mean, as in the JS
   // path. Replacing them here would cost four passes over x on every frame for something that
@@ -103,8 +106,10 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
   if (opts.novelty === "knn") {
     // ‖r‖² is fixed per reference set: setReferences computes it once instead of every frame.
     inputs.push(["refs", ["M", D], FLOAT], ["refs_sq", ["M"], FLOAT], ["k", [1], INT64]);
-    // ‖r‖² − 2·z·rᵀ in one Gemm. ‖z‖² is the same for a whole row, so it cannot change which
-    // references are nearest: it is added to the k survivors only, not to all N×M entries.
+    // Which references are nearest: ‖r‖² − 2·z·rᵀ (one Gemm; ‖z‖² is the same for a whole row, so
+    // it cannot change the order) and TopK. The expanded square loses the small distances to
+    // rounding (a cell equal to a reference would come out at √(ε·‖z‖²), not 0), so the k winners'
+    // distances are then summed directly: the same values as KnnNovelty, duplicates at exactly 0.
     node(
       "Gemm",
       ["z", "refs", "refs_sq"],
@@ -117,11 +122,12 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
       ["d2_part_near", "near_idx"],
       [int("axis", 1), int("largest", 0), int("sorted", 1)],
     );
-    node("ReduceSumSquare", ["z"], ["z_sq"], [ints("axes", [1]), int("keepdims", 1)]);
-    node("Add", ["d2_part_near", "z_sq"], ["d2_near"]);
-    // Rounding of the expanded square can dip just below 0 for a duplicate: clamp like the JS path.
-    node("Relu", ["d2_near"], ["d2_pos"]);
-    node("Sqrt", ["d2_pos"], ["d_near"]);
+    node("Gather", ["refs", "near_idx"], ["near_refs"], [int("axis", 0)]);
+    node("Unsqueeze", ["z", "axis1"], ["z_row"]);
+    node("Sub", ["near_refs", "z_row"], ["near_diff"]);
+    node("Mul", ["near_diff", "near_diff"], ["near_diff_sq"]);
+    node("ReduceSum", ["near_diff_sq", "axis2"], ["d2_near"], [int("keepdims", 0)]);
+    node("Sqrt", ["d2_near"], ["d_near"]);
     node("ReduceMean", ["d_near"], ["score"], [ints("axes", [1]), int("keepdims", 0)]);
   } else {
     inputs.push(["e1", [D, K], FLOAT], ["c1", [K], FLOAT], ["e2", [K, D], FLOAT], ["c2", [D], FLOAT]);
