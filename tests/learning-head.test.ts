@@ -228,7 +228,9 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     broken[9 * C + 1] = Number.NEGATIVE_INFINITY;
     for (let k = 0; k < C; k++) broken[20 * C + k] = Number.NaN;
     expectSame(l.predict(broken, n), l.predictTf(broken, n), n);
-    // The live predictor: a predict-only learner that only ever receives serialised weights.
+    // The live predictor: a predict-only learner that only ever receives serialised weights. Its
+    // session is built once; new weights are only new input tensors.
+    const creations = vi.spyOn(OnnxPredictor, "create");
     const live = await OnlineLearner.create(cfg({ bufferSize: 10 }), C);
     const untrained = live.predict(data, n);
     expect(untrained.confidence.every((c) => c === 0)).toBe(true);
@@ -242,6 +244,8 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
       }
       await l.train(20); // new weights and references for the next hand-over
     }
+    expect(creations).toHaveBeenCalledTimes(1);
+    creations.mockRestore();
     l.dispose();
     live.dispose();
   });

@@ -76,7 +76,6 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
   inits.push({ name: "clip_lo", dims: [], dataType: FLOAT, floatData: [-opts.clip] });
   inits.push({ name: "clip_hi", dims: [], dataType: FLOAT, floatData: [opts.clip] });
   inits.push({ name: "axis1", dims: [1], dataType: INT64, int64Data: [1] });
-  inits.push({ name: "axis2", dims: [1], dataType: INT64, int64Data: [2] });
 
   // Non-finite features (a broken backbone output) must become the training mean, as in the JS
   // path. Replacing them here would cost four passes over x on every frame for something that
@@ -106,6 +105,7 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
   if (opts.novelty === "knn") {
     // ‖r‖² is fixed per reference set: setReferences computes it once instead of every frame.
     inputs.push(["refs", ["M", D], FLOAT], ["refs_sq", ["M"], FLOAT], ["k", [1], INT64]);
+    inits.push({ name: "axis2", dims: [1], dataType: INT64, int64Data: [2] });
     // Which references are nearest: ‖r‖² − 2·z·rᵀ (one Gemm; ‖z‖² is the same for a whole row, so
     // it cannot change the order) and TopK. The expanded square loses the small distances to
     // rounding (a cell equal to a reference would come out at √(ε·‖z‖²), not 0), so the k winners'
