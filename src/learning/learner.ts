@@ -185,7 +185,11 @@ export class OnlineLearner {
     if (!Number.isInteger(channels) || channels < 1)
       throw new Error(`learner needs a positive channel count, got ${channels}`);
     const backend = await initBackend(cfg.backend as BackendPreference);
-    return new OnlineLearner(cfg, channels, backend, opts);
+    const learner = new OnlineLearner(cfg, channels, backend, opts);
+    // The predictor's session now rather than on the first frame (a few ms; ~80 ms when it is the
+    // process's first onnxruntime session), and a fallback warning at start-up rather than mid-run.
+    learner.predictor();
+    return learner;
   }
 
   get trainSteps(): number {
