@@ -9,7 +9,11 @@
 //   head      OnlineLearner.predict (roughness + confidence for every cell)
 //   label     SelfSupervisor.onImu/onImuRaw/onOdom (validation, ring buffers) + VibrationLabeller.process/finish
 //   associate SelfSupervisor.collect (label footprints into every live keyframe) + wantsKeyframe/addKeyframe
-//   train     OnlineLearner.train + addSamples (replay buffer insertion)
+//   train     OnlineLearner.train + addSamples (replay buffer insertion) when training runs inline;
+//             with the lockstep worker (learner.replayTraining: worker, the default) the steps run on
+//             another thread and this is the main thread's share: LiveTrainer.addSamples (queueing,
+//             transfer) + applyWeights (the block's weights into the predictor). Waiting for a block
+//             that is not done yet shows up in the remainder.
 //   outputs   SelfSupervisor.projectGridToGround + RollingCostmap (grid → odom costmap)
 // Whatever the pipeline does outside these (row gathering, events, overlay, evaluation) is the
 // remainder: total − Σ stages.
@@ -18,6 +22,7 @@ import { VibrationLabeller } from "../src/core/labeller.ts";
 import { SelfSupervisor } from "../src/core/self-supervisor.ts";
 import { Backbone } from "../src/learning/backbone.ts";
 import { OnlineLearner } from "../src/learning/learner.ts";
+import { LiveTrainer } from "../src/learning/worker.ts";
 import { RollingCostmap } from "../src/outputs/costmap.ts";
 
 export const STAGES = ["decode", "backbone", "head", "label", "associate", "train", "outputs"] as const;
@@ -94,6 +99,8 @@ export function installStageTimers(): void {
   wrap(OnlineLearner.prototype, "predict", "head");
   wrap(OnlineLearner.prototype, "train", "train");
   wrap(OnlineLearner.prototype, "addSamples", "train");
+  for (const m of ["addSamples", "applyWeights", "setLabelCalibration"])
+    wrap(LiveTrainer.prototype, m, "train");
   for (const m of ["onImu", "onImuRaw", "onOdom"]) wrap(SelfSupervisor.prototype, m, "label");
   wrap(VibrationLabeller.prototype, "process", "label");
   wrap(VibrationLabeller.prototype, "finish", "label");
