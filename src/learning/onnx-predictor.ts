@@ -21,11 +21,14 @@
 // with setImmediate; the native session underneath runs synchronously. predict() is synchronous for
 // its callers (the pipeline's frame loop, the live predictor), so this uses that native session
 // directly (onnxruntime-node/dist/binding, documented there as "a simple synchronized inference
-// session object wrap") with the same session options the public API would pass.
+// session object wrap") with the same session options the public API would pass. That path is not
+// public API: it is loaded when a predictor is created, so that a release which moves it makes
+// create() throw (and the learner fall back) instead of failing to import the learner at all.
 
+import { createRequire } from "node:module";
 import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
-import { binding, initOrt } from "onnxruntime-node/dist/binding.js";
+import type * as NativeBinding from "onnxruntime-node/dist/binding.js";
 
 const { onnx } = onnxProto;
 type INodeProto = onnxProto.onnx.INodeProto;
@@ -167,7 +170,8 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
-type NativeSession = InstanceType<typeof binding.InferenceSession>;
+type NativeSession = InstanceType<typeof NativeBinding.binding.InferenceSession>;
+const require = createRequire(import.meta.url);
 
 /** Head weights in TerrainHead's serialisation order: w1, b1, w2, b2, e1, c1, e2, c2. */
 const HEAD_INPUTS = ["w1", "b1", "w2", "b2", "e1", "c1", "e2", "c2"] as const;
@@ -189,6 +193,7 @@ export class OnnxPredictor {
 
   /** Builds the graph and the session (synchronous; throws what onnxruntime throws). */
   static create(opts: OnnxPredictorOptions): OnnxPredictor {
+    const { binding, initOrt } = require("onnxruntime-node/dist/binding.js") as typeof NativeBinding;
     initOrt();
     const session = new binding.InferenceSession();
     const bytes = buildPredictorModel(opts);
