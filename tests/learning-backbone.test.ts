@@ -5,6 +5,10 @@ import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBackbone } from "../models/build-backbone.ts";
+import { FootprintProjector } from "../src/core/association.ts";
+import { cameraModelFromFov, mountedOpticalMat34, pixelRay } from "../src/core/camera.ts";
+import { mat34, mat34Invert } from "../src/core/geometry.ts";
+import type { ImageFrame } from "../src/core/types.ts";
 import { Backbone, defaultBackbonePath, gatherCells, readOnnxMetadata } from "../src/learning/backbone.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { distance, meanFeature, type TextureSpec, textureImage } from "./learning-textures.ts";
@@ -166,5 +170,133 @@ describe("Backbone (onnxruntime)", () => {
       expect(warnings.join("\n")).toMatch(/cuda unavailable.*falling back to cpu/);
     await b.close();
     await expect(Backbone.load(join(tmp, "missing.onnx"))).rejects.toThrow(/not found: .*missing\.onnx/);
+  });
+});
+
+/** The image with every pixel repeated as a k×k block: the same scene seen by a camera k× larger. */
+function blockUpscale(img: ImageFrame, kx: number, ky = kx): ImageFrame {
+  const W = Math.round(img.width * kx);
+  const H = Math.round(img.height * ky);
+  const data = new Uint8Array(W * H * 3);
+  for (let y = 0; y < H; y++) {
+    const sy = Math.floor(y / ky);
+    for (let x = 0; x < W; x++) {
+      const si = (sy * img.width + Math.floor(x / kx)) * 3;
+      data.set(img.data.subarray(si, si + 3), (y * W + x) * 3);
+    }
+  }
+  return { ...img, width: W, height: H, data };
+}
+
+/**
+ * Independent texture in each of R, G, B. With grey noise only, the chroma variance is a few rounding
+ * errors, and E[x²]−E[x]² of that in float32 is mostly cancellation noise, which makes log std of
+ * the chroma channels meaningless to compare at 1e-4.
+ */
+function colourTexture(spec: TextureSpec, w: number, h: number, seed: number): ImageFrame {
+  const img = textureImage(spec, w, h, seed);
+  for (let c = 1; c < 3; c++) {
+    const other = textureImage(spec, w, h, seed + 100 * c);
+    for (let i = c; i < img.data.length; i += 3) img.data[i] = other.data[i]!;
+  }
+  return img;
+}
+
+describe("working resolution (learner.inputWidth)", () => {
+  let bb320: Backbone;
+  let native: Backbone;
+  beforeAll(async () => {
+    bb320 = await Backbone.load(defaultBackbonePath(), { inputWidth: 320 });
+    native = await Backbone.load(defaultBackbonePath());
+  });
+  afterAll(async () => {
+    await bb320.close();
+    await native.close();
+  });
+
+  it("defaults to 320 in the config and reaches the backbone through fromConfig", async () => {
+    expect(defaultConfig().learner.inputWidth).toBe(320);
+    const b = await Backbone.fromConfig({ ...defaultConfig().learner, inputWidth: 200 });
+    expect(b.info.inputWidth).toBe(200);
+    await b.close();
+    await expect(Backbone.load(defaultBackbonePath(), { inputWidth: 4 })).rejects.toThrow(
+      /narrower than one 8px/,
+    );
+  });
+
+  it("reports the grid in camera pixels: cells of stride·width/inputWidth, aspect kept", () => {
+    expect(bb320.gridFor(320, 240)).toEqual({ rows: 30, cols: 40, strideX: 8, strideY: 8 });
+    expect(bb320.gridFor(200, 150)).toEqual({ rows: 18, cols: 25, strideX: 8, strideY: 8 });
+    expect(bb320.gridFor(640, 480)).toEqual({ rows: 30, cols: 40, strideX: 16, strideY: 16 });
+    expect(bb320.gridFor(1920, 1080)).toEqual({ rows: 22, cols: 40, strideX: 48, strideY: 48 });
+    // 752×480 → 320×204.3: 25 whole rows of 18.8 px cells.
+    expect(bb320.gridFor(752, 480)).toEqual({ rows: 25, cols: 40, strideX: 18.8, strideY: 18.8 });
+    expect(native.gridFor(640, 480)).toEqual({ rows: 60, cols: 80, strideX: 8, strideY: 8 });
+  });
+
+  it("gives a 640×480 frame the features of the same scene at 320×240, cell for cell", async () => {
+    const small = colourTexture({ rgb: [120, 100, 80], grain: 3, contrast: 45, stripes: 7 }, 320, 240, 11);
+    const a = await bb320.extract(small);
+    const b = await bb320.extract(blockUpscale(small, 2));
+    expect([b.rows, b.cols, b.strideX, b.strideY]).toEqual([a.rows, a.cols, 2 * a.strideX, 2 * a.strideY]);
+    // The grids cover the same part of the scene: 320×240 of the small image, 640×480 of the large.
+    expect([b.cols * b.strideX, b.rows * b.strideY]).toEqual([640, 480]);
+    let worst = 0;
+    for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
+    expect(worst).toBeLessThan(1e-4);
+    // mono8 takes the same path.
+    const mono = blockUpscale(small, 2);
+    const grey = new Uint8Array(mono.width * mono.height);
+    for (let i = 0; i < grey.length; i++) grey[i] = mono.data[3 * i]!;
+    const m = await bb320.extract({ ...mono, encoding: "mono8", data: grey });
+    expect([m.rows, m.cols, m.strideX]).toEqual([30, 40, 16]);
+    expect(Math.abs(m.data[1]!)).toBeLessThan(1e-6);
+  });
+
+  it("area-filters fractional factors: an 800×600 frame (2.5×) matches the 320×240 scene", async () => {
+    // A scene constant over 5×5 camera pixels is constant over 2×2 working pixels at 2.5×: so the
+    // 800×600 frame must give the features of the 160×120 scene doubled to 320×240.
+    const tiny = colourTexture({ rgb: [90, 130, 70], grain: 2, contrast: 40 }, 160, 120, 5);
+    const a = await native.extract(blockUpscale(tiny, 2));
+    const b = await bb320.extract(blockUpscale(tiny, 5));
+    expect([b.rows, b.cols, b.strideX, b.strideY]).toEqual([30, 40, 20, 20]);
+    let worst = 0;
+    for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
+    expect(worst).toBeLessThan(1e-4);
+  });
+
+  it("keeps association and ground projection right: the same ground lands on the same cells at 640×480", () => {
+    // What the pipeline does with the grid: FootprintProjector rasterises label footprints onto it and
+    // cell centres ((c+0.5)·strideX − 0.5, …) are cast through the intrinsics onto the ground.
+    const cam320 = cameraModelFromFov({ width: 320, height: 240, hfovDeg: 90 });
+    const cam640 = cameraModelFromFov({ width: 640, height: 480, hfovDeg: 90 });
+    const g320 = bb320.gridFor(320, 240);
+    const g640 = bb320.gridFor(640, 480);
+    const opticalFromWorld = mat34Invert(mountedOpticalMat34({ z: 0.6, pitchDown: 0.35 }, mat34()), mat34());
+    const projector = new FootprintProjector();
+    for (const [x0, x1, y0, y1] of [
+      [1.9, 2.15, -0.3, 0.3],
+      [4, 4.25, 0.5, 1.1],
+      [6.5, 6.75, -1.5, -0.9],
+    ] as const) {
+      const xs = Float64Array.of(x0, x1, x1, x0);
+      const ys = Float64Array.of(y0, y0, y1, y1);
+      const a = projector.project(cam320, opticalFromWorld, xs, ys, g320)!;
+      const b = projector.project(cam640, opticalFromWorld, xs, ys, g640)!;
+      expect(a.cells.length).toBeGreaterThan(0);
+      expect([...b.cells]).toEqual([...a.cells]);
+      for (let i = 0; i < a.weights.length; i++) expect(b.weights[i]).toBeCloseTo(a.weights[i]!, 5);
+    }
+    const ra = new Float64Array(3);
+    const rb = new Float64Array(3);
+    for (const [r, c] of [
+      [0, 0],
+      [15, 20],
+      [29, 39],
+    ] as const) {
+      pixelRay(cam320, (c + 0.5) * g320.strideX - 0.5, (r + 0.5) * g320.strideY - 0.5, ra);
+      pixelRay(cam640, (c + 0.5) * g640.strideX - 0.5, (r + 0.5) * g640.strideY - 0.5, rb);
+      for (let k = 0; k < 3; k++) expect(rb[k]).toBeCloseTo(ra[k]!, 9);
+    }
   });
 });

@@ -10,6 +10,12 @@
 // The image is cropped to a whole number of cells (cols·stride × rows·stride, top-left anchored), so
 // patch-based models (ViT/14) accept any camera size and the grid maps to pixels exactly.
 //
+// Working resolution (`inputWidth`): an image wider than it is box-filtered down to that width (aspect
+// kept) before the model sees it, so a 640×480 camera costs what a 320×240 one does instead of 4×.
+// The grid returned is still in the ORIGINAL image's pixels: a model cell of `stride` px is
+// stride·(width/inputWidth) camera pixels wide (strideX/strideY, possibly fractional), which is what
+// association, evaluation and the costmap project through the camera intrinsics.
+//
 // onnxruntime-node runs a session synchronously on the calling thread once `run` starts; calls are
 // serialised here because the input buffer is reused between frames.
 
@@ -43,6 +49,8 @@ export interface BackboneOptions {
   warn?: (message: string) => void;
   /** Threads for the CPU provider (0 = onnxruntime's default). */
   intraOpThreads?: number;
+  /** Working width: wider images are downscaled to it (area filter, aspect kept). 0/absent = native. */
+  inputWidth?: number;
 }
 
 export interface BackboneInfo {
@@ -55,7 +63,40 @@ export interface BackboneInfo {
   layout: "NCHW" | "NHWC";
   /** Execution providers the session was created with (after any fallback). */
   executionProviders: string[];
+  /** Images wider than this are downscaled to it before the model (0 = native resolution). */
+  inputWidth: number;
   metadata: Record<string, string>;
+}
+
+/**
+ * Area (box) resampling weights along one axis: output pixel j averages source pixels over
+ * [j·f, (j+1)·f), the edge pixels weighted by their overlap. Flat arrays: source start, tap count and
+ * the taps' weights (summing to 1) from offset[j].
+ */
+interface AreaTaps {
+  start: Int32Array;
+  count: Int32Array;
+  offset: Int32Array;
+  weight: Float32Array;
+}
+
+function areaTaps(outLen: number, factor: number): AreaTaps {
+  const start = new Int32Array(outLen);
+  const count = new Int32Array(outLen);
+  const offset = new Int32Array(outLen);
+  const w: number[] = [];
+  for (let j = 0; j < outLen; j++) {
+    const a = j * factor;
+    const b = (j + 1) * factor;
+    // Integer factors land exactly on pixel edges; the epsilon keeps float error from adding a tap of ~0.
+    const i0 = Math.floor(a + 1e-9);
+    const i1 = Math.ceil(b - 1e-9);
+    start[j] = i0;
+    count[j] = i1 - i0;
+    offset[j] = w.length;
+    for (let i = i0; i < i1; i++) w.push((Math.min(b, i + 1) - Math.max(a, i)) / factor);
+  }
+  return { start, count, offset, weight: Float32Array.from(w) };
 }
 
 /** Rows of a feature map for the given cells (r*cols+c), row-major cells.length × channels. */
@@ -182,6 +223,11 @@ export class Backbone {
   private readonly session: ort.InferenceSession;
   /** Per-channel lookup table pixel byte → model input value (3 × 256). */
   private readonly lut = new Float32Array(768);
+  /** The same normalisation as an affine map (gain, offset) per channel, for averaged (downscaled) pixels. */
+  private readonly gain = new Float32Array(3);
+  private readonly offset = new Float32Array(3);
+  /** Downscaling state, rebuilt when the camera size changes. */
+  private area: { srcW: number; srcH: number; x: AreaTaps; y: AreaTaps; rows: Float32Array } | null = null;
   private inputBuf = new Float32Array(0);
   private inputTensor: ort.Tensor | null = null;
   private inputW = 0;
@@ -201,6 +247,8 @@ export class Backbone {
     for (let c = 0; c < 3; c++) {
       for (let v = 0; v < 256; v++)
         this.lut[c * 256 + v] = ((v / 255) * scale - (mean[c] ?? 0)) / (std[c] ?? 1);
+      this.gain[c] = scale / 255 / (std[c] ?? 1);
+      this.offset[c] = -(mean[c] ?? 0) / (std[c] ?? 1);
     }
   }
 
@@ -216,12 +264,18 @@ export class Backbone {
 
   /** Loads `learner.backbone` (empty → the bundled model) with `learner.executionProviders`. */
   static fromConfig(
-    learner: { backbone: string; executionProviders: readonly string[]; backboneThreads?: number },
+    learner: {
+      backbone: string;
+      executionProviders: readonly string[];
+      backboneThreads?: number;
+      inputWidth?: number;
+    },
     opts: Omit<BackboneOptions, "executionProviders"> = {},
   ): Promise<Backbone> {
     const path = learner.backbone.trim() === "" ? defaultBackbonePath() : learner.backbone;
     return Backbone.load(path, {
       intraOpThreads: learner.backboneThreads,
+      inputWidth: learner.inputWidth,
       ...opts,
       executionProviders: learner.executionProviders,
     });
@@ -241,6 +295,9 @@ export class Backbone {
     } catch (err) {
       throw new Error(`cannot read ONNX model ${abs}: ${(err as Error).message}`);
     }
+    const inputWidth = opts.inputWidth ?? 0;
+    if (!(Number.isInteger(inputWidth) && inputWidth >= 0))
+      throw new Error(`backbone inputWidth ${inputWidth} must be a whole number of pixels ≥ 0 (0 = native)`);
     const requested = [...(opts.executionProviders ?? ["cpu"])].map((p) => p.toLowerCase());
     if (requested.length === 0) requested.push("cpu");
     const sessionOptions = (eps: string[]): ort.InferenceSession.SessionOptions => ({
@@ -297,6 +354,7 @@ export class Backbone {
       outputName,
       layout,
       executionProviders: used,
+      inputWidth,
       metadata,
     };
     // Channels from the declared output shape when it is static.
@@ -322,12 +380,31 @@ export class Backbone {
         }
       }
     }
+    if (inputWidth > 0 && inputWidth < info.stride) {
+      throw new Error(`backbone ${abs}: inputWidth ${inputWidth} is narrower than one ${info.stride}px cell`);
+    }
     return backbone;
   }
 
+  /**
+   * The feature grid of a width×height camera image, in that image's pixels. Downscaled images
+   * (wider than `inputWidth`) have cells of stride·width/inputWidth pixels; the grid covers the top-left
+   * cols·strideX × rows·strideY pixels.
+   */
   gridFor(width: number, height: number): FeatureGridSpec {
     const s = this.info.stride;
-    return { rows: Math.floor(height / s), cols: Math.floor(width / s), strideX: s, strideY: s };
+    const iw = this.info.inputWidth;
+    if (!(iw > 0 && width > iw)) {
+      return { rows: Math.floor(height / s), cols: Math.floor(width / s), strideX: s, strideY: s };
+    }
+    // Integer arithmetic for the rows: floor(height·iw/width / s) without a float rounding below a whole.
+    const cell = (s * width) / iw;
+    return {
+      rows: Math.floor((height * iw) / (width * s)),
+      cols: Math.floor(iw / s),
+      strideX: cell,
+      strideY: cell,
+    };
   }
 
   /**
@@ -372,28 +449,12 @@ export class Backbone {
       : [d[1] ?? 0, d[2] ?? 0, d[3] ?? 0];
   }
 
-  private async extractNow(img: ImageFrame, out?: Float32Array): Promise<FeatureMap> {
-    if (this.closed) throw new Error("backbone is closed");
-    const grid = this.gridFor(img.width, img.height);
-    if (grid.rows < 1 || grid.cols < 1) {
-      throw new Error(
-        `image ${img.width}×${img.height} is smaller than one ${this.info.stride}px feature cell`,
-      );
-    }
-    const nch = img.encoding === "mono8" ? 1 : 3;
-    if (img.data.length < img.width * img.height * nch) {
-      throw new Error(
-        `image data has ${img.data.length} bytes, expected ${img.width * img.height * nch} for ${img.width}×${img.height} ${img.encoding}`,
-      );
-    }
-    const w = grid.cols * this.info.stride;
-    const h = grid.rows * this.info.stride;
-    this.prepareInput(w, h);
+  /** Planar CHW fill of the top-left w×h crop at native resolution; mono8 is replicated to R=G=B. */
+  private copyInto(img: ImageFrame, nch: number, w: number, h: number): void {
     const buf = this.inputBuf;
     const lut = this.lut;
     const plane = w * h;
     const src = img.data;
-    // Planar CHW fill of the top-left w×h crop; mono8 is replicated to R=G=B.
     for (let y = 0; y < h; y++) {
       let si = y * img.width * nch;
       let di = y * w;
@@ -412,6 +473,154 @@ export class Backbone {
         }
       }
     }
+  }
+
+  /**
+   * Planar CHW fill of the model input from the image box-filtered by f = width/inputWidth: model pixel
+   * (x, y) is the mean of camera pixels [x·f, (x+1)·f) × [y·f, (y+1)·f) (fractional edges weighted), so
+   * model cell (r, c) is exactly camera cell (r, c) of the grid gridFor() reports. Separable: every
+   * camera row is filtered horizontally once into `rows`, then the rows are combined vertically.
+   * Normalisation is affine, so it is applied to the averaged bytes.
+   */
+  private downscaleInto(img: ImageFrame, nch: number, w: number, h: number): void {
+    const f = img.width / this.info.inputWidth;
+    if (Number.isInteger(f)) {
+      this.downscaleIntegerInto(img, nch, w, h, f);
+      return;
+    }
+    let a = this.area;
+    if (
+      !a ||
+      a.srcW !== img.width ||
+      a.srcH !== img.height ||
+      a.x.start.length !== w ||
+      a.y.start.length !== h
+    ) {
+      const x = areaTaps(w, f);
+      const y = areaTaps(h, f);
+      const srcRows = (y.start[h - 1] ?? 0) + (y.count[h - 1] ?? 0);
+      if (srcRows > img.height)
+        throw new Error(`downscale of ${img.width}×${img.height} reads row ${srcRows - 1}`);
+      a = { srcW: img.width, srcH: img.height, x, y, rows: new Float32Array(3 * srcRows * w) };
+      this.area = a;
+    }
+    const { x: tx, rows } = a;
+    const src = img.data;
+    const srcRows = rows.length / (3 * w);
+    const plane = srcRows * w;
+    for (let sy = 0; sy < srcRows; sy++) {
+      const rowBase = sy * img.width * nch;
+      let o = sy * w;
+      for (let ox = 0; ox < w; ox++, o++) {
+        const x0 = tx.start[ox]!;
+        const n = tx.count[ox]!;
+        const wo = tx.offset[ox]!;
+        let r = 0;
+        let g = 0;
+        let b = 0;
+        if (nch === 3) {
+          for (let k = 0, si = rowBase + 3 * x0; k < n; k++, si += 3) {
+            const wk = tx.weight[wo + k]!;
+            r += wk * src[si]!;
+            g += wk * src[si + 1]!;
+            b += wk * src[si + 2]!;
+          }
+        } else {
+          for (let k = 0, si = rowBase + x0; k < n; k++, si++) r += tx.weight[wo + k]! * src[si]!;
+          g = b = r;
+        }
+        rows[o] = r;
+        rows[o + plane] = g;
+        rows[o + 2 * plane] = b;
+      }
+    }
+    const ty = a.y;
+    const buf = this.inputBuf;
+    const out = w * h;
+    for (let c = 0; c < 3; c++) {
+      const gain = this.gain[c]!;
+      const off = this.offset[c]!;
+      const rc = c * plane;
+      const bc = c * out;
+      for (let oy = 0; oy < h; oy++) {
+        const y0 = ty.start[oy]!;
+        const n = ty.count[oy]!;
+        const wo = ty.offset[oy]!;
+        const d = bc + oy * w;
+        const first = rc + y0 * w;
+        const w0 = ty.weight[wo]!;
+        for (let ox = 0; ox < w; ox++) buf[d + ox] = w0 * rows[first + ox]!;
+        for (let k = 1; k < n; k++) {
+          const wk = ty.weight[wo + k]!;
+          const s = rc + (y0 + k) * w;
+          for (let ox = 0; ox < w; ox++) buf[d + ox]! += wk * rows[s + ox]!;
+        }
+        for (let ox = 0; ox < w; ox++) buf[d + ox] = gain * buf[d + ox]! + off;
+      }
+    }
+  }
+
+  /** downscaleInto for a whole factor k (640→320, 1280→320, 1920→320): plain k×k block sums. */
+  private downscaleIntegerInto(img: ImageFrame, nch: number, w: number, h: number, k: number): void {
+    const buf = this.inputBuf;
+    const src = img.data;
+    const plane = w * h;
+    const inv = 1 / (k * k);
+    const gr = this.gain[0]! * inv;
+    const gg = this.gain[1]! * inv;
+    const gb = this.gain[2]! * inv;
+    const or = this.offset[0]!;
+    const og = this.offset[1]!;
+    const ob = this.offset[2]!;
+    const rowStride = img.width * nch;
+    const step = k * nch;
+    for (let oy = 0; oy < h; oy++) {
+      const rowBase = oy * k * rowStride;
+      let di = oy * w;
+      for (let ox = 0; ox < w; ox++, di++) {
+        let r = 0;
+        let g = 0;
+        let b = 0;
+        const base = rowBase + ox * step;
+        for (let dy = 0; dy < k; dy++) {
+          let si = base + dy * rowStride;
+          if (nch === 3) {
+            for (let dx = 0; dx < k; dx++, si += 3) {
+              r += src[si]!;
+              g += src[si + 1]!;
+              b += src[si + 2]!;
+            }
+          } else {
+            for (let dx = 0; dx < k; dx++, si++) r += src[si]!;
+          }
+        }
+        if (nch === 1) g = b = r;
+        buf[di] = gr * r + or;
+        buf[di + plane] = gg * g + og;
+        buf[di + 2 * plane] = gb * b + ob;
+      }
+    }
+  }
+
+  private async extractNow(img: ImageFrame, out?: Float32Array): Promise<FeatureMap> {
+    if (this.closed) throw new Error("backbone is closed");
+    const grid = this.gridFor(img.width, img.height);
+    if (grid.rows < 1 || grid.cols < 1) {
+      throw new Error(
+        `image ${img.width}×${img.height} is smaller than one ${this.info.stride}px feature cell`,
+      );
+    }
+    const nch = img.encoding === "mono8" ? 1 : 3;
+    if (img.data.length < img.width * img.height * nch) {
+      throw new Error(
+        `image data has ${img.data.length} bytes, expected ${img.width * img.height * nch} for ${img.width}×${img.height} ${img.encoding}`,
+      );
+    }
+    const w = grid.cols * this.info.stride;
+    const h = grid.rows * this.info.stride;
+    this.prepareInput(w, h);
+    if (grid.strideX !== this.info.stride) this.downscaleInto(img, nch, w, h);
+    else this.copyInto(img, nch, w, h);
     const result = await this.session.run({ [this.info.inputName]: this.inputTensor as ort.Tensor });
     const t = result[this.info.outputName] as ort.Tensor;
     try {
@@ -441,8 +650,8 @@ export class Backbone {
         rows: grid.rows,
         cols: grid.cols,
         channels: C,
-        strideX: this.info.stride,
-        strideY: this.info.stride,
+        strideX: grid.strideX,
+        strideY: grid.strideY,
         data,
       };
     } finally {

@@ -124,6 +124,12 @@ export const LearnerSchema = z
     executionProviders: z.array(z.string()).default(["cpu"]),
     /** onnxruntime intra-op threads for the backbone (0 = onnxruntime's default, one per core). */
     backboneThreads: z.number().int().nonnegative().default(0),
+    /**
+     * Working resolution: camera images wider than this many pixels are box-filtered down to it (aspect
+     * kept) before the backbone, so a bigger camera does not multiply the backbone and head cost; the
+     * feature grid stays in camera pixels. 0 = feed the native resolution.
+     */
+    inputWidth: z.number().int().nonnegative().default(320),
     /** tfjs backend: auto picks tfjs-node if installed, else wasm, else cpu. */
     backend: z.enum(["auto", "node", "wasm", "cpu"]).default("auto"),
     hiddenUnits: z.number().int().positive().default(64),
