@@ -44,6 +44,19 @@ for (const [w, h] of [
   const out = new Float32Array(backbone.gridFor(w, h).rows * backbone.gridFor(w, h).cols * backbone.channels);
   results[`backboneMs_${w}x${h}`] = await time(w > 400 ? 20 : 40, () => backbone.extract(img, out));
 }
+{
+  // What the pipeline runs for a 640×480 camera: downscaled to learner.inputWidth first.
+  const working = await Backbone.load(defaultBackbonePath(), {
+    executionProviders: eps,
+    inputWidth: defaultConfig().learner.inputWidth,
+  });
+  const img = textureImage({ rgb: [120, 110, 90], grain: 3, contrast: 40 }, 640, 480, 1);
+  const g = working.gridFor(640, 480);
+  const out = new Float32Array(g.rows * g.cols * working.channels);
+  results.inputWidth = defaultConfig().learner.inputWidth;
+  results.backboneMs_640x480_atInputWidth = await time(20, () => working.extract(img, out));
+  await working.close();
+}
 
 const cfg: LearnerConfig = { ...defaultConfig().learner, backend: backendPref };
 const learner = await OnlineLearner.create(cfg, backbone.channels);

@@ -12,7 +12,7 @@
 import { openBag } from "../src/io/bag/index.ts";
 import type { BagEvent } from "../src/io/bag/types.ts";
 import { imageFromRos } from "../src/io/ros/convert.ts";
-import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
+import { Backbone } from "../src/learning/backbone.ts";
 import { tf } from "../src/learning/tf-backend.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { createPipeline } from "../src/runtime/pipeline.ts";
@@ -89,10 +89,8 @@ async function replay(): Promise<void> {
 async function bare(): Promise<void> {
   const maxFrames = arg("--frames", 300);
   const source = await openBag(bag!);
-  const backbone = await Backbone.load(config.learner.backbone || defaultBackbonePath(), {
-    executionProviders: config.learner.executionProviders,
-    warn,
-  });
+  // As the pipeline loads it: same model, threads and working resolution (learner.inputWidth).
+  const backbone = await Backbone.fromConfig(config.learner, { warn });
   const times: number[] = [];
   let outBuf: Float32Array | undefined;
   for await (const e of source.messages({ topics: [config.topics.image] })) {
@@ -122,10 +120,8 @@ async function bare(): Promise<void> {
 async function live(): Promise<void> {
   const limit = arg("--seconds", 30);
   const warmup = arg("--warmup", 3);
-  const backbone = await Backbone.load(config.learner.backbone || defaultBackbonePath(), {
-    executionProviders: config.learner.executionProviders,
-    warn,
-  });
+  // As the pipeline loads it: same model, threads and working resolution (learner.inputWidth).
+  const backbone = await Backbone.fromConfig(config.learner, { warn });
   // Live mode without an injected learner: the pipeline starts its LiveTrainer (worker thread under
   // learner.cpuBudget) and predicts on the main thread with the weights it hands over.
   const pipeline = await createPipeline(config, {
