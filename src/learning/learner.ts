@@ -369,7 +369,7 @@ export class OnlineLearner {
           novelty: this.knn ? "knn" : "autoencoder",
           neighbours: this.cfg.noveltyNeighbours,
           clip: CLIP,
-          intraOpThreads: this.cfg.backboneThreads,
+          intraOpThreads: this.cfg.predictThreads,
         });
         this.ort.setNormaliser(this.shift, this.scale);
       } catch (err) {

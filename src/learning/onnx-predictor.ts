@@ -48,7 +48,7 @@ export interface OnnxPredictorOptions {
   neighbours: number;
   /** Standardised inputs are clipped to ±clip. */
   clip: number;
-  /** CPU intra-op threads (0 = onnxruntime's default); the learner passes learner.backboneThreads. */
+  /** CPU intra-op threads (0 = onnxruntime's default); the learner passes learner.predictThreads. */
   intraOpThreads: number;
 }
 

@@ -125,6 +125,12 @@ export const LearnerSchema = z
     /** onnxruntime intra-op threads for the backbone (0 = onnxruntime's default, one per core). */
     backboneThreads: z.number().int().nonnegative().default(0),
     /**
+     * onnxruntime intra-op threads for the per-frame head (MLP + novelty): 1 by default, because a
+     * 1200-cell head is ~1 ms and a second thread only adds hand-off and contention with the backbone
+     * and the training worker (0 = onnxruntime's default).
+     */
+    predictThreads: z.number().int().nonnegative().default(1),
+    /**
      * Working resolution: camera images wider than this many pixels are box-filtered down to it (aspect
      * kept) before the backbone, so a bigger camera does not multiply the backbone and head cost; the
      * feature grid stays in camera pixels. 0 = feed the native resolution.
