@@ -201,6 +201,13 @@ export const OutputsSchema = z
     aheadHalfWidth: positive().default(0.5),
     /** Opacity of the colour layer in the overlay image at confidence 1. */
     overlayAlpha: z.number().min(0).max(1).default(0.6),
+    /**
+     * Shrinkage towards what the robot has felt: each cell's roughness is pulled towards the running
+     * mean label roughness by priorWeight × (1 − confidence). Ground unlike anything driven on gets
+     * an estimate close to the typical ground instead of an extrapolation from texture alone (which
+     * can be far off either way); familiar ground keeps its prediction. 0 = off.
+     */
+    priorWeight: z.number().min(0).max(1).default(1),
     /** Passes of confidence-weighted 3×3 smoothing over neighbouring ground cells before output (0 = off). */
     smoothing: z.number().int().min(0).max(5).default(2),
   })

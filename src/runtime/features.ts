@@ -97,3 +97,23 @@ export function smoothGrid(
     }
   }
 }
+
+/**
+ * out[i] = r[i] + weight·(1 − conf[i])·(prior − r[i]): an uncertain cell leans towards the prior
+ * (the mean roughness of the ground driven so far), a confident one keeps its prediction. An
+ * extrapolation from texture alone to ground unlike any driven on is as likely to be far too rough as
+ * far too smooth; the typical ground is the better bet until the robot has felt it.
+ */
+export function shrinkToPrior(
+  rough: Float32Array,
+  conf: Float32Array,
+  prior: number,
+  weight: number,
+  out: Float32Array,
+): void {
+  for (let i = 0; i < rough.length; i++) {
+    const c = conf[i]!;
+    const w = weight * (1 - (c > 1 ? 1 : c < 0 || Number.isNaN(c) ? 0 : c));
+    out[i] = rough[i]! + w * (prior - rough[i]!);
+  }
+}

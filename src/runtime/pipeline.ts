@@ -63,7 +63,7 @@ import { renderOverlay } from "../outputs/images.ts";
 import type { FrameOutputs } from "../outputs/index.ts";
 import { roughnessAhead, suggestedSpeed } from "../outputs/speed.ts";
 import type { Config } from "./config.ts";
-import { type FeatureContext, featureChannels, headFeatures, smoothGrid } from "./features.ts";
+import { type FeatureContext, featureChannels, headFeatures, shrinkToPrior, smoothGrid } from "./features.ts";
 
 const DEFAULT_CONTEXT: FeatureContext =
   (process.env.TERRAIN_LEARNER_FEATURE_CONTEXT as FeatureContext | undefined) ?? "neighbourhood";
@@ -362,6 +362,8 @@ class PipelineImpl implements Pipeline {
   #problems: Record<string, number> = {};
   #frameMsTotal = 0;
   #trainSteps = 0;
+  #labelCount = 0;
+  #labelMean = 0.5;
   #lastLoss = Number.NaN;
   #wallStart = performance.now();
   // Live mode.
@@ -577,6 +579,9 @@ class PipelineImpl implements Pipeline {
     for (const label of labels) {
       this.#counts.labels++;
       this.#evaluator?.onLabel(label.roughness, label.stamp);
+      // Running mean of recent labels (about the last 300): the prior for unfamiliar ground.
+      this.#labelCount++;
+      this.#labelMean += (label.roughness - this.#labelMean) / Math.min(this.#labelCount, 300);
       this.#events.next({ type: "label", label });
     }
     if (samples.length) this.#addSamples(samples);
@@ -719,6 +724,12 @@ class PipelineImpl implements Pipeline {
     for (let i = 0; i < n; i++) mask[i] = Number.isFinite(xs[i]!) ? 1 : 0;
     let roughness = pred.roughness;
     let confidence = pred.confidence;
+    const prior = this.#config.outputs.priorWeight;
+    if (prior > 0 && this.#labelCount > 0) {
+      const shrunk = new Float32Array(n);
+      shrinkToPrior(roughness, confidence, this.#labelMean, prior, shrunk);
+      roughness = shrunk;
+    }
     for (let pass = 0; pass < this.#config.outputs.smoothing; pass++) {
       const r = new Float32Array(n);
       const c = new Float32Array(n);
