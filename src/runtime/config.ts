@@ -122,7 +122,10 @@ export const LearnerSchema = z
     /** Path of the ONNX backbone; empty means the bundled models/backbone.onnx. */
     backbone: z.string().default(""),
     executionProviders: z.array(z.string()).default(["cpu"]),
-    /** onnxruntime intra-op threads for the backbone (0 = onnxruntime's default, one per core). */
+    /**
+     * onnxruntime intra-op threads for the backbone. 0 = auto: one per core minus the one the
+     * training worker needs (at least 1).
+     */
     backboneThreads: z.number().int().nonnegative().default(0),
     /**
      * onnxruntime intra-op threads for the per-frame head (MLP + novelty): 1 by default, because a
