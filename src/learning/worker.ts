@@ -407,6 +407,8 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
   const serial = (fn: () => Promise<void>) => {
     chain = chain.then(fn).catch((err: Error) => console.error(`training worker: ${err.message}`));
   };
+  const fail = (id: number, err: unknown) =>
+    port.postMessage({ type: "failed", id, message: (err as Error).message } satisfies FromWorker);
   // Lockstep: samples and calibration wait their turn behind queued training blocks too, so each
   // block sees exactly what was sent before it was requested.
   const inOrder = (fn: () => void) => (lockstep ? serial(async () => fn()) : fn());
@@ -433,11 +435,7 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
             await publish(msg.id);
           } catch (err) {
             // The caller awaits this block: it must hear about the failure, not wait forever.
-            port.postMessage({
-              type: "failed",
-              id: msg.id,
-              message: (err as Error).message,
-            } satisfies FromWorker);
+            fail(msg.id, err);
           }
         });
         break;
@@ -453,11 +451,7 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
               result: await learner.saveCheckpoint(msg.dir),
             } satisfies FromWorker);
           } catch (err) {
-            port.postMessage({
-              type: "failed",
-              id: msg.id,
-              message: (err as Error).message,
-            } satisfies FromWorker);
+            fail(msg.id, err);
           }
         });
         break;
@@ -468,11 +462,7 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
             if (ok) await publish(null);
             port.postMessage({ type: "done", id: msg.id, result: ok } satisfies FromWorker);
           } catch (err) {
-            port.postMessage({
-              type: "failed",
-              id: msg.id,
-              message: (err as Error).message,
-            } satisfies FromWorker);
+            fail(msg.id, err);
           }
         });
         break;

@@ -221,12 +221,7 @@ function inLockstep(t: LiveTrainer): PipelineLearner {
     return { loss: block.stats.lastLoss, steps };
   };
   return {
-    get backend() {
-      return t.backend;
-    },
-    channels: t.predictor.channels,
-    addSamples: (f, tg, w) => t.addSamples(f, tg, w),
-    setLabelCalibration: (lo, hi) => t.setLabelCalibration(lo, hi),
+    ...inWorker(t),
     train: async (steps) => {
       const previous = pending;
       pending = t.trainSteps(steps);
@@ -239,8 +234,6 @@ function inLockstep(t: LiveTrainer): PipelineLearner {
       pending = null;
       return last ? apply(await last) : { loss: Number.NaN, steps: 0 };
     },
-    predict: (f, n) => t.predict(f, n),
-    saveCheckpoint: (dir) => t.saveCheckpoint(dir),
     loadLatestCheckpoint: async (dir) => {
       const ok = await t.loadLatestCheckpoint(dir);
       stepsBefore = t.stats().trainSteps;
@@ -255,7 +248,6 @@ function inLockstep(t: LiveTrainer): PipelineLearner {
       const s = t.stats();
       return { ...s, bufferSize: Math.max(s.bufferSize, Math.min(t.rowsAdded, t.predictor.cfg.bufferSize)) };
     },
-    close: () => t.stop(),
   };
 }
 
