@@ -544,9 +544,14 @@ class PipelineImpl implements Pipeline {
     }
   }
 
-  async #train(steps: number): Promise<void> {
+  #train(steps: number): Promise<void> {
+    return this.#countTraining(() => this.learner.train!(steps));
+  }
+
+  /** Runs a training call, counting its steps and loss; a failure becomes a problem event. */
+  async #countTraining(run: () => Promise<{ loss: number; steps: number }>): Promise<void> {
     try {
-      const r = await this.learner.train!(steps);
+      const r = await run();
       this.#trainSteps += r.steps;
       if (Number.isFinite(r.loss)) this.#lastLoss = r.loss;
     } catch (err) {
@@ -828,19 +833,7 @@ class PipelineImpl implements Pipeline {
     while (this.#busy) await this.#busy;
     await this.#training;
     // The block still training in a lockstep worker: its weights are the run's final model.
-    if (this.learner.settle) {
-      try {
-        const r = await this.learner.settle();
-        this.#trainSteps += r.steps;
-        if (Number.isFinite(r.loss)) this.#lastLoss = r.loss;
-      } catch (err) {
-        this.#problem({
-          type: "problem",
-          kind: "train",
-          message: `training failed: ${(err as Error).message}`,
-        });
-      }
-    }
+    if (this.learner.settle) await this.#countTraining(() => this.learner.settle!());
     // The last steps' labels (their analysis window runs past the end of the data).
     this.#drain(true);
     const stats = this.stats();
