@@ -100,6 +100,31 @@ function areaTaps(outLen: number, factor: number): AreaTaps {
   return { start, count, offset, weight: Float32Array.from(w) };
 }
 
+/**
+ * The feature grid of a width×height camera image, in that image's pixels. Downscaled images
+ * (wider than `inputWidth`) have cells of stride·width/inputWidth pixels; the grid covers the top-left
+ * cols·strideX × rows·strideY pixels.
+ */
+export function featureGridFor(
+  info: Pick<BackboneInfo, "stride" | "inputWidth">,
+  width: number,
+  height: number,
+): FeatureGridSpec {
+  const s = info.stride;
+  const iw = info.inputWidth;
+  if (!(iw > 0 && width > iw)) {
+    return { rows: Math.floor(height / s), cols: Math.floor(width / s), strideX: s, strideY: s };
+  }
+  // Integer arithmetic for the rows: floor(height·iw/width / s) without a float rounding below a whole.
+  const cell = (s * width) / iw;
+  return {
+    rows: Math.floor((height * iw) / (width * s)),
+    cols: Math.floor(iw / s),
+    strideX: cell,
+    strideY: cell,
+  };
+}
+
 /** Rows of a feature map for the given cells (r*cols+c), row-major cells.length × channels. */
 export function gatherCells(map: FeatureMap, cells: ArrayLike<number>, out?: Float32Array): Float32Array {
   const C = map.channels;
@@ -397,25 +422,9 @@ export class Backbone {
     return backbone;
   }
 
-  /**
-   * The feature grid of a width×height camera image, in that image's pixels. Downscaled images
-   * (wider than `inputWidth`) have cells of stride·width/inputWidth pixels; the grid covers the top-left
-   * cols·strideX × rows·strideY pixels.
-   */
+  /** The feature grid of a width×height camera image (featureGridFor). */
   gridFor(width: number, height: number): FeatureGridSpec {
-    const s = this.info.stride;
-    const iw = this.info.inputWidth;
-    if (!(iw > 0 && width > iw)) {
-      return { rows: Math.floor(height / s), cols: Math.floor(width / s), strideX: s, strideY: s };
-    }
-    // Integer arithmetic for the rows: floor(height·iw/width / s) without a float rounding below a whole.
-    const cell = (s * width) / iw;
-    return {
-      rows: Math.floor((height * iw) / (width * s)),
-      cols: Math.floor(iw / s),
-      strideX: cell,
-      strideY: cell,
-    };
+    return featureGridFor(this.info, width, height);
   }
 
   /**
@@ -466,6 +475,16 @@ export class Backbone {
     const lut = this.lut;
     const plane = w * h;
     const src = img.data;
+    if (nch === 3 && w === img.width) {
+      // Whole rows: one flat pass (half the time of the row-by-row loop).
+      const p2 = 2 * plane;
+      for (let di = 0, si = 0; di < plane; di++, si += 3) {
+        buf[di] = lut[src[si]!]!;
+        buf[di + plane] = lut[256 + src[si + 1]!]!;
+        buf[di + p2] = lut[512 + src[si + 2]!]!;
+      }
+      return;
+    }
     for (let y = 0; y < h; y++) {
       let si = y * img.width * nch;
       let di = y * w;

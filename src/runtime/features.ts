@@ -11,44 +11,62 @@ export function featureChannels(backboneChannels: number, context: FeatureContex
   return context === "none" ? backboneChannels : 2 * backboneChannels + 1;
 }
 
-/** The head's input map for a frame (the backbone's map itself when context is "none"). */
-export function headFeatures(map: FeatureMap, context: FeatureContext): FeatureMap {
+// Horizontal 3-sums of the map, reused frame after frame (headFeatures is synchronous).
+let rowSums = new Float32Array(0);
+
+/**
+ * The head's input map for a frame (the backbone's map itself when context is "none"). Writes into
+ * `out` when it has the right length (rows·cols·(2C+1)), else into a new array.
+ */
+export function headFeatures(map: FeatureMap, context: FeatureContext, out?: Float32Array): FeatureMap {
   if (context === "none") return map;
   const { rows, cols, channels: C } = map;
   const D = 2 * C + 1;
   const src = map.data;
-  const out = new Float32Array(rows * cols * D);
-  // Separable box sums: horizontal then vertical, with in-bounds counts.
-  const h = new Float32Array(rows * cols * C);
+  const dst = out && out.length === rows * cols * D ? out : new Float32Array(rows * cols * D);
+  // Separable box sums: horizontal 3-sums (in-bounds neighbours only), then vertical means.
+  if (rowSums.length < rows * cols * C) rowSums = new Float32Array(rows * cols * C);
+  const h = rowSums;
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const o = (r * cols + c) * C;
-      for (let dc = -1; dc <= 1; dc++) {
-        const cc = c + dc;
-        if (cc < 0 || cc >= cols) continue;
-        const s = (r * cols + cc) * C;
-        for (let k = 0; k < C; k++) h[o + k]! += src[s + k]!;
-      }
+      const hasL = c > 0;
+      const hasR = c < cols - 1;
+      // Summed left to right with float32 rounding after each add, as an accumulating Float32Array
+      // would: the features (and so every result) stay bit-identical to the straightforward loop.
+      if (hasL && hasR)
+        for (let k = 0; k < C; k++) h[o + k] = Math.fround(src[o - C + k]! + src[o + k]!) + src[o + C + k]!;
+      else if (hasL) for (let k = 0; k < C; k++) h[o + k] = src[o - C + k]! + src[o + k]!;
+      else if (hasR) for (let k = 0; k < C; k++) h[o + k] = src[o + k]! + src[o + C + k]!;
+      else for (let k = 0; k < C; k++) h[o + k] = src[o + k]!;
     }
   }
   for (let r = 0; r < rows; r++) {
     const nr = (r > 0 ? 1 : 0) + 1 + (r < rows - 1 ? 1 : 0);
+    const up = r > 0 ? -cols * C : 0;
+    const down = r < rows - 1 ? cols * C : 0;
+    const rowFeature = (r + 0.5) / rows;
     for (let c = 0; c < cols; c++) {
       const nc = (c > 0 ? 1 : 0) + 1 + (c < cols - 1 ? 1 : 0);
       const inv = 1 / (nr * nc);
-      const cell = r * cols + c;
-      const o = cell * D;
-      out.set(src.subarray(cell * C, cell * C + C), o);
-      for (let dr = -1; dr <= 1; dr++) {
-        const rr = r + dr;
-        if (rr < 0 || rr >= rows) continue;
-        const s = (rr * cols + c) * C;
-        for (let k = 0; k < C; k++) out[o + C + k]! += h[s + k]! * inv;
-      }
-      out[o + 2 * C] = (r + 0.5) / rows;
+      const s = (r * cols + c) * C;
+      const o = (r * cols + c) * D;
+      for (let k = 0; k < C; k++) dst[o + k] = src[s + k]!;
+      const m = o + C;
+      // Top to bottom, float32 rounding after each add (see above).
+      if (up && down)
+        for (let k = 0; k < C; k++)
+          dst[m + k] =
+            Math.fround(Math.fround(h[s + up + k]! * inv) + h[s + k]! * inv) + h[s + down + k]! * inv;
+      else if (up)
+        for (let k = 0; k < C; k++) dst[m + k] = Math.fround(h[s + up + k]! * inv) + h[s + k]! * inv;
+      else if (down)
+        for (let k = 0; k < C; k++) dst[m + k] = Math.fround(h[s + k]! * inv) + h[s + down + k]! * inv;
+      else for (let k = 0; k < C; k++) dst[m + k] = h[s + k]! * inv;
+      dst[o + 2 * C] = rowFeature;
     }
   }
-  return { rows, cols, channels: D, strideX: map.strideX, strideY: map.strideY, data: out };
+  return { rows, cols, channels: D, strideX: map.strideX, strideY: map.strideY, data: dst };
 }
 
 /**
