@@ -15,7 +15,7 @@ import { imageFromRos } from "../src/io/ros/convert.ts";
 import { Backbone } from "../src/learning/backbone.ts";
 import { tf } from "../src/learning/tf-backend.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
-import { createPipeline } from "../src/runtime/pipeline.ts";
+import { createPipeline, readAhead } from "../src/runtime/pipeline.ts";
 import { installStageTimers, STAGES, stageMs, timed } from "./stages.ts";
 
 const [mode, bag, ...rest] = process.argv.slice(2);
@@ -39,7 +39,8 @@ async function replay(): Promise<void> {
   const source = await openBag(bag!);
   const pipeline = await createPipeline(config, { mode: "replay", overlay: false, costmap: true, warn });
   // Warm-up outside the clock: onnxruntime and tfjs compile on first use.
-  const it = source.messages();
+  // As `terrain-learner replay` reads a bag: the next frames' features start while this one is processed.
+  const it = readAhead(pipeline, source.messages());
   let first = Number.NaN;
   const t0 = performance.now();
   let n = 0;
@@ -62,6 +63,9 @@ async function replay(): Promise<void> {
   const frames = summary.framesProcessed;
   const perFrameMs: Record<string, number> = {};
   let staged = 0;
+  // With the backbone worker (learner.backboneWorker, the default) the backbone runs on another
+  // thread: the main thread's share is its wait for a frame's features (what read-ahead did not hide).
+  if (config.learner.backboneWorker) stageMs.backbone = summary.featureWaitMs * frames;
   for (const s of STAGES) {
     perFrameMs[s] = stageMs[s] / frames;
     staged += stageMs[s];

@@ -19,7 +19,7 @@ import { hasDefinition } from "../io/ros/definitions.ts";
 import { renderOverlay } from "../outputs/images.ts";
 import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
-import { createPipeline, type PipelineSummary } from "../runtime/pipeline.ts";
+import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
 
 export interface ReplayRunOptions {
@@ -154,7 +154,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   const wall0 = performance.now();
   let t0: number | undefined;
   try {
-    for await (const event of source.messages()) {
+    for await (const event of readAhead(pipeline, source.messages())) {
       if (event.type === "message") {
         if (opts.rate !== undefined) {
           t0 ??= event.logTime;

@@ -139,6 +139,12 @@ export const LearnerSchema = z
      * feature grid stays in camera pixels. 0 = feed the native resolution.
      */
     inputWidth: z.number().int().nonnegative().default(320),
+    /**
+     * Run the backbone (and the head's neighbourhood features) in a worker thread, so frame inference
+     * overlaps bag reading, labelling, the head and the outputs instead of blocking them; a replay
+     * also starts the next frames' features early. false = on the pipeline's own thread.
+     */
+    backboneWorker: z.boolean().default(true),
     /** tfjs backend: auto picks tfjs-node if installed, else wasm, else cpu. */
     backend: z.enum(["auto", "node", "wasm", "cpu"]).default("auto"),
     hiddenUnits: z.number().int().positive().default(64),

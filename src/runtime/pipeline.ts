@@ -63,6 +63,7 @@ import { renderOverlay } from "../outputs/images.ts";
 import type { FrameOutputs } from "../outputs/index.ts";
 import { roughnessAhead, suggestedSpeed } from "../outputs/speed.ts";
 import type { Config } from "./config.ts";
+import { FeatureWorker } from "./feature-worker.ts";
 import { type FeatureContext, featureChannels, headFeatures, shrinkToPrior, smoothGrid } from "./features.ts";
 
 const DEFAULT_CONTEXT: FeatureContext =
@@ -134,6 +135,11 @@ export interface PipelineStats {
   supervisor: unknown;
   /** Mean wall-clock milliseconds per processed frame (backbone + head + outputs). */
   frameMs: number;
+  /**
+   * Of frameMs, the mean wait for the frame's features (the backbone): with the backbone worker and
+   * read-ahead this is only what the overlap with the other work did not hide.
+   */
+  featureWaitMs: number;
   /** Sensor faults the pipeline sees across streams (bad samples by reason are in `supervisor`). */
   diagnostics: PipelineDiagnostics;
 }
@@ -280,7 +286,10 @@ export interface PipelineOptions {
   costmap?: boolean;
   /** Emit a stats event every this many sensor seconds. Default 5. */
   statsEvery?: number;
-  /** Inject a backbone/learner (tests, the ROS node sharing one); otherwise created from config. */
+  /**
+   * Inject a backbone/learner (tests, the ROS node sharing one): an injected backbone runs on the
+   * pipeline's thread. Otherwise created from config (`learner.backboneWorker`: in a worker thread).
+   */
   backbone?: Backbone;
   /** Injected learners are not closed by the pipeline. */
   learner?: OnlineLearner | PipelineLearner;
@@ -289,12 +298,22 @@ export interface PipelineOptions {
   warn?: (message: string) => void;
 }
 
+/** What the pipeline extracts frame features with: in-process or in a worker thread. */
+export type FeatureBackbone = Backbone | FeatureWorker;
+
 export interface Pipeline {
   readonly events$: import("rxjs").Observable<PipelineEvent>;
-  readonly backbone: Backbone;
+  readonly backbone: FeatureBackbone;
   readonly learner: PipelineLearner;
   /** Feeds one input. Replay: resolves when it is fully processed. Live: resolves at once for images. */
   push(event: BagEvent | CoreInput): Promise<void>;
+  /**
+   * Replay: announces an input that will be pushed later (in push order), so a camera frame's
+   * features start computing now, while the inputs before it are processed. Every prefetched input
+   * must then be pushed; `readAhead` does both. Returns whether a frame was started (false for other
+   * inputs, and in live mode).
+   */
+  prefetch(event: BagEvent | CoreInput): boolean;
   stats(): PipelineStats;
   /** Ground truth per cell of a frame's grid (NaN unknown) when evaluating a simulator bag. */
   truthFor(stamp: Stamp, grid: RoughnessGrid): { roughness: Float32Array } | undefined;
@@ -305,8 +324,12 @@ export interface Pipeline {
 
 export async function createPipeline(config: Config, options: PipelineOptions = {}): Promise<Pipeline> {
   const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const backbone = options.backbone ?? (await Backbone.fromConfig(config.learner, { warn }));
   const context = options.featureContext ?? DEFAULT_CONTEXT;
+  const backbone =
+    options.backbone ??
+    (config.learner.backboneWorker
+      ? await FeatureWorker.start(config.learner, context, { warn })
+      : await Backbone.fromConfig(config.learner, { warn }));
   const channels = featureChannels(backbone.channels, context);
   let learner: PipelineLearner;
   if (options.learner) {
@@ -322,7 +345,7 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
 }
 
 class PipelineImpl implements Pipeline {
-  readonly backbone: Backbone;
+  readonly backbone: FeatureBackbone;
   readonly learner: PipelineLearner;
   readonly #events = new Subject<PipelineEvent>();
   readonly events$ = this.#events.asObservable();
@@ -353,11 +376,21 @@ class PipelineImpl implements Pipeline {
   };
   #problems: Record<string, number> = {};
   #frameMsTotal = 0;
+  #featureWaitMsTotal = 0;
   #trainSteps = 0;
   #labelCount = 0;
   #labelMean = 0.5;
   #lastLoss = Number.NaN;
   #wallStart = performance.now();
+  // Replay: frames whose features were started ahead of their push (see prefetch).
+  #prefetched = new Map<
+    object,
+    {
+      input: Extract<InternalInput, { kind: "image" | "compressed" }>;
+      image: Promise<ImageFrame>;
+      features: Promise<FeatureMap>;
+    }
+  >();
   // Live mode.
   #busy: Promise<void> | undefined;
   #pending: (() => Promise<ImageFrame>) | undefined;
@@ -374,7 +407,7 @@ class PipelineImpl implements Pipeline {
   constructor(
     config: Config,
     options: PipelineOptions,
-    backbone: Backbone,
+    backbone: FeatureBackbone,
     learner: PipelineLearner,
     warn: (m: string) => void,
   ) {
@@ -413,8 +446,40 @@ class PipelineImpl implements Pipeline {
     });
   }
 
+  prefetch(event: BagEvent | CoreInput): boolean {
+    if (this.#closed || this.#mode !== "replay" || this.#prefetched.has(event)) return false;
+    if ("type" in event && (event.type !== "message" || !this.#isCameraTopic(event.topic))) return false;
+    const input = "type" in event ? this.#fromBag(event) : event;
+    if (!input || (input.kind !== "image" && input.kind !== "compressed")) return false;
+    const image = input.kind === "image" ? Promise.resolve(input.frame) : decodeCompressed(input.frame);
+    const features = image.then((img) => this.#features(img));
+    // Observed here: a failure is reported when the frame is pushed, not as an unhandled rejection.
+    features.catch(() => {});
+    this.#prefetched.set(event, { input, image, features });
+    return true;
+  }
+
+  #isCameraTopic(topic: string): boolean {
+    return topic === this.#config.topics.image || topic === this.#config.topics.compressedImage;
+  }
+
+  /** The head's input features of a frame, from the worker or the in-process backbone. */
+  #features(img: ImageFrame): Promise<FeatureMap> {
+    const b = this.backbone;
+    if (b instanceof FeatureWorker) return b.features(img);
+    return b.extract(img).then((map) => headFeatures(map, this.#context));
+  }
+
   async push(event: BagEvent | CoreInput): Promise<void> {
     if (this.#closed) throw new Error("pipeline is closed");
+    const pre = this.#prefetched.get(event);
+    if (pre) {
+      this.#prefetched.delete(event);
+      const stamp = pre.input.frame.stamp;
+      await this.#advanceTime(stamp);
+      this.#frameArrived(stamp);
+      return this.#onFrame(() => pre.image, pre.features);
+    }
     const input = "type" in event ? this.#fromBag(event) : event;
     if (!input) return;
     const stamp = stampOf(input);
@@ -623,11 +688,11 @@ class PipelineImpl implements Pipeline {
     }
   }
 
-  #onFrame(load: () => Promise<ImageFrame>): Promise<void> {
+  #onFrame(load: () => Promise<ImageFrame>, features?: Promise<FeatureMap>): Promise<void> {
     this.#counts.framesIn++;
     if (this.#mode === "replay")
       return load().then(
-        (img) => this.#processFrame(img),
+        (img) => this.#processFrame(img, features).catch((err) => this.#frameError(err)),
         (err) => this.#frameError(err),
       );
     // Live: latest wins.
@@ -691,12 +756,14 @@ class PipelineImpl implements Pipeline {
     this.#problem({ type: "problem", kind: "frame", message: (err as Error).message });
   }
 
-  async #processFrame(image: ImageFrame): Promise<void> {
+  async #processFrame(image: ImageFrame, prefetched?: Promise<FeatureMap>): Promise<void> {
     const t0 = performance.now();
     const stamp = image.stamp;
     // Labels made up to this frame are trained on the schedule; the prediction below uses only the
-    // model as it is now (prequential).
-    const features = headFeatures(await this.backbone.extract(image), this.#context);
+    // model as it is now (prequential). The features do not depend on the model: a prefetch may
+    // have started them before the inputs ahead of this frame were processed.
+    const features = await (prefetched ?? this.#features(image));
+    this.#featureWaitMsTotal += performance.now() - t0;
     const n = features.rows * features.cols;
     const pred = this.learner.predict(features.data, n);
     const spec = {
@@ -787,6 +854,8 @@ class PipelineImpl implements Pipeline {
         this.#counts.keyframes++;
       }
     }
+    // Not kept as a keyframe: nothing refers to the features any more (the grids are copies).
+    if (!keyframe && this.backbone instanceof FeatureWorker) this.backbone.release(features);
     this.#counts.framesProcessed++;
     this.#frameMsTotal += performance.now() - t0;
     this.#events.next({
@@ -825,6 +894,9 @@ class PipelineImpl implements Pipeline {
       problems: { ...this.#problems },
       supervisor: this.#supervisor.stats(),
       frameMs: this.#counts.framesProcessed ? this.#frameMsTotal / this.#counts.framesProcessed : 0,
+      featureWaitMs: this.#counts.framesProcessed
+        ? this.#featureWaitMsTotal / this.#counts.framesProcessed
+        : 0,
       diagnostics: { ...this.#diag },
     };
   }
@@ -852,6 +924,7 @@ class PipelineImpl implements Pipeline {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#prefetched.clear();
     this.#events.complete();
     const errors: unknown[] = [];
     // Every cleanup runs even if one throws.
@@ -866,6 +939,46 @@ class PipelineImpl implements Pipeline {
       errors.push(err);
     }
     if (errors.length) throw errors[0];
+  }
+}
+
+/**
+ * The inputs of `source` in order, with the camera frames up to `frames` ahead of the one being
+ * pushed already prefetched: their features are computed (in the backbone worker) while the inputs
+ * before them are processed. Replay only; it holds at most `maxQueued` inputs.
+ *
+ *   for await (const event of readAhead(pipeline, source.messages())) await pipeline.push(event);
+ */
+export async function* readAhead<T>(
+  pipeline: { prefetch(event: NoInfer<T>): boolean },
+  source: AsyncIterable<T>,
+  frames = 2,
+  maxQueued = 1024,
+): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const queue: T[] = [];
+  const isFrame: boolean[] = [];
+  let framesQueued = 0;
+  let done = false;
+  try {
+    for (;;) {
+      while (!done && framesQueued < frames && queue.length < maxQueued) {
+        const r = await it.next();
+        if (r.done) {
+          done = true;
+          break;
+        }
+        const started = pipeline.prefetch(r.value);
+        queue.push(r.value);
+        isFrame.push(started);
+        if (started) framesQueued++;
+      }
+      if (queue.length === 0) return;
+      if (isFrame.shift()) framesQueued--;
+      yield queue.shift() as T;
+    }
+  } finally {
+    if (!done) await it.return?.();
   }
 }
 

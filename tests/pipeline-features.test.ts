@@ -1,0 +1,240 @@
+// Frame features off the main thread: the backbone worker gives exactly the in-process features, and
+// a replay that reads ahead (frames' features started early, in the worker) gives exactly the
+// predictions of a plain in-process replay.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+import type { ImageFrame } from "../src/core/types.ts";
+import { openBag } from "../src/io/bag/index.ts";
+import { Backbone, type FeatureMap } from "../src/learning/backbone.ts";
+import { type Config, defaultConfig } from "../src/runtime/config.ts";
+import { FeatureWorker } from "../src/runtime/feature-worker.ts";
+import { headFeatures } from "../src/runtime/features.ts";
+import { createPipeline, type PipelineSummary, readAhead } from "../src/runtime/pipeline.ts";
+import { textureImage } from "./learning-textures.ts";
+
+const same = (a: Float32Array, b: Float32Array) =>
+  a.length === b.length &&
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+/** The neighbourhood features written the plain way: float32 accumulation in neighbour order. */
+function referenceHeadFeatures(map: FeatureMap): Float32Array {
+  const { rows, cols, channels: C, data } = map;
+  const D = 2 * C + 1;
+  const out = new Float32Array(rows * cols * D);
+  const h = new Float32Array(rows * cols * C);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++)
+      for (let dc = -1; dc <= 1; dc++) {
+        if (c + dc < 0 || c + dc >= cols) continue;
+        for (let k = 0; k < C; k++) h[(r * cols + c) * C + k]! += data[(r * cols + c + dc) * C + k]!;
+      }
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const nr = (r > 0 ? 1 : 0) + 1 + (r < rows - 1 ? 1 : 0);
+      const nc = (c > 0 ? 1 : 0) + 1 + (c < cols - 1 ? 1 : 0);
+      const o = (r * cols + c) * D;
+      for (let k = 0; k < C; k++) out[o + k] = data[(r * cols + c) * C + k]!;
+      for (let dr = -1; dr <= 1; dr++) {
+        if (r + dr < 0 || r + dr >= rows) continue;
+        for (let k = 0; k < C; k++) out[o + C + k]! += h[((r + dr) * cols + c) * C + k]! * (1 / (nr * nc));
+      }
+      out[o + 2 * C] = (r + 0.5) / rows;
+    }
+  return out;
+}
+
+describe("headFeatures", () => {
+  it("equals the plain 3×3 neighbourhood means bit for bit, on grids down to one cell, into `out`", () => {
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 16807) % 2147483647;
+      return (seed / 2147483647) * 4 - 2;
+    };
+    for (const [rows, cols] of [
+      [1, 1],
+      [1, 5],
+      [4, 1],
+      [2, 2],
+      [7, 9],
+    ] as const) {
+      const C = 5;
+      const map: FeatureMap = {
+        rows,
+        cols,
+        channels: C,
+        strideX: 8,
+        strideY: 8,
+        data: Float32Array.from({ length: rows * cols * C }, rand),
+      };
+      const expected = referenceHeadFeatures(map);
+      const out = new Float32Array(expected.length).fill(Number.NaN);
+      const got = headFeatures(map, "neighbourhood", out);
+      expect(got.data).toBe(out);
+      expect(got.channels).toBe(2 * C + 1);
+      expect(same(got.data, expected)).toBe(true);
+      // A wrong-sized `out` is not used.
+      expect(headFeatures(map, "neighbourhood", new Float32Array(3)).data.length).toBe(expected.length);
+    }
+  });
+});
+
+describe("FeatureWorker (backbone in a worker thread)", () => {
+  const learner = defaultConfig().learner;
+  let inProcess: Backbone;
+  let worker: FeatureWorker;
+  const images: ImageFrame[] = [0, 1, 2, 3, 4, 5].map((i) =>
+    textureImage({ rgb: [60 + 30 * i, 120, 90], grain: 1 + i, contrast: 20 + 8 * i }, 160, 120, 11 + i),
+  );
+
+  beforeAll(async () => {
+    inProcess = await Backbone.fromConfig(learner);
+    worker = await FeatureWorker.start(learner, "neighbourhood");
+  });
+  afterAll(async () => {
+    await inProcess.close();
+    await worker.close();
+  });
+
+  it("reports the model it loaded", () => {
+    expect(worker.channels).toBe(inProcess.channels);
+    expect(worker.stride).toBe(inProcess.stride);
+    expect(worker.gridFor(640, 480)).toEqual(inProcess.gridFor(640, 480));
+  });
+
+  it("gives the in-process features bit for bit, several frames in flight, answered in order", async () => {
+    const pending = images.map((img) => worker.features(img));
+    const maps = await Promise.all(pending);
+    for (const [i, img] of images.entries()) {
+      const want = headFeatures(await inProcess.extract(img), "neighbourhood");
+      expect([maps[i]!.rows, maps[i]!.cols, maps[i]!.channels]).toEqual([
+        want.rows,
+        want.cols,
+        want.channels,
+      ]);
+      expect(same(maps[i]!.data, want.data)).toBe(true);
+    }
+  });
+
+  it("reuses released buffers without mixing frames up", async () => {
+    const want = await Promise.all(
+      images.map(async (img) => headFeatures(await inProcess.extract(img), "neighbourhood")),
+    );
+    for (let round = 0; round < 3; round++) {
+      const maps = await Promise.all(images.map((img) => worker.features(img)));
+      for (const [i, m] of maps.entries()) {
+        expect(same(m.data, want[i]!.data)).toBe(true);
+        worker.release(m);
+        expect(m.data.length).toBe(0); // handed back: detached here
+      }
+    }
+  });
+
+  it("answers a bad frame with a clear error and goes on with the next", async () => {
+    const tiny = textureImage({ rgb: [1, 2, 3], grain: 1, contrast: 1 }, 4, 4, 1);
+    const bad = worker.features(tiny);
+    const good = worker.features(images[0]!);
+    await expect(bad).rejects.toThrow(/smaller than one 8px feature cell/);
+    expect((await good).rows).toBe(inProcess.gridFor(160, 120).rows);
+  });
+
+  it("rejects work after close, and a missing model at start", async () => {
+    const w2 = await FeatureWorker.start(learner, "none");
+    const m = await w2.features(images[1]!);
+    expect(m.channels).toBe(inProcess.channels);
+    await w2.close();
+    await expect(w2.features(images[1]!)).rejects.toThrow(/closed/);
+    await expect(
+      FeatureWorker.start({ ...learner, backbone: "/nonexistent/model.onnx" }, "none"),
+    ).rejects.toThrow(/backbone model not found/);
+  });
+});
+
+describe("readAhead", () => {
+  it("yields every input in order and prefetches at most `frames` frames ahead", async () => {
+    const log: string[] = [];
+    const pipeline = {
+      prefetch(e: { id: string; frame: boolean }) {
+        log.push(`prefetch ${e.id}`);
+        return e.frame;
+      },
+    };
+    const inputs = "a F1 b c F2 d F3 F4 e".split(" ").map((id) => ({ id, frame: id.startsWith("F") }));
+    async function* source() {
+      for (const e of inputs) {
+        log.push(`read ${e.id}`);
+        yield e;
+      }
+    }
+    const out: string[] = [];
+    for await (const e of readAhead(pipeline, source(), 2)) {
+      out.push(e.id);
+      log.push(`push ${e.id}`);
+    }
+    expect(out).toEqual(inputs.map((e) => e.id));
+    // When F1 is pushed, F2 (and nothing past it) has been prefetched; F3 only once F1 is done.
+    const at = (s: string) => log.indexOf(s);
+    expect(at("prefetch F2")).toBeLessThan(at("push F1"));
+    expect(at("read d")).toBeGreaterThan(at("push F1"));
+    expect(at("prefetch F3")).toBeLessThan(at("push F2"));
+    expect(at("prefetch F4")).toBeGreaterThan(at("push F2"));
+  });
+});
+
+describe("replay with the backbone worker and read-ahead", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tl-features-"));
+  const bag = join(dir, "world.mcap");
+  beforeAll(async () => {
+    await generateWorldBag({
+      out: bag,
+      world: "sim/worlds/stripes.yaml",
+      seed: 2,
+      duration: 25,
+      camera: { width: 160, height: 120 },
+    });
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function replay(worker: boolean): Promise<{ grids: Float32Array[]; summary: PipelineSummary }> {
+    const base = defaultConfig();
+    const config: Config = { ...base, learner: { ...base.learner, backboneWorker: worker } };
+    const source = await openBag(bag);
+    const pipeline = await createPipeline(config, {
+      mode: "replay",
+      evaluate: true,
+      overlay: false,
+      warn: () => {},
+    });
+    const grids: Float32Array[] = [];
+    pipeline.events$.subscribe((e) => {
+      if (e.type === "prediction")
+        grids.push(e.outputs.grid.roughness.slice(), e.outputs.grid.confidence.slice());
+    });
+    const events = worker ? readAhead(pipeline, source.messages()) : source.messages();
+    for await (const e of events) await pipeline.push(e);
+    const summary = await pipeline.finish();
+    await pipeline.close();
+    await source.close();
+    return { grids, summary };
+  }
+
+  it("predicts exactly what the in-process replay predicts", async () => {
+    const plain = await replay(false);
+    const ahead = await replay(true);
+    expect(ahead.summary.framesProcessed).toBe(plain.summary.framesProcessed);
+    expect(ahead.summary.framesProcessed).toBeGreaterThan(300);
+    expect(ahead.summary.trainSteps).toBeGreaterThan(0);
+    expect(ahead.summary.trainSteps).toBe(plain.summary.trainSteps);
+    expect(ahead.summary.keyframes).toBe(plain.summary.keyframes);
+    expect(ahead.summary.problems).toEqual({});
+    expect(ahead.grids.length).toBe(plain.grids.length);
+    let differing = 0;
+    for (let i = 0; i < plain.grids.length; i++) if (!same(plain.grids[i]!, ahead.grids[i]!)) differing++;
+    expect(differing).toBe(0);
+    expect(ahead.summary.eval?.spearman).toBe(plain.summary.eval?.spearman);
+    expect(ahead.summary.featureWaitMs).toBeGreaterThanOrEqual(0);
+  }, 180_000);
+});
