@@ -367,6 +367,43 @@ describe("tensor hygiene", () => {
   });
 });
 
+describe("TerrainHead without the autoencoder (kNN novelty)", () => {
+  it("trains the roughness head exactly as with it, and leaves the autoencoder untouched", async () => {
+    const { TerrainHead } = await import("../src/learning/head.ts");
+    const C = 9;
+    const opts = { channels: C, hidden: 8, bottleneck: 3, learningRate: 0.01, seed: 5 };
+    const withAe = new TerrainHead(opts, "wasm");
+    const without = new TerrainHead({ ...opts, trainReconstruction: false }, "wasm");
+    const init = without.getWeights();
+    const rand = seededRandom(3);
+    const n = 32;
+    const x = Float32Array.from({ length: n * C }, () => rand() * 2 - 1);
+    const y = Float32Array.from({ length: n }, (_, i) => (x[i * C]! > 0 ? 0.8 : 0.2));
+    const w = new Float32Array(n).fill(1);
+    let lossA = Number.NaN;
+    let lossB = Number.NaN;
+    for (let s = 0; s < 25; s++) {
+      lossA = withAe.trainStep(x, y, w, n, true).loss;
+      const r = without.trainStep(x, y, w, n, true);
+      lossB = r.loss;
+      expect(r.reconLoss).toBeNaN();
+    }
+    expect(lossB).toBe(lossA);
+    const a = withAe.getWeights();
+    const b = without.getWeights();
+    // Roughness MLP (w1, b1, w2, b2): bit-identical; autoencoder (e1, c1, e2, c2): still at init.
+    for (let i = 0; i < 4; i++)
+      expect(Buffer.from(b[i]!.buffer).equals(Buffer.from(a[i]!.buffer))).toBe(true);
+    for (let i = 4; i < 8; i++) {
+      expect(Buffer.from(b[i]!.buffer).equals(Buffer.from(init[i]!.buffer))).toBe(true);
+      expect(Buffer.from(a[i]!.buffer).equals(Buffer.from(init[i]!.buffer))).toBe(false);
+    }
+    expect(lossA).toBeLessThan(0.2);
+    withAe.dispose();
+    without.dispose();
+  });
+});
+
 describe("ReplayBuffer", () => {
   const fill = (buf: ReplayBuffer, n: number, target: number) => {
     const f = new Float32Array(n * buf.channels).fill(target);

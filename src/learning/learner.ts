@@ -150,6 +150,7 @@ export class OnlineLearner {
         bottleneck: cfg.bottleneck,
         learningRate: cfg.learningRate,
         seed: cfg.seed,
+        trainReconstruction: cfg.novelty === "autoencoder",
       },
       backend,
     );
