@@ -44,6 +44,7 @@ export class RollingCostmap {
   #sumW: Float32Array;
   #sumN: Float32Array;
   #tmp: Float32Array;
+  #usable = new Uint8Array(0);
 
   constructor(options: CostmapOptions) {
     if (!(options.resolution > 0) || !(options.size > options.resolution)) {
@@ -136,24 +137,33 @@ export class RollingCostmap {
     robotY: number,
   ): void {
     const maxR2 = this.maxRange * this.maxRange;
-    const ok = (i: number) => {
+    // Each cell is a corner of up to four quads: decide once whether it is usable.
+    const n = rows * cols;
+    if (this.#usable.length < n) this.#usable = new Uint8Array(n);
+    const usable = this.#usable;
+    for (let i = 0; i < n; i++) {
       const x = xs[i]!;
       const y = ys[i]!;
-      if (!Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(roughness[i]!)) return false;
       const dx = x - robotX;
       const dy = y - robotY;
-      return dx * dx + dy * dy <= maxR2;
-    };
+      usable[i] =
+        Number.isFinite(x) &&
+        Number.isFinite(y) &&
+        Number.isFinite(roughness[i]!) &&
+        dx * dx + dy * dy <= maxR2
+          ? 1
+          : 0;
+    }
     for (let r = 0; r + 1 < rows; r++) {
       for (let c = 0; c + 1 < cols; c++) {
         const a = r * cols + c;
         const b = a + 1;
         const d = a + cols;
         const e = d + 1;
-        const oa = ok(a),
-          ob = ok(b),
-          od = ok(d),
-          oe = ok(e);
+        const oa = usable[a] === 1,
+          ob = usable[b] === 1,
+          od = usable[d] === 1,
+          oe = usable[e] === 1;
         if (oa && ob && oe) this.#triangle(a, b, e, xs, ys, roughness, confidence);
         if (oa && oe && od) this.#triangle(a, e, d, xs, ys, roughness, confidence);
         // A quad with one corner missing (horizon edge) still contributes its valid triangle.
