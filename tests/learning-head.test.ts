@@ -288,6 +288,24 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/onnxruntime head predictor could not be built: no onnxruntime here/);
   });
+
+  it("predicts rows in shared memory (the backbone worker's maps) without falling back", async () => {
+    const probe = await frame(TRAINED[0]?.[0] as TextureSpec, 4);
+    const warnings: string[] = [];
+    const l = await OnlineLearner.create(cfg({ minSamples: 16 }), probe.channels, {
+      warn: (m) => warnings.push(m),
+    });
+    l.addSamples(probe.data, new Float32Array(probe.n).fill(0.3));
+    await l.train(10);
+    const shared = new Float32Array(new SharedArrayBuffer(probe.data.byteLength));
+    shared.set(probe.data);
+    const a = l.predict(probe.data, probe.n);
+    const b = l.predict(shared, probe.n);
+    expect(Array.from(b.roughness)).toEqual(Array.from(a.roughness));
+    expect(Array.from(b.confidence)).toEqual(Array.from(a.confidence));
+    expect(warnings).toEqual([]);
+    l.dispose();
+  });
 });
 
 describe("label calibration", () => {

@@ -91,6 +91,32 @@ describe("RollingCostmap", () => {
     cm2.advance(200, 1.7, 0.3);
     expect(valueAt(cm2.snapshot(200), 3, 0)).toBe(-1);
   });
+
+  it("decays the same over hours of frames (lazy decay folds back before float range runs out)", () => {
+    // One frame every 0.1 s for 2 h with a 5 s half-life: the scale would underflow 300 times over.
+    const cm = new RollingCostmap(options);
+    const g = squareGrid(new Array(9).fill(0.3), new Array(9).fill(1));
+    const old = squareGrid(new Array(9).fill(0.9), new Array(9).fill(1));
+    for (const g2 of [old.xs, old.ys]) for (let i = 0; i < 9; i++) g2[i] = -g2[i]!; // behind the robot
+    cm.advance(0, 0, 0);
+    cm.integrate(3, 3, old.xs, old.ys, old.rough, old.conf, 0, 0);
+    let t = 0;
+    for (let i = 0; i < 72_000; i++) {
+      t += 0.1;
+      cm.advance(t, 0, 0);
+      cm.integrate(3, 3, g.xs, g.ys, g.rough, g.conf, 0, 0);
+    }
+    const m = cm.snapshot(t);
+    expect(valueAt(m, 3, 0)).toBe(30);
+    expect(valueAt(m, -3, 0)).toBe(-1); // the old evidence decayed away
+    // A fresh map fed the last 30 s gives the same picture.
+    const fresh = new RollingCostmap(options);
+    for (let i = 0; i < 300; i++) {
+      fresh.advance(t - 30 + i * 0.1, 0, 0);
+      fresh.integrate(3, 3, g.xs, g.ys, g.rough, g.conf, 0, 0);
+    }
+    expect(Array.from(fresh.snapshot(t).data)).toEqual(Array.from(m.data));
+  });
 });
 
 describe("roughness ahead and speed limit", () => {

@@ -116,6 +116,7 @@ describe("FeatureWorker (backbone in a worker thread)", () => {
         want.channels,
       ]);
       expect(same(maps[i]!.data, want.data)).toBe(true);
+      worker.release(maps[i]!);
     }
   });
 
@@ -128,17 +129,23 @@ describe("FeatureWorker (backbone in a worker thread)", () => {
       for (const [i, m] of maps.entries()) {
         expect(same(m.data, want[i]!.data)).toBe(true);
         worker.release(m);
-        expect(m.data.length).toBe(0); // handed back: detached here
       }
     }
+    // One slot per frame in flight at the peak, then reused.
+    expect(worker.slotCount).toBe(images.length);
   });
 
   it("answers a bad frame with a clear error and goes on with the next", async () => {
     const tiny = textureImage({ rgb: [1, 2, 3], grain: 1, contrast: 1 }, 4, 4, 1);
+    const slots = worker.slotCount;
     const bad = worker.features(tiny);
     const good = worker.features(images[0]!);
     await expect(bad).rejects.toThrow(/smaller than one 8px feature cell/);
-    expect((await good).rows).toBe(inProcess.gridFor(160, 120).rows);
+    const map = await good;
+    expect(map.rows).toBe(inProcess.gridFor(160, 120).rows);
+    worker.release(map);
+    // The failed frame's slot was freed too: no new slot was needed.
+    expect(worker.slotCount).toBe(slots);
   });
 
   it("rejects work after close, and a missing model at start", async () => {
@@ -202,11 +209,12 @@ describe("replay with the backbone worker and read-ahead", () => {
     const base = defaultConfig();
     const config: Config = { ...base, learner: { ...base.learner, backboneWorker: worker } };
     const source = await openBag(bag);
+    const warnings: string[] = [];
     const pipeline = await createPipeline(config, {
       mode: "replay",
       evaluate: true,
       overlay: false,
-      warn: () => {},
+      warn: (m) => warnings.push(m),
     });
     const grids: Float32Array[] = [];
     pipeline.events$.subscribe((e) => {
@@ -218,6 +226,8 @@ describe("replay with the backbone worker and read-ahead", () => {
     const summary = await pipeline.finish();
     await pipeline.close();
     await source.close();
+    // No fallback of any part (e.g. the onnxruntime head refusing the worker's shared memory).
+    expect(warnings).toEqual([]);
     return { grids, summary };
   }
 

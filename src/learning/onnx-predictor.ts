@@ -180,6 +180,8 @@ export class OnnxPredictor {
   readonly opts: OnnxPredictorOptions;
   private session: NativeSession | null;
   private readonly feeds: Record<string, ort.Tensor> = {};
+  /** Rows copied out of shared memory for the native binding (see exec). */
+  private unshared = new Float32Array(0);
   private readonly fetches: Record<string, null> = { roughness: null, score: null, row_sum: null };
   private refCount = 0;
   private readonly required: readonly string[];
@@ -288,6 +290,12 @@ export class OnnxPredictor {
     const feeds: Record<string, ort.Tensor> = { ...this.feeds, ...extra };
     for (const name of this.required) {
       if (name !== "x" && !feeds[name]) throw new Error(`head predictor: input ${name} not set`);
+    }
+    if (x.buffer instanceof SharedArrayBuffer) {
+      // The native binding refuses shared memory ("Invalid argument"): the backbone worker's maps.
+      if (this.unshared.length < n * D) this.unshared = new Float32Array(n * D);
+      this.unshared.set(x.subarray(0, n * D));
+      x = this.unshared;
     }
     feeds.x = new ort.Tensor("float32", x.subarray(0, n * D), [n, D]);
     let out = this.session.run(feeds, fetches, {}) as Record<string, ort.Tensor>;

@@ -45,6 +45,10 @@ export class RollingCostmap {
   #sumN: Float32Array;
   #tmp: Float32Array;
   #usable = new Uint8Array(0);
+  // Decay without touching every cell every frame: stored sums are true sums / #scale, and #scale
+  // shrinks with the half-life; new evidence is added as value / #scale. Folded back into the cells
+  // before the stored values could grow out of float range.
+  #scale = 1;
 
   constructor(options: CostmapOptions) {
     if (!(options.resolution > 0) || !(options.size > options.resolution)) {
@@ -75,6 +79,7 @@ export class RollingCostmap {
     this.#sumWR.fill(0);
     this.#sumW.fill(0);
     this.#sumN.fill(0);
+    this.#scale = 1;
     this.#placed = false;
     this.#lastStamp = Number.NaN;
   }
@@ -95,15 +100,24 @@ export class RollingCostmap {
       this.#iy0 = iy0;
     }
     if (Number.isFinite(this.#lastStamp) && stamp > this.#lastStamp && this.halfLife > 0) {
-      const f = 0.5 ** ((stamp - this.#lastStamp) / this.halfLife);
-      const n = this.#sumW.length;
-      for (let i = 0; i < n; i++) {
-        this.#sumWR[i]! *= f;
-        this.#sumW[i]! *= f;
-        this.#sumN[i]! *= f;
-      }
+      this.#scale *= 0.5 ** ((stamp - this.#lastStamp) / this.halfLife);
+      // 2^-40: new evidence is stored ×2^40 at most, far inside float32 range (and decayed evidence
+      // below that is invisible next to it anyway).
+      if (this.#scale < 2 ** -40) this.#fold();
     }
     if (!(stamp <= this.#lastStamp)) this.#lastStamp = stamp;
+  }
+
+  /** Applies #scale to the stored sums and resets it to 1. */
+  #fold(): void {
+    const f = this.#scale;
+    const n = this.#sumW.length;
+    for (let i = 0; i < n; i++) {
+      this.#sumWR[i]! *= f;
+      this.#sumW[i]! *= f;
+      this.#sumN[i]! *= f;
+    }
+    this.#scale = 1;
   }
 
   #shift(a: Float32Array, dx: number, dy: number): void {
@@ -204,22 +218,33 @@ export class RollingCostmap {
     const c0 = conf[i0]!,
       c1 = conf[i1]!,
       c2 = conf[i2]!;
+    // Barycentric coordinates are affine in the cell centre (px, py): l = a·px + b·py + c.
+    const inv = 1 / det;
+    const a0 = (y1 - y2) * inv;
+    const b0 = (x2 - x1) * inv;
+    const a1 = (y2 - y0) * inv;
+    const b1 = (x0 - x2) * inv;
+    const up = 1 / this.#scale;
+    const sumWR = this.#sumWR;
+    const sumW = this.#sumW;
+    const sumN = this.#sumN;
     for (let cy = minY; cy <= maxY; cy++) {
-      const py = cy + 0.5;
+      const dy = cy + 0.5 - y2;
+      const rowBase = cy * w;
       for (let cx = minX; cx <= maxX; cx++) {
-        const px = cx + 0.5;
-        const l0 = ((y1 - y2) * (px - x2) + (x2 - x1) * (py - y2)) / det;
-        const l1 = ((y2 - y0) * (px - x2) + (x0 - x2) * (py - y2)) / det;
+        const dx = cx + 0.5 - x2;
+        const l0 = a0 * dx + b0 * dy;
+        const l1 = a1 * dx + b1 * dy;
         const l2 = 1 - l0 - l1;
         // Half-open edges would miss shared borders by rounding; a small tolerance double-counts
         // a few border cells instead, which averaging absorbs.
         if (l0 < -1e-6 || l1 < -1e-6 || l2 < -1e-6) continue;
         const rv = l0 * r0 + l1 * r1 + l2 * r2;
-        const cv = Math.max(0, Math.min(1, l0 * c0 + l1 * c1 + l2 * c2));
-        const k = cy * w + cx;
-        this.#sumWR[k]! += cv * rv;
-        this.#sumW[k]! += cv;
-        this.#sumN[k]! += 1;
+        const cv = Math.max(0, Math.min(1, l0 * c0 + l1 * c1 + l2 * c2)) * up;
+        const k = rowBase + cx;
+        sumWR[k]! += cv * rv;
+        sumW[k]! += cv;
+        sumN[k]! += up;
       }
     }
   }
@@ -228,10 +253,12 @@ export class RollingCostmap {
   snapshot(stamp: Stamp, out?: Int8Array): Costmap {
     const n = this.width * this.height;
     const data = out && out.length === n ? out : new Int8Array(n);
+    // The ratios do not depend on #scale; only the evidence threshold does.
+    const minN = 1e-3 / this.#scale;
     for (let i = 0; i < n; i++) {
       const sn = this.#sumN[i]!;
       const sw = this.#sumW[i]!;
-      if (!(sn > 1e-3) || sw / sn < this.minConfidence || !(sw > 0)) {
+      if (!(sn > minN) || sw / sn < this.minConfidence || !(sw > 0)) {
         data[i] = -1;
         continue;
       }

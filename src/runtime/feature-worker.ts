@@ -7,18 +7,22 @@
 // backbone no longer delays IMU and odometry handling.
 //
 //   main thread                                   worker thread (this file)
-//   extract(img) → pixels copied into a pooled    Backbone (its own onnxruntime session):
-//                  buffer, transferred      ────► preprocessing + session.run + headFeatures
-//   resolves with the FeatureMap           ◄──── features transferred, the pixel buffer handed back
+//   features(img) → pixels copied into a slot's   Backbone (its own onnxruntime session):
+//                   shared memory; {slot} ──────► preprocessing + session.run + headFeatures,
+//   resolves with a FeatureMap viewing the  ◄──── written into the slot's shared feature memory
+//   slot's features; release(map) frees the slot
 //
-// Requests are answered in order; several may be in flight. The features are a pure function of the
-// image, so running them early or elsewhere changes no result.
+// Slots are SharedArrayBuffers made once and reused frame after frame: a frame costs one pixel copy
+// and two small messages, and no per-frame allocation on either thread (transferring fresh buffers
+// made every frame count as new external memory and kept V8's collector busy). Requests are answered
+// in order; several may be in flight. The features are a pure function of the image, so running them
+// early or elsewhere changes no result.
 
 import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
 import type { ImageFrame } from "../core/types.ts";
 import { Backbone, type BackboneInfo, type FeatureMap, featureGridFor } from "../learning/backbone.ts";
 import type { LearnerConfig } from "./config.ts";
-import { type FeatureContext, headFeatures } from "./features.ts";
+import { type FeatureContext, featureChannels, headFeatures } from "./features.ts";
 import { spawnModuleWorker } from "./ts-worker.ts";
 
 const WORKER_KIND = "terrain-learner/feature-worker";
@@ -32,13 +36,15 @@ type ToWorker =
   | {
       type: "extract";
       id: number;
+      slot: number;
       width: number;
       height: number;
       encoding: ImageFrame["encoding"];
       bytes: number;
-      pixels: ArrayBuffer;
+      /** Sent when the slot's memory is new (first use, or grown for a bigger camera). */
+      pixels?: SharedArrayBuffer;
+      features?: SharedArrayBuffer;
     }
-  | { type: "release"; data: ArrayBuffer }
   | { type: "stop" };
 
 type FromWorker =
@@ -52,14 +58,16 @@ type FromWorker =
       channels: number;
       strideX: number;
       strideY: number;
-      data: ArrayBuffer;
-      pixels: ArrayBuffer;
     }
-  | { type: "failed"; id: number; message: string; pixels: ArrayBuffer }
+  | { type: "failed"; id: number; message: string }
   | { type: "fatal"; message: string };
 
-/** Pixel buffers kept for reuse (a frame or two in flight, plus read-ahead). */
-const POOL_MAX = 6;
+interface Slot {
+  pixels: SharedArrayBuffer;
+  features: SharedArrayBuffer;
+  /** From features() until release() (or a failure): the worker or the caller is using it. */
+  busy: boolean;
+}
 
 export class FeatureWorker {
   readonly info: BackboneInfo;
@@ -69,9 +77,9 @@ export class FeatureWorker {
   private nextId = 1;
   private readonly waiting = new Map<
     number,
-    { resolve: (m: FeatureMap) => void; reject: (e: Error) => void }
+    { slot: number; resolve: (m: FeatureMap) => void; reject: (e: Error) => void }
   >();
-  private pool: ArrayBuffer[] = [];
+  private readonly slots: Slot[] = [];
   private failure: Error | null = null;
   private closing = false;
   private readonly exited: Promise<void>;
@@ -153,6 +161,10 @@ export class FeatureWorker {
   get name(): string {
     return this.info.name;
   }
+  /** Shared-memory slots made so far (frames in flight plus maps not yet released, at their peak). */
+  get slotCount(): number {
+    return this.slots.length;
+  }
 
   /** The feature grid of a width×height camera image, in that image's pixels (see Backbone.gridFor). */
   gridFor(width: number, height: number) {
@@ -161,39 +173,46 @@ export class FeatureWorker {
 
   /**
    * The head's input features of one image (the backbone's map with this worker's context). The
-   * image's pixels are copied before this returns, so the caller may reuse its buffer at once.
+   * image's pixels are copied before this returns, so the caller may reuse its buffer at once. The
+   * map's data lives in a shared slot until `release(map)`: copy what must outlive that.
    */
   features(img: ImageFrame): Promise<FeatureMap> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closing) return Promise.reject(new Error("feature worker is closed"));
     const bytes = img.data.byteLength;
-    let pixels = this.pool.pop();
-    if (!pixels || pixels.byteLength < bytes) pixels = new ArrayBuffer(bytes);
-    new Uint8Array(pixels, 0, bytes).set(img.data);
-    const id = this.nextId++;
-    const result = new Promise<FeatureMap>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    const grid = this.gridFor(img.width, img.height);
+    const floats = Math.max(0, grid.rows * grid.cols) * featureChannels(this.info.channels, this.context);
+    let index = this.slots.findIndex((s) => !s.busy);
+    if (index < 0) {
+      index = this.slots.length;
+      this.slots.push({ pixels: new SharedArrayBuffer(0), features: new SharedArrayBuffer(0), busy: false });
+    }
+    const slot = this.slots[index]!;
     const msg: ToWorker = {
       type: "extract",
-      id,
+      id: this.nextId++,
+      slot: index,
       width: img.width,
       height: img.height,
       encoding: img.encoding,
       bytes,
-      pixels,
     };
-    this.worker.postMessage(msg, [pixels]);
+    if (slot.pixels.byteLength < bytes) msg.pixels = slot.pixels = new SharedArrayBuffer(bytes);
+    if (slot.features.byteLength < floats * 4)
+      msg.features = slot.features = new SharedArrayBuffer(floats * 4);
+    new Uint8Array(slot.pixels, 0, bytes).set(img.data);
+    slot.busy = true;
+    const result = new Promise<FeatureMap>((resolve, reject) =>
+      this.waiting.set(msg.id, { slot: index, resolve, reject }),
+    );
+    this.worker.postMessage(msg);
     return result;
   }
 
-  /**
-   * Hands a map's buffer back for reuse once the caller no longer needs it (not kept as keyframe
-   * data): fewer large allocations per frame on both threads. The map's data is unusable afterwards.
-   */
+  /** Frees the slot of a map from features() (the map's data is overwritten by a later frame). */
   release(map: FeatureMap): void {
-    const buf = map.data.buffer;
-    if (this.failure || !(buf instanceof ArrayBuffer) || buf.byteLength === 0) return;
-    if (map.data.byteOffset !== 0 || map.data.byteLength !== buf.byteLength) return;
-    this.worker.postMessage({ type: "release", data: buf } satisfies ToWorker, [buf]);
+    const slot = this.slots.find((s) => s.busy && s.features === map.data.buffer);
+    if (slot) slot.busy = false;
   }
 
   /** Stops the worker; requests still in flight are rejected. */
@@ -209,31 +228,29 @@ export class FeatureWorker {
     this.fail(new Error("feature worker is closed"));
   }
 
-  private recycle(pixels: ArrayBuffer): void {
-    if (this.pool.length < POOL_MAX) this.pool.push(pixels);
-  }
-
   private onMessage(m: FromWorker): void {
     switch (m.type) {
       case "features": {
-        this.recycle(m.pixels);
         const w = this.waiting.get(m.id);
         this.waiting.delete(m.id);
-        w?.resolve({
+        if (!w) return;
+        const n = m.rows * m.cols * m.channels;
+        w.resolve({
           rows: m.rows,
           cols: m.cols,
           channels: m.channels,
           strideX: m.strideX,
           strideY: m.strideY,
-          data: new Float32Array(m.data),
+          data: new Float32Array(this.slots[w.slot]!.features, 0, n),
         });
         return;
       }
       case "failed": {
-        this.recycle(m.pixels);
         const w = this.waiting.get(m.id);
         this.waiting.delete(m.id);
-        w?.reject(new Error(m.message));
+        if (!w) return;
+        this.slots[w.slot]!.busy = false;
+        w.reject(new Error(m.message));
         return;
       }
       case "warn":
@@ -258,7 +275,7 @@ export class FeatureWorker {
 
 async function runWorker(learner: BackboneConfig, context: FeatureContext): Promise<void> {
   const port = parentPort!;
-  const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+  const post = (m: FromWorker) => port.postMessage(m);
   let backbone: Backbone;
   try {
     backbone = await Backbone.fromConfig(learner, { warn: (message) => post({ type: "warn", message }) });
@@ -267,17 +284,11 @@ async function runWorker(learner: BackboneConfig, context: FeatureContext): Prom
     port.close();
     return;
   }
-  let queue: Promise<void> = Promise.resolve();
-  // Buffers the main thread handed back, and the backbone's own map (copied into the head's).
-  const free: ArrayBuffer[] = [];
+  const slots: { pixels: SharedArrayBuffer; features: SharedArrayBuffer }[] = [];
+  // The backbone's own map, copied into the slot by headFeatures.
   let raw = new Float32Array(0);
+  let queue: Promise<void> = Promise.resolve();
   port.on("message", (msg: ToWorker) => {
-    if (msg.type === "release") {
-      // Newest kept: after a camera size change the old size's buffers age out.
-      free.push(msg.data);
-      if (free.length > POOL_MAX) free.shift();
-      return;
-    }
     if (msg.type === "stop") {
       queue = queue.then(async () => {
         await backbone.close();
@@ -285,6 +296,10 @@ async function runWorker(learner: BackboneConfig, context: FeatureContext): Prom
       });
       return;
     }
+    const slot = slots[msg.slot] ?? { pixels: new SharedArrayBuffer(0), features: new SharedArrayBuffer(0) };
+    slots[msg.slot] = slot;
+    if (msg.pixels) slot.pixels = msg.pixels;
+    if (msg.features) slot.features = msg.features;
     queue = queue.then(async () => {
       const img: ImageFrame = {
         stamp: 0,
@@ -292,17 +307,12 @@ async function runWorker(learner: BackboneConfig, context: FeatureContext): Prom
         width: msg.width,
         height: msg.height,
         encoding: msg.encoding,
-        data: new Uint8Array(msg.pixels, 0, msg.bytes),
+        data: new Uint8Array(slot.pixels, 0, msg.bytes),
       };
       try {
         const grid = backbone.gridFor(img.width, img.height);
         const n = Math.max(0, grid.rows * grid.cols);
-        const outLen = n * (context === "none" ? backbone.channels : 2 * backbone.channels + 1);
-        let out: Float32Array | undefined;
-        for (let i = free.length - 1; i >= 0 && !out; i--) {
-          if (free[i]!.byteLength === outLen * 4) out = new Float32Array(free.splice(i, 1)[0]!);
-        }
-        out ??= new Float32Array(outLen);
+        const out = new Float32Array(slot.features, 0, n * featureChannels(backbone.channels, context));
         let map: FeatureMap;
         if (context === "none") {
           map = await backbone.extract(img, out);
@@ -310,30 +320,17 @@ async function runWorker(learner: BackboneConfig, context: FeatureContext): Prom
           if (raw.length !== n * backbone.channels) raw = new Float32Array(n * backbone.channels);
           map = headFeatures(await backbone.extract(img, raw), context, out);
         }
-        const data = map.data;
-        // Transferable only when the map owns its whole buffer (it does: a fresh array per frame).
-        const buf =
-          data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
-            ? (data.buffer as ArrayBuffer)
-            : data.slice().buffer;
-        post(
-          {
-            type: "features",
-            id: msg.id,
-            rows: map.rows,
-            cols: map.cols,
-            channels: map.channels,
-            strideX: map.strideX,
-            strideY: map.strideY,
-            data: buf,
-            pixels: msg.pixels,
-          },
-          [buf, msg.pixels],
-        );
+        post({
+          type: "features",
+          id: msg.id,
+          rows: map.rows,
+          cols: map.cols,
+          channels: map.channels,
+          strideX: map.strideX,
+          strideY: map.strideY,
+        });
       } catch (err) {
-        post({ type: "failed", id: msg.id, message: (err as Error).message, pixels: msg.pixels }, [
-          msg.pixels,
-        ]);
+        post({ type: "failed", id: msg.id, message: (err as Error).message });
       }
     });
   });

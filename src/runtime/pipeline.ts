@@ -758,12 +758,21 @@ class PipelineImpl implements Pipeline {
 
   async #processFrame(image: ImageFrame, prefetched?: Promise<FeatureMap>): Promise<void> {
     const t0 = performance.now();
-    const stamp = image.stamp;
     // Labels made up to this frame are trained on the schedule; the prediction below uses only the
     // model as it is now (prequential). The features do not depend on the model: a prefetch may
     // have started them before the inputs ahead of this frame were processed.
     const features = await (prefetched ?? this.#features(image));
     this.#featureWaitMsTotal += performance.now() - t0;
+    try {
+      this.#predictFrame(image, features, t0);
+    } finally {
+      // The worker's features live in a shared slot until released (a keyframe keeps a copy).
+      if (this.backbone instanceof FeatureWorker) this.backbone.release(features);
+    }
+  }
+
+  #predictFrame(image: ImageFrame, features: FeatureMap, t0: number): void {
+    const stamp = image.stamp;
     const n = features.rows * features.cols;
     const pred = this.learner.predict(features.data, n);
     const spec = {
@@ -848,14 +857,14 @@ class PipelineImpl implements Pipeline {
 
     let keyframe = false;
     if (this.#supervisor.wantsKeyframe(stamp)) {
-      const id = this.#supervisor.addKeyframe(stamp, spec, features);
+      const kept =
+        this.backbone instanceof FeatureWorker ? { ...features, data: features.data.slice() } : features;
+      const id = this.#supervisor.addKeyframe(stamp, spec, kept);
       if (id !== null) {
         keyframe = true;
         this.#counts.keyframes++;
       }
     }
-    // Not kept as a keyframe: nothing refers to the features any more (the grids are copies).
-    if (!keyframe && this.backbone instanceof FeatureWorker) this.backbone.release(features);
     this.#counts.framesProcessed++;
     this.#frameMsTotal += performance.now() - t0;
     this.#events.next({
