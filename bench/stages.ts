@@ -5,7 +5,11 @@
 // Stage → what is timed:
 //   decode    reading the bag: chunk decompression + CDR deserialisation (the caller times its
 //             iterator with `timed("decode", ...)`), plus JPEG decoding when the bag has it
-//   backbone  Backbone.extract (onnxruntime)
+//   backbone  Backbone.extract (onnxruntime) when it runs on the pipeline's thread
+//             (learner.backboneWorker false); with the backbone worker (the default) the main
+//             thread's share: its wait for a frame's features (the pipeline's featureWaitMs), what the
+//             overlap with read-ahead did not hide. Copying a frame's pixels into the worker's slot
+//             happens while reading ahead and counts as decode.
 //   head      OnlineLearner.predict (roughness + confidence for every cell)
 //   label     SelfSupervisor.onImu/onImuRaw/onOdom (validation, ring buffers) + VibrationLabeller.process/finish
 //   associate SelfSupervisor.collect (label footprints into every live keyframe) + wantsKeyframe/addKeyframe
