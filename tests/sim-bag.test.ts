@@ -29,6 +29,7 @@ interface Raw {
 }
 let raw: Raw[] = [];
 let metadata = new Map<string, string>();
+const qosByTopic = new Map<string, string>();
 
 beforeAll(async () => {
   result = await generateWorldBag({ out: path, seed: 3, duration: DURATION });
@@ -41,6 +42,8 @@ beforeAll(async () => {
     expect(reader.header.profile).toBe("ros2");
     for await (const m of reader.readMetadata({ name: "terrain_learner_sim" })) metadata = m.metadata;
     raw = [];
+    for (const ch of reader.channelsById.values())
+      qosByTopic.set(ch.topic, ch.metadata.get("offered_qos_profiles") ?? "(none)");
     for await (const m of reader.readMessages()) {
       const ch = reader.channelsById.get(m.channelId)!;
       const schema = reader.schemasById.get(ch.schemaId)!;
@@ -101,6 +104,14 @@ describe("simulator bag via @mcap/core", () => {
       const m = decode(r) as { header: { stamp: { sec: number; nanosec: number } } };
       expect(BigInt(m.header.stamp.sec) * 1_000_000_000n + BigInt(m.header.stamp.nanosec)).toBe(r.logTime);
     }
+  });
+
+  it("offers /tf_static latched (transient local) like rosbag2, other topics with no profile", () => {
+    const latched = qosByTopic.get("/tf_static") ?? "";
+    expect(latched).toMatch(/durability: 1\n/); // TRANSIENT_LOCAL
+    expect(latched).toMatch(/reliability: 1\n/); // RELIABLE
+    expect(latched).toMatch(/depth: 1\n/);
+    expect(qosByTopic.get(TOPICS.odom)).toBe("");
   });
 
   it("records the world, seed and version in the terrain_learner_sim metadata", () => {

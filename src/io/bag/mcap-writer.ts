@@ -10,6 +10,28 @@ import { FileHandleWritable } from "@mcap/nodejs";
 import { secondsToNs } from "../../core/time.ts";
 import { definitionsFor, ros2TypeName, schemaTextFor } from "../ros/definitions.ts";
 
+/**
+ * rosbag2's offered_qos_profiles YAML (Humble's integer enums) for a latched publisher: keep last 1,
+ * reliable, transient local, default deadline/lifespan/liveliness.
+ */
+const LATCHED_QOS = [
+  "- history: 1",
+  "  depth: 1",
+  "  reliability: 1",
+  "  durability: 1",
+  "  deadline:",
+  "    sec: 2147483647",
+  "    nsec: 4294967295",
+  "  lifespan:",
+  "    sec: 2147483647",
+  "    nsec: 4294967295",
+  "  liveliness: 1",
+  "  liveliness_lease_duration:",
+  "    sec: 2147483647",
+  "    nsec: 4294967295",
+  "  avoid_ros_namespace_conventions: false",
+].join("\n");
+
 export type ChunkCompression = "zstd" | "lz4" | "none";
 
 export interface McapWriterOptions {
@@ -149,8 +171,9 @@ export class Ros2McapWriter {
       topic,
       schemaId,
       messageEncoding: "cdr",
-      // rosbag2 stores the offered QoS here; an empty list is what it writes for none.
-      metadata: new Map([["offered_qos_profiles", ""]]),
+      // rosbag2 stores the offered QoS here; an empty list is what it writes for none. /tf_static
+      // is latched (transient local): `ros2 bag play` re-offers it so late subscribers still get it.
+      metadata: new Map([["offered_qos_profiles", topic === "/tf_static" ? LATCHED_QOS : ""]]),
     });
     const entry = { channelId, serializer: new MessageWriter(definitionsFor(fullType)), sequence: 0 };
     this.#topics.set(topic, entry);
