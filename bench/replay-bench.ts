@@ -43,6 +43,8 @@ async function replay(): Promise<void> {
   const it = readAhead(pipeline, source.messages());
   let first = Number.NaN;
   const t0 = performance.now();
+  // CPU of every thread of the process (main, backbone worker, training worker, V8's helpers).
+  const cpu0 = process.cpuUsage();
   let n = 0;
   for (;;) {
     const r = await timed("decode", () => it.next());
@@ -58,6 +60,8 @@ async function replay(): Promise<void> {
   await it.return(undefined);
   const summary = await pipeline.finish();
   const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   await pipeline.close();
   await source.close();
   const frames = summary.framesProcessed;
@@ -81,6 +85,7 @@ async function replay(): Promise<void> {
     realtimeFactor: summary.sensorSeconds / (wallMs / 1000),
     perFrameMs,
     totalPerFrameMs: wallMs / frames,
+    cpuMsPerFrame: cpuMs / frames,
     trainSteps: summary.trainSteps,
     labels: summary.labels,
     keyframes: summary.keyframes,

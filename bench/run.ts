@@ -151,6 +151,9 @@ if (want("replay")) {
       totalPerFrameMs: round(total),
       bareBackboneMs: round(bare.meanMs),
       overheadVsBackbone: round(total / (bare.meanMs as number)),
+      // All threads' CPU per frame (the wall-clock figures above overlap threads on two cores).
+      cpuMsPerFrame: round(r.cpuMsPerFrame),
+      cpuVsBackbone: round((r.cpuMsPerFrame as number) / (bare.meanMs as number)),
       frames: r.frames,
       sensorSeconds: r.sensorSeconds,
       wallSeconds: round(r.wallSeconds, 1),
