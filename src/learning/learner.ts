@@ -170,7 +170,8 @@ export class OnlineLearner {
     this.px = new Float32Array(ERR_PROBE * channels);
     this.py = new Float32Array(ERR_PROBE);
     this.pw = new Float32Array(ERR_PROBE);
-    this.knn = cfg.novelty === "knn" ? new KnnNovelty(channels, cfg.noveltyNeighbours) : null;
+    this.knn =
+      cfg.novelty === "knn" ? new KnnNovelty(channels, cfg.noveltyNeighbours, cfg.noveltyMetric) : null;
     this.rx = new Float32Array(this.knn ? cfg.noveltyReferences * channels : 0);
     this.rt = new Float32Array(this.knn ? cfg.noveltyReferences : 0);
     this.rw = new Float32Array(this.knn ? cfg.noveltyReferences : 0);
@@ -368,6 +369,7 @@ export class OnlineLearner {
           bottleneck: this.cfg.bottleneck,
           novelty: this.knn ? "knn" : "autoencoder",
           neighbours: this.cfg.noveltyNeighbours,
+          localMetric: this.cfg.noveltyMetric === "local",
           clip: CLIP,
           intraOpThreads: this.cfg.predictThreads,
         });
@@ -383,7 +385,7 @@ export class OnlineLearner {
       this.ortHeadAt = this.headVersion;
     }
     if (this.knn && this.ortRefsAt !== this.refsVersion) {
-      p.setReferences(this.knn.references(), this.knn.size);
+      p.setReferences(this.knn.searchReferences(), this.knn.size, this.knn.metric());
       this.ortRefsAt = this.refsVersion;
     }
     return p;

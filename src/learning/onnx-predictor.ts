@@ -46,6 +46,12 @@ export interface OnnxPredictorOptions {
   novelty: NoveltyKind;
   /** kNN neighbours averaged (KnnNovelty.k). */
   neighbours: number;
+  /**
+   * kNN distances under a learned linear metric (KnnNovelty metric "local"): the standardised rows
+   * are multiplied by the C×C input `metric` before the search, and references come already
+   * multiplied (KnnNovelty.searchReferences()).
+   */
+  localMetric?: boolean;
   /** Standardised inputs are clipped to ±clip. */
   clip: number;
   /** CPU intra-op threads (0 = onnxruntime's default); the learner passes learner.predictThreads. */
@@ -109,13 +115,19 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
     // ‖r‖² is fixed per reference set: setReferences computes it once instead of every frame.
     inputs.push(["refs", ["M", D], FLOAT], ["refs_sq", ["M"], FLOAT], ["k", [1], INT64]);
     inits.push({ name: "axis2", dims: [1], dataType: INT64, int64Data: [2] });
+    let zs = "z";
+    if (opts.localMetric) {
+      inputs.push(["metric", [D, D], FLOAT]);
+      node("MatMul", ["z", "metric"], ["z_metric"]);
+      zs = "z_metric";
+    }
     // Which references are nearest: ‖r‖² − 2·z·rᵀ (one Gemm; ‖z‖² is the same for a whole row, so
     // it cannot change the order) and TopK. The expanded square loses the small distances to
     // rounding (a cell equal to a reference would come out at √(ε·‖z‖²), not 0), so the k winners'
     // distances are then summed directly: the same values as KnnNovelty, duplicates at exactly 0.
     node(
       "Gemm",
-      ["z", "refs", "refs_sq"],
+      [zs, "refs", "refs_sq"],
       ["d2_part"],
       [float("alpha", -2), float("beta", 1), int("transB", 1)],
     );
@@ -126,7 +138,7 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
       [int("axis", 1), int("largest", 0), int("sorted", 1)],
     );
     node("Gather", ["refs", "near_idx"], ["near_refs"], [int("axis", 0)]);
-    node("Unsqueeze", ["z", "axis1"], ["z_row"]);
+    node("Unsqueeze", [zs, "axis1"], ["z_row"]);
     node("Sub", ["near_refs", "z_row"], ["near_diff"]);
     node("Mul", ["near_diff", "near_diff"], ["near_diff_sq"]);
     node("ReduceSum", ["near_diff_sq", "axis2"], ["d2_near"], [int("keepdims", 0)]);
@@ -187,7 +199,10 @@ export class OnnxPredictor {
   private constructor(opts: OnnxPredictorOptions, session: NativeSession) {
     this.opts = opts;
     this.session = session;
-    const head = opts.novelty === "knn" ? ["w1", "b1", "w2", "b2", "refs", "refs_sq", "k"] : HEAD_INPUTS;
+    const head =
+      opts.novelty === "knn"
+        ? ["w1", "b1", "w2", "b2", "refs", "refs_sq", "k", ...(opts.localMetric ? ["metric"] : [])]
+        : HEAD_INPUTS;
     this.required = ["x", "shift", "scale", ...head];
   }
 
@@ -230,10 +245,18 @@ export class OnnxPredictor {
     }
   }
 
-  /** kNN references: m standardised rows (row-major m×C), e.g. KnnNovelty.references(). */
-  setReferences(refs: Float32Array, m: number): void {
+  /**
+   * kNN references: m rows (row-major m×C) in the space distances are measured in, i.e.
+   * KnnNovelty.searchReferences(), and with localMetric its metric() (identity when null).
+   */
+  setReferences(refs: Float32Array, m: number, metric: Float32Array | null = null): void {
     if (this.opts.novelty !== "knn") return;
     const D = this.opts.channels;
+    if (this.opts.localMetric) {
+      const T = metric ? metric.slice(0, D * D) : new Float32Array(D * D);
+      if (!metric) for (let c = 0; c < D; c++) T[c * D + c] = 1;
+      this.feeds.metric = new ort.Tensor("float32", T, [D, D]);
+    }
     this.refCount = m;
     // An empty reference set still needs a well-formed input; its scores are replaced by NaN.
     const rows = Math.max(m, 1);

@@ -168,6 +168,11 @@ export const LearnerSchema = z
     /** kNN novelty: reference rows drawn from the replay buffer, and neighbours averaged. */
     noveltyReferences: z.number().int().positive().default(128),
     noveltyNeighbours: z.number().int().positive().default(3),
+    /**
+     * kNN novelty distances: "standardised" (Euclidean between standardised features) or "local"
+     * (Mahalanobis under the spread between neighbouring references; see learning/novelty.ts).
+     */
+    noveltyMetric: z.enum(["standardised", "local"]).default("standardised"),
     /** Autoencoder bottleneck width of the novelty (confidence) head. */
     bottleneck: z.number().int().positive().default(8),
     /**
