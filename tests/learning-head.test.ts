@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
 import { OnlineLearner, TrainingClock } from "../src/learning/learner.ts";
 import { KnnNovelty, localMetric } from "../src/learning/novelty.ts";
+import { backboneChannelNames, invariantProjection } from "../src/learning/novelty-features.ts";
 import { OnnxPredictor } from "../src/learning/onnx-predictor.ts";
 import { ReplayBuffer, seededRandom } from "../src/learning/replay-buffer.ts";
 import { tf } from "../src/learning/tf-backend.ts";
@@ -148,11 +149,14 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     novelty: "knn" | "autoencoder",
     predictor: "onnx" | "tfjs" = "onnx",
     noveltyMetric: LearnerConfig["noveltyMetric"] = "standardised",
+    noveltyFeatures: LearnerConfig["noveltyFeatures"] = "all",
   ) => {
     const probe = await frame(TRAINED[0]?.[0] as TextureSpec, 1);
-    const l = await OnlineLearner.create(cfg({ bufferSize: 4000, novelty, noveltyMetric }), probe.channels, {
-      predictor,
-    });
+    const l = await OnlineLearner.create(
+      cfg({ bufferSize: 4000, novelty, noveltyMetric, noveltyFeatures }),
+      probe.channels,
+      { predictor },
+    );
     for (const [i, [spec, r]] of TRAINED.entries()) {
       const { data, n } = await frame(spec, 300 + i);
       l.addSamples(data, new Float32Array(n).fill(r));
@@ -160,6 +164,13 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     await l.train(60);
     return l;
   };
+  const variants = [
+    ["knn", "standardised", "all"],
+    ["knn", "local", "all"],
+    ["knn", "standardised", "invariant"],
+    ["knn", "local", "invariant"],
+    ["autoencoder", "standardised", "all"],
+  ] as const;
   // Every kind of frame the predictor meets: trained and never-trained ground, one whole frame.
   const frames = async () => {
     const out: Array<{ data: Float32Array; n: number }> = [];
@@ -185,13 +196,9 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     }
   };
 
-  for (const [novelty, metric] of [
-    ["knn", "standardised"],
-    ["knn", "local"],
-    ["autoencoder", "standardised"],
-  ] as const) {
-    it(`gives the same roughness and novelty score on real 79-channel features (${novelty}, ${metric})`, async () => {
-      const l = await trained(novelty, "onnx", metric);
+  for (const [novelty, metric, feats] of variants) {
+    it(`gives the same roughness and novelty score on real 79-channel features (${novelty}, ${metric}, ${feats})`, async () => {
+      const l = await trained(novelty, "onnx", metric, feats);
       expect(l.channels).toBe(2 * bb.channels + 1);
       let confident = 0;
       for (const { data, n } of await frames()) {
@@ -228,9 +235,12 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     l.dispose();
   });
 
-  for (const metric of ["standardised", "local"] as const)
-    it(`treats non-finite features as now (the training mean) and equals it after a live hand-over (${metric})`, async () => {
-      const l = await trained("knn", "onnx", metric);
+  for (const [metric, feats] of [
+    ["standardised", "all"],
+    ["local", "invariant"],
+  ] as const)
+    it(`treats non-finite features as now (the training mean) and equals it after a live hand-over (${metric}, ${feats})`, async () => {
+      const l = await trained("knn", "onnx", metric, feats);
       const C = l.channels;
       const { data, n } = await frame(NEVER_TRAINED[0] as TextureSpec, 801);
       const broken = data.slice();
@@ -242,7 +252,10 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
       // The live predictor: a predict-only learner that only ever receives serialised weights. Its
       // session is built once; new weights are only new input tensors.
       const creations = vi.spyOn(OnnxPredictor, "create");
-      const live = await OnlineLearner.create(cfg({ bufferSize: 10, noveltyMetric: metric }), C);
+      const live = await OnlineLearner.create(
+        cfg({ bufferSize: 10, noveltyMetric: metric, noveltyFeatures: feats }),
+        C,
+      );
       const untrained = live.predict(data, n);
       expect(untrained.confidence.every((c) => c === 0)).toBe(true);
       expect(untrained.reconError.every((s) => Number.isNaN(s))).toBe(true); // no references yet
@@ -262,13 +275,9 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     });
 
   it("calibrates the novelty statistics like the JS kNN (leave-one-out through TopK candidates)", async () => {
-    for (const [novelty, metric] of [
-      ["knn", "standardised"],
-      ["knn", "local"],
-      ["autoencoder", "standardised"],
-    ] as const) {
-      const a = await trained(novelty, "onnx", metric);
-      const b = await trained(novelty, "tfjs", metric);
+    for (const [novelty, metric, feats] of variants) {
+      const a = await trained(novelty, "onnx", metric, feats);
+      const b = await trained(novelty, "tfjs", metric, feats);
       // Same seed, data and steps: the same weights and references, statistics by different code.
       const sa = a.stats();
       const sb = b.stats();
@@ -565,7 +574,7 @@ describe("KnnNovelty, local metric", () => {
     const q = new Float32Array(4 * C).map(() => rand() * 6 - 1);
     const knn = new KnnNovelty(C, 1, "local");
     knn.rebuild(refs, M);
-    expect(knn.metric()).toEqual(T);
+    expect(knn.searchTransform()).toEqual(T);
     const got = knn.score(q, 4);
     for (let i = 0; i < 4; i++) {
       const d = Array.from({ length: M }, (_, j) => {
@@ -578,6 +587,44 @@ describe("KnnNovelty, local metric", () => {
     // The stored references stay as given (they travel with the weights); the search space differs.
     expect(Array.from(knn.references())).toEqual(Array.from(refs));
     expect(Array.from(knn.searchReferences())).not.toEqual(Array.from(refs));
+  });
+});
+
+describe("novelty features", () => {
+  it("pools the bundled backbone's Gabor orientations and x/y energies and drops mean luminance", () => {
+    const names = backboneChannelNames(defaultBackbonePath()) as string[];
+    expect(names).toHaveLength(bb.channels);
+    const C = names.length;
+    const p = invariantProjection(names, 2 * C + 1);
+    if (!p) throw new Error("no projection for the bundled backbone");
+    const gabors = names.filter((n) => /^gabor\d+[eo]_s\d+$/.test(n)).length;
+    const scales = new Set(names.filter((n) => n.startsWith("gabor")).map((n) => n.split("_")[1])).size;
+    // Per half: mean_L dropped, each scale's Gabors -> 1, fine_dx + fine_dy -> 1; plus the row.
+    expect(p.dims).toBe(2 * (C - 1 - gabors + scales - 1) + 1);
+    const column = (c: number) =>
+      Array.from({ length: p.dims }, (_, d) => p.matrix[c * p.dims + d] as number);
+    expect(column(names.indexOf("mean_L")).every((v) => v === 0)).toBe(true);
+    expect(column(C + names.indexOf("mean_L")).every((v) => v === 0)).toBe(true);
+    // Rotating a texture by 90 degrees swaps its 0 and 90 degree energies: the projection does not see it.
+    const x = new Float32Array(2 * C + 1).map((_, i) => Math.sin(i));
+    const y = x.slice();
+    for (const [a, b] of [
+      ["gabor0e_s1", "gabor90e_s1"],
+      ["gabor0o_s2", "gabor90o_s2"],
+      ["fine_dx", "fine_dy"],
+    ]) {
+      const ia = names.indexOf(a as string);
+      const ib = names.indexOf(b as string);
+      [y[ia], y[ib]] = [x[ib] as number, x[ia] as number];
+    }
+    const proj = (v: Float32Array) =>
+      column(0).map((_, d) => v.reduce((s, xv, c) => s + xv * (p.matrix[c * p.dims + d] as number), 0));
+    const px = proj(x);
+    const py = proj(y);
+    for (const [d, v] of px.entries()) expect(py[d]).toBeCloseTo(v, 5);
+    // A layout the names do not describe gets none.
+    expect(invariantProjection(names, C + 3)).toBeNull();
+    expect(invariantProjection(null, 2 * C + 1)).toBeNull();
   });
 });
 

@@ -86,16 +86,35 @@ export function localMetric(z: Float32Array, m: number, C: number, ridge = LOCAL
   return T;
 }
 
-/** out (n×C) = x (n×C) · T (C×C, upper triangular as localMetric makes it). */
-export function applyMetric(x: Float32Array, n: number, C: number, T: Float32Array, out: Float32Array): void {
+/** out (n×D) = x (n×C) · M (row-major C×D). */
+export function applyMetric(
+  x: Float32Array,
+  n: number,
+  C: number,
+  M: Float32Array,
+  D: number,
+  out: Float32Array,
+): void {
+  const acc = new Float64Array(D);
   for (let i = 0; i < n; i++) {
     const o = i * C;
-    for (let c = 0; c < C; c++) {
-      let s = 0;
-      for (let e = 0; e <= c; e++) s += (x[o + e] as number) * (T[e * C + c] as number);
-      out[o + c] = s;
+    acc.fill(0);
+    // Row by row of M (contiguous); rows of zeros in x (and T's lower triangle) cost little.
+    for (let e = 0; e < C; e++) {
+      const xe = x[o + e] as number;
+      if (xe === 0) continue;
+      const me = e * D;
+      for (let c = 0; c < D; c++) acc[c] = (acc[c] as number) + xe * (M[me + c] as number);
     }
+    out.set(acc, i * D);
   }
+}
+
+/** A (p×q) · B (q×r), row-major. */
+function matmul(A: Float32Array, B: Float32Array, p: number, q: number, r: number): Float32Array {
+  const out = new Float32Array(p * r);
+  applyMetric(A, p, q, B, r, out);
+  return out;
 }
 
 /** Makes axes[a] (a C-vector inside `axes`) orthogonal to axes[0..a) and unit length. */
@@ -130,9 +149,13 @@ function meanOfNearest(best: Float64Array, kk: number, k: number, leaveOneOut: b
 export class KnnNovelty {
   private count = 0;
   private data = new Float32Array(0);
-  /** Metric "local": T of localMetric and the references times T, the space every search runs in. */
-  private transform: Float32Array | null = null;
-  private space = new Float32Array(0);
+  /**
+   * The space every search runs in: rows times `transform` (C×dims; null: the rows themselves),
+   * i.e. the projection (when given) followed by the local metric's T (metric "local").
+   */
+  private transform: Float32Array<ArrayBufferLike> | null = null;
+  private dims: number;
+  private space: Float32Array = new Float32Array(0);
   private zt = new Float32Array(0);
   // The references again, sorted by their projection on the set's first principal axis, and their
   // coordinates on the first P principal axes (orthonormal, row-major P×C in `axes`). For unit,
@@ -155,11 +178,25 @@ export class KnnNovelty {
   /** Whether sorted/proj/coords/axes describe the current references (see rebuild). */
   private indexed = false;
 
+  /**
+   * `projection` (row-major channels×d), when given, maps every row to d features before distances
+   * are measured (e.g. novelty on features invariant to heading and exposure: see
+   * novelty-features.ts); the local metric is then estimated on the projected rows.
+   */
   constructor(
     readonly channels: number,
     readonly k: number,
     readonly metricKind: NoveltyMetric = "standardised",
-  ) {}
+    readonly projection: { matrix: Float32Array; dims: number } | null = null,
+    readonly ridge = LOCAL_RIDGE,
+  ) {
+    this.dims = projection ? projection.dims : channels;
+  }
+
+  /** Features per row in the search space (searchReferences(), searchTransform()'s columns). */
+  get searchDims(): number {
+    return this.dims;
+  }
 
   get size(): number {
     return this.count;
@@ -174,42 +211,43 @@ export class KnnNovelty {
     this.dispose();
     if (m === 0) return;
     const C = this.channels;
+    const D = this.dims;
     this.data = z.slice(0, m * C);
     this.count = m;
-    this.space = this.data;
-    if (this.metricKind === "local") {
-      this.transform = localMetric(this.data, m, C);
-      if (this.transform) {
-        this.space = new Float32Array(m * C);
-        applyMetric(this.data, m, C, this.transform, this.space);
-      }
-    }
+    const P = this.projection?.matrix ?? null;
+    const projected = P ? matmul(this.data, P, m, C, D) : this.data;
+    const T = this.metricKind === "local" ? localMetric(projected, m, D, this.ridge) : null;
+    this.transform = P && T ? matmul(P, T, C, D, D) : (P ?? T);
+    this.space = T ? matmul(projected, T, m, D, D) : projected;
   }
 
-  /** The local metric's T (row-major C×C; see localMetric), null when distances are plain. */
-  metric(): Float32Array | null {
+  /**
+   * The search space's map (row-major channels×searchDims: projection, then the local metric's T),
+   * null when distances are between the rows as given.
+   */
+  searchTransform(): Float32Array<ArrayBufferLike> | null {
     return this.transform;
   }
 
-  /** The references in the space distances are measured in (references() times metric()). */
+  /** The references in the search space (references() times searchTransform()), row-major size×searchDims. */
   searchReferences(): Float32Array {
-    return this.space.subarray(0, this.count * this.channels);
+    return this.space.subarray(0, this.count * this.dims);
   }
 
-  /** Rows z in the search space: z itself for plain distances, else z·T in scratch. */
+  /** Rows z (n×channels) in the search space: z itself, or z·transform in scratch. */
   private toSpace(z: Float32Array, n: number): Float32Array {
-    const T = this.transform;
-    if (!T) return z;
-    const C = this.channels;
-    if (this.zt.length < n * C) this.zt = new Float32Array(n * C);
-    applyMetric(z, n, C, T, this.zt);
+    const M = this.transform;
+    if (!M) return z;
+    const D = this.dims;
+    if (this.zt.length < n * D) this.zt = new Float32Array(n * D);
+    applyMetric(z, n, this.channels, M, D, this.zt);
     return this.zt;
   }
 
   private buildIndex(): void {
     this.indexed = true;
     const m = this.count;
-    const C = this.channels;
+    const C = this.dims;
     const data = this.space;
     // Principal axes by power iteration with deflation (Gram–Schmidt against the earlier ones, so
     // they stay orthonormal: the bound is exact for any such axes, good ones make it tight).
@@ -286,7 +324,7 @@ export class KnnNovelty {
     if (this.count === 0 || n === 0) return out.fill(Number.NaN);
     if (!this.indexed) this.buildIndex();
     const z = this.toSpace(zIn, n);
-    const C = this.channels;
+    const C = this.dims;
     const kk = Math.min(this.k + (leaveOneOut ? 1 : 0), this.count);
     if (this.best.length < kk) this.best = new Float64Array(kk);
     // Plain JS, exact, and far fewer multiply-adds than the n×M×C product (bench/run.ts history):
@@ -397,7 +435,7 @@ export class KnnNovelty {
   ): Float32Array {
     const out = new Float32Array(n);
     if (this.count === 0 || n === 0 || kk === 0) return out.fill(Number.NaN);
-    const C = this.channels;
+    const C = this.dims;
     const z = this.toSpace(zIn, n);
     const refs = this.space;
     if (this.best.length < kk) this.best = new Float64Array(kk);
@@ -432,6 +470,7 @@ export class KnnNovelty {
     this.data = new Float32Array(0);
     this.transform = null;
     this.space = this.data;
+    this.zt = new Float32Array(0);
     this.sorted = new Float32Array(0);
     this.proj = new Float64Array(0);
     this.coords = new Float64Array(0);

@@ -47,11 +47,11 @@ export interface OnnxPredictorOptions {
   /** kNN neighbours averaged (KnnNovelty.k). */
   neighbours: number;
   /**
-   * kNN distances under a learned linear metric (KnnNovelty metric "local"): the standardised rows
-   * are multiplied by the C×C input `metric` before the search, and references come already
-   * multiplied (KnnNovelty.searchReferences()).
+   * kNN distances in a linear map of the standardised rows (KnnNovelty.searchTransform(): a
+   * projection and/or the local metric): rows are multiplied by the C×S input `transform` before the
+   * search, and references come already mapped (KnnNovelty.searchReferences(), M×S).
    */
-  localMetric?: boolean;
+  searchTransform?: boolean;
   /** Standardised inputs are clipped to ±clip. */
   clip: number;
   /** CPU intra-op threads (0 = onnxruntime's default); the learner passes learner.predictThreads. */
@@ -113,13 +113,14 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
   ];
   if (opts.novelty === "knn") {
     // ‖r‖² is fixed per reference set: setReferences computes it once instead of every frame.
-    inputs.push(["refs", ["M", D], FLOAT], ["refs_sq", ["M"], FLOAT], ["k", [1], INT64]);
+    const S = opts.searchTransform ? "S" : D;
+    inputs.push(["refs", ["M", S], FLOAT], ["refs_sq", ["M"], FLOAT], ["k", [1], INT64]);
     inits.push({ name: "axis2", dims: [1], dataType: INT64, int64Data: [2] });
     let zs = "z";
-    if (opts.localMetric) {
-      inputs.push(["metric", [D, D], FLOAT]);
-      node("MatMul", ["z", "metric"], ["z_metric"]);
-      zs = "z_metric";
+    if (opts.searchTransform) {
+      inputs.push(["transform", [D, "S"], FLOAT]);
+      node("MatMul", ["z", "transform"], ["z_search"]);
+      zs = "z_search";
     }
     // Which references are nearest: ‖r‖² − 2·z·rᵀ (one Gemm; ‖z‖² is the same for a whole row, so
     // it cannot change the order) and TopK. The expanded square loses the small distances to
@@ -201,7 +202,7 @@ export class OnnxPredictor {
     this.session = session;
     const head =
       opts.novelty === "knn"
-        ? ["w1", "b1", "w2", "b2", "refs", "refs_sq", "k", ...(opts.localMetric ? ["metric"] : [])]
+        ? ["w1", "b1", "w2", "b2", "refs", "refs_sq", "k", ...(opts.searchTransform ? ["transform"] : [])]
         : HEAD_INPUTS;
     this.required = ["x", "shift", "scale", ...head];
   }
@@ -246,16 +247,19 @@ export class OnnxPredictor {
   }
 
   /**
-   * kNN references: m rows (row-major m×C) in the space distances are measured in, i.e.
-   * KnnNovelty.searchReferences(), and with localMetric its metric() (identity when null).
+   * kNN references: m rows in the space distances are measured in (row-major m×S), i.e.
+   * KnnNovelty.searchReferences(), and with searchTransform its searchTransform() (C×S; identity,
+   * S = C, when null).
    */
-  setReferences(refs: Float32Array, m: number, metric: Float32Array | null = null): void {
+  setReferences(refs: Float32Array, m: number, transform: Float32Array | null = null, dims = 0): void {
     if (this.opts.novelty !== "knn") return;
-    const D = this.opts.channels;
-    if (this.opts.localMetric) {
-      const T = metric ? metric.slice(0, D * D) : new Float32Array(D * D);
-      if (!metric) for (let c = 0; c < D; c++) T[c * D + c] = 1;
-      this.feeds.metric = new ort.Tensor("float32", T, [D, D]);
+    const C = this.opts.channels;
+    let D = C;
+    if (this.opts.searchTransform) {
+      D = transform ? dims : C;
+      const T = transform ? transform.slice(0, C * D) : new Float32Array(C * C);
+      if (!transform) for (let c = 0; c < C; c++) T[c * C + c] = 1;
+      this.feeds.transform = new ort.Tensor("float32", T, [C, D]);
     }
     this.refCount = m;
     // An empty reference set still needs a well-formed input; its scores are replaced by NaN.

@@ -173,6 +173,15 @@ export const LearnerSchema = z
      * (Mahalanobis under the spread between neighbouring references; see learning/novelty.ts).
      */
     noveltyMetric: z.enum(["standardised", "local"]).default("standardised"),
+    /** noveltyMetric local: ridge added to the neighbour-difference covariance (standardised units²). */
+    noveltyRidge: positive().default(0.05),
+    /**
+     * kNN novelty features: "all" head inputs, or "invariant": the backbone's channels pooled over
+     * orientation and without mean luminance, so that driven ground seen from another heading or
+     * under another exposure does not look new (needs the backbone's channel_names metadata; see
+     * learning/novelty-features.ts).
+     */
+    noveltyFeatures: z.enum(["all", "invariant"]).default("all"),
     /** Autoencoder bottleneck width of the novelty (confidence) head. */
     bottleneck: z.number().int().positive().default(8),
     /**
