@@ -201,6 +201,10 @@ export class OnlineLearner {
       // The same file the pipeline's backbone is loaded from (Backbone.fromConfig).
       const path = cfg.backbone.trim() === "" ? defaultBackbonePath() : cfg.backbone;
       projection = invariantProjection(backboneChannelNames(path), channels);
+      if (!projection)
+        (opts.warn ?? console.warn)(
+          `learner: noveltyFeatures "invariant" needs channel_names metadata in ${path} that describe its ${channels} head channels; the novelty uses all of them`,
+        );
     }
     const learner = new OnlineLearner(cfg, channels, backend, opts, projection);
     // The predictor's session now rather than on the first frame (a few ms; ~80 ms when it is the

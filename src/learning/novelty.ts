@@ -5,6 +5,11 @@
 // Compared with the autoencoder's reconstruction error this needs no training and does not generalise
 // to unseen ground that happens to lie in the autoencoder's subspace; it costs one n×M matrix product
 // per frame at most (1200 × 256 × C multiply-adds), far fewer with the pruning in score().
+//
+// Distances need not be between the standardised rows as they are: a fixed projection (features
+// invariant to heading and exposure, novelty-features.ts) and/or a metric estimated from the
+// references ("local", below) make one linear map, applied to references once per rebuild and to
+// queries once per call; the search then runs in the mapped space.
 
 /** Principal axes whose coordinates bound the distance from below (see KnnNovelty). */
 const KNN_AXES = 8;
