@@ -200,11 +200,9 @@ export class OnlineLearner {
     if (cfg.novelty === "knn" && cfg.noveltyFeatures === "invariant") {
       // The same file the pipeline's backbone is loaded from (Backbone.fromConfig).
       const path = cfg.backbone.trim() === "" ? defaultBackbonePath() : cfg.backbone;
+      // Null (all features, no warning: this is the default) for a backbone without channel names
+      // or features that are not its head layout (a learner fed something else, as in tests).
       projection = invariantProjection(backboneChannelNames(path), channels);
-      if (!projection)
-        (opts.warn ?? console.warn)(
-          `learner: noveltyFeatures "invariant" needs channel_names metadata in ${path} that describe its ${channels} head channels; the novelty uses all of them`,
-        );
     }
     const learner = new OnlineLearner(cfg, channels, backend, opts, projection);
     // The predictor's session now rather than on the first frame (a few ms; ~80 ms when it is the

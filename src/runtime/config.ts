@@ -185,8 +185,8 @@ export const LearnerSchema = z
     /**
      * kNN novelty features: "all" head inputs, or "invariant": the backbone's channels pooled over
      * orientation and without mean luminance, so that driven ground seen from another heading or
-     * under another exposure does not look new (needs the backbone's channel_names metadata; see
-     * learning/novelty-features.ts).
+     * under another exposure does not look new (from the backbone's channel_names metadata; a
+     * backbone without them gets "all"; see learning/novelty-features.ts).
      */
     noveltyFeatures: z.enum(["all", "invariant"]).default("invariant"),
     /** Autoencoder bottleneck width of the novelty (confidence) head. */
