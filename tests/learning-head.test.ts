@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
 import { OnlineLearner, TrainingClock } from "../src/learning/learner.ts";
-import { KnnNovelty } from "../src/learning/novelty.ts";
+import { KnnNovelty, localMetric } from "../src/learning/novelty.ts";
+import { backboneChannelNames, invariantProjection } from "../src/learning/novelty-features.ts";
 import { OnnxPredictor } from "../src/learning/onnx-predictor.ts";
 import { ReplayBuffer, seededRandom } from "../src/learning/replay-buffer.ts";
 import { tf } from "../src/learning/tf-backend.ts";
@@ -144,9 +145,18 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     const f = headFeatures(await bb.extract(textureImage(spec, W, H, seed)), "neighbourhood");
     return { data: f.data, n: f.rows * f.cols, channels: f.channels };
   };
-  const trained = async (novelty: "knn" | "autoencoder", predictor: "onnx" | "tfjs" = "onnx") => {
+  const trained = async (
+    novelty: "knn" | "autoencoder",
+    predictor: "onnx" | "tfjs" = "onnx",
+    noveltyMetric: LearnerConfig["noveltyMetric"] = "standardised",
+    noveltyFeatures: LearnerConfig["noveltyFeatures"] = "all",
+  ) => {
     const probe = await frame(TRAINED[0]?.[0] as TextureSpec, 1);
-    const l = await OnlineLearner.create(cfg({ bufferSize: 4000, novelty }), probe.channels, { predictor });
+    const l = await OnlineLearner.create(
+      cfg({ bufferSize: 4000, novelty, noveltyMetric, noveltyFeatures }),
+      probe.channels,
+      { predictor },
+    );
     for (const [i, [spec, r]] of TRAINED.entries()) {
       const { data, n } = await frame(spec, 300 + i);
       l.addSamples(data, new Float32Array(n).fill(r));
@@ -154,6 +164,13 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     await l.train(60);
     return l;
   };
+  const variants = [
+    ["knn", "standardised", "all"],
+    ["knn", "local", "all"],
+    ["knn", "standardised", "invariant"],
+    ["knn", "local", "invariant"],
+    ["autoencoder", "standardised", "all"],
+  ] as const;
   // Every kind of frame the predictor meets: trained and never-trained ground, one whole frame.
   const frames = async () => {
     const out: Array<{ data: Float32Array; n: number }> = [];
@@ -179,9 +196,9 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     }
   };
 
-  for (const novelty of ["knn", "autoencoder"] as const) {
-    it(`gives the same roughness and novelty score on real 79-channel features (${novelty})`, async () => {
-      const l = await trained(novelty);
+  for (const [novelty, metric, feats] of variants) {
+    it(`gives the same roughness and novelty score on real 79-channel features (${novelty}, ${metric}, ${feats})`, async () => {
+      const l = await trained(novelty, "onnx", metric, feats);
       expect(l.channels).toBe(2 * bb.channels + 1);
       let confident = 0;
       for (const { data, n } of await frames()) {
@@ -218,42 +235,49 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     l.dispose();
   });
 
-  it("treats non-finite features as now (the training mean) and equals it after a live hand-over", async () => {
-    const l = await trained("knn");
-    const C = l.channels;
-    const { data, n } = await frame(NEVER_TRAINED[0] as TextureSpec, 801);
-    const broken = data.slice();
-    broken[5 * C + 3] = Number.NaN;
-    broken[9 * C] = Number.POSITIVE_INFINITY;
-    broken[9 * C + 1] = Number.NEGATIVE_INFINITY;
-    for (let k = 0; k < C; k++) broken[20 * C + k] = Number.NaN;
-    expectSame(l.predict(broken, n), l.predictTf(broken, n), n);
-    // The live predictor: a predict-only learner that only ever receives serialised weights. Its
-    // session is built once; new weights are only new input tensors.
-    const creations = vi.spyOn(OnnxPredictor, "create");
-    const live = await OnlineLearner.create(cfg({ bufferSize: 10 }), C);
-    const untrained = live.predict(data, n);
-    expect(untrained.confidence.every((c) => c === 0)).toBe(true);
-    expect(untrained.reconError.every((s) => Number.isNaN(s))).toBe(true); // no references yet
-    for (let round = 0; round < 2; round++) {
-      live.setWeights(await l.getWeights());
-      for (const f of [data, broken]) {
-        const a = live.predict(f, n);
-        expectSame(a, l.predictTf(f, n), n);
-        expectSame(a, live.predictTf(f, n), n);
+  for (const [metric, feats] of [
+    ["standardised", "all"],
+    ["local", "invariant"],
+  ] as const)
+    it(`treats non-finite features as now (the training mean) and equals it after a live hand-over (${metric}, ${feats})`, async () => {
+      const l = await trained("knn", "onnx", metric, feats);
+      const C = l.channels;
+      const { data, n } = await frame(NEVER_TRAINED[0] as TextureSpec, 801);
+      const broken = data.slice();
+      broken[5 * C + 3] = Number.NaN;
+      broken[9 * C] = Number.POSITIVE_INFINITY;
+      broken[9 * C + 1] = Number.NEGATIVE_INFINITY;
+      for (let k = 0; k < C; k++) broken[20 * C + k] = Number.NaN;
+      expectSame(l.predict(broken, n), l.predictTf(broken, n), n);
+      // The live predictor: a predict-only learner that only ever receives serialised weights. Its
+      // session is built once; new weights are only new input tensors.
+      const creations = vi.spyOn(OnnxPredictor, "create");
+      const live = await OnlineLearner.create(
+        cfg({ bufferSize: 10, noveltyMetric: metric, noveltyFeatures: feats }),
+        C,
+      );
+      const untrained = live.predict(data, n);
+      expect(untrained.confidence.every((c) => c === 0)).toBe(true);
+      expect(untrained.reconError.every((s) => Number.isNaN(s))).toBe(true); // no references yet
+      for (let round = 0; round < 2; round++) {
+        live.setWeights(await l.getWeights());
+        for (const f of [data, broken]) {
+          const a = live.predict(f, n);
+          expectSame(a, l.predictTf(f, n), n);
+          expectSame(a, live.predictTf(f, n), n);
+        }
+        await l.train(20); // new weights and references for the next hand-over
       }
-      await l.train(20); // new weights and references for the next hand-over
-    }
-    expect(creations).toHaveBeenCalledTimes(1);
-    creations.mockRestore();
-    l.dispose();
-    live.dispose();
-  });
+      expect(creations).toHaveBeenCalledTimes(1);
+      creations.mockRestore();
+      l.dispose();
+      live.dispose();
+    });
 
   it("calibrates the novelty statistics like the JS kNN (leave-one-out through TopK candidates)", async () => {
-    for (const novelty of ["knn", "autoencoder"] as const) {
-      const a = await trained(novelty, "onnx");
-      const b = await trained(novelty, "tfjs");
+    for (const [novelty, metric, feats] of variants) {
+      const a = await trained(novelty, "onnx", metric, feats);
+      const b = await trained(novelty, "tfjs", metric, feats);
       // Same seed, data and steps: the same weights and references, statistics by different code.
       const sa = a.stats();
       const sb = b.stats();
@@ -552,6 +576,110 @@ describe("KnnNovelty", () => {
         expect(got[i]).toBeCloseTo((d[0]! + d[1]! + d[2]! + d[3]! + d[4]!) / 5, 4);
       }
     }
+  });
+});
+
+describe("KnnNovelty, local metric", () => {
+  it("is the Mahalanobis distance under the spread between neighbouring references, plus a ridge", () => {
+    const rand = seededRandom(5);
+    const C = 6;
+    const M = 60;
+    // Two clusters far apart along channel 0; within a cluster channel 1 varies a lot, the rest little.
+    const refs = new Float32Array(M * C).map((_, i) => {
+      const c = i % C;
+      const j = Math.floor(i / C);
+      return (c === 0 ? (j % 2) * 10 : 0) + (rand() - 0.5) * (c === 1 ? 3 : 0.3);
+    });
+    const T = localMetric(refs, M, C, 0.05) as Float32Array;
+    // S from brute-force nearest neighbours, then (x−y)ᵀ(S + λI)⁻¹(x−y) by solving S·u = x − y.
+    const S = Array.from({ length: C }, () => new Float64Array(C));
+    for (let j = 0; j < M; j++) {
+      let best = Number.POSITIVE_INFINITY;
+      let nn = -1;
+      for (let q = 0; q < M; q++) {
+        if (q === j) continue;
+        let d = 0;
+        for (let c = 0; c < C; c++) d += ((refs[j * C + c] as number) - (refs[q * C + c] as number)) ** 2;
+        if (d < best) [best, nn] = [d, q];
+      }
+      for (let c = 0; c < C; c++)
+        for (let e = 0; e < C; e++)
+          S[c]![e]! +=
+            (((refs[j * C + c] as number) - (refs[nn * C + c] as number)) *
+              ((refs[j * C + e] as number) - (refs[nn * C + e] as number))) /
+            M;
+    }
+    for (let c = 0; c < C; c++) S[c]![c]! += 0.05;
+    const solve = (b: number[]) => {
+      const A = S.map((row, i) => [...row, b[i] as number]);
+      for (let c = 0; c < C; c++) {
+        for (let r = c + 1; r < C; r++) {
+          const f = (A[r]![c] as number) / (A[c]![c] as number);
+          for (let e = c; e <= C; e++) A[r]![e]! -= f * (A[c]![e] as number);
+        }
+      }
+      const u = new Array<number>(C).fill(0);
+      for (let c = C - 1; c >= 0; c--) {
+        let v = A[c]![C] as number;
+        for (let e = c + 1; e < C; e++) v -= (A[c]![e] as number) * (u[e] as number);
+        u[c] = v / (A[c]![c] as number);
+      }
+      return u;
+    };
+    const q = new Float32Array(4 * C).map(() => rand() * 6 - 1);
+    const knn = new KnnNovelty(C, 1, "local");
+    knn.rebuild(refs, M);
+    expect(knn.searchTransform()).toEqual(T);
+    const got = knn.score(q, 4);
+    for (let i = 0; i < 4; i++) {
+      const d = Array.from({ length: M }, (_, j) => {
+        const x = Array.from({ length: C }, (_, c) => (q[i * C + c] as number) - (refs[j * C + c] as number));
+        const u = solve(x);
+        return Math.sqrt(x.reduce((a, v, c) => a + v * (u[c] as number), 0));
+      }).sort((a, b) => a - b);
+      expect(got[i]).toBeCloseTo(d[0] as number, 3);
+    }
+    // The stored references stay as given (they travel with the weights); the search space differs.
+    expect(Array.from(knn.references())).toEqual(Array.from(refs));
+    expect(Array.from(knn.searchReferences())).not.toEqual(Array.from(refs));
+  });
+});
+
+describe("novelty features", () => {
+  it("pools the bundled backbone's Gabor orientations and x/y energies and drops mean luminance", () => {
+    const names = backboneChannelNames(defaultBackbonePath()) as string[];
+    expect(names).toHaveLength(bb.channels);
+    const C = names.length;
+    const p = invariantProjection(names, 2 * C + 1);
+    if (!p) throw new Error("no projection for the bundled backbone");
+    const gabors = names.filter((n) => /^gabor\d+[eo]_s\d+$/.test(n)).length;
+    const scales = new Set(names.filter((n) => n.startsWith("gabor")).map((n) => n.split("_")[1])).size;
+    // Per half: mean_L dropped, each scale's Gabors -> 1, fine_dx + fine_dy -> 1; plus the row.
+    expect(p.dims).toBe(2 * (C - 1 - gabors + scales - 1) + 1);
+    const column = (c: number) =>
+      Array.from({ length: p.dims }, (_, d) => p.matrix[c * p.dims + d] as number);
+    expect(column(names.indexOf("mean_L")).every((v) => v === 0)).toBe(true);
+    expect(column(C + names.indexOf("mean_L")).every((v) => v === 0)).toBe(true);
+    // Rotating a texture by 90 degrees swaps its 0 and 90 degree energies: the projection does not see it.
+    const x = new Float32Array(2 * C + 1).map((_, i) => Math.sin(i));
+    const y = x.slice();
+    for (const [a, b] of [
+      ["gabor0e_s1", "gabor90e_s1"],
+      ["gabor0o_s2", "gabor90o_s2"],
+      ["fine_dx", "fine_dy"],
+    ]) {
+      const ia = names.indexOf(a as string);
+      const ib = names.indexOf(b as string);
+      [y[ia], y[ib]] = [x[ib] as number, x[ia] as number];
+    }
+    const proj = (v: Float32Array) =>
+      column(0).map((_, d) => v.reduce((s, xv, c) => s + xv * (p.matrix[c * p.dims + d] as number), 0));
+    const px = proj(x);
+    const py = proj(y);
+    for (const [d, v] of px.entries()) expect(py[d]).toBeCloseTo(v, 5);
+    // A layout the names do not describe gets none.
+    expect(invariantProjection(names, C + 3)).toBeNull();
+    expect(invariantProjection(null, 2 * C + 1)).toBeNull();
   });
 });
 

@@ -27,9 +27,11 @@
 
 import { calibrateLogEnergy } from "../core/labeller.ts";
 import type { LearnerConfig } from "../runtime/config.ts";
+import { defaultBackbonePath } from "./backbone.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { TerrainHead } from "./head.ts";
 import { KnnNovelty } from "./novelty.ts";
+import { backboneChannelNames, invariantProjection } from "./novelty-features.ts";
 import { OnnxPredictor } from "./onnx-predictor.ts";
 import { ReplayBuffer } from "./replay-buffer.ts";
 import { type BackendName, type BackendPreference, initBackend, tf } from "./tf-backend.ts";
@@ -137,7 +139,13 @@ export class OnlineLearner {
   private ortHeadAt = -1;
   private ortRefsAt = -1;
 
-  private constructor(cfg: LearnerConfig, channels: number, backend: BackendName, opts: LearnerOptions) {
+  private constructor(
+    cfg: LearnerConfig,
+    channels: number,
+    backend: BackendName,
+    opts: LearnerOptions,
+    projection: { matrix: Float32Array; dims: number } | null,
+  ) {
     this.cfg = cfg;
     this.channels = channels;
     this.backend = backend;
@@ -171,7 +179,10 @@ export class OnlineLearner {
     this.px = new Float32Array(ERR_PROBE * channels);
     this.py = new Float32Array(ERR_PROBE);
     this.pw = new Float32Array(ERR_PROBE);
-    this.knn = cfg.novelty === "knn" ? new KnnNovelty(channels, cfg.noveltyNeighbours) : null;
+    this.knn =
+      cfg.novelty === "knn"
+        ? new KnnNovelty(channels, cfg.noveltyNeighbours, cfg.noveltyMetric, projection, cfg.noveltyRidge)
+        : null;
     this.rx = new Float32Array(this.knn ? cfg.noveltyReferences * channels : 0);
     this.rt = new Float32Array(this.knn ? cfg.noveltyReferences : 0);
     this.rw = new Float32Array(this.knn ? cfg.noveltyReferences : 0);
@@ -186,7 +197,15 @@ export class OnlineLearner {
     if (!Number.isInteger(channels) || channels < 1)
       throw new Error(`learner needs a positive channel count, got ${channels}`);
     const backend = await initBackend(cfg.backend as BackendPreference);
-    const learner = new OnlineLearner(cfg, channels, backend, opts);
+    let projection: { matrix: Float32Array; dims: number } | null = null;
+    if (cfg.novelty === "knn" && cfg.noveltyFeatures === "invariant") {
+      // The same file the pipeline's backbone is loaded from (Backbone.fromConfig).
+      const path = cfg.backbone.trim() === "" ? defaultBackbonePath() : cfg.backbone;
+      // Null (all features, no warning: this is the default) for a backbone without channel names
+      // or features that are not its head layout (a learner fed something else, as in tests).
+      projection = invariantProjection(backboneChannelNames(path), channels);
+    }
+    const learner = new OnlineLearner(cfg, channels, backend, opts, projection);
     // The predictor's session now rather than on the first frame (a few ms; ~80 ms when it is the
     // process's first onnxruntime session), and a fallback warning at start-up rather than mid-run.
     learner.predictor();
@@ -369,6 +388,7 @@ export class OnlineLearner {
           bottleneck: this.cfg.bottleneck,
           novelty: this.knn ? "knn" : "autoencoder",
           neighbours: this.cfg.noveltyNeighbours,
+          searchTransform: this.cfg.noveltyMetric === "local" || this.cfg.noveltyFeatures === "invariant",
           clip: CLIP,
           intraOpThreads: this.cfg.predictThreads,
         });
@@ -384,7 +404,12 @@ export class OnlineLearner {
       this.ortHeadAt = this.headVersion;
     }
     if (this.knn && this.ortRefsAt !== this.refsVersion) {
-      p.setReferences(this.knn.references(), this.knn.size);
+      p.setReferences(
+        this.knn.searchReferences(),
+        this.knn.size,
+        this.knn.searchTransform(),
+        this.knn.searchDims,
+      );
       this.ortRefsAt = this.refsVersion;
     }
     return p;

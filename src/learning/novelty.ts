@@ -5,9 +5,122 @@
 // Compared with the autoencoder's reconstruction error this needs no training and does not generalise
 // to unseen ground that happens to lie in the autoencoder's subspace; it costs one n×M matrix product
 // per frame at most (1200 × 256 × C multiply-adds), far fewer with the pruning in score().
+//
+// Distances need not be between the standardised rows as they are: a fixed projection (features
+// invariant to heading and exposure, novelty-features.ts) and/or a metric estimated from the
+// references ("local", below) make one linear map, applied to references once per rebuild and to
+// queries once per call; the search then runs in the mapped space.
 
 /** Principal axes whose coordinates bound the distance from below (see KnnNovelty). */
 const KNN_AXES = 8;
+/**
+ * Ridge added to the covariance of nearest-neighbour differences (standardised units²) before it is
+ * inverted (metric "local"): directions in which neighbouring references never differ must not
+ * blow a cell's distance up on rounding noise alone.
+ */
+const LOCAL_RIDGE = 0.05;
+
+/**
+ * How distances are measured: "standardised" is the plain Euclidean distance between standardised
+ * rows; "local" the Mahalanobis distance under the covariance of the differences between each
+ * reference and its nearest other reference, i.e. in units of how much neighbouring samples of the
+ * same ground vary. Globally standardised channels are dominated by what varies between driven
+ * terrains and with range and light; a type never driven on can differ from driven ones mostly in
+ * directions where those vary little (patchwork's rubble: asphalt's colour with cobbles' texture,
+ * linearly separable from every driven type yet no further from them than far-off driven cells are
+ * from each other), and the local metric weights exactly those directions up.
+ */
+export type NoveltyMetric = "standardised" | "local";
+
+/**
+ * The local metric of m rows of z (row-major m×C): T (row-major C×C, upper triangular) such that
+ * ‖(x − y)·T‖² = (x − y)ᵀ(S + λI)⁻¹(x − y), S the covariance of nearest-neighbour differences.
+ * With S + λI = L·Lᵀ (Cholesky), T = L⁻ᵀ. Null for fewer than two rows.
+ */
+export function localMetric(z: Float32Array, m: number, C: number, ridge = LOCAL_RIDGE): Float32Array | null {
+  if (m < 2) return null;
+  const S = new Float64Array(C * C);
+  const diff = new Float64Array(C);
+  for (let j = 0; j < m; j++) {
+    let bestD = Number.POSITIVE_INFINITY;
+    let nn = -1;
+    for (let q = 0; q < m; q++) {
+      if (q === j) continue;
+      let d = 0;
+      for (let c = 0; c < C && d < bestD; c++) {
+        const v = (z[j * C + c] as number) - (z[q * C + c] as number);
+        d += v * v;
+      }
+      if (d < bestD) {
+        bestD = d;
+        nn = q;
+      }
+    }
+    for (let c = 0; c < C; c++) diff[c] = (z[j * C + c] as number) - (z[nn * C + c] as number);
+    for (let c = 0; c < C; c++) {
+      const dc = diff[c] as number;
+      for (let e = c; e < C; e++) S[c * C + e]! += dc * (diff[e] as number);
+    }
+  }
+  for (let c = 0; c < C; c++) {
+    for (let e = c; e < C; e++) S[c * C + e] = (S[c * C + e] as number) / m;
+    S[c * C + c]! += ridge;
+    for (let e = 0; e < c; e++) S[c * C + e] = S[e * C + c] as number;
+  }
+  // Cholesky, lower L in place of S's lower triangle.
+  const L = new Float64Array(C * C);
+  for (let c = 0; c < C; c++) {
+    for (let e = 0; e <= c; e++) {
+      let s = S[c * C + e] as number;
+      for (let q = 0; q < e; q++) s -= (L[c * C + q] as number) * (L[e * C + q] as number);
+      L[c * C + e] = c === e ? Math.sqrt(Math.max(s, ridge * 1e-6)) : s / (L[e * C + e] as number);
+    }
+  }
+  // L⁻¹ by forward substitution, column by column; T = (L⁻¹)ᵀ.
+  const T = new Float32Array(C * C);
+  const col = new Float64Array(C);
+  for (let e = 0; e < C; e++) {
+    for (let c = 0; c < C; c++) {
+      let s = c === e ? 1 : 0;
+      for (let q = e; q < c; q++) s -= (L[c * C + q] as number) * (col[q] as number);
+      col[c] = c < e ? 0 : s / (L[c * C + c] as number);
+    }
+    // col = column e of L⁻¹, i.e. row e of T.
+    for (let c = 0; c < C; c++) T[e * C + c] = col[c] as number;
+  }
+  return T;
+}
+
+/** out (n×D) = x (n×C) · M (row-major C×D). */
+export function applyMetric(
+  x: Float32Array,
+  n: number,
+  C: number,
+  M: Float32Array,
+  D: number,
+  out: Float32Array,
+): void {
+  const acc = new Float64Array(D);
+  for (let i = 0; i < n; i++) {
+    const o = i * C;
+    acc.fill(0);
+    // Row by row of M (contiguous); rows of zeros in x (and T's lower triangle) cost little.
+    for (let e = 0; e < C; e++) {
+      const xe = x[o + e] as number;
+      if (xe === 0) continue;
+      const me = e * D;
+      for (let c = 0; c < D; c++) acc[c] = (acc[c] as number) + xe * (M[me + c] as number);
+    }
+    out.set(acc, i * D);
+  }
+}
+
+/** A (p×q) · B (q×r), row-major. */
+function matmul(A: Float32Array, B: Float32Array, p: number, q: number, r: number): Float32Array {
+  const out = new Float32Array(p * r);
+  applyMetric(A, p, q, B, r, out);
+  return out;
+}
 
 /** Makes axes[a] (a C-vector inside `axes`) orthogonal to axes[0..a) and unit length. */
 function orthonormalise(v: Float64Array, axes: Float64Array, a: number, C: number): void {
@@ -41,6 +154,14 @@ function meanOfNearest(best: Float64Array, kk: number, k: number, leaveOneOut: b
 export class KnnNovelty {
   private count = 0;
   private data = new Float32Array(0);
+  /**
+   * The space every search runs in: rows times `transform` (C×dims; null: the rows themselves),
+   * i.e. the projection (when given) followed by the local metric's T (metric "local").
+   */
+  private transform: Float32Array<ArrayBufferLike> | null = null;
+  private dims: number;
+  private space: Float32Array = new Float32Array(0);
+  private zt = new Float32Array(0);
   // The references again, sorted by their projection on the set's first principal axis, and their
   // coordinates on the first P principal axes (orthonormal, row-major P×C in `axes`). For unit,
   // orthogonal axes the distance in those P coordinates is a lower bound of the full distance, so
@@ -62,10 +183,25 @@ export class KnnNovelty {
   /** Whether sorted/proj/coords/axes describe the current references (see rebuild). */
   private indexed = false;
 
+  /**
+   * `projection` (row-major channels×d), when given, maps every row to d features before distances
+   * are measured (e.g. novelty on features invariant to heading and exposure: see
+   * novelty-features.ts); the local metric is then estimated on the projected rows.
+   */
   constructor(
     readonly channels: number,
     readonly k: number,
-  ) {}
+    readonly metricKind: NoveltyMetric = "standardised",
+    readonly projection: { matrix: Float32Array; dims: number } | null = null,
+    readonly ridge = LOCAL_RIDGE,
+  ) {
+    this.dims = projection ? projection.dims : channels;
+  }
+
+  /** Features per row in the search space (searchReferences(), searchTransform()'s columns). */
+  get searchDims(): number {
+    return this.dims;
+  }
 
   get size(): number {
     return this.count;
@@ -79,15 +215,45 @@ export class KnnNovelty {
   rebuild(z: Float32Array, m: number): void {
     this.dispose();
     if (m === 0) return;
-    this.data = z.slice(0, m * this.channels);
+    const C = this.channels;
+    const D = this.dims;
+    this.data = z.slice(0, m * C);
     this.count = m;
+    const P = this.projection?.matrix ?? null;
+    const projected = P ? matmul(this.data, P, m, C, D) : this.data;
+    const T = this.metricKind === "local" ? localMetric(projected, m, D, this.ridge) : null;
+    this.transform = P && T ? matmul(P, T, C, D, D) : (P ?? T);
+    this.space = T ? matmul(projected, T, m, D, D) : projected;
+  }
+
+  /**
+   * The search space's map (row-major channels×searchDims: projection, then the local metric's T),
+   * null when distances are between the rows as given.
+   */
+  searchTransform(): Float32Array<ArrayBufferLike> | null {
+    return this.transform;
+  }
+
+  /** The references in the search space (references() times searchTransform()), row-major size×searchDims. */
+  searchReferences(): Float32Array {
+    return this.space.subarray(0, this.count * this.dims);
+  }
+
+  /** Rows z (n×channels) in the search space: z itself, or z·transform in scratch. */
+  private toSpace(z: Float32Array, n: number): Float32Array {
+    const M = this.transform;
+    if (!M) return z;
+    const D = this.dims;
+    if (this.zt.length < n * D) this.zt = new Float32Array(n * D);
+    applyMetric(z, n, this.channels, M, D, this.zt);
+    return this.zt;
   }
 
   private buildIndex(): void {
     this.indexed = true;
     const m = this.count;
-    const C = this.channels;
-    const data = this.data;
+    const C = this.dims;
+    const data = this.space;
     // Principal axes by power iteration with deflation (Gram–Schmidt against the earlier ones, so
     // they stay orthonormal: the bound is exact for any such axes, good ones make it tight).
     const mean = new Float64Array(C);
@@ -158,11 +324,12 @@ export class KnnNovelty {
    * Mean distance to the k nearest references for n standardised rows. With `leaveOneOut`, a
    * reference at distance ~0 (the row itself, for rows drawn from the buffer) is skipped.
    */
-  score(z: Float32Array, n: number, leaveOneOut = false): Float32Array {
+  score(zIn: Float32Array, n: number, leaveOneOut = false): Float32Array {
     const out = new Float32Array(n);
     if (this.count === 0 || n === 0) return out.fill(Number.NaN);
     if (!this.indexed) this.buildIndex();
-    const C = this.channels;
+    const z = this.toSpace(zIn, n);
+    const C = this.dims;
     const kk = Math.min(this.k + (leaveOneOut ? 1 : 0), this.count);
     if (this.best.length < kk) this.best = new Float64Array(kk);
     // Plain JS, exact, and far fewer multiply-adds than the n×M×C product (bench/run.ts history):
@@ -265,7 +432,7 @@ export class KnnNovelty {
    * test sees a true 0 for the row itself rather than the rounding left by an expanded square.
    */
   scoreCandidates(
-    z: Float32Array,
+    zIn: Float32Array,
     n: number,
     idx: ArrayLike<bigint | number>,
     kk: number,
@@ -273,8 +440,9 @@ export class KnnNovelty {
   ): Float32Array {
     const out = new Float32Array(n);
     if (this.count === 0 || n === 0 || kk === 0) return out.fill(Number.NaN);
-    const C = this.channels;
-    const refs = this.data;
+    const C = this.dims;
+    const z = this.toSpace(zIn, n);
+    const refs = this.space;
     if (this.best.length < kk) this.best = new Float64Array(kk);
     const best = this.best;
     for (let i = 0; i < n; i++) {
@@ -305,6 +473,9 @@ export class KnnNovelty {
     this.count = 0;
     this.indexed = false;
     this.data = new Float32Array(0);
+    this.transform = null;
+    this.space = this.data;
+    this.zt = new Float32Array(0);
     this.sorted = new Float32Array(0);
     this.proj = new Float64Array(0);
     this.coords = new Float64Array(0);

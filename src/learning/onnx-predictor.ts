@@ -46,6 +46,12 @@ export interface OnnxPredictorOptions {
   novelty: NoveltyKind;
   /** kNN neighbours averaged (KnnNovelty.k). */
   neighbours: number;
+  /**
+   * kNN distances in a linear map of the standardised rows (KnnNovelty.searchTransform(): a
+   * projection and/or the local metric): rows are multiplied by the C×S input `transform` before the
+   * search, and references come already mapped (KnnNovelty.searchReferences(), M×S).
+   */
+  searchTransform?: boolean;
   /** Standardised inputs are clipped to ±clip. */
   clip: number;
   /** CPU intra-op threads (0 = onnxruntime's default); the learner passes learner.predictThreads. */
@@ -107,15 +113,22 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
   ];
   if (opts.novelty === "knn") {
     // ‖r‖² is fixed per reference set: setReferences computes it once instead of every frame.
-    inputs.push(["refs", ["M", D], FLOAT], ["refs_sq", ["M"], FLOAT], ["k", [1], INT64]);
+    const S = opts.searchTransform ? "S" : D;
+    inputs.push(["refs", ["M", S], FLOAT], ["refs_sq", ["M"], FLOAT], ["k", [1], INT64]);
     inits.push({ name: "axis2", dims: [1], dataType: INT64, int64Data: [2] });
+    let zs = "z";
+    if (opts.searchTransform) {
+      inputs.push(["transform", [D, "S"], FLOAT]);
+      node("MatMul", ["z", "transform"], ["z_search"]);
+      zs = "z_search";
+    }
     // Which references are nearest: ‖r‖² − 2·z·rᵀ (one Gemm; ‖z‖² is the same for a whole row, so
     // it cannot change the order) and TopK. The expanded square loses the small distances to
     // rounding (a cell equal to a reference would come out at √(ε·‖z‖²), not 0), so the k winners'
     // distances are then summed directly: the same values as KnnNovelty, duplicates at exactly 0.
     node(
       "Gemm",
-      ["z", "refs", "refs_sq"],
+      [zs, "refs", "refs_sq"],
       ["d2_part"],
       [float("alpha", -2), float("beta", 1), int("transB", 1)],
     );
@@ -126,7 +139,7 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
       [int("axis", 1), int("largest", 0), int("sorted", 1)],
     );
     node("Gather", ["refs", "near_idx"], ["near_refs"], [int("axis", 0)]);
-    node("Unsqueeze", ["z", "axis1"], ["z_row"]);
+    node("Unsqueeze", [zs, "axis1"], ["z_row"]);
     node("Sub", ["near_refs", "z_row"], ["near_diff"]);
     node("Mul", ["near_diff", "near_diff"], ["near_diff_sq"]);
     node("ReduceSum", ["near_diff_sq", "axis2"], ["d2_near"], [int("keepdims", 0)]);
@@ -189,7 +202,10 @@ export class OnnxPredictor {
   private constructor(opts: OnnxPredictorOptions, session: NativeSession) {
     this.opts = opts;
     this.session = session;
-    const head = opts.novelty === "knn" ? ["w1", "b1", "w2", "b2", "refs", "refs_sq", "k"] : HEAD_INPUTS;
+    const head =
+      opts.novelty === "knn"
+        ? ["w1", "b1", "w2", "b2", "refs", "refs_sq", "k", ...(opts.searchTransform ? ["transform"] : [])]
+        : HEAD_INPUTS;
     this.required = ["x", "shift", "scale", ...head];
   }
 
@@ -232,10 +248,21 @@ export class OnnxPredictor {
     }
   }
 
-  /** kNN references: m standardised rows (row-major m×C), e.g. KnnNovelty.references(). */
-  setReferences(refs: Float32Array, m: number): void {
+  /**
+   * kNN references: m rows in the space distances are measured in (row-major m×S), i.e.
+   * KnnNovelty.searchReferences(), and with searchTransform its searchTransform() (C×S; identity,
+   * S = C, when null).
+   */
+  setReferences(refs: Float32Array, m: number, transform: Float32Array | null = null, dims = 0): void {
     if (this.opts.novelty !== "knn") return;
-    const D = this.opts.channels;
+    const C = this.opts.channels;
+    let D = C;
+    if (this.opts.searchTransform) {
+      D = transform ? dims : C;
+      const T = transform ? transform.slice(0, C * D) : new Float32Array(C * C);
+      if (!transform) for (let c = 0; c < C; c++) T[c * C + c] = 1;
+      this.feeds.transform = new ort.Tensor("float32", T, [C, D]);
+    }
     this.refCount = m;
     // An empty reference set still needs a well-formed input; its scores are replaced by NaN.
     const rows = Math.max(m, 1);

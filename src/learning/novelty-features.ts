@@ -1,0 +1,77 @@
+// Which features the kNN novelty compares (learner.noveltyFeatures). "invariant" maps the head's
+// input onto features that do not change with the two nuisances the robot brings itself: its heading
+// and the camera's exposure. Driven ground seen again from another heading or under another
+// exposure must not look new, and in the simulated worlds it did: the default backbone's Gabor
+// energies come in four orientations, so oriented texture (sand ripples, grass blades) seen from
+// another heading moved as far from its own earlier samples as never-driven rubble was from driven
+// cobbles, and mean luminance follows exposure. The roughness head still sees every channel.
+//
+// From the backbone's channel names (ONNX metadata `channel_names`, written by
+// models/build-backbone.ts): the Gabor energies of one scale ("gabor<angle><e|o>_s<n>") become their
+// sum over orientations and phases, the x/y derivative energies ("fine_dx", "fine_dy") their sum,
+// and mean luminance ("mean_L") is dropped; every other channel passes. For the "neighbourhood"
+// head layout (2C + 1: channels, their 3×3 means, image row) both halves are mapped alike and the
+// row passes. A backbone without names, or a layout that does not fit them, gets no projection.
+
+import { readFileSync } from "node:fs";
+import onnxProto from "onnx-proto";
+
+/** channel_names from an ONNX model's metadata, or null when absent or unreadable. */
+export function backboneChannelNames(path: string): string[] | null {
+  try {
+    const model = onnxProto.onnx.ModelProto.decode(readFileSync(path));
+    const entry = model.metadataProps?.find((p) => p.key === "channel_names");
+    const names = entry?.value?.split(",").map((n) => n.trim());
+    return names?.length ? names : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Output groups (input channel indices summed, scaled to unit norm) for one block of names. */
+function groups(names: readonly string[]): number[][] {
+  const out: number[][] = [];
+  const pooled = new Map<string, number[]>();
+  names.forEach((name, c) => {
+    const gabor = /^gabor\d+[eo]_(s\d+)$/.exec(name);
+    const key = gabor ? `gabor_${gabor[1]}` : name === "fine_dx" || name === "fine_dy" ? "fine_dxy" : null;
+    if (name === "mean_L") return;
+    if (!key) {
+      out.push([c]);
+      return;
+    }
+    let g = pooled.get(key);
+    if (!g) {
+      g = [];
+      pooled.set(key, g);
+      out.push(g);
+    }
+    g.push(c);
+  });
+  return out;
+}
+
+/**
+ * The projection (row-major headChannels×dims) onto heading- and exposure-invariant features, or
+ * null when `names` does not describe the head's input (see the file comment).
+ */
+export function invariantProjection(
+  names: readonly string[] | null,
+  headChannels: number,
+): { matrix: Float32Array; dims: number } | null {
+  if (!names?.length) return null;
+  const C = names.length;
+  const blocks = headChannels === C ? [0] : headChannels === 2 * C + 1 ? [0, C] : null;
+  if (!blocks) return null;
+  const g = groups(names);
+  const cols: number[][] = [];
+  for (const offset of blocks) for (const group of g) cols.push(group.map((c) => c + offset));
+  if (headChannels === 2 * C + 1) cols.push([2 * C]);
+  const dims = cols.length;
+  const matrix = new Float32Array(headChannels * dims);
+  cols.forEach((group, d) => {
+    const w = 1 / Math.sqrt(group.length);
+    for (const c of group) matrix[c * dims + d] = w;
+  });
+  return { matrix, dims };
+}
