@@ -148,8 +148,12 @@ export function serviceSpecs(names: NodeNames): ServiceSpec[] {
 /** A received message → pipeline input. Throws ConversionError for a message that cannot be used. */
 export function inputFromRos(kind: InputKind, msg: unknown): CoreInput {
   switch (kind) {
-    case "image":
-      return { kind: "image", frame: imageFromRos(msg) };
+    case "image": {
+      // imageFromRos returns a view of packed rgb8/mono8 data; a live frame may wait for the
+      // pipeline after the callback returns, so it gets bytes of its own (as it always had).
+      const frame = imageFromRos(msg);
+      return { kind: "image", frame: { ...frame, data: frame.data.slice() } };
+    }
     case "compressed":
       return { kind: "compressed", frame: compressedFromRos(msg) };
     case "cameraInfo":

@@ -168,6 +168,20 @@ export function imageFromRos(msg: unknown): ImageFrame {
     );
   }
   const mono = bpp === 1 || bpp === 2;
+  // Already packed rgb8/mono8 rows: a view, not a copy (the decoded message owns its bytes; a frame
+  // copy per image was a large share of the allocations a replay makes).
+  if (
+    step === width * bpp &&
+    (encoding === "rgb8" || encoding === "8uc3" || encoding === "mono8" || encoding === "8uc1")
+  )
+    return {
+      stamp,
+      frameId,
+      width,
+      height,
+      encoding: mono ? "mono8" : "rgb8",
+      data: src.subarray(0, step * height),
+    };
   const out = new Uint8Array(width * height * (mono ? 1 : 3));
   for (let r = 0; r < height; r++) {
     const row = r * step;
