@@ -205,7 +205,10 @@ describe("replay with the backbone worker and read-ahead", () => {
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function replay(worker: boolean): Promise<{ grids: Float32Array[]; summary: PipelineSummary }> {
+  async function replay(
+    worker: boolean,
+    killWorkerAfter = Number.POSITIVE_INFINITY,
+  ): Promise<{ grids: Float32Array[]; summary: PipelineSummary; warnings: string[] }> {
     const base = defaultConfig();
     const config: Config = { ...base, learner: { ...base.learner, backboneWorker: worker } };
     const source = await openBag(bag);
@@ -218,22 +221,28 @@ describe("replay with the backbone worker and read-ahead", () => {
     });
     const grids: Float32Array[] = [];
     pipeline.events$.subscribe((e) => {
-      if (e.type === "prediction")
-        grids.push(e.outputs.grid.roughness.slice(), e.outputs.grid.confidence.slice());
+      if (e.type !== "prediction") return;
+      grids.push(e.outputs.grid.roughness.slice(), e.outputs.grid.confidence.slice());
+      // A crash of the worker thread, as an out-of-memory kill or a native fault would end it.
+      if (grids.length === 2 * killWorkerAfter)
+        void (
+          pipeline.backbone as unknown as { worker: { terminate(): Promise<number> } }
+        ).worker.terminate();
     });
     const events = worker ? readAhead(pipeline, source.messages()) : source.messages();
     for await (const e of events) await pipeline.push(e);
     const summary = await pipeline.finish();
     await pipeline.close();
     await source.close();
-    // No fallback of any part (e.g. the onnxruntime head refusing the worker's shared memory).
-    expect(warnings).toEqual([]);
-    return { grids, summary };
+    return { grids, summary, warnings };
   }
 
   it("predicts exactly what the in-process replay predicts", async () => {
     const plain = await replay(false);
     const ahead = await replay(true);
+    // No fallback of any part (e.g. the onnxruntime head refusing the worker's shared memory).
+    expect(plain.warnings).toEqual([]);
+    expect(ahead.warnings).toEqual([]);
     expect(ahead.summary.framesProcessed).toBe(plain.summary.framesProcessed);
     expect(ahead.summary.framesProcessed).toBeGreaterThan(300);
     expect(ahead.summary.trainSteps).toBeGreaterThan(0);
@@ -246,5 +255,20 @@ describe("replay with the backbone worker and read-ahead", () => {
     expect(differing).toBe(0);
     expect(ahead.summary.eval?.spearman).toBe(plain.summary.eval?.spearman);
     expect(ahead.summary.featureWaitMs).toBeGreaterThanOrEqual(0);
+  }, 180_000);
+
+  it("goes on in-process when the worker thread dies mid-run, losing only the frames in flight", async () => {
+    const run = await replay(true, 100);
+    const s = run.summary;
+    expect(run.warnings.some((w) => /feature worker exited.*pipeline's thread from now on/.test(w))).toBe(
+      true,
+    );
+    expect(s.problems.backboneWorker).toBe(1);
+    // Read-ahead keeps at most two frames in the worker, plus the one being processed.
+    expect(s.problems.frame ?? 0).toBeLessThanOrEqual(3);
+    expect(s.framesProcessed + (s.problems.frame ?? 0)).toBe(s.framesIn);
+    expect(s.framesProcessed).toBeGreaterThan(300);
+    expect(run.grids.length / 2 - 100).toBeGreaterThan(200); // predictions after the crash
+    expect(s.trainSteps).toBeGreaterThan(0);
   }, 180_000);
 });

@@ -161,6 +161,10 @@ export class FeatureWorker {
   get name(): string {
     return this.info.name;
   }
+  /** Why the worker stopped working (it exited or crashed), unless it was closed on purpose. */
+  get failed(): Error | null {
+    return this.closing ? null : this.failure;
+  }
   /** Shared-memory slots made so far (frames in flight plus maps not yet released, at their peak). */
   get slotCount(): number {
     return this.slots.length;

@@ -382,6 +382,8 @@ class PipelineImpl implements Pipeline {
   #labelMean = 0.5;
   #lastLoss = Number.NaN;
   #wallStart = performance.now();
+  /** The in-process backbone that took over after the backbone worker died. */
+  #fallback: Promise<Backbone> | undefined;
   // Replay: frames whose features were started ahead of their push (see prefetch).
   #prefetched = new Map<
     object,
@@ -466,8 +468,22 @@ class PipelineImpl implements Pipeline {
   /** The head's input features of a frame, from the worker or the in-process backbone. */
   #features(img: ImageFrame): Promise<FeatureMap> {
     const b = this.backbone;
-    if (b instanceof FeatureWorker) return b.features(img);
+    if (b instanceof FeatureWorker) {
+      if (!b.failed) return b.features(img);
+      // The worker died (a crash, out of memory): frames in flight failed with its error; the
+      // rest of the run goes on with the backbone on this thread.
+      this.#fallback ??= this.#startFallback(b.failed);
+      return this.#fallback.then((bb) => bb.extract(img)).then((map) => headFeatures(map, this.#context));
+    }
     return b.extract(img).then((map) => headFeatures(map, this.#context));
+  }
+
+  #startFallback(why: Error): Promise<Backbone> {
+    this.#warn(`terrain-learner: ${why.message}; running the backbone on the pipeline's thread from now on`);
+    this.#problems.backboneWorker = (this.#problems.backboneWorker ?? 0) + 1;
+    const started = Backbone.fromConfig(this.#config.learner, { warn: this.#warn });
+    started.catch(() => {});
+    return started;
   }
 
   async push(event: BagEvent | CoreInput): Promise<void> {
@@ -944,6 +960,11 @@ class PipelineImpl implements Pipeline {
     }
     try {
       if (!this.#opts.backbone) await this.backbone.close();
+    } catch (err) {
+      errors.push(err);
+    }
+    try {
+      if (this.#fallback) await (await this.#fallback).close();
     } catch (err) {
       errors.push(err);
     }
