@@ -2,6 +2,7 @@
 // `message_definitions` table, ROS 1 connection records), or from our built-in ROS 2 definitions
 // for bags that carry none. The codecs themselves are @foxglove's; this file only picks one.
 
+import { parseRos2idl } from "@foxglove/ros2idl-parser";
 import { parse } from "@foxglove/rosmsg";
 import { MessageReader as Ros1Reader } from "@foxglove/rosmsg-serialization";
 import { MessageReader as CdrReader } from "@foxglove/rosmsg2-serialization";
@@ -12,11 +13,29 @@ import type { BagEvent } from "./types.ts";
 
 export type Decoder = (data: Uint8Array) => unknown;
 
-/** A CDR decoder for `type` from `ros2msg` text, else from the built-in table; undefined when neither has it. */
-export function cdrDecoder(type: string, ros2msgText: string | undefined): Decoder | undefined {
-  if (ros2msgText !== undefined && ros2msgText.trim() !== "") {
-    const reader = new CdrReader(parse(ros2msgText, { ros2: true }));
-    return (data) => reader.readMessage(data);
+/**
+ * A CDR decoder for `type` from the schema's text — `ros2msg` (.msg with dependencies) or `ros2idl`
+ * (OMG IDL, as rosbag2 writes for types defined in .idl) — else from the built-in table; undefined
+ * when none has it. Other schema encodings fall back to the table.
+ */
+export function cdrDecoder(
+  type: string,
+  schemaText: string | undefined,
+  schemaEncoding: string = "ros2msg",
+): Decoder | undefined {
+  if (schemaText !== undefined && schemaText.trim() !== "") {
+    if (schemaEncoding === "ros2msg") {
+      const reader = new CdrReader(parse(schemaText, { ros2: true }));
+      return (data) => reader.readMessage(data);
+    }
+    if (schemaEncoding === "ros2idl") {
+      // The root type first, as MessageReader expects (the text may list dependencies before it).
+      const defs = parseRos2idl(schemaText);
+      const root = defs.findIndex((d) => d.name === type);
+      if (root < 0) throw new Error(`ros2idl schema does not define ${type}`);
+      const reader = new CdrReader([defs[root]!, ...defs.filter((_, i) => i !== root)]);
+      return (data) => reader.readMessage(data);
+    }
   }
   if (!hasDefinition(type)) return undefined;
   const reader = new CdrReader(definitionsFor(type));

@@ -52,8 +52,7 @@ function channelState(channel: McapTypes.Channel, schema: McapTypes.Schema | und
   try {
     const text = schema ? new TextDecoder().decode(schema.data) : undefined;
     if (channel.messageEncoding === "cdr") {
-      // ros2idl schemas are not parsed here; the built-in table covers the common types.
-      state.decoder = cdrDecoder(type, schema?.encoding === "ros2msg" ? text : undefined);
+      state.decoder = cdrDecoder(type, text, schema?.encoding);
     } else if (channel.messageEncoding === "ros1" && schema?.encoding === "ros1msg" && text !== undefined) {
       state.decoder = ros1Decoder(text);
     } else {

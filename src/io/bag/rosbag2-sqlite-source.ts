@@ -338,7 +338,7 @@ function topicState(
   }
   const def = definitions.get(type);
   try {
-    s.decoder = cdrDecoder(type, def?.encoding === "ros2msg" ? def.text : undefined);
+    s.decoder = cdrDecoder(type, def?.text, def?.encoding);
     if (!s.decoder) s.unknown = `no message definition for ${type}`;
   } catch (err) {
     s.unknown = `bad message definition for ${type}: ${errorMessage(err)}`;
