@@ -7,6 +7,7 @@ import { basename, extname, join } from "node:path";
 import { asyncScheduler, Observable, type SchedulerLike } from "rxjs";
 import { hasMcapMagic, McapSource } from "./mcap-source.ts";
 import { openRos1 } from "./ros1-source.ts";
+import { decompressRosbag2Files, withCleanup } from "./rosbag2-compressed.ts";
 import { readRosbag2Metadata } from "./rosbag2-metadata.ts";
 import { Rosbag2SqliteSource } from "./rosbag2-sqlite-source.ts";
 import type { BagEvent, BagSource, ReadOptions } from "./types.ts";
@@ -59,11 +60,6 @@ async function openFolder(dir: string): Promise<BagSource> {
   let files: string[];
   if (await exists(join(dir, "metadata.yaml"))) {
     const meta = await readRosbag2Metadata(dir);
-    if (meta.compression !== "") {
-      throw new Error(
-        `${dir}: compressed rosbag2 (${meta.compression}) is not supported; decompress it with \`ros2 bag convert\``,
-      );
-    }
     storage = meta.storage;
     files = [];
     for (const f of meta.files) {
@@ -74,6 +70,16 @@ async function openFolder(dir: string): Promise<BagSource> {
       else throw new Error(`${dir}: metadata.yaml lists ${basename(f)}, which is missing`);
     }
     if (files.length === 0) throw new Error(`${dir}/metadata.yaml: lists no data files`);
+    if (meta.compression !== "") {
+      const unpacked = await decompressRosbag2Files(dir, files, meta.compression, meta.compressionMode);
+      warnings.push(`${dir}: ${meta.compression}-compressed files decompressed to a temporary folder`);
+      try {
+        return withCleanup(await openStorage(dir, storage, unpacked.files, warnings), unpacked.cleanup);
+      } catch (err) {
+        await unpacked.cleanup();
+        throw err;
+      }
+    }
   } else {
     // A recorder that lost power may not have written metadata.yaml: read the data files there are.
     const names = (await readdir(dir)).sort();
@@ -86,6 +92,10 @@ async function openFolder(dir: string): Promise<BagSource> {
     files = (db3.length > 0 ? db3 : mcap).map((n) => join(dir, n));
     warnings.push(`${dir}: no metadata.yaml; reading ${files.map((f) => basename(f)).join(", ")}`);
   }
+  return openStorage(dir, storage, files, warnings);
+}
+
+function openStorage(dir: string, storage: string, files: string[], warnings: string[]): Promise<BagSource> {
   if (storage === "sqlite3") return Rosbag2SqliteSource.open(dir, files, warnings);
   if (storage === "mcap") return McapSource.open(dir, files, warnings);
   throw new Error(`${dir}: unsupported rosbag2 storage "${storage}" (supported: sqlite3, mcap)`);

@@ -9,6 +9,8 @@ export interface Rosbag2Metadata {
   storage: string;
   files: string[];
   compression: string;
+  /** `compression_mode`: "FILE" (each data file compressed whole), "MESSAGE" (each message), or "". */
+  compressionMode: string;
 }
 
 /** Reads `<dir>/metadata.yaml`; throws a clear Error naming the file for anything it cannot use. */
@@ -29,10 +31,13 @@ export async function readRosbag2Metadata(dir: string): Promise<Rosbag2Metadata>
     ? info.relative_file_paths.filter((f) => typeof f === "string")
     : [];
   const compression = typeof info.compression_format === "string" ? info.compression_format : "";
+  const compressionMode =
+    typeof info.compression_mode === "string" ? info.compression_mode.toUpperCase() : "";
   return {
     version: typeof info.version === "number" ? info.version : 0,
     storage,
     files: (rel as string[]).map((f) => join(dir, f)),
     compression,
+    compressionMode,
   };
 }

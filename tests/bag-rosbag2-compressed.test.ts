@@ -1,0 +1,85 @@
+// rosbag2 folders compressed in file mode (`ros2 bag record --compression-mode file
+// --compression-format zstd`): built here from real rosbag2 fixtures (a sqlite3 and an MCAP bag
+// written by rosbag2's own tests) by compressing their data files the way rosbag2 does (one zstd
+// frame per file) and editing metadata.yaml as rosbag2 writes it.
+
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as zstd from "@foxglove/wasm-zstd";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBag } from "../src/io/bag/index.ts";
+import { zstdContentSize } from "../src/io/bag/rosbag2-compressed.ts";
+import { collect, fixture, plain } from "./helpers/bag-test-utils.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tl-zbag-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A copy of a fixture folder with its data files compressed (FILE mode) or as given. */
+function compressedCopy(name: string, mode: string, damage = false): string {
+  const out = join(dir, `${name}-${mode}${damage ? "-damaged" : ""}`);
+  cpSync(fixture(name), out, { recursive: true });
+  let meta = readFileSync(join(out, "metadata.yaml"), "utf8");
+  for (const f of readdirSync(out).filter((f) => f.endsWith(".db3") || f.endsWith(".mcap"))) {
+    const z = zstd.compress(readFileSync(join(out, f)), 3);
+    if (damage) z.fill(0x55, Math.floor(z.length / 2), Math.floor(z.length / 2) + 64);
+    writeFileSync(join(out, `${f}.zstd`), z);
+    rmSync(join(out, f));
+    meta = meta.replace(new RegExp(`(- (?:path: )?)${f.replace(".", "\\.")}\\b`, "g"), `$1${f}.zstd`);
+  }
+  meta = meta
+    .replace(/compression_format: (""|'')/, "compression_format: zstd")
+    .replace(/compression_mode: (""|'')/, `compression_mode: ${mode}`);
+  writeFileSync(join(out, "metadata.yaml"), meta);
+  return out;
+}
+
+beforeAll(async () => {
+  await zstd.isLoaded;
+});
+
+const tempFolders = () => readdirSync(tmpdir()).filter((f) => f.startsWith("terrain-learner-bag-"));
+
+describe("file-mode zstd rosbag2", () => {
+  for (const name of ["rosbag2_cdr_test_sqlite3", "rosbag2_cdr_test_mcap"]) {
+    it(`reads ${name} compressed exactly as the uncompressed folder, and cleans up after`, async () => {
+      const before = new Set(tempFolders());
+      const folder = compressedCopy(name, "FILE");
+      expect(existsSync(join(folder, readdirSync(folder).find((f) => f.endsWith(".zstd"))!))).toBe(true);
+      const plainBag = await openBag(fixture(name));
+      const want = await collect(plainBag);
+      await plainBag.close();
+      const zBag = await openBag(folder);
+      const got = await collect(zBag);
+      const made = tempFolders().filter((f) => !before.has(f));
+      expect(made).toHaveLength(1);
+      await zBag.close();
+      expect(existsSync(join(tmpdir(), made[0]!))).toBe(false);
+      expect(got.problems).toEqual([]);
+      expect(got.messages.length).toBe(want.messages.length);
+      expect(got.messages.length).toBeGreaterThan(0);
+      expect(plain(got.messages.map((m) => [m.topic, m.logTime, m.message]))).toEqual(
+        plain(want.messages.map((m) => [m.topic, m.logTime, m.message])),
+      );
+    });
+  }
+
+  it("refuses message mode and a damaged file with one clear error, leaving nothing behind", async () => {
+    const before = new Set(tempFolders());
+    await expect(openBag(compressedCopy("rosbag2_cdr_test_sqlite3", "MESSAGE"))).rejects.toThrow(
+      /compression mode "MESSAGE" is not supported \(only file mode\)/,
+    );
+    await expect(openBag(compressedCopy("rosbag2_cdr_test_sqlite3", "FILE", true))).rejects.toThrow(
+      /cdr_test_0\.db3\.zstd: (cannot decompress|not a SQLite|.*damaged|.*malformed)/i,
+    );
+    expect(tempFolders().filter((f) => !before.has(f))).toEqual([]);
+  });
+
+  it("reads the decompressed size from a zstd frame header", () => {
+    for (const n of [0, 1, 255, 256, 300, 70_000, 3_000_000]) {
+      const frame = zstd.compress(new Uint8Array(n).fill(7), 3);
+      expect(zstdContentSize(frame, "x")).toBe(n);
+    }
+    expect(() => zstdContentSize(new Uint8Array(16), "y.zstd")).toThrow(/y\.zstd: not a zstd file/);
+  });
+});
