@@ -120,3 +120,20 @@ describe("replay --eval --json --record on a simulator bag", () => {
     }
   });
 });
+
+describe("replay that cannot start", () => {
+  it("a --record path that cannot be written: one clear line, exit 1, and the process ends (no worker left running)", async () => {
+    const started = Date.now();
+    const err = (await run(
+      process.execPath,
+      ["bin/terrain-learner.js", "replay", bag, "--record", join(dir, "no-such-dir", "out.mcap")],
+      { timeout: 60_000 },
+    ).catch((e: unknown) => e)) as { code?: number; killed?: boolean; stderr?: string };
+    expect(err.killed ?? false).toBe(false);
+    expect(err.code).toBe(1);
+    expect(err.stderr?.trim().split("\n")).toEqual([
+      expect.stringMatching(/^terrain-learner: cannot record to .*no-such-dir\/out\.mcap: ENOENT/),
+    ]);
+    expect(Date.now() - started).toBeLessThan(60_000);
+  });
+});

@@ -88,21 +88,50 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   } catch (err) {
     throw new UserError((err as Error).message);
   }
-  const info = await source.info();
-  const simMetadata =
-    info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;
-  const pipeline = await createPipeline(opts.config, {
-    mode: "replay",
-    evaluate: opts.evaluate ?? false,
-    simMetadata,
-    overlay: opts.record !== undefined,
-    costmap: true,
-    warn,
-  });
-  const mqtt = attachPipelineMqtt(pipeline, opts.config, warn);
+  // Everything that can fail before the replay loop does so before the pipeline exists: its worker
+  // threads would keep the process alive after an early error.
+  let info: Awaited<ReturnType<typeof source.info>>;
+  let simMetadata: Awaited<ReturnType<typeof readMcapMetadata>> | undefined;
+  let writer: Ros2McapWriter | undefined;
+  let pipeline: Awaited<ReturnType<typeof createPipeline>>;
+  try {
+    info = await source.info();
+    simMetadata =
+      info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;
+    if (opts.record) {
+      try {
+        writer = await Ros2McapWriter.create(opts.record, {
+          compression: "zstd",
+          metadata: simMetadata ? { terrain_learner_sim: Object.fromEntries(simMetadata) } : undefined,
+        });
+      } catch (err) {
+        throw new UserError(`cannot record to ${opts.record}: ${(err as Error).message}`);
+      }
+    }
+    pipeline = await createPipeline(opts.config, {
+      mode: "replay",
+      evaluate: opts.evaluate ?? false,
+      simMetadata,
+      overlay: opts.record !== undefined,
+      costmap: true,
+      warn,
+    });
+  } catch (err) {
+    await writer?.close().catch(() => {});
+    await source.close();
+    throw err;
+  }
+  let mqtt: ReturnType<typeof attachPipelineMqtt>;
+  try {
+    mqtt = attachPipelineMqtt(pipeline, opts.config, warn);
+  } catch (err) {
+    await pipeline.close();
+    await writer?.close().catch(() => {});
+    await source.close();
+    throw err;
+  }
 
   // Recorder: inputs as they come, outputs as the pipeline makes them, one writer (it serialises).
-  let writer: Ros2McapWriter | undefined;
   let writeError: Error | undefined;
   const pendingWrites: Promise<void>[] = [];
   const track = (p: Promise<void>) => {
@@ -114,12 +143,6 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     // Keep the list short: the writer resolves in order, so settled prefixes can go.
     if (pendingWrites.length > 256) void Promise.all(pendingWrites.splice(0, 128));
   };
-  if (opts.record) {
-    writer = await Ros2McapWriter.create(opts.record, {
-      compression: "zstd",
-      metadata: simMetadata ? { terrain_learner_sim: Object.fromEntries(simMetadata) } : undefined,
-    });
-  }
   const ns = `/${opts.config.ros.nodeName}`;
   const skippedTypes = new Set<string>();
 
