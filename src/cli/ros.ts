@@ -51,11 +51,20 @@ Examples:
           overlay: config.ros.publishOverlay,
           costmap: true,
         });
-        if (config.learner.checkpointDir)
-          await pipeline.learner.loadLatestCheckpoint(config.learner.checkpointDir);
-        const handle = startRosNode(rcl, config, pipeline);
-        // Fleet telemetry from the ROS node too, when mqtt.url is set.
-        const mqtt = attachPipelineMqtt(pipeline, config, (line) => handle.node.getLogger().info(line));
+        let handle: ReturnType<typeof startRosNode>;
+        let mqtt: ReturnType<typeof attachPipelineMqtt>;
+        try {
+          if (config.learner.checkpointDir)
+            await pipeline.learner.loadLatestCheckpoint(config.learner.checkpointDir);
+          handle = startRosNode(rcl, config, pipeline);
+          // Fleet telemetry from the ROS node too, when mqtt.url is set.
+          mqtt = attachPipelineMqtt(pipeline, config, (line) => handle.node.getLogger().info(line));
+        } catch (err) {
+          // The pipeline's worker threads would keep the process alive after the error.
+          await pipeline.close();
+          rcl.shutdown();
+          throw err;
+        }
         await new Promise<void>((resolve) => {
           process.once("SIGINT", () => resolve());
           process.once("SIGTERM", () => resolve());

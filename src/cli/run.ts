@@ -49,10 +49,14 @@ export function applyRunFlags(config: Config, o: RunCliOptions): Config {
 
 const MAX_BACKLOG = 2000;
 
-export async function runLive(
-  config: Config,
-  opts: { duration?: number; json?: boolean; log?: (line: string) => void; signal?: AbortSignal } = {},
-): Promise<RunResult> {
+interface RunOptions {
+  duration?: number;
+  json?: boolean;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export async function runLive(config: Config, opts: RunOptions = {}): Promise<RunResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   if (!config.serial.path)
     throw new UserError("no serial device: pass --serial /dev/ttyX or set serial.path");
@@ -65,6 +69,22 @@ export async function runLive(
     statsEvery: Math.max(1, 1 / config.mqtt.learnerRate),
     warn: log,
   });
+  try {
+    return await runWithPipeline(config, opts, pipeline, log);
+  } catch (err) {
+    // Closing twice is harmless; an early error must not leave the pipeline's worker threads
+    // keeping the process alive.
+    await pipeline.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function runWithPipeline(
+  config: Config,
+  opts: RunOptions,
+  pipeline: Awaited<ReturnType<typeof createPipeline>>,
+  log: (line: string) => void,
+): Promise<RunResult> {
   if (config.learner.checkpointDir) {
     const resumed = await pipeline.learner.loadLatestCheckpoint(config.learner.checkpointDir);
     log(
