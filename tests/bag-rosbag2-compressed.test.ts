@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zstd from "@foxglove/wasm-zstd";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBag } from "../src/io/bag/index.ts";
 import { zstdContentSize } from "../src/io/bag/rosbag2-compressed.ts";
@@ -14,6 +15,31 @@ import { collect, fixture, plain } from "./helpers/bag-test-utils.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tl-zbag-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A copy of a sqlite3 fixture whose messages are each compressed (MESSAGE mode), as rosbag2 writes them. */
+function messageCompressedCopy(name: string, damageRow?: number): string {
+  const out = join(dir, `${name}-MESSAGE${damageRow !== undefined ? "-damaged" : ""}`);
+  cpSync(fixture(name), out, { recursive: true });
+  for (const f of readdirSync(out).filter((f) => f.endsWith(".db3"))) {
+    const db = new Database(join(out, f));
+    const rows = db.prepare("SELECT id, data FROM messages ORDER BY id").all() as {
+      id: number;
+      data: Buffer;
+    }[];
+    const update = db.prepare("UPDATE messages SET data = ? WHERE id = ?");
+    for (const [i, r] of rows.entries()) {
+      const z = Buffer.from(zstd.compress(r.data, 3));
+      if (i === damageRow) z.fill(0x55, 4); // keeps the magic number, breaks the rest
+      update.run(z, r.id);
+    }
+    db.close();
+  }
+  const meta = readFileSync(join(out, "metadata.yaml"), "utf8")
+    .replace(/compression_format: (""|'')/, "compression_format: zstd")
+    .replace(/compression_mode: (""|'')/, "compression_mode: MESSAGE");
+  writeFileSync(join(out, "metadata.yaml"), meta);
+  return out;
+}
 
 /** A copy of a fixture folder with its data files compressed (FILE mode) or as given. */
 function compressedCopy(name: string, mode: string, damage = false): string {
@@ -64,10 +90,29 @@ describe("file-mode zstd rosbag2", () => {
     });
   }
 
-  it("refuses message mode and a damaged file with one clear error, leaving nothing behind", async () => {
+  it("reads a message-mode sqlite3 bag exactly as the plain one; a damaged message is one decode problem", async () => {
+    const plainBag = await openBag(fixture("rosbag2_cdr_test_sqlite3"));
+    const want = await collect(plainBag);
+    await plainBag.close();
+    const zBag = await openBag(messageCompressedCopy("rosbag2_cdr_test_sqlite3"));
+    const got = await collect(zBag);
+    await zBag.close();
+    expect(got.problems).toEqual([]);
+    expect(plain(got.messages.map((m) => [m.topic, m.logTime, m.message]))).toEqual(
+      plain(want.messages.map((m) => [m.topic, m.logTime, m.message])),
+    );
+    const damaged = await openBag(messageCompressedCopy("rosbag2_cdr_test_sqlite3", 2));
+    const d = await collect(damaged);
+    await damaged.close();
+    expect(d.messages.length).toBe(want.messages.length - 1);
+    expect(d.problems).toHaveLength(1);
+    expect(d.problems[0]!.kind).toBe("decode");
+  });
+
+  it("refuses message mode with MCAP storage and a damaged file with one clear error, leaving nothing behind", async () => {
     const before = new Set(tempFolders());
-    await expect(openBag(compressedCopy("rosbag2_cdr_test_sqlite3", "MESSAGE"))).rejects.toThrow(
-      /compression mode "MESSAGE" is not supported \(only file mode\)/,
+    await expect(openBag(compressedCopy("rosbag2_cdr_test_mcap", "MESSAGE"))).rejects.toThrow(
+      /compression mode "MESSAGE" is not supported here/,
     );
     await expect(openBag(compressedCopy("rosbag2_cdr_test_sqlite3", "FILE", true))).rejects.toThrow(
       /cdr_test_0\.db3\.zstd: (cannot decompress|not a SQLite|.*damaged|.*malformed)/i,

@@ -70,6 +70,8 @@ async function openFolder(dir: string): Promise<BagSource> {
       else throw new Error(`${dir}: metadata.yaml lists ${basename(f)}, which is missing`);
     }
     if (files.length === 0) throw new Error(`${dir}/metadata.yaml: lists no data files`);
+    if (meta.compression === "zstd" && meta.compressionMode === "MESSAGE" && meta.storage === "sqlite3")
+      return Rosbag2SqliteSource.open(dir, files, warnings, { zstdMessages: true });
     if (meta.compression !== "") {
       const unpacked = await decompressRosbag2Files(dir, files, meta.compression, meta.compressionMode);
       warnings.push(`${dir}: ${meta.compression}-compressed files decompressed to a temporary folder`);

@@ -4,7 +4,8 @@
 //
 // rosbag2 compresses a whole file at once, so the frame header carries the decompressed size, which
 // the WebAssembly decoder needs up front. Per-message compression (`--compression-mode message`) is
-// refused with a clear error.
+// read by the sqlite3 source itself (each message's data one zstd frame); with MCAP storage it is
+// refused with a clear error (MCAP compresses chunks instead).
 
 import { mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -49,8 +50,8 @@ export async function decompressRosbag2Files(
     throw new Error(`${dir}: rosbag2 compression "${compression}" is not supported (only zstd)`);
   if (mode !== "FILE") {
     throw new Error(
-      `${dir}: rosbag2 compression mode "${mode || "(none)"}" is not supported (only file mode); ` +
-        "decompress it with `ros2 bag convert`",
+      `${dir}: rosbag2 compression mode "${mode || "(none)"}" is not supported here (file mode, and message ` +
+        "mode with sqlite3 storage, are); decompress it with `ros2 bag convert`",
     );
   }
   await zstd.isLoaded;

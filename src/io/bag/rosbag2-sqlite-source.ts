@@ -4,6 +4,7 @@
 // no definition for are skipped and counted, not fatal.
 
 import { open, stat } from "node:fs/promises";
+import * as zstd from "@foxglove/wasm-zstd";
 import Database from "better-sqlite3";
 import { nsToSeconds } from "../../core/time.ts";
 import {
@@ -18,6 +19,7 @@ import {
   type TimedEvent,
 } from "./common.ts";
 import { cdrDecoder, type Decoder, decodeEvent, normaliseType } from "./decoders.ts";
+import { zstdContentSize } from "./rosbag2-compressed.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 interface TopicState {
@@ -60,7 +62,8 @@ class Db3File {
     this.#truncation = truncation;
   }
 
-  static async open(path: string): Promise<Db3File> {
+  /** `zstdMessages`: every message's data is its own zstd frame (rosbag2 compression mode MESSAGE). */
+  static async open(path: string, zstdMessages = false): Promise<Db3File> {
     const size = (await stat(path)).size;
     const truncation = await sqliteTruncation(path, size);
     let db: Database.Database;
@@ -99,7 +102,7 @@ class Db3File {
         serialization_format: string;
       }[];
       for (const r of rows)
-        topics.set(r.id, topicState(r.id, r.name, r.type, r.serialization_format, definitions));
+        topics.set(r.id, topicState(r.id, r.name, r.type, r.serialization_format, definitions, zstdMessages));
       return new Db3File(path, size, db, topics, truncation);
     } catch (err) {
       db.close();
@@ -323,12 +326,22 @@ async function sqliteTruncation(path: string, size: number): Promise<string | un
   }
 }
 
+/** A decoder for messages that are each one zstd frame (the frame header carries their size). */
+function zstdFramed(decoder: Decoder, topic: string): Decoder {
+  return (data) => {
+    const size = zstdContentSize(data, `${topic} message`);
+    if (size === undefined) throw new Error("zstd message frame does not declare its size");
+    return decoder(zstd.decompress(data, size));
+  };
+}
+
 function topicState(
   id: number,
   name: string,
   rawType: string,
   format: string,
   definitions: Map<string, { encoding: string; text: string }>,
+  zstdMessages = false,
 ): TopicState {
   const type = normaliseType(rawType);
   const s: TopicState = { id, name, type, format, decoder: undefined, unknown: undefined };
@@ -340,6 +353,7 @@ function topicState(
   try {
     s.decoder = cdrDecoder(type, def?.text, def?.encoding);
     if (!s.decoder) s.unknown = `no message definition for ${type}`;
+    else if (zstdMessages) s.decoder = zstdFramed(s.decoder, name);
   } catch (err) {
     s.unknown = `bad message definition for ${type}: ${errorMessage(err)}`;
   }
@@ -363,10 +377,12 @@ export class Rosbag2SqliteSource implements BagSource {
     path: string,
     files: readonly string[],
     warnings: string[] = [],
+    opts: { zstdMessages?: boolean } = {},
   ): Promise<Rosbag2SqliteSource> {
     const opened: Db3File[] = [];
+    if (opts.zstdMessages) await zstd.isLoaded;
     try {
-      for (const f of files) opened.push(await Db3File.open(f));
+      for (const f of files) opened.push(await Db3File.open(f, opts.zstdMessages === true));
     } catch (err) {
       for (const f of opened) f.close();
       throw err;
