@@ -18,11 +18,17 @@
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import onnxProto from "onnx-proto";
-
-const { onnx } = onnxProto;
-type INodeProto = onnxProto.onnx.INodeProto;
-type ITensorProto = onnxProto.onnx.ITensorProto;
+import {
+  attrString,
+  encodeModel,
+  FLOAT,
+  type INodeProto,
+  INT64,
+  type ITensorProto,
+  attrInt as int,
+  attrInts as ints,
+  valueInfo,
+} from "../src/learning/onnx-graph.ts";
 
 export interface BackboneBuildOptions {
   /** Output stride in pixels (power of two, ≥ 2^(firstLevel + levels − 1)). */
@@ -67,20 +73,10 @@ export const DEFAULT_BUILD_OPTIONS: BackboneBuildOptions = {
   contextCells: 0,
 };
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
-
 function floatTensor(name: string, dims: number[], values: Float32Array): ITensorProto {
   // raw_data little-endian float32 (every platform onnxruntime-node ships for is little-endian).
   const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   return { name, dims, dataType: FLOAT, rawData: bytes.slice() };
-}
-
-function ints(name: string, values: number[]) {
-  return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: values };
-}
-function int(name: string, value: number) {
-  return { name, type: onnx.AttributeProto.AttributeType.INT, i: value };
 }
 
 /** Unit-L2 kernel so that white noise of variance σ² gives responses of variance σ² at every filter. */
@@ -159,11 +155,7 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
     inits.push(floatTensor(name, [], Float32Array.of(value)));
     return name;
   };
-  const reflect = {
-    name: "mode",
-    type: onnx.AttributeProto.AttributeType.STRING,
-    s: new TextEncoder().encode("reflect"),
-  };
+  const reflect = attrString("mode", "reflect");
   const padInit = (name: string, p: number) => {
     inits.push({ name, dims: [8], dataType: INT64, int64Data: [0, 0, p, p, 0, 0, p, p] });
     return name;
@@ -356,11 +348,6 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
   node("Concat", outputs, ["features"], [int("axis", 1)]);
 
   const channels = names.length;
-  const dim = (v: number | string) => (typeof v === "number" ? { dimValue: v } : { dimParam: v });
-  const valueInfo = (name: string, dims: (number | string)[]) => ({
-    name,
-    type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map(dim) } } },
-  });
   const metadata: Record<string, string> = {
     stride: String(stride),
     channels: String(channels),
@@ -373,24 +360,17 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
     generator: "models/build-backbone.ts",
     options: JSON.stringify(opts),
   };
-  const model = onnx.ModelProto.create({
-    irVersion: 7,
-    opsetImport: [{ domain: "", version: 13 }],
-    producerName: "terrain-learner",
-    producerVersion: "1",
-    modelVersion: 1,
+  const bytes = encodeModel({
     docString:
       "Multi-scale colour-opponent Gabor/LoG filter-bank texture features (terrain-learner default backbone)",
-    graph: {
-      name: "filterbank",
-      node: nodes,
-      initializer: inits,
-      input: [valueInfo("image", [1, 3, "height", "width"])],
-      output: [valueInfo("features", [1, channels, "grid_height", "grid_width"])],
-    },
-    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+    graphName: "filterbank",
+    nodes,
+    initializers: inits,
+    inputs: [valueInfo("image", [1, 3, "height", "width"])],
+    outputs: [valueInfo("features", [1, channels, "grid_height", "grid_width"])],
+    metadata,
   });
-  return { bytes: onnx.ModelProto.encode(model).finish(), channels, channelNames: names };
+  return { bytes, channels, channelNames: names };
 }
 
 function parseArgs(argv: string[]): { out: string; opts: BackboneBuildOptions } {

@@ -26,16 +26,20 @@
 // create() throw (and the learner fall back) instead of failing to import the learner at all.
 
 import { createRequire } from "node:module";
-import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
 import type * as NativeBinding from "onnxruntime-node/dist/binding.js";
 
-const { onnx } = onnxProto;
-type INodeProto = onnxProto.onnx.INodeProto;
-type ITensorProto = onnxProto.onnx.ITensorProto;
-
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
+import {
+  attrFloat,
+  attrInt,
+  attrInts,
+  encodeModel,
+  FLOAT,
+  type INodeProto,
+  INT64,
+  type ITensorProto,
+  valueInfo,
+} from "./onnx-graph.ts";
 
 export type NoveltyKind = "knn" | "autoencoder";
 
@@ -67,21 +71,9 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
   const node = (opType: string, input: string[], output: string[], attribute: object[] = []) => {
     nodes.push({ name: `${opType}_${nodeId++}`, opType, input, output, attribute });
   };
-  const int = (name: string, value: number) => ({
-    name,
-    type: onnx.AttributeProto.AttributeType.INT,
-    i: value,
-  });
-  const ints = (name: string, values: number[]) => ({
-    name,
-    type: onnx.AttributeProto.AttributeType.INTS,
-    ints: values,
-  });
-  const float = (name: string, value: number) => ({
-    name,
-    type: onnx.AttributeProto.AttributeType.FLOAT,
-    f: value,
-  });
+  const int = attrInt;
+  const ints = attrInts;
+  const float = attrFloat;
   inits.push({ name: "clip_lo", dims: [], dataType: FLOAT, floatData: [-opts.clip] });
   inits.push({ name: "clip_hi", dims: [], dataType: FLOAT, floatData: [opts.clip] });
   inits.push({ name: "axis1", dims: [1], dataType: INT64, int64Data: [1] });
@@ -155,32 +147,19 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
     node("ReduceMean", ["recon_sq"], ["score"], [ints("axes", [1]), int("keepdims", 0)]);
   }
 
-  const dim = (v: number | string) => (typeof v === "number" ? { dimValue: v } : { dimParam: v });
-  const valueInfo = (name: string, dims: (number | string)[], elemType = FLOAT) => ({
-    name,
-    type: { tensorType: { elemType, shape: { dim: dims.map(dim) } } },
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: 7,
-    opsetImport: [{ domain: "", version: 13 }],
-    producerName: "terrain-learner",
-    producerVersion: "1",
-    modelVersion: 1,
+  return encodeModel({
     docString: `terrain-learner head predictor (${opts.novelty} novelty); weights are inputs`,
-    graph: {
-      name: "head_predictor",
-      node: nodes,
-      initializer: inits,
-      input: inputs.map(([name, dims, type]) => valueInfo(name, dims, type)),
-      output: [
-        valueInfo("roughness", ["N"]),
-        valueInfo("score", ["N"]),
-        valueInfo("row_sum", ["N"]),
-        ...(opts.novelty === "knn" ? [valueInfo("near_idx", ["N", "K"], INT64)] : []),
-      ],
-    },
+    graphName: "head_predictor",
+    nodes,
+    initializers: inits,
+    inputs: inputs.map(([name, dims, type]) => valueInfo(name, dims, type)),
+    outputs: [
+      valueInfo("roughness", ["N"]),
+      valueInfo("score", ["N"]),
+      valueInfo("row_sum", ["N"]),
+      ...(opts.novelty === "knn" ? [valueInfo("near_idx", ["N", "K"], INT64)] : []),
+    ],
   });
-  return onnx.ModelProto.encode(model).finish();
 }
 
 type NativeSession = InstanceType<typeof NativeBinding.binding.InferenceSession>;
