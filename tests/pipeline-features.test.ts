@@ -191,6 +191,39 @@ describe("readAhead", () => {
   });
 });
 
+describe("read-ahead and bad camera messages", () => {
+  it("reports a camera message that does not convert once, as push alone would", async () => {
+    const config = defaultConfig();
+    const pipeline = await createPipeline(config, { mode: "replay", overlay: false, warn: () => {} });
+    const image = (stamp: number, encoding: string) => ({
+      type: "message" as const,
+      topic: config.topics.image,
+      schemaName: "sensor_msgs/msg/Image",
+      logTime: stamp,
+      size: 0,
+      message: {
+        header: { stamp: { sec: stamp, nanosec: 0 }, frame_id: "camera" },
+        height: 64,
+        width: 64,
+        encoding,
+        is_bigendian: 0,
+        step: 192,
+        data: new Uint8Array(64 * 192),
+      },
+    });
+    const events = [image(1, "rgb8"), image(2, "yuv422"), image(3, "rgb8")];
+    async function* source() {
+      yield* events;
+    }
+    for await (const e of readAhead(pipeline, source())) await pipeline.push(e);
+    const summary = await pipeline.finish();
+    await pipeline.close();
+    expect(summary.problems).toEqual({ convert: 1 });
+    expect(summary.problems.convert).toBe(1);
+    expect(summary.framesProcessed).toBe(2);
+  });
+});
+
 describe("replay with the backbone worker and read-ahead", () => {
   const dir = mkdtempSync(join(tmpdir(), "tl-features-"));
   const bag = join(dir, "world.mcap");

@@ -450,19 +450,27 @@ class PipelineImpl implements Pipeline {
 
   prefetch(event: BagEvent | CoreInput): boolean {
     if (this.#closed || this.#mode !== "replay" || this.#prefetched.has(event)) return false;
-    if ("type" in event && (event.type !== "message" || !this.#isCameraTopic(event.topic))) return false;
-    const input = "type" in event ? this.#fromBag(event) : event;
-    if (!input || (input.kind !== "image" && input.kind !== "compressed")) return false;
+    let input: InternalInput;
+    if ("type" in event) {
+      if (event.type !== "message") return false;
+      const t = this.#config.topics;
+      // A message that does not convert is left to push(), which reports it (once).
+      try {
+        if (event.topic === t.image) input = { kind: "image", frame: imageFromRos(event.message) };
+        else if (event.topic === t.compressedImage)
+          input = { kind: "compressed", frame: compressedFromRos(event.message) };
+        else return false;
+      } catch {
+        return false;
+      }
+    } else input = event;
+    if (input.kind !== "image" && input.kind !== "compressed") return false;
     const image = input.kind === "image" ? Promise.resolve(input.frame) : decodeCompressed(input.frame);
     const features = image.then((img) => this.#features(img));
     // Observed here: a failure is reported when the frame is pushed, not as an unhandled rejection.
     features.catch(() => {});
     this.#prefetched.set(event, { input, image, features });
     return true;
-  }
-
-  #isCameraTopic(topic: string): boolean {
-    return topic === this.#config.topics.image || topic === this.#config.topics.compressedImage;
   }
 
   /** The head's input features of a frame, from the worker or the in-process backbone. */
