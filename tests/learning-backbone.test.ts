@@ -131,6 +131,12 @@ describe("Backbone (onnxruntime)", () => {
     await expect(bb.extract({ ...img, width: 4, height: 4, data: new Uint8Array(48) })).rejects.toThrow(
       /smaller than one 8px/,
     );
+    // Big enough for a cell, too small for the filter bank's padding: onnxruntime's error, with the
+    // image size and model named; the backbone keeps working afterwards.
+    await expect(
+      bb.extract({ ...img, width: 16, height: 16, data: new Uint8Array(16 * 16 * 3) }),
+    ).rejects.toThrow(/^backbone .* failed on a 16×16 image \(model input 16×16\): .*Pad/);
+    expect((await bb.extract(img)).rows).toBe(m.rows);
   });
 
   it("loads from config (empty path → bundled model) and gathers cell rows for training samples", async () => {

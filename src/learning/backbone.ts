@@ -651,7 +651,17 @@ export class Backbone {
     this.prepareInput(w, h);
     if (grid.strideX !== this.info.stride) this.downscaleInto(img, nch, w, h);
     else this.copyInto(img, nch, w, h);
-    const result = await this.session.run({ [this.info.inputName]: this.inputTensor as ort.Tensor });
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await this.session.run({ [this.info.inputName]: this.inputTensor as ort.Tensor });
+    } catch (err) {
+      // onnxruntime names the node, not the cause a user can act on (e.g. an image too small for the
+      // model's padding or pooling).
+      const first = ((err as Error).message ?? String(err)).split("\n")[0];
+      throw new Error(
+        `backbone ${this.info.name} failed on a ${img.width}×${img.height} image (model input ${w}×${h}): ${first}`,
+      );
+    }
     const t = result[this.info.outputName] as ort.Tensor;
     try {
       const d = t.dims;
