@@ -13,15 +13,17 @@
 // head layout (2C + 1: channels, their 3×3 means, image row) both halves are mapped alike and the
 // row passes. A backbone without names, or a layout that does not fit them, gets no projection.
 
-import { readFileSync } from "node:fs";
-import onnxProto from "onnx-proto";
+import { readOnnxMetadata } from "./backbone.ts";
 
-/** channel_names from an ONNX model's metadata, or null when absent or unreadable. */
+/**
+ * channel_names from an ONNX model's metadata, or null when absent or unreadable. Read the way the
+ * backbone reads its metadata (skipping the weights), not by decoding a possibly large model.
+ */
 export function backboneChannelNames(path: string): string[] | null {
   try {
-    const model = onnxProto.onnx.ModelProto.decode(readFileSync(path));
-    const entry = model.metadataProps?.find((p) => p.key === "channel_names");
-    const names = entry?.value?.split(",").map((n) => n.trim());
+    const names = readOnnxMetadata(path)
+      .channel_names?.split(",")
+      .map((n) => n.trim());
     return names?.length ? names : null;
   } catch {
     return null;

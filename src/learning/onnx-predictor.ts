@@ -30,14 +30,14 @@ import * as ort from "onnxruntime-node";
 import type * as NativeBinding from "onnxruntime-node/dist/binding.js";
 
 import {
-  attrFloat,
-  attrInt,
-  attrInts,
   encodeModel,
   FLOAT,
+  attrFloat as float,
   type INodeProto,
   INT64,
   type ITensorProto,
+  attrInt as int,
+  attrInts as ints,
   valueInfo,
 } from "./onnx-graph.ts";
 
@@ -71,9 +71,6 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
   const node = (opType: string, input: string[], output: string[], attribute: object[] = []) => {
     nodes.push({ name: `${opType}_${nodeId++}`, opType, input, output, attribute });
   };
-  const int = attrInt;
-  const ints = attrInts;
-  const float = attrFloat;
   inits.push({ name: "clip_lo", dims: [], dataType: FLOAT, floatData: [-opts.clip] });
   inits.push({ name: "clip_hi", dims: [], dataType: FLOAT, floatData: [opts.clip] });
   inits.push({ name: "axis1", dims: [1], dataType: INT64, int64Data: [1] });

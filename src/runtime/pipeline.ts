@@ -45,7 +45,7 @@ import type {
 } from "../core/types.ts";
 import { type EvalOptions, type EvalSummary, PrequentialEvaluator } from "../eval/evaluator.ts";
 import { gridMapFromRos, parseSimWorld, type TerrainInfo } from "../eval/ground-truth.ts";
-import type { BagEvent } from "../io/bag/types.ts";
+import type { BagEvent, BagMessage } from "../io/bag/types.ts";
 import {
   cameraInfoFromRos,
   compressedFromRos,
@@ -454,12 +454,12 @@ class PipelineImpl implements Pipeline {
     if ("type" in event) {
       if (event.type !== "message") return false;
       const t = this.#config.topics;
+      if (event.topic !== t.image && event.topic !== t.compressedImage) return false;
       // A message that does not convert is left to push(), which reports it (once).
       try {
-        if (event.topic === t.image) input = { kind: "image", frame: imageFromRos(event.message) };
-        else if (event.topic === t.compressedImage)
-          input = { kind: "compressed", frame: compressedFromRos(event.message) };
-        else return false;
+        const converted = this.#convert(event);
+        if (!converted) return false;
+        input = converted;
       } catch {
         return false;
       }
@@ -547,42 +547,46 @@ class PipelineImpl implements Pipeline {
       this.#problem(event);
       return null;
     }
-    const t = this.#config.topics;
-    const topic = event.topic;
     try {
-      switch (topic) {
-        case t.imu:
-          return { kind: "imu", sample: imuFromRos(event.message) };
-        case t.odom:
-          return { kind: "odom", sample: odomFromRos(event.message) };
-        case t.image:
-          return { kind: "image", frame: imageFromRos(event.message) };
-        case t.compressedImage:
-          return { kind: "compressed", frame: compressedFromRos(event.message) };
-        case t.cameraInfo:
-          return { kind: "cameraInfo", model: cameraInfoFromRos(event.message) };
-        case t.tf:
-          return { kind: "transforms", transforms: transformsFromRos(event.message, false) };
-        case t.tfStatic:
-          return { kind: "transforms", transforms: transformsFromRos(event.message, true) };
-        case SIM_TOPICS.pose:
-          return this.#evaluator ? { kind: "truePose", sample: odomFromRos(event.message) } : null;
-        case SIM_TOPICS.roughness:
-          return this.#evaluator ? { kind: "groundTruth", which: "roughness", message: event.message } : null;
-        case SIM_TOPICS.terrain:
-          return this.#evaluator ? { kind: "groundTruth", which: "terrain", message: event.message } : null;
-        default:
-          return null;
-      }
+      return this.#convert(event);
     } catch (err) {
       this.#problem({
         type: "problem",
         kind: "convert",
-        message: `${topic}: ${(err as Error).message}`,
-        topic,
+        message: `${event.topic}: ${(err as Error).message}`,
+        topic: event.topic,
         stamp: event.logTime,
       });
       return null;
+    }
+  }
+
+  /** A bag message as a core input by topic (null for topics we do not use); throws if it does not convert. */
+  #convert(event: BagMessage): InternalInput | null {
+    const t = this.#config.topics;
+    switch (event.topic) {
+      case t.imu:
+        return { kind: "imu", sample: imuFromRos(event.message) };
+      case t.odom:
+        return { kind: "odom", sample: odomFromRos(event.message) };
+      case t.image:
+        return { kind: "image", frame: imageFromRos(event.message) };
+      case t.compressedImage:
+        return { kind: "compressed", frame: compressedFromRos(event.message) };
+      case t.cameraInfo:
+        return { kind: "cameraInfo", model: cameraInfoFromRos(event.message) };
+      case t.tf:
+        return { kind: "transforms", transforms: transformsFromRos(event.message, false) };
+      case t.tfStatic:
+        return { kind: "transforms", transforms: transformsFromRos(event.message, true) };
+      case SIM_TOPICS.pose:
+        return this.#evaluator ? { kind: "truePose", sample: odomFromRos(event.message) } : null;
+      case SIM_TOPICS.roughness:
+        return this.#evaluator ? { kind: "groundTruth", which: "roughness", message: event.message } : null;
+      case SIM_TOPICS.terrain:
+        return this.#evaluator ? { kind: "groundTruth", which: "terrain", message: event.message } : null;
+      default:
+        return null;
     }
   }
 
