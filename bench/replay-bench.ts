@@ -14,7 +14,8 @@ import type { BagEvent } from "../src/io/bag/types.ts";
 import { imageFromRos } from "../src/io/ros/convert.ts";
 import { Backbone } from "../src/learning/backbone.ts";
 import { tf } from "../src/learning/tf-backend.ts";
-import { defaultConfig } from "../src/runtime/config.ts";
+import { loadConfig } from "../src/runtime/config.ts";
+import { tuneHeap } from "../src/runtime/heap-tuning.ts";
 import { createPipeline, readAhead } from "../src/runtime/pipeline.ts";
 import { installStageTimers, STAGES, stageMs, timed } from "./stages.ts";
 
@@ -23,9 +24,16 @@ const arg = (name: string, dflt: number) => {
   const i = rest.indexOf(name);
   return i >= 0 ? Number(rest[i + 1]) : dflt;
 };
-if (!mode || !bag) throw new Error("usage: replay-bench.ts replay|bare|live|soak BAG [options]");
+const stringArg = (name: string) => {
+  const i = rest.indexOf(name);
+  return i >= 0 ? rest[i + 1] : undefined;
+};
+if (!mode || !bag) throw new Error("usage: replay-bench.ts replay|bare|live|soak BAG [-c CONFIG] [options]");
 
-const config = defaultConfig();
+// -c FILE: a config file (YAML/JSON) instead of the defaults, to measure other settings.
+const config = loadConfig(stringArg("-c"));
+// As the CLI does (src/cli/main.ts): the measurement is of what a user runs.
+const heapGrowingPercent = tuneHeap();
 const warn = (m: string) => process.stderr.write(`${m}\n`);
 const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const quantile = (xs: number[], q: number) => {
@@ -91,6 +99,7 @@ async function replay(): Promise<void> {
     keyframes: summary.keyframes,
     rows: summary.rows,
     backend: summary.backend,
+    heapGrowingPercent,
     problems: summary.problems,
   });
 }

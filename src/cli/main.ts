@@ -1,6 +1,7 @@
 // The `terrain-learner` command. Each sub-command lives in its own file and exports `register`.
 
 import { Command } from "commander";
+import { tuneHeap } from "../runtime/heap-tuning.ts";
 import { register as registerBag } from "./bag.ts";
 import { register as registerDemo } from "./demo.ts";
 import { register as registerLabel } from "./label.ts";
@@ -28,4 +29,10 @@ registerRun(program);
 registerRos(program);
 registerSerialDump(program);
 
+try {
+  tuneHeap();
+} catch (err) {
+  process.stderr.write(`terrain-learner: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 await program.parseAsync(process.argv);
