@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
 import { OnlineLearner, TrainingClock } from "../src/learning/learner.ts";
-import { KnnNovelty, localMetric } from "../src/learning/novelty.ts";
+import { applyMetric, KnnNovelty, localMetric } from "../src/learning/novelty.ts";
 import { backboneChannelNames, invariantProjection } from "../src/learning/novelty-features.ts";
 import { OnnxPredictor } from "../src/learning/onnx-predictor.ts";
 import { ReplayBuffer, seededRandom } from "../src/learning/replay-buffer.ts";
@@ -575,6 +575,44 @@ describe("KnnNovelty", () => {
         }).sort((a, b) => a - b);
         expect(got[i]).toBeCloseTo((d[0]! + d[1]! + d[2]! + d[3]! + d[4]!) / 5, 4);
       }
+    }
+  });
+});
+
+describe("applyMetric", () => {
+  // The product with every term, in the same order: what applyMetric must equal bit for bit.
+  const reference = (x: Float32Array, n: number, C: number, M: Float32Array, D: number) => {
+    const out = new Float32Array(n * D);
+    for (let i = 0; i < n; i++)
+      for (let c = 0; c < D; c++) {
+        let acc = 0;
+        for (let e = 0; e < C; e++) acc += (x[i * C + e] as number) * (M[e * D + c] as number);
+        out[i * D + c] = acc;
+      }
+    return out;
+  };
+
+  it("equals the full product bit for bit on projection, triangular, dense and zero rows", () => {
+    const rand = seededRandom(11);
+    const n = 40;
+    const C = 12;
+    const D = 7;
+    const x = new Float32Array(n * C).map(() => (rand() < 0.1 ? 0 : (rand() - 0.5) * 6));
+    const projection = new Float32Array(C * D);
+    for (let e = 0; e < C - 1; e++) projection[e * D + (e % D)] = 1; // last row all zeros
+    const triangular = new Float32Array(D * D).map((_, i) => (i % D >= Math.floor(i / D) ? rand() - 0.5 : 0));
+    const dense = new Float32Array(C * D).map(() => rand() - 0.5);
+    const holes = dense.map((v, i) => (i % 5 === 2 ? 0 : v)); // zeros inside a row's span
+    const cases: [Float32Array, Float32Array, number][] = [
+      [x, projection, C],
+      [x, dense, C],
+      [x, holes, C],
+      [x.subarray(0, n * D), triangular, D],
+    ];
+    for (const [xs, M, rows] of cases) {
+      const out = new Float32Array(n * D);
+      applyMetric(xs, n, rows, M, D, out);
+      expect(out).toEqual(reference(xs, n, rows, M, D));
     }
   });
 });

@@ -477,13 +477,21 @@ class PipelineImpl implements Pipeline {
   #features(img: ImageFrame): Promise<FeatureMap> {
     const b = this.backbone;
     if (b instanceof FeatureWorker) {
-      if (!b.failed) return b.features(img);
-      // The worker died (a crash, out of memory): frames in flight failed with its error; the
-      // rest of the run goes on with the backbone on this thread.
-      this.#fallback ??= this.#startFallback(b.failed);
-      return this.#fallback.then((bb) => bb.extract(img)).then((map) => headFeatures(map, this.#context));
+      // The worker died (a crash, out of memory): the rest of the run goes on with the backbone on
+      // this thread, and so do the frames it held (up to the read-ahead): their pixels are still
+      // here, so none is lost. A frame the backbone itself rejects fails as it would in-process.
+      if (b.failed) return this.#inProcess(img, b.failed);
+      return b.features(img).catch((err: unknown) => {
+        if (b.failed) return this.#inProcess(img, b.failed);
+        throw err;
+      });
     }
     return b.extract(img).then((map) => headFeatures(map, this.#context));
+  }
+
+  #inProcess(img: ImageFrame, why: Error): Promise<FeatureMap> {
+    this.#fallback ??= this.#startFallback(why);
+    return this.#fallback.then((bb) => bb.extract(img)).then((map) => headFeatures(map, this.#context));
   }
 
   #startFallback(why: Error): Promise<Backbone> {

@@ -1,0 +1,19 @@
+import { describe, expect, it } from "vitest";
+import { HEAP_GROWING_PERCENT, tuneHeap } from "../src/runtime/heap-tuning.ts";
+
+describe("tuneHeap", () => {
+  it("sets the default growing factor, or the one the environment names", () => {
+    expect(tuneHeap({})).toBe(HEAP_GROWING_PERCENT);
+    expect(tuneHeap({ TERRAIN_LEARNER_HEAP_GROWING_PERCENT: "0" })).toBe(0);
+    expect(tuneHeap({ TERRAIN_LEARNER_HEAP_GROWING_PERCENT: "50" })).toBe(50);
+    expect(tuneHeap({ TERRAIN_LEARNER_HEAP_GROWING_PERCENT: "" })).toBe(HEAP_GROWING_PERCENT);
+  });
+
+  it("refuses a value that is not a percentage, naming the variable", () => {
+    for (const bad of ["abc", "-5", "2.5", "5000"]) {
+      expect(() => tuneHeap({ TERRAIN_LEARNER_HEAP_GROWING_PERCENT: bad })).toThrow(
+        /TERRAIN_LEARNER_HEAP_GROWING_PERCENT=.*integer percentage/,
+      );
+    }
+  });
+});
