@@ -255,14 +255,19 @@ export class RollingCostmap {
     const data = out && out.length === n ? out : new Int8Array(n);
     // The ratios do not depend on #scale; only the evidence threshold does.
     const minN = 1e-3 / this.#scale;
+    // Locals, not fields, in the loop over every cell (a third of its time went to the lookups).
+    const sumN = this.#sumN;
+    const sumW = this.#sumW;
+    const sumWR = this.#sumWR;
+    const minConfidence = this.minConfidence;
     for (let i = 0; i < n; i++) {
-      const sn = this.#sumN[i]!;
-      const sw = this.#sumW[i]!;
-      if (!(sn > minN) || sw / sn < this.minConfidence || !(sw > 0)) {
+      const sn = sumN[i]!;
+      const sw = sumW[i]!;
+      if (!(sn > minN) || sw / sn < minConfidence || !(sw > 0)) {
         data[i] = -1;
         continue;
       }
-      const v = Math.round((100 * this.#sumWR[i]!) / sw);
+      const v = Math.round((100 * sumWR[i]!) / sw);
       data[i] = v < 0 ? 0 : v > 100 ? 100 : v;
     }
     return {
