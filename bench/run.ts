@@ -23,15 +23,66 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const args = process.argv.slice(2);
-const quick = args.includes("--quick");
-const onlyArg = args[args.indexOf("--only") + 1];
-const only = args.includes("--only") && onlyArg ? new Set(onlyArg.split(",")) : undefined;
+const PARTS = ["replay", "live", "labeller", "learning", "soak"];
+const USAGE = `usage: npm run bench -- [options]
+
+  (no options)            every measurement; results to bench/results.json (~3 min on a quiet
+                          2-core machine once the worlds exist in .cache/bench)
+  --quick                 smoke version: short worlds and runs, 3-minute soak; bench/results-quick.json
+  --only LIST             a subset, merged into the existing results file: ${PARTS.join(",")}
+  --seconds320 S          seconds of the 320x240 @ 15 Hz world to replay (default 120)
+  --seconds640 S          seconds of the 640x480 @ 30 Hz world to replay (default 60)
+  --live-seconds S        seconds of live mode at 640x480 (default 30)
+  -h, --help              this text
+
+One measurement alone: node --import tsx bench/replay-bench.ts replay|bare|live|soak BAG [-c CONFIG]
+`;
+let parsed: ReturnType<typeof parse>;
+function parse() {
+  return parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      seconds320: { type: "string" },
+      seconds640: { type: "string" },
+      "live-seconds": { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+}
+try {
+  parsed = parse();
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (parsed.values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const quick = parsed.values.quick === true;
+const only = parsed.values.only === undefined ? undefined : new Set(parsed.values.only.split(","));
+for (const part of only ?? []) {
+  if (!PARTS.includes(part)) {
+    process.stderr.write(`bench: --only ${part}: expected some of ${PARTS.join(",")}\n`);
+    process.exit(2);
+  }
+}
 const want = (k: string) => !only || only.has(k);
-const num = (name: string, dflt: number) =>
-  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt;
+const num = (name: "seconds320" | "seconds640" | "live-seconds", dflt: number) => {
+  const raw = parsed.values[name];
+  if (raw === undefined) return dflt;
+  const v = Number(raw);
+  if (!(v > 0)) {
+    process.stderr.write(`bench: --${name} ${raw}: expected a positive number of seconds\n`);
+    process.exit(2);
+  }
+  return v;
+};
 const resultsPath = join(ROOT, "bench", quick ? "results-quick.json" : "results.json");
 const cacheDir = join(ROOT, ".cache", "bench");
 mkdirSync(cacheDir, { recursive: true });
@@ -135,8 +186,8 @@ const started = Date.now();
 if (want("replay")) {
   const runs: Record<string, unknown>[] = [];
   for (const [name, camera, seconds, limit, bareFrames] of [
-    ["320x240@15", "320x240@15", quick ? 20 : 120, num("--seconds320", quick ? 10 : 120), quick ? 30 : 150],
-    ["640x480@30", "640x480@30", quick ? 10 : 60, num("--seconds640", quick ? 3 : 60), quick ? 20 : 100],
+    ["320x240@15", "320x240@15", quick ? 20 : 120, num("seconds320", quick ? 10 : 120), quick ? 30 : 150],
+    ["640x480@30", "640x480@30", quick ? 10 : 60, num("seconds640", quick ? 3 : 60), quick ? 20 : 100],
   ] as const) {
     const bag = world(camera, seconds);
     const r = measure("replay", bag, ["--seconds", String(limit)]);
@@ -167,7 +218,7 @@ if (want("replay")) {
 
 if (want("live")) {
   const bag = world("640x480@30", quick ? 10 : 60);
-  const r = measure("live", bag, ["--seconds", String(num("--live-seconds", quick ? 5 : 30))]);
+  const r = measure("live", bag, ["--seconds", String(num("live-seconds", quick ? 5 : 30))]);
   results.latencyMs = { p50: round(r.p50Ms), p90: round(r.p90Ms), p99: round(r.p99Ms), max: round(r.maxMs) };
   results.live = {
     resolution: "640x480@30",

@@ -246,21 +246,20 @@ describe("replay with the backbone worker and read-ahead", () => {
     const config: Config = { ...base, learner: { ...base.learner, backboneWorker: worker } };
     const source = await openBag(bag);
     const warnings: string[] = [];
+    // The worker thread ends (as an uncaught error in it would end it) after that many frames, with
+    // the read-ahead's frames still queued in it (see runWorker in feature-worker.ts).
+    const FAULT = "TERRAIN_LEARNER_FAULT_FEATURE_WORKER_EXIT_AFTER";
+    if (Number.isFinite(killWorkerAfter)) process.env[FAULT] = String(killWorkerAfter);
     const pipeline = await createPipeline(config, {
       mode: "replay",
       evaluate: true,
       overlay: false,
       warn: (m) => warnings.push(m),
-    });
+    }).finally(() => delete process.env[FAULT]);
     const grids: Float32Array[] = [];
     pipeline.events$.subscribe((e) => {
       if (e.type !== "prediction") return;
       grids.push(e.outputs.grid.roughness.slice(), e.outputs.grid.confidence.slice());
-      // A crash of the worker thread, as an out-of-memory kill or a native fault would end it.
-      if (grids.length === 2 * killWorkerAfter)
-        void (
-          pipeline.backbone as unknown as { worker: { terminate(): Promise<number> } }
-        ).worker.terminate();
     });
     const events = worker ? readAhead(pipeline, source.messages()) : source.messages();
     for await (const e of events) await pipeline.push(e);
@@ -288,6 +287,7 @@ describe("replay with the backbone worker and read-ahead", () => {
     expect(ahead.summary.trainSteps).toBe(plain.summary.trainSteps);
     expect(ahead.summary.keyframes).toBe(plain.summary.keyframes);
     expect(ahead.summary.problems).toEqual({});
+    expect(ahead.summary.framesRecomputed).toBe(0);
     expect(ahead.grids.length).toBe(plain.grids.length);
     let differing = 0;
     for (let i = 0; i < plain.grids.length; i++) if (!same(plain.grids[i]!, ahead.grids[i]!)) differing++;
@@ -305,6 +305,8 @@ describe("replay with the backbone worker and read-ahead", () => {
     expect(s.problems.backboneWorker).toBe(1);
     // The frames the worker held when it died (read-ahead: up to ten) are computed again in-process.
     expect(s.problems.frame ?? 0).toBe(0);
+    expect(s.framesRecomputed).toBeGreaterThan(0);
+    expect(s.framesRecomputed).toBeLessThanOrEqual(10);
     expect(s.framesProcessed).toBe(s.framesIn);
     // ...with the same features, so the run predicts exactly what the in-process replay does.
     const plain = await plainReplay();

@@ -289,6 +289,12 @@ async function runWorker(learner: BackboneConfig, context: FeatureContext): Prom
     return;
   }
   const slots: { pixels: SharedArrayBuffer; features: SharedArrayBuffer }[] = [];
+  // Fault injection (tests/pipeline-features.test.ts): the thread ends when a frame arrives after this
+  // many, between two frames, as an uncaught error in it would end it. A test cannot end it with
+  // worker.terminate(): a thread ended inside an onnxruntime call aborts the whole process
+  // (onnxruntime-node is built without node-addon-api's NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS).
+  const exitAfter = Number(process.env.TERRAIN_LEARNER_FAULT_FEATURE_WORKER_EXIT_AFTER ?? "") || 0;
+  let framesDone = 0;
   // The backbone's own map, copied into the slot by headFeatures.
   let raw = new Float32Array(0);
   let queue: Promise<void> = Promise.resolve();
@@ -305,6 +311,8 @@ async function runWorker(learner: BackboneConfig, context: FeatureContext): Prom
     if (msg.pixels) slot.pixels = msg.pixels;
     if (msg.features) slot.features = msg.features;
     queue = queue.then(async () => {
+      // With the next frame (and any behind it) already sent: they are in flight when it ends.
+      if (exitAfter > 0 && framesDone >= exitAfter) process.exit(70);
       const img: ImageFrame = {
         stamp: 0,
         frameId: "",
@@ -336,6 +344,7 @@ async function runWorker(learner: BackboneConfig, context: FeatureContext): Prom
       } catch (err) {
         post({ type: "failed", id: msg.id, message: (err as Error).message });
       }
+      framesDone++;
     });
   });
   post({ type: "ready", info: backbone.info });

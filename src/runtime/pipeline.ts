@@ -140,6 +140,11 @@ export interface PipelineStats {
    * read-ahead this is only what the overlap with the other work did not hide.
    */
   featureWaitMs: number;
+  /**
+   * Frames the backbone worker held when it died, computed again on the pipeline's thread (0 unless
+   * problems.backboneWorker).
+   */
+  framesRecomputed: number;
   /** Sensor faults the pipeline sees across streams (bad samples by reason are in `supervisor`). */
   diagnostics: PipelineDiagnostics;
 }
@@ -377,6 +382,7 @@ class PipelineImpl implements Pipeline {
   #problems: Record<string, number> = {};
   #frameMsTotal = 0;
   #featureWaitMsTotal = 0;
+  #framesRecomputed = 0;
   #trainSteps = 0;
   #labelCount = 0;
   #labelMean = 0.5;
@@ -482,8 +488,9 @@ class PipelineImpl implements Pipeline {
       // here, so none is lost. A frame the backbone itself rejects fails as it would in-process.
       if (b.failed) return this.#inProcess(img, b.failed);
       return b.features(img).catch((err: unknown) => {
-        if (b.failed) return this.#inProcess(img, b.failed);
-        throw err;
+        if (!b.failed) throw err;
+        this.#framesRecomputed++;
+        return this.#inProcess(img, b.failed);
       });
     }
     return b.extract(img).then((map) => headFeatures(map, this.#context));
@@ -942,6 +949,7 @@ class PipelineImpl implements Pipeline {
       featureWaitMs: this.#counts.framesProcessed
         ? this.#featureWaitMsTotal / this.#counts.framesProcessed
         : 0,
+      framesRecomputed: this.#framesRecomputed,
       diagnostics: { ...this.#diag },
     };
   }
