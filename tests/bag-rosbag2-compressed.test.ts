@@ -7,6 +7,8 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zstd from "@foxglove/wasm-zstd";
+import { McapStreamReader, type McapTypes, McapWriter } from "@mcap/core";
+import { loadDecompressHandlers } from "@mcap/support";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBag } from "../src/io/bag/index.ts";
@@ -33,6 +35,65 @@ function messageCompressedCopy(name: string, damageRow?: number): string {
       update.run(z, r.id);
     }
     db.close();
+  }
+  const meta = readFileSync(join(out, "metadata.yaml"), "utf8")
+    .replace(/compression_format: (""|'')/, "compression_format: zstd")
+    .replace(/compression_mode: (""|'')/, "compression_mode: MESSAGE");
+  writeFileSync(join(out, "metadata.yaml"), meta);
+  return out;
+}
+
+/**
+ * A copy of an MCAP fixture whose messages are each compressed (MESSAGE mode), as rosbag2 writes
+ * them: every record read back and written again with @mcap/core, each message's data one zstd frame.
+ */
+async function messageCompressedMcapCopy(name: string, damageIndex?: number): Promise<string> {
+  const out = join(dir, `${name}-MESSAGE${damageIndex !== undefined ? "-damaged" : ""}`);
+  cpSync(fixture(name), out, { recursive: true });
+  for (const f of readdirSync(out).filter((f) => f.endsWith(".mcap"))) {
+    const reader = new McapStreamReader({ decompressHandlers: await loadDecompressHandlers() });
+    reader.append(readFileSync(join(out, f)));
+    const records: McapTypes.TypedMcapRecord[] = [];
+    for (let r = reader.nextRecord(); r; r = reader.nextRecord()) records.push(r);
+    const chunks: Uint8Array[] = [];
+    let size = 0n;
+    const writer = new McapWriter({
+      writable: {
+        position: () => size,
+        write: async (b: Uint8Array) => {
+          chunks.push(b.slice());
+          size += BigInt(b.byteLength);
+        },
+      },
+    });
+    await writer.start({ profile: "ros2", library: "terrain-learner test" });
+    const schemaIds = new Map<number, number>();
+    const channelIds = new Map<number, number>();
+    let index = 0;
+    for (const r of records) {
+      if (r.type === "Schema")
+        schemaIds.set(
+          r.id,
+          await writer.registerSchema({ name: r.name, encoding: r.encoding, data: r.data }),
+        );
+      else if (r.type === "Channel")
+        channelIds.set(
+          r.id,
+          await writer.registerChannel({
+            topic: r.topic,
+            schemaId: schemaIds.get(r.schemaId) ?? 0,
+            messageEncoding: r.messageEncoding,
+            metadata: r.metadata,
+          }),
+        );
+      else if (r.type === "Message") {
+        const z = zstd.compress(r.data, 3);
+        if (index++ === damageIndex) z.fill(0x55, 4); // keeps the magic number, breaks the rest
+        await writer.addMessage({ ...r, channelId: channelIds.get(r.channelId)!, data: z });
+      }
+    }
+    await writer.end();
+    writeFileSync(join(out, f), Buffer.concat(chunks));
   }
   const meta = readFileSync(join(out, "metadata.yaml"), "utf8")
     .replace(/compression_format: (""|'')/, "compression_format: zstd")
@@ -90,29 +151,47 @@ describe("file-mode zstd rosbag2", () => {
     });
   }
 
-  it("reads a message-mode sqlite3 bag exactly as the plain one; a damaged message is one decode problem", async () => {
-    const plainBag = await openBag(fixture("rosbag2_cdr_test_sqlite3"));
-    const want = await collect(plainBag);
-    await plainBag.close();
-    const zBag = await openBag(messageCompressedCopy("rosbag2_cdr_test_sqlite3"));
-    const got = await collect(zBag);
-    await zBag.close();
-    expect(got.problems).toEqual([]);
-    expect(plain(got.messages.map((m) => [m.topic, m.logTime, m.message]))).toEqual(
-      plain(want.messages.map((m) => [m.topic, m.logTime, m.message])),
-    );
-    const damaged = await openBag(messageCompressedCopy("rosbag2_cdr_test_sqlite3", 2));
-    const d = await collect(damaged);
-    await damaged.close();
-    expect(d.messages.length).toBe(want.messages.length - 1);
-    expect(d.problems).toHaveLength(1);
-    expect(d.problems[0]!.kind).toBe("decode");
-  });
+  for (const storage of ["sqlite3", "mcap"] as const) {
+    it(`reads a message-mode ${storage} bag exactly as the plain one; a damaged message is one decode problem`, async () => {
+      const name = `rosbag2_cdr_test_${storage}`;
+      const copy = (damaged?: number) =>
+        storage === "sqlite3"
+          ? Promise.resolve(messageCompressedCopy(name, damaged))
+          : messageCompressedMcapCopy(name, damaged);
+      const plainBag = await openBag(fixture(name));
+      const want = await collect(plainBag);
+      await plainBag.close();
+      const folder = await copy();
+      // Really compressed per message: the data file read on its own (no metadata.yaml saying
+      // MESSAGE) does not give the plain messages back.
+      const dataFile = readdirSync(folder).find((f) => f.endsWith(storage === "mcap" ? ".mcap" : ".db3"))!;
+      const direct = await openBag(join(folder, dataFile));
+      const raw = await collect(direct);
+      await direct.close();
+      expect(plain(raw.messages.map((m) => m.message))).not.toEqual(
+        plain(want.messages.map((m) => m.message)),
+      );
+      const zBag = await openBag(folder);
+      const got = await collect(zBag);
+      await zBag.close();
+      expect(got.problems).toEqual([]);
+      expect(got.messages.length).toBeGreaterThan(0);
+      expect(plain(got.messages.map((m) => [m.topic, m.logTime, m.message]))).toEqual(
+        plain(want.messages.map((m) => [m.topic, m.logTime, m.message])),
+      );
+      const damaged = await openBag(await copy(2));
+      const d = await collect(damaged);
+      await damaged.close();
+      expect(d.messages.length).toBe(want.messages.length - 1);
+      expect(d.problems).toHaveLength(1);
+      expect(d.problems[0]!.kind).toBe("decode");
+    });
+  }
 
-  it("refuses message mode with MCAP storage and a damaged file with one clear error, leaving nothing behind", async () => {
+  it("refuses an unknown compression mode and a damaged file with one clear error, leaving nothing behind", async () => {
     const before = new Set(tempFolders());
-    await expect(openBag(compressedCopy("rosbag2_cdr_test_mcap", "MESSAGE"))).rejects.toThrow(
-      /compression mode "MESSAGE" is not supported here/,
+    await expect(openBag(compressedCopy("rosbag2_cdr_test_mcap", "CHUNK"))).rejects.toThrow(
+      /compression mode "CHUNK" is not supported here \(FILE and MESSAGE are\)/,
     );
     await expect(openBag(compressedCopy("rosbag2_cdr_test_sqlite3", "FILE", true))).rejects.toThrow(
       /cdr_test_0\.db3\.zstd: (cannot decompress|not a SQLite|.*damaged|.*malformed)/i,

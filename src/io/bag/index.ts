@@ -70,8 +70,8 @@ async function openFolder(dir: string): Promise<BagSource> {
       else throw new Error(`${dir}: metadata.yaml lists ${basename(f)}, which is missing`);
     }
     if (files.length === 0) throw new Error(`${dir}/metadata.yaml: lists no data files`);
-    if (meta.compression === "zstd" && meta.compressionMode === "MESSAGE" && meta.storage === "sqlite3")
-      return Rosbag2SqliteSource.open(dir, files, warnings, { zstdMessages: true });
+    if (meta.compression === "zstd" && meta.compressionMode === "MESSAGE")
+      return openStorage(dir, storage, files, warnings, { zstdMessages: true });
     if (meta.compression !== "") {
       const unpacked = await decompressRosbag2Files(dir, files, meta.compression, meta.compressionMode);
       warnings.push(`${dir}: ${meta.compression}-compressed files decompressed to a temporary folder`);
@@ -97,9 +97,15 @@ async function openFolder(dir: string): Promise<BagSource> {
   return openStorage(dir, storage, files, warnings);
 }
 
-function openStorage(dir: string, storage: string, files: string[], warnings: string[]): Promise<BagSource> {
-  if (storage === "sqlite3") return Rosbag2SqliteSource.open(dir, files, warnings);
-  if (storage === "mcap") return McapSource.open(dir, files, warnings);
+function openStorage(
+  dir: string,
+  storage: string,
+  files: string[],
+  warnings: string[],
+  opts: { zstdMessages?: boolean } = {},
+): Promise<BagSource> {
+  if (storage === "sqlite3") return Rosbag2SqliteSource.open(dir, files, warnings, opts);
+  if (storage === "mcap") return McapSource.open(dir, files, warnings, opts);
   throw new Error(`${dir}: unsupported rosbag2 storage "${storage}" (supported: sqlite3, mcap)`);
 }
 

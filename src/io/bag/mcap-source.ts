@@ -5,6 +5,7 @@
 // everything up to the first incomplete record comes out, followed by one warning.
 
 import { type FileHandle, open } from "node:fs/promises";
+import * as zstd from "@foxglove/wasm-zstd";
 import { McapIndexedReader, McapStreamReader, type McapTypes } from "@mcap/core";
 import { FileHandleReadable } from "@mcap/nodejs";
 import { loadDecompressHandlers } from "@mcap/support";
@@ -21,6 +22,7 @@ import {
   type TimedEvent,
 } from "./common.ts";
 import { cdrDecoder, type Decoder, decodeEvent, normaliseType, ros1Decoder } from "./decoders.ts";
+import { zstdFramed } from "./rosbag2-compressed.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 const MAGIC = Uint8Array.from([0x89, 0x4d, 0x43, 0x41, 0x50, 0x30, 0x0d, 0x0a]);
@@ -40,7 +42,12 @@ interface ChannelState {
   unknown: string | undefined;
 }
 
-function channelState(channel: McapTypes.Channel, schema: McapTypes.Schema | undefined): ChannelState {
+/** `zstdMessages`: each message's data is one zstd frame (rosbag2 compression mode MESSAGE). */
+function channelState(
+  channel: McapTypes.Channel,
+  schema: McapTypes.Schema | undefined,
+  zstdMessages: boolean,
+): ChannelState {
   const type = normaliseType(schema?.name ?? "");
   const state: ChannelState = {
     topic: channel.topic,
@@ -60,6 +67,7 @@ function channelState(channel: McapTypes.Channel, schema: McapTypes.Schema | und
       return state;
     }
     if (!state.decoder) state.unknown = `no message definition for ${type || "(no schema)"}`;
+    else if (zstdMessages) state.decoder = zstdFramed(state.decoder, channel.topic);
   } catch (err) {
     state.unknown = `bad schema for ${type}: ${errorMessage(err)}`;
   }
@@ -82,6 +90,7 @@ class McapFile {
   readonly #reader: McapIndexedReader | undefined;
   /** Why the summary could not be used; undefined for an indexed file. */
   readonly #noIndex: string | undefined;
+  readonly #zstdMessages: boolean;
   #scan: Scan | undefined;
 
   private constructor(
@@ -90,8 +99,10 @@ class McapFile {
     size: number,
     reader: McapIndexedReader | undefined,
     noIndex: string | undefined,
+    zstdMessages: boolean,
   ) {
     this.path = path;
+    this.#zstdMessages = zstdMessages;
     this.#handle = handle;
     this.#size = size;
     this.#reader = reader;
@@ -102,7 +113,7 @@ class McapFile {
     return this.#size;
   }
 
-  static async open(path: string): Promise<McapFile> {
+  static async open(path: string, zstdMessages = false): Promise<McapFile> {
     const handle = await open(path, "r");
     try {
       const size = (await handle.stat()).size;
@@ -125,7 +136,8 @@ class McapFile {
       } catch (err) {
         noIndex = errorMessage(err);
       }
-      return new McapFile(path, handle, size, reader, noIndex);
+      if (zstdMessages) await zstd.isLoaded;
+      return new McapFile(path, handle, size, reader, noIndex, zstdMessages);
     } catch (err) {
       await handle.close();
       throw err;
@@ -143,7 +155,7 @@ class McapFile {
     if (reader?.statistics) {
       const channels = new Map<number, ChannelState>();
       for (const [id, ch] of reader.channelsById)
-        channels.set(id, channelState(ch, reader.schemasById.get(ch.schemaId)));
+        channels.set(id, channelState(ch, reader.schemasById.get(ch.schemaId), this.#zstdMessages));
       const stats = reader.statistics;
       const counts = new Map<number, bigint>();
       for (const id of channels.keys()) counts.set(id, stats.channelMessageCounts.get(id) ?? 0n);
@@ -171,7 +183,7 @@ class McapFile {
     };
     if (reader) {
       for (const [id, ch] of reader.channelsById) {
-        scan.channels.set(id, channelState(ch, reader.schemasById.get(ch.schemaId)));
+        scan.channels.set(id, channelState(ch, reader.schemasById.get(ch.schemaId), this.#zstdMessages));
         scan.counts.set(id, 0n);
       }
       try {
@@ -206,7 +218,7 @@ class McapFile {
     const channels = new Map<number, ChannelState>();
     for (const [id, ch] of reader.channelsById) {
       if (topics && !topics.has(ch.topic)) continue;
-      const state = channelState(ch, reader.schemasById.get(ch.schemaId));
+      const state = channelState(ch, reader.schemasById.get(ch.schemaId), this.#zstdMessages);
       channels.set(id, state);
     }
     const startNs = bounds.start ?? reader.statistics?.messageStartTime ?? 0n;
@@ -297,7 +309,7 @@ class McapFile {
     const toItem = (record: McapTypes.TypedMcapRecord): Item | undefined => {
       if (record.type === "Schema") schemas.set(record.id, record);
       else if (record.type === "Channel") {
-        const state = channelState(record, schemas.get(record.schemaId));
+        const state = channelState(record, schemas.get(record.schemaId), this.#zstdMessages);
         channels.set(record.id, state);
         return { kind: "record", record, state };
       } else if (record.type === "Message") {
@@ -417,11 +429,20 @@ export class McapSource implements BagSource {
     this.#warnings = warnings;
   }
 
-  /** Opens one or more .mcap files (a rosbag2 folder can be split) as one bag shown as `path`. */
-  static async open(path: string, files: readonly string[], warnings: string[] = []): Promise<McapSource> {
+  /**
+   * Opens one or more .mcap files (a rosbag2 folder can be split) as one bag shown as `path`.
+   * `zstdMessages`: a rosbag2 folder recorded with `--compression-mode message` (each message's data
+   * one zstd frame, inside MCAP's own chunks).
+   */
+  static async open(
+    path: string,
+    files: readonly string[],
+    warnings: string[] = [],
+    opts: { zstdMessages?: boolean } = {},
+  ): Promise<McapSource> {
     const opened: McapFile[] = [];
     try {
-      for (const f of files) opened.push(await McapFile.open(f));
+      for (const f of files) opened.push(await McapFile.open(f, opts.zstdMessages ?? false));
     } catch (err) {
       await Promise.allSettled(opened.map((f) => f.close()));
       throw err;

@@ -4,13 +4,14 @@
 //
 // rosbag2 compresses a whole file at once, so the frame header carries the decompressed size, which
 // the WebAssembly decoder needs up front. Per-message compression (`--compression-mode message`) is
-// read by the sqlite3 source itself (each message's data one zstd frame); with MCAP storage it is
-// refused with a clear error (MCAP compresses chunks instead).
+// read by the storage sources themselves: each message's data is one zstd frame, decompressed before
+// it is decoded (zstdFramed).
 
 import { mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import * as zstd from "@foxglove/wasm-zstd";
+import type { Decoder } from "./decoders.ts";
 import type { BagSource } from "./types.ts";
 
 const ZSTD_MAGIC = 0xfd2fb528;
@@ -39,6 +40,18 @@ export function zstdContentSize(buf: Uint8Array, name: string): number | undefin
   return size;
 }
 
+/**
+ * A decoder for messages whose data is one zstd frame each (rosbag2 compression mode MESSAGE).
+ * The zstd module must be loaded (`await zstd.isLoaded`) before the first message.
+ */
+export function zstdFramed(decoder: Decoder, topic: string): Decoder {
+  return (data) => {
+    const size = zstdContentSize(data, `${topic} message`);
+    if (size === undefined) throw new Error("zstd message frame does not declare its size");
+    return decoder(zstd.decompress(data, size));
+  };
+}
+
 /** Decompresses each `.zstd` data file into a new temporary folder; returns the paths to read and a cleanup. */
 export async function decompressRosbag2Files(
   dir: string,
@@ -50,8 +63,8 @@ export async function decompressRosbag2Files(
     throw new Error(`${dir}: rosbag2 compression "${compression}" is not supported (only zstd)`);
   if (mode !== "FILE") {
     throw new Error(
-      `${dir}: rosbag2 compression mode "${mode || "(none)"}" is not supported here (file mode, and message ` +
-        "mode with sqlite3 storage, are); decompress it with `ros2 bag convert`",
+      `${dir}: rosbag2 compression mode "${mode || "(none)"}" is not supported here (FILE and MESSAGE are); ` +
+        "decompress it with `ros2 bag convert`",
     );
   }
   await zstd.isLoaded;

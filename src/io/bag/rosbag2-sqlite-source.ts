@@ -19,7 +19,7 @@ import {
   type TimedEvent,
 } from "./common.ts";
 import { cdrDecoder, type Decoder, decodeEvent, normaliseType } from "./decoders.ts";
-import { zstdContentSize } from "./rosbag2-compressed.ts";
+import { zstdFramed } from "./rosbag2-compressed.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 interface TopicState {
@@ -324,15 +324,6 @@ async function sqliteTruncation(path: string, size: number): Promise<string | un
   } finally {
     await handle.close();
   }
-}
-
-/** A decoder for messages that are each one zstd frame (the frame header carries their size). */
-function zstdFramed(decoder: Decoder, topic: string): Decoder {
-  return (data) => {
-    const size = zstdContentSize(data, `${topic} message`);
-    if (size === undefined) throw new Error("zstd message frame does not declare its size");
-    return decoder(zstd.decompress(data, size));
-  };
 }
 
 function topicState(
