@@ -114,7 +114,9 @@ describe("checkpoints under kill -9", () => {
     // The one it reported is still there (only one more could have been written since: the child
     // reports each save before starting the next) and holds the weights it reported.
     expect(onDisk.find((c) => c.seq === lastSeq)?.sha256).toBe(lastSaved.sha256);
-    expect(onDisk.length).toBeLessThanOrEqual(3); // keep = 3, pruning survived the kill
+    // keep = 3: a save writes the new checkpoint, then prunes the oldest, so a kill between the two
+    // leaves one more (seen in CI); never more than that, and the next save prunes it.
+    expect(onDisk.length).toBeLessThanOrEqual(4);
 
     const p = await probe(dir);
     expect(p.line.resumed).toBe(true);
@@ -127,6 +129,7 @@ describe("checkpoints under kill -9", () => {
     await second.exited;
     expect(second.lines[0]).toMatchObject({ event: "start", resumed: true, sha256: onDisk[0]!.sha256 });
     expect(manifests(dir)[0]!.seq).toBeGreaterThan(onDisk[0]!.seq);
+    expect(manifests(dir).length).toBeLessThanOrEqual(4);
     expect(second.saved()[0]!.sha256).not.toBe(onDisk[0]!.sha256); // it trained on
   });
 
