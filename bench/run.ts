@@ -182,6 +182,11 @@ const historyPath = join(ROOT, "bench", "history.json");
 results.history = existsSync(historyPath) ? JSON.parse(readFileSync(historyPath, "utf8")) : [];
 const load0 = loadavg();
 const started = Date.now();
+// Timings need the cores: say so up front rather than leave a slow result unexplained.
+if ((load0[0] ?? 0) > cpus().length / 2)
+  log(
+    `load average ${load0[0]?.toFixed(1)} on ${cpus().length} cores: other work is running, so times will read slow (the goals were measured below ${cpus().length / 2})`,
+  );
 
 if (want("replay")) {
   const runs: Record<string, unknown>[] = [];
