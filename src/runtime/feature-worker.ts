@@ -69,6 +69,14 @@ interface Slot {
   busy: boolean;
 }
 
+/**
+ * How long close() waits for the worker to finish its queued frames before terminating it. Only a
+ * hung worker should ever meet it: a thread ended inside an onnxruntime call aborts the whole process
+ * (onnxruntime-node is built without node-addon-api's NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS), so
+ * the frames of a full read-ahead (ten) must have time to finish even on a slow machine.
+ */
+const STOP_TIMEOUT_MS = 30_000;
+
 export class FeatureWorker {
   readonly info: BackboneInfo;
   readonly context: FeatureContext;
@@ -219,13 +227,16 @@ export class FeatureWorker {
     if (slot) slot.busy = false;
   }
 
-  /** Stops the worker; requests still in flight are rejected. */
+  /**
+   * Stops the worker after the frames already sent to it (their requests resolve as usual); a worker
+   * that has not stopped after STOP_TIMEOUT_MS is terminated and whatever is left is rejected.
+   */
   async close(): Promise<void> {
     if (this.closing) return this.exited;
     this.closing = true;
     if (!this.failure) {
       this.worker.postMessage({ type: "stop" } satisfies ToWorker);
-      const timer = setTimeout(() => void this.worker.terminate(), 5000);
+      const timer = setTimeout(() => void this.worker.terminate(), STOP_TIMEOUT_MS);
       await this.exited;
       clearTimeout(timer);
     }
