@@ -1,7 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { HEAP_GROWING_PERCENT, tuneHeap } from "../src/runtime/heap-tuning.ts";
 
 describe("tuneHeap", () => {
+  // The flag is process-wide: leave V8's own heuristic to the test files that run after this one.
+  afterAll(() => {
+    tuneHeap({ TERRAIN_LEARNER_HEAP_GROWING_PERCENT: "0" });
+  });
+
   it("sets the default growing factor, or the one the environment names", () => {
     expect(tuneHeap({})).toBe(HEAP_GROWING_PERCENT);
     expect(tuneHeap({ TERRAIN_LEARNER_HEAP_GROWING_PERCENT: "0" })).toBe(0);
