@@ -139,6 +139,40 @@ describe("OnlineLearner on real backbone features", () => {
   });
 });
 
+describe("the trainer's kNN search space handed over with the weights", () => {
+  it("is taken as it is and predicts exactly as a rebuild; a state that does not fit is ignored", async () => {
+    const rand = seededRandom(3);
+    const C = bb.channels;
+    const trainer = await OnlineLearner.create(cfg({ bufferSize: 400 }), C);
+    const x = new Float32Array(300 * C).map(() => rand() * 2 - 1);
+    const y = new Float32Array(300).map(() => rand());
+    trainer.addSamples(x, y);
+    await trainer.train(25);
+    const weights = await trainer.getWeights();
+    const search = trainer.searchState();
+    // The defaults (invariant features, local metric) map the rows before they are compared.
+    expect(search?.transform).toBeInstanceOf(Float32Array);
+    const knnOf = (l: OnlineLearner) => (l as unknown as { knn: KnnNovelty }).knn;
+    const rebuilt = await OnlineLearner.create(cfg({ bufferSize: 10 }), C);
+    rebuilt.setWeights(weights);
+    const restored = await OnlineLearner.create(cfg({ bufferSize: 10 }), C);
+    restored.setWeights(weights, search);
+    expect(knnOf(restored).searchTransform()).toBe(search!.transform); // not computed again
+    expect(knnOf(restored).searchTransform()).toEqual(knnOf(rebuilt).searchTransform());
+    expect(knnOf(restored).searchReferences()).toEqual(knnOf(rebuilt).searchReferences());
+    const misfit = await OnlineLearner.create(cfg({ bufferSize: 10 }), C);
+    misfit.setWeights(weights, { transform: null, space: new Float32Array(7) });
+    const probe = new Float32Array(50 * C).map(() => rand() * 2 - 1);
+    const want = rebuilt.predict(probe, 50);
+    for (const l of [restored, misfit]) {
+      const got = l.predict(probe, 50);
+      expect(Array.from(got.roughness)).toEqual(Array.from(want.roughness));
+      expect(Array.from(got.confidence)).toEqual(Array.from(want.confidence));
+    }
+    for (const l of [trainer, rebuilt, restored, misfit]) l.dispose();
+  });
+});
+
 describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs head + KnnNovelty", () => {
   // The pipeline's head input: backbone channels + 3×3 neighbourhood mean + image row (2C + 1 = 79).
   const frame = async (spec: TextureSpec, seed: number) => {

@@ -30,7 +30,7 @@ import type { LearnerConfig } from "../runtime/config.ts";
 import { defaultBackbonePath } from "./backbone.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import { TerrainHead } from "./head.ts";
-import { KnnNovelty } from "./novelty.ts";
+import { KnnNovelty, type KnnSearchState } from "./novelty.ts";
 import { backboneChannelNames, invariantProjection } from "./novelty-features.ts";
 import { OnnxPredictor } from "./onnx-predictor.ts";
 import { ReplayBuffer } from "./replay-buffer.ts";
@@ -513,8 +513,20 @@ export class OnlineLearner {
     return buf;
   }
 
-  /** Loads weights from getWeights() of a learner with the same channels/hidden/bottleneck. */
-  setWeights(buf: ArrayBuffer | Uint8Array): void {
+  /**
+   * The kNN novelty's search space for the references getWeights() ships (see setWeights), or null
+   * (autoencoder novelty, no references yet). Call after getWeights().
+   */
+  searchState(): KnnSearchState | null {
+    return this.knn ? this.knn.searchState() : null;
+  }
+
+  /**
+   * Loads weights from getWeights() of a learner with the same channels/hidden/bottleneck. `search`:
+   * that learner's searchState() right after, when it has the same novelty settings (the live
+   * trainer's worker): the references' search space is taken as it is instead of estimated again.
+   */
+  setWeights(buf: ArrayBuffer | Uint8Array, search: KnnSearchState | null = null): void {
     const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
     if (bytes.byteLength < 96)
       throw new Error(`learner weights: ${bytes.byteLength} bytes is too short for the header`);
@@ -553,7 +565,9 @@ export class OnlineLearner {
       this.ortHeadAt = this.headVersion;
     }
     if (this.knn) {
-      this.knn.rebuild(getFloat32s(dv, o, refCount * C), refCount);
+      const refs = getFloat32s(dv, o, refCount * C);
+      if (search) this.knn.restore(refs, refCount, search);
+      else this.knn.rebuild(refs, refCount);
       this.refsVersion++;
     }
     this.steps = dv.getFloat64(32, true);

@@ -167,6 +167,14 @@ function meanOfNearest(best: Float64Array, kk: number, k: number, leaveOneOut: b
   return used ? s / used : Number.NaN;
 }
 
+/** A KnnNovelty's search space for its references: see searchState() and restore(). */
+export interface KnnSearchState {
+  /** channels×searchDims, or null when distances are between the standardised rows as they are. */
+  transform: Float32Array | null;
+  /** The references in the search space, size×searchDims. */
+  space: Float32Array;
+}
+
 export class KnnNovelty {
   private count = 0;
   private data = new Float32Array(0);
@@ -240,6 +248,45 @@ export class KnnNovelty {
     const T = this.metricKind === "local" ? localMetric(projected, m, D, this.ridge) : null;
     this.transform = P && T ? matmul(P, T, C, D, D) : (P ?? T);
     this.space = T ? matmul(projected, T, m, D, D) : projected;
+  }
+
+  /**
+   * The search space rebuild() made from the current references (copies), for restore() in a
+   * KnnNovelty with the same settings; null without references.
+   */
+  searchState(): KnnSearchState | null {
+    if (this.count === 0) return null;
+    return {
+      transform: this.transform ? this.transform.slice() : null,
+      space: this.space.slice(0, this.count * this.dims),
+    };
+  }
+
+  /**
+   * rebuild(z, m) for references whose search space another KnnNovelty with the same settings
+   * already computed (searchState(): the live predictor takes it with the trainer's weights instead
+   * of estimating the local metric again at every hand-over). The state's arrays are used as they
+   * are. A state that does not fit these settings and m rows is ignored: rebuild() runs.
+   */
+  restore(z: Float32Array, m: number, state: KnnSearchState | null): void {
+    const D = this.dims;
+    const needsTransform = this.projection !== null || (this.metricKind === "local" && m >= 2);
+    const fits =
+      state !== null &&
+      m > 0 &&
+      state.space.length === m * D &&
+      (state.transform === null
+        ? !needsTransform
+        : needsTransform && state.transform.length === this.channels * D);
+    if (!fits) {
+      this.rebuild(z, m);
+      return;
+    }
+    this.dispose();
+    this.data = z.slice(0, m * this.channels);
+    this.count = m;
+    this.transform = state.transform;
+    this.space = state.space;
   }
 
   /**

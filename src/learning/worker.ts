@@ -25,6 +25,7 @@ import { isMainThread, parentPort, type Worker, workerData } from "node:worker_t
 import type { LearnerConfig } from "../runtime/config.ts";
 import { spawnModuleWorker } from "../runtime/ts-worker.ts";
 import { type LearnerStats, OnlineLearner } from "./learner.ts";
+import type { KnnSearchState } from "./novelty.ts";
 
 const WORKER_KIND = "terrain-learner/live-trainer";
 /** Steps per chunk between budget sleeps (~5–10 ms of work on wasm). */
@@ -51,6 +52,8 @@ export interface LiveTrainerOptions {
 /** Weights after a lockstep block, not yet applied to the predictor. */
 export interface TrainedBlock {
   weights: ArrayBuffer;
+  /** The kNN references' search space, as the worker computed it (OnlineLearner.setWeights). */
+  search: KnnSearchState | null;
   stats: LiveTrainerStats;
 }
 
@@ -70,7 +73,13 @@ type WorkerStats = Omit<LiveTrainerStats, "weightsReceived">;
 
 type FromWorker =
   | { type: "ready"; backend: string }
-  | { type: "weights"; weights: ArrayBuffer; stats: WorkerStats; id: number | null }
+  | {
+      type: "weights";
+      weights: ArrayBuffer;
+      search: KnnSearchState | null;
+      stats: WorkerStats;
+      id: number | null;
+    }
   | { type: "done"; id: number; result: string | boolean }
   | { type: "failed"; id: number; message: string }
   | { type: "stopped" };
@@ -187,12 +196,16 @@ export class LiveTrainer {
     if (block && msg.type === "weights" && msg.id !== null) {
       // Lockstep: the caller decides when these weights take effect.
       this.blocks.delete(msg.id);
-      block.resolve({ weights: msg.weights, stats: { ...msg.stats, weightsReceived: this.weightsReceived } });
+      block.resolve({
+        weights: msg.weights,
+        search: msg.search,
+        stats: { ...msg.stats, weightsReceived: this.weightsReceived },
+      });
       return;
     }
     if (msg.type === "weights") {
       try {
-        this.predictor.setWeights(msg.weights);
+        this.predictor.setWeights(msg.weights, msg.search);
         this.weightsReceived++;
         this.lastStats = { ...msg.stats, weightsReceived: this.weightsReceived };
         this.opts.onWeights?.(this.lastStats);
@@ -303,7 +316,7 @@ export class LiveTrainer {
 
   /** Hands a lockstep block's weights to the predictor. */
   applyWeights(block: TrainedBlock): void {
-    this.predictor.setWeights(block.weights);
+    this.predictor.setWeights(block.weights, block.search);
     this.weightsReceived++;
     this.lastStats = { ...block.stats, weightsReceived: this.weightsReceived };
     this.opts.onWeights?.(this.lastStats);
@@ -399,7 +412,12 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
     windowStart = now;
     lastPublish = now;
     const weights = await learner.getWeights();
-    port.postMessage({ type: "weights", weights, stats, id } satisfies FromWorker, [weights]);
+    // The search space of the references just packed: the predictor need not estimate it again.
+    const search = learner.searchState();
+    const transfer: ArrayBuffer[] = [weights];
+    if (search) transfer.push(search.space.buffer as ArrayBuffer);
+    if (search?.transform) transfer.push(search.transform.buffer as ArrayBuffer);
+    port.postMessage({ type: "weights", weights, search, stats, id } satisfies FromWorker, transfer);
   };
 
   // Requests are handled in order; the training loop only yields at sleeps, so they interleave safely.
