@@ -166,7 +166,7 @@ describe("readAhead", () => {
     const pipeline = {
       prefetch(e: { id: string; frame: boolean }) {
         log.push(`prefetch ${e.id}`);
-        return e.frame;
+        return e.frame ? 100 : 0;
       },
     };
     const inputs = "a F1 b c F2 d F3 F4 e".split(" ").map((id) => ({ id, frame: id.startsWith("F") }));
@@ -188,6 +188,29 @@ describe("readAhead", () => {
     expect(at("read d")).toBeGreaterThan(at("push F1"));
     expect(at("prefetch F3")).toBeLessThan(at("push F2"));
     expect(at("prefetch F4")).toBeGreaterThan(at("push F2"));
+  });
+
+  it("starts no further frame once the frames it holds reach the byte budget", async () => {
+    let ahead = 0;
+    let most = 0;
+    const pipeline = {
+      prefetch(e: { size: number }) {
+        if (e.size > 0) most = Math.max(most, ++ahead);
+        return e.size;
+      },
+    };
+    // Frames of 1000 bytes between other inputs; a 5000-byte frame alone exceeds the budget.
+    const inputs = [...Array.from({ length: 30 }, (_, i) => ({ size: i % 2 ? 0 : 1000 })), { size: 5000 }];
+    async function* source() {
+      yield* inputs;
+    }
+    const out: { size: number }[] = [];
+    for await (const e of readAhead(pipeline, source(), 10, 1024, 2500)) {
+      out.push(e);
+      if (e.size > 0) ahead--;
+    }
+    expect(out).toEqual(inputs);
+    expect(most).toBe(3); // 1000 + 1000 < 2500 lets a third start; then it waits
   });
 });
 

@@ -315,10 +315,10 @@ export interface Pipeline {
   /**
    * Replay: announces an input that will be pushed later (in push order), so a camera frame's
    * features start computing now, while the inputs before it are processed. Every prefetched input
-   * must then be pushed; `readAhead` does both. Returns whether a frame was started (false for other
-   * inputs, and in live mode).
+   * must then be pushed; `readAhead` does both. Returns the bytes of image data held for the frame
+   * until it is pushed, 0 when no frame was started (other inputs, and live mode).
    */
-  prefetch(event: BagEvent | CoreInput): boolean;
+  prefetch(event: BagEvent | CoreInput): number;
   stats(): PipelineStats;
   /** Ground truth per cell of a frame's grid (NaN unknown) when evaluating a simulator bag. */
   truthFor(stamp: Stamp, grid: RoughnessGrid): { roughness: Float32Array } | undefined;
@@ -454,29 +454,30 @@ class PipelineImpl implements Pipeline {
     });
   }
 
-  prefetch(event: BagEvent | CoreInput): boolean {
-    if (this.#closed || this.#mode !== "replay" || this.#prefetched.has(event)) return false;
+  prefetch(event: BagEvent | CoreInput): number {
+    if (this.#closed || this.#mode !== "replay" || this.#prefetched.has(event)) return 0;
     let input: InternalInput;
     if ("type" in event) {
-      if (event.type !== "message") return false;
+      if (event.type !== "message") return 0;
       const t = this.#config.topics;
-      if (event.topic !== t.image && event.topic !== t.compressedImage) return false;
+      if (event.topic !== t.image && event.topic !== t.compressedImage) return 0;
       // A message that does not convert is left to push(), which reports it (once).
       try {
         const converted = this.#convert(event);
-        if (!converted) return false;
+        if (!converted) return 0;
         input = converted;
       } catch {
-        return false;
+        return 0;
       }
     } else input = event;
-    if (input.kind !== "image" && input.kind !== "compressed") return false;
+    if (input.kind !== "image" && input.kind !== "compressed") return 0;
     const image = input.kind === "image" ? Promise.resolve(input.frame) : decodeCompressed(input.frame);
     const features = image.then((img) => this.#features(img));
     // Observed here: a failure is reported when the frame is pushed, not as an unhandled rejection.
     features.catch(() => {});
     this.#prefetched.set(event, { input, image, features });
-    return true;
+    // A compressed frame is held compressed until its decode; at least 1 so that it counts.
+    return Math.max(1, input.frame.data.byteLength);
   }
 
   /** The head's input features of a frame, from the worker or the in-process backbone. */
@@ -1003,7 +1004,9 @@ class PipelineImpl implements Pipeline {
 /**
  * The inputs of `source` in order, with the camera frames up to `frames` ahead of the one being
  * pushed already prefetched: their features are computed (in the backbone worker) while the inputs
- * before them are processed. Replay only; it holds at most `maxQueued` inputs.
+ * before them are processed. Replay only; it holds at most `maxQueued` inputs, and starts no further
+ * frame once the frames it holds reach `maxBytes` of image data (each also has a copy in the
+ * backbone worker's shared memory): ten 640×480 rgb8 frames are 9 MB, a 4K camera gets two or three.
  *
  * Ten frames (one shared-memory slot each in the backbone worker) ride out the main thread's
  * uneven frames (a bag chunk decompressed every ~7 frames, a training block handed over, a major
@@ -1013,31 +1016,40 @@ class PipelineImpl implements Pipeline {
  *   for await (const event of readAhead(pipeline, source.messages())) await pipeline.push(event);
  */
 export async function* readAhead<T>(
-  pipeline: { prefetch(event: NoInfer<T>): boolean },
+  pipeline: { prefetch(event: NoInfer<T>): number },
   source: AsyncIterable<T>,
   frames = 10,
   maxQueued = 1024,
+  maxBytes = 64 * 2 ** 20,
 ): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
   const queue: T[] = [];
-  const isFrame: boolean[] = [];
+  const held: number[] = [];
   let framesQueued = 0;
+  let bytesQueued = 0;
   let done = false;
   try {
     for (;;) {
-      while (!done && framesQueued < frames && queue.length < maxQueued) {
+      while (!done && framesQueued < frames && bytesQueued < maxBytes && queue.length < maxQueued) {
         const r = await it.next();
         if (r.done) {
           done = true;
           break;
         }
-        const started = pipeline.prefetch(r.value);
+        const bytes = pipeline.prefetch(r.value);
         queue.push(r.value);
-        isFrame.push(started);
-        if (started) framesQueued++;
+        held.push(bytes);
+        if (bytes > 0) {
+          framesQueued++;
+          bytesQueued += bytes;
+        }
       }
       if (queue.length === 0) return;
-      if (isFrame.shift()) framesQueued--;
+      const bytes = held.shift() as number;
+      if (bytes > 0) {
+        framesQueued--;
+        bytesQueued -= bytes;
+      }
       yield queue.shift() as T;
     }
   } finally {
