@@ -9,7 +9,14 @@ import { FootprintProjector } from "../src/core/association.ts";
 import { cameraModelFromFov, mountedOpticalMat34, pixelRay } from "../src/core/camera.ts";
 import { mat34, mat34Invert } from "../src/core/geometry.ts";
 import type { ImageFrame } from "../src/core/types.ts";
-import { Backbone, defaultBackbonePath, gatherCells, readOnnxMetadata } from "../src/learning/backbone.ts";
+import {
+  Backbone,
+  blockDownscaleInto,
+  blockDownscaleLoopsInto,
+  defaultBackbonePath,
+  gatherCells,
+  readOnnxMetadata,
+} from "../src/learning/backbone.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { distance, meanFeature, type TextureSpec, textureImage } from "./learning-textures.ts";
 
@@ -209,6 +216,20 @@ function colourTexture(spec: TextureSpec, w: number, h: number, seed: number): I
 }
 
 describe("working resolution (learner.inputWidth)", () => {
+  it("downscales 2×2 RGB blocks on the unrolled path exactly as the general loops do", () => {
+    const W = 640;
+    const H = 480;
+    const src = new Uint8Array(W * H * 3).map((_, i) => (i * 2654435761) >>> 24);
+    const gain = Float32Array.of(0.0153, 0.0171, 0.0167);
+    const offset = Float32Array.of(-2.1, -2.03, -1.8);
+    const fast = new Float32Array(3 * 320 * 240);
+    const loops = new Float32Array(3 * 320 * 240);
+    blockDownscaleInto(src, W, 3, 2, 320, 240, gain, offset, fast);
+    blockDownscaleLoopsInto(src, W, 3, 2, 320, 240, gain, offset, loops);
+    expect(fast).toEqual(loops);
+    expect(fast.some((v, i) => v !== fast[0] && i > 0)).toBe(true); // not a constant image
+  });
+
   let bb320: Backbone;
   let native: Backbone;
   beforeAll(async () => {
