@@ -515,7 +515,8 @@ export class Backbone {
   private downscaleInto(img: ImageFrame, nch: number, w: number, h: number): void {
     const f = img.width / this.info.inputWidth;
     if (Number.isInteger(f)) {
-      this.downscaleIntegerInto(img, nch, w, h, f);
+      // A whole factor (640→320, 1280→320, 1920→320): plain f×f block sums.
+      blockDownscaleInto(img.data, img.width, nch, f, w, h, this.gain, this.offset, this.inputBuf);
       return;
     }
     let a = this.area;
@@ -588,11 +589,6 @@ export class Backbone {
         for (let ox = 0; ox < w; ox++) buf[d + ox] = gain * buf[d + ox]! + off;
       }
     }
-  }
-
-  /** downscaleInto for a whole factor k (640→320, 1280→320, 1920→320): plain k×k block sums. */
-  private downscaleIntegerInto(img: ImageFrame, nch: number, w: number, h: number, k: number): void {
-    blockDownscaleInto(img.data, img.width, nch, k, w, h, this.gain, this.offset, this.inputBuf);
   }
 
   private async extractNow(img: ImageFrame, out?: Float32Array): Promise<FeatureMap> {
