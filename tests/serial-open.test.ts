@@ -122,6 +122,26 @@ describe.skipIf(missing !== undefined)("serial open keeps queued input", () => {
     }
   }, 120_000);
 
+  it("without flock(1) or stty(1) it opens the way serialport does and says so once", async () => {
+    const warnings: string[] = [];
+    const source = new SerialSource(
+      { path: pty.a, baudRate: 115200, onWarning: (m) => warnings.push(m) },
+      { imu: () => undefined, odom: () => undefined },
+    );
+    const savedPath = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      source.start();
+      await waitFor("the port to open", () => source.stats().state === "open", 60_000);
+    } finally {
+      process.env.PATH = savedPath;
+      await source.stop();
+    }
+    expect(warnings).toEqual([
+      "flock not found: opening with serialport's default, which drops bytes queued before the open",
+    ]);
+  }, 120_000);
+
   it("stty gets the same line settings serialport's open sets (raw 8N1, receiver on, no echo)", () => {
     const args = sttyArgs({
       path: "/dev/null",

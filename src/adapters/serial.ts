@@ -93,9 +93,7 @@ export class SerialSource {
     this.now = options.now ?? (() => Date.now() / 1000);
     this.parser = new SerialLineParser(sink, options);
     this.binding =
-      process.platform === "linux"
-        ? keepInputBinding((why) => options.onWarning?.(`serial: ${why}`))
-        : undefined;
+      process.platform === "linux" ? keepInputBinding((why) => options.onWarning?.(why)) : undefined;
   }
 
   /** Opens the device, and keeps trying (with backoff) while it is absent. Never throws for a missing device. */

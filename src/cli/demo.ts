@@ -8,7 +8,7 @@ import { basename, extname, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
-import { checkOutputs } from "../io/safe-output.ts";
+import { checkOutputs, discardFolderTempsSync } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
@@ -161,7 +161,10 @@ ground it shows exists (prequential), next to a baseline that always predicts th
           } catch (err) {
             throw new UserError((err as Error).message);
           }
-          const interrupt = trapInterrupts();
+          const interrupt = trapInterrupts(() => {
+            discardFolderTempsSync(o.cache);
+            return "nothing cached";
+          });
           const result = await runDemo({
             world: o.world,
             seed: o.seed,

@@ -125,6 +125,7 @@ async function runWithPipeline(
   };
   const source = new SerialSource(
     serialOptionsFromConfig(config, {
+      onWarning: (m) => log(`serial: ${m}`),
       onState: (state, detail) => {
         if (state !== "opening")
           log(

@@ -206,6 +206,16 @@ export function discardTempsSync(path: string): void {
   }
 }
 
+/** Removes every temporary file this process has in `dir` (for the same reason as discardTempsSync). */
+export function discardFolderTempsSync(dir: string): void {
+  const mark = `.tmp-${process.pid}`;
+  try {
+    for (const name of readdirSync(dir)) if (name.includes(mark)) rmSync(join(dir, name), { force: true });
+  } catch {
+    // The folder is gone or unreadable: nothing of ours to remove.
+  }
+}
+
 /** Removes a temporary file that will not be committed; a missing one is fine. */
 export async function discardTemp(tmp: string): Promise<void> {
   await rm(tmp, { force: true });
