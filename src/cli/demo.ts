@@ -8,9 +8,18 @@ import { basename, extname, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
+import { checkOutputs, discardFolderTempsSync } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
-import { formatSummary, jsonResult, progressReporter, type ReplayResult, runReplay } from "./replay.ts";
+import { interruptedError, trapInterrupts } from "./interrupt.ts";
+import {
+  formatSummary,
+  jsonResult,
+  progressReporter,
+  REPORT_FILES,
+  type ReplayResult,
+  runReplay,
+} from "./replay.ts";
 
 export interface DemoOptions {
   world?: string;
@@ -22,11 +31,16 @@ export interface DemoOptions {
   regenerate?: boolean;
   progress?: boolean;
   log?: (line: string) => void;
+  /** Aborting stops the simulation (nothing cached) or the replay (no report). */
+  signal?: AbortSignal;
 }
 
 /** The cached bag for a world/seed/duration (generated when missing). */
 export async function ensureWorldBag(
-  o: Pick<DemoOptions, "world" | "seed" | "duration" | "cacheDir" | "regenerate" | "progress" | "log">,
+  o: Pick<
+    DemoOptions,
+    "world" | "seed" | "duration" | "cacheDir" | "regenerate" | "progress" | "log" | "signal"
+  >,
 ): Promise<string> {
   // The simulator is imported lazily: `replay` and the ROS node never need it.
   const sim = await import("../../sim/index.ts");
@@ -60,12 +74,14 @@ export async function ensureWorldBag(
       world: worldPath,
       seed: o.seed,
       duration: o.duration,
+      signal: o.signal,
       onProgress: (t: number) => bar?.update(Math.round(t)),
     });
     // Written under a temporary name: an interrupted run never leaves a half bag in the cache.
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
+    if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${path} not generated`);
     throw err;
   } finally {
     bar?.stop();
@@ -87,6 +103,7 @@ export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
       title: `${basename(bag, ".mcap")}`,
       goal: 0.85,
       onProgress: progress.update,
+      signal: o.signal,
     });
   } finally {
     progress.stop();
@@ -133,9 +150,21 @@ ground it shows exists (prequential), next to a baseline that always predicts th
           let config: Config;
           try {
             config = loadConfig(o.config);
+            // Before minutes of simulation: the report folder and the cache must be usable.
+            await checkOutputs(
+              [
+                { path: o.out, kind: "dir", what: "--out", files: REPORT_FILES },
+                { path: o.cache, kind: "dir", what: "--cache" },
+              ],
+              [o.world, o.config].filter((x): x is string => x !== undefined),
+            );
           } catch (err) {
             throw new UserError((err as Error).message);
           }
+          const interrupt = trapInterrupts(() => {
+            discardFolderTempsSync(o.cache);
+            return "nothing cached";
+          });
           const result = await runDemo({
             world: o.world,
             seed: o.seed,
@@ -145,7 +174,8 @@ ground it shows exists (prequential), next to a baseline that always predicts th
             config,
             regenerate: o.regenerate,
             progress: true,
-          });
+            signal: interrupt.signal,
+          }).finally(() => interrupt.dispose());
           if (o.json) {
             process.stdout.write(`${jsonResult(result)}\n`);
             return;

@@ -12,6 +12,13 @@ import { openBag } from "../io/bag/index.ts";
 import { imuFromRos, odomFromRos, transformsFromRos } from "../io/ros/convert.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
+import { addTopicOptions, applyTopicFlags, requireTopics, type TopicNeed } from "./topics.ts";
+
+/** What labelling needs from a bag (replay needs these too). */
+export const LABEL_TOPICS: readonly TopicNeed[] = [
+  { what: "IMU", keys: ["imu"] },
+  { what: "odometry", keys: ["odom"], why: "labels need distance travelled" },
+];
 
 export interface LabelRunOptions {
   bag: string;
@@ -54,16 +61,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
   try {
     const info = await source.info();
     const names = info.topics.map((t) => t.name);
-    const have = (t: string) => info.topics.some((x) => x.name === t && x.count > 0);
-    const listing = info.topics.map((t) => `${t.name} (${t.type}, ${t.count})`).join(", ") || "none";
-    if (!have(imuTopic))
-      throw new UserError(
-        `${opts.bag}: no messages on IMU topic ${imuTopic} (use --imu); topics: ${listing}`,
-      );
-    if (!have(odomTopic))
-      throw new UserError(
-        `${opts.bag}: no messages on odometry topic ${odomTopic} (use --odom); labels need distance travelled; topics: ${listing}`,
-      );
+    requireTopics(opts.bag, info, config, LABEL_TOPICS);
     const tfTopic = config.topics.tf;
     const tfStaticTopic = config.topics.tfStatic;
     const topics = [imuTopic, odomTopic, ...[tfTopic, tfStaticTopic].filter((t) => names.includes(t))];
@@ -173,14 +171,13 @@ function statsYaml(s: LabelSummary): string {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("label <bag>")
     .description(
       "label the ground a robot drove over by IMU vibration (one label per step of labeller.stepLength m): prints t, x, y, speed, energy, roughness; no camera needed",
     )
-    .option("--config <file>", "configuration (YAML or a ROS 2 params file)")
-    .option("--imu <topic>", "sensor_msgs/Imu topic (default: topics.imu, /imu/data)")
-    .option("--odom <topic>", "nav_msgs/Odometry topic (default: topics.odom, /odom)")
+    .option("--config <file>", "configuration (YAML or a ROS 2 params file)");
+  addTopicOptions(cmd, ["imu", "odom"])
     .option(
       "--json",
       'one JSON object per label per line {"t","x","y","roughness","energy","speed"}, then {"summary":{...}}',
@@ -213,8 +210,7 @@ Examples:
           } catch (err) {
             throw new UserError((err as Error).message);
           }
-          if (o.imu) config.topics.imu = o.imu;
-          if (o.odom) config.topics.odom = o.odom;
+          applyTopicFlags(config, o);
           const out = process.stdout;
           // `label bag | head` closes the pipe early: that is the reader saying "enough", not an error.
           out.on("error", (err: NodeJS.ErrnoException) => {

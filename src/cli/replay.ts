@@ -6,6 +6,7 @@
 
 import { existsSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { applyMqttFlags, attachPipelineMqtt } from "../adapters/controls.ts";
@@ -16,11 +17,35 @@ import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { openBag } from "../io/bag/index.ts";
 import { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
 import { hasDefinition } from "../io/ros/definitions.ts";
+import { checkOutputs, discardTempsSync, type OutputSpec } from "../io/safe-output.ts";
 import { renderOverlay } from "../outputs/images.ts";
 import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import { interruptedError, trapInterrupts } from "./interrupt.ts";
+import { LABEL_TOPICS } from "./label.ts";
+import {
+  addTopicOptions,
+  applyTopicFlags,
+  requireTopics,
+  type TopicFlags,
+  type TopicNeed,
+} from "./topics.ts";
+
+/** What the pipeline needs from a bag: a camera and its intrinsics, plus what labelling needs. */
+export const REPLAY_TOPICS: readonly TopicNeed[] = [
+  { what: "camera image", keys: ["image", "compressedImage"] },
+  {
+    what: "camera info",
+    keys: ["cameraInfo"],
+    why: "images cannot be related to the ground without intrinsics",
+  },
+  ...LABEL_TOPICS,
+];
+
+/** The files a report writes into its folder. */
+export const REPORT_FILES = ["report.json", "learning-curve.png", "frames.png"] as const;
 
 export interface ReplayRunOptions {
   bag: string;
@@ -45,6 +70,13 @@ export interface ReplayRunOptions {
     status: { frames: number; labels: number; trainSteps: number },
   ) => void;
   warn?: (message: string) => void;
+  /** Files the run reads besides the bag (a config file): outputs may not replace them either. */
+  inputs?: readonly string[];
+  /**
+   * Aborting stops the read; the recording is finished with what was written and renamed into
+   * place, and runReplay rejects with a UserError that says so (no report).
+   */
+  signal?: AbortSignal;
 }
 
 /** The `--json` object (also the demo's report core). */
@@ -80,8 +112,24 @@ export interface ReplayResult {
   supervisor: unknown;
 }
 
+/** The report folder of a run: --report-dir, or out/<bag name>. */
+export function reportDirFor(opts: Pick<ReplayRunOptions, "bag" | "reportDir">): string {
+  return opts.reportDir ?? join("out", basename(opts.bag).replace(/\.[^.]*$/, ""));
+}
+
 export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
+  // Every output is checked before the first message is read: a bad path fails now, not after the
+  // whole replay, and no output may replace or land inside an input.
+  const outputs: OutputSpec[] = [];
+  if (opts.record) outputs.push({ path: opts.record, kind: "file", what: "--record" });
+  if (opts.evaluate)
+    outputs.push({ path: reportDirFor(opts), kind: "dir", what: "--report-dir", files: REPORT_FILES });
+  try {
+    await checkOutputs(outputs, [opts.bag, ...(opts.inputs ?? [])]);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
   let source: Awaited<ReturnType<typeof openBag>>;
   try {
     source = await openBag(opts.bag);
@@ -96,6 +144,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   let pipeline: Awaited<ReturnType<typeof createPipeline>>;
   try {
     info = await source.info();
+    requireTopics(opts.bag, info, opts.config, REPLAY_TOPICS);
     simMetadata =
       info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;
     if (opts.record) {
@@ -117,7 +166,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       warn,
     });
   } catch (err) {
-    await writer?.close().catch(() => {});
+    await writer?.abort().catch(() => {});
     await source.close();
     throw err;
   }
@@ -126,7 +175,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     mqtt = attachPipelineMqtt(pipeline, opts.config, warn);
   } catch (err) {
     await pipeline.close();
-    await writer?.close().catch(() => {});
+    await writer?.abort().catch(() => {});
     await source.close();
     throw err;
   }
@@ -176,13 +225,18 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   let lastProgress = 0;
   const wall0 = performance.now();
   let t0: number | undefined;
+  let lastTime = info.start;
+  let committed = false;
   try {
     for await (const event of readAhead(pipeline, source.messages())) {
+      if (opts.signal?.aborted) break;
       if (event.type === "message") {
+        lastTime = event.logTime;
         if (opts.rate !== undefined) {
           t0 ??= event.logTime;
           const due = ((event.logTime - t0) / opts.rate) * 1000 - (performance.now() - wall0);
-          if (due > 1) await new Promise((r) => setTimeout(r, due));
+          if (due > 1) await sleep(due, undefined, { signal: opts.signal }).catch(() => {});
+          if (opts.signal?.aborted) break;
         }
         if (writer) {
           if (hasDefinition(event.schemaName))
@@ -201,6 +255,18 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
         });
       }
     }
+    if (opts.signal?.aborted) {
+      sub.unsubscribe();
+      await Promise.all(pendingWrites);
+      let kept = "nothing written";
+      if (writer) {
+        await writer.close();
+        committed = true;
+        kept = `recording ${opts.record} finished with ${writer.messageCount} messages`;
+      }
+      const done = `${(lastTime - info.start).toFixed(1)} of ${info.duration.toFixed(1)} s of data read`;
+      throw interruptedError(opts.signal.reason, `${done}; ${kept}${opts.evaluate ? "; no report" : ""}`);
+    }
     const summary = await pipeline.finish();
     opts.onProgress?.(total, total, {
       frames: summary.framesProcessed,
@@ -209,13 +275,16 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     });
     sub.unsubscribe();
     await Promise.all(pendingWrites);
-    if (writer) await writer.close();
     if (writeError) throw new Error(`recording ${opts.record} failed: ${writeError.message}`);
+    if (writer) {
+      await writer.close();
+      committed = true;
+    }
     if (skippedTypes.size)
       warn(`record: not re-recorded (no built-in definition): ${[...skippedTypes].join(", ")}`);
     const result = toResult(summary, opts);
     if (opts.evaluate) {
-      const dir = opts.reportDir ?? join("out", basename(opts.bag).replace(/\.[^.]*$/, ""));
+      const dir = reportDirFor(opts);
       result.report = await writeReport(
         dir,
         { ...result, config: opts.config } as never,
@@ -230,7 +299,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     await mqtt?.close();
     await pipeline.close();
     await source.close();
-    if (writer) await writer.close().catch(() => {});
+    // A run that failed leaves whatever was at the recording path before.
+    if (writer && !committed) await writer.abort().catch(() => {});
   }
 }
 
@@ -385,7 +455,7 @@ export function progressReporter(label: string): {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("replay")
     .description(
       "run the pipeline over a bag (MCAP, rosbag2 .db3/folder, ROS 1 .bag): learn, predict, optionally evaluate and record",
@@ -399,7 +469,8 @@ export function register(program: Command): void {
     .option("--rate <x>", "pace the replay at x times real time", parseFloat)
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
     .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
-    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
+    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)");
+  addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"])
     .addHelpText(
       "after",
       `
@@ -408,10 +479,15 @@ results are the same at any replay speed. With --eval, each frame is scored when
 any label for that ground exists, against /sim/ground_truth/* (true pose, so odometry drift does not
 count), next to a running-mean-label baseline.
 
+The bag must have messages on a camera topic (raw or compressed), camera info, IMU and odometry;
+otherwise replay stops before reading and lists the bag's topics. Outputs are checked first: none
+may be, or be inside, an input. Ctrl-C finishes the recording with what was written and exits 130.
+
 Examples:
   terrain-learner replay .cache/default-world-seed1.mcap --eval
   terrain-learner replay run.mcap --record run-outputs.mcap
-  terrain-learner replay sim.mcap --eval --json > result.json`,
+  terrain-learner replay sim.mcap --eval --json > result.json
+  terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom`,
     )
     .action(
       action(
@@ -427,7 +503,7 @@ Examples:
             reportDir?: string;
             mqtt?: string;
             robotId?: string;
-          },
+          } & TopicFlags,
         ) => {
           if (o.fast && o.rate !== undefined) throw new UserError("--fast and --rate exclude each other");
           if (o.rate !== undefined && !(o.rate > 0))
@@ -437,10 +513,16 @@ Examples:
           try {
             config = loadConfig(o.config);
             applyMqttFlags(config, o);
+            applyTopicFlags(config, o);
           } catch (err) {
             throw new UserError((err as Error).message);
           }
           const progress = progressReporter("replay");
+          const interrupt = trapInterrupts(() => {
+            if (!o.record) return undefined;
+            discardTempsSync(o.record);
+            return `${o.record} not written`;
+          });
           let result: ReplayResult;
           try {
             result = await runReplay({
@@ -451,9 +533,12 @@ Examples:
               rate: o.rate,
               reportDir: o.reportDir,
               onProgress: progress.update,
+              inputs: o.config ? [o.config] : [],
+              signal: interrupt.signal,
             });
           } finally {
             progress.stop();
+            interrupt.dispose();
           }
           process.stdout.write(o.json ? `${jsonResult(result)}\n` : formatSummary(result));
         },

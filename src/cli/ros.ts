@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { attachPipelineMqtt } from "../adapters/controls.ts";
 import { loadRclnodejs, startRosNode } from "../adapters/ros2.ts";
 import { configFromRosArgs, parseRosArgs } from "../adapters/ros2-params.ts";
+import { checkOutputs } from "../io/safe-output.ts";
 import { type Config, ConfigError } from "../runtime/config.ts";
 import { createPipeline } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
@@ -43,6 +44,15 @@ Examples:
         } catch (err) {
           if (err instanceof ConfigError) throw new UserError(err.message);
           throw err;
+        }
+        if (config.learner.checkpointDir) {
+          // Checked before the node starts, not when the first save is asked for.
+          await checkOutputs(
+            [{ path: config.learner.checkpointDir, kind: "dir", what: "learner.checkpointDir" }],
+            o.config ? [o.config] : [],
+          ).catch((err: Error) => {
+            throw new UserError(err.message);
+          });
         }
         const rcl = await loadRclnodejs();
         await rcl.init();

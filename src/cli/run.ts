@@ -8,6 +8,7 @@ import { map } from "rxjs";
 import { mqttHandlers, pipelineControls } from "../adapters/controls.ts";
 import { attachMqtt, type MqttTelemetry, redactUrl, toJson, validateMqttOptions } from "../adapters/mqtt.ts";
 import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
+import { checkOutputs } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import type { CoreInput } from "../runtime/pipeline.ts";
 import { createPipeline, type PipelineStats } from "../runtime/pipeline.ts";
@@ -60,6 +61,15 @@ export async function runLive(config: Config, opts: RunOptions = {}): Promise<Ru
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   if (!config.serial.path)
     throw new UserError("no serial device: pass --serial /dev/ttyX or set serial.path");
+  if (config.learner.checkpointDir) {
+    // Checked before the pipeline starts, not when the first save is asked for.
+    await checkOutputs(
+      [{ path: config.learner.checkpointDir, kind: "dir", what: "learner.checkpointDir" }],
+      [],
+    ).catch((err: Error) => {
+      throw new UserError(err.message);
+    });
+  }
   // Labels are what a camera-less runner produces: always publish them.
   config.mqtt.publishLabels = true;
   const pipeline = await createPipeline(config, {
@@ -115,6 +125,7 @@ async function runWithPipeline(
   };
   const source = new SerialSource(
     serialOptionsFromConfig(config, {
+      onWarning: (m) => log(`serial: ${m}`),
       onState: (state, detail) => {
         if (state !== "opening")
           log(

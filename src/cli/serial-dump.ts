@@ -83,6 +83,7 @@ export async function runSerialDump(
   const source = new SerialSource(
     serialOptionsFromConfig(config, {
       path,
+      onWarning: (m) => process.stderr.write(`serial-dump: ${m}\n`),
       onState: (state, detail) => {
         if (state !== "opening")
           process.stderr.write(
