@@ -9,6 +9,7 @@ import { basename, extname, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { applyMqttFlags, attachPipelineMqtt } from "../adapters/controls.ts";
+import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
 import type { ImageFrame, RoughnessGrid } from "../core/types.ts";
 import type { EvalSummary } from "../eval/evaluator.ts";
 import { type FramePanel, type ReportFiles, toJson, writeReport } from "../eval/report.ts";
@@ -21,6 +22,12 @@ import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import {
+  addLiveViewOptions,
+  applyLiveViewFlags,
+  type LiveViewFlags,
+  maybeStartLiveView,
+} from "./live-view.ts";
 
 export interface ReplayRunOptions {
   bag: string;
@@ -28,6 +35,8 @@ export interface ReplayRunOptions {
   evaluate?: boolean;
   /** Write outputs + inputs to this MCAP. */
   record?: string;
+  /** Show the run on this live view server (started and closed by the caller). */
+  liveView?: LiveViewServer;
   /** Pace at rate × real time; undefined = as fast as possible. */
   rate?: number;
   /** Where report.json and the PNGs go (with evaluate). */
@@ -112,7 +121,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       mode: "replay",
       evaluate: opts.evaluate ?? false,
       simMetadata,
-      overlay: opts.record !== undefined,
+      overlay: opts.record !== undefined || opts.liveView !== undefined,
       costmap: true,
       warn,
     });
@@ -130,6 +139,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     await source.close();
     throw err;
   }
+
+  const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, opts.config, warn) : undefined;
 
   // Recorder: inputs as they come, outputs as the pipeline makes them, one writer (it serialises).
   let writeError: Error | undefined;
@@ -190,6 +201,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
           else skippedTypes.add(event.schemaName);
         }
       }
+      live?.input(event);
       await pipeline.push(event);
       if (event.type === "message" && opts.onProgress && event.logTime - lastProgress > 0.5) {
         lastProgress = event.logTime;
@@ -227,6 +239,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     return result;
   } finally {
     sub.unsubscribe();
+    live?.close();
     await mqtt?.close();
     await pipeline.close();
     await source.close();
@@ -385,7 +398,7 @@ export function progressReporter(label: string): {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("replay")
     .description(
       "run the pipeline over a bag (MCAP, rosbag2 .db3/folder, ROS 1 .bag): learn, predict, optionally evaluate and record",
@@ -399,7 +412,8 @@ export function register(program: Command): void {
     .option("--rate <x>", "pace the replay at x times real time", parseFloat)
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
     .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
-    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
+    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)");
+  addLiveViewOptions(cmd)
     .addHelpText(
       "after",
       `
@@ -411,7 +425,8 @@ count), next to a running-mean-label baseline.
 Examples:
   terrain-learner replay .cache/default-world-seed1.mcap --eval
   terrain-learner replay run.mcap --record run-outputs.mcap
-  terrain-learner replay sim.mcap --eval --json > result.json`,
+  terrain-learner replay sim.mcap --eval --json > result.json
+  terrain-learner replay run.mcap --rate 1 --live-view     # watch it in Foxglove at ws://127.0.0.1:8765`,
     )
     .action(
       action(
@@ -427,7 +442,7 @@ Examples:
             reportDir?: string;
             mqtt?: string;
             robotId?: string;
-          },
+          } & LiveViewFlags,
         ) => {
           if (o.fast && o.rate !== undefined) throw new UserError("--fast and --rate exclude each other");
           if (o.rate !== undefined && !(o.rate > 0))
@@ -440,6 +455,8 @@ Examples:
           } catch (err) {
             throw new UserError((err as Error).message);
           }
+          applyLiveViewFlags(config, o);
+          const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
           const progress = progressReporter("replay");
           let result: ReplayResult;
           try {
@@ -450,10 +467,12 @@ Examples:
               record: o.record,
               rate: o.rate,
               reportDir: o.reportDir,
+              liveView,
               onProgress: progress.update,
             });
           } finally {
             progress.stop();
+            await liveView?.close();
           }
           process.stdout.write(o.json ? `${jsonResult(result)}\n` : formatSummary(result));
         },

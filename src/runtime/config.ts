@@ -314,6 +314,25 @@ export const RosSchema = z
   })
   .prefault({});
 
+export const LiveViewSchema = z
+  .strictObject({
+    /** Serve the Foxglove WebSocket live view (`--live-view`). */
+    enabled: z.boolean().default(false),
+    port: z.number().int().min(0).max(65535).default(8765),
+    /** Listen address; 0.0.0.0 exposes the view (camera images included) to the network. */
+    host: z.string().default("127.0.0.1"),
+    /** Hz cap (wall clock) of each heavy channel (images, costmap, labels); latest wins. 0 = no cap. */
+    maxRate: z.number().nonnegative().default(15),
+    /** Per-client queue of messages not yet handed to the socket; the oldest are dropped beyond it. */
+    queueMessages: z.number().int().positive().default(64),
+    queueBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(32 * 2 ** 20),
+  })
+  .prefault({});
+
 export const ConfigSchema = z.strictObject({
   topics: TopicsSchema,
   frames: FramesSchema,
@@ -326,6 +345,7 @@ export const ConfigSchema = z.strictObject({
   mqtt: MqttSchema,
   serial: SerialSchema,
   ros: RosSchema,
+  liveView: LiveViewSchema,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
