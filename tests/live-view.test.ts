@@ -172,9 +172,9 @@ describe("live view during a real replay", () => {
     const speed = viewer.messages(T.speedLimit).at(-1)!.message;
     expect(speed.speed_limit as number).toBeGreaterThan(0);
 
-    const tf = viewer.messages(T.tf).flatMap(
-      (r) => (r.message.transforms as { header: Header; child_frame_id: string }[]) ?? [],
-    );
+    const tf = viewer
+      .messages(T.tf)
+      .flatMap((r) => (r.message.transforms as { header: Header; child_frame_id: string }[]) ?? []);
     expect(tf.some((t) => t.header.frame_id === "odom" && t.child_frame_id === "base_link")).toBe(true);
     const statics = viewer.messages(T.tfStatic).at(-1)!.message.transforms as { child_frame_id: string }[];
     expect(statics.length).toBeGreaterThan(0);

@@ -2,9 +2,9 @@
 // Foxglove implements it) over a `ws` socket, decoding CDR with @foxglove/rosmsg2-serialization from
 // the schema text the server advertised, as a viewer does.
 
-import wsProtocol, { type Channel, type MessageData } from "@foxglove/ws-protocol";
 import { parse } from "@foxglove/rosmsg";
 import { MessageReader } from "@foxglove/rosmsg2-serialization";
+import wsProtocol, { type Channel, type MessageData } from "@foxglove/ws-protocol";
 import { WebSocket } from "ws";
 
 const { FoxgloveClient } = wsProtocol;
