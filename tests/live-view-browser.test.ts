@@ -16,7 +16,7 @@ import { generateWorldBag } from "../sim/index.ts";
 import { startLiveView } from "../src/adapters/live-view/index.ts";
 import { runReplay } from "../src/cli/replay.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
-import { until } from "./helpers/foxglove-client.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACT = join(import.meta.dirname, "../out/test-artifacts/live-view-browser.png");
@@ -85,7 +85,7 @@ describe.skipIf(!existsSync(CHROMIUM))("live view in headless Chromium", () => {
         <script>${page.outputFiles[0]!.text}</script></body></html>`,
       );
       await tab.waitForFunction(() => (globalThis as unknown as PageGlobals).__liveView?.subscribed);
-      await until(() => server.wants("overlay") && server.wants("costmap"));
+      await waitFor("subscriptions", () => server.wants("overlay") && server.wants("costmap"));
 
       // Paced at 5× real time so the browser sees the run as it happens.
       const result = await runReplay({ bag, config, rate: 5, liveView: server });

@@ -15,7 +15,8 @@ import { LiveViewServer } from "../src/adapters/live-view/server.ts";
 import { type ReplayResult, runReplay } from "../src/cli/replay.ts";
 import { type Config, defaultConfig } from "../src/runtime/config.ts";
 import type { PipelineEvent } from "../src/runtime/pipeline.ts";
-import { TestViewer, until } from "./helpers/foxglove-client.ts";
+import { TestViewer } from "./helpers/foxglove-client.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tl-live-"));
 const bag = join(dir, "world.mcap");
@@ -67,10 +68,13 @@ describe("live view during a real replay", () => {
     viewer = new TestViewer(server.url);
     await viewer.ready();
     viewer.subscribe(Object.values(T));
-    await until(() => server.wants("overlay") && server.wants("costmap") && server.wants("tfStatic"));
+    await waitFor(
+      "subscriptions",
+      () => server.wants("overlay") && server.wants("costmap") && server.wants("tfStatic"),
+    );
     result = await runReplay({ bag, config, evaluate: true, liveView: server });
     // Everything sent has arrived.
-    await until(() => viewer.received.length >= server.stats().totals.sent, 20_000, "all messages");
+    await waitFor("all messages", () => viewer.received.length >= server.stats().totals.sent, 20_000);
   }, 240_000);
 
   afterAll(async () => {
@@ -206,7 +210,7 @@ describe("a viewer that stops reading", () => {
       const heavy = [T.camera, T.overlay, T.roughness, T.costmap, T.tf];
       slow.subscribe(heavy);
       fast.subscribe([T.speedLimit]);
-      await until(() => server.wants("camera") && server.wants("speedLimit"));
+      await waitFor("subscriptions", () => server.wants("camera") && server.wants("speedLimit"));
       // Stop reading: the kernel buffers fill, then the server's queue for this viewer.
       (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
       const watched = await runReplay({ bag, config, liveView: server });
@@ -222,7 +226,7 @@ describe("a viewer that stops reading", () => {
       expect(s.queued).toBeLessThanOrEqual(8);
       expect(s.queuedBytes).toBeLessThanOrEqual(2 ** 20 + 160 * 120 * 3 + 64);
       // The other viewer got every speed limit.
-      await until(() => fast.counts.get(T.speedLimit) === watched.frames, 10_000, "fast viewer");
+      await waitFor("fast viewer", () => fast.counts.get(T.speedLimit) === watched.frames, 10_000);
       console.log(
         `replay wall time: ${quiet.wallSeconds.toFixed(2)} s without a viewer, ${watched.wallSeconds.toFixed(2)} s with a stalled one (dropped ${s.dropped}, sent ${s.sent})`,
       );
@@ -252,7 +256,7 @@ describe("viewers that come and go", () => {
         const v = new TestViewer(server.url, { decode: false });
         await v.ready();
         v.subscribe([T.tf, T.tfStatic]);
-        await until(() => server.wants("tf"));
+        await waitFor("subscription", () => server.wants("tf"));
         // Traffic while connected, through the sink: a transform per input.
         for (let k = 0; k < 5; k++)
           sink.input({
@@ -275,9 +279,9 @@ describe("viewers that come and go", () => {
           (v.ws as unknown as { _socket: { destroy(): void } })._socket.destroy();
           await closed;
         }
-        await until(() => server.resources().sockets === 0, 5000, "server-side close");
+        await waitFor("server-side close", () => server.resources().sockets === 0, 5000);
       }
-      await until(() => sockets() <= before, 5000, "sockets released");
+      await waitFor("sockets released", () => sockets() <= before, 5000);
       const r = server.resources();
       expect(r).toEqual({ outboxes: 0, sockets: 0, queued: 0 });
       const s = server.stats();

@@ -92,12 +92,3 @@ export class TestViewer {
     await closed;
   }
 }
-
-/** Polls `cond` every 20 ms until it holds or `ms` pass. */
-export async function until(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
