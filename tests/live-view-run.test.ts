@@ -89,16 +89,14 @@ describe.skipIf(socatMissing() !== undefined)("run --serial --live-view", () => 
     child.kill("SIGINT");
     expect(await exit).toBe(0);
 
-    const tf = viewer
-      .messages("/tf")
-      .flatMap(
-        (r) =>
-          r.message.transforms as {
-            header: Header;
-            child_frame_id: string;
-            transform: { translation: { x: number } };
-          }[],
-      );
+    const tf = viewer.messages("/tf").flatMap(
+      (r) =>
+        r.message.transforms as {
+          header: Header;
+          child_frame_id: string;
+          transform: { translation: { x: number } };
+        }[],
+    );
     const base = tf.filter((t) => t.header.frame_id === "odom" && t.child_frame_id === "base_link");
     expect(base.length).toBeGreaterThan(50);
     // Straight ahead at 1 m/s: the pose moves forward.
