@@ -32,6 +32,8 @@ const MAX_LABELS = 4000;
 /** Trailing window of the live ρ against simulator ground truth (s of sensor time). */
 const RHO_WINDOW = 10;
 const MARKER = { CUBE: 1, TRIANGLE_LIST: 11, ADD: 0 } as const;
+/** The frame outputs the live view serves under the node's output topics. */
+const OUTPUT_KEYS = ["roughness", "confidence", "overlay", "costmap", "ahead", "speedLimit"] as const;
 
 export class LiveViewMapper {
   readonly #config: Config;
@@ -85,10 +87,13 @@ export class LiveViewMapper {
     const out: LiveMessage[] = [];
     const stamp = e.stamp;
     if (wants("camera")) out.push({ key: "camera", stamp, message: imageToRos(e.image) });
-    const ros = outputsToRos(o);
-    for (const key of ["roughness", "confidence", "overlay", "costmap", "ahead", "speedLimit"] as const) {
-      const message = ros[key];
-      if (message !== undefined && wants(key)) out.push({ key, stamp, message });
+    const keys = OUTPUT_KEYS.filter((key) => wants(key));
+    if (keys.length) {
+      const ros = outputsToRos(o);
+      for (const key of keys) {
+        const message = ros[key];
+        if (message !== undefined) out.push({ key, stamp, message });
+      }
     }
     if (this.#camera && wants("roughnessInfo")) {
       const model = roughnessCameraModel(this.#camera, o.grid);
