@@ -238,6 +238,55 @@ describe("a viewer that stops reading", () => {
   }, 240_000);
 });
 
+describe("a pipeline that offers its inputs as a tap", () => {
+  it("feeds the live view from taps.inputs$, and input() then adds nothing", async () => {
+    const config = liveConfig();
+    const server = await startLiveView(config);
+    const events = new Subject<PipelineEvent>();
+    const inputs = new Subject<unknown>();
+    const sink = attachLiveView(
+      server,
+      { events$: events, stats: () => ({}) as never, truthFor: () => undefined, taps: { inputs$: inputs } },
+      config,
+    );
+    const viewer = new TestViewer(server.url);
+    try {
+      await viewer.ready();
+      viewer.subscribe([T.tf]);
+      await waitFor("subscription", () => server.wants("tf"));
+      const tf = {
+        kind: "transforms",
+        stamp: 1,
+        isStatic: false,
+        transforms: [
+          {
+            stamp: 1,
+            parent: "odom",
+            child: "base_link",
+            translation: { x: 2, y: 0, z: 0 },
+            rotation: { x: 0, y: 0, z: 0, w: 1 },
+            isStatic: false,
+          },
+        ],
+      };
+      inputs.next(tf);
+      sink.input(tf as never);
+      await waitFor("the transform", () => viewer.messages(T.tf).length >= 1);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(viewer.messages(T.tf)).toHaveLength(1);
+      const [t] = viewer.messages(T.tf)[0]!.message.transforms as {
+        transform: { translation: { x: number } };
+      }[];
+      expect(t!.transform.translation.x).toBe(2);
+    } finally {
+      await viewer.close();
+      sink.close();
+      await server.close();
+    }
+    expect(inputs.observed).toBe(false);
+  });
+});
+
 describe("viewers that come and go", () => {
   it("leave no socket, queue, subscription or listener behind", async () => {
     const config = liveConfig({ queueMessages: 4, queueBytes: 2 ** 20 });

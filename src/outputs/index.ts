@@ -4,7 +4,6 @@
 import type { Costmap, ImageFrame, RoughnessGrid, Stamp } from "../core/types.ts";
 import { costmapToRos, float32ImageToRos, imageToRos, toRosHeader } from "../io/ros/convert.ts";
 
-export * from "./camera-info.ts";
 export * from "./colormap.ts";
 export * from "./costmap.ts";
 export * from "./images.ts";

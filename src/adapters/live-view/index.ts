@@ -9,7 +9,7 @@
 // All work happens in the event callbacks and is bounded: nothing is built for a channel nobody
 // watches, heavy channels are capped at `liveView.maxRate`, and sending never waits for a viewer.
 
-import type { Subscription } from "rxjs";
+import type { Observable, Subscription } from "rxjs";
 import type { BagEvent } from "../../io/bag/types.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { CoreInput, Pipeline } from "../../runtime/pipeline.ts";
@@ -38,15 +38,23 @@ export async function startLiveView(config: Config, log?: (line: string) => void
 }
 
 export interface LiveViewSink {
-  /** An input as it goes into the pipeline (bag event or core input). */
+  /**
+   * An input as it goes into the pipeline (bag event or core input). A no-op when the pipeline has an
+   * inputs tap (`taps.inputs$`): the sink then reads the inputs there.
+   */
   input(event: BagEvent | CoreInput): void;
   /** Stops listening to the pipeline (the server stays up; close it separately). */
   close(): void;
 }
 
+/** The pipeline as the live view uses it; `taps.inputs$` where the pipeline offers its inputs as a stream. */
+export type LiveViewPipeline = Pick<Pipeline, "events$" | "stats" | "truthFor"> & {
+  readonly taps?: { readonly inputs$?: Observable<unknown> };
+};
+
 export function attachLiveView(
   server: LiveViewServer,
-  pipeline: Pick<Pipeline, "events$" | "stats" | "truthFor">,
+  pipeline: LiveViewPipeline,
   config: Config,
   log: (line: string) => void = () => undefined,
 ): LiveViewSink {
@@ -128,12 +136,16 @@ export function attachLiveView(
       sendLabels();
     }
   });
+  const onInput = guarded((event: BagEvent | CoreInput) => send(mapper.input(event, wants)));
+  // Transforms, camera info and odometry have the same shape in the tap as in CoreInput.
+  const inputs$ = pipeline.taps?.inputs$;
+  if (inputs$) sub.add(inputs$.subscribe((e) => onInput(e as CoreInput)));
   const unsubscribe = server.onSubscribe((key) => latched(key));
   const timer = setInterval(() => latched(), LATCH_PERIOD_MS);
   timer.unref();
 
   return {
-    input: guarded((event: BagEvent | CoreInput) => send(mapper.input(event, wants))),
+    input: inputs$ ? () => undefined : onInput,
     close() {
       clearInterval(timer);
       unsubscribe();

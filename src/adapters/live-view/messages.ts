@@ -14,7 +14,7 @@ import {
   transformsFromRos,
   transformsToRos,
 } from "../../io/ros/convert.ts";
-import { roughnessCameraModel } from "../../outputs/camera-info.ts";
+import { gridCameraModel } from "../../outputs/grid-camera.ts";
 import { outputsToRos } from "../../outputs/index.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { CoreInput, PipelineStats, PredictionEvent } from "../../runtime/pipeline.ts";
@@ -96,7 +96,7 @@ export class LiveViewMapper {
       }
     }
     if (this.#camera && wants("roughnessInfo")) {
-      const model = roughnessCameraModel(this.#camera, o.grid);
+      const model = gridCameraModel(this.#camera, o.grid);
       out.push({ key: "roughnessInfo", stamp, message: cameraInfoToRos(model) });
     }
     if (wants("robot")) out.push({ key: "robot", stamp, message: this.#robotMarker(stamp) });
