@@ -317,19 +317,41 @@ export const RosSchema = z
 export const LiveViewSchema = z
   .strictObject({
     /** Serve the Foxglove WebSocket live view (`--live-view`). */
-    enabled: z.boolean().default(false),
-    port: z.number().int().min(0).max(65535).default(8765),
+    enabled: z
+      .boolean()
+      .default(false)
+      .meta({ description: "serve the Foxglove WebSocket live view (--live-view)" }),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(8765)
+      .meta({ unit: "port", description: "TCP port of the live view (0: any free port)" }),
     /** Listen address; 0.0.0.0 exposes the view (camera images included) to the network. */
-    host: z.string().default("127.0.0.1"),
+    host: z
+      .string()
+      .default("127.0.0.1")
+      .meta({ description: "listen address; 0.0.0.0 exposes the camera to the network" }),
     /** Hz cap (wall clock) of each heavy channel (images, costmap, labels); latest wins. 0 = no cap. */
-    maxRate: z.number().nonnegative().default(15),
+    maxRate: z
+      .number()
+      .nonnegative()
+      .default(15)
+      .meta({ unit: "Hz", description: "cap per heavy channel (images, costmap, labels); 0: none" }),
     /** Per-client queue of messages not yet handed to the socket; the oldest are dropped beyond it. */
-    queueMessages: z.number().int().positive().default(64),
+    queueMessages: z
+      .number()
+      .int()
+      .positive()
+      .default(64)
+      .meta({ unit: "messages", description: "per-viewer queue; the oldest are dropped beyond it" }),
     queueBytes: z
       .number()
       .int()
       .positive()
-      .default(32 * 2 ** 20),
+      .default(32 * 2 ** 20)
+      .meta({ unit: "bytes", description: "per-viewer queue size in bytes" }),
   })
   .prefault({});
 
