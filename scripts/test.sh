@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need (Debian: mosquitto, socat; npm packages),
-# then runs the whole suite. The tests start their own Mosquitto broker and socat pty pairs on free
-# ports / temp paths and stop them afterwards; nothing here starts a system service.
+# The README's test command: installs what the tests need (Debian: mosquitto, socat, chromium for
+# the live view's browser test; npm packages), then runs the whole suite. The tests start their own
+# Mosquitto broker, socat pty pairs and headless Chromium on free ports / temp paths and stop them
+# afterwards; nothing here starts a system service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing Debian packages: ${need[*]}" >&2
   SUDO=""

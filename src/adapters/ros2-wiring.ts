@@ -201,7 +201,8 @@ export async function serviceResponse(
   }
 }
 
-function rgbaOf(roughness: number): Rgba {
+/** Marker colour of a roughness value (the overlay's colour map; grey when unknown). */
+export function rgbaOf(roughness: number): Rgba {
   const i = lutIndex(roughness);
   if (i < 0) return { r: 0.5, g: 0.5, b: 0.5, a: 0.8 };
   return {

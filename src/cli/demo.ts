@@ -7,11 +7,18 @@ import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import type { LiveViewServer } from "../adapters/live-view/index.ts";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { checkOutputs, discardFolderTempsSync } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
+import {
+  addLiveViewOptions,
+  applyLiveViewFlags,
+  type LiveViewFlags,
+  maybeStartLiveView,
+} from "./live-view.ts";
 import {
   formatSummary,
   jsonResult,
@@ -33,6 +40,7 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** Aborting stops the simulation (nothing cached) or the replay (no report). */
   signal?: AbortSignal;
+  liveView?: LiveViewServer;
 }
 
 /** The cached bag for a world/seed/duration (generated when missing). */
@@ -102,6 +110,7 @@ export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
       reportDir: o.outDir,
       title: `${basename(bag, ".mcap")}`,
       goal: 0.85,
+      liveView: o.liveView,
       onProgress: progress.update,
       signal: o.signal,
     });
@@ -111,7 +120,7 @@ export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("demo")
     .description(
       "simulate the default world (cached), learn while replaying it, and report how well the robot learned to see roughness",
@@ -123,7 +132,8 @@ export function register(program: Command): void {
     .option("--out <dir>", "where report.json and the plots go", "out/demo")
     .option("--cache <dir>", "where generated bags are cached", ".cache")
     .option("--regenerate", "generate the bag even if it is cached")
-    .option("--json", "print one JSON object with the results")
+    .option("--json", "print one JSON object with the results");
+  addLiveViewOptions(cmd)
     .addHelpText(
       "after",
       `
@@ -133,16 +143,18 @@ ground it shows exists (prequential), next to a baseline that always predicts th
     )
     .action(
       action(
-        async (o: {
-          world?: string;
-          seed: number;
-          duration: number;
-          config?: string;
-          out: string;
-          cache: string;
-          regenerate?: boolean;
-          json?: boolean;
-        }) => {
+        async (
+          o: {
+            world?: string;
+            seed: number;
+            duration: number;
+            config?: string;
+            out: string;
+            cache: string;
+            regenerate?: boolean;
+            json?: boolean;
+          } & LiveViewFlags,
+        ) => {
           if (!Number.isInteger(o.seed) || o.seed < 0)
             throw new UserError(`--seed must be a non-negative integer, got ${o.seed}`);
           if (!(o.duration > 0)) throw new UserError(`--duration must be positive, got ${o.duration}`);
@@ -161,21 +173,30 @@ ground it shows exists (prequential), next to a baseline that always predicts th
           } catch (err) {
             throw new UserError((err as Error).message);
           }
+          applyLiveViewFlags(config, o);
+          const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
           const interrupt = trapInterrupts(() => {
             discardFolderTempsSync(o.cache);
             return "nothing cached";
           });
-          const result = await runDemo({
-            world: o.world,
-            seed: o.seed,
-            duration: o.duration,
-            outDir: o.out,
-            cacheDir: o.cache,
-            config,
-            regenerate: o.regenerate,
-            progress: true,
-            signal: interrupt.signal,
-          }).finally(() => interrupt.dispose());
+          let result: ReplayResult;
+          try {
+            result = await runDemo({
+              world: o.world,
+              seed: o.seed,
+              duration: o.duration,
+              outDir: o.out,
+              cacheDir: o.cache,
+              config,
+              regenerate: o.regenerate,
+              progress: true,
+              signal: interrupt.signal,
+              liveView,
+            });
+          } finally {
+            interrupt.dispose();
+            await liveView?.close();
+          }
           if (o.json) {
             process.stdout.write(`${jsonResult(result)}\n`);
             return;

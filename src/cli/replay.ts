@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { applyMqttFlags, attachPipelineMqtt } from "../adapters/controls.ts";
+import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
 import type { ImageFrame, RoughnessGrid } from "../core/types.ts";
 import type { EvalSummary } from "../eval/evaluator.ts";
 import { type FramePanel, type ReportFiles, toJson, writeReport } from "../eval/report.ts";
@@ -25,6 +26,12 @@ import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipe
 import { action, UserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
 import { LABEL_TOPICS } from "./label.ts";
+import {
+  addLiveViewOptions,
+  applyLiveViewFlags,
+  type LiveViewFlags,
+  maybeStartLiveView,
+} from "./live-view.ts";
 import {
   addTopicOptions,
   applyTopicFlags,
@@ -53,6 +60,8 @@ export interface ReplayRunOptions {
   evaluate?: boolean;
   /** Write outputs + inputs to this MCAP. */
   record?: string;
+  /** Show the run on this live view server (started and closed by the caller). */
+  liveView?: LiveViewServer;
   /** Pace at rate × real time; undefined = as fast as possible. */
   rate?: number;
   /** Where report.json and the PNGs go (with evaluate). */
@@ -161,7 +170,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       mode: "replay",
       evaluate: opts.evaluate ?? false,
       simMetadata,
-      overlay: opts.record !== undefined,
+      overlay: opts.record !== undefined || opts.liveView !== undefined,
       costmap: true,
       warn,
     });
@@ -179,6 +188,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     await source.close();
     throw err;
   }
+
+  const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, opts.config, warn) : undefined;
 
   // Recorder: inputs as they come, outputs as the pipeline makes them, one writer (it serialises).
   let writeError: Error | undefined;
@@ -244,6 +255,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
           else skippedTypes.add(event.schemaName);
         }
       }
+      live?.input(event);
       await pipeline.push(event);
       if (event.type === "message" && opts.onProgress && event.logTime - lastProgress > 0.5) {
         lastProgress = event.logTime;
@@ -296,6 +308,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     return result;
   } finally {
     sub.unsubscribe();
+    live?.close();
     await mqtt?.close();
     await pipeline.close();
     await source.close();
@@ -470,7 +483,8 @@ export function register(program: Command): void {
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
     .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)");
-  addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"])
+  addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"]);
+  addLiveViewOptions(cmd)
     .addHelpText(
       "after",
       `
@@ -487,7 +501,8 @@ Examples:
   terrain-learner replay .cache/default-world-seed1.mcap --eval
   terrain-learner replay run.mcap --record run-outputs.mcap
   terrain-learner replay sim.mcap --eval --json > result.json
-  terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom`,
+  terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom
+  terrain-learner replay run.mcap --rate 1 --live-view     # watch it in Foxglove at ws://127.0.0.1:8765`,
     )
     .action(
       action(
@@ -503,7 +518,8 @@ Examples:
             reportDir?: string;
             mqtt?: string;
             robotId?: string;
-          } & TopicFlags,
+          } & TopicFlags &
+            LiveViewFlags,
         ) => {
           if (o.fast && o.rate !== undefined) throw new UserError("--fast and --rate exclude each other");
           if (o.rate !== undefined && !(o.rate > 0))
@@ -517,6 +533,8 @@ Examples:
           } catch (err) {
             throw new UserError((err as Error).message);
           }
+          applyLiveViewFlags(config, o);
+          const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
           const progress = progressReporter("replay");
           const interrupt = trapInterrupts(() => {
             if (!o.record) return undefined;
@@ -532,6 +550,7 @@ Examples:
               record: o.record,
               rate: o.rate,
               reportDir: o.reportDir,
+              liveView,
               onProgress: progress.update,
               inputs: o.config ? [o.config] : [],
               signal: interrupt.signal,
@@ -539,6 +558,7 @@ Examples:
           } finally {
             progress.stop();
             interrupt.dispose();
+            await liveView?.close();
           }
           process.stdout.write(o.json ? `${jsonResult(result)}\n` : formatSummary(result));
         },

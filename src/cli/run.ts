@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { map } from "rxjs";
 import { mqttHandlers, pipelineControls } from "../adapters/controls.ts";
+import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
 import { attachMqtt, type MqttTelemetry, redactUrl, toJson, validateMqttOptions } from "../adapters/mqtt.ts";
 import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
 import { checkOutputs } from "../io/safe-output.ts";
@@ -13,8 +14,14 @@ import { type Config, loadConfig } from "../runtime/config.ts";
 import type { CoreInput } from "../runtime/pipeline.ts";
 import { createPipeline, type PipelineStats } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import {
+  addLiveViewOptions,
+  applyLiveViewFlags,
+  type LiveViewFlags,
+  maybeStartLiveView,
+} from "./live-view.ts";
 
-export interface RunCliOptions {
+export interface RunCliOptions extends LiveViewFlags {
   serial?: string;
   baud?: number;
   mode?: string;
@@ -55,6 +62,8 @@ interface RunOptions {
   json?: boolean;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Show labels, TF and learner stats on this live view server (started and closed by the caller). */
+  liveView?: LiveViewServer;
 }
 
 export async function runLive(config: Config, opts: RunOptions = {}): Promise<RunResult> {
@@ -104,6 +113,7 @@ async function runWithPipeline(
     );
   }
   const controls = pipelineControls(pipeline, config, log);
+  const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, config, log) : undefined;
 
   // Samples go into the pipeline one after the other; if it ever falls behind, the backlog is
   // bounded (oldest kept in order, newest dropped and counted) instead of growing without limit.
@@ -117,7 +127,10 @@ async function runWithPipeline(
     }
     backlog++;
     chain = chain
-      .then(() => pipeline.push(input))
+      .then(() => {
+        live?.input(input);
+        return pipeline.push(input);
+      })
       .catch((err: unknown) => log(`terrain-learner: ${(err as Error).message}`))
       .finally(() => {
         backlog--;
@@ -198,6 +211,7 @@ async function runWithPipeline(
   await chain;
   const summary = await pipeline.finish();
   sub.unsubscribe();
+  live?.close();
   const mqttStats = mqtt?.telemetry.stats();
   await mqtt?.close();
   await pipeline.close();
@@ -215,7 +229,7 @@ const positiveNumber = (name: string) => (v: string) => {
 };
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("run")
     .description(
       "run the labeller from serial IMU/odometry (no ROS, no camera: labels only) and publish to MQTT",
@@ -230,7 +244,8 @@ export function register(program: Command): void {
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
     .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
     .option("--json", "print each label as one JSON object per line on stdout")
-    .option("--duration <s>", "stop after s seconds", positiveNumber("--duration"))
+    .option("--duration <s>", "stop after s seconds", positiveNumber("--duration"));
+  addLiveViewOptions(cmd)
     .addHelpText(
       "after",
       `
@@ -253,7 +268,14 @@ Examples:
         } catch (err) {
           throw err instanceof UserError ? err : new UserError((err as Error).message);
         }
-        const result = await runLive(config, { duration: o.duration, json: o.json });
+        applyLiveViewFlags(config, o);
+        const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
+        let result: RunResult;
+        try {
+          result = await runLive(config, { duration: o.duration, json: o.json, liveView });
+        } finally {
+          await liveView?.close();
+        }
         process.stderr.write(
           `${toJson({ serial: result.serial, mqtt: result.mqtt, backlogDropped: result.backlogDropped })}\n`,
         );

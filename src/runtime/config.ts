@@ -314,6 +314,47 @@ export const RosSchema = z
   })
   .prefault({});
 
+export const LiveViewSchema = z
+  .strictObject({
+    /** Serve the Foxglove WebSocket live view (`--live-view`). */
+    enabled: z
+      .boolean()
+      .default(false)
+      .meta({ description: "serve the Foxglove WebSocket live view (--live-view)" }),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(8765)
+      .meta({ unit: "port", description: "TCP port of the live view (0: any free port)" }),
+    /** Listen address; 0.0.0.0 exposes the view (camera images included) to the network. */
+    host: z
+      .string()
+      .default("127.0.0.1")
+      .meta({ description: "listen address; 0.0.0.0 exposes the camera to the network" }),
+    /** Hz cap (wall clock) of each heavy channel (images, costmap, labels); latest wins. 0 = no cap. */
+    maxRate: z
+      .number()
+      .nonnegative()
+      .default(15)
+      .meta({ unit: "Hz", description: "cap per heavy channel (images, costmap, labels); 0: none" }),
+    /** Per-client queue of messages not yet handed to the socket; the oldest are dropped beyond it. */
+    queueMessages: z
+      .number()
+      .int()
+      .positive()
+      .default(64)
+      .meta({ unit: "messages", description: "per-viewer queue; the oldest are dropped beyond it" }),
+    queueBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(32 * 2 ** 20)
+      .meta({ unit: "bytes", description: "per-viewer queue size in bytes" }),
+  })
+  .prefault({});
+
 export const ConfigSchema = z.strictObject({
   topics: TopicsSchema,
   frames: FramesSchema,
@@ -326,6 +367,7 @@ export const ConfigSchema = z.strictObject({
   mqtt: MqttSchema,
   serial: SerialSchema,
   ros: RosSchema,
+  liveView: LiveViewSchema,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
