@@ -307,6 +307,11 @@ export const RosSchema = z
     imageTransport: z.enum(["raw", "compressed"]).default("raw"),
     /** Queue depth of the sensor-data (best effort) subscriptions. */
     qosDepth: z.number().int().positive().default(5),
+    /**
+     * Reliability of the output images and their CameraInfo: best_effort (as camera drivers publish;
+     * a slow viewer does not hold the node back) or reliable (every frame reaches a recorder).
+     */
+    outputImageReliability: z.enum(["best_effort", "reliable"]).default("best_effort"),
     /** Publish the rgb8 overlay (costs a colour image per frame). */
     publishOverlay: z.boolean().default(true),
     /** Hz cap of costmap publications (latest wins). */
