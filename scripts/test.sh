@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need (Debian: mosquitto, socat, cmake,
-# python3-catkin-pkg; npm packages), then runs the whole suite. The tests start their own Mosquitto broker and socat pty pairs on free
-# ports / temp paths and stop them afterwards; nothing here starts a system service.
+# python3-catkin-pkg; npm packages), then runs the whole suite. The tests start their own Mosquitto
+# broker and socat pty pairs on free ports / temp paths and stop them afterwards; nothing here
+# starts a system service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
