@@ -142,7 +142,7 @@ describe.skipIf(!hasCmake)("CMake install (plain rules: ament_cmake is not insta
         const config = configFromRosArgs(parseRosArgs(cmd.slice(1)));
         expect(config.topics.image, file).toBe("/front/image_raw");
         expect(config.topics.imu, file).toBe("/imu/data");
-        expect(config.ros.useSimTime, file).toBe(false);
+        expect(config.use_sim_time, file).toBe(false);
         const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", cwd: dir });
         expect(r.status, file).toBe(1);
         expect(r.stderr.trim(), file).toMatch(/^terrain-learner: ROS 2 is not available: .*rclnodejs/);

@@ -230,7 +230,7 @@ describe("ros params (--ros-args)", () => {
         "mqtt.robotId:=rover9",
       ]),
     );
-    expect(c.ros.useSimTime).toBe(true);
+    expect(c.use_sim_time).toBe(true);
     expect(c.topics.imu).toBe("/robot/imu");
     expect(c.labeller.stepLength).toBe(0.5);
     expect(c.labeller.minSpeed).toBe(0.2);
@@ -320,7 +320,7 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
   beforeAll(async () => {
     await generateWorldBag({ out: simBag, seed: 3, duration: 12, camera: { width: 160, height: 120 } });
     config = defaultConfig();
-    config.ros.useSimTime = true;
+    config.use_sim_time = true;
     config.ros.costmapRate = 1000; // every frame's costmap, for the test
     config.learner.checkpointDir = join(dir, "ckpt");
     pipeline = await createPipeline(config, {
@@ -360,10 +360,12 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     const pubs = Object.fromEntries(node.publishers.map((p) => [p.topic, `${p.type} ${p.qos.describe()}`]));
     expect(pubs).toEqual({
       "/terrain_learner/roughness/image": "sensor_msgs/msg/Image keep_last(5) best_effort volatile",
-      "/terrain_learner/roughness/camera_info": "sensor_msgs/msg/CameraInfo keep_last(5) best_effort volatile",
+      "/terrain_learner/roughness/camera_info":
+        "sensor_msgs/msg/CameraInfo keep_last(5) best_effort volatile",
       "/terrain_learner/roughness/confidence": "sensor_msgs/msg/Image keep_last(5) best_effort volatile",
       "/terrain_learner/roughness/overlay": "sensor_msgs/msg/Image keep_last(5) best_effort volatile",
-      "/terrain_learner/roughness/costmap": "nav_msgs/msg/OccupancyGrid keep_last(1) reliable transient_local",
+      "/terrain_learner/roughness/costmap":
+        "nav_msgs/msg/OccupancyGrid keep_last(1) reliable transient_local",
       "/terrain_learner/roughness/ahead": "std_msgs/msg/Float32 keep_last(10) reliable volatile",
       "/terrain_learner/speed_limit": "nav2_msgs/msg/SpeedLimit keep_last(1) reliable transient_local",
       "/terrain_learner/labels": "visualization_msgs/msg/MarkerArray keep_last(10) reliable volatile",

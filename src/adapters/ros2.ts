@@ -151,7 +151,7 @@ export function startRosNode(
   const log = opts.log ?? ((l: string) => logger.info(l));
   const names: NodeNames = { node: node.name(), namespace: node.namespace() };
 
-  if (config.ros.useSimTime) {
+  if (config.use_sim_time) {
     node.setParameters([new rcl.Parameter("use_sim_time", rcl.ParameterType.PARAMETER_BOOL, true)]);
   }
   let speedLimitFallback = false;

@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
 import { formatSummary, jsonResult, progressReporter, type ReplayResult, runReplay } from "./replay.ts";
 
 export interface DemoOptions {
@@ -102,7 +103,7 @@ export function register(program: Command): void {
     .option("--world <file>", "world file (default sim/worlds/default.yaml)")
     .option("--seed <n>", "simulation seed (route and sensor noise)", (v) => Number.parseInt(v, 10), 1)
     .option("--duration <s>", "simulated seconds", (v) => Number.parseFloat(v), 180)
-    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--out <dir>", "where report.json and the plots go", "out/demo")
     .option("--cache <dir>", "where generated bags are cached", ".cache")
     .option("--regenerate", "generate the bag even if it is cached")
@@ -120,7 +121,7 @@ ground it shows exists (prequential), next to a baseline that always predicts th
           world?: string;
           seed: number;
           duration: number;
-          config?: string;
+          config?: string[];
           out: string;
           cache: string;
           regenerate?: boolean;

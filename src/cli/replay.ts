@@ -20,6 +20,7 @@ import { renderOverlay } from "../outputs/images.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
 
 export interface ReplayRunOptions {
   bag: string;
@@ -382,7 +383,7 @@ export function register(program: Command): void {
       "run the pipeline over a bag (MCAP, rosbag2 .db3/folder, ROS 1 .bag): learn, predict, optionally evaluate and record",
     )
     .argument("<bag>", "bag file or rosbag2 folder")
-    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--eval", "score predictions against simulator ground truth (prequential) and write a report")
     .option("--json", "print one JSON object with the results instead of the human summary")
     .option(
@@ -413,7 +414,7 @@ Examples:
         async (
           bag: string,
           o: {
-            config?: string;
+            config?: string[];
             eval?: boolean;
             json?: boolean;
             record?: string;

@@ -12,6 +12,7 @@ import { type Config, loadConfig } from "../runtime/config.ts";
 import type { CoreInput } from "../runtime/pipeline.ts";
 import { createPipeline, type PipelineStats } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
 
 export interface RunCliOptions {
   serial?: string;
@@ -19,7 +20,7 @@ export interface RunCliOptions {
   mode?: string;
   mqtt?: string;
   robotId?: string;
-  config?: string;
+  config?: string[];
   duration?: number;
   json?: boolean;
 }
@@ -217,7 +218,7 @@ export function register(program: Command): void {
       "broker URL, mqtt://host:1883 or mqtts://host:8883 (default: mqtt.url; none: no MQTT)",
     )
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
-    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--json", "print each label as one JSON object per line on stdout")
     .option("--duration <s>", "stop after s seconds", positiveNumber("--duration"))
     .addHelpText(
