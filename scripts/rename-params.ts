@@ -395,7 +395,7 @@ function schemaDeclarations(sf: ts.SourceFile): ts.PropertyAssignment[] {
       const arg = n.arguments[0];
       if (arg && ts.isObjectLiteralExpression(arg))
         for (const p of arg.properties)
-          if (ts.isPropertyAssignment(p) && ts.isIdentifier(p.name) && leafMap.has(p.name.text)) out.push(p);
+          if (ts.isPropertyAssignment(p) && ts.isIdentifier(p.name)) out.push(p);
     }
     ts.forEachChild(n, visit);
   };
@@ -411,6 +411,9 @@ function renameTypeScript(ls: ts.LanguageService, files: Map<string, string>): M
   const renamedKeysByFile = new Map<string, Set<string>>();
   const seen = new Set<string>();
   const seedDecls = new Set<ts.Declaration>();
+  // Declarations of config properties and of their mirrors, renamed or not (`calibration`): the
+  // flow search follows them into nested sections.
+  const configDecls = new Set<ts.Declaration>();
   const queue: { file: string; pos: number; key: string }[] = [];
   const seed = (decl: ts.Declaration, key: string) => {
     if (seedDecls.has(decl)) return;
@@ -422,7 +425,10 @@ function renameTypeScript(ls: ts.LanguageService, files: Map<string, string>): M
     queue.push({ file: resolve(sf.fileName), pos: name.getStart(sf), key });
   };
   const configSf = program.getSourceFile(CONFIG_TS)!;
-  for (const p of schemaDeclarations(configSf)) seed(p, (p.name as ts.Identifier).text);
+  for (const p of schemaDeclarations(configSf)) {
+    configDecls.add(p);
+    if (leafMap.has((p.name as ts.Identifier).text)) seed(p, (p.name as ts.Identifier).text);
+  }
 
   const run = () => {
     while (queue.length) {
@@ -453,27 +459,34 @@ function renameTypeScript(ls: ts.LanguageService, files: Map<string, string>): M
   // properties of the same names are renamed too (recursively through nested sections).
   isConfigProp = (sym: ts.Symbol): boolean => {
     const roots = [sym, ...checker.getRootSymbols(sym)];
-    return roots.some((s) => s.declarations?.some((d) => seedDecls.has(d)));
+    return roots.some((s) => s.declarations?.some((d) => configDecls.has(d) || seedDecls.has(d)));
   };
-  const pair = (source: ts.Type, target: ts.Type, depth: number, visited: Set<ts.Type>) => {
-    if (depth > 4 || visited.has(target)) return;
-    visited.add(target);
+  // Both ways: a config value passed where a mirror type is expected renames the mirror's
+  // properties, and a plain object passed where a config (or mirror) type is expected renames the
+  // object's (`const opts = { maxSpeed: 2 }; suggestedSpeed(a, opts)`).
+  const pair = (source: ts.Type, target: ts.Type, depth: number, visited: Set<string>) => {
+    const id = `${checker.typeToString(source)}=>${checker.typeToString(target)}`;
+    if (depth > 4 || visited.has(id)) return;
+    visited.add(id);
     const targets = target.isUnion() ? target.types : [target];
     for (const t of targets) {
-      for (const sp of source.getProperties()) {
-        if (!leafMap.has(sp.name) || !isConfigProp(sp)) continue;
-        const tp = t.getProperty(sp.name);
-        if (!tp?.declarations?.length) continue;
-        for (const d of tp.declarations) if (!seedDecls.has(d)) seed(d, sp.name);
-        const sd = sp.valueDeclaration ?? sp.declarations?.[0];
-        const td = tp.valueDeclaration ?? tp.declarations[0];
-        if (sd && td)
-          pair(
-            checker.getTypeOfSymbolAtLocation(sp, sd),
-            checker.getTypeOfSymbolAtLocation(tp, td),
-            depth + 1,
-            visited,
-          );
+      for (const tp of t.getProperties()) {
+        const sp = source.getProperty(tp.name);
+        if (!sp?.declarations?.length || !tp.declarations?.length) continue;
+        if (!isConfigProp(sp) && !isConfigProp(tp)) continue;
+        for (const d of [...sp.declarations, ...tp.declarations]) {
+          if (d.getSourceFile().isDeclarationFile) continue;
+          configDecls.add(d);
+          if (leafMap.has(tp.name) && !seedDecls.has(d)) seed(d, tp.name);
+        }
+        const sd = sp.valueDeclaration ?? sp.declarations[0]!;
+        const td = tp.valueDeclaration ?? tp.declarations[0]!;
+        pair(
+          checker.getTypeOfSymbolAtLocation(sp, sd),
+          checker.getTypeOfSymbolAtLocation(tp, td),
+          depth + 1,
+          visited,
+        );
       }
     }
   };
@@ -488,7 +501,8 @@ function renameTypeScript(ls: ts.LanguageService, files: Map<string, string>): M
             const source = checker.getTypeAtLocation(n);
             if (
               source !== target &&
-              source.getProperties().some((p) => leafMap.has(p.name) && isConfigProp(p))
+              (source.getProperties().some((p) => isConfigProp(p)) ||
+                target.getProperties().some((p) => isConfigProp(p)))
             )
               pair(source, target, 0, new Set());
           }
@@ -645,6 +659,9 @@ function renameTypeScriptText(
       const rp = path.lastIndexOf("ros__parameters");
       const keys = rp >= 0 ? path.slice(rp + 1) : path;
       if (!isKnownPath(keys)) return;
+      // Typed literals are the language service's (a `{ labeller: VibrationLabeller }` is not config).
+      const contextual = ts.isObjectLiteralExpression(o) ? checker.getContextualType(o) : undefined;
+      if (contextual && !(contextual.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown))) return;
       const start = p.name.getStart(sf);
       const quoted = ts.isStringLiteral(p.name) ? 1 : 0;
       const newText = ts.isShorthandPropertyAssignment(p) ? `${to}: ${key}` : to;
