@@ -279,15 +279,18 @@ function dottedHits(text: string): Hit[] {
 }
 
 /** Backticked bare keys: `stepLength`. */
-function backtickHits(text: string, lineFilter?: (offset: number) => boolean): Hit[] {
+function backtickHits(text: string, keep?: (key: string, offset: number) => boolean): Hit[] {
   const hits: Hit[] = [];
-  for (const m of text.matchAll(new RegExp(`\`(${ident})\``, "g"))) {
-    const key = m[1]!;
-    const to = leafMap.get(key);
-    if (!to) continue;
-    if (lineFilter && !lineFilter(m.index!)) continue;
-    hits.push([m.index! + 1, key, to, "backticked key"]);
-  }
+  // Every key inside a code span (`a..maxDistance`, `noveltyMetric: local`), not after a dot
+  // (dotted paths have their own rule).
+  for (const span of text.matchAll(/`([^`\n]+)`/g))
+    for (const m of span[1]!.matchAll(new RegExp(`(?<![\\w$.])(${ident})(?![\\w$])`, "g"))) {
+      const key = m[1]!;
+      const to = leafMap.get(key);
+      const at = span.index! + 1 + m.index!;
+      if (!to || (keep && !keep(key, at))) continue;
+      hits.push([at, key, to, "key in code span"]);
+    }
   return hits;
 }
 
@@ -719,10 +722,7 @@ function renameDocs(file: string, text: string): void {
   const hits: Hit[] = [...dottedHits(text)];
   if (extname(file) === ".md") {
     hits.push(
-      ...backtickHits(text, (off) => {
-        const key = /`(\w+)`/.exec(text.slice(off))?.[1] ?? "";
-        return !(AMBIGUOUS_BARE.has(key) && TELEMETRY_HINTS.test(lineAt(off)));
-      }),
+      ...backtickHits(text, (key, off) => !(AMBIGUOUS_BARE.has(key) && TELEMETRY_HINTS.test(lineAt(off)))),
     );
     for (const m of text.matchAll(/^```ya?ml\n([\s\S]*?)^```/gm)) {
       const base = m.index! + m[0].indexOf("\n") + 1;
@@ -805,11 +805,14 @@ async function main(): Promise<void> {
   if (gen.status !== 0) throw new Error("npm run gen:params failed");
   const tsFiles = changed.filter((f) => f.endsWith(".ts"));
   if (tsFiles.length) {
-    const fmt = spawnSync(join(ROOT, "node_modules/.bin/biome"), ["format", "--write", ...tsFiles], {
-      cwd: ROOT,
-      encoding: "utf8",
-    });
-    if (fmt.status !== 0) process.stderr.write(fmt.stderr);
+    // Twice: biome can reflow a member chain only on its second pass.
+    for (let pass = 0; pass < 2; pass++) {
+      const fmt = spawnSync(join(ROOT, "node_modules/.bin/biome"), ["format", "--write", ...tsFiles], {
+        cwd: ROOT,
+        encoding: "utf8",
+      });
+      if (fmt.status !== 0) process.stderr.write(fmt.stderr);
+    }
   }
   // What is left: old key names still in the tree (other things of the same name, or misses).
   const left: string[] = [];
