@@ -620,7 +620,14 @@ function renameTypeScriptText(
           apply(el.getStart(sf) + 1, [[off - starts[i]!, from, to, why]], cookedToRaw(raw));
         }
       } else if (n.kind === ts.SyntaxKind.RegularExpressionLiteral) {
-        apply(n.getStart(sf), dottedHits(n.getText(sf)));
+        // Dotted paths, and YAML keys a test expects in output (`/\n {4}labeller:\n/`).
+        const source = n.getText(sf);
+        const keys: Hit[] = [];
+        for (const m of source.matchAll(new RegExp(`(?:(?<=\\\\n)|(?<![\\w$.\\\\]))(${ident})(?=:)`, "g"))) {
+          const to = leafMap.get(m[1]!);
+          if (to) keys.push([m.index!, m[1]!, to, "YAML key in a regex"]);
+        }
+        apply(n.getStart(sf), [...dottedHits(source), ...keys]);
       } else if (ts.isPropertyAssignment(n) || ts.isShorthandPropertyAssignment(n)) {
         objectLiteralKey(n);
       }
