@@ -19,6 +19,7 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
 import {
   formatSummary,
   jsonResult,
@@ -128,7 +129,7 @@ export function register(program: Command): void {
     .option("--world <file>", "world file (default sim/worlds/default.yaml)")
     .option("--seed <n>", "simulation seed (route and sensor noise)", (v) => Number.parseInt(v, 10), 1)
     .option("--duration <s>", "simulated seconds", (v) => Number.parseFloat(v), 180)
-    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--out <dir>", "where report.json and the plots go", "out/demo")
     .option("--cache <dir>", "where generated bags are cached", ".cache")
     .option("--regenerate", "generate the bag even if it is cached")
@@ -148,7 +149,7 @@ ground it shows exists (prequential), next to a baseline that always predicts th
             world?: string;
             seed: number;
             duration: number;
-            config?: string;
+            config?: string[];
             out: string;
             cache: string;
             regenerate?: boolean;
@@ -168,7 +169,7 @@ ground it shows exists (prequential), next to a baseline that always predicts th
                 { path: o.out, kind: "dir", what: "--out", files: REPORT_FILES },
                 { path: o.cache, kind: "dir", what: "--cache" },
               ],
-              [o.world, o.config].filter((x): x is string => x !== undefined),
+              [...(o.world ? [o.world] : []), ...(o.config ?? [])],
             );
           } catch (err) {
             throw new UserError((err as Error).message);

@@ -20,6 +20,8 @@ export const LABEL_TOPICS: readonly TopicNeed[] = [
   { what: "odometry", keys: ["odom"], why: "labels need distance travelled" },
 ];
 
+import { CONFIG_HELP, collect } from "./options.ts";
+
 export interface LabelRunOptions {
   bag: string;
   config: Config;
@@ -153,6 +155,10 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : " ".repeat(n - s.length) + s;
 }
 
+/**
+ * The calibration as a params file of its own (later params files override earlier ones key by key):
+ * pass it after the main one, or copy its `labeller:` block into the main file.
+ */
 function statsYaml(s: LabelSummary): string {
   const lo = s.log10EnergyPercentiles.p5;
   const hi = s.log10EnergyPercentiles.p95;
@@ -161,12 +167,17 @@ function statsYaml(s: LabelSummary): string {
     ...Object.entries(s.energyPercentiles).map(
       ([k, v]) => `#   ${k.padEnd(4)} ${v.toExponential(3)}  (log10 ${s.log10EnergyPercentiles[k]})`,
     ),
-    "# Fixed calibration from the 5th/95th percentiles (roughness 0 and 1):",
-    "labeller:",
-    "  calibration:",
-    "    mode: fixed",
-    `    low: ${lo}`,
-    `    high: ${hi}`,
+    "# Fixed calibration from the 5th/95th percentiles (roughness 0.05 and 0.95), as a params file:",
+    "# pass it after your params file (`--params-file params.yaml --params-file THIS` for the node,",
+    "# `--config params.yaml --config THIS` for replay/label/demo/run; later files win), or copy the",
+    "# labeller block into your params file under terrain_learner: ros__parameters:.",
+    "terrain_learner:",
+    "  ros__parameters:",
+    "    labeller:",
+    "      calibration:",
+    "        mode: fixed",
+    `        low: ${lo}`,
+    `        high: ${hi}`,
   ].join("\n");
 }
 
@@ -176,7 +187,7 @@ export function register(program: Command): void {
     .description(
       "label the ground a robot drove over by IMU vibration (one label per step of labeller.stepLength m): prints t, x, y, speed, energy, roughness; no camera needed",
     )
-    .option("--config <file>", "configuration (YAML or a ROS 2 params file)");
+    .option("-c, --config <file>", CONFIG_HELP, collect);
   addTopicOptions(cmd, ["imu", "odom"])
     .option(
       "--json",
@@ -184,25 +195,26 @@ export function register(program: Command): void {
     )
     .option(
       "--stats",
-      "print only the calibration statistics (energy percentiles) as a YAML snippet for labeller.calibration",
+      "print only the calibration statistics (energy percentiles) and a params file with fixed labeller.calibration bounds",
     )
     .addHelpText(
       "after",
       `
 energy is the speed-normalised vibration feature (comparable across bags); roughness is energy
 mapped to 0..1 by labeller.calibration (running percentiles by default, or fixed log10 bounds).
-Use --stats on a representative bag to get fixed bounds.
+Use --stats on a representative bag to get fixed bounds, as a params file to layer over yours.
 
 Examples:
   terrain-learner label run.mcap
   terrain-learner label run.db3 --imu /husky/imu --odom /husky/odometry --json > labels.jsonl
-  terrain-learner label run.mcap --stats >> params.yaml`,
+  terrain-learner label run.mcap --stats > calibration.yaml
+  terrain-learner replay other.mcap --config params.yaml --config calibration.yaml`,
     )
     .action(
       action(
         async (
           bag: string,
-          o: { config?: string; imu?: string; odom?: string; json?: boolean; stats?: boolean },
+          o: { config?: string[]; imu?: string; odom?: string; json?: boolean; stats?: boolean },
         ) => {
           let config: Config;
           try {

@@ -11,16 +11,15 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { applyMqttFlags, attachPipelineMqtt } from "../adapters/controls.ts";
 import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
+import { OutputRecorder } from "../adapters/ros2-recorder.ts";
 import type { ImageFrame, RoughnessGrid } from "../core/types.ts";
 import type { EvalSummary } from "../eval/evaluator.ts";
 import { type FramePanel, type ReportFiles, toJson, writeReport } from "../eval/report.ts";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { openBag } from "../io/bag/index.ts";
 import { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
-import { hasDefinition } from "../io/ros/definitions.ts";
 import { checkOutputs, discardTempsSync, type OutputSpec } from "../io/safe-output.ts";
 import { renderOverlay } from "../outputs/images.ts";
-import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
@@ -32,6 +31,7 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
 import {
   addTopicOptions,
   applyTopicFlags,
@@ -62,6 +62,8 @@ export interface ReplayRunOptions {
   record?: string;
   /** Show the run on this live view server (started and closed by the caller). */
   liveView?: LiveViewServer;
+  /** With `record`: leave the input topics out. */
+  recordOutputsOnly?: boolean;
   /** Pace at rate × real time; undefined = as fast as possible. */
   rate?: number;
   /** Where report.json and the PNGs go (with evaluate). */
@@ -191,20 +193,13 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
 
   const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, opts.config, warn) : undefined;
 
-  // Recorder: inputs as they come, outputs as the pipeline makes them, one writer (it serialises).
-  let writeError: Error | undefined;
-  const pendingWrites: Promise<void>[] = [];
-  const track = (p: Promise<void>) => {
-    pendingWrites.push(
-      p.catch((err: unknown) => {
-        writeError ??= err as Error;
-      }),
-    );
-    // Keep the list short: the writer resolves in order, so settled prefixes can go.
-    if (pendingWrites.length > 256) void Promise.all(pendingWrites.splice(0, 128));
-  };
-  const ns = `/${opts.config.ros.nodeName}`;
-  const skippedTypes = new Set<string>();
+  // Recorder: inputs as they come, outputs as the node would publish them, one writer (it serialises).
+  const recorder = writer
+    ? new OutputRecorder(writer, opts.config, {
+        outputsOnly: opts.recordOutputsOnly,
+        stats: () => pipeline.stats(),
+      })
+    : undefined;
 
   // Frames for the report: evenly spaced over the bag, captured with ground truth.
   const panels: FramePanel[] = [];
@@ -215,14 +210,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   );
 
   const sub = pipeline.events$.subscribe((e) => {
+    recorder?.event(e);
     if (e.type !== "prediction") return;
-    if (writer) {
-      const msgs = outputsToRos(e.outputs);
-      for (const [key, msg] of Object.entries(msgs)) {
-        const spec = OUTPUT_TOPICS[key as OutputKey];
-        track(writer.write(`${ns}/${spec.topic}`, spec.type, e.stamp, msg));
-      }
-    }
     const next = panelTimes[0];
     if (next !== undefined && e.stamp >= next) {
       panelTimes.shift();
@@ -239,6 +228,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   let lastTime = info.start;
   let committed = false;
   try {
+    await recorder?.start();
     for await (const event of readAhead(pipeline, source.messages())) {
       if (opts.signal?.aborted) break;
       if (event.type === "message") {
@@ -249,11 +239,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
           if (due > 1) await sleep(due, undefined, { signal: opts.signal }).catch(() => {});
           if (opts.signal?.aborted) break;
         }
-        if (writer) {
-          if (hasDefinition(event.schemaName))
-            track(writer.write(event.topic, event.schemaName, event.logTime, event.message));
-          else skippedTypes.add(event.schemaName);
-        }
+        recorder?.input(event);
       }
       live?.input(event);
       await pipeline.push(event);
@@ -269,7 +255,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     }
     if (opts.signal?.aborted) {
       sub.unsubscribe();
-      await Promise.all(pendingWrites);
+      await recorder?.finish();
       let kept = "nothing written";
       if (writer) {
         await writer.close();
@@ -286,14 +272,20 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       trainSteps: summary.trainSteps,
     });
     sub.unsubscribe();
-    await Promise.all(pendingWrites);
-    if (writeError) throw new Error(`recording ${opts.record} failed: ${writeError.message}`);
+    if (recorder) {
+      let skippedTypes: string[];
+      try {
+        ({ skippedTypes } = await recorder.finish());
+      } catch (err) {
+        throw new Error(`recording ${opts.record} failed: ${(err as Error).message}`);
+      }
+      if (skippedTypes.length)
+        warn(`record: not re-recorded (no built-in definition): ${skippedTypes.join(", ")}`);
+    }
     if (writer) {
       await writer.close();
       committed = true;
     }
-    if (skippedTypes.size)
-      warn(`record: not re-recorded (no built-in definition): ${[...skippedTypes].join(", ")}`);
     const result = toResult(summary, opts);
     if (opts.evaluate) {
       const dir = reportDirFor(opts);
@@ -474,10 +466,14 @@ export function register(program: Command): void {
       "run the pipeline over a bag (MCAP, rosbag2 .db3/folder, ROS 1 .bag): learn, predict, optionally evaluate and record",
     )
     .argument("<bag>", "bag file or rosbag2 folder")
-    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--eval", "score predictions against simulator ground truth (prequential) and write a report")
     .option("--json", "print one JSON object with the results instead of the human summary")
-    .option("--record <out.mcap>", "write the outputs (and the input topics) to an MCAP for Foxglove")
+    .option(
+      "--record <out.mcap>",
+      "write the node's outputs (topics, types and QoS as the live node publishes them) and the input topics to an MCAP",
+    )
+    .option("--record-outputs-only", "with --record: leave the input topics out")
     .option("--fast", "as fast as possible (default)")
     .option("--rate <x>", "pace the replay at x times real time", parseFloat)
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
@@ -509,10 +505,11 @@ Examples:
         async (
           bag: string,
           o: {
-            config?: string;
+            config?: string[];
             eval?: boolean;
             json?: boolean;
             record?: string;
+            recordOutputsOnly?: boolean;
             fast?: boolean;
             rate?: number;
             reportDir?: string;
@@ -525,6 +522,7 @@ Examples:
           if (o.rate !== undefined && !(o.rate > 0))
             throw new UserError(`--rate must be a positive number, got ${o.rate}`);
           if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
+          if (o.recordOutputsOnly && !o.record) throw new UserError("--record-outputs-only needs --record");
           let config: Config;
           try {
             config = loadConfig(o.config);
@@ -548,11 +546,12 @@ Examples:
               config,
               evaluate: o.eval ?? false,
               record: o.record,
+              recordOutputsOnly: o.recordOutputsOnly,
               rate: o.rate,
               reportDir: o.reportDir,
               liveView,
               onProgress: progress.update,
-              inputs: o.config ? [o.config] : [],
+              inputs: o.config ?? [],
               signal: interrupt.signal,
             });
           } finally {

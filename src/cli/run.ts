@@ -20,6 +20,7 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
 
 export interface RunCliOptions extends LiveViewFlags {
   serial?: string;
@@ -27,7 +28,7 @@ export interface RunCliOptions extends LiveViewFlags {
   mode?: string;
   mqtt?: string;
   robotId?: string;
-  config?: string;
+  config?: string[];
   duration?: number;
   json?: boolean;
 }
@@ -242,7 +243,7 @@ export function register(program: Command): void {
       "broker URL, mqtt://host:1883 or mqtts://host:8883 (default: mqtt.url; none: no MQTT)",
     )
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
-    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--json", "print each label as one JSON object per line on stdout")
     .option("--duration <s>", "stop after s seconds", positiveNumber("--duration"));
   addLiveViewOptions(cmd)

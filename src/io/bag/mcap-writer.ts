@@ -13,29 +13,8 @@ import { McapWriter } from "@mcap/core";
 import { FileHandleWritable } from "@mcap/nodejs";
 import { secondsToNs } from "../../core/time.ts";
 import { definitionsFor, ros2TypeName, schemaTextFor } from "../ros/definitions.ts";
+import { offeredQosYaml, type QosProfile, TF_STATIC_QOS } from "../ros/qos.ts";
 import { commitTemp, discardTemp, tempPathFor } from "../safe-output.ts";
-
-/**
- * rosbag2's offered_qos_profiles YAML (Humble's integer enums) for a latched publisher: keep last 1,
- * reliable, transient local, default deadline/lifespan/liveliness.
- */
-const LATCHED_QOS = [
-  "- history: 1",
-  "  depth: 1",
-  "  reliability: 1",
-  "  durability: 1",
-  "  deadline:",
-  "    sec: 2147483647",
-  "    nsec: 4294967295",
-  "  lifespan:",
-  "    sec: 2147483647",
-  "    nsec: 4294967295",
-  "  liveliness: 1",
-  "  liveliness_lease_duration:",
-  "    sec: 2147483647",
-  "    nsec: 4294967295",
-  "  avoid_ros_namespace_conventions: false",
-].join("\n");
 
 export type ChunkCompression = "zstd" | "lz4" | "none";
 
@@ -103,6 +82,9 @@ export class Ros2McapWriter {
       });
       await writer.start({ profile: "ros2", library: options.library ?? "terrain-learner" });
       const self = new Ros2McapWriter(path, tempPath, handle, writer);
+      // Without serialized metadata, rosbag2 (Iron and later) reads offered_qos_profiles in the
+      // integer form of metadata version 8, the form Humble writes and reads (src/io/ros/qos.ts).
+      await writer.addMetadata({ name: "rosbag2", metadata: new Map([["serialized_metadata", ""]]) });
       for (const [name, entries] of Object.entries(options.metadata ?? {})) {
         await writer.addMetadata({ name, metadata: new Map(Object.entries(entries)) });
       }
@@ -114,10 +96,14 @@ export class Ros2McapWriter {
     }
   }
 
-  /** Declares a topic; optional, `write` declares unknown topics on first use. */
-  addTopic(topic: string, type: string): Promise<void> {
+  /**
+   * Declares a topic and the QoS its publisher offers (rosbag2's `offered_qos_profiles`, what
+   * `ros2 bag play` offers again). Optional: `write` declares unknown topics on first use, /tf_static
+   * with tf2's static-broadcaster QoS and others with none recorded.
+   */
+  addTopic(topic: string, type: string, qos?: QosProfile): Promise<void> {
     return this.#enqueue(async () => {
-      await this.#ensureTopic(topic, type);
+      await this.#ensureTopic(topic, type, qos);
     });
   }
 
@@ -188,7 +174,7 @@ export class Ros2McapWriter {
     return next;
   }
 
-  async #ensureTopic(topic: string, type: string): Promise<TopicEntry> {
+  async #ensureTopic(topic: string, type: string, qos?: QosProfile): Promise<TopicEntry> {
     const existing = this.#topics.get(topic);
     if (existing) return existing;
     const fullType = ros2TypeName(type);
@@ -207,7 +193,9 @@ export class Ros2McapWriter {
       messageEncoding: "cdr",
       // rosbag2 stores the offered QoS here; an empty list is what it writes for none. /tf_static
       // is latched (transient local): `ros2 bag play` re-offers it so late subscribers still get it.
-      metadata: new Map([["offered_qos_profiles", topic === "/tf_static" ? LATCHED_QOS : ""]]),
+      metadata: new Map([
+        ["offered_qos_profiles", offeredQosYaml(qos ? [qos] : topic === "/tf_static" ? [TF_STATIC_QOS] : [])],
+      ]),
     });
     const entry = { channelId, serializer: new MessageWriter(definitionsFor(fullType)), sequence: 0 };
     this.#topics.set(topic, entry);
