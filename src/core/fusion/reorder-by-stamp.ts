@@ -5,6 +5,12 @@
 //
 // A live stream that goes quiet would hold its last items forever; `idleFlush` (ms on `scheduler`)
 // releases everything buffered after that much silence. Completion releases everything too.
+//
+// With `sourceOf`, the watermark also follows the sources themselves: each source is in stamp order
+// (validate it first), so once every source that is keeping up (its last stamp within `window` of the
+// newest) has passed a stamp, nothing older can still come from them and it is released at once. On
+// a robot whose streams arrive a few ms apart this keeps the added latency to those ms instead of the
+// whole window; a source that falls silent stops holding the others after `window`.
 
 import {
   asyncScheduler,
@@ -29,6 +35,12 @@ export interface ReorderOptions<T> {
   topicOf?: (x: T) => string | undefined;
   /** Buffered items beyond this count are released early, oldest first (memory bound). */
   maxBuffered?: number;
+  /** Order of items with equal stamps (lower first; arrival order among equal ranks). */
+  rankOf?: (x: T) => number;
+  /** Per-source watermark (see above): the stream an item belongs to. */
+  sourceOf?: (x: T) => string;
+  /** Each emission releases everything buffered (the end of a live run that goes on afterwards). */
+  flush$?: Observable<unknown>;
 }
 
 export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<T | Problem, T | Problem> {
@@ -40,6 +52,9 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
     scheduler = asyncScheduler,
     topicOf,
     maxBuffered = 100_000,
+    rankOf,
+    sourceOf,
+    flush$,
   } = options;
   return (source) =>
     new Observable<T | Problem>((subscriber) => {
@@ -47,22 +62,36 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
       const heapItems: T[] = [];
       const heapKeys: number[] = [];
       const heapSeq: number[] = [];
+      const heapRank: number[] = [];
       let seq = 0;
       let released = Number.NEGATIVE_INFINITY;
       let maxSeen = Number.NEGATIVE_INFINITY;
+      let firstSeen = Number.NaN;
       let idle: Subscription | undefined;
+      const lastOf = new Map<string, number>();
 
       const less = (i: number, j: number) =>
-        heapKeys[i]! < heapKeys[j]! || (heapKeys[i] === heapKeys[j] && heapSeq[i]! < heapSeq[j]!);
+        heapKeys[i]! < heapKeys[j]! ||
+        (heapKeys[i] === heapKeys[j] &&
+          (heapRank[i]! < heapRank[j]! || (heapRank[i] === heapRank[j] && heapSeq[i]! < heapSeq[j]!)));
       const swap = (i: number, j: number) => {
         [heapItems[i], heapItems[j]] = [heapItems[j]!, heapItems[i]!];
         [heapKeys[i], heapKeys[j]] = [heapKeys[j]!, heapKeys[i]!];
         [heapSeq[i], heapSeq[j]] = [heapSeq[j]!, heapSeq[i]!];
+        [heapRank[i], heapRank[j]] = [heapRank[j]!, heapRank[i]!];
+      };
+      /** The stamp up to which every source keeping up has been seen (−∞ while sources may still appear). */
+      const sourcesWatermark = (): number => {
+        if (!(maxSeen - firstSeen >= window)) return Number.NEGATIVE_INFINITY;
+        let min = Number.POSITIVE_INFINITY;
+        for (const last of lastOf.values()) if (last >= maxSeen - window && last < min) min = last;
+        return min;
       };
       const push = (x: T, k: number) => {
         heapItems.push(x);
         heapKeys.push(k);
         heapSeq.push(seq++);
+        heapRank.push(rankOf ? rankOf(x) : 0);
         let i = heapItems.length - 1;
         while (i > 0) {
           const p = (i - 1) >> 1;
@@ -79,6 +108,7 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
         heapItems.pop();
         heapKeys.pop();
         heapSeq.pop();
+        heapRank.pop();
         let i = 0;
         for (;;) {
           const l = 2 * i + 1;
@@ -103,6 +133,7 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
         idle = scheduler.schedule(() => flushAll(), idleFlush);
       };
 
+      const flushing = flush$?.subscribe(() => flushAll());
       const sub = source.subscribe({
         next(x) {
           if (isProblem(x) || passThrough?.(x)) {
@@ -127,7 +158,12 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
           }
           push(x, k);
           if (k > maxSeen) maxSeen = k;
-          releaseUpTo(maxSeen - window);
+          if (sourceOf) {
+            if (Number.isNaN(firstSeen)) firstSeen = k;
+            const src = sourceOf(x);
+            if (!((lastOf.get(src) ?? Number.NEGATIVE_INFINITY) >= k)) lastOf.set(src, k);
+            releaseUpTo(Math.max(maxSeen - window, sourcesWatermark()));
+          } else releaseUpTo(maxSeen - window);
           armIdle();
         },
         error(e) {
@@ -142,10 +178,13 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
       });
       return () => {
         idle?.unsubscribe();
+        flushing?.unsubscribe();
         sub.unsubscribe();
         heapItems.length = 0;
         heapKeys.length = 0;
         heapSeq.length = 0;
+        heapRank.length = 0;
+        lastOf.clear();
       };
     });
 }
