@@ -22,9 +22,9 @@ import {
   transformsFromRos,
 } from "../io/ros/convert.ts";
 import { lutIndex, ROUGHNESS_LUT } from "../outputs/colormap.ts";
-import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
 import type { Config } from "../runtime/config.ts";
 import type { CoreInput, PipelineStats, PredictionEvent } from "../runtime/pipeline.ts";
+import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../runtime/sinks/ros-outputs.ts";
 import type { RuntimeControls } from "./controls.ts";
 
 export type InputKind = "image" | "compressed" | "cameraInfo" | "imu" | "odom" | "tf" | "tfStatic";

@@ -5,8 +5,8 @@
 // rclnodejs is an optional dependency that only installs where ROS 2 is installed and sourced; it
 // is loaded lazily, and without it the node refuses to start with one clear line.
 
-import { UserError } from "../cli/errors.ts";
 import type { Config } from "../runtime/config.ts";
+import { UserError } from "../runtime/errors.ts";
 import type { CoreInput, Pipeline, PipelineStats } from "../runtime/pipeline.ts";
 import { pipelineControls, type RuntimeControls } from "./controls.ts";
 import {

@@ -17,9 +17,9 @@ import { openBag } from "../io/bag/index.ts";
 import { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
 import { hasDefinition } from "../io/ros/definitions.ts";
 import { renderOverlay } from "../outputs/images.ts";
-import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipeline.ts";
+import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../runtime/sinks/ros-outputs.ts";
 import { action, UserError } from "./errors.ts";
 
 export interface ReplayRunOptions {
