@@ -72,12 +72,14 @@ pipeline.events$.subscribe((e) => {
   }
 });
 
-const liveLikeSource = (runtime as Record<string, unknown>).liveLike as
-  | ((events: AsyncIterable<unknown>, seed: number) => AsyncIterable<unknown>)
-  | undefined;
-if (liveLike !== undefined && !liveLikeSource) throw new Error("--live-like: not in this build");
+// Arrival order (src/io/bag/live-like.ts; not in builds before it existed).
 const events =
-  liveLike !== undefined ? liveLikeSource!(source.messages(), Number(liveLike)) : source.messages();
+  liveLike !== undefined
+    ? (await import("../src/io/bag/live-like.ts")).liveLike(source.messages(), {
+        seed: Number(liveLike),
+        topics: config.topics,
+      })
+    : source.messages();
 for await (const e of runtime.readAhead(
   pipeline,
   events as AsyncIterable<Parameters<typeof pipeline.push>[0]>,
@@ -110,6 +112,7 @@ process.stdout.write(
       : null,
     evalSha256: ev ? createHash("sha256").update(JSON.stringify(ev)).digest("hex") : null,
     counts,
+    lateMessages: counts.problems.late ?? 0,
   })}\n`,
 );
 process.exit(0);

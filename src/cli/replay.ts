@@ -14,6 +14,7 @@ import type { EvalSummary } from "../eval/evaluator.ts";
 import { type FramePanel, type ReportFiles, toJson, writeReport } from "../eval/report.ts";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { openBag } from "../io/bag/index.ts";
+import { liveLike } from "../io/bag/live-like.ts";
 import { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
 import { hasDefinition } from "../io/ros/definitions.ts";
 import { renderOverlay } from "../outputs/images.ts";
@@ -30,6 +31,8 @@ export interface ReplayRunOptions {
   record?: string;
   /** Pace at rate × real time; undefined = as fast as possible. */
   rate?: number;
+  /** Deliver the bag in arrival order with a robot's transport delays (seeded; io/bag/live-like.ts). */
+  liveLike?: number;
   /** Where report.json and the PNGs go (with evaluate). */
   reportDir?: string;
   /** Title of the plots. */
@@ -177,7 +180,11 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   const wall0 = performance.now();
   let t0: number | undefined;
   try {
-    for await (const event of readAhead(pipeline, source.messages())) {
+    const messages =
+      opts.liveLike === undefined
+        ? source.messages()
+        : liveLike(source.messages(), { seed: opts.liveLike, topics: opts.config.topics });
+    for await (const event of readAhead(pipeline, messages)) {
       if (event.type === "message") {
         if (opts.rate !== undefined) {
           t0 ??= event.logTime;
@@ -397,6 +404,10 @@ export function register(program: Command): void {
     .option("--record <out.mcap>", "write the outputs (and the input topics) to an MCAP for Foxglove")
     .option("--fast", "as fast as possible (default)")
     .option("--rate <x>", "pace the replay at x times real time", parseFloat)
+    .option(
+      "--live-like <seed>",
+      "deliver the bag in arrival order, as a robot's transport would (camera 30–150 ms late, IMU in 10 ms bursts, odometry and TF late); seeded",
+    )
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
     .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
@@ -411,7 +422,8 @@ count), next to a running-mean-label baseline.
 Examples:
   terrain-learner replay .cache/default-world-seed1.mcap --eval
   terrain-learner replay run.mcap --record run-outputs.mcap
-  terrain-learner replay sim.mcap --eval --json > result.json`,
+  terrain-learner replay sim.mcap --eval --json > result.json
+  terrain-learner replay sim.mcap --eval --live-like 7   # as a robot delivers it: same results`,
     )
     .action(
       action(
@@ -424,6 +436,7 @@ Examples:
             record?: string;
             fast?: boolean;
             rate?: number;
+            liveLike?: string;
             reportDir?: string;
             mqtt?: string;
             robotId?: string;
@@ -433,6 +446,9 @@ Examples:
           if (o.rate !== undefined && !(o.rate > 0))
             throw new UserError(`--rate must be a positive number, got ${o.rate}`);
           if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
+          const liveLikeSeed = o.liveLike === undefined ? undefined : Number(o.liveLike);
+          if (liveLikeSeed !== undefined && !Number.isSafeInteger(liveLikeSeed))
+            throw new UserError(`--live-like needs an integer seed, got '${o.liveLike}'`);
           let config: Config;
           try {
             config = loadConfig(o.config);
@@ -449,6 +465,7 @@ Examples:
               evaluate: o.eval ?? false,
               record: o.record,
               rate: o.rate,
+              liveLike: liveLikeSeed,
               reportDir: o.reportDir,
               onProgress: progress.update,
             });

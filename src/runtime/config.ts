@@ -37,8 +37,12 @@ export const FramesSchema = z
 
 export const FusionSchema = z
   .strictObject({
-    /** Messages may arrive this much out of order (s) and still be merged in stamp order. */
-    reorderWindow: z.number().nonnegative().default(0.1),
+    /**
+     * Messages may arrive this much out of order (s) and still be merged in stamp order; later ones
+     * are dropped and counted (problems.late). A camera's frames typically arrive 30–150 ms after the
+     * IMU samples of the same instant. Live, a frame never waits for this (see docs/design.md).
+     */
+    reorderWindow: z.number().nonnegative().default(0.25),
     /** Seconds of odometry kept for pose interpolation. */
     poseHistory: positive().default(120),
   })
