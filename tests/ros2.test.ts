@@ -140,8 +140,6 @@ describe("ros2-wiring (pure)", () => {
       subscriptions: subscriptionSpecs(defaultConfig()),
       stats: undefined,
       latencyMs: { mean: 12.25, max: 30, count: 4 },
-      backlogDropped: 3,
-      backlog: 0,
       learning: true,
       speedLimitType: "nav2_msgs/msg/SpeedLimit",
     });
@@ -159,7 +157,7 @@ describe("ros2-wiring (pure)", () => {
     expect(v["/odom conversion errors"]).toBe("1");
     const learner = Object.fromEntries(back.status[1]!.values.map((kv) => [kv.key, kv.value]));
     expect(learner["latency mean (ms)"]).toBe("12.25");
-    expect(learner["inputs dropped (backlog full)"]).toBe("3");
+    expect(learner["messages later than the reorder window"]).toBe("0");
   });
 });
 
@@ -513,12 +511,13 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
   });
 
   it("drops and counts a bad message instead of crashing, with one warning per topic", async () => {
-    const before = handle.stats().backlogDropped;
+    const before = pipeline.stats().problems;
     node.deliver("/imu/data", { header: { stamp: { sec: 1, nanosec: 0 }, frame_id: "imu" } });
     node.deliver("/imu/data", { nonsense: true });
     await handle.drain();
     expect(node.logs.filter((l) => l.startsWith("WARN /imu/data")).length).toBe(1);
-    expect(handle.stats().backlogDropped).toBe(before);
+    // Not the graph's problems: they never reached it.
+    expect(pipeline.stats().problems).toEqual(before);
     handle.publishDiagnostics();
     const diag = roundTrip(
       "diagnostic_msgs/msg/DiagnosticArray",
