@@ -6,11 +6,13 @@
 // A live stream that goes quiet would hold its last items forever; `idleFlush` (ms on `scheduler`)
 // releases everything buffered after that much silence. Completion releases everything too.
 //
-// With `sourceOf`, the watermark also follows the sources themselves: each source is in stamp order
-// (validate it first), so once every source that is keeping up (its last stamp within `window` of the
-// newest) has passed a stamp, nothing older can still come from them and it is released at once. On
-// a robot whose streams arrive a few ms apart this keeps the added latency to those ms instead of the
-// whole window; a source that falls silent stops holding the others after `window`.
+// With `sourceOf`, the watermark also follows the sources themselves: once every source that keeps
+// up (its newest stamp within `window` of the newest overall) has passed a stamp, nothing older is
+// expected from them and it is released at once. On a robot whose streams arrive a few ms apart this
+// keeps the added latency to those ms instead of the whole window; a source that falls silent stops
+// holding the others after `window`. A source is trusted up to its newest stamp minus the largest
+// disorder it has shown so far (messages of its own that crossed), so after the first crossing (which
+// may be late) its crossings are placed.
 
 import {
   asyncScheduler,
@@ -69,6 +71,7 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
       let firstSeen = Number.NaN;
       let idle: Subscription | undefined;
       const lastOf = new Map<string, number>();
+      const slackOf = new Map<string, number>();
 
       const less = (i: number, j: number) =>
         heapKeys[i]! < heapKeys[j]! ||
@@ -84,7 +87,10 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
       const sourcesWatermark = (): number => {
         if (!(maxSeen - firstSeen >= window)) return Number.NEGATIVE_INFINITY;
         let min = Number.POSITIVE_INFINITY;
-        for (const last of lastOf.values()) if (last >= maxSeen - window && last < min) min = last;
+        for (const [src, last] of lastOf) {
+          const trusted = last - (slackOf.get(src) ?? 0);
+          if (last >= maxSeen - window && trusted < min) min = trusted;
+        }
         return min;
       };
       const push = (x: T, k: number) => {
@@ -145,6 +151,13 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
             subscriber.next(problem("nan", `non-finite stamp ${k}`, topicOf?.(x)));
             return;
           }
+          if (sourceOf) {
+            const src = sourceOf(x);
+            const last = lastOf.get(src);
+            // Disorder within the window is transport jitter worth waiting for; beyond it, a fault.
+            if (last !== undefined && k < last && k >= maxSeen - window)
+              slackOf.set(src, Math.max(slackOf.get(src) ?? 0, last - k));
+          }
           if (k < released) {
             subscriber.next(
               problem(
@@ -185,6 +198,7 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
         heapSeq.length = 0;
         heapRank.length = 0;
         lastOf.clear();
+        slackOf.clear();
       };
     });
 }
