@@ -15,7 +15,7 @@ export type Tick = { kind: "second" | "stats" | "drain"; stamp: Stamp };
 
 /** Draining after each of 200 IMU messages per second is wasted work; 10 Hz of sensor time is plenty. */
 const DRAIN_EVERY = 0.1;
-/** A long pause in the stamps (bag gap, clock jump) owes at most this many blocks, not thousands. */
+/** A long pause in the stamps (bag gap, clock jump) owes a few blocks (this many + 1), not thousands. */
 const MAX_BLOCKS_OWED = 3;
 
 export class SensorClock {
