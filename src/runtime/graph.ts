@@ -21,17 +21,18 @@ import type { PipelineLearner } from "./learners.ts";
 import type { Tick } from "./stages/clock.ts";
 import { SensorClock } from "./stages/clock.ts";
 import { fusion } from "./stages/fusion.ts";
-import { type FrameInput, fromBag, fromCore, type GraphInput } from "./stages/inputs.ts";
+import { bagInput, type FrameInput, fromCore, type GraphInput } from "./stages/inputs.ts";
 import { LearningStage, type SampleSource } from "./stages/learning.ts";
 import { OutputStage } from "./stages/outputs.ts";
-import type { FeatureBackbone, PerceivedFrame, PerceptionStage } from "./stages/perception.ts";
-import { latestWins, Sequencer } from "./stages/queues.ts";
+import type { PerceivedFrame, PerceptionStage } from "./stages/perception.ts";
+import { ProblemLog } from "./stages/problems.ts";
+import { LiveFrames, Sequencer } from "./stages/queues.ts";
+import { pipelineStats } from "./stages/stats.ts";
 import { type SampleRows, SupervisionStage } from "./stages/supervision.ts";
 import { evaluationTap, type GraphTaps } from "./taps.ts";
 
 export interface GraphParts {
   mode: "replay" | "live";
-  backbone: FeatureBackbone;
   learner: PipelineLearner;
   perception: (supervision: SupervisionStage, problem: (p: Problem) => void) => PerceptionStage;
   outputs: { overlay: boolean; costmap: boolean };
@@ -43,15 +44,19 @@ export interface GraphParts {
 
 export class StreamGraph {
   readonly events$: Subject<PipelineEvent> = new Subject();
-  readonly taps: GraphTaps;
   readonly #input = new Subject<GraphInput>();
   readonly #flush = new Subject<void>();
   readonly #inputs = new Subject<GraphInput>();
   readonly #labels = new Subject<RoughnessLabel>();
   readonly #samples = new Subject<SampleRows>();
   readonly #frames = new Subject<PerceivedFrame>();
-  readonly #liveFrames = new Subject<FrameInput>();
-  readonly #problems: Record<string, number> = {};
+  readonly taps: GraphTaps = {
+    inputs$: this.#inputs,
+    labels$: this.#labels,
+    samples$: this.#samples,
+    frames$: this.#frames,
+  };
+  readonly #problems: ProblemLog;
   readonly #clock: SensorClock;
   readonly #supervision: SupervisionStage;
   readonly #learning: LearningStage;
@@ -59,10 +64,8 @@ export class StreamGraph {
   readonly #outputs: OutputStage;
   readonly #sequencer: Sequencer<GraphInput | Tick>;
   readonly #subs: Subscription;
+  #live: LiveFrames<FrameInput> | undefined;
   #framesIn = 0;
-  #framesDropped = 0;
-  #liveBusy = false;
-  #liveIdle: (() => void)[] = [];
   readonly #wallStart = performance.now();
 
   constructor(
@@ -70,7 +73,8 @@ export class StreamGraph {
     private readonly parts: GraphParts,
   ) {
     const { mode, learner } = parts;
-    const report = (p: Problem) => this.#problem(p);
+    this.#problems = new ProblemLog(this.events$, parts.warn);
+    const report = (p: Problem) => this.#problems.report(p);
     this.#clock = new SensorClock(parts.statsEvery);
     this.#supervision = new SupervisionStage(
       config,
@@ -81,37 +85,29 @@ export class StreamGraph {
     this.perception = parts.perception(this.#supervision, report);
     this.#outputs = new OutputStage(config, this.#supervision.supervisor, parts.outputs);
     this.#sequencer = new Sequencer((e) => this.#step(e));
-    this.taps = {
-      inputs$: this.#inputs,
-      labels$: this.#labels,
-      samples$: this.#samples,
-      frames$: this.#frames,
-    };
     this.#subs = this.#input
       .pipe(
         fusion({ window: config.fusion.reorderWindow, mode, flush$: this.#flush }),
-        tallyProblems(this.#problems, (p) => this.events$.next({ type: "problem", problem: p })),
+        tallyProblems(this.#problems.counts, (p) => this.#problems.emit(p)),
         this.#clock.stage(),
         this.#sequencer.stage(),
       )
       .subscribe();
-    const frames$ = this.#liveFrames.pipe(
-      latestWins(
-        (f) => {
-          this.#liveBusy = true;
-          return this.#frame(f);
-        },
-        () => this.#framesDropped++,
-        () => this.#settleLive(),
-      ),
-    );
-    if (mode === "live") this.#subs.add(frames$.subscribe());
+    if (mode === "live") {
+      this.#live = new LiveFrames((f) => this.#frame(f));
+      this.#subs.add(this.#live.subscription);
+    }
     if (parts.evaluator) this.#subs.add(evaluationTap(this.taps, parts.evaluator));
   }
 
   /** One input from a source; resolves when the graph is idle again (replay: fully processed). */
   push(event: BagEvent | CoreInput | GraphInput): Promise<void> {
-    const input = "type" in event ? this.#fromBag(event) : "stamp" in event ? event : fromCore(event);
+    const input =
+      "type" in event
+        ? bagInput(event, this.config.topics, this.parts.evaluator !== undefined, this.#problems)
+        : "stamp" in event
+          ? event
+          : fromCore(event);
     if (input) this.#input.next(input);
     return this.#sequencer.idle();
   }
@@ -119,7 +115,7 @@ export class StreamGraph {
   /** Resolves when the inputs taken so far are handled (live: the frame in progress too). */
   async idle(): Promise<void> {
     await this.#sequencer.idle();
-    while (this.#liveBusy) await new Promise<void>((r) => this.#liveIdle.push(r));
+    await this.#live?.idle();
   }
 
   /** Waits for everything taken so far, trains the block in flight, emits final stats and `done`. */
@@ -146,11 +142,6 @@ export class StreamGraph {
     return this.parts.evaluator?.truthFor(stamp, grid) ?? undefined;
   }
 
-  /** Problems from outside the graph's own stages (bag reading, conversion): counted and emitted. */
-  problem(p: Problem): void {
-    this.#problem(p);
-  }
-
   close(): void {
     this.#subs.unsubscribe();
     this.events$.complete();
@@ -174,11 +165,9 @@ export class StreamGraph {
         this.#supervision.onInput(e);
         if (e.kind !== "frame") return undefined;
         this.#framesIn++;
-        if (this.parts.mode === "live") {
-          this.#liveFrames.next(e);
-          return undefined;
-        }
-        return this.#frame(e);
+        if (!this.#live) return this.#frame(e);
+        this.#live.offer(e);
+        return undefined;
     }
   }
 
@@ -211,60 +200,15 @@ export class StreamGraph {
     }
   }
 
-  #settleLive(): void {
-    this.#liveBusy = false;
-    const waiting = this.#liveIdle;
-    this.#liveIdle = [];
-    for (const w of waiting) w();
-  }
-
-  #fromBag(event: BagEvent): GraphInput | null {
-    if (event.type === "problem") {
-      this.#problem(event);
-      return null;
-    }
-    try {
-      return fromBag(event, this.config.topics, this.parts.evaluator !== undefined);
-    } catch (err) {
-      const message = `${event.topic}: ${(err as Error).message}`;
-      this.#problem({ type: "problem", kind: "convert", message, topic: event.topic, stamp: event.logTime });
-      return null;
-    }
-  }
-
-  #problem(p: Problem): void {
-    const count = (this.#problems[p.kind] ?? 0) + 1;
-    this.#problems[p.kind] = count;
-    // Failures of our own processing (not bad input) are worth one line each kind, even without a sink.
-    if (count === 1 && (p.kind === "frame" || p.kind === "train"))
-      this.parts.warn(`terrain-learner: ${p.message}`);
-    this.events$.next({ type: "problem", problem: p });
-  }
-
   stats(): PipelineStats {
-    const { learner } = this.parts;
-    const ls = learner.stats();
-    const per = this.perception;
-    const sup = this.#supervision;
-    const n = per.counts.framesProcessed;
-    return {
-      stamp: this.#clock.lastStamp,
-      sensorSeconds: this.#clock.sensorSeconds,
-      framesIn: this.#framesIn,
-      framesProcessed: n,
-      framesDropped: this.#framesDropped,
-      keyframes: per.counts.keyframes,
-      ...sup.counts,
-      trainSteps: learner.train ? this.#learning.trainSteps : ls.trainSteps,
-      lastLoss: learner.train ? this.#learning.lastLoss : ls.lastLoss,
-      backend: learner.backend,
-      bufferSize: ls.bufferSize,
-      problems: { ...this.#problems },
-      supervisor: sup.supervisor.stats(),
-      frameMs: n ? per.frameMsTotal / n : 0,
-      featureWaitMs: n ? per.featureWaitMsTotal / n : 0,
-      framesRecomputed: per.counts.framesRecomputed,
-      diagnostics: { ...sup.diagnostics },
-    };
+    return pipelineStats({
+      clock: this.#clock,
+      supervision: this.#supervision,
+      learning: this.#learning,
+      perception: this.perception,
+      learner: this.parts.learner,
+      frames: { framesIn: this.#framesIn, framesDropped: this.#live?.dropped ?? 0 },
+      problems: this.#problems.counts,
+    });
   }
 }

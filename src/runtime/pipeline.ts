@@ -123,7 +123,6 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
   }
   const graph = new StreamGraph(config, {
     mode,
-    backbone,
     learner,
     perception: (sup, problem) =>
       new PerceptionStage(config, backbone, learner, sup.supervisor, context, warn, problem),

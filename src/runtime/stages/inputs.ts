@@ -10,10 +10,11 @@ import type {
   ImageFrame,
   ImuSample,
   OdomSample,
+  Problem,
   Stamp,
   Transform,
 } from "../../core/types.ts";
-import type { BagMessage } from "../../io/bag/types.ts";
+import type { BagEvent, BagMessage } from "../../io/bag/types.ts";
 import {
   cameraInfoFromRos,
   compressedFromRos,
@@ -123,6 +124,26 @@ export function fromBag(event: BagMessage, topics: Config["topics"], evaluate: b
     }
     default:
       return null;
+  }
+}
+
+/** A bag event as a graph input, or null: a problem event or a message that does not convert is reported. */
+export function bagInput(
+  event: BagEvent,
+  topics: Config["topics"],
+  evaluate: boolean,
+  problems: { report(p: Problem): void },
+): GraphInput | null {
+  if (event.type === "problem") {
+    problems.report(event);
+    return null;
+  }
+  try {
+    return fromBag(event, topics, evaluate);
+  } catch (err) {
+    const message = `${event.topic}: ${(err as Error).message}`;
+    problems.report({ type: "problem", kind: "convert", message, topic: event.topic, stamp: event.logTime });
+    return null;
   }
 }
 

@@ -10,7 +10,14 @@
 // waits, and a newer one replaces it (the replaced one is dropped and counted). IMU and odometry
 // never pass through it.
 
-import { from, Observable, type ObservableInput, type OperatorFunction, type Subscription } from "rxjs";
+import {
+  from,
+  Observable,
+  type ObservableInput,
+  type OperatorFunction,
+  Subject,
+  type Subscription,
+} from "rxjs";
 
 export class Sequencer<T> {
   #queue: T[] = [];
@@ -178,4 +185,33 @@ export function latestWins<T, R>(
         pending = undefined;
       };
     });
+}
+
+/** Live camera frames through `latestWins`: offer() never waits; idle() waits for the frame in progress. */
+export class LiveFrames<F> {
+  dropped = 0;
+  readonly subscription: Subscription;
+  readonly #in = new Subject<F>();
+  #busy = false;
+  #idle: (() => void)[] = [];
+
+  constructor(run: (frame: F) => Promise<void>) {
+    const start = (f: F) => {
+      this.#busy = true;
+      return run(f);
+    };
+    const settle = () => {
+      this.#busy = false;
+      for (const w of this.#idle.splice(0)) w();
+    };
+    this.subscription = this.#in.pipe(latestWins(start, () => this.dropped++, settle)).subscribe();
+  }
+
+  offer(frame: F): void {
+    this.#in.next(frame);
+  }
+
+  async idle(): Promise<void> {
+    while (this.#busy) await new Promise<void>((r) => this.#idle.push(r));
+  }
 }
