@@ -1,5 +1,6 @@
 // The stream graph's time-dependent stages in virtual time (rxjs TestScheduler marble tests):
-// fusion's mode policy, the sensor clock's ticks, the live frame queue and the sequencer.
+// fusion's mode policy, the sensor clock's ticks, the live frame queue and the sequencer; then the
+// learning stage's tick and the taps' order.
 
 import { of, Subject, timer } from "rxjs";
 import { map } from "rxjs/operators";
@@ -8,10 +9,14 @@ import { describe, expect, it } from "vitest";
 import { problem } from "../src/core/fusion/events.ts";
 import { reorderByStamp } from "../src/core/fusion/reorder-by-stamp.ts";
 import type { ImageFrame, ImuSample, OdomSample } from "../src/core/types.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import { createPipeline } from "../src/runtime/pipeline.ts";
 import { SensorClock, type Tick } from "../src/runtime/stages/clock.ts";
 import { fusion } from "../src/runtime/stages/fusion.ts";
 import type { GraphInput } from "../src/runtime/stages/inputs.ts";
+import { LearningStage } from "../src/runtime/stages/learning.ts";
 import { latestWins, Sequencer } from "../src/runtime/stages/queues.ts";
+import type { SampleRows } from "../src/runtime/stages/supervision.ts";
 
 const scheduler = () =>
   new TestScheduler((actual, expected) => {
@@ -222,5 +227,139 @@ describe("sequencer", () => {
     const seq = new Sequencer<number>(() => new Promise<void>((r) => setTimeout(r, 1)), 2);
     of(1, 2, 3, 4).pipe(seq.stage()).subscribe();
     await expect(seq.idle()).rejects.toThrow(/graph queue full \(2 inputs waiting\)/);
+  });
+});
+
+describe("learning stage", () => {
+  function fakeLearner() {
+    const calls: string[] = [];
+    let buffer = 0;
+    const learner = {
+      backend: "fake",
+      channels: 2,
+      addSamples: (f: Float32Array) => {
+        calls.push(`add ${f.length / 2}`);
+        buffer += f.length / 2;
+      },
+      setLabelCalibration: (lo: number, hi: number) => void calls.push(`calibrate ${lo}..${hi}`),
+      train: async (steps: number) => {
+        calls.push(`train ${steps}`);
+        return { loss: 0.5, steps };
+      },
+      predict: () => ({ roughness: new Float32Array(0), confidence: new Float32Array(0) }),
+      saveCheckpoint: async () => "",
+      loadLatestCheckpoint: async () => false,
+      reset: () => {},
+      stats: () => ({ bufferSize: buffer, trainSteps: 0, lastLoss: Number.NaN }),
+      close: async () => {},
+    };
+    return { calls, learner };
+  }
+  const rows = (n: number, stamp = 1): SampleRows => ({
+    stamp,
+    features: new Float32Array(2 * n),
+    targets: new Float32Array(n),
+    weights: new Float32Array(n).fill(1),
+    n,
+    channels: 2,
+    targetKind: "logEnergy",
+    lo: -2,
+    hi: 1,
+  });
+
+  it("takes the sources' rows at each tick before the block, and pauses with learner.enabled", async () => {
+    const config = defaultConfig();
+    const { calls, learner } = fakeLearner();
+    const taken: number[] = [];
+    const source = {
+      take: (stamp: number) => {
+        taken.push(stamp);
+        return [rows(3, stamp)];
+      },
+    };
+    const stage = new LearningStage(config, learner, "replay", [source], () => {});
+    stage.add(rows(2));
+    const block = stage.second(11);
+    expect(block).toBeInstanceOf(Promise);
+    await block;
+    expect(taken).toEqual([11]);
+    expect(calls).toEqual(["calibrate -2..1", "add 2", "calibrate -2..1", "add 3", "train 20"]);
+    expect(stage.trainSteps).toBe(20);
+    config.learner.enabled = false;
+    calls.length = 0;
+    stage.add(rows(4));
+    expect(stage.second(12)).toBeUndefined();
+    // Paused: rows keep the calibration current but are not buffered; no block runs.
+    expect(calls).toEqual(["calibrate -2..1", "calibrate -2..1"]);
+    expect(taken).toEqual([11, 12]);
+  });
+});
+
+describe("taps", () => {
+  it("see the fused inputs in stamp order and each frame before its prediction event", async () => {
+    const C = 4;
+    const backbone = {
+      channels: C,
+      stride: 8,
+      name: "instant",
+      extract: async (img: ImageFrame) => ({
+        rows: 1,
+        cols: 1,
+        channels: C,
+        strideX: 8,
+        strideY: 8,
+        data: new Float32Array(C).fill(img.stamp),
+      }),
+      close: async () => {},
+    };
+    const learner = {
+      backend: "fake",
+      channels: 2 * C + 1,
+      addSamples() {},
+      predict: (_f: Float32Array, n: number) => ({
+        roughness: new Float32Array(n).fill(0.5),
+        confidence: new Float32Array(n).fill(1),
+      }),
+      stats: () => ({ bufferSize: 0, trainSteps: 0, lastLoss: Number.NaN }),
+      saveCheckpoint: async () => "",
+      loadLatestCheckpoint: async () => false,
+      reset() {},
+      close: async () => {},
+    };
+    const p = await createPipeline(defaultConfig(), {
+      mode: "replay",
+      backbone: backbone as never,
+      learner,
+      warn: () => {},
+    });
+    const seen: string[] = [];
+    p.taps.inputs$.subscribe((e) => seen.push(`${e.kind} ${e.stamp}`));
+    p.taps.frames$.subscribe((f) => seen.push(`tap frame ${f.stamp}`));
+    p.events$.subscribe((e) => {
+      if (e.type === "prediction") seen.push(`prediction ${e.stamp}`);
+    });
+    const frame = (stamp: number): ImageFrame => ({
+      stamp,
+      frameId: "cam",
+      width: 8,
+      height: 8,
+      encoding: "rgb8",
+      data: new Uint8Array(8 * 8 * 3),
+    });
+    const sample = (stamp: number) =>
+      ({
+        stamp,
+        frameId: "imu",
+        orientation: undefined,
+        angularVelocity: { x: 0, y: 0, z: 0 },
+        linearAcceleration: { x: 0, y: 0, z: 9.8 },
+      }) as ImuSample;
+    await p.push({ kind: "imu", sample: sample(1.0) });
+    await p.push({ kind: "image", frame: frame(1.05) }); // arrives after IMU 1.1 would have: fine
+    await p.push({ kind: "imu", sample: sample(1.02) });
+    await p.push({ kind: "imu", sample: sample(2.0) });
+    await p.finish();
+    await p.close();
+    expect(seen).toEqual(["imu 1", "imu 1.02", "frame 1.05", "tap frame 1.05", "prediction 1.05", "imu 2"]);
   });
 });
