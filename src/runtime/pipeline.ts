@@ -174,8 +174,8 @@ class PipelineImpl implements Pipeline {
     return Math.max(1, input.frame.data.byteLength);
   }
 
-  async push(event: BagEvent | CoreInput): Promise<void> {
-    if (this.#closed) throw new Error("pipeline is closed");
+  push(event: BagEvent | CoreInput): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("pipeline is closed"));
     const pre = this.#prefetched.get(event);
     if (pre) this.#prefetched.delete(event);
     return this.graph.push(pre ?? event);

@@ -60,11 +60,15 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
   } = options;
   return (source) =>
     new Observable<T | Problem>((subscriber) => {
-      // Min-heap on (stamp, arrival) so equal stamps keep their arrival order.
-      const heapItems: T[] = [];
-      const heapKeys: number[] = [];
-      const heapSeq: number[] = [];
-      const heapRank: number[] = [];
+      // Min-heap on (stamp, rank, arrival): equal stamps by rank, then in arrival order. Sifting
+      // moves a hole instead of swapping (no temporaries on the per-message path).
+      interface Entry {
+        x: T;
+        k: number;
+        r: number;
+        s: number;
+      }
+      const heap: Entry[] = [];
       let seq = 0;
       let released = Number.NEGATIVE_INFINITY;
       let maxSeen = Number.NEGATIVE_INFINITY;
@@ -73,16 +77,8 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
       const lastOf = new Map<string, number>();
       const slackOf = new Map<string, number>();
 
-      const less = (i: number, j: number) =>
-        heapKeys[i]! < heapKeys[j]! ||
-        (heapKeys[i] === heapKeys[j] &&
-          (heapRank[i]! < heapRank[j]! || (heapRank[i] === heapRank[j] && heapSeq[i]! < heapSeq[j]!)));
-      const swap = (i: number, j: number) => {
-        [heapItems[i], heapItems[j]] = [heapItems[j]!, heapItems[i]!];
-        [heapKeys[i], heapKeys[j]] = [heapKeys[j]!, heapKeys[i]!];
-        [heapSeq[i], heapSeq[j]] = [heapSeq[j]!, heapSeq[i]!];
-        [heapRank[i], heapRank[j]] = [heapRank[j]!, heapRank[i]!];
-      };
+      const less = (a: Entry, b: Entry) =>
+        a.k < b.k || (a.k === b.k && (a.r < b.r || (a.r === b.r && a.s < b.s)));
       /** The stamp up to which every source keeping up has been seen (−∞ while sources may still appear). */
       const sourcesWatermark = (): number => {
         if (!(maxSeen - firstSeen >= window)) return Number.NEGATIVE_INFINITY;
@@ -94,43 +90,40 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
         return min;
       };
       const push = (x: T, k: number) => {
-        heapItems.push(x);
-        heapKeys.push(k);
-        heapSeq.push(seq++);
-        heapRank.push(rankOf ? rankOf(x) : 0);
-        let i = heapItems.length - 1;
+        const e: Entry = { x, k, r: rankOf ? rankOf(x) : 0, s: seq++ };
+        let i = heap.length;
+        heap.push(e);
         while (i > 0) {
           const p = (i - 1) >> 1;
-          if (!less(i, p)) break;
-          swap(i, p);
+          const parent = heap[p]!;
+          if (!less(e, parent)) break;
+          heap[i] = parent;
           i = p;
         }
+        heap[i] = e;
       };
       const pop = (): T => {
-        const top = heapItems[0]!;
-        released = heapKeys[0]!;
-        const last = heapItems.length - 1;
-        swap(0, last);
-        heapItems.pop();
-        heapKeys.pop();
-        heapSeq.pop();
-        heapRank.pop();
-        let i = 0;
-        for (;;) {
-          const l = 2 * i + 1;
-          const r = l + 1;
-          let m = i;
-          if (l < heapItems.length && less(l, m)) m = l;
-          if (r < heapItems.length && less(r, m)) m = r;
-          if (m === i) break;
-          swap(i, m);
-          i = m;
+        const top = heap[0]!;
+        released = top.k;
+        const last = heap.pop()!;
+        const n = heap.length;
+        if (n > 0) {
+          let i = 0;
+          for (;;) {
+            const l = 2 * i + 1;
+            if (l >= n) break;
+            const r = l + 1;
+            const c = r < n && less(heap[r]!, heap[l]!) ? r : l;
+            if (!less(heap[c]!, last)) break;
+            heap[i] = heap[c]!;
+            i = c;
+          }
+          heap[i] = last;
         }
-        return top;
+        return top.x;
       };
       const releaseUpTo = (limit: number) => {
-        while (heapItems.length > 0 && (heapKeys[0]! <= limit || heapItems.length > maxBuffered))
-          subscriber.next(pop());
+        while (heap.length > 0 && (heap[0]!.k <= limit || heap.length > maxBuffered)) subscriber.next(pop());
       };
       const flushAll = () => releaseUpTo(Number.POSITIVE_INFINITY);
       const armIdle = () => {
@@ -193,10 +186,7 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
         idle?.unsubscribe();
         flushing?.unsubscribe();
         sub.unsubscribe();
-        heapItems.length = 0;
-        heapKeys.length = 0;
-        heapSeq.length = 0;
-        heapRank.length = 0;
+        heap.length = 0;
         lastOf.clear();
         slackOf.clear();
       };

@@ -31,7 +31,6 @@ export function validateStamps<T>(options: ValidateOptions<T>): OperatorFunction
             subscriber.next(x);
             return;
           }
-          const topic = topicOf ? topicOf(x) : options.topic;
           const stream = streamOf?.(x);
           if (stream !== undefined) last = lastOf.get(stream) ?? Number.NEGATIVE_INFINITY;
           let stamp: number;
@@ -43,22 +42,27 @@ export function validateStamps<T>(options: ValidateOptions<T>): OperatorFunction
             stamp = Number.NaN;
             ok = false;
           }
+          const topic = () => (topicOf ? topicOf(x) : options.topic);
           if (!Number.isFinite(stamp) || !ok) {
             subscriber.next(
-              problem("nan", `${topic}: message with a non-finite stamp or value (stamp ${stamp})`, topic),
+              problem(
+                "nan",
+                `${topic()}: message with a non-finite stamp or value (stamp ${stamp})`,
+                topic(),
+              ),
             );
             return;
           }
           if (stamp === last && !(typeof allowEqual === "function" ? allowEqual(x) : allowEqual)) {
-            subscriber.next(problem("duplicate", `${topic}: duplicate stamp ${stamp}`, topic, stamp));
+            subscriber.next(problem("duplicate", `${topic()}: duplicate stamp ${stamp}`, topic(), stamp));
             return;
           }
           if (stamp < last) {
             subscriber.next(
               problem(
                 "backwards",
-                `${topic}: stamp ${stamp} is ${(last - stamp).toFixed(6)} s before the previous ${last}`,
-                topic,
+                `${topic()}: stamp ${stamp} is ${(last - stamp).toFixed(6)} s before the previous ${last}`,
+                topic(),
                 stamp,
               ),
             );

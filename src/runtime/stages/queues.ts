@@ -19,6 +19,8 @@ import {
   type Subscription,
 } from "rxjs";
 
+const RESOLVED = Promise.resolve();
+
 export class Sequencer<T> {
   #queue: T[] = [];
   #head = 0;
@@ -70,7 +72,7 @@ export class Sequencer<T> {
   }
 
   #settle(): Promise<void> {
-    if (!this.#failed) return Promise.resolve();
+    if (!this.#failed) return RESOLVED;
     const err = this.#error;
     this.#failed = false;
     this.#error = undefined;
