@@ -21,13 +21,13 @@ import type { PipelineLearner } from "./learners.ts";
 import type { Tick } from "./stages/clock.ts";
 import { SensorClock } from "./stages/clock.ts";
 import { fusion } from "./stages/fusion.ts";
-import { bagInput, type FrameInput, fromCore, type GraphInput } from "./stages/inputs.ts";
+import { type FrameInput, type GraphInput, graphInput } from "./stages/inputs.ts";
 import { LearningStage, type SampleSource } from "./stages/learning.ts";
 import { OutputStage } from "./stages/outputs.ts";
 import type { PerceivedFrame, PerceptionStage } from "./stages/perception.ts";
 import { ProblemLog } from "./stages/problems.ts";
 import { LiveFrames, Sequencer } from "./stages/queues.ts";
-import { pipelineStats } from "./stages/stats.ts";
+import { pipelineStats, pipelineSummary } from "./stages/stats.ts";
 import { type SampleRows, SupervisionStage } from "./stages/supervision.ts";
 import { evaluationTap, type GraphTaps } from "./taps.ts";
 
@@ -102,12 +102,7 @@ export class StreamGraph {
 
   /** One input from a source; resolves when the graph is idle again (replay: fully processed). */
   push(event: BagEvent | CoreInput | GraphInput): Promise<void> {
-    const input =
-      "type" in event
-        ? bagInput(event, this.config.topics, this.parts.evaluator !== undefined, this.#problems)
-        : "stamp" in event
-          ? event
-          : fromCore(event);
+    const input = graphInput(event, this.config.topics, this.parts.evaluator !== undefined, this.#problems);
     if (input) this.#input.next(input);
     return this.#sequencer.idle();
   }
@@ -126,13 +121,7 @@ export class StreamGraph {
     // The last steps' labels (their analysis window runs past the end of the data).
     this.#drain(this.#clock.lastStamp, true);
     const stats = this.stats();
-    const wallSeconds = (performance.now() - this.#wallStart) / 1000;
-    const summary: PipelineSummary = {
-      ...stats,
-      eval: this.parts.evaluator?.summary(),
-      wallSeconds,
-      realtimeFactor: wallSeconds > 0 ? stats.sensorSeconds / wallSeconds : 0,
-    };
+    const summary = pipelineSummary(stats, this.parts.evaluator?.summary(), this.#wallStart);
     this.events$.next({ type: "stats", stamp: stats.stamp, stats });
     this.events$.next({ type: "done", summary });
     return summary;

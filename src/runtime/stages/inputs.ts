@@ -147,6 +147,17 @@ export function bagInput(
   }
 }
 
+/** Any source's event as a graph input (see bagInput; a GraphInput, e.g. prefetched, passes as it is). */
+export function graphInput(
+  event: BagEvent | CoreInput | GraphInput,
+  topics: Config["topics"],
+  evaluate: boolean,
+  problems: { report(p: Problem): void },
+): GraphInput | null {
+  if ("type" in event) return bagInput(event, topics, evaluate, problems);
+  return "stamp" in event ? event : fromCore(event);
+}
+
 /** A grid map's header stamp, or its log time when it has none. */
 function headerStamp(message: unknown, logTime: number): Stamp {
   const stamp = (message as { header?: { stamp?: { sec: number; nanosec: number } } }).header?.stamp;

@@ -1,7 +1,8 @@
 // The pipeline's stats: every stage's counters in one `PipelineStats` (the `stats` events, MQTT's
 // learner topic, the ROS diagnostics, the replay summary).
 
-import type { PipelineStats } from "../events.ts";
+import type { EvalSummary } from "../../eval/evaluator.ts";
+import type { PipelineStats, PipelineSummary } from "../events.ts";
 import type { PipelineLearner } from "../learners.ts";
 import type { SensorClock } from "./clock.ts";
 import type { LearningStage } from "./learning.ts";
@@ -41,5 +42,20 @@ export function pipelineStats(s: StatsSources): PipelineStats {
     featureWaitMs: n ? per.featureWaitMsTotal / n : 0,
     framesRecomputed: per.counts.framesRecomputed,
     diagnostics: { ...sup.diagnostics },
+  };
+}
+
+/** The end-of-run summary: the final stats, the evaluation, and wall time since `wallStart` (ms). */
+export function pipelineSummary(
+  stats: PipelineStats,
+  evaluation: EvalSummary | undefined,
+  wallStart: number,
+): PipelineSummary {
+  const wallSeconds = (performance.now() - wallStart) / 1000;
+  return {
+    ...stats,
+    eval: evaluation,
+    wallSeconds,
+    realtimeFactor: wallSeconds > 0 ? stats.sensorSeconds / wallSeconds : 0,
   };
 }
