@@ -7,7 +7,7 @@
 // worker can be fed poses ahead of the main loop without disturbing the other sensors' sampling.
 
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { spawnModuleWorker } from "../src/runtime/ts-worker.ts";
+import { spawnModuleWorker } from "../src/learning/ts-worker.ts";
 import { cameraSetup, GroundRenderer } from "./render.ts";
 import { newState, RouteDriver } from "./route.ts";
 import { buildWorld, type World } from "./world.ts";

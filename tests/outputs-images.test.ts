@@ -4,7 +4,7 @@ import type { ImageFrame, RoughnessGrid } from "../src/core/types.ts";
 import { definitionsFor } from "../src/io/ros/definitions.ts";
 import { ROUGHNESS_LUT } from "../src/outputs/colormap.ts";
 import { renderOverlay } from "../src/outputs/images.ts";
-import { OUTPUT_TOPICS, outputsToRos } from "../src/outputs/index.ts";
+import { OUTPUT_TOPICS, outputsToRos } from "../src/runtime/sinks/ros-outputs.ts";
 
 function image(w: number, h: number, rgb: [number, number, number]): ImageFrame {
   const data = new Uint8Array(w * h * 3);

@@ -124,13 +124,19 @@ describe("pipeline scheduling", () => {
     p.events$.subscribe((e) => {
       if (e.type === "prediction") stamps.push(e.stamp);
     });
-    for (const t of [1, 2, 3]) {
-      const done = p.push({ kind: "image", frame: frame(t) });
-      await tick();
-      g.release();
-      await done;
-    }
+    // Fusion holds each frame until the reorder window has passed (or the end of the run): the gate
+    // opens whenever a frame's turn has come.
+    let open = true;
+    const opener = (async () => {
+      while (open) {
+        while (g.waiting) g.release();
+        await tick();
+      }
+    })();
+    for (const t of [1, 2, 3]) await p.push({ kind: "image", frame: frame(t) });
     const s = await p.finish();
+    open = false;
+    await opener;
     expect(stamps).toEqual([1, 2, 3]);
     expect(s.framesDropped).toBe(0);
     await p.close();

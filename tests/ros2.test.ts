@@ -26,6 +26,7 @@ import {
 } from "../src/adapters/ros2-wiring.ts";
 import type { BagMessage } from "../src/io/bag/index.ts";
 import { openBag } from "../src/io/bag/index.ts";
+import { imuToRos, odomToRos } from "../src/io/ros/convert.ts";
 import { definitionsFor } from "../src/io/ros/definitions.ts";
 import { describeQos, sensorDataQos } from "../src/io/ros/qos.ts";
 import { type Config, ConfigError, defaultConfig } from "../src/runtime/config.ts";
@@ -151,8 +152,6 @@ describe("ros2-wiring (pure)", () => {
       subscriptions: subscriptionSpecs(defaultConfig()),
       stats: undefined,
       latencyMs: { mean: 12.25, max: 30, count: 4 },
-      backlogDropped: 3,
-      backlog: 0,
       learning: true,
       speedLimitType: "nav2_msgs/msg/SpeedLimit",
     });
@@ -170,7 +169,7 @@ describe("ros2-wiring (pure)", () => {
     expect(v["/odom conversion errors"]).toBe("1");
     const learner = Object.fromEntries(back.status[1]!.values.map((kv) => [kv.key, kv.value]));
     expect(learner["latency mean (ms)"]).toBe("12.25");
-    expect(learner["inputs dropped (backlog full)"]).toBe("3");
+    expect(learner["messages later than the reorder window"]).toBe("0");
   });
 });
 
@@ -541,12 +540,13 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
   });
 
   it("drops and counts a bad message instead of crashing, with one warning per topic", async () => {
-    const before = handle.stats().backlogDropped;
+    const before = pipeline.stats().problems;
     node.deliver("/imu/data", { header: { stamp: { sec: 1, nanosec: 0 }, frame_id: "imu" } });
     node.deliver("/imu/data", { nonsense: true });
     await handle.drain();
     expect(node.logs.filter((l) => l.startsWith("WARN /imu/data")).length).toBe(1);
-    expect(handle.stats().backlogDropped).toBe(before);
+    // Not the graph's problems: they never reached it.
+    expect(pipeline.stats().problems).toEqual(before);
     handle.publishDiagnostics();
     const diag = roundTrip(
       "diagnostic_msgs/msg/DiagnosticArray",
@@ -557,4 +557,68 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     const v = Object.fromEntries(diag.status[0]!.values.map((kv) => [kv.key, kv.value]));
     expect(v["/imu/data conversion errors"]).toBe("2");
   });
+});
+
+describe("the ROS 2 node feeds the stream graph (fusion orders what arrives out of order)", () => {
+  it("places crossed odometry, drops exactly the IMU messages later than the reorder window", async () => {
+    const config = defaultConfig();
+    const pipeline = await createPipeline(config, { mode: "live", warn: () => undefined });
+    const rcl = new FakeRclnodejs();
+    await rcl.init();
+    const handle = startRosNode(rcl, config, pipeline, { log: () => undefined });
+    const node = rcl.nodes[0]!;
+    try {
+      const t0 = 1_700_000_000;
+      const imu = (t: number) =>
+        imuToRos({
+          stamp: t,
+          frameId: "imu_link",
+          orientation: undefined,
+          angularVelocity: { x: 0, y: 0, z: 0 },
+          linearAcceleration: { x: 0, y: 0, z: 9.81 },
+        });
+      const odom = (t: number) =>
+        odomToRos({
+          stamp: t,
+          frameId: "odom",
+          childFrameId: "base_link",
+          pose: { position: { x: t - t0, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
+          linear: { x: 1, y: 0, z: 0 },
+          angular: { x: 0, y: 0, z: 0 },
+        });
+      // 3 s of IMU at 200 Hz and odometry at 50 Hz; every 10th odometry message swaps places with the
+      // next one (they cross in transport); 4 IMU samples are held back 1 s (4× the window).
+      const heldBack = new Map<number, number[]>();
+      let imuSent = 0;
+      for (let k = 0; k < 600; k++) {
+        const t = t0 + k / 200;
+        if (k % 150 === 75) {
+          const due = k + 200;
+          heldBack.set(due, [...(heldBack.get(due) ?? []), t]);
+        } else node.deliver("/imu/data", imu(t));
+        imuSent++;
+        for (const late of heldBack.get(k) ?? []) node.deliver("/imu/data", imu(late));
+        heldBack.delete(k);
+        if (k % 4 === 0) {
+          const j = k / 4;
+          if (j % 10 === 0) continue; // sent after the next one
+          node.deliver("/odom", odom(t0 + j / 50));
+          if (j % 10 === 1) node.deliver("/odom", odom(t0 + (j - 1) / 50));
+        }
+      }
+      for (const rest of heldBack.values()) for (const t of rest) node.deliver("/imu/data", imu(t));
+      await handle.drain();
+      const s = await pipeline.finish();
+      const sup = s.supervisor as { imu: { accepted: number }; odom: { accepted: number } };
+      // Live, the watermark follows the slowest stream that keeps up, less the disorder each stream
+      // has shown (its first crossing falls in the first window, where the window alone decides).
+      expect(s.problems).toEqual({ late: 4 });
+      expect(sup.odom.accepted).toBe(150);
+      expect(sup.imu.accepted).toBe(600 - 4);
+      expect(imuSent).toBe(600);
+    } finally {
+      await handle.stop();
+      await pipeline.close();
+    }
+  }, 120_000);
 });

@@ -125,8 +125,6 @@ export class OutputRecorder {
       stats: this.#opts.stats(),
       // Image stamp to publication is a property of a live node; a replay has no such latency.
       latencyMs: { mean: Number.NaN, max: Number.NaN, count: 0 },
-      backlogDropped: 0,
-      backlog: 0,
       learning: this.#config.learner.enabled,
       speedLimitType: "nav2_msgs/msg/SpeedLimit",
     });

@@ -31,9 +31,9 @@ import {
   TF_STATIC_SUBSCRIBE_QOS,
 } from "../io/ros/qos.ts";
 import { lutIndex, ROUGHNESS_LUT } from "../outputs/colormap.ts";
-import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
 import type { Config } from "../runtime/config.ts";
-import type { CoreInput, PipelineStats, PredictionEvent } from "../runtime/pipeline.ts";
+import type { CoreInput, PipelineStats, PredictionEvent } from "../runtime/events.ts";
+import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../runtime/sinks/ros-outputs.ts";
 import type { RuntimeControls } from "./controls.ts";
 
 export type InputKind = "image" | "compressed" | "cameraInfo" | "imu" | "odom" | "tf" | "tfStatic";
@@ -351,9 +351,6 @@ export interface DiagnosticsInput {
   stats: PipelineStats | undefined;
   /** Mean and max latency (ms) from image stamp to published prediction over the last period. */
   latencyMs: { mean: number; max: number; count: number };
-  /** Inputs dropped because the pipeline fell behind (bounded backlog). */
-  backlogDropped: number;
-  backlog: number;
   learning: boolean;
   speedLimitType: string;
 }
@@ -400,8 +397,7 @@ export function diagnosticsMessage(d: DiagnosticsInput): Outgoing {
         "frame time (ms)": s?.frameMs ?? 0,
         "latency mean (ms)": d.latencyMs.mean,
         "latency max (ms)": d.latencyMs.max,
-        "inputs dropped (backlog full)": d.backlogDropped,
-        "input backlog": d.backlog,
+        "messages later than the reorder window": s?.problems.late ?? 0,
         problems,
         "speed limit type": d.speedLimitType,
       },

@@ -1,13 +1,15 @@
 // The live ROS 2 node, a thin rclnodejs adapter: it creates the subscriptions, publishers and
-// services that ros2-wiring.ts describes, feeds received messages to the pipeline and publishes
-// its events. All conversion and mapping lives in ros2-wiring.ts / src/io/ros/convert.ts.
+// services that ros2-wiring.ts describes, feeds received messages into the pipeline's stream graph
+// (the same graph a replay uses: fusion orders them by stamp, live frames go to perception as they
+// arrive, latest wins) and publishes its events. All conversion and mapping lives in ros2-wiring.ts /
+// src/runtime/sinks/ros-outputs.ts / src/io/ros/convert.ts.
 //
 // rclnodejs is an optional dependency that only installs where ROS 2 is installed and sourced; it
 // is loaded lazily, and without it the node refuses to start with one clear line.
 
-import { UserError } from "../cli/errors.ts";
 import type { QosProfile } from "../io/ros/qos.ts";
 import type { Config } from "../runtime/config.ts";
+import { UserError } from "../runtime/errors.ts";
 import type { CoreInput, Pipeline, PipelineStats } from "../runtime/pipeline.ts";
 import { pipelineControls, type RuntimeControls } from "./controls.ts";
 import {
@@ -112,8 +114,6 @@ export interface RosNodeOptions {
   log?: (line: string) => void;
   /** Wall clock in seconds (tests). */
   wallSeconds?: () => number;
-  /** Max inputs waiting for the pipeline; more are dropped and counted. */
-  maxBacklog?: number;
 }
 
 export interface RosNodeHandle {
@@ -125,8 +125,6 @@ export interface RosNodeHandle {
   /** Resolves when every input received so far went through the pipeline. */
   drain(): Promise<void>;
   stats(): {
-    backlog: number;
-    backlogDropped: number;
     published: Record<string, number>;
     pipeline: PipelineStats;
   };
@@ -145,7 +143,6 @@ export function startRosNode(
   opts: RosNodeOptions = {},
 ): RosNodeHandle {
   const wall = opts.wallSeconds ?? (() => performance.now() / 1000);
-  const maxBacklog = opts.maxBacklog ?? 5000;
   const node = rcl.createNode(config.ros.nodeName);
   const logger = node.getLogger();
   const log = opts.log ?? ((l: string) => logger.info(l));
@@ -193,25 +190,13 @@ export function startRosNode(
   };
   const mapper = new OutputMapper(pubSpecs, config, wall);
 
-  // Inputs → pipeline, in arrival order; a bounded backlog if the pipeline falls behind.
+  // Inputs → the graph, in arrival order: fusion puts them in stamp order; live, a push never waits
+  // for a frame or for training, so the callback returns at once and nothing queues here.
   const subSpecs = subscriptionSpecs(config);
   const meter = new InputMeter(wall());
-  let chain: Promise<void> = Promise.resolve();
-  let backlog = 0;
-  let backlogDropped = 0;
   let stopped = false;
   const feed = (input: CoreInput) => {
-    if (backlog >= maxBacklog) {
-      backlogDropped++;
-      return;
-    }
-    backlog++;
-    chain = chain
-      .then(() => pipeline.push(input))
-      .catch((err: unknown) => logger.error(`pipeline: ${(err as Error).message}`))
-      .finally(() => {
-        backlog--;
-      });
+    pipeline.push(input).catch((err: unknown) => logger.error(`pipeline: ${(err as Error).message}`));
   };
   const warned = new Set<string>();
   for (const s of subSpecs) {
@@ -284,8 +269,6 @@ export function startRosNode(
           max: latency.count ? latency.max : Number.NaN,
           count: latency.count,
         },
-        backlogDropped,
-        backlog,
         learning: controls.learning,
         speedLimitType: speedLimitFallback ? "std_msgs/msg/Float32" : "nav2_msgs/msg/SpeedLimit",
       }),
@@ -308,14 +291,12 @@ export function startRosNode(
     names,
     controls,
     publishDiagnostics,
-    drain: async () => {
-      while (backlog > 0) await chain;
-    },
-    stats: () => ({ backlog, backlogDropped, published: { ...published }, pipeline: pipeline.stats() }),
+    drain: () => pipeline.idle(),
+    stats: () => ({ published: { ...published }, pipeline: pipeline.stats() }),
     stop: async () => {
       stopped = true;
       clearInterval(timer);
-      await chain;
+      await pipeline.idle().catch(() => {});
       sub.unsubscribe();
       node.destroy();
     },

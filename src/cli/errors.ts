@@ -1,14 +1,9 @@
 // User errors (bad path, bad flag, corrupt input) are reported as one line and a non-zero exit,
 // never as a stack trace; anything else is a bug and keeps its stack.
 
-export class UserError extends Error {
-  override name = "UserError";
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
+import { UserError } from "../runtime/errors.ts";
+
+export { UserError };
 
 /** Wraps a command action: prints `terrain-learner: <message>` for user errors and sets the exit code. */
 export function action<A extends unknown[]>(

@@ -17,6 +17,7 @@ import type { EvalSummary } from "../eval/evaluator.ts";
 import { type FramePanel, type ReportFiles, toJson, writeReport } from "../eval/report.ts";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { openBag } from "../io/bag/index.ts";
+import { liveLike } from "../io/bag/live-like.ts";
 import { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
 import { checkOutputs, discardTempsSync, type OutputSpec } from "../io/safe-output.ts";
 import { renderOverlay } from "../outputs/images.ts";
@@ -66,6 +67,8 @@ export interface ReplayRunOptions {
   recordOutputsOnly?: boolean;
   /** Pace at rate × real time; undefined = as fast as possible. */
   rate?: number;
+  /** Deliver the bag in arrival order with a robot's transport delays (seeded; io/bag/live-like.ts). */
+  liveLike?: number;
   /** Where report.json and the PNGs go (with evaluate). */
   reportDir?: string;
   /** Title of the plots. */
@@ -229,7 +232,11 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   let committed = false;
   try {
     await recorder?.start();
-    for await (const event of readAhead(pipeline, source.messages())) {
+    const messages =
+      opts.liveLike === undefined
+        ? source.messages()
+        : liveLike(source.messages(), { seed: opts.liveLike, topics: opts.config.topics });
+    for await (const event of readAhead(pipeline, messages)) {
       if (opts.signal?.aborted) break;
       if (event.type === "message") {
         lastTime = event.logTime;
@@ -476,6 +483,10 @@ export function register(program: Command): void {
     .option("--record-outputs-only", "with --record: leave the input topics out")
     .option("--fast", "as fast as possible (default)")
     .option("--rate <x>", "pace the replay at x times real time", parseFloat)
+    .option(
+      "--live-like <seed>",
+      "deliver the bag in arrival order, as a robot's transport would (camera 30–150 ms late, IMU in 10 ms bursts, odometry and TF late); seeded",
+    )
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
     .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)");
@@ -498,7 +509,8 @@ Examples:
   terrain-learner replay run.mcap --record run-outputs.mcap
   terrain-learner replay sim.mcap --eval --json > result.json
   terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom
-  terrain-learner replay run.mcap --rate 1 --live-view     # watch it in Foxglove at ws://127.0.0.1:8765`,
+  terrain-learner replay run.mcap --rate 1 --live-view     # watch it in Foxglove at ws://127.0.0.1:8765
+  terrain-learner replay sim.mcap --eval --live-like 7   # as a robot delivers it: same results`,
     )
     .action(
       action(
@@ -512,6 +524,7 @@ Examples:
             recordOutputsOnly?: boolean;
             fast?: boolean;
             rate?: number;
+            liveLike?: string;
             reportDir?: string;
             mqtt?: string;
             robotId?: string;
@@ -523,6 +536,9 @@ Examples:
             throw new UserError(`--rate must be a positive number, got ${o.rate}`);
           if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
           if (o.recordOutputsOnly && !o.record) throw new UserError("--record-outputs-only needs --record");
+          const liveLikeSeed = o.liveLike === undefined ? undefined : Number(o.liveLike);
+          if (liveLikeSeed !== undefined && !Number.isSafeInteger(liveLikeSeed))
+            throw new UserError(`--live-like needs an integer seed, got '${o.liveLike}'`);
           let config: Config;
           try {
             config = loadConfig(o.config);
@@ -548,6 +564,7 @@ Examples:
               record: o.record,
               recordOutputsOnly: o.recordOutputsOnly,
               rate: o.rate,
+              liveLike: liveLikeSeed,
               reportDir: o.reportDir,
               liveView,
               onProgress: progress.update,

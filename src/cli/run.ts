@@ -11,8 +11,7 @@ import { attachMqtt, type MqttTelemetry, redactUrl, toJson, validateMqttOptions 
 import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
 import { checkOutputs } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
-import type { CoreInput } from "../runtime/pipeline.ts";
-import { createPipeline, type PipelineStats } from "../runtime/pipeline.ts";
+import { type CoreInput, createPipeline, type PipelineStats } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
 import {
   addLiveViewOptions,
@@ -37,8 +36,6 @@ export interface RunResult {
   stats: PipelineStats;
   serial: SerialSourceStats;
   mqtt: ReturnType<MqttTelemetry["stats"]> | undefined;
-  /** Serial samples dropped because the pipeline fell behind. */
-  backlogDropped: number;
 }
 
 /** Flags override the config file (which overrides defaults). */
@@ -55,8 +52,6 @@ export function applyRunFlags(config: Config, o: RunCliOptions): Config {
   if (config.mqtt.url) validateMqttOptions(config.mqtt);
   return config;
 }
-
-const MAX_BACKLOG = 2000;
 
 interface RunOptions {
   duration?: number;
@@ -116,26 +111,10 @@ async function runWithPipeline(
   const controls = pipelineControls(pipeline, config, log);
   const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, config, log) : undefined;
 
-  // Samples go into the pipeline one after the other; if it ever falls behind, the backlog is
-  // bounded (oldest kept in order, newest dropped and counted) instead of growing without limit.
-  let chain: Promise<void> = Promise.resolve();
-  let backlog = 0;
-  let backlogDropped = 0;
+  // Samples go into the pipeline's stream graph as they arrive (fusion orders them by stamp); live,
+  // a push is handled before it returns, so nothing queues here.
   const feed = (input: CoreInput) => {
-    if (backlog >= MAX_BACKLOG) {
-      backlogDropped++;
-      return;
-    }
-    backlog++;
-    chain = chain
-      .then(() => {
-        live?.input(input);
-        return pipeline.push(input);
-      })
-      .catch((err: unknown) => log(`terrain-learner: ${(err as Error).message}`))
-      .finally(() => {
-        backlog--;
-      });
+    pipeline.push(input).catch((err: unknown) => log(`terrain-learner: ${(err as Error).message}`));
   };
   const source = new SerialSource(
     serialOptionsFromConfig(config, {
@@ -151,9 +130,7 @@ async function runWithPipeline(
   );
 
   const events$ = pipeline.events$.pipe(
-    map((e) =>
-      e.type === "stats" ? { ...e, stats: { ...e.stats, serial: source.stats(), backlogDropped } } : e,
-    ),
+    map((e) => (e.type === "stats" ? { ...e, stats: { ...e.stats, serial: source.stats() } } : e)),
   );
   const mqtt = config.mqtt.url
     ? attachMqtt(events$, config.mqtt, mqttHandlers(controls), { log })
@@ -209,14 +186,14 @@ async function runWithPipeline(
   }
   // Shutdown: no new samples, finish what was fed (final stats go out), then say goodbye on MQTT.
   await source.stop();
-  await chain;
+  await pipeline.idle();
   const summary = await pipeline.finish();
   sub.unsubscribe();
   live?.close();
   const mqttStats = mqtt?.telemetry.stats();
   await mqtt?.close();
   await pipeline.close();
-  const result: RunResult = { stats: summary, serial: source.stats(), mqtt: mqttStats, backlogDropped };
+  const result: RunResult = { stats: summary, serial: source.stats(), mqtt: mqttStats };
   log(
     `run: done: ${summary.labels} labels from ${result.serial.imu} IMU and ${result.serial.odom} odometry samples`,
   );
@@ -278,7 +255,7 @@ Examples:
           await liveView?.close();
         }
         process.stderr.write(
-          `${toJson({ serial: result.serial, mqtt: result.mqtt, backlogDropped: result.backlogDropped })}\n`,
+          `${toJson({ serial: result.serial, mqtt: result.mqtt, problems: result.stats.problems })}\n`,
         );
       }),
     );

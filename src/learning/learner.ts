@@ -26,9 +26,9 @@
 // runs the same learner in a worker (worker.ts) and hands weights to a predict-only copy here.
 
 import { calibrateLogEnergy } from "../core/labeller.ts";
-import type { LearnerConfig } from "../runtime/config.ts";
 import { defaultBackbonePath } from "./backbone.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+import type { LearnerConfig } from "./config.ts";
 import { TerrainHead } from "./head.ts";
 import { KnnNovelty, type KnnSearchState } from "./novelty.ts";
 import { backboneChannelNames, invariantProjection } from "./novelty-features.ts";

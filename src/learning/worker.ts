@@ -22,10 +22,10 @@
 // compiled .js build starts the file directly.
 
 import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
-import type { LearnerConfig } from "../runtime/config.ts";
-import { spawnModuleWorker } from "../runtime/ts-worker.ts";
+import type { LearnerConfig } from "./config.ts";
 import { type LearnerStats, OnlineLearner } from "./learner.ts";
 import type { KnnSearchState } from "./novelty.ts";
+import { spawnModuleWorker } from "./ts-worker.ts";
 
 const WORKER_KIND = "terrain-learner/live-trainer";
 /** Steps per chunk between budget sleeps (~5–10 ms of work on wasm). */

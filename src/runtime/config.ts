@@ -12,6 +12,10 @@ import { ConfigError, mergeDocument, type Obj, parseYamlText } from "./params-fi
 
 export { ConfigError } from "./params-file.ts";
 
+import { LearnerSchema } from "../learning/config.ts";
+
+export { LearnerSchema };
+
 const positive = () => z.number().positive();
 
 export const TopicsSchema = z
@@ -50,12 +54,19 @@ export const FramesSchema = z
 
 export const FusionSchema = z
   .strictObject({
-    /** Messages may arrive this much out of order (s) and still be merged in stamp order. */
+    /**
+     * Messages may arrive this much out of order (s) and still be merged in stamp order; later ones
+     * are dropped and counted (problems.late). A camera's frames typically arrive 30–150 ms after the
+     * IMU samples of the same instant. Live, a frame never waits for this (see docs/design.md).
+     */
     reorderWindow: z
       .number()
       .nonnegative()
-      .default(0.1)
-      .meta({ unit: "s", description: "messages this late are still merged in stamp order" }),
+      .default(0.25)
+      .meta({
+        unit: "s",
+        description: "messages this late are still merged in stamp order; later ones are counted and dropped",
+      }),
     /** Seconds of odometry kept for pose interpolation. */
     poseHistory: positive()
       .default(120)
@@ -224,212 +235,6 @@ export const AssociationSchema = z
       .max(1)
       .default(0.5)
       .meta({ unit: "1", description: "footprints less visible than this in the image are skipped" }),
-  })
-  .prefault({});
-
-export const LearnerSchema = z
-  .strictObject({
-    /** Path of the ONNX backbone; empty means the bundled models/backbone.onnx. */
-    backbone: z
-      .string()
-      .default("")
-      .meta({ description: "ONNX feature backbone; empty: the bundled models/backbone.onnx" }),
-    executionProviders: z
-      .array(z.string())
-      .default(["cpu"])
-      .meta({ description: "onnxruntime execution providers, e.g. [cuda, cpu] on a Jetson" }),
-    /**
-     * onnxruntime intra-op threads for the backbone. 0 = auto: one per core minus the one the
-     * training worker needs (at least 1).
-     */
-    backboneThreads: z
-      .number()
-      .int()
-      .nonnegative()
-      .default(0)
-      .meta({ unit: "threads", description: "onnxruntime threads of the backbone (0: cores - 1)" }),
-    /**
-     * onnxruntime intra-op threads for the per-frame head (MLP + novelty): 1 by default, because a
-     * 1200-cell head is ~1 ms and a second thread only adds hand-off and contention with the backbone
-     * and the training worker (0 = onnxruntime's default).
-     */
-    predictThreads: z.number().int().nonnegative().default(1).meta({
-      unit: "threads",
-      description: "onnxruntime threads of the per-frame head (0: onnxruntime's default)",
-    }),
-    /**
-     * Working resolution: camera images wider than this many pixels are box-filtered down to it (aspect
-     * kept) before the backbone, so a bigger camera does not multiply the backbone and head cost; the
-     * feature grid stays in camera pixels. 0 = feed the native resolution.
-     */
-    inputWidth: z.number().int().nonnegative().default(320).meta({
-      unit: "px",
-      description: "wider camera images are downscaled to this width first (0: native size)",
-    }),
-    /**
-     * Run the backbone (and the head's neighbourhood features) in a worker thread, so frame inference
-     * overlaps bag reading, labelling, the head and the outputs instead of blocking them; a replay
-     * also starts the next frames' features early. false = on the pipeline's own thread.
-     */
-    backboneWorker: z
-      .boolean()
-      .default(true)
-      .meta({ description: "run the backbone in a worker thread (false: inline)" }),
-    /** tfjs backend: auto picks tfjs-node if installed, else wasm, else cpu. */
-    backend: z
-      .enum(["auto", "node", "wasm", "cpu"])
-      .default("auto")
-      .meta({ description: "tfjs backend: auto picks node if installed, else wasm, else cpu" }),
-    hiddenUnits: z
-      .number()
-      .int()
-      .positive()
-      .default(64)
-      .meta({ unit: "units", description: "hidden layer width of the head" }),
-    learningRate: positive().default(0.003).meta({ unit: "1", description: "Adam learning rate" }),
-    batchSize: z
-      .number()
-      .int()
-      .positive()
-      .default(64)
-      .meta({ unit: "samples", description: "training batch size" }),
-    bufferSize: z
-      .number()
-      .int()
-      .positive()
-      .default(20000)
-      .meta({ unit: "cells", description: "replay buffer size" }),
-    balance: z
-      .enum(["reservoir", "per-bin"])
-      .default("per-bin")
-      .meta({ description: "replay sampling: per-bin (balanced over roughness) or reservoir" }),
-    /** Replay mode: training steps per second of sensor time (deterministic). */
-    stepsPerSecond: positive()
-      .default(20)
-      .meta({ unit: "1/s", description: "training steps per second of sensor time" }),
-    /**
-     * Replay mode: "worker" trains in a worker thread in lockstep with sensor time (each block's
-     * weights take effect one block later: deterministic, and inference overlaps training on a
-     * second core); "inline" trains on the pipeline's thread before the next frame.
-     */
-    replayTraining: z
-      .enum(["worker", "inline"])
-      .default("worker")
-      .meta({ description: "replay: worker (lockstep thread, deterministic) or inline" }),
-    /** Live mode: the share of one core the training worker may use. */
-    cpuBudget: z
-      .number()
-      .min(0.05)
-      .max(1)
-      .default(0.5)
-      .meta({ unit: "cores", description: "live: share of one core the training worker may use" }),
-    enabled: z
-      .boolean()
-      .default(true)
-      .meta({ description: "learning on at start (service ~/pause_learning toggles it)" }),
-    checkpointDir: z
-      .string()
-      .default("")
-      .meta({ description: "where checkpoints are written; empty: no checkpoints" }),
-    checkpointKeep: z
-      .number()
-      .int()
-      .positive()
-      .default(3)
-      .meta({ unit: "files", description: "checkpoints kept" }),
-    checkpointEvery: positive()
-      .default(60)
-      .meta({ unit: "s", description: "live: seconds between checkpoints" }),
-    /**
-     * Novelty score behind the confidence: distance to the k nearest training samples ("knn") or the
-     * reconstruction error of an autoencoder trained on them ("autoencoder").
-     */
-    novelty: z
-      .enum(["knn", "autoencoder"])
-      .default("knn")
-      .meta({ description: "confidence from knn (distance to driven ground) or autoencoder" }),
-    /** kNN novelty: reference rows drawn from the replay buffer, and neighbours averaged. */
-    noveltyReferences: z
-      .number()
-      .int()
-      .positive()
-      .default(128)
-      .meta({ unit: "rows", description: "kNN: reference rows drawn from the replay buffer" }),
-    noveltyNeighbours: z
-      .number()
-      .int()
-      .positive()
-      .default(3)
-      .meta({ unit: "rows", description: "kNN: neighbours averaged" }),
-    /**
-     * kNN novelty distances: "standardised" (Euclidean between standardised features) or "local"
-     * (Mahalanobis under the spread between neighbouring references; see learning/novelty.ts).
-     * Never-driven ground that mixes driven ground's traits (patchwork's rubble: asphalt's colour,
-     * cobbles' texture) stands out under "local"; see noveltyRidge for how far it goes.
-     */
-    noveltyMetric: z
-      .enum(["standardised", "local"])
-      .default("local")
-      .meta({ description: "kNN distance: local (Mahalanobis, neighbour spread) or standardised" }),
-    /**
-     * noveltyMetric local: ridge added to the neighbour-difference covariance (standardised units²).
-     * Small ridges weight quiet directions most and also flag driven ground whose look varies in
-     * them (grass and sand seen again later); 0.5 kept every simulated world's confidence AUROC
-     * above 0.8 where 0.05 did not (default world seed 2: 0.83 vs 0.89).
-     */
-    noveltyRidge: positive()
-      .default(0.5)
-      .meta({ unit: "1", description: "local metric: ridge added to the covariance (standardised units^2)" }),
-    /**
-     * kNN novelty features: "all" head inputs, or "invariant": the backbone's channels pooled over
-     * orientation and without mean luminance, so that driven ground seen from another heading or
-     * under another exposure does not look new (from the backbone's channel_names metadata; a
-     * backbone without them gets "all"; see learning/novelty-features.ts).
-     */
-    noveltyFeatures: z
-      .enum(["all", "invariant"])
-      .default("invariant")
-      .meta({ description: "kNN features: invariant (heading/exposure-invariant) or all" }),
-    /** Autoencoder bottleneck width of the novelty (confidence) head. */
-    bottleneck: z
-      .number()
-      .int()
-      .positive()
-      .default(8)
-      .meta({ unit: "units", description: "width of the novelty autoencoder" }),
-    /**
-     * Confidence falls off as exp(-½(z/confidenceSigma)²) where z is the reconstruction error in
-     * standard deviations (of log error) above the mean of the training samples' errors.
-     */
-    confidenceSigma: positive()
-      .default(2)
-      .meta({ unit: "1", description: "confidence falls off as exp(-z^2 / (2 sigma^2))" }),
-    /** Roughness bins for balance=per-bin. */
-    bins: z
-      .number()
-      .int()
-      .min(1)
-      .max(100)
-      .default(5)
-      .meta({ unit: "bins", description: "roughness bins for balance: per-bin" }),
-    /** Seed of weight initialisation and replay sampling (replay runs are reproducible). */
-    seed: z
-      .number()
-      .int()
-      .nonnegative()
-      .default(1)
-      .meta({ unit: "seed", description: "seed of weight initialisation and replay sampling" }),
-    /** Training starts once the replay buffer holds this many samples. */
-    minSamples: z
-      .number()
-      .int()
-      .positive()
-      .default(64)
-      .meta({ unit: "samples", description: "training starts with this many samples buffered" }),
-    /** Live mode: seconds between weight hand-overs from the training worker to the predictor. */
-    publishEvery: positive()
-      .default(2)
-      .meta({ unit: "s", description: "live: seconds between weight hand-overs from the worker" }),
   })
   .prefault({});
 
@@ -696,7 +501,7 @@ export const ConfigSchema = z.strictObject({
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type LabellerConfig = Config["labeller"];
-export type LearnerConfig = Config["learner"];
+export type { LearnerConfig } from "../learning/config.ts";
 
 /**
  * Validates parameters given as a plain map or a whole ROS params file (the `terrain_learner` and

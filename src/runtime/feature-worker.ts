@@ -21,9 +21,9 @@
 import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
 import type { ImageFrame } from "../core/types.ts";
 import { Backbone, type BackboneInfo, type FeatureMap, featureGridFor } from "../learning/backbone.ts";
+import { spawnModuleWorker } from "../learning/ts-worker.ts";
 import type { LearnerConfig } from "./config.ts";
 import { type FeatureContext, featureChannels, headFeatures } from "./features.ts";
-import { spawnModuleWorker } from "./ts-worker.ts";
 
 const WORKER_KIND = "terrain-learner/feature-worker";
 

@@ -2,8 +2,8 @@
 // under `/<ros.nodeName>/`, the camera and TF under the input topics' names), so a layout made for
 // the live view also works on a recording (`replay --record`) or on the real node through a bridge.
 
-import { OUTPUT_TOPICS } from "../../outputs/index.ts";
 import type { Config } from "../../runtime/config.ts";
+import { OUTPUT_TOPICS } from "../../runtime/sinks/ros-outputs.ts";
 
 export type LiveViewKey =
   | "camera"

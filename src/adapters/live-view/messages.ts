@@ -15,9 +15,9 @@ import {
   transformsToRos,
 } from "../../io/ros/convert.ts";
 import { gridCameraModel } from "../../outputs/grid-camera.ts";
-import { outputsToRos } from "../../outputs/index.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { CoreInput, PipelineStats, PredictionEvent } from "../../runtime/pipeline.ts";
+import { outputsToRos } from "../../runtime/sinks/ros-outputs.ts";
 import { rgbaOf } from "../ros2-wiring.ts";
 import type { LiveViewKey } from "./channels.ts";
 

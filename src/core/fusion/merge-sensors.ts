@@ -1,6 +1,6 @@
-// Merges the sensor streams of one robot into one stamp-ordered stream of SensorEvents: each input
-// is validated on its own (NaN / duplicate / backwards → Problem), then all are merged and
-// re-ordered within `reorderWindow` seconds (late → Problem). Static TF passes through at once.
+// Merges the sensor streams of one robot into one stamp-ordered stream of SensorEvents: all are
+// merged and re-ordered within `reorderWindow` seconds (late → Problem), then each stream is checked
+// in that order (NaN / duplicate → Problem; see fuse-streams.ts). Static TF passes through at once.
 
 import { map, merge, type Observable, type SchedulerLike } from "rxjs";
 import type {
@@ -13,8 +13,7 @@ import type {
   Transform,
 } from "../types.ts";
 import type { SensorEvent } from "./events.ts";
-import { reorderByStamp } from "./reorder-by-stamp.ts";
-import { validateStamps } from "./validate-stamps.ts";
+import { fuseStreams } from "./fuse-streams.ts";
 
 export interface SensorSources {
   imu$?: Observable<ImuSample | Problem>;
@@ -29,6 +28,8 @@ export interface MergeOptions {
   reorderWindow: number;
   idleFlush?: number;
   scheduler?: SchedulerLike;
+  /** See FuseOptions.watermark (default "window"). */
+  watermark?: "window" | "sources";
 }
 
 const finite3 = (v: { x: number; y: number; z: number }) =>
@@ -44,68 +45,50 @@ function tag<T, K extends SensorEvent["kind"]>(kind: K, stampOf: (x: T) => numbe
 
 const tfStamp = (ts: Transform[]) => (ts.length ? Math.max(...ts.map((t) => t.stamp)) : Number.NaN);
 
+const KIND_RANK: Record<SensorEvent["kind"], number> = {
+  tfStatic: 0,
+  odom: 1,
+  tf: 2,
+  imu: 3,
+  image: 4,
+  cameraInfo: 5,
+};
+
+function validContent(e: SensorEvent): boolean {
+  switch (e.kind) {
+    case "imu":
+      return finite3(e.value.linearAcceleration) && finite3(e.value.angularVelocity);
+    case "odom":
+      return finite3(e.value.pose.position);
+    default:
+      return true;
+  }
+}
+
 export function mergeSensors(
   sources: SensorSources,
   options: MergeOptions,
 ): Observable<SensorEvent | Problem> {
   const streams: Observable<SensorEvent | Problem>[] = [];
-  if (sources.imu$) {
-    streams.push(
-      sources.imu$.pipe(
-        validateStamps<ImuSample>({
-          topic: "imu",
-          stampOf: (s) => s.stamp,
-          isValid: (s) => finite3(s.linearAcceleration) && finite3(s.angularVelocity),
-        }),
-        tag("imu", (s: ImuSample) => s.stamp),
-      ),
-    );
-  }
-  if (sources.odom$) {
-    streams.push(
-      sources.odom$.pipe(
-        validateStamps<OdomSample>({
-          topic: "odom",
-          stampOf: (s) => s.stamp,
-          isValid: (s) => finite3(s.pose.position),
-        }),
-        tag("odom", (s: OdomSample) => s.stamp),
-      ),
-    );
-  }
-  if (sources.image$) {
-    streams.push(
-      sources.image$.pipe(
-        validateStamps<ImageFrame | CompressedFrame>({ topic: "image", stampOf: (s) => s.stamp }),
-        tag("image", (s: ImageFrame | CompressedFrame) => s.stamp),
-      ),
-    );
-  }
-  if (sources.cameraInfo$) {
-    streams.push(
-      sources.cameraInfo$.pipe(
-        validateStamps<CameraModel>({ topic: "camera_info", stampOf: (s) => s.stamp }),
-        tag("cameraInfo", (s: CameraModel) => s.stamp),
-      ),
-    );
-  }
-  if (sources.tf$) {
-    streams.push(
-      sources.tf$.pipe(
-        validateStamps<Transform[]>({ topic: "tf", stampOf: tfStamp, allowEqual: true }),
-        tag("tf", tfStamp),
-      ),
-    );
-  }
-  if (sources.tfStatic$) {
-    streams.push(sources.tfStatic$.pipe(tag("tfStatic", () => 0)));
-  }
+  if (sources.imu$) streams.push(sources.imu$.pipe(tag("imu", (s: ImuSample) => s.stamp)));
+  if (sources.odom$) streams.push(sources.odom$.pipe(tag("odom", (s: OdomSample) => s.stamp)));
+  if (sources.image$)
+    streams.push(sources.image$.pipe(tag("image", (s: ImageFrame | CompressedFrame) => s.stamp)));
+  if (sources.cameraInfo$)
+    streams.push(sources.cameraInfo$.pipe(tag("cameraInfo", (s: CameraModel) => s.stamp)));
+  if (sources.tf$) streams.push(sources.tf$.pipe(tag("tf", tfStamp)));
+  // Static transforms are timeless: stamp 0, never held, never late.
+  if (sources.tfStatic$) streams.push(sources.tfStatic$.pipe(tag("tfStatic", () => 0)));
   return merge(...streams).pipe(
-    reorderByStamp<SensorEvent>({
+    fuseStreams<SensorEvent>({
       window: options.reorderWindow,
       stampOf: (e) => e.stamp,
+      streamOf: (e) => e.kind,
+      rankOf: (e) => KIND_RANK[e.kind],
       passThrough: (e) => e.kind === "tfStatic",
-      topicOf: (e) => e.kind,
+      isValid: validContent,
+      allowEqual: (e) => e.kind === "tf" || e.kind === "tfStatic",
+      ...(options.watermark ? { watermark: options.watermark } : {}),
       ...(options.idleFlush !== undefined ? { idleFlush: options.idleFlush } : {}),
       ...(options.scheduler ? { scheduler: options.scheduler } : {}),
     }),

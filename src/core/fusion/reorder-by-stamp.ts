@@ -5,6 +5,14 @@
 //
 // A live stream that goes quiet would hold its last items forever; `idleFlush` (ms on `scheduler`)
 // releases everything buffered after that much silence. Completion releases everything too.
+//
+// With `sourceOf`, the watermark also follows the sources themselves: once every source that keeps
+// up (its newest stamp within `window` of the newest overall) has passed a stamp, nothing older is
+// expected from them and it is released at once. On a robot whose streams arrive a few ms apart this
+// keeps the added latency to those ms instead of the whole window; a source that falls silent stops
+// holding the others after `window`. A source is trusted up to its newest stamp minus the largest
+// disorder it has shown so far (messages of its own that crossed), so after the first crossing (which
+// may be late) its crossings are placed.
 
 import {
   asyncScheduler,
@@ -29,6 +37,12 @@ export interface ReorderOptions<T> {
   topicOf?: (x: T) => string | undefined;
   /** Buffered items beyond this count are released early, oldest first (memory bound). */
   maxBuffered?: number;
+  /** Order of items with equal stamps (lower first; arrival order among equal ranks). */
+  rankOf?: (x: T) => number;
+  /** Per-source watermark (see above): the stream an item belongs to. */
+  sourceOf?: (x: T) => string;
+  /** Each emission releases everything buffered (the end of a live run that goes on afterwards). */
+  flush$?: Observable<unknown>;
 }
 
 export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<T | Problem, T | Problem> {
@@ -40,61 +54,76 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
     scheduler = asyncScheduler,
     topicOf,
     maxBuffered = 100_000,
+    rankOf,
+    sourceOf,
+    flush$,
   } = options;
   return (source) =>
     new Observable<T | Problem>((subscriber) => {
-      // Min-heap on (stamp, arrival) so equal stamps keep their arrival order.
-      const heapItems: T[] = [];
-      const heapKeys: number[] = [];
-      const heapSeq: number[] = [];
+      // Min-heap on (stamp, rank, arrival): equal stamps by rank, then in arrival order. Sifting
+      // moves a hole instead of swapping (no temporaries on the per-message path).
+      interface Entry {
+        x: T;
+        k: number;
+        r: number;
+        s: number;
+      }
+      const heap: Entry[] = [];
       let seq = 0;
       let released = Number.NEGATIVE_INFINITY;
       let maxSeen = Number.NEGATIVE_INFINITY;
+      let firstSeen = Number.NaN;
       let idle: Subscription | undefined;
+      const lastOf = new Map<string, number>();
+      const slackOf = new Map<string, number>();
 
-      const less = (i: number, j: number) =>
-        heapKeys[i]! < heapKeys[j]! || (heapKeys[i] === heapKeys[j] && heapSeq[i]! < heapSeq[j]!);
-      const swap = (i: number, j: number) => {
-        [heapItems[i], heapItems[j]] = [heapItems[j]!, heapItems[i]!];
-        [heapKeys[i], heapKeys[j]] = [heapKeys[j]!, heapKeys[i]!];
-        [heapSeq[i], heapSeq[j]] = [heapSeq[j]!, heapSeq[i]!];
+      const less = (a: Entry, b: Entry) =>
+        a.k < b.k || (a.k === b.k && (a.r < b.r || (a.r === b.r && a.s < b.s)));
+      /** The stamp up to which every source keeping up has been seen (−∞ while sources may still appear). */
+      const sourcesWatermark = (): number => {
+        if (!(maxSeen - firstSeen >= window)) return Number.NEGATIVE_INFINITY;
+        let min = Number.POSITIVE_INFINITY;
+        for (const [src, last] of lastOf) {
+          const trusted = last - (slackOf.get(src) ?? 0);
+          if (last >= maxSeen - window && trusted < min) min = trusted;
+        }
+        return min;
       };
       const push = (x: T, k: number) => {
-        heapItems.push(x);
-        heapKeys.push(k);
-        heapSeq.push(seq++);
-        let i = heapItems.length - 1;
+        const e: Entry = { x, k, r: rankOf ? rankOf(x) : 0, s: seq++ };
+        let i = heap.length;
+        heap.push(e);
         while (i > 0) {
           const p = (i - 1) >> 1;
-          if (!less(i, p)) break;
-          swap(i, p);
+          const parent = heap[p]!;
+          if (!less(e, parent)) break;
+          heap[i] = parent;
           i = p;
         }
+        heap[i] = e;
       };
       const pop = (): T => {
-        const top = heapItems[0]!;
-        released = heapKeys[0]!;
-        const last = heapItems.length - 1;
-        swap(0, last);
-        heapItems.pop();
-        heapKeys.pop();
-        heapSeq.pop();
-        let i = 0;
-        for (;;) {
-          const l = 2 * i + 1;
-          const r = l + 1;
-          let m = i;
-          if (l < heapItems.length && less(l, m)) m = l;
-          if (r < heapItems.length && less(r, m)) m = r;
-          if (m === i) break;
-          swap(i, m);
-          i = m;
+        const top = heap[0]!;
+        released = top.k;
+        const last = heap.pop()!;
+        const n = heap.length;
+        if (n > 0) {
+          let i = 0;
+          for (;;) {
+            const l = 2 * i + 1;
+            if (l >= n) break;
+            const r = l + 1;
+            const c = r < n && less(heap[r]!, heap[l]!) ? r : l;
+            if (!less(heap[c]!, last)) break;
+            heap[i] = heap[c]!;
+            i = c;
+          }
+          heap[i] = last;
         }
-        return top;
+        return top.x;
       };
       const releaseUpTo = (limit: number) => {
-        while (heapItems.length > 0 && (heapKeys[0]! <= limit || heapItems.length > maxBuffered))
-          subscriber.next(pop());
+        while (heap.length > 0 && (heap[0]!.k <= limit || heap.length > maxBuffered)) subscriber.next(pop());
       };
       const flushAll = () => releaseUpTo(Number.POSITIVE_INFINITY);
       const armIdle = () => {
@@ -103,6 +132,7 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
         idle = scheduler.schedule(() => flushAll(), idleFlush);
       };
 
+      const flushing = flush$?.subscribe(() => flushAll());
       const sub = source.subscribe({
         next(x) {
           if (isProblem(x) || passThrough?.(x)) {
@@ -113,6 +143,13 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
           if (!Number.isFinite(k)) {
             subscriber.next(problem("nan", `non-finite stamp ${k}`, topicOf?.(x)));
             return;
+          }
+          if (sourceOf) {
+            const src = sourceOf(x);
+            const last = lastOf.get(src);
+            // Disorder within the window is transport jitter worth waiting for; beyond it, a fault.
+            if (last !== undefined && k < last && k >= maxSeen - window)
+              slackOf.set(src, Math.max(slackOf.get(src) ?? 0, last - k));
           }
           if (k < released) {
             subscriber.next(
@@ -127,7 +164,12 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
           }
           push(x, k);
           if (k > maxSeen) maxSeen = k;
-          releaseUpTo(maxSeen - window);
+          if (sourceOf) {
+            if (Number.isNaN(firstSeen)) firstSeen = k;
+            const src = sourceOf(x);
+            if (!((lastOf.get(src) ?? Number.NEGATIVE_INFINITY) >= k)) lastOf.set(src, k);
+            releaseUpTo(Math.max(maxSeen - window, sourcesWatermark()));
+          } else releaseUpTo(maxSeen - window);
           armIdle();
         },
         error(e) {
@@ -142,10 +184,11 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
       });
       return () => {
         idle?.unsubscribe();
+        flushing?.unsubscribe();
         sub.unsubscribe();
-        heapItems.length = 0;
-        heapKeys.length = 0;
-        heapSeq.length = 0;
+        heap.length = 0;
+        lastOf.clear();
+        slackOf.clear();
       };
     });
 }

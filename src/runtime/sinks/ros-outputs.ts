@@ -1,0 +1,45 @@
+// Sinks that speak ROS (the live node's publishers, the MCAP recorder, a Foxglove view) turn a
+// frame's outputs into ROS message objects here, at the edge: the graph itself carries core types.
+
+import {
+  cameraInfoToRos,
+  costmapToRos,
+  float32ImageToRos,
+  imageToRos,
+  toRosHeader,
+} from "../../io/ros/convert.ts";
+import { gridCameraModel } from "../../outputs/grid-camera.ts";
+import type { FrameOutputs } from "../../outputs/index.ts";
+
+/** Output topics relative to the node (`~/...`), with their ROS 2 types, as in the design table. */
+export const OUTPUT_TOPICS = {
+  roughness: { topic: "roughness/image", type: "sensor_msgs/msg/Image" },
+  /** CameraInfo of roughness/image and roughness/confidence (the camera scaled to the feature grid). */
+  roughnessInfo: { topic: "roughness/camera_info", type: "sensor_msgs/msg/CameraInfo" },
+  confidence: { topic: "roughness/confidence", type: "sensor_msgs/msg/Image" },
+  overlay: { topic: "roughness/overlay", type: "sensor_msgs/msg/Image" },
+  costmap: { topic: "roughness/costmap", type: "nav_msgs/msg/OccupancyGrid" },
+  ahead: { topic: "roughness/ahead", type: "std_msgs/msg/Float32" },
+  speedLimit: { topic: "speed_limit", type: "nav2_msgs/msg/SpeedLimit" },
+} as const;
+
+export type OutputKey = keyof typeof OUTPUT_TOPICS;
+
+/** ROS message objects for one frame's outputs (keys of OUTPUT_TOPICS; absent outputs are left out). */
+export function outputsToRos(o: FrameOutputs): Partial<Record<OutputKey, unknown>> {
+  const g = o.grid;
+  const msgs: Partial<Record<OutputKey, unknown>> = {
+    roughness: float32ImageToRos(o.stamp, o.frameId, g.cols, g.rows, g.roughness),
+    confidence: float32ImageToRos(o.stamp, o.frameId, g.cols, g.rows, g.confidence),
+    // NaN has no meaning to a subscriber on std_msgs/Float32; -1 is "unknown" as in the costmap.
+    ahead: { data: Number.isFinite(o.ahead) ? o.ahead : -1 },
+    speedLimit: { header: toRosHeader(o.stamp, "base_link"), percentage: false, speed_limit: o.speedLimit },
+  };
+  if (o.camera)
+    msgs.roughnessInfo = cameraInfoToRos(
+      gridCameraModel(o.camera, { ...g, stamp: o.stamp, frameId: o.frameId }),
+    );
+  if (o.overlay) msgs.overlay = imageToRos(o.overlay);
+  if (o.costmap) msgs.costmap = costmapToRos(o.costmap);
+  return msgs;
+}

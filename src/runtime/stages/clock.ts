@@ -1,0 +1,78 @@
+// Sensor time: the graph's schedule runs on message stamps, never on the wall clock, so a replay
+// gives the same results at any speed. The clock stage interleaves ticks with the stamp-ordered
+// inputs:
+//   second  before the first input of each new second of sensor time: labels made so far go to the
+//           learner, then one block of training (learner.stepsPerSecond steps)
+//   stats   every `statsEvery` sensor seconds, before the input that reaches it
+//   drain   after an IMU / odometry input, at most every DRAIN_EVERY s: new labels and samples
+// Only inputs that carry sensor time advance it (IMU, odometry, camera frames, true pose).
+
+import { Observable, type OperatorFunction } from "rxjs";
+import type { Stamp } from "../../core/types.ts";
+import type { GraphInput } from "./inputs.ts";
+
+export type Tick = { kind: "second" | "stats" | "drain"; stamp: Stamp };
+
+/** Draining after each of 200 IMU messages per second is wasted work; 10 Hz of sensor time is plenty. */
+const DRAIN_EVERY = 0.1;
+/** A long pause in the stamps (bag gap, clock jump) owes a few blocks (this many + 1), not thousands. */
+const MAX_BLOCKS_OWED = 3;
+
+export class SensorClock {
+  firstStamp = Number.NaN;
+  lastStamp = Number.NaN;
+  #nextTrain = Number.NaN;
+  #nextStats = Number.NaN;
+  #nextDrain = Number.NaN;
+
+  constructor(private readonly statsEvery: number) {}
+
+  get sensorSeconds(): number {
+    return Number.isFinite(this.firstStamp) ? this.lastStamp - this.firstStamp : 0;
+  }
+
+  /** The stage: each input with the ticks due before and after it. */
+  stage(): OperatorFunction<GraphInput, GraphInput | Tick> {
+    return (source) =>
+      new Observable<GraphInput | Tick>((out) =>
+        source.subscribe({
+          next: (e) => {
+            const timed =
+              e.kind === "imu" || e.kind === "odom" || e.kind === "frame" || e.kind === "truePose";
+            if (timed) this.#advance(e.stamp, out);
+            out.next(e);
+            if ((e.kind === "imu" || e.kind === "odom") && e.stamp >= this.#nextDrain) {
+              this.#nextDrain = e.stamp + DRAIN_EVERY;
+              out.next({ kind: "drain", stamp: e.stamp });
+            }
+          },
+          error: (err) => out.error(err),
+          complete: () => out.complete(),
+        }),
+      );
+  }
+
+  #advance(stamp: Stamp, out: { next(t: Tick): void }): void {
+    if (!Number.isFinite(stamp)) return;
+    if (!Number.isFinite(this.firstStamp)) {
+      this.firstStamp = stamp;
+      this.#nextTrain = stamp + 1;
+      this.#nextStats = stamp + this.statsEvery;
+      this.#nextDrain = stamp;
+    }
+    if (!(stamp > this.lastStamp)) {
+      if (!Number.isFinite(this.lastStamp)) this.lastStamp = stamp;
+      return;
+    }
+    this.lastStamp = stamp;
+    if (stamp - this.#nextTrain > MAX_BLOCKS_OWED) this.#nextTrain = stamp - MAX_BLOCKS_OWED;
+    while (stamp >= this.#nextTrain) {
+      this.#nextTrain += 1;
+      out.next({ kind: "second", stamp });
+    }
+    if (stamp >= this.#nextStats) {
+      while (this.#nextStats <= stamp) this.#nextStats += this.statsEvery;
+      out.next({ kind: "stats", stamp });
+    }
+  }
+}

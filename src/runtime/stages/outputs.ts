@@ -1,0 +1,96 @@
+// Outputs: a perceived frame → what consumers get: the grid, the coloured overlay, the rolling odom
+// costmap, the roughness ahead of the robot and the suggested speed limit. Core types only; sinks
+// turn them into ROS messages, MQTT JSON or recordings (src/runtime/sinks/).
+
+import type { PoseAt } from "../../core/pose-history.ts";
+import { emptyPoseAt } from "../../core/pose-history.ts";
+import type { SelfSupervisor } from "../../core/self-supervisor.ts";
+import type { FeatureMap } from "../../learning/backbone.ts";
+import { RollingCostmap } from "../../outputs/costmap.ts";
+import { renderOverlay } from "../../outputs/images.ts";
+import type { FrameOutputs } from "../../outputs/index.ts";
+import { roughnessAhead, suggestedSpeed } from "../../outputs/speed.ts";
+import type { Config } from "../config.ts";
+import type { PerceivedFrame } from "./perception.ts";
+
+export interface OutputOptions {
+  /** Build the rgb8 overlay for every frame (costs a pass over the image). */
+  overlay: boolean;
+  /** Build the costmap snapshot for every frame. */
+  costmap: boolean;
+}
+
+export class OutputStage {
+  readonly #costmap: RollingCostmap;
+  // The robot's last known pose (kept when a frame comes before any odometry covers it).
+  readonly #pose = { x: 0, y: 0, yaw: 0, known: false };
+  readonly #poseAt: PoseAt = emptyPoseAt();
+
+  constructor(
+    private readonly config: Config,
+    private readonly supervisor: SelfSupervisor<FeatureMap>,
+    private readonly opts: OutputOptions,
+  ) {
+    const o = config.outputs;
+    this.#costmap = new RollingCostmap({
+      frameId: config.frames.odom,
+      resolution: o.costmapResolution,
+      size: o.costmapSize,
+      halfLife: o.costmapHalfLife,
+      minConfidence: o.minConfidence,
+    });
+  }
+
+  build(p: PerceivedFrame): FrameOutputs {
+    const { stamp, grid, xs, ys, grounded, image } = p;
+    const o = this.config.outputs;
+    // The robot's pose at the frame's stamp (interpolated odometry; the latest odometry if the
+    // frame is slightly ahead of it).
+    const pose = this.#pose;
+    if (this.supervisor.poseHistory.interpolate(stamp, this.#poseAt, 1.0)) {
+      pose.x = this.#poseAt.x;
+      pose.y = this.#poseAt.y;
+      pose.yaw = this.#poseAt.yaw;
+      pose.known = true;
+    }
+    let costmap: FrameOutputs["costmap"];
+    if (pose.known && this.opts.costmap) {
+      this.#costmap.advance(stamp, pose.x, pose.y);
+      if (grounded)
+        this.#costmap.integrate(
+          grid.rows,
+          grid.cols,
+          xs,
+          ys,
+          grid.roughness,
+          grid.confidence,
+          pose.x,
+          pose.y,
+        );
+      costmap = this.#costmap.snapshot(stamp);
+    }
+    const ahead = roughnessAhead(xs, ys, grid.roughness, grid.confidence, pose, {
+      min: o.aheadMin,
+      max: o.aheadMax,
+      halfWidth: o.aheadHalfWidth,
+    });
+    const overlay = this.opts.overlay
+      ? renderOverlay(image, grid, {
+          alpha: o.overlayAlpha,
+          minConfidence: o.minConfidence,
+          mask: grounded ? p.mask : undefined,
+        })
+      : undefined;
+    return {
+      stamp,
+      frameId: image.frameId,
+      grid,
+      overlay,
+      costmap,
+      ahead: ahead.roughness,
+      aheadConfidence: ahead.confidence,
+      speedLimit: suggestedSpeed(ahead, o),
+      camera: this.supervisor.cameraModel ?? undefined,
+    };
+  }
+}

@@ -1,0 +1,165 @@
+// Supervision: the stamp-ordered sensor inputs into the SelfSupervisor (pose history, vibration
+// labeller, keyframes, association), and out of it labels and training samples, the samples as
+// rows the learner takes: one (feature vector, target, coverage weight) per covered feature cell.
+// Also the sensor-fault diagnostics the graph reports (camera gaps, odometry jumps).
+
+import { SelfSupervisor } from "../../core/self-supervisor.ts";
+import type { OdomSample, RoughnessLabel, Stamp } from "../../core/types.ts";
+import type { FeatureMap } from "../../learning/backbone.ts";
+import type { Config } from "../config.ts";
+import type { PipelineDiagnostics } from "../events.ts";
+import type { GraphInput } from "./inputs.ts";
+
+/** Training rows from one drain (borrowed arrays: a consumer copies what it keeps). */
+export interface SampleRows {
+  stamp: Stamp;
+  features: Float32Array;
+  targets: Float32Array;
+  weights: Float32Array;
+  n: number;
+  channels: number;
+  /** "logEnergy": log10(label energy), mapped to roughness by [lo, hi]; "roughness": 0..1. */
+  targetKind: "logEnergy" | "roughness";
+  lo: number;
+  hi: number;
+}
+
+/** A camera silent for longer than this (s) is a gap in the diagnostics. */
+const CAMERA_GAP_S = 2;
+/** An odometry step longer than ODOM_JUMP_M + ODOM_JUMP_SPEED_FACTOR·max(|v|, 0.5 m/s)·dt is a jump. */
+const ODOM_JUMP_M = 1;
+const ODOM_JUMP_SPEED_FACTOR = 3;
+
+export class SupervisionStage {
+  readonly supervisor: SelfSupervisor<FeatureMap>;
+  readonly counts = { labels: 0, samples: 0, rows: 0 };
+  readonly diagnostics: PipelineDiagnostics = {
+    cameraGaps: 0,
+    longestCameraGap: 0,
+    framesBackwards: 0,
+    odomJumps: 0,
+  };
+  #lastFrameStamp = Number.NaN;
+  #lastOdom = { stamp: Number.NaN, x: 0, y: 0, speed: 0 };
+
+  /**
+   * @param channels feature channels per row
+   * @param rawTargets rows carry log10(energy) + calibration bounds (the learner maps them)
+   */
+  constructor(
+    config: Config,
+    private readonly channels: number,
+    private readonly rawTargets: boolean,
+  ) {
+    this.supervisor = new SelfSupervisor<FeatureMap>({
+      frames: config.frames,
+      fusion: config.fusion,
+      keyframes: config.keyframes,
+      labeller: config.labeller,
+      association: config.association,
+    } as ConstructorParameters<typeof SelfSupervisor<FeatureMap>>[0]);
+  }
+
+  /** One stamp-ordered input (frames only count towards the diagnostics here). */
+  onInput(e: GraphInput): void {
+    switch (e.kind) {
+      case "imu":
+        this.supervisor.onImu(e.sample);
+        return;
+      case "odom":
+        this.#checkOdom(e.sample);
+        this.supervisor.onOdom(e.sample);
+        return;
+      case "transforms":
+        this.supervisor.onTransforms(e.transforms);
+        return;
+      case "cameraInfo":
+        this.supervisor.onCameraInfo(e.model);
+        return;
+      case "frame":
+        this.#frameArrived(e.stamp);
+        return;
+      default:
+    }
+  }
+
+  /** Labels made since the last call and their samples as rows (`final`: the last steps too). */
+  drain(stamp: Stamp, final = false): { labels: RoughnessLabel[]; rows: SampleRows | undefined } {
+    const { labels, samples } = final ? this.supervisor.flush() : this.supervisor.drain();
+    this.counts.labels += labels.length;
+    const C = this.channels;
+    let n = 0;
+    for (const s of samples) if (this.supervisor.keyframeData(s.keyframeId)) n += s.cells.length;
+    if (n === 0) return { labels, rows: undefined };
+    const features = new Float32Array(n * C);
+    const targets = new Float32Array(n);
+    const weights = new Float32Array(n);
+    // Raw log-energies + the current bounds: the learner re-maps its whole buffer when the labeller's
+    // percentile calibration moves, so early labels do not keep a roughness from a stale calibration.
+    const raw = this.rawTargets;
+    const { lo, hi } = raw ? this.supervisor.calibrationBounds() : { lo: 0, hi: 1 };
+    let row = 0;
+    for (const s of samples) {
+      const fm = this.supervisor.keyframeData(s.keyframeId);
+      if (!fm) continue;
+      for (let i = 0; i < s.cells.length; i++) {
+        const cell = s.cells[i]!;
+        features.set(fm.data.subarray(cell * C, cell * C + C), row * C);
+        targets[row] = raw ? Math.log10(Math.max(s.label.energy, 1e-12)) : s.roughness;
+        weights[row] = s.cellWeights[i]!;
+        row++;
+      }
+    }
+    this.counts.samples += samples.length;
+    this.counts.rows += row;
+    return {
+      labels,
+      rows: {
+        stamp,
+        features: features.subarray(0, row * C),
+        targets: targets.subarray(0, row),
+        weights: weights.subarray(0, row),
+        n: row,
+        channels: C,
+        targetKind: raw ? "logEnergy" : "roughness",
+        lo,
+        hi,
+      },
+    };
+  }
+
+  /** Camera gaps and frames out of order, for the diagnostics (the frame is processed either way). */
+  #frameArrived(stamp: Stamp): void {
+    const last = this.#lastFrameStamp;
+    if (!Number.isFinite(stamp)) return;
+    if (Number.isFinite(last)) {
+      if (!(stamp > last)) {
+        this.diagnostics.framesBackwards++;
+        return;
+      }
+      const gap = stamp - last;
+      if (gap > CAMERA_GAP_S) this.diagnostics.cameraGaps++;
+      if (gap > this.diagnostics.longestCameraGap) this.diagnostics.longestCameraGap = gap;
+    }
+    this.#lastFrameStamp = stamp;
+  }
+
+  /** Odometry that moves further than its own speed allows (counted; the pose is used as it is). */
+  #checkOdom(s: OdomSample): void {
+    const { x, y } = s.pose.position;
+    const speed = Math.hypot(s.linear.x, s.linear.y);
+    if (!Number.isFinite(s.stamp) || !Number.isFinite(x) || !Number.isFinite(y)) return;
+    const last = this.#lastOdom;
+    if (Number.isFinite(last.stamp)) {
+      const dt = s.stamp - last.stamp;
+      if (!(dt > 0)) return;
+      const v = Math.max(Number.isFinite(speed) ? speed : 0, last.speed, 0.5);
+      if (Math.hypot(x - last.x, y - last.y) > ODOM_JUMP_M + ODOM_JUMP_SPEED_FACTOR * v * dt)
+        this.diagnostics.odomJumps++;
+    }
+    last.stamp = s.stamp;
+    last.x = x;
+    last.y = y;
+    last.speed = Number.isFinite(speed) ? speed : 0;
+  }
+}
