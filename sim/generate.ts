@@ -19,6 +19,7 @@ import {
   odomToRos,
   transformsToRos,
 } from "../src/io/ros/convert.ts";
+import { loadWorldAssets } from "./assets.ts";
 import { type FrameSource, inlineFrames, workerFrames } from "./frames.ts";
 import { ImuModel, type ImuReading } from "./imu.ts";
 import { OdometryModel } from "./odom.ts";
@@ -140,7 +141,8 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
   const duration = options.duration ?? 60;
   if (!(duration > 0)) throw new Error(`duration must be positive, got ${duration}`);
   const file = withOverrides(resolveWorldFile(options.world), options);
-  const world = buildWorld(file, seed);
+  const assets = await loadWorldAssets(file);
+  const world = buildWorld(file, seed, assets);
   const start = SIM_EPOCH;
   const end = start + duration;
 
@@ -152,7 +154,7 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
       : options.renderWorker;
   const { width, height, rate } = file.camera;
   const frames: FrameSource = useWorker
-    ? workerFrames(world, seed, start, rate, width, height, frameCount)
+    ? workerFrames(world, assets, seed, start, rate, width, height, frameCount)
     : inlineFrames(world, seed, start, rate, width, height);
   const route = new RouteDriver(world, seed, start);
   const imu = new ImuModel(world, seed, file.imu.rate);

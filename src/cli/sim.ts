@@ -11,6 +11,7 @@ import {
   loadWorldFile,
   WORLDS_DIR,
 } from "../../sim/index.ts";
+import { registerConvertRecording } from "./convert-recording.ts";
 import { action, UserError } from "./errors.ts";
 
 interface SimCliOptions {
@@ -134,7 +135,7 @@ async function run(opts: SimCliOptions): Promise<void> {
   } catch (err) {
     const msg = (err as Error).message;
     // World content problems (bad terrain name, no start position) are the user's to fix.
-    if (/^(terrains|layout|route|world|invalid world)/.test(msg)) throw new UserError(msg);
+    if (/^(terrains?\b|layout|route|world|invalid world)/.test(msg)) throw new UserError(msg);
     throw err;
   } finally {
     bar?.stop();
@@ -173,7 +174,7 @@ async function run(opts: SimCliOptions): Promise<void> {
 }
 
 export function register(program: Command): void {
-  program
+  const sim = program
     .command("sim")
     .description("generate a synthetic drive (camera, IMU, odometry, TF, ground truth) as a ROS 2 MCAP bag")
     .option(
@@ -206,4 +207,5 @@ export function register(program: Command): void {
         "Example: terrain-learner sim --duration 120 --camera 640x480@30 --out /tmp/drive.mcap",
     )
     .action(action(run));
+  registerConvertRecording(sim);
 }
