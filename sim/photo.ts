@@ -86,28 +86,29 @@ export async function loadPhoto(path: string, terrain: string): Promise<PhotoTil
 }
 
 /**
- * How much a tile's wrap-around edges jump compared with its neighbouring pixels inside: the mean
- * absolute step across the seam (last column → first column, or last row → first row) divided by
- * the mean step between adjacent pixels. ≈1 for a seamless photo; ≫1 where tiling would show lines.
+ * How much a tile's wrap-around edge jumps compared with the photo next to it: the mean absolute step
+ * across the seam (last column → first column, or last row → first row) divided by the mean step
+ * between the two pixels on either side of it, inside the photo. ≈1 for a photo that wraps; ≫1 where
+ * tiling would show lines.
  */
 export function seamRatio(data: Uint8Array, size: number, axis: "x" | "y"): number {
+  const at = (a: number, b: number) => 3 * (axis === "x" ? a * size + b : b * size + a);
+  const step = (a: number, b0: number, b1: number) => {
+    const i = at(a, b0);
+    const j = at(a, b1);
+    return (
+      Math.abs(data[i]! - data[j]!) +
+      Math.abs(data[i + 1]! - data[j + 1]!) +
+      Math.abs(data[i + 2]! - data[j + 2]!)
+    );
+  };
   let seam = 0;
   let inner = 0;
-  let innerN = 0;
   for (let a = 0; a < size; a++) {
-    for (let b = 0; b < size; b++) {
-      const i = axis === "x" ? a * size + b : b * size + a;
-      const next = axis === "x" ? a * size + ((b + 1) % size) : ((b + 1) % size) * size + a;
-      let d = 0;
-      for (let c = 0; c < 3; c++) d += Math.abs(data[3 * i + c]! - data[3 * next + c]!);
-      if (b === size - 1) seam += d;
-      else {
-        inner += d;
-        innerN++;
-      }
-    }
+    seam += step(a, size - 1, 0);
+    inner += (step(a, size - 3, size - 2) + step(a, size - 2, size - 1) + step(a, 0, 1) + step(a, 1, 2)) / 4;
   }
-  return seam / size / Math.max(1e-9, inner / innerN);
+  return seam / Math.max(1e-9, inner);
 }
 
 /** Seam ratios above this are blended (seamless photos are left untouched). */

@@ -119,7 +119,10 @@ export const AssociationSchema = z
 
 export const LearnerSchema = z
   .strictObject({
-    /** Path of the ONNX backbone; empty means the bundled models/backbone.onnx. */
+    /**
+     * The ONNX backbone: a path, or a bundled one by name: "filterbank" (also "", the default:
+     * models/backbone.onnx) or "mobilenetv2" (models/mobilenetv2.onnx, ImageNet-pretrained).
+     */
     backbone: z.string().default(""),
     executionProviders: z.array(z.string()).default(["cpu"]),
     /**
