@@ -99,6 +99,11 @@ export interface GenerateResult {
   timeOnTerrain: Record<string, number>;
   /** Frames in which each terrain covers at least 2 % of the image, by terrain name. */
   framesSeeing: Record<string, number>;
+  /**
+   * Terrains with recorded vibration: their recordings' vertical level at 1 m/s (m/s² RMS), the
+   * roughness that level means on the synthetic scale, and the gain the one-scale rule applied.
+   */
+  recordedVibration: { terrain: string; level: number; naturalRoughness: number; gain: number }[];
 }
 
 function resolveWorldFile(world: GenerateOptions["world"]): WorldFile {
@@ -189,6 +194,18 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
     violations: 0,
     timeOnTerrain: Object.fromEntries(world.terrains.map((t) => [t.name, 0])),
     framesSeeing: Object.fromEntries(world.terrains.map((t) => [t.name, 0])),
+    recordedVibration: (imu.recordedTerrains ?? []).flatMap((r, i) =>
+      r
+        ? [
+            {
+              terrain: world.terrains[i]!.name,
+              level: r.level,
+              naturalRoughness: r.naturalRoughness,
+              gain: r.gain,
+            },
+          ]
+        : [],
+    ),
   };
 
   const streams: Stream[] = [

@@ -70,6 +70,26 @@ async function run(input: string, output: string, o: Options): Promise<void> {
     throw new UserError((err as Error).message);
   }
   const text = conv.formatRecordingCsv(rec, notes);
+  // What it means on the simulator's scale: the roughness whose synthetic vibration matches it. A
+  // recording that cannot be played (too short, never moving) is not written at all.
+  const world = sim.loadWorldFile(o.world ?? sim.DEFAULT_WORLD);
+  let prepared: import("../../sim/recording.ts").PreparedRecording;
+  try {
+    prepared = sim.prepareRecording(
+      sim.parseRecordingCsv(text, output),
+      {
+        up: up as [number, number, number],
+        speed: rec.speed ? undefined : 1,
+        rate: world.imu.rate,
+        speedExponent: world.imu.speedExponent,
+      },
+      basename(output),
+    );
+  } catch (err) {
+    throw new UserError(
+      `${input}: cannot be played as a world's recording, nothing written: ${(err as Error).message}`,
+    );
+  }
   const tmp = `${output}.tmp-${process.pid}`;
   try {
     await writeFile(tmp, text);
@@ -79,18 +99,6 @@ async function run(input: string, output: string, o: Options): Promise<void> {
     throw err;
   }
 
-  // What it means on the simulator's scale: the roughness whose synthetic vibration matches it.
-  const world = sim.loadWorldFile(o.world ?? sim.DEFAULT_WORLD);
-  const prepared = sim.prepareRecording(
-    sim.parseRecordingCsv(text, output),
-    {
-      up: up as [number, number, number],
-      speed: rec.speed ? undefined : 1,
-      rate: world.imu.rate,
-      speedExponent: world.imu.speedExponent,
-    },
-    basename(output),
-  );
   const level = sim.recordingLevel([prepared]);
   const curve = sim.syntheticLevelCurve(world, world.imu.rate);
   const natural = sim.roughnessAtLevel(curve, level);

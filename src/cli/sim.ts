@@ -160,6 +160,7 @@ async function run(opts: SimCliOptions): Promise<void> {
         stops: result.stops,
         timeOnTerrain: result.timeOnTerrain,
         framesSeeing: result.framesSeeing,
+        recordedVibration: result.recordedVibration,
       })}\n`,
     );
     return;
@@ -171,6 +172,12 @@ async function run(opts: SimCliOptions): Promise<void> {
       `${result.distance.toFixed(1)} m driven, ${result.stops} stops, ${formatBytes(size)}, ` +
       `${(duration / wall).toFixed(1)}× real time (${wall.toFixed(1)} s)\n`,
   );
+  for (const r of result.recordedVibration) {
+    process.stdout.write(
+      `recorded vibration on ${r.terrain}: ${r.level.toFixed(3)} m/s² RMS at 1 m/s (natural roughness ` +
+        `${r.naturalRoughness.toFixed(2)}), played with gain ${r.gain.toFixed(3)}\n`,
+    );
+  }
 }
 
 export function register(program: Command): void {
