@@ -177,3 +177,25 @@ for (const r of rows.filter((r) => r.kind === "oracle")) {
     `| ${r.world} | ${r.backbone} | ${f(r.spearman)} | ${f(r.mae)} | ${f(r.auroc)} | ${r.testCells} |`,
   );
 }
+// Labels against the truth per terrain (the supervision itself), and what the learner predicts per
+// terrain over the final window, for every demo run.
+for (const r of rows.filter((r) => r.kind === "demo")) {
+  const lt = ((r.labels as { byTerrain?: Record<string, number | string>[] }).byTerrain ?? []).slice();
+  const pt = (r.byTerrain as Record<string, number | string>[] | undefined) ?? [];
+  console.log(
+    `\n${r.key}: labels vs truth (ρ ${f((r.labels as Record<string, number>).spearman)}), predictions in the final window`,
+  );
+  console.log("| terrain | truth | labels | label mean ± std | predicted cells | predicted mean ± std |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  const names = [...new Set([...lt.map((t) => String(t.name)), ...pt.map((t) => String(t.name))])];
+  const truthOf = (n: string) =>
+    Number((lt.find((t) => t.name === n) ?? pt.find((t) => t.name === n))?.truth);
+  names.sort((a, b) => truthOf(a) - truthOf(b));
+  for (const n of names) {
+    const l = lt.find((t) => t.name === n);
+    const p = pt.find((t) => t.name === n);
+    console.log(
+      `| ${n}${p && (p.driven as unknown) === false ? " (never driven)" : ""} | ${f(truthOf(n), 2)} | ${l?.count ?? 0} | ${l ? `${f(l.mean, 2)} ± ${f(l.std, 2)}` : "—"} | ${p?.cells ?? 0} | ${p ? `${f(p.mean, 2)} ± ${f(p.std, 2)}` : "—"} |`,
+    );
+  }
+}
