@@ -10,6 +10,9 @@
 // second of sensor time; the last `--test` seconds are the test set (Spearman ρ, MAE, AUROC for
 // truth ≥ 0.5), like the evaluation's final window.
 //
+// Next to it, a linear probe: ridge regression (λ = 1 on standardised features) fitted in closed form
+// on every training cell, the same features and test cells; no training budget, no online effects.
+//
 // Run: node --import tsx bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--every 3] [--test 60] [--json]
 
 import { parseArgs } from "node:util";
@@ -59,7 +62,17 @@ const end = info.end;
 const t = cfg.topics;
 let frame = 0;
 let lastTrain = Number.NaN;
-const test: { pred: number[]; truth: number[]; terrain: number[] } = { pred: [], truth: [], terrain: [] };
+const test: { pred: number[]; truth: number[]; terrain: number[]; probe: number[] } = {
+  pred: [],
+  truth: [],
+  terrain: [],
+  probe: [],
+};
+// Linear probe: running sums for the normal equations on [x, 1] (standardised at solve time).
+const D = C + 1;
+const xtx = new Float64Array(D * D);
+const xty = new Float64Array(D);
+const testX: Float32Array[] = [];
 let trainCells = 0;
 let trainFrames = 0;
 const started = performance.now();
@@ -89,10 +102,19 @@ try {
       const x = new Float32Array(cells.length * C);
       for (const [i, k] of cells.entries()) x.set(map.data.subarray(k * C, (k + 1) * C), i * C);
       if (img.stamp < end - testSeconds) {
-        learner.addSamples(
-          x,
-          Float32Array.from(cells, (k) => truth.roughness[k]!),
-        );
+        learner.addSamples(x, Float32Array.from(cells, (k) => truth.roughness[k]!));
+        const row = new Float64Array(D);
+        for (const [i, k] of cells.entries()) {
+          for (let a = 0; a < C; a++) row[a] = x[i * C + a]!;
+          row[C] = 1;
+          const y = truth.roughness[k]!;
+          for (let a = 0; a < D; a++) {
+            const ra = row[a]!;
+            if (ra === 0) continue;
+            xty[a]! += ra * y;
+            for (let b = a; b < D; b++) xtx[a * D + b]! += ra * row[b]!;
+          }
+        }
         trainCells += cells.length;
         trainFrames++;
         // learner.stepsPerSecond of sensor time, as replay trains the self-supervised head.
@@ -102,6 +124,7 @@ try {
         if (steps > 0 && learner.bufferSize >= learnerCfg.minSamples) await learner.train(steps);
       } else {
         const p = learner.predict(x, cells.length).roughness;
+        testX.push(x);
         cells.forEach((k, i) => {
           test.pred.push(p[i]!);
           test.truth.push(truth.roughness[k]!);
@@ -113,6 +136,52 @@ try {
 } finally {
   await bag.close();
   await backbone.close();
+}
+// Ridge on standardised features: (Z'Z + λI) w = Z'y, from the raw sums.
+const n = xtx[C * D + C]!;
+const mean = Float64Array.from({ length: C }, (_, a) => xtx[a * D + C]! / n);
+const sd = Float64Array.from({ length: C }, (_, a) => Math.sqrt(Math.max(1e-12, xtx[a * D + a]! / n - mean[a]! ** 2)));
+const ymean = xty[C]! / n;
+const A = new Float64Array(C * C);
+const rhs = new Float64Array(C);
+for (let a = 0; a < C; a++) {
+  rhs[a] = (xty[a]! - n * mean[a]! * ymean) / sd[a]!;
+  for (let b = a; b < C; b++) {
+    const v = (xtx[a * D + b]! - n * mean[a]! * mean[b]!) / (sd[a]! * sd[b]!);
+    A[a * C + b] = v;
+    A[b * C + a] = v;
+  }
+  A[a * C + a]! += 1;
+}
+// Cholesky solve.
+for (let j = 0; j < C; j++) {
+  let d = A[j * C + j]!;
+  for (let k = 0; k < j; k++) d -= A[j * C + k]! ** 2;
+  const l = Math.sqrt(Math.max(d, 1e-12));
+  A[j * C + j] = l;
+  for (let i = j + 1; i < C; i++) {
+    let v = A[i * C + j]!;
+    for (let k = 0; k < j; k++) v -= A[i * C + k]! * A[j * C + k]!;
+    A[i * C + j] = v / l;
+  }
+}
+const w = Float64Array.from(rhs);
+for (let i = 0; i < C; i++) {
+  let v = w[i]!;
+  for (let k = 0; k < i; k++) v -= A[i * C + k]! * w[k]!;
+  w[i] = v / A[i * C + i]!;
+}
+for (let i = C - 1; i >= 0; i--) {
+  let v = w[i]!;
+  for (let k = i + 1; k < C; k++) v -= A[k * C + i]! * w[k]!;
+  w[i] = v / A[i * C + i]!;
+}
+for (const x of testX) {
+  for (let i = 0; i < x.length / C; i++) {
+    let y = ymean;
+    for (let a = 0; a < C; a++) y += (w[a]! * (x[i * C + a]! - mean[a]!)) / sd[a]!;
+    test.probe.push(y);
+  }
 }
 const result = {
   bag: bagPath,
@@ -129,6 +198,8 @@ const result = {
     test.pred,
     test.truth.map((v) => v >= 0.5),
   ),
+  probeSpearman: spearman(test.probe, test.truth),
+  probeMae: mae(test.probe, test.truth),
   wallSeconds: (performance.now() - started) / 1000,
 };
 learner.dispose();
@@ -136,6 +207,7 @@ if (values.json) console.log(JSON.stringify(result));
 else
   console.log(
     `oracle head on ${bagPath} (${result.backbone}, stride ${result.stride}): ρ ${result.spearman.toFixed(3)}, ` +
-      `MAE ${result.mae.toFixed(3)}, AUROC ${result.auroc.toFixed(3)} over ${result.testCells} test cells ` +
+      `MAE ${result.mae.toFixed(3)}, AUROC ${result.auroc.toFixed(3)}; linear probe ρ ${result.probeSpearman.toFixed(3)}, ` +
+      `MAE ${result.probeMae.toFixed(3)}; over ${result.testCells} test cells ` +
       `(${result.trainCells} training cells from ${result.trainFrames} frames, ${result.trainSteps} steps)`,
   );
