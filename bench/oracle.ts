@@ -102,7 +102,10 @@ try {
       const x = new Float32Array(cells.length * C);
       for (const [i, k] of cells.entries()) x.set(map.data.subarray(k * C, (k + 1) * C), i * C);
       if (img.stamp < end - testSeconds) {
-        learner.addSamples(x, Float32Array.from(cells, (k) => truth.roughness[k]!));
+        learner.addSamples(
+          x,
+          Float32Array.from(cells, (k) => truth.roughness[k]!),
+        );
         const row = new Float64Array(D);
         for (const [i, k] of cells.entries()) {
           for (let a = 0; a < C; a++) row[a] = x[i * C + a]!;
@@ -140,7 +143,9 @@ try {
 // Ridge on standardised features: (Z'Z + λI) w = Z'y, from the raw sums.
 const n = xtx[C * D + C]!;
 const mean = Float64Array.from({ length: C }, (_, a) => xtx[a * D + C]! / n);
-const sd = Float64Array.from({ length: C }, (_, a) => Math.sqrt(Math.max(1e-12, xtx[a * D + a]! / n - mean[a]! ** 2)));
+const sd = Float64Array.from({ length: C }, (_, a) =>
+  Math.sqrt(Math.max(1e-12, xtx[a * D + a]! / n - mean[a]! ** 2)),
+);
 const ymean = xty[C]! / n;
 const A = new Float64Array(C * C);
 const rhs = new Float64Array(C);

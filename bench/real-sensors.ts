@@ -170,11 +170,13 @@ for (const r of rows.filter((r) => r.kind === "demo")) {
     `| ${r.world} | ${r.duration} | ${r.backbone} | ${f(e.spearman)} | ${f(b.spearman)} | ${f(e.mae)} | ${f(e.auroc)} | ${f(e.confidenceAuroc)} | ${f(l.spearman)} | ${l.count} |${extra.map((k) => ` ${f(e[k])} |`).join("")} ${f(x.frameMs, 1)} | ${f(x.realtimeFactor, 2)} | ${f(x.loadAverage, 1)} |`,
   );
 }
-console.log("\n| world (180 s bag) | backbone | oracle ρ | oracle MAE | oracle AUROC | test cells |");
-console.log("| --- | --- | --- | --- | --- | --- |");
+console.log(
+  "\n| world (180 s bag) | backbone | oracle head ρ | oracle MAE | oracle AUROC | linear probe ρ | probe MAE | test cells |",
+);
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows.filter((r) => r.kind === "oracle")) {
   console.log(
-    `| ${r.world} | ${r.backbone} | ${f(r.spearman)} | ${f(r.mae)} | ${f(r.auroc)} | ${r.testCells} |`,
+    `| ${r.world} | ${r.backbone} | ${f(r.spearman)} | ${f(r.mae)} | ${f(r.auroc)} | ${f(r.probeSpearman)} | ${f(r.probeMae)} | ${r.testCells} |`,
   );
 }
 // Labels against the truth per terrain (the supervision itself), and what the learner predicts per
