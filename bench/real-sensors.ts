@@ -5,8 +5,8 @@
 // picked up by re-running this), and the tables are printed as Markdown.
 //
 // Run: node --import tsx bench/real-sensors.ts [--worlds default,photo,photo-recorded,campus]
-//        [--durations 180,300] [--backbones filterbank,mobilenetv2] [--no-oracle] [--regenerate]
-//        [--out bench/real-sensors-results.json] [--tables-only]
+//        [--durations 180,300] [--backbones filterbank,mobilenetv2] [--no-oracle] [--no-demo]
+//        [--regenerate] [--out bench/real-sensors-results.json] [--tables-only]
 // Results are deterministic in sensor time (the same numbers at any load); the timings are not:
 // each run records the load average it started under.
 
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     durations: { type: "string", default: "180,300" },
     backbones: { type: "string", default: "filterbank,mobilenetv2" },
     "no-oracle": { type: "boolean", default: false },
+    "no-demo": { type: "boolean", default: false },
     regenerate: { type: "boolean", default: false },
     "tables-only": { type: "boolean", default: false },
     out: { type: "string", default: "bench/real-sensors-results.json" },
@@ -31,7 +32,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: bench/real-sensors.ts [--worlds LIST] [--durations 180,300] [--backbones filterbank,mobilenetv2] [--no-oracle] [--regenerate] [--out FILE] [--tables-only]",
+    "usage: bench/real-sensors.ts [--worlds LIST] [--durations 180,300] [--backbones filterbank,mobilenetv2] [--no-oracle] [--no-demo] [--regenerate] [--out FILE] [--tables-only]",
   );
   process.exit(0);
 }
@@ -130,9 +131,10 @@ const durations = values.durations!.split(",").map(Number);
 const backbones = values.backbones!.split(",");
 if (!values["tables-only"]) {
   const jobs: { key: string; go: () => Promise<Row> }[] = [];
-  for (const b of backbones)
-    for (const w of worlds)
-      for (const d of durations) jobs.push({ key: `demo ${w} ${d}s ${b}`, go: () => demo(w, d, b) });
+  if (!values["no-demo"])
+    for (const b of backbones)
+      for (const w of worlds)
+        for (const d of durations) jobs.push({ key: `demo ${w} ${d}s ${b}`, go: () => demo(w, d, b) });
   if (!values["no-oracle"])
     for (const b of backbones)
       for (const w of worlds) jobs.push({ key: `oracle ${w} 180s ${b}`, go: () => oracle(w, b) });
