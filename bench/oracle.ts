@@ -4,14 +4,16 @@
 // labels (or their association) are the problem; if the oracle cannot either, the backbone's features
 // do not tell the terrains apart.
 //
-// Protocol, on a simulator bag: every `--every`-th camera frame; cells scored as the evaluation scores
-// them (1–8 m, footprint on one terrain, true pose). Frames before the last `--test` seconds are
-// training data (all terrains in view, driven or not), trained at learner.stepsPerSecond steps per
-// second of sensor time; the last `--test` seconds are the test set (Spearman ρ, MAE, AUROC for
-// truth ≥ 0.5), like the evaluation's final window.
+// Protocol, on a simulator bag, prequential like the evaluation: every `--every`-th camera frame is
+// first scored, then learnt from. Cells are chosen as the evaluation chooses them (1–8 m, footprint on
+// one terrain, true pose). The oracle learns the TRUE roughness of every such cell of every frame it
+// has seen (driven or not, the moment it is seen), trained at learner.stepsPerSecond steps per second
+// of sensor time. Scores: Spearman ρ, MAE and AUROC (truth ≥ 0.5) over the last `--test` seconds, as
+// the evaluation's final window. It is an upper bound on what labels could teach with these features,
+// not a copy of the learner's situation (which must drive over ground before it has labels for it).
 //
-// Next to it, a linear probe: ridge regression (λ = 1 on standardised features) fitted in closed form
-// on every training cell, the same features and test cells; no training budget, no online effects.
+// Next to it, a linear probe: ridge regression (λ = 1 on standardised features) re-fitted in closed
+// form before each test frame on every cell seen so far; no training budget, no online effects.
 //
 // Run: node --import tsx bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--every 3] [--test 60] [--json]
 
@@ -72,7 +74,70 @@ const test: { pred: number[]; truth: number[]; terrain: number[]; probe: number[
 const D = C + 1;
 const xtx = new Float64Array(D * D);
 const xty = new Float64Array(D);
-const testX: Float32Array[] = [];
+
+function accumulate(x: Float32Array, y: Float32Array): void {
+  const row = new Float64Array(D);
+  for (let i = 0; i < y.length; i++) {
+    for (let a = 0; a < C; a++) row[a] = x[i * C + a]!;
+    row[C] = 1;
+    for (let a = 0; a < D; a++) {
+      const ra = row[a]!;
+      if (ra === 0) continue;
+      xty[a]! += ra * y[i]!;
+      for (let b = a; b < D; b++) xtx[a * D + b]! += ra * row[b]!;
+    }
+  }
+}
+
+/** Ridge on standardised features, (Z'Z + λI) w = Z'y from the running sums, applied to x. */
+function ridgePredict(x: Float32Array, count: number): Float64Array {
+  const n = xtx[C * D + C]!;
+  const mean = Float64Array.from({ length: C }, (_, a) => xtx[a * D + C]! / n);
+  const sd = Float64Array.from({ length: C }, (_, a) =>
+    Math.sqrt(Math.max(1e-12, xtx[a * D + a]! / n - mean[a]! ** 2)),
+  );
+  const ymean = xty[C]! / n;
+  const A = new Float64Array(C * C);
+  const w = new Float64Array(C);
+  for (let a = 0; a < C; a++) {
+    w[a] = (xty[a]! - n * mean[a]! * ymean) / sd[a]!;
+    for (let b = a; b < C; b++) {
+      const v = (xtx[a * D + b]! - n * mean[a]! * mean[b]!) / (sd[a]! * sd[b]!);
+      A[a * C + b] = v;
+      A[b * C + a] = v;
+    }
+    A[a * C + a]! += 1;
+  }
+  // Cholesky, then forward and back substitution.
+  for (let j = 0; j < C; j++) {
+    let d = A[j * C + j]!;
+    for (let k = 0; k < j; k++) d -= A[j * C + k]! ** 2;
+    const l = Math.sqrt(Math.max(d, 1e-12));
+    A[j * C + j] = l;
+    for (let i = j + 1; i < C; i++) {
+      let v = A[i * C + j]!;
+      for (let k = 0; k < j; k++) v -= A[i * C + k]! * A[j * C + k]!;
+      A[i * C + j] = v / l;
+    }
+  }
+  for (let i = 0; i < C; i++) {
+    let v = w[i]!;
+    for (let k = 0; k < i; k++) v -= A[i * C + k]! * w[k]!;
+    w[i] = v / A[i * C + i]!;
+  }
+  for (let i = C - 1; i >= 0; i--) {
+    let v = w[i]!;
+    for (let k = i + 1; k < C; k++) v -= A[k * C + i]! * w[k]!;
+    w[i] = v / A[i * C + i]!;
+  }
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    let y = ymean;
+    for (let a = 0; a < C; a++) y += (w[a]! * (x[i * C + a]! - mean[a]!)) / sd[a]!;
+    out[i] = y;
+  }
+  return out;
+}
 let trainCells = 0;
 let trainFrames = 0;
 const started = performance.now();
@@ -101,92 +166,32 @@ try {
       if (cells.length === 0) continue;
       const x = new Float32Array(cells.length * C);
       for (const [i, k] of cells.entries()) x.set(map.data.subarray(k * C, (k + 1) * C), i * C);
-      if (img.stamp < end - testSeconds) {
-        learner.addSamples(
-          x,
-          Float32Array.from(cells, (k) => truth.roughness[k]!),
-        );
-        const row = new Float64Array(D);
-        for (const [i, k] of cells.entries()) {
-          for (let a = 0; a < C; a++) row[a] = x[i * C + a]!;
-          row[C] = 1;
-          const y = truth.roughness[k]!;
-          for (let a = 0; a < D; a++) {
-            const ra = row[a]!;
-            if (ra === 0) continue;
-            xty[a]! += ra * y;
-            for (let b = a; b < D; b++) xtx[a * D + b]! += ra * row[b]!;
-          }
-        }
-        trainCells += cells.length;
-        trainFrames++;
-        // learner.stepsPerSecond of sensor time, as replay trains the self-supervised head.
-        const dt = Number.isNaN(lastTrain) ? 0 : img.stamp - lastTrain;
-        lastTrain = img.stamp;
-        const steps = Math.round(dt * learnerCfg.stepsPerSecond);
-        if (steps > 0 && learner.bufferSize >= learnerCfg.minSamples) await learner.train(steps);
-      } else {
+      const targets = Float32Array.from(cells, (k) => truth.roughness[k]!);
+      if (img.stamp >= end - testSeconds && learner.trainSteps > 0) {
+        // Scored before this frame's truth is learnt.
         const p = learner.predict(x, cells.length).roughness;
-        testX.push(x);
-        cells.forEach((k, i) => {
+        const probe = ridgePredict(x, cells.length);
+        for (const [i, k] of cells.entries()) {
           test.pred.push(p[i]!);
+          test.probe.push(probe[i]!);
           test.truth.push(truth.roughness[k]!);
           test.terrain.push(truth.terrain[k]!);
-        });
+        }
       }
+      learner.addSamples(x, targets);
+      accumulate(x, targets);
+      trainCells += cells.length;
+      trainFrames++;
+      // learner.stepsPerSecond of sensor time, as replay trains the self-supervised head.
+      const dt = Number.isNaN(lastTrain) ? 0 : img.stamp - lastTrain;
+      lastTrain = img.stamp;
+      const steps = Math.round(dt * learnerCfg.stepsPerSecond);
+      if (steps > 0 && learner.bufferSize >= learnerCfg.minSamples) await learner.train(steps);
     }
   }
 } finally {
   await bag.close();
   await backbone.close();
-}
-// Ridge on standardised features: (Z'Z + λI) w = Z'y, from the raw sums.
-const n = xtx[C * D + C]!;
-const mean = Float64Array.from({ length: C }, (_, a) => xtx[a * D + C]! / n);
-const sd = Float64Array.from({ length: C }, (_, a) =>
-  Math.sqrt(Math.max(1e-12, xtx[a * D + a]! / n - mean[a]! ** 2)),
-);
-const ymean = xty[C]! / n;
-const A = new Float64Array(C * C);
-const rhs = new Float64Array(C);
-for (let a = 0; a < C; a++) {
-  rhs[a] = (xty[a]! - n * mean[a]! * ymean) / sd[a]!;
-  for (let b = a; b < C; b++) {
-    const v = (xtx[a * D + b]! - n * mean[a]! * mean[b]!) / (sd[a]! * sd[b]!);
-    A[a * C + b] = v;
-    A[b * C + a] = v;
-  }
-  A[a * C + a]! += 1;
-}
-// Cholesky solve.
-for (let j = 0; j < C; j++) {
-  let d = A[j * C + j]!;
-  for (let k = 0; k < j; k++) d -= A[j * C + k]! ** 2;
-  const l = Math.sqrt(Math.max(d, 1e-12));
-  A[j * C + j] = l;
-  for (let i = j + 1; i < C; i++) {
-    let v = A[i * C + j]!;
-    for (let k = 0; k < j; k++) v -= A[i * C + k]! * A[j * C + k]!;
-    A[i * C + j] = v / l;
-  }
-}
-const w = Float64Array.from(rhs);
-for (let i = 0; i < C; i++) {
-  let v = w[i]!;
-  for (let k = 0; k < i; k++) v -= A[i * C + k]! * w[k]!;
-  w[i] = v / A[i * C + i]!;
-}
-for (let i = C - 1; i >= 0; i--) {
-  let v = w[i]!;
-  for (let k = i + 1; k < C; k++) v -= A[k * C + i]! * w[k]!;
-  w[i] = v / A[i * C + i]!;
-}
-for (const x of testX) {
-  for (let i = 0; i < x.length / C; i++) {
-    let y = ymean;
-    for (let a = 0; a < C; a++) y += (w[a]! * (x[i * C + a]! - mean[a]!)) / sd[a]!;
-    test.probe.push(y);
-  }
 }
 const result = {
   bag: bagPath,
