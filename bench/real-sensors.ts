@@ -159,17 +159,50 @@ const known = new Set(["spearman", "mae", "auroc", "confidenceAuroc", "cells"]);
 const extra = [...new Set(rows.flatMap((r) => Object.keys((r.eval as object) ?? {})))].filter(
   (k) => !known.has(k),
 );
+/** Spearman ρ of per-terrain mean predictions against truth (terrains with ≥ 100 cells in the final window). */
+function terrainMeansRho(byTerrain: unknown): number {
+  const t = ((byTerrain as { cells: number; mean: number; truth: number }[] | undefined) ?? []).filter(
+    (x) => x.cells >= 100,
+  );
+  if (t.length < 3) return Number.NaN;
+  const rank = (v: number[]) => {
+    const order = v.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
+    const r = new Array<number>(v.length);
+    for (let i = 0; i < order.length; ) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return r;
+  };
+  const a = rank(t.map((x) => x.mean));
+  const b = rank(t.map((x) => x.truth));
+  const m = (a.length - 1) / 2;
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - m) * (b[i]! - m);
+    da += (a[i]! - m) ** 2;
+    db += (b[i]! - m) ** 2;
+  }
+  return num / Math.sqrt(da * db);
+}
+
 console.log(
-  `| world | s | backbone | ρ | baseline ρ | MAE | AUROC rough | conf. AUROC | label ρ vs truth | labels |${extra.map((k) => ` ${k} |`).join("")} ms/frame | × real time | load |`,
+  `| world | s | backbone | ρ (last min) | baseline ρ | ρ whole run | ρ of terrain means (n) | MAE | AUROC rough | conf. AUROC | label ρ vs truth | labels |${extra.map((k) => ` ${k} |`).join("")} ms/frame | × real time | load |`,
 );
-console.log(`|${" --- |".repeat(13 + extra.length)}`);
+console.log(`|${" --- |".repeat(15 + extra.length)}`);
 for (const r of rows.filter((r) => r.kind === "demo")) {
   const e = r.eval as Record<string, number>;
   const b = r.baseline as Record<string, number>;
   const l = r.labels as Record<string, number>;
   const x = r.run as Record<string, number>;
+  const o = r.overall as Record<string, number>;
+  const nT = ((r.byTerrain as { cells: number }[] | undefined) ?? []).filter((t) => t.cells >= 100).length;
   console.log(
-    `| ${r.world} | ${r.duration} | ${r.backbone} | ${f(e.spearman)} | ${f(b.spearman)} | ${f(e.mae)} | ${f(e.auroc)} | ${f(e.confidenceAuroc)} | ${f(l.spearman)} | ${l.count} |${extra.map((k) => ` ${f(e[k])} |`).join("")} ${f(x.frameMs, 1)} | ${f(x.realtimeFactor, 2)} | ${f(x.loadAverage, 1)} |`,
+    `| ${r.world} | ${r.duration} | ${r.backbone} | ${f(e.spearman)} | ${f(b.spearman)} | ${f(o.spearman)} | ${f(terrainMeansRho(r.byTerrain), 2)} (${nT}) | ${f(e.mae)} | ${f(e.auroc)} | ${f(e.confidenceAuroc)} | ${f(l.spearman)} | ${l.count} |${extra.map((k) => ` ${f(e[k])} |`).join("")} ${f(x.frameMs, 1)} | ${f(x.realtimeFactor, 2)} | ${f(x.loadAverage, 1)} |`,
   );
 }
 console.log(
