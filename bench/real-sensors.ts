@@ -13,7 +13,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { parseArgs, promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -122,6 +122,7 @@ async function oracle(world: string, backbone: string): Promise<Row> {
     world,
     backbone,
     ...JSON.parse(stdout.trim().split("\n").pop()!),
+    bag: basename(bag),
     loadAverage: load,
   };
 }
