@@ -85,7 +85,7 @@ function terrainBag(terrains: WorldTerrain[], n: number, rng: Rng): number[] {
 
 // The last few built worlds, keyed by what the ground depends on: tests and the CLI build the same
 // world for several seeds or camera settings, and the raster takes most of a second.
-const worldCache: { key: string; world: World; assets: WorldAssets }[] = [];
+const worldCache: { key: string; world: World }[] = [];
 
 /**
  * Builds (or reuses) the world for `file`. The ground (terrains, layout, lighting jitter) depends only
@@ -94,10 +94,12 @@ const worldCache: { key: string; world: World; assets: WorldAssets }[] = [];
 export function buildWorld(file: WorldFile, seed: number, assets: WorldAssets = NO_ASSETS): World {
   const layoutSeed = file.layout.seed ?? seed;
   const key = JSON.stringify([layoutSeed, file.bounds, file.layout, file.terrains, file.lighting]);
-  const hit = worldCache.find((e) => e.key === key && e.assets === assets);
+  // Photos and recordings are keyed by their (absolute) paths in `file`: within a process a path
+  // stands for its content, as in loadWorldAssets' photo cache.
+  const hit = worldCache.find((e) => e.key === key);
   if (hit) return { ...hit.world, file, name: file.name };
   const world = buildWorldUncached(file, layoutSeed, assets);
-  worldCache.push({ key, world, assets });
+  worldCache.push({ key, world });
   if (worldCache.length > 3) worldCache.shift();
   return world;
 }

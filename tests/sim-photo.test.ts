@@ -177,7 +177,8 @@ describe("distant ground", () => {
     ]);
     const world = await photoWorld([photo], 0.5, {
       bounds: { xMin: -40, xMax: 40, yMin: -40, yMax: 40 },
-      layout: { kind: "stripes", seed: 1, cellSize: 200, margin: 40 },
+      // A coarse raster: one stripe covers everything, and the raster does not shape the texture.
+      layout: { kind: "stripes", seed: 1, cellSize: 200, margin: 40, resolution: 0.25 },
     });
     const tex = world.textures[0]!;
     const setup = cameraSetup(world, 320, 240);
@@ -257,7 +258,7 @@ describe("several photos of one class", () => {
     const file = parseWorld(
       {
         bounds: { xMin: -40, xMax: 40, yMin: -40, yMax: 40 },
-        layout: { kind: "voronoi", seed: 2, cellSize: 10 },
+        layout: { kind: "voronoi", seed: 2, cellSize: 10, margin: 5, resolution: 0.2 },
         terrains: [{ name: "mixed", roughness: 0.3, photos, photoSize: 1 }, { type: "gravel" }],
       },
       "w",

@@ -169,12 +169,12 @@ describe("splicing", () => {
 });
 
 /** Drives straight along +x at `speed` through the world, feeding the labeller with the simulated IMU. */
-function driveAndLabel(
+async function driveAndLabel(
   world: World,
   seconds: number,
   speed = 1,
   x0 = 0.5,
-): { labels: RoughnessLabel[]; az: number[][] } {
+): Promise<{ labels: RoughnessLabel[]; az: number[][] }> {
   const rate = world.file.imu.rate;
   const imu = new ImuModel(world, 3, rate);
   const poses = new PoseHistory({ maxAge: 1e9 });
@@ -198,6 +198,8 @@ function driveAndLabel(
     lab.pushImu(t, r.ax, r.ay, r.az, r.gx, r.gy, r.gz);
     const k = terrainAt(world, s.x, 0);
     if (k >= 0) az[k]!.push(r.ax); // imu_link x is up (mounted on its side)
+    // Let the test runner's messages through on a busy machine.
+    if (i % 20_000 === 0) await new Promise((done) => setImmediate(done));
   }
   lab.finish();
   return { labels: lab.takeLabels(), az };
@@ -252,7 +254,7 @@ describe("rotation into the mount", () => {
         const world = await stripeWorld([
           { name: "grass", roughness: 0.44, type: "grass", vibration: { recordings: [path], up: mountUp } },
         ]);
-        results.push(driveAndLabel(world, 40).labels);
+        results.push((await driveAndLabel(world, 40)).labels);
       }
     } finally {
       (await import("node:fs")).rmSync(dir, { recursive: true, force: true });
@@ -285,7 +287,7 @@ describe("one roughness scale for recorded and synthetic vibration", () => {
         ],
         80,
       );
-      const { labels, az } = driveAndLabel(world, 245);
+      const { labels, az } = await driveAndLabel(world, 245);
       const curve = syntheticLevelCurve(world.file, world.file.imu.rate);
       // The rule itself: the recorded stripe's vertical RMS at 1 m/s is the synthetic level at its roughness.
       const rms = (xs: number[]) => {
