@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need (Debian: mosquitto, socat; npm packages),
-# then runs the whole suite. The tests start their own Mosquitto broker and socat pty pairs on free
-# ports / temp paths and stop them afterwards; nothing here starts a system service.
+# The README's test command: installs what the tests need (Debian: mosquitto, socat, chromium for
+# the live view's browser test, cmake and python3-catkin-pkg for the ROS 2 package checks; npm
+# packages), then runs the whole suite. The tests start their own Mosquitto broker, socat pty pairs
+# and headless Chromium on free ports / temp paths and stop them afterwards; nothing here starts a
+# system service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# The ROS 2 package checks: CMake install rules and package.xml parsed by catkin_pkg.
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+/usr/bin/python3 -c "import catkin_pkg" >/dev/null 2>&1 || need+=(python3-catkin-pkg)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing Debian packages: ${need[*]}" >&2
   SUDO=""

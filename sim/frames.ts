@@ -143,6 +143,9 @@ export function workerFrames(
       return r;
     },
     async close() {
+      // Frames rendered ahead that nobody will take: their rejection when the worker goes is expected.
+      for (const r of results.values()) r.catch(() => undefined);
+      results.clear();
       await worker.terminate();
     },
   };

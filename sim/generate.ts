@@ -423,10 +423,14 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
         options.onProgress(simSeconds, duration);
       }
     }
-  } finally {
-    await frames.close();
-    await writer.close();
+  } catch (err) {
+    // An unfinished drive is not the bag that was asked for: the output path is left as it was.
+    await frames.close().catch(() => {});
+    await writer.abort();
+    throw err;
   }
+  await frames.close();
+  await writer.close();
   result.distance = route.distance;
   result.stops = route.stops;
   result.violations = route.violations;

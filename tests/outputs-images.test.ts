@@ -95,6 +95,17 @@ describe("outputsToRos", () => {
       ahead: Number.NaN,
       aheadConfidence: 0,
       speedLimit: 0.3,
+      // A 16×16 camera: the 2×2 grid of 8-pixel cells gets its intrinsics divided by 8.
+      camera: {
+        stamp: 12.5,
+        frameId: "camera_optical_frame",
+        width: 16,
+        height: 16,
+        K: [16, 0, 7.5, 0, 16, 7.5, 0, 0, 1],
+        D: [0.1, 0, 0, 0, 0],
+        distortionModel: "plumb_bob",
+        P: [16, 0, 7.5, 0, 0, 16, 7.5, 0, 0, 0, 1, 0],
+      },
     });
     for (const [key, { type }] of Object.entries(OUTPUT_TOPICS)) {
       const msg = msgs[key as keyof typeof OUTPUT_TOPICS];
@@ -106,6 +117,12 @@ describe("outputsToRos", () => {
         const data = back.data as Uint8Array;
         expect(back.encoding).toBe("32FC1");
         expect(new Float32Array(data.slice().buffer)[3]).toBeCloseTo(0.4, 6);
+      }
+      if (key === "roughnessInfo") {
+        expect([back.width, back.height]).toEqual([2, 2]);
+        // fx / 8, and the centre pixel 7.5 of 16 → 0.5 of 2: (7.5 + 0.5) / 8 − 0.5.
+        expect(Array.from(back.k as Float64Array)).toEqual([2, 0, 0.5, 0, 2, 0.5, 0, 0, 1]);
+        expect(Array.from(back.d as Float64Array)).toEqual([0.1, 0, 0, 0, 0]);
       }
       if (key === "ahead") expect(back.data).toBe(-1);
       if (key === "speedLimit") expect(back.speed_limit).toBeCloseTo(0.3, 9);

@@ -27,6 +27,7 @@ import {
 import type { BagMessage } from "../src/io/bag/index.ts";
 import { openBag } from "../src/io/bag/index.ts";
 import { definitionsFor } from "../src/io/ros/definitions.ts";
+import { describeQos, sensorDataQos } from "../src/io/ros/qos.ts";
 import { type Config, ConfigError, defaultConfig } from "../src/runtime/config.ts";
 import { createPipeline, type Pipeline } from "../src/runtime/pipeline.ts";
 import { type FakeNode, type FakeQoS, FakeRclnodejs } from "./helpers/fake-rclnodejs.ts";
@@ -61,23 +62,23 @@ describe("ros2-wiring (pure)", () => {
     expect(resolveName("imu", { node: "tl", namespace: "/robot1/" })).toBe("/robot1/imu");
   });
 
-  it("subscribes to raw or compressed images by parameter, the rest with sensor QoS and /tf_static latched", () => {
+  it("subscribes to raw or compressed images by parameter, sensors with the sensor-data QoS, /tf and /tf_static as tf2 does", () => {
     const c = defaultConfig();
     const raw = subscriptionSpecs(c);
-    expect(raw.map((s) => [s.topic, s.type, s.qos])).toEqual([
-      ["/camera/image_raw", "sensor_msgs/msg/Image", "sensor"],
-      ["/camera/camera_info", "sensor_msgs/msg/CameraInfo", "sensor"],
-      ["/imu/data", "sensor_msgs/msg/Imu", "sensor"],
-      ["/odom", "nav_msgs/msg/Odometry", "sensor"],
-      ["/tf", "tf2_msgs/msg/TFMessage", "sensor"],
-      ["/tf_static", "tf2_msgs/msg/TFMessage", "tfStatic"],
+    expect(raw.map((s) => [s.topic, s.type, describeQos(s.qos)])).toEqual([
+      ["/camera/image_raw", "sensor_msgs/msg/Image", "best effort, volatile, keep last 5"],
+      ["/camera/camera_info", "sensor_msgs/msg/CameraInfo", "best effort, volatile, keep last 5"],
+      ["/imu/data", "sensor_msgs/msg/Imu", "best effort, volatile, keep last 5"],
+      ["/odom", "nav_msgs/msg/Odometry", "best effort, volatile, keep last 5"],
+      ["/tf", "tf2_msgs/msg/TFMessage", "reliable, volatile, keep last 100"],
+      ["/tf_static", "tf2_msgs/msg/TFMessage", "reliable, transient local, keep last 100"],
     ]);
     c.ros.imageTransport = "compressed";
     expect(subscriptionSpecs(c)[0]).toEqual({
       kind: "compressed",
       topic: "/camera/image_raw/compressed",
       type: "sensor_msgs/msg/CompressedImage",
-      qos: "sensor",
+      qos: sensorDataQos(5),
     });
   });
 
@@ -86,6 +87,7 @@ describe("ros2-wiring (pure)", () => {
     const specs = publisherSpecs(defaultConfig(), names, { speedLimitFallback: false });
     expect(Object.fromEntries(specs.map((s) => [s.topic, s.type]))).toEqual({
       "/terrain_learner/roughness/image": "sensor_msgs/msg/Image",
+      "/terrain_learner/roughness/camera_info": "sensor_msgs/msg/CameraInfo",
       "/terrain_learner/roughness/confidence": "sensor_msgs/msg/Image",
       "/terrain_learner/roughness/overlay": "sensor_msgs/msg/Image",
       "/terrain_learner/roughness/costmap": "nav_msgs/msg/OccupancyGrid",
@@ -94,7 +96,16 @@ describe("ros2-wiring (pure)", () => {
       "/terrain_learner/labels": "visualization_msgs/msg/MarkerArray",
       "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
     });
-    expect(specs.find((s) => s.key === "costmap")!.qos).toBe("latched");
+    const qos = (sp: typeof specs, key: string) => describeQos(sp.find((s) => s.key === key)!.qos);
+    expect(qos(specs, "costmap")).toBe("reliable, transient local, keep last 1");
+    expect(qos(specs, "speedLimit")).toBe("reliable, transient local, keep last 1");
+    expect(qos(specs, "roughness")).toBe("best effort, volatile, keep last 5");
+    expect(qos(specs, "roughnessInfo")).toBe("best effort, volatile, keep last 5");
+    const reliable = defaultConfig();
+    reliable.ros.outputImageReliability = "reliable";
+    const rspecs = publisherSpecs(reliable, names, { speedLimitFallback: false });
+    for (const key of ["roughness", "roughnessInfo", "confidence", "overlay"])
+      expect(qos(rspecs, key), key).toBe("reliable, volatile, keep last 5");
     const fallback = publisherSpecs(defaultConfig(), names, { speedLimitFallback: true });
     expect(fallback.find((s) => s.key === "speedLimit")!.type).toBe("std_msgs/msg/Float32");
   });
@@ -219,7 +230,7 @@ describe("ros params (--ros-args)", () => {
         "mqtt.robotId:=rover9",
       ]),
     );
-    expect(c.ros.useSimTime).toBe(true);
+    expect(c.use_sim_time).toBe(true);
     expect(c.topics.imu).toBe("/robot/imu");
     expect(c.labeller.stepLength).toBe(0.5);
     expect(c.labeller.minSpeed).toBe(0.2);
@@ -309,7 +320,7 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
   beforeAll(async () => {
     await generateWorldBag({ out: simBag, seed: 3, duration: 12, camera: { width: 160, height: 120 } });
     config = defaultConfig();
-    config.ros.useSimTime = true;
+    config.use_sim_time = true;
     config.ros.costmapRate = 1000; // every frame's costmap, for the test
     config.learner.checkpointDir = join(dir, "ckpt");
     pipeline = await createPipeline(config, {
@@ -331,7 +342,7 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("creates node terrain_learner with sensor-data QoS subscriptions, latched /tf_static, spins, honours use_sim_time", () => {
+  it("creates node terrain_learner with sensor-data QoS inputs, tf2's QoS on /tf and /tf_static, spins, honours use_sim_time", () => {
     expect(node.name()).toBe("terrain_learner");
     expect(rcl.spun).toEqual([node]);
     expect(node.parameters.get("use_sim_time")).toBe(true);
@@ -343,12 +354,23 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
       "/camera/camera_info": "sensor_msgs/msg/CameraInfo keep_last(5) best_effort volatile",
       "/imu/data": "sensor_msgs/msg/Imu keep_last(5) best_effort volatile",
       "/odom": "nav_msgs/msg/Odometry keep_last(5) best_effort volatile",
-      "/tf": "tf2_msgs/msg/TFMessage keep_last(5) best_effort volatile",
+      "/tf": "tf2_msgs/msg/TFMessage keep_last(100) reliable volatile",
       "/tf_static": "tf2_msgs/msg/TFMessage keep_last(100) reliable transient_local",
     });
-    expect(node.publisher("/terrain_learner/roughness/costmap").qos.describe()).toBe(
-      "keep_last(1) reliable transient_local",
-    );
+    const pubs = Object.fromEntries(node.publishers.map((p) => [p.topic, `${p.type} ${p.qos.describe()}`]));
+    expect(pubs).toEqual({
+      "/terrain_learner/roughness/image": "sensor_msgs/msg/Image keep_last(5) best_effort volatile",
+      "/terrain_learner/roughness/camera_info":
+        "sensor_msgs/msg/CameraInfo keep_last(5) best_effort volatile",
+      "/terrain_learner/roughness/confidence": "sensor_msgs/msg/Image keep_last(5) best_effort volatile",
+      "/terrain_learner/roughness/overlay": "sensor_msgs/msg/Image keep_last(5) best_effort volatile",
+      "/terrain_learner/roughness/costmap":
+        "nav_msgs/msg/OccupancyGrid keep_last(1) reliable transient_local",
+      "/terrain_learner/roughness/ahead": "std_msgs/msg/Float32 keep_last(10) reliable volatile",
+      "/terrain_learner/speed_limit": "nav2_msgs/msg/SpeedLimit keep_last(1) reliable transient_local",
+      "/terrain_learner/labels": "visualization_msgs/msg/MarkerArray keep_last(10) reliable volatile",
+      "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray keep_last(10) reliable volatile",
+    });
     expect(node.services.map((s) => `${s.name} ${s.type}`)).toEqual([
       "/terrain_learner/save_checkpoint std_srvs/srv/Trigger",
       "/terrain_learner/reset std_srvs/srv/Trigger",
@@ -400,6 +422,12 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     expect(rough.header.frame_id).toBe(camera.header.frame_id);
     expect(rough.encoding).toBe("32FC1");
     expect(rough.data.byteLength).toBe(rough.width * rough.height * 4);
+    // The roughness image's CameraInfo: same stamp, frame and size as the image it describes.
+    const info = node.publisher("/terrain_learner/roughness/camera_info").messages.at(-1) as typeof rough & {
+      k: Float64Array;
+    };
+    expect([info.header, info.width, info.height]).toEqual([rough.header, rough.width, rough.height]);
+    expect(info.k[0]).toBeGreaterThan(0);
     const costmap = roundTrip(
       "nav_msgs/msg/OccupancyGrid",
       node.publisher("/terrain_learner/roughness/costmap").messages.at(-1),

@@ -75,7 +75,7 @@ describe("sim convert-recording", () => {
     const before = statSync(U2IS).mtimeMs;
     let r = await cli("--format", "u2is", U2IS, U2IS);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/would overwrite an input/);
+    expect(r.stderr).toMatch(/OUT .*path_t6_v1\.npy is the input .*; refusing to overwrite it/);
     expect(statSync(U2IS).mtimeMs).toBe(before);
 
     r = await cli("--format", "kitti", U2IS, join(dir, "x.csv"));

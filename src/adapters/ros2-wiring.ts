@@ -21,6 +21,15 @@ import {
   type Rgba,
   transformsFromRos,
 } from "../io/ros/convert.ts";
+import {
+  DEFAULT_QOS,
+  LATCHED_QOS,
+  outputImageQos,
+  type QosProfile,
+  sensorDataQos,
+  TF_QOS,
+  TF_STATIC_SUBSCRIBE_QOS,
+} from "../io/ros/qos.ts";
 import { lutIndex, ROUGHNESS_LUT } from "../outputs/colormap.ts";
 import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
 import type { Config } from "../runtime/config.ts";
@@ -29,18 +38,11 @@ import type { RuntimeControls } from "./controls.ts";
 
 export type InputKind = "image" | "compressed" | "cameraInfo" | "imu" | "odom" | "tf" | "tfStatic";
 
-/**
- * QoS classes: `sensor` = best effort, keep last N, volatile (sensor data); `tfStatic` = reliable,
- * transient local (late joiners get the static transforms); `latched` = reliable, transient local,
- * keep last 1 (the costmap, for Nav2's `map_subscribe_transient_local`); `reliable` = default.
- */
-export type QosClass = "sensor" | "tfStatic" | "latched" | "reliable";
-
 export interface SubscriptionSpec {
   kind: InputKind;
   topic: string;
   type: string;
-  qos: QosClass;
+  qos: QosProfile;
 }
 
 export type PublisherKey = OutputKey | "labels" | "diagnostics";
@@ -49,7 +51,7 @@ export interface PublisherSpec {
   key: PublisherKey;
   topic: string;
   type: string;
-  qos: QosClass;
+  qos: QosProfile;
 }
 
 export type ServiceCommand = "save" | "reset" | "pause";
@@ -83,25 +85,52 @@ export function resolveName(name: string, names: NodeNames): string {
   return `${ns}/${name}`;
 }
 
+/**
+ * Inputs: sensor streams with the sensor-data profile (best effort accepts both best-effort and
+ * reliable publishers), /tf and /tf_static as tf2_ros's listeners subscribe to them.
+ */
 export function subscriptionSpecs(config: Config): SubscriptionSpec[] {
   const t = config.topics;
+  const sensor = sensorDataQos(config.ros.qosDepth);
   const camera: SubscriptionSpec =
     config.ros.imageTransport === "compressed"
       ? {
           kind: "compressed",
           topic: t.compressedImage,
           type: "sensor_msgs/msg/CompressedImage",
-          qos: "sensor",
+          qos: sensor,
         }
-      : { kind: "image", topic: t.image, type: "sensor_msgs/msg/Image", qos: "sensor" };
+      : { kind: "image", topic: t.image, type: "sensor_msgs/msg/Image", qos: sensor };
   return [
     camera,
-    { kind: "cameraInfo", topic: t.cameraInfo, type: "sensor_msgs/msg/CameraInfo", qos: "sensor" },
-    { kind: "imu", topic: t.imu, type: "sensor_msgs/msg/Imu", qos: "sensor" },
-    { kind: "odom", topic: t.odom, type: "nav_msgs/msg/Odometry", qos: "sensor" },
-    { kind: "tf", topic: t.tf, type: "tf2_msgs/msg/TFMessage", qos: "sensor" },
-    { kind: "tfStatic", topic: t.tfStatic, type: "tf2_msgs/msg/TFMessage", qos: "tfStatic" },
+    { kind: "cameraInfo", topic: t.cameraInfo, type: "sensor_msgs/msg/CameraInfo", qos: sensor },
+    { kind: "imu", topic: t.imu, type: "sensor_msgs/msg/Imu", qos: sensor },
+    { kind: "odom", topic: t.odom, type: "nav_msgs/msg/Odometry", qos: sensor },
+    { kind: "tf", topic: t.tf, type: "tf2_msgs/msg/TFMessage", qos: TF_QOS },
+    { kind: "tfStatic", topic: t.tfStatic, type: "tf2_msgs/msg/TFMessage", qos: TF_STATIC_SUBSCRIBE_QOS },
   ];
+}
+
+/**
+ * QoS of each output: images and their CameraInfo best effort unless `ros.outputImageReliability`
+ * says reliable; the costmap and the speed limit latched (reliable, transient local, depth 1) for
+ * Nav2; the rest reliable.
+ */
+export function outputQos(key: PublisherKey, config: Config): QosProfile {
+  switch (key) {
+    case "roughness":
+    case "roughnessInfo":
+    case "confidence":
+    case "overlay":
+      return outputImageQos(config.ros.outputImageReliability);
+    case "costmap":
+    case "speedLimit":
+      return LATCHED_QOS;
+    case "ahead":
+    case "labels":
+    case "diagnostics":
+      return DEFAULT_QOS;
+  }
 }
 
 export interface PublisherOptions {
@@ -119,20 +148,20 @@ export function publisherSpecs(config: Config, names: NodeNames, opts: Publisher
       key,
       topic: resolveName(`~/${spec.topic}`, names),
       type,
-      qos: key === "costmap" ? "latched" : "reliable",
+      qos: outputQos(key, config),
     });
   }
   specs.push({
     key: "labels",
     topic: resolveName("~/labels", names),
     type: "visualization_msgs/msg/MarkerArray",
-    qos: "reliable",
+    qos: outputQos("labels", config),
   });
   specs.push({
     key: "diagnostics",
     topic: "/diagnostics",
     type: "diagnostic_msgs/msg/DiagnosticArray",
-    qos: "reliable",
+    qos: outputQos("diagnostics", config),
   });
   return specs;
 }
@@ -201,7 +230,8 @@ export async function serviceResponse(
   }
 }
 
-function rgbaOf(roughness: number): Rgba {
+/** Marker colour of a roughness value (the overlay's colour map; grey when unknown). */
+export function rgbaOf(roughness: number): Rgba {
   const i = lutIndex(roughness);
   if (i < 0) return { r: 0.5, g: 0.5, b: 0.5, a: 0.8 };
   return {

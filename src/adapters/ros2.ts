@@ -6,6 +6,7 @@
 // is loaded lazily, and without it the node refuses to start with one clear line.
 
 import { UserError } from "../cli/errors.ts";
+import type { QosProfile } from "../io/ros/qos.ts";
 import type { Config } from "../runtime/config.ts";
 import type { CoreInput, Pipeline, PipelineStats } from "../runtime/pipeline.ts";
 import { pipelineControls, type RuntimeControls } from "./controls.ts";
@@ -18,7 +19,6 @@ import {
   OutputMapper,
   type PublisherKey,
   publisherSpecs,
-  type QosClass,
   serviceResponse,
   serviceSpecs,
   subscriptionSpecs,
@@ -151,7 +151,7 @@ export function startRosNode(
   const log = opts.log ?? ((l: string) => logger.info(l));
   const names: NodeNames = { node: node.name(), namespace: node.namespace() };
 
-  if (config.ros.useSimTime) {
+  if (config.use_sim_time) {
     node.setParameters([new rcl.Parameter("use_sim_time", rcl.ParameterType.PARAMETER_BOOL, true)]);
   }
   let speedLimitFallback = false;
@@ -163,27 +163,17 @@ export function startRosNode(
   }
 
   const Q = rcl.QoS;
-  const qosOf = (c: QosClass): unknown => {
-    const keepLast = Q.HistoryPolicy.RMW_QOS_POLICY_HISTORY_KEEP_LAST;
-    const reliable = Q.ReliabilityPolicy.RMW_QOS_POLICY_RELIABILITY_RELIABLE;
-    const volatile = Q.DurabilityPolicy.RMW_QOS_POLICY_DURABILITY_VOLATILE;
-    const local = Q.DurabilityPolicy.RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL;
-    switch (c) {
-      case "sensor":
-        return new Q(
-          keepLast,
-          config.ros.qosDepth,
-          Q.ReliabilityPolicy.RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT,
-          volatile,
-        );
-      case "tfStatic":
-        return new Q(keepLast, 100, reliable, local);
-      case "latched":
-        return new Q(keepLast, 1, reliable, local);
-      case "reliable":
-        return new Q(keepLast, 10, reliable, volatile);
-    }
-  };
+  const qosOf = (p: QosProfile): unknown =>
+    new Q(
+      Q.HistoryPolicy.RMW_QOS_POLICY_HISTORY_KEEP_LAST,
+      p.depth,
+      p.reliability === "reliable"
+        ? Q.ReliabilityPolicy.RMW_QOS_POLICY_RELIABILITY_RELIABLE
+        : Q.ReliabilityPolicy.RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT,
+      p.durability === "transient_local"
+        ? Q.DurabilityPolicy.RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL
+        : Q.DurabilityPolicy.RMW_QOS_POLICY_DURABILITY_VOLATILE,
+    );
 
   // Publishers.
   const pubSpecs = publisherSpecs(config, names, { speedLimitFallback });

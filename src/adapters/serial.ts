@@ -2,11 +2,14 @@
 // pure line parser (serial-protocol.ts), and keeps the device open across unplugging: when it
 // vanishes (USB cable, microcontroller reset, a pty whose other end went away) the source retries
 // with exponential backoff until it is back, and counts it. Samples come out as core types.
+// On Linux the open keeps bytes the device sent before it completed (serial-open.ts).
 
+import { SerialPortStream } from "@serialport/stream";
 import { Observable } from "rxjs";
 import { SerialPort } from "serialport";
 import type { ImuSample, OdomSample } from "../core/types.ts";
 import type { Config } from "../runtime/config.ts";
+import { keepInputBinding } from "./serial-open.ts";
 import {
   type SerialCounters,
   SerialLineParser,
@@ -24,6 +27,8 @@ export interface SerialSourceOptions extends Partial<SerialParserOptions> {
   now?: () => number;
   /** State changes, for a log line or diagnostics. */
   onState?: (state: SerialState, detail: string) => void;
+  /** Told once when the device cannot be opened without discarding queued input (and why). */
+  onWarning?: (message: string) => void;
 }
 
 export type SerialState = "opening" | "open" | "lost" | "waiting" | "stopped";
@@ -70,7 +75,8 @@ export class SerialSource {
   private readonly options: SerialSourceOptions;
   private readonly parser: SerialLineParser;
   private readonly now: () => number;
-  private port: SerialPort | undefined;
+  private port: SerialPortStream | undefined;
+  private readonly binding: ReturnType<typeof keepInputBinding> | undefined;
   private state: SerialState = "stopped";
   private timer: NodeJS.Timeout | undefined;
   private attempt = 0;
@@ -86,6 +92,8 @@ export class SerialSource {
     this.options = options;
     this.now = options.now ?? (() => Date.now() / 1000);
     this.parser = new SerialLineParser(sink, options);
+    this.binding =
+      process.platform === "linux" ? keepInputBinding((why) => options.onWarning?.(why)) : undefined;
   }
 
   /** Opens the device, and keeps trying (with backoff) while it is absent. Never throws for a missing device. */
@@ -131,11 +139,10 @@ export class SerialSource {
   private open(): void {
     if (this.stopping) return;
     this.setState("opening", this.options.path);
-    const port = new SerialPort({
-      path: this.options.path,
-      baudRate: this.options.baudRate,
-      autoOpen: false,
-    });
+    const settings = { path: this.options.path, baudRate: this.options.baudRate, autoOpen: false };
+    const port: SerialPortStream = this.binding
+      ? new SerialPortStream({ ...settings, binding: this.binding })
+      : new SerialPort(settings);
     this.port = port;
     let settle!: () => void;
     this.closed = new Promise<void>((resolve) => {

@@ -2,10 +2,11 @@
 // files play as recorded vibration (sim/recording.ts), with what the recording means on the
 // simulator's roughness scale.
 
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
+import { checkOutputs } from "../io/safe-output.ts";
 import { action, UserError } from "./errors.ts";
 
 interface Options {
@@ -17,24 +18,17 @@ interface Options {
   json?: boolean;
 }
 
-function samePath(a: string, b: string): boolean {
-  try {
-    return realpathSync(a) === realpathSync(b);
-  } catch {
-    return resolve(a) === resolve(b);
-  }
-}
-
 async function run(input: string, output: string, o: Options): Promise<void> {
   const sim = await import("../../sim/index.ts");
   const conv = await import("../../sim/convert-recording.ts");
   if (o.format !== "borealtc" && o.format !== "u2is")
     throw new UserError(`--format '${o.format}': expected borealtc or u2is`);
   if (!existsSync(input)) throw new UserError(`${input}: no such file`);
-  if (samePath(input, output) || (o.pro && samePath(o.pro, output)))
-    throw new UserError(`${output}: the output would overwrite an input`);
-  if (!existsSync(dirname(resolve(output))))
-    throw new UserError(`${output}: directory ${dirname(resolve(output))} does not exist`);
+  try {
+    await checkOutputs([{ path: output, kind: "file", what: "OUT" }], [input, ...(o.pro ? [o.pro] : [])]);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
   const rate = o.rate === undefined ? undefined : Number(o.rate);
   if (rate !== undefined && !(rate > 0)) throw new UserError(`--rate '${o.rate}': expected a rate in Hz > 0`);
   const up = o.up.split(",").map(Number);

@@ -7,10 +7,27 @@ import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import type { LiveViewServer } from "../adapters/live-view/index.ts";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
+import { checkOutputs, discardFolderTempsSync } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
-import { formatSummary, jsonResult, progressReporter, type ReplayResult, runReplay } from "./replay.ts";
+import { interruptedError, trapInterrupts } from "./interrupt.ts";
+import {
+  addLiveViewOptions,
+  applyLiveViewFlags,
+  type LiveViewFlags,
+  maybeStartLiveView,
+} from "./live-view.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
+import {
+  formatSummary,
+  jsonResult,
+  progressReporter,
+  REPORT_FILES,
+  type ReplayResult,
+  runReplay,
+} from "./replay.ts";
 
 export interface DemoOptions {
   world?: string;
@@ -22,11 +39,17 @@ export interface DemoOptions {
   regenerate?: boolean;
   progress?: boolean;
   log?: (line: string) => void;
+  /** Aborting stops the simulation (nothing cached) or the replay (no report). */
+  signal?: AbortSignal;
+  liveView?: LiveViewServer;
 }
 
 /** The cached bag for a world/seed/duration (generated when missing). */
 export async function ensureWorldBag(
-  o: Pick<DemoOptions, "world" | "seed" | "duration" | "cacheDir" | "regenerate" | "progress" | "log">,
+  o: Pick<
+    DemoOptions,
+    "world" | "seed" | "duration" | "cacheDir" | "regenerate" | "progress" | "log" | "signal"
+  >,
 ): Promise<string> {
   // The simulator is imported lazily: `replay` and the ROS node never need it.
   const sim = await import("../../sim/index.ts");
@@ -60,12 +83,14 @@ export async function ensureWorldBag(
       world: worldPath,
       seed: o.seed,
       duration: o.duration,
+      signal: o.signal,
       onProgress: (t: number) => bar?.update(Math.round(t)),
     });
     // Written under a temporary name: an interrupted run never leaves a half bag in the cache.
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
+    if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${path} not generated`);
     throw err;
   } finally {
     bar?.stop();
@@ -86,7 +111,9 @@ export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
       reportDir: o.outDir,
       title: `${basename(bag, ".mcap")}`,
       goal: 0.85,
+      liveView: o.liveView,
       onProgress: progress.update,
+      signal: o.signal,
     });
   } finally {
     progress.stop();
@@ -94,7 +121,7 @@ export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("demo")
     .description(
       "simulate the default world (cached), learn while replaying it, and report how well the robot learned to see roughness",
@@ -102,11 +129,12 @@ export function register(program: Command): void {
     .option("--world <file>", "world file (default sim/worlds/default.yaml)")
     .option("--seed <n>", "simulation seed (route and sensor noise)", (v) => Number.parseInt(v, 10), 1)
     .option("--duration <s>", "simulated seconds", (v) => Number.parseFloat(v), 180)
-    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--out <dir>", "where report.json and the plots go", "out/demo")
     .option("--cache <dir>", "where generated bags are cached", ".cache")
     .option("--regenerate", "generate the bag even if it is cached")
-    .option("--json", "print one JSON object with the results")
+    .option("--json", "print one JSON object with the results");
+  addLiveViewOptions(cmd)
     .addHelpText(
       "after",
       `
@@ -116,16 +144,18 @@ ground it shows exists (prequential), next to a baseline that always predicts th
     )
     .action(
       action(
-        async (o: {
-          world?: string;
-          seed: number;
-          duration: number;
-          config?: string;
-          out: string;
-          cache: string;
-          regenerate?: boolean;
-          json?: boolean;
-        }) => {
+        async (
+          o: {
+            world?: string;
+            seed: number;
+            duration: number;
+            config?: string[];
+            out: string;
+            cache: string;
+            regenerate?: boolean;
+            json?: boolean;
+          } & LiveViewFlags,
+        ) => {
           if (!Number.isInteger(o.seed) || o.seed < 0)
             throw new UserError(`--seed must be a non-negative integer, got ${o.seed}`);
           if (!(o.duration > 0)) throw new UserError(`--duration must be positive, got ${o.duration}`);
@@ -133,19 +163,41 @@ ground it shows exists (prequential), next to a baseline that always predicts th
           let config: Config;
           try {
             config = loadConfig(o.config);
+            // Before minutes of simulation: the report folder and the cache must be usable.
+            await checkOutputs(
+              [
+                { path: o.out, kind: "dir", what: "--out", files: REPORT_FILES },
+                { path: o.cache, kind: "dir", what: "--cache" },
+              ],
+              [...(o.world ? [o.world] : []), ...(o.config ?? [])],
+            );
           } catch (err) {
             throw new UserError((err as Error).message);
           }
-          const result = await runDemo({
-            world: o.world,
-            seed: o.seed,
-            duration: o.duration,
-            outDir: o.out,
-            cacheDir: o.cache,
-            config,
-            regenerate: o.regenerate,
-            progress: true,
+          applyLiveViewFlags(config, o);
+          const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
+          const interrupt = trapInterrupts(() => {
+            discardFolderTempsSync(o.cache);
+            return "nothing cached";
           });
+          let result: ReplayResult;
+          try {
+            result = await runDemo({
+              world: o.world,
+              seed: o.seed,
+              duration: o.duration,
+              outDir: o.out,
+              cacheDir: o.cache,
+              config,
+              regenerate: o.regenerate,
+              progress: true,
+              signal: interrupt.signal,
+              liveView,
+            });
+          } finally {
+            interrupt.dispose();
+            await liveView?.close();
+          }
           if (o.json) {
             process.stdout.write(`${jsonResult(result)}\n`);
             return;

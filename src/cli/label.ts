@@ -12,6 +12,15 @@ import { openBag } from "../io/bag/index.ts";
 import { imuFromRos, odomFromRos, transformsFromRos } from "../io/ros/convert.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
+import { addTopicOptions, applyTopicFlags, requireTopics, type TopicNeed } from "./topics.ts";
+
+/** What labelling needs from a bag (replay needs these too). */
+export const LABEL_TOPICS: readonly TopicNeed[] = [
+  { what: "IMU", keys: ["imu"] },
+  { what: "odometry", keys: ["odom"], why: "labels need distance travelled" },
+];
+
+import { CONFIG_HELP, collect } from "./options.ts";
 
 export interface LabelRunOptions {
   bag: string;
@@ -54,16 +63,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
   try {
     const info = await source.info();
     const names = info.topics.map((t) => t.name);
-    const have = (t: string) => info.topics.some((x) => x.name === t && x.count > 0);
-    const listing = info.topics.map((t) => `${t.name} (${t.type}, ${t.count})`).join(", ") || "none";
-    if (!have(imuTopic))
-      throw new UserError(
-        `${opts.bag}: no messages on IMU topic ${imuTopic} (use --imu); topics: ${listing}`,
-      );
-    if (!have(odomTopic))
-      throw new UserError(
-        `${opts.bag}: no messages on odometry topic ${odomTopic} (use --odom); labels need distance travelled; topics: ${listing}`,
-      );
+    requireTopics(opts.bag, info, config, LABEL_TOPICS);
     const tfTopic = config.topics.tf;
     const tfStaticTopic = config.topics.tfStatic;
     const topics = [imuTopic, odomTopic, ...[tfTopic, tfStaticTopic].filter((t) => names.includes(t))];
@@ -155,6 +155,10 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : " ".repeat(n - s.length) + s;
 }
 
+/**
+ * The calibration as a params file of its own (later params files override earlier ones key by key):
+ * pass it after the main one, or copy its `labeller:` block into the main file.
+ */
 function statsYaml(s: LabelSummary): string {
   const lo = s.log10EnergyPercentiles.p5;
   const hi = s.log10EnergyPercentiles.p95;
@@ -163,49 +167,54 @@ function statsYaml(s: LabelSummary): string {
     ...Object.entries(s.energyPercentiles).map(
       ([k, v]) => `#   ${k.padEnd(4)} ${v.toExponential(3)}  (log10 ${s.log10EnergyPercentiles[k]})`,
     ),
-    "# Fixed calibration from the 5th/95th percentiles (roughness 0 and 1):",
-    "labeller:",
-    "  calibration:",
-    "    mode: fixed",
-    `    low: ${lo}`,
-    `    high: ${hi}`,
+    "# Fixed calibration from the 5th/95th percentiles (roughness 0.05 and 0.95), as a params file:",
+    "# pass it after your params file (`--params-file params.yaml --params-file THIS` for the node,",
+    "# `--config params.yaml --config THIS` for replay/label/demo/run; later files win), or copy the",
+    "# labeller block into your params file under terrain_learner: ros__parameters:.",
+    "terrain_learner:",
+    "  ros__parameters:",
+    "    labeller:",
+    "      calibration:",
+    "        mode: fixed",
+    `        low: ${lo}`,
+    `        high: ${hi}`,
   ].join("\n");
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("label <bag>")
     .description(
       "label the ground a robot drove over by IMU vibration (one label per step of labeller.stepLength m): prints t, x, y, speed, energy, roughness; no camera needed",
     )
-    .option("--config <file>", "configuration (YAML or a ROS 2 params file)")
-    .option("--imu <topic>", "sensor_msgs/Imu topic (default: topics.imu, /imu/data)")
-    .option("--odom <topic>", "nav_msgs/Odometry topic (default: topics.odom, /odom)")
+    .option("-c, --config <file>", CONFIG_HELP, collect);
+  addTopicOptions(cmd, ["imu", "odom"])
     .option(
       "--json",
       'one JSON object per label per line {"t","x","y","roughness","energy","speed"}, then {"summary":{...}}',
     )
     .option(
       "--stats",
-      "print only the calibration statistics (energy percentiles) as a YAML snippet for labeller.calibration",
+      "print only the calibration statistics (energy percentiles) and a params file with fixed labeller.calibration bounds",
     )
     .addHelpText(
       "after",
       `
 energy is the speed-normalised vibration feature (comparable across bags); roughness is energy
 mapped to 0..1 by labeller.calibration (running percentiles by default, or fixed log10 bounds).
-Use --stats on a representative bag to get fixed bounds.
+Use --stats on a representative bag to get fixed bounds, as a params file to layer over yours.
 
 Examples:
   terrain-learner label run.mcap
   terrain-learner label run.db3 --imu /husky/imu --odom /husky/odometry --json > labels.jsonl
-  terrain-learner label run.mcap --stats >> params.yaml`,
+  terrain-learner label run.mcap --stats > calibration.yaml
+  terrain-learner replay other.mcap --config params.yaml --config calibration.yaml`,
     )
     .action(
       action(
         async (
           bag: string,
-          o: { config?: string; imu?: string; odom?: string; json?: boolean; stats?: boolean },
+          o: { config?: string[]; imu?: string; odom?: string; json?: boolean; stats?: boolean },
         ) => {
           let config: Config;
           try {
@@ -213,8 +222,7 @@ Examples:
           } catch (err) {
             throw new UserError((err as Error).message);
           }
-          if (o.imu) config.topics.imu = o.imu;
-          if (o.odom) config.topics.odom = o.odom;
+          applyTopicFlags(config, o);
           const out = process.stdout;
           // `label bag | head` closes the pipe early: that is the reader saying "enough", not an error.
           out.on("error", (err: NodeJS.ErrnoException) => {

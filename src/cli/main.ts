@@ -1,15 +1,22 @@
 // The `terrain-learner` command. Each sub-command lives in its own file and exports `register`.
+// Only the command being run is imported: every command pulls in heavy modules (onnxruntime, tfjs,
+// the simulator), and loading all of them made each start take seconds.
 
 import { Command } from "commander";
 import { tuneHeap } from "../runtime/heap-tuning.ts";
-import { register as registerBag } from "./bag.ts";
-import { register as registerDemo } from "./demo.ts";
-import { register as registerLabel } from "./label.ts";
-import { register as registerReplay } from "./replay.ts";
-import { register as registerRos } from "./ros.ts";
-import { register as registerRun } from "./run.ts";
-import { register as registerSerialDump } from "./serial-dump.ts";
-import { register as registerSim } from "./sim.ts";
+
+type Register = (program: Command) => void;
+
+const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
+  bag: () => import("./bag.ts"),
+  replay: () => import("./replay.ts"),
+  demo: () => import("./demo.ts"),
+  sim: () => import("./sim.ts"),
+  label: () => import("./label.ts"),
+  run: () => import("./run.ts"),
+  ros: () => import("./ros.ts"),
+  "serial-dump": () => import("./serial-dump.ts"),
+};
 
 const program = new Command();
 program
@@ -20,14 +27,13 @@ program
   .version("0.1.0")
   .showHelpAfterError("(run with --help for usage)");
 
-registerBag(program);
-registerReplay(program);
-registerDemo(program);
-registerSim(program);
-registerLabel(program);
-registerRun(program);
-registerRos(program);
-registerSerialDump(program);
+// `terrain-learner --help`, `help CMD` or a mistyped command: register every command (in this order).
+const named = process.argv[2];
+const selected = named !== undefined && named in COMMANDS ? [named] : Object.keys(COMMANDS);
+for (const name of selected) {
+  const load = COMMANDS[name];
+  if (load) (await load()).register(program);
+}
 
 try {
   tuneHeap();

@@ -6,21 +6,53 @@
 
 import { existsSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { applyMqttFlags, attachPipelineMqtt } from "../adapters/controls.ts";
+import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
+import { OutputRecorder } from "../adapters/ros2-recorder.ts";
 import type { ImageFrame, RoughnessGrid } from "../core/types.ts";
 import type { EvalSummary } from "../eval/evaluator.ts";
 import { type FramePanel, type ReportFiles, toJson, writeReport } from "../eval/report.ts";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { openBag } from "../io/bag/index.ts";
 import { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
-import { hasDefinition } from "../io/ros/definitions.ts";
+import { checkOutputs, discardTempsSync, type OutputSpec } from "../io/safe-output.ts";
 import { renderOverlay } from "../outputs/images.ts";
-import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../outputs/index.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import { interruptedError, trapInterrupts } from "./interrupt.ts";
+import { LABEL_TOPICS } from "./label.ts";
+import {
+  addLiveViewOptions,
+  applyLiveViewFlags,
+  type LiveViewFlags,
+  maybeStartLiveView,
+} from "./live-view.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
+import {
+  addTopicOptions,
+  applyTopicFlags,
+  requireTopics,
+  type TopicFlags,
+  type TopicNeed,
+} from "./topics.ts";
+
+/** What the pipeline needs from a bag: a camera and its intrinsics, plus what labelling needs. */
+export const REPLAY_TOPICS: readonly TopicNeed[] = [
+  { what: "camera image", keys: ["image", "compressedImage"] },
+  {
+    what: "camera info",
+    keys: ["cameraInfo"],
+    why: "images cannot be related to the ground without intrinsics",
+  },
+  ...LABEL_TOPICS,
+];
+
+/** The files a report writes into its folder. */
+export const REPORT_FILES = ["report.json", "learning-curve.png", "frames.png"] as const;
 
 export interface ReplayRunOptions {
   bag: string;
@@ -28,6 +60,10 @@ export interface ReplayRunOptions {
   evaluate?: boolean;
   /** Write outputs + inputs to this MCAP. */
   record?: string;
+  /** Show the run on this live view server (started and closed by the caller). */
+  liveView?: LiveViewServer;
+  /** With `record`: leave the input topics out. */
+  recordOutputsOnly?: boolean;
   /** Pace at rate × real time; undefined = as fast as possible. */
   rate?: number;
   /** Where report.json and the PNGs go (with evaluate). */
@@ -45,6 +81,13 @@ export interface ReplayRunOptions {
     status: { frames: number; labels: number; trainSteps: number },
   ) => void;
   warn?: (message: string) => void;
+  /** Files the run reads besides the bag (a config file): outputs may not replace them either. */
+  inputs?: readonly string[];
+  /**
+   * Aborting stops the read; the recording is finished with what was written and renamed into
+   * place, and runReplay rejects with a UserError that says so (no report).
+   */
+  signal?: AbortSignal;
 }
 
 /** The `--json` object (also the demo's report core). */
@@ -80,8 +123,24 @@ export interface ReplayResult {
   supervisor: unknown;
 }
 
+/** The report folder of a run: --report-dir, or out/<bag name>. */
+export function reportDirFor(opts: Pick<ReplayRunOptions, "bag" | "reportDir">): string {
+  return opts.reportDir ?? join("out", basename(opts.bag).replace(/\.[^.]*$/, ""));
+}
+
 export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
+  // Every output is checked before the first message is read: a bad path fails now, not after the
+  // whole replay, and no output may replace or land inside an input.
+  const outputs: OutputSpec[] = [];
+  if (opts.record) outputs.push({ path: opts.record, kind: "file", what: "--record" });
+  if (opts.evaluate)
+    outputs.push({ path: reportDirFor(opts), kind: "dir", what: "--report-dir", files: REPORT_FILES });
+  try {
+    await checkOutputs(outputs, [opts.bag, ...(opts.inputs ?? [])]);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
   let source: Awaited<ReturnType<typeof openBag>>;
   try {
     source = await openBag(opts.bag);
@@ -96,6 +155,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   let pipeline: Awaited<ReturnType<typeof createPipeline>>;
   try {
     info = await source.info();
+    requireTopics(opts.bag, info, opts.config, REPLAY_TOPICS);
     simMetadata =
       info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;
     if (opts.record) {
@@ -112,12 +172,12 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       mode: "replay",
       evaluate: opts.evaluate ?? false,
       simMetadata,
-      overlay: opts.record !== undefined,
+      overlay: opts.record !== undefined || opts.liveView !== undefined,
       costmap: true,
       warn,
     });
   } catch (err) {
-    await writer?.close().catch(() => {});
+    await writer?.abort().catch(() => {});
     await source.close();
     throw err;
   }
@@ -126,25 +186,20 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     mqtt = attachPipelineMqtt(pipeline, opts.config, warn);
   } catch (err) {
     await pipeline.close();
-    await writer?.close().catch(() => {});
+    await writer?.abort().catch(() => {});
     await source.close();
     throw err;
   }
 
-  // Recorder: inputs as they come, outputs as the pipeline makes them, one writer (it serialises).
-  let writeError: Error | undefined;
-  const pendingWrites: Promise<void>[] = [];
-  const track = (p: Promise<void>) => {
-    pendingWrites.push(
-      p.catch((err: unknown) => {
-        writeError ??= err as Error;
-      }),
-    );
-    // Keep the list short: the writer resolves in order, so settled prefixes can go.
-    if (pendingWrites.length > 256) void Promise.all(pendingWrites.splice(0, 128));
-  };
-  const ns = `/${opts.config.ros.nodeName}`;
-  const skippedTypes = new Set<string>();
+  const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, opts.config, warn) : undefined;
+
+  // Recorder: inputs as they come, outputs as the node would publish them, one writer (it serialises).
+  const recorder = writer
+    ? new OutputRecorder(writer, opts.config, {
+        outputsOnly: opts.recordOutputsOnly,
+        stats: () => pipeline.stats(),
+      })
+    : undefined;
 
   // Frames for the report: evenly spaced over the bag, captured with ground truth.
   const panels: FramePanel[] = [];
@@ -155,14 +210,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   );
 
   const sub = pipeline.events$.subscribe((e) => {
+    recorder?.event(e);
     if (e.type !== "prediction") return;
-    if (writer) {
-      const msgs = outputsToRos(e.outputs);
-      for (const [key, msg] of Object.entries(msgs)) {
-        const spec = OUTPUT_TOPICS[key as OutputKey];
-        track(writer.write(`${ns}/${spec.topic}`, spec.type, e.stamp, msg));
-      }
-    }
     const next = panelTimes[0];
     if (next !== undefined && e.stamp >= next) {
       panelTimes.shift();
@@ -176,20 +225,23 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   let lastProgress = 0;
   const wall0 = performance.now();
   let t0: number | undefined;
+  let lastTime = info.start;
+  let committed = false;
   try {
+    await recorder?.start();
     for await (const event of readAhead(pipeline, source.messages())) {
+      if (opts.signal?.aborted) break;
       if (event.type === "message") {
+        lastTime = event.logTime;
         if (opts.rate !== undefined) {
           t0 ??= event.logTime;
           const due = ((event.logTime - t0) / opts.rate) * 1000 - (performance.now() - wall0);
-          if (due > 1) await new Promise((r) => setTimeout(r, due));
+          if (due > 1) await sleep(due, undefined, { signal: opts.signal }).catch(() => {});
+          if (opts.signal?.aborted) break;
         }
-        if (writer) {
-          if (hasDefinition(event.schemaName))
-            track(writer.write(event.topic, event.schemaName, event.logTime, event.message));
-          else skippedTypes.add(event.schemaName);
-        }
+        recorder?.input(event);
       }
+      live?.input(event);
       await pipeline.push(event);
       if (event.type === "message" && opts.onProgress && event.logTime - lastProgress > 0.5) {
         lastProgress = event.logTime;
@@ -201,6 +253,18 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
         });
       }
     }
+    if (opts.signal?.aborted) {
+      sub.unsubscribe();
+      await recorder?.finish();
+      let kept = "nothing written";
+      if (writer) {
+        await writer.close();
+        committed = true;
+        kept = `recording ${opts.record} finished with ${writer.messageCount} messages`;
+      }
+      const done = `${(lastTime - info.start).toFixed(1)} of ${info.duration.toFixed(1)} s of data read`;
+      throw interruptedError(opts.signal.reason, `${done}; ${kept}${opts.evaluate ? "; no report" : ""}`);
+    }
     const summary = await pipeline.finish();
     opts.onProgress?.(total, total, {
       frames: summary.framesProcessed,
@@ -208,14 +272,23 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       trainSteps: summary.trainSteps,
     });
     sub.unsubscribe();
-    await Promise.all(pendingWrites);
-    if (writer) await writer.close();
-    if (writeError) throw new Error(`recording ${opts.record} failed: ${writeError.message}`);
-    if (skippedTypes.size)
-      warn(`record: not re-recorded (no built-in definition): ${[...skippedTypes].join(", ")}`);
+    if (recorder) {
+      let skippedTypes: string[];
+      try {
+        ({ skippedTypes } = await recorder.finish());
+      } catch (err) {
+        throw new Error(`recording ${opts.record} failed: ${(err as Error).message}`);
+      }
+      if (skippedTypes.length)
+        warn(`record: not re-recorded (no built-in definition): ${skippedTypes.join(", ")}`);
+    }
+    if (writer) {
+      await writer.close();
+      committed = true;
+    }
     const result = toResult(summary, opts);
     if (opts.evaluate) {
-      const dir = opts.reportDir ?? join("out", basename(opts.bag).replace(/\.[^.]*$/, ""));
+      const dir = reportDirFor(opts);
       result.report = await writeReport(
         dir,
         { ...result, config: opts.config } as never,
@@ -227,10 +300,12 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     return result;
   } finally {
     sub.unsubscribe();
+    live?.close();
     await mqtt?.close();
     await pipeline.close();
     await source.close();
-    if (writer) await writer.close().catch(() => {});
+    // A run that failed leaves whatever was at the recording path before.
+    if (writer && !committed) await writer.abort().catch(() => {});
   }
 }
 
@@ -385,21 +460,27 @@ export function progressReporter(label: string): {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("replay")
     .description(
       "run the pipeline over a bag (MCAP, rosbag2 .db3/folder, ROS 1 .bag): learn, predict, optionally evaluate and record",
     )
     .argument("<bag>", "bag file or rosbag2 folder")
-    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--eval", "score predictions against simulator ground truth (prequential) and write a report")
     .option("--json", "print one JSON object with the results instead of the human summary")
-    .option("--record <out.mcap>", "write the outputs (and the input topics) to an MCAP for Foxglove")
+    .option(
+      "--record <out.mcap>",
+      "write the node's outputs (topics, types and QoS as the live node publishes them) and the input topics to an MCAP",
+    )
+    .option("--record-outputs-only", "with --record: leave the input topics out")
     .option("--fast", "as fast as possible (default)")
     .option("--rate <x>", "pace the replay at x times real time", parseFloat)
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
     .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
-    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
+    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)");
+  addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"]);
+  addLiveViewOptions(cmd)
     .addHelpText(
       "after",
       `
@@ -408,39 +489,56 @@ results are the same at any replay speed. With --eval, each frame is scored when
 any label for that ground exists, against /sim/ground_truth/* (true pose, so odometry drift does not
 count), next to a running-mean-label baseline.
 
+The bag must have messages on a camera topic (raw or compressed), camera info, IMU and odometry;
+otherwise replay stops before reading and lists the bag's topics. Outputs are checked first: none
+may be, or be inside, an input. Ctrl-C finishes the recording with what was written and exits 130.
+
 Examples:
   terrain-learner replay .cache/default-world-seed1.mcap --eval
   terrain-learner replay run.mcap --record run-outputs.mcap
-  terrain-learner replay sim.mcap --eval --json > result.json`,
+  terrain-learner replay sim.mcap --eval --json > result.json
+  terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom
+  terrain-learner replay run.mcap --rate 1 --live-view     # watch it in Foxglove at ws://127.0.0.1:8765`,
     )
     .action(
       action(
         async (
           bag: string,
           o: {
-            config?: string;
+            config?: string[];
             eval?: boolean;
             json?: boolean;
             record?: string;
+            recordOutputsOnly?: boolean;
             fast?: boolean;
             rate?: number;
             reportDir?: string;
             mqtt?: string;
             robotId?: string;
-          },
+          } & TopicFlags &
+            LiveViewFlags,
         ) => {
           if (o.fast && o.rate !== undefined) throw new UserError("--fast and --rate exclude each other");
           if (o.rate !== undefined && !(o.rate > 0))
             throw new UserError(`--rate must be a positive number, got ${o.rate}`);
           if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
+          if (o.recordOutputsOnly && !o.record) throw new UserError("--record-outputs-only needs --record");
           let config: Config;
           try {
             config = loadConfig(o.config);
             applyMqttFlags(config, o);
+            applyTopicFlags(config, o);
           } catch (err) {
             throw new UserError((err as Error).message);
           }
+          applyLiveViewFlags(config, o);
+          const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
           const progress = progressReporter("replay");
+          const interrupt = trapInterrupts(() => {
+            if (!o.record) return undefined;
+            discardTempsSync(o.record);
+            return `${o.record} not written`;
+          });
           let result: ReplayResult;
           try {
             result = await runReplay({
@@ -448,12 +546,18 @@ Examples:
               config,
               evaluate: o.eval ?? false,
               record: o.record,
+              recordOutputsOnly: o.recordOutputsOnly,
               rate: o.rate,
               reportDir: o.reportDir,
+              liveView,
               onProgress: progress.update,
+              inputs: o.config ?? [],
+              signal: interrupt.signal,
             });
           } finally {
             progress.stop();
+            interrupt.dispose();
+            await liveView?.close();
           }
           process.stdout.write(o.json ? `${jsonResult(result)}\n` : formatSummary(result));
         },

@@ -4,63 +4,97 @@
 
 import type { Command } from "commander";
 import { attachPipelineMqtt } from "../adapters/controls.ts";
+import { attachLiveView, tapInputs } from "../adapters/live-view/index.ts";
 import { loadRclnodejs, startRosNode } from "../adapters/ros2.ts";
 import { configFromRosArgs, parseRosArgs } from "../adapters/ros2-params.ts";
+import { checkOutputs } from "../io/safe-output.ts";
 import { type Config, ConfigError } from "../runtime/config.ts";
 import { createPipeline } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import {
+  addLiveViewOptions,
+  applyLiveViewFlags,
+  type LiveViewFlags,
+  maybeStartLiveView,
+} from "./live-view.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("ros")
     .description("run the live ROS 2 node terrain_learner (needs a sourced ROS 2 and rclnodejs)")
-    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file), under the --ros-args params")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .allowUnknownOption(true)
-    .allowExcessArguments(true)
+    .allowExcessArguments(true);
+  addLiveViewOptions(cmd)
     .addHelpText(
       "after",
       `
-ROS arguments after --ros-args: --params-file FILE, -p name:=value (dotted names, e.g.
--p mqtt.url:=mqtt://broker:1883), -r from:=to (topic remapping), --log-level LEVEL.
+ROS arguments after --ros-args: --params-file FILE (repeatable; later files win), -p name:=value
+(dotted names, e.g. -p mqtt.url:=mqtt://broker:1883), -r from:=to (remapping: outputs, node name
+__node, namespace __ns), --log-level LEVEL. Input topics are the topics.* parameters.
 
-Subscribes (sensor-data QoS): topics.image or topics.compressedImage (ros.imageTransport),
-topics.cameraInfo, topics.imu, topics.odom, /tf, /tf_static (transient local).
-Publishes: ~/roughness/{image,confidence,overlay,costmap,ahead}, ~/speed_limit, ~/labels, /diagnostics.
+Subscribes: topics.image or topics.compressedImage (ros.imageTransport), topics.cameraInfo,
+topics.imu, topics.odom (sensor-data QoS: best effort), topics.tf (reliable) and topics.tfStatic
+(reliable, transient local).
+Publishes: ~/roughness/{image,camera_info,confidence,overlay} (best effort; ros.outputImageReliability),
+~/roughness/costmap and ~/speed_limit (reliable, transient local, depth 1), ~/roughness/ahead,
+~/labels, /diagnostics.
 Services: ~/save_checkpoint, ~/reset (std_srvs/Trigger), ~/pause_learning (std_srvs/SetBool).
 
 Examples:
-  ros2 launch launch/terrain_learner.launch.xml
-  terrain-learner ros --ros-args --params-file launch/params.yaml -r /camera/image_raw:=/front/image_raw`,
+  ros2 launch terrain_learner terrain_learner.launch.xml imu_topic:=/imu
+  ros2 run terrain_learner terrain_learner --ros-args --params-file params.yaml -p topics.odom:=/wheel/odom
+  terrain-learner ros --live-view --ros-args --params-file launch/params.yaml   # + Foxglove on ws://127.0.0.1:8765`,
     )
     .action(
-      action(async (o: { config?: string }) => {
+      action(async (o: { config?: string[] } & LiveViewFlags) => {
         // Commander does not know the ROS arguments: read them from the raw command line.
         const argv = process.argv;
         const rosArgs = parseRosArgsSafe(argv.slice(argv.indexOf("ros") + 1));
         let config: Config;
         try {
-          config = configFromRosArgs(rosArgs, { configFile: o.config });
+          config = configFromRosArgs(rosArgs, { configFiles: o.config });
         } catch (err) {
           if (err instanceof ConfigError) throw new UserError(err.message);
           throw err;
         }
+        if (config.learner.checkpointDir) {
+          // Checked before the node starts, not when the first save is asked for.
+          await checkOutputs(
+            [{ path: config.learner.checkpointDir, kind: "dir", what: "learner.checkpointDir" }],
+            o.config ?? [],
+          ).catch((err: Error) => {
+            throw new UserError(err.message);
+          });
+        }
+        applyLiveViewFlags(config, o);
         const rcl = await loadRclnodejs();
         await rcl.init();
+        const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`)).catch(
+          (err: unknown) => {
+            rcl.shutdown();
+            throw err;
+          },
+        );
         const pipeline = await createPipeline(config, {
           mode: "live",
-          overlay: config.ros.publishOverlay,
+          overlay: config.ros.publishOverlay || liveView !== undefined,
           costmap: true,
         });
+        const live = liveView ? attachLiveView(liveView, pipeline, config) : undefined;
         let handle: ReturnType<typeof startRosNode>;
         let mqtt: ReturnType<typeof attachPipelineMqtt>;
         try {
           if (config.learner.checkpointDir)
             await pipeline.learner.loadLatestCheckpoint(config.learner.checkpointDir);
-          handle = startRosNode(rcl, config, pipeline);
+          handle = startRosNode(rcl, config, live ? tapInputs(pipeline, live.input) : pipeline);
           // Fleet telemetry from the ROS node too, when mqtt.url is set.
           mqtt = attachPipelineMqtt(pipeline, config, (line) => handle.node.getLogger().info(line));
         } catch (err) {
           // The pipeline's worker threads would keep the process alive after the error.
+          live?.close();
+          await liveView?.close();
           await pipeline.close();
           rcl.shutdown();
           throw err;
@@ -71,6 +105,8 @@ Examples:
         });
         await handle.stop();
         await pipeline.finish();
+        live?.close();
+        await liveView?.close();
         await mqtt?.close();
         await pipeline.close();
         rcl.shutdown();

@@ -6,20 +6,29 @@
 import type { Command } from "commander";
 import { map } from "rxjs";
 import { mqttHandlers, pipelineControls } from "../adapters/controls.ts";
+import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
 import { attachMqtt, type MqttTelemetry, redactUrl, toJson, validateMqttOptions } from "../adapters/mqtt.ts";
 import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
+import { checkOutputs } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import type { CoreInput } from "../runtime/pipeline.ts";
 import { createPipeline, type PipelineStats } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import {
+  addLiveViewOptions,
+  applyLiveViewFlags,
+  type LiveViewFlags,
+  maybeStartLiveView,
+} from "./live-view.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
 
-export interface RunCliOptions {
+export interface RunCliOptions extends LiveViewFlags {
   serial?: string;
   baud?: number;
   mode?: string;
   mqtt?: string;
   robotId?: string;
-  config?: string;
+  config?: string[];
   duration?: number;
   json?: boolean;
 }
@@ -54,12 +63,23 @@ interface RunOptions {
   json?: boolean;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Show labels, TF and learner stats on this live view server (started and closed by the caller). */
+  liveView?: LiveViewServer;
 }
 
 export async function runLive(config: Config, opts: RunOptions = {}): Promise<RunResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   if (!config.serial.path)
     throw new UserError("no serial device: pass --serial /dev/ttyX or set serial.path");
+  if (config.learner.checkpointDir) {
+    // Checked before the pipeline starts, not when the first save is asked for.
+    await checkOutputs(
+      [{ path: config.learner.checkpointDir, kind: "dir", what: "learner.checkpointDir" }],
+      [],
+    ).catch((err: Error) => {
+      throw new UserError(err.message);
+    });
+  }
   // Labels are what a camera-less runner produces: always publish them.
   config.mqtt.publishLabels = true;
   const pipeline = await createPipeline(config, {
@@ -94,6 +114,7 @@ async function runWithPipeline(
     );
   }
   const controls = pipelineControls(pipeline, config, log);
+  const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, config, log) : undefined;
 
   // Samples go into the pipeline one after the other; if it ever falls behind, the backlog is
   // bounded (oldest kept in order, newest dropped and counted) instead of growing without limit.
@@ -107,7 +128,10 @@ async function runWithPipeline(
     }
     backlog++;
     chain = chain
-      .then(() => pipeline.push(input))
+      .then(() => {
+        live?.input(input);
+        return pipeline.push(input);
+      })
       .catch((err: unknown) => log(`terrain-learner: ${(err as Error).message}`))
       .finally(() => {
         backlog--;
@@ -115,6 +139,7 @@ async function runWithPipeline(
   };
   const source = new SerialSource(
     serialOptionsFromConfig(config, {
+      onWarning: (m) => log(`serial: ${m}`),
       onState: (state, detail) => {
         if (state !== "opening")
           log(
@@ -187,6 +212,7 @@ async function runWithPipeline(
   await chain;
   const summary = await pipeline.finish();
   sub.unsubscribe();
+  live?.close();
   const mqttStats = mqtt?.telemetry.stats();
   await mqtt?.close();
   await pipeline.close();
@@ -204,7 +230,7 @@ const positiveNumber = (name: string) => (v: string) => {
 };
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("run")
     .description(
       "run the labeller from serial IMU/odometry (no ROS, no camera: labels only) and publish to MQTT",
@@ -217,9 +243,10 @@ export function register(program: Command): void {
       "broker URL, mqtt://host:1883 or mqtts://host:8883 (default: mqtt.url; none: no MQTT)",
     )
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
-    .option("-c, --config <file>", "config YAML (plain or ROS 2 params file)")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--json", "print each label as one JSON object per line on stdout")
-    .option("--duration <s>", "stop after s seconds", positiveNumber("--duration"))
+    .option("--duration <s>", "stop after s seconds", positiveNumber("--duration"));
+  addLiveViewOptions(cmd)
     .addHelpText(
       "after",
       `
@@ -242,7 +269,14 @@ Examples:
         } catch (err) {
           throw err instanceof UserError ? err : new UserError((err as Error).message);
         }
-        const result = await runLive(config, { duration: o.duration, json: o.json });
+        applyLiveViewFlags(config, o);
+        const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
+        let result: RunResult;
+        try {
+          result = await runLive(config, { duration: o.duration, json: o.json, liveView });
+        } finally {
+          await liveView?.close();
+        }
         process.stderr.write(
           `${toJson({ serial: result.serial, mqtt: result.mqtt, backlogDropped: result.backlogDropped })}\n`,
         );

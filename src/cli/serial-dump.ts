@@ -7,12 +7,13 @@ import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from ".
 import type { ImuSample, OdomSample } from "../core/types.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
 
 interface DumpOptions {
   json?: boolean;
   baud?: number;
   mode?: string;
-  config?: string;
+  config?: string[];
   count?: number;
   duration?: number;
 }
@@ -83,6 +84,7 @@ export async function runSerialDump(
   const source = new SerialSource(
     serialOptionsFromConfig(config, {
       path,
+      onWarning: (m) => process.stderr.write(`serial-dump: ${m}\n`),
       onState: (state, detail) => {
         if (state !== "opening")
           process.stderr.write(
@@ -137,7 +139,7 @@ export function register(program: Command): void {
     .option("--json", "one JSON object per sample on stdout (counters as JSON on stderr at exit)")
     .option("--baud <n>", "baud rate (default: serial.baudRate, 115200)", positiveNumber("--baud"))
     .option("--mode <mode>", "line protocol: nmea or csv (default: serial.mode)")
-    .option("-c, --config <file>", "config YAML (serial section: CSV columns, scales, line cap, ...)")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--count <n>", "exit after n samples", positiveNumber("--count"))
     .option("--duration <s>", "exit after s seconds", positiveNumber("--duration"))
     .addHelpText(

@@ -1,7 +1,7 @@
 // `terrain-learner sim`: generate a synthetic drive with known ground truth as a ROS 2 MCAP bag.
 
 import { stat } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { basename } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import {
@@ -11,8 +11,10 @@ import {
   loadWorldFile,
   WORLDS_DIR,
 } from "../../sim/index.ts";
+import { checkOutputs, discardTempsSync } from "../io/safe-output.ts";
 import { registerConvertRecording } from "./convert-recording.ts";
 import { action, UserError } from "./errors.ts";
+import { interruptedError, trapInterrupts } from "./interrupt.ts";
 
 interface SimCliOptions {
   world?: string;
@@ -89,15 +91,17 @@ async function run(opts: SimCliOptions): Promise<void> {
   if (!["zstd", "lz4", "none"].includes(opts.compression)) {
     throw new UserError(`--compression '${opts.compression}': expected zstd, lz4 or none`);
   }
-  try {
-    await stat(dirname(opts.out));
-  } catch {
-    throw new UserError(`--out ${opts.out}: directory ${dirname(opts.out)} does not exist`);
-  }
   const worldPath = opts.world ?? DEFAULT_WORLD;
   let world: ReturnType<typeof loadWorldFile>;
   try {
     world = loadWorldFile(worldPath);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  // The world's photos and recordings are inputs too.
+  const assetPaths = world.terrains.flatMap((t) => [...(t.photos ?? []), ...(t.vibration?.recordings ?? [])]);
+  try {
+    await checkOutputs([{ path: opts.out, kind: "file", what: "--out" }], [worldPath, ...assetPaths]);
   } catch (err) {
     throw new UserError((err as Error).message);
   }
@@ -116,10 +120,17 @@ async function run(opts: SimCliOptions): Promise<void> {
     bar.start(Math.round(duration), 0, { speed: "…" });
   }
   const t0 = performance.now();
+  const out = opts.out;
+  // The bag is written under a temporary name and renamed when complete; an interrupt drops it.
+  const interrupt = trapInterrupts(() => {
+    discardTempsSync(out);
+    return `${out} not written`;
+  });
   let result: Awaited<ReturnType<typeof generateWorldBag>>;
   try {
     result = await generateWorldBag({
-      out: opts.out,
+      out,
+      signal: interrupt.signal,
       world,
       seed,
       duration,
@@ -133,12 +144,18 @@ async function run(opts: SimCliOptions): Promise<void> {
       },
     });
   } catch (err) {
+    if (interrupt.signal.aborted)
+      throw interruptedError(
+        interrupt.signal.reason,
+        `${out} not written; a file already there is unchanged`,
+      );
     const msg = (err as Error).message;
     // World content problems (bad terrain name, no start position) are the user's to fix.
     if (/^(terrains?\b|layout|route|world|invalid world)/.test(msg)) throw new UserError(msg);
     throw err;
   } finally {
     bar?.stop();
+    interrupt.dispose();
   }
   const wall = (performance.now() - t0) / 1000;
   const size = (await stat(opts.out)).size;

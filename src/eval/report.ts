@@ -1,8 +1,10 @@
-// Writes an evaluation report: report.json (everything) and PNG plots a person can look at.
+// Writes an evaluation report: report.json (everything) and PNG plots a person can look at. Each
+// file is written under a temporary name and renamed, report.json last.
 
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ImageFrame } from "../core/types.ts";
+import { writeFileAtomic } from "../io/safe-output.ts";
 import { framesSvg, learningCurveSvg, svgToPng } from "./plots.ts";
 
 export interface FramePanel {
@@ -46,15 +48,15 @@ export async function writeReport(
   const files: ReportFiles = { dir, json: join(dir, "report.json") };
   if (report.curve && report.curve.length > 0) {
     files.curve = join(dir, "learning-curve.png");
-    await writeFile(files.curve, svgToPng(learningCurveSvg(report.curve, title, goal)));
+    await writeFileAtomic(files.curve, svgToPng(learningCurveSvg(report.curve, title, goal)));
   }
   if (panels.length > 0) {
     files.frames = join(dir, "frames.png");
-    await writeFile(
+    await writeFileAtomic(
       files.frames,
       svgToPng(await framesSvg(panels, `${title}: camera | prediction | ground truth`)),
     );
   }
-  await writeFile(files.json, `${toJson({ ...report, files }, 2)}\n`);
+  await writeFileAtomic(files.json, `${toJson({ ...report, files }, 2)}\n`);
   return files;
 }

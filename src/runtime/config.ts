@@ -7,97 +7,193 @@
 // that names it (a typo in a params file must not be silently ignored on a robot).
 
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ConfigError, mergeDocument, type Obj, parseYamlText } from "./params-file.ts";
+
+export { ConfigError } from "./params-file.ts";
 
 const positive = () => z.number().positive();
 
 export const TopicsSchema = z
   .strictObject({
-    image: z.string().default("/camera/image_raw"),
-    compressedImage: z.string().default("/camera/image_raw/compressed"),
-    cameraInfo: z.string().default("/camera/camera_info"),
-    imu: z.string().default("/imu/data"),
-    odom: z.string().default("/odom"),
-    tf: z.string().default("/tf"),
-    tfStatic: z.string().default("/tf_static"),
+    image: z
+      .string()
+      .default("/camera/image_raw")
+      .meta({ description: "sensor_msgs/Image input (ros.imageTransport: raw)" }),
+    compressedImage: z
+      .string()
+      .default("/camera/image_raw/compressed")
+      .meta({ description: "sensor_msgs/CompressedImage input (ros.imageTransport: compressed)" }),
+    cameraInfo: z
+      .string()
+      .default("/camera/camera_info")
+      .meta({ description: "sensor_msgs/CameraInfo of that camera" }),
+    imu: z.string().default("/imu/data").meta({
+      description: "sensor_msgs/Imu input, any mounting (TF base_link -> IMU frame, or gravity in the data)",
+    }),
+    odom: z.string().default("/odom").meta({ description: "nav_msgs/Odometry input, odom -> base_link" }),
+    tf: z.string().default("/tf").meta({ description: "tf2_msgs/TFMessage transforms" }),
+    tfStatic: z
+      .string()
+      .default("/tf_static")
+      .meta({ description: "tf2_msgs/TFMessage static transforms (transient local)" }),
   })
   .prefault({});
 
 export const FramesSchema = z
   .strictObject({
     /** Fixed frame of odometry and of the costmap. */
-    odom: z.string().default("odom"),
-    base: z.string().default("base_link"),
+    odom: z.string().default("odom").meta({ description: "fixed frame of odometry, labels and the costmap" }),
+    base: z.string().default("base_link").meta({ description: "robot body frame (REP-105)" }),
   })
   .prefault({});
 
 export const FusionSchema = z
   .strictObject({
     /** Messages may arrive this much out of order (s) and still be merged in stamp order. */
-    reorderWindow: z.number().nonnegative().default(0.1),
+    reorderWindow: z
+      .number()
+      .nonnegative()
+      .default(0.1)
+      .meta({ unit: "s", description: "messages this late are still merged in stamp order" }),
     /** Seconds of odometry kept for pose interpolation. */
-    poseHistory: positive().default(120),
+    poseHistory: positive()
+      .default(120)
+      .meta({ unit: "s", description: "odometry kept for pose interpolation" }),
   })
   .prefault({});
 
 export const KeyframesSchema = z
   .strictObject({
     /** Keep every Nth image as a keyframe ... */
-    everyNFrames: z.number().int().positive().default(1),
+    everyNFrames: z
+      .number()
+      .int()
+      .positive()
+      .default(1)
+      .meta({ unit: "frames", description: "keep every Nth camera frame as a keyframe ..." }),
     /** ... but at least this far apart (m); 0 disables the distance rule. */
-    minDistance: z.number().nonnegative().default(0.25),
+    minDistance: z
+      .number()
+      .nonnegative()
+      .default(0.25)
+      .meta({ unit: "m", description: "... at least this far apart (0: no distance rule)" }),
     /** Keyframes older than this (s of sensor time) or farther than maxDistance (m) are dropped. */
-    horizonSeconds: positive().default(60),
-    horizonDistance: positive().default(15),
-    maxCount: z.number().int().positive().default(200),
+    horizonSeconds: positive()
+      .default(60)
+      .meta({ unit: "s", description: "keyframes older than this are dropped ..." }),
+    horizonDistance: positive().default(15).meta({ unit: "m", description: "... or farther away than this" }),
+    maxCount: z
+      .number()
+      .int()
+      .positive()
+      .default(200)
+      .meta({ unit: "keyframes", description: "most keyframes kept" }),
   })
   .prefault({});
 
 export const LabellerSchema = z
   .strictObject({
     /** Ground step per label (m). */
-    stepLength: positive().default(0.25),
+    stepLength: positive().default(0.25).meta({ unit: "m", description: "ground step per label" }),
     /** Band for vertical-acceleration power (Hz). */
-    bandLow: z.number().nonnegative().default(1),
-    bandHigh: positive().default(30),
+    bandLow: z
+      .number()
+      .nonnegative()
+      .default(1)
+      .meta({ unit: "Hz", description: "low edge of the vertical-acceleration band" }),
+    bandHigh: positive().default(30).meta({ unit: "Hz", description: "high edge of that band" }),
     /** Weight of roll/pitch-rate energy relative to vertical band power. */
-    angularWeight: z.number().nonnegative().default(0.5),
+    angularWeight: z
+      .number()
+      .nonnegative()
+      .default(0.5)
+      .meta({ unit: "1", description: "weight of roll/pitch-rate energy vs vertical band power" }),
     /**
      * Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. 2.85 is the
      * least-squares fit on the BorealTC Husky runs (same terrain at ~0.23 and 0.4–0.6 m/s; see
      * tests/core-borealtc.test.ts).
      */
-    speedExponent: z.number().nonnegative().default(2.85),
-    referenceSpeed: positive().default(1),
-    minSpeed: z.number().nonnegative().default(0.1),
-    maxYawRate: positive().default(0.8),
-    minSamples: z.number().int().positive().default(16),
+    speedExponent: z
+      .number()
+      .nonnegative()
+      .default(2.85)
+      .meta({ unit: "1", description: "energy / (speed / referenceSpeed)^speedExponent" }),
+    referenceSpeed: positive()
+      .default(1)
+      .meta({ unit: "m/s", description: "speed at which energy is not rescaled" }),
+    minSpeed: z
+      .number()
+      .nonnegative()
+      .default(0.1)
+      .meta({ unit: "m/s", description: "no label below this speed ..." }),
+    maxYawRate: positive()
+      .default(0.8)
+      .meta({ unit: "rad/s", description: "... or while turning faster than this" }),
+    minSamples: z
+      .number()
+      .int()
+      .positive()
+      .default(16)
+      .meta({ unit: "samples", description: "IMU samples a step needs" }),
     /**
      * Minimum analysis window (s) centred on each step: a 0.25 m step at 1 m/s is 0.25 s of IMU,
      * too little for a stable band power; labels then wait windowSeconds/2 for the data after.
      */
-    windowSeconds: z.number().nonnegative().default(1.5),
+    windowSeconds: z
+      .number()
+      .nonnegative()
+      .default(1.5)
+      .meta({ unit: "s", description: "least IMU window analysed around each step" }),
     /** Welch segment length (s), rounded to a power of two of samples at the IMU rate. */
-    segmentSeconds: positive().default(0.32),
+    segmentSeconds: positive().default(0.32).meta({ unit: "s", description: "Welch segment length" }),
     /** Time constant (s) of the running mean of acceleration that estimates "up" without TF. */
-    gravityTimeConstant: positive().default(2),
+    gravityTimeConstant: positive()
+      .default(2)
+      .meta({ unit: "s", description: "running mean estimating up when TF has no IMU mounting" }),
     /** A gap between IMU samples longer than this (s) voids the step; 0 = max(0.1 s, 5 samples). */
-    maxGap: z.number().nonnegative().default(0),
+    maxGap: z.number().nonnegative().default(0).meta({
+      unit: "s",
+      description: "an IMU gap longer than this voids the step (0: max(0.1 s, 5 samples))",
+    }),
     /** How normalised energy maps to 0..1: fixed bounds on log-energy, or running percentiles. */
     calibration: z
       .strictObject({
-        mode: z.enum(["fixed", "percentile"]).default("percentile"),
+        mode: z
+          .enum(["fixed", "percentile"])
+          .default("percentile")
+          .meta({ description: "fixed bounds on log10(energy), or running percentiles" }),
         /**
          * Fixed bounds on log10(energy): roughness 0.05 at `low`, 0.95 at `high`, order-keeping tails
          * towards 0 and 1 beyond (also used during warmup).
          */
-        low: z.number().default(-1.5),
-        high: z.number().default(1.5),
-        lowPercentile: z.number().min(0).max(100).default(5),
-        highPercentile: z.number().min(0).max(100).default(95),
+        low: z
+          .number()
+          .default(-1.5)
+          .meta({ unit: "log10", description: "fixed: log10(energy) mapped to roughness 0.05 ..." }),
+        high: z
+          .number()
+          .default(1.5)
+          .meta({ unit: "log10", description: "... and to 0.95 (also used during warmup)" }),
+        lowPercentile: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(5)
+          .meta({ unit: "%", description: "percentile: energy percentile mapped to 0.05 ..." }),
+        highPercentile: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(95)
+          .meta({ unit: "%", description: "... and to 0.95" }),
         /** Labels before percentiles are trusted. */
-        warmup: z.number().int().nonnegative().default(30),
+        warmup: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(30)
+          .meta({ unit: "labels", description: "labels before percentiles are trusted" }),
       })
       .prefault({}),
   })
@@ -106,14 +202,28 @@ export const LabellerSchema = z
 export const AssociationSchema = z
   .strictObject({
     /** A keyframe teaches about a footprint it saw from this far ahead (m). */
-    minDistance: z.number().nonnegative().default(1),
-    maxDistance: positive().default(8),
+    minDistance: z
+      .number()
+      .nonnegative()
+      .default(1)
+      .meta({ unit: "m", description: "a keyframe teaches about ground it saw from this far ..." }),
+    maxDistance: positive().default(8).meta({ unit: "m", description: "... up to this far" }),
     /** Footprint width (m): the robot's track width. */
-    robotWidth: positive().default(0.6),
+    robotWidth: positive().default(0.6).meta({ unit: "m", description: "footprint width: the track width" }),
     /** Feature-grid cells covered less than this fraction are not part of a sample. */
-    minCellCoverage: z.number().min(0).max(1).default(0.1),
+    minCellCoverage: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.1)
+      .meta({ unit: "1", description: "feature cells covered less than this fraction are not used" }),
     /** A footprint whose projection covers less than this share of its area in the image is skipped. */
-    minVisibleFraction: z.number().min(0).max(1).default(0.5),
+    minVisibleFraction: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .meta({ unit: "1", description: "footprints less visible than this in the image are skipped" }),
   })
   .prefault({});
 
@@ -123,226 +233,486 @@ export const LearnerSchema = z
      * The ONNX backbone: a path, or a bundled one by name: "filterbank" (also "", the default:
      * models/backbone.onnx) or "mobilenetv2" (models/mobilenetv2.onnx, ImageNet-pretrained).
      */
-    backbone: z.string().default(""),
-    executionProviders: z.array(z.string()).default(["cpu"]),
+    backbone: z.string().default("").meta({
+      description: "ONNX feature backbone: a path, or bundled filterbank (empty, default) or mobilenetv2",
+    }),
+    executionProviders: z
+      .array(z.string())
+      .default(["cpu"])
+      .meta({ description: "onnxruntime execution providers, e.g. [cuda, cpu] on a Jetson" }),
     /**
      * onnxruntime intra-op threads for the backbone. 0 = auto: one per core minus the one the
      * training worker needs (at least 1).
      */
-    backboneThreads: z.number().int().nonnegative().default(0),
+    backboneThreads: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .meta({ unit: "threads", description: "onnxruntime threads of the backbone (0: cores - 1)" }),
     /**
      * onnxruntime intra-op threads for the per-frame head (MLP + novelty): 1 by default, because a
      * 1200-cell head is ~1 ms and a second thread only adds hand-off and contention with the backbone
      * and the training worker (0 = onnxruntime's default).
      */
-    predictThreads: z.number().int().nonnegative().default(1),
+    predictThreads: z.number().int().nonnegative().default(1).meta({
+      unit: "threads",
+      description: "onnxruntime threads of the per-frame head (0: onnxruntime's default)",
+    }),
     /**
      * Working resolution: camera images wider than this many pixels are box-filtered down to it (aspect
      * kept) before the backbone, so a bigger camera does not multiply the backbone and head cost; the
      * feature grid stays in camera pixels. 0 = feed the native resolution.
      */
-    inputWidth: z.number().int().nonnegative().default(320),
+    inputWidth: z.number().int().nonnegative().default(320).meta({
+      unit: "px",
+      description: "wider camera images are downscaled to this width first (0: native size)",
+    }),
     /**
      * Run the backbone (and the head's neighbourhood features) in a worker thread, so frame inference
      * overlaps bag reading, labelling, the head and the outputs instead of blocking them; a replay
      * also starts the next frames' features early. false = on the pipeline's own thread.
      */
-    backboneWorker: z.boolean().default(true),
+    backboneWorker: z
+      .boolean()
+      .default(true)
+      .meta({ description: "run the backbone in a worker thread (false: inline)" }),
     /** tfjs backend: auto picks tfjs-node if installed, else wasm, else cpu. */
-    backend: z.enum(["auto", "node", "wasm", "cpu"]).default("auto"),
-    hiddenUnits: z.number().int().positive().default(64),
-    learningRate: positive().default(0.003),
-    batchSize: z.number().int().positive().default(64),
-    bufferSize: z.number().int().positive().default(20000),
-    balance: z.enum(["reservoir", "per-bin"]).default("per-bin"),
+    backend: z
+      .enum(["auto", "node", "wasm", "cpu"])
+      .default("auto")
+      .meta({ description: "tfjs backend: auto picks node if installed, else wasm, else cpu" }),
+    hiddenUnits: z
+      .number()
+      .int()
+      .positive()
+      .default(64)
+      .meta({ unit: "units", description: "hidden layer width of the head" }),
+    learningRate: positive().default(0.003).meta({ unit: "1", description: "Adam learning rate" }),
+    batchSize: z
+      .number()
+      .int()
+      .positive()
+      .default(64)
+      .meta({ unit: "samples", description: "training batch size" }),
+    bufferSize: z
+      .number()
+      .int()
+      .positive()
+      .default(20000)
+      .meta({ unit: "cells", description: "replay buffer size" }),
+    balance: z
+      .enum(["reservoir", "per-bin"])
+      .default("per-bin")
+      .meta({ description: "replay sampling: per-bin (balanced over roughness) or reservoir" }),
     /** Replay mode: training steps per second of sensor time (deterministic). */
-    stepsPerSecond: positive().default(20),
+    stepsPerSecond: positive()
+      .default(20)
+      .meta({ unit: "1/s", description: "training steps per second of sensor time" }),
     /**
      * Replay mode: "worker" trains in a worker thread in lockstep with sensor time (each block's
      * weights take effect one block later: deterministic, and inference overlaps training on a
      * second core); "inline" trains on the pipeline's thread before the next frame.
      */
-    replayTraining: z.enum(["worker", "inline"]).default("worker"),
+    replayTraining: z
+      .enum(["worker", "inline"])
+      .default("worker")
+      .meta({ description: "replay: worker (lockstep thread, deterministic) or inline" }),
     /** Live mode: the share of one core the training worker may use. */
-    cpuBudget: z.number().min(0.05).max(1).default(0.5),
-    enabled: z.boolean().default(true),
-    checkpointDir: z.string().default(""),
-    checkpointKeep: z.number().int().positive().default(3),
-    checkpointEvery: positive().default(60),
+    cpuBudget: z
+      .number()
+      .min(0.05)
+      .max(1)
+      .default(0.5)
+      .meta({ unit: "cores", description: "live: share of one core the training worker may use" }),
+    enabled: z
+      .boolean()
+      .default(true)
+      .meta({ description: "learning on at start (service ~/pause_learning toggles it)" }),
+    checkpointDir: z
+      .string()
+      .default("")
+      .meta({ description: "where checkpoints are written; empty: no checkpoints" }),
+    checkpointKeep: z
+      .number()
+      .int()
+      .positive()
+      .default(3)
+      .meta({ unit: "files", description: "checkpoints kept" }),
+    checkpointEvery: positive()
+      .default(60)
+      .meta({ unit: "s", description: "live: seconds between checkpoints" }),
     /**
      * Novelty score behind the confidence: distance to the k nearest training samples ("knn") or the
      * reconstruction error of an autoencoder trained on them ("autoencoder").
      */
-    novelty: z.enum(["knn", "autoencoder"]).default("knn"),
+    novelty: z
+      .enum(["knn", "autoencoder"])
+      .default("knn")
+      .meta({ description: "confidence from knn (distance to driven ground) or autoencoder" }),
     /** kNN novelty: reference rows drawn from the replay buffer, and neighbours averaged. */
-    noveltyReferences: z.number().int().positive().default(128),
-    noveltyNeighbours: z.number().int().positive().default(3),
+    noveltyReferences: z
+      .number()
+      .int()
+      .positive()
+      .default(128)
+      .meta({ unit: "rows", description: "kNN: reference rows drawn from the replay buffer" }),
+    noveltyNeighbours: z
+      .number()
+      .int()
+      .positive()
+      .default(3)
+      .meta({ unit: "rows", description: "kNN: neighbours averaged" }),
     /**
      * kNN novelty distances: "standardised" (Euclidean between standardised features) or "local"
      * (Mahalanobis under the spread between neighbouring references; see learning/novelty.ts).
      * Never-driven ground that mixes driven ground's traits (patchwork's rubble: asphalt's colour,
      * cobbles' texture) stands out under "local"; see noveltyRidge for how far it goes.
      */
-    noveltyMetric: z.enum(["standardised", "local"]).default("local"),
+    noveltyMetric: z
+      .enum(["standardised", "local"])
+      .default("local")
+      .meta({ description: "kNN distance: local (Mahalanobis, neighbour spread) or standardised" }),
     /**
      * noveltyMetric local: ridge added to the neighbour-difference covariance (standardised units²).
      * Small ridges weight quiet directions most and also flag driven ground whose look varies in
      * them (grass and sand seen again later); 0.5 kept every simulated world's confidence AUROC
      * above 0.8 where 0.05 did not (default world seed 2: 0.83 vs 0.89).
      */
-    noveltyRidge: positive().default(0.5),
+    noveltyRidge: positive()
+      .default(0.5)
+      .meta({ unit: "1", description: "local metric: ridge added to the covariance (standardised units^2)" }),
     /**
      * kNN novelty features: "all" head inputs, or "invariant": the backbone's channels pooled over
      * orientation and without mean luminance, so that driven ground seen from another heading or
      * under another exposure does not look new (from the backbone's channel_names metadata; a
      * backbone without them gets "all"; see learning/novelty-features.ts).
      */
-    noveltyFeatures: z.enum(["all", "invariant"]).default("invariant"),
+    noveltyFeatures: z
+      .enum(["all", "invariant"])
+      .default("invariant")
+      .meta({ description: "kNN features: invariant (heading/exposure-invariant) or all" }),
     /** Autoencoder bottleneck width of the novelty (confidence) head. */
-    bottleneck: z.number().int().positive().default(8),
+    bottleneck: z
+      .number()
+      .int()
+      .positive()
+      .default(8)
+      .meta({ unit: "units", description: "width of the novelty autoencoder" }),
     /**
      * Confidence falls off as exp(-½(z/confidenceSigma)²) where z is the reconstruction error in
      * standard deviations (of log error) above the mean of the training samples' errors.
      */
-    confidenceSigma: positive().default(2),
+    confidenceSigma: positive()
+      .default(2)
+      .meta({ unit: "1", description: "confidence falls off as exp(-z^2 / (2 sigma^2))" }),
     /** Roughness bins for balance=per-bin. */
-    bins: z.number().int().min(1).max(100).default(5),
+    bins: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(5)
+      .meta({ unit: "bins", description: "roughness bins for balance: per-bin" }),
     /** Seed of weight initialisation and replay sampling (replay runs are reproducible). */
-    seed: z.number().int().nonnegative().default(1),
+    seed: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(1)
+      .meta({ unit: "seed", description: "seed of weight initialisation and replay sampling" }),
     /** Training starts once the replay buffer holds this many samples. */
-    minSamples: z.number().int().positive().default(64),
+    minSamples: z
+      .number()
+      .int()
+      .positive()
+      .default(64)
+      .meta({ unit: "samples", description: "training starts with this many samples buffered" }),
     /** Live mode: seconds between weight hand-overs from the training worker to the predictor. */
-    publishEvery: positive().default(2),
+    publishEvery: positive()
+      .default(2)
+      .meta({ unit: "s", description: "live: seconds between weight hand-overs from the worker" }),
   })
   .prefault({});
 
 export const OutputsSchema = z
   .strictObject({
-    costmapResolution: positive().default(0.2),
-    costmapSize: positive().default(20),
+    costmapResolution: positive()
+      .default(0.2)
+      .meta({ unit: "m", description: "cell size of ~/roughness/costmap" }),
+    costmapSize: positive()
+      .default(20)
+      .meta({ unit: "m", description: "side of the rolling costmap around the robot" }),
     /** Distance band ahead of the robot summarised as `roughness/ahead` (m). */
-    aheadMin: z.number().nonnegative().default(1),
-    aheadMax: positive().default(4),
+    aheadMin: z
+      .number()
+      .nonnegative()
+      .default(1)
+      .meta({ unit: "m", description: "band ahead of the robot summarised in ~/roughness/ahead, from ..." }),
+    aheadMax: positive().default(4).meta({ unit: "m", description: "... to" }),
     /** Speed limit: maxSpeed at roughness 0, minSpeed at roughness 1. */
-    maxSpeed: positive().default(2),
-    minSpeed: positive().default(0.3),
+    maxSpeed: positive().default(2).meta({ unit: "m/s", description: "~/speed_limit at roughness 0 ..." }),
+    minSpeed: positive()
+      .default(0.3)
+      .meta({ unit: "m/s", description: "... at roughness 1, and on ground it cannot judge" }),
     /** Cells below this confidence are unknown (-1) in the costmap. */
-    minConfidence: z.number().min(0).max(1).default(0.3),
+    minConfidence: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.3)
+      .meta({ unit: "1", description: "cells less confident than this are unknown (-1) in the costmap" }),
     /** Costmap evidence half-life (s of sensor time): older observations fade. */
-    costmapHalfLife: positive().default(10),
+    costmapHalfLife: positive()
+      .default(10)
+      .meta({ unit: "s", description: "costmap evidence half-life: older observations fade" }),
     /** Half width of the corridor summarised as `roughness/ahead` (m). */
-    aheadHalfWidth: positive().default(0.5),
+    aheadHalfWidth: positive()
+      .default(0.5)
+      .meta({ unit: "m", description: "half width of the corridor summarised in ~/roughness/ahead" }),
     /** Opacity of the colour layer in the overlay image at confidence 1. */
-    overlayAlpha: z.number().min(0).max(1).default(0.6),
+    overlayAlpha: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.6)
+      .meta({ unit: "1", description: "opacity of ~/roughness/overlay's colour layer at confidence 1" }),
     /**
      * Shrinkage towards what the robot has felt: each cell's roughness is pulled towards the running
      * mean label roughness by priorWeight × (1 − confidence). Ground unlike anything driven on gets
      * an estimate close to the typical ground instead of an extrapolation from texture alone (which
      * can be far off either way); familiar ground keeps its prediction. 0 = off.
      */
-    priorWeight: z.number().min(0).max(1).default(1),
+    priorWeight: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .meta({ unit: "1", description: "pull of uncertain cells towards the mean label roughness (0: off)" }),
     /** Passes of confidence-weighted 3×3 smoothing over neighbouring ground cells before output (0 = off). */
-    smoothing: z.number().int().min(0).max(5).default(2),
+    smoothing: z.number().int().min(0).max(5).default(2).meta({
+      unit: "passes",
+      description: "confidence-weighted 3x3 smoothing passes over ground cells (0: off)",
+    }),
   })
   .prefault({});
 
 export const MqttSchema = z
   .strictObject({
-    url: z.string().default(""),
-    robotId: z.string().default("robot"),
-    topicPrefix: z.string().default("terrain-learner"),
-    username: z.string().default(""),
-    password: z.string().default(""),
-    ca: z.string().default(""),
-    cert: z.string().default(""),
-    key: z.string().default(""),
+    url: z
+      .string()
+      .default("")
+      .meta({ description: "broker, e.g. mqtt://broker.local:1883 or mqtts://host:8883; empty: no MQTT" }),
+    robotId: z
+      .string()
+      .default("robot")
+      .meta({ description: "robot id in the topics <topicPrefix>/<robotId>/..." }),
+    topicPrefix: z.string().default("terrain-learner").meta({ description: "first level of the topics" }),
+    username: z.string().default("").meta({ description: "broker user name" }),
+    password: z.string().default("").meta({ description: "broker password (never logged)" }),
+    ca: z.string().default("").meta({ description: "mqtts: CA certificate file" }),
+    cert: z.string().default("").meta({ description: "mqtts: client certificate file" }),
+    key: z.string().default("").meta({ description: "mqtts: client key file" }),
     /** Max publications per second of roughness summaries / learner stats. */
-    roughnessRate: positive().default(2),
-    learnerRate: positive().default(0.2),
+    roughnessRate: positive()
+      .default(2)
+      .meta({ unit: "1/s", description: "most roughness summaries per second" }),
+    learnerRate: positive().default(0.2).meta({ unit: "1/s", description: "most learner stats per second" }),
     /** Messages kept while offline (oldest dropped). */
-    queueLimit: z.number().int().positive().default(500),
+    queueLimit: z
+      .number()
+      .int()
+      .positive()
+      .default(500)
+      .meta({ unit: "messages", description: "messages kept while offline (oldest dropped)" }),
     /** Also publish every label as it is made on `<prefix>/<robotId>/labels`. */
-    publishLabels: z.boolean().default(false),
+    publishLabels: z.boolean().default(false).meta({ description: "also publish every label" }),
     /** Seconds between reconnection attempts (a robot boots before its network). */
-    reconnectPeriod: positive().default(2),
-    connectTimeout: positive().default(10),
-    keepalive: z.number().int().nonnegative().default(30),
+    reconnectPeriod: positive().default(2).meta({ unit: "s", description: "between reconnection attempts" }),
+    connectTimeout: positive().default(10).meta({ unit: "s", description: "connection timeout" }),
+    keepalive: z.number().int().nonnegative().default(30).meta({ unit: "s", description: "MQTT keepalive" }),
     /** Empty: `terrain-learner-<robotId>-<random>`. */
-    clientId: z.string().default(""),
+    clientId: z
+      .string()
+      .default("")
+      .meta({ description: "client id; empty: terrain-learner-<robotId>-<random>" }),
     /** mqtts: verify the broker's certificate (turn off only on a bench with a self-made CA you did not pass in `ca`). */
-    rejectUnauthorized: z.boolean().default(true),
+    rejectUnauthorized: z
+      .boolean()
+      .default(true)
+      .meta({ description: "mqtts: verify the broker's certificate" }),
   })
   .prefault({});
 
 export const SerialSchema = z
   .strictObject({
-    path: z.string().default(""),
-    baudRate: z.number().int().positive().default(115200),
-    mode: z.enum(["nmea", "csv"]).default("nmea"),
+    path: z
+      .string()
+      .default("")
+      .meta({ description: "serial device (terrain-learner run), e.g. /dev/ttyACM0" }),
+    baudRate: z.number().int().positive().default(115200).meta({ unit: "baud", description: "line speed" }),
+    mode: z
+      .enum(["nmea", "csv"])
+      .default("nmea")
+      .meta({ description: "nmea ($TLIMU / $TLODO sentences) or csv" }),
     /** CSV mode: column names (t_us|t_ms|t_s, ax ay az gx gy gz, v w; other names are ignored). */
-    csvColumns: z.array(z.string()).default(["t_us", "ax", "ay", "az", "gx", "gy", "gz", "v", "w"]),
+    csvColumns: z
+      .array(z.string())
+      .default(["t_us", "ax", "ay", "az", "gx", "gy", "gz", "v", "w"])
+      .meta({ description: "csv: column names (t_us|t_ms|t_s, ax ay az gx gy gz, v w)" }),
     /** Bytes per line, `$` and `*HH` included; longer lines are dropped and counted. */
-    maxLineLength: z.number().int().min(8).default(256),
+    maxLineLength: z
+      .number()
+      .int()
+      .min(8)
+      .default(256)
+      .meta({ unit: "bytes", description: "longer lines are dropped and counted" }),
     /** NMEA mode: reject sentences without `*HH`. */
-    requireChecksum: z.boolean().default(true),
-    imuFrame: z.string().default("imu_link"),
+    requireChecksum: z.boolean().default(true).meta({ description: "nmea: reject sentences without *HH" }),
+    imuFrame: z.string().default("imu_link").meta({ description: "frame of the IMU samples" }),
     /** Multipliers to SI units (9.80665 for a device reporting g, 0.0174533 for deg/s). */
-    accelScale: positive().default(1),
-    gyroScale: positive().default(1),
+    accelScale: positive()
+      .default(1)
+      .meta({ unit: "1", description: "to m/s^2 (9.80665 for a device reporting g)" }),
+    gyroScale: positive().default(1).meta({ unit: "1", description: "to rad/s (0.0174533 for deg/s)" }),
     /** Width of the device's microsecond counter (32 for micros() on a microcontroller); 0: never wraps. */
-    clockWrapBits: z.number().int().min(0).max(53).default(32),
+    clockWrapBits: z
+      .number()
+      .int()
+      .min(0)
+      .max(53)
+      .default(32)
+      .meta({ unit: "bits", description: "device microsecond counter width (0: never wraps)" }),
     /** A device clock stepping back or running ahead of arrival by more than this (s) is re-anchored. */
-    maxClockJump: positive().default(1),
+    maxClockJump: positive()
+      .default(1)
+      .meta({ unit: "s", description: "larger device clock jumps re-anchor the clock" }),
     /** Odometry is not integrated across a gap longer than this (s). */
-    maxOdomGap: positive().default(0.5),
+    maxOdomGap: positive()
+      .default(0.5)
+      .meta({ unit: "s", description: "odometry is not integrated across longer gaps" }),
     /** Reopen a vanished device with backoff from reconnectMin to reconnectMax seconds. */
-    reconnectMin: positive().default(0.2),
-    reconnectMax: positive().default(5),
+    reconnectMin: positive().default(0.2).meta({ unit: "s", description: "reopen backoff from ..." }),
+    reconnectMax: positive().default(5).meta({ unit: "s", description: "... to" }),
   })
   .prefault({});
 
 export const RosSchema = z
   .strictObject({
-    nodeName: z.string().default("terrain_learner"),
-    useSimTime: z.boolean().default(false),
-    diagnosticsRate: positive().default(1),
+    nodeName: z.string().default("terrain_learner").meta({ description: "node name" }),
+    diagnosticsRate: positive().default(1).meta({ unit: "Hz", description: "rate of /diagnostics" }),
     /** Subscribe to sensor_msgs/Image (`raw`, topics.image) or CompressedImage (`compressed`, topics.compressedImage). */
-    imageTransport: z.enum(["raw", "compressed"]).default("raw"),
+    imageTransport: z
+      .enum(["raw", "compressed"])
+      .default("raw")
+      .meta({ description: "subscribe to raw (topics.image) or compressed (topics.compressedImage) images" }),
     /** Queue depth of the sensor-data (best effort) subscriptions. */
-    qosDepth: z.number().int().positive().default(5),
+    qosDepth: z
+      .number()
+      .int()
+      .positive()
+      .default(5)
+      .meta({ unit: "messages", description: "keep-last depth of the sensor-data subscriptions" }),
+    /**
+     * Reliability of the output images and their CameraInfo: best_effort (as camera drivers publish;
+     * a slow viewer does not hold the node back) or reliable (every frame reaches a recorder).
+     */
+    outputImageReliability: z
+      .enum(["best_effort", "reliable"])
+      .default("best_effort")
+      .meta({ description: "output images and their CameraInfo: best_effort or reliable" }),
     /** Publish the rgb8 overlay (costs a colour image per frame). */
-    publishOverlay: z.boolean().default(true),
+    publishOverlay: z
+      .boolean()
+      .default(true)
+      .meta({ description: "publish ~/roughness/overlay (an rgb8 image per frame)" }),
     /** Hz cap of costmap publications (latest wins). */
-    costmapRate: positive().default(2),
+    costmapRate: positive()
+      .default(2)
+      .meta({ unit: "Hz", description: "most ~/roughness/costmap messages per second" }),
+  })
+  .prefault({});
+
+export const LiveViewSchema = z
+  .strictObject({
+    /** Serve the Foxglove WebSocket live view (`--live-view`). */
+    enabled: z
+      .boolean()
+      .default(false)
+      .meta({ description: "serve the Foxglove WebSocket live view (--live-view)" }),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(8765)
+      .meta({ unit: "port", description: "TCP port of the live view (0: any free port)" }),
+    /** Listen address; 0.0.0.0 exposes the view (camera images included) to the network. */
+    host: z
+      .string()
+      .default("127.0.0.1")
+      .meta({ description: "listen address; 0.0.0.0 exposes the camera to the network" }),
+    /** Hz cap (wall clock) of each heavy channel (images, costmap, labels); latest wins. 0 = no cap. */
+    maxRate: z
+      .number()
+      .nonnegative()
+      .default(15)
+      .meta({ unit: "Hz", description: "cap per heavy channel (images, costmap, labels); 0: none" }),
+    /** Per-client queue of messages not yet handed to the socket; the oldest are dropped beyond it. */
+    queueMessages: z
+      .number()
+      .int()
+      .positive()
+      .default(64)
+      .meta({ unit: "messages", description: "per-viewer queue; the oldest are dropped beyond it" }),
+    queueBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(32 * 2 ** 20)
+      .meta({ unit: "bytes", description: "per-viewer queue size in bytes" }),
   })
   .prefault({});
 
 export const ConfigSchema = z.strictObject({
-  topics: TopicsSchema,
-  frames: FramesSchema,
-  fusion: FusionSchema,
-  keyframes: KeyframesSchema,
-  labeller: LabellerSchema,
-  association: AssociationSchema,
-  learner: LearnerSchema,
-  outputs: OutputsSchema,
-  mqtt: MqttSchema,
-  serial: SerialSchema,
-  ros: RosSchema,
+  /** The standard ROS parameter, in the same place as in any ROS 2 params file. */
+  use_sim_time: z
+    .boolean()
+    .default(false)
+    .meta({ description: "use /clock (bag playback, simulation) instead of the wall clock" }),
+  topics: TopicsSchema.meta({ description: "Input topics (the launch files' *_topic arguments set them)" }),
+  frames: FramesSchema.meta({ description: "Frames (REP-105)" }),
+  fusion: FusionSchema.meta({ description: "Merging the input streams in stamp order" }),
+  keyframes: KeyframesSchema.meta({ description: "Camera frames kept for association with later labels" }),
+  labeller: LabellerSchema.meta({
+    description: "Vibration labels: one roughness label per ground step driven",
+  }),
+  association: AssociationSchema.meta({ description: "Which keyframe cells a label teaches about" }),
+  learner: LearnerSchema.meta({ description: "Backbone (ONNX) and the online head (tfjs)" }),
+  outputs: OutputsSchema.meta({ description: "Costmap, roughness ahead, speed limit, overlay" }),
+  mqtt: MqttSchema.meta({ description: "Fleet telemetry over MQTT" }),
+  serial: SerialSchema.meta({ description: "Serial IMU / odometry (terrain-learner run only)" }),
+  ros: RosSchema.meta({ description: "The ROS 2 node" }),
+  liveView: LiveViewSchema.meta({ description: "Foxglove WebSocket live view (--live-view)" }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type LabellerConfig = Config["labeller"];
 export type LearnerConfig = Config["learner"];
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
+/**
+ * Validates parameters given as a plain map or a whole ROS params file (the `terrain_learner` and
+ * `/**` entries apply); errors name the key path (`labeller.bandHigh: ...`).
+ */
+export function configFromObject(input: unknown, source = "config"): Config {
+  const params: Obj = {};
+  mergeDocument(params, input ?? {}, source);
+  return validateParameters(params, source);
 }
 
-/** Validates an already-parsed object; errors name the key path (`labeller.bandHigh: ...`). */
-export function configFromObject(input: unknown, source = "config"): Config {
-  const unwrapped = unwrapRosParams(input ?? {});
-  const result = ConfigSchema.safeParse(unwrapped);
+/** Validates merged parameters against the schema (defaults fill the rest). */
+export function validateParameters(params: Obj, source: string): Config {
+  const result = ConfigSchema.safeParse(params);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const path = issue.path.join(".");
@@ -362,36 +732,26 @@ export function defaultConfig(): Config {
   return configFromObject({});
 }
 
-/** Reads YAML or JSON (a ROS params file works too); no path → defaults. */
-export function loadConfig(path?: string): Config {
-  if (!path) return defaultConfig();
+/** Reads and parses one YAML (or JSON) file; errors name the file. */
+export function readConfigDocument(path: string, what = "config"): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
     throw new ConfigError(
-      `cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
-  }
-  return configFromObject(parsed, path);
+  return parseYamlText(text, path);
 }
 
 /**
- * A ROS 2 params file nests everything under `<node name>: ros__parameters:` (node name may be
- * `/**` or namespaced). Take the first node entry that has `ros__parameters`.
+ * Reads config files (plain YAML/JSON or ROS 2 params files, in any mix), later files overriding
+ * earlier ones key by key, as `--params-file` does; no path → defaults.
  */
-export function unwrapRosParams(input: unknown): unknown {
-  if (input === null || typeof input !== "object" || Array.isArray(input)) return input;
-  for (const value of Object.values(input as Record<string, unknown>)) {
-    if (value && typeof value === "object" && "ros__parameters" in value) {
-      return (value as Record<string, unknown>).ros__parameters;
-    }
-  }
-  return input;
+export function loadConfig(paths?: string | readonly string[]): Config {
+  const list = paths === undefined ? [] : typeof paths === "string" ? [paths] : paths;
+  const params: Obj = {};
+  for (const path of list) mergeDocument(params, readConfigDocument(path), path);
+  return validateParameters(params, list.length ? list.join(" + ") : "defaults");
 }

@@ -925,6 +925,7 @@ class PipelineImpl implements Pipeline {
         ahead: ahead.roughness,
         aheadConfidence: ahead.confidence,
         speedLimit,
+        camera: this.#supervisor.cameraModel ?? undefined,
       },
     });
   }

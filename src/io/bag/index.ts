@@ -54,6 +54,32 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+const SPLIT_NAME = /^(.*)_(\d+)\.(db3|mcap)$/;
+
+/** Sorts split parts by their index (`x_10` after `x_9`), other names by name. */
+function bySplitIndex(a: string, b: string): number {
+  const ma = SPLIT_NAME.exec(a);
+  const mb = SPLIT_NAME.exec(b);
+  if (ma && mb && ma[1] === mb[1] && ma[3] === mb[3]) return Number(ma[2]) - Number(mb[2]);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** True when the names are all `<prefix>_<n>.<ext>` with one prefix and one extension. */
+function isOneSplitRecording(names: readonly string[]): boolean {
+  const parts = names.map((n) => SPLIT_NAME.exec(n));
+  const first = parts[0];
+  return first !== undefined && parts.every((m) => m !== null && m[1] === first![1] && m[3] === first![3]);
+}
+
+/** Split indices missing from 0..max (a part lost or deleted). */
+function missingSplitParts(names: readonly string[]): number[] {
+  const have = new Set(names.map((n) => Number(SPLIT_NAME.exec(n)?.[2] ?? -1)));
+  const max = Math.max(...have);
+  const missing: number[] = [];
+  for (let i = 0; i < max; i++) if (!have.has(i)) missing.push(i);
+  return missing;
+}
+
 async function openFolder(dir: string): Promise<BagSource> {
   const warnings: string[] = [];
   let storage: string;
@@ -84,15 +110,23 @@ async function openFolder(dir: string): Promise<BagSource> {
     }
   } else {
     // A recorder that lost power may not have written metadata.yaml: read the data files there are.
-    const names = (await readdir(dir)).sort();
-    const db3 = names.filter((n) => extname(n) === ".db3");
-    const mcap = names.filter((n) => extname(n) === ".mcap");
-    if (db3.length === 0 && mcap.length === 0) {
+    const names = (await readdir(dir)).sort(bySplitIndex);
+    const data = names.filter((n) => extname(n) === ".db3" || extname(n) === ".mcap");
+    if (data.length === 0) {
       throw new Error(`${dir}: not a rosbag2 folder (no metadata.yaml, no .db3 or .mcap files)`);
     }
-    storage = db3.length > 0 ? "sqlite3" : "mcap";
-    files = (db3.length > 0 ? db3 : mcap).map((n) => join(dir, n));
+    // Without metadata.yaml only rosbag2's split naming (<name>_0, <name>_1, ...) says that files
+    // belong to one recording; reading unrelated recordings as one would merge them.
+    if (data.length > 1 && !isOneSplitRecording(data)) {
+      throw new Error(
+        `${dir}: holds ${data.length} bag files that are not the split parts of one recording (${data.join(", ")}) and no metadata.yaml; name the file to read, e.g. ${join(dir, data[0]!)}`,
+      );
+    }
+    storage = extname(data[0]!) === ".db3" ? "sqlite3" : "mcap";
+    files = data.map((n) => join(dir, n));
     warnings.push(`${dir}: no metadata.yaml; reading ${files.map((f) => basename(f)).join(", ")}`);
+    const gaps = data.length > 1 ? missingSplitParts(data) : [];
+    if (gaps.length) warnings.push(`${dir}: split parts ${gaps.join(", ")} are missing`);
   }
   return openStorage(dir, storage, files, warnings);
 }

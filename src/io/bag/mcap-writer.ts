@@ -1,6 +1,10 @@
 // Writes ROS 2 messages to an MCAP file the way rosbag2's MCAP storage does (profile `ros2`,
 // `ros2msg` schemas, `cdr` messages, zstd- or lz4-compressed chunks, full summary and indexes), so
 // Foxglove, `ros2 bag play` and `mcap info` open what the simulator and recorder write.
+//
+// The file is written under a temporary name in the same folder and renamed into place by
+// `close()`, once the summary and footer are on disk; `abort()` drops it instead. Whatever was at
+// the path before stays intact until the new file is complete.
 
 import { type FileHandle, open } from "node:fs/promises";
 import { MessageWriter } from "@foxglove/rosmsg2-serialization";
@@ -9,28 +13,8 @@ import { McapWriter } from "@mcap/core";
 import { FileHandleWritable } from "@mcap/nodejs";
 import { secondsToNs } from "../../core/time.ts";
 import { definitionsFor, ros2TypeName, schemaTextFor } from "../ros/definitions.ts";
-
-/**
- * rosbag2's offered_qos_profiles YAML (Humble's integer enums) for a latched publisher: keep last 1,
- * reliable, transient local, default deadline/lifespan/liveliness.
- */
-const LATCHED_QOS = [
-  "- history: 1",
-  "  depth: 1",
-  "  reliability: 1",
-  "  durability: 1",
-  "  deadline:",
-  "    sec: 2147483647",
-  "    nsec: 4294967295",
-  "  lifespan:",
-  "    sec: 2147483647",
-  "    nsec: 4294967295",
-  "  liveliness: 1",
-  "  liveliness_lease_duration:",
-  "    sec: 2147483647",
-  "    nsec: 4294967295",
-  "  avoid_ros_namespace_conventions: false",
-].join("\n");
+import { offeredQosYaml, type QosProfile, TF_STATIC_QOS } from "../ros/qos.ts";
+import { commitTemp, discardTemp, tempPathFor } from "../safe-output.ts";
 
 export type ChunkCompression = "zstd" | "lz4" | "none";
 
@@ -54,17 +38,21 @@ interface TopicEntry {
 
 export class Ros2McapWriter {
   readonly path: string;
+  /** Where the bytes go until `close()` renames the finished file to `path`. */
+  readonly tempPath: string;
   #handle: FileHandle;
   #writer: McapWriter;
   #topics = new Map<string, TopicEntry>();
   #schemas = new Map<string, number>();
   #closed = false;
+  #messages = 0;
   // McapWriter requires each call to finish before the next starts; this chain serialises callers
   // that do not await.
   #queue: Promise<void> = Promise.resolve();
 
-  private constructor(path: string, handle: FileHandle, writer: McapWriter) {
+  private constructor(path: string, tempPath: string, handle: FileHandle, writer: McapWriter) {
     this.path = path;
+    this.tempPath = tempPath;
     this.#handle = handle;
     this.#writer = writer;
   }
@@ -83,7 +71,8 @@ export class Ros2McapWriter {
       const lz4 = (await import("lz4js")) as unknown as { compress(data: Uint8Array): Uint8Array };
       compressChunk = (data) => ({ compression: "lz4", compressedData: lz4.compress(data) });
     }
-    const handle = await open(path, "w");
+    const tempPath = tempPathFor(path);
+    const handle = await open(tempPath, "wx");
     try {
       const writer = new McapWriter({
         writable: new FileHandleWritable(handle),
@@ -92,21 +81,29 @@ export class Ros2McapWriter {
         compressChunk,
       });
       await writer.start({ profile: "ros2", library: options.library ?? "terrain-learner" });
-      const self = new Ros2McapWriter(path, handle, writer);
+      const self = new Ros2McapWriter(path, tempPath, handle, writer);
+      // Without serialized metadata, rosbag2 (Iron and later) reads offered_qos_profiles in the
+      // integer form of metadata version 8, the form Humble writes and reads (src/io/ros/qos.ts).
+      await writer.addMetadata({ name: "rosbag2", metadata: new Map([["serialized_metadata", ""]]) });
       for (const [name, entries] of Object.entries(options.metadata ?? {})) {
         await writer.addMetadata({ name, metadata: new Map(Object.entries(entries)) });
       }
       return self;
     } catch (err) {
       await handle.close();
+      await discardTemp(tempPath);
       throw new Error(`cannot start MCAP file ${path}: ${(err as Error).message}`);
     }
   }
 
-  /** Declares a topic; optional, `write` declares unknown topics on first use. */
-  addTopic(topic: string, type: string): Promise<void> {
+  /**
+   * Declares a topic and the QoS its publisher offers (rosbag2's `offered_qos_profiles`, what
+   * `ros2 bag play` offers again). Optional: `write` declares unknown topics on first use, /tf_static
+   * with tf2's static-broadcaster QoS and others with none recorded.
+   */
+  addTopic(topic: string, type: string, qos?: QosProfile): Promise<void> {
     return this.#enqueue(async () => {
-      await this.#ensureTopic(topic, type);
+      await this.#ensureTopic(topic, type, qos);
     });
   }
 
@@ -131,19 +128,42 @@ export class Ros2McapWriter {
         publishTime: time,
         data,
       });
+      this.#messages++;
     });
   }
 
-  /** Finishes the summary and closes the file. Safe to call twice. */
+  /** Messages written so far. */
+  get messageCount(): number {
+    return this.#messages;
+  }
+
+  /**
+   * Finishes the summary and footer, closes the file and renames it to `path`. If finishing fails
+   * the temporary file is removed and `path` is left as it was. Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.#closed) return this.#queue;
     this.#closed = true;
-    const done = this.#queue.then(() => this.#writer.end());
     try {
-      await done;
-    } finally {
-      await this.#handle.close();
+      try {
+        await this.#queue.then(() => this.#writer.end());
+      } finally {
+        await this.#handle.close();
+      }
+      await commitTemp(this.tempPath, this.path);
+    } catch (err) {
+      await discardTemp(this.tempPath);
+      throw err;
     }
+  }
+
+  /** Drops the recording: closes and removes the temporary file; `path` is not touched. */
+  async abort(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#queue;
+    await this.#handle.close().catch(() => {});
+    await discardTemp(this.tempPath);
   }
 
   #enqueue(job: () => Promise<void>): Promise<void> {
@@ -154,7 +174,7 @@ export class Ros2McapWriter {
     return next;
   }
 
-  async #ensureTopic(topic: string, type: string): Promise<TopicEntry> {
+  async #ensureTopic(topic: string, type: string, qos?: QosProfile): Promise<TopicEntry> {
     const existing = this.#topics.get(topic);
     if (existing) return existing;
     const fullType = ros2TypeName(type);
@@ -173,7 +193,9 @@ export class Ros2McapWriter {
       messageEncoding: "cdr",
       // rosbag2 stores the offered QoS here; an empty list is what it writes for none. /tf_static
       // is latched (transient local): `ros2 bag play` re-offers it so late subscribers still get it.
-      metadata: new Map([["offered_qos_profiles", topic === "/tf_static" ? LATCHED_QOS : ""]]),
+      metadata: new Map([
+        ["offered_qos_profiles", offeredQosYaml(qos ? [qos] : topic === "/tf_static" ? [TF_STATIC_QOS] : [])],
+      ]),
     });
     const entry = { channelId, serializer: new MessageWriter(definitionsFor(fullType)), sequence: 0 };
     this.#topics.set(topic, entry);

@@ -34,6 +34,25 @@ const DURATION: MessageDefinition = { ...TIME, name: "builtin_interfaces/Duratio
 // parsed together with the std_msgs/Header text so that its references resolve.
 const EXTRA_MSG: Record<string, string> = {
   "nav2_msgs/SpeedLimit": "std_msgs/Header header\nbool percentage\nfloat64 speed_limit",
+  // The learner's state as one plottable message (the live view's `learner` topic; not a ROS interface).
+  "terrain_learner_msgs/LearnerStats": [
+    "std_msgs/Header header",
+    "float64 sensor_seconds",
+    "uint32 frames_processed",
+    "uint32 frames_dropped",
+    "uint32 keyframes",
+    "uint32 labels",
+    "uint32 samples",
+    "uint32 train_steps",
+    "uint32 buffer_size",
+    "float32 loss",
+    "float32 rho",
+    "float32 frame_ms",
+    "float32 roughness_ahead",
+    "float32 speed_limit",
+    "bool learning",
+    "string backend",
+  ].join("\n"),
 };
 const HEADER_MSG = "MSG: std_msgs/Header\nbuiltin_interfaces/Time stamp\nstring frame_id\n";
 

@@ -1,0 +1,177 @@
+// The live view as a sink of the pipeline: its events (predictions, labels, stats) and a tap on its
+// inputs (TF, camera info, odometry) become messages on the live view server's channels.
+//
+//   const server = await startLiveView(config, log);         // before the pipeline: viewers may connect early
+//   const sink = attachLiveView(server, pipeline, config);   // events$ → channels
+//   pipeline = tapInputs(pipeline, sink.input);               // or call sink.input(event) where inputs are pushed
+//   ...; await sink.close(); await server.close();
+//
+// All work happens in the event callbacks and is bounded: nothing is built for a channel nobody
+// watches, heavy channels are capped at `liveView.maxRate`, and sending never waits for a viewer.
+
+import type { Observable, Subscription } from "rxjs";
+import type { BagEvent } from "../../io/bag/types.ts";
+import type { Config } from "../../runtime/config.ts";
+import type { CoreInput, Pipeline } from "../../runtime/pipeline.ts";
+import { type LiveViewKey, liveViewChannels } from "./channels.ts";
+import { type LiveMessage, LiveViewMapper } from "./messages.ts";
+import { LiveViewServer } from "./server.ts";
+
+export { type LiveChannel, type LiveViewKey, liveViewChannels } from "./channels.ts";
+export { LiveViewServer, type LiveViewStats } from "./server.ts";
+
+/** Learner stats messages per second of wall time at most (plots need no more). */
+const LEARNER_RATE = 5;
+/** Seconds between re-sends of what a late viewer needs (static TF, camera info, labels). */
+const LATCH_PERIOD_MS = 1000;
+
+export async function startLiveView(config: Config, log?: (line: string) => void): Promise<LiveViewServer> {
+  const l = config.liveView;
+  return LiveViewServer.start(liveViewChannels(config), {
+    host: l.host,
+    port: l.port,
+    maxRate: l.maxRate,
+    queueMessages: l.queueMessages,
+    queueBytes: l.queueBytes,
+    log,
+  });
+}
+
+export interface LiveViewSink {
+  /**
+   * An input as it goes into the pipeline (bag event or core input). A no-op when the pipeline has an
+   * inputs tap (`taps.inputs$`): the sink then reads the inputs there.
+   */
+  input(event: BagEvent | CoreInput): void;
+  /** Stops listening to the pipeline (the server stays up; close it separately). */
+  close(): void;
+}
+
+/** The pipeline as the live view uses it; `taps.inputs$` where the pipeline offers its inputs as a stream. */
+export type LiveViewPipeline = Pick<Pipeline, "events$" | "stats" | "truthFor"> & {
+  readonly taps?: { readonly inputs$?: Observable<unknown> };
+};
+
+export function attachLiveView(
+  server: LiveViewServer,
+  pipeline: LiveViewPipeline,
+  config: Config,
+  log: (line: string) => void = () => undefined,
+): LiveViewSink {
+  const mapper = new LiveViewMapper(config);
+  const wants = (key: LiveViewKey) => server.wants(key);
+  let lastLearnerMs = Number.NEGATIVE_INFINITY;
+  let labelsDirty = false;
+  let failed = false;
+
+  const send = (msgs: readonly (LiveMessage | undefined)[]) => {
+    for (const m of msgs) if (m) server.publish(m.key, m.stamp, m.message);
+  };
+  // A failure here is a bug in the live view; it must not take the pipeline down with it.
+  const guarded =
+    <A extends unknown[]>(fn: (...args: A) => void) =>
+    (...args: A) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        if (!failed) log(`live view: ${(err as Error).message}`);
+        failed = true;
+      }
+    };
+  const sendLabels = () => {
+    if (labelsDirty && mapper.labelCount > 0 && server.due("labels")) {
+      labelsDirty = false;
+      send([mapper.labelsMessage()]);
+    }
+  };
+  const sendLearner = (force: boolean) => {
+    const now = performance.now();
+    if (!server.wants("learner") || (!force && now - lastLearnerMs < 1000 / LEARNER_RATE)) return;
+    lastLearnerMs = now;
+    send([mapper.learner(pipeline.stats(), config.learner.enabled)]);
+  };
+
+  const sub: Subscription = pipeline.events$.subscribe(
+    guarded((e) => {
+      switch (e.type) {
+        case "prediction": {
+          const heavy = (key: LiveViewKey) => server.due(key);
+          // Ground truth for the live ρ only when someone plots it (it costs a projection per frame).
+          const truth = server.wants("learner")
+            ? pipeline.truthFor(e.stamp, e.outputs.grid)?.roughness
+            : undefined;
+          send(mapper.prediction(e, heavy, truth));
+          server.broadcastTime(e.stamp);
+          sendLearner(false);
+          sendLabels();
+          return;
+        }
+        case "label":
+          mapper.label(e.label);
+          labelsDirty = true;
+          sendLabels();
+          return;
+        case "stats":
+          sendLearner(false);
+          return;
+        case "done":
+          // The final state, whatever the rate caps skipped.
+          if (mapper.labelCount > 0 && server.wants("labels")) send([mapper.labelsMessage()]);
+          labelsDirty = false;
+          sendLearner(true);
+          return;
+        default:
+          return;
+      }
+    }),
+  );
+
+  // What a viewer that joins later needs at once: the protocol keeps no last message per channel.
+  const latched = guarded((key?: LiveViewKey) => {
+    if ((!key || key === "tfStatic") && server.wants("tfStatic")) send([mapper.staticTransforms()]);
+    if ((!key || key === "cameraInfo") && server.wants("cameraInfo")) send([mapper.cameraInfo()]);
+    if (key === "labels" && mapper.labelCount > 0) send([mapper.labelsMessage()]);
+    if (!key) {
+      labelsDirty ||= mapper.labelCount > 0;
+      sendLabels();
+    }
+  });
+  const onInput = guarded((event: BagEvent | CoreInput) => send(mapper.input(event, wants)));
+  // Transforms, camera info and odometry have the same shape in the tap as in CoreInput.
+  const inputs$ = pipeline.taps?.inputs$;
+  if (inputs$) sub.add(inputs$.subscribe((e) => onInput(e as CoreInput)));
+  const unsubscribe = server.onSubscribe((key) => latched(key));
+  const timer = setInterval(() => latched(), LATCH_PERIOD_MS);
+  timer.unref();
+
+  return {
+    input: inputs$ ? () => undefined : onInput,
+    close() {
+      clearInterval(timer);
+      unsubscribe();
+      sub.unsubscribe();
+    },
+  };
+}
+
+/**
+ * `pipeline` with every pushed input shown to `tap` first: for entry points that push inputs from
+ * elsewhere (the ROS node, the serial source). Everything else is the pipeline itself.
+ */
+export function tapInputs<P extends Pick<Pipeline, "push">>(
+  pipeline: P,
+  tap: (event: BagEvent | CoreInput) => void,
+): P {
+  return new Proxy(pipeline, {
+    get(target, prop) {
+      if (prop === "push")
+        return (event: BagEvent | CoreInput) => {
+          tap(event);
+          return target.push(event);
+        };
+      // Methods run on the pipeline itself (its private fields are not on the proxy).
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}

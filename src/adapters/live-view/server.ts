@@ -1,0 +1,281 @@
+// The Foxglove WebSocket server (protocol `foxglove.websocket.v1`, through @foxglove/ws-protocol on
+// a `ws` server): advertises the live view's channels with their `ros2msg` schemas and sends CDR
+// messages to the viewers that subscribed. Messages are serialised once per channel, and only when a
+// viewer subscribed to it; each viewer has its own bounded queue (outbox.ts), so a slow viewer loses
+// old messages and never holds up the caller.
+
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { MessageWriter } from "@foxglove/rosmsg2-serialization";
+import wsProtocol from "@foxglove/ws-protocol";
+import { WebSocketServer } from "ws";
+import { secondsToNs } from "../../core/time.ts";
+import { definitionsFor, ros2TypeName, schemaTextFor } from "../../io/ros/definitions.ts";
+import type { LiveChannel, LiveViewKey } from "./channels.ts";
+import { Outbox, type OutboxStats } from "./outbox.ts";
+
+const { FoxgloveServer } = wsProtocol;
+type FoxgloveServerT = InstanceType<typeof FoxgloveServer>;
+
+export interface LiveViewServerOptions {
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  /** Hz cap (wall clock) per heavy channel; 0: none. */
+  maxRate: number;
+  queueMessages: number;
+  queueBytes: number;
+  /** Unsent bytes a viewer's socket may hold before its queue fills (default 2 MiB). */
+  highWater?: number;
+  /** Server name shown by the viewer. */
+  name?: string;
+  log?: (line: string) => void;
+}
+
+interface ChannelState {
+  spec: LiveChannel;
+  id: number;
+  writer: MessageWriter;
+  subscribers: number;
+  lastSentMs: number;
+  published: number;
+  /** Messages not sent because of the rate cap. */
+  skipped: number;
+}
+
+export interface LiveViewStats {
+  url: string;
+  clients: OutboxStats[];
+  /** Totals over every viewer that has come and gone. */
+  totals: { connections: number; sent: number; dropped: number };
+  channels: Record<string, { published: number; skipped: number; subscribers: number }>;
+}
+
+export class LiveViewServer {
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  readonly #options: LiveViewServerOptions;
+  readonly #http: Server;
+  readonly #wss: WebSocketServer;
+  readonly #fox: FoxgloveServerT;
+  readonly #channels = new Map<LiveViewKey, ChannelState>();
+  readonly #byId = new Map<number, ChannelState>();
+  readonly #outboxes = new Set<Outbox>();
+  readonly #subscribeListeners = new Set<(key: LiveViewKey) => void>();
+  #totals = { connections: 0, sent: 0, dropped: 0 };
+  #closed = false;
+
+  private constructor(
+    options: LiveViewServerOptions,
+    http: Server,
+    wss: WebSocketServer,
+    fox: FoxgloveServerT,
+    channels: readonly LiveChannel[],
+  ) {
+    this.#options = options;
+    this.#http = http;
+    this.#wss = wss;
+    this.#fox = fox;
+    const addr = http.address() as AddressInfo;
+    this.port = addr.port;
+    this.host = options.host;
+    const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host;
+    this.url = `ws://${shownHost}:${addr.port}`;
+    for (const spec of channels) {
+      const type = ros2TypeName(spec.type);
+      const id = fox.addChannel({
+        topic: spec.topic,
+        encoding: "cdr",
+        schemaName: type,
+        schema: schemaTextFor(type),
+        schemaEncoding: "ros2msg",
+      });
+      const state: ChannelState = {
+        spec,
+        id,
+        writer: new MessageWriter(definitionsFor(type)),
+        subscribers: 0,
+        lastSentMs: Number.NEGATIVE_INFINITY,
+        published: 0,
+        skipped: 0,
+      };
+      this.#channels.set(spec.key, state);
+      this.#byId.set(id, state);
+    }
+    fox.on("subscribe", (id) => {
+      const c = this.#byId.get(id);
+      if (!c) return;
+      c.subscribers = 1;
+      for (const l of this.#subscribeListeners) l(c.spec.key);
+    });
+    fox.on("unsubscribe", (id) => {
+      const c = this.#byId.get(id);
+      if (c) c.subscribers = 0;
+    });
+    fox.on("error", (err) => options.log?.(`live view: ${err.message}`));
+  }
+
+  /** Listens on host:port; rejects with a clear message when the port is taken. */
+  static async start(
+    channels: readonly LiveChannel[],
+    options: LiveViewServerOptions,
+  ): Promise<LiveViewServer> {
+    const fox = new FoxgloveServer({
+      name: options.name ?? "terrain-learner",
+      // `time`: viewers follow the data's clock (a replay's sensor time), not their own.
+      capabilities: ["time"],
+      supportedEncodings: ["cdr"],
+    });
+    const http = createServer((_req, res) => {
+      res.writeHead(426, { "content-type": "text/plain" });
+      res.end("terrain-learner live view: connect with Foxglove (Open connection → Foxglove WebSocket)\n");
+    });
+    const wss = new WebSocketServer({
+      server: http,
+      handleProtocols: (protocols) => fox.handleProtocols(protocols),
+      // Viewers send little (subscriptions); a large frame from one is a mistake or an attack.
+      maxPayload: 1024 * 1024,
+    });
+    // The ws server re-emits its HTTP server's errors; those are handled below (listen) or logged.
+    wss.on("error", (err) => options.log?.(`live view: ${err.message}`));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        http.off("listening", onListening);
+        reject(
+          new Error(
+            err.code === "EADDRINUSE"
+              ? `live view: port ${options.port} on ${options.host} is in use (pick another with --live-view PORT)`
+              : `live view: cannot listen on ${options.host}:${options.port}: ${err.message}`,
+          ),
+        );
+      };
+      const onListening = () => {
+        http.off("error", onError);
+        resolve();
+      };
+      http.once("error", onError);
+      http.once("listening", onListening);
+      http.listen(options.port, options.host);
+    }).catch((err: unknown) => {
+      wss.close();
+      throw err;
+    });
+    const server = new LiveViewServer(options, http, wss, fox, channels);
+    wss.on("connection", (ws, req) =>
+      server.#accept(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`),
+    );
+    return server;
+  }
+
+  /** Whether any viewer subscribes to `key` (build its message only then). */
+  wants(key: LiveViewKey): boolean {
+    const c = this.#channels.get(key);
+    return c !== undefined && c.subscribers > 0;
+  }
+
+  /** Called with a channel's key when its first viewer subscribes (to send it what it missed). */
+  onSubscribe(listener: (key: LiveViewKey) => void): () => void {
+    this.#subscribeListeners.add(listener);
+    return () => this.#subscribeListeners.delete(listener);
+  }
+
+  /**
+   * Whether a heavy channel is due (its rate cap allows a message now). Light channels always are.
+   * Check before building a large message; `publish` does not check again.
+   */
+  due(key: LiveViewKey, nowMs = performance.now()): boolean {
+    const c = this.#channels.get(key);
+    if (!c || c.subscribers === 0) return false;
+    const rate = this.#options.maxRate;
+    if (!c.spec.heavy || !(rate > 0)) return true;
+    if (nowMs - c.lastSentMs >= 1000 / rate) return true;
+    c.skipped++;
+    return false;
+  }
+
+  /** Serialises `message` (a ROS message object of the channel's type) and sends it to its viewers. */
+  publish(key: LiveViewKey, stamp: number, message: unknown): void {
+    const c = this.#channels.get(key);
+    if (this.#closed || !c || c.subscribers === 0) return;
+    let data: Uint8Array;
+    try {
+      data = c.writer.writeMessage(message);
+    } catch (err) {
+      throw new Error(
+        `live view: cannot serialise ${c.spec.type} for ${c.spec.topic}: ${(err as Error).message}`,
+      );
+    }
+    c.lastSentMs = performance.now();
+    c.published++;
+    this.#fox.sendMessage(c.id, secondsToNs(Number.isFinite(stamp) ? Math.max(0, stamp) : 0), data);
+  }
+
+  /** The data's current time, for viewers that follow the server's clock. */
+  broadcastTime(stamp: number): void {
+    if (this.#closed || !Number.isFinite(stamp) || stamp < 0 || this.#outboxes.size === 0) return;
+    this.#fox.broadcastTime(secondsToNs(stamp));
+  }
+
+  stats(): LiveViewStats {
+    const clients = [...this.#outboxes].map((o) => o.stats());
+    const channels: LiveViewStats["channels"] = {};
+    for (const c of this.#channels.values())
+      channels[c.spec.topic] = { published: c.published, skipped: c.skipped, subscribers: c.subscribers };
+    let sent = this.#totals.sent;
+    let dropped = this.#totals.dropped;
+    for (const s of clients) {
+      sent += s.sent;
+      dropped += s.dropped;
+    }
+    return {
+      url: this.url,
+      clients,
+      totals: { connections: this.#totals.connections, sent, dropped },
+      channels,
+    };
+  }
+
+  /** Open viewer connections and queued messages (tests check that closed viewers leave nothing). */
+  resources(): { outboxes: number; sockets: number; queued: number } {
+    let queued = 0;
+    for (const o of this.#outboxes) queued += o.stats().queued;
+    return { outboxes: this.#outboxes.size, sockets: this.#wss.clients.size, queued };
+  }
+
+  /** Disconnects every viewer and stops listening. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#subscribeListeners.clear();
+    for (const ws of this.#wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+  }
+
+  #accept(ws: import("ws").WebSocket, name: string): void {
+    if (this.#closed) {
+      ws.terminate();
+      return;
+    }
+    const o = this.#options;
+    const outbox = new Outbox(ws, name, {
+      maxMessages: o.queueMessages,
+      maxBytes: o.queueBytes,
+      highWater: o.highWater ?? 2 * 2 ** 20,
+    });
+    this.#outboxes.add(outbox);
+    this.#totals.connections++;
+    ws.on("error", (err) => o.log?.(`live view: viewer ${name}: ${err.message}`));
+    ws.on("close", () => {
+      // Keep the viewer's counts in the totals; drop everything else it held.
+      const s = outbox.stats();
+      this.#totals.sent += s.sent;
+      this.#totals.dropped += s.dropped;
+      this.#outboxes.delete(outbox);
+      o.log?.(`live view: viewer ${name} left (sent ${s.sent}, dropped ${s.dropped})`);
+    });
+    o.log?.(`live view: viewer ${name} connected`);
+    this.#fox.handleConnection(outbox, name);
+  }
+}

@@ -1,0 +1,149 @@
+// `replay --record`: what the live node would publish, written to an MCAP with the node's topic
+// names, message types and QoS (from the same specs ros2.ts creates its publishers from), next to
+// the input topics. Outputs follow sensor time: the costmap at `ros.costmapRate` Hz of bag time,
+// /diagnostics at `ros.diagnosticsRate`, label markers as labels are made, and the roughness
+// image's CameraInfo with each roughness image.
+
+import type { BagMessage } from "../io/bag/index.ts";
+import type { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
+import { hasDefinition } from "../io/ros/definitions.ts";
+import type { Config } from "../runtime/config.ts";
+import type { PipelineEvent, PipelineStats } from "../runtime/pipeline.ts";
+import {
+  diagnosticsMessage,
+  type InputKind,
+  InputMeter,
+  type Outgoing,
+  OutputMapper,
+  type PublisherSpec,
+  publisherSpecs,
+  type SubscriptionSpec,
+  subscriptionSpecs,
+} from "./ros2-wiring.ts";
+
+export interface OutputRecorderOptions {
+  /** Leave the input topics out of the recording. */
+  outputsOnly?: boolean;
+  /** The pipeline's current stats, for /diagnostics. */
+  stats: () => PipelineStats;
+}
+
+export class OutputRecorder {
+  readonly specs: readonly PublisherSpec[];
+  readonly #writer: Ros2McapWriter;
+  readonly #config: Config;
+  readonly #opts: OutputRecorderOptions;
+  readonly #mapper: OutputMapper;
+  readonly #subs: SubscriptionSpec[];
+  readonly #kindOf = new Map<string, InputKind>();
+  #meter: InputMeter | undefined;
+  readonly #diagnosticsPeriod: number;
+  readonly #pending: Promise<void>[] = [];
+  readonly #skippedTypes = new Set<string>();
+  #error: Error | undefined;
+  /** Sensor time of the latest event: the clock of the costmap rate limit and of /diagnostics. */
+  #now = Number.NEGATIVE_INFINITY;
+  #nextDiagnostics: number | undefined;
+
+  constructor(writer: Ros2McapWriter, config: Config, opts: OutputRecorderOptions) {
+    this.#writer = writer;
+    this.#config = config;
+    this.#opts = opts;
+    // The node's own names (root namespace), and nav2_msgs/SpeedLimit: its definition is built in.
+    this.specs = publisherSpecs(
+      config,
+      { node: config.ros.nodeName, namespace: "/" },
+      { speedLimitFallback: false },
+    );
+    this.#mapper = new OutputMapper(this.specs, config, () => this.#now);
+    this.#subs = subscriptionSpecs(config);
+    for (const s of this.#subs) this.#kindOf.set(s.topic, s.kind);
+    this.#diagnosticsPeriod = 1 / config.ros.diagnosticsRate;
+  }
+
+  /** Declares every output topic with its QoS, so that the channels exist even if a run makes none. */
+  async start(): Promise<void> {
+    for (const s of this.specs) await this.#writer.addTopic(s.topic, s.type, s.qos);
+  }
+
+  /** One input message from the bag (recorded unless outputsOnly; counted for /diagnostics). */
+  input(m: BagMessage): void {
+    this.#advance(m.logTime);
+    const kind = this.#kindOf.get(m.topic);
+    if (kind) this.#inputMeter(m.logTime).received(kind, m.logTime);
+    if (this.#opts.outputsOnly) return;
+    if (hasDefinition(m.schemaName))
+      this.#track(this.#writer.write(m.topic, m.schemaName, m.logTime, m.message));
+    else this.#skippedTypes.add(m.schemaName);
+  }
+
+  /** A pipeline event: predictions and labels become messages on the node's output topics. */
+  event(e: PipelineEvent): void {
+    switch (e.type) {
+      case "prediction":
+        this.#advance(e.stamp);
+        this.#write(this.#mapper.prediction(e), e.stamp);
+        break;
+      case "label":
+        this.#write(this.#mapper.labels([e.label]), Math.max(this.#now, e.label.stamp));
+        break;
+      default:
+    }
+  }
+
+  /** Writes a last /diagnostics and waits for every write; throws the first write error. */
+  async finish(): Promise<{ skippedTypes: string[] }> {
+    if (Number.isFinite(this.#now)) this.#diagnostics(this.#now);
+    await Promise.all(this.#pending);
+    if (this.#error) throw this.#error;
+    return { skippedTypes: [...this.#skippedTypes] };
+  }
+
+  /** Input rates are measured in sensor time, from the first message on. */
+  #inputMeter(t: number): InputMeter {
+    this.#meter ??= new InputMeter(t);
+    return this.#meter;
+  }
+
+  #advance(t: number): void {
+    if (!Number.isFinite(t) || t <= this.#now) return;
+    this.#now = t;
+    this.#nextDiagnostics ??= t + this.#diagnosticsPeriod;
+    if (t >= this.#nextDiagnostics) {
+      this.#diagnostics(t);
+      // A gap in the bag does not produce a burst of diagnostics.
+      this.#nextDiagnostics = Math.max(this.#nextDiagnostics + this.#diagnosticsPeriod, t);
+    }
+  }
+
+  #diagnostics(t: number): void {
+    const msg = diagnosticsMessage({
+      stamp: t,
+      hardwareId: `/${this.#config.ros.nodeName}`,
+      inputs: this.#inputMeter(t).snapshot(t),
+      subscriptions: this.#subs,
+      stats: this.#opts.stats(),
+      // Image stamp to publication is a property of a live node; a replay has no such latency.
+      latencyMs: { mean: Number.NaN, max: Number.NaN, count: 0 },
+      backlogDropped: 0,
+      backlog: 0,
+      learning: this.#config.learner.enabled,
+      speedLimitType: "nav2_msgs/msg/SpeedLimit",
+    });
+    this.#write([msg], t);
+  }
+
+  #write(msgs: readonly Outgoing[], stamp: number): void {
+    for (const m of msgs) this.#track(this.#writer.write(m.topic, m.type, stamp, m.message));
+  }
+
+  #track(p: Promise<void>): void {
+    this.#pending.push(
+      p.catch((err: unknown) => {
+        this.#error ??= err as Error;
+      }),
+    );
+    // The writer settles in order, so settled prefixes can go.
+    if (this.#pending.length > 256) void Promise.all(this.#pending.splice(0, 128));
+  }
+}

@@ -1,0 +1,67 @@
+// Ctrl-C and SIGTERM for commands that write files: the first signal asks the command to stop
+// reading and finish what it has (close recordings with their footer, rename outputs into place);
+// a second one ends the process at once. The command then exits non-zero with one line.
+
+import { UserError } from "./errors.ts";
+
+/** Conventional exit status of a process ended by a signal: 128 + signal number. */
+export const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+/** The abort reason of an interrupt: which signal, and the exit status it calls for. */
+export class Interrupted extends Error {
+  override name = "Interrupted";
+  readonly sig: NodeJS.Signals;
+  readonly exitCode: number;
+  constructor(sig: NodeJS.Signals) {
+    super(`interrupted by ${sig}`);
+    this.sig = sig;
+    this.exitCode = SIGNAL_EXIT[sig] ?? 1;
+  }
+}
+
+export interface Interrupt {
+  /** Aborted at the first signal. */
+  readonly signal: AbortSignal;
+  /** The signal received, if any. */
+  readonly received: NodeJS.Signals | undefined;
+  /** Removes the handlers (the default behaviour returns). */
+  dispose(): void;
+}
+
+/**
+ * Traps SIGINT, SIGTERM and SIGHUP until disposed. `onForce` says what a second signal leaves
+ * behind (one line, printed before the process exits with the signal's status).
+ */
+export function trapInterrupts(onForce?: () => string | undefined): Interrupt {
+  const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const handler = (sig: NodeJS.Signals) => {
+    if (received) {
+      const note = onForce?.();
+      process.stderr.write(`terrain-learner: second ${sig}: stopping now${note ? `; ${note}` : ""}\n`);
+      process.exit(SIGNAL_EXIT[sig] ?? 1);
+    }
+    received = sig;
+    controller.abort(new Interrupted(sig));
+  };
+  for (const s of signals) process.on(s, handler);
+  return {
+    signal: controller.signal,
+    get received() {
+      return received;
+    },
+    dispose() {
+      for (const s of signals) process.off(s, handler);
+    },
+  };
+}
+
+/** The one-line error a command ends with after an interrupt; its exit status says which signal. */
+export function interruptedError(reason: unknown, what: string): UserError {
+  const why = reason instanceof Error ? reason.message : "interrupted";
+  return new UserError(
+    `${why}${what ? `: ${what}` : ""}`,
+    reason instanceof Interrupted ? reason.exitCode : 130,
+  );
+}

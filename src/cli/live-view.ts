@@ -1,0 +1,63 @@
+// `--live-view [PORT]` and `--live-view-host HOST`, shared by replay, demo, run and ros.
+
+import type { Command } from "commander";
+import { type LiveViewServer, startLiveView } from "../adapters/live-view/index.ts";
+import type { Config } from "../runtime/config.ts";
+import { UserError } from "./errors.ts";
+
+export interface LiveViewFlags {
+  liveView?: boolean | string;
+  liveViewHost?: string;
+}
+
+export function addLiveViewOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--live-view [port]",
+      "serve a live view for Foxglove / Lichtblick (Foxglove WebSocket) on this port (default liveView.port, 8765)",
+    )
+    .option("--live-view-host <host>", "address the live view listens on (default liveView.host, 127.0.0.1)");
+}
+
+/** Flags over the config's liveView section; throws a UserError for a bad port. */
+export function applyLiveViewFlags(config: Config, o: LiveViewFlags): void {
+  if (o.liveView !== undefined && o.liveView !== false) {
+    config.liveView.enabled = true;
+    if (typeof o.liveView === "string") {
+      const port = Number(o.liveView);
+      if (!/^\d+$/.test(o.liveView) || !(port >= 0 && port <= 65535))
+        throw new UserError(
+          `--live-view takes a port number, got '${o.liveView}' (put --live-view after the positional arguments, or write --live-view=8765)`,
+        );
+      config.liveView.port = port;
+    }
+  }
+  if (o.liveViewHost !== undefined) {
+    if (!config.liveView.enabled) throw new UserError("--live-view-host needs --live-view");
+    config.liveView.host = o.liveViewHost;
+  }
+}
+
+/** Starts the server when the config asks for it, and says where to connect. */
+export async function maybeStartLiveView(
+  config: Config,
+  log: (line: string) => void,
+): Promise<LiveViewServer | undefined> {
+  if (!config.liveView.enabled) return undefined;
+  let server: LiveViewServer;
+  try {
+    server = await startLiveView(config, log);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  log(
+    `live view: ${server.url} (Foxglove or Lichtblick: Open connection → Foxglove WebSocket; layout: launch/foxglove-layout.json)`,
+  );
+  if (!isLoopback(config.liveView.host))
+    log(`live view: listening on ${config.liveView.host}: anyone who can reach it sees the camera`);
+  return server;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}

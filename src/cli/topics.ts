@@ -1,0 +1,70 @@
+// The topic flags (--image, --imu, ...) shared by the commands that read bags, and the check that
+// the bag has messages on the topics a command needs: a command that would read nothing says which
+// topics it looked for and lists the bag's topics with their types, instead of finishing with zero.
+
+import type { Command } from "commander";
+import type { BagInfo } from "../io/bag/index.ts";
+import { type Config, TopicsSchema } from "../runtime/config.ts";
+import { UserError } from "./errors.ts";
+
+type TopicKey = "image" | "compressedImage" | "cameraInfo" | "imu" | "odom";
+
+const FLAGS: Record<TopicKey, { flag: string; type: string }> = {
+  image: { flag: "--image", type: "sensor_msgs/Image" },
+  compressedImage: { flag: "--compressed-image", type: "sensor_msgs/CompressedImage" },
+  cameraInfo: { flag: "--camera-info", type: "sensor_msgs/CameraInfo" },
+  imu: { flag: "--imu", type: "sensor_msgs/Imu" },
+  odom: { flag: "--odom", type: "nav_msgs/Odometry" },
+};
+
+export type TopicFlags = Partial<Record<TopicKey, string>>;
+
+/** Adds `--image <topic>` etc. for the given keys, with the config key and default in the help. */
+export function addTopicOptions(cmd: Command, keys: readonly TopicKey[]): Command {
+  const defaults = TopicsSchema.parse({});
+  for (const key of keys) {
+    const { flag, type } = FLAGS[key];
+    cmd.option(`${flag} <topic>`, `${type} topic (default: topics.${key}, ${defaults[key]})`);
+  }
+  return cmd;
+}
+
+/** Flags override the config file. */
+export function applyTopicFlags(config: Config, o: TopicFlags): void {
+  for (const key of Object.keys(FLAGS) as TopicKey[]) {
+    const v = o[key];
+    if (v !== undefined) config.topics[key] = v;
+  }
+}
+
+/** `name (type, count)` for every topic in the bag. */
+export function topicListing(info: BagInfo): string {
+  return info.topics.map((t) => `${t.name} (${t.type}, ${t.count})`).join(", ") || "none";
+}
+
+export interface TopicNeed {
+  /** What the command needs, e.g. "camera images", "IMU". */
+  what: string;
+  /** Config keys of the topics that satisfy it (any one with messages will do). */
+  keys: readonly TopicKey[];
+  /** Why it is needed, added to the message. */
+  why?: string;
+}
+
+/**
+ * Throws one UserError naming every need the bag does not meet (the topics looked for and the flag
+ * that changes each) and listing the bag's topics with types and counts.
+ */
+export function requireTopics(bag: string, info: BagInfo, config: Config, needs: readonly TopicNeed[]): void {
+  const has = (topic: string) => info.topics.some((t) => t.name === topic && t.count > 0);
+  const missing: string[] = [];
+  for (const need of needs) {
+    const topics = need.keys.map((k) => config.topics[k]);
+    if (topics.some(has)) continue;
+    const flags = need.keys.map((k) => FLAGS[k].flag).join(" or ");
+    missing.push(
+      `no messages on ${need.what} topic ${topics.join(" or ")} (use ${flags})${need.why ? `; ${need.why}` : ""}`,
+    );
+  }
+  if (missing.length) throw new UserError(`${bag}: ${missing.join("; ")}; topics: ${topicListing(info)}`);
+}

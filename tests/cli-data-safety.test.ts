@@ -1,0 +1,323 @@
+// Nothing lost, nothing silent, through the real CLI as a user runs it: no output may replace an
+// input, output paths fail before the first message is read, Ctrl-C / SIGTERM finish a recording,
+// a bag without the topics replay needs is an error that lists what it has, and a folder of
+// unrelated recordings is not read as one.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+import { runReplay } from "../src/cli/replay.ts";
+import { openBag } from "../src/io/bag/index.ts";
+import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
+import { loadConfig } from "../src/runtime/config.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const BIN = join(import.meta.dirname, "..", "bin", "terrain-learner.js");
+const FIXTURES = join(import.meta.dirname, "fixtures", "bags");
+const dir = mkdtempSync(join(tmpdir(), "cli-safety-"));
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function start(args: string[], cwd = dir): Run {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...process.env, TERRAIN_LEARNER_DEBUG: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("close", (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, done };
+}
+
+async function cli(args: string[], cwd = dir) {
+  const r = start(args, cwd);
+  const { code } = await r.done;
+  return { code, stdout: r.stdout(), stderr: r.stderr() };
+}
+
+const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
+
+async function bagInfo(path: string) {
+  const src = await openBag(path);
+  try {
+    return await src.info();
+  } finally {
+    await src.close();
+  }
+}
+
+let bag: string;
+beforeAll(async () => {
+  bag = join(dir, "drive.mcap");
+  await generateWorldBag({ out: bag, seed: 3, duration: 20, camera: { width: 160, height: 120, rate: 10 } });
+}, 120_000);
+
+describe("an output never replaces an input (replay --record)", () => {
+  it("refuses the input itself, a symlink to it and a hard link to it; the input is unchanged", async () => {
+    const input = join(dir, "input.mcap");
+    copyFileSync(bag, input);
+    const before = sha(input);
+    const r = await cli(["replay", "input.mcap", "--record", "input.mcap"]);
+    expect(r.code, r.stderr).not.toBe(0);
+    expect(r.stderr).toBe(
+      "terrain-learner: --record input.mcap is the input input.mcap; refusing to overwrite it\n",
+    );
+    expect(r.stdout).toBe("");
+    expect(sha(input)).toBe(before);
+    // The same through the function the command runs, for a symlink and a hard link to the input.
+    symlinkSync(input, join(dir, "input-sym.mcap"));
+    linkSync(input, join(dir, "input-hard.mcap"));
+    for (const out of ["input-sym.mcap", "input-hard.mcap"]) {
+      await expect(runReplay({ bag: input, config: loadConfig(), record: join(dir, out) })).rejects.toThrow(
+        /is the input .*input\.mcap \(the same file under another name\); refusing to overwrite it/,
+      );
+      expect(sha(input)).toBe(before);
+    }
+  }, 120_000);
+
+  it("refuses a recording inside an input rosbag2 folder", async () => {
+    const folder = join(dir, "talker");
+    cpSync(join(FIXTURES, "rosbag2_talker_mcap"), folder, { recursive: true });
+    const r = await cli(["replay", "talker", "--record", "talker/outputs.mcap"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(
+      /--record talker\/outputs\.mcap is inside the input bag folder .*talker; refusing/,
+    );
+    expect(existsSync(join(folder, "outputs.mcap"))).toBe(false);
+  }, 60_000);
+});
+
+describe("output paths are checked before the first message is read", () => {
+  it("--report-dir under a file fails at once with a clear message; no recording is started", async () => {
+    writeFileSync(join(dir, "notes.txt"), "a file, not a folder");
+    const r = await cli([
+      "replay",
+      bag,
+      "--eval",
+      "--record",
+      "early.mcap",
+      "--report-dir",
+      "notes.txt/report",
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toBe(
+      `terrain-learner: --report-dir notes.txt/report: ${join(dir, "notes.txt")} is a file, not a folder\n`,
+    );
+    expect(r.stdout).toBe("");
+    expect(readdirSync(dir).filter((n) => n.includes("early.mcap"))).toEqual([]);
+  }, 60_000);
+});
+
+describe("a signal finishes the recording", () => {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    it(`${sig} during replay --record: a complete MCAP with what was written, one line, exit ${sig === "SIGINT" ? 130 : 143}`, async () => {
+      const name = `interrupted-${sig}.mcap`;
+      // Paced at real time, so the replay is still running when the signal comes.
+      const run = start(["replay", bag, "--rate", "1", "--record", name]);
+      const size = () =>
+        readdirSync(dir)
+          .filter((n) => n === name || n.startsWith(`.${name}.tmp-`))
+          .reduce((a, n) => a + statSync(join(dir, n)).size, 0);
+      // The first compressed chunk is on disk: the replay is well under way.
+      await waitFor(
+        () => `the recording to grow (stderr: ${run.stderr()})`,
+        () => size() > 64 * 1024,
+        120_000,
+      );
+      run.child.kill(sig);
+      const { code } = await run.done;
+      expect(code, run.stderr()).toBe(sig === "SIGINT" ? 130 : 143);
+      expect(run.stderr()).toMatch(
+        new RegExp(
+          `^terrain-learner: interrupted by ${sig}: [\\d.]+ of 20\\.0 s of data read; recording ${name} finished with \\d+ messages\\n$`,
+        ),
+      );
+      // Finished under its own name, nothing left under a temporary one.
+      expect(readdirSync(dir).filter((n) => n.includes(name))).toEqual([name]);
+      const info = await bagInfo(join(dir, name));
+      expect(info.warnings).toEqual([]);
+      const count = (t: string) => info.topics.find((x) => x.name === t)?.count ?? 0;
+      expect(count("/imu/data")).toBeGreaterThan(0);
+      expect(count("/terrain_learner/roughness/image")).toBeGreaterThan(0);
+      const written = Number(/finished with (\d+) messages/.exec(run.stderr())![1]);
+      expect(info.topics.reduce((a, t) => a + t.count, 0)).toBe(written);
+      expect(info.duration).toBeLessThan(20);
+    }, 180_000);
+  }
+});
+
+describe("replay needs its topics", () => {
+  it("a bag without camera, IMU or odometry topics is an error naming what was looked for and listing the bag", async () => {
+    const r = await cli(["replay", join(FIXTURES, "rosbag2_talker_mcap")]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe("");
+    const line = r.stderr;
+    expect(line.split("\n").filter(Boolean)).toHaveLength(1);
+    expect(line).toContain(
+      "no messages on camera image topic /camera/image_raw or /camera/image_raw/compressed (use --image or --compressed-image)",
+    );
+    expect(line).toContain("camera info topic /camera/camera_info (use --camera-info)");
+    expect(line).toContain("IMU topic /imu/data (use --imu)");
+    expect(line).toContain("odometry topic /odom (use --odom)");
+    expect(line).toContain(
+      "topics: /rosout (rcl_interfaces/msg/Log, 10), /parameter_events (rcl_interfaces/msg/ParameterEvent, 0), /topic (std_msgs/msg/String, 10)",
+    );
+  }, 60_000);
+
+  it("--image, --camera-info, --imu and --odom point replay at a bag's own topic names", async () => {
+    // The simulated drive with every topic under /robot, as another robot would record it.
+    const renamed = join(dir, "robot.mcap");
+    const src = await openBag(bag);
+    const w = await Ros2McapWriter.create(renamed, { compression: "zstd" });
+    for await (const ev of src.messages({ end: (await src.info()).start + 8 })) {
+      if (ev.type !== "message") continue;
+      const topic = ev.topic.startsWith("/tf") ? ev.topic : `/robot${ev.topic}`;
+      await w.write(topic, ev.schemaName, ev.logTime, ev.message);
+    }
+    await w.close();
+    await src.close();
+
+    const wrong = await cli(["replay", "robot.mcap", "--json"]);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain("/robot/camera/image_raw (sensor_msgs/msg/Image,");
+
+    const r = await cli([
+      "replay",
+      "robot.mcap",
+      "--json",
+      "--image",
+      "/robot/camera/image_raw",
+      "--camera-info",
+      "/robot/camera/camera_info",
+      "--imu",
+      "/robot/imu/data",
+      "--odom",
+      "/robot/odom",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as { frames: number; labels: number };
+    expect(result.frames).toBeGreaterThan(0);
+    expect(result.labels).toBeGreaterThan(0);
+  }, 180_000);
+});
+
+describe("bag info on a folder of unrelated recordings", () => {
+  it("refuses to merge them and names the files; reads the one the user names", async () => {
+    const mixed = join(dir, "mixed");
+    mkdirSync(mixed);
+    copyFileSync(join(FIXTURES, "rosbag2_talker_mcap", "talker.mcap"), join(mixed, "talker.mcap"));
+    copyFileSync(join(FIXTURES, "rosbag2_cdr_test_mcap", "cdr_test_0.mcap"), join(mixed, "cdr_test_0.mcap"));
+    const r = await cli(["bag", "info", "mixed"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(
+      /^terrain-learner: mixed: holds 2 bag files that are not the split parts of one recording \(cdr_test_0\.mcap, talker\.mcap\) and no metadata\.yaml; name the file to read/,
+    );
+    const one = await bagInfo(join(mixed, "talker.mcap"));
+    expect(one.topics).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: "/topic", count: 10 })]),
+    );
+  });
+
+  it("still reads the split parts of one recording without metadata.yaml, in index order", async () => {
+    const split = join(dir, "split");
+    mkdirSync(split);
+    // Parts 0, 1 and 10: index order, not name order.
+    for (const i of [0, 1, 10])
+      copyFileSync(join(FIXTURES, "rosbag2_talker_mcap", "talker.mcap"), join(split, `run_${i}.mcap`));
+    const info = await bagInfo(split);
+    expect(info.topics).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: "/topic", count: 30 })]),
+    );
+    expect(info.warnings.join("\n")).toMatch(/reading run_0\.mcap, run_1\.mcap, run_10\.mcap/);
+    expect(info.warnings.join("\n")).toMatch(/split parts 2, 3, 4, 5, 6, 7, 8, 9 are missing/);
+  });
+});
+
+describe("the other commands that write", () => {
+  it("sim --out onto its own world file is refused; the world file is unchanged", async () => {
+    const world = join(dir, "world.yaml");
+    copyFileSync(join(import.meta.dirname, "..", "sim", "worlds", "stripes.yaml"), world);
+    const before = sha(world);
+    const r = await cli(["sim", "--world", "world.yaml", "--duration", "1", "--out", "world.yaml"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--out world\.yaml is the input world\.yaml; refusing to overwrite it/);
+    expect(sha(world)).toBe(before);
+  }, 60_000);
+
+  it("SIGINT during sim: no bag under the output name (an earlier one is kept), no temporary file, exit 130", async () => {
+    const out = "sim-out.mcap";
+    writeFileSync(join(dir, out), "an earlier file");
+    const run = start(["sim", "--duration", "600", "--camera", "160x120@10", "--out", out]);
+    await waitFor(
+      () => `the simulation to start writing (stderr: ${run.stderr()})`,
+      () => readdirSync(dir).some((n) => n.startsWith(`.${out}.tmp-`) && statSync(join(dir, n)).size > 0),
+      120_000,
+    );
+    run.child.kill("SIGINT");
+    const { code } = await run.done;
+    expect(code, run.stderr()).toBe(130);
+    expect(run.stderr()).toMatch(
+      /^terrain-learner: interrupted by SIGINT: sim-out\.mcap not written; a file already there is unchanged\n$/,
+    );
+    expect(readFileSync(join(dir, out), "utf8")).toBe("an earlier file");
+    expect(readdirSync(dir).filter((n) => n.includes(out))).toEqual([out]);
+  }, 180_000);
+
+  it("demo --out under a file fails before simulating anything", async () => {
+    writeFileSync(join(dir, "demo-file"), "x");
+    const r = await cli(["demo", "--out", "demo-file/report", "--cache", "demo-cache"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toBe(
+      `terrain-learner: --out demo-file/report: ${join(dir, "demo-file")} is a file, not a folder\n`,
+    );
+    expect(existsSync(join(dir, "demo-cache"))).toBe(false);
+  }, 60_000);
+
+  it("run: a checkpoint folder under a file fails before the serial port or the learner start", async () => {
+    writeFileSync(join(dir, "ckpt-file"), "x");
+    writeFileSync(join(dir, "ckpt.yaml"), "learner:\n  checkpointDir: ckpt-file/checkpoints\n");
+    const r = await cli(["run", "--serial", join(dir, "no-such-tty"), "--config", "ckpt.yaml"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toBe(
+      `terrain-learner: learner.checkpointDir ckpt-file/checkpoints: ${join(dir, "ckpt-file")} is a file, not a folder\n`,
+    );
+  }, 60_000);
+});

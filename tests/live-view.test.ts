@@ -1,0 +1,360 @@
+// The Foxglove live view end to end: a real replay of a simulator bag serves its outputs over the
+// Foxglove WebSocket protocol, and the protocol library's own client (tests/helpers) subscribes and
+// decodes the CDR with the real deserializer from the advertised ros2msg schemas. A viewer that
+// stops reading loses old messages (counted) and the replay completes the same; viewers that come
+// and go leave nothing behind.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Subject } from "rxjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+import { attachLiveView, liveViewChannels, startLiveView } from "../src/adapters/live-view/index.ts";
+import { LiveViewServer } from "../src/adapters/live-view/server.ts";
+import { type ReplayResult, runReplay } from "../src/cli/replay.ts";
+import { type Config, defaultConfig } from "../src/runtime/config.ts";
+import type { PipelineEvent } from "../src/runtime/pipeline.ts";
+import { TestViewer } from "./helpers/foxglove-client.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tl-live-"));
+const bag = join(dir, "world.mcap");
+const DURATION = 20;
+
+beforeAll(async () => {
+  await generateWorldBag({
+    out: bag,
+    world: "sim/worlds/stripes.yaml",
+    seed: 1,
+    duration: DURATION,
+    camera: { width: 160, height: 120 },
+  });
+}, 120_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function liveConfig(over: Partial<Config["liveView"]> = {}): Config {
+  const config = defaultConfig();
+  Object.assign(config.liveView, { enabled: true, port: 0 }, over);
+  return config;
+}
+
+const T = {
+  camera: "/camera/image_raw",
+  overlay: "/terrain_learner/roughness/overlay",
+  roughness: "/terrain_learner/roughness/image",
+  roughnessInfo: "/terrain_learner/roughness/camera_info",
+  costmap: "/terrain_learner/roughness/costmap",
+  speedLimit: "/terrain_learner/speed_limit",
+  labels: "/terrain_learner/labels",
+  learner: "/terrain_learner/learner",
+  tf: "/tf",
+  tfStatic: "/tf_static",
+};
+
+type Header = { stamp: { sec: number; nanosec: number }; frame_id: string };
+const seconds = (h: Header) => h.stamp.sec + h.stamp.nanosec * 1e-9;
+
+describe("live view during a real replay", () => {
+  let result: ReplayResult;
+  let viewer: TestViewer;
+  let server: LiveViewServer;
+
+  beforeAll(async () => {
+    // No rate cap and room for everything: every frame's messages reach this viewer.
+    const config = liveConfig({ maxRate: 0, queueMessages: 100_000, queueBytes: 2 ** 30 });
+    server = await startLiveView(config);
+    viewer = new TestViewer(server.url);
+    await viewer.ready();
+    viewer.subscribe(Object.values(T));
+    await waitFor(
+      "subscriptions",
+      () => server.wants("overlay") && server.wants("costmap") && server.wants("tfStatic"),
+    );
+    result = await runReplay({ bag, config, evaluate: true, liveView: server });
+    // Everything sent has arrived.
+    await waitFor("all messages", () => viewer.received.length >= server.stats().totals.sent, 20_000);
+  }, 240_000);
+
+  afterAll(async () => {
+    await viewer?.close();
+    await server?.close();
+  });
+
+  it("advertises every channel with a ros2msg schema and CDR encoding", () => {
+    const advertised = [...viewer.channels.values()];
+    expect(advertised.map((c) => c.topic).sort()).toEqual(
+      liveViewChannels(defaultConfig())
+        .map((c) => c.topic)
+        .sort(),
+    );
+    for (const c of advertised) {
+      expect(c.encoding).toBe("cdr");
+      expect(c.schemaEncoding).toBe("ros2msg");
+      expect(c.schema.length).toBeGreaterThan(10);
+    }
+    expect(viewer.channels.get(T.costmap)!.schemaName).toBe("nav_msgs/msg/OccupancyGrid");
+    expect(viewer.channels.get(T.overlay)!.schemaName).toBe("sensor_msgs/msg/Image");
+  });
+
+  it("sends the overlay of every frame as an rgb8 camera-sized image, in stamp order", () => {
+    const overlays = viewer.messages(T.overlay);
+    expect(overlays.length).toBe(result.frames);
+    let last = -1;
+    for (const { message: m, logTime } of overlays) {
+      expect(m.encoding).toBe("rgb8");
+      expect([m.width, m.height, m.step]).toEqual([160, 120, 480]);
+      expect((m.data as Uint8Array).length).toBe(160 * 120 * 3);
+      const t = seconds(m.header as Header);
+      expect(t).toBeGreaterThan(last);
+      expect(Number(logTime) / 1e9).toBeCloseTo(t, 6);
+      last = t;
+    }
+    // The overlay is the camera image with colour on the ground: it differs from the camera frame
+    // of the same stamp, and not everywhere (the sky is left as it is).
+    const camera = viewer.messages(T.camera).at(-1)!.message;
+    const overlay = overlays.at(-1)!.message;
+    const a = camera.data as Uint8Array;
+    const b = overlay.data as Uint8Array;
+    let changed = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) changed++;
+    expect(changed).toBeGreaterThan(a.length * 0.05);
+    expect(changed).toBeLessThan(a.length * 0.95);
+  });
+
+  it("sends the costmap in odom with the configured geometry and known cells once the robot has seen ground", () => {
+    const config = defaultConfig();
+    const costmaps = viewer.messages(T.costmap);
+    expect(costmaps.length).toBe(result.frames);
+    const last = costmaps.at(-1)!.message as {
+      header: Header;
+      info: { resolution: number; width: number; height: number };
+      data: Int8Array;
+    };
+    expect(last.header.frame_id).toBe("odom");
+    expect(last.info.resolution).toBeCloseTo(config.outputs.costmapResolution, 6);
+    expect(last.data.length).toBe(last.info.width * last.info.height);
+    const values = Array.from(last.data);
+    expect(Math.min(...values)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...values)).toBeLessThanOrEqual(100);
+    expect(values.filter((v) => v >= 0).length).toBeGreaterThan(20);
+  });
+
+  it("sends the roughness image with a CameraInfo of the grid's size", () => {
+    const img = viewer.messages(T.roughness).at(-1)!.message;
+    const info = viewer.messages(T.roughnessInfo).at(-1)!.message as {
+      width: number;
+      height: number;
+      k: Float64Array;
+    };
+    expect(img.encoding).toBe("32FC1");
+    expect([info.width, info.height]).toEqual([img.width, img.height]);
+    // The camera's principal point lands in the middle of the grid.
+    expect(info.k[2]).toBeGreaterThan(0);
+    expect(info.k[2]).toBeLessThan(info.width);
+  });
+
+  it("sends the labels layer, the learner's state and the TF tree", () => {
+    const labels = viewer.messages(T.labels).at(-1)!.message as {
+      markers: { header: Header; type: number; points: unknown[]; colors: unknown[] }[];
+    };
+    const [marker] = labels.markers;
+    expect(marker!.header.frame_id).toBe("odom");
+    expect(marker!.type).toBe(11);
+    // Two triangles per label footprint (a quadrilateral), one colour per vertex.
+    expect(marker!.points.length).toBe(6 * result.labels);
+    expect(marker!.colors.length).toBe(marker!.points.length);
+
+    const learner = viewer.messages(T.learner).at(-1)!.message;
+    expect(learner.train_steps).toBe(result.trainSteps);
+    expect(learner.labels).toBe(result.labels);
+    expect(Number.isFinite(learner.loss)).toBe(true);
+    // Ground truth is in the bag: the live ρ is a number in [-1, 1].
+    expect(learner.rho as number).toBeGreaterThanOrEqual(-1);
+    expect(learner.rho as number).toBeLessThanOrEqual(1);
+    const speed = viewer.messages(T.speedLimit).at(-1)!.message;
+    expect(speed.speed_limit as number).toBeGreaterThan(0);
+
+    const tf = viewer
+      .messages(T.tf)
+      .flatMap((r) => (r.message.transforms as { header: Header; child_frame_id: string }[]) ?? []);
+    expect(tf.some((t) => t.header.frame_id === "odom" && t.child_frame_id === "base_link")).toBe(true);
+    const statics = viewer.messages(T.tfStatic).at(-1)!.message.transforms as { child_frame_id: string }[];
+    expect(statics.length).toBeGreaterThan(0);
+    // The viewer follows the data's clock.
+    expect(Number(viewer.serverTime) / 1e9).toBeGreaterThan(DURATION - 2);
+  });
+
+  it("dropped nothing for a viewer that keeps up", () => {
+    const s = server.stats();
+    expect(s.clients).toHaveLength(1);
+    expect(s.clients[0]!.dropped).toBe(0);
+  });
+});
+
+describe("a viewer that stops reading", () => {
+  it("loses old messages (counted) and the replay completes as without it", async () => {
+    // Small queues so that the test reaches them: 8 messages / 1 MiB once 256 KiB sit in the socket.
+    const config = liveConfig({ maxRate: 0, queueMessages: 8, queueBytes: 2 ** 20 });
+    const server = await LiveViewServer.start(liveViewChannels(config), {
+      ...config.liveView,
+      highWater: 256 * 1024,
+    });
+    // The same replay with the server up and nobody watching, then with a viewer that stalls.
+    const quiet = await runReplay({ bag, config, liveView: server });
+    const slow = new TestViewer(server.url, { decode: false });
+    const fast = new TestViewer(server.url, { decode: false });
+    try {
+      await Promise.all([slow.ready(), fast.ready()]);
+      const heavy = [T.camera, T.overlay, T.roughness, T.costmap, T.tf];
+      slow.subscribe(heavy);
+      fast.subscribe([T.speedLimit]);
+      await waitFor("subscriptions", () => server.wants("camera") && server.wants("speedLimit"));
+      // Stop reading: the kernel buffers fill, then the server's queue for this viewer.
+      (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const watched = await runReplay({ bag, config, liveView: server });
+
+      // The replay is the same run: sensor-time scheduling, nothing waited for the viewer.
+      expect(watched.frames).toBe(quiet.frames);
+      expect(watched.labels).toBe(quiet.labels);
+      expect(watched.trainSteps).toBe(quiet.trainSteps);
+      const stats = server.stats();
+      const s = stats.clients.find((c) => c.sent + c.dropped > 1000)!;
+      expect(s.dropped).toBeGreaterThan(0);
+      // Bounded: what waits for the slow viewer never exceeds its queue.
+      expect(s.queued).toBeLessThanOrEqual(8);
+      expect(s.queuedBytes).toBeLessThanOrEqual(2 ** 20 + 160 * 120 * 3 + 64);
+      // The other viewer got every speed limit.
+      await waitFor("fast viewer", () => fast.counts.get(T.speedLimit) === watched.frames, 10_000);
+      console.log(
+        `replay wall time: ${quiet.wallSeconds.toFixed(2)} s without a viewer, ${watched.wallSeconds.toFixed(2)} s with a stalled one (dropped ${s.dropped}, sent ${s.sent})`,
+      );
+    } finally {
+      await fast.close();
+      slow.ws.terminate();
+      await server.close();
+    }
+  }, 240_000);
+});
+
+describe("a pipeline that offers its inputs as a tap", () => {
+  it("feeds the live view from taps.inputs$, and input() then adds nothing", async () => {
+    const config = liveConfig();
+    const server = await startLiveView(config);
+    const events = new Subject<PipelineEvent>();
+    const inputs = new Subject<unknown>();
+    const sink = attachLiveView(
+      server,
+      { events$: events, stats: () => ({}) as never, truthFor: () => undefined, taps: { inputs$: inputs } },
+      config,
+    );
+    const viewer = new TestViewer(server.url);
+    try {
+      await viewer.ready();
+      viewer.subscribe([T.tf]);
+      await waitFor("subscription", () => server.wants("tf"));
+      const tf = {
+        kind: "transforms",
+        stamp: 1,
+        isStatic: false,
+        transforms: [
+          {
+            stamp: 1,
+            parent: "odom",
+            child: "base_link",
+            translation: { x: 2, y: 0, z: 0 },
+            rotation: { x: 0, y: 0, z: 0, w: 1 },
+            isStatic: false,
+          },
+        ],
+      };
+      inputs.next(tf);
+      sink.input(tf as never);
+      await waitFor("the transform", () => viewer.messages(T.tf).length >= 1);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(viewer.messages(T.tf)).toHaveLength(1);
+      const [t] = viewer.messages(T.tf)[0]!.message.transforms as {
+        transform: { translation: { x: number } };
+      }[];
+      expect(t!.transform.translation.x).toBe(2);
+    } finally {
+      await viewer.close();
+      sink.close();
+      await server.close();
+    }
+    expect(inputs.observed).toBe(false);
+  });
+});
+
+describe("viewers that come and go", () => {
+  it("leave no socket, queue, subscription or listener behind", async () => {
+    const config = liveConfig({ queueMessages: 4, queueBytes: 2 ** 20 });
+    const server = await startLiveView(config);
+    const events = new Subject<PipelineEvent>();
+    const sink = attachLiveView(
+      server,
+      { events$: events, stats: () => ({}) as never, truthFor: () => undefined },
+      config,
+    );
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap").length;
+    const before = sockets();
+    const CYCLES = 40;
+    try {
+      for (let i = 0; i < CYCLES; i++) {
+        const v = new TestViewer(server.url, { decode: false });
+        await v.ready();
+        v.subscribe([T.tf, T.tfStatic]);
+        await waitFor("subscription", () => server.wants("tf"));
+        // Traffic while connected, through the sink: a transform per input.
+        for (let k = 0; k < 5; k++)
+          sink.input({
+            kind: "transforms",
+            transforms: [
+              {
+                stamp: i + k / 10,
+                parent: "odom",
+                child: "base_link",
+                translation: { x: k, y: 0, z: 0 },
+                rotation: { x: 0, y: 0, z: 0, w: 1 },
+                isStatic: false,
+              },
+            ],
+          });
+        // Half leave politely, half vanish (socket destroyed without a close handshake).
+        if (i % 2 === 0) await v.close();
+        else {
+          const closed = new Promise((r) => v.ws.once("close", r));
+          (v.ws as unknown as { _socket: { destroy(): void } })._socket.destroy();
+          await closed;
+        }
+        await waitFor("server-side close", () => server.resources().sockets === 0, 5000);
+      }
+      await waitFor("sockets released", () => sockets() <= before, 5000);
+      const r = server.resources();
+      expect(r).toEqual({ outboxes: 0, sockets: 0, queued: 0 });
+      const s = server.stats();
+      expect(s.totals.connections).toBe(CYCLES);
+      expect(s.totals.sent).toBeGreaterThanOrEqual(CYCLES * 5);
+      // Nobody is subscribed any more, so nothing is built or sent.
+      for (const c of Object.values(s.channels)) expect(c.subscribers).toBe(0);
+      expect(server.wants("tf")).toBe(false);
+    } finally {
+      sink.close();
+      await server.close();
+    }
+    // The sink let go of the pipeline's events.
+    expect(events.observed).toBe(false);
+  }, 120_000);
+
+  it("says clearly when the port is taken", async () => {
+    const a = await startLiveView(liveConfig());
+    try {
+      await expect(startLiveView(liveConfig({ port: a.port }))).rejects.toThrow(
+        new RegExp(`port ${a.port} on 127.0.0.1 is in use`),
+      );
+    } finally {
+      await a.close();
+    }
+  });
+});
