@@ -8,6 +8,7 @@
 
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { spawnModuleWorker } from "../src/learning/ts-worker.ts";
+import type { WorldAssets } from "./assets.ts";
 import { cameraSetup, GroundRenderer } from "./render.ts";
 import { newState, RouteDriver } from "./route.ts";
 import { buildWorld, type World } from "./world.ts";
@@ -31,6 +32,8 @@ export interface FrameSource {
 interface Init {
   kind: string;
   file: WorldFile;
+  /** Photos and recordings, loaded by the main thread (structured-cloned). */
+  assets: WorldAssets;
   seed: number;
   width: number;
   height: number;
@@ -75,6 +78,7 @@ export function inlineFrames(
 /** Renders in a worker thread, `ahead` frames in advance, never past `count` frames. */
 export function workerFrames(
   world: World,
+  assets: WorldAssets,
   seed: number,
   start: number,
   rate: number,
@@ -83,7 +87,7 @@ export function workerFrames(
   count: number,
   ahead = 4,
 ): FrameSource {
-  const init: Init = { kind: WORKER_KIND, file: world.file, seed, width, height };
+  const init: Init = { kind: WORKER_KIND, file: world.file, assets, seed, width, height };
   const worker = spawnModuleWorker(import.meta.url, init);
   const route = new RouteDriver(world, seed, start);
   const s = newState();
@@ -153,7 +157,7 @@ if (!isMainThread && (workerData as Init | undefined)?.kind === WORKER_KIND && p
   const port = parentPort;
   const init = workerData as Init;
   try {
-    const world = buildWorld(init.file, init.seed);
+    const world = buildWorld(init.file, init.seed, init.assets);
     const renderer = new GroundRenderer(world, cameraSetup(world, init.width, init.height), init.seed);
     port.on("message", (req: Request) => {
       try {

@@ -19,6 +19,7 @@ import {
   odomToRos,
   transformsToRos,
 } from "../src/io/ros/convert.ts";
+import { loadWorldAssets } from "./assets.ts";
 import { type FrameSource, inlineFrames, workerFrames } from "./frames.ts";
 import { ImuModel, type ImuReading } from "./imu.ts";
 import { OdometryModel } from "./odom.ts";
@@ -98,6 +99,11 @@ export interface GenerateResult {
   timeOnTerrain: Record<string, number>;
   /** Frames in which each terrain covers at least 2 % of the image, by terrain name. */
   framesSeeing: Record<string, number>;
+  /**
+   * Terrains with recorded vibration: their recordings' vertical level at 1 m/s (m/s² RMS), the
+   * roughness that level means on the synthetic scale, and the gain the one-scale rule applied.
+   */
+  recordedVibration: { terrain: string; level: number; naturalRoughness: number; gain: number }[];
 }
 
 function resolveWorldFile(world: GenerateOptions["world"]): WorldFile {
@@ -140,7 +146,8 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
   const duration = options.duration ?? 60;
   if (!(duration > 0)) throw new Error(`duration must be positive, got ${duration}`);
   const file = withOverrides(resolveWorldFile(options.world), options);
-  const world = buildWorld(file, seed);
+  const assets = await loadWorldAssets(file);
+  const world = buildWorld(file, seed, assets);
   const start = SIM_EPOCH;
   const end = start + duration;
 
@@ -152,7 +159,7 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
       : options.renderWorker;
   const { width, height, rate } = file.camera;
   const frames: FrameSource = useWorker
-    ? workerFrames(world, seed, start, rate, width, height, frameCount)
+    ? workerFrames(world, assets, seed, start, rate, width, height, frameCount)
     : inlineFrames(world, seed, start, rate, width, height);
   const route = new RouteDriver(world, seed, start);
   const imu = new ImuModel(world, seed, file.imu.rate);
@@ -187,6 +194,18 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
     violations: 0,
     timeOnTerrain: Object.fromEntries(world.terrains.map((t) => [t.name, 0])),
     framesSeeing: Object.fromEntries(world.terrains.map((t) => [t.name, 0])),
+    recordedVibration: (imu.recordedTerrains ?? []).flatMap((r, i) =>
+      r
+        ? [
+            {
+              terrain: world.terrains[i]!.name,
+              level: r.level,
+              naturalRoughness: r.naturalRoughness,
+              gain: r.gain,
+            },
+          ]
+        : [],
+    ),
   };
 
   const streams: Stream[] = [

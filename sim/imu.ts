@@ -9,11 +9,20 @@
 // so that smooth ground is not perfectly still. Gyro: roll/pitch-rate vibration and the true yaw rate.
 // The result is rotated into imu_link (mounted with a configurable rotation) and gets bias, bias
 // random walk and white noise.
+//
+// Terrains with recorded vibration (recorded-vibration.ts) replace the synthetic vibration for the
+// wheels on them: with a share f of the four wheel contacts on recorded terrain T, the vibration is
+// √f_syn · synthetic(roughness of the other wheels) + Σ √f_T · recording_T · speed^speedExponent
+// (equal-power mixing: powers add in proportion to the contacts). Gravity, rigid-body motion, bias
+// and noise are the same for both.
 
 import { type Mat34, mat34, mat34FromQuat, quatFromRPY } from "../src/core/geometry.ts";
+import { type LevelCurve, type PreparedTerrain, prepareTerrain } from "./recorded-vibration.ts";
+import { DETREND_SECONDS, removeMovingMean } from "./recording.ts";
 import { Rng } from "./rng.ts";
 import type { RobotState } from "./route.ts";
-import { roughnessAt, type World } from "./world.ts";
+import { roughnessAt, terrainAt, uniformWorld, type World } from "./world.ts";
+import type { WorldFile } from "./world-schema.ts";
 
 export const GRAVITY = 9.80665;
 
@@ -87,6 +96,10 @@ export class ImuModel {
   #bias: Float64Array;
   #biasWalk: number;
   #wheels: Float64Array;
+  /** Per terrain index: its recorded vibration, or null (synthetic). Null when the world has none. */
+  #recorded: (PreparedTerrain | null)[] | null = null;
+  #recSample = new Float64Array(6);
+  #wheelTerrain = new Int32Array(4);
 
   constructor(world: World, seed: number, rate: number) {
     const cfg = world.file.imu;
@@ -124,6 +137,25 @@ export class ImuModel {
       -wheelbase / 2,
       -width / 2,
     ]);
+    if (world.terrains.some((t) => t.recordings)) {
+      const curve = syntheticLevelCurve(world.file, rate);
+      this.#recorded = world.terrains.map((t) =>
+        t.recordings && t.vibration
+          ? prepareTerrain(
+              { terrain: t.name, roughness: t.roughness, vibration: t.vibration, recordings: t.recordings },
+              rate,
+              cfg.speedExponent,
+              curve,
+              seed,
+            )
+          : null,
+      );
+    }
+  }
+
+  /** Recorded vibration per terrain index (null: synthetic), or null when the world has none. */
+  get recordedTerrains(): readonly (PreparedTerrain | null)[] | null {
+    return this.#recorded;
   }
 
   /** One reading for the robot state `s` (call once per IMU period, in time order). */
@@ -150,13 +182,38 @@ export class ImuModel {
     const rough = (rl + rr) / 2;
     const speed = Math.abs(s.v);
     const speedTerm = speed ** cfg.speedExponent;
+    const recorded = this.#recorded;
+    // Share of wheel contacts on synthetic terrain, their mean roughness (recorded worlds only).
+    let fSyn = 1;
+    let fSynGyro = 1;
+    let roughV = rough;
+    if (recorded) {
+      let nSyn = 0;
+      let nSynGyro = 0;
+      let sumSyn = 0;
+      for (let k = 0; k < 4; k++) {
+        const bx = w[2 * k]!;
+        const by = w[2 * k + 1]!;
+        const t = terrainAt(this.#world, s.x + c * bx - sn * by, s.y + sn * bx + c * by);
+        this.#wheelTerrain[k] = t;
+        const rec = t >= 0 ? recorded[t] : null;
+        if (!rec) {
+          nSyn++;
+          sumSyn += t < 0 ? 1 : this.#world.roughnessOf[t]!;
+        }
+        if (!rec?.hasGyro) nSynGyro++;
+      }
+      fSyn = nSyn / 4;
+      fSynGyro = nSynGyro / 4;
+      roughV = nSyn > 0 ? sumSyn / nSyn : 0;
+    }
     // A small floor: smooth ground still shakes a moving robot a little.
-    const amp = cfg.vibration * (0.03 + rough) * speedTerm;
+    const amp = cfg.vibration * (0.03 + roughV) * speedTerm;
     const [low, mid, high] = this.#bands as [Biquad, Biquad, Biquad];
     // Rough ground moves energy up the spectrum.
     const wLow = 1;
-    const wMid = 0.4 + 1.2 * rough;
-    const wHigh = 0.1 + 2.0 * rough * rough;
+    const wMid = 0.4 + 1.2 * roughV;
+    const wHigh = 0.1 + 2.0 * roughV * roughV;
     const wNorm = 1 / Math.sqrt(wLow * wLow + wMid * wMid + wHigh * wHigh);
     let az =
       amp *
@@ -166,12 +223,17 @@ export class ImuModel {
         wHigh * high.whiteGain * high.process(rng.gauss()));
     // Impacts: each wheel meets a "stone" every `spacing` metres on average once roughness > 0.3.
     let kick = 0;
-    if (rough > 0.3 && speed > 0.05) {
-      const spacing = 0.06 + 0.6 * (1 - rough);
+    if (roughV > 0.3 && speed > 0.05) {
+      const spacing = 0.06 + 0.6 * (1 - roughV);
       const p = Math.min(0.5, (4 * speed * dt) / spacing);
       if (rng.next() < p)
         kick =
-          cfg.vibration * 6 * (rough - 0.3) * speedTerm * rng.uniform(0.3, 1.5) * (rng.next() < 0.5 ? -1 : 1);
+          cfg.vibration *
+          6 *
+          (roughV - 0.3) *
+          speedTerm *
+          rng.uniform(0.3, 1.5) *
+          (rng.next() < 0.5 ? -1 : 1);
     }
     az += this.#impact.process(kick);
     // Drive-train hum: a tone whose pitch follows wheel speed.
@@ -203,6 +265,34 @@ export class ImuModel {
     let gx = rollRate;
     let gy = pitchRate;
     let gz = wz;
+    if (recorded) {
+      // Synthetic parts weighted by their share of contacts; each recording by its own share.
+      const ws = Math.sqrt(fSyn);
+      const wg = Math.sqrt(fSynGyro);
+      fx = s.a - s.alpha * ry - wz * wz * rx - GRAVITY * pitch * wg;
+      fy = s.v * wz + s.alpha * rx - wz * wz * ry + GRAVITY * roll * wg;
+      fz = GRAVITY + az * ws;
+      gx = rollRate * wg;
+      gy = pitchRate * wg;
+      const v = this.#recSample;
+      for (let t = 0; t < recorded.length; t++) {
+        const rec = recorded[t];
+        if (!rec) continue;
+        rec.player.next(v);
+        let n = 0;
+        for (let k = 0; k < 4; k++) if (this.#wheelTerrain[k] === t) n++;
+        if (n === 0) continue;
+        const wr = Math.sqrt(n / 4) * speedTerm;
+        fx += wr * v[0]!;
+        fy += wr * v[1]!;
+        fz += wr * v[2]!;
+        if (rec.hasGyro) {
+          gx += wr * v[3]!;
+          gy += wr * v[4]!;
+          gz += wr * v[5]!;
+        }
+      }
+    }
 
     // base_link → imu_link: v_imu = Rᵀ v_base.
     const m = this.mount;
@@ -233,4 +323,49 @@ export class ImuModel {
     out.roughness = rough;
     return out;
   }
+}
+
+const levelCurves = new Map<string, LevelCurve>();
+
+/**
+ * The synthetic model's vibration level against roughness, for this world's IMU and robot at `rate`:
+ * RMS (m/s²) of the vertical specific force minus gravity, its 2 s moving mean removed (as for a
+ * recording), driving straight at 1 m/s for 60 s on uniform ground, roughness 0, 0.05, …, 1.
+ */
+export function syntheticLevelCurve(file: WorldFile, rate: number): LevelCurve {
+  const imu = { ...file.imu, rpyDeg: [0, 0, 0] as [number, number, number], accelNoise: 0, accelBias: 0 };
+  const key = JSON.stringify([imu, file.robot, rate]);
+  const hit = levelCurves.get(key);
+  if (hit) return hit;
+  const n = Math.round(60 * rate);
+  const levels = new Float64Array(21);
+  const reading: ImuReading = { ax: 0, ay: 0, az: 0, gx: 0, gy: 0, gz: 0, roughness: 0 };
+  const state: RobotState = {
+    t: 0,
+    x: 0,
+    y: 0,
+    yaw: 0,
+    v: 1,
+    w: 0,
+    a: 0,
+    alpha: 0,
+  };
+  for (let k = 0; k < levels.length; k++) {
+    const r = k / (levels.length - 1);
+    const model = new ImuModel(uniformWorld({ ...file, imu }, r), 1, rate);
+    const z = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      state.t = i / rate;
+      state.x = i / rate;
+      z[i] = model.sample(state, reading).az - GRAVITY;
+    }
+    removeMovingMean(z, Math.round(DETREND_SECONDS * rate));
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += z[i]! * z[i]!;
+    levels[k] = Math.sqrt(sum / n);
+  }
+  const curve = { levels };
+  if (levelCurves.size > 16) levelCurves.clear();
+  levelCurves.set(key, curve);
+  return curve;
 }

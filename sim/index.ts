@@ -1,4 +1,6 @@
 // Synthetic worlds with known ground truth, written as ROS 2 MCAP bags (issue 3).
+
+export { loadWorldAssets, NO_ASSETS, needsAssets, type WorldAssets } from "./assets.ts";
 export {
   DEFAULT_WORLD,
   FRAMES,
@@ -11,8 +13,26 @@ export {
   WORLDS_DIR,
   withOverrides,
 } from "./generate.ts";
-export { Biquad, GRAVITY, ImuModel, type ImuReading } from "./imu.ts";
+export { Biquad, GRAVITY, ImuModel, type ImuReading, syntheticLevelCurve } from "./imu.ts";
 export { OdometryModel } from "./odom.ts";
+export { bakePhoto, blendSeam, loadPhoto, type PhotoTile, photoTileSize, seamRatio } from "./photo.ts";
+export {
+  type LevelCurve,
+  levelAt,
+  type PreparedTerrain,
+  RecordingPlayer,
+  roughnessAtLevel,
+  SPLICE_SECONDS,
+} from "./recorded-vibration.ts";
+export {
+  loadRecording,
+  type PreparedRecording,
+  parseRecordingCsv,
+  prepareRecording,
+  type Recording,
+  recordingLevel,
+  rotationToZ,
+} from "./recording.ts";
 export { type CameraSetup, cameraSetup, GroundRenderer } from "./render.ts";
 export { Rng } from "./rng.ts";
 export { newState, ROUTE_DT, type RobotState, RouteDriver } from "./route.ts";
@@ -20,9 +40,11 @@ export { BUILTIN_TERRAINS, builtinTerrain, type TerrainType } from "./terrains.t
 export { type Appearance, type BakedTexture, bakeTexture, textureContrast } from "./texture.ts";
 export {
   buildWorld,
+  DEFAULT_PHOTO_SIZE,
   groundTruthGrids,
   roughnessAt,
   terrainAt,
+  uniformWorld,
   type World,
   type WorldTerrain,
   worldSummary,

@@ -66,7 +66,7 @@ export class GroundRenderer {
   #vig: Float32Array;
   /** Sky (or haze) colour × vignetting, RGB. */
   #skyRgb: Float32Array;
-  // Textures of all terrains in one array, with per-terrain offsets.
+  // All textures of the world in one array, with per-slot offsets (World.textures).
   #texData: Uint8Array;
   #texBase: Int32Array;
   #texLevelOffset: Int32Array;
@@ -187,22 +187,21 @@ export class GroundRenderer {
     }
 
     // Pack the textures.
-    const T = world.terrains.length;
+    const T = world.textures.length;
     this.#texBase = new Int32Array(T);
     this.#texLevelOffset = new Int32Array(T * 16);
     this.#texLog2Size = new Int32Array(T);
     this.#texLog2Texel = new Float32Array(T);
     let total = 0;
-    for (const t of world.terrains) total += t.texture.data.length;
+    for (const tex of world.textures) total += tex.data.length;
     this.#texData = new Uint8Array(total);
     let off = 0;
-    for (const t of world.terrains) {
-      const tex = t.texture;
+    for (const [slot, tex] of world.textures.entries()) {
       this.#texData.set(tex.data, off);
-      this.#texBase[t.index] = off;
-      for (let l = 0; l < tex.levels; l++) this.#texLevelOffset[t.index * 16 + l] = off + tex.offsets[l]!;
-      this.#texLog2Size[t.index] = tex.log2Size;
-      this.#texLog2Texel[t.index] = Math.log2(tex.texel);
+      this.#texBase[slot] = off;
+      for (let l = 0; l < tex.levels; l++) this.#texLevelOffset[slot * 16 + l] = off + tex.offsets[l]!;
+      this.#texLog2Size[slot] = tex.log2Size;
+      this.#texLog2Texel[slot] = Math.log2(tex.texel);
       off += tex.data.length;
     }
 
@@ -281,7 +280,8 @@ export class GroundRenderer {
     const vig = this.#vig;
     const shadeScale = exposure / 128;
     const sky = this.#skyRgb;
-    const { originX, originY, cols, rows, patchId, shade, patchTerrain, patchGain, patchTex } = world;
+    const { originX, originY, cols, rows, patchId, shade, patchTerrain, patchGain, patchTex, patchSlot } =
+      world;
     const invRes = 1 / world.resolution;
     const texData = this.#texData;
     const levelOffset = this.#texLevelOffset;
@@ -350,8 +350,9 @@ export class GroundRenderer {
           const p = patchId[cell]!;
           const type = patchTerrain[p]!;
           if ((i & 15) === 0) seen[type]!++;
-          const ls = log2Size[type]!;
-          let level = Math.round(lb - log2Texel[type]!);
+          const slot = patchSlot[p]!;
+          const ls = log2Size[slot]!;
+          let level = Math.round(lb - log2Texel[slot]!);
           if (level < 0) level = 0;
           else if (level > ls) level = ls;
           const p4 = 4 * p;
@@ -362,7 +363,7 @@ export class GroundRenderer {
           const mask = (1 << (ls - level)) - 1;
           const iu = (tu >> level) & mask;
           const iv = (tv >> level) & mask;
-          const ti = levelOffset[type * 16 + level]! + 3 * ((iv << (ls - level)) + iu);
+          const ti = levelOffset[slot * 16 + level]! + 3 * ((iv << (ls - level)) + iu);
           // Cloud shadow: nearest cell of a periodic 0.5 m map.
           const ci = ((((wx + cloudOx) * 2) | 0) & 511) + ((((wy + cloudOy) * 2) | 0) & 511) * 512;
           const gain = shade[cell]! * shadeScale * clouds[ci]! * groundW[i]!;

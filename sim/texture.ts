@@ -297,6 +297,40 @@ function makeLayer(layer: TextureLayer, ctx: LayerContext): LayerFn {
   }
 }
 
+/** Storage for an RGB mip pyramid of a (1 << log2Size)² tile: level k starts at offsets[k]. */
+export function pyramidStorage(log2Size: number): { levels: number; offsets: Int32Array; data: Uint8Array } {
+  const size = 1 << log2Size;
+  const levels = log2Size + 1;
+  const offsets = new Int32Array(levels);
+  let total = 0;
+  for (let k = 0; k < levels; k++) {
+    offsets[k] = total;
+    const s = size >> k;
+    total += s * s * 3;
+  }
+  return { levels, offsets, data: new Uint8Array(total) };
+}
+
+/** Fills levels 1.. of a pyramid from level 0 with a 2×2 box filter (rounded). */
+export function fillPyramid(data: Uint8Array, offsets: Int32Array, size: number): void {
+  for (let k = 1; k < offsets.length; k++) {
+    const s = size >> k;
+    const ps = s * 2;
+    const src = offsets[k - 1]!;
+    const dst = offsets[k]!;
+    for (let j = 0; j < s; j++) {
+      for (let i = 0; i < s; i++) {
+        const a = src + 3 * (2 * j * ps + 2 * i);
+        const b = a + 3 * ps;
+        for (let c = 0; c < 3; c++) {
+          data[dst + 3 * (j * s + i) + c] =
+            (data[a + c]! + data[a + 3 + c]! + data[b + c]! + data[b + 3 + c]! + 2) >> 2;
+        }
+      }
+    }
+  }
+}
+
 /** Bakes `appearance` into a `size`×`size` tile (size a power of two) with its mip pyramid. */
 export function bakeTexture(appearance: Appearance, seed: number, size = 512): BakedTexture {
   const log2Size = Math.round(Math.log2(size));
@@ -310,15 +344,7 @@ export function bakeTexture(appearance: Appearance, seed: number, size = 512): B
     w: l.weight,
   }));
   const bias = appearance.bias ?? 0.5;
-  const levels = log2Size + 1;
-  const offsets = new Int32Array(levels);
-  let total = 0;
-  for (let k = 0; k < levels; k++) {
-    offsets[k] = total;
-    const s = size >> k;
-    total += s * s * 3;
-  }
-  const data = new Uint8Array(total);
+  const { levels, offsets, data } = pyramidStorage(log2Size);
   const segs = palette.length - 1;
   let sr = 0;
   let sg = 0;
@@ -347,23 +373,7 @@ export function bakeTexture(appearance: Appearance, seed: number, size = 512): B
       sb += b;
     }
   }
-  // Box-filtered pyramid.
-  for (let k = 1; k < levels; k++) {
-    const s = size >> k;
-    const ps = s * 2;
-    const src = offsets[k - 1]!;
-    const dst = offsets[k]!;
-    for (let j = 0; j < s; j++) {
-      for (let i = 0; i < s; i++) {
-        const a = src + 3 * (2 * j * ps + 2 * i);
-        const b = a + 3 * ps;
-        for (let c = 0; c < 3; c++) {
-          data[dst + 3 * (j * s + i) + c] =
-            (data[a + c]! + data[a + 3 + c]! + data[b + c]! + data[b + 3 + c]! + 2) >> 2;
-        }
-      }
-    }
-  }
+  fillPyramid(data, offsets, size);
   const n = size * size;
   return { size, log2Size, texel: appearance.texel, levels, offsets, data, mean: [sr / n, sg / n, sb / n] };
 }

@@ -2,6 +2,7 @@
 // a typo in a world file must not silently fall back to a default.
 
 import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
@@ -28,6 +29,18 @@ export const AppearanceSchema = z.strictObject({
   bias: z.number().optional(),
 });
 
+export const VibrationSchema = z.strictObject({
+  /** CSV files (header t, ax, ay, az[, gx, gy, gz][, speed]), paths relative to the world file. */
+  recordings: z.array(z.string().min(1)).min(1),
+  /** The recording's "up" (gravity reaction at rest) in its own sensor frame. */
+  up: z
+    .tuple([z.number(), z.number(), z.number()])
+    .default([0, 0, 1])
+    .refine((u) => Math.hypot(u[0], u[1], u[2]) > 1e-6, { message: "`up` must not be the zero vector" }),
+  /** Speed (m/s) the recordings were driven at, for files without a `speed` column. */
+  speed: z.number().positive().optional(),
+});
+
 export const TerrainEntrySchema = z
   .strictObject({
     /** Built-in type to start from (see `terrain-learner sim --list-terrains`). */
@@ -41,13 +54,32 @@ export const TerrainEntrySchema = z
     weight: z.number().positive().default(1),
     /** Replaces the built-in appearance (all fields required when there is no `type`). */
     appearance: AppearanceSchema.optional(),
+    /**
+     * Photographs of the ground (paths relative to the world file), mapped onto the ground plane
+     * instead of the procedural appearance; several are mixed across the terrain's patches.
+     */
+    photos: z.array(z.string().min(1)).min(1).optional(),
+    /** Metres of ground one photo covers (its longer side). */
+    photoSize: z.number().min(0.05).max(100).optional(),
+    /** Recorded IMU vibration for this terrain instead of the synthetic model (see docs/worlds.md). */
+    vibration: VibrationSchema.optional(),
   })
   .refine(
-    (t) => t.type !== undefined || (t.name !== undefined && t.roughness !== undefined && t.appearance),
+    (t) =>
+      t.type !== undefined ||
+      (t.name !== undefined &&
+        t.roughness !== undefined &&
+        (t.appearance !== undefined || t.photos !== undefined)),
     {
-      message: "a terrain without `type` needs `name`, `roughness` and `appearance`",
+      message: "a terrain without `type` needs `name`, `roughness` and `appearance` or `photos`",
     },
-  );
+  )
+  .refine((t) => !(t.appearance !== undefined && t.photos !== undefined), {
+    message: "give either `appearance` or `photos`, not both",
+  })
+  .refine((t) => t.photoSize === undefined || t.photos !== undefined, {
+    message: "`photoSize` needs `photos`",
+  });
 
 const xy = z.tuple([z.number(), z.number()]);
 
@@ -204,6 +236,21 @@ export const WorldFileSchema = z.strictObject({
 
 export type WorldFile = z.infer<typeof WorldFileSchema>;
 export type TerrainEntry = z.infer<typeof TerrainEntrySchema>;
+export type VibrationEntry = z.infer<typeof VibrationSchema>;
+
+/** Photo and recording paths made absolute against `baseDir` (the world file's folder). */
+export function resolveAssetPaths(file: WorldFile, baseDir: string): WorldFile {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  if (!file.terrains.some((t) => t.photos || t.vibration)) return file;
+  return {
+    ...file,
+    terrains: file.terrains.map((t) => ({
+      ...t,
+      ...(t.photos ? { photos: t.photos.map(abs) } : {}),
+      ...(t.vibration ? { vibration: { ...t.vibration, recordings: t.vibration.recordings.map(abs) } } : {}),
+    })),
+  };
+}
 
 function formatIssues(error: z.ZodError, source: string): string {
   const lines = error.issues.map((i) => {
@@ -213,21 +260,24 @@ function formatIssues(error: z.ZodError, source: string): string {
   return `invalid world ${source}: ${lines.join("; ")}`;
 }
 
-/** Validates a parsed world object; throws an Error that names each bad key. */
-export function parseWorld(obj: unknown, source = "object"): WorldFile {
+/**
+ * Validates a parsed world object; throws an Error that names each bad key. Relative photo and
+ * recording paths are resolved against `baseDir` (default: the current directory).
+ */
+export function parseWorld(obj: unknown, source = "object", baseDir = process.cwd()): WorldFile {
   const r = WorldFileSchema.safeParse(obj ?? {});
   if (!r.success) throw new Error(formatIssues(r.error, source));
-  return r.data;
+  return resolveAssetPaths(r.data, baseDir);
 }
 
-export function parseWorldText(text: string, source = "text"): WorldFile {
+export function parseWorldText(text: string, source = "text", baseDir = process.cwd()): WorldFile {
   let obj: unknown;
   try {
     obj = parseYaml(text);
   } catch (err) {
     throw new Error(`cannot parse world ${source}: ${(err as Error).message}`);
   }
-  return parseWorld(obj, source);
+  return parseWorld(obj, source, baseDir);
 }
 
 export function loadWorldFile(path: string): WorldFile {
@@ -239,5 +289,5 @@ export function loadWorldFile(path: string): WorldFile {
       `cannot read world file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
-  return parseWorldText(text, path);
+  return parseWorldText(text, path, dirname(resolve(path)));
 }

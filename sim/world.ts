@@ -2,23 +2,15 @@
 // plane (odom frame) that the renderer, the wheels and the ground truth all read, so the three can
 // never disagree about what lies where.
 
+import { basename } from "node:path";
 import type { Costmap } from "../src/core/types.ts";
+import { NO_ASSETS, type WorldAssets } from "./assets.ts";
 import { deriveSeed, hash2, hash32, Rng } from "./rng.ts";
-import { builtinTerrain } from "./terrains.ts";
-import { type Appearance, type BakedTexture, bakeTexture } from "./texture.ts";
+import type { BakedTexture } from "./texture.ts";
 import type { WorldFile } from "./world-schema.ts";
+import { resolveTerrains, type WorldTerrain } from "./world-terrains.ts";
 
-export interface WorldTerrain {
-  index: number;
-  name: string;
-  /** Built-in type it derives from, if any. */
-  type: string | undefined;
-  roughness: number;
-  driven: boolean;
-  weight: number;
-  appearance: Appearance;
-  texture: BakedTexture;
-}
+export { DEFAULT_PHOTO_SIZE, type WorldTerrain } from "./world-terrains.ts";
 
 export interface World {
   file: WorldFile;
@@ -42,46 +34,11 @@ export interface World {
   patchGain: Float32Array;
   /** Per patch: texture mapping (cos/texel, sin/texel, u offset, v offset). */
   patchTex: Float64Array;
+  /** Every texture of the world (terrain i's first texture is slot i) and each patch's slot. */
+  textures: BakedTexture[];
+  patchSlot: Uint16Array;
   roughnessOf: Float32Array;
   drivenOf: Uint8Array;
-}
-
-const textureCache = new Map<string, BakedTexture>();
-
-function cachedTexture(appearance: Appearance, seed: number): BakedTexture {
-  const key = `${seed}:${JSON.stringify(appearance)}`;
-  let tex = textureCache.get(key);
-  if (!tex) {
-    tex = bakeTexture(appearance, seed);
-    // A handful of worlds per process at most; keep the cache from growing without bound in tests.
-    if (textureCache.size > 48) textureCache.clear();
-    textureCache.set(key, tex);
-  }
-  return tex;
-}
-
-function resolveTerrains(file: WorldFile, layoutSeed: number): WorldTerrain[] {
-  const seen = new Set<string>();
-  return file.terrains.map((entry, index) => {
-    const base = entry.type !== undefined ? builtinTerrain(entry.type) : undefined;
-    if (entry.type !== undefined && !base) {
-      throw new Error(`terrains.${index}.type: unknown terrain type '${entry.type}'`);
-    }
-    const name = entry.name ?? entry.type!;
-    if (seen.has(name)) throw new Error(`terrains.${index}.name: duplicate terrain name '${name}'`);
-    seen.add(name);
-    const appearance = entry.appearance ?? base!.appearance;
-    return {
-      index,
-      name,
-      type: entry.type,
-      roughness: entry.roughness ?? base!.roughness,
-      driven: entry.driven,
-      weight: entry.weight,
-      appearance,
-      texture: cachedTexture(appearance, deriveSeed(layoutSeed, `texture:${name}`)),
-    };
-  });
 }
 
 /** Smooth non-periodic value noise, −0.5..0.5. */
@@ -134,19 +91,21 @@ const worldCache: { key: string; world: World }[] = [];
  * Builds (or reuses) the world for `file`. The ground (terrains, layout, lighting jitter) depends only
  * on the layout seed; the returned object carries `file` as given, so camera/IMU overrides apply.
  */
-export function buildWorld(file: WorldFile, seed: number): World {
+export function buildWorld(file: WorldFile, seed: number, assets: WorldAssets = NO_ASSETS): World {
   const layoutSeed = file.layout.seed ?? seed;
   const key = JSON.stringify([layoutSeed, file.bounds, file.layout, file.terrains, file.lighting]);
+  // Photos and recordings are keyed by their (absolute) paths in `file`: within a process a path
+  // stands for its content, as in loadWorldAssets' photo cache.
   const hit = worldCache.find((e) => e.key === key);
   if (hit) return { ...hit.world, file, name: file.name };
-  const world = buildWorldUncached(file, layoutSeed);
+  const world = buildWorldUncached(file, layoutSeed, assets);
   worldCache.push({ key, world });
   if (worldCache.length > 3) worldCache.shift();
   return world;
 }
 
-function buildWorldUncached(file: WorldFile, layoutSeed: number): World {
-  const terrains = resolveTerrains(file, layoutSeed);
+function buildWorldUncached(file: WorldFile, layoutSeed: number, assets: WorldAssets): World {
+  const { terrains, textures } = resolveTerrains(file, layoutSeed, assets);
   if (terrains.length > 255) throw new Error(`terrains: at most 255 types, found ${terrains.length}`);
   if (!terrains.some((t) => t.driven)) throw new Error("terrains: at least one terrain must be driven");
   const { bounds, layout, lighting } = file;
@@ -329,12 +288,13 @@ function buildWorldUncached(file: WorldFile, layoutSeed: number): World {
   const patchTex = new Float64Array(patchCount * 4);
   const jit = lighting.patchJitter;
   const prng = Rng.stream(layoutSeed, "patches");
+  const patchSlot = choosePatchSlots(terrains, patchTerrain, layoutSeed);
   for (let p = 0; p < patchCount; p++) {
     const bright = 1 + jit * Math.max(-2, Math.min(2, prng.gauss()));
     for (let ch = 0; ch < 3; ch++) {
       patchGain[3 * p + ch] = bright * (1 + 0.4 * jit * Math.max(-2, Math.min(2, prng.gauss())));
     }
-    const tex = terrains[patchTerrain[p]!]!.texture;
+    const tex = textures[patchSlot[p]!]!;
     const ang = prng.uniform(0, 2 * Math.PI);
     patchTex[4 * p] = Math.cos(ang) / tex.texel;
     patchTex[4 * p + 1] = Math.sin(ang) / tex.texel;
@@ -359,9 +319,34 @@ function buildWorldUncached(file: WorldFile, layoutSeed: number): World {
     patchTerrain,
     patchGain,
     patchTex,
+    textures,
+    patchSlot,
     roughnessOf: Float32Array.from(terrains.map((t) => t.roughness)),
     drivenOf: Uint8Array.from(terrains.map((t) => (t.driven ? 1 : 0))),
   };
+}
+
+/**
+ * Texture slot per patch. A terrain with several photos deals them out in turn over its patches
+ * (in patch order, from a random first photo), so each photo covers about the same share and
+ * neighbouring patches of one terrain rarely show the same photo. Its own random stream: worlds
+ * without photos draw nothing from it.
+ */
+function choosePatchSlots(
+  terrains: WorldTerrain[],
+  patchTerrain: Uint8Array,
+  layoutSeed: number,
+): Uint16Array {
+  const slots = new Uint16Array(patchTerrain.length);
+  const rng = Rng.stream(layoutSeed, "photos");
+  const next = terrains.map((t) => (t.slots.length > 1 ? rng.int(t.slots.length) : 0));
+  for (let p = 0; p < patchTerrain.length; p++) {
+    const t = terrains[patchTerrain[p]!]!;
+    const k = next[t.index]!;
+    slots[p] = t.slots[k]!;
+    next[t.index] = (k + 1) % t.slots.length;
+  }
+  return slots;
 }
 
 /** Terrain index at (x, y) in odom, or −1 outside the raster. */
@@ -414,11 +399,64 @@ export function worldSummary(world: World): Record<string, unknown> {
       roughness: t.roughness,
       driven: t.driven,
       meanColor: t.texture.mean.map((v) => Math.round(v)),
+      ...(t.photos ? { photos: t.photos.map((p) => basename(p)) } : {}),
+      ...(t.recordings ? { recordings: t.recordings.map((r) => basename(r.path)) } : {}),
     })),
     robot: world.file.robot,
     camera: world.file.camera,
     imu: world.file.imu,
     odometry: world.file.odometry,
     groundTruth: world.file.groundTruth,
+  };
+}
+
+/**
+ * A world of one terrain with the given roughness everywhere (no texture to speak of): what the IMU
+ * model needs to measure its own vibration level at a roughness.
+ */
+export function uniformWorld(file: WorldFile, roughness: number): World {
+  const texture: BakedTexture = {
+    size: 1,
+    log2Size: 0,
+    texel: 1,
+    levels: 1,
+    offsets: new Int32Array(1),
+    data: new Uint8Array(3),
+    mean: [0, 0, 0],
+  };
+  const terrain: WorldTerrain = {
+    index: 0,
+    name: "uniform",
+    type: undefined,
+    roughness,
+    driven: true,
+    weight: 1,
+    appearance: undefined,
+    texture,
+    slots: [0],
+    photos: undefined,
+    vibration: undefined,
+    recordings: undefined,
+  };
+  return {
+    file: { ...file, terrains: [{ name: "uniform", roughness, driven: true, weight: 1 }] },
+    name: "uniform",
+    layoutSeed: 0,
+    terrains: [terrain],
+    originX: -1e7,
+    originY: -1e7,
+    resolution: 2e7,
+    cols: 1,
+    rows: 1,
+    patchId: new Uint16Array(1),
+    shade: new Uint8Array(1).fill(128),
+    patchCount: 1,
+    patchTerrain: new Uint8Array(1),
+    patchGain: new Float32Array([1, 1, 1]),
+    patchTex: new Float64Array([1, 0, 0, 0]),
+    textures: [texture],
+    patchSlot: new Uint16Array(1),
+    roughnessOf: Float32Array.of(roughness),
+    drivenOf: Uint8Array.of(1),
   };
 }

@@ -12,6 +12,7 @@ import {
   WORLDS_DIR,
 } from "../../sim/index.ts";
 import { checkOutputs, discardTempsSync } from "../io/safe-output.ts";
+import { registerConvertRecording } from "./convert-recording.ts";
 import { action, UserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
 
@@ -91,14 +92,16 @@ async function run(opts: SimCliOptions): Promise<void> {
     throw new UserError(`--compression '${opts.compression}': expected zstd, lz4 or none`);
   }
   const worldPath = opts.world ?? DEFAULT_WORLD;
-  try {
-    await checkOutputs([{ path: opts.out, kind: "file", what: "--out" }], [worldPath]);
-  } catch (err) {
-    throw new UserError((err as Error).message);
-  }
   let world: ReturnType<typeof loadWorldFile>;
   try {
     world = loadWorldFile(worldPath);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  // The world's photos and recordings are inputs too.
+  const assetPaths = world.terrains.flatMap((t) => [...(t.photos ?? []), ...(t.vibration?.recordings ?? [])]);
+  try {
+    await checkOutputs([{ path: opts.out, kind: "file", what: "--out" }], [worldPath, ...assetPaths]);
   } catch (err) {
     throw new UserError((err as Error).message);
   }
@@ -148,7 +151,7 @@ async function run(opts: SimCliOptions): Promise<void> {
       );
     const msg = (err as Error).message;
     // World content problems (bad terrain name, no start position) are the user's to fix.
-    if (/^(terrains|layout|route|world|invalid world)/.test(msg)) throw new UserError(msg);
+    if (/^(terrains?\b|layout|route|world|invalid world)/.test(msg)) throw new UserError(msg);
     throw err;
   } finally {
     bar?.stop();
@@ -174,6 +177,7 @@ async function run(opts: SimCliOptions): Promise<void> {
         stops: result.stops,
         timeOnTerrain: result.timeOnTerrain,
         framesSeeing: result.framesSeeing,
+        recordedVibration: result.recordedVibration,
       })}\n`,
     );
     return;
@@ -185,10 +189,16 @@ async function run(opts: SimCliOptions): Promise<void> {
       `${result.distance.toFixed(1)} m driven, ${result.stops} stops, ${formatBytes(size)}, ` +
       `${(duration / wall).toFixed(1)}× real time (${wall.toFixed(1)} s)\n`,
   );
+  for (const r of result.recordedVibration) {
+    process.stdout.write(
+      `recorded vibration on ${r.terrain}: ${r.level.toFixed(3)} m/s² RMS at 1 m/s (natural roughness ` +
+        `${r.naturalRoughness.toFixed(2)}), played with gain ${r.gain.toFixed(3)}\n`,
+    );
+  }
 }
 
 export function register(program: Command): void {
-  program
+  const sim = program
     .command("sim")
     .description("generate a synthetic drive (camera, IMU, odometry, TF, ground truth) as a ROS 2 MCAP bag")
     .option(
@@ -221,4 +231,5 @@ export function register(program: Command): void {
         "Example: terrain-learner sim --duration 120 --camera 640x480@30 --out /tmp/drive.mcap",
     )
     .action(action(run));
+  registerConvertRecording(sim);
 }

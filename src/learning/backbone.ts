@@ -139,17 +139,39 @@ export function gatherCells(map: FeatureMap, cells: ArrayLike<number>, out?: Flo
   return dst;
 }
 
-/** The bundled filter-bank backbone (models/backbone.onnx), found relative to this file or the package root. */
-export function defaultBackbonePath(): string {
+/** A file in the package's models/ folder, found relative to this file or the package root. */
+function bundledModelPath(file: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, "models", "backbone.onnx");
+    const candidate = join(dir, "models", file);
     if (existsSync(candidate)) return candidate;
     const parent = dirname(dir);
     if (parent === dir) break;
     dir = parent;
   }
-  return resolve(dirname(fileURLToPath(import.meta.url)), "../../models/backbone.onnx");
+  return resolve(dirname(fileURLToPath(import.meta.url)), "../../models", file);
+}
+
+/** The bundled filter-bank backbone (models/backbone.onnx). */
+export function defaultBackbonePath(): string {
+  return bundledModelPath("backbone.onnx");
+}
+
+/**
+ * Backbones shipped in models/, selectable by name as `learner.backbone`: the filter bank (also the
+ * empty string) and MobileNetV2 cut after block 13 (models/build-mobilenetv2.ts).
+ */
+export const BUNDLED_BACKBONES: Record<string, string> = {
+  filterbank: "backbone.onnx",
+  mobilenetv2: "mobilenetv2.onnx",
+};
+
+/** `learner.backbone` → model path: "" or a bundled name → that file in models/, anything else as given. */
+export function resolveBackbonePath(backbone: string): string {
+  const name = backbone.trim();
+  if (name === "") return defaultBackbonePath();
+  const file = BUNDLED_BACKBONES[name];
+  return file ? bundledModelPath(file) : name;
 }
 
 // --- metadata_props without loading the whole model -------------------------------------------
@@ -308,7 +330,7 @@ export class Backbone {
     },
     opts: Omit<BackboneOptions, "executionProviders"> = {},
   ): Promise<Backbone> {
-    const path = learner.backbone.trim() === "" ? defaultBackbonePath() : learner.backbone;
+    const path = resolveBackbonePath(learner.backbone);
     return Backbone.load(path, {
       intraOpThreads: learner.backboneThreads || defaultBackboneThreads(),
       inputWidth: learner.inputWidth,

@@ -7,11 +7,13 @@ const positive = () => z.number().positive();
 
 export const LearnerSchema = z
   .strictObject({
-    /** Path of the ONNX backbone; empty means the bundled models/backbone.onnx. */
-    backbone: z
-      .string()
-      .default("")
-      .meta({ description: "ONNX feature backbone; empty: the bundled models/backbone.onnx" }),
+    /**
+     * The ONNX backbone: a path, or a bundled one by name: "filterbank" (also "", the default:
+     * models/backbone.onnx) or "mobilenetv2" (models/mobilenetv2.onnx, ImageNet-pretrained).
+     */
+    backbone: z.string().default("").meta({
+      description: "ONNX feature backbone: a path, or bundled filterbank (empty, default) or mobilenetv2",
+    }),
     executionProviders: z
       .array(z.string())
       .default(["cpu"])

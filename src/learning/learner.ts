@@ -26,7 +26,7 @@
 // runs the same learner in a worker (worker.ts) and hands weights to a predict-only copy here.
 
 import { calibrateLogEnergy } from "../core/labeller.ts";
-import { defaultBackbonePath } from "./backbone.ts";
+import { resolveBackbonePath } from "./backbone.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import type { LearnerConfig } from "./config.ts";
 import { TerrainHead } from "./head.ts";
@@ -200,7 +200,7 @@ export class OnlineLearner {
     let projection: { matrix: Float32Array; dims: number } | null = null;
     if (cfg.novelty === "knn" && cfg.noveltyFeatures === "invariant") {
       // The same file the pipeline's backbone is loaded from (Backbone.fromConfig).
-      const path = cfg.backbone.trim() === "" ? defaultBackbonePath() : cfg.backbone;
+      const path = resolveBackbonePath(cfg.backbone);
       // Null (all features, no warning: this is the default) for a backbone without channel names
       // or features that are not its head layout (a learner fed something else, as in tests).
       projection = invariantProjection(backboneChannelNames(path), channels);

@@ -59,14 +59,10 @@ export const FusionSchema = z
      * are dropped and counted (problems.late). A camera's frames typically arrive 30–150 ms after the
      * IMU samples of the same instant. Live, a frame never waits for this (see docs/design.md).
      */
-    reorderWindow: z
-      .number()
-      .nonnegative()
-      .default(0.25)
-      .meta({
-        unit: "s",
-        description: "messages this late are still merged in stamp order; later ones are counted and dropped",
-      }),
+    reorderWindow: z.number().nonnegative().default(0.25).meta({
+      unit: "s",
+      description: "messages this late are still merged in stamp order; later ones are counted and dropped",
+    }),
     /** Seconds of odometry kept for pose interpolation. */
     poseHistory: positive()
       .default(120)

@@ -1,0 +1,223 @@
+// Oracle head: the learner's own head (same features, same network, same training budget) trained on
+// the TRUE roughness of every scored cell instead of vibration labels. It separates feature quality
+// from label quality: if the oracle ranks terrains well and the self-supervised learner does not, the
+// labels (or their association) are the problem; if the oracle cannot either, the backbone's features
+// do not tell the terrains apart.
+//
+// Protocol, on a simulator bag, prequential like the evaluation: every `--every`-th camera frame is
+// first scored, then learnt from. Cells are chosen as the evaluation chooses them (1–8 m, footprint on
+// one terrain, true pose). The oracle learns the TRUE roughness of every such cell of every frame it
+// has seen (driven or not, the moment it is seen), trained at learner.stepsPerSecond steps per second
+// of sensor time. Scores: Spearman ρ, MAE and AUROC (truth ≥ 0.5) over the last `--test` seconds, as
+// the evaluation's final window. It is an upper bound on what labels could teach with these features,
+// not a copy of the learner's situation (which must drive over ground before it has labels for it).
+//
+// Next to it, a linear probe: ridge regression (λ = 1 on standardised features) re-fitted in closed
+// form before each test frame on every cell seen so far; no training budget, no online effects.
+//
+// Run: node --import tsx bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--every 3] [--test 60] [--json]
+
+import { parseArgs } from "node:util";
+import { PrequentialEvaluator } from "../src/eval/evaluator.ts";
+import { gridMapFromRos } from "../src/eval/ground-truth.ts";
+import { auroc, mae, spearman } from "../src/eval/metrics.ts";
+import { openBag } from "../src/io/bag/index.ts";
+import { cameraInfoFromRos, imageFromRos, odomFromRos, transformsFromRos } from "../src/io/ros/convert.ts";
+import { Backbone, resolveBackbonePath } from "../src/learning/backbone.ts";
+import { OnlineLearner } from "../src/learning/learner.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import { featureChannels, headFeatures } from "../src/runtime/features.ts";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    backbone: { type: "string", default: "" },
+    every: { type: "string", default: "3" },
+    test: { type: "string", default: "60" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+if (values.help || positionals.length !== 1) {
+  console.error("usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--every 3] [--test 60] [--json]");
+  process.exit(values.help ? 0 : 2);
+}
+const bagPath = positionals[0]!;
+const every = Number(values.every);
+const testSeconds = Number(values.test);
+
+const cfg = defaultConfig();
+const learnerCfg = { ...cfg.learner, backbone: values.backbone ?? "" };
+const backbone = await Backbone.load(resolveBackbonePath(learnerCfg.backbone), {
+  intraOpThreads: 1,
+  inputWidth: learnerCfg.inputWidth,
+});
+const context = "neighbourhood" as const;
+const C = featureChannels(backbone.channels, context);
+// The learner's kNN novelty is irrelevant here (no confidence is scored): the autoencoder keeps the
+// oracle from reading the backbone's channel names.
+const learner = await OnlineLearner.create({ ...learnerCfg, novelty: "autoencoder" }, C);
+const evaluator = new PrequentialEvaluator();
+const bag = await openBag(bagPath);
+const info = await bag.info();
+const end = info.end;
+const t = cfg.topics;
+let frame = 0;
+let lastTrain = Number.NaN;
+const test: { pred: number[]; truth: number[]; terrain: number[]; probe: number[] } = {
+  pred: [],
+  truth: [],
+  terrain: [],
+  probe: [],
+};
+// Linear probe: running sums for the normal equations on [x, 1] (standardised at solve time).
+const D = C + 1;
+const xtx = new Float64Array(D * D);
+const xty = new Float64Array(D);
+
+function accumulate(x: Float32Array, y: Float32Array): void {
+  const row = new Float64Array(D);
+  for (let i = 0; i < y.length; i++) {
+    for (let a = 0; a < C; a++) row[a] = x[i * C + a]!;
+    row[C] = 1;
+    for (let a = 0; a < D; a++) {
+      const ra = row[a]!;
+      if (ra === 0) continue;
+      xty[a]! += ra * y[i]!;
+      for (let b = a; b < D; b++) xtx[a * D + b]! += ra * row[b]!;
+    }
+  }
+}
+
+/** Ridge on standardised features, (Z'Z + λI) w = Z'y from the running sums, applied to x. */
+function ridgePredict(x: Float32Array, count: number): Float64Array {
+  const n = xtx[C * D + C]!;
+  const mean = Float64Array.from({ length: C }, (_, a) => xtx[a * D + C]! / n);
+  const sd = Float64Array.from({ length: C }, (_, a) =>
+    Math.sqrt(Math.max(1e-12, xtx[a * D + a]! / n - mean[a]! ** 2)),
+  );
+  const ymean = xty[C]! / n;
+  const A = new Float64Array(C * C);
+  const w = new Float64Array(C);
+  for (let a = 0; a < C; a++) {
+    w[a] = (xty[a]! - n * mean[a]! * ymean) / sd[a]!;
+    for (let b = a; b < C; b++) {
+      const v = (xtx[a * D + b]! - n * mean[a]! * mean[b]!) / (sd[a]! * sd[b]!);
+      A[a * C + b] = v;
+      A[b * C + a] = v;
+    }
+    A[a * C + a]! += 1;
+  }
+  // Cholesky, then forward and back substitution.
+  for (let j = 0; j < C; j++) {
+    let d = A[j * C + j]!;
+    for (let k = 0; k < j; k++) d -= A[j * C + k]! ** 2;
+    const l = Math.sqrt(Math.max(d, 1e-12));
+    A[j * C + j] = l;
+    for (let i = j + 1; i < C; i++) {
+      let v = A[i * C + j]!;
+      for (let k = 0; k < j; k++) v -= A[i * C + k]! * A[j * C + k]!;
+      A[i * C + j] = v / l;
+    }
+  }
+  for (let i = 0; i < C; i++) {
+    let v = w[i]!;
+    for (let k = 0; k < i; k++) v -= A[i * C + k]! * w[k]!;
+    w[i] = v / A[i * C + i]!;
+  }
+  for (let i = C - 1; i >= 0; i--) {
+    let v = w[i]!;
+    for (let k = i + 1; k < C; k++) v -= A[k * C + i]! * w[k]!;
+    w[i] = v / A[i * C + i]!;
+  }
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    let y = ymean;
+    for (let a = 0; a < C; a++) y += (w[a]! * (x[i * C + a]! - mean[a]!)) / sd[a]!;
+    out[i] = y;
+  }
+  return out;
+}
+let trainCells = 0;
+let trainFrames = 0;
+const started = performance.now();
+try {
+  for await (const ev of bag.messages()) {
+    if (ev.type !== "message") continue;
+    const m = ev.message;
+    if (ev.topic === t.tfStatic) evaluator.onTransforms(transformsFromRos(m, true));
+    else if (ev.topic === "/sim/ground_truth/pose") evaluator.onTruePose(odomFromRos(m));
+    else if (ev.topic === "/sim/ground_truth/roughness")
+      evaluator.onGroundTruth("roughness", gridMapFromRos(m));
+    else if (ev.topic === "/sim/ground_truth/terrain") evaluator.onGroundTruth("terrain", gridMapFromRos(m));
+    else if (ev.topic === t.cameraInfo) evaluator.onCameraInfo(cameraInfoFromRos(m));
+    else if (ev.topic === t.image) {
+      if (frame++ % every !== 0) continue;
+      const img = imageFromRos(m);
+      const grid = backbone.gridFor(img.width, img.height);
+      const truth = evaluator.truthFor(img.stamp, { ...grid, frameId: img.frameId });
+      if (!truth) continue;
+      const map = headFeatures(await backbone.extract(img), context);
+      const cells: number[] = [];
+      for (let k = 0; k < grid.rows * grid.cols; k++) {
+        const r = truth.range[k]!;
+        if (Number.isFinite(truth.roughness[k]!) && r >= 1 && r <= 8 && !truth.boundary[k]) cells.push(k);
+      }
+      if (cells.length === 0) continue;
+      const x = new Float32Array(cells.length * C);
+      for (const [i, k] of cells.entries()) x.set(map.data.subarray(k * C, (k + 1) * C), i * C);
+      const targets = Float32Array.from(cells, (k) => truth.roughness[k]!);
+      if (img.stamp >= end - testSeconds && learner.trainSteps > 0) {
+        // Scored before this frame's truth is learnt.
+        const p = learner.predict(x, cells.length).roughness;
+        const probe = ridgePredict(x, cells.length);
+        for (const [i, k] of cells.entries()) {
+          test.pred.push(p[i]!);
+          test.probe.push(probe[i]!);
+          test.truth.push(truth.roughness[k]!);
+          test.terrain.push(truth.terrain[k]!);
+        }
+      }
+      learner.addSamples(x, targets);
+      accumulate(x, targets);
+      trainCells += cells.length;
+      trainFrames++;
+      // learner.stepsPerSecond of sensor time, as replay trains the self-supervised head.
+      const dt = Number.isNaN(lastTrain) ? 0 : img.stamp - lastTrain;
+      lastTrain = img.stamp;
+      const steps = Math.round(dt * learnerCfg.stepsPerSecond);
+      if (steps > 0 && learner.bufferSize >= learnerCfg.minSamples) await learner.train(steps);
+    }
+  }
+} finally {
+  await bag.close();
+  await backbone.close();
+}
+const result = {
+  bag: bagPath,
+  backbone: backbone.info.name,
+  stride: backbone.stride,
+  channels: backbone.channels,
+  trainFrames,
+  trainCells,
+  trainSteps: learner.trainSteps,
+  testCells: test.truth.length,
+  spearman: spearman(test.pred, test.truth),
+  mae: mae(test.pred, test.truth),
+  auroc: auroc(
+    test.pred,
+    test.truth.map((v) => v >= 0.5),
+  ),
+  probeSpearman: spearman(test.probe, test.truth),
+  probeMae: mae(test.probe, test.truth),
+  wallSeconds: (performance.now() - started) / 1000,
+};
+learner.dispose();
+if (values.json) console.log(JSON.stringify(result));
+else
+  console.log(
+    `oracle head on ${bagPath} (${result.backbone}, stride ${result.stride}): ρ ${result.spearman.toFixed(3)}, ` +
+      `MAE ${result.mae.toFixed(3)}, AUROC ${result.auroc.toFixed(3)}; linear probe ρ ${result.probeSpearman.toFixed(3)}, ` +
+      `MAE ${result.probeMae.toFixed(3)}; over ${result.testCells} test cells ` +
+      `(${result.trainCells} training cells from ${result.trainFrames} frames, ${result.trainSteps} steps)`,
+  );

@@ -1,0 +1,150 @@
+// `terrain-learner sim convert-recording`: a public IMU dataset file → the recording CSV that world
+// files play as recorded vibration (sim/recording.ts), with what the recording means on the
+// simulator's roughness scale.
+
+import { existsSync } from "node:fs";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type { Command } from "commander";
+import { checkOutputs } from "../io/safe-output.ts";
+import { action, UserError } from "./errors.ts";
+
+interface Options {
+  format: string;
+  rate?: string;
+  pro?: string;
+  world?: string;
+  up: string;
+  json?: boolean;
+}
+
+async function run(input: string, output: string, o: Options): Promise<void> {
+  const sim = await import("../../sim/index.ts");
+  const conv = await import("../../sim/convert-recording.ts");
+  if (o.format !== "borealtc" && o.format !== "u2is")
+    throw new UserError(`--format '${o.format}': expected borealtc or u2is`);
+  if (!existsSync(input)) throw new UserError(`${input}: no such file`);
+  try {
+    await checkOutputs([{ path: output, kind: "file", what: "OUT" }], [input, ...(o.pro ? [o.pro] : [])]);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  const rate = o.rate === undefined ? undefined : Number(o.rate);
+  if (rate !== undefined && !(rate > 0)) throw new UserError(`--rate '${o.rate}': expected a rate in Hz > 0`);
+  const up = o.up.split(",").map(Number);
+  if (up.length !== 3 || up.some((v) => !Number.isFinite(v)) || Math.hypot(...up) === 0)
+    throw new UserError(`--up '${o.up}': expected three numbers, e.g. 0,0,1`);
+
+  let rec: import("../../sim/recording.ts").Recording;
+  const notes: string[] = [];
+  try {
+    if (o.format === "borealtc") {
+      const pro = o.pro ?? join(dirname(input), basename(input).replace(/^imu_/, "pro_"));
+      const hasPro = pro !== input && existsSync(pro);
+      if (o.pro && !hasPro) throw new UserError(`--pro ${o.pro}: no such file`);
+      rec = conv.convertBorealTc(
+        await readFile(input, "utf8"),
+        input,
+        hasPro ? await readFile(pro, "utf8") : undefined,
+        pro,
+      );
+      notes.push(`converted from BorealTC ${basename(input)}${hasPro ? ` + ${basename(pro)} (speed)` : ""}`);
+      if (!hasPro) {
+        process.stderr.write(
+          `terrain-learner: no ${basename(pro)} beside ${basename(input)}: no speed column; give the terrain's vibration.speed\n`,
+        );
+      }
+    } else {
+      rec = conv.convertU2is(new Uint8Array(await readFile(input)), input, rate);
+      notes.push(`converted from U2IS ${basename(input)}; ax, ay and gz are not in U2IS files: written as 0`);
+      process.stderr.write("terrain-learner: U2IS files have no ax, ay, gz: written as 0\n");
+    }
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError((err as Error).message);
+  }
+  const text = conv.formatRecordingCsv(rec, notes);
+  // What it means on the simulator's scale: the roughness whose synthetic vibration matches it. A
+  // recording that cannot be played (too short, never moving) is not written at all.
+  const world = sim.loadWorldFile(o.world ?? sim.DEFAULT_WORLD);
+  let prepared: import("../../sim/recording.ts").PreparedRecording;
+  try {
+    prepared = sim.prepareRecording(
+      sim.parseRecordingCsv(text, output),
+      {
+        up: up as [number, number, number],
+        speed: rec.speed ? undefined : 1,
+        rate: world.imu.rate,
+        speedExponent: world.imu.speedExponent,
+      },
+      basename(output),
+    );
+  } catch (err) {
+    throw new UserError(
+      `${input}: cannot be played as a world's recording, nothing written: ${(err as Error).message}`,
+    );
+  }
+  const tmp = `${output}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, output);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+
+  const level = sim.recordingLevel([prepared]);
+  const curve = sim.syntheticLevelCurve(world, world.imu.rate);
+  const natural = sim.roughnessAtLevel(curve, level);
+  const duration = rec.t[rec.t.length - 1]! - rec.t[0]!;
+  const summary = {
+    path: output,
+    rows: rec.t.length,
+    seconds: duration,
+    rate: (rec.t.length - 1) / duration,
+    columns: text
+      .split("\n")
+      .find((l) => !l.startsWith("#"))!
+      .split(","),
+    movingSeconds: prepared.usableCount / prepared.rate,
+    levelAt1ms: level,
+    naturalRoughness: natural,
+  };
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  process.stdout.write(
+    `wrote ${output}: ${summary.rows} rows, ${duration.toFixed(1)} s at ${summary.rate.toFixed(1)} Hz ` +
+      `(${summary.movingSeconds.toFixed(1)} s moving), columns ${summary.columns.join(",")}\n` +
+      `vertical vibration at 1 m/s: ${level.toFixed(3)} m/s² RMS = the synthetic model's level at roughness ` +
+      `${natural.toFixed(2)} (${o.world ? basename(o.world) : "default world"}); give the terrain that ` +
+      "roughness to play it at its own level\n",
+  );
+}
+
+export function registerConvertRecording(sim: Command): void {
+  sim
+    .command("convert-recording")
+    .description("convert a BorealTC or U2IS IMU recording into the CSV a world's vibration.recordings plays")
+    .argument("<in>", "BorealTC imu_NN.csv or U2IS .npy")
+    .argument("<out>", "output CSV (t,ax,ay,az,gx,gy,gz,speed)")
+    .requiredOption("--format <name>", "borealtc or u2is")
+    .option("--rate <hz>", "u2is: sample rate (default: rows / the seconds in the file name's _tSECONDS_)")
+    .option("--pro <file>", "borealtc: wheel-speed file (default pro_NN.csv beside imu_NN.csv)")
+    .option("--up <x,y,z>", "the recording's up axis, for the level it reports", "0,0,1")
+    .option("-w, --world <file>", "world whose IMU model gives the roughness scale (default world)")
+    .option("--json", "print a JSON summary")
+    .addHelpText(
+      "after",
+      "\nMissing axes: U2IS files hold only az, wx, wy and vx: ax, ay and gz are written as 0.\n" +
+        "BorealTC speed is the mean of the wheel speeds in pro_NN.csv (no pro file: no speed column).\n" +
+        "Example: terrain-learner sim convert-recording --format borealtc data/ASPHALT/imu_00.csv asphalt.csv",
+    )
+    // --world and --json are also options of `sim`, which commander gives them to: merge both levels.
+    .action(
+      action((input: string, output: string, _o: Options, cmd: Command) =>
+        run(input, output, cmd.optsWithGlobals<Options>()),
+      ),
+    );
+}

@@ -1,0 +1,108 @@
+// `terrain-learner sim convert-recording`: the real BorealTC and U2IS files into the recording CSV,
+// through the CLI as a user runs it.
+
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { dump } from "npyjs";
+import { afterAll, describe, expect, it } from "vitest";
+import { convertU2is } from "../sim/convert-recording.ts";
+import { parseRecordingCsv, WORLDS_DIR } from "../sim/index.ts";
+import { BOREAL_DIR } from "./core-borealtc-helpers.ts";
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const U2IS = fileURLToPath(new URL("./fixtures/u2is/path_t6_v1.npy", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "convert-recording-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(
+      "node",
+      ["bin/terrain-learner.js", "sim", "convert-recording", ...args],
+      {
+        cwd: ROOT,
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("sim convert-recording", () => {
+  it("BorealTC: every IMU row, speed from the wheel speeds of pro_NN.csv", async () => {
+    const out = join(dir, "asphalt.csv");
+    const r = await cli("--format", "borealtc", join(BOREAL_DIR, "ASPHALT/imu_04.csv"), out, "--json");
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.columns).toEqual(["t", "ax", "ay", "az", "gx", "gy", "gz", "speed"]);
+    const rec = parseRecordingCsv(readFileSync(out, "utf8"), out);
+    const imu = readFileSync(join(BOREAL_DIR, "ASPHALT/imu_04.csv"), "utf8").trim().split("\n");
+    expect(rec.t.length).toBe(imu.length - 1);
+    const row = imu[100]!.split(",").map(Number); // time, wx, wy, wz, ax, ay, az
+    expect(rec.az[99]).toBeCloseTo(row[6]!, 5);
+    expect(rec.gyro![0][99]).toBeCloseTo(row[1]!, 5);
+    // The _04 run is one of the faster ones (0.4–0.6 m/s).
+    const mid = rec.speed![Math.floor(rec.t.length / 2)]!;
+    expect(mid).toBeGreaterThan(0.35);
+    expect(mid).toBeLessThan(0.7);
+    expect(summary.naturalRoughness).toBeGreaterThan(0);
+  }, 300_000);
+
+  it("U2IS: reproduces the shipped world's recording byte for byte; ax, ay, gz written as 0", async () => {
+    const out = join(dir, "u2is-path_t6_v1.csv");
+    const r = await cli("--format", "u2is", U2IS, out);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/U2IS files have no ax, ay, gz: written as 0/);
+    expect(r.stdout).toMatch(/259 rows, 6\.0 s at 43\.\d Hz/);
+    expect(readFileSync(out, "utf8")).toBe(
+      readFileSync(join(WORLDS_DIR, "recordings/u2is-path_t6_v1.csv"), "utf8"),
+    );
+    const rec = parseRecordingCsv(readFileSync(out, "utf8"), out);
+    expect(
+      rec.ax.every((v) => v === 0) && rec.ay.every((v) => v === 0) && rec.gyro![2].every((v) => v === 0),
+    ).toBe(true);
+    expect(Math.max(...rec.az)).toBeGreaterThan(11);
+  }, 300_000);
+
+  it("bad input: a clear error, and the input is never overwritten", async () => {
+    const before = statSync(U2IS).mtimeMs;
+    let r = await cli("--format", "u2is", U2IS, U2IS);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/OUT .*path_t6_v1\.npy is the input .*; refusing to overwrite it/);
+    expect(statSync(U2IS).mtimeMs).toBe(before);
+
+    r = await cli("--format", "kitti", U2IS, join(dir, "x.csv"));
+    expect(r.stderr).toMatch(/--format 'kitti': expected borealtc or u2is/);
+
+    const noRate = join(dir, "grass.npy");
+    writeFileSync(noRate, Buffer.from(dump(new Float64Array(40), [10, 4])));
+    r = await cli("--format", "u2is", noRate, join(dir, "z.csv"), "--rate", "40");
+    // 10 rows at 40 Hz is a quarter of a second: too short to play, so nothing is written.
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(
+      /cannot be played as a world's recording, nothing written: .*only 0\.\d+ s with the robot moving/,
+    );
+    expect(() => statSync(join(dir, "z.csv"))).toThrow(/ENOENT/);
+  }, 300_000);
+
+  it("U2IS files of the wrong shape, without a rate, or not NumPy at all", () => {
+    const npy = (shape: number[]) => new Uint8Array(dump(new Float64Array(shape[0]! * shape[1]!), shape));
+    expect(() => convertU2is(npy([10, 3]), "grass_t5_v1.npy", undefined)).toThrow(
+      /grass_t5_v1\.npy: shape \(10, 3\); U2IS samples are \(N, 4\)/,
+    );
+    expect(() => convertU2is(npy([10, 4]), "grass.npy", undefined)).toThrow(
+      /grass\.npy: no sample rate .*give --rate HZ/,
+    );
+    expect(convertU2is(npy([10, 4]), "grass_t5_v1.npy", undefined).t[1]).toBeCloseTo(0.5, 12);
+    expect(() => convertU2is(new TextEncoder().encode("not numpy"), "text.npy", 40)).toThrow(
+      /text\.npy: not a NumPy \.npy file/,
+    );
+  });
+});
