@@ -1,6 +1,6 @@
 // Backbone cost, back to back: ms per 320×240 frame of each backbone on the same real ground photos,
 // interleaved in rounds so that a change in machine load hits all of them alike. One onnxruntime
-// thread (learner.backboneThreads auto on 2 cores). Prints the median per backbone and the load.
+// thread (learner.backbone_threads auto on 2 cores). Prints the median per backbone and the load.
 //
 // Run: node --import tsx bench/backbone-cost.ts [--backbones filterbank,mobilenetv2] [--rounds 5] [--frames 20] [--json]
 

@@ -52,8 +52,8 @@ function feedOdom(push: (stamp: number, x: number) => void, upTo: number, state:
 
 function benchLabeller(): { rate: number; labels: number } {
   const cfg = defaultConfig();
-  const poses = new PoseHistory({ maxAge: cfg.fusion.poseHistory });
-  const lab = new VibrationLabeller(cfg.labeller, poses);
+  const poses = new PoseHistory({ maxAge: cfg.fusion.pose_history });
+  const lab = new VibrationLabeller(cfg.labeler, poses);
   const st = { k: 0 };
   let labels = 0;
   const start = process.hrtime.bigint();

@@ -3,7 +3,7 @@
 // with the default kNN novelty and with the autoencoder one), the same on the pipeline's head input
 // (2C + 1 channels, see src/runtime/features.ts) at 1200 and 4800 cells (320×240 and 640×480 frames)
 // for the onnxruntime predictor and the tfjs + JS kNN fallback, the live predictor's setWeights,
-// train steps/s (batch learner.batchSize, MLP + autoencoder, Adam), and the tfjs backend in use.
+// train steps/s (batch learner.batch_size, MLP + autoencoder, Adam), and the tfjs backend in use.
 // Run: node --import tsx bench/learning.ts [--json] [--backend auto|wasm|cpu] [--ep cpu,cuda]
 //
 // Images are synthetic textures (fixed seed); timings exclude image generation and warm-up runs.
@@ -45,7 +45,7 @@ for (const [w, h] of [
   results[`backboneMs_${w}x${h}`] = await time(w > 400 ? 20 : 40, () => backbone.extract(img, out));
 }
 {
-  // What the pipeline runs for a 640×480 camera: downscaled to learner.inputWidth first.
+  // What the pipeline runs for a 640×480 camera: downscaled to learner.input_width first.
   const working = await Backbone.load(defaultBackbonePath(), {
     executionProviders: eps,
     inputWidth: defaultConfig().learner.inputWidth,

@@ -7,7 +7,7 @@
 // Protocol, on a simulator bag, prequential like the evaluation: every `--every`-th camera frame is
 // first scored, then learnt from. Cells are chosen as the evaluation chooses them (1–8 m, footprint on
 // one terrain, true pose). The oracle learns the TRUE roughness of every such cell of every frame it
-// has seen (driven or not, the moment it is seen), trained at learner.stepsPerSecond steps per second
+// has seen (driven or not, the moment it is seen), trained at learner.steps_per_second steps per second
 // of sensor time. Scores: Spearman ρ, MAE and AUROC (truth ≥ 0.5) over the last `--test` seconds, as
 // the evaluation's final window. It is an upper bound on what labels could teach with these features,
 // not a copy of the learner's situation (which must drive over ground before it has labels for it).
@@ -145,12 +145,12 @@ try {
   for await (const ev of bag.messages()) {
     if (ev.type !== "message") continue;
     const m = ev.message;
-    if (ev.topic === t.tfStatic) evaluator.onTransforms(transformsFromRos(m, true));
+    if (ev.topic === t.tf_static) evaluator.onTransforms(transformsFromRos(m, true));
     else if (ev.topic === "/sim/ground_truth/pose") evaluator.onTruePose(odomFromRos(m));
     else if (ev.topic === "/sim/ground_truth/roughness")
       evaluator.onGroundTruth("roughness", gridMapFromRos(m));
     else if (ev.topic === "/sim/ground_truth/terrain") evaluator.onGroundTruth("terrain", gridMapFromRos(m));
-    else if (ev.topic === t.cameraInfo) evaluator.onCameraInfo(cameraInfoFromRos(m));
+    else if (ev.topic === t.camera_info) evaluator.onCameraInfo(cameraInfoFromRos(m));
     else if (ev.topic === t.image) {
       if (frame++ % every !== 0) continue;
       const img = imageFromRos(m);
@@ -182,7 +182,7 @@ try {
       accumulate(x, targets);
       trainCells += cells.length;
       trainFrames++;
-      // learner.stepsPerSecond of sensor time, as replay trains the self-supervised head.
+      // learner.steps_per_second of sensor time, as replay trains the self-supervised head.
       const dt = Number.isNaN(lastTrain) ? 0 : img.stamp - lastTrain;
       lastTrain = img.stamp;
       const steps = Math.round(dt * learnerCfg.stepsPerSecond);

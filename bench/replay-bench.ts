@@ -75,7 +75,7 @@ async function replay(): Promise<void> {
   const frames = summary.framesProcessed;
   const perFrameMs: Record<string, number> = {};
   let staged = 0;
-  // With the backbone worker (learner.backboneWorker, the default) the backbone runs on another
+  // With the backbone worker (learner.backbone_worker, the default) the backbone runs on another
   // thread: the main thread's share is its wait for a frame's features (what read-ahead did not hide).
   if (config.learner.backboneWorker) stageMs.backbone = summary.featureWaitMs * frames;
   for (const s of STAGES) {
@@ -107,7 +107,7 @@ async function replay(): Promise<void> {
 async function bare(): Promise<void> {
   const maxFrames = arg("--frames", 300);
   const source = await openBag(bag!);
-  // As the pipeline loads it: same model, threads and working resolution (learner.inputWidth).
+  // As the pipeline loads it: same model, threads and working resolution (learner.input_width).
   const backbone = await Backbone.fromConfig(config.learner, { warn });
   const times: number[] = [];
   let outBuf: Float32Array | undefined;
@@ -138,10 +138,10 @@ async function bare(): Promise<void> {
 async function live(): Promise<void> {
   const limit = arg("--seconds", 30);
   const warmup = arg("--warmup", 3);
-  // As the pipeline loads it: same model, threads and working resolution (learner.inputWidth).
+  // As the pipeline loads it: same model, threads and working resolution (learner.input_width).
   const backbone = await Backbone.fromConfig(config.learner, { warn });
   // Live mode without an injected learner: the pipeline starts its LiveTrainer (worker thread under
-  // learner.cpuBudget) and predicts on the main thread with the weights it hands over.
+  // learner.cpu_budget) and predicts on the main thread with the weights it hands over.
   const pipeline = await createPipeline(config, {
     mode: "live",
     overlay: false,

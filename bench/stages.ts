@@ -6,7 +6,7 @@
 //   decode    reading the bag: chunk decompression + CDR deserialisation (the caller times its
 //             iterator with `timed("decode", ...)`), plus JPEG decoding when the bag has it
 //   backbone  Backbone.extract (onnxruntime) when it runs on the pipeline's thread
-//             (learner.backboneWorker false); with the backbone worker (the default) the main
+//             (learner.backbone_worker false); with the backbone worker (the default) the main
 //             thread's share: its wait for a frame's features (the pipeline's featureWaitMs), what the
 //             overlap with read-ahead did not hide. Copying a frame's pixels into the worker's slot
 //             happens while reading ahead and counts as decode.
@@ -14,7 +14,7 @@
 //   label     SelfSupervisor.onImu/onImuRaw/onOdom (validation, ring buffers) + VibrationLabeller.process/finish
 //   associate SelfSupervisor.collect (label footprints into every live keyframe) + wantsKeyframe/addKeyframe
 //   train     OnlineLearner.train + addSamples (replay buffer insertion) when training runs inline;
-//             with the lockstep worker (learner.replayTraining: worker, the default) the steps run on
+//             with the lockstep worker (learner.replay_training: worker, the default) the steps run on
 //             another thread and this is the main thread's share: LiveTrainer.addSamples (queueing,
 //             transfer) + applyWeights (the block's weights into the predictor). Waiting for a block
 //             that is not done yet shows up in the remainder.

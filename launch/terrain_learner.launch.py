@@ -21,11 +21,11 @@ TOPICS = [
     ("image_topic", "topics.image", "/camera/image_raw", "sensor_msgs/Image input"),
     (
         "compressed_image_topic",
-        "topics.compressedImage",
+        "topics.compressed_image",
         "/camera/image_raw/compressed",
-        "sensor_msgs/CompressedImage input with ros.imageTransport: compressed",
+        "sensor_msgs/CompressedImage input with ros.image_transport: compressed",
     ),
-    ("camera_info_topic", "topics.cameraInfo", "/camera/camera_info", "sensor_msgs/CameraInfo input"),
+    ("camera_info_topic", "topics.camera_info", "/camera/camera_info", "sensor_msgs/CameraInfo input"),
     ("imu_topic", "topics.imu", "/imu/data", "sensor_msgs/Imu input"),
     ("odom_topic", "topics.odom", "/odom", "nav_msgs/Odometry input"),
 ]

@@ -178,7 +178,7 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --mqtt", () => {
   const bag = join(dir, "sim.mcap");
   beforeAll(async () => {
     await generateWorldBag({ out: bag, seed: 5, duration: 10, camera: { width: 160, height: 120 } });
-    writeFileSync(join(dir, "cfg.yaml"), "mqtt:\n  topicPrefix: fleet\n");
+    writeFileSync(join(dir, "cfg.yaml"), "mqtt:\n  topic_prefix: fleet\n");
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

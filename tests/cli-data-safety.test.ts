@@ -313,11 +313,11 @@ describe("the other commands that write", () => {
 
   it("run: a checkpoint folder under a file fails before the serial port or the learner start", async () => {
     writeFileSync(join(dir, "ckpt-file"), "x");
-    writeFileSync(join(dir, "ckpt.yaml"), "learner:\n  checkpointDir: ckpt-file/checkpoints\n");
+    writeFileSync(join(dir, "ckpt.yaml"), "learner:\n  checkpoint_dir: ckpt-file/checkpoints\n");
     const r = await cli(["run", "--serial", join(dir, "no-such-tty"), "--config", "ckpt.yaml"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toBe(
-      `terrain-learner: learner.checkpointDir ckpt-file/checkpoints: ${join(dir, "ckpt-file")} is a file, not a folder\n`,
+      `terrain-learner: learner.checkpoint_dir ckpt-file/checkpoints: ${join(dir, "ckpt-file")} is a file, not a folder\n`,
     );
   }, 60_000);
 });

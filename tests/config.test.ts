@@ -8,8 +8,8 @@ describe("config", () => {
   it("has defaults for every section", () => {
     const c = defaultConfig();
     expect(c.topics.imu).toBe("/imu/data");
-    expect(c.labeller.stepLength).toBeGreaterThan(0);
-    expect(c.labeller.calibration.mode).toBe("percentile");
+    expect(c.labeler.step_length).toBeGreaterThan(0);
+    expect(c.labeler.calibration.mode).toBe("percentile");
     expect(c.learner.backend).toBe("auto");
   });
 
@@ -18,20 +18,18 @@ describe("config", () => {
     const ros = join(dir, "params.yaml");
     writeFileSync(
       ros,
-      "terrain_learner:\n  ros__parameters:\n    labeller:\n      stepLength: 0.5\n    topics:\n      imu: /vectornav/imu\n",
+      "terrain_learner:\n  ros__parameters:\n    labeler:\n      step_length: 0.5\n    topics:\n      imu: /vectornav/imu\n",
     );
     const plain = join(dir, "plain.yaml");
-    writeFileSync(plain, "labeller:\n  stepLength: 0.5\ntopics:\n  imu: /vectornav/imu\n");
+    writeFileSync(plain, "labeler:\n  step_length: 0.5\ntopics:\n  imu: /vectornav/imu\n");
     expect(loadConfig(ros)).toEqual(loadConfig(plain));
-    expect(loadConfig(ros).labeller.stepLength).toBe(0.5);
-    expect(loadConfig(ros).labeller.bandHigh).toBe(defaultConfig().labeller.bandHigh);
+    expect(loadConfig(ros).labeler.step_length).toBe(0.5);
+    expect(loadConfig(ros).labeler.band_high).toBe(defaultConfig().labeler.band_high);
   });
 
   it("names the bad key", () => {
-    expect(() => configFromObject({ labeller: { stepLenght: 1 } })).toThrow(
-      /unknown key labeller\.stepLenght/,
-    );
-    expect(() => configFromObject({ labeller: { bandHigh: "x" } })).toThrow(/labeller\.bandHigh/);
+    expect(() => configFromObject({ labeler: { stepLenght: 1 } })).toThrow(/unknown key labeler\.stepLenght/);
+    expect(() => configFromObject({ labeler: { band_high: "x" } })).toThrow(/labeler\.band_high/);
     expect(() => configFromObject({ nonsense: {} })).toThrow(ConfigError);
   });
 

@@ -215,7 +215,7 @@ describe("SelfSupervisor association", () => {
   it("turns labels into training samples on earlier keyframes, and none once the keyframes expired", () => {
     const run = (horizonSeconds: number) => {
       const cfg = testConfig();
-      cfg.keyframes.horizonSeconds = horizonSeconds;
+      cfg.keyframes.horizon_seconds = horizonSeconds;
       const sup = new SelfSupervisor<string>(cfg);
       sup.onTransforms(staticTransforms());
       const d = drive({ duration: 30, speed: 0.5, roughnessAt: (x) => (Math.floor(x / 2) % 2 ? 1.0 : 0.2) });

@@ -75,7 +75,7 @@ describe("label command", () => {
     expect(summary.log10EnergyPercentiles.p50).toBeCloseTo(Math.log10(summary.energyPercentiles.p50), 3);
     const stats = await run(process.execPath, [cli, "label", bag, "--stats"]);
     expect(stats.stdout).toMatch(
-      /terrain_learner:\n {2}ros__parameters:\n {4}labeller:\n {6}calibration:\n {8}mode: fixed\n {8}low: -?[0-9.]+\n {8}high: -?[0-9.]+/,
+      /terrain_learner:\n {2}ros__parameters:\n {4}labeler:\n {6}calibration:\n {8}mode: fixed\n {8}low: -?[0-9.]+\n {8}high: -?[0-9.]+/,
     );
     const human = await run(process.execPath, [cli, "label", bag]);
     expect(human.stdout).toMatch(/t \(s\)\s+x \(m\)/);

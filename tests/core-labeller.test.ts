@@ -34,7 +34,7 @@ describe("WelchPsd", () => {
 });
 
 /** Feeds a synthetic drive straight into a labeller (no facade). */
-function labelDrive(d: ReturnType<typeof drive>, cfg = defaultConfig().labeller) {
+function labelDrive(d: ReturnType<typeof drive>, cfg = defaultConfig().labeler) {
   const poses = new PoseHistory();
   const lab = new VibrationLabeller(cfg, poses);
   for (const o of d.odom) poses.push(o);
@@ -52,7 +52,7 @@ describe("VibrationLabeller on synthetic streams", () => {
     const energies: number[] = [];
     for (const imuRate of [100, 200, 400]) {
       const poses = new PoseHistory();
-      const lab = new VibrationLabeller(defaultConfig().labeller, poses);
+      const lab = new VibrationLabeller(defaultConfig().labeler, poses);
       for (let i = 0; i <= 20 * 50; i++) poses.pushRaw(i / 50, (0.5 * i) / 50, 0, 0, 0, 0, 0, 1, 0.5, 0);
       for (let i = 0; i <= 20 * imuRate; i++) {
         const t = i / imuRate;
@@ -121,7 +121,7 @@ describe("VibrationLabeller on synthetic streams", () => {
 
   it("skips steps while turning hard and while too few samples arrive", () => {
     const poses = new PoseHistory();
-    const lab = new VibrationLabeller(defaultConfig().labeller, poses);
+    const lab = new VibrationLabeller(defaultConfig().labeler, poses);
     // Drives a circle of radius 0.5 m at 0.5 m/s: yaw rate 1 rad/s > maxYawRate 0.8.
     for (let i = 0; i <= 500; i++) {
       const t = i / 50;
@@ -142,7 +142,7 @@ describe("VibrationLabeller on synthetic streams", () => {
     const d = drive({ duration: 20, speed: 0.5, roughnessAt: () => 0.5, seed: 7 });
     const clean = labelDrive(d).labels;
     const poses = new PoseHistory();
-    const lab = new VibrationLabeller(defaultConfig().labeller, poses);
+    const lab = new VibrationLabeller(defaultConfig().labeler, poses);
     for (const o of d.odom) poses.push(o);
     let injected = 0;
     d.imu.forEach((s, i) => {
@@ -168,7 +168,7 @@ describe("VibrationLabeller on synthetic streams", () => {
 
 describe("mounting: the IMU rotated (gravity not on z) gives the same labels as upright", () => {
   const run = loadRun("ASPHALT", "04");
-  const cfg = defaultConfig().labeller;
+  const cfg = defaultConfig().labeler;
   const upright = labelRun(run, cfg).labels;
 
   it.each([
@@ -225,12 +225,12 @@ describe("speed normalisation on the real BorealTC runs", () => {
     ["SNOW", "00", "08"],
     ["SNOW", "09", "08"],
   ] as const;
-  const cfg = defaultConfig().labeller;
+  const cfg = defaultConfig().labeler;
   const rows = pairs.map(([terrain, slow, fast]) => {
     const a = labelRun(loadRun(terrain, slow), cfg).labels;
     const b = labelRun(loadRun(terrain, fast), cfg).labels;
     const rawOf = (l: RoughnessLabel) =>
-      l.features.verticalBandPower + cfg.angularWeight * l.features.angularRateEnergy;
+      l.features.verticalBandPower + cfg.angular_weight * l.features.angularRateEnergy;
     return {
       pair: `${terrain} ${slow}/${fast}`,
       speedRatio: median(b.map((l) => l.speed)) / median(a.map((l) => l.speed)),
@@ -277,7 +277,7 @@ describe("speed normalisation on the real BorealTC runs", () => {
       num += Math.log(r.speedRatio) * Math.log(r.rawRatio);
       den += Math.log(r.speedRatio) ** 2;
     }
-    expect(num / den).toBeCloseTo(cfg.speedExponent, 1);
+    expect(num / den).toBeCloseTo(cfg.speed_exponent, 1);
   });
 });
 
@@ -297,7 +297,7 @@ describe("calibration", () => {
       seed: 5,
     });
     const poses = new PoseHistory();
-    const cfg = defaultConfig().labeller;
+    const cfg = defaultConfig().labeler;
     const lab = new VibrationLabeller(cfg, poses, { percentileWindow: 16 });
     for (const o of d.odom) poses.push(o);
     for (const s of d.imu)
@@ -321,16 +321,16 @@ describe("calibration", () => {
     // Past the warmup, roughness is the position between the 5th and 95th percentile at the time
     // of the label: the last label uses the window that includes it.
     const l = labels[labels.length - 1]!;
-    const lo = percentile(last, cfg.calibration.lowPercentile);
-    const hi = percentile(last, cfg.calibration.highPercentile);
+    const lo = percentile(last, cfg.calibration.low_percentile);
+    const hi = percentile(last, cfg.calibration.high_percentile);
     expect(l.roughness).toBeCloseTo(calibrateLogEnergy(Math.log10(l.energy), lo, hi), 12);
     expect(lab.calibrationBounds()).toEqual({ lo, hi, source: "percentile" });
   });
 
   it("fixed bounds map log10(energy) linearly onto 0.05..0.95, with order-keeping tails beyond", () => {
     const cfg = {
-      ...defaultConfig().labeller,
-      calibration: { ...defaultConfig().labeller.calibration, mode: "fixed" as const, low: -1, high: 1 },
+      ...defaultConfig().labeler,
+      calibration: { ...defaultConfig().labeler.calibration, mode: "fixed" as const, low: -1, high: 1 },
     };
     const lab = new VibrationLabeller(cfg, new PoseHistory());
     expect(lab.calibrate(-1)).toBeCloseTo(0.05, 12);

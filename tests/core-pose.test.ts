@@ -137,11 +137,11 @@ describe("TfBuffer", () => {
 describe("KeyframeStore", () => {
   it("keeps every Nth frame at least minDistance apart and expires by age, distance and count", () => {
     const kf = new KeyframeStore<number>({
-      everyNFrames: 2,
-      minDistance: 0.5,
-      horizonSeconds: 10,
-      horizonDistance: 3,
-      maxCount: 4,
+      every_n_frames: 2,
+      min_distance: 0.5,
+      horizon_seconds: 10,
+      horizon_distance: 3,
+      max_count: 4,
     });
     const kept: number[] = [];
     for (let i = 0; i < 20; i++) {

@@ -106,8 +106,8 @@ describe("labels on a simulator bag", () => {
 
   it("with fixed bounds from --stats the roughness keeps the energy's order", async () => {
     const cfg = defaultConfig();
-    cfg.labeller.calibration = {
-      ...cfg.labeller.calibration,
+    cfg.labeler.calibration = {
+      ...cfg.labeler.calibration,
       mode: "fixed",
       low: summary.log10EnergyPercentiles.p1!,
       high: summary.log10EnergyPercentiles.p99!,

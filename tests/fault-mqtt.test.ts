@@ -1,7 +1,7 @@
 // The MQTT broker dies (SIGKILL) in the middle of a replay with learning on, and comes back a few
 // seconds later. The replay must finish every frame, the robot's client must reconnect on its own
 // and publish again (seen by a dashboard subscribed to the broker), and nothing may pile up while
-// the broker is away: the offline queue stays within mqtt.queueLimit, the overflow is counted as
+// the broker is away: the offline queue stays within mqtt.queue_limit, the overflow is counted as
 // dropped. Drives the pipeline in-process through attachPipelineMqtt, the hook `replay --mqtt` uses,
 // so the telemetry's own counters can be read at every step.
 
@@ -49,11 +49,11 @@ describe.skipIf(missing !== undefined)("MQTT broker killed and restarted during 
 
     const config = defaultConfig();
     config.mqtt.url = broker.url;
-    config.mqtt.robotId = "fault-bot";
-    config.mqtt.publishLabels = true;
-    config.mqtt.queueLimit = QUEUE_LIMIT;
-    config.mqtt.reconnectPeriod = 0.2;
-    config.mqtt.roughnessRate = 10;
+    config.mqtt.robot_id = "fault-bot";
+    config.mqtt.publish_labels = true;
+    config.mqtt.queue_limit = QUEUE_LIMIT;
+    config.mqtt.reconnect_period = 0.2;
+    config.mqtt.roughness_rate = 10;
     const log: string[] = [];
     const pipeline = await createPipeline(config, { mode: "replay", overlay: false, warn: () => {} });
     const mqttLink = attachPipelineMqtt(pipeline, config, (l) => log.push(l))!;

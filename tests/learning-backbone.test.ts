@@ -74,7 +74,7 @@ describe("Backbone (onnxruntime)", () => {
     await bb.close();
   });
 
-  // The working resolution (learner.inputWidth): at 160×120 the eighth-resolution octave is 20×15
+  // The working resolution (learner.input_width): at 160×120 the eighth-resolution octave is 20×15
   // pixels, too few for a stable mean energy of a texture that has none at that scale.
   const W = 320;
   const H = 240;
@@ -215,7 +215,7 @@ function colourTexture(spec: TextureSpec, w: number, h: number, seed: number): I
   return img;
 }
 
-describe("working resolution (learner.inputWidth)", () => {
+describe("working resolution (learner.input_width)", () => {
   it("downscales 2×2 RGB blocks on the unrolled path exactly as the general loops do", () => {
     const W = 640;
     const H = 480;

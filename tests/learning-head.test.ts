@@ -182,7 +182,7 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
   const trained = async (
     novelty: "knn" | "autoencoder",
     predictor: "onnx" | "tfjs" = "onnx",
-    noveltyMetric: LearnerConfig["noveltyMetric"] = "standardised",
+    noveltyMetric: LearnerConfig["noveltyMetric"] = "standardized",
     noveltyFeatures: LearnerConfig["noveltyFeatures"] = "all",
   ) => {
     const probe = await frame(TRAINED[0]?.[0] as TextureSpec, 1);
@@ -199,11 +199,11 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     return l;
   };
   const variants = [
-    ["knn", "standardised", "all"],
+    ["knn", "standardized", "all"],
     ["knn", "local", "all"],
-    ["knn", "standardised", "invariant"],
+    ["knn", "standardized", "invariant"],
     ["knn", "local", "invariant"],
-    ["autoencoder", "standardised", "all"],
+    ["autoencoder", "standardized", "all"],
   ] as const;
   // Every kind of frame the predictor meets: trained and never-trained ground, one whole frame.
   const frames = async () => {
@@ -270,7 +270,7 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
   });
 
   for (const [metric, feats] of [
-    ["standardised", "all"],
+    ["standardized", "all"],
     ["local", "invariant"],
   ] as const)
     it(`treats non-finite features as now (the training mean) and equals it after a live hand-over (${metric}, ${feats})`, async () => {

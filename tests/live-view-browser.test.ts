@@ -68,7 +68,7 @@ describe.skipIf(!existsSync(CHROMIUM))("live view in headless Chromium", () => {
       logLevel: "warning",
     });
     const config = defaultConfig();
-    config.liveView.port = 0;
+    config.live_view.port = 0;
     const server = await startLiveView(config);
     const browser = await chromium.launch({
       executablePath: CHROMIUM,

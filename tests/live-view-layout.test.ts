@@ -149,9 +149,9 @@ describe("--live-view flags", () => {
   it("turns the view on, takes an optional port and a host", () => {
     const c = defaultConfig();
     applyLiveViewFlags(c, { liveView: true });
-    expect([c.liveView.enabled, c.liveView.port, c.liveView.host]).toEqual([true, 8765, "127.0.0.1"]);
+    expect([c.live_view.enabled, c.live_view.port, c.live_view.host]).toEqual([true, 8765, "127.0.0.1"]);
     applyLiveViewFlags(c, { liveView: "9100", liveViewHost: "0.0.0.0" });
-    expect([c.liveView.port, c.liveView.host]).toEqual([9100, "0.0.0.0"]);
+    expect([c.live_view.port, c.live_view.host]).toEqual([9100, "0.0.0.0"]);
   });
 
   it("says what is wrong with a bad port or a host without the view", () => {

@@ -34,9 +34,9 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function liveConfig(over: Partial<Config["liveView"]> = {}): Config {
+function liveConfig(over: Partial<Config["live_view"]> = {}): Config {
   const config = defaultConfig();
-  Object.assign(config.liveView, { enabled: true, port: 0 }, over);
+  Object.assign(config.live_view, { enabled: true, port: 0 }, over);
   return config;
 }
 
@@ -63,7 +63,7 @@ describe("live view during a real replay", () => {
 
   beforeAll(async () => {
     // No rate cap and room for everything: every frame's messages reach this viewer.
-    const config = liveConfig({ maxRate: 0, queueMessages: 100_000, queueBytes: 2 ** 30 });
+    const config = liveConfig({ max_rate: 0, queue_messages: 100_000, queue_bytes: 2 ** 30 });
     server = await startLiveView(config);
     viewer = new TestViewer(server.url);
     await viewer.ready();
@@ -133,7 +133,7 @@ describe("live view during a real replay", () => {
       data: Int8Array;
     };
     expect(last.header.frame_id).toBe("odom");
-    expect(last.info.resolution).toBeCloseTo(config.outputs.costmapResolution, 6);
+    expect(last.info.resolution).toBeCloseTo(config.outputs.costmap_resolution, 6);
     expect(last.data.length).toBe(last.info.width * last.info.height);
     const values = Array.from(last.data);
     expect(Math.min(...values)).toBeGreaterThanOrEqual(-1);
@@ -196,9 +196,9 @@ describe("live view during a real replay", () => {
 describe("a viewer that stops reading", () => {
   it("loses old messages (counted) and the replay completes as without it", async () => {
     // Small queues so that the test reaches them: 8 messages / 1 MiB once 256 KiB sit in the socket.
-    const config = liveConfig({ maxRate: 0, queueMessages: 8, queueBytes: 2 ** 20 });
+    const config = liveConfig({ max_rate: 0, queue_messages: 8, queue_bytes: 2 ** 20 });
     const server = await LiveViewServer.start(liveViewChannels(config), {
-      ...config.liveView,
+      ...config.live_view,
       highWater: 256 * 1024,
     });
     // The same replay with the server up and nobody watching, then with a viewer that stalls.
@@ -289,7 +289,7 @@ describe("a pipeline that offers its inputs as a tap", () => {
 
 describe("viewers that come and go", () => {
   it("leave no socket, queue, subscription or listener behind", async () => {
-    const config = liveConfig({ queueMessages: 4, queueBytes: 2 ** 20 });
+    const config = liveConfig({ queue_messages: 4, queue_bytes: 2 ** 20 });
     const server = await startLiveView(config);
     const events = new Subject<PipelineEvent>();
     const sink = attachLiveView(

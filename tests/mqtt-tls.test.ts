@@ -97,8 +97,8 @@ describe.skipIf(missing !== undefined)("MQTT over TLS (mqtts://) with CA, client
   const options = (extra: Partial<ReturnType<typeof defaultConfig>["mqtt"]>) => ({
     ...defaultConfig().mqtt,
     url: `mqtts://127.0.0.1:${broker.port}`,
-    robotId: "rover7",
-    reconnectPeriod: 0.2,
+    robot_id: "rover7",
+    reconnect_period: 0.2,
     ...extra,
   });
 

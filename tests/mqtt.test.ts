@@ -29,7 +29,7 @@ interface Received {
 }
 
 function options(url: string, extra: Partial<ReturnType<typeof defaultConfig>["mqtt"]> = {}) {
-  return { ...defaultConfig().mqtt, url, robotId: "rover7", reconnectPeriod: 0.1, ...extra };
+  return { ...defaultConfig().mqtt, url, robot_id: "rover7", reconnect_period: 0.1, ...extra };
 }
 
 function outputs(stamp: number, values: number[], confidence = 0.8): FrameOutputs {
@@ -198,7 +198,7 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
   it("publishes roughness summaries (rate-bounded, latest wins), learner stats and labels with their schema", async () => {
     const b = await broker();
     const obs = await observer(b.url);
-    const { t } = telemetry(b.url, { roughnessRate: 2, learnerRate: 2, publishLabels: true });
+    const { t } = telemetry(b.url, { roughness_rate: 2, learner_rate: 2, publish_labels: true });
     await t.waitConnected();
     await waitFor("online", () => obs.on("status").some((r) => r.payload === "online"));
     // 50 frames offered at once: one goes out now, the latest one when the interval has passed.
@@ -306,7 +306,7 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     // A dashboard with a persistent session: the broker keeps its subscription across the restart.
     const obs = await observer(b.url, { clientId: "dashboard", clean: false });
     await waitFor("the broker to save the subscription", () => savedSubscription(b));
-    const { t, log } = telemetry(b.url, { publishLabels: true, queueLimit: 10 });
+    const { t, log } = telemetry(b.url, { publish_labels: true, queue_limit: 10 });
     await t.waitConnected();
     t.publishLabel(label(0));
     await waitFor("label 0", () => obs.on("labels").length === 1);
@@ -341,7 +341,7 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     await waitFor("the broker to save the subscription", () => savedSubscription(b));
     await b.stop("SIGKILL");
 
-    const { t, log } = telemetry(b.url, { publishLabels: true });
+    const { t, log } = telemetry(b.url, { publish_labels: true });
     t.publishLabel(label(1)); // made before the network is up: queued
     await waitFor("several refused attempts", () => log.some((l) => /ECONNREFUSED/.test(l)));
     await new Promise((r) => setTimeout(r, 300));
@@ -362,7 +362,7 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     const b = await broker();
     const obs = await observer(b.url);
     const results = new Subject<MqttSinkEvent>();
-    const { telemetry: t, close } = attachMqtt(results, options(b.url, { publishLabels: true }));
+    const { telemetry: t, close } = attachMqtt(results, options(b.url, { publish_labels: true }));
     cleanups.push(close);
     await t.waitConnected();
     results.next({ type: "prediction", outputs: outputs(7, [0.5]) });

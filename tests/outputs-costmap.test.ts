@@ -157,7 +157,7 @@ describe("roughness ahead and speed limit", () => {
     expect(c.confidence).toBeCloseTo(0.75, 6);
   });
   it("maps roughness linearly to speed and unknown to the minimum", () => {
-    const opts = { maxSpeed: 2, minSpeed: 0.4, minConfidence: 0.3 };
+    const opts = { max_speed: 2, min_speed: 0.4, min_confidence: 0.3 };
     expect(suggestedSpeed({ roughness: 0, confidence: 1, cells: 1 }, opts)).toBe(2);
     expect(suggestedSpeed({ roughness: 1, confidence: 1, cells: 1 }, opts)).toBeCloseTo(0.4, 9);
     expect(suggestedSpeed({ roughness: 0.5, confidence: 1, cells: 1 }, opts)).toBeCloseTo(1.2, 9);

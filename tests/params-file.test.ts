@@ -70,17 +70,17 @@ describe("params files and plain files, one format", () => {
         "      /clock:",
         "        subscription:",
         "          reliability: best_effort",
-        "    labeller:",
-        "      stepLength: 0.5",
+        "    labeler:",
+        "      step_length: 0.5",
         "other_node:",
         "  ros__parameters:",
-        "    labeller:",
-        "      stepLength: 9.0",
+        "    labeler:",
+        "      step_length: 9.0",
       ].join("\n"),
     );
     const plain = write(
       "plain.yaml",
-      "use_sim_time: true\nqos_overrides: {}\nlabeller:\n  stepLength: 0.5\n",
+      "use_sim_time: true\nqos_overrides: {}\nlabeler:\n  step_length: 0.5\n",
     );
     for (const c of [
       loadConfig(ros),
@@ -89,18 +89,18 @@ describe("params files and plain files, one format", () => {
       configFromRosArgs(parseRosArgs([]), { configFiles: [plain] }),
     ]) {
       expect(c.use_sim_time).toBe(true);
-      expect(c.labeller.stepLength).toBe(0.5);
+      expect(c.labeler.step_length).toBe(0.5);
     }
   });
 
   it("applies matching node entries in file order, later files over earlier ones, as rclcpp does", () => {
     const f = write(
       "order.yaml",
-      "terrain_learner:\n  ros__parameters:\n    outputs: {maxSpeed: 1.0}\n/**:\n  ros__parameters:\n    outputs: {maxSpeed: 3.0, minSpeed: 0.5}\n",
+      "terrain_learner:\n  ros__parameters:\n    outputs: {max_speed: 1.0}\n/**:\n  ros__parameters:\n    outputs: {max_speed: 3.0, min_speed: 0.5}\n",
     );
-    const g = write("later.yaml", "outputs:\n  minSpeed: 0.2\n");
+    const g = write("later.yaml", "outputs:\n  min_speed: 0.2\n");
     const c = loadConfig([f, g]);
-    expect([c.outputs.maxSpeed, c.outputs.minSpeed]).toEqual([3, 0.2]);
+    expect([c.outputs.max_speed, c.outputs.min_speed]).toEqual([3, 0.2]);
     expect(() => loadConfig([f, write("typo.yaml", "outputs:\n  maxSpeeed: 1\n")])).toThrow(
       /typo\.yaml: unknown key outputs\.maxSpeeed/,
     );
@@ -148,11 +148,11 @@ describe("calibration how-to (docs/ros2.md), run as written", () => {
     const node = configFromRosArgs(
       parseRosArgs(["--ros-args", "--params-file", PARAMS, "--params-file", calibration]),
     );
-    expect(node.labeller.calibration).toMatchObject({ mode: "fixed", low, high });
+    expect(node.labeler.calibration).toMatchObject({ mode: "fixed", low, high });
     // Everything else stays as params.yaml says.
     expect({
       ...node,
-      labeller: { ...node.labeller, calibration: defaultConfig().labeller.calibration },
+      labeler: { ...node.labeler, calibration: defaultConfig().labeler.calibration },
     }).toEqual(defaultConfig());
   }, 120_000);
 });

@@ -171,7 +171,7 @@ describe("live-like delivery", () => {
     const first = Math.min(...injected);
     const byStamp = new Map(arrived.labels.map((l) => [l.stamp.toFixed(6), l]));
     const before = ordered.labels.filter(
-      (l) => Math.max(l.t1, l.stamp + config.labeller.windowSeconds) < first,
+      (l) => Math.max(l.t1, l.stamp + config.labeler.window_seconds) < first,
     );
     expect(before.length).toBeGreaterThan(5);
     for (const l of before) {

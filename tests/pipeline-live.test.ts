@@ -107,7 +107,7 @@ describe("pipeline scheduling", () => {
     expect(last.outputs.grid.rows).toBe(2);
     // No pose yet: ahead is unknown and the speed limit is the conservative minimum.
     expect(Number.isNaN(last.outputs.ahead)).toBe(true);
-    expect(last.outputs.speedLimit).toBe(defaultConfig().outputs.minSpeed);
+    expect(last.outputs.speedLimit).toBe(defaultConfig().outputs.min_speed);
     expect(events.at(-1)?.type).toBe("done");
     await p.close();
   });

@@ -114,7 +114,7 @@ describe("replay --eval --json --record on a simulator bag", () => {
         [...reader.channelsById.values()].map((c) => [c.topic, Number(counts.get(c.id) ?? 0)]),
       );
       expect(byTopic.get("/terrain_learner/roughness/image")).toBe(90 * 15);
-      // The costmap at most ros.costmapRate (2 Hz) of sensor time, as the live node publishes it: at
+      // The costmap at most ros.costmap_rate (2 Hz) of sensor time, as the live node publishes it: at
       // 15 frames/s that is every 8th frame (0.533 s), 169 in 90 s.
       expect(byTopic.get("/terrain_learner/roughness/costmap")).toBeGreaterThanOrEqual(165);
       expect(byTopic.get("/terrain_learner/roughness/costmap")).toBeLessThanOrEqual(181);

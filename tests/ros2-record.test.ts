@@ -145,7 +145,7 @@ describe("replay --record", () => {
     // 1 Hz of sensor time over 14 s, plus the last one.
     expect(count("/diagnostics")).toBeGreaterThanOrEqual(13);
     expect(count("/diagnostics")).toBeLessThanOrEqual(16);
-    // The costmap at ros.costmapRate (2 Hz) of sensor time, as the node publishes it.
+    // The costmap at ros.costmap_rate (2 Hz) of sensor time, as the node publishes it.
     expect(count("/terrain_learner/roughness/costmap")).toBeGreaterThanOrEqual(25);
     expect(count("/terrain_learner/roughness/costmap")).toBeLessThanOrEqual(30);
 

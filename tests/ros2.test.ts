@@ -74,7 +74,7 @@ describe("ros2-wiring (pure)", () => {
       ["/tf", "tf2_msgs/msg/TFMessage", "reliable, volatile, keep last 100"],
       ["/tf_static", "tf2_msgs/msg/TFMessage", "reliable, transient local, keep last 100"],
     ]);
-    c.ros.imageTransport = "compressed";
+    c.ros.image_transport = "compressed";
     expect(subscriptionSpecs(c)[0]).toEqual({
       kind: "compressed",
       topic: "/camera/image_raw/compressed",
@@ -103,7 +103,7 @@ describe("ros2-wiring (pure)", () => {
     expect(qos(specs, "roughness")).toBe("best effort, volatile, keep last 5");
     expect(qos(specs, "roughnessInfo")).toBe("best effort, volatile, keep last 5");
     const reliable = defaultConfig();
-    reliable.ros.outputImageReliability = "reliable";
+    reliable.ros.output_image_reliability = "reliable";
     const rspecs = publisherSpecs(reliable, names, { speedLimitFallback: false });
     for (const key of ["roughness", "roughnessInfo", "confidence", "overlay"])
       expect(qos(rspecs, key), key).toBe("reliable, volatile, keep last 5");
@@ -208,14 +208,14 @@ describe("ros params (--ros-args)", () => {
         "/**:",
         "  ros__parameters:",
         "    use_sim_time: true",
-        "    mqtt.robotId: from-wildcard",
+        "    mqtt.robot_id: from-wildcard",
         "terrain_learner:",
         "  ros__parameters:",
         "    topics:",
         "      imu: /robot/imu",
-        "    labeller.stepLength: 0.5",
+        "    labeler.step_length: 0.5",
         "    ros:",
-        "      imageTransport: compressed",
+        "      image_transport: compressed",
       ].join("\n"),
     );
     const c = configFromRosArgs(
@@ -224,29 +224,29 @@ describe("ros params (--ros-args)", () => {
         "--params-file",
         f,
         "-p",
-        "labeller.minSpeed:=0.2",
+        "labeler.min_speed:=0.2",
         "-p",
-        "mqtt.robotId:=rover9",
+        "mqtt.robot_id:=rover9",
       ]),
     );
     expect(c.use_sim_time).toBe(true);
     expect(c.topics.imu).toBe("/robot/imu");
-    expect(c.labeller.stepLength).toBe(0.5);
-    expect(c.labeller.minSpeed).toBe(0.2);
-    expect(c.mqtt.robotId).toBe("rover9");
-    expect(c.ros.imageTransport).toBe("compressed");
+    expect(c.labeler.step_length).toBe(0.5);
+    expect(c.labeler.min_speed).toBe(0.2);
+    expect(c.mqtt.robot_id).toBe("rover9");
+    expect(c.ros.image_transport).toBe("compressed");
   });
 
   it("names the bad key (unknown key, wrong type) and the file", () => {
     const f = join(dir, "bad.yaml");
-    writeFileSync(f, "terrain_learner:\n  ros__parameters:\n    labeller:\n      stepLenght: 0.3\n");
+    writeFileSync(f, "terrain_learner:\n  ros__parameters:\n    labeler:\n      stepLenght: 0.3\n");
     expect(() => configFromRosArgs(parseRosArgs(["--ros-args", "--params-file", f]))).toThrow(
-      new ConfigError(`${f}: unknown key labeller.stepLenght`),
+      new ConfigError(`${f}: unknown key labeler.stepLenght`),
     );
     const g = join(dir, "bad2.yaml");
-    writeFileSync(g, "terrain_learner:\n  ros__parameters:\n    mqtt.queueLimit: lots\n");
+    writeFileSync(g, "terrain_learner:\n  ros__parameters:\n    mqtt.queue_limit: lots\n");
     expect(() => configFromRosArgs(parseRosArgs(["--ros-args", "--params-file", g]))).toThrow(
-      /bad2\.yaml: mqtt\.queueLimit: /,
+      /bad2\.yaml: mqtt\.queue_limit: /,
     );
     const h = join(dir, "other-node.yaml");
     writeFileSync(h, "camera_driver:\n  ros__parameters:\n    fps: 30\n");
@@ -259,7 +259,7 @@ describe("ros params (--ros-args)", () => {
     const f = join(import.meta.dirname, "../launch/params.yaml");
     const c = configFromRosArgs(parseRosArgs(["--ros-args", "--params-file", f]));
     // Everything is spelled out, so the file equals the defaults except where it says otherwise.
-    expect(c.ros.nodeName).toBe("terrain_learner");
+    expect(c.ros.node_name).toBe("terrain_learner");
     expect(c.topics).toEqual(defaultConfig().topics);
   });
 
@@ -320,7 +320,7 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     await generateWorldBag({ out: simBag, seed: 3, duration: 12, camera: { width: 160, height: 120 } });
     config = defaultConfig();
     config.use_sim_time = true;
-    config.ros.costmapRate = 1000; // every frame's costmap, for the test
+    config.ros.costmap_rate = 1000; // every frame's costmap, for the test
     config.learner.checkpointDir = join(dir, "ckpt");
     pipeline = await createPipeline(config, {
       mode: "live",
@@ -444,8 +444,8 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
       speed_limit: number;
     };
     expect(speed.percentage).toBe(false);
-    expect(speed.speed_limit).toBeGreaterThanOrEqual(config.outputs.minSpeed);
-    expect(speed.speed_limit).toBeLessThanOrEqual(config.outputs.maxSpeed);
+    expect(speed.speed_limit).toBeGreaterThanOrEqual(config.outputs.min_speed);
+    expect(speed.speed_limit).toBeLessThanOrEqual(config.outputs.max_speed);
     const markers = node.publisher("/terrain_learner/labels").messages as {
       markers: { header: { frame_id: string }; points: unknown[] }[];
     }[];
@@ -489,7 +489,7 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     config.learner.checkpointDir = "";
     expect(await node.call("/terrain_learner/save_checkpoint", {})).toEqual({
       success: false,
-      message: "no checkpoint directory configured (set learner.checkpointDir)",
+      message: "no checkpoint directory configured (set learner.checkpoint_dir)",
     });
   });
 

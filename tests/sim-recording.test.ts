@@ -179,7 +179,7 @@ async function driveAndLabel(
   const imu = new ImuModel(world, 3, rate);
   const poses = new PoseHistory({ maxAge: 1e9 });
   const lab = new VibrationLabeller(
-    { ...defaultConfig().labeller, calibration: { ...defaultConfig().labeller.calibration, mode: "fixed" } },
+    { ...defaultConfig().labeler, calibration: { ...defaultConfig().labeler.calibration, mode: "fixed" } },
     poses,
   );
   for (let i = 0; i <= seconds * 50; i++) {

@@ -28,7 +28,7 @@ export function pipelineControls(
   return {
     async save() {
       const dir = config.learner.checkpointDir;
-      if (!dir) throw new Error("no checkpoint directory configured (set learner.checkpointDir)");
+      if (!dir) throw new Error("no checkpoint directory configured (set learner.checkpoint_dir)");
       const path = await pipeline.learner.saveCheckpoint(dir);
       log(`checkpoint saved: ${path}`);
       return { path };
@@ -81,6 +81,6 @@ export function attachPipelineMqtt(
 /** `--mqtt URL --robot-id ID` flags over the config's mqtt section; throws for a bad URL or id. */
 export function applyMqttFlags(config: Config, flags: { mqtt?: string; robotId?: string }): void {
   if (flags.mqtt !== undefined) config.mqtt.url = flags.mqtt;
-  if (flags.robotId !== undefined) config.mqtt.robotId = flags.robotId;
+  if (flags.robotId !== undefined) config.mqtt.robot_id = flags.robotId;
   if (config.mqtt.url) validateMqttOptions(config.mqtt);
 }

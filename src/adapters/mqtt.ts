@@ -1,14 +1,14 @@
-// MQTT telemetry for a fleet: one client per robot, topics under `<prefix>/<robotId>/`:
+// MQTT telemetry for a fleet: one client per robot, topics under `<prefix>/<robot_id>/`:
 //   status            retained `online` on every connect; Last Will (retained) `offline`; `offline` on clean shutdown
-//   roughness         JSON summary of the latest prediction, at most `roughnessRate` per second
-//   learner           learner / pipeline stats JSON, at most `learnerRate` per second
-//   labels            every label as it is made (optional: `publishLabels`)
+//   roughness         JSON summary of the latest prediction, at most `roughness_rate` per second
+//   learner           learner / pipeline stats JSON, at most `learner_rate` per second
+//   labels            every label as it is made (optional: `publish_labels`)
 //   cmd               `save` | `reset` | `pause` | `resume`, plain or JSON {"command", "id"}
 //   cmd/response      {"id", "command", "ok", "result" | "error"}
 //
 // A robot boots before its network, and brokers restart: the client is made with `mqtt.connect`
 // and a reconnect period and keeps retrying forever (connectAsync gives up on the first refusal).
-// While offline, at most `queueLimit` messages wait in our own queue (oldest dropped, counted);
+// While offline, at most `queue_limit` messages wait in our own queue (oldest dropped, counted);
 // mqtt.js's own offline queue is unbounded, so nothing is handed to it while disconnected and
 // `queueQoSZero` is off. One async API: `close()` is the only promise a caller waits for.
 
@@ -192,18 +192,18 @@ export function parseCommand(payload: string): { command: string; id: string | n
 }
 
 /** Throws an Error naming the bad option (URL scheme, robot id, topic prefix). */
-export function validateMqttOptions(options: Pick<MqttOptions, "url" | "robotId" | "topicPrefix">): void {
+export function validateMqttOptions(options: Pick<MqttOptions, "url" | "robot_id" | "topic_prefix">): void {
   if (!options.url) throw new Error("mqtt: no broker URL (set mqtt.url or pass --mqtt)");
   if (!/^(mqtts?|wss?|tcp|ssl):\/\//.test(options.url)) {
     throw new Error(
       `mqtt: URL '${redactUrl(options.url)}' must start with mqtt://, mqtts://, ws:// or wss://`,
     );
   }
-  if (!options.robotId || /[+#/\s]/.test(options.robotId)) {
-    throw new Error(`mqtt: robot id '${options.robotId}' must be non-empty without '/', '+', '#' or spaces`);
+  if (!options.robot_id || /[+#/\s]/.test(options.robot_id)) {
+    throw new Error(`mqtt: robot id '${options.robot_id}' must be non-empty without '/', '+', '#' or spaces`);
   }
-  if (/[+#]/.test(options.topicPrefix)) {
-    throw new Error(`mqtt: topic prefix '${options.topicPrefix}' must not contain '+' or '#'`);
+  if (/[+#]/.test(options.topic_prefix)) {
+    throw new Error(`mqtt: topic prefix '${options.topic_prefix}' must not contain '+' or '#'`);
   }
 }
 
@@ -288,27 +288,27 @@ export class MqttTelemetry {
   constructor(options: MqttOptions, handlers: MqttCommandHandlers = {}, extra: MqttTelemetryOptions = {}) {
     validateMqttOptions(options);
     this.options = options;
-    this.robotId = options.robotId;
+    this.robotId = options.robot_id;
     this.handlers = handlers;
     this.log = extra.log ?? (() => undefined);
-    this.topics = mqttTopics(options.topicPrefix, options.robotId);
+    this.topics = mqttTopics(options.topic_prefix, options.robot_id);
     this.roughnessThrottle = new Throttle(
-      1000 / options.roughnessRate,
+      1000 / options.roughness_rate,
       (p) => this.publish(p),
       () => this.superseded++,
     );
     this.learnerThrottle = new Throttle(
-      1000 / options.learnerRate,
+      1000 / options.learner_rate,
       (p) => this.publish(p),
       () => this.superseded++,
     );
 
     const clientOptions: IClientOptions = {
-      clientId: options.clientId || `terrain-learner-${options.robotId}-${randomBytes(3).toString("hex")}`,
+      clientId: options.client_id || `terrain-learner-${options.robot_id}-${randomBytes(3).toString("hex")}`,
       clean: true,
       keepalive: options.keepalive,
-      reconnectPeriod: options.reconnectPeriod * 1000,
-      connectTimeout: options.connectTimeout * 1000,
+      reconnectPeriod: options.reconnect_period * 1000,
+      connectTimeout: options.connect_timeout * 1000,
       // Our queue is the bounded one; mqtt.js must not keep its own.
       queueQoSZero: false,
       // We subscribe on every connect ourselves.
@@ -325,7 +325,7 @@ export class MqttTelemetry {
     this.client.on("close", () => {
       if (this.connects > 0 && !this.closing && this.wasConnected)
         this.log(
-          `mqtt: connection to ${redactUrl(options.url)} lost; retrying every ${options.reconnectPeriod} s`,
+          `mqtt: connection to ${redactUrl(options.url)} lost; retrying every ${options.reconnect_period} s`,
         );
       this.wasConnected = false;
     });
@@ -339,7 +339,7 @@ export class MqttTelemetry {
       this.commandChain = this.commandChain.then(() => this.onCommand(text, responseTopic));
     });
     this.log(
-      `mqtt: connecting to ${redactUrl(options.url)} as robot '${options.robotId}' (topics ${this.topics.base}/...)`,
+      `mqtt: connecting to ${redactUrl(options.url)} as robot '${options.robot_id}' (topics ${this.topics.base}/...)`,
     );
   }
 
@@ -400,9 +400,9 @@ export class MqttTelemetry {
     this.learnerThrottle.offer({ topic: this.topics.learner, payload, qos: 0, retain: false });
   }
 
-  /** One label (only with `publishLabels`; QoS 1, queued while offline). */
+  /** One label (only with `publish_labels`; QoS 1, queued while offline). */
   publishLabel(label: RoughnessLabel): void {
-    if (!this.options.publishLabels) return;
+    if (!this.options.publish_labels) return;
     this.publish({
       topic: this.topics.labels,
       payload: toJson(labelPayload(this.robotId, label)),
@@ -448,7 +448,7 @@ export class MqttTelemetry {
         );
       }
     };
-    const out: Partial<IClientOptions> = { rejectUnauthorized: this.options.rejectUnauthorized };
+    const out: Partial<IClientOptions> = { rejectUnauthorized: this.options.reject_unauthorized };
     if (this.options.ca) out.ca = read("CA", this.options.ca);
     if (this.options.cert) out.cert = read("certificate", this.options.cert);
     if (this.options.key) out.key = read("key", this.options.key);
@@ -483,7 +483,7 @@ export class MqttTelemetry {
     if (this.closing && !this.client.connected) return;
     if (!this.client.connected) {
       this.queue.push(p);
-      if (this.queue.length > this.options.queueLimit) {
+      if (this.queue.length > this.options.queue_limit) {
         this.queue.shift();
         this.dropped++;
       }

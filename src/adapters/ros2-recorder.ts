@@ -1,7 +1,7 @@
 // `replay --record`: what the live node would publish, written to an MCAP with the node's topic
 // names, message types and QoS (from the same specs ros2.ts creates its publishers from), next to
-// the input topics. Outputs follow sensor time: the costmap at `ros.costmapRate` Hz of bag time,
-// /diagnostics at `ros.diagnosticsRate`, label markers as labels are made, and the roughness
+// the input topics. Outputs follow sensor time: the costmap at `ros.costmap_rate` Hz of bag time,
+// /diagnostics at `ros.diagnostics_rate`, label markers as labels are made, and the roughness
 // image's CameraInfo with each roughness image.
 
 import type { BagMessage } from "../io/bag/index.ts";
@@ -52,13 +52,13 @@ export class OutputRecorder {
     // The node's own names (root namespace), and nav2_msgs/SpeedLimit: its definition is built in.
     this.specs = publisherSpecs(
       config,
-      { node: config.ros.nodeName, namespace: "/" },
+      { node: config.ros.node_name, namespace: "/" },
       { speedLimitFallback: false },
     );
     this.#mapper = new OutputMapper(this.specs, config, () => this.#now);
     this.#subs = subscriptionSpecs(config);
     for (const s of this.#subs) this.#kindOf.set(s.topic, s.kind);
-    this.#diagnosticsPeriod = 1 / config.ros.diagnosticsRate;
+    this.#diagnosticsPeriod = 1 / config.ros.diagnostics_rate;
   }
 
   /** Declares every output topic with its QoS, so that the channels exist even if a run makes none. */
@@ -119,7 +119,7 @@ export class OutputRecorder {
   #diagnostics(t: number): void {
     const msg = diagnosticsMessage({
       stamp: t,
-      hardwareId: `/${this.#config.ros.nodeName}`,
+      hardwareId: `/${this.#config.ros.node_name}`,
       inputs: this.#inputMeter(t).snapshot(t),
       subscriptions: this.#subs,
       stats: this.#opts.stats(),

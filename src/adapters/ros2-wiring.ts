@@ -91,28 +91,28 @@ export function resolveName(name: string, names: NodeNames): string {
  */
 export function subscriptionSpecs(config: Config): SubscriptionSpec[] {
   const t = config.topics;
-  const sensor = sensorDataQos(config.ros.qosDepth);
+  const sensor = sensorDataQos(config.ros.qos_depth);
   const camera: SubscriptionSpec =
-    config.ros.imageTransport === "compressed"
+    config.ros.image_transport === "compressed"
       ? {
           kind: "compressed",
-          topic: t.compressedImage,
+          topic: t.compressed_image,
           type: "sensor_msgs/msg/CompressedImage",
           qos: sensor,
         }
       : { kind: "image", topic: t.image, type: "sensor_msgs/msg/Image", qos: sensor };
   return [
     camera,
-    { kind: "cameraInfo", topic: t.cameraInfo, type: "sensor_msgs/msg/CameraInfo", qos: sensor },
+    { kind: "cameraInfo", topic: t.camera_info, type: "sensor_msgs/msg/CameraInfo", qos: sensor },
     { kind: "imu", topic: t.imu, type: "sensor_msgs/msg/Imu", qos: sensor },
     { kind: "odom", topic: t.odom, type: "nav_msgs/msg/Odometry", qos: sensor },
     { kind: "tf", topic: t.tf, type: "tf2_msgs/msg/TFMessage", qos: TF_QOS },
-    { kind: "tfStatic", topic: t.tfStatic, type: "tf2_msgs/msg/TFMessage", qos: TF_STATIC_SUBSCRIBE_QOS },
+    { kind: "tfStatic", topic: t.tf_static, type: "tf2_msgs/msg/TFMessage", qos: TF_STATIC_SUBSCRIBE_QOS },
   ];
 }
 
 /**
- * QoS of each output: images and their CameraInfo best effort unless `ros.outputImageReliability`
+ * QoS of each output: images and their CameraInfo best effort unless `ros.output_image_reliability`
  * says reliable; the costmap and the speed limit latched (reliable, transient local, depth 1) for
  * Nav2; the rest reliable.
  */
@@ -122,7 +122,7 @@ export function outputQos(key: PublisherKey, config: Config): QosProfile {
     case "roughnessInfo":
     case "confidence":
     case "overlay":
-      return outputImageQos(config.ros.outputImageReliability);
+      return outputImageQos(config.ros.output_image_reliability);
     case "costmap":
     case "speedLimit":
       return LATCHED_QOS;
@@ -141,7 +141,7 @@ export interface PublisherOptions {
 export function publisherSpecs(config: Config, names: NodeNames, opts: PublisherOptions): PublisherSpec[] {
   const specs: PublisherSpec[] = [];
   for (const key of Object.keys(OUTPUT_TOPICS) as OutputKey[]) {
-    if (key === "overlay" && !config.ros.publishOverlay) continue;
+    if (key === "overlay" && !config.ros.publish_overlay) continue;
     const spec = OUTPUT_TOPICS[key];
     const type = key === "speedLimit" && opts.speedLimitFallback ? "std_msgs/msg/Float32" : spec.type;
     specs.push({
@@ -244,7 +244,7 @@ export function rgbaOf(roughness: number): Rgba {
 
 /**
  * Pipeline events → messages for the node's publishers. Stateful only where the outputs are:
- * the costmap is rate-limited (`ros.costmapRate`, latest wins) and label markers get running ids.
+ * the costmap is rate-limited (`ros.costmap_rate`, latest wins) and label markers get running ids.
  */
 export class OutputMapper {
   private readonly byKey = new Map<PublisherKey, PublisherSpec>();
@@ -258,7 +258,7 @@ export class OutputMapper {
     private readonly wallSeconds: () => number = () => performance.now() / 1000,
   ) {
     for (const s of specs) this.byKey.set(s.key, s);
-    this.costmapInterval = 1 / config.ros.costmapRate;
+    this.costmapInterval = 1 / config.ros.costmap_rate;
   }
 
   /** The spec a key publishes on (undefined if that output is off). */

@@ -120,7 +120,7 @@ export interface RosNodeHandle {
   readonly node: RclNode;
   readonly names: NodeNames;
   readonly controls: RuntimeControls;
-  /** Publishes one diagnostics message now (the timer does this at ros.diagnosticsRate). */
+  /** Publishes one diagnostics message now (the timer does this at ros.diagnostics_rate). */
   publishDiagnostics(): void;
   /** Resolves when every input received so far went through the pipeline. */
   drain(): Promise<void>;
@@ -143,7 +143,7 @@ export function startRosNode(
   opts: RosNodeOptions = {},
 ): RosNodeHandle {
   const wall = opts.wallSeconds ?? (() => performance.now() / 1000);
-  const node = rcl.createNode(config.ros.nodeName);
+  const node = rcl.createNode(config.ros.node_name);
   const logger = node.getLogger();
   const log = opts.log ?? ((l: string) => logger.info(l));
   const names: NodeNames = { node: node.name(), namespace: node.namespace() };
@@ -277,7 +277,7 @@ export function startRosNode(
     lastStats = undefined;
   };
   // Diagnostics run on the wall clock: they report the node's health, also while a bag is paused.
-  const timer = setInterval(publishDiagnostics, 1000 / config.ros.diagnosticsRate);
+  const timer = setInterval(publishDiagnostics, 1000 / config.ros.diagnostics_rate);
   timer.unref();
 
   log(

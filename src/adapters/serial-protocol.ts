@@ -8,21 +8,21 @@
 // HH is the XOR of every byte between `$` and `*`, two hex digits (either case). `t_us` is the
 // device clock in microseconds; left empty, the line is stamped with its arrival time instead.
 //
-// CSV mode: one record per line, columns named by `csvColumns` (t_us, t_ms, t_s, ax, ay, az, gx,
+// CSV mode: one record per line, columns named by `csv_columns` (t_us, t_ms, t_s, ax, ay, az, gx,
 // gy, gz, v, w; any other name is ignored). A row with all six IMU columns yields an ImuSample, a
 // row with v and w an OdomSample (both if it has both). Lines starting with `#` and a header row
 // (first field not a number) are skipped.
 //
 // Robustness, because serial links drop and corrupt bytes: a `$` always starts a new sentence (so
 // the parser resyncs after garbage or a lost line end), bytes outside sentences are counted as
-// garbage, lines over `maxLineLength` are dropped up to the next line end, bad checksums,
+// garbage, lines over `max_line_length` are dropped up to the next line end, bad checksums,
 // malformed fields and non-finite values are counted and the line is skipped. Nothing throws.
 //
 // Device time: the device clock is mapped to sensor time with an offset fixed at the first sample
 // (arrival time − device time), so jitter in USB/UART delivery does not reach the stamps. A counter
-// that wraps (`clockWrapBits`, 32 for a micros() counter: every 71.6 min) is unwrapped; a clock
-// that jumps back further than `maxClockJump` (device reboot) or runs ahead of arrival by more than
-// `maxClockJump` is re-anchored to arrival time, never going backwards, and counted.
+// that wraps (`clock_wrap_bits`, 32 for a micros() counter: every 71.6 min) is unwrapped; a clock
+// that jumps back further than `max_clock_jump` (device reboot) or runs ahead of arrival by more than
+// `max_clock_jump` is re-anchored to arrival time, never going backwards, and counted.
 
 import { wrapAngle } from "../core/geometry.ts";
 import type { ImuSample, OdomSample, Stamp } from "../core/types.ts";

@@ -20,7 +20,7 @@ import {
 export interface SerialSourceOptions extends Partial<SerialParserOptions> {
   path: string;
   baudRate: number;
-  /** Seconds before the first reopen attempt; doubles up to reconnectMax. */
+  /** Seconds before the first reopen attempt; doubles up to reconnect_max. */
   reconnectMin?: number;
   reconnectMax?: number;
   /** Arrival clock in seconds (default: wall clock), the anchor of device time. */
@@ -52,21 +52,21 @@ export function serialOptionsFromConfig(
   const s = config.serial;
   return {
     path: s.path,
-    baudRate: s.baudRate,
+    baudRate: s.baud_rate,
     mode: s.mode,
-    csvColumns: s.csvColumns,
-    maxLineLength: s.maxLineLength,
-    requireChecksum: s.requireChecksum,
-    imuFrame: s.imuFrame,
+    csvColumns: s.csv_columns,
+    maxLineLength: s.max_line_length,
+    requireChecksum: s.require_checksum,
+    imuFrame: s.imu_frame,
     odomFrame: config.frames.odom,
     baseFrame: config.frames.base,
-    accelScale: s.accelScale,
-    gyroScale: s.gyroScale,
-    clockWrapBits: s.clockWrapBits,
-    maxClockJump: s.maxClockJump,
-    maxOdomGap: s.maxOdomGap,
-    reconnectMin: s.reconnectMin,
-    reconnectMax: s.reconnectMax,
+    accelScale: s.accel_scale,
+    gyroScale: s.gyro_scale,
+    clockWrapBits: s.clock_wrap_bits,
+    maxClockJump: s.max_clock_jump,
+    maxOdomGap: s.max_odom_gap,
+    reconnectMin: s.reconnect_min,
+    reconnectMax: s.reconnect_max,
     ...overrides,
   };
 }

@@ -42,13 +42,13 @@ export interface LabelSummary {
     tf: number;
     undecodable: Record<string, number>;
   };
-  /** Speed-normalised energy percentiles (p1 … p99) and the same in log10, for `labeller.calibration`. */
+  /** Speed-normalised energy percentiles (p1 … p99) and the same in log10, for `labeler.calibration`. */
   energyPercentiles: Record<string, number>;
   log10EnergyPercentiles: Record<string, number>;
   meanSpeed: number;
   vertical: SelfSupervisorStats["vertical"];
   imuRate: number;
-  calibration: Config["labeller"]["calibration"];
+  calibration: Config["labeler"]["calibration"];
 }
 
 const PERCENTILES = [1, 5, 25, 50, 75, 95, 99];
@@ -65,7 +65,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     const names = info.topics.map((t) => t.name);
     requireTopics(opts.bag, info, config, LABEL_TOPICS);
     const tfTopic = config.topics.tf;
-    const tfStaticTopic = config.topics.tfStatic;
+    const tfStaticTopic = config.topics.tf_static;
     const topics = [imuTopic, odomTopic, ...[tfTopic, tfStaticTopic].filter((t) => names.includes(t))];
 
     const sup = new SelfSupervisor<never>(config);
@@ -123,7 +123,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
         axis: st.vertical.axis.map((x) => round(x, 4)) as [number, number, number],
       },
       imuRate: round(st.imuRate, 2),
-      calibration: config.labeller.calibration,
+      calibration: config.labeler.calibration,
     };
   } finally {
     await source.close();
@@ -157,7 +157,7 @@ function pad(s: string, n: number): string {
 
 /**
  * The calibration as a params file of its own (later params files override earlier ones key by key):
- * pass it after the main one, or copy its `labeller:` block into the main file.
+ * pass it after the main one, or copy its `labeler:` block into the main file.
  */
 function statsYaml(s: LabelSummary): string {
   const lo = s.log10EnergyPercentiles.p5;
@@ -173,7 +173,7 @@ function statsYaml(s: LabelSummary): string {
     "# labeller block into your params file under terrain_learner: ros__parameters:.",
     "terrain_learner:",
     "  ros__parameters:",
-    "    labeller:",
+    "    labeler:",
     "      calibration:",
     "        mode: fixed",
     `        low: ${lo}`,
@@ -185,7 +185,7 @@ export function register(program: Command): void {
   const cmd = program
     .command("label <bag>")
     .description(
-      "label the ground a robot drove over by IMU vibration (one label per step of labeller.stepLength m): prints t, x, y, speed, energy, roughness; no camera needed",
+      "label the ground a robot drove over by IMU vibration (one label per step of labeler.step_length m): prints t, x, y, speed, energy, roughness; no camera needed",
     )
     .option("-c, --config <file>", CONFIG_HELP, collect);
   addTopicOptions(cmd, ["imu", "odom"])
@@ -195,13 +195,13 @@ export function register(program: Command): void {
     )
     .option(
       "--stats",
-      "print only the calibration statistics (energy percentiles) and a params file with fixed labeller.calibration bounds",
+      "print only the calibration statistics (energy percentiles) and a params file with fixed labeler.calibration bounds",
     )
     .addHelpText(
       "after",
       `
 energy is the speed-normalised vibration feature (comparable across bags); roughness is energy
-mapped to 0..1 by labeller.calibration (running percentiles by default, or fixed log10 bounds).
+mapped to 0..1 by labeler.calibration (running percentiles by default, or fixed log10 bounds).
 Use --stats on a representative bag to get fixed bounds, as a params file to layer over yours.
 
 Examples:

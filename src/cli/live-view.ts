@@ -14,27 +14,30 @@ export function addLiveViewOptions(cmd: Command): Command {
   return cmd
     .option(
       "--live-view [port]",
-      "serve a live view for Foxglove / Lichtblick (Foxglove WebSocket) on this port (default liveView.port, 8765)",
+      "serve a live view for Foxglove / Lichtblick (Foxglove WebSocket) on this port (default live_view.port, 8765)",
     )
-    .option("--live-view-host <host>", "address the live view listens on (default liveView.host, 127.0.0.1)");
+    .option(
+      "--live-view-host <host>",
+      "address the live view listens on (default live_view.host, 127.0.0.1)",
+    );
 }
 
-/** Flags over the config's liveView section; throws a UserError for a bad port. */
+/** Flags over the config's live_view section; throws a UserError for a bad port. */
 export function applyLiveViewFlags(config: Config, o: LiveViewFlags): void {
   if (o.liveView !== undefined && o.liveView !== false) {
-    config.liveView.enabled = true;
+    config.live_view.enabled = true;
     if (typeof o.liveView === "string") {
       const port = Number(o.liveView);
       if (!/^\d+$/.test(o.liveView) || !(port >= 0 && port <= 65535))
         throw new UserError(
           `--live-view takes a port number, got '${o.liveView}' (put --live-view after the positional arguments, or write --live-view=8765)`,
         );
-      config.liveView.port = port;
+      config.live_view.port = port;
     }
   }
   if (o.liveViewHost !== undefined) {
-    if (!config.liveView.enabled) throw new UserError("--live-view-host needs --live-view");
-    config.liveView.host = o.liveViewHost;
+    if (!config.live_view.enabled) throw new UserError("--live-view-host needs --live-view");
+    config.live_view.host = o.liveViewHost;
   }
 }
 
@@ -43,7 +46,7 @@ export async function maybeStartLiveView(
   config: Config,
   log: (line: string) => void,
 ): Promise<LiveViewServer | undefined> {
-  if (!config.liveView.enabled) return undefined;
+  if (!config.live_view.enabled) return undefined;
   let server: LiveViewServer;
   try {
     server = await startLiveView(config, log);
@@ -53,8 +56,8 @@ export async function maybeStartLiveView(
   log(
     `live view: ${server.url} (Foxglove or Lichtblick: Open connection → Foxglove WebSocket; layout: launch/foxglove-layout.json)`,
   );
-  if (!isLoopback(config.liveView.host))
-    log(`live view: listening on ${config.liveView.host}: anyone who can reach it sees the camera`);
+  if (!isLoopback(config.live_view.host))
+    log(`live view: listening on ${config.live_view.host}: anyone who can reach it sees the camera`);
   return server;
 }
 

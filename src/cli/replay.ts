@@ -331,7 +331,7 @@ function makePanel(
   return {
     caption: `t = ${t.toFixed(0)} s`,
     camera: image,
-    predicted: renderOverlay(image, grid, { alpha: 0.75, minConfidence: o.minConfidence, mask }),
+    predicted: renderOverlay(image, grid, { alpha: 0.75, minConfidence: o.min_confidence, mask }),
     truth: renderOverlay(image, truthGrid, { alpha: 0.75, minConfidence: 0, mask }),
   };
 }
@@ -489,13 +489,13 @@ export function register(program: Command): void {
     )
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
     .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
-    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)");
+    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)");
   addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"]);
   addLiveViewOptions(cmd)
     .addHelpText(
       "after",
       `
-Training runs a fixed number of steps per second of sensor time (learner.stepsPerSecond), so the
+Training runs a fixed number of steps per second of sensor time (learner.steps_per_second), so the
 results are the same at any replay speed. With --eval, each frame is scored when it arrives, before
 any label for that ground exists, against /sim/ground_truth/* (true pose, so odometry drift does not
 count), next to a running-mean-label baseline.

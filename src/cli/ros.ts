@@ -34,10 +34,10 @@ ROS arguments after --ros-args: --params-file FILE (repeatable; later files win)
 (dotted names, e.g. -p mqtt.url:=mqtt://broker:1883), -r from:=to (remapping: outputs, node name
 __node, namespace __ns), --log-level LEVEL. Input topics are the topics.* parameters.
 
-Subscribes: topics.image or topics.compressedImage (ros.imageTransport), topics.cameraInfo,
-topics.imu, topics.odom (sensor-data QoS: best effort), topics.tf (reliable) and topics.tfStatic
+Subscribes: topics.image or topics.compressed_image (ros.image_transport), topics.camera_info,
+topics.imu, topics.odom (sensor-data QoS: best effort), topics.tf (reliable) and topics.tf_static
 (reliable, transient local).
-Publishes: ~/roughness/{image,camera_info,confidence,overlay} (best effort; ros.outputImageReliability),
+Publishes: ~/roughness/{image,camera_info,confidence,overlay} (best effort; ros.output_image_reliability),
 ~/roughness/costmap and ~/speed_limit (reliable, transient local, depth 1), ~/roughness/ahead,
 ~/labels, /diagnostics.
 Services: ~/save_checkpoint, ~/reset (std_srvs/Trigger), ~/pause_learning (std_srvs/SetBool).
@@ -62,7 +62,7 @@ Examples:
         if (config.learner.checkpointDir) {
           // Checked before the node starts, not when the first save is asked for.
           await checkOutputs(
-            [{ path: config.learner.checkpointDir, kind: "dir", what: "learner.checkpointDir" }],
+            [{ path: config.learner.checkpointDir, kind: "dir", what: "learner.checkpoint_dir" }],
             o.config ?? [],
           ).catch((err: Error) => {
             throw new UserError(err.message);
@@ -79,7 +79,7 @@ Examples:
         );
         const pipeline = await createPipeline(config, {
           mode: "live",
-          overlay: config.ros.publishOverlay || liveView !== undefined,
+          overlay: config.ros.publish_overlay || liveView !== undefined,
           costmap: true,
         });
         const live = liveView ? attachLiveView(liveView, pipeline, config) : undefined;

@@ -41,14 +41,14 @@ export interface RunResult {
 /** Flags override the config file (which overrides defaults). */
 export function applyRunFlags(config: Config, o: RunCliOptions): Config {
   if (o.serial !== undefined) config.serial.path = o.serial;
-  if (o.baud !== undefined) config.serial.baudRate = o.baud;
+  if (o.baud !== undefined) config.serial.baud_rate = o.baud;
   if (o.mode !== undefined) {
     if (o.mode !== "nmea" && o.mode !== "csv")
       throw new UserError(`--mode must be nmea or csv, got '${o.mode}'`);
     config.serial.mode = o.mode;
   }
   if (o.mqtt !== undefined) config.mqtt.url = o.mqtt;
-  if (o.robotId !== undefined) config.mqtt.robotId = o.robotId;
+  if (o.robotId !== undefined) config.mqtt.robot_id = o.robotId;
   if (config.mqtt.url) validateMqttOptions(config.mqtt);
   return config;
 }
@@ -69,19 +69,19 @@ export async function runLive(config: Config, opts: RunOptions = {}): Promise<Ru
   if (config.learner.checkpointDir) {
     // Checked before the pipeline starts, not when the first save is asked for.
     await checkOutputs(
-      [{ path: config.learner.checkpointDir, kind: "dir", what: "learner.checkpointDir" }],
+      [{ path: config.learner.checkpointDir, kind: "dir", what: "learner.checkpoint_dir" }],
       [],
     ).catch((err: Error) => {
       throw new UserError(err.message);
     });
   }
   // Labels are what a camera-less runner produces: always publish them.
-  config.mqtt.publishLabels = true;
+  config.mqtt.publish_labels = true;
   const pipeline = await createPipeline(config, {
     mode: "live",
     overlay: false,
     costmap: false,
-    statsEvery: Math.max(1, 1 / config.mqtt.learnerRate),
+    statsEvery: Math.max(1, 1 / config.mqtt.learner_rate),
     warn: log,
   });
   try {
@@ -148,8 +148,8 @@ async function runWithPipeline(
   });
 
   log(
-    `run: serial ${config.serial.path} @ ${config.serial.baudRate} (${config.serial.mode})` +
-      (config.mqtt.url ? `, MQTT ${redactUrl(config.mqtt.url)} as '${config.mqtt.robotId}'` : ", no MQTT") +
+    `run: serial ${config.serial.path} @ ${config.serial.baud_rate} (${config.serial.mode})` +
+      (config.mqtt.url ? `, MQTT ${redactUrl(config.mqtt.url)} as '${config.mqtt.robot_id}'` : ", no MQTT") +
       "; no camera: labels only. Ctrl-C to stop.",
   );
   source.start();
@@ -213,13 +213,13 @@ export function register(program: Command): void {
       "run the labeller from serial IMU/odometry (no ROS, no camera: labels only) and publish to MQTT",
     )
     .option("--serial <device>", "serial device with the IMU / odometry stream (default: serial.path)")
-    .option("--baud <n>", "baud rate (default: serial.baudRate, 115200)", positiveNumber("--baud"))
+    .option("--baud <n>", "baud rate (default: serial.baud_rate, 115200)", positiveNumber("--baud"))
     .option("--mode <mode>", "line protocol: nmea or csv (default: serial.mode)")
     .option(
       "--mqtt <url>",
       "broker URL, mqtt://host:1883 or mqtts://host:8883 (default: mqtt.url; none: no MQTT)",
     )
-    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robotId)")
+    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)")
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--json", "print each label as one JSON object per line on stdout")
     .option("--duration <s>", "stop after s seconds", positiveNumber("--duration"));
@@ -227,7 +227,7 @@ export function register(program: Command): void {
     .addHelpText(
       "after",
       `
-MQTT topics (prefix mqtt.topicPrefix, default terrain-learner):
+MQTT topics (prefix mqtt.topic_prefix, default terrain-learner):
   <prefix>/<robot-id>/status        retained online / offline (Last Will)
   <prefix>/<robot-id>/labels        one JSON object per label
   <prefix>/<robot-id>/learner       stats JSON (pipeline, serial counters, MQTT)

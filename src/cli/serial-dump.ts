@@ -69,7 +69,7 @@ export async function runSerialDump(
   o: DumpOptions,
   config: Config,
 ): Promise<SerialSourceStats> {
-  if (o.baud !== undefined) config.serial.baudRate = o.baud;
+  if (o.baud !== undefined) config.serial.baud_rate = o.baud;
   if (o.mode !== undefined) config.serial.mode = o.mode as Config["serial"]["mode"];
   const json = o.json ?? false;
   let samples = 0;
@@ -137,7 +137,7 @@ export function register(program: Command): void {
     )
     .argument("<device>", "serial device, e.g. /dev/ttyACM0 or /dev/ttyUSB0")
     .option("--json", "one JSON object per sample on stdout (counters as JSON on stderr at exit)")
-    .option("--baud <n>", "baud rate (default: serial.baudRate, 115200)", positiveNumber("--baud"))
+    .option("--baud <n>", "baud rate (default: serial.baud_rate, 115200)", positiveNumber("--baud"))
     .option("--mode <mode>", "line protocol: nmea or csv (default: serial.mode)")
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--count <n>", "exit after n samples", positiveNumber("--count"))

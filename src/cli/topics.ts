@@ -9,12 +9,19 @@ import { UserError } from "./errors.ts";
 
 type TopicKey = "image" | "compressedImage" | "cameraInfo" | "imu" | "odom";
 
-const FLAGS: Record<TopicKey, { flag: string; type: string }> = {
-  image: { flag: "--image", type: "sensor_msgs/Image" },
-  compressedImage: { flag: "--compressed-image", type: "sensor_msgs/CompressedImage" },
-  cameraInfo: { flag: "--camera-info", type: "sensor_msgs/CameraInfo" },
-  imu: { flag: "--imu", type: "sensor_msgs/Imu" },
-  odom: { flag: "--odom", type: "nav_msgs/Odometry" },
+type ConfigTopicKey = keyof Config["topics"];
+
+/** Option name (as commander names it) -> flag, message type and the `topics.*` config key it sets. */
+const FLAGS: Record<TopicKey, { flag: string; type: string; key: ConfigTopicKey }> = {
+  image: { flag: "--image", type: "sensor_msgs/Image", key: "image" },
+  compressedImage: {
+    flag: "--compressed-image",
+    type: "sensor_msgs/CompressedImage",
+    key: "compressed_image",
+  },
+  cameraInfo: { flag: "--camera-info", type: "sensor_msgs/CameraInfo", key: "camera_info" },
+  imu: { flag: "--imu", type: "sensor_msgs/Imu", key: "imu" },
+  odom: { flag: "--odom", type: "nav_msgs/Odometry", key: "odom" },
 };
 
 export type TopicFlags = Partial<Record<TopicKey, string>>;
@@ -23,8 +30,8 @@ export type TopicFlags = Partial<Record<TopicKey, string>>;
 export function addTopicOptions(cmd: Command, keys: readonly TopicKey[]): Command {
   const defaults = TopicsSchema.parse({});
   for (const key of keys) {
-    const { flag, type } = FLAGS[key];
-    cmd.option(`${flag} <topic>`, `${type} topic (default: topics.${key}, ${defaults[key]})`);
+    const { flag, type, key: configKey } = FLAGS[key];
+    cmd.option(`${flag} <topic>`, `${type} topic (default: topics.${configKey}, ${defaults[configKey]})`);
   }
   return cmd;
 }
@@ -33,7 +40,7 @@ export function addTopicOptions(cmd: Command, keys: readonly TopicKey[]): Comman
 export function applyTopicFlags(config: Config, o: TopicFlags): void {
   for (const key of Object.keys(FLAGS) as TopicKey[]) {
     const v = o[key];
-    if (v !== undefined) config.topics[key] = v;
+    if (v !== undefined) config.topics[FLAGS[key].key] = v;
   }
 }
 
@@ -59,7 +66,7 @@ export function requireTopics(bag: string, info: BagInfo, config: Config, needs:
   const has = (topic: string) => info.topics.some((t) => t.name === topic && t.count > 0);
   const missing: string[] = [];
   for (const need of needs) {
-    const topics = need.keys.map((k) => config.topics[k]);
+    const topics = need.keys.map((k) => config.topics[FLAGS[k].key]);
     if (topics.some(has)) continue;
     const flags = need.keys.map((k) => FLAGS[k].flag).join(" or ");
     missing.push(

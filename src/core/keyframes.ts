@@ -1,15 +1,15 @@
-// Keyframe selection and storage: every Nth frame, at least `minDistance` metres apart, kept for a
+// Keyframe selection and storage: every Nth frame, at least `min_distance` metres apart, kept for a
 // bounded horizon (seconds of sensor time, metres travelled, count). The payload is generic: the
 // pipeline stores whatever it needs (a feature map) and gets it back by id.
 
 import type { Stamp } from "./types.ts";
 
 export interface KeyframeSettings {
-  everyNFrames: number;
-  minDistance: number;
-  horizonSeconds: number;
-  horizonDistance: number;
-  maxCount: number;
+  every_n_frames: number;
+  min_distance: number;
+  horizon_seconds: number;
+  horizon_distance: number;
+  max_count: number;
 }
 
 export interface Keyframe<T> {
@@ -38,13 +38,13 @@ export class KeyframeStore<T> {
 
   /**
    * Counts one offered frame and says whether it should be kept: every Nth frame offered, and at
-   * least minDistance travelled since the last keyframe. Call exactly once per camera frame.
+   * least min_distance travelled since the last keyframe. Call exactly once per camera frame.
    */
   offer(stamp: Stamp, distance: number): boolean {
     const n = this.frameCounter++;
-    if (n % this.cfg.everyNFrames !== 0) return false;
+    if (n % this.cfg.every_n_frames !== 0) return false;
     if (!(stamp > this.lastKeptStamp)) return false;
-    return !(distance - this.lastKeptDistance < this.cfg.minDistance);
+    return !(distance - this.lastKeptDistance < this.cfg.min_distance);
   }
 
   add(stamp: Stamp, distance: number, data: T): number {
@@ -59,7 +59,7 @@ export class KeyframeStore<T> {
       this.lastKeptDistance = distance;
     }
     this.added++;
-    while (this.frames.length > this.cfg.maxCount) {
+    while (this.frames.length > this.cfg.max_count) {
       this.frames.shift();
       this.expired.count++;
     }
@@ -71,8 +71,8 @@ export class KeyframeStore<T> {
     let dropped = 0;
     while (this.frames.length > 0) {
       const f = this.frames[0]!;
-      if (now - f.stamp > this.cfg.horizonSeconds) this.expired.age++;
-      else if (distance - f.distance > this.cfg.horizonDistance) this.expired.distance++;
+      if (now - f.stamp > this.cfg.horizon_seconds) this.expired.age++;
+      else if (distance - f.distance > this.cfg.horizon_distance) this.expired.distance++;
       else break;
       this.frames.shift();
       dropped++;
@@ -81,7 +81,7 @@ export class KeyframeStore<T> {
   }
 
   get(id: number): Keyframe<T> | undefined {
-    // Ids grow with insertion; a linear scan over ≤ maxCount frames is fine at label rate.
+    // Ids grow with insertion; a linear scan over ≤ max_count frames is fine at label rate.
     for (const f of this.frames) if (f.id === id) return f;
     return undefined;
   }

@@ -2,56 +2,56 @@
 //
 // Method (see the README section "How labels are made"):
 //  1. Every IMU sample is stored in a ring buffer of typed arrays (no per-sample objects).
-//  2. Distance travelled, not time, cuts the stream into steps of `stepLength` metres: the step
-//     boundaries are the stamps at which the odometry path length crosses k·stepLength.
+//  2. Distance travelled, not time, cuts the stream into steps of `step_length` metres: the step
+//     boundaries are the stamps at which the odometry path length crosses k·step_length.
 //  3. Per step, the vertical axis in the IMU frame comes from TF (base_link ← imu_link, if the
 //     user set it) or from gravity in the data: a running mean of the acceleration vector, whose
 //     direction is "up" whatever way the IMU is mounted. The IMU is never assumed z-up.
-//  4. Each step is analysed over a window of max(step duration, windowSeconds) centred on it (so a
-//     label is made windowSeconds/2 after the robot left the step). The vertical acceleration a·u
+//  4. Each step is analysed over a window of max(step duration, window_seconds) centred on it (so a
+//     label is made window_seconds/2 after the robot left the step). The vertical acceleration a·u
 //     has its mean removed per Welch segment (gravity and bias) and its Welch PSD (Hann, 50 %
-//     overlap, ~segmentSeconds per segment) is integrated over [bandLow, bandHigh] Hz →
+//     overlap, ~segment_seconds per segment) is integrated over [band_low, band_high] Hz →
 //     verticalBandPower, (m/s²)².
 //  5. Roll/pitch-rate energy: the variance of the angular rate perpendicular to u, (rad/s)².
-//  6. raw = verticalBandPower + angularWeight · angularRateEnergy;
-//     energy = raw / mean((v/referenceSpeed)^speedExponent), the mean over the window's Welch
+//  6. raw = verticalBandPower + angular_weight · angularRateEnergy;
+//     energy = raw / mean((v/reference_speed)^speed_exponent), the mean over the window's Welch
 //     segments of the odometry speed at each (power follows the instantaneous speed). Vibration power grows with speed; the default exponent (2.85) is the
 //     least-squares fit on the real BorealTC runs (tests/core-labeller.test.ts).
 //  7. roughness = calibrateLogEnergy(log10(energy), lo, hi): linear between lo (→ 0.05) and hi (→ 0.95)
 //     with order-keeping hyperbolic tails, lo/hi fixed from config or the running percentiles of
 //     log10(energy) over the labels seen so far.
-//  No label while stationary (mean speed < minSpeed), turning hard (|mean yaw rate| > maxYawRate),
+//  No label while stationary (mean speed < min_speed), turning hard (|mean yaw rate| > max_yaw_rate),
 //  with too few samples, or with a gap in the IMU stream; each skip is counted by reason.
 
 import { prevPow2, WelchPsd } from "./fft.ts";
 import { emptyPoseAt, type PoseHistory } from "./pose-history.ts";
 import type { LabelSkipReason, RoughnessLabel, Stamp } from "./types.ts";
 
-/** The `labeller` config section (structurally; the zod schema in src/runtime/config.ts is the source). */
+/** The `labeler` config section (structurally; the zod schema in src/runtime/config.ts is the source). */
 export interface LabellerSettings {
-  stepLength: number;
-  bandLow: number;
-  bandHigh: number;
-  angularWeight: number;
-  speedExponent: number;
-  referenceSpeed: number;
-  minSpeed: number;
-  maxYawRate: number;
-  minSamples: number;
+  step_length: number;
+  band_low: number;
+  band_high: number;
+  angular_weight: number;
+  speed_exponent: number;
+  reference_speed: number;
+  min_speed: number;
+  max_yaw_rate: number;
+  min_samples: number;
   /** Welch segment length (s); rounded to a power of two of samples at the IMU rate. */
-  segmentSeconds?: number;
+  segment_seconds?: number;
   /** Time constant (s) of the running gravity estimate. */
-  gravityTimeConstant?: number;
+  gravity_time_constant?: number;
   /** A gap between IMU samples longer than this (s) invalidates the step. */
-  maxGap?: number;
+  max_gap?: number;
   /** Minimum analysis window (s), centred on the step. */
-  windowSeconds?: number;
+  window_seconds?: number;
   calibration: {
     mode: "fixed" | "percentile";
     low: number;
     high: number;
-    lowPercentile: number;
-    highPercentile: number;
+    low_percentile: number;
+    high_percentile: number;
     warmup: number;
   };
 }
@@ -168,8 +168,8 @@ export class VibrationLabeller {
     poses: PoseHistory,
     options: { robotWidth?: number; frameId?: string; capacity?: number; percentileWindow?: number } = {},
   ) {
-    if (!(cfg.bandHigh > cfg.bandLow)) {
-      throw new Error(`labeller band [${cfg.bandLow}, ${cfg.bandHigh}] Hz is empty`);
+    if (!(cfg.band_high > cfg.band_low)) {
+      throw new Error(`labeller band [${cfg.band_low}, ${cfg.band_high}] Hz is empty`);
     }
     this.cfg = cfg;
     this.poses = poses;
@@ -258,7 +258,7 @@ export class VibrationLabeller {
       this.gz = az;
       this.gInit = true;
     } else {
-      const k = Math.min(1, dt / (this.cfg.gravityTimeConstant ?? 2));
+      const k = Math.min(1, dt / (this.cfg.gravity_time_constant ?? 2));
       this.gx += k * (ax - this.gx);
       this.gy += k * (ay - this.gy);
       this.gz += k * (az - this.gz);
@@ -295,10 +295,10 @@ export class VibrationLabeller {
     return null;
   }
 
-  /** Segment length for an IMU rate: ~segmentSeconds, a power of two (8..welch.maxSegment). */
+  /** Segment length for an IMU rate: ~segment_seconds, a power of two (8..welch.maxSegment). */
   private chooseSegment(fs: number, start: number): void {
     if (!(fs > 0) || !Number.isFinite(fs)) return;
-    const want = Math.max(8, Math.round((this.cfg.segmentSeconds ?? 0.32) * fs));
+    const want = Math.max(8, Math.round((this.cfg.segment_seconds ?? 0.32) * fs));
     this.segLen = Math.max(8, Math.min(prevPow2(want * 1.5), this.welch.maxSegment));
     this.segRateUsed = fs;
     this.segNext = Math.max(start, this.segNext);
@@ -317,7 +317,7 @@ export class VibrationLabeller {
       const d = T[k & mask]! - T[(k - 1) & mask]!;
       if (d > gap) gap = d;
     }
-    const maxGap = this.cfg.maxGap ? this.cfg.maxGap : Math.max(0.1, 5 / fs);
+    const maxGap = this.cfg.max_gap ? this.cfg.max_gap : Math.max(0.1, 5 / fs);
     const j = this.segWritten & SEG_MASK;
     this.segCentre[j] = (first + last) / 2;
     this.lastSegCentre = (first + last) / 2;
@@ -361,7 +361,7 @@ export class VibrationLabeller {
       ang += x * x + y * y + z * z - along * along;
     }
     this.welch.compute(s, 0, n, fs, n);
-    this.segPower[j] = this.welch.bandPower(fs, n, this.cfg.bandLow, Math.min(this.cfg.bandHigh, fs / 2));
+    this.segPower[j] = this.welch.bandPower(fs, n, this.cfg.band_low, Math.min(this.cfg.band_high, fs / 2));
     this.segAngular[j] = ang / n;
     this.segRate[j] = fs;
     this.segOk[j] = 1;
@@ -390,8 +390,8 @@ export class VibrationLabeller {
     if (poses.size < 2) return;
     const latest = poses.latestStamp;
     const oldest = poses.oldestStamp;
-    const L = this.cfg.stepLength;
-    const maxStep = this.cfg.minSpeed > 0 ? (L / this.cfg.minSpeed) * 1.25 : 30;
+    const L = this.cfg.step_length;
+    const maxStep = this.cfg.min_speed > 0 ? (L / this.cfg.min_speed) * 1.25 : 30;
     let endKnown = false;
     while (this.cursor < this.written) {
       const c = this.cursor & this.mask;
@@ -448,13 +448,13 @@ export class VibrationLabeller {
   }
 
   /**
-   * Closed steps are analysed over a window of max(step duration, windowSeconds) centred on the
+   * Closed steps are analysed over a window of max(step duration, window_seconds) centred on the
    * step, so a step is labelled once the IMU (and odometry, for the speed) has passed the window's
    * end. At 1 m/s a 0.25 m step lasts 0.25 s: too few samples for a stable band power (one Hann
    * segment, ~5 degrees of freedom), hence the longer window.
    */
   private finalizeReady(force: boolean): void {
-    const W = this.cfg.windowSeconds ?? 0;
+    const W = this.cfg.window_seconds ?? 0;
     while (this.pendingHead < this.pendingT0.length) {
       const t0 = this.pendingT0[this.pendingHead]!;
       const t1 = this.pendingT1[this.pendingHead]!;
@@ -492,7 +492,7 @@ export class VibrationLabeller {
     this.stepStart = index;
     this.stepT0 = ts;
     this.stepD0 = d;
-    this.stepTEnd = this.poses.stampAtDistance(d + this.cfg.stepLength);
+    this.stepTEnd = this.poses.stampAtDistance(d + this.cfg.step_length);
   }
 
   /** Labels the step [t0, t1] from the samples of its analysis window [ta, tb]. */
@@ -500,8 +500,8 @@ export class VibrationLabeller {
     const cfg = this.cfg;
     const skipped = this.counters.skipped;
     const duration = t1 - t0;
-    const stepSpeed = duration > 0 ? cfg.stepLength / duration : 0;
-    if (!(stepSpeed >= cfg.minSpeed) || stepSpeed === 0) {
+    const stepSpeed = duration > 0 ? cfg.step_length / duration : 0;
+    if (!(stepSpeed >= cfg.min_speed) || stepSpeed === 0) {
       skipped.stationary++;
       return;
     }
@@ -514,11 +514,11 @@ export class VibrationLabeller {
     const windowSpeed = this.poses.meanSpeed(ta, tb);
     const speed = windowSpeed > 0 ? windowSpeed : stepSpeed;
     const yawRate = this.poses.meanYawRate(t0, t1);
-    if (Math.abs(yawRate) > cfg.maxYawRate) {
+    if (Math.abs(yawRate) > cfg.max_yaw_rate) {
       skipped.turning++;
       return;
     }
-    if (n < Math.max(cfg.minSamples, 8)) {
+    if (n < Math.max(cfg.min_samples, 8)) {
       skipped.too_few_samples++;
       return;
     }
@@ -527,7 +527,7 @@ export class VibrationLabeller {
     const first = T[from & mask]!;
     const last = T[(to - 1) & mask]!;
     const fs = (n - 1) / (last - first);
-    const maxGap = cfg.maxGap ? cfg.maxGap : Math.max(0.1, 5 / fs);
+    const maxGap = cfg.max_gap ? cfg.max_gap : Math.max(0.1, 5 / fs);
     // Gaps at the ends of the window count too (samples missing at its start or end).
     let gap = Math.max(first - ta, tb - last);
     for (let k = from + 1; k < to; k++) {
@@ -557,7 +557,7 @@ export class VibrationLabeller {
       // (v/v_ref)^α over the same segments, not (mean v)^α: a window that starts from a stop
       // would otherwise be divided by a tiny mean speed and look very rough.
       const vs = this.poses.speedAt(this.segCentre[j]!);
-      norm += (Math.abs(Number.isFinite(vs) ? vs : speed) / cfg.referenceSpeed) ** cfg.speedExponent;
+      norm += (Math.abs(Number.isFinite(vs) ? vs : speed) / cfg.reference_speed) ** cfg.speed_exponent;
       used++;
     }
     if (used === 0) {
@@ -567,10 +567,13 @@ export class VibrationLabeller {
     vbp /= used;
     ang /= used;
     this.lastRate = rate / used;
-    const raw = vbp + cfg.angularWeight * ang;
+    const raw = vbp + cfg.angular_weight * ang;
     norm /= used;
     // The effective speed of the window: the speed whose (v/v_ref)^α is the mean normaliser.
-    if (!(norm > 0) || cfg.referenceSpeed * norm ** (1 / Math.max(cfg.speedExponent, 1e-9)) < cfg.minSpeed) {
+    if (
+      !(norm > 0) ||
+      cfg.reference_speed * norm ** (1 / Math.max(cfg.speed_exponent, 1e-9)) < cfg.min_speed
+    ) {
       skipped.stationary++;
       return;
     }
@@ -624,8 +627,8 @@ export class VibrationLabeller {
     if (c.mode === "percentile") {
       if (this.logCount >= Math.max(2, c.warmup)) {
         return {
-          lo: this.logPercentile(c.lowPercentile),
-          hi: this.logPercentile(c.highPercentile),
+          lo: this.logPercentile(c.low_percentile),
+          hi: this.logPercentile(c.high_percentile),
           source: "percentile",
         };
       }

@@ -23,7 +23,7 @@
 // IMU running ahead of odometry is fine.
 //
 // Association happens in `drain()`: each new label is projected into every live keyframe that saw
-// its footprint from [association.minDistance, association.maxDistance] m ahead; keyframes are then
+// its footprint from [association.min_distance, association.max_distance] m ahead; keyframes are then
 // pruned to the horizon (so a label that comes after its keyframes expired gets no samples, counted
 // as `association.noKeyframe`).
 
@@ -73,15 +73,15 @@ export interface TrainingSample {
 /** The config sections the core reads (structurally compatible with src/runtime/config.ts). */
 export interface SelfSupervisorConfig {
   frames: { odom: string; base: string };
-  fusion: { reorderWindow: number; poseHistory: number };
+  fusion: { reorder_window: number; pose_history: number };
   keyframes: KeyframeSettings;
-  labeller: LabellerSettings;
+  labeler: LabellerSettings;
   association: {
-    minDistance: number;
-    maxDistance: number;
-    robotWidth: number;
-    minCellCoverage?: number;
-    minVisibleFraction?: number;
+    min_distance: number;
+    max_distance: number;
+    robot_width: number;
+    min_cell_coverage?: number;
+    min_visible_fraction?: number;
   };
 }
 
@@ -163,13 +163,13 @@ export class SelfSupervisor<T> {
 
   constructor(config: SelfSupervisorConfig) {
     this.cfg = config;
-    this.poses = new PoseHistory({ maxAge: config.fusion.poseHistory });
-    this.labeller = new VibrationLabeller(config.labeller, this.poses, {
-      robotWidth: config.association.robotWidth,
+    this.poses = new PoseHistory({ maxAge: config.fusion.pose_history });
+    this.labeller = new VibrationLabeller(config.labeler, this.poses, {
+      robotWidth: config.association.robot_width,
       frameId: config.frames.odom,
     });
     this.keyframes = new KeyframeStore(config.keyframes);
-    this.projector = new FootprintProjector({ minCellCoverage: config.association.minCellCoverage ?? 0.1 });
+    this.projector = new FootprintProjector({ minCellCoverage: config.association.min_cell_coverage ?? 0.1 });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -361,7 +361,7 @@ export class SelfSupervisor<T> {
     const s = Math.sin(pose.yaw);
     const ahead = c * dx + s * dy;
     const range = Math.hypot(dx, dy);
-    if (!(ahead > 0) || range < a.minDistance || range > a.maxDistance) {
+    if (!(ahead > 0) || range < a.min_distance || range > a.max_distance) {
       skipped.out_of_range++;
       return;
     }
@@ -380,7 +380,7 @@ export class SelfSupervisor<T> {
       skipped.not_visible++;
       return;
     }
-    if (proj.visibleFraction < (a.minVisibleFraction ?? 0.5)) {
+    if (proj.visibleFraction < (a.min_visible_fraction ?? 0.5)) {
       skipped.partly_visible++;
       return;
     }

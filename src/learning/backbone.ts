@@ -10,7 +10,7 @@
 // The image is cropped to a whole number of cells (cols·stride × rows·stride, top-left anchored), so
 // patch-based models (ViT/14) accept any camera size and the grid maps to pixels exactly.
 //
-// Working resolution (`inputWidth`): an image wider than it is box-filtered down to that width (aspect
+// Working resolution (`input_width`): an image wider than it is box-filtered down to that width (aspect
 // kept) before the model sees it, so a 640×480 camera costs what a 320×240 one does instead of 4×.
 // The grid returned is still in the ORIGINAL image's pixels: a model cell of `stride` px is
 // stride·(width/inputWidth) camera pixels wide (strideX/strideY, possibly fractional), which is what
@@ -102,7 +102,7 @@ function areaTaps(outLen: number, factor: number): AreaTaps {
 
 /**
  * The feature grid of a width×height camera image, in that image's pixels. Downscaled images
- * (wider than `inputWidth`) have cells of stride·width/inputWidth pixels; the grid covers the top-left
+ * (wider than `input_width`) have cells of stride·width/inputWidth pixels; the grid covers the top-left
  * cols·strideX × rows·strideY pixels.
  */
 export function featureGridFor(
@@ -267,7 +267,7 @@ function parseTriple(
 }
 
 /**
- * learner.backboneThreads 0 (auto): one core fewer than the machine has, at least one. The training
+ * learner.backbone_threads 0 (auto): one core fewer than the machine has, at least one. The training
  * worker (replay and live) keeps about one core busy; letting onnxruntime spread over every core made
  * both fight: on 2 cores, 1 backbone thread gave 6.2× real time at 320×240 against 5.4× with 2, and a
  * live p99 latency at 640×480 of 23 ms against 24–34 ms.
@@ -320,7 +320,7 @@ export class Backbone {
     return this.info.name;
   }
 
-  /** Loads `learner.backbone` (empty → the bundled model) with `learner.executionProviders`. */
+  /** Loads `learner.backbone` (empty → the bundled model) with `learner.execution_providers`. */
   static fromConfig(
     learner: {
       backbone: string;

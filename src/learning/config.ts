@@ -148,7 +148,7 @@ export const LearnerSchema = z
      * cobbles' texture) stands out under "local"; see noveltyRidge for how far it goes.
      */
     noveltyMetric: z
-      .enum(["standardised", "local"])
+      .enum(["standardized", "local"])
       .default("local")
       .meta({ description: "kNN distance: local (Mahalanobis, neighbour spread) or standardised" }),
     /**

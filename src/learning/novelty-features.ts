@@ -1,4 +1,4 @@
-// Which features the kNN novelty compares (learner.noveltyFeatures). "invariant" maps the head's
+// Which features the kNN novelty compares (learner.novelty_features). "invariant" maps the head's
 // input onto features that do not change with the two nuisances the robot brings itself: its heading
 // and the camera's exposure. Driven ground seen again from another heading or under another
 // exposure must not look new, and in the simulated worlds it did: the default backbone's Gabor

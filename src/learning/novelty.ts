@@ -30,7 +30,7 @@ const LOCAL_RIDGE = 0.05;
  * linearly separable from every driven type yet no further from them than far-off driven cells are
  * from each other), and the local metric weights exactly those directions up.
  */
-export type NoveltyMetric = "standardised" | "local";
+export type NoveltyMetric = "standardized" | "local";
 
 /**
  * The local metric of m rows of z (row-major m×C): T (row-major C×C, upper triangular) such that
@@ -215,7 +215,7 @@ export class KnnNovelty {
   constructor(
     readonly channels: number,
     readonly k: number,
-    readonly metricKind: NoveltyMetric = "standardised",
+    readonly metricKind: NoveltyMetric = "standardized",
     readonly projection: { matrix: Float32Array; dims: number } | null = null,
     readonly ridge = LOCAL_RIDGE,
   ) {

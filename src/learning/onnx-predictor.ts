@@ -58,7 +58,7 @@ export interface OnnxPredictorOptions {
   searchTransform?: boolean;
   /** Standardised inputs are clipped to ±clip. */
   clip: number;
-  /** CPU intra-op threads (0 = onnxruntime's default); the learner passes learner.predictThreads. */
+  /** CPU intra-op threads (0 = onnxruntime's default); the learner passes learner.predict_threads. */
   intraOpThreads: number;
 }
 

@@ -1,5 +1,5 @@
 // Live mode: training runs in a worker thread under a CPU budget; the main thread keeps a predict-only
-// OnlineLearner that receives fresh weights every `publishEvery` seconds. Frame inference therefore
+// OnlineLearner that receives fresh weights every `publish_every` seconds. Frame inference therefore
 // never waits for a training step, and training never starves the camera pipeline.
 //
 //   main thread                              worker thread (this same file)
@@ -14,7 +14,7 @@
 // on two cores gives the same model at any speed, while frame inference and training overlap.
 //
 // CPU budget: after a chunk of steps that took `busy` ms the worker sleeps busy·(1−b)/b ms, so busy
-// time / wall time ≈ b (learner.cpuBudget, a share of one core).
+// time / wall time ≈ b (learner.cpu_budget, a share of one core).
 //
 // The worker is this TypeScript file. `execArgv: ["--import", "tsx"]` does not work for it on Node 20
 // (the loader registered by --import inside a worker is not applied to the worker's own entry module:

@@ -8,7 +8,7 @@
 // Fusion over frames: per costmap cell we keep Σw·r and Σw with w = confidence, and Σn (how much
 // evidence, confidence-free); all three decay with a half-life in sensor time, so old observations
 // fade and recent ones dominate. Output value = round(100 · Σw·r / Σw); a cell is unknown (−1) when
-// it has no evidence or its mean confidence Σw/Σn is below `minConfidence`.
+// it has no evidence or its mean confidence Σw/Σn is below `min_confidence`.
 //
 // The window follows the robot in whole-cell steps (origin snapped to the resolution), shifting the
 // accumulators in place, so a cell keeps its world position and value while it stays in the window.

@@ -3,7 +3,7 @@
 //
 // Overlay: each pixel takes the colour of its feature cell's roughness, blended over the camera
 // image with opacity = alpha × confidence, so confident predictions stand out and uncertain ones
-// fade. Cells below `minConfidence` are greyed and hatched (diagonal lines) — "I don't know this
+// fade. Cells below `min_confidence` are greyed and hatched (diagonal lines) — "I don't know this
 // ground" must never look like "smooth". Cells marked invalid in `mask` (above the horizon, no
 // ground) keep the camera image.
 

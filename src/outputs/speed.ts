@@ -58,17 +58,18 @@ export function roughnessAhead(
 }
 
 export interface SpeedOptions {
-  maxSpeed: number;
-  minSpeed: number;
-  minConfidence: number;
+  max_speed: number;
+  min_speed: number;
+  min_confidence: number;
 }
 
 /**
- * Linear from maxSpeed (roughness 0) to minSpeed (roughness 1). Unknown ground (no cells, or mean
- * confidence below minConfidence) gets minSpeed: a robot should slow down for what it cannot judge.
+ * Linear from max_speed (roughness 0) to min_speed (roughness 1). Unknown ground (no cells, or mean
+ * confidence below min_confidence) gets min_speed: a robot should slow down for what it cannot judge.
  */
 export function suggestedSpeed(ahead: AheadResult, options: SpeedOptions): number {
-  if (!Number.isFinite(ahead.roughness) || ahead.confidence < options.minConfidence) return options.minSpeed;
+  if (!Number.isFinite(ahead.roughness) || ahead.confidence < options.min_confidence)
+    return options.min_speed;
   const r = Math.max(0, Math.min(1, ahead.roughness));
-  return options.maxSpeed - (options.maxSpeed - options.minSpeed) * r;
+  return options.max_speed - (options.max_speed - options.min_speed) * r;
 }

@@ -23,12 +23,12 @@ export const TopicsSchema = z
     image: z
       .string()
       .default("/camera/image_raw")
-      .meta({ description: "sensor_msgs/Image input (ros.imageTransport: raw)" }),
-    compressedImage: z
+      .meta({ description: "sensor_msgs/Image input (ros.image_transport: raw)" }),
+    compressed_image: z
       .string()
       .default("/camera/image_raw/compressed")
-      .meta({ description: "sensor_msgs/CompressedImage input (ros.imageTransport: compressed)" }),
-    cameraInfo: z
+      .meta({ description: "sensor_msgs/CompressedImage input (ros.image_transport: compressed)" }),
+    camera_info: z
       .string()
       .default("/camera/camera_info")
       .meta({ description: "sensor_msgs/CameraInfo of that camera" }),
@@ -37,7 +37,7 @@ export const TopicsSchema = z
     }),
     odom: z.string().default("/odom").meta({ description: "nav_msgs/Odometry input, odom -> base_link" }),
     tf: z.string().default("/tf").meta({ description: "tf2_msgs/TFMessage transforms" }),
-    tfStatic: z
+    tf_static: z
       .string()
       .default("/tf_static")
       .meta({ description: "tf2_msgs/TFMessage static transforms (transient local)" }),
@@ -59,12 +59,12 @@ export const FusionSchema = z
      * are dropped and counted (problems.late). A camera's frames typically arrive 30–150 ms after the
      * IMU samples of the same instant. Live, a frame never waits for this (see docs/design.md).
      */
-    reorderWindow: z.number().nonnegative().default(0.25).meta({
+    reorder_window: z.number().nonnegative().default(0.25).meta({
       unit: "s",
       description: "messages this late are still merged in stamp order; later ones are counted and dropped",
     }),
     /** Seconds of odometry kept for pose interpolation. */
-    poseHistory: positive()
+    pose_history: positive()
       .default(120)
       .meta({ unit: "s", description: "odometry kept for pose interpolation" }),
   })
@@ -73,24 +73,26 @@ export const FusionSchema = z
 export const KeyframesSchema = z
   .strictObject({
     /** Keep every Nth image as a keyframe ... */
-    everyNFrames: z
+    every_n_frames: z
       .number()
       .int()
       .positive()
       .default(1)
       .meta({ unit: "frames", description: "keep every Nth camera frame as a keyframe ..." }),
     /** ... but at least this far apart (m); 0 disables the distance rule. */
-    minDistance: z
+    min_distance: z
       .number()
       .nonnegative()
       .default(0.25)
       .meta({ unit: "m", description: "... at least this far apart (0: no distance rule)" }),
-    /** Keyframes older than this (s of sensor time) or farther than maxDistance (m) are dropped. */
-    horizonSeconds: positive()
+    /** Keyframes older than this (s of sensor time) or farther than max_distance (m) are dropped. */
+    horizon_seconds: positive()
       .default(60)
       .meta({ unit: "s", description: "keyframes older than this are dropped ..." }),
-    horizonDistance: positive().default(15).meta({ unit: "m", description: "... or farther away than this" }),
-    maxCount: z
+    horizon_distance: positive()
+      .default(15)
+      .meta({ unit: "m", description: "... or farther away than this" }),
+    max_count: z
       .number()
       .int()
       .positive()
@@ -102,42 +104,42 @@ export const KeyframesSchema = z
 export const LabellerSchema = z
   .strictObject({
     /** Ground step per label (m). */
-    stepLength: positive().default(0.25).meta({ unit: "m", description: "ground step per label" }),
+    step_length: positive().default(0.25).meta({ unit: "m", description: "ground step per label" }),
     /** Band for vertical-acceleration power (Hz). */
-    bandLow: z
+    band_low: z
       .number()
       .nonnegative()
       .default(1)
       .meta({ unit: "Hz", description: "low edge of the vertical-acceleration band" }),
-    bandHigh: positive().default(30).meta({ unit: "Hz", description: "high edge of that band" }),
+    band_high: positive().default(30).meta({ unit: "Hz", description: "high edge of that band" }),
     /** Weight of roll/pitch-rate energy relative to vertical band power. */
-    angularWeight: z
+    angular_weight: z
       .number()
       .nonnegative()
       .default(0.5)
       .meta({ unit: "1", description: "weight of roll/pitch-rate energy vs vertical band power" }),
     /**
-     * Speed normalisation: energy / (speed / referenceSpeed)^speedExponent. 2.85 is the
+     * Speed normalisation: energy / (speed / reference_speed)^speed_exponent. 2.85 is the
      * least-squares fit on the BorealTC Husky runs (same terrain at ~0.23 and 0.4–0.6 m/s; see
      * tests/core-borealtc.test.ts).
      */
-    speedExponent: z
+    speed_exponent: z
       .number()
       .nonnegative()
       .default(2.85)
-      .meta({ unit: "1", description: "energy / (speed / referenceSpeed)^speedExponent" }),
-    referenceSpeed: positive()
+      .meta({ unit: "1", description: "energy / (speed / reference_speed)^speed_exponent" }),
+    reference_speed: positive()
       .default(1)
       .meta({ unit: "m/s", description: "speed at which energy is not rescaled" }),
-    minSpeed: z
+    min_speed: z
       .number()
       .nonnegative()
       .default(0.1)
       .meta({ unit: "m/s", description: "no label below this speed ..." }),
-    maxYawRate: positive()
+    max_yaw_rate: positive()
       .default(0.8)
       .meta({ unit: "rad/s", description: "... or while turning faster than this" }),
-    minSamples: z
+    min_samples: z
       .number()
       .int()
       .positive()
@@ -145,21 +147,21 @@ export const LabellerSchema = z
       .meta({ unit: "samples", description: "IMU samples a step needs" }),
     /**
      * Minimum analysis window (s) centred on each step: a 0.25 m step at 1 m/s is 0.25 s of IMU,
-     * too little for a stable band power; labels then wait windowSeconds/2 for the data after.
+     * too little for a stable band power; labels then wait window_seconds/2 for the data after.
      */
-    windowSeconds: z
+    window_seconds: z
       .number()
       .nonnegative()
       .default(1.5)
       .meta({ unit: "s", description: "least IMU window analysed around each step" }),
     /** Welch segment length (s), rounded to a power of two of samples at the IMU rate. */
-    segmentSeconds: positive().default(0.32).meta({ unit: "s", description: "Welch segment length" }),
+    segment_seconds: positive().default(0.32).meta({ unit: "s", description: "Welch segment length" }),
     /** Time constant (s) of the running mean of acceleration that estimates "up" without TF. */
-    gravityTimeConstant: positive()
+    gravity_time_constant: positive()
       .default(2)
       .meta({ unit: "s", description: "running mean estimating up when TF has no IMU mounting" }),
     /** A gap between IMU samples longer than this (s) voids the step; 0 = max(0.1 s, 5 samples). */
-    maxGap: z.number().nonnegative().default(0).meta({
+    max_gap: z.number().nonnegative().default(0).meta({
       unit: "s",
       description: "an IMU gap longer than this voids the step (0: max(0.1 s, 5 samples))",
     }),
@@ -182,13 +184,13 @@ export const LabellerSchema = z
           .number()
           .default(1.5)
           .meta({ unit: "log10", description: "... and to 0.95 (also used during warmup)" }),
-        lowPercentile: z
+        low_percentile: z
           .number()
           .min(0)
           .max(100)
           .default(5)
           .meta({ unit: "%", description: "percentile: energy percentile mapped to 0.05 ..." }),
-        highPercentile: z
+        high_percentile: z
           .number()
           .min(0)
           .max(100)
@@ -209,23 +211,23 @@ export const LabellerSchema = z
 export const AssociationSchema = z
   .strictObject({
     /** A keyframe teaches about a footprint it saw from this far ahead (m). */
-    minDistance: z
+    min_distance: z
       .number()
       .nonnegative()
       .default(1)
       .meta({ unit: "m", description: "a keyframe teaches about ground it saw from this far ..." }),
-    maxDistance: positive().default(8).meta({ unit: "m", description: "... up to this far" }),
+    max_distance: positive().default(8).meta({ unit: "m", description: "... up to this far" }),
     /** Footprint width (m): the robot's track width. */
-    robotWidth: positive().default(0.6).meta({ unit: "m", description: "footprint width: the track width" }),
+    robot_width: positive().default(0.6).meta({ unit: "m", description: "footprint width: the track width" }),
     /** Feature-grid cells covered less than this fraction are not part of a sample. */
-    minCellCoverage: z
+    min_cell_coverage: z
       .number()
       .min(0)
       .max(1)
       .default(0.1)
       .meta({ unit: "1", description: "feature cells covered less than this fraction are not used" }),
     /** A footprint whose projection covers less than this share of its area in the image is skipped. */
-    minVisibleFraction: z
+    min_visible_fraction: z
       .number()
       .min(0)
       .max(1)
@@ -236,41 +238,41 @@ export const AssociationSchema = z
 
 export const OutputsSchema = z
   .strictObject({
-    costmapResolution: positive()
+    costmap_resolution: positive()
       .default(0.2)
       .meta({ unit: "m", description: "cell size of ~/roughness/costmap" }),
-    costmapSize: positive()
+    costmap_size: positive()
       .default(20)
       .meta({ unit: "m", description: "side of the rolling costmap around the robot" }),
     /** Distance band ahead of the robot summarised as `roughness/ahead` (m). */
-    aheadMin: z
+    ahead_min: z
       .number()
       .nonnegative()
       .default(1)
       .meta({ unit: "m", description: "band ahead of the robot summarised in ~/roughness/ahead, from ..." }),
-    aheadMax: positive().default(4).meta({ unit: "m", description: "... to" }),
-    /** Speed limit: maxSpeed at roughness 0, minSpeed at roughness 1. */
-    maxSpeed: positive().default(2).meta({ unit: "m/s", description: "~/speed_limit at roughness 0 ..." }),
-    minSpeed: positive()
+    ahead_max: positive().default(4).meta({ unit: "m", description: "... to" }),
+    /** Speed limit: max_speed at roughness 0, min_speed at roughness 1. */
+    max_speed: positive().default(2).meta({ unit: "m/s", description: "~/speed_limit at roughness 0 ..." }),
+    min_speed: positive()
       .default(0.3)
       .meta({ unit: "m/s", description: "... at roughness 1, and on ground it cannot judge" }),
     /** Cells below this confidence are unknown (-1) in the costmap. */
-    minConfidence: z
+    min_confidence: z
       .number()
       .min(0)
       .max(1)
       .default(0.3)
       .meta({ unit: "1", description: "cells less confident than this are unknown (-1) in the costmap" }),
     /** Costmap evidence half-life (s of sensor time): older observations fade. */
-    costmapHalfLife: positive()
+    costmap_half_life: positive()
       .default(10)
       .meta({ unit: "s", description: "costmap evidence half-life: older observations fade" }),
     /** Half width of the corridor summarised as `roughness/ahead` (m). */
-    aheadHalfWidth: positive()
+    ahead_half_width: positive()
       .default(0.5)
       .meta({ unit: "m", description: "half width of the corridor summarised in ~/roughness/ahead" }),
     /** Opacity of the colour layer in the overlay image at confidence 1. */
-    overlayAlpha: z
+    overlay_alpha: z
       .number()
       .min(0)
       .max(1)
@@ -278,11 +280,11 @@ export const OutputsSchema = z
       .meta({ unit: "1", description: "opacity of ~/roughness/overlay's colour layer at confidence 1" }),
     /**
      * Shrinkage towards what the robot has felt: each cell's roughness is pulled towards the running
-     * mean label roughness by priorWeight × (1 − confidence). Ground unlike anything driven on gets
+     * mean label roughness by prior_weight × (1 − confidence). Ground unlike anything driven on gets
      * an estimate close to the typical ground instead of an extrapolation from texture alone (which
      * can be far off either way); familiar ground keeps its prediction. 0 = off.
      */
-    priorWeight: z
+    prior_weight: z
       .number()
       .min(0)
       .max(1)
@@ -302,41 +304,41 @@ export const MqttSchema = z
       .string()
       .default("")
       .meta({ description: "broker, e.g. mqtt://broker.local:1883 or mqtts://host:8883; empty: no MQTT" }),
-    robotId: z
+    robot_id: z
       .string()
       .default("robot")
-      .meta({ description: "robot id in the topics <topicPrefix>/<robotId>/..." }),
-    topicPrefix: z.string().default("terrain-learner").meta({ description: "first level of the topics" }),
+      .meta({ description: "robot id in the topics <topic_prefix>/<robot_id>/..." }),
+    topic_prefix: z.string().default("terrain-learner").meta({ description: "first level of the topics" }),
     username: z.string().default("").meta({ description: "broker user name" }),
     password: z.string().default("").meta({ description: "broker password (never logged)" }),
     ca: z.string().default("").meta({ description: "mqtts: CA certificate file" }),
     cert: z.string().default("").meta({ description: "mqtts: client certificate file" }),
     key: z.string().default("").meta({ description: "mqtts: client key file" }),
     /** Max publications per second of roughness summaries / learner stats. */
-    roughnessRate: positive()
+    roughness_rate: positive()
       .default(2)
       .meta({ unit: "1/s", description: "most roughness summaries per second" }),
-    learnerRate: positive().default(0.2).meta({ unit: "1/s", description: "most learner stats per second" }),
+    learner_rate: positive().default(0.2).meta({ unit: "1/s", description: "most learner stats per second" }),
     /** Messages kept while offline (oldest dropped). */
-    queueLimit: z
+    queue_limit: z
       .number()
       .int()
       .positive()
       .default(500)
       .meta({ unit: "messages", description: "messages kept while offline (oldest dropped)" }),
-    /** Also publish every label as it is made on `<prefix>/<robotId>/labels`. */
-    publishLabels: z.boolean().default(false).meta({ description: "also publish every label" }),
+    /** Also publish every label as it is made on `<prefix>/<robot_id>/labels`. */
+    publish_labels: z.boolean().default(false).meta({ description: "also publish every label" }),
     /** Seconds between reconnection attempts (a robot boots before its network). */
-    reconnectPeriod: positive().default(2).meta({ unit: "s", description: "between reconnection attempts" }),
-    connectTimeout: positive().default(10).meta({ unit: "s", description: "connection timeout" }),
+    reconnect_period: positive().default(2).meta({ unit: "s", description: "between reconnection attempts" }),
+    connect_timeout: positive().default(10).meta({ unit: "s", description: "connection timeout" }),
     keepalive: z.number().int().nonnegative().default(30).meta({ unit: "s", description: "MQTT keepalive" }),
-    /** Empty: `terrain-learner-<robotId>-<random>`. */
-    clientId: z
+    /** Empty: `terrain-learner-<robot_id>-<random>`. */
+    client_id: z
       .string()
       .default("")
-      .meta({ description: "client id; empty: terrain-learner-<robotId>-<random>" }),
+      .meta({ description: "client id; empty: terrain-learner-<robot_id>-<random>" }),
     /** mqtts: verify the broker's certificate (turn off only on a bench with a self-made CA you did not pass in `ca`). */
-    rejectUnauthorized: z
+    reject_unauthorized: z
       .boolean()
       .default(true)
       .meta({ description: "mqtts: verify the broker's certificate" }),
@@ -349,33 +351,33 @@ export const SerialSchema = z
       .string()
       .default("")
       .meta({ description: "serial device (terrain-learner run), e.g. /dev/ttyACM0" }),
-    baudRate: z.number().int().positive().default(115200).meta({ unit: "baud", description: "line speed" }),
+    baud_rate: z.number().int().positive().default(115200).meta({ unit: "baud", description: "line speed" }),
     mode: z
       .enum(["nmea", "csv"])
       .default("nmea")
       .meta({ description: "nmea ($TLIMU / $TLODO sentences) or csv" }),
     /** CSV mode: column names (t_us|t_ms|t_s, ax ay az gx gy gz, v w; other names are ignored). */
-    csvColumns: z
+    csv_columns: z
       .array(z.string())
       .default(["t_us", "ax", "ay", "az", "gx", "gy", "gz", "v", "w"])
       .meta({ description: "csv: column names (t_us|t_ms|t_s, ax ay az gx gy gz, v w)" }),
     /** Bytes per line, `$` and `*HH` included; longer lines are dropped and counted. */
-    maxLineLength: z
+    max_line_length: z
       .number()
       .int()
       .min(8)
       .default(256)
       .meta({ unit: "bytes", description: "longer lines are dropped and counted" }),
     /** NMEA mode: reject sentences without `*HH`. */
-    requireChecksum: z.boolean().default(true).meta({ description: "nmea: reject sentences without *HH" }),
-    imuFrame: z.string().default("imu_link").meta({ description: "frame of the IMU samples" }),
+    require_checksum: z.boolean().default(true).meta({ description: "nmea: reject sentences without *HH" }),
+    imu_frame: z.string().default("imu_link").meta({ description: "frame of the IMU samples" }),
     /** Multipliers to SI units (9.80665 for a device reporting g, 0.0174533 for deg/s). */
-    accelScale: positive()
+    accel_scale: positive()
       .default(1)
       .meta({ unit: "1", description: "to m/s^2 (9.80665 for a device reporting g)" }),
-    gyroScale: positive().default(1).meta({ unit: "1", description: "to rad/s (0.0174533 for deg/s)" }),
+    gyro_scale: positive().default(1).meta({ unit: "1", description: "to rad/s (0.0174533 for deg/s)" }),
     /** Width of the device's microsecond counter (32 for micros() on a microcontroller); 0: never wraps. */
-    clockWrapBits: z
+    clock_wrap_bits: z
       .number()
       .int()
       .min(0)
@@ -383,30 +385,29 @@ export const SerialSchema = z
       .default(32)
       .meta({ unit: "bits", description: "device microsecond counter width (0: never wraps)" }),
     /** A device clock stepping back or running ahead of arrival by more than this (s) is re-anchored. */
-    maxClockJump: positive()
+    max_clock_jump: positive()
       .default(1)
       .meta({ unit: "s", description: "larger device clock jumps re-anchor the clock" }),
     /** Odometry is not integrated across a gap longer than this (s). */
-    maxOdomGap: positive()
+    max_odom_gap: positive()
       .default(0.5)
       .meta({ unit: "s", description: "odometry is not integrated across longer gaps" }),
-    /** Reopen a vanished device with backoff from reconnectMin to reconnectMax seconds. */
-    reconnectMin: positive().default(0.2).meta({ unit: "s", description: "reopen backoff from ..." }),
-    reconnectMax: positive().default(5).meta({ unit: "s", description: "... to" }),
+    /** Reopen a vanished device with backoff from reconnect_min to reconnect_max seconds. */
+    reconnect_min: positive().default(0.2).meta({ unit: "s", description: "reopen backoff from ..." }),
+    reconnect_max: positive().default(5).meta({ unit: "s", description: "... to" }),
   })
   .prefault({});
 
 export const RosSchema = z
   .strictObject({
-    nodeName: z.string().default("terrain_learner").meta({ description: "node name" }),
-    diagnosticsRate: positive().default(1).meta({ unit: "Hz", description: "rate of /diagnostics" }),
-    /** Subscribe to sensor_msgs/Image (`raw`, topics.image) or CompressedImage (`compressed`, topics.compressedImage). */
-    imageTransport: z
-      .enum(["raw", "compressed"])
-      .default("raw")
-      .meta({ description: "subscribe to raw (topics.image) or compressed (topics.compressedImage) images" }),
+    node_name: z.string().default("terrain_learner").meta({ description: "node name" }),
+    diagnostics_rate: positive().default(1).meta({ unit: "Hz", description: "rate of /diagnostics" }),
+    /** Subscribe to sensor_msgs/Image (`raw`, topics.image) or CompressedImage (`compressed`, topics.compressed_image). */
+    image_transport: z.enum(["raw", "compressed"]).default("raw").meta({
+      description: "subscribe to raw (topics.image) or compressed (topics.compressed_image) images",
+    }),
     /** Queue depth of the sensor-data (best effort) subscriptions. */
-    qosDepth: z
+    qos_depth: z
       .number()
       .int()
       .positive()
@@ -416,17 +417,17 @@ export const RosSchema = z
      * Reliability of the output images and their CameraInfo: best_effort (as camera drivers publish;
      * a slow viewer does not hold the node back) or reliable (every frame reaches a recorder).
      */
-    outputImageReliability: z
+    output_image_reliability: z
       .enum(["best_effort", "reliable"])
       .default("best_effort")
       .meta({ description: "output images and their CameraInfo: best_effort or reliable" }),
     /** Publish the rgb8 overlay (costs a colour image per frame). */
-    publishOverlay: z
+    publish_overlay: z
       .boolean()
       .default(true)
       .meta({ description: "publish ~/roughness/overlay (an rgb8 image per frame)" }),
     /** Hz cap of costmap publications (latest wins). */
-    costmapRate: positive()
+    costmap_rate: positive()
       .default(2)
       .meta({ unit: "Hz", description: "most ~/roughness/costmap messages per second" }),
   })
@@ -452,19 +453,19 @@ export const LiveViewSchema = z
       .default("127.0.0.1")
       .meta({ description: "listen address; 0.0.0.0 exposes the camera to the network" }),
     /** Hz cap (wall clock) of each heavy channel (images, costmap, labels); latest wins. 0 = no cap. */
-    maxRate: z
+    max_rate: z
       .number()
       .nonnegative()
       .default(15)
       .meta({ unit: "Hz", description: "cap per heavy channel (images, costmap, labels); 0: none" }),
     /** Per-client queue of messages not yet handed to the socket; the oldest are dropped beyond it. */
-    queueMessages: z
+    queue_messages: z
       .number()
       .int()
       .positive()
       .default(64)
       .meta({ unit: "messages", description: "per-viewer queue; the oldest are dropped beyond it" }),
-    queueBytes: z
+    queue_bytes: z
       .number()
       .int()
       .positive()
@@ -483,7 +484,7 @@ export const ConfigSchema = z.strictObject({
   frames: FramesSchema.meta({ description: "Frames (REP-105)" }),
   fusion: FusionSchema.meta({ description: "Merging the input streams in stamp order" }),
   keyframes: KeyframesSchema.meta({ description: "Camera frames kept for association with later labels" }),
-  labeller: LabellerSchema.meta({
+  labeler: LabellerSchema.meta({
     description: "Vibration labels: one roughness label per ground step driven",
   }),
   association: AssociationSchema.meta({ description: "Which keyframe cells a label teaches about" }),
@@ -492,16 +493,16 @@ export const ConfigSchema = z.strictObject({
   mqtt: MqttSchema.meta({ description: "Fleet telemetry over MQTT" }),
   serial: SerialSchema.meta({ description: "Serial IMU / odometry (terrain-learner run only)" }),
   ros: RosSchema.meta({ description: "The ROS 2 node" }),
-  liveView: LiveViewSchema.meta({ description: "Foxglove WebSocket live view (--live-view)" }),
+  live_view: LiveViewSchema.meta({ description: "Foxglove WebSocket live view (--live-view)" }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
-export type LabellerConfig = Config["labeller"];
+export type LabellerConfig = Config["labeler"];
 export type { LearnerConfig } from "../learning/config.ts";
 
 /**
  * Validates parameters given as a plain map or a whole ROS params file (the `terrain_learner` and
- * `/**` entries apply); errors name the key path (`labeller.bandHigh: ...`).
+ * `/**` entries apply); errors name the key path (`labeler.band_high: ...`).
  */
 export function configFromObject(input: unknown, source = "config"): Config {
   const params: Obj = {};

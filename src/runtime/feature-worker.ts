@@ -128,9 +128,9 @@ export class FeatureWorker {
       kind: WORKER_KIND,
       learner: {
         backbone: learner.backbone,
-        executionProviders: [...learner.executionProviders],
-        backboneThreads: learner.backboneThreads,
-        inputWidth: learner.inputWidth,
+        execution_providers: [...learner.executionProviders],
+        backbone_threads: learner.backboneThreads,
+        input_width: learner.inputWidth,
       },
       context,
     });

@@ -87,7 +87,7 @@ export class StreamGraph {
     this.#sequencer = new Sequencer((e) => this.#step(e));
     this.#subs = this.#input
       .pipe(
-        fusion({ window: config.fusion.reorderWindow, mode, flush$: this.#flush }),
+        fusion({ window: config.fusion.reorder_window, mode, flush$: this.#flush }),
         tallyProblems(this.#problems.counts, (p) => this.#problems.emit(p)),
         this.#clock.stage(),
         this.#sequencer.stage(),

@@ -10,7 +10,7 @@ import type { Config } from "./config.ts";
 /**
  * What the pipeline needs from a learner. `OnlineLearner` is one (replay: trained in-process on the
  * sensor-time schedule); in live mode the pipeline wraps a `LiveTrainer` (training in a worker thread
- * under `learner.cpuBudget`, weights handed to a main-thread predictor) in the same shape, without `train`.
+ * under `learner.cpu_budget`, weights handed to a main-thread predictor) in the same shape, without `train`.
  */
 export interface PipelineLearner {
   readonly backend: string;

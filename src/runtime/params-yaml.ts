@@ -7,7 +7,7 @@ import { z } from "zod";
 import { ConfigSchema } from "./config.ts";
 
 export interface ParamDoc {
-  /** Dotted path, e.g. `labeller.stepLength`. */
+  /** Dotted path, e.g. `labeler.step_length`. */
   path: string;
   value: unknown;
   unit: string | undefined;

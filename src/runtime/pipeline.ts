@@ -9,11 +9,11 @@
 // Inputs: `push(event)` takes a `BagEvent` from src/io/bag (topic → type by `config.topics`; the
 // simulator's ground-truth topics feed the evaluator) or a `CoreInput` (already-converted core types,
 // what the ROS 2 node and the serial source produce). Problems (undecodable messages, messages
-// later than fusion.reorderWindow) become `problem` events and the run goes on.
+// later than fusion.reorder_window) become `problem` events and the run goes on.
 //
 // Scheduling (graph.ts, docs/design.md "Stream graph"):
 // - replay: every input goes through the whole graph in stamp order before the next (`push`
-//   resolves then); training runs `learner.stepsPerSecond` steps per second of SENSOR time, so
+//   resolves then); training runs `learner.steps_per_second` steps per second of SENSOR time, so
 //   results do not depend on machine speed.
 // - live: `push` never waits for a frame: an image arriving while one is processed replaces the
 //   pending one (latest wins) and is counted in `stats().framesDropped`; training runs in a worker.
@@ -64,7 +64,7 @@ export interface PipelineOptions {
   statsEvery?: number;
   /**
    * Inject a backbone/learner (tests, the ROS node sharing one): an injected backbone runs on the
-   * pipeline's thread. Otherwise created from config (`learner.backboneWorker`: in a worker thread).
+   * pipeline's thread. Otherwise created from config (`learner.backbone_worker`: in a worker thread).
    */
   backbone?: Backbone;
   /** Injected learners are not closed by the pipeline. */
@@ -114,8 +114,8 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
   let evaluator: PrequentialEvaluator | undefined;
   if (options.evaluate) {
     evaluator = new PrequentialEvaluator({
-      minRange: config.association.minDistance,
-      maxRange: config.association.maxDistance,
+      minRange: config.association.min_distance,
+      maxRange: config.association.max_distance,
       baseFrame: config.frames.base,
       ...(typeof options.evaluate === "object" ? options.evaluate : {}),
     });
@@ -158,7 +158,7 @@ class PipelineImpl implements Pipeline {
     let input: GraphInput | null;
     if ("type" in event) {
       const t = this.config.topics;
-      if (event.type !== "message" || (event.topic !== t.image && event.topic !== t.compressedImage))
+      if (event.type !== "message" || (event.topic !== t.image && event.topic !== t.compressed_image))
         return 0;
       // A message that does not convert is left to push(), which reports it (once).
       try {

@@ -1,5 +1,5 @@
 // The topics the live view advertises, with their ROS 2 types. Names follow the ROS node's (outputs
-// under `/<ros.nodeName>/`, the camera and TF under the input topics' names), so a layout made for
+// under `/<ros.node_name>/`, the camera and TF under the input topics' names), so a layout made for
 // the live view also works on a recording (`replay --record`) or on the real node through a bridge.
 
 import type { Config } from "../../runtime/config.ts";
@@ -25,12 +25,12 @@ export interface LiveChannel {
   key: LiveViewKey;
   topic: string;
   type: string;
-  /** Large messages: published at most `liveView.maxRate` times per second. */
+  /** Large messages: published at most `live_view.max_rate` times per second. */
   heavy: boolean;
 }
 
 export function liveViewChannels(config: Config): LiveChannel[] {
-  const ns = `/${config.ros.nodeName}`;
+  const ns = `/${config.ros.node_name}`;
   const out = (key: keyof typeof OUTPUT_TOPICS, heavy: boolean): LiveChannel => ({
     key,
     topic: `${ns}/${OUTPUT_TOPICS[key].topic}`,
@@ -39,7 +39,7 @@ export function liveViewChannels(config: Config): LiveChannel[] {
   });
   return [
     { key: "camera", topic: config.topics.image, type: "sensor_msgs/msg/Image", heavy: true },
-    { key: "cameraInfo", topic: config.topics.cameraInfo, type: "sensor_msgs/msg/CameraInfo", heavy: false },
+    { key: "cameraInfo", topic: config.topics.camera_info, type: "sensor_msgs/msg/CameraInfo", heavy: false },
     out("roughness", true),
     {
       key: "roughnessInfo",
@@ -55,7 +55,7 @@ export function liveViewChannels(config: Config): LiveChannel[] {
     { key: "labels", topic: `${ns}/labels`, type: "visualization_msgs/msg/MarkerArray", heavy: true },
     { key: "robot", topic: `${ns}/robot`, type: "visualization_msgs/msg/Marker", heavy: false },
     { key: "tf", topic: config.topics.tf, type: "tf2_msgs/msg/TFMessage", heavy: false },
-    { key: "tfStatic", topic: config.topics.tfStatic, type: "tf2_msgs/msg/TFMessage", heavy: false },
+    { key: "tfStatic", topic: config.topics.tf_static, type: "tf2_msgs/msg/TFMessage", heavy: false },
     { key: "learner", topic: `${ns}/learner`, type: "terrain_learner_msgs/msg/LearnerStats", heavy: false },
   ];
 }

@@ -7,7 +7,7 @@
 //   ...; await sink.close(); await server.close();
 //
 // All work happens in the event callbacks and is bounded: nothing is built for a channel nobody
-// watches, heavy channels are capped at `liveView.maxRate`, and sending never waits for a viewer.
+// watches, heavy channels are capped at `live_view.max_rate`, and sending never waits for a viewer.
 
 import type { Observable, Subscription } from "rxjs";
 import type { BagEvent } from "../../io/bag/types.ts";
@@ -26,13 +26,13 @@ const LEARNER_RATE = 5;
 const LATCH_PERIOD_MS = 1000;
 
 export async function startLiveView(config: Config, log?: (line: string) => void): Promise<LiveViewServer> {
-  const l = config.liveView;
+  const l = config.live_view;
   return LiveViewServer.start(liveViewChannels(config), {
     host: l.host,
     port: l.port,
-    maxRate: l.maxRate,
-    queueMessages: l.queueMessages,
-    queueBytes: l.queueBytes,
+    max_rate: l.max_rate,
+    queue_messages: l.queue_messages,
+    queue_bytes: l.queue_bytes,
     log,
   });
 }

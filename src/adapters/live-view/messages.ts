@@ -258,9 +258,9 @@ export class LiveViewMapper {
       switch (event.topic) {
         case t.tf:
           return { kind: "transforms", transforms: transformsFromRos(event.message, false) };
-        case t.tfStatic:
+        case t.tf_static:
           return { kind: "transforms", transforms: transformsFromRos(event.message, true) };
-        case t.cameraInfo:
+        case t.camera_info:
           return { kind: "cameraInfo", model: cameraInfoFromRos(event.message) };
         case t.odom:
           return { kind: "odom", sample: odomFromRos(event.message) };

@@ -22,9 +22,9 @@ export interface LiveViewServerOptions {
   /** 0: any free port. */
   port: number;
   /** Hz cap (wall clock) per heavy channel; 0: none. */
-  maxRate: number;
-  queueMessages: number;
-  queueBytes: number;
+  max_rate: number;
+  queue_messages: number;
+  queue_bytes: number;
   /** Unsent bytes a viewer's socket may hold before its queue fills (default 2 MiB). */
   highWater?: number;
   /** Server name shown by the viewer. */
@@ -187,7 +187,7 @@ export class LiveViewServer {
   due(key: LiveViewKey, nowMs = performance.now()): boolean {
     const c = this.#channels.get(key);
     if (!c || c.subscribers === 0) return false;
-    const rate = this.#options.maxRate;
+    const rate = this.#options.max_rate;
     if (!c.spec.heavy || !(rate > 0)) return true;
     if (nowMs - c.lastSentMs >= 1000 / rate) return true;
     c.skipped++;
@@ -260,8 +260,8 @@ export class LiveViewServer {
     }
     const o = this.#options;
     const outbox = new Outbox(ws, name, {
-      maxMessages: o.queueMessages,
-      maxBytes: o.queueBytes,
+      maxMessages: o.queue_messages,
+      maxBytes: o.queue_bytes,
       highWater: o.highWater ?? 2 * 2 ** 20,
     });
     this.#outboxes.add(outbox);

@@ -1,5 +1,5 @@
 // Merges the sensor streams of one robot into one stamp-ordered stream of SensorEvents: all are
-// merged and re-ordered within `reorderWindow` seconds (late → Problem), then each stream is checked
+// merged and re-ordered within `reorder_window` seconds (late → Problem), then each stream is checked
 // in that order (NaN / duplicate → Problem; see fuse-streams.ts). Static TF passes through at once.
 
 import { map, merge, type Observable, type SchedulerLike } from "rxjs";

@@ -15,8 +15,8 @@ import type { BagEvent, BagMessage } from "./types.ts";
 
 export interface LiveLikeTopics {
   image: string;
-  compressedImage: string;
-  cameraInfo: string;
+  compressed_image: string;
+  camera_info: string;
   imu: string;
   odom: string;
   tf: string;
@@ -60,8 +60,8 @@ export async function* liveLike(
   const delayOf = (e: BagMessage): number => {
     switch (e.topic) {
       case t.image:
-      case t.compressedImage:
-      case t.cameraInfo: {
+      case t.compressed_image:
+      case t.camera_info: {
         const stamp = headerStamp(e.message);
         let d = cameraDelay.get(stamp);
         if (d === undefined) {

@@ -2,7 +2,7 @@
 // gives the same results at any speed. The clock stage interleaves ticks with the stamp-ordered
 // inputs:
 //   second  before the first input of each new second of sensor time: labels made so far go to the
-//           learner, then one block of training (learner.stepsPerSecond steps)
+//           learner, then one block of training (learner.steps_per_second steps)
 //   stats   every `statsEvery` sensor seconds, before the input that reaches it
 //   drain   after an IMU / odometry input, at most every DRAIN_EVERY s: new labels and samples
 // Only inputs that carry sensor time advance it (IMU, odometry, camera frames, true pose).

@@ -1,5 +1,5 @@
 // Fusion: the graph's inputs, in whatever order they arrived, as one stamp-ordered stream. Messages
-// are placed within `fusion.reorderWindow` seconds (core/fusion/fuse-streams.ts); one that comes
+// are placed within `fusion.reorder_window` seconds (core/fusion/fuse-streams.ts); one that comes
 // later than that, a repeated stamp or a non-finite stamp becomes a counted Problem.
 //
 // Mode policy (the only difference between replay and live here):

@@ -94,17 +94,17 @@ export function fromBag(event: BagMessage, topics: Config["topics"], evaluate: b
       const frame = imageFromRos(event.message);
       return { kind: "frame", stamp: frame.stamp, frame };
     }
-    case topics.compressedImage: {
+    case topics.compressed_image: {
       const frame = compressedFromRos(event.message);
       return { kind: "frame", stamp: frame.stamp, frame };
     }
-    case topics.cameraInfo: {
+    case topics.camera_info: {
       const model = cameraInfoFromRos(event.message);
       return { kind: "cameraInfo", stamp: model.stamp, model };
     }
     case topics.tf:
       return transforms(transformsFromRos(event.message, false), false);
-    case topics.tfStatic:
+    case topics.tf_static:
       return transforms(transformsFromRos(event.message, true), true);
     case SIM_TOPICS.pose: {
       if (!evaluate) return null;

@@ -34,10 +34,10 @@ export class OutputStage {
     const o = config.outputs;
     this.#costmap = new RollingCostmap({
       frameId: config.frames.odom,
-      resolution: o.costmapResolution,
-      size: o.costmapSize,
-      halfLife: o.costmapHalfLife,
-      minConfidence: o.minConfidence,
+      resolution: o.costmap_resolution,
+      size: o.costmap_size,
+      halfLife: o.costmap_half_life,
+      minConfidence: o.min_confidence,
     });
   }
 
@@ -70,14 +70,14 @@ export class OutputStage {
       costmap = this.#costmap.snapshot(stamp);
     }
     const ahead = roughnessAhead(xs, ys, grid.roughness, grid.confidence, pose, {
-      min: o.aheadMin,
-      max: o.aheadMax,
-      halfWidth: o.aheadHalfWidth,
+      min: o.ahead_min,
+      max: o.ahead_max,
+      halfWidth: o.ahead_half_width,
     });
     const overlay = this.opts.overlay
       ? renderOverlay(image, grid, {
-          alpha: o.overlayAlpha,
-          minConfidence: o.minConfidence,
+          alpha: o.overlay_alpha,
+          minConfidence: o.min_confidence,
           mask: grounded ? p.mask : undefined,
         })
       : undefined;

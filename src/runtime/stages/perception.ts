@@ -153,7 +153,7 @@ export class PerceptionStage {
     for (let i = 0; i < n; i++) mask[i] = Number.isFinite(xs[i]!) ? 1 : 0;
     let roughness = pred.roughness;
     let confidence = pred.confidence;
-    const prior = this.config.outputs.priorWeight;
+    const prior = this.config.outputs.prior_weight;
     if (prior > 0 && this.#labelCount > 0) {
       const shrunk = new Float32Array(n);
       shrinkToPrior(roughness, confidence, this.#labelMean, prior, shrunk);

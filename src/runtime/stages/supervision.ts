@@ -55,7 +55,7 @@ export class SupervisionStage {
       frames: config.frames,
       fusion: config.fusion,
       keyframes: config.keyframes,
-      labeller: config.labeller,
+      labeler: config.labeler,
       association: config.association,
     } as ConstructorParameters<typeof SelfSupervisor<FeatureMap>>[0]);
   }
