@@ -8,7 +8,7 @@
 //   node --import tsx bench/worlds.ts [--out FILE] [--worlds default:1,patchwork:1] [--seconds 180] [-c CONFIG]
 
 import { spawnSync } from "node:child_process";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,7 +31,11 @@ const USAGE = `usage: node --import tsx bench/worlds.ts [options]
   --worlds LIST       world:seed,... (default ${WORLDS.join(",")}); world = sim/worlds/<world>.yaml
   --seconds S         simulated seconds per world (default 180)
   -c, --config FILE   config file(s) passed to every run
-  -h, --help          this text`;
+  --collect           run nothing: build the table from the reports earlier runs left in
+                      out/bench-worlds/<world>-s<seed>/report.json
+  -h, --help          this text
+
+The JSON is rewritten after every world, so an interrupted run keeps what it finished.`;
 
 interface Row {
   world: string;
@@ -57,6 +61,7 @@ function main(): void {
       worlds: { type: "string", default: WORLDS.join(",") },
       seconds: { type: "string", default: "180" },
       config: { type: "string", short: "c", multiple: true },
+      collect: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -73,8 +78,32 @@ function main(): void {
     return { name, seed: s };
   });
   const loadBefore = loadavg();
+  const out = resolve(ROOT, values.out);
+  mkdirSync(dirname(out), { recursive: true });
   const rows: Row[] = [];
+  const save = () => {
+    const doc = {
+      seconds,
+      camera: "320x240 @ 15 Hz",
+      loadBefore,
+      loadAfter: loadavg(),
+      rows,
+      medians: medians(rows),
+    };
+    writeFileSync(`${out}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
+    renameSync(`${out}.tmp`, out);
+  };
   for (const w of worlds) {
+    const reportDir = join(ROOT, "out/bench-worlds", `${w.name}-s${w.seed}`);
+    if (values.collect) {
+      const report = join(reportDir, "report.json");
+      if (!existsSync(report)) {
+        process.stderr.write(`${w.name} s${w.seed}: no ${report}\n`);
+        continue;
+      }
+      rows.push(rowOf(w.name, w.seed, JSON.parse(readFileSync(report, "utf8"))));
+      continue;
+    }
     const args = [
       join(ROOT, "bin/terrain-learner.js"),
       "demo",
@@ -85,7 +114,7 @@ function main(): void {
       "--duration",
       String(seconds),
       "--out",
-      join(ROOT, "out/bench-worlds", `${w.name}-s${w.seed}`),
+      reportDir,
       "--json",
       ...(values.config ?? []).flatMap((c) => ["--config", resolve(c)]),
     ];
@@ -95,19 +124,9 @@ function main(): void {
       throw new Error(`${w.name} s${w.seed} failed (${r.status}): ${r.stderr.slice(-2000)}`);
     rows.push(rowOf(w.name, w.seed, JSON.parse(r.stdout.trim().split("\n").at(-1)!)));
     process.stderr.write(`${tableLine(rows.at(-1)!)}\n`);
+    save();
   }
-  const out = resolve(ROOT, values.out);
-  mkdirSync(dirname(out), { recursive: true });
-  const doc = {
-    seconds,
-    camera: "320x240 @ 15 Hz",
-    loadBefore,
-    loadAfter: loadavg(),
-    rows,
-    medians: medians(rows),
-  };
-  writeFileSync(`${out}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
-  renameSync(`${out}.tmp`, out);
+  save();
   process.stdout.write(`${table(rows)}\n`);
   process.stderr.write(`results: ${out}\n`);
 }
