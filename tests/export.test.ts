@@ -187,12 +187,14 @@ describe("export of a replay's checkpoint", () => {
   });
 
   // The working-resolution downscale (learner.inputWidth 320) inside the graph: a whole factor
-  // (AveragePool), a fractional one (MatMul) and a crop to whole cells, against Backbone + features +
+  // (AveragePool), fractional ones (400: 5/4, repeated pixels; 1000: 25/8, MatMul) and a crop to
+  // whole cells, against Backbone + features +
   // learner on the same frames scaled to those camera sizes.
   it.each([
     [640, 480],
     [400, 300],
     [170, 131],
+    [1000, 750],
   ])("takes %ix%i images as the runtime does", async (width, height) => {
     const out = join(dir, `model-${width}.onnx`);
     const r = await runExport({
@@ -203,6 +205,7 @@ describe("export of a replay's checkpoint", () => {
       height,
       warn: quiet,
     });
+    expect(r.ops.includes("Resize")).toBe(width === 400);
     const config = configFromObject({});
     const backbone = await Backbone.fromConfig(config.learner, { warn: quiet });
     const learner = await learnerFrom(ckpt, config, 89);

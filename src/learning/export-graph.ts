@@ -2,8 +2,8 @@
 // roughness and confidence grids out. It is the runtime's own pieces, composed:
 //
 //   image uint8 [1,H,W,3] RGB ─ Cast, NCHW ─ crop to whole cells ─ area downscale to input_width
-//     (AveragePool for a whole factor, two constant MatMuls for a fractional one: the same box
-//     weights as Backbone) ─ gain·p + offset (the backbone's normalisation) ─ the backbone's own nodes
+//     (the same box weights as Backbone: AveragePool for a whole factor; for a fractional one p/q,
+//     pixels repeated q times and averaged p at a time, or two constant MatMuls when q is large) ─ gain·p + offset (the backbone's normalisation) ─ the backbone's own nodes
 //   ─ 3×3 neighbourhood mean (AveragePool, padding not counted) + row feature, as features.ts
 //   ─ cells as rows [N, D] ─ non-finite → training mean ─ the head predictor's nodes (onnx-predictor.ts,
 //     weights bound as constants) ─ roughness [rows, cols]
@@ -25,6 +25,7 @@ import type { PredictorExport } from "./learner.ts";
 import {
   attrInt,
   attrInts,
+  attrString,
   FLOAT,
   type INodeProto,
   INT64,
@@ -39,6 +40,10 @@ const UINT8 = onnx.TensorProto.DataType.UINT8;
 /** The default-domain opsets the composed graph is valid in (the predictor's ReduceMean takes `axes`). */
 const MIN_OPSET = 13;
 const MAX_OPSET = 17;
+/** Fractional downscales p/q repeat pixels q times per axis up to this q; beyond, dense MatMuls. */
+const MAX_REPEAT = 4;
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 export type ExportContext = "none" | "neighbourhood";
 
@@ -172,11 +177,42 @@ export function buildExportGraph(o: ExportGraphOptions): ExportedGraph {
       if (usedW > o.width || usedH > o.height)
         throw new Error(`downscale of ${o.width}×${o.height} reads past the image (${usedW}×${usedH})`);
       const src = crop(usedH, usedW, "image_crop");
-      inits.push(f32Tensor("area_x", [usedW, w], tapMatrix(tx, usedW, false)));
-      inits.push(f32Tensor("area_y", [h, usedH], tapMatrix(ty, usedH, true)));
-      // Horizontal first, then vertical, as Backbone.downscaleInto.
-      node("MatMul", [src, "area_x"], ["pixels_x"]);
-      node("MatMul", ["area_y", "pixels_x"], ["pixels"]);
+      // f = p/q: repeating every pixel q times and averaging p at a time gives exactly the box
+      // weights, per axis, at a fraction of the dense MatMuls' cost (~15× less at 800→320).
+      const g = gcd(o.width, info.inputWidth);
+      const p = o.width / g;
+      const q = info.inputWidth / g;
+      if (q <= MAX_REPEAT) {
+        const nearest = [
+          attrString("mode", "nearest"),
+          attrString("coordinate_transformation_mode", "asymmetric"),
+          attrString("nearest_mode", "floor"),
+        ];
+        inits.push(f32Tensor("repeat_x", [4], Float32Array.of(1, 1, 1, q)));
+        inits.push(f32Tensor("repeat_y", [4], Float32Array.of(1, 1, q, 1)));
+        // Horizontal first, then vertical, as Backbone.downscaleInto.
+        node("Resize", [src, "", "repeat_x"], ["pixels_rx"], nearest);
+        node(
+          "AveragePool",
+          ["pixels_rx"],
+          ["pixels_x"],
+          [attrInts("kernel_shape", [1, p]), attrInts("strides", [1, p])],
+        );
+        node("Resize", ["pixels_x", "", "repeat_y"], ["pixels_ry"], nearest);
+        node(
+          "AveragePool",
+          ["pixels_ry"],
+          ["pixels"],
+          [attrInts("kernel_shape", [p, 1]), attrInts("strides", [p, 1])],
+        );
+        pixels = "pixels";
+      } else {
+        inits.push(f32Tensor("area_x", [usedW, w], tapMatrix(tx, usedW, false)));
+        inits.push(f32Tensor("area_y", [h, usedH], tapMatrix(ty, usedH, true)));
+        // Horizontal first, then vertical, as Backbone.downscaleInto.
+        node("MatMul", [src, "area_x"], ["pixels_x"]);
+        node("MatMul", ["area_y", "pixels_x"], ["pixels"]);
+      }
     }
     pixels = "pixels";
   }
@@ -312,9 +348,12 @@ export function buildExportGraph(o: ExportGraphOptions): ExportedGraph {
 
   const model = onnx.ModelProto.create({
     irVersion: 8,
+    // Only the domains the kept nodes use (a backbone file may declare more).
     opsetImport: [
       { domain: "", version: opset },
-      ...[...opsets].map(([domain, version]) => ({ domain, version })),
+      ...[...opsets]
+        .filter(([d]) => kept.some((n) => n.domain === d))
+        .map(([domain, version]) => ({ domain, version })),
     ],
     producerName: "terrain-learner",
     producerVersion: "1",
