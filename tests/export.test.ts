@@ -230,13 +230,26 @@ describe("export of a replay's checkpoint", () => {
   });
 });
 
-describe("export with the MobileNetV2 backbone", () => {
-  it("reproduces Backbone + learner predictions (a head trained here on its features)", async () => {
-    const config = configFromObject({ learner: { backbone: "mobilenetv2", minSamples: 16 } });
+// Other backbones and heads: a head trained here on the frames' real features (labels from the sign
+// of the first feature channel: enough for real training steps), checkpointed, exported, compared.
+describe.each([
+  ["mobilenetv2", "knn", "local", "invariant"],
+  ["", "autoencoder", "standardized", "all"],
+  ["", "knn", "standardized", "all"],
+])("export with backbone '%s', %s novelty (%s, %s)", (backboneName, novelty, metric, features) => {
+  it("reproduces Backbone + learner predictions", async () => {
+    const config = configFromObject({
+      learner: {
+        backbone: backboneName,
+        novelty,
+        noveltyMetric: metric,
+        noveltyFeatures: features,
+        minSamples: 16,
+      },
+    });
     const backbone = await Backbone.fromConfig(config.learner, { warn: quiet });
     const C = 2 * backbone.channels + 1;
     const learner = await OnlineLearner.create(config.learner, C, { warn: quiet });
-    // Labels: the image's mean red in each cell, enough for real training steps on real features.
     const images = frames.slice(0, 12).map((f) => scaled(f.image, 320, 240));
     for (const img of images) {
       const map = headFeatures(await backbone.extract(img), "neighbourhood");
@@ -246,9 +259,9 @@ describe("export with the MobileNetV2 backbone", () => {
       learner.addSamples(map.data, targets);
     }
     await learner.train(40);
-    const ck = join(dir, "ckpt-mobilenet");
+    const ck = join(dir, `ckpt-${backboneName}-${novelty}-${metric}`);
     await learner.saveCheckpoint(ck);
-    const out = join(dir, "mobilenet.onnx");
+    const out = join(dir, `${backboneName}-${novelty}-${metric}.onnx`);
     const r = await runExport({
       checkpoint: ck,
       out,
@@ -257,19 +270,23 @@ describe("export with the MobileNetV2 backbone", () => {
       height: 240,
       warn: quiet,
     });
-    expect(r.backbone).toBe("mobilenetv2");
+    expect(r.metadata.novelty).toBe(novelty);
+    if (backboneName) expect(r.backbone).toBe(backboneName);
     const got = await ortRun(out, images);
     let dr = 0;
     let dc = 0;
+    let unsure = 0;
     for (let i = 0; i < images.length; i++) {
       const map = headFeatures(await backbone.extract(images[i]!), "neighbourhood");
       const want = learner.predict(map.data, map.rows * map.cols);
       dr = Math.max(dr, maxDiff(got[i]!.roughness, want.roughness));
       dc = Math.max(dc, maxDiff(got[i]!.confidence, want.confidence));
+      for (const c of want.confidence) if (c < 0.99) unsure++;
     }
     console.log(
-      `export vs runtime, mobilenetv2 320x240: max |Δroughness| ${dr.toExponential(2)}, max |Δconfidence| ${dc.toExponential(2)}`,
+      `export vs runtime, ${backboneName || "filterbank"} ${novelty} ${metric}/${features} 320x240: max |Δroughness| ${dr.toExponential(2)}, max |Δconfidence| ${dc.toExponential(2)} (${unsure} cells with confidence < 0.99)`,
     );
+    expect(unsure).toBeGreaterThan(0);
     expect(dr).toBeLessThan(1e-4);
     expect(dc).toBeLessThan(1e-4);
     learner.dispose();
@@ -319,6 +336,41 @@ describe("export errors", () => {
       /smaller than one 8px feature cell/,
     );
     expect(readFileSync(out, "utf8")).toBe("previous");
+  });
+
+  it("refuses a backbone other than the one the head was trained on; uses the config without a record", async () => {
+    const copy = (name: string, edit: (info: Record<string, unknown>) => void) => {
+      const to = join(dir, name);
+      mkdirSync(to);
+      for (const f of readdirSync(ckpt)) writeFileSync(join(to, f), readFileSync(join(ckpt, f)));
+      const manifest = join(to, readdirSync(to).find((f) => f.endsWith(".json"))!);
+      const m = JSON.parse(readFileSync(manifest, "utf8"));
+      edit(m.info);
+      writeFileSync(manifest, JSON.stringify(m));
+      return to;
+    };
+    const other = copy("other-backbone", (info) => {
+      info.backboneSha256 = "0".repeat(64);
+    });
+    await expect(runExport({ ...base, checkpoint: other, out: join(dir, "o.onnx") })).rejects.toThrow(
+      /trained on backbone sha256 000000000000…/,
+    );
+    // A checkpoint without its learner settings (older versions): the configuration's, with a warning.
+    const old = copy("old-manifest", (info) => {
+      delete info.learner;
+      delete info.backboneSha256;
+    });
+    const warnings: string[] = [];
+    const cfg = configFromObject({ learner: { confidenceSigma: 3 } });
+    const r = await runExport({
+      ...base,
+      config: cfg,
+      checkpoint: old,
+      out: join(dir, "old.onnx"),
+      warn: (m) => warnings.push(m),
+    });
+    expect(warnings.join("\n")).toMatch(/does not record its learner settings/);
+    expect(r.metadata.confidence_sigma).toBe("3");
   });
 
   it("the command: --help, a bad --image-size, and one export", async () => {
