@@ -27,7 +27,7 @@ export function pipelineControls(
 ): RuntimeControls {
   return {
     async save() {
-      const dir = config.learner.checkpointDir;
+      const dir = config.learner.checkpoint_dir;
       if (!dir) throw new Error("no checkpoint directory configured (set learner.checkpoint_dir)");
       const path = await pipeline.learner.saveCheckpoint(dir);
       log(`checkpoint saved: ${path}`);
@@ -56,10 +56,14 @@ export function pipelineControls(
 
 export function mqttHandlers(controls: RuntimeControls): MqttCommandHandlers {
   return {
-    save: () => controls.save(),
+    save_checkpoint: () => controls.save(),
     reset: () => controls.reset(),
-    pause: () => controls.pause(),
-    resume: () => controls.resume(),
+    // As the SetBool service: data true (or absent, for the plain-text form) pauses, false resumes.
+    pause_learning: ({ data }) => {
+      if (data === undefined || data === true) return controls.pause();
+      if (data === false) return controls.resume();
+      throw new Error("pause_learning: 'data' must be true (pause) or false (resume)");
+    },
   };
 }
 

@@ -517,7 +517,7 @@ otherwise replay stops before reading and lists the bag's topics. Outputs are ch
 may be, or be inside, an input. Ctrl-C finishes the recording with what was written and exits 130.
 
 Examples:
-  terrain-learner replay .cache/default-world-seed1.mcap --eval
+  terrain-learner replay .cache/default-world-seed1-jpeg95.mcap --eval
   terrain-learner replay run.mcap --record run-outputs.mcap
   terrain-learner replay sim.mcap --eval --json > result.json
   terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom
