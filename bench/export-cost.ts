@@ -68,7 +68,7 @@ try {
     const channels = Number(r.metadata.head_features);
     const learner = await OnlineLearner.create(cfg, channels, { warn: quiet });
     await learner.loadLatestCheckpoint(values.checkpoint);
-    const backbone = await Backbone.fromConfig({ ...cfg, backboneThreads: 1 }, { warn: quiet });
+    const backbone = await Backbone.fromConfig({ ...cfg, backbone_threads: 1 }, { warn: quiet });
     const session = await ort.InferenceSession.create(out, {
       intraOpNumThreads: 1,
       executionProviders: ["cpu"],

@@ -191,7 +191,7 @@ describe("export of a replay's checkpoint", () => {
     expect(m.ops!.split(",")).toContain("TopK");
   });
 
-  // The working-resolution downscale (learner.inputWidth 320) inside the graph: a whole factor
+  // The working-resolution downscale (learner.input_width 320) inside the graph: a whole factor
   // (AveragePool), fractional ones (400: 5/4, repeated pixels; 1000: 25/8, MatMul) and a crop to
   // whole cells, against Backbone + features +
   // learner on the same frames scaled to those camera sizes.
@@ -247,9 +247,9 @@ describe.each([
       learner: {
         backbone: backboneName,
         novelty,
-        noveltyMetric: metric,
-        noveltyFeatures: features,
-        minSamples: 16,
+        novelty_metric: metric,
+        novelty_features: features,
+        min_samples: 16,
       },
     });
     const backbone = await Backbone.fromConfig(config.learner, { warn: quiet });
@@ -366,7 +366,7 @@ describe("export errors", () => {
       delete info.backboneSha256;
     });
     const warnings: string[] = [];
-    const cfg = configFromObject({ learner: { confidenceSigma: 3 } });
+    const cfg = configFromObject({ learner: { confidence_sigma: 3 } });
     const r = await runExport({
       ...base,
       config: cfg,

@@ -90,7 +90,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
   if (!existsSync(dir)) throw new UserError(`--checkpoint ${dir}: no such folder`);
   if (!statSync(dir).isDirectory())
     throw new UserError(
-      `--checkpoint ${dir}: not a folder (give the checkpoint folder, e.g. learner.checkpointDir)`,
+      `--checkpoint ${dir}: not a folder (give the checkpoint folder, e.g. learner.checkpoint_dir)`,
     );
   // Every file of the checkpoint folder is an input: the output may not replace any of them.
   const checkpointFiles = readdirSync(dir).map((n) => join(dir, n));
@@ -129,7 +129,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     throw new UserError(
       `${loaded.path} was trained on backbone sha256 ${recordedSha.slice(0, 12)}…, but ${backbonePath} is ${backboneSha.slice(0, 12)}…: the head does not fit these features`,
     );
-  const backbone = await Backbone.load(backbonePath, { inputWidth: cfg.inputWidth, warn });
+  const backbone = await Backbone.load(backbonePath, { inputWidth: cfg.input_width, warn });
   const channels = Number(loaded.manifest.info?.channels);
   const C = backbone.channels;
   let context: ExportContext;
@@ -300,7 +300,7 @@ export function register(program: Command): void {
     )
     .requiredOption(
       "--checkpoint <dir>",
-      "checkpoint folder (learner.checkpointDir, replay --save-checkpoint)",
+      "checkpoint folder (learner.checkpoint_dir, replay --save-checkpoint)",
     )
     .requiredOption("--out <model.onnx>", "the ONNX file to write")
     .option(
@@ -319,7 +319,7 @@ export function register(program: Command): void {
 The newest valid checkpoint in the folder is exported (a corrupt newer one is skipped with a
 warning), with the learner settings recorded in it. The model takes one uint8 RGB image
 [1, H, W, 3] (packed rows, 0..255) and gives roughness and confidence as [rows, cols] grids;
-cropping, downscaling to learner.inputWidth and normalisation are inside the graph. Cell (r, c)
+cropping, downscaling to learner.input_width and normalisation are inside the graph. Cell (r, c)
 covers pixels [c*cell_width_px, (c+1)*cell_width_px) x [r*cell_height_px, (r+1)*cell_height_px)
 (metadata_props). The file is checked with onnxruntime before it replaces --out.
 See docs/export.md for running it from Python or C++ and TensorRT notes.

@@ -106,16 +106,16 @@ export interface PredictorExport {
 /** The learner settings a checkpoint's weights are only meaningful with (recorded in its manifest). */
 export const PREDICTION_SETTINGS = [
   "backbone",
-  "inputWidth",
-  "hiddenUnits",
+  "input_width",
+  "hidden_units",
   "bottleneck",
   "novelty",
-  "noveltyReferences",
-  "noveltyNeighbours",
-  "noveltyMetric",
-  "noveltyRidge",
-  "noveltyFeatures",
-  "confidenceSigma",
+  "novelty_references",
+  "novelty_neighbors",
+  "novelty_metric",
+  "novelty_ridge",
+  "novelty_features",
+  "confidence_sigma",
 ] as const satisfies readonly (keyof LearnerConfig)[];
 
 export interface LearnerOptions {
@@ -520,7 +520,7 @@ export class OnlineLearner {
         eps: CONF_EPS,
         mean: this.errMean,
         std: Math.max(this.errStd, MIN_ERR_STD),
-        sigma: this.cfg.confidenceSigma,
+        sigma: this.cfg.confidence_sigma,
       },
       labelCalibration: this.labelCalibration,
       trainSteps: this.steps,
