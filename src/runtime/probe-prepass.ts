@@ -145,7 +145,10 @@ export async function chooseProbeSet(
     features: featuresOut,
     cells,
     frameStamps: [...new Set(cells.map((c) => c.stamp))].sort((a, b) => a - b),
-    terrains: probeTerrains(sel.cells, world, evaluator.drivenByTrajectory),
+    terrains: probeTerrains(sel.cells, world, evaluator.drivenByTrajectory).map((x) => ({
+      ...x,
+      eligible: sel.available.get(x.index),
+    })),
     cellsPerType: sel.cellsPerType,
     excluded: sel.excluded.map((e) => ({ ...e, name: name(e.index) })),
     candidateFrames: kept.length,
