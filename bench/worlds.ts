@@ -31,6 +31,8 @@ const USAGE = `usage: node --import tsx bench/worlds.ts [options]
   --worlds LIST       world:seed,... (default ${WORLDS.join(",")}); world = sim/worlds/<world>.yaml
   --seconds S         simulated seconds per world (default 180)
   -c, --config FILE   config file(s) passed to every run
+  --raw               replay raw-frame bags (sim --out, cached as .cache/<world>-world-seed<N>.mcap)
+                      with replay --eval instead of the demo's JPEG-cached bags
   --collect           run nothing: build the table from the reports earlier runs left in
                       out/bench-worlds/<world>-s<seed>/report.json
   -h, --help          this text
@@ -62,6 +64,7 @@ function main(): void {
       seconds: { type: "string", default: "180" },
       config: { type: "string", short: "c", multiple: true },
       collect: { type: "boolean" },
+      raw: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -85,6 +88,7 @@ function main(): void {
     const doc = {
       seconds,
       camera: "320x240 @ 15 Hz",
+      bags: values.raw ? "raw frames (sim --out), replay --eval" : "demo (camera cached as JPEG 95)",
       loadBefore,
       loadAfter: loadavg(),
       rows,
@@ -94,7 +98,7 @@ function main(): void {
     renameSync(`${out}.tmp`, out);
   };
   for (const w of worlds) {
-    const reportDir = join(ROOT, "out/bench-worlds", `${w.name}-s${w.seed}`);
+    const reportDir = join(ROOT, "out/bench-worlds", `${w.name}-s${w.seed}${values.raw ? "-raw" : ""}`);
     if (values.collect) {
       const report = join(reportDir, "report.json");
       if (!existsSync(report)) {
@@ -104,20 +108,35 @@ function main(): void {
       rows.push(rowOf(w.name, w.seed, JSON.parse(readFileSync(report, "utf8"))));
       continue;
     }
-    const args = [
-      join(ROOT, "bin/terrain-learner.js"),
-      "demo",
-      "--world",
-      join(ROOT, "sim/worlds", `${w.name}.yaml`),
-      "--seed",
-      String(w.seed),
-      "--duration",
-      String(seconds),
-      "--out",
-      reportDir,
-      "--json",
-      ...(values.config ?? []).flatMap((c) => ["--config", resolve(c)]),
-    ];
+    const cli = join(ROOT, "bin/terrain-learner.js");
+    const world = join(ROOT, "sim/worlds", `${w.name}.yaml`);
+    const configArgs = (values.config ?? []).flatMap((c) => ["--config", resolve(c)]);
+    let args: string[];
+    if (values.raw) {
+      const suffix = seconds === 180 ? "" : `-${seconds}s`;
+      const bag = join(ROOT, ".cache", `${w.name}-world-seed${w.seed}${suffix}.mcap`);
+      if (!existsSync(bag)) {
+        mkdirSync(dirname(bag), { recursive: true });
+        const sim = [
+          "sim",
+          "--world",
+          world,
+          "--seed",
+          String(w.seed),
+          "--duration",
+          String(seconds),
+          "--out",
+          bag,
+        ];
+        const g = spawnSync(process.execPath, [cli, ...sim], { cwd: ROOT, encoding: "utf8" });
+        if (g.status !== 0)
+          throw new Error(`sim ${w.name} s${w.seed} failed (${g.status}): ${g.stderr.slice(-2000)}`);
+      }
+      args = [cli, "replay", bag, "--eval", "--json", "--report-dir", reportDir, ...configArgs];
+    } else {
+      const demo = ["demo", "--world", world, "--seed", String(w.seed), "--duration", String(seconds)];
+      args = [cli, ...demo, "--out", reportDir, "--json", ...configArgs];
+    }
     process.stderr.write(`${w.name} s${w.seed} ...\n`);
     const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 256 << 20 });
     if (r.status !== 0)
