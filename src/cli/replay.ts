@@ -23,8 +23,10 @@ import { checkOutputs, discardTempsSync, type OutputSpec } from "../io/safe-outp
 import { renderOverlay } from "../outputs/images.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipeline.ts";
+import { chooseProbeSet } from "../runtime/probe-prepass.ts";
 import { action, UserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
+import { formatKnowledge } from "./knowledge-format.ts";
 import { LABEL_TOPICS } from "./label.ts";
 import {
   addLiveViewOptions,
@@ -77,6 +79,8 @@ export interface ReplayRunOptions {
   title?: string;
   /** Goal line on the learning curve. */
   goal?: number;
+  /** With evaluate: choose and score the knowledge probe set (default true; false: neither). */
+  knowledgeProbe?: boolean;
   /** Frame panels in the report (evenly spaced over the bag). */
   panels?: number;
   /** Called with sensor seconds done / total and a short status. */
@@ -110,6 +114,8 @@ export interface ReplayResult {
     cells: number;
     window: { start: number; end: number };
     baseline: { spearman: number; mae: number; auroc: number };
+    knowledge?: EvalSummary["knowledge"];
+    stability?: EvalSummary["stability"];
   };
   curve?: EvalSummary["curve"];
   realtimeFactor: number;
@@ -198,6 +204,27 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     await writer?.abort().catch(() => {});
     await source.close();
     throw err;
+  }
+
+  // The knowledge probe set is chosen from the whole bag before the first message is replayed.
+  if (opts.evaluate && opts.knowledgeProbe !== false) {
+    try {
+      const probe = await chooseProbeSet(
+        source,
+        info,
+        opts.config,
+        simMetadata,
+        (f) => pipeline.frameFeatures(f),
+        warn,
+      );
+      if (probe) pipeline.useProbeSet(probe);
+    } catch (err) {
+      await mqtt?.close();
+      await pipeline.close();
+      await writer?.abort().catch(() => {});
+      await source.close();
+      throw err;
+    }
   }
 
   const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, opts.config, warn) : undefined;
@@ -361,6 +388,8 @@ function toResult(s: PipelineSummary, opts: ReplayRunOptions): ReplayResult {
             cells: e.cells,
             window: e.window,
             baseline: { spearman: e.baseline.spearman, mae: e.baseline.mae, auroc: e.baseline.auroc },
+            knowledge: e.knowledge,
+            stability: e.stability,
           },
           curve: e.curve,
         }
@@ -401,6 +430,7 @@ export function formatSummary(r: ReplayResult): string {
             `  labels vs true roughness under the robot: ρ ${f(r.evalDetails.labels.spearman)}, MAE ${f(r.evalDetails.labels.mae)} (${r.evalDetails.labels.count} labels)`,
           ]
         : []),
+      ...formatKnowledge(e.knowledge, e.stability),
       "  learning curve (t: ρ and MAE over the trailing minute | ρ of that 10 s window):",
     );
     const step = Math.max(1, Math.ceil(r.curve.length / 12));

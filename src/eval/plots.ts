@@ -39,6 +39,8 @@ interface PanelOptions {
   series: Series[];
   /** Horizontal reference lines (e.g. a goal). */
   refs?: { y: number; label: string }[];
+  /** Legend under the x-axis label instead of over the plot (long names, many lines). */
+  legendBelow?: boolean;
 }
 
 function panel(o: PanelOptions): string {
@@ -49,11 +51,12 @@ function panel(o: PanelOptions): string {
   parts.push(
     `<text x="${o.x + o.w / 2}" y="${o.y - 10}" font-size="15" text-anchor="middle" font-weight="bold">${esc(o.title)}</text>`,
   );
-  for (let i = 0; i <= 4; i++) {
-    const v = o.yMin + ((o.yMax - o.yMin) * i) / 4;
+  // Grid lines at round values (multiples of a 1-2-5 step), whatever the axis range.
+  const yStep = niceStep((o.yMax - o.yMin) / 5);
+  for (let v = Math.ceil(o.yMin / yStep - 1e-9) * yStep; v <= o.yMax + 1e-9; v += yStep) {
     parts.push(`<line x1="${o.x}" x2="${o.x + o.w}" y1="${py(v)}" y2="${py(v)}" stroke="#e3e3e3"/>`);
     parts.push(
-      `<text x="${o.x - 6}" y="${py(v) + 4}" font-size="11" text-anchor="end">${v.toFixed(2)}</text>`,
+      `<text x="${o.x - 6}" y="${py(v) + 4}" font-size="11" text-anchor="end">${(Math.abs(v) < 1e-9 ? 0 : v).toFixed(2)}</text>`,
     );
   }
   const xStep = niceStep(o.xMax / 6);
@@ -72,11 +75,9 @@ function panel(o: PanelOptions): string {
     parts.push(
       `<line x1="${o.x}" x2="${o.x + o.w}" y1="${py(r.y)}" y2="${py(r.y)}" stroke="#555" stroke-dasharray="2 3"/>`,
     );
-    parts.push(
-      `<text x="${o.x + o.w - 4}" y="${py(r.y) - 4}" font-size="11" text-anchor="end" fill="#555">${esc(r.label)}</text>`,
-    );
+    parts.push(`<text x="${o.x + 4}" y="${py(r.y) - 4}" font-size="11" fill="#555">${esc(r.label)}</text>`);
   }
-  let ly = o.y + 16;
+  let ly = o.legendBelow ? o.y + o.h + 54 : o.y + 16;
   for (const s of o.series) {
     const pts = s.points.filter((p) => Number.isFinite(p.y));
     if (pts.length) {
@@ -120,53 +121,93 @@ export interface CurvePoint {
   trailingBaselineSpearman?: number;
 }
 
-/** Learning curve: Spearman ρ and MAE per window, learner vs running-mean baseline. */
-export function learningCurveSvg(curve: readonly CurvePoint[], title: string, goal?: number): string {
+/** A knowledge-probe curve point (probe-set.ts), as the plot needs it. */
+export interface KnowledgeCurvePoint {
+  t: number;
+  terrainRho: number | null;
+  terrainRhoAll: number | null;
+}
+
+/** Lowest value the ρ axis shows: −0.2, or lower (in steps of 0.1) so every plotted value fits. */
+export function rhoAxisMin(values: readonly (number | null | undefined)[]): number {
+  let min = -0.2;
+  for (const v of values) if (v !== null && v !== undefined && Number.isFinite(v) && v < min) min = v;
+  return Math.max(-1, Math.floor(min * 10 + 1e-9) / 10);
+}
+
+/**
+ * Learning curve: what the model knows (knowledge probe: terrain ρ of per-type mean predictions, when
+ * given), the prequential Spearman ρ (trailing minute and per 10 s window) next to the running-mean
+ * baseline, and the MAE.
+ */
+export function learningCurveSvg(
+  curve: readonly CurvePoint[],
+  title: string,
+  goal?: number,
+  knowledge?: readonly KnowledgeCurvePoint[],
+): string {
   const W = 900;
-  const H = 640;
-  const xMax = Math.max(10, ...curve.map((c) => c.t));
+  const H = 800;
+  const xMax = Math.max(10, ...curve.map((c) => c.t), ...(knowledge ?? []).map((c) => c.t));
   const maeMax = Math.max(0.3, ...curve.flatMap((c) => [c.mae, c.baselineMae]).filter(Number.isFinite));
+  const hasTrailing = curve.some((c) => c.trailingSpearman !== undefined);
+  const series: Series[] = [];
+  if (knowledge?.length) {
+    series.push(
+      {
+        name: "knowledge: terrain ρ of probe-set means, types driven so far",
+        color: "#2ca02c",
+        points: knowledge.map((c) => ({ x: c.t, y: c.terrainRho ?? Number.NaN })),
+      },
+      {
+        name: "knowledge: terrain ρ of probe-set means, all types the run drives",
+        color: "#98df8a",
+        dashed: true,
+        points: knowledge.map((c) => ({ x: c.t, y: c.terrainRhoAll ?? Number.NaN })),
+      },
+    );
+  }
+  if (hasTrailing) {
+    series.push(
+      {
+        name: "prequential ρ, trailing 60 s: cells in view over the last minute",
+        color: "#1f77b4",
+        points: curve.map((c) => ({ x: c.t, y: c.trailingSpearman ?? Number.NaN })),
+      },
+      {
+        name: "baseline (running mean label), trailing 60 s, same cells",
+        color: "#d62728",
+        dashed: true,
+        points: curve.map((c) => ({ x: c.t, y: c.trailingBaselineSpearman ?? Number.NaN })),
+      },
+    );
+  }
+  series.push({
+    name: "prequential ρ, per 10 s window: cells in view in that window",
+    color: "#9ecae1",
+    points: curve.map((c) => ({ x: c.t, y: c.spearman })),
+  });
   const top = panel({
     x: 80,
     y: 60,
     w: 780,
-    h: 220,
-    title: "Spearman ρ (prequential)",
+    h: 280,
+    legendBelow: true,
+    title: "Spearman ρ: what the model knows, and how it scores what is in view",
     yLabel: "ρ",
     xLabel: "simulated time (s)",
-    yMin: -0.2,
+    yMin: rhoAxisMin(series.flatMap((s) => s.points.map((p) => p.y))),
     yMax: 1,
     xMax,
-    series: [
-      ...(curve.some((c) => c.trailingSpearman !== undefined)
-        ? [
-            {
-              name: "learner, trailing 60 s",
-              color: "#1f77b4",
-              points: curve.map((c) => ({ x: c.t, y: c.trailingSpearman ?? Number.NaN })),
-            },
-            {
-              name: "baseline (running mean label), trailing 60 s",
-              color: "#d62728",
-              dashed: true,
-              points: curve.map((c) => ({ x: c.t, y: c.trailingBaselineSpearman ?? Number.NaN })),
-            },
-          ]
-        : []),
-      {
-        name: "learner, per 10 s window",
-        color: "#9ecae1",
-        points: curve.map((c) => ({ x: c.t, y: c.spearman })),
-      },
-    ],
+    series,
     refs: goal !== undefined ? [{ y: goal, label: `goal ${goal}` }] : [],
   });
   const bottom = panel({
     x: 80,
-    y: 360,
+    y: 540,
     w: 780,
-    h: 220,
-    title: "Mean absolute error",
+    h: 200,
+    title: "Mean absolute error (prequential, per 10 s window)",
     yLabel: "MAE",
     xLabel: "simulated time (s)",
     yMin: 0,
