@@ -190,7 +190,8 @@ export class StreamGraph {
   }
 
   stats(): PipelineStats {
-    return pipelineStats({
+    const fleet = this.parts.sampleSources.find((s) => s.stats)?.stats?.();
+    const stats = pipelineStats({
       clock: this.#clock,
       supervision: this.#supervision,
       learning: this.#learning,
@@ -199,5 +200,6 @@ export class StreamGraph {
       frames: { framesIn: this.#framesIn, framesDropped: this.#live?.dropped ?? 0 },
       problems: this.#problems.counts,
     });
+    return fleet ? { ...stats, fleet } : stats;
   }
 }
