@@ -51,7 +51,10 @@ export const FleetSchema = z
       .min(0)
       .max(0.95)
       .default(0.5)
-      .meta({ description: "most share of peer samples among all the learner takes (after burst)" }),
+      .meta({
+        unit: "fraction",
+        description: "most share of peer samples among all the learner takes (after burst)",
+      }),
     burst: z
       .number()
       .int()
@@ -61,26 +64,35 @@ export const FleetSchema = z
     receive_rate: positive()
       .default(1000)
       .meta({ unit: "samples/s", description: "most samples accepted per peer per wall second" }),
-    max_peers: count().default(64).meta({ description: "most peers tracked" }),
+    max_peers: count().default(64).meta({ unit: "peers", description: "most peers tracked" }),
     max_payload_bytes: count()
       .default(512 * 1024)
       .meta({ unit: "bytes", description: "larger payloads are refused unread" }),
-    radius: positive().default(0.5).meta({
-      description:
-        "standardised feature distance (RMS per channel) within which two samples are the same ground",
-    }),
+    radius: positive()
+      .default(0.5)
+      .meta({
+        unit: "std",
+        description:
+          "standardised feature distance (RMS per channel) within which two samples are the same ground",
+      }),
     tolerance: positive()
       .default(0.2)
-      .meta({ description: "roughness difference beyond which an own label overrides a nearby peer label" }),
+      .meta({
+        unit: "roughness",
+        description: "roughness difference beyond which an own label overrides a nearby peer label",
+      }),
     override_weight: z
       .number()
       .min(0)
       .max(1)
       .default(0.1)
-      .meta({ description: "weight of a peer sample an own label overrides" }),
+      .meta({ unit: "fraction", description: "weight of a peer sample an own label overrides" }),
     max_z: positive()
       .default(30)
-      .meta({ description: "peer samples with a feature this many own standard deviations out are refused" }),
+      .meta({
+        unit: "std",
+        description: "peer samples with a feature this many own standard deviations out are refused",
+      }),
     backlog: count().default(120).meta({
       unit: "batches",
       description: "outgoing batches kept while the broker is down (oldest dropped)",
