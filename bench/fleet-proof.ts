@@ -9,9 +9,12 @@
 // Bags: node bin/terrain-learner.js sim --world sim/worlds/fleet-<x>.yaml --duration 240 --seed S
 //   --out .cache/fleet/<x>.mcap (a: seed 1, b: seed 1, b-imu: seed 1, c: seed 2).
 // Run: node --import tsx bench/fleet-proof.ts --scenario fleet|imu|solo [--duration 180] [--out FILE]
+//   [--record-traffic FILE.jsonl]: every fleet message on the broker (topic, wall s, base64), the
+//   traffic bench/fleet-load.ts replays.
 
 import { writeFileSync } from "node:fs";
 import { setImmediate as tick } from "node:timers/promises";
+import mqtt from "mqtt";
 import { FleetLink } from "../src/adapters/mqtt-fleet.ts";
 import { spearman } from "../src/eval/metrics.ts";
 import { readMcapMetadata } from "../src/eval/sim-metadata.ts";
@@ -78,6 +81,15 @@ interface Robot {
 }
 
 const broker = specs.some((s) => s.fleet) ? await Mosquitto.create() : undefined;
+const recordPath = args.includes("--record-traffic") ? arg("--record-traffic", "") : undefined;
+const recorder = recordPath && broker ? await mqtt.connectAsync(broker.url) : undefined;
+const recorded: string[] = [];
+if (recorder) {
+  await recorder.subscribeAsync("terrain-learner/fleet/#", { qos: 1 });
+  recorder.on("message", (topic, payload) =>
+    recorded.push(JSON.stringify({ topic, t: Date.now() / 1000, data: payload.toString("base64") })),
+  );
+}
 const wall0 = performance.now();
 
 async function startRobot(spec: RobotSpec): Promise<Robot> {
@@ -223,6 +235,11 @@ for (const r of robots) {
   });
 }
 for (const r of robots) await r.close();
+if (recorder && recordPath) {
+  await recorder.endAsync();
+  writeFileSync(`${recordPath}.tmp`, `${recorded.join("\n")}\n`);
+  (await import("node:fs")).renameSync(`${recordPath}.tmp`, recordPath);
+}
 await broker?.close();
 const doc = {
   scenario,

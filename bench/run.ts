@@ -26,7 +26,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const PARTS = ["replay", "live", "labeller", "learning", "soak"];
+const PARTS = ["replay", "live", "labeller", "learning", "fleet", "soak"];
 const USAGE = `usage: npm run bench -- [options]
 
   (no options)            every measurement; results to bench/results.json (~3 min on a quiet
@@ -245,6 +245,9 @@ if (want("labeller")) {
 
 if (want("learning")) results.learning = roundAll(script("learning.ts"));
 
+// Fleet sharing's own work per frame (bench/fleet-cost.ts), against backbone + head in the same loop.
+if (want("fleet")) results.fleet = roundAll(script("fleet-cost.ts"));
+
 if (want("soak")) {
   const minutes = quick ? 3 : 30;
   const bag = world("160x120@5", minutes * 60);
@@ -285,6 +288,10 @@ const goals = {
   overheadVsBackbone640: {
     goal: "<= 1.3",
     measured: (results.runs as { overheadVsBackbone: number }[] | undefined)?.[1]?.overheadVsBackbone,
+  },
+  fleetShareOfFrame: {
+    goal: "<= 0.05",
+    measured: (results.fleet as { shareOfPipelineFloor: number } | undefined)?.shareOfPipelineFloor,
   },
   rssGrowthPct: {
     goal: "< 5",

@@ -107,6 +107,20 @@ export function encodeBatch(b: FleetBatch): Uint8Array {
   return bytes;
 }
 
+/** The model a payload claims (undefined: not a fleet payload); no other checks. */
+export function readModel(bytes: Uint8Array): FleetModel | undefined {
+  if (bytes.length < FIXED) return undefined;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint32(0, true) !== FLEET_MAGIC) return undefined;
+  return {
+    backboneHash: bytes.slice(48, 64),
+    channels: dv.getUint16(8, true),
+    backboneChannels: dv.getUint16(10, true),
+    inputWidth: dv.getUint16(12, true),
+    layoutVersion: dv.getUint16(14, true),
+  };
+}
+
 export type DecodeResult =
   | { ok: true; batch: FleetBatch }
   | { ok: false; reason: RejectReason; detail: string };

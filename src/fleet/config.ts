@@ -30,13 +30,13 @@ export const FleetSchema = z
       .default(1)
       .meta({ unit: "s", description: "sensor seconds between sample batches" }),
     snapshot_size: count()
-      .default(400)
+      .default(256)
       .meta({ unit: "samples", description: "own samples in the retained snapshot a late joiner reads" }),
     snapshot_period: positive()
       .default(30)
       .meta({ unit: "s", description: "sensor seconds between snapshot updates" }),
     own_samples: count()
-      .default(512)
+      .default(256)
       .meta({ unit: "samples", description: "own samples kept for the snapshot and the own-label check" }),
     pool_size: count().default(4000).meta({
       unit: "samples",
@@ -46,15 +46,10 @@ export const FleetSchema = z
       unit: "samples/s",
       description: "most peer samples the learner takes per second of sensor time",
     }),
-    max_share: z
-      .number()
-      .min(0)
-      .max(0.95)
-      .default(0.5)
-      .meta({
-        unit: "fraction",
-        description: "most share of peer samples among all the learner takes (after burst)",
-      }),
+    max_share: z.number().min(0).max(0.95).default(0.5).meta({
+      unit: "fraction",
+      description: "most share of peer samples among all the learner takes (after burst)",
+    }),
     burst: z
       .number()
       .int()
@@ -68,31 +63,25 @@ export const FleetSchema = z
     max_payload_bytes: count()
       .default(512 * 1024)
       .meta({ unit: "bytes", description: "larger payloads are refused unread" }),
-    radius: positive()
-      .default(0.5)
-      .meta({
-        unit: "std",
-        description:
-          "standardised feature distance (RMS per channel) within which two samples are the same ground",
-      }),
-    tolerance: positive()
-      .default(0.2)
-      .meta({
-        unit: "roughness",
-        description: "roughness difference beyond which an own label overrides a nearby peer label",
-      }),
+    radius: positive().default(0.5).meta({
+      unit: "std",
+      description:
+        "standardised feature distance (RMS per channel) within which two samples are the same ground",
+    }),
+    tolerance: positive().default(0.2).meta({
+      unit: "roughness",
+      description: "roughness difference beyond which an own label overrides a nearby peer label",
+    }),
     override_weight: z
       .number()
       .min(0)
       .max(1)
       .default(0.1)
       .meta({ unit: "fraction", description: "weight of a peer sample an own label overrides" }),
-    max_z: positive()
-      .default(30)
-      .meta({
-        unit: "std",
-        description: "peer samples with a feature this many own standard deviations out are refused",
-      }),
+    max_z: positive().default(30).meta({
+      unit: "std",
+      description: "peer samples with a feature this many own standard deviations out are refused",
+    }),
     backlog: count().default(120).meta({
       unit: "batches",
       description: "outgoing batches kept while the broker is down (oldest dropped)",

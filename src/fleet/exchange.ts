@@ -142,6 +142,8 @@ export class FleetExchange {
   readonly #mean: Float64Array;
   readonly #m2: Float64Array;
   readonly #scale: Float32Array;
+  #ownZ = new Float32Array(0);
+  readonly #q: Float32Array;
   #ownKind: "logEnergy" | "roughness" = "logEnergy";
   #lo = Number.NaN;
   #hi = Number.NaN;
@@ -178,6 +180,7 @@ export class FleetExchange {
     this.#mean = new Float64Array(C);
     this.#m2 = new Float64Array(C);
     this.#scale = new Float32Array(C).fill(1);
+    this.#q = new Float32Array(C);
   }
 
   /** Own training rows (the samples$ tap): into the outgoing batch and the own reservoir. */
@@ -340,18 +343,30 @@ export class FleetExchange {
     return r;
   }
 
+  /** Own samples standardised with the current statistics (once per take: the metric moves slowly). */
+  #refreshOwnZ(): void {
+    const C = this.#C;
+    const own = this.#own;
+    if (this.#ownZ.length < own.capacity * C) this.#ownZ = new Float32Array(own.capacity * C);
+    for (let j = 0; j < own.size; j++)
+      for (let k = 0; k < C; k++) this.#ownZ[j * C + k] = own.features[j * C + k]! * this.#scale[k]!;
+  }
+
   /** Standardised RMS distance to the nearest own sample, and its index (−1: no own samples). */
   #nearestOwn(f: Float32Array, o: number): { d: number; j: number } {
     const C = this.#C;
+    const q = this.#q;
+    for (let k = 0; k < C; k++) q[k] = f[o + k]! * this.#scale[k]!;
     let best = Number.POSITIVE_INFINITY;
     let bj = -1;
-    const own = this.#own;
-    for (let j = 0; j < own.size; j++) {
+    const z = this.#ownZ;
+    for (let j = 0, n = this.#own.size; j < n; j++) {
       let d = 0;
-      const q = j * C;
+      const b = j * C;
+      // Early exit: most own samples are far from the query after a few channels.
       for (let k = 0; k < C && d < best; k++) {
-        const z = (f[o + k]! - own.features[q + k]!) * this.#scale[k]!;
-        d += z * z;
+        const e = q[k]! - z[b + k]!;
+        d += e * e;
       }
       if (d < best) {
         best = d;
@@ -384,6 +399,7 @@ export class FleetExchange {
     const outKind: FleetRows["targetKind"] = this.#ownKind === "roughness" ? "roughness" : "logEnergy";
     let n = 0;
     const p = this.#pending;
+    this.#refreshOwnZ();
     for (let c = 0; c < m; c++) {
       const i = Math.floor(this.#rand() * p.size);
       const o = i * C;
