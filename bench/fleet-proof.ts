@@ -1,7 +1,9 @@
 // Fleet learning, measured: robots replaying simulator bags side by side (one process, inputs
-// interleaved by sensor time) with a real Mosquitto on 127.0.0.1, each scored prequentially on the
-// cells of three groups of terrains: those it drove itself, those only a peer drove, those nobody
-// drove. Scenarios:
+// interleaved by sensor time) with a real Mosquitto on 127.0.0.1. Scoring is prequential and crossed:
+// on every 3rd frame of every robot X, each robot Y's head (as it is at that moment) predicts X's
+// cells, scored against the ground truth. A robot rarely looks at ground its route avoids, so "does
+// A know the terrains only B drove" is asked on B's frames: ρ of A's predictions on the cells of
+// B-only terrains, next to ρ of B's own predictions there. Scenarios:
 //   fleet   A and B (fleet-a/fleet-b worlds: complementary driven terrains) share; C (fleet-c) joins
 //           at 120 s
 //   imu     A and B with another IMU mounting (fleet-b-imu) share
@@ -64,8 +66,9 @@ const specs: RobotSpec[] =
 interface Cells {
   t: number[];
   terrain: number[];
-  pred: number[];
   truth: number[];
+  /** Predictions of each robot's head (by robot index); NaN before it started. */
+  pred: number[][];
 }
 
 interface Robot {
@@ -77,6 +80,8 @@ interface Robot {
   t0: number;
   cells: Cells;
   terrains: { index: number; name: string; roughness: number; driven: boolean }[];
+  /** Its first input is in: it predicts, and (a late joiner) only now connects to the fleet. */
+  started: boolean;
   close: () => Promise<void>;
 }
 
@@ -111,23 +116,29 @@ async function startRobot(spec: RobotSpec): Promise<Robot> {
     sampleSources: fleet ? [fleet] : [],
     warn: (m) => console.error(`[${spec.id}] ${m}`),
   });
-  fleet?.attach(pipeline);
-  const cells: Cells = { t: [], terrain: [], pred: [], truth: [] };
+  const cells: Cells = { t: [], terrain: [], truth: [], pred: specs.map(() => []) };
   const t0 = info.start;
+  let frameNo = 0;
   pipeline.taps.frames$.subscribe((f) => {
+    if (frameNo++ % 3) return;
     const truth = pipeline.truthFor(f.stamp, f.grid) as
       | { roughness: Float32Array; terrain: Int16Array; boundary: Uint8Array; range: Float32Array }
       | undefined;
     if (!truth) return;
-    for (let k = 0; k < f.grid.roughness.length; k++) {
+    const n = f.features.rows * f.features.cols;
+    const preds = robots.map((y) =>
+      y.started ? y.pipeline.learner.predict(f.features.data, n).roughness : undefined,
+    );
+    for (let k = 0; k < n; k++) {
       const gt = truth.roughness[k]!;
-      const p = f.grid.roughness[k]!;
       const r = truth.range[k]!;
-      if (!Number.isFinite(gt) || !Number.isFinite(p) || truth.boundary[k] || !(r >= 1 && r <= 8)) continue;
+      if (!Number.isFinite(gt) || truth.boundary[k] || !(r >= 1 && r <= 8)) continue;
       cells.t.push(f.stamp - t0);
       cells.terrain.push(truth.terrain[k]!);
-      cells.pred.push(p);
       cells.truth.push(gt);
+      preds.forEach((p, y) => {
+        cells.pred[y]!.push(p ? p[k]! : Number.NaN);
+      });
     }
   });
   const it = readAhead(pipeline, source.messages())[Symbol.asyncIterator]();
@@ -141,6 +152,7 @@ async function startRobot(spec: RobotSpec): Promise<Robot> {
     t0,
     cells,
     terrains: [],
+    started: false,
     close: async () => {
       await fleet?.close();
       await pipeline.close();
@@ -149,7 +161,8 @@ async function startRobot(spec: RobotSpec): Promise<Robot> {
   };
 }
 
-const robots = await Promise.all(specs.map(startRobot));
+const robots: Robot[] = [];
+for (const spec of specs) robots.push(await startRobot(spec));
 const schedule = (r: Robot, e: BagEvent) => (e.type === "message" ? e.logTime : r.t0) - r.t0 + r.spec.joinAt;
 // Interleave by sensor time; let the broker's messages in every 50 ms of sensor time.
 let lastTick = 0;
@@ -159,6 +172,13 @@ for (;;) {
   if (!best) break;
   const t = schedule(best, best.next!);
   if (t > duration) break;
+  if (!best.started) {
+    best.started = true;
+    best.fleet?.attach(best.pipeline);
+    if (best.fleet) await best.fleet.waitConnected();
+    // The retained snapshots arrive with the subscription.
+    await new Promise((r) => setTimeout(r, 300));
+  }
   await best.pipeline.push(best.next!);
   const n = await best.it.next();
   best.next = n.done ? undefined : n.value;
@@ -170,18 +190,24 @@ for (;;) {
   }
 }
 
-function rho(c: Cells, set: Set<number>, from: number, to: number): { rho: number; cells: number } {
+function rho(
+  c: Cells,
+  y: number,
+  set: Set<number>,
+  from: number,
+  to: number,
+): { rho: number; cells: number } {
   const p: number[] = [];
   const g: number[] = [];
+  const pred = c.pred[y]!;
   for (let i = 0; i < c.t.length; i++) {
-    if (c.t[i]! < from || c.t[i]! > to || !set.has(c.terrain[i]!)) continue;
-    p.push(c.pred[i]!);
+    if (c.t[i]! < from || c.t[i]! > to || !set.has(c.terrain[i]!) || !Number.isFinite(pred[i]!)) continue;
+    p.push(pred[i]!);
     g.push(c.truth[i]!);
   }
   return { rho: p.length > 20 ? spearman(p, g) : Number.NaN, cells: p.length };
 }
 
-const results: Record<string, unknown>[] = [];
 const summaries = new Map<string, Awaited<ReturnType<Pipeline["finish"]>>>();
 for (const r of robots) summaries.set(r.spec.id, await r.pipeline.finish());
 const drivenBy = new Map<string, Set<string>>();
@@ -190,50 +216,72 @@ for (const r of robots) {
   r.terrains = terr;
   drivenBy.set(r.spec.id, new Set(terr.filter((x) => x.driven).map((x) => x.name)));
 }
-for (const r of robots) {
-  const own = drivenBy.get(r.spec.id)!;
-  // "Peers" are the other robots of the scenario that share (or would share) with it.
-  const peers = robots.filter((p) => p !== r && p.spec.joinAt === 0);
-  const peerDriven = new Set(peers.flatMap((p) => [...drivenBy.get(p.spec.id)!]));
-  const idx = (pred: (name: string) => boolean) =>
-    new Set(r.terrains.filter((x) => pred(x.name)).map((x) => x.index));
-  const groups = {
-    own: idx((n) => own.has(n)),
-    peerOnly: idx((n) => !own.has(n) && peerDriven.has(n)),
-    nobody: idx((n) => !own.has(n) && !peerDriven.has(n)),
-    all: idx(() => true),
-  };
-  const end = r.cells.t.reduce((a, b) => Math.max(a, b), 0);
-  const start = r.spec.joinAt > 0 ? 0 : Math.max(0, end - 60);
-  const finalWindow: Record<string, unknown> = {};
-  for (const [g, set] of Object.entries(groups)) finalWindow[g] = rho(r.cells, set, start, end);
-  const curve: Record<string, unknown>[] = [];
-  for (let w = 0; w < end; w += 10) {
-    const row: Record<string, unknown> = { t: w + 10 };
-    for (const [g, set] of Object.entries(groups)) row[g] = rho(r.cells, set, w, w + 10).rho;
-    curve.push(row);
+const round3 = (v: number) => (Number.isFinite(v) ? Math.round(v * 1000) / 1000 : null);
+// On observer X's frames, for each other robot Y: the terrains X drove and Y did not; ρ of X's own
+// head there and of Y's head there, over the final minute and in 20 s windows.
+const pairs: Record<string, unknown>[] = [];
+for (const [xi, x] of robots.entries()) {
+  const end = x.cells.t.reduce((a, b) => Math.max(a, b), 0);
+  for (const [yi, y] of robots.entries()) {
+    if (yi === xi) continue;
+    const only = new Set(
+      x.terrains
+        .filter((t) => drivenBy.get(x.spec.id)!.has(t.name) && !drivenBy.get(y.spec.id)!.has(t.name))
+        .map((t) => t.index),
+    );
+    const from = x.spec.joinAt > 0 ? 0 : Math.max(0, end - 60);
+    const own = rho(x.cells, xi, only, from, end);
+    const peer = rho(x.cells, yi, only, from, end);
+    const curve: Record<string, unknown>[] = [];
+    for (let w = 0; w < end; w += 20)
+      curve.push({
+        t: w + 20,
+        own: round3(rho(x.cells, xi, only, w, w + 20).rho),
+        peer: round3(rho(x.cells, yi, only, w, w + 20).rho),
+      });
+    pairs.push({
+      on: x.spec.id,
+      knower: y.spec.id,
+      question: `${y.spec.id}'s head on ${x.spec.id}'s frames, terrains ${x.spec.id} drove and ${y.spec.id} did not`,
+      terrains: x.terrains.filter((t) => only.has(t.index)).map((t) => t.name),
+      window: { from: round3(from), to: round3(end) },
+      rhoOwner: round3(own.rho),
+      rhoKnower: round3(peer.rho),
+      ratio: round3(peer.rho / own.rho),
+      cells: own.cells,
+      curve,
+    });
   }
+  // A late joiner: its own frames, terrains it never drove, in its first 10 s and 20 s.
+  if (x.spec.joinAt > 0) {
+    const never = new Set(
+      x.terrains.filter((t) => !drivenBy.get(x.spec.id)!.has(t.name)).map((t) => t.index),
+    );
+    for (const w of [10, 20, 60])
+      pairs.push({
+        on: x.spec.id,
+        question: `late joiner ${x.spec.id}: its first ${w} s, terrains it never drove`,
+        window: { from: 0, to: w },
+        rho: Object.fromEntries(robots.map((r, i) => [r.spec.id, round3(rho(x.cells, i, never, 0, w).rho)])),
+        cells: rho(x.cells, xi, never, 0, w).cells,
+      });
+  }
+}
+const results = robots.map((r) => {
   const s = summaries.get(r.spec.id)!;
-  results.push({
+  return {
     robot: r.spec.id,
     bag: r.spec.bag,
     joinAt: r.spec.joinAt,
     fleet: r.spec.fleet,
-    terrains: {
-      own: [...own],
-      peerOnly: r.terrains.filter((x) => groups.peerOnly.has(x.index)).map((x) => x.name),
-      nobody: r.terrains.filter((x) => groups.nobody.has(x.index)).map((x) => x.name),
-    },
-    window: { start, end },
-    rho: finalWindow,
-    curve,
+    driven: [...drivenBy.get(r.spec.id)!],
     evalSpearman: s.eval?.spearman,
     evalBaselineSpearman: s.eval?.baseline.spearman,
     sensorSeconds: s.sensorSeconds,
     labels: s.labels,
     fleetStats: s.fleet,
-  });
-}
+  };
+});
 for (const r of robots) await r.close();
 if (recorder && recordPath) {
   await recorder.endAsync();
@@ -246,9 +294,9 @@ const doc = {
   duration,
   wallSeconds: (performance.now() - wall0) / 1000,
   note: "rho: Spearman of predicted vs true roughness over scored cells (1..8 m, no terrain boundaries), prequential",
+  pairs,
   results,
 };
 writeFileSync(`${out}.tmp`, `${JSON.stringify(doc, null, 1)}\n`);
 (await import("node:fs")).renameSync(`${out}.tmp`, out);
-for (const r of results)
-  console.log(JSON.stringify({ robot: r.robot, rho: r.rho, fleet: r.fleetStats ? "on" : "off" }));
+for (const p of pairs) console.log(JSON.stringify(p, (k, v) => (k === "curve" ? undefined : v)));
