@@ -229,9 +229,22 @@ for (const [xi, x] of robots.entries()) {
         .filter((t) => drivenBy.get(x.spec.id)!.has(t.name) && !drivenBy.get(y.spec.id)!.has(t.name))
         .map((t) => t.index),
     );
-    const from = x.spec.joinAt > 0 ? 0 : Math.max(0, end - 60);
-    const own = rho(x.cells, xi, only, from, end);
-    const peer = rho(x.cells, yi, only, from, end);
+    // After the first minute (a robot starts knowing nothing), and the last minute alone.
+    const windows =
+      x.spec.joinAt > 0 ? { all: [0, end] } : { afterFirstMinute: [60, end], lastMinute: [end - 60, end] };
+    const scored: Record<string, unknown> = {};
+    for (const [name, [from, to]] of Object.entries(windows) as [string, [number, number]][]) {
+      const own = rho(x.cells, xi, only, from, to);
+      const peer = rho(x.cells, yi, only, from, to);
+      scored[name] = {
+        from: round3(from),
+        to: round3(to),
+        rhoOwner: round3(own.rho),
+        rhoKnower: round3(peer.rho),
+        ratio: round3(peer.rho / own.rho),
+        cells: own.cells,
+      };
+    }
     const curve: Record<string, unknown>[] = [];
     for (let w = 0; w < end; w += 20)
       curve.push({
@@ -244,28 +257,33 @@ for (const [xi, x] of robots.entries()) {
       knower: y.spec.id,
       question: `${y.spec.id}'s head on ${x.spec.id}'s frames, terrains ${x.spec.id} drove and ${y.spec.id} did not`,
       terrains: x.terrains.filter((t) => only.has(t.index)).map((t) => t.name),
-      window: { from: round3(from), to: round3(end) },
-      rhoOwner: round3(own.rho),
-      rhoKnower: round3(peer.rho),
-      ratio: round3(peer.rho / own.rho),
-      cells: own.cells,
+      ...scored,
       curve,
     });
   }
-  // A late joiner: its own frames, terrains it never drove, in its first 10 s and 20 s.
-  if (x.spec.joinAt > 0) {
-    const never = new Set(
-      x.terrains.filter((t) => !drivenBy.get(x.spec.id)!.has(t.name)).map((t) => t.index),
-    );
-    for (const w of [10, 20, 60])
+}
+// A late joiner J: within its first 10 / 20 / 60 s, its head on the frames of the robots already
+// there, over the terrains J never drove, next to each frame owner's own head.
+for (const [ji, j] of robots.entries()) {
+  if (!(j.spec.joinAt > 0)) continue;
+  const never = new Set(j.terrains.filter((t) => !drivenBy.get(j.spec.id)!.has(t.name)).map((t) => t.index));
+  for (const w of [10, 20, 60])
+    for (const [xi, x] of robots.entries()) {
+      if (x.spec.joinAt > 0) continue;
+      const from = j.spec.joinAt;
+      const own = rho(x.cells, xi, never, from, from + w);
+      const joiner = rho(x.cells, ji, never, from, from + w);
       pairs.push({
         on: x.spec.id,
-        question: `late joiner ${x.spec.id}: its first ${w} s, terrains it never drove`,
-        window: { from: 0, to: w },
-        rho: Object.fromEntries(robots.map((r, i) => [r.spec.id, round3(rho(x.cells, i, never, 0, w).rho)])),
-        cells: rho(x.cells, xi, never, 0, w).cells,
+        knower: j.spec.id,
+        question: `late joiner ${j.spec.id}, its first ${w} s: its head on ${x.spec.id}'s frames, terrains ${j.spec.id} never drove`,
+        window: { from, to: from + w },
+        rhoOwner: round3(own.rho),
+        rhoKnower: round3(joiner.rho),
+        ratio: round3(joiner.rho / own.rho),
+        cells: own.cells,
       });
-  }
+    }
 }
 const results = robots.map((r) => {
   const s = summaries.get(r.spec.id)!;
