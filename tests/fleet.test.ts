@@ -1,6 +1,7 @@
 // The fleet's pure parts: wire format and its validation, the peer pool's bounds and share, own
 // labels over peers' ones, and the label-scale mapping between robots.
 import { describe, expect, it } from "vitest";
+import { diagnosticsMessage } from "../src/adapters/ros2-wiring.ts";
 import { calibrateLogEnergy } from "../src/core/labeller.ts";
 import { decodeBatch, encodeBatch, type FleetBatch, type FleetModel } from "../src/fleet/codec.ts";
 import { FleetSchema } from "../src/fleet/config.ts";
@@ -226,5 +227,40 @@ describe("fleet exchange", () => {
     ex2.receive(encodeBatch(wild), "b", 0);
     expect(ex2.take(1)).toBeUndefined();
     expect(ex2.stats().rejected.range).toBe(4);
+  });
+});
+
+describe("fleet in /diagnostics", () => {
+  it("adds a fleet status with the counters, WARN while the broker is unreachable", () => {
+    const fleet = {
+      connected: false,
+      peers: 2,
+      received: 10,
+      used: 7,
+      rejected: { backbone: 3 },
+      rejectedTotal: 3,
+    };
+    const out = diagnosticsMessage({
+      stamp: 1,
+      hardwareId: "/terrain_learner",
+      inputs: {} as never,
+      subscriptions: [],
+      stats: { problems: {}, fleet } as never,
+      latencyMs: { mean: 0, max: 0, count: 0 },
+      learning: true,
+      speedLimitType: "nav2_msgs/msg/SpeedLimit",
+    });
+    const status = (
+      out.message as { status: { name: string; level: number; values: { key: string; value: string }[] }[] }
+    ).status;
+    const f = status.find((s) => s.name === "terrain_learner: fleet")!;
+    expect(f.level).toBe(1);
+    const values = Object.fromEntries(f.values.map((v) => [v.key, v.value]));
+    expect(values).toMatchObject({
+      peers: "2",
+      "samples received": "10",
+      "samples used": "7",
+      "rejected: backbone": "3",
+    });
   });
 });
