@@ -87,7 +87,7 @@ async function drive(robots: { r: Robot; classes: number[]; offset: number }[], 
     for (const { r: x, classes, offset } of robots) {
       const own = ground(classes, 60, offset, r);
       x.add(own);
-      x.link?.exchange!.offerOwn(own);
+      x.link?.exchange?.offerOwn(own);
       for (const rows of x.link?.take(t) ?? []) x.add(rows);
       await x.learner.train(10);
     }
