@@ -8,18 +8,25 @@
 //           at 120 s
 //   imu     A and B with another IMU mounting (fleet-b-imu) share
 //   solo    A, B, B-imu and C each alone (no broker): the baseline
+//   faults  A and B share through a broker with per-robot accounts and the fleet ACL, which is
+//           killed at 60 s and restarted at 80 s; a peer publishes garbage and samples of another
+//           backbone every second; a robot without credentials tries to join
 // Bags: node bin/terrain-learner.js sim --world sim/worlds/fleet-<x>.yaml --duration 240 --seed S
 //   --out .cache/fleet/<x>.mcap (a: seed 1, b: seed 1, b-imu: seed 1, c: seed 2).
 // Run: node --import tsx bench/fleet-proof.ts --scenario fleet|imu|solo [--duration 180] [--out FILE]
 //   [--record-traffic FILE.jsonl]: every fleet message on the broker (topic, wall s, base64), the
 //   traffic bench/fleet-load.ts replays.
 
-import { writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
 import mqtt from "mqtt";
-import { FleetLink } from "../src/adapters/mqtt-fleet.ts";
+import { FleetLink, fleetModel } from "../src/adapters/mqtt-fleet.ts";
 import { spearman } from "../src/eval/metrics.ts";
 import { readMcapMetadata } from "../src/eval/sim-metadata.ts";
+import { encodeBatch } from "../src/fleet/codec.ts";
 import { openBag } from "../src/io/bag/index.ts";
 import type { BagEvent } from "../src/io/bag/types.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
@@ -51,17 +58,22 @@ const specs: RobotSpec[] =
         { id: "b", bag: `${dir}/b.mcap`, joinAt: 0, fleet: true },
         { id: "c", bag: `${dir}/c.mcap`, joinAt: 120, fleet: true },
       ]
-    : scenario === "imu"
+    : scenario === "faults"
       ? [
           { id: "a", bag: `${dir}/a.mcap`, joinAt: 0, fleet: true },
-          { id: "b-imu", bag: `${dir}/b-imu.mcap`, joinAt: 0, fleet: true },
+          { id: "b", bag: `${dir}/b.mcap`, joinAt: 0, fleet: true },
         ]
-      : [
-          { id: "a", bag: `${dir}/a.mcap`, joinAt: 0, fleet: false },
-          { id: "b", bag: `${dir}/b.mcap`, joinAt: 0, fleet: false },
-          { id: "b-imu", bag: `${dir}/b-imu.mcap`, joinAt: 0, fleet: false },
-          { id: "c", bag: `${dir}/c.mcap`, joinAt: 120, fleet: false },
-        ];
+      : scenario === "imu"
+        ? [
+            { id: "a", bag: `${dir}/a.mcap`, joinAt: 0, fleet: true },
+            { id: "b-imu", bag: `${dir}/b-imu.mcap`, joinAt: 0, fleet: true },
+          ]
+        : [
+            { id: "a", bag: `${dir}/a.mcap`, joinAt: 0, fleet: false },
+            { id: "b", bag: `${dir}/b.mcap`, joinAt: 0, fleet: false },
+            { id: "b-imu", bag: `${dir}/b-imu.mcap`, joinAt: 0, fleet: false },
+            { id: "c", bag: `${dir}/c.mcap`, joinAt: 120, fleet: false },
+          ];
 
 interface Cells {
   t: number[];
@@ -85,7 +97,23 @@ interface Robot {
   close: () => Promise<void>;
 }
 
-const broker = specs.some((s) => s.fleet) ? await Mosquitto.create() : undefined;
+const faults = scenario === "faults";
+const password = (id: string) => `${id}-fleet-pw`;
+async function authBroker(): Promise<Mosquitto> {
+  const bdir = mkdtempSync(join(tmpdir(), "tl-fleet-proof-"));
+  const passwords = join(bdir, "passwd");
+  writeFileSync(passwords, "");
+  for (const u of ["a", "b", "junk"])
+    spawnSync("mosquitto_passwd", ["-b", passwords, u, password(u)], { stdio: "ignore" });
+  chmodSync(passwords, 0o644);
+  copyFileSync("launch/fleet-acl.conf", join(bdir, "acl"));
+  return Mosquitto.create({ dir: bdir, auth: { passwordFile: passwords, aclFile: join(bdir, "acl") } });
+}
+const broker = faults
+  ? await authBroker()
+  : specs.some((s) => s.fleet)
+    ? await Mosquitto.create()
+    : undefined;
 const recordPath = args.includes("--record-traffic") ? arg("--record-traffic", "") : undefined;
 const recorder = recordPath && broker ? await mqtt.connectAsync(broker.url) : undefined;
 const recorded: string[] = [];
@@ -101,6 +129,10 @@ async function startRobot(spec: RobotSpec): Promise<Robot> {
   const config = defaultConfig();
   config.mqtt.robot_id = spec.id;
   if (spec.fleet && broker) config.fleet.url = broker.url;
+  if (faults) {
+    config.fleet.username = spec.id;
+    config.fleet.password = password(spec.id);
+  }
   const source = await openBag(spec.bag);
   const info = await source.info();
   const simMetadata = await readMcapMetadata(spec.bag);
@@ -164,6 +196,45 @@ async function startRobot(spec: RobotSpec): Promise<Robot> {
 const robots: Robot[] = [];
 for (const spec of specs) robots.push(await startRobot(spec));
 const schedule = (r: Robot, e: BagEvent) => (e.type === "message" ? e.logTime : r.t0) - r.t0 + r.spec.joinAt;
+// Faults: a junk peer, a robot without credentials, the broker down from 60 to 80 s.
+const junk =
+  faults && broker
+    ? await mqtt.connectAsync(broker.url, {
+        username: "junk",
+        password: password("junk"),
+        reconnectPeriod: 500,
+      })
+    : undefined;
+let stranger: FleetLink | undefined;
+let junkPayloads: Buffer[] = [];
+const faultLog: string[] = [];
+if (faults && broker) {
+  const config = defaultConfig();
+  config.mqtt.robot_id = "stranger";
+  config.fleet.url = broker.url;
+  stranger = new FleetLink(config);
+  const p0 = robots[0]!.pipeline;
+  const m = fleetModel(config, p0.backbone.channels, p0.learner.channels);
+  stranger.start(m);
+  const n = 20;
+  const wrong = encodeBatch({
+    kind: "samples",
+    robotId: "junk",
+    model: { ...m, backboneHash: new Uint8Array(16).fill(0xee) },
+    targetKind: "logEnergy",
+    n,
+    seq: 0,
+    stamp: 0,
+    sent: 0,
+    lo: -1,
+    hi: 1,
+    targets: new Float32Array(n).fill(0.5),
+    weights: new Float32Array(n).fill(1),
+    features: new Float32Array(n * m.channels).fill(1),
+  });
+  junkPayloads = [Buffer.from("garbage, not a batch"), Buffer.from(wrong), Buffer.alloc(64, 0xff)];
+}
+let nextFault = 1;
 // Interleave by sensor time; let the broker's messages in every 50 ms of sensor time.
 let lastTick = 0;
 for (;;) {
@@ -182,6 +253,18 @@ for (;;) {
   await best.pipeline.push(best.next!);
   const n = await best.it.next();
   best.next = n.done ? undefined : n.value;
+  if (faults && broker && t >= nextFault) {
+    nextFault = Math.floor(t) + 1;
+    if (junk?.connected) for (const p of junkPayloads) junk.publish("terrain-learner/fleet/junk/samples", p);
+    if (t >= 60 && t < 80 && broker.running) {
+      await broker.stop();
+      faultLog.push(`broker killed at ${t.toFixed(1)} s`);
+    }
+    if (t >= 80 && !broker.running) {
+      await broker.start();
+      faultLog.push(`broker restarted at ${t.toFixed(1)} s`);
+    }
+  }
   if (t - lastTick > 0.05) {
     lastTick = t;
     await tick();
@@ -300,6 +383,11 @@ const results = robots.map((r) => {
     fleetStats: s.fleet,
   };
 });
+const strangerState = stranger
+  ? { connected: stranger.connected, lastError: stranger.stats().lastError }
+  : undefined;
+await stranger?.close();
+await junk?.endAsync(true);
 for (const r of robots) await r.close();
 if (recorder && recordPath) {
   await recorder.endAsync();
@@ -314,6 +402,7 @@ const doc = {
   note: "rho: Spearman of predicted vs true roughness over scored cells (1..8 m, no terrain boundaries), prequential",
   pairs,
   results,
+  ...(faults ? { faults: { log: faultLog, stranger: strangerState } } : {}),
 };
 writeFileSync(`${out}.tmp`, `${JSON.stringify(doc, null, 1)}\n`);
 (await import("node:fs")).renameSync(`${out}.tmp`, out);
