@@ -182,6 +182,22 @@ describe("fleet exchange", () => {
     expect(ex.stats().used).toBe(40);
   });
 
+  it("hands a late joiner its burst at once, then feed_rate per second", () => {
+    const ex = new FleetExchange("a", model(), {
+      ...cfg(),
+      pool_size: 1000,
+      burst: 300,
+      feed_rate: 20,
+      max_z: 1e6,
+    });
+    for (let i = 0; i < 5; i++) ex.receive(encodeBatch(batch(100, { seq: i })), "b", i);
+    expect(ex.take(0)![0]!.n).toBe(300);
+    // Past the burst, with no own rows, the share allows nothing more.
+    expect(ex.take(1)).toBeUndefined();
+    ex.offerOwn(rows(400, 0, 0.3));
+    expect(ex.take(2)![0]!.n).toBe(20);
+  });
+
   it("down-weights a peer label that disagrees with an own label on the same ground", () => {
     const ex = new FleetExchange("a", model(), cfg());
     ex.offerOwn(rows(40, 0, -0.9)); // smooth ground here, own label

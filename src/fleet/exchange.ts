@@ -387,7 +387,11 @@ export class FleetExchange {
     this.#lastTake = stamp;
     const share = this.#cfg.max_share;
     const byShare = this.#cfg.burst + (share / Math.max(1e-6, 1 - share)) * this.#ownFed - this.#peerFed;
-    const m = Math.floor(Math.min(this.#pending.size, this.#cfg.feed_rate * dt, byShare));
+    // The burst (a late joiner's snapshots) goes in at once; after it, feed_rate per second.
+    const burstLeft = Math.max(0, this.#cfg.burst - this.#peerFed);
+    const m = Math.floor(
+      Math.min(this.#pending.size, Math.max(this.#cfg.feed_rate * dt, burstLeft), byShare),
+    );
     if (!(m > 0)) return undefined;
     const C = this.#C;
     const features = new Float32Array(m * C);
