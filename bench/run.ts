@@ -2,7 +2,7 @@
 //
 //   npm run bench                 full run (worlds generated into .cache/bench on first use; ~3 min on a quiet 2-core machine once they exist)
 //   npm run bench -- --quick      smoke version: short worlds and runs, 3-minute soak (~3 min); writes bench/results-quick.json
-//   npm run bench -- --only replay,live,labeller,learning,soak     a subset, merged into the existing results file
+//   npm run bench -- --only replay,live,labeller,learning,fleet,soak     a subset, merged into the existing results file
 //   npm run bench -- --seconds320 S --seconds640 S --live-seconds S  how much of each world to replay
 //
 // Each measurement runs in its own Node process (bench/replay-bench.ts), so heaps, JIT state and
@@ -26,7 +26,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const PARTS = ["replay", "live", "labeller", "learning", "soak"];
+const PARTS = ["replay", "live", "labeller", "learning", "fleet", "soak"];
 const USAGE = `usage: npm run bench -- [options]
 
   (no options)            every measurement; results to bench/results.json (~3 min on a quiet
@@ -245,6 +245,9 @@ if (want("labeller")) {
 
 if (want("learning")) results.learning = roundAll(script("learning.ts"));
 
+// Fleet sharing's own work per frame (bench/fleet-cost.ts), against backbone + head in the same loop.
+if (want("fleet")) results.fleet = roundAll(script("fleet-cost.ts"));
+
 if (want("soak")) {
   const minutes = quick ? 3 : 30;
   const bag = world("160x120@5", minutes * 60);
@@ -285,6 +288,10 @@ const goals = {
   overheadVsBackbone640: {
     goal: "<= 1.3",
     measured: (results.runs as { overheadVsBackbone: number }[] | undefined)?.[1]?.overheadVsBackbone,
+  },
+  fleetShareOfFrame: {
+    goal: "<= 0.05",
+    measured: (results.fleet as { shareOfPipelineFloor: number } | undefined)?.shareOfPipelineFloor,
   },
   rssGrowthPct: {
     goal: "< 5",

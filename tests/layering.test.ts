@@ -1,4 +1,4 @@
-// The layers of src/ import in one direction only: core ← io, learning, outputs ← eval ← runtime
+// The layers of src/ import in one direction only: core ← io, learning, outputs ← eval, fleet ← runtime
 // (the stream graph) ← adapters ← cli. A file may import its own layer's folder and any layer below;
 // the core imports no I/O or ML package at all.
 
@@ -13,6 +13,7 @@ const TIER: Record<string, number> = {
   learning: 1,
   outputs: 1,
   eval: 2,
+  fleet: 2,
   runtime: 3,
   adapters: 4,
   cli: 5,

@@ -355,6 +355,34 @@ export interface DiagnosticsInput {
   speedLimitType: string;
 }
 
+/** The fleet's counters (docs/fleet.md) as a status: WARN while the broker is unreachable. */
+function fleetDiagnostics(f: Record<string, unknown>, hardwareId: string): DiagnosticStatusInput {
+  const num = (k: string) => (typeof f[k] === "number" ? (f[k] as number) : Number.NaN);
+  const values: Record<string, string | number | boolean> = {
+    connected: f.connected === true,
+    peers: num("peers"),
+    "samples received": num("received"),
+    "samples used": num("used"),
+    "samples down-weighted by own labels": num("overridden"),
+    "samples sent": num("sent"),
+    "bytes/s in": num("bytesInPerSec"),
+    "bytes/s out": num("bytesOutPerSec"),
+    "backlog (batches)": num("backlog"),
+    "backlog dropped": num("backlogDropped"),
+    "rejected total": num("rejectedTotal"),
+  };
+  for (const [reason, n] of Object.entries((f.rejected ?? {}) as Record<string, number>))
+    values[`rejected: ${reason}`] = n;
+  return {
+    level: f.connected === true ? DIAGNOSTIC_LEVEL.OK : DIAGNOSTIC_LEVEL.WARN,
+    name: "terrain_learner: fleet",
+    message:
+      f.connected === true ? `sharing with ${num("peers")} peers` : "broker unreachable: learning alone",
+    hardwareId,
+    values,
+  };
+}
+
 /** Inputs older than this (s) make the status WARN. */
 const STALE_AFTER = 2;
 
@@ -404,6 +432,7 @@ export function diagnosticsMessage(d: DiagnosticsInput): Outgoing {
     },
   ];
   if (s) for (const [kind, n] of Object.entries(s.problems)) statuses[1]!.values[`problems: ${kind}`] = n;
+  if (s?.fleet) statuses.push(fleetDiagnostics(s.fleet, d.hardwareId));
   return {
     key: "diagnostics",
     topic: "/diagnostics",

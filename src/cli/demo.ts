@@ -19,7 +19,7 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
-import { CONFIG_HELP, collect } from "./options.ts";
+import { CONFIG_HELP, collect, FLEET_HELP } from "./options.ts";
 import {
   formatSummary,
   jsonResult,
@@ -140,7 +140,9 @@ export function register(program: Command): void {
     .option("--out <dir>", "where report.json and the plots go", "out/demo")
     .option("--cache <dir>", "where generated bags are cached", ".cache")
     .option("--regenerate", "generate the bag even if it is cached")
-    .option("--json", "print one JSON object with the results");
+    .option("--json", "print one JSON object with the results")
+    .option("--fleet <url>", FLEET_HELP)
+    .option("--robot-id <id>", "robot id in the fleet's topics (default: mqtt.robot_id)");
   addLiveViewOptions(cmd)
     .addHelpText(
       "after",
@@ -161,6 +163,8 @@ ground it shows exists (prequential), next to a baseline that always predicts th
             cache: string;
             regenerate?: boolean;
             json?: boolean;
+            fleet?: string;
+            robotId?: string;
           } & LiveViewFlags,
         ) => {
           if (!Number.isInteger(o.seed) || o.seed < 0)
@@ -170,6 +174,8 @@ ground it shows exists (prequential), next to a baseline that always predicts th
           let config: Config;
           try {
             config = loadConfig(o.config);
+            if (o.fleet !== undefined) config.fleet.url = o.fleet;
+            if (o.robotId !== undefined) config.mqtt.robot_id = o.robotId;
             // Before minutes of simulation: the report folder and the cache must be usable.
             await checkOutputs(
               [

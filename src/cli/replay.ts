@@ -11,6 +11,7 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { applyMqttFlags, attachPipelineMqtt } from "../adapters/controls.ts";
 import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
+import { fleetFromConfig } from "../adapters/mqtt-fleet.ts";
 import { OutputRecorder } from "../adapters/ros2-recorder.ts";
 import type { ImageFrame, RoughnessGrid } from "../core/types.ts";
 import type { EvalSummary } from "../eval/evaluator.ts";
@@ -34,7 +35,7 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
-import { CONFIG_HELP, collect } from "./options.ts";
+import { CONFIG_HELP, collect, FLEET_HELP } from "./options.ts";
 import {
   addTopicOptions,
   applyTopicFlags,
@@ -134,6 +135,8 @@ export interface ReplayResult {
   /** Everything the evaluator computed (over all cells, whole run, terrain table, options). */
   evalDetails?: EvalSummary;
   supervisor: unknown;
+  /** Fleet sharing counters (with fleet.url). */
+  fleet?: Record<string, unknown>;
 }
 
 /** The report folder of a run: --report-dir, or out/<bag name>. */
@@ -168,6 +171,13 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   let simMetadata: Awaited<ReturnType<typeof readMcapMetadata>> | undefined;
   let writer: Ros2McapWriter | undefined;
   let pipeline: Awaited<ReturnType<typeof createPipeline>>;
+  let fleet: ReturnType<typeof fleetFromConfig>;
+  try {
+    fleet = fleetFromConfig(opts.config, warn);
+  } catch (err) {
+    await source.close();
+    throw new UserError((err as Error).message);
+  }
   try {
     info = await source.info();
     requireTopics(opts.bag, info, opts.config, REPLAY_TOPICS);
@@ -189,9 +199,12 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       simMetadata,
       overlay: opts.record !== undefined || opts.liveView !== undefined,
       costmap: true,
+      sampleSources: fleet ? [fleet] : [],
       warn,
     });
+    fleet?.attach(pipeline);
   } catch (err) {
+    await fleet?.close();
     await writer?.abort().catch(() => {});
     await source.close();
     throw err;
@@ -200,6 +213,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   try {
     mqtt = attachPipelineMqtt(pipeline, opts.config, warn);
   } catch (err) {
+    await fleet?.close();
     await pipeline.close();
     await writer?.abort().catch(() => {});
     await source.close();
@@ -343,6 +357,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     sub.unsubscribe();
     live?.close();
     await mqtt?.close();
+    await fleet?.close();
     await pipeline.close();
     await source.close();
     // A run that failed leaves whatever was at the recording path before.
@@ -406,6 +421,7 @@ function toResult(s: PipelineSummary, opts: ReplayRunOptions): ReplayResult {
     ...(opts.record ? { record: resolve(opts.record) } : {}),
     ...(e ? { evalDetails: e } : {}),
     supervisor: s.supervisor,
+    ...(s.fleet ? { fleet: s.fleet } : {}),
   };
 }
 
@@ -448,6 +464,13 @@ export function formatSummary(r: ReplayResult): string {
     );
   if (r.record) lines.push(`recording: ${r.record}`);
   if (r.checkpoint) lines.push(`checkpoint: ${r.checkpoint}`);
+  if (r.fleet) {
+    const q = r.fleet as Record<string, number> & { rejected: Record<string, number> };
+    const rejected = Object.entries(q.rejected).map(([k, v]) => `${k} ${v}`);
+    lines.push(
+      `fleet: ${q.peers} peers; received ${q.received} samples, used ${q.used} (${q.overridden} down-weighted by own labels), rejected ${rejected.length ? rejected.join(", ") : "none"}; sent ${q.sent}; ${f((q.bytesOutPerSec ?? 0) / 1000, 1)} kB/s out, ${f((q.bytesInPerSec ?? 0) / 1000, 1)} kB/s in`,
+    );
+  }
   const problems = Object.entries(r.problems);
   if (problems.length) lines.push(`problems: ${problems.map(([k, v]) => `${k} ${v}`).join(", ")}`);
   return `${lines.join("\n")}\n`;
@@ -531,7 +554,8 @@ export function register(program: Command): void {
       "save the learner's checkpoint into this folder at the end (for export)",
     )
     .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
-    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)");
+    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)")
+    .option("--fleet <url>", FLEET_HELP);
   addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"]);
   addLiveViewOptions(cmd)
     .addHelpText(
@@ -571,6 +595,7 @@ Examples:
             saveCheckpoint?: string;
             mqtt?: string;
             robotId?: string;
+            fleet?: string;
           } & TopicFlags &
             LiveViewFlags,
         ) => {
@@ -586,6 +611,7 @@ Examples:
           try {
             config = loadConfig(o.config);
             applyMqttFlags(config, o);
+            if (o.fleet !== undefined) config.fleet.url = o.fleet;
             applyTopicFlags(config, o);
           } catch (err) {
             throw new UserError((err as Error).message);

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { attachPipelineMqtt } from "../adapters/controls.ts";
 import { attachLiveView, tapInputs } from "../adapters/live-view/index.ts";
+import { fleetFromConfig } from "../adapters/mqtt-fleet.ts";
 import { loadRclnodejs, startRosNode } from "../adapters/ros2.ts";
 import { configFromRosArgs, parseRosArgs } from "../adapters/ros2-params.ts";
 import { checkOutputs } from "../io/safe-output.ts";
@@ -17,13 +18,14 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
-import { CONFIG_HELP, collect } from "./options.ts";
+import { CONFIG_HELP, collect, FLEET_HELP } from "./options.ts";
 
 export function register(program: Command): void {
   const cmd = program
     .command("ros")
     .description("run the live ROS 2 node terrain_learner (needs a sourced ROS 2 and rclnodejs)")
     .option("-c, --config <file>", CONFIG_HELP, collect)
+    .option("--fleet <url>", FLEET_HELP)
     .allowUnknownOption(true)
     .allowExcessArguments(true);
   addLiveViewOptions(cmd)
@@ -48,7 +50,7 @@ Examples:
   terrain-learner ros --live-view --ros-args --params-file launch/params.yaml   # + Foxglove on ws://127.0.0.1:8765`,
     )
     .action(
-      action(async (o: { config?: string[] } & LiveViewFlags) => {
+      action(async (o: { config?: string[]; fleet?: string } & LiveViewFlags) => {
         // Commander does not know the ROS arguments: read them from the raw command line.
         const argv = process.argv;
         const rosArgs = parseRosArgsSafe(argv.slice(argv.indexOf("ros") + 1));
@@ -58,6 +60,13 @@ Examples:
         } catch (err) {
           if (err instanceof ConfigError) throw new UserError(err.message);
           throw err;
+        }
+        if (o.fleet !== undefined) config.fleet.url = o.fleet;
+        let fleet: ReturnType<typeof fleetFromConfig>;
+        try {
+          fleet = fleetFromConfig(config, (line) => process.stderr.write(`${line}\n`));
+        } catch (err) {
+          throw new UserError((err as Error).message);
         }
         if (config.learner.checkpoint_dir) {
           // Checked before the node starts, not when the first save is asked for.
@@ -81,7 +90,9 @@ Examples:
           mode: "live",
           overlay: config.ros.publish_overlay || liveView !== undefined,
           costmap: true,
+          sampleSources: fleet ? [fleet] : [],
         });
+        fleet?.attach(pipeline);
         const live = liveView ? attachLiveView(liveView, pipeline, config) : undefined;
         let handle: ReturnType<typeof startRosNode>;
         let mqtt: ReturnType<typeof attachPipelineMqtt>;
@@ -95,6 +106,7 @@ Examples:
           // The pipeline's worker threads would keep the process alive after the error.
           live?.close();
           await liveView?.close();
+          await fleet?.close();
           await pipeline.close();
           rcl.shutdown();
           throw err;
@@ -108,6 +120,7 @@ Examples:
         live?.close();
         await liveView?.close();
         await mqtt?.close();
+        await fleet?.close();
         await pipeline.close();
         rcl.shutdown();
       }),

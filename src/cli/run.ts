@@ -8,6 +8,7 @@ import { map } from "rxjs";
 import { mqttHandlers, pipelineControls } from "../adapters/controls.ts";
 import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
 import { attachMqtt, type MqttTelemetry, redactUrl, toJson, validateMqttOptions } from "../adapters/mqtt.ts";
+import { fleetFromConfig } from "../adapters/mqtt-fleet.ts";
 import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
 import { checkOutputs } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
@@ -19,13 +20,14 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
-import { CONFIG_HELP, collect } from "./options.ts";
+import { CONFIG_HELP, collect, FLEET_HELP } from "./options.ts";
 
 export interface RunCliOptions extends LiveViewFlags {
   serial?: string;
   baud?: number;
   mode?: string;
   mqtt?: string;
+  fleet?: string;
   robotId?: string;
   config?: string[];
   duration?: number;
@@ -49,6 +51,7 @@ export function applyRunFlags(config: Config, o: RunCliOptions): Config {
   }
   if (o.mqtt !== undefined) config.mqtt.url = o.mqtt;
   if (o.robotId !== undefined) config.mqtt.robot_id = o.robotId;
+  if (o.fleet !== undefined) config.fleet.url = o.fleet;
   if (config.mqtt.url) validateMqttOptions(config.mqtt);
   return config;
 }
@@ -77,20 +80,25 @@ export async function runLive(config: Config, opts: RunOptions = {}): Promise<Ru
   }
   // Labels are what a camera-less runner produces: always publish them.
   config.mqtt.publish_labels = true;
+  const fleet = fleetFromConfig(config, log);
   const pipeline = await createPipeline(config, {
     mode: "live",
     overlay: false,
     costmap: false,
     statsEvery: Math.max(1, 1 / config.mqtt.learner_rate),
+    sampleSources: fleet ? [fleet] : [],
     warn: log,
   });
   try {
+    fleet?.attach(pipeline);
     return await runWithPipeline(config, opts, pipeline, log);
   } catch (err) {
     // Closing twice is harmless; an early error must not leave the pipeline's worker threads
     // keeping the process alive.
     await pipeline.close().catch(() => {});
     throw err;
+  } finally {
+    await fleet?.close();
   }
 }
 
@@ -220,6 +228,7 @@ export function register(program: Command): void {
       "broker URL, mqtt://host:1883 or mqtts://host:8883 (default: mqtt.url; none: no MQTT)",
     )
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)")
+    .option("--fleet <url>", FLEET_HELP)
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--json", "print each label as one JSON object per line on stdout")
     .option("--duration <s>", "stop after s seconds", positiveNumber("--duration"));

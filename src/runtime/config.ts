@@ -12,6 +12,7 @@ import { ConfigError, mergeDocument, type Obj, parseYamlText } from "./params-fi
 
 export { ConfigError } from "./params-file.ts";
 
+import { FleetSchema } from "../fleet/config.ts";
 import { LearnerSchema } from "../learning/config.ts";
 
 export { LearnerSchema };
@@ -491,6 +492,7 @@ export const ConfigSchema = z.strictObject({
   learner: LearnerSchema.meta({ description: "Backbone (ONNX) and the online head (tfjs)" }),
   outputs: OutputsSchema.meta({ description: "Costmap, roughness ahead, speed limit, overlay" }),
   mqtt: MqttSchema.meta({ description: "Fleet telemetry over MQTT" }),
+  fleet: FleetSchema.meta({ description: "Sharing training samples with peer robots over MQTT (--fleet)" }),
   serial: SerialSchema.meta({ description: "Serial IMU / odometry (terrain-learner run only)" }),
   ros: RosSchema.meta({ description: "The ROS 2 node" }),
   live_view: LiveViewSchema.meta({ description: "Foxglove WebSocket live view (--live-view)" }),

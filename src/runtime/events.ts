@@ -86,6 +86,8 @@ export interface PipelineStats {
   framesRecomputed: number;
   /** Sensor faults the pipeline sees across streams (bad samples by reason are in `supervisor`). */
   diagnostics: PipelineDiagnostics;
+  /** Fleet sharing counters (docs/fleet.md), when a sample source reports them. */
+  fleet?: Record<string, unknown>;
 }
 
 export interface PipelineDiagnostics {

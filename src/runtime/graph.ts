@@ -200,7 +200,8 @@ export class StreamGraph {
   }
 
   stats(): PipelineStats {
-    return pipelineStats({
+    const fleet = this.parts.sampleSources.find((s) => s.stats)?.stats?.();
+    const stats = pipelineStats({
       clock: this.#clock,
       supervision: this.#supervision,
       learning: this.#learning,
@@ -209,5 +210,6 @@ export class StreamGraph {
       frames: { framesIn: this.#framesIn, framesDropped: this.#live?.dropped ?? 0 },
       problems: this.#problems.counts,
     });
+    return fleet ? { ...stats, fleet } : stats;
   }
 }

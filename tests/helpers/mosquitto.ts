@@ -43,7 +43,13 @@ export class Mosquitto {
   private child: ChildProcess | undefined;
   private output = "";
 
-  private constructor(port: number, dir: string, persistent: boolean, listenerOptions: readonly string[]) {
+  private constructor(
+    port: number,
+    dir: string,
+    persistent: boolean,
+    listenerOptions: readonly string[],
+    auth: { passwordFile: string; aclFile: string } | undefined,
+  ) {
     this.port = port;
     this.dir = dir;
     // Started as root, mosquitto drops to the `mosquitto` user, which must be able to save here.
@@ -52,7 +58,9 @@ export class Mosquitto {
       `listener ${port} 127.0.0.1`,
       // Options of this listener (TLS files, require_certificate) must follow its `listener` line.
       ...listenerOptions,
-      "allow_anonymous true",
+      ...(auth
+        ? ["allow_anonymous false", `password_file ${auth.passwordFile}`, `acl_file ${auth.aclFile}`]
+        : ["allow_anonymous true"]),
       "log_dest stderr",
       "log_type error",
       "log_type warning",
@@ -79,6 +87,8 @@ export class Mosquitto {
       persistent?: boolean;
       listenerOptions?: readonly string[];
       dir?: string;
+      /** Users and an ACL instead of anonymous access (files readable by the broker). */
+      auth?: { passwordFile: string; aclFile: string };
     } = {},
   ): Promise<Mosquitto> {
     const broker = new Mosquitto(
@@ -86,6 +96,7 @@ export class Mosquitto {
       options.dir ?? mkdtempSync(join(tmpdir(), "tl-mosquitto-")),
       options.persistent ?? false,
       options.listenerOptions ?? [],
+      options.auth,
     );
     if (options.started ?? true) await broker.start();
     return broker;

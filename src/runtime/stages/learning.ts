@@ -10,6 +10,8 @@ import type { SampleRows } from "./supervision.ts";
 /** Extra training rows taken at each training tick (a fleet's peers), before the block runs. */
 export interface SampleSource {
   take(stamp: Stamp): readonly SampleRows[] | undefined;
+  /** Counters for the pipeline's stats (`fleet` in PipelineStats). */
+  stats?(): Record<string, unknown>;
 }
 
 export class LearningStage {

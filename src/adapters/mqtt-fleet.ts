@@ -1,0 +1,310 @@
+// Fleet sharing over MQTT (docs/fleet.md): the broker side of src/fleet/exchange.ts.
+//
+//   <prefix>/fleet/<robot_id>/samples    batches of own training samples, QoS 1, every batch_period
+//   <prefix>/fleet/<robot_id>/snapshot   retained reservoir of own samples, QoS 1, every snapshot_period
+//
+// Each robot subscribes to `<prefix>/fleet/+/samples` and `<prefix>/fleet/+/snapshot`; the retained
+// snapshots reach a robot the moment it subscribes. Batches are made on the sensor clock (the
+// learning stage's training ticks), so a fast replay shares as much per sensor second as a robot.
+// While the broker is down, batches wait in a bounded backlog (oldest dropped, counted) and go out
+// in order on reconnect; mqtt.js reconnects every mqtt.reconnect_period and keeps no queue of its own.
+
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { Subscription } from "rxjs";
+import { encodeBatch, FLEET_LAYOUT_VERSION, type FleetBatch, type FleetModel } from "../fleet/codec.ts";
+import { FleetExchange, type FleetRows } from "../fleet/exchange.ts";
+import { resolveBackbonePath } from "../learning/backbone.ts";
+import type { Config } from "../runtime/config.ts";
+import type { GraphTaps, SampleSource } from "../runtime/pipeline.ts";
+import { redactUrl, validateMqttOptions } from "./mqtt.ts";
+
+export interface FleetStatus {
+  connected: boolean;
+  robotId: string;
+  reconnects: number;
+  peers: number;
+  /** Peer samples accepted into the pool / handed to the learner / down-weighted by own labels. */
+  received: number;
+  used: number;
+  overridden: number;
+  rejected: Record<string, number>;
+  rejectedTotal: number;
+  sent: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Mean since the first connection. */
+  bytesInPerSec: number;
+  bytesOutPerSec: number;
+  backlog: number;
+  backlogDropped: number;
+  /** Publisher wall clock to ours, ms (same-host clocks; across hosts it includes their skew). */
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
+  lastError: string;
+  [key: string]: unknown;
+}
+
+/** The model key of a backbone file: the first 16 bytes of its SHA-256. */
+export function backboneHash(path: string): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(readFileSync(path)).digest().subarray(0, 16));
+}
+
+export function fleetModel(config: Config, backboneChannels: number, headChannels: number): FleetModel {
+  return {
+    backboneHash: backboneHash(resolveBackbonePath(config.learner.backbone)),
+    channels: headChannels,
+    backboneChannels,
+    inputWidth: config.learner.input_width,
+    layoutVersion: FLEET_LAYOUT_VERSION,
+  };
+}
+
+export function fleetTopics(prefix: string, robotId: string) {
+  const base = `${prefix.replace(/\/+$/, "")}/fleet`;
+  return {
+    samples: `${base}/${robotId}/samples`,
+    snapshot: `${base}/${robotId}/snapshot`,
+    subscribe: [`${base}/+/samples`, `${base}/+/snapshot`],
+    parse(topic: string): { robotId: string; kind: "samples" | "snapshot" } | undefined {
+      if (!topic.startsWith(`${base}/`)) return undefined;
+      const [id, kind, ...rest] = topic.slice(base.length + 1).split("/");
+      if (!id || rest.length || (kind !== "samples" && kind !== "snapshot")) return undefined;
+      return { robotId: id, kind };
+    },
+  };
+}
+
+export interface FleetLinkOptions {
+  log?: (line: string) => void;
+  /** Test hook: options passed on to mqtt.connect after ours. */
+  clientOptions?: Partial<IClientOptions>;
+  now?: () => number;
+}
+
+/**
+ * One robot's fleet connection. `source` goes into the pipeline (createPipeline's sampleSources);
+ * `attach` starts sharing once the pipeline (hence the feature layout) exists.
+ */
+export class FleetLink implements SampleSource {
+  exchange: FleetExchange | undefined;
+  readonly #config: Config;
+  readonly #log: (line: string) => void;
+  readonly #opts: FleetLinkOptions;
+  readonly #topics: ReturnType<typeof fleetTopics>;
+  readonly #backlog: { topic: string; payload: Buffer; retain: boolean }[] = [];
+  #client: MqttClient | undefined;
+  #sub: Subscription | undefined;
+  #connects = 0;
+  #backlogDropped = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #since = Number.NaN;
+  #lastError = "";
+  readonly #latency: number[] = [];
+  #closing = false;
+
+  constructor(config: Config, opts: FleetLinkOptions = {}) {
+    const f = config.fleet;
+    validateMqttOptions({
+      url: f.url,
+      robot_id: config.mqtt.robot_id,
+      topic_prefix: config.mqtt.topic_prefix,
+    });
+    this.#config = config;
+    this.#log = opts.log ?? (() => undefined);
+    this.#opts = opts;
+    this.#topics = fleetTopics(config.mqtt.topic_prefix, config.mqtt.robot_id);
+  }
+
+  #now(): number {
+    return (this.#opts.now ?? Date.now)() / 1000;
+  }
+
+  /** Starts sharing: the model from the pipeline's backbone and head, own rows from its samples$ tap. */
+  attach(pipeline: { taps: GraphTaps; backbone: { channels: number }; learner: { channels: number } }): void {
+    this.start(fleetModel(this.#config, pipeline.backbone.channels, pipeline.learner.channels));
+    this.#sub = pipeline.taps.samples$.subscribe((rows) => this.exchange?.offerOwn(rows));
+  }
+
+  /** Starts sharing with a given model (attach does it for a pipeline; the load bench calls it). */
+  start(model: FleetModel): void {
+    if (this.exchange) return;
+    const c = this.#config;
+    this.exchange = new FleetExchange(c.mqtt.robot_id, model, c.fleet, c.learner.seed);
+    const f = c.fleet;
+    const read = (what: string, path: string) => {
+      try {
+        return readFileSync(path);
+      } catch (err) {
+        throw new Error(`fleet: cannot read ${what} file ${path}: ${(err as NodeJS.ErrnoException).code}`);
+      }
+    };
+    const options: IClientOptions = {
+      clientId: `terrain-learner-fleet-${c.mqtt.robot_id}-${Math.random().toString(16).slice(2, 8)}`,
+      clean: true,
+      keepalive: c.mqtt.keepalive,
+      reconnectPeriod: c.mqtt.reconnect_period * 1000,
+      connectTimeout: c.mqtt.connect_timeout * 1000,
+      queueQoSZero: false,
+      resubscribe: false,
+      reconnectOnConnackError: true,
+      rejectUnauthorized: f.reject_unauthorized,
+      ...(f.username ? { username: f.username } : {}),
+      ...(f.password ? { password: f.password } : {}),
+      ...(f.ca ? { ca: read("CA", f.ca) } : {}),
+      ...(f.cert ? { cert: read("certificate", f.cert) } : {}),
+      ...(f.key ? { key: read("key", f.key) } : {}),
+      ...this.#opts.clientOptions,
+    };
+    const client = mqtt.connect(f.url, options);
+    this.#client = client;
+    client.on("connect", () => this.#onConnect());
+    client.on("error", (err) => this.#error(err.message));
+    client.on("message", (topic, payload) => this.#onMessage(topic, payload));
+    this.#log(`fleet: connecting to ${redactUrl(f.url)} as '${c.mqtt.robot_id}'`);
+  }
+
+  #error(message: string): void {
+    if (message !== this.#lastError) this.#log(`fleet: ${message}`);
+    this.#lastError = message;
+  }
+
+  #onConnect(): void {
+    this.#connects++;
+    if (!Number.isFinite(this.#since)) this.#since = this.#now();
+    this.#log(`fleet: connected${this.#connects > 1 ? ` (reconnect ${this.#connects - 1})` : ""}`);
+    this.#client!.subscribe(this.#topics.subscribe, { qos: 1 }, (err) => {
+      if (err) this.#error(`subscribe: ${err.message}`);
+    });
+    for (const m of this.#backlog.splice(0)) this.#send(m.topic, m.payload, m.retain);
+  }
+
+  #onMessage(topic: string, payload: Buffer): void {
+    const ex = this.exchange;
+    const t = this.#topics.parse(topic);
+    if (!ex || !t || t.robotId === ex.robotId) return;
+    this.#bytesIn += payload.length;
+    const now = this.#now();
+    const r = ex.receive(new Uint8Array(payload.buffer, payload.byteOffset, payload.length), t.robotId, now);
+    if (r.ok && r.batch.kind === "samples") {
+      this.#latency.push((now - r.batch.sent) * 1000);
+      if (this.#latency.length > 2000) this.#latency.splice(0, 1000);
+    }
+  }
+
+  #send(topic: string, payload: Buffer, retain: boolean): void {
+    const client = this.#client;
+    if (!client?.connected) {
+      if (retain) {
+        // Only the newest snapshot matters.
+        const i = this.#backlog.findIndex((m) => m.retain);
+        if (i >= 0) this.#backlog.splice(i, 1);
+      }
+      this.#backlog.push({ topic, payload, retain });
+      while (this.#backlog.length > this.#config.fleet.backlog) {
+        this.#backlog.shift();
+        this.#backlogDropped++;
+      }
+      return;
+    }
+    this.#bytesOut += payload.length;
+    client.publish(topic, payload, { qos: 1, retain }, (err) => {
+      if (err) this.#error(err.message);
+    });
+  }
+
+  #publish(b: FleetBatch): void {
+    const topic = b.kind === "snapshot" ? this.#topics.snapshot : this.#topics.samples;
+    const bytes = encodeBatch(b);
+    this.#send(topic, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), b.kind === "snapshot");
+  }
+
+  /** Each training tick (sensor time): publish what is due, hand the learner its peer rows. */
+  take(stamp: number): FleetRows[] | undefined {
+    const ex = this.exchange;
+    if (!ex || this.#closing) return undefined;
+    for (const b of ex.outgoing(stamp, this.#now())) this.#publish(b);
+    return ex.take(stamp);
+  }
+
+  /** Publishes a snapshot now (a robot's last word on clean shutdown). */
+  publishSnapshot(stamp: number): void {
+    if (this.exchange) this.#publish(this.exchange.snapshot(stamp, this.#now()));
+  }
+
+  stats(): FleetStatus {
+    const s = this.exchange?.stats();
+    const dt = Number.isFinite(this.#since) ? Math.max(1e-3, this.#now() - this.#since) : Number.NaN;
+    const lat = [...this.#latency].sort((a, b) => a - b);
+    const q = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! : null);
+    const rejected: Record<string, number> = { ...s?.rejected };
+    return {
+      connected: this.#client?.connected ?? false,
+      robotId: this.#config.mqtt.robot_id,
+      reconnects: Math.max(0, this.#connects - 1),
+      peers: s?.peers ?? 0,
+      received: s?.received ?? 0,
+      used: s?.used ?? 0,
+      overridden: s?.overridden ?? 0,
+      rejected,
+      rejectedTotal: Object.values(rejected).reduce((a, b) => a + b, 0),
+      sent: s?.sent ?? 0,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      bytesInPerSec: Number.isFinite(dt) ? this.#bytesIn / dt : 0,
+      bytesOutPerSec: Number.isFinite(dt) ? this.#bytesOut / dt : 0,
+      backlog: this.#backlog.length,
+      backlogDropped: this.#backlogDropped,
+      latencyP50Ms: q(0.5),
+      latencyP99Ms: q(0.99),
+      lastError: this.#lastError,
+      pool: s?.pool ?? 0,
+      evicted: s?.evicted ?? 0,
+      duplicates: s?.duplicates ?? 0,
+      batchesSent: s?.batchesSent ?? 0,
+      snapshotsSent: s?.snapshotsSent ?? 0,
+      perPeer: s?.perPeer ?? {},
+    };
+  }
+
+  get connected(): boolean {
+    return this.#client?.connected ?? false;
+  }
+
+  /** Resolves once connected (rejects after timeoutMs). */
+  waitConnected(timeoutMs = 10_000): Promise<void> {
+    const client = this.#client;
+    if (!client) return Promise.reject(new Error("fleet: not started"));
+    if (client.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off("connect", done);
+        reject(new Error(`fleet: not connected after ${timeoutMs} ms (${this.#lastError || "no answer"})`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once("connect", done);
+    });
+  }
+
+  /** Sends what is queued when connected, then disconnects. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#sub?.unsubscribe();
+    const client = this.#client;
+    if (!client) return;
+    if (client.connected) await client.endAsync();
+    else await client.endAsync(true);
+    this.#log(`fleet: closed (sent ${this.stats().sent} samples, used ${this.stats().used} from peers)`);
+  }
+}
+
+/** A fleet link when `fleet.url` is set (undefined otherwise); throws for a bad URL or robot id. */
+export function fleetFromConfig(config: Config, log?: (line: string) => void): FleetLink | undefined {
+  return config.fleet.url ? new FleetLink(config, { log }) : undefined;
+}

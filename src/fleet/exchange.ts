@@ -1,0 +1,493 @@
+// What a robot shares with its fleet and takes from it, without any I/O (the MQTT side is
+// src/adapters/mqtt-fleet.ts):
+//
+// - out: the robot's own training rows (the graph's samples$ tap) are thinned to `publish_rate`
+//   samples per sensor second into one batch per `batch_period`; a bounded reservoir of all of them
+//   is the robot's snapshot (retained on the broker, so a robot that joins late has it at once).
+// - in: a peer's payload is validated (codec.ts) and rate-limited per peer; its samples wait in a
+//   bounded pool. Each sensor second the learner takes at most `feed_rate` of them, and no more than
+//   `max_share` of what it trains on (past a one-off `burst` for a late joiner's snapshots).
+// - own labels first: a peer sample whose nearest own sample (standardised feature distance) lies
+//   within `radius` and whose roughness differs from it by more than `tolerance` is down-weighted
+//   to `override_weight`. The same neighbour pairs estimate the offset between the two robots' label
+//   scales (scale.ts).
+
+import { calibrateLogEnergy } from "../core/labeller.ts";
+import { seededRandom } from "../learning/replay-buffer.ts";
+import {
+  type DecodeResult,
+  decodeBatch,
+  type FleetBatch,
+  type FleetModel,
+  type RejectReason,
+} from "./codec.ts";
+import type { FleetConfig } from "./config.ts";
+import { OffsetEstimator, uncalibrate, viaCalibration } from "./scale.ts";
+
+/** Training rows as the learning stage takes them (structurally the graph's SampleRows). */
+export interface FleetRows {
+  stamp: number;
+  features: Float32Array;
+  targets: Float32Array;
+  weights: Float32Array;
+  n: number;
+  channels: number;
+  targetKind: "logEnergy" | "roughness";
+  lo: number;
+  hi: number;
+}
+
+export interface PeerStats {
+  samples: number;
+  batches: number;
+  snapshots: number;
+  /** Label offset (ours − theirs, log10 energy) from shared ground; null until estimated. */
+  offset: number | null;
+  matches: number;
+  lastStamp: number;
+}
+
+export interface FleetCounters {
+  peers: number;
+  received: number;
+  used: number;
+  overridden: number;
+  evicted: number;
+  duplicates: number;
+  rejected: Record<RejectReason, number>;
+  sent: number;
+  batchesSent: number;
+  snapshotsSent: number;
+  pool: number;
+  perPeer: Record<string, PeerStats>;
+}
+
+/** A reservoir of rows in preallocated arrays (Vitter's R when full). */
+class RowStore {
+  readonly features: Float32Array;
+  readonly targets: Float32Array;
+  readonly weights: Float32Array;
+  readonly lo: Float32Array;
+  readonly hi: Float32Array;
+  readonly peer: Int32Array;
+  size = 0;
+  seen = 0;
+  constructor(
+    readonly capacity: number,
+    readonly channels: number,
+    private readonly rand: () => number,
+  ) {
+    this.features = new Float32Array(capacity * channels);
+    this.targets = new Float32Array(capacity);
+    this.weights = new Float32Array(capacity);
+    this.lo = new Float32Array(capacity);
+    this.hi = new Float32Array(capacity);
+    this.peer = new Int32Array(capacity);
+  }
+  /** A slot for a new row (−1: not kept), uniform over everything offered. */
+  slot(): number {
+    this.seen++;
+    if (this.size < this.capacity) return this.size++;
+    const j = Math.floor(this.rand() * this.seen);
+    return j < this.capacity ? j : -1;
+  }
+  put(
+    slot: number,
+    f: Float32Array,
+    fo: number,
+    t: number,
+    w: number,
+    lo: number,
+    hi: number,
+    peer = -1,
+  ): void {
+    const C = this.channels;
+    this.features.set(f.subarray(fo, fo + C), slot * C);
+    this.targets[slot] = t;
+    this.weights[slot] = w;
+    this.lo[slot] = lo;
+    this.hi[slot] = hi;
+    this.peer[slot] = peer;
+  }
+  /** A slot for a new row that always takes it: when full, a random row makes room (true: evicted). */
+  slotEvicting(): { slot: number; evicted: boolean } {
+    if (this.size < this.capacity) return { slot: this.size++, evicted: false };
+    return { slot: Math.floor(this.rand() * this.capacity), evicted: true };
+  }
+  /** Removes slot i by moving the last row into it. */
+  remove(i: number): void {
+    const last = --this.size;
+    if (i === last) return;
+    const C = this.channels;
+    this.features.copyWithin(i * C, last * C, last * C + C);
+    this.targets[i] = this.targets[last]!;
+    this.weights[i] = this.weights[last]!;
+    this.lo[i] = this.lo[last]!;
+    this.hi[i] = this.hi[last]!;
+    this.peer[i] = this.peer[last]!;
+  }
+}
+
+export class FleetExchange {
+  readonly robotId: string;
+  readonly model: FleetModel;
+  readonly #cfg: FleetConfig;
+  readonly #C: number;
+  readonly #rand: () => number;
+  readonly #own: RowStore;
+  readonly #pending: RowStore;
+  readonly #batch: RowStore;
+  // Welford statistics of own features: the metric of "near in feature space".
+  #normN = 0;
+  readonly #mean: Float64Array;
+  readonly #m2: Float64Array;
+  readonly #scale: Float32Array;
+  #ownZ = new Float32Array(0);
+  readonly #q: Float32Array;
+  #ownKind: "logEnergy" | "roughness" = "logEnergy";
+  #lo = Number.NaN;
+  #hi = Number.NaN;
+  #ownFed = 0;
+  #peerFed = 0;
+  #lastTake = Number.NaN;
+  #lastBatch = Number.NaN;
+  #lastSnapshot = Number.NaN;
+  #seq = 0;
+  readonly #peerIds: string[] = [];
+  readonly #peers = new Map<string, PeerStats & { est: OffsetEstimator; tokens: number; at: number }>();
+  readonly counters = {
+    received: 0,
+    used: 0,
+    overridden: 0,
+    evicted: 0,
+    duplicates: 0,
+    sent: 0,
+    batchesSent: 0,
+    snapshotsSent: 0,
+    rejected: {} as Record<RejectReason, number>,
+  };
+
+  constructor(robotId: string, model: FleetModel, cfg: FleetConfig, seed = 1) {
+    this.robotId = robotId;
+    this.model = model;
+    this.#cfg = cfg;
+    const C = model.channels;
+    this.#C = C;
+    this.#rand = seededRandom(seed);
+    this.#own = new RowStore(cfg.own_samples, C, this.#rand);
+    this.#pending = new RowStore(cfg.pool_size, C, this.#rand);
+    this.#batch = new RowStore(Math.max(1, Math.ceil(cfg.publish_rate * cfg.batch_period)), C, this.#rand);
+    this.#mean = new Float64Array(C);
+    this.#m2 = new Float64Array(C);
+    this.#scale = new Float32Array(C).fill(1);
+    this.#q = new Float32Array(C);
+  }
+
+  /** Own training rows (the samples$ tap): into the outgoing batch and the own reservoir. */
+  offerOwn(rows: FleetRows): void {
+    const C = this.#C;
+    if (rows.channels !== C) return;
+    this.#ownKind = rows.targetKind;
+    if (rows.targetKind === "logEnergy" && rows.hi > rows.lo) {
+      this.#lo = rows.lo;
+      this.#hi = rows.hi;
+    }
+    for (let i = 0; i < rows.n; i++) {
+      const t = rows.targets[i]!;
+      const w = rows.weights[i]!;
+      if (!Number.isFinite(t) || !(w > 0)) continue;
+      const o = i * C;
+      let finite = true;
+      for (let k = 0; k < C; k++) if (!Number.isFinite(rows.features[o + k]!)) finite = false;
+      if (!finite) continue;
+      this.#ownFed++;
+      this.#normN++;
+      const inv = 1 / this.#normN;
+      for (let k = 0; k < C; k++) {
+        const x = rows.features[o + k]!;
+        const d = x - this.#mean[k]!;
+        this.#mean[k]! += d * inv;
+        this.#m2[k]! += d * (x - this.#mean[k]!);
+      }
+      const s = this.#own.slot();
+      if (s >= 0) this.#own.put(s, rows.features, o, t, w, rows.lo, rows.hi);
+      const b = this.#batch.slot();
+      if (b >= 0) this.#batch.put(b, rows.features, o, t, w, rows.lo, rows.hi);
+    }
+    if (this.#normN > 1)
+      for (let k = 0; k < C; k++)
+        this.#scale[k] = 1 / Math.max(Math.sqrt(this.#m2[k]! / (this.#normN - 1)), 1e-2);
+  }
+
+  /** What to publish now (sensor time `stamp`): a batch every batch_period, a snapshot every snapshot_period. */
+  outgoing(stamp: number, wallSeconds: number): FleetBatch[] {
+    const out: FleetBatch[] = [];
+    if (!Number.isFinite(this.#lastBatch)) this.#lastBatch = stamp;
+    if (!Number.isFinite(this.#lastSnapshot)) this.#lastSnapshot = stamp;
+    if (stamp - this.#lastBatch >= this.#cfg.batch_period && this.#batch.size > 0) {
+      out.push(this.#toBatch("samples", this.#batch, this.#batch.size, stamp, wallSeconds));
+      this.#batch.size = 0;
+      this.#batch.seen = 0;
+      this.#lastBatch = stamp;
+    }
+    if (stamp - this.#lastSnapshot >= this.#cfg.snapshot_period && this.#own.size > 0) {
+      out.push(this.snapshot(stamp, wallSeconds));
+      this.#lastSnapshot = stamp;
+    }
+    return out;
+  }
+
+  /** The own reservoir (at most snapshot_size rows, a uniform subset) as a snapshot. */
+  snapshot(stamp: number, wallSeconds: number): FleetBatch {
+    const n = Math.min(this.#own.size, this.#cfg.snapshot_size);
+    return this.#toBatch("snapshot", this.#own, n, stamp, wallSeconds);
+  }
+
+  #toBatch(kind: FleetBatch["kind"], store: RowStore, n: number, stamp: number, sent: number): FleetBatch {
+    const C = this.#C;
+    // A subset of the reservoir when it holds more than n: every k-th row from a random start.
+    const step = store.size / n;
+    const start = Math.floor(this.#rand() * step);
+    const features = new Float32Array(n * C);
+    const targets = new Float32Array(n);
+    const weights = new Float32Array(n);
+    const logEnergy = this.#ownKind === "logEnergy" && this.#hi > this.#lo;
+    for (let i = 0; i < n; i++) {
+      const s = Math.min(store.size - 1, start + Math.floor(i * step));
+      features.set(store.features.subarray(s * C, s * C + C), i * C);
+      targets[i] = store.targets[s]!;
+      weights[i] = store.weights[s]!;
+    }
+    const count = kind === "snapshot" ? "snapshotsSent" : "batchesSent";
+    this.counters[count]++;
+    if (kind === "samples") this.counters.sent += n;
+    return {
+      kind,
+      robotId: this.robotId,
+      model: this.model,
+      targetKind: logEnergy ? "logEnergy" : "roughness",
+      n,
+      seq: this.#seq++,
+      stamp,
+      sent,
+      lo: logEnergy ? this.#lo : Number.NaN,
+      hi: logEnergy ? this.#hi : Number.NaN,
+      targets,
+      weights,
+      features,
+    };
+  }
+
+  #reject(reason: RejectReason): DecodeResult & { ok: false } {
+    this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + 1;
+    return { ok: false, reason, detail: reason };
+  }
+
+  /** A peer's payload from topic `<prefix>/fleet/<topicRobotId>/...`; validated, counted, pooled. */
+  receive(bytes: Uint8Array, topicRobotId: string, wallSeconds: number): DecodeResult {
+    const r = decodeBatch(bytes, this.model, { maxBytes: this.#cfg.max_payload_bytes, topicRobotId });
+    if (!r.ok) {
+      this.#reject(r.reason);
+      return r;
+    }
+    const b = r.batch;
+    let peer = this.#peers.get(b.robotId);
+    if (b.kind === "snapshot" && peer && peer.samples > 0) {
+      // A peer's snapshot is what we took from it already (or will): once per peer is enough.
+      this.counters.duplicates++;
+      return r;
+    }
+    if (!peer) {
+      if (this.#peers.size >= this.#cfg.max_peers) return this.#reject("rate");
+      peer = {
+        samples: 0,
+        batches: 0,
+        snapshots: 0,
+        offset: null,
+        matches: 0,
+        lastStamp: b.stamp,
+        est: new OffsetEstimator(),
+        tokens: this.#cfg.receive_rate * 5 + this.#cfg.snapshot_size,
+        at: wallSeconds,
+      };
+      this.#peers.set(b.robotId, peer);
+      this.#peerIds.push(b.robotId);
+    }
+    // Per-peer token bucket on the wall clock: a flooding peer cannot fill the pool alone.
+    const cap = this.#cfg.receive_rate * 5 + this.#cfg.snapshot_size;
+    peer.tokens = Math.min(cap, peer.tokens + (wallSeconds - peer.at) * this.#cfg.receive_rate);
+    peer.at = wallSeconds;
+    if (b.n > peer.tokens) return this.#reject("rate");
+    peer.tokens -= b.n;
+    if (b.kind === "snapshot") peer.snapshots++;
+    else peer.batches++;
+    peer.samples += b.n;
+    peer.lastStamp = b.stamp;
+    const index = this.#peerIds.indexOf(b.robotId);
+    const raw = b.targetKind === "logEnergy";
+    for (let i = 0; i < b.n; i++) {
+      this.counters.received++;
+      const { slot, evicted } = this.#pending.slotEvicting();
+      if (evicted) this.counters.evicted++;
+      this.#pending.put(
+        slot,
+        b.features,
+        i * this.#C,
+        b.targets[i]!,
+        b.weights[i]!,
+        raw ? b.lo : Number.NaN,
+        raw ? b.hi : Number.NaN,
+        index,
+      );
+    }
+    return r;
+  }
+
+  /** Own samples standardised with the current statistics (once per take: the metric moves slowly). */
+  #refreshOwnZ(): void {
+    const C = this.#C;
+    const own = this.#own;
+    if (this.#ownZ.length < own.capacity * C) this.#ownZ = new Float32Array(own.capacity * C);
+    for (let j = 0; j < own.size; j++)
+      for (let k = 0; k < C; k++) this.#ownZ[j * C + k] = own.features[j * C + k]! * this.#scale[k]!;
+  }
+
+  /** Standardised RMS distance to the nearest own sample, and its index (−1: no own samples). */
+  #nearestOwn(f: Float32Array, o: number): { d: number; j: number } {
+    const C = this.#C;
+    const q = this.#q;
+    for (let k = 0; k < C; k++) q[k] = f[o + k]! * this.#scale[k]!;
+    let best = Number.POSITIVE_INFINITY;
+    let bj = -1;
+    const z = this.#ownZ;
+    for (let j = 0, n = this.#own.size; j < n; j++) {
+      let d = 0;
+      const b = j * C;
+      // Early exit: most own samples are far from the query after a few channels.
+      for (let k = 0; k < C && d < best; k++) {
+        const e = q[k]! - z[b + k]!;
+        d += e * e;
+      }
+      if (d < best) {
+        best = d;
+        bj = j;
+      }
+    }
+    return { d: Math.sqrt(best / C), j: bj };
+  }
+
+  /** Roughness 0..1 of a log10 label under bounds (or the label itself when it is roughness). */
+  #rough(t: number, lo: number, hi: number): number {
+    return hi > lo ? calibrateLogEnergy(t, lo, hi) : t;
+  }
+
+  /** The peer rows for the learner at this training tick (a SampleSource). */
+  take(stamp: number): FleetRows[] | undefined {
+    const dt = Number.isFinite(this.#lastTake) ? Math.min(5, Math.max(0, stamp - this.#lastTake)) : 1;
+    this.#lastTake = stamp;
+    const share = this.#cfg.max_share;
+    const byShare = this.#cfg.burst + (share / Math.max(1e-6, 1 - share)) * this.#ownFed - this.#peerFed;
+    // The burst (a late joiner's snapshots) goes in at once; after it, feed_rate per second.
+    const burstLeft = Math.max(0, this.#cfg.burst - this.#peerFed);
+    const m = Math.floor(
+      Math.min(this.#pending.size, Math.max(this.#cfg.feed_rate * dt, burstLeft), byShare),
+    );
+    if (!(m > 0)) return undefined;
+    const C = this.#C;
+    const features = new Float32Array(m * C);
+    const targets = new Float32Array(m);
+    const weights = new Float32Array(m);
+    // Our bounds; a robot with no label of its own yet takes the first peer sample's.
+    let lo = this.#lo;
+    let hi = this.#hi;
+    const outKind: FleetRows["targetKind"] = this.#ownKind === "roughness" ? "roughness" : "logEnergy";
+    let n = 0;
+    const p = this.#pending;
+    this.#refreshOwnZ();
+    for (let c = 0; c < m; c++) {
+      const i = Math.floor(this.#rand() * p.size);
+      const o = i * C;
+      const peer = this.#peers.get(this.#peerIds[p.peer[i]!]!)!;
+      const t = p.targets[i]!;
+      const plo = p.lo[i]!;
+      const phi = p.hi[i]!;
+      const peerRaw = phi > plo;
+      let w = p.weights[i]!;
+      let far = false;
+      if (this.#normN > 100)
+        for (let k = 0; k < C && !far; k++)
+          far = Math.abs((p.features[o + k]! - this.#mean[k]!) * this.#scale[k]!) > this.#cfg.max_z;
+      const near = this.#own.size > 0 && !far ? this.#nearestOwn(p.features, o) : { d: Infinity, j: -1 };
+      const close = near.j >= 0 && near.d <= this.#cfg.radius;
+      if (close && peerRaw && outKind === "logEnergy") peer.est.add(this.#own.targets[near.j]! - t);
+      const offset = peer.est.offset;
+      peer.offset = Number.isFinite(offset) ? offset : null;
+      peer.matches = peer.est.matches;
+      features.set(p.features.subarray(o, o + C), n * C);
+      p.remove(i);
+      if (far) {
+        this.#reject("range");
+        continue;
+      }
+      if (outKind === "logEnergy" && !(hi > lo) && peerRaw) {
+        lo = plo;
+        hi = phi;
+      }
+      // The peer's label on our scale (scale.ts).
+      let target: number;
+      if (outKind === "roughness") target = peerRaw ? calibrateLogEnergy(t, plo, phi) : t;
+      else if (!peerRaw) target = hi > lo ? uncalibrate(t, lo, hi) : Number.NaN;
+      else if (Number.isFinite(offset)) target = t + offset;
+      else target = viaCalibration(t, { lo: plo, hi: phi }, { lo, hi });
+      if (!Number.isFinite(target)) continue;
+      if (close) {
+        const own = this.#own;
+        const ownR = this.#rough(own.targets[near.j]!, own.lo[near.j]!, own.hi[near.j]!);
+        const peerR = outKind === "roughness" ? target : this.#rough(target, lo, hi);
+        if (Math.abs(ownR - peerR) > this.#cfg.tolerance) {
+          w *= this.#cfg.override_weight;
+          this.counters.overridden++;
+        }
+      }
+      targets[n] = target;
+      weights[n] = w;
+      n++;
+    }
+    this.#peerFed += n;
+    this.counters.used += n;
+    if (n === 0) return undefined;
+    return [
+      {
+        stamp,
+        features: features.subarray(0, n * C),
+        targets: targets.subarray(0, n),
+        weights: weights.subarray(0, n),
+        n,
+        channels: C,
+        targetKind: outKind,
+        lo: outKind === "logEnergy" ? lo : Number.NaN,
+        hi: outKind === "logEnergy" ? hi : Number.NaN,
+      },
+    ];
+  }
+
+  stats(): FleetCounters {
+    const perPeer: Record<string, PeerStats> = {};
+    for (const [id, p] of this.#peers)
+      perPeer[id] = {
+        samples: p.samples,
+        batches: p.batches,
+        snapshots: p.snapshots,
+        offset: p.offset,
+        matches: p.matches,
+        lastStamp: p.lastStamp,
+      };
+    return {
+      peers: this.#peers.size,
+      ...this.counters,
+      rejected: { ...this.counters.rejected },
+      pool: this.#pending.size,
+      perPeer,
+    };
+  }
+}

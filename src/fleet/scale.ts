@@ -1,0 +1,74 @@
+// One roughness scale across robots whose IMUs feel the same ground differently.
+//
+// A label is log10 of the speed-normalised vibration energy. A different IMU mounting (stiffer or
+// softer mount, another lever arm, another sensor) multiplies that energy by a robot-specific gain,
+// i.e. ADDS a constant to every log10 label: the order of terrains is the same, the numbers are not.
+// (The mounting's orientation alone changes nothing: the labeller rotates into the vertical.)
+//
+// So a peer's labels are moved onto our scale in one of two ways:
+// 1. Offset by shared ground (preferred): where a peer's sample and one of ours are neighbours in
+//    feature space (the same ground looks the same to the same backbone), the difference of their
+//    labels estimates the offset between the two robots' energy scales. The running median of those
+//    differences, once `minMatches` pairs agree, maps every peer label: raw_ours = raw_peer + offset.
+// 2. Calibrated roughness (until then): the peer's label through its own calibration bounds to 0..1,
+//    then back through ours to a log10 energy. Exact when both robots use fixed bounds fitted on
+//    their own IMUs (docs/calibration.md); with running percentiles it is as good as the two robots'
+//    driven ground is alike.
+
+import { CALIBRATION_TAIL, calibrateLogEnergy } from "../core/labeller.ts";
+
+/** Inverse of calibrateLogEnergy on (0, 1): the log10 energy that maps to roughness r under [lo, hi]. */
+export function uncalibrate(r: number, lo: number, hi: number): number {
+  const m = CALIBRATION_TAIL;
+  const slope = (1 - 2 * m) / m;
+  const rr = Math.min(1 - 1e-6, Math.max(1e-6, r));
+  let x: number;
+  if (rr < m) x = (1 - m / rr) / slope;
+  else if (rr > 1 - m) x = 1 + (m / (1 - rr) - 1) / slope;
+  else x = (rr - m) / (1 - 2 * m);
+  return lo + x * (hi - lo);
+}
+
+/** A peer's label moved onto our calibration's scale through both robots' bounds (way 2 above). */
+export function viaCalibration(
+  raw: number,
+  peer: { lo: number; hi: number },
+  ours: { lo: number; hi: number },
+): number {
+  return uncalibrate(calibrateLogEnergy(raw, peer.lo, peer.hi), ours.lo, ours.hi);
+}
+
+/** Running median of label differences (ours − peer's) over matched neighbours, per peer. */
+export class OffsetEstimator {
+  readonly #diffs: number[] = [];
+  #median = Number.NaN;
+  #dirty = false;
+
+  constructor(
+    private readonly window = 256,
+    private readonly minMatches = 30,
+  ) {}
+
+  add(diff: number): void {
+    if (!Number.isFinite(diff)) return;
+    this.#diffs.push(diff);
+    if (this.#diffs.length > this.window) this.#diffs.shift();
+    this.#dirty = true;
+  }
+
+  get matches(): number {
+    return this.#diffs.length;
+  }
+
+  /** The offset, or NaN until minMatches pairs have been seen. */
+  get offset(): number {
+    if (this.#diffs.length < this.minMatches) return Number.NaN;
+    if (this.#dirty) {
+      const s = [...this.#diffs].sort((a, b) => a - b);
+      const h = s.length >> 1;
+      this.#median = s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+      this.#dirty = false;
+    }
+    return this.#median;
+  }
+}

@@ -1,0 +1,102 @@
+// `replay --fleet`: the whole pipeline shares through a real Mosquitto. A peer's retained snapshot
+// (with this backbone and feature layout) is on the broker before the replay starts, next to a
+// retained garbage payload; the replay takes the snapshot, refuses the garbage, publishes its own
+// samples and reports the counters in --json and in the learner's MQTT status.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+import { fleetModel } from "../src/adapters/mqtt-fleet.ts";
+import { encodeBatch } from "../src/fleet/codec.ts";
+import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
+import { seededRandom } from "../src/learning/replay-buffer.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import { featureChannels } from "../src/runtime/features.ts";
+import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
+
+describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tl-replay-fleet-"));
+  const bag = join(dir, "sim.mcap");
+  beforeAll(async () => {
+    await generateWorldBag({ out: bag, seed: 5, duration: 10, camera: { width: 160, height: 120 } });
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("takes a peer's snapshot, refuses garbage, shares its own samples and counts it all", async () => {
+    const broker = await Mosquitto.create();
+    try {
+      const backbone = await Backbone.load(defaultBackbonePath());
+      const model = fleetModel(
+        defaultConfig(),
+        backbone.channels,
+        featureChannels(backbone.channels, "neighbourhood"),
+      );
+      await backbone.close();
+      const n = 50;
+      const rand = seededRandom(4);
+      const snapshot = encodeBatch({
+        kind: "snapshot",
+        robotId: "peer",
+        model,
+        targetKind: "logEnergy",
+        n,
+        seq: 0,
+        stamp: 1,
+        sent: Date.now() / 1000,
+        lo: -1,
+        hi: 1,
+        targets: Float32Array.from({ length: n }, () => rand() * 2 - 1),
+        weights: new Float32Array(n).fill(1),
+        features: Float32Array.from({ length: n * model.channels }, () => rand()),
+      });
+      const peer = await mqtt.connectAsync(broker.url);
+      await peer.publishAsync("terrain-learner/fleet/peer/snapshot", Buffer.from(snapshot), {
+        qos: 1,
+        retain: true,
+      });
+      await peer.publishAsync("terrain-learner/fleet/junk/snapshot", Buffer.from("junk"), {
+        qos: 1,
+        retain: true,
+      });
+      const seen: string[] = [];
+      await peer.subscribeAsync(["terrain-learner/fleet/sim1/samples", "terrain-learner/sim1/learner"]);
+      const learnerStats: Record<string, unknown>[] = [];
+      peer.on("message", (topic, payload) => {
+        seen.push(topic);
+        if (topic.endsWith("/learner")) learnerStats.push(JSON.parse(payload.toString()));
+      });
+      const args = [
+        "bin/terrain-learner.js",
+        "replay",
+        bag,
+        "--json",
+        "--fleet",
+        broker.url,
+        "--mqtt",
+        broker.url,
+        "--robot-id",
+        "sim1",
+      ];
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, args, { maxBuffer: 1 << 26 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+        ),
+      );
+      const fleet = JSON.parse(out).fleet;
+      expect(fleet.peers).toBe(1);
+      expect(fleet.received).toBe(n);
+      expect(fleet.used).toBeGreaterThan(0);
+      expect(fleet.rejected).toEqual({ schema: 1 });
+      expect(fleet.sent).toBeGreaterThan(0);
+      expect(fleet.bytesOut).toBeGreaterThan(0);
+      expect(seen).toContain("terrain-learner/fleet/sim1/samples");
+      expect(learnerStats.at(-1)?.fleet).toMatchObject({ peers: 1, received: n });
+      await peer.endAsync();
+    } finally {
+      await broker.close();
+    }
+  }, 120_000);
+});

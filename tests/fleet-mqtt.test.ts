@@ -1,0 +1,204 @@
+// Fleet sharing through a real Mosquitto on 127.0.0.1: samples and retained snapshots between
+// robots, a late joiner, hostile payloads, a broker killed and restarted, and per-robot credentials
+// with the ACL of docs/fleet.md (launch/fleet-acl.conf).
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { afterEach, describe, expect, it } from "vitest";
+import { FleetLink } from "../src/adapters/mqtt-fleet.ts";
+import { encodeBatch, type FleetModel } from "../src/fleet/codec.ts";
+import type { FleetRows } from "../src/fleet/exchange.ts";
+import { seededRandom } from "../src/learning/replay-buffer.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const missing = mosquittoMissing();
+if (missing) console.warn(`SKIPPING fleet MQTT tests: ${missing}`);
+
+const C = 8;
+const MODEL: FleetModel = {
+  backboneHash: new Uint8Array(16).fill(3),
+  channels: C,
+  backboneChannels: 4,
+  inputWidth: 320,
+  layoutVersion: 1,
+};
+
+function rows(n: number, seed: number): FleetRows {
+  const rand = seededRandom(seed);
+  return {
+    stamp: 0,
+    features: Float32Array.from({ length: n * C }, () => rand()),
+    targets: Float32Array.from({ length: n }, () => rand() * 2 - 1),
+    weights: new Float32Array(n).fill(1),
+    n,
+    channels: C,
+    targetKind: "logEnergy",
+    lo: -1,
+    hi: 1,
+  };
+}
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+function robot(url: string, id: string, extra: Partial<ReturnType<typeof defaultConfig>["fleet"]> = {}) {
+  const config = defaultConfig();
+  config.mqtt.robot_id = id;
+  config.mqtt.reconnect_period = 0.2;
+  config.fleet = { ...config.fleet, url, snapshot_period: 5, ...extra };
+  const link = new FleetLink(config);
+  open.push(link);
+  link.start(MODEL);
+  return link;
+}
+
+/** Sensor seconds t0..t1 of a robot that labels 50 rows a second. */
+function drive(link: FleetLink, t0: number, t1: number, seed = 1): void {
+  for (let t = t0; t <= t1; t++) {
+    link.exchange!.offerOwn(rows(50, seed + t));
+    link.take(t);
+  }
+}
+
+describe.skipIf(missing)("fleet over a real broker", () => {
+  it("shares samples, gives a late joiner the snapshots, and counts hostile payloads", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const a = robot(broker.url, "a");
+    const b = robot(broker.url, "b");
+    await Promise.all([a.waitConnected(), b.waitConnected()]);
+    drive(a, 0, 6);
+    await waitFor("b receives a's batches", () => b.stats().received >= 6 * 40);
+    expect(b.stats().peers).toBe(1);
+    const fed = b.take(1);
+    expect(fed?.[0]?.n).toBeGreaterThan(0);
+    expect(b.stats().used).toBe(fed![0]!.n);
+    expect(a.stats().bytesOut).toBeGreaterThan(0);
+    expect(b.stats().latencyP99Ms).not.toBeNull();
+
+    // A robot that joins now gets a's retained snapshot at once.
+    const c = robot(broker.url, "c");
+    await c.waitConnected();
+    await waitFor(
+      "c has a's snapshot",
+      () => (c.stats().perPeer as Record<string, { snapshots: number }>).a?.snapshots === 1,
+    );
+    expect(c.stats().received).toBeGreaterThan(0);
+
+    // Hostile and broken peers: garbage, another backbone, a payload claiming to be robot a.
+    const evil = await mqtt.connectAsync(broker.url);
+    const other = { ...MODEL, backboneHash: new Uint8Array(16).fill(9) };
+    const batch = (robotId: string, model: FleetModel) =>
+      Buffer.from(
+        encodeBatch({
+          kind: "samples",
+          robotId,
+          model,
+          targetKind: "logEnergy",
+          n: 1,
+          seq: 0,
+          stamp: 1,
+          sent: Date.now() / 1000,
+          lo: -1,
+          hi: 1,
+          targets: new Float32Array([0.1]),
+          weights: new Float32Array([1]),
+          features: new Float32Array(C).fill(0.5),
+        }),
+      );
+    await evil.publishAsync("terrain-learner/fleet/x/samples", Buffer.from("not a batch"), { qos: 1 });
+    await evil.publishAsync("terrain-learner/fleet/y/samples", batch("y", other), { qos: 1 });
+    await evil.publishAsync("terrain-learner/fleet/z/samples", batch("a", MODEL), { qos: 1 });
+    await evil.publishAsync("terrain-learner/fleet/w/samples", Buffer.alloc(2 * 1024 * 1024), { qos: 1 });
+    await evil.endAsync();
+    await waitFor(
+      () => `every rejection counted (${JSON.stringify(c.stats().rejected)})`,
+      () => c.stats().rejectedTotal === 4,
+    );
+    expect(c.stats().rejected).toEqual({ schema: 1, backbone: 1, spoofed: 1, size: 1 });
+    // Nothing of theirs reached the pool; learning goes on from a.
+    expect(c.stats().peers).toBe(1);
+    const before = c.stats().received;
+    drive(a, 7, 8);
+    await waitFor("c still receives a", () => c.stats().received > before);
+  }, 30_000);
+
+  it("queues a bounded backlog while the broker is down and sends it on reconnect", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const a = robot(broker.url, "a", { backlog: 5 });
+    const b = robot(broker.url, "b");
+    await Promise.all([a.waitConnected(), b.waitConnected()]);
+    drive(a, 0, 2);
+    await waitFor("b receives", () => b.stats().received > 0);
+    await broker.stop();
+    await waitFor("a notices", () => !a.connected);
+    drive(a, 3, 12); // learning goes on; 10 batches + a snapshot for a backlog of 5
+    expect(a.stats().backlog).toBe(5);
+    expect(a.stats().backlogDropped).toBeGreaterThan(0);
+    const before = b.stats().received;
+    await broker.start();
+    await waitFor("both reconnect", () => a.connected && b.connected, 20_000);
+    await waitFor("backlog sent", () => a.stats().backlog === 0);
+    drive(a, 13, 14);
+    await waitFor("b receives again", () => b.stats().received > before);
+    expect(a.stats().reconnects).toBeGreaterThanOrEqual(1);
+  }, 40_000);
+
+  it("with the ACL, a robot publishes only under its own id and one without credentials stays out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tl-fleet-acl-"));
+    const passwords = join(dir, "passwd");
+    writeFileSync(passwords, "");
+    for (const user of ["a", "b", "mallory"]) {
+      const r = spawnSync("mosquitto_passwd", ["-b", passwords, user, `${user}-secret`]);
+      expect(r.status).toBe(0);
+    }
+    const acl = join(dir, "acl");
+    copyFileSync(join(import.meta.dirname, "../launch/fleet-acl.conf"), acl);
+    // Started as root, mosquitto drops to its own user, which must read these.
+    chmodSync(passwords, 0o644);
+    const broker = await Mosquitto.create({ auth: { passwordFile: passwords, aclFile: acl }, dir });
+    open.push(broker);
+    const login = (id: string) => ({ username: id, password: `${id}-secret` });
+    const a = robot(broker.url, "a", login("a"));
+    const b = robot(broker.url, "b", login("b"));
+    await Promise.all([a.waitConnected(), b.waitConnected()]);
+    // Mallory has an account but publishes on a's topic: the broker drops it (ACL).
+    const mallory = await mqtt.connectAsync(broker.url, { ...login("mallory"), protocolVersion: 5 });
+    const payload = Buffer.from(
+      encodeBatch({
+        kind: "samples",
+        robotId: "a",
+        model: MODEL,
+        targetKind: "logEnergy",
+        n: 1,
+        seq: 0,
+        stamp: 1,
+        sent: 0,
+        lo: -1,
+        hi: 1,
+        targets: new Float32Array([0.1]),
+        weights: new Float32Array([1]),
+        features: new Float32Array(C),
+      }),
+    );
+    await mallory.publishAsync("terrain-learner/fleet/a/samples", payload, { qos: 1 }).catch(() => {});
+    await mallory.endAsync();
+    // No credentials: refused, retried, never in; nothing crashes.
+    const stranger = robot(broker.url, "stranger");
+    drive(a, 0, 3);
+    await waitFor("b receives a", () => b.stats().received > 0);
+    await waitFor("stranger was refused", () => /authori|password/i.test(stranger.stats().lastError));
+    expect(stranger.connected).toBe(false);
+    await waitFor("b has all of a's", () => b.stats().received === a.stats().sent);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.stats().received).toBe(a.stats().sent);
+    expect(b.stats().peers).toBe(1);
+  }, 30_000);
+});

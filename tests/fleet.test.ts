@@ -1,0 +1,282 @@
+// The fleet's pure parts: wire format and its validation, the peer pool's bounds and share, own
+// labels over peers' ones, and the label-scale mapping between robots.
+import { describe, expect, it } from "vitest";
+import { diagnosticsMessage } from "../src/adapters/ros2-wiring.ts";
+import { calibrateLogEnergy } from "../src/core/labeller.ts";
+import { decodeBatch, encodeBatch, type FleetBatch, type FleetModel } from "../src/fleet/codec.ts";
+import { FleetSchema } from "../src/fleet/config.ts";
+import { FleetExchange, type FleetRows } from "../src/fleet/exchange.ts";
+import { OffsetEstimator, uncalibrate, viaCalibration } from "../src/fleet/scale.ts";
+import { seededRandom } from "../src/learning/replay-buffer.ts";
+
+const C = 6;
+const model = (hashByte = 7, channels = C): FleetModel => ({
+  backboneHash: new Uint8Array(16).fill(hashByte),
+  channels,
+  backboneChannels: 2,
+  inputWidth: 320,
+  layoutVersion: 1,
+});
+
+function batch(n: number, over: Partial<FleetBatch> = {}): FleetBatch {
+  const rand = seededRandom(n + 1);
+  return {
+    kind: "samples",
+    robotId: "b",
+    model: model(),
+    targetKind: "logEnergy",
+    n,
+    seq: 3,
+    stamp: 100,
+    sent: 1.7e9,
+    lo: -1,
+    hi: 1,
+    targets: Float32Array.from({ length: n }, () => rand() * 2 - 1),
+    weights: new Float32Array(n).fill(1),
+    features: Float32Array.from({ length: n * C }, () => rand()),
+    ...over,
+  };
+}
+
+const limits = { maxBytes: 1 << 20, topicRobotId: "b" };
+
+/** Own rows: features drawn around `centre` (per channel), targets given. */
+function rows(n: number, centre: number, target: number, seed = 1): FleetRows {
+  const rand = seededRandom(seed);
+  return {
+    stamp: 0,
+    features: Float32Array.from({ length: n * C }, () => centre + 0.05 * rand()),
+    targets: new Float32Array(n).fill(target),
+    weights: new Float32Array(n).fill(1),
+    n,
+    channels: C,
+    targetKind: "logEnergy",
+    lo: -1,
+    hi: 1,
+  };
+}
+
+describe("fleet wire format", () => {
+  it("round-trips a batch", () => {
+    const b = batch(5);
+    const r = decodeBatch(encodeBatch(b), model(), limits);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.batch.robotId).toBe("b");
+    expect(r.batch.n).toBe(5);
+    expect(Array.from(r.batch.targets)).toEqual(Array.from(b.targets));
+    expect(Array.from(r.batch.features)).toEqual(Array.from(b.features));
+    expect(r.batch.lo).toBe(-1);
+  });
+
+  it("refuses each kind of bad payload with its reason", () => {
+    const good = encodeBatch(batch(4));
+    const reason = (bytes: Uint8Array, ours = model(), lim = limits) => {
+      const r = decodeBatch(bytes, ours, lim);
+      return r.ok ? "ok" : r.reason;
+    };
+    expect(reason(good)).toBe("ok");
+    expect(reason(good, model(), { maxBytes: 100, topicRobotId: "b" })).toBe("size");
+    expect(reason(good.subarray(0, good.length - 1))).toBe("schema");
+    expect(reason(new TextEncoder().encode("hello, fleet"))).toBe("schema");
+    expect(reason(good, model(9))).toBe("backbone");
+    expect(reason(encodeBatch(batch(4, { model: model(7, C + 1) })), model())).toBe("layout");
+    expect(reason(good, model(), { maxBytes: 1 << 20, topicRobotId: "a" })).toBe("spoofed");
+    const nan = batch(4);
+    nan.features[3] = Number.NaN;
+    expect(reason(encodeBatch(nan))).toBe("non_finite");
+    const huge = batch(4);
+    huge.targets[1] = 1e9;
+    expect(reason(encodeBatch(huge))).toBe("range");
+    expect(reason(encodeBatch(batch(4, { weights: new Float32Array(4).fill(-1) })))).toBe("range");
+    expect(reason(encodeBatch(batch(4, { lo: 2, hi: 1 })))).toBe("range");
+  });
+
+  it("never throws on random or mutated bytes", () => {
+    const rand = seededRandom(42);
+    const good = encodeBatch(batch(3));
+    let ok = 0;
+    for (let i = 0; i < 3000; i++) {
+      const bytes =
+        i % 2
+          ? Uint8Array.from({ length: Math.floor(rand() * 300) }, () => Math.floor(rand() * 256))
+          : good.map((v) => (rand() < 0.02 ? Math.floor(rand() * 256) : v));
+      const r = decodeBatch(bytes, model(), limits);
+      if (r.ok) {
+        ok++;
+        expect(r.batch.features.every(Number.isFinite)).toBe(true);
+      }
+    }
+    expect(ok).toBeLessThan(3000);
+  });
+});
+
+describe("label scale between robots", () => {
+  it("uncalibrate inverts calibrateLogEnergy, tails included", () => {
+    for (const x of [-5, -1.2, -0.3, 0, 0.7, 1.4, 6])
+      expect(uncalibrate(calibrateLogEnergy(x, -1, 1), -1, 1)).toBeCloseTo(x, 4);
+    expect(viaCalibration(0.5, { lo: 0, hi: 1 }, { lo: 10, hi: 12 })).toBeCloseTo(11, 5);
+  });
+
+  it("the offset is the median of matched differences, only once there are enough", () => {
+    const e = new OffsetEstimator(256, 5);
+    for (const d of [0.4, 0.5, 0.45, 9]) e.add(d);
+    expect(e.offset).toBeNaN();
+    e.add(0.42);
+    expect(e.offset).toBeCloseTo(0.45, 6);
+  });
+});
+
+describe("fleet exchange", () => {
+  const cfg = () =>
+    FleetSchema.parse({
+      pool_size: 50,
+      feed_rate: 20,
+      burst: 10,
+      max_share: 0.5,
+      radius: 0.5,
+      tolerance: 0.2,
+      override_weight: 0.1,
+      publish_rate: 8,
+      batch_period: 1,
+      snapshot_size: 16,
+      own_samples: 64,
+    });
+
+  it("publishes thinned batches and a bounded snapshot of own rows", () => {
+    const ex = new FleetExchange("a", model(), cfg());
+    ex.outgoing(0, 0);
+    ex.offerOwn(rows(100, 0, 0.3));
+    const out = ex.outgoing(1, 1);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.n).toBe(8);
+    expect(out[0]!.lo).toBe(-1);
+    const snap = ex.snapshot(2, 2);
+    expect(snap.kind).toBe("snapshot");
+    expect(snap.n).toBe(16);
+    // What it publishes, a peer accepts.
+    const peer = new FleetExchange("b", model(), cfg());
+    expect(peer.receive(encodeBatch(out[0]!), "a", 1).ok).toBe(true);
+    expect(peer.stats().received).toBe(8);
+  });
+
+  it("keeps the pool bounded, feeds at most feed_rate and the share, and counts rejections", () => {
+    const ex = new FleetExchange("a", model(), { ...cfg(), max_z: 1e6 });
+    ex.offerOwn(rows(10, 0, 0.3));
+    for (let i = 0; i < 5; i++) ex.receive(encodeBatch(batch(20, { seq: i })), "b", i);
+    ex.receive(encodeBatch(batch(3, { model: model(1) })), "b", 6);
+    ex.receive(new Uint8Array([1, 2, 3]), "b", 6);
+    const s = ex.stats();
+    expect(s.pool).toBe(50);
+    expect(s.evicted).toBe(50);
+    expect(s.rejected).toEqual({ backbone: 1, schema: 1 });
+    const first = ex.take(0)!;
+    expect(first[0]!.n).toBeLessThanOrEqual(20);
+    // burst 10 + share 0.5 of 10 own rows = at most 20 peer rows in all, whatever the pool holds.
+    let total = first[0]!.n;
+    for (let t = 1; t < 10; t++) total += ex.take(t)?.[0]?.n ?? 0;
+    expect(total).toBe(20);
+    // More own rows make room for more peer rows, at most feed_rate per second.
+    ex.offerOwn(rows(100, 0, 0.3));
+    expect(ex.take(10)![0]!.n).toBe(20);
+    expect(ex.stats().used).toBe(40);
+  });
+
+  it("hands a late joiner its burst at once, then feed_rate per second", () => {
+    const ex = new FleetExchange("a", model(), {
+      ...cfg(),
+      pool_size: 1000,
+      burst: 300,
+      feed_rate: 20,
+      max_z: 1e6,
+    });
+    for (let i = 0; i < 5; i++) ex.receive(encodeBatch(batch(100, { seq: i })), "b", i);
+    expect(ex.take(0)![0]!.n).toBe(300);
+    // Past the burst, with no own rows, the share allows nothing more.
+    expect(ex.take(1)).toBeUndefined();
+    ex.offerOwn(rows(400, 0, 0.3));
+    expect(ex.take(2)![0]!.n).toBe(20);
+  });
+
+  it("down-weights a peer label that disagrees with an own label on the same ground", () => {
+    const ex = new FleetExchange("a", model(), cfg());
+    ex.offerOwn(rows(40, 0, -0.9)); // smooth ground here, own label
+    const near = batch(10, {
+      features: rows(10, 0, 0).features, // the very ground of own rows
+      targets: new Float32Array(10).fill(0.9), // a peer calls the same ground rough
+    });
+    ex.receive(encodeBatch(near), "b", 0);
+    const fed = ex.take(1)!;
+    expect(fed[0]!.n).toBe(10);
+    expect(Math.max(...fed[0]!.weights)).toBeCloseTo(0.1, 6);
+    expect(ex.stats().overridden).toBe(10);
+  });
+
+  it("moves a peer's labels by the offset measured on shared ground", () => {
+    const c = { ...cfg(), pool_size: 500, feed_rate: 500, burst: 500 };
+    const ex = new FleetExchange("a", model(), c);
+    ex.offerOwn(rows(60, 0, -0.5));
+    // The peer's IMU feels 0.4 log10 units more on the same ground.
+    const same = batch(60, {
+      features: rows(60, 0, 0).features,
+      targets: new Float32Array(60).fill(-0.1),
+    });
+    ex.receive(encodeBatch(same), "b", 0);
+    ex.take(1);
+    expect(ex.stats().perPeer.b!.offset).toBeCloseTo(-0.4, 5);
+    const other = batch(5, { targets: new Float32Array(5).fill(0.6), seq: 9 });
+    ex.receive(encodeBatch(other), "b", 1);
+    const fed = ex.take(2)!;
+    expect(fed[0]!.targets[0]).toBeCloseTo(0.2, 5);
+  });
+
+  it("rate-limits a flooding peer and refuses features far outside own ones", () => {
+    const c = { ...cfg(), receive_rate: 10, snapshot_size: 5 };
+    const ex = new FleetExchange("a", model(), c);
+    // Bucket: 5 s × 10/s + 5 = 55 samples; the third 20-sample batch at once is over.
+    const codes = [0, 1, 2].map((i) => ex.receive(encodeBatch(batch(20, { seq: i })), "b", 0));
+    expect(codes.map((r) => r.ok)).toEqual([true, true, false]);
+    expect(ex.stats().rejected.rate).toBe(1);
+    const ex2 = new FleetExchange("a", model(), { ...cfg(), max_z: 30 });
+    ex2.offerOwn(rows(200, 0, 0));
+    const wild = batch(4, { features: new Float32Array(4 * C).fill(1e6) });
+    ex2.receive(encodeBatch(wild), "b", 0);
+    expect(ex2.take(1)).toBeUndefined();
+    expect(ex2.stats().rejected.range).toBe(4);
+  });
+});
+
+describe("fleet in /diagnostics", () => {
+  it("adds a fleet status with the counters, WARN while the broker is unreachable", () => {
+    const fleet = {
+      connected: false,
+      peers: 2,
+      received: 10,
+      used: 7,
+      rejected: { backbone: 3 },
+      rejectedTotal: 3,
+    };
+    const out = diagnosticsMessage({
+      stamp: 1,
+      hardwareId: "/terrain_learner",
+      inputs: {} as never,
+      subscriptions: [],
+      stats: { problems: {}, fleet } as never,
+      latencyMs: { mean: 0, max: 0, count: 0 },
+      learning: true,
+      speedLimitType: "nav2_msgs/msg/SpeedLimit",
+    });
+    const status = (
+      out.message as { status: { name: string; level: number; values: { key: string; value: string }[] }[] }
+    ).status;
+    const f = status.find((s) => s.name === "terrain_learner: fleet")!;
+    expect(f.level).toBe(1);
+    const values = Object.fromEntries(f.values.map((v) => [v.key, v.value]));
+    expect(values).toMatchObject({
+      peers: "2",
+      "samples received": "10",
+      "samples used": "7",
+      "rejected: backbone": "3",
+    });
+  });
+});
