@@ -48,12 +48,12 @@ for (const [w, h] of [
   // What the pipeline runs for a 640×480 camera: downscaled to learner.input_width first.
   const working = await Backbone.load(defaultBackbonePath(), {
     executionProviders: eps,
-    inputWidth: defaultConfig().learner.inputWidth,
+    inputWidth: defaultConfig().learner.input_width,
   });
   const img = textureImage({ rgb: [120, 110, 90], grain: 3, contrast: 40 }, 640, 480, 1);
   const g = working.gridFor(640, 480);
   const out = new Float32Array(g.rows * g.cols * working.channels);
-  results.inputWidth = defaultConfig().learner.inputWidth;
+  results.inputWidth = defaultConfig().learner.input_width;
   results.backboneMs_640x480_atInputWidth = await time(20, () => working.extract(img, out));
   await working.close();
 }
@@ -73,7 +73,7 @@ results.predictMs = await time(200, () => learner.predict(frame.data, cells));
 const steps = 400;
 const trainMs = await time(1, () => learner.train(steps));
 results.trainStepsPerSec = (1000 * steps) / trainMs;
-results.batchSize = cfg.batchSize;
+results.batchSize = cfg.batch_size;
 results.numTensors = learner.stats().numTensors;
 learner.dispose();
 // The same predict with the autoencoder novelty instead of kNN (no n×M distance pass).
@@ -100,7 +100,7 @@ for (const [w, h] of [
 }
 results.headChannels = wideChannels;
 for (const novelty of ["knn", "autoencoder"] as const) {
-  const l = await OnlineLearner.create({ ...cfg, novelty, bufferSize: 5000 }, wideChannels);
+  const l = await OnlineLearner.create({ ...cfg, novelty, buffer_size: 5000 }, wideChannels);
   for (const [w, { data, n }] of wide) {
     l.addSamples(
       data,

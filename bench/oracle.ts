@@ -50,7 +50,7 @@ const cfg = defaultConfig();
 const learnerCfg = { ...cfg.learner, backbone: values.backbone ?? "" };
 const backbone = await Backbone.load(resolveBackbonePath(learnerCfg.backbone), {
   intraOpThreads: 1,
-  inputWidth: learnerCfg.inputWidth,
+  inputWidth: learnerCfg.input_width,
 });
 const context = "neighbourhood" as const;
 const C = featureChannels(backbone.channels, context);
@@ -185,8 +185,8 @@ try {
       // learner.steps_per_second of sensor time, as replay trains the self-supervised head.
       const dt = Number.isNaN(lastTrain) ? 0 : img.stamp - lastTrain;
       lastTrain = img.stamp;
-      const steps = Math.round(dt * learnerCfg.stepsPerSecond);
-      if (steps > 0 && learner.bufferSize >= learnerCfg.minSamples) await learner.train(steps);
+      const steps = Math.round(dt * learnerCfg.steps_per_second);
+      if (steps > 0 && learner.bufferSize >= learnerCfg.min_samples) await learner.train(steps);
     }
   }
 } finally {

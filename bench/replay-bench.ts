@@ -77,7 +77,7 @@ async function replay(): Promise<void> {
   let staged = 0;
   // With the backbone worker (learner.backbone_worker, the default) the backbone runs on another
   // thread: the main thread's share is its wait for a frame's features (what read-ahead did not hide).
-  if (config.learner.backboneWorker) stageMs.backbone = summary.featureWaitMs * frames;
+  if (config.learner.backbone_worker) stageMs.backbone = summary.featureWaitMs * frames;
   for (const s of STAGES) {
     perFrameMs[s] = stageMs[s] / frames;
     staged += stageMs[s];

@@ -17,7 +17,7 @@ if (!dir || (mode !== "train" && mode !== "probe"))
   throw new Error("usage: fault-checkpoint-child.ts train|probe DIR");
 const C = 8;
 const learner = await OnlineLearner.create(
-  { ...defaultConfig().learner, minSamples: 8, bufferSize: 2000, checkpointKeep: 3 },
+  { ...defaultConfig().learner, min_samples: 8, buffer_size: 2000, checkpoint_keep: 3 },
   C,
   { warn: (m: string) => process.stderr.write(`${m}\n`) },
 );

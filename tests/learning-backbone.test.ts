@@ -147,7 +147,7 @@ describe("Backbone (onnxruntime)", () => {
   });
 
   it("loads from config (empty path → bundled model) and gathers cell rows for training samples", async () => {
-    const fromCfg = await Backbone.fromConfig({ ...defaultConfig().learner, backboneThreads: 1 });
+    const fromCfg = await Backbone.fromConfig({ ...defaultConfig().learner, backbone_threads: 1 });
     expect(fromCfg.info.path).toBe(defaultBackbonePath());
     const f = await fromCfg.extract(textureImage({ rgb: [90, 90, 90], grain: 2, contrast: 20 }, 64, 48, 3));
     const rows = gatherCells(f, Int32Array.of(0, 47, 5));
@@ -242,8 +242,8 @@ describe("working resolution (learner.input_width)", () => {
   });
 
   it("defaults to 320 in the config and reaches the backbone through fromConfig", async () => {
-    expect(defaultConfig().learner.inputWidth).toBe(320);
-    const b = await Backbone.fromConfig({ ...defaultConfig().learner, inputWidth: 200 });
+    expect(defaultConfig().learner.input_width).toBe(320);
+    const b = await Backbone.fromConfig({ ...defaultConfig().learner, input_width: 200 });
     expect(b.info.inputWidth).toBe(200);
     await b.close();
     await expect(Backbone.load(defaultBackbonePath(), { inputWidth: 4 })).rejects.toThrow(

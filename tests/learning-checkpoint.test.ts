@@ -12,9 +12,9 @@ const root = mkdtempSync(join(tmpdir(), "tl-ckpt-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const cfg = (over: Partial<LearnerConfig> = {}): LearnerConfig => ({
   ...defaultConfig().learner,
-  minSamples: 8,
-  bufferSize: 500,
-  checkpointKeep: 3,
+  min_samples: 8,
+  buffer_size: 500,
+  checkpoint_keep: 3,
   ...over,
 });
 
@@ -115,7 +115,7 @@ describe("checkpoints", () => {
 
   it("skips a checkpoint from a differently shaped model, and reports no checkpoint in an empty dir", async () => {
     const dir = join(root, "c");
-    const small = await trainedLearner({ hiddenUnits: 4 });
+    const small = await trainedLearner({ hidden_units: 4 });
     await small.saveCheckpoint(dir);
     const warnings: string[] = [];
     const big = await OnlineLearner.create(cfg(), C, { warn: (m) => warnings.push(m) });

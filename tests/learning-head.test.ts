@@ -44,7 +44,7 @@ afterAll(async () => {
 describe("OnlineLearner on real backbone features", () => {
   let learner: OnlineLearner;
   beforeAll(async () => {
-    learner = await OnlineLearner.create(cfg({ bufferSize: 5000 }), bb.channels);
+    learner = await OnlineLearner.create(cfg({ buffer_size: 5000 }), bb.channels);
     for (let seed = 0; seed < 4; seed++) {
       for (const [i, [spec, r]] of TRAINED.entries()) {
         const { data, n } = await features(spec, 100 + 10 * seed + i);
@@ -103,7 +103,7 @@ describe("OnlineLearner on real backbone features", () => {
   });
 
   it("the autoencoder novelty mode separates them too", async () => {
-    const ae = await OnlineLearner.create(cfg({ bufferSize: 5000, novelty: "autoencoder" }), bb.channels);
+    const ae = await OnlineLearner.create(cfg({ buffer_size: 5000, novelty: "autoencoder" }), bb.channels);
     for (const [i, [spec, r]] of TRAINED.entries()) {
       for (let seed = 0; seed < 2; seed++) {
         const { data, n } = await features(spec, 100 + 10 * seed + i);
@@ -117,7 +117,7 @@ describe("OnlineLearner on real backbone features", () => {
   });
 
   it("hands weights to another learner (the live predictor) that then predicts identically", async () => {
-    const copy = await OnlineLearner.create(cfg({ bufferSize: 10 }), bb.channels);
+    const copy = await OnlineLearner.create(cfg({ buffer_size: 10 }), bb.channels);
     const { data, n } = await features(TRAINED[0]?.[0] as TextureSpec, 4242);
     const before = copy.predict(data, n);
     expect(before.confidence.every((c) => c === 0)).toBe(true); // untrained: knows nothing
@@ -127,7 +127,7 @@ describe("OnlineLearner on real backbone features", () => {
     expect(Array.from(b.roughness)).toEqual(Array.from(a.roughness));
     expect(Array.from(b.confidence)).toEqual(Array.from(a.confidence));
     expect(copy.trainSteps).toBe(learner.trainSteps);
-    const wrong = await OnlineLearner.create(cfg({ hiddenUnits: 8 }), bb.channels);
+    const wrong = await OnlineLearner.create(cfg({ hidden_units: 8 }), bb.channels);
     expect(() => wrong.setWeights(new Uint8Array(copy.channels))).toThrow(/too short/);
     const good = await learner.getWeights();
     const C = bb.channels;
@@ -143,7 +143,7 @@ describe("the trainer's kNN search space handed over with the weights", () => {
   it("is taken as it is and predicts exactly as a rebuild; a state that does not fit is ignored", async () => {
     const rand = seededRandom(3);
     const C = bb.channels;
-    const trainer = await OnlineLearner.create(cfg({ bufferSize: 400 }), C);
+    const trainer = await OnlineLearner.create(cfg({ buffer_size: 400 }), C);
     const x = new Float32Array(300 * C).map(() => rand() * 2 - 1);
     const y = new Float32Array(300).map(() => rand());
     trainer.addSamples(x, y);
@@ -153,14 +153,14 @@ describe("the trainer's kNN search space handed over with the weights", () => {
     // The defaults (invariant features, local metric) map the rows before they are compared.
     expect(search?.transform).toBeInstanceOf(Float32Array);
     const knnOf = (l: OnlineLearner) => (l as unknown as { knn: KnnNovelty }).knn;
-    const rebuilt = await OnlineLearner.create(cfg({ bufferSize: 10 }), C);
+    const rebuilt = await OnlineLearner.create(cfg({ buffer_size: 10 }), C);
     rebuilt.setWeights(weights);
-    const restored = await OnlineLearner.create(cfg({ bufferSize: 10 }), C);
+    const restored = await OnlineLearner.create(cfg({ buffer_size: 10 }), C);
     restored.setWeights(weights, search);
     expect(knnOf(restored).searchTransform()).toBe(search!.transform); // not computed again
     expect(knnOf(restored).searchTransform()).toEqual(knnOf(rebuilt).searchTransform());
     expect(knnOf(restored).searchReferences()).toEqual(knnOf(rebuilt).searchReferences());
-    const misfit = await OnlineLearner.create(cfg({ bufferSize: 10 }), C);
+    const misfit = await OnlineLearner.create(cfg({ buffer_size: 10 }), C);
     misfit.setWeights(weights, { transform: null, space: new Float32Array(7) });
     const probe = new Float32Array(50 * C).map(() => rand() * 2 - 1);
     const want = rebuilt.predict(probe, 50);
@@ -182,12 +182,12 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
   const trained = async (
     novelty: "knn" | "autoencoder",
     predictor: "onnx" | "tfjs" = "onnx",
-    noveltyMetric: LearnerConfig["noveltyMetric"] = "standardized",
-    noveltyFeatures: LearnerConfig["noveltyFeatures"] = "all",
+    noveltyMetric: LearnerConfig["novelty_metric"] = "standardized",
+    noveltyFeatures: LearnerConfig["novelty_features"] = "all",
   ) => {
     const probe = await frame(TRAINED[0]?.[0] as TextureSpec, 1);
     const l = await OnlineLearner.create(
-      cfg({ bufferSize: 4000, novelty, noveltyMetric, noveltyFeatures }),
+      cfg({ buffer_size: 4000, novelty, novelty_metric: noveltyMetric, novelty_features: noveltyFeatures }),
       probe.channels,
       { predictor },
     );
@@ -254,7 +254,7 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     // The expanded square ‖z‖² + ‖r‖² − 2z·r would leave √(ε‖z‖²) here; the predictor re-sums the
     // winners' distances directly.
     const { data, n, channels } = await frame(TRAINED[3]?.[0] as TextureSpec, 900);
-    const l = await OnlineLearner.create(cfg({ noveltyNeighbours: 1, minSamples: 16 }), channels);
+    const l = await OnlineLearner.create(cfg({ novelty_neighbors: 1, min_samples: 16 }), channels);
     l.addSamples(data, new Float32Array(n).fill(0.9));
     await l.train(20); // references: 128 of this frame's own rows
     const a = l.predict(data, n);
@@ -287,7 +287,7 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
       // session is built once; new weights are only new input tensors.
       const creations = vi.spyOn(OnnxPredictor, "create");
       const live = await OnlineLearner.create(
-        cfg({ bufferSize: 10, noveltyMetric: metric, noveltyFeatures: feats }),
+        cfg({ buffer_size: 10, novelty_metric: metric, novelty_features: feats }),
         C,
       );
       const untrained = live.predict(data, n);
@@ -330,7 +330,7 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
     const warnings: string[] = [];
     try {
       const probe = await frame(TRAINED[1]?.[0] as TextureSpec, 2);
-      const l = await OnlineLearner.create(cfg({ minSamples: 16 }), probe.channels, {
+      const l = await OnlineLearner.create(cfg({ min_samples: 16 }), probe.channels, {
         warn: (m) => warnings.push(m),
       });
       l.addSamples(probe.data, new Float32Array(probe.n).fill(0.4));
@@ -350,7 +350,7 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
   it("predicts rows in shared memory (the backbone worker's maps) without falling back", async () => {
     const probe = await frame(TRAINED[0]?.[0] as TextureSpec, 4);
     const warnings: string[] = [];
-    const l = await OnlineLearner.create(cfg({ minSamples: 16 }), probe.channels, {
+    const l = await OnlineLearner.create(cfg({ min_samples: 16 }), probe.channels, {
       warn: (m) => warnings.push(m),
     });
     l.addSamples(probe.data, new Float32Array(probe.n).fill(0.3));
@@ -368,7 +368,7 @@ describe("onnxruntime predictor (one session: standardise, MLP, novelty) vs tfjs
 
 describe("label calibration", () => {
   it("trains on raw log-energies through the current bounds, and weights carry the bounds", async () => {
-    const l = await OnlineLearner.create(cfg({ minSamples: 8, batchSize: 32 }), 2);
+    const l = await OnlineLearner.create(cfg({ min_samples: 8, batch_size: 32 }), 2);
     expect(l.labelCalibration).toBeNull();
     // Two kinds of ground: feature (1, 0) at log-energy −1, feature (0, 1) at log-energy +1.
     const n = 200;
@@ -394,7 +394,7 @@ describe("label calibration", () => {
     // A move under 0.5 % of the range is ignored; a checkpointed learner keeps the bounds.
     l.setLabelCalibration(-1.001, 3);
     expect(l.labelCalibration).toEqual({ lo: -1, hi: 3 });
-    const copy = await OnlineLearner.create(cfg({ minSamples: 8, batchSize: 32 }), 2);
+    const copy = await OnlineLearner.create(cfg({ min_samples: 8, batch_size: 32 }), 2);
     copy.setWeights(await l.getWeights());
     expect(copy.labelCalibration).toEqual({ lo: -1, hi: 3 });
     expect(() => l.setLabelCalibration(1, 1)).toThrow(/lo < hi/);
@@ -405,7 +405,7 @@ describe("label calibration", () => {
 
 describe("tensor hygiene", () => {
   it("keeps tf.memory().numTensors flat over 200 train + predict steps", async () => {
-    const learner = await OnlineLearner.create(cfg({ bufferSize: 2000, minSamples: 16 }), bb.channels);
+    const learner = await OnlineLearner.create(cfg({ buffer_size: 2000, min_samples: 16 }), bb.channels);
     const { data, n } = await features(TRAINED[1]?.[0] as TextureSpec, 31);
     const targets = new Float32Array(n).fill(0.7);
     learner.addSamples(data, targets);
@@ -429,7 +429,7 @@ describe("tensor hygiene", () => {
 
   it("is reproducible: same seed and data → same weights", async () => {
     const run = async () => {
-      const l = await OnlineLearner.create(cfg({ bufferSize: 500, minSamples: 16 }), bb.channels);
+      const l = await OnlineLearner.create(cfg({ buffer_size: 500, min_samples: 16 }), bb.channels);
       for (const [i, [spec, r]] of TRAINED.slice(0, 2).entries()) {
         const { data, n } = await features(spec, 55 + i);
         l.addSamples(data, new Float32Array(n).fill(r));

@@ -15,8 +15,8 @@ let bb: Backbone;
 beforeAll(async () => {
   bb = await Backbone.fromConfig({
     backbone: "mobilenetv2",
-    executionProviders: ["cpu"],
-    backboneThreads: 1,
+    execution_providers: ["cpu"],
+    backbone_threads: 1,
   });
 });
 afterAll(async () => bb?.close());

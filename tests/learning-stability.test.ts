@@ -10,8 +10,8 @@ import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
 
 const cfg = (over: Partial<LearnerConfig> = {}): LearnerConfig => ({
   ...defaultConfig().learner,
-  minSamples: 8,
-  batchSize: 32,
+  min_samples: 8,
+  batch_size: 32,
   ...over,
 });
 

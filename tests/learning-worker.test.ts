@@ -35,10 +35,10 @@ const until = async (cond: () => boolean, what: string, timeoutMs = 30_000) => {
 describe("LiveTrainer (worker_threads)", () => {
   const cfg: LearnerConfig = {
     ...defaultConfig().learner,
-    minSamples: 16,
-    publishEvery: 0.2,
-    cpuBudget: 0.3,
-    bufferSize: 2000,
+    min_samples: 16,
+    publish_every: 0.2,
+    cpu_budget: 0.3,
+    buffer_size: 2000,
   };
 
   it("trains in a worker, hands weights to the main-thread predictor, saves and stops cleanly", async () => {
@@ -70,7 +70,7 @@ describe("LiveTrainer (worker_threads)", () => {
     expect(stats.weightsReceived).toBe(received.length);
     // Sleeping busy·(1−b)/b after each chunk bounds the duty cycle by the budget.
     expect(stats.busyFraction).toBeGreaterThan(0);
-    expect(stats.busyFraction).toBeLessThan(cfg.cpuBudget + 0.1);
+    expect(stats.busyFraction).toBeLessThan(cfg.cpu_budget + 0.1);
 
     await trainer.publishNow();
     const manifest = await trainer.saveCheckpoint(join(tmp, "ckpt"));
@@ -93,7 +93,7 @@ describe("LiveTrainer (worker_threads)", () => {
 });
 
 describe("LiveTrainer in lockstep (replay on two cores)", () => {
-  const cfg: LearnerConfig = { ...defaultConfig().learner, minSamples: 16, bufferSize: 2000 };
+  const cfg: LearnerConfig = { ...defaultConfig().learner, min_samples: 16, buffer_size: 2000 };
 
   it("trains exactly the requested blocks on what was sent before each, like the same calls inline", async () => {
     const a = clusters(100, 3);

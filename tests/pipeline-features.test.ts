@@ -266,7 +266,7 @@ describe("replay with the backbone worker and read-ahead", () => {
     killWorkerAfter = Number.POSITIVE_INFINITY,
   ): Promise<{ grids: Float32Array[]; summary: PipelineSummary; warnings: string[] }> {
     const base = defaultConfig();
-    const config: Config = { ...base, learner: { ...base.learner, backboneWorker: worker } };
+    const config: Config = { ...base, learner: { ...base.learner, backbone_worker: worker } };
     const source = await openBag(bag);
     const warnings: string[] = [];
     // The worker thread ends (as an uncaught error in it would end it) after that many frames, with

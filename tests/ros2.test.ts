@@ -321,7 +321,7 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     config = defaultConfig();
     config.use_sim_time = true;
     config.ros.costmap_rate = 1000; // every frame's costmap, for the test
-    config.learner.checkpointDir = join(dir, "ckpt");
+    config.learner.checkpoint_dir = join(dir, "ckpt");
     pipeline = await createPipeline(config, {
       mode: "live",
       overlay: true,
@@ -482,11 +482,11 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
       message: string;
     };
     expect(saved.success).toBe(true);
-    expect(existsSync(config.learner.checkpointDir)).toBe(true);
-    expect(readdirSync(config.learner.checkpointDir).length).toBeGreaterThan(0);
+    expect(existsSync(config.learner.checkpoint_dir)).toBe(true);
+    expect(readdirSync(config.learner.checkpoint_dir).length).toBeGreaterThan(0);
     expect(await node.call("/terrain_learner/reset", {})).toMatchObject({ success: true });
     expect(pipeline.learner.stats().bufferSize).toBe(0);
-    config.learner.checkpointDir = "";
+    config.learner.checkpoint_dir = "";
     expect(await node.call("/terrain_learner/save_checkpoint", {})).toEqual({
       success: false,
       message: "no checkpoint directory configured (set learner.checkpoint_dir)",

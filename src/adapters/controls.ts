@@ -27,7 +27,7 @@ export function pipelineControls(
 ): RuntimeControls {
   return {
     async save() {
-      const dir = config.learner.checkpointDir;
+      const dir = config.learner.checkpoint_dir;
       if (!dir) throw new Error("no checkpoint directory configured (set learner.checkpoint_dir)");
       const path = await pipeline.learner.saveCheckpoint(dir);
       log(`checkpoint saved: ${path}`);

@@ -59,10 +59,10 @@ Examples:
           if (err instanceof ConfigError) throw new UserError(err.message);
           throw err;
         }
-        if (config.learner.checkpointDir) {
+        if (config.learner.checkpoint_dir) {
           // Checked before the node starts, not when the first save is asked for.
           await checkOutputs(
-            [{ path: config.learner.checkpointDir, kind: "dir", what: "learner.checkpoint_dir" }],
+            [{ path: config.learner.checkpoint_dir, kind: "dir", what: "learner.checkpoint_dir" }],
             o.config ?? [],
           ).catch((err: Error) => {
             throw new UserError(err.message);
@@ -86,8 +86,8 @@ Examples:
         let handle: ReturnType<typeof startRosNode>;
         let mqtt: ReturnType<typeof attachPipelineMqtt>;
         try {
-          if (config.learner.checkpointDir)
-            await pipeline.learner.loadLatestCheckpoint(config.learner.checkpointDir);
+          if (config.learner.checkpoint_dir)
+            await pipeline.learner.loadLatestCheckpoint(config.learner.checkpoint_dir);
           handle = startRosNode(rcl, config, live ? tapInputs(pipeline, live.input) : pipeline);
           // Fleet telemetry from the ROS node too, when mqtt.url is set.
           mqtt = attachPipelineMqtt(pipeline, config, (line) => handle.node.getLogger().info(line));

@@ -66,10 +66,10 @@ export async function runLive(config: Config, opts: RunOptions = {}): Promise<Ru
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   if (!config.serial.path)
     throw new UserError("no serial device: pass --serial /dev/ttyX or set serial.path");
-  if (config.learner.checkpointDir) {
+  if (config.learner.checkpoint_dir) {
     // Checked before the pipeline starts, not when the first save is asked for.
     await checkOutputs(
-      [{ path: config.learner.checkpointDir, kind: "dir", what: "learner.checkpoint_dir" }],
+      [{ path: config.learner.checkpoint_dir, kind: "dir", what: "learner.checkpoint_dir" }],
       [],
     ).catch((err: Error) => {
       throw new UserError(err.message);
@@ -100,12 +100,12 @@ async function runWithPipeline(
   pipeline: Awaited<ReturnType<typeof createPipeline>>,
   log: (line: string) => void,
 ): Promise<RunResult> {
-  if (config.learner.checkpointDir) {
-    const resumed = await pipeline.learner.loadLatestCheckpoint(config.learner.checkpointDir);
+  if (config.learner.checkpoint_dir) {
+    const resumed = await pipeline.learner.loadLatestCheckpoint(config.learner.checkpoint_dir);
     log(
       resumed
-        ? `resumed from a checkpoint in ${config.learner.checkpointDir}`
-        : `no checkpoint in ${config.learner.checkpointDir} yet`,
+        ? `resumed from a checkpoint in ${config.learner.checkpoint_dir}`
+        : `no checkpoint in ${config.learner.checkpoint_dir} yet`,
     );
   }
   const controls = pipelineControls(pipeline, config, log);

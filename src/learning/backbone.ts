@@ -324,18 +324,18 @@ export class Backbone {
   static fromConfig(
     learner: {
       backbone: string;
-      executionProviders: readonly string[];
-      backboneThreads?: number;
-      inputWidth?: number;
+      execution_providers: readonly string[];
+      backbone_threads?: number;
+      input_width?: number;
     },
     opts: Omit<BackboneOptions, "executionProviders"> = {},
   ): Promise<Backbone> {
     const path = resolveBackbonePath(learner.backbone);
     return Backbone.load(path, {
-      intraOpThreads: learner.backboneThreads || defaultBackboneThreads(),
-      inputWidth: learner.inputWidth,
+      intraOpThreads: learner.backbone_threads || defaultBackboneThreads(),
+      inputWidth: learner.input_width,
       ...opts,
-      executionProviders: learner.executionProviders,
+      executionProviders: learner.execution_providers,
     });
   }
 

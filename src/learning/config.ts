@@ -14,7 +14,7 @@ export const LearnerSchema = z
     backbone: z.string().default("").meta({
       description: "ONNX feature backbone: a path, or bundled filterbank (empty, default) or mobilenetv2",
     }),
-    executionProviders: z
+    execution_providers: z
       .array(z.string())
       .default(["cpu"])
       .meta({ description: "onnxruntime execution providers, e.g. [cuda, cpu] on a Jetson" }),
@@ -22,7 +22,7 @@ export const LearnerSchema = z
      * onnxruntime intra-op threads for the backbone. 0 = auto: one per core minus the one the
      * training worker needs (at least 1).
      */
-    backboneThreads: z
+    backbone_threads: z
       .number()
       .int()
       .nonnegative()
@@ -33,7 +33,7 @@ export const LearnerSchema = z
      * 1200-cell head is ~1 ms and a second thread only adds hand-off and contention with the backbone
      * and the training worker (0 = onnxruntime's default).
      */
-    predictThreads: z.number().int().nonnegative().default(1).meta({
+    predict_threads: z.number().int().nonnegative().default(1).meta({
       unit: "threads",
       description: "onnxruntime threads of the per-frame head (0: onnxruntime's default)",
     }),
@@ -42,7 +42,7 @@ export const LearnerSchema = z
      * kept) before the backbone, so a bigger camera does not multiply the backbone and head cost; the
      * feature grid stays in camera pixels. 0 = feed the native resolution.
      */
-    inputWidth: z.number().int().nonnegative().default(320).meta({
+    input_width: z.number().int().nonnegative().default(320).meta({
       unit: "px",
       description: "wider camera images are downscaled to this width first (0: native size)",
     }),
@@ -51,7 +51,7 @@ export const LearnerSchema = z
      * overlaps bag reading, labelling, the head and the outputs instead of blocking them; a replay
      * also starts the next frames' features early. false = on the pipeline's own thread.
      */
-    backboneWorker: z
+    backbone_worker: z
       .boolean()
       .default(true)
       .meta({ description: "run the backbone in a worker thread (false: inline)" }),
@@ -60,20 +60,20 @@ export const LearnerSchema = z
       .enum(["auto", "node", "wasm", "cpu"])
       .default("auto")
       .meta({ description: "tfjs backend: auto picks node if installed, else wasm, else cpu" }),
-    hiddenUnits: z
+    hidden_units: z
       .number()
       .int()
       .positive()
       .default(64)
       .meta({ unit: "units", description: "hidden layer width of the head" }),
-    learningRate: positive().default(0.003).meta({ unit: "1", description: "Adam learning rate" }),
-    batchSize: z
+    learning_rate: positive().default(0.003).meta({ unit: "1", description: "Adam learning rate" }),
+    batch_size: z
       .number()
       .int()
       .positive()
       .default(64)
       .meta({ unit: "samples", description: "training batch size" }),
-    bufferSize: z
+    buffer_size: z
       .number()
       .int()
       .positive()
@@ -119,7 +119,7 @@ export const LearnerSchema = z
       .default("roughness")
       .meta({ description: "head learns log_energy (calibrated at the output) or calibrated roughness" }),
     /** Replay mode: training steps per second of sensor time (deterministic). */
-    stepsPerSecond: positive()
+    steps_per_second: positive()
       .default(20)
       .meta({ unit: "1/s", description: "training steps per second of sensor time" }),
     /**
@@ -127,12 +127,12 @@ export const LearnerSchema = z
      * weights take effect one block later: deterministic, and inference overlaps training on a
      * second core); "inline" trains on the pipeline's thread before the next frame.
      */
-    replayTraining: z
+    replay_training: z
       .enum(["worker", "inline"])
       .default("worker")
       .meta({ description: "replay: worker (lockstep thread, deterministic) or inline" }),
     /** Live mode: the share of one core the training worker may use. */
-    cpuBudget: z
+    cpu_budget: z
       .number()
       .min(0.05)
       .max(1)
@@ -142,17 +142,17 @@ export const LearnerSchema = z
       .boolean()
       .default(true)
       .meta({ description: "learning on at start (service ~/pause_learning toggles it)" }),
-    checkpointDir: z
+    checkpoint_dir: z
       .string()
       .default("")
       .meta({ description: "where checkpoints are written; empty: no checkpoints" }),
-    checkpointKeep: z
+    checkpoint_keep: z
       .number()
       .int()
       .positive()
       .default(3)
       .meta({ unit: "files", description: "checkpoints kept" }),
-    checkpointEvery: positive()
+    checkpoint_every: positive()
       .default(60)
       .meta({ unit: "s", description: "live: seconds between checkpoints" }),
     /**
@@ -164,13 +164,13 @@ export const LearnerSchema = z
       .default("knn")
       .meta({ description: "confidence from knn (distance to driven ground) or autoencoder" }),
     /** kNN novelty: reference rows drawn from the replay buffer, and neighbours averaged. */
-    noveltyReferences: z
+    novelty_references: z
       .number()
       .int()
       .positive()
       .default(128)
       .meta({ unit: "rows", description: "kNN: reference rows drawn from the replay buffer" }),
-    noveltyNeighbours: z
+    novelty_neighbors: z
       .number()
       .int()
       .positive()
@@ -180,19 +180,19 @@ export const LearnerSchema = z
      * kNN novelty distances: "standardised" (Euclidean between standardised features) or "local"
      * (Mahalanobis under the spread between neighbouring references; see learning/novelty.ts).
      * Never-driven ground that mixes driven ground's traits (patchwork's rubble: asphalt's colour,
-     * cobbles' texture) stands out under "local"; see noveltyRidge for how far it goes.
+     * cobbles' texture) stands out under "local"; see novelty_ridge for how far it goes.
      */
-    noveltyMetric: z
+    novelty_metric: z
       .enum(["standardized", "local"])
       .default("local")
       .meta({ description: "kNN distance: local (Mahalanobis, neighbour spread) or standardised" }),
     /**
-     * noveltyMetric local: ridge added to the neighbour-difference covariance (standardised units²).
+     * novelty_metric local: ridge added to the neighbour-difference covariance (standardised units²).
      * Small ridges weight quiet directions most and also flag driven ground whose look varies in
      * them (grass and sand seen again later); 0.5 kept every simulated world's confidence AUROC
      * above 0.8 where 0.05 did not (default world seed 2: 0.83 vs 0.89).
      */
-    noveltyRidge: positive()
+    novelty_ridge: positive()
       .default(0.5)
       .meta({ unit: "1", description: "local metric: ridge added to the covariance (standardised units^2)" }),
     /**
@@ -201,7 +201,7 @@ export const LearnerSchema = z
      * under another exposure does not look new (from the backbone's channel_names metadata; a
      * backbone without them gets "all"; see learning/novelty-features.ts).
      */
-    noveltyFeatures: z
+    novelty_features: z
       .enum(["all", "invariant"])
       .default("invariant")
       .meta({ description: "kNN features: invariant (heading/exposure-invariant) or all" }),
@@ -213,10 +213,10 @@ export const LearnerSchema = z
       .default(8)
       .meta({ unit: "units", description: "width of the novelty autoencoder" }),
     /**
-     * Confidence falls off as exp(-½(z/confidenceSigma)²) where z is the reconstruction error in
+     * Confidence falls off as exp(-½(z/confidence_sigma)²) where z is the reconstruction error in
      * standard deviations (of log error) above the mean of the training samples' errors.
      */
-    confidenceSigma: positive()
+    confidence_sigma: positive()
       .default(2)
       .meta({ unit: "1", description: "confidence falls off as exp(-z^2 / (2 sigma^2))" }),
     /** Roughness bins for balance=per-bin. */
@@ -235,14 +235,14 @@ export const LearnerSchema = z
       .default(1)
       .meta({ unit: "seed", description: "seed of weight initialisation and replay sampling" }),
     /** Training starts once the replay buffer holds this many samples. */
-    minSamples: z
+    min_samples: z
       .number()
       .int()
       .positive()
       .default(64)
       .meta({ unit: "samples", description: "training starts with this many samples buffered" }),
     /** Live mode: seconds between weight hand-overs from the training worker to the predictor. */
-    publishEvery: positive()
+    publish_every: positive()
       .default(2)
       .meta({ unit: "s", description: "live: seconds between weight hand-overs from the worker" }),
   })

@@ -10,7 +10,7 @@
 //
 // Confidence: after each train() call the autoencoder's log reconstruction error is measured on a
 // sample of the buffer (mean μ, std σ). A cell with error z = (log e − μ)/σ standard deviations above
-// the training ground gets confidence exp(−½(z/confidenceSigma)²) (1 at or below μ). Before any
+// the training ground gets confidence exp(−½(z/confidence_sigma)²) (1 at or below μ). Before any
 // training every cell has confidence 0: the model knows nothing yet.
 //
 // Targets: addSamples takes either roughness 0..1 directly, or raw label values (log10 vibration
@@ -179,9 +179,9 @@ export class OnlineLearner {
     this.head = new TerrainHead(
       {
         channels,
-        hidden: cfg.hiddenUnits,
+        hidden: cfg.hidden_units,
         bottleneck: cfg.bottleneck,
-        learningRate: cfg.learningRate,
+        learningRate: cfg.learning_rate,
         seed: cfg.seed,
         trainReconstruction: cfg.novelty === "autoencoder",
         output: this.logHead ? "linear" : "sigmoid",
@@ -189,7 +189,7 @@ export class OnlineLearner {
       backend,
     );
     this.buffer = new ReplayBuffer({
-      capacity: cfg.bufferSize,
+      capacity: cfg.buffer_size,
       channels,
       balance: cfg.balance,
       bins: cfg.bins,
@@ -201,19 +201,19 @@ export class OnlineLearner {
     this.normM2 = new Float64Array(channels);
     this.shift = new Float32Array(channels);
     this.scale = new Float32Array(channels).fill(1);
-    this.bx = new Float32Array(cfg.batchSize * channels);
-    this.by = new Float32Array(cfg.batchSize);
-    this.bw = new Float32Array(cfg.batchSize);
+    this.bx = new Float32Array(cfg.batch_size * channels);
+    this.by = new Float32Array(cfg.batch_size);
+    this.bw = new Float32Array(cfg.batch_size);
     this.px = new Float32Array(ERR_PROBE * channels);
     this.py = new Float32Array(ERR_PROBE);
     this.pw = new Float32Array(ERR_PROBE);
     this.knn =
       cfg.novelty === "knn"
-        ? new KnnNovelty(channels, cfg.noveltyNeighbours, cfg.noveltyMetric, projection, cfg.noveltyRidge)
+        ? new KnnNovelty(channels, cfg.novelty_neighbors, cfg.novelty_metric, projection, cfg.novelty_ridge)
         : null;
-    this.rx = new Float32Array(this.knn ? cfg.noveltyReferences * channels : 0);
-    this.rt = new Float32Array(this.knn ? cfg.noveltyReferences : 0);
-    this.rw = new Float32Array(this.knn ? cfg.noveltyReferences : 0);
+    this.rx = new Float32Array(this.knn ? cfg.novelty_references * channels : 0);
+    this.rt = new Float32Array(this.knn ? cfg.novelty_references : 0);
+    this.rw = new Float32Array(this.knn ? cfg.novelty_references : 0);
   }
 
   /** Initialises the tfjs backend (cfg.backend) for this thread and builds the networks. */
@@ -226,7 +226,7 @@ export class OnlineLearner {
       throw new Error(`learner needs a positive channel count, got ${channels}`);
     const backend = await initBackend(cfg.backend as BackendPreference);
     let projection: { matrix: Float32Array; dims: number } | null = null;
-    if (cfg.novelty === "knn" && cfg.noveltyFeatures === "invariant") {
+    if (cfg.novelty === "knn" && cfg.novelty_features === "invariant") {
       // The same file the pipeline's backbone is loaded from (Backbone.fromConfig).
       const path = resolveBackbonePath(cfg.backbone);
       // Null (all features, no warning: this is the default) for a backbone without channel names
@@ -341,8 +341,8 @@ export class OnlineLearner {
    * returned; the novelty statistics are refreshed at the end.
    */
   async train(steps: number): Promise<{ loss: number; steps: number }> {
-    if (steps <= 0 || this.buffer.size < this.cfg.minSamples) return { loss: this.lastLoss, steps: 0 };
-    const B = this.cfg.batchSize;
+    if (steps <= 0 || this.buffer.size < this.cfg.min_samples) return { loss: this.lastLoss, steps: 0 };
+    const B = this.cfg.batch_size;
     for (let s = 0; s < steps; s++) {
       const n = this.buffer.sample(B, this.bx, this.by, this.bw);
       this.standardise(this.bx, n);
@@ -391,7 +391,7 @@ export class OnlineLearner {
     this.statsAt = this.steps;
     if (this.knn) {
       // Fresh references from the (balanced) buffer, then calibrate on another draw.
-      const m = this.buffer.sampleDistinct(this.cfg.noveltyReferences, this.rx, this.rt, this.rw);
+      const m = this.buffer.sampleDistinct(this.cfg.novelty_references, this.rx, this.rt, this.rw);
       this.standardise(this.rx, m);
       this.knn.rebuild(this.rx, m);
       this.refsVersion++;
@@ -421,7 +421,7 @@ export class OnlineLearner {
     let idx: { idx: BigInt64Array; kk: number } | null = null;
     let score: Float32Array | null = null;
     try {
-      if (p && this.knn) idx = p.nearest(this.px, n, this.cfg.noveltyNeighbours + 1);
+      if (p && this.knn) idx = p.nearest(this.px, n, this.cfg.novelty_neighbors + 1);
       else if (p) score = p.run(this.px, n).score;
     } catch (err) {
       this.dropPredictor(`failed: ${(err as Error).message}`);
@@ -442,7 +442,7 @@ export class OnlineLearner {
     if (!(this.steps > 0) || !Number.isFinite(this.errMean)) return 0;
     const z = (Math.log(reconError + 1e-8) - this.errMean) / Math.max(this.errStd, 0.05);
     if (!(z > 0)) return z <= 0 ? 1 : 0; // NaN error → 0
-    const u = z / this.cfg.confidenceSigma;
+    const u = z / this.cfg.confidence_sigma;
     return Math.exp(-0.5 * u * u);
   }
 
@@ -455,13 +455,13 @@ export class OnlineLearner {
       try {
         this.ort = OnnxPredictor.create({
           channels: this.channels,
-          hidden: this.cfg.hiddenUnits,
+          hidden: this.cfg.hidden_units,
           bottleneck: this.cfg.bottleneck,
           novelty: this.knn ? "knn" : "autoencoder",
-          neighbours: this.cfg.noveltyNeighbours,
-          searchTransform: this.cfg.noveltyMetric === "local" || this.cfg.noveltyFeatures === "invariant",
+          neighbours: this.cfg.novelty_neighbors,
+          searchTransform: this.cfg.novelty_metric === "local" || this.cfg.novelty_features === "invariant",
           clip: CLIP,
-          intraOpThreads: this.cfg.predictThreads,
+          intraOpThreads: this.cfg.predict_threads,
           output: this.logHead ? "linear" : "sigmoid",
         });
         this.ort.setNormaliser(this.shift, this.scale);
@@ -580,7 +580,7 @@ export class OnlineLearner {
       MAGIC,
       FORMAT,
       C,
-      this.cfg.hiddenUnits,
+      this.cfg.hidden_units,
       this.cfg.bottleneck,
       arrays.length,
       floats,
@@ -657,9 +657,9 @@ export class OnlineLearner {
     const bottleneck = dv.getUint32(16, true);
     const nArrays = dv.getUint32(20, true);
     const floats = dv.getUint32(24, true);
-    if (C !== this.channels || hidden !== this.cfg.hiddenUnits || bottleneck !== this.cfg.bottleneck) {
+    if (C !== this.channels || hidden !== this.cfg.hidden_units || bottleneck !== this.cfg.bottleneck) {
       throw new Error(
-        `learner weights are for ${C} channels/${hidden} hidden/${bottleneck} bottleneck; this learner has ${this.channels}/${this.cfg.hiddenUnits}/${this.cfg.bottleneck}`,
+        `learner weights are for ${C} channels/${hidden} hidden/${bottleneck} bottleneck; this learner has ${this.channels}/${this.cfg.hidden_units}/${this.cfg.bottleneck}`,
       );
     }
     const refCount = dv.getUint32(28, true);
@@ -725,12 +725,12 @@ export class OnlineLearner {
         trainSteps: this.steps,
         samplesSeen: this.buffer.totalSeen,
         channels: this.channels,
-        hiddenUnits: this.cfg.hiddenUnits,
+        hiddenUnits: this.cfg.hidden_units,
         bottleneck: this.cfg.bottleneck,
         backend: this.backend,
         loss: Number.isFinite(this.lastLoss) ? this.lastLoss : null,
       },
-      this.cfg.checkpointKeep,
+      this.cfg.checkpoint_keep,
     );
   }
 

@@ -5,7 +5,7 @@
 //   main thread                              worker thread (this same file)
 //   addSamples → pending typed arrays ──┐    OnlineLearner (buffer, Adam, normaliser)
 //   flush() → one message, buffers      └──► addSamples; loop { train(k); sleep to budget }
-//             transferred, not copied         every publishEvery: getWeights ──┐
+//             transferred, not copied         every publish_every: getWeights ──┐
 //   predictor.setWeights(weights) ◄──────────────────────────────────────────────┘ (transferred)
 //
 // Lockstep (replay): the worker trains only when told, exactly `steps` steps on everything sent
@@ -381,7 +381,7 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
   const port = parentPort;
   if (!port) return;
   const learner = await OnlineLearner.create(cfg, channels);
-  const budget = Math.min(1, Math.max(0.01, cfg.cpuBudget));
+  const budget = Math.min(1, Math.max(0.01, cfg.cpu_budget));
   let running = true;
   let paused = false;
   let busyMs = 0;
@@ -503,7 +503,7 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
 
   while (running && lockstep) await sleep(1000);
   while (running) {
-    if (paused || learner.bufferSize < cfg.minSamples) {
+    if (paused || learner.bufferSize < cfg.min_samples) {
       await sleep(25);
     } else {
       const t0 = performance.now();
@@ -513,7 +513,7 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
       await sleep((busy * (1 - budget)) / budget);
     }
     await chain;
-    if (running && performance.now() - lastPublish >= cfg.publishEvery * 1000 && learner.trainSteps > 0)
+    if (running && performance.now() - lastPublish >= cfg.publish_every * 1000 && learner.trainSteps > 0)
       await publish(null);
   }
   await chain;

@@ -29,7 +29,7 @@ const WORKER_KIND = "terrain-learner/feature-worker";
 
 type BackboneConfig = Pick<
   LearnerConfig,
-  "backbone" | "executionProviders" | "backboneThreads" | "inputWidth"
+  "backbone" | "execution_providers" | "backbone_threads" | "input_width"
 >;
 
 type ToWorker =
@@ -128,9 +128,9 @@ export class FeatureWorker {
       kind: WORKER_KIND,
       learner: {
         backbone: learner.backbone,
-        execution_providers: [...learner.executionProviders],
-        backbone_threads: learner.backboneThreads,
-        input_width: learner.inputWidth,
+        execution_providers: [...learner.execution_providers],
+        backbone_threads: learner.backbone_threads,
+        input_width: learner.input_width,
       },
       context,
     });

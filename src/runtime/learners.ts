@@ -92,7 +92,7 @@ function inLockstep(t: LiveTrainer): PipelineLearner {
     // The worker reports its buffer with each block; before the first one, what was sent decides.
     stats: () => {
       const s = t.stats();
-      return { ...s, bufferSize: Math.max(s.bufferSize, Math.min(t.rowsAdded, t.predictor.cfg.bufferSize)) };
+      return { ...s, bufferSize: Math.max(s.bufferSize, Math.min(t.rowsAdded, t.predictor.cfg.buffer_size)) };
     },
   };
 }
@@ -124,7 +124,7 @@ export async function createLearner(
 ): Promise<PipelineLearner> {
   if (injected) return injected instanceof OnlineLearner ? inProcess(injected) : injected;
   if (mode === "live") return inWorker(await LiveTrainer.start(config.learner, channels, { warn }));
-  if (config.learner.replayTraining === "worker" && config.learner.enabled)
+  if (config.learner.replay_training === "worker" && config.learner.enabled)
     return inLockstep(await LiveTrainer.start(config.learner, channels, { warn, lockstep: true }));
   return inProcess(await OnlineLearner.create(config.learner, channels, { warn }));
 }

@@ -106,7 +106,7 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
   const context = options.featureContext ?? DEFAULT_CONTEXT;
   const backbone =
     options.backbone ??
-    (config.learner.backboneWorker
+    (config.learner.backbone_worker
       ? await FeatureWorker.start(config.learner, context, { warn })
       : await Backbone.fromConfig(config.learner, { warn }));
   const channels = featureChannels(backbone.channels, context);

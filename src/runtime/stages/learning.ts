@@ -36,7 +36,7 @@ export class LearningStage {
   /** One second of sensor time: the sources' rows, then a block of training. Replay: awaited. */
   second(stamp: Stamp): Promise<void> | undefined {
     for (const s of this.sources) for (const rows of s.take(stamp) ?? []) this.add(rows);
-    const steps = Math.round(this.config.learner.stepsPerSecond);
+    const steps = Math.round(this.config.learner.steps_per_second);
     // A learner without train() (live: the worker trains on its own budget) needs no schedule.
     if (!this.learner.train || !this.config.learner.enabled || !(steps > 0)) return undefined;
     if (!(this.learner.stats().bufferSize > 0)) return undefined;
