@@ -23,8 +23,10 @@ import { checkOutputs, discardTempsSync, type OutputSpec } from "../io/safe-outp
 import { renderOverlay } from "../outputs/images.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipeline.ts";
+import { chooseProbeSet } from "../runtime/probe-prepass.ts";
 import { action, UserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
+import { formatKnowledge } from "./knowledge-format.ts";
 import { LABEL_TOPICS } from "./label.ts";
 import {
   addLiveViewOptions,
@@ -108,6 +110,8 @@ export interface ReplayResult {
     cells: number;
     window: { start: number; end: number };
     baseline: { spearman: number; mae: number; auroc: number };
+    knowledge?: EvalSummary["knowledge"];
+    stability?: EvalSummary["stability"];
   };
   curve?: EvalSummary["curve"];
   realtimeFactor: number;
@@ -192,6 +196,27 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     await writer?.abort().catch(() => {});
     await source.close();
     throw err;
+  }
+
+  // The knowledge probe set is chosen from the whole bag before the first message is replayed.
+  if (opts.evaluate) {
+    try {
+      const probe = await chooseProbeSet(
+        source,
+        info,
+        opts.config,
+        simMetadata,
+        (f) => pipeline.frameFeatures(f),
+        warn,
+      );
+      if (probe) pipeline.useProbeSet(probe);
+    } catch (err) {
+      await mqtt?.close();
+      await pipeline.close();
+      await writer?.abort().catch(() => {});
+      await source.close();
+      throw err;
+    }
   }
 
   const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, opts.config, warn) : undefined;
@@ -354,6 +379,8 @@ function toResult(s: PipelineSummary, opts: ReplayRunOptions): ReplayResult {
             cells: e.cells,
             window: e.window,
             baseline: { spearman: e.baseline.spearman, mae: e.baseline.mae, auroc: e.baseline.auroc },
+            knowledge: e.knowledge,
+            stability: e.stability,
           },
           curve: e.curve,
         }
@@ -394,6 +421,7 @@ export function formatSummary(r: ReplayResult): string {
             `  labels vs true roughness under the robot: ρ ${f(r.evalDetails.labels.spearman)}, MAE ${f(r.evalDetails.labels.mae)} (${r.evalDetails.labels.count} labels)`,
           ]
         : []),
+      ...formatKnowledge(e.knowledge, e.stability),
       "  learning curve (t: ρ and MAE over the trailing minute | ρ of that 10 s window):",
     );
     const step = Math.max(1, Math.ceil(r.curve.length / 12));

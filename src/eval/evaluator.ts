@@ -18,6 +18,7 @@ import { type Mat34, mat34Compose } from "../core/geometry.ts";
 import type { CameraModel, OdomSample, RoughnessGrid, Transform } from "../core/types.ts";
 import { type GridMap, gridIndex, staticChain, type TerrainInfo, TruePoses } from "./ground-truth.ts";
 import { auroc, mae, pearson, spearman } from "./metrics.ts";
+import type { KnowledgeSummary } from "./probe-set.ts";
 
 export interface EvalOptions {
   /** Range along the camera ray (m) of the cells that are scored. */
@@ -50,6 +51,16 @@ export interface MetricSet {
   mae: number;
   auroc: number;
   cells: number;
+}
+
+export interface StabilitySummary {
+  /** Lowest trailing prequential ρ at curve points t ≥ `after` s; null when none. */
+  minTrailingRho: number | null;
+  after: number;
+  /** Mean |Δ cost| per second of costmap cells in view on unchanged ground (costmap-flicker.ts). */
+  costmapFlicker: number | null;
+  /** Cell-frame pairs the flicker pools. */
+  flickerPairs: number;
 }
 
 export interface EvalSummary {
@@ -102,6 +113,10 @@ export interface EvalSummary {
     /** Per terrain type under the robot: label mean/std vs the true roughness. */
     byTerrain: { index: number; name: string; truth: number; count: number; mean: number; std: number }[];
   };
+  /** What a fixed probe set says the model knows, per curve point (probe-set.ts; with a probe set). */
+  knowledge?: KnowledgeSummary;
+  /** How steady the learner and its costmap are (added by the stream graph's evaluation taps). */
+  stability?: StabilitySummary;
   frames: number;
   framesScored: number;
   terrains: (TerrainInfo & { drivenSource: "world" | "trajectory" })[];
@@ -145,6 +160,7 @@ export class PrequentialEvaluator {
   #firstStamp = Number.NaN;
   #lastStamp = Number.NaN;
   #warnings = new Set<string>();
+  #lastTruth: { stamp: number; truth: ReturnType<PrequentialEvaluator["truthFor"]> } | undefined;
   // Per scored cell.
   #t = new Column((n) => new Float64Array(n));
   #pred = new Column((n) => new Float32Array(n));
@@ -215,6 +231,34 @@ export class PrequentialEvaluator {
         this.#labelType.push(j >= 0 && this.#terrain ? this.#terrain.values[j]! : -1);
       }
     }
+  }
+
+  /** Stamp of the first frame that could be scored (NaN before). */
+  get firstStamp(): number {
+    return this.#firstStamp;
+  }
+
+  /** The world's terrain table (undefined without world metadata). */
+  get worldTerrains(): readonly TerrainInfo[] | undefined {
+    return this.#terrains;
+  }
+
+  /** Types the true pose has been on so far. */
+  get drivenByTrajectory(): ReadonlySet<number> {
+    return this.#drivenByTrajectory;
+  }
+
+  /** Terrain type under the robot (true pose) at `stamp`; −1 when unknown. */
+  terrainUnderRobot(stamp: number): number {
+    const m = this.#terrain;
+    if (!m || !this.#poses.at(stamp, this.#worldFromBase)) return -1;
+    const j = gridIndex(m, this.#worldFromBase[3]!, this.#worldFromBase[7]!);
+    return j >= 0 ? m.values[j]! : -1;
+  }
+
+  /** The ground truth scoreFrame computed for the frame at `stamp` (undefined for another frame). */
+  lastTruth(stamp: number): ReturnType<PrequentialEvaluator["truthFor"]> | undefined {
+    return this.#lastTruth?.stamp === stamp ? this.#lastTruth.truth : undefined;
   }
 
   /** The baseline's current prediction (0.5 before the first label). */
@@ -299,6 +343,7 @@ export class PrequentialEvaluator {
     this.#frames++;
     const stamp = grid.stamp;
     const truth = this.truthFor(stamp, grid);
+    this.#lastTruth = { stamp, truth };
     if (!truth) return 0;
     // The scored span: min/max over frames that could be scored (a frame stamped out of order must
     // not shrink it, and frames without ground truth must not stretch it).

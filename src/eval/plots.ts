@@ -39,6 +39,8 @@ interface PanelOptions {
   series: Series[];
   /** Horizontal reference lines (e.g. a goal). */
   refs?: { y: number; label: string }[];
+  /** Legend under the x-axis label instead of over the plot (long names, many lines). */
+  legendBelow?: boolean;
 }
 
 function panel(o: PanelOptions): string {
@@ -76,7 +78,7 @@ function panel(o: PanelOptions): string {
       `<text x="${o.x + o.w - 4}" y="${py(r.y) - 4}" font-size="11" text-anchor="end" fill="#555">${esc(r.label)}</text>`,
     );
   }
-  let ly = o.y + 16;
+  let ly = o.legendBelow ? o.y + o.h + 54 : o.y + 16;
   for (const s of o.series) {
     const pts = s.points.filter((p) => Number.isFinite(p.y));
     if (pts.length) {
@@ -120,53 +122,93 @@ export interface CurvePoint {
   trailingBaselineSpearman?: number;
 }
 
-/** Learning curve: Spearman ρ and MAE per window, learner vs running-mean baseline. */
-export function learningCurveSvg(curve: readonly CurvePoint[], title: string, goal?: number): string {
+/** A knowledge-probe curve point (probe-set.ts), as the plot needs it. */
+export interface KnowledgeCurvePoint {
+  t: number;
+  terrainRho: number | null;
+  terrainRhoAll: number | null;
+}
+
+/** Lowest value the ρ axis shows: −0.2, or lower (in steps of 0.1) so every plotted value fits. */
+export function rhoAxisMin(values: readonly (number | null | undefined)[]): number {
+  let min = -0.2;
+  for (const v of values) if (v !== null && v !== undefined && Number.isFinite(v) && v < min) min = v;
+  return Math.max(-1, Math.floor(min * 10 - 1e-9) / 10);
+}
+
+/**
+ * Learning curve: what the model knows (knowledge probe: terrain ρ of per-type mean predictions, when
+ * given), the prequential Spearman ρ (trailing minute and per 10 s window) next to the running-mean
+ * baseline, and the MAE.
+ */
+export function learningCurveSvg(
+  curve: readonly CurvePoint[],
+  title: string,
+  goal?: number,
+  knowledge?: readonly KnowledgeCurvePoint[],
+): string {
   const W = 900;
-  const H = 640;
-  const xMax = Math.max(10, ...curve.map((c) => c.t));
+  const H = 800;
+  const xMax = Math.max(10, ...curve.map((c) => c.t), ...(knowledge ?? []).map((c) => c.t));
   const maeMax = Math.max(0.3, ...curve.flatMap((c) => [c.mae, c.baselineMae]).filter(Number.isFinite));
+  const hasTrailing = curve.some((c) => c.trailingSpearman !== undefined);
+  const series: Series[] = [];
+  if (knowledge?.length) {
+    series.push(
+      {
+        name: "knowledge: terrain ρ of probe-set means, types driven so far",
+        color: "#2ca02c",
+        points: knowledge.map((c) => ({ x: c.t, y: c.terrainRho ?? Number.NaN })),
+      },
+      {
+        name: "knowledge: terrain ρ of probe-set means, all types the run drives",
+        color: "#98df8a",
+        dashed: true,
+        points: knowledge.map((c) => ({ x: c.t, y: c.terrainRhoAll ?? Number.NaN })),
+      },
+    );
+  }
+  if (hasTrailing) {
+    series.push(
+      {
+        name: "prequential ρ, trailing 60 s: cells in view over the last minute",
+        color: "#1f77b4",
+        points: curve.map((c) => ({ x: c.t, y: c.trailingSpearman ?? Number.NaN })),
+      },
+      {
+        name: "baseline (running mean label), trailing 60 s, same cells",
+        color: "#d62728",
+        dashed: true,
+        points: curve.map((c) => ({ x: c.t, y: c.trailingBaselineSpearman ?? Number.NaN })),
+      },
+    );
+  }
+  series.push({
+    name: "prequential ρ, per 10 s window: cells in view in that window",
+    color: "#9ecae1",
+    points: curve.map((c) => ({ x: c.t, y: c.spearman })),
+  });
   const top = panel({
     x: 80,
     y: 60,
     w: 780,
-    h: 220,
-    title: "Spearman ρ (prequential)",
+    h: 280,
+    legendBelow: true,
+    title: "Spearman ρ: what the model knows, and how it scores what is in view",
     yLabel: "ρ",
     xLabel: "simulated time (s)",
-    yMin: -0.2,
+    yMin: rhoAxisMin(series.flatMap((s) => s.points.map((p) => p.y))),
     yMax: 1,
     xMax,
-    series: [
-      ...(curve.some((c) => c.trailingSpearman !== undefined)
-        ? [
-            {
-              name: "learner, trailing 60 s",
-              color: "#1f77b4",
-              points: curve.map((c) => ({ x: c.t, y: c.trailingSpearman ?? Number.NaN })),
-            },
-            {
-              name: "baseline (running mean label), trailing 60 s",
-              color: "#d62728",
-              dashed: true,
-              points: curve.map((c) => ({ x: c.t, y: c.trailingBaselineSpearman ?? Number.NaN })),
-            },
-          ]
-        : []),
-      {
-        name: "learner, per 10 s window",
-        color: "#9ecae1",
-        points: curve.map((c) => ({ x: c.t, y: c.spearman })),
-      },
-    ],
+    series,
     refs: goal !== undefined ? [{ y: goal, label: `goal ${goal}` }] : [],
   });
   const bottom = panel({
     x: 80,
-    y: 360,
+    y: 540,
     w: 780,
-    h: 220,
-    title: "Mean absolute error",
+    h: 200,
+    title: "Mean absolute error (prequential, per 10 s window)",
     yLabel: "MAE",
     xLabel: "simulated time (s)",
     yMin: 0,

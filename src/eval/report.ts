@@ -5,7 +5,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ImageFrame } from "../core/types.ts";
 import { writeFileAtomic } from "../io/safe-output.ts";
-import { framesSvg, learningCurveSvg, svgToPng } from "./plots.ts";
+import { framesSvg, type KnowledgeCurvePoint, learningCurveSvg, svgToPng } from "./plots.ts";
 
 export interface FramePanel {
   caption: string;
@@ -39,6 +39,7 @@ export async function writeReport(
   dir: string,
   report: {
     curve?: { t: number; spearman: number; mae: number; baselineSpearman: number; baselineMae: number }[];
+    eval?: { knowledge?: { curve: readonly KnowledgeCurvePoint[] } };
   } & Record<string, unknown>,
   panels: readonly FramePanel[],
   title: string,
@@ -48,7 +49,10 @@ export async function writeReport(
   const files: ReportFiles = { dir, json: join(dir, "report.json") };
   if (report.curve && report.curve.length > 0) {
     files.curve = join(dir, "learning-curve.png");
-    await writeFileAtomic(files.curve, svgToPng(learningCurveSvg(report.curve, title, goal)));
+    await writeFileAtomic(
+      files.curve,
+      svgToPng(learningCurveSvg(report.curve, title, goal, report.eval?.knowledge?.curve)),
+    );
   }
   if (panels.length > 0) {
     files.frames = join(dir, "frames.png");

@@ -17,6 +17,7 @@ import type { PrequentialEvaluator } from "../eval/evaluator.ts";
 import type { BagEvent } from "../io/bag/types.ts";
 import type { Config } from "./config.ts";
 import type { CoreInput, PipelineEvent, PipelineStats, PipelineSummary } from "./events.ts";
+import { KnowledgeTaps } from "./knowledge-taps.ts";
 import type { PipelineLearner } from "./learners.ts";
 import type { Tick } from "./stages/clock.ts";
 import { SensorClock } from "./stages/clock.ts";
@@ -65,6 +66,8 @@ export class StreamGraph {
   readonly #sequencer: Sequencer<GraphInput | Tick>;
   readonly #subs: Subscription;
   #live: LiveFrames<FrameInput> | undefined;
+  /** With an evaluator: the knowledge probe and stability figures. */
+  readonly knowledge: KnowledgeTaps | undefined;
   #framesIn = 0;
   readonly #wallStart = performance.now();
 
@@ -97,7 +100,11 @@ export class StreamGraph {
       this.#live = new LiveFrames((f) => this.#frame(f));
       this.#subs.add(this.#live.subscription);
     }
-    if (parts.evaluator) this.#subs.add(evaluationTap(this.taps, parts.evaluator));
+    if (parts.evaluator) {
+      this.#subs.add(evaluationTap(this.taps, parts.evaluator));
+      this.knowledge = new KnowledgeTaps(this.taps, this.events$, parts.evaluator, learner);
+      this.#subs.add(this.knowledge.subscription);
+    }
   }
 
   /** One input from a source; resolves when the graph is idle again (replay: fully processed). */
@@ -121,7 +128,9 @@ export class StreamGraph {
     // The last steps' labels (their analysis window runs past the end of the data).
     this.#drain(this.#clock.lastStamp, true);
     const stats = this.stats();
-    const summary = pipelineSummary(stats, this.parts.evaluator?.summary(), this.#wallStart);
+    const ev = this.parts.evaluator?.summary();
+    if (ev) this.knowledge?.finish(ev);
+    const summary = pipelineSummary(stats, ev, this.#wallStart);
     this.events$.next({ type: "stats", stamp: stats.stamp, stats });
     this.events$.next({ type: "done", summary });
     return summary;
@@ -179,7 +188,8 @@ export class StreamGraph {
       // Taps (the evaluator) see the frame now, before any label made after it is trained on.
       this.#frames.next(p);
       const outputs = this.#outputs.build(p);
-      const keyframe = this.perception.keep(p);
+      // A knowledge-probe frame is never a keyframe: no label is associated with it, so it is never trained on.
+      const keyframe = this.knowledge?.isHeldOut(p.stamp) ? false : this.perception.keep(p);
       this.perception.processed(p);
       this.events$.next({ type: "prediction", stamp: p.stamp, image: p.image, keyframe, outputs });
     } catch (err) {

@@ -21,11 +21,12 @@
 // Sinks subscribe to `events$` (ROS conversion: src/runtime/sinks/ros-outputs.ts); taps read `taps`.
 
 import type { Observable } from "rxjs";
-import type { RoughnessGrid, Stamp } from "../core/types.ts";
+import type { CompressedFrame, ImageFrame, RoughnessGrid, Stamp } from "../core/types.ts";
 import { type EvalOptions, PrequentialEvaluator } from "../eval/evaluator.ts";
 import { parseSimWorld } from "../eval/ground-truth.ts";
+import type { ProbeSet } from "../eval/probe-set.ts";
 import type { BagEvent } from "../io/bag/types.ts";
-import { Backbone } from "../learning/backbone.ts";
+import { Backbone, type FeatureMap } from "../learning/backbone.ts";
 import type { OnlineLearner } from "../learning/learner.ts";
 import type { Config } from "./config.ts";
 import type { CoreInput, PipelineEvent, PipelineStats, PipelineSummary } from "./events.ts";
@@ -95,6 +96,13 @@ export interface Pipeline {
   stats(): PipelineStats;
   /** Ground truth per cell of a frame's grid (NaN unknown) when evaluating a simulator bag. */
   truthFor(stamp: Stamp, grid: RoughnessGrid): { roughness: Float32Array } | undefined;
+  /** The head's input features of one frame (a copy), as the pipeline computes them; no training. */
+  frameFeatures(frame: ImageFrame | CompressedFrame): Promise<FeatureMap>;
+  /**
+   * Evaluating: the run's knowledge probe set (probe-prepass.ts), before the first push. Its frames
+   * are held out of training; unless `score` is false the model scores it every curve window.
+   */
+  useProbeSet(probe: ProbeSet, options?: { score?: boolean }): void;
   /** Waits for pending work, emits final stats and `done`, returns the summary. */
   finish(): Promise<PipelineSummary>;
   close(): Promise<void>;
@@ -191,6 +199,21 @@ class PipelineImpl implements Pipeline {
 
   truthFor(stamp: Stamp, grid: RoughnessGrid) {
     return this.graph.truthFor(stamp, grid);
+  }
+
+  async frameFeatures(frame: ImageFrame | CompressedFrame): Promise<FeatureMap> {
+    const started = this.graph.perception.prefetch({ kind: "frame", stamp: frame.stamp, frame });
+    const f = await started.features;
+    try {
+      return { ...f, data: f.data.slice() };
+    } finally {
+      this.graph.perception.release(f);
+    }
+  }
+
+  useProbeSet(probe: ProbeSet, options?: { score?: boolean }): void {
+    if (!this.graph.knowledge) throw new Error("useProbeSet needs a pipeline created with evaluate");
+    this.graph.knowledge.useProbeSet(probe, options);
   }
 
   finish(): Promise<PipelineSummary> {
