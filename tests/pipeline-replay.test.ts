@@ -74,6 +74,26 @@ describe("replay --eval --json --record on a simulator bag", () => {
     expect(report.json).toBe(join(reportDir, "report.json"));
   });
 
+  it("carries eval.knowledge (a curve point every 10 s, timeToRank) and eval.stability", () => {
+    const e = result.eval as {
+      knowledge: {
+        curve: { t: number; terrainRho: number | null; cellRho: number | null }[];
+        timeToRank: unknown;
+      };
+      stability: { minTrailingRho: number | null; costmapFlicker: number | null };
+    };
+    const k = e.knowledge;
+    expect(k.curve.map((c) => Math.round(c.t))).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    for (const c of k.curve)
+      expect(Object.keys(c)).toEqual(
+        expect.arrayContaining(["terrainRho", "terrainRhoAll", "cellRho", "pairAccuracy", "confidenceAuroc"]),
+      );
+    expect(k).toHaveProperty("timeToRank");
+    expect(k.curve.at(-1)!.terrainRho).not.toBeNull();
+    expect(e.stability).toHaveProperty("minTrailingRho");
+    expect(e.stability.costmapFlicker).toBeGreaterThan(0);
+  });
+
   it("learning beats the running-mean baseline over the last minute", () => {
     const e = result.eval as {
       spearman: number;

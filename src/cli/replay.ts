@@ -77,6 +77,8 @@ export interface ReplayRunOptions {
   title?: string;
   /** Goal line on the learning curve. */
   goal?: number;
+  /** With evaluate: choose and score the knowledge probe set (default true; false: neither). */
+  knowledgeProbe?: boolean;
   /** Frame panels in the report (evenly spaced over the bag). */
   panels?: number;
   /** Called with sensor seconds done / total and a short status. */
@@ -199,7 +201,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   }
 
   // The knowledge probe set is chosen from the whole bag before the first message is replayed.
-  if (opts.evaluate) {
+  if (opts.evaluate && opts.knowledgeProbe !== false) {
     try {
       const probe = await chooseProbeSet(
         source,

@@ -133,7 +133,7 @@ export interface KnowledgeCurvePoint {
 export function rhoAxisMin(values: readonly (number | null | undefined)[]): number {
   let min = -0.2;
   for (const v of values) if (v !== null && v !== undefined && Number.isFinite(v) && v < min) min = v;
-  return Math.max(-1, Math.floor(min * 10 - 1e-9) / 10);
+  return Math.max(-1, Math.floor(min * 10 + 1e-9) / 10);
 }
 
 /**

@@ -1,0 +1,213 @@
+// `npm run bench:worlds` — learning quality on the eight simulator worlds of the results table
+// (docs/results.md): each world/seed is one `demo --world FILE --seed N --json` run in its own Node
+// process (320×240 @ 15 Hz, 200 Hz IMU; bags cached in .cache/). Writes one JSON file and prints a
+// markdown table: final trailing-60-s prequential ρ, final knowledge terrain ρ over all driven types,
+// timeToRank, lowest trailing ρ from 90 s, costmap flicker, confidence AUROC over the last minute.
+// Every figure is deterministic in sensor time (same at any machine load).
+//
+//   node --import tsx bench/worlds.ts [--out FILE] [--worlds default:1,patchwork:1] [--seconds 180] [-c CONFIG]
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const WORLDS = [
+  "default:1",
+  "default:2",
+  "default:3",
+  "default:4",
+  "default:5",
+  "patchwork:1",
+  "stripes:1",
+  "campus:1",
+];
+const USAGE = `usage: node --import tsx bench/worlds.ts [options]
+
+  --out FILE          where the JSON goes (default bench/worlds.json)
+  --worlds LIST       world:seed,... (default ${WORLDS.join(",")}); world = sim/worlds/<world>.yaml
+  --seconds S         simulated seconds per world (default 180)
+  -c, --config FILE   config file(s) passed to every run
+  --collect           run nothing: build the table from the reports earlier runs left in
+                      out/bench-worlds/<world>-s<seed>/report.json
+  -h, --help          this text
+
+The JSON is rewritten after every world, so an interrupted run keeps what it finished.`;
+
+interface Row {
+  world: string;
+  seed: number;
+  finalTrailingRho: number | null;
+  terrainRhoAll: number | null;
+  terrainRhoSoFar: number | null;
+  timeToRank: number | null;
+  minTrailingRho: number | null;
+  costmapFlicker: number | null;
+  confidenceAuroc: number | null;
+  labels: number;
+  realtimeFactor: number;
+  wallSeconds: number;
+  /** Per curve point: trailing-60-s prequential ρ and knowledge terrain ρ (driven so far, all driven). */
+  curve: { t: number; trailingRho: number | null; terrainRho: number | null; terrainRhoAll: number | null }[];
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: {
+      out: { type: "string", default: "bench/worlds.json" },
+      worlds: { type: "string", default: WORLDS.join(",") },
+      seconds: { type: "string", default: "180" },
+      config: { type: "string", short: "c", multiple: true },
+      collect: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const seconds = Number(values.seconds);
+  if (!(seconds > 0)) throw new Error(`--seconds must be positive, got ${values.seconds}`);
+  const worlds = values.worlds.split(",").map((w) => {
+    const [name, seed] = w.split(":");
+    const s = Number(seed ?? 1);
+    if (!name || !Number.isInteger(s)) throw new Error(`--worlds: '${w}' is not world:seed`);
+    return { name, seed: s };
+  });
+  const loadBefore = loadavg();
+  const out = resolve(ROOT, values.out);
+  mkdirSync(dirname(out), { recursive: true });
+  const rows: Row[] = [];
+  const save = () => {
+    const doc = {
+      seconds,
+      camera: "320x240 @ 15 Hz",
+      loadBefore,
+      loadAfter: loadavg(),
+      rows,
+      medians: medians(rows),
+    };
+    writeFileSync(`${out}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
+    renameSync(`${out}.tmp`, out);
+  };
+  for (const w of worlds) {
+    const reportDir = join(ROOT, "out/bench-worlds", `${w.name}-s${w.seed}`);
+    if (values.collect) {
+      const report = join(reportDir, "report.json");
+      if (!existsSync(report)) {
+        process.stderr.write(`${w.name} s${w.seed}: no ${report}\n`);
+        continue;
+      }
+      rows.push(rowOf(w.name, w.seed, JSON.parse(readFileSync(report, "utf8"))));
+      continue;
+    }
+    const args = [
+      join(ROOT, "bin/terrain-learner.js"),
+      "demo",
+      "--world",
+      join(ROOT, "sim/worlds", `${w.name}.yaml`),
+      "--seed",
+      String(w.seed),
+      "--duration",
+      String(seconds),
+      "--out",
+      reportDir,
+      "--json",
+      ...(values.config ?? []).flatMap((c) => ["--config", resolve(c)]),
+    ];
+    process.stderr.write(`${w.name} s${w.seed} ...\n`);
+    const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 256 << 20 });
+    if (r.status !== 0)
+      throw new Error(`${w.name} s${w.seed} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    rows.push(rowOf(w.name, w.seed, JSON.parse(r.stdout.trim().split("\n").at(-1)!)));
+    process.stderr.write(`${tableLine(rows.at(-1)!)}\n`);
+    save();
+  }
+  save();
+  process.stdout.write(`${table(rows)}\n`);
+  process.stderr.write(`results: ${out}\n`);
+}
+
+type Json = Record<string, unknown>;
+
+function rowOf(world: string, seed: number, r: Json): Row {
+  const e = (r.eval ?? {}) as Json;
+  const k = (e.knowledge ?? {}) as { curve?: Json[]; timeToRank?: number | null };
+  const s = (e.stability ?? {}) as Json;
+  const last = k.curve?.at(-1) ?? {};
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+  return {
+    world,
+    seed,
+    finalTrailingRho: num(e.spearman),
+    terrainRhoAll: num(last.terrainRhoAll),
+    terrainRhoSoFar: num(last.terrainRho),
+    timeToRank: num(k.timeToRank),
+    minTrailingRho: num(s.minTrailingRho),
+    costmapFlicker: num(s.costmapFlicker),
+    confidenceAuroc: num(e.confidenceAuroc),
+    labels: Number(r.labels),
+    realtimeFactor: Number(r.realtimeFactor),
+    wallSeconds: Number(r.wallSeconds),
+    curve: ((r.curve ?? []) as Json[]).map((c) => {
+      const kp = k.curve?.find((p) => Math.abs(Number(p.t) - Number(c.t)) < 0.5) ?? {};
+      return {
+        t: Number(c.t),
+        trailingRho: num(c.trailingSpearman),
+        terrainRho: num(kp.terrainRho),
+        terrainRhoAll: num(kp.terrainRhoAll),
+      };
+    }),
+  };
+}
+
+const COLUMNS: [keyof Row, string, number][] = [
+  ["finalTrailingRho", "final trailing-60-s ρ", 3],
+  ["terrainRhoAll", "final terrain ρ (all driven)", 3],
+  ["timeToRank", "timeToRank (s)", 0],
+  ["minTrailingRho", "min trailing ρ from 90 s", 3],
+  ["costmapFlicker", "costmap flicker (pts/s)", 2],
+  ["confidenceAuroc", "conf. AUROC (last min)", 3],
+];
+
+const fmt = (v: unknown, d: number) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(d) : "n/a");
+// timeToRank null = the knowledge curve never stays ≥ 0.8.
+const cell = (k: keyof Row, v: unknown, d: number) =>
+  k === "timeToRank" && v === null ? "never" : fmt(v, d);
+
+function tableLine(r: Row): string {
+  return `| ${r.world} s${r.seed} | ${COLUMNS.map(([k, , d]) => cell(k, r[k], d)).join(" | ")} |`;
+}
+
+function medians(rows: Row[]): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [k] of COLUMNS) {
+    // A world that never ranks counts as the slowest, not as missing.
+    const v = rows
+      .map((r) => (k === "timeToRank" && r[k] === null ? Number.POSITIVE_INFINITY : r[k]))
+      .filter((x): x is number => typeof x === "number")
+      .sort((a, b) => a - b);
+    const m = v.length
+      ? v.length % 2
+        ? v[(v.length - 1) / 2]!
+        : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2
+      : null;
+    out[k] = m !== null && Number.isFinite(m) ? m : null;
+  }
+  return out;
+}
+
+function table(rows: Row[]): string {
+  const m = medians(rows);
+  return [
+    `| world / seed | ${COLUMNS.map(([, h]) => h).join(" | ")} |`,
+    `| --- | ${COLUMNS.map(() => "---").join(" | ")} |`,
+    ...rows.map(tableLine),
+    `| median | ${COLUMNS.map(([k, , d]) => (k === "timeToRank" && m[k] === null && rows.length ? "never" : fmt(m[k], d))).join(" | ")} |`,
+  ].join("\n");
+}
+
+main();

@@ -1,0 +1,206 @@
+// The knowledge and stability metrics on hand-made predictions whose answers are known by hand: the
+// probe set's stratified choice, terrain ρ / pair accuracy / confidence AUROC per curve point,
+// timeToRank's "stays" semantics, minTrailingRho and the costmap flicker.
+
+import { describe, expect, it } from "vitest";
+import { FlickerMeter, MAX_GAP_S } from "../src/eval/costmap-flicker.ts";
+import {
+  cellRho,
+  confidenceAuroc,
+  minTrailingRho,
+  pairAccuracy,
+  terrainRho,
+  timeToThreshold,
+} from "../src/eval/knowledge-metrics.ts";
+import { rhoAxisMin } from "../src/eval/plots.ts";
+import {
+  KnowledgeProbe,
+  LABELS_FOR_DRIVEN,
+  type ProbeCandidate,
+  type ProbeSet,
+  selectProbeCells,
+} from "../src/eval/probe-set.ts";
+
+const score = (index: number, truth: number, mean: number) => ({ index, truth, mean, confidence: 1 });
+
+describe("terrain-level metrics", () => {
+  it("terrainRho is null below three types and the Spearman of means above", () => {
+    expect(terrainRho([])).toBeNull();
+    expect(terrainRho([score(0, 0.1, 0.2), score(1, 0.5, 0.6)])).toBeNull();
+    expect(terrainRho([score(0, 0.1, 0.2), score(1, 0.5, 0.6), score(2, 0.9, 0.7)])).toBe(1);
+    expect(terrainRho([score(0, 0.1, 0.7), score(1, 0.5, 0.6), score(2, 0.9, 0.2)])).toBe(-1);
+    // Ranks of truth 1,2,3,4 vs prediction 2,1,3,4: ρ = 1 − 6·2/(4·15) = 0.8.
+    const four = [score(0, 0.1, 0.3), score(1, 0.2, 0.1), score(2, 0.3, 0.5), score(3, 0.4, 0.9)];
+    expect(terrainRho(four)).toBeCloseTo(0.8, 12);
+  });
+
+  it("pairAccuracy counts ordered pairs, ties in prediction as half, ties in truth not at all", () => {
+    const four = [score(0, 0.1, 0.3), score(1, 0.2, 0.1), score(2, 0.3, 0.5), score(3, 0.4, 0.9)];
+    expect(pairAccuracy(four)).toBeCloseTo(5 / 6, 12);
+    expect(pairAccuracy([score(0, 0.1, 0.5), score(1, 0.2, 0.5)])).toBe(0.5);
+    expect(pairAccuracy([score(0, 0.3, 0.1), score(1, 0.3, 0.9)])).toBeNull();
+    expect(pairAccuracy([score(0, 0.1, 0.1)])).toBeNull();
+  });
+
+  it("confidence AUROC: never-driven cells with lower confidence rank first; null with one class", () => {
+    expect(confidenceAuroc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1])).toBe(1);
+    expect(confidenceAuroc([0.2, 0.8, 0.9, 0.1], [0, 0, 1, 1])).toBe(0.5);
+    expect(confidenceAuroc([0.9, 0.8], [0, 0])).toBeNull();
+    expect(cellRho([1, 2, 3], [0.1, 0.2, 0.3])).toBe(1);
+    expect(cellRho([1], [0.1])).toBeNull();
+  });
+
+  it("timeToRank is the start of the final unbroken run at or above the threshold", () => {
+    const c = (v: (number | null)[]) => v.map((value, i) => ({ t: 10 * (i + 1), value }));
+    expect(timeToThreshold(c([null, null, 0.5, 0.9, 0.85, 0.8]), 0.8)).toBe(40);
+    // A dip resets it: reaching 0.8 early does not count if it does not stay.
+    expect(timeToThreshold(c([0.9, 0.95, 0.7, 0.9, 0.9]), 0.8)).toBe(40);
+    expect(timeToThreshold(c([0.9, 0.95, 0.9, 0.79]), 0.8)).toBeNull();
+    expect(timeToThreshold(c([0.9, null]), 0.8)).toBeNull();
+    expect(timeToThreshold(c([0.8, 0.8]), 0.8)).toBe(10);
+    expect(timeToThreshold([], 0.8)).toBeNull();
+  });
+
+  it("minTrailingRho looks only at points from `after` on and skips undefined ρ", () => {
+    const curve = [-0.5, 0.2, 0.6, Number.NaN, 0.4, 0.9].map((r, i) => ({
+      t: 30 * (i + 1),
+      trailingSpearman: r,
+    }));
+    expect(minTrailingRho(curve, 90)).toBe(0.4);
+    expect(minTrailingRho(curve, 0)).toBe(-0.5);
+    expect(minTrailingRho(curve, 500)).toBeNull();
+  });
+
+  it("the ρ axis reaches down to the lowest plotted value", () => {
+    expect(rhoAxisMin([0.5, 0.9])).toBe(-0.2);
+    expect(rhoAxisMin([0.5, -0.45, null])).toBe(-0.5);
+    expect(rhoAxisMin([-0.6])).toBe(-0.6);
+    expect(rhoAxisMin([-3])).toBe(-1);
+  });
+});
+
+describe("probe set selection", () => {
+  // Three types over 10 frames: type 0 everywhere, type 1 (never driven) in frames 0..4 only, type 2
+  // rare (5 cells), type 3 too rare to keep (2 cells).
+  const candidates: ProbeCandidate[] = [];
+  for (let f = 0; f < 10; f++) {
+    for (let c = 0; c < 6; c++) candidates.push({ frame: f, cell: c, type: 0, truth: 0.1 });
+    if (f < 5) for (let c = 6; c < 10; c++) candidates.push({ frame: f, cell: c, type: 1, truth: 0.9 });
+    if (f % 2 === 0) candidates.push({ frame: f, cell: 20, type: 2, truth: 0.5 });
+    if (f < 2) candidates.push({ frame: f, cell: 30, type: 3, truth: 0.7 });
+  }
+
+  it("takes the same number of cells per type, leaves out types with too few, deterministically", () => {
+    const sel = selectProbeCells(candidates, { perType: 4, minPerType: 3 });
+    expect(sel.cellsPerType).toBe(4);
+    const per = new Map<number, number>();
+    for (const c of sel.cells) per.set(c.type, (per.get(c.type) ?? 0) + 1);
+    expect([...per.entries()].sort()).toEqual([
+      [0, 4],
+      [1, 4],
+      [2, 4],
+    ]);
+    expect(sel.excluded).toEqual([{ index: 3, available: 2 }]);
+    expect(selectProbeCells([...candidates].reverse(), { perType: 4, minPerType: 3 })).toEqual(sel);
+  });
+
+  it("spreads each type's cells over the frames it appears in", () => {
+    const sel = selectProbeCells(candidates, { perType: 5, minPerType: 3 });
+    const frames0 = sel.cells.filter((c) => c.type === 0).map((c) => c.frame);
+    expect(frames0).toEqual([1, 3, 5, 7, 9]);
+    // The fewest available (type 2: 5 cells) caps every type.
+    expect(sel.cellsPerType).toBe(5);
+    expect(sel.cells.filter((c) => c.type === 2).map((c) => c.frame)).toEqual([0, 2, 4, 6, 8]);
+  });
+});
+
+describe("knowledge probe scoring", () => {
+  // Four types, two cells each; type 3 is never driven.
+  const truths = [0.1, 0.3, 0.6, 0.8];
+  const probe: ProbeSet = {
+    channels: 1,
+    features: Float32Array.from([0, 0, 1, 1, 2, 2, 3, 3]),
+    cells: [0, 0, 1, 1, 2, 2, 3, 3].map((type, i) => ({ stamp: i, cell: i, type, truth: truths[type]! })),
+    frameStamps: [0, 1, 2, 3, 4, 5, 6, 7],
+    terrains: truths.map((truth, index) => ({ index, name: `t${index}`, truth, driven: index !== 3 })),
+    cellsPerType: 2,
+    excluded: [],
+    candidateFrames: 8,
+  };
+  // Predicts from the feature (the type): types 0 and 1 swapped; confidence low on type 3.
+  const predict = (means: number[]) => (f: Float32Array, n: number) => ({
+    roughness: Float32Array.from({ length: n }, (_, i) => means[f[i]!]!),
+    confidence: Float32Array.from({ length: n }, (_, i) => (f[i] === 3 ? 0.1 : 0.9)),
+  });
+
+  it("terrain ρ over driven-so-far types is null until three have labels, then follows the model", () => {
+    const k = new KnowledgeProbe(probe);
+    const p0 = k.score(10, predict([0.3, 0.2, 0.5, 0.9]));
+    expect(p0.drivenSoFar).toEqual([]);
+    expect(p0.terrainRho).toBeNull();
+    // All driven types (0, 1, 2): means 0.3, 0.2, 0.5 vs truth 0.1, 0.3, 0.6 → ρ = 0.5.
+    expect(p0.terrainRhoAll).toBeCloseTo(0.5, 12);
+    expect(p0.pairAccuracyAll).toBeCloseTo(2 / 3, 12);
+    expect(p0.confidenceAuroc).toBe(1);
+    for (let i = 0; i < LABELS_FOR_DRIVEN; i++) {
+      k.onLabelType(0);
+      k.onLabelType(2);
+    }
+    k.onLabelType(1); // one label is not enough
+    k.onLabelType(-1);
+    expect(k.score(20, predict([0.3, 0.2, 0.5, 0.9])).drivenSoFar).toEqual([0, 2]);
+    for (let i = 0; i < LABELS_FOR_DRIVEN; i++) k.onLabelType(1);
+    const p2 = k.score(30, predict([0.1, 0.2, 0.5, 0.9]));
+    expect(p2.drivenSoFar).toEqual([0, 1, 2]);
+    expect(p2.terrainRho).toBe(1);
+    expect(p2.cellRho).toBe(1);
+    expect(p2.byTerrain.map((b) => b.mean)).toEqual([0.1, 0.2, 0.5, 0.9]);
+    const s = k.summary();
+    expect(s.timeToRank).toBe(30);
+    expect(s.curve).toHaveLength(3);
+  });
+});
+
+describe("costmap flicker", () => {
+  const res = 0.5;
+  const map = (values: number[]) => ({
+    resolution: res,
+    originX: 0,
+    originY: 0,
+    width: 4,
+    height: 1,
+    data: Int8Array.from(values),
+  });
+  // Ground points in costmap cells 0, 1 and 2 (x = 0.25, 0.75, 1.25), terrain types 5, 5, 7.
+  const view = (types = [5, 5, 7]) => ({ xs: [0.25, 0.75, 1.25], ys: [0.1, 0.1, 0.1], types, n: 3 });
+
+  it("is the mean absolute change per second over cells in view on unchanged ground", () => {
+    const m = new FlickerMeter();
+    expect(m.flicker).toBeNull();
+    m.observe(0, view(), map([10, 20, 30, 40]));
+    m.observe(0.1, view(), map([12, 20, 27, 0]));
+    // |2| + |0| + |3| over 3 cells × 0.1 s.
+    expect(m.flicker).toBeCloseTo(5 / 0.3, 9);
+    expect(m.pairs).toBe(3);
+  });
+
+  it("skips cells whose ground type changed, unknown values, and frames too far apart", () => {
+    const m = new FlickerMeter();
+    m.observe(0, view(), map([10, 20, 30, 40]));
+    m.observe(0.1, view([5, 6, 7]), map([11, 90, -1, 40]));
+    expect(m.pairs).toBe(1);
+    expect(m.flicker).toBeCloseTo(1 / 0.1, 9);
+    m.observe(0.1 + MAX_GAP_S + 0.01, view([5, 6, 7]), map([50, 90, 30, 40]));
+    expect(m.pairs).toBe(1);
+  });
+
+  it("follows a cell by its position when the window moves", () => {
+    const m = new FlickerMeter();
+    m.observe(0, view(), map([10, 20, 30, 40]));
+    // Window shifted one cell right: the cell at x = 0.75 is now at index 0.
+    m.observe(0.2, view(), { ...map([20, 33, 0, 0]), originX: res });
+    // Cells 1 and 2 in view in both: |20−20| + |33−30| over 2 × 0.2 s (cell 0 left the window).
+    expect(m.pairs).toBe(2);
+    expect(m.flicker).toBeCloseTo(3 / 0.4, 9);
+  });
+});
