@@ -632,7 +632,7 @@ export class OnlineLearner {
    */
   setWeights(buf: ArrayBuffer | Uint8Array, search: KnnSearchState | null = null): void {
     const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
-    if (bytes.byteLength < 8)
+    if (bytes.byteLength < HEADER_BYTES)
       throw new Error(`learner weights: ${bytes.byteLength} bytes is too short for the header`);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const magic = dv.getUint32(0, true);
@@ -643,8 +643,6 @@ export class OnlineLearner {
         `learner weights: format ${format}, this terrain-learner reads format ${FORMAT} (format 1 was written before the head could learn log energy; its weights cannot be converted: start a fresh model or remove the old checkpoints)`,
       );
     }
-    if (bytes.byteLength < HEADER_BYTES)
-      throw new Error(`learner weights: ${bytes.byteLength} bytes is too short for the header`);
     const logHead = dv.getFloat64(96, true) === 1;
     if (logHead !== this.logHead) {
       const name = (b: boolean) => (b ? "log_energy" : "roughness");
