@@ -1,8 +1,12 @@
 // The stable learner's parts: the recent share of replay batches, a head that learns log energy and
 // is calibrated only at its output, the moving average of weights that predicts, and the weights
 // format that carries them.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { calibrateLogEnergy } from "../src/core/labeller.ts";
+import { writeCheckpoint } from "../src/learning/checkpoint.ts";
 import { OnlineLearner } from "../src/learning/learner.ts";
 import { headOutputToRoughness, logEnergyTarget, targetUnits } from "../src/learning/output-calibration.ts";
 import { ReplayBuffer } from "../src/learning/replay-buffer.ts";
@@ -154,5 +158,33 @@ describe("moving average of the weights (weight_average_half_life)", () => {
       avg.late.map((v) => expect.closeTo(v, 5)),
     );
     for (const x of [frozen.l, plain.l, avg.l, copy]) x.dispose();
+  });
+});
+
+describe("checkpoints across the weights format change", () => {
+  it("a format-1 checkpoint is skipped with the reason; the newer one beside it loads", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tl-format-"));
+    try {
+      const l = await OnlineLearner.create(cfg(), 2);
+      const { f, t } = twoGrounds();
+      l.setLabelCalibration(-1, 1);
+      l.addSamples(f, t);
+      await l.train(20);
+      const old = new Uint8Array((await l.getWeights()).slice(0));
+      new DataView(old.buffer).setUint32(4, 1, true);
+      await writeCheckpoint(dir, old, {}, 3);
+      const warnings: string[] = [];
+      const fresh = await OnlineLearner.create(cfg(), 2, { warn: (m) => warnings.push(m) });
+      expect(await fresh.loadLatestCheckpoint(dir)).toBe(false);
+      expect(warnings.join("\n")).toMatch(/format 1, this terrain-learner reads format 2/);
+      expect(fresh.trainSteps).toBe(0);
+      await l.saveCheckpoint(dir);
+      expect(await fresh.loadLatestCheckpoint(dir)).toBe(true);
+      expect(fresh.trainSteps).toBe(l.trainSteps);
+      l.dispose();
+      fresh.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
