@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { loadavg } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { parseArgs, promisify } from "node:util";
+import { DEMO_JPEG_QUALITY } from "../src/cli/demo.ts";
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -111,7 +112,7 @@ async function demo(world: string, duration: number, backbone: string): Promise<
 
 async function oracle(world: string, backbone: string): Promise<Row> {
   const key = `oracle ${world} 180s ${backbone}`;
-  const bag = join(CACHE, `${world}-world-seed1.mcap`);
+  const bag = join(CACHE, `${world}-world-seed1-jpeg${DEMO_JPEG_QUALITY}.mcap`);
   const args = ["--import", "tsx", "bench/oracle.ts", bag, "--json"];
   if (backbone !== "filterbank") args.push("--backbone", backbone);
   const load = loadavg()[0];

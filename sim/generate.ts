@@ -65,8 +65,8 @@ export interface GenerateOptions {
   seed?: number;
   /** Seconds of simulated time (default 60). */
   duration?: number;
-  /** Overrides of the world's camera resolution and rate. */
-  camera?: { width?: number; height?: number; rate?: number };
+  /** Overrides of the world's camera resolution, rate and JPEG quality. */
+  camera?: { width?: number; height?: number; rate?: number; jpegQuality?: number };
   imuRate?: number;
   /** Write JPEG CompressedImage on image_raw/compressed instead of raw Image. */
   jpeg?: boolean;
@@ -124,6 +124,7 @@ export function withOverrides(
       width: options.camera?.width ?? file.camera.width,
       height: options.camera?.height ?? file.camera.height,
       rate: options.camera?.rate ?? file.camera.rate,
+      jpegQuality: options.camera?.jpegQuality ?? file.camera.jpegQuality,
     },
     imu: { ...file.imu, rate: options.imuRate ?? file.imu.rate },
   };

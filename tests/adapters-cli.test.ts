@@ -131,9 +131,13 @@ describe.skipIf(missing !== undefined)("adapter commands through the CLI", () =>
       await new Promise((r) => setTimeout(r, 50));
       if (!sentPause && i > lines.length / 2) {
         sentPause = true;
-        await obs.client.publishAsync("terrain-learner/rover7/cmd", '{"command":"pause","id":"p1"}', {
-          qos: 1,
-        });
+        await obs.client.publishAsync(
+          "terrain-learner/rover7/cmd",
+          '{"command":"pause_learning","id":"p1","data":true}',
+          {
+            qos: 1,
+          },
+        );
       }
     }
     await waitFor(
@@ -145,7 +149,7 @@ describe.skipIf(missing !== undefined)("adapter commands through the CLI", () =>
     expect(JSON.parse(obs.on("response")[0]!.payload)).toEqual({
       robotId: "rover7",
       id: "p1",
-      command: "pause",
+      command: "pause_learning",
       ok: true,
       result: { learning: false },
     });

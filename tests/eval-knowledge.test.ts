@@ -12,7 +12,7 @@ import {
   terrainRho,
   timeToThreshold,
 } from "../src/eval/knowledge-metrics.ts";
-import { rhoAxisMin } from "../src/eval/plots.ts";
+import { learningCurveSvg, rhoAxisMin } from "../src/eval/plots.ts";
 import {
   KnowledgeProbe,
   LABELS_FOR_DRIVEN,
@@ -76,6 +76,27 @@ describe("terrain-level metrics", () => {
     expect(rhoAxisMin([0.5, -0.45, null])).toBe(-0.5);
     expect(rhoAxisMin([-0.6])).toBe(-0.6);
     expect(rhoAxisMin([-3])).toBe(-1);
+  });
+
+  it("the learning curve plots the knowledge curve and does not clip a low baseline", () => {
+    const curve = [10, 20].map((t) => ({
+      t,
+      spearman: 0.3,
+      mae: 0.2,
+      baselineSpearman: -0.7,
+      baselineMae: 0.3,
+      trailingSpearman: 0.4,
+      trailingBaselineSpearman: -0.72,
+    }));
+    const knowledge = [
+      { t: 10, terrainRho: null, terrainRhoAll: 0.5 },
+      { t: 20, terrainRho: 0.9, terrainRhoAll: 0.8 },
+    ];
+    const svg = learningCurveSvg(curve, "t", 0.85, knowledge);
+    expect(svg).toContain("knowledge: terrain ρ of probe-set means, types driven so far");
+    // Axis −0.8..1 over 280 px from y = 60: the baseline's −0.72 is drawn at 340 − 0.08/1.8·280.
+    expect(svg).toContain('cy="327.6"');
+    expect(learningCurveSvg(curve, "t")).not.toContain("knowledge:");
   });
 });
 

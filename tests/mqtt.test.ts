@@ -87,8 +87,16 @@ describe("MQTT helpers (pure)", () => {
     expect(redactUrl("mqtt://127.0.0.1:1883")).toBe("mqtt://127.0.0.1:1883");
   });
   it("parses plain and JSON commands", () => {
-    expect(parseCommand(" SAVE\n")).toEqual({ command: "save", id: null });
-    expect(parseCommand('{"command":"pause","id":"a1"}')).toEqual({ command: "pause", id: "a1" });
+    expect(parseCommand(" RESET\n")).toEqual({ command: "reset", id: null });
+    expect(parseCommand('{"command":"pause_learning","id":"a1"}')).toEqual({
+      command: "pause_learning",
+      id: "a1",
+    });
+    expect(parseCommand('{"command":"pause_learning","data":false}')).toEqual({
+      command: "pause_learning",
+      id: null,
+      data: false,
+    });
     expect(parseCommand('{"cmd":"reset","id":3}')).toEqual({ command: "reset", id: 3 });
     expect(() => parseCommand("{nope")).toThrow(/not valid JSON/);
   });
@@ -261,12 +269,11 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
       b.url,
       {},
       {
-        save: async () => {
+        save_checkpoint: async () => {
           calls.push("save");
           return { path: "/tmp/ckpt-3.bin" };
         },
-        pause: () => calls.push("pause"),
-        resume: () => calls.push("resume"),
+        pause_learning: (args: { data?: unknown }) => calls.push(`pause ${String(args.data)}`),
         reset: () => {
           throw new Error("reset refused while driving");
         },
@@ -275,30 +282,36 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     await t.waitConnected();
     await waitFor("online", () => obs.on("status").some((r) => r.payload === "online"));
     const cmd = "terrain-learner/rover7/cmd";
-    await obs.client.publishAsync(cmd, '{"command":"save","id":"req-1"}', { qos: 1 });
-    await obs.client.publishAsync(cmd, "pause", { qos: 1 });
-    await obs.client.publishAsync(cmd, '{"cmd":"resume","id":7}', { qos: 1 });
+    await obs.client.publishAsync(cmd, '{"command":"save_checkpoint","id":"req-1"}', { qos: 1 });
+    await obs.client.publishAsync(cmd, "pause_learning", { qos: 1 });
+    await obs.client.publishAsync(cmd, '{"cmd":"pause_learning","id":7,"data":false}', { qos: 1 });
     await obs.client.publishAsync(cmd, '{"command":"reset","id":"r"}', { qos: 1 });
     await obs.client.publishAsync(cmd, '{"command":"fly","id":"x"}', { qos: 1 });
     await obs.client.publishAsync(cmd, "{broken", { qos: 1 });
     await waitFor("six responses", () => obs.on("cmd/response").length === 6);
     const responses = obs.on("cmd/response").map((r) => JSON.parse(r.payload));
     expect(responses).toEqual([
-      { robotId: "rover7", id: "req-1", command: "save", ok: true, result: { path: "/tmp/ckpt-3.bin" } },
+      {
+        robotId: "rover7",
+        id: "req-1",
+        command: "save_checkpoint",
+        ok: true,
+        result: { path: "/tmp/ckpt-3.bin" },
+      },
       // The handlers' return values (Array.push → new length) come back as `result`.
-      { robotId: "rover7", id: null, command: "pause", ok: true, result: 2 },
-      { robotId: "rover7", id: 7, command: "resume", ok: true, result: 3 },
+      { robotId: "rover7", id: null, command: "pause_learning", ok: true, result: 2 },
+      { robotId: "rover7", id: 7, command: "pause_learning", ok: true, result: 3 },
       { robotId: "rover7", id: "r", command: "reset", ok: false, error: "reset refused while driving" },
       {
         robotId: "rover7",
         id: "x",
         command: "fly",
         ok: false,
-        error: "unknown command 'fly' (expected save, reset, pause, resume)",
+        error: "unknown command 'fly' (expected save_checkpoint, reset, pause_learning)",
       },
       { robotId: "rover7", id: null, command: null, ok: false, error: "command payload is not valid JSON" },
     ]);
-    expect(calls).toEqual(["save", "pause", "resume"]);
+    expect(calls).toEqual(["save", "pause undefined", "pause false"]);
   });
 
   it("survives a broker killed and restarted mid-run: reconnects, resumes publishing, the offline queue stays bounded", async () => {

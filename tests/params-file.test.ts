@@ -93,6 +93,22 @@ describe("params files and plain files, one format", () => {
     }
   });
 
+  it("names the node one way: a __node remap reads that node's entries and becomes ros.node_name", () => {
+    const f = write(
+      "named.yaml",
+      "rover_terrain:\n  ros__parameters:\n    outputs: {max_speed: 1.5}\n    ros: {node_name: ignored}\n",
+    );
+    const c = configFromRosArgs(
+      parseRosArgs(["--ros-args", "-r", "__node:=rover_terrain", "--params-file", f]),
+    );
+    expect(c.outputs.max_speed).toBe(1.5);
+    expect(c.ros.node_name).toBe("rover_terrain");
+    // Without the remap the default name's entries are looked for, and this file has none.
+    expect(() => configFromRosArgs(parseRosArgs(["--ros-args", "--params-file", f]))).toThrow(
+      /terrain_learner/,
+    );
+  });
+
   it("applies matching node entries in file order, later files over earlier ones, as rclcpp does", () => {
     const f = write(
       "order.yaml",

@@ -56,10 +56,14 @@ export function pipelineControls(
 
 export function mqttHandlers(controls: RuntimeControls): MqttCommandHandlers {
   return {
-    save: () => controls.save(),
+    save_checkpoint: () => controls.save(),
     reset: () => controls.reset(),
-    pause: () => controls.pause(),
-    resume: () => controls.resume(),
+    // As the SetBool service: data true (or absent, for the plain-text form) pauses, false resumes.
+    pause_learning: ({ data }) => {
+      if (data === undefined || data === true) return controls.pause();
+      if (data === false) return controls.resume();
+      throw new Error("pause_learning: 'data' must be true (pause) or false (resume)");
+    },
   };
 }
 

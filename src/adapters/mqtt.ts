@@ -3,7 +3,8 @@
 //   roughness         JSON summary of the latest prediction, at most `roughness_rate` per second
 //   learner           learner / pipeline stats JSON, at most `learner_rate` per second
 //   labels            every label as it is made (optional: `publish_labels`)
-//   cmd               `save` | `reset` | `pause` | `resume`, plain or JSON {"command", "id"}
+//   cmd               the ROS 2 services' names: `save_checkpoint` | `reset` | `pause_learning`, plain or
+//                     JSON {"command", "id", "data"}; `pause_learning` with "data": false resumes (SetBool)
 //   cmd/response      {"id", "command", "ok", "result" | "error"}
 //
 // A robot boots before its network, and brokers restart: the client is made with `mqtt.connect`
@@ -23,11 +24,17 @@ import type { LabelEvent, PipelineEvent, PredictionEvent } from "../runtime/pipe
 
 export type MqttOptions = Config["mqtt"];
 
-export type MqttCommand = "save" | "reset" | "pause" | "resume";
-export const MQTT_COMMANDS: readonly MqttCommand[] = ["save", "reset", "pause", "resume"];
+/** The same names as the node's services (`~/save_checkpoint`, `~/reset`, `~/pause_learning`). */
+export type MqttCommand = "save_checkpoint" | "reset" | "pause_learning";
+export const MQTT_COMMANDS: readonly MqttCommand[] = ["save_checkpoint", "reset", "pause_learning"];
+
+/** A command's argument: `data` of the JSON form, as std_srvs/SetBool's request carries it. */
+export interface MqttCommandArgs {
+  data?: unknown;
+}
 
 /** What the runner does for each command; the resolved value goes into the response's `result`. */
-export type MqttCommandHandlers = Partial<Record<MqttCommand, () => unknown>>;
+export type MqttCommandHandlers = Partial<Record<MqttCommand, (args: MqttCommandArgs) => unknown>>;
 
 export interface MqttStats {
   connected: boolean;
@@ -171,8 +178,12 @@ export function toJson(value: unknown): string {
   });
 }
 
-/** Parses a `cmd` payload: plain `save` or JSON {"command"|"cmd": "save", "id": ...}. */
-export function parseCommand(payload: string): { command: string; id: string | number | null } {
+/** Parses a `cmd` payload: plain `reset` or JSON {"command"|"cmd": "pause_learning", "id": ..., "data": ...}. */
+export function parseCommand(payload: string): {
+  command: string;
+  id: string | number | null;
+  data?: unknown;
+} {
   const text = payload.trim();
   if (text.startsWith("{")) {
     let obj: unknown;
@@ -186,7 +197,7 @@ export function parseCommand(payload: string): { command: string; id: string | n
     const command = o.command ?? o.cmd;
     if (typeof command !== "string")
       throw Object.assign(new Error("command JSON has no string 'command'"), { id });
-    return { command: command.trim().toLowerCase(), id };
+    return { command: command.trim().toLowerCase(), id, ...(o.data === undefined ? {} : { data: o.data }) };
   }
   return { command: text.toLowerCase(), id: null };
 }
@@ -514,7 +525,7 @@ export class MqttTelemetry {
       }
       const handler = this.handlers[command as MqttCommand];
       if (!handler) throw new Error(`command '${command}' is not supported by this runner`);
-      const result = await handler();
+      const result = await handler(parsed.data === undefined ? {} : { data: parsed.data });
       response = { id, command, ok: true, ...(result === undefined ? {} : { result }) };
     } catch (err) {
       const e = err as Error & { id?: string | number | null };

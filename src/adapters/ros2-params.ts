@@ -88,8 +88,8 @@ export function configFromRosArgs(
   const merged: Obj = {};
   const sources: string[] = [];
   // The node name may be remapped on the command line (`-r __node:=other`).
-  const name =
-    args.remaps.find(([f]) => f === "__node" || f === "__name")?.[1] ?? opts.nodeName ?? "terrain_learner";
+  const remapped = args.remaps.find(([f]) => f === "__node" || f === "__name")?.[1];
+  const name = remapped ?? opts.nodeName ?? "terrain_learner";
   const namespace = args.remaps.find(([f]) => f === "__ns")?.[1] ?? opts.namespace ?? "/";
   for (const file of opts.configFiles ?? []) {
     mergeDocument(merged, readConfigDocument(file), file, { name, namespace });
@@ -111,7 +111,11 @@ export function configFromRosArgs(
     mergeDocument(merged, { [param]: v }, `-p ${param}`);
     sources.push(`-p ${param}`);
   }
-  return validateParameters(merged, sources.length ? sources.join(" + ") : "defaults");
+  const config = validateParameters(merged, sources.length ? sources.join(" + ") : "defaults");
+  // One node name: the remap is how ROS names a node, and it wins over ros.node_name as rcl's
+  // remapping wins over the name in code; `~/` topics, the live view and the recorder follow it.
+  if (remapped) config.ros.node_name = remapped;
+  return config;
 }
 
 /** `--params-file` takes ROS params files only: a plain map there is an error, as in rcl. */

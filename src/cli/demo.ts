@@ -44,6 +44,9 @@ export interface DemoOptions {
   liveView?: LiveViewServer;
 }
 
+/** JPEG quality of the demo's cached camera frames. */
+export const DEMO_JPEG_QUALITY = 95;
+
 /** The cached bag for a world/seed/duration (generated when missing). */
 export async function ensureWorldBag(
   o: Pick<
@@ -56,7 +59,9 @@ export async function ensureWorldBag(
   const worldPath = o.world ?? sim.DEFAULT_WORLD;
   const worldName = basename(worldPath, extname(worldPath));
   const suffix = o.duration === 180 ? "" : `-${o.duration}s`;
-  const path = resolve(o.cacheDir, `${worldName}-world-seed${o.seed}${suffix}.mcap`);
+  // The camera is cached as JPEG (CompressedImage): a twelfth of the raw bag's size, and at this
+  // quality the learning figures stay within run-to-run noise of raw frames (docs/simulator.md).
+  const path = resolve(o.cacheDir, `${worldName}-world-seed${o.seed}${suffix}-jpeg${DEMO_JPEG_QUALITY}.mcap`);
   if (!o.regenerate && existsSync(path)) {
     const meta = await readMcapMetadata(path);
     if (meta?.get("version") === sim.SIM_VERSION) return path;
@@ -83,6 +88,8 @@ export async function ensureWorldBag(
       world: worldPath,
       seed: o.seed,
       duration: o.duration,
+      jpeg: true,
+      camera: { jpegQuality: DEMO_JPEG_QUALITY },
       signal: o.signal,
       onProgress: (t: number) => bar?.update(Math.round(t)),
     });

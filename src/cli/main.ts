@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   run: () => import("./run.ts"),
   ros: () => import("./ros.ts"),
   "serial-dump": () => import("./serial-dump.ts"),
+  export: () => import("./export.ts"),
 };
 
 const program = new Command();

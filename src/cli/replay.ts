@@ -71,6 +71,8 @@ export interface ReplayRunOptions {
   rate?: number;
   /** Deliver the bag in arrival order with a robot's transport delays (seeded; io/bag/live-like.ts). */
   liveLike?: number;
+  /** Save the learner's checkpoint into this folder at the end (for `export`). */
+  saveCheckpoint?: string;
   /** Where report.json and the PNGs go (with evaluate). */
   reportDir?: string;
   /** Title of the plots. */
@@ -127,6 +129,8 @@ export interface ReplayResult {
   bag: string;
   record?: string;
   report?: ReportFiles;
+  /** The checkpoint manifest written with saveCheckpoint. */
+  checkpoint?: string;
   /** Everything the evaluator computed (over all cells, whole run, terrain table, options). */
   evalDetails?: EvalSummary;
   supervisor: unknown;
@@ -145,6 +149,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   if (opts.record) outputs.push({ path: opts.record, kind: "file", what: "--record" });
   if (opts.evaluate)
     outputs.push({ path: reportDirFor(opts), kind: "dir", what: "--report-dir", files: REPORT_FILES });
+  if (opts.saveCheckpoint)
+    outputs.push({ path: opts.saveCheckpoint, kind: "dir", what: "--save-checkpoint" });
   try {
     await checkOutputs(outputs, [opts.bag, ...(opts.inputs ?? [])]);
   } catch (err) {
@@ -321,6 +327,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       committed = true;
     }
     const result = toResult(summary, opts);
+    if (opts.saveCheckpoint) result.checkpoint = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
     if (opts.evaluate) {
       const dir = reportDirFor(opts);
       result.report = await writeReport(
@@ -440,6 +447,7 @@ export function formatSummary(r: ReplayResult): string {
       `report: ${r.report.json}${r.report.curve ? `, ${r.report.curve}` : ""}${r.report.frames ? `, ${r.report.frames}` : ""}`,
     );
   if (r.record) lines.push(`recording: ${r.record}`);
+  if (r.checkpoint) lines.push(`checkpoint: ${r.checkpoint}`);
   const problems = Object.entries(r.problems);
   if (problems.length) lines.push(`problems: ${problems.map(([k, v]) => `${k} ${v}`).join(", ")}`);
   return `${lines.join("\n")}\n`;
@@ -518,6 +526,10 @@ export function register(program: Command): void {
       "deliver the bag in arrival order, as a robot's transport would (camera 30–150 ms late, IMU in 10 ms bursts, odometry and TF late); seeded",
     )
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
+    .option(
+      "--save-checkpoint <dir>",
+      "save the learner's checkpoint into this folder at the end (for export)",
+    )
     .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)");
   addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"]);
@@ -535,7 +547,7 @@ otherwise replay stops before reading and lists the bag's topics. Outputs are ch
 may be, or be inside, an input. Ctrl-C finishes the recording with what was written and exits 130.
 
 Examples:
-  terrain-learner replay .cache/default-world-seed1.mcap --eval
+  terrain-learner replay .cache/default-world-seed1-jpeg95.mcap --eval
   terrain-learner replay run.mcap --record run-outputs.mcap
   terrain-learner replay sim.mcap --eval --json > result.json
   terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom
@@ -556,6 +568,7 @@ Examples:
             rate?: number;
             liveLike?: string;
             reportDir?: string;
+            saveCheckpoint?: string;
             mqtt?: string;
             robotId?: string;
           } & TopicFlags &
@@ -596,6 +609,7 @@ Examples:
               rate: o.rate,
               liveLike: liveLikeSeed,
               reportDir: o.reportDir,
+              saveCheckpoint: o.saveCheckpoint,
               liveView,
               onProgress: progress.update,
               inputs: o.config ?? [],

@@ -51,11 +51,12 @@ function panel(o: PanelOptions): string {
   parts.push(
     `<text x="${o.x + o.w / 2}" y="${o.y - 10}" font-size="15" text-anchor="middle" font-weight="bold">${esc(o.title)}</text>`,
   );
-  for (let i = 0; i <= 4; i++) {
-    const v = o.yMin + ((o.yMax - o.yMin) * i) / 4;
+  // Grid lines at round values (multiples of a 1-2-5 step), whatever the axis range.
+  const yStep = niceStep((o.yMax - o.yMin) / 5);
+  for (let v = Math.ceil(o.yMin / yStep - 1e-9) * yStep; v <= o.yMax + 1e-9; v += yStep) {
     parts.push(`<line x1="${o.x}" x2="${o.x + o.w}" y1="${py(v)}" y2="${py(v)}" stroke="#e3e3e3"/>`);
     parts.push(
-      `<text x="${o.x - 6}" y="${py(v) + 4}" font-size="11" text-anchor="end">${v.toFixed(2)}</text>`,
+      `<text x="${o.x - 6}" y="${py(v) + 4}" font-size="11" text-anchor="end">${(Math.abs(v) < 1e-9 ? 0 : v).toFixed(2)}</text>`,
     );
   }
   const xStep = niceStep(o.xMax / 6);
@@ -74,9 +75,7 @@ function panel(o: PanelOptions): string {
     parts.push(
       `<line x1="${o.x}" x2="${o.x + o.w}" y1="${py(r.y)}" y2="${py(r.y)}" stroke="#555" stroke-dasharray="2 3"/>`,
     );
-    parts.push(
-      `<text x="${o.x + o.w - 4}" y="${py(r.y) - 4}" font-size="11" text-anchor="end" fill="#555">${esc(r.label)}</text>`,
-    );
+    parts.push(`<text x="${o.x + 4}" y="${py(r.y) - 4}" font-size="11" fill="#555">${esc(r.label)}</text>`);
   }
   let ly = o.legendBelow ? o.y + o.h + 54 : o.y + 16;
   for (const s of o.series) {

@@ -44,6 +44,8 @@ export interface ProbeSelection {
   cells: ProbeCandidate[];
   /** Types seen in the candidate frames but left out: too few eligible cells. */
   excluded: { index: number; available: number }[];
+  /** Eligible cells per type kept (the fewest caps every type). */
+  available: Map<number, number>;
 }
 
 /**
@@ -69,11 +71,12 @@ export function selectProbeCells(
     else kept.push([type, list.sort((a, b) => a.frame - b.frame || a.cell - b.cell)]);
   }
   const k = Math.min(o.perType, ...kept.map(([, l]) => l.length));
+  const available = new Map(kept.map(([type, l]) => [type, l.length]));
   const cells: ProbeCandidate[] = [];
   for (const [, list] of kept) {
     for (let j = 0; j < k; j++) cells.push(list[Math.floor(((j + 0.5) * list.length) / k)]!);
   }
-  return { cellsPerType: kept.length ? k : 0, cells, excluded };
+  return { cellsPerType: kept.length ? k : 0, cells, excluded, available };
 }
 
 /** A chosen probe set with the feature vectors of its cells. */
@@ -84,8 +87,11 @@ export interface ProbeSet {
   cells: { stamp: number; cell: number; type: number; truth: number }[];
   /** Stamps of the frames the cells come from: held out of training. */
   frameStamps: number[];
-  /** The types in the set: true roughness (world's value, else the cells' mean) and driven flag. */
-  terrains: { index: number; name: string; truth: number; driven: boolean }[];
+  /**
+   * The types in the set: true roughness (world's value, else the cells' mean), driven flag, and
+   * the eligible cells the candidate frames had (the fewest sets `cellsPerType`).
+   */
+  terrains: { index: number; name: string; truth: number; driven: boolean; eligible?: number }[];
   cellsPerType: number;
   excluded: { index: number; name: string; available: number }[];
   /** Candidate frames looked at. */

@@ -19,7 +19,8 @@
 // onnxruntime-node runs a session synchronously on the calling thread once `run` starts; calls are
 // serialised here because the input buffer is reused between frames.
 
-import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -74,14 +75,14 @@ export interface BackboneInfo {
  * [j·f, (j+1)·f), the edge pixels weighted by their overlap. Flat arrays: source start, tap count and
  * the taps' weights (summing to 1) from offset[j].
  */
-interface AreaTaps {
+export interface AreaTaps {
   start: Int32Array;
   count: Int32Array;
   offset: Int32Array;
   weight: Float32Array;
 }
 
-function areaTaps(outLen: number, factor: number): AreaTaps {
+export function areaTaps(outLen: number, factor: number): AreaTaps {
   const start = new Int32Array(outLen);
   const count = new Int32Array(outLen);
   const offset = new Int32Array(outLen);
@@ -172,6 +173,19 @@ export function resolveBackbonePath(backbone: string): string {
   if (name === "") return defaultBackbonePath();
   const file = BUNDLED_BACKBONES[name];
   return file ? bundledModelPath(file) : name;
+}
+
+const hashes = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
+
+/** sha256 of a model file (hex), cached per path while its size and mtime stay the same. */
+export function modelSha256(path: string): string {
+  const abs = resolve(path);
+  const st = statSync(abs);
+  const cached = hashes.get(abs);
+  if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached.sha256;
+  const sha256 = createHash("sha256").update(readFileSync(abs)).digest("hex");
+  hashes.set(abs, { mtimeMs: st.mtimeMs, size: st.size, sha256 });
+  return sha256;
 }
 
 // --- metadata_props without loading the whole model -------------------------------------------
@@ -312,6 +326,10 @@ export class Backbone {
 
   get channels(): number {
     return this.info.channels;
+  }
+  /** The input normalisation as model input = gain·pixel + offset per RGB channel (pixel 0..255). */
+  get inputAffine(): { gain: Float32Array; offset: Float32Array } {
+    return { gain: this.gain.slice(), offset: this.offset.slice() };
   }
   get stride(): number {
     return this.info.stride;

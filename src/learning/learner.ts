@@ -32,14 +32,15 @@
 // Scheduling is the caller's: replay drives train() from sensor stamps with TrainingClock, live mode
 // runs the same learner in a worker (worker.ts) and hands weights to a predict-only copy here.
 
+import type * as ort from "onnxruntime-node";
 import { calibrateLogEnergy } from "../core/labeller.ts";
-import { resolveBackbonePath } from "./backbone.ts";
+import { modelSha256, resolveBackbonePath } from "./backbone.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import type { LearnerConfig } from "./config.ts";
 import { TerrainHead } from "./head.ts";
 import { KnnNovelty, type KnnSearchState } from "./novelty.ts";
 import { backboneChannelNames, invariantProjection } from "./novelty-features.ts";
-import { OnnxPredictor } from "./onnx-predictor.ts";
+import { OnnxPredictor, type OnnxPredictorOptions } from "./onnx-predictor.ts";
 import { calibrateHeadOutputs, logEnergyTarget, targetUnits } from "./output-calibration.ts";
 import { ReplayBuffer } from "./replay-buffer.ts";
 import { type BackendName, type BackendPreference, initBackend, tf } from "./tf-backend.ts";
@@ -62,6 +63,9 @@ const MAGIC = 0x31484c54; // "TLH1"
 const FORMAT = 2;
 /** 8 u32 + 12 f64. */
 const HEADER_BYTES = 8 * 4 + 12 * 8;
+/** Confidence: log(score + CONF_EPS), and a floor on the training errors' spread. */
+const CONF_EPS = 1e-8;
+const MIN_ERR_STD = 0.05;
 /** Weights are (de)serialised by byte copies on little-endian hosts (all onnxruntime-node ships for). */
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
@@ -100,6 +104,35 @@ export interface LearnerStats {
   errorMean: number;
   errorStd: number;
 }
+
+/**
+ * What a standalone predictor needs to compute predict() (learning/export-graph.ts): the onnxruntime
+ * predictor's graph options and weight inputs, and the confidence map
+ * exp(−½(max(0, (log(score + eps) − mean)/std)/sigma)²).
+ */
+export interface PredictorExport {
+  options: OnnxPredictorOptions;
+  inputs: Record<string, ort.Tensor>;
+  confidence: { eps: number; mean: number; std: number; sigma: number };
+  labelCalibration: { lo: number; hi: number } | null;
+  trainSteps: number;
+}
+
+/** The learner settings a checkpoint's weights are only meaningful with (recorded in its manifest). */
+export const PREDICTION_SETTINGS = [
+  "backbone",
+  "input_width",
+  "hidden_units",
+  "bottleneck",
+  "novelty",
+  "novelty_references",
+  "novelty_neighbors",
+  "novelty_metric",
+  "novelty_ridge",
+  "novelty_features",
+  "confidence_sigma",
+  "head_target",
+] as const satisfies readonly (keyof LearnerConfig)[];
 
 export interface LearnerOptions {
   warn?: (message: string) => void;
@@ -440,7 +473,7 @@ export class OnlineLearner {
   /** Maps a reconstruction error to confidence 0..1 (0 when nothing has been trained yet). */
   confidenceOf(reconError: number): number {
     if (!(this.steps > 0) || !Number.isFinite(this.errMean)) return 0;
-    const z = (Math.log(reconError + 1e-8) - this.errMean) / Math.max(this.errStd, 0.05);
+    const z = (Math.log(reconError + CONF_EPS) - this.errMean) / Math.max(this.errStd, MIN_ERR_STD);
     if (!(z > 0)) return z <= 0 ? 1 : 0; // NaN error → 0
     const u = z / this.cfg.confidence_sigma;
     return Math.exp(-0.5 * u * u);
@@ -559,6 +592,34 @@ export class OnlineLearner {
     const confidence = new Float32Array(score.length);
     for (let i = 0; i < score.length; i++) confidence[i] = this.confidenceOf(score[i] as number);
     return confidence;
+  }
+
+  /**
+   * The current prediction as a graph's inputs and constants (for export). Throws before any
+   * training (every confidence would be 0) or without the onnxruntime predictor.
+   */
+  exportPredictor(): PredictorExport {
+    if (!(this.steps > 0) || !Number.isFinite(this.errMean))
+      throw new Error("the learner has not been trained yet: nothing to export");
+    this.refreshNorm();
+    const p = this.predictor();
+    if (!p) throw new Error("the onnxruntime head predictor is unavailable here");
+    if (this.knn && this.knn.size === 0) throw new Error("the kNN novelty has no references yet");
+    // The graph's output would be the log-energy target, not roughness (output-calibration.ts).
+    if (this.logHead)
+      throw new Error("export supports learner.head_target roughness only (this head learns log energy)");
+    return {
+      options: { ...p.opts },
+      inputs: p.inputs(),
+      confidence: {
+        eps: CONF_EPS,
+        mean: this.errMean,
+        std: Math.max(this.errStd, MIN_ERR_STD),
+        sigma: this.cfg.confidence_sigma,
+      },
+      labelCalibration: this.labelCalibration,
+      trainSteps: this.steps,
+    };
   }
 
   // --- weights: everything a predictor needs (networks, normaliser, novelty statistics) -------------
@@ -727,9 +788,20 @@ export class OnlineLearner {
         bottleneck: this.cfg.bottleneck,
         backend: this.backend,
         loss: Number.isFinite(this.lastLoss) ? this.lastLoss : null,
+        learner: Object.fromEntries(PREDICTION_SETTINGS.map((k) => [k, this.cfg[k]])),
+        backboneSha256: this.backboneSha256(),
       },
       this.cfg.checkpoint_keep,
     );
+  }
+
+  /** sha256 of the backbone file the features come from (null when it cannot be read). */
+  private backboneSha256(): string | null {
+    try {
+      return modelSha256(resolveBackbonePath(this.cfg.backbone));
+    } catch {
+      return null;
+    }
   }
 
   /**

@@ -64,8 +64,32 @@ export interface OnnxPredictorOptions {
   intraOpThreads: number;
 }
 
+/** A graph's parts before encoding: what buildPredictorModel encodes and the export composes. */
+export interface GraphParts {
+  nodes: INodeProto[];
+  initializers: ITensorProto[];
+  inputs: Array<[name: string, dims: (number | string)[], elemType: number]>;
+  outputs: Array<[name: string, dims: (number | string)[], elemType: number]>;
+}
+
 /** The ONNX graph (ModelProto bytes) for these options; weights are inputs, see the file comment. */
 export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
+  const g = predictorGraph(opts);
+  return encodeModel({
+    docString: `terrain-learner head predictor (${opts.novelty} novelty); weights are inputs`,
+    graphName: "head_predictor",
+    nodes: g.nodes,
+    initializers: g.initializers,
+    inputs: g.inputs.map(([name, dims, type]) => valueInfo(name, dims, type)),
+    outputs: g.outputs.map(([name, dims, type]) => valueInfo(name, dims, type)),
+  });
+}
+
+/**
+ * The predictor's nodes, constants and graph inputs/outputs. Export (learning/export-graph.ts)
+ * binds the weight inputs to the learner's current values: both run the same graph.
+ */
+export function predictorGraph(opts: OnnxPredictorOptions): GraphParts {
   const { channels: D, hidden: H, bottleneck: K } = opts;
   const nodes: INodeProto[] = [];
   const inits: ITensorProto[] = [];
@@ -147,19 +171,17 @@ export function buildPredictorModel(opts: OnnxPredictorOptions): Uint8Array {
     node("ReduceMean", ["recon_sq"], ["score"], [ints("axes", [1]), int("keepdims", 0)]);
   }
 
-  return encodeModel({
-    docString: `terrain-learner head predictor (${opts.novelty} novelty); weights are inputs`,
-    graphName: "head_predictor",
+  return {
     nodes,
     initializers: inits,
-    inputs: inputs.map(([name, dims, type]) => valueInfo(name, dims, type)),
+    inputs,
     outputs: [
-      valueInfo("roughness", ["N"]),
-      valueInfo("score", ["N"]),
-      valueInfo("row_sum", ["N"]),
-      ...(opts.novelty === "knn" ? [valueInfo("near_idx", ["N", "K"], INT64)] : []),
+      ["roughness", ["N"], FLOAT],
+      ["score", ["N"], FLOAT],
+      ["row_sum", ["N"], FLOAT],
+      ...(opts.novelty === "knn" ? [["near_idx", ["N", "K"], INT64] as [string, string[], number]] : []),
     ],
-  });
+  };
 }
 
 type NativeSession = InstanceType<typeof NativeBinding.binding.InferenceSession>;
@@ -320,6 +342,14 @@ export class OnnxPredictor {
       out = this.session.run(feeds, fetches, {}) as Record<string, ort.Tensor>;
     }
     return out;
+  }
+
+  /** The weight inputs as they are now (not x), for binding them into an exported graph. */
+  inputs(): Record<string, ort.Tensor> {
+    for (const name of this.required) {
+      if (name !== "x" && !this.feeds[name]) throw new Error(`head predictor: input ${name} not set`);
+    }
+    return { ...this.feeds };
   }
 
   dispose(): void {

@@ -99,11 +99,18 @@ export async function chooseProbeSet(
   }
   const { minRange, maxRange } = evaluator.options;
   const candidates: ProbeCandidate[] = [];
-  const maps: FeatureMap[] = [];
+  const maps: (FeatureMap | undefined)[] = [];
   for (let i = 0; i < kept.length; i++) {
     const frame = kept[i]!;
-    const fm = await features(frame);
-    maps.push(fm);
+    let fm: FeatureMap;
+    try {
+      fm = await features(frame);
+    } catch (err) {
+      // The replay reports the frame as a problem; the probe goes on without it.
+      warn(`eval: probe candidate frame at ${frame.stamp.toFixed(3)} s skipped: ${(err as Error).message}`);
+      continue;
+    }
+    maps[i] = fm;
     const truth = evaluator.truthFor(frame.stamp, { ...fm, frameId: frame.frameId });
     if (!truth) continue;
     for (let k = 0; k < fm.rows * fm.cols; k++) {
@@ -119,7 +126,7 @@ export async function chooseProbeSet(
     warn("eval: no probe cells in this bag (no frame shows ground of one terrain type 1–8 m ahead)");
     return undefined;
   }
-  const C = maps[0]!.channels;
+  const C = maps[sel.cells[0]!.frame]!.channels;
   const featuresOut = new Float32Array(sel.cells.length * C);
   sel.cells.forEach((c, j) => {
     featuresOut.set(maps[c.frame]!.data.subarray(c.cell * C, c.cell * C + C), j * C);
@@ -138,7 +145,10 @@ export async function chooseProbeSet(
     features: featuresOut,
     cells,
     frameStamps: [...new Set(cells.map((c) => c.stamp))].sort((a, b) => a - b),
-    terrains: probeTerrains(sel.cells, world, evaluator.drivenByTrajectory),
+    terrains: probeTerrains(sel.cells, world, evaluator.drivenByTrajectory).map((x) => ({
+      ...x,
+      eligible: sel.available.get(x.index),
+    })),
     cellsPerType: sel.cellsPerType,
     excluded: sel.excluded.map((e) => ({ ...e, name: name(e.index) })),
     candidateFrames: kept.length,

@@ -1,0 +1,378 @@
+// `terrain-learner export --checkpoint DIR --out model.onnx`: backbone + head + confidence of a
+// checkpoint as one ONNX graph (learning/export-graph.ts) with what a user elsewhere needs in its
+// metadata_props (docs/export.md). The file is written under a temporary name, loaded and run once
+// with onnxruntime, and only then renamed into place.
+
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import type { Command } from "commander";
+import * as ort from "onnxruntime-node";
+import { CALIBRATION_TAIL } from "../core/labeller.ts";
+import { checkOutputs, commitTemp, discardTemp, discardTempsSync, tempPathFor } from "../io/safe-output.ts";
+import { Backbone, modelSha256, resolveBackbonePath } from "../learning/backbone.ts";
+import { type LoadedCheckpoint, readLatestCheckpoint } from "../learning/checkpoint.ts";
+import { buildExportGraph, type ExportContext } from "../learning/export-graph.ts";
+import { OnlineLearner, PREDICTION_SETTINGS } from "../learning/learner.ts";
+import { type Config, type LearnerConfig, loadConfig } from "../runtime/config.ts";
+import { action, UserError } from "./errors.ts";
+import { interruptedError, trapInterrupts } from "./interrupt.ts";
+import { CONFIG_HELP, collect } from "./options.ts";
+
+export const DEFAULT_IMAGE_SIZE = { width: 640, height: 480 };
+
+export interface ExportOptions {
+  checkpoint: string;
+  out: string;
+  /** Learner settings for checkpoints that do not record them (and everything else: defaults). */
+  config: Config;
+  width: number;
+  height: number;
+  /** Config files read (protected like the checkpoint). */
+  inputs?: readonly string[];
+  warn?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface ExportResult {
+  out: string;
+  bytes: number;
+  seconds: number;
+  checkpoint: string;
+  trainSteps: number;
+  backbone: string;
+  image: { width: number; height: number };
+  grid: { rows: number; cols: number; cellWidth: number; cellHeight: number };
+  opset: number;
+  ops: string[];
+  metadata: Record<string, string>;
+}
+
+/** "640x480" → {640, 480}. */
+export function parseImageSize(s: string): { width: number; height: number } {
+  const m = /^(\d+)\s*[x×]\s*(\d+)$/i.exec(s.trim());
+  const width = Number(m?.[1]);
+  const height = Number(m?.[2]);
+  if (!m || !(width >= 1 && height >= 1 && width <= 8192 && height <= 8192))
+    throw new UserError(`--image-size must be WIDTHxHEIGHT in pixels (e.g. 640x480), got '${s}'`);
+  return { width, height };
+}
+
+/** The learner settings the weights were trained with: the checkpoint's record over the config's. */
+function learnerSettings(base: LearnerConfig, c: LoadedCheckpoint, warn: (m: string) => void): LearnerConfig {
+  const recorded = c.manifest.info?.learner as Partial<LearnerConfig> | undefined;
+  if (!recorded || typeof recorded !== "object") {
+    warn(`export: ${c.path} does not record its learner settings; using the configuration's`);
+    return base;
+  }
+  const cfg = { ...base } as Record<string, unknown>;
+  for (const k of PREDICTION_SETTINGS) if (recorded[k] !== undefined) cfg[k] = recorded[k];
+  return cfg as LearnerConfig;
+}
+
+/** A mid-grey image with a gradient: enough to see that the file loads and computes finite grids. */
+function probeImage(width: number, height: number): Uint8Array {
+  const px = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const i = 3 * (y * width + x);
+      px[i] = (x * 255) / width;
+      px[i + 1] = (y * 255) / height;
+      px[i + 2] = 128 + ((x ^ y) & 31);
+    }
+  return px;
+}
+
+export async function runExport(o: ExportOptions): Promise<ExportResult> {
+  const warn = o.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const t0 = performance.now();
+  const dir = o.checkpoint;
+  if (!existsSync(dir)) throw new UserError(`--checkpoint ${dir}: no such folder`);
+  if (!statSync(dir).isDirectory())
+    throw new UserError(
+      `--checkpoint ${dir}: not a folder (give the checkpoint folder, e.g. learner.checkpoint_dir)`,
+    );
+  // Every file of the checkpoint folder is an input: the output may not replace any of them.
+  const checkpointFiles = readdirSync(dir).map((n) => join(dir, n));
+  try {
+    await checkOutputs(
+      [{ path: o.out, kind: "file", what: "--out" }],
+      [...checkpointFiles, ...(o.inputs ?? [])],
+    );
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  const skipped: string[] = [];
+  const loaded = await readLatestCheckpoint(dir, (m) => {
+    skipped.push(m);
+    warn(`export: ${m}`);
+  });
+  if (!loaded)
+    throw new UserError(
+      skipped.length
+        ? `--checkpoint ${dir}: no valid checkpoint (${skipped.length} skipped, see above)`
+        : `--checkpoint ${dir}: no checkpoint in this folder (ckpt-*.json + .bin; written by run, ros, or replay --save-checkpoint)`,
+    );
+
+  const cfg = learnerSettings(o.config.learner, loaded, warn);
+  const backbonePath = resolveBackbonePath(cfg.backbone);
+  if (!existsSync(backbonePath))
+    throw new UserError(
+      `the checkpoint's backbone ${backbonePath} (learner.backbone '${cfg.backbone}') not found`,
+    );
+  await checkOutputs([{ path: o.out, kind: "file", what: "--out" }], [backbonePath]).catch((err: Error) => {
+    throw new UserError(err.message);
+  });
+  const backboneSha = modelSha256(backbonePath);
+  const recordedSha = loaded.manifest.info?.backboneSha256;
+  if (typeof recordedSha === "string" && recordedSha !== backboneSha)
+    throw new UserError(
+      `${loaded.path} was trained on backbone sha256 ${recordedSha.slice(0, 12)}…, but ${backbonePath} is ${backboneSha.slice(0, 12)}…: the head does not fit these features`,
+    );
+  const backbone = await Backbone.load(backbonePath, { inputWidth: cfg.input_width, warn });
+  const channels = Number(loaded.manifest.info?.channels);
+  const C = backbone.channels;
+  let context: ExportContext;
+  if (channels === 2 * C + 1) context = "neighbourhood";
+  else if (channels === C) context = "none";
+  else {
+    await backbone.close();
+    throw new UserError(
+      `${loaded.path}: the head takes ${channels} features per cell, which backbone ${backbone.name} (${C} channels) does not give`,
+    );
+  }
+
+  let learner: OnlineLearner | undefined;
+  try {
+    learner = await OnlineLearner.create(cfg, channels, { warn });
+    try {
+      learner.setWeights(loaded.data);
+    } catch (err) {
+      throw new UserError(`${loaded.path}: ${(err as Error).message}`);
+    }
+    let predictor: ReturnType<OnlineLearner["exportPredictor"]>;
+    try {
+      predictor = learner.exportPredictor();
+    } catch (err) {
+      throw new UserError(`${loaded.path}: ${(err as Error).message}`);
+    }
+    const bbBytes = new Uint8Array(await readFile(backbonePath));
+    const cal = predictor.labelCalibration;
+    let metadata: Record<string, string> = {};
+    const final = buildExportGraph({
+      backbone: { bytes: bbBytes, info: backbone.info, ...backbone.inputAffine },
+      width: o.width,
+      height: o.height,
+      context,
+      predictor,
+      docString:
+        "terrain-learner: terrain roughness (0 smooth .. 1 rough) and confidence (0..1) per image cell; see metadata_props",
+      metadata: ({ grid, modelInput, opset, ops }) => {
+        metadata = {
+          format: "terrain-learner-export",
+          format_version: "1",
+          input: "image",
+          input_shape: `1,${o.height},${o.width},3`,
+          input_dtype: "uint8",
+          input_layout: "NHWC (packed rows, as a ROS rgb8 image)",
+          input_color: "RGB (mono8: repeat the grey value in R, G and B; bgr8: swap R and B)",
+          input_range: "0..255",
+          preprocessing_in_graph: [
+            `crop to the top-left ${grid.cols * grid.strideX}x${grid.rows * grid.strideY} px (whole cells)`,
+            grid.strideX === backbone.stride
+              ? "no downscale"
+              : `area (box) downscale by ${o.width / backbone.info.inputWidth} to ${modelInput.width}x${modelInput.height}`,
+            "model input = gain*pixel + offset per channel (backbone normalisation)",
+            context === "neighbourhood"
+              ? "head features = [cell, mean of its 3x3 cells inside the grid, (row+0.5)/rows]"
+              : "head features = cell",
+          ].join("; "),
+          outputs: "roughness,confidence",
+          output_shape: `${grid.rows},${grid.cols}`,
+          grid_rows: String(grid.rows),
+          grid_cols: String(grid.cols),
+          cell_width_px: String(grid.strideX),
+          cell_height_px: String(grid.strideY),
+          cell_to_pixels:
+            "cell (r, c) covers image pixels x in [c*cell_width_px, (c+1)*cell_width_px), y in [r*cell_height_px, (r+1)*cell_height_px); its centre is ((c+0.5)*cell_width_px, (r+0.5)*cell_height_px); pixels right of / below the grid are not covered",
+          roughness: "0 (smooth) .. 1 (rough), the learner's calibrated scale",
+          confidence:
+            "0..1: 1 where the cell looks like ground the robot has driven on, exp(-0.5*(z/confidence_sigma)^2) above, z = (log(novelty + 1e-8) - confidence_mean)/confidence_std",
+          not_in_graph:
+            "what the node adds after the head: outputs.prior_weight (unsure cells pulled towards the running label mean), outputs.smoothing (3x3 passes over ground cells), outputs.min_confidence masking, ground projection and costmap",
+          calibration_lo: cal ? String(cal.lo) : "",
+          calibration_hi: cal ? String(cal.hi) : "",
+          calibration_tail: String(CALIBRATION_TAIL),
+          calibration:
+            "roughness = m + (1-2m)*x for x = (log10(vibration energy) - lo)/(hi - lo) in 0..1, hyperbolic tails beyond (m = calibration_tail); lo/hi: the labeler's bounds when the checkpoint was written",
+          stride: String(backbone.stride),
+          input_width: String(backbone.info.inputWidth),
+          model_input_size: `${modelInput.width}x${modelInput.height}`,
+          backbone: backbone.name,
+          backbone_setting: cfg.backbone,
+          backbone_sha256: backboneSha,
+          backbone_channels: String(C),
+          feature_context: context,
+          head_features: String(channels),
+          novelty: cfg.novelty,
+          confidence_mean: String(predictor.confidence.mean),
+          confidence_std: String(predictor.confidence.std),
+          confidence_sigma: String(predictor.confidence.sigma),
+          learner_settings: JSON.stringify(Object.fromEntries(PREDICTION_SETTINGS.map((k) => [k, cfg[k]]))),
+          checkpoint: basename(loaded.path),
+          checkpoint_sha256: loaded.manifest.sha256,
+          checkpoint_created: String(loaded.manifest.created ?? ""),
+          train_steps: String(predictor.trainSteps),
+          opset: String(opset),
+          ops: ops.join(","),
+        };
+        return metadata;
+      },
+    });
+    const { grid } = final;
+    await backbone.close();
+    if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${o.out} not written`);
+
+    const tmp = tempPathFor(resolve(o.out));
+    try {
+      await writeFile(tmp, final.bytes, { flag: "wx" });
+      await verify(tmp, o.width, o.height, grid.rows, grid.cols);
+      if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${o.out} not written`);
+      await commitTemp(tmp, resolve(o.out));
+    } catch (err) {
+      await discardTemp(tmp);
+      throw err;
+    }
+    return {
+      out: resolve(o.out),
+      bytes: final.bytes.byteLength,
+      seconds: (performance.now() - t0) / 1000,
+      checkpoint: loaded.path,
+      trainSteps: predictor.trainSteps,
+      backbone: backbone.name,
+      image: { width: o.width, height: o.height },
+      grid: { rows: grid.rows, cols: grid.cols, cellWidth: grid.strideX, cellHeight: grid.strideY },
+      opset: final.opset,
+      ops: final.ops,
+      metadata,
+    };
+  } finally {
+    learner?.dispose();
+    await backbone.close();
+  }
+}
+
+/** Loads the written file with onnxruntime and runs it once: shapes and finite values in 0..1. */
+async function verify(
+  path: string,
+  width: number,
+  height: number,
+  rows: number,
+  cols: number,
+): Promise<void> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(path, { executionProviders: ["cpu"] });
+  } catch (err) {
+    throw new Error(`the exported model does not load in onnxruntime: ${(err as Error).message}`);
+  }
+  try {
+    const image = new ort.Tensor("uint8", probeImage(width, height), [1, height, width, 3]);
+    const out = await session.run({ image });
+    for (const name of ["roughness", "confidence"]) {
+      const t = out[name];
+      if (!t || t.dims.join(",") !== `${rows},${cols}`)
+        throw new Error(`the exported model's ${name} is [${t?.dims.join(",")}], expected [${rows},${cols}]`);
+      for (const v of t.data as Float32Array)
+        if (!(v >= 0 && v <= 1))
+          throw new Error(`the exported model's ${name} has a value ${v} outside 0..1`);
+    }
+  } finally {
+    await session.release();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command("export")
+    .description(
+      "write a checkpoint's backbone + head + confidence as one ONNX model (image in, roughness and confidence grids out)",
+    )
+    .requiredOption(
+      "--checkpoint <dir>",
+      "checkpoint folder (learner.checkpoint_dir, replay --save-checkpoint)",
+    )
+    .requiredOption("--out <model.onnx>", "the ONNX file to write")
+    .option(
+      "--image-size <WxH>",
+      `camera image size the model takes (fixed; default ${DEFAULT_IMAGE_SIZE.width}x${DEFAULT_IMAGE_SIZE.height})`,
+    )
+    .option(
+      "-c, --config <file>",
+      `${CONFIG_HELP}; only for checkpoints that do not record their learner settings`,
+      collect,
+    )
+    .option("--json", "print one JSON object (file, size, grid, metadata) instead of the summary")
+    .addHelpText(
+      "after",
+      `
+The newest valid checkpoint in the folder is exported (a corrupt newer one is skipped with a
+warning), with the learner settings recorded in it. The model takes one uint8 RGB image
+[1, H, W, 3] (packed rows, 0..255) and gives roughness and confidence as [rows, cols] grids;
+cropping, downscaling to learner.input_width and normalisation are inside the graph. Cell (r, c)
+covers pixels [c*cell_width_px, (c+1)*cell_width_px) x [r*cell_height_px, (r+1)*cell_height_px)
+(metadata_props). The file is checked with onnxruntime before it replaces --out.
+See docs/export.md for running it from Python or C++ and TensorRT notes.
+
+Examples:
+  terrain-learner replay sim.mcap --save-checkpoint ckpt/
+  terrain-learner export --checkpoint ckpt/ --out terrain.onnx --image-size 640x480`,
+    )
+    .action(
+      action(
+        async (o: {
+          checkpoint: string;
+          out: string;
+          imageSize?: string;
+          config?: string[];
+          json?: boolean;
+        }) => {
+          const size = o.imageSize ? parseImageSize(o.imageSize) : DEFAULT_IMAGE_SIZE;
+          let config: Config;
+          try {
+            config = loadConfig(o.config);
+          } catch (err) {
+            throw new UserError((err as Error).message);
+          }
+          const interrupt = trapInterrupts(() => {
+            discardTempsSync(resolve(o.out));
+            return `${o.out} not written`;
+          });
+          let r: ExportResult;
+          try {
+            r = await runExport({
+              checkpoint: o.checkpoint,
+              out: o.out,
+              config,
+              ...size,
+              inputs: o.config ?? [],
+              signal: interrupt.signal,
+            });
+          } finally {
+            interrupt.dispose();
+          }
+          if (o.json) {
+            process.stdout.write(`${JSON.stringify(r)}\n`);
+            return;
+          }
+          process.stdout.write(
+            [
+              `wrote ${r.out} (${(r.bytes / 1024).toFixed(0)} KiB) in ${r.seconds.toFixed(1)} s from ${r.checkpoint} (${r.trainSteps} training steps)`,
+              `input: image uint8 [1,${r.image.height},${r.image.width},3] RGB; outputs roughness, confidence [${r.grid.rows},${r.grid.cols}], cells of ${r.grid.cellWidth}x${r.grid.cellHeight} px`,
+              `backbone ${r.backbone}; opset ${r.opset}; ops ${r.ops.join(" ")}`,
+            ].join("\n") + "\n",
+          );
+        },
+      ),
+    );
+}
