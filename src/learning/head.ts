@@ -1,6 +1,7 @@
 // The trainable part: two small TensorFlow.js networks over standardised feature vectors.
 //
 //   roughness head   C → hidden (relu) → 1 (sigmoid)     weighted MSE against labels in 0..1
+//                    (or a linear output: a log-energy target in fixed units, see learner.ts)
 //   novelty head     C → bottleneck (tanh) → C (linear)   reconstruction MSE (an autoencoder)
 //
 // The autoencoder only ever sees features of ground the robot has driven on, so its reconstruction
@@ -25,6 +26,8 @@ export interface HeadOptions {
    * step ~40 % cheaper and leaves the roughness head's updates exactly as they were (no shared weights).
    */
   trainReconstruction?: boolean;
+  /** Output of the roughness head: "sigmoid" (0..1, default) or "linear" (unbounded). */
+  output?: "sigmoid" | "linear";
 }
 
 export interface HeadPrediction {
@@ -75,7 +78,8 @@ export class TerrainHead {
 
   private roughnessOf(x: tf.Tensor2D): tf.Tensor2D {
     const h = tf.relu(tf.add(tf.matMul(x, this.v(0)), this.v(1)));
-    return tf.sigmoid(tf.add(tf.matMul(h, this.v(2)), this.v(3))) as tf.Tensor2D;
+    const out = tf.add(tf.matMul(h, this.v(2)), this.v(3)) as tf.Tensor2D;
+    return this.opts.output === "linear" ? out : (tf.sigmoid(out) as tf.Tensor2D);
   }
 
   private reconstructionOf(x: tf.Tensor2D): tf.Tensor2D {

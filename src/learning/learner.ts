@@ -18,6 +18,13 @@
 // raw values and every drawn batch is mapped with the latest bounds (the labeller's percentiles move
 // as the robot meets new ground, and a sample labelled early must not keep a stale roughness).
 //
+// Head target (learner.head_target): "log_energy" trains the head on log10 energy in fixed units
+// and calibrates only its output (output-calibration.ts), so a moving percentile calibration never
+// rewrites what the head has to learn; "roughness" trains on the calibrated label itself.
+//
+// Published weights (learner.weight_average_half_life > 0): predictions, hand-overs and
+// checkpoints use an exponential moving average of the trained weights, not the last step's.
+//
 // Prediction runs as one onnxruntime session (onnx-predictor.ts: standardise, MLP, kNN or autoencoder
 // score in a single native call) whose weights are inputs, fed from the tfjs head, which stays the
 // trainer. If that session cannot be built, predict() warns once and uses the tfjs head + KnnNovelty.
@@ -34,6 +41,7 @@ import { TerrainHead } from "./head.ts";
 import { KnnNovelty, type KnnSearchState } from "./novelty.ts";
 import { backboneChannelNames, invariantProjection } from "./novelty-features.ts";
 import { OnnxPredictor, type OnnxPredictorOptions } from "./onnx-predictor.ts";
+import { calibrateHeadOutputs, logEnergyTarget, targetUnits } from "./output-calibration.ts";
 import { ReplayBuffer } from "./replay-buffer.ts";
 import { type BackendName, type BackendPreference, initBackend, tf } from "./tf-backend.ts";
 
@@ -48,6 +56,13 @@ const ERR_PROBE = 256;
 /** Training steps between refreshes of the novelty references and statistics. */
 const STATS_EVERY = 20;
 const MAGIC = 0x31484c54; // "TLH1"
+/**
+ * Weights format: 2 added the head target and its fixed units (format 1 heads predicted calibrated
+ * roughness through a sigmoid; their weights mean something else and are refused).
+ */
+const FORMAT = 2;
+/** 8 u32 + 12 f64. */
+const HEADER_BYTES = 8 * 4 + 12 * 8;
 /** Confidence: log(score + CONF_EPS), and a floor on the training errors' spread. */
 const CONF_EPS = 1e-8;
 const MIN_ERR_STD = 0.05;
@@ -116,6 +131,7 @@ export const PREDICTION_SETTINGS = [
   "novelty_ridge",
   "novelty_features",
   "confidence_sigma",
+  "head_target",
 ] as const satisfies readonly (keyof LearnerConfig)[];
 
 export interface LearnerOptions {
@@ -170,6 +186,15 @@ export class OnlineLearner {
   private refsVersion = 0;
   private ortHeadAt = -1;
   private ortRefsAt = -1;
+  /** head_target log_energy: the head's output is a log-energy target, calibrated at the output. */
+  private readonly logHead: boolean;
+  /** Fixed target units of a log-energy head (set by the first label calibration). */
+  private units: { offset: number; scale: number } | null = null;
+  /** Moving average of the head's weights (weight_average_half_life > 0), what predicts. */
+  private average: Float32Array[] | null = null;
+  /** The tfjs fallback's copy of the averaged weights, and the headVersion it holds. */
+  private published: TerrainHead | null = null;
+  private publishedAt = -1;
 
   private constructor(
     cfg: LearnerConfig,
@@ -183,6 +208,7 @@ export class OnlineLearner {
     this.backend = backend;
     this.warn = opts.warn ?? ((m) => console.warn(m));
     if (opts.predictor === "tfjs") this.ort = null;
+    this.logHead = cfg.head_target === "log_energy";
     this.head = new TerrainHead(
       {
         channels,
@@ -191,6 +217,7 @@ export class OnlineLearner {
         learningRate: cfg.learning_rate,
         seed: cfg.seed,
         trainReconstruction: cfg.novelty === "autoencoder",
+        output: this.logHead ? "linear" : "sigmoid",
       },
       backend,
     );
@@ -200,6 +227,8 @@ export class OnlineLearner {
       balance: cfg.balance,
       bins: cfg.bins,
       seed: cfg.seed,
+      recentShare: cfg.recent_share,
+      recentSamples: cfg.recent_samples,
     });
     this.normMean = new Float64Array(channels);
     this.normM2 = new Float64Array(channels);
@@ -289,7 +318,26 @@ export class OnlineLearner {
     if (Math.abs(lo - this.calLo) <= tol && Math.abs(hi - this.calHi) <= tol) return;
     this.calLo = lo;
     this.calHi = hi;
-    this.buffer.setTargetMap((raw) => calibrateLogEnergy(raw, lo, hi));
+    const calibrate = (raw: number) => calibrateLogEnergy(raw, lo, hi);
+    if (!this.logHead) {
+      this.buffer.setTargetMap(calibrate);
+      return;
+    }
+    // Units fixed once: later calibrations only move the output map and the roughness bins.
+    this.units ??= targetUnits(lo, hi);
+    const units = this.units;
+    this.buffer.setTargetMap((raw) => logEnergyTarget(raw, units), calibrate);
+  }
+
+  /** Head outputs → roughness in place (a log-energy head; a roughness head's are final). */
+  private toRoughness(values: Float32Array, n: number): Float32Array {
+    if (!this.logHead) return values;
+    const u = this.units;
+    if (u && this.calHi > this.calLo)
+      return calibrateHeadOutputs(values, n, { ...u, lo: this.calLo, hi: this.calHi });
+    // Targets given as roughness (no calibration): the linear output is roughness already.
+    for (let i = 0; i < n; i++) values[i] = Math.min(1, Math.max(0, values[i] as number));
+    return values;
   }
 
   /** The bounds set by setLabelCalibration (null: targets are used as given). */
@@ -339,11 +387,35 @@ export class OnlineLearner {
       }
       this.steps++;
     }
+    this.updateAverage(steps);
     this.headVersion++;
     // Refreshing the novelty references/statistics costs about as much as a few steps: not after
     // every small chunk (the live worker trains 4 steps at a time), and always before weights leave.
     if (this.steps - this.statsAt >= STATS_EVERY) this.updateErrorStats();
     return { loss: this.lastLoss, steps };
+  }
+
+  /** Folds the trained weights into the moving average (one call per train() block). */
+  private updateAverage(steps: number): void {
+    const halfLife = this.cfg.weight_average_half_life;
+    if (!(halfLife > 0)) return;
+    const w = this.head.getWeights();
+    const avg = this.average;
+    if (!avg) {
+      this.average = w;
+      return;
+    }
+    const keep = 0.5 ** (steps / halfLife);
+    for (let i = 0; i < w.length; i++) {
+      const a = avg[i] as Float32Array;
+      const b = w[i] as Float32Array;
+      for (let j = 0; j < a.length; j++) a[j] = keep * (a[j] as number) + (1 - keep) * (b[j] as number);
+    }
+  }
+
+  /** The weights that predict: the moving average when there is one, else the trained ones. */
+  private publishedWeights(): Float32Array[] {
+    return this.average ? this.average.map((a) => a.slice()) : this.head.getWeights();
   }
 
   private updateErrorStats(): void {
@@ -357,7 +429,7 @@ export class OnlineLearner {
       this.knn.rebuild(this.rx, m);
       this.refsVersion++;
     }
-    const n = this.buffer.sample(ERR_PROBE, this.px, this.py, this.pw);
+    const n = this.buffer.sample(ERR_PROBE, this.px, this.py, this.pw, false);
     if (n < 2) return;
     const score = this.probeScores(n);
     let s = 0;
@@ -423,6 +495,7 @@ export class OnlineLearner {
           searchTransform: this.cfg.novelty_metric === "local" || this.cfg.novelty_features === "invariant",
           clip: CLIP,
           intraOpThreads: this.cfg.predict_threads,
+          output: this.logHead ? "linear" : "sigmoid",
         });
         this.ort.setNormaliser(this.shift, this.scale);
       } catch (err) {
@@ -432,7 +505,7 @@ export class OnlineLearner {
     const p = this.ort;
     if (!p) return null;
     if (this.ortHeadAt !== this.headVersion) {
-      p.setHead(this.head.getWeights(), this.head.shapes());
+      p.setHead(this.publishedWeights(), this.head.shapes());
       this.ortHeadAt = this.headVersion;
     }
     if (this.knn && this.ortRefsAt !== this.refsVersion) {
@@ -471,7 +544,11 @@ export class OnlineLearner {
         this.dropPredictor(`failed: ${(err as Error).message}`);
       }
       if (out)
-        return { roughness: out.roughness, confidence: this.confidences(out.score), reconError: out.score };
+        return {
+          roughness: this.toRoughness(out.roughness, n),
+          confidence: this.confidences(out.score),
+          reconError: out.score,
+        };
     }
     return this.predictTf(features, n);
   }
@@ -491,9 +568,24 @@ export class OnlineLearner {
     for (let i = 0; i < n * C; i++) if (!Number.isFinite(z[i] as number)) z[i] = this.shift[i % C] as number;
     this.standardise(z, n);
     // The autoencoder's reconstruction is only needed when it is the novelty score.
-    const head = this.head.predict(z, n, this.knn === null);
+    const head = this.publishedHead().predict(z, n, this.knn === null);
     const reconError = this.novelty(z, n, false, head.reconError);
-    return { roughness: head.roughness, confidence: this.confidences(reconError), reconError };
+    return {
+      roughness: this.toRoughness(head.roughness, n),
+      confidence: this.confidences(reconError),
+      reconError,
+    };
+  }
+
+  /** The tfjs head with the published weights (a copy holding the moving average, when there is one). */
+  private publishedHead(): TerrainHead {
+    if (!this.average) return this.head;
+    if (!this.published) this.published = new TerrainHead(this.head.opts, this.backend);
+    if (this.publishedAt !== this.headVersion) {
+      this.published.setWeights(this.average);
+      this.publishedAt = this.headVersion;
+    }
+    return this.published;
   }
 
   private confidences(score: Float32Array): Float32Array {
@@ -513,6 +605,9 @@ export class OnlineLearner {
     const p = this.predictor();
     if (!p) throw new Error("the onnxruntime head predictor is unavailable here");
     if (this.knn && this.knn.size === 0) throw new Error("the kNN novelty has no references yet");
+    // The graph's output would be the log-energy target, not roughness (output-calibration.ts).
+    if (this.logHead)
+      throw new Error("export supports learner.head_target roughness only (this head learns log energy)");
     return {
       options: { ...p.opts },
       inputs: p.inputs(),
@@ -532,9 +627,9 @@ export class OnlineLearner {
   /** Serialises weights + normaliser + error statistics (little-endian, self-describing header). */
   async getWeights(): Promise<ArrayBuffer> {
     if (this.steps > 0 && this.statsAt !== this.steps) this.updateErrorStats();
-    const arrays = this.head.getWeights();
+    const arrays = this.publishedWeights();
     const C = this.channels;
-    const headerBytes = 8 * 4 + 8 * 8;
+    const headerBytes = HEADER_BYTES;
     const normBytes = 2 * C * 8;
     const floats = arrays.reduce((a, w) => a + w.length, 0);
     // kNN novelty references travel with the weights: the predictor has no replay buffer.
@@ -542,7 +637,16 @@ export class OnlineLearner {
     const refCount = refs.length / C;
     const buf = new ArrayBuffer(headerBytes + normBytes + (floats + refs.length) * 4);
     const dv = new DataView(buf);
-    const u32 = [MAGIC, 1, C, this.cfg.hidden_units, this.cfg.bottleneck, arrays.length, floats, refCount];
+    const u32 = [
+      MAGIC,
+      FORMAT,
+      C,
+      this.cfg.hidden_units,
+      this.cfg.bottleneck,
+      arrays.length,
+      floats,
+      refCount,
+    ];
     u32.forEach((v, i) => {
       dv.setUint32(i * 4, v, true);
     });
@@ -555,6 +659,10 @@ export class OnlineLearner {
       this.lastReconLoss,
       this.calLo,
       this.calHi,
+      this.logHead ? 1 : 0,
+      this.units?.offset ?? Number.NaN,
+      this.units?.scale ?? Number.NaN,
+      0,
     ];
     f64.forEach((v, i) => {
       dv.setFloat64(32 + i * 8, v, true);
@@ -585,11 +693,24 @@ export class OnlineLearner {
    */
   setWeights(buf: ArrayBuffer | Uint8Array, search: KnnSearchState | null = null): void {
     const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
-    if (bytes.byteLength < 96)
+    if (bytes.byteLength < HEADER_BYTES)
       throw new Error(`learner weights: ${bytes.byteLength} bytes is too short for the header`);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const magic = dv.getUint32(0, true);
     if (magic !== MAGIC) throw new Error(`learner weights: bad magic 0x${magic.toString(16)}`);
+    const format = dv.getUint32(4, true);
+    if (format !== FORMAT) {
+      throw new Error(
+        `learner weights: format ${format}, this terrain-learner reads format ${FORMAT} (format 1 was written before the head could learn log energy; its weights cannot be converted: start a fresh model or remove the old checkpoints)`,
+      );
+    }
+    const logHead = dv.getFloat64(96, true) === 1;
+    if (logHead !== this.logHead) {
+      const name = (b: boolean) => (b ? "log_energy" : "roughness");
+      throw new Error(
+        `learner weights are for learner.head_target ${name(logHead)}; this learner has ${name(this.logHead)}`,
+      );
+    }
     const C = dv.getUint32(8, true);
     const hidden = dv.getUint32(12, true);
     const bottleneck = dv.getUint32(16, true);
@@ -601,13 +722,13 @@ export class OnlineLearner {
       );
     }
     const refCount = dv.getUint32(28, true);
-    const expected = 96 + 16 * C + 4 * floats + 4 * refCount * C;
+    const expected = HEADER_BYTES + 16 * C + 4 * floats + 4 * refCount * C;
     if (bytes.byteLength !== expected)
       throw new Error(`learner weights: ${bytes.byteLength} bytes, expected ${expected}`);
     const shapes = this.head.shapes();
     if (nArrays !== shapes.length)
       throw new Error(`learner weights: ${nArrays} tensors, expected ${shapes.length}`);
-    let o = 96 + 16 * C;
+    let o = HEADER_BYTES + 16 * C;
     const arrays = shapes.map((shape) => {
       const size = shape.reduce((a, b) => a * b, 1);
       const a = getFloat32s(dv, o, size);
@@ -615,6 +736,8 @@ export class OnlineLearner {
       return a;
     });
     this.head.setWeights(arrays);
+    // A loaded model is what predicts; training goes on from it and the average restarts there.
+    this.average = this.cfg.weight_average_half_life > 0 ? arrays.map((a) => a.slice()) : null;
     this.headVersion++;
     // The predictor takes the parsed arrays as they are instead of reading them back out of tfjs.
     if (this.ort) {
@@ -634,12 +757,18 @@ export class OnlineLearner {
     this.errStd = dv.getFloat64(56, true);
     this.lastLoss = dv.getFloat64(64, true);
     this.lastReconLoss = dv.getFloat64(72, true);
-    // Weights written before the calibration was stored hold 0, 0 there: keep the current map.
+    const offset = dv.getFloat64(104, true);
+    const scale = dv.getFloat64(112, true);
+    if (this.logHead) this.units = scale > 0 ? { offset, scale } : null;
+    // NaN bounds: the writer had no calibration (targets were roughness): keep the current map.
     const lo = dv.getFloat64(80, true);
     const hi = dv.getFloat64(88, true);
-    if (hi > lo) this.setLabelCalibration(lo, hi);
-    for (let k = 0; k < C; k++) this.normMean[k] = dv.getFloat64(96 + 8 * k, true);
-    for (let k = 0; k < C; k++) this.normM2[k] = dv.getFloat64(96 + 8 * (C + k), true);
+    if (hi > lo) {
+      this.calLo = Number.NaN; // re-map even when the bounds are the ones already set
+      this.setLabelCalibration(lo, hi);
+    }
+    for (let k = 0; k < C; k++) this.normMean[k] = dv.getFloat64(HEADER_BYTES + 8 * k, true);
+    for (let k = 0; k < C; k++) this.normM2[k] = dv.getFloat64(HEADER_BYTES + 8 * (C + k), true);
     this.normDirty = true;
   }
 
@@ -708,6 +837,7 @@ export class OnlineLearner {
     this.normM2.fill(0);
     this.normDirty = true;
     this.steps = 0;
+    this.average = null;
     this.lastLoss = Number.NaN;
     this.lastReconLoss = Number.NaN;
     this.errMean = Number.NaN;
@@ -731,6 +861,7 @@ export class OnlineLearner {
 
   dispose(): void {
     this.head.dispose();
+    this.published?.dispose();
     this.knn?.dispose();
     this.ort?.dispose();
     this.ort = null;

@@ -58,6 +58,8 @@ export interface OnnxPredictorOptions {
   searchTransform?: boolean;
   /** Standardised inputs are clipped to ±clip. */
   clip: number;
+  /** The roughness head's output: "sigmoid" (default) or "linear" (the learner maps it after). */
+  output?: "sigmoid" | "linear";
   /** CPU intra-op threads (0 = onnxruntime's default); the learner passes learner.predict_threads. */
   intraOpThreads: number;
 }
@@ -112,7 +114,8 @@ export function predictorGraph(opts: OnnxPredictorOptions): GraphParts {
   node("Gemm", ["z", "w1", "b1"], ["h_pre"]);
   node("Relu", ["h_pre"], ["h"]);
   node("Gemm", ["h", "w2", "b2"], ["r_pre"]);
-  node("Sigmoid", ["r_pre"], ["r_col"]);
+  if (opts.output === "linear") node("Identity", ["r_pre"], ["r_col"]);
+  else node("Sigmoid", ["r_pre"], ["r_col"]);
   node("Squeeze", ["r_col", "axis1"], ["roughness"]);
 
   const inputs: Array<[string, (number | string)[], number]> = [

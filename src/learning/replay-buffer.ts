@@ -13,6 +13,11 @@
 // as the robot meets new ground, and re-mapping on the way out keeps every stored sample consistent
 // with the latest calibration instead of with the one it happened to be labelled under.
 //
+// Recent share: a fraction of every batch is drawn from the samples added last (a ring of their
+// slots), the rest by the balancing policy over everything stored. Ground met a moment ago is then
+// learned within seconds however large the buffer, while the balanced part keeps every terrain
+// driven earlier in each batch (the history does not get forgotten when a new terrain fills a bin).
+//
 // Randomness comes from a seeded PRNG, so a replay run is reproducible.
 
 export type BalanceMode = "reservoir" | "per-bin";
@@ -36,6 +41,10 @@ export interface ReplayBufferOptions {
   /** Roughness bins for "per-bin" (over 0..1). */
   bins?: number;
   seed?: number;
+  /** Share of each batch drawn from the `recentSamples` stored last (0: none). */
+  recentShare?: number;
+  /** How many of the last stored samples count as recent. */
+  recentSamples?: number;
 }
 
 export class ReplayBuffer {
@@ -58,6 +67,13 @@ export class ReplayBuffer {
   private readonly binWeight: Float64Array;
   private mark: Uint8Array | null = null;
   private targetMap: ((raw: number) => number) | null = null;
+  /** Roughness 0..1 of a stored value, for the bins (default: the target map). */
+  private binMap: ((raw: number) => number) | null = null;
+  readonly recentShare: number;
+  // Ring of the slots stored last (recentCount of them valid, next write at recentNext).
+  private readonly recent: Int32Array;
+  private recentNext = 0;
+  private recentCount = 0;
 
   constructor(opts: ReplayBufferOptions) {
     if (!(opts.capacity > 0) || !(opts.channels > 0)) {
@@ -79,6 +95,13 @@ export class ReplayBuffer {
     this.binOf = new Int32Array(perBin ? this.capacity : 0);
     this.posInBin = new Int32Array(perBin ? this.capacity : 0);
     this.binWeight = new Float64Array(this.bins);
+    const share = opts.recentShare ?? 0;
+    if (!(share >= 0 && share <= 1))
+      throw new Error(`replay buffer recent share must be in 0..1, got ${share}`);
+    this.recentShare = share;
+    const window =
+      share > 0 ? Math.max(1, Math.min(this.capacity, Math.round(opts.recentSamples ?? 2048))) : 0;
+    this.recent = new Int32Array(window);
   }
 
   get size(): number {
@@ -103,14 +126,19 @@ export class ReplayBuffer {
     this.count = 0;
     this.seen = 0;
     this.binCount.fill(0);
+    this.recentCount = 0;
+    this.recentNext = 0;
   }
 
   /**
    * Training target of a stored value (identity by default). Setting a map re-bins the stored
    * samples (O(size)), so callers change it when the calibration moved, not on every label.
+   * `binMap`: roughness 0..1 for the bins when the training target is not roughness (a head that
+   * learns log energy is still balanced over calibrated roughness).
    */
-  setTargetMap(map: ((raw: number) => number) | null): void {
+  setTargetMap(map: ((raw: number) => number) | null, binMap: ((raw: number) => number) | null = null): void {
     this.targetMap = map;
+    this.binMap = binMap;
     if (this.balance !== "per-bin") return;
     this.binCount.fill(0);
     for (let slot = 0; slot < this.count; slot++) {
@@ -124,7 +152,8 @@ export class ReplayBuffer {
   }
 
   private binFor(raw: number): number {
-    const target = this.targetMap ? this.targetMap(raw) : raw;
+    const map = this.binMap ?? this.targetMap;
+    const target = map ? map(raw) : raw;
     const b = Math.floor(target * this.bins);
     return b < 0 ? 0 : b >= this.bins ? this.bins - 1 : b;
   }
@@ -154,6 +183,11 @@ export class ReplayBuffer {
       this.features.set(features.subarray(i * C, i * C + C), slot * C);
       this.targets[slot] = t;
       this.weights[slot] = w;
+      if (this.recent.length > 0) {
+        this.recent[this.recentNext] = slot;
+        this.recentNext = (this.recentNext + 1) % this.recent.length;
+        if (this.recentCount < this.recent.length) this.recentCount++;
+      }
     }
   }
 
@@ -237,18 +271,27 @@ export class ReplayBuffer {
 
   /**
    * Fills caller-owned batch arrays (features batch×C, targets, weights) with samples drawn with
-   * replacement; returns how many were drawn (0 when empty).
+   * replacement; returns how many were drawn (0 when empty). `withRecent` false: the balancing
+   * policy alone (statistics of the stored ground rather than training batches).
    */
   sample(
     batch: number,
     outFeatures: Float32Array,
     outTargets: Float32Array,
     outWeights: Float32Array,
+    withRecent = true,
   ): number {
     if (this.count === 0) return 0;
     const total = this.binTotal();
-    for (let i = 0; i < batch; i++)
-      this.copyOut(this.drawSlot(total), i, outFeatures, outTargets, outWeights);
+    // A fixed count per batch (not a coin per row): the recent part does not vary from step to step.
+    const nRecent = withRecent && this.recentCount > 0 ? Math.round(batch * this.recentShare) : 0;
+    for (let i = 0; i < batch; i++) {
+      const slot =
+        i < nRecent
+          ? (this.recent[Math.floor(this.rand() * this.recentCount)] as number)
+          : this.drawSlot(total);
+      this.copyOut(slot, i, outFeatures, outTargets, outWeights);
+    }
     return batch;
   }
 
