@@ -14,6 +14,7 @@
 
 import { calibrateLogEnergy } from "../core/labeller.ts";
 import { seededRandom } from "../learning/replay-buffer.ts";
+import type { SampleRows } from "../learning/sample-rows.ts";
 import {
   type DecodeResult,
   decodeBatch,
@@ -24,18 +25,8 @@ import {
 import type { FleetConfig } from "./config.ts";
 import { OffsetEstimator, uncalibrate, viaCalibration } from "./scale.ts";
 
-/** Training rows as the learning stage takes them (structurally the graph's SampleRows). */
-export interface FleetRows {
-  stamp: number;
-  features: Float32Array;
-  targets: Float32Array;
-  weights: Float32Array;
-  n: number;
-  channels: number;
-  targetKind: "logEnergy" | "roughness";
-  lo: number;
-  hi: number;
-}
+/** Training rows as the learning stage takes them. */
+export type FleetRows = SampleRows;
 
 export interface PeerStats {
   samples: number;

@@ -6,23 +6,12 @@
 import { SelfSupervisor } from "../../core/self-supervisor.ts";
 import type { OdomSample, RoughnessLabel, Stamp } from "../../core/types.ts";
 import type { FeatureMap } from "../../learning/backbone.ts";
+import type { SampleRows } from "../../learning/sample-rows.ts";
 import type { Config } from "../config.ts";
 import type { PipelineDiagnostics } from "../events.ts";
 import type { GraphInput } from "./inputs.ts";
 
-/** Training rows from one drain (borrowed arrays: a consumer copies what it keeps). */
-export interface SampleRows {
-  stamp: Stamp;
-  features: Float32Array;
-  targets: Float32Array;
-  weights: Float32Array;
-  n: number;
-  channels: number;
-  /** "logEnergy": log10(label energy), mapped to roughness by [lo, hi]; "roughness": 0..1. */
-  targetKind: "logEnergy" | "roughness";
-  lo: number;
-  hi: number;
-}
+export type { SampleRows };
 
 /** A camera silent for longer than this (s) is a gap in the diagnostics. */
 const CAMERA_GAP_S = 2;
