@@ -29,6 +29,13 @@ describe("config", () => {
 
   it("names the bad key", () => {
     expect(() => configFromObject({ labeler: { stepLenght: 1 } })).toThrow(/unknown key labeler\.stepLenght/);
+    // A camelCase or British key that has a ROS-style name gets that name in the message.
+    expect(() => configFromObject({ labeller: {} })).toThrow(
+      "unknown key labeller (parameters are ROS-style: labeler)",
+    );
+    expect(() => configFromObject({ learner: { noveltyNeighbours: 4, hiddenUnitz: 3 } })).toThrow(
+      "unknown key learner.noveltyNeighbours (parameters are ROS-style: novelty_neighbors), learner.hiddenUnitz",
+    );
     expect(() => configFromObject({ labeler: { band_high: "x" } })).toThrow(/labeler\.band_high/);
     expect(() => configFromObject({ nonsense: {} })).toThrow(ConfigError);
   });

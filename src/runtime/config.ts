@@ -519,7 +519,15 @@ export function validateParameters(params: Obj, source: string): Config {
     const lines = result.error.issues.map((issue) => {
       const path = issue.path.join(".");
       if (issue.code === "unrecognized_keys") {
-        const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k)).join(", ");
+        const keys = issue.keys
+          .map((k) => {
+            const full = path ? `${path}.${k}` : k;
+            const ros = rosStyleKey(k);
+            return ros !== k && knownKey(issue.path, ros)
+              ? `${full} (parameters are ROS-style: ${ros})`
+              : full;
+          })
+          .join(", ");
         return `unknown key ${keys}`;
       }
       return `${path || "(root)"}: ${issue.message}`;
@@ -527,6 +535,22 @@ export function validateParameters(params: Obj, source: string): Config {
     throw new ConfigError(`${source}: ${lines.join("; ")}`);
   }
   return result.data;
+}
+
+/** A key as the parameters spell it: `stepLength` → `step_length`, British → US spelling. */
+function rosStyleKey(key: string): string {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toLowerCase()
+    .replace("labeller", "labeler")
+    .replace("neighbour", "neighbor");
+}
+
+/** Whether the defaults have `key` in the section at `path`. */
+function knownKey(path: readonly PropertyKey[], key: string): boolean {
+  let node: unknown = defaultConfig();
+  for (const p of path) node = (node as Record<PropertyKey, unknown> | undefined)?.[p];
+  return typeof node === "object" && node !== null && key in node;
 }
 
 /** Defaults for everything. */
