@@ -22,6 +22,7 @@ import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
+import { parseArgs } from "node:util";
 import mqtt from "mqtt";
 import { FleetLink, fleetModel } from "../src/adapters/mqtt-fleet.ts";
 import { spearman } from "../src/eval/metrics.ts";
@@ -33,15 +34,50 @@ import { defaultConfig } from "../src/runtime/config.ts";
 import { createPipeline, type Pipeline, readAhead } from "../src/runtime/pipeline.ts";
 import { Mosquitto } from "../tests/helpers/mosquitto.ts";
 
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1]! : dflt;
-};
-const scenario = arg("--scenario", "fleet");
-const duration = Number(arg("--duration", "180"));
-const out = arg("--out", `bench/fleet-proof-${scenario}.json`);
-const dir = arg("--bags", ".cache/fleet");
+const USAGE = `usage: node --import tsx bench/fleet-proof.ts [options]
+
+  --scenario NAME         fleet (A, B share; C joins at 120 s) | imu | solo | faults (default fleet)
+  --duration S            sensor seconds to replay (default 180)
+  --out FILE              results JSON (default bench/fleet-proof-<scenario>.json)
+  --bags DIR              where a.mcap, b.mcap, b-imu.mcap, c.mcap are (default .cache/fleet)
+  --record-traffic FILE   also write every fleet message on the broker as JSON lines
+  -h, --help              this text`;
+let opts: ReturnType<typeof parseOptions>;
+function parseOptions() {
+  return parseArgs({
+    options: {
+      scenario: { type: "string", default: "fleet" },
+      duration: { type: "string", default: "180" },
+      out: { type: "string" },
+      bags: { type: "string", default: ".cache/fleet" },
+      "record-traffic": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  }).values;
+}
+try {
+  opts = parseOptions();
+} catch (err) {
+  process.stderr.write(`fleet-proof: ${(err as Error).message}\n${USAGE}\n`);
+  process.exit(2);
+}
+if (opts.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const scenario = opts.scenario;
+if (!["fleet", "imu", "solo", "faults"].includes(scenario)) {
+  process.stderr.write(`fleet-proof: unknown scenario ${scenario}\n${USAGE}\n`);
+  process.exit(2);
+}
+const duration = Number(opts.duration);
+if (!(duration > 0)) {
+  process.stderr.write(`fleet-proof: --duration must be a positive number of seconds\n`);
+  process.exit(2);
+}
+const out = opts.out ?? `bench/fleet-proof-${scenario}.json`;
+const dir = opts.bags;
 
 interface RobotSpec {
   id: string;
@@ -114,7 +150,7 @@ const broker = faults
   : specs.some((s) => s.fleet)
     ? await Mosquitto.create()
     : undefined;
-const recordPath = args.includes("--record-traffic") ? arg("--record-traffic", "") : undefined;
+const recordPath = opts["record-traffic"];
 const recorder = recordPath && broker ? await mqtt.connectAsync(broker.url) : undefined;
 const recorded: string[] = [];
 if (recorder) {
