@@ -17,6 +17,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import mqtt from "mqtt";
 import { FleetLink } from "../src/adapters/mqtt-fleet.ts";
 import { decodeBatch, encodeBatch, type FleetModel, readModel } from "../src/fleet/codec.ts";
@@ -24,20 +25,47 @@ import type { FleetRows } from "../src/fleet/exchange.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { Mosquitto } from "../tests/helpers/mosquitto.ts";
 
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1]! : dflt;
-};
-const N = Number(arg("--robots", "20"));
-const seconds = Number(arg("--seconds", "60"));
-const faults = args.includes("--faults");
-const out = arg("--out", faults ? "bench/fleet-load-faults.json" : "bench/fleet-load.json");
+const USAGE = `usage: node --import tsx bench/fleet-load.ts [options]
+
+  --traffic FILE   recorded fleet traffic (bench/fleet-proof.ts --record-traffic; default .cache/fleet/traffic.jsonl)
+  --robots N       lightweight robots on the broker (default 20)
+  --seconds S      how long they publish (default 60)
+  --faults         kill and restart the broker, add a junk peer and a peer of another backbone
+  --out FILE       results JSON (default bench/fleet-load.json, or bench/fleet-load-faults.json)
+  -h, --help       this text`;
+const { values: opts } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        traffic: { type: "string", default: ".cache/fleet/traffic.jsonl" },
+        robots: { type: "string", default: "20" },
+        seconds: { type: "string", default: "60" },
+        faults: { type: "boolean", default: false },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    process.stderr.write(`fleet-load: ${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+})();
+if (opts.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const N = Number(opts.robots);
+const seconds = Number(opts.seconds);
+if (!(Number.isInteger(N) && N > 0 && seconds > 0)) {
+  process.stderr.write("fleet-load: --robots must be a positive integer and --seconds positive\n");
+  process.exit(2);
+}
+const faults = opts.faults;
+const out = opts.out ?? (faults ? "bench/fleet-load-faults.json" : "bench/fleet-load.json");
 
 // Recorded batches by source robot.
-const lines = readFileSync(arg("--traffic", ".cache/fleet/traffic.jsonl"), "utf8")
-  .split("\n")
-  .filter(Boolean);
+const lines = readFileSync(opts.traffic, "utf8").split("\n").filter(Boolean);
 let model: FleetModel | undefined;
 const sources = new Map<string, FleetRows[]>();
 for (const line of lines) {
