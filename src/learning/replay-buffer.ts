@@ -20,19 +20,12 @@
 //
 // Randomness comes from a seeded PRNG, so a replay run is reproducible.
 
-export type BalanceMode = "reservoir" | "per-bin";
+import { seededRandom } from "../core/random.ts";
 
-/** Small fast seeded PRNG (mulberry32); deterministic across platforms. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The generator lives in core; learning and the fleet take it from here as before.
+export { seededRandom };
+
+export type BalanceMode = "reservoir" | "per-bin";
 
 export interface ReplayBufferOptions {
   capacity: number;

@@ -11,6 +11,7 @@
 //   static TF, anything else         on time
 // `extraDelay` makes chosen messages later still (tests inject messages later than the window).
 
+import { seededRandom as random } from "../../core/random.ts";
 import type { BagEvent, BagMessage } from "./types.ts";
 
 export interface LiveLikeTopics {
@@ -35,18 +36,6 @@ export const LIVE_LIKE_MAX_DELAY = 0.15;
 const IMU_BURST = 0.01;
 const CROSSING_PROBABILITY = 0.02;
 const CROSSING_EXTRA = 0.025;
-
-/** mulberry32: a small, fast, seeded generator (uniform in [0, 1)). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export async function* liveLike(
   source: AsyncIterable<BagEvent>,
