@@ -3,20 +3,12 @@
 
 import { cameraModelFromFov, OPTICAL_IN_CAMERA_LINK } from "../src/core/camera.ts";
 import { quatFromRPY, quatFromYaw, quatMultiply } from "../src/core/geometry.ts";
+import { seededRandom as rng } from "../src/core/random.ts";
 import type { CameraModel, ImuSample, OdomSample, Quat, Transform } from "../src/core/types.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 
 /** Deterministic PRNG (mulberry32) and a standard normal from it. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export function gaussian(r: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(r() + 1e-300)) * Math.cos(2 * Math.PI * r());

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { seededRandom } from "../src/core/random.ts";
 import { openBag } from "../src/io/bag/index.ts";
 import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
 import { imuToRos, odomToRos } from "../src/io/ros/convert.ts";
@@ -27,16 +28,7 @@ const CASES_PER_SEED = Number(process.env.FUZZ_CASES ?? 1700);
 const CASE_TIMEOUT_MS = 5000;
 
 /** mulberry32: small, fast, seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 type Mutation = { buf: Uint8Array; what: string };
 

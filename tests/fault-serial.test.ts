@@ -8,19 +8,11 @@
 import { describe, expect, it } from "vitest";
 import { SerialSource } from "../src/adapters/serial.ts";
 import { nmeaSentence, SerialLineParser } from "../src/adapters/serial-protocol.ts";
+import { seededRandom } from "../src/core/random.ts";
 import type { ImuSample, OdomSample } from "../src/core/types.ts";
 import { PtyPair, socatMissing, waitFor } from "./helpers/socat.ts";
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 interface Expected {
   imu: { tUs: number; v: number[] }[];

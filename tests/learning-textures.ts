@@ -1,18 +1,10 @@
 // Synthetic terrain-like textures for the learning tests: smooth value noise of a given grain size
 // and contrast over a base colour, from a seeded PRNG so every run sees the same pixels.
 
+import { seededRandom as mulberry32 } from "../src/core/random.ts";
 import type { ImageFrame } from "../src/core/types.ts";
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export interface TextureSpec {
   /** Base colour 0..255. */
