@@ -104,6 +104,7 @@ export class FleetLink implements SampleSource {
   #lastError = "";
   readonly #latency: number[] = [];
   #closing = false;
+  readonly #tls: Pick<IClientOptions, "ca" | "cert" | "key">;
 
   constructor(config: Config, opts: FleetLinkOptions = {}) {
     const f = config.fleet;
@@ -116,6 +117,20 @@ export class FleetLink implements SampleSource {
     this.#log = opts.log ?? (() => undefined);
     this.#opts = opts;
     this.#topics = fleetTopics(config.mqtt.topic_prefix, config.mqtt.robot_id);
+    // Read here, not in start(): a missing file is then a config error the CLIs report before they
+    // build the pipeline, and start() cannot fail halfway (exchange made, no client).
+    const read = (what: string, path: string) => {
+      try {
+        return readFileSync(path);
+      } catch (err) {
+        throw new Error(`fleet: cannot read ${what} file ${path}: ${(err as NodeJS.ErrnoException).code}`);
+      }
+    };
+    this.#tls = {
+      ...(f.ca ? { ca: read("CA", f.ca) } : {}),
+      ...(f.cert ? { cert: read("certificate", f.cert) } : {}),
+      ...(f.key ? { key: read("key", f.key) } : {}),
+    };
   }
 
   #now(): number {
@@ -134,13 +149,6 @@ export class FleetLink implements SampleSource {
     const c = this.#config;
     this.exchange = new FleetExchange(c.mqtt.robot_id, model, c.fleet, c.learner.seed);
     const f = c.fleet;
-    const read = (what: string, path: string) => {
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new Error(`fleet: cannot read ${what} file ${path}: ${(err as NodeJS.ErrnoException).code}`);
-      }
-    };
     const options: IClientOptions = {
       clientId: `terrain-learner-fleet-${c.mqtt.robot_id}-${Math.random().toString(16).slice(2, 8)}`,
       clean: true,
@@ -153,9 +161,7 @@ export class FleetLink implements SampleSource {
       rejectUnauthorized: f.reject_unauthorized,
       ...(f.username ? { username: f.username } : {}),
       ...(f.password ? { password: f.password } : {}),
-      ...(f.ca ? { ca: read("CA", f.ca) } : {}),
-      ...(f.cert ? { cert: read("certificate", f.cert) } : {}),
-      ...(f.key ? { key: read("key", f.key) } : {}),
+      ...this.#tls,
       ...this.#opts.clientOptions,
     };
     const client = mqtt.connect(f.url, options);
