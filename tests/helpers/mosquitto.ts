@@ -49,11 +49,16 @@ export class Mosquitto {
     persistent: boolean,
     listenerOptions: readonly string[],
     auth: { passwordFile: string; aclFile: string } | undefined,
+    config: ((port: number) => string) | undefined,
   ) {
     this.port = port;
     this.dir = dir;
     // Started as root, mosquitto drops to the `mosquitto` user, which must be able to save here.
     chmodSync(dir, 0o777);
+    if (config) {
+      writeFileSync(join(dir, "mosquitto.conf"), config(port));
+      return;
+    }
     const lines = [
       `listener ${port} 127.0.0.1`,
       // Options of this listener (TLS files, require_certificate) must follow its `listener` line.
@@ -89,6 +94,9 @@ export class Mosquitto {
       dir?: string;
       /** Users and an ACL instead of anonymous access (files readable by the broker). */
       auth?: { passwordFile: string; aclFile: string };
+      /** The whole config instead of the one built from the options above (a shipped config under
+       * test); it must listen on `port` on 127.0.0.1. */
+      config?: (port: number) => string;
     } = {},
   ): Promise<Mosquitto> {
     const broker = new Mosquitto(
@@ -97,6 +105,7 @@ export class Mosquitto {
       options.persistent ?? false,
       options.listenerOptions ?? [],
       options.auth,
+      options.config,
     );
     if (options.started ?? true) await broker.start();
     return broker;
