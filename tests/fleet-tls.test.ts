@@ -148,7 +148,7 @@ function shippedConfig(dir: string, state: string, port: number, clientCertifica
 type FleetOptions = Partial<ReturnType<typeof defaultConfig>["fleet"]>;
 
 describe.skipIf(missing !== undefined)("fleet over TLS with the shipped broker config and ACL", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tl-fleet-tls-"));
+  let dir = "";
   const file = (name: string) => join(dir, name);
   let passwords: Mosquitto;
   let certificates: Mosquitto;
@@ -156,6 +156,8 @@ describe.skipIf(missing !== undefined)("fleet over TLS with the shipped broker c
   const raw: MqttClient[] = [];
 
   beforeAll(async () => {
+    // Made here, not at collection, so that a skipped run leaves nothing behind.
+    dir = mkdtempSync(join(tmpdir(), "tl-fleet-tls-"));
     makeCa(dir, "ca");
     makeCa(dir, "other-ca"); // an unrelated CA: a broker nobody should trust, a forged robot
     makeCert(dir, "ca", "broker", "127.0.0.1", true);
@@ -182,7 +184,7 @@ describe.skipIf(missing !== undefined)("fleet over TLS with the shipped broker c
   afterAll(async () => {
     await passwords?.stop("SIGTERM");
     await certificates?.stop("SIGTERM");
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
   afterEach(async () => {
     for (const c of raw.splice(0)) await c.endAsync(true);
