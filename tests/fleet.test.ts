@@ -125,6 +125,23 @@ describe("label scale between robots", () => {
     e.add(0.42);
     expect(e.offset).toBeCloseTo(0.45, 6);
   });
+
+  it("the running median is the median of the last `window` differences, duplicates included", () => {
+    const rand = seededRandom(11);
+    const e = new OffsetEstimator(31, 1);
+    const seen: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      // Rounded to tenths: many equal values, the case an index-based removal gets wrong.
+      const d = Math.round((rand() * 4 - 2) * 10) / 10 + 0; // + 0: no −0
+      e.add(d);
+      seen.push(d);
+      const last = seen.slice(-31).sort((a, b) => a - b);
+      const h = last.length >> 1;
+      const median = last.length % 2 ? last[h]! : (last[h - 1]! + last[h]!) / 2;
+      expect(e.offset).toBe(median);
+      expect(e.matches).toBe(last.length);
+    }
+  });
 });
 
 describe("fleet exchange", () => {
