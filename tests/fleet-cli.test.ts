@@ -3,7 +3,7 @@
 // retained garbage payload; the replay takes the snapshot, refuses the garbage, publishes its own
 // samples and reports the counters in --json and in the learner's MQTT status.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -99,4 +99,36 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
       await broker.close();
     }
   }, 120_000);
+});
+
+describe("--fleet with a TLS file that is not there", () => {
+  // No broker needed: the file is read before anything connects or the pipeline is built.
+  it("run stops with the file named, before opening the serial port", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tl-fleet-ca-"));
+    try {
+      const cfg = join(dir, "fleet.yaml");
+      writeFileSync(cfg, `fleet:\n  ca: ${join(dir, "no-such-ca.crt")}\n`);
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          [
+            "bin/terrain-learner.js",
+            "run",
+            "--serial",
+            join(dir, "no-such-tty"),
+            "-c",
+            cfg,
+            "--fleet",
+            "mqtts://127.0.0.1:1",
+          ],
+          (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
+        );
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^terrain-learner: fleet: cannot read CA file .*no-such-ca\.crt/m);
+      expect(r.stderr).not.toMatch(/TERRAIN_LEARNER_DEBUG|no-such-tty/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

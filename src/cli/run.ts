@@ -80,7 +80,12 @@ export async function runLive(config: Config, opts: RunOptions = {}): Promise<Ru
   }
   // Labels are what a camera-less runner produces: always publish them.
   config.mqtt.publish_labels = true;
-  const fleet = fleetFromConfig(config, log);
+  let fleet: ReturnType<typeof fleetFromConfig>;
+  try {
+    fleet = fleetFromConfig(config, log);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
   const pipeline = await createPipeline(config, {
     mode: "live",
     overlay: false,
