@@ -49,9 +49,15 @@ const model: FleetModel = {
 };
 const cfg = defaultConfig().fleet;
 const rand = seededRandom(5);
+// Robots on one site see the same ground: every row is one of 24 kinds of ground plus noise, so
+// peer samples find own neighbours (label offsets estimated, own labels compared) as on a site.
+const grounds = Array.from({ length: 24 }, () => Float32Array.from({ length: C }, () => rand() * 2));
 const rows = (n: number): FleetRows => ({
   stamp: 0,
-  features: Float32Array.from({ length: n * C }, () => rand() * 2),
+  features: Float32Array.from(
+    { length: n * C },
+    (_, i) => grounds[Math.floor(i / C) % 24]![i % C]! + (rand() - 0.5) * 0.3,
+  ),
   targets: Float32Array.from({ length: n }, () => rand() * 2 - 1),
   weights: new Float32Array(n).fill(1),
   n,
@@ -115,6 +121,7 @@ const result = {
   shareOfPipelineFloor: perSecond / fps / (frameMs / (seconds - 9)),
   used: ex.stats().used,
   overridden: ex.stats().overridden,
+  matchedPairs: Object.values(ex.stats().perPeer).reduce((a, p) => a + p.matches, 0),
 };
 if (args.includes("--json")) console.log(JSON.stringify(result));
 else
