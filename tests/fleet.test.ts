@@ -247,6 +247,34 @@ describe("fleet exchange", () => {
     expect(fed[0]!.targets[0]).toBeCloseTo(0.2, 5);
   });
 
+  it("hands the learner one scale spanning own and peers' bounds (moved by the offset), unless shared_scale is off", () => {
+    const c = { ...cfg(), pool_size: 500, feed_rate: 500, burst: 500 };
+    const own = { ...rows(60, 0, -0.5), lo: -1, hi: 0 }; // a robot that felt only smooth ground
+    const peerBatch = (seq: number) =>
+      batch(60, {
+        features: rows(60, 0, 0).features,
+        targets: new Float32Array(60).fill(-0.1),
+        lo: -0.5,
+        hi: 2,
+        seq,
+      });
+    const shared = new FleetExchange("a", model(), c);
+    shared.offerOwn(own);
+    shared.receive(encodeBatch(peerBatch(0)), "b", 0);
+    const first = shared.take(1)![0]!;
+    // The offset is measured in this very take (60 matched pairs, ours − theirs = −0.4): the peer's
+    // bounds move onto our units, [-0.9, 1.6], and the scale is their union with ours.
+    expect(shared.stats().perPeer.b!.offset).toBeCloseTo(-0.4, 5);
+    expect(first.lo).toBeCloseTo(-1, 6);
+    expect(first.hi).toBeCloseTo(1.6, 5);
+    expect(shared.stats().perPeer.b!.bounds).toEqual({ lo: -0.5, hi: 2 });
+    const alone = new FleetExchange("a", model(), { ...c, shared_scale: false });
+    alone.offerOwn(own);
+    alone.receive(encodeBatch(peerBatch(0)), "b", 0);
+    const mine = alone.take(1)![0]!;
+    expect([mine.lo, mine.hi]).toEqual([-1, 0]);
+  });
+
   it("rate-limits a flooding peer and refuses features far outside own ones", () => {
     const c = { ...cfg(), receive_rate: 10, snapshot_size: 5 };
     const ex = new FleetExchange("a", model(), c);

@@ -293,6 +293,21 @@ describe("learning stage", () => {
     expect(calls).toEqual(["calibrate -2..1", "calibrate -2..1"]);
     expect(taken).toEqual([11, 12]);
   });
+
+  it("calibrates with own and source bounds together, so neither pulls the scale back", async () => {
+    const { calls, learner } = fakeLearner();
+    // A fleet's shared scale: wider than this robot's own bounds.
+    const source = { take: (stamp: number) => [{ ...rows(1, stamp), lo: -3, hi: 2 }] };
+    const stage = new LearningStage(defaultConfig(), learner, "replay", [source], () => {});
+    stage.add(rows(1));
+    await stage.second(1);
+    stage.add({ ...rows(1), lo: -2.5, hi: 0.5 });
+    expect(calls.filter((c) => c.startsWith("calibrate"))).toEqual([
+      "calibrate -2..1",
+      "calibrate -3..2",
+      "calibrate -3..2",
+    ]);
+  });
 });
 
 describe("taps", () => {

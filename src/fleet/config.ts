@@ -78,6 +78,10 @@ export const FleetSchema = z
       .max(1)
       .default(0.1)
       .meta({ unit: "fraction", description: "weight of a peer sample an own label overrides" }),
+    shared_scale: z.boolean().default(true).meta({
+      description:
+        "the learner's roughness scale spans the fleet's labels (own and peers' calibration bounds, moved by their offsets), not only its own",
+    }),
     max_z: positive().default(30).meta({
       unit: "std",
       description: "peer samples with a feature this many own standard deviations out are refused",

@@ -36,6 +36,8 @@ export interface PeerStats {
   offset: number | null;
   matches: number;
   lastStamp: number;
+  /** The peer's latest calibration bounds (its own log10-energy units); null before any. */
+  bounds: { lo: number; hi: number } | null;
 }
 
 export interface FleetCounters {
@@ -297,6 +299,7 @@ export class FleetExchange {
         offset: null,
         matches: 0,
         lastStamp: b.stamp,
+        bounds: null,
         est: new OffsetEstimator(),
         tokens: this.#cfg.receive_rate * 5 + this.#cfg.snapshot_size,
         at: wallSeconds,
@@ -314,6 +317,7 @@ export class FleetExchange {
     else peer.batches++;
     peer.samples += b.n;
     peer.lastStamp = b.stamp;
+    if (b.targetKind === "logEnergy" && b.hi > b.lo) peer.bounds = { lo: b.lo, hi: b.hi };
     const index = this.#peerIds.indexOf(b.robotId);
     const raw = b.targetKind === "logEnergy";
     for (let i = 0; i < b.n; i++) {
@@ -382,6 +386,26 @@ export class FleetExchange {
     return { d: Math.sqrt(best / C), j: bj };
   }
 
+  /**
+   * The scale the learner calibrates with (shared_scale): our bounds widened to every peer's, each
+   * moved onto our units by its offset (0 until one is measured: most fleets share an IMU model).
+   * One scale for the fleet's ground: a robot that drove only smooth ground would otherwise squeeze
+   * everything rougher that its peers felt into the top of its own scale, where it cannot be ranked.
+   */
+  #scaleBounds(lo: number, hi: number): { lo: number; hi: number } {
+    if (!this.#cfg.shared_scale) return { lo, hi };
+    let l = lo;
+    let h = hi;
+    for (const p of this.#peers.values()) {
+      if (!p.bounds) continue;
+      const off = p.est.offset;
+      const o = Number.isFinite(off) ? off : 0;
+      l = Math.min(l, p.bounds.lo + o);
+      h = Math.max(h, p.bounds.hi + o);
+    }
+    return { lo: l, hi: h };
+  }
+
   /** Roughness 0..1 of a log10 label under bounds (or the label itself when it is roughness). */
   #rough(t: number, lo: number, hi: number): number {
     return hi > lo ? calibrateLogEnergy(t, lo, hi) : t;
@@ -410,6 +434,7 @@ export class FleetExchange {
     let n = 0;
     const p = this.#pending;
     this.#refreshOwnZ();
+    let scale = this.#scaleBounds(lo, hi);
     for (let c = 0; c < m; c++) {
       const i = Math.floor(this.#rand() * p.size);
       const o = i * C;
@@ -438,6 +463,7 @@ export class FleetExchange {
       if (outKind === "logEnergy" && !(hi > lo) && peerRaw) {
         lo = plo;
         hi = phi;
+        scale = this.#scaleBounds(lo, hi);
       }
       // The peer's label on our scale (scale.ts).
       let target: number;
@@ -448,8 +474,13 @@ export class FleetExchange {
       if (!Number.isFinite(target)) continue;
       if (close) {
         const own = this.#own;
-        const ownR = this.#rough(own.targets[near.j]!, own.lo[near.j]!, own.hi[near.j]!);
-        const peerR = outKind === "roughness" ? target : this.#rough(target, lo, hi);
+        // Both on the fleet's scale when the learner uses it; else the own label at its own time.
+        const shared = outKind === "logEnergy" && this.#cfg.shared_scale;
+        const ownR = shared
+          ? this.#rough(own.targets[near.j]!, scale.lo, scale.hi)
+          : this.#rough(own.targets[near.j]!, own.lo[near.j]!, own.hi[near.j]!);
+        const peerR =
+          outKind === "roughness" ? target : this.#rough(target, shared ? scale.lo : lo, shared ? scale.hi : hi);
         if (Math.abs(ownR - peerR) > this.#cfg.tolerance) {
           w *= this.#cfg.override_weight;
           this.counters.overridden++;
@@ -462,6 +493,7 @@ export class FleetExchange {
     this.#peerFed += n;
     this.counters.used += n;
     if (n === 0) return undefined;
+    scale = this.#scaleBounds(lo, hi);
     return [
       {
         stamp,
@@ -471,8 +503,8 @@ export class FleetExchange {
         n,
         channels: C,
         targetKind: outKind,
-        lo: outKind === "logEnergy" ? lo : Number.NaN,
-        hi: outKind === "logEnergy" ? hi : Number.NaN,
+        lo: outKind === "logEnergy" ? scale.lo : Number.NaN,
+        hi: outKind === "logEnergy" ? scale.hi : Number.NaN,
       },
     ];
   }
@@ -487,6 +519,7 @@ export class FleetExchange {
         offset: p.offset,
         matches: p.matches,
         lastStamp: p.lastStamp,
+        bounds: p.bounds,
       };
     return {
       peers: this.#peers.size,

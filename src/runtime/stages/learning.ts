@@ -18,6 +18,10 @@ export class LearningStage {
   trainSteps = 0;
   lastLoss = Number.NaN;
   #training: Promise<void> = Promise.resolve();
+  // Calibration bounds of the own labels and of the sources' rows (a fleet's shared scale): the
+  // learner calibrates with both together, so own and peer rows never pull it back and forth.
+  #own = { lo: Number.NaN, hi: Number.NaN };
+  #extra = { lo: Number.NaN, hi: Number.NaN };
 
   constructor(
     private readonly config: Config,
@@ -28,16 +32,26 @@ export class LearningStage {
   ) {}
 
   /** Rows into the buffer (not while learning is paused: `learner.enabled` is read every time). */
-  add(rows: SampleRows): void {
+  add(rows: SampleRows, fromSource = false): void {
     const l = this.learner;
-    if (rows.targetKind === "logEnergy" && l.setLabelCalibration && rows.hi > rows.lo)
-      l.setLabelCalibration(rows.lo, rows.hi);
+    if (rows.targetKind === "logEnergy" && l.setLabelCalibration && rows.hi > rows.lo) {
+      const b = fromSource ? this.#extra : this.#own;
+      b.lo = rows.lo;
+      b.hi = rows.hi;
+      // Math.min with NaN is NaN: take the bounds that exist.
+      const lo = Math.min(this.#own.lo, this.#extra.lo);
+      const hi = Math.max(this.#own.hi, this.#extra.hi);
+      l.setLabelCalibration(
+        Number.isFinite(lo) ? lo : Number.isFinite(this.#own.lo) ? this.#own.lo : this.#extra.lo,
+        Number.isFinite(hi) ? hi : Number.isFinite(this.#own.hi) ? this.#own.hi : this.#extra.hi,
+      );
+    }
     if (this.config.learner.enabled) l.addSamples(rows.features, rows.targets, rows.weights);
   }
 
   /** One second of sensor time: the sources' rows, then a block of training. Replay: awaited. */
   second(stamp: Stamp): Promise<void> | undefined {
-    for (const s of this.sources) for (const rows of s.take(stamp) ?? []) this.add(rows);
+    for (const s of this.sources) for (const rows of s.take(stamp) ?? []) this.add(rows, true);
     const steps = Math.round(this.config.learner.steps_per_second);
     // A learner without train() (live: the worker trains on its own budget) needs no schedule.
     if (!this.learner.train || !this.config.learner.enabled || !(steps > 0)) return undefined;
