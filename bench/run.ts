@@ -300,7 +300,7 @@ const goals = {
 };
 results.goals = goals;
 results.quick = quick;
-results.machine = {
+const machine = {
   cpus: cpus().length,
   cpuModel: cpus()[0]?.model,
   memGB: round(totalmem() / 2 ** 30, 1),
@@ -314,12 +314,21 @@ results.machine = {
       : "load average at most 1.5 per core while measuring; the bench's own threads are part of it",
 };
 const git = (a: string[]) => spawnSync("git", a, { cwd: ROOT, encoding: "utf8" }).stdout.trim();
-results.commit = git(["rev-parse", "--short", "HEAD"]);
-results.dirtyFiles = git(["status", "--porcelain", "--untracked-files=no"])
-  .split("\n")
-  .filter(Boolean).length;
-results.date = new Date().toISOString();
-results.benchWallSeconds = Math.round((Date.now() - started) / 1000);
+const run = {
+  commit: git(["rev-parse", "--short", "HEAD"]),
+  dirtyFiles: git(["status", "--porcelain", "--untracked-files=no"]).split("\n").filter(Boolean).length,
+  date: new Date().toISOString(),
+  benchWallSeconds: Math.round((Date.now() - started) / 1000),
+};
+if (only && previous.machine) {
+  // The full run's machine, commit and date stay; a subset says where and when it was measured.
+  const partial = (previous.partialRuns as unknown[] | undefined) ?? [];
+  results.partialRuns = [...partial, { parts: [...only], machine, ...run }];
+} else {
+  results.machine = machine;
+  Object.assign(results, run);
+  delete results.partialRuns;
+}
 writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
 log(`wrote ${resultsPath.slice(ROOT.length + 1)}`);
 for (const [k, v] of Object.entries(goals))
