@@ -607,6 +607,25 @@ for (const j of robots) {
   const byPeers = new Set(robots.filter((r) => r !== j).flatMap((r) => [...drivenBy.get(r.spec.id)!]));
   const never = new Set([...byPeers].filter((n) => !drivenBy.get(j.spec.id)!.has(n)));
   const at = (t: number) => probeCurve.find((p) => Math.abs(p.t - t) < 1e-6);
+  // What the fleet knows of that ground at the moment: each terrain's mean by the peers that drove
+  // it (averaged when several did), ranked like a head's.
+  const drivers = (point: (typeof probeCurve)[number]) => {
+    const scores: TerrainScore[] = [];
+    for (const [index, truth] of probeTypeTruth) {
+      const name = probeNames.get(index) ?? "";
+      if (!never.has(name)) continue;
+      const ms = robots
+        .filter((r) => r !== j && drivenBy.get(r.spec.id)!.has(name))
+        .map((r) => point.means[r.spec.id]?.[index])
+        .filter((v): v is number => v !== undefined);
+      if (ms.length)
+        scores.push({ index, truth, mean: ms.reduce((a, b) => a + b, 0) / ms.length, confidence: 1 });
+    }
+    return {
+      terrainRho: round3(terrainRho(scores) ?? Number.NaN),
+      pairAccuracy: round3(pairAccuracy(scores) ?? Number.NaN),
+    };
+  };
   probeQuestions.push({
     question: `late joiner ${j.spec.id}: its ranking of the terrains a peer drove and it never did, at times after it joined, next to every robot's`,
     joiner: j.spec.id,
@@ -618,6 +637,7 @@ for (const j of robots) {
         afterJoin: w,
         t: p!.t,
         ...Object.fromEntries(robots.map((r) => [r.spec.id, probeScore(r.spec.id, p!, never)])),
+        drivers: drivers(p!),
         means: Object.fromEntries(
           [...never].map((n) => {
             const k = [...probeNames].find(([, v]) => v === n)?.[0];
