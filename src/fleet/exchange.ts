@@ -480,7 +480,9 @@ export class FleetExchange {
           ? this.#rough(own.targets[near.j]!, scale.lo, scale.hi)
           : this.#rough(own.targets[near.j]!, own.lo[near.j]!, own.hi[near.j]!);
         const peerR =
-          outKind === "roughness" ? target : this.#rough(target, shared ? scale.lo : lo, shared ? scale.hi : hi);
+          outKind === "roughness"
+            ? target
+            : this.#rough(target, shared ? scale.lo : lo, shared ? scale.hi : hi);
         if (Math.abs(ownR - peerR) > this.#cfg.tolerance) {
           w *= this.#cfg.override_weight;
           this.counters.overridden++;
