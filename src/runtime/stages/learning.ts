@@ -38,12 +38,9 @@ export class LearningStage {
       const b = fromSource ? this.#extra : this.#own;
       b.lo = rows.lo;
       b.hi = rows.hi;
-      // Math.min with NaN is NaN: take the bounds that exist.
-      const lo = Math.min(this.#own.lo, this.#extra.lo);
-      const hi = Math.max(this.#own.hi, this.#extra.hi);
       l.setLabelCalibration(
-        Number.isFinite(lo) ? lo : Number.isFinite(this.#own.lo) ? this.#own.lo : this.#extra.lo,
-        Number.isFinite(hi) ? hi : Number.isFinite(this.#own.hi) ? this.#own.hi : this.#extra.hi,
+        either(Math.min, this.#own.lo, this.#extra.lo),
+        either(Math.max, this.#own.hi, this.#extra.hi),
       );
     }
     if (this.config.learner.enabled) l.addSamples(rows.features, rows.targets, rows.weights);
@@ -77,4 +74,9 @@ export class LearningStage {
       this.problem({ type: "problem", kind: "train", message: `training failed: ${(err as Error).message}` });
     }
   }
+}
+
+/** f(a, b), or whichever of the two is a number (Math.min/max with NaN give NaN). */
+function either(f: (a: number, b: number) => number, a: number, b: number): number {
+  return Number.isNaN(a) ? b : Number.isNaN(b) ? a : f(a, b);
 }
