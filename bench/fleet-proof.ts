@@ -20,7 +20,7 @@
 //   traffic bench/fleet-load.ts replays.
 
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
@@ -127,6 +127,18 @@ const specs: RobotSpec[] = (
   id: bOf(r.id),
   bag: r.bag.replace(/\/(b[^/]*)\.mcap$/, (_, b: string) => `/${bOf(b)}.mcap`),
 }));
+
+const missing = specs.filter((s) => !existsSync(s.bag));
+if (missing.length) {
+  const make = (bag: string) => {
+    const x = bag.replace(/^.*\//, "").replace(/\.mcap$/, "");
+    return `  node bin/terrain-learner.js sim --world sim/worlds/fleet-${x}.yaml --duration 240 --seed ${x === "c" ? 2 : 1} --out ${bag}`;
+  };
+  process.stderr.write(
+    `fleet-proof: missing bags; make them with\n${missing.map((s) => make(s.bag)).join("\n")}\n`,
+  );
+  process.exit(2);
+}
 
 interface Cells {
   t: number[];
