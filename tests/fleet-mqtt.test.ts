@@ -9,38 +9,18 @@ import mqtt from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { FleetLink } from "../src/adapters/mqtt-fleet.ts";
 import { encodeBatch, type FleetModel } from "../src/fleet/codec.ts";
-import type { FleetRows } from "../src/fleet/exchange.ts";
-import { seededRandom } from "../src/learning/replay-buffer.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
+import { randomRows, TEST_CHANNELS, TEST_MODEL } from "./helpers/fleet-rows.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const missing = mosquittoMissing();
 if (missing) console.warn(`SKIPPING fleet MQTT tests: ${missing}`);
 
-const C = 8;
-const MODEL: FleetModel = {
-  backboneHash: new Uint8Array(16).fill(3),
-  channels: C,
-  backboneChannels: 4,
-  inputWidth: 320,
-  layoutVersion: 1,
-};
+const C = TEST_CHANNELS;
+const MODEL = TEST_MODEL;
 
-function rows(n: number, seed: number): FleetRows {
-  const rand = seededRandom(seed);
-  return {
-    stamp: 0,
-    features: Float32Array.from({ length: n * C }, () => rand()),
-    targets: Float32Array.from({ length: n }, () => rand() * 2 - 1),
-    weights: new Float32Array(n).fill(1),
-    n,
-    channels: C,
-    targetKind: "logEnergy",
-    lo: -1,
-    hi: 1,
-  };
-}
+const rows = randomRows;
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
