@@ -8,19 +8,14 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { FleetLink } from "../src/adapters/mqtt-fleet.ts";
-import { encodeBatch, type FleetModel } from "../src/fleet/codec.ts";
+import { encodeBatch } from "../src/fleet/codec.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
-import { randomRows, TEST_CHANNELS, TEST_MODEL } from "./helpers/fleet-rows.ts";
+import { oneSampleBatch, randomRows, TEST_CHANNELS, TEST_MODEL } from "./helpers/fleet-rows.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const missing = mosquittoMissing();
 if (missing) console.warn(`SKIPPING fleet MQTT tests: ${missing}`);
-
-const C = TEST_CHANNELS;
-const MODEL = TEST_MODEL;
-
-const rows = randomRows;
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -34,14 +29,14 @@ function robot(url: string, id: string, extra: Partial<ReturnType<typeof default
   config.fleet = { ...config.fleet, url, snapshot_period: 5, ...extra };
   const link = new FleetLink(config);
   open.push(link);
-  link.start(MODEL);
+  link.start(TEST_MODEL);
   return link;
 }
 
 /** Sensor seconds t0..t1 of a robot that labels 50 rows a second. */
 function drive(link: FleetLink, t0: number, t1: number, seed = 1): void {
   for (let t = t0; t <= t1; t++) {
-    link.exchange!.offerOwn(rows(50, seed + t));
+    link.exchange!.offerOwn(randomRows(50, seed + t));
     link.take(t);
   }
 }
@@ -73,28 +68,10 @@ describe.skipIf(missing)("fleet over a real broker", () => {
 
     // Hostile and broken peers: garbage, another backbone, a payload claiming to be robot a.
     const evil = await mqtt.connectAsync(broker.url);
-    const other = { ...MODEL, backboneHash: new Uint8Array(16).fill(9) };
-    const batch = (robotId: string, model: FleetModel) =>
-      Buffer.from(
-        encodeBatch({
-          kind: "samples",
-          robotId,
-          model,
-          targetKind: "logEnergy",
-          n: 1,
-          seq: 0,
-          stamp: 1,
-          sent: Date.now() / 1000,
-          lo: -1,
-          hi: 1,
-          targets: new Float32Array([0.1]),
-          weights: new Float32Array([1]),
-          features: new Float32Array(C).fill(0.5),
-        }),
-      );
+    const other = { ...TEST_MODEL, backboneHash: new Uint8Array(16).fill(9) };
     await evil.publishAsync("terrain-learner/fleet/x/samples", Buffer.from("not a batch"), { qos: 1 });
-    await evil.publishAsync("terrain-learner/fleet/y/samples", batch("y", other), { qos: 1 });
-    await evil.publishAsync("terrain-learner/fleet/z/samples", batch("a", MODEL), { qos: 1 });
+    await evil.publishAsync("terrain-learner/fleet/y/samples", oneSampleBatch("y", other), { qos: 1 });
+    await evil.publishAsync("terrain-learner/fleet/z/samples", oneSampleBatch("a", TEST_MODEL), { qos: 1 });
     await evil.publishAsync("terrain-learner/fleet/w/samples", Buffer.alloc(2 * 1024 * 1024), { qos: 1 });
     await evil.endAsync();
     await waitFor(
@@ -155,7 +132,7 @@ describe.skipIf(missing)("fleet over a real broker", () => {
       encodeBatch({
         kind: "samples",
         robotId: "a",
-        model: MODEL,
+        model: TEST_MODEL,
         targetKind: "logEnergy",
         n: 1,
         seq: 0,
@@ -165,7 +142,7 @@ describe.skipIf(missing)("fleet over a real broker", () => {
         hi: 1,
         targets: new Float32Array([0.1]),
         weights: new Float32Array([1]),
-        features: new Float32Array(C),
+        features: new Float32Array(TEST_CHANNELS),
       }),
     );
     await mallory.publishAsync("terrain-learner/fleet/a/samples", payload, { qos: 1 }).catch(() => {});

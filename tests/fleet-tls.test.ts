@@ -17,9 +17,8 @@ import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FleetLink } from "../src/adapters/mqtt-fleet.ts";
-import { encodeBatch } from "../src/fleet/codec.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
-import { randomRows, TEST_CHANNELS, TEST_MODEL } from "./helpers/fleet-rows.ts";
+import { oneSampleBatch, randomRows, TEST_MODEL } from "./helpers/fleet-rows.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -28,32 +27,7 @@ const opensslMissing =
 const missing = mosquittoMissing() ?? opensslMissing;
 if (missing) console.warn(`SKIPPING fleet TLS tests: ${missing}`);
 
-const C = TEST_CHANNELS;
-const MODEL = TEST_MODEL;
 const SAMPLES = (id: string) => `terrain-learner/fleet/${id}/samples`;
-
-const rows = randomRows;
-
-/** A valid batch claiming to come from `robotId`: only the ACL can keep it off that robot's topic. */
-function batch(robotId: string): Buffer {
-  return Buffer.from(
-    encodeBatch({
-      kind: "samples",
-      robotId,
-      model: MODEL,
-      targetKind: "logEnergy",
-      n: 1,
-      seq: 0,
-      stamp: 1,
-      sent: Date.now() / 1000,
-      lo: -1,
-      hi: 1,
-      targets: new Float32Array([0.1]),
-      weights: new Float32Array([1]),
-      features: new Float32Array(C).fill(0.5),
-    }),
-  );
-}
 
 function openssl(dir: string, args: string[]): void {
   const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
@@ -182,14 +156,14 @@ describe.skipIf(missing !== undefined)("fleet over TLS with the shipped broker c
     config.fleet = { ...config.fleet, url: url(broker), ca: file("ca.crt"), snapshot_period: 5, ...extra };
     const link = new FleetLink(config);
     open.push(link);
-    link.start(MODEL);
+    link.start(TEST_MODEL);
     return link;
   }
 
   /** Sensor seconds t0..t1 of a robot that labels 50 rows a second. */
   function drive(link: FleetLink, t0: number, t1: number): void {
     for (let t = t0; t <= t1; t++) {
-      link.exchange!.offerOwn(rows(50, 1 + t));
+      link.exchange!.offerOwn(randomRows(50, 1 + t));
       link.take(t);
     }
   }
@@ -220,11 +194,13 @@ describe.skipIf(missing !== undefined)("fleet over TLS with the shipped broker c
     await observer.subscribeAsync("terrain-learner/fleet/+/samples", { qos: 1 });
     const mallory = await client(broker, as);
     // Mosquitto answers a v5 QoS 1 publish it drops with "Not authorized".
-    const refused = await mallory.publishAsync(SAMPLES("rover-b"), batch("rover-b"), { qos: 1 }).then(
-      () => "",
-      (err: Error) => err.message,
-    );
-    await mallory.publishAsync(SAMPLES("rover-a"), batch("rover-a"), { qos: 1 });
+    const refused = await mallory
+      .publishAsync(SAMPLES("rover-b"), oneSampleBatch("rover-b"), { qos: 1 })
+      .then(
+        () => "",
+        (err: Error) => err.message,
+      );
+    await mallory.publishAsync(SAMPLES("rover-a"), oneSampleBatch("rover-a"), { qos: 1 });
     await waitFor("the observer gets the marker", () => seen.includes(SAMPLES("rover-a")));
     expect(seen).not.toContain(SAMPLES("rover-b"));
     expect(refused).toMatch(/authori/i);

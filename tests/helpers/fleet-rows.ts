@@ -1,7 +1,8 @@
-// A small fleet model and random own rows for the tests that drive FleetLinks through a broker.
+// A small fleet model, random own rows and one-sample payloads for the tests that drive FleetLinks
+// through a broker.
 
 import { seededRandom } from "../../src/core/random.ts";
-import type { FleetModel } from "../../src/fleet/codec.ts";
+import { encodeBatch, type FleetModel } from "../../src/fleet/codec.ts";
 import type { FleetRows } from "../../src/fleet/exchange.ts";
 
 export const TEST_CHANNELS = 8;
@@ -28,4 +29,25 @@ export function randomRows(n: number, seed: number, channels = TEST_CHANNELS): F
     lo: -1,
     hi: 1,
   };
+}
+
+/** A valid one-sample batch claiming to come from `robotId`, as a payload. */
+export function oneSampleBatch(robotId: string, model: FleetModel = TEST_MODEL): Buffer {
+  return Buffer.from(
+    encodeBatch({
+      kind: "samples",
+      robotId,
+      model,
+      targetKind: "logEnergy",
+      n: 1,
+      seq: 0,
+      stamp: 1,
+      sent: Date.now() / 1000,
+      lo: -1,
+      hi: 1,
+      targets: new Float32Array([0.1]),
+      weights: new Float32Array([1]),
+      features: new Float32Array(model.channels).fill(0.5),
+    }),
+  );
 }
