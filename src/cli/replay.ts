@@ -74,12 +74,19 @@ export interface ReplayRunOptions {
   liveLike?: number;
   /** Save the learner's checkpoint into this folder at the end (for `export`). */
   saveCheckpoint?: string;
+  /**
+   * Start from the newest usable checkpoint in this folder instead of an empty model (with
+   * `learner.enabled: false`, replay a trained model without learning). None usable: an error.
+   */
+  checkpoint?: string;
   /** Where report.json and the PNGs go (with evaluate). */
   reportDir?: string;
   /** Title of the plots. */
   title?: string;
   /** Goal line on the learning curve. */
   goal?: number;
+  /** With evaluate: outputs from the ground truth, not the model (a diagnostic; EvalOptions.truthOutputs). */
+  truthOutputs?: boolean;
   /** With evaluate: choose and score the knowledge probe set (default true; false: neither). */
   knowledgeProbe?: boolean;
   /** Frame panels in the report (evenly spaced over the bag). */
@@ -155,7 +162,11 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   if (opts.saveCheckpoint)
     outputs.push({ path: opts.saveCheckpoint, kind: "dir", what: "--save-checkpoint" });
   try {
-    await checkOutputs(outputs, [opts.bag, ...(opts.inputs ?? [])]);
+    await checkOutputs(outputs, [
+      opts.bag,
+      ...(opts.checkpoint ? [opts.checkpoint] : []),
+      ...(opts.inputs ?? []),
+    ]);
   } catch (err) {
     throw new UserError((err as Error).message);
   }
@@ -195,7 +206,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     }
     pipeline = await createPipeline(opts.config, {
       mode: "replay",
-      evaluate: opts.evaluate ?? false,
+      evaluate: opts.evaluate ? { truthOutputs: opts.truthOutputs ?? false } : false,
       simMetadata,
       overlay: opts.record !== undefined || opts.liveView !== undefined,
       costmap: true,
@@ -203,6 +214,12 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       warn,
     });
     fleet?.attach(pipeline);
+    if (opts.checkpoint && !(await pipeline.learner.loadLatestCheckpoint(opts.checkpoint))) {
+      await pipeline.close();
+      throw new UserError(
+        `--checkpoint ${opts.checkpoint}: no usable checkpoint there (write one with --save-checkpoint or learner.checkpoint_dir)`,
+      );
+    }
   } catch (err) {
     await fleet?.close();
     await writer?.abort().catch(() => {});
@@ -553,6 +570,10 @@ export function register(program: Command): void {
       "--save-checkpoint <dir>",
       "save the learner's checkpoint into this folder at the end (for export)",
     )
+    .option(
+      "--checkpoint <dir>",
+      "start from the newest checkpoint in this folder instead of an empty model (with learner.enabled: false: replay a trained model without learning)",
+    )
     .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)")
     .option("--fleet <url>", FLEET_HELP);
@@ -576,7 +597,9 @@ Examples:
   terrain-learner replay sim.mcap --eval --json > result.json
   terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom
   terrain-learner replay run.mcap --rate 1 --live-view     # watch it in Foxglove at ws://127.0.0.1:8765
-  terrain-learner replay sim.mcap --eval --live-like 7   # as a robot delivers it: same results`,
+  terrain-learner replay sim.mcap --eval --live-like 7   # as a robot delivers it: same results
+  terrain-learner replay sim.mcap --eval --save-checkpoint ck/    # then, the trained model frozen:
+  terrain-learner replay other.mcap --eval --checkpoint ck/ -c frozen.yaml  # (learner: {enabled: false})`,
     )
     .action(
       action(
@@ -593,6 +616,7 @@ Examples:
             liveLike?: string;
             reportDir?: string;
             saveCheckpoint?: string;
+            checkpoint?: string;
             mqtt?: string;
             robotId?: string;
             fleet?: string;
@@ -603,6 +627,8 @@ Examples:
           if (o.rate !== undefined && !(o.rate > 0))
             throw new UserError(`--rate must be a positive number, got ${o.rate}`);
           if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
+          if (o.checkpoint !== undefined && !existsSync(o.checkpoint))
+            throw new UserError(`--checkpoint ${o.checkpoint}: no such folder`);
           if (o.recordOutputsOnly && !o.record) throw new UserError("--record-outputs-only needs --record");
           const liveLikeSeed = o.liveLike === undefined ? undefined : Number(o.liveLike);
           if (liveLikeSeed !== undefined && !Number.isSafeInteger(liveLikeSeed))
@@ -636,6 +662,7 @@ Examples:
               liveLike: liveLikeSeed,
               reportDir: o.reportDir,
               saveCheckpoint: o.saveCheckpoint,
+              checkpoint: o.checkpoint,
               liveView,
               onProgress: progress.update,
               inputs: o.config ?? [],

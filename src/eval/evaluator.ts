@@ -34,6 +34,12 @@ export interface EvalOptions {
   excludeBoundaries: boolean;
   /** Base frame of the robot (the true pose's child frame). */
   baseFrame: string;
+  /**
+   * Diagnostic: the outputs (grid, costmap) carry the ground truth where it is known, at confidence
+   * 1, instead of the model's prediction; the model is still what is scored. What is left of the
+   * costmap flicker is then the outputs' own (projection, rasterising, evidence decay).
+   */
+  truthOutputs: boolean;
 }
 
 export const DEFAULT_EVAL_OPTIONS: EvalOptions = {
@@ -44,6 +50,7 @@ export const DEFAULT_EVAL_OPTIONS: EvalOptions = {
   finalWindow: 60,
   excludeBoundaries: true,
   baseFrame: "base_link",
+  truthOutputs: false,
 };
 
 export interface MetricSet {

@@ -187,7 +187,9 @@ export class StreamGraph {
     try {
       // Taps (the evaluator) see the frame now, before any label made after it is trained on.
       this.#frames.next(p);
-      const outputs = this.#outputs.build(p);
+      const outputs = this.#outputs.build(
+        this.parts.evaluator?.options.truthOutputs ? this.#truthFrame(p) : p,
+      );
       // A knowledge-probe frame is never a keyframe: no label is associated with it, so it is never trained on.
       const keyframe = this.knowledge?.isHeldOut(p.stamp) ? false : this.perception.keep(p);
       this.perception.processed(p);
@@ -197,6 +199,21 @@ export class StreamGraph {
     } finally {
       this.perception.release(p.features);
     }
+  }
+
+  /** The frame with the ground truth in place of the prediction where known (EvalOptions.truthOutputs). */
+  #truthFrame(p: PerceivedFrame): PerceivedFrame {
+    const truth = this.parts.evaluator?.truthFor(p.stamp, p.grid);
+    if (!truth) return p;
+    const roughness = p.grid.roughness.slice();
+    const confidence = p.grid.confidence.slice();
+    for (let i = 0; i < roughness.length; i++) {
+      const t = truth.roughness[i]!;
+      if (!Number.isFinite(t)) continue;
+      roughness[i] = t;
+      confidence[i] = 1;
+    }
+    return { ...p, grid: { ...p.grid, roughness, confidence } };
   }
 
   stats(): PipelineStats {

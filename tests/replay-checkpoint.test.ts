@@ -1,0 +1,97 @@
+// `replay --checkpoint`: a trained model replayed from its checkpoint, learning on or off, and the
+// ground-truth outputs diagnostic behind bench/flicker-sources.ts. A real simulator bag, real
+// replays through the pipeline.
+
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+import { type ReplayResult, runReplay } from "../src/cli/replay.ts";
+import { configFromObject } from "../src/runtime/config.ts";
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), "tl-replay-ck-"));
+const bag = join(dir, "world.mcap");
+const ckpt = join(dir, "ckpt");
+const quiet = () => {};
+let learning: ReplayResult;
+
+const frozen = () => configFromObject({ learner: { enabled: false } });
+const replay = (name: string, extra: Partial<Parameters<typeof runReplay>[0]>) =>
+  runReplay({
+    bag,
+    config: frozen(),
+    evaluate: true,
+    reportDir: join(dir, name),
+    knowledgeProbe: false,
+    warn: quiet,
+    ...extra,
+  });
+
+beforeAll(async () => {
+  // Stripes: every roughness band within the first half minute.
+  await generateWorldBag({
+    out: bag,
+    world: "sim/worlds/stripes.yaml",
+    seed: 2,
+    duration: 40,
+    camera: { width: 160, height: 120 },
+  });
+  learning = await runReplay({
+    bag,
+    config: configFromObject({}),
+    evaluate: true,
+    reportDir: join(dir, "learning"),
+    knowledgeProbe: false,
+    saveCheckpoint: ckpt,
+    warn: quiet,
+  });
+}, 180_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("replay from a checkpoint", () => {
+  it("replays the trained model without learning: no training, and it ranks the ground", async () => {
+    const trained = await replay("frozen", { checkpoint: ckpt });
+    const untrained = await replay("untrained", {});
+    expect(learning.trainSteps).toBeGreaterThan(100);
+    expect(trained.trainSteps).toBe(0);
+    // The untrained head gives every cell nearly the same roughness; the checkpoint's head ranks them.
+    expect(trained.eval!.spearman).toBeGreaterThan(0.5);
+    expect(trained.eval!.spearman).toBeGreaterThan(untrained.eval!.spearman + 0.3);
+  }, 120_000);
+
+  it("outputs from the ground truth leave the scores alone and steady the costmap", async () => {
+    const model = await replay("model", { checkpoint: ckpt });
+    const truth = await replay("truth", { checkpoint: ckpt, truthOutputs: true });
+    // The evaluator scores the model either way.
+    expect(truth.eval!.spearman).toBe(model.eval!.spearman);
+    expect(truth.eval!.confidenceAuroc).toBe(model.eval!.confidenceAuroc);
+    const f = (r: ReplayResult) => r.eval!.stability!.costmapFlicker!;
+    expect(f(model)).toBeGreaterThan(0);
+    expect(f(truth)).toBeLessThan(0.5 * f(model));
+  }, 120_000);
+
+  it("the command: a missing or empty folder is one clear error, and the checkpoint is never written over", async () => {
+    const cli = (...args: string[]) => run(process.execPath, ["bin/terrain-learner.js", "replay", bag, ...args]);
+    const fails = async (args: string[]) => {
+      const err = (await cli(...args).then(
+        () => ({ code: 0, stderr: "" }),
+        (e: { code: number; stderr: string }) => e,
+      )) as { code: number; stderr: string };
+      expect(err.code).toBe(1);
+      return err.stderr.trim();
+    };
+    expect(await fails(["--checkpoint", join(dir, "nowhere")])).toContain("--checkpoint");
+    expect(await fails(["--checkpoint", join(dir, "nowhere")])).toContain("no such folder");
+    const empty = join(dir, "empty");
+    mkdirSync(empty);
+    expect(await fails(["--checkpoint", empty])).toContain("no usable checkpoint");
+    const before = readdirSync(ckpt).sort();
+    expect(await fails(["--checkpoint", ckpt, "--save-checkpoint", ckpt])).toContain("--save-checkpoint");
+    expect(readdirSync(ckpt).sort()).toEqual(before);
+  }, 120_000);
+});
