@@ -76,7 +76,8 @@ describe("replay from a checkpoint", () => {
   }, 120_000);
 
   it("the command: a missing or empty folder is one clear error, and the checkpoint is never written over", async () => {
-    const cli = (...args: string[]) => run(process.execPath, ["bin/terrain-learner.js", "replay", bag, ...args]);
+    const cli = (...args: string[]) =>
+      run(process.execPath, ["bin/terrain-learner.js", "replay", bag, ...args]);
     const fails = async (args: string[]) => {
       const err = (await cli(...args).then(
         () => ({ code: 0, stderr: "" }),
