@@ -22,144 +22,51 @@
 //     log10(energy) over the labels seen so far.
 //  No label while stationary (mean speed < min_speed), turning hard (|mean yaw rate| > max_yaw_rate),
 //  with too few samples, or with a gap in the IMU stream; each skip is counted by reason.
+// This file cuts the stream into steps (2) and turns each into a label (6); the ring (1) is in
+// imu-ring.ts, "up" (3) in vertical-axis.ts, the per-segment spectra (4, 5) in imu-segments.ts and
+// the calibration (7) in label-calibration.ts.
 
-import { prevPow2, WelchPsd } from "./fft.ts";
+import { ImuRing } from "./imu-ring.ts";
+import { ImuSegments, SEG_MASK } from "./imu-segments.ts";
+import { type CalibrationSource, calibrateLogEnergy, LogEnergyPercentiles } from "./label-calibration.ts";
+import type { ImuRejectReason, LabellerSettings, LabellerStats } from "./labeller-types.ts";
 import { emptyPoseAt, type PoseHistory } from "./pose-history.ts";
-import type { LabelSkipReason, RoughnessLabel, Stamp } from "./types.ts";
+import type { RoughnessLabel, Stamp } from "./types.ts";
+import { VerticalAxis } from "./vertical-axis.ts";
 
-/** The `labeler` config section (structurally; the zod schema in src/runtime/config.ts is the source). */
-export interface LabellerSettings {
-  step_length: number;
-  band_low: number;
-  band_high: number;
-  angular_weight: number;
-  speed_exponent: number;
-  reference_speed: number;
-  min_speed: number;
-  max_yaw_rate: number;
-  min_samples: number;
-  /** Welch segment length (s); rounded to a power of two of samples at the IMU rate. */
-  segment_seconds?: number;
-  /** Time constant (s) of the running gravity estimate. */
-  gravity_time_constant?: number;
-  /** A gap between IMU samples longer than this (s) invalidates the step. */
-  max_gap?: number;
-  /** Minimum analysis window (s), centred on the step. */
-  window_seconds?: number;
-  calibration: {
-    mode: "fixed" | "percentile";
-    low: number;
-    high: number;
-    low_percentile: number;
-    high_percentile: number;
-    warmup: number;
-  };
-}
-
-export type ImuRejectReason = "nan" | "backwards" | "duplicate";
-
-export interface LabellerStats {
-  imuAccepted: number;
-  imuRejected: Record<ImuRejectReason, number>;
-  labels: number;
-  skipped: Record<LabelSkipReason, number>;
-  /** Samples that arrived before any pose covered them. */
-  samplesWithoutPose: number;
-  /** Where "up" comes from. */
-  verticalSource: "tf" | "gravity";
-  /** Current vertical axis in the IMU frame. */
-  vertical: [number, number, number];
-  /** Estimated IMU rate (Hz) of the last step. */
-  imuRate: number;
-}
-
-/** Segment results kept (at 200 Hz and 64-sample segments, ~20 min). */
-const SEG_CAP = 8192;
-const SEG_MASK = SEG_CAP - 1;
-
-/** Labels whose energies feed the running percentiles (≈ 17 min of driving at 1 m/s). */
-const PERCENTILE_HISTORY = 4096;
-
-/** Share of the 0..1 range kept for the tails beyond the calibration bounds (see calibrateLogEnergy). */
-export const CALIBRATION_TAIL = 0.05;
-
-/**
- * log10(energy) → roughness 0..1: linear from CALIBRATION_TAIL at `lo` to 1 − CALIBRATION_TAIL at
- * `hi`, with hyperbolic tails beyond (continuous slope) instead of a hard clamp. A clamp would give
- * every step rougher than the 95th percentile the same label, and the learner could no longer tell
- * a cobbled path from a rock field; the tails keep the order while staying inside 0..1.
- */
-export function calibrateLogEnergy(logEnergy: number, lo: number, hi: number): number {
-  if (!(hi > lo) || Number.isNaN(logEnergy)) return 0.5;
-  const m = CALIBRATION_TAIL;
-  const x = (logEnergy - lo) / (hi - lo);
-  const slope = (1 - 2 * m) / m;
-  // Hyperbolic tails (slope-continuous at the bounds): unlike exponential ones they do not round to
-  // exactly 0 or 1 a few ranges out, so even far outliers keep their order.
-  if (x < 0) return m / (1 - x * slope);
-  if (x > 1) return 1 - m / (1 + (x - 1) * slope);
-  return m + (1 - 2 * m) * x;
-}
+// Re-exported so importers of the labeller keep finding its types and the calibration here.
+export { CALIBRATION_TAIL, calibrateLogEnergy } from "./label-calibration.ts";
+export type { ImuRejectReason, LabellerSettings, LabellerStats } from "./labeller-types.ts";
 
 export class VibrationLabeller {
   private readonly cfg: LabellerSettings;
   private readonly poses: PoseHistory;
   private readonly halfWidth: number;
   private readonly frameId: string;
-  // IMU ring buffer (absolute sample index i lives at i & mask).
-  private readonly cap: number;
-  private readonly mask: number;
-  private readonly t: Float64Array;
-  private readonly ax: Float64Array;
-  private readonly ay: Float64Array;
-  private readonly az: Float64Array;
-  private readonly wx: Float64Array;
-  private readonly wy: Float64Array;
-  private readonly wz: Float64Array;
-  private written = 0;
+  private readonly ring: ImuRing;
+  private readonly segs: ImuSegments;
+  /** Next sample (absolute index) to walk through the steps. */
   private cursor = 0;
   private lastStamp = Number.NEGATIVE_INFINITY;
   private firstStamp = Number.NEGATIVE_INFINITY;
-  // Running gravity estimate (IMU frame).
-  private gx = 0;
-  private gy = 0;
-  private gz = 0;
-  private gInit = false;
-  private tfVertical: [number, number, number] | null = null;
+  private readonly up: VerticalAxis;
   // Current step.
   private stepActive = false;
   private stepStart = 0;
   private stepT0 = 0;
   private stepD0 = 0;
   private stepTEnd = Number.NaN;
-  // Welch segments on a fixed grid of the sample stream (hop = half a segment), computed once as
-  // the samples arrive: centre stamp, vertical band power, roll/pitch-rate energy, rate, validity.
-  private segLen = 0;
-  private segRateUsed = 0;
-  private segNext = 0;
-  private segWritten = 0;
-  private lastSegCentre = Number.NEGATIVE_INFINITY;
-  private readonly segCentre = new Float64Array(SEG_CAP);
-  private readonly segPower = new Float64Array(SEG_CAP);
-  private readonly segAngular = new Float64Array(SEG_CAP);
-  private readonly segRate = new Float64Array(SEG_CAP);
-  private readonly segOk = new Uint8Array(SEG_CAP);
   // Closed steps waiting for the rest of their analysis window.
   private readonly pendingT0: number[] = [];
   private readonly pendingT1: number[] = [];
   private pendingHead = 0;
   // Scratch for one step.
-  private scratch: Float64Array;
-  private readonly welch: WelchPsd;
   private readonly poseA = emptyPoseAt();
   private readonly poseB = emptyPoseAt();
   private readonly poseM = emptyPoseAt();
   // Outputs and statistics.
   private out: RoughnessLabel[] = [];
-  private readonly window: number;
-  private readonly logHistory: Float64Array;
-  private logCount = 0;
-  private readonly sorted: Float64Array;
+  private readonly energies: LogEnergyPercentiles;
   private lastRate = Number.NaN;
   private readonly counters: LabellerStats;
 
@@ -173,23 +80,12 @@ export class VibrationLabeller {
     }
     this.cfg = cfg;
     this.poses = poses;
-    this.window = Math.max(2, options.percentileWindow ?? PERCENTILE_HISTORY);
-    this.logHistory = new Float64Array(this.window);
-    this.sorted = new Float64Array(this.window);
+    this.energies = new LogEnergyPercentiles(options.percentileWindow);
     this.halfWidth = (options.robotWidth ?? 0.6) / 2;
     this.frameId = options.frameId ?? "odom";
-    this.cap = prevPow2(options.capacity ?? 1 << 16);
-    this.mask = this.cap - 1;
-    const n = this.cap;
-    this.t = new Float64Array(n);
-    this.ax = new Float64Array(n);
-    this.ay = new Float64Array(n);
-    this.az = new Float64Array(n);
-    this.wx = new Float64Array(n);
-    this.wy = new Float64Array(n);
-    this.wz = new Float64Array(n);
-    this.scratch = new Float64Array(1024);
-    this.welch = new WelchPsd(1024);
+    this.ring = new ImuRing(options.capacity ?? 1 << 16);
+    this.segs = new ImuSegments(cfg, this.ring);
+    this.up = new VerticalAxis(cfg);
     this.counters = {
       imuAccepted: 0,
       imuRejected: { nan: 0, backwards: 0, duplicate: 0 },
@@ -207,13 +103,7 @@ export class VibrationLabeller {
    * (R⁻¹·ẑ); null returns to estimating it from gravity.
    */
   setVerticalAxis(axis: { x: number; y: number; z: number } | null): void {
-    if (!axis) {
-      this.tfVertical = null;
-      return;
-    }
-    const n = Math.hypot(axis.x, axis.y, axis.z);
-    if (!(n > 1e-9)) throw new Error(`vertical axis (${axis.x}, ${axis.y}, ${axis.z}) has zero length`);
-    this.tfVertical = [axis.x / n, axis.y / n, axis.z / n];
+    this.up.set(axis);
   }
 
   /** Stores one IMU sample (hot path: scalars in, nothing allocated). Returns why it was dropped. */
@@ -247,138 +137,27 @@ export class VibrationLabeller {
       this.counters.imuRejected.backwards++;
       return "backwards";
     }
-    const dt = this.gInit ? stamp - this.lastStamp : 0;
+    const up = this.up;
+    const dt = up.started ? stamp - this.lastStamp : 0;
     this.lastStamp = stamp;
-    // Running mean of acceleration (first-order low-pass, time constant tau): gravity dominates it
-    // on any robot that is not accelerating for many seconds on end.
-    if (!this.gInit) {
-      this.firstStamp = stamp;
-      this.gx = ax;
-      this.gy = ay;
-      this.gz = az;
-      this.gInit = true;
-    } else {
-      const k = Math.min(1, dt / (this.cfg.gravity_time_constant ?? 2));
-      this.gx += k * (ax - this.gx);
-      this.gy += k * (ay - this.gy);
-      this.gz += k * (az - this.gz);
-    }
+    if (!up.started) this.firstStamp = stamp;
+    up.observe(ax, ay, az, dt);
     // Never overwrite samples a pending step still needs: give the step up instead.
-    if (this.written - Math.min(this.cursor, this.stepActive ? this.stepStart : this.cursor) >= this.cap) {
+    const ring = this.ring;
+    if (ring.written - Math.min(this.cursor, this.stepActive ? this.stepStart : this.cursor) >= ring.cap) {
       if (this.stepActive) {
         this.stepActive = false;
         this.counters.skipped.no_pose++;
       }
-      if (this.written - this.cursor >= this.cap) {
+      if (ring.written - this.cursor >= ring.cap) {
         this.cursor++;
         this.counters.samplesWithoutPose++;
       }
     }
-    const i = this.written & this.mask;
-    this.t[i] = stamp;
-    this.ax[i] = ax;
-    this.ay[i] = ay;
-    this.az[i] = az;
-    this.wx[i] = wx;
-    this.wy[i] = wy;
-    this.wz[i] = wz;
-    this.written++;
+    ring.push(stamp, ax, ay, az, wx, wy, wz);
     this.counters.imuAccepted++;
-    if (this.segLen === 0) {
-      if (this.written >= 16)
-        this.chooseSegment(15 / (stamp - this.t[(this.written - 16) & this.mask]!), this.written - 16);
-    }
-    while (this.segLen > 0 && this.written - this.segNext >= this.segLen) {
-      this.computeSegment(this.segNext);
-      this.segNext += this.segLen >> 1;
-    }
+    this.segs.update(stamp, up);
     return null;
-  }
-
-  /** Segment length for an IMU rate: ~segment_seconds, a power of two (8..welch.maxSegment). */
-  private chooseSegment(fs: number, start: number): void {
-    if (!(fs > 0) || !Number.isFinite(fs)) return;
-    const want = Math.max(8, Math.round((this.cfg.segment_seconds ?? 0.32) * fs));
-    this.segLen = Math.max(8, Math.min(prevPow2(want * 1.5), this.welch.maxSegment));
-    this.segRateUsed = fs;
-    this.segNext = Math.max(start, this.segNext);
-  }
-
-  /** Band power and roll/pitch-rate energy of samples [start, start + segLen). */
-  private computeSegment(start: number): void {
-    const n = this.segLen;
-    const mask = this.mask;
-    const T = this.t;
-    const first = T[start & mask]!;
-    const last = T[(start + n - 1) & mask]!;
-    const fs = (n - 1) / (last - first);
-    let gap = 0;
-    for (let k = start + 1; k < start + n; k++) {
-      const d = T[k & mask]! - T[(k - 1) & mask]!;
-      if (d > gap) gap = d;
-    }
-    const maxGap = this.cfg.max_gap ? this.cfg.max_gap : Math.max(0.1, 5 / fs);
-    const j = this.segWritten & SEG_MASK;
-    this.segCentre[j] = (first + last) / 2;
-    this.lastSegCentre = (first + last) / 2;
-    this.segWritten++;
-    let ux: number, uy: number, uz: number;
-    if (this.tfVertical) {
-      [ux, uy, uz] = this.tfVertical;
-    } else {
-      const gn = Math.hypot(this.gx, this.gy, this.gz);
-      ux = this.gx / gn;
-      uy = this.gy / gn;
-      uz = this.gz / gn;
-    }
-    if (!(gap <= maxGap) || !(fs > 0) || !Number.isFinite(ux)) {
-      this.segOk[j] = 0;
-      return;
-    }
-    const s = this.scratch;
-    let mx = 0,
-      my = 0,
-      mz = 0;
-    for (let k = 0; k < n; k++) {
-      const i = (start + k) & mask;
-      s[k] = this.ax[i]! * ux + this.ay[i]! * uy + this.az[i]! * uz;
-      mx += this.wx[i]!;
-      my += this.wy[i]!;
-      mz += this.wz[i]!;
-    }
-    mx /= n;
-    my /= n;
-    mz /= n;
-    // Roll/pitch-rate energy: variance of the angular rate perpendicular to "up" (the segment
-    // mean goes: turning and gyro bias are not vibration).
-    let ang = 0;
-    for (let k = 0; k < n; k++) {
-      const i = (start + k) & mask;
-      const x = this.wx[i]! - mx,
-        y = this.wy[i]! - my,
-        z = this.wz[i]! - mz;
-      const along = x * ux + y * uy + z * uz;
-      ang += x * x + y * y + z * z - along * along;
-    }
-    this.welch.compute(s, 0, n, fs, n);
-    this.segPower[j] = this.welch.bandPower(fs, n, this.cfg.band_low, Math.min(this.cfg.band_high, fs / 2));
-    this.segAngular[j] = ang / n;
-    this.segRate[j] = fs;
-    this.segOk[j] = 1;
-    // The IMU rate changed (driver reconfigured): re-pick the segment length from here on.
-    if (fs > this.segRateUsed * 1.33 || fs < this.segRateUsed * 0.75) this.chooseSegment(fs, start + n);
-  }
-
-  /** First segment index (absolute) whose centre is ≥ ts among those still kept. */
-  private segIndexAt(ts: Stamp): number {
-    let lo = Math.max(0, this.segWritten - SEG_CAP);
-    let hi = this.segWritten;
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (this.segCentre[mid & SEG_MASK]! < ts) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 
   /**
@@ -393,9 +172,10 @@ export class VibrationLabeller {
     const L = this.cfg.step_length;
     const maxStep = this.cfg.min_speed > 0 ? (L / this.cfg.min_speed) * 1.25 : 30;
     let endKnown = false;
-    while (this.cursor < this.written) {
-      const c = this.cursor & this.mask;
-      const ts = this.t[c]!;
+    const ring = this.ring;
+    while (this.cursor < ring.written) {
+      const c = this.cursor & ring.mask;
+      const ts = ring.t[c]!;
       if (ts > latest) break; // wait for odometry to catch up
       if (!this.stepActive) {
         if (ts < oldest) {
@@ -461,7 +241,7 @@ export class VibrationLabeller {
       const tc = (t0 + t1) / 2;
       const half = Math.max(t1 - t0, W) / 2;
       let tb = tc + half;
-      if (!(this.lastSegCentre >= tb && this.poses.latestStamp >= tb)) {
+      if (!(this.segs.lastCentre >= tb && this.poses.latestStamp >= tb)) {
         if (!force) break;
         tb = Math.max(t1, Math.min(tb, this.lastStamp, this.poses.latestStamp));
       }
@@ -473,18 +253,6 @@ export class VibrationLabeller {
       this.pendingT1.splice(0, this.pendingHead);
       this.pendingHead = 0;
     }
-  }
-
-  /** First absolute sample index with stamp ≥ ts among the samples still in the ring. */
-  private sampleAt(ts: Stamp): number {
-    let lo = Math.max(0, this.written - this.cap);
-    let hi = this.written;
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (this.t[mid & this.mask]! < ts) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 
   private startStep(index: number, ts: Stamp, d: number): void {
@@ -507,8 +275,8 @@ export class VibrationLabeller {
     }
     // The first steps of a stream have no data before them: their windows start at the data.
     if (ta < this.firstStamp) ta = Math.min(this.firstStamp, t0);
-    const from = this.sampleAt(ta);
-    const to = this.sampleAt(tb + 1e-9);
+    const from = this.ring.indexAt(ta);
+    const to = this.ring.indexAt(tb + 1e-9);
     const n = to - from;
     // Vibration is normalised by the speed over the same window it was measured on.
     const windowSpeed = this.poses.meanSpeed(ta, tb);
@@ -522,8 +290,8 @@ export class VibrationLabeller {
       skipped.too_few_samples++;
       return;
     }
-    const mask = this.mask;
-    const T = this.t;
+    const mask = this.ring.mask;
+    const T = this.ring.t;
     const first = T[from & mask]!;
     const last = T[(to - 1) & mask]!;
     const fs = (n - 1) / (last - first);
@@ -540,8 +308,9 @@ export class VibrationLabeller {
     }
     // Welch average over the segments centred inside the window (computed once per segment as
     // the samples arrive; consecutive windows overlap, so this is where the time goes otherwise).
-    const sa = this.segIndexAt(ta);
-    const sb = this.segIndexAt(tb + 1e-9);
+    const segs = this.segs;
+    const sa = segs.indexAt(ta);
+    const sb = segs.indexAt(tb + 1e-9);
     let vbp = 0;
     let ang = 0;
     let rate = 0;
@@ -549,14 +318,14 @@ export class VibrationLabeller {
     let used = 0;
     for (let k = sa; k < sb; k++) {
       const j = k & SEG_MASK;
-      if (this.segOk[j] === 0) continue;
-      vbp += this.segPower[j]!;
-      ang += this.segAngular[j]!;
-      rate += this.segRate[j]!;
+      if (segs.ok[j] === 0) continue;
+      vbp += segs.power[j]!;
+      ang += segs.angular[j]!;
+      rate += segs.rate[j]!;
       // Vibration power follows the instantaneous speed, so the normaliser is the mean of
       // (v/v_ref)^α over the same segments, not (mean v)^α: a window that starts from a stop
       // would otherwise be divided by a tiny mean speed and look very rough.
-      const vs = this.poses.speedAt(this.segCentre[j]!);
+      const vs = this.poses.speedAt(segs.centre[j]!);
       norm += (Math.abs(Number.isFinite(vs) ? vs : speed) / cfg.reference_speed) ** cfg.speed_exponent;
       used++;
     }
@@ -593,7 +362,7 @@ export class VibrationLabeller {
     const xs = new Float64Array([pa.x - la[0]!, pb.x - lb[0]!, pb.x + lb[0]!, pa.x + la[0]!]);
     const ys = new Float64Array([pa.y - la[1]!, pb.y - lb[1]!, pb.y + lb[1]!, pa.y + la[1]!]);
     const logE = Math.log10(Math.max(energy, 1e-12));
-    this.recordLogEnergy(logE);
+    this.energies.record(logE);
     const label: RoughnessLabel = {
       stamp: (t0 + t1) / 2,
       t0,
@@ -622,50 +391,13 @@ export class VibrationLabeller {
    * a consumer that keeps labels (the learner's replay buffer) keeps log-energies and re-maps them
    * with the latest bounds instead of trusting the roughness a label was born with.
    */
-  calibrationBounds(): { lo: number; hi: number; source: "fixed" | "warmup" | "percentile" } {
-    const c = this.cfg.calibration;
-    if (c.mode === "percentile") {
-      if (this.logCount >= Math.max(2, c.warmup)) {
-        return {
-          lo: this.logPercentile(c.low_percentile),
-          hi: this.logPercentile(c.high_percentile),
-          source: "percentile",
-        };
-      }
-      return { lo: c.low, hi: c.high, source: "warmup" };
-    }
-    return { lo: c.low, hi: c.high, source: "fixed" };
-  }
-
-  /**
-   * Adds a value to the window of the last PERCENTILE_HISTORY log-energies, keeping a sorted copy
-   * up to date by binary search + memmove (a full sort per label cost ~300 µs).
-   */
-  private recordLogEnergy(v: number): void {
-    const sorted = this.sorted;
-    let n = Math.min(this.logCount, this.window);
-    if (this.logCount >= this.window) {
-      const old = this.logHistory[this.logCount % this.window]!;
-      const i = lowerBound(sorted, n, old);
-      sorted.copyWithin(i, i + 1, n);
-      n--;
-    }
-    const j = lowerBound(sorted, n, v);
-    sorted.copyWithin(j + 1, j, n);
-    sorted[j] = v;
-    this.logHistory[this.logCount % this.window] = v;
-    this.logCount++;
+  calibrationBounds(): { lo: number; hi: number; source: CalibrationSource } {
+    return this.energies.bounds(this.cfg.calibration);
   }
 
   /** Percentile p (0..100) of log10(energy) over the last labels (NaN before any label). */
   logPercentile(p: number): number {
-    const n = Math.min(this.logCount, this.window);
-    if (n === 0) return Number.NaN;
-    const sorted = this.sorted;
-    const pos = (Math.min(100, Math.max(0, p)) / 100) * (n - 1);
-    const i = Math.floor(pos);
-    const f = pos - i;
-    return i + 1 < n ? sorted[i]! * (1 - f) + sorted[i + 1]! * f : sorted[i]!;
+    return this.energies.percentile(p);
   }
 
   /** Percentiles of the (speed-normalised) energy, for setting `calibration.low/high` by hand. */
@@ -684,36 +416,18 @@ export class VibrationLabeller {
 
   stats(): LabellerStats {
     const c = this.counters;
-    let v: [number, number, number];
-    if (this.tfVertical) v = [...this.tfVertical];
-    else {
-      const n = Math.hypot(this.gx, this.gy, this.gz) || 1;
-      v = [this.gx / n, this.gy / n, this.gz / n];
-    }
     return {
       ...c,
       imuRejected: { ...c.imuRejected },
       skipped: { ...c.skipped },
-      verticalSource: this.tfVertical ? "tf" : "gravity",
-      vertical: v,
+      verticalSource: this.up.tf ? "tf" : "gravity",
+      vertical: this.up.vector(),
       imuRate: this.lastRate,
     };
   }
 
   /** Number of labels whose energy feeds the percentiles. */
   get energyCount(): number {
-    return this.logCount;
+    return this.energies.count;
   }
-}
-
-/** First index in sorted[0..n) whose value is ≥ v. */
-function lowerBound(sorted: Float64Array, n: number, v: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
