@@ -1,0 +1,120 @@
+// CSV records: one per line, columns named by `csv_columns` (t_us, t_ms, t_s, ax, ay, az, gx, gy,
+// gz, v, w; any other name is ignored). A row with all six IMU columns yields an ImuSample, a row
+// with v and w an OdomSample (both if it has both). Lines starting with `#` and a header row (first
+// field not a number) are skipped.
+
+import type { Stamp } from "../core/types.ts";
+import type { DeviceClock } from "./serial-clock.ts";
+import { type LineDecoder, type LineFields, MAX_FIELDS, parseNumber, UNPARSABLE } from "./serial-fields.ts";
+import type { SerialCounters } from "./serial-protocol-types.ts";
+import type { SerialSampleEmitter } from "./serial-samples.ts";
+
+const HASH = 0x23;
+
+// Column roles; the time roles come first (decode relies on r < 3).
+const ROLE_NAMES = ["t_us", "t_ms", "t_s", "ax", "ay", "az", "gx", "gy", "gz", "v", "w"] as const;
+type Role = (typeof ROLE_NAMES)[number];
+
+export class CsvDecoder implements LineDecoder {
+  private readonly fields: LineFields;
+  private readonly counters: SerialCounters;
+  private readonly clock: DeviceClock;
+  private readonly emit: SerialSampleEmitter;
+  private readonly csvColumns: readonly string[];
+  // Column index of each role, -1 when absent.
+  private readonly roleColumn = new Int32Array(ROLE_NAMES.length).fill(-1);
+  private readonly hasImu: boolean;
+  private readonly hasOdom: boolean;
+  private firstRow = true;
+
+  /** Throws for too many columns, or for columns that make neither an IMU nor an odometry record. */
+  constructor(
+    fields: LineFields,
+    counters: SerialCounters,
+    clock: DeviceClock,
+    emit: SerialSampleEmitter,
+    csvColumns: readonly string[],
+  ) {
+    this.fields = fields;
+    this.counters = counters;
+    this.clock = clock;
+    this.emit = emit;
+    this.csvColumns = csvColumns;
+    if (csvColumns.length > MAX_FIELDS) {
+      throw new Error(`csvColumns has ${csvColumns.length} columns, at most ${MAX_FIELDS} are supported`);
+    }
+    csvColumns.forEach((name, col) => {
+      const role = ROLE_NAMES.indexOf(name.trim().toLowerCase() as Role);
+      if (role >= 0) this.roleColumn[role] = col;
+    });
+    const has = (r: Role) => this.roleColumn[ROLE_NAMES.indexOf(r)]! >= 0;
+    this.hasImu = (["ax", "ay", "az", "gx", "gy", "gz"] as const).every(has);
+    this.hasOdom = has("v") && has("w");
+    if (!this.hasImu && !this.hasOdom) {
+      throw new Error(
+        `csvColumns [${csvColumns.join(", ")}] name neither an IMU (ax, ay, az, gx, gy, gz) nor an odometry (v, w) record`,
+      );
+    }
+  }
+
+  decode(len: number, arrival: Stamp): void {
+    const c = this.counters;
+    const f = this.fields;
+    const line = f.line;
+    if (line[0] === HASH) {
+      c.skipped++;
+      return;
+    }
+    const n = f.split(0, len);
+    if (n !== this.csvColumns.length) {
+      // A header row is the one exception that is not an error.
+      if (this.firstRow && parseNumber(line, f.fieldStart[0]!, f.fieldEnd[0]!) === UNPARSABLE) {
+        this.firstRow = false;
+        c.skipped++;
+        return;
+      }
+      this.firstRow = false;
+      c.malformed++;
+      return;
+    }
+    const firstRow = this.firstRow;
+    this.firstRow = false;
+    // Parse only the columns with a role; others (labels, temperatures) are ignored.
+    const values = f.values;
+    let nonFinite = false;
+    for (let r = 0; r < ROLE_NAMES.length; r++) {
+      const col = this.roleColumn[r]!;
+      if (col < 0) continue;
+      const start = f.fieldStart[col]!;
+      const end = f.fieldEnd[col]!;
+      if (r < 3 && end === start) {
+        values[r] = Number.NaN; // empty time column: stamp with arrival
+        continue;
+      }
+      const v = parseNumber(line, start, end);
+      if (v === UNPARSABLE) {
+        if (firstRow) c.skipped++;
+        else c.malformed++;
+        return;
+      }
+      if (!Number.isFinite(v)) nonFinite = true;
+      values[r] = v;
+    }
+    if (nonFinite) {
+      c.nonFinite++;
+      return;
+    }
+    const tUs = this.roleColumn[0]! >= 0 ? values[0]! * 1e-6 : Number.NaN;
+    const tMs = this.roleColumn[1]! >= 0 ? values[1]! * 1e-3 : Number.NaN;
+    const tS = this.roleColumn[2]! >= 0 ? values[2]! : Number.NaN;
+    const device = Number.isNaN(tUs) ? (Number.isNaN(tMs) ? tS : tMs) : tUs;
+    if (device < 0) {
+      c.malformed++;
+      return;
+    }
+    const stamp = this.clock.stamp(device, arrival);
+    if (this.hasImu)
+      this.emit.imu(stamp, values[3]!, values[4]!, values[5]!, values[6]!, values[7]!, values[8]!);
+    if (this.hasOdom) this.emit.odom(stamp, values[9]!, values[10]!);
+  }
+}
