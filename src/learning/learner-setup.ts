@@ -1,0 +1,66 @@
+// How the learner's settings become its parts' options: the head, the replay buffer, the kNN
+// novelty's invariant projection and the onnxruntime predictor's graph.
+
+import { resolveBackbonePath } from "./backbone.ts";
+import type { LearnerConfig } from "./config.ts";
+import { CLIP } from "./feature-normaliser.ts";
+import type { HeadOptions } from "./head.ts";
+import { backboneChannelNames, invariantProjection } from "./novelty-features.ts";
+import type { OnnxPredictorOptions } from "./onnx-predictor.ts";
+import type { ReplayBufferOptions } from "./replay-buffer.ts";
+
+export function headOptions(cfg: LearnerConfig, channels: number, logHead: boolean): HeadOptions {
+  return {
+    channels,
+    hidden: cfg.hidden_units,
+    bottleneck: cfg.bottleneck,
+    learningRate: cfg.learning_rate,
+    seed: cfg.seed,
+    trainReconstruction: cfg.novelty === "autoencoder",
+    output: logHead ? "linear" : "sigmoid",
+  };
+}
+
+export function bufferOptions(cfg: LearnerConfig, channels: number): ReplayBufferOptions {
+  return {
+    capacity: cfg.buffer_size,
+    channels,
+    balance: cfg.balance,
+    bins: cfg.bins,
+    seed: cfg.seed,
+    recentShare: cfg.recent_share,
+    recentSamples: cfg.recent_samples,
+  };
+}
+
+/** The kNN novelty's projection onto invariant features (novelty_features "invariant"), or null. */
+export function noveltyProjection(
+  cfg: LearnerConfig,
+  channels: number,
+): { matrix: Float32Array; dims: number } | null {
+  if (!(cfg.novelty === "knn" && cfg.novelty_features === "invariant")) return null;
+  // The same file the pipeline's backbone is loaded from (Backbone.fromConfig).
+  const path = resolveBackbonePath(cfg.backbone);
+  // Null (all features, no warning: this is the default) for a backbone without channel names
+  // or features that are not its head layout (a learner fed something else, as in tests).
+  return invariantProjection(backboneChannelNames(path), channels);
+}
+
+export function predictorOptions(
+  cfg: LearnerConfig,
+  channels: number,
+  knn: boolean,
+  logHead: boolean,
+): OnnxPredictorOptions {
+  return {
+    channels,
+    hidden: cfg.hidden_units,
+    bottleneck: cfg.bottleneck,
+    novelty: knn ? "knn" : "autoencoder",
+    neighbours: cfg.novelty_neighbors,
+    searchTransform: cfg.novelty_metric === "local" || cfg.novelty_features === "invariant",
+    clip: CLIP,
+    intraOpThreads: cfg.predict_threads,
+    output: logHead ? "linear" : "sigmoid",
+  };
+}
