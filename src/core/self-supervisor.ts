@@ -125,6 +125,8 @@ const KEYFRAME_POSE_SLACK = 1.0;
 export class SelfSupervisor<T> {
   private readonly cfg: SelfSupervisorConfig;
   private readonly poses: PoseHistory;
+  /** Id of the last keyframe takeKeyframesPassed returned. */
+  private passedCursor = 0;
   private readonly tf = new TfBuffer();
   private readonly labeller: VibrationLabeller;
   private readonly keyframes: KeyframeStore<KeyframeRecord<T>>;
@@ -301,6 +303,31 @@ export class SelfSupervisor<T> {
 
   keyframeData(id: number): T | undefined {
     return this.keyframes.get(id)?.data.data;
+  }
+
+  /** The odometry pose at `stamp` (null when odometry does not cover it). */
+  poseAt(stamp: Stamp): Pose2 | null {
+    const p = this.poseScratch;
+    if (!this.poses.interpolate(stamp, p, KEYFRAME_POSE_SLACK)) return null;
+    return { x: p.x, y: p.y, yaw: p.yaw };
+  }
+
+  /**
+   * Keyframes the robot has since driven at least `distance` m past, each returned once, oldest
+   * first (with their pose); keyframes pruned before that are never returned.
+   */
+  takeKeyframesPassed(distance: number): { stamp: Stamp; pose: Pose2; grid: FeatureGridSpec; data: T }[] {
+    if (this.poses.size === 0) return [];
+    const limit = this.poses.latestDistance - distance;
+    const out: { stamp: Stamp; pose: Pose2; grid: FeatureGridSpec; data: T }[] = [];
+    for (const f of this.keyframes.all()) {
+      if (f.distance > limit) break;
+      if (f.id <= this.passedCursor) continue;
+      this.passedCursor = f.id;
+      this.resolvePose(f.stamp, f.data);
+      if (f.data.pose) out.push({ stamp: f.stamp, pose: f.data.pose, grid: f.data.grid, data: f.data.data });
+    }
+    return out;
   }
 
   private resolvePose(stamp: Stamp, rec: KeyframeRecord<T>): void {

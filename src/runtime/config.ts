@@ -234,6 +234,15 @@ export const AssociationSchema = z
       .max(1)
       .default(0.5)
       .meta({ unit: "1", description: "footprints less visible than this in the image are skipped" }),
+    /**
+     * Far views taught by near ones: keyframe cells 4–8 m away learn what the model predicted for the
+     * same ground from 1–3 m, at this weight times the near views' confidence (labels: their coverage,
+     * up to 1). Vibration labels alone teach mostly near views (src/core/near-view-teacher.ts). 0: off.
+     */
+    near_teacher_weight: z.number().min(0).default(0).meta({
+      unit: "1",
+      description: "weight of far keyframe cells taught the near views' prediction of their ground (0: off)",
+    }),
   })
   .prefault({});
 

@@ -65,6 +65,8 @@ export interface PipelineStats {
   samples: number;
   /** Feature rows (cells) given to the learner. */
   rows: number;
+  /** Of those, far keyframe cells taught by near views (`association.near_teacher_weight`). */
+  taughtRows: number;
   trainSteps: number;
   lastLoss: number;
   backend: string;

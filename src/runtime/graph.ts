@@ -191,7 +191,10 @@ export class StreamGraph {
         this.parts.evaluator?.options.truthOutputs ? this.#truthFrame(p) : p,
       );
       // A knowledge-probe frame is never a keyframe: no label is associated with it, so it is never trained on.
-      const keyframe = this.knowledge?.isHeldOut(p.stamp) ? false : this.perception.keep(p);
+      const heldOut = this.knowledge?.isHeldOut(p.stamp) ?? false;
+      const keyframe = heldOut ? false : this.perception.keep(p);
+      if (p.grounded && !heldOut)
+        this.#supervision.observePredictions(p.stamp, p.xs, p.ys, p.raw.roughness, p.raw.confidence);
       this.perception.processed(p);
       this.events$.next({ type: "prediction", stamp: p.stamp, image: p.image, keyframe, outputs });
     } catch (err) {

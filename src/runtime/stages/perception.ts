@@ -22,6 +22,8 @@ export interface PerceivedFrame {
   image: ImageFrame;
   features: FeatureMap;
   grid: RoughnessGrid;
+  /** The head's own output before the prior pull and smoothing (the learner's buffers: use at once). */
+  raw: { roughness: Float32Array; confidence: Float32Array };
   /** Odom position of each cell centre (NaN: sky / behind the camera / unknown pose). */
   xs: Float64Array;
   ys: Float64Array;
@@ -167,7 +169,8 @@ export class PerceptionStage {
       confidence = c;
     }
     const grid: RoughnessGrid = { stamp, frameId: image.frameId, ...spec, roughness, confidence };
-    return { stamp, image, features, grid, xs, ys, mask, grounded, t0 };
+    const raw = { roughness: pred.roughness, confidence: pred.confidence };
+    return { stamp, image, features, grid, raw, xs, ys, mask, grounded, t0 };
   }
 
   /** The head's input features of a frame, from the worker or the in-process backbone. */

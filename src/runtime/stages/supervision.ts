@@ -3,6 +3,7 @@
 // rows the learner takes: one (feature vector, target, coverage weight) per covered feature cell.
 // Also the sensor-fault diagnostics the graph reports (camera gaps, odometry jumps).
 
+import { logEnergyForRoughness, NearViewMap, type TaughtCell } from "../../core/near-view-teacher.ts";
 import { SelfSupervisor } from "../../core/self-supervisor.ts";
 import type { OdomSample, RoughnessLabel, Stamp } from "../../core/types.ts";
 import type { FeatureMap } from "../../learning/backbone.ts";
@@ -21,7 +22,9 @@ const ODOM_JUMP_SPEED_FACTOR = 3;
 
 export class SupervisionStage {
   readonly supervisor: SelfSupervisor<FeatureMap>;
-  readonly counts = { labels: 0, samples: 0, rows: 0 };
+  readonly counts = { labels: 0, samples: 0, rows: 0, taughtRows: 0 };
+  readonly #nearView: NearViewMap | undefined;
+  readonly #teacherWeight: number;
   readonly diagnostics: PipelineDiagnostics = {
     cameraGaps: 0,
     longestCameraGap: 0,
@@ -29,6 +32,8 @@ export class SupervisionStage {
     odomJumps: 0,
   };
   #lastFrameStamp = Number.NaN;
+  #kx = new Float64Array(0);
+  #ky = new Float64Array(0);
   #lastOdom = { stamp: Number.NaN, x: 0, y: 0, speed: 0 };
 
   /**
@@ -47,6 +52,27 @@ export class SupervisionStage {
       labeler: config.labeler,
       association: config.association,
     } as ConstructorParameters<typeof SelfSupervisor<FeatureMap>>[0]);
+    this.#teacherWeight = config.association.near_teacher_weight;
+    if (this.#teacherWeight > 0) this.#nearView = new NearViewMap();
+  }
+
+  /** True when far views are taught by near ones (`association.near_teacher_weight` > 0). */
+  get teachesFarViews(): boolean {
+    return this.#nearView !== undefined;
+  }
+
+  /** A frame's raw predictions at its cells' ground points (odom), for the near-view map. */
+  observePredictions(
+    stamp: Stamp,
+    xs: Float64Array,
+    ys: Float64Array,
+    roughness: Float32Array,
+    confidence: Float32Array,
+  ): void {
+    const map = this.#nearView;
+    if (!map) return;
+    const pose = this.supervisor.poseAt(stamp);
+    if (pose) map.observe(stamp, xs, ys, roughness, confidence, pose.x, pose.y);
   }
 
   /** One stamp-ordered input (frames only count towards the diagnostics here). */
@@ -79,6 +105,8 @@ export class SupervisionStage {
     const C = this.channels;
     let n = 0;
     for (const s of samples) if (this.supervisor.keyframeData(s.keyframeId)) n += s.cells.length;
+    const taught = this.#taught();
+    for (const t of taught) n += t.cells.length;
     if (n === 0) return { labels, rows: undefined };
     const features = new Float32Array(n * C);
     const targets = new Float32Array(n);
@@ -99,6 +127,17 @@ export class SupervisionStage {
         row++;
       }
     }
+    for (const t of taught) {
+      for (const c of t.cells) {
+        const target = raw ? logEnergyForRoughness(c.roughness, lo, hi) : c.roughness;
+        if (!Number.isFinite(target)) continue;
+        features.set(t.data.subarray(c.cell * C, c.cell * C + C), row * C);
+        targets[row] = target;
+        weights[row] = this.#teacherWeight * c.confidence;
+        row++;
+        this.counts.taughtRows++;
+      }
+    }
     this.counts.samples += samples.length;
     this.counts.rows += row;
     return {
@@ -115,6 +154,26 @@ export class SupervisionStage {
         hi,
       },
     };
+  }
+
+  /** Far cells of the keyframes the robot has driven past, with what the near views saw there. */
+  #taught(): { data: Float32Array; cells: TaughtCell[] }[] {
+    const map = this.#nearView;
+    if (!map) return [];
+    const out: { data: Float32Array; cells: TaughtCell[] }[] = [];
+    for (const k of this.supervisor.takeKeyframesPassed(map.settings.farMax)) {
+      const m = k.grid.rows * k.grid.cols;
+      if (this.#kx.length < m) {
+        this.#kx = new Float64Array(m);
+        this.#ky = new Float64Array(m);
+      }
+      const xs = this.#kx.subarray(0, m);
+      const ys = this.#ky.subarray(0, m);
+      if (!this.supervisor.projectGridToGround(k.stamp, k.grid, xs, ys, k.pose)) continue;
+      const cells = map.teach(xs, ys, k.pose.x, k.pose.y);
+      if (cells.length) out.push({ data: k.data.data, cells });
+    }
+    return out;
   }
 
   /** Camera gaps and frames out of order, for the diagnostics (the frame is processed either way). */
