@@ -2,47 +2,35 @@
 // ROS 1 .bag), optionally with prequential evaluation on simulator ground truth (--eval), a
 // recording of the outputs next to the inputs (--record OUT.mcap) and one JSON line (--json).
 //
-// `runReplay` is the reusable core of the command (the demo and the tests call it).
+// `runReplay` is the reusable core of the command (the demo and the tests call it). The command
+// itself, the result printing, the progress bar and the report panels live in replay-*.ts; they are
+// re-exported here so importers keep one path.
 
-import { existsSync } from "node:fs";
-import { basename, extname, join, resolve } from "node:path";
+import { basename, extname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import cliProgress from "cli-progress";
-import type { Command } from "commander";
-import { applyMqttFlags, attachPipelineMqtt } from "../adapters/controls.ts";
+import { attachPipelineMqtt } from "../adapters/controls.ts";
 import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
 import { fleetFromConfig } from "../adapters/mqtt-fleet.ts";
 import { OutputRecorder } from "../adapters/ros2-recorder.ts";
-import type { ImageFrame, RoughnessGrid } from "../core/types.ts";
-import type { EvalSummary } from "../eval/evaluator.ts";
-import { type FramePanel, type ReportFiles, toJson, writeReport } from "../eval/report.ts";
+import { type FramePanel, writeReport } from "../eval/report.ts";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { openBag } from "../io/bag/index.ts";
 import { liveLike } from "../io/bag/live-like.ts";
 import { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
-import { checkOutputs, discardTempsSync, type OutputSpec } from "../io/safe-output.ts";
-import { renderOverlay } from "../outputs/images.ts";
-import { type Config, loadConfig } from "../runtime/config.ts";
-import { createPipeline, type PipelineSummary, readAhead } from "../runtime/pipeline.ts";
+import { checkOutputs, type OutputSpec } from "../io/safe-output.ts";
+import type { Config } from "../runtime/config.ts";
+import { createPipeline, readAhead } from "../runtime/pipeline.ts";
 import { chooseProbeSet } from "../runtime/probe-prepass.ts";
-import { action, UserError } from "./errors.ts";
-import { interruptedError, trapInterrupts } from "./interrupt.ts";
-import { formatKnowledge } from "./knowledge-format.ts";
+import { UserError } from "./errors.ts";
+import { interruptedError } from "./interrupt.ts";
 import { LABEL_TOPICS } from "./label.ts";
-import {
-  addLiveViewOptions,
-  applyLiveViewFlags,
-  type LiveViewFlags,
-  maybeStartLiveView,
-} from "./live-view.ts";
-import { CONFIG_HELP, collect, FLEET_HELP } from "./options.ts";
-import {
-  addTopicOptions,
-  applyTopicFlags,
-  requireTopics,
-  type TopicFlags,
-  type TopicNeed,
-} from "./topics.ts";
+import { makePanel } from "./replay-panel.ts";
+import { type ReplayResult, toResult } from "./replay-result.ts";
+import { requireTopics, type TopicNeed } from "./topics.ts";
+
+export { register } from "./replay-command.ts";
+export { progressReporter } from "./replay-progress.ts";
+export { formatSummary, jsonResult, type ReplayResult } from "./replay-result.ts";
 
 /** What the pipeline needs from a bag: a camera and its intrinsics, plus what labelling needs. */
 export const REPLAY_TOPICS: readonly TopicNeed[] = [
@@ -105,45 +93,6 @@ export interface ReplayRunOptions {
    * place, and runReplay rejects with a UserError that says so (no report).
    */
   signal?: AbortSignal;
-}
-
-/** The `--json` object (also the demo's report core). */
-export interface ReplayResult {
-  frames: number;
-  labels: number;
-  samples: number;
-  trainSteps: number;
-  backend: string;
-  eval?: {
-    spearman: number;
-    mae: number;
-    auroc: number;
-    confidenceAuroc: number;
-    cells: number;
-    window: { start: number; end: number };
-    baseline: { spearman: number; mae: number; auroc: number };
-    knowledge?: EvalSummary["knowledge"];
-    stability?: EvalSummary["stability"];
-  };
-  curve?: EvalSummary["curve"];
-  realtimeFactor: number;
-  sensorSeconds: number;
-  wallSeconds: number;
-  framesDropped: number;
-  keyframes: number;
-  rows: number;
-  frameMs: number;
-  problems: Record<string, number>;
-  bag: string;
-  record?: string;
-  report?: ReportFiles;
-  /** The checkpoint manifest written with saveCheckpoint. */
-  checkpoint?: string;
-  /** Everything the evaluator computed (over all cells, whole run, terrain table, options). */
-  evalDetails?: EvalSummary;
-  supervisor: unknown;
-  /** Fleet sharing counters (with fleet.url). */
-  fleet?: Record<string, unknown>;
 }
 
 /** The report folder of a run: --report-dir, or out/<bag name>. */
@@ -380,301 +329,4 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     // A run that failed leaves whatever was at the recording path before.
     if (writer && !committed) await writer.abort().catch(() => {});
   }
-}
-
-function makePanel(
-  image: ImageFrame,
-  grid: RoughnessGrid,
-  truth: Float32Array,
-  t: number,
-  config: Config,
-): FramePanel {
-  const n = grid.rows * grid.cols;
-  const mask = new Uint8Array(n);
-  for (let i = 0; i < n; i++) mask[i] = Number.isFinite(truth[i]!) ? 1 : 0;
-  const truthGrid: RoughnessGrid = { ...grid, roughness: truth, confidence: new Float32Array(n).fill(1) };
-  const o = config.outputs;
-  return {
-    caption: `t = ${t.toFixed(0)} s`,
-    camera: image,
-    predicted: renderOverlay(image, grid, { alpha: 0.75, minConfidence: o.min_confidence, mask }),
-    truth: renderOverlay(image, truthGrid, { alpha: 0.75, minConfidence: 0, mask }),
-  };
-}
-
-function toResult(s: PipelineSummary, opts: ReplayRunOptions): ReplayResult {
-  const e = s.eval;
-  return {
-    frames: s.framesProcessed,
-    labels: s.labels,
-    samples: s.samples,
-    trainSteps: s.trainSteps,
-    backend: s.backend,
-    ...(e
-      ? {
-          eval: {
-            spearman: e.spearman,
-            mae: e.mae,
-            auroc: e.auroc,
-            confidenceAuroc: e.confidenceAuroc,
-            cells: e.cells,
-            window: e.window,
-            baseline: { spearman: e.baseline.spearman, mae: e.baseline.mae, auroc: e.baseline.auroc },
-            knowledge: e.knowledge,
-            stability: e.stability,
-          },
-          curve: e.curve,
-        }
-      : {}),
-    realtimeFactor: s.realtimeFactor,
-    sensorSeconds: s.sensorSeconds,
-    wallSeconds: s.wallSeconds,
-    framesDropped: s.framesDropped,
-    keyframes: s.keyframes,
-    rows: s.rows,
-    frameMs: s.frameMs,
-    problems: s.problems,
-    bag: resolve(opts.bag),
-    ...(opts.record ? { record: resolve(opts.record) } : {}),
-    ...(e ? { evalDetails: e } : {}),
-    supervisor: s.supervisor,
-    ...(s.fleet ? { fleet: s.fleet } : {}),
-  };
-}
-
-const f = (x: number | undefined, d = 3) => (x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(d));
-
-/** Human summary (stdout). */
-export function formatSummary(r: ReplayResult): string {
-  const lines = [
-    `frames ${r.frames} (dropped ${r.framesDropped}), keyframes ${r.keyframes}, labels ${r.labels}, samples ${r.samples} (${r.rows} cells)`,
-    `learner: ${r.trainSteps} training steps on ${r.backend}; ${f(r.sensorSeconds, 1)} s of data in ${f(r.wallSeconds, 1)} s (${f(r.realtimeFactor, 2)}× real time, ${f(r.frameMs, 1)} ms/frame)`,
-  ];
-  if (r.eval && r.curve) {
-    const e = r.eval;
-    lines.push(
-      `prequential evaluation over t = ${f(e.window.start, 0)}..${f(e.window.end, 0)} s (${e.cells} cells):`,
-      `  Spearman ρ   ${f(e.spearman)}   (baseline ${f(e.baseline.spearman)})`,
-      `  MAE          ${f(e.mae)}   (baseline ${f(e.baseline.mae)})`,
-      `  AUROC rough  ${f(e.auroc)}   (baseline ${f(e.baseline.auroc)})`,
-      `  confidence AUROC, never-driven vs driven terrain: ${f(e.confidenceAuroc)}`,
-      ...(r.evalDetails
-        ? [
-            `  labels vs true roughness under the robot: ρ ${f(r.evalDetails.labels.spearman)}, MAE ${f(r.evalDetails.labels.mae)} (${r.evalDetails.labels.count} labels)`,
-          ]
-        : []),
-      ...formatKnowledge(e.knowledge, e.stability),
-      "  learning curve (t: ρ and MAE over the trailing minute | ρ of that 10 s window):",
-    );
-    const step = Math.max(1, Math.ceil(r.curve.length / 12));
-    const pts = r.curve.filter((_, i) => i % step === step - 1 || i === r.curve!.length - 1);
-    for (const c of pts) {
-      lines.push(
-        `    ${f(c.t, 0).padStart(5)} s: ρ ${f(c.trailingSpearman, 2).padStart(5)}  MAE ${f(c.trailingMae, 3)}  (baseline ρ ${f(c.trailingBaselineSpearman, 2).padStart(5)}) | ${f(c.spearman, 2).padStart(5)}`,
-      );
-    }
-  }
-  for (const w of r.evalDetails?.warnings ?? []) lines.push(`eval: ${w}`);
-  if (r.report)
-    lines.push(
-      `report: ${r.report.json}${r.report.curve ? `, ${r.report.curve}` : ""}${r.report.frames ? `, ${r.report.frames}` : ""}`,
-    );
-  if (r.record) lines.push(`recording: ${r.record}`);
-  if (r.checkpoint) lines.push(`checkpoint: ${r.checkpoint}`);
-  if (r.fleet) {
-    const q = r.fleet as Record<string, number> & { rejected: Record<string, number> };
-    const rejected = Object.entries(q.rejected).map(([k, v]) => `${k} ${v}`);
-    lines.push(
-      `fleet: ${q.peers} peers; received ${q.received} samples, used ${q.used} (${q.overridden} down-weighted by own labels), rejected ${rejected.length ? rejected.join(", ") : "none"}; sent ${q.sent}; ${f((q.bytesOutPerSec ?? 0) / 1000, 1)} kB/s out, ${f((q.bytesInPerSec ?? 0) / 1000, 1)} kB/s in`,
-    );
-  }
-  const problems = Object.entries(r.problems);
-  if (problems.length) lines.push(`problems: ${problems.map(([k, v]) => `${k} ${v}`).join(", ")}`);
-  return `${lines.join("\n")}\n`;
-}
-
-/** The --json object: the documented keys first, then the extras. */
-export function jsonResult(r: ReplayResult): string {
-  const { evalDetails, supervisor, ...rest } = r;
-  return toJson({
-    ...rest,
-    curve: r.curve?.map((c) => ({
-      t: c.t,
-      spearman: c.spearman,
-      mae: c.mae,
-      baselineSpearman: c.baselineSpearman,
-      baselineMae: c.baselineMae,
-      trailingSpearman: c.trailingSpearman,
-      trailingMae: c.trailingMae,
-    })),
-    evalAllCells: evalDetails?.allCells,
-    evalOverall: evalDetails?.overall,
-    terrains: evalDetails?.terrains,
-    supervisor,
-  });
-}
-
-/** A cli-progress bar on stderr when it is a TTY; a no-op otherwise. */
-export function progressReporter(label: string): {
-  update: NonNullable<ReplayRunOptions["onProgress"]>;
-  stop(): void;
-} {
-  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: `${label} [{bar}] {percentage}% | {value}/{total} s | frames {frames} labels {labels} steps {steps}`,
-      hideCursor: true,
-      clearOnComplete: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update(done, total, s) {
-      if (!started) {
-        bar.start(Math.round(total), 0, { frames: 0, labels: 0, steps: 0 });
-        started = true;
-      }
-      bar.update(Math.round(done), { frames: s.frames, labels: s.labels, steps: s.trainSteps });
-    },
-    stop() {
-      if (started) bar.stop();
-    },
-  };
-}
-
-export function register(program: Command): void {
-  const cmd = program
-    .command("replay")
-    .description(
-      "run the pipeline over a bag (MCAP, rosbag2 .db3/folder, ROS 1 .bag): learn, predict, optionally evaluate and record",
-    )
-    .argument("<bag>", "bag file or rosbag2 folder")
-    .option("-c, --config <file>", CONFIG_HELP, collect)
-    .option("--eval", "score predictions against simulator ground truth (prequential) and write a report")
-    .option("--json", "print one JSON object with the results instead of the human summary")
-    .option(
-      "--record <out.mcap>",
-      "write the node's outputs (topics, types and QoS as the live node publishes them) and the input topics to an MCAP",
-    )
-    .option("--record-outputs-only", "with --record: leave the input topics out")
-    .option("--fast", "as fast as possible (default)")
-    .option("--rate <x>", "pace the replay at x times real time", parseFloat)
-    .option(
-      "--live-like <seed>",
-      "deliver the bag in arrival order, as a robot's transport would (camera 30–150 ms late, IMU in 10 ms bursts, odometry and TF late); seeded",
-    )
-    .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
-    .option(
-      "--save-checkpoint <dir>",
-      "save the learner's checkpoint into this folder at the end (for export)",
-    )
-    .option(
-      "--checkpoint <dir>",
-      "start from the newest checkpoint in this folder instead of an empty model (with learner.enabled: false: replay a trained model without learning)",
-    )
-    .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
-    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)")
-    .option("--fleet <url>", FLEET_HELP);
-  addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"]);
-  addLiveViewOptions(cmd)
-    .addHelpText(
-      "after",
-      `
-Training runs a fixed number of steps per second of sensor time (learner.steps_per_second), so the
-results are the same at any replay speed. With --eval, each frame is scored when it arrives, before
-any label for that ground exists, against /sim/ground_truth/* (true pose, so odometry drift does not
-count), next to a running-mean-label baseline.
-
-The bag must have messages on a camera topic (raw or compressed), camera info, IMU and odometry;
-otherwise replay stops before reading and lists the bag's topics. Outputs are checked first: none
-may be, or be inside, an input. Ctrl-C finishes the recording with what was written and exits 130.
-
-Examples:
-  terrain-learner replay .cache/default-world-seed1-jpeg95.mcap --eval
-  terrain-learner replay run.mcap --record run-outputs.mcap
-  terrain-learner replay sim.mcap --eval --json > result.json
-  terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom
-  terrain-learner replay run.mcap --rate 1 --live-view     # watch it in Foxglove at ws://127.0.0.1:8765
-  terrain-learner replay sim.mcap --eval --live-like 7   # as a robot delivers it: same results
-  terrain-learner replay sim.mcap --eval --save-checkpoint ck/    # then, the trained model frozen:
-  terrain-learner replay other.mcap --eval --checkpoint ck/ -c frozen.yaml  # (learner: {enabled: false})`,
-    )
-    .action(
-      action(
-        async (
-          bag: string,
-          o: {
-            config?: string[];
-            eval?: boolean;
-            json?: boolean;
-            record?: string;
-            recordOutputsOnly?: boolean;
-            fast?: boolean;
-            rate?: number;
-            liveLike?: string;
-            reportDir?: string;
-            saveCheckpoint?: string;
-            checkpoint?: string;
-            mqtt?: string;
-            robotId?: string;
-            fleet?: string;
-          } & TopicFlags &
-            LiveViewFlags,
-        ) => {
-          if (o.fast && o.rate !== undefined) throw new UserError("--fast and --rate exclude each other");
-          if (o.rate !== undefined && !(o.rate > 0))
-            throw new UserError(`--rate must be a positive number, got ${o.rate}`);
-          if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
-          if (o.checkpoint !== undefined && !existsSync(o.checkpoint))
-            throw new UserError(`--checkpoint ${o.checkpoint}: no such folder`);
-          if (o.recordOutputsOnly && !o.record) throw new UserError("--record-outputs-only needs --record");
-          const liveLikeSeed = o.liveLike === undefined ? undefined : Number(o.liveLike);
-          if (liveLikeSeed !== undefined && !Number.isSafeInteger(liveLikeSeed))
-            throw new UserError(`--live-like needs an integer seed, got '${o.liveLike}'`);
-          let config: Config;
-          try {
-            config = loadConfig(o.config);
-            applyMqttFlags(config, o);
-            if (o.fleet !== undefined) config.fleet.url = o.fleet;
-            applyTopicFlags(config, o);
-          } catch (err) {
-            throw new UserError((err as Error).message);
-          }
-          applyLiveViewFlags(config, o);
-          const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
-          const progress = progressReporter("replay");
-          const interrupt = trapInterrupts(() => {
-            if (!o.record) return undefined;
-            discardTempsSync(o.record);
-            return `${o.record} not written`;
-          });
-          let result: ReplayResult;
-          try {
-            result = await runReplay({
-              bag,
-              config,
-              evaluate: o.eval ?? false,
-              record: o.record,
-              recordOutputsOnly: o.recordOutputsOnly,
-              rate: o.rate,
-              liveLike: liveLikeSeed,
-              reportDir: o.reportDir,
-              saveCheckpoint: o.saveCheckpoint,
-              checkpoint: o.checkpoint,
-              liveView,
-              onProgress: progress.update,
-              inputs: o.config ?? [],
-              signal: interrupt.signal,
-            });
-          } finally {
-            progress.stop();
-            interrupt.dispose();
-            await liveView?.close();
-          }
-          process.stdout.write(o.json ? `${jsonResult(result)}\n` : formatSummary(result));
-        },
-      ),
-    );
 }

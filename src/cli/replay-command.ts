@@ -1,0 +1,155 @@
+// `terrain-learner replay BAG`: the commander registration, its options, their checks and help text.
+
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import { applyMqttFlags } from "../adapters/controls.ts";
+import { discardTempsSync } from "../io/safe-output.ts";
+import { type Config, loadConfig } from "../runtime/config.ts";
+import { action, UserError } from "./errors.ts";
+import { trapInterrupts } from "./interrupt.ts";
+import {
+  addLiveViewOptions,
+  applyLiveViewFlags,
+  type LiveViewFlags,
+  maybeStartLiveView,
+} from "./live-view.ts";
+import { CONFIG_HELP, collect, FLEET_HELP } from "./options.ts";
+import { runReplay } from "./replay.ts";
+import { progressReporter } from "./replay-progress.ts";
+import { formatSummary, jsonResult, type ReplayResult } from "./replay-result.ts";
+import { addTopicOptions, applyTopicFlags, type TopicFlags } from "./topics.ts";
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("replay")
+    .description(
+      "run the pipeline over a bag (MCAP, rosbag2 .db3/folder, ROS 1 .bag): learn, predict, optionally evaluate and record",
+    )
+    .argument("<bag>", "bag file or rosbag2 folder")
+    .option("-c, --config <file>", CONFIG_HELP, collect)
+    .option("--eval", "score predictions against simulator ground truth (prequential) and write a report")
+    .option("--json", "print one JSON object with the results instead of the human summary")
+    .option(
+      "--record <out.mcap>",
+      "write the node's outputs (topics, types and QoS as the live node publishes them) and the input topics to an MCAP",
+    )
+    .option("--record-outputs-only", "with --record: leave the input topics out")
+    .option("--fast", "as fast as possible (default)")
+    .option("--rate <x>", "pace the replay at x times real time", parseFloat)
+    .option(
+      "--live-like <seed>",
+      "deliver the bag in arrival order, as a robot's transport would (camera 30–150 ms late, IMU in 10 ms bursts, odometry and TF late); seeded",
+    )
+    .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
+    .option(
+      "--save-checkpoint <dir>",
+      "save the learner's checkpoint into this folder at the end (for export)",
+    )
+    .option(
+      "--checkpoint <dir>",
+      "start from the newest checkpoint in this folder instead of an empty model (with learner.enabled: false: replay a trained model without learning)",
+    )
+    .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
+    .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)")
+    .option("--fleet <url>", FLEET_HELP);
+  addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"]);
+  addLiveViewOptions(cmd)
+    .addHelpText(
+      "after",
+      `
+Training runs a fixed number of steps per second of sensor time (learner.steps_per_second), so the
+results are the same at any replay speed. With --eval, each frame is scored when it arrives, before
+any label for that ground exists, against /sim/ground_truth/* (true pose, so odometry drift does not
+count), next to a running-mean-label baseline.
+
+The bag must have messages on a camera topic (raw or compressed), camera info, IMU and odometry;
+otherwise replay stops before reading and lists the bag's topics. Outputs are checked first: none
+may be, or be inside, an input. Ctrl-C finishes the recording with what was written and exits 130.
+
+Examples:
+  terrain-learner replay .cache/default-world-seed1-jpeg95.mcap --eval
+  terrain-learner replay run.mcap --record run-outputs.mcap
+  terrain-learner replay sim.mcap --eval --json > result.json
+  terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom
+  terrain-learner replay run.mcap --rate 1 --live-view     # watch it in Foxglove at ws://127.0.0.1:8765
+  terrain-learner replay sim.mcap --eval --live-like 7   # as a robot delivers it: same results
+  terrain-learner replay sim.mcap --eval --save-checkpoint ck/    # then, the trained model frozen:
+  terrain-learner replay other.mcap --eval --checkpoint ck/ -c frozen.yaml  # (learner: {enabled: false})`,
+    )
+    .action(
+      action(
+        async (
+          bag: string,
+          o: {
+            config?: string[];
+            eval?: boolean;
+            json?: boolean;
+            record?: string;
+            recordOutputsOnly?: boolean;
+            fast?: boolean;
+            rate?: number;
+            liveLike?: string;
+            reportDir?: string;
+            saveCheckpoint?: string;
+            checkpoint?: string;
+            mqtt?: string;
+            robotId?: string;
+            fleet?: string;
+          } & TopicFlags &
+            LiveViewFlags,
+        ) => {
+          if (o.fast && o.rate !== undefined) throw new UserError("--fast and --rate exclude each other");
+          if (o.rate !== undefined && !(o.rate > 0))
+            throw new UserError(`--rate must be a positive number, got ${o.rate}`);
+          if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
+          if (o.checkpoint !== undefined && !existsSync(o.checkpoint))
+            throw new UserError(`--checkpoint ${o.checkpoint}: no such folder`);
+          if (o.recordOutputsOnly && !o.record) throw new UserError("--record-outputs-only needs --record");
+          const liveLikeSeed = o.liveLike === undefined ? undefined : Number(o.liveLike);
+          if (liveLikeSeed !== undefined && !Number.isSafeInteger(liveLikeSeed))
+            throw new UserError(`--live-like needs an integer seed, got '${o.liveLike}'`);
+          let config: Config;
+          try {
+            config = loadConfig(o.config);
+            applyMqttFlags(config, o);
+            if (o.fleet !== undefined) config.fleet.url = o.fleet;
+            applyTopicFlags(config, o);
+          } catch (err) {
+            throw new UserError((err as Error).message);
+          }
+          applyLiveViewFlags(config, o);
+          const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
+          const progress = progressReporter("replay");
+          const interrupt = trapInterrupts(() => {
+            if (!o.record) return undefined;
+            discardTempsSync(o.record);
+            return `${o.record} not written`;
+          });
+          let result: ReplayResult;
+          try {
+            result = await runReplay({
+              bag,
+              config,
+              evaluate: o.eval ?? false,
+              record: o.record,
+              recordOutputsOnly: o.recordOutputsOnly,
+              rate: o.rate,
+              liveLike: liveLikeSeed,
+              reportDir: o.reportDir,
+              saveCheckpoint: o.saveCheckpoint,
+              checkpoint: o.checkpoint,
+              liveView,
+              onProgress: progress.update,
+              inputs: o.config ?? [],
+              signal: interrupt.signal,
+            });
+          } finally {
+            progress.stop();
+            interrupt.dispose();
+            await liveView?.close();
+          }
+          process.stdout.write(o.json ? `${jsonResult(result)}\n` : formatSummary(result));
+        },
+      ),
+    );
+}

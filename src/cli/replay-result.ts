@@ -1,0 +1,160 @@
+// The replay's result: the `--json` object built from a pipeline summary, the human summary and the
+// JSON line the command prints (the demo prints them too).
+
+import { resolve } from "node:path";
+import type { EvalSummary } from "../eval/evaluator.ts";
+import { type ReportFiles, toJson } from "../eval/report.ts";
+import type { PipelineSummary } from "../runtime/pipeline.ts";
+import { formatKnowledge } from "./knowledge-format.ts";
+import type { ReplayRunOptions } from "./replay.ts";
+
+/** The `--json` object (also the demo's report core). */
+export interface ReplayResult {
+  frames: number;
+  labels: number;
+  samples: number;
+  trainSteps: number;
+  backend: string;
+  eval?: {
+    spearman: number;
+    mae: number;
+    auroc: number;
+    confidenceAuroc: number;
+    cells: number;
+    window: { start: number; end: number };
+    baseline: { spearman: number; mae: number; auroc: number };
+    knowledge?: EvalSummary["knowledge"];
+    stability?: EvalSummary["stability"];
+  };
+  curve?: EvalSummary["curve"];
+  realtimeFactor: number;
+  sensorSeconds: number;
+  wallSeconds: number;
+  framesDropped: number;
+  keyframes: number;
+  rows: number;
+  frameMs: number;
+  problems: Record<string, number>;
+  bag: string;
+  record?: string;
+  report?: ReportFiles;
+  /** The checkpoint manifest written with saveCheckpoint. */
+  checkpoint?: string;
+  /** Everything the evaluator computed (over all cells, whole run, terrain table, options). */
+  evalDetails?: EvalSummary;
+  supervisor: unknown;
+  /** Fleet sharing counters (with fleet.url). */
+  fleet?: Record<string, unknown>;
+}
+
+export function toResult(s: PipelineSummary, opts: ReplayRunOptions): ReplayResult {
+  const e = s.eval;
+  return {
+    frames: s.framesProcessed,
+    labels: s.labels,
+    samples: s.samples,
+    trainSteps: s.trainSteps,
+    backend: s.backend,
+    ...(e
+      ? {
+          eval: {
+            spearman: e.spearman,
+            mae: e.mae,
+            auroc: e.auroc,
+            confidenceAuroc: e.confidenceAuroc,
+            cells: e.cells,
+            window: e.window,
+            baseline: { spearman: e.baseline.spearman, mae: e.baseline.mae, auroc: e.baseline.auroc },
+            knowledge: e.knowledge,
+            stability: e.stability,
+          },
+          curve: e.curve,
+        }
+      : {}),
+    realtimeFactor: s.realtimeFactor,
+    sensorSeconds: s.sensorSeconds,
+    wallSeconds: s.wallSeconds,
+    framesDropped: s.framesDropped,
+    keyframes: s.keyframes,
+    rows: s.rows,
+    frameMs: s.frameMs,
+    problems: s.problems,
+    bag: resolve(opts.bag),
+    ...(opts.record ? { record: resolve(opts.record) } : {}),
+    ...(e ? { evalDetails: e } : {}),
+    supervisor: s.supervisor,
+    ...(s.fleet ? { fleet: s.fleet } : {}),
+  };
+}
+
+const f = (x: number | undefined, d = 3) => (x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(d));
+
+/** Human summary (stdout). */
+export function formatSummary(r: ReplayResult): string {
+  const lines = [
+    `frames ${r.frames} (dropped ${r.framesDropped}), keyframes ${r.keyframes}, labels ${r.labels}, samples ${r.samples} (${r.rows} cells)`,
+    `learner: ${r.trainSteps} training steps on ${r.backend}; ${f(r.sensorSeconds, 1)} s of data in ${f(r.wallSeconds, 1)} s (${f(r.realtimeFactor, 2)}× real time, ${f(r.frameMs, 1)} ms/frame)`,
+  ];
+  if (r.eval && r.curve) {
+    const e = r.eval;
+    lines.push(
+      `prequential evaluation over t = ${f(e.window.start, 0)}..${f(e.window.end, 0)} s (${e.cells} cells):`,
+      `  Spearman ρ   ${f(e.spearman)}   (baseline ${f(e.baseline.spearman)})`,
+      `  MAE          ${f(e.mae)}   (baseline ${f(e.baseline.mae)})`,
+      `  AUROC rough  ${f(e.auroc)}   (baseline ${f(e.baseline.auroc)})`,
+      `  confidence AUROC, never-driven vs driven terrain: ${f(e.confidenceAuroc)}`,
+      ...(r.evalDetails
+        ? [
+            `  labels vs true roughness under the robot: ρ ${f(r.evalDetails.labels.spearman)}, MAE ${f(r.evalDetails.labels.mae)} (${r.evalDetails.labels.count} labels)`,
+          ]
+        : []),
+      ...formatKnowledge(e.knowledge, e.stability),
+      "  learning curve (t: ρ and MAE over the trailing minute | ρ of that 10 s window):",
+    );
+    const step = Math.max(1, Math.ceil(r.curve.length / 12));
+    const pts = r.curve.filter((_, i) => i % step === step - 1 || i === r.curve!.length - 1);
+    for (const c of pts) {
+      lines.push(
+        `    ${f(c.t, 0).padStart(5)} s: ρ ${f(c.trailingSpearman, 2).padStart(5)}  MAE ${f(c.trailingMae, 3)}  (baseline ρ ${f(c.trailingBaselineSpearman, 2).padStart(5)}) | ${f(c.spearman, 2).padStart(5)}`,
+      );
+    }
+  }
+  for (const w of r.evalDetails?.warnings ?? []) lines.push(`eval: ${w}`);
+  if (r.report)
+    lines.push(
+      `report: ${r.report.json}${r.report.curve ? `, ${r.report.curve}` : ""}${r.report.frames ? `, ${r.report.frames}` : ""}`,
+    );
+  if (r.record) lines.push(`recording: ${r.record}`);
+  if (r.checkpoint) lines.push(`checkpoint: ${r.checkpoint}`);
+  if (r.fleet) {
+    const q = r.fleet as Record<string, number> & { rejected: Record<string, number> };
+    const rejected = Object.entries(q.rejected).map(([k, v]) => `${k} ${v}`);
+    lines.push(
+      `fleet: ${q.peers} peers; received ${q.received} samples, used ${q.used} (${q.overridden} down-weighted by own labels), rejected ${rejected.length ? rejected.join(", ") : "none"}; sent ${q.sent}; ${f((q.bytesOutPerSec ?? 0) / 1000, 1)} kB/s out, ${f((q.bytesInPerSec ?? 0) / 1000, 1)} kB/s in`,
+    );
+  }
+  const problems = Object.entries(r.problems);
+  if (problems.length) lines.push(`problems: ${problems.map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** The --json object: the documented keys first, then the extras. */
+export function jsonResult(r: ReplayResult): string {
+  const { evalDetails, supervisor, ...rest } = r;
+  return toJson({
+    ...rest,
+    curve: r.curve?.map((c) => ({
+      t: c.t,
+      spearman: c.spearman,
+      mae: c.mae,
+      baselineSpearman: c.baselineSpearman,
+      baselineMae: c.baselineMae,
+      trailingSpearman: c.trailingSpearman,
+      trailingMae: c.trailingMae,
+    })),
+    evalAllCells: evalDetails?.allCells,
+    evalOverall: evalDetails?.overall,
+    terrains: evalDetails?.terrains,
+    supervisor,
+  });
+}
