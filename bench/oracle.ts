@@ -15,7 +15,12 @@
 // Next to it, a linear probe: ridge regression (λ = 1 on standardised features) re-fitted in closed
 // form before each test frame on every cell seen so far; no training budget, no online effects.
 //
-// Run: node --import tsx bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--every 3] [--test 60] [--json]
+// By distance: ρ over the test cells 1–3, 3–5 and 5–8 m from the camera, and each terrain's mean
+// prediction per metre of distance. `--train-within M` teaches only cells nearer than M m (tested at
+// every distance): whether what the head learns from near views carries to far ones.
+//
+// Run: node --import tsx bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--every 3] [--test 60]
+//      [--train-within M] [--json]
 
 import { parseArgs } from "node:util";
 import { PrequentialEvaluator } from "../src/eval/evaluator.ts";
@@ -33,18 +38,24 @@ const { values, positionals } = parseArgs({
   options: {
     backbone: { type: "string", default: "" },
     every: { type: "string", default: "3" },
+    "train-within": { type: "string", default: "8" },
     test: { type: "string", default: "60" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
 if (values.help || positionals.length !== 1) {
-  console.error("usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--every 3] [--test 60] [--json]");
+  console.error(
+    "usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--every 3] [--test 60] [--train-within M] [--json]",
+  );
   process.exit(values.help ? 0 : 2);
 }
 const bagPath = positionals[0]!;
 const every = Number(values.every);
 const testSeconds = Number(values.test);
+const trainWithin = Number(values["train-within"]);
+if (!(trainWithin > 0))
+  throw new Error(`--train-within must be a positive distance, got ${values["train-within"]}`);
 
 const cfg = defaultConfig();
 const learnerCfg = { ...cfg.learner, backbone: values.backbone ?? "" };
@@ -64,10 +75,11 @@ const end = info.end;
 const t = cfg.topics;
 let frame = 0;
 let lastTrain = Number.NaN;
-const test: { pred: number[]; truth: number[]; terrain: number[]; probe: number[] } = {
+const test: { pred: number[]; truth: number[]; terrain: number[]; range: number[]; probe: number[] } = {
   pred: [],
   truth: [],
   terrain: [],
+  range: [],
   probe: [],
 };
 // Linear probe: running sums for the normal equations on [x, 1] (standardised at solve time).
@@ -176,11 +188,18 @@ try {
           test.probe.push(probe[i]!);
           test.truth.push(truth.roughness[k]!);
           test.terrain.push(truth.terrain[k]!);
+          test.range.push(truth.range[k]!);
         }
       }
-      learner.addSamples(x, targets);
-      accumulate(x, targets);
-      trainCells += cells.length;
+      const taught = cells.flatMap((k, i) => (truth.range[k]! < trainWithin ? [i] : []));
+      const tx = new Float32Array(taught.length * C);
+      for (const [j, i] of taught.entries()) tx.set(x.subarray(i * C, (i + 1) * C), j * C);
+      const ty = Float32Array.from(taught, (i) => targets[i]!);
+      if (taught.length) {
+        learner.addSamples(tx, ty);
+        accumulate(tx, ty);
+      }
+      trainCells += taught.length;
       trainFrames++;
       // learner.steps_per_second of sensor time, as replay trains the self-supervised head.
       const dt = Number.isNaN(lastTrain) ? 0 : img.stamp - lastTrain;
@@ -209,10 +228,60 @@ const result = {
     test.truth.map((v) => v >= 0.5),
   ),
   probeSpearman: spearman(test.probe, test.truth),
+  trainWithin,
+  byDistance: byDistance(),
   probeMae: mae(test.probe, test.truth),
   wallSeconds: (performance.now() - started) / 1000,
 };
 learner.dispose();
+
+/** ρ per distance band, and each terrain's mean prediction per whole metre of distance. */
+function byDistance() {
+  const bands = (
+    [
+      [1, 3],
+      [3, 5],
+      [5, 8],
+    ] as const
+  ).map(([lo, hi]) => {
+    const idx = test.range.flatMap((r, i) => (r >= lo && r < hi ? [i] : []));
+    return {
+      from: lo,
+      to: hi,
+      cells: idx.length,
+      spearman:
+        idx.length > 1
+          ? spearman(
+              idx.map((i) => test.pred[i]!),
+              idx.map((i) => test.truth[i]!),
+            )
+          : null,
+    };
+  });
+  const sums = new Map<number, { truth: number; sum: number[]; n: number[] }>();
+  for (let i = 0; i < test.pred.length; i++) {
+    const m = Math.floor(test.range[i]!);
+    const e = sums.get(test.terrain[i]!) ?? {
+      truth: test.truth[i]!,
+      sum: Array(8).fill(0),
+      n: Array(8).fill(0),
+    };
+    e.sum[m]! += test.pred[i]!;
+    e.n[m]!++;
+    sums.set(test.terrain[i]!, e);
+  }
+  const terrains = [...sums.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([terrain, e]) => ({
+      terrain,
+      truth: e.truth,
+      // meanByMetre[m]: cells m..m+1 m away (null: none).
+      meanByMetre: e.sum.map((v, m) => (e.n[m]! > 0 ? v / e.n[m]! : null)),
+      cellsByMetre: e.n,
+    }));
+  return { bands, terrains };
+}
+
 if (values.json) console.log(JSON.stringify(result));
 else
   console.log(
@@ -221,3 +290,14 @@ else
       `MAE ${result.probeMae.toFixed(3)}; over ${result.testCells} test cells ` +
       `(${result.trainCells} training cells from ${result.trainFrames} frames, ${result.trainSteps} steps)`,
   );
+if (!values.json) {
+  const f = (v: number | null) => (v === null ? "   - " : v.toFixed(2).padStart(5));
+  console.log(`taught cells nearer than ${trainWithin} m; by distance:`);
+  for (const b of result.byDistance.bands)
+    console.log(
+      `  ${b.from}-${b.to} m: ρ ${b.spearman === null ? "n/a" : b.spearman.toFixed(3)} (${b.cells} cells)`,
+    );
+  console.log("  terrain (truth): mean prediction at 1, 2, ... 7 m");
+  for (const t of result.byDistance.terrains)
+    console.log(`  ${t.terrain} (${t.truth.toFixed(2)}): ${t.meanByMetre.slice(1).map(f).join(" ")}`);
+}
