@@ -1,0 +1,79 @@
+// MQTT broker connection settings: option checks, URL redaction, and mqtt.js client options (credentials, TLS).
+
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { IClientOptions } from "mqtt";
+import type { Config } from "../runtime/config.ts";
+
+export type MqttOptions = Config["mqtt"];
+
+/** `mqtt://user:secret@host` → `mqtt://user:***@host`: URLs are logged, passwords never. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return url.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
+  }
+}
+
+/** Throws an Error naming the bad option (URL scheme, robot id, topic prefix). */
+export function validateMqttOptions(options: Pick<MqttOptions, "url" | "robot_id" | "topic_prefix">): void {
+  if (!options.url) throw new Error("mqtt: no broker URL (set mqtt.url or pass --mqtt)");
+  if (!/^(mqtts?|wss?|tcp|ssl):\/\//.test(options.url)) {
+    throw new Error(
+      `mqtt: URL '${redactUrl(options.url)}' must start with mqtt://, mqtts://, ws:// or wss://`,
+    );
+  }
+  if (!options.robot_id || /[+#/\s]/.test(options.robot_id)) {
+    throw new Error(`mqtt: robot id '${options.robot_id}' must be non-empty without '/', '+', '#' or spaces`);
+  }
+  if (/[+#]/.test(options.topic_prefix)) {
+    throw new Error(`mqtt: topic prefix '${options.topic_prefix}' must not contain '+' or '#'`);
+  }
+}
+
+/** mqtt.js options for one robot's client; `statusTopic` carries the Last Will. Reads the TLS files. */
+export function mqttClientOptions(options: MqttOptions, statusTopic: string): IClientOptions {
+  return {
+    clientId: options.client_id || `terrain-learner-${options.robot_id}-${randomBytes(3).toString("hex")}`,
+    clean: true,
+    keepalive: options.keepalive,
+    reconnectPeriod: options.reconnect_period * 1000,
+    connectTimeout: options.connect_timeout * 1000,
+    // Our queue is the bounded one; mqtt.js must not keep its own.
+    queueQoSZero: false,
+    // We subscribe on every connect ourselves.
+    resubscribe: false,
+    // A broker that refuses us now (restarting, auth backend down) may accept us later.
+    reconnectOnConnackError: true,
+    will: { topic: statusTopic, payload: Buffer.from("offline"), qos: 1, retain: true },
+    ...credentials(options),
+    ...tls(options),
+  };
+}
+
+function credentials(options: MqttOptions): Partial<IClientOptions> {
+  const out: Partial<IClientOptions> = {};
+  if (options.username) out.username = options.username;
+  if (options.password) out.password = options.password;
+  return out;
+}
+
+function tls(options: MqttOptions): Partial<IClientOptions> {
+  const read = (what: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(
+        `mqtt: cannot read ${what} file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+  };
+  const out: Partial<IClientOptions> = { rejectUnauthorized: options.reject_unauthorized };
+  if (options.ca) out.ca = read("CA", options.ca);
+  if (options.cert) out.cert = read("certificate", options.cert);
+  if (options.key) out.key = read("key", options.key);
+  return out;
+}

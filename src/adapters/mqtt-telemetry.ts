@@ -1,0 +1,270 @@
+// The MQTT telemetry client of one robot: connection lifecycle, bounded offline queue, throttled
+// publications and the `cmd` topic (topic layout: mqtt-topics.ts).
+//
+// A robot boots before its network, and brokers restart: the client is made with `mqtt.connect`
+// and a reconnect period and keeps retrying forever (connectAsync gives up on the first refusal).
+// While offline, at most `queue_limit` messages wait in our own queue (oldest dropped, counted);
+// mqtt.js's own offline queue is unbounded, so nothing is handed to it while disconnected and
+// `queueQoSZero` is off. One async API: `close()` is the only promise a caller waits for.
+
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from "mqtt";
+import type { RoughnessLabel } from "../core/types.ts";
+import type { FrameOutputs } from "../outputs/index.ts";
+import { MQTT_COMMANDS, type MqttCommand, type MqttCommandHandlers, parseCommand } from "./mqtt-commands.ts";
+import { type MqttOptions, mqttClientOptions, redactUrl, validateMqttOptions } from "./mqtt-connection.ts";
+import { labelPayload, type RoughnessSummary, summarizeOutputs, toJson } from "./mqtt-payloads.ts";
+import { type Pending, Throttle } from "./mqtt-throttle.ts";
+import { type MqttTopics, mqttTopics } from "./mqtt-topics.ts";
+
+export interface MqttStats {
+  connected: boolean;
+  /** Successful connections after the first one. */
+  reconnects: number;
+  /** Messages written to the broker connection. */
+  sent: number;
+  /** Messages dropped: offline queue full (oldest first) or publish failures. */
+  dropped: number;
+  /** Messages waiting in the offline queue now. */
+  queued: number;
+  /** Throttled summaries replaced by a newer one before they were due (not an error). */
+  superseded: number;
+  commands: number;
+  lastError: string;
+}
+
+export interface MqttTelemetryOptions {
+  /** Human-readable log lines (connects, losses, errors; never credentials). */
+  log?: (line: string) => void;
+  /** Test hook: options passed on to mqtt.connect after ours. */
+  clientOptions?: Partial<IClientOptions>;
+}
+
+export class MqttTelemetry {
+  readonly topics: MqttTopics;
+  readonly robotId: string;
+  private readonly options: MqttOptions;
+  private readonly client: MqttClient;
+  private readonly handlers: MqttCommandHandlers;
+  private readonly log: (line: string) => void;
+  private readonly queue: Pending[] = [];
+  private readonly roughnessThrottle: Throttle;
+  private readonly learnerThrottle: Throttle;
+  private connects = 0;
+  private sent = 0;
+  private dropped = 0;
+  private superseded = 0;
+  private commands = 0;
+  private lastError = "";
+  private closing = false;
+
+  /** Starts connecting (and retrying) in the background; returns at once. */
+  constructor(options: MqttOptions, handlers: MqttCommandHandlers = {}, extra: MqttTelemetryOptions = {}) {
+    validateMqttOptions(options);
+    this.options = options;
+    this.robotId = options.robot_id;
+    this.handlers = handlers;
+    this.log = extra.log ?? (() => undefined);
+    this.topics = mqttTopics(options.topic_prefix, options.robot_id);
+    this.roughnessThrottle = new Throttle(
+      1000 / options.roughness_rate,
+      (p) => this.publish(p),
+      () => this.superseded++,
+    );
+    this.learnerThrottle = new Throttle(
+      1000 / options.learner_rate,
+      (p) => this.publish(p),
+      () => this.superseded++,
+    );
+
+    const clientOptions: IClientOptions = {
+      ...mqttClientOptions(options, this.topics.status),
+      ...extra.clientOptions,
+    };
+    this.client = mqtt.connect(options.url, clientOptions);
+    this.client.on("connect", () => this.onConnect());
+    this.client.on("close", () => {
+      if (this.connects > 0 && !this.closing && this.wasConnected)
+        this.log(
+          `mqtt: connection to ${redactUrl(options.url)} lost; retrying every ${options.reconnect_period} s`,
+        );
+      this.wasConnected = false;
+    });
+    this.client.on("error", (err) => this.noteError(err.message));
+    this.client.on("message", (topic, payload, packet) => {
+      if (topic !== this.topics.cmd) return;
+      // One command at a time, in arrival order: `save` then `reset` must not interleave, and
+      // responses come back in the order the requests were made.
+      const text = payload.toString("utf8");
+      const responseTopic = packet.properties?.responseTopic;
+      this.commandChain = this.commandChain.then(() => this.onCommand(text, responseTopic));
+    });
+    this.log(
+      `mqtt: connecting to ${redactUrl(options.url)} as robot '${options.robot_id}' (topics ${this.topics.base}/...)`,
+    );
+  }
+
+  private wasConnected = false;
+  private commandChain: Promise<void> = Promise.resolve();
+
+  /** Resolves once connected (or rejects after timeoutMs); publishing does not need to wait. */
+  waitConnected(timeoutMs = 30_000): Promise<void> {
+    if (this.client.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.client.off("connect", onConnect);
+        reject(
+          new Error(
+            `mqtt: not connected to ${redactUrl(this.options.url)} after ${timeoutMs} ms (${this.lastError || "no answer"})`,
+          ),
+        );
+      }, timeoutMs);
+      const onConnect = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.client.once("connect", onConnect);
+    });
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  stats(): MqttStats {
+    return {
+      connected: this.client.connected,
+      reconnects: Math.max(0, this.connects - 1),
+      sent: this.sent,
+      dropped: this.dropped,
+      queued: this.queue.length,
+      superseded: this.superseded,
+      commands: this.commands,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Roughness summary of a processed frame (rate-limited, latest wins). */
+  publishRoughness(outputs: FrameOutputs | RoughnessSummary): void {
+    const summary = "grid" in outputs ? summarizeOutputs(this.robotId, outputs) : outputs;
+    this.roughnessThrottle.offer({
+      topic: this.topics.roughness,
+      payload: toJson(summary),
+      qos: 0,
+      retain: false,
+    });
+  }
+
+  /** Learner / pipeline stats (rate-limited, latest wins). */
+  publishLearner(stats: Record<string, unknown>): void {
+    const payload = toJson({ robotId: this.robotId, time: Date.now() / 1000, ...stats, mqtt: this.stats() });
+    this.learnerThrottle.offer({ topic: this.topics.learner, payload, qos: 0, retain: false });
+  }
+
+  /** One label (only with `publish_labels`; QoS 1, queued while offline). */
+  publishLabel(label: RoughnessLabel): void {
+    if (!this.options.publish_labels) return;
+    this.publish({
+      topic: this.topics.labels,
+      payload: toJson(labelPayload(this.robotId, label)),
+      qos: 1,
+      retain: false,
+    });
+  }
+
+  /** Publishes `offline`, sends what the throttles hold, and disconnects. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.roughnessThrottle.flush();
+    this.learnerThrottle.flush();
+    if (this.client.connected) {
+      try {
+        await this.client.publishAsync(this.topics.status, "offline", { qos: 1, retain: true });
+        this.sent++;
+      } catch (err) {
+        this.noteError((err as Error).message);
+      }
+      await this.client.endAsync();
+    } else {
+      await this.client.endAsync(true);
+    }
+    this.log(`mqtt: closed (${toJson(this.stats())})`);
+  }
+
+  private noteError(message: string): void {
+    // A broker that is down produces the same error every period: log it once per change.
+    if (message !== this.lastError) this.log(`mqtt: ${message}`);
+    this.lastError = message;
+  }
+
+  private onConnect(): void {
+    this.connects++;
+    this.wasConnected = true;
+    this.log(
+      `mqtt: connected to ${redactUrl(this.options.url)}${this.connects > 1 ? ` (reconnect ${this.connects - 1})` : ""}`,
+    );
+    this.client.publish(this.topics.status, "online", { qos: 1, retain: true }, (err) => {
+      if (err) this.noteError(err.message);
+      else this.sent++;
+    });
+    this.client.subscribe(this.topics.cmd, { qos: 1 }, (err) => {
+      if (err) this.noteError(`subscribe ${this.topics.cmd}: ${err.message}`);
+    });
+    // Oldest first, as they were made.
+    const waiting = this.queue.splice(0);
+    for (const p of waiting) this.publish(p);
+  }
+
+  private publish(p: Pending): void {
+    if (this.closing && !this.client.connected) return;
+    if (!this.client.connected) {
+      this.queue.push(p);
+      if (this.queue.length > this.options.queue_limit) {
+        this.queue.shift();
+        this.dropped++;
+      }
+      return;
+    }
+    const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain };
+    this.client.publish(p.topic, p.payload, opts, (err) => {
+      if (err) {
+        this.dropped++;
+        this.noteError(err.message);
+      } else {
+        this.sent++;
+      }
+    });
+  }
+
+  private async onCommand(payload: string, responseTopic: string | undefined): Promise<void> {
+    this.commands++;
+    let id: string | number | null = null;
+    let command = "";
+    let response: Record<string, unknown>;
+    try {
+      const parsed = parseCommand(payload);
+      id = parsed.id;
+      command = parsed.command;
+      if (!MQTT_COMMANDS.includes(command as MqttCommand)) {
+        throw new Error(`unknown command '${command}' (expected ${MQTT_COMMANDS.join(", ")})`);
+      }
+      const handler = this.handlers[command as MqttCommand];
+      if (!handler) throw new Error(`command '${command}' is not supported by this runner`);
+      const result = await handler(parsed.data === undefined ? {} : { data: parsed.data });
+      response = { id, command, ok: true, ...(result === undefined ? {} : { result }) };
+    } catch (err) {
+      const e = err as Error & { id?: string | number | null };
+      if (e.id !== undefined) id = e.id;
+      response = { id, command: command || null, ok: false, error: e.message };
+    }
+    this.log(
+      `mqtt: command ${command || "?"}${id === null ? "" : ` (id ${id})`} → ${response.ok ? "ok" : response.error}`,
+    );
+    const body = toJson({ robotId: this.robotId, ...response });
+    this.publish({ topic: this.topics.cmdResponse, payload: body, qos: 1, retain: false });
+    // MQTT 5 request/response, for clients that ask for it.
+    if (responseTopic && responseTopic !== this.topics.cmdResponse) {
+      this.publish({ topic: responseTopic, payload: body, qos: 1, retain: false });
+    }
+  }
+}
