@@ -27,48 +27,21 @@
 // pruned to the horizon (so a label that comes after its keyframes expired gets no samples, counted
 // as `association.noKeyframe`).
 
-import { type FeatureGridSpec, FootprintProjector } from "./association.ts";
-import { intersectGround, pixelRay } from "./camera.ts";
-import {
-  type Mat34,
-  mat34,
-  mat34Compose,
-  mat34FromPose2,
-  mat34FromTransform,
-  mat34Invert,
-  quatConjugate,
-  quatRotate,
-} from "./geometry.ts";
-import { type KeyframeExpiry, type KeyframeSettings, KeyframeStore } from "./keyframes.ts";
-import { type ImuRejectReason, type LabellerSettings, VibrationLabeller } from "./labeller.ts";
-import { emptyPoseAt, PoseHistory, type PoseRejectReason } from "./pose-history.ts";
+import type { FeatureGridSpec } from "./association.ts";
+import { type Mat34, mat34, mat34FromTransform, quatConjugate, quatRotate } from "./geometry.ts";
+import { GridGroundProjector } from "./grid-ground-projection.ts";
+import { type KeyframeSettings, KeyframeStore } from "./keyframes.ts";
+import { type AssociationSettings, LabelAssociator, type TrainingSample } from "./label-association.ts";
+import { type LabellerSettings, VibrationLabeller } from "./labeller.ts";
+import { emptyPoseAt, PoseHistory } from "./pose-history.ts";
+import { assembleStats, newSupervisorCounters, type SelfSupervisorStats } from "./supervisor-stats.ts";
 import { TfBuffer } from "./tf-buffer.ts";
-import type {
-  CameraModel,
-  ImuSample,
-  LabelSkipReason,
-  OdomSample,
-  Pose2,
-  RoughnessLabel,
-  Stamp,
-  Transform,
-} from "./types.ts";
+import type { CameraModel, ImuSample, OdomSample, Pose2, RoughnessLabel, Stamp, Transform } from "./types.ts";
 
+// Re-exported so importers of the supervisor keep finding these types here.
 export type { FeatureGridSpec } from "./association.ts";
-
-export interface TrainingSample {
-  /** Id returned by addKeyframe. */
-  keyframeId: number;
-  /** Feature-grid cell indices (r·cols + c) inside the projected footprint. */
-  cells: Int32Array;
-  /** Fraction of each cell covered (0..1). */
-  cellWeights: Float32Array;
-  /** Label value 0..1. */
-  roughness: number;
-  label: RoughnessLabel;
-  /** Metres from the keyframe's camera to the footprint centre. */
-  distance: number;
-}
+export type { TrainingSample } from "./label-association.ts";
+export type { AssociationSkip, SelfSupervisorStats } from "./supervisor-stats.ts";
 
 /** The config sections the core reads (structurally compatible with src/runtime/config.ts). */
 export interface SelfSupervisorConfig {
@@ -76,40 +49,7 @@ export interface SelfSupervisorConfig {
   fusion: { reorder_window: number; pose_history: number };
   keyframes: KeyframeSettings;
   labeler: LabellerSettings;
-  association: {
-    min_distance: number;
-    max_distance: number;
-    robot_width: number;
-    min_cell_coverage?: number;
-    min_visible_fraction?: number;
-  };
-}
-
-export type AssociationSkip = "out_of_range" | "not_visible" | "partly_visible" | "keyframe_without_pose";
-
-export interface SelfSupervisorStats {
-  imu: { accepted: number; dropped: Record<ImuRejectReason, number> };
-  odom: { accepted: number; dropped: Record<PoseRejectReason, number> };
-  tf: { accepted: number; dropped: number };
-  cameraInfo: { accepted: number; dropped: number };
-  labels: { made: number; skipped: Record<LabelSkipReason, number>; samplesWithoutPose: number };
-  keyframes: {
-    alive: number;
-    added: number;
-    rejectedNoPose: number;
-    expired: Record<KeyframeExpiry, number>;
-  };
-  association: {
-    samples: number;
-    /** Labels for which no live keyframe produced a sample. */
-    noKeyframe: number;
-    /** Keyframe × label pairs skipped, by reason. */
-    skipped: Record<AssociationSkip, number>;
-  };
-  vertical: { source: "tf" | "gravity"; axis: [number, number, number] };
-  imuRate: number;
-  extrinsicsKnown: boolean;
-  cameraKnown: boolean;
+  association: AssociationSettings;
 }
 
 interface KeyframeRecord<T> {
@@ -130,38 +70,15 @@ export class SelfSupervisor<T> {
   private readonly tf = new TfBuffer();
   private readonly labeller: VibrationLabeller;
   private readonly keyframes: KeyframeStore<KeyframeRecord<T>>;
-  private readonly projector: FootprintProjector;
+  private readonly associator: LabelAssociator;
+  private readonly ground = new GridGroundProjector();
   private camera: CameraModel | null = null;
   private imuFrame = "";
   private imuFrameRaw = "";
   private tfVersionSeen = -1;
   private baseFromOptical: Mat34 | null = null;
-  private readonly m1 = mat34();
-  private readonly m2 = mat34();
   private readonly poseScratch = emptyPoseAt();
-  private rayCache: {
-    model: CameraModel;
-    rows: number;
-    cols: number;
-    sx: number;
-    sy: number;
-    rays: Float64Array;
-  } | null = null;
-  private readonly counters = {
-    odomAccepted: 0,
-    odomDropped: { nan: 0, backwards: 0, duplicate: 0 } as Record<PoseRejectReason, number>,
-    tfAccepted: 0,
-    tfDropped: 0,
-    camAccepted: 0,
-    camDropped: 0,
-    kfNoPose: 0,
-    samples: 0,
-    noKeyframe: 0,
-    assocSkipped: { out_of_range: 0, not_visible: 0, partly_visible: 0, keyframe_without_pose: 0 } as Record<
-      AssociationSkip,
-      number
-    >,
-  };
+  private readonly counters = newSupervisorCounters();
 
   constructor(config: SelfSupervisorConfig) {
     this.cfg = config;
@@ -171,7 +88,7 @@ export class SelfSupervisor<T> {
       frameId: config.frames.odom,
     });
     this.keyframes = new KeyframeStore(config.keyframes);
-    this.projector = new FootprintProjector({ minCellCoverage: config.association.min_cell_coverage ?? 0.1 });
+    this.associator = new LabelAssociator(config.association, this.counters.assocSkipped);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -363,62 +280,13 @@ export class SelfSupervisor<T> {
       const before = samples.length;
       for (const f of frames) {
         if (f.stamp > label.t1) break;
-        this.associate(label, f.id, f.data, samples);
+        this.associator.associate(label, f.id, f.data, this.camera, this.baseFromOptical, samples);
       }
       if (samples.length === before) this.counters.noKeyframe++;
     }
     this.counters.samples += samples.length;
     if (this.poses.size > 0) this.keyframes.prune(this.poses.latestStamp, this.poses.latestDistance);
     return { labels, samples };
-  }
-
-  private associate(label: RoughnessLabel, id: number, rec: KeyframeRecord<T>, out: TrainingSample[]): void {
-    const skipped = this.counters.assocSkipped;
-    const pose = rec.pose;
-    const camera = this.camera;
-    const baseFromOptical = this.baseFromOptical;
-    if (!pose || !camera || !baseFromOptical) {
-      skipped.keyframe_without_pose++;
-      return;
-    }
-    const a = this.cfg.association;
-    const dx = label.x - pose.x;
-    const dy = label.y - pose.y;
-    const c = Math.cos(pose.yaw);
-    const s = Math.sin(pose.yaw);
-    const ahead = c * dx + s * dy;
-    const range = Math.hypot(dx, dy);
-    if (!(ahead > 0) || range < a.min_distance || range > a.max_distance) {
-      skipped.out_of_range++;
-      return;
-    }
-    const odomFromOptical = mat34Compose(
-      mat34FromPose2(pose.x, pose.y, pose.yaw, this.m1),
-      baseFromOptical,
-      this.m2,
-    );
-    const camX = odomFromOptical[3]!,
-      camY = odomFromOptical[7]!,
-      camZ = odomFromOptical[11]!;
-    const opticalFromOdom = mat34Invert(odomFromOptical, this.m1);
-    const fp = label.footprint;
-    const proj = this.projector.project(camera, opticalFromOdom, fp.xs, fp.ys, rec.grid, 0);
-    if (!proj || proj.cells.length === 0) {
-      skipped.not_visible++;
-      return;
-    }
-    if (proj.visibleFraction < (a.min_visible_fraction ?? 0.5)) {
-      skipped.partly_visible++;
-      return;
-    }
-    out.push({
-      keyframeId: id,
-      cells: proj.cells,
-      cellWeights: proj.weights,
-      roughness: label.roughness,
-      label,
-      distance: Math.hypot(label.x - camX, label.y - camY, camZ),
-    });
   }
 
   /**
@@ -443,58 +311,8 @@ export class SelfSupervisor<T> {
       if (!this.poses.interpolate(stamp, this.poseScratch, KEYFRAME_POSE_SLACK)) return false;
       p = { x: this.poseScratch.x, y: this.poseScratch.y, yaw: this.poseScratch.yaw };
     }
-    const n = grid.rows * grid.cols;
-    if (outX.length < n || outY.length < n) {
-      throw new Error(
-        `projectGridToGround: outputs hold ${Math.min(outX.length, outY.length)} values, grid has ${n} cells`,
-      );
-    }
-    const rays = this.cellRays(camera, grid);
-    const odomFromOptical = mat34Compose(mat34FromPose2(p.x, p.y, p.yaw, this.m1), baseFromOptical, this.m2);
-    const hit = new Float64Array(3);
-    for (let i = 0; i < n; i++) {
-      const t = intersectGround(
-        odomFromOptical,
-        rays[3 * i]!,
-        rays[3 * i + 1]!,
-        rays[3 * i + 2]!,
-        hit,
-        0,
-        maxRange,
-      );
-      if (t < 0) {
-        outX[i] = Number.NaN;
-        outY[i] = Number.NaN;
-      } else {
-        outX[i] = hit[0]!;
-        outY[i] = hit[1]!;
-      }
-    }
+    this.ground.project(camera, baseFromOptical, p, grid, outX, outY, maxRange);
     return true;
-  }
-
-  private cellRays(model: CameraModel, grid: FeatureGridSpec): Float64Array {
-    const c = this.rayCache;
-    if (
-      c &&
-      c.model === model &&
-      c.rows === grid.rows &&
-      c.cols === grid.cols &&
-      c.sx === grid.strideX &&
-      c.sy === grid.strideY
-    ) {
-      return c.rays;
-    }
-    const rays = new Float64Array(grid.rows * grid.cols * 3);
-    for (let r = 0; r < grid.rows; r++) {
-      for (let col = 0; col < grid.cols; col++) {
-        const u = (col + 0.5) * grid.strideX - 0.5;
-        const v = (r + 0.5) * grid.strideY - 0.5;
-        pixelRay(model, u, v, rays, 3 * (r * grid.cols + col));
-      }
-    }
-    this.rayCache = { model, rows: grid.rows, cols: grid.cols, sx: grid.strideX, sy: grid.strideY, rays };
-    return rays;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -525,26 +343,13 @@ export class SelfSupervisor<T> {
   }
 
   stats(): SelfSupervisorStats {
-    const l = this.labeller.stats();
-    const c = this.counters;
-    return {
-      imu: { accepted: l.imuAccepted, dropped: l.imuRejected },
-      odom: { accepted: c.odomAccepted, dropped: { ...c.odomDropped } },
-      tf: { accepted: c.tfAccepted, dropped: c.tfDropped },
-      cameraInfo: { accepted: c.camAccepted, dropped: c.camDropped },
-      labels: { made: l.labels, skipped: l.skipped, samplesWithoutPose: l.samplesWithoutPose },
-      keyframes: {
-        alive: this.keyframes.size,
-        added: this.keyframes.added,
-        rejectedNoPose: c.kfNoPose,
-        expired: { ...this.keyframes.expired },
-      },
-      association: { samples: c.samples, noKeyframe: c.noKeyframe, skipped: { ...c.assocSkipped } },
-      vertical: { source: l.verticalSource, axis: l.vertical },
-      imuRate: l.imuRate,
-      extrinsicsKnown: this.baseFromOptical !== null,
-      cameraKnown: this.camera !== null,
-    };
+    return assembleStats(
+      this.labeller.stats(),
+      this.counters,
+      this.keyframes,
+      this.baseFromOptical !== null,
+      this.camera !== null,
+    );
   }
 }
 
