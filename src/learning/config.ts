@@ -179,7 +179,7 @@ export const LearnerSchema = z
       .meta({ unit: "rows", description: "kNN: neighbours averaged" }),
     /**
      * kNN novelty distances: "standardised" (Euclidean between standardised features) or "local"
-     * (Mahalanobis under the spread between neighbouring references; see learning/novelty.ts).
+     * (Mahalanobis under the spread between neighbouring references; see learning/novelty-metric.ts).
      * Never-driven ground that mixes driven ground's traits (patchwork's rubble: asphalt's colour,
      * cobbles' texture) stands out under "local"; see novelty_ridge for how far it goes.
      */
