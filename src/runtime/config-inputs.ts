@@ -1,0 +1,88 @@
+// Config sections of the inputs: `topics`, `frames`, `fusion` (stamp-order merging) and `keyframes`.
+
+import { z } from "zod";
+
+const positive = () => z.number().positive();
+
+export const TopicsSchema = z
+  .strictObject({
+    image: z
+      .string()
+      .default("/camera/image_raw")
+      .meta({ description: "sensor_msgs/Image input (ros.image_transport: raw)" }),
+    compressed_image: z
+      .string()
+      .default("/camera/image_raw/compressed")
+      .meta({ description: "sensor_msgs/CompressedImage input (ros.image_transport: compressed)" }),
+    camera_info: z
+      .string()
+      .default("/camera/camera_info")
+      .meta({ description: "sensor_msgs/CameraInfo of that camera" }),
+    imu: z.string().default("/imu/data").meta({
+      description: "sensor_msgs/Imu input, any mounting (TF base_link -> IMU frame, or gravity in the data)",
+    }),
+    odom: z.string().default("/odom").meta({ description: "nav_msgs/Odometry input, odom -> base_link" }),
+    tf: z.string().default("/tf").meta({ description: "tf2_msgs/TFMessage transforms" }),
+    tf_static: z
+      .string()
+      .default("/tf_static")
+      .meta({ description: "tf2_msgs/TFMessage static transforms (transient local)" }),
+  })
+  .prefault({});
+
+export const FramesSchema = z
+  .strictObject({
+    /** Fixed frame of odometry and of the costmap. */
+    odom: z.string().default("odom").meta({ description: "fixed frame of odometry, labels and the costmap" }),
+    base: z.string().default("base_link").meta({ description: "robot body frame (REP-105)" }),
+  })
+  .prefault({});
+
+export const FusionSchema = z
+  .strictObject({
+    /**
+     * Messages may arrive this much out of order (s) and still be merged in stamp order; later ones
+     * are dropped and counted (problems.late). A camera's frames typically arrive 30–150 ms after the
+     * IMU samples of the same instant. Live, a frame never waits for this (see docs/design.md).
+     */
+    reorder_window: z.number().nonnegative().default(0.25).meta({
+      unit: "s",
+      description: "messages this late are still merged in stamp order; later ones are counted and dropped",
+    }),
+    /** Seconds of odometry kept for pose interpolation. */
+    pose_history: positive()
+      .default(120)
+      .meta({ unit: "s", description: "odometry kept for pose interpolation" }),
+  })
+  .prefault({});
+
+export const KeyframesSchema = z
+  .strictObject({
+    /** Keep every Nth image as a keyframe ... */
+    every_n_frames: z
+      .number()
+      .int()
+      .positive()
+      .default(1)
+      .meta({ unit: "frames", description: "keep every Nth camera frame as a keyframe ..." }),
+    /** ... but at least this far apart (m); 0 disables the distance rule. */
+    min_distance: z
+      .number()
+      .nonnegative()
+      .default(0.25)
+      .meta({ unit: "m", description: "... at least this far apart (0: no distance rule)" }),
+    /** Keyframes older than this (s of sensor time) or farther than max_distance (m) are dropped. */
+    horizon_seconds: positive()
+      .default(60)
+      .meta({ unit: "s", description: "keyframes older than this are dropped ..." }),
+    horizon_distance: positive()
+      .default(15)
+      .meta({ unit: "m", description: "... or farther away than this" }),
+    max_count: z
+      .number()
+      .int()
+      .positive()
+      .default(200)
+      .meta({ unit: "keyframes", description: "most keyframes kept" }),
+  })
+  .prefault({});

@@ -1,0 +1,67 @@
+// The `outputs` config section: costmap, roughness ahead, speed limit, overlay.
+
+import { z } from "zod";
+
+const positive = () => z.number().positive();
+
+export const OutputsSchema = z
+  .strictObject({
+    costmap_resolution: positive()
+      .default(0.2)
+      .meta({ unit: "m", description: "cell size of ~/roughness/costmap" }),
+    costmap_size: positive()
+      .default(20)
+      .meta({ unit: "m", description: "side of the rolling costmap around the robot" }),
+    /** Distance band ahead of the robot summarised as `roughness/ahead` (m). */
+    ahead_min: z
+      .number()
+      .nonnegative()
+      .default(1)
+      .meta({ unit: "m", description: "band ahead of the robot summarised in ~/roughness/ahead, from ..." }),
+    ahead_max: positive().default(4).meta({ unit: "m", description: "... to" }),
+    /** Speed limit: max_speed at roughness 0, min_speed at roughness 1. */
+    max_speed: positive().default(2).meta({ unit: "m/s", description: "~/speed_limit at roughness 0 ..." }),
+    min_speed: positive()
+      .default(0.3)
+      .meta({ unit: "m/s", description: "... at roughness 1, and on ground it cannot judge" }),
+    /** Cells below this confidence are unknown (-1) in the costmap. */
+    min_confidence: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.3)
+      .meta({ unit: "1", description: "cells less confident than this are unknown (-1) in the costmap" }),
+    /** Costmap evidence half-life (s of sensor time): older observations fade. */
+    costmap_half_life: positive()
+      .default(10)
+      .meta({ unit: "s", description: "costmap evidence half-life: older observations fade" }),
+    /** Half width of the corridor summarised as `roughness/ahead` (m). */
+    ahead_half_width: positive()
+      .default(0.5)
+      .meta({ unit: "m", description: "half width of the corridor summarised in ~/roughness/ahead" }),
+    /** Opacity of the colour layer in the overlay image at confidence 1. */
+    overlay_alpha: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.6)
+      .meta({ unit: "1", description: "opacity of ~/roughness/overlay's colour layer at confidence 1" }),
+    /**
+     * Shrinkage towards what the robot has felt: each cell's roughness is pulled towards the running
+     * mean label roughness by prior_weight × (1 − confidence). Ground unlike anything driven on gets
+     * an estimate close to the typical ground instead of an extrapolation from texture alone (which
+     * can be far off either way); familiar ground keeps its prediction. 0 = off.
+     */
+    prior_weight: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .meta({ unit: "1", description: "pull of uncertain cells towards the mean label roughness (0: off)" }),
+    /** Passes of confidence-weighted 3×3 smoothing over neighbouring ground cells before output (0 = off). */
+    smoothing: z.number().int().min(0).max(5).default(2).meta({
+      unit: "passes",
+      description: "confidence-weighted 3x3 smoothing passes over ground cells (0: off)",
+    }),
+  })
+  .prefault({});
