@@ -1,7 +1,7 @@
 // Label calibration: log10(energy) → roughness 0..1, between bounds fixed in config or taken from
 // the running percentiles of the recent labels' log-energies.
 
-/** The `labeler.calibration` config section (structurally; src/runtime/config.ts is the source). */
+/** The `labeler.calibration` config section (structurally; src/runtime/config-labels.ts is the source). */
 export interface CalibrationSettings {
   mode: "fixed" | "percentile";
   low: number;

@@ -3,7 +3,7 @@
 import type { CalibrationSettings } from "./label-calibration.ts";
 import type { LabelSkipReason } from "./types.ts";
 
-/** The `labeler` config section (structurally; the zod schema in src/runtime/config.ts is the source). */
+/** The `labeler` config section (structurally; the zod schema in src/runtime/config-labels.ts is the source). */
 export interface LabellerSettings {
   step_length: number;
   band_low: number;
