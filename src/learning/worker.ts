@@ -2,7 +2,7 @@
 // OnlineLearner that receives fresh weights every `publish_every` seconds. Frame inference therefore
 // never waits for a training step, and training never starves the camera pipeline.
 //
-//   main thread                              worker thread (this same file)
+//   main thread (this file)                  worker thread (worker-thread.ts)
 //   addSamples → pending typed arrays ──┐    OnlineLearner (buffer, Adam, normaliser)
 //   flush() → one message, buffers      └──► addSamples; loop { train(k); sleep to budget }
 //             transferred, not copied         every publish_every: getWeights ──┐
@@ -16,28 +16,31 @@
 // CPU budget: after a chunk of steps that took `busy` ms the worker sleeps busy·(1−b)/b ms, so busy
 // time / wall time ≈ b (learner.cpu_budget, a share of one core).
 //
-// The worker is this TypeScript file. `execArgv: ["--import", "tsx"]` does not work for it on Node 20
-// (the loader registered by --import inside a worker is not applied to the worker's own entry module:
-// "Unknown file extension .ts"), so a two-line bootstrap imports it through tsx's API instead. A
-// compiled .js build starts the file directly.
+// The worker's entry is worker-thread.ts, a TypeScript file. `execArgv: ["--import", "tsx"]` does not
+// work for it on Node 20 (the loader registered by --import inside a worker is not applied to the
+// worker's own entry module: "Unknown file extension .ts"), so a two-line bootstrap imports it through
+// tsx's API instead (ts-worker.ts). A compiled .js build starts the file directly. The message types
+// are in worker-protocol.ts.
 
-import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
+import { extname } from "node:path";
+import type { Worker } from "node:worker_threads";
 import type { LearnerConfig } from "./config.ts";
-import { type LearnerStats, OnlineLearner } from "./learner.ts";
+import { OnlineLearner } from "./learner.ts";
 import type { KnnSearchState } from "./novelty.ts";
 import { spawnModuleWorker } from "./ts-worker.ts";
+import {
+  type FromWorker,
+  type LiveTrainerStats,
+  type ToWorker,
+  WORKER_KIND,
+  type WorkerInit,
+} from "./worker-protocol.ts";
 
-const WORKER_KIND = "terrain-learner/live-trainer";
-/** Steps per chunk between budget sleeps (~5–10 ms of work on wasm). */
-const CHUNK_STEPS = 4;
+export type { LiveTrainerStats } from "./worker-protocol.ts";
 
-export interface LiveTrainerStats extends LearnerStats {
-  /** Measured busy time / wall time of the training loop since the previous publication. */
-  busyFraction: number;
-  /** Weight hand-overs applied to the predictor so far. */
-  weightsReceived: number;
-  paused: boolean;
-}
+// Same extension as this module: .ts when run from source, .js in a compiled build.
+const WORKER_ENTRY = new URL(`./worker-thread${extname(new URL(import.meta.url).pathname)}`, import.meta.url)
+  .href;
 
 export interface LiveTrainerOptions {
   warn?: (message: string) => void;
@@ -56,33 +59,6 @@ export interface TrainedBlock {
   search: KnnSearchState | null;
   stats: LiveTrainerStats;
 }
-
-type ToWorker =
-  | { type: "samples"; features: ArrayBuffer; targets: ArrayBuffer; weights: ArrayBuffer }
-  | { type: "publish"; id: number }
-  | { type: "train"; id: number; steps: number }
-  | { type: "calibration"; lo: number; hi: number }
-  | { type: "save"; id: number; dir: string }
-  | { type: "load"; id: number; dir: string }
-  | { type: "pause" }
-  | { type: "resume" }
-  | { type: "reset" }
-  | { type: "stop" };
-
-type WorkerStats = Omit<LiveTrainerStats, "weightsReceived">;
-
-type FromWorker =
-  | { type: "ready"; backend: string }
-  | {
-      type: "weights";
-      weights: ArrayBuffer;
-      search: KnnSearchState | null;
-      stats: WorkerStats;
-      id: number | null;
-    }
-  | { type: "done"; id: number; result: string | boolean }
-  | { type: "failed"; id: number; message: string }
-  | { type: "stopped" };
 
 export class LiveTrainer {
   /** Main-thread learner used only for predict(); updated with the worker's weights. */
@@ -146,12 +122,12 @@ export class LiveTrainer {
     opts: LiveTrainerOptions = {},
   ): Promise<LiveTrainer> {
     const predictor = await OnlineLearner.create(cfg, channels, { warn: opts.warn });
-    const worker = spawnModuleWorker(import.meta.url, {
+    const worker = spawnModuleWorker(WORKER_ENTRY, {
       kind: WORKER_KIND,
       cfg,
       channels,
       lockstep: opts.lockstep === true,
-    });
+    } satisfies WorkerInit);
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: FromWorker) => {
         if (m.type === "ready") {
@@ -373,164 +349,4 @@ export class LiveTrainer {
     }
     this.predictor.dispose();
   }
-}
-
-// --- worker side ------------------------------------------------------------------------------------
-
-async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean): Promise<void> {
-  const port = parentPort;
-  if (!port) return;
-  const learner = await OnlineLearner.create(cfg, channels);
-  const budget = Math.min(1, Math.max(0.01, cfg.cpu_budget));
-  let running = true;
-  let paused = false;
-  let busyMs = 0;
-  let windowStart = performance.now();
-  let lastPublish = performance.now();
-  let wake: (() => void) | null = null;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        wake = null;
-        resolve();
-      }, ms);
-      wake = () => {
-        clearTimeout(t);
-        wake = null;
-        resolve();
-      };
-    });
-
-  const publish = async (id: number | null) => {
-    const now = performance.now();
-    const stats: WorkerStats = {
-      ...learner.stats(),
-      busyFraction: busyMs / Math.max(1, now - windowStart),
-      paused,
-    };
-    busyMs = 0;
-    windowStart = now;
-    lastPublish = now;
-    const weights = await learner.getWeights();
-    // The search space of the references just packed: the predictor need not estimate it again.
-    const search = learner.searchState();
-    const transfer: ArrayBuffer[] = [weights];
-    if (search) transfer.push(search.space.buffer as ArrayBuffer);
-    if (search?.transform) transfer.push(search.transform.buffer as ArrayBuffer);
-    port.postMessage({ type: "weights", weights, search, stats, id } satisfies FromWorker, transfer);
-  };
-
-  // Requests are handled in order; the training loop only yields at sleeps, so they interleave safely.
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = (fn: () => Promise<void>) => {
-    chain = chain.then(fn).catch((err: Error) => console.error(`training worker: ${err.message}`));
-  };
-  const fail = (id: number, err: unknown) =>
-    port.postMessage({ type: "failed", id, message: (err as Error).message } satisfies FromWorker);
-  // Lockstep: samples and calibration wait their turn behind queued training blocks too, so each
-  // block sees exactly what was sent before it was requested.
-  const inOrder = (fn: () => void) => (lockstep ? serial(async () => fn()) : fn());
-  port.on("message", (msg: ToWorker) => {
-    switch (msg.type) {
-      case "samples":
-        inOrder(() =>
-          learner.addSamples(
-            new Float32Array(msg.features),
-            new Float32Array(msg.targets),
-            new Float32Array(msg.weights),
-          ),
-        );
-        break;
-      case "calibration":
-        inOrder(() => learner.setLabelCalibration(msg.lo, msg.hi));
-        break;
-      case "train":
-        serial(async () => {
-          try {
-            const t0 = performance.now();
-            await learner.train(msg.steps);
-            busyMs += performance.now() - t0;
-            await publish(msg.id);
-          } catch (err) {
-            // The caller awaits this block: it must hear about the failure, not wait forever.
-            fail(msg.id, err);
-          }
-        });
-        break;
-      case "publish":
-        serial(() => publish(msg.id));
-        break;
-      case "save":
-        serial(async () => {
-          try {
-            port.postMessage({
-              type: "done",
-              id: msg.id,
-              result: await learner.saveCheckpoint(msg.dir),
-            } satisfies FromWorker);
-          } catch (err) {
-            fail(msg.id, err);
-          }
-        });
-        break;
-      case "load":
-        serial(async () => {
-          try {
-            const ok = await learner.loadLatestCheckpoint(msg.dir);
-            if (ok) await publish(null);
-            port.postMessage({ type: "done", id: msg.id, result: ok } satisfies FromWorker);
-          } catch (err) {
-            fail(msg.id, err);
-          }
-        });
-        break;
-      case "pause":
-        paused = true;
-        break;
-      case "resume":
-        paused = false;
-        break;
-      case "reset":
-        inOrder(() => learner.reset());
-        break;
-      case "stop":
-        running = false;
-        wake?.();
-        break;
-    }
-  });
-  port.postMessage({ type: "ready", backend: learner.backend } satisfies FromWorker);
-
-  while (running && lockstep) await sleep(1000);
-  while (running) {
-    if (paused || learner.bufferSize < cfg.min_samples) {
-      await sleep(25);
-    } else {
-      const t0 = performance.now();
-      await learner.train(CHUNK_STEPS);
-      const busy = performance.now() - t0;
-      busyMs += busy;
-      await sleep((busy * (1 - budget)) / budget);
-    }
-    await chain;
-    if (running && performance.now() - lastPublish >= cfg.publish_every * 1000 && learner.trainSteps > 0)
-      await publish(null);
-  }
-  await chain;
-  if (!lockstep) await publish(null);
-  port.postMessage({ type: "stopped" } satisfies FromWorker);
-  learner.dispose();
-  port.close();
-}
-
-if (!isMainThread && (workerData as { kind?: string } | null)?.kind === WORKER_KIND) {
-  const { cfg, channels, lockstep } = workerData as {
-    cfg: LearnerConfig;
-    channels: number;
-    lockstep?: boolean;
-  };
-  runWorker(cfg, channels, lockstep === true).catch((err: Error) => {
-    console.error(`training worker: ${err.stack ?? err.message}`);
-    process.exit(1);
-  });
 }
