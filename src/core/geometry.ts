@@ -326,3 +326,8 @@ export function mat34ApplyVector(
   out[offset + 1] = m[4]! * x + m[5]! * y + m[6]! * z;
   out[offset + 2] = m[8]! * x + m[9]! * y + m[10]! * z;
 }
+
+/** One number per ground cell (ix, iy): cells ±2^20 each way, which covers any run at any cell size. */
+export function groundCellKey(ix: number, iy: number): number {
+  return (ix + 1048576) * 2097152 + (iy + 1048576);
+}

@@ -38,6 +38,16 @@ export function calibrateLogEnergy(logEnergy: number, lo: number, hi: number): n
   return m + (1 - 2 * m) * x;
 }
 
+/** The log10(energy) that calibrateLogEnergy maps to `roughness` with bounds lo..hi (NaN: no bounds). */
+export function logEnergyForRoughness(roughness: number, lo: number, hi: number): number {
+  if (!(hi > lo) || !Number.isFinite(roughness)) return Number.NaN;
+  const m = CALIBRATION_TAIL;
+  const slope = (1 - 2 * m) / m;
+  const y = Math.min(1 - 1e-6, Math.max(1e-6, roughness));
+  const x = y < m ? (1 - m / y) / slope : y > 1 - m ? 1 + (m / (1 - y) - 1) / slope : (y - m) / (1 - 2 * m);
+  return lo + x * (hi - lo);
+}
+
 /** The log10(energy) values of the last labels, with their percentiles. */
 export class LogEnergyPercentiles {
   private readonly window: number;

@@ -6,7 +6,7 @@
 // cell, and once the robot has passed, the far cells of older keyframes that saw that ground are
 // given it as a target, weighted by the near view's confidence.
 
-import { CALIBRATION_TAIL } from "./labeller.ts";
+import { groundCellKey } from "./geometry.ts";
 
 export interface NearViewSettings {
   /** Ground cell side of the near-view map (m). */
@@ -50,8 +50,6 @@ export interface TaughtCell {
   confidence: number;
 }
 
-const key = (ix: number, iy: number) => (ix + 1048576) * 2097152 + (iy + 1048576);
-
 export class NearViewMap {
   readonly settings: NearViewSettings;
   readonly #cells = new Map<number, Entry>();
@@ -86,7 +84,7 @@ export class NearViewMap {
       const c = confidence[i]!;
       const d2 = (x - rx) ** 2 + (y - ry) ** 2;
       if (!(d2 >= lo2 && d2 <= hi2) || !Number.isFinite(r) || !(c > 0)) continue;
-      const k = key(Math.floor(x / cell), Math.floor(y / cell));
+      const k = groundCellKey(Math.floor(x / cell), Math.floor(y / cell));
       const e = this.#cells.get(k);
       if (e) {
         e.n++;
@@ -114,7 +112,7 @@ export class NearViewMap {
       const y = ys[i]!;
       const d2 = (x - rx) ** 2 + (y - ry) ** 2;
       if (!(d2 >= lo2 && d2 <= hi2)) continue;
-      const e = this.#cells.get(key(Math.floor(x / cell), Math.floor(y / cell)));
+      const e = this.#cells.get(groundCellKey(Math.floor(x / cell), Math.floor(y / cell)));
       if (!e || e.n < minObservations) continue;
       found.push({ cell: i, roughness: e.sumWR / e.sumW, confidence: e.sumW / e.n });
     }
@@ -128,14 +126,4 @@ export class NearViewMap {
     const oldest = stamp - this.settings.horizon;
     for (const [k, e] of this.#cells) if (e.stamp < oldest) this.#cells.delete(k);
   }
-}
-
-/** The log10(energy) that calibrateLogEnergy maps to `roughness` with bounds lo..hi (NaN: no bounds). */
-export function logEnergyForRoughness(roughness: number, lo: number, hi: number): number {
-  if (!(hi > lo) || !Number.isFinite(roughness)) return Number.NaN;
-  const m = CALIBRATION_TAIL;
-  const slope = (1 - 2 * m) / m;
-  const y = Math.min(1 - 1e-6, Math.max(1e-6, roughness));
-  const x = y < m ? (1 - m / y) / slope : y > 1 - m ? 1 + (m / (1 - y) - 1) / slope : (y - m) / (1 - 2 * m);
-  return lo + x * (hi - lo);
 }

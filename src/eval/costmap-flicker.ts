@@ -9,6 +9,7 @@
 // in view in both with the same true terrain type and a known value (≠ −1) in both snapshots.
 // flicker = Σ|Δvalue| / ΣΔt, in cost points (0..100) per second.
 
+import { groundCellKey } from "../core/geometry.ts";
 import type { Costmap } from "../core/types.ts";
 
 /** Frames further apart than this do not form a pair (the cell did not stay in view). */
@@ -23,8 +24,6 @@ export interface InViewCells {
 }
 
 const CONFLICT = -2;
-// Global cell index → one number (±2^20 cells each way covers any run).
-const key = (ix: number, iy: number) => (ix + 1048576) * 2097152 + (iy + 1048576);
 
 export class FlickerMeter {
   #prev = new Map<number, { type: number; value: number }>();
@@ -55,7 +54,7 @@ export class FlickerMeter {
       if (lx < 0 || ly < 0 || lx >= costmap.width || ly >= costmap.height) continue;
       const value = costmap.data[ly * costmap.width + lx]!;
       if (value < 0) continue;
-      const k = key(ix, iy);
+      const k = groundCellKey(ix, iy);
       const seen = cur.get(k);
       // Two ground points of different terrain in one cell: the cell's ground is not one type.
       if (seen) {

@@ -3,7 +3,8 @@
 // rows the learner takes: one (feature vector, target, coverage weight) per covered feature cell.
 // Also the sensor-fault diagnostics the graph reports (camera gaps, odometry jumps).
 
-import { logEnergyForRoughness, NearViewMap, type TaughtCell } from "../../core/near-view-teacher.ts";
+import { logEnergyForRoughness } from "../../core/label-calibration.ts";
+import { NearViewMap, type TaughtCell } from "../../core/near-view-teacher.ts";
 import { SelfSupervisor } from "../../core/self-supervisor.ts";
 import type { OdomSample, RoughnessLabel, Stamp } from "../../core/types.ts";
 import type { FeatureMap } from "../../learning/backbone.ts";
