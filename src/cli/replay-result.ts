@@ -15,14 +15,9 @@ export interface ReplayResult {
   samples: number;
   trainSteps: number;
   backend: string;
-  eval?: {
-    spearman: number;
-    mae: number;
-    auroc: number;
-    confidenceAuroc: number;
-    cells: number;
-    window: { start: number; end: number };
-    baseline: { spearman: number; mae: number; auroc: number };
+  /** The final-window figures of the evaluation (the baseline without its cell count). */
+  eval?: Pick<EvalSummary, "spearman" | "mae" | "auroc" | "confidenceAuroc" | "cells" | "window"> & {
+    baseline: Pick<EvalSummary["baseline"], "spearman" | "mae" | "auroc">;
     knowledge?: EvalSummary["knowledge"];
     stability?: EvalSummary["stability"];
   };
