@@ -19,8 +19,9 @@
 // prediction per metre of distance. `--train-within M` teaches only cells nearer than M m (tested at
 // every distance): whether what the head learns from near views carries to far ones.
 //
-// Run: node --import tsx bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--every 3] [--test 60]
-//      [--train-within M] [--json]
+// Run: node --import tsx bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX]
+//      [--every 3] [--test 60] [--train-within M] [--json]
+// --input-width: the width frames are resized to before the backbone (default learner.input_width).
 
 import { parseArgs } from "node:util";
 import { PrequentialEvaluator } from "../src/eval/evaluator.ts";
@@ -37,6 +38,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     backbone: { type: "string", default: "" },
+    "input-width": { type: "string", default: "" },
     every: { type: "string", default: "3" },
     "train-within": { type: "string", default: "8" },
     test: { type: "string", default: "60" },
@@ -46,7 +48,7 @@ const { values, positionals } = parseArgs({
 });
 if (values.help || positionals.length !== 1) {
   console.error(
-    "usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--every 3] [--test 60] [--train-within M] [--json]",
+    "usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX] [--every 3] [--test 60] [--train-within M] [--json]",
   );
   process.exit(values.help ? 0 : 2);
 }
@@ -54,11 +56,18 @@ const bagPath = positionals[0]!;
 const every = Number(values.every);
 const testSeconds = Number(values.test);
 const trainWithin = Number(values["train-within"]);
+const inputWidth = values["input-width"] ? Number(values["input-width"]) : null;
+if (inputWidth !== null && !(Number.isInteger(inputWidth) && inputWidth > 0))
+  throw new Error(`--input-width must be a positive whole number of pixels, got ${values["input-width"]}`);
 if (!(trainWithin > 0))
   throw new Error(`--train-within must be a positive distance, got ${values["train-within"]}`);
 
 const cfg = defaultConfig();
-const learnerCfg = { ...cfg.learner, backbone: values.backbone ?? "" };
+const learnerCfg = {
+  ...cfg.learner,
+  backbone: values.backbone ?? "",
+  ...(inputWidth !== null ? { input_width: inputWidth } : {}),
+};
 const backbone = await Backbone.load(resolveBackbonePath(learnerCfg.backbone), {
   intraOpThreads: 1,
   inputWidth: learnerCfg.input_width,
