@@ -57,16 +57,16 @@ const every = Number(values.every);
 const testSeconds = Number(values.test);
 const trainWithin = Number(values["train-within"]);
 const inputWidth = values["input-width"] ? Number(values["input-width"]) : null;
-if (inputWidth !== null && !(Number.isInteger(inputWidth) && inputWidth > 0))
-  throw new Error(`--input-width must be a positive whole number of pixels, got ${values["input-width"]}`);
 if (!(trainWithin > 0))
   throw new Error(`--train-within must be a positive distance, got ${values["train-within"]}`);
+if (inputWidth !== null && !(Number.isInteger(inputWidth) && inputWidth > 0))
+  throw new Error(`--input-width must be a positive whole number of pixels, got ${values["input-width"]}`);
 
 const cfg = defaultConfig();
 const learnerCfg = {
   ...cfg.learner,
   backbone: values.backbone ?? "",
-  ...(inputWidth !== null ? { input_width: inputWidth } : {}),
+  input_width: inputWidth ?? cfg.learner.input_width,
 };
 const backbone = await Backbone.load(resolveBackbonePath(learnerCfg.backbone), {
   intraOpThreads: 1,
