@@ -20,8 +20,9 @@
 // every distance): whether what the head learns from near views carries to far ones.
 //
 // Run: node --import tsx bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX]
-//      [--every 3] [--test 60] [--train-within M] [--json]
+//      [--every 3] [--test 60] [--train-within M] [--row-normalise full|shift] [--json]
 // --input-width: the width frames are resized to before the backbone (default learner.input_width).
+// --row-normalise: features standardised per image row before the head (see normaliseRows).
 
 import { parseArgs } from "node:util";
 import { PrequentialEvaluator } from "../src/eval/evaluator.ts";
@@ -41,6 +42,7 @@ const { values, positionals } = parseArgs({
     "input-width": { type: "string", default: "" },
     every: { type: "string", default: "3" },
     "train-within": { type: "string", default: "8" },
+    "row-normalise": { type: "string", default: "" },
     test: { type: "string", default: "60" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -48,7 +50,7 @@ const { values, positionals } = parseArgs({
 });
 if (values.help || positionals.length !== 1) {
   console.error(
-    "usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX] [--every 3] [--test 60] [--train-within M] [--json]",
+    "usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX] [--every 3] [--test 60] [--train-within M] [--row-normalise full|shift] [--json]",
   );
   process.exit(values.help ? 0 : 2);
 }
@@ -59,6 +61,9 @@ const trainWithin = Number(values["train-within"]);
 const inputWidth = values["input-width"] ? Number(values["input-width"]) : null;
 if (!(trainWithin > 0))
   throw new Error(`--train-within must be a positive distance, got ${values["train-within"]}`);
+const rowNormalise = values["row-normalise"];
+if (rowNormalise && rowNormalise !== "full" && rowNormalise !== "shift")
+  throw new Error(`--row-normalise must be full or shift, got ${rowNormalise}`);
 if (inputWidth !== null && !(Number.isInteger(inputWidth) && inputWidth > 0))
   throw new Error(`--input-width must be a positive whole number of pixels, got ${values["input-width"]}`);
 
@@ -159,6 +164,34 @@ function ridgePredict(x: Float32Array, count: number): Float64Array {
   }
   return out;
 }
+// --row-normalise: each feature row's channels standardised by that image row's running mean and
+// standard deviation over every 1–8 m cell of the frames seen so far (labels not needed); "shift"
+// subtracts the row mean only. A row is left as it is until it has 50 cells.
+const rowStats = new Map<number, { n: number; mean: Float64Array; m2: Float64Array }>();
+function normaliseRows(x: Float32Array, rows: number, cols: number, range: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const st = rowStats.get(r) ?? { n: 0, mean: new Float64Array(C), m2: new Float64Array(C) };
+    rowStats.set(r, st);
+    for (let c = 0; c < cols; c++) {
+      const k = r * cols + c;
+      if (!(range[k]! >= 1 && range[k]! <= 8)) continue;
+      st.n++;
+      const inv = 1 / st.n;
+      for (let a = 0; a < C; a++) {
+        const d = x[k * C + a]! - st.mean[a]!;
+        st.mean[a]! += d * inv;
+        // Population variance, Welford's recursion in that form.
+        st.m2[a] = (1 - inv) * (st.m2[a]! + inv * d * d);
+      }
+    }
+    if (st.n < 50) continue;
+    for (let k = r * cols; k < (r + 1) * cols; k++)
+      for (let a = 0; a < C; a++) {
+        const sd = rowNormalise === "shift" ? 1 : Math.sqrt(st.m2[a]!) + 1e-6;
+        x[k * C + a] = (x[k * C + a]! - st.mean[a]!) / sd;
+      }
+  }
+}
 let trainCells = 0;
 let trainFrames = 0;
 const started = performance.now();
@@ -179,6 +212,7 @@ try {
       const truth = evaluator.truthFor(img.stamp, { ...grid, frameId: img.frameId });
       if (!truth) continue;
       const map = headFeatures(await backbone.extract(img), context);
+      if (rowNormalise) normaliseRows(map.data, grid.rows, grid.cols, truth.range);
       const cells: number[] = [];
       for (let k = 0; k < grid.rows * grid.cols; k++) {
         const r = truth.range[k]!;
@@ -238,6 +272,7 @@ const result = {
   ),
   probeSpearman: spearman(test.probe, test.truth),
   trainWithin,
+  rowNormalise: rowNormalise || null,
   byDistance: byDistance(),
   probeMae: mae(test.probe, test.truth),
   wallSeconds: (performance.now() - started) / 1000,
