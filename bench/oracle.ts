@@ -167,10 +167,10 @@ function ridgePredict(x: Float32Array, count: number): Float64Array {
 // --row-normalise: each feature row's channels standardised by that image row's running mean and
 // standard deviation over every 1–8 m cell of the frames seen so far (labels not needed); "shift"
 // subtracts the row mean only. A row is left as it is until it has 50 cells.
-const rowStats = new Map<number, { n: number; mean: Float64Array; m2: Float64Array }>();
+const rowStats = new Map<number, { n: number; mean: Float64Array; variance: Float64Array }>();
 function normaliseRows(x: Float32Array, rows: number, cols: number, range: Float32Array): void {
   for (let r = 0; r < rows; r++) {
-    const st = rowStats.get(r) ?? { n: 0, mean: new Float64Array(C), m2: new Float64Array(C) };
+    const st = rowStats.get(r) ?? { n: 0, mean: new Float64Array(C), variance: new Float64Array(C) };
     rowStats.set(r, st);
     for (let c = 0; c < cols; c++) {
       const k = r * cols + c;
@@ -180,14 +180,14 @@ function normaliseRows(x: Float32Array, rows: number, cols: number, range: Float
       for (let a = 0; a < C; a++) {
         const d = x[k * C + a]! - st.mean[a]!;
         st.mean[a]! += d * inv;
-        // Population variance, Welford's recursion in that form.
-        st.m2[a] = (1 - inv) * (st.m2[a]! + inv * d * d);
+        // Running population variance (Welford's recursion, divided through by n).
+        st.variance[a] = (1 - inv) * (st.variance[a]! + inv * d * d);
       }
     }
     if (st.n < 50) continue;
     for (let k = r * cols; k < (r + 1) * cols; k++)
       for (let a = 0; a < C; a++) {
-        const sd = rowNormalise === "shift" ? 1 : Math.sqrt(st.m2[a]!) + 1e-6;
+        const sd = rowNormalise === "shift" ? 1 : Math.sqrt(st.variance[a]!) + 1e-6;
         x[k * C + a] = (x[k * C + a]! - st.mean[a]!) / sd;
       }
   }
