@@ -13,6 +13,7 @@
 // other pixel, and pooling windows are summed in two stages (see poolTo).
 //
 // Usage: node --import tsx models/build-backbone.ts [--out models/backbone.onnx] [--stride 8] [--levels 3]
+//        [--invariant 0] (the 44 raw channels, oriented Gabor energies and mean luminance included)
 // The output is deterministic: same options → same bytes (a test checks the committed file).
 
 import { writeFileSync } from "node:fs";
@@ -57,6 +58,14 @@ export interface BackboneBuildOptions {
   poolCells: number;
   /** When > 0, every channel is also pooled over this wider window (context), doubling the channels. */
   contextCells: number;
+  /**
+   * Output only what does not change with the robot's heading or the camera's exposure: each scale's
+   * Gabor log energies averaged over orientations and phases, the x/y derivative energies averaged,
+   * mean luminance dropped (21 channels instead of 44). Oriented texture seen from another heading
+   * otherwise reads as other ground, to the head as to the novelty; docs/learning.md has the
+   * measurements.
+   */
+  invariant: boolean;
 }
 
 export const DEFAULT_BUILD_OPTIONS: BackboneBuildOptions = {
@@ -71,6 +80,7 @@ export const DEFAULT_BUILD_OPTIONS: BackboneBuildOptions = {
   logEps: 1e-3,
   poolCells: 4,
   contextCells: 0,
+  invariant: true,
 };
 
 function floatTensor(name: string, dims: number[], values: Float32Array): ITensorProto {
@@ -345,9 +355,22 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
     outputs.push("ctx_mean_colour");
     names.push("mean_L_ctx", "mean_RG_ctx", "mean_BY_ctx");
   }
-  node("Concat", outputs, ["features"], [int("axis", 1)]);
+  let outNames = names;
+  if (opts.invariant) {
+    node("Concat", outputs, ["raw_features"], [int("axis", 1)]);
+    const { groups, groupNames } = invariantGroups(names);
+    const w = new Float32Array(groups.length * names.length);
+    groups.forEach((g, d) => {
+      for (const c of g) w[d * names.length + c] = 1 / g.length;
+    });
+    inits.push(floatTensor("w_invariant", [groups.length, names.length, 1, 1], w));
+    node("Conv", ["raw_features", "w_invariant"], ["features"]);
+    outNames = groupNames;
+  } else {
+    node("Concat", outputs, ["features"], [int("axis", 1)]);
+  }
 
-  const channels = names.length;
+  const channels = outNames.length;
   const metadata: Record<string, string> = {
     stride: String(stride),
     channels: String(channels),
@@ -356,7 +379,7 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
     mean: "0,0,0",
     std: "1,1,1",
     layout: "NCHW",
-    channel_names: names.join(","),
+    channel_names: outNames.join(","),
     generator: "models/build-backbone.ts",
     options: JSON.stringify(opts),
   };
@@ -370,7 +393,36 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
     outputs: [valueInfo("features", [1, channels, "grid_height", "grid_width"])],
     metadata,
   });
-  return { bytes, channels, channelNames: names };
+  return { bytes, channels, channelNames: outNames };
+}
+
+/**
+ * The invariant channels as groups of raw channels (averaged): one per scale for the Gabor energies
+ * of every orientation and phase, one for fine_dx/fine_dy, none for mean_L, the rest as they are.
+ */
+function invariantGroups(names: readonly string[]): { groups: number[][]; groupNames: string[] } {
+  const groups: number[][] = [];
+  const groupNames: string[] = [];
+  const pooled = new Map<string, number[]>();
+  names.forEach((name, c) => {
+    if (name === "mean_L" || name === "mean_L_ctx") return;
+    const gabor = /^gabor\d+[eo]_(s\d+(?:_ctx)?)$/.exec(name);
+    const key = gabor ? `gabor_${gabor[1]}` : name === "fine_dx" || name === "fine_dy" ? "fine_dxy" : null;
+    if (!key) {
+      groups.push([c]);
+      groupNames.push(name);
+      return;
+    }
+    let g = pooled.get(key);
+    if (!g) {
+      g = [];
+      pooled.set(key, g);
+      groups.push(g);
+      groupNames.push(key);
+    }
+    g.push(c);
+  });
+  return { groups, groupNames };
 }
 
 function parseArgs(argv: string[]): { out: string; opts: BackboneBuildOptions } {
@@ -391,9 +443,10 @@ function parseArgs(argv: string[]): { out: string; opts: BackboneBuildOptions } 
     else if (a === "--orientations" && v) opts.orientations = Number(v);
     else if (a === "--pool" && v) opts.poolCells = Number(v);
     else if (a === "--context" && v) opts.contextCells = Number(v);
+    else if (a === "--invariant" && v) opts.invariant = v === "1" || v === "true";
     else
       throw new Error(
-        `unknown argument ${a}; usage: build-backbone.ts [--out FILE] [--stride 8] [--first-level 1] [--levels 3] [--fine 1] [--kernel 7] [--orientations 4] [--pool 2] [--context 0]`,
+        `unknown argument ${a}; usage: build-backbone.ts [--out FILE] [--stride 8] [--first-level 1] [--levels 3] [--fine 1] [--kernel 7] [--orientations 4] [--pool 2] [--context 0] [--invariant 1]`,
       );
     i++;
   }

@@ -23,7 +23,7 @@ import { runExport } from "../src/cli/export.ts";
 import { runReplay } from "../src/cli/replay.ts";
 import type { ImageFrame } from "../src/core/types.ts";
 import { openBag } from "../src/io/bag/index.ts";
-import { Backbone, readOnnxMetadata } from "../src/learning/backbone.ts";
+import { Backbone, defaultBackbonePath, readOnnxMetadata } from "../src/learning/backbone.ts";
 import { OnlineLearner } from "../src/learning/learner.ts";
 import { type Config, configFromObject } from "../src/runtime/config.ts";
 import { headFeatures } from "../src/runtime/features.ts";
@@ -34,6 +34,8 @@ const dir = mkdtempSync(join(tmpdir(), "tl-export-"));
 const bag = join(dir, "world.mcap");
 const ckpt = join(dir, "ckpt");
 const quiet = () => {};
+// The head's input with the bundled backbone: its channels, their 3×3 means and the image row.
+const HEAD_INPUTS = 2 * Number(readOnnxMetadata(defaultBackbonePath()).channels) + 1;
 
 /** Pipeline predictions on the bag's frames with the checkpoint's weights, nothing after the head. */
 interface Frame {
@@ -106,7 +108,7 @@ beforeAll(async () => {
 
   // The pipeline itself on the bag's frames with the checkpoint's weights (every 5th frame kept).
   const config = predictionConfig();
-  const learner = await learnerFrom(ckpt, config, 89);
+  const learner = await learnerFrom(ckpt, config, HEAD_INPUTS);
   const pipeline = await createPipeline(config, { mode: "replay", learner, warn: quiet });
   let n = 0;
   const sub = pipeline.events$.subscribe((e) => {
@@ -213,7 +215,7 @@ describe("export of a replay's checkpoint", () => {
     expect(r.ops.includes("Resize")).toBe(width === 400);
     const config = configFromObject({});
     const backbone = await Backbone.fromConfig(config.learner, { warn: quiet });
-    const learner = await learnerFrom(ckpt, config, 89);
+    const learner = await learnerFrom(ckpt, config, HEAD_INPUTS);
     const images = frames.slice(0, 8).map((f) => scaled(f.image, width, height));
     const got = await ortRun(out, images);
     let dr = 0;

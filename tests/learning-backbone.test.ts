@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildBackbone } from "../models/build-backbone.ts";
+import { buildBackbone, DEFAULT_BUILD_OPTIONS } from "../models/build-backbone.ts";
 import { FootprintProjector } from "../src/core/association.ts";
 import { cameraModelFromFov, mountedOpticalMat34, pixelRay } from "../src/core/camera.ts";
 import { mat34, mat34Invert } from "../src/core/geometry.ts";
@@ -21,8 +21,9 @@ import { defaultConfig } from "../src/runtime/config.ts";
 import { distance, meanFeature, type TextureSpec, textureImage } from "./learning-textures.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "tl-backbone-"));
-// mean colour, log std, 5 fine energies, then 9 Gabor/LoG + 2 chroma LoG at 1/2, 1/4 and 1/8 resolution.
-const CHANNELS = 3 + 3 + 5 + 3 * 11;
+// Two colour-opponent means, 3 log stds, 4 fine energies (x/y derivatives averaged), then per octave
+// (1/2, 1/4, 1/8) the Gabor energy averaged over orientations and phases, luminance LoG and 2 chroma LoG.
+const CHANNELS = 2 + 3 + 4 + 3 * 4;
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("bundled backbone model", () => {
@@ -41,19 +42,21 @@ describe("bundled backbone model", () => {
     expect(meta.stride).toBe("8");
     expect(Number(meta.channels)).toBe(CHANNELS);
     expect(meta.channel_names?.split(",")).toHaveLength(CHANNELS);
-    expect(meta.channel_names?.split(",").slice(0, 12)).toEqual([
-      "mean_L",
+    expect(meta.channel_names?.split(",").slice(0, 14)).toEqual([
       "mean_RG",
       "mean_BY",
       "logstd_L",
       "logstd_RG",
       "logstd_BY",
       "fine_lap",
-      "fine_dx",
-      "fine_dy",
+      "fine_dxy",
       "fine_lap_RG",
       "fine_lap_BY",
-      "gabor0e_s1",
+      "gabor_s1",
+      "log_L_s1",
+      "log_RG_s1",
+      "log_BY_s1",
+      "gabor_s2",
     ]);
     expect(meta.mean).toBe("0,0,0");
   });
@@ -107,16 +110,14 @@ describe("Backbone (onnxruntime)", () => {
     const greenA = await feat(green, 6);
     const same = Math.max(distance(fineA, fineB), distance(redA, redB));
     expect(distance(fineA, coarseA)).toBeGreaterThan(4 * same);
-    // Colour lives in the 3 mean-colour channels (the noise here is grey): compare those.
-    const colour = (f: Float64Array) => f.subarray(0, 3);
+    // Colour lives in the 2 colour-opponent means (the noise here is grey): compare those.
+    const colour = (f: Float64Array) => f.subarray(0, 2);
     const sameColour = Math.max(distance(colour(fineA), colour(fineB)), distance(colour(redA), colour(redB)));
     expect(distance(colour(redA), colour(greenA))).toBeGreaterThan(20 * sameColour);
     expect(distance(redA, greenA)).toBeGreaterThan(2 * same);
-    // Same mean colour: the difference is texture, not brightness.
-    expect(Math.abs((fineA[0] as number) - (coarseA[0] as number))).toBeLessThan(0.02);
     // Colour-opponent means: red has R > G, green has G > R.
-    expect(redA[1] as number).toBeGreaterThan(0.1);
-    expect(greenA[1] as number).toBeLessThan(-0.1);
+    expect(redA[0] as number).toBeGreaterThan(0.1);
+    expect(greenA[0] as number).toBeLessThan(-0.1);
   });
 
   it("is deterministic, writes into a caller's buffer, and expands mono8", async () => {
@@ -132,8 +133,9 @@ describe("Backbone (onnxruntime)", () => {
     // Grey image: zero red–green / blue–yellow everywhere, luminance texture identical to the rgb one.
     const C = CHANNELS;
     for (let i = 0; i < m.rows * m.cols; i++) {
+      expect(Math.abs(m.data[i * C] as number)).toBeLessThan(1e-6);
       expect(Math.abs(m.data[i * C + 1] as number)).toBeLessThan(1e-6);
-      expect(m.data[i * C + 6]).toBeCloseTo(a.data[i * C + 6] as number, 5);
+      expect(m.data[i * C + 5]).toBeCloseTo(a.data[i * C + 5] as number, 5);
     }
     await expect(bb.extract({ ...img, width: 4, height: 4, data: new Uint8Array(48) })).rejects.toThrow(
       /smaller than one 8px/,
@@ -183,6 +185,72 @@ describe("Backbone (onnxruntime)", () => {
       expect(warnings.join("\n")).toMatch(/cuda unavailable.*falling back to cpu/);
     await b.close();
     await expect(Backbone.load(join(tmp, "missing.onnx"))).rejects.toThrow(/not found: .*missing\.onnx/);
+  });
+});
+
+describe("heading-invariant channels (the bundled bank) against the raw bank", () => {
+  let raw: Backbone;
+  let inv: Backbone;
+  let rawNames: string[];
+  beforeAll(async () => {
+    const built = buildBackbone({ ...DEFAULT_BUILD_OPTIONS, invariant: false });
+    rawNames = built.channelNames;
+    const path = join(tmp, "raw44.onnx");
+    writeFileSync(path, built.bytes);
+    raw = await Backbone.load(path);
+    inv = await Backbone.load(defaultBackbonePath());
+  });
+  afterAll(async () => {
+    await raw.close();
+    await inv.close();
+  });
+
+  /** The square image mirrored about its diagonal: oriented texture turned by 90°. */
+  const transpose = (img: ImageFrame): ImageFrame => {
+    const n = img.width;
+    const data = new Uint8Array(img.data.length);
+    for (let y = 0; y < n; y++)
+      for (let x = 0; x < n; x++)
+        data.set(img.data.subarray((y * n + x) * 3, (y * n + x) * 3 + 3), (x * n + y) * 3);
+    return { ...img, data };
+  };
+
+  it("are the raw bank's channels averaged per orientation group, mean luminance dropped", async () => {
+    expect(rawNames).toHaveLength(44);
+    const img = textureImage({ rgb: [120, 100, 80], grain: 3, contrast: 40, stripes: 9 }, 96, 64, 4);
+    const r = await raw.extract(img);
+    const v = await inv.extract(img);
+    const names = readOnnxMetadata(defaultBackbonePath()).channel_names!.split(",");
+    const members = (name: string) =>
+      name === "fine_dxy"
+        ? ["fine_dx", "fine_dy"]
+        : name.startsWith("gabor_")
+          ? rawNames.filter((n) => n.startsWith("gabor") && n.endsWith(`_${name.slice(6)}`))
+          : [name];
+    expect(members("gabor_s2")).toHaveLength(8);
+    for (let i = 0; i < v.rows * v.cols; i++)
+      names.forEach((name, d) => {
+        const idx = members(name).map((n) => rawNames.indexOf(n));
+        const mean = idx.reduce((s, c) => s + (r.data[i * 44 + c] as number), 0) / idx.length;
+        expect(v.data[i * CHANNELS + d]).toBeCloseTo(mean, 4);
+      });
+    expect(names).not.toContain("mean_L");
+  });
+
+  it("read stripes turned by 90° as the same ground, where the raw channels do not", async () => {
+    const spec: TextureSpec = { rgb: [110, 110, 100], grain: 2, contrast: 40, stripes: 7 };
+    const across = textureImage(spec, 240, 240, 11);
+    const along = transpose(across);
+    const noise = textureImage({ ...spec, stripes: undefined }, 240, 240, 12);
+    const mean = async (bb: Backbone, img: ImageFrame) => {
+      const f = await bb.extract(img);
+      return meanFeature(f.data, f.channels);
+    };
+    const rawTurn = distance(await mean(raw, across), await mean(raw, along));
+    const invTurn = distance(await mean(inv, across), await mean(inv, along));
+    const invTexture = distance(await mean(inv, across), await mean(inv, noise));
+    expect(invTurn).toBeLessThan(0.1 * rawTurn);
+    expect(invTexture).toBeGreaterThan(5 * invTurn);
   });
 });
 

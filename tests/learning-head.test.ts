@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { buildBackbone, DEFAULT_BUILD_OPTIONS } from "../models/build-backbone.ts";
 import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
 import { OnlineLearner, TrainingClock } from "../src/learning/learner.ts";
 import { applyMetric, KnnNovelty, localMetric } from "../src/learning/novelty.ts";
@@ -718,9 +719,9 @@ describe("KnnNovelty, local metric", () => {
 });
 
 describe("novelty features", () => {
-  it("pools the bundled backbone's Gabor orientations and x/y energies and drops mean luminance", () => {
-    const names = backboneChannelNames(defaultBackbonePath()) as string[];
-    expect(names).toHaveLength(bb.channels);
+  it("pools a raw filter bank's Gabor orientations and x/y energies and drops mean luminance", () => {
+    // The 44-channel bank (--invariant 0); the bundled one already outputs the pooled channels.
+    const names = buildBackbone({ ...DEFAULT_BUILD_OPTIONS, invariant: false }).channelNames;
     const C = names.length;
     const p = invariantProjection(names, 2 * C + 1);
     if (!p) throw new Error("no projection for the bundled backbone");
@@ -749,6 +750,14 @@ describe("novelty features", () => {
     const px = proj(x);
     const py = proj(y);
     for (const [d, v] of px.entries()) expect(py[d]).toBeCloseTo(v, 5);
+    // The bundled bank's channels are invariant already: every one passes, none is mixed.
+    const bundled = backboneChannelNames(defaultBackbonePath()) as string[];
+    expect(bundled).toHaveLength(bb.channels);
+    const q = invariantProjection(bundled, 2 * bundled.length + 1);
+    if (!q) throw new Error("no projection for the bundled backbone");
+    expect(q.dims).toBe(2 * bundled.length + 1);
+    for (let c = 0; c < q.dims; c++)
+      for (let d = 0; d < q.dims; d++) expect(q.matrix[c * q.dims + d]).toBe(c === d ? 1 : 0);
     // A layout the names do not describe gets none.
     expect(invariantProjection(names, C + 3)).toBeNull();
     expect(invariantProjection(null, 2 * C + 1)).toBeNull();

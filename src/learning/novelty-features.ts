@@ -1,10 +1,11 @@
 // Which features the kNN novelty compares (learner.novelty_features). "invariant" maps the head's
 // input onto features that do not change with the two nuisances the robot brings itself: its heading
 // and the camera's exposure. Driven ground seen again from another heading or under another
-// exposure must not look new, and in the simulated worlds it did: the default backbone's Gabor
-// energies come in four orientations, so oriented texture (sand ripples, grass blades) seen from
-// another heading moved as far from its own earlier samples as never-driven rubble was from driven
-// cobbles, and mean luminance follows exposure. The roughness head still sees every channel.
+// exposure must not look new, and in the simulated worlds it did: a filter bank's Gabor energies
+// come in four orientations, so oriented texture (sand ripples, grass blades) seen from another
+// heading moved as far from its own earlier samples as never-driven rubble was from driven cobbles,
+// and mean luminance follows exposure. The bundled bank now outputs only invariant channels (they
+// pass unchanged here); this still serves banks built with --invariant 0 and other named backbones.
 //
 // From the backbone's channel names (ONNX metadata `channel_names`, written by
 // models/build-backbone.ts): the Gabor energies of one scale ("gabor<angle><e|o>_s<n>") become their
