@@ -19,6 +19,7 @@
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { invariantChannelGroups } from "../src/learning/invariant-channels.ts";
 import {
   attrString,
   encodeModel,
@@ -358,7 +359,7 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
   let outNames = names;
   if (opts.invariant) {
     node("Concat", outputs, ["raw_features"], [int("axis", 1)]);
-    const { groups, groupNames } = invariantGroups(names);
+    const { groups, names: groupNames } = invariantChannelGroups(names);
     const w = new Float32Array(groups.length * names.length);
     groups.forEach((g, d) => {
       for (const c of g) w[d * names.length + c] = 1 / g.length;
@@ -394,35 +395,6 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
     metadata,
   });
   return { bytes, channels, channelNames: outNames };
-}
-
-/**
- * The invariant channels as groups of raw channels (averaged): one per scale for the Gabor energies
- * of every orientation and phase, one for fine_dx/fine_dy, none for mean_L, the rest as they are.
- */
-function invariantGroups(names: readonly string[]): { groups: number[][]; groupNames: string[] } {
-  const groups: number[][] = [];
-  const groupNames: string[] = [];
-  const pooled = new Map<string, number[]>();
-  names.forEach((name, c) => {
-    if (name === "mean_L" || name === "mean_L_ctx") return;
-    const gabor = /^gabor\d+[eo]_(s\d+(?:_ctx)?)$/.exec(name);
-    const key = gabor ? `gabor_${gabor[1]}` : name === "fine_dx" || name === "fine_dy" ? "fine_dxy" : null;
-    if (!key) {
-      groups.push([c]);
-      groupNames.push(name);
-      return;
-    }
-    let g = pooled.get(key);
-    if (!g) {
-      g = [];
-      pooled.set(key, g);
-      groups.push(g);
-      groupNames.push(key);
-    }
-    g.push(c);
-  });
-  return { groups, groupNames };
 }
 
 function parseArgs(argv: string[]): { out: string; opts: BackboneBuildOptions } {

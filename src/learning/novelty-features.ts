@@ -15,6 +15,7 @@
 // row passes. A backbone without names, or a layout that does not fit them, gets no projection.
 
 import { readOnnxMetadata } from "./backbone.ts";
+import { invariantChannelGroups } from "./invariant-channels.ts";
 
 /**
  * channel_names from an ONNX model's metadata, or null when absent or unreadable. Read the way the
@@ -31,29 +32,6 @@ export function backboneChannelNames(path: string): string[] | null {
   }
 }
 
-/** Output groups (input channel indices summed, scaled to unit norm) for one block of names. */
-function groups(names: readonly string[]): number[][] {
-  const out: number[][] = [];
-  const pooled = new Map<string, number[]>();
-  names.forEach((name, c) => {
-    const gabor = /^gabor\d+[eo]_(s\d+)$/.exec(name);
-    const key = gabor ? `gabor_${gabor[1]}` : name === "fine_dx" || name === "fine_dy" ? "fine_dxy" : null;
-    if (name === "mean_L") return;
-    if (!key) {
-      out.push([c]);
-      return;
-    }
-    let g = pooled.get(key);
-    if (!g) {
-      g = [];
-      pooled.set(key, g);
-      out.push(g);
-    }
-    g.push(c);
-  });
-  return out;
-}
-
 /**
  * The projection (row-major headChannels×dims) onto heading- and exposure-invariant features, or
  * null when `names` does not describe the head's input (see the file comment).
@@ -66,7 +44,7 @@ export function invariantProjection(
   const C = names.length;
   const blocks = headChannels === C ? [0] : headChannels === 2 * C + 1 ? [0, C] : null;
   if (!blocks) return null;
-  const g = groups(names);
+  const g = invariantChannelGroups(names).groups;
   const cols: number[][] = [];
   for (const offset of blocks) for (const group of g) cols.push(group.map((c) => c + offset));
   if (headChannels === 2 * C + 1) cols.push([2 * C]);
