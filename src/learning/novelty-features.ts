@@ -4,7 +4,7 @@
 // exposure must not look new, and in the simulated worlds it did: a filter bank's Gabor energies
 // come in four orientations, so oriented texture (sand ripples, grass blades) seen from another
 // heading moved as far from its own earlier samples as never-driven rubble was from driven cobbles,
-// and mean luminance follows exposure. The bundled bank now outputs only invariant channels (they
+// and mean luminance follows exposure. The bundled bank outputs only invariant channels (they
 // pass unchanged here); this still serves banks built with --invariant 0 and other named backbones.
 //
 // From the backbone's channel names (ONNX metadata `channel_names`, written by
