@@ -724,7 +724,7 @@ describe("novelty features", () => {
     const names = buildBackbone({ ...DEFAULT_BUILD_OPTIONS, invariant: false }).channelNames;
     const C = names.length;
     const p = invariantProjection(names, 2 * C + 1);
-    if (!p) throw new Error("no projection for the bundled backbone");
+    if (!p) throw new Error("no projection for the 44-channel bank");
     const gabors = names.filter((n) => /^gabor\d+[eo]_s\d+$/.test(n)).length;
     const scales = new Set(names.filter((n) => n.startsWith("gabor")).map((n) => n.split("_")[1])).size;
     // Per half: mean_L dropped, each scale's Gabors -> 1, fine_dx + fine_dy -> 1; plus the row.
