@@ -52,6 +52,10 @@ const names = readOnnxMetadata(modelPath).channel_names?.split(",");
 const backbone = await Backbone.load(modelPath, { intraOpThreads: 1 });
 const C = backbone.channels;
 if (names?.length !== C) throw new Error(`${modelPath}: no channel_names for its ${C} channels`);
+if (values.luminance && !names.includes("mean_L")) {
+  console.error(`${modelPath} has no mean_L channel: --luminance needs a bank built with --invariant 0`);
+  process.exit(2);
+}
 
 /** Lower-half cells of every Nth frame, keyed by stamp (ms). */
 async function ground(path: string): Promise<Map<number, Float32Array>> {
@@ -71,16 +75,24 @@ async function ground(path: string): Promise<Map<number, Float32Array>> {
   return out;
 }
 
-const raw = await ground(rawPath);
-const jpeg = await ground(jpegPath);
-await backbone.close();
+let raw: Map<number, Float32Array>;
+let jpeg: Map<number, Float32Array>;
+try {
+  raw = await ground(rawPath);
+  jpeg = await ground(jpegPath);
+} catch (err) {
+  console.error(`jpeg-channels: ${(err as Error).message}`);
+  process.exit(1);
+} finally {
+  await backbone.close();
+}
 
 const sum = new Float64Array(C);
 const sumSq = new Float64Array(C);
 const absDiff = new Float64Array(C);
 const shift = new Float64Array(C);
 const L = names.indexOf("mean_L");
-const withL = values.luminance && L >= 0;
+const withL = values.luminance;
 const sumXL = new Float64Array(C);
 let n = 0;
 let frames = 0;
