@@ -13,6 +13,7 @@
 // world and seed. Results: docs/learning.md, "What JPEG frames take from the colour channels".
 
 import { parseArgs } from "node:util";
+import { pearson } from "../src/eval/metrics.ts";
 import { openBag } from "../src/io/bag/index.ts";
 import { compressedFromRos, imageFromRos } from "../src/io/ros/convert.ts";
 import { decodeCompressed } from "../src/io/ros/decode-image.ts";
@@ -93,7 +94,8 @@ const absDiff = new Float64Array(C);
 const shift = new Float64Array(C);
 const L = names.indexOf("mean_L");
 const withL = values.luminance;
-const sumXL = new Float64Array(C);
+/** Raw cell values per channel, for the correlations with mean_L. */
+const columns: number[][] = withL ? names.map(() => []) : [];
 let n = 0;
 let frames = 0;
 for (const [stamp, a] of raw) {
@@ -108,7 +110,7 @@ for (const [stamp, a] of raw) {
       sumSq[k] = sumSq[k]! + x * x;
       absDiff[k] = absDiff[k]! + Math.abs(d);
       shift[k] = shift[k]! + d;
-      if (withL) sumXL[k] = sumXL[k]! + x * a[o + L]!;
+      if (withL) columns[k]!.push(x);
     }
   }
 }
@@ -126,11 +128,7 @@ const rows = names.map((name, k) => {
     shiftSd: shift[k]! / n / sd,
     absDiffSd: absDiff[k]! / n / sd,
   };
-  if (withL) {
-    const mL = sum[L]! / n;
-    const sdL = Math.sqrt(sumSq[L]! / n - mL * mL);
-    row.rWithMeanL = (sumXL[k]! / n - mean * mL) / (sd * sdL);
-  }
+  if (withL) row.rWithMeanL = pearson(columns[k]!, columns[L]!);
   return row;
 });
 
