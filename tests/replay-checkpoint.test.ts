@@ -1,5 +1,5 @@
 // `replay --checkpoint`: a trained model replayed from its checkpoint, learning on or off, and the
-// ground-truth outputs diagnostic behind bench/flicker-sources.ts. A real simulator bag, real
+// ground-truth outputs diagnostic behind bench/flicker-sources.ts, and the ground-truth labels one. A real simulator bag, real
 // replays through the pipeline.
 
 import { execFile } from "node:child_process";
@@ -74,6 +74,46 @@ describe("replay from a checkpoint", () => {
     expect(f(model)).toBeGreaterThan(0);
     expect(f(truth)).toBeLessThan(0.5 * f(model));
   }, 120_000);
+
+  it("labels from the ground truth (a diagnostic): the same steps, labelled with the true roughness", async () => {
+    // Fixed bounds matching truthLabelEnergy's 10^(2·r − 1.2): a label is then 0.05 + 0.9·r exactly
+    // (r: the step's mean true roughness), with no percentile drift in between.
+    const truth = await runReplay({
+      bag,
+      config: configFromObject({ labeler: { calibration: { mode: "fixed", low: -1.2, high: 0.8 } } }),
+      evaluate: true,
+      truthLabels: true,
+      reportDir: join(dir, "truth-labels"),
+      knowledgeProbe: false,
+      warn: quiet,
+    });
+    const vib = learning.evalDetails!.labels;
+    const tl = truth.evalDetails!.labels;
+    // The labeller cuts the same steps; only their energy comes from the truth.
+    expect(tl.count).toBe(vib.count);
+    expect(tl.count).toBeGreaterThan(50);
+    for (const t of tl.byTerrain.filter((b) => b.count >= 5))
+      expect(Math.abs(t.mean - (0.05 + 0.9 * t.truth)), t.name).toBeLessThan(0.03);
+    expect(tl.spearman).toBeGreaterThan(0.95);
+    expect(tl.spearman).toBeGreaterThan(vib.spearman);
+    expect(truth.evalDetails!.warnings.join(" ")).not.toContain("truth labels");
+    // Taught differently, the learner predicts differently.
+    expect(truth.eval!.spearman).not.toBe(learning.eval!.spearman);
+  }, 120_000);
+
+  it("the command: --truth-labels needs --eval", async () => {
+    const err = (await run(process.execPath, [
+      "bin/terrain-learner.js",
+      "replay",
+      bag,
+      "--truth-labels",
+    ]).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    )) as { code: number; stderr: string };
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain("--truth-labels needs --eval");
+  }, 60_000);
 
   it("the command: a missing or empty folder is one clear error, and the checkpoint is never written over", async () => {
     const cli = (...args: string[]) =>

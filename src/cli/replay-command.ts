@@ -28,6 +28,10 @@ export function register(program: Command): void {
     .argument("<bag>", "bag file or rosbag2 folder")
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--eval", "score predictions against simulator ground truth (prequential) and write a report")
+    .option(
+      "--truth-labels",
+      "with --eval, a diagnostic: label from the simulator's true roughness under the robot instead of the vibration (what the labels cost)",
+    )
     .option("--json", "print one JSON object with the results instead of the human summary")
     .option(
       "--record <out.mcap>",
@@ -83,6 +87,7 @@ Examples:
           o: {
             config?: string[];
             eval?: boolean;
+            truthLabels?: boolean;
             json?: boolean;
             record?: string;
             recordOutputsOnly?: boolean;
@@ -104,6 +109,8 @@ Examples:
           if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
           if (o.checkpoint !== undefined && !existsSync(o.checkpoint))
             throw new UserError(`--checkpoint ${o.checkpoint}: no such folder`);
+          if (o.truthLabels && !o.eval)
+            throw new UserError("--truth-labels needs --eval (the truth is in the simulator bag)");
           if (o.recordOutputsOnly && !o.record) throw new UserError("--record-outputs-only needs --record");
           const liveLikeSeed = o.liveLike === undefined ? undefined : Number(o.liveLike);
           if (liveLikeSeed !== undefined && !Number.isSafeInteger(liveLikeSeed))
@@ -131,6 +138,7 @@ Examples:
               bag,
               config,
               evaluate: o.eval ?? false,
+              truthLabels: o.truthLabels,
               record: o.record,
               recordOutputsOnly: o.recordOutputsOnly,
               rate: o.rate,

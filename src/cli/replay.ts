@@ -75,6 +75,8 @@ export interface ReplayRunOptions {
   goal?: number;
   /** With evaluate: outputs from the ground truth, not the model (a diagnostic; EvalOptions.truthOutputs). */
   truthOutputs?: boolean;
+  /** With evaluate: labels from the ground truth, not the vibration (a diagnostic; EvalOptions.truthLabels). */
+  truthLabels?: boolean;
   /** With evaluate: choose and score the knowledge probe set (default true; false: neither). */
   knowledgeProbe?: boolean;
   /** Frame panels in the report (evenly spaced over the bag). */
@@ -155,7 +157,9 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     }
     pipeline = await createPipeline(opts.config, {
       mode: "replay",
-      evaluate: opts.evaluate ? { truthOutputs: opts.truthOutputs ?? false } : false,
+      evaluate: opts.evaluate
+        ? { truthOutputs: opts.truthOutputs ?? false, truthLabels: opts.truthLabels ?? false }
+        : false,
       simMetadata,
       overlay: opts.record !== undefined || opts.liveView !== undefined,
       costmap: true,

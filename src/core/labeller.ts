@@ -38,6 +38,13 @@ import { VerticalAxis } from "./vertical-axis.ts";
 export { CALIBRATION_TAIL, calibrateLogEnergy } from "./label-calibration.ts";
 export type { ImuRejectReason, LabellerSettings, LabellerStats } from "./labeller-types.ts";
 
+/**
+ * Diagnostic only: the energy a step's label gets instead of the measured one (t0, t1: the step;
+ * undefined keeps the measurement). The evaluation uses it to label from the simulator's ground
+ * truth (EvalOptions.truthLabels), to separate what the labels cost from what the learner does.
+ */
+export type LabelEnergyOverride = (t0: number, t1: number, measured: number) => number | undefined;
+
 export class VibrationLabeller {
   private readonly cfg: LabellerSettings;
   private readonly poses: PoseHistory;
@@ -69,11 +76,18 @@ export class VibrationLabeller {
   private readonly energies: LogEnergyPercentiles;
   private lastRate = Number.NaN;
   private readonly counters: LabellerStats;
+  private readonly energyOf: LabelEnergyOverride | undefined;
 
   constructor(
     cfg: LabellerSettings,
     poses: PoseHistory,
-    options: { robotWidth?: number; frameId?: string; capacity?: number; percentileWindow?: number } = {},
+    options: {
+      robotWidth?: number;
+      frameId?: string;
+      capacity?: number;
+      percentileWindow?: number;
+      energyOf?: LabelEnergyOverride;
+    } = {},
   ) {
     if (!(cfg.band_high > cfg.band_low)) {
       throw new Error(`labeller band [${cfg.band_low}, ${cfg.band_high}] Hz is empty`);
@@ -83,6 +97,7 @@ export class VibrationLabeller {
     this.energies = new LogEnergyPercentiles(options.percentileWindow);
     this.halfWidth = (options.robotWidth ?? 0.6) / 2;
     this.frameId = options.frameId ?? "odom";
+    this.energyOf = options.energyOf;
     this.ring = new ImuRing(options.capacity ?? 1 << 16);
     this.segs = new ImuSegments(cfg, this.ring);
     this.up = new VerticalAxis(cfg);
@@ -346,7 +361,8 @@ export class VibrationLabeller {
       skipped.stationary++;
       return;
     }
-    const energy = raw / norm;
+    const measured = raw / norm;
+    const energy = this.energyOf?.(t0, t1, measured) ?? measured;
     // Geometry of the step.
     const poses = this.poses;
     const pa = this.poseA,

@@ -32,7 +32,7 @@ import { type Mat34, mat34, mat34FromTransform, quatConjugate, quatRotate } from
 import { GridGroundProjector } from "./grid-ground-projection.ts";
 import { type KeyframeSettings, KeyframeStore } from "./keyframes.ts";
 import { type AssociationSettings, LabelAssociator, type TrainingSample } from "./label-association.ts";
-import { type LabellerSettings, VibrationLabeller } from "./labeller.ts";
+import { type LabelEnergyOverride, type LabellerSettings, VibrationLabeller } from "./labeller.ts";
 import { emptyPoseAt, PoseHistory } from "./pose-history.ts";
 import { assembleStats, newSupervisorCounters, type SelfSupervisorStats } from "./supervisor-stats.ts";
 import { TfBuffer } from "./tf-buffer.ts";
@@ -50,6 +50,8 @@ export interface SelfSupervisorConfig {
   keyframes: KeyframeSettings;
   labeler: LabellerSettings;
   association: AssociationSettings;
+  /** Diagnostic: label energies from elsewhere (VibrationLabeller's `energyOf`). */
+  labelEnergy?: LabelEnergyOverride;
 }
 
 interface KeyframeRecord<T> {
@@ -86,6 +88,7 @@ export class SelfSupervisor<T> {
     this.labeller = new VibrationLabeller(config.labeler, this.poses, {
       robotWidth: config.association.robot_width,
       frameId: config.frames.odom,
+      energyOf: config.labelEnergy,
     });
     this.keyframes = new KeyframeStore(config.keyframes);
     this.associator = new LabelAssociator(config.association, this.counters.assocSkipped);

@@ -23,6 +23,12 @@ export interface EvalOptions {
    * costmap flicker is then the outputs' own (projection, rasterising, evidence decay).
    */
   truthOutputs: boolean;
+  /**
+   * Diagnostic: each label's energy is made from the true roughness under the robot during its step
+   * (10^(2·r − 1.2), through the labeller's own calibration), not from the vibration. What the learner
+   * still gets wrong is then not the labels' fault. Labels whose step has no truth keep the measurement.
+   */
+  truthLabels: boolean;
 }
 
 export const DEFAULT_EVAL_OPTIONS: EvalOptions = {
@@ -34,6 +40,7 @@ export const DEFAULT_EVAL_OPTIONS: EvalOptions = {
   excludeBoundaries: true,
   baseFrame: "base_link",
   truthOutputs: false,
+  truthLabels: false,
 };
 
 export interface MetricSet {
@@ -46,6 +53,11 @@ export interface MetricSet {
 export interface StabilitySummary {
   /** Lowest trailing prequential ρ at curve points t ≥ `after` s; null when none. */
   minTrailingRho: number | null;
+  /**
+   * The same over ground of types already driven when seen (curve trailingSpearmanDriven): what is
+   * left of the dips without the ground the robot has not felt yet.
+   */
+  minTrailingRhoDriven: number | null;
   after: number;
   /** Mean |Δ cost| per second of costmap cells in view on unchanged ground (costmap-flicker.ts). */
   costmapFlicker: number | null;
@@ -80,6 +92,8 @@ export interface EvalSummary {
     baselineMae: number;
     cells: number;
     trailingSpearman: number;
+    /** The same over cells whose terrain type had been driven (3 labels) when the cell was seen. */
+    trailingSpearmanDriven: number;
     trailingMae: number;
     trailingBaselineSpearman: number;
   }[];

@@ -133,6 +133,34 @@ export class PrequentialEvaluator {
     return this.#drivenByTrajectory;
   }
 
+  /**
+   * The energy a label of the step t0..t1 gets under EvalOptions.truthLabels: 10^(2·r − 1.2), r the
+   * mean true roughness under the robot (true pose) at five instants of the step (the simulator's
+   * vibration spans about the same decades); undefined without truth.
+   */
+  truthLabelEnergy(t0: number, t1: number): number | undefined {
+    const m = this.#roughness;
+    if (!m) return undefined;
+    let sum = 0;
+    let n = 0;
+    for (let k = 0; k < 5; k++) {
+      if (!this.#poses.at(t0 + ((t1 - t0) * k) / 4, this.#worldFromBase)) continue;
+      const i = gridIndex(m, this.#worldFromBase[3]!, this.#worldFromBase[7]!);
+      const v = i >= 0 ? m.values[i]! : -1;
+      if (v < 0) continue;
+      sum += v / 100;
+      n++;
+    }
+    if (n === 0) {
+      this.truthLabelMisses++;
+      return undefined;
+    }
+    return 10 ** ((2 * sum) / n - 1.2);
+  }
+
+  /** Labels that kept their measured energy under truthLabels (no truth for their step). */
+  truthLabelMisses = 0;
+
   /** Terrain type under the robot (true pose) at `stamp`; −1 when unknown. */
   terrainUnderRobot(stamp: number): number {
     const m = this.#terrain;
@@ -213,6 +241,10 @@ export class PrequentialEvaluator {
       warnings.push("no ground truth in this bag (/sim/ground_truth/roughness): nothing scored");
     else if (this.#poses.size === 0)
       warnings.push("no true pose in this bag (/sim/ground_truth/pose): nothing scored");
+    if (this.truthLabelMisses > 0)
+      warnings.push(
+        `truth labels: ${this.truthLabelMisses} labels kept their measured energy (no truth for their step)`,
+      );
     return summarise({
       cells: {
         t: this.#t.view(),

@@ -75,7 +75,7 @@ export class StreamGraph {
     private readonly config: Config,
     private readonly parts: GraphParts,
   ) {
-    const { mode, learner } = parts;
+    const { mode, learner, evaluator } = parts;
     this.#problems = new ProblemLog(this.events$, parts.warn);
     const report = (p: Problem) => this.#problems.report(p);
     this.#clock = new SensorClock(parts.statsEvery);
@@ -83,6 +83,7 @@ export class StreamGraph {
       config,
       learner.channels,
       learner.setLabelCalibration !== undefined,
+      evaluator?.options.truthLabels ? (t0, t1) => evaluator.truthLabelEnergy(t0, t1) : undefined,
     );
     this.#learning = new LearningStage(config, learner, mode, parts.sampleSources, report);
     this.perception = parts.perception(this.#supervision, report);

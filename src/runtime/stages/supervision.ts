@@ -4,6 +4,7 @@
 // Also the sensor-fault diagnostics the graph reports (camera gaps, odometry jumps).
 
 import { logEnergyForRoughness } from "../../core/label-calibration.ts";
+import type { LabelEnergyOverride } from "../../core/labeller.ts";
 import { NearViewMap, type TaughtCell } from "../../core/near-view-teacher.ts";
 import { SelfSupervisor } from "../../core/self-supervisor.ts";
 import type { OdomSample, RoughnessLabel, Stamp } from "../../core/types.ts";
@@ -40,11 +41,13 @@ export class SupervisionStage {
   /**
    * @param channels feature channels per row
    * @param rawTargets rows carry log10(energy) + calibration bounds (the learner maps them)
+   * @param labelEnergy diagnostic: label energies not from the vibration (EvalOptions.truthLabels)
    */
   constructor(
     config: Config,
     private readonly channels: number,
     private readonly rawTargets: boolean,
+    labelEnergy?: LabelEnergyOverride,
   ) {
     this.supervisor = new SelfSupervisor<FeatureMap>({
       frames: config.frames,
@@ -52,6 +55,7 @@ export class SupervisionStage {
       keyframes: config.keyframes,
       labeler: config.labeler,
       association: config.association,
+      labelEnergy,
     } as ConstructorParameters<typeof SelfSupervisor<FeatureMap>>[0]);
     this.#teacherWeight = config.association.near_teacher_weight;
     if (this.#teacherWeight > 0) this.#nearView = new NearViewMap();
