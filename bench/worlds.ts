@@ -2,7 +2,7 @@
 // (docs/results.md): each world/seed is one `demo --world FILE --seed N --json` run in its own Node
 // process (320×240 @ 15 Hz, 200 Hz IMU; bags cached in .cache/). Writes one JSON file and prints a
 // markdown table: final trailing-60-s prequential ρ, final knowledge terrain ρ over all driven types,
-// timeToRank, lowest trailing ρ from 90 s, costmap flicker, confidence AUROC over the last minute.
+// timeToRank, lowest trailing ρ from 90 s (all ground, and ground already driven), costmap flicker, confidence AUROC over the last minute.
 // Every figure is deterministic in sensor time (same at any machine load).
 //
 //   node --import tsx bench/worlds.ts [--out FILE] [--worlds default:1,patchwork:1] [--seconds 180] [-c CONFIG]
@@ -33,6 +33,8 @@ const USAGE = `usage: node --import tsx bench/worlds.ts [options]
   -c, --config FILE   config file(s) passed to every run
   --raw               replay raw-frame bags (sim --out, cached as .cache/<world>-world-seed<N>.mcap)
                       with replay --eval instead of the demo's JPEG-cached bags
+  --truth-labels      with --raw: labels from the simulator's true roughness (replay --truth-labels,
+                      a diagnostic of what the vibration labels cost); reports in out/bench-worlds/*-truth
   --collect           run nothing: build the table from the reports earlier runs left in
                       out/bench-worlds/<world>-s<seed>/report.json
   -h, --help          this text
@@ -47,6 +49,7 @@ interface Row {
   terrainRhoSoFar: number | null;
   timeToRank: number | null;
   minTrailingRho: number | null;
+  minTrailingRhoDriven: number | null;
   costmapFlicker: number | null;
   confidenceAuroc: number | null;
   labels: number;
@@ -65,6 +68,7 @@ function main(): void {
       config: { type: "string", short: "c", multiple: true },
       collect: { type: "boolean" },
       raw: { type: "boolean" },
+      "truth-labels": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -72,6 +76,9 @@ function main(): void {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  const truthLabels = values["truth-labels"] ?? false;
+  if (truthLabels && !values.raw)
+    throw new Error("--truth-labels needs --raw (it is a replay --eval option)");
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds must be positive, got ${values.seconds}`);
   const worlds = values.worlds.split(",").map((w) => {
@@ -89,6 +96,7 @@ function main(): void {
       seconds,
       camera: "320x240 @ 15 Hz",
       bags: values.raw ? "raw frames (sim --out), replay --eval" : "demo (camera cached as JPEG 95)",
+      labels: truthLabels ? "ground truth (replay --truth-labels)" : "vibration",
       loadBefore,
       loadAfter: loadavg(),
       rows,
@@ -98,7 +106,11 @@ function main(): void {
     renameSync(`${out}.tmp`, out);
   };
   for (const w of worlds) {
-    const reportDir = join(ROOT, "out/bench-worlds", `${w.name}-s${w.seed}${values.raw ? "-raw" : ""}`);
+    const reportDir = join(
+      ROOT,
+      "out/bench-worlds",
+      `${w.name}-s${w.seed}${values.raw ? "-raw" : ""}${truthLabels ? "-truth" : ""}`,
+    );
     if (values.collect) {
       const report = join(reportDir, "report.json");
       if (!existsSync(report)) {
@@ -133,6 +145,7 @@ function main(): void {
           throw new Error(`sim ${w.name} s${w.seed} failed (${g.status}): ${g.stderr.slice(-2000)}`);
       }
       args = [cli, "replay", bag, "--eval", "--json", "--report-dir", reportDir, ...configArgs];
+      if (truthLabels) args.push("--truth-labels");
     } else {
       const demo = ["demo", "--world", world, "--seed", String(w.seed), "--duration", String(seconds)];
       args = [cli, ...demo, "--out", reportDir, "--json", ...configArgs];
@@ -166,6 +179,7 @@ function rowOf(world: string, seed: number, r: Json): Row {
     terrainRhoSoFar: num(last.terrainRho),
     timeToRank: num(k.timeToRank),
     minTrailingRho: num(s.minTrailingRho),
+    minTrailingRhoDriven: num(s.minTrailingRhoDriven),
     costmapFlicker: num(s.costmapFlicker),
     confidenceAuroc: num(e.confidenceAuroc),
     labels: Number(r.labels),
@@ -188,6 +202,7 @@ const COLUMNS: [keyof Row, string, number][] = [
   ["terrainRhoAll", "final terrain ρ (all driven)", 3],
   ["timeToRank", "timeToRank (s)", 0],
   ["minTrailingRho", "min trailing ρ from 90 s", 3],
+  ["minTrailingRhoDriven", "the same, driven ground", 3],
   ["costmapFlicker", "costmap flicker (pts/s)", 2],
   ["confidenceAuroc", "conf. AUROC (last min)", 3],
 ];

@@ -1,9 +1,11 @@
 // The knowledge and stability metrics on hand-made predictions whose answers are known by hand: the
 // probe set's stratified choice, terrain ρ / pair accuracy / confidence AUROC per curve point,
-// timeToRank's "stays" semantics, minTrailingRho and the costmap flicker.
+// timeToRank's "stays" semantics, minTrailingRho (all ground and driven ground) and the costmap flicker.
 
 import { describe, expect, it } from "vitest";
 import { FlickerMeter, MAX_GAP_S } from "../src/eval/costmap-flicker.ts";
+import { summarise } from "../src/eval/eval-summary.ts";
+import { DEFAULT_EVAL_OPTIONS } from "../src/eval/eval-types.ts";
 import {
   cellRho,
   confidenceAuroc,
@@ -69,6 +71,56 @@ describe("terrain-level metrics", () => {
     expect(minTrailingRho(curve, 90)).toBe(0.4);
     expect(minTrailingRho(curve, 0)).toBe(-0.5);
     expect(minTrailingRho(curve, 500)).toBeNull();
+  });
+
+  it("the trailing ρ over driven ground leaves out types not yet driven (3 labels) when seen", () => {
+    // Types 0 (0.2) and 1 (0.8) driven from the start, type 2 (0.5) from its third label at 122 s.
+    // Type 2 is predicted 0.95 until then, 0.5 after.
+    const truth = [0.2, 0.8, 0.5];
+    const n = 180 * 3;
+    const cells = {
+      t: new Float64Array(n),
+      pred: new Float32Array(n),
+      conf: new Float32Array(n).fill(1),
+      gt: new Float32Array(n),
+      base: new Float32Array(n).fill(0.5),
+      type: new Int16Array(n),
+      boundary: new Uint8Array(n),
+    };
+    for (let i = 0; i < n; i++) {
+      const t = Math.floor(i / 3);
+      const k = i % 3;
+      cells.t[i] = t;
+      cells.type[i] = k;
+      cells.gt[i] = truth[k]!;
+      cells.pred[i] = k === 2 && t < 122 ? 0.95 : truth[k]! + 0.001 * (t % 7);
+    }
+    const lt = [1, 2, 3, 4, 5, 6, 120, 121, 122];
+    const labels = {
+      t: Float64Array.from(lt),
+      value: new Float32Array(lt.length),
+      truth: Float32Array.from(lt.map((_, i) => truth[Math.floor(i / 3)]!)),
+      type: Int16Array.from(lt.map((_, i) => Math.floor(i / 3))),
+    };
+    const ev = summarise({
+      cells,
+      labels,
+      options: DEFAULT_EVAL_OPTIONS,
+      firstStamp: 0,
+      lastStamp: 179,
+      worldTerrains: undefined,
+      drivenByTrajectory: new Set([0, 1, 2]),
+      frames: 180,
+      framesScored: 180,
+      warnings: [],
+    });
+    const at = (t: number) => ev.curve.find((c) => c.t === t)!;
+    // 40–100 s: type 2 (0.5) predicted above type 1 (0.8) pulls ρ down; without it the order is right.
+    expect(at(100).trailingSpearman).toBeLessThan(0.7);
+    expect(at(100).trailingSpearmanDriven).toBeGreaterThan(0.85);
+    // 119–179 s: type 2 counts from 122 s on, predicted right; its cells before 122 s do not count.
+    expect(at(179).trailingSpearmanDriven).toBeGreaterThan(0.85);
+    expect(at(179).trailingSpearman).toBeLessThan(at(179).trailingSpearmanDriven);
   });
 
   it("the ρ axis reaches down to the lowest plotted value", () => {

@@ -145,6 +145,7 @@ export function jsonResult(r: ReplayResult): string {
       baselineSpearman: c.baselineSpearman,
       baselineMae: c.baselineMae,
       trailingSpearman: c.trailingSpearman,
+      trailingSpearmanDriven: c.trailingSpearmanDriven,
       trailingMae: c.trailingMae,
     })),
     evalAllCells: evalDetails?.allCells,

@@ -3,6 +3,7 @@
 import type { EvalOptions, EvalSummary, MetricSet } from "./eval-types.ts";
 import type { TerrainInfo } from "./ground-truth.ts";
 import { auroc, mae, pearson, spearman } from "./metrics.ts";
+import { LABELS_FOR_DRIVEN } from "./probe-set.ts";
 
 /** One entry per scored cell. */
 export interface CellViews {
@@ -45,8 +46,14 @@ export function summarise(s: SummaryInput): EvalSummary {
   const end = s.lastStamp;
   const start = Math.max(first, end - o.finalWindow);
   const inc = !o.excludeBoundaries;
-  const metrics = (from: number, to: number, includeBoundaries: boolean, useBaseline: boolean) =>
-    cellMetrics(cells, from, to, includeBoundaries, useBaseline, o.roughThreshold);
+  const metrics = (
+    from: number,
+    to: number,
+    includeBoundaries: boolean,
+    useBaseline: boolean,
+    drivenFrom?: ReadonlyMap<number, number>,
+  ) => cellMetrics(cells, from, to, includeBoundaries, useBaseline, o.roughThreshold, drivenFrom);
+  const drivenFrom = drivenSince(labels);
   const fin = metrics(start, end, inc, false);
   const finBase = metrics(start, end, inc, true);
   const terrains = terrainTable(s.worldTerrains, cells.type, s.drivenByTrajectory);
@@ -59,8 +66,10 @@ export function summarise(s: SummaryInput): EvalSummary {
       const tr0 = Math.max(first, w1 - o.finalWindow);
       const tm = metrics(tr0, w1, inc, false);
       const tb = metrics(tr0, w1, inc, true);
+      const td = metrics(tr0, w1, inc, false, drivenFrom);
       curve.push({
         trailingSpearman: tm.spearman,
+        trailingSpearmanDriven: td.spearman,
         trailingMae: tm.mae,
         trailingBaselineSpearman: tb.spearman,
         t: round(w1 - first, 3),
@@ -129,6 +138,22 @@ function terrainTable(
     }));
 }
 
+/** Per terrain type: the stamp of its LABELS_FOR_DRIVEN-th label (the type under the robot). */
+function drivenSince(labels: LabelViews): Map<number, number> {
+  const count = new Map<number, number>();
+  const since = new Map<number, number>();
+  const order = [...labels.t.keys()].sort((a, b) => labels.t[a]! - labels.t[b]!);
+  for (const i of order) {
+    const type = labels.type[i]!;
+    if (type < 0) continue;
+    const n = (count.get(type) ?? 0) + 1;
+    count.set(type, n);
+    if (n === LABELS_FOR_DRIVEN) since.set(type, labels.t[i]!);
+  }
+  return since;
+}
+
+/** Metrics over the cells of [from, to]; with `drivenFrom`, only cells of types driven before they were seen. */
 function cellMetrics(
   cells: CellViews,
   from: number,
@@ -136,6 +161,7 @@ function cellMetrics(
   includeBoundaries: boolean,
   useBaseline: boolean,
   roughThreshold: number,
+  drivenFrom?: ReadonlyMap<number, number>,
 ): MetricSet {
   const t = cells.t;
   const pred = useBaseline ? cells.base : cells.pred;
@@ -145,6 +171,7 @@ function cellMetrics(
   for (let i = 0; i < t.length; i++) {
     if (t[i]! < from || t[i]! > to) continue;
     if (!includeBoundaries && boundary[i]) continue;
+    if (drivenFrom && !(t[i]! >= (drivenFrom.get(cells.type[i]!) ?? Number.POSITIVE_INFINITY))) continue;
     idx.push(i);
   }
   const p = new Float64Array(idx.length);

@@ -76,6 +76,10 @@ export class KnowledgeTaps {
     }
     ev.stability = {
       minTrailingRho: minTrailingRho(ev.curve, STABILITY_AFTER_S),
+      minTrailingRhoDriven: minTrailingRho(
+        ev.curve.map((p) => ({ t: p.t, trailingSpearman: p.trailingSpearmanDriven })),
+        STABILITY_AFTER_S,
+      ),
       after: STABILITY_AFTER_S,
       costmapFlicker: this.#flicker.flicker,
       flickerPairs: this.#flicker.pairs,
