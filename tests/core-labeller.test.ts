@@ -323,14 +323,23 @@ describe("calibration", () => {
     const l = labels[labels.length - 1]!;
     const lo = percentile(last, cfg.calibration.low_percentile);
     const hi = percentile(last, cfg.calibration.high_percentile);
-    expect(l.roughness).toBeCloseTo(calibrateLogEnergy(Math.log10(l.energy), lo, hi), 12);
+    expect(l.roughness).toBeCloseTo(
+      calibrateLogEnergy(Math.log10(l.energy), lo, hi, cfg.calibration.exponent),
+      12,
+    );
     expect(lab.calibrationBounds()).toEqual({ lo, hi, source: "percentile" });
   });
 
-  it("fixed bounds map log10(energy) linearly onto 0.05..0.95, with order-keeping tails beyond", () => {
+  it("fixed bounds map log10(energy) linearly onto 0.05..0.95 (exponent 0), with order-keeping tails beyond", () => {
     const cfg = {
       ...defaultConfig().labeler,
-      calibration: { ...defaultConfig().labeler.calibration, mode: "fixed" as const, low: -1, high: 1 },
+      calibration: {
+        ...defaultConfig().labeler.calibration,
+        mode: "fixed" as const,
+        low: -1,
+        high: 1,
+        exponent: 0,
+      },
     };
     const lab = new VibrationLabeller(cfg, new PoseHistory());
     expect(lab.calibrate(-1)).toBeCloseTo(0.05, 12);
@@ -344,6 +353,29 @@ describe("calibration", () => {
     // Continuous at the bounds.
     expect(lab.calibrate(1 + 1e-9)).toBeCloseTo(0.95, 6);
     expect(lab.calibrate(-1 - 1e-9)).toBeCloseTo(0.05, 6);
-    expect(calibrateLogEnergy(0, 1, 1)).toBe(0.5);
+    expect(calibrateLogEnergy(0, 1, 1, 0)).toBe(0.5);
+  });
+
+  it("the labels' scale: the bounds stay at 0.05 and 0.95, the exponent spreads the rough end", () => {
+    for (const g of [0, 0.25, 0.5, 1]) {
+      expect(calibrateLogEnergy(-1.2, -1.2, 0.6, g)).toBeCloseTo(0.05, 12);
+      expect(calibrateLogEnergy(0.6, -1.2, 0.6, g)).toBeCloseTo(0.95, 12);
+      let prev = -1;
+      for (let e = -4; e <= 3; e += 0.05) {
+        const r = calibrateLogEnergy(e, -1.2, 0.6, g);
+        expect(r).toBeGreaterThanOrEqual(prev);
+        expect(r).toBeGreaterThan(0);
+        expect(r).toBeLessThan(1);
+        prev = r;
+      }
+    }
+    // 0.5: linear in rms vibration. lo −2, hi 0 are rms 0.1 and 1; rms 0.55 is half way.
+    expect(calibrateLogEnergy(2 * Math.log10(0.55), -2, 0, 0.5)).toBeCloseTo(0.5, 12);
+    // Two rough terrains 0.2 decades apart near the top (the simulator's cobbles and gravel) are
+    // further apart on a power scale than on the log scale; two smooth ones nearer.
+    const gap = (a: number, b: number, g: number) =>
+      calibrateLogEnergy(b, -1.2, 0.6, g) - calibrateLogEnergy(a, -1.2, 0.6, g);
+    expect(gap(0.36, 0.56, 0.25)).toBeGreaterThan(gap(0.36, 0.56, 0) * 1.2);
+    expect(gap(-1.13, -0.66, 0.25)).toBeLessThan(gap(-1.13, -0.66, 0));
   });
 });

@@ -72,7 +72,7 @@ async function robot(id: string, url: string | undefined) {
     await link.waitConnected();
   }
   const add = (rows: FleetRows) => {
-    if (rows.hi > rows.lo) learner.setLabelCalibration(rows.lo, rows.hi);
+    if (rows.hi > rows.lo) learner.setLabelCalibration(rows.lo, rows.hi, 0);
     learner.addSamples(rows.features, rows.targets, rows.weights);
   };
   return { learner, link, add };

@@ -6,7 +6,7 @@ import { calibrateLogEnergy } from "../src/core/labeller.ts";
 import { decodeBatch, encodeBatch, type FleetBatch, type FleetModel } from "../src/fleet/codec.ts";
 import { FleetSchema } from "../src/fleet/config.ts";
 import { FleetExchange, type FleetRows } from "../src/fleet/exchange.ts";
-import { OffsetEstimator, uncalibrate, viaCalibration } from "../src/fleet/scale.ts";
+import { OffsetEstimator, viaCalibration } from "../src/fleet/scale.ts";
 import { seededRandom } from "../src/learning/replay-buffer.ts";
 
 const C = 6;
@@ -112,10 +112,15 @@ describe("fleet wire format", () => {
 });
 
 describe("label scale between robots", () => {
-  it("uncalibrate inverts calibrateLogEnergy, tails included", () => {
+  it("a peer's label through both robots' bounds lands at the same place on our scale", () => {
+    // Same bounds: unchanged, on any scale.
     for (const x of [-5, -1.2, -0.3, 0, 0.7, 1.4, 6])
-      expect(uncalibrate(calibrateLogEnergy(x, -1, 1), -1, 1)).toBeCloseTo(x, 4);
-    expect(viaCalibration(0.5, { lo: 0, hi: 1 }, { lo: 10, hi: 12 })).toBeCloseTo(11, 5);
+      expect(viaCalibration(x, { lo: -1, hi: 1 }, { lo: -1, hi: 1 }, 0)).toBeCloseTo(x, 4);
+    expect(viaCalibration(0.5, { lo: 0, hi: 1 }, { lo: 10, hi: 12 }, 0)).toBeCloseTo(11, 5);
+    // On a power scale the peer's midpoint energy maps to our midpoint energy, not the log midpoint.
+    const mid = viaCalibration(0.5, { lo: 0, hi: 1 }, { lo: 10, hi: 12 }, 0.5);
+    expect(calibrateLogEnergy(mid, 10, 12, 0.5)).toBeCloseTo(calibrateLogEnergy(0.5, 0, 1, 0.5), 6);
+    expect(mid).not.toBeCloseTo(11, 2);
   });
 
   it("the offset is the median of matched differences, only once there are enough", () => {

@@ -380,25 +380,31 @@ describe("label calibration", () => {
       t[i] = i % 2 ? 1 : -1;
     }
     l.addSamples(f, t);
-    l.setLabelCalibration(-1, 1);
+    l.setLabelCalibration(-1, 1, 0);
     await l.train(300);
     const probe = Float32Array.of(1, 0, 0, 1);
     let p = l.predict(probe, 2).roughness;
     expect(p[0]).toBeCloseTo(0.05, 1);
     expect(p[1]).toBeCloseTo(0.95, 1);
     // The labeller's percentiles widen (rougher ground met later): stored samples are re-mapped.
-    l.setLabelCalibration(-1, 3);
+    l.setLabelCalibration(-1, 3, 0);
     await l.train(300);
     p = l.predict(probe, 2).roughness;
     expect(p[0]).toBeCloseTo(0.05, 1);
     expect(p[1]).toBeCloseTo(0.5, 1);
     // A move under 0.5 % of the range is ignored; a checkpointed learner keeps the bounds.
-    l.setLabelCalibration(-1.001, 3);
-    expect(l.labelCalibration).toEqual({ lo: -1, hi: 3 });
+    l.setLabelCalibration(-1.001, 3, 0);
+    expect(l.labelCalibration).toEqual({ lo: -1, hi: 3, exponent: 0 });
     const copy = await OnlineLearner.create(cfg({ min_samples: 8, batch_size: 32 }), 2);
     copy.setWeights(await l.getWeights());
-    expect(copy.labelCalibration).toEqual({ lo: -1, hi: 3 });
-    expect(() => l.setLabelCalibration(1, 1)).toThrow(/lo < hi/);
+    expect(copy.labelCalibration).toEqual({ lo: -1, hi: 3, exponent: 0 });
+    // A new scale alone re-maps, and travels with the weights.
+    l.setLabelCalibration(-1, 3, 0.5);
+    expect(l.labelCalibration).toEqual({ lo: -1, hi: 3, exponent: 0.5 });
+    copy.setWeights(await l.getWeights());
+    expect(copy.labelCalibration).toEqual({ lo: -1, hi: 3, exponent: 0.5 });
+    expect(() => l.setLabelCalibration(1, 1, 0)).toThrow(/lo < hi/);
+    expect(() => l.setLabelCalibration(-1, 1, -0.5)).toThrow(/exponent/);
     l.dispose();
     copy.dispose();
   });

@@ -90,8 +90,8 @@ describe("output calibration of a log-energy head", () => {
     expect(units).toEqual({ offset: -1, scale: 2 });
     for (const e of [-5, -2, -1.3, 0, 0.7, 4]) {
       const v = logEnergyTarget(e, units);
-      const c = { ...units, lo: -1.5, hi: 0.5 };
-      expect(headOutputToRoughness(v, c)).toBeCloseTo(calibrateLogEnergy(e, -1.5, 0.5), 12);
+      const c = { ...units, lo: -1.5, hi: 0.5, exponent: 0 };
+      expect(headOutputToRoughness(v, c)).toBeCloseTo(calibrateLogEnergy(e, -1.5, 0.5, 0), 12);
     }
     expect(() => targetUnits(1, 1)).toThrow(/lo < hi/);
   });
@@ -99,14 +99,14 @@ describe("output calibration of a log-energy head", () => {
   it("a moving calibration changes predictions at once, without retraining", async () => {
     const l = await OnlineLearner.create(cfg({ head_target: "log_energy" }), 2);
     const { f, t } = twoGrounds();
-    l.setLabelCalibration(-1, 1);
+    l.setLabelCalibration(-1, 1, 0);
     l.addSamples(f, t);
     await l.train(400);
     let p = l.predict(PROBE, 2).roughness;
     expect(p[0]).toBeCloseTo(0.05, 1);
     expect(p[1]).toBeCloseTo(0.95, 1);
     // Rougher ground met later widens the percentiles: no training step in between.
-    l.setLabelCalibration(-1, 3);
+    l.setLabelCalibration(-1, 3, 0);
     p = l.predict(PROBE, 2).roughness;
     expect(p[0]).toBeCloseTo(0.05, 1);
     expect(p[1]).toBeCloseTo(0.5, 1);
@@ -130,7 +130,7 @@ describe("moving average of the weights (weight_average_half_life)", () => {
   const trained = async (halfLife: number) => {
     const l = await OnlineLearner.create(cfg({ weight_average_half_life: halfLife }), 2);
     const { f, t } = twoGrounds();
-    l.setLabelCalibration(-1, 1);
+    l.setLabelCalibration(-1, 1, 0);
     l.addSamples(f, t);
     await l.train(20);
     const early = Array.from(l.predict(PROBE, 2).roughness);
@@ -167,7 +167,7 @@ describe("checkpoints across the weights format change", () => {
     try {
       const l = await OnlineLearner.create(cfg(), 2);
       const { f, t } = twoGrounds();
-      l.setLabelCalibration(-1, 1);
+      l.setLabelCalibration(-1, 1, 0);
       l.addSamples(f, t);
       await l.train(20);
       const old = new Uint8Array((await l.getWeights()).slice(0));

@@ -100,7 +100,7 @@ describe("LiveTrainer in lockstep (replay on two cores)", () => {
     const b = clusters(100, 4);
     const inline = await OnlineLearner.create(cfg, C);
     inline.addSamples(a.features, a.targets);
-    inline.setLabelCalibration(0, 1);
+    inline.setLabelCalibration(0, 1, 0);
     await inline.train(15);
     inline.addSamples(b.features, b.targets);
     await inline.train(10);
@@ -109,7 +109,7 @@ describe("LiveTrainer in lockstep (replay on two cores)", () => {
     const trainer = await LiveTrainer.start(cfg, C, { lockstep: true, flushRows: 64 });
     try {
       trainer.addSamples(a.features, a.targets);
-      trainer.setLabelCalibration(0, 1);
+      trainer.setLabelCalibration(0, 1, 0);
       const first = trainer.trainSteps(15);
       // Sent after block 1 was requested: block 1 must not see these rows, block 2 must.
       trainer.addSamples(b.features, b.targets);

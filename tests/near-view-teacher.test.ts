@@ -19,18 +19,22 @@ const along = (ds: number[]) => ({
 });
 
 describe("logEnergyForRoughness", () => {
-  it("inverts the label calibration, tails included", () => {
+  it("inverts the label calibration on every scale, tails included", () => {
     for (const [lo, hi] of [
       [-1.5, 1.5],
       [-0.8, 0.3],
     ] as const) {
-      for (let e = lo - 3; e <= hi + 3; e += 0.137) {
-        const r = calibrateLogEnergy(e, lo, hi);
-        expect(logEnergyForRoughness(r, lo, hi)).toBeCloseTo(e, 6);
+      for (const exponent of [0, 0.25, 0.5]) {
+        // Far below lo on a power scale the energy is all but zero and the tail flattens out.
+        const from = exponent > 0 ? lo - 1 : lo - 3;
+        for (let e = from; e <= hi + 3; e += 0.137) {
+          const r = calibrateLogEnergy(e, lo, hi, exponent);
+          expect(logEnergyForRoughness(r, lo, hi, exponent), `γ ${exponent}, e ${e}`).toBeCloseTo(e, 4);
+        }
       }
     }
-    expect(logEnergyForRoughness(0.5, 1, 1)).toBeNaN();
-    expect(logEnergyForRoughness(Number.NaN, -1, 1)).toBeNaN();
+    expect(logEnergyForRoughness(0.5, 1, 1, 0)).toBeNaN();
+    expect(logEnergyForRoughness(Number.NaN, -1, 1, 0.25)).toBeNaN();
   });
 });
 

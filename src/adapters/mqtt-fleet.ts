@@ -147,7 +147,13 @@ export class FleetLink implements SampleSource {
   start(model: FleetModel): void {
     if (this.exchange) return;
     const c = this.#config;
-    this.exchange = new FleetExchange(c.mqtt.robot_id, model, c.fleet, c.learner.seed);
+    this.exchange = new FleetExchange(
+      c.mqtt.robot_id,
+      model,
+      c.fleet,
+      c.learner.seed,
+      c.labeler.calibration.exponent,
+    );
     const f = c.fleet;
     const options: IClientOptions = {
       clientId: `terrain-learner-fleet-${c.mqtt.robot_id}-${Math.random().toString(16).slice(2, 8)}`,

@@ -9,6 +9,8 @@ export interface CalibrationSettings {
   low_percentile: number;
   high_percentile: number;
   warmup: number;
+  /** The labels' scale between the bounds: 0 linear in log10 energy, γ > 0 linear in energy^γ. */
+  exponent: number;
 }
 
 /** Where the calibration bounds currently come from. */
@@ -21,15 +23,27 @@ const PERCENTILE_HISTORY = 4096;
 export const CALIBRATION_TAIL = 0.05;
 
 /**
- * log10(energy) → roughness 0..1: linear from CALIBRATION_TAIL at `lo` to 1 − CALIBRATION_TAIL at
- * `hi`, with hyperbolic tails beyond (continuous slope) instead of a hard clamp. A clamp would give
- * every step rougher than the 95th percentile the same label, and the learner could no longer tell
- * a cobbled path from a rock field; the tails keep the order while staying inside 0..1.
+ * Where log10(energy) lies between the bounds on the labels' scale: 0 at `lo`, 1 at `hi`. Exponent
+ * 0: linear in log10 energy. γ > 0: linear in energy^γ (0.5: in rms vibration), which keeps
+ * the rough end of the range as wide as the smooth end instead of compressing it as a log does.
  */
-export function calibrateLogEnergy(logEnergy: number, lo: number, hi: number): number {
+function scalePosition(logEnergy: number, lo: number, hi: number, exponent: number): number {
+  if (!(exponent > 0)) return (logEnergy - lo) / (hi - lo);
+  // Relative to lo, so no power of ten overflows.
+  return (10 ** (exponent * (logEnergy - lo)) - 1) / (10 ** (exponent * (hi - lo)) - 1);
+}
+
+/**
+ * log10(energy) → roughness 0..1: linear on the labels' scale (`exponent`, see scalePosition) from
+ * CALIBRATION_TAIL at `lo` to 1 − CALIBRATION_TAIL at `hi`, with hyperbolic tails beyond
+ * (continuous slope) instead of a hard clamp. A clamp would give every step rougher than the 95th
+ * percentile the same label, and the learner could no longer tell a cobbled path from a rock field;
+ * the tails keep the order while staying inside 0..1.
+ */
+export function calibrateLogEnergy(logEnergy: number, lo: number, hi: number, exponent: number): number {
   if (!(hi > lo) || Number.isNaN(logEnergy)) return 0.5;
   const m = CALIBRATION_TAIL;
-  const x = (logEnergy - lo) / (hi - lo);
+  const x = scalePosition(logEnergy, lo, hi, exponent);
   const slope = (1 - 2 * m) / m;
   // Hyperbolic tails (slope-continuous at the bounds): unlike exponential ones they do not round to
   // exactly 0 or 1 a few ranges out, so even far outliers keep their order.
@@ -39,13 +53,16 @@ export function calibrateLogEnergy(logEnergy: number, lo: number, hi: number): n
 }
 
 /** The log10(energy) that calibrateLogEnergy maps to `roughness` with bounds lo..hi (NaN: no bounds). */
-export function logEnergyForRoughness(roughness: number, lo: number, hi: number): number {
+export function logEnergyForRoughness(roughness: number, lo: number, hi: number, exponent: number): number {
   if (!(hi > lo) || !Number.isFinite(roughness)) return Number.NaN;
   const m = CALIBRATION_TAIL;
   const slope = (1 - 2 * m) / m;
   const y = Math.min(1 - 1e-6, Math.max(1e-6, roughness));
   const x = y < m ? (1 - m / y) / slope : y > 1 - m ? 1 + (m / (1 - y) - 1) / slope : (y - m) / (1 - 2 * m);
-  return lo + x * (hi - lo);
+  if (!(exponent > 0)) return lo + x * (hi - lo);
+  // Below zero energy there is nothing: the lowest roughnesses map to the least energy there is.
+  const e = 1 + x * (10 ** (exponent * (hi - lo)) - 1);
+  return lo + Math.log10(Math.max(e, 1e-12)) / exponent;
 }
 
 /** The log10(energy) values of the last labels, with their percentiles. */

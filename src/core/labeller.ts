@@ -398,7 +398,7 @@ export class VibrationLabeller {
   /** Maps log10(energy) to 0..1 with the current calibration bounds. */
   calibrate(logEnergy: number): number {
     const { lo, hi } = this.calibrationBounds();
-    return calibrateLogEnergy(logEnergy, lo, hi);
+    return calibrateLogEnergy(logEnergy, lo, hi, this.cfg.calibration.exponent);
   }
 
   /**

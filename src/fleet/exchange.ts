@@ -12,7 +12,7 @@
 //   to `override_weight`. The same neighbour pairs estimate the offset between the two robots' label
 //   scales (scale.ts).
 
-import { calibrateLogEnergy } from "../core/labeller.ts";
+import { calibrateLogEnergy, logEnergyForRoughness } from "../core/label-calibration.ts";
 import { seededRandom } from "../learning/replay-buffer.ts";
 import type { SampleRows } from "../learning/sample-rows.ts";
 import {
@@ -24,7 +24,7 @@ import {
 } from "./codec.ts";
 import type { FleetConfig } from "./config.ts";
 import { RowStore } from "./row-store.ts";
-import { OffsetEstimator, uncalibrate, viaCalibration } from "./scale.ts";
+import { OffsetEstimator, viaCalibration } from "./scale.ts";
 
 /** Training rows as the learning stage takes them. */
 export type FleetRows = SampleRows;
@@ -95,7 +95,16 @@ export class FleetExchange {
     rejected: {} as Record<RejectReason, number>,
   };
 
-  constructor(robotId: string, model: FleetModel, cfg: FleetConfig, seed = 1) {
+  /**
+   * @param labelExponent the labels' scale (`labeler.calibration.exponent`), shared by the fleet
+   */
+  constructor(
+    robotId: string,
+    model: FleetModel,
+    cfg: FleetConfig,
+    seed = 1,
+    private readonly labelExponent = 0,
+  ) {
     this.robotId = robotId;
     this.model = model;
     this.#cfg = cfg;
@@ -343,7 +352,7 @@ export class FleetExchange {
 
   /** Roughness 0..1 of a log10 label under bounds (or the label itself when it is roughness). */
   #rough(t: number, lo: number, hi: number): number {
-    return hi > lo ? calibrateLogEnergy(t, lo, hi) : t;
+    return hi > lo ? calibrateLogEnergy(t, lo, hi, this.labelExponent) : t;
   }
 
   /** The peer rows for the learner at this training tick (a SampleSource). */
@@ -402,10 +411,11 @@ export class FleetExchange {
       }
       // The peer's label on our scale (scale.ts).
       let target: number;
-      if (outKind === "roughness") target = peerRaw ? calibrateLogEnergy(t, plo, phi) : t;
-      else if (!peerRaw) target = hi > lo ? uncalibrate(t, lo, hi) : Number.NaN;
+      const ex = this.labelExponent;
+      if (outKind === "roughness") target = peerRaw ? calibrateLogEnergy(t, plo, phi, ex) : t;
+      else if (!peerRaw) target = hi > lo ? logEnergyForRoughness(t, lo, hi, ex) : Number.NaN;
       else if (Number.isFinite(offset)) target = t + offset;
-      else target = viaCalibration(t, { lo: plo, hi: phi }, { lo, hi });
+      else target = viaCalibration(t, { lo: plo, hi: phi }, { lo, hi }, ex);
       if (!Number.isFinite(target)) continue;
       if (close) {
         const own = this.#own;

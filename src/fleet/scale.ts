@@ -15,27 +15,24 @@
 //    their own IMUs (docs/calibration.md); with running percentiles it is as good as the two robots'
 //    driven ground is alike.
 
-import { CALIBRATION_TAIL, calibrateLogEnergy } from "../core/labeller.ts";
+import { calibrateLogEnergy, logEnergyForRoughness } from "../core/label-calibration.ts";
 
-/** Inverse of calibrateLogEnergy on (0, 1): the log10 energy that maps to roughness r under [lo, hi]. */
-export function uncalibrate(r: number, lo: number, hi: number): number {
-  const m = CALIBRATION_TAIL;
-  const slope = (1 - 2 * m) / m;
-  const rr = Math.min(1 - 1e-6, Math.max(1e-6, r));
-  let x: number;
-  if (rr < m) x = (1 - m / rr) / slope;
-  else if (rr > 1 - m) x = 1 + (m / (1 - rr) - 1) / slope;
-  else x = (rr - m) / (1 - 2 * m);
-  return lo + x * (hi - lo);
-}
-
-/** A peer's label moved onto our calibration's scale through both robots' bounds (way 2 above). */
+/**
+ * A peer's label moved onto our calibration's scale through both robots' bounds (way 2 above); the
+ * robots of a fleet share the labels' scale (`labeler.calibration.exponent`).
+ */
 export function viaCalibration(
   raw: number,
   peer: { lo: number; hi: number },
   ours: { lo: number; hi: number },
+  exponent: number,
 ): number {
-  return uncalibrate(calibrateLogEnergy(raw, peer.lo, peer.hi), ours.lo, ours.hi);
+  return logEnergyForRoughness(
+    calibrateLogEnergy(raw, peer.lo, peer.hi, exponent),
+    ours.lo,
+    ours.hi,
+    exponent,
+  );
 }
 
 /** Running median of label differences (ours − peer's) over matched neighbours, per peer. */

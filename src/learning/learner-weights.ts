@@ -51,6 +51,8 @@ export interface LearnerWeights {
   /** Label calibration bounds (NaN: none). */
   calLo: number;
   calHi: number;
+  /** The labels' scale between the bounds (0 in files written before it existed: a log scale). */
+  calExponent: number;
   logHead: boolean;
   /** A log-energy head's fixed target units (null: not set). */
   units: { offset: number; scale: number } | null;
@@ -90,7 +92,7 @@ export function encodeWeights(w: LearnerWeights, layout: Omit<WeightsLayout, "sh
     w.logHead ? 1 : 0,
     w.units?.offset ?? Number.NaN,
     w.units?.scale ?? Number.NaN,
-    0,
+    w.calExponent,
   ];
   f64.forEach((v, i) => {
     dv.setFloat64(32 + i * 8, v, true);
@@ -170,6 +172,7 @@ export function decodeWeights(bytes: Uint8Array, layout: WeightsLayout): Learner
     lastReconLoss: dv.getFloat64(72, true),
     calLo: dv.getFloat64(80, true),
     calHi: dv.getFloat64(88, true),
+    calExponent: dv.getFloat64(120, true),
     logHead,
     units: scale > 0 ? { offset, scale } : null,
   };

@@ -164,17 +164,17 @@ export class OnlineLearner {
   }
 
   /**
-   * Stored targets are log10(energy); train on calibrateLogEnergy(target, lo, hi). Called with the
-   * labeller's current bounds whenever they move; a change smaller than 0.5 % of the range keeps the
-   * current map (re-binning the buffer on every label would cost more than it is worth).
+   * Stored targets are log10(energy); train on calibrateLogEnergy(target, lo, hi, exponent). Called
+   * with the labeller's current bounds and scale whenever they move; a change smaller than 0.5 % of
+   * the range keeps the current map (re-binning the buffer on every label would cost more than it is worth).
    */
-  setLabelCalibration(lo: number, hi: number): void {
-    const maps = this.calibration.update(lo, hi);
+  setLabelCalibration(lo: number, hi: number, exponent: number): void {
+    const maps = this.calibration.update(lo, hi, exponent);
     if (maps) this.buffer.setTargetMap(...maps);
   }
 
   /** The bounds set by setLabelCalibration (null: targets are used as given). */
-  get labelCalibration(): { lo: number; hi: number } | null {
+  get labelCalibration(): { lo: number; hi: number; exponent: number } | null {
     return this.calibration.bounds;
   }
 
@@ -357,6 +357,7 @@ export class OnlineLearner {
         lastReconLoss: this.lastReconLoss,
         calLo: this.calibration.lo,
         calHi: this.calibration.hi,
+        calExponent: this.calibration.exponent,
         logHead: this.logHead,
         units: this.calibration.units,
       },
@@ -404,7 +405,7 @@ export class OnlineLearner {
     // NaN bounds: the writer had no calibration (targets were roughness): keep the current map.
     if (w.calHi > w.calLo) {
       this.calibration.lo = Number.NaN; // re-map even when the bounds are the ones already set
-      this.setLabelCalibration(w.calLo, w.calHi);
+      this.setLabelCalibration(w.calLo, w.calHi, w.calExponent);
     }
     this.norm.load(w.normCount, w.normMean, w.normM2);
   }

@@ -5,7 +5,7 @@
 // where the labeller's running percentiles are now. Only the output is calibrated, with the
 // labeller's current bounds: the same calibrateLogEnergy the labels themselves go through, so a
 // prediction and a label of the same energy get the same roughness. An exported model reproduces
-// it with these five numbers (see HeadOutputCalibration) and calibrateLogEnergy's formula.
+// it with these six numbers (see HeadOutputCalibration) and calibrateLogEnergy's formula.
 
 import { calibrateLogEnergy } from "../core/labeller.ts";
 
@@ -16,6 +16,8 @@ export interface HeadOutputCalibration {
   /** Label calibration bounds on log10 energy (lo → 0.05, hi → 0.95; see calibrateLogEnergy). */
   lo: number;
   hi: number;
+  /** The labels' scale between the bounds (calibrateLogEnergy's exponent). */
+  exponent: number;
 }
 
 /** Fixed target units from the label calibration in force when learning starts. */
@@ -32,9 +34,9 @@ export function logEnergyTarget(
   return (logEnergy - c.offset) / c.scale;
 }
 
-/** Roughness 0..1 of a head output v (a log-energy target): calibrateLogEnergy(v·scale + offset, lo, hi). */
+/** Roughness 0..1 of a head output v (a log-energy target): calibrateLogEnergy(v·scale + offset, lo, hi, exponent). */
 export function headOutputToRoughness(v: number, c: HeadOutputCalibration): number {
-  return calibrateLogEnergy(v * c.scale + c.offset, c.lo, c.hi);
+  return calibrateLogEnergy(v * c.scale + c.offset, c.lo, c.hi, c.exponent);
 }
 
 /** In place over n head outputs. */

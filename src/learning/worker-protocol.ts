@@ -26,7 +26,7 @@ export type ToWorker =
   | { type: "samples"; features: ArrayBuffer; targets: ArrayBuffer; weights: ArrayBuffer }
   | { type: "publish"; id: number }
   | { type: "train"; id: number; steps: number }
-  | { type: "calibration"; lo: number; hi: number }
+  | { type: "calibration"; lo: number; hi: number; exponent: number }
   | { type: "save"; id: number; dir: string }
   | { type: "load"; id: number; dir: string }
   | { type: "pause" }

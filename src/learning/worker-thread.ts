@@ -79,7 +79,7 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
         );
         break;
       case "calibration":
-        inOrder(() => learner.setLabelCalibration(msg.lo, msg.hi));
+        inOrder(() => learner.setLabelCalibration(msg.lo, msg.hi, msg.exponent));
         break;
       case "train":
         serial(async () => {

@@ -71,7 +71,7 @@ export class LiveTrainer {
   private pendingT: Float32Array;
   private pendingW: Float32Array;
   private pendingN = 0;
-  private sentCalibration: [number, number] = [Number.NaN, Number.NaN];
+  private sentCalibration: [number, number, number] = [Number.NaN, Number.NaN, Number.NaN];
   private nextId = 1;
   private readonly waiting = new Map<
     number,
@@ -256,14 +256,14 @@ export class LiveTrainer {
   }
 
   /** Label calibration for the worker's training targets (see OnlineLearner.setLabelCalibration). */
-  setLabelCalibration(lo: number, hi: number): void {
+  setLabelCalibration(lo: number, hi: number, exponent: number): void {
     if (!(hi > lo)) throw new Error(`label calibration needs lo < hi, got [${lo}, ${hi}]`);
     // The pipeline calls this with every batch of samples; only a real move is worth a message.
     const tol = 0.005 * (hi - lo);
-    if (Math.abs(lo - this.sentCalibration[0]) <= tol && Math.abs(hi - this.sentCalibration[1]) <= tol)
-      return;
-    this.sentCalibration = [lo, hi];
-    if (!this.exited) this.worker.postMessage({ type: "calibration", lo, hi } satisfies ToWorker);
+    const [sLo, sHi, sExp] = this.sentCalibration;
+    if (Math.abs(lo - sLo) <= tol && Math.abs(hi - sHi) <= tol && exponent === sExp) return;
+    this.sentCalibration = [lo, hi, exponent];
+    if (!this.exited) this.worker.postMessage({ type: "calibration", lo, hi, exponent } satisfies ToWorker);
   }
 
   /** Predicts with the latest published weights (never waits for the worker). */

@@ -106,6 +106,17 @@ export const LabellerSchema = z
           .nonnegative()
           .default(30)
           .meta({ unit: "labels", description: "labels before percentiles are trusted" }),
+        /**
+         * The labels' scale between the bounds: 0 linear in log10(energy); γ > 0 linear in
+         * energy^γ (0.5: rms vibration). A log scale squeezes the rough end (gravel, cobbles and
+         * mud a few hundredths apart); 0.25 keeps both ends apart (docs/calibration.md).
+         */
+        exponent: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(0.25)
+          .meta({ description: "labels linear in energy^exponent between the bounds (0: in log10 energy)" }),
       })
       .prefault({}),
   })

@@ -20,7 +20,7 @@ export interface PipelineLearner {
    * When present, targets are log10(label energy) and this sets the bounds that map them to
    * roughness (the labeller's current calibration); without it targets are label roughness.
    */
-  setLabelCalibration?(lo: number, hi: number): void;
+  setLabelCalibration?(lo: number, hi: number, exponent: number): void;
   /** Present when the pipeline drives training itself (replay). */
   train?(steps: number): Promise<{ loss: number; steps: number }>;
   /** Lockstep training: applies the block still in flight (end of a replay). */
@@ -41,7 +41,7 @@ function inProcess(l: OnlineLearner): PipelineLearner {
     },
     channels: l.channels,
     addSamples: (f, t, w) => l.addSamples(f, t, w),
-    setLabelCalibration: (lo, hi) => l.setLabelCalibration(lo, hi),
+    setLabelCalibration: (lo, hi, exponent) => l.setLabelCalibration(lo, hi, exponent),
     train: (steps) => l.train(steps),
     predict: (f, n) => l.predict(f, n),
     saveCheckpoint: (dir) => l.saveCheckpoint(dir),
@@ -104,7 +104,7 @@ function inWorker(t: LiveTrainer): PipelineLearner {
     },
     channels: t.predictor.channels,
     addSamples: (f, tg, w) => t.addSamples(f, tg, w),
-    setLabelCalibration: (lo, hi) => t.setLabelCalibration(lo, hi),
+    setLabelCalibration: (lo, hi, exponent) => t.setLabelCalibration(lo, hi, exponent),
     predict: (f, n) => t.predict(f, n),
     saveCheckpoint: (dir) => t.saveCheckpoint(dir),
     loadLatestCheckpoint: (dir) => t.loadLatestCheckpoint(dir),

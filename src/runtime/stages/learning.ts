@@ -41,6 +41,7 @@ export class LearningStage {
       l.setLabelCalibration(
         either(Math.min, this.#own.lo, this.#extra.lo),
         either(Math.max, this.#own.hi, this.#extra.hi),
+        this.config.labeler.calibration.exponent,
       );
     }
     if (this.config.learner.enabled) l.addSamples(rows.features, rows.targets, rows.weights);

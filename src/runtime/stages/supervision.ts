@@ -27,6 +27,7 @@ export class SupervisionStage {
   readonly counts = { labels: 0, samples: 0, rows: 0, taughtRows: 0 };
   readonly #nearView: NearViewMap | undefined;
   readonly #teacherWeight: number;
+  readonly #exponent: number;
   readonly diagnostics: PipelineDiagnostics = {
     cameraGaps: 0,
     longestCameraGap: 0,
@@ -58,6 +59,7 @@ export class SupervisionStage {
       labelEnergy,
     } as ConstructorParameters<typeof SelfSupervisor<FeatureMap>>[0]);
     this.#teacherWeight = config.association.near_teacher_weight;
+    this.#exponent = config.labeler.calibration.exponent;
     if (this.#teacherWeight > 0) this.#nearView = new NearViewMap();
   }
 
@@ -134,7 +136,7 @@ export class SupervisionStage {
     }
     for (const t of taught) {
       for (const c of t.cells) {
-        const target = raw ? logEnergyForRoughness(c.roughness, lo, hi) : c.roughness;
+        const target = raw ? logEnergyForRoughness(c.roughness, lo, hi, this.#exponent) : c.roughness;
         if (!Number.isFinite(target)) continue;
         features.set(t.data.subarray(c.cell * C, c.cell * C + C), row * C);
         targets[row] = target;
