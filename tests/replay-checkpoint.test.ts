@@ -76,11 +76,11 @@ describe("replay from a checkpoint", () => {
   }, 120_000);
 
   it("labels from the ground truth (a diagnostic): the same steps, labelled with the true roughness", async () => {
-    // Fixed bounds matching truthLabelEnergy's 10^(2·r − 1.2): a label is then 0.05 + 0.9·r exactly
-    // (r: the step's mean true roughness), with no percentile drift in between.
+    // Fixed bounds matching truthLabelEnergy's 10^(2·r − 1.2) on the log scale: a label is then
+    // 0.05 + 0.9·r exactly (r: the step's mean true roughness), with no percentile drift in between.
     const truth = await runReplay({
       bag,
-      config: configFromObject({ labeler: { calibration: { mode: "fixed", low: -1.2, high: 0.8 } } }),
+      config: configFromObject({ labeler: { calibration: { mode: "fixed", low: -1.2, high: 0.8, exponent: 0 } } }),
       evaluate: true,
       truthLabels: true,
       reportDir: join(dir, "truth-labels"),
