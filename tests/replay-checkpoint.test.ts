@@ -80,7 +80,9 @@ describe("replay from a checkpoint", () => {
     // 0.05 + 0.9·r exactly (r: the step's mean true roughness), with no percentile drift in between.
     const truth = await runReplay({
       bag,
-      config: configFromObject({ labeler: { calibration: { mode: "fixed", low: -1.2, high: 0.8, exponent: 0 } } }),
+      config: configFromObject({
+        labeler: { calibration: { mode: "fixed", low: -1.2, high: 0.8, exponent: 0 } },
+      }),
       evaluate: true,
       truthLabels: true,
       reportDir: join(dir, "truth-labels"),
