@@ -111,12 +111,10 @@ export const LabellerSchema = z
          * energy^γ (0.5: rms vibration). A log scale squeezes the rough end (gravel, cobbles and
          * mud a few hundredths apart); 0.25 keeps both ends apart (docs/calibration.md).
          */
-        exponent: z
-          .number()
-          .min(0)
-          .max(1)
-          .default(0.25)
-          .meta({ description: "labels linear in energy^exponent between the bounds (0: in log10 energy)" }),
+        exponent: z.number().min(0).max(1).default(0.25).meta({
+          unit: "1",
+          description: "labels linear in energy^exponent between the bounds (0: in log10 energy)",
+        }),
       })
       .prefault({}),
   })
