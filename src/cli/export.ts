@@ -203,8 +203,9 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
           calibration_lo: cal ? String(cal.lo) : "",
           calibration_hi: cal ? String(cal.hi) : "",
           calibration_tail: String(CALIBRATION_TAIL),
+          calibration_exponent: cal ? String(cal.exponent) : "",
           calibration:
-            "roughness = m + (1-2m)*x for x = (log10(vibration energy) - lo)/(hi - lo) in 0..1, hyperbolic tails beyond (m = calibration_tail); lo/hi: the labeler's bounds when the checkpoint was written",
+            "roughness = m + (1-2m)*x for x in 0..1, hyperbolic tails beyond (m = calibration_tail); with g = calibration_exponent and E the vibration energy, x = (log10 E - lo)/(hi - lo) when g = 0, else x = (10^(g*(log10 E - lo)) - 1)/(10^(g*(hi - lo)) - 1); lo/hi: the labeler's bounds when the checkpoint was written",
           stride: String(backbone.stride),
           input_width: String(backbone.info.inputWidth),
           model_input_size: `${modelInput.width}x${modelInput.height}`,

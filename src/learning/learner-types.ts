@@ -29,7 +29,7 @@ export interface PredictorExport {
   options: OnnxPredictorOptions;
   inputs: Record<string, ort.Tensor>;
   confidence: { eps: number; mean: number; std: number; sigma: number };
-  labelCalibration: { lo: number; hi: number } | null;
+  labelCalibration: { lo: number; hi: number; exponent: number } | null;
   trainSteps: number;
 }
 
