@@ -2,7 +2,7 @@
 // (docs/results.md): each world/seed is one `demo --world FILE --seed N --json` run in its own Node
 // process (320×240 @ 15 Hz, 200 Hz IMU; bags cached in .cache/). Writes one JSON file and prints a
 // markdown table: final trailing-60-s prequential ρ, final knowledge terrain ρ over all driven types,
-// timeToRank, lowest trailing ρ from 90 s (all ground, and ground already driven), costmap flicker, confidence AUROC over the last minute.
+// timeToRank, lowest trailing ρ from 90 s (all ground, and ground already driven), costmap flicker, confidence AUROC over the last minute, how much the speed limit changes per second and its mean.
 // Every figure is deterministic in sensor time (same at any machine load).
 //
 //   node --import tsx bench/worlds.ts [--out FILE] [--worlds default:1,patchwork:1] [--seconds 180] [-c CONFIG]
@@ -52,6 +52,9 @@ interface Row {
   minTrailingRhoDriven: number | null;
   costmapFlicker: number | null;
   confidenceAuroc: number | null;
+  /** Mean |Δ speed limit| per second (m/s per s) and the mean limit (m/s). */
+  speedLimitChange: number | null;
+  meanSpeedLimit: number | null;
   labels: number;
   realtimeFactor: number;
   wallSeconds: number;
@@ -182,6 +185,8 @@ function rowOf(world: string, seed: number, r: Json): Row {
     minTrailingRhoDriven: num(s.minTrailingRhoDriven),
     costmapFlicker: num(s.costmapFlicker),
     confidenceAuroc: num(e.confidenceAuroc),
+    speedLimitChange: num(s.speedLimitChange),
+    meanSpeedLimit: num(s.meanSpeedLimit),
     labels: Number(r.labels),
     realtimeFactor: Number(r.realtimeFactor),
     wallSeconds: Number(r.wallSeconds),
@@ -205,6 +210,8 @@ const COLUMNS: [keyof Row, string, number][] = [
   ["minTrailingRhoDriven", "the same, driven ground", 3],
   ["costmapFlicker", "costmap flicker (pts/s)", 2],
   ["confidenceAuroc", "conf. AUROC (last min)", 3],
+  ["speedLimitChange", "speed limit change (m/s per s)", 3],
+  ["meanSpeedLimit", "mean speed limit (m/s)", 2],
 ];
 
 const fmt = (v: unknown, d: number) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(d) : "n/a");

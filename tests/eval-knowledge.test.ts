@@ -1,9 +1,10 @@
 // The knowledge and stability metrics on hand-made predictions whose answers are known by hand: the
 // probe set's stratified choice, terrain ρ / pair accuracy / confidence AUROC per curve point,
-// timeToRank's "stays" semantics, minTrailingRho (all ground and driven ground) and the costmap flicker.
+// timeToRank's "stays" semantics, minTrailingRho (all ground and driven ground), the costmap flicker and the speed limit's steadiness.
 
 import { describe, expect, it } from "vitest";
 import { FlickerMeter, MAX_GAP_S } from "../src/eval/costmap-flicker.ts";
+import { SpeedChangeMeter } from "../src/eval/speed-change.ts";
 import { summarise } from "../src/eval/eval-summary.ts";
 import { DEFAULT_EVAL_OPTIONS } from "../src/eval/eval-types.ts";
 import {
@@ -275,5 +276,21 @@ describe("costmap flicker", () => {
     // Cells 1 and 2 in view in both: |20−20| + |33−30| over 2 × 0.2 s (cell 0 left the window).
     expect(m.pairs).toBe(2);
     expect(m.flicker).toBeCloseTo(3 / 0.4, 9);
+  });
+});
+
+describe("speed limit change", () => {
+  it("is the mean |Δ limit| per second over frames at most MAX_GAP_S apart, and the mean limit", () => {
+    const m = new SpeedChangeMeter();
+    expect(m.change).toBeNull();
+    expect(m.mean).toBeNull();
+    m.observe(0, 2);
+    m.observe(0.1, 1.5); // 0.5 over 0.1 s
+    m.observe(0.2, 1.5); // 0 over 0.1 s
+    m.observe(0.2 + MAX_GAP_S + 0.1, 0.3); // a gap: no pair
+    m.observe(0.9, 0.5); // 0.2 over 0.1 s
+    m.observe(1.0, Number.NaN); // ignored
+    expect(m.change).toBeCloseTo(0.7 / 0.3, 9);
+    expect(m.mean).toBeCloseTo((2 + 1.5 + 1.5 + 0.3 + 0.5) / 5, 9);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RollingCostmap } from "../src/outputs/costmap.ts";
-import { roughnessAhead, suggestedSpeed } from "../src/outputs/speed.ts";
+import { roughnessAhead, SpeedLimiter, suggestedSpeed } from "../src/outputs/speed.ts";
 
 // A 3×3 grid of cell centres laid out on the ground 1 m apart, from (2,-1) to (4,1): a square ahead
 // of a robot at the origin facing +x.
@@ -163,5 +163,19 @@ describe("roughness ahead and speed limit", () => {
     expect(suggestedSpeed({ roughness: 0.5, confidence: 1, cells: 1 }, opts)).toBeCloseTo(1.2, 9);
     expect(suggestedSpeed({ roughness: Number.NaN, confidence: 0, cells: 0 }, opts)).toBe(0.4);
     expect(suggestedSpeed({ roughness: 0, confidence: 0.1, cells: 3 }, opts)).toBe(0.4);
+  });
+  it("passes a drop in the speed limit at once and holds a rise to its rate", () => {
+    const s = new SpeedLimiter(0.5);
+    expect(s.next(10, 2)).toBe(2); // the first value is taken as it is
+    expect(s.next(10.1, 0.4)).toBe(0.4); // rougher ground ahead: no delay
+    expect(s.next(10.2, 2)).toBeCloseTo(0.45, 9); // 0.1 s × 0.5 m/s²
+    expect(s.next(11.2, 2)).toBeCloseTo(0.95, 9);
+    expect(s.next(11.3, 0.9)).toBe(0.9); // below where the rise had got: taken
+    expect(s.next(20, 1.5)).toBe(1.5); // a long gap allows the whole rise
+    expect(s.next(5, 2)).toBe(2); // time going back (a bag replayed again) starts over
+    const off = new SpeedLimiter(0);
+    expect(off.next(0, 0.4)).toBe(0.4);
+    expect(off.next(0.1, 2)).toBe(2);
+    expect(() => new SpeedLimiter(-1)).toThrow(/≥ 0/);
   });
 });

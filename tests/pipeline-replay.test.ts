@@ -7,11 +7,13 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { MessageReader } from "@foxglove/rosmsg2-serialization";
 import * as zstd from "@foxglove/wasm-zstd";
 import { McapIndexedReader } from "@mcap/core";
 import { FileHandleReadable } from "@mcap/nodejs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
+import { definitionsFor } from "../src/io/ros/definitions.ts";
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "tl-replay-"));
@@ -80,7 +82,12 @@ describe("replay --eval --json --record on a simulator bag", () => {
         curve: { t: number; terrainRho: number | null; cellRho: number | null }[];
         timeToRank: unknown;
       };
-      stability: { minTrailingRho: number | null; costmapFlicker: number | null };
+      stability: {
+        minTrailingRho: number | null;
+        costmapFlicker: number | null;
+        speedLimitChange: number | null;
+        meanSpeedLimit: number | null;
+      };
     };
     const k = e.knowledge;
     expect(k.curve.map((c) => Math.round(c.t))).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90]);
@@ -92,6 +99,10 @@ describe("replay --eval --json --record on a simulator bag", () => {
     expect(k.curve.at(-1)!.terrainRho).not.toBeNull();
     expect(e.stability).toHaveProperty("minTrailingRho");
     expect(e.stability.costmapFlicker).toBeGreaterThan(0);
+    // The stripes world's bands of every roughness move the limit; it stays within the defaults' range.
+    expect(e.stability.speedLimitChange).toBeGreaterThan(0);
+    expect(e.stability.meanSpeedLimit).toBeGreaterThanOrEqual(0.3);
+    expect(e.stability.meanSpeedLimit).toBeLessThanOrEqual(2);
   });
 
   it("learning beats the running-mean baseline over the last minute", () => {
@@ -138,6 +149,32 @@ describe("replay --eval --json --record on a simulator bag", () => {
       // 15 frames/s that is every 8th frame (0.533 s), 169 in 90 s.
       expect(byTopic.get("/terrain_learner/roughness/costmap")).toBeGreaterThanOrEqual(165);
       expect(byTopic.get("/terrain_learner/roughness/costmap")).toBeLessThanOrEqual(181);
+      // The speed limit as published: drops at once, rises at most outputs.speed_limit_rise (0.5 m/s²).
+      const speedCh = [...reader.channelsById.values()].find(
+        (c) => c.topic === "/terrain_learner/speed_limit",
+      )!;
+      const speedReader = new MessageReader(definitionsFor("nav2_msgs/msg/SpeedLimit"));
+      const limits: { t: number; v: number }[] = [];
+      for await (const m of reader.readMessages({ topics: ["/terrain_learner/speed_limit"] })) {
+        expect(m.channelId).toBe(speedCh.id);
+        const msg = speedReader.readMessage<{
+          header: { stamp: { sec: number; nanosec: number } };
+          speed_limit: number;
+        }>(m.data);
+        limits.push({ t: msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, v: msg.speed_limit });
+      }
+      expect(limits.length).toBe(90 * 15);
+      let rises = 0;
+      let drops = 0;
+      for (let i = 1; i < limits.length; i++) {
+        const dv = limits[i]!.v - limits[i - 1]!.v;
+        const dt = limits[i]!.t - limits[i - 1]!.t;
+        if (dv > 1e-9) rises++;
+        if (dv < -0.05) drops++;
+        expect(dv).toBeLessThanOrEqual(0.5 * dt + 1e-6);
+      }
+      expect(rises).toBeGreaterThan(10);
+      expect(drops).toBeGreaterThan(0);
     } finally {
       await handle.close();
     }

@@ -63,6 +63,10 @@ export interface StabilitySummary {
   costmapFlicker: number | null;
   /** Cell-frame pairs the flicker pools. */
   flickerPairs: number;
+  /** Mean |Δ speed limit| per second between consecutive frames (m/s per s; speed-change.ts). */
+  speedLimitChange: number | null;
+  /** Mean published speed limit (m/s). */
+  meanSpeedLimit: number | null;
 }
 
 export interface EvalSummary {

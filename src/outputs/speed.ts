@@ -73,3 +73,28 @@ export function suggestedSpeed(ahead: AheadResult, options: SpeedOptions): numbe
   const r = Math.max(0, Math.min(1, ahead.roughness));
   return options.max_speed - (options.max_speed - options.min_speed) * r;
 }
+
+/**
+ * The published speed limit over time: a drop passes at once (rougher or unknown ground ahead), a
+ * rise is held to `rise` m/s per second of sensor time, so a robot does not surge and brake while
+ * the estimate for the same ground wavers. `rise` 0: the limit follows every frame.
+ */
+export class SpeedLimiter {
+  #last = Number.NaN;
+  #stamp = Number.NaN;
+
+  constructor(readonly rise: number) {
+    if (!(rise >= 0)) throw new Error(`speed limit rise must be ≥ 0 (got ${rise})`);
+  }
+
+  next(stamp: number, target: number): number {
+    const dt = stamp - this.#stamp;
+    let v = target;
+    // First value, time going backwards (a bag restarted) or rate limiting off: take the target.
+    if (this.rise > 0 && Number.isFinite(this.#last) && dt >= 0 && target > this.#last)
+      v = Math.min(target, this.#last + this.rise * dt);
+    this.#last = v;
+    this.#stamp = stamp;
+    return v;
+  }
+}

@@ -24,6 +24,11 @@ export const OutputsSchema = z
     min_speed: positive()
       .default(0.3)
       .meta({ unit: "m/s", description: "... at roughness 1, and on ground it cannot judge" }),
+    /** How fast the speed limit may rise (drops pass at once); 0: it follows every frame. */
+    speed_limit_rise: z.number().nonnegative().default(0.5).meta({
+      unit: "m/s^2",
+      description: "~/speed_limit rises at most this fast (drops pass at once); 0: follows every frame",
+    }),
     /** Cells below this confidence are unknown (-1) in the costmap. */
     min_confidence: z
       .number()

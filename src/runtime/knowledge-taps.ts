@@ -1,6 +1,6 @@
 // Evaluation taps beyond the prequential score: the knowledge probe (a fixed probe set scored by the
 // current model every curve window, held out of training) and the stability figures (lowest trailing
-// ρ late in the run, costmap flicker). Read-only like every tap: scoring the probe calls the
+// ρ late in the run, costmap flicker, how steady the speed limit is). Read-only like every tap: scoring the probe calls the
 // learner's predict(), which does not train, so a run trains exactly as it would without it.
 
 import { type Observable, Subscription } from "rxjs";
@@ -8,6 +8,7 @@ import { FlickerMeter, type InViewCells } from "../eval/costmap-flicker.ts";
 import type { EvalSummary, PrequentialEvaluator } from "../eval/evaluator.ts";
 import { minTrailingRho } from "../eval/knowledge-metrics.ts";
 import { KnowledgeProbe, type ProbeSet } from "../eval/probe-set.ts";
+import { SpeedChangeMeter } from "../eval/speed-change.ts";
 import type { PipelineEvent } from "./events.ts";
 import type { PipelineLearner } from "./learners.ts";
 import type { GraphTaps } from "./taps.ts";
@@ -22,6 +23,7 @@ export class KnowledgeTaps {
   #heldOut = new Set<number>();
   #nextPoint = 1;
   readonly #flicker = new FlickerMeter();
+  readonly #speed = new SpeedChangeMeter();
   #pending: { stamp: number; cells: InViewCells } | undefined;
 
   constructor(
@@ -43,6 +45,7 @@ export class KnowledgeTaps {
     this.subscription.add(
       events$.subscribe((e) => {
         if (e.type !== "prediction") return;
+        this.#speed.observe(e.stamp, e.outputs.speedLimit);
         const p = this.#pending;
         this.#pending = undefined;
         if (p && p.stamp === e.stamp && e.outputs.costmap)
@@ -83,6 +86,8 @@ export class KnowledgeTaps {
       after: STABILITY_AFTER_S,
       costmapFlicker: this.#flicker.flicker,
       flickerPairs: this.#flicker.pairs,
+      speedLimitChange: this.#speed.change,
+      meanSpeedLimit: this.#speed.mean,
     };
   }
 

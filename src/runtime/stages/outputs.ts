@@ -9,7 +9,7 @@ import type { FeatureMap } from "../../learning/backbone.ts";
 import { RollingCostmap } from "../../outputs/costmap.ts";
 import { renderOverlay } from "../../outputs/images.ts";
 import type { FrameOutputs } from "../../outputs/index.ts";
-import { roughnessAhead, suggestedSpeed } from "../../outputs/speed.ts";
+import { roughnessAhead, SpeedLimiter, suggestedSpeed } from "../../outputs/speed.ts";
 import type { Config } from "../config.ts";
 import type { PerceivedFrame } from "./perception.ts";
 
@@ -25,6 +25,7 @@ export class OutputStage {
   // The robot's last known pose (kept when a frame comes before any odometry covers it).
   readonly #pose = { x: 0, y: 0, yaw: 0, known: false };
   readonly #poseAt: PoseAt = emptyPoseAt();
+  readonly #speed: SpeedLimiter;
 
   constructor(
     private readonly config: Config,
@@ -39,6 +40,7 @@ export class OutputStage {
       halfLife: o.costmap_half_life,
       minConfidence: o.min_confidence,
     });
+    this.#speed = new SpeedLimiter(o.speed_limit_rise);
   }
 
   build(p: PerceivedFrame): FrameOutputs {
@@ -89,7 +91,7 @@ export class OutputStage {
       costmap,
       ahead: ahead.roughness,
       aheadConfidence: ahead.confidence,
-      speedLimit: suggestedSpeed(ahead, o),
+      speedLimit: this.#speed.next(stamp, suggestedSpeed(ahead, o)),
       camera: this.supervisor.cameraModel ?? undefined,
     };
   }
