@@ -2,7 +2,8 @@
 // (docs/results.md): each world/seed is one `demo --world FILE --seed N --json` run in its own Node
 // process (320×240 @ 15 Hz, 200 Hz IMU; bags cached in .cache/). Writes one JSON file and prints a
 // markdown table: final trailing-60-s prequential ρ, final knowledge terrain ρ over all driven types,
-// timeToRank, lowest trailing ρ from 90 s (all ground, and ground already driven), costmap flicker, confidence AUROC over the last minute, how much the speed limit changes per second and its mean.
+// timeToRank, lowest trailing ρ from 90 s (all ground, and ground already driven), costmap flicker,
+// confidence AUROC over the last minute, how much the speed limit changes per second and its mean.
 // Every figure is deterministic in sensor time (same at any machine load).
 //
 //   node --import tsx bench/worlds.ts [--out FILE] [--worlds default:1,patchwork:1] [--seconds 180] [-c CONFIG]

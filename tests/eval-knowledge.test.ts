@@ -1,10 +1,10 @@
 // The knowledge and stability metrics on hand-made predictions whose answers are known by hand: the
 // probe set's stratified choice, terrain ρ / pair accuracy / confidence AUROC per curve point,
-// timeToRank's "stays" semantics, minTrailingRho (all ground and driven ground), the costmap flicker and the speed limit's steadiness.
+// timeToRank's "stays" semantics, minTrailingRho (all ground and driven ground), the costmap flicker
+// and the speed limit's steadiness.
 
 import { describe, expect, it } from "vitest";
 import { FlickerMeter, MAX_GAP_S } from "../src/eval/costmap-flicker.ts";
-import { SpeedChangeMeter } from "../src/eval/speed-change.ts";
 import { summarise } from "../src/eval/eval-summary.ts";
 import { DEFAULT_EVAL_OPTIONS } from "../src/eval/eval-types.ts";
 import {
@@ -23,6 +23,7 @@ import {
   type ProbeSet,
   selectProbeCells,
 } from "../src/eval/probe-set.ts";
+import { SpeedChangeMeter } from "../src/eval/speed-change.ts";
 
 const score = (index: number, truth: number, mean: number) => ({ index, truth, mean, confidence: 1 });
 
