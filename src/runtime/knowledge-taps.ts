@@ -1,7 +1,8 @@
 // Evaluation taps beyond the prequential score: the knowledge probe (a fixed probe set scored by the
 // current model every curve window, held out of training) and the stability figures (lowest trailing
-// ρ late in the run, costmap flicker, how steady the speed limit is). Read-only like every tap: scoring the probe calls the
-// learner's predict(), which does not train, so a run trains exactly as it would without it.
+// ρ late in the run, costmap flicker, how steady the speed limit is). Read-only like every tap:
+// scoring the probe calls the learner's predict(), which does not train, so a run trains exactly as
+// it would without it.
 
 import { type Observable, Subscription } from "rxjs";
 import { FlickerMeter, type InViewCells } from "../eval/costmap-flicker.ts";
