@@ -20,7 +20,11 @@
 // every distance): whether what the head learns from near views carries to far ones.
 //
 // Run: node --import tsx bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX]
-//      [--every 3] [--test 60] [--train-within M] [--row-normalise full|shift] [--json]
+//      [--every 3] [--test 60] [--train-within M] [--driven-only] [--row-normalise full|shift] [--json]
+// --driven-only: teaches only cells of terrain types the robot has been on so far (true pose): every
+// view of driven ground labelled right, none of the ground not yet driven.
+// --test 180: the whole run is scored, and the trailing 60-s ρ from 90 s on (the evaluation's
+// stability figure, over the oracle's raw predictions of every third frame) is reported.
 // --input-width: the width frames are resized to before the backbone (default learner.input_width).
 // --row-normalise: features standardised per image row before the head (see normaliseRows).
 
@@ -43,6 +47,7 @@ const { values, positionals } = parseArgs({
     every: { type: "string", default: "3" },
     "train-within": { type: "string", default: "8" },
     "row-normalise": { type: "string", default: "" },
+    "driven-only": { type: "boolean", default: false },
     test: { type: "string", default: "60" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -50,7 +55,7 @@ const { values, positionals } = parseArgs({
 });
 if (values.help || positionals.length !== 1) {
   console.error(
-    "usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX] [--every 3] [--test 60] [--train-within M] [--row-normalise full|shift] [--json]",
+    "usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX] [--every 3] [--test 60] [--train-within M] [--driven-only] [--row-normalise full|shift] [--json]",
   );
   process.exit(values.help ? 0 : 2);
 }
@@ -58,6 +63,7 @@ const bagPath = positionals[0]!;
 const every = Number(values.every);
 const testSeconds = Number(values.test);
 const trainWithin = Number(values["train-within"]);
+const drivenOnly = values["driven-only"] === true;
 const inputWidth = values["input-width"] ? Number(values["input-width"]) : null;
 if (!(trainWithin > 0))
   throw new Error(`--train-within must be a positive distance, got ${values["train-within"]}`);
@@ -86,10 +92,19 @@ const evaluator = new PrequentialEvaluator();
 const bag = await openBag(bagPath);
 const info = await bag.info();
 const end = info.end;
+const start = info.start;
 const t = cfg.topics;
 let frame = 0;
 let lastTrain = Number.NaN;
-const test: { pred: number[]; truth: number[]; terrain: number[]; range: number[]; probe: number[] } = {
+const test: {
+  pred: number[];
+  truth: number[];
+  terrain: number[];
+  range: number[];
+  probe: number[];
+  t: number[];
+} = {
+  t: [],
   pred: [],
   truth: [],
   terrain: [],
@@ -232,9 +247,13 @@ try {
           test.truth.push(truth.roughness[k]!);
           test.terrain.push(truth.terrain[k]!);
           test.range.push(truth.range[k]!);
+          test.t.push(img.stamp - start);
         }
       }
-      const taught = cells.flatMap((k, i) => (truth.range[k]! < trainWithin ? [i] : []));
+      const driven = evaluator.drivenByTrajectory;
+      const taught = cells.flatMap((k, i) =>
+        truth.range[k]! < trainWithin && (!drivenOnly || driven.has(truth.terrain[k]!)) ? [i] : [],
+      );
       const tx = new Float32Array(taught.length * C);
       for (const [j, i] of taught.entries()) tx.set(x.subarray(i * C, (i + 1) * C), j * C);
       const ty = Float32Array.from(taught, (i) => targets[i]!);
@@ -273,11 +292,38 @@ const result = {
   probeSpearman: spearman(test.probe, test.truth),
   trainWithin,
   rowNormalise: rowNormalise || null,
+  drivenOnly,
   byDistance: byDistance(),
+  trailing: trailing(),
   probeMae: mae(test.probe, test.truth),
   wallSeconds: (performance.now() - started) / 1000,
 };
 learner.dispose();
+
+/**
+ * As the evaluation's stability figure: Spearman ρ of the cells scored in the 60 s ending at each
+ * 10 s of sensor time, and the lowest from 90 s on (null unless the test window covers 90 s).
+ */
+function trailing() {
+  let last = 0;
+  for (const s of test.t) if (s > last) last = s;
+  const curve: { t: number; rho: number | null }[] = [];
+  for (let t = 10; t < last + 10; t += 10) {
+    const idx = test.t.flatMap((s, i) => (s > t - 60 && s <= t ? [i] : []));
+    curve.push({
+      t,
+      rho:
+        idx.length > 1
+          ? spearman(
+              idx.map((i) => test.pred[i]!),
+              idx.map((i) => test.truth[i]!),
+            )
+          : null,
+    });
+  }
+  const after = curve.flatMap((p) => (p.t >= 90 && p.rho !== null && Number.isFinite(p.rho) ? [p.rho] : []));
+  return { curve, minFrom90: testSeconds >= 90 && after.length ? Math.min(...after) : null };
+}
 
 /** ρ per distance band, and each terrain's mean prediction per whole metre of distance. */
 function byDistance() {
@@ -336,11 +382,17 @@ else
   );
 if (!values.json) {
   const f = (v: number | null) => (v === null ? "   - " : v.toFixed(2).padStart(5));
-  console.log(`taught cells nearer than ${trainWithin} m; by distance:`);
+  console.log(
+    `taught cells nearer than ${trainWithin} m${drivenOnly ? ", of terrain types the robot has been on" : ""}; by distance:`,
+  );
   for (const b of result.byDistance.bands)
     console.log(
       `  ${b.from}-${b.to} m: ρ ${b.spearman === null ? "n/a" : b.spearman.toFixed(3)} (${b.cells} cells)`,
     );
+  const tr = result.trailing;
+  console.log(
+    `trailing 60-s ρ: ${tr.curve.map((p) => `${p.t}s ${p.rho === null ? "-" : p.rho.toFixed(2)}`).join(", ")}; lowest from 90 s ${tr.minFrom90 === null ? "n/a (--test under 90)" : tr.minFrom90.toFixed(3)}`,
+  );
   console.log("  terrain (truth): mean prediction at 1, 2, ... 7 m");
   for (const t of result.byDistance.terrains)
     console.log(`  ${t.terrain} (${t.truth.toFixed(2)}): ${t.meanByMetre.slice(1).map(f).join(" ")}`);
