@@ -36,6 +36,8 @@ const USAGE = `usage: node --import tsx bench/worlds.ts [options]
                       with replay --eval instead of the demo's JPEG-cached bags
   --truth-labels      with --raw: labels from the simulator's true roughness (replay --truth-labels,
                       a diagnostic of what the vibration labels cost); reports in out/bench-worlds/*-truth
+  --truth-cells WHICH with --truth-labels: keyframes also teach every scored cell's truth, of all terrain
+                      types or only those driven so far (replay --truth-cells all|driven)
   --collect           run nothing: build the table from the reports earlier runs left in
                       out/bench-worlds/<world>-s<seed>/report.json
   -h, --help          this text
@@ -73,6 +75,7 @@ function main(): void {
       collect: { type: "boolean" },
       raw: { type: "boolean" },
       "truth-labels": { type: "boolean" },
+      "truth-cells": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -83,6 +86,9 @@ function main(): void {
   const truthLabels = values["truth-labels"] ?? false;
   if (truthLabels && !values.raw)
     throw new Error("--truth-labels needs --raw (it is a replay --eval option)");
+  const truthCells = values["truth-cells"];
+  if (truthCells !== undefined && !(truthLabels && (truthCells === "all" || truthCells === "driven")))
+    throw new Error("--truth-cells takes all or driven, with --truth-labels");
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds must be positive, got ${values.seconds}`);
   const worlds = values.worlds.split(",").map((w) => {
@@ -100,7 +106,9 @@ function main(): void {
       seconds,
       camera: "320x240 @ 15 Hz",
       bags: values.raw ? "raw frames (sim --out), replay --eval" : "demo (camera cached as JPEG 95)",
-      labels: truthLabels ? "ground truth (replay --truth-labels)" : "vibration",
+      labels: truthLabels
+        ? `ground truth (replay --truth-labels${truthCells ? ` --truth-cells ${truthCells}` : ""})`
+        : "vibration",
       loadBefore,
       loadAfter: loadavg(),
       rows,
@@ -113,7 +121,7 @@ function main(): void {
     const reportDir = join(
       ROOT,
       "out/bench-worlds",
-      `${w.name}-s${w.seed}${values.raw ? "-raw" : ""}${truthLabels ? "-truth" : ""}`,
+      `${w.name}-s${w.seed}${values.raw ? "-raw" : ""}${truthLabels ? "-truth" : ""}${truthCells ? `-${truthCells}` : ""}`,
     );
     if (values.collect) {
       const report = join(reportDir, "report.json");
@@ -150,6 +158,7 @@ function main(): void {
       }
       args = [cli, "replay", bag, "--eval", "--json", "--report-dir", reportDir, ...configArgs];
       if (truthLabels) args.push("--truth-labels");
+      if (truthCells) args.push("--truth-cells", truthCells);
     } else {
       const demo = ["demo", "--world", world, "--seed", String(w.seed), "--duration", String(seconds)];
       args = [cli, ...demo, "--out", reportDir, "--json", ...configArgs];

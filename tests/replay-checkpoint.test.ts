@@ -1,5 +1,5 @@
 // `replay --checkpoint`: a trained model replayed from its checkpoint, learning on or off, and the
-// ground-truth outputs diagnostic behind bench/flicker-sources.ts, and the ground-truth labels one. A real simulator bag, real
+// ground-truth outputs diagnostic behind bench/flicker-sources.ts, and the ground-truth labels and cells ones. A real simulator bag, real
 // replays through the pipeline.
 
 import { execFile } from "node:child_process";
@@ -103,6 +103,30 @@ describe("replay from a checkpoint", () => {
     expect(truth.eval!.spearman).not.toBe(learning.eval!.spearman);
   }, 120_000);
 
+  it("every scored cell taught its truth (a diagnostic): more rows, driven ground only when asked, a better head", async () => {
+    const taught = (name: string, truthCells?: "driven" | "all") =>
+      runReplay({
+        bag,
+        config: configFromObject({}),
+        evaluate: true,
+        truthLabels: true,
+        truthCells,
+        reportDir: join(dir, name),
+        knowledgeProbe: false,
+        warn: quiet,
+      });
+    const labels = await taught("tc-off");
+    const driven = await taught("tc-driven", "driven");
+    const all = await taught("tc-all", "all");
+    // The labeller is untouched: the taught cells come on top of the same labels.
+    expect(driven.labels).toBe(labels.labels);
+    expect(all.labels).toBe(labels.labels);
+    expect(driven.rows).toBeGreaterThan(labels.rows);
+    // Ground is seen before it is driven, so "driven" leaves some cells out that "all" teaches.
+    expect(all.rows).toBeGreaterThan(driven.rows);
+    expect(all.eval!.spearman).toBeGreaterThan(labels.eval!.spearman);
+  }, 180_000);
+
   it("the command: --truth-labels needs --eval", async () => {
     const err = (await run(process.execPath, [
       "bin/terrain-learner.js",
@@ -115,6 +139,19 @@ describe("replay from a checkpoint", () => {
     )) as { code: number; stderr: string };
     expect(err.code).toBe(1);
     expect(err.stderr).toContain("--truth-labels needs --eval");
+    const cells = (await run(process.execPath, [
+      "bin/terrain-learner.js",
+      "replay",
+      bag,
+      "--eval",
+      "--truth-cells",
+      "all",
+    ]).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    )) as { code: number; stderr: string };
+    expect(cells.code).toBe(1);
+    expect(cells.stderr).toContain("--truth-cells needs --truth-labels");
   }, 60_000);
 
   it("the command: a missing or empty folder is one clear error, and the checkpoint is never written over", async () => {

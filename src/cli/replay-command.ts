@@ -32,6 +32,10 @@ export function register(program: Command): void {
       "--truth-labels",
       "with --eval, a diagnostic: label from the simulator's true roughness under the robot instead of the vibration (what the labels cost)",
     )
+    .option(
+      "--truth-cells <which>",
+      "with --truth-labels, a diagnostic: every keyframe also teaches the true roughness of each scored cell, of every terrain type (all) or only of those driven so far (driven): a bound on what labels could teach",
+    )
     .option("--json", "print one JSON object with the results instead of the human summary")
     .option(
       "--record <out.mcap>",
@@ -88,6 +92,7 @@ Examples:
             config?: string[];
             eval?: boolean;
             truthLabels?: boolean;
+            truthCells?: "driven" | "all";
             json?: boolean;
             record?: string;
             recordOutputsOnly?: boolean;
@@ -111,6 +116,12 @@ Examples:
             throw new UserError(`--checkpoint ${o.checkpoint}: no such folder`);
           if (o.truthLabels && !o.eval)
             throw new UserError("--truth-labels needs --eval (the truth is in the simulator bag)");
+          if (o.truthCells !== undefined && o.truthCells !== "all" && o.truthCells !== "driven")
+            throw new UserError(`--truth-cells must be all or driven, got '${o.truthCells}'`);
+          if (o.truthCells && !o.truthLabels)
+            throw new UserError(
+              "--truth-cells needs --truth-labels (taught cells and labels must share one scale)",
+            );
           if (o.recordOutputsOnly && !o.record) throw new UserError("--record-outputs-only needs --record");
           const liveLikeSeed = o.liveLike === undefined ? undefined : Number(o.liveLike);
           if (liveLikeSeed !== undefined && !Number.isSafeInteger(liveLikeSeed))
@@ -139,6 +150,7 @@ Examples:
               config,
               evaluate: o.eval ?? false,
               truthLabels: o.truthLabels,
+              truthCells: o.truthCells,
               record: o.record,
               recordOutputsOnly: o.recordOutputsOnly,
               rate: o.rate,

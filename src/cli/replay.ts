@@ -77,6 +77,8 @@ export interface ReplayRunOptions {
   truthOutputs?: boolean;
   /** With evaluate: labels from the ground truth, not the vibration (a diagnostic; EvalOptions.truthLabels). */
   truthLabels?: boolean;
+  /** With truthLabels: keyframes also teach scored cells' truth (a diagnostic; EvalOptions.truthCells). */
+  truthCells?: "driven" | "all";
   /** With evaluate: choose and score the knowledge probe set (default true; false: neither). */
   knowledgeProbe?: boolean;
   /** Frame panels in the report (evenly spaced over the bag). */
@@ -158,7 +160,11 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     pipeline = await createPipeline(opts.config, {
       mode: "replay",
       evaluate: opts.evaluate
-        ? { truthOutputs: opts.truthOutputs ?? false, truthLabels: opts.truthLabels ?? false }
+        ? {
+            truthOutputs: opts.truthOutputs ?? false,
+            truthLabels: opts.truthLabels ?? false,
+            truthCells: opts.truthCells ?? "off",
+          }
         : false,
       simMetadata,
       overlay: opts.record !== undefined || opts.liveView !== undefined,

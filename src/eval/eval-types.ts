@@ -29,6 +29,13 @@ export interface EvalOptions {
    * still gets wrong is then not the labels' fault. Labels whose step has no truth keep the measurement.
    */
   truthLabels: boolean;
+  /**
+   * Diagnostic (with truthLabels): every keyframe also teaches the true roughness of each cell the
+   * evaluation scores (1–8 m, one terrain), as labels would if they covered every view: "all" of
+   * them, or only those of terrain types the robot has been on so far ("driven"). A bound on what
+   * labels could teach, not a learner.
+   */
+  truthCells: "off" | "driven" | "all";
 }
 
 export const DEFAULT_EVAL_OPTIONS: EvalOptions = {
@@ -41,6 +48,7 @@ export const DEFAULT_EVAL_OPTIONS: EvalOptions = {
   baseFrame: "base_link",
   truthOutputs: false,
   truthLabels: false,
+  truthCells: "off",
 };
 
 export interface MetricSet {

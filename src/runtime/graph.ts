@@ -194,6 +194,8 @@ export class StreamGraph {
       // A knowledge-probe frame is never a keyframe: no label is associated with it, so it is never trained on.
       const heldOut = this.knowledge?.isHeldOut(p.stamp) ?? false;
       const keyframe = heldOut ? false : this.perception.keep(p);
+      if (keyframe && this.parts.evaluator && this.parts.evaluator.options.truthCells !== "off")
+        this.#teachTruth(p);
       if (p.grounded && !heldOut)
         this.#supervision.observePredictions(p.stamp, p.xs, p.ys, p.raw.roughness, p.raw.confidence);
       this.perception.processed(p);
@@ -203,6 +205,27 @@ export class StreamGraph {
     } finally {
       this.perception.release(p.features);
     }
+  }
+
+  /** A keyframe's scored cells taught their true roughness (EvalOptions.truthCells, a diagnostic). */
+  #teachTruth(p: PerceivedFrame): void {
+    const ev = this.parts.evaluator!;
+    const truth = ev.truthFor(p.stamp, p.grid);
+    if (!truth) return;
+    const { minRange, maxRange, truthCells } = ev.options;
+    const driven = ev.drivenByTrajectory;
+    const cells: number[] = [];
+    const roughness: number[] = [];
+    for (let k = 0; k < truth.roughness.length; k++) {
+      const r = truth.roughness[k]!;
+      const d = truth.range[k]!;
+      if (!Number.isFinite(r) || !(d >= minRange && d <= maxRange) || truth.boundary[k]) continue;
+      if (truthCells === "driven" && !driven.has(truth.terrain[k]!)) continue;
+      cells.push(k);
+      roughness.push(r);
+    }
+    const rows = this.#supervision.truthRows(p.stamp, p.features.data, cells, roughness);
+    if (rows) this.#learning.add(rows);
   }
 
   /** The frame with the ground truth in place of the prediction where known (EvalOptions.truthOutputs). */

@@ -3,7 +3,7 @@
 // rows the learner takes: one (feature vector, target, coverage weight) per covered feature cell.
 // Also the sensor-fault diagnostics the graph reports (camera gaps, odometry jumps).
 
-import { logEnergyForRoughness } from "../../core/label-calibration.ts";
+import { calibrateLogEnergy, logEnergyForRoughness } from "../../core/label-calibration.ts";
 import type { LabelEnergyOverride } from "../../core/labeller.ts";
 import { NearViewMap, type TaughtCell } from "../../core/near-view-teacher.ts";
 import { SelfSupervisor } from "../../core/self-supervisor.ts";
@@ -160,6 +160,39 @@ export class SupervisionStage {
         lo,
         hi,
       },
+    };
+  }
+
+  /**
+   * Rows of a keyframe's cells taught their true roughness r (EvalOptions.truthCells), as a label of
+   * energy 10^(2r − 1.2) would be (the energy EvalOptions.truthLabels gives labels), weight 1.
+   */
+  truthRows(stamp: Stamp, data: Float32Array, cells: number[], roughness: number[]): SampleRows | undefined {
+    const C = this.channels;
+    const n = cells.length;
+    if (n === 0) return undefined;
+    const raw = this.rawTargets;
+    const { lo, hi } = this.supervisor.calibrationBounds();
+    const features = new Float32Array(n * C);
+    const targets = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const cell = cells[i]!;
+      features.set(data.subarray(cell * C, cell * C + C), i * C);
+      const logE = 2 * roughness[i]! - 1.2;
+      targets[i] = raw ? logE : calibrateLogEnergy(logE, lo, hi, this.#exponent);
+    }
+    this.counts.rows += n;
+    const weights = new Float32Array(n).fill(1);
+    return {
+      stamp,
+      features,
+      targets,
+      weights,
+      n,
+      channels: C,
+      targetKind: raw ? "logEnergy" : "roughness",
+      lo,
+      hi,
     };
   }
 
