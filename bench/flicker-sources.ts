@@ -11,6 +11,10 @@
 // model's view dependence. Deterministic in sensor time.
 //
 //   node --import tsx bench/flicker-sources.ts [--worlds default:1,campus:1] [--out FILE] [-c CONFIG]
+//     [--truth-cells all|driven]
+//
+// --truth-cells: the learning run is taught the truth (replay --truth-labels --truth-cells), so the
+// split is of a model taught every view (all) or every view of driven ground (driven).
 //
 // Bags: .cache/<world>-world-seed<N>.mcap, as `npm run bench:worlds -- --raw` makes them.
 
@@ -29,6 +33,8 @@ const USAGE = `usage: node --import tsx bench/flicker-sources.ts [options]
   --worlds LIST       world:seed,... (default ${WORLDS})
   --out FILE          JSON results (default bench/flicker-sources.json)
   -c, --config FILE   config file(s) for every run
+  --truth-cells WHICH the learning run taught the truth of every view (all) or of driven ground
+                      (driven): replay --truth-labels --truth-cells WHICH
   -h, --help          this text
 
 Needs the raw-frame bags .cache/<world>-world-seed<N>.mcap (npm run bench:worlds -- --raw makes them).`;
@@ -47,12 +53,18 @@ const { values } = parseArgs({
     worlds: { type: "string", default: WORLDS },
     out: { type: "string", default: "bench/flicker-sources.json" },
     config: { type: "string", short: "c", multiple: true },
+    "truth-cells": { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
+}
+const truthCells = values["truth-cells"];
+if (truthCells !== undefined && truthCells !== "all" && truthCells !== "driven") {
+  process.stderr.write(`--truth-cells must be all or driven, got '${truthCells}'\n${USAGE}\n`);
+  process.exit(2);
 }
 const worlds = values.worlds.split(",").map((w) => {
   const [name, seed] = w.split(":");
@@ -72,7 +84,15 @@ const loadBefore = loadavg();
 const rows: Row[] = [];
 const save = () => {
   mkdirSync(dirname(out), { recursive: true });
-  const doc = { camera: "320x240 @ 15 Hz, raw-frame bags", loadBefore, loadAfter: loadavg(), rows };
+  const doc = {
+    camera: "320x240 @ 15 Hz, raw-frame bags",
+    learning: truthCells
+      ? `taught the truth (replay --truth-labels --truth-cells ${truthCells})`
+      : "vibration labels",
+    loadBefore,
+    loadAfter: loadavg(),
+    rows,
+  };
   writeFileSync(`${out}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
   renameSync(`${out}.tmp`, out);
 };
@@ -81,7 +101,13 @@ const tmp = mkdtempSync(join(tmpdir(), "tl-flicker-"));
 try {
   for (const w of worlds) {
     const label = `${w.name} s${w.seed}`;
-    const reportDir = (kind: string) => join(ROOT, "out/flicker-sources", `${w.name}-s${w.seed}`, kind);
+    const reportDir = (kind: string) =>
+      join(
+        ROOT,
+        "out/flicker-sources",
+        `${w.name}-s${w.seed}${truthCells ? `-truth-${truthCells}` : ""}`,
+        kind,
+      );
     const ck = join(tmp, `${w.name}-s${w.seed}`);
     const quiet = { warn: () => {}, inputs: values.config ?? [] };
     process.stderr.write(`${label}: learning ...\n`);
@@ -91,6 +117,7 @@ try {
       evaluate: true,
       reportDir: reportDir("learning"),
       saveCheckpoint: ck,
+      ...(truthCells ? { truthLabels: true, truthCells } : {}),
       ...quiet,
     });
     const frozenConfig = () => {
