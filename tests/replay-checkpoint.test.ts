@@ -13,6 +13,12 @@ import { type ReplayResult, runReplay } from "../src/cli/replay.ts";
 import { configFromObject } from "../src/runtime/config.ts";
 
 const run = promisify(execFile);
+/** `terrain-learner replay BAG ...args`, expected to fail: its exit code and standard error. */
+const replayFails = (bag: string, ...args: string[]) =>
+  run(process.execPath, ["bin/terrain-learner.js", "replay", bag, ...args]).then(
+    () => ({ code: 0, stderr: "" }),
+    (e: { code: number; stderr: string }) => e,
+  ) as Promise<{ code: number; stderr: string }>;
 const dir = mkdtempSync(join(tmpdir(), "tl-replay-ck-"));
 const bag = join(dir, "world.mcap");
 const ckpt = join(dir, "ckpt");
@@ -128,40 +134,17 @@ describe("replay from a checkpoint", () => {
   }, 180_000);
 
   it("the command: --truth-labels needs --eval", async () => {
-    const err = (await run(process.execPath, [
-      "bin/terrain-learner.js",
-      "replay",
-      bag,
-      "--truth-labels",
-    ]).then(
-      () => ({ code: 0, stderr: "" }),
-      (e: { code: number; stderr: string }) => e,
-    )) as { code: number; stderr: string };
+    const err = await replayFails(bag, "--truth-labels");
     expect(err.code).toBe(1);
     expect(err.stderr).toContain("--truth-labels needs --eval");
-    const cells = (await run(process.execPath, [
-      "bin/terrain-learner.js",
-      "replay",
-      bag,
-      "--eval",
-      "--truth-cells",
-      "all",
-    ]).then(
-      () => ({ code: 0, stderr: "" }),
-      (e: { code: number; stderr: string }) => e,
-    )) as { code: number; stderr: string };
+    const cells = await replayFails(bag, "--eval", "--truth-cells", "all");
     expect(cells.code).toBe(1);
     expect(cells.stderr).toContain("--truth-cells needs --truth-labels");
   }, 60_000);
 
   it("the command: a missing or empty folder is one clear error, and the checkpoint is never written over", async () => {
-    const cli = (...args: string[]) =>
-      run(process.execPath, ["bin/terrain-learner.js", "replay", bag, ...args]);
     const fails = async (args: string[]) => {
-      const err = (await cli(...args).then(
-        () => ({ code: 0, stderr: "" }),
-        (e: { code: number; stderr: string }) => e,
-      )) as { code: number; stderr: string };
+      const err = await replayFails(bag, ...args);
       expect(err.code).toBe(1);
       return err.stderr.trim();
     };

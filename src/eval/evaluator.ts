@@ -29,6 +29,11 @@ export {
   type StabilitySummary,
 } from "./eval-types.ts";
 
+/** log10 of the energy the truth diagnostics give ground of true roughness r (0..1): 2·r − 1.2. */
+export function truthLogEnergy(r: number): number {
+  return 2 * r - 1.2;
+}
+
 export class PrequentialEvaluator {
   readonly options: EvalOptions;
   #poses = new TruePoses();
@@ -155,7 +160,7 @@ export class PrequentialEvaluator {
       this.truthLabelMisses++;
       return undefined;
     }
-    return 10 ** ((2 * sum) / n - 1.2);
+    return 10 ** truthLogEnergy(sum / n);
   }
 
   /** Labels that kept their measured energy under truthLabels (no truth for their step). */

@@ -13,7 +13,7 @@
 import { Subject, type Subscription } from "rxjs";
 import { tallyProblems } from "../core/fusion/tally-problems.ts";
 import type { Problem, RoughnessGrid, RoughnessLabel, Stamp } from "../core/types.ts";
-import type { PrequentialEvaluator } from "../eval/evaluator.ts";
+import { type PrequentialEvaluator, truthLogEnergy } from "../eval/evaluator.ts";
 import type { BagEvent } from "../io/bag/types.ts";
 import type { Config } from "./config.ts";
 import type { CoreInput, PipelineEvent, PipelineStats, PipelineSummary } from "./events.ts";
@@ -215,16 +215,16 @@ export class StreamGraph {
     const { minRange, maxRange, truthCells } = ev.options;
     const driven = ev.drivenByTrajectory;
     const cells: number[] = [];
-    const roughness: number[] = [];
+    const logEnergy: number[] = [];
     for (let k = 0; k < truth.roughness.length; k++) {
       const r = truth.roughness[k]!;
       const d = truth.range[k]!;
       if (!Number.isFinite(r) || !(d >= minRange && d <= maxRange) || truth.boundary[k]) continue;
       if (truthCells === "driven" && !driven.has(truth.terrain[k]!)) continue;
       cells.push(k);
-      roughness.push(r);
+      logEnergy.push(truthLogEnergy(r));
     }
-    const rows = this.#supervision.truthRows(p.stamp, p.features.data, cells, roughness);
+    const rows = this.#supervision.truthRows(p.stamp, p.features.data, cells, logEnergy);
     if (rows) this.#learning.add(rows);
   }
 

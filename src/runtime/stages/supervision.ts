@@ -164,10 +164,10 @@ export class SupervisionStage {
   }
 
   /**
-   * Rows of a keyframe's cells taught their true roughness r (EvalOptions.truthCells), as a label of
-   * energy 10^(2r − 1.2) would be (the energy EvalOptions.truthLabels gives labels), weight 1.
+   * Rows of a keyframe's cells taught as labels of the given log10 energies would be, weight 1
+   * (EvalOptions.truthCells).
    */
-  truthRows(stamp: Stamp, data: Float32Array, cells: number[], roughness: number[]): SampleRows | undefined {
+  truthRows(stamp: Stamp, data: Float32Array, cells: number[], logEnergy: number[]): SampleRows | undefined {
     const C = this.channels;
     const n = cells.length;
     if (n === 0) return undefined;
@@ -178,7 +178,7 @@ export class SupervisionStage {
     for (let i = 0; i < n; i++) {
       const cell = cells[i]!;
       features.set(data.subarray(cell * C, cell * C + C), i * C);
-      const logE = 2 * roughness[i]! - 1.2;
+      const logE = logEnergy[i]!;
       targets[i] = raw ? logE : calibrateLogEnergy(logE, lo, hi, this.#exponent);
     }
     this.counts.rows += n;
