@@ -26,10 +26,28 @@ const WORLDS = [
   "stripes:1",
   "campus:1",
 ];
+// Worlds no choice of the learner was made on (docs/results.md, "Worlds never used for a choice"):
+// run a candidate change here once, after choosing it on the eight, to see whether it carries over.
+const UNSEEN = [
+  "default:6",
+  "default:7",
+  "default:8",
+  "patchwork:2",
+  "stripes:2",
+  "campus:2",
+  "default:9",
+  "default:10",
+  "default:11",
+  "patchwork:3",
+  "stripes:3",
+  "campus:3",
+];
+const SETS: Record<string, string[]> = { eight: WORLDS, unseen: UNSEEN };
 const USAGE = `usage: node --import tsx bench/worlds.ts [options]
 
   --out FILE          where the JSON goes (default bench/worlds.json)
-  --worlds LIST       world:seed,... (default ${WORLDS.join(",")}); world = sim/worlds/<world>.yaml
+  --worlds LIST       world:seed,... (default ${WORLDS.join(",")}); world = sim/worlds/<world>.yaml;
+                      or a named set: eight (the default) or unseen (${UNSEEN.length} worlds no choice was made on)
   --seconds S         simulated seconds per world (default 180)
   -c, --config FILE   config file(s) passed to every run
   --raw               replay raw-frame bags (sim --out, cached as .cache/<world>-world-seed<N>.mcap)
@@ -91,10 +109,14 @@ function main(): void {
     throw new Error("--truth-cells takes all or driven, with --truth-labels");
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds must be positive, got ${values.seconds}`);
-  const worlds = values.worlds.split(",").map((w) => {
+  const worlds = (SETS[values.worlds] ?? values.worlds.split(",")).map((w) => {
     const [name, seed] = w.split(":");
     const s = Number(seed ?? 1);
     if (!name || !Number.isInteger(s)) throw new Error(`--worlds: '${w}' is not world:seed`);
+    if (!existsSync(join(ROOT, "sim/worlds", `${name}.yaml`)))
+      throw new Error(
+        `--worlds: no world '${name}' (sim/worlds/${name}.yaml); named sets: ${Object.keys(SETS).join(", ")}`,
+      );
     return { name, seed: s };
   });
   const loadBefore = loadavg();
