@@ -109,7 +109,8 @@ function main(): void {
     throw new Error("--truth-cells takes all or driven, with --truth-labels");
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds must be positive, got ${values.seconds}`);
-  const worlds = (SETS[values.worlds] ?? values.worlds.split(",")).map((w) => {
+  const named = Object.hasOwn(SETS, values.worlds) ? SETS[values.worlds] : undefined;
+  const worlds = (named ?? values.worlds.split(",")).map((w) => {
     const [name, seed] = w.split(":");
     const s = Number(seed ?? 1);
     if (!name || !Number.isInteger(s)) throw new Error(`--worlds: '${w}' is not world:seed`);
