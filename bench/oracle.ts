@@ -310,19 +310,20 @@ function trailing() {
   const curve: { t: number; rho: number | null }[] = [];
   for (let t = 10; t < last + 10; t += 10) {
     const idx = test.t.flatMap((s, i) => (s > t - 60 && s <= t ? [i] : []));
-    curve.push({
-      t,
-      rho:
-        idx.length > 1
-          ? spearman(
-              idx.map((i) => test.pred[i]!),
-              idx.map((i) => test.truth[i]!),
-            )
-          : null,
-    });
+    curve.push({ t, rho: rhoOf(idx) });
   }
   const after = curve.flatMap((p) => (p.t >= 90 && p.rho !== null && Number.isFinite(p.rho) ? [p.rho] : []));
   return { curve, minFrom90: testSeconds >= 90 && after.length ? Math.min(...after) : null };
+}
+
+/** Spearman ρ of the test predictions against the truth over the cells `idx`; null under two cells. */
+function rhoOf(idx: number[]): number | null {
+  return idx.length > 1
+    ? spearman(
+        idx.map((i) => test.pred[i]!),
+        idx.map((i) => test.truth[i]!),
+      )
+    : null;
 }
 
 /** ρ per distance band, and each terrain's mean prediction per whole metre of distance. */
@@ -339,13 +340,7 @@ function byDistance() {
       from: lo,
       to: hi,
       cells: idx.length,
-      spearman:
-        idx.length > 1
-          ? spearman(
-              idx.map((i) => test.pred[i]!),
-              idx.map((i) => test.truth[i]!),
-            )
-          : null,
+      spearman: rhoOf(idx),
     };
   });
   const sums = new Map<number, { truth: number; sum: number[]; n: number[] }>();
