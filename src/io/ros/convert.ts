@@ -4,6 +4,7 @@
 // fields in upper case (K, D, P), which is handled here so no caller needs to care.
 
 import { rosTimeToSeconds, secondsToRosTime } from "../../core/time.ts";
+import { cameraStamps } from "./stamp-memo.ts";
 import type {
   CameraModel,
   CompressedFrame,
@@ -80,11 +81,17 @@ export function headerOf(msg: unknown): Header {
   return { stamp: rosTimeToSeconds(obj(h.stamp, "header.stamp") as never), frameId: str(h.frame_id) };
 }
 
+/** A camera message's header; its exact stamp is remembered for the outputs made from it. */
+function cameraHeaderOf(msg: unknown): Header {
+  const h = obj(obj(msg, "message").header, "header");
+  return { stamp: cameraStamps.remember(obj(h.stamp, "header.stamp") as never), frameId: str(h.frame_id) };
+}
+
 export function toRosHeader(
   stamp: Stamp,
   frameId: string,
 ): { stamp: { sec: number; nanosec: number }; frame_id: string } {
-  return { stamp: secondsToRosTime(stamp), frame_id: frameId };
+  return { stamp: cameraStamps.toRos(stamp), frame_id: frameId };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,7 +143,7 @@ export function odomFromRos(msg: unknown): OdomSample {
  */
 export function imageFromRos(msg: unknown): ImageFrame {
   const m = obj(msg, "Image");
-  const { stamp, frameId } = headerOf(m);
+  const { stamp, frameId } = cameraHeaderOf(m);
   const width = num(m.width, "width");
   const height = num(m.height, "height");
   const step = num(m.step, "step");
@@ -224,14 +231,14 @@ export function imageFromRos(msg: unknown): ImageFrame {
 /** sensor_msgs/CompressedImage, still compressed (decode with src/io/ros/decode-image.ts). */
 export function compressedFromRos(msg: unknown): CompressedFrame {
   const m = obj(msg, "CompressedImage");
-  const { stamp, frameId } = headerOf(m);
+  const { stamp, frameId } = cameraHeaderOf(m);
   return { stamp, frameId, format: str(m.format), data: bytes(m.data, "data") };
 }
 
 /** sensor_msgs/CameraInfo (ROS 2 lower-case k/d/p, ROS 1 upper-case K/D/P). */
 export function cameraInfoFromRos(msg: unknown): CameraModel {
   const m = obj(msg, "CameraInfo");
-  const { stamp, frameId } = headerOf(m);
+  const { stamp, frameId } = cameraHeaderOf(m);
   const K = numArray(m.k ?? m.K, "k");
   const D = numArray(m.d ?? m.D ?? [], "d");
   const P = numArray(m.p ?? m.P ?? [], "p");
@@ -374,7 +381,7 @@ export function costmapToRos(c: Costmap): Obj {
   return {
     header: toRosHeader(c.stamp, c.frameId),
     info: {
-      map_load_time: secondsToRosTime(c.stamp),
+      map_load_time: cameraStamps.toRos(c.stamp),
       resolution: c.resolution,
       width: c.width,
       height: c.height,
