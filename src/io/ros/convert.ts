@@ -4,7 +4,6 @@
 // fields in upper case (K, D, P), which is handled here so no caller needs to care.
 
 import { rosTimeToSeconds, secondsToRosTime } from "../../core/time.ts";
-import { cameraStamps } from "./stamp-memo.ts";
 import type {
   CameraModel,
   CompressedFrame,
@@ -18,6 +17,7 @@ import type {
   Transform,
   Vec3,
 } from "../../core/types.ts";
+import { cameraStamps } from "./stamp-memo.ts";
 
 /** Thrown for a message whose content cannot become a core type (wrong encoding, short data). */
 export class ConversionError extends Error {
