@@ -85,7 +85,6 @@ describe("launch/foxglove-layout.json", () => {
         "/terrain_learner/labels",
         "/terrain_learner/robot",
         "/terrain_learner/learner",
-        "/terrain_learner/speed_limit",
       ]),
     );
     const plotted = Object.values(layout.configById).flatMap((c) =>
@@ -95,7 +94,8 @@ describe("launch/foxglove-layout.json", () => {
       expect.arrayContaining([
         "/terrain_learner/learner.loss",
         "/terrain_learner/learner.rho",
-        "/terrain_learner/speed_limit.speed_limit",
+        // m/s from the learner's stats (the SpeedLimit message carries a percentage by default).
+        "/terrain_learner/learner.speed_limit",
       ]),
     );
   });

@@ -77,36 +77,39 @@ describe("overlay", () => {
 describe("outputsToRos", () => {
   it("builds messages that serialise with their ROS 2 definitions", () => {
     const g = grid([0.1, 0.2, 0.3, 0.4], [1, 1, 1, 1]);
-    const msgs = outputsToRos({
-      stamp: 12.5,
-      frameId: "camera_optical_frame",
-      grid: g,
-      overlay: renderOverlay(image(16, 16, [1, 2, 3]), g),
-      costmap: {
-        stamp: 12.5,
-        frameId: "odom",
-        resolution: 0.5,
-        width: 2,
-        height: 2,
-        originX: -0.5,
-        originY: -0.5,
-        data: Int8Array.from([-1, 0, 50, 100]),
-      },
-      ahead: Number.NaN,
-      aheadConfidence: 0,
-      speedLimit: 0.3,
-      // A 16×16 camera: the 2×2 grid of 8-pixel cells gets its intrinsics divided by 8.
-      camera: {
+    const msgs = outputsToRos(
+      {
         stamp: 12.5,
         frameId: "camera_optical_frame",
-        width: 16,
-        height: 16,
-        K: [16, 0, 7.5, 0, 16, 7.5, 0, 0, 1],
-        D: [0.1, 0, 0, 0, 0],
-        distortionModel: "plumb_bob",
-        P: [16, 0, 7.5, 0, 0, 16, 7.5, 0, 0, 0, 1, 0],
+        grid: g,
+        overlay: renderOverlay(image(16, 16, [1, 2, 3]), g),
+        costmap: {
+          stamp: 12.5,
+          frameId: "odom",
+          resolution: 0.5,
+          width: 2,
+          height: 2,
+          originX: -0.5,
+          originY: -0.5,
+          data: Int8Array.from([-1, 0, 50, 100]),
+        },
+        ahead: Number.NaN,
+        aheadConfidence: 0,
+        speedLimit: 0.3,
+        // A 16×16 camera: the 2×2 grid of 8-pixel cells gets its intrinsics divided by 8.
+        camera: {
+          stamp: 12.5,
+          frameId: "camera_optical_frame",
+          width: 16,
+          height: 16,
+          K: [16, 0, 7.5, 0, 16, 7.5, 0, 0, 1],
+          D: [0.1, 0, 0, 0, 0],
+          distortionModel: "plumb_bob",
+          P: [16, 0, 7.5, 0, 0, 16, 7.5, 0, 0, 0, 1, 0],
+        },
       },
-    });
+      { baseFrame: "base_footprint", speedLimitAs: "percentage", maxSpeed: 1.5 },
+    );
     for (const [key, { type }] of Object.entries(OUTPUT_TOPICS)) {
       const msg = msgs[key as keyof typeof OUTPUT_TOPICS];
       expect(msg, key).toBeDefined();
@@ -125,7 +128,12 @@ describe("outputsToRos", () => {
         expect(Array.from(back.d as Float64Array)).toEqual([0.1, 0, 0, 0, 0]);
       }
       if (key === "ahead") expect(back.data).toBe(-1);
-      if (key === "speedLimit") expect(back.speed_limit).toBeCloseTo(0.3, 9);
+      if (key === "speedLimit") {
+        // 0.3 of 1.5 m/s: 20 %, in the robot's frame.
+        expect(back.percentage).toBe(true);
+        expect(back.speed_limit).toBeCloseTo(20, 4);
+        expect((back.header as { frame_id: string }).frame_id).toBe("base_footprint");
+      }
     }
   });
 });

@@ -92,12 +92,13 @@ describe.skipIf(!hasCmake)("CMake install (plain rules: ament_cmake is not insta
     expect(install.status, install.stderr).toBe(0);
   }, 60_000);
 
-  it("installs the executable, the launch files, params.yaml, package.xml and the ament index marker", () => {
+  it("installs the executable, the launch files, params.yaml, the Nav2 params, package.xml and the ament index marker", () => {
     expect(statSync(exe).mode & 0o111).toBe(0o111);
     for (const f of [
       "launch/terrain_learner.launch.xml",
       "launch/terrain_learner.launch.py",
       "launch/params.yaml",
+      "launch/nav2-roughness.yaml",
     ])
       expect(readFileSync(join(share, f), "utf8"), f).toBe(
         readFileSync(join(ROOT, "launch", f.slice(7)), "utf8"),

@@ -120,10 +120,10 @@ describe("replay --record", () => {
     const q = (t: string) => full.topics.get(t)?.qos;
     expect(q("/terrain_learner/roughness/costmap")).toEqual(qos(1, 1, 1));
     expect(q("/terrain_learner/speed_limit")).toEqual(qos(1, 1, 1));
-    expect(q("/terrain_learner/roughness/image")).toEqual(qos(5, 2, 2));
-    expect(q("/terrain_learner/roughness/camera_info")).toEqual(qos(5, 2, 2));
-    expect(q("/terrain_learner/roughness/confidence")).toEqual(qos(5, 2, 2));
-    expect(q("/terrain_learner/roughness/overlay")).toEqual(qos(5, 2, 2));
+    expect(q("/terrain_learner/roughness/image")).toEqual(qos(5, 1, 2));
+    expect(q("/terrain_learner/roughness/camera_info")).toEqual(qos(5, 1, 2));
+    expect(q("/terrain_learner/roughness/confidence")).toEqual(qos(5, 1, 2));
+    expect(q("/terrain_learner/roughness/overlay")).toEqual(qos(5, 1, 2));
     expect(q("/terrain_learner/roughness/ahead")).toEqual(qos(10, 1, 2));
     expect(q("/terrain_learner/labels")).toEqual(qos(10, 1, 2));
     expect(q("/diagnostics")).toEqual(qos(10, 1, 2));

@@ -100,13 +100,14 @@ describe("ros2-wiring (pure)", () => {
     const qos = (sp: typeof specs, key: string) => describeQos(sp.find((s) => s.key === key)!.qos);
     expect(qos(specs, "costmap")).toBe("reliable, transient local, keep last 1");
     expect(qos(specs, "speedLimit")).toBe("reliable, transient local, keep last 1");
-    expect(qos(specs, "roughness")).toBe("best effort, volatile, keep last 5");
-    expect(qos(specs, "roughnessInfo")).toBe("best effort, volatile, keep last 5");
-    const reliable = defaultConfig();
-    reliable.ros.output_image_reliability = "reliable";
-    const rspecs = publisherSpecs(reliable, names, { speedLimitFallback: false });
+    // Reliable by default: RViz and rqt_image_view subscribe reliable and get nothing from best effort.
     for (const key of ["roughness", "roughnessInfo", "confidence", "overlay"])
-      expect(qos(rspecs, key), key).toBe("reliable, volatile, keep last 5");
+      expect(qos(specs, key), key).toBe("reliable, volatile, keep last 5");
+    const lossy = defaultConfig();
+    lossy.ros.output_image_reliability = "best_effort";
+    const bspecs = publisherSpecs(lossy, names, { speedLimitFallback: false });
+    for (const key of ["roughness", "roughnessInfo", "confidence", "overlay"])
+      expect(qos(bspecs, key), key).toBe("best effort, volatile, keep last 5");
     const fallback = publisherSpecs(defaultConfig(), names, { speedLimitFallback: true });
     expect(fallback.find((s) => s.key === "speedLimit")!.type).toBe("std_msgs/msg/Float32");
   });
@@ -358,11 +359,10 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     });
     const pubs = Object.fromEntries(node.publishers.map((p) => [p.topic, `${p.type} ${p.qos.describe()}`]));
     expect(pubs).toEqual({
-      "/terrain_learner/roughness/image": "sensor_msgs/msg/Image keep_last(5) best_effort volatile",
-      "/terrain_learner/roughness/camera_info":
-        "sensor_msgs/msg/CameraInfo keep_last(5) best_effort volatile",
-      "/terrain_learner/roughness/confidence": "sensor_msgs/msg/Image keep_last(5) best_effort volatile",
-      "/terrain_learner/roughness/overlay": "sensor_msgs/msg/Image keep_last(5) best_effort volatile",
+      "/terrain_learner/roughness/image": "sensor_msgs/msg/Image keep_last(5) reliable volatile",
+      "/terrain_learner/roughness/camera_info": "sensor_msgs/msg/CameraInfo keep_last(5) reliable volatile",
+      "/terrain_learner/roughness/confidence": "sensor_msgs/msg/Image keep_last(5) reliable volatile",
+      "/terrain_learner/roughness/overlay": "sensor_msgs/msg/Image keep_last(5) reliable volatile",
       "/terrain_learner/roughness/costmap":
         "nav_msgs/msg/OccupancyGrid keep_last(1) reliable transient_local",
       "/terrain_learner/roughness/ahead": "std_msgs/msg/Float32 keep_last(10) reliable volatile",
@@ -443,9 +443,12 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
       percentage: boolean;
       speed_limit: number;
     };
-    expect(speed.percentage).toBe(false);
-    expect(speed.speed_limit).toBeGreaterThanOrEqual(config.outputs.min_speed);
-    expect(speed.speed_limit).toBeLessThanOrEqual(config.outputs.max_speed);
+    // A percentage of max_speed: a Nav2 controller never drives faster than its own maximum.
+    expect(speed.percentage).toBe(true);
+    expect(speed.speed_limit).toBeGreaterThanOrEqual(
+      (100 * config.outputs.min_speed) / config.outputs.max_speed - 1e-9,
+    );
+    expect(speed.speed_limit).toBeLessThanOrEqual(100);
     const markers = node.publisher("/terrain_learner/labels").messages as {
       markers: { header: { frame_id: string }; points: unknown[] }[];
     }[];

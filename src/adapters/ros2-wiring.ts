@@ -33,7 +33,13 @@ import {
 import { lutIndex, ROUGHNESS_LUT } from "../outputs/colormap.ts";
 import type { Config } from "../runtime/config.ts";
 import type { CoreInput, PipelineStats, PredictionEvent } from "../runtime/events.ts";
-import { OUTPUT_TOPICS, type OutputKey, outputsToRos } from "../runtime/sinks/ros-outputs.ts";
+import {
+  OUTPUT_TOPICS,
+  type OutputKey,
+  outputsToRos,
+  type RosOutputOptions,
+  rosOutputOptions,
+} from "../runtime/sinks/ros-outputs.ts";
 import type { RuntimeControls } from "./controls.ts";
 
 export type InputKind = "image" | "compressed" | "cameraInfo" | "imu" | "odom" | "tf" | "tfStatic";
@@ -251,6 +257,7 @@ export class OutputMapper {
   private readonly costmapInterval: number;
   private lastCostmap = Number.NEGATIVE_INFINITY;
   private labelCount = 0;
+  private readonly rosOptions: RosOutputOptions;
 
   constructor(
     specs: readonly PublisherSpec[],
@@ -259,6 +266,7 @@ export class OutputMapper {
   ) {
     for (const s of specs) this.byKey.set(s.key, s);
     this.costmapInterval = 1 / config.ros.costmap_rate;
+    this.rosOptions = rosOutputOptions(config);
   }
 
   /** The spec a key publishes on (undefined if that output is off). */
@@ -267,7 +275,7 @@ export class OutputMapper {
   }
 
   prediction(e: Pick<PredictionEvent, "outputs">): Outgoing[] {
-    const msgs = outputsToRos(e.outputs);
+    const msgs = outputsToRos(e.outputs, this.rosOptions);
     const out: Outgoing[] = [];
     for (const [k, message] of Object.entries(msgs) as [OutputKey, unknown][]) {
       const spec = this.byKey.get(k);

@@ -120,18 +120,28 @@ export const RosSchema = z
       .default(5)
       .meta({ unit: "messages", description: "keep-last depth of the sensor-data subscriptions" }),
     /**
-     * Reliability of the output images and their CameraInfo: best_effort (as camera drivers publish;
-     * a slow viewer does not hold the node back) or reliable (every frame reaches a recorder).
+     * Reliability of the output images and their CameraInfo. Reliable reaches every subscriber (RViz
+     * and rqt_image_view subscribe reliable by default and receive nothing from a best-effort
+     * publisher); best_effort never resends a lost frame over a weak link.
      */
     output_image_reliability: z
       .enum(["best_effort", "reliable"])
-      .default("best_effort")
-      .meta({ description: "output images and their CameraInfo: best_effort or reliable" }),
+      .default("reliable")
+      .meta({ description: "output images and their CameraInfo: reliable (any viewer) or best_effort" }),
     /** Publish the rgb8 overlay (costs a colour image per frame). */
     publish_overlay: z
       .boolean()
       .default(true)
       .meta({ description: "publish ~/roughness/overlay (an rgb8 image per frame)" }),
+    /**
+     * ~/speed_limit as a percentage of outputs.max_speed (Nav2's controllers scale their own maximum
+     * by it: it can only slow the robot) or as absolute m/s (Regulated Pure Pursuit and MPPI then
+     * drive at that speed, even above their own maximum).
+     */
+    speed_limit_as: z.enum(["percentage", "absolute"]).default("percentage").meta({
+      description:
+        "~/speed_limit as a percentage of outputs.max_speed (safe with any controller) or absolute m/s",
+    }),
     /** Hz cap of costmap publications (latest wins). */
     costmap_rate: positive()
       .default(2)

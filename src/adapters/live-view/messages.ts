@@ -17,7 +17,7 @@ import {
 import { gridCameraModel } from "../../outputs/grid-camera.ts";
 import type { Config } from "../../runtime/config.ts";
 import type { CoreInput, PipelineStats, PredictionEvent } from "../../runtime/pipeline.ts";
-import { outputsToRos } from "../../runtime/sinks/ros-outputs.ts";
+import { outputsToRos, rosOutputOptions } from "../../runtime/sinks/ros-outputs.ts";
 import { rgbaOf } from "../ros2-wiring.ts";
 import type { LiveViewKey } from "./channels.ts";
 
@@ -89,7 +89,7 @@ export class LiveViewMapper {
     if (wants("camera")) out.push({ key: "camera", stamp, message: imageToRos(e.image) });
     const keys = OUTPUT_KEYS.filter((key) => wants(key));
     if (keys.length) {
-      const ros = outputsToRos(o);
+      const ros = outputsToRos(o, rosOutputOptions(this.#config));
       for (const key of keys) {
         const message = ros[key];
         if (message !== undefined) out.push({ key, stamp, message });

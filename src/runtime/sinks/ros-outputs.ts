@@ -25,15 +25,51 @@ export const OUTPUT_TOPICS = {
 
 export type OutputKey = keyof typeof OUTPUT_TOPICS;
 
+/** How the speed limit goes out, and the robot frame its header names. */
+export interface RosOutputOptions {
+  /** Header frame of the speed limit (`frames.base`). */
+  baseFrame: string;
+  /**
+   * nav2_msgs/SpeedLimit as a percentage of `maxSpeed`: Nav2's controllers scale their own maximum
+   * by it, so it can only slow the robot. Absolute m/s replaces the controller's maximum (Regulated
+   * Pure Pursuit and MPPI take it as given, even above their own).
+   */
+  speedLimitAs: "percentage" | "absolute";
+  /** m/s that is 100 % (`outputs.max_speed`). */
+  maxSpeed: number;
+}
+
+/** The options a config implies. */
+export function rosOutputOptions(config: {
+  frames: { base: string };
+  outputs: { max_speed: number };
+  ros: { speed_limit_as: "percentage" | "absolute" };
+}): RosOutputOptions {
+  return {
+    baseFrame: config.frames.base,
+    speedLimitAs: config.ros.speed_limit_as,
+    maxSpeed: config.outputs.max_speed,
+  };
+}
+
+/** nav2_msgs/SpeedLimit for a limit in m/s. */
+export function speedLimitToRos(stamp: number, metresPerSecond: number, opts: RosOutputOptions): unknown {
+  const header = toRosHeader(stamp, opts.baseFrame);
+  if (opts.speedLimitAs === "absolute") return { header, percentage: false, speed_limit: metresPerSecond };
+  // Never 0 (Nav2 reads 0 as "no limit") and never above 100 %.
+  const percent = Math.min(100, Math.max(1e-3, (100 * metresPerSecond) / opts.maxSpeed));
+  return { header, percentage: true, speed_limit: percent };
+}
+
 /** ROS message objects for one frame's outputs (keys of OUTPUT_TOPICS; absent outputs are left out). */
-export function outputsToRos(o: FrameOutputs): Partial<Record<OutputKey, unknown>> {
+export function outputsToRos(o: FrameOutputs, opts: RosOutputOptions): Partial<Record<OutputKey, unknown>> {
   const g = o.grid;
   const msgs: Partial<Record<OutputKey, unknown>> = {
     roughness: float32ImageToRos(o.stamp, o.frameId, g.cols, g.rows, g.roughness),
     confidence: float32ImageToRos(o.stamp, o.frameId, g.cols, g.rows, g.confidence),
     // NaN has no meaning to a subscriber on std_msgs/Float32; -1 is "unknown" as in the costmap.
     ahead: { data: Number.isFinite(o.ahead) ? o.ahead : -1 },
-    speedLimit: { header: toRosHeader(o.stamp, "base_link"), percentage: false, speed_limit: o.speedLimit },
+    speedLimit: speedLimitToRos(o.stamp, o.speedLimit, opts),
   };
   if (o.camera)
     msgs.roughnessInfo = cameraInfoToRos(
