@@ -542,6 +542,63 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     }
   });
 
+  it("holds the speed limit at the minimum once predictions stop (the topic is latched)", () => {
+    const config = defaultConfig();
+    let wall = 100;
+    const specs = publisherSpecs(
+      config,
+      { node: "terrain_learner", namespace: "/" },
+      { speedLimitFallback: false },
+    );
+    const mapper = new OutputMapper(specs, config, () => wall);
+    const outputs = {
+      stamp: 1,
+      frameId: "cam",
+      grid: {
+        stamp: 1,
+        frameId: "cam",
+        rows: 1,
+        cols: 1,
+        strideX: 8,
+        strideY: 8,
+        roughness: new Float32Array([0]),
+        confidence: new Float32Array([1]),
+      },
+      overlay: undefined,
+      costmap: undefined,
+      ahead: 0,
+      aheadConfidence: 1,
+      speedLimit: config.outputs.max_speed,
+    };
+    const minPercent = (100 * config.outputs.min_speed) / config.outputs.max_speed;
+    // Before the first prediction the node has judged nothing: after the timeout, the minimum.
+    wall += config.ros.speed_limit_timeout - 0.1;
+    expect(mapper.staleSpeedLimit(5)).toEqual([]);
+    wall += 0.2;
+    const held = mapper.staleSpeedLimit(5);
+    expect(held).toHaveLength(1);
+    expect(roundTrip(held[0]!.type, held[0]!.message)).toMatchObject({ percentage: true });
+    expect((held[0]!.message as { speed_limit: number }).speed_limit).toBeCloseTo(minPercent, 9);
+    expect(mapper.speedLimitStale).toBe(true);
+    // Once per silence, not at every check.
+    wall += 10;
+    expect(mapper.staleSpeedLimit(6)).toEqual([]);
+    // A prediction lifts it and restarts the clock.
+    const fresh = mapper.prediction({ outputs }).find((o) => o.key === "speedLimit")!;
+    expect((fresh.message as { speed_limit: number }).speed_limit).toBe(100);
+    expect(mapper.speedLimitStale).toBe(false);
+    wall += config.ros.speed_limit_timeout / 2;
+    expect(mapper.staleSpeedLimit(7)).toEqual([]);
+    wall += config.ros.speed_limit_timeout;
+    expect(mapper.staleSpeedLimit(8)).toHaveLength(1);
+    // 0 turns the guard off.
+    const off = defaultConfig();
+    off.ros.speed_limit_timeout = 0;
+    const never = new OutputMapper(specs, off, () => wall);
+    wall += 1000;
+    expect(never.staleSpeedLimit(9)).toEqual([]);
+  });
+
   it("drops and counts a bad message instead of crashing, with one warning per topic", async () => {
     const before = pipeline.stats().problems;
     node.deliver("/imu/data", { header: { stamp: { sec: 1, nanosec: 0 }, frame_id: "imu" } });

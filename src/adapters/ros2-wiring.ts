@@ -39,6 +39,7 @@ import {
   outputsToRos,
   type RosOutputOptions,
   rosOutputOptions,
+  speedLimitToRos,
 } from "../runtime/sinks/ros-outputs.ts";
 import type { RuntimeControls } from "./controls.ts";
 
@@ -258,6 +259,11 @@ export class OutputMapper {
   private lastCostmap = Number.NEGATIVE_INFINITY;
   private labelCount = 0;
   private readonly rosOptions: RosOutputOptions;
+  private readonly minSpeed: number;
+  private readonly speedLimitTimeout: number;
+  /** Clock time of the last prediction (the mapper's creation before the first). */
+  private lastPrediction: number;
+  private holdingMinSpeed = false;
 
   constructor(
     specs: readonly PublisherSpec[],
@@ -267,6 +273,32 @@ export class OutputMapper {
     for (const s of specs) this.byKey.set(s.key, s);
     this.costmapInterval = 1 / config.ros.costmap_rate;
     this.rosOptions = rosOutputOptions(config);
+    this.minSpeed = config.outputs.min_speed;
+    this.speedLimitTimeout = config.ros.speed_limit_timeout;
+    this.lastPrediction = wallSeconds();
+  }
+
+  /**
+   * The speed limit is latched, so a controller keeps the last one for ever. When no prediction has
+   * come for `ros.speed_limit_timeout` seconds (camera gone, node stalled, not started yet), the
+   * limit falls to `outputs.min_speed`, as for ground the node cannot judge: once per silence.
+   */
+  staleSpeedLimit(stamp: number): Outgoing[] {
+    if (this.speedLimitTimeout <= 0 || this.holdingMinSpeed) return [];
+    if (this.wallSeconds() - this.lastPrediction < this.speedLimitTimeout) return [];
+    const spec = this.byKey.get("speedLimit");
+    if (!spec) return [];
+    this.holdingMinSpeed = true;
+    const message =
+      spec.type === "std_msgs/msg/Float32"
+        ? { data: this.minSpeed }
+        : speedLimitToRos(stamp, this.minSpeed, this.rosOptions);
+    return [{ key: "speedLimit", topic: spec.topic, type: spec.type, message }];
+  }
+
+  /** Whether the speed limit is held at the minimum for want of predictions. */
+  get speedLimitStale(): boolean {
+    return this.holdingMinSpeed;
   }
 
   /** The spec a key publishes on (undefined if that output is off). */
@@ -275,6 +307,8 @@ export class OutputMapper {
   }
 
   prediction(e: Pick<PredictionEvent, "outputs">): Outgoing[] {
+    this.lastPrediction = this.wallSeconds();
+    this.holdingMinSpeed = false;
     const msgs = outputsToRos(e.outputs, this.rosOptions);
     const out: Outgoing[] = [];
     for (const [k, message] of Object.entries(msgs) as [OutputKey, unknown][]) {
@@ -361,6 +395,8 @@ export interface DiagnosticsInput {
   latencyMs: { mean: number; max: number; count: number };
   learning: boolean;
   speedLimitType: string;
+  /** The speed limit is held at outputs.min_speed for want of predictions. */
+  speedLimitStale?: boolean;
 }
 
 /** The fleet's counters (docs/fleet.md) as a status: WARN while the broker is unreachable. */
@@ -415,9 +451,11 @@ export function diagnosticsMessage(d: DiagnosticsInput): Outgoing {
       values: inputValues,
     },
     {
-      level: DIAGNOSTIC_LEVEL.OK,
+      level: d.speedLimitStale ? DIAGNOSTIC_LEVEL.WARN : DIAGNOSTIC_LEVEL.OK,
       name: "terrain_learner: learner",
-      message: `${d.learning ? "learning" : "paused"} on ${s?.backend ?? "?"}`,
+      message:
+        `${d.learning ? "learning" : "paused"} on ${s?.backend ?? "?"}` +
+        (d.speedLimitStale ? "; no predictions: speed limit held at the minimum" : ""),
       hardwareId: d.hardwareId,
       values: {
         backend: s?.backend ?? "",
@@ -436,6 +474,7 @@ export function diagnosticsMessage(d: DiagnosticsInput): Outgoing {
         "messages later than the reorder window": s?.problems.late ?? 0,
         problems,
         "speed limit type": d.speedLimitType,
+        "speed limit held at minimum": d.speedLimitStale ?? false,
       },
     },
   ];

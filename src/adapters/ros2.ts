@@ -271,6 +271,7 @@ export function startRosNode(
         },
         learning: controls.learning,
         speedLimitType: speedLimitFallback ? "std_msgs/msg/Float32" : "nav2_msgs/msg/SpeedLimit",
+        speedLimitStale: mapper.speedLimitStale,
       }),
     ]);
     latency = { sum: 0, max: 0, count: 0 };
@@ -279,6 +280,16 @@ export function startRosNode(
   // Diagnostics run on the wall clock: they report the node's health, also while a bag is paused.
   const timer = setInterval(publishDiagnostics, 1000 / config.ros.diagnostics_rate);
   timer.unref();
+  // A latched speed limit outlives the predictions that made it: without them it falls to the minimum.
+  const staleTimer = setInterval(() => {
+    const msgs = mapper.staleSpeedLimit(nowSeconds());
+    if (msgs.length === 0) return;
+    logger.warn(
+      `no prediction for ${config.ros.speed_limit_timeout} s: ~/speed_limit held at outputs.min_speed (${config.outputs.min_speed} m/s) until predictions resume`,
+    );
+    publish(msgs);
+  }, 250);
+  staleTimer.unref();
 
   log(
     `node ${names.namespace === "/" ? "" : names.namespace}/${names.node}: subscribed to ${subSpecs.map((s) => s.topic).join(", ")}; ` +
@@ -296,6 +307,7 @@ export function startRosNode(
     stop: async () => {
       stopped = true;
       clearInterval(timer);
+      clearInterval(staleTimer);
       await pipeline.idle().catch(() => {});
       sub.unsubscribe();
       node.destroy();

@@ -142,6 +142,11 @@ export const RosSchema = z
       description:
         "~/speed_limit as a percentage of outputs.max_speed (safe with any controller) or absolute m/s",
     }),
+    /** No prediction for this long (s, wall clock): ~/speed_limit falls to outputs.min_speed. 0 = never. */
+    speed_limit_timeout: z.number().nonnegative().default(2).meta({
+      unit: "s",
+      description: "no prediction for this long: ~/speed_limit falls to outputs.min_speed (0: never)",
+    }),
     /** Hz cap of costmap publications (latest wins). */
     costmap_rate: positive()
       .default(2)
