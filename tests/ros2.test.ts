@@ -542,6 +542,36 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     }
   });
 
+  it("warns once when odometry is not in frames.odom", async () => {
+    const rcl3 = new FakeRclnodejs();
+    const p3 = await createPipeline(defaultConfig(), { mode: "live", warn: () => undefined });
+    const h3 = startRosNode(rcl3, defaultConfig(), p3, { log: () => undefined });
+    try {
+      const n3 = rcl3.nodes[0]!;
+      const odom = (sec: number, frame: string) => ({
+        header: { stamp: { sec, nanosec: 0 }, frame_id: frame },
+        child_frame_id: "base_link",
+        pose: {
+          pose: { position: { x: 0, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
+          covariance: new Array(36).fill(0),
+        },
+        twist: {
+          twist: { linear: { x: 0, y: 0, z: 0 }, angular: { x: 0, y: 0, z: 0 } },
+          covariance: new Array(36).fill(0),
+        },
+      });
+      n3.deliver("/odom", odom(1, "wheel_odom"));
+      n3.deliver("/odom", odom(2, "wheel_odom"));
+      const warns = n3.logs.filter((l) => l.includes("odometry is in frame"));
+      expect(warns).toEqual([
+        "WARN odometry is in frame 'wheel_odom' but frames.odom is 'odom': the costmap and labels are stamped 'odom'; set frames.odom: wheel_odom",
+      ]);
+    } finally {
+      await h3.stop();
+      await p3.close();
+    }
+  });
+
   it("holds the speed limit at the minimum once predictions stop (the topic is latched)", () => {
     const config = defaultConfig();
     let wall = 100;

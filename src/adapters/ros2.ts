@@ -199,6 +199,18 @@ export function startRosNode(
     pipeline.push(input).catch((err: unknown) => logger.error(`pipeline: ${(err as Error).message}`));
   };
   const warned = new Set<string>();
+  // The costmap and labels are published in frames.odom from odometry's poses: another frame there
+  // misplaces them silently, so say it once.
+  let odomFrameChecked = false;
+  const checkOdomFrame = (frame: string) => {
+    if (odomFrameChecked || !frame) return;
+    odomFrameChecked = true;
+    const f = frame.replace(/^\//, "");
+    if (f !== config.frames.odom)
+      logger.warn(
+        `odometry is in frame '${f}' but frames.odom is '${config.frames.odom}': the costmap and labels are stamped '${config.frames.odom}'; set frames.odom: ${f}`,
+      );
+  };
   for (const s of subSpecs) {
     node.createSubscription(s.type, s.topic, { qos: qosOf(s.qos) }, (msg) => {
       if (stopped) return;
@@ -215,6 +227,7 @@ export function startRosNode(
         }
         return;
       }
+      if (input.kind === "odom") checkOdomFrame(input.sample.frameId);
       feed(input);
     });
   }
