@@ -3,10 +3,10 @@
 // simulator's roughness scale.
 
 import { existsSync } from "node:fs";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
-import { checkOutputs } from "../io/safe-output.ts";
+import { checkOutputs, writeFileAtomic } from "../io/safe-output.ts";
 import { action, UserError } from "./errors.ts";
 
 interface Options {
@@ -18,14 +18,26 @@ interface Options {
   json?: boolean;
 }
 
+/** BorealTC's wheel-speed file beside an IMU file: imu_NN.csv → pro_NN.csv. */
+function defaultProFile(input: string): string {
+  return join(dirname(input), basename(input).replace(/^imu_/, "pro_"));
+}
+
 async function run(input: string, output: string, o: Options): Promise<void> {
   const sim = await import("../../sim/index.ts");
   const conv = await import("../../sim/convert-recording.ts");
   if (o.format !== "borealtc" && o.format !== "u2is")
     throw new UserError(`--format '${o.format}': expected borealtc or u2is`);
   if (!existsSync(input)) throw new UserError(`${input}: no such file`);
+  if (o.world !== undefined && !existsSync(o.world)) throw new UserError(`--world ${o.world}: no such file`);
+  // Every file this command reads is an input the output must not replace: the speed file too when
+  // it is found beside the IMU file rather than named with --pro, and the world file.
+  const pro = o.format === "borealtc" ? (o.pro ?? defaultProFile(input)) : undefined;
   try {
-    await checkOutputs([{ path: output, kind: "file", what: "OUT" }], [input, ...(o.pro ? [o.pro] : [])]);
+    await checkOutputs(
+      [{ path: output, kind: "file", what: "OUT" }],
+      [input, ...(pro && existsSync(pro) ? [pro] : []), ...(o.world ? [o.world] : [])],
+    );
   } catch (err) {
     throw new UserError((err as Error).message);
   }
@@ -35,11 +47,19 @@ async function run(input: string, output: string, o: Options): Promise<void> {
   if (up.length !== 3 || up.some((v) => !Number.isFinite(v)) || Math.hypot(...up) === 0)
     throw new UserError(`--up '${o.up}': expected three numbers, e.g. 0,0,1`);
 
+  // The world gives the roughness scale; a bad world file is found before any conversion.
+  let world: ReturnType<typeof sim.loadWorldFile>;
+  try {
+    world = sim.loadWorldFile(o.world ?? sim.DEFAULT_WORLD);
+  } catch (err) {
+    if (o.world === undefined) throw err;
+    throw new UserError(`--world ${o.world}: ${(err as Error).message}`);
+  }
+
   let rec: import("../../sim/recording.ts").Recording;
   const notes: string[] = [];
   try {
-    if (o.format === "borealtc") {
-      const pro = o.pro ?? join(dirname(input), basename(input).replace(/^imu_/, "pro_"));
+    if (pro !== undefined) {
       const hasPro = pro !== input && existsSync(pro);
       if (o.pro && !hasPro) throw new UserError(`--pro ${o.pro}: no such file`);
       rec = conv.convertBorealTc(
@@ -66,7 +86,6 @@ async function run(input: string, output: string, o: Options): Promise<void> {
   const text = conv.formatRecordingCsv(rec, notes);
   // What it means on the simulator's scale: the roughness whose synthetic vibration matches it. A
   // recording that cannot be played (too short, never moving) is not written at all.
-  const world = sim.loadWorldFile(o.world ?? sim.DEFAULT_WORLD);
   let prepared: import("../../sim/recording.ts").PreparedRecording;
   try {
     prepared = sim.prepareRecording(
@@ -84,14 +103,8 @@ async function run(input: string, output: string, o: Options): Promise<void> {
       `${input}: cannot be played as a world's recording, nothing written: ${(err as Error).message}`,
     );
   }
-  const tmp = `${output}.tmp-${process.pid}`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, output);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  // Under a temporary name, synced and renamed: an earlier file at `output` stays whole until then.
+  await writeFileAtomic(output, text);
 
   const level = sim.recordingLevel([prepared]);
   const curve = sim.syntheticLevelCurve(world, world.imu.rate);
