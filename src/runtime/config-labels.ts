@@ -118,6 +118,16 @@ export const LabellerSchema = z
       })
       .prefault({}),
   })
+  // Checked here, with the config's other errors, rather than when the labeller is built: by then
+  // worker threads are running, and the error would come after seconds of start-up.
+  .superRefine((l, ctx) => {
+    if (!(l.band_high > l.band_low))
+      ctx.addIssue({
+        code: "custom",
+        path: ["band_high"],
+        message: `must be above labeler.band_low (band [${l.band_low}, ${l.band_high}] Hz is empty)`,
+      });
+  })
   .prefault({});
 
 export const AssociationSchema = z

@@ -69,4 +69,13 @@ export const OutputsSchema = z
       description: "confidence-weighted 3x3 smoothing passes over ground cells (0: off)",
     }),
   })
+  // Checked with the config's other errors rather than when the costmap is built (src/outputs/costmap.ts).
+  .superRefine((o, ctx) => {
+    if (!(o.costmap_size > o.costmap_resolution))
+      ctx.addIssue({
+        code: "custom",
+        path: ["costmap_size"],
+        message: `must exceed outputs.costmap_resolution (${o.costmap_size} m ≤ ${o.costmap_resolution} m: no cells)`,
+      });
+  })
   .prefault({});

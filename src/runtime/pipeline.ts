@@ -117,30 +117,54 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
     (config.learner.backbone_worker
       ? await FeatureWorker.start(config.learner, context, { warn })
       : await Backbone.fromConfig(config.learner, { warn }));
-  const channels = featureChannels(backbone.channels, context);
-  const learner = await createLearner(config, mode, channels, options.learner, warn);
-  let evaluator: PrequentialEvaluator | undefined;
-  if (options.evaluate) {
-    evaluator = new PrequentialEvaluator({
-      minRange: config.association.min_distance,
-      maxRange: config.association.max_distance,
-      baseFrame: config.frames.base,
-      ...(typeof options.evaluate === "object" ? options.evaluate : {}),
+  // What is started here is closed here when a later part fails (a learner that will not load, a
+  // stage that rejects its settings): a worker thread left running keeps the process alive after
+  // the error is printed.
+  let learner: PipelineLearner | undefined;
+  let perception: PerceptionStage | undefined;
+  try {
+    const channels = featureChannels(backbone.channels, context);
+    learner = await createLearner(config, mode, channels, options.learner, warn);
+    const started = learner;
+    let evaluator: PrequentialEvaluator | undefined;
+    if (options.evaluate) {
+      evaluator = new PrequentialEvaluator({
+        minRange: config.association.min_distance,
+        maxRange: config.association.max_distance,
+        baseFrame: config.frames.base,
+        ...(typeof options.evaluate === "object" ? options.evaluate : {}),
+      });
+      evaluator.setTerrains(parseSimWorld(options.simMetadata));
+    }
+    const graph = new StreamGraph(config, {
+      mode,
+      learner: started,
+      perception: (sup, problem) => {
+        perception = new PerceptionStage(config, backbone, started, sup.supervisor, context, warn, problem);
+        return perception;
+      },
+      outputs: { overlay: options.overlay !== false, costmap: options.costmap !== false },
+      evaluator,
+      sampleSources: options.sampleSources ?? [],
+      statsEvery: options.statsEvery ?? 5,
+      warn,
     });
-    evaluator.setTerrains(parseSimWorld(options.simMetadata));
+    return new PipelineImpl(config, options, graph, backbone, started);
+  } catch (err) {
+    // Every cleanup runs even if one throws; the construction error is the one reported.
+    const started = learner;
+    const stage = perception;
+    const cleanups = [
+      () => (options.learner || !started ? undefined : started.close()),
+      () => (options.backbone ? undefined : backbone.close()),
+      () => stage?.close(),
+    ];
+    for (const c of cleanups)
+      await Promise.resolve()
+        .then(c)
+        .catch(() => {});
+    throw err;
   }
-  const graph = new StreamGraph(config, {
-    mode,
-    learner,
-    perception: (sup, problem) =>
-      new PerceptionStage(config, backbone, learner, sup.supervisor, context, warn, problem),
-    outputs: { overlay: options.overlay !== false, costmap: options.costmap !== false },
-    evaluator,
-    sampleSources: options.sampleSources ?? [],
-    statsEvery: options.statsEvery ?? 5,
-    warn,
-  });
-  return new PipelineImpl(config, options, graph, backbone, learner);
 }
 
 class PipelineImpl implements Pipeline {
