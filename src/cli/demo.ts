@@ -19,7 +19,7 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
-import { CONFIG_HELP, collect, FLEET_HELP } from "./options.ts";
+import { CONFIG_HELP, collect, FLEET_HELP, numberOption, positiveNumber } from "./options.ts";
 import {
   formatSummary,
   jsonResult,
@@ -134,8 +134,13 @@ export function register(program: Command): void {
       "simulate the default world (cached), learn while replaying it, and report how well the robot learned to see roughness",
     )
     .option("--world <file>", "world file (default sim/worlds/default.yaml)")
-    .option("--seed <n>", "simulation seed (route and sensor noise)", (v) => Number.parseInt(v, 10), 1)
-    .option("--duration <s>", "simulated seconds", (v) => Number.parseFloat(v), 180)
+    .option(
+      "--seed <n>",
+      "simulation seed (route and sensor noise)",
+      numberOption((n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, "a whole number 0 .. 2^32-1"),
+      1,
+    )
+    .option("--duration <s>", "simulated seconds", positiveNumber, 180)
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--out <dir>", "where report.json and the plots go", "out/demo")
     .option("--cache <dir>", "where generated bags are cached", ".cache")
@@ -167,9 +172,6 @@ ground it shows exists (prequential), next to a baseline that always predicts th
             robotId?: string;
           } & LiveViewFlags,
         ) => {
-          if (!Number.isInteger(o.seed) || o.seed < 0)
-            throw new UserError(`--seed must be a non-negative integer, got ${o.seed}`);
-          if (!(o.duration > 0)) throw new UserError(`--duration must be positive, got ${o.duration}`);
           if (o.world && !existsSync(o.world)) throw new UserError(`${o.world}: no such world file`);
           let config: Config;
           try {

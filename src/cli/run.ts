@@ -20,7 +20,7 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
-import { CONFIG_HELP, collect, FLEET_HELP } from "./options.ts";
+import { CONFIG_HELP, collect, FLEET_HELP, positiveInteger, positiveNumber } from "./options.ts";
 
 export interface RunCliOptions extends LiveViewFlags {
   serial?: string;
@@ -213,12 +213,6 @@ async function runWithPipeline(
   return result;
 }
 
-const positiveNumber = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!(n > 0)) throw new UserError(`${name} must be a positive number, got '${v}'`);
-  return n;
-};
-
 export function register(program: Command): void {
   const cmd = program
     .command("run")
@@ -226,7 +220,7 @@ export function register(program: Command): void {
       "run the labeller from serial IMU/odometry (no ROS, no camera: labels only) and publish to MQTT",
     )
     .option("--serial <device>", "serial device with the IMU / odometry stream (default: serial.path)")
-    .option("--baud <n>", "baud rate (default: serial.baud_rate, 115200)", positiveNumber("--baud"))
+    .option("--baud <n>", "baud rate (default: serial.baud_rate, 115200)", positiveInteger)
     .option("--mode <mode>", "line protocol: nmea or csv (default: serial.mode)")
     .option(
       "--mqtt <url>",
@@ -236,7 +230,7 @@ export function register(program: Command): void {
     .option("--fleet <url>", FLEET_HELP)
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--json", "print each label as one JSON object per line on stdout")
-    .option("--duration <s>", "stop after s seconds", positiveNumber("--duration"));
+    .option("--duration <s>", "stop after s seconds", positiveNumber);
   addLiveViewOptions(cmd)
     .addHelpText(
       "after",

@@ -7,7 +7,7 @@ import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from ".
 import type { ImuSample, OdomSample } from "../core/types.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
-import { CONFIG_HELP, collect } from "./options.ts";
+import { CONFIG_HELP, collect, positiveInteger, positiveNumber } from "./options.ts";
 
 interface DumpOptions {
   json?: boolean;
@@ -123,12 +123,6 @@ export async function runSerialDump(
   return stats;
 }
 
-const positiveNumber = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!(n > 0)) throw new UserError(`${name} must be a positive number, got '${v}'`);
-  return n;
-};
-
 export function register(program: Command): void {
   program
     .command("serial-dump")
@@ -137,11 +131,11 @@ export function register(program: Command): void {
     )
     .argument("<device>", "serial device, e.g. /dev/ttyACM0 or /dev/ttyUSB0")
     .option("--json", "one JSON object per sample on stdout (counters as JSON on stderr at exit)")
-    .option("--baud <n>", "baud rate (default: serial.baud_rate, 115200)", positiveNumber("--baud"))
+    .option("--baud <n>", "baud rate (default: serial.baud_rate, 115200)", positiveInteger)
     .option("--mode <mode>", "line protocol: nmea or csv (default: serial.mode)")
     .option("-c, --config <file>", CONFIG_HELP, collect)
-    .option("--count <n>", "exit after n samples", positiveNumber("--count"))
-    .option("--duration <s>", "exit after s seconds", positiveNumber("--duration"))
+    .option("--count <n>", "exit after n samples", positiveInteger)
+    .option("--duration <s>", "exit after s seconds", positiveNumber)
     .addHelpText(
       "after",
       `
