@@ -3,13 +3,20 @@
 // report.json + PNG plots in out/demo/.
 
 import { existsSync } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import type { LiveViewServer } from "../adapters/live-view/index.ts";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
-import { checkOutputs, discardFolderTempsSync } from "../io/safe-output.ts";
+import {
+  checkOutputs,
+  commitTemp,
+  discardFolderTempsSync,
+  discardTemp,
+  tempPathFor,
+} from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
@@ -42,6 +49,8 @@ export interface DemoOptions {
   /** Aborting stops the simulation (nothing cached) or the replay (no report). */
   signal?: AbortSignal;
   liveView?: LiveViewServer;
+  /** Called with the cached bag when the replay starts (the simulation, if any, is over). */
+  onReplay?: (bag: string) => void;
 }
 
 /** JPEG quality of the demo's cached camera frames. */
@@ -62,13 +71,24 @@ export async function ensureWorldBag(
   // The camera is cached as JPEG (CompressedImage): a twelfth of the raw bag's size, and at this
   // quality the learning figures stay within run-to-run noise of raw frames (docs/simulator.md).
   const path = resolve(o.cacheDir, `${worldName}-world-seed${o.seed}${suffix}-jpeg${DEMO_JPEG_QUALITY}.mcap`);
+  // The name says which world file, seed and duration; the bag's own metadata says which world it
+  // was made from. A bag of another world with the same file name (an edited world, or another
+  // folder's default.yaml) is regenerated rather than replayed as this one.
+  let stale: string | undefined;
   if (!o.regenerate && existsSync(path)) {
     const meta = await readMcapMetadata(path);
-    if (meta?.get("version") === sim.SIM_VERSION) return path;
+    if (meta?.get("version") !== sim.SIM_VERSION) stale = "an earlier simulator version";
+    else if (
+      !isDeepStrictEqual(parseJson(meta.get("world")), await cachedWorldSummary(sim, worldPath, o.seed))
+    )
+      stale = `a different ${worldName} world`;
+    else return path;
   }
   await mkdir(o.cacheDir, { recursive: true });
-  o.log?.(`generating ${worldName} world (seed ${o.seed}, ${o.duration} s) → ${path}`);
-  const tmp = `${path}.tmp-${process.pid}`;
+  o.log?.(
+    `generating ${worldName} world (seed ${o.seed}, ${o.duration} s) → ${path}${stale ? ` (the cached bag is of ${stale})` : ""}`,
+  );
+  const tmp = tempPathFor(path);
   const bar =
     o.progress && process.stderr.isTTY
       ? new cliProgress.SingleBar(
@@ -93,10 +113,11 @@ export async function ensureWorldBag(
       signal: o.signal,
       onProgress: (t: number) => bar?.update(Math.round(t)),
     });
-    // Written under a temporary name: an interrupted run never leaves a half bag in the cache.
-    await rename(tmp, path);
+    // Written under a temporary name, synced and renamed: an interrupted run never leaves a half
+    // bag in the cache.
+    await commitTemp(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    await discardTemp(tmp);
     if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${path} not generated`);
     throw err;
   } finally {
@@ -105,9 +126,35 @@ export async function ensureWorldBag(
   return path;
 }
 
+/**
+ * The world description a bag generated now from `worldPath` and `seed` would store (MCAP metadata
+ * `terrain_learner_sim.world`, made by sim/generate.ts with the demo's camera settings).
+ */
+async function cachedWorldSummary(
+  sim: typeof import("../../sim/index.ts"),
+  worldPath: string,
+  seed: number,
+): Promise<unknown> {
+  const file = sim.withOverrides(sim.loadWorldFile(worldPath), {
+    camera: { jpegQuality: DEMO_JPEG_QUALITY },
+  });
+  const world = sim.buildWorld(file, seed, await sim.loadWorldAssets(file));
+  // Through JSON, as stored: undefined fields drop out the same way.
+  return JSON.parse(JSON.stringify(sim.worldSummary(world)));
+}
+
+function parseJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const bag = await ensureWorldBag({ ...o, log });
+  o.onReplay?.(bag);
   log(`replaying ${bag} with learning and prequential evaluation`);
   const progress = o.progress ? progressReporter("learn") : { update: () => {}, stop: () => {} };
   try {
@@ -191,9 +238,13 @@ ground it shows exists (prequential), next to a baseline that always predicts th
           }
           applyLiveViewFlags(config, o);
           const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
+          // What a second signal loses depends on the phase: the bag being simulated, or (once it
+          // is cached) the replay's report.
+          let cached: string | undefined;
           const interrupt = trapInterrupts(() => {
             discardFolderTempsSync(o.cache);
-            return "nothing cached";
+            discardFolderTempsSync(o.out);
+            return cached ? `no report written; ${cached} stays cached` : "nothing cached";
           });
           let result: ReplayResult;
           try {
@@ -208,6 +259,9 @@ ground it shows exists (prequential), next to a baseline that always predicts th
               progress: true,
               signal: interrupt.signal,
               liveView,
+              onReplay: (bag) => {
+                cached = bag;
+              },
             });
           } finally {
             interrupt.dispose();
