@@ -196,6 +196,7 @@ describe("ros params (--ros-args)", () => {
       paramsFiles: ["p.yaml"],
       params: [["mqtt.url", "mqtt://b:1883"]],
       remaps: [["/imu/data", "/imu"]],
+      parameterSources: [{ file: "p.yaml" }, { param: ["mqtt.url", "mqtt://b:1883"] }],
       logLevel: "debug",
       other: ["--config", "x.yaml"],
     });

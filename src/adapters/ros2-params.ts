@@ -2,29 +2,54 @@
 // validates a ROS params file before any ROS library is loaded: a typo in a params file on a robot
 // fails at start with the key named, whether or not ROS 2 is installed.
 //
-// Supported: `--params-file FILE` (repeatable, later files win), `-p|--param name:=value` (dotted
-// names, YAML values), `-r|--remap from:=to` (kept for rcl, which applies remappings itself),
-// `--log-level`, `-e|--enclave`. In a params file, parameters of every entry that applies to the
-// node are merged in file order, as rclcpp does: `/**`, `<name>`, `/<name>`, `/<ns>/<name>`. Nested
-// maps and dotted keys (`mqtt.url: ...`, the form `ros2 param dump` writes) are both accepted, and
-// so are ROS's standard node parameters (src/runtime/params-file.ts).
+// Supported: `--params-file FILE` (repeatable), `-p|--param [node:]name:=value` (dotted names, YAML
+// values), `-r|--remap [node:]from:=to` (rcl applies remappings itself; we read `__node`/`__name` and
+// `__ns` to know the node's name), `--log-level`, `-e|--enclave`. As in rcl, a `node:` prefix limits a
+// rule to that node: a remap prefix is matched against the node's name in code (`__ns` rules against
+// the name after any `__node` rule), a `-p` prefix against the node's (remapped) name.
+// Params files and `-p` overrides are read as rcl reads them (src/runtime/params-file.ts): in
+// command-line order into one store of node entries (`-p name:=value` into the `/**` entry), then
+// every entry matching the node (`/**`, `/robot1/*`, `/**/terrain_learner`, `terrain_learner`, ...)
+// applied in store order.
 
 import { parse as parseYaml } from "yaml";
 import { type Config, ConfigError, readConfigDocument, validateParameters } from "../runtime/config.ts";
-import { isParamsFile, mergeDocument, nodeParameters, type Obj } from "../runtime/params-file.ts";
+import {
+  addParamsFile,
+  appliesTo,
+  isObj,
+  isParamsFile,
+  mergeDocument,
+  mergeInto,
+  type NodeId,
+  type Obj,
+  type ParameterStore,
+  parametersFor,
+  ROS_STANDARD_PARAMETERS,
+  storeEntry,
+} from "../runtime/params-file.ts";
 
 export interface RosArgs {
   paramsFiles: string[];
   /** `-p name:=value`, in order. */
   params: [string, string][];
   remaps: [string, string][];
+  /** `--params-file` and `-p`, interleaved in command-line order (the order rcl reads them in). */
+  parameterSources: ({ file: string } | { param: [string, string] })[];
   logLevel: string | undefined;
   /** Arguments before `--ros-args` (and after a closing `--`). */
   other: string[];
 }
 
 export function parseRosArgs(argv: readonly string[]): RosArgs {
-  const out: RosArgs = { paramsFiles: [], params: [], remaps: [], logLevel: undefined, other: [] };
+  const out: RosArgs = {
+    paramsFiles: [],
+    params: [],
+    remaps: [],
+    parameterSources: [],
+    logLevel: undefined,
+    other: [],
+  };
   let inRos = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -51,17 +76,31 @@ export function parseRosArgs(argv: readonly string[]): RosArgs {
       return [v.slice(0, k), v.slice(k + 2)];
     };
     switch (a) {
-      case "--params-file":
-        out.paramsFiles.push(next());
+      case "--params-file": {
+        const file = next();
+        out.paramsFiles.push(file);
+        out.parameterSources.push({ file });
         break;
+      }
       case "-p":
-      case "--param":
-        out.params.push(pair(next()));
+      case "--param": {
+        const param = pair(next());
+        const name = splitNodePrefix(param[0])[1];
+        if (name.includes(":"))
+          throw new ConfigError(
+            `--ros-args: ${a} ${param[0]}:=${param[1]}: expects [node:]name:=value, the node a plain name (terrain_learner:outputs.max_speed:=1.0)`,
+          );
+        out.params.push(param);
+        out.parameterSources.push({ param });
         break;
+      }
       case "-r":
-      case "--remap":
-        out.remaps.push(pair(next()));
+      case "--remap": {
+        const rule = pair(next());
+        checkNameRemap(a, rule);
+        out.remaps.push(rule);
         break;
+      }
       case "--log-level":
         out.logLevel = next();
         break;
@@ -77,51 +116,91 @@ export function parseRosArgs(argv: readonly string[]): RosArgs {
   return out;
 }
 
+/** `node:rest` → `["node", "rest"]`; no prefix → `[undefined, whole]` (`rostopic://` is not one). */
+function splitNodePrefix(lhs: string): [string | undefined, string] {
+  const m = /^([A-Za-z0-9_]+):(?!\/\/)(.+)$/s.exec(lhs);
+  return m ? [m[1], m[2]!] : [undefined, lhs];
+}
+
+/** rcl refuses the whole command line for a `__node` or `__ns` rule it cannot use. */
+function checkNameRemap(flag: string, [lhs, to]: [string, string]): void {
+  const from = splitNodePrefix(lhs)[1];
+  if ((from === "__node" || from === "__name") && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(to))
+    throw new ConfigError(`--ros-args: ${flag} ${lhs}:=${to}: a node name is letters, digits and '_'`);
+  if (from === "__ns" && !to.startsWith("/"))
+    throw new ConfigError(`--ros-args: ${flag} ${lhs}:=${to}: the namespace must be absolute ('/${to}')`);
+}
+
 /**
- * The node's Config from `--config` files (plain or params files) underneath `--ros-args` (params files,
- * then `-p` overrides), later sources winning key by key.
+ * The node's name and namespace after the `__node` and `__ns` remaps, as rcl_node_init resolves them:
+ * for each, the first rule without a node prefix or with the node's prefix wins; the name rule is
+ * matched against the name in code, the namespace rule against the name after remapping.
+ */
+export function remappedNode(
+  remaps: readonly [string, string][],
+  node: NodeId,
+): NodeId & { renamed: boolean } {
+  const rules = remaps.map(([lhs, to]) => [...splitNodePrefix(lhs), to] as const);
+  const nameRule = rules.find(
+    ([prefix, from]) => (from === "__node" || from === "__name") && (prefix ?? node.name) === node.name,
+  );
+  const name = nameRule?.[2] ?? node.name;
+  const nsRule = rules.find(([prefix, from]) => from === "__ns" && (prefix ?? name) === name);
+  return { name, namespace: nsRule?.[2] ?? node.namespace, renamed: nameRule !== undefined };
+}
+
+/**
+ * The node's Config from `--config` files (plain or params files) underneath `--ros-args` (params
+ * files and `-p` overrides, read as rcl reads them), later sources winning key by key.
  */
 export function configFromRosArgs(
   args: RosArgs,
   opts: { configFiles?: readonly string[]; nodeName?: string; namespace?: string } = {},
 ): Config {
+  const node = remappedNode(args.remaps, {
+    name: opts.nodeName ?? "terrain_learner",
+    namespace: opts.namespace || "/",
+  });
   const merged: Obj = {};
   const sources: string[] = [];
-  // The node name may be remapped on the command line (`-r __node:=other`).
-  const remapped = args.remaps.find(([f]) => f === "__node" || f === "__name")?.[1];
-  const name = remapped ?? opts.nodeName ?? "terrain_learner";
-  const namespace = args.remaps.find(([f]) => f === "__ns")?.[1] ?? opts.namespace ?? "/";
   for (const file of opts.configFiles ?? []) {
-    mergeDocument(merged, readConfigDocument(file), file, { name, namespace });
+    mergeDocument(merged, readConfigDocument(file), file, node);
     sources.push(file);
   }
-  for (const file of args.paramsFiles) {
-    const doc = readConfigDocument(file, "params file");
-    // A params file proper: the node's entries (a plain map is not one).
-    mergeDocument(merged, nodeParametersOnly(doc, file, name, namespace), file, { name, namespace });
-    sources.push(file);
-  }
-  for (const [param, value] of args.params) {
-    let v: unknown;
-    try {
-      v = parseYaml(value);
-    } catch {
-      v = value;
+  const store: ParameterStore = new Map();
+  for (const source of args.parameterSources) {
+    if ("file" in source) {
+      const doc = readConfigDocument(source.file, "params file");
+      // `--params-file` takes ROS params files only, as in rcl (a plain map is for --config).
+      if (isObj(doc) && !isParamsFile(doc))
+        throw new ConfigError(
+          `${source.file}: not a ROS params file (no '<node>: ros__parameters:' entry); plain maps go to --config`,
+        );
+      addParamsFile(store, doc, source.file, node);
+      sources.push(source.file);
+    } else {
+      // `-p name:=value` goes to the `/**` entry, `-p node:name:=value` to the `node` entry.
+      const [lhs, value] = source.param;
+      const [prefix, param] = splitNodePrefix(lhs);
+      const key = prefix ?? "/**";
+      mergeInto(storeEntry(store, key), { [param]: yamlValue(value) });
+      if (appliesTo(key, node)) sources.push(`-p ${lhs}`);
     }
-    mergeDocument(merged, { [param]: v }, `-p ${param}`);
-    sources.push(`-p ${param}`);
   }
+  mergeInto(merged, parametersFor(store, node));
+  for (const k of ROS_STANDARD_PARAMETERS) delete merged[k];
   const config = validateParameters(merged, sources.length ? sources.join(" + ") : "defaults");
   // One node name: the remap is how ROS names a node, and it wins over ros.node_name as rcl's
   // remapping wins over the name in code; `~/` topics, the live view and the recorder follow it.
-  if (remapped) config.ros.node_name = remapped;
+  if (node.renamed) config.ros.node_name = node.name;
   return config;
 }
 
-/** `--params-file` takes ROS params files only: a plain map there is an error, as in rcl. */
-function nodeParametersOnly(doc: unknown, file: string, name: string, namespace: string): unknown {
-  if (isParamsFile(doc)) return doc;
-  // nodeParameters names the problem (not a map, or no entry for this node).
-  nodeParameters(doc, name, namespace, file);
-  return doc;
+/** A `-p` value as rcl reads it: YAML (a string when it does not parse). */
+function yamlValue(text: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch {
+    return text;
+  }
 }
