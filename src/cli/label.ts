@@ -273,17 +273,21 @@ Examples:
           }).finally(() => {
             if (started) bar?.stop();
           });
+          // A run that made no label did nothing: it says why and exits non-zero, after the
+          // summary (its counters are the diagnosis), but never with a calibration snippet of NaN.
+          const none =
+            summary.labels === 0
+              ? new UserError(`${bag}: no labels: ${noLabelsReason(summary, config)}`)
+              : undefined;
           if (o.stats) {
             if (o.json) out.write(`${JSON.stringify({ summary })}\n`);
-            else out.write(`${statsYaml(summary)}\n`);
-            if (summary.labels === 0)
-              process.stderr.write(
-                "terrain-learner: no labels: percentiles are undefined (see skipped counts with --json)\n",
-              );
+            else if (!none) out.write(`${statsYaml(summary)}\n`);
+            if (none) throw none;
             return;
           }
           if (o.json) {
             out.write(`${JSON.stringify({ summary })}\n`);
+            if (none) throw none;
             return;
           }
           const skipped =
@@ -306,7 +310,7 @@ Examples:
           out.write(
             [
               "",
-              `${summary.labels} labels over ${summary.duration.toFixed(1)} s (${summary.imuTopic} at ${summary.imuRate} Hz, ${summary.odomTopic}), mean speed ${summary.meanSpeed.toFixed(2)} m/s`,
+              `${summary.labels} labels over ${summary.duration.toFixed(1)} s (${summary.imuTopic}${Number.isFinite(summary.imuRate) ? ` at ${summary.imuRate} Hz` : ""}, ${summary.odomTopic}), mean speed ${summary.meanSpeed.toFixed(2)} m/s`,
               `skipped steps: ${skipped}`,
               `dropped messages: ${dropped}`,
               `vertical axis (IMU frame): [${summary.vertical.axis.join(", ")}] from ${summary.vertical.source === "tf" ? "TF" : "gravity in the data"}`,
@@ -314,9 +318,29 @@ Examples:
               "",
             ].join("\n"),
           );
+          if (none) throw none;
         },
       ),
     );
+}
+
+/** Why a bag gave no label, from the summary's counters. */
+export function noLabelsReason(s: LabelSummary, config: Config): string {
+  const count = (r: Record<string, number>) =>
+    Object.entries(r)
+      .filter(([, v]) => v > 0)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ");
+  const undecodable = Object.values(s.dropped.undecodable).reduce((a, b) => a + b, 0);
+  const parts: string[] = [];
+  if (undecodable > 0) parts.push(`${undecodable} messages did not decode (${count(s.dropped.undecodable)})`);
+  const skipped = count(s.skipped);
+  if (skipped) parts.push(`every step was skipped (${skipped})`);
+  if (!parts.length)
+    parts.push(
+      `the robot never completed a ${config.labeler.step_length} m step (labeler.step_length) while moving in ${s.duration} s of data`,
+    );
+  return parts.join("; ");
 }
 
 function fmt(x: number | undefined): string {

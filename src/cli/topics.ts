@@ -58,19 +58,37 @@ export interface TopicNeed {
   why?: string;
 }
 
+/** `pkg/msg/Type` (ROS 2) and `pkg/Type` (ROS 1) name the same message. */
+const sameType = (a: string, b: string) => a.replace("/msg/", "/") === b.replace("/msg/", "/");
+
 /**
  * Throws one UserError naming every need the bag does not meet (the topics looked for and the flag
- * that changes each) and listing the bag's topics with types and counts.
+ * that changes each) and listing the bag's topics with types and counts. A topic whose messages are
+ * of another type does not meet a need: every one of them would fail to convert, and the command
+ * would finish with nothing.
  */
 export function requireTopics(bag: string, info: BagInfo, config: Config, needs: readonly TopicNeed[]): void {
-  const has = (topic: string) => info.topics.some((t) => t.name === topic && t.count > 0);
+  const found = (topic: string) => info.topics.find((t) => t.name === topic && t.count > 0);
   const missing: string[] = [];
   for (const need of needs) {
-    const topics = need.keys.map((k) => config.topics[FLAGS[k].key]);
-    if (topics.some(has)) continue;
+    const topics = need.keys.map((k) => ({ key: k, topic: config.topics[FLAGS[k].key] }));
+    // A bag that does not say the type (empty) is given the benefit of the doubt.
+    const fits = ({ key, topic }: { key: TopicKey; topic: string }) => {
+      const t = found(topic);
+      return t !== undefined && (t.type === "" || sameType(t.type, FLAGS[key].type));
+    };
+    if (topics.some(fits)) continue;
     const flags = need.keys.map((k) => FLAGS[k].flag).join(" or ");
+    const wrong = topics.filter(({ topic }) => found(topic));
+    if (wrong.length) {
+      for (const { key, topic } of wrong)
+        missing.push(
+          `${need.what} topic ${topic} carries ${found(topic)!.type}, expected ${FLAGS[key].type} (use ${FLAGS[key].flag})`,
+        );
+      continue;
+    }
     missing.push(
-      `no messages on ${need.what} topic ${topics.join(" or ")} (use ${flags})${need.why ? `; ${need.why}` : ""}`,
+      `no messages on ${need.what} topic ${topics.map((t) => t.topic).join(" or ")} (use ${flags})${need.why ? `; ${need.why}` : ""}`,
     );
   }
   if (missing.length) throw new UserError(`${bag}: ${missing.join("; ")}; topics: ${topicListing(info)}`);
