@@ -14,6 +14,7 @@ import { FileHandleReadable } from "@mcap/nodejs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { definitionsFor } from "../src/io/ros/definitions.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "tl-replay-"));
@@ -159,9 +160,16 @@ describe("replay --eval --json --record on a simulator bag", () => {
         expect(m.channelId).toBe(speedCh.id);
         const msg = speedReader.readMessage<{
           header: { stamp: { sec: number; nanosec: number } };
+          percentage: boolean;
           speed_limit: number;
         }>(m.data);
-        limits.push({ t: msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, v: msg.speed_limit });
+        // A percentage of outputs.max_speed (the defaults: 2 m/s), back to m/s.
+        expect(msg.percentage).toBe(true);
+        const maxSpeed = defaultConfig().outputs.max_speed;
+        limits.push({
+          t: msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+          v: (msg.speed_limit / 100) * maxSpeed,
+        });
       }
       expect(limits.length).toBe(90 * 15);
       let rises = 0;
