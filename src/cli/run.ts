@@ -21,6 +21,7 @@ import {
   maybeStartLiveView,
 } from "./live-view.ts";
 import { CONFIG_HELP, collect, FLEET_HELP, positiveInteger, positiveNumber } from "./options.ts";
+import { nothingReadReason } from "./serial-dump.ts";
 
 export interface RunCliOptions extends LiveViewFlags {
   serial?: string;
@@ -38,6 +39,8 @@ export interface RunResult {
   stats: PipelineStats;
   serial: SerialSourceStats;
   mqtt: ReturnType<MqttTelemetry["stats"]> | undefined;
+  /** What ended the run: --duration running out, or a signal / abort. */
+  stoppedBy: "duration" | "signal";
 }
 
 /** Flags override the config file (which overrides defaults). */
@@ -175,7 +178,14 @@ async function runWithPipeline(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   opts.signal?.addEventListener("abort", onSignal, { once: true });
-  const timer = opts.duration !== undefined ? setTimeout(stop, opts.duration * 1000) : undefined;
+  let stoppedBy: RunResult["stoppedBy"] = "signal";
+  const timer =
+    opts.duration !== undefined
+      ? setTimeout(() => {
+          stoppedBy = "duration";
+          stop();
+        }, opts.duration * 1000)
+      : undefined;
   // A status line now and then, for someone watching the console.
   const status = setInterval(() => {
     const s = source.stats();
@@ -206,7 +216,7 @@ async function runWithPipeline(
   const mqttStats = mqtt?.telemetry.stats();
   await mqtt?.close();
   await pipeline.close();
-  const result: RunResult = { stats: summary, serial: source.stats(), mqtt: mqttStats };
+  const result: RunResult = { stats: summary, serial: source.stats(), mqtt: mqttStats, stoppedBy };
   log(
     `run: done: ${summary.labels} labels from ${result.serial.imu} IMU and ${result.serial.odom} odometry samples`,
   );
@@ -230,7 +240,7 @@ export function register(program: Command): void {
     .option("--fleet <url>", FLEET_HELP)
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--json", "print each label as one JSON object per line on stdout")
-    .option("--duration <s>", "stop after s seconds", positiveNumber);
+    .option("--duration <s>", "stop after s seconds (exit 1 if no sample was read by then)", positiveNumber);
   addLiveViewOptions(cmd)
     .addHelpText(
       "after",
@@ -265,6 +275,13 @@ Examples:
         process.stderr.write(
           `${toJson({ serial: result.serial, mqtt: result.mqtt, problems: result.stats.problems })}\n`,
         );
+        // Ctrl-C / SIGTERM is how a robot stops it (exit 0); a --duration that passed without one
+        // sample did nothing and says why.
+        const nothing =
+          result.stoppedBy === "duration" && o.duration !== undefined
+            ? nothingReadReason(config.serial.path, o.duration, result.serial)
+            : undefined;
+        if (nothing) throw new UserError(nothing);
       }),
     );
 }

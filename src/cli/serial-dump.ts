@@ -64,6 +64,21 @@ export function formatCounters(s: SerialSourceStats): string {
     .join(", ")}${lastError ? `; last error: ${lastError}` : ""}`;
 }
 
+/**
+ * Why a run that --duration ended did nothing: no sample was parsed in all that time (the device
+ * never opened, sent nothing, or sent nothing that parses). Undefined when a sample came through.
+ */
+export function nothingReadReason(path: string, seconds: number, s: SerialSourceStats): string | undefined {
+  if (s.imu + s.odom > 0) return undefined;
+  const why =
+    s.bytes > 0
+      ? `${s.bytes} bytes read but no IMU or odometry sample parsed (check --baud and --mode: ${s.garbageBytes} garbage bytes, ${s.checksumErrors} checksum errors, ${s.malformed} malformed lines)`
+      : s.openFailures > 0
+        ? `it could not be opened (${s.openFailures} failed attempts${s.lastError ? `; last error: ${s.lastError}` : ""})`
+        : "the device sent nothing";
+  return `${path}: no samples in ${seconds} s: ${why}`;
+}
+
 export async function runSerialDump(
   path: string,
   o: DumpOptions,
@@ -106,7 +121,14 @@ export async function runSerialDump(
   const onSignal = () => done();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const timer = o.duration !== undefined ? setTimeout(done, o.duration * 1000) : undefined;
+  let timedOut = false;
+  const timer =
+    o.duration !== undefined
+      ? setTimeout(() => {
+          timedOut = true;
+          done();
+        }, o.duration * 1000)
+      : undefined;
   source.start();
   try {
     await finished;
@@ -120,6 +142,10 @@ export async function runSerialDump(
   process.stderr.write(
     json ? `${JSON.stringify({ type: "counters", ...stats })}\n` : `counters: ${formatCounters(stats)}\n`,
   );
+  // Ctrl-C ends a bring-up session as the user wants it (exit 0); a --duration that passed
+  // without one sample did nothing and says why.
+  const nothing = timedOut ? nothingReadReason(path, o.duration!, stats) : undefined;
+  if (nothing) throw new UserError(nothing);
   return stats;
 }
 
@@ -135,7 +161,7 @@ export function register(program: Command): void {
     .option("--mode <mode>", "line protocol: nmea or csv (default: serial.mode)")
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--count <n>", "exit after n samples", positiveInteger)
-    .option("--duration <s>", "exit after s seconds", positiveNumber)
+    .option("--duration <s>", "exit after s seconds (exit 1 if no sample was read by then)", positiveNumber)
     .addHelpText(
       "after",
       `

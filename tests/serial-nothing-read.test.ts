@@ -1,0 +1,110 @@
+// `run` and `serial-dump` whose --duration passes without one sample did nothing: they exit 1 with
+// the reason (the device never opened, sent nothing, or sent nothing that parses). Ctrl-C stays
+// the normal way to end them (exit 0), and a run that read samples exits 0.
+
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { nmeaSentence } from "../src/adapters/serial-protocol.ts";
+import { PtyPair, socatMissing } from "./helpers/socat.ts";
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL("../bin/terrain-learner.js", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "serial-nothing-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const absent = join(dir, "ttyNONE");
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run("node", [BIN, ...args], { cwd: dir, timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const lastLine = (s: string) => s.trim().split("\n").at(-1) ?? "";
+
+describe("a --duration that passes without a sample", () => {
+  it("serial-dump: the device never opened → exit 1 with the reason, after the counters", async () => {
+    const r = await cli("serial-dump", absent, "--duration", "1");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^counters: bytes 0, .*openFailures \d+/m);
+    expect(lastLine(r.stderr)).toMatch(
+      new RegExp(
+        `^terrain-learner: ${absent}: no samples in 1 s: it could not be opened \\(\\d+ failed attempts; last error: .*no such file`,
+      ),
+    );
+  }, 120_000);
+
+  it("run: the device never opened → exit 1 with the reason, after the counters", async () => {
+    const r = await cli("run", "--serial", absent, "--duration", "1");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/"openFailures":\d+/);
+    expect(lastLine(r.stderr)).toMatch(
+      new RegExp(`^terrain-learner: ${absent}: no samples in 1 s: it could not be opened`),
+    );
+  }, 120_000);
+
+  it("Ctrl-C still ends serial-dump with exit 0, samples or not", async () => {
+    const child: ChildProcess = spawn(process.execPath, [BIN, "serial-dump", absent, "--duration", "60"], {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await new Promise<void>((resolve) =>
+      child.stderr!.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes("waiting")) resolve();
+      }),
+    );
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    expect(stderr).not.toMatch(/no samples/);
+  }, 120_000);
+});
+
+describe.skipIf(socatMissing() !== undefined)("serial-dump on a pty", () => {
+  it("silent: 'sent nothing'; garbage: bytes but nothing parsed; samples: exit 0", async () => {
+    const pty = await PtyPair.start();
+    try {
+      let r = await cli("serial-dump", pty.a, "--duration", "1");
+      expect(r.code).toBe(1);
+      expect(lastLine(r.stderr)).toBe(
+        `terrain-learner: ${pty.a}: no samples in 1 s: the device sent nothing`,
+      );
+
+      const garbage = setInterval(() => void pty.write("\x00\xff~~~ not a sentence\n"), 50);
+      try {
+        r = await cli("serial-dump", pty.a, "--duration", "1.5");
+      } finally {
+        clearInterval(garbage);
+      }
+      expect(r.code).toBe(1);
+      expect(lastLine(r.stderr)).toMatch(
+        /no samples in 1\.5 s: \d+ bytes read but no IMU or odometry sample parsed/,
+      );
+
+      let t = 1_000_000;
+      const samples = setInterval(() => {
+        t += 50_000;
+        void pty.write(`${nmeaSentence(`TLODO,${t},1.0,0.0`)}\n`);
+      }, 50);
+      try {
+        r = await cli("serial-dump", pty.a, "--duration", "1.5");
+      } finally {
+        clearInterval(samples);
+      }
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/ odom v=1 m\/s/);
+    } finally {
+      await pty.close();
+    }
+  }, 180_000);
+});
