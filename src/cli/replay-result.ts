@@ -2,6 +2,7 @@
 // JSON line the command prints (the demo prints them too).
 
 import { resolve } from "node:path";
+import { describeGround, type SelfSupervisorStats } from "../core/self-supervisor.ts";
 import type { EvalSummary } from "../eval/evaluator.ts";
 import { type ReportFiles, toJson } from "../eval/report.ts";
 import type { PipelineSummary } from "../runtime/pipeline.ts";
@@ -38,12 +39,15 @@ export interface ReplayResult {
   /** Everything the evaluator computed (over all cells, whole run, terrain table, options). */
   evalDetails?: EvalSummary;
   supervisor: unknown;
+  /** Human summary only: the ground plane the camera was projected onto (also `supervisor.ground`). */
+  ground?: string;
   /** Fleet sharing counters (with fleet.url). */
   fleet?: Record<string, unknown>;
 }
 
 export function toResult(s: PipelineSummary, opts: ReplayRunOptions): ReplayResult {
   const e = s.eval;
+  const ground = (s.supervisor as Partial<SelfSupervisorStats> | undefined)?.ground;
   return {
     frames: s.framesProcessed,
     labels: s.labels,
@@ -78,6 +82,7 @@ export function toResult(s: PipelineSummary, opts: ReplayRunOptions): ReplayResu
     ...(opts.record ? { record: resolve(opts.record) } : {}),
     ...(e ? { evalDetails: e } : {}),
     supervisor: s.supervisor,
+    ...(ground ? { ground: describeGround(ground, opts.config.frames) } : {}),
     ...(s.fleet ? { fleet: s.fleet } : {}),
   };
 }
@@ -90,6 +95,7 @@ export function formatSummary(r: ReplayResult): string {
     `frames ${r.frames} (dropped ${r.framesDropped}), keyframes ${r.keyframes}, labels ${r.labels}, samples ${r.samples} (${r.rows} cells)`,
     `learner: ${r.trainSteps} training steps on ${r.backend}; ${f(r.sensorSeconds, 1)} s of data in ${f(r.wallSeconds, 1)} s (${f(r.realtimeFactor, 2)}× real time, ${f(r.frameMs, 1)} ms/frame)`,
   ];
+  if (r.ground) lines.push(r.ground);
   if (r.eval && r.curve) {
     const e = r.eval;
     lines.push(
@@ -135,7 +141,8 @@ export function formatSummary(r: ReplayResult): string {
 
 /** The --json object: the documented keys first, then the extras. */
 export function jsonResult(r: ReplayResult): string {
-  const { evalDetails, supervisor, ...rest } = r;
+  // `ground` is the human line; the JSON has it as data in supervisor.ground.
+  const { evalDetails, supervisor, ground, ...rest } = r;
   return toJson({
     ...rest,
     curve: r.curve?.map((c) => ({

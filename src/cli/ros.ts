@@ -91,6 +91,8 @@ Examples:
           overlay: config.ros.publish_overlay || liveView !== undefined,
           costmap: true,
           sampleSources: fleet ? [fleet] : [],
+          // E.g. which ground plane the camera is projected onto, once known (docs/robot.md).
+          note: (m) => process.stderr.write(`${m}\n`),
         });
         fleet?.attach(pipeline);
         const live = liveView ? attachLiveView(liveView, pipeline, config) : undefined;

@@ -2,8 +2,9 @@
 // rasterise it onto the backbone's feature grid (cell indices + fraction of each cell covered).
 //
 // Geometry, per keyframe: the footprint (odom, on the ground) → the keyframe's base_link through
-// its interpolated planar pose (flat ground: z = 0 in base_link) → camera_optical_frame through the
-// TF extrinsics → pixels through the CameraModel (plumb_bob etc.). Straight ground edges curve
+// its interpolated planar pose (flat ground: z = 0 of the ground-level frame under base_link, see
+// grid-ground-projection.ts) → camera_optical_frame through the TF extrinsics → pixels through the
+// CameraModel (plumb_bob etc.). Straight ground edges curve
 // under lens distortion, so edges are densified before projection; the polygon is clipped in 3D
 // against a near plane and the (slightly enlarged) view frustum — so parts behind the camera or far
 // outside the image never reach the lens model, where it folds back — and then in pixels against

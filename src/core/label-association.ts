@@ -48,18 +48,22 @@ export class LabelAssociator {
     this.projector = new FootprintProjector({ minCellCoverage: settings.min_cell_coverage ?? 0.1 });
   }
 
-  /** Appends a sample to `out` when keyframe `id` saw the label's footprint ahead, in range and mostly in view. */
+  /**
+   * Appends a sample to `out` when keyframe `id` saw the label's footprint ahead, in range and mostly
+   * in view. `groundFromOptical`: the camera in the ground-level frame under the base (the ground is
+   * its z = 0; grid-ground-projection.ts).
+   */
   associate(
     label: RoughnessLabel,
     id: number,
     rec: AssociationKeyframe,
     camera: CameraModel | null,
-    baseFromOptical: Mat34 | null,
+    groundFromOptical: Mat34 | null,
     out: TrainingSample[],
   ): void {
     const skipped = this.skipped;
     const pose = rec.pose;
-    if (!pose || !camera || !baseFromOptical) {
+    if (!pose || !camera || !groundFromOptical) {
       skipped.keyframe_without_pose++;
       return;
     }
@@ -76,7 +80,7 @@ export class LabelAssociator {
     }
     const odomFromOptical = mat34Compose(
       mat34FromPose2(pose.x, pose.y, pose.yaw, this.m1),
-      baseFromOptical,
+      groundFromOptical,
       this.m2,
     );
     const camX = odomFromOptical[3]!,

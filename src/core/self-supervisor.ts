@@ -13,6 +13,7 @@
 //   sup.flush() → { labels, samples }        — drain() plus the last steps (end of a bag / shutdown)
 //   sup.keyframeData(id) → T | undefined     — the payload of a live keyframe
 //   sup.projectGridToGround(stamp, grid, outX, outY, pose?) → boolean   — odom position of each cell centre (NaN: sky/behind)
+//   sup.groundPlane → GroundPlane            — which ground the projections use (frames.ground / base_height)
 //   sup.energyPercentiles() → { p1, p5, …, p99 }   — calibration statistics of the speed-normalised energy
 //   sup.calibrationBounds() → { lo, hi, source }     — what label roughness is calibrated with right now
 //   sup.stats() → SelfSupervisorStats        — every counter (drops by reason, labels skipped by reason, …)
@@ -28,8 +29,20 @@
 // as `association.noKeyframe`).
 
 import type { FeatureGridSpec } from "./association.ts";
-import { type Mat34, mat34, mat34FromTransform, quatConjugate, quatRotate } from "./geometry.ts";
-import { GridGroundProjector } from "./grid-ground-projection.ts";
+import {
+  type Mat34,
+  mat34,
+  mat34Compose,
+  mat34FromTransform,
+  quatConjugate,
+  quatRotate,
+} from "./geometry.ts";
+import {
+  GridGroundProjector,
+  type GroundPlane,
+  groundLevelFromBase,
+  groundTilt,
+} from "./grid-ground-projection.ts";
 import { type KeyframeSettings, KeyframeStore } from "./keyframes.ts";
 import { type AssociationSettings, LabelAssociator, type TrainingSample } from "./label-association.ts";
 import { type LabelEnergyOverride, type LabellerSettings, VibrationLabeller } from "./labeller.ts";
@@ -40,12 +53,18 @@ import type { CameraModel, ImuSample, OdomSample, Pose2, RoughnessLabel, Stamp, 
 
 // Re-exported so importers of the supervisor keep finding these types here.
 export type { FeatureGridSpec } from "./association.ts";
+export { describeGround, type GroundPlane } from "./grid-ground-projection.ts";
 export type { TrainingSample } from "./label-association.ts";
 export type { AssociationSkip, SelfSupervisorStats } from "./supervisor-stats.ts";
 
 /** The config sections the core reads (structurally compatible with src/runtime/config.ts). */
 export interface SelfSupervisorConfig {
-  frames: { odom: string; base: string };
+  /**
+   * `ground`: the frame whose z = 0 is the ground when TF connects it to `base` (REP-105's
+   * base_footprint); `base_height`: the base's height above the ground, winning over TF. Neither:
+   * the ground is z = 0 of `base`.
+   */
+  frames: { odom: string; base: string; ground?: string; base_height?: number | null };
   fusion: { reorder_window: number; pose_history: number };
   keyframes: KeyframeSettings;
   labeler: LabellerSettings;
@@ -73,12 +92,17 @@ export class SelfSupervisor<T> {
   private readonly labeller: VibrationLabeller;
   private readonly keyframes: KeyframeStore<KeyframeRecord<T>>;
   private readonly associator: LabelAssociator;
-  private readonly ground = new GridGroundProjector();
+  private readonly projector = new GridGroundProjector();
   private camera: CameraModel | null = null;
   private imuFrame = "";
   private imuFrameRaw = "";
   private tfVersionSeen = -1;
   private baseFromOptical: Mat34 | null = null;
+  /** The camera in the ground-level frame (the ground is its z = 0): what projections use. */
+  private groundFromOptical: Mat34 | null = null;
+  private plane: GroundPlane;
+  /** frames.ground is configured but not found in TF yet: a dynamic transform may bring it. */
+  private groundPending: boolean;
   private readonly poseScratch = emptyPoseAt();
   private readonly counters = newSupervisorCounters();
 
@@ -92,6 +116,8 @@ export class SelfSupervisor<T> {
     });
     this.keyframes = new KeyframeStore(config.keyframes);
     this.associator = new LabelAssociator(config.association, this.counters.assocSkipped);
+    this.plane = { source: "base", frame: config.frames.base, height: 0, tilt: 0 };
+    this.groundPending = this.usesGroundFrame();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -141,6 +167,7 @@ export class SelfSupervisor<T> {
     this.counters.tfDropped += rejected;
     this.counters.tfAccepted += ts.length - rejected;
     if (this.tf.staticVersion !== this.tfVersionSeen) this.refreshExtrinsics();
+    else if (this.groundPending && mentions(ts, this.cfg.frames.ground!)) this.refreshGround();
   }
 
   onCameraInfo(c: CameraModel): void {
@@ -175,7 +202,37 @@ export class SelfSupervisor<T> {
     this.refreshExtrinsics();
   }
 
-  /** Recomputes what depends on static TF: base ← optical and the IMU's vertical axis. */
+  /** A ground frame other than the base is configured and no height overrides it. */
+  private usesGroundFrame(): boolean {
+    const f = this.cfg.frames;
+    return f.base_height == null && !!f.ground && f.ground !== f.base;
+  }
+
+  /**
+   * Finds the ground plane (`this.plane`): frames.base_height when set, else frames.ground through
+   * TF, else z = 0 of the base; then the camera pose on it. `m`: the ground-level frame ← base
+   * (grid-ground-projection.ts), null for the identity.
+   */
+  private refreshGround(): void {
+    const { base, ground, base_height: height } = this.cfg.frames;
+    let m: Mat34 | null = null;
+    this.plane = { source: "base", frame: base, height: 0, tilt: 0 };
+    if (height != null) {
+      m = mat34();
+      m[11] = height;
+      this.plane = { source: "config", frame: base, height, tilt: 0 };
+    } else if (this.usesGroundFrame()) {
+      const t = this.tf.lookup(ground!, base);
+      m = t ? groundLevelFromBase(t, mat34()) : null;
+      if (m) this.plane = { source: "tf", frame: ground!, height: m[11]!, tilt: groundTilt(m) };
+      this.groundPending = m === null;
+    }
+    const b = this.baseFromOptical;
+    // Without a ground frame the camera pose is base ← optical itself, exactly as before.
+    this.groundFromOptical = b && m ? mat34Compose(m, b, mat34()) : b;
+  }
+
+  /** Recomputes what depends on static TF: the camera pose on the ground and the IMU's vertical axis. */
   private refreshExtrinsics(): void {
     const base = this.cfg.frames.base;
     this.tfVersionSeen = this.tf.staticVersion;
@@ -183,6 +240,7 @@ export class SelfSupervisor<T> {
       const t = this.tf.lookup(base, stripSlash(this.camera.frameId));
       this.baseFromOptical = t ? mat34FromTransform(t, mat34()) : null;
     }
+    this.refreshGround();
     if (this.imuFrame) {
       const t = this.imuFrame === base ? null : this.tf.lookup(base, this.imuFrame);
       if (t) this.labeller.setVerticalAxis(quatRotate(quatConjugate(t.rotation), { x: 0, y: 0, z: 1 }));
@@ -198,7 +256,7 @@ export class SelfSupervisor<T> {
   private canUseFrame(stamp: Stamp): boolean {
     return (
       this.camera !== null &&
-      this.baseFromOptical !== null &&
+      this.groundFromOptical !== null &&
       this.poses.size > 0 &&
       this.poses.covers(stamp, KEYFRAME_POSE_SLACK)
     );
@@ -283,7 +341,7 @@ export class SelfSupervisor<T> {
       const before = samples.length;
       for (const f of frames) {
         if (f.stamp > label.t1) break;
-        this.associator.associate(label, f.id, f.data, this.camera, this.baseFromOptical, samples);
+        this.associator.associate(label, f.id, f.data, this.camera, this.groundFromOptical, samples);
       }
       if (samples.length === before) this.counters.noKeyframe++;
     }
@@ -307,14 +365,14 @@ export class SelfSupervisor<T> {
     maxRange = Number.POSITIVE_INFINITY,
   ): boolean {
     const camera = this.camera;
-    const baseFromOptical = this.baseFromOptical;
-    if (!camera || !baseFromOptical) return false;
+    const groundFromOptical = this.groundFromOptical;
+    if (!camera || !groundFromOptical) return false;
     let p = pose;
     if (!p) {
       if (!this.poses.interpolate(stamp, this.poseScratch, KEYFRAME_POSE_SLACK)) return false;
       p = { x: this.poseScratch.x, y: this.poseScratch.y, yaw: this.poseScratch.yaw };
     }
-    this.ground.project(camera, baseFromOptical, p, grid, outX, outY, maxRange);
+    this.projector.project(camera, groundFromOptical, p, grid, outX, outY, maxRange);
     return true;
   }
 
@@ -345,15 +403,27 @@ export class SelfSupervisor<T> {
     return this.camera;
   }
 
+  /** Which ground plane the projections and the association use (changes only with TF). */
+  get groundPlane(): GroundPlane {
+    return this.plane;
+  }
+
   stats(): SelfSupervisorStats {
     return assembleStats(
       this.labeller.stats(),
       this.counters,
       this.keyframes,
-      this.baseFromOptical !== null,
+      this.groundFromOptical !== null,
       this.camera !== null,
+      this.plane,
     );
   }
+}
+
+/** A transform of the batch has `frame` as its parent or child. */
+function mentions(ts: readonly Transform[], frame: string): boolean {
+  for (const t of ts) if (t.child === frame || t.parent === frame) return true;
+  return false;
 }
 
 /** ROS 1 frames often carry a leading slash; TF (and tf2) frames do not. */

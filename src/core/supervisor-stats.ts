@@ -1,5 +1,6 @@
 // SelfSupervisor's counters and the assembly of its stats() report.
 
+import type { GroundPlane } from "./grid-ground-projection.ts";
 import type { KeyframeExpiry } from "./keyframes.ts";
 import type { ImuRejectReason, LabellerStats } from "./labeller-types.ts";
 import type { PoseRejectReason } from "./pose-history.ts";
@@ -30,6 +31,8 @@ export interface SelfSupervisorStats {
   imuRate: number;
   extrinsicsKnown: boolean;
   cameraKnown: boolean;
+  /** The ground plane the camera's cells are projected onto (frames.ground, frames.base_height). */
+  ground: GroundPlane;
 }
 
 /** The counts SelfSupervisor keeps itself (the labeller and keyframe store keep their own). */
@@ -75,6 +78,7 @@ export function assembleStats(
   keyframes: KeyframeCounts,
   extrinsicsKnown: boolean,
   cameraKnown: boolean,
+  ground: GroundPlane,
 ): SelfSupervisorStats {
   return {
     imu: { accepted: l.imuAccepted, dropped: l.imuRejected },
@@ -93,5 +97,6 @@ export function assembleStats(
     imuRate: l.imuRate,
     extrinsicsKnown,
     cameraKnown,
+    ground: { ...ground },
   };
 }

@@ -35,6 +35,20 @@ export const FramesSchema = z
     /** Fixed frame of odometry and of the costmap. */
     odom: z.string().default("odom").meta({ description: "fixed frame of odometry, labels and the costmap" }),
     base: z.string().default("base_link").meta({ description: "robot body frame (REP-105)" }),
+    /**
+     * The camera's cells are projected onto the ground plane z = 0 of this frame (REP-105's
+     * base_footprint, on the ground below base_link), when TF connects it to `base`; otherwise onto
+     * z = 0 of `base` itself. Only its height and tilt relative to `base` are used.
+     */
+    ground: z.string().default("base_footprint").meta({
+      description:
+        "ground-level frame under the base (REP-105); without it in TF the ground is z = 0 of base",
+    }),
+    /** Height of `base` above the ground; when set it wins over TF (robots without base_footprint). */
+    base_height: z.number().nonnegative().nullable().default(null).meta({
+      unit: "m",
+      description: "height of the base frame above the ground; null: from TF (frames.ground), else 0",
+    }),
   })
   .prefault({});
 

@@ -41,6 +41,8 @@ export interface GraphParts {
   sampleSources: readonly SampleSource[];
   statsEvery: number;
   warn: (m: string) => void;
+  /** One line on a fact worth checking, e.g. which ground plane is used (PipelineOptions.note). */
+  note?: ((m: string) => void) | undefined;
 }
 
 export class StreamGraph {
@@ -84,6 +86,7 @@ export class StreamGraph {
       learner.channels,
       learner.setLabelCalibration !== undefined,
       evaluator?.options.truthLabels ? (t0, t1) => evaluator.truthLabelEnergy(t0, t1) : undefined,
+      parts.note,
     );
     this.#learning = new LearningStage(config, learner, mode, parts.sampleSources, report);
     this.perception = parts.perception(this.#supervision, report);

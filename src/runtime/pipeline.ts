@@ -75,6 +75,12 @@ export interface PipelineOptions {
   /** Extra context in the head's feature vectors (see features.ts). Default "neighbourhood". */
   featureContext?: FeatureContext;
   warn?: (message: string) => void;
+  /**
+   * Facts a user should be able to check, one line each when they become known or change (the
+   * ground plane the camera is projected onto). The live node prints them; default: not printed
+   * (the summary's `supervisor` stats hold them too).
+   */
+  note?: (message: string) => void;
 }
 
 export interface Pipeline {
@@ -148,6 +154,7 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
       sampleSources: options.sampleSources ?? [],
       statsEvery: options.statsEvery ?? 5,
       warn,
+      note: options.note,
     });
     return new PipelineImpl(config, options, graph, backbone, started);
   } catch (err) {

@@ -6,7 +6,7 @@
 import { calibrateLogEnergy, logEnergyForRoughness } from "../../core/label-calibration.ts";
 import type { LabelEnergyOverride } from "../../core/labeller.ts";
 import { NearViewMap, type TaughtCell } from "../../core/near-view-teacher.ts";
-import { SelfSupervisor } from "../../core/self-supervisor.ts";
+import { describeGround, type GroundPlane, SelfSupervisor } from "../../core/self-supervisor.ts";
 import type { OdomSample, RoughnessLabel, Stamp } from "../../core/types.ts";
 import type { FeatureMap } from "../../learning/backbone.ts";
 import type { SampleRows } from "../../learning/sample-rows.ts";
@@ -38,17 +38,22 @@ export class SupervisionStage {
   #kx = new Float64Array(0);
   #ky = new Float64Array(0);
   #lastOdom = { stamp: Number.NaN, x: 0, y: 0, speed: 0 };
+  /** The ground plane last checked, and the line last reported about it. */
+  #groundSeen: GroundPlane | undefined;
+  #groundLine = "";
 
   /**
    * @param channels feature channels per row
    * @param rawTargets rows carry log10(energy) + calibration bounds (the learner maps them)
    * @param labelEnergy diagnostic: label energies not from the vibration (EvalOptions.truthLabels)
+   * @param note one line when the ground plane the camera is projected onto is known or changes
    */
   constructor(
-    config: Config,
+    private readonly config: Config,
     private readonly channels: number,
     private readonly rawTargets: boolean,
     labelEnergy?: LabelEnergyOverride,
+    private readonly note?: (m: string) => void,
   ) {
     this.supervisor = new SelfSupervisor<FeatureMap>({
       frames: config.frames,
@@ -94,9 +99,11 @@ export class SupervisionStage {
         return;
       case "transforms":
         this.supervisor.onTransforms(e.transforms);
+        this.#checkGround();
         return;
       case "cameraInfo":
         this.supervisor.onCameraInfo(e.model);
+        this.#checkGround();
         return;
       case "frame":
         this.#frameArrived(e.stamp);
@@ -230,6 +237,19 @@ export class SupervisionStage {
       if (gap > this.diagnostics.longestCameraGap) this.diagnostics.longestCameraGap = gap;
     }
     this.#lastFrameStamp = stamp;
+  }
+
+  /** Reports the ground plane once the camera is known, and again whenever it changes. */
+  #checkGround(): void {
+    const sup = this.supervisor;
+    const plane = sup.groundPlane;
+    // The supervisor replaces the object only when it looks at TF again: cheap to test per input.
+    if (plane === this.#groundSeen || !sup.cameraModel) return;
+    this.#groundSeen = plane;
+    const line = describeGround(plane, this.config.frames);
+    if (line === this.#groundLine) return;
+    this.#groundLine = line;
+    this.note?.(`terrain-learner: ${line}`);
   }
 
   /** Odometry that moves further than its own speed allows (counted; the pose is used as it is). */
