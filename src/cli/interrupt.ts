@@ -40,6 +40,14 @@ export function trapInterrupts(onForce?: () => string | undefined): Interrupt {
     if (received) {
       const note = onForce?.();
       process.stderr.write(`terrain-learner: second ${sig}: stopping now${note ? `; ${note}` : ""}\n`);
+      // End by the signal itself, with its default action: the kernel ends every thread at once.
+      // process.exit() would run the native add-ons' exit-time teardown while onnxruntime's worker
+      // threads are still inside a call, which can abort (exit 134, "terminate called after
+      // throwing an instance of 'Napi::Error'"). With no listener left Node restores the default
+      // action; the parent sees the process killed by `sig` (a shell: 128 + its number).
+      for (const s of signals) process.off(s, handler);
+      process.kill(process.pid, sig);
+      // Only reached if the signal is ignored (e.g. SIGHUP under nohup).
       process.exit(SIGNAL_EXIT[sig] ?? 1);
     }
     received = sig;
