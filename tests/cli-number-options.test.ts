@@ -48,6 +48,7 @@ describe("bad number options on the command line", () => {
     [["demo", "--seed", "1.5"], /option '--seed <n>' argument '1\.5' is invalid\. expected a whole number/],
     [["demo", "--seed", "3abc"], /option '--seed <n>' argument '3abc' is invalid/],
     [["demo", "--duration", "2abc"], /option '--duration <s>' argument '2abc' is invalid/],
+    [["replay", "x.mcap", "--rate", "2abc"], /option '--rate <x>' argument '2abc' is invalid/],
   ];
   it("one usage error, exit 1, no stack trace", async () => {
     const results = await Promise.all(cases.map(([args]) => cli(args)));

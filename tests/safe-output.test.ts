@@ -51,15 +51,13 @@ describe("checkOutputs", () => {
   it("refuses to write into an input rosbag2 folder, given as the folder or as one of its files", async () => {
     const bag = join(dir, "bag2");
     cpSync(join(FIXTURES, "rosbag2_talker_mcap"), bag, { recursive: true });
-    await expect(checkOutputs(rec(join(bag, "out.mcap")), [bag])).rejects.toThrow(
-      /inside the input bag folder/,
-    );
+    await expect(checkOutputs(rec(join(bag, "out.mcap")), [bag])).rejects.toThrow(/inside the input folder/);
     await expect(checkOutputs(rec(join(bag, "out.mcap")), [join(bag, "talker.mcap")])).rejects.toThrow(
-      /inside the input bag folder/,
+      /inside the input folder/,
     );
     await expect(
       checkOutputs([{ path: join(bag, "report"), kind: "dir", what: "--report-dir" }], [bag]),
-    ).rejects.toThrow(/inside the input bag folder/);
+    ).rejects.toThrow(/inside the input folder/);
     // A hard link to a file of the folder, kept elsewhere, is that file.
     const outside = join(dir, "talker-link.mcap");
     linkSync(join(bag, "talker.mcap"), outside);

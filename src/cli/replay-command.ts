@@ -13,7 +13,7 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
-import { CONFIG_HELP, collect, FLEET_HELP } from "./options.ts";
+import { CONFIG_HELP, collect, FLEET_HELP, positiveNumber } from "./options.ts";
 import { runReplay } from "./replay.ts";
 import { progressReporter } from "./replay-progress.ts";
 import { formatSummary, jsonResult, type ReplayResult } from "./replay-result.ts";
@@ -43,7 +43,7 @@ export function register(program: Command): void {
     )
     .option("--record-outputs-only", "with --record: leave the input topics out")
     .option("--fast", "as fast as possible (default)")
-    .option("--rate <x>", "pace the replay at x times real time", parseFloat)
+    .option("--rate <x>", "pace the replay at x times real time", positiveNumber)
     .option(
       "--live-like <seed>",
       "deliver the bag in arrival order, as a robot's transport would (camera 30–150 ms late, IMU in 10 ms bursts, odometry and TF late); seeded",
@@ -109,8 +109,6 @@ Examples:
             LiveViewFlags,
         ) => {
           if (o.fast && o.rate !== undefined) throw new UserError("--fast and --rate exclude each other");
-          if (o.rate !== undefined && !(o.rate > 0))
-            throw new UserError(`--rate must be a positive number, got ${o.rate}`);
           if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
           if (o.checkpoint !== undefined && !existsSync(o.checkpoint))
             throw new UserError(`--checkpoint ${o.checkpoint}: no such folder`);

@@ -113,7 +113,7 @@ async function checkFile(
       );
     if (input.folder && inside(loc.real, input.folder))
       throw new Error(
-        `${what} ${path} is inside the input bag folder ${input.folder}; refusing to write into it`,
+        `${what} ${path} is inside the input folder ${input.folder}; refusing to write into it`,
       );
   }
   return loc;
@@ -152,7 +152,7 @@ export async function checkOutputs(outputs: readonly OutputSpec[], inputs: reado
     for (const input of protectedInputs) {
       if (input.folder && inside(loc.real, input.folder))
         throw new Error(
-          `${o.what} ${o.path} is inside the input bag folder ${input.folder}; refusing to write into it`,
+          `${o.what} ${o.path} is inside the input folder ${input.folder}; refusing to write into it`,
         );
     }
     await checkWritable(loc.existing, o.what, o.path);
