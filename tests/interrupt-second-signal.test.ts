@@ -43,10 +43,17 @@ describe("a second SIGINT during replay --record", () => {
       await new Promise((r) => setTimeout(r, 30));
       child.kill("SIGINT");
       const end = await exited;
-      expect(end, stderr).toEqual({ code: null, signal: "SIGINT" });
-      expect(stderr).toContain(`second SIGINT: stopping now; ${out} not written`);
+      // On a fast or idle machine the first signal's orderly stop can finish before the second
+      // arrives: the documented exit 130 with the recording closed. Either way, no native abort.
+      if (stderr.includes("second SIGINT")) {
+        expect(end, stderr).toEqual({ code: null, signal: "SIGINT" });
+        expect(stderr).toContain(`second SIGINT: stopping now; ${out} not written`);
+        expect(existsSync(out)).toBe(false);
+      } else {
+        expect(end, stderr).toEqual({ code: 130, signal: null });
+        expect(existsSync(out)).toBe(true);
+      }
       expect(stderr).not.toMatch(/terminate called|Napi::Error/);
-      expect(existsSync(out)).toBe(false);
       expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
     },
     120_000,

@@ -56,6 +56,11 @@ export interface DemoOptions {
 /** JPEG quality of the demo's cached camera frames. */
 export const DEMO_JPEG_QUALITY = 95;
 
+/** What a second signal leaves: nothing while the bag is simulated; once it is cached, the report. */
+export function forceNote(cached: string | undefined): string {
+  return cached ? `no report written; ${cached} stays cached` : "nothing cached";
+}
+
 /** The cached bag for a world/seed/duration (generated when missing). */
 export async function ensureWorldBag(
   o: Pick<
@@ -244,7 +249,7 @@ ground it shows exists (prequential), next to a baseline that always predicts th
           const interrupt = trapInterrupts(() => {
             discardFolderTempsSync(o.cache);
             discardFolderTempsSync(o.out);
-            return cached ? `no report written; ${cached} stays cached` : "nothing cached";
+            return forceNote(cached);
           });
           let result: ReplayResult;
           try {
