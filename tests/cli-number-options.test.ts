@@ -2,30 +2,18 @@
 // usage error and exit 1, never a stack trace (a plain Error thrown in a parser escapes commander),
 // and the whole value must be a number (parseInt/parseFloat took `3abc` as 3).
 
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { InvalidArgumentError } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
 import { numberOption, positiveInteger, positiveNumber } from "../src/cli/options.ts";
+import { runCli } from "./helpers/cli.ts";
 
-const run = promisify(execFile);
-const BIN = fileURLToPath(new URL("../bin/terrain-learner.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "number-options-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  try {
-    const { stderr } = await run("node", [BIN, ...args], { cwd: dir, timeout: 60_000 });
-    return { code: 0, stderr };
-  } catch (err) {
-    const e = err as { code: number; stderr: string };
-    return { code: e.code, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args, dir, 60_000);
 
 describe("number option parsers", () => {
   it("take the whole string as the number", () => {

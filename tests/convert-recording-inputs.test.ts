@@ -2,7 +2,6 @@
 // IMU file (not only one named with --pro) and the --world file are inputs too; a missing or bad
 // world file is one line, and the output is written through the shared atomic writer.
 
-import { execFile } from "node:child_process";
 import {
   copyFileSync,
   mkdirSync,
@@ -14,26 +13,15 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { WORLDS_DIR } from "../sim/index.ts";
 import { BOREAL_DIR } from "./core-borealtc-helpers.ts";
+import { runCli } from "./helpers/cli.ts";
 
-const run = promisify(execFile);
-const BIN = fileURLToPath(new URL("../bin/terrain-learner.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "convert-inputs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run("node", [BIN, "sim", "convert-recording", ...args], { cwd: dir });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(["sim", "convert-recording", ...args], dir);
 
 describe("sim convert-recording: inputs are never outputs", () => {
   mkdirSync(join(dir, "bt"));

@@ -2,32 +2,20 @@
 // is refused before reading (naming the topic, its type and the one expected), and a `label` run
 // that made no label exits non-zero with the reason, without a calibration snippet of NaN.
 
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { requireTopics } from "../src/cli/topics.ts";
 import type { BagInfo } from "../src/io/bag/index.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
+import { runCli } from "./helpers/cli.ts";
 
-const run = promisify(execFile);
-const BIN = fileURLToPath(new URL("../bin/terrain-learner.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "label-nothing-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run("node", [BIN, ...args], { cwd: dir, timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(args, dir);
 
 const camera = { width: 64, height: 48, rate: 5 };
 beforeAll(async () => {

@@ -48,6 +48,29 @@ async function bagMessages(path: string, topics?: string[]): Promise<BagMessage[
 }
 
 /** Serialises with the CDR writer and reads it back: throws if `msg` is not a valid `type`. */
+/** One frame's outputs on a single confident grid cell of this roughness, with this speed limit. */
+function oneCellOutputs(roughness: number, speedLimit: number) {
+  return {
+    stamp: 1,
+    frameId: "cam",
+    grid: {
+      stamp: 1,
+      frameId: "cam",
+      rows: 1,
+      cols: 1,
+      strideX: 8,
+      strideY: 8,
+      roughness: new Float32Array([roughness]),
+      confidence: new Float32Array([1]),
+    },
+    overlay: undefined,
+    costmap: undefined,
+    ahead: roughness,
+    aheadConfidence: 1,
+    speedLimit,
+  };
+}
+
 function roundTrip(type: string, msg: unknown): unknown {
   const defs = definitionsFor(type);
   const bytes = new MessageWriter(defs).writeMessage(msg);
@@ -513,28 +536,7 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
         ),
         defaultConfig(),
       );
-      const grid = {
-        stamp: 1,
-        frameId: "cam",
-        rows: 1,
-        cols: 1,
-        strideX: 8,
-        strideY: 8,
-        roughness: new Float32Array([0.5]),
-        confidence: new Float32Array([1]),
-      };
-      const out = mapper.prediction({
-        outputs: {
-          stamp: 1,
-          frameId: "cam",
-          grid,
-          overlay: undefined,
-          costmap: undefined,
-          ahead: 0.5,
-          aheadConfidence: 1,
-          speedLimit: 1.15,
-        },
-      });
+      const out = mapper.prediction({ outputs: oneCellOutputs(0.5, 1.15) });
       const speed = out.find((o) => o.key === "speedLimit")!;
       expect(roundTrip(speed.type, speed.message)).toEqual({ data: Math.fround(1.15) });
     } finally {
@@ -582,25 +584,7 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
       { speedLimitFallback: false },
     );
     const mapper = new OutputMapper(specs, config, () => wall);
-    const outputs = {
-      stamp: 1,
-      frameId: "cam",
-      grid: {
-        stamp: 1,
-        frameId: "cam",
-        rows: 1,
-        cols: 1,
-        strideX: 8,
-        strideY: 8,
-        roughness: new Float32Array([0]),
-        confidence: new Float32Array([1]),
-      },
-      overlay: undefined,
-      costmap: undefined,
-      ahead: 0,
-      aheadConfidence: 1,
-      speedLimit: config.outputs.max_speed,
-    };
+    const outputs = oneCellOutputs(0, config.outputs.max_speed);
     const minPercent = (100 * config.outputs.min_speed) / config.outputs.max_speed;
     // Before the first prediction the node has judged nothing: after the timeout, the minimum.
     wall += config.ros.speed_limit_timeout - 0.1;

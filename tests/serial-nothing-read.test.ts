@@ -2,31 +2,20 @@
 // the reason (the device never opened, sent nothing, or sent nothing that parses). Ctrl-C stays
 // the normal way to end them (exit 0), and a run that read samples exits 0.
 
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { nmeaSentence } from "../src/adapters/serial-protocol.ts";
+import { BIN, runCli } from "./helpers/cli.ts";
 import { PtyPair, socatMissing } from "./helpers/socat.ts";
 
-const run = promisify(execFile);
-const BIN = fileURLToPath(new URL("../bin/terrain-learner.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "serial-nothing-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const absent = join(dir, "ttyNONE");
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run("node", [BIN, ...args], { cwd: dir, timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(args, dir);
 
 const lastLine = (s: string) => s.trim().split("\n").at(-1) ?? "";
 
