@@ -90,13 +90,12 @@ export class MqttTelemetry {
       this.wasConnected = false;
     });
     this.client.on("error", (err) => this.noteError(err.message));
-    this.client.on("message", (topic, payload, packet) => {
+    this.client.on("message", (topic, payload) => {
       if (topic !== this.topics.cmd) return;
       // One command at a time, in arrival order: `save` then `reset` must not interleave, and
       // responses come back in the order the requests were made.
       const text = payload.toString("utf8");
-      const responseTopic = packet.properties?.responseTopic;
-      this.commandChain = this.commandChain.then(() => this.onCommand(text, responseTopic));
+      this.commandChain = this.commandChain.then(() => this.onCommand(text));
     });
     this.log(
       `mqtt: connecting to ${redactUrl(options.url)} as robot '${options.robot_id}' (topics ${this.topics.base}/...)`,
@@ -236,7 +235,7 @@ export class MqttTelemetry {
     });
   }
 
-  private async onCommand(payload: string, responseTopic: string | undefined): Promise<void> {
+  private async onCommand(payload: string): Promise<void> {
     this.commands++;
     let id: string | number | null = null;
     let command = "";
@@ -262,9 +261,5 @@ export class MqttTelemetry {
     );
     const body = toJson({ robotId: this.robotId, ...response });
     this.publish({ topic: this.topics.cmdResponse, payload: body, qos: 1, retain: false });
-    // MQTT 5 request/response, for clients that ask for it.
-    if (responseTopic && responseTopic !== this.topics.cmdResponse) {
-      this.publish({ topic: responseTopic, payload: body, qos: 1, retain: false });
-    }
   }
 }

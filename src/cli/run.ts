@@ -3,12 +3,11 @@
 // them into roughness labels (no camera here: labels only, no image predictions), and labels and
 // stats go to an MQTT broker for the fleet. Runs until Ctrl-C / SIGTERM (or --duration).
 
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { map } from "rxjs";
 import { mqttHandlers, pipelineControls } from "../adapters/controls.ts";
 import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
 import { attachMqtt, type MqttTelemetry, redactUrl, toJson, validateMqttOptions } from "../adapters/mqtt.ts";
-import { fleetFromConfig } from "../adapters/mqtt-fleet.ts";
 import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
 import { checkOutputs } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
@@ -20,7 +19,7 @@ import {
   type LiveViewFlags,
   maybeStartLiveView,
 } from "./live-view.ts";
-import { CONFIG_HELP, collect, FLEET_HELP, positiveInteger, positiveNumber } from "./options.ts";
+import { CONFIG_HELP, collect, positiveInteger, positiveNumber } from "./options.ts";
 import { nothingReadReason } from "./serial-dump.ts";
 
 export interface RunCliOptions extends LiveViewFlags {
@@ -54,7 +53,18 @@ export function applyRunFlags(config: Config, o: RunCliOptions): Config {
   }
   if (o.mqtt !== undefined) config.mqtt.url = o.mqtt;
   if (o.robotId !== undefined) config.mqtt.robot_id = o.robotId;
-  if (o.fleet !== undefined) config.fleet.url = o.fleet;
+  // Fleet samples are camera features with their labels; without a camera there is nothing to send,
+  // and nothing here learns from what peers send.
+  if (o.fleet !== undefined)
+    throw new UserError(
+      "--fleet needs a camera (fleet samples are image features): use it with ros, replay or demo",
+    );
+  if (config.fleet.url) {
+    process.stderr.write(
+      "terrain-learner: fleet.url ignored: run has no camera, so it has no fleet samples to share or use\n",
+    );
+    config.fleet.url = "";
+  }
   if (config.mqtt.url) validateMqttOptions(config.mqtt);
   return config;
 }
@@ -83,30 +93,20 @@ export async function runLive(config: Config, opts: RunOptions = {}): Promise<Ru
   }
   // Labels are what a camera-less runner produces: always publish them.
   config.mqtt.publish_labels = true;
-  let fleet: ReturnType<typeof fleetFromConfig>;
-  try {
-    fleet = fleetFromConfig(config, log);
-  } catch (err) {
-    throw new UserError((err as Error).message);
-  }
   const pipeline = await createPipeline(config, {
     mode: "live",
     overlay: false,
     costmap: false,
     statsEvery: Math.max(1, 1 / config.mqtt.learner_rate),
-    sampleSources: fleet ? [fleet] : [],
     warn: log,
   });
   try {
-    fleet?.attach(pipeline);
     return await runWithPipeline(config, opts, pipeline, log);
   } catch (err) {
     // Closing twice is harmless; an early error must not leave the pipeline's worker threads
     // keeping the process alive.
     await pipeline.close().catch(() => {});
     throw err;
-  } finally {
-    await fleet?.close();
   }
 }
 
@@ -237,7 +237,8 @@ export function register(program: Command): void {
       "broker URL, mqtt://host:1883 or mqtts://host:8883 (default: mqtt.url; none: no MQTT)",
     )
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)")
-    .option("--fleet <url>", FLEET_HELP)
+    // Accepted only to say why it cannot apply here.
+    .addOption(new Option("--fleet <url>").hideHelp())
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--json", "print each label as one JSON object per line on stdout")
     .option("--duration <s>", "stop after s seconds (exit 1 if no sample was read by then)", positiveNumber);
@@ -249,7 +250,7 @@ MQTT topics (prefix mqtt.topic_prefix, default terrain-learner):
   <prefix>/<robot-id>/status        retained online / offline (Last Will)
   <prefix>/<robot-id>/labels        one JSON object per label
   <prefix>/<robot-id>/learner       stats JSON (pipeline, serial counters, MQTT)
-  <prefix>/<robot-id>/cmd           save | reset | pause | resume  →  .../cmd/response
+  <prefix>/<robot-id>/cmd           save_checkpoint | reset | pause_learning (text or JSON)  →  .../cmd/response
 The serial device and the broker may come and go: both are retried until they are back.
 
 Examples:
