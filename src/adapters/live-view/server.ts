@@ -13,6 +13,7 @@ import { secondsToNs } from "../../core/time.ts";
 import { definitionsFor, ros2TypeName, schemaTextFor } from "../../io/ros/definitions.ts";
 import type { LiveChannel, LiveViewKey } from "./channels.ts";
 import { Outbox, type OutboxStats } from "./outbox.ts";
+import { RateCap } from "./rate-cap.ts";
 
 const { FoxgloveServer } = wsProtocol;
 type FoxgloveServerT = InstanceType<typeof FoxgloveServer>;
@@ -37,7 +38,7 @@ interface ChannelState {
   id: number;
   writer: MessageWriter;
   subscribers: number;
-  lastSentMs: number;
+  cap: RateCap;
   published: number;
   /** Messages not sent because of the rate cap. */
   skipped: number;
@@ -96,7 +97,7 @@ export class LiveViewServer {
         id,
         writer: new MessageWriter(definitionsFor(type)),
         subscribers: 0,
-        lastSentMs: Number.NEGATIVE_INFINITY,
+        cap: new RateCap(this.#options.max_rate),
         published: 0,
         skipped: 0,
       };
@@ -187,9 +188,7 @@ export class LiveViewServer {
   due(key: LiveViewKey, nowMs = performance.now()): boolean {
     const c = this.#channels.get(key);
     if (!c || c.subscribers === 0) return false;
-    const rate = this.#options.max_rate;
-    if (!c.spec.heavy || !(rate > 0)) return true;
-    if (nowMs - c.lastSentMs >= 1000 / rate) return true;
+    if (!c.spec.heavy || c.cap.due(nowMs)) return true;
     c.skipped++;
     return false;
   }
@@ -206,7 +205,7 @@ export class LiveViewServer {
         `live view: cannot serialise ${c.spec.type} for ${c.spec.topic}: ${(err as Error).message}`,
       );
     }
-    c.lastSentMs = performance.now();
+    c.cap.sent(performance.now());
     c.published++;
     this.#fox.sendMessage(c.id, secondsToNs(Number.isFinite(stamp) ? Math.max(0, stamp) : 0), data);
   }
