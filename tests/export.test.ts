@@ -392,6 +392,13 @@ describe("export errors", () => {
     const bad = await cli(["--checkpoint", ckpt, "--out", join(dir, "x.onnx"), "--image-size", "640by480"]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--image-size must be WIDTHxHEIGHT/);
+    // Wider than the backbone's working width, cells are larger than its stride: the error says how large.
+    const thin = await cli(["--checkpoint", ckpt, "--out", join(dir, "x.onnx"), "--image-size", "640x8"]);
+    expect(thin.code).toBe(1);
+    expect(thin.stderr.trim()).toMatch(
+      /^terrain-learner: --image-size 640x8: smaller than one feature cell \(\d+(\.\d+)? px square/,
+    );
+    expect(thin.stderr).not.toMatch(/8px feature cell|DEBUG/);
     const out = join(dir, "cli.onnx");
     const ok = await cli(["--checkpoint", ckpt, "--out", out, "--image-size", "160x120", "--json"]);
     expect(ok.code).toBe(0);

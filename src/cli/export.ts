@@ -13,6 +13,7 @@ import { checkOutputs, commitTemp, discardTemp, discardTempsSync, tempPathFor } 
 import { Backbone, modelSha256, resolveBackbonePath } from "../learning/backbone.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint } from "../learning/checkpoint.ts";
 import { buildExportGraph, type ExportContext } from "../learning/export-graph.ts";
+import { featureGridFor } from "../learning/feature-grid.ts";
 import { OnlineLearner, PREDICTION_SETTINGS } from "../learning/learner.ts";
 import { type Config, type LearnerConfig, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
@@ -156,6 +157,11 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     } catch (err) {
       throw new UserError(`${loaded.path}: ${(err as Error).message}`);
     }
+    const cells = featureGridFor(backbone.info, o.width, o.height);
+    if (cells.rows < 1 || cells.cols < 1)
+      throw new UserError(
+        `--image-size ${o.width}x${o.height}: smaller than one feature cell (${+cells.strideX.toFixed(2)} px square at this width)`,
+      );
     const bbBytes = new Uint8Array(await readFile(backbonePath));
     const cal = predictor.labelCalibration;
     let metadata: Record<string, string> = {};
