@@ -103,7 +103,7 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
 
 describe("--fleet with a TLS file that is not there", () => {
   // No broker needed: the file is read before anything connects or the pipeline is built.
-  it("run stops with the file named, before opening the serial port", async () => {
+  it("replay stops with the file named, before reading the bag", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tl-fleet-ca-"));
     try {
       const cfg = join(dir, "fleet.yaml");
@@ -113,9 +113,9 @@ describe("--fleet with a TLS file that is not there", () => {
           process.execPath,
           [
             "bin/terrain-learner.js",
-            "run",
-            "--serial",
-            join(dir, "no-such-tty"),
+            "replay",
+            // A bag without a camera: reading it would end in a topics error.
+            "tests/fixtures/bags/rosbag2_talker_mcap",
             "-c",
             cfg,
             "--fleet",
@@ -126,7 +126,7 @@ describe("--fleet with a TLS file that is not there", () => {
       });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^terrain-learner: fleet: cannot read CA file .*no-such-ca\.crt/m);
-      expect(r.stderr).not.toMatch(/TERRAIN_LEARNER_DEBUG|no-such-tty/);
+      expect(r.stderr).not.toMatch(/TERRAIN_LEARNER_DEBUG|topic/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

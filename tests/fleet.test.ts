@@ -280,6 +280,16 @@ describe("fleet exchange", () => {
     expect([mine.lo, mine.hi]).toEqual([-1, 0]);
   });
 
+  it("refuses robot ids beyond max_peers as `peers`, not as a rate", () => {
+    const ex = new FleetExchange("a", model(), { ...cfg(), max_peers: 2 });
+    const from = (id: string) => ex.receive(encodeBatch(batch(4, { robotId: id })), id, 0);
+    expect(["b", "c", "d"].map((id) => from(id).ok)).toEqual([true, true, false]);
+    expect(ex.stats().rejected.peers).toBe(1);
+    expect(ex.stats().rejected.rate ?? 0).toBe(0);
+    // A known peer still gets through.
+    expect(from("b").ok).toBe(true);
+  });
+
   it("rate-limits a flooding peer and refuses features far outside own ones", () => {
     const c = { ...cfg(), receive_rate: 10, snapshot_size: 5 };
     const ex = new FleetExchange("a", model(), c);

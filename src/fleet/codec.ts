@@ -58,7 +58,8 @@ export type RejectReason =
   | "non_finite"
   | "range"
   | "spoofed"
-  | "rate";
+  | "rate"
+  | "peers";
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   "size",
@@ -69,6 +70,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "range",
   "spoofed",
   "rate",
+  "peers",
 ];
 
 export function batchBytes(idLength: number, n: number, channels: number): number {

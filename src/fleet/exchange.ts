@@ -235,7 +235,8 @@ export class FleetExchange {
       return r;
     }
     if (!peer) {
-      if (this.#peers.size >= this.#cfg.max_peers) return this.#reject("rate");
+      // Peers are not forgotten (their pooled samples refer to them), so the limit is for the run.
+      if (this.#peers.size >= this.#cfg.max_peers) return this.#reject("peers");
       peer = {
         samples: 0,
         batches: 0,
