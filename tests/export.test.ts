@@ -340,7 +340,7 @@ describe("export errors", () => {
     const out = join(dir, "keep.onnx");
     writeFileSync(out, "previous");
     await expect(runExport({ ...base, checkpoint: ckpt, out, width: 4, height: 4 })).rejects.toThrow(
-      /smaller than one 8px feature cell/,
+      /--image-size 4x4: smaller than one feature cell \(8 px square/,
     );
     expect(readFileSync(out, "utf8")).toBe("previous");
   });
