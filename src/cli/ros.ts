@@ -32,16 +32,17 @@ export function register(program: Command): void {
     .addHelpText(
       "after",
       `
-ROS arguments after --ros-args: --params-file FILE (repeatable; later files win), -p name:=value
+ROS arguments after --ros-args, read in order as rcl reads them: --params-file FILE, -p name:=value
 (dotted names, e.g. -p mqtt.url:=mqtt://broker:1883), -r from:=to (remapping: outputs, node name
-__node, namespace __ns), --log-level LEVEL. Input topics are the topics.* parameters.
+__node, namespace __ns; a node: prefix limits -r and -p to that node), --log-level LEVEL. Input
+topics are the topics.* parameters.
 
 Subscribes: topics.image or topics.compressed_image (ros.image_transport), topics.camera_info,
 topics.imu, topics.odom (sensor-data QoS: best effort), topics.tf (reliable) and topics.tf_static
 (reliable, transient local).
-Publishes: ~/roughness/{image,camera_info,confidence,overlay} (best effort; ros.output_image_reliability),
-~/roughness/costmap and ~/speed_limit (reliable, transient local, depth 1), ~/roughness/ahead,
-~/labels, /diagnostics.
+Publishes: ~/roughness/{image,camera_info,confidence,overlay} (reliable; ros.output_image_reliability),
+~/roughness/costmap and ~/speed_limit (% of outputs.max_speed; reliable, transient local, depth 1),
+~/roughness/ahead, ~/labels, /diagnostics.
 Services: ~/save_checkpoint, ~/reset (std_srvs/Trigger), ~/pause_learning (std_srvs/SetBool).
 
 Examples:
