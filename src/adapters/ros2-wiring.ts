@@ -119,9 +119,9 @@ export function subscriptionSpecs(config: Config): SubscriptionSpec[] {
 }
 
 /**
- * QoS of each output: images and their CameraInfo best effort unless `ros.output_image_reliability`
- * says reliable; the costmap and the speed limit latched (reliable, transient local, depth 1) for
- * Nav2; the rest reliable.
+ * QoS of each output: images and their CameraInfo as `ros.output_image_reliability` says (reliable
+ * by default, so RViz receives them); the costmap and the speed limit latched (reliable, transient
+ * local, depth 1) for Nav2; the rest reliable.
  */
 export function outputQos(key: PublisherKey, config: Config): QosProfile {
   switch (key) {
