@@ -551,18 +551,16 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     const h3 = startRosNode(rcl3, defaultConfig(), p3, { log: () => undefined });
     try {
       const n3 = rcl3.nodes[0]!;
-      const odom = (sec: number, frame: string) => ({
-        header: { stamp: { sec, nanosec: 0 }, frame_id: frame },
-        child_frame_id: "base_link",
-        pose: {
-          pose: { position: { x: 0, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
-          covariance: new Array(36).fill(0),
-        },
-        twist: {
-          twist: { linear: { x: 0, y: 0, z: 0 }, angular: { x: 0, y: 0, z: 0 } },
-          covariance: new Array(36).fill(0),
-        },
-      });
+      const zero = { x: 0, y: 0, z: 0 };
+      const odom = (stamp: number, frameId: string) =>
+        odomToRos({
+          stamp,
+          frameId,
+          childFrameId: "base_link",
+          pose: { position: zero, orientation: { ...zero, w: 1 } },
+          linear: zero,
+          angular: zero,
+        });
       n3.deliver("/odom", odom(1, "wheel_odom"));
       n3.deliver("/odom", odom(2, "wheel_odom"));
       const warns = n3.logs.filter((l) => l.includes("odometry is in frame"));
