@@ -26,6 +26,7 @@ import { OdometryModel } from "./odom.ts";
 import { cameraSetup } from "./render.ts";
 import { newState, RouteDriver } from "./route.ts";
 import { buildWorld, groundTruthGrids, terrainAt, type World, worldSummary } from "./world.ts";
+import { worldDigest } from "./world-digest.ts";
 import { loadWorldFile, parseWorld, type WorldFile } from "./world-schema.ts";
 
 /** Stamp of the first message: fixed, so bags are reproducible (14 Nov 2023 22:13:20 UTC). */
@@ -172,6 +173,7 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
     metadata: {
       terrain_learner_sim: {
         world: JSON.stringify(worldSummary(world)),
+        digest: worldDigest(file),
         seed: String(seed),
         version: SIM_VERSION,
         duration: String(duration),

@@ -49,6 +49,7 @@ export {
   type WorldTerrain,
   worldSummary,
 } from "./world.ts";
+export { worldDigest } from "./world-digest.ts";
 export {
   loadWorldFile,
   parseWorld,

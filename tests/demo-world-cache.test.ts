@@ -59,6 +59,24 @@ describe("demo cache keyed on the world's content", () => {
     expect(logs[1]).toMatch(/\(the cached bag is of a different default world\)$/);
     const json = JSON.parse((await readMcapMetadata(first))!.get("world")!) as { terrains: unknown[] };
     expect(json.terrains).toHaveLength(7);
+
+    // Only the layout differs (narrower stripes, same name, terrains and seed): the world summary is
+    // the same, the world is not.
+    writeFileSync(
+      w2,
+      stripes
+        .replace("name: stripes", "name: two")
+        .replace("  - { type: grass }\n", "")
+        .replace("cellSize: 12", "cellSize: 6"),
+    );
+    expect(await ensureWorldBag({ ...opts, world: w2 })).toBe(first);
+    expect(logs).toHaveLength(3);
+    expect(logs[2]).toMatch(/\(the cached bag is of a different default world\)$/);
+    // The digest does not depend on where the world lives: a copy elsewhere reuses the bag.
+    mkdirSync(join(dir, "w3"));
+    writeFileSync(join(dir, "w3", "default.yaml"), readFileSync(w2));
+    expect(await ensureWorldBag({ ...opts, world: join(dir, "w3", "default.yaml") })).toBe(first);
+    expect(logs).toHaveLength(3);
   }, 180_000);
 
   it("a second Ctrl-C during the replay says the bag stays cached and no report is written", async () => {

@@ -5,7 +5,6 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
-import { isDeepStrictEqual } from "node:util";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import type { LiveViewServer } from "../adapters/live-view/index.ts";
@@ -76,16 +75,15 @@ export async function ensureWorldBag(
   // The camera is cached as JPEG (CompressedImage): a twelfth of the raw bag's size, and at this
   // quality the learning figures stay within run-to-run noise of raw frames (docs/simulator.md).
   const path = resolve(o.cacheDir, `${worldName}-world-seed${o.seed}${suffix}-jpeg${DEMO_JPEG_QUALITY}.mcap`);
-  // The name says which world file, seed and duration; the bag's own metadata says which world it
-  // was made from. A bag of another world with the same file name (an edited world, or another
-  // folder's default.yaml) is regenerated rather than replayed as this one.
+  // The name says which world file, seed and duration; the bag's own metadata holds a digest of the
+  // world it was made from (the parsed file and the bytes of its photos and recordings). A bag of
+  // another world under the same file name (an edited layout, lighting or route, another folder's
+  // default.yaml) is regenerated rather than replayed as this one.
   let stale: string | undefined;
   if (!o.regenerate && existsSync(path)) {
     const meta = await readMcapMetadata(path);
     if (meta?.get("version") !== sim.SIM_VERSION) stale = "an earlier simulator version";
-    else if (
-      !isDeepStrictEqual(parseJson(meta.get("world")), await cachedWorldSummary(sim, worldPath, o.seed))
-    )
+    else if (meta.get("digest") !== cachedWorldDigest(sim, worldPath))
       stale = `a different ${worldName} world`;
     else return path;
   }
@@ -131,29 +129,11 @@ export async function ensureWorldBag(
   return path;
 }
 
-/**
- * The world description a bag generated now from `worldPath` and `seed` would store (MCAP metadata
- * `terrain_learner_sim.world`, made by sim/generate.ts with the demo's camera settings).
- */
-async function cachedWorldSummary(
-  sim: typeof import("../../sim/index.ts"),
-  worldPath: string,
-  seed: number,
-): Promise<unknown> {
-  const file = sim.withOverrides(sim.loadWorldFile(worldPath), {
-    camera: { jpegQuality: DEMO_JPEG_QUALITY },
-  });
-  const world = sim.buildWorld(file, seed, await sim.loadWorldAssets(file));
-  // Through JSON, as stored: undefined fields drop out the same way.
-  return JSON.parse(JSON.stringify(sim.worldSummary(world)));
-}
-
-function parseJson(text: string | undefined): unknown {
-  try {
-    return text === undefined ? undefined : JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+/** The world digest a bag generated now from `worldPath` with the demo's camera settings would store. */
+function cachedWorldDigest(sim: typeof import("../../sim/index.ts"), worldPath: string): string {
+  return sim.worldDigest(
+    sim.withOverrides(sim.loadWorldFile(worldPath), { camera: { jpegQuality: DEMO_JPEG_QUALITY } }),
+  );
 }
 
 export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
