@@ -202,6 +202,7 @@ describe("export of a replay's checkpoint", () => {
     [400, 300],
     [170, 131],
     [1000, 750],
+    [500, 370],
   ])("takes %ix%i images as the runtime does", async (width, height) => {
     const out = join(dir, `model-${width}.onnx`);
     const r = await runExport({
@@ -213,6 +214,13 @@ describe("export of a replay's checkpoint", () => {
       warn: quiet,
     });
     expect(r.ops.includes("Resize")).toBe(width === 400);
+    // The crop the metadata names is the whole pixels the graph reads, even where a cell is a
+    // fractional number of camera pixels (500 wide: 12.5, 29 rows of them 362.5).
+    const crop = /crop to the top-left (\d+)x(\d+) px/.exec(r.metadata.preprocessing_in_graph ?? "");
+    expect(crop, r.metadata.preprocessing_in_graph).not.toBeNull();
+    expect(Number(crop![1])).toBeLessThanOrEqual(width);
+    expect(Number(crop![2])).toBeLessThanOrEqual(height);
+    expect(Number(crop![1])).toBeGreaterThan(width - Number(r.metadata.cell_width_px));
     const config = configFromObject({});
     const backbone = await Backbone.fromConfig(config.learner, { warn: quiet });
     const learner = await learnerFrom(ckpt, config, HEAD_INPUTS);

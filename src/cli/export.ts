@@ -173,7 +173,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
       predictor,
       docString:
         "terrain-learner: terrain roughness (0 smooth .. 1 rough) and confidence (0..1) per image cell; see metadata_props",
-      metadata: ({ grid, modelInput, opset, ops }) => {
+      metadata: ({ grid, modelInput, pixelsRead, opset, ops }) => {
         metadata = {
           format: "terrain-learner-export",
           format_version: "1",
@@ -184,7 +184,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
           input_color: "RGB (mono8: repeat the grey value in R, G and B; bgr8: swap R and B)",
           input_range: "0..255",
           preprocessing_in_graph: [
-            `crop to the top-left ${grid.cols * grid.strideX}x${grid.rows * grid.strideY} px (whole cells)`,
+            `crop to the top-left ${pixelsRead.width}x${pixelsRead.height} px (whole cells)`,
             grid.strideX === backbone.stride
               ? "no downscale"
               : `area (box) downscale by ${o.width / backbone.info.inputWidth} to ${modelInput.width}x${modelInput.height}`,

@@ -70,6 +70,8 @@ export interface ExportedGraph {
   grid: FeatureGridSpec;
   /** Width × height of the backbone's input after cropping and downscaling. */
   modelInput: { width: number; height: number };
+  /** The top-left part of the camera image the graph reads (whole pixels; the rest is cropped). */
+  pixelsRead: { width: number; height: number };
   opset: number;
   /** Operator types in the graph (domain-qualified outside the default domain), sorted. */
   ops: string[];
@@ -162,11 +164,13 @@ export function buildExportGraph(o: ExportGraphOptions): ExportedGraph {
     return out;
   };
   let pixels: string;
+  let pixelsRead = { width: w, height: h };
   if (grid.strideX === s) {
     pixels = crop(h, w, "pixels");
   } else {
     const f = o.width / info.inputWidth;
     if (Number.isInteger(f)) {
+      pixelsRead = { width: w * f, height: h * f };
       const src = crop(h * f, w * f, "image_crop");
       node("AveragePool", [src], ["pixels"], [attrInts("kernel_shape", [f, f]), attrInts("strides", [f, f])]);
     } else {
@@ -176,6 +180,7 @@ export function buildExportGraph(o: ExportGraphOptions): ExportedGraph {
       const usedH = ty.start[h - 1]! + ty.count[h - 1]!;
       if (usedW > o.width || usedH > o.height)
         throw new Error(`downscale of ${o.width}×${o.height} reads past the image (${usedW}×${usedH})`);
+      pixelsRead = { width: usedW, height: usedH };
       const src = crop(usedH, usedW, "image_crop");
       // f = p/q: repeating every pixel q times and averaging p at a time gives exactly the box
       // weights, per axis, at a fraction of the dense MatMuls' cost (~15× less at 800→320).
@@ -367,7 +372,7 @@ export function buildExportGraph(o: ExportGraphOptions): ExportedGraph {
       output: outputs.map((name) => valueInfo(name, [grid.rows, grid.cols])),
     },
   });
-  const parts = { grid, modelInput: { width: w, height: h }, opset, ops };
+  const parts = { grid, modelInput: { width: w, height: h }, pixelsRead, opset, ops };
   model.metadataProps = Object.entries(o.metadata(parts)).map(([key, value]) =>
     onnx.StringStringEntryProto.create({ key, value }),
   );
