@@ -290,6 +290,28 @@ describe("fleet exchange", () => {
     expect(from("b").ok).toBe(true);
   });
 
+  it("gives the place of a peer silent for peer_timeout to a new one, with its pooled samples", () => {
+    const ex = new FleetExchange("a", model(), { ...cfg(), max_peers: 2, peer_timeout: 60, max_z: 1e6 });
+    ex.offerOwn(rows(200, 0, 0));
+    const from = (id: string, wall: number) => ex.receive(encodeBatch(batch(4, { robotId: id })), id, wall);
+    expect(from("b", 0).ok).toBe(true);
+    expect(from("c", 50).ok).toBe(true);
+    // b silent 30 s: not yet.
+    expect(from("d", 30).ok).toBe(false);
+    expect(ex.stats().rejected.peers).toBe(1);
+    // b silent 70 s: d takes its place and b's 4 waiting samples go with it.
+    expect(ex.stats().pool).toBe(8);
+    expect(from("d", 70).ok).toBe(true);
+    const s = ex.stats();
+    expect(Object.keys(s.perPeer).sort()).toEqual(["c", "d"]);
+    expect([s.peers, s.forgottenPeers, s.forgottenSamples, s.pool]).toEqual([2, 1, 4, 8]);
+    // Every pooled sample still belongs to a known peer: taking them works.
+    expect(ex.take(1)!.length).toBeGreaterThan(0);
+    // c heard from 21 s ago: b, back, waits for a place.
+    expect(from("b", 71).ok).toBe(false);
+    expect(ex.stats().rejected.peers).toBe(2);
+  });
+
   it("rate-limits a flooding peer and refuses features far outside own ones", () => {
     const c = { ...cfg(), receive_rate: 10, snapshot_size: 5 };
     const ex = new FleetExchange("a", model(), c);

@@ -275,6 +275,8 @@ export class FleetLink implements SampleSource {
       pool: s?.pool ?? 0,
       evicted: s?.evicted ?? 0,
       duplicates: s?.duplicates ?? 0,
+      forgottenPeers: s?.forgottenPeers ?? 0,
+      forgottenSamples: s?.forgottenSamples ?? 0,
       batchesSent: s?.batchesSent ?? 0,
       snapshotsSent: s?.snapshotsSent ?? 0,
       perPeer: s?.perPeer ?? {},

@@ -60,6 +60,11 @@ export const FleetSchema = z
       .default(1000)
       .meta({ unit: "samples/s", description: "most samples accepted per peer per wall second" }),
     max_peers: count().default(64).meta({ unit: "peers", description: "most peers tracked" }),
+    peer_timeout: positive().default(600).meta({
+      unit: "s",
+      description:
+        "a peer silent this long (wall clock) gives its place, and its pooled samples, to a new one",
+    }),
     max_payload_bytes: count()
       .default(512 * 1024)
       .meta({ unit: "bytes", description: "larger payloads are refused unread" }),

@@ -48,6 +48,9 @@ export interface FleetCounters {
   overridden: number;
   evicted: number;
   duplicates: number;
+  /** Peers silent for peer_timeout that gave their place to a new one, and their pooled samples. */
+  forgottenPeers: number;
+  forgottenSamples: number;
   rejected: Record<RejectReason, number>;
   sent: number;
   batchesSent: number;
@@ -89,6 +92,8 @@ export class FleetExchange {
     overridden: 0,
     evicted: 0,
     duplicates: 0,
+    forgottenPeers: 0,
+    forgottenSamples: 0,
     sent: 0,
     batchesSent: 0,
     snapshotsSent: 0,
@@ -235,8 +240,14 @@ export class FleetExchange {
       return r;
     }
     if (!peer) {
-      // Peers are not forgotten (their pooled samples refer to them), so the limit is for the run.
-      if (this.#peers.size >= this.#cfg.max_peers) return this.#reject("peers");
+      // At the limit, the peer silent longest gives its place if it has been silent for
+      // peer_timeout: robots that left a long-running fleet do not lock out the ones that join.
+      let index = this.#peerIds.length;
+      if (this.#peers.size >= this.#cfg.max_peers) {
+        index = this.#silentPeer(wallSeconds);
+        if (index < 0) return this.#reject("peers");
+        this.#forget(index);
+      }
       peer = {
         samples: 0,
         batches: 0,
@@ -250,7 +261,7 @@ export class FleetExchange {
         at: wallSeconds,
       };
       this.#peers.set(b.robotId, peer);
-      this.#peerIds.push(b.robotId);
+      this.#peerIds[index] = b.robotId;
     }
     // Per-peer token bucket on the wall clock: a flooding peer cannot fill the pool alone.
     const cap = this.#cfg.receive_rate * 5 + this.#cfg.snapshot_size;
@@ -281,6 +292,33 @@ export class FleetExchange {
       );
     }
     return r;
+  }
+
+  /** Index of the peer silent longest, if longer than peer_timeout; −1 if none. */
+  #silentPeer(wallSeconds: number): number {
+    let best = -1;
+    let oldest = wallSeconds - this.#cfg.peer_timeout;
+    for (let i = 0; i < this.#peerIds.length; i++) {
+      const at = this.#peers.get(this.#peerIds[i]!)!.at;
+      if (at <= oldest) {
+        oldest = at;
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  /** Drops peer `index` and its samples still in the pool; the index is then free for another. */
+  #forget(index: number): void {
+    this.#peers.delete(this.#peerIds[index]!);
+    const pool = this.#pending;
+    for (let i = pool.size - 1; i >= 0; i--) {
+      if (pool.peer[i] === index) {
+        pool.remove(i);
+        this.counters.forgottenSamples++;
+      }
+    }
+    this.counters.forgottenPeers++;
   }
 
   /** Own samples standardised with the current statistics (once per take: the metric moves slowly). */
