@@ -347,6 +347,47 @@ describe("viewers that come and go", () => {
     expect(events.observed).toBe(false);
   }, 120_000);
 
+  it("sends a second viewer the latched static transforms when it subscribes, not at the next re-send", async () => {
+    const config = liveConfig();
+    const server = await startLiveView(config);
+    const events = new Subject<PipelineEvent>();
+    // Re-sends an hour apart: whatever a viewer gets here comes from its subscription.
+    const sink = attachLiveView(
+      server,
+      { events$: events, stats: () => ({}) as never, truthFor: () => undefined },
+      config,
+      undefined,
+      { latchPeriodMs: 3_600_000 },
+    );
+    sink.input({
+      kind: "transforms",
+      transforms: [
+        {
+          stamp: 1,
+          parent: "base_link",
+          child: "camera_link",
+          translation: { x: 0.25, y: 0, z: 1 },
+          rotation: { x: 0, y: 0, z: 0, w: 1 },
+          isStatic: true,
+        },
+      ],
+    });
+    const viewers = [new TestViewer(server.url), new TestViewer(server.url)];
+    try {
+      for (const [i, v] of viewers.entries()) {
+        await v.ready();
+        v.subscribe([T.tfStatic]);
+        await waitFor(`viewer ${i + 1}'s static transforms`, () => v.messages(T.tfStatic).length > 0, 5000);
+        const tf = v.messages(T.tfStatic)[0]!.message.transforms as { child_frame_id: string }[];
+        expect(tf.map((t) => t.child_frame_id)).toEqual(["camera_link"]);
+      }
+    } finally {
+      for (const v of viewers) await v.close();
+      sink.close();
+      await server.close();
+    }
+  });
+
   it("says clearly when the port is taken", async () => {
     const a = await startLiveView(liveConfig());
     try {

@@ -57,6 +57,7 @@ export function attachLiveView(
   pipeline: LiveViewPipeline,
   config: Config,
   log: (line: string) => void = () => undefined,
+  options: { latchPeriodMs?: number } = {},
 ): LiveViewSink {
   const mapper = new LiveViewMapper(config);
   const wants = (key: LiveViewKey) => server.wants(key);
@@ -141,7 +142,7 @@ export function attachLiveView(
   const inputs$ = pipeline.taps?.inputs$;
   if (inputs$) sub.add(inputs$.subscribe((e) => onInput(e as CoreInput)));
   const unsubscribe = server.onSubscribe((key) => latched(key));
-  const timer = setInterval(() => latched(), LATCH_PERIOD_MS);
+  const timer = setInterval(() => latched(), options.latchPeriodMs ?? LATCH_PERIOD_MS);
   timer.unref();
 
   return {

@@ -104,11 +104,11 @@ export class LiveViewServer {
       this.#channels.set(spec.key, state);
       this.#byId.set(id, state);
     }
+    // The protocol library reports only a channel's first subscriber; every viewer's subscriptions
+    // are read in #accept, so a second viewer gets the latched messages too.
     fox.on("subscribe", (id) => {
       const c = this.#byId.get(id);
-      if (!c) return;
-      c.subscribers = 1;
-      for (const l of this.#subscribeListeners) l(c.spec.key);
+      if (c) c.subscribers = 1;
     });
     fox.on("unsubscribe", (id) => {
       const c = this.#byId.get(id);
@@ -275,6 +275,36 @@ export class LiveViewServer {
       o.log?.(`live view: viewer ${name} left (sent ${s.sent}, dropped ${s.dropped})`);
     });
     o.log?.(`live view: viewer ${name} connected`);
+    // Registered before the protocol library's handler, so it runs first: wait for it to have
+    // recorded the subscription, then tell the listeners (they send what a new viewer missed).
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) return;
+      const ids = subscribedChannels(data);
+      if (ids.length === 0) return;
+      setImmediate(() => {
+        for (const id of ids) {
+          const c = this.#byId.get(id);
+          if (!c || this.#closed || c.subscribers === 0) continue;
+          for (const l of this.#subscribeListeners) l(c.spec.key);
+        }
+      });
+    });
     this.#fox.handleConnection(outbox, name);
+  }
+}
+
+/** Channel ids of a client's `subscribe` operation ([] for anything else or malformed text). */
+function subscribedChannels(data: import("ws").RawData): number[] {
+  try {
+    const text = Array.isArray(data)
+      ? Buffer.concat(data).toString()
+      : Buffer.from(data as Buffer).toString();
+    const m = JSON.parse(text) as { op?: unknown; subscriptions?: unknown };
+    if (m.op !== "subscribe" || !Array.isArray(m.subscriptions)) return [];
+    return m.subscriptions.flatMap((x: { channelId?: unknown }) =>
+      typeof x?.channelId === "number" ? [x.channelId] : [],
+    );
+  } catch {
+    return [];
   }
 }
