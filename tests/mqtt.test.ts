@@ -314,6 +314,33 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     expect(calls).toEqual(["save", "pause undefined", "pause false"]);
   });
 
+  it("ignores a retained command: a stale `reset` left on the broker is not run on every (re)connect", async () => {
+    const b = await broker();
+    const obs = await observer(b.url);
+    const cmd = "terrain-learner/rover7/cmd";
+    // Someone published with -r by mistake; the broker keeps it and hands it to every new subscriber.
+    await obs.client.publishAsync(cmd, '{"command":"reset","id":"stale"}', { qos: 1, retain: true });
+    const calls: string[] = [];
+    const { t, log } = telemetry(b.url, {}, { reset: () => calls.push("reset") });
+    await t.waitConnected();
+    await waitFor("the response to the retained command", () => obs.on("cmd/response").length === 1);
+    expect(JSON.parse(obs.on("cmd/response")[0]!.payload)).toMatchObject({
+      id: "stale",
+      command: "reset",
+      ok: false,
+      error: expect.stringContaining("retained command ignored"),
+    });
+    expect(calls).toEqual([]);
+    expect(log.some((l) => l.includes("retained command ignored"))).toBe(true);
+    // A command sent while connected still runs, retained flag or not (the broker clears the flag
+    // for an established subscription).
+    await obs.client.publishAsync(cmd, '{"command":"reset","id":"live"}', { qos: 1, retain: true });
+    await waitFor("the live response", () => obs.on("cmd/response").length === 2);
+    expect(JSON.parse(obs.on("cmd/response")[1]!.payload)).toMatchObject({ id: "live", ok: true });
+    expect(calls).toEqual(["reset"]);
+    await obs.client.publishAsync(cmd, "", { qos: 1, retain: true });
+  });
+
   it("survives a broker killed and restarted mid-run: reconnects, resumes publishing, the offline queue stays bounded", async () => {
     const b = await broker({ persistent: true });
     // A dashboard with a persistent session: the broker keeps its subscription across the restart.

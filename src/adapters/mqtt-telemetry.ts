@@ -90,12 +90,15 @@ export class MqttTelemetry {
       this.wasConnected = false;
     });
     this.client.on("error", (err) => this.noteError(err.message));
-    this.client.on("message", (topic, payload) => {
+    this.client.on("message", (topic, payload, packet) => {
       if (topic !== this.topics.cmd) return;
       // One command at a time, in arrival order: `save` then `reset` must not interleave, and
       // responses come back in the order the requests were made.
       const text = payload.toString("utf8");
-      this.commandChain = this.commandChain.then(() => this.onCommand(text));
+      // The broker hands a retained command to every new subscription: it is stale, and run again
+      // on each (re)connect a retained `reset` would wipe the model just resumed from a checkpoint.
+      const retained = packet.retain;
+      this.commandChain = this.commandChain.then(() => this.onCommand(text, retained));
     });
     this.log(
       `mqtt: connecting to ${redactUrl(options.url)} as robot '${options.robot_id}' (topics ${this.topics.base}/...)`,
@@ -235,7 +238,7 @@ export class MqttTelemetry {
     });
   }
 
-  private async onCommand(payload: string): Promise<void> {
+  private async onCommand(payload: string, retained = false): Promise<void> {
     this.commands++;
     let id: string | number | null = null;
     let command = "";
@@ -244,6 +247,11 @@ export class MqttTelemetry {
       const parsed = parseCommand(payload);
       id = parsed.id;
       command = parsed.command;
+      if (retained) {
+        throw new Error(
+          `retained command ignored (a command is run only when it is sent; clear it with: mosquitto_pub -r -n -t ${this.topics.cmd})`,
+        );
+      }
       if (!MQTT_COMMANDS.includes(command as MqttCommand)) {
         throw new Error(`unknown command '${command}' (expected ${MQTT_COMMANDS.join(", ")})`);
       }
