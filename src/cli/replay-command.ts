@@ -71,8 +71,10 @@ any label for that ground exists, against /sim/ground_truth/* (true pose, so odo
 count), next to a running-mean-label baseline.
 
 The bag must have messages on a camera topic (raw or compressed), camera info, IMU and odometry;
-otherwise replay stops before reading and lists the bag's topics. Outputs are checked first: none
-may be, or be inside, an input. Ctrl-C finishes the recording with what was written and exits 130.
+otherwise replay stops before reading and lists the bag's topics. A run that uses no camera frame
+(an encoding it cannot read), or with learning on learns from none (no TF from the camera to
+frames.base, no labels), prints its summary and outputs, then why, and exits 1. Outputs are
+checked first: none may be, or be inside, an input. Ctrl-C finishes the recording with what was written and exits 130.
 
 Examples:
   terrain-learner replay .cache/default-world-seed1-jpeg95.mcap --eval
@@ -167,6 +169,8 @@ Examples:
             await liveView?.close();
           }
           process.stdout.write(o.json ? `${jsonResult(result)}\n` : formatSummary(result));
+          // A run that used no frame or learned nothing says why and fails, after its summary.
+          if (result.idle) throw new UserError(`${bag}: ${result.idle}`);
         },
       ),
     );

@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { describeGround, type SelfSupervisorStats } from "../core/self-supervisor.ts";
 import type { EvalSummary } from "../eval/evaluator.ts";
 import { type ReportFiles, toJson } from "../eval/report.ts";
+import type { Config } from "../runtime/config.ts";
 import type { PipelineSummary } from "../runtime/pipeline.ts";
 import { formatKnowledge } from "./knowledge-format.ts";
 import type { ReplayRunOptions } from "./replay.ts";
@@ -43,9 +44,59 @@ export interface ReplayResult {
   ground?: string;
   /** Fleet sharing counters (with fleet.url). */
   fleet?: Record<string, unknown>;
+  /**
+   * Why the run used no camera frame, or learned from none (learner enabled): the command prints
+   * the result, then this, and exits non-zero. Not in the JSON (stderr carries it).
+   */
+  idle?: string;
 }
 
-export function toResult(s: PipelineSummary, opts: ReplayRunOptions): ReplayResult {
+/** What the run saw besides the summary, for `idleReason`. */
+export interface ReplayClues {
+  /** The first conversion or decode problem of each topic. */
+  firstProblem: ReadonlyMap<string, string>;
+  /** The camera frame of the first prediction. */
+  cameraFrame?: string;
+}
+
+/**
+ * Why a replay did nothing useful, or undefined: no camera frame converted (an unsupported
+ * encoding, a depth topic), or, with learning enabled, not one training sample (no intrinsics, no
+ * TF from the camera to the robot, no labels, labels out of every keyframe's view).
+ */
+export function idleReason(s: PipelineSummary, config: Config, clues: ReplayClues): string | undefined {
+  const t = config.topics;
+  const problemOn = (...topics: string[]) =>
+    topics.map((x) => clues.firstProblem.get(x)).find((m) => m !== undefined);
+  if (s.framesProcessed === 0) {
+    const why = problemOn(t.image, t.compressed_image);
+    return `no camera frame could be used${why ? `: ${why}` : ` (${t.image}, ${t.compressed_image})`}`;
+  }
+  if (!config.learner.enabled || s.samples > 0) return undefined;
+  const sup = s.supervisor as Partial<SelfSupervisorStats> | undefined;
+  if (!sup) return undefined;
+  let why: string;
+  if (sup.cameraKnown === false) {
+    const p = problemOn(t.camera_info);
+    why = `no usable camera info on ${t.camera_info}${p ? ` (${p})` : ""}`;
+  } else if (sup.extrinsicsKnown === false) {
+    why = `TF (${t.tf}, ${t.tf_static}) never linked the camera frame${clues.cameraFrame ? ` '${clues.cameraFrame}'` : ""} to '${config.frames.base}' (frames.base)`;
+  } else if (s.labels === 0) {
+    why = `no vibration labels (try \`terrain-learner label\` on this bag for the reason)`;
+  } else if ((sup.keyframes?.added ?? 0) === 0) {
+    why = `no keyframe: odometry (${t.odom}) did not cover the camera frames' stamps`;
+  } else {
+    const skipped = Object.entries(sup.association?.skipped ?? {})
+      .filter(([, v]) => v > 0)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ");
+    why = `none of the ${s.labels} labels fell in a keyframe's view${skipped ? ` (${skipped})` : ""}`;
+  }
+  return `nothing learned from ${s.framesProcessed} frames: ${why}`;
+}
+
+export function toResult(s: PipelineSummary, opts: ReplayRunOptions, clues?: ReplayClues): ReplayResult {
+  const idle = clues ? idleReason(s, opts.config, clues) : undefined;
   const e = s.eval;
   const ground = (s.supervisor as Partial<SelfSupervisorStats> | undefined)?.ground;
   return {
@@ -84,6 +135,7 @@ export function toResult(s: PipelineSummary, opts: ReplayRunOptions): ReplayResu
     supervisor: s.supervisor,
     ...(ground ? { ground: describeGround(ground, opts.config.frames) } : {}),
     ...(s.fleet ? { fleet: s.fleet } : {}),
+    ...(idle ? { idle } : {}),
   };
 }
 
@@ -142,7 +194,7 @@ export function formatSummary(r: ReplayResult): string {
 /** The --json object: the documented keys first, then the extras. */
 export function jsonResult(r: ReplayResult): string {
   // `ground` is the human line; the JSON has it as data in supervisor.ground.
-  const { evalDetails, supervisor, ground, ...rest } = r;
+  const { evalDetails, supervisor, ground, idle, ...rest } = r;
   return toJson({
     ...rest,
     curve: r.curve?.map((c) => ({

@@ -235,9 +235,22 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     (_, i) => info.start + (info.duration * (i + 1)) / (panelCount + 1),
   );
 
+  // The first message that did not convert or decode, per topic: shown once (later ones are only
+  // counted) and the reason given when the run used no frame.
+  const firstProblem = new Map<string, string>();
+  let cameraFrame: string | undefined;
   const sub = pipeline.events$.subscribe((e) => {
     recorder?.event(e);
+    if (e.type === "problem") {
+      const p = e.problem;
+      if ((p.kind === "convert" || p.kind === "decode") && p.topic && !firstProblem.has(p.topic)) {
+        firstProblem.set(p.topic, p.message);
+        warn(`terrain-learner: ${p.message} (further problems on ${p.topic} are only counted)`);
+      }
+      return;
+    }
     if (e.type !== "prediction") return;
+    cameraFrame ??= e.image.frameId;
     const next = panelTimes[0];
     if (next !== undefined && e.stamp >= next) {
       panelTimes.shift();
@@ -316,7 +329,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       await writer.close();
       committed = true;
     }
-    const result = toResult(summary, opts);
+    const result = toResult(summary, opts, { firstProblem, cameraFrame });
     if (opts.saveCheckpoint) result.checkpoint = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
     if (opts.evaluate) {
       const dir = reportDirFor(opts);

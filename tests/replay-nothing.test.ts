@@ -1,0 +1,84 @@
+// A replay that used no camera frame, or learned from none, prints its summary, says why on stderr
+// and exits 1 (not 0 with "frames 0" or "samples 0" and nothing else): each case is a short
+// simulator bag rewritten the way a real bag goes wrong (a depth topic as the camera, no /tf_static).
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+import { openBag } from "../src/io/bag/index.ts";
+import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
+import { runCli } from "./helpers/cli.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "replay-nothing-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const cli = (...args: string[]) => runCli(args, dir);
+
+type Msg = Record<string, unknown>;
+
+/** Copies `from` to `to`, each message through `edit` (null drops it). */
+async function rewrite(from: string, to: string, edit: (topic: string, m: Msg) => Msg | null) {
+  const bag = await openBag(from);
+  const out = await Ros2McapWriter.create(to, { compression: "none" });
+  for await (const e of bag.messages()) {
+    if (e.type !== "message") continue;
+    const m = edit(e.topic, e.message as Msg);
+    if (m) await out.write(e.topic, e.schemaName, e.logTime, m);
+  }
+  await out.close();
+  await bag.close();
+}
+
+beforeAll(async () => {
+  const src = join(dir, "t.mcap");
+  await generateWorldBag({ out: src, duration: 4, camera: { width: 64, height: 48, rate: 5 } });
+  // A float depth image on the camera topic: no frame converts.
+  await rewrite(src, join(dir, "depth.mcap"), (topic, m) => {
+    if (topic !== "/camera/image_raw") return m;
+    const w = m.width as number;
+    const h = m.height as number;
+    return { ...m, encoding: "32FC1", step: w * 4, data: new Uint8Array(w * h * 4) };
+  });
+  // The camera mount was on /tf_static, which was not recorded.
+  await rewrite(src, join(dir, "nostatic.mcap"), (topic, m) => (topic === "/tf_static" ? null : m));
+}, 120_000);
+
+describe("replay that does nothing", () => {
+  it("a bag whose camera topic never converts: the reason, exit 1", async () => {
+    const r = await cli("replay", "depth.mcap");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^frames 0 /m);
+    expect(r.stdout).toMatch(/problems: convert 20/);
+    const last = r.stderr.trim().split("\n").at(-1);
+    expect(last).toMatch(
+      /^terrain-learner: depth\.mcap: no camera frame could be used: \/camera\/image_raw: Image: .*'32FC1'/,
+    );
+    // The first problem of the topic is shown once, while the run goes on.
+    expect(r.stderr.match(/further problems on \/camera\/image_raw are only counted/g)).toHaveLength(1);
+  }, 120_000);
+
+  it("--json: the object on stdout, the reason on stderr, exit 1", async () => {
+    const r = await cli("replay", "depth.mcap", "--json");
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    expect(j.frames).toBe(0);
+    expect(j).not.toHaveProperty("idle");
+    expect(r.stderr).toMatch(/no camera frame could be used/);
+  }, 120_000);
+
+  it("frames but no TF from the camera to the robot: names the frames, exit 1", async () => {
+    const r = await cli("replay", "nostatic.mcap");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^frames 20 .*samples 0 /m);
+    expect(r.stderr).toBe(
+      "terrain-learner: nostatic.mcap: nothing learned from 20 frames: TF (/tf, /tf_static) never linked the camera frame 'camera_optical_frame' to 'base_link' (frames.base)\n",
+    );
+  }, 120_000);
+
+  it("the same bag with its TF learns and exits 0", async () => {
+    const r = await cli("replay", "t.mcap");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+  }, 120_000);
+});
