@@ -97,7 +97,7 @@ describe.skipIf(missing !== undefined)("adapter commands through the CLI", () =>
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
-    expect(lines.length).toBeGreaterThanOrEqual(20);
+    expect(lines).toHaveLength(20);
     expect(lines[0]).toMatchObject({ type: "imu", frameId: "imu_link" });
     expect(Object.keys(lines[0])).toEqual(["type", "stamp", "frameId", "ax", "ay", "az", "gx", "gy", "gz"]);
     expect(lines.find((l) => l.type === "odom")).toMatchObject({ type: "odom", v: 1, w: 0 });

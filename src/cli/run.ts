@@ -38,8 +38,8 @@ export interface RunResult {
   stats: PipelineStats;
   serial: SerialSourceStats;
   mqtt: ReturnType<MqttTelemetry["stats"]> | undefined;
-  /** What ended the run: --duration running out, or a signal / abort. */
-  stoppedBy: "duration" | "signal";
+  /** What ended the run: --duration running out, a signal / abort, or --json's reader closing stdout. */
+  stoppedBy: "duration" | "signal" | "stdout";
 }
 
 /** Flags override the config file (which overrides defaults). */
@@ -151,11 +151,29 @@ async function runWithPipeline(
   const mqtt = config.mqtt.url
     ? attachMqtt(events$, config.mqtt, mqttHandlers(controls), { log })
     : undefined;
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  let stoppedBy: RunResult["stoppedBy"] = "signal";
+  // `run --json | head` closes stdout: the reader has had enough, so shut down as Ctrl-C does
+  // (final stats, `offline` on MQTT) instead of dying on EPIPE. The listener stays for good: an
+  // EPIPE for a write still buffered may come after the shutdown.
+  let outClosed = false;
+  const onOutError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+    if (outClosed) return;
+    outClosed = true;
+    log("run: stdout closed by its reader; stopping");
+    stoppedBy = "stdout";
+    stop();
+  };
+  if (opts.json) process.stdout.on("error", onOutError);
   let labels = 0;
   const sub = pipeline.events$.subscribe((e) => {
     if (e.type !== "label") return;
     labels++;
-    if (opts.json) {
+    if (opts.json && !outClosed) {
       const l = e.label;
       process.stdout.write(
         `${toJson({ type: "label", stamp: l.stamp, x: l.x, y: l.y, roughness: l.roughness, energy: l.energy, speed: l.speed })}\n`,
@@ -170,15 +188,10 @@ async function runWithPipeline(
   );
   source.start();
 
-  let stop!: () => void;
-  const stopped = new Promise<void>((resolve) => {
-    stop = resolve;
-  });
   const onSignal = () => stop();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   opts.signal?.addEventListener("abort", onSignal, { once: true });
-  let stoppedBy: RunResult["stoppedBy"] = "signal";
   const timer =
     opts.duration !== undefined
       ? setTimeout(() => {

@@ -92,7 +92,20 @@ export async function runSerialDump(
   const finished = new Promise<void>((resolve) => {
     done = resolve;
   });
-  const countSample = () => {
+  // `serial-dump | head` closes stdout early: the reader has had enough, so end as Ctrl-C does
+  // (device closed, counters on stderr) instead of dying on EPIPE. The listener stays: an EPIPE
+  // for a write still buffered may come after the device is closed.
+  let outClosed = false;
+  const onOutError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+    outClosed = true;
+    done();
+  };
+  process.stdout.on("error", onOutError);
+  // One chunk from the device holds many samples: print no more than --count of them.
+  const print = (line: string) => {
+    if (outClosed || (o.count !== undefined && samples >= o.count)) return;
+    process.stdout.write(`${line}\n`);
     samples++;
     if (o.count !== undefined && samples >= o.count) done();
   };
@@ -108,14 +121,8 @@ export async function runSerialDump(
       },
     }),
     {
-      imu: (s) => {
-        process.stdout.write(`${imuLine(s, json)}\n`);
-        countSample();
-      },
-      odom: (s) => {
-        process.stdout.write(`${odomLine(s, json)}\n`);
-        countSample();
-      },
+      imu: (s) => print(imuLine(s, json)),
+      odom: (s) => print(odomLine(s, json)),
     },
   );
   const onSignal = () => done();
