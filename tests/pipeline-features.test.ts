@@ -234,7 +234,7 @@ describe("read-ahead and bad camera messages", () => {
         data: new Uint8Array(64 * 192),
       },
     });
-    const events = [image(1, "rgb8"), image(2, "yuv422"), image(3, "rgb8")];
+    const events = [image(1, "rgb8"), image(2, "nv21"), image(3, "rgb8")];
     async function* source() {
       yield* events;
     }

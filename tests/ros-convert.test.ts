@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { nsToSeconds, rosTimeToSeconds, secondsToNs, secondsToRosTime } from "../src/core/time.ts";
 import type { CameraModel, ImuSample, OdomSample, Transform } from "../src/core/types.ts";
 import {
-  ConversionError,
   cameraInfoFromRos,
   cameraInfoToRos,
   costmapToRos,
@@ -181,8 +180,61 @@ describe("images", () => {
       imageFromRos({ header, width: 4, height: 4, encoding: "rgb8", step: 12, data: new Uint8Array(10) }),
     ).toThrow(/10 bytes, expected 48/);
     expect(() =>
-      imageFromRos({ header, width: 1, height: 1, encoding: "yuv422", step: 2, data: new Uint8Array(2) }),
-    ).toThrow(ConversionError);
+      imageFromRos({ header, width: 1, height: 1, encoding: "nv21", step: 2, data: new Uint8Array(2) }),
+    ).toThrow(/unsupported encoding 'nv21' \(supported: .*bayer_rggb8.*yuv422/);
+  });
+  it("Bayer mosaics of every pattern: one colour per 2×2 cell, odd edges from the cell before", () => {
+    // 3×3 RGGB: R=200, G=100/110, B=50 in cell (0,0); the odd last row/column reuse it.
+    const rggb = Uint8Array.from([200, 100, 200, 110, 50, 110, 200, 100, 200]);
+    const img = imageFromRos({ header, width: 3, height: 3, encoding: "bayer_rggb8", step: 3, data: rggb });
+    expect(img.encoding).toBe("rgb8");
+    expect(Array.from(img.data.subarray(0, 3))).toEqual([200, 105, 50]);
+    expect(Array.from(img.data.subarray(24, 27))).toEqual([200, 105, 50]);
+    // The same scene in each pattern gives the same colour.
+    const cell: Record<string, number[]> = {
+      bggr: [50, 100, 110, 200],
+      gbrg: [100, 50, 200, 110],
+      grbg: [100, 200, 50, 110],
+    };
+    for (const [p, d] of Object.entries(cell)) {
+      const m = imageFromRos({
+        header,
+        width: 2,
+        height: 2,
+        encoding: `bayer_${p}8`,
+        step: 2,
+        data: Uint8Array.from(d),
+      });
+      expect(Array.from(m.data.subarray(0, 3)), p).toEqual([200, 105, 50]);
+    }
+    // 16-bit: the high byte, little- or big-endian.
+    const le = Uint8Array.from([0, 200, 0, 100, 0, 110, 0, 50]);
+    const w = imageFromRos({ header, width: 2, height: 2, encoding: "bayer_rggb16", step: 4, data: le });
+    expect(Array.from(w.data.subarray(9, 12))).toEqual([200, 105, 50]);
+  });
+  it("YUV 4:2:2, UYVY (yuv422, uyvy) and YUYV (yuv422_yuy2, yuyv), become rgb8", () => {
+    // Two pixels: Y 76/29 with U 85, V 255 (pure red-ish, then darker).
+    const uyvy = Uint8Array.from([85, 76, 255, 29]);
+    const yuyv = Uint8Array.from([76, 85, 29, 255]);
+    const a = imageFromRos({ header, width: 2, height: 1, encoding: "yuv422", step: 4, data: uyvy });
+    const b = imageFromRos({ header, width: 2, height: 1, encoding: "yuv422_yuy2", step: 4, data: yuyv });
+    expect(a.encoding).toBe("rgb8");
+    expect(Array.from(a.data)).toEqual(Array.from(b.data));
+    expect(Array.from(a.data.subarray(0, 3))).toEqual([254, 0, 0]);
+    expect(a.data[3]! < a.data[0]!).toBe(true);
+    const c = imageFromRos({ header, width: 2, height: 1, encoding: "UYVY", step: 4, data: uyvy });
+    expect(Array.from(c.data)).toEqual(Array.from(a.data));
+    const d = imageFromRos({ header, width: 2, height: 1, encoding: "yuyv", step: 4, data: yuyv });
+    expect(Array.from(d.data)).toEqual(Array.from(a.data));
+  });
+  it("a depth image is refused as a camera, by name", () => {
+    for (const [encoding, bpp] of [
+      ["16UC1", 2],
+      ["32FC1", 4],
+    ] as const)
+      expect(() =>
+        imageFromRos({ header, width: 2, height: 2, encoding, step: 2 * bpp, data: new Uint8Array(4 * bpp) }),
+      ).toThrow(new RegExp(`encoding '${encoding}' is a depth image`));
   });
   it("output images serialise as valid ROS messages", () => {
     const img = {

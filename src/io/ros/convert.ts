@@ -137,9 +137,38 @@ export function odomFromRos(msg: unknown): OdomSample {
   };
 }
 
+/** Bytes per pixel of the sensor_msgs/Image encodings a camera driver publishes (lower case). */
+const IMAGE_BYTES: Record<string, number> = {
+  rgb8: 3,
+  bgr8: 3,
+  rgba8: 4,
+  bgra8: 4,
+  mono8: 1,
+  "8uc1": 1,
+  "8uc3": 3,
+  mono16: 2,
+  bayer_rggb8: 1,
+  bayer_bggr8: 1,
+  bayer_gbrg8: 1,
+  bayer_grbg8: 1,
+  bayer_rggb16: 2,
+  bayer_bggr16: 2,
+  bayer_gbrg16: 2,
+  bayer_grbg16: 2,
+  // UYVY (ROS's "yuv422") and YUYV ("yuv422_yuy2"; "uyvy"/"yuyv" in newer ROS 2): 2 pixels in 4 bytes.
+  yuv422: 2,
+  uyvy: 2,
+  yuv422_yuy2: 2,
+  yuyv: 2,
+};
+
+/** Depth encodings: a depth camera's topic given as the camera would "learn" from distances. */
+const DEPTH_ENCODINGS = new Set(["16uc1", "32fc1"]);
+
 /**
- * sensor_msgs/Image → rgb8 or mono8 with tight rows. bgr8/rgba8/bgra8 become rgb8, mono16 becomes
- * mono8 (high byte), so the learner sees one layout whatever the camera driver sends.
+ * sensor_msgs/Image → rgb8 or mono8 with tight rows. bgr8/rgba8/bgra8, Bayer mosaics (each 2×2
+ * cell gives its four pixels one colour) and YUV 4:2:2 become rgb8, mono16 becomes mono8 (high
+ * byte), so the learner sees one layout whatever the camera driver sends. Depth images are refused.
  */
 export function imageFromRos(msg: unknown): ImageFrame {
   const m = obj(msg, "Image");
@@ -150,21 +179,15 @@ export function imageFromRos(msg: unknown): ImageFrame {
   const encoding = str(m.encoding).toLowerCase();
   const bigEndian = num(m.is_bigendian ?? 0, "is_bigendian") !== 0;
   const src = bytes(m.data, "data");
-  const channels: Record<string, number> = {
-    rgb8: 3,
-    bgr8: 3,
-    rgba8: 4,
-    bgra8: 4,
-    mono8: 1,
-    "8uc1": 1,
-    "8uc3": 3,
-    mono16: 2,
-    "16uc1": 2,
-  };
-  const bpp = channels[encoding];
+  const bpp = IMAGE_BYTES[encoding];
+  if (DEPTH_ENCODINGS.has(encoding)) {
+    throw new ConversionError(
+      `Image: encoding '${m.encoding}' is a depth image, not a camera's picture (give the colour or mono camera's topic)`,
+    );
+  }
   if (bpp === undefined) {
     throw new ConversionError(
-      `Image: unsupported encoding '${m.encoding}' (supported: ${Object.keys(channels).join(", ")})`,
+      `Image: unsupported encoding '${m.encoding}' (supported: ${Object.keys(IMAGE_BYTES).join(", ")}; or CompressedImage)`,
     );
   }
   if (width <= 0 || height <= 0) throw new ConversionError(`Image: empty image ${width}x${height}`);
@@ -174,7 +197,7 @@ export function imageFromRos(msg: unknown): ImageFrame {
       `Image: data has ${src.byteLength} bytes, expected ${step * height} for ${width}x${height} ${encoding}`,
     );
   }
-  const mono = bpp === 1 || bpp === 2;
+  const mono = encoding === "mono8" || encoding === "8uc1" || encoding === "mono16";
   // Already packed rgb8/mono8 rows: a view, not a copy (the decoded message owns its bytes; a frame
   // copy per image was a large share of the allocations a replay makes).
   if (
@@ -190,43 +213,121 @@ export function imageFromRos(msg: unknown): ImageFrame {
       data: src.subarray(0, step * height),
     };
   const out = new Uint8Array(width * height * (mono ? 1 : 3));
-  for (let r = 0; r < height; r++) {
-    const row = r * step;
-    const o = r * width * (mono ? 1 : 3);
-    switch (encoding) {
-      case "rgb8":
-      case "8uc3":
-        out.set(src.subarray(row, row + width * 3), o);
-        break;
-      case "mono8":
-      case "8uc1":
-        out.set(src.subarray(row, row + width), o);
-        break;
-      case "bgr8":
-        for (let c = 0; c < width; c++) {
-          out[o + 3 * c] = src[row + 3 * c + 2]!;
-          out[o + 3 * c + 1] = src[row + 3 * c + 1]!;
-          out[o + 3 * c + 2] = src[row + 3 * c]!;
+  if (encoding.startsWith("bayer_")) bayerToRgb(src, width, height, step, encoding, bigEndian, out);
+  else if (bpp === 2 && !mono) yuv422ToRgb(src, width, height, step, encoding, out);
+  else
+    for (let r = 0; r < height; r++) {
+      const row = r * step;
+      const o = r * width * (mono ? 1 : 3);
+      switch (encoding) {
+        case "rgb8":
+        case "8uc3":
+          out.set(src.subarray(row, row + width * 3), o);
+          break;
+        case "mono8":
+        case "8uc1":
+          out.set(src.subarray(row, row + width), o);
+          break;
+        case "bgr8":
+          for (let c = 0; c < width; c++) {
+            out[o + 3 * c] = src[row + 3 * c + 2]!;
+            out[o + 3 * c + 1] = src[row + 3 * c + 1]!;
+            out[o + 3 * c + 2] = src[row + 3 * c]!;
+          }
+          break;
+        case "rgba8":
+        case "bgra8": {
+          const swap = encoding === "bgra8";
+          for (let c = 0; c < width; c++) {
+            const s = row + 4 * c;
+            out[o + 3 * c] = src[s + (swap ? 2 : 0)]!;
+            out[o + 3 * c + 1] = src[s + 1]!;
+            out[o + 3 * c + 2] = src[s + (swap ? 0 : 2)]!;
+          }
+          break;
         }
-        break;
-      case "rgba8":
-      case "bgra8": {
-        const swap = encoding === "bgra8";
-        for (let c = 0; c < width; c++) {
-          const s = row + 4 * c;
-          out[o + 3 * c] = src[s + (swap ? 2 : 0)]!;
-          out[o + 3 * c + 1] = src[s + 1]!;
-          out[o + 3 * c + 2] = src[s + (swap ? 0 : 2)]!;
-        }
-        break;
+        default:
+          // 16-bit mono: keep the most significant byte.
+          for (let c = 0; c < width; c++) out[o + c] = src[row + 2 * c + (bigEndian ? 0 : 1)]!;
       }
-      default:
-        // 16-bit mono: keep the most significant byte.
-        for (let c = 0; c < width; c++) out[o + c] = src[row + 2 * c + (bigEndian ? 0 : 1)]!;
     }
-  }
   return { stamp, frameId, width, height, encoding: mono ? "mono8" : "rgb8", data: out };
 }
+
+/**
+ * Bayer mosaic → rgb8: every pixel of a 2×2 cell gets that cell's red, mean green and blue (a
+ * last odd row or column takes the cell before it). 16-bit mosaics keep the high byte.
+ */
+function bayerToRgb(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  step: number,
+  encoding: string,
+  bigEndian: boolean,
+  out: Uint8Array,
+): void {
+  if (width < 2 || height < 2) throw new ConversionError(`Image: ${encoding} needs at least 2x2 pixels`);
+  const wide = encoding.endsWith("16");
+  const at = wide
+    ? (r: number, c: number) => src[r * step + 2 * c + (bigEndian ? 0 : 1)]!
+    : (r: number, c: number) => src[r * step + c]!;
+  // Where red and blue sit in the cell (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right).
+  const pattern = encoding.slice("bayer_".length, "bayer_".length + 4);
+  const red = pattern.indexOf("r");
+  const blue = pattern.indexOf("b");
+  const s = [0, 0, 0, 0];
+  for (let r0 = 0; r0 < height; r0 += 2) {
+    // An odd last row or column has no cell of its own: the one before it keeps the pattern's phase.
+    const rs = r0 + 1 < height ? r0 : r0 - 2;
+    for (let c0 = 0; c0 < width; c0 += 2) {
+      const cs = c0 + 1 < width ? c0 : c0 - 2;
+      s[0] = at(rs, cs);
+      s[1] = at(rs, cs + 1);
+      s[2] = at(rs + 1, cs);
+      s[3] = at(rs + 1, cs + 1);
+      let green = 0;
+      for (let k = 0; k < 4; k++) if (k !== red && k !== blue) green += s[k]!;
+      const R = s[red]!;
+      const G = (green + 1) >> 1;
+      const B = s[blue]!;
+      for (let r = r0; r < Math.min(r0 + 2, height); r++)
+        for (let c = c0; c < Math.min(c0 + 2, width); c++) {
+          const o = 3 * (r * width + c);
+          out[o] = R;
+          out[o + 1] = G;
+          out[o + 2] = B;
+        }
+    }
+  }
+}
+
+/** YUV 4:2:2 (UYVY or YUYV, BT.601 full range as JPEG) → rgb8. */
+function yuv422ToRgb(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  step: number,
+  encoding: string,
+  out: Uint8Array,
+): void {
+  const uyvy = encoding === "yuv422" || encoding === "uyvy";
+  const [yo, uo, vo] = uyvy ? [1, 0, 2] : [0, 1, 3];
+  for (let r = 0; r < height; r++) {
+    for (let c = 0; c < width; c++) {
+      const pair = r * step + 4 * (c >> 1);
+      const y = src[pair + yo + 2 * (c & 1)]!;
+      const u = src[pair + uo]! - 128;
+      const v = src[pair + vo]! - 128;
+      const o = 3 * (r * width + c);
+      out[o] = clamp8(y + 1.402 * v);
+      out[o + 1] = clamp8(y - 0.344136 * u - 0.714136 * v);
+      out[o + 2] = clamp8(y + 1.772 * u);
+    }
+  }
+}
+
+const clamp8 = (x: number) => (x < 0 ? 0 : x > 255 ? 255 : Math.round(x));
 
 /** sensor_msgs/CompressedImage, still compressed (decode with src/io/ros/decode-image.ts). */
 export function compressedFromRos(msg: unknown): CompressedFrame {
