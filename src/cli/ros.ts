@@ -6,12 +6,14 @@ import type { Command } from "commander";
 import { attachPipelineMqtt } from "../adapters/controls.ts";
 import { attachLiveView, tapInputs } from "../adapters/live-view/index.ts";
 import { fleetFromConfig } from "../adapters/mqtt-fleet.ts";
-import { loadRclnodejs, startRosNode } from "../adapters/ros2.ts";
+import { loadRclnodejs, type Rclnodejs, type RosNodeHandle, startRosNode } from "../adapters/ros2.ts";
 import { configFromRosArgs, parseRosArgs } from "../adapters/ros2-params.ts";
 import { checkOutputs } from "../io/safe-output.ts";
+import { type CheckpointSchedule, scheduleCheckpoints } from "../runtime/checkpoint-schedule.ts";
 import { type Config, ConfigError } from "../runtime/config.ts";
-import { createPipeline } from "../runtime/pipeline.ts";
+import { createPipeline, type Pipeline } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import { trapInterrupts } from "./interrupt.ts";
 import {
   addLiveViewOptions,
   applyLiveViewFlags,
@@ -44,6 +46,8 @@ Publishes: ~/roughness/{image,camera_info,confidence,overlay} (reliable; ros.out
 ~/roughness/costmap and ~/speed_limit (% of outputs.max_speed; reliable, transient local, depth 1),
 ~/roughness/ahead, ~/labels, /diagnostics.
 Services: ~/save_checkpoint, ~/reset (std_srvs/Trigger), ~/pause_learning (std_srvs/SetBool).
+With learner.checkpoint_dir the model resumes from its newest checkpoint at start and is saved every
+learner.checkpoint_every s and at SIGINT/SIGTERM (exit 0; 1 when that last save fails).
 
 Examples:
   ros2 launch terrain_learner terrain_learner.launch.xml imu_topic:=/imu
@@ -80,53 +84,102 @@ Examples:
         }
         applyLiveViewFlags(config, o);
         const rcl = await loadRclnodejs();
-        await rcl.init();
-        const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`)).catch(
-          (err: unknown) => {
-            rcl.shutdown();
-            throw err;
-          },
+        // The first SIGINT/SIGTERM/SIGHUP (ros2 launch sends SIGINT, then SIGTERM after its timeout)
+        // stops the node orderly; a second one ends the process at once.
+        const interrupt = trapInterrupts(() =>
+          config.learner.checkpoint_dir ? "no checkpoint saved at this stop" : undefined,
         );
-        const pipeline = await createPipeline(config, {
-          mode: "live",
-          overlay: config.ros.publish_overlay || liveView !== undefined,
-          costmap: true,
-          sampleSources: fleet ? [fleet] : [],
-          // E.g. which ground plane the camera is projected onto, once known (docs/robot.md).
-          note: (m) => process.stderr.write(`${m}\n`),
-        });
-        fleet?.attach(pipeline);
-        const live = liveView ? attachLiveView(liveView, pipeline, config) : undefined;
-        let handle: ReturnType<typeof startRosNode>;
-        let mqtt: ReturnType<typeof attachPipelineMqtt>;
         try {
-          if (config.learner.checkpoint_dir)
-            await pipeline.learner.loadLatestCheckpoint(config.learner.checkpoint_dir);
-          handle = startRosNode(rcl, config, live ? tapInputs(pipeline, live.input) : pipeline);
-          // Fleet telemetry from the ROS node too, when mqtt.url is set.
-          mqtt = attachPipelineMqtt(pipeline, config, (line) => handle.node.getLogger().info(line));
-        } catch (err) {
-          // The pipeline's worker threads would keep the process alive after the error.
-          live?.close();
-          await liveView?.close();
-          await fleet?.close();
-          await pipeline.close();
-          rcl.shutdown();
-          throw err;
+          await runRosNode(config, { rcl, fleet, signal: interrupt.signal });
+        } finally {
+          interrupt.dispose();
         }
-        await new Promise<void>((resolve) => {
-          process.once("SIGINT", () => resolve());
-          process.once("SIGTERM", () => resolve());
-        });
-        await handle.stop();
-        await pipeline.finish();
-        live?.close();
-        await liveView?.close();
-        await mqtt?.close();
-        await fleet?.close();
-        await pipeline.close();
-        rcl.shutdown();
       }),
+    );
+}
+
+export interface RosRunOptions {
+  rcl: Rclnodejs;
+  fleet?: ReturnType<typeof fleetFromConfig>;
+  /** Aborted: stop the node, finish what was fed, save the last checkpoint. */
+  signal: AbortSignal;
+  /** The node's log (default: the node's logger once it exists, stderr before). */
+  log?: { info(line: string): void; warn(line: string): void; error(line: string): void };
+  /** Called once the node runs (tests deliver messages through it). */
+  started?: (handle: RosNodeHandle, pipeline: Pipeline) => void;
+}
+
+/**
+ * Runs the node until `signal` is aborted, then stops it, finishes what was fed, saves the last
+ * checkpoint (learner.checkpoint_dir) and closes everything. Throws a UserError when that
+ * checkpoint cannot be written.
+ */
+export async function runRosNode(config: Config, opts: RosRunOptions): Promise<void> {
+  const { rcl, fleet } = opts;
+  await rcl.init();
+  const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`)).catch(
+    (err: unknown) => {
+      rcl.shutdown();
+      throw err;
+    },
+  );
+  const pipeline = await createPipeline(config, {
+    mode: "live",
+    overlay: config.ros.publish_overlay || liveView !== undefined,
+    costmap: true,
+    sampleSources: fleet ? [fleet] : [],
+    // E.g. which ground plane the camera is projected onto, once known (docs/robot.md).
+    note: (m) => process.stderr.write(`${m}\n`),
+  });
+  fleet?.attach(pipeline);
+  const live = liveView ? attachLiveView(liveView, pipeline, config) : undefined;
+  let handle: RosNodeHandle;
+  let mqtt: ReturnType<typeof attachPipelineMqtt>;
+  let checkpoints: CheckpointSchedule | undefined;
+  let log: NonNullable<RosRunOptions["log"]>;
+  try {
+    handle = startRosNode(rcl, config, live ? tapInputs(pipeline, live.input) : pipeline);
+    log = opts.log ?? handle.node.getLogger();
+    const dir = config.learner.checkpoint_dir;
+    if (dir) {
+      log.info(
+        (await pipeline.learner.loadLatestCheckpoint(dir))
+          ? `resumed from the newest checkpoint in ${dir} (${pipeline.learner.stats().trainSteps} train steps)`
+          : `no usable checkpoint in ${dir}: starting from an empty model`,
+      );
+      checkpoints = scheduleCheckpoints(pipeline.learner, dir, config.learner.checkpoint_every, log);
+    }
+    // Fleet telemetry from the ROS node too, when mqtt.url is set.
+    mqtt = attachPipelineMqtt(pipeline, config, (line) => log.info(line));
+  } catch (err) {
+    // The pipeline's worker threads would keep the process alive after the error.
+    live?.close();
+    await liveView?.close();
+    await fleet?.close();
+    await pipeline.close();
+    rcl.shutdown();
+    throw err;
+  }
+  opts.started?.(handle, pipeline);
+  if (!opts.signal.aborted)
+    await new Promise<void>((resolve) =>
+      opts.signal.addEventListener("abort", () => resolve(), { once: true }),
+    );
+  await handle.stop();
+  await pipeline.finish();
+  // After finish(): the last labels' samples are in the model that is saved.
+  const saved = await checkpoints?.final();
+  if (saved?.path) log.info(`checkpoint saved: ${saved.path}`);
+  else if (saved && !saved.error) log.info("nothing learned since the last checkpoint: none written");
+  live?.close();
+  await liveView?.close();
+  await mqtt?.close();
+  await fleet?.close();
+  await pipeline.close();
+  rcl.shutdown();
+  if (saved?.error)
+    throw new UserError(
+      `the last checkpoint could not be written to ${config.learner.checkpoint_dir}: ${saved.error.message}`,
     );
 }
 

@@ -1,0 +1,177 @@
+// The ROS 2 node over a deployment, run by `runRosNode` (what `terrain-learner ros` runs) on the
+// FAKE rclnodejs (tests/helpers/fake-rclnodejs.ts), fed with messages of a real simulator bag:
+// checkpoints every learner.checkpoint_every and at shutdown, resumed at the next start, and a
+// checkpoint folder that stops working. 45 s of driving: live, samples reach the training worker
+// in batches of 1024 rows.
+
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+import type { RosNodeHandle } from "../src/adapters/ros2.ts";
+import { runRosNode } from "../src/cli/ros.ts";
+import type { BagMessage } from "../src/io/bag/index.ts";
+import { openBag } from "../src/io/bag/index.ts";
+import { type Config, defaultConfig } from "../src/runtime/config.ts";
+import { UserError } from "../src/runtime/errors.ts";
+import type { Pipeline } from "../src/runtime/pipeline.ts";
+import { type FakeNode, FakeRclnodejs } from "./helpers/fake-rclnodejs.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tl-roslife-"));
+const bagPath = join(dir, "sim.mcap");
+const messages: BagMessage[] = [];
+
+beforeAll(async () => {
+  await generateWorldBag({ out: bagPath, seed: 5, duration: 45, camera: { width: 160, height: 120 } });
+  const bag = await openBag(bagPath);
+  try {
+    for await (const e of bag.messages({})) if (e.type === "message") messages.push(e);
+  } finally {
+    await bag.close();
+  }
+}, 300_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+interface Running {
+  node: FakeNode;
+  pipeline: Pipeline;
+  handle: RosNodeHandle;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/** Starts the node as `terrain-learner ros` does; stop() is the first SIGINT. */
+async function start(config: Config): Promise<Running> {
+  const rcl = new FakeRclnodejs();
+  const abort = new AbortController();
+  const logs: string[] = [];
+  const log = {
+    info: (m: string) => logs.push(`INFO ${m}`),
+    warn: (m: string) => logs.push(`WARN ${m}`),
+    error: (m: string) => logs.push(`ERROR ${m}`),
+  };
+  let started!: (v: { handle: RosNodeHandle; pipeline: Pipeline }) => void;
+  const ready = new Promise<{ handle: RosNodeHandle; pipeline: Pipeline }>((r) => {
+    started = r;
+  });
+  const done = runRosNode(config, {
+    rcl,
+    signal: abort.signal,
+    log,
+    started: (handle, pipeline) => started({ handle, pipeline }),
+  });
+  const { handle, pipeline } = await Promise.race([
+    ready,
+    done.then(() => {
+      throw new Error("runRosNode returned before it started");
+    }),
+  ]);
+  return {
+    node: rcl.nodes[0]!,
+    pipeline,
+    handle,
+    logs,
+    stop: async () => {
+      abort.abort();
+      await done;
+      expect(rcl.shutdownCalled).toBe(true);
+    },
+  };
+}
+
+/** Delivers the bag's messages as the drivers would, giving each frame its time. */
+async function drive(r: Running): Promise<void> {
+  for (const m of messages) {
+    r.node.clock = m.logTime;
+    r.node.deliver(m.topic, m.message);
+    if (m.schemaName === "sensor_msgs/msg/Image") await r.handle.drain();
+  }
+  await r.handle.drain();
+}
+
+function manifests(ck: string): { seq: number; info: { trainSteps: number } }[] {
+  return readdirSync(ck)
+    .filter((n) => /^ckpt-\d+\.json$/.test(n))
+    .sort()
+    .map((n) => JSON.parse(readFileSync(join(ck, n), "utf8")));
+}
+
+function liveConfig(ck: string, every: number): Config {
+  const config = defaultConfig();
+  config.use_sim_time = true;
+  config.learner.checkpoint_dir = ck;
+  config.learner.checkpoint_every = every;
+  return config;
+}
+
+describe("checkpoints of the ROS node", () => {
+  it("saves every learner.checkpoint_every while it runs", async () => {
+    const ck = join(dir, "ck-periodic");
+    const r = await start(liveConfig(ck, 0.5));
+    await drive(r);
+    await waitFor("training", () => r.pipeline.learner.stats().trainSteps > 0);
+    await waitFor("a periodic checkpoint", () => existsSync(ck) && manifests(ck).length > 0);
+    expect(manifests(ck)[0]!.info.trainSteps).toBeGreaterThan(0);
+    await r.stop();
+  }, 300_000);
+
+  it("saves at shutdown what it learned, and the next start resumes from it", async () => {
+    const ck = join(dir, "ck");
+    const first = await start(liveConfig(ck, 3600));
+    expect(first.logs).toContain(`INFO no usable checkpoint in ${ck}: starting from an empty model`);
+    await drive(first);
+    await waitFor("training", () => first.pipeline.learner.stats().trainSteps > 0);
+    expect(existsSync(ck)).toBe(false);
+    await first.stop();
+    const last = manifests(ck).at(-1)!;
+    expect(last.info.trainSteps).toBeGreaterThan(0);
+    expect(first.logs.at(-1)).toBe(`INFO checkpoint saved: ${join(ck, "ckpt-00000001.json")}`);
+
+    const second = await start(liveConfig(ck, 0.5));
+    expect(second.logs).toContain(
+      `INFO resumed from the newest checkpoint in ${ck} (${last.info.trainSteps} train steps)`,
+    );
+    // Nothing learned since the resume: no new checkpoint (an older one is not pushed out).
+    await sleep(1200);
+    await second.stop();
+    expect(second.logs.at(-1)).toBe("INFO nothing learned since the last checkpoint: none written");
+    expect(manifests(ck).map((m) => m.seq)).toEqual([1]);
+  }, 300_000);
+
+  it("a checkpoint folder that stops working: one error line while running, a one-line error at shutdown", async () => {
+    const ck = join(dir, "ck-broken");
+    const r = await start(liveConfig(ck, 0.5));
+    // The folder is replaced by a file (as a full or unmounted disk, it refuses every write; as root
+    // a read-only folder would not).
+    writeFileSync(ck, "not a folder");
+    await drive(r);
+    await waitFor("training", () => r.pipeline.learner.stats().trainSteps > 0);
+    await waitFor("the save error", () => r.logs.some((l) => l.startsWith("ERROR")));
+    await sleep(1500);
+    const errors = r.logs.filter((l) => l.startsWith("ERROR"));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      new RegExp(`^ERROR checkpoint save to ${ck} failed: .* \\(learning goes on; retried every 0.5 s\\)$`),
+    );
+    const err = await r.stop().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(
+      new RegExp(`^the last checkpoint could not be written to ${ck}: `),
+    );
+  }, 300_000);
+});
