@@ -1,6 +1,7 @@
 // `run` and `serial-dump` whose --duration passes without one sample did nothing: they exit 1 with
-// the reason (the device never opened, sent nothing, or sent nothing that parses). Ctrl-C stays
-// the normal way to end them (exit 0), and a run that read samples exits 0.
+// the reason (the device never opened, sent nothing, or sent nothing that parses); so does a `run`
+// that never got the odometry (or IMU) every label needs. Ctrl-C stays the normal way to end them
+// (exit 0), and a run that read both streams exits 0.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -59,7 +60,7 @@ describe("a --duration that passes without a sample", () => {
   }, 120_000);
 });
 
-describe.skipIf(socatMissing() !== undefined)("serial-dump on a pty", () => {
+describe.skipIf(socatMissing() !== undefined)("serial-dump and run on a pty", () => {
   it("silent: 'sent nothing'; garbage: bytes but nothing parsed; samples: exit 0", async () => {
     const pty = await PtyPair.start();
     try {
@@ -93,6 +94,30 @@ describe.skipIf(socatMissing() !== undefined)("serial-dump on a pty", () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/ odom v=1 m\/s/);
     } finally {
+      await pty.close();
+    }
+  }, 180_000);
+
+  it("run: IMU but never odometry → no label can come: exit 1 naming the missing stream", async () => {
+    const pty = await PtyPair.start();
+    let t = 1_000_000;
+    const imu = setInterval(() => {
+      const lines: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        t += 5000;
+        lines.push(nmeaSentence(`TLIMU,${t},0.1,0.2,${(9.8 + Math.sin(t)).toFixed(4)},0.01,0.02,0`));
+      }
+      void pty.write(`${lines.join("\n")}\n`);
+    }, 50);
+    try {
+      const r = await cli("run", "--serial", pty.a, "--duration", "3");
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/"imu":[1-9]\d*,"odom":0/);
+      expect(lastLine(r.stderr)).toBe(
+        `terrain-learner: ${pty.a}: no labels in 3 s: no odometry sample came (labels need wheel odometry: $TLODO sentences)`,
+      );
+    } finally {
+      clearInterval(imu);
       await pty.close();
     }
   }, 180_000);

@@ -69,6 +69,19 @@ export function applyRunFlags(config: Config, o: RunCliOptions): Config {
   return config;
 }
 
+/**
+ * Why no label can come: one of the two streams a label needs never arrived (a firmware that sends
+ * only $TLIMU, CSV columns without v and w). Undefined when both came (the robot may have stood still).
+ */
+export function missingStream(config: Config, s: SerialSourceStats): string | undefined {
+  const csv = config.serial.mode === "csv";
+  if (s.odom === 0)
+    return `no odometry sample came (labels need wheel odometry: ${csv ? "v and w in serial.csv_columns" : "$TLODO sentences"})`;
+  if (s.imu === 0)
+    return `no IMU sample came (labels need the IMU: ${csv ? "ax, ay, az, gx, gy, gz in serial.csv_columns" : "$TLIMU sentences"})`;
+  return undefined;
+}
+
 interface RunOptions {
   duration?: number;
   json?: boolean;
@@ -254,7 +267,11 @@ export function register(program: Command): void {
     .addOption(new Option("--fleet <url>").hideHelp())
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--json", "print each label as one JSON object per line on stdout")
-    .option("--duration <s>", "stop after s seconds (exit 1 if no sample was read by then)", positiveNumber);
+    .option(
+      "--duration <s>",
+      "stop after s seconds (exit 1 if no sample, or no IMU or no odometry sample, was read by then)",
+      positiveNumber,
+    );
   addLiveViewOptions(cmd)
     .addHelpText(
       "after",
@@ -289,13 +306,18 @@ Examples:
         process.stderr.write(
           `${toJson({ serial: result.serial, mqtt: result.mqtt, problems: result.stats.problems })}\n`,
         );
-        // Ctrl-C / SIGTERM is how a robot stops it (exit 0); a --duration that passed without one
-        // sample did nothing and says why.
-        const nothing =
-          result.stoppedBy === "duration" && o.duration !== undefined
-            ? nothingReadReason(config.serial.path, o.duration, result.serial)
-            : undefined;
-        if (nothing) throw new UserError(nothing);
+        // Ctrl-C / SIGTERM is how a robot stops it (exit 0, with a warning when one stream never
+        // came); a --duration that passed without one sample, or without any label because IMU or
+        // odometry never came, did nothing and says why.
+        const missing = result.stats.labels === 0 ? missingStream(config, result.serial) : undefined;
+        if (result.stoppedBy === "duration" && o.duration !== undefined) {
+          const nothing =
+            nothingReadReason(config.serial.path, o.duration, result.serial) ??
+            (missing && `${config.serial.path}: no labels in ${o.duration} s: ${missing}`);
+          if (nothing) throw new UserError(nothing);
+        } else if (missing && result.serial.imu + result.serial.odom > 0) {
+          process.stderr.write(`terrain-learner: no labels: ${missing}\n`);
+        }
       }),
     );
 }
