@@ -1,7 +1,7 @@
 // The ROS 2 node over a deployment, run by `runRosNode` (what `terrain-learner ros` runs) on the
 // FAKE rclnodejs (tests/helpers/fake-rclnodejs.ts), fed with messages of a real simulator bag:
-// checkpoints every learner.checkpoint_every and at shutdown, resumed at the next start, and a
-// checkpoint folder that stops working. 45 s of driving: live, samples reach the training worker
+// checkpoints every learner.checkpoint_every and at shutdown, resumed at the next start, a
+// checkpoint folder that stops working, and a sensor topic that never arrives. 45 s of driving: live, samples reach the training worker
 // in batches of 1024 rows.
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -9,13 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
-import type { RosNodeHandle } from "../src/adapters/ros2.ts";
+import { type RosNodeHandle, startRosNode } from "../src/adapters/ros2.ts";
 import { runRosNode } from "../src/cli/ros.ts";
 import type { BagMessage } from "../src/io/bag/index.ts";
 import { openBag } from "../src/io/bag/index.ts";
 import { type Config, defaultConfig } from "../src/runtime/config.ts";
 import { UserError } from "../src/runtime/errors.ts";
-import type { Pipeline } from "../src/runtime/pipeline.ts";
+import { createPipeline, type Pipeline } from "../src/runtime/pipeline.ts";
 import { type FakeNode, FakeRclnodejs } from "./helpers/fake-rclnodejs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tl-roslife-"));
@@ -174,4 +174,46 @@ describe("checkpoints of the ROS node", () => {
       new RegExp(`^the last checkpoint could not be written to ${ck}: `),
     );
   }, 300_000);
+});
+
+describe("a sensor topic that never arrives", () => {
+  it("is named in the log once, with its parameter, and again when it comes", async () => {
+    const config = defaultConfig();
+    config.use_sim_time = true;
+    const pipeline = await createPipeline(config, { mode: "live", warn: () => undefined });
+    const rcl = new FakeRclnodejs();
+    let wall = 0;
+    const handle = startRosNode(rcl, config, pipeline, { log: () => undefined, wallSeconds: () => wall });
+    const node = rcl.nodes[0]!;
+    try {
+      // Three seconds of the drive without camera_info (as with a misspelt topics.camera_info).
+      const t0 = messages[0]!.logTime;
+      for (const m of messages) {
+        if (m.logTime - t0 > 3) break;
+        if (m.topic === "/camera/camera_info") continue;
+        wall = m.logTime - t0;
+        node.clock = m.logTime;
+        node.deliver(m.topic, m.message);
+      }
+      wall = 5.5;
+      handle.checkInputs();
+      handle.checkInputs();
+      expect(node.logs.filter((l) => l.startsWith("WARN"))).toEqual([
+        "WARN no message on /camera/camera_info (sensor_msgs/msg/CameraInfo) in 5 s since start: check topics.camera_info and that its publisher runs; nothing is learned or predicted without it",
+      ]);
+      node.deliver("/camera/camera_info", messages.find((m) => m.topic === "/camera/camera_info")!.message);
+      expect(node.logs.at(-1)).toBe("INFO receiving /camera/camera_info");
+      // Later every input stops (the drivers died).
+      wall = 20;
+      handle.checkInputs();
+      expect(node.logs.filter((l) => l.includes("its publisher stopped"))).toEqual(
+        ["/camera/image_raw", "/camera/camera_info", "/imu/data", "/odom"].map(
+          (t) => `WARN no message on ${t} for 5 s: its publisher stopped?`,
+        ),
+      );
+    } finally {
+      await handle.stop();
+      await pipeline.close();
+    }
+  }, 120_000);
 });

@@ -360,6 +360,11 @@ export class InputMeter {
     this.lastWall.set(kind, now);
   }
 
+  /** Wall time of the last message of `kind`; undefined before the first. */
+  lastReceived(kind: InputKind): number | undefined {
+    return this.lastWall.get(kind);
+  }
+
   failed(kind: InputKind): void {
     this.errors.set(kind, (this.errors.get(kind) ?? 0) + 1);
   }

@@ -14,6 +14,7 @@ import type { CoreInput, Pipeline, PipelineStats } from "../runtime/pipeline.ts"
 import { pipelineControls, type RuntimeControls } from "./controls.ts";
 import {
   diagnosticsMessage,
+  type InputKind,
   InputMeter,
   inputFromRos,
   type NodeNames,
@@ -110,6 +111,20 @@ export async function loadRclnodejs(
   return (m.default ?? mod) as Rclnodejs;
 }
 
+/** Seconds without a message before the log names a silent input (/diagnostics warns after 2 s). */
+export const SILENT_INPUT_LOG_AFTER = 5;
+
+/** The parameter that names each input topic. */
+const INPUT_PARAMETER: Record<InputKind, string> = {
+  image: "topics.image",
+  compressed: "topics.compressed_image",
+  cameraInfo: "topics.camera_info",
+  imu: "topics.imu",
+  odom: "topics.odom",
+  tf: "topics.tf",
+  tfStatic: "topics.tf_static",
+};
+
 export interface RosNodeOptions {
   log?: (line: string) => void;
   /** Wall clock in seconds (tests). */
@@ -122,6 +137,8 @@ export interface RosNodeHandle {
   readonly controls: RuntimeControls;
   /** Publishes one diagnostics message now (the timer does this at ros.diagnostics_rate). */
   publishDiagnostics(): void;
+  /** Logs inputs that went silent (the timer does this every second). */
+  checkInputs(): void;
   /** Resolves when every input received so far went through the pipeline. */
   drain(): Promise<void>;
   stats(): {
@@ -211,10 +228,29 @@ export function startRosNode(
         `odometry is in frame '${f}' but frames.odom is '${config.frames.odom}': the costmap and labels are stamped '${config.frames.odom}'; set frames.odom: ${f}`,
       );
   };
+  // A sensor topic that never arrives (a misspelt name, a driver not started) leaves the node
+  // silent: say which one in the log, once, and again when it comes (or comes back).
+  const startWall = wall();
+  const silent = new Set<InputKind>();
+  const checkInputs = () => {
+    const now = wall();
+    for (const s of subSpecs) {
+      if (s.kind === "tf" || s.kind === "tfStatic" || silent.has(s.kind)) continue;
+      const last = meter.lastReceived(s.kind);
+      if (now - (last ?? startWall) < SILENT_INPUT_LOG_AFTER) continue;
+      silent.add(s.kind);
+      logger.warn(
+        last === undefined
+          ? `no message on ${s.topic} (${s.type}) in ${SILENT_INPUT_LOG_AFTER} s since start: check ${INPUT_PARAMETER[s.kind]} and that its publisher runs; nothing is learned or predicted without it`
+          : `no message on ${s.topic} for ${SILENT_INPUT_LOG_AFTER} s: its publisher stopped?`,
+      );
+    }
+  };
   for (const s of subSpecs) {
     node.createSubscription(s.type, s.topic, { qos: qosOf(s.qos) }, (msg) => {
       if (stopped) return;
       meter.received(s.kind, wall());
+      if (silent.delete(s.kind)) logger.info(`receiving ${s.topic}`);
       let input: CoreInput;
       try {
         input = inputFromRos(s.kind, msg);
@@ -297,12 +333,20 @@ export function startRosNode(
   const staleTimer = setInterval(() => {
     const msgs = mapper.staleSpeedLimit(nowSeconds());
     if (msgs.length === 0) return;
+    const now = wall();
+    const quiet = subSpecs
+      .filter((s) => s.kind !== "tf" && s.kind !== "tfStatic")
+      .filter((s) => now - (meter.lastReceived(s.kind) ?? startWall) >= config.ros.speed_limit_timeout)
+      .map((s) => s.topic);
     logger.warn(
-      `no prediction for ${config.ros.speed_limit_timeout} s: ~/speed_limit held at outputs.min_speed (${config.outputs.min_speed} m/s) until predictions resume`,
+      `no prediction for ${config.ros.speed_limit_timeout} s: ~/speed_limit held at outputs.min_speed (${config.outputs.min_speed} m/s) until predictions resume` +
+        (quiet.length ? ` (no message on ${quiet.join(", ")})` : ""),
     );
     publish(msgs);
   }, 250);
   staleTimer.unref();
+  const inputTimer = setInterval(checkInputs, 1000);
+  inputTimer.unref();
 
   log(
     `node ${names.namespace === "/" ? "" : names.namespace}/${names.node}: subscribed to ${subSpecs.map((s) => s.topic).join(", ")}; ` +
@@ -315,12 +359,14 @@ export function startRosNode(
     names,
     controls,
     publishDiagnostics,
+    checkInputs,
     drain: () => pipeline.idle(),
     stats: () => ({ published: { ...published }, pipeline: pipeline.stats() }),
     stop: async () => {
       stopped = true;
       clearInterval(timer);
       clearInterval(staleTimer);
+      clearInterval(inputTimer);
       await pipeline.idle().catch(() => {});
       sub.unsubscribe();
       node.destroy();
