@@ -3,8 +3,9 @@
     ros2 launch terrain_learner terrain_learner.launch.py image_topic:=/front_camera/image_raw imu_topic:=/imu
 
 The topic arguments set the node's input-topic parameters (topics.*), so the same names work in a
-params file and for bag replay. Needs `npm ci` in the terrain-learner checkout, then `colcon build`
-(see docs/ros2.md). Same arguments as terrain_learner.launch.xml.
+params file and for bag replay; a topic argument left out keeps the topic params_file sets. Needs
+`npm ci` in the terrain-learner checkout, then `colcon build` (see docs/ros2.md). Same arguments as
+terrain_learner.launch.xml.
 """
 
 import os
@@ -16,18 +17,19 @@ from launch_ros.actions import Node
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# (launch argument, parameter, default, description)
+# (launch argument, parameter, default, description). Empty (the default): the topic params_file sets,
+# as the node takes an empty topics.* value for no value.
 TOPICS = [
-    ("image_topic", "topics.image", "/camera/image_raw", "sensor_msgs/Image input"),
+    ("image_topic", "topics.image", "", "sensor_msgs/Image input"),
     (
         "compressed_image_topic",
         "topics.compressed_image",
-        "/camera/image_raw/compressed",
+        "",
         "sensor_msgs/CompressedImage input with ros.image_transport: compressed",
     ),
-    ("camera_info_topic", "topics.camera_info", "/camera/camera_info", "sensor_msgs/CameraInfo input"),
-    ("imu_topic", "topics.imu", "/imu/data", "sensor_msgs/Imu input"),
-    ("odom_topic", "topics.odom", "/odom", "nav_msgs/Odometry input"),
+    ("camera_info_topic", "topics.camera_info", "", "sensor_msgs/CameraInfo input"),
+    ("imu_topic", "topics.imu", "", "sensor_msgs/Imu input"),
+    ("odom_topic", "topics.odom", "", "nav_msgs/Odometry input"),
 ]
 
 
@@ -43,7 +45,7 @@ def generate_launch_description():
     ]
     overrides = {"use_sim_time": LaunchConfiguration("use_sim_time")}
     for argument, parameter, default, description in TOPICS:
-        args.append(DeclareLaunchArgument(argument, default_value=default, description=f"{description} ({parameter})"))
+        args.append(DeclareLaunchArgument(argument, default_value=default, description=f"{description} ({parameter}; empty: as params_file sets it)"))
         overrides[parameter] = LaunchConfiguration(argument)
     node = Node(
         package="terrain_learner",

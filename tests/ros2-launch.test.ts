@@ -151,6 +151,30 @@ describe.skipIf(!hasCmake)("CMake install (plain rules: ament_cmake is not insta
     },
     120_000,
   );
+
+  it.skipIf(!hasPython)(
+    "a topic argument left out keeps the topic of params_file; one given wins over it",
+    () => {
+      const mine = join(dir, "my_robot.yaml");
+      writeFileSync(
+        mine,
+        "terrain_learner:\n  ros__parameters:\n    topics:\n      imu: /vectornav/imu\n      odom: /wheel/odom\n",
+      );
+      for (const file of ["terrain_learner.launch.xml", "terrain_learner.launch.py"]) {
+        const cmd = launchCommand(join(share, "launch", file), {
+          params_file: mine,
+          odom_topic: "/ekf/odom",
+        });
+        const config = configFromRosArgs(parseRosArgs(cmd.slice(1)));
+        expect(config.topics.imu, file).toBe("/vectornav/imu");
+        expect(config.topics.odom, file).toBe("/ekf/odom");
+        expect(config.topics.image, file).toBe("/camera/image_raw");
+        const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", cwd: dir });
+        expect(r.stderr.trim(), file).toMatch(/^terrain-learner: ROS 2 is not available: .*rclnodejs/);
+      }
+    },
+    120_000,
+  );
 });
 
 /**

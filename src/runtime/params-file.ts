@@ -35,17 +35,21 @@ function setPath(target: Obj, dotted: string, value: unknown): void {
   o[parts[parts.length - 1]!] = value;
 }
 
-/** Deep merge of `src` into `dst` (maps merged, everything else replaced); dotted keys are expanded. */
-export function mergeInto(dst: Obj, src: Obj): void {
+/**
+ * Deep merge of `src` into `dst` (maps merged, everything else replaced); dotted keys are expanded.
+ * An empty `topics.*` value is no value: a topic name is never empty, and it is what the launch files
+ * pass for a topic argument left out, so the params file's topic stands.
+ */
+export function mergeInto(dst: Obj, src: Obj, path = ""): void {
   for (const [k, v] of Object.entries(src)) {
     if (k.includes(".")) {
       const wrapped: Obj = {};
       setPath(wrapped, k, v);
-      mergeInto(dst, wrapped);
+      mergeInto(dst, wrapped, path);
     } else if (isObj(v)) {
       if (!isObj(dst[k])) dst[k] = {};
-      mergeInto(dst[k] as Obj, v);
-    } else {
+      mergeInto(dst[k] as Obj, v, `${path}${k}.`);
+    } else if (!(v === "" && path === "topics.")) {
       dst[k] = v;
     }
   }
