@@ -7,28 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
-import { openBag } from "../src/io/bag/index.ts";
-import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
+import { rewriteBag as rewrite } from "./helpers/bag-rewrite.ts";
 import { runCli } from "./helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "replay-nothing-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const cli = (...args: string[]) => runCli(args, dir);
-
-type Msg = Record<string, unknown>;
-
-/** Copies `from` to `to`, each message through `edit` (null drops it). */
-async function rewrite(from: string, to: string, edit: (topic: string, m: Msg) => Msg | null) {
-  const bag = await openBag(from);
-  const out = await Ros2McapWriter.create(to, { compression: "none" });
-  for await (const e of bag.messages()) {
-    if (e.type !== "message") continue;
-    const m = edit(e.topic, e.message as Msg);
-    if (m) await out.write(e.topic, e.schemaName, e.logTime, m);
-  }
-  await out.close();
-  await bag.close();
-}
 
 beforeAll(async () => {
   const src = join(dir, "t.mcap");

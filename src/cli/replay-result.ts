@@ -77,7 +77,8 @@ export function idleReason(s: PipelineSummary, config: Config, clues: ReplayClue
   if (!sup) return undefined;
   let why: string;
   if (sup.cameraKnown === false) {
-    const p = problemOn(t.camera_info);
+    const mismatch = sup.cameraInfo?.mismatch;
+    const p = mismatch ? `its size is not a resize of the images': ${mismatch}` : problemOn(t.camera_info);
     why = `no usable camera info on ${t.camera_info}${p ? ` (${p})` : ""}`;
   } else if (sup.extrinsicsKnown === false) {
     why = `TF (${t.tf}, ${t.tf_static}) never linked the camera frame${clues.cameraFrame ? ` '${clues.cameraFrame}'` : ""} to '${config.frames.base}' (frames.base)`;

@@ -82,6 +82,33 @@ export function cameraModelFromFov(options: {
   };
 }
 
+/** Relative difference of the two scale factors beyond which an image is not a resize of the camera. */
+const ASPECT_TOLERANCE = 0.02;
+
+/**
+ * The camera model for images of `width`×`height` when CameraInfo describes another size: a
+ * resized stream (image_proc resize, a smaller compressed topic) keeps its intrinsics in the
+ * camera's pixels. Pixel centres stay at integer coordinates: u' = (u + ½)·s − ½. The model itself
+ * when the sizes agree; null when the image is not a uniform resize (a different aspect ratio).
+ */
+export function cameraForImage(c: CameraModel, width: number, height: number): CameraModel | null {
+  if (c.width === width && c.height === height) return c;
+  const sx = width / c.width;
+  const sy = height / c.height;
+  if (Math.abs(sx - sy) > ASPECT_TOLERANCE * Math.max(sx, sy)) return null;
+  const K = c.K;
+  const P = c.P;
+  const u = (a: number, b: number, k: number) => [a * sx, b * sx, (k + 0.5) * sx - 0.5];
+  const v = (a: number, b: number, k: number) => [a * sy, b * sy, (k + 0.5) * sy - 0.5];
+  return {
+    ...c,
+    width,
+    height,
+    K: [...u(K[0]!, K[1]!, K[2]!), ...v(K[3]!, K[4]!, K[5]!), K[6]!, K[7]!, K[8]!],
+    P: [...u(P[0]!, P[1]!, P[2]!), P[3]! * sx, ...v(P[4]!, P[5]!, P[6]!), P[7]! * sy, ...P.slice(8)],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Distortion on normalised coordinates (x, y) = (X/Z, Y/Z)
 

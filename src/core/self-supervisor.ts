@@ -29,6 +29,7 @@
 // as `association.noKeyframe`).
 
 import type { FeatureGridSpec } from "./association.ts";
+import { cameraForImage } from "./camera.ts";
 import {
   type Mat34,
   mat34,
@@ -93,7 +94,14 @@ export class SelfSupervisor<T> {
   private readonly keyframes: KeyframeStore<KeyframeRecord<T>>;
   private readonly associator: LabelAssociator;
   private readonly projector = new GridGroundProjector();
+  /** The camera model for the images (`received` fitted to `imageSize`), null until both agree. */
   private camera: CameraModel | null = null;
+  /** The last CameraInfo accepted, as received. */
+  private received: CameraModel | null = null;
+  /** The size of the images last seen (fitImage); undefined before the first. */
+  private imageSize: { width: number; height: number } | undefined;
+  /** Set while CameraInfo's size is not a resize of the images' ("640x480 vs images 320x200"). */
+  private cameraMismatch: string | undefined;
   private imuFrame = "";
   private imuFrameRaw = "";
   private tfVersionSeen = -1;
@@ -186,7 +194,7 @@ export class SelfSupervisor<T> {
     }
     this.counters.camAccepted++;
     // Keep the same object while nothing changed so per-model caches stay valid.
-    const prev = this.camera;
+    const prev = this.received;
     if (
       prev &&
       prev.frameId === c.frameId &&
@@ -198,7 +206,30 @@ export class SelfSupervisor<T> {
     ) {
       return;
     }
-    this.camera = c;
+    this.received = c;
+    this.fitCamera();
+  }
+
+  /**
+   * The size of the images the camera model must describe (each frame's, before it is projected):
+   * CameraInfo for another size is scaled to it, or unusable if the image is not a resize of it.
+   */
+  fitImage(width: number, height: number): void {
+    const s = this.imageSize;
+    if (s && s.width === width && s.height === height) return;
+    this.imageSize = { width, height };
+    this.fitCamera();
+  }
+
+  private fitCamera(): void {
+    const c = this.received;
+    if (!c) return;
+    const size = this.imageSize;
+    const fitted = size ? cameraForImage(c, size.width, size.height) : c;
+    this.cameraMismatch =
+      fitted === null ? `${c.width}x${c.height} vs images ${size!.width}x${size!.height}` : undefined;
+    if (fitted === this.camera) return;
+    this.camera = fitted;
     this.refreshExtrinsics();
   }
 
@@ -416,6 +447,7 @@ export class SelfSupervisor<T> {
       this.groundFromOptical !== null,
       this.camera !== null,
       this.plane,
+      this.cameraMismatch,
     );
   }
 }

@@ -12,7 +12,8 @@ export interface SelfSupervisorStats {
   imu: { accepted: number; dropped: Record<ImuRejectReason, number> };
   odom: { accepted: number; dropped: Record<PoseRejectReason, number> };
   tf: { accepted: number; dropped: number };
-  cameraInfo: { accepted: number; dropped: number };
+  /** `mismatch`: CameraInfo's size is not a resize of the images' ("640x480 vs images 320x200"). */
+  cameraInfo: { accepted: number; dropped: number; mismatch?: string };
   labels: { made: number; skipped: Record<LabelSkipReason, number>; samplesWithoutPose: number };
   keyframes: {
     alive: number;
@@ -79,12 +80,17 @@ export function assembleStats(
   extrinsicsKnown: boolean,
   cameraKnown: boolean,
   ground: GroundPlane,
+  cameraMismatch?: string,
 ): SelfSupervisorStats {
   return {
     imu: { accepted: l.imuAccepted, dropped: l.imuRejected },
     odom: { accepted: c.odomAccepted, dropped: { ...c.odomDropped } },
     tf: { accepted: c.tfAccepted, dropped: c.tfDropped },
-    cameraInfo: { accepted: c.camAccepted, dropped: c.camDropped },
+    cameraInfo: {
+      accepted: c.camAccepted,
+      dropped: c.camDropped,
+      ...(cameraMismatch ? { mismatch: cameraMismatch } : {}),
+    },
     labels: { made: l.labels, skipped: l.skipped, samplesWithoutPose: l.samplesWithoutPose },
     keyframes: {
       alive: keyframes.size,

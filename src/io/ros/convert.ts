@@ -352,16 +352,26 @@ export function cameraInfoFromRos(msg: unknown): CameraModel {
     : known.includes(model as DistortionModel)
       ? (model as DistortionModel)
       : "plumb_bob";
-  return {
-    stamp,
-    frameId,
-    width: num(m.width, "width"),
-    height: num(m.height, "height"),
-    K,
-    D,
-    distortionModel,
-    P: P.length === 12 ? P : [K[0]!, K[1]!, K[2]!, 0, K[3]!, K[4]!, K[5]!, 0, K[6]!, K[7]!, K[8]!, 0],
-  };
+  let width = num(m.width, "width");
+  let height = num(m.height, "height");
+  const Pfull =
+    P.length === 12 ? P : [K[0]!, K[1]!, K[2]!, 0, K[3]!, K[4]!, K[5]!, 0, K[6]!, K[7]!, K[8]!, 0];
+  // A region of interest: the images are that window of the sensor, K and P describe the whole
+  // sensor (binning is a resize, which the pipeline fits to the images' size).
+  const roi = m.roi === undefined ? undefined : obj(m.roi, "roi");
+  const rw = roi ? num(roi.width ?? 0, "roi.width") : 0;
+  const rh = roi ? num(roi.height ?? 0, "roi.height") : 0;
+  if (roi && rw > 0 && rh > 0 && (rw !== width || rh !== height)) {
+    const x0 = num(roi.x_offset ?? 0, "roi.x_offset");
+    const y0 = num(roi.y_offset ?? 0, "roi.y_offset");
+    K[2] = K[2]! - x0;
+    K[5] = K[5]! - y0;
+    Pfull[2] = Pfull[2]! - x0;
+    Pfull[6] = Pfull[6]! - y0;
+    width = rw;
+    height = rh;
+  }
+  return { stamp, frameId, width, height, K, D, distortionModel, P: Pfull };
 }
 
 /** tf2_msgs/TFMessage → transforms. `isStatic` is the caller's knowledge of the topic (/tf_static). */

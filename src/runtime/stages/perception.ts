@@ -146,6 +146,8 @@ export class PerceptionStage {
     }
     const xs = this.#xs;
     const ys = this.#ys;
+    // CameraInfo may describe another size than the images (a resized or smaller compressed stream).
+    this.supervisor.fitImage(image.width, image.height);
     const grounded = this.supervisor.projectGridToGround(stamp, spec, xs, ys);
     if (!grounded) {
       xs.fill(Number.NaN);
