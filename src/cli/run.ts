@@ -158,12 +158,29 @@ async function runWithPipeline(
     { imu: (sample) => feed({ kind: "imu", sample }), odom: (sample) => feed({ kind: "odom", sample }) },
   );
 
+  let lastStatsWall = Date.now();
   const events$ = pipeline.events$.pipe(
-    map((e) => (e.type === "stats" ? { ...e, stats: { ...e.stats, serial: source.stats() } } : e)),
+    map((e) => {
+      if (e.type !== "stats") return e;
+      lastStatsWall = Date.now();
+      return { ...e, stats: { ...e.stats, serial: source.stats() } };
+    }),
   );
   const mqtt = config.mqtt.url
     ? attachMqtt(events$, config.mqtt, mqttHandlers(controls), { log })
     : undefined;
+  // Stats events follow sensor time, so none come while the device is absent or silent, and the
+  // fleet would see the last `learner` message (serial "open") for good. When they stop, the same
+  // message goes out on the wall clock with the serial state as it is now.
+  const statsPeriodMs = Math.max(1, 1 / config.mqtt.learner_rate) * 1000;
+  const heartbeat = mqtt
+    ? setInterval(() => {
+        if (Date.now() - lastStatsWall < 2 * statsPeriodMs) return;
+        lastStatsWall = Date.now();
+        mqtt.telemetry.publishLearner({ ...pipeline.stats(), serial: source.stats() });
+      }, statsPeriodMs)
+    : undefined;
+  heartbeat?.unref();
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
@@ -230,6 +247,7 @@ async function runWithPipeline(
   } finally {
     if (timer) clearTimeout(timer);
     clearInterval(status);
+    clearInterval(heartbeat);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
