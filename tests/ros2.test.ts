@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { MessageReader, MessageWriter } from "@foxglove/rosmsg2-serialization";
+import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { loadRclnodejs, type RosNodeHandle, startRosNode } from "../src/adapters/ros2.ts";
@@ -24,6 +25,7 @@ import {
   resolveName,
   subscriptionSpecs,
 } from "../src/adapters/ros2-wiring.ts";
+import { register as registerRos, rosConfig } from "../src/cli/ros.ts";
 import type { BagMessage } from "../src/io/bag/index.ts";
 import { openBag } from "../src/io/bag/index.ts";
 import { imuToRos, odomToRos } from "../src/io/ros/convert.ts";
@@ -316,6 +318,42 @@ describe("ros params (--ros-args)", () => {
     expect(lines[0]).toMatch(
       /^terrain-learner: ROS 2 is not available: .*source \/opt\/ros\/<distro>\/setup\.bash.*npm install rclnodejs/,
     );
+  });
+
+  it("`terrain-learner ros` refuses an unknown option before --ros-args instead of ignoring it", async () => {
+    for (const [args, bad] of [
+      [["--live-veiw"], "--live-veiw"],
+      [["--params-file", "launch/params.yaml"], "--params-file"],
+    ] as const) {
+      const err = await run(process.execPath, ["bin/terrain-learner.js", "ros", ...args]).then(
+        () => undefined,
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err?.code).toBe(1);
+      expect(err?.stderr.trim().split("\n")).toEqual([
+        `terrain-learner: ros: unknown option '${bad}' (ROS arguments such as --params-file and -p go after --ros-args)`,
+      ]);
+    }
+  });
+
+  it("`terrain-learner ros --robot-id` sets mqtt.robot_id (the id --fleet shares under)", () => {
+    const program = new Command();
+    registerRos(program);
+    const cmd = program.commands.find((c) => c.name() === "ros")!;
+    const args = [
+      "--fleet",
+      "mqtt://127.0.0.1:1883",
+      "--robot-id",
+      "rover7",
+      "--ros-args",
+      "-p",
+      "ros.qos_depth:=3",
+    ];
+    cmd.parseOptions(args);
+    const config = rosConfig(args, cmd.opts(), cmd);
+    expect(config.mqtt.robot_id).toBe("rover7");
+    expect(config.fleet.url).toBe("mqtt://127.0.0.1:1883");
+    expect(config.ros.qos_depth).toBe(3);
   });
 
   it("loadRclnodejs turns a failed import into the same one-line UserError", async () => {

@@ -28,6 +28,9 @@ export function register(program: Command): void {
     .description("run the live ROS 2 node terrain_learner (needs a sourced ROS 2 and rclnodejs)")
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--fleet <url>", FLEET_HELP)
+    .option("--robot-id <id>", "robot id in the MQTT and fleet topics (default: mqtt.robot_id)")
+    // The ROS arguments after --ros-args are unknown to commander; the action refuses unknown
+    // options before --ros-args itself (a misspelt flag would otherwise be ignored).
     .allowUnknownOption(true)
     .allowExcessArguments(true);
   addLiveViewOptions(cmd)
@@ -55,18 +58,10 @@ Examples:
   terrain-learner ros --live-view --ros-args --params-file launch/params.yaml   # + Foxglove on ws://127.0.0.1:8765`,
     )
     .action(
-      action(async (o: { config?: string[]; fleet?: string } & LiveViewFlags) => {
+      action(async (o: RosFlags) => {
         // Commander does not know the ROS arguments: read them from the raw command line.
         const argv = process.argv;
-        const rosArgs = parseRosArgsSafe(argv.slice(argv.indexOf("ros") + 1));
-        let config: Config;
-        try {
-          config = configFromRosArgs(rosArgs, { configFiles: o.config });
-        } catch (err) {
-          if (err instanceof ConfigError) throw new UserError(err.message);
-          throw err;
-        }
-        if (o.fleet !== undefined) config.fleet.url = o.fleet;
+        const config = rosConfig(argv.slice(argv.indexOf("ros") + 1), o, cmd);
         let fleet: ReturnType<typeof fleetFromConfig>;
         try {
           fleet = fleetFromConfig(config, (line) => process.stderr.write(`${line}\n`));
@@ -96,6 +91,38 @@ Examples:
         }
       }),
     );
+}
+
+type RosFlags = { config?: string[]; fleet?: string; robotId?: string } & LiveViewFlags;
+
+/**
+ * The node's config from the arguments after `ros`: options before `--ros-args` (an unknown one is
+ * refused: commander lets them through for the ROS arguments), then the ROS arguments.
+ */
+export function rosConfig(args: readonly string[], o: RosFlags, cmd: Command): Config {
+  const end = args.indexOf("--ros-args");
+  const own = end < 0 ? args : args.slice(0, end);
+  for (let i = 0; i < own.length; i++) {
+    const a = own[i]!;
+    if (!a.startsWith("-") || a === "-") continue;
+    const option = cmd.options.find((x) => x.long === a.split("=")[0] || x.short === a);
+    if (!option)
+      throw new UserError(
+        `ros: unknown option '${a}' (ROS arguments such as --params-file and -p go after --ros-args)`,
+      );
+    if (option.required && !a.includes("=")) i++; // its value
+  }
+  const rosArgs = parseRosArgsSafe(args as string[]);
+  let config: Config;
+  try {
+    config = configFromRosArgs(rosArgs, { configFiles: o.config });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UserError(err.message);
+    throw err;
+  }
+  if (o.fleet !== undefined) config.fleet.url = o.fleet;
+  if (o.robotId !== undefined) config.mqtt.robot_id = o.robotId;
+  return config;
 }
 
 export interface RosRunOptions {
