@@ -2,7 +2,7 @@
 // IMU mounted on its side, TF with the mount), through the real bag reader and the real CLI.
 
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -11,7 +11,7 @@ import { runLabel } from "../src/cli/label.ts";
 import { quatFromRPY } from "../src/core/geometry.ts";
 import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
 import { imuToRos, odomToRos, transformsToRos } from "../src/io/ros/convert.ts";
-import { defaultConfig } from "../src/runtime/config.ts";
+import { defaultConfig, loadConfig } from "../src/runtime/config.ts";
 import { drive, interleave, staticTransforms } from "./core-synthetic.ts";
 
 const run = promisify(execFile);
@@ -77,6 +77,13 @@ describe("label command", () => {
     expect(stats.stdout).toMatch(
       /terrain_learner:\n {2}ros__parameters:\n {4}labeler:\n {6}calibration:\n {8}mode: fixed\n {8}low: -?[0-9.]+\n {8}high: -?[0-9.]+/,
     );
+    // docs/calibration.md: the snippet is a params file layered after the robot's own.
+    const calibration = join(dir, "calibration.yaml");
+    writeFileSync(calibration, stats.stdout);
+    const layered = loadConfig(["launch/params.yaml", calibration]).labeler.calibration;
+    expect(layered.mode).toBe("fixed");
+    expect(layered.low).toBeCloseTo(summary.log10EnergyPercentiles.p5, 3);
+    expect(layered.high).toBeCloseTo(summary.log10EnergyPercentiles.p95, 3);
     const human = await run(process.execPath, [cli, "label", bag]);
     expect(human.stdout).toMatch(/t \(s\)\s+x \(m\)/);
     expect(human.stdout).toMatch(/labels over 40\.\d s/);
