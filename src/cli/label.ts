@@ -12,7 +12,7 @@ import { openBag } from "../io/bag/index.ts";
 import { imuFromRos, odomFromRos, transformsFromRos } from "../io/ros/convert.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
-import { addTopicOptions, applyTopicFlags, requireTopics, type TopicNeed } from "./topics.ts";
+import { addTopicOptions, applyTopicFlags, requireTopics, type TopicNeed, withBagTopics } from "./topics.ts";
 
 /** What labelling needs from a bag (replay needs these too). */
 export const LABEL_TOPICS: readonly TopicNeed[] = [
@@ -54,15 +54,15 @@ export interface LabelSummary {
 const PERCENTILES = [1, 5, 25, 50, 75, 95, 99];
 
 export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
-  const { config } = opts;
-  const imuTopic = config.topics.imu;
-  const odomTopic = config.topics.odom;
   const source = await openBag(opts.bag).catch((err: Error) => {
     throw new UserError(err.message);
   });
   try {
     const info = await source.info();
     const names = info.topics.map((t) => t.name);
+    const config = withBagTopics(opts.config, info);
+    const imuTopic = config.topics.imu;
+    const odomTopic = config.topics.odom;
     requireTopics(opts.bag, info, config, LABEL_TOPICS);
     const tfTopic = config.topics.tf;
     const tfStaticTopic = config.topics.tf_static;

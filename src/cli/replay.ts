@@ -26,7 +26,7 @@ import { interruptedError } from "./interrupt.ts";
 import { LABEL_TOPICS } from "./label.ts";
 import { makePanel } from "./replay-panel.ts";
 import { type ReplayResult, toResult } from "./replay-result.ts";
-import { requireTopics, type TopicNeed } from "./topics.ts";
+import { requireTopics, type TopicNeed, withBagTopics } from "./topics.ts";
 
 export { register } from "./replay-command.ts";
 export { progressReporter } from "./replay-progress.ts";
@@ -136,6 +136,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   let writer: Ros2McapWriter | undefined;
   let pipeline: Awaited<ReturnType<typeof createPipeline>>;
   let fleet: ReturnType<typeof fleetFromConfig>;
+  // The config with its topic names spelt as the bag spells them (a leading slash or not).
+  let config = opts.config;
   try {
     fleet = fleetFromConfig(opts.config, warn);
   } catch (err) {
@@ -144,7 +146,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   }
   try {
     info = await source.info();
-    requireTopics(opts.bag, info, opts.config, REPLAY_TOPICS);
+    config = withBagTopics(opts.config, info);
+    requireTopics(opts.bag, info, config, REPLAY_TOPICS);
     simMetadata =
       info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;
     if (opts.record) {
@@ -157,7 +160,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
         throw new UserError(`cannot record to ${opts.record}: ${(err as Error).message}`);
       }
     }
-    pipeline = await createPipeline(opts.config, {
+    pipeline = await createPipeline(config, {
       mode: "replay",
       evaluate: opts.evaluate
         ? {
@@ -187,7 +190,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   }
   let mqtt: ReturnType<typeof attachPipelineMqtt>;
   try {
-    mqtt = attachPipelineMqtt(pipeline, opts.config, warn);
+    mqtt = attachPipelineMqtt(pipeline, config, warn);
   } catch (err) {
     await fleet?.close();
     await pipeline.close();
@@ -202,7 +205,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       const probe = await chooseProbeSet(
         source,
         info,
-        opts.config,
+        config,
         simMetadata,
         (f) => pipeline.frameFeatures(f),
         warn,
@@ -217,11 +220,11 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     }
   }
 
-  const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, opts.config, warn) : undefined;
+  const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, config, warn) : undefined;
 
   // Recorder: inputs as they come, outputs as the node would publish them, one writer (it serialises).
   const recorder = writer
-    ? new OutputRecorder(writer, opts.config, {
+    ? new OutputRecorder(writer, config, {
         outputsOnly: opts.recordOutputsOnly,
         stats: () => pipeline.stats(),
       })
@@ -256,7 +259,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       panelTimes.shift();
       const truth = pipeline.truthFor(e.stamp, e.outputs.grid);
       if (truth)
-        panels.push(makePanel(e.image, e.outputs.grid, truth.roughness, e.stamp - info.start, opts.config));
+        panels.push(makePanel(e.image, e.outputs.grid, truth.roughness, e.stamp - info.start, config));
     }
   });
 
@@ -271,7 +274,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     const messages =
       opts.liveLike === undefined
         ? source.messages()
-        : liveLike(source.messages(), { seed: opts.liveLike, topics: opts.config.topics });
+        : liveLike(source.messages(), { seed: opts.liveLike, topics: config.topics });
     for await (const event of readAhead(pipeline, messages)) {
       if (opts.signal?.aborted) break;
       if (event.type === "message") {
@@ -329,13 +332,13 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       await writer.close();
       committed = true;
     }
-    const result = toResult(summary, opts, { firstProblem, cameraFrame });
+    const result = toResult(summary, { ...opts, config }, { firstProblem, cameraFrame });
     if (opts.saveCheckpoint) result.checkpoint = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
     if (opts.evaluate) {
       const dir = reportDirFor(opts);
       result.report = await writeReport(
         dir,
-        { ...result, config: opts.config } as never,
+        { ...result, config } as never,
         panels,
         opts.title ?? basename(opts.bag),
         opts.goal,

@@ -49,6 +49,24 @@ export function topicListing(info: BagInfo): string {
   return info.topics.map((t) => `${t.name} (${t.type}, ${t.count})`).join(", ") || "none";
 }
 
+/**
+ * The config with each `topics.*` name the bag spells with or without a leading slash replaced by
+ * the bag's spelling: `imu/data` (a relative name, as a namespaced node's params give it) and
+ * `/imu/data` (what rosbag2 records) are the same topic at the root namespace, and ROS 1 bags may
+ * carry either. A name the bag has exactly, or not at all, is kept.
+ */
+export function withBagTopics(config: Config, info: BagInfo): Config {
+  const names = new Set(info.topics.map((t) => t.name));
+  const topics = { ...config.topics };
+  for (const key of Object.keys(topics) as ConfigTopicKey[]) {
+    const name = topics[key];
+    if (names.has(name)) continue;
+    const other = name.startsWith("/") ? name.slice(1) : `/${name}`;
+    if (names.has(other)) topics[key] = other;
+  }
+  return { ...config, topics };
+}
+
 export interface TopicNeed {
   /** What the command needs, e.g. "camera images", "IMU". */
   what: string;

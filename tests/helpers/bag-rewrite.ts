@@ -6,18 +6,19 @@ import { Ros2McapWriter } from "../../src/io/bag/mcap-writer.ts";
 
 export type Msg = Record<string, unknown>;
 
-/** Copies `from` to `to`, each message through `edit` (null drops it). */
+/** Copies `from` to `to`, each message through `edit` (null drops it) and renamed by `rename`. */
 export async function rewriteBag(
   from: string,
   to: string,
   edit: (topic: string, m: Msg) => Msg | null,
+  rename: (topic: string) => string = (t) => t,
 ): Promise<void> {
   const bag = await openBag(from);
   const out = await Ros2McapWriter.create(to, { compression: "none" });
   for await (const e of bag.messages()) {
     if (e.type !== "message") continue;
     const m = edit(e.topic, e.message as Msg);
-    if (m) await out.write(e.topic, e.schemaName, e.logTime, m);
+    if (m) await out.write(rename(e.topic), e.schemaName, e.logTime, m);
   }
   await out.close();
   await bag.close();
