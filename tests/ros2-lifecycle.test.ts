@@ -130,7 +130,7 @@ describe("checkpoints of the ROS node", () => {
   it("saves at shutdown what it learned, and the next start resumes from it", async () => {
     const ck = join(dir, "ck");
     const first = await start(liveConfig(ck, 3600));
-    expect(first.logs).toContain(`INFO no usable checkpoint in ${ck}: starting from an empty model`);
+    expect(first.logs).toContain(`INFO no checkpoint in ${ck}: starting from an empty model`);
     await drive(first);
     await waitFor("training", () => first.pipeline.learner.stats().trainSteps > 0);
     expect(existsSync(ck)).toBe(false);
@@ -148,6 +148,30 @@ describe("checkpoints of the ROS node", () => {
     await second.stop();
     expect(second.logs.at(-1)).toBe("INFO nothing learned since the last checkpoint: none written");
     expect(manifests(ck).map((m) => m.seq)).toEqual([1]);
+  }, 300_000);
+
+  it("refuses a checkpoint folder of another model instead of pruning its checkpoints", async () => {
+    const ck = join(dir, "ck-other");
+    const other = liveConfig(ck, 0.5);
+    other.learner.hidden_units = 16;
+    const first = await start(other);
+    await drive(first);
+    await waitFor("training", () => first.pipeline.learner.stats().trainSteps > 0);
+    await first.stop();
+    const before = readdirSync(ck).sort();
+    expect(before.length).toBeGreaterThan(0);
+    const err = await start(liveConfig(ck, 0.5)).then(
+      async (r) => {
+        await r.stop();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(
+      new RegExp(`^learner.checkpoint_dir ${ck}: none of its \\d+ checkpoints can be used by this model`),
+    );
+    expect(readdirSync(ck).sort()).toEqual(before);
   }, 300_000);
 
   it("a checkpoint folder that stops working: one error line while running, a one-line error at shutdown", async () => {

@@ -2,6 +2,7 @@
 // (what the launch files in launch/ start). The parameters are validated before ROS is touched, so
 // a bad params file names the bad key even on a machine without ROS 2.
 
+import { existsSync, readdirSync } from "node:fs";
 import type { Command } from "commander";
 import { attachPipelineMqtt } from "../adapters/controls.ts";
 import { attachLiveView, tapInputs } from "../adapters/live-view/index.ts";
@@ -169,11 +170,20 @@ export async function runRosNode(config: Config, opts: RosRunOptions): Promise<v
     log = opts.log ?? handle.node.getLogger();
     const dir = config.learner.checkpoint_dir;
     if (dir) {
-      log.info(
-        (await pipeline.learner.loadLatestCheckpoint(dir))
-          ? `resumed from the newest checkpoint in ${dir} (${pipeline.learner.stats().trainSteps} train steps)`
-          : `no usable checkpoint in ${dir}: starting from an empty model`,
-      );
+      if (await pipeline.learner.loadLatestCheckpoint(dir))
+        log.info(
+          `resumed from the newest checkpoint in ${dir} (${pipeline.learner.stats().trainSteps} train steps)`,
+        );
+      else {
+        // Checkpoints of another model (backbone, head size) or damaged ones: saving this model next
+        // to them would prune them (learner.checkpoint_keep), so refuse rather than delete a model.
+        const held = existsSync(dir) ? readdirSync(dir).filter((n) => /^ckpt-\d+\.json$/.test(n)) : [];
+        if (held.length)
+          throw new UserError(
+            `learner.checkpoint_dir ${dir}: none of its ${held.length} checkpoints can be used by this model (why: above); saving here would delete them: set learner.checkpoint_dir to another folder, or move them away to start afresh`,
+          );
+        log.info(`no checkpoint in ${dir}: starting from an empty model`);
+      }
       checkpoints = scheduleCheckpoints(pipeline.learner, dir, config.learner.checkpoint_every, log);
     }
     // Fleet telemetry from the ROS node too, when mqtt.url is set.
