@@ -53,6 +53,11 @@ function interpolate(t: Float64Array, y: Float64Array, at: Float64Array): Float6
   return out;
 }
 
+/** Most IMU seconds a BorealTC speed file may leave uncovered (the dataset's own pairs: ≤ 1.1 s). */
+const MAX_UNCOVERED_S = 2;
+
+const span = (t: Float64Array) => `${+t[0]!.toFixed(2)}..${+t[t.length - 1]!.toFixed(2)}`;
+
 /** BorealTC imu_NN.csv (+ pro_NN.csv text for the speed, if available). */
 export function convertBorealTc(
   imuText: string,
@@ -68,6 +73,14 @@ export function convertBorealTc(
     const pt = need(pro, "time", proSource);
     const vl = need(pro, "velL", proSource);
     const vr = need(pro, "velR", proSource);
+    // Outside the speed file's time the speed is held at its end value: fine for the second or so
+    // by which the dataset's own files differ, a made-up speed for a truncated or mismatched file.
+    const uncovered = Math.max(pt[0]! - t[0]!, 0) + Math.max(t[t.length - 1]! - pt[pt.length - 1]!, 0);
+    if (uncovered > MAX_UNCOVERED_S) {
+      throw new Error(
+        `${proSource} covers t ${span(pt)} s but ${imuSource} runs ${span(t)} s: ${uncovered.toFixed(1)} s without a speed (not the matching speed file?)`,
+      );
+    }
     speed = interpolate(
       pt,
       vl.map((v, i) => (v + vr[i]!) / 2),

@@ -1,6 +1,7 @@
 // `sim convert-recording` never replaces a file it reads: the BorealTC speed file found beside the
 // IMU file (not only one named with --pro) and the --world file are inputs too; a missing or bad
-// world file is one line, and the output is written through the shared atomic writer.
+// world file is one line, and the output is written through the shared atomic writer. A speed file
+// that leaves the IMU run without speed is refused rather than held at its last value.
 
 import {
   copyFileSync,
@@ -67,5 +68,17 @@ describe("sim convert-recording: inputs are never outputs", () => {
     expect(r.code).toBe(0);
     expect(readFileSync(join(dir, "o.csv"), "utf8")).toMatch(/^#/);
     expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
+  }, 120_000);
+
+  it("refuses a speed file that does not cover the IMU run (truncated or another run's): one line, nothing written", async () => {
+    // The first second of pro_04.csv: the speed would be held for the other 49 s.
+    const head = readFileSync(join(dir, "bt/pro_04.csv"), "utf8").split("\n").slice(0, 8).join("\n");
+    writeFileSync(join(dir, "short-pro.csv"), `${head}\n`);
+    const r = await cli("--format", "borealtc", "--pro", "short-pro.csv", "bt/imu_04.csv", "short.csv");
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      "terrain-learner: short-pro.csv covers t 0..0.92 s but bt/imu_04.csv runs 0..50.61 s: 49.7 s without a speed (not the matching speed file?)",
+    );
+    expect(readdirSync(dir)).not.toContain("short.csv");
   }, 120_000);
 });
