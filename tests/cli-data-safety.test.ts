@@ -181,6 +181,41 @@ describe("a signal finishes the recording", () => {
   }
 });
 
+describe("a signal keeps what was learned", () => {
+  it("SIGINT during replay --save-checkpoint: the checkpoint of the steps so far is saved and named, and loads", async () => {
+    const name = "interrupted-ck.mcap";
+    const run = start([
+      "replay",
+      bag,
+      "--rate",
+      "1",
+      "--record",
+      name,
+      "--save-checkpoint",
+      "ck-interrupted",
+    ]);
+    await waitFor(
+      () => `the recording to grow (stderr: ${run.stderr()})`,
+      () =>
+        readdirSync(dir).some(
+          (n) => n.startsWith(`.${name}.tmp-`) && statSync(join(dir, n)).size > 64 * 1024,
+        ),
+      120_000,
+    );
+    run.child.kill("SIGINT");
+    const { code } = await run.done;
+    expect(code, run.stderr()).toBe(130);
+    expect(run.stderr()).toMatch(
+      new RegExp(
+        `^terrain-learner: interrupted by SIGINT: [\\d.]+ of 20\\.0 s of data read; recording ${name} finished with \\d+ messages; checkpoint ck-interrupted/ckpt-\\d+\\.json saved \\(\\d+ train steps\\)\\n$`,
+      ),
+    );
+    expect(readdirSync(join(dir, "ck-interrupted")).filter((n) => n.endsWith(".json"))).toHaveLength(1);
+    const resumed = await cli(["replay", bag, "--checkpoint", "ck-interrupted", "--json"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+  }, 180_000);
+});
+
 describe("replay needs its topics", () => {
   it("a bag without camera, IMU or odometry topics is an error naming what was looked for and listing the bag", async () => {
     const r = await cli(["replay", join(FIXTURES, "rosbag2_talker_mcap")]);

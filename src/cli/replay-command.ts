@@ -51,7 +51,7 @@ export function register(program: Command): void {
     .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
     .option(
       "--save-checkpoint <dir>",
-      "save the learner's checkpoint into this folder at the end (for export)",
+      "save the learner's checkpoint into this folder at the end or at Ctrl-C (for export)",
     )
     .option(
       "--checkpoint <dir>",
@@ -74,7 +74,8 @@ The bag must have messages on a camera topic (raw or compressed), camera info, I
 otherwise replay stops before reading and lists the bag's topics. A run that uses no camera frame
 (an encoding it cannot read), or with learning on learns from none (no TF from the camera to
 frames.base, no labels), prints its summary and outputs, then why, and exits 1. Outputs are
-checked first: none may be, or be inside, an input. Ctrl-C finishes the recording with what was written and exits 130.
+checked first: none may be, or be inside, an input. Ctrl-C finishes the recording with what was
+written, saves --save-checkpoint with what was learned so far, and exits 130.
 
 Examples:
   terrain-learner replay .cache/default-world-seed1-jpeg95.mcap --eval

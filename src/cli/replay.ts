@@ -302,14 +302,25 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     if (opts.signal?.aborted) {
       sub.unsubscribe();
       await recorder?.finish();
-      let kept = "nothing written";
+      const kept: string[] = [];
       if (writer) {
         await writer.close();
         committed = true;
-        kept = `recording ${opts.record} finished with ${writer.messageCount} messages`;
+        kept.push(`recording ${opts.record} finished with ${writer.messageCount} messages`);
+      }
+      // What was learned so far is kept too, as the ros node does at its stop.
+      if (opts.saveCheckpoint) {
+        try {
+          await pipeline.learner.settle?.();
+          const path = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
+          kept.push(`checkpoint ${path} saved (${pipeline.learner.stats().trainSteps} train steps)`);
+        } catch (err) {
+          kept.push(`no checkpoint saved: ${(err as Error).message}`);
+        }
       }
       const done = `${(lastTime - info.start).toFixed(1)} of ${info.duration.toFixed(1)} s of data read`;
-      throw interruptedError(opts.signal.reason, `${done}; ${kept}${opts.evaluate ? "; no report" : ""}`);
+      const what = kept.length ? kept.join("; ") : "nothing written";
+      throw interruptedError(opts.signal.reason, `${done}; ${what}${opts.evaluate ? "; no report" : ""}`);
     }
     const summary = await pipeline.finish();
     opts.onProgress?.(total, total, {
