@@ -50,8 +50,7 @@ describe("LiveTrainer (worker_threads)", () => {
     expect(before.confidence.every((c) => c === 0)).toBe(true);
 
     const { features, targets } = clusters(300, 1);
-    trainer.addSamples(features, targets); // 600 rows → 6 automatic flushes of 100
-    trainer.flush();
+    trainer.addSamples(features, targets); // 600 rows → 6 messages of 100
     await until(
       () => received.length >= 2 && (received.at(-1)?.trainSteps ?? 0) >= 100,
       "two weight hand-overs",
@@ -89,6 +88,22 @@ describe("LiveTrainer (worker_threads)", () => {
     }
     expect(resumed.stats().trainSteps).toBeGreaterThanOrEqual(100);
     await resumed.stop();
+  });
+
+  it("trains on a few rows without waiting for a full message's worth (a robot's first labels)", async () => {
+    const received: LiveTrainerStats[] = [];
+    const trainer = await LiveTrainer.start(cfg, C, { onWeights: (s) => received.push(s) });
+    try {
+      // Two labels' worth of rows, far fewer than the 1024 a message holds.
+      for (const seed of [1, 2]) {
+        const { features, targets } = clusters(10, seed);
+        trainer.addSamples(features, targets);
+      }
+      await until(() => (received.at(-1)?.trainSteps ?? 0) > 0, "training on 40 rows", 10_000);
+      expect(trainer.stats().bufferSize).toBe(40);
+    } finally {
+      await trainer.stop();
+    }
   });
 });
 

@@ -1,8 +1,7 @@
 // The ROS 2 node over a deployment, run by `runRosNode` (what `terrain-learner ros` runs) on the
 // FAKE rclnodejs (tests/helpers/fake-rclnodejs.ts), fed with messages of a real simulator bag:
 // checkpoints every learner.checkpoint_every and at shutdown, resumed at the next start, a
-// checkpoint folder that stops working, and a sensor topic that never arrives. 45 s of driving: live, samples reach the training worker
-// in batches of 1024 rows.
+// checkpoint folder that stops working, and a sensor topic that never arrives.
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,7 +22,7 @@ const bagPath = join(dir, "sim.mcap");
 const messages: BagMessage[] = [];
 
 beforeAll(async () => {
-  await generateWorldBag({ out: bagPath, seed: 5, duration: 45, camera: { width: 160, height: 120 } });
+  await generateWorldBag({ out: bagPath, seed: 5, duration: 20, camera: { width: 160, height: 120 } });
   const bag = await openBag(bagPath);
   try {
     for await (const e of bag.messages({})) if (e.type === "message") messages.push(e);

@@ -46,7 +46,7 @@ export interface LiveTrainerOptions {
   warn?: (message: string) => void;
   /** Called on the main thread after the predictor took new weights. */
   onWeights?: (stats: LiveTrainerStats) => void;
-  /** Queued sample rows that trigger an automatic flush to the worker (default 1024). */
+  /** Most sample rows per message to the worker (default 1024). */
   flushRows?: number;
   /** Train only on trainSteps() requests (replay), no budgeted loop and no periodic hand-over. */
   lockstep?: boolean;
@@ -213,7 +213,11 @@ export class LiveTrainer {
     });
   }
 
-  /** Queues samples (copied); they reach the worker in batches of flushRows or on flush(). */
+  /**
+   * Queues samples (copied). Live, each call's rows go to the worker at once (at most flushRows per
+   * message); in lockstep they wait for the next trainSteps(). Holding live rows back until
+   * flushRows had gathered kept a new robot from training for its first half minute at 160×120.
+   */
   addSamples(features: Float32Array, targets: Float32Array, weights?: Float32Array): void {
     const C = this.channels;
     const n = targets.length;
@@ -227,6 +231,7 @@ export class LiveTrainer {
       this.pendingN++;
       if (this.pendingN === cap) this.flush();
     }
+    if (!this.lockstep) this.flush();
   }
 
   /** Sends queued samples now, transferring their buffers (fresh ones are allocated for the next batch). */
