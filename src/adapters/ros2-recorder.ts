@@ -6,6 +6,7 @@
 
 import type { BagMessage } from "../io/bag/index.ts";
 import type { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
+import { toRos2Shape } from "../io/ros/convert.ts";
 import { hasDefinition } from "../io/ros/definitions.ts";
 import type { Config } from "../runtime/config.ts";
 import type { PipelineEvent, PipelineStats } from "../runtime/pipeline.ts";
@@ -72,8 +73,9 @@ export class OutputRecorder {
     const kind = this.#kindOf.get(m.topic);
     if (kind) this.#inputMeter(m.logTime).received(kind, m.logTime);
     if (this.#opts.outputsOnly) return;
+    // A ROS 1 bag's messages are re-shaped for the ROS 2 writer (sub-second stamps, CameraInfo K).
     if (hasDefinition(m.schemaName))
-      this.#track(this.#writer.write(m.topic, m.schemaName, m.logTime, m.message));
+      this.#track(this.#writer.write(m.topic, m.schemaName, m.logTime, toRos2Shape(m.message)));
     else this.#skippedTypes.add(m.schemaName);
   }
 

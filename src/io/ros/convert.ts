@@ -399,6 +399,47 @@ export function stripSlash(frame: string): string {
   return frame.startsWith("/") ? frame.slice(1) : frame;
 }
 
+/** ROS 1 spells these CameraInfo fields in upper case; ROS 2 in lower case. */
+const ROS1_CAMERA_INFO_FIELDS = ["D", "K", "R", "P"] as const;
+
+/**
+ * A message decoded from a ROS 1 bag, in the shape a ROS 2 writer serialises: every time and
+ * duration {sec, nsec} becomes {sec, nanosec} (a ROS 2 writer would write 0 ns) and CameraInfo's
+ * D, K, R, P become d, k, r, p (it would write zeros). A message already in ROS 2 shape comes back
+ * as the same object; bytes and numeric arrays are shared, not copied.
+ */
+export function toRos2Shape(msg: unknown): unknown {
+  if (msg === null || typeof msg !== "object" || ArrayBuffer.isView(msg)) return msg;
+  if (Array.isArray(msg)) {
+    if (msg.length === 0 || typeof msg[0] !== "object") return msg;
+    let out: unknown[] | undefined;
+    for (let i = 0; i < msg.length; i++) {
+      const v = toRos2Shape(msg[i]);
+      if (v !== msg[i]) (out ??= msg.slice())[i] = v;
+    }
+    return out ?? msg;
+  }
+  const o = msg as Obj;
+  if ("nsec" in o && "sec" in o && !("nanosec" in o)) {
+    const { nsec, ...rest } = o;
+    return { ...rest, nanosec: nsec };
+  }
+  let out: Obj | undefined;
+  for (const key of Object.keys(o)) {
+    const v = toRos2Shape(o[key]);
+    if (v !== o[key]) (out ??= { ...o })[key] = v;
+  }
+  if ("K" in o && !("k" in o)) {
+    out ??= { ...o };
+    for (const f of ROS1_CAMERA_INFO_FIELDS) {
+      if (!(f in out)) continue;
+      out[f.toLowerCase()] = out[f];
+      delete out[f];
+    }
+  }
+  return out ?? o;
+}
+
 // ---------------------------------------------------------------------------------------------
 // core → ROS (message objects ready for a CDR writer or an rclnodejs publisher)
 
