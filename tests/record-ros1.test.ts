@@ -24,6 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), "record-ros1-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const cli = (...args: string[]) => runCli(args, dir);
 
+// biome-ignore lint/suspicious/noExplicitAny: decoded messages of several types, read field by field
 type Obj = Record<string, any>;
 const ros1Header = (h: Obj) => ({
   seq: 0,

@@ -415,7 +415,9 @@ export function toRos2Shape(msg: unknown): unknown {
     let out: unknown[] | undefined;
     for (let i = 0; i < msg.length; i++) {
       const v = toRos2Shape(msg[i]);
-      if (v !== msg[i]) (out ??= msg.slice())[i] = v;
+      if (v === msg[i]) continue;
+      out ??= msg.slice();
+      out[i] = v;
     }
     return out ?? msg;
   }
@@ -427,7 +429,9 @@ export function toRos2Shape(msg: unknown): unknown {
   let out: Obj | undefined;
   for (const key of Object.keys(o)) {
     const v = toRos2Shape(o[key]);
-    if (v !== o[key]) (out ??= { ...o })[key] = v;
+    if (v === o[key]) continue;
+    out ??= { ...o };
+    out[key] = v;
   }
   if ("K" in o && !("k" in o)) {
     out ??= { ...o };
