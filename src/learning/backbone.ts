@@ -25,6 +25,7 @@ import { basename, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import type { ImageFrame } from "../core/types.ts";
 import { InputEncoder } from "./backbone-input.ts";
+import { checkBackboneIO, fixedInputMismatch } from "./backbone-io.ts";
 import { resolveBackbonePath } from "./backbone-models.ts";
 import { type FeatureGridSpec, type FeatureMap, featureGridFor } from "./feature-grid.ts";
 import { parseTriple, readOnnxMetadata } from "./onnx-metadata.ts";
@@ -91,6 +92,8 @@ export class Backbone {
   private inputH = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** The input size a model exported without dynamic height/width takes (null: any). */
+  private fixedInput: { width: number; height: number } | null = null;
 
   private constructor(
     session: ort.InferenceSession,
@@ -191,6 +194,12 @@ export class Backbone {
     if (!outputName || !session.outputNames.includes(outputName)) {
       throw new Error(`backbone ${abs}: output "${outputName}" not among ${session.outputNames.join(", ")}`);
     }
+    const io = checkBackboneIO(`backbone ${abs}`, session.inputMetadata, session.outputMetadata, outputName);
+    const metaStride = metadata.stride;
+    if (metaStride !== undefined && !(Number.isInteger(Number(metaStride)) && Number(metaStride) > 0))
+      throw new Error(
+        `backbone ${abs}: metadata stride="${metaStride}" must be a whole number of pixels (or absent)`,
+      );
     const layout = (metadata.layout ?? "NCHW").toUpperCase();
     if (layout !== "NCHW" && layout !== "NHWC")
       throw new Error(`backbone ${abs}: metadata layout="${layout}" must be NCHW or NHWC`);
@@ -220,19 +229,33 @@ export class Backbone {
       if (typeof c === "number" && c > 0) info.channels = c;
     }
     const backbone = new Backbone(session, info, scale, mean, std);
+    backbone.fixedInput = io.fixedInput;
     if (!(info.stride > 0) || !(info.channels > 0)) {
-      // Probe with a 224×224 frame (divisible by 8, 14, 16, 32): stride = 224 / grid size.
+      // Probe with a 224×224 frame (divisible by 8, 14, 16, 32), or the model's fixed input size:
+      // stride = probe size / grid size.
       if (!(info.stride > 0))
         warn(`backbone ${abs}: no "stride" in metadata_props; inferring it from a probe run`);
-      const probe = await backbone.runRaw(224, 224);
+      const pw = io.fixedInput?.width ?? 224;
+      const ph = io.fixedInput?.height ?? 224;
+      let probe: [number, number, number];
+      try {
+        probe = await backbone.runRaw(pw, ph);
+      } catch (err) {
+        const first = ((err as Error).message ?? String(err)).split("\n")[0];
+        throw new Error(
+          `backbone ${abs}: the probe run on a ${pw}×${ph} image failed (${first}); set metadata stride`,
+        );
+      }
       const [gh, gw, c] = probe;
       info.channels = c;
       if (!(info.stride > 0)) {
         if (gh <= 0 || gw <= 0)
-          throw new Error(`backbone ${abs}: probe output grid ${gh}×${gw} for a 224×224 input`);
-        info.stride = Math.round(224 / gw);
-        if (Math.round(224 / gh) !== info.stride) {
-          throw new Error(`backbone ${abs}: non-square stride (224×224 → ${gh}×${gw}); set metadata stride`);
+          throw new Error(`backbone ${abs}: probe output grid ${gh}×${gw} for a ${pw}×${ph} input`);
+        info.stride = Math.round(pw / gw);
+        if (Math.round(ph / gh) !== info.stride) {
+          throw new Error(
+            `backbone ${abs}: non-square stride (${pw}×${ph} → ${gh}×${gw}); set metadata stride`,
+          );
         }
       }
     }
@@ -305,6 +328,11 @@ export class Backbone {
     }
     const w = grid.cols * this.info.stride;
     const h = grid.rows * this.info.stride;
+    const fixed = this.fixedInput;
+    if (fixed && (fixed.width !== w || fixed.height !== h))
+      throw new Error(
+        fixedInputMismatch(this.info.name, fixed, w, h, img, this.info.stride, this.info.inputWidth),
+      );
     this.prepareInput(w, h);
     if (grid.strideX !== this.info.stride)
       this.input.downscaleInto(img, nch, w, h, this.info.inputWidth, this.inputBuf);

@@ -1,0 +1,123 @@
+// docs/own-backbone.md followed with a user's own ONNX model: what works, and the mistakes users make
+// refused when the model loads, with one line naming the fix.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { ImageFrame } from "../src/core/types.ts";
+import { Backbone } from "../src/learning/backbone.ts";
+import { FLOAT16, type OwnBackbone, UINT8, writeOwnBackbone } from "./helpers/own-backbones.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "tl-own-backbone-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function image(width: number, height: number): ImageFrame {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 37 + (i >> 7)) & 255;
+  return { stamp: 0, frameId: "camera", width, height, encoding: "rgb8", data } as ImageFrame;
+}
+
+let n = 0;
+async function load(o: OwnBackbone, inputWidth = 320): Promise<Backbone> {
+  return Backbone.load(writeOwnBackbone(tmp, `m${n++}.onnx`, o), { inputWidth, warn: () => {} });
+}
+/** The one error loading `o` gives: a single line. */
+async function loadError(o: OwnBackbone): Promise<string> {
+  const err = await load(o).then(
+    async (b) => {
+      await b.close();
+      return null;
+    },
+    (e: Error) => e,
+  );
+  expect(err, "the model loaded").not.toBeNull();
+  expect(err!.message).not.toContain("\n");
+  return err!.message;
+}
+
+describe("a user's own backbone", () => {
+  it("runs: stride and channels from metadata, the output read as NCHW or, with layout=NHWC, NHWC", async () => {
+    const nchw = await load({ stride: 8, channels: 16 });
+    const nhwc = await load({
+      stride: 8,
+      channels: 16,
+      nhwcOutput: true,
+      metadata: { stride: "8", layout: "NHWC" },
+    });
+    expect([nchw.stride, nchw.channels, nhwc.channels]).toEqual([8, 16, 16]);
+    const a = await nchw.extract(image(320, 240));
+    const b = await nhwc.extract(image(320, 240));
+    expect([a.rows, a.cols, a.channels]).toEqual([30, 40, 16]);
+    expect(Array.from(b.data)).toEqual(Array.from(a.data));
+    expect(new Set(a.data).size).toBeGreaterThan(100);
+    await Promise.all([nchw.close(), nhwc.close()]);
+  });
+
+  it("refuses a float16 or uint8 output (its bits were read as float32 features) and a float16 input", async () => {
+    expect(await loadError({ outputType: FLOAT16 })).toMatch(
+      /output 'features' is float16; terrain-learner reads float32 features: end the model with a Cast to float32/,
+    );
+    expect(await loadError({ outputType: UINT8 })).toMatch(/output 'features' is uint8; .*DequantizeLinear/);
+    expect(await loadError({ inputType: FLOAT16 })).toMatch(
+      /input 'image' is float16; terrain-learner feeds float32 images/,
+    );
+  });
+
+  it("refuses a channels-last input at load, naming the Transpose, instead of failing every frame", async () => {
+    const msg = await loadError({
+      nhwcInput: true,
+      nhwcOutput: true,
+      metadata: { stride: "8", layout: "NHWC" },
+    });
+    expect(msg).toMatch(
+      /input 'image' is \[1,height,width,3\] \(channels last, NHWC\); .*Transpose\(perm=\[0,3,1,2\]\)/,
+    );
+    // Without a stride in the metadata the probe run used to throw onnxruntime's multi-line shape error.
+    expect(await loadError({ nhwcInput: true, metadata: {} })).toMatch(/channels last/);
+    expect(await loadError({ input: [1, 1, "h", "w"] })).toMatch(
+      /\[1,1,h,w\]; terrain-learner feeds 3 channels/,
+    );
+  });
+
+  it("a second output declared first: names the feature map to select with metadata output=", async () => {
+    expect(await loadError({ logitsFirst: true, outputName: "feat" })).toMatch(
+      /output 'logits' is \[1,16\], not a feature map \[1,C,H\/s,W\/s\]; select one with metadata output=<name> \(4-D outputs: feat\)/,
+    );
+    const chosen = await load({
+      logitsFirst: true,
+      outputName: "feat",
+      metadata: { stride: "8", output: "feat" },
+    });
+    expect((await chosen.extract(image(64, 48))).channels).toBe(16);
+    await chosen.close();
+  });
+
+  it("a fixed input size: the probe runs at that size, and another size is one line naming the fix", async () => {
+    // A DINOv2-style export at a fixed size without a stride in its metadata.
+    const vit = await load({ stride: 14, input: [1, 3, 238, 308], metadata: {} });
+    expect(vit.stride).toBe(14);
+    expect((await vit.extract(image(320, 240))).cols).toBe(22);
+    // 640×480 at the default input_width 320 is the same model input.
+    expect((await vit.extract(image(640, 480))).rows).toBe(17);
+    await expect(vit.extract(image(320, 256))).rejects.toThrow(
+      /^backbone m\d+\.onnx takes a fixed 308×238 input, but a 320×256 camera image gives 308×252 \(cropped to whole 14px cells\): export the model with dynamic height and width, or at 308×252$/,
+    );
+    await vit.close();
+    const native = await load({ stride: 14, input: [1, 3, 476, 630] }, 320);
+    const err = await native.extract(image(640, 480)).catch((e: Error) => e.message);
+    expect(err).toBe(
+      `backbone ${native.name} takes a fixed 630×476 input, but a 640×480 camera image gives 308×238 (cropped to whole 14px cells after the downscale to learner.input_width 320): export the model with dynamic height and width, or at 308×238, or set learner.input_width (0 = the camera's own size)`,
+    );
+    await native.close();
+    const native0 = await load({ stride: 14, input: [1, 3, 476, 630] }, 0);
+    expect((await native0.extract(image(640, 480))).rows).toBe(34);
+    await native0.close();
+  });
+
+  it("a stride that is not a whole number of pixels is refused, not silently re-probed", async () => {
+    expect(await loadError({ metadata: { stride: "8px" } })).toMatch(
+      /metadata stride="8px" must be a whole number of pixels/,
+    );
+  });
+});
