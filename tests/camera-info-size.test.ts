@@ -133,3 +133,31 @@ describe("replay of images smaller than their CameraInfo", () => {
     );
   }, 120_000);
 });
+
+describe("CameraInfo distortion models", () => {
+  const info = (distortion_model: string, d: number[]) => ({
+    header: { stamp: { sec: 1, nanosec: 0 }, frame_id: "cam" },
+    width: 640,
+    height: 480,
+    distortion_model,
+    d,
+    k: full.K,
+    p: full.P,
+  });
+
+  it("takes the ROS models, and the fisheye names of other tools as equidistant", () => {
+    expect(cameraInfoFromRos(info("plumb_bob", [0.1, 0, 0, 0, 0])).distortionModel).toBe("plumb_bob");
+    expect(cameraInfoFromRos(info("equidistant", [0.1, 0, 0, 0])).distortionModel).toBe("equidistant");
+    expect(cameraInfoFromRos(info("fisheye", [0.1, 0.01, 0, 0])).distortionModel).toBe("equidistant");
+    expect(cameraInfoFromRos(info("kannala_brandt", [0.1, 0.01, 0, 0])).distortionModel).toBe("equidistant");
+    // Any model without distortion is none.
+    expect(cameraInfoFromRos(info("kannala_brandt", [0, 0, 0, 0, 0])).distortionModel).toBe("none");
+  });
+
+  it("refuses a model it cannot project with, naming it, instead of projecting as plumb_bob", () => {
+    expect(() => cameraInfoFromRos(info("double_sphere", [0.5, -0.2]))).toThrow(
+      /distortion model 'double_sphere' \(d = \[0\.5, -0\.2\]\) is not supported/,
+    );
+    expect(() => cameraInfoFromRos(info("fisheye", [0.1, 0, 0, 0, 0]))).toThrow(/'fisheye'/);
+  });
+});

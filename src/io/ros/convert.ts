@@ -336,6 +336,21 @@ export function compressedFromRos(msg: unknown): CompressedFrame {
   return { stamp, frameId, format: str(m.format), data: bytes(m.data, "data") };
 }
 
+/** Other names drivers and calibration tools use for ROS's `equidistant` (OpenCV fisheye, k1..k4). */
+const EQUIDISTANT_ALIASES = new Set(["fisheye", "kannala_brandt", "kannala-brandt", "kb4"]);
+
+function distortionModelOf(name: string, D: readonly number[]): DistortionModel {
+  if (D.every((d) => d === 0)) return "none";
+  const model = name.trim().toLowerCase();
+  if (model === "" || model === "plumb_bob" || model === "rational_polynomial" || model === "equidistant")
+    return model === "" ? "plumb_bob" : model;
+  if (EQUIDISTANT_ALIASES.has(model) && D.length === 4) return "equidistant";
+  // Projecting with the wrong model puts labels on the wrong ground, so the camera is not used.
+  throw new ConversionError(
+    `CameraInfo: distortion model '${name}' (d = [${D.join(", ")}]) is not supported: calibrate the camera with plumb_bob, rational_polynomial or equidistant (fisheye, 4 coefficients)`,
+  );
+}
+
 /** sensor_msgs/CameraInfo (ROS 2 lower-case k/d/p, ROS 1 upper-case K/D/P). */
 export function cameraInfoFromRos(msg: unknown): CameraModel {
   const m = obj(msg, "CameraInfo");
@@ -345,13 +360,7 @@ export function cameraInfoFromRos(msg: unknown): CameraModel {
   const P = numArray(m.p ?? m.P ?? [], "p");
   if (K.length !== 9) throw new ConversionError(`CameraInfo: k has ${K.length} values, expected 9`);
   if (K[0] === 0 || K[4] === 0) throw new ConversionError("CameraInfo: uncalibrated camera (fx or fy is 0)");
-  const model = str(m.distortion_model, "plumb_bob");
-  const known: DistortionModel[] = ["plumb_bob", "rational_polynomial", "equidistant"];
-  const distortionModel: DistortionModel = D.every((d) => d === 0)
-    ? "none"
-    : known.includes(model as DistortionModel)
-      ? (model as DistortionModel)
-      : "plumb_bob";
+  const distortionModel = distortionModelOf(str(m.distortion_model, "plumb_bob"), D);
   let width = num(m.width, "width");
   let height = num(m.height, "height");
   const Pfull =
