@@ -1,12 +1,15 @@
 // docs/own-backbone.md followed with a user's own ONNX model: what works, and the mistakes users make
 // refused when the model loads, with one line naming the fix.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ImageFrame } from "../src/core/types.ts";
 import { Backbone } from "../src/learning/backbone.ts";
+import { OnlineLearner } from "../src/learning/learner.ts";
+import { seededRandom } from "../src/learning/replay-buffer.ts";
+import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
 import { FLOAT16, type OwnBackbone, UINT8, writeOwnBackbone } from "./helpers/own-backbones.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "tl-own-backbone-"));
@@ -119,5 +122,54 @@ describe("a user's own backbone", () => {
     expect(await loadError({ metadata: { stride: "8px" } })).toMatch(
       /metadata stride="8px" must be a whole number of pixels/,
     );
+  });
+});
+
+describe("a checkpoint moved to another backbone", () => {
+  const C = 16;
+  const learner = async (backbone: string, warn: (m: string) => void = () => {}) =>
+    OnlineLearner.create({ ...defaultConfig().learner, backbone, min_samples: 8 } as LearnerConfig, C, {
+      warn,
+    });
+
+  it("is refused when the model differs, even with as many channels, naming both; loads on its own", async () => {
+    const a = writeOwnBackbone(tmp, "ckpt-a.onnx", { channels: C, seed: 1 });
+    const b = writeOwnBackbone(tmp, "ckpt-b.onnx", { channels: C, seed: 2 });
+    const dir = join(tmp, "ckpt");
+    const trained = await learner(a);
+    const rand = seededRandom(3);
+    const x = new Float32Array(100 * C).map(() => rand() * 2 - 1);
+    trained.addSamples(
+      x,
+      new Float32Array(100).map((_, i) => ((x[i * C] as number) > 0 ? 0.8 : 0.2)),
+    );
+    await trained.train(3);
+    const manifest = await trained.saveCheckpoint(dir);
+    trained.dispose();
+
+    const warnings: string[] = [];
+    const other = await learner(b, (m) => warnings.push(m));
+    expect(await other.loadLatestCheckpoint(dir)).toBe(false);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      new RegExp(
+        `skipped: trained on backbone ${a} \\(sha256 [0-9a-f]{12}…\\), but learner\\.backbone is ${b} \\(sha256 [0-9a-f]{12}…\\): set learner\\.backbone to the model it was trained on`,
+      ),
+    );
+    const bundled = await learner("", (m) => warnings.push(m));
+    expect(await bundled.loadLatestCheckpoint(dir)).toBe(false);
+    expect(warnings[1]).toMatch(
+      /but learner\.backbone is filterbank \(bundled\) \(\/.*models\/backbone\.onnx\)/,
+    );
+    const same = await learner(a);
+    expect(await same.loadLatestCheckpoint(dir)).toBe(true);
+    expect(same.stats().trainSteps).toBe(3);
+
+    // A checkpoint that does not record its backbone's hash is taken as it is.
+    const m = JSON.parse(readFileSync(manifest, "utf8"));
+    delete m.info.backboneSha256;
+    writeFileSync(manifest, JSON.stringify(m));
+    expect(await other.loadLatestCheckpoint(dir)).toBe(true);
+    for (const l of [other, bundled, same]) l.dispose();
   });
 });

@@ -33,16 +33,41 @@ function backboneSha256(cfg: LearnerConfig): string | null {
   }
 }
 
+/** `learner.backbone` as a user wrote it ("" is the bundled filter bank). */
+const backboneName = (b: unknown) => (typeof b === "string" && b.trim() !== "" ? b : "filterbank (bundled)");
+
 /**
- * Hands the newest checkpoint in `dir` that `load` accepts (throws on nothing) to it; the others are
- * skipped with a warning. False when none loads.
+ * Why a checkpoint's weights do not fit the backbone `cfg` loads, or null. Another model with as many
+ * channels loads without a shape error and predicts from features it never saw, so the file's sha256
+ * recorded at save decides (checkpoints that do not record it are taken as they are).
+ */
+export function backboneMismatch(c: LoadedCheckpoint, cfg: LearnerConfig): string | null {
+  const recorded = c.manifest.info?.backboneSha256;
+  if (typeof recorded !== "string") return null;
+  const current = backboneSha256(cfg);
+  if (current === null || current === recorded) return null;
+  const was = (c.manifest.info?.learner as { backbone?: unknown } | undefined)?.backbone;
+  const path = resolveBackbonePath(cfg.backbone);
+  const now = backboneName(cfg.backbone) + (path === cfg.backbone ? "" : ` (${path})`);
+  return (
+    `trained on backbone ${backboneName(was)} (sha256 ${recorded.slice(0, 12)}…), but learner.backbone is ` +
+    `${now} (sha256 ${current.slice(0, 12)}…): set learner.backbone to the model it was trained on`
+  );
+}
+
+/**
+ * Hands the newest checkpoint in `dir` that fits `cfg`'s backbone and that `load` accepts (throws on
+ * nothing) to it; the others are skipped with a warning. False when none loads.
  */
 export async function loadLatestWeights(
   dir: string,
   warn: (m: string) => void,
   load: (data: Uint8Array) => void,
+  cfg?: LearnerConfig,
 ): Promise<boolean> {
   const accept = (c: LoadedCheckpoint): string | null => {
+    const mismatch = cfg ? backboneMismatch(c, cfg) : null;
+    if (mismatch) return mismatch;
     try {
       load(c.data);
       return null;

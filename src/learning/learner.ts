@@ -440,7 +440,7 @@ export class OnlineLearner {
    * warning. Returns false (fresh model) when there is none.
    */
   async loadLatestCheckpoint(dir: string): Promise<boolean> {
-    return loadLatestWeights(dir, this.warn, (data) => this.setWeights(data));
+    return loadLatestWeights(dir, this.warn, (data) => this.setWeights(data), this.cfg);
   }
 
   /** Forgets everything learned (networks, buffer, normaliser) — the "reset model" service. */
