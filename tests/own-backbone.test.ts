@@ -10,6 +10,7 @@ import { Backbone } from "../src/learning/backbone.ts";
 import { OnlineLearner } from "../src/learning/learner.ts";
 import { seededRandom } from "../src/learning/replay-buffer.ts";
 import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
+import { runCli } from "./helpers/cli.ts";
 import { FLOAT16, type OwnBackbone, UINT8, writeOwnBackbone } from "./helpers/own-backbones.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "tl-own-backbone-"));
@@ -172,4 +173,24 @@ describe("a checkpoint moved to another backbone", () => {
     expect(await other.loadLatestCheckpoint(dir)).toBe(true);
     for (const l of [other, bundled, same]) l.dispose();
   });
+
+  it("run refuses a checkpoint_dir holding only another model's checkpoints (a save would prune them)", async () => {
+    const a = writeOwnBackbone(tmp, "run-a.onnx", { channels: C, seed: 1 });
+    const b = writeOwnBackbone(tmp, "run-b.onnx", { channels: C, seed: 2 });
+    const dir = join(tmp, "run-ckpt");
+    const trained = await learner(a);
+    await trained.saveCheckpoint(dir);
+    trained.dispose();
+    writeFileSync(join(tmp, "run.yaml"), `learner:\n  backbone: ${b}\n  checkpoint_dir: ${dir}\n`);
+    const r = await runCli(
+      ["run", "--serial", join(tmp, "no-such-tty"), "--duration", "2", "-c", join(tmp, "run.yaml")],
+      tmp,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ckpt-00000001\.json skipped: trained on backbone .*run-a\.onnx/);
+    expect(r.stderr).toMatch(
+      /terrain-learner: learner\.checkpoint_dir .*run-ckpt: none of its 1 checkpoints can be used by this model/,
+    );
+    expect(r.stderr).not.toMatch(/serial/);
+  }, 60_000);
 });

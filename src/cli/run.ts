@@ -3,6 +3,7 @@
 // them into roughness labels (no camera here: labels only, no image predictions), and labels and
 // stats go to an MQTT broker for the fleet. Runs until Ctrl-C / SIGTERM (or --duration).
 
+import { existsSync, readdirSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { map } from "rxjs";
 import { mqttHandlers, pipelineControls } from "../adapters/controls.ts";
@@ -129,13 +130,18 @@ async function runWithPipeline(
   pipeline: Awaited<ReturnType<typeof createPipeline>>,
   log: (line: string) => void,
 ): Promise<RunResult> {
-  if (config.learner.checkpoint_dir) {
-    const resumed = await pipeline.learner.loadLatestCheckpoint(config.learner.checkpoint_dir);
-    log(
-      resumed
-        ? `resumed from a checkpoint in ${config.learner.checkpoint_dir}`
-        : `no checkpoint in ${config.learner.checkpoint_dir} yet`,
-    );
+  const dir = config.learner.checkpoint_dir;
+  if (dir) {
+    const resumed = await pipeline.learner.loadLatestCheckpoint(dir);
+    // Checkpoints of another model (backbone, head size) or damaged ones: a save_checkpoint here would
+    // prune them (learner.checkpoint_keep), so refuse as ros does rather than delete a model.
+    const held =
+      resumed || !existsSync(dir) ? [] : readdirSync(dir).filter((n) => /^ckpt-\d+\.json$/.test(n));
+    if (held.length)
+      throw new UserError(
+        `learner.checkpoint_dir ${dir}: none of its ${held.length} checkpoints can be used by this model (why: above); saving here would delete them: set learner.checkpoint_dir to another folder, or move them away to start afresh`,
+      );
+    log(resumed ? `resumed from a checkpoint in ${dir}` : `no checkpoint in ${dir} yet`);
   }
   const controls = pipelineControls(pipeline, config, log);
   const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, config, log) : undefined;
