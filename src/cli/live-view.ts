@@ -1,6 +1,6 @@
 // `--live-view [PORT]` and `--live-view-host HOST`, shared by replay, demo, run and ros.
 
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { type LiveViewServer, startLiveView } from "../adapters/live-view/index.ts";
 import type { Config } from "../runtime/config.ts";
 import { UserError } from "./errors.ts";
@@ -10,11 +10,27 @@ export interface LiveViewFlags {
   liveViewHost?: string;
 }
 
+const PORT_HINT = "(put --live-view after the positional arguments, or write --live-view=8765)";
+
+function isPort(value: string): boolean {
+  return /^\d+$/.test(value) && Number(value) <= 65535;
+}
+
+/**
+ * Checked while the command line is parsed: `replay --live-view BAG` takes BAG as the port, and
+ * a check in the action came too late (commander first said the bag argument was missing).
+ */
+function livePort(value: string): string {
+  if (!isPort(value)) throw new InvalidArgumentError(`expected a port number 0..65535 ${PORT_HINT}`);
+  return value;
+}
+
 export function addLiveViewOptions(cmd: Command): Command {
   return cmd
     .option(
       "--live-view [port]",
       "serve a live view for Foxglove / Lichtblick (Foxglove WebSocket) on this port (default live_view.port, 8765)",
+      livePort,
     )
     .option(
       "--live-view-host <host>",
@@ -27,12 +43,9 @@ export function applyLiveViewFlags(config: Config, o: LiveViewFlags): void {
   if (o.liveView !== undefined && o.liveView !== false) {
     config.live_view.enabled = true;
     if (typeof o.liveView === "string") {
-      const port = Number(o.liveView);
-      if (!/^\d+$/.test(o.liveView) || !(port >= 0 && port <= 65535))
-        throw new UserError(
-          `--live-view takes a port number, got '${o.liveView}' (put --live-view after the positional arguments, or write --live-view=8765)`,
-        );
-      config.live_view.port = port;
+      if (!isPort(o.liveView))
+        throw new UserError(`--live-view takes a port number, got '${o.liveView}' ${PORT_HINT}`);
+      config.live_view.port = Number(o.liveView);
     }
   }
   if (o.liveViewHost !== undefined) {
