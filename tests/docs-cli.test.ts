@@ -1,0 +1,137 @@
+// What a new user reads first must work as written: every flag that README.md and docs/*.md give a
+// command exists on that command, and every link between the documents (file and #anchor) resolves.
+
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, normalize, relative } from "node:path";
+import { Command } from "commander";
+import { describe, expect, it } from "vitest";
+
+const ROOT = join(import.meta.dirname, "..");
+const DOCS = [
+  "README.md",
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
+const COMMANDS = ["bag", "replay", "demo", "sim", "label", "run", "ros", "serial-dump", "export"];
+
+function text(file: string): string {
+  return readFileSync(join(ROOT, file), "utf8");
+}
+
+async function program(): Promise<Command> {
+  const p = new Command();
+  for (const name of COMMANDS) (await import(`../src/cli/${name}.ts`)).register(p);
+  return p;
+}
+
+function flagsOf(cmd: Command): Set<string> {
+  const flags = cmd.options.flatMap((o) => [o.long, o.short]).filter((f): f is string => f !== undefined);
+  return new Set([...flags, "--help", "-h"]);
+}
+
+/**
+ * `terrain-learner CMD [SUB] ... --flag` on one line, or a code span that starts with a command
+ * (`replay BAG --record OUT.mcap`). ROS arguments after --ros-args are rcl's, not ours.
+ */
+function flagUses(line: string): { command: string; sub?: string; flags: string[] }[] {
+  const uses: { command: string; sub?: string; flags: string[] }[] = [];
+  const re = new RegExp(
+    `(?:terrain-learner\\s+|\`)(${COMMANDS.join("|")})\\b(?:\\s+([a-z][a-z-]*))?([^\`|]*)`,
+    "g",
+  );
+  for (const m of line.matchAll(re)) {
+    const rest = `${m[2] ? ` ${m[2]}` : ""}${m[3] ?? ""}`.split("--ros-args")[0] ?? "";
+    const flags = [...rest.matchAll(/(?:^|[\s[])(--?[a-z][a-z0-9-]*)/g)].map((f) => f[1] ?? "");
+    uses.push({ command: m[1] ?? "", sub: m[2], flags });
+  }
+  return uses;
+}
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+function slug(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\p{M}\s_-]/gu, "")
+    .replace(/ /g, "-");
+}
+
+function anchors(file: string): Set<string> {
+  const out = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const line of text(file)
+    .replace(/```[\s\S]*?```/g, "")
+    .split("\n")) {
+    const h = /^#{1,6}\s+(.*)$/.exec(line);
+    if (!h) continue;
+    const s = slug(h[1] ?? "");
+    const n = seen.get(s);
+    seen.set(s, (n ?? -1) + 1);
+    out.add(n === undefined ? s : `${s}-${n + 1}`);
+  }
+  return out;
+}
+
+describe("the documents' commands and links", () => {
+  it("finds the flags of a documented command line", () => {
+    expect(flagUses("terrain-learner sim convert-recording --format u2is a.npy b.csv")).toEqual([
+      { command: "sim", sub: "convert-recording", flags: ["--format"] },
+    ]);
+    expect(flagUses("Run `replay BAG --record OUT.mcap` or `demo --seed N`")).toEqual([
+      { command: "replay", sub: undefined, flags: ["--record"] },
+      { command: "demo", sub: undefined, flags: ["--seed"] },
+    ]);
+    expect(flagUses("terrain-learner ros --fleet U --ros-args -p a:=b")[0]?.flags).toEqual(["--fleet"]);
+  });
+
+  it("every flag README.md and docs/*.md give a command exists on that command", async () => {
+    const p = await program();
+    const unknown: string[] = [];
+    let checked = 0;
+    for (const file of DOCS) {
+      text(file)
+        .split("\n")
+        .forEach((line, i) => {
+          for (const use of flagUses(line)) {
+            const top = p.commands.find((c) => c.name() === use.command);
+            if (!top) continue;
+            const cmd = top.commands.find((c) => c.name() === use.sub) ?? top;
+            for (const flag of use.flags) {
+              checked++;
+              if (!flagsOf(cmd).has(flag)) unknown.push(`${file}:${i + 1}: ${cmd.name()} ${flag}`);
+            }
+          }
+        });
+    }
+    expect(checked).toBeGreaterThan(50);
+    expect(unknown).toEqual([]);
+  });
+
+  // Only sources: the JSON and ONNX files the documents name may be outputs of the commands shown.
+  it("every script and source file the documents name exists", () => {
+    const missing: string[] = [];
+    for (const file of DOCS) {
+      for (const m of text(file).matchAll(/\b(?:bench|scripts|src|sim|tests|models)\/[\w./-]+\.ts\b/g)) {
+        if (!existsSync(join(ROOT, m[0]))) missing.push(`${file}: ${m[0]}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("every relative link between the documents names a file that exists and an anchor it has", () => {
+    const broken: string[] = [];
+    for (const file of DOCS) {
+      for (const m of text(file).matchAll(/\]\(([^)\s]+)\)/g)) {
+        const link = m[1] ?? "";
+        if (/^[a-z]+:/.test(link)) continue;
+        const [path = "", anchor] = link.split("#");
+        const target = path ? normalize(join(dirname(file), path)) : file;
+        if (!existsSync(join(ROOT, target))) broken.push(`${file}: ${link} (no ${relative(".", target)})`);
+        else if (anchor && target.endsWith(".md") && !anchors(target).has(anchor))
+          broken.push(`${file}: ${link} (no heading #${anchor} in ${target})`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
