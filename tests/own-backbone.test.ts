@@ -1,24 +1,27 @@
 // docs/own-backbone.md followed with a user's own ONNX model: what works, and the mistakes users make
 // refused when the model loads, with one line naming the fix.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
+import { runExport } from "../src/cli/export.ts";
 import type { ImageFrame } from "../src/core/types.ts";
 import { Backbone } from "../src/learning/backbone.ts";
 import { OnlineLearner } from "../src/learning/learner.ts";
 import { seededRandom } from "../src/learning/replay-buffer.ts";
-import { defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
+import { configFromObject, defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
+import { headFeatures } from "../src/runtime/features.ts";
 import { runCli } from "./helpers/cli.ts";
 import { FLOAT16, type OwnBackbone, UINT8, writeOwnBackbone } from "./helpers/own-backbones.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "tl-own-backbone-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function image(width: number, height: number): ImageFrame {
+function image(width: number, height: number, seed = 0): ImageFrame {
   const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < data.length; i++) data[i] = (i * 37 + (i >> 7)) & 255;
+  for (let i = 0; i < data.length; i++) data[i] = (i * (37 + seed) + (i >> 7)) & 255;
   return { stamp: 0, frameId: "camera", width, height, encoding: "rgb8", data } as ImageFrame;
 }
 
@@ -193,4 +196,93 @@ describe("a checkpoint moved to another backbone", () => {
     );
     expect(r.stderr).not.toMatch(/serial/);
   }, 60_000);
+});
+
+describe("export of a checkpoint trained on a user's own backbone", () => {
+  /** A head trained on the model's features of `images` (labels from the first channel's sign). */
+  async function trained(o: OwnBackbone, inputWidth: number, images: ImageFrame[], name: string) {
+    const path = writeOwnBackbone(tmp, `${name}.onnx`, o);
+    const config = configFromObject({
+      learner: { backbone: path, input_width: inputWidth, min_samples: 16 },
+    });
+    const backbone = await Backbone.fromConfig(config.learner, { warn: () => {} });
+    const C = 2 * backbone.channels + 1;
+    const learner = await OnlineLearner.create(config.learner, C, { warn: () => {} });
+    for (const img of images) {
+      const map = headFeatures(await backbone.extract(img), "neighbourhood");
+      const t = new Float32Array(map.rows * map.cols).map((_, i) => (map.data[i * C]! > 0 ? 0.7 : 0.3));
+      learner.addSamples(map.data, t);
+    }
+    await learner.train(20);
+    const dir = join(tmp, `ckpt-${name}`);
+    await learner.saveCheckpoint(dir);
+    return { backbone, learner, dir };
+  }
+
+  it.each([
+    ["stride 14 (a ViT's patches), 640x480 downscaled", { stride: 14, channels: 12 }, 320, 640, 480],
+    [
+      "channels-last output, ImageNet normalisation, 500x370 (fractional downscale)",
+      {
+        stride: 16,
+        channels: 12,
+        nhwcOutput: true,
+        metadata: { stride: "16", layout: "NHWC", mean: "0.485,0.456,0.406", std: "0.229,0.224,0.225" },
+      },
+      320,
+      500,
+      370,
+    ],
+    ["a fixed-size model at its size", { stride: 14, channels: 12, input: [1, 3, 238, 308] }, 320, 640, 480],
+  ] as const)("%s: onnxruntime runs it and matches the runtime", async (_, o, inputWidth, width, height) => {
+    const images = [1, 2, 3].map((k) => image(width, height, k));
+    const name = `bb-${width}-${o.stride}${"input" in o ? "-fixed" : ""}`;
+    const { backbone, learner, dir } = await trained(o as OwnBackbone, inputWidth, images, name);
+    const out = join(tmp, `${name}-export.onnx`);
+    const r = await runExport({
+      checkpoint: dir,
+      out,
+      config: configFromObject({}),
+      width,
+      height,
+      warn: () => {},
+    });
+    expect(r.metadata.backbone_channels).toBe("12");
+    const session = await ort.InferenceSession.create(out);
+    let diff = 0;
+    for (const img of images) {
+      const got = await session.run({ image: new ort.Tensor("uint8", img.data, [1, height, width, 3]) });
+      const map = headFeatures(await backbone.extract(img), "neighbourhood");
+      const want = learner.predict(map.data, map.rows * map.cols);
+      expect(got.roughness!.dims).toEqual([map.rows, map.cols]);
+      const r = got.roughness!.data as Float32Array;
+      const c = got.confidence!.data as Float32Array;
+      for (let i = 0; i < r.length; i++)
+        diff = Math.max(diff, Math.abs(r[i]! - want.roughness[i]!), Math.abs(c[i]! - want.confidence[i]!));
+    }
+    expect(diff).toBeLessThan(1e-4);
+    await session.release();
+    learner.dispose();
+    await backbone.close();
+  });
+
+  it("a fixed-size model at another --image-size is one line, and nothing is written", async () => {
+    const dir = join(tmp, "ckpt-bb-640-14-fixed");
+    expect(existsSync(dir)).toBe(true);
+    const out = join(tmp, "fixed-500.onnx");
+    const before = readdirSync(tmp).length;
+    await expect(
+      runExport({
+        checkpoint: dir,
+        out,
+        config: configFromObject({}),
+        width: 500,
+        height: 370,
+        warn: () => {},
+      }),
+    ).rejects.toThrow(
+      /^--image-size 500x370: backbone bb-640-14-fixed\.onnx takes a fixed 308×238 input, but a 500×370 camera image gives 308×224 .*or set learner\.input_width/,
+    );
+    expect(readdirSync(tmp).length).toBe(before);
+  });
 });

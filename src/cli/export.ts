@@ -11,6 +11,7 @@ import * as ort from "onnxruntime-node";
 import { CALIBRATION_TAIL } from "../core/labeller.ts";
 import { checkOutputs, commitTemp, discardTemp, discardTempsSync, tempPathFor } from "../io/safe-output.ts";
 import { Backbone, modelSha256, resolveBackbonePath } from "../learning/backbone.ts";
+import { fixedInputMismatch } from "../learning/backbone-io.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint } from "../learning/checkpoint.ts";
 import { buildExportGraph, type ExportContext } from "../learning/export-graph.ts";
 import { featureGridFor } from "../learning/feature-grid.ts";
@@ -161,6 +162,14 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     if (cells.rows < 1 || cells.cols < 1)
       throw new UserError(
         `--image-size ${o.width}x${o.height}: smaller than one feature cell (${+cells.strideX.toFixed(2)} px square at this width)`,
+      );
+    // The runtime refuses such frames; in the composed graph the mismatch is an onnxruntime shape error.
+    const fixed = backbone.fixedInputSize;
+    const modelW = cells.cols * backbone.stride;
+    const modelH = cells.rows * backbone.stride;
+    if (fixed && (fixed.width !== modelW || fixed.height !== modelH))
+      throw new UserError(
+        `--image-size ${o.width}x${o.height}: ${fixedInputMismatch(backbone.name, fixed, modelW, modelH, { width: o.width, height: o.height }, backbone.stride, backbone.info.inputWidth)}`,
       );
     const bbBytes = new Uint8Array(await readFile(backbonePath));
     const cal = predictor.labelCalibration;

@@ -117,6 +117,10 @@ export class Backbone {
   get stride(): number {
     return this.info.stride;
   }
+  /** The input size a model exported without dynamic height/width takes (null: any). */
+  get fixedInputSize(): { width: number; height: number } | null {
+    return this.fixedInput ? { ...this.fixedInput } : null;
+  }
   get name(): string {
     return this.info.name;
   }
