@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
+import { ConfigSchema } from "../src/runtime/config.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const DOCS = [
@@ -106,6 +107,13 @@ describe("the documents' commands and links", () => {
     }
     expect(checked).toBeGreaterThan(50);
     expect(unknown).toEqual([]);
+  });
+
+  it("README lists every section of the config schema", () => {
+    const list = /The sections: ([^.]*)\./.exec(text("README.md").replace(/\s+/g, " "))?.[1] ?? "";
+    const named = [...list.matchAll(/`(\w+)`/g)].map((m) => m[1]);
+    const sections = Object.keys(ConfigSchema.shape).filter((k) => k !== "use_sim_time");
+    expect(named.sort()).toEqual(sections.sort());
   });
 
   // Only sources: the JSON and ONNX files the documents name may be outputs of the commands shown.

@@ -213,7 +213,7 @@ export function register(program: Command): void {
     .option("-d, --duration <seconds>", "simulated seconds", "60")
     .option(
       "--camera <WxH@HZ>",
-      "camera size and rate, e.g. 320x240@15 (default from the world) up to 640x480@30",
+      "camera size and rate (WxH@HZ, WxH or @HZ), e.g. 640x480@30; 16x16 to 1920x1440, up to 60 Hz (default from the world)",
     )
     .option("--imu-rate <hz>", "IMU rate in Hz (default from the world, 200)")
     .option(
