@@ -1,7 +1,15 @@
 // docs/own-backbone.md followed with a user's own ONNX model: what works, and the mistakes users make
 // refused when the model loads, with one line naming the fix.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -234,11 +242,14 @@ describe("export of a checkpoint trained on a user's own backbone", () => {
       370,
     ],
     ["a fixed-size model at its size", { stride: 14, channels: 12, input: [1, 3, 238, 308] }, 320, 640, 480],
+    ["weights in an external data file", { stride: 8, channels: 12, externalWeights: true }, 0, 320, 240],
   ] as const)("%s: onnxruntime runs it and matches the runtime", async (_, o, inputWidth, width, height) => {
     const images = [1, 2, 3].map((k) => image(width, height, k));
     const name = `bb-${width}-${o.stride}${"input" in o ? "-fixed" : ""}`;
     const { backbone, learner, dir } = await trained(o as OwnBackbone, inputWidth, images, name);
-    const out = join(tmp, `${name}-export.onnx`);
+    // Another folder than the backbone's: the export must not depend on files beside the backbone.
+    mkdirSync(join(tmp, "exports"), { recursive: true });
+    const out = join(tmp, "exports", `${name}.onnx`);
     const r = await runExport({
       checkpoint: dir,
       out,

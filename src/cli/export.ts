@@ -3,9 +3,9 @@
 // metadata_props (docs/export.md). The file is written under a temporary name, loaded and run once
 // with onnxruntime, and only then renamed into place.
 
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import * as ort from "onnxruntime-node";
 import { CALIBRATION_TAIL } from "../core/labeller.ts";
@@ -16,6 +16,7 @@ import { type LoadedCheckpoint, readLatestCheckpoint } from "../learning/checkpo
 import { buildExportGraph, type ExportContext } from "../learning/export-graph.ts";
 import { featureGridFor } from "../learning/feature-grid.ts";
 import { OnlineLearner, PREDICTION_SETTINGS } from "../learning/learner.ts";
+import type { ITensorProto } from "../learning/onnx-graph.ts";
 import { type Config, type LearnerConfig, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
@@ -70,6 +71,41 @@ function learnerSettings(base: LearnerConfig, c: LoadedCheckpoint, warn: (m: str
   const cfg = { ...base } as Record<string, unknown>;
   for (const k of PREDICTION_SETTINGS) if (recorded[k] !== undefined) cfg[k] = recorded[k];
   return cfg as LearnerConfig;
+}
+
+/**
+ * Reads an initializer's ONNX external data (location relative to the model's folder, offset, length),
+ * so that a backbone saved with its weights beside it exports as one file.
+ */
+function externalDataReader(modelPath: string): (t: ITensorProto) => Uint8Array {
+  let total = 0;
+  return (t) => {
+    const kv = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
+    const file = resolve(dirname(modelPath), kv.location ?? "");
+    if (!kv.location || !existsSync(file))
+      throw new UserError(
+        `backbone ${modelPath}: the weights of ${t.name} are in '${kv.location ?? ""}', which is not next to the model`,
+      );
+    const offset = Number(kv.offset ?? 0);
+    const length = kv.length !== undefined ? Number(kv.length) : statSync(file).size - offset;
+    total += length;
+    // A protobuf message (the exported file) cannot exceed 2 GiB.
+    if (total >= 2 ** 31)
+      throw new UserError(
+        `backbone ${modelPath}: weights over 2 GiB do not fit one ONNX file; export cannot inline them`,
+      );
+    const out = new Uint8Array(length);
+    const fd = openSync(file, "r");
+    try {
+      if (readSync(fd, out, 0, length, offset) !== length)
+        throw new UserError(
+          `backbone ${modelPath}: '${kv.location}' is shorter than the weights of ${t.name} need`,
+        );
+    } finally {
+      closeSync(fd);
+    }
+    return out;
+  };
 }
 
 /** A mid-grey image with a gradient: enough to see that the file loads and computes finite grids. */
@@ -175,7 +211,12 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     const cal = predictor.labelCalibration;
     let metadata: Record<string, string> = {};
     const final = buildExportGraph({
-      backbone: { bytes: bbBytes, info: backbone.info, ...backbone.inputAffine },
+      backbone: {
+        bytes: bbBytes,
+        info: backbone.info,
+        ...backbone.inputAffine,
+        externalData: externalDataReader(backbonePath),
+      },
       width: o.width,
       height: o.height,
       context,

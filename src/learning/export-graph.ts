@@ -54,6 +54,8 @@ export interface ExportGraphOptions {
     info: Pick<BackboneInfo, "stride" | "channels" | "inputName" | "outputName" | "layout" | "inputWidth">;
     gain: Float32Array;
     offset: Float32Array;
+    /** The bytes of an initializer stored outside the model file (ONNX external data). */
+    externalData?: (t: ITensorProto) => Uint8Array;
   };
   /** Camera image size the graph takes (fixed). */
   width: number;
@@ -258,7 +260,18 @@ export function buildExportGraph(o: ExportGraphOptions): ExportedGraph {
       output: (n.output ?? []).map(bbName),
     });
   }
-  for (const t of bbGraph.initializer ?? []) inits.push({ ...t, name: bbName(t.name) });
+  // Weights in a file next to the backbone (ONNX external data) are inlined: the export is one file.
+  const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL;
+  for (const t of bbGraph.initializer ?? []) {
+    if (t.dataLocation !== EXTERNAL) {
+      inits.push({ ...t, name: bbName(t.name) });
+      continue;
+    }
+    if (!o.backbone.externalData)
+      throw new Error(`backbone initializer ${t.name} is stored in an external file`);
+    const rawData = o.backbone.externalData(t);
+    inits.push({ ...t, name: bbName(t.name), dataLocation: 0, externalData: [], rawData });
+  }
   // Graph inputs that are also initializers (older exporters) are constants: nothing to feed.
   const extraInputs = (bbGraph.input ?? []).filter(
     (i) => i.name !== info.inputName && !initNames.has(i.name),

@@ -38,6 +38,8 @@ export interface OwnBackbone {
   logitsFirst?: boolean;
   outputName?: string;
   metadata?: Record<string, string>;
+  /** writeOwnBackbone: the convolution's weights in `<file>.data` beside it (ONNX external data). */
+  externalWeights?: boolean;
 }
 
 export function ownBackbone(o: OwnBackbone = {}): Uint8Array {
@@ -92,6 +94,22 @@ export function ownBackbone(o: OwnBackbone = {}): Uint8Array {
 
 export function writeOwnBackbone(dir: string, name: string, o: OwnBackbone = {}): string {
   const path = join(dir, name);
-  writeFileSync(path, ownBackbone(o));
+  let bytes = ownBackbone(o);
+  if (o.externalWeights) {
+    const model = onnx.ModelProto.decode(bytes);
+    const w = model.graph!.initializer!.find((t) => t.name === "W")!;
+    const data = new Uint8Array(Float32Array.from(w.floatData!).buffer);
+    // Some padding first, so that the offset is read.
+    writeFileSync(`${path}.data`, Buffer.concat([Buffer.alloc(64), data]));
+    w.floatData = [];
+    w.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    w.externalData = [
+      { key: "location", value: `${name}.data` },
+      { key: "offset", value: "64" },
+      { key: "length", value: String(data.byteLength) },
+    ];
+    bytes = onnx.ModelProto.encode(model).finish();
+  }
+  writeFileSync(path, bytes);
   return path;
 }
