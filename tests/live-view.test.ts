@@ -388,12 +388,14 @@ describe("viewers that come and go", () => {
     }
   });
 
-  it("says clearly when the port is taken", async () => {
+  it("says clearly when the port is taken, once", async () => {
     const a = await startLiveView(liveConfig());
+    const logged: string[] = [];
     try {
-      await expect(startLiveView(liveConfig({ port: a.port }))).rejects.toThrow(
+      await expect(startLiveView(liveConfig({ port: a.port }), (l) => logged.push(l))).rejects.toThrow(
         new RegExp(`port ${a.port} on 127.0.0.1 is in use`),
       );
+      expect(logged).toEqual([]);
     } finally {
       await a.close();
     }

@@ -138,8 +138,10 @@ export class LiveViewServer {
       // Viewers send little (subscriptions); a large frame from one is a mistake or an attack.
       maxPayload: 1024 * 1024,
     });
-    // The ws server re-emits its HTTP server's errors; those are handled below (listen) or logged.
-    wss.on("error", (err) => options.log?.(`live view: ${err.message}`));
+    // The ws server re-emits its HTTP server's errors: a listen error becomes the rejection below
+    // (one message, not also a log line); later ones are logged.
+    const duringListen = () => {};
+    wss.on("error", duringListen);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         http.off("listening", onListening);
@@ -162,6 +164,8 @@ export class LiveViewServer {
       wss.close();
       throw err;
     });
+    wss.off("error", duringListen);
+    wss.on("error", (err) => options.log?.(`live view: ${err.message}`));
     const server = new LiveViewServer(options, http, wss, fox, channels);
     wss.on("connection", (ws, req) =>
       server.#accept(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`),
