@@ -130,6 +130,22 @@ describe("a user's own backbone", () => {
     await native0.close();
   });
 
+  it("a mean in 0..255 units without input_scale=255 is refused (the model saw a near-constant image)", async () => {
+    const mean = "123.675,116.28,103.53";
+    const std = "58.395,57.12,57.375";
+    expect(await loadError({ metadata: { stride: "8", mean, std } })).toMatch(
+      /metadata mean="123\.675,116\.28,103\.53" lies above the pixel range 0\.\.input_scale \(1\); .*set input_scale=255/,
+    );
+    const ok = await load({ metadata: { stride: "8", mean, std, input_scale: "255" } });
+    const imagenet = await load({
+      metadata: { stride: "8", mean: "0.485,0.456,0.406", std: "0.229,0.224,0.225" },
+    });
+    // The same normalisation in either unit: the same model input.
+    for (const k of ["gain", "offset"] as const)
+      for (let c = 0; c < 3; c++) expect(ok.inputAffine[k][c]).toBeCloseTo(imagenet.inputAffine[k][c]!, 5);
+    await Promise.all([ok.close(), imagenet.close()]);
+  });
+
   it("a stride that is not a whole number of pixels is refused, not silently re-probed", async () => {
     expect(await loadError({ metadata: { stride: "8px" } })).toMatch(
       /metadata stride="8px" must be a whole number of pixels/,

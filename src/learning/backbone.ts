@@ -213,6 +213,12 @@ export class Backbone {
     const mean = parseTriple(metadata.mean, 0, "mean", abs);
     const std = parseTriple(metadata.std, 1, "std", abs);
     if (std.some((s) => s === 0)) throw new Error(`backbone ${abs}: metadata std has a zero`);
+    // ImageNet statistics written for 0..255 pixels (123.675, ...) with the default input_scale 1
+    // would feed the model a near-constant image.
+    if (scale > 0 && mean.some((m) => m > scale))
+      throw new Error(
+        `backbone ${abs}: metadata mean="${metadata.mean}" lies above the pixel range 0..input_scale (${scale}); for a mean and std in 0..255 units set input_scale=255`,
+      );
 
     const info: BackboneInfo = {
       path: abs,
