@@ -146,6 +146,20 @@ describe("a user's own backbone", () => {
     await Promise.all([ok.close(), imagenet.close()]);
   });
 
+  it("a layout that contradicts the output's shape is refused; a wrong stride names the model's own", async () => {
+    expect(await loadError({ nhwcOutput: true, metadata: { stride: "8" } })).toMatch(
+      /output 'features' is \[1,rows,cols,16\], channels last: set metadata layout=NHWC$/,
+    );
+    expect(await loadError({ metadata: { stride: "8", layout: "NHWC" } })).toMatch(
+      /output 'features' is \[1,16,rows,cols\], channels first: set metadata layout=NCHW$/,
+    );
+    const wrong = await load({ stride: 16, metadata: { stride: "8" } });
+    await expect(wrong.extract(image(320, 240))).rejects.toThrow(
+      /output \[1,16,15,20\] for input 320×240; expected 30×40 cells of 16 channels \(stride 8\): the model's stride is 16, set metadata stride=16$/,
+    );
+    await wrong.close();
+  });
+
   it("a stride that is not a whole number of pixels is refused, not silently re-probed", async () => {
     expect(await loadError({ metadata: { stride: "8px" } })).toMatch(
       /metadata stride="8px" must be a whole number of pixels/,

@@ -16,7 +16,8 @@ export interface BackboneIO {
 }
 
 /**
- * Checks the one image input (float32 [1,3,H,W]) and the feature output `outputName` (float32, 4-D).
+ * Checks the one image input (float32 [1,3,H,W]) and the feature output `outputName` (float32, 4-D,
+ * channels where `layout` says when its shape tells).
  * `where` names the model in the errors.
  */
 export function checkBackboneIO(
@@ -24,6 +25,7 @@ export function checkBackboneIO(
   inputs: readonly Meta[],
   outputs: readonly Meta[],
   outputName: string,
+  layout: "NCHW" | "NHWC",
 ): BackboneIO {
   if (inputs.length !== 1)
     throw new Error(
@@ -68,6 +70,18 @@ export function checkBackboneIO(
           : "export the model's feature map as an output"),
     );
   }
+  // A dynamic grid with a fixed channel count says where the channels are.
+  const [o1, o3] = [output.shape[1], output.shape[3]];
+  const channelsAt =
+    typeof o1 === "number" && typeof o3 !== "number"
+      ? "NCHW"
+      : typeof o3 === "number" && typeof o1 !== "number"
+        ? "NHWC"
+        : null;
+  if (output.shape.length === 4 && channelsAt && channelsAt !== layout)
+    throw new Error(
+      `${where}: output '${outputName}' is ${shapeText(output)}, ${channelsAt === "NHWC" ? "channels last" : "channels first"}: set metadata layout=${channelsAt}`,
+    );
   return { fixedInput };
 }
 

@@ -82,6 +82,27 @@ export function defaultBackboneThreads(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
+/** What the metadata likely gets wrong when the output is not the grid expected (else ""). */
+function outputHint(
+  d: readonly number[],
+  w: number,
+  h: number,
+  grid: { rows: number; cols: number },
+  C: number,
+  nchw: boolean,
+): string {
+  if (d.length !== 4) return "";
+  const [a, b, c] = [d[1]!, d[2]!, d[3]!];
+  const other = nchw ? { rows: a, cols: b, ch: c } : { rows: b, cols: c, ch: a };
+  if (other.rows === grid.rows && other.cols === grid.cols)
+    return `: the output is ${nchw ? "channels last" : "channels first"}, set metadata layout=${nchw ? "NHWC" : "NCHW"}`;
+  const [rows, cols, ch] = nchw ? [b, c, a] : [a, b, c];
+  const sx = w / cols;
+  if (ch === C && Number.isInteger(sx) && sx === h / rows && rows * sx === h)
+    return `: the model's stride is ${sx}, set metadata stride=${sx}`;
+  return "";
+}
+
 export class Backbone {
   readonly info: BackboneInfo;
   private readonly session: ort.InferenceSession;
@@ -198,7 +219,6 @@ export class Backbone {
     if (!outputName || !session.outputNames.includes(outputName)) {
       throw new Error(`backbone ${abs}: output "${outputName}" not among ${session.outputNames.join(", ")}`);
     }
-    const io = checkBackboneIO(`backbone ${abs}`, session.inputMetadata, session.outputMetadata, outputName);
     const metaStride = metadata.stride;
     if (metaStride !== undefined && !(Number.isInteger(Number(metaStride)) && Number(metaStride) > 0))
       throw new Error(
@@ -207,6 +227,13 @@ export class Backbone {
     const layout = (metadata.layout ?? "NCHW").toUpperCase();
     if (layout !== "NCHW" && layout !== "NHWC")
       throw new Error(`backbone ${abs}: metadata layout="${layout}" must be NCHW or NHWC`);
+    const io = checkBackboneIO(
+      `backbone ${abs}`,
+      session.inputMetadata,
+      session.outputMetadata,
+      outputName,
+      layout,
+    );
     const scale = metadata.input_scale !== undefined ? Number(metadata.input_scale) : 1;
     if (!Number.isFinite(scale))
       throw new Error(`backbone ${abs}: metadata input_scale="${metadata.input_scale}" is not a number`);
@@ -366,7 +393,7 @@ export class Backbone {
       const [gh, gw, gc] = nchw ? [d[2], d[3], d[1]] : [d[1], d[2], d[3]];
       if (d.length !== 4 || gh !== grid.rows || gw !== grid.cols || gc !== C) {
         throw new Error(
-          `backbone ${this.info.name}: output [${d.join(",")}] for input ${w}×${h}; expected ${grid.rows}×${grid.cols} cells of ${C} channels (stride ${this.info.stride})`,
+          `backbone ${this.info.name}: output [${d.join(",")}] for input ${w}×${h}; expected ${grid.rows}×${grid.cols} cells of ${C} channels (stride ${this.info.stride})${outputHint(d, w, h, grid, C, nchw)}`,
         );
       }
       const n = grid.rows * grid.cols;
