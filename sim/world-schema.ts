@@ -275,7 +275,9 @@ export function parseWorldText(text: string, source = "text", baseDir = process.
   try {
     obj = parseYaml(text);
   } catch (err) {
-    throw new Error(`cannot parse world ${source}: ${(err as Error).message}`);
+    // The YAML library's message goes on with an excerpt of the file: its first line says where.
+    const first = (err as Error).message.split("\n")[0]?.replace(/:$/, "");
+    throw new Error(`cannot parse world ${source}: ${first}`);
   }
   return parseWorld(obj, source, baseDir);
 }

@@ -17,7 +17,7 @@ import {
   tempPathFor,
 } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
-import { action, UserError } from "./errors.ts";
+import { action, isWorldProblem, UserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
 import {
   addLiveViewOptions,
@@ -79,13 +79,26 @@ export async function ensureWorldBag(
   // world it was made from (the parsed file and the bytes of its photos and recordings). A bag of
   // another world under the same file name (an edited layout, lighting or route, another folder's
   // default.yaml) is regenerated rather than replayed as this one.
+  // A bad world file, or a photo or recording it names, is reported in one line before anything
+  // is generated (or said to be).
+  let file: ReturnType<typeof sim.loadWorldFile>;
+  try {
+    file = sim.loadWorldFile(worldPath);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
   let stale: string | undefined;
   if (!o.regenerate && existsSync(path)) {
     const meta = await readMcapMetadata(path);
     if (meta?.get("version") !== sim.SIM_VERSION) stale = "an earlier simulator version";
-    else if (meta.get("digest") !== cachedWorldDigest(sim, worldPath))
+    else if (meta.get("digest") !== cachedWorldDigest(sim, file, worldPath))
       stale = `a different ${worldName} world`;
     else return path;
+  }
+  try {
+    await sim.loadWorldAssets(file);
+  } catch (err) {
+    throw new UserError((err as Error).message);
   }
   await mkdir(o.cacheDir, { recursive: true });
   o.log?.(
@@ -122,6 +135,7 @@ export async function ensureWorldBag(
   } catch (err) {
     await discardTemp(tmp);
     if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${path} not generated`);
+    if (isWorldProblem(err)) throw new UserError((err as Error).message);
     throw err;
   } finally {
     bar?.stop();
@@ -129,11 +143,18 @@ export async function ensureWorldBag(
   return path;
 }
 
-/** The world digest a bag generated now from `worldPath` with the demo's camera settings would store. */
-function cachedWorldDigest(sim: typeof import("../../sim/index.ts"), worldPath: string): string {
-  return sim.worldDigest(
-    sim.withOverrides(sim.loadWorldFile(worldPath), { camera: { jpegQuality: DEMO_JPEG_QUALITY } }),
-  );
+/** The world digest a bag generated now from `file` with the demo's camera settings would store. */
+function cachedWorldDigest(
+  sim: typeof import("../../sim/index.ts"),
+  file: ReturnType<typeof sim.loadWorldFile>,
+  worldPath: string,
+): string {
+  try {
+    return sim.worldDigest(sim.withOverrides(file, { camera: { jpegQuality: DEMO_JPEG_QUALITY } }));
+  } catch (err) {
+    // A photo or recording the world names cannot be read.
+    throw new UserError(`world ${worldPath}: ${(err as Error).message}`);
+  }
 }
 
 export async function runDemo(o: DemoOptions): Promise<ReplayResult> {

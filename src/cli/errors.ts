@@ -26,3 +26,12 @@ export function action<A extends unknown[]>(
     }
   };
 }
+
+/**
+ * Whether a simulator error is about the world file's content (a bad terrain or layout, a photo or
+ * recording it names, no start position): the user's to fix, so one line and no stack-trace hint.
+ */
+export function isWorldProblem(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /^(terrains?\b|layout|route|world|invalid world|cannot (parse|read) world)/.test(msg);
+}

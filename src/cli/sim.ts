@@ -13,7 +13,7 @@ import {
 } from "../../sim/index.ts";
 import { checkOutputs, discardTempsSync } from "../io/safe-output.ts";
 import { registerConvertRecording } from "./convert-recording.ts";
-import { action, UserError } from "./errors.ts";
+import { action, isWorldProblem, UserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
 
 interface SimCliOptions {
@@ -149,9 +149,7 @@ async function run(opts: SimCliOptions): Promise<void> {
         interrupt.signal.reason,
         `${out} not written; a file already there is unchanged`,
       );
-    const msg = (err as Error).message;
-    // World content problems (bad terrain name, no start position) are the user's to fix.
-    if (/^(terrains?\b|layout|route|world|invalid world)/.test(msg)) throw new UserError(msg);
+    if (isWorldProblem(err)) throw new UserError((err as Error).message);
     throw err;
   } finally {
     bar?.stop();

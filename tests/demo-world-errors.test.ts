@@ -1,0 +1,63 @@
+// `demo --world my.yaml` with a mistake in the world (a misspelt key, a photo that is not an image,
+// a recording with a bad row, text that is not YAML): one line naming it, exit 1, nothing generated
+// or said to be, and no hint at a stack trace (the mistake is the user's, not a bug).
+
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { WORLDS_DIR } from "../sim/index.ts";
+
+const BIN = fileURLToPath(new URL("../bin/terrain-learner.js", import.meta.url));
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), "demo-world-errors-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const stripes = readFileSync(join(WORLDS_DIR, "stripes.yaml"), "utf8");
+
+async function demoError(world: string): Promise<{ code: number; stderr: string; cached: string[] }> {
+  const cache = join(dir, "cache");
+  const err = await run(
+    process.execPath,
+    [BIN, "demo", "--world", world, "--duration", "1", "--cache", cache, "--out", join(dir, "out")],
+    { cwd: dir },
+  ).then(
+    () => ({ code: 0, stderr: "" }),
+    (e: { code: number; stderr: string }) => e,
+  );
+  let cached: string[] = [];
+  try {
+    cached = readdirSync(cache);
+  } catch {}
+  return { code: err.code, stderr: err.stderr, cached };
+}
+
+describe("demo --world with a mistake in the world", () => {
+  it.each([
+    ["a misspelt key", "bad-key.yaml", stripes.replace("layout:", "layuot:"), /invalid world .*layuot/],
+    [
+      "a photo that is not an image",
+      "bad-photo.yaml",
+      stripes.replace("  - { type: grass }", "  - { type: grass, photos: [bad-photo.yaml] }"),
+      /terrain 'grass': photo .*bad-photo\.yaml: not an image/,
+    ],
+    [
+      "text that is not YAML",
+      "not-yaml.yaml",
+      "a: b\nthis is: [not closed\n",
+      /cannot parse world .*not-yaml\.yaml/,
+    ],
+  ])("%s: one line, exit 1, nothing generated", async (_what, name, text, message) => {
+    const world = join(dir, name);
+    writeFileSync(world, text);
+    const r = await demoError(world);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^terrain-learner: /);
+    expect(lines[0]).toMatch(message);
+    expect(r.cached.filter((f) => f.endsWith(".mcap"))).toEqual([]);
+  });
+});
