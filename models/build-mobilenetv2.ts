@@ -21,8 +21,14 @@ import onnxProto from "onnx-proto";
 
 const { onnx } = onnxProto;
 const HERE = dirname(fileURLToPath(import.meta.url));
-/** Where the shared data folder keeps the source model next to a checkout. */
-export const DEFAULT_SOURCE = resolve(HERE, "../../../shared/data/models/mobilenetv2-12-int8.onnx");
+/**
+ * Where the shared data folder keeps the source model: beside the checkout (<dir>/shared next to
+ * <dir>/<checkout>), or one level further up.
+ */
+const SOURCE_PLACES = ["../../shared/data/models", "../../../shared/data/models"].map((d) =>
+  resolve(HERE, d, "mobilenetv2-12-int8.onnx"),
+);
+export const DEFAULT_SOURCE = SOURCE_PLACES.find((p) => existsSync(p)) ?? (SOURCE_PLACES[0] as string);
 const CUT = "426";
 
 export function buildMobileNetV2(source: Uint8Array, upsample = 1): Uint8Array {
