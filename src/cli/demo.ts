@@ -72,8 +72,8 @@ export async function ensureWorldBag(
   const worldPath = o.world ?? sim.DEFAULT_WORLD;
   const worldName = basename(worldPath, extname(worldPath));
   const suffix = o.duration === 180 ? "" : `-${o.duration}s`;
-  // The camera is cached as JPEG (CompressedImage): a twelfth of the raw bag's size, and at this
-  // quality the learning figures stay within run-to-run noise of raw frames (docs/simulator.md).
+  // The camera is cached as JPEG (CompressedImage): a twelfth of the raw bag's size, and nearer to
+  // what a real camera gives than the simulator's raw pixel noise (what it moves: docs/simulator.md).
   const path = resolve(o.cacheDir, `${worldName}-world-seed${o.seed}${suffix}-jpeg${DEMO_JPEG_QUALITY}.mcap`);
   // The name says which world file, seed and duration; the bag's own metadata holds a digest of the
   // world it was made from (the parsed file and the bytes of its photos and recordings). A bag of
