@@ -7,6 +7,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -305,6 +306,35 @@ describe("export of a checkpoint trained on a user's own backbone", () => {
     await session.release();
     learner.dispose();
     await backbone.close();
+  });
+
+  it("a checkpoint moved to a machine where its backbone lives elsewhere exports with --config naming the place", async () => {
+    const images = [image(320, 240, 1)];
+    const { backbone, learner, dir } = await trained({ stride: 8, channels: 12 }, 320, images, "moved");
+    await backbone.close();
+    learner.dispose();
+    mkdirSync(join(tmp, "elsewhere"), { recursive: true });
+    const moved = join(tmp, "elsewhere", "same-model.onnx");
+    renameSync(join(tmp, "moved.onnx"), moved);
+    const out = join(tmp, "exports", "moved.onnx");
+    const exp = (learnerCfg: object) =>
+      runExport({
+        checkpoint: dir,
+        out,
+        config: configFromObject({ learner: learnerCfg }),
+        width: 320,
+        height: 240,
+        warn: () => {},
+      });
+    await expect(exp({})).rejects.toThrow(
+      /^the checkpoint's backbone .*moved\.onnx \(learner\.backbone '.*moved\.onnx'\) not found: give the model's place here with --config \(learner\.backbone: PATH\)$/,
+    );
+    // Another model at the given place is not taken for it.
+    const other = writeOwnBackbone(tmp, "elsewhere/other.onnx", { stride: 8, channels: 12, seed: 9 });
+    await expect(exp({ backbone: other })).rejects.toThrow(/not found/);
+    const r = await exp({ backbone: moved });
+    expect(r.metadata.backbone_setting).toBe(moved);
+    expect(existsSync(out)).toBe(true);
   });
 
   it("a fixed-size model at another --image-size is one line, and nothing is written", async () => {

@@ -153,16 +153,26 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     );
 
   const cfg = learnerSettings(o.config.learner, loaded, warn);
+  const recordedSha = loaded.manifest.info?.backboneSha256;
+  // A checkpoint moved to another machine records where its backbone was there: the configuration's
+  // learner.backbone is used instead when it is the same model (same sha256) and the recorded one is not.
+  const fits = (path: string) => existsSync(path) && modelSha256(path) === recordedSha;
+  if (
+    typeof recordedSha === "string" &&
+    o.config.learner.backbone !== cfg.backbone &&
+    !fits(resolveBackbonePath(cfg.backbone)) &&
+    fits(resolveBackbonePath(o.config.learner.backbone))
+  )
+    cfg.backbone = o.config.learner.backbone;
   const backbonePath = resolveBackbonePath(cfg.backbone);
   if (!existsSync(backbonePath))
     throw new UserError(
-      `the checkpoint's backbone ${backbonePath} (learner.backbone '${cfg.backbone}') not found`,
+      `the checkpoint's backbone ${backbonePath} (learner.backbone '${cfg.backbone}') not found: give the model's place here with --config (learner.backbone: PATH)`,
     );
   await checkOutputs([{ path: o.out, kind: "file", what: "--out" }], [backbonePath]).catch((err: Error) => {
     throw new UserError(err.message);
   });
   const backboneSha = modelSha256(backbonePath);
-  const recordedSha = loaded.manifest.info?.backboneSha256;
   if (typeof recordedSha === "string" && recordedSha !== backboneSha)
     throw new UserError(
       `${loaded.path} was trained on backbone sha256 ${recordedSha.slice(0, 12)}…, but ${backbonePath} is ${backboneSha.slice(0, 12)}…: the head does not fit these features`,
@@ -366,7 +376,7 @@ export function register(program: Command): void {
     )
     .option(
       "-c, --config <file>",
-      `${CONFIG_HELP}; only for checkpoints that do not record their learner settings`,
+      `${CONFIG_HELP}; only for checkpoints that do not record their learner settings, or for learner.backbone when the checkpoint's model is now elsewhere (same sha256)`,
       collect,
     )
     .option("--json", "print one JSON object (file, size, grid, metadata) instead of the summary")
