@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { ConfigSchema } from "../src/runtime/config.ts";
+import { ConfigSchema, defaultConfig } from "../src/runtime/config.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const DOCS = [
@@ -107,6 +107,27 @@ describe("the documents' commands and links", () => {
     }
     expect(checked).toBeGreaterThan(50);
     expect(unknown).toEqual([]);
+  });
+
+  it("a default --help states as `(default KEY, VALUE)` is the config's default for KEY", async () => {
+    const p = await program();
+    const config = defaultConfig() as unknown as Record<string, Record<string, unknown>>;
+    const wrong: string[] = [];
+    let checked = 0;
+    const visit = (cmd: Command) => {
+      for (const o of cmd.options) {
+        for (const m of o.description.matchAll(/default:? (\w+)\.(\w+), ([^);]+)\)/g)) {
+          checked++;
+          const value = String(config[m[1] ?? ""]?.[m[2] ?? ""]);
+          if (value !== m[3])
+            wrong.push(`${cmd.name()} ${o.flags}: says ${m[3]}, ${m[1]}.${m[2]} is ${value}`);
+        }
+      }
+      cmd.commands.forEach(visit);
+    };
+    visit(p);
+    expect(checked).toBeGreaterThan(10);
+    expect(wrong).toEqual([]);
   });
 
   it("README lists every section of the config schema", () => {
