@@ -2,7 +2,7 @@
 // and exits 1 (not 0 with "frames 0" or "samples 0" and nothing else): each case is a short
 // simulator bag rewritten the way a real bag goes wrong (a depth topic as the camera, no /tf_static).
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +26,8 @@ beforeAll(async () => {
   });
   // The camera mount was on /tf_static, which was not recorded.
   await rewrite(src, join(dir, "nostatic.mcap"), (topic, m) => (topic === "/tf_static" ? null : m));
+  // A robot's own bag: no simulator ground truth.
+  await rewrite(src, join(dir, "robot.mcap"), (topic, m) => (topic.startsWith("/sim/") ? null : m));
 }, 120_000);
 
 describe("replay that does nothing", () => {
@@ -58,6 +60,17 @@ describe("replay that does nothing", () => {
     expect(r.stderr).toBe(
       "terrain-learner: nostatic.mcap: nothing learned from 20 frames: TF (/tf, /tf_static) never linked the camera frame 'camera_optical_frame' to 'base_link' (frames.base)\n",
     );
+  }, 120_000);
+
+  it("--eval on a bag without ground truth: refused before reading, one line, no report", async () => {
+    const r = await cli("replay", "robot.mcap", "--eval");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /^terrain-learner: robot\.mcap: --eval scores predictions against a simulator's ground truth, and this bag has no messages on \/sim\/ground_truth\/roughness or \/sim\/ground_truth\/pose .*; topics: .*\/imu\/data/,
+    );
+    expect(existsSync(join(dir, "out", "robot"))).toBe(false);
   }, 120_000);
 
   it("the same bag with its TF learns and exits 0", async () => {
