@@ -26,6 +26,12 @@ beforeAll(async () => {
   });
   // The camera mount was on /tf_static, which was not recorded.
   await rewrite(src, join(dir, "nostatic.mcap"), (topic, m) => (topic === "/tf_static" ? null : m));
+  // A camera too small for the bundled backbone's pyramid: every frame fails in onnxruntime.
+  await generateWorldBag({
+    out: join(dir, "tiny.mcap"),
+    duration: 2,
+    camera: { width: 24, height: 24, rate: 5 },
+  });
   // A robot's own bag: no simulator ground truth.
   await rewrite(src, join(dir, "robot.mcap"), (topic, m) => (topic.startsWith("/sim/") ? null : m));
 }, 120_000);
@@ -42,6 +48,16 @@ describe("replay that does nothing", () => {
     );
     // The first problem of the topic is shown once, while the run goes on.
     expect(r.stderr.match(/further problems on \/camera\/image_raw are only counted/g)).toHaveLength(1);
+  }, 120_000);
+
+  it("frames the backbone cannot run on: its error as the reason, once, without onnxruntime's own log", async () => {
+    const r = await cli("replay", "tiny.mcap");
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toMatch(/onnxruntime:/);
+    const last = r.stderr.trim().split("\n").at(-1);
+    expect(last).toMatch(
+      /^terrain-learner: tiny\.mcap: no camera frame could be used: backbone backbone\.onnx failed on a 24×24 image/,
+    );
   }, 120_000);
 
   it("--json: the object on stdout, the reason on stderr, exit 1", async () => {

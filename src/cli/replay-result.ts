@@ -55,6 +55,8 @@ export interface ReplayResult {
 export interface ReplayClues {
   /** The first conversion or decode problem of each topic. */
   firstProblem: ReadonlyMap<string, string>;
+  /** The first frame the perception stage could not use (a backbone error, say). */
+  frameProblem?: string;
   /** The camera frame of the first prediction. */
   cameraFrame?: string;
 }
@@ -69,7 +71,7 @@ export function idleReason(s: PipelineSummary, config: Config, clues: ReplayClue
   const problemOn = (...topics: string[]) =>
     topics.map((x) => clues.firstProblem.get(x)).find((m) => m !== undefined);
   if (s.framesProcessed === 0) {
-    const why = problemOn(t.image, t.compressed_image);
+    const why = problemOn(t.image, t.compressed_image) ?? clues.frameProblem;
     return `no camera frame could be used${why ? `: ${why}` : ` (${t.image}, ${t.compressed_image})`}`;
   }
   if (!config.learner.enabled || s.samples > 0) return undefined;

@@ -257,10 +257,12 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   // counted) and the reason given when the run used no frame.
   const firstProblem = new Map<string, string>();
   let cameraFrame: string | undefined;
+  let frameProblem: string | undefined;
   const sub = pipeline.events$.subscribe((e) => {
     recorder?.event(e);
     if (e.type === "problem") {
       const p = e.problem;
+      if (p.kind === "frame") frameProblem ??= p.message;
       if ((p.kind === "convert" || p.kind === "decode") && p.topic && !firstProblem.has(p.topic)) {
         firstProblem.set(p.topic, p.message);
         warn(`terrain-learner: ${p.message} (further problems on ${p.topic} are only counted)`);
@@ -358,7 +360,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       await writer.close();
       committed = true;
     }
-    const result = toResult(summary, { ...opts, config }, { firstProblem, cameraFrame });
+    const result = toResult(summary, { ...opts, config }, { firstProblem, frameProblem, cameraFrame });
     if (opts.saveCheckpoint) result.checkpoint = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
     if (opts.evaluate) {
       const dir = reportDirFor(opts);

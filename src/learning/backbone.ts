@@ -187,6 +187,9 @@ export class Backbone {
     const sessionOptions = (eps: string[]): ort.InferenceSession.SessionOptions => ({
       executionProviders: eps,
       graphOptimizationLevel: "all",
+      // onnxruntime's own log would print every failed run in red before the error we throw, which
+      // names the model, the image size and onnxruntime's message (one frame problem, not 50 lines).
+      logSeverityLevel: 4,
       ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
     });
     let session: ort.InferenceSession;
