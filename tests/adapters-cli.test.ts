@@ -1,6 +1,5 @@
 // The adapter commands end to end through the real CLI: `serial-dump` and `run` reading a real pty
 // pair (socat), `run` and `replay --mqtt` publishing to a real Mosquitto broker.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +7,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { nmeaSentence } from "../src/adapters/serial-protocol.ts";
+import { spawnCli } from "./helpers/cli.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
 import { PtyPair, socatMissing } from "./helpers/socat.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -15,28 +15,7 @@ import { waitFor } from "./helpers/wait.ts";
 const missing = [socatMissing(), mosquittoMissing()].filter(Boolean).join("; ") || undefined;
 if (missing) console.warn(`SKIPPING adapter CLI tests: ${missing}`);
 
-interface Cli {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function cli(args: string[]): Cli {
-  const child = spawn(process.execPath, ["bin/terrain-learner.js", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr!.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
+const cli = (args: string[]) => spawnCli(args);
 
 async function observer(url: string, topic: string) {
   const got: { topic: string; payload: string; retain: boolean }[] = [];

@@ -2,37 +2,16 @@
 // --count is exact however many samples one read brings, and a reader that closes stdout early
 // (`serial-dump --json | head`, `run --json | head`) ends the command cleanly, exit 0, not with
 // an EPIPE stack trace.
-import { type ChildProcess, spawn } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { nmeaSentence } from "../src/adapters/serial-protocol.ts";
+import { type RunningCli, spawnCli } from "./helpers/cli.ts";
 import { PtyPair, socatMissing } from "./helpers/socat.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const missing = socatMissing();
 if (missing) console.warn(`SKIPPING serial CLI stdout tests: ${missing}`);
 
-interface Cli {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function cli(args: string[]): Cli {
-  const child = spawn(process.execPath, ["bin/terrain-learner.js", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr!.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
+const cli = (args: string[]) => spawnCli(args);
 
 /** Straight at 1 m/s: 200 Hz IMU with some vibration, 50 Hz odometry, device µs clock. */
 function robotLines(t0Us: number, seconds: number): string[] {
@@ -60,7 +39,7 @@ describe.skipIf(missing !== undefined)("serial-dump and run stdout", () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  function start(args: string[]): Cli {
+  function start(args: string[]): RunningCli {
     const c = cli(args);
     cleanups.push(() => {
       if (c.child.exitCode === null) c.child.kill("SIGKILL");
