@@ -4,6 +4,9 @@ import { z } from "zod";
 
 const positive = () => z.number().positive();
 
+/** Most costmap cells a side: 16 M cells, four float32 accumulators of 64 MB and a 16 MB message. */
+export const MAX_COSTMAP_SIDE = 4000;
+
 export const OutputsSchema = z
   .strictObject({
     costmap_resolution: positive()
@@ -76,6 +79,29 @@ export const OutputsSchema = z
         code: "custom",
         path: ["costmap_size"],
         message: `must exceed outputs.costmap_resolution (${o.costmap_size} m ≤ ${o.costmap_resolution} m: no cells)`,
+      });
+    // Four float arrays of side² cells, rewritten every frame: a resolution typed 10× too fine took
+    // all the memory of the machine instead of failing.
+    const side = Math.round(o.costmap_size / o.costmap_resolution);
+    if (side > MAX_COSTMAP_SIDE)
+      ctx.addIssue({
+        code: "custom",
+        path: ["costmap_size"],
+        message: `${o.costmap_size} m at outputs.costmap_resolution ${o.costmap_resolution} m is ${side} cells a side; at most ${MAX_COSTMAP_SIDE} (raise costmap_resolution or lower costmap_size)`,
+      });
+    // Swapped, rougher ground and ground it cannot judge would get the higher speed.
+    if (o.min_speed > o.max_speed)
+      ctx.addIssue({
+        code: "custom",
+        path: ["min_speed"],
+        message: `must not exceed outputs.max_speed (${o.min_speed} > ${o.max_speed} m/s: rough and unknown ground would be driven faster than smooth)`,
+      });
+    // An empty band holds no cell: the speed limit would stay at min_speed for ever.
+    if (!(o.ahead_max > o.ahead_min))
+      ctx.addIssue({
+        code: "custom",
+        path: ["ahead_max"],
+        message: `must exceed outputs.ahead_min (${o.ahead_max} m ≤ ${o.ahead_min} m: no ground ahead is judged)`,
       });
   })
   .prefault({});
