@@ -1,6 +1,7 @@
+import { from } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
 import { describe, expect, it } from "vitest";
-import { problem } from "../src/core/fusion/events.ts";
+import { isProblem, problem } from "../src/core/fusion/events.ts";
 import { mergeSensors } from "../src/core/fusion/merge-sensors.ts";
 import { reorderByStamp } from "../src/core/fusion/reorder-by-stamp.ts";
 import { tallyProblems } from "../src/core/fusion/tally-problems.ts";
@@ -99,6 +100,20 @@ describe("reorderByStamp", () => {
         l: problem("late", "stamp 0.5 arrived 0.500000 s after 1 was released (window 1 s)", "/odom", 0.5),
       });
     });
+  });
+
+  it("stamps far behind what was released are a clockJump until they pass it again, then late", () => {
+    const kinds: string[] = [];
+    const passed: number[] = [];
+    // A second recording (stamps from 100) after a first that reached 130, then a stray late one.
+    const stamps = [100, 110, 120, 130, 131, 100.1, 100.2, 129.5, 131.5, 140, 131.2];
+    from(stamps.map((stamp) => ({ stamp })))
+      .pipe(reorderByStamp<M>({ window: 0.25, stampOf, topicOf: () => "imu" }))
+      .subscribe((x) => (isProblem(x) ? kinds.push(x.kind) : passed.push(x.stamp)));
+    // 100.1, 100.2 are ~30 s behind (a jump); 129.5 is still behind in the new recording; once
+    // 131.5 is placed (and released by 140), 131.2 is merely late.
+    expect(kinds).toEqual(["clockJump", "clockJump", "clockJump", "late"]);
+    expect(passed).toEqual([100, 110, 120, 130, 131, 131.5, 140]);
   });
 
   it("flushes after idleFlush ms of silence on the given scheduler", () => {

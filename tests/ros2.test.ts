@@ -727,6 +727,56 @@ describe("the ROS 2 node feeds the stream graph (fusion orders what arrives out 
       expect(sup.odom.accepted).toBe(150);
       expect(sup.imu.accepted).toBe(600 - 4);
       expect(imuSent).toBe(600);
+      // The log says so once, with the parameter to change; /diagnostics counts the rest.
+      const dropped = node.logs.filter((l) => l.includes("message dropped"));
+      expect(dropped).toHaveLength(1);
+      expect(dropped[0]).toMatch(
+        /^WARN imu message dropped: .*raise fusion\.reorder_window by more than that/,
+      );
+    } finally {
+      await handle.stop();
+      await pipeline.close();
+    }
+  }, 120_000);
+
+  it("a simulation reset (stamps go back 60 s): one WARN that the clock jumped back", async () => {
+    const config = defaultConfig();
+    const pipeline = await createPipeline(config, { mode: "live", warn: () => undefined });
+    const rcl = new FakeRclnodejs();
+    await rcl.init();
+    const handle = startRosNode(rcl, config, pipeline, { log: () => undefined });
+    const node = rcl.nodes[0]!;
+    try {
+      const imu = (t: number) =>
+        imuToRos({
+          stamp: t,
+          frameId: "imu_link",
+          orientation: undefined,
+          angularVelocity: { x: 0, y: 0, z: 0 },
+          linearAcceleration: { x: 0, y: 0, z: 9.81 },
+        });
+      const odom = (t: number) =>
+        odomToRos({
+          stamp: t,
+          frameId: "odom",
+          childFrameId: "base_link",
+          pose: { position: { x: 0, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
+          linear: { x: 0, y: 0, z: 0 },
+          angular: { x: 0, y: 0, z: 0 },
+        });
+      for (const start of [60, 0]) {
+        for (let k = 0; k < 200; k++) {
+          node.deliver("/imu/data", imu(start + k / 200));
+          if (k % 4 === 0) node.deliver("/odom", odom(start + k / 200));
+        }
+      }
+      await handle.drain();
+      const s = await pipeline.finish();
+      expect(s.problems.clockJump).toBeGreaterThan(200);
+      expect(s.problems.late).toBeUndefined();
+      const dropped = node.logs.filter((l) => l.includes("message dropped"));
+      expect(dropped).toHaveLength(1);
+      expect(dropped[0]).toMatch(/^WARN (imu|odom) message dropped: stamp 0 is .* the clock jumped back/);
     } finally {
       await handle.stop();
       await pipeline.close();

@@ -11,6 +11,7 @@ import type { QosProfile } from "../io/ros/qos.ts";
 import type { Config } from "../runtime/config.ts";
 import { UserError } from "../runtime/errors.ts";
 import type { CoreInput, Pipeline, PipelineStats } from "../runtime/pipeline.ts";
+import { stampRemedy } from "../runtime/stages/problems.ts";
 import { pipelineControls, type RuntimeControls } from "./controls.ts";
 import {
   diagnosticsMessage,
@@ -283,6 +284,7 @@ export function startRosNode(
     const t = node.now().secondsAndNanoseconds;
     return t.seconds + t.nanoseconds * 1e-9;
   };
+  const stampWarned = new Set<string>();
   const sub = pipeline.events$.subscribe((e) => {
     switch (e.type) {
       case "prediction": {
@@ -298,6 +300,19 @@ export function startRosNode(
       case "label":
         publish(mapper.labels([e.label]));
         break;
+      case "problem": {
+        // A stream later than the reorder window, or stamps that went back (a simulation reset),
+        // loses every such message: one line each, the rest are counted in /diagnostics.
+        const p = e.problem;
+        if (p.kind !== "late" && p.kind !== "clockJump") break;
+        const key = p.kind === "clockJump" ? p.kind : `${p.kind} ${p.topic}`;
+        if (stampWarned.has(key)) break;
+        stampWarned.add(key);
+        logger.warn(
+          `${p.topic} message dropped: ${p.message}${stampRemedy(p)} (further ones are counted in /diagnostics)`,
+        );
+        break;
+      }
       case "stats":
         lastStats = e.stats;
         break;

@@ -3,10 +3,12 @@
 
 import { resolve } from "node:path";
 import { describeGround, type SelfSupervisorStats } from "../core/self-supervisor.ts";
+import type { Problem } from "../core/types.ts";
 import type { EvalSummary } from "../eval/evaluator.ts";
 import { type ReportFiles, toJson } from "../eval/report.ts";
 import type { Config } from "../runtime/config.ts";
 import type { PipelineSummary } from "../runtime/pipeline.ts";
+import { stampRemedy } from "../runtime/stages/problems.ts";
 import { formatKnowledge } from "./knowledge-format.ts";
 import type { ReplayRunOptions } from "./replay.ts";
 
@@ -59,6 +61,8 @@ export interface ReplayClues {
   frameProblem?: string;
   /** The camera frame of the first prediction. */
   cameraFrame?: string;
+  /** Messages fusion dropped for their stamps (`late`, `clockJump`) per stream ("image", "imu", …). */
+  late?: ReadonlyMap<string, { count: number; first: Problem }>;
 }
 
 /**
@@ -70,6 +74,14 @@ export function idleReason(s: PipelineSummary, config: Config, clues: ReplayClue
   const t = config.topics;
   const problemOn = (...topics: string[]) =>
     topics.map((x) => clues.firstProblem.get(x)).find((m) => m !== undefined);
+  // Most frames dropped for their stamps: that is the reason, whatever else went wrong after.
+  const lost = clues.late?.get("image");
+  if (
+    lost &&
+    lost.count > s.framesProcessed &&
+    (s.framesProcessed === 0 || (config.learner.enabled && s.samples === 0))
+  )
+    return `${s.framesProcessed === 0 ? "no camera frame could be used" : `nothing learned from ${s.framesProcessed} frames`}: ${lost.count} camera frames were dropped for their stamps (the first: ${lost.first.message})${stampRemedy(lost.first)}`;
   if (s.framesProcessed === 0) {
     const why = problemOn(t.image, t.compressed_image) ?? clues.frameProblem;
     return `no camera frame could be used${why ? `: ${why}` : ` (${t.image}, ${t.compressed_image})`}`;

@@ -12,6 +12,7 @@ import { attachPipelineMqtt } from "../adapters/controls.ts";
 import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
 import { fleetFromConfig } from "../adapters/mqtt-fleet.ts";
 import { OutputRecorder } from "../adapters/ros2-recorder.ts";
+import type { Problem } from "../core/types.ts";
 import { type FramePanel, writeReport } from "../eval/report.ts";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { type BagInfo, openBag } from "../io/bag/index.ts";
@@ -22,6 +23,7 @@ import type { Config } from "../runtime/config.ts";
 import { createPipeline, readAhead } from "../runtime/pipeline.ts";
 import { chooseProbeSet } from "../runtime/probe-prepass.ts";
 import { SIM_TOPICS } from "../runtime/stages/inputs.ts";
+import { stampRemedy } from "../runtime/stages/problems.ts";
 import { UserError } from "./errors.ts";
 import { interruptedError } from "./interrupt.ts";
 import { LABEL_TOPICS } from "./label.ts";
@@ -256,6 +258,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   // The first message that did not convert or decode, per topic: shown once (later ones are only
   // counted) and the reason given when the run used no frame.
   const firstProblem = new Map<string, string>();
+  const late = new Map<string, { count: number; first: Problem }>();
+  const lateWarned = new Set<string>();
   let cameraFrame: string | undefined;
   let frameProblem: string | undefined;
   const sub = pipeline.events$.subscribe((e) => {
@@ -266,6 +270,21 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       if ((p.kind === "convert" || p.kind === "decode") && p.topic && !firstProblem.has(p.topic)) {
         firstProblem.set(p.topic, p.message);
         warn(`terrain-learner: ${p.message} (further problems on ${p.topic} are only counted)`);
+      }
+      if ((p.kind === "late" || p.kind === "clockJump") && p.topic) {
+        // A stream delivered later than the reorder window, or whose stamps went back, loses every
+        // such message: say so once per stream and kind.
+        const seen = late.get(p.topic);
+        if (seen) seen.count++;
+        else late.set(p.topic, { count: 1, first: p });
+        // One clock jump reaches every stream: one line for it.
+        const key = p.kind === "clockJump" ? p.kind : `${p.kind} ${p.topic}`;
+        if (!lateWarned.has(key)) {
+          lateWarned.add(key);
+          warn(
+            `terrain-learner: ${p.topic} message dropped: ${p.message}${stampRemedy(p)} (further ones are only counted)`,
+          );
+        }
       }
       return;
     }
@@ -360,7 +379,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       await writer.close();
       committed = true;
     }
-    const result = toResult(summary, { ...opts, config }, { firstProblem, frameProblem, cameraFrame });
+    const result = toResult(summary, { ...opts, config }, { firstProblem, frameProblem, cameraFrame, late });
     if (opts.saveCheckpoint) result.checkpoint = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
     if (opts.evaluate) {
       const dir = reportDirFor(opts);

@@ -1,7 +1,8 @@
 // Re-emits items in stamp order with a bounded reorder window, driven by the stamps themselves:
 // an item is released once an item `window` seconds newer has been seen (the watermark), so the
 // output order is deterministic whatever the machine speed. An item older than the last released
-// stamp is too late to place: it becomes a `late` Problem. Problems pass straight through.
+// stamp is too late to place: it becomes a `late` Problem, or a `clockJump` one when it is so far
+// behind that the stamps themselves went back (jumpBack). Problems pass straight through.
 //
 // A live stream that goes quiet would hold its last items forever; `idleFlush` (ms on `scheduler`)
 // releases everything buffered after that much silence. Completion releases everything too.
@@ -45,6 +46,11 @@ export interface ReorderOptions<T> {
   flush$?: Observable<unknown>;
 }
 
+/** How far (s) behind what was released a stamp must be to call it a clock jump rather than late. */
+export function jumpBack(window: number): number {
+  return Math.max(5, 10 * window);
+}
+
 export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<T | Problem, T | Problem> {
   const {
     window,
@@ -73,6 +79,7 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
       let released = Number.NEGATIVE_INFINITY;
       let maxSeen = Number.NEGATIVE_INFINITY;
       let firstSeen = Number.NaN;
+      let jumped = false;
       let idle: Subscription | undefined;
       const lastOf = new Map<string, number>();
       const slackOf = new Map<string, number>();
@@ -152,16 +159,29 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
               slackOf.set(src, Math.max(slackOf.get(src) ?? 0, last - k));
           }
           if (k < released) {
+            const behind = released - k;
+            // Far more than any transport delay: the stamps themselves went back (a bag joined from
+            // two recordings, a simulation restarted under use_sim_time), a `clockJump`, not `late`.
+            // Once the stamps went back, all that follows is behind until they pass `released`.
+            jumped ||= behind > jumpBack(window);
             subscriber.next(
-              problem(
-                "late",
-                `stamp ${k} arrived ${(released - k).toFixed(6)} s after ${released} was released (window ${window} s)`,
-                topicOf?.(x),
-                k,
-              ),
+              jumped
+                ? problem(
+                    "clockJump",
+                    `stamp ${k} is ${behind.toFixed(3)} s before ${released}, already released: the clock jumped back (a bag of two recordings, a restarted simulation); messages are dropped until their stamps pass ${released}`,
+                    topicOf?.(x),
+                    k,
+                  )
+                : problem(
+                    "late",
+                    `stamp ${k} arrived ${behind.toFixed(6)} s after ${released} was released (window ${window} s)`,
+                    topicOf?.(x),
+                    k,
+                  ),
             );
             return;
           }
+          jumped = false;
           push(x, k);
           if (k > maxSeen) maxSeen = k;
           if (sourceOf) {

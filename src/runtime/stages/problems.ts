@@ -27,3 +27,15 @@ export class ProblemLog {
     this.events.next({ type: "problem", problem: p });
   }
 }
+
+/**
+ * What to do about a message fusion dropped for its stamp (a `late` or `clockJump` problem), for
+ * the one line a run prints about it; "" for other kinds.
+ */
+export function stampRemedy(p: Problem): string {
+  if (p.kind === "late")
+    return "; raise fusion.reorder_window by more than that to merge such messages in stamp order";
+  if (p.kind === "clockJump")
+    return "; replay each recording on its own, or restart the node after resetting the simulation";
+  return "";
+}

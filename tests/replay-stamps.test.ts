@@ -1,0 +1,94 @@
+// Bags whose stamps do not merge: a camera delivered later than fusion.reorder_window after its
+// stamp (a slow driver, recorded at arrival), and a bag joined from two recordings whose stamps go
+// back. Every such message is dropped; the replay says so once, with what to do, instead of a
+// misleading reason (or nothing) for a run that lost its frames.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+import { openBag } from "../src/io/bag/index.ts";
+import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
+import { runCli } from "./helpers/cli.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "replay-stamps-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const cli = (...args: string[]) => runCli(args, dir);
+
+interface Rec {
+  topic: string;
+  schema: string;
+  log: number;
+  message: unknown;
+}
+
+async function read(path: string): Promise<Rec[]> {
+  const bag = await openBag(path);
+  const out: Rec[] = [];
+  for await (const e of bag.messages())
+    if (e.type === "message")
+      out.push({ topic: e.topic, schema: e.schemaName, log: e.logTime, message: e.message });
+  await bag.close();
+  return out;
+}
+
+async function write(path: string, recs: Rec[]): Promise<void> {
+  const out = await Ros2McapWriter.create(path, { compression: "none" });
+  for (const r of recs) await out.write(r.topic, r.schema, r.log, r.message);
+  await out.close();
+}
+
+beforeAll(async () => {
+  const camera = { width: 64, height: 48, rate: 5 };
+  const a = join(dir, "a.mcap");
+  const b = join(dir, "b.mcap");
+  await generateWorldBag({ out: a, duration: 6, camera });
+  await generateWorldBag({ out: b, duration: 3, camera, seed: 2 });
+  const first = await read(a);
+  // The camera recorded 0.5 s after its stamps (header stamps unchanged), in log-time order.
+  const late = first
+    .map((r) => (r.topic.startsWith("/camera/") ? { ...r, log: r.log + 0.5 } : r))
+    .sort((x, y) => x.log - y.log);
+  await write(join(dir, "camlate.mcap"), late);
+  // A second recording of the same simulation appended: its stamps start again at the first's.
+  const end = Math.max(...first.map((r) => r.log));
+  const second = await read(b);
+  const start = Math.min(...second.map((r) => r.log));
+  await write(join(dir, "two.mcap"), [
+    ...first,
+    ...second.map((r) => ({ ...r, log: end + 1 + (r.log - start) })),
+  ]);
+}, 120_000);
+
+describe("replay of a bag whose stamps do not merge", () => {
+  it("a camera later than the reorder window: one line per stream, the reason names it; a wider window fixes it", async () => {
+    const r = await cli("replay", "camlate.mcap");
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines.filter((l) => /^terrain-learner: image message dropped: /.test(l))).toHaveLength(1);
+    expect(r.stderr).toMatch(/raise fusion\.reorder_window by more than that/);
+    expect(lines.at(-1)).toMatch(
+      /^terrain-learner: camlate\.mcap: (no camera frame could be used|nothing learned from \d+ frames): \d+ camera frames were dropped for their stamps .*raise fusion\.reorder_window/,
+    );
+    const fixed = await cli("replay", "camlate.mcap", "-c", await windowConfig(0.8));
+    expect(fixed.code).toBe(0);
+    expect(fixed.stderr).not.toMatch(/dropped/);
+  }, 120_000);
+
+  it("two recordings joined: one line saying the clock jumped back, counted as clockJump", async () => {
+    const r = await cli("replay", "two.mcap");
+    expect(r.stderr.match(/the clock jumped back/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/replay each recording on its own/);
+    expect(r.stderr).not.toMatch(/reorder_window/);
+    expect(r.stdout).toMatch(/^problems: .*clockJump \d+/m);
+    expect(r.stdout).not.toMatch(/late \d+/);
+  }, 120_000);
+});
+
+async function windowConfig(seconds: number): Promise<string> {
+  const path = join(dir, `window-${seconds}.yaml`);
+  await writeFile(path, `fusion:\n  reorder_window: ${seconds}\n`);
+  return path;
+}
