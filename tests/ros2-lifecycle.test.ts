@@ -240,3 +240,68 @@ describe("a sensor topic that never arrives", () => {
     }
   }, 120_000);
 });
+
+describe("the node's clock against the sensors' stamps", () => {
+  /** Runs 3 s of the drive into a node until it predicts; returns its WARN lines and latency figure. */
+  async function drive(useSimTime: boolean, clock: (logTime: number) => number) {
+    const config = defaultConfig();
+    config.use_sim_time = useSimTime;
+    const pipeline = await createPipeline(config, { mode: "live", warn: () => undefined });
+    const rcl = new FakeRclnodejs();
+    let wall = 0;
+    const handle = startRosNode(rcl, config, pipeline, { log: () => undefined, wallSeconds: () => wall });
+    const node = rcl.nodes[0]!;
+    let predictions = 0;
+    const sub = pipeline.events$.subscribe((e) => {
+      if (e.type === "prediction") predictions++;
+    });
+    try {
+      const t0 = messages[0]!.logTime;
+      for (const m of messages) {
+        if (m.logTime - t0 > 3) break;
+        wall = m.logTime - t0;
+        node.clock = clock(m.logTime);
+        node.deliver(m.topic, m.message);
+      }
+      await waitFor("a prediction", () => predictions > 0);
+      await handle.drain();
+      wall = 5.5;
+      handle.checkInputs();
+      handle.checkInputs();
+      handle.publishDiagnostics();
+      const diag = node.publisher("/diagnostics").messages.at(-1) as {
+        status: { values: { key: string; value: string }[] }[];
+      };
+      const latency = diag.status.flatMap((s) => s.values).find((v) => v.key === "latency mean (ms)")!.value;
+      return { warns: node.logs.filter((l) => l.startsWith("WARN")), latency };
+    } finally {
+      sub.unsubscribe();
+      await handle.stop();
+      await pipeline.close();
+    }
+  }
+
+  it("use_sim_time without /clock (node time 0): one WARN naming /clock, no latency from time 0", async () => {
+    const { warns, latency } = await drive(true, () => 0);
+    expect(warns.filter((l) => l.includes("/clock"))).toEqual([
+      "WARN use_sim_time is true but the node's clock is still 0 after 5 s: nothing publishes /clock (play bags with `ros2 bag play --clock`, or set use_sim_time false); latency, /diagnostics and the held speed limit use time 0 until it does",
+    ]);
+    expect(latency).toBe("nan");
+  }, 120_000);
+
+  it("a bag's stamps against a wall clock (use_sim_time false): one WARN that the clocks differ", async () => {
+    const { warns } = await drive(false, (t) => t + 86_400);
+    const clockWarns = warns.filter((l) => l.includes("from the node's clock"));
+    expect(clockWarns).toHaveLength(1);
+    // The frame is predicted a moment after it arrived: the clock has moved on by then.
+    expect(clockWarns[0]).toMatch(
+      /^WARN camera stamps are 864\d\d s from the node's clock \(use_sim_time false\): playing a bag\? set use_sim_time true and play it with --clock; the latency in \/diagnostics is meaningless until they agree$/,
+    );
+  }, 120_000);
+
+  it("/clock following the bag: no clock warning", async () => {
+    const { warns, latency } = await drive(true, (t) => t + 0.05);
+    expect(warns.filter((l) => l.includes("clock"))).toEqual([]);
+    expect(Number(latency)).toBeGreaterThan(0);
+  }, 120_000);
+});

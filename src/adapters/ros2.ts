@@ -115,6 +115,9 @@ export async function loadRclnodejs(
 /** Seconds without a message before the log names a silent input (/diagnostics warns after 2 s). */
 export const SILENT_INPUT_LOG_AFTER = 5;
 
+/** Camera stamps this far (s) from the node's clock mean two clocks, not latency. */
+const CLOCK_MISMATCH_S = 60;
+
 /** The parameter that names each input topic. */
 const INPUT_PARAMETER: Record<InputKind, string> = {
   image: "topics.image",
@@ -229,11 +232,35 @@ export function startRosNode(
         `odometry is in frame '${f}' but frames.odom is '${config.frames.odom}': the costmap and labels are stamped '${config.frames.odom}'; set frames.odom: ${f}`,
       );
   };
+  const nowSeconds = () => {
+    const t = node.now().secondsAndNanoseconds;
+    return t.seconds + t.nanoseconds * 1e-9;
+  };
   // A sensor topic that never arrives (a misspelt name, a driver not started) leaves the node
   // silent: say which one in the log, once, and again when it comes (or comes back).
   const startWall = wall();
+  // use_sim_time with nothing on /clock: the node's time stays 0 (rcl's behaviour), so latency,
+  // /diagnostics and the held speed limit carry it. Stamps far from the clock the other way round
+  // (a bag played without use_sim_time) make the latency figures meaningless. Each said once.
+  let clockWarned = false;
+  const checkClock = (stamp?: number) => {
+    if (clockWarned) return;
+    const now = nowSeconds();
+    if (config.use_sim_time && now === 0 && wall() - startWall >= SILENT_INPUT_LOG_AFTER) {
+      clockWarned = true;
+      logger.warn(
+        `use_sim_time is true but the node's clock is still 0 after ${SILENT_INPUT_LOG_AFTER} s: nothing publishes /clock (play bags with \`ros2 bag play --clock\`, or set use_sim_time false); latency, /diagnostics and the held speed limit use time 0 until it does`,
+      );
+    } else if (stamp !== undefined && now > 0 && Math.abs(now - stamp) > CLOCK_MISMATCH_S) {
+      clockWarned = true;
+      logger.warn(
+        `camera stamps are ${(now - stamp).toFixed(0)} s from the node's clock (use_sim_time ${config.use_sim_time}): ${config.use_sim_time ? "is /clock from the same source as the sensors?" : "playing a bag? set use_sim_time true and play it with --clock"}; the latency in /diagnostics is meaningless until they agree`,
+      );
+    }
+  };
   const silent = new Set<InputKind>();
   const checkInputs = () => {
+    checkClock();
     const now = wall();
     for (const s of subSpecs) {
       if (s.kind === "tf" || s.kind === "tfStatic" || silent.has(s.kind)) continue;
@@ -280,17 +307,15 @@ export function startRosNode(
   // Pipeline events → topics.
   let latency = { sum: 0, max: 0, count: 0 };
   let lastStats: PipelineStats | undefined;
-  const nowSeconds = () => {
-    const t = node.now().secondsAndNanoseconds;
-    return t.seconds + t.nanoseconds * 1e-9;
-  };
   const stampWarned = new Set<string>();
   const sub = pipeline.events$.subscribe((e) => {
     switch (e.type) {
       case "prediction": {
         publish(mapper.prediction(e));
-        const ms = (nowSeconds() - e.stamp) * 1000;
-        if (Number.isFinite(ms)) {
+        checkClock(e.stamp);
+        const now = nowSeconds();
+        const ms = (now - e.stamp) * 1000;
+        if (now > 0 && Number.isFinite(ms)) {
           latency.sum += ms;
           latency.max = Math.max(latency.max, ms);
           latency.count++;
