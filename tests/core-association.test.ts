@@ -17,6 +17,7 @@ import {
   mat34FromPose2,
   mat34FromTransform,
   mat34Invert,
+  quatFromRPY,
 } from "../src/core/geometry.ts";
 import { SelfSupervisor } from "../src/core/self-supervisor.ts";
 import { TfBuffer } from "../src/core/tf-buffer.ts";
@@ -263,5 +264,43 @@ describe("SelfSupervisor association", () => {
     expect(short.samples.length).toBe(0);
     expect(short.sup.stats().association.noKeyframe).toBe(short.labels.length);
     expect(short.sup.stats().keyframes.expired.age).toBeGreaterThan(0);
+  });
+
+  it("a camera mount re-published on /tf_static mid-run leaves the samples of earlier keyframes as they were taken", () => {
+    const CHANGE = 112;
+    // The camera is re-mounted pitched far down at CHANGE: later keyframes see only the ground at
+    // its feet, but what the earlier ones saw is where it was.
+    const steep = staticTransforms().map((t) =>
+      t.child === "camera_link" ? { ...t, rotation: quatFromRPY(0, 1.2, 0) } : t,
+    );
+    const run = (remount: boolean) => {
+      const sup = new SelfSupervisor<number>(testConfig());
+      sup.onTransforms(staticTransforms());
+      const d = drive({ duration: 20, speed: 0.5, roughnessAt: (x) => (Math.floor(x / 2) % 2 ? 1.0 : 0.2) });
+      let nextCam = 100;
+      let changed = false;
+      const cells = new Map<number, string[]>();
+      for (const m of interleave(d.imu, d.odom)) {
+        if ("linearAcceleration" in m) sup.onImu(m);
+        else sup.onOdom(m);
+        if (remount && !changed && m.stamp >= CHANGE) {
+          sup.onTransforms(steep);
+          changed = true;
+        }
+        if (m.stamp >= nextCam) {
+          sup.onCameraInfo({ ...CAMERA, stamp: m.stamp });
+          if (sup.wantsKeyframe(m.stamp)) sup.addKeyframe(m.stamp, GRID, m.stamp);
+          nextCam += 1 / 15;
+        }
+        for (const smp of sup.drain().samples) {
+          const stamp = sup.keyframeData(smp.keyframeId)!;
+          if (stamp < CHANGE) cells.set(stamp, [...(cells.get(stamp) ?? []), smp.cells.join(",")]);
+        }
+      }
+      return cells;
+    };
+    const before = run(false);
+    expect([...before.values()].flat().length).toBeGreaterThan(50);
+    expect(run(true)).toEqual(before);
   });
 });

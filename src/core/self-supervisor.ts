@@ -74,11 +74,21 @@ export interface SelfSupervisorConfig {
   labelEnergy?: LabelEnergyOverride;
 }
 
+/**
+ * The camera as it was when a keyframe was taken: a camera mount or CameraInfo that changes later
+ * (a re-published /tf_static, a recalibration) must not move the cells of what it already saw.
+ */
+export interface KeyframeMount {
+  camera: CameraModel;
+  groundFromOptical: Mat34;
+}
+
 interface KeyframeRecord<T> {
   data: T;
   grid: FeatureGridSpec;
   /** Planar pose once odometry covers the stamp. */
   pose: Pose2 | null;
+  mount: KeyframeMount;
 }
 
 /** How far past the newest odometry a keyframe stamp may be (odometry usually lags the camera). */
@@ -305,7 +315,8 @@ export class SelfSupervisor<T> {
       return null;
     }
     const d = this.poses.covers(stamp) ? this.poses.distanceAt(stamp) : this.poses.latestDistance;
-    const rec: KeyframeRecord<T> = { data, grid, pose: null };
+    const mount = { camera: this.camera!, groundFromOptical: this.groundFromOptical! };
+    const rec: KeyframeRecord<T> = { data, grid, pose: null, mount };
     this.resolvePose(stamp, rec);
     return this.keyframes.add(stamp, d, rec);
   }
@@ -325,16 +336,19 @@ export class SelfSupervisor<T> {
    * Keyframes the robot has since driven at least `distance` m past, each returned once, oldest
    * first (with their pose); keyframes pruned before that are never returned.
    */
-  takeKeyframesPassed(distance: number): { stamp: Stamp; pose: Pose2; grid: FeatureGridSpec; data: T }[] {
+  takeKeyframesPassed(
+    distance: number,
+  ): { stamp: Stamp; pose: Pose2; grid: FeatureGridSpec; data: T; mount: KeyframeMount }[] {
     if (this.poses.size === 0) return [];
     const limit = this.poses.latestDistance - distance;
-    const out: { stamp: Stamp; pose: Pose2; grid: FeatureGridSpec; data: T }[] = [];
+    const out: { stamp: Stamp; pose: Pose2; grid: FeatureGridSpec; data: T; mount: KeyframeMount }[] = [];
     for (const f of this.keyframes.all()) {
       if (f.distance > limit) break;
       if (f.id <= this.passedCursor) continue;
       this.passedCursor = f.id;
       this.resolvePose(f.stamp, f.data);
-      if (f.data.pose) out.push({ stamp: f.stamp, pose: f.data.pose, grid: f.data.grid, data: f.data.data });
+      const r = f.data;
+      if (r.pose) out.push({ stamp: f.stamp, pose: r.pose, grid: r.grid, data: r.data, mount: r.mount });
     }
     return out;
   }
@@ -372,7 +386,8 @@ export class SelfSupervisor<T> {
       const before = samples.length;
       for (const f of frames) {
         if (f.stamp > label.t1) break;
-        this.associator.associate(label, f.id, f.data, this.camera, this.groundFromOptical, samples);
+        const m = f.data.mount;
+        this.associator.associate(label, f.id, f.data, m.camera, m.groundFromOptical, samples);
       }
       if (samples.length === before) this.counters.noKeyframe++;
     }
@@ -384,8 +399,8 @@ export class SelfSupervisor<T> {
   /**
    * Ground (odom) position of every grid cell centre for a frame at `stamp` (row-major; NaN where
    * the ray does not reach the ground: above the horizon). `pose` overrides the odometry pose
-   * (e.g. the true pose, for evaluation). Returns false when the pose, camera or extrinsics are
-   * unknown (outputs untouched).
+   * (e.g. the true pose, for evaluation); `mount` the camera (a keyframe's, as it was taken).
+   * Returns false when the pose, camera or extrinsics are unknown (outputs untouched).
    */
   projectGridToGround(
     stamp: Stamp,
@@ -394,9 +409,10 @@ export class SelfSupervisor<T> {
     outY: Float64Array,
     pose?: Pose2,
     maxRange = Number.POSITIVE_INFINITY,
+    mount?: KeyframeMount,
   ): boolean {
-    const camera = this.camera;
-    const groundFromOptical = this.groundFromOptical;
+    const camera = mount ? mount.camera : this.camera;
+    const groundFromOptical = mount ? mount.groundFromOptical : this.groundFromOptical;
     if (!camera || !groundFromOptical) return false;
     let p = pose;
     if (!p) {

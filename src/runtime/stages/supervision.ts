@@ -216,7 +216,7 @@ export class SupervisionStage {
       }
       const xs = this.#kx.subarray(0, m);
       const ys = this.#ky.subarray(0, m);
-      if (!this.supervisor.projectGridToGround(k.stamp, k.grid, xs, ys, k.pose)) continue;
+      if (!this.supervisor.projectGridToGround(k.stamp, k.grid, xs, ys, k.pose, undefined, k.mount)) continue;
       const cells = map.teach(xs, ys, k.pose.x, k.pose.y);
       if (cells.length) out.push({ data: k.data.data, cells });
     }
