@@ -46,7 +46,20 @@ export interface LabelSummary {
   energyPercentiles: Record<string, number>;
   log10EnergyPercentiles: Record<string, number>;
   meanSpeed: number;
-  vertical: SelfSupervisorStats["vertical"];
+  /** The IMU messages' frame_id (the last one seen). */
+  imuFrame: string;
+  /**
+   * `gravity`: the mean acceleration over the bag (m/s², IMU frame), which is gravity on an IMU
+   * that reports it; `angle`: degrees between its direction and `axis` (null without IMU data).
+   */
+  vertical: SelfSupervisorStats["vertical"] & { gravity: [number, number, number]; angle: number | null };
+  /**
+   * Path length of the odometry's positions (what steps are cut by) and the distance its twist adds
+   * up to (m).
+   */
+  odometry: { distance: number; twistDistance: number };
+  /** What looks wrong with the input (the CLI prints each as a `warning:` line). */
+  warnings: string[];
   imuRate: number;
   calibration: Config["labeler"]["calibration"];
 }
@@ -70,6 +83,11 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
 
     const sup = new SelfSupervisor<never>(config);
     const undecodable: Record<string, number> = {};
+    // Input checks the labeller does not make itself (warnings): mean acceleration, odometry
+    // position against twist.
+    const acc = { x: 0, y: 0, z: 0, n: 0 };
+    let imuFrame = "";
+    const odo = { distance: 0, twistDistance: 0, x: Number.NaN, y: Number.NaN, t: Number.NaN };
     let speedSum = 0;
     let count = 0;
     let lastProgress = 0;
@@ -86,9 +104,33 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
         continue;
       }
       try {
-        if (ev.topic === imuTopic) sup.onImu(imuFromRos(ev.message));
-        else if (ev.topic === odomTopic) {
-          sup.onOdom(odomFromRos(ev.message));
+        if (ev.topic === imuTopic) {
+          const imu = imuFromRos(ev.message);
+          sup.onImu(imu);
+          const a = imu.linearAcceleration;
+          if (Number.isFinite(a.x) && Number.isFinite(a.y) && Number.isFinite(a.z)) {
+            acc.x += a.x;
+            acc.y += a.y;
+            acc.z += a.z;
+            acc.n++;
+          }
+          imuFrame = imu.frameId;
+        } else if (ev.topic === odomTopic) {
+          const o = odomFromRos(ev.message);
+          sup.onOdom(o);
+          const p = o.pose.position;
+          const dt = o.stamp - odo.t;
+          if (dt > 0) {
+            const step = Math.hypot(p.x - odo.x, p.y - odo.y);
+            if (Number.isFinite(step)) odo.distance += step;
+            const v = Math.hypot(o.linear.x, o.linear.y);
+            if (Number.isFinite(v)) odo.twistDistance += v * Math.min(dt, 1);
+          }
+          if (!(dt <= 0)) {
+            odo.x = p.x;
+            odo.y = p.y;
+            odo.t = o.stamp;
+          }
           emit(sup.drain().labels);
         } else if (ev.topic === tfStaticTopic) sup.onTransforms(transformsFromRos(ev.message, true));
         else if (ev.topic === tfTopic) sup.onTransforms(transformsFromRos(ev.message, false));
@@ -107,6 +149,20 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     const energy = sup.energyPercentiles(PERCENTILES);
     const logE: Record<string, number> = {};
     for (const [k, v] of Object.entries(energy)) logE[k] = round(Math.log10(v), 4);
+    const gravity: [number, number, number] = acc.n
+      ? [acc.x / acc.n, acc.y / acc.n, acc.z / acc.n]
+      : [Number.NaN, Number.NaN, Number.NaN];
+    const axis = st.vertical.axis;
+    const g = Math.hypot(...gravity);
+    const cos = (gravity[0] * axis[0] + gravity[1] * axis[1] + gravity[2] * axis[2]) / g;
+    const angle = Number.isFinite(cos) ? (Math.acos(Math.max(-1, Math.min(1, cos))) * 180) / Math.PI : null;
+    const vertical = {
+      source: st.vertical.source,
+      axis: axis.map((x) => round(x, 4)) as [number, number, number],
+      gravity: gravity.map((x) => round(x, 4)) as [number, number, number],
+      angle: angle === null ? null : round(angle, 1),
+    };
+    const odometry = { distance: round(odo.distance, 3), twistDistance: round(odo.twistDistance, 3) };
     return {
       bag: opts.bag,
       imuTopic,
@@ -118,16 +174,87 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
       energyPercentiles: Object.fromEntries(Object.entries(energy).map(([k, v]) => [k, sig(v)])),
       log10EnergyPercentiles: logE,
       meanSpeed: count ? round(speedSum / count, 4) : 0,
-      vertical: {
-        source: st.vertical.source,
-        axis: st.vertical.axis.map((x) => round(x, 4)) as [number, number, number],
-      },
+      imuFrame,
+      vertical,
+      odometry,
       imuRate: round(st.imuRate, 2),
       calibration: config.labeler.calibration,
+      warnings: inputWarnings({
+        vertical,
+        odometry,
+        imuFrame,
+        imu: { accepted: st.imu.accepted, duplicate: st.imu.dropped.duplicate },
+        imuRate: st.imuRate,
+        config,
+      }),
     };
   } finally {
     await source.close();
   }
+}
+
+/** Standard gravity (m/s²). */
+const G = 9.80665;
+
+/**
+ * What a robot's input gets wrong that the labels cannot show: an acceleration that is not m/s² with
+ * gravity, a vertical from TF that gravity contradicts, odometry whose position stands still while
+ * its twist moves, stamps repeated in batches, a band above half the IMU rate.
+ */
+export function inputWarnings(s: {
+  vertical: LabelSummary["vertical"];
+  odometry: LabelSummary["odometry"];
+  imuFrame: string;
+  imu: { accepted: number; duplicate: number };
+  imuRate: number;
+  config: Config;
+}): string[] {
+  const out: string[] = [];
+  const { vertical, odometry, config } = s;
+  const base = config.frames.base;
+  const mount =
+    s.imuFrame === base
+      ? `the IMU's frame_id ${base} (mounted level, z up)`
+      : `TF ${base} → ${s.imuFrame || "(IMU frame_id)"}`;
+  const g = Math.hypot(...vertical.gravity);
+  if (Number.isFinite(g)) {
+    const mean = `IMU linear_acceleration averages ${g.toFixed(2)} m/s²`;
+    if (g >= 0.5 && g <= 1.5)
+      out.push(
+        `${mean}: in g, not m/s² as sensor_msgs/Imu is? Energies are then ${(G * G).toFixed(0)}× too small`,
+      );
+    else if (g > 1.5 * G) out.push(`${mean}, far above gravity (9.81): not in m/s² as sensor_msgs/Imu is?`);
+    else if (g < 0.5 * G && vertical.source === "gravity")
+      out.push(
+        `${mean}, not gravity (9.81): the driver removes gravity (or reports no acceleration), so "up" cannot come from the data; give it with ${mount}`,
+      );
+  }
+  if (
+    vertical.source === "tf" &&
+    vertical.angle !== null &&
+    g >= 0.5 * G &&
+    g <= 1.5 * G &&
+    vertical.angle > 30
+  )
+    out.push(
+      `the vertical from ${mount} ([${vertical.axis.join(", ")}] in the IMU frame) is ${vertical.angle.toFixed(0)}° from gravity in the IMU's data ([${vertical.gravity.map((x) => (x / g).toFixed(2)).join(", ")}]): the IMU's mount in TF or its frame_id is wrong, and labels measure vibration along the wrong axis`,
+    );
+  const L = config.labeler.step_length;
+  if (odometry.distance < L && odometry.twistDistance > 4 * L)
+    out.push(
+      `odometry positions moved ${odometry.distance.toFixed(2)} m while its twist adds up to ${odometry.twistDistance.toFixed(1)} m: steps are measured along pose.pose.position, which this odometry does not fill`,
+    );
+  const total = s.imu.accepted + s.imu.duplicate;
+  if (total > 0 && s.imu.duplicate > total / 4)
+    out.push(
+      `${s.imu.duplicate} of ${total} IMU messages repeat the stamp before them and were dropped: the driver stamps samples in batches; stamp each sample`,
+    );
+  const band = config.labeler.band_high;
+  if (Number.isFinite(s.imuRate) && band > s.imuRate / 2)
+    out.push(
+      `the IMU at ${s.imuRate.toFixed(0)} Hz sees vibration up to ${(s.imuRate / 2).toFixed(0)} Hz only: labeler.band_high ${band} Hz is cut there, so energies are not comparable with a faster IMU's`,
+    );
+  return out;
 }
 
 function round(x: number, digits: number): number {
@@ -203,6 +330,9 @@ export function register(program: Command): void {
 energy is the speed-normalised vibration feature (comparable across bags); roughness is energy
 mapped to 0..1 by labeler.calibration (running percentiles by default, or fixed log10 bounds).
 Use --stats on a representative bag to get fixed bounds, as a params file to layer over yours.
+What looks wrong with the input (acceleration in g or without gravity, a vertical from TF that
+gravity contradicts, odometry without positions, batched IMU stamps) is printed as warning: lines
+on stderr and listed under "warnings" in the JSON summary.
 
 Examples:
   terrain-learner label run.mcap
@@ -273,6 +403,7 @@ Examples:
           }).finally(() => {
             if (started) bar?.stop();
           });
+          for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
           // A run that made no label did nothing: it says why and exits non-zero, after the
           // summary (its counters are the diagnosis), but never with a calibration snippet of NaN.
           const none =
@@ -313,7 +444,7 @@ Examples:
               `${summary.labels} labels over ${summary.duration.toFixed(1)} s (${summary.imuTopic}${Number.isFinite(summary.imuRate) ? ` at ${summary.imuRate} Hz` : ""}, ${summary.odomTopic}), mean speed ${summary.meanSpeed.toFixed(2)} m/s`,
               `skipped steps: ${skipped}`,
               `dropped messages: ${dropped}`,
-              `vertical axis (IMU frame): [${summary.vertical.axis.join(", ")}] from ${summary.vertical.source === "tf" ? "TF" : "gravity in the data"}`,
+              `vertical axis (IMU frame ${summary.imuFrame || "without a name"}): [${summary.vertical.axis.join(", ")}] from ${verticalSource(summary, config.frames.base)}`,
               `energy percentiles: p5 ${fmt(p.p5)}  p50 ${fmt(p.p50)}  p95 ${fmt(p.p95)} (calibration ${summary.calibration.mode}; --stats for a config snippet)`,
               "",
             ].join("\n"),
@@ -322,6 +453,13 @@ Examples:
         },
       ),
     );
+}
+
+/** Where the summary's vertical axis came from, in words. */
+function verticalSource(s: LabelSummary, base: string): string {
+  if (s.vertical.source === "gravity")
+    return `gravity in the data (TF has no ${base} → ${s.imuFrame || "IMU frame"})`;
+  return s.imuFrame === base ? `the IMU's frame_id ${base} (mounted level)` : "TF";
 }
 
 /** Why a bag gave no label, from the summary's counters. */
@@ -340,6 +478,7 @@ export function noLabelsReason(s: LabelSummary, config: Config): string {
     parts.push(
       `the robot never completed a ${config.labeler.step_length} m step (labeler.step_length) while moving in ${s.duration} s of data`,
     );
+  if (s.warnings.length) parts.push(`see the warning${s.warnings.length > 1 ? "s" : ""} above`);
   return parts.join("; ");
 }
 

@@ -10,6 +10,10 @@ import type { VerticalAxis } from "./vertical-axis.ts";
 /** Segment results kept (at 200 Hz and 64-sample segments, ~20 min). */
 const SEG_CAP = 8192;
 export const SEG_MASK = SEG_CAP - 1;
+/** `ok` of a segment analysed. */
+export const SEG_OK = 1;
+/** `ok` of a segment without a vertical: no TF for the IMU and an acceleration that is not gravity. */
+export const SEG_NO_VERTICAL = 2;
 
 /** The labeller settings the segments use (structurally a part of LabellerSettings). */
 export interface SegmentSettings {
@@ -36,6 +40,7 @@ export class ImuSegments {
   readonly power = new Float64Array(SEG_CAP);
   readonly angular = new Float64Array(SEG_CAP);
   readonly rate = new Float64Array(SEG_CAP);
+  /** SEG_OK, SEG_NO_VERTICAL, or 0 (a gap in the samples). */
   readonly ok = new Uint8Array(SEG_CAP);
   private readonly scratch = new Float64Array(1024);
   private readonly welch = new WelchPsd(1024);
@@ -102,6 +107,7 @@ export class ImuSegments {
     this.lastCentre = (first + last) / 2;
     this.written++;
     let ux: number, uy: number, uz: number;
+    let vertical = true;
     if (up.tf) {
       [ux, uy, uz] = up.tf;
     } else {
@@ -109,9 +115,14 @@ export class ImuSegments {
       ux = up.gx / gn;
       uy = up.gy / gn;
       uz = up.gz / gn;
+      vertical = up.gravityLike();
     }
-    if (!(gap <= maxGap) || !(fs > 0) || !Number.isFinite(ux)) {
+    if (!(gap <= maxGap) || !(fs > 0)) {
       this.ok[j] = 0;
+      return;
+    }
+    if (!vertical || !Number.isFinite(ux)) {
+      this.ok[j] = SEG_NO_VERTICAL;
       return;
     }
     const s = this.scratch;
@@ -144,7 +155,7 @@ export class ImuSegments {
     this.power[j] = this.welch.bandPower(fs, n, this.cfg.band_low, Math.min(this.cfg.band_high, fs / 2));
     this.angular[j] = ang / n;
     this.rate[j] = fs;
-    this.ok[j] = 1;
+    this.ok[j] = SEG_OK;
     // The IMU rate changed (driver reconfigured): re-pick the segment length from here on.
     if (fs > this.segRateUsed * 1.33 || fs < this.segRateUsed * 0.75) this.chooseSegment(fs, start + n);
   }

@@ -20,14 +20,16 @@
 //  7. roughness = calibrateLogEnergy(log10(energy), lo, hi): linear between lo (→ 0.05) and hi (→ 0.95)
 //     with order-keeping hyperbolic tails, lo/hi fixed from config or the running percentiles of
 //     log10(energy) over the labels seen so far.
-//  No label while stationary (mean speed < min_speed), turning hard (|mean yaw rate| > max_yaw_rate),
-//  with too few samples, or with a gap in the IMU stream; each skip is counted by reason.
+//  No label while stationary (mean speed < min_speed, or the step's ends less than half a step
+//  apart), turning hard (|mean yaw rate| > max_yaw_rate), with too few samples, with a gap in the
+//  IMU stream, or without a vertical (no TF and an acceleration that does not average to gravity);
+//  each skip is counted by reason.
 // This file cuts the stream into steps (2) and turns each into a label (6); the ring (1) is in
 // imu-ring.ts, "up" (3) in vertical-axis.ts, the per-segment spectra (4, 5) in imu-segments.ts and
 // the calibration (7) in label-calibration.ts.
 
 import { ImuRing } from "./imu-ring.ts";
-import { ImuSegments, SEG_MASK } from "./imu-segments.ts";
+import { ImuSegments, SEG_MASK, SEG_NO_VERTICAL, SEG_OK } from "./imu-segments.ts";
 import { type CalibrationSource, calibrateLogEnergy, LogEnergyPercentiles } from "./label-calibration.ts";
 import type { ImuRejectReason, LabellerSettings, LabellerStats } from "./labeller-types.ts";
 import { emptyPoseAt, type PoseHistory } from "./pose-history.ts";
@@ -105,7 +107,14 @@ export class VibrationLabeller {
       imuAccepted: 0,
       imuRejected: { nan: 0, backwards: 0, duplicate: 0 },
       labels: 0,
-      skipped: { stationary: 0, turning: 0, too_few_samples: 0, bad_samples: 0, no_pose: 0 },
+      skipped: {
+        stationary: 0,
+        turning: 0,
+        too_few_samples: 0,
+        bad_samples: 0,
+        no_pose: 0,
+        no_vertical: 0,
+      },
       samplesWithoutPose: 0,
       verticalSource: "gravity",
       vertical: [0, 0, 1],
@@ -301,6 +310,17 @@ export class VibrationLabeller {
       skipped.turning++;
       return;
     }
+    // Steps are cut by the odometry's path length, which a pose that jitters while the robot stands
+    // still (fused or visual odometry, with no twist to say so) grows by itself: a step whose ends
+    // are less than half a step apart was not driven over, whatever the vibration.
+    if (
+      this.poses.interpolate(t0, this.poseA) &&
+      this.poses.interpolate(t1, this.poseB) &&
+      Math.hypot(this.poseB.x - this.poseA.x, this.poseB.y - this.poseA.y) < cfg.step_length / 2
+    ) {
+      skipped.stationary++;
+      return;
+    }
     if (n < Math.max(cfg.min_samples, 8)) {
       skipped.too_few_samples++;
       return;
@@ -331,9 +351,13 @@ export class VibrationLabeller {
     let rate = 0;
     let norm = 0;
     let used = 0;
+    let noVertical = 0;
     for (let k = sa; k < sb; k++) {
       const j = k & SEG_MASK;
-      if (segs.ok[j] === 0) continue;
+      if (segs.ok[j] !== SEG_OK) {
+        if (segs.ok[j] === SEG_NO_VERTICAL) noVertical++;
+        continue;
+      }
       vbp += segs.power[j]!;
       ang += segs.angular[j]!;
       rate += segs.rate[j]!;
@@ -345,7 +369,8 @@ export class VibrationLabeller {
       used++;
     }
     if (used === 0) {
-      skipped.too_few_samples++;
+      if (noVertical > 0) skipped.no_vertical++;
+      else skipped.too_few_samples++;
       return;
     }
     vbp /= used;

@@ -116,7 +116,13 @@ export interface Polygon2 {
 }
 
 /** Why the labeller produced no label for a step. */
-export type LabelSkipReason = "stationary" | "turning" | "too_few_samples" | "bad_samples" | "no_pose";
+export type LabelSkipReason =
+  | "stationary"
+  | "turning"
+  | "too_few_samples"
+  | "bad_samples"
+  | "no_pose"
+  | "no_vertical";
 
 /** One stretch of ground the robot drove over, with the roughness measured from vibration. */
 export interface RoughnessLabel {

@@ -1,6 +1,9 @@
 // Where "up" is in the IMU frame: from TF (base_link ← imu_link) when the user set it, else the
 // direction of a running mean of the acceleration. The IMU is never assumed z-up.
 
+/** Standard gravity (m/s²): what sensor_msgs/Imu's linear_acceleration averages to at rest. */
+export const GRAVITY = 9.80665;
+
 export class VerticalAxis {
   private readonly cfg: { gravity_time_constant?: number };
   // Running mean of acceleration (IMU frame).
@@ -43,6 +46,15 @@ export class VerticalAxis {
       this.gy += k * (ay - this.gy);
       this.gz += k * (az - this.gz);
     }
+  }
+
+  /**
+   * Whether the running mean can be gravity (0.5 g to 1.5 g): a driver that removes gravity, or
+   * publishes g instead of m/s², leaves a mean whose direction is not "up".
+   */
+  gravityLike(): boolean {
+    const n = Math.hypot(this.gx, this.gy, this.gz);
+    return n >= 0.5 * GRAVITY && n <= 1.5 * GRAVITY;
   }
 
   /** The current unit axis (a copy); straight up the IMU z axis before any sample. */

@@ -101,6 +101,13 @@ export function toRosHeader(
 export function imuFromRos(msg: unknown): ImuSample {
   const m = obj(msg, "Imu");
   const { stamp, frameId } = headerOf(m);
+  // sensor_msgs/Imu: element 0 of a covariance at -1 says the driver has no such data. Labels are made
+  // from the acceleration, so without it the message has nothing to use (its zeros are not data).
+  const accCov = m.linear_acceleration_covariance;
+  if (accCov !== undefined && numArray(accCov, "linear_acceleration_covariance")[0] === -1)
+    throw new ConversionError(
+      "linear_acceleration_covariance[0] is -1: the IMU publishes no linear acceleration, which labels need",
+    );
   let orientation: Quat | undefined;
   const cov = m.orientation_covariance;
   const covValid = cov === undefined || numArray(cov, "orientation_covariance")[0] !== -1;

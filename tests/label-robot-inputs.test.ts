@@ -1,0 +1,260 @@
+// `terrain-learner label` on what a robot integrator's drivers publish: a real BorealTC Husky run
+// (tests/fixtures/borealtc, 100 Hz IMU, wheel speeds integrated into odometry) written as an MCAP
+// with one thing wrong at a time: gravity removed, g instead of m/s², no acceleration (covariance
+// -1), the IMU's frame_id naming the base while it is mounted on its side, odometry that fills only
+// the twist, a pose that jitters while the robot stands still, a 50 Hz IMU, stamps repeated in
+// batches. The labels must either be right or be refused with the reason, never made silently wrong.
+
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { type LabelSummary, runLabel } from "../src/cli/label.ts";
+import { quatConjugate, quatFromRPY, quatRotate } from "../src/core/geometry.ts";
+import type { Quat } from "../src/core/types.ts";
+import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
+import { transformsToRos } from "../src/io/ros/convert.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import { BOREAL_DIR, HUSKY_TRACK } from "./core-borealtc-helpers.ts";
+import { runCli } from "./helpers/cli.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "label-robot-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function csv(path: string): number[][] {
+  return readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .slice(1)
+    .map((l) => l.split(",").map(Number));
+}
+const IMU = csv(`${BOREAL_DIR}ASPHALT/imu_04.csv`); // t, wx, wy, wz, ax, ay, az (z up)
+const PRO = csv(`${BOREAL_DIR}ASPHALT/pro_04.csv`); // t, curL, curR, velL, velR
+
+interface Variant {
+  /** base_link ← IMU rotation (the IMU's samples are rotated into its frame). */
+  mount?: Quat;
+  /** Publish TF base_link → IMU frame. */
+  tf?: boolean;
+  imuFrame?: string;
+  gravity?: "removed";
+  units?: "g";
+  /** linear_acceleration_covariance[0] = -1 and zeros, as a driver without an accelerometer. */
+  noAcceleration?: boolean;
+  /** Odometry with position left at 0 (twist only). */
+  twistOnly?: boolean;
+  /** The robot stands still (zero twist) while its pose jitters by ±this many metres. */
+  standStillJitter?: number;
+  /** Keep every n-th IMU sample. */
+  decimate?: number;
+  /** Stamp n consecutive samples alike. */
+  batch?: number;
+}
+
+const T0 = 1_700_000_000;
+
+async function bag(name: string, v: Variant): Promise<string> {
+  const path = join(dir, `${name}.mcap`);
+  const w = await Ros2McapWriter.create(path, { compression: "none" });
+  const mount = v.mount ?? { x: 0, y: 0, z: 0, w: 1 };
+  const inv = quatConjugate(mount);
+  const frame = v.imuFrame ?? "imu_link";
+  const hdr = (t: number, id: string) => ({
+    stamp: { sec: Math.floor(t), nanosec: Math.round((t - Math.floor(t)) * 1e9) },
+    frame_id: id,
+  });
+  if (v.tf) {
+    const tf = { stamp: T0, parent: "base_link", child: frame, isStatic: true };
+    await w.write(
+      "/tf_static",
+      "tf2_msgs/msg/TFMessage",
+      T0,
+      transformsToRos([{ ...tf, translation: { x: 0, y: 0, z: 0.2 }, rotation: mount }]),
+    );
+  }
+  // Odometry at 50 Hz from the wheel speeds (Husky track), linear between the 6.5 Hz encoder samples.
+  const poses: { t: number; x: number; y: number; yaw: number; v: number; w: number }[] = [];
+  let x = 0,
+    y = 0,
+    yaw = 0;
+  for (let i = 0; i < PRO.length; i++) {
+    const [t, , , vl, vr] = PRO[i]! as [number, number, number, number, number];
+    if (i > 0) {
+      const p = poses[i - 1]!;
+      const dt = t - p.t;
+      x += p.v * dt * Math.cos(yaw + (p.w * dt) / 2);
+      y += p.v * dt * Math.sin(yaw + (p.w * dt) / 2);
+      yaw += p.w * dt;
+    }
+    poses.push({ t, x, y, yaw, v: (vl + vr) / 2, w: (vr - vl) / HUSKY_TRACK });
+  }
+  let seed = 7;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648 - 0.5;
+  };
+  const msgs: { t: number; topic: string; type: string; m: unknown }[] = [];
+  let k = 0;
+  const end = IMU[IMU.length - 1]![0]!;
+  for (let t = 0; t <= end; t += 0.02) {
+    while (k < poses.length - 2 && poses[k + 1]!.t <= t) k++;
+    const a = poses[k]!,
+      b = poses[k + 1]!;
+    const u = Math.min(1, (t - a.t) / (b.t - a.t));
+    const at = (f: "x" | "y" | "yaw" | "v" | "w") => a[f] + u * (b[f] - a[f]);
+    let [px, py, pyaw, pv, pw] = [at("x"), at("y"), at("yaw"), at("v"), at("w")];
+    if (v.standStillJitter !== undefined) {
+      [px, py, pyaw, pv, pw] = [v.standStillJitter * 2 * rnd(), v.standStillJitter * 2 * rnd(), 0, 0, 0];
+    }
+    if (v.twistOnly) [px, py] = [0, 0];
+    msgs.push({
+      t,
+      topic: "/odom",
+      type: "nav_msgs/msg/Odometry",
+      m: {
+        header: hdr(T0 + t, "odom"),
+        child_frame_id: "base_link",
+        pose: {
+          pose: {
+            position: { x: px, y: py, z: 0 },
+            orientation: { x: 0, y: 0, z: Math.sin(pyaw / 2), w: Math.cos(pyaw / 2) },
+          },
+          covariance: new Float64Array(36),
+        },
+        twist: {
+          twist: { linear: { x: pv, y: 0, z: 0 }, angular: { x: 0, y: 0, z: pw } },
+          covariance: new Float64Array(36),
+        },
+      },
+    });
+  }
+  const scale = v.units === "g" ? 1 / 9.80665 : 1;
+  const step = v.decimate ?? 1;
+  for (let i = 0; i < IMU.length; i += step) {
+    const [t, wx, wy, wz, ax, ay, az] = IMU[i]! as number[] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const stampT = v.batch ? IMU[i - (i % v.batch)]![0]! : t;
+    const acc = quatRotate(inv, { x: ax, y: ay, z: v.gravity === "removed" ? az - 9.80665 : az });
+    const cov = (c: number) => Float64Array.from([c, 0, 0, 0, c, 0, 0, 0, c]);
+    msgs.push({
+      t: t + 0.005,
+      topic: "/imu/data",
+      type: "sensor_msgs/msg/Imu",
+      m: {
+        header: hdr(T0 + stampT, frame),
+        orientation: { x: 0, y: 0, z: 0, w: 1 },
+        orientation_covariance: cov(-1),
+        angular_velocity: quatRotate(inv, { x: wx, y: wy, z: wz }),
+        angular_velocity_covariance: cov(0),
+        linear_acceleration: v.noAcceleration
+          ? { x: 0, y: 0, z: 0 }
+          : { x: acc.x * scale, y: acc.y * scale, z: acc.z * scale },
+        linear_acceleration_covariance: cov(v.noAcceleration ? -1 : 0),
+      },
+    });
+  }
+  msgs.sort((p, q) => p.t - q.t);
+  for (const m of msgs) await w.write(m.topic, m.type, T0 + m.t, m.m);
+  await w.close();
+  return path;
+}
+
+async function label(name: string, v: Variant): Promise<{ summary: LabelSummary; energies: number[] }> {
+  const energies: number[] = [];
+  const summary = await runLabel({
+    bag: await bag(name, v),
+    config: defaultConfig(),
+    onLabel: (l) => energies.push(l.energy),
+  });
+  return { summary, energies };
+}
+
+const sideways = quatFromRPY(Math.PI / 2, 0, 0);
+
+describe("label on a real run as robots publish it", () => {
+  it("the run as recorded: labels, no warnings", async () => {
+    const { summary } = await label("plain", {});
+    expect(summary.labels).toBe(87);
+    expect(summary.warnings).toEqual([]);
+    expect(summary.vertical.source).toBe("gravity");
+    expect(Math.hypot(...summary.vertical.gravity)).toBeCloseTo(9.9, 0);
+  }, 60_000);
+
+  it("gravity removed by the driver: no label without TF (up is unknown), the same labels with TF", async () => {
+    const without = await label("nograv", { gravity: "removed", mount: sideways });
+    expect(without.summary.labels).toBe(0);
+    expect(without.summary.skipped.no_vertical).toBe(87);
+    expect(without.summary.warnings.join("\n")).toMatch(
+      /linear_acceleration averages 0\.\d\d m\/s², not gravity .*give it with TF base_link → imu_link/,
+    );
+    const withTf = await label("nograv-tf", { gravity: "removed", mount: sideways, tf: true });
+    const reference = await label("grav-tf", { mount: sideways, tf: true });
+    expect(withTf.summary.warnings).toEqual([]);
+    expect(withTf.energies.length).toBe(87);
+    // The mean goes per Welch segment, so a constant 1 g changes nothing along the vertical.
+    for (let i = 0; i < 87; i++) expect(withTf.energies[i]! / reference.energies[i]!).toBeCloseTo(1, 9);
+  }, 60_000);
+
+  it("acceleration in g: refused without TF and said so", async () => {
+    const r = await runCli(["label", await bag("in-g", { units: "g" })], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^warning: IMU linear_acceleration averages 1\.00 m\/s²: in g, not m\/s²/m);
+    expect(r.stderr).toMatch(
+      /no labels: every step was skipped \(no_vertical 87\); see the warning above\n$/,
+    );
+  }, 60_000);
+
+  it("linear_acceleration_covariance[0] = -1 (no accelerometer): its zeros are not labelled", async () => {
+    const { summary } = await label("no-acc", { noAcceleration: true, tf: true });
+    expect(summary.labels).toBe(0);
+    expect(Object.entries(summary.dropped.undecodable)).toEqual([
+      [
+        "/imu/data: linear_acceleration_covariance[0] is -1: the IMU publishes no linear acceleration, which labels need",
+        IMU.length,
+      ],
+    ]);
+  }, 60_000);
+
+  it("standing still with the motors running while the pose jitters: no label", async () => {
+    const { summary } = await label("still", { standStillJitter: 0.01 });
+    expect(summary.labels).toBe(0);
+    expect(summary.skipped.stationary).toBeGreaterThan(50);
+  }, 60_000);
+
+  it("frame_id base_link on an IMU mounted on its side: warned, with the angle", async () => {
+    const { summary } = await label("side-base", { mount: sideways, imuFrame: "base_link" });
+    expect(summary.vertical.angle).toBeCloseTo(90, 0);
+    expect(summary.warnings).toEqual([
+      expect.stringMatching(
+        /^the vertical from the IMU's frame_id base_link \(mounted level, z up\) \(\[0, 0, 1\] in the IMU frame\) is 90° from gravity in the IMU's data \(\[0\.00, -?1\.00, 0\.0\d\]\)/,
+      ),
+    ]);
+  }, 60_000);
+
+  it("odometry with only its twist filled: the reason is the position, not 'stationary'", async () => {
+    const r = await runCli(["label", await bag("twist-only", { twistOnly: true })], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^warning: odometry positions moved 0\.00 m while its twist adds up to 2\d\.\d m: steps are measured along pose\.pose\.position/m,
+    );
+  }, 60_000);
+
+  it("a 50 Hz IMU and stamps repeated in batches are labelled, with warnings", async () => {
+    const slow = await label("imu50", { decimate: 2 });
+    expect(slow.summary.labels).toBe(87);
+    expect(slow.summary.warnings).toEqual([
+      "the IMU at 50 Hz sees vibration up to 25 Hz only: labeler.band_high 30 Hz is cut there, so energies are not comparable with a faster IMU's",
+    ]);
+    const batched = await label("batched", { batch: 4 });
+    expect(batched.summary.warnings[0]).toMatch(
+      /^\d+ of 5062 IMU messages repeat the stamp before them and were dropped: the driver stamps samples in batches/,
+    );
+  }, 60_000);
+});
