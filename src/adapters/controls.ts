@@ -21,7 +21,7 @@ export interface RuntimeControls {
  * training block, so no new samples are buffered and no steps run while paused (predictions go on).
  */
 export function pipelineControls(
-  pipeline: { readonly learner: Pick<OnlineLearner, "saveCheckpoint" | "reset"> },
+  pipeline: { readonly learner: Pick<OnlineLearner, "saveCheckpoint">; resetModel(): void },
   config: Config,
   log: (line: string) => void = () => undefined,
 ): RuntimeControls {
@@ -34,7 +34,8 @@ export function pipelineControls(
       return { path };
     },
     reset() {
-      pipeline.learner.reset();
+      // The costmap too: Nav2 would keep the forgotten model's costs for the ground out of view.
+      pipeline.resetModel();
       log("model reset");
       return { reset: true };
     },
@@ -72,7 +73,7 @@ export function mqttHandlers(controls: RuntimeControls): MqttCommandHandlers {
  * events go to the broker, broker commands drive the controls. The hook `replay --mqtt` uses.
  */
 export function attachPipelineMqtt(
-  pipeline: Pick<Pipeline, "events$" | "learner">,
+  pipeline: Pick<Pipeline, "events$" | "learner" | "resetModel">,
   config: Config,
   log: (line: string) => void,
 ): { telemetry: MqttTelemetry; close: () => Promise<void> } | undefined {

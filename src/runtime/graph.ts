@@ -144,6 +144,12 @@ export class StreamGraph {
     return this.parts.evaluator?.truthFor(stamp, grid) ?? undefined;
   }
 
+  /** The learner forgets what it learned, and the costmap the cells it predicted. */
+  resetModel(): void {
+    this.parts.learner.reset();
+    this.#outputs.reset();
+  }
+
   close(): void {
     this.#subs.unsubscribe();
     this.events$.complete();

@@ -102,6 +102,8 @@ export interface Pipeline {
   stats(): PipelineStats;
   /** Ground truth per cell of a frame's grid (NaN unknown) when evaluating a simulator bag. */
   truthFor(stamp: Stamp, grid: RoughnessGrid): { roughness: Float32Array } | undefined;
+  /** The `reset` command: forgets the learned model and the costmap made from its predictions. */
+  resetModel(): void;
   /** The head's input features of one frame (a copy), as the pipeline computes them; no training. */
   frameFeatures(frame: ImageFrame | CompressedFrame): Promise<FeatureMap>;
   /**
@@ -230,6 +232,10 @@ class PipelineImpl implements Pipeline {
 
   truthFor(stamp: Stamp, grid: RoughnessGrid) {
     return this.graph.truthFor(stamp, grid);
+  }
+
+  resetModel(): void {
+    this.graph.resetModel();
   }
 
   async frameFeatures(frame: ImageFrame | CompressedFrame): Promise<FeatureMap> {

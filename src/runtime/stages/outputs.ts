@@ -43,6 +43,11 @@ export class OutputStage {
     this.#speed = new SpeedLimiter(o.speed_limit_rise);
   }
 
+  /** Forgets the costmap: its cells are the predictions of a model that was just reset. */
+  reset(): void {
+    this.#costmap.reset();
+  }
+
   build(p: PerceivedFrame): FrameOutputs {
     const { stamp, grid, xs, ys, grounded, image } = p;
     const o = this.config.outputs;
