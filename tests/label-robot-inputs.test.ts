@@ -3,7 +3,7 @@
 // with one thing wrong at a time: gravity removed, g instead of m/s², no acceleration (covariance
 // -1), the IMU's frame_id naming the base while it is mounted on its side, odometry that fills only
 // the twist, a pose that jitters while the robot stands still, a 50 Hz IMU, stamps repeated in
-// batches. The labels must either be right or be refused with the reason, never made silently wrong.
+// batches, an IMU stamped on its own clock. The labels must either be right or be refused with the reason, never made silently wrong.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,6 +49,8 @@ interface Variant {
   decimate?: number;
   /** Stamp n consecutive samples alike. */
   batch?: number;
+  /** IMU header stamps on the device's clock (seconds since boot) instead of ROS time. */
+  deviceClock?: boolean;
 }
 
 const T0 = 1_700_000_000;
@@ -148,7 +150,7 @@ async function bag(name: string, v: Variant): Promise<string> {
       topic: "/imu/data",
       type: "sensor_msgs/msg/Imu",
       m: {
-        header: hdr(T0 + stampT, frame),
+        header: hdr((v.deviceClock ? 12.5 : T0) + stampT, frame),
         orientation: { x: 0, y: 0, z: 0, w: 1 },
         orientation_covariance: cov(-1),
         angular_velocity: quatRotate(inv, { x: wx, y: wy, z: wz }),
@@ -243,6 +245,15 @@ describe("label on a real run as robots publish it", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /^warning: odometry positions moved 0\.00 m while its twist adds up to 2\d\.\d m: steps are measured along pose\.pose\.position/m,
+    );
+  }, 60_000);
+
+  it("an IMU stamped on its own clock: the reason is the stamps, not the robot", async () => {
+    const r = await runCli(["label", await bag("device-clock", { deviceClock: true })], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "warning: IMU stamps (12.500 to 63.110 s) and odometry stamps (1700000000.000 to 1700000050.600 s) do not overlap, so the IMU samples have no pose: is one of them stamped on another clock (the device's, not ROS time)?\n" +
+        `terrain-learner: ${join(dir, "device-clock.mcap")}: no labels: no IMU sample has a stamp within the odometry's; see the warning above\n`,
     );
   }, 60_000);
 

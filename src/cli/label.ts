@@ -58,6 +58,8 @@ export interface LabelSummary {
    * up to (m).
    */
   odometry: { distance: number; twistDistance: number };
+  /** First and last header stamps (s) of the IMU and odometry messages used; null without any. */
+  stamps: { imu: [number, number] | null; odom: [number, number] | null };
   /** What looks wrong with the input (the CLI prints each as a `warning:` line). */
   warnings: string[];
   imuRate: number;
@@ -88,6 +90,8 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     const acc = { x: 0, y: 0, z: 0, n: 0 };
     let imuFrame = "";
     const odo = { distance: 0, twistDistance: 0, x: Number.NaN, y: Number.NaN, t: Number.NaN };
+    const imuSpan = new Span();
+    const odomSpan = new Span();
     let speedSum = 0;
     let count = 0;
     let lastProgress = 0;
@@ -115,9 +119,11 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
             acc.n++;
           }
           imuFrame = imu.frameId;
+          imuSpan.add(imu.stamp);
         } else if (ev.topic === odomTopic) {
           const o = odomFromRos(ev.message);
           sup.onOdom(o);
+          odomSpan.add(o.stamp);
           const p = o.pose.position;
           const dt = o.stamp - odo.t;
           if (dt > 0) {
@@ -163,6 +169,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
       angle: angle === null ? null : round(angle, 1),
     };
     const odometry = { distance: round(odo.distance, 3), twistDistance: round(odo.twistDistance, 3) };
+    const stamps = { imu: imuSpan.range(), odom: odomSpan.range() };
     return {
       bag: opts.bag,
       imuTopic,
@@ -177,11 +184,13 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
       imuFrame,
       vertical,
       odometry,
+      stamps,
       imuRate: round(st.imuRate, 2),
       calibration: config.labeler.calibration,
       warnings: inputWarnings({
         vertical,
         odometry,
+        stamps,
         imuFrame,
         imu: { accepted: st.imu.accepted, duplicate: st.imu.dropped.duplicate },
         imuRate: st.imuRate,
@@ -196,14 +205,30 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
 /** Standard gravity (m/s²). */
 const G = 9.80665;
 
+/** First and last of a stream's stamps. */
+class Span {
+  private lo = Number.POSITIVE_INFINITY;
+  private hi = Number.NEGATIVE_INFINITY;
+  add(t: number): void {
+    if (!Number.isFinite(t)) return;
+    if (t < this.lo) this.lo = t;
+    if (t > this.hi) this.hi = t;
+  }
+  range(): [number, number] | null {
+    return this.hi >= this.lo ? [this.lo, this.hi] : null;
+  }
+}
+
 /**
  * What a robot's input gets wrong that the labels cannot show: an acceleration that is not m/s² with
  * gravity, a vertical from TF that gravity contradicts, odometry whose position stands still while
- * its twist moves, stamps repeated in batches, a band above half the IMU rate.
+ * its twist moves, IMU and odometry stamped on different clocks, stamps repeated in batches, a band
+ * above half the IMU rate.
  */
 export function inputWarnings(s: {
   vertical: LabelSummary["vertical"];
   odometry: LabelSummary["odometry"];
+  stamps: LabelSummary["stamps"];
   imuFrame: string;
   imu: { accepted: number; duplicate: number };
   imuRate: number;
@@ -244,6 +269,14 @@ export function inputWarnings(s: {
     out.push(
       `odometry positions moved ${odometry.distance.toFixed(2)} m while its twist adds up to ${odometry.twistDistance.toFixed(1)} m: steps are measured along pose.pose.position, which this odometry does not fill`,
     );
+  const { imu, odom } = s.stamps;
+  if (imu && odom) {
+    const overlap = Math.min(imu[1], odom[1]) - Math.max(imu[0], odom[0]);
+    if (overlap < Math.min(imu[1] - imu[0], odom[1] - odom[0]) / 2)
+      out.push(
+        `IMU stamps (${imu[0].toFixed(3)} to ${imu[1].toFixed(3)} s) and odometry stamps (${odom[0].toFixed(3)} to ${odom[1].toFixed(3)} s) ${overlap > 0 ? `overlap by ${overlap.toFixed(1)} s only` : "do not overlap"}, so the IMU samples have no pose: is one of them stamped on another clock (the device's, not ROS time)?`,
+      );
+  }
   const total = s.imu.accepted + s.imu.duplicate;
   if (total > 0 && s.imu.duplicate > total / 4)
     out.push(
@@ -474,7 +507,10 @@ export function noLabelsReason(s: LabelSummary, config: Config): string {
   if (undecodable > 0) parts.push(`${undecodable} messages did not decode (${count(s.dropped.undecodable)})`);
   const skipped = count(s.skipped);
   if (skipped) parts.push(`every step was skipped (${skipped})`);
-  if (!parts.length)
+  const { imu, odom } = s.stamps;
+  if (!parts.length && imu && odom && (imu[1] < odom[0] || odom[1] < imu[0]))
+    parts.push("no IMU sample has a stamp within the odometry's");
+  else if (!parts.length)
     parts.push(
       `the robot never completed a ${config.labeler.step_length} m step (labeler.step_length) while moving in ${s.duration} s of data`,
     );
