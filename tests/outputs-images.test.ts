@@ -4,7 +4,8 @@ import type { ImageFrame, RoughnessGrid } from "../src/core/types.ts";
 import { definitionsFor } from "../src/io/ros/definitions.ts";
 import { ROUGHNESS_LUT } from "../src/outputs/colormap.ts";
 import { renderOverlay } from "../src/outputs/images.ts";
-import { OUTPUT_TOPICS, outputsToRos } from "../src/runtime/sinks/ros-outputs.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import { OUTPUT_TOPICS, outputsToRos, rosOutputOptions } from "../src/runtime/sinks/ros-outputs.ts";
 
 function image(w: number, h: number, rgb: [number, number, number]): ImageFrame {
   const data = new Uint8Array(w * h * 3);
@@ -135,5 +136,25 @@ describe("outputsToRos", () => {
         expect((back.header as { frame_id: string }).frame_id).toBe("base_footprint");
       }
     }
+  });
+
+  it("publishes roughness/ahead as -1 when the corridor cannot be judged, as the costmap and speed limit do", () => {
+    const g = grid([0.9, 0.9, 0.9, 0.9], [0.1, 0.1, 0.1, 0.1]);
+    const frame = (ahead: number, aheadConfidence: number) => ({
+      stamp: 1,
+      frameId: "camera_optical_frame",
+      grid: g,
+      overlay: undefined,
+      costmap: undefined,
+      ahead,
+      aheadConfidence,
+      speedLimit: 0.3,
+    });
+    const opts = rosOutputOptions(defaultConfig());
+    // Before any label every cell has confidence 0: the head's 0.99 is no roughness.
+    expect(outputsToRos(frame(0.99, 0), opts).ahead).toEqual({ data: -1 });
+    expect(outputsToRos(frame(0.99, 0.29), opts).ahead).toEqual({ data: -1 });
+    expect(outputsToRos(frame(0.99, 0.3), opts).ahead).toEqual({ data: 0.99 });
+    expect(outputsToRos(frame(Number.NaN, 1), opts).ahead).toEqual({ data: -1 });
   });
 });

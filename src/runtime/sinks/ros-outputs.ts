@@ -37,18 +37,21 @@ export interface RosOutputOptions {
   speedLimitAs: "percentage" | "absolute";
   /** m/s that is 100 % (`outputs.max_speed`). */
   maxSpeed: number;
+  /** `roughness/ahead` is −1 below this mean confidence (`outputs.min_confidence`); default 0. */
+  minConfidence?: number;
 }
 
 /** The options a config implies. */
 export function rosOutputOptions(config: {
   frames: { base: string };
-  outputs: { max_speed: number };
+  outputs: { max_speed: number; min_confidence: number };
   ros: { speed_limit_as: "percentage" | "absolute" };
 }): RosOutputOptions {
   return {
     baseFrame: config.frames.base,
     speedLimitAs: config.ros.speed_limit_as,
     maxSpeed: config.outputs.max_speed,
+    minConfidence: config.outputs.min_confidence,
   };
 }
 
@@ -67,8 +70,12 @@ export function outputsToRos(o: FrameOutputs, opts: RosOutputOptions): Partial<R
   const msgs: Partial<Record<OutputKey, unknown>> = {
     roughness: float32ImageToRos(o.stamp, o.frameId, g.cols, g.rows, g.roughness),
     confidence: float32ImageToRos(o.stamp, o.frameId, g.cols, g.rows, g.confidence),
-    // NaN has no meaning to a subscriber on std_msgs/Float32; -1 is "unknown" as in the costmap.
-    ahead: { data: Number.isFinite(o.ahead) ? o.ahead : -1 },
+    // NaN has no meaning to a subscriber on std_msgs/Float32; -1 is "unknown" as in the costmap,
+    // and as for the speed limit: a corridor judged with too little confidence (before any label,
+    // the untrained head's output) is not a roughness to act on.
+    ahead: {
+      data: Number.isFinite(o.ahead) && o.aheadConfidence >= (opts.minConfidence ?? 0) ? o.ahead : -1,
+    },
     speedLimit: speedLimitToRos(o.stamp, o.speedLimit, opts),
   };
   if (o.camera)
