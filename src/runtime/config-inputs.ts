@@ -63,6 +63,17 @@ export const FusionSchema = z
       unit: "s",
       description: "messages this late are still merged in stamp order; later ones are counted and dropped",
     }),
+    /**
+     * How much later (s) the camera's stamps are than the IMU's and odometry's for the same instant
+     * (a driver that stamps frames on arrival, 0.05–0.2 s): subtracted from image and CameraInfo
+     * stamps before anything uses them, so a frame is placed on the path where it was taken. The
+     * reorder window is widened by it in replay (corrected frames arrive that much later).
+     */
+    camera_delay: z.number().min(-1).max(1).default(0).meta({
+      unit: "s",
+      description:
+        "how much later the camera's stamps are than the IMU's for the same instant; subtracted from image and CameraInfo stamps",
+    }),
     /** Seconds of odometry kept for pose interpolation. */
     pose_history: positive()
       .default(120)

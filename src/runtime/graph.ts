@@ -94,7 +94,12 @@ export class StreamGraph {
     this.#sequencer = new Sequencer((e) => this.#step(e));
     this.#subs = this.#input
       .pipe(
-        fusion({ window: config.fusion.reorder_window, mode, flush$: this.#flush }),
+        fusion({
+          window: config.fusion.reorder_window,
+          cameraDelay: config.fusion.camera_delay,
+          mode,
+          flush$: this.#flush,
+        }),
         tallyProblems(this.#problems.counts, (p) => this.#problems.emit(p)),
         this.#clock.stage(),
         this.#sequencer.stage(),

@@ -10,13 +10,15 @@
 //   up has passed their stamp (the window only bounds the wait for a slow one), and a silence of
 //   `idleFlushMs` releases what is held.
 
-import type { Observable, OperatorFunction, SchedulerLike } from "rxjs";
+import { map, type Observable, type OperatorFunction, type SchedulerLike } from "rxjs";
 import { fuseStreams } from "../../core/fusion/fuse-streams.ts";
 import type { Problem } from "../../core/types.ts";
 import type { GraphInput } from "./inputs.ts";
 
 export interface FusionOptions {
   window: number;
+  /** Seconds subtracted from camera frame and CameraInfo stamps (fusion.camera_delay). */
+  cameraDelay?: number;
   mode: "replay" | "live";
   /** Live: release everything held after this much silence (ms). */
   idleFlushMs?: number;
@@ -54,10 +56,26 @@ export const streamOf = (e: GraphInput): string => {
   }
 };
 
+/** The camera's inputs at the instant they were taken: `delay` s before their stamps. */
+export function correctCameraStamp(e: GraphInput, delay: number): GraphInput {
+  if (delay === 0) return e;
+  if (e.kind === "frame") {
+    const stamp = e.frame.stamp - delay;
+    return { ...e, stamp, frame: { ...e.frame, stamp } };
+  }
+  if (e.kind === "cameraInfo") {
+    const stamp = e.model.stamp - delay;
+    return { ...e, stamp, model: { ...e.model, stamp } };
+  }
+  return e;
+}
+
 export function fusion(o: FusionOptions): OperatorFunction<GraphInput, GraphInput | Problem> {
   const live = o.mode === "live";
-  return fuseStreams<GraphInput>({
-    window: o.window,
+  const delay = o.cameraDelay ?? 0;
+  const fuse = fuseStreams<GraphInput>({
+    // A corrected frame arrives `delay` later after the IMU of its instant than it used to.
+    window: o.window + Math.max(0, delay),
     stampOf: (e) => e.stamp,
     streamOf,
     rankOf: (e) => (e.kind === "transforms" && e.isStatic ? 0 : RANK[e.kind]),
@@ -70,4 +88,11 @@ export function fusion(o: FusionOptions): OperatorFunction<GraphInput, GraphInpu
     ...(o.scheduler ? { scheduler: o.scheduler } : {}),
     ...(o.maxHeld !== undefined ? { maxBuffered: o.maxHeld } : {}),
   }) as OperatorFunction<GraphInput, GraphInput | Problem>;
+  return delay === 0
+    ? fuse
+    : (source) =>
+        source.pipe(
+          map((e) => correctCameraStamp(e, delay)),
+          fuse,
+        );
 }

@@ -81,6 +81,8 @@ export class PerceptionStage {
       this.#frameError(err);
       return undefined;
     }
+    // The input's stamp wins (fusion.camera_delay corrects it; a prefetched image has the raw one).
+    if (image.stamp !== f.stamp) image = { ...image, stamp: f.stamp };
     const t0 = performance.now();
     let features: FeatureMap;
     try {
