@@ -1,7 +1,7 @@
 // `terrain-learner label` on what a robot integrator's drivers publish: a real BorealTC Husky run
 // (tests/fixtures/borealtc, 100 Hz IMU, wheel speeds integrated into odometry) written as an MCAP
 // with one thing wrong at a time: gravity removed, g instead of m/s², no acceleration (covariance
-// -1), the IMU's frame_id naming the base while it is mounted on its side, odometry that fills only
+// -1) or no gyroscope, the IMU's frame_id naming the base while it is mounted on its side, odometry that fills only
 // the twist, a pose that jitters while the robot stands still, a 50 Hz IMU, stamps repeated in
 // batches, an IMU stamped on its own clock. The labels must either be right or be refused with the reason, never made silently wrong.
 
@@ -49,6 +49,9 @@ interface Variant {
   decimate?: number;
   /** Stamp n consecutive samples alike. */
   batch?: number;
+  /** angular_velocity all NaN, as an IMU without a gyroscope; its covariance[0] is -1 unless `gyroCov`. */
+  noGyro?: boolean;
+  gyroCov?: number;
   /** IMU header stamps on the device's clock (seconds since boot) instead of ROS time. */
   deviceClock?: boolean;
 }
@@ -153,8 +156,10 @@ async function bag(name: string, v: Variant): Promise<string> {
         header: hdr((v.deviceClock ? 12.5 : T0) + stampT, frame),
         orientation: { x: 0, y: 0, z: 0, w: 1 },
         orientation_covariance: cov(-1),
-        angular_velocity: quatRotate(inv, { x: wx, y: wy, z: wz }),
-        angular_velocity_covariance: cov(0),
+        angular_velocity: v.noGyro
+          ? { x: Number.NaN, y: Number.NaN, z: Number.NaN }
+          : quatRotate(inv, { x: wx, y: wy, z: wz }),
+        angular_velocity_covariance: cov(v.noGyro ? (v.gyroCov ?? -1) : 0),
         linear_acceleration: v.noAcceleration
           ? { x: 0, y: 0, z: 0 }
           : { x: acc.x * scale, y: acc.y * scale, z: acc.z * scale },
@@ -222,6 +227,24 @@ describe("label on a real run as robots publish it", () => {
         IMU.length,
       ],
     ]);
+  }, 60_000);
+
+  it("an IMU without a gyroscope (angular_velocity_covariance[0] = -1, NaN rates): labelled from the acceleration", async () => {
+    const { summary, energies } = await label("no-gyro", { noGyro: true });
+    expect(summary.labels).toBe(87);
+    expect(summary.dropped.imu.nan).toBe(0);
+    const plain = await label("plain-again", {});
+    // Without the roll/pitch-rate term the energy is the vertical band power alone: a little lower.
+    for (let i = 0; i < 87; i++) {
+      expect(energies[i]!).toBeLessThan(plain.energies[i]!);
+      expect(energies[i]!).toBeGreaterThan(0.8 * plain.energies[i]!);
+    }
+    // The same rates with a covariance that claims them: every sample is dropped, and that is the reason.
+    const r = await runCli(["label", await bag("nan-gyro", { noGyro: true, gyroCov: 0 })], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /no labels: every IMU sample was dropped \(nan 5062: nan is a NaN or infinity in a field the labeller reads\)\n$/,
+    );
   }, 60_000);
 
   it("standing still with the motors running while the pose jitters: no label", async () => {

@@ -36,6 +36,8 @@ export interface LabelSummary {
   duration: number;
   labels: number;
   skipped: Record<string, number>;
+  /** IMU samples and odometry messages the labeller took. */
+  accepted: { imu: number; odom: number };
   dropped: {
     imu: Record<string, number>;
     odom: Record<string, number>;
@@ -177,6 +179,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
       duration: round(info.duration, 3),
       labels: count,
       skipped: st.labels.skipped,
+      accepted: { imu: st.imu.accepted, odom: st.odom.accepted },
       dropped: { imu: st.imu.dropped, odom: st.odom.dropped, tf: st.tf.dropped, undecodable },
       energyPercentiles: Object.fromEntries(Object.entries(energy).map(([k, v]) => [k, sig(v)])),
       log10EnergyPercentiles: logE,
@@ -505,6 +508,16 @@ export function noLabelsReason(s: LabelSummary, config: Config): string {
   const undecodable = Object.values(s.dropped.undecodable).reduce((a, b) => a + b, 0);
   const parts: string[] = [];
   if (undecodable > 0) parts.push(`${undecodable} messages did not decode (${count(s.dropped.undecodable)})`);
+  for (const [what, n, dropped] of [
+    ["IMU sample", s.accepted.imu, s.dropped.imu],
+    ["odometry message", s.accepted.odom, s.dropped.odom],
+  ] as const) {
+    const why = count(dropped);
+    if (n === 0 && why)
+      parts.push(
+        `every ${what} was dropped (${why}${dropped.nan ? ": nan is a NaN or infinity in a field the labeller reads" : ""})`,
+      );
+  }
   const skipped = count(s.skipped);
   if (skipped) parts.push(`every step was skipped (${skipped})`);
   const { imu, odom } = s.stamps;

@@ -116,11 +116,15 @@ export function imuFromRos(msg: unknown): ImuSample {
     // An all-zero quaternion is how many drivers say "no orientation".
     if (q.x !== 0 || q.y !== 0 || q.z !== 0 || q.w !== 0) orientation = q;
   }
+  // An IMU without a gyroscope (-1) may fill angular_velocity with anything, NaN included: labels
+  // then use the acceleration alone.
+  const gyroCov = m.angular_velocity_covariance;
+  const noGyro = gyroCov !== undefined && numArray(gyroCov, "angular_velocity_covariance")[0] === -1;
   return {
     stamp,
     frameId,
     orientation,
-    angularVelocity: vec3(m.angular_velocity, "angular_velocity"),
+    angularVelocity: noGyro ? { x: 0, y: 0, z: 0 } : vec3(m.angular_velocity, "angular_velocity"),
     linearAcceleration: vec3(m.linear_acceleration, "linear_acceleration"),
   };
 }
