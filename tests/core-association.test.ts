@@ -303,4 +303,18 @@ describe("SelfSupervisor association", () => {
     expect([...before.values()].flat().length).toBeGreaterThan(50);
     expect(run(true)).toEqual(before);
   });
+
+  it("a camera and IMU mount sent on /tf after CameraInfo and the IMU (ROS 1 static_transform_publisher) links them", () => {
+    const sup = new SelfSupervisor<number>(testConfig());
+    sup.onCameraInfo({ ...CAMERA, stamp: 100 });
+    const d = drive({ duration: 1, speed: 0.5, roughnessAt: () => 0.5 });
+    sup.onImu(d.imu[0]!);
+    expect(sup.stats().extrinsicsKnown).toBe(false);
+    // The mount arrives on /tf, re-sent with each TF message's stamp.
+    for (const stamp of [100.1, 100.2])
+      sup.onTransforms(staticTransforms().map((t) => ({ ...t, stamp, isStatic: false })));
+    const st = sup.stats();
+    expect(st.extrinsicsKnown).toBe(true);
+    expect(st.vertical.source).toBe("tf");
+  });
 });

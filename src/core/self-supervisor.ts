@@ -115,6 +115,9 @@ export class SelfSupervisor<T> {
   private imuFrame = "";
   private imuFrameRaw = "";
   private tfVersionSeen = -1;
+  private treeVersionSeen = -1;
+  /** The IMU frame's orientation in the base came from TF. */
+  private imuAxisFromTf = false;
   private baseFromOptical: Mat34 | null = null;
   /** The camera in the ground-level frame (the ground is its z = 0): what projections use. */
   private groundFromOptical: Mat34 | null = null;
@@ -185,7 +188,17 @@ export class SelfSupervisor<T> {
     this.counters.tfDropped += rejected;
     this.counters.tfAccepted += ts.length - rejected;
     if (this.tf.staticVersion !== this.tfVersionSeen) this.refreshExtrinsics();
-    else if (this.groundPending && mentions(ts, this.cfg.frames.ground!)) this.refreshGround();
+    else if (this.tf.treeVersion !== this.treeVersionSeen && this.extrinsicsMissing()) {
+      // A mount sent on /tf (ROS 1's static_transform_publisher, robot_state_publisher's moving
+      // joints) may come after CameraInfo or the IMU: look again when the tree grows.
+      this.refreshExtrinsics();
+    } else if (this.groundPending && mentions(ts, this.cfg.frames.ground!)) this.refreshGround();
+  }
+
+  /** The camera or the IMU is known but TF has not linked it to the base yet. */
+  private extrinsicsMissing(): boolean {
+    const imuUnlinked = this.imuFrame !== "" && this.imuFrame !== this.cfg.frames.base && !this.imuAxisFromTf;
+    return (this.camera !== null && this.baseFromOptical === null) || imuUnlinked;
   }
 
   onCameraInfo(c: CameraModel): void {
@@ -277,6 +290,7 @@ export class SelfSupervisor<T> {
   private refreshExtrinsics(): void {
     const base = this.cfg.frames.base;
     this.tfVersionSeen = this.tf.staticVersion;
+    this.treeVersionSeen = this.tf.treeVersion;
     if (this.camera) {
       const t = this.tf.lookup(base, stripSlash(this.camera.frameId));
       this.baseFromOptical = t ? mat34FromTransform(t, mat34()) : null;
@@ -284,6 +298,7 @@ export class SelfSupervisor<T> {
     this.refreshGround();
     if (this.imuFrame) {
       const t = this.imuFrame === base ? null : this.tf.lookup(base, this.imuFrame);
+      this.imuAxisFromTf = t !== null;
       if (t) this.labeller.setVerticalAxis(quatRotate(quatConjugate(t.rotation), { x: 0, y: 0, z: 1 }));
       else if (this.imuFrame === base) this.labeller.setVerticalAxis({ x: 0, y: 0, z: 1 });
       else this.labeller.setVerticalAxis(null);

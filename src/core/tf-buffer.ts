@@ -20,6 +20,8 @@ export class TfBuffer {
   readonly historySize: number;
   /** Incremented on every change of a static edge: users cache derived extrinsics against it. */
   staticVersion = 0;
+  /** Incremented when a dynamic edge appears or changes parent (the tree's shape changed). */
+  treeVersion = 0;
 
   constructor(options: { historySize?: number } = {}) {
     this.historySize = options.historySize ?? 200;
@@ -46,6 +48,7 @@ export class TfBuffer {
           continue;
         }
         this.edges.set(t.child, { parent: t.parent, isStatic: false, history: [t] });
+        this.treeVersion++;
         continue;
       }
       const h = edge.history;
