@@ -43,6 +43,8 @@ interface Variant {
   noAcceleration?: boolean;
   /** Odometry with position left at 0 (twist only). */
   twistOnly?: boolean;
+  /** Odometry with pose.pose.orientation left all zero. */
+  noOrientation?: boolean;
   /** The robot stands still (zero twist) while its pose jitters by ±this many metres. */
   standStillJitter?: number;
   /** Keep every n-th IMU sample. */
@@ -122,7 +124,9 @@ async function bag(name: string, v: Variant): Promise<string> {
         pose: {
           pose: {
             position: { x: px, y: py, z: 0 },
-            orientation: { x: 0, y: 0, z: Math.sin(pyaw / 2), w: Math.cos(pyaw / 2) },
+            orientation: v.noOrientation
+              ? { x: 0, y: 0, z: 0, w: 0 }
+              : { x: 0, y: 0, z: Math.sin(pyaw / 2), w: Math.cos(pyaw / 2) },
           },
           covariance: new Float64Array(36),
         },
@@ -243,7 +247,7 @@ describe("label on a real run as robots publish it", () => {
     const r = await runCli(["label", await bag("nan-gyro", { noGyro: true, gyroCov: 0 })], dir);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /no labels: every IMU sample was dropped \(nan 5062: nan is a NaN or infinity in a field the labeller reads\)\n$/,
+      /no labels: every IMU sample was dropped \(nan 5062; nan: a NaN or infinity in the stamp, acceleration or rates\)\n$/,
     );
   }, 60_000);
 
@@ -268,6 +272,14 @@ describe("label on a real run as robots publish it", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /^warning: odometry positions moved 0\.00 m while its twist adds up to 2\d\.\d m: steps are measured along pose\.pose\.position/m,
+    );
+  }, 60_000);
+
+  it("odometry without an orientation (all-zero quaternion): the reason names it", async () => {
+    const r = await runCli(["label", await bag("no-orientation", { noOrientation: true })], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /no labels: every odometry message was dropped \(nan 2531; nan: a NaN or infinity in the stamp or pose, or an all-zero pose\.pose\.orientation\)\n$/,
     );
   }, 60_000);
 

@@ -508,15 +508,17 @@ export function noLabelsReason(s: LabelSummary, config: Config): string {
   const undecodable = Object.values(s.dropped.undecodable).reduce((a, b) => a + b, 0);
   const parts: string[] = [];
   if (undecodable > 0) parts.push(`${undecodable} messages did not decode (${count(s.dropped.undecodable)})`);
-  for (const [what, n, dropped] of [
-    ["IMU sample", s.accepted.imu, s.dropped.imu],
-    ["odometry message", s.accepted.odom, s.dropped.odom],
+  for (const [what, n, dropped, nan] of [
+    ["IMU sample", s.accepted.imu, s.dropped.imu, "a NaN or infinity in the stamp, acceleration or rates"],
+    [
+      "odometry message",
+      s.accepted.odom,
+      s.dropped.odom,
+      "a NaN or infinity in the stamp or pose, or an all-zero pose.pose.orientation",
+    ],
   ] as const) {
     const why = count(dropped);
-    if (n === 0 && why)
-      parts.push(
-        `every ${what} was dropped (${why}${dropped.nan ? ": nan is a NaN or infinity in a field the labeller reads" : ""})`,
-      );
+    if (n === 0 && why) parts.push(`every ${what} was dropped (${why}${dropped.nan ? `; nan: ${nan}` : ""})`);
   }
   const skipped = count(s.skipped);
   if (skipped) parts.push(`every step was skipped (${skipped})`);
