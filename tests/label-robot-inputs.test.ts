@@ -54,6 +54,8 @@ interface Variant {
   /** angular_velocity all NaN, as an IMU without a gyroscope; its covariance[0] is -1 unless `gyroCov`. */
   noGyro?: boolean;
   gyroCov?: number;
+  /** Only the first seconds of the run. */
+  until?: number;
   /** IMU header stamps on the device's clock (seconds since boot) instead of ROS time. */
   deviceClock?: boolean;
 }
@@ -102,7 +104,7 @@ async function bag(name: string, v: Variant): Promise<string> {
   };
   const msgs: { t: number; topic: string; type: string; m: unknown }[] = [];
   let k = 0;
-  const end = IMU[IMU.length - 1]![0]!;
+  const end = Math.min(v.until ?? Number.POSITIVE_INFINITY, IMU[IMU.length - 1]![0]!);
   for (let t = 0; t <= end; t += 0.02) {
     while (k < poses.length - 2 && poses[k + 1]!.t <= t) k++;
     const a = poses[k]!,
@@ -139,7 +141,7 @@ async function bag(name: string, v: Variant): Promise<string> {
   }
   const scale = v.units === "g" ? 1 / 9.80665 : 1;
   const step = v.decimate ?? 1;
-  for (let i = 0; i < IMU.length; i += step) {
+  for (let i = 0; i < IMU.length && IMU[i]![0]! <= end; i += step) {
     const [t, wx, wy, wz, ax, ay, az] = IMU[i]! as number[] as [
       number,
       number,
@@ -289,6 +291,15 @@ describe("label on a real run as robots publish it", () => {
     expect(r.stderr).toBe(
       "warning: IMU stamps (12.500 to 63.110 s) and odometry stamps (1700000000.000 to 1700000050.600 s) do not overlap, so the IMU samples have no pose: is one of them stamped on another clock (the device's, not ROS time)?\n" +
         `terrain-learner: ${join(dir, "device-clock.mcap")}: no labels: no IMU sample has a stamp within the odometry's; see the warning above\n`,
+    );
+  }, 60_000);
+
+  it("--stats from fewer labels than the calibration's warmup: the bounds are printed, and called thin", async () => {
+    const r = await runCli(["label", await bag("short", { until: 8 }), "--stats"], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^# 1\d labels from .*\n[^]*mode: fixed\n {8}low: /);
+    expect(r.stderr).toMatch(
+      /^warning: percentiles of 1\d labels \(fewer than labeler\.calibration\.warmup, 30\) make thin calibration bounds/,
     );
   }, 60_000);
 

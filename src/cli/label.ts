@@ -447,6 +447,12 @@ Examples:
               ? new UserError(`${bag}: no labels: ${noLabelsReason(summary, config)}`)
               : undefined;
           if (o.stats) {
+            // The labeller itself trusts running percentiles only after `warmup` labels.
+            const warmup = config.labeler.calibration.warmup;
+            if (!none && summary.labels < warmup)
+              process.stderr.write(
+                `warning: percentiles of ${summary.labels} labels (fewer than labeler.calibration.warmup, ${warmup}) make thin calibration bounds: use a longer drive over every kind of ground\n`,
+              );
             if (o.json) out.write(`${JSON.stringify({ summary })}\n`);
             else if (!none) out.write(`${statsYaml(summary)}\n`);
             if (none) throw none;
