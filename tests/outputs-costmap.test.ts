@@ -164,6 +164,53 @@ describe("roughness ahead and speed limit", () => {
     expect(suggestedSpeed({ roughness: Number.NaN, confidence: 0, cells: 0 }, opts)).toBe(0.4);
     expect(suggestedSpeed({ roughness: 0, confidence: 0.1, cells: 3 }, opts)).toBe(0.4);
   });
+  it("slows for the share of the corridor it cannot judge, however smooth the rest", () => {
+    const opts = { max_speed: 2, min_speed: 0.4, min_confidence: 0.3 };
+    // Row x=3: smooth and known; row x=4: never-driven ground, rough if anything, confidence 0.1.
+    const half = squareGrid([1, 1, 1, 0, 0, 0, 0, 0, 0], [0.1, 0.1, 0.1, 1, 1, 1, 1, 1, 1]);
+    const band = { min: 2.5, max: 4.5, halfWidth: 2, minConfidence: 0.3 };
+    const a = roughnessAhead(half.xs, half.ys, half.rough, half.conf, { x: 0, y: 0, yaw: 0 }, band);
+    // The mean confidence (0.55) passes min_confidence, and the weighted roughness all but ignores
+    // the unknown row: alone it would give 1.85 m/s into ground shown as unknown.
+    expect(a.confidence).toBeCloseTo(0.55, 6);
+    expect(a.roughness).toBeCloseTo(0.1 / 1.1, 6);
+    expect(a.unknown).toBeCloseTo(0.5, 9);
+    const known = 2 - 1.6 * (0.1 / 1.1);
+    expect(suggestedSpeed(a, opts)).toBeCloseTo(known - 0.5 * (known - 0.4), 6);
+    expect(suggestedSpeed(a, opts)).toBeLessThan(1.2);
+    // All of it known: as before.
+    const all = roughnessAhead(
+      half.xs,
+      half.ys,
+      half.rough,
+      half.conf,
+      { x: 0, y: 0, yaw: 0 },
+      { ...band, max: 3.5 },
+    );
+    expect(all.unknown).toBe(0);
+    expect(suggestedSpeed(all, opts)).toBe(2);
+    // min_confidence 0 (every cell shown in the costmap): confidence 0 is still a model that knows
+    // nothing, here the prior of an untrained head.
+    const none = squareGrid([0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2], [0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const zero = roughnessAhead(
+      none.xs,
+      none.ys,
+      none.rough,
+      none.conf,
+      { x: 0, y: 0, yaw: 0 },
+      {
+        ...band,
+        minConfidence: 0,
+      },
+    );
+    expect(zero.unknown).toBe(1);
+    expect(suggestedSpeed(zero, { ...opts, min_confidence: 0 })).toBe(0.4);
+    expect(suggestedSpeed({ roughness: 0.2, confidence: 0, cells: 3 }, { ...opts, min_confidence: 0 })).toBe(
+      0.4,
+    );
+    // A confidence that is not a number is not confidence.
+    expect(suggestedSpeed({ roughness: 0, confidence: Number.NaN, cells: 3 }, opts)).toBe(0.4);
+  });
   it("passes a drop in the speed limit at once and holds a rise to its rate", () => {
     const s = new SpeedLimiter(0.5);
     expect(s.next(10, 2)).toBe(2); // the first value is taken as it is

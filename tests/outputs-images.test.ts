@@ -156,5 +156,12 @@ describe("outputsToRos", () => {
     expect(outputsToRos(frame(0.99, 0.29), opts).ahead).toEqual({ data: -1 });
     expect(outputsToRos(frame(0.99, 0.3), opts).ahead).toEqual({ data: 0.99 });
     expect(outputsToRos(frame(Number.NaN, 1), opts).ahead).toEqual({ data: -1 });
+    // min_confidence 0: confidence 0 is still a model that knows nothing.
+    const all = rosOutputOptions({
+      ...defaultConfig(),
+      outputs: { ...defaultConfig().outputs, min_confidence: 0 },
+    });
+    expect(outputsToRos(frame(0.99, 0), all).ahead).toEqual({ data: -1 });
+    expect(outputsToRos(frame(0.99, 0.01), all).ahead).toEqual({ data: 0.99 });
   });
 });

@@ -6,6 +6,8 @@ export interface AheadOptions {
   max: number;
   /** Half the corridor width (m, |base_link y|). */
   halfWidth: number;
+  /** Cells less confident than this, or at 0, count as ground it cannot judge (`unknown`); default 0. */
+  minConfidence?: number;
 }
 
 export interface AheadResult {
@@ -14,6 +16,8 @@ export interface AheadResult {
   /** Mean confidence of the cells in the band (0 when none). */
   confidence: number;
   cells: number;
+  /** Share of the band's cells below `minConfidence` or at confidence 0 (0..1; 0 when none). */
+  unknown?: number;
 }
 
 /**
@@ -35,6 +39,8 @@ export function roughnessAhead(
   let sumC = 0;
   let sumR = 0;
   let cells = 0;
+  let unknown = 0;
+  const minConf = options.minConfidence ?? 0;
   const n = xs.length;
   for (let i = 0; i < n; i++) {
     const dx = xs[i]! - robot.x;
@@ -45,16 +51,18 @@ export function roughnessAhead(
     const lat = -sin * dx + cos * dy;
     if (fwd < options.min || fwd > options.max || Math.abs(lat) > options.halfWidth) continue;
     const c = Math.max(0, Math.min(1, confidence[i]!));
+    // Confidence 0 is a model that knows nothing (untrained), whatever min_confidence says.
+    if (!(c >= minConf) || c === 0) unknown++;
     sumWR += c * r;
     sumW += c;
     sumC += c;
     sumR += r;
     cells++;
   }
-  if (cells === 0) return { roughness: Number.NaN, confidence: 0, cells: 0 };
+  if (cells === 0) return { roughness: Number.NaN, confidence: 0, cells: 0, unknown: 0 };
   // All-zero confidence: fall back to the plain mean but report confidence 0.
   const rough = sumW > 1e-9 ? sumWR / sumW : sumR / cells;
-  return { roughness: rough, confidence: sumC / cells, cells };
+  return { roughness: rough, confidence: sumC / cells, cells, unknown: unknown / cells };
 }
 
 export interface SpeedOptions {
@@ -64,14 +72,24 @@ export interface SpeedOptions {
 }
 
 /**
- * Linear from max_speed (roughness 0) to min_speed (roughness 1). Unknown ground (no cells, or mean
- * confidence below min_confidence) gets min_speed: a robot should slow down for what it cannot judge.
+ * Linear from max_speed (roughness 0) to min_speed (roughness 1). Unknown ground (no cells, mean
+ * confidence below min_confidence or 0) gets min_speed: a robot should slow down for what it cannot
+ * judge; with min_confidence 0 an untrained model's output (all confidence 0) drove it faster.
+ * The share of the band it cannot judge (`unknown`) counts as min_speed too: the confidence-weighted
+ * mean all but ignores those cells, so a corridor half unjudged (grey in the overlay, −1 in the
+ * costmap, free space to Nav2) beside smooth known ground was driven at nearly max_speed.
  */
 export function suggestedSpeed(ahead: AheadResult, options: SpeedOptions): number {
-  if (!Number.isFinite(ahead.roughness) || ahead.confidence < options.min_confidence)
+  if (
+    !Number.isFinite(ahead.roughness) ||
+    !(ahead.confidence >= options.min_confidence) ||
+    !(ahead.confidence > 0)
+  )
     return options.min_speed;
   const r = Math.max(0, Math.min(1, ahead.roughness));
-  return options.max_speed - (options.max_speed - options.min_speed) * r;
+  const known = options.max_speed - (options.max_speed - options.min_speed) * r;
+  const u = Math.max(0, Math.min(1, ahead.unknown ?? 0));
+  return known - (known - options.min_speed) * u;
 }
 
 /**

@@ -74,7 +74,10 @@ export function outputsToRos(o: FrameOutputs, opts: RosOutputOptions): Partial<R
     // and as for the speed limit: a corridor judged with too little confidence (before any label,
     // the untrained head's output) is not a roughness to act on.
     ahead: {
-      data: Number.isFinite(o.ahead) && o.aheadConfidence >= (opts.minConfidence ?? 0) ? o.ahead : -1,
+      data:
+        Number.isFinite(o.ahead) && o.aheadConfidence > 0 && o.aheadConfidence >= (opts.minConfidence ?? 0)
+          ? o.ahead
+          : -1,
     },
     speedLimit: speedLimitToRos(o.stamp, o.speedLimit, opts),
   };

@@ -80,6 +80,7 @@ export class OutputStage {
       min: o.ahead_min,
       max: o.ahead_max,
       halfWidth: o.ahead_half_width,
+      minConfidence: o.min_confidence,
     });
     const overlay = this.opts.overlay
       ? renderOverlay(image, grid, {
