@@ -90,6 +90,27 @@ describe("LiveTrainer (worker_threads)", () => {
     await resumed.stop();
   });
 
+  it("reports the reset state at once and keeps weights packed before a reset out", async () => {
+    const received: LiveTrainerStats[] = [];
+    const trainer = await LiveTrainer.start(cfg, C, { onWeights: (s) => received.push(s) });
+    try {
+      const { features, targets } = clusters(100, 6);
+      trainer.addSamples(features, targets);
+      await until(() => (received.at(-1)?.trainSteps ?? 0) > 0, "training", 10_000);
+      trainer.reset();
+      expect(trainer.stats().bufferSize).toBe(0);
+      expect(trainer.stats().trainSteps).toBe(0);
+      // Publications in flight at the reset, and the worker's next ones, bring nothing back.
+      const seen = received.length;
+      await new Promise((r) => setTimeout(r, 600));
+      expect(received.length).toBe(seen);
+      const probe = clusters(10, 7);
+      expect(trainer.predict(probe.features, 20).confidence.every((c) => c === 0)).toBe(true);
+    } finally {
+      await trainer.stop();
+    }
+  });
+
   it("trains on a few rows without waiting for a full message's worth (a robot's first labels)", async () => {
     const received: LiveTrainerStats[] = [];
     const trainer = await LiveTrainer.start(cfg, C, { onWeights: (s) => received.push(s) });
@@ -141,6 +162,31 @@ describe("LiveTrainer in lockstep (replay on two cores)", () => {
     } finally {
       await trainer.stop();
       inline.dispose();
+    }
+  });
+
+  it("a block trained before a reset is not applied after it (the forgotten model stays forgotten)", async () => {
+    const trainer = await LiveTrainer.start(cfg, C, { lockstep: true });
+    try {
+      const { features, targets } = clusters(100, 5);
+      trainer.addSamples(features, targets);
+      trainer.setLabelCalibration(0, 1, 0);
+      const before = trainer.trainSteps(15);
+      trainer.reset();
+      expect(trainer.stats().bufferSize).toBe(0);
+      const block = await before;
+      expect(block.stats.trainSteps).toBe(15);
+      expect(trainer.applyWeights(block)).toBe(false);
+      expect(trainer.predictor.trainSteps).toBe(0);
+      expect(trainer.stats().trainSteps).toBe(0);
+      // Learning after the reset is applied as usual.
+      trainer.addSamples(features, targets);
+      const after = await trainer.trainSteps(5);
+      expect(after.stats.trainSteps).toBe(5);
+      expect(trainer.applyWeights(after)).toBe(true);
+      expect(trainer.predictor.trainSteps).toBe(5);
+    } finally {
+      await trainer.stop();
     }
   });
 

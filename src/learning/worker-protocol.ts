@@ -31,7 +31,8 @@ export type ToWorker =
   | { type: "load"; id: number; dir: string }
   | { type: "pause" }
   | { type: "resume" }
-  | { type: "reset" }
+  /** Forget everything; weights packed afterwards carry `generation`. */
+  | { type: "reset"; generation: number }
   | { type: "stop" };
 
 export type WorkerStats = Omit<LiveTrainerStats, "weightsReceived">;
@@ -44,6 +45,8 @@ export type FromWorker =
       search: KnnSearchState | null;
       stats: WorkerStats;
       id: number | null;
+      /** The resets the worker had done when it packed these weights (older ones are stale). */
+      generation: number;
     }
   | { type: "done"; id: number; result: string | boolean }
   | { type: "failed"; id: number; message: string }

@@ -38,7 +38,9 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
       };
     });
 
+  let generation = 0;
   const publish = async (id: number | null) => {
+    const packed = generation;
     const now = performance.now();
     const stats: WorkerStats = {
       ...learner.stats(),
@@ -54,7 +56,10 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
     const transfer: ArrayBuffer[] = [weights];
     if (search) transfer.push(search.space.buffer as ArrayBuffer);
     if (search?.transform) transfer.push(search.transform.buffer as ArrayBuffer);
-    port.postMessage({ type: "weights", weights, search, stats, id } satisfies FromWorker, transfer);
+    port.postMessage(
+      { type: "weights", weights, search, stats, id, generation: packed } satisfies FromWorker,
+      transfer,
+    );
   };
 
   // Requests are handled in order; the training loop only yields at sleeps, so they interleave safely.
@@ -128,7 +133,10 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
         paused = false;
         break;
       case "reset":
-        inOrder(() => learner.reset());
+        inOrder(() => {
+          learner.reset();
+          generation = msg.generation;
+        });
         break;
       case "stop":
         running = false;

@@ -54,6 +54,8 @@ export interface LiveTrainerOptions {
 
 /** Weights after a lockstep block, not yet applied to the predictor. */
 export interface TrainedBlock {
+  /** The reset count the block was trained in; applyWeights ignores a block from before a reset. */
+  generation: number;
   weights: ArrayBuffer;
   /** The kNN references' search space, as the worker computed it (OnlineLearner.setWeights). */
   search: KnnSearchState | null;
@@ -88,6 +90,8 @@ export class LiveTrainer {
   >();
   /** Rows sent to the worker (its buffer is non-empty once this is > 0). */
   private rowsSent = 0;
+  /** Resets so far: weights the worker packed before the latest one are not applied. */
+  private generation = 0;
 
   private constructor(worker: Worker, predictor: OnlineLearner, opts: LiveTrainerOptions) {
     this.worker = worker;
@@ -173,13 +177,17 @@ export class LiveTrainer {
       // Lockstep: the caller decides when these weights take effect.
       this.blocks.delete(msg.id);
       block.resolve({
+        generation: msg.generation,
         weights: msg.weights,
         search: msg.search,
         stats: { ...msg.stats, weightsReceived: this.weightsReceived },
       });
       return;
     }
-    if (msg.type === "weights") {
+    if (msg.type === "weights" && msg.generation !== this.generation) {
+      // Packed before a reset: the forgotten model must not come back.
+      if (msg.id !== null) this.settle(msg.id, true);
+    } else if (msg.type === "weights") {
       try {
         this.predictor.setWeights(msg.weights, msg.search);
         this.weightsReceived++;
@@ -295,12 +303,14 @@ export class LiveTrainer {
     });
   }
 
-  /** Hands a lockstep block's weights to the predictor. */
-  applyWeights(block: TrainedBlock): void {
+  /** Hands a lockstep block's weights to the predictor; false (nothing done) for a block from before a reset. */
+  applyWeights(block: TrainedBlock): boolean {
+    if (block.generation !== this.generation) return false;
     this.predictor.setWeights(block.weights, block.search);
     this.weightsReceived++;
     this.lastStats = { ...block.stats, weightsReceived: this.weightsReceived };
     this.opts.onWeights?.(this.lastStats);
+    return true;
   }
 
   /** Rows handed to the worker so far (queued ones included). */
@@ -335,8 +345,17 @@ export class LiveTrainer {
   reset(): void {
     this.pendingN = 0;
     this.rowsSent = 0;
+    this.generation++;
     this.predictor.reset();
-    if (!this.exited) this.worker.postMessage({ type: "reset" } satisfies ToWorker);
+    // The stats of the forgotten model would stand until the worker next publishes.
+    this.lastStats = {
+      ...this.predictor.stats(),
+      busyFraction: 0,
+      weightsReceived: this.weightsReceived,
+      paused: this.lastStats.paused,
+    };
+    if (!this.exited)
+      this.worker.postMessage({ type: "reset", generation: this.generation } satisfies ToWorker);
   }
 
   stats(): LiveTrainerStats {

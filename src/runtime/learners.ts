@@ -61,7 +61,8 @@ function inLockstep(t: LiveTrainer): PipelineLearner {
   let pending: Promise<TrainedBlock> | null = null;
   let stepsBefore = 0;
   const apply = (block: TrainedBlock) => {
-    t.applyWeights(block);
+    // A block trained before a reset brings nothing back.
+    if (!t.applyWeights(block)) return { loss: Number.NaN, steps: 0 };
     const steps = block.stats.trainSteps - stepsBefore;
     stepsBefore = block.stats.trainSteps;
     return { loss: block.stats.lastLoss, steps };
