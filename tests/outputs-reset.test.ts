@@ -25,10 +25,15 @@ describe("reset", () => {
     const config = defaultConfig();
     const pipeline = await createPipeline(config, { mode: "replay", costmap: true, warn: () => {} });
     const controls = pipelineControls(pipeline, config);
-    const costmaps: { stamp: number; map: Costmap | undefined; speed: number }[] = [];
+    const costmaps: { stamp: number; map: Costmap | undefined; speed: number; ahead: number }[] = [];
     const sub = pipeline.events$.subscribe((e) => {
       if (e.type === "prediction")
-        costmaps.push({ stamp: e.stamp, map: e.outputs.costmap, speed: e.outputs.speedLimit });
+        costmaps.push({
+          stamp: e.stamp,
+          map: e.outputs.costmap,
+          speed: e.outputs.speedLimit,
+          ahead: e.outputs.ahead,
+        });
     });
     const source = await openBag(bag);
     let resetAt = -1;
@@ -54,5 +59,10 @@ describe("reset", () => {
     // The first frame after the reset: a model that knows nothing judges nothing.
     expect(known(after.map)).toBe(0);
     expect(after.speed).toBe(config.outputs.min_speed);
+    // The roughness ahead (MQTT, live view, ROS) is unknown wherever the model knows nothing:
+    // at the start and after the reset, not the untrained head's output; known once it learned.
+    expect(Number.isNaN(costmaps[0]!.ahead)).toBe(true);
+    expect(Number.isNaN(after.ahead)).toBe(true);
+    expect(costmaps.slice(0, resetAt).some((c) => Number.isFinite(c.ahead))).toBe(true);
   });
 });

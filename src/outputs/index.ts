@@ -16,7 +16,7 @@ export interface FrameOutputs {
   grid: RoughnessGrid;
   overlay: ImageFrame | undefined;
   costmap: Costmap | undefined;
-  /** Confidence-weighted roughness in the band ahead; NaN when unknown. */
+  /** Confidence-weighted roughness in the band ahead; NaN when unknown (no cell, or mean confidence 0 or below outputs.min_confidence). */
   ahead: number;
   aheadConfidence: number;
   /** Suggested speed limit (m/s). */

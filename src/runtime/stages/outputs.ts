@@ -95,7 +95,9 @@ export class OutputStage {
       grid,
       overlay,
       costmap,
-      ahead: ahead.roughness,
+      // Unknown (NaN) where the speed limit treats it as unknown, for every sink alike: before any
+      // label the untrained head's output is not a roughness to report.
+      ahead: ahead.confidence > 0 && ahead.confidence >= o.min_confidence ? ahead.roughness : Number.NaN,
       aheadConfidence: ahead.confidence,
       speedLimit: this.#speed.next(stamp, suggestedSpeed(ahead, o)),
       camera: this.supervisor.cameraModel ?? undefined,
