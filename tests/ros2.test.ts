@@ -634,10 +634,19 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     // Once per silence, not at every check.
     wall += 10;
     expect(mapper.staleSpeedLimit(6)).toEqual([]);
-    // A prediction lifts it and restarts the clock.
-    const fresh = mapper.prediction({ outputs }).find((o) => o.key === "speedLimit")!;
-    expect((fresh.message as { speed_limit: number }).speed_limit).toBe(100);
+    // A prediction lifts the hold and restarts the clock; the limit climbs back from the minimum
+    // at outputs.speed_limit_rise (0.5 m/s per s of sensor time), not at once to the pipeline's.
+    const limitAt = (stamp: number) =>
+      (
+        mapper.prediction({ outputs: { ...outputs, stamp } }).find((o) => o.key === "speedLimit")!
+          .message as { speed_limit: number }
+      ).speed_limit;
+    const percent = (v: number) => (100 * v) / config.outputs.max_speed;
+    expect(limitAt(1)).toBeCloseTo(minPercent, 9);
     expect(mapper.speedLimitStale).toBe(false);
+    expect(limitAt(2)).toBeCloseTo(percent(config.outputs.min_speed + config.outputs.speed_limit_rise), 9);
+    expect(limitAt(5)).toBe(100);
+    expect(limitAt(5.1)).toBe(100);
     wall += config.ros.speed_limit_timeout / 2;
     expect(mapper.staleSpeedLimit(7)).toEqual([]);
     wall += config.ros.speed_limit_timeout;

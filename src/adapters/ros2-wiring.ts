@@ -264,6 +264,9 @@ export class OutputMapper {
   /** Clock time of the last prediction (the mapper's creation before the first). */
   private lastPrediction: number;
   private holdingMinSpeed = false;
+  /** After a hold at min_speed: where the limit restarted (sensor stamp), rising at speed_limit_rise. */
+  private ramp: { stamp: number } | undefined;
+  private readonly speedLimitRise: number;
 
   constructor(
     specs: readonly PublisherSpec[],
@@ -275,6 +278,7 @@ export class OutputMapper {
     this.rosOptions = rosOutputOptions(config);
     this.minSpeed = config.outputs.min_speed;
     this.speedLimitTimeout = config.ros.speed_limit_timeout;
+    this.speedLimitRise = config.outputs.speed_limit_rise;
     this.lastPrediction = wallSeconds();
   }
 
@@ -296,6 +300,21 @@ export class OutputMapper {
     return [{ key: "speedLimit", topic: spec.topic, type: spec.type, message }];
   }
 
+  /**
+   * The pipeline's limit kept rising its own way while the node held min_speed; when predictions
+   * resume, the published limit climbs back from min_speed at speed_limit_rise, as after any drop.
+   */
+  private resumedSpeedLimit(o: { stamp: number; speedLimit: number }): number {
+    if (this.holdingMinSpeed && this.speedLimitRise > 0) this.ramp = { stamp: o.stamp };
+    if (!this.ramp) return o.speedLimit;
+    const cap = this.minSpeed + this.speedLimitRise * Math.max(0, o.stamp - this.ramp.stamp);
+    if (cap >= o.speedLimit) {
+      this.ramp = undefined;
+      return o.speedLimit;
+    }
+    return cap;
+  }
+
   /** Whether the speed limit is held at the minimum for want of predictions. */
   get speedLimitStale(): boolean {
     return this.holdingMinSpeed;
@@ -308,8 +327,9 @@ export class OutputMapper {
 
   prediction(e: Pick<PredictionEvent, "outputs">): Outgoing[] {
     this.lastPrediction = this.wallSeconds();
+    const outputs = { ...e.outputs, speedLimit: this.resumedSpeedLimit(e.outputs) };
     this.holdingMinSpeed = false;
-    const msgs = outputsToRos(e.outputs, this.rosOptions);
+    const msgs = outputsToRos(outputs, this.rosOptions);
     const out: Outgoing[] = [];
     for (const [k, message] of Object.entries(msgs) as [OutputKey, unknown][]) {
       const spec = this.byKey.get(k);
@@ -320,7 +340,7 @@ export class OutputMapper {
         this.lastCostmap = now;
       }
       const msg =
-        k === "speedLimit" && spec.type === "std_msgs/msg/Float32" ? { data: e.outputs.speedLimit } : message;
+        k === "speedLimit" && spec.type === "std_msgs/msg/Float32" ? { data: outputs.speedLimit } : message;
       out.push({ key: k, topic: spec.topic, type: spec.type, message: msg });
     }
     return out;
