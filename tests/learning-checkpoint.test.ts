@@ -94,6 +94,24 @@ describe("checkpoints", () => {
     fresh.dispose();
   });
 
+  it("skips a checkpoint trained at another learner.input_width, naming both", async () => {
+    const dir = join(root, "width");
+    const learner = await trainedLearner();
+    await learner.saveCheckpoint(dir);
+    learner.dispose();
+    const warnings: string[] = [];
+    const wide = await OnlineLearner.create(cfg({ input_width: 640 }), C, { warn: (m) => warnings.push(m) });
+    expect(await wide.loadLatestCheckpoint(dir)).toBe(false);
+    expect(wide.trainSteps).toBe(0);
+    expect(warnings.join("\n")).toMatch(
+      /ckpt-00000001\.json skipped: trained at learner\.input_width 320, but it is 640 now .*set learner\.input_width: 320/,
+    );
+    wide.dispose();
+    const same = await OnlineLearner.create(cfg(), C, { warn: () => {} });
+    expect(await same.loadLatestCheckpoint(dir)).toBe(true);
+    same.dispose();
+  });
+
   it("ignores a garbage manifest with a warning, unrelated files and crash leftovers silently", async () => {
     const dir = join(root, "b");
     const learner = await trainedLearner();

@@ -56,6 +56,17 @@ export function backboneMismatch(c: LoadedCheckpoint, cfg: LearnerConfig): strin
 }
 
 /**
+ * Why a checkpoint's weights do not fit `cfg`'s working resolution, or null: the backbone sees the
+ * image downscaled to `learner.input_width`, so at another width every texture has another scale and
+ * the head reads features it was never taught.
+ */
+export function inputWidthMismatch(c: LoadedCheckpoint, cfg: LearnerConfig): string | null {
+  const was = (c.manifest.info?.learner as { input_width?: unknown } | undefined)?.input_width;
+  if (typeof was !== "number" || was === cfg.input_width) return null;
+  return `trained at learner.input_width ${was}, but it is ${cfg.input_width} now (features of another scale): set learner.input_width: ${was}, or learn afresh in another learner.checkpoint_dir`;
+}
+
+/**
  * Hands the newest checkpoint in `dir` that fits `cfg`'s backbone and that `load` accepts (throws on
  * nothing) to it; the others are skipped with a warning. False when none loads.
  */
@@ -66,7 +77,7 @@ export async function loadLatestWeights(
   cfg?: LearnerConfig,
 ): Promise<boolean> {
   const accept = (c: LoadedCheckpoint): string | null => {
-    const mismatch = cfg ? backboneMismatch(c, cfg) : null;
+    const mismatch = cfg ? (backboneMismatch(c, cfg) ?? inputWidthMismatch(c, cfg)) : null;
     if (mismatch) return mismatch;
     try {
       load(c.data);
