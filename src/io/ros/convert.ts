@@ -266,6 +266,18 @@ export function imageFromRos(msg: unknown): ImageFrame {
 }
 
 /**
+ * A mono8 image that is a Bayer mosaic (a CompressedImage of a Bayer camera: its format starts with
+ * the encoding, "bayer_rggb8; png compressed …") → rgb8; any other image as it is.
+ */
+export function demosaicCompressed(format: string, img: ImageFrame): ImageFrame {
+  const encoding = format.split(";")[0]!.trim().toLowerCase();
+  if (img.encoding !== "mono8" || !/^bayer_(rggb|bggr|gbrg|grbg)(8|16)$/.test(encoding)) return img;
+  const out = new Uint8Array(img.width * img.height * 3);
+  bayerToRgb(img.data, img.width, img.height, img.width, `${encoding.slice(0, 10)}8`, false, out);
+  return { ...img, encoding: "rgb8", data: out };
+}
+
+/**
  * Bayer mosaic → rgb8: every pixel of a 2×2 cell gets that cell's red, mean green and blue (a
  * last odd row or column takes the cell before it). 16-bit mosaics keep the high byte.
  */

@@ -3,6 +3,7 @@
 
 import sharp from "sharp";
 import type { CompressedFrame, ImageFrame } from "../../core/types.ts";
+import { demosaicCompressed } from "./convert.ts";
 
 export class ImageDecodeError extends Error {
   override name = "ImageDecodeError";
@@ -30,12 +31,13 @@ export async function decodeCompressed(frame: CompressedFrame): Promise<ImageFra
   if (info.channels !== 1 && info.channels !== 3) {
     throw new ImageDecodeError(`decoded image has ${info.channels} channels, expected 1 or 3`);
   }
-  return {
+  // A Bayer camera's mosaic compresses as one grey channel; its format names the pattern.
+  return demosaicCompressed(frame.format, {
     stamp: frame.stamp,
     frameId: frame.frameId,
     width: info.width,
     height: info.height,
     encoding,
     data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-  };
+  });
 }
