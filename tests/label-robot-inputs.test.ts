@@ -297,7 +297,7 @@ describe("label on a real run as robots publish it", () => {
   it("--stats from fewer labels than the calibration's warmup: the bounds are printed, and called thin", async () => {
     const r = await runCli(["label", await bag("short", { until: 8 }), "--stats"], dir);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^# 1\d labels from .*\n[^]*mode: fixed\n {8}low: /);
+    expect(r.stdout).toMatch(/^# 1\d labels from .*\n[\s\S]*mode: fixed\n {8}low: /);
     expect(r.stderr).toMatch(
       /^warning: percentiles of 1\d labels \(fewer than labeler\.calibration\.warmup, 30\) make thin calibration bounds/,
     );
