@@ -51,6 +51,29 @@ async function bagMessages(path: string, topics?: string[]): Promise<BagMessage[
 
 /** Serialises with the CDR writer and reads it back: throws if `msg` is not a valid `type`. */
 /** One frame's outputs on a single confident grid cell of this roughness, with this speed limit. */
+/** An IMU lying level and still at stamp t. */
+function levelImu(t: number) {
+  return imuToRos({
+    stamp: t,
+    frameId: "imu_link",
+    orientation: undefined,
+    angularVelocity: { x: 0, y: 0, z: 0 },
+    linearAcceleration: { x: 0, y: 0, z: 9.81 },
+  });
+}
+
+/** Odometry of a robot at x along odom's x axis, driving straight at v m/s. */
+function straightOdom(t: number, x: number, v: number) {
+  return odomToRos({
+    stamp: t,
+    frameId: "odom",
+    childFrameId: "base_link",
+    pose: { position: { x, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
+    linear: { x: v, y: 0, z: 0 },
+    angular: { x: 0, y: 0, z: 0 },
+  });
+}
+
 function oneCellOutputs(roughness: number, speedLimit: number) {
   return {
     stamp: 1,
@@ -689,23 +712,8 @@ describe("the ROS 2 node feeds the stream graph (fusion orders what arrives out 
     const node = rcl.nodes[0]!;
     try {
       const t0 = 1_700_000_000;
-      const imu = (t: number) =>
-        imuToRos({
-          stamp: t,
-          frameId: "imu_link",
-          orientation: undefined,
-          angularVelocity: { x: 0, y: 0, z: 0 },
-          linearAcceleration: { x: 0, y: 0, z: 9.81 },
-        });
-      const odom = (t: number) =>
-        odomToRos({
-          stamp: t,
-          frameId: "odom",
-          childFrameId: "base_link",
-          pose: { position: { x: t - t0, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
-          linear: { x: 1, y: 0, z: 0 },
-          angular: { x: 0, y: 0, z: 0 },
-        });
+      const imu = levelImu;
+      const odom = (t: number) => straightOdom(t, t - t0, 1);
       // 3 s of IMU at 200 Hz and odometry at 50 Hz; every 10th odometry message swaps places with the
       // next one (they cross in transport); 4 IMU samples are held back 1 s (4× the window).
       const heldBack = new Map<number, number[]>();
@@ -756,23 +764,8 @@ describe("the ROS 2 node feeds the stream graph (fusion orders what arrives out 
     const handle = startRosNode(rcl, config, pipeline, { log: () => undefined });
     const node = rcl.nodes[0]!;
     try {
-      const imu = (t: number) =>
-        imuToRos({
-          stamp: t,
-          frameId: "imu_link",
-          orientation: undefined,
-          angularVelocity: { x: 0, y: 0, z: 0 },
-          linearAcceleration: { x: 0, y: 0, z: 9.81 },
-        });
-      const odom = (t: number) =>
-        odomToRos({
-          stamp: t,
-          frameId: "odom",
-          childFrameId: "base_link",
-          pose: { position: { x: 0, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
-          linear: { x: 0, y: 0, z: 0 },
-          angular: { x: 0, y: 0, z: 0 },
-        });
+      const imu = levelImu;
+      const odom = (t: number) => straightOdom(t, 0, 0);
       for (const start of [60, 0]) {
         for (let k = 0; k < 200; k++) {
           node.deliver("/imu/data", imu(start + k / 200));
