@@ -3,7 +3,7 @@
 
 import sharp from "sharp";
 import type { CompressedFrame, ImageFrame } from "../../core/types.ts";
-import { demosaicCompressed } from "./convert.ts";
+import { demosaicCompressed } from "./pixels.ts";
 
 export class ImageDecodeError extends Error {
   override name = "ImageDecodeError";
