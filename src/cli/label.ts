@@ -12,6 +12,8 @@ import { openBag } from "../io/bag/index.ts";
 import { imuFromRos, odomFromRos, transformsFromRos } from "../io/ros/convert.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
+import { inputWarnings, noLabelsReason } from "./label-diagnosis.ts";
+import { fmt, labelJson, pad, round, sig, statsYaml } from "./label-format.ts";
 import { addTopicOptions, applyTopicFlags, requireTopics, type TopicNeed, withBagTopics } from "./topics.ts";
 
 /** What labelling needs from a bag (replay needs these too). */
@@ -205,9 +207,6 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
   }
 }
 
-/** Standard gravity (m/s²). */
-const G = 9.80665;
-
 /** First and last of a stream's stamps. */
 class Span {
   private lo = Number.POSITIVE_INFINITY;
@@ -220,128 +219,6 @@ class Span {
   range(): [number, number] | null {
     return this.hi >= this.lo ? [this.lo, this.hi] : null;
   }
-}
-
-/**
- * What a robot's input gets wrong that the labels cannot show: an acceleration that is not m/s² with
- * gravity, a vertical from TF that gravity contradicts, odometry whose position stands still while
- * its twist moves, IMU and odometry stamped on different clocks, stamps repeated in batches, a band
- * above half the IMU rate.
- */
-export function inputWarnings(s: {
-  vertical: LabelSummary["vertical"];
-  odometry: LabelSummary["odometry"];
-  stamps: LabelSummary["stamps"];
-  imuFrame: string;
-  imu: { accepted: number; duplicate: number };
-  imuRate: number;
-  config: Config;
-}): string[] {
-  const out: string[] = [];
-  const { vertical, odometry, config } = s;
-  const base = config.frames.base;
-  const mount =
-    s.imuFrame === base
-      ? `the IMU's frame_id ${base} (mounted level, z up)`
-      : `TF ${base} → ${s.imuFrame || "(IMU frame_id)"}`;
-  const g = Math.hypot(...vertical.gravity);
-  if (Number.isFinite(g)) {
-    const mean = `IMU linear_acceleration averages ${g.toFixed(2)} m/s²`;
-    if (g >= 0.5 && g <= 1.5)
-      out.push(
-        `${mean}: in g, not m/s² as sensor_msgs/Imu is? Energies are then ${(G * G).toFixed(0)}× too small`,
-      );
-    else if (g > 1.5 * G) out.push(`${mean}, far above gravity (9.81): not in m/s² as sensor_msgs/Imu is?`);
-    else if (g < 0.5 * G && vertical.source === "gravity")
-      out.push(
-        `${mean}, not gravity (9.81): the driver removes gravity (or reports no acceleration), so "up" cannot come from the data; give it with ${mount}`,
-      );
-  }
-  if (
-    vertical.source === "tf" &&
-    vertical.angle !== null &&
-    g >= 0.5 * G &&
-    g <= 1.5 * G &&
-    vertical.angle > 30
-  )
-    out.push(
-      `the vertical from ${mount} ([${vertical.axis.join(", ")}] in the IMU frame) is ${vertical.angle.toFixed(0)}° from gravity in the IMU's data ([${vertical.gravity.map((x) => (x / g).toFixed(2)).join(", ")}]): the IMU's mount in TF or its frame_id is wrong, and labels measure vibration along the wrong axis`,
-    );
-  const L = config.labeler.step_length;
-  if (odometry.distance < L && odometry.twistDistance > 4 * L)
-    out.push(
-      `odometry positions moved ${odometry.distance.toFixed(2)} m while its twist adds up to ${odometry.twistDistance.toFixed(1)} m: steps are measured along pose.pose.position, which this odometry does not fill`,
-    );
-  const { imu, odom } = s.stamps;
-  if (imu && odom) {
-    const overlap = Math.min(imu[1], odom[1]) - Math.max(imu[0], odom[0]);
-    if (overlap < Math.min(imu[1] - imu[0], odom[1] - odom[0]) / 2)
-      out.push(
-        `IMU stamps (${imu[0].toFixed(3)} to ${imu[1].toFixed(3)} s) and odometry stamps (${odom[0].toFixed(3)} to ${odom[1].toFixed(3)} s) ${overlap > 0 ? `overlap by ${overlap.toFixed(1)} s only` : "do not overlap"}, so the IMU samples have no pose: is one of them stamped on another clock (the device's, not ROS time)?`,
-      );
-  }
-  const total = s.imu.accepted + s.imu.duplicate;
-  if (total > 0 && s.imu.duplicate > total / 4)
-    out.push(
-      `${s.imu.duplicate} of ${total} IMU messages repeat the stamp before them and were dropped: the driver stamps samples in batches; stamp each sample`,
-    );
-  const band = config.labeler.band_high;
-  if (Number.isFinite(s.imuRate) && band > s.imuRate / 2)
-    out.push(
-      `the IMU at ${s.imuRate.toFixed(0)} Hz sees vibration up to ${(s.imuRate / 2).toFixed(0)} Hz only: labeler.band_high ${band} Hz is cut there, so energies are not comparable with a faster IMU's`,
-    );
-  return out;
-}
-
-function round(x: number, digits: number): number {
-  if (!Number.isFinite(x)) return x;
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-function sig(x: number): number {
-  return Number.isFinite(x) ? Number(x.toPrecision(5)) : x;
-}
-
-function labelJson(l: RoughnessLabel): string {
-  return JSON.stringify({
-    t: round(l.stamp, 4),
-    x: round(l.x, 4),
-    y: round(l.y, 4),
-    roughness: round(l.roughness, 4),
-    energy: sig(l.energy),
-    speed: round(l.speed, 4),
-  });
-}
-
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : " ".repeat(n - s.length) + s;
-}
-
-/**
- * The calibration as a params file of its own (later params files override earlier ones key by key):
- * pass it after the main one, or copy its `labeler:` block into the main file.
- */
-function statsYaml(s: LabelSummary): string {
-  const lo = s.log10EnergyPercentiles.p5;
-  const hi = s.log10EnergyPercentiles.p95;
-  return [
-    `# ${s.labels} labels from ${s.bag}; speed-normalised energy percentiles:`,
-    ...Object.entries(s.energyPercentiles).map(
-      ([k, v]) => `#   ${k.padEnd(4)} ${v.toExponential(3)}  (log10 ${s.log10EnergyPercentiles[k]})`,
-    ),
-    "# Fixed calibration from the 5th/95th percentiles (roughness 0.05 and 0.95), as a params file:",
-    "# pass it after your params file (`--params-file params.yaml --params-file THIS` for the node,",
-    "# `--config params.yaml --config THIS` for replay/label/demo/run; later files win), or copy the",
-    "# labeller block into your params file under terrain_learner: ros__parameters:.",
-    "terrain_learner:",
-    "  ros__parameters:",
-    "    labeler:",
-    "      calibration:",
-    "        mode: fixed",
-    `        low: ${lo}`,
-    `        high: ${hi}`,
-  ].join("\n");
 }
 
 export function register(program: Command): void {
@@ -502,43 +379,4 @@ function verticalSource(s: LabelSummary, base: string): string {
   if (s.vertical.source === "gravity")
     return `gravity in the data (TF has no ${base} → ${s.imuFrame || "IMU frame"})`;
   return s.imuFrame === base ? `the IMU's frame_id ${base} (mounted level)` : "TF";
-}
-
-/** Why a bag gave no label, from the summary's counters. */
-export function noLabelsReason(s: LabelSummary, config: Config): string {
-  const count = (r: Record<string, number>) =>
-    Object.entries(r)
-      .filter(([, v]) => v > 0)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", ");
-  const undecodable = Object.values(s.dropped.undecodable).reduce((a, b) => a + b, 0);
-  const parts: string[] = [];
-  if (undecodable > 0) parts.push(`${undecodable} messages did not decode (${count(s.dropped.undecodable)})`);
-  for (const [what, n, dropped, nan] of [
-    ["IMU sample", s.accepted.imu, s.dropped.imu, "a NaN or infinity in the stamp, acceleration or rates"],
-    [
-      "odometry message",
-      s.accepted.odom,
-      s.dropped.odom,
-      "a NaN or infinity in the stamp or pose, or an all-zero pose.pose.orientation",
-    ],
-  ] as const) {
-    const why = count(dropped);
-    if (n === 0 && why) parts.push(`every ${what} was dropped (${why}${dropped.nan ? `; nan: ${nan}` : ""})`);
-  }
-  const skipped = count(s.skipped);
-  if (skipped) parts.push(`every step was skipped (${skipped})`);
-  const { imu, odom } = s.stamps;
-  if (!parts.length && imu && odom && (imu[1] < odom[0] || odom[1] < imu[0]))
-    parts.push("no IMU sample has a stamp within the odometry's");
-  else if (!parts.length)
-    parts.push(
-      `the robot never completed a ${config.labeler.step_length} m step (labeler.step_length) while moving in ${s.duration} s of data`,
-    );
-  if (s.warnings.length) parts.push(`see the warning${s.warnings.length > 1 ? "s" : ""} above`);
-  return parts.join("; ");
-}
-
-function fmt(x: number | undefined): string {
-  return x === undefined || !Number.isFinite(x) ? "n/a" : x.toExponential(3);
 }

@@ -1,0 +1,59 @@
+// How `label` writes numbers, label lines and the calibration snippet.
+
+import type { RoughnessLabel } from "../core/types.ts";
+import type { LabelSummary } from "./label.ts";
+
+export function round(x: number, digits: number): number {
+  if (!Number.isFinite(x)) return x;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+export function sig(x: number): number {
+  return Number.isFinite(x) ? Number(x.toPrecision(5)) : x;
+}
+
+export function labelJson(l: RoughnessLabel): string {
+  return JSON.stringify({
+    t: round(l.stamp, 4),
+    x: round(l.x, 4),
+    y: round(l.y, 4),
+    roughness: round(l.roughness, 4),
+    energy: sig(l.energy),
+    speed: round(l.speed, 4),
+  });
+}
+
+export function pad(s: string, n: number): string {
+  return s.length >= n ? s : " ".repeat(n - s.length) + s;
+}
+
+/**
+ * The calibration as a params file of its own (later params files override earlier ones key by key):
+ * pass it after the main one, or copy its `labeler:` block into the main file.
+ */
+export function statsYaml(s: LabelSummary): string {
+  const lo = s.log10EnergyPercentiles.p5;
+  const hi = s.log10EnergyPercentiles.p95;
+  return [
+    `# ${s.labels} labels from ${s.bag}; speed-normalised energy percentiles:`,
+    ...Object.entries(s.energyPercentiles).map(
+      ([k, v]) => `#   ${k.padEnd(4)} ${v.toExponential(3)}  (log10 ${s.log10EnergyPercentiles[k]})`,
+    ),
+    "# Fixed calibration from the 5th/95th percentiles (roughness 0.05 and 0.95), as a params file:",
+    "# pass it after your params file (`--params-file params.yaml --params-file THIS` for the node,",
+    "# `--config params.yaml --config THIS` for replay/label/demo/run; later files win), or copy the",
+    "# labeller block into your params file under terrain_learner: ros__parameters:.",
+    "terrain_learner:",
+    "  ros__parameters:",
+    "    labeler:",
+    "      calibration:",
+    "        mode: fixed",
+    `        low: ${lo}`,
+    `        high: ${hi}`,
+  ].join("\n");
+}
+
+export function fmt(x: number | undefined): string {
+  return x === undefined || !Number.isFinite(x) ? "n/a" : x.toExponential(3);
+}
