@@ -23,6 +23,7 @@ import {
   type RejectReason,
 } from "./codec.ts";
 import type { FleetConfig } from "./config.ts";
+import { OwnFeatureMetric } from "./feature-metric.ts";
 import { RowStore } from "./row-store.ts";
 import { OffsetEstimator, viaCalibration } from "./scale.ts";
 
@@ -68,13 +69,7 @@ export class FleetExchange {
   readonly #own: RowStore;
   readonly #pending: RowStore;
   readonly #batch: RowStore;
-  // Welford statistics of own features: the metric of "near in feature space".
-  #normN = 0;
-  readonly #mean: Float64Array;
-  readonly #m2: Float64Array;
-  readonly #scale: Float32Array;
-  #ownZ = new Float32Array(0);
-  readonly #q: Float32Array;
+  readonly #metric: OwnFeatureMetric;
   #ownKind: "logEnergy" | "roughness" = "logEnergy";
   #lo = Number.NaN;
   #hi = Number.NaN;
@@ -119,10 +114,7 @@ export class FleetExchange {
     this.#own = new RowStore(cfg.own_samples, C, this.#rand);
     this.#pending = new RowStore(cfg.pool_size, C, this.#rand);
     this.#batch = new RowStore(Math.max(1, Math.ceil(cfg.publish_rate * cfg.batch_period)), C, this.#rand);
-    this.#mean = new Float64Array(C);
-    this.#m2 = new Float64Array(C);
-    this.#scale = new Float32Array(C).fill(1);
-    this.#q = new Float32Array(C);
+    this.#metric = new OwnFeatureMetric(C);
   }
 
   /** Own training rows (the samples$ tap): into the outgoing batch and the own reservoir. */
@@ -143,22 +135,13 @@ export class FleetExchange {
       for (let k = 0; k < C; k++) if (!Number.isFinite(rows.features[o + k]!)) finite = false;
       if (!finite) continue;
       this.#ownFed++;
-      this.#normN++;
-      const inv = 1 / this.#normN;
-      for (let k = 0; k < C; k++) {
-        const x = rows.features[o + k]!;
-        const d = x - this.#mean[k]!;
-        this.#mean[k]! += d * inv;
-        this.#m2[k]! += d * (x - this.#mean[k]!);
-      }
+      this.#metric.add(rows.features, o);
       const s = this.#own.slot();
       if (s >= 0) this.#own.put(s, rows.features, o, t, w, rows.lo, rows.hi);
       const b = this.#batch.slot();
       if (b >= 0) this.#batch.put(b, rows.features, o, t, w, rows.lo, rows.hi);
     }
-    if (this.#normN > 1)
-      for (let k = 0; k < C; k++)
-        this.#scale[k] = 1 / Math.max(Math.sqrt(this.#m2[k]! / (this.#normN - 1)), 1e-2);
+    this.#metric.updateScale();
   }
 
   /** What to publish now (sensor time `stamp`): a batch every batch_period, a snapshot every snapshot_period. */
@@ -321,54 +304,6 @@ export class FleetExchange {
     this.counters.forgottenPeers++;
   }
 
-  /** Own samples standardised with the current statistics (once per take: the metric moves slowly). */
-  #refreshOwnZ(): void {
-    const C = this.#C;
-    const own = this.#own;
-    if (this.#ownZ.length < own.capacity * C) this.#ownZ = new Float32Array(own.capacity * C);
-    for (let j = 0; j < own.size; j++)
-      for (let k = 0; k < C; k++) this.#ownZ[j * C + k] = own.features[j * C + k]! * this.#scale[k]!;
-  }
-
-  /** Standardised RMS distance to the nearest own sample, and its index (−1: no own samples). */
-  #nearestOwn(f: Float32Array, o: number): { d: number; j: number } {
-    const C = this.#C;
-    const q = this.#q;
-    for (let k = 0; k < C; k++) q[k] = f[o + k]! * this.#scale[k]!;
-    let best = Number.POSITIVE_INFINITY;
-    let bj = -1;
-    const z = this.#ownZ;
-    const C8 = C - (C % 8);
-    for (let j = 0, n = this.#own.size; j < n; j++) {
-      let d = 0;
-      const b = j * C;
-      // Early exit, checked every 8 channels (a check per channel cost more than it saved): most
-      // own samples are far from the query after a few channels.
-      let k = 0;
-      for (; k < C8 && d < best; k += 8) {
-        const e0 = q[k]! - z[b + k]!;
-        const e1 = q[k + 1]! - z[b + k + 1]!;
-        const e2 = q[k + 2]! - z[b + k + 2]!;
-        const e3 = q[k + 3]! - z[b + k + 3]!;
-        const e4 = q[k + 4]! - z[b + k + 4]!;
-        const e5 = q[k + 5]! - z[b + k + 5]!;
-        const e6 = q[k + 6]! - z[b + k + 6]!;
-        const e7 = q[k + 7]! - z[b + k + 7]!;
-        d += e0 * e0 + e1 * e1 + e2 * e2 + e3 * e3 + e4 * e4 + e5 * e5 + e6 * e6 + e7 * e7;
-      }
-      if (d < best)
-        for (k = C8; k < C; k++) {
-          const e = q[k]! - z[b + k]!;
-          d += e * e;
-        }
-      if (d < best) {
-        best = d;
-        bj = j;
-      }
-    }
-    return { d: Math.sqrt(best / C), j: bj };
-  }
-
   /**
    * The scale the learner calibrates with (shared_scale): our bounds widened to every peer's, each
    * moved onto our units by its offset (0 until one is measured: most fleets share an IMU model).
@@ -416,7 +351,7 @@ export class FleetExchange {
     const outKind: FleetRows["targetKind"] = this.#ownKind === "roughness" ? "roughness" : "logEnergy";
     let n = 0;
     const p = this.#pending;
-    this.#refreshOwnZ();
+    this.#metric.refresh(this.#own);
     let scale = this.#scaleBounds(lo, hi);
     for (let c = 0; c < m; c++) {
       const i = Math.floor(this.#rand() * p.size);
@@ -427,11 +362,11 @@ export class FleetExchange {
       const phi = p.hi[i]!;
       const peerRaw = phi > plo;
       let w = p.weights[i]!;
-      let far = false;
-      if (this.#normN > 100)
-        for (let k = 0; k < C && !far; k++)
-          far = Math.abs((p.features[o + k]! - this.#mean[k]!) * this.#scale[k]!) > this.#cfg.max_z;
-      const near = this.#own.size > 0 && !far ? this.#nearestOwn(p.features, o) : { d: Infinity, j: -1 };
+      const far = this.#metric.n > 100 && this.#metric.outside(p.features, o, this.#cfg.max_z);
+      const near =
+        this.#own.size > 0 && !far
+          ? this.#metric.nearest(p.features, o, this.#own.size)
+          : { d: Infinity, j: -1 };
       const close = near.j >= 0 && near.d <= this.#cfg.radius;
       if (close && peerRaw && outKind === "logEnergy") peer.est.add(this.#own.targets[near.j]! - t);
       const offset = peer.est.offset;
