@@ -84,7 +84,7 @@ describe.skipIf(missing !== undefined)("adapter commands through the CLI", () =>
     expect(counters).toMatchObject({ type: "counters", garbageBytes: 7, checksumErrors: 0 });
   });
 
-  it("run --serial --mqtt: labels from serial IMU/odometry reach the broker; commands answered; offline at the end", async () => {
+  it("run --serial --mqtt: labels from serial IMU/odometry reach the broker; commands the camera-less run cannot honour refused; offline at the end", async () => {
     const pty = await PtyPair.start();
     cleanups.push(() => pty.close());
     const broker = await Mosquitto.create();
@@ -110,13 +110,11 @@ describe.skipIf(missing !== undefined)("adapter commands through the CLI", () =>
       await new Promise((r) => setTimeout(r, 50));
       if (!sentPause && i > lines.length / 2) {
         sentPause = true;
-        await obs.client.publishAsync(
-          "terrain-learner/rover7/cmd",
-          '{"command":"pause_learning","id":"p1","data":true}',
-          {
-            qos: 1,
-          },
-        );
+        // run has no camera, so it trains nothing: both are refused on the reply path, not
+        // answered ok for doing nothing (or, for reset, wiping a resumed checkpoint's model).
+        const cmd = "terrain-learner/rover7/cmd";
+        await obs.client.publishAsync(cmd, '{"command":"pause_learning","id":"p1","data":true}', { qos: 1 });
+        await obs.client.publishAsync(cmd, "reset", { qos: 1 });
       }
     }
     await waitFor(
@@ -124,14 +122,25 @@ describe.skipIf(missing !== undefined)("adapter commands through the CLI", () =>
       () => obs.on("labels").length >= 5,
       30_000,
     );
-    await waitFor("the pause response", () => obs.on("response").length === 1, 30_000);
-    expect(JSON.parse(obs.on("response")[0]!.payload)).toEqual({
-      robotId: "rover7",
-      id: "p1",
-      command: "pause_learning",
-      ok: true,
-      result: { learning: false },
-    });
+    await waitFor("the two responses", () => obs.on("response").length === 2, 30_000);
+    expect(obs.on("response").map((r) => JSON.parse(r.payload))).toEqual([
+      {
+        robotId: "rover7",
+        id: "p1",
+        command: "pause_learning",
+        ok: false,
+        error: "run has no camera and trains no model (labels only): there is no learning to pause or resume",
+      },
+      {
+        robotId: "rover7",
+        id: null,
+        command: "reset",
+        ok: false,
+        error: "run has no camera and trains no model (labels only): there is no learned model to reset",
+      },
+    ]);
+    expect(c.stderr()).toContain("mqtt: command pause_learning (id p1) → run has no camera");
+    expect(c.stderr()).toContain("mqtt: command reset → run has no camera");
     c.child.kill("SIGTERM");
     expect(await c.exit).toBe(0);
     await waitFor("offline", () => obs.on("status").some((m) => m.payload === "offline"), 30_000);

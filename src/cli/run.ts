@@ -6,9 +6,16 @@
 import { existsSync, readdirSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { map } from "rxjs";
-import { mqttHandlers, pipelineControls } from "../adapters/controls.ts";
+import { mqttHandlers, pipelineControls, type RuntimeControls } from "../adapters/controls.ts";
 import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
-import { attachMqtt, type MqttTelemetry, redactUrl, toJson, validateMqttOptions } from "../adapters/mqtt.ts";
+import {
+  attachMqtt,
+  type MqttCommandHandlers,
+  type MqttTelemetry,
+  redactUrl,
+  toJson,
+  validateMqttOptions,
+} from "../adapters/mqtt.ts";
 import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
 import { checkOutputs } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
@@ -81,6 +88,23 @@ export function missingStream(config: Config, s: SerialSourceStats): string | un
   if (s.imu === 0)
     return `no IMU sample came (labels need the IMU: ${csv ? "ax, ay, az, gx, gy, gz in serial.csv_columns" : "$TLIMU sentences"})`;
   return undefined;
+}
+
+/**
+ * run's MQTT commands. Without a camera no sample is made, so the model is never trained here:
+ * pausing would change nothing, and a reset would only wipe the model resumed from
+ * learner.checkpoint_dir (which a save_checkpoint would then write over the good ones). Both are
+ * answered `ok: false` with the reason instead of a silent `ok: true`.
+ */
+export function runCommandHandlers(controls: RuntimeControls): MqttCommandHandlers {
+  const refuse = (what: string) => () => {
+    throw new Error(`run has no camera and trains no model (labels only): ${what}`);
+  };
+  return {
+    save_checkpoint: mqttHandlers(controls).save_checkpoint,
+    reset: refuse("there is no learned model to reset"),
+    pause_learning: refuse("there is no learning to pause or resume"),
+  };
 }
 
 interface RunOptions {
@@ -173,7 +197,7 @@ async function runWithPipeline(
     }),
   );
   const mqtt = config.mqtt.url
-    ? attachMqtt(events$, config.mqtt, mqttHandlers(controls), { log })
+    ? attachMqtt(events$, config.mqtt, runCommandHandlers(controls), { log })
     : undefined;
   // Stats events follow sensor time, so none come while the device is absent or silent, and the
   // fleet would see the last `learner` message (serial "open") for good. When they stop, the same
@@ -304,7 +328,8 @@ MQTT topics (prefix mqtt.topic_prefix, default terrain-learner):
   <prefix>/<robot-id>/status        retained online / offline (Last Will)
   <prefix>/<robot-id>/labels        one JSON object per label
   <prefix>/<robot-id>/learner       stats JSON (pipeline, serial counters, MQTT)
-  <prefix>/<robot-id>/cmd           save_checkpoint | reset | pause_learning (text or JSON)  →  .../cmd/response
+  <prefix>/<robot-id>/cmd           save_checkpoint (text or JSON)  →  .../cmd/response; reset and
+                                    pause_learning are answered ok: false (no camera: no model is trained)
 The serial device and the broker may come and go: both are retried until they are back.
 
 Examples:
