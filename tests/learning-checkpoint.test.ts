@@ -112,6 +112,72 @@ describe("checkpoints", () => {
     same.dispose();
   });
 
+  it("skips a checkpoint of the other kind of novelty, naming both; other kNN settings load with one warning naming both values", async () => {
+    const resume = async (dir: string, over: Partial<LearnerConfig>) => {
+      const warnings: string[] = [];
+      const l = await OnlineLearner.create(cfg(over), C, { warn: (m) => warnings.push(m) });
+      const ok = await l.loadLatestCheckpoint(dir);
+      const steps = l.trainSteps;
+      l.dispose();
+      return { ok, steps, warnings };
+    };
+    const knnDir = join(root, "novelty-knn");
+    const knn = await trainedLearner();
+    await knn.train(20);
+    await knn.saveCheckpoint(knnDir);
+    knn.dispose();
+    // No references to measure novelty against, or an untrained autoencoder: nothing in it fits.
+    const ae = await resume(knnDir, { novelty: "autoencoder" });
+    expect(ae.ok).toBe(false);
+    expect(ae.warnings.join("\n")).toMatch(
+      /ckpt-00000001\.json skipped: trained with learner\.novelty knn, but it is autoencoder now .*set learner\.novelty: knn/,
+    );
+    const aeDir = join(root, "novelty-ae");
+    const aeLearner = await trainedLearner({ novelty: "autoencoder" });
+    await aeLearner.saveCheckpoint(aeDir);
+    aeLearner.dispose();
+    const back = await resume(aeDir, {});
+    expect(back.ok).toBe(false);
+    expect(back.warnings.join("\n")).toMatch(
+      /skipped: trained with learner\.novelty autoencoder, but it is knn now \(the checkpoint holds no kNN references\)/,
+    );
+
+    // The references and head are valid under another metric: loaded, warned once, both values named.
+    const other = await resume(knnDir, { novelty_metric: "standardized", novelty_neighbors: 5 });
+    expect(other).toMatchObject({ ok: true, steps: 25 });
+    expect(other.warnings).toHaveLength(1);
+    expect(other.warnings[0]).toMatch(
+      /ckpt-00000001\.json was trained with learner\.novelty_metric local \(now standardized\), learner\.novelty_neighbors 3 \(now 5\): loaded, but confidence uses its references and statistics measured under the old settings until training draws new ones/,
+    );
+    for (const over of [
+      { novelty_ridge: 0.1 },
+      { novelty_features: "all" },
+      { novelty_references: 64 },
+    ] as const) {
+      const r = await resume(knnDir, over);
+      const [key, value] = Object.entries(over)[0] as [string, unknown];
+      expect(r.ok).toBe(true);
+      expect(r.warnings).toEqual([expect.stringContaining(`learner.${key} `)]);
+      expect(r.warnings[0]).toContain(`(now ${value})`);
+    }
+    // Applied to the statistics at prediction: a new sigma is a tuning, not a mismatch.
+    expect(await resume(knnDir, { confidence_sigma: 1 })).toEqual({ ok: true, steps: 25, warnings: [] });
+    expect(await resume(knnDir, {})).toEqual({ ok: true, steps: 25, warnings: [] });
+
+    // A manifest from before the settings were recorded still loads, with a warning that they cannot be checked.
+    const manifestPath = join(knnDir, "ckpt-00000001.json");
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+    delete manifest.info.learner;
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    const old = await resume(knnDir, {});
+    expect(old.ok).toBe(true);
+    expect(old.warnings).toEqual([
+      expect.stringMatching(
+        /ckpt-00000001\.json does not record its novelty settings \(written by an older terrain-learner\): loaded, but they cannot be checked/,
+      ),
+    ]);
+  });
+
   it("ignores a garbage manifest with a warning, unrelated files and crash leftovers silently", async () => {
     const dir = join(root, "b");
     const learner = await trainedLearner();

@@ -4,7 +4,7 @@
 import { modelSha256, resolveBackbonePath } from "./backbone.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint } from "./checkpoint.ts";
 import type { LearnerConfig } from "./config.ts";
-import { PREDICTION_SETTINGS } from "./learner-types.ts";
+import { PREDICTION_SETTINGS, STATS_EVERY } from "./learner-types.ts";
 
 /** The manifest's info: training state, the settings the weights depend on, and the backbone file. */
 export function checkpointInfo(
@@ -66,6 +66,61 @@ export function inputWidthMismatch(c: LoadedCheckpoint, cfg: LearnerConfig): str
   return `trained at learner.input_width ${was}, but it is ${cfg.input_width} now (features of another scale): set learner.input_width: ${was}, or learn afresh in another learner.checkpoint_dir`;
 }
 
+/** A learner setting as a checkpoint's manifest recorded it (undefined: not recorded). */
+const recordedSetting = (c: LoadedCheckpoint, key: string): unknown =>
+  (c.manifest.info?.learner as Record<string, unknown> | undefined)?.[key];
+
+/**
+ * Why a checkpoint cannot serve `cfg`'s kind of novelty, or null. A kNN checkpoint holds no trained
+ * autoencoder (under knn it is not trained) and an autoencoder one holds no references, and the
+ * confidence statistics are of the other score: confidence would be 0 everywhere or measured with
+ * an untrained network, so it is skipped like another backbone.
+ */
+export function noveltyMismatch(c: LoadedCheckpoint, cfg: LearnerConfig): string | null {
+  const was = recordedSetting(c, "novelty");
+  if (typeof was !== "string" || was === cfg.novelty) return null;
+  return `trained with learner.novelty ${was}, but it is ${cfg.novelty} now (the checkpoint holds no ${cfg.novelty === "knn" ? "kNN references" : "trained autoencoder"}): set learner.novelty: ${was}, or learn afresh in another learner.checkpoint_dir`;
+}
+
+/**
+ * The kNN settings that shape the references and the confidence statistics (mean and spread of the
+ * log novelty). Another value still loads (warned): the head and the references are valid and the
+ * search is rebuilt from them under the new settings; only the statistics were measured with the
+ * old distance (or the old number of references), until training draws references and measures
+ * them again. confidence_sigma is not here: it is applied to the statistics at prediction, so a new
+ * value takes effect at once (that is how it is tuned).
+ */
+const KNN_SETTINGS = [
+  "novelty_metric",
+  "novelty_ridge",
+  "novelty_neighbors",
+  "novelty_features",
+  "novelty_references",
+] as const satisfies readonly (keyof LearnerConfig)[];
+
+/**
+ * One warning for a loaded checkpoint whose kNN settings differ from `cfg`'s (naming both values),
+ * or that does not record them (older terrain-learner: they cannot be checked); null when they match.
+ */
+export function noveltySettingsWarning(c: LoadedCheckpoint, cfg: LearnerConfig): string | null {
+  const checked = cfg.novelty === "knn" ? (["novelty", ...KNN_SETTINGS] as const) : (["novelty"] as const);
+  const unrecorded = checked.filter((k) => recordedSetting(c, k) === undefined);
+  if (unrecorded.length > 0) {
+    const what =
+      unrecorded[0] === "novelty" ? "its novelty settings" : unrecorded.map((k) => `learner.${k}`).join(", ");
+    return `checkpoint ${c.path} does not record ${what} (written by an older terrain-learner): loaded, but they cannot be checked against this configuration; if confidence looks wrong, learn afresh in another learner.checkpoint_dir`;
+  }
+  if (cfg.novelty !== "knn") return null;
+  const changed = KNN_SETTINGS.filter((k) => recordedSetting(c, k) !== cfg[k]).map(
+    (k) => `learner.${k} ${String(recordedSetting(c, k))} (now ${String(cfg[k])})`,
+  );
+  if (changed.length === 0) return null;
+  return (
+    `checkpoint ${c.path} was trained with ${changed.join(", ")}: loaded, but confidence uses its references ` +
+    `and statistics measured under the old settings until training draws new ones (every ${STATS_EVERY} steps; never while learning is off)`
+  );
+}
+
 /**
  * Hands the newest checkpoint in `dir` that fits `cfg`'s backbone and that `load` accepts (throws on
  * nothing) to it; the others are skipped with a warning. False when none loads.
@@ -77,7 +132,9 @@ export async function loadLatestWeights(
   cfg?: LearnerConfig,
 ): Promise<boolean> {
   const accept = (c: LoadedCheckpoint): string | null => {
-    const mismatch = cfg ? (backboneMismatch(c, cfg) ?? inputWidthMismatch(c, cfg)) : null;
+    const mismatch = cfg
+      ? (backboneMismatch(c, cfg) ?? inputWidthMismatch(c, cfg) ?? noveltyMismatch(c, cfg))
+      : null;
     if (mismatch) return mismatch;
     try {
       load(c.data);
@@ -87,5 +144,7 @@ export async function loadLatestWeights(
     }
   };
   const loaded = await readLatestCheckpoint(dir, warn, accept);
+  const note = loaded && cfg ? noveltySettingsWarning(loaded, cfg) : null;
+  if (note) warn(note);
   return loaded !== null;
 }

@@ -33,6 +33,9 @@ export interface PredictorExport {
   trainSteps: number;
 }
 
+/** Training steps between refreshes of the novelty references and statistics. */
+export const STATS_EVERY = 20;
+
 /** The learner settings a checkpoint's weights are only meaningful with (recorded in its manifest). */
 export const PREDICTION_SETTINGS = [
   "backbone",

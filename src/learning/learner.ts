@@ -38,7 +38,12 @@ import { LabelCalibration } from "./label-calibration.ts";
 import { checkpointInfo, loadLatestWeights } from "./learner-checkpoint.ts";
 import { confidenceFromError, confidenceMap, logErrorStats } from "./learner-confidence.ts";
 import { bufferOptions, headOptions, noveltyProjection, predictorOptions } from "./learner-setup.ts";
-import type { LearnerOptions, LearnerStats, PredictorExport } from "./learner-types.ts";
+import {
+  type LearnerOptions,
+  type LearnerStats,
+  type PredictorExport,
+  STATS_EVERY,
+} from "./learner-types.ts";
 import { decodeWeights, encodeWeights } from "./learner-weights.ts";
 import { KnnNovelty, type KnnSearchState } from "./novelty.ts";
 import { PredictorLink } from "./predictor-link.ts";
@@ -52,8 +57,6 @@ export { TrainingClock } from "./schedule.ts";
 
 /** Samples used to measure the training reconstruction-error distribution. */
 const ERR_PROBE = 256;
-/** Training steps between refreshes of the novelty references and statistics. */
-const STATS_EVERY = 20;
 
 export class OnlineLearner {
   readonly cfg: LearnerConfig;
