@@ -22,8 +22,10 @@ export interface MqttStats {
   reconnects: number;
   /** Messages written to the broker connection. */
   sent: number;
-  /** Messages dropped: offline queue full (oldest first) or publish failures. */
+  /** Messages dropped: offline queue full (oldest first), publish failures, or still queued at close. */
   dropped: number;
+  /** Of `dropped`: messages still queued when the client closed (the broker was unreachable). */
+  droppedAtClose: number;
   /** Messages waiting in the offline queue now. */
   queued: number;
   /** Throttled summaries replaced by a newer one before they were due (not an error). */
@@ -52,10 +54,14 @@ export class MqttTelemetry {
   private connects = 0;
   private sent = 0;
   private dropped = 0;
+  private droppedAtClose = 0;
+  /** QoS 1 publications the broker has not acknowledged yet. */
+  private inflight = 0;
   private superseded = 0;
   private commands = 0;
   private lastError = "";
   private closing = false;
+  private closed = false;
 
   /** Starts connecting (and retrying) in the background; returns at once. */
   constructor(options: MqttOptions, handlers: MqttCommandHandlers = {}, extra: MqttTelemetryOptions = {}) {
@@ -138,6 +144,7 @@ export class MqttTelemetry {
       reconnects: Math.max(0, this.connects - 1),
       sent: this.sent,
       dropped: this.dropped,
+      droppedAtClose: this.droppedAtClose,
       queued: this.queue.length,
       superseded: this.superseded,
       commands: this.commands,
@@ -173,24 +180,66 @@ export class MqttTelemetry {
     });
   }
 
-  /** Publishes `offline`, sends what the throttles hold, and disconnects. Idempotent. */
+  /**
+   * Sends what the throttles hold, publishes `offline` and disconnects. Messages queued because the
+   * broker is unreachable get up to `close_timeout` s for it to come back (a shutdown must not hang
+   * on a broker that stays away); what is still queued then is dropped, counted in `dropped` and
+   * `droppedAtClose`, and said in one log line. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     this.roughnessThrottle.flush();
     this.learnerThrottle.flush();
+    const timeoutS = this.options.close_timeout;
+    const deadline = Date.now() + timeoutS * 1000;
+    if (!this.client.connected && this.queue.length > 0 && timeoutS > 0) {
+      this.log(
+        `mqtt: broker unreachable at shutdown; waiting up to ${timeoutS} s to deliver ${this.describeQueue()}`,
+      );
+      // onConnect (registered first) sends the queue before this resolves.
+      await this.waitConnected(timeoutS * 1000).catch(() => undefined);
+    }
+    let clean = false;
     if (this.client.connected) {
-      try {
-        await this.client.publishAsync(this.topics.status, "offline", { qos: 1, retain: true });
-        this.sent++;
-      } catch (err) {
-        this.noteError((err as Error).message);
-      }
-      await this.client.endAsync();
-    } else {
-      await this.client.endAsync(true);
+      // The goodbye and the QoS 1 messages in flight wait for the broker's acknowledgement: bounded
+      // too (at least 1 s), as the broker may go away again meanwhile. (mqtt.js's own end() waits
+      // for them without a bound, and a forced end() after it does nothing.)
+      const left = Math.max(1000, deadline - Date.now());
+      clean = await settlesWithin(
+        (async () => {
+          try {
+            await this.client.publishAsync(this.topics.status, "offline", { qos: 1, retain: true });
+            this.sent++;
+          } catch (err) {
+            this.noteError((err as Error).message);
+          }
+          while (this.inflight > 0 && !this.closed) await new Promise((r) => setTimeout(r, 10));
+        })(),
+        left,
+      );
+    }
+    await this.client.endAsync(!clean);
+    this.closed = true;
+    const unsent = this.queue.length;
+    if (unsent > 0 || (!clean && this.inflight > 0)) {
+      const what = this.describeQueue();
+      this.queue.length = 0;
+      this.dropped += unsent;
+      this.droppedAtClose = unsent;
+      const unacked =
+        !clean && this.inflight > 0 ? `; ${this.inflight} sent but not acknowledged by the broker` : "";
+      this.log(
+        `mqtt: broker unreachable at shutdown: ${unsent ? `${what} not delivered, dropped` : "nothing queued"}${unacked}`,
+      );
     }
     this.log(`mqtt: closed (${toJson(this.stats())})`);
+  }
+
+  /** "12 queued messages (10 labels)": what the offline queue holds. */
+  private describeQueue(): string {
+    const labels = this.queue.filter((p) => p.topic === this.topics.labels).length;
+    return `${this.queue.length} queued message${this.queue.length === 1 ? "" : "s"} (${labels} label${labels === 1 ? "" : "s"})`;
   }
 
   private noteError(message: string): void {
@@ -205,20 +254,27 @@ export class MqttTelemetry {
     this.log(
       `mqtt: connected to ${redactUrl(this.options.url)}${this.connects > 1 ? ` (reconnect ${this.connects - 1})` : ""}`,
     );
-    this.client.publish(this.topics.status, "online", { qos: 1, retain: true }, (err) => {
-      if (err) this.noteError(err.message);
-      else this.sent++;
-    });
-    this.client.subscribe(this.topics.cmd, { qos: 1 }, (err) => {
-      if (err) this.noteError(`subscribe ${this.topics.cmd}: ${err.message}`);
-    });
+    // Back while shutting down (close is waiting to deliver the queue): no `online`, no commands.
+    if (!this.closing) {
+      this.client.publish(this.topics.status, "online", { qos: 1, retain: true }, (err) => {
+        if (err) this.noteError(err.message);
+        else this.sent++;
+      });
+      this.client.subscribe(this.topics.cmd, { qos: 1 }, (err) => {
+        if (err) this.noteError(`subscribe ${this.topics.cmd}: ${err.message}`);
+      });
+    }
     // Oldest first, as they were made.
     const waiting = this.queue.splice(0);
     for (const p of waiting) this.publish(p);
   }
 
   private publish(p: Pending): void {
-    if (this.closing && !this.client.connected) return;
+    if (this.closed) {
+      this.dropped++;
+      return;
+    }
+    // While closing, offline messages queue too: close waits for the broker to take them.
     if (!this.client.connected) {
       this.queue.push(p);
       if (this.queue.length > this.options.queue_limit) {
@@ -228,7 +284,9 @@ export class MqttTelemetry {
       return;
     }
     const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain };
+    if (p.qos > 0) this.inflight++;
     this.client.publish(p.topic, p.payload, opts, (err) => {
+      if (p.qos > 0) this.inflight--;
       if (err) {
         this.dropped++;
         this.noteError(err.message);
@@ -269,5 +327,18 @@ export class MqttTelemetry {
     );
     const body = toJson({ robotId: this.robotId, ...response });
     this.publish({ topic: this.topics.cmdResponse, payload: body, qos: 1, retain: false });
+  }
+}
+
+/** Whether `promise` settled within `ms` (it is left running otherwise). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

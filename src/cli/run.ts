@@ -287,8 +287,9 @@ async function runWithPipeline(
   const summary = await pipeline.finish();
   sub.unsubscribe();
   live?.close();
-  const mqttStats = mqtt?.telemetry.stats();
+  // Stats after close: they count what an unreachable broker never took.
   await mqtt?.close();
+  const mqttStats = mqtt?.telemetry.stats();
   await pipeline.close();
   const result: RunResult = { stats: summary, serial: source.stats(), mqtt: mqttStats, stoppedBy };
   log(

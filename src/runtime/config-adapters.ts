@@ -37,6 +37,12 @@ export const MqttSchema = z
     /** Seconds between reconnection attempts (a robot boots before its network). */
     reconnect_period: positive().default(2).meta({ unit: "s", description: "between reconnection attempts" }),
     connect_timeout: positive().default(10).meta({ unit: "s", description: "connection timeout" }),
+    /** At shutdown, how long queued messages wait for an unreachable broker to come back. */
+    close_timeout: z
+      .number()
+      .nonnegative()
+      .default(5)
+      .meta({ unit: "s", description: "at shutdown: longest wait for the broker to take queued messages" }),
     keepalive: z.number().int().nonnegative().default(30).meta({ unit: "s", description: "MQTT keepalive" }),
     /** Empty: `terrain-learner-<robot_id>-<random>`. */
     client_id: z
