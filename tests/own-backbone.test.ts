@@ -1,7 +1,9 @@
 // docs/own-backbone.md followed with a user's own ONNX model: what works, and the mistakes users make
 // refused when the model loads, with one line naming the fix.
 
+import { createHash } from "node:crypto";
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -17,7 +19,7 @@ import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { runExport } from "../src/cli/export.ts";
 import type { ImageFrame } from "../src/core/types.ts";
-import { Backbone } from "../src/learning/backbone.ts";
+import { Backbone, modelSha256 } from "../src/learning/backbone.ts";
 import { OnlineLearner } from "../src/learning/learner.ts";
 import { seededRandom } from "../src/learning/replay-buffer.ts";
 import { configFromObject, defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
@@ -214,6 +216,87 @@ describe("a checkpoint moved to another backbone", () => {
     writeFileSync(manifest, JSON.stringify(m));
     expect(await other.loadLatestCheckpoint(dir)).toBe(true);
     for (const l of [other, bundled, same]) l.dispose();
+  });
+
+  it("a model with external data: new weights in its side file make another model; older records still load, warned", async () => {
+    const a = writeOwnBackbone(tmp, "ext-a.onnx", { channels: C, seed: 1, externalWeights: true });
+    // Another model whose .onnx is byte-identical: only the weights in the side file differ.
+    writeOwnBackbone(tmp, "ext-b.onnx", { channels: C, seed: 2, externalWeights: true });
+    const onnxOnly = createHash("sha256").update(readFileSync(a)).digest("hex");
+    const dir = join(tmp, "ckpt-ext");
+    const trained = await learner(a);
+    const rand = seededRandom(3);
+    const x = new Float32Array(100 * C).map(() => rand() * 2 - 1);
+    trained.addSamples(
+      x,
+      new Float32Array(100).map((_, i) => ((x[i * C] as number) > 0 ? 0.8 : 0.2)),
+    );
+    await trained.train(3);
+    const manifest = await trained.saveCheckpoint(dir);
+    trained.dispose();
+    const recorded = JSON.parse(readFileSync(manifest, "utf8")).info.backboneSha256;
+    expect(recorded).toMatch(/^[0-9a-f]{64}$/);
+    expect(recorded).not.toBe(onnxOnly);
+
+    const warnings: string[] = [];
+    const resume = async () => {
+      const l = await learner(a, (m) => warnings.push(m));
+      const ok = await l.loadLatestCheckpoint(dir);
+      l.dispose();
+      return ok;
+    };
+    expect(await resume()).toBe(true);
+    expect(warnings).toEqual([]);
+    const data = readFileSync(`${a}.data`);
+    copyFileSync(join(tmp, "ext-b.onnx.data"), `${a}.data`);
+    expect(await resume()).toBe(false);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `skipped: trained on backbone ${a} \\(sha256 ${recorded.slice(0, 12)}…\\), but learner\\.backbone is ${a} \\(sha256 [0-9a-f]{12}…\\)`,
+        ),
+      ),
+    ]);
+    const out = join(tmp, "exports", "ext.onnx");
+    mkdirSync(join(tmp, "exports"), { recursive: true });
+    const exp = (to = out) =>
+      runExport({
+        checkpoint: dir,
+        out: to,
+        config: configFromObject({}),
+        width: 320,
+        height: 240,
+        warn: (m) => warnings.push(m),
+      });
+    await expect(exp()).rejects.toThrow(
+      /was trained on backbone sha256 .*: the head does not fit these features/,
+    );
+    writeFileSync(`${a}.data`, data);
+    expect(await resume()).toBe(true);
+    // The side file is the backbone's too: export may not write over it.
+    await expect(exp(`${a}.data`)).rejects.toThrow(/ext-a\.onnx\.data/);
+    expect(readFileSync(`${a}.data`).equals(data)).toBe(true);
+
+    // A checkpoint written before the hash covered external data recorded the .onnx alone.
+    const m = JSON.parse(readFileSync(manifest, "utf8"));
+    m.info.backboneSha256 = onnxOnly;
+    writeFileSync(manifest, JSON.stringify(m));
+    warnings.length = 0;
+    expect(await resume()).toBe(true);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /records the sha256 of .*ext-a\.onnx alone .*external data \(ext-a\.onnx\.data\) cannot be checked/,
+      ),
+    ]);
+    await exp();
+    expect(warnings.join("\n")).toMatch(/export: .*records the sha256 of .*ext-a\.onnx alone/);
+  });
+
+  it("a model without external data keeps the plain sha256 of its file (checkpoints of the bundled models stay valid)", () => {
+    for (const name of ["backbone.onnx", "mobilenetv2.onnx"]) {
+      const path = join(import.meta.dirname, "..", "models", name);
+      expect(modelSha256(path)).toBe(createHash("sha256").update(readFileSync(path)).digest("hex"));
+    }
   });
 
   it("run refuses a checkpoint_dir holding only another model's checkpoints (a save would prune them)", async () => {

@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import * as ort from "onnxruntime-node";
 import { CALIBRATION_TAIL } from "../core/labeller.ts";
 import { checkOutputs, commitTemp, discardTemp, discardTempsSync, tempPathFor } from "../io/safe-output.ts";
-import { Backbone, modelSha256, resolveBackbonePath } from "../learning/backbone.ts";
+import { Backbone, modelIdentity, resolveBackbonePath } from "../learning/backbone.ts";
 import { fixedInputMismatch } from "../learning/backbone-io.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint } from "../learning/checkpoint.ts";
 import { buildExportGraph, type ExportContext } from "../learning/export-graph.ts";
@@ -156,7 +156,16 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
   const recordedSha = loaded.manifest.info?.backboneSha256;
   // A checkpoint moved to another machine records where its backbone was there: the configuration's
   // learner.backbone is used instead when it is the same model (same sha256) and the recorded one is not.
-  const fits = (path: string) => existsSync(path) && modelSha256(path) === recordedSha;
+  const identity = (path: string) => {
+    try {
+      return modelIdentity(path);
+    } catch (err) {
+      throw new UserError((err as Error).message);
+    }
+  };
+  // The .onnx alone: recorded before the hash covered external data (warned below).
+  const fits = (path: string) =>
+    existsSync(path) && [identity(path).sha256, identity(path).onnxSha256].includes(recordedSha as string);
   if (
     typeof recordedSha === "string" &&
     o.config.learner.backbone !== cfg.backbone &&
@@ -169,11 +178,17 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     throw new UserError(
       `the checkpoint's backbone ${backbonePath} (learner.backbone '${cfg.backbone}') not found: give the model's place here with --config (learner.backbone: PATH)`,
     );
-  await checkOutputs([{ path: o.out, kind: "file", what: "--out" }], [backbonePath]).catch((err: Error) => {
+  const { sha256: backboneSha, onnxSha256, external } = identity(backbonePath);
+  // The model's external data files are inputs too: writing over one would break the backbone.
+  const backboneFiles = [backbonePath, ...external.map((l) => resolve(dirname(backbonePath), l))];
+  await checkOutputs([{ path: o.out, kind: "file", what: "--out" }], backboneFiles).catch((err: Error) => {
     throw new UserError(err.message);
   });
-  const backboneSha = modelSha256(backbonePath);
-  if (typeof recordedSha === "string" && recordedSha !== backboneSha)
+  if (typeof recordedSha === "string" && recordedSha === onnxSha256 && external.length > 0)
+    warn(
+      `export: ${loaded.path} records the sha256 of ${backbonePath} alone (written by an older terrain-learner): the model's external data (${external.join(", ")}) cannot be checked`,
+    );
+  else if (typeof recordedSha === "string" && recordedSha !== backboneSha)
     throw new UserError(
       `${loaded.path} was trained on backbone sha256 ${recordedSha.slice(0, 12)}…, but ${backbonePath} is ${backboneSha.slice(0, 12)}…: the head does not fit these features`,
     );

@@ -40,6 +40,7 @@ export {
 export {
   BUNDLED_BACKBONES,
   defaultBackbonePath,
+  modelIdentity,
   modelSha256,
   resolveBackbonePath,
 } from "./backbone-models.ts";

@@ -1,7 +1,7 @@
 // The learner's side of checkpoints (checkpoint.ts does the files): what a manifest records besides
 // the weights, and resuming from the newest checkpoint whose weights load.
 
-import { modelSha256, resolveBackbonePath } from "./backbone.ts";
+import { modelIdentity, resolveBackbonePath } from "./backbone.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint } from "./checkpoint.ts";
 import type { LearnerConfig } from "./config.ts";
 import { PREDICTION_SETTINGS, STATS_EVERY } from "./learner-types.ts";
@@ -24,14 +24,17 @@ export function checkpointInfo(
   };
 }
 
-/** sha256 of the backbone file the features come from (null when it cannot be read). */
-function backboneSha256(cfg: LearnerConfig): string | null {
+/** The identity of the backbone the features come from (null when it cannot be read). */
+function backboneIdentity(cfg: LearnerConfig): ReturnType<typeof modelIdentity> | null {
   try {
-    return modelSha256(resolveBackbonePath(cfg.backbone));
+    return modelIdentity(resolveBackbonePath(cfg.backbone));
   } catch {
     return null;
   }
 }
+
+/** sha256 of the backbone model, its external data included (null when it cannot be read). */
+const backboneSha256 = (cfg: LearnerConfig): string | null => backboneIdentity(cfg)?.sha256 ?? null;
 
 /** `learner.backbone` as a user wrote it ("" is the bundled filter bank). */
 const backboneName = (b: unknown) => (typeof b === "string" && b.trim() !== "" ? b : "filterbank (bundled)");
@@ -44,8 +47,11 @@ const backboneName = (b: unknown) => (typeof b === "string" && b.trim() !== "" ?
 export function backboneMismatch(c: LoadedCheckpoint, cfg: LearnerConfig): string | null {
   const recorded = c.manifest.info?.backboneSha256;
   if (typeof recorded !== "string") return null;
-  const current = backboneSha256(cfg);
-  if (current === null || current === recorded) return null;
+  const id = backboneIdentity(cfg);
+  if (id === null || id.sha256 === recorded) return null;
+  // Recorded before the hash covered external data: the .onnx file matches (see backboneNote).
+  if (id.onnxSha256 === recorded) return null;
+  const current = id.sha256;
   const was = (c.manifest.info?.learner as { backbone?: unknown } | undefined)?.backbone;
   const path = resolveBackbonePath(cfg.backbone);
   const now = backboneName(cfg.backbone) + (path === cfg.backbone ? "" : ` (${path})`);
@@ -53,6 +59,18 @@ export function backboneMismatch(c: LoadedCheckpoint, cfg: LearnerConfig): strin
     `trained on backbone ${backboneName(was)} (sha256 ${recorded.slice(0, 12)}…), but learner.backbone is ` +
     `${now} (sha256 ${current.slice(0, 12)}…): set learner.backbone to the model it was trained on`
   );
+}
+
+/**
+ * A warning for a loaded checkpoint whose recorded backbone hash is of the .onnx file alone while the
+ * model keeps its weights in external data files (written before the hash covered them): the .onnx
+ * matches, but the weights beside it cannot be checked.
+ */
+export function backboneNote(c: LoadedCheckpoint, cfg: LearnerConfig): string | null {
+  const recorded = c.manifest.info?.backboneSha256;
+  const id = backboneIdentity(cfg);
+  if (!id || id.external.length === 0 || recorded !== id.onnxSha256) return null;
+  return `checkpoint ${c.path} records the sha256 of ${resolveBackbonePath(cfg.backbone)} alone (written by an older terrain-learner): loaded, but the model's external data (${id.external.join(", ")}) cannot be checked`;
 }
 
 /**
@@ -144,7 +162,7 @@ export async function loadLatestWeights(
     }
   };
   const loaded = await readLatestCheckpoint(dir, warn, accept);
-  const note = loaded && cfg ? noveltySettingsWarning(loaded, cfg) : null;
-  if (note) warn(note);
+  if (loaded && cfg)
+    for (const note of [backboneNote(loaded, cfg), noveltySettingsWarning(loaded, cfg)]) if (note) warn(note);
   return loaded !== null;
 }
