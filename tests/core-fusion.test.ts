@@ -102,18 +102,69 @@ describe("reorderByStamp", () => {
     });
   });
 
-  it("stamps far behind what was released are a clockJump until they pass it again, then late", () => {
-    const kinds: string[] = [];
-    const passed: number[] = [];
-    // A second recording (stamps from 100) after a first that reached 130, then a stray late one.
-    const stamps = [100, 110, 120, 130, 131, 100.1, 100.2, 129.5, 131.5, 140, 131.2];
-    from(stamps.map((stamp) => ({ stamp })))
-      .pipe(reorderByStamp<M>({ window: 0.25, stampOf, topicOf: () => "imu" }))
-      .subscribe((x) => (isProblem(x) ? kinds.push(x.kind) : passed.push(x.stamp)));
-    // 100.1, 100.2 are ~30 s behind (a jump); 129.5 is still behind in the new recording; once
-    // 131.5 is placed (and released by 140), 131.2 is merely late.
-    expect(kinds).toEqual(["clockJump", "clockJump", "clockJump", "late"]);
-    expect(passed).toEqual([100, 110, 120, 130, 131, 131.5, 140]);
+  it("stamps going back on every stream start a new timeline: one clockJump at the seam, nothing dropped", () => {
+    interface S extends M {
+      s: string;
+    }
+    const out: string[] = [];
+    // A first recording to 131 on two streams, then a second one from 100 (both streams go back).
+    const first: S[] = [100, 110, 120, 130, 130.05, 131].map((stamp, i) => ({
+      stamp,
+      s: i % 2 ? "odom" : "imu",
+    }));
+    const second: S[] = [100.1, 100.05, 100.2, 100.3, 100.4, 100.5].map((stamp, i) => ({
+      stamp,
+      s: i % 2 ? "odom" : "imu",
+    }));
+    from([...first, ...second])
+      .pipe(
+        reorderByStamp<S>({ window: 0.25, stampOf, topicOf: (x) => x.s }),
+        validateStamps<S>({ topic: "", stampOf, streamOf: (x) => x.s }),
+      )
+      .subscribe((x) => out.push(isProblem(x) ? `${x.kind}@${x.stamp}` : `${x.stamp}`));
+    expect(out).toEqual([
+      "100",
+      "110",
+      "120",
+      "130",
+      "130.05",
+      "131",
+      "clockJump@100.05",
+      "100.05",
+      "100.1",
+      "100.2",
+      "100.3",
+      "100.4",
+      "100.5",
+    ]);
+  });
+
+  it("one stream's straggler far behind is late, not a jump; a message of the old timeline after a jump is late", () => {
+    interface S extends M {
+      s: string;
+    }
+    const run = (items: S[]) => {
+      const out: string[] = [];
+      from(items)
+        .pipe(reorderByStamp<S>({ window: 0.25, stampOf, topicOf: (x) => x.s }))
+        .subscribe((x) => out.push(isProblem(x) ? `${x.kind}@${x.stamp}` : `${x.stamp}`));
+      return out;
+    };
+    const at = (s: string, ...stamps: number[]) => stamps.map((stamp) => ({ stamp, s }));
+    // 120 arrives 10 s late, alone; the recording goes on past a window: a straggler.
+    expect(run([...at("imu", 129, 130, 120, 130.1, 130.2, 130.5, 131)])).toEqual([
+      "129",
+      "late@120",
+      "130",
+      "130.1",
+      "130.2",
+      "130.5",
+      "131",
+    ]);
+    // A jump back on two streams; then an odometry message of before it, still in flight.
+    expect(
+      run([...at("imu", 130, 131), ...at("imu", 1), ...at("odom", 1.05, 131.02), ...at("imu", 1.5)]),
+    ).toEqual(["130", "131", "clockJump@1", "late@131.02", "1", "1.05", "1.5"]);
   });
 
   it("flushes after idleFlush ms of silence on the given scheduler", () => {

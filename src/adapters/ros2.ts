@@ -326,11 +326,16 @@ export function startRosNode(
         publish(mapper.labels([e.label]));
         break;
       case "problem": {
-        // A stream later than the reorder window, or stamps that went back (a simulation reset),
-        // loses every such message: one line each, the rest are counted in /diagnostics.
+        // A stream later than the reorder window loses every such message: one line each, the rest
+        // are counted in /diagnostics. Stamps that went back (a simulation reset) lose nothing:
+        // the time-keyed state starts afresh, one line each time.
         const p = e.problem;
-        if (p.kind !== "late" && p.kind !== "clockJump") break;
-        const key = p.kind === "clockJump" ? p.kind : `${p.kind} ${p.topic}`;
+        if (p.kind === "clockJump") {
+          logger.warn(p.message);
+          break;
+        }
+        if (p.kind !== "late") break;
+        const key = `${p.kind} ${p.topic}`;
         if (stampWarned.has(key)) break;
         stampWarned.add(key);
         logger.warn(

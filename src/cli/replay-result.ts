@@ -61,7 +61,7 @@ export interface ReplayClues {
   frameProblem?: string;
   /** The camera frame of the first prediction. */
   cameraFrame?: string;
-  /** Messages fusion dropped for their stamps (`late`, `clockJump`) per stream ("image", "imu", …). */
+  /** Messages fusion dropped for their stamps (`late`) per stream ("image", "imu", …). */
   late?: ReadonlyMap<string, { count: number; first: Problem }>;
 }
 

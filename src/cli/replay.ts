@@ -271,16 +271,16 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
         firstProblem.set(p.topic, p.message);
         warn(`terrain-learner: ${p.message} (further problems on ${p.topic} are only counted)`);
       }
-      if ((p.kind === "late" || p.kind === "clockJump") && p.topic) {
-        // A stream delivered later than the reorder window, or whose stamps went back, loses every
-        // such message: say so once per stream and kind.
+      // The stamps went back: nothing is dropped, the time-keyed state starts afresh; one line each.
+      if (p.kind === "clockJump") warn(`terrain-learner: ${p.message}`);
+      if (p.kind === "late" && p.topic) {
+        // A stream delivered later than the reorder window loses every such message: say so once
+        // per stream.
         const seen = late.get(p.topic);
         if (seen) seen.count++;
         else late.set(p.topic, { count: 1, first: p });
-        // One clock jump reaches every stream: one line for it.
-        const key = p.kind === "clockJump" ? p.kind : `${p.kind} ${p.topic}`;
-        if (!lateWarned.has(key)) {
-          lateWarned.add(key);
+        if (!lateWarned.has(p.topic)) {
+          lateWarned.add(p.topic);
           warn(
             `terrain-learner: ${p.topic} message dropped: ${p.message}${stampRemedy(p)} (further ones are only counted)`,
           );

@@ -66,6 +66,17 @@ export class KeyframeStore<T> {
     return id;
   }
 
+  /**
+   * Forgets every keyframe and the selection state (the stamps went back: a new timeline). Ids keep
+   * growing, so an id handed out before never names a later keyframe.
+   */
+  clear(): void {
+    this.frames.length = 0;
+    this.frameCounter = 0;
+    this.lastKeptDistance = Number.NEGATIVE_INFINITY;
+    this.lastKeptStamp = Number.NEGATIVE_INFINITY;
+  }
+
   /** Drops keyframes older than the horizon relative to now (stamp, distance). Returns how many. */
   prune(now: Stamp, distance: number): number {
     let dropped = 0;

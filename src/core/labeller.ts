@@ -52,8 +52,8 @@ export class VibrationLabeller {
   private readonly poses: PoseHistory;
   private readonly halfWidth: number;
   private readonly frameId: string;
-  private readonly ring: ImuRing;
-  private readonly segs: ImuSegments;
+  private ring: ImuRing;
+  private segs: ImuSegments;
   /** Next sample (absolute index) to walk through the steps. */
   private cursor = 0;
   private lastStamp = Number.NEGATIVE_INFINITY;
@@ -162,9 +162,11 @@ export class VibrationLabeller {
       return "backwards";
     }
     const up = this.up;
-    const dt = up.started ? stamp - this.lastStamp : 0;
+    // The first sample, or the first after restart(): no previous one to measure dt from.
+    const first = this.lastStamp === Number.NEGATIVE_INFINITY;
+    const dt = up.started && !first ? stamp - this.lastStamp : 0;
     this.lastStamp = stamp;
-    if (!up.started) this.firstStamp = stamp;
+    if (first) this.firstStamp = stamp;
     up.observe(ax, ay, az, dt);
     // Never overwrite samples a pending step still needs: give the step up instead.
     const ring = this.ring;
@@ -182,6 +184,28 @@ export class VibrationLabeller {
     this.counters.imuAccepted++;
     this.segs.update(stamp, up);
     return null;
+  }
+
+  /**
+   * Forgets the IMU samples and the steps in progress (the stamps went back: a new timeline), and
+   * keeps what describes the robot: the energy calibration, the vertical axis, the counters. Labels
+   * not taken yet are dropped: take them first.
+   */
+  restart(): void {
+    this.ring = new ImuRing(this.ring.cap);
+    this.segs = new ImuSegments(this.cfg, this.ring);
+    this.cursor = 0;
+    this.lastStamp = Number.NEGATIVE_INFINITY;
+    this.firstStamp = Number.NEGATIVE_INFINITY;
+    this.stepActive = false;
+    this.stepStart = 0;
+    this.stepT0 = 0;
+    this.stepD0 = 0;
+    this.stepTEnd = Number.NaN;
+    this.pendingT0.length = 0;
+    this.pendingT1.length = 0;
+    this.pendingHead = 0;
+    this.out = [];
   }
 
   /**

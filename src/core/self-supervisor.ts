@@ -305,6 +305,19 @@ export class SelfSupervisor<T> {
     }
   }
 
+  /**
+   * The stamps went back (a bag of two recordings, a simulation reset): forgets everything kept by
+   * stamp (odometry, IMU and steps in progress, keyframes, dynamic TF history) so nothing from
+   * before is associated with what comes after. The camera, its mount and the label calibration
+   * describe the robot and stay. Take the labels first (flush()): those not taken are dropped.
+   */
+  restartTime(): void {
+    this.poses.clear();
+    this.labeller.restart();
+    this.keyframes.clear();
+    this.tf.restartDynamic();
+  }
+
   // -------------------------------------------------------------------------------------------
   // Keyframes
 

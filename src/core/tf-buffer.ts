@@ -13,6 +13,8 @@ interface Edge {
   isStatic: boolean;
   /** Ascending stamps; static edges hold exactly one. */
   history: Transform[];
+  /** Its history is from before the stamps went back: the next transform replaces it. */
+  stale?: boolean;
 }
 
 export class TfBuffer {
@@ -51,6 +53,11 @@ export class TfBuffer {
         this.treeVersion++;
         continue;
       }
+      if (edge.stale) {
+        edge.history = [t];
+        edge.stale = false;
+        continue;
+      }
       const h = edge.history;
       const last = h[h.length - 1]!;
       if (t.stamp > last.stamp) h.push(t);
@@ -65,6 +72,14 @@ export class TfBuffer {
       if (h.length > this.historySize) h.splice(0, h.length - this.historySize);
     }
     return rejected;
+  }
+
+  /**
+   * The stamps went back (a new timeline): each dynamic edge keeps its latest transform until its
+   * first new one replaces the whole history, so old and new stamps never interleave.
+   */
+  restartDynamic(): void {
+    for (const e of this.edges.values()) if (!e.isStatic) e.stale = true;
   }
 
   has(frame: string): boolean {

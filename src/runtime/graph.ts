@@ -10,7 +10,7 @@
 // whole graph (`push` resolves when the sequencer is idle) and drops nothing; live never waits for
 // a frame (latest wins, counted) nor for training (its worker), and IMU/odometry are never dropped.
 
-import { Subject, type Subscription } from "rxjs";
+import { Observable, type OperatorFunction, Subject, type Subscription } from "rxjs";
 import { tallyProblems } from "../core/fusion/tally-problems.ts";
 import type { Problem, RoughnessGrid, RoughnessLabel, Stamp } from "../core/types.ts";
 import { type PrequentialEvaluator, truthLogEnergy } from "../eval/evaluator.ts";
@@ -19,7 +19,7 @@ import type { Config } from "./config.ts";
 import type { CoreInput, PipelineEvent, PipelineStats, PipelineSummary } from "./events.ts";
 import { KnowledgeTaps } from "./knowledge-taps.ts";
 import type { PipelineLearner } from "./learners.ts";
-import type { Tick } from "./stages/clock.ts";
+import type { ClockJump, Tick } from "./stages/clock.ts";
 import { SensorClock } from "./stages/clock.ts";
 import { fusion } from "./stages/fusion.ts";
 import { type FrameInput, type GraphInput, graphInput } from "./stages/inputs.ts";
@@ -43,6 +43,22 @@ export interface GraphParts {
   warn: (m: string) => void;
   /** One line on a fact worth checking, e.g. which ground plane is used (PipelineOptions.note). */
   note?: ((m: string) => void) | undefined;
+}
+
+/** After fusion's `clockJump` problem (counted and reported as any), its mark in the stream. */
+function markClockJumps(): OperatorFunction<GraphInput | Problem, GraphInput | ClockJump | Problem> {
+  return (source) =>
+    new Observable((out) =>
+      source.subscribe({
+        next: (x) => {
+          out.next(x);
+          if ("type" in x && x.type === "problem" && x.kind === "clockJump")
+            out.next({ kind: "clockJump", stamp: x.stamp ?? Number.NaN });
+        },
+        error: (err) => out.error(err),
+        complete: () => out.complete(),
+      }),
+    );
 }
 
 export class StreamGraph {
@@ -100,6 +116,7 @@ export class StreamGraph {
           mode,
           flush$: this.#flush,
         }),
+        markClockJumps(),
         tallyProblems(this.#problems.counts, (p) => this.#problems.emit(p)),
         this.#clock.stage(),
         this.#sequencer.stage(),
@@ -173,6 +190,9 @@ export class StreamGraph {
       case "stats":
         this.events$.next({ type: "stats", stamp: e.stamp, stats: this.stats() });
         return undefined;
+      case "clockJump":
+        this.#restartTime(e.stamp);
+        return undefined;
       default:
         this.#inputs.next(e);
         this.#supervision.onInput(e);
@@ -182,6 +202,17 @@ export class StreamGraph {
         this.#live.offer(e);
         return undefined;
     }
+  }
+
+  /**
+   * The stamps went back: the timeline before ends as a run does (its last labels made and
+   * associated with its own keyframes), then what is kept by stamp starts afresh. The model and its
+   * training buffer stay: the robot is the same.
+   */
+  #restartTime(lastBefore: Stamp): void {
+    if (Number.isFinite(lastBefore)) this.#drain(lastBefore, true);
+    this.#supervision.restartTime();
+    this.#outputs.restartTime();
   }
 
   #drain(stamp: Stamp, final = false): void {

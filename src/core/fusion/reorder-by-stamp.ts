@@ -1,8 +1,11 @@
 // Re-emits items in stamp order with a bounded reorder window, driven by the stamps themselves:
 // an item is released once an item `window` seconds newer has been seen (the watermark), so the
 // output order is deterministic whatever the machine speed. An item older than the last released
-// stamp is too late to place: it becomes a `late` Problem, or a `clockJump` one when it is so far
-// behind that the stamps themselves went back (jumpBack). Problems pass straight through.
+// stamp is too late to place: it becomes a `late` Problem. Items so far behind (jumpBack) that the
+// stamps themselves went back (a bag of two recordings, a simulation reset) start a new timeline:
+// once that is confirmed (see `jumpConfirmed`), what is buffered is released, one `clockJump`
+// Problem marks the seam (consumers reset what they keep by stamp) and ordering starts afresh with
+// the items of the new timeline. Problems pass straight through.
 //
 // A live stream that goes quiet would hold its last items forever; `idleFlush` (ms on `scheduler`)
 // releases everything buffered after that much silence. Completion releases everything too.
@@ -79,7 +82,13 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
       let released = Number.NEGATIVE_INFINITY;
       let maxSeen = Number.NEGATIVE_INFINITY;
       let firstSeen = Number.NaN;
-      let jumped = false;
+      // Far-behind items waiting for the jump back to be confirmed (a new timeline, not stragglers).
+      let behind: { x: T; k: number }[] = [];
+      let behindSince = Number.NaN;
+      // After a jump: the timeline before it ended at `jumpFrom`; items from it that were still in
+      // flight (stamped well above the new timeline, up to `jumpFrom`) are late, not a jump forward.
+      let jumpFrom = Number.NaN;
+      let staleFirst = Number.NaN;
       let idle: Subscription | undefined;
       const lastOf = new Map<string, number>();
       const slackOf = new Map<string, number>();
@@ -139,14 +148,116 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
         idle = scheduler.schedule(() => flushAll(), idleFlush);
       };
 
+      const place = (x: T, k: number) => {
+        push(x, k);
+        if (k > maxSeen) maxSeen = k;
+        if (sourceOf) {
+          if (Number.isNaN(firstSeen)) firstSeen = k;
+          const src = sourceOf(x);
+          if (!((lastOf.get(src) ?? Number.NEGATIVE_INFINITY) >= k)) lastOf.set(src, k);
+          releaseUpTo(Math.max(maxSeen - window, sourcesWatermark()));
+        } else releaseUpTo(maxSeen - window);
+        armIdle();
+      };
+      const streamId = sourceOf ?? topicOf;
+      /**
+       * A single far-behind item may be a straggler; a new timeline shows itself on two streams or
+       * over a window of stamps (a simulation reset moves every stream back at once).
+       */
+      const jumpConfirmed = (): boolean => {
+        if (behind.length > maxBuffered) return true;
+        let lo = Number.POSITIVE_INFINITY;
+        let hi = Number.NEGATIVE_INFINITY;
+        for (const b of behind) {
+          if (b.k < lo) lo = b.k;
+          if (b.k > hi) hi = b.k;
+        }
+        if (hi - lo >= window) return true;
+        if (!streamId) return false;
+        const s0 = streamId(behind[0]!.x);
+        return behind.some((b) => streamId(b.x) !== s0);
+      };
+      /** The old timeline's items go out, one clockJump marks the seam, the new one starts afresh. */
+      const startTimeline = () => {
+        const items = behind;
+        behind = [];
+        behindSince = Number.NaN;
+        flushAll();
+        const from = released;
+        let start = Number.POSITIVE_INFINITY;
+        for (const b of items) if (b.k < start) start = b.k;
+        subscriber.next(
+          problem(
+            "clockJump",
+            `the clock jumped back ${(from - start).toFixed(3)} s, from ${from} to ${start} (a bag of two recordings, a restarted simulation): what is kept by stamp starts afresh`,
+            topicOf?.(items[0]!.x),
+            start,
+          ),
+        );
+        released = Number.NEGATIVE_INFINITY;
+        maxSeen = Number.NEGATIVE_INFINITY;
+        firstSeen = Number.NaN;
+        lastOf.clear();
+        slackOf.clear();
+        jumpFrom = from;
+        staleFirst = Number.NaN;
+        for (const b of items) place(b.x, b.k);
+      };
+      const dropBehind = () => {
+        for (const b of behind)
+          subscriber.next(
+            problem(
+              "late",
+              `stamp ${b.k} arrived ${(released - b.k).toFixed(6)} s after ${released} was released (window ${window} s)`,
+              topicOf?.(b.x),
+              b.k,
+            ),
+          );
+        behind = [];
+        behindSince = Number.NaN;
+      };
+      /**
+       * An item of the timeline before the last jump that was still in flight: well ahead of the new
+       * timeline and not past the old one's end. Checked until the new timeline nears that end, or
+       * such items span a window themselves (then they are the data: a jump forward).
+       */
+      const staleAfterJump = (k: number): boolean => {
+        if (Number.isNaN(jumpFrom)) return false;
+        const far = jumpBack(window);
+        if (maxSeen >= jumpFrom - far) {
+          jumpFrom = Number.NaN;
+          return false;
+        }
+        if (!(k > maxSeen + far && k <= jumpFrom + window)) return false;
+        if (Number.isNaN(staleFirst)) staleFirst = k;
+        if (Math.abs(k - staleFirst) <= window) return true;
+        jumpFrom = Number.NaN;
+        return false;
+      };
+
       const flushing = flush$?.subscribe(() => flushAll());
       const sub = source.subscribe({
         next(x) {
-          if (isProblem(x) || passThrough?.(x)) {
+          if (isProblem(x)) {
             subscriber.next(x);
             return;
           }
           const k = stampOf(x);
+          if (staleAfterJump(k)) {
+            subscriber.next(
+              problem(
+                "late",
+                `stamp ${k} is from before the clock jumped back from ${jumpFrom}: dropped`,
+                topicOf?.(x),
+                k,
+              ),
+            );
+            return;
+          }
+          if (passThrough?.(x)) {
+            subscriber.next(x);
+            return;
+          }
           if (!Number.isFinite(k)) {
             subscriber.next(problem("nan", `non-finite stamp ${k}`, topicOf?.(x)));
             return;
@@ -159,38 +270,27 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
               slackOf.set(src, Math.max(slackOf.get(src) ?? 0, last - k));
           }
           if (k < released) {
-            const behind = released - k;
-            // Far more than any transport delay: the stamps themselves went back (a bag joined from
-            // two recordings, a simulation restarted under use_sim_time), a `clockJump`, not `late`.
-            // Once the stamps went back, all that follows is behind until they pass `released`.
-            jumped ||= behind > jumpBack(window);
+            const gap = released - k;
+            if (gap > jumpBack(window)) {
+              behind.push({ x, k });
+              if (Number.isNaN(behindSince)) behindSince = maxSeen;
+              if (jumpConfirmed()) startTimeline();
+              return;
+            }
             subscriber.next(
-              jumped
-                ? problem(
-                    "clockJump",
-                    `stamp ${k} is ${behind.toFixed(3)} s before ${released}, already released: the clock jumped back (a bag of two recordings, a restarted simulation); messages are dropped until their stamps pass ${released}`,
-                    topicOf?.(x),
-                    k,
-                  )
-                : problem(
-                    "late",
-                    `stamp ${k} arrived ${behind.toFixed(6)} s after ${released} was released (window ${window} s)`,
-                    topicOf?.(x),
-                    k,
-                  ),
+              problem(
+                "late",
+                `stamp ${k} arrived ${gap.toFixed(6)} s after ${released} was released (window ${window} s)`,
+                topicOf?.(x),
+                k,
+              ),
             );
             return;
           }
-          jumped = false;
-          push(x, k);
-          if (k > maxSeen) maxSeen = k;
-          if (sourceOf) {
-            if (Number.isNaN(firstSeen)) firstSeen = k;
-            const src = sourceOf(x);
-            if (!((lastOf.get(src) ?? Number.NEGATIVE_INFINITY) >= k)) lastOf.set(src, k);
-            releaseUpTo(Math.max(maxSeen - window, sourcesWatermark()));
-          } else releaseUpTo(maxSeen - window);
-          armIdle();
+          // The old timeline went on for a window without the far-behind items becoming one of
+          // their own: they were stragglers.
+          if (behind.length > 0 && k > behindSince + window) dropBehind();
+          place(x, k);
         },
         error(e) {
           idle?.unsubscribe();
@@ -198,6 +298,7 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
         },
         complete() {
           idle?.unsubscribe();
+          if (behind.length > 0) dropBehind();
           flushAll();
           subscriber.complete();
         },

@@ -1,5 +1,6 @@
 // Drops messages whose stamp is not finite (or that fail `isValid`, e.g. a NaN field), repeats the
-// previous stamp, or goes back in time, and emits a Problem for each instead (never throws).
+// previous stamp, or goes back in time, and emits a Problem for each instead (never throws). A
+// `clockJump` Problem in the stream (the stamps went back on purpose) starts every stream afresh.
 // Per stream: apply it to one topic, or give `streamOf` to check each stream of a merged one.
 
 import { Observable, type OperatorFunction } from "rxjs";
@@ -28,6 +29,11 @@ export function validateStamps<T>(options: ValidateOptions<T>): OperatorFunction
       return source.subscribe({
         next(x) {
           if (isProblem(x)) {
+            // Ordering saw the stamps go back (reorder-by-stamp.ts): every stream starts afresh.
+            if (x.kind === "clockJump") {
+              lastOf.clear();
+              last = Number.NEGATIVE_INFINITY;
+            }
             subscriber.next(x);
             return;
           }

@@ -6,12 +6,18 @@
 //   stats   every `statsEvery` sensor seconds, before the input that reaches it
 //   drain   after an IMU / odometry input, at most every DRAIN_EVERY s: new labels and samples
 // Only inputs that carry sensor time advance it (IMU, odometry, camera frames, true pose).
+// A `clockJump` mark (the stamps went back: fusion started a new timeline) passes through and the
+// schedule starts again from the next input; the sensor seconds of the timelines before it add up.
 
 import { Observable, type OperatorFunction } from "rxjs";
 import type { Stamp } from "../../core/types.ts";
 import type { GraphInput } from "./inputs.ts";
 
-export type Tick = { kind: "second" | "stats" | "drain"; stamp: Stamp };
+/** `clockJump`: the stamps went back after it; its stamp is the last of the timeline before. */
+export type Tick = { kind: "second" | "stats" | "drain" | "clockJump"; stamp: Stamp };
+
+/** Where the stamps went back: what is kept by stamp starts afresh after it (stamp: the new first). */
+export type ClockJump = { kind: "clockJump"; stamp: Stamp };
 
 /** Draining after each of 200 IMU messages per second is wasted work; 10 Hz of sensor time is plenty. */
 const DRAIN_EVERY = 0.1;
@@ -24,19 +30,27 @@ export class SensorClock {
   #nextTrain = Number.NaN;
   #nextStats = Number.NaN;
   #nextDrain = Number.NaN;
+  /** Sensor seconds of the timelines before the last clock jump. */
+  #before = 0;
 
   constructor(private readonly statsEvery: number) {}
 
   get sensorSeconds(): number {
-    return Number.isFinite(this.firstStamp) ? this.lastStamp - this.firstStamp : 0;
+    return this.#before + (Number.isFinite(this.firstStamp) ? this.lastStamp - this.firstStamp : 0);
   }
 
   /** The stage: each input with the ticks due before and after it. */
-  stage(): OperatorFunction<GraphInput, GraphInput | Tick> {
+  stage(): OperatorFunction<GraphInput | ClockJump, GraphInput | Tick> {
     return (source) =>
       new Observable<GraphInput | Tick>((out) =>
         source.subscribe({
           next: (e) => {
+            if (e.kind === "clockJump") {
+              const before = this.lastStamp;
+              this.#restart();
+              out.next({ kind: "clockJump", stamp: before });
+              return;
+            }
             const timed =
               e.kind === "imu" || e.kind === "odom" || e.kind === "frame" || e.kind === "truePose";
             if (timed) this.#advance(e.stamp, out);
@@ -50,6 +64,15 @@ export class SensorClock {
           complete: () => out.complete(),
         }),
       );
+  }
+
+  #restart(): void {
+    this.#before = this.sensorSeconds;
+    this.firstStamp = Number.NaN;
+    this.lastStamp = Number.NaN;
+    this.#nextTrain = Number.NaN;
+    this.#nextStats = Number.NaN;
+    this.#nextDrain = Number.NaN;
   }
 
   #advance(stamp: Stamp, out: { next(t: Tick): void }): void {

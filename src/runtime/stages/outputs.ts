@@ -25,7 +25,7 @@ export class OutputStage {
   // The robot's last known pose (kept when a frame comes before any odometry covers it).
   readonly #pose = { x: 0, y: 0, yaw: 0, known: false };
   readonly #poseAt: PoseAt = emptyPoseAt();
-  readonly #speed: SpeedLimiter;
+  #speed: SpeedLimiter;
 
   constructor(
     private readonly config: Config,
@@ -46,6 +46,13 @@ export class OutputStage {
   /** Forgets the costmap: its cells are the predictions of a model that was just reset. */
   reset(): void {
     this.#costmap.reset();
+  }
+
+  /** The stamps went back (a new timeline): the costmap, the pose and the speed limit start afresh. */
+  restartTime(): void {
+    this.#costmap.reset();
+    this.#pose.known = false;
+    this.#speed = new SpeedLimiter(this.config.outputs.speed_limit_rise);
   }
 
   build(p: PerceivedFrame): FrameOutputs {

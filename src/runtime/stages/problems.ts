@@ -29,13 +29,11 @@ export class ProblemLog {
 }
 
 /**
- * What to do about a message fusion dropped for its stamp (a `late` or `clockJump` problem), for
- * the one line a run prints about it; "" for other kinds.
+ * What to do about a message fusion dropped for its stamp (a `late` problem), for the one line a
+ * run prints about it; "" for other kinds.
  */
 export function stampRemedy(p: Problem): string {
-  if (p.kind === "late")
+  if (p.kind === "late" && !p.message.includes("before the clock jumped back"))
     return "; raise fusion.reorder_window by more than that to merge such messages in stamp order";
-  if (p.kind === "clockJump")
-    return "; replay each recording on its own, or restart the node after resetting the simulation";
   return "";
 }

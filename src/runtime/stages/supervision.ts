@@ -25,7 +25,7 @@ const ODOM_JUMP_SPEED_FACTOR = 3;
 export class SupervisionStage {
   readonly supervisor: SelfSupervisor<FeatureMap>;
   readonly counts = { labels: 0, samples: 0, rows: 0, taughtRows: 0 };
-  readonly #nearView: NearViewMap | undefined;
+  #nearView: NearViewMap | undefined;
   readonly #teacherWeight: number;
   readonly #exponent: number;
   readonly diagnostics: PipelineDiagnostics = {
@@ -85,6 +85,17 @@ export class SupervisionStage {
     if (!map) return;
     const pose = this.supervisor.poseAt(stamp);
     if (pose) map.observe(stamp, xs, ys, roughness, confidence, pose.x, pose.y);
+  }
+
+  /**
+   * The stamps went back (fusion's `clockJump`): everything kept by stamp starts afresh. Drain with
+   * `final` first, so the labels of the timeline before are made and associated with its keyframes.
+   */
+  restartTime(): void {
+    this.supervisor.restartTime();
+    if (this.#nearView) this.#nearView = new NearViewMap(this.#nearView.settings);
+    this.#lastFrameStamp = Number.NaN;
+    this.#lastOdom.stamp = Number.NaN;
   }
 
   /** One stamp-ordered input (frames only count towards the diagnostics here). */
