@@ -164,5 +164,35 @@ describe.skipIf(missing !== undefined)(
       expect(exitStats.mqtt).toMatchObject({ queued: 0, dropped: 0, droppedAtClose: 0 });
       await waitFor("offline", () => got.some((g) => g.topic.endsWith("/status") && g.payload === "offline"));
     }, 120_000);
+
+    it("a second signal during that wait stops at once and says what it leaves undelivered", async () => {
+      const broker = await Mosquitto.create();
+      cleanups.push(() => broker.close());
+      const { c, pty } = await startRun(broker, 30);
+      await labelsWhileDown(broker, c, pty);
+      c.child.kill("SIGINT");
+      await waitFor(
+        () => `run to wait for the broker (${c.stderr()})`,
+        () => c.stderr().includes("broker unreachable at shutdown; waiting up to 30 s"),
+        30_000,
+      );
+      c.child.kill("SIGTERM");
+      expect(await c.exit).toBeNull();
+      expect(c.child.signalCode).toBe("SIGTERM");
+      expect(c.stderr()).toMatch(/second SIGTERM: stopping now; \d+ queued MQTT messages not delivered/);
+    }, 120_000);
+
+    it("SIGHUP (the terminal or ssh session that started it closed) stops it as Ctrl-C does", async () => {
+      const broker = await Mosquitto.create();
+      cleanups.push(() => broker.close());
+      const { c, pty } = await startRun(broker, 5);
+      await drive(pty, 5_000_000, 1);
+      c.child.kill("SIGHUP");
+      expect(await c.exit, c.stderr()).toBe(0);
+      expect(c.stderr()).toContain("run: done:");
+      const exitStats = JSON.parse(c.stderr().trim().split("\n").at(-1)!);
+      expect(exitStats.serial.imu).toBeGreaterThan(0);
+      expect(exitStats.mqtt).toMatchObject({ queued: 0, dropped: 0 });
+    }, 120_000);
   },
 );

@@ -1,7 +1,7 @@
 // `terrain-learner run --serial /dev/ttyX [--mqtt URL]`: the learner on a robot without ROS. IMU
 // and wheel odometry stream from a microcontroller over a serial line; the vibration labeller turns
 // them into roughness labels (no camera here: labels only, no image predictions), and labels and
-// stats go to an MQTT broker for the fleet. Runs until Ctrl-C / SIGTERM (or --duration).
+// stats go to an MQTT broker for the fleet. Runs until Ctrl-C / SIGTERM / SIGHUP (or --duration).
 
 import { existsSync, readdirSync } from "node:fs";
 import { type Command, Option } from "commander";
@@ -21,6 +21,7 @@ import { checkOutputs } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { type CoreInput, createPipeline, type PipelineStats } from "../runtime/pipeline.ts";
 import { action, UserError } from "./errors.ts";
+import { trapInterrupts } from "./interrupt.ts";
 import {
   addLiveViewOptions,
   applyLiveViewFlags,
@@ -111,7 +112,10 @@ interface RunOptions {
   duration?: number;
   json?: boolean;
   log?: (line: string) => void;
+  /** Stops the run as Ctrl-C does; without one, SIGINT and SIGTERM do. */
   signal?: AbortSignal;
+  /** Called with the MQTT client once it exists (the CLI's second-signal note reads its queue). */
+  onMqtt?: (telemetry: MqttTelemetry) => void;
   /** Show labels, TF and learner stats on this live view server (started and closed by the caller). */
   liveView?: LiveViewServer;
 }
@@ -211,6 +215,7 @@ async function runWithPipeline(
       }, statsPeriodMs)
     : undefined;
   heartbeat?.unref();
+  if (mqtt) opts.onMqtt?.(mqtt.telemetry);
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
@@ -249,9 +254,14 @@ async function runWithPipeline(
   source.start();
 
   const onSignal = () => stop();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  opts.signal?.addEventListener("abort", onSignal, { once: true });
+  if (opts.signal) {
+    // A signal during start-up (loading the model, opening the broker) has already fired.
+    if (opts.signal.aborted) stop();
+    else opts.signal.addEventListener("abort", onSignal, { once: true });
+  } else {
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+  }
   const timer =
     opts.duration !== undefined
       ? setTimeout(() => {
@@ -280,6 +290,7 @@ async function runWithPipeline(
     clearInterval(heartbeat);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    opts.signal?.removeEventListener("abort", onSignal);
   }
   // Shutdown: no new samples, finish what was fed (final stats go out), then say goodbye on MQTT.
   await source.stop();
@@ -346,12 +357,31 @@ Examples:
           throw err instanceof UserError ? err : new UserError((err as Error).message);
         }
         applyLiveViewFlags(config, o);
-        const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
+        // SIGINT, SIGTERM and SIGHUP (the ssh session that started it closed) all stop it cleanly:
+        // final stats, `offline` on MQTT, queued labels given their chance. A second one stops at once.
+        let telemetry: MqttTelemetry | undefined;
+        const interrupt = trapInterrupts(() => {
+          const queued = telemetry?.stats().queued ?? 0;
+          return queued ? `${queued} queued MQTT messages not delivered` : undefined;
+        });
         let result: RunResult;
         try {
-          result = await runLive(config, { duration: o.duration, json: o.json, liveView });
+          const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
+          try {
+            result = await runLive(config, {
+              duration: o.duration,
+              json: o.json,
+              liveView,
+              signal: interrupt.signal,
+              onMqtt: (t) => {
+                telemetry = t;
+              },
+            });
+          } finally {
+            await liveView?.close();
+          }
         } finally {
-          await liveView?.close();
+          interrupt.dispose();
         }
         process.stderr.write(
           `${toJson({ serial: result.serial, mqtt: result.mqtt, problems: result.stats.problems })}\n`,
