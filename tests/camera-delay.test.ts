@@ -10,10 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { isProblem } from "../src/core/fusion/events.ts";
 import type { ImageFrame, Problem } from "../src/core/types.ts";
+import type { ProbeSet } from "../src/eval/probe-set.ts";
 import { openBag } from "../src/io/bag/index.ts";
 import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { createPipeline, readAhead } from "../src/runtime/pipeline.ts";
+import { chooseProbeSet } from "../src/runtime/probe-prepass.ts";
 import { fusion } from "../src/runtime/stages/fusion.ts";
 import type { GraphInput } from "../src/runtime/stages/inputs.ts";
 
@@ -79,25 +81,45 @@ describe("replay of a camera stamped late, with fusion.camera_delay", () => {
     await out.close();
   }, 120_000);
 
-  async function predictions(bag: string, delay: number) {
+  async function predictions(bag: string, delay: number, evaluate = false) {
     const config = defaultConfig();
     config.fusion.camera_delay = delay;
-    const pipeline = await createPipeline(config, { mode: "replay", overlay: false, warn: () => {} });
+    const pipeline = await createPipeline(config, {
+      mode: "replay",
+      overlay: false,
+      evaluate,
+      warn: () => {},
+    });
     const stamps: number[] = [];
+    const keyframes: number[] = [];
     const problems: Problem[] = [];
     pipeline.events$.subscribe((e) => {
       if (e.type === "prediction") {
         expect(e.image.stamp).toBe(e.stamp);
         stamps.push(e.stamp);
+        if (e.keyframe) keyframes.push(e.stamp);
       }
       if (e.type === "problem") problems.push(e.problem);
     });
     const source = await openBag(bag);
+    let probe: ProbeSet | undefined;
+    if (evaluate) {
+      const info = await source.info();
+      probe = await chooseProbeSet(
+        source,
+        info,
+        config,
+        undefined,
+        (f) => pipeline.frameFeatures(f),
+        () => {},
+      );
+      if (probe) pipeline.useProbeSet(probe);
+    }
     for await (const e of readAhead(pipeline, source.messages())) await pipeline.push(e);
     const summary = await pipeline.finish();
     await pipeline.close();
     await source.close();
-    return { stamps, problems, summary };
+    return { stamps, keyframes, problems, summary, probe };
   }
 
   it("predicts each frame at the instant it was taken, nothing dropped", async () => {
@@ -107,5 +129,25 @@ describe("replay of a camera stamped late, with fusion.camera_delay", () => {
     expect(corrected.stamps.length).toBe(truth.stamps.length);
     for (const [i, s] of corrected.stamps.entries()) expect(s).toBeCloseTo(truth.stamps[i]!, 6);
     expect(corrected.summary.keyframes).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("--eval: the probe frames are chosen by the corrected stamps, held out of training, their truth where the robot was then", async () => {
+    const onTime = await predictions(original, 0, true);
+    const corrected = await predictions(lagged, DELAY, true);
+    const probe = corrected.probe!;
+    expect(probe.frameStamps.length).toBeGreaterThan(0);
+    // The frames the replay sees, none of them a keyframe: no label is ever associated with them.
+    const seen = new Set(corrected.stamps);
+    expect(probe.frameStamps.filter((s) => !seen.has(s))).toEqual([]);
+    const held = new Set(probe.frameStamps);
+    expect(corrected.keyframes.filter((s) => held.has(s))).toEqual([]);
+    // Where the same frame and cell were chosen as with the camera stamped on time (the bags' spans
+    // differ by the delay, so not every candidate is), the truth is the same: taken at that instant.
+    const same = probe.cells.flatMap((c) => {
+      const o = onTime.probe!.cells.find((x) => x.cell === c.cell && Math.abs(x.stamp - c.stamp) < 1e-6);
+      return o ? [[c.truth, o.truth]] : [];
+    });
+    expect(same.length).toBeGreaterThan(0);
+    for (const [a, b] of same) expect(a).toBeCloseTo(b!, 6);
   }, 120_000);
 });

@@ -3,7 +3,8 @@
 // (the first frame at or after each of `frames` evenly spaced times), then the pipeline's backbone
 // computes their features and the ground truth says which cells lie on one terrain type in the
 // scored range. selectProbeCells (eval/probe-set.ts) takes the same number per type from those.
-// Deterministic: same bag and config, same probe set.
+// Deterministic: same bag and config, same probe set. Camera stamps are corrected by
+// fusion.camera_delay as the replay corrects them.
 
 import type { CompressedFrame, ImageFrame } from "../core/types.ts";
 import { PrequentialEvaluator } from "../eval/evaluator.ts";
@@ -19,6 +20,7 @@ import {
 import type { BagInfo, BagSource } from "../io/bag/types.ts";
 import type { FeatureMap } from "../learning/backbone.ts";
 import type { Config } from "./config.ts";
+import { correctCameraStamp } from "./stages/fusion.ts";
 import { fromBag, SIM_TOPICS } from "./stages/inputs.ts";
 
 export interface ProbePrepassOptions extends ProbeSelectOptions {
@@ -75,6 +77,9 @@ export async function chooseProbeSet(
       continue; // the replay reports it
     }
     if (!input) continue;
+    // The instants the frames were taken (fusion.camera_delay), as the replay sees them: the probe
+    // frames are held out by these stamps and their truth is where the robot was then.
+    input = correctCameraStamp(input, config.fusion.camera_delay);
     switch (input.kind) {
       case "transforms":
         evaluator.onTransforms(input.transforms);
