@@ -195,7 +195,7 @@ export class MqttTelemetry {
     const deadline = Date.now() + timeoutS * 1000;
     if (!this.client.connected && this.queue.length > 0 && timeoutS > 0) {
       this.log(
-        `mqtt: broker unreachable at shutdown; waiting up to ${timeoutS} s to deliver ${this.describeQueue()}`,
+        `mqtt: broker unreachable at shutdown${this.lastError ? ` (${this.lastError})` : ""}; waiting up to ${timeoutS} s to deliver ${this.describeQueue()}`,
       );
       // onConnect (registered first) sends the queue before this resolves.
       await this.waitConnected(timeoutS * 1000).catch(() => undefined);
