@@ -36,7 +36,9 @@ import {
   mat34Compose,
   mat34FromTransform,
   quatConjugate,
+  quatNormalize,
   quatRotate,
+  yawOf,
 } from "./geometry.ts";
 import {
   GridGroundProjector,
@@ -93,6 +95,8 @@ interface KeyframeRecord<T> {
 
 /** How far past the newest odometry a keyframe stamp may be (odometry usually lags the camera). */
 const KEYFRAME_POSE_SLACK = 1.0;
+/** Bound on the odometry held ahead (onOdomAhead): far more than a reorder window's worth. */
+const AHEAD_MAX = 1024;
 
 export class SelfSupervisor<T> {
   private readonly cfg: SelfSupervisorConfig;
@@ -125,6 +129,8 @@ export class SelfSupervisor<T> {
   /** frames.ground is configured but not found in TF yet: a dynamic transform may bring it. */
   private groundPending: boolean;
   private readonly poseScratch = emptyPoseAt();
+  /** Odometry fusion holds but has not released yet, in stamp order (onOdomAhead). */
+  private readonly ahead: { stamp: Stamp; x: number; y: number; yaw: number }[] = [];
   private readonly counters = newSupervisorCounters();
 
   constructor(config: SelfSupervisorConfig) {
@@ -175,12 +181,30 @@ export class SelfSupervisor<T> {
   }
 
   onOdom(s: OdomSample): void {
+    const ahead = this.ahead;
+    while (ahead.length > 0 && ahead[0]!.stamp <= s.stamp) ahead.shift();
     const why = this.poses.push(s);
     if (why) {
       this.counters.odomDropped[why]++;
       return;
     }
     this.counters.odomAccepted++;
+  }
+
+  /**
+   * Odometry that fusion has taken but not released yet (it still waits for older messages): only
+   * for framePose, which may interpolate towards it. onOdom takes it when it is released.
+   */
+  onOdomAhead(s: OdomSample): void {
+    const p = s.pose.position;
+    const yaw = yawOf(quatNormalize(s.pose.orientation));
+    if (!Number.isFinite(s.stamp) || !Number.isFinite(p.x) || !Number.isFinite(p.y) || !Number.isFinite(yaw))
+      return;
+    const a = this.ahead;
+    if (a.length >= AHEAD_MAX) a.shift();
+    let i = a.length;
+    while (i > 0 && a[i - 1]!.stamp > s.stamp) i--;
+    a.splice(i, 0, { stamp: s.stamp, x: p.x, y: p.y, yaw });
   }
 
   onTransforms(ts: readonly Transform[]): void {
@@ -351,6 +375,36 @@ export class SelfSupervisor<T> {
 
   keyframeData(id: number): T | undefined {
     return this.keyframes.get(id)?.data.data;
+  }
+
+  /**
+   * The robot's pose for a camera frame at `stamp` (its prediction's ground positions, the costmap):
+   * interpolated in the odometry history like a keyframe's; for a frame newer than the history's last
+   * pose, interpolated between that pose and the next odometry fusion already holds (onOdomAhead).
+   * Replay holds it always (its reorder window is longer than an odometry period), so nothing waits:
+   * holding the frame until that odometry is released instead would let the labels and training of
+   * the instants after the frame reach its prediction. Live, where a frame is never held, the next
+   * odometry may not have come yet: then the last pose (at most one odometry period old), never an
+   * extrapolation, whose velocity noise would shift the whole costmap. Null without odometry near.
+   */
+  framePose(stamp: Stamp): Pose2 | null {
+    const p = this.poseScratch;
+    if (!this.poses.interpolate(stamp, p, KEYFRAME_POSE_SLACK)) return null;
+    const last = this.poses.latestStamp;
+    if (stamp > last) {
+      for (const n of this.ahead) {
+        if (n.stamp <= stamp) continue;
+        if (n.stamp - last > KEYFRAME_POSE_SLACK) break;
+        const u = (stamp - last) / (n.stamp - last);
+        const dyaw = n.yaw - p.yaw;
+        return {
+          x: p.x + u * (n.x - p.x),
+          y: p.y + u * (n.y - p.y),
+          yaw: p.yaw + u * (dyaw - 2 * Math.PI * Math.round(dyaw / (2 * Math.PI))),
+        };
+      }
+    }
+    return { x: p.x, y: p.y, yaw: p.yaw };
   }
 
   /** The odometry pose at `stamp` (null when odometry does not cover it). */

@@ -115,6 +115,10 @@ export class StreamGraph {
           cameraDelay: config.fusion.camera_delay,
           mode,
           flush$: this.#flush,
+          // The odometry after a frame, while fusion still holds it (SelfSupervisor.framePose).
+          onHeld: (e) => {
+            if (e.kind === "odom") this.#supervision.supervisor.onOdomAhead(e.sample);
+          },
         }),
         markClockJumps(),
         tallyProblems(this.#problems.counts, (p) => this.#problems.emit(p)),
@@ -242,7 +246,7 @@ export class StreamGraph {
       if (keyframe && this.parts.evaluator && this.parts.evaluator.options.truthCells !== "off")
         this.#teachTruth(p);
       if (p.grounded && !heldOut)
-        this.#supervision.observePredictions(p.stamp, p.xs, p.ys, p.raw.roughness, p.raw.confidence);
+        this.#supervision.observePredictions(p.stamp, p.pose, p.xs, p.ys, p.raw.roughness, p.raw.confidence);
       this.perception.processed(p);
       this.events$.next({ type: "prediction", stamp: p.stamp, image: p.image, keyframe, outputs });
     } catch (err) {

@@ -37,6 +37,8 @@ export interface FuseOptions<T> {
   maxBuffered?: number;
   /** Each emission releases everything buffered. */
   flush$?: Observable<unknown>;
+  /** Each item as it is buffered for ordering, before anything older is released. */
+  onPlaced?: (x: T) => void;
 }
 
 export function fuseStreams<T>(o: FuseOptions<T>): OperatorFunction<T | Problem, T | Problem> {
@@ -53,6 +55,7 @@ export function fuseStreams<T>(o: FuseOptions<T>): OperatorFunction<T | Problem,
         ...(o.scheduler ? { scheduler: o.scheduler } : {}),
         ...(o.maxBuffered !== undefined ? { maxBuffered: o.maxBuffered } : {}),
         ...(o.flush$ ? { flush$: o.flush$ } : {}),
+        ...(o.onPlaced ? { onPlaced: o.onPlaced } : {}),
       }),
       validateStamps<T>({
         topic: "",

@@ -47,6 +47,8 @@ export interface ReorderOptions<T> {
   sourceOf?: (x: T) => string;
   /** Each emission releases everything buffered (the end of a live run that goes on afterwards). */
   flush$?: Observable<unknown>;
+  /** Called with each item as it is buffered, before anything older is released (a look ahead). */
+  onPlaced?: (x: T) => void;
 }
 
 /** How far (s) behind what was released a stamp must be to call it a clock jump rather than late. */
@@ -66,6 +68,7 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
     rankOf,
     sourceOf,
     flush$,
+    onPlaced,
   } = options;
   return (source) =>
     new Observable<T | Problem>((subscriber) => {
@@ -149,6 +152,7 @@ export function reorderByStamp<T>(options: ReorderOptions<T>): OperatorFunction<
       };
 
       const place = (x: T, k: number) => {
+        onPlaced?.(x);
         push(x, k);
         if (k > maxSeen) maxSeen = k;
         if (sourceOf) {

@@ -27,6 +27,8 @@ export interface FusionOptions {
   scheduler?: SchedulerLike;
   /** Bound on held messages (released early, oldest first). */
   maxHeld?: number;
+  /** Each message as it is held for ordering, before anything older is released. */
+  onHeld?: (e: GraphInput) => void;
 }
 
 /**
@@ -87,6 +89,7 @@ export function fusion(o: FusionOptions): OperatorFunction<GraphInput, GraphInpu
     ...(o.flush$ ? { flush$: o.flush$ } : {}),
     ...(o.scheduler ? { scheduler: o.scheduler } : {}),
     ...(o.maxHeld !== undefined ? { maxBuffered: o.maxHeld } : {}),
+    ...(o.onHeld ? { onPlaced: o.onHeld } : {}),
   }) as OperatorFunction<GraphInput, GraphInput | Problem>;
   return delay === 0
     ? fuse

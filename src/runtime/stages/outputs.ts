@@ -2,8 +2,6 @@
 // costmap, the roughness ahead of the robot and the suggested speed limit. Core types only; sinks
 // turn them into ROS messages, MQTT JSON or recordings (src/runtime/sinks/).
 
-import type { PoseAt } from "../../core/pose-history.ts";
-import { emptyPoseAt } from "../../core/pose-history.ts";
 import type { SelfSupervisor } from "../../core/self-supervisor.ts";
 import type { FeatureMap } from "../../learning/backbone.ts";
 import { RollingCostmap } from "../../outputs/costmap.ts";
@@ -24,7 +22,6 @@ export class OutputStage {
   readonly #costmap: RollingCostmap;
   // The robot's last known pose (kept when a frame comes before any odometry covers it).
   readonly #pose = { x: 0, y: 0, yaw: 0, known: false };
-  readonly #poseAt: PoseAt = emptyPoseAt();
   #speed: SpeedLimiter;
 
   constructor(
@@ -58,13 +55,12 @@ export class OutputStage {
   build(p: PerceivedFrame): FrameOutputs {
     const { stamp, grid, xs, ys, grounded, image } = p;
     const o = this.config.outputs;
-    // The robot's pose at the frame's stamp (interpolated odometry; the latest odometry if the
-    // frame is slightly ahead of it).
+    // The robot's pose at the frame's stamp, the one its cells were placed with (framePose).
     const pose = this.#pose;
-    if (this.supervisor.poseHistory.interpolate(stamp, this.#poseAt, 1.0)) {
-      pose.x = this.#poseAt.x;
-      pose.y = this.#poseAt.y;
-      pose.yaw = this.#poseAt.yaw;
+    if (p.pose) {
+      pose.x = p.pose.x;
+      pose.y = p.pose.y;
+      pose.yaw = p.pose.yaw;
       pose.known = true;
     }
     let costmap: FrameOutputs["costmap"];

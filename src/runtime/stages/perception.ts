@@ -4,7 +4,7 @@
 // in odom. Predictions use the model as it is now: labels made after the frame are trained on later.
 
 import type { SelfSupervisor } from "../../core/self-supervisor.ts";
-import type { ImageFrame, Problem, RoughnessGrid, Stamp } from "../../core/types.ts";
+import type { ImageFrame, Pose2, Problem, RoughnessGrid, Stamp } from "../../core/types.ts";
 import { decodeCompressed } from "../../io/ros/decode-image.ts";
 import { Backbone, type FeatureMap } from "../../learning/backbone.ts";
 import type { Config } from "../config.ts";
@@ -30,6 +30,8 @@ export interface PerceivedFrame {
   /** 1 where the cell is on the ground. */
   mask: Uint8Array;
   grounded: boolean;
+  /** The robot's odometry pose at the frame's stamp (SelfSupervisor.framePose), null when unknown. */
+  pose: Pose2 | null;
   /** performance.now() when the frame's turn came (frame time). */
   t0: number;
 }
@@ -150,7 +152,8 @@ export class PerceptionStage {
     const ys = this.#ys;
     // CameraInfo may describe another size than the images (a resized or smaller compressed stream).
     this.supervisor.fitImage(image.width, image.height);
-    const grounded = this.supervisor.projectGridToGround(stamp, spec, xs, ys);
+    const pose = this.supervisor.framePose(stamp);
+    const grounded = pose !== null && this.supervisor.projectGridToGround(stamp, spec, xs, ys, pose);
     if (!grounded) {
       xs.fill(Number.NaN);
       ys.fill(Number.NaN);
@@ -174,7 +177,7 @@ export class PerceptionStage {
     }
     const grid: RoughnessGrid = { stamp, frameId: image.frameId, ...spec, roughness, confidence };
     const raw = { roughness: pred.roughness, confidence: pred.confidence };
-    return { stamp, image, features, grid, raw, xs, ys, mask, grounded, t0 };
+    return { stamp, image, features, grid, raw, xs, ys, mask, grounded, pose, t0 };
   }
 
   /** The head's input features of a frame, from the worker or the in-process backbone. */

@@ -7,7 +7,7 @@ import { calibrateLogEnergy, logEnergyForRoughness } from "../../core/label-cali
 import type { LabelEnergyOverride } from "../../core/labeller.ts";
 import { NearViewMap, type TaughtCell } from "../../core/near-view-teacher.ts";
 import { describeGround, type GroundPlane, SelfSupervisor } from "../../core/self-supervisor.ts";
-import type { OdomSample, RoughnessLabel, Stamp } from "../../core/types.ts";
+import type { OdomSample, Pose2, RoughnessLabel, Stamp } from "../../core/types.ts";
 import type { FeatureMap } from "../../learning/backbone.ts";
 import type { SampleRows } from "../../learning/sample-rows.ts";
 import type { Config } from "../config.ts";
@@ -73,9 +73,10 @@ export class SupervisionStage {
     return this.#nearView !== undefined;
   }
 
-  /** A frame's raw predictions at its cells' ground points (odom), for the near-view map. */
+  /** A frame's raw predictions at its cells' ground points (odom), the robot at `pose`, for the near-view map. */
   observePredictions(
     stamp: Stamp,
+    pose: Pose2 | null,
     xs: Float64Array,
     ys: Float64Array,
     roughness: Float32Array,
@@ -83,7 +84,6 @@ export class SupervisionStage {
   ): void {
     const map = this.#nearView;
     if (!map) return;
-    const pose = this.supervisor.poseAt(stamp);
     if (pose) map.observe(stamp, xs, ys, roughness, confidence, pose.x, pose.y);
   }
 
