@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MqttTelemetry } from "../src/adapters/mqtt.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
+import { runCli } from "./helpers/cli.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -130,5 +131,33 @@ describe.skipIf(missing !== undefined)("MQTT over TLS (mqtts://) with CA, client
     expect(() => new MqttTelemetry(options({ ca: join(dir, "missing-ca.crt") }))).toThrow(
       `mqtt: cannot read CA file ${join(dir, "missing-ca.crt")}: ENOENT`,
     );
+  });
+});
+
+describe("a TLS file the config names but that is missing", () => {
+  it("is one line naming it, without the stack-trace hint meant for bugs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tl-mqtt-ca-"));
+    try {
+      const ca = join(dir, "no-such-ca.crt");
+      writeFileSync(join(dir, "robot.yaml"), `mqtt:\n  ca: ${ca}\n`);
+      const r = await runCli(
+        [
+          "run",
+          "--serial",
+          join(dir, "ttyNone"),
+          "--mqtt",
+          "mqtts://127.0.0.1:8883",
+          "-c",
+          "robot.yaml",
+          "--duration",
+          "1",
+        ],
+        dir,
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`terrain-learner: mqtt: cannot read CA file ${ca}: ENOENT\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

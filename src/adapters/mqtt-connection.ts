@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IClientOptions } from "mqtt";
 import type { Config } from "../runtime/config.ts";
+import { UserError } from "../runtime/errors.ts";
 
 export type MqttOptions = Config["mqtt"];
 
@@ -66,7 +67,8 @@ function tls(options: MqttOptions): Partial<IClientOptions> {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new Error(
+      // A wrong path in the config is the user's to fix: one line, no stack-trace hint.
+      throw new UserError(
         `mqtt: cannot read ${what} file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       );
     }
