@@ -375,6 +375,56 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     expect(log.some((l) => l.includes("connection to mqtt://127.0.0.1") && l.includes("lost"))).toBe(true);
   });
 
+  it("offline queue full: superseded telemetry goes first, labels only after it, each kind counted", async () => {
+    const b = await broker({ persistent: true });
+    const obs = await observer(b.url, { clientId: "dashboard3", clean: false });
+    await waitFor("the broker to save the subscription", () => savedSubscription(b));
+    await b.stop("SIGKILL");
+    // Rates high enough that every summary and stats message is handed to the queue.
+    const { t, log } = telemetry(b.url, {
+      publish_labels: true,
+      queue_limit: 8,
+      roughness_rate: 1000,
+      learner_rate: 1000,
+    });
+    const tick = () => new Promise((r) => setTimeout(r, 3));
+    for (let i = 0; i < 5; i++) t.publishLabel(label(i));
+    for (let i = 0; i < 20; i++) {
+      t.publishRoughness(outputs(i, [i / 20]));
+      t.publishLearner({ trainSteps: i });
+      await tick();
+    }
+    t.publishLabel(label(5));
+    // 5 labels + the newest roughness and learner; 19 older of each replaced.
+    expect(t.stats()).toMatchObject({
+      queued: 8,
+      dropped: 38,
+      droppedByKind: { labels: 0, telemetry: 38, responses: 0 },
+    });
+    // Past the telemetry, the oldest label goes (the newest of each telemetry topic stays).
+    t.publishLabel(label(6));
+    t.publishLabel(label(7));
+    expect(t.stats()).toMatchObject({
+      queued: 8,
+      dropped: 40,
+      droppedByKind: { labels: 2, telemetry: 38, responses: 0 },
+    });
+    expect(log.filter((l) => /queue full/.test(l))).toEqual([
+      "mqtt: offline queue full (mqtt.queue_limit 8): dropping the oldest labels (older roughness and learner messages went first)",
+    ]);
+
+    await b.start();
+    await t.waitConnected();
+    const stamps = () => [...new Set(obs.on("labels").map((r) => JSON.parse(r.payload).stamp as number))];
+    await waitFor(
+      () => `the queued messages (got ${stamps()}; ${JSON.stringify(t.stats())})`,
+      () => stamps().length === 6 && obs.on("learner").length === 1 && obs.on("roughness").length === 1,
+    );
+    expect(stamps()).toEqual([102, 103, 104, 105, 106, 107]);
+    expect(JSON.parse(obs.on("roughness")[0]!.payload).stamp).toBe(19);
+    expect(JSON.parse(obs.on("learner")[0]!.payload).trainSteps).toBe(19);
+  });
+
   it("keeps retrying when the broker is down at start and connects when it comes up", async () => {
     const b = await broker({ persistent: true });
     const obs = await observer(b.url, { clientId: "dashboard2", clean: false });

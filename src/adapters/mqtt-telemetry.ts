@@ -3,7 +3,8 @@
 //
 // A robot boots before its network, and brokers restart: the client is made with `mqtt.connect`
 // and a reconnect period and keeps retrying forever (connectAsync gives up on the first refusal).
-// While offline, at most `queue_limit` messages wait in our own queue (oldest dropped, counted);
+// While offline, at most `queue_limit` messages wait in our own queue (when full, roughness and
+// learner messages a newer one of their topic replaces go first, then the oldest label; counted);
 // mqtt.js's own offline queue is unbounded, so nothing is handed to it while disconnected and
 // `queueQoSZero` is off. One async API: `close()` is the only promise a caller waits for.
 
@@ -16,14 +17,22 @@ import { labelPayload, type RoughnessSummary, summarizeOutputs, toJson } from ".
 import { type Pending, Throttle } from "./mqtt-throttle.ts";
 import { type MqttTopics, mqttTopics } from "./mqtt-topics.ts";
 
+/** What a dropped message was: a label, a command response, or roughness / learner telemetry. */
+export type MqttDropKind = "labels" | "responses" | "telemetry";
+
 export interface MqttStats {
   connected: boolean;
   /** Successful connections after the first one. */
   reconnects: number;
   /** Messages written to the broker connection. */
   sent: number;
-  /** Messages dropped: offline queue full (oldest first), publish failures, or still queued at close. */
+  /**
+   * Messages dropped: offline queue full (superseded roughness / learner messages first, then the
+   * oldest labels), publish failures, or still queued at close.
+   */
   dropped: number;
+  /** `dropped` by what the messages were. */
+  droppedByKind: Record<MqttDropKind, number>;
   /** Of `dropped`: messages still queued when the client closed (the broker was unreachable). */
   droppedAtClose: number;
   /** Messages waiting in the offline queue now. */
@@ -54,7 +63,10 @@ export class MqttTelemetry {
   private connects = 0;
   private sent = 0;
   private dropped = 0;
+  private readonly droppedByKind: Record<MqttDropKind, number> = { labels: 0, responses: 0, telemetry: 0 };
   private droppedAtClose = 0;
+  /** Whether this offline period has had to drop a message other than superseded telemetry (said once). */
+  private overflowSaid = false;
   /** QoS 1 publications the broker has not acknowledged yet. */
   private inflight = 0;
   private superseded = 0;
@@ -144,6 +156,7 @@ export class MqttTelemetry {
       reconnects: Math.max(0, this.connects - 1),
       sent: this.sent,
       dropped: this.dropped,
+      droppedByKind: { ...this.droppedByKind },
       droppedAtClose: this.droppedAtClose,
       queued: this.queue.length,
       superseded: this.superseded,
@@ -224,8 +237,7 @@ export class MqttTelemetry {
     const unsent = this.queue.length;
     if (unsent > 0 || (!clean && this.inflight > 0)) {
       const what = this.describeQueue();
-      this.queue.length = 0;
-      this.dropped += unsent;
+      for (const p of this.queue.splice(0)) this.drop(p);
       this.droppedAtClose = unsent;
       const unacked =
         !clean && this.inflight > 0 ? `; ${this.inflight} sent but not acknowledged by the broker` : "";
@@ -251,6 +263,7 @@ export class MqttTelemetry {
   private onConnect(): void {
     this.connects++;
     this.wasConnected = true;
+    this.overflowSaid = false;
     this.log(
       `mqtt: connected to ${redactUrl(this.options.url)}${this.connects > 1 ? ` (reconnect ${this.connects - 1})` : ""}`,
     );
@@ -271,16 +284,13 @@ export class MqttTelemetry {
 
   private publish(p: Pending): void {
     if (this.closed) {
-      this.dropped++;
+      this.drop(p);
       return;
     }
     // While closing, offline messages queue too: close waits for the broker to take them.
     if (!this.client.connected) {
       this.queue.push(p);
-      if (this.queue.length > this.options.queue_limit) {
-        this.queue.shift();
-        this.dropped++;
-      }
+      if (this.queue.length > this.options.queue_limit) this.makeRoom();
       return;
     }
     const opts: IClientPublishOptions = { qos: p.qos, retain: p.retain };
@@ -288,12 +298,57 @@ export class MqttTelemetry {
     this.client.publish(p.topic, p.payload, opts, (err) => {
       if (p.qos > 0) this.inflight--;
       if (err) {
-        this.dropped++;
+        this.drop(p);
         this.noteError(err.message);
       } else {
         this.sent++;
       }
     });
+  }
+
+  private kind(p: Pending): MqttDropKind {
+    if (p.topic === this.topics.labels) return "labels";
+    if (p.topic === this.topics.cmdResponse) return "responses";
+    return "telemetry";
+  }
+
+  private drop(p: Pending): void {
+    this.dropped++;
+    this.droppedByKind[this.kind(p)]++;
+  }
+
+  /**
+   * The offline queue is over its limit. A roughness or learner message is worthless once a newer one
+   * of its topic waits (the dashboard shows the latest), so those go first, all at once; only then
+   * the oldest message that is not the newest of its telemetry topic (a label, a response).
+   */
+  private makeRoom(): void {
+    const newest = new Set<Pending>();
+    const seen = new Set<string>();
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const p = this.queue[i]!;
+      if (this.kind(p) === "telemetry" && !seen.has(p.topic)) {
+        seen.add(p.topic);
+        newest.add(p);
+      }
+    }
+    const kept: Pending[] = [];
+    for (const p of this.queue) {
+      if (this.kind(p) !== "telemetry" || newest.has(p)) kept.push(p);
+      else this.drop(p);
+    }
+    this.queue.splice(0, this.queue.length, ...kept);
+    while (this.queue.length > this.options.queue_limit) {
+      const i = this.queue.findIndex((p) => !newest.has(p));
+      const [p] = this.queue.splice(Math.max(0, i), 1);
+      this.drop(p!);
+      if (!this.overflowSaid) {
+        this.overflowSaid = true;
+        this.log(
+          `mqtt: offline queue full (mqtt.queue_limit ${this.options.queue_limit}): dropping the oldest labels (older roughness and learner messages went first)`,
+        );
+      }
+    }
   }
 
   private async onCommand(payload: string, retained = false): Promise<void> {

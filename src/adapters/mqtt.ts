@@ -16,7 +16,12 @@ export {
 } from "./mqtt-commands.ts";
 export { type MqttOptions, redactUrl, validateMqttOptions } from "./mqtt-connection.ts";
 export { labelPayload, type RoughnessSummary, summarizeOutputs, toJson } from "./mqtt-payloads.ts";
-export { type MqttStats, MqttTelemetry, type MqttTelemetryOptions } from "./mqtt-telemetry.ts";
+export {
+  type MqttDropKind,
+  type MqttStats,
+  MqttTelemetry,
+  type MqttTelemetryOptions,
+} from "./mqtt-telemetry.ts";
 export { type MqttTopics, mqttTopics } from "./mqtt-topics.ts";
 
 /**

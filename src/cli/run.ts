@@ -276,7 +276,7 @@ async function runWithPipeline(
     log(
       `run: ${s.imu} imu, ${s.odom} odom, ${labels} labels; serial ${s.state}, ${s.checksumErrors} checksum errors` +
         (m
-          ? `; mqtt ${m.connected ? "connected" : "offline"}, sent ${m.sent}, queued ${m.queued}, dropped ${m.dropped}`
+          ? `; mqtt ${m.connected ? "connected" : "offline"}, sent ${m.sent}, queued ${m.queued}, dropped ${m.dropped} (${m.droppedByKind.labels} labels)`
           : ""),
     );
   }, 10_000);
