@@ -157,4 +157,23 @@ describe("replay from a checkpoint", () => {
     expect(await fails(["--checkpoint", ckpt, "--save-checkpoint", ckpt])).toContain("--save-checkpoint");
     expect(readdirSync(ckpt).sort()).toEqual(before);
   }, 120_000);
+
+  it("the command: a checkpoint file given for the folder is one clear error, and the process exits", async () => {
+    const file = join(ckpt, readdirSync(ckpt).find((n) => n.endsWith(".json")) as string);
+    // The pipeline's worker threads used to outlive the error: the process printed it and never exited.
+    const err = (await run(
+      process.execPath,
+      ["bin/terrain-learner.js", "replay", bag, "--checkpoint", file],
+      {
+        timeout: 60_000,
+      },
+    ).then(
+      () => ({ code: 0, stderr: "" }),
+      (e) => e,
+    )) as { code: number | null; stderr: string };
+    expect(err.code).toBe(1);
+    expect(err.stderr.trim()).toBe(
+      `terrain-learner: --checkpoint ${file}: a file, not a folder: give the folder holding ckpt-*.json`,
+    );
+  }, 120_000);
 });

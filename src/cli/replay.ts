@@ -193,7 +193,15 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       warn,
     });
     fleet?.attach(pipeline);
-    if (opts.checkpoint && !(await pipeline.learner.loadLatestCheckpoint(opts.checkpoint))) {
+    // A folder that cannot be read (a file given, no permission) throws: the pipeline's worker
+    // threads must not outlive the error and keep the process from exiting.
+    const resumed = opts.checkpoint
+      ? await pipeline.learner.loadLatestCheckpoint(opts.checkpoint).catch(async (err: Error) => {
+          await pipeline.close();
+          throw new UserError(`--checkpoint ${opts.checkpoint}: ${err.message}`);
+        })
+      : true;
+    if (!resumed) {
       await pipeline.close();
       throw new UserError(
         `--checkpoint ${opts.checkpoint}: no usable checkpoint there (write one with --save-checkpoint or learner.checkpoint_dir)`,

@@ -71,7 +71,10 @@ async function listSeqs(dir: string): Promise<number[]> {
   try {
     names = await readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return [];
+    // Callers name the folder (--checkpoint DIR: ...).
+    if (code === "ENOTDIR") throw new Error("a file, not a folder: give the folder holding ckpt-*.json");
     throw err;
   }
   const seqs: number[] = [];
