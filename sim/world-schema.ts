@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { BUILTIN_TERRAINS, builtinTerrain } from "./terrains.ts";
 
 const rgb = z.tuple([z.number().min(0).max(255), z.number().min(0).max(255), z.number().min(0).max(255)]);
 
@@ -83,7 +84,7 @@ export const TerrainEntrySchema = z
 
 const xy = z.tuple([z.number(), z.number()]);
 
-export const WorldFileSchema = z.strictObject({
+const WorldFileFields = z.strictObject({
   name: z.string().default("world"),
   description: z.string().optional(),
   /** Drivable area in the odom frame (m). The route stays inside it. */
@@ -233,6 +234,53 @@ export const WorldFileSchema = z.strictObject({
     })
     .prefault({}),
 });
+
+export const WorldFileSchema = WorldFileFields.superRefine(checkTerrainNames);
+
+/**
+ * The checks across keys, made when the file is read (not when the world is built) so that they name
+ * the file and the key like every other mistake in it: built-in types exist, names are unique,
+ * Voronoi patches name a terrain, and the route has a terrain to drive on.
+ */
+function checkTerrainNames(
+  w: { terrains: TerrainEntry[]; layout: { kind: string; patches?: { terrain: string }[] | undefined } },
+  ctx: z.RefinementCtx,
+): void {
+  const names = new Set<string>();
+  for (const [i, t] of w.terrains.entries()) {
+    if (t.type !== undefined && !builtinTerrain(t.type)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["terrains", i, "type"],
+        message: `unknown terrain type '${t.type}' (built-in: ${BUILTIN_TERRAINS.map((b) => b.name).join(", ")})`,
+      });
+    }
+    const name = t.name ?? t.type;
+    if (name === undefined) continue;
+    if (names.has(name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["terrains", i, "name"],
+        message: `duplicate terrain name '${name}'`,
+      });
+    }
+    names.add(name);
+  }
+  if (!w.terrains.some((t) => t.driven)) {
+    ctx.addIssue({ code: "custom", path: ["terrains"], message: "at least one terrain must be driven" });
+  }
+  // Only a Voronoi layout reads `patches`.
+  if (w.layout.kind !== "voronoi") return;
+  for (const [i, p] of (w.layout.patches ?? []).entries()) {
+    if (!names.has(p.terrain)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["layout", "patches", i, "terrain"],
+        message: `no terrain named '${p.terrain}' in terrains`,
+      });
+    }
+  }
+}
 
 export type WorldFile = z.infer<typeof WorldFileSchema>;
 export type TerrainEntry = z.infer<typeof TerrainEntrySchema>;

@@ -1,7 +1,7 @@
 // The `terrain-learner sim` command as a user runs it: summary, options, and one-line errors.
 
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,6 +97,51 @@ describe("terrain-learner sim", () => {
     const noOut = await cli(["sim"]);
     expect(noOut.stderr).toMatch(/--out PATH\.mcap is required/);
   });
+
+  it.each([
+    [
+      "an unknown terrain type",
+      "terrains:\n  - type: gravel\n  - type: gravle\n",
+      "terrains.1.type: unknown terrain type 'gravle' (built-in: ",
+    ],
+    [
+      "a duplicate name",
+      "terrains:\n  - type: gravel\n  - { type: sand, name: gravel }\n",
+      "terrains.1.name: duplicate terrain name 'gravel'",
+    ],
+    [
+      "no driven terrain",
+      "terrains:\n  - { type: gravel, driven: false }\n",
+      "terrains: at least one terrain must be driven",
+    ],
+    [
+      "a patch naming no terrain",
+      "layout: { patches: [{ x: 0, y: 0, terrain: lawn }] }\nterrains:\n  - type: gravel\n",
+      "layout.patches.0.terrain: no terrain named 'lawn' in terrains",
+    ],
+    [
+      "a raster too large",
+      "bounds: { xMin: -2000, xMax: 2000, yMin: -2000, yMax: 2000 }\nterrains:\n  - type: gravel\n",
+      "layout: raster of 81200×81200 cells is too large",
+    ],
+    [
+      "a missing photo",
+      "terrains:\n  - { name: lawn, roughness: 0.3, photos: [no-such.jpg] }\n",
+      "terrain 'lawn': photo ",
+    ],
+  ])(
+    "a world with %s: one line naming the file and the key, exit 1, no bag",
+    async (_what, text, message) => {
+      const world = join(dir, "mistake.yaml");
+      writeFileSync(world, text);
+      const out = join(dir, "mistake.mcap");
+      const r = await cli(["sim", "--world", world, "--duration", "1", "--out", out]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.split("\n").filter(Boolean)).toHaveLength(1);
+      expect(r.stderr.startsWith(`terrain-learner: invalid world ${world}: ${message}`), r.stderr).toBe(true);
+      expect(existsSync(out)).toBe(false);
+    },
+  );
 
   it("parses camera specs", () => {
     expect(parseCameraSpec("640x480@30")).toEqual({ width: 640, height: 480, rate: 30 });

@@ -17,7 +17,7 @@ import {
   tempPathFor,
 } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
-import { action, isWorldProblem, UserError } from "./errors.ts";
+import { action, isWorldProblem, UserError, worldUserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
 import {
   addLiveViewOptions,
@@ -98,7 +98,7 @@ export async function ensureWorldBag(
   try {
     await sim.loadWorldAssets(file);
   } catch (err) {
-    throw new UserError((err as Error).message);
+    throw worldUserError(err, worldPath);
   }
   await mkdir(o.cacheDir, { recursive: true });
   o.log?.(
@@ -135,7 +135,7 @@ export async function ensureWorldBag(
   } catch (err) {
     await discardTemp(tmp);
     if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${path} not generated`);
-    if (isWorldProblem(err)) throw new UserError((err as Error).message);
+    if (isWorldProblem(err)) throw worldUserError(err, worldPath);
     throw err;
   } finally {
     bar?.stop();
@@ -153,7 +153,7 @@ function cachedWorldDigest(
     return sim.worldDigest(sim.withOverrides(file, { camera: { jpegQuality: DEMO_JPEG_QUALITY } }));
   } catch (err) {
     // A photo or recording the world names cannot be read.
-    throw new UserError(`world ${worldPath}: ${(err as Error).message}`);
+    throw worldUserError(err, worldPath);
   }
 }
 

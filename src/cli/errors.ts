@@ -35,3 +35,11 @@ export function isWorldProblem(err: unknown): boolean {
   const msg = err instanceof Error ? err.message : String(err);
   return /^(terrains?\b|layout|route|world|invalid world|cannot (parse|read) world)/.test(msg);
 }
+
+/** A simulator world problem as a user error that names the world file, as the schema's errors do. */
+export function worldUserError(err: unknown, worldPath: string): UserError {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new UserError(
+    /^(invalid world|cannot (parse|read) world)/.test(msg) ? msg : `invalid world ${worldPath}: ${msg}`,
+  );
+}

@@ -13,7 +13,7 @@ import {
 } from "../../sim/index.ts";
 import { checkOutputs, discardTempsSync } from "../io/safe-output.ts";
 import { registerConvertRecording } from "./convert-recording.ts";
-import { action, isWorldProblem, UserError } from "./errors.ts";
+import { action, isWorldProblem, UserError, worldUserError } from "./errors.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
 
 interface SimCliOptions {
@@ -149,7 +149,7 @@ async function run(opts: SimCliOptions): Promise<void> {
         interrupt.signal.reason,
         `${out} not written; a file already there is unchanged`,
       );
-    if (isWorldProblem(err)) throw new UserError((err as Error).message);
+    if (isWorldProblem(err)) throw worldUserError(err, worldPath);
     throw err;
   } finally {
     bar?.stop();
