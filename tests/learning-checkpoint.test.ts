@@ -1,4 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -217,6 +225,18 @@ describe("checkpoints", () => {
     expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
     const loaded = await readLatestCheckpoint(dir, () => {});
     expect(Buffer.compare(Buffer.from(loaded?.data ?? []), Buffer.from(payload))).toBe(0);
+  });
+
+  it("a save that fails part-way (disk full, something in the way) leaves no temp file behind", async () => {
+    const dir = join(root, "failed");
+    const payload = new Uint8Array(50_000).fill(7);
+    await writeCheckpoint(dir, payload, {}, 3);
+    // The next weights file cannot be renamed into place: a folder holds its name.
+    mkdirSync(join(dir, "ckpt-00000002.bin", "x"), { recursive: true });
+    await expect(writeCheckpoint(dir, payload, {}, 3)).rejects.toThrow();
+    await expect(writeCheckpoint(dir, payload, {}, 3)).rejects.toThrow();
+    expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
+    expect((await readLatestCheckpoint(dir, () => {}))?.manifest.seq).toBe(1);
   });
 
   it("installSignalSave saves on SIGINT and removes its handlers", async () => {

@@ -42,14 +42,21 @@ async function writeDurable(path: string, data: Uint8Array | string): Promise<vo
   // Unique per write, not just per pid: worker threads share the pid, and a temp name shared by two
   // writes gets truncated under the other's feet.
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
-  const fh = await open(tmp, "w");
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, "w");
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    // A disk-full write leaves a partial file: removed, or each retry would hold on to more of the
+    // space the next save needs (stray temp files are otherwise only cleared after a save succeeds).
+    await rm(tmp, { force: true }).catch(() => {});
+    throw err;
   }
-  await rename(tmp, path);
 }
 
 async function syncDir(dir: string): Promise<void> {
