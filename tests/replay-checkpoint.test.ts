@@ -3,7 +3,7 @@
 // replays through the pipeline.
 
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -156,6 +156,19 @@ describe("replay from a checkpoint", () => {
     const before = readdirSync(ckpt).sort();
     expect(await fails(["--checkpoint", ckpt, "--save-checkpoint", ckpt])).toContain("--save-checkpoint");
     expect(readdirSync(ckpt).sort()).toEqual(before);
+  }, 120_000);
+
+  it("a checkpoint that cannot be saved at the end (disk full, something in the way) fails the run after the report is written", async () => {
+    const save = join(dir, "blocked-ckpt");
+    // The weights cannot be renamed into place: a folder holds their name.
+    mkdirSync(join(save, "ckpt-00000001.bin", "x"), { recursive: true });
+    const reportDir = join(dir, "blocked-report");
+    await expect(replay("blocked-report", { checkpoint: ckpt, saveCheckpoint: save })).rejects.toThrow(
+      new RegExp(
+        `^--save-checkpoint ${save}: checkpoint not saved \\(.*\\); report written: ${reportDir}/report\\.json$`,
+      ),
+    );
+    expect(existsSync(join(reportDir, "report.json"))).toBe(true);
   }, 120_000);
 
   it("the command: a checkpoint file given for the folder is one clear error, and the process exits", async () => {

@@ -388,7 +388,15 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       committed = true;
     }
     const result = toResult(summary, { ...opts, config }, { firstProblem, frameProblem, cameraFrame, late });
-    if (opts.saveCheckpoint) result.checkpoint = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
+    let unsaved: string | undefined;
+    if (opts.saveCheckpoint) {
+      try {
+        result.checkpoint = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
+      } catch (err) {
+        // The replay's report is still written; then the run fails saying what was not saved.
+        unsaved = `--save-checkpoint ${opts.saveCheckpoint}: checkpoint not saved (${(err as Error).message})`;
+      }
+    }
     if (opts.evaluate) {
       const dir = reportDirFor(opts);
       result.report = await writeReport(
@@ -399,6 +407,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
         opts.goal,
       );
     }
+    if (unsaved)
+      throw new UserError(result.report ? `${unsaved}; report written: ${result.report.json}` : unsaved);
     return result;
   } finally {
     sub.unsubscribe();
