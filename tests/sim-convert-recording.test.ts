@@ -55,6 +55,25 @@ describe("sim convert-recording", () => {
     expect(summary.naturalRoughness).toBeGreaterThan(0);
   }, 300_000);
 
+  it("a recording louder than the synthetic scale's top is not said to play at its own level at roughness 1", async () => {
+    const out = join(dir, "snow.csv");
+    const json = await cli("--format", "borealtc", join(BOREAL_DIR, "SNOW/imu_09.csv"), out, "--json");
+    expect(json.code).toBe(0);
+    const summary = JSON.parse(json.stdout);
+    expect(summary.naturalRoughness).toBe(1);
+    expect(summary.gainAtNatural).toBeLessThan(0.9);
+    const r = await cli("--format", "borealtc", join(BOREAL_DIR, "SNOW/imu_09.csv"), out);
+    expect(r.stdout).not.toMatch(/own level/);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `RMS, above the synthetic model's level at roughness 1 \\([\\d.]+ m/s², default world\\): at any roughness it plays quieter than recorded \\(gain ${summary.gainAtNatural.toFixed(2)} at roughness 1\\)`,
+      ),
+    );
+    // Within the scale the natural roughness plays it at gain 1.
+    const asphalt = await cli("--format", "borealtc", join(BOREAL_DIR, "ASPHALT/imu_04.csv"), out, "--json");
+    expect(JSON.parse(asphalt.stdout).gainAtNatural).toBeCloseTo(1, 6);
+  }, 300_000);
+
   it("U2IS: reproduces the shipped world's recording byte for byte; ax, ay, gz written as 0", async () => {
     const out = join(dir, "u2is-path_t6_v1.csv");
     const r = await cli("--format", "u2is", U2IS, out);

@@ -109,6 +109,9 @@ async function run(input: string, output: string, o: Options): Promise<void> {
   const level = sim.recordingLevel([prepared]);
   const curve = sim.syntheticLevelCurve(world, world.imu.rate);
   const natural = sim.roughnessAtLevel(curve, level);
+  // Beyond the ends of the synthetic scale no roughness plays the recording at its own level: the
+  // one-scale rule scales it to the level at roughness 1 (or 0) instead.
+  const gainAtNatural = sim.levelAt(curve, natural) / level;
   const duration = rec.t[rec.t.length - 1]! - rec.t[0]!;
   const summary = {
     path: output,
@@ -122,17 +125,25 @@ async function run(input: string, output: string, o: Options): Promise<void> {
     movingSeconds: prepared.usableCount / prepared.rate,
     levelAt1ms: level,
     naturalRoughness: natural,
+    gainAtNatural,
   };
   if (o.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
   }
+  const worldName = o.world ? basename(o.world) : "default world";
+  const end = natural >= 1 ? 1 : 0;
+  const onScale =
+    Math.abs(gainAtNatural - 1) < 0.005
+      ? ` = the synthetic model's level at roughness ${natural.toFixed(2)} (${worldName}); give the terrain ` +
+        "that roughness to play it at its own level"
+      : `, ${end ? "above" : "below"} the synthetic model's level at roughness ${end} ` +
+        `(${sim.levelAt(curve, end).toFixed(3)} m/s², ${worldName}): at any roughness it plays ` +
+        `${end ? "quieter" : "louder"} than recorded (gain ${gainAtNatural.toFixed(2)} at roughness ${end})`;
   process.stdout.write(
     `wrote ${output}: ${summary.rows} rows, ${duration.toFixed(1)} s at ${summary.rate.toFixed(1)} Hz ` +
       `(${summary.movingSeconds.toFixed(1)} s moving), columns ${summary.columns.join(",")}\n` +
-      `vertical vibration at 1 m/s: ${level.toFixed(3)} m/s² RMS = the synthetic model's level at roughness ` +
-      `${natural.toFixed(2)} (${o.world ? basename(o.world) : "default world"}); give the terrain that ` +
-      "roughness to play it at its own level\n",
+      `vertical vibration at 1 m/s: ${level.toFixed(3)} m/s² RMS${onScale}\n`,
   );
 }
 
