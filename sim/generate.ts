@@ -72,6 +72,11 @@ export interface GenerateOptions {
   /** Write JPEG CompressedImage on image_raw/compressed instead of raw Image. */
   jpeg?: boolean;
   compression?: ChunkCompression;
+  /**
+   * Called once the world, its photos and recordings and the sensor models are ready, before the
+   * bag is written: a mistake in the world has been found by then.
+   */
+  onStart?: () => void;
   /** Called about every simulated second, and at the end. */
   onProgress?: (simSeconds: number, duration: number) => void;
   signal?: AbortSignal;
@@ -166,6 +171,7 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
   const route = new RouteDriver(world, seed, start);
   const imu = new ImuModel(world, seed, file.imu.rate);
   const odom = new OdometryModel(world, seed, route.start);
+  options.onStart?.();
 
   const writer = await Ros2McapWriter.create(options.out, {
     compression: options.compression ?? "zstd",

@@ -44,6 +44,16 @@ describe("demo --world with a mistake in the world", () => {
       /terrain 'grass': photo .*bad-photo\.yaml: not an image/,
     ],
     [
+      // Found only when the IMU model is made: still the one line, no "generating" said before it.
+      "a recording with too little motion to play",
+      "short-recording.yaml",
+      stripes.replace(
+        "  - { type: grass }",
+        "  - { type: grass, vibration: { recordings: [short.csv], speed: 1 } }",
+      ),
+      /^terrain-learner: invalid world .*short-recording\.yaml: terrain 'grass': recording .*short\.csv: only 0\.\d+ s with the robot moving ≥ 0\.1 m\/s; needs 2 s$/,
+    ],
+    [
       "text that is not YAML",
       "not-yaml.yaml",
       "a: b\nthis is: [not closed\n",
@@ -52,6 +62,9 @@ describe("demo --world with a mistake in the world", () => {
   ])("%s: one line, exit 1, nothing generated", async (_what, name, text, message) => {
     const world = join(dir, name);
     writeFileSync(world, text);
+    // One second of a 100 Hz IMU shaking at 1 m/s: a valid file, too short to play.
+    const rows = Array.from({ length: 100 }, (_, i) => `${i / 100},0,0,${9.8 + Math.sin(i)}`);
+    writeFileSync(join(dir, "short.csv"), `t,ax,ay,az\n${rows.join("\n")}\n`);
     const r = await demoError(world);
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split("\n");

@@ -101,9 +101,6 @@ export async function ensureWorldBag(
     throw worldUserError(err, worldPath);
   }
   await mkdir(o.cacheDir, { recursive: true });
-  o.log?.(
-    `generating ${worldName} world (seed ${o.seed}, ${o.duration} s) → ${path}${stale ? ` (the cached bag is of ${stale})` : ""}`,
-  );
   const tmp = tempPathFor(path);
   const bar =
     o.progress && process.stderr.isTTY
@@ -117,7 +114,6 @@ export async function ensureWorldBag(
           cliProgress.Presets.shades_classic,
         )
       : undefined;
-  bar?.start(o.duration, 0);
   try {
     await sim.generateWorldBag({
       out: tmp,
@@ -127,6 +123,14 @@ export async function ensureWorldBag(
       jpeg: true,
       camera: { jpegQuality: DEMO_JPEG_QUALITY },
       signal: o.signal,
+      // Said once the world is known to be good: a recording too short to play is found only when
+      // the IMU model is made, and is then the one line printed.
+      onStart: () => {
+        o.log?.(
+          `generating ${worldName} world (seed ${o.seed}, ${o.duration} s) → ${path}${stale ? ` (the cached bag is of ${stale})` : ""}`,
+        );
+        bar?.start(o.duration, 0);
+      },
       onProgress: (t: number) => bar?.update(Math.round(t)),
     });
     // Written under a temporary name, synced and renamed: an interrupted run never leaves a half
