@@ -1,6 +1,11 @@
 // The fleet's pure parts: wire format and its validation, the peer pool's bounds and share, own
 // labels over peers' ones, and the label-scale mapping between robots.
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { backboneHash } from "../src/adapters/mqtt-fleet.ts";
 import { diagnosticsMessage } from "../src/adapters/ros2-wiring.ts";
 import { calibrateLogEnergy } from "../src/core/labeller.ts";
 import { decodeBatch, encodeBatch, type FleetBatch, type FleetModel } from "../src/fleet/codec.ts";
@@ -8,6 +13,7 @@ import { FleetSchema } from "../src/fleet/config.ts";
 import { FleetExchange, type FleetRows } from "../src/fleet/exchange.ts";
 import { OffsetEstimator, viaCalibration } from "../src/fleet/scale.ts";
 import { seededRandom } from "../src/learning/replay-buffer.ts";
+import { writeOwnBackbone } from "./helpers/own-backbones.ts";
 
 const C = 6;
 const model = (hashByte = 7, channels = C): FleetModel => ({
@@ -360,5 +366,24 @@ describe("fleet in /diagnostics", () => {
       "samples used": "7",
       "rejected: backbone": "3",
     });
+  });
+});
+
+describe("fleet model key", () => {
+  it("covers a backbone's external data: a byte-identical .onnx with other weights in its side file is another model", () => {
+    const tmp = mkdtempSync(join(tmpdir(), "tl-fleet-key-"));
+    try {
+      const a = writeOwnBackbone(tmp, "ext-a.onnx", { channels: 8, seed: 1, externalWeights: true });
+      writeOwnBackbone(tmp, "ext-b.onnx", { channels: 8, seed: 2, externalWeights: true });
+      const before = Buffer.from(backboneHash(a));
+      copyFileSync(join(tmp, "ext-b.onnx.data"), `${a}.data`);
+      expect(Buffer.from(backboneHash(a)).equals(before)).toBe(false);
+      // Without external data the key stays the file's own sha256 (robots on older versions still match).
+      const bundled = join(import.meta.dirname, "..", "models", "backbone.onnx");
+      const plain = createHash("sha256").update(readFileSync(bundled)).digest().subarray(0, 16);
+      expect(Buffer.from(backboneHash(bundled)).equals(plain)).toBe(true);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

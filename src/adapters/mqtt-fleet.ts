@@ -9,13 +9,13 @@
 // While the broker is down, batches wait in a bounded backlog (oldest dropped, counted) and go out
 // in order on reconnect; mqtt.js reconnects every mqtt.reconnect_period and keeps no queue of its own.
 
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Subscription } from "rxjs";
 import { encodeBatch, FLEET_LAYOUT_VERSION, type FleetBatch, type FleetModel } from "../fleet/codec.ts";
 import { FleetExchange, type FleetRows } from "../fleet/exchange.ts";
 import { resolveBackbonePath } from "../learning/backbone.ts";
+import { modelSha256 } from "../learning/backbone-models.ts";
 import type { Config } from "../runtime/config.ts";
 import type { GraphTaps, SampleSource } from "../runtime/pipeline.ts";
 import { redactUrl, validateMqttOptions } from "./mqtt.ts";
@@ -46,9 +46,12 @@ export interface FleetStatus {
   [key: string]: unknown;
 }
 
-/** The model key of a backbone file: the first 16 bytes of its SHA-256. */
+/**
+ * The model key of a backbone: the first 16 bytes of its model SHA-256 (the .onnx file, and its
+ * external data files when it has any: new weights in a side file are another model).
+ */
 export function backboneHash(path: string): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(readFileSync(path)).digest().subarray(0, 16));
+  return new Uint8Array(Buffer.from(modelSha256(path), "hex").subarray(0, 16));
 }
 
 export function fleetModel(config: Config, backboneChannels: number, headChannels: number): FleetModel {
