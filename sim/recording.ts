@@ -25,6 +25,10 @@ export const MIN_RECORDED_SPEED = 0.1;
 export const DETREND_SECONDS = 2;
 /** Shortest usable recording (s of samples where the robot moved). */
 export const MIN_RECORDING_SECONDS = 2;
+/** Standard gravity (m/s²), what a level IMU at rest reads along up. */
+const STANDARD_GRAVITY = 9.80665;
+/** Most a recording's mean acceleration may point away from its `up` (a slope, a tilted mount). */
+const MAX_UP_ANGLE_DEG = 45;
 
 export interface Recording {
   path: string;
@@ -129,6 +133,39 @@ export function loadRecording(path: string, terrain: string): Recording {
     return parseRecordingCsv(text, path);
   } catch (err) {
     throw new Error(`terrain '${terrain}': ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The mean specific force is gravity's reaction: about 9.8 m/s² along `up`. A log in g, one with
+ * gravity taken out, or the wrong `up` would otherwise play some other axis, or a tenth of the
+ * vibration, as the vertical one without a word.
+ */
+function checkGravity(rec: Recording, up: readonly [number, number, number], where: string): void {
+  const n = rec.t.length;
+  let x = 0;
+  let y = 0;
+  let z = 0;
+  for (let i = 0; i < n; i++) {
+    x += rec.ax[i]!;
+    y += rec.ay[i]!;
+    z += rec.az[i]!;
+  }
+  const mean = [x / n, y / n, z / n];
+  const g = Math.hypot(mean[0]!, mean[1]!, mean[2]!);
+  const fmt = (v: readonly number[]) => `(${v.map((c) => +c.toFixed(2)).join(", ")})`;
+  if (g < 0.5 * STANDARD_GRAVITY || g > 2 * STANDARD_GRAVITY) {
+    throw new Error(
+      `${where}: the mean acceleration is ${g.toFixed(2)} m/s², not about 9.8: ax, ay, az must be m/s² with gravity included (a log in g: multiply by 9.81)`,
+    );
+  }
+  const u = Math.hypot(up[0], up[1], up[2]);
+  const cos = (mean[0]! * up[0] + mean[1]! * up[1] + mean[2]! * up[2]) / (g * u);
+  const angle = (Math.acos(Math.max(-1, Math.min(1, cos))) * 180) / Math.PI;
+  if (angle > MAX_UP_ANGLE_DEG) {
+    throw new Error(
+      `${where}: its mean acceleration ${fmt(mean)} m/s² is ${angle.toFixed(0)}° from up ${fmt(up)}: up is the direction that reads +9.8 m/s² at rest, here about ${fmt(mean.map((c) => c / g))}`,
+    );
   }
 }
 
@@ -271,6 +308,7 @@ export function prepareRecording(
   if (!rec.speed && opts.speed === undefined) {
     throw new Error(`${where}: no 'speed' column; give the terrain's vibration.speed (m/s)`);
   }
+  checkGravity(rec, opts.up, where);
   const R = rotationToZ(opts.up);
   const n = rec.t.length;
   const rot = (x: Float64Array, y: Float64Array, z: Float64Array): Float64Array[] => {

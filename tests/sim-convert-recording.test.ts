@@ -101,7 +101,9 @@ describe("sim convert-recording", () => {
     expect(r.stderr).toMatch(/--format 'kitti': expected borealtc or u2is/);
 
     const noRate = join(dir, "grass.npy");
-    writeFileSync(noRate, Buffer.from(dump(new Float64Array(40), [10, 4])));
+    // Rows of az, wx, wy, vx: at rest, gravity on az.
+    const rows = Float64Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? 9.8 : 0));
+    writeFileSync(noRate, Buffer.from(dump(rows, [10, 4])));
     r = await cli("--format", "u2is", noRate, join(dir, "z.csv"), "--rate", "40");
     // 10 rows at 40 Hz is a quarter of a second: too short to play, so nothing is written.
     expect(r.code).not.toBe(0);

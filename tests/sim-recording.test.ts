@@ -110,6 +110,26 @@ describe("recording CSV", () => {
   });
 });
 
+describe("gravity in a recording", () => {
+  const opts = { speed: undefined, rate: 200, speedExponent: 1.35 };
+  it("rejects a log in g and the wrong up, which would play another axis or a tenth of it unsaid", () => {
+    const rec = parseRecordingCsv(readFileSync(ROAD, "utf8"), ROAD);
+    expect(() => prepareRecording(rec, { ...opts, up: [0, 0, 1] }, "road")).not.toThrow();
+    expect(() => prepareRecording(rec, { ...opts, up: [1, 0, 0] }, "road")).toThrow(
+      /^terrain 'road': recording .*u2is-road_t20_v1\.csv: its mean acceleration \(0, 0, 9\.8\d\) m\/s² is 90° from up \(1, 0, 0\): up is the direction that reads \+9\.8 m\/s² at rest, here about \(0, 0, 1\)$/,
+    );
+    const inG = {
+      ...rec,
+      ax: rec.ax.map((v) => v / 9.81),
+      ay: rec.ay.map((v) => v / 9.81),
+      az: rec.az.map((v) => v / 9.81),
+    };
+    expect(() => prepareRecording(inG, { ...opts, up: [0, 0, 1] }, "road")).toThrow(
+      /terrain 'road': recording .*: the mean acceleration is 1\.00 m\/s², not about 9\.8: ax, ay, az must be m\/s² with gravity included \(a log in g: multiply by 9\.81\)$/,
+    );
+  });
+});
+
 describe("resampling", () => {
   it("keeps a 5 Hz sine's amplitude and frequency from ~43 Hz (jittery stamps) to 200 Hz and 30 Hz", () => {
     const n = 430;
