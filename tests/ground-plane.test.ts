@@ -151,7 +151,7 @@ describe("ground plane", () => {
     const cx = gx[cell]!;
     const cy = gy[cell]!;
     // The supervisor's own associator and camera pose (private: the real path, not a copy of it).
-    const inner = sup as unknown as { associator: LabelAssociator; groundFromOptical: Mat34 };
+    const inner = sup as unknown as { associator: LabelAssociator; mount: { groundFromOptical: Mat34 } };
     const d = 0.005;
     const label = {
       stamp: 0,
@@ -171,7 +171,7 @@ describe("ground plane", () => {
     };
     const samples: TrainingSample[] = [];
     const rec = { pose: { x: 0, y: 0, yaw: 0 }, grid };
-    inner.associator.associate(label, 1, rec, CAMERA, inner.groundFromOptical, samples);
+    inner.associator.associate(label, 1, rec, CAMERA, inner.mount.groundFromOptical, samples);
     expect(samples.length).toBe(1);
     expect([...samples[0]!.cells]).toEqual([cell]);
     // The sample's range is from the camera, 0.75 m above the ground.

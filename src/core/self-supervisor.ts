@@ -29,23 +29,9 @@
 // as `association.noKeyframe`).
 
 import type { FeatureGridSpec } from "./association.ts";
-import { cameraForImage } from "./camera.ts";
-import {
-  type Mat34,
-  mat34,
-  mat34Compose,
-  mat34FromTransform,
-  quatConjugate,
-  quatNormalize,
-  quatRotate,
-  yawOf,
-} from "./geometry.ts";
-import {
-  GridGroundProjector,
-  type GroundPlane,
-  groundLevelFromBase,
-  groundTilt,
-} from "./grid-ground-projection.ts";
+import { CameraMount, stripSlash } from "./camera-mount.ts";
+import { type Mat34, quatConjugate, quatNormalize, quatRotate, yawOf } from "./geometry.ts";
+import { GridGroundProjector, type GroundPlane } from "./grid-ground-projection.ts";
 import { type KeyframeSettings, KeyframeStore } from "./keyframes.ts";
 import { type AssociationSettings, LabelAssociator, type TrainingSample } from "./label-association.ts";
 import { type LabelEnergyOverride, type LabellerSettings, VibrationLabeller } from "./labeller.ts";
@@ -108,26 +94,13 @@ export class SelfSupervisor<T> {
   private readonly keyframes: KeyframeStore<KeyframeRecord<T>>;
   private readonly associator: LabelAssociator;
   private readonly projector = new GridGroundProjector();
-  /** The camera model for the images (`received` fitted to `imageSize`), null until both agree. */
-  private camera: CameraModel | null = null;
-  /** The last CameraInfo accepted, as received. */
-  private received: CameraModel | null = null;
-  /** The size of the images last seen (fitImage); undefined before the first. */
-  private imageSize: { width: number; height: number } | undefined;
-  /** Set while CameraInfo's size is not a resize of the images' ("640x480 vs images 320x200"). */
-  private cameraMismatch: string | undefined;
+  private readonly mount: CameraMount;
   private imuFrame = "";
   private imuFrameRaw = "";
   private tfVersionSeen = -1;
   private treeVersionSeen = -1;
   /** The IMU frame's orientation in the base came from TF. */
   private imuAxisFromTf = false;
-  private baseFromOptical: Mat34 | null = null;
-  /** The camera in the ground-level frame (the ground is its z = 0): what projections use. */
-  private groundFromOptical: Mat34 | null = null;
-  private plane: GroundPlane;
-  /** frames.ground is configured but not found in TF yet: a dynamic transform may bring it. */
-  private groundPending: boolean;
   private readonly poseScratch = emptyPoseAt();
   /** Odometry fusion holds but has not released yet, in stamp order (onOdomAhead). */
   private readonly ahead: { stamp: Stamp; x: number; y: number; yaw: number }[] = [];
@@ -143,8 +116,7 @@ export class SelfSupervisor<T> {
     });
     this.keyframes = new KeyframeStore(config.keyframes);
     this.associator = new LabelAssociator(config.association, this.counters.assocSkipped);
-    this.plane = { source: "base", frame: config.frames.base, height: 0, tilt: 0 };
-    this.groundPending = this.usesGroundFrame();
+    this.mount = new CameraMount(config.frames, this.tf);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -216,13 +188,13 @@ export class SelfSupervisor<T> {
       // A mount sent on /tf (ROS 1's static_transform_publisher, robot_state_publisher's moving
       // joints) may come after CameraInfo or the IMU: look again when the tree grows.
       this.refreshExtrinsics();
-    } else if (this.groundPending && mentions(ts, this.cfg.frames.ground!)) this.refreshGround();
+    } else if (this.mount.groundPending && mentions(ts, this.cfg.frames.ground!)) this.mount.refreshGround();
   }
 
   /** The camera or the IMU is known but TF has not linked it to the base yet. */
   private extrinsicsMissing(): boolean {
     const imuUnlinked = this.imuFrame !== "" && this.imuFrame !== this.cfg.frames.base && !this.imuAxisFromTf;
-    return (this.camera !== null && this.baseFromOptical === null) || imuUnlinked;
+    return this.mount.unlinked || imuUnlinked;
   }
 
   onCameraInfo(c: CameraModel): void {
@@ -240,21 +212,7 @@ export class SelfSupervisor<T> {
       return;
     }
     this.counters.camAccepted++;
-    // Keep the same object while nothing changed so per-model caches stay valid.
-    const prev = this.received;
-    if (
-      prev &&
-      prev.frameId === c.frameId &&
-      prev.width === c.width &&
-      prev.height === c.height &&
-      prev.distortionModel === c.distortionModel &&
-      sameNumbers(prev.K, c.K) &&
-      sameNumbers(prev.D, c.D)
-    ) {
-      return;
-    }
-    this.received = c;
-    this.fitCamera();
+    if (this.mount.receive(c)) this.refreshExtrinsics();
   }
 
   /**
@@ -262,52 +220,7 @@ export class SelfSupervisor<T> {
    * CameraInfo for another size is scaled to it, or unusable if the image is not a resize of it.
    */
   fitImage(width: number, height: number): void {
-    const s = this.imageSize;
-    if (s && s.width === width && s.height === height) return;
-    this.imageSize = { width, height };
-    this.fitCamera();
-  }
-
-  private fitCamera(): void {
-    const c = this.received;
-    if (!c) return;
-    const size = this.imageSize;
-    const fitted = size ? cameraForImage(c, size.width, size.height) : c;
-    this.cameraMismatch =
-      fitted === null ? `${c.width}x${c.height} vs images ${size!.width}x${size!.height}` : undefined;
-    if (fitted === this.camera) return;
-    this.camera = fitted;
-    this.refreshExtrinsics();
-  }
-
-  /** A ground frame other than the base is configured and no height overrides it. */
-  private usesGroundFrame(): boolean {
-    const f = this.cfg.frames;
-    return f.base_height == null && !!f.ground && f.ground !== f.base;
-  }
-
-  /**
-   * Finds the ground plane (`this.plane`): frames.base_height when set, else frames.ground through
-   * TF, else z = 0 of the base; then the camera pose on it. `m`: the ground-level frame ← base
-   * (grid-ground-projection.ts), null for the identity.
-   */
-  private refreshGround(): void {
-    const { base, ground, base_height: height } = this.cfg.frames;
-    let m: Mat34 | null = null;
-    this.plane = { source: "base", frame: base, height: 0, tilt: 0 };
-    if (height != null) {
-      m = mat34();
-      m[11] = height;
-      this.plane = { source: "config", frame: base, height, tilt: 0 };
-    } else if (this.usesGroundFrame()) {
-      const t = this.tf.lookup(ground!, base);
-      m = t ? groundLevelFromBase(t, mat34()) : null;
-      if (m) this.plane = { source: "tf", frame: ground!, height: m[11]!, tilt: groundTilt(m) };
-      this.groundPending = m === null;
-    }
-    const b = this.baseFromOptical;
-    // Without a ground frame the camera pose is base ← optical itself, exactly as before.
-    this.groundFromOptical = b && m ? mat34Compose(m, b, mat34()) : b;
+    if (this.mount.fitImage(width, height)) this.refreshExtrinsics();
   }
 
   /** Recomputes what depends on static TF: the camera pose on the ground and the IMU's vertical axis. */
@@ -315,11 +228,7 @@ export class SelfSupervisor<T> {
     const base = this.cfg.frames.base;
     this.tfVersionSeen = this.tf.staticVersion;
     this.treeVersionSeen = this.tf.treeVersion;
-    if (this.camera) {
-      const t = this.tf.lookup(base, stripSlash(this.camera.frameId));
-      this.baseFromOptical = t ? mat34FromTransform(t, mat34()) : null;
-    }
-    this.refreshGround();
+    this.mount.refresh();
     if (this.imuFrame) {
       const t = this.imuFrame === base ? null : this.tf.lookup(base, this.imuFrame);
       this.imuAxisFromTf = t !== null;
@@ -348,8 +257,8 @@ export class SelfSupervisor<T> {
   /** Camera model, extrinsics and a pose near `stamp` are all known. */
   private canUseFrame(stamp: Stamp): boolean {
     return (
-      this.camera !== null &&
-      this.groundFromOptical !== null &&
+      this.mount.camera !== null &&
+      this.mount.groundFromOptical !== null &&
       this.poses.size > 0 &&
       this.poses.covers(stamp, KEYFRAME_POSE_SLACK)
     );
@@ -367,7 +276,7 @@ export class SelfSupervisor<T> {
       return null;
     }
     const d = this.poses.covers(stamp) ? this.poses.distanceAt(stamp) : this.poses.latestDistance;
-    const mount = { camera: this.camera!, groundFromOptical: this.groundFromOptical! };
+    const mount = { camera: this.mount.camera!, groundFromOptical: this.mount.groundFromOptical! };
     const rec: KeyframeRecord<T> = { data, grid, pose: null, mount };
     this.resolvePose(stamp, rec);
     return this.keyframes.add(stamp, d, rec);
@@ -493,8 +402,8 @@ export class SelfSupervisor<T> {
     maxRange = Number.POSITIVE_INFINITY,
     mount?: KeyframeMount,
   ): boolean {
-    const camera = mount ? mount.camera : this.camera;
-    const groundFromOptical = mount ? mount.groundFromOptical : this.groundFromOptical;
+    const camera = mount ? mount.camera : this.mount.camera;
+    const groundFromOptical = mount ? mount.groundFromOptical : this.mount.groundFromOptical;
     if (!camera || !groundFromOptical) return false;
     let p = pose;
     if (!p) {
@@ -529,12 +438,12 @@ export class SelfSupervisor<T> {
   }
 
   get cameraModel(): CameraModel | null {
-    return this.camera;
+    return this.mount.camera;
   }
 
   /** Which ground plane the projections and the association use (changes only with TF). */
   get groundPlane(): GroundPlane {
-    return this.plane;
+    return this.mount.plane;
   }
 
   stats(): SelfSupervisorStats {
@@ -542,10 +451,10 @@ export class SelfSupervisor<T> {
       this.labeller.stats(),
       this.counters,
       this.keyframes,
-      this.groundFromOptical !== null,
-      this.camera !== null,
-      this.plane,
-      this.cameraMismatch,
+      this.mount.groundFromOptical !== null,
+      this.mount.camera !== null,
+      this.mount.plane,
+      this.mount.mismatch,
     );
   }
 }
@@ -554,15 +463,4 @@ export class SelfSupervisor<T> {
 function mentions(ts: readonly Transform[], frame: string): boolean {
   for (const t of ts) if (t.child === frame || t.parent === frame) return true;
   return false;
-}
-
-/** ROS 1 frames often carry a leading slash; TF (and tf2) frames do not. */
-function stripSlash(frame: string): string {
-  return frame.startsWith("/") ? frame.slice(1) : frame;
-}
-
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
