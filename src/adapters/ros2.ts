@@ -81,6 +81,8 @@ export interface Rclnodejs {
   shutdown(): void;
   /** Loads a generated interface; throws when the package is not installed. */
   require(name: string): unknown;
+  /** Takes off the SIGINT listener rclnodejs installs when imported (rclnodejs 0.18 and later). */
+  removeSignalHandlers?(): void;
   QoS: RclQosStatic;
   Parameter: new (name: string, type: number, value: unknown) => unknown;
   ParameterType: { PARAMETER_BOOL: number };
@@ -109,7 +111,12 @@ export async function loadRclnodejs(
     throw new UserError(`${ROS_UNAVAILABLE} (${why})`);
   }
   const m = mod as { default?: unknown };
-  return (m.default ?? mod) as Rclnodejs;
+  const rcl = (m.default ?? mod) as Rclnodejs;
+  // rclnodejs shuts every context down on SIGINT (destroying the node: its clock and publishers are
+  // gone) before the node's own stop runs, which still publishes the frames in flight and saves the
+  // last checkpoint: the stop then crashed on node.now(). The node stops itself on every signal.
+  rcl.removeSignalHandlers?.();
+  return rcl;
 }
 
 /** Seconds without a message before the log names a silent input (/diagnostics warns after 2 s). */

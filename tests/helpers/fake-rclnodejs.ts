@@ -53,12 +53,15 @@ export interface FakeSubscription {
 
 export class FakePublisher implements RclPublisher {
   readonly messages: unknown[] = [];
+  /** Set when its node is destroyed: rclnodejs's native handle is released and publish() throws. */
+  released = false;
   constructor(
     readonly type: string,
     readonly topic: string,
     readonly qos: FakeQoS,
   ) {}
   publish(message: unknown): void {
+    if (this.released) throw new Error(`publisher on ${this.topic} was destroyed`);
     this.messages.push(message);
   }
 }
@@ -120,6 +123,8 @@ export class FakeNode implements RclNode {
     return parameters.map(() => ({ successful: true, reason: "" }));
   }
   now(): { secondsAndNanoseconds: { seconds: number; nanoseconds: number } } {
+    // rclnodejs's Node.destroy() sets its clock to null: now() is `this.getClock().now()`.
+    if (this.destroyed) throw new TypeError("Cannot read properties of null (reading 'now')");
     const seconds = Math.floor(this.clock);
     return { secondsAndNanoseconds: { seconds, nanoseconds: Math.round((this.clock - seconds) * 1e9) } };
   }
@@ -132,6 +137,7 @@ export class FakeNode implements RclNode {
   }
   destroy(): void {
     this.destroyed = true;
+    for (const p of this.publishers) p.released = true;
   }
 
   // --- test side ---------------------------------------------------------------------------------
@@ -167,7 +173,11 @@ export class FakeRclnodejs implements Rclnodejs {
   /** Interface packages "installed" (require() throws for others, like rclnodejs without the package). */
   readonly packages: Set<string>;
 
-  constructor(opts: { packages?: string[]; namespace?: string } = {}) {
+  /**
+   * `sigintHandler`: as rclnodejs's index.js does when it is imported, a process SIGINT listener that
+   * shuts every context down (destroying its nodes) until removeSignalHandlers() is called.
+   */
+  constructor(opts: { packages?: string[]; namespace?: string; sigintHandler?: boolean } = {}) {
     this.packages = new Set(
       opts.packages ?? [
         "std_msgs",
@@ -181,8 +191,22 @@ export class FakeRclnodejs implements Rclnodejs {
       ],
     );
     this.namespace = opts.namespace ?? "/";
+    if (opts.sigintHandler) process.on("SIGINT", this.sigHandler);
   }
   private readonly namespace: string;
+  private readonly sigHandler = () => this.shutdownAll();
+
+  /** rclnodejs.shutdownAll(): every context shut down, every node destroyed. */
+  shutdownAll(): void {
+    for (const n of this.nodes) n.destroy();
+  }
+  removeSignalHandlers(): void {
+    process.removeListener("SIGINT", this.sigHandler);
+  }
+  /** Whether the SIGINT listener rclnodejs installs at import is still on the process. */
+  get sigintHandlerInstalled(): boolean {
+    return process.listeners("SIGINT").includes(this.sigHandler);
+  }
 
   async init(): Promise<void> {
     this.initialized = true;

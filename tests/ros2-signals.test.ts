@@ -1,0 +1,115 @@
+// `terrain-learner ros` stopped by SIGINT (Ctrl-C, `ros2 launch` shutting down) with rclnodejs
+// loaded. rclnodejs installs a SIGINT listener when it is imported (index.js: `process.on('SIGINT',
+// _sigHandler)`, which shuts every context down and so destroys the node; `removeSignalHandlers()`
+// is its documented way out for applications with their own handling). The FAKE rclnodejs
+// (tests/helpers/fake-rclnodejs.ts) installs the same listener, and its destroyed node behaves as
+// rclnodejs's does: now() throws (its clock is null), publishers refuse to publish.
+
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
+import { loadRclnodejs, type RosNodeHandle } from "../src/adapters/ros2.ts";
+import { trapInterrupts } from "../src/cli/interrupt.ts";
+import { runRosNode } from "../src/cli/ros.ts";
+import type { BagMessage } from "../src/io/bag/index.ts";
+import { openBag } from "../src/io/bag/index.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import type { Pipeline } from "../src/runtime/pipeline.ts";
+import { FakeRclnodejs } from "./helpers/fake-rclnodejs.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tl-rossig-"));
+const messages: BagMessage[] = [];
+
+beforeAll(async () => {
+  const bagPath = join(dir, "sim.mcap");
+  await generateWorldBag({ out: bagPath, seed: 5, duration: 12, camera: { width: 160, height: 120 } });
+  const bag = await openBag(bagPath);
+  try {
+    for await (const e of bag.messages({})) if (e.type === "message") messages.push(e);
+  } finally {
+    await bag.close();
+  }
+}, 300_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("SIGINT with rclnodejs loaded", () => {
+  it("loading rclnodejs takes its SIGINT listener off: the node's own stop handles the signal", async () => {
+    const rcl = new FakeRclnodejs({ sigintHandler: true });
+    expect(rcl.sigintHandlerInstalled).toBe(true);
+    const loaded = await loadRclnodejs(async () => ({ default: rcl }));
+    expect(loaded).toBe(rcl);
+    expect(rcl.sigintHandlerInstalled).toBe(false);
+  });
+
+  it("stops orderly: frames in flight are published, the last checkpoint is saved, nothing throws", async () => {
+    const before = new Set(process.listeners("SIGINT"));
+    const rcl = new FakeRclnodejs({ sigintHandler: true });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("uncaughtException", onUnhandled);
+    const interrupt = trapInterrupts();
+    try {
+      const loaded = await loadRclnodejs(async () => ({ default: rcl }));
+      const config = defaultConfig();
+      config.use_sim_time = true;
+      const ck = join(dir, "ck");
+      config.learner.checkpoint_dir = ck;
+      config.learner.checkpoint_every = 3600;
+      const logs: string[] = [];
+      const log = {
+        info: (m: string) => logs.push(`INFO ${m}`),
+        warn: (m: string) => logs.push(`WARN ${m}`),
+        error: (m: string) => logs.push(`ERROR ${m}`),
+      };
+      let started!: (v: { handle: RosNodeHandle; pipeline: Pipeline }) => void;
+      const ready = new Promise<{ handle: RosNodeHandle; pipeline: Pipeline }>((r) => {
+        started = r;
+      });
+      const done = runRosNode(config, {
+        rcl: loaded,
+        signal: interrupt.signal,
+        log,
+        started: (handle, pipeline) => started({ handle, pipeline }),
+      });
+      const { handle, pipeline } = await ready;
+      const node = rcl.nodes[0]!;
+      const images = messages.filter((m) => m.schemaName === "sensor_msgs/msg/Image");
+      const last = images.at(-1)!;
+      for (const m of messages) {
+        if (m === last) break;
+        node.clock = m.logTime;
+        node.deliver(m.topic, m.message);
+        if (m.schemaName === "sensor_msgs/msg/Image") await handle.drain();
+      }
+      await handle.drain();
+      const deadline = Date.now() + 60_000;
+      while (pipeline.learner.stats().trainSteps === 0 && Date.now() < deadline) await sleep(20);
+      expect(pipeline.learner.stats().trainSteps).toBeGreaterThan(0);
+      const roughness = node.publisher("/terrain_learner/roughness/image");
+      const published = roughness.messages.length;
+      // A frame arrives, and the signal comes while it is processed: every SIGINT listener added
+      // since the test began runs, in order, as the process would run them.
+      node.clock = last.logTime;
+      node.deliver(last.topic, last.message);
+      for (const l of process.listeners("SIGINT")) if (!before.has(l)) (l as (s: string) => void)("SIGINT");
+      await done;
+      await sleep(50); // an error thrown in a subscriber surfaces on a later tick
+      expect(unhandled).toEqual([]);
+      expect(node.logs.filter((l) => l.startsWith("ERROR"))).toEqual([]);
+      expect(roughness.messages.length).toBe(published + 1);
+      expect(existsSync(ck) && readdirSync(ck).some((n) => /^ckpt-\d+\.json$/.test(n))).toBe(true);
+      expect(logs.at(-1)).toMatch(/^INFO checkpoint saved: /);
+      expect(node.destroyed).toBe(true);
+      expect(rcl.shutdownCalled).toBe(true);
+    } finally {
+      interrupt.dispose();
+      rcl.removeSignalHandlers();
+      process.off("uncaughtException", onUnhandled);
+    }
+  }, 300_000);
+});
