@@ -182,9 +182,16 @@ export function startRosNode(
   let speedLimitFallback = false;
   try {
     rcl.require("nav2_msgs/msg/SpeedLimit");
-  } catch {
+  } catch (err) {
     speedLimitFallback = true;
-    logger.warn("nav2_msgs is not installed: publishing ~/speed_limit as std_msgs/msg/Float32 (m/s)");
+    // rclnodejs generates its message classes once (at npm ci): nav2_msgs installed after that is
+    // missing to it as if it were not installed at all, until the messages are generated again.
+    logger.warn(
+      `rclnodejs cannot load nav2_msgs/msg/SpeedLimit (${String((err as Error)?.message ?? err).split("\n")[0]}): ` +
+        "publishing ~/speed_limit as std_msgs/msg/Float32 (m/s), which Nav2's controller server does not read; " +
+        "install nav2_msgs (ros-<distro>-nav2-msgs), or, when it is installed, run `npx generate-ros-messages` " +
+        "in the terrain-learner checkout with ROS sourced (rclnodejs made its messages before nav2_msgs came)",
+    );
   }
 
   const Q = rcl.QoS;
