@@ -31,7 +31,7 @@ function robotLines(t0Us: number, seconds: number): string[] {
   return lines;
 }
 
-type Header = { frame_id: string };
+type Header = { frame_id: string; stamp: { sec: number; nanosec: number } };
 
 describe.skipIf(socatMissing() !== undefined)("run --serial --live-view", () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -106,6 +106,12 @@ describe.skipIf(socatMissing() !== undefined)("run --serial --live-view", () => 
     )[0]!;
     expect(marker.points.length).toBeGreaterThanOrEqual(6);
     expect(marker.points.length % 6).toBe(0);
+    // The viewer's clock follows the data (the server declares the `time` capability, so Foxglove
+    // takes its clock only from the server's time messages; without them it stays at 0 and looks
+    // transforms up there).
+    const lastStamp = base.at(-1)!.header.stamp.sec + base.at(-1)!.header.stamp.nanosec * 1e-9;
+    expect(Number(viewer.serverTime) / 1e9).toBeCloseTo(lastStamp, 1);
+    expect(viewer.times.every((t, i) => i === 0 || t > viewer.times[i - 1]!)).toBe(true);
     // The final learner state counts the same labels as the layer shows.
     const learner = viewer.messages("/terrain_learner/learner").at(-1)!.message;
     expect(learner.labels).toBe(marker.points.length / 6);

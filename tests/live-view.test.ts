@@ -388,6 +388,48 @@ describe("viewers that come and go", () => {
     }
   });
 
+  it("moves the viewer's clock with the robot's motion, and only forward", async () => {
+    const config = liveConfig();
+    const server = await startLiveView(config);
+    const events = new Subject<PipelineEvent>();
+    const sink = attachLiveView(
+      server,
+      { events$: events, stats: () => ({}) as never, truthFor: () => undefined },
+      config,
+    );
+    const viewer = new TestViewer(server.url);
+    try {
+      await viewer.ready();
+      const pose = { position: { x: 0, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } };
+      const odom = (stamp: number) =>
+        sink.input({
+          kind: "odom",
+          sample: {
+            stamp,
+            frameId: "odom",
+            childFrameId: "base_link",
+            pose,
+            linear: { x: 1, y: 0, z: 0 },
+            angular: { x: 0, y: 0, z: 0 },
+          },
+        });
+      // No camera frame at all (a serial run): odometry alone moves the clock.
+      odom(10);
+      odom(9.5);
+      odom(11);
+      // A camera frame older than the odometry already seen (cameras arrive late) does not move
+      // it back: the viewer would take that for a seek and clear its panels.
+      server.broadcastTime(10.9);
+      server.broadcastTime(12);
+      await waitFor("time updates", () => viewer.serverTime === 12_000_000_000n, 5000);
+      expect(viewer.times).toEqual([10_000_000_000n, 11_000_000_000n, 12_000_000_000n]);
+    } finally {
+      await viewer.close();
+      sink.close();
+      await server.close();
+    }
+  });
+
   it("says clearly when the port is taken, once", async () => {
     const a = await startLiveView(liveConfig());
     const logged: string[] = [];

@@ -23,6 +23,8 @@ export class TestViewer {
   readonly received: Received[] = [];
   /** Raw messages per topic (counted even when not decoded). */
   readonly counts = new Map<string, number>();
+  /** Every time update the server sent (ns), in order. */
+  readonly times: bigint[] = [];
   readonly #bySub = new Map<number, { topic: string; reader: MessageReader | undefined }>();
   readonly #advertised: Promise<void>;
   readonly #opened: Promise<void>;
@@ -43,6 +45,7 @@ export class TestViewer {
     });
     this.client.on("time", (t) => {
       this.#serverTime = t.timestamp;
+      this.times.push(t.timestamp);
     });
     const decode = opts.decode ?? true;
     this.client.on("message", (m: MessageData) => {

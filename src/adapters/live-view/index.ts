@@ -137,7 +137,12 @@ export function attachLiveView(
       sendLabels();
     }
   });
-  const onInput = guarded((event: BagEvent | CoreInput) => send(mapper.input(event, wants)));
+  const onInput = guarded((event: BagEvent | CoreInput) => {
+    send(mapper.input(event, wants));
+    // The viewer's clock, also where no camera frame moves it (a serial run has none): with the
+    // `time` capability a viewer takes its clock only from the server.
+    server.broadcastTime(mapper.dataTime);
+  });
   // Transforms, camera info and odometry have the same shape in the tap as in CoreInput.
   const inputs$ = pipeline.taps?.inputs$;
   if (inputs$) sub.add(inputs$.subscribe((e) => onInput(e as CoreInput)));

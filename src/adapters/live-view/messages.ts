@@ -45,9 +45,18 @@ export class LiveViewMapper {
   #labelHead = 0;
   #last = { stamp: Number.NaN, ahead: Number.NaN, speedLimit: Number.NaN };
   #rho: { stamp: Stamp; pred: Float32Array; truth: Float32Array }[] = [];
+  #dataTime = Number.NaN;
 
   constructor(config: Config) {
     this.#config = config;
+  }
+
+  /**
+   * The newest stamp of the robot's motion (odometry, dynamic TF) seen so far: the data's clock where
+   * no camera frame gives one (serial runs). NaN before any.
+   */
+  get dataTime(): Stamp {
+    return this.#dataTime;
   }
 
   /** Messages an input yields (TF, camera info); `wants` says which channels have viewers. */
@@ -57,6 +66,7 @@ export class LiveViewMapper {
     switch (input.kind) {
       case "transforms": {
         const dynamic = input.transforms.filter((t) => !t.isStatic);
+        for (const t of dynamic) this.#advanceTime(t.stamp);
         for (const t of input.transforms) {
           if (t.isStatic) this.#static.set(t.child, t);
           else this.#tfChildren.add(t.child);
@@ -73,6 +83,7 @@ export class LiveViewMapper {
           ? [{ key: "cameraInfo", stamp: input.model.stamp, message: cameraInfoToRos(input.model) }]
           : [];
       case "odom":
+        this.#advanceTime(input.sample.stamp);
         return wants("tf") ? this.#odomTransform(input.sample) : [];
       default:
         return [];
@@ -217,6 +228,10 @@ export class LiveViewMapper {
     }
     this.#rho.push({ stamp, pred, truth: gt });
     while (this.#rho.length && this.#rho[0]!.stamp < stamp - RHO_WINDOW) this.#rho.shift();
+  }
+
+  #advanceTime(stamp: Stamp): void {
+    if (Number.isFinite(stamp) && !(stamp <= this.#dataTime)) this.#dataTime = stamp;
   }
 
   /** odom → base_link from odometry when no input publishes that transform (serial odometry). */

@@ -66,6 +66,8 @@ export class LiveViewServer {
   readonly #subscribeListeners = new Set<(key: LiveViewKey) => void>();
   #totals = { connections: 0, sent: 0, dropped: 0 };
   #closed = false;
+  /** The latest time sent to viewers (ns). */
+  #clock = -1n;
 
   private constructor(
     options: LiveViewServerOptions,
@@ -214,10 +216,17 @@ export class LiveViewServer {
     this.#fox.sendMessage(c.id, secondsToNs(Number.isFinite(stamp) ? Math.max(0, stamp) : 0), data);
   }
 
-  /** The data's current time, for viewers that follow the server's clock. */
+  /**
+   * The data's current time, for viewers that follow the server's clock. Only forward: a viewer
+   * takes a step back for a seek and clears its panels, and the clock's sources (odometry, camera
+   * frames) arrive with different delays.
+   */
   broadcastTime(stamp: number): void {
     if (this.#closed || !Number.isFinite(stamp) || stamp < 0 || this.#outboxes.size === 0) return;
-    this.#fox.broadcastTime(secondsToNs(stamp));
+    const ns = secondsToNs(stamp);
+    if (ns <= this.#clock) return;
+    this.#clock = ns;
+    this.#fox.broadcastTime(ns);
   }
 
   stats(): LiveViewStats {
