@@ -320,6 +320,37 @@ describe("a checkpoint moved to another backbone", () => {
   }, 60_000);
 });
 
+describe("a backbone the runtime refuses, from the command line", () => {
+  // A refusal names the fix in one line: it is the user's to fix, not a bug with a stack trace to
+  // ask for. Worker thread (the default) and inline take different paths to the same line.
+  it.each([
+    ["in the feature worker", true],
+    ["inline", false],
+  ])(
+    "%s: one line, exit 1, no stack-trace hint",
+    async (_name, worker) => {
+      const model = writeOwnBackbone(tmp, `classifier-${worker}.onnx`, {
+        logitsFirst: true,
+        outputName: "feat",
+      });
+      const missing = join(tmp, "no-such-model.onnx");
+      for (const [i, backbone] of [model, missing].entries()) {
+        const cfg = join(tmp, `refused-${worker}-${i}.yaml`);
+        writeFileSync(cfg, `learner:\n  backbone: ${backbone}\n  backbone_worker: ${worker}\n`);
+        const r = await runCli(
+          ["run", "--serial", join(tmp, "no-such-tty"), "--duration", "2", "-c", cfg],
+          tmp,
+        );
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(i === 0 ? /not a feature map/ : /backbone model not found/);
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+        expect(r.stderr).not.toMatch(/TERRAIN_LEARNER_DEBUG|stack/);
+      }
+    },
+    60_000,
+  );
+});
+
 describe("export of a checkpoint trained on a user's own backbone", () => {
   /** A head trained on the model's features of `images` (labels from the first channel's sign). */
   async function trained(o: OwnBackbone, inputWidth: number, images: ImageFrame[], name: string) {

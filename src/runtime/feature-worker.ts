@@ -23,6 +23,7 @@ import type { ImageFrame } from "../core/types.ts";
 import { Backbone, type BackboneInfo, type FeatureMap, featureGridFor } from "../learning/backbone.ts";
 import { spawnModuleWorker } from "../learning/ts-worker.ts";
 import type { LearnerConfig } from "./config.ts";
+import { UserError } from "./errors.ts";
 import { type FeatureContext, featureChannels, headFeatures } from "./features.ts";
 
 const WORKER_KIND = "terrain-learner/feature-worker";
@@ -60,7 +61,7 @@ type FromWorker =
       strideY: number;
     }
   | { type: "failed"; id: number; message: string }
-  | { type: "fatal"; message: string };
+  | { type: "fatal"; message: string; loading?: true };
 
 interface Slot {
   pixels: SharedArrayBuffer;
@@ -138,7 +139,9 @@ export class FeatureWorker {
       const onMsg = (m: FromWorker) => {
         if (m.type === "warn") warn(m.message);
         else if (m.type === "ready") done(() => resolve(m.info));
-        else if (m.type === "fatal") done(() => reject(new Error(m.message)));
+        // The model would not load: the user's to fix (one line), not a crash of the worker.
+        else if (m.type === "fatal")
+          done(() => reject(m.loading ? new UserError(m.message) : new Error(m.message)));
       };
       const onErr = (e: Error) =>
         done(() => reject(new Error(`feature worker failed to start: ${e.message}`)));
@@ -295,7 +298,7 @@ async function runWorker(learner: BackboneConfig, context: FeatureContext): Prom
   try {
     backbone = await Backbone.fromConfig(learner, { warn: (message) => post({ type: "warn", message }) });
   } catch (err) {
-    post({ type: "fatal", message: (err as Error).message });
+    post({ type: "fatal", message: (err as Error).message, loading: true });
     port.close();
     return;
   }

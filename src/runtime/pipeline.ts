@@ -29,6 +29,7 @@ import type { BagEvent } from "../io/bag/types.ts";
 import { Backbone, type FeatureMap } from "../learning/backbone.ts";
 import type { OnlineLearner } from "../learning/learner.ts";
 import type { Config } from "./config.ts";
+import { UserError } from "./errors.ts";
 import type { CoreInput, PipelineEvent, PipelineStats, PipelineSummary } from "./events.ts";
 import { FeatureWorker } from "./feature-worker.ts";
 import { type FeatureContext, featureChannels } from "./features.ts";
@@ -124,7 +125,10 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
     options.backbone ??
     (config.learner.backbone_worker
       ? await FeatureWorker.start(config.learner, context, { warn })
-      : await Backbone.fromConfig(config.learner, { warn }));
+      : await Backbone.fromConfig(config.learner, { warn }).catch((err: Error) => {
+          // A model that will not load (missing, not ONNX, not a feature map): the user's to fix.
+          throw new UserError(err.message);
+        }));
   // What is started here is closed here when a later part fails (a learner that will not load, a
   // stage that rejects its settings): a worker thread left running keeps the process alive after
   // the error is printed.
