@@ -158,6 +158,12 @@ export async function runRosNode(config: Config, opts: RosRunOptions): Promise<v
     sampleSources: fleet ? [fleet] : [],
     // E.g. which ground plane the camera is projected onto, once known (docs/robot.md).
     note: (m) => process.stderr.write(`${m}\n`),
+  }).catch(async (err: unknown) => {
+    // The live view's socket and the ROS context would keep the process alive after the error.
+    await liveView?.close();
+    await fleet?.close();
+    rcl.shutdown();
+    throw err;
   });
   fleet?.attach(pipeline);
   const live = liveView ? attachLiveView(liveView, pipeline, config) : undefined;
