@@ -151,6 +151,14 @@ describe("terrain-level metrics", () => {
     // Axis −0.8..1 over 280 px from y = 60: the baseline's −0.72 is drawn at 340 − 0.08/1.8·280.
     expect(svg).toContain('cy="327.6"');
     expect(learningCurveSvg(curve, "t")).not.toContain("knowledge:");
+    expect(svg).not.toContain("no value in this run");
+    // A run too short for a line (fewer types driven than a terrain ρ needs): its legend entry says
+    // so, rather than name a line that is not drawn.
+    const short = learningCurveSvg(curve, "t", 0.85, [{ t: 20, terrainRho: null, terrainRhoAll: 1 }]);
+    expect(short).toContain(
+      "knowledge: terrain ρ of probe-set means, types driven so far (no value in this run)",
+    );
+    expect(short).toContain("all types the run drives</text>");
   });
 });
 

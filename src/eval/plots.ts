@@ -99,7 +99,9 @@ function panel(o: PanelOptions): string {
     parts.push(
       `<line x1="${o.x + 10}" x2="${o.x + 34}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`,
     );
-    parts.push(`<text x="${o.x + 40}" y="${ly}" font-size="12">${esc(s.name)}</text>`);
+    // A line with no value at all (a short run) is still named, so that its absence is explained.
+    const name = pts.length ? s.name : `${s.name} (no value in this run)`;
+    parts.push(`<text x="${o.x + 40}" y="${ly}" font-size="12">${esc(name)}</text>`);
     ly += 16;
   }
   return parts.join("\n");
