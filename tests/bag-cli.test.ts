@@ -141,4 +141,22 @@ describe("terrain-learner bag info", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/random\.db3: not a bag/)]);
   });
+
+  it("a rosbag2 folder's metadata.yaml: one line naming the folder to give instead", async () => {
+    const r = await cli("bag", "info", fixture("stinger_test_bag/metadata.yaml"));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      `terrain-learner: ${fixture("stinger_test_bag/metadata.yaml")}: a rosbag2 folder's metadata file, not a bag: give the folder, ${fixture("stinger_test_bag")}`,
+    ]);
+  });
+
+  it("a folder of bag folders (a dataset): one line naming the bags in it", async () => {
+    const r = await cli("bag", "info", fixture("."));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        /not a rosbag2 folder \(no metadata\.yaml, no \.db3 or \.mcap files\); it holds bag folders gps_nav_ws_bag, rosbag2_cdr_test_mcap, rosbag2_cdr_test_sqlite3, rosbag2_talker_mcap, stinger_localization_bag, \.\.\.: give one of them$/,
+      ),
+    ]);
+  });
 });

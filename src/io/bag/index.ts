@@ -3,7 +3,7 @@
 
 import { constants } from "node:fs";
 import { access, open, readdir, stat } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 import { asyncScheduler, Observable, type SchedulerLike } from "rxjs";
 import { hasMcapMagic, McapSource } from "./mcap-source.ts";
 import { openRos1 } from "./ros1-source.ts";
@@ -113,7 +113,15 @@ async function openFolder(dir: string): Promise<BagSource> {
     const names = (await readdir(dir)).sort(bySplitIndex);
     const data = names.filter((n) => extname(n) === ".db3" || extname(n) === ".mcap");
     if (data.length === 0) {
-      throw new Error(`${dir}: not a rosbag2 folder (no metadata.yaml, no .db3 or .mcap files)`);
+      // A folder of bags (a dataset, a recordings folder): name the bags in it.
+      const bags: string[] = [];
+      for (const n of names) if (await exists(join(dir, n, "metadata.yaml"))) bags.push(n);
+      throw new Error(
+        `${dir}: not a rosbag2 folder (no metadata.yaml, no .db3 or .mcap files)` +
+          (bags.length
+            ? `; it holds ${bags.length === 1 ? "the bag folder" : "bag folders"} ${bags.slice(0, 5).join(", ")}${bags.length > 5 ? ", ..." : ""}: give one of them`
+            : ""),
+      );
     }
     // Without metadata.yaml only rosbag2's split naming (<name>_0, <name>_1, ...) says that files
     // belong to one recording; reading unrelated recordings as one would merge them.
@@ -156,6 +164,11 @@ export async function openBag(path: string): Promise<BagSource> {
   }
   if (st.isDirectory()) return openFolder(path);
   if (!st.isFile()) throw new Error(`${path}: not a regular file or folder`);
+  // `ros2 bag` takes the folder; a path completed to its metadata.yaml is the same bag asked for.
+  if (basename(path) === "metadata.yaml")
+    throw new Error(
+      `${path}: a rosbag2 folder's metadata file, not a bag: give the folder, ${dirname(path)}`,
+    );
   const kind = await detect(path, st.size);
   if (kind === "mcap") return McapSource.open(path, [path]);
   if (kind === "sqlite") return Rosbag2SqliteSource.open(path, [path]);
