@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 // Runs the TypeScript sources directly through tsx's loader, so a clone works without a build step.
-import { register } from "tsx/esm/api";
+// The version is checked before anything is loaded: an older Node.js fails in tsx or the sources
+// with an error that does not say why.
+const [major, minor] = process.versions.node.split(".").map(Number);
+if (major < 20 || (major === 20 && minor < 19)) {
+  console.error(`terrain-learner: Node.js ${process.versions.node} is too old: install Node.js 20.19 or newer`);
+  process.exit(1);
+}
+const { register } = await import("tsx/esm/api");
 
 register();
 await import("../src/cli/main.ts");

@@ -115,6 +115,22 @@ describe.skipIf(!hasCmake)("CMake install (plain rules: ament_cmake is not insta
     expect(r.stdout).toContain("--ros-args");
   }, 60_000);
 
+  it("an older Node.js (NODE=…) is refused by the installed executable in one line naming the version needed", () => {
+    const old = join(dir, "node18");
+    writeFileSync(old, "#!/bin/sh\necho 18.19.1\n", { mode: 0o755 });
+    const r = spawnSync(exe, ["--help"], { encoding: "utf8", cwd: dir, env: { ...process.env, NODE: old } });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `terrain_learner: Node.js 18.19.1 (${old}) is too old: install Node.js 20.19 or newer (e.g. from NodeSource) or set NODE=/path/to/node`,
+    );
+    const r20 = spawnSync(exe, ["--help"], {
+      encoding: "utf8",
+      cwd: dir,
+      env: { ...process.env, NODE: process.execPath },
+    });
+    expect(r20.status).toBe(0);
+  }, 60_000);
+
   it("a bad parameter stops the installed executable with the key named, before ROS is needed", () => {
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "terrain_learner:\n  ros__parameters:\n    outputs:\n      maxSpeeed: 1.0\n");
