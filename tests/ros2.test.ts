@@ -117,8 +117,9 @@ describe("ros2-wiring (pure)", () => {
     expect(raw.map((s) => [s.topic, s.type, describeQos(s.qos)])).toEqual([
       ["/camera/image_raw", "sensor_msgs/msg/Image", "best effort, volatile, keep last 5"],
       ["/camera/camera_info", "sensor_msgs/msg/CameraInfo", "best effort, volatile, keep last 5"],
-      ["/imu/data", "sensor_msgs/msg/Imu", "best effort, volatile, keep last 5"],
-      ["/odom", "nav_msgs/msg/Odometry", "best effort, volatile, keep last 5"],
+      // IMU and odometry must not lose a sample while a frame is processed: a second at 1 kHz.
+      ["/imu/data", "sensor_msgs/msg/Imu", "best effort, volatile, keep last 1000"],
+      ["/odom", "nav_msgs/msg/Odometry", "best effort, volatile, keep last 1000"],
       ["/tf", "tf2_msgs/msg/TFMessage", "reliable, volatile, keep last 100"],
       ["/tf_static", "tf2_msgs/msg/TFMessage", "reliable, transient local, keep last 100"],
     ]);
@@ -437,8 +438,8 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     expect(qos).toEqual({
       "/camera/image_raw": "sensor_msgs/msg/Image keep_last(5) best_effort volatile",
       "/camera/camera_info": "sensor_msgs/msg/CameraInfo keep_last(5) best_effort volatile",
-      "/imu/data": "sensor_msgs/msg/Imu keep_last(5) best_effort volatile",
-      "/odom": "nav_msgs/msg/Odometry keep_last(5) best_effort volatile",
+      "/imu/data": "sensor_msgs/msg/Imu keep_last(1000) best_effort volatile",
+      "/odom": "nav_msgs/msg/Odometry keep_last(1000) best_effort volatile",
       "/tf": "tf2_msgs/msg/TFMessage keep_last(100) reliable volatile",
       "/tf_static": "tf2_msgs/msg/TFMessage keep_last(100) reliable transient_local",
     });

@@ -99,6 +99,7 @@ export function resolveName(name: string, names: NodeNames): string {
 export function subscriptionSpecs(config: Config): SubscriptionSpec[] {
   const t = config.topics;
   const sensor = sensorDataQos(config.ros.qos_depth);
+  const stream = sensorDataQos(config.ros.stream_qos_depth);
   const camera: SubscriptionSpec =
     config.ros.image_transport === "compressed"
       ? {
@@ -111,8 +112,8 @@ export function subscriptionSpecs(config: Config): SubscriptionSpec[] {
   return [
     camera,
     { kind: "cameraInfo", topic: t.camera_info, type: "sensor_msgs/msg/CameraInfo", qos: sensor },
-    { kind: "imu", topic: t.imu, type: "sensor_msgs/msg/Imu", qos: sensor },
-    { kind: "odom", topic: t.odom, type: "nav_msgs/msg/Odometry", qos: sensor },
+    { kind: "imu", topic: t.imu, type: "sensor_msgs/msg/Imu", qos: stream },
+    { kind: "odom", topic: t.odom, type: "nav_msgs/msg/Odometry", qos: stream },
     { kind: "tf", topic: t.tf, type: "tf2_msgs/msg/TFMessage", qos: TF_QOS },
     { kind: "tfStatic", topic: t.tf_static, type: "tf2_msgs/msg/TFMessage", qos: TF_STATIC_SUBSCRIBE_QOS },
   ];
