@@ -9,10 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Subject } from "rxjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SIM_EPOCH } from "../sim/generate.ts";
 import { generateWorldBag } from "../sim/index.ts";
 import { attachLiveView, liveViewChannels, startLiveView } from "../src/adapters/live-view/index.ts";
 import { LiveViewServer } from "../src/adapters/live-view/server.ts";
 import { type ReplayResult, runReplay } from "../src/cli/replay.ts";
+import { openBag } from "../src/io/bag/index.ts";
+import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
 import { type Config, defaultConfig } from "../src/runtime/config.ts";
 import type { PipelineEvent } from "../src/runtime/pipeline.ts";
 import { TestViewer } from "./helpers/foxglove-client.ts";
@@ -287,6 +290,53 @@ describe("a pipeline that offers its inputs as a tap", () => {
   });
 });
 
+describe("a bag of two recordings (the stamps go back once)", () => {
+  it("takes the viewer's clock back once, at the seam, and on through the second", async () => {
+    const camera = { width: 64, height: 48, rate: 5 };
+    const parts = [join(dir, "part-a.mcap"), join(dir, "part-b.mcap")];
+    await generateWorldBag({ out: parts[0]!, duration: 6, camera });
+    await generateWorldBag({ out: parts[1]!, duration: 6, camera, seed: 2 });
+    const joined = join(dir, "joined.mcap");
+    const out = await Ros2McapWriter.create(joined, { compression: "none" });
+    let offset = 0;
+    for (const part of parts) {
+      const bag = await openBag(part);
+      let last = 0;
+      for await (const e of bag.messages()) {
+        if (e.type !== "message") continue;
+        // Recorded one after the other; the header stamps of the second start again at the first's.
+        await out.write(e.topic, e.schemaName, e.logTime + offset, e.message);
+        last = e.logTime + offset;
+      }
+      await bag.close();
+      offset = last + 1 - SIM_EPOCH;
+    }
+    await out.close();
+
+    const config = liveConfig();
+    const server = await startLiveView(config);
+    const viewer = new TestViewer(server.url, { decode: false });
+    try {
+      await viewer.ready();
+      const result = await runReplay({ bag: joined, config, liveView: server });
+      expect(result.problems).toEqual({ clockJump: 1 });
+      // Seconds from the simulation's start, and where they went back.
+      const t = () => viewer.times.map((ns) => Number(ns - BigInt(SIM_EPOCH) * 1_000_000_000n) / 1e9);
+      const backs = () => t().flatMap((x, i, all) => (i > 0 && x < all[i - 1]! ? [i] : []));
+      await waitFor("the second recording's end", () => backs().length > 0 && t().at(-1)! > 5.5, 5000);
+      expect(backs()).toHaveLength(1);
+      const [seam] = backs();
+      // From the first recording's end to the second's start, then on to the second's end (not stuck
+      // at the first's end, where the viewer would look every transform up).
+      expect(t()[seam! - 1]!).toBeGreaterThan(5.5);
+      expect(t()[seam!]!).toBeLessThan(0.5);
+    } finally {
+      await viewer.close();
+      await server.close();
+    }
+  }, 120_000);
+});
+
 describe("viewers that come and go", () => {
   it("leave no socket, queue, subscription or listener behind", async () => {
     const config = liveConfig({ queue_messages: 4, queue_bytes: 2 ** 20 });
@@ -388,7 +438,7 @@ describe("viewers that come and go", () => {
     }
   });
 
-  it("moves the viewer's clock with the robot's motion, and only forward", async () => {
+  it("moves the viewer's clock with the robot's motion, forward but for a new timeline", async () => {
     const config = liveConfig();
     const server = await startLiveView(config);
     const events = new Subject<PipelineEvent>();
@@ -417,12 +467,25 @@ describe("viewers that come and go", () => {
       odom(10);
       odom(9.5);
       odom(11);
-      // A camera frame older than the odometry already seen (cameras arrive late) does not move
-      // it back: the viewer would take that for a seek and clear its panels.
+      // An earlier time than the one sent (odometry late behind TF) is not sent: the viewer would
+      // take that step back for a seek and clear its panels.
       server.broadcastTime(10.9);
       server.broadcastTime(12);
       await waitFor("time updates", () => viewer.serverTime === 12_000_000_000n, 5000);
       expect(viewer.times).toEqual([10_000_000_000n, 11_000_000_000n, 12_000_000_000n]);
+      // A new timeline (the pipeline saw the stamps go back: a simulation reset, a bag in a loop):
+      // the clock goes back with it, or the viewer's would stay at the old timeline's end.
+      odom(2);
+      events.next({
+        type: "problem",
+        problem: { type: "problem", kind: "clockJump", message: "stamps went back", stamp: 12 },
+      });
+      // The old timeline's last inputs, still on their way when the jump is reported.
+      odom(11.5);
+      odom(3);
+      odom(2.5);
+      await waitFor("the new timeline's time", () => viewer.serverTime === 3_000_000_000n, 5000);
+      expect(viewer.times.slice(3)).toEqual([3_000_000_000n]);
     } finally {
       await viewer.close();
       sink.close();

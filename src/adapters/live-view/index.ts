@@ -102,7 +102,6 @@ export function attachLiveView(
             ? pipeline.truthFor(e.stamp, e.outputs.grid)?.roughness
             : undefined;
           send(mapper.prediction(e, heavy, truth));
-          server.broadcastTime(e.stamp);
           sendLearner(false);
           sendLabels();
           return;
@@ -114,6 +113,11 @@ export function attachLiveView(
           return;
         case "stats":
           sendLearner(false);
+          return;
+        case "problem":
+          // A new timeline (a simulation reset, a bag played in a loop): the viewer's clock goes back
+          // with it, once, and the viewer starts afresh as after a seek.
+          if (e.problem.kind === "clockJump") mapper.restartTime();
           return;
         case "done":
           // The final state, whatever the rate caps skipped.
@@ -138,9 +142,12 @@ export function attachLiveView(
     }
   });
   const onInput = guarded((event: BagEvent | CoreInput) => {
+    const before = mapper.dataTime;
     send(mapper.input(event, wants));
-    // The viewer's clock, also where no camera frame moves it (a serial run has none): with the
-    // `time` capability a viewer takes its clock only from the server.
+    if (mapper.dataTime < before) server.restartClock();
+    // The viewer's clock (with the `time` capability a viewer takes its clock only from the server):
+    // from the robot's motion as it arrives, which every entry point has (a serial run has no
+    // camera), and not from predictions, which come later and, after a new timeline, from the old one.
     server.broadcastTime(mapper.dataTime);
   });
   // Transforms, camera info and odometry have the same shape in the tap as in CoreInput.

@@ -46,14 +46,15 @@ export class LiveViewMapper {
   #last = { stamp: Number.NaN, ahead: Number.NaN, speedLimit: Number.NaN };
   #rho: { stamp: Stamp; pred: Float32Array; truth: Float32Array }[] = [];
   #dataTime = Number.NaN;
+  #jumpPending = false;
 
   constructor(config: Config) {
     this.#config = config;
   }
 
   /**
-   * The newest stamp of the robot's motion (odometry, dynamic TF) seen so far: the data's clock where
-   * no camera frame gives one (serial runs). NaN before any.
+   * The newest stamp of the robot's motion (odometry, dynamic TF) seen so far, or since the last new
+   * timeline began: the data's clock. NaN before any.
    */
   get dataTime(): Stamp {
     return this.#dataTime;
@@ -230,8 +231,23 @@ export class LiveViewMapper {
     while (this.#rho.length && this.#rho[0]!.stamp < stamp - RHO_WINDOW) this.#rho.shift();
   }
 
+  /**
+   * The stamps went back (the pipeline's `clockJump`): the live ρ starts afresh, and the clock goes
+   * back at the first earlier stamp of the robot's motion. Not at once: the old timeline's last
+   * inputs may still be on their way.
+   */
+  restartTime(): void {
+    this.#jumpPending = true;
+    this.#rho = [];
+  }
+
   #advanceTime(stamp: Stamp): void {
-    if (Number.isFinite(stamp) && !(stamp <= this.#dataTime)) this.#dataTime = stamp;
+    if (!Number.isFinite(stamp)) return;
+    if (!(stamp <= this.#dataTime)) this.#dataTime = stamp;
+    else if (this.#jumpPending && stamp < this.#dataTime) {
+      this.#dataTime = stamp;
+      this.#jumpPending = false;
+    }
   }
 
   /** odom → base_link from odometry when no input publishes that transform (serial odometry). */

@@ -229,6 +229,11 @@ export class LiveViewServer {
     this.#fox.broadcastTime(ns);
   }
 
+  /** The data's stamps went back (a new timeline): the next time sent may be earlier. */
+  restartClock(): void {
+    this.#clock = -1n;
+  }
+
   stats(): LiveViewStats {
     const clients = [...this.#outboxes].map((o) => o.stats());
     const channels: LiveViewStats["channels"] = {};
