@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { backboneHash } from "../src/adapters/mqtt-fleet.ts";
-import { diagnosticsMessage } from "../src/adapters/ros2-wiring.ts";
+import { diagnosticsMessage } from "../src/adapters/ros2-diagnostics.ts";
 import { calibrateLogEnergy } from "../src/core/labeller.ts";
 import { decodeBatch, encodeBatch, type FleetBatch, type FleetModel } from "../src/fleet/codec.ts";
 import { FleetSchema } from "../src/fleet/config.ts";

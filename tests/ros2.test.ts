@@ -14,11 +14,10 @@ import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { loadRclnodejs, type RosNodeHandle, startRosNode } from "../src/adapters/ros2.ts";
+import { diagnosticsMessage, InputMeter } from "../src/adapters/ros2-diagnostics.ts";
 import { configFromRosArgs, parseRosArgs } from "../src/adapters/ros2-params.ts";
 import {
-  diagnosticsMessage,
   type InputKind,
-  InputMeter,
   inputFromRos,
   OutputMapper,
   publisherSpecs,

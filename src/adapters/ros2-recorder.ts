@@ -10,10 +10,9 @@ import { toRos2Shape } from "../io/ros/convert.ts";
 import { hasDefinition } from "../io/ros/definitions.ts";
 import type { Config } from "../runtime/config.ts";
 import type { PipelineEvent, PipelineStats } from "../runtime/pipeline.ts";
+import { diagnosticsMessage, InputMeter } from "./ros2-diagnostics.ts";
 import {
-  diagnosticsMessage,
   type InputKind,
-  InputMeter,
   type Outgoing,
   OutputMapper,
   type PublisherSpec,

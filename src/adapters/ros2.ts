@@ -13,10 +13,9 @@ import { UserError } from "../runtime/errors.ts";
 import type { CoreInput, Pipeline, PipelineStats } from "../runtime/pipeline.ts";
 import { stampRemedy } from "../runtime/stages/problems.ts";
 import { pipelineControls, type RuntimeControls } from "./controls.ts";
+import { diagnosticsMessage, InputMeter } from "./ros2-diagnostics.ts";
 import {
-  diagnosticsMessage,
   type InputKind,
-  InputMeter,
   inputFromRos,
   type NodeNames,
   type Outgoing,
