@@ -89,6 +89,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
 
     const sup = new SelfSupervisor<never>(config);
     const undecodable: Record<string, number> = {};
+    const damage: string[] = [];
     // Input checks the labeller does not make itself (warnings): mean acceleration, odometry
     // position against twist.
     const acc = { x: 0, y: 0, z: 0, n: 0 };
@@ -109,6 +110,8 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     for await (const ev of source.messages({ topics })) {
       if (ev.type === "problem") {
         undecodable[ev.kind] = (undecodable[ev.kind] ?? 0) + 1;
+        // A bag cut short or damaged: the labels (and --stats) cover only what was readable.
+        if (ev.kind === "truncated" || ev.kind === "corrupt") damage.push(ev.message);
         continue;
       }
       try {
@@ -192,15 +195,18 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
       stamps,
       imuRate: round(st.imuRate, 2),
       calibration: config.labeler.calibration,
-      warnings: inputWarnings({
-        vertical,
-        odometry,
-        stamps,
-        imuFrame,
-        imu: { accepted: st.imu.accepted, duplicate: st.imu.dropped.duplicate },
-        imuRate: st.imuRate,
-        config,
-      }),
+      warnings: [
+        ...damage,
+        ...inputWarnings({
+          vertical,
+          odometry,
+          stamps,
+          imuFrame,
+          imu: { accepted: st.imu.accepted, duplicate: st.imu.dropped.duplicate },
+          imuRate: st.imuRate,
+          config,
+        }),
+      ],
     };
   } finally {
     await source.close();

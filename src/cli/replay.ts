@@ -281,6 +281,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       }
       // The stamps went back: nothing is dropped, the time-keyed state starts afresh; one line each.
       if (p.kind === "clockJump") warn(`terrain-learner: ${p.message}`);
+      // A bag cut short or damaged: the run covers only what was readable; where it broke, once.
+      if (p.kind === "truncated" || p.kind === "corrupt") warn(`terrain-learner: ${p.message}`);
       if (p.kind === "late" && p.topic) {
         // A stream delivered later than the reorder window loses every such message: say so once
         // per stream.

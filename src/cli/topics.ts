@@ -109,5 +109,8 @@ export function requireTopics(bag: string, info: BagInfo, config: Config, needs:
       `no messages on ${need.what} topic ${topics.map((t) => t.topic).join(" or ")} (use ${flags})${need.why ? `; ${need.why}` : ""}`,
     );
   }
-  if (missing.length) throw new UserError(`${bag}: ${missing.join("; ")}; topics: ${topicListing(info)}`);
+  // A bag cut short may have lost the topics: that, not a topic flag, is then the fix.
+  const damaged = info.warnings.length ? `; the bag is damaged: ${info.warnings.join("; ")}` : "";
+  if (missing.length)
+    throw new UserError(`${bag}: ${missing.join("; ")}; topics: ${topicListing(info)}${damaged}`);
 }
