@@ -4,7 +4,7 @@
 // from what the writer put in the file, and the roughness CameraInfo must send a ground point to the
 // same feature cell as the camera's own CameraInfo does.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,7 @@ import { FileHandleReadable } from "@mcap/nodejs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { generateWorldBag } from "../sim/index.ts";
+import { liveViewChannels } from "../src/adapters/live-view/index.ts";
 import { runReplay } from "../src/cli/replay.ts";
 import { projectPoint, projectWorldPoint } from "../src/core/camera.ts";
 import { mat34FromTransform, mat34Invert } from "../src/core/geometry.ts";
@@ -192,6 +193,32 @@ describe("replay --record", () => {
       [...full.topics.keys()].filter((t) => t.startsWith("/terrain_learner/") || t === "/diagnostics").sort(),
     );
     expect(topics).toContain("/terrain_learner/roughness/camera_info");
+  });
+
+  it("opens with launch/foxglove-layout.json: what its panels name is there, as the live view serves it, but the live view's own two (as docs/live-view.md says)", () => {
+    const root = join(import.meta.dirname, "..");
+    const layout = JSON.parse(readFileSync(join(root, "launch/foxglove-layout.json"), "utf8")) as {
+      configById: Record<
+        string,
+        {
+          imageMode?: { imageTopic?: string; calibrationTopic?: string };
+          topics?: Record<string, unknown>;
+          paths?: { value: string }[];
+        }
+      >;
+    };
+    const named = new Set<string>();
+    for (const cfg of Object.values(layout.configById)) {
+      for (const t of [cfg.imageMode?.imageTopic, cfg.imageMode?.calibrationTopic]) if (t) named.add(t);
+      for (const t of Object.keys(cfg.topics ?? {})) named.add(t);
+      for (const p of cfg.paths ?? []) named.add(p.value.slice(0, p.value.indexOf(".")));
+    }
+    const live = new Map(liveViewChannels(defaultConfig()).map((c) => [c.topic, c.type]));
+    for (const t of named) if (full.topics.has(t)) expect(full.topics.get(t)!.type, t).toBe(live.get(t));
+    const missing = [...named].filter((t) => !full.topics.has(t)).sort();
+    expect(missing).toEqual(["/terrain_learner/learner", "/terrain_learner/robot"]);
+    const doc = readFileSync(join(root, "docs/live-view.md"), "utf8").replace(/\s+/g, " ");
+    for (const t of missing) expect(doc).toMatch(new RegExp(`\`${t}\`[^.]*not recorded`));
   });
 });
 
