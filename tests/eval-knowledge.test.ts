@@ -160,6 +160,34 @@ describe("terrain-level metrics", () => {
     );
     expect(short).toContain("all types the run drives</text>");
   });
+
+  it("keeps every legend clear of the plotted points, and inside the image", () => {
+    // An early, high error (a short run, or the first window): the top-left corner of the MAE panel.
+    const curve = [1, 10].map((t) => ({
+      t,
+      spearman: 0.9,
+      mae: 0.6,
+      baselineSpearman: 0.9,
+      baselineMae: 0.6,
+    }));
+    const svg = learningCurveSvg(curve, "t", 0.85);
+    const height = Number(/<svg[^>]* height="(\d+)"/.exec(svg)![1]);
+    const plots = [
+      ...svg.matchAll(/<rect x="(\d+)" y="(\d+)" width="(\d+)" height="(\d+)" fill="#fafafa"/g),
+    ].map((m) => ({ x: +m[1]!, y: +m[2]!, w: +m[3]!, h: +m[4]! }));
+    expect(plots).toHaveLength(2);
+    for (const name of [
+      "learner",
+      "baseline",
+      "prequential ρ, per 10 s window: cells in view in that window",
+    ]) {
+      const m = new RegExp(`<text x="([\\d.]+)" y="([\\d.]+)" font-size="12">${name}</text>`).exec(svg);
+      expect(m, name).not.toBeNull();
+      const y = Number(m![2]);
+      expect(y, name).toBeLessThan(height - 4);
+      for (const p of plots) expect(y > p.y && y < p.y + p.h, `${name} inside a plot`).toBe(false);
+    }
+  });
 });
 
 describe("probe set selection", () => {

@@ -149,7 +149,7 @@ export function learningCurveSvg(
   knowledge?: readonly KnowledgeCurvePoint[],
 ): string {
   const W = 900;
-  const H = 800;
+  const H = 840;
   const xMax = Math.max(10, ...curve.map((c) => c.t), ...(knowledge ?? []).map((c) => c.t));
   const maeMax = Math.max(0.3, ...curve.flatMap((c) => [c.mae, c.baselineMae]).filter(Number.isFinite));
   const hasTrailing = curve.some((c) => c.trailingSpearman !== undefined);
@@ -209,6 +209,8 @@ export function learningCurveSvg(
     y: 540,
     w: 780,
     h: 200,
+    // Below, as above: inside, the legend hid the early points, where the error is highest.
+    legendBelow: true,
     title: "Mean absolute error (prequential, per 10 s window)",
     yLabel: "MAE",
     xLabel: "simulated time (s)",
