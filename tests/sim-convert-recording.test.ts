@@ -113,6 +113,21 @@ describe("sim convert-recording", () => {
     expect(() => statSync(join(dir, "z.csv"))).toThrow(/ENOENT/);
   }, 300_000);
 
+  it("a file of the other format: one line naming the --format that reads it", async () => {
+    const npy = await cli("--format", "borealtc", U2IS, join(dir, "w1.csv"));
+    expect(npy.code).toBe(1);
+    expect(npy.stderr.trim().split("\n")).toEqual([
+      `terrain-learner: ${U2IS}: a NumPy .npy file, not a BorealTC CSV: use --format u2is`,
+    ]);
+    const csv = join(BOREAL_DIR, "ICE/imu_07.csv");
+    const b = await cli("--format", "u2is", csv, join(dir, "w2.csv"));
+    expect(b.code).toBe(1);
+    expect(b.stderr.trim().split("\n")).toEqual([
+      `terrain-learner: ${csv}: a CSV file, not a U2IS .npy: use --format borealtc`,
+    ]);
+    expect(() => statSync(join(dir, "w1.csv"))).toThrow(/ENOENT/);
+  }, 300_000);
+
   it("U2IS files of the wrong shape, without a rate, or not NumPy at all", () => {
     const npy = (shape: number[]) => new Uint8Array(dump(new Float64Array(shape[0]! * shape[1]!), shape));
     expect(() => convertU2is(npy([10, 3]), "grass_t5_v1.npy", undefined)).toThrow(

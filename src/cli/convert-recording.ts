@@ -56,6 +56,14 @@ async function run(input: string, output: string, o: Options): Promise<void> {
     throw new UserError(`--world ${o.world}: ${(err as Error).message}`);
   }
 
+  // A file of the other format would fail deep in the parser ("line 2: 1 fields"): name the fix.
+  const head = new Uint8Array(await readFile(input)).subarray(0, 256);
+  const isNpy = head[0] === 0x93 && new TextDecoder().decode(head.subarray(1, 6)) === "NUMPY";
+  if (o.format === "borealtc" && isNpy)
+    throw new UserError(`${input}: a NumPy .npy file, not a BorealTC CSV: use --format u2is`);
+  if (o.format === "u2is" && !isNpy && /^[^\n]*,[^\n]*\n/.test(new TextDecoder().decode(head)))
+    throw new UserError(`${input}: a CSV file, not a U2IS .npy: use --format borealtc`);
+
   let rec: import("../../sim/recording.ts").Recording;
   const notes: string[] = [];
   try {
