@@ -241,6 +241,40 @@ describe("a viewer that stops reading", () => {
   }, 240_000);
 });
 
+describe("a viewer a little behind when the run ends", () => {
+  it("still receives the final labels and learner state before the server closes", async () => {
+    const config = liveConfig({ max_rate: 0, queue_messages: 16, queue_bytes: 2 ** 22 });
+    const server = await LiveViewServer.start(liveViewChannels(config), {
+      ...config.live_view,
+      highWater: 64 * 1024,
+    });
+    const viewer = new TestViewer(server.url);
+    const closed = new Promise((resolve) => viewer.ws.once("close", resolve));
+    try {
+      await viewer.ready();
+      viewer.subscribe([T.overlay, T.labels, T.learner]);
+      await waitFor("subscriptions", () => server.wants("overlay") && server.wants("learner"));
+      // Behind: it reads nothing during the run, then catches up as the run ends.
+      const socket = (viewer.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      socket.pause();
+      const result = await runReplay({ bag, config, liveView: server });
+      expect(server.stats().clients[0]!.queued).toBeGreaterThan(0);
+      socket.resume();
+      // As the CLI does: the run is over, close the server at once.
+      await server.close();
+      await closed;
+      const last = viewer.messages(T.learner).at(-1)!.message;
+      expect(last.train_steps).toBe(result.trainSteps);
+      expect(last.labels).toBe(result.labels);
+      const layer = viewer.messages(T.labels).at(-1)!.message.markers as { points: unknown[] }[];
+      expect(layer[0]!.points.length).toBe(6 * result.labels);
+    } finally {
+      viewer.ws.terminate();
+      await server.close();
+    }
+  }, 240_000);
+});
+
 describe("a pipeline that offers its inputs as a tap", () => {
   it("feeds the live view from taps.inputs$, and input() then adds nothing", async () => {
     const config = liveConfig();

@@ -122,6 +122,15 @@ export class Outbox {
     this.#pump();
   }
 
+  /** Nothing waits for this viewer any more: its queue and the socket's own buffer are empty. */
+  drained(): boolean {
+    return (
+      this.#closed ||
+      this.#ws.readyState !== this.#ws.OPEN ||
+      (this.#length() === 0 && this.#ws.bufferedAmount === 0)
+    );
+  }
+
   stats(): OutboxStats {
     return {
       name: this.name,

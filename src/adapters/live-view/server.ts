@@ -16,6 +16,8 @@ import { Outbox, type OutboxStats } from "./outbox.ts";
 import { RateCap } from "./rate-cap.ts";
 
 const { FoxgloveServer } = wsProtocol;
+/** How long a closing server waits for its viewers to receive what is queued for them. */
+const CLOSE_DRAIN_MS = 2000;
 type FoxgloveServerT = InstanceType<typeof FoxgloveServer>;
 
 export interface LiveViewServerOptions {
@@ -260,11 +262,18 @@ export class LiveViewServer {
     return { outboxes: this.#outboxes.size, sockets: this.#wss.clients.size, queued };
   }
 
-  /** Disconnects every viewer and stops listening. Safe to call twice. */
-  async close(): Promise<void> {
+  /**
+   * Gives the viewers up to `drainMs` to receive what waits for them (the run's final state is sent
+   * last, so a viewer a little behind would lose exactly that), then disconnects every viewer and
+   * stops listening. Safe to call twice.
+   */
+  async close(drainMs = CLOSE_DRAIN_MS): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#subscribeListeners.clear();
+    const deadline = performance.now() + drainMs;
+    while ([...this.#outboxes].some((o) => !o.drained()) && performance.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     for (const ws of this.#wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
