@@ -74,3 +74,44 @@ describe("demo --world with a mistake in the world", () => {
     expect(r.cached.filter((f) => f.endsWith(".mcap"))).toEqual([]);
   });
 });
+
+describe("demo with a backbone that will not load", () => {
+  it("is refused in one line before the world is simulated (nothing generated)", async () => {
+    const world = join(dir, "stripes-ok.yaml");
+    writeFileSync(world, stripes);
+    const model = join(dir, "not-a-model.onnx");
+    writeFileSync(model, "this is not an ONNX model\n");
+    const config = join(dir, "bad-backbone.yaml");
+    writeFileSync(config, `learner:\n  backbone: ${model}\n`);
+    const cache = join(dir, "cache-backbone");
+    const r = await run(
+      process.execPath,
+      [
+        BIN,
+        "demo",
+        "--world",
+        world,
+        "--duration",
+        "1",
+        "--cache",
+        cache,
+        "--out",
+        join(dir, "out"),
+        "-c",
+        config,
+      ],
+      { cwd: dir },
+    ).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toEqual([expect.stringMatching(/^terrain-learner: .*not-a-model\.onnx/)]);
+    let cached: string[] = [];
+    try {
+      cached = readdirSync(cache);
+    } catch {}
+    expect(cached.filter((f) => f.endsWith(".mcap"))).toEqual([]);
+  });
+});

@@ -52,6 +52,21 @@ export interface DemoOptions {
   onReplay?: (bag: string) => void;
 }
 
+/**
+ * Loads `learner.backbone` once and closes it: a model that will not load is then refused before a
+ * minute of simulation rather than after it.
+ */
+export async function checkBackbone(config: Config): Promise<void> {
+  const { Backbone } = await import("../learning/backbone.ts");
+  let backbone: Awaited<ReturnType<typeof Backbone.fromConfig>>;
+  try {
+    backbone = await Backbone.fromConfig(config.learner, { warn: () => {} });
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  await backbone.close();
+}
+
 /** JPEG quality of the demo's cached camera frames. */
 export const DEMO_JPEG_QUALITY = 95;
 
@@ -65,7 +80,7 @@ export async function ensureWorldBag(
   o: Pick<
     DemoOptions,
     "world" | "seed" | "duration" | "cacheDir" | "regenerate" | "progress" | "log" | "signal"
-  >,
+  > & { beforeSimulate?: () => Promise<void> },
 ): Promise<string> {
   // The simulator is imported lazily: `replay` and the ROS node never need it.
   const sim = await import("../../sim/index.ts");
@@ -100,6 +115,7 @@ export async function ensureWorldBag(
   } catch (err) {
     throw worldUserError(err, worldPath);
   }
+  await o.beforeSimulate?.();
   await mkdir(o.cacheDir, { recursive: true });
   const tmp = tempPathFor(path);
   const bar =
@@ -163,7 +179,7 @@ function cachedWorldDigest(
 
 export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const bag = await ensureWorldBag({ ...o, log });
+  const bag = await ensureWorldBag({ ...o, log, beforeSimulate: () => checkBackbone(o.config) });
   o.onReplay?.(bag);
   log(`replaying ${bag} with learning and prequential evaluation`);
   const progress = o.progress ? progressReporter("learn") : { update: () => {}, stop: () => {} };
