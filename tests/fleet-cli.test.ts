@@ -132,3 +132,29 @@ describe("--fleet with a TLS file that is not there", () => {
     }
   }, 60_000);
 });
+
+describe("--fleet with a robot id longer than a payload holds", () => {
+  // No broker needed: refused before anything connects, not at the first batch a second in.
+  it("replay stops in one line before reading the bag", async () => {
+    const id = "r".repeat(65);
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [
+          "bin/terrain-learner.js",
+          "replay",
+          "tests/fixtures/bags/rosbag2_talker_mcap",
+          "--fleet",
+          "mqtt://127.0.0.1:1",
+          "--robot-id",
+          id,
+        ],
+        (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
+      );
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `terrain-learner: fleet: robot id '${id}' is 65 bytes; a fleet payload holds at most 64`,
+    );
+  }, 60_000);
+});

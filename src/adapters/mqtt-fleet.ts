@@ -12,7 +12,13 @@
 import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Subscription } from "rxjs";
-import { encodeBatch, FLEET_LAYOUT_VERSION, type FleetBatch, type FleetModel } from "../fleet/codec.ts";
+import {
+  encodeBatch,
+  FLEET_LAYOUT_VERSION,
+  type FleetBatch,
+  type FleetModel,
+  MAX_ID,
+} from "../fleet/codec.ts";
 import { FleetExchange, type FleetRows } from "../fleet/exchange.ts";
 import { resolveBackbonePath } from "../learning/backbone.ts";
 import { modelSha256 } from "../learning/backbone-models.ts";
@@ -116,6 +122,12 @@ export class FleetLink implements SampleSource {
       robot_id: config.mqtt.robot_id,
       topic_prefix: config.mqtt.topic_prefix,
     });
+    // Checked here: the first batch, a second into the run, would otherwise fail to encode.
+    const idBytes = Buffer.byteLength(config.mqtt.robot_id);
+    if (idBytes > MAX_ID)
+      throw new Error(
+        `fleet: robot id '${config.mqtt.robot_id}' is ${idBytes} bytes; a fleet payload holds at most ${MAX_ID}`,
+      );
     this.#config = config;
     this.#log = opts.log ?? (() => undefined);
     this.#opts = opts;

@@ -18,7 +18,8 @@ const FIXED = 4 + 4 + 2 * 4 + 4 + 4 + 8 + 8 + 4 + 4 + 16;
 /** Log10 energies and roughness outside this are not labels (energy spans ~±6 in practice). */
 const TARGET_LIMIT = 30;
 const WEIGHT_LIMIT = 1e3;
-const MAX_ID = 64;
+/** The longest robot id a payload holds (UTF-8 bytes). */
+export const MAX_ID = 64;
 
 /** What must match for a peer's feature vectors to mean the same as ours. */
 export interface FleetModel {
