@@ -69,7 +69,12 @@ describe.skipIf(socatMissing() !== undefined)("run --serial --live-view", () => 
     const viewer = new TestViewer(url);
     cleanups.push(() => viewer.close());
     await viewer.ready();
-    viewer.subscribe(["/terrain_learner/labels", "/tf", "/terrain_learner/learner"]);
+    viewer.subscribe([
+      "/terrain_learner/labels",
+      "/tf",
+      "/terrain_learner/learner",
+      "/terrain_learner/robot",
+    ]);
     await waitFor(
       () => `the server to see the subscriptions (${err})`,
       () => err.includes("connected"),
@@ -112,6 +117,12 @@ describe.skipIf(socatMissing() !== undefined)("run --serial --live-view", () => 
     const lastStamp = base.at(-1)!.header.stamp.sec + base.at(-1)!.header.stamp.nanosec * 1e-9;
     expect(Number(viewer.serverTime) / 1e9).toBeCloseTo(lastStamp, 1);
     expect(viewer.times.every((t, i) => i === 0 || t > viewer.times[i - 1]!)).toBe(true);
+    // The robot box, for the 3D view to show where the robot is: no camera frame brings it here.
+    const robot = viewer.messages("/terrain_learner/robot").at(-1)?.message as
+      | { header: Header; frame_locked: boolean }
+      | undefined;
+    expect(robot?.header.frame_id).toBe("base_link");
+    expect(robot?.frame_locked).toBe(true);
     // The final learner state counts the same labels as the layer shows.
     const learner = viewer.messages("/terrain_learner/learner").at(-1)!.message;
     expect(learner.labels).toBe(marker.points.length / 6);

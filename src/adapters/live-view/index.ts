@@ -135,6 +135,9 @@ export function attachLiveView(
   const latched = guarded((key?: LiveViewKey) => {
     if ((!key || key === "tfStatic") && server.wants("tfStatic")) send([mapper.staticTransforms()]);
     if ((!key || key === "cameraInfo") && server.wants("cameraInfo")) send([mapper.cameraInfo()]);
+    // Also where no camera frame brings it (a serial run), once the robot has moved.
+    if ((!key || key === "robot") && server.wants("robot") && Number.isFinite(mapper.dataTime))
+      send([mapper.robot()]);
     if (key === "labels" && mapper.labelCount > 0) send([mapper.labelsMessage()]);
     if (!key) {
       labelsDirty ||= mapper.labelCount > 0;

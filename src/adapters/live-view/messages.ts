@@ -111,7 +111,7 @@ export class LiveViewMapper {
       const model = gridCameraModel(this.#camera, o.grid);
       out.push({ key: "roughnessInfo", stamp, message: cameraInfoToRos(model) });
     }
-    if (wants("robot")) out.push({ key: "robot", stamp, message: this.#robotMarker(stamp) });
+    if (wants("robot")) out.push(this.robot(stamp));
     return out;
   }
 
@@ -265,7 +265,12 @@ export class LiveViewMapper {
     return [{ key: "tf", stamp: s.stamp, message: transformsToRos([t]) }];
   }
 
-  /** A box at the robot's base frame, for the 3D view. */
+  /** A box at the robot's base frame, for the 3D view (frame-locked: it follows the frame's TF). */
+  robot(stamp: Stamp = this.#dataTime): LiveMessage {
+    const t = Number.isFinite(stamp) ? stamp : 0;
+    return { key: "robot", stamp: t, message: this.#robotMarker(t) };
+  }
+
   #robotMarker(stamp: Stamp): unknown {
     return {
       header: toRosHeader(stamp, this.#config.frames.base),
