@@ -27,7 +27,7 @@ import { stampRemedy } from "../runtime/stages/problems.ts";
 import { UserError } from "./errors.ts";
 import { interruptedError } from "./interrupt.ts";
 import { LABEL_TOPICS } from "./label.ts";
-import { makePanel } from "./replay-panel.ts";
+import { makePanel, panelCaption } from "./replay-panel.ts";
 import { type ReplayResult, toResult } from "./replay-result.ts";
 import { requireTopics, type TopicNeed, topicListing, withBagTopics } from "./topics.ts";
 
@@ -305,7 +305,15 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       panelTimes.shift();
       const truth = pipeline.truthFor(e.stamp, e.outputs.grid);
       if (truth)
-        panels.push(makePanel(e.image, e.outputs.grid, truth.roughness, e.stamp - info.start, config));
+        panels.push(
+          makePanel(
+            e.image,
+            e.outputs.grid,
+            truth.roughness,
+            panelCaption(e.stamp - info.start, info.duration / (panelCount + 1)),
+            config,
+          ),
+        );
     }
   });
 
