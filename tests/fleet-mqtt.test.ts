@@ -22,12 +22,17 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-function robot(url: string, id: string, extra: Partial<ReturnType<typeof defaultConfig>["fleet"]> = {}) {
+function robot(
+  url: string,
+  id: string,
+  extra: Partial<ReturnType<typeof defaultConfig>["fleet"]> = {},
+  log?: (line: string) => void,
+) {
   const config = defaultConfig();
   config.mqtt.robot_id = id;
   config.mqtt.reconnect_period = 0.2;
   config.fleet = { ...config.fleet, url, snapshot_period: 5, ...extra };
-  const link = new FleetLink(config);
+  const link = new FleetLink(config, { log });
   open.push(link);
   link.start(TEST_MODEL);
   return link;
@@ -158,4 +163,63 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     expect(b.stats().received).toBe(a.stats().sent);
     expect(b.stats().peers).toBe(1);
   }, 30_000);
+
+  it("a robot that stops leaves its last batch and a snapshot for robots that join later", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const a = robot(broker.url, "a");
+    const b = robot(broker.url, "b");
+    await Promise.all([a.waitConnected(), b.waitConnected()]);
+    // Shorter than snapshot_period (5 s): no periodic snapshot yet.
+    drive(a, 0, 3);
+    expect(a.stats().snapshotsSent).toBe(0);
+    expect(a.stats().sent).toBe(3 * 40);
+    // Labelled after the last training tick: due in the next batch, which never comes.
+    a.exchange!.offerOwn(randomRows(50, 99));
+    await a.close();
+    // b, there all along, has every batch a made, its last one too.
+    expect(a.stats().sent).toBe(4 * 40);
+    await waitFor(
+      () => `b has a's ${a.stats().sent} samples (${b.stats().received})`,
+      () => b.stats().received === a.stats().sent,
+    );
+    const c = robot(broker.url, "c");
+    await c.waitConnected();
+    await waitFor(
+      "c has a's snapshot",
+      () => (c.stats().perPeer as Record<string, { snapshots: number }>).a?.snapshots === 1,
+    );
+  }, 30_000);
+
+  it("counts as sent only what reached the broker, and says on close what never did", async () => {
+    const broker = await Mosquitto.create({ started: false });
+    open.push(broker);
+    const lines: string[] = [];
+    const a = robot(broker.url, "a", {}, (l) => lines.push(l));
+    drive(a, 0, 6);
+    await waitFor("a is refused", () => /ECONNREFUSED/.test(a.stats().lastError));
+    await a.close();
+    expect(a.stats().sent).toBe(0);
+    // Six batches and the newest snapshot.
+    expect(a.stats().backlog).toBe(7);
+    expect(lines.at(-1)).toMatch(
+      /^fleet: closed \(sent 0 samples, used 0 from peers; 240 samples in 6 batches never sent \(connect ECONNREFUSED/,
+    );
+  }, 30_000);
+
+  it("logs each outage: the connection lost, the error, the reconnect", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const lines: string[] = [];
+    const a = robot(broker.url, "a", {}, (l) => lines.push(l));
+    await a.waitConnected();
+    for (let i = 1; i <= 2; i++) {
+      await broker.stop();
+      await waitFor(`outage ${i} logged`, () => lines.filter((l) => /ECONNREFUSED/.test(l)).length === i);
+      await broker.start();
+      await waitFor(`reconnect ${i}`, () => a.stats().reconnects === i, 20_000);
+    }
+    expect(lines.filter((l) => l.startsWith("fleet: connection to the broker lost"))).toHaveLength(2);
+    expect(lines.filter((l) => /^fleet: connected \(reconnect \d\)$/.test(l))).toHaveLength(2);
+  }, 40_000);
 });

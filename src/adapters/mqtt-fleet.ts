@@ -102,11 +102,18 @@ export class FleetLink implements SampleSource {
   readonly #log: (line: string) => void;
   readonly #opts: FleetLinkOptions;
   readonly #topics: ReturnType<typeof fleetTopics>;
-  readonly #backlog: { topic: string; payload: Buffer; retain: boolean }[] = [];
+  /** n: the samples of a batch (0 for a snapshot). */
+  readonly #backlog: { topic: string; payload: Buffer; retain: boolean; n: number }[] = [];
   #client: MqttClient | undefined;
   #sub: Subscription | undefined;
   #connects = 0;
   #backlogDropped = 0;
+  /** Samples of batches handed to a connected client (a backlog's only once it goes out). */
+  #sent = 0;
+  /** Connected now, as far as our events tell: a lost connection is logged once. */
+  #up = false;
+  /** The last error logged: the same error is logged once per outage, not once per retry. */
+  #logged = "";
   #bytesIn = 0;
   #bytesOut = 0;
   #since = Number.NaN;
@@ -189,23 +196,33 @@ export class FleetLink implements SampleSource {
     this.#client = client;
     client.on("connect", () => this.#onConnect());
     client.on("error", (err) => this.#error(err.message));
+    client.on("close", () => {
+      if (!this.#up || this.#closing) return;
+      this.#up = false;
+      this.#log(
+        `fleet: connection to the broker lost; learning alone, batches wait (at most ${f.backlog}) until it is back`,
+      );
+    });
     client.on("message", (topic, payload) => this.#onMessage(topic, payload));
     this.#log(`fleet: connecting to ${redactUrl(f.url)} as '${c.mqtt.robot_id}'`);
   }
 
   #error(message: string): void {
-    if (message !== this.#lastError) this.#log(`fleet: ${message}`);
+    if (message !== this.#logged) this.#log(`fleet: ${message}`);
+    this.#logged = message;
     this.#lastError = message;
   }
 
   #onConnect(): void {
     this.#connects++;
+    this.#up = true;
+    this.#logged = "";
     if (!Number.isFinite(this.#since)) this.#since = this.#now();
     this.#log(`fleet: connected${this.#connects > 1 ? ` (reconnect ${this.#connects - 1})` : ""}`);
     this.#client!.subscribe(this.#topics.subscribe, { qos: 1 }, (err) => {
       if (err) this.#error(`subscribe: ${err.message}`);
     });
-    for (const m of this.#backlog.splice(0)) this.#send(m.topic, m.payload, m.retain);
+    for (const m of this.#backlog.splice(0)) this.#send(m.topic, m.payload, m.retain, m.n);
   }
 
   #onMessage(topic: string, payload: Buffer): void {
@@ -221,7 +238,7 @@ export class FleetLink implements SampleSource {
     }
   }
 
-  #send(topic: string, payload: Buffer, retain: boolean): void {
+  #send(topic: string, payload: Buffer, retain: boolean, n: number): void {
     const client = this.#client;
     if (!client?.connected) {
       if (retain) {
@@ -229,7 +246,7 @@ export class FleetLink implements SampleSource {
         const i = this.#backlog.findIndex((m) => m.retain);
         if (i >= 0) this.#backlog.splice(i, 1);
       }
-      this.#backlog.push({ topic, payload, retain });
+      this.#backlog.push({ topic, payload, retain, n });
       while (this.#backlog.length > this.#config.fleet.backlog) {
         this.#backlog.shift();
         this.#backlogDropped++;
@@ -237,6 +254,7 @@ export class FleetLink implements SampleSource {
       return;
     }
     this.#bytesOut += payload.length;
+    this.#sent += n;
     client.publish(topic, payload, { qos: 1, retain }, (err) => {
       if (err) this.#error(err.message);
     });
@@ -245,7 +263,13 @@ export class FleetLink implements SampleSource {
   #publish(b: FleetBatch): void {
     const topic = b.kind === "snapshot" ? this.#topics.snapshot : this.#topics.samples;
     const bytes = encodeBatch(b);
-    this.#send(topic, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), b.kind === "snapshot");
+    const snapshot = b.kind === "snapshot";
+    this.#send(
+      topic,
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length),
+      snapshot,
+      snapshot ? 0 : b.n,
+    );
   }
 
   /** Each training tick (sensor time): publish what is due, hand the learner its peer rows. */
@@ -277,7 +301,7 @@ export class FleetLink implements SampleSource {
       overridden: s?.overridden ?? 0,
       rejected,
       rejectedTotal: Object.values(rejected).reduce((a, b) => a + b, 0),
-      sent: s?.sent ?? 0,
+      sent: this.#sent,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
       bytesInPerSec: Number.isFinite(dt) ? this.#bytesIn / dt : 0,
@@ -327,9 +351,18 @@ export class FleetLink implements SampleSource {
     this.#sub?.unsubscribe();
     const client = this.#client;
     if (!client) return;
-    if (client.connected) await client.endAsync();
-    else await client.endAsync(true);
-    this.#log(`fleet: closed (sent ${this.stats().sent} samples, used ${this.stats().used} from peers)`);
+    if (client.connected) {
+      // The samples of the last batch period and a snapshot of everything learned since the last
+      // one: a robot that joins after this one stopped learns from all of it.
+      for (const b of this.exchange?.final(this.#now()) ?? []) this.#publish(b);
+      await client.endAsync();
+    } else await client.endAsync(true);
+    const s = this.stats();
+    const unsent = this.#backlog.filter((m) => !m.retain);
+    const lost = unsent.length
+      ? `; ${unsent.reduce((a, m) => a + m.n, 0)} samples in ${unsent.length} batches never sent (${this.#lastError || "broker unreachable"})`
+      : "";
+    this.#log(`fleet: closed (sent ${s.sent} samples, used ${s.used} from peers${lost})`);
   }
 }
 

@@ -78,6 +78,8 @@ export class FleetExchange {
   #lastTake = Number.NaN;
   #lastBatch = Number.NaN;
   #lastSnapshot = Number.NaN;
+  /** Own rows taken since the last snapshot was made. */
+  #ownSinceSnapshot = 0;
   #seq = 0;
   readonly #peerIds: string[] = [];
   readonly #peers = new Map<string, PeerStats & { est: OffsetEstimator; tokens: number; at: number }>();
@@ -135,6 +137,7 @@ export class FleetExchange {
       for (let k = 0; k < C; k++) if (!Number.isFinite(rows.features[o + k]!)) finite = false;
       if (!finite) continue;
       this.#ownFed++;
+      this.#ownSinceSnapshot++;
       this.#metric.add(rows.features, o);
       const s = this.#own.slot();
       if (s >= 0) this.#own.put(s, rows.features, o, t, w, rows.lo, rows.hi);
@@ -162,6 +165,23 @@ export class FleetExchange {
     return out;
   }
 
+  /**
+   * A robot's last word (clean shutdown): the samples of the batch not yet due, and a snapshot when
+   * it learned anything since the last one, so that a robot joining later has all it drove.
+   */
+  final(wallSeconds: number): FleetBatch[] {
+    const stamp = this.#lastTake;
+    if (!Number.isFinite(stamp)) return [];
+    const out: FleetBatch[] = [];
+    if (this.#batch.size > 0) {
+      out.push(this.#toBatch("samples", this.#batch, this.#batch.size, stamp, wallSeconds));
+      this.#batch.size = 0;
+      this.#batch.seen = 0;
+    }
+    if (this.#ownSinceSnapshot > 0 && this.#own.size > 0) out.push(this.snapshot(stamp, wallSeconds));
+    return out;
+  }
+
   /** The own reservoir (at most snapshot_size rows, a uniform subset) as a snapshot. */
   snapshot(stamp: number, wallSeconds: number): FleetBatch {
     const n = Math.min(this.#own.size, this.#cfg.snapshot_size);
@@ -183,6 +203,7 @@ export class FleetExchange {
       targets[i] = store.targets[s]!;
       weights[i] = store.weights[s]!;
     }
+    if (kind === "snapshot") this.#ownSinceSnapshot = 0;
     const count = kind === "snapshot" ? "snapshotsSent" : "batchesSent";
     this.counters[count]++;
     if (kind === "samples") this.counters.sent += n;
