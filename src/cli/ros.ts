@@ -166,7 +166,10 @@ export async function runRosNode(config: Config, opts: RosRunOptions): Promise<v
     throw err;
   });
   fleet?.attach(pipeline);
-  const live = liveView ? attachLiveView(liveView, pipeline, config) : undefined;
+  // Its failures are said once on stderr, as in replay and run (they never stop the node).
+  const live = liveView
+    ? attachLiveView(liveView, pipeline, config, (l) => process.stderr.write(`${l}\n`))
+    : undefined;
   let handle: RosNodeHandle;
   let mqtt: ReturnType<typeof attachPipelineMqtt>;
   let checkpoints: CheckpointSchedule | undefined;
