@@ -16,6 +16,7 @@ import { seededRandom } from "../src/learning/replay-buffer.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { featureChannels } from "../src/runtime/features.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
   const dir = mkdtempSync(join(tmpdir(), "tl-replay-fleet-"));
@@ -62,10 +63,16 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
         retain: true,
       });
       const seen: string[] = [];
-      await peer.subscribeAsync(["terrain-learner/fleet/sim1/samples", "terrain-learner/sim1/learner"]);
+      await peer.subscribeAsync([
+        "terrain-learner/fleet/sim1/samples",
+        "terrain-learner/fleet/sim1/snapshot",
+        "terrain-learner/sim1/learner",
+      ]);
       const learnerStats: Record<string, unknown>[] = [];
+      let samplesSeen = 0;
       peer.on("message", (topic, payload) => {
         seen.push(topic);
+        if (topic.endsWith("/samples")) samplesSeen += payload.readUInt32LE(16);
         if (topic.endsWith("/learner")) learnerStats.push(JSON.parse(payload.toString()));
       });
       const args = [
@@ -93,6 +100,13 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
       expect(fleet.sent).toBeGreaterThan(0);
       expect(fleet.bytesOut).toBeGreaterThan(0);
       expect(seen).toContain("terrain-learner/fleet/sim1/samples");
+      // The replay (10 s, under snapshot_period) ends with its last batch and a snapshot, and
+      // --json counts every sample that went out.
+      await waitFor(
+        () => `the last batch and the snapshot (${samplesSeen} of ${fleet.sent} samples)`,
+        () => samplesSeen >= fleet.sent && seen.includes("terrain-learner/fleet/sim1/snapshot"),
+      );
+      expect(samplesSeen).toBe(fleet.sent);
       expect(learnerStats.at(-1)?.fleet).toMatchObject({ peers: 1, received: n });
       await peer.endAsync();
     } finally {

@@ -280,6 +280,12 @@ export class FleetLink implements SampleSource {
     return ex.take(stamp);
   }
 
+  /** The data ended: the last batch and a snapshot go out (close does it when this was not called). */
+  finish(): void {
+    if (this.#client?.connected && !this.#closing)
+      for (const b of this.exchange?.final(this.#now()) ?? []) this.#publish(b);
+  }
+
   /** Publishes a snapshot now (a robot's last word on clean shutdown). */
   publishSnapshot(stamp: number): void {
     if (this.exchange) this.#publish(this.exchange.snapshot(stamp, this.#now()));

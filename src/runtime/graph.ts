@@ -157,6 +157,8 @@ export class StreamGraph {
     await this.#learning.settle();
     // The last steps' labels (their analysis window runs past the end of the data).
     this.#drain(this.#clock.lastStamp, true);
+    // A fleet's last batch and snapshot go out here, so the summary counts them.
+    for (const s of this.parts.sampleSources) s.finish?.();
     const stats = this.stats();
     const ev = this.parts.evaluator?.summary();
     if (ev) this.knowledge?.finish(ev);

@@ -12,6 +12,8 @@ export interface SampleSource {
   take(stamp: Stamp): readonly SampleRows[] | undefined;
   /** Counters for the pipeline's stats (`fleet` in PipelineStats). */
   stats?(): Record<string, unknown>;
+  /** The data ended (pipeline.finish), before the summary's stats are taken. */
+  finish?(): void;
 }
 
 export class LearningStage {
