@@ -309,6 +309,62 @@ describe.each([
   });
 });
 
+// A head that learns log10 energy (learner.head_target log_energy): its linear output goes through
+// the labels' calibration in the graph, tails included (targets reach beyond the bounds).
+describe.each([0.25, 0])("export of a log-energy head, calibration exponent %s", (exponent) => {
+  it("reproduces Backbone + learner predictions", async () => {
+    const config = configFromObject({ learner: { head_target: "log_energy", min_samples: 16 } });
+    const backbone = await Backbone.fromConfig(config.learner, { warn: quiet });
+    const C = 2 * backbone.channels + 1;
+    const learner = await OnlineLearner.create(config.learner, C, { warn: quiet });
+    learner.setLabelCalibration(-1, 0, exponent);
+    const images = frames.slice(0, 12).map((f) => scaled(f.image, 320, 240));
+    for (const img of images) {
+      const map = headFeatures(await backbone.extract(img), "neighbourhood");
+      const n = map.rows * map.cols;
+      const targets = new Float32Array(n);
+      for (let i = 0; i < n; i++) targets[i] = map.data[i * C]! > 0 ? 0.6 : -1.6;
+      learner.addSamples(map.data, targets);
+    }
+    await learner.train(60);
+    const ck = join(dir, `ckpt-log-energy-${exponent}`);
+    await learner.saveCheckpoint(ck);
+    const out = join(dir, `log-energy-${exponent}.onnx`);
+    const r = await runExport({
+      checkpoint: ck,
+      out,
+      config: configFromObject({}),
+      width: 320,
+      height: 240,
+      warn: quiet,
+    });
+    expect(JSON.parse(r.metadata.learner_settings!).head_target).toBe("log_energy");
+    expect(r.metadata.calibration_exponent).toBe(String(exponent));
+    const got = await ortRun(out, images);
+    let dr = 0;
+    let below = 0;
+    let above = 0;
+    for (let i = 0; i < images.length; i++) {
+      const map = headFeatures(await backbone.extract(images[i]!), "neighbourhood");
+      const want = learner.predict(map.data, map.rows * map.cols);
+      dr = Math.max(dr, maxDiff(got[i]!.roughness, want.roughness));
+      for (const v of want.roughness) {
+        if (v < 0.05) below++;
+        else if (v > 0.95) above++;
+      }
+    }
+    console.log(
+      `export vs runtime, log-energy head (exponent ${exponent}) 320x240: max |Δroughness| ${dr.toExponential(2)} (${below} cells in the lower tail, ${above} in the upper)`,
+    );
+    // Both tails and the middle of the calibration are exercised.
+    expect(below).toBeGreaterThan(0);
+    expect(above).toBeGreaterThan(0);
+    expect(dr).toBeLessThan(1e-4);
+    learner.dispose();
+    await backbone.close();
+  });
+});
+
 describe("export errors", () => {
   const base = { config: configFromObject({}), width: 160, height: 120, warn: quiet };
 

@@ -280,7 +280,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
           confidence:
             "0..1: 1 where the cell looks like ground the robot has driven on, exp(-0.5*(z/confidence_sigma)^2) above, z = (log(novelty + 1e-8) - confidence_mean)/confidence_std",
           not_in_graph:
-            "what the node adds after the head: outputs.prior_weight (unsure cells pulled towards the running label mean), outputs.smoothing (3x3 passes over ground cells), outputs.min_confidence masking, ground projection and costmap",
+            "what the node adds after the head: outputs.prior_weight (unsure cells pulled towards the running label mean), outputs.smoothing (3x3 passes over ground cells), outputs.min_confidence masking, ground projection and costmap; a log-energy head's calibration follows the labeller's moving bounds there (the graph keeps the checkpoint's)",
           calibration_lo: cal ? String(cal.lo) : "",
           calibration_hi: cal ? String(cal.hi) : "",
           calibration_tail: String(CALIBRATION_TAIL),

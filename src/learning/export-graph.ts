@@ -14,6 +14,7 @@
 
 import onnxProto from "onnx-proto";
 import type * as ort from "onnxruntime-node";
+import { CALIBRATION_TAIL } from "../core/label-calibration.ts";
 import {
   type AreaTaps,
   areaTaps,
@@ -33,6 +34,7 @@ import {
   valueInfo,
 } from "./onnx-graph.ts";
 import { predictorGraph } from "./onnx-predictor.ts";
+import type { HeadOutputCalibration } from "./output-calibration.ts";
 
 const { onnx } = onnxProto;
 const UINT8 = onnx.TensorProto.DataType.UINT8;
@@ -335,7 +337,54 @@ export function buildExportGraph(o: ExportGraphOptions): ExportedGraph {
   // --- outputs ------------------------------------------------------------------------------------
   const c = o.predictor.confidence;
   inits.push(i64Tensor("grid_shape", [grid.rows, grid.cols]));
-  node("Reshape", [headName("roughness"), "grid_shape"], ["roughness"]);
+  const headOut = o.predictor.logEnergyOutput;
+  const roughnessCells =
+    headOut === undefined ? headName("roughness") : logEnergyToRoughness(headName("roughness"), headOut);
+  node("Reshape", [roughnessCells, "grid_shape"], ["roughness"]);
+  /**
+   * A log-energy head's output v → roughness, as LabelCalibration.toRoughness: calibrateLogEnergy of
+   * log10 E = v·scale + offset, or v clamped to 0..1 when there was no calibration. Returns the tensor.
+   */
+  function logEnergyToRoughness(v: string, cal: HeadOutputCalibration | null): string {
+    const constant = (name: string, value: number) => {
+      if (!inits.some((t) => t.name === name)) inits.push(f32Tensor(name, [], Float32Array.of(value)));
+      return name;
+    };
+    if (!cal) {
+      node("Clip", [v, constant("cal_zero", 0), constant("cal_one", 1)], ["roughness_cells"]);
+      return "roughness_cells";
+    }
+    // x, the position on the labels' scale: linear in log10 E, or (10^(g·(log10 E − lo)) − 1)/
+    // (10^(g·(hi − lo)) − 1), the power of ten as Exp of an affine function of v.
+    const { offset, scale, lo, hi, exponent: g } = cal;
+    if (g > 0) {
+      node("Mul", [v, constant("cal_a", Math.LN10 * g * scale)], ["cal_av"]);
+      node("Add", ["cal_av", constant("cal_b", Math.LN10 * g * (offset - lo))], ["cal_ln"]);
+      node("Exp", ["cal_ln"], ["cal_pow"]);
+      node("Sub", ["cal_pow", constant("cal_one", 1)], ["cal_num"]);
+      node("Div", ["cal_num", constant("cal_den", 10 ** (g * (hi - lo)) - 1)], ["cal_x"]);
+    } else {
+      node("Mul", [v, constant("cal_a", scale / (hi - lo))], ["cal_av"]);
+      node("Add", ["cal_av", constant("cal_b", (offset - lo) / (hi - lo))], ["cal_x"]);
+    }
+    // m + (1 − 2m)·x on 0..1, hyperbolic tails m/(1 − x·k) below and 1 − m/(1 + (x − 1)·k) above.
+    const m = CALIBRATION_TAIL;
+    const k = (1 - 2 * m) / m;
+    node("Mul", ["cal_x", constant("cal_span", 1 - 2 * m)], ["cal_mx"]);
+    node("Add", ["cal_mx", constant("cal_tail", m)], ["cal_mid"]);
+    node("Mul", ["cal_x", constant("cal_k", k)], ["cal_kx"]);
+    node("Sub", [constant("cal_one", 1), "cal_kx"], ["cal_lo_den"]);
+    node("Div", ["cal_tail", "cal_lo_den"], ["cal_below"]);
+    node("Add", ["cal_kx", constant("cal_hi_shift", 1 - k)], ["cal_hi_den"]);
+    node("Div", ["cal_tail", "cal_hi_den"], ["cal_hi_gap"]);
+    node("Sub", ["cal_one", "cal_hi_gap"], ["cal_above"]);
+    node("Less", ["cal_x", "zero"], ["cal_is_below"]);
+    node("Greater", ["cal_x", "cal_one"], ["cal_is_above"]);
+    node("Where", ["cal_is_above", "cal_above", "cal_mid"], ["cal_upper"]);
+    node("Where", ["cal_is_below", "cal_below", "cal_upper"], ["roughness_cells"]);
+    return "roughness_cells";
+  }
+
   // OnlineLearner.confidenceOf: z = (log(score + eps) − mean)/std; 1 at z ≤ 0, else exp(−½(z/sigma)²).
   for (const [name, v] of [
     ["conf_eps", c.eps],

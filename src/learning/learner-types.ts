@@ -4,6 +4,7 @@
 import type * as ort from "onnxruntime-node";
 import type { LearnerConfig } from "./config.ts";
 import type { OnnxPredictorOptions } from "./onnx-predictor.ts";
+import type { HeadOutputCalibration } from "./output-calibration.ts";
 import type { BackendName } from "./tf-backend.ts";
 
 export interface LearnerStats {
@@ -30,6 +31,11 @@ export interface PredictorExport {
   inputs: Record<string, ort.Tensor>;
   confidence: { eps: number; mean: number; std: number; sigma: number };
   labelCalibration: { lo: number; hi: number; exponent: number } | null;
+  /**
+   * head_target log_energy: the head's linear output → roughness (headOutputToRoughness); null when
+   * no calibration was ever set (the output is clamped to 0..1). Absent for a roughness head.
+   */
+  logEnergyOutput?: HeadOutputCalibration | null;
   trainSteps: number;
 }
 

@@ -328,14 +328,19 @@ export class OnlineLearner {
     const p = this.link.get();
     if (!p) throw new Error("the onnxruntime head predictor is unavailable here");
     if (this.knn && this.knn.size === 0) throw new Error("the kNN novelty has no references yet");
-    // The graph's output would be the log-energy target, not roughness (output-calibration.ts).
-    if (this.logHead)
-      throw new Error("export supports learner.head_target roughness only (this head learns log energy)");
+    // A log-energy head's output is a target in fixed units: the export applies toRoughness's map.
+    const cal = this.calibration;
+    const logEnergyOutput = !this.logHead
+      ? undefined
+      : cal.units && cal.hi > cal.lo
+        ? { ...cal.units, lo: cal.lo, hi: cal.hi, exponent: cal.exponent }
+        : null;
     return {
       options: { ...p.opts },
       inputs: p.inputs(),
       confidence: confidenceMap(this.errMean, this.errStd, this.cfg.confidence_sigma),
       labelCalibration: this.labelCalibration,
+      ...(logEnergyOutput !== undefined ? { logEnergyOutput } : {}),
       trainSteps: this.steps,
     };
   }
