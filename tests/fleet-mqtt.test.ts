@@ -46,6 +46,26 @@ function drive(link: FleetLink, t0: number, t1: number, seed = 1): void {
   }
 }
 
+/** A broker with accounts a, b, mallory (password `<id>-secret`) and launch/fleet-acl.conf. */
+async function aclBroker(): Promise<Mosquitto> {
+  const dir = mkdtempSync(join(tmpdir(), "tl-fleet-acl-"));
+  const passwords = join(dir, "passwd");
+  writeFileSync(passwords, "");
+  for (const user of ["a", "b", "mallory"]) {
+    const r = spawnSync("mosquitto_passwd", ["-b", passwords, user, `${user}-secret`]);
+    expect(r.status).toBe(0);
+  }
+  const acl = join(dir, "acl");
+  copyFileSync(join(import.meta.dirname, "../launch/fleet-acl.conf"), acl);
+  // Started as root, mosquitto drops to its own user, which must read these.
+  chmodSync(passwords, 0o644);
+  const broker = await Mosquitto.create({ auth: { passwordFile: passwords, aclFile: acl }, dir });
+  open.push(broker);
+  return broker;
+}
+
+const login = (id: string) => ({ username: id, password: `${id}-secret` });
+
 describe.skipIf(missing)("fleet over a real broker", () => {
   it("shares samples, gives a late joiner the snapshots, and counts hostile payloads", async () => {
     const broker = await Mosquitto.create();
@@ -114,20 +134,7 @@ describe.skipIf(missing)("fleet over a real broker", () => {
   }, 40_000);
 
   it("with the ACL, a robot publishes only under its own id and one without credentials stays out", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tl-fleet-acl-"));
-    const passwords = join(dir, "passwd");
-    writeFileSync(passwords, "");
-    for (const user of ["a", "b", "mallory"]) {
-      const r = spawnSync("mosquitto_passwd", ["-b", passwords, user, `${user}-secret`]);
-      expect(r.status).toBe(0);
-    }
-    const acl = join(dir, "acl");
-    copyFileSync(join(import.meta.dirname, "../launch/fleet-acl.conf"), acl);
-    // Started as root, mosquitto drops to its own user, which must read these.
-    chmodSync(passwords, 0o644);
-    const broker = await Mosquitto.create({ auth: { passwordFile: passwords, aclFile: acl }, dir });
-    open.push(broker);
-    const login = (id: string) => ({ username: id, password: `${id}-secret` });
+    const broker = await aclBroker();
     const a = robot(broker.url, "a", login("a"));
     const b = robot(broker.url, "b", login("b"));
     await Promise.all([a.waitConnected(), b.waitConnected()]);
@@ -222,4 +229,38 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     expect(lines.filter((l) => l.startsWith("fleet: connection to the broker lost"))).toHaveLength(2);
     expect(lines.filter((l) => /^fleet: connected \(reconnect \d\)$/.test(l))).toHaveLength(2);
   }, 40_000);
+
+  it("says when the broker drops what it publishes (an account that is not the robot id, under the ACL)", async () => {
+    const broker = await aclBroker();
+    const lines: string[] = [];
+    const right: string[] = [];
+    const a = robot(broker.url, "a", login("b"), (l) => lines.push(l));
+    const b = robot(broker.url, "b", login("b"), (l) => right.push(l));
+    await Promise.all([a.waitConnected(), b.waitConnected()]);
+    drive(a, 0, 3);
+    drive(b, 0, 3);
+    await a.close();
+    await b.close();
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^fleet: the broker drops what this robot publishes \(\d+ payloads on terrain-learner\/fleet\/a\/samples, none came back\): its ACL refuses the topic \(with launch\/fleet-acl.conf the user name 'b' must be the robot id/,
+      ),
+    );
+    expect(right.join("\n")).not.toMatch(/drops|another client/);
+  }, 30_000);
+
+  it("two robots with one robot id each say so", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const lines: string[][] = [[], []];
+    const twins = [0, 1].map((i) => robot(broker.url, "a", {}, (l) => lines[i]!.push(l)));
+    await Promise.all(twins.map((t) => t.waitConnected()));
+    drive(twins[0]!, 0, 3, 1);
+    drive(twins[1]!, 0, 3, 7);
+    await waitFor("both notice", () => twins.every((t) => t.stats().sameId > 0));
+    for (const l of lines)
+      expect(l).toContain(
+        "fleet: another client publishes as 'a' (terrain-learner/fleet/a/samples): two robots with one robot id? Peers take both for one robot, and neither learns from the other",
+      );
+  }, 30_000);
 });

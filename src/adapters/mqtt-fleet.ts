@@ -9,6 +9,7 @@
 // While the broker is down, batches wait in a bounded backlog (oldest dropped, counted) and go out
 // in order on reconnect; mqtt.js reconnects every mqtt.reconnect_period and keeps no queue of its own.
 
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Subscription } from "rxjs";
@@ -25,6 +26,9 @@ import { modelSha256 } from "../learning/backbone-models.ts";
 import type { Config } from "../runtime/config.ts";
 import type { GraphTaps, SampleSource } from "../runtime/pipeline.ts";
 import { redactUrl, validateMqttOptions } from "./mqtt.ts";
+
+/** How long our first payload after a connect may take to come back before the broker is said to drop it. */
+const ECHO_WAIT_MS = 5000;
 
 export interface FleetStatus {
   connected: boolean;
@@ -49,6 +53,8 @@ export interface FleetStatus {
   latencyP50Ms: number | null;
   latencyP99Ms: number | null;
   lastError: string;
+  /** Payloads on this robot's own topics that it did not publish: another robot with its id. */
+  sameId: number;
   [key: string]: unknown;
 }
 
@@ -114,6 +120,17 @@ export class FleetLink implements SampleSource {
   #up = false;
   /** The last error logged: the same error is logged once per outage, not once per retry. */
   #logged = "";
+  // What comes back on our own topics tells whether the broker delivers what we publish (an ACL
+  // drops it silently) and whether another robot publishes under our id.
+  /** Digests of our recent payloads, oldest first. */
+  readonly #mine: string[] = [];
+  /** Payloads published and our own that came back, since the last connect. */
+  #published = 0;
+  #echoes = 0;
+  #echoTimer: NodeJS.Timeout | undefined;
+  #droppedWarned = false;
+  /** Payloads on our own topics that we did not publish (a robot with the same id). */
+  #sameId = 0;
   #bytesIn = 0;
   #bytesOut = 0;
   #since = Number.NaN;
@@ -203,7 +220,7 @@ export class FleetLink implements SampleSource {
         `fleet: connection to the broker lost; learning alone, batches wait (at most ${f.backlog}) until it is back`,
       );
     });
-    client.on("message", (topic, payload) => this.#onMessage(topic, payload));
+    client.on("message", (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
     this.#log(`fleet: connecting to ${redactUrl(f.url)} as '${c.mqtt.robot_id}'`);
   }
 
@@ -217,6 +234,10 @@ export class FleetLink implements SampleSource {
     this.#connects++;
     this.#up = true;
     this.#logged = "";
+    this.#published = 0;
+    this.#echoes = 0;
+    clearTimeout(this.#echoTimer);
+    this.#echoTimer = undefined;
     if (!Number.isFinite(this.#since)) this.#since = this.#now();
     this.#log(`fleet: connected${this.#connects > 1 ? ` (reconnect ${this.#connects - 1})` : ""}`);
     this.#client!.subscribe(this.#topics.subscribe, { qos: 1 }, (err) => {
@@ -225,10 +246,15 @@ export class FleetLink implements SampleSource {
     for (const m of this.#backlog.splice(0)) this.#send(m.topic, m.payload, m.retain, m.n);
   }
 
-  #onMessage(topic: string, payload: Buffer): void {
+  #onMessage(topic: string, payload: Buffer, retained: boolean): void {
     const ex = this.exchange;
     const t = this.#topics.parse(topic);
-    if (!ex || !t || t.robotId === ex.robotId) return;
+    if (!ex || !t) return;
+    if (t.robotId === ex.robotId) {
+      // A retained snapshot under our id predates this connection (ours from an earlier run).
+      if (!retained) this.#fromOwnTopic(topic, payload);
+      return;
+    }
     this.#bytesIn += payload.length;
     const now = this.#now();
     const r = ex.receive(new Uint8Array(payload.buffer, payload.byteOffset, payload.length), t.robotId, now);
@@ -236,6 +262,33 @@ export class FleetLink implements SampleSource {
       this.#latency.push((now - r.batch.sent) * 1000);
       if (this.#latency.length > 2000) this.#latency.splice(0, 1000);
     }
+  }
+
+  static #digest(payload: Buffer): string {
+    return createHash("sha1").update(payload).digest("hex");
+  }
+
+  #fromOwnTopic(topic: string, payload: Buffer): void {
+    const i = this.#mine.indexOf(FleetLink.#digest(payload));
+    if (i >= 0) {
+      this.#mine.splice(i, 1);
+      this.#echoes++;
+      return;
+    }
+    if (this.#sameId++ === 0)
+      this.#error(
+        `another client publishes as '${this.#config.mqtt.robot_id}' (${topic}): two robots with one robot id? Peers take both for one robot, and neither learns from the other`,
+      );
+  }
+
+  /** Nothing we published came back: the broker drops it (an ACL). Said once. */
+  #checkEchoes(): void {
+    if (this.#droppedWarned || this.#published === 0 || this.#echoes > 0) return;
+    this.#droppedWarned = true;
+    const f = this.#config.fleet;
+    this.#error(
+      `the broker drops what this robot publishes (${this.#published} payloads on ${this.#topics.samples}, none came back): its ACL refuses the topic (with launch/fleet-acl.conf the user name${f.username ? ` '${f.username}'` : ""} must be the robot id, and the topic prefix the ACL's)`,
+    );
   }
 
   #send(topic: string, payload: Buffer, retain: boolean, n: number): void {
@@ -255,6 +308,14 @@ export class FleetLink implements SampleSource {
     }
     this.#bytesOut += payload.length;
     this.#sent += n;
+    this.#mine.push(FleetLink.#digest(payload));
+    if (this.#mine.length > 256) this.#mine.shift();
+    if (this.#published++ === 0 && !this.#droppedWarned) {
+      this.#echoTimer = setTimeout(() => {
+        if (this.#up) this.#checkEchoes();
+      }, ECHO_WAIT_MS);
+      this.#echoTimer.unref();
+    }
     client.publish(topic, payload, { qos: 1, retain }, (err) => {
       if (err) this.#error(err.message);
     });
@@ -317,6 +378,7 @@ export class FleetLink implements SampleSource {
       latencyP50Ms: q(0.5),
       latencyP99Ms: q(0.99),
       lastError: this.#lastError,
+      sameId: this.#sameId,
       pool: s?.pool ?? 0,
       evicted: s?.evicted ?? 0,
       duplicates: s?.duplicates ?? 0,
@@ -362,7 +424,10 @@ export class FleetLink implements SampleSource {
       // one: a robot that joins after this one stopped learns from all of it.
       for (const b of this.exchange?.final(this.#now()) ?? []) this.#publish(b);
       await client.endAsync();
+      // Every publish was acknowledged; a broker that delivers them has sent ours back by now.
+      this.#checkEchoes();
     } else await client.endAsync(true);
+    clearTimeout(this.#echoTimer);
     const s = this.stats();
     const unsent = this.#backlog.filter((m) => !m.retain);
     const lost = unsent.length
