@@ -185,6 +185,9 @@ describe("export of a replay's checkpoint", () => {
     expect(m.input_dtype).toBe("uint8");
     expect(m.output_shape).toBe("15,20");
     expect(m.cell_width_px).toBe("8");
+    // The centre to project is the one the node projects (grid-camera.ts, grid-ground-projection.ts):
+    // pixel centres at whole coordinates, so cell 0 of 8 px is centred at 3.5.
+    expect(m.cell_to_pixels).toContain("u = (c+0.5)*cell_width_px - 0.5, v = (r+0.5)*cell_height_px - 0.5");
     expect(m.stride).toBe("8");
     expect(m.feature_context).toBe("neighbourhood");
     expect(Number(m.calibration_hi)).toBeGreaterThan(Number(m.calibration_lo));

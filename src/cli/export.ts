@@ -275,7 +275,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
           cell_width_px: String(grid.strideX),
           cell_height_px: String(grid.strideY),
           cell_to_pixels:
-            "cell (r, c) covers image pixels x in [c*cell_width_px, (c+1)*cell_width_px), y in [r*cell_height_px, (r+1)*cell_height_px); its centre is ((c+0.5)*cell_width_px, (r+0.5)*cell_height_px); pixels right of / below the grid are not covered",
+            "cell (r, c) covers image pixels x in [c*cell_width_px, (c+1)*cell_width_px), y in [r*cell_height_px, (r+1)*cell_height_px); its centre, to project through the camera intrinsics (pixel centres at whole coordinates, as a ROS CameraInfo), is u = (c+0.5)*cell_width_px - 0.5, v = (r+0.5)*cell_height_px - 0.5; pixels right of / below the grid are not covered",
           roughness: "0 (smooth) .. 1 (rough), the learner's calibrated scale",
           confidence:
             "0..1: 1 where the cell looks like ground the robot has driven on, exp(-0.5*(z/confidence_sigma)^2) above, z = (log(novelty + 1e-8) - confidence_mean)/confidence_std",
