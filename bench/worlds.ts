@@ -9,11 +9,14 @@
 //   node --import tsx bench/worlds.ts [--out FILE] [--worlds default:1,patchwork:1] [--seconds 180] [-c CONFIG]
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { toJson } from "../src/eval/report.ts";
+import { checkOutputs, writeFileAtomic } from "../src/io/safe-output.ts";
+import { loadConfig } from "../src/runtime/config.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WORLDS = [
@@ -56,11 +59,18 @@ const USAGE = `usage: node --import tsx bench/worlds.ts [options]
                       a diagnostic of what the vibration labels cost); reports in out/bench-worlds/*-truth
   --truth-cells WHICH with --truth-labels: keyframes also teach every scored cell's truth, of all terrain
                       types or only those driven so far (replay --truth-cells all|driven)
-  --collect           run nothing: build the table from the reports earlier runs left in
-                      out/bench-worlds/<world>-s<seed>/report.json
+  --reports DIR       where each world's report folder goes (default out/bench-worlds): DIR/<world>-s<seed>,
+                      with -raw, -truth, -<truth-cells> and, for other than 180 s, -<S>s appended
+  --collect           run nothing: build the table from the report.json files earlier runs left in
+                      those folders (the same --worlds, --seconds, --raw, --truth-* and -c); a report
+                      that is missing, unreadable, of another length or of other settings is an error
   -h, --help          this text
 
-The JSON is rewritten after every world, so an interrupted run keeps what it finished.`;
+While it runs, the finished worlds are kept in FILE.partial (rewritten after every world); FILE is
+written once every world has finished, so an interrupted or failed run leaves FILE as it was.`;
+
+/** Bad options: one line and exit 2 (a failed run exits 1). */
+class UsageError extends Error {}
 
 interface Row {
   world: string;
@@ -83,81 +93,94 @@ interface Row {
   curve: { t: number; trailingRho: number | null; terrainRho: number | null; terrainRhoAll: number | null }[];
 }
 
-function main(): void {
-  const { values } = parseArgs({
-    options: {
-      out: { type: "string", default: "bench/worlds.json" },
-      worlds: { type: "string", default: WORLDS.join(",") },
-      seconds: { type: "string", default: "180" },
-      config: { type: "string", short: "c", multiple: true },
-      collect: { type: "boolean" },
-      raw: { type: "boolean" },
-      "truth-labels": { type: "boolean" },
-      "truth-cells": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values } = parsed;
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
   const truthLabels = values["truth-labels"] ?? false;
   if (truthLabels && !values.raw)
-    throw new Error("--truth-labels needs --raw (it is a replay --eval option)");
+    throw new UsageError("--truth-labels needs --raw (it is a replay --eval option)");
   const truthCells = values["truth-cells"];
   if (truthCells !== undefined && !(truthLabels && (truthCells === "all" || truthCells === "driven")))
-    throw new Error("--truth-cells takes all or driven, with --truth-labels");
+    throw new UsageError("--truth-cells takes all or driven, with --truth-labels");
   const seconds = Number(values.seconds);
-  if (!(seconds > 0)) throw new Error(`--seconds must be positive, got ${values.seconds}`);
+  if (!(seconds > 0)) throw new UsageError(`--seconds must be positive, got ${values.seconds}`);
   const named = Object.hasOwn(SETS, values.worlds) ? SETS[values.worlds] : undefined;
   const worlds = (named ?? values.worlds.split(",")).map((w) => {
     const [name, seed] = w.split(":");
     const s = Number(seed ?? 1);
-    if (!name || !Number.isInteger(s)) throw new Error(`--worlds: '${w}' is not world:seed`);
+    if (!name || !Number.isInteger(s)) throw new UsageError(`--worlds: '${w}' is not world:seed`);
     if (!existsSync(join(ROOT, "sim/worlds", `${name}.yaml`)))
-      throw new Error(
+      throw new UsageError(
         `--worlds: no world '${name}' (sim/worlds/${name}.yaml); named sets: ${Object.keys(SETS).join(", ")}`,
       );
     return { name, seed: s };
   });
-  const loadBefore = loadavg();
-  const out = resolve(ROOT, values.out);
-  mkdirSync(dirname(out), { recursive: true });
-  const rows: Row[] = [];
-  const save = () => {
-    const doc = {
-      seconds,
-      camera: "320x240 @ 15 Hz",
-      bags: values.raw ? "raw frames (sim --out), replay --eval" : "demo (camera cached as JPEG 95)",
-      labels: truthLabels
-        ? `ground truth (replay --truth-labels${truthCells ? ` --truth-cells ${truthCells}` : ""})`
-        : "vibration",
-      loadBefore,
-      loadAfter: loadavg(),
-      rows,
-      medians: medians(rows),
-    };
-    writeFileSync(`${out}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
-    renameSync(`${out}.tmp`, out);
-  };
-  for (const w of worlds) {
-    const reportDir = join(
-      ROOT,
-      "out/bench-worlds",
-      `${w.name}-s${w.seed}${values.raw ? "-raw" : ""}${truthLabels ? "-truth" : ""}${truthCells ? `-${truthCells}` : ""}`,
+  const configs = (values.config ?? []).map((c) => resolve(c));
+  let config: unknown;
+  try {
+    config = JSON.parse(toJson(loadConfig(configs)));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const reportRoot = resolve(ROOT, values.reports);
+  const reportDirOf = (w: { name: string; seed: number }) =>
+    join(
+      reportRoot,
+      // The length is in the name as in the bag's: runs of another length do not replace these reports.
+      `${w.name}-s${w.seed}${values.raw ? "-raw" : ""}${truthLabels ? "-truth" : ""}${truthCells ? `-${truthCells}` : ""}${seconds === 180 ? "" : `-${seconds}s`}`,
     );
-    if (values.collect) {
-      const report = join(reportDir, "report.json");
-      if (!existsSync(report)) {
-        process.stderr.write(`${w.name} s${w.seed}: no ${report}\n`);
-        continue;
-      }
-      rows.push(rowOf(w.name, w.seed, JSON.parse(readFileSync(report, "utf8"))));
-      continue;
-    }
+  const out = resolve(ROOT, values.out);
+  const partial = `${out}.partial`;
+  const reports = worlds.map((w) => join(reportDirOf(w), "report.json"));
+  try {
+    await checkOutputs(
+      [
+        { path: out, kind: "file", what: "--out" },
+        { path: partial, kind: "file", what: "--out's progress file" },
+      ],
+      [...configs, ...(values.collect ? reports : [])],
+    );
+  } catch (err) {
+    // A missing folder is made below; every other problem (an input as --out) stops here.
+    if (!/does not exist|no part of the path/.test((err as Error).message))
+      throw new UsageError((err as Error).message);
+  }
+  if (values.collect) {
+    await collect(worlds, reports, seconds, config, out, values);
+    return;
+  }
+  const loadBefore = loadavg();
+  mkdirSync(dirname(out), { recursive: true });
+  // An earlier run's progress would read as this one's.
+  rmSync(partial, { force: true });
+  const rows: Row[] = [];
+  const doc = (extra: Record<string, unknown> = {}) => ({
+    seconds,
+    camera: "320x240 @ 15 Hz",
+    bags: values.raw ? "raw frames (sim --out), replay --eval" : "demo (camera cached as JPEG 95)",
+    labels: truthLabels
+      ? `ground truth (replay --truth-labels${truthCells ? ` --truth-cells ${truthCells}` : ""})`
+      : "vibration",
+    ...extra,
+    loadBefore,
+    loadAfter: loadavg(),
+    rows,
+    medians: medians(rows),
+  });
+  for (const [i, w] of worlds.entries()) {
+    const reportDir = reportDirOf(w);
     const cli = join(ROOT, "bin/terrain-learner.js");
     const world = join(ROOT, "sim/worlds", `${w.name}.yaml`);
-    const configArgs = (values.config ?? []).flatMap((c) => ["--config", resolve(c)]);
+    const configArgs = configs.flatMap((c) => ["--config", c]);
     let args: string[];
     if (values.raw) {
       const suffix = seconds === 180 ? "" : `-${seconds}s`;
@@ -176,8 +199,7 @@ function main(): void {
           bag,
         ];
         const g = spawnSync(process.execPath, [cli, ...sim], { cwd: ROOT, encoding: "utf8" });
-        if (g.status !== 0)
-          throw new Error(`sim ${w.name} s${w.seed} failed (${g.status}): ${g.stderr.slice(-2000)}`);
+        if (g.status !== 0) failed(`sim ${w.name} s${w.seed}`, g, rows, partial);
       }
       args = [cli, "replay", bag, "--eval", "--json", "--report-dir", reportDir, ...configArgs];
       if (truthLabels) args.push("--truth-labels");
@@ -188,15 +210,145 @@ function main(): void {
     }
     process.stderr.write(`${w.name} s${w.seed} ...\n`);
     const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 256 << 20 });
-    if (r.status !== 0)
-      throw new Error(`${w.name} s${w.seed} failed (${r.status}): ${r.stderr.slice(-2000)}`);
-    rows.push(rowOf(w.name, w.seed, JSON.parse(r.stdout.trim().split("\n").at(-1)!)));
+    if (r.status !== 0) failed(`${w.name} s${w.seed}`, r, rows, partial);
+    let result: Json;
+    try {
+      result = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as Json;
+    } catch {
+      failed(`${w.name} s${w.seed} (its last line of output is not the --json result)`, r, rows, partial);
+    }
+    rows.push(rowOf(w.name, w.seed, result));
     process.stderr.write(`${tableLine(rows.at(-1)!)}\n`);
-    save();
+    const unfinished = worlds.slice(i + 1).map((x) => `${x.name}:${x.seed}`);
+    await writeFileAtomic(partial, `${toJson(doc({ unfinished }), 2)}\n`);
   }
-  save();
+  await writeFileAtomic(out, `${toJson(doc(), 2)}\n`);
+  rmSync(partial, { force: true });
   process.stdout.write(`${table(rows)}\n`);
   process.stderr.write(`results: ${out}\n`);
+}
+
+/** A world's run failed: say which and why, where the finished ones are, and exit 1. */
+function failed(
+  what: string,
+  r: { status: number | null; signal: NodeJS.Signals | null; stderr: string },
+  rows: Row[],
+  partial: string,
+): never {
+  const how = r.signal ? `killed by ${r.signal}` : `exit ${r.status}`;
+  const kept = rows.length
+    ? `; the ${rows.length} world(s) finished are in ${partial}, --out is unchanged`
+    : "; --out is unchanged";
+  process.stderr.write(`${r.stderr.trim().split("\n").slice(-20).join("\n")}\n`);
+  process.stderr.write(`bench:worlds: ${what} failed (${how})${kept}\n`);
+  process.exit(1);
+}
+
+/**
+ * --collect: the table from the reports earlier runs left. Every report must be there, whole, of
+ * this length and made with these settings; otherwise nothing is written and the run exits 1.
+ */
+async function collect(
+  worlds: { name: string; seed: number }[],
+  reports: string[],
+  seconds: number,
+  config: unknown,
+  out: string,
+  values: { raw?: boolean; "truth-labels"?: boolean; "truth-cells"?: string },
+): Promise<void> {
+  const rows: Row[] = [];
+  const problems: string[] = [];
+  for (const [i, w] of worlds.entries()) {
+    const path = reports[i]!;
+    const label = `${w.name} s${w.seed}`;
+    if (!existsSync(path)) {
+      problems.push(`${label}: no ${path}`);
+      continue;
+    }
+    let r: Json;
+    try {
+      r = JSON.parse(readFileSync(path, "utf8")) as Json;
+    } catch (err) {
+      problems.push(`${label}: ${path} is not readable JSON (${(err as Error).message})`);
+      continue;
+    }
+    if (typeof r.eval !== "object" || r.eval === null) {
+      problems.push(`${label}: ${path} has no evaluation (eval)`);
+      continue;
+    }
+    const length = Number(r.sensorSeconds);
+    // A bag of S seconds replays S seconds less one IMU period or so.
+    if (!(Math.abs(length - seconds) <= 1)) {
+      problems.push(`${label}: ${path} is of a ${length.toFixed(1)}-s run, not ${seconds} s (--seconds)`);
+      continue;
+    }
+    const differs = configDiff(config, r.config);
+    if (differs.length) {
+      problems.push(
+        `${label}: ${path} was made with other settings than -c gives: ${differs.slice(0, 3).join(", ")}${differs.length > 3 ? ", ..." : ""}`,
+      );
+      continue;
+    }
+    rows.push(rowOf(w.name, w.seed, r));
+  }
+  if (problems.length) {
+    for (const p of problems) process.stderr.write(`${p}\n`);
+    process.stderr.write(
+      `bench:worlds: --collect: ${problems.length} of ${worlds.length} report(s) unusable; ${out} not written\n`,
+    );
+    process.exit(1);
+  }
+  const doc = {
+    seconds,
+    camera: "320x240 @ 15 Hz",
+    bags: values.raw ? "raw frames (sim --out), replay --eval" : "demo (camera cached as JPEG 95)",
+    labels: values["truth-labels"]
+      ? `ground truth (replay --truth-labels${values["truth-cells"] ? ` --truth-cells ${values["truth-cells"]}` : ""})`
+      : "vibration",
+    collected: "from the runs' report.json files",
+    rows,
+    medians: medians(rows),
+  };
+  await writeFileAtomic(out, `${toJson(doc, 2)}\n`);
+  process.stdout.write(`${table(rows)}\n`);
+  process.stderr.write(`results: ${out}\n`);
+}
+
+/** Config sections a replay's figures do not depend on (transport: what is published, and how). */
+const TRANSPORT_ONLY = new Set(["use_sim_time", "ros", "mqtt", "serial", "live_view"]);
+
+/**
+ * Settings the report names with another value than `want` (a.b.c 1 (not 2)). A setting the report
+ * lacks is newer than the report and not counted: it did not exist to differ.
+ */
+function configDiff(want: unknown, got: unknown, path = ""): string[] {
+  if (got === undefined || TRANSPORT_ONLY.has(path)) return [];
+  if (typeof want === "object" && want !== null && typeof got === "object" && got !== null) {
+    const keys = new Set([...Object.keys(want), ...Object.keys(got)]);
+    return [...keys].flatMap((k) =>
+      configDiff((want as Json)[k], (got as Json)[k], path ? `${path}.${k}` : k),
+    );
+  }
+  return JSON.stringify(want) === JSON.stringify(got)
+    ? []
+    : [`${path} ${JSON.stringify(got)} (not ${JSON.stringify(want)})`];
+}
+
+function parseOptions() {
+  return parseArgs({
+    options: {
+      out: { type: "string", default: "bench/worlds.json" },
+      worlds: { type: "string", default: WORLDS.join(",") },
+      seconds: { type: "string", default: "180" },
+      config: { type: "string", short: "c", multiple: true },
+      collect: { type: "boolean" },
+      raw: { type: "boolean" },
+      "truth-labels": { type: "boolean" },
+      "truth-cells": { type: "string" },
+      reports: { type: "string", default: "out/bench-worlds" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
 }
 
 type Json = Record<string, unknown>;
@@ -284,4 +436,8 @@ function table(rows: Row[]): string {
   ].join("\n");
 }
 
-main();
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:worlds: ${(err as Error).message}\n`);
+  if (err instanceof UsageError) process.stderr.write("(npm run bench:worlds -- --help for the options)\n");
+  process.exit(err instanceof UsageError ? 2 : 1);
+});

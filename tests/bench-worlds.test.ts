@@ -1,0 +1,160 @@
+// `npm run bench:worlds` (bench/worlds.ts): --collect refuses reports that are missing, cut short,
+// of another length or of other settings, and leaves --out as it was; a run that fails part-way
+// exits 1 naming the world, keeps the finished ones in FILE.partial and leaves --out as it was.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const dir = mkdtempSync(join(tmpdir(), "tl-bench-worlds-"));
+// A bag no replay can read, under the name bench/worlds.ts looks for (a seed no other run uses).
+const badBag = join(ROOT, ".cache", `default-world-seed${90000 + (process.pid % 9000)}-20s.mcap`);
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(badBag, { force: true });
+});
+
+const worlds = (...args: string[]) =>
+  spawnSync(process.execPath, ["--import", "tsx", "bench/worlds.ts", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
+
+/** A report.json as `demo --json` writes it, with what the table reads. */
+function report(sensorSeconds: number, config?: unknown): string {
+  return JSON.stringify({
+    labels: 100,
+    realtimeFactor: 5,
+    wallSeconds: 4,
+    sensorSeconds,
+    eval: {
+      spearman: 0.8,
+      confidenceAuroc: 0.9,
+      knowledge: { timeToRank: null, curve: [{ t: 10, terrainRho: 0.5, terrainRhoAll: 0.6 }] },
+      stability: { minTrailingRho: null, costmapFlicker: 2, flickerPairs: 10 },
+    },
+    curve: [{ t: 10, trailingSpearman: 0.7 }],
+    ...(config ? { config } : {}),
+  });
+}
+
+function setup(name: string, reports: Record<string, string>): { root: string; out: string } {
+  const root = join(dir, name, "reports");
+  for (const [folder, text] of Object.entries(reports)) {
+    mkdirSync(join(root, folder), { recursive: true });
+    writeFileSync(join(root, folder, "report.json"), text);
+  }
+  const out = join(dir, name, "table.json");
+  writeFileSync(out, "committed figures\n");
+  return { root, out };
+}
+
+const collect = (root: string, out: string, ...extra: string[]) =>
+  worlds(
+    "--collect",
+    "--worlds",
+    "default:1,default:2",
+    "--seconds",
+    "20",
+    "--reports",
+    root,
+    "--out",
+    out,
+    ...extra,
+  );
+
+describe("bench:worlds --collect", () => {
+  it("builds the table when every report is there, of this length and these settings", () => {
+    const { root, out } = setup("ok", {
+      "default-s1-20s": report(19.95),
+      "default-s2-20s": report(19.95, { learner: { seed: 1 }, ros: { output_image_reliability: "x" } }),
+    });
+    const r = collect(root, out);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(readFileSync(out, "utf8")) as { rows: { world: string; seed: number }[] };
+    expect(doc.rows.map((x) => `${x.world}:${x.seed}`)).toEqual(["default:1", "default:2"]);
+    expect(r.stdout).toContain("| default s2 |");
+  });
+
+  it("refuses a missing report: exit 1, names it, --out unchanged", () => {
+    const { root, out } = setup("missing", { "default-s1-20s": report(20) });
+    const r = collect(root, out);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(join(root, "default-s2-20s", "report.json"));
+    expect(r.stderr).toContain("not written");
+    expect(readFileSync(out, "utf8")).toBe("committed figures\n");
+  });
+
+  it("refuses a report cut short, of another length, or made with other settings", () => {
+    const { root, out } = setup("bad", {
+      "default-s1-20s": report(20).slice(0, 40),
+      "default-s2-20s": report(180),
+    });
+    const r = collect(root, out);
+    expect(r.status).toBe(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).toMatch(/default s1: .* not readable JSON/);
+    expect(r.stderr).toMatch(/default s2: .* 180\.0-s run, not 20 s/);
+    expect(readFileSync(out, "utf8")).toBe("committed figures\n");
+
+    const seed = setup("seed", {
+      "default-s1-20s": report(20, { learner: { seed: 2 } }),
+      "default-s2-20s": report(20),
+    });
+    const s = collect(seed.root, seed.out);
+    expect(s.status).toBe(1);
+    expect(s.stderr).toMatch(/default s1: .* other settings .*learner\.seed 2 \(not 1\)/);
+    expect(readFileSync(seed.out, "utf8")).toBe("committed figures\n");
+  });
+
+  it("refuses --out onto a -c config, and a bad option, in one line", () => {
+    const config = join(dir, "mine.yaml");
+    writeFileSync(config, "learner:\n  seed: 1\n");
+    const r = worlds("--collect", "--worlds", "default:1", "-c", config, "--out", config);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("refusing to overwrite");
+    expect(readFileSync(config, "utf8")).toBe("learner:\n  seed: 1\n");
+    const bad = worlds("--no-such-option");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^bench:worlds: Unknown option '--no-such-option'/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("bench:worlds run", () => {
+  it("fails part-way: exit 1 naming the world, finished ones in FILE.partial, --out unchanged", () => {
+    mkdirSync(dirname(badBag), { recursive: true });
+    writeFileSync(badBag, "not a bag");
+    const seed = badBag.match(/seed(\d+)-20s/)![1]!;
+    const out = join(dir, "run", "table.json");
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, "committed figures\n");
+    const r = worlds(
+      "--raw",
+      "--worlds",
+      `default:1,default:${seed}`,
+      "--seconds",
+      "20",
+      "--reports",
+      join(dir, "run", "reports"),
+      "--out",
+      out,
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`bench:worlds: default s${seed} failed (exit`);
+    expect(readFileSync(out, "utf8")).toBe("committed figures\n");
+    const partial = JSON.parse(readFileSync(`${out}.partial`, "utf8")) as {
+      rows: { world: string; seed: number; finalTrailingRho: number | null }[];
+      unfinished: string[];
+    };
+    expect(partial.rows.map((x) => `${x.world}:${x.seed}`)).toEqual(["default:1"]);
+    expect(partial.unfinished).toEqual([`default:${seed}`]);
+    expect(existsSync(join(dir, "run", "reports", "default-s1-raw-20s", "report.json"))).toBe(true);
+  }, 300_000);
+});
