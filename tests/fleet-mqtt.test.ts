@@ -247,6 +247,7 @@ describe.skipIf(missing)("fleet over a real broker", () => {
       ),
     );
     expect(right.join("\n")).not.toMatch(/drops|another client/);
+    expect([a.stats().brokerDrops, b.stats().brokerDrops]).toEqual([true, false]);
   }, 30_000);
 
   it("two robots with one robot id each say so", async () => {

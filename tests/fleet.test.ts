@@ -369,6 +369,33 @@ describe("fleet in /diagnostics", () => {
   });
 });
 
+describe("fleet in /diagnostics, connected but not sharing", () => {
+  const level = (fleet: Record<string, unknown>) => {
+    const out = diagnosticsMessage({
+      stamp: 1,
+      hardwareId: "/terrain_learner",
+      inputs: {} as never,
+      subscriptions: [],
+      stats: { problems: {}, fleet: { connected: true, peers: 1, sameId: 0, ...fleet } } as never,
+      latencyMs: { mean: 0, max: 0, count: 0 },
+      learning: true,
+      speedLimitType: "nav2_msgs/msg/SpeedLimit",
+    });
+    const status = (out.message as { status: { name: string; level: number; message: string }[] }).status;
+    const f = status.find((s) => s.name === "terrain_learner: fleet")!;
+    return [f.level, f.message];
+  };
+
+  it("is OK while sharing, WARN when the broker drops what it publishes or its id is taken", () => {
+    expect(level({})).toEqual([0, "sharing with 1 peers"]);
+    expect(level({ brokerDrops: true })).toEqual([
+      1,
+      "the broker drops what this robot publishes (ACL: user name, topic prefix)",
+    ]);
+    expect(level({ sameId: 3 })).toEqual([1, "another robot publishes under this robot's id"]);
+  });
+});
+
 describe("fleet model key", () => {
   it("covers a backbone's external data: a byte-identical .onnx with other weights in its side file is another model", () => {
     const tmp = mkdtempSync(join(tmpdir(), "tl-fleet-key-"));

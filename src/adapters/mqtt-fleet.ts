@@ -55,6 +55,8 @@ export interface FleetStatus {
   lastError: string;
   /** Payloads on this robot's own topics that it did not publish: another robot with its id. */
   sameId: number;
+  /** None of this robot's payloads came back from the broker: it drops them (an ACL). */
+  brokerDrops: boolean;
   [key: string]: unknown;
 }
 
@@ -379,6 +381,7 @@ export class FleetLink implements SampleSource {
       latencyP99Ms: q(0.99),
       lastError: this.#lastError,
       sameId: this.#sameId,
+      brokerDrops: this.#droppedWarned,
       pool: s?.pool ?? 0,
       evicted: s?.evicted ?? 0,
       duplicates: s?.duplicates ?? 0,

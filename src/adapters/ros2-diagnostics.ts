@@ -83,14 +83,25 @@ function fleetDiagnostics(f: Record<string, unknown>, hardwareId: string): Diagn
     "backlog (batches)": num("backlog"),
     "backlog dropped": num("backlogDropped"),
     "rejected total": num("rejectedTotal"),
+    "payloads under this robot's id from another client": num("sameId"),
+    "last error": typeof f.lastError === "string" ? f.lastError : "",
   };
   for (const [reason, n] of Object.entries((f.rejected ?? {}) as Record<string, number>))
     values[`rejected: ${reason}`] = n;
+  // Connected is not sharing when the broker drops what we publish or peers mix us with a twin.
+  const problem =
+    f.brokerDrops === true
+      ? "the broker drops what this robot publishes (ACL: user name, topic prefix)"
+      : num("sameId") > 0
+        ? "another robot publishes under this robot's id"
+        : undefined;
   return {
-    level: f.connected === true ? DIAGNOSTIC_LEVEL.OK : DIAGNOSTIC_LEVEL.WARN,
+    level: f.connected === true && !problem ? DIAGNOSTIC_LEVEL.OK : DIAGNOSTIC_LEVEL.WARN,
     name: "terrain_learner: fleet",
     message:
-      f.connected === true ? `sharing with ${num("peers")} peers` : "broker unreachable: learning alone",
+      f.connected !== true
+        ? "broker unreachable: learning alone"
+        : (problem ?? `sharing with ${num("peers")} peers`),
     hardwareId,
     values,
   };
