@@ -19,11 +19,12 @@
 // compare runs only at similar load.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { writeFileAtomic } from "../src/io/safe-output.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PARTS = ["replay", "live", "labeller", "learning", "fleet", "soak"];
@@ -36,7 +37,11 @@ const USAGE = `usage: npm run bench -- [options]
   --seconds320 S          seconds of the 320x240 @ 15 Hz world to replay (default 120)
   --seconds640 S          seconds of the 640x480 @ 30 Hz world to replay (default 60)
   --live-seconds S        seconds of live mode at 640x480 (default 30)
+  --out FILE              the results file (default bench/results.json, with --quick bench/results-quick.json)
   -h, --help              this text
+
+The results file is written once every part has finished (under a temporary name, then renamed):
+a part that fails exits 1 naming it, and the file stays as it was.
 
 One measurement alone: node --import tsx bench/replay-bench.ts replay|bare|live|soak BAG [-c CONFIG]
 `;
@@ -50,6 +55,7 @@ function parse() {
       seconds320: { type: "string" },
       seconds640: { type: "string" },
       "live-seconds": { type: "string" },
+      out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -83,7 +89,17 @@ const num = (name: "seconds320" | "seconds640" | "live-seconds", dflt: number) =
   }
   return v;
 };
-const resultsPath = join(ROOT, "bench", quick ? "results-quick.json" : "results.json");
+const resultsPath =
+  parsed.values.out === undefined
+    ? join(ROOT, "bench", quick ? "results-quick.json" : "results.json")
+    : resolve(parsed.values.out);
+// Hand-kept before/after of the fixes made from these benchmarks; read into every results file.
+const historyPath = join(ROOT, "bench", "history.json");
+if (resultsPath === historyPath) {
+  process.stderr.write("bench: --out bench/history.json is the bench's input; refusing to overwrite it\n");
+  process.exit(2);
+}
+const shown = (path: string) => (path.startsWith(`${ROOT}/`) ? relative(ROOT, path) : path);
 const cacheDir = join(ROOT, ".cache", "bench");
 mkdirSync(cacheDir, { recursive: true });
 
@@ -164,9 +180,15 @@ const round = (x: unknown, d = 2) => (typeof x === "number" && Number.isFinite(x
 const roundAll = (o: Record<string, unknown>, d = 2) =>
   Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v, d)]));
 
-const previous: Record<string, unknown> = existsSync(resultsPath)
-  ? JSON.parse(readFileSync(resultsPath, "utf8"))
-  : {};
+let previous: Record<string, unknown> = {};
+if (existsSync(resultsPath)) {
+  try {
+    previous = JSON.parse(readFileSync(resultsPath, "utf8"));
+  } catch (err) {
+    process.stderr.write(`bench: ${shown(resultsPath)} is not readable JSON (${(err as Error).message})\n`);
+    process.exit(2);
+  }
+}
 const results: Record<string, unknown> = only ? { ...previous } : {};
 // A short trail of earlier full runs (date, load, the goal figures), to see how noisy they are.
 if (!only && previous.goals) {
@@ -178,7 +200,6 @@ if (!only && previous.goals) {
   ].slice(-5);
 }
 // Before/after of the fixes made from these benchmarks (hand-kept: each entry says what was run).
-const historyPath = join(ROOT, "bench", "history.json");
 results.history = existsSync(historyPath) ? JSON.parse(readFileSync(historyPath, "utf8")) : [];
 const load0 = loadavg();
 const started = Date.now();
@@ -188,7 +209,19 @@ if ((load0[0] ?? 0) > cpus().length / 2)
     `load average ${load0[0]?.toFixed(1)} on ${cpus().length} cores: other work is running, so times will read slow (the goals were measured below ${cpus().length / 2})`,
   );
 
-if (want("replay")) {
+/** Runs one part; a failure ends the bench (exit 1) before the results file is touched. */
+function part(name: string, fn: () => void): void {
+  if (!want(name)) return;
+  try {
+    fn();
+  } catch (err) {
+    log(`${name} failed: ${(err as Error).message.trim()}`);
+    log(`${shown(resultsPath)} unchanged; nothing of this run was written`);
+    process.exit(1);
+  }
+}
+
+part("replay", () => {
   const runs: Record<string, unknown>[] = [];
   for (const [name, camera, seconds, limit, bareFrames] of [
     ["320x240@15", "320x240@15", quick ? 20 : 120, num("seconds320", quick ? 10 : 120), quick ? 30 : 150],
@@ -219,9 +252,9 @@ if (want("replay")) {
     });
   }
   results.runs = runs;
-}
+});
 
-if (want("live")) {
+part("live", () => {
   const bag = world("640x480@30", quick ? 10 : 60);
   const r = measure("live", bag, ["--seconds", String(num("live-seconds", quick ? 5 : 30))]);
   results.latencyMs = { p50: round(r.p50Ms), p90: round(r.p90Ms), p99: round(r.p99Ms), max: round(r.maxMs) };
@@ -235,20 +268,24 @@ if (want("live")) {
     lateMessages: r.lateMessages,
     trainer: r.trainer,
   };
-}
+});
 
-if (want("labeller")) {
+part("labeller", () => {
   const r = script("labeller.ts", quick ? { BENCH_SECONDS: "300" } : {});
   results.labellerSamplesPerSec = r.labellerSamplesPerSecond;
   results.labeller = r;
-}
+});
 
-if (want("learning")) results.learning = roundAll(script("learning.ts"));
+part("learning", () => {
+  results.learning = roundAll(script("learning.ts"));
+});
 
 // Fleet sharing's own work per frame (bench/fleet-cost.ts), against backbone + head in the same loop.
-if (want("fleet")) results.fleet = roundAll(script("fleet-cost.ts"));
+part("fleet", () => {
+  results.fleet = roundAll(script("fleet-cost.ts"));
+});
 
-if (want("soak")) {
+part("soak", () => {
   const minutes = quick ? 3 : 30;
   const bag = world("160x120@5", minutes * 60);
   const r = measure("soak", bag, ["--every", quick ? "5" : "15"], ["--expose-gc"]);
@@ -269,7 +306,7 @@ if (want("soak")) {
     ]),
     sampleColumns: ["sensorSeconds", "rssMB", "heapMB", "numTensors"],
   };
-}
+});
 
 const goals = {
   realtime320: {
@@ -329,7 +366,8 @@ if (only && previous.machine) {
   Object.assign(results, run);
   delete results.partialRuns;
 }
-writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
-log(`wrote ${resultsPath.slice(ROOT.length + 1)}`);
+mkdirSync(dirname(resultsPath), { recursive: true });
+await writeFileAtomic(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+log(`wrote ${shown(resultsPath)}`);
 for (const [k, v] of Object.entries(goals))
   log(`  ${k.padEnd(22)} goal ${v.goal.padEnd(6)} measured ${v.measured}`);
