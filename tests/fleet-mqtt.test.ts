@@ -264,4 +264,24 @@ describe.skipIf(missing)("fleet over a real broker", () => {
         "fleet: another client publishes as 'a' (terrain-learner/fleet/a/samples): two robots with one robot id? Peers take both for one robot, and neither learns from the other",
       );
   }, 30_000);
+
+  it("logs the first refusal of each reason with what differs (a peer on another input_width)", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const lines: string[] = [];
+    const a = robot(broker.url, "a", {}, (l) => lines.push(l));
+    await a.waitConnected();
+    const peer = await mqtt.connectAsync(broker.url);
+    const wide = { ...TEST_MODEL, inputWidth: 256 };
+    for (let i = 0; i < 3; i++)
+      await peer.publishAsync("terrain-learner/fleet/b/samples", oneSampleBatch("b", wide), { qos: 1 });
+    await peer.publishAsync("terrain-learner/fleet/b/samples", Buffer.from("junk"), { qos: 1 });
+    await peer.endAsync();
+    await waitFor("all counted", () => a.stats().rejectedTotal === 4);
+    expect(a.stats().rejected).toEqual({ layout: 3, schema: 1 });
+    expect(lines.filter((l) => l.startsWith("fleet: refused"))).toEqual([
+      "fleet: refused a payload on terrain-learner/fleet/b/samples (layout: feature layout 8/4/256/v1, ours 8/4/320/v1 (head/backbone channels/input_width/version)); further refusals are counted (rejected)",
+      "fleet: refused a payload on terrain-learner/fleet/b/samples (schema: 4 bytes is shorter than the header); further refusals are counted (rejected)",
+    ]);
+  }, 30_000);
 });

@@ -131,6 +131,7 @@ export class FleetLink implements SampleSource {
   #echoes = 0;
   #echoTimer: NodeJS.Timeout | undefined;
   #droppedWarned = false;
+  readonly #refusalsLogged = new Set<string>();
   /** Payloads on our own topics that we did not publish (a robot with the same id). */
   #sameId = 0;
   #bytesIn = 0;
@@ -260,6 +261,14 @@ export class FleetLink implements SampleSource {
     this.#bytesIn += payload.length;
     const now = this.#now();
     const r = ex.receive(new Uint8Array(payload.buffer, payload.byteOffset, payload.length), t.robotId, now);
+    if (!r.ok && !this.#refusalsLogged.has(r.reason)) {
+      // The first refusal of each reason is logged (a peer on another backbone or input_width is a
+      // fleet misconfigured); the rest are counted.
+      this.#refusalsLogged.add(r.reason);
+      this.#log(
+        `fleet: refused a payload on ${topic} (${r.reason}: ${r.detail}); further refusals are counted (rejected)`,
+      );
+    }
     if (r.ok && r.batch.kind === "samples") {
       this.#latency.push((now - r.batch.sent) * 1000);
       if (this.#latency.length > 2000) this.#latency.splice(0, 1000);

@@ -136,6 +136,9 @@ function sameHash(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+const layoutName = (m: FleetModel) =>
+  `${m.channels}/${m.backboneChannels}/${m.inputWidth}/v${m.layoutVersion}`;
+
 export interface DecodeLimits {
   maxBytes: number;
   /** The robot id the topic names: a payload claiming another id is refused. */
@@ -174,7 +177,11 @@ export function decodeBatch(bytes: Uint8Array, ours: FleetModel, limits: DecodeL
   if (/[+#/\s]/.test(robotId)) return fail("schema", "robot id has '/', '+', '#' or spaces");
   if (limits.topicRobotId !== undefined && robotId !== limits.topicRobotId)
     return fail("spoofed", `payload of '${robotId}' on the topic of '${limits.topicRobotId}'`);
-  if (!sameHash(model.backboneHash, ours.backboneHash)) return fail("backbone", "another backbone");
+  if (!sameHash(model.backboneHash, ours.backboneHash))
+    return fail(
+      "backbone",
+      `another backbone (${Buffer.from(model.backboneHash).toString("hex")}, ours ${Buffer.from(ours.backboneHash).toString("hex")})`,
+    );
   if (
     model.channels !== ours.channels ||
     model.backboneChannels !== ours.backboneChannels ||
@@ -183,7 +190,7 @@ export function decodeBatch(bytes: Uint8Array, ours: FleetModel, limits: DecodeL
   )
     return fail(
       "layout",
-      `layout ${model.channels}/${model.backboneChannels}/${model.inputWidth}/v${model.layoutVersion}`,
+      `feature layout ${layoutName(model)}, ours ${layoutName(ours)} (head/backbone channels/input_width/version)`,
     );
   const stamp = dv.getFloat64(24, true);
   const sent = dv.getFloat64(32, true);

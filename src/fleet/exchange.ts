@@ -224,9 +224,9 @@ export class FleetExchange {
     };
   }
 
-  #reject(reason: RejectReason): DecodeResult & { ok: false } {
+  #reject(reason: RejectReason, detail: string = reason): DecodeResult & { ok: false } {
     this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + 1;
-    return { ok: false, reason, detail: reason };
+    return { ok: false, reason, detail };
   }
 
   /** A peer's payload from topic `<prefix>/fleet/<topicRobotId>/...`; validated, counted, pooled. */
@@ -249,7 +249,8 @@ export class FleetExchange {
       let index = this.#peerIds.length;
       if (this.#peers.size >= this.#cfg.max_peers) {
         index = this.#silentPeer(wallSeconds);
-        if (index < 0) return this.#reject("peers");
+        if (index < 0)
+          return this.#reject("peers", `${this.#cfg.max_peers} peers (max_peers) sent within peer_timeout`);
         this.#forget(index);
       }
       peer = {
@@ -271,7 +272,11 @@ export class FleetExchange {
     const cap = this.#cfg.receive_rate * 5 + this.#cfg.snapshot_size;
     peer.tokens = Math.min(cap, peer.tokens + (wallSeconds - peer.at) * this.#cfg.receive_rate);
     peer.at = wallSeconds;
-    if (b.n > peer.tokens) return this.#reject("rate");
+    if (b.n > peer.tokens)
+      return this.#reject(
+        "rate",
+        `over ${this.#cfg.receive_rate} samples/s from '${b.robotId}' (receive_rate)`,
+      );
     peer.tokens -= b.n;
     if (b.kind === "snapshot") peer.snapshots++;
     else peer.batches++;
