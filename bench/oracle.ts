@@ -4,7 +4,7 @@
 // labels (or their association) are the problem; if the oracle cannot either, the backbone's features
 // do not tell the terrains apart.
 //
-// Protocol, on a simulator bag, prequential like the evaluation: every `--every`-th camera frame is
+// Protocol, on a raw-frame simulator bag (sim --out; the demo's JPEG bags are refused), prequential like the evaluation: every `--every`-th camera frame is
 // first scored, then learnt from. Cells are chosen as the evaluation chooses them (1–8 m, footprint on
 // one terrain, true pose). The oracle learns the TRUE roughness of every such cell of every frame it
 // has seen (driven or not, the moment it is seen), trained at learner.steps_per_second steps per second
@@ -28,6 +28,7 @@
 // --input-width: the width frames are resized to before the backbone (default learner.input_width).
 // --row-normalise: features standardised per image row before the head (see normaliseRows).
 
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { PrequentialEvaluator } from "../src/eval/evaluator.ts";
 import { gridMapFromRos } from "../src/eval/ground-truth.ts";
@@ -39,20 +40,35 @@ import { OnlineLearner } from "../src/learning/learner.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { featureChannels, headFeatures } from "../src/runtime/features.ts";
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    backbone: { type: "string", default: "" },
-    "input-width": { type: "string", default: "" },
-    every: { type: "string", default: "3" },
-    "train-within": { type: "string", default: "8" },
-    "row-normalise": { type: "string", default: "" },
-    "driven-only": { type: "boolean", default: false },
-    test: { type: "string", default: "60" },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
-});
+/** Bad input: one line and exit 2. */
+function usage(message: string): never {
+  process.stderr.write(`bench/oracle.ts: ${message}\n`);
+  process.exit(2);
+}
+
+let parsed: ReturnType<typeof parseOptions>;
+try {
+  parsed = parseOptions();
+} catch (err) {
+  usage((err as Error).message);
+}
+const { values, positionals } = parsed;
+function parseOptions() {
+  return parseArgs({
+    allowPositionals: true,
+    options: {
+      backbone: { type: "string", default: "" },
+      "input-width": { type: "string", default: "" },
+      every: { type: "string", default: "3" },
+      "train-within": { type: "string", default: "8" },
+      "row-normalise": { type: "string", default: "" },
+      "driven-only": { type: "boolean", default: false },
+      test: { type: "string", default: "60" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+}
 if (values.help || positionals.length !== 1) {
   console.error(
     "usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX] [--every 3] [--test 60] [--train-within M] [--driven-only] [--row-normalise full|shift] [--json]",
@@ -65,13 +81,16 @@ const testSeconds = Number(values.test);
 const trainWithin = Number(values["train-within"]);
 const drivenOnly = values["driven-only"] === true;
 const inputWidth = values["input-width"] ? Number(values["input-width"]) : null;
-if (!(trainWithin > 0))
-  throw new Error(`--train-within must be a positive distance, got ${values["train-within"]}`);
+if (!(Number.isInteger(every) && every > 0))
+  usage(`--every must be a positive whole number of frames, got ${values.every}`);
+if (!(testSeconds > 0)) usage(`--test must be a positive number of seconds, got ${values.test}`);
+if (!(trainWithin > 0)) usage(`--train-within must be a positive distance, got ${values["train-within"]}`);
 const rowNormalise = values["row-normalise"];
 if (rowNormalise && rowNormalise !== "full" && rowNormalise !== "shift")
-  throw new Error(`--row-normalise must be full or shift, got ${rowNormalise}`);
+  usage(`--row-normalise must be full or shift, got ${rowNormalise}`);
 if (inputWidth !== null && !(Number.isInteger(inputWidth) && inputWidth > 0))
-  throw new Error(`--input-width must be a positive whole number of pixels, got ${values["input-width"]}`);
+  usage(`--input-width must be a positive whole number of pixels, got ${values["input-width"]}`);
+if (!existsSync(bagPath)) usage(`no bag ${bagPath}`);
 
 const cfg = defaultConfig();
 const learnerCfg = {
@@ -209,6 +228,7 @@ function normaliseRows(x: Float32Array, rows: number, cols: number, range: Float
 }
 let trainCells = 0;
 let trainFrames = 0;
+let compressedFrames = 0;
 const started = performance.now();
 try {
   for await (const ev of bag.messages()) {
@@ -220,6 +240,7 @@ try {
       evaluator.onGroundTruth("roughness", gridMapFromRos(m));
     else if (ev.topic === "/sim/ground_truth/terrain") evaluator.onGroundTruth("terrain", gridMapFromRos(m));
     else if (ev.topic === t.camera_info) evaluator.onCameraInfo(cameraInfoFromRos(m));
+    else if (ev.topic === t.compressed_image) compressedFrames++;
     else if (ev.topic === t.image) {
       if (frame++ % every !== 0) continue;
       const img = imageFromRos(m);
@@ -273,6 +294,19 @@ try {
 } finally {
   await bag.close();
   await backbone.close();
+}
+// A run that scored nothing has no figures to give: say why rather than print nulls.
+const nothing =
+  frame === 0
+    ? `no camera frames on ${t.image}${compressedFrames ? ` (the bag's ${compressedFrames} frames are compressed, on ${t.compressed_image}; the oracle reads raw frames: use a raw-frame bag from sim --out, as npm run bench:worlds -- --raw makes them in .cache/<world>-world-seed<N>.mcap)` : ""}`
+    : trainFrames === 0
+      ? `none of ${frame} camera frames had ground truth (a simulator bag, with /sim/ground_truth/* and ${t.camera_info}, is needed)`
+      : test.truth.length === 0
+        ? `nothing scored: no frame in the last ${testSeconds} s (--test) came after the first training step`
+        : undefined;
+if (nothing) {
+  process.stderr.write(`bench/oracle.ts: ${bagPath}: ${nothing}\n`);
+  process.exit(1);
 }
 const result = {
   bag: bagPath,
