@@ -284,4 +284,21 @@ describe.skipIf(missing)("fleet over a real broker", () => {
       "fleet: refused a payload on terrain-learner/fleet/b/samples (schema: 4 bytes is shorter than the header); further refusals are counted (rejected)",
     ]);
   }, 30_000);
+
+  it("warns at the start when its snapshot is larger than the payload limit peers refuse beyond", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const lines: string[] = [];
+    // 256 samples of 8 channels: 10 305 bytes with the header and the id.
+    const limit = { max_payload_bytes: 10_000 };
+    const a = robot(broker.url, "a", limit, (l) => lines.push(l));
+    const b = robot(broker.url, "b", limit);
+    expect(lines).toContain(
+      "fleet: a snapshot of 256 samples (snapshot_size) is 10305 bytes, over fleet.max_payload_bytes (10000): peers with that limit refuse it",
+    );
+    expect(lines.join("\n")).not.toMatch(/a batch of/);
+    await Promise.all([a.waitConnected(), b.waitConnected()]);
+    drive(a, 0, 6);
+    await waitFor("b refuses a's snapshot", () => b.stats().rejected.size === 1);
+  }, 30_000);
 });

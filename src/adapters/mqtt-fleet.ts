@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Subscription } from "rxjs";
 import {
+  batchBytes,
   encodeBatch,
   FLEET_LAYOUT_VERSION,
   type FleetBatch,
@@ -197,6 +198,19 @@ export class FleetLink implements SampleSource {
       c.labeler.calibration.exponent,
     );
     const f = c.fleet;
+    // Peers with the same settings would refuse our payloads unread (`size`), every one of them.
+    const id = Buffer.byteLength(c.mqtt.robot_id);
+    const largest = [
+      ["a batch", "publish_rate × batch_period", Math.ceil(f.publish_rate * f.batch_period)],
+      ["a snapshot", "snapshot_size", Math.min(f.snapshot_size, f.own_samples)],
+    ] as const;
+    for (const [what, by, n] of largest) {
+      const bytes = batchBytes(id, n, model.channels);
+      if (bytes > f.max_payload_bytes)
+        this.#log(
+          `fleet: ${what} of ${n} samples (${by}) is ${bytes} bytes, over fleet.max_payload_bytes (${f.max_payload_bytes}): peers with that limit refuse it`,
+        );
+    }
     const options: IClientOptions = {
       clientId: `terrain-learner-fleet-${c.mqtt.robot_id}-${Math.random().toString(16).slice(2, 8)}`,
       clean: true,
