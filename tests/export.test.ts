@@ -19,7 +19,7 @@ import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
-import { runExport } from "../src/cli/export.ts";
+import { parseImageSize, runExport } from "../src/cli/export.ts";
 import { runReplay } from "../src/cli/replay.ts";
 import type { ImageFrame } from "../src/core/types.ts";
 import { openBag } from "../src/io/bag/index.ts";
@@ -459,6 +459,9 @@ describe("export errors", () => {
     const bad = await cli(["--checkpoint", ckpt, "--out", join(dir, "x.onnx"), "--image-size", "640by480"]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--image-size must be WIDTHxHEIGHT/);
+    // A well-formed size over the limit says what the limit is.
+    expect(() => parseImageSize("9000x10")).toThrow(/each 1\.\.8192 .*got '9000x10'/);
+    expect(parseImageSize("640X480")).toEqual({ width: 640, height: 480 });
     // Wider than the backbone's working width, cells are larger than its stride: the error says how large.
     const thin = await cli(["--checkpoint", ckpt, "--out", join(dir, "x.onnx"), "--image-size", "640x8"]);
     expect(thin.code).toBe(1);

@@ -57,7 +57,9 @@ export function parseImageSize(s: string): { width: number; height: number } {
   const width = Number(m?.[1]);
   const height = Number(m?.[2]);
   if (!m || !(width >= 1 && height >= 1 && width <= 8192 && height <= 8192))
-    throw new UserError(`--image-size must be WIDTHxHEIGHT in pixels (e.g. 640x480), got '${s}'`);
+    throw new UserError(
+      `--image-size must be WIDTHxHEIGHT in pixels, each 1..8192 (e.g. 640x480), got '${s}'`,
+    );
   return { width, height };
 }
 
