@@ -18,12 +18,14 @@
 //
 // Bags: .cache/<world>-world-seed<N>.mcap, as `npm run bench:worlds -- --raw` makes them.
 
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { runReplay } from "../src/cli/replay.ts";
+import { toJson } from "../src/eval/report.ts";
+import { checkOutputs, writeFileAtomic } from "../src/io/safe-output.ts";
 import { loadConfig } from "../src/runtime/config.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -37,7 +39,9 @@ const USAGE = `usage: node --import tsx bench/flicker-sources.ts [options]
                       (driven): replay --truth-labels --truth-cells WHICH
   -h, --help          this text
 
-Needs the raw-frame bags .cache/<world>-world-seed<N>.mcap (npm run bench:worlds -- --raw makes them).`;
+Needs the raw-frame bags .cache/<world>-world-seed<N>.mcap (npm run bench:worlds -- --raw makes them).
+While it runs, the finished worlds are kept in FILE.partial; FILE is written once every world has
+finished, so a failed or interrupted run leaves it as it was.`;
 
 interface Row {
   world: string;
@@ -48,15 +52,29 @@ interface Row {
   rho: { learning: number; frozen: number };
 }
 
-const { values } = parseArgs({
-  options: {
-    worlds: { type: "string", default: WORLDS },
-    out: { type: "string", default: "bench/flicker-sources.json" },
-    config: { type: "string", short: "c", multiple: true },
-    "truth-cells": { type: "string" },
-    help: { type: "boolean", short: "h" },
-  },
-});
+/** Bad input: one line and exit 2. */
+function usage(message: string): never {
+  process.stderr.write(`bench/flicker-sources.ts: ${message}\n`);
+  process.exit(2);
+}
+let parsed: ReturnType<typeof parseOptions>;
+try {
+  parsed = parseOptions();
+} catch (err) {
+  usage((err as Error).message);
+}
+const { values } = parsed;
+function parseOptions() {
+  return parseArgs({
+    options: {
+      worlds: { type: "string", default: WORLDS },
+      out: { type: "string", default: "bench/flicker-sources.json" },
+      config: { type: "string", short: "c", multiple: true },
+      "truth-cells": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}
 if (values.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
@@ -68,7 +86,7 @@ if (truthCells !== undefined && truthCells !== "all" && truthCells !== "driven")
 }
 const worlds = values.worlds.split(",").map((w) => {
   const [name, seed] = w.split(":");
-  if (!name || !Number.isInteger(Number(seed ?? 1))) throw new Error(`--worlds: '${w}' is not world:seed`);
+  if (!name || !Number.isInteger(Number(seed ?? 1))) usage(`--worlds: '${w}' is not world:seed`);
   return { name, seed: Number(seed ?? 1), bag: join(ROOT, ".cache", `${name}-world-seed${seed ?? 1}.mcap`) };
 });
 const missing = worlds.filter((w) => !existsSync(w.bag));
@@ -80,26 +98,42 @@ if (missing.length) {
 }
 
 const out = resolve(ROOT, values.out);
+const partial = `${out}.partial`;
+try {
+  await checkOutputs(
+    [
+      { path: out, kind: "file", what: "--out" },
+      { path: partial, kind: "file", what: "--out's progress file" },
+    ],
+    [...(values.config ?? []), ...worlds.map((w) => w.bag)],
+  );
+} catch (err) {
+  // A missing folder is made below; every other problem (an input as --out) stops here.
+  if (!/does not exist|no part of the path/.test((err as Error).message)) usage((err as Error).message);
+}
 const loadBefore = loadavg();
 const rows: Row[] = [];
-const save = () => {
-  mkdirSync(dirname(out), { recursive: true });
+mkdirSync(dirname(out), { recursive: true });
+// An earlier run's progress would read as this one's.
+rmSync(partial, { force: true });
+const save = async (path: string, extra: Record<string, unknown> = {}) => {
   const doc = {
     camera: "320x240 @ 15 Hz, raw-frame bags",
     learning: truthCells
       ? `taught the truth (replay --truth-labels --truth-cells ${truthCells})`
       : "vibration labels",
+    ...extra,
     loadBefore,
     loadAfter: loadavg(),
     rows,
   };
-  writeFileSync(`${out}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
-  renameSync(`${out}.tmp`, out);
+  await writeFileAtomic(path, `${toJson(doc, 2)}\n`);
 };
 
 const tmp = mkdtempSync(join(tmpdir(), "tl-flicker-"));
+let step = "";
 try {
-  for (const w of worlds) {
+  for (const [i, w] of worlds.entries()) {
     const label = `${w.name} s${w.seed}`;
     const reportDir = (kind: string) =>
       join(
@@ -110,6 +144,7 @@ try {
       );
     const ck = join(tmp, `${w.name}-s${w.seed}`);
     const quiet = { warn: () => {}, inputs: values.config ?? [] };
+    step = `${label}: learning`;
     process.stderr.write(`${label}: learning ...\n`);
     const learning = await runReplay({
       bag: w.bag,
@@ -125,6 +160,7 @@ try {
       c.learner.enabled = false;
       return c;
     };
+    step = `${label}: frozen final model`;
     process.stderr.write(`${label}: frozen final model ...\n`);
     const frozen = await runReplay({
       bag: w.bag,
@@ -134,6 +170,7 @@ try {
       checkpoint: ck,
       ...quiet,
     });
+    step = `${label}: ground-truth outputs`;
     process.stderr.write(`${label}: ground-truth outputs ...\n`);
     const truth = await runReplay({
       bag: w.bag,
@@ -157,11 +194,20 @@ try {
     process.stderr.write(
       `${label}: flicker learning ${r.learning?.toFixed(2)}, frozen ${r.frozen?.toFixed(2)}, truth ${r.truth?.toFixed(2)} (cost points/s)\n`,
     );
-    save();
+    await save(partial, { unfinished: worlds.slice(i + 1).map((x) => `${x.name}:${x.seed}`) });
   }
+} catch (err) {
+  const kept = rows.length ? `; the ${rows.length} world(s) finished are in ${partial}` : "";
+  process.stderr.write(
+    `bench/flicker-sources.ts: ${step} failed: ${(err as Error).message}${kept}; ${out} unchanged\n`,
+  );
+  process.exitCode = 1;
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
+if (process.exitCode === 1) process.exit(1);
+await save(out);
+rmSync(partial, { force: true });
 
 const f = (v: number | null) => (v === null ? "n/a" : v.toFixed(2));
 const lines = [
