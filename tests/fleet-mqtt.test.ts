@@ -301,4 +301,16 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     drive(a, 0, 6);
     await waitFor("b refuses a's snapshot", () => b.stats().rejected.size === 1);
   }, 30_000);
+
+  it("names the account the broker refused, never its password", async () => {
+    const broker = await aclBroker();
+    const lines: string[] = [];
+    const a = robot(broker.url, "a", { username: "a", password: "wrong-secret" }, (l) => lines.push(l));
+    await waitFor("refused", () => /authori/i.test(a.stats().lastError));
+    await a.close();
+    expect(lines).toContain(
+      "fleet: Connection refused: Not authorized (user 'a': check fleet.username and fleet.password, one account per robot)",
+    );
+    expect(lines.join("\n")).not.toContain("wrong-secret");
+  }, 30_000);
 });

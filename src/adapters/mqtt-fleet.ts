@@ -229,7 +229,15 @@ export class FleetLink implements SampleSource {
     const client = mqtt.connect(f.url, options);
     this.#client = client;
     client.on("connect", () => this.#onConnect());
-    client.on("error", (err) => this.#error(err.message));
+    client.on("error", (err) => {
+      // CONNACK 4 and 5: the broker refused the account; name it, never the password.
+      const code = (err as { code?: unknown }).code;
+      const account =
+        code === 4 || code === 5
+          ? ` (user '${f.username || "none given"}': check fleet.username and fleet.password, one account per robot)`
+          : "";
+      this.#error(err.message, account);
+    });
     client.on("close", () => {
       if (!this.#up || this.#closing) return;
       this.#up = false;
@@ -241,8 +249,9 @@ export class FleetLink implements SampleSource {
     this.#log(`fleet: connecting to ${redactUrl(f.url)} as '${c.mqtt.robot_id}'`);
   }
 
-  #error(message: string): void {
-    if (message !== this.#logged) this.#log(`fleet: ${message}`);
+  /** `hint` goes to the log only; stats' lastError keeps the broker's words. */
+  #error(message: string, hint = ""): void {
+    if (message !== this.#logged) this.#log(`fleet: ${message}${hint}`);
     this.#logged = message;
     this.#lastError = message;
   }
