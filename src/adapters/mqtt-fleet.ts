@@ -276,6 +276,9 @@ export class FleetLink implements SampleSource {
     const ex = this.exchange;
     const t = this.#topics.parse(topic);
     if (!ex || !t) return;
+    // An empty retained message deletes a snapshot from the broker (a robot taken out of the fleet):
+    // nothing was sent, nothing is refused.
+    if (payload.length === 0 && t.kind === "snapshot") return;
     if (t.robotId === ex.robotId) {
       // A retained snapshot under our id predates this connection (ours from an earlier run).
       if (!retained) this.#fromOwnTopic(topic, payload);
