@@ -14,7 +14,9 @@ import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { loadWorldFile, SIM_VERSION, worldDigest } from "../sim/index.ts";
 import { toJson } from "../src/eval/report.ts";
+import { readMcapMetadata } from "../src/eval/sim-metadata.ts";
 import { checkOutputs, writeFileAtomic } from "../src/io/safe-output.ts";
 import { loadConfig } from "../src/runtime/config.ts";
 
@@ -185,7 +187,9 @@ async function main(): Promise<void> {
     if (values.raw) {
       const suffix = seconds === 180 ? "" : `-${seconds}s`;
       const bag = join(ROOT, ".cache", `${w.name}-world-seed${w.seed}${suffix}.mcap`);
-      if (!existsSync(bag)) {
+      const stale = existsSync(bag) ? await staleBag(bag, world) : undefined;
+      if (stale) process.stderr.write(`${w.name} s${w.seed}: ${bag} is of ${stale}; generating it again\n`);
+      if (!existsSync(bag) || stale) {
         mkdirSync(dirname(bag), { recursive: true });
         const sim = [
           "sim",
@@ -226,6 +230,23 @@ async function main(): Promise<void> {
   rmSync(partial, { force: true });
   process.stdout.write(`${table(rows)}\n`);
   process.stderr.write(`results: ${out}\n`);
+}
+
+/**
+ * Why a cached raw-frame bag is not what `sim` makes of this world now (as the demo checks its own
+ * cache): an earlier simulator version, or a world file, photo or recording edited since. A bag
+ * without the simulator's record (not made by sim, or older than the digest) is used as it is.
+ */
+async function staleBag(bag: string, worldPath: string): Promise<string | undefined> {
+  const meta = await readMcapMetadata(bag);
+  if (!meta) return undefined;
+  const version = meta.get("version");
+  if (version !== undefined && version !== SIM_VERSION)
+    return `simulator version ${version}, not ${SIM_VERSION}`;
+  const digest = meta.get("digest");
+  if (digest !== undefined && digest !== worldDigest(loadWorldFile(worldPath)))
+    return "another version of the world file (edited since)";
+  return undefined;
 }
 
 /** A world's run failed: say which and why, where the finished ones are, and exit 1. */

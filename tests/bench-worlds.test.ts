@@ -4,18 +4,25 @@
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { McapWriter } from "@mcap/core";
+import { FileHandleWritable } from "@mcap/nodejs";
 import { afterAll, describe, expect, it } from "vitest";
+import { readMcapMetadata } from "../src/eval/sim-metadata.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dir = mkdtempSync(join(tmpdir(), "tl-bench-worlds-"));
 // A bag no replay can read, under the name bench/worlds.ts looks for (a seed no other run uses).
 const badBag = join(ROOT, ".cache", `default-world-seed${90000 + (process.pid % 9000)}-20s.mcap`);
+const staleSeed = 70000 + (process.pid % 9000);
+const staleBag = join(ROOT, ".cache", `default-world-seed${staleSeed}-5s.mcap`);
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
   rmSync(badBag, { force: true });
+  rmSync(staleBag, { force: true });
 });
 
 const worlds = (...args: string[]) =>
@@ -156,5 +163,35 @@ describe("bench:worlds run", () => {
     expect(partial.rows.map((x) => `${x.world}:${x.seed}`)).toEqual(["default:1"]);
     expect(partial.unfinished).toEqual([`default:${seed}`]);
     expect(existsSync(join(dir, "run", "reports", "default-s1-raw-20s", "report.json"))).toBe(true);
+  }, 300_000);
+});
+
+describe("bench:worlds --raw cache", () => {
+  it("generates again a cached bag of an earlier simulator version", async () => {
+    // An MCAP carrying only the simulator's record, as version 5 wrote it.
+    mkdirSync(dirname(staleBag), { recursive: true });
+    const fh = await open(staleBag, "w");
+    const w = new McapWriter({ writable: new FileHandleWritable(fh) });
+    await w.start({ profile: "", library: "terrain-learner sim 5" });
+    await w.addMetadata({ name: "terrain_learner_sim", metadata: new Map([["version", "5"]]) });
+    await w.end();
+    await fh.close();
+    const out = join(dir, "stale", "table.json");
+    const r = worlds(
+      "--raw",
+      "--worlds",
+      `default:${staleSeed}`,
+      "--seconds",
+      "5",
+      "--reports",
+      join(dir, "stale", "reports"),
+      "--out",
+      out,
+    );
+    expect(r.stderr).toContain("is of simulator version 5, not");
+    expect(r.status, r.stderr).toBe(0);
+    const meta = await readMcapMetadata(staleBag);
+    expect(meta?.get("version")).not.toBe("5");
+    expect(meta?.get("seed")).toBe(String(staleSeed));
   }, 300_000);
 });
