@@ -316,4 +316,23 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     );
     expect(lines.join("\n")).not.toContain("wrong-secret");
   }, 30_000);
+
+  it("takes its own payload delivered twice (a QoS 1 resend) for its own, not a twin's", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const a = robot(broker.url, "a");
+    await a.waitConnected();
+    const observer = await mqtt.connectAsync(broker.url);
+    const got: Buffer[] = [];
+    observer.on("message", (_t, p) => got.push(p));
+    await observer.subscribeAsync("terrain-learner/fleet/a/samples", { qos: 1 });
+    drive(a, 0, 2);
+    await waitFor("a's batch", () => got.length > 0);
+    await observer.publishAsync("terrain-learner/fleet/a/samples", got[0]!, { qos: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.stats().sameId).toBe(0);
+    await observer.publishAsync("terrain-learner/fleet/a/samples", oneSampleBatch("a"), { qos: 1 });
+    await waitFor("a twin's payload", () => a.stats().sameId === 1);
+    await observer.endAsync();
+  }, 30_000);
 });

@@ -306,9 +306,8 @@ export class FleetLink implements SampleSource {
   }
 
   #fromOwnTopic(topic: string, payload: Buffer): void {
-    const i = this.#mine.indexOf(FleetLink.#digest(payload));
-    if (i >= 0) {
-      this.#mine.splice(i, 1);
+    // Kept after a match: a QoS 1 publish resent after a reconnect can come back twice.
+    if (this.#mine.includes(FleetLink.#digest(payload))) {
       this.#echoes++;
       return;
     }
