@@ -26,15 +26,10 @@ export const MqttSchema = z
       .meta({ unit: "1/s", description: "most roughness summaries per second" }),
     learner_rate: positive().default(0.2).meta({ unit: "1/s", description: "most learner stats per second" }),
     /** Messages kept while offline (when full: superseded roughness / learner first, then the oldest labels). */
-    queue_limit: z
-      .number()
-      .int()
-      .positive()
-      .default(500)
-      .meta({
-        unit: "messages",
-        description: "messages kept while offline (stale telemetry dropped first, then oldest labels)",
-      }),
+    queue_limit: z.number().int().positive().default(500).meta({
+      unit: "messages",
+      description: "messages kept while offline (stale telemetry dropped first, then oldest labels)",
+    }),
     /** Also publish every label as it is made on `<prefix>/<robot_id>/labels`. */
     publish_labels: z.boolean().default(false).meta({ description: "also publish every label" }),
     /** Seconds between reconnection attempts (a robot boots before its network). */
