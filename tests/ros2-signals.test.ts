@@ -9,28 +9,20 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateWorldBag } from "../sim/index.ts";
 import { loadRclnodejs, type RosNodeHandle } from "../src/adapters/ros2.ts";
 import { trapInterrupts } from "../src/cli/interrupt.ts";
 import { runRosNode } from "../src/cli/ros.ts";
 import type { BagMessage } from "../src/io/bag/index.ts";
-import { openBag } from "../src/io/bag/index.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import type { Pipeline } from "../src/runtime/pipeline.ts";
 import { FakeRclnodejs } from "./helpers/fake-rclnodejs.ts";
+import { simDriveMessages } from "./helpers/sim-messages.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tl-rossig-"));
 const messages: BagMessage[] = [];
 
 beforeAll(async () => {
-  const bagPath = join(dir, "sim.mcap");
-  await generateWorldBag({ out: bagPath, seed: 5, duration: 12, camera: { width: 160, height: 120 } });
-  const bag = await openBag(bagPath);
-  try {
-    for await (const e of bag.messages({})) if (e.type === "message") messages.push(e);
-  } finally {
-    await bag.close();
-  }
+  for (const m of await simDriveMessages(join(dir, "sim.mcap"), 5, 12)) messages.push(m);
 }, 300_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
