@@ -116,6 +116,22 @@ export const LabellerSchema = z
           description: "labels linear in energy^exponent between the bounds (0: in log10 energy)",
         }),
       })
+      // Bounds that are not ordered give every label roughness 0.5 (calibrateLogEnergy has no
+      // range to map onto): refused here rather than training on a constant.
+      .superRefine((c, ctx) => {
+        if (!(c.high > c.low))
+          ctx.addIssue({
+            code: "custom",
+            path: ["high"],
+            message: `must be above labeler.calibration.low (${c.low} to ${c.high} is no range: every label would be 0.5)`,
+          });
+        if (!(c.high_percentile > c.low_percentile))
+          ctx.addIssue({
+            code: "custom",
+            path: ["high_percentile"],
+            message: `must be above labeler.calibration.low_percentile (${c.low_percentile} to ${c.high_percentile} is no range: every label after warmup would be 0.5)`,
+          });
+      })
       .prefault({}),
   })
   // Checked here, with the config's other errors, rather than when the labeller is built: by then
