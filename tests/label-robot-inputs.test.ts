@@ -303,6 +303,17 @@ describe("label on a real run as robots publish it", () => {
     );
   }, 60_000);
 
+  it("--stats from one label: no snippet (its bounds would be equal), exit 1 saying why", async () => {
+    const path = await bag("one", { until: 1.5 });
+    const r = await runCli(["label", path, "--stats"], dir);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(
+      /^terrain-learner: .*one\.mcap: no calibration: the 5th and 95th percentiles of 1 label are equal \(log10 energy -?[\d.]+\): use a longer drive/,
+    );
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.code).toBe(1);
+  }, 60_000);
+
   it("a 50 Hz IMU and stamps repeated in batches are labelled, with warnings", async () => {
     const slow = await label("imu50", { decimate: 2 });
     expect(slow.summary.labels).toBe(87);
