@@ -314,6 +314,27 @@ describe("label on a real run as robots publish it", () => {
     expect(r.code).toBe(1);
   }, 60_000);
 
+  it("fixed bounds from another robot are warned about; the bag's own --stats bounds are not", async () => {
+    const path = await bag("fixed", {});
+    const fixed = (low: number, high: number) => {
+      const config = defaultConfig();
+      config.labeler.calibration = { ...config.labeler.calibration, mode: "fixed", low, high };
+      return runLabel({ bag: path, config });
+    };
+    const own = (await runLabel({ bag: path, config: defaultConfig() })).log10EnergyPercentiles;
+    expect((await fixed(own.p5!, own.p95!)).warnings).toEqual([]);
+    const above = await fixed(own.p5! - 2, own.p5! - 0.5);
+    expect(above.warnings).toEqual([
+      expect.stringMatching(
+        /^half the labels or more lie above labeler\.calibration\.high \(fixed bounds .* median .*\), so their roughness is squeezed towards 1: bounds from another robot/,
+      ),
+    ]);
+    const below = await fixed(own.p95! + 0.5, own.p95! + 2);
+    expect(below.warnings[0]).toMatch(
+      /^half the labels or more lie below labeler\.calibration\.low .* towards 0:/,
+    );
+  }, 60_000);
+
   it("a 50 Hz IMU and stamps repeated in batches are labelled, with warnings", async () => {
     const slow = await label("imu50", { decimate: 2 });
     expect(slow.summary.labels).toBe(87);

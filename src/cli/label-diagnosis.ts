@@ -21,6 +21,8 @@ export function inputWarnings(s: {
   imu: { accepted: number; duplicate: number };
   imuRate: number;
   config: Config;
+  /** The labels' log10 energy percentiles (p5, p50, p95). */
+  log10Energy?: Record<string, number>;
 }): string[] {
   const out: string[] = [];
   const { vertical, odometry, config } = s;
@@ -74,6 +76,15 @@ export function inputWarnings(s: {
   if (Number.isFinite(s.imuRate) && band > s.imuRate / 2)
     out.push(
       `the IMU at ${s.imuRate.toFixed(0)} Hz sees vibration up to ${(s.imuRate / 2).toFixed(0)} Hz only: labeler.band_high ${band} Hz is cut there, so energies are not comparable with a faster IMU's`,
+    );
+  const cal = config.labeler.calibration;
+  const e = s.log10Energy ?? {};
+  const median = e.p50 ?? Number.NaN;
+  // Fixed bounds fitted on another robot (or IMU mount, or labeller settings) put most labels in a
+  // tail, where roughness is squeezed towards 0 or 1: nothing else shows it.
+  if (cal.mode === "fixed" && (median > cal.high || median < cal.low))
+    out.push(
+      `half the labels or more lie ${median > cal.high ? "above labeler.calibration.high" : "below labeler.calibration.low"} (fixed bounds ${cal.low} to ${cal.high}; this bag's log10 energy: median ${median}, 5th to 95th percentile ${e.p5} to ${e.p95}), so their roughness is squeezed towards ${median > cal.high ? 1 : 0}: bounds from another robot, IMU mount or labeller settings? Fit them on this robot's drive (label --stats)`,
     );
   return out;
 }

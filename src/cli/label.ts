@@ -205,6 +205,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
           imu: { accepted: st.imu.accepted, duplicate: st.imu.dropped.duplicate },
           imuRate: st.imuRate,
           config,
+          log10Energy: logE,
         }),
       ],
     };
@@ -250,8 +251,9 @@ energy is the speed-normalised vibration feature (comparable across bags); rough
 mapped to 0..1 by labeler.calibration (running percentiles by default, or fixed log10 bounds).
 Use --stats on a representative bag to get fixed bounds, as a params file to layer over yours.
 What looks wrong with the input (acceleration in g or without gravity, a vertical from TF that
-gravity contradicts, odometry without positions, batched IMU stamps) is printed as warning: lines
-on stderr and listed under "warnings" in the JSON summary.
+gravity contradicts, odometry without positions, batched IMU stamps, fixed calibration bounds the
+bag's median energy lies outside) is printed as warning: lines on stderr and listed under
+"warnings" in the JSON summary.
 
 Examples:
   terrain-learner label run.mcap
