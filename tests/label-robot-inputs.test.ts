@@ -39,6 +39,8 @@ interface Variant {
   imuFrame?: string;
   gravity?: "removed";
   units?: "g";
+  /** angular_velocity in deg/s. */
+  gyroUnits?: "deg/s";
   /** linear_acceleration_covariance[0] = -1 and zeros, as a driver without an accelerometer. */
   noAcceleration?: boolean;
   /** Odometry with position left at 0 (twist only). */
@@ -140,6 +142,7 @@ async function bag(name: string, v: Variant): Promise<string> {
     });
   }
   const scale = v.units === "g" ? 1 / 9.80665 : 1;
+  const gyroScale = v.gyroUnits === "deg/s" ? 180 / Math.PI : 1;
   const step = v.decimate ?? 1;
   for (let i = 0; i < IMU.length && IMU[i]![0]! <= end; i += step) {
     const [t, wx, wy, wz, ax, ay, az] = IMU[i]! as number[] as [
@@ -164,7 +167,7 @@ async function bag(name: string, v: Variant): Promise<string> {
         orientation_covariance: cov(-1),
         angular_velocity: v.noGyro
           ? { x: Number.NaN, y: Number.NaN, z: Number.NaN }
-          : quatRotate(inv, { x: wx, y: wy, z: wz }),
+          : quatRotate(inv, { x: wx * gyroScale, y: wy * gyroScale, z: wz * gyroScale }),
         angular_velocity_covariance: cov(v.noGyro ? (v.gyroCov ?? -1) : 0),
         linear_acceleration: v.noAcceleration
           ? { x: 0, y: 0, z: 0 }
@@ -222,6 +225,15 @@ describe("label on a real run as robots publish it", () => {
     expect(r.stderr).toMatch(
       /no labels: every step was skipped \(no_vertical 87\); see the warning above\n$/,
     );
+  }, 60_000);
+
+  it("a gyro in deg/s: warned, with how far it turned against the odometry", async () => {
+    const { summary } = await label("gyro-deg", { gyroUnits: "deg/s" });
+    expect(summary.warnings).toEqual([
+      expect.stringMatching(
+        /^the IMU's angular_velocity about the vertical adds up to \d+ rad of turning while the odometry turned \d+\.\d rad \(\d+×\): in deg\/s, not rad\/s/,
+      ),
+    ]);
   }, 60_000);
 
   it("linear_acceleration_covariance[0] = -1 (no accelerometer): its zeros are not labelled", async () => {

@@ -1,6 +1,8 @@
 // What a bag's IMU and odometry get wrong, in words: the warnings `label` prints, and why a run
 // gave no label.
 
+import { wrapAngle, yawOf } from "../core/geometry.ts";
+import type { Quat, Vec3 } from "../core/types.ts";
 import type { Config } from "../runtime/config.ts";
 import type { LabelSummary } from "./label.ts";
 
@@ -23,6 +25,8 @@ export function inputWarnings(s: {
   config: Config;
   /** The labels' log10 energy percentiles (p5, p50, p95). */
   log10Energy?: Record<string, number>;
+  /** How far the robot turned by the gyro about the vertical and by the odometry (rad). */
+  heading?: { imu: number; odometry: number };
 }): string[] {
   const out: string[] = [];
   const { vertical, odometry, config } = s;
@@ -77,6 +81,13 @@ export function inputWarnings(s: {
     out.push(
       `the IMU at ${s.imuRate.toFixed(0)} Hz sees vibration up to ${(s.imuRate / 2).toFixed(0)} Hz only: labeler.band_high ${band} Hz is cut there, so energies are not comparable with a faster IMU's`,
     );
+  // A gyro in deg/s turns 57× as far as the odometry: its roll/pitch-rate energy (angular_weight)
+  // then swamps the vertical vibration. Only judged once the odometry has turned a radian.
+  const h = s.heading;
+  if (h && h.odometry > 1 && h.imu > 10 * h.odometry)
+    out.push(
+      `the IMU's angular_velocity about the vertical adds up to ${h.imu.toFixed(0)} rad of turning while the odometry turned ${h.odometry.toFixed(1)} rad (${(h.imu / h.odometry).toFixed(0)}×): in deg/s, not rad/s as sensor_msgs/Imu is? Its roll/pitch-rate energy is then ${((180 / Math.PI) ** 2).toFixed(0)}× too large`,
+    );
   const cal = config.labeler.calibration;
   const e = s.log10Energy ?? {};
   const median = e.p50 ?? Number.NaN;
@@ -122,4 +133,57 @@ export function noLabelsReason(s: LabelSummary, config: Config): string {
     );
   if (s.warnings.length) parts.push(`see the warning${s.warnings.length > 1 ? "s" : ""} above`);
   return parts.join("; ");
+}
+
+/**
+ * How far the robot turned by the gyro and by the odometry's orientation (rad): the sums over 1 s
+ * bins of |heading change|, each bin's gyro integrated with its sign so that vibration cancels, and
+ * less the gyro's mean rate (its bias would otherwise add up over a long straight drive). A gyro in
+ * deg/s turns ~57× as far; the bins need not line up, so two clocks do not matter.
+ */
+export class HeadingChange {
+  /** Per bin: ∫ω dt (x, y, z) and ∫dt. */
+  private readonly imu = new Map<number, [number, number, number, number]>();
+  private readonly odom = new Map<number, number>();
+  private imuT = Number.NaN;
+  private odomT = Number.NaN;
+  private odomYaw = Number.NaN;
+
+  addImu(t: number, w: Vec3): void {
+    const dt = t - this.imuT;
+    if (Number.isFinite(t)) this.imuT = t;
+    if (!(dt > 0 && dt < 0.5) || !Number.isFinite(w.x + w.y + w.z)) return;
+    const bin = this.imu.get(Math.floor(t)) ?? [0, 0, 0, 0];
+    bin[0] += w.x * dt;
+    bin[1] += w.y * dt;
+    bin[2] += w.z * dt;
+    bin[3] += dt;
+    this.imu.set(Math.floor(t), bin);
+  }
+
+  addOdom(t: number, q: Quat): void {
+    const yaw = yawOf(q);
+    if (!Number.isFinite(t) || !Number.isFinite(yaw) || t <= this.odomT) return;
+    const dyaw = wrapAngle(yaw - this.odomYaw);
+    if (Number.isFinite(dyaw)) this.odom.set(Math.floor(t), (this.odom.get(Math.floor(t)) ?? 0) + dyaw);
+    this.odomT = t;
+    this.odomYaw = yaw;
+  }
+
+  /** Total turn by the gyro about `up` (a unit vector in the IMU frame) and by the odometry. */
+  totals(up: readonly [number, number, number]): { imu: number; odometry: number } {
+    let sum = 0;
+    let time = 0;
+    for (const [x, y, z, dt] of this.imu.values()) {
+      sum += x * up[0] + y * up[1] + z * up[2];
+      time += dt;
+    }
+    const mean = time > 0 ? sum / time : 0;
+    let imu = 0;
+    for (const [x, y, z, dt] of this.imu.values())
+      imu += Math.abs(x * up[0] + y * up[1] + z * up[2] - mean * dt);
+    let odometry = 0;
+    for (const v of this.odom.values()) odometry += Math.abs(v);
+    return { imu, odometry };
+  }
 }

@@ -12,7 +12,7 @@ import { openBag } from "../io/bag/index.ts";
 import { imuFromRos, odomFromRos, transformsFromRos } from "../io/ros/convert.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
-import { inputWarnings, noLabelsReason } from "./label-diagnosis.ts";
+import { HeadingChange, inputWarnings, noLabelsReason } from "./label-diagnosis.ts";
 import { fmt, labelJson, pad, round, sig, statsYaml } from "./label-format.ts";
 import { addTopicOptions, applyTopicFlags, requireTopics, type TopicNeed, withBagTopics } from "./topics.ts";
 
@@ -97,6 +97,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     const odo = { distance: 0, twistDistance: 0, x: Number.NaN, y: Number.NaN, t: Number.NaN };
     const imuSpan = new Span();
     const odomSpan = new Span();
+    const heading = new HeadingChange();
     let speedSum = 0;
     let count = 0;
     let lastProgress = 0;
@@ -127,10 +128,12 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
           }
           imuFrame = imu.frameId;
           imuSpan.add(imu.stamp);
+          heading.addImu(imu.stamp, imu.angularVelocity);
         } else if (ev.topic === odomTopic) {
           const o = odomFromRos(ev.message);
           sup.onOdom(o);
           odomSpan.add(o.stamp);
+          heading.addOdom(o.stamp, o.pose.orientation);
           const p = o.pose.position;
           const dt = o.stamp - odo.t;
           if (dt > 0) {
@@ -206,6 +209,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
           imuRate: st.imuRate,
           config,
           log10Energy: logE,
+          heading: heading.totals(axis),
         }),
       ],
     };
@@ -250,10 +254,10 @@ export function register(program: Command): void {
 energy is the speed-normalised vibration feature (comparable across bags); roughness is energy
 mapped to 0..1 by labeler.calibration (running percentiles by default, or fixed log10 bounds).
 Use --stats on a representative bag to get fixed bounds, as a params file to layer over yours.
-What looks wrong with the input (acceleration in g or without gravity, a vertical from TF that
-gravity contradicts, odometry without positions, batched IMU stamps, fixed calibration bounds the
-bag's median energy lies outside) is printed as warning: lines on stderr and listed under
-"warnings" in the JSON summary.
+What looks wrong with the input (acceleration in g or without gravity, a gyro in deg/s, a vertical
+from TF that gravity contradicts, odometry without positions, batched IMU stamps, fixed calibration
+bounds the bag's median energy lies outside) is printed as warning: lines on stderr and listed
+under "warnings" in the JSON summary.
 
 Examples:
   terrain-learner label run.mcap
