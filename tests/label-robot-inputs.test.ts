@@ -347,6 +347,26 @@ describe("label on a real run as robots publish it", () => {
     );
   }, 60_000);
 
+  it("--stats percentiles cover every label of the bag, not the labeller's window of the last 4096", async () => {
+    const config = defaultConfig();
+    config.labeler.step_length = 0.004; // ~5000 labels from the 22 m run
+    const logs: number[] = [];
+    const summary = await runLabel({
+      bag: await bag("many", {}),
+      config,
+      onLabel: (l) => logs.push(Math.log10(l.energy)),
+    });
+    expect(summary.labels).toBeGreaterThan(4096);
+    const sorted = logs.sort((a, b) => a - b);
+    const at = (p: number) => {
+      const pos = (p / 100) * (sorted.length - 1);
+      const i = Math.floor(pos);
+      return sorted[i]! + (pos - i) * (sorted[i + 1]! - sorted[i]!);
+    };
+    expect(summary.log10EnergyPercentiles.p5).toBeCloseTo(at(5), 3);
+    expect(summary.log10EnergyPercentiles.p95).toBeCloseTo(at(95), 3);
+  }, 120_000);
+
   it("a 50 Hz IMU and stamps repeated in batches are labelled, with warnings", async () => {
     const slow = await label("imu50", { decimate: 2 });
     expect(slow.summary.labels).toBe(87);

@@ -46,7 +46,10 @@ export interface LabelSummary {
     tf: number;
     undecodable: Record<string, number>;
   };
-  /** Speed-normalised energy percentiles (p1 … p99) and the same in log10, for `labeler.calibration`. */
+  /**
+   * Speed-normalised energy percentiles (p1 … p99) of every label, and the same in log10, for
+   * `labeler.calibration`.
+   */
   energyPercentiles: Record<string, number>;
   log10EnergyPercentiles: Record<string, number>;
   meanSpeed: number;
@@ -101,8 +104,12 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     let speedSum = 0;
     let count = 0;
     let lastProgress = 0;
+    // log10 energy of every label: --stats describes the whole bag, where the labeller's own
+    // percentiles cover only its running window (the last 4096 labels).
+    const logEnergies: number[] = [];
     const emit = (labels: RoughnessLabel[]) => {
       for (const l of labels) {
+        logEnergies.push(Math.log10(Math.max(l.energy, 1e-12)));
         speedSum += l.speed;
         count++;
         opts.onLabel?.(l);
@@ -162,7 +169,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     }
     emit(sup.flush().labels);
     const st = sup.stats();
-    const energy = sup.energyPercentiles(PERCENTILES);
+    const energy = energyPercentiles(logEnergies, PERCENTILES);
     const logE: Record<string, number> = {};
     for (const [k, v] of Object.entries(energy)) logE[k] = round(Math.log10(v), 4);
     const gravity: [number, number, number] = acc.n
@@ -216,6 +223,27 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
   } finally {
     await source.close();
   }
+}
+
+/**
+ * Percentiles of energy from log10 energies, interpolated as the labeller's running percentiles
+ * (LogEnergyPercentiles.percentile) are; NaN without labels.
+ */
+function energyPercentiles(logEnergies: number[], ps: readonly number[]): Record<string, number> {
+  const sorted = Float64Array.from(logEnergies).sort();
+  const n = sorted.length;
+  const out: Record<string, number> = {};
+  for (const p of ps) {
+    let v = Number.NaN;
+    if (n > 0) {
+      const pos = (Math.min(100, Math.max(0, p)) / 100) * (n - 1);
+      const i = Math.floor(pos);
+      const f = pos - i;
+      v = i + 1 < n ? sorted[i]! * (1 - f) + sorted[i + 1]! * f : sorted[i]!;
+    }
+    out[`p${p}`] = 10 ** v;
+  }
+  return out;
 }
 
 /** First and last of a stream's stamps. */
