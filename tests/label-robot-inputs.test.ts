@@ -5,7 +5,7 @@
 // the twist, a pose that jitters while the robot stands still, a 50 Hz IMU, stamps repeated in
 // batches, an IMU stamped on its own clock. The labels must either be right or be refused with the reason, never made silently wrong.
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -312,6 +312,20 @@ describe("label on a real run as robots publish it", () => {
     expect(r.stdout).toMatch(/^# 1\d labels from .*\n[\s\S]*mode: fixed\n {8}low: /);
     expect(r.stderr).toMatch(
       /^warning: percentiles of 1\d labels \(fewer than labeler\.calibration\.warmup, 30\) make thin calibration bounds/,
+    );
+  }, 60_000);
+
+  it("the text summary with fixed calibration names its bounds", async () => {
+    const path = await bag("fixed-text", {});
+    const stats = await runCli(["label", path, "--stats"], dir);
+    expect(stats.code).toBe(0);
+    writeFileSync(join(dir, "cal.yaml"), stats.stdout);
+    const low = /low: (\S+)/.exec(stats.stdout)![1];
+    const high = /high: (\S+)/.exec(stats.stdout)![1];
+    const r = await runCli(["label", path, "--config", join(dir, "cal.yaml")], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      `(calibration fixed, log10 energy ${low} to ${high}; --stats for a config snippet)`,
     );
   }, 60_000);
 

@@ -413,7 +413,7 @@ Examples:
               `skipped steps: ${skipped}`,
               `dropped messages: ${dropped}`,
               `vertical axis (IMU frame ${summary.imuFrame || "without a name"}): [${summary.vertical.axis.join(", ")}] from ${verticalSource(summary, config.frames.base)}`,
-              `energy percentiles: p5 ${fmt(p.p5)}  p50 ${fmt(p.p50)}  p95 ${fmt(p.p95)} (calibration ${summary.calibration.mode}; --stats for a config snippet)`,
+              `energy percentiles: p5 ${fmt(p.p5)}  p50 ${fmt(p.p50)}  p95 ${fmt(p.p95)} (calibration ${calibrationWords(summary.calibration)}; --stats for a config snippet)`,
               "",
             ].join("\n"),
           );
@@ -421,6 +421,11 @@ Examples:
         },
       ),
     );
+}
+
+/** The calibration in force, with its bounds when they are fixed (they decide every roughness). */
+function calibrationWords(cal: LabelSummary["calibration"]): string {
+  return cal.mode === "fixed" ? `fixed, log10 energy ${cal.low} to ${cal.high}` : cal.mode;
 }
 
 /** Where the summary's vertical axis came from, in words. */
