@@ -315,6 +315,14 @@ describe("label on a real run as robots publish it", () => {
     );
   }, 60_000);
 
+  it("--stats --json from fewer labels than the warmup: the thin-bounds warning is in the summary's warnings too", async () => {
+    const r = await runCli(["label", await bag("short", { until: 8 }), "--stats", "--json"], dir);
+    expect(r.code).toBe(0);
+    const { summary } = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { summary: LabelSummary };
+    expect(summary.warnings).toEqual([expect.stringMatching(/^percentiles of 1\d labels \(fewer than/)]);
+    expect(r.stderr).toBe(`warning: ${summary.warnings[0]}\n`);
+  }, 60_000);
+
   it("the text summary with fixed calibration names its bounds", async () => {
     const path = await bag("fixed-text", {});
     const stats = await runCli(["label", path, "--stats"], dir);

@@ -356,29 +356,30 @@ Examples:
           }).finally(() => {
             if (started) bar?.stop();
           });
-          for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
           // A run that made no label did nothing: it says why and exits non-zero, after the
           // summary (its counters are the diagnosis), but never with a calibration snippet of NaN.
           const none =
             summary.labels === 0
               ? new UserError(`${bag}: no labels: ${noLabelsReason(summary, config)}`)
               : undefined;
+          const lo = summary.log10EnergyPercentiles.p5 ?? Number.NaN;
+          const hi = summary.log10EnergyPercentiles.p95 ?? Number.NaN;
+          // Equal bounds are no range (every label would map to 0.5, and the config refuses them).
+          const flat =
+            o.stats && !none && !(hi > lo)
+              ? new UserError(
+                  `${bag}: no calibration: the 5th and 95th percentiles of ${summary.labels} label${summary.labels === 1 ? "" : "s"} are equal (log10 energy ${lo}): use a longer drive over every kind of ground`,
+                )
+              : undefined;
+          // The labeller itself trusts running percentiles only after `warmup` labels. Listed with
+          // the other warnings, so that the --json summary has it too.
+          const warmup = config.labeler.calibration.warmup;
+          if (o.stats && !none && !flat && summary.labels < warmup)
+            summary.warnings.push(
+              `percentiles of ${summary.labels} labels (fewer than labeler.calibration.warmup, ${warmup}) make thin calibration bounds: use a longer drive over every kind of ground`,
+            );
+          for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
           if (o.stats) {
-            const lo = summary.log10EnergyPercentiles.p5 ?? Number.NaN;
-            const hi = summary.log10EnergyPercentiles.p95 ?? Number.NaN;
-            // Equal bounds are no range (every label would map to 0.5, and the config refuses them).
-            const flat =
-              !none && !(hi > lo)
-                ? new UserError(
-                    `${bag}: no calibration: the 5th and 95th percentiles of ${summary.labels} label${summary.labels === 1 ? "" : "s"} are equal (log10 energy ${lo}): use a longer drive over every kind of ground`,
-                  )
-                : undefined;
-            // The labeller itself trusts running percentiles only after `warmup` labels.
-            const warmup = config.labeler.calibration.warmup;
-            if (!none && !flat && summary.labels < warmup)
-              process.stderr.write(
-                `warning: percentiles of ${summary.labels} labels (fewer than labeler.calibration.warmup, ${warmup}) make thin calibration bounds: use a longer drive over every kind of ground\n`,
-              );
             if (o.json) out.write(`${JSON.stringify({ summary })}\n`);
             else if (!none && !flat) out.write(`${statsYaml(summary)}\n`);
             if (none ?? flat) throw none ?? flat;
