@@ -52,6 +52,9 @@ interface Row {
   rho: { learning: number; frozen: number };
 }
 
+/** A flicker figure, or n/a where the run had none. */
+const f = (v: number | null) => (v === null ? "n/a" : v.toFixed(2));
+
 /** Bad input: one line and exit 2. */
 function usage(message: string): never {
   process.stderr.write(`bench/flicker-sources.ts: ${message}\n`);
@@ -192,7 +195,7 @@ try {
     });
     const r = rows.at(-1)!;
     process.stderr.write(
-      `${label}: flicker learning ${r.learning?.toFixed(2)}, frozen ${r.frozen?.toFixed(2)}, truth ${r.truth?.toFixed(2)} (cost points/s)\n`,
+      `${label}: flicker learning ${f(r.learning)}, frozen ${f(r.frozen)}, truth ${f(r.truth)} (cost points/s)\n`,
     );
     await save(partial, { unfinished: worlds.slice(i + 1).map((x) => `${x.name}:${x.seed}`) });
   }
@@ -209,7 +212,6 @@ if (process.exitCode === 1) process.exit(1);
 await save(out);
 rmSync(partial, { force: true });
 
-const f = (v: number | null) => (v === null ? "n/a" : v.toFixed(2));
 const lines = [
   "| world / seed | learning | frozen final model | ground-truth outputs | frozen / learning |",
   "| --- | --- | --- | --- | --- |",
