@@ -27,6 +27,7 @@ import { runReplay } from "../src/cli/replay.ts";
 import { toJson } from "../src/eval/report.ts";
 import { checkOutputs, writeFileAtomic } from "../src/io/safe-output.ts";
 import { loadConfig } from "../src/runtime/config.ts";
+import { usage } from "./usage.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WORLDS = "default:1,default:2,default:3,default:4,default:5,patchwork:1,stripes:1,campus:1";
@@ -55,16 +56,12 @@ interface Row {
 /** A flicker figure, or n/a where the run had none. */
 const f = (v: number | null) => (v === null ? "n/a" : v.toFixed(2));
 
-/** Bad input: one line and exit 2. */
-function usage(message: string): never {
-  process.stderr.write(`bench/flicker-sources.ts: ${message}\n`);
-  process.exit(2);
-}
+const SCRIPT = "bench/flicker-sources.ts";
 let parsed: ReturnType<typeof parseOptions>;
 try {
   parsed = parseOptions();
 } catch (err) {
-  usage((err as Error).message);
+  usage(SCRIPT, (err as Error).message);
 }
 const { values } = parsed;
 function parseOptions() {
@@ -89,7 +86,7 @@ if (truthCells !== undefined && truthCells !== "all" && truthCells !== "driven")
 }
 const worlds = values.worlds.split(",").map((w) => {
   const [name, seed] = w.split(":");
-  if (!name || !Number.isInteger(Number(seed ?? 1))) usage(`--worlds: '${w}' is not world:seed`);
+  if (!name || !Number.isInteger(Number(seed ?? 1))) usage(SCRIPT, `--worlds: '${w}' is not world:seed`);
   return { name, seed: Number(seed ?? 1), bag: join(ROOT, ".cache", `${name}-world-seed${seed ?? 1}.mcap`) };
 });
 const missing = worlds.filter((w) => !existsSync(w.bag));
@@ -112,7 +109,8 @@ try {
   );
 } catch (err) {
   // A missing folder is made below; every other problem (an input as --out) stops here.
-  if (!/does not exist|no part of the path/.test((err as Error).message)) usage((err as Error).message);
+  if (!/does not exist|no part of the path/.test((err as Error).message))
+    usage(SCRIPT, (err as Error).message);
 }
 const loadBefore = loadavg();
 const rows: Row[] = [];

@@ -39,18 +39,15 @@ import { Backbone, resolveBackbonePath } from "../src/learning/backbone.ts";
 import { OnlineLearner } from "../src/learning/learner.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { featureChannels, headFeatures } from "../src/runtime/features.ts";
+import { usage } from "./usage.ts";
 
-/** Bad input: one line and exit 2. */
-function usage(message: string): never {
-  process.stderr.write(`bench/oracle.ts: ${message}\n`);
-  process.exit(2);
-}
+const SCRIPT = "bench/oracle.ts";
 
 let parsed: ReturnType<typeof parseOptions>;
 try {
   parsed = parseOptions();
 } catch (err) {
-  usage((err as Error).message);
+  usage(SCRIPT, (err as Error).message);
 }
 const { values, positionals } = parsed;
 function parseOptions() {
@@ -82,15 +79,16 @@ const trainWithin = Number(values["train-within"]);
 const drivenOnly = values["driven-only"] === true;
 const inputWidth = values["input-width"] ? Number(values["input-width"]) : null;
 if (!(Number.isInteger(every) && every > 0))
-  usage(`--every must be a positive whole number of frames, got ${values.every}`);
-if (!(testSeconds > 0)) usage(`--test must be a positive number of seconds, got ${values.test}`);
-if (!(trainWithin > 0)) usage(`--train-within must be a positive distance, got ${values["train-within"]}`);
+  usage(SCRIPT, `--every must be a positive whole number of frames, got ${values.every}`);
+if (!(testSeconds > 0)) usage(SCRIPT, `--test must be a positive number of seconds, got ${values.test}`);
+if (!(trainWithin > 0))
+  usage(SCRIPT, `--train-within must be a positive distance, got ${values["train-within"]}`);
 const rowNormalise = values["row-normalise"];
 if (rowNormalise && rowNormalise !== "full" && rowNormalise !== "shift")
-  usage(`--row-normalise must be full or shift, got ${rowNormalise}`);
+  usage(SCRIPT, `--row-normalise must be full or shift, got ${rowNormalise}`);
 if (inputWidth !== null && !(Number.isInteger(inputWidth) && inputWidth > 0))
-  usage(`--input-width must be a positive whole number of pixels, got ${values["input-width"]}`);
-if (!existsSync(bagPath)) usage(`no bag ${bagPath}`);
+  usage(SCRIPT, `--input-width must be a positive whole number of pixels, got ${values["input-width"]}`);
+if (!existsSync(bagPath)) usage(SCRIPT, `no bag ${bagPath}`);
 
 const cfg = defaultConfig();
 const learnerCfg = {

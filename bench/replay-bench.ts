@@ -9,29 +9,51 @@
 //
 // All modes use the default config (learning on) with the bag's own topics (simulator layout).
 
+import { existsSync } from "node:fs";
 import { openBag } from "../src/io/bag/index.ts";
 import type { BagEvent } from "../src/io/bag/types.ts";
 import { imageFromRos } from "../src/io/ros/convert.ts";
 import { Backbone } from "../src/learning/backbone.ts";
 import { tf } from "../src/learning/tf-backend.ts";
-import { loadConfig } from "../src/runtime/config.ts";
+import { type Config, loadConfig } from "../src/runtime/config.ts";
 import { tuneHeap } from "../src/runtime/heap-tuning.ts";
 import { createPipeline, readAhead } from "../src/runtime/pipeline.ts";
 import { installStageTimers, STAGES, stageMs, timed } from "./stages.ts";
+import { usage } from "./usage.ts";
 
+const SCRIPT = "bench/replay-bench.ts";
 const [mode, bag, ...rest] = process.argv.slice(2);
-const arg = (name: string, dflt: number) => {
-  const i = rest.indexOf(name);
-  return i >= 0 ? Number(rest[i + 1]) : dflt;
-};
 const stringArg = (name: string) => {
   const i = rest.indexOf(name);
-  return i >= 0 ? rest[i + 1] : undefined;
+  if (i < 0) return undefined;
+  const v = rest[i + 1];
+  if (v === undefined) usage(SCRIPT, `${name} needs a value`);
+  return v;
 };
-if (!mode || !bag) throw new Error("usage: replay-bench.ts replay|bare|live|soak BAG [-c CONFIG] [options]");
+// --seconds, --frames, --every: positive numbers.
+const arg = (name: string, dflt: number) => {
+  const v = stringArg(name);
+  if (v === undefined) return dflt;
+  if (!(Number(v) > 0)) usage(SCRIPT, `${name} must be a positive number, got ${v}`);
+  return Number(v);
+};
+if (!mode || !bag)
+  usage(
+    SCRIPT,
+    "needs a mode and a bag: replay|bare|live|soak BAG [-c CONFIG] [--seconds S|--frames N|--every S]",
+  );
+const modes: Record<string, () => Promise<void>> = { replay, bare, live, soak };
+const run = modes[mode];
+if (!run) usage(SCRIPT, `unknown mode ${mode}: replay, bare, live or soak`);
+if (!existsSync(bag)) usage(SCRIPT, `no bag ${bag}`);
 
 // -c FILE: a config file (YAML/JSON) instead of the defaults, to measure other settings.
-const config = loadConfig(stringArg("-c"));
+let config: Config;
+try {
+  config = loadConfig(stringArg("-c"));
+} catch (err) {
+  usage(SCRIPT, (err as Error).message);
+}
 // As the CLI does (src/cli/main.ts): the measurement is of what a user runs.
 const heapGrowingPercent = tuneHeap();
 const warn = (m: string) => process.stderr.write(`${m}\n`);
@@ -290,9 +312,6 @@ async function soak(): Promise<void> {
   });
 }
 
-const modes: Record<string, () => Promise<void>> = { replay, bare, live, soak };
-const run = modes[mode];
-if (!run) throw new Error(`unknown mode ${mode}`);
 await run();
 // onnxruntime / the tfjs worker can keep handles open; the measurement is done.
 process.exit(0);
