@@ -36,6 +36,16 @@ for (const name of selected) {
   if (load) (await load()).register(program);
 }
 
+// `sim --list-terrains | head -3` closes the pipe early: the reader has had enough, not an error.
+// Later writes are dropped and the command finishes its work (outputs, reports) instead of dying
+// with an EPIPE stack trace. Commands with a handler of their own (label, run, serial-dump) decide.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") return;
+    if (stream.listenerCount("error") === 1) throw err;
+  });
+}
+
 try {
   tuneHeap();
 } catch (err) {

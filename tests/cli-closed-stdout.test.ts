@@ -1,0 +1,34 @@
+// A reader that closes the pipe early (`terrain-learner sim --list-terrains | head -3`,
+// `bag info BAG | head`) has had enough: the command ends as it would have, exit 0, without an
+// EPIPE stack trace. run, serial-dump and label have their own handling (serial-cli-stdout.test.ts).
+
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { fixture } from "./helpers/bag-test-utils.ts";
+import { BIN } from "./helpers/cli.ts";
+
+/** Runs the command with its stdout's read end closed before it writes anything. */
+function withClosedStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, TERRAIN_LEARNER_DEBUG: "" },
+  });
+  child.stdout.destroy();
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stderr })));
+}
+
+describe("stdout closed by its reader", () => {
+  it.each([
+    [["sim", "--list-terrains"]],
+    [["bag", "info", fixture("rosbag2_talker_mcap/talker.mcap")]],
+    [["--help"]],
+  ])("%j exits 0 with nothing on stderr", async (args) => {
+    const r = await withClosedStdout(args);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+});
