@@ -210,6 +210,24 @@ describe("fleet exchange", () => {
     expect(ex.stats().used).toBe(40);
   });
 
+  it("counts a peer's label it has no scale for as rejected (unscaled): every received sample is accounted for", () => {
+    // No label of its own yet, so no bounds to put a peer's roughness (0..1) onto log10 energy.
+    const ex = new FleetExchange("a", model(), { ...cfg(), max_z: 1e6 });
+    const rough = batch(12, {
+      targetKind: "roughness",
+      lo: Number.NaN,
+      hi: Number.NaN,
+      targets: new Float32Array(12).fill(0.4),
+    });
+    expect(ex.receive(encodeBatch(rough), "b", 0).ok).toBe(true);
+    expect(ex.take(0)).toBeUndefined();
+    const s = ex.stats();
+    expect(s.rejected).toEqual({ unscaled: 10 });
+    // Every sample received is used, still pooled, evicted, forgotten or rejected.
+    const rejected = Object.values(s.rejected).reduce((a, b) => a + b, 0);
+    expect(s.used + s.pool + s.evicted + s.forgottenSamples + rejected).toBe(s.received);
+  });
+
   it("hands a late joiner its burst at once, then feed_rate per second", () => {
     const ex = new FleetExchange("a", model(), {
       ...cfg(),

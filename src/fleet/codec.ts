@@ -60,7 +60,9 @@ export type RejectReason =
   | "range"
   | "spoofed"
   | "rate"
-  | "peers";
+  | "peers"
+  /** A peer's label with no value on our scale (its roughness, before this robot has bounds). */
+  | "unscaled";
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   "size",
@@ -72,6 +74,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "spoofed",
   "rate",
   "peers",
+  "unscaled",
 ];
 
 export function batchBytes(idLength: number, n: number, channels: number): number {

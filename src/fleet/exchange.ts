@@ -416,7 +416,10 @@ export class FleetExchange {
       else if (!peerRaw) target = hi > lo ? logEnergyForRoughness(t, lo, hi, ex) : Number.NaN;
       else if (Number.isFinite(offset)) target = t + offset;
       else target = viaCalibration(t, { lo: plo, hi: phi }, { lo, hi }, ex);
-      if (!Number.isFinite(target)) continue;
+      if (!Number.isFinite(target)) {
+        this.#reject("unscaled");
+        continue;
+      }
       if (close) {
         const own = this.#own;
         // Both on the fleet's scale when the learner uses it; else the own label at its own time.
