@@ -161,6 +161,38 @@ describe("terrain-level metrics", () => {
     expect(short).toContain("all types the run drives</text>");
   });
 
+  it("labels the time axis's end when the run is not a whole number of steps, clear of the tick before", () => {
+    const xLabels = (end: number) => {
+      const curve = [10, end].map((t) => ({
+        t,
+        spearman: 0.5,
+        mae: 0.2,
+        baselineSpearman: 0.1,
+        baselineMae: 0.3,
+      }));
+      const svg = learningCurveSvg(curve, "t");
+      // The top panel's axis labels (the panel's bottom edge is at y = 340).
+      return [
+        ...svg.matchAll(/<text x="([\d.]+)" y="355" font-size="11" text-anchor="middle">(\d+)<\/text>/g),
+      ].map((m) => ({ x: Number(m[1]), label: m[2] }));
+    };
+    for (const [end, want] of [
+      [175, ["0", "50", "100", "150", "175"]],
+      [19.93, ["0", "5", "10", "15", "20"]],
+      [20, ["0", "5", "10", "15", "20"]],
+      // 150 would sit 13 px from 152's label: it gives way.
+      [152, ["0", "50", "100", "152"]],
+    ] as const) {
+      const ticks = xLabels(end);
+      expect(
+        ticks.map((t) => t.label),
+        `${end} s`,
+      ).toEqual(want);
+      expect(ticks.at(-1)!.x, `${end} s`).toBe(860);
+      for (let i = 1; i < ticks.length; i++) expect(ticks[i]!.x - ticks[i - 1]!.x).toBeGreaterThanOrEqual(40);
+    }
+  });
+
   it("keeps every legend clear of the plotted points, and inside the image", () => {
     // An early, high error (a short run, or the first window): the top-left corner of the MAE panel.
     const curve = [1, 10].map((t) => ({

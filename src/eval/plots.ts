@@ -60,7 +60,15 @@ function panel(o: PanelOptions): string {
     );
   }
   const xStep = niceStep(o.xMax / 6);
-  for (let v = 0; v <= o.xMax + 1e-9; v += xStep) {
+  const xTicks: number[] = [];
+  for (let v = 0; v <= o.xMax + 1e-9; v += xStep) xTicks.push(v);
+  // The axis's end is labelled too (a run is rarely a whole number of steps long); a round tick
+  // too close to it for both labels to fit gives way.
+  if (Math.round(xTicks.at(-1)!) !== Math.round(o.xMax)) {
+    if (px(o.xMax) - px(xTicks.at(-1)!) < 40) xTicks.pop();
+    xTicks.push(o.xMax);
+  }
+  for (const v of xTicks) {
     parts.push(
       `<text x="${px(v)}" y="${o.y + o.h + 15}" font-size="11" text-anchor="middle">${Math.round(v)}</text>`,
     );
