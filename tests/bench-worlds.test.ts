@@ -2,7 +2,6 @@
 // of another length or of other settings, and leaves --out as it was; a run that fails part-way
 // exits 1 naming the world, keeps the finished ones in FILE.partial and leaves --out as it was.
 
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,6 +11,7 @@ import { McapWriter } from "@mcap/core";
 import { FileHandleWritable } from "@mcap/nodejs";
 import { afterAll, describe, expect, it } from "vitest";
 import { readMcapMetadata } from "../src/eval/sim-metadata.ts";
+import { runProcess } from "./helpers/cli.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dir = mkdtempSync(join(tmpdir(), "tl-bench-worlds-"));
@@ -26,7 +26,7 @@ afterAll(() => {
 });
 
 const worlds = (...args: string[]) =>
-  spawnSync(process.execPath, ["--import", "tsx", "bench/worlds.ts", ...args], {
+  runProcess(process.execPath, ["--import", "tsx", "bench/worlds.ts", ...args], {
     cwd: ROOT,
     encoding: "utf8",
     maxBuffer: 64 << 20,
@@ -76,12 +76,12 @@ const collect = (root: string, out: string, ...extra: string[]) =>
   );
 
 describe("bench:worlds --collect", () => {
-  it("builds the table when every report is there, of this length and these settings", () => {
+  it("builds the table when every report is there, of this length and these settings", async () => {
     const { root, out } = setup("ok", {
       "default-s1-20s": report(19.95),
       "default-s2-20s": report(19.95, { learner: { seed: 1 }, ros: { output_image_reliability: "x" } }),
     });
-    const r = collect(root, out);
+    const r = await collect(root, out);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.status).toBe(0);
     const doc = JSON.parse(readFileSync(out, "utf8")) as { rows: { world: string; seed: number }[] };
@@ -89,21 +89,21 @@ describe("bench:worlds --collect", () => {
     expect(r.stdout).toContain("| default s2 |");
   });
 
-  it("refuses a missing report: exit 1, names it, --out unchanged", () => {
+  it("refuses a missing report: exit 1, names it, --out unchanged", async () => {
     const { root, out } = setup("missing", { "default-s1-20s": report(20) });
-    const r = collect(root, out);
+    const r = await collect(root, out);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(join(root, "default-s2-20s", "report.json"));
     expect(r.stderr).toContain("not written");
     expect(readFileSync(out, "utf8")).toBe("committed figures\n");
   });
 
-  it("refuses a report cut short, of another length, or made with other settings", () => {
+  it("refuses a report cut short, of another length, or made with other settings", async () => {
     const { root, out } = setup("bad", {
       "default-s1-20s": report(20).slice(0, 40),
       "default-s2-20s": report(180),
     });
-    const r = collect(root, out);
+    const r = await collect(root, out);
     expect(r.status).toBe(1);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stderr).toMatch(/default s1: .* not readable JSON/);
@@ -114,20 +114,20 @@ describe("bench:worlds --collect", () => {
       "default-s1-20s": report(20, { learner: { seed: 2 } }),
       "default-s2-20s": report(20),
     });
-    const s = collect(seed.root, seed.out);
+    const s = await collect(seed.root, seed.out);
     expect(s.status).toBe(1);
     expect(s.stderr).toMatch(/default s1: .* other settings .*learner\.seed 2 \(not 1\)/);
     expect(readFileSync(seed.out, "utf8")).toBe("committed figures\n");
   });
 
-  it("refuses --out onto a -c config, and a bad option, in one line", () => {
+  it("refuses --out onto a -c config, and a bad option, in one line", async () => {
     const config = join(dir, "mine.yaml");
     writeFileSync(config, "learner:\n  seed: 1\n");
-    const r = worlds("--collect", "--worlds", "default:1", "-c", config, "--out", config);
+    const r = await worlds("--collect", "--worlds", "default:1", "-c", config, "--out", config);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("refusing to overwrite");
     expect(readFileSync(config, "utf8")).toBe("learner:\n  seed: 1\n");
-    const bad = worlds("--no-such-option");
+    const bad = await worlds("--no-such-option");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^bench:worlds: Unknown option '--no-such-option'/);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
@@ -135,14 +135,14 @@ describe("bench:worlds --collect", () => {
 });
 
 describe("bench:worlds run", () => {
-  it("fails part-way: exit 1 naming the world, finished ones in FILE.partial, --out unchanged", () => {
+  it("fails part-way: exit 1 naming the world, finished ones in FILE.partial, --out unchanged", async () => {
     mkdirSync(dirname(badBag), { recursive: true });
     writeFileSync(badBag, "not a bag");
     const seed = badBag.match(/seed(\d+)-20s/)![1]!;
     const out = join(dir, "run", "table.json");
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, "committed figures\n");
-    const r = worlds(
+    const r = await worlds(
       "--raw",
       "--worlds",
       `default:1,default:${seed}`,
@@ -177,7 +177,7 @@ describe("bench:worlds --raw cache", () => {
     await w.end();
     await fh.close();
     const out = join(dir, "stale", "table.json");
-    const r = worlds(
+    const r = await worlds(
       "--raw",
       "--worlds",
       `default:${staleSeed}`,

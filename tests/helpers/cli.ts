@@ -45,3 +45,35 @@ export function spawnCli(args: readonly string[], cwd?: string): RunningCli {
   const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exit };
 }
+
+export interface ProcessResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a child process to its end without blocking the test worker: a spawnSync of a long run
+ * stalls the worker's messages to vitest, which then fails the run with "Timeout calling
+ * onTaskUpdate" on a loaded machine. `encoding` and `maxBuffer` are accepted (and ignored) so
+ * spawnSync's options carry over.
+ */
+export function runProcess(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; encoding?: string; maxBuffer?: number } = {},
+): Promise<ProcessResult> {
+  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
