@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { readErrorText } from "../src/core/read-error.ts";
 import { BUILTIN_TERRAINS, builtinTerrain } from "./terrains.ts";
 
 const rgb = z.tuple([z.number().min(0).max(255), z.number().min(0).max(255), z.number().min(0).max(255)]);
@@ -335,9 +336,7 @@ export function loadWorldFile(path: string): WorldFile {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new Error(
-      `cannot read world file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new Error(`cannot read world file ${path}: ${readErrorText(err)}`);
   }
   return parseWorldText(text, path, dirname(resolve(path)));
 }

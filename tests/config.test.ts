@@ -42,7 +42,10 @@ describe("config", () => {
 
   it("reports unreadable and invalid files with their path", () => {
     expect(() => loadConfig("/nonexistent/params.yaml")).toThrow(
-      /cannot read config \/nonexistent\/params.yaml: ENOENT/,
+      "cannot read config /nonexistent/params.yaml: no such file (ENOENT)",
+    );
+    expect(() => loadConfig(tmpdir())).toThrow(
+      `cannot read config ${tmpdir()}: a folder, not a file (EISDIR)`,
     );
     const dir = mkdtempSync(join(tmpdir(), "tl-config-"));
     const bad = join(dir, "bad.yaml");

@@ -92,7 +92,7 @@ describe("terrain-learner sim", () => {
     );
     const missing = await cli(["sim", "--world", join(dir, "nope.yaml"), "--out", join(dir, "x.mcap")]);
     expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/nope\.yaml.*ENOENT/);
+    expect(missing.stderr).toMatch(/nope\.yaml: no such file \(ENOENT\)/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
     const noOut = await cli(["sim"]);
     expect(noOut.stderr).toMatch(/--out PATH\.mcap is required/);

@@ -8,6 +8,7 @@
 
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { readErrorText } from "../core/read-error.ts";
 import { ConfigError, mergeDocument, type Obj, parseYamlText } from "./params-file.ts";
 
 export { ConfigError } from "./params-file.ts";
@@ -116,9 +117,7 @@ export function readConfigDocument(path: string, what = "config"): unknown {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ConfigError(
-      `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new ConfigError(`cannot read ${what} ${path}: ${readErrorText(err)}`);
   }
   return parseYamlText(text, path);
 }
