@@ -4,12 +4,14 @@
 // /diagnostics at `ros.diagnostics_rate`, label markers as labels are made, and the roughness
 // image's CameraInfo with each roughness image.
 
+import type { RoughnessGrid } from "../core/types.ts";
 import type { BagMessage } from "../io/bag/index.ts";
 import type { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
-import { toRos2Shape } from "../io/ros/convert.ts";
+import { cameraInfoToRos, toRos2Shape } from "../io/ros/convert.ts";
 import { hasDefinition } from "../io/ros/definitions.ts";
+import { gridCameraModel } from "../outputs/grid-camera.ts";
 import type { Config } from "../runtime/config.ts";
-import type { PipelineEvent, PipelineStats } from "../runtime/pipeline.ts";
+import type { PipelineEvent, PipelineStats, PredictionEvent } from "../runtime/pipeline.ts";
 import { diagnosticsMessage, InputMeter } from "./ros2-diagnostics.ts";
 import {
   type InputKind,
@@ -20,6 +22,11 @@ import {
   type SubscriptionSpec,
   subscriptionSpecs,
 } from "./ros2-wiring.ts";
+
+/** Frames held for a late roughness CameraInfo: a bag with no CameraInfo at all holds no more. */
+const MAX_WITHOUT_INFO = 64;
+
+type GridSpec = Pick<RoughnessGrid, "rows" | "cols" | "strideX" | "strideY" | "stamp" | "frameId">;
 
 export interface OutputRecorderOptions {
   /** Leave the input topics out of the recording. */
@@ -44,6 +51,8 @@ export class OutputRecorder {
   /** Sensor time of the latest event: the clock of the costmap rate limit and of /diagnostics. */
   #now = Number.NEGATIVE_INFINITY;
   #nextDiagnostics: number | undefined;
+  /** Frames whose roughness image went out before any CameraInfo (see #lateCameraInfo). */
+  readonly #withoutInfo: GridSpec[] = [];
 
   constructor(writer: Ros2McapWriter, config: Config, opts: OutputRecorderOptions) {
     this.#writer = writer;
@@ -81,10 +90,13 @@ export class OutputRecorder {
   /** A pipeline event: predictions and labels become messages on the node's output topics. */
   event(e: PipelineEvent): void {
     switch (e.type) {
-      case "prediction":
+      case "prediction": {
         this.#advance(e.stamp);
-        this.#write(this.#mapper.prediction(e), e.stamp);
+        const msgs = this.#mapper.prediction(e);
+        this.#write(this.#lateCameraInfo(e.outputs, msgs), e.stamp);
+        this.#write(msgs, e.stamp);
         break;
+      }
       case "label":
         this.#write(this.#mapper.labels([e.label]), Math.max(this.#now, e.label.stamp));
         break;
@@ -98,6 +110,36 @@ export class OutputRecorder {
     await Promise.all(this.#pending);
     if (this.#error) throw this.#error;
     return { skippedTypes: [...this.#skippedTypes] };
+  }
+
+  /**
+   * The roughness CameraInfo of frames processed before the camera's CameraInfo was known (a camera
+   * driver may publish an image before its CameraInfo of the same stamp), once it is: a viewer pairs
+   * each roughness image with the CameraInfo of its stamp, and without one cannot project it.
+   */
+  #lateCameraInfo(o: PredictionEvent["outputs"], msgs: readonly Outgoing[]): Outgoing[] {
+    const spec = this.#mapper.spec("roughnessInfo");
+    if (!spec) return [];
+    if (!o.camera) {
+      if (msgs.some((m) => m.key === "roughness") && this.#withoutInfo.length < MAX_WITHOUT_INFO)
+        this.#withoutInfo.push({
+          rows: o.grid.rows,
+          cols: o.grid.cols,
+          strideX: o.grid.strideX,
+          strideY: o.grid.strideY,
+          stamp: o.stamp,
+          frameId: o.frameId,
+        });
+      return [];
+    }
+    const late = this.#withoutInfo.map((g) => ({
+      key: "roughnessInfo" as const,
+      topic: spec.topic,
+      type: spec.type,
+      message: cameraInfoToRos(gridCameraModel(o.camera!, g)),
+    }));
+    this.#withoutInfo.length = 0;
+    return late;
   }
 
   /** Input rates are measured in sensor time, from the first message on. */
