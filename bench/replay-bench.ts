@@ -30,11 +30,11 @@ const stringArg = (name: string) => {
   if (v === undefined) usage(SCRIPT, `${name} needs a value`);
   return v;
 };
-// --seconds, --frames, --every: positive numbers.
+// --seconds, --frames, --every, --warmup: numbers, 0 or more (NaN would pass every comparison).
 const arg = (name: string, dflt: number) => {
   const v = stringArg(name);
   if (v === undefined) return dflt;
-  if (!(Number(v) > 0)) usage(SCRIPT, `${name} must be a positive number, got ${v}`);
+  if (!(Number(v) >= 0) || v.trim() === "") usage(SCRIPT, `${name} must be a number, 0 or more, got '${v}'`);
   return Number(v);
 };
 if (!mode || !bag)
