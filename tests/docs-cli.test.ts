@@ -137,6 +137,29 @@ describe("the documents' commands and links", () => {
     expect(named.sort()).toEqual(sections.sort());
   });
 
+  it("a range of parameters in a code span (`outputs.ahead_min..ahead_max`) names keys of one section", () => {
+    // Parameters are snake_case; a camelCase end (`..aheadMax`) is a key no params file accepts.
+    const config = defaultConfig() as unknown as Record<string, Record<string, unknown>>;
+    const sectionOf = new Map<string, string[]>();
+    for (const [section, keys] of Object.entries(config))
+      if (keys && typeof keys === "object")
+        for (const key of Object.keys(keys)) sectionOf.set(key, [...(sectionOf.get(key) ?? []), section]);
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const file of DOCS)
+      for (const [i, line] of text(file).split("\n").entries())
+        for (const span of line.match(/`[^`]+`/g) ?? [])
+          for (const m of span.matchAll(/(?:(\w+)\.)?([a-z]\w*)\.\.([A-Za-z]\w*)/g)) {
+            const sections = m[1] ? [m[1]] : (sectionOf.get(m[2] ?? "") ?? []);
+            if (!sections.some((s) => config[s] && (m[2] ?? "") in config[s])) continue;
+            checked++;
+            if (!sections.some((s) => (m[3] ?? "") in (config[s] ?? {})))
+              wrong.push(`${file}:${i + 1}: ${m[0]} (no key ${m[3]} in ${sections.join(" or ")})`);
+          }
+    expect(checked).toBeGreaterThan(2);
+    expect(wrong).toEqual([]);
+  });
+
   // Only sources: the JSON and ONNX files the documents name may be outputs of the commands shown.
   it("every script and source file the documents name exists", () => {
     const missing: string[] = [];
