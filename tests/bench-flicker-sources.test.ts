@@ -1,12 +1,12 @@
 // bench/flicker-sources.ts: a run that fails part-way exits 1 naming the world and step, keeps the
 // finished worlds in FILE.partial and leaves --out as it was; --out onto a -c config is refused.
 
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runProcess } from "./helpers/cli.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dir = mkdtempSync(join(tmpdir(), "tl-flicker-"));
@@ -20,8 +20,8 @@ afterAll(() => {
   rmSync(join(ROOT, "out/flicker-sources", `default-s${seedGood}`), { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
 });
-beforeAll(() => {
-  const r = spawnSync(
+beforeAll(async () => {
+  const r = await runProcess(
     process.execPath,
     ["bin/terrain-learner.js", "sim", "--duration", "12", "--out", shortBag],
     {
@@ -35,16 +35,16 @@ beforeAll(() => {
 }, 120_000);
 
 const flicker = (...args: string[]) =>
-  spawnSync(process.execPath, ["--import", "tsx", "bench/flicker-sources.ts", ...args], {
+  runProcess(process.execPath, ["--import", "tsx", "bench/flicker-sources.ts", ...args], {
     cwd: ROOT,
     encoding: "utf8",
   });
 
 describe("bench/flicker-sources.ts", () => {
-  it("fails part-way: exit 1 naming the world, finished ones in FILE.partial, --out unchanged", () => {
+  it("fails part-way: exit 1 naming the world, finished ones in FILE.partial, --out unchanged", async () => {
     const out = join(dir, "flicker.json");
     writeFileSync(out, "committed figures\n");
-    const r = flicker("--worlds", `default:${seedGood},default:${seedBad}`, "--out", out);
+    const r = await flicker("--worlds", `default:${seedGood},default:${seedBad}`, "--out", out);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(
       new RegExp(`default s${seedBad}: learning failed: .*${out.replace(/[.]/g, "\\.")} unchanged`),
@@ -58,10 +58,10 @@ describe("bench/flicker-sources.ts", () => {
     expect(partial.unfinished).toEqual([`default:${seedBad}`]);
   }, 300_000);
 
-  it("refuses --out onto a -c config", () => {
+  it("refuses --out onto a -c config", async () => {
     const config = join(dir, "mine.yaml");
     writeFileSync(config, "learner:\n  seed: 1\n");
-    const r = flicker("--worlds", `default:${seedGood}`, "-c", config, "--out", config);
+    const r = await flicker("--worlds", `default:${seedGood}`, "-c", config, "--out", config);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("refusing to overwrite");
     expect(readFileSync(config, "utf8")).toBe("learner:\n  seed: 1\n");
