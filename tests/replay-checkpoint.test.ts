@@ -3,7 +3,7 @@
 // replays through the pipeline.
 
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -132,6 +132,18 @@ describe("replay from a checkpoint", () => {
     expect(all.rows).toBeGreaterThan(driven.rows);
     expect(all.eval!.spearman).toBeGreaterThan(labels.eval!.spearman);
   }, 180_000);
+
+  it("the command: learning off without --checkpoint prints its summary, then says there was no model, exit 1", async () => {
+    const cfg = join(dir, "frozen.yaml");
+    writeFileSync(cfg, "learner:\n  enabled: false\n");
+    const err = await replayFails(bag, "-c", cfg);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain(
+      "learning is off (learner.enabled: false) and no --checkpoint was given: every prediction came from an untrained model",
+    );
+    // With the trained model it judges, the same config is a normal run.
+    await run(process.execPath, ["bin/terrain-learner.js", "replay", bag, "-c", cfg, "--checkpoint", ckpt]);
+  }, 120_000);
 
   it("the command: --truth-labels needs --eval", async () => {
     const err = await replayFails(bag, "--truth-labels");

@@ -47,7 +47,8 @@ export interface ReplayResult {
   /** Fleet sharing counters (with fleet.url). */
   fleet?: Record<string, unknown>;
   /**
-   * Why the run used no camera frame, or learned from none (learner enabled): the command prints
+   * Why the run used no camera frame, learned from none (learner enabled), or had no model at all
+   * (learner disabled, no checkpoint): the command prints
    * the result, then this, and exits non-zero. Not in the JSON (stderr carries it).
    */
   idle?: string;
@@ -63,6 +64,8 @@ export interface ReplayClues {
   cameraFrame?: string;
   /** Messages fusion dropped for their stamps (`late`) per stream ("image", "imu", …). */
   late?: ReadonlyMap<string, { count: number; first: Problem }>;
+  /** The model was loaded from a checkpoint (--checkpoint). */
+  fromCheckpoint?: boolean;
 }
 
 /**
@@ -86,7 +89,12 @@ export function idleReason(s: PipelineSummary, config: Config, clues: ReplayClue
     const why = problemOn(t.image, t.compressed_image) ?? clues.frameProblem;
     return `no camera frame could be used${why ? `: ${why}` : ` (${t.image}, ${t.compressed_image})`}`;
   }
-  if (!config.learner.enabled || s.samples > 0) return undefined;
+  // Learning off is for judging a trained model: without one, every prediction is an empty head's.
+  if (!config.learner.enabled)
+    return clues.fromCheckpoint
+      ? undefined
+      : `learning is off (learner.enabled: false) and no --checkpoint was given: every prediction came from an untrained model`;
+  if (s.samples > 0) return undefined;
   const sup = s.supervisor as Partial<SelfSupervisorStats> | undefined;
   if (!sup) return undefined;
   let why: string;
@@ -111,7 +119,9 @@ export function idleReason(s: PipelineSummary, config: Config, clues: ReplayClue
 }
 
 export function toResult(s: PipelineSummary, opts: ReplayRunOptions, clues?: ReplayClues): ReplayResult {
-  const idle = clues ? idleReason(s, opts.config, clues) : undefined;
+  const idle = clues
+    ? idleReason(s, opts.config, { ...clues, fromCheckpoint: opts.checkpoint !== undefined })
+    : undefined;
   const e = s.eval;
   const ground = (s.supervisor as Partial<SelfSupervisorStats> | undefined)?.ground;
   return {
