@@ -59,7 +59,9 @@ export function parseYamlText(text: string, file: string): unknown {
   try {
     return parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+    throw new ConfigError(
+      `${file}: not valid YAML: ${(err as Error).message.split("\n")[0]?.replace(/:$/, "")}`,
+    );
   }
 }
 
