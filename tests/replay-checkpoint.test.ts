@@ -145,13 +145,18 @@ describe("replay from a checkpoint", () => {
     await run(process.execPath, ["bin/terrain-learner.js", "replay", bag, "-c", cfg, "--checkpoint", ckpt]);
   }, 120_000);
 
-  it("the command: --truth-labels needs --eval", async () => {
+  it("the command: --truth-labels and --report-dir need --eval", async () => {
     const err = await replayFails(bag, "--truth-labels");
     expect(err.code).toBe(1);
     expect(err.stderr).toContain("--truth-labels needs --eval");
     const cells = await replayFails(bag, "--eval", "--truth-cells", "all");
     expect(cells.code).toBe(1);
     expect(cells.stderr).toContain("--truth-cells needs --truth-labels");
+    // Without --eval no report is written: a report folder asked for would stay empty, silently.
+    const report = await replayFails(bag, "--report-dir", join(dir, "no-eval-report"));
+    expect(report.code).toBe(1);
+    expect(report.stderr).toContain("--report-dir needs --eval");
+    expect(existsSync(join(dir, "no-eval-report"))).toBe(false);
   }, 60_000);
 
   it("the command: a missing or empty folder is one clear error, and the checkpoint is never written over", async () => {

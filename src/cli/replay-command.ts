@@ -48,7 +48,7 @@ export function register(program: Command): void {
       "--live-like <seed>",
       "deliver the bag in arrival order, as a robot's transport would (camera 30–150 ms late, IMU in 10 ms bursts, odometry and TF late); seeded",
     )
-    .option("--report-dir <dir>", "where report.json and the plots go (default out/<bag name>)")
+    .option("--report-dir <dir>", "with --eval: where report.json and the plots go (default out/<bag name>)")
     .option(
       "--save-checkpoint <dir>",
       "save the learner's checkpoint into this folder at the end or at Ctrl-C (for export)",
@@ -126,6 +126,8 @@ Examples:
               "--truth-cells needs --truth-labels (taught cells and labels must share one scale)",
             );
           if (o.recordOutputsOnly && !o.record) throw new UserError("--record-outputs-only needs --record");
+          if (o.reportDir !== undefined && !o.eval)
+            throw new UserError("--report-dir needs --eval (the report is the evaluation's)");
           const liveLikeSeed = o.liveLike === undefined ? undefined : Number(o.liveLike);
           if (liveLikeSeed !== undefined && !Number.isSafeInteger(liveLikeSeed))
             throw new UserError(`--live-like needs an integer seed, got '${o.liveLike}'`);
