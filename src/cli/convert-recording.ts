@@ -161,7 +161,7 @@ export function registerConvertRecording(sim: Command): void {
     .description("convert a BorealTC or U2IS IMU recording into the CSV a world's vibration.recordings plays")
     .argument("<in>", "BorealTC imu_NN.csv or U2IS .npy")
     .argument("<out>", "output CSV (t,ax,ay,az,gx,gy,gz,speed)")
-    .requiredOption("--format <name>", "borealtc or u2is")
+    .requiredOption("--format <name>", "borealtc or u2is (required)")
     .option("--rate <hz>", "u2is: sample rate (default: rows / the seconds in the file name's _tSECONDS_)")
     .option("--pro <file>", "borealtc: wheel-speed file (default pro_NN.csv beside imu_NN.csv)")
     .option("--up <x,y,z>", "the recording's up axis, for the level it reports", "0,0,1")
