@@ -32,18 +32,24 @@ export interface RunningCli {
   exit: Promise<number | null>;
 }
 
-export function spawnCli(args: readonly string[], cwd?: string): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+/** Collects a child's stdout and stderr as they come. */
+function collectOutput(child: ChildProcess): { stdout: () => string; stderr: () => string } {
   let out = "";
   let err = "";
-  child.stdout!.on("data", (d: Buffer) => {
-    out += d.toString();
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
   });
-  child.stderr!.on("data", (d: Buffer) => {
-    err += d.toString();
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    err += d;
   });
+  return { stdout: () => out, stderr: () => err };
+}
+
+export function spawnCli(args: readonly string[], cwd?: string): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const output = collectOutput(child);
   const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
+  return { child, ...output, exit };
 }
 
 export interface ProcessResult {
@@ -64,16 +70,9 @@ export function runProcess(
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; encoding?: string; maxBuffer?: number } = {},
 ): Promise<ProcessResult> {
   const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-    stdout += d;
-  });
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-    stderr += d;
-  });
+  const output = collectOutput(child);
   return new Promise((resolve, reject) => {
     child.once("error", reject);
-    child.once("close", (status) => resolve({ status, stdout, stderr }));
+    child.once("close", (status) => resolve({ status, stdout: output.stdout(), stderr: output.stderr() }));
   });
 }
