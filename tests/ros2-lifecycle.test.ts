@@ -15,6 +15,7 @@ import { UserError } from "../src/runtime/errors.ts";
 import { createPipeline, type Pipeline } from "../src/runtime/pipeline.ts";
 import { type FakeNode, FakeRclnodejs } from "./helpers/fake-rclnodejs.ts";
 import { simDriveMessages } from "./helpers/sim-messages.ts";
+import { waitFor as waitForWithin } from "./helpers/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tl-roslife-"));
 const bagPath = join(dir, "sim.mcap");
@@ -28,13 +29,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+// Training a real head on two cores can take a while under load: a wider bound than the default.
+const waitFor = (what: string, ok: () => boolean) => waitForWithin(what, ok, 60_000);
 
 interface Running {
   node: FakeNode;
