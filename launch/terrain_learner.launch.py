@@ -14,11 +14,13 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # (launch argument, parameter, default, description). Empty (the default): the topic params_file sets,
-# as the node takes an empty topics.* value for no value.
+# as the node takes an empty topics.* value for no value. value_type=str: launch_ros reads an untyped
+# value as YAML, where the empty string is None, which it refuses (TypeError) before the node starts.
 TOPICS = [
     ("image_topic", "topics.image", "", "sensor_msgs/Image input"),
     (
@@ -46,7 +48,7 @@ def generate_launch_description():
     overrides = {"use_sim_time": LaunchConfiguration("use_sim_time")}
     for argument, parameter, default, description in TOPICS:
         args.append(DeclareLaunchArgument(argument, default_value=default, description=f"{description} ({parameter}; empty: as params_file sets it)"))
-        overrides[parameter] = LaunchConfiguration(argument)
+        overrides[parameter] = ParameterValue(LaunchConfiguration(argument), value_type=str)
     node = Node(
         package="terrain_learner",
         executable="terrain_learner",

@@ -30,7 +30,11 @@ const catkinPython = ["python3", "/usr/bin/python3"].find(
   (py) => spawnSync(py, ["-c", "import catkin_pkg"]).status === 0,
 );
 const hasCmake = spawnSync("cmake", ["--version"]).status === 0;
-const hasPython = spawnSync("python3", ["--version"]).status === 0;
+/** A Python with PyYAML, which launch_ros evaluates parameter values with. */
+const yamlPython = ["python3", "/usr/bin/python3"].find(
+  (py) => spawnSync(py, ["-c", "import yaml"]).status === 0,
+);
+const hasPython = yamlPython !== undefined;
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -196,13 +200,26 @@ describe.skipIf(!hasCmake)("CMake install (plain rules: ament_cmake is not insta
 /**
  * The command launch_ros would run for `ros2 launch terrain_learner FILE args...` with the package
  * installed at `prefix` (Python: the file evaluated with stand-in launch / launch_ros modules; XML:
- * the subset of the launch XML frontend our file uses).
+ * the subset of the launch XML frontend our file uses). Parameter values are evaluated as
+ * launch_ros's evaluate_parameter_dict does: a substitution's text goes through yaml.safe_load and
+ * must come out bool, int, float or str (an empty text is None there: launch_ros raises TypeError),
+ * while ParameterValue(..., value_type=str) keeps the text as it is.
  */
 function launchCommand(file: string, args: Record<string, string>): string[] {
   const script = `
-import json, os, sys, types, xml.etree.ElementTree as ET
+import json, os, sys, types, yaml, xml.etree.ElementTree as ET
 file, prefix, overrides = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 params_out = sys.argv[4]
+
+def evaluate_value(text):
+    # launch_ros.utilities.evaluate_parameters.evaluate_parameter_dict, for a substitution
+    value = yaml.safe_load(text)
+    if type(value) not in (bool, int, float, str, bytes):
+        raise TypeError("Allowed value types are bytes, bool, int, float, str, Sequence[bool], Sequence[int], Sequence[float], Sequence[str]. Got %s." % type(value))
+    return value
+
+class ParameterValue:
+    def __init__(self, value, value_type=None): self.value, self.value_type = value, value_type
 
 class LaunchConfiguration:
     def __init__(self, name): self.name = name
@@ -224,7 +241,7 @@ def node_command(package, executable, name, namespace, params, config):
         if isinstance(p, dict):
             path = "%s.%d.yaml" % (params_out, i)
             with open(path, "w") as f:
-                json.dump({full: {"ros__parameters": p}}, f)  # JSON is YAML
+                yaml.dump({full: {"ros__parameters": p}}, f, default_flow_style=False)
             cmd += ["--params-file", path]
         else:
             cmd += ["--params-file", p]
@@ -233,9 +250,10 @@ def node_command(package, executable, name, namespace, params, config):
 if file.endswith(".py"):
     launch = types.ModuleType("launch"); actions = types.ModuleType("launch.actions")
     subs = types.ModuleType("launch.substitutions"); lr = types.ModuleType("launch_ros"); lra = types.ModuleType("launch_ros.actions")
+    lrp = types.ModuleType("launch_ros.parameter_descriptions")
     launch.LaunchDescription = list; actions.DeclareLaunchArgument = DeclareLaunchArgument
-    subs.LaunchConfiguration = LaunchConfiguration; lra.Node = Node
-    sys.modules.update({"launch": launch, "launch.actions": actions, "launch.substitutions": subs, "launch_ros": lr, "launch_ros.actions": lra})
+    subs.LaunchConfiguration = LaunchConfiguration; lra.Node = Node; lrp.ParameterValue = ParameterValue
+    sys.modules.update({"launch": launch, "launch.actions": actions, "launch.substitutions": subs, "launch_ros": lr, "launch_ros.actions": lra, "launch_ros.parameter_descriptions": lrp})
     import importlib.util
     spec = importlib.util.spec_from_file_location("tl_launch", file); mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     ld = mod.generate_launch_description()
@@ -243,8 +261,14 @@ if file.endswith(".py"):
     config.update(overrides)
     def sub(x):
         if isinstance(x, LaunchConfiguration): return config[x.name]
-        if isinstance(x, dict): return {k: json.loads(v) if v in ("true", "false") else v for k, v in ((k, sub(v)) for k, v in x.items())}
+        if isinstance(x, dict): return {k: param(v) for k, v in x.items()}
         return x
+    def param(v):
+        if isinstance(v, ParameterValue):
+            text = sub(v.value)
+            return text if v.value_type is str else evaluate_value(text)
+        if isinstance(v, LaunchConfiguration): return evaluate_value(sub(v))
+        return v
     node = [a for a in ld if isinstance(a, Node)][0]
     print(json.dumps(node_command(node.package, node.executable, sub(node.name), sub(node.namespace), [sub(p) for p in node.parameters], config)))
 else:
@@ -264,13 +288,12 @@ else:
     for p in node.findall("param"):
         if p.get("from"): params.append(sub(p.get("from")))
         else:
-            v = sub(p.get("value"))
-            inline[p.get("name")] = json.loads(v) if v in ("true", "false") else v
+            inline[p.get("name")] = evaluate_value(sub(p.get("value")))
     params.append(inline)
     print(json.dumps(node_command(node.get("pkg"), node.get("exec"), node.get("name"), sub(node.get("namespace", "")), params, config)))
 `;
   const r = spawnSync(
-    "python3",
+    yamlPython!,
     ["-c", script, file, prefix, JSON.stringify(args), join(dir, "launch_params")],
     {
       encoding: "utf8",
