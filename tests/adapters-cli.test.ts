@@ -193,7 +193,12 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --mqtt", () => {
       await waitFor("offline", () => obs.on("status").some((m) => m.payload === "offline"), 30_000);
       expect(obs.got[0]!.topic).toBe("fleet/sim1/status");
       const summaries = obs.on("roughness").map((m) => JSON.parse(m.payload));
-      expect(summaries.length).toBeGreaterThan(0);
+      // mqtt.roughness_rate (2) per second of the bag's time however fast it replays: one per 0.5 s
+      // slot of the 10 s (the first 15 Hz frame at or after it), and the last frame at shutdown.
+      const stamps = summaries.map((s) => s.stamp - summaries[0].stamp);
+      const late = stamps.slice(0, 20).map((s, i) => s - i * 0.5);
+      expect(late.every((d) => d > -1e-6 && d < 1 / 15)).toBe(true);
+      expect(stamps.length).toBe(21);
       for (const s of summaries) {
         expect(Object.keys(s)).toEqual([
           "robotId",

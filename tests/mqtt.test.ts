@@ -209,9 +209,9 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     const { t } = telemetry(b.url, { roughness_rate: 2, learner_rate: 2, publish_labels: true });
     await t.waitConnected();
     await waitFor("online", () => obs.on("status").some((r) => r.payload === "online"));
-    // 50 frames offered at once: one goes out now, the latest one when the interval has passed.
-    for (let i = 0; i < 50; i++) t.publishRoughness(outputs(1000 + i, [0.2, 0.4, 0.6]));
-    await waitFor("two roughness summaries", () => obs.on("roughness").length >= 2);
+    // 50 frames 0.1 s apart offered at once: one per 0.5 s of their sensor time goes out at once.
+    for (let i = 0; i < 50; i++) t.publishRoughness(outputs(1000 + i / 10, [0.2, 0.4, 0.6]));
+    await waitFor("ten roughness summaries", () => obs.on("roughness").length >= 10);
     t.publishLearner({
       backend: "wasm",
       bufferSize: 1234,
@@ -224,11 +224,10 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     await waitFor("a label", () => obs.on("labels").length === 1);
 
     const summaries = obs.on("roughness").map((r) => JSON.parse(r.payload));
-    expect(summaries).toHaveLength(2);
-    expect(summaries.map((s) => s.stamp)).toEqual([1000, 1049]);
+    expect(summaries.map((s) => s.stamp)).toEqual(Array.from({ length: 10 }, (_, i) => 1000 + i * 0.5));
     expect(summaries[1]).toEqual({
       robotId: "rover7",
-      stamp: 1049,
+      stamp: 1000.5,
       ahead: 0.4,
       aheadConfidence: 0.7,
       speedLimit: 1.2,
@@ -258,7 +257,34 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
       [0.25, 0.3],
       [0, 0.3],
     ]);
-    expect(t.stats()).toMatchObject({ superseded: 48, dropped: 0 });
+    expect(t.stats()).toMatchObject({ superseded: 39, dropped: 0 });
+    // The newest frame, not due yet, goes out at shutdown.
+    await t.close();
+    await waitFor("the last summary", () => obs.on("roughness").length === 11);
+    expect(JSON.parse(obs.on("roughness")[10]!.payload).stamp).toBe(1004.9);
+  });
+
+  it("paces roughness on sensor time: the same summaries at any publishing speed, jitter kept to the rate", async () => {
+    const b = await broker();
+    const obs = await observer(b.url);
+    const { t } = telemetry(b.url, { roughness_rate: 2 });
+    await t.waitConnected();
+    // 10 s of a 15 Hz camera with ±20 ms of stamp jitter, offered at once (a fast replay), then a
+    // 30 s gap, then the clock going back (the bag played again).
+    const jitter = [0.02, -0.02, 0.01, -0.01, 0];
+    const stamps = Array.from({ length: 150 }, (_, i) => 100 + i / 15 + (i % 15 ? jitter[i % 5]! : 0));
+    stamps.push(140, 140.2, 140.6, 50, 50.1, 50.5);
+    for (const s of stamps) t.publishRoughness(outputs(s, [0.5]));
+    await t.close();
+    await waitFor("offline", () => obs.on("status").some((r) => r.payload === "offline"));
+    const got = obs.on("roughness").map((r) => JSON.parse(r.payload).stamp as number);
+    // One per 0.5 s slot of the first 10 s (the first frame at or after each slot), then each restart.
+    const firsts = got.slice(0, 20);
+    expect(firsts.map((s, i) => s - (100 + i * 0.5))).toSatisfy((d: number[]) =>
+      d.every((x) => x >= -1e-6 && x < 1 / 15 + 0.03),
+    );
+    expect(got.slice(20)).toEqual([140, 140.6, 50, 50.5]);
+    expect(t.stats()).toMatchObject({ dropped: 0 });
   });
 
   it("runs commands and replies on cmd/response with the request id", async () => {

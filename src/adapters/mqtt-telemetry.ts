@@ -14,7 +14,7 @@ import type { FrameOutputs } from "../outputs/index.ts";
 import { MQTT_COMMANDS, type MqttCommand, type MqttCommandHandlers, parseCommand } from "./mqtt-commands.ts";
 import { type MqttOptions, mqttClientOptions, redactUrl, validateMqttOptions } from "./mqtt-connection.ts";
 import { labelPayload, type RoughnessSummary, summarizeOutputs, toJson } from "./mqtt-payloads.ts";
-import { type Pending, Throttle } from "./mqtt-throttle.ts";
+import { type Pending, SensorThrottle, Throttle } from "./mqtt-throttle.ts";
 import { type MqttTopics, mqttTopics } from "./mqtt-topics.ts";
 
 /** What a dropped message was: a label, a command response, or roughness / learner telemetry. */
@@ -58,7 +58,7 @@ export class MqttTelemetry {
   private readonly handlers: MqttCommandHandlers;
   private readonly log: (line: string) => void;
   private readonly queue: Pending[] = [];
-  private readonly roughnessThrottle: Throttle;
+  private readonly roughnessThrottle: SensorThrottle;
   private readonly learnerThrottle: Throttle;
   private connects = 0;
   private sent = 0;
@@ -83,8 +83,9 @@ export class MqttTelemetry {
     this.handlers = handlers;
     this.log = extra.log ?? (() => undefined);
     this.topics = mqttTopics(options.topic_prefix, options.robot_id);
-    this.roughnessThrottle = new Throttle(
-      1000 / options.roughness_rate,
+    // Sensor time, as the frames it summarises: a replay at 50× real time publishes what the robot did.
+    this.roughnessThrottle = new SensorThrottle(
+      1 / options.roughness_rate,
       (p) => this.publish(p),
       () => this.superseded++,
     );
@@ -165,15 +166,13 @@ export class MqttTelemetry {
     };
   }
 
-  /** Roughness summary of a processed frame (rate-limited, latest wins). */
+  /** Roughness summary of a processed frame (at most roughness_rate per second of its sensor time). */
   publishRoughness(outputs: FrameOutputs | RoughnessSummary): void {
     const summary = "grid" in outputs ? summarizeOutputs(this.robotId, outputs) : outputs;
-    this.roughnessThrottle.offer({
-      topic: this.topics.roughness,
-      payload: toJson(summary),
-      qos: 0,
-      retain: false,
-    });
+    this.roughnessThrottle.offer(
+      { topic: this.topics.roughness, payload: toJson(summary), qos: 0, retain: false },
+      summary.stamp,
+    );
   }
 
   /** Learner / pipeline stats (rate-limited, latest wins). */
