@@ -84,6 +84,17 @@ print(json.dumps({
   });
 });
 
+describe("npm install scripts", () => {
+  it("rclnodejs's install script is approved: npm 12 skips unapproved ones, and without it the node has no native binding or messages", () => {
+    const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8"));
+    // It builds its binding against the sourced ROS (install) and generates the messages (postinstall).
+    expect(lock.packages["node_modules/rclnodejs"]?.hasInstallScript).toBe(true);
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    expect(pkg.optionalDependencies).toHaveProperty("rclnodejs");
+    expect(pkg.allowScripts?.rclnodejs).toBe(true);
+  });
+});
+
 describe.skipIf(!hasCmake)("CMake install (plain rules: ament_cmake is not installed here)", () => {
   beforeAll(() => {
     const build = join(dir, "build");
