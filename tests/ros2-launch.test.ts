@@ -93,6 +93,16 @@ describe("npm install scripts", () => {
     expect(pkg.optionalDependencies).toHaveProperty("rclnodejs");
     expect(pkg.allowScripts?.rclnodejs).toBe(true);
   });
+
+  it("every optional dependency with an install script has it approved or denied on purpose", () => {
+    const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8"));
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    const withScripts = Object.keys(pkg.optionalDependencies ?? {}).filter(
+      (name) => lock.packages[`node_modules/${name}`]?.hasInstallScript,
+    );
+    expect(withScripts.length).toBeGreaterThan(0);
+    for (const name of withScripts) expect(pkg.allowScripts?.[name], name).toBeTypeOf("boolean");
+  });
 });
 
 describe.skipIf(!hasCmake)("CMake install (plain rules: ament_cmake is not installed here)", () => {
