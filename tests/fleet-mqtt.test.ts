@@ -3,6 +3,7 @@
 // with the ACL of docs/fleet.md (launch/fleet-acl.conf).
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -97,7 +98,8 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     await evil.publishAsync("terrain-learner/fleet/x/samples", Buffer.from("not a batch"), { qos: 1 });
     await evil.publishAsync("terrain-learner/fleet/y/samples", oneSampleBatch("y", other), { qos: 1 });
     await evil.publishAsync("terrain-learner/fleet/z/samples", oneSampleBatch("a", TEST_MODEL), { qos: 1 });
-    await evil.publishAsync("terrain-learner/fleet/w/samples", Buffer.alloc(2 * 1024 * 1024), { qos: 1 });
+    // One byte over max_payload_bytes: within the packet size the broker was given, refused by the codec.
+    await evil.publishAsync("terrain-learner/fleet/w/samples", Buffer.alloc(512 * 1024 + 1), { qos: 1 });
     await evil.endAsync();
     await waitFor(
       () => `every rejection counted (${JSON.stringify(c.stats().rejected)})`,
@@ -302,7 +304,72 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     expect(lines.join("\n")).not.toMatch(/a batch of/);
     await Promise.all([a.waitConnected(), b.waitConnected()]);
     drive(a, 0, 6);
-    await waitFor("b refuses a's snapshot", () => b.stats().rejected.size === 1);
+    // The broker holds the snapshot back from b (over the packet size b asked for); the batches pass.
+    await waitFor("a's snapshot sent", () => (a.stats().snapshotsSent as number) > 0);
+    await waitFor("b receives a's batches", () => b.stats().received >= 6 * 40);
+    expect(b.stats().rejected).toEqual({});
+  }, 30_000);
+
+  it("a payload far over max_payload_bytes never reaches the robot: the broker holds it back (MQTT 5)", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const b = robot(broker.url, "b", { max_payload_bytes: 10_000 });
+    await b.waitConnected();
+    const evil = await mqtt.connectAsync(broker.url);
+    // 20 MB of zeros (a compression bomb's output, or a hostile peer), live and retained.
+    const big = Buffer.alloc(20 * 1024 * 1024);
+    await evil.publishAsync("terrain-learner/fleet/x/samples", big, { qos: 1 });
+    await evil.publishAsync("terrain-learner/fleet/x/snapshot", big, { qos: 1, retain: true });
+    await evil.publishAsync("terrain-learner/fleet/y/samples", oneSampleBatch("y"), { qos: 1 });
+    await waitFor("the small payload after them", () => b.stats().received === 1);
+    // A robot that joins later is not handed the retained one either.
+    const c = robot(broker.url, "c", { max_payload_bytes: 10_000 });
+    await c.waitConnected();
+    await evil.publishAsync("terrain-learner/fleet/y/samples", oneSampleBatch("y"), { qos: 1 });
+    await waitFor("c receives", () => c.stats().received === 1);
+    await evil.endAsync();
+    for (const r of [b, c]) {
+      expect(r.stats().bytesIn).toBeLessThan(1000);
+      expect(r.stats().rejected).toEqual({});
+    }
+  }, 30_000);
+
+  it("with a broker that speaks only MQTT 3.1.1, goes on with 3.1.1 and says what it cannot ask", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    // In front of the broker: answers an MQTT 5 CONNECT as a 3.1.1 broker does (CONNACK 1, then
+    // closes), passes 3.1.1 connections through.
+    const proxy = createServer((sock) => {
+      sock.once("data", (first) => {
+        // Fixed header, 1-byte remaining length (a CONNECT this small), "\0\x04MQTT", then the level.
+        if (first[0] === 0x10 && first[8] === 5) {
+          sock.end(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+          return;
+        }
+        const up = connect(broker.port, "127.0.0.1", () => up.write(first));
+        sock.pipe(up).pipe(sock);
+        up.on("error", () => sock.destroy());
+        sock.on("error", () => up.destroy());
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    open.push({ close: () => new Promise<void>((r) => proxy.close(() => r())) });
+    const port = (proxy.address() as AddressInfo).port;
+    const lines: string[] = [];
+    const old = robot(`mqtt://127.0.0.1:${port}`, "b", {}, (l) => lines.push(l));
+    const a = robot(broker.url, "a");
+    await Promise.all([old.waitConnected(), a.waitConnected()]);
+    // Driven until b's subscription (through the proxy) is in place.
+    let t = 0;
+    await waitFor("b receives a's batches", () => {
+      drive(a, t, t);
+      t++;
+      return old.stats().received > 0;
+    });
+    expect(lines).toContain(
+      "fleet: the broker does not speak MQTT 5; using MQTT 3.1.1, which cannot ask it to hold back payloads over fleet.max_payload_bytes (set its own message size limit)",
+    );
+    expect(old.stats().lastError).toBe("");
   }, 30_000);
 
   it("names the account the broker refused, never its password", async () => {

@@ -67,7 +67,10 @@ export const FleetSchema = z
     }),
     max_payload_bytes: count()
       .default(512 * 1024)
-      .meta({ unit: "bytes", description: "larger payloads are refused unread" }),
+      .meta({
+        unit: "bytes",
+        description: "larger payloads are refused (MQTT 5: the broker does not send them)",
+      }),
     radius: positive().default(0.5).meta({
       unit: "std",
       description:
