@@ -495,6 +495,21 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     await waitFor("offline", () => obs.on("status").some((r) => r.payload === "offline"));
   });
 
+  it("paces the pipeline's stats on their sensor time, as roughness: a fast replay publishes what the robot would", async () => {
+    const b = await broker();
+    const obs = await observer(b.url);
+    const results = new Subject<MqttSinkEvent>();
+    const { telemetry: t, close } = attachMqtt(results, options(b.url, { learner_rate: 0.2 }));
+    cleanups.push(close);
+    await t.waitConnected();
+    // A minute of stats every 2.5 sensor seconds, at once; the last one not due (goes out at close).
+    for (let s = 100; s <= 157.5; s += 2.5) results.next({ type: "stats", stamp: s, stats: { stamp: s } });
+    await close();
+    await waitFor("offline", () => obs.on("status").some((r) => r.payload === "offline"));
+    const stamps = obs.on("learner").map((r) => JSON.parse(r.payload).stamp);
+    expect(stamps).toEqual([...Array.from({ length: 12 }, (_, i) => 100 + i * 5), 157.5]);
+  });
+
   it("does not log the password", async () => {
     const b = await broker();
     const log: string[] = [];

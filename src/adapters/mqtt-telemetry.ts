@@ -60,6 +60,7 @@ export class MqttTelemetry {
   private readonly queue: Pending[] = [];
   private readonly roughnessThrottle: SensorThrottle;
   private readonly learnerThrottle: Throttle;
+  private readonly learnerSensorThrottle: SensorThrottle;
   private connects = 0;
   private sent = 0;
   private dropped = 0;
@@ -91,6 +92,12 @@ export class MqttTelemetry {
     );
     this.learnerThrottle = new Throttle(
       1000 / options.learner_rate,
+      (p) => this.publish(p),
+      () => this.superseded++,
+    );
+    // The pipeline's stats come on sensor time: paced on it too, for the same reason.
+    this.learnerSensorThrottle = new SensorThrottle(
+      1 / options.learner_rate,
       (p) => this.publish(p),
       () => this.superseded++,
     );
@@ -175,10 +182,15 @@ export class MqttTelemetry {
     );
   }
 
-  /** Learner / pipeline stats (rate-limited, latest wins). */
-  publishLearner(stats: Record<string, unknown>): void {
+  /**
+   * Learner / pipeline stats (at most learner_rate per second, latest wins): per second of sensor
+   * time `stamp` when given (the pipeline's stats events), else of the wall clock (a heartbeat).
+   */
+  publishLearner(stats: Record<string, unknown>, stamp?: number): void {
     const payload = toJson({ robotId: this.robotId, time: Date.now() / 1000, ...stats, mqtt: this.stats() });
-    this.learnerThrottle.offer({ topic: this.topics.learner, payload, qos: 0, retain: false });
+    const p: Pending = { topic: this.topics.learner, payload, qos: 0, retain: false };
+    if (stamp !== undefined && Number.isFinite(stamp)) this.learnerSensorThrottle.offer(p, stamp);
+    else this.learnerThrottle.offer(p);
   }
 
   /** One label (only with `publish_labels`; QoS 1, queued while offline). */
@@ -202,6 +214,7 @@ export class MqttTelemetry {
     if (this.closing) return;
     this.closing = true;
     this.roughnessThrottle.flush();
+    this.learnerSensorThrottle.flush();
     this.learnerThrottle.flush();
     const timeoutS = this.options.close_timeout;
     const deadline = Date.now() + timeoutS * 1000;

@@ -1,5 +1,5 @@
-// Latest-wins rate limiting of MQTT publications: `roughness` on the frames' sensor time,
-// `learner` on the wall clock.
+// Latest-wins rate limiting of MQTT publications: `roughness` and the pipeline's `learner` stats on
+// their sensor time, `run`'s heartbeat stats on the wall clock.
 
 export interface Pending {
   topic: string;

@@ -31,7 +31,7 @@ export { type MqttTopics, mqttTopics } from "./mqtt-topics.ts";
 export type MqttSinkEvent =
   | Pick<PredictionEvent, "type" | "outputs">
   | LabelEvent
-  | { type: "stats"; stats: object }
+  | { type: "stats"; stamp?: number; stats: object }
   | { type: Exclude<PipelineEvent["type"], "prediction" | "label" | "stats"> };
 
 /**
@@ -67,7 +67,10 @@ export function publishEvent(telemetry: MqttTelemetry, e: MqttSinkEvent): void {
       telemetry.publishLabel((e as LabelEvent).label);
       break;
     case "stats":
-      telemetry.publishLearner((e as { stats: Record<string, unknown> }).stats);
+      telemetry.publishLearner(
+        (e as { stats: Record<string, unknown> }).stats,
+        (e as { stamp?: number }).stamp,
+      );
       break;
     default:
   }

@@ -20,11 +20,13 @@ export const MqttSchema = z
     ca: z.string().default("").meta({ description: "mqtts: CA certificate file" }),
     cert: z.string().default("").meta({ description: "mqtts: client certificate file" }),
     key: z.string().default("").meta({ description: "mqtts: client key file" }),
-    /** Roughness: per second of the frames' sensor time (a replay at any speed publishes the same); learner: wall clock. */
+    /** Per second of sensor time (the frames' and stats' stamps): a replay at any speed publishes the same. */
     roughness_rate: positive()
       .default(2)
       .meta({ unit: "1/s", description: "most roughness summaries per second of sensor time" }),
-    learner_rate: positive().default(0.2).meta({ unit: "1/s", description: "most learner stats per second" }),
+    learner_rate: positive()
+      .default(0.2)
+      .meta({ unit: "1/s", description: "most learner stats per second of sensor time" }),
     /** Messages kept while offline (when full: superseded roughness / learner first, then the oldest labels). */
     queue_limit: z.number().int().positive().default(500).meta({
       unit: "messages",
