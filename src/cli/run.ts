@@ -29,6 +29,7 @@ import {
   maybeStartLiveView,
 } from "./live-view.ts";
 import { CONFIG_HELP, collect, positiveInteger, positiveNumber } from "./options.ts";
+import { SerialUnitCheck } from "./serial-checks.ts";
 import { nothingReadReason } from "./serial-dump.ts";
 
 export interface RunCliOptions extends LiveViewFlags {
@@ -49,6 +50,8 @@ export interface RunResult {
   mqtt: ReturnType<MqttTelemetry["stats"]> | undefined;
   /** What ended the run: --duration running out, a signal / abort, or --json's reader closing stdout. */
   stoppedBy: "duration" | "signal" | "stdout";
+  /** What the IMU's units look wrong by (also logged as `warning:` lines while it ran). */
+  warnings: string[];
 }
 
 /** Flags override the config file (which overrides defaults). */
@@ -89,6 +92,23 @@ export function missingStream(config: Config, s: SerialSourceStats): string | un
   if (s.imu === 0)
     return `no IMU sample came (labels need the IMU: ${csv ? "ax, ay, az, gx, gy, gz in serial.csv_columns" : "$TLIMU sentences"})`;
   return undefined;
+}
+
+/**
+ * Why no label came although both streams did: the labeller's skipped steps by reason, or that the
+ * robot never drove a whole step; the unit warnings logged while it ran are named.
+ */
+export function noLabelsReason(config: Config, r: RunResult): string {
+  const sup = r.stats.supervisor as { labels?: { skipped?: Record<string, number> } } | undefined;
+  const skipped = Object.entries(sup?.labels?.skipped ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+  const why = skipped
+    ? `every step was skipped (${skipped})`
+    : `the robot never completed a ${config.labeler.step_length} m step (labeler.step_length) while moving`;
+  const n = r.warnings.length;
+  return n ? `${why}; see the warning${n > 1 ? "s" : ""} above` : why;
 }
 
 /**
@@ -176,6 +196,7 @@ async function runWithPipeline(
 
   // Samples go into the pipeline's stream graph as they arrive (fusion orders them by stamp); live,
   // a push is handled before it returns, so nothing queues here.
+  const units = new SerialUnitCheck(config, (m) => log(`warning: ${m}`));
   const feed = (input: CoreInput) => {
     pipeline.push(input).catch((err: unknown) => log(`terrain-learner: ${(err as Error).message}`));
   };
@@ -189,7 +210,16 @@ async function runWithPipeline(
           );
       },
     }),
-    { imu: (sample) => feed({ kind: "imu", sample }), odom: (sample) => feed({ kind: "odom", sample }) },
+    {
+      imu: (sample) => {
+        units.imu(sample);
+        feed({ kind: "imu", sample });
+      },
+      odom: (sample) => {
+        units.odom(sample);
+        feed({ kind: "odom", sample });
+      },
+    },
   );
 
   let lastStatsWall = Date.now();
@@ -302,7 +332,13 @@ async function runWithPipeline(
   await mqtt?.close();
   const mqttStats = mqtt?.telemetry.stats();
   await pipeline.close();
-  const result: RunResult = { stats: summary, serial: source.stats(), mqtt: mqttStats, stoppedBy };
+  const result: RunResult = {
+    stats: summary,
+    serial: source.stats(),
+    mqtt: mqttStats,
+    stoppedBy,
+    warnings: units.warnings,
+  };
   log(
     `run: done: ${summary.labels} labels from ${result.serial.imu} IMU and ${result.serial.odom} odometry samples`,
   );
@@ -329,7 +365,7 @@ export function register(program: Command): void {
     .option("--json", "print each label as one JSON object per line on stdout")
     .option(
       "--duration <s>",
-      "stop after s seconds (exit 1 if no sample, or no IMU or no odometry sample, was read by then)",
+      "stop after s seconds (exit 1, saying why, if no label was made by then)",
       positiveNumber,
     );
   addLiveViewOptions(cmd)
@@ -389,13 +425,19 @@ Examples:
         // Ctrl-C / SIGTERM is how a robot stops it (exit 0, with a warning when one stream never
         // came); a --duration that passed without one sample, or without any label because IMU or
         // odometry never came, did nothing and says why.
-        const missing = result.stats.labels === 0 ? missingStream(config, result.serial) : undefined;
+        // Both streams came but no label: the labeller skipped every step (units, a removed gravity)
+        // or the robot never drove one; a --duration run did nothing then too.
+        const read = result.serial.imu + result.serial.odom > 0;
+        const missing =
+          result.stats.labels === 0 && read
+            ? (missingStream(config, result.serial) ?? noLabelsReason(config, result))
+            : undefined;
         if (result.stoppedBy === "duration" && o.duration !== undefined) {
           const nothing =
             nothingReadReason(config.serial.path, o.duration, result.serial) ??
             (missing && `${config.serial.path}: no labels in ${o.duration} s: ${missing}`);
           if (nothing) throw new UserError(nothing);
-        } else if (missing && result.serial.imu + result.serial.odom > 0) {
+        } else if (missing) {
           process.stderr.write(`terrain-learner: no labels: ${missing}\n`);
         }
       }),

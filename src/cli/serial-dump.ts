@@ -8,6 +8,7 @@ import type { ImuSample, OdomSample } from "../core/types.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
 import { CONFIG_HELP, collect, positiveInteger, positiveNumber } from "./options.ts";
+import { SerialUnitCheck } from "./serial-checks.ts";
 
 interface DumpOptions {
   json?: boolean;
@@ -109,6 +110,8 @@ export async function runSerialDump(
     samples++;
     if (o.count !== undefined && samples >= o.count) done();
   };
+  // Bring-up is where a device in g or deg/s should be caught: the samples look plausible.
+  const units = new SerialUnitCheck(config, (m) => process.stderr.write(`serial-dump: warning: ${m}\n`));
   const source = new SerialSource(
     serialOptionsFromConfig(config, {
       path,
@@ -121,8 +124,14 @@ export async function runSerialDump(
       },
     }),
     {
-      imu: (s) => print(imuLine(s, json)),
-      odom: (s) => print(odomLine(s, json)),
+      imu: (s) => {
+        units.imu(s);
+        print(imuLine(s, json));
+      },
+      odom: (s) => {
+        units.odom(s);
+        print(odomLine(s, json));
+      },
     },
   );
   const onSignal = () => done();
