@@ -372,6 +372,31 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     expect(old.stats().lastError).toBe("");
   }, 30_000);
 
+  it("a broker gone silent: close ends within mqtt.close_timeout, says what was not acknowledged, blames no ACL", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const lines: string[] = [];
+    const config = defaultConfig();
+    config.mqtt.robot_id = "a";
+    config.mqtt.close_timeout = 1;
+    config.fleet = { ...config.fleet, url: broker.url };
+    const a = new FleetLink(config, { log: (l) => lines.push(l) });
+    open.push(a);
+    a.start(TEST_MODEL);
+    await a.waitConnected();
+    broker.pause();
+    drive(a, 0, 3);
+    // Past the 5 s in which our payloads would have come back from a broker that takes them.
+    await new Promise((r) => setTimeout(r, 5500));
+    expect(lines.join("\n")).not.toMatch(/drops what this robot publishes/);
+    const t0 = Date.now();
+    await a.close();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(lines.at(-1)).toMatch(
+      /^fleet: closed \(sent \d+ samples, used 0 from peers; \d+ payloads? not acknowledged by the broker within mqtt.close_timeout\)$/,
+    );
+  }, 30_000);
+
   it("names the account the broker refused, never its password", async () => {
     const broker = await aclBroker();
     const lines: string[] = [];

@@ -141,7 +141,11 @@ export class FleetLink implements SampleSource {
   readonly #mine: string[] = [];
   /** Payloads published and our own that came back, since the last connect. */
   #published = 0;
+  /** Of those, how many the broker acknowledged: one that went silent acknowledges none. */
+  #acked = 0;
   #echoes = 0;
+  /** QoS 1 publications not acknowledged yet (on any connection). */
+  #inflight = 0;
   #echoTimer: NodeJS.Timeout | undefined;
   #droppedWarned = false;
   readonly #refusalsLogged = new Set<string>();
@@ -287,6 +291,7 @@ export class FleetLink implements SampleSource {
     this.#up = true;
     this.#logged = "";
     this.#published = 0;
+    this.#acked = 0;
     this.#echoes = 0;
     clearTimeout(this.#echoTimer);
     this.#echoTimer = undefined;
@@ -345,11 +350,13 @@ export class FleetLink implements SampleSource {
 
   /** Nothing we published came back: the broker drops it (an ACL). Said once. */
   #checkEchoes(): void {
-    if (this.#droppedWarned || this.#published === 0 || this.#echoes > 0) return;
+    // A broker that takes (acknowledges) our payloads and sends none back drops them; one that
+    // acknowledges none has gone silent, which says nothing about its ACL.
+    if (this.#droppedWarned || this.#acked === 0 || this.#echoes > 0) return;
     this.#droppedWarned = true;
     const f = this.#config.fleet;
     this.#error(
-      `the broker drops what this robot publishes (${this.#published} payloads on ${this.#topics.samples}, none came back): its ACL refuses the topic (with launch/fleet-acl.conf the user name${f.username ? ` '${f.username}'` : ""} must be the robot id, and the topic prefix the ACL's)`,
+      `the broker drops what this robot publishes (${this.#acked} payloads on ${this.#topics.samples}, none came back): its ACL refuses the topic (with launch/fleet-acl.conf the user name${f.username ? ` '${f.username}'` : ""} must be the robot id, and the topic prefix the ACL's)`,
     );
   }
 
@@ -378,8 +385,15 @@ export class FleetLink implements SampleSource {
       }, ECHO_WAIT_MS);
       this.#echoTimer.unref();
     }
+    this.#inflight++;
     client.publish(topic, payload, { qos: 1, retain }, (err) => {
-      if (err) this.#error(err.message);
+      this.#inflight--;
+      // MQTT 5: a broker answers a publish its ACL refuses with "Not authorized" (135); under 3.1.1
+      // it drops it silently and only the missing echo tells.
+      const refused = (err as { code?: unknown } | undefined)?.code === 135;
+      if (!err || refused) this.#acked++;
+      if (refused) this.#checkEchoes();
+      else if (err) this.#error(err.message);
     });
   }
 
@@ -482,20 +496,32 @@ export class FleetLink implements SampleSource {
     this.#sub?.unsubscribe();
     const client = this.#client;
     if (!client) return;
+    let unacked = 0;
     if (client.connected) {
       // The samples of the last batch period and a snapshot of everything learned since the last
       // one: a robot that joins after this one stopped learns from all of it.
       for (const b of this.exchange?.final(this.#now()) ?? []) this.#publish(b);
-      await client.endAsync();
+      // Their acknowledgements get up to mqtt.close_timeout (at least 1 s): mqtt.js's own end()
+      // waits for them without a bound (a forced end() after it does nothing), and a broker gone
+      // silent (a robot out of Wi-Fi range) never sends them.
+      const deadline = Date.now() + Math.max(1000, this.#config.mqtt.close_timeout * 1000);
+      while (this.#inflight > 0 && client.connected && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      unacked = this.#inflight;
+      await client.endAsync(unacked > 0);
       // Every publish was acknowledged; a broker that delivers them has sent ours back by now.
-      this.#checkEchoes();
+      if (unacked === 0) this.#checkEchoes();
     } else await client.endAsync(true);
     clearTimeout(this.#echoTimer);
     const s = this.stats();
     const unsent = this.#backlog.filter((m) => !m.retain);
-    const lost = unsent.length
-      ? `; ${unsent.reduce((a, m) => a + m.n, 0)} samples in ${unsent.length} batches never sent (${this.#lastError || "broker unreachable"})`
-      : "";
+    const lost =
+      (unsent.length
+        ? `; ${unsent.reduce((a, m) => a + m.n, 0)} samples in ${unsent.length} batches never sent (${this.#lastError || "broker unreachable"})`
+        : "") +
+      (unacked
+        ? `; ${unacked} payload${unacked === 1 ? "" : "s"} not acknowledged by the broker within mqtt.close_timeout`
+        : "");
     this.#log(`fleet: closed (sent ${s.sent} samples, used ${s.used} from peers${lost})`);
   }
 }

@@ -153,7 +153,18 @@ export class Mosquitto {
     if (child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.kill(signal);
+    // A paused broker takes a SIGTERM only once it runs again.
+    child.kill("SIGCONT");
     await exited;
+  }
+
+  /** Freezes the broker (SIGSTOP): connections stay open and nothing is answered, as over a dead link. */
+  pause(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.child?.kill("SIGCONT");
   }
 
   async close(): Promise<void> {
