@@ -53,6 +53,17 @@ function interpolate(t: Float64Array, y: Float64Array, at: Float64Array): Float6
   return out;
 }
 
+/** Rows must come in time order, one per stamp (said with the input's line, header = line 1). */
+function checkIncreasing(t: Float64Array, source: string): void {
+  for (let i = 1; i < t.length; i++) {
+    if (!(t[i]! > t[i - 1]!)) {
+      throw new Error(
+        `${source}: line ${i + 2}: time ${t[i]} ${t[i] === t[i - 1] ? "repeats" : "is before"} line ${i + 1}'s ${t[i - 1]}: rows must be in time order, one per stamp`,
+      );
+    }
+  }
+}
+
 /** Most IMU seconds a BorealTC speed file may leave uncovered (the dataset's own pairs: ≤ 1.1 s). */
 const MAX_UNCOVERED_S = 2;
 
@@ -67,10 +78,12 @@ export function convertBorealTc(
 ): Recording {
   const imu = parsePlainCsv(imuText, imuSource);
   const t = need(imu, "time", imuSource);
+  checkIncreasing(t, imuSource);
   let speed: Float64Array | undefined;
   if (proText !== undefined) {
     const pro = parsePlainCsv(proText, proSource);
     const pt = need(pro, "time", proSource);
+    checkIncreasing(pt, proSource);
     const vl = need(pro, "velL", proSource);
     const vr = need(pro, "velR", proSource);
     // Outside the speed file's time the speed is held at its end value: fine for the second or so
@@ -87,9 +100,13 @@ export function convertBorealTc(
       t,
     );
   }
+  // Written from 0: the CSV keeps 7 significant digits, which would merge the samples of a log
+  // stamped in epoch seconds (1.7e9 s). To the microsecond, below what a float64 epoch stamp holds.
+  // The dataset's own files start at 0 already.
+  const t0 = t[0]!;
   return {
     path: imuSource,
-    t,
+    t: t0 === 0 ? t : t.map((x) => Math.round((x - t0) * 1e6) / 1e6),
     ax: need(imu, "ax", imuSource),
     ay: need(imu, "ay", imuSource),
     az: need(imu, "az", imuSource),

@@ -142,3 +142,51 @@ describe("sim convert-recording", () => {
     );
   });
 });
+
+describe("sim convert-recording: BorealTC-layout logs of one's own", () => {
+  const imuText = readFileSync(join(BOREAL_DIR, "ASPHALT/imu_04.csv"), "utf8");
+  const proText = readFileSync(join(BOREAL_DIR, "ASPHALT/pro_04.csv"), "utf8");
+  /** The rows of a CSV with `f` applied to each data row's fields. */
+  const rows = (text: string, f: (fields: string[], i: number) => string[][]) => {
+    const [head, ...body] = text.trim().split("\n");
+    return `${[head, ...body.flatMap((l, i) => f(l.split(","), i).map((r) => r.join(",")))].join("\n")}\n`;
+  };
+  const epoch = (fields: string[]) => [[(Number(fields[0]) + 1_700_000_000).toFixed(6), ...fields.slice(1)]];
+
+  it("stamped in epoch seconds: converted, t from 0 (7 digits merged every row into one stamp)", async () => {
+    const sub = mkdtempSync(join(dir, "epoch-"));
+    writeFileSync(join(sub, "imu_04.csv"), rows(imuText, epoch));
+    writeFileSync(join(sub, "pro_04.csv"), rows(proText, epoch));
+    const out = join(sub, "out.csv");
+    const r = await cli("--format", "borealtc", join(sub, "imu_04.csv"), out, "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const rec = parseRecordingCsv(readFileSync(out, "utf8"), out);
+    expect(rec.t.length).toBe(imuText.trim().split("\n").length - 1);
+    expect(rec.t[0]).toBe(0);
+    expect(rec.t[1]).toBeCloseTo(0.01, 9);
+    expect(JSON.parse(r.stdout).levelAt1ms).toBeCloseTo(2.76, 2);
+  }, 300_000);
+
+  it("a repeated stamp or a speed file out of order: one line naming the input's line", async () => {
+    const sub = mkdtempSync(join(dir, "order-"));
+    writeFileSync(
+      join(sub, "imu_04.csv"),
+      rows(imuText, (f, i) => (i === 98 ? [f, f] : [f])),
+    );
+    writeFileSync(join(sub, "pro_04.csv"), proText);
+    let r = await cli("--format", "borealtc", join(sub, "imu_04.csv"), join(sub, "out.csv"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `terrain-learner: ${join(sub, "imu_04.csv")}: line 101: time 0.98 repeats line 100's 0.98: rows must be in time order, one per stamp\n`,
+    );
+    writeFileSync(join(sub, "imu_04.csv"), imuText);
+    const pro = proText.trim().split("\n");
+    [pro[2], pro[3]] = [pro[3]!, pro[2]!];
+    writeFileSync(join(sub, "pro_04.csv"), `${pro.join("\n")}\n`);
+    r = await cli("--format", "borealtc", join(sub, "imu_04.csv"), join(sub, "out.csv"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /pro_04\.csv: line 4: time 0\.153\d* is before line 3's 0\.307\d*: rows must be in time order/,
+    );
+  }, 300_000);
+});
