@@ -188,6 +188,22 @@ describe("fleet exchange", () => {
     expect(peer.stats().received).toBe(8);
   });
 
+  it("goes on publishing a batch each period and snapshots after the stamps went back (two recordings joined)", () => {
+    const ex = new FleetExchange("a", model(), { ...cfg(), snapshot_period: 5 });
+    const drive = (t0: number, t1: number) => {
+      let batches = 0;
+      let snapshots = 0;
+      for (let t = t0; t <= t1; t++) {
+        ex.offerOwn(rows(10, 0, 0.3, t));
+        for (const b of ex.outgoing(t, t)) b.kind === "samples" ? batches++ : snapshots++;
+      }
+      return { batches, snapshots };
+    };
+    expect(drive(1000, 1010)).toEqual({ batches: 10, snapshots: 2 });
+    // The second recording starts 990 s earlier: its seconds are periods as the first one's were.
+    expect(drive(10, 20)).toEqual({ batches: 10, snapshots: 2 });
+  });
+
   it("keeps the pool bounded, feeds at most feed_rate and the share, and counts rejections", () => {
     const ex = new FleetExchange("a", model(), { ...cfg(), max_z: 1e6 });
     ex.offerOwn(rows(10, 0, 0.3));

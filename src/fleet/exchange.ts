@@ -150,8 +150,9 @@ export class FleetExchange {
   /** What to publish now (sensor time `stamp`): a batch every batch_period, a snapshot every snapshot_period. */
   outgoing(stamp: number, wallSeconds: number): FleetBatch[] {
     const out: FleetBatch[] = [];
-    if (!Number.isFinite(this.#lastBatch)) this.#lastBatch = stamp;
-    if (!Number.isFinite(this.#lastSnapshot)) this.#lastSnapshot = stamp;
+    // Stamps that went back (two recordings joined, a simulator restarted) start the periods afresh.
+    if (!(stamp >= this.#lastBatch)) this.#lastBatch = stamp;
+    if (!(stamp >= this.#lastSnapshot)) this.#lastSnapshot = stamp;
     if (stamp - this.#lastBatch >= this.#cfg.batch_period && this.#batch.size > 0) {
       out.push(this.#toBatch("samples", this.#batch, this.#batch.size, stamp, wallSeconds));
       this.#batch.size = 0;
