@@ -4,7 +4,7 @@
 // (exit 0), and a run that read both streams exits 0.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -57,6 +57,28 @@ describe("a --duration that passes without a sample", () => {
     child.kill("SIGINT");
     expect(await exited).toBe(0);
     expect(stderr).not.toMatch(/no samples/);
+  }, 120_000);
+});
+
+describe("a path that can never be a serial device", () => {
+  // Retrying an absent device is right (it may be plugged in); a file or a folder never becomes a
+  // tty, and without --duration the command retried it for ever.
+  it("a regular file (a recorded log) or a folder: one line and exit 1 at once, run and serial-dump", async () => {
+    const log = join(dir, "recorded.txt");
+    writeFileSync(log, `${nmeaSentence("TLODO,1000,0.5,0.0")}\n`);
+    for (const args of [
+      ["serial-dump", log],
+      ["run", "--serial", log],
+      ["serial-dump", dir],
+    ]) {
+      const r = await runCli(args, dir, 30_000);
+      expect(r.code, r.stderr).toBe(1);
+      const path = args.at(-1)!;
+      const what = path === dir ? "a folder" : "a regular file";
+      expect(r.stderr).toBe(
+        `terrain-learner: ${path}: ${what}, not a serial device (give a tty such as /dev/ttyACM0, /dev/ttyUSB0 or a pty)\n`,
+      );
+    }
   }, 120_000);
 });
 

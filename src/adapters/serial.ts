@@ -4,6 +4,7 @@
 // with exponential backoff until it is back, and counts it. Samples come out as core types.
 // On Linux the open keeps bytes the device sent before it completed (serial-open.ts).
 
+import { type Stats, statSync } from "node:fs";
 import { SerialPortStream } from "@serialport/stream";
 import { Observable } from "rxjs";
 import { SerialPort } from "serialport";
@@ -40,6 +41,23 @@ export interface SerialSourceStats extends SerialCounters {
   /** Failed open attempts (device absent, permission, busy). */
   openFailures: number;
   lastError: string;
+}
+
+/**
+ * Why `path` can never be a serial device, or undefined: an absent path may still appear (a USB
+ * device plugged in later), but a regular file or a folder never becomes a tty, and retrying it
+ * would wait for ever. Character devices (ttys, ptys, and links to them) pass.
+ */
+export function notASerialDevice(path: string): string | undefined {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch {
+    return undefined;
+  }
+  if (st.isCharacterDevice()) return undefined;
+  const what = st.isDirectory() ? "a folder" : st.isFile() ? "a regular file" : "not a character device";
+  return `${path}: ${what}, not a serial device (give a tty such as /dev/ttyACM0, /dev/ttyUSB0 or a pty)`;
 }
 
 export type SerialSample = { kind: "imu"; sample: ImuSample } | { kind: "odom"; sample: OdomSample };

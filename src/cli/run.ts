@@ -16,7 +16,12 @@ import {
   toJson,
   validateMqttOptions,
 } from "../adapters/mqtt.ts";
-import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
+import {
+  notASerialDevice,
+  SerialSource,
+  type SerialSourceStats,
+  serialOptionsFromConfig,
+} from "../adapters/serial.ts";
 import { checkOutputs } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { type CoreInput, createPipeline, type PipelineStats } from "../runtime/pipeline.ts";
@@ -144,6 +149,8 @@ export async function runLive(config: Config, opts: RunOptions = {}): Promise<Ru
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   if (!config.serial.path)
     throw new UserError("no serial device: pass --serial /dev/ttyX or set serial.path");
+  const notDevice = notASerialDevice(config.serial.path);
+  if (notDevice) throw new UserError(notDevice);
   if (config.learner.checkpoint_dir) {
     // Checked before the pipeline starts, not when the first save is asked for.
     await checkOutputs(

@@ -3,7 +3,12 @@
 // parser's counters at exit, so a wiring, baud-rate or checksum problem shows up as numbers.
 
 import type { Command } from "commander";
-import { SerialSource, type SerialSourceStats, serialOptionsFromConfig } from "../adapters/serial.ts";
+import {
+  notASerialDevice,
+  SerialSource,
+  type SerialSourceStats,
+  serialOptionsFromConfig,
+} from "../adapters/serial.ts";
 import type { ImuSample, OdomSample } from "../core/types.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
@@ -85,6 +90,8 @@ export async function runSerialDump(
   o: DumpOptions,
   config: Config,
 ): Promise<SerialSourceStats> {
+  const notDevice = notASerialDevice(path);
+  if (notDevice) throw new UserError(notDevice);
   if (o.baud !== undefined) config.serial.baud_rate = o.baud;
   if (o.mode !== undefined) config.serial.mode = o.mode as Config["serial"]["mode"];
   const json = o.json ?? false;
