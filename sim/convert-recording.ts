@@ -145,6 +145,14 @@ export function convertU2is(bytes: Uint8Array, source: string, rate: number | un
     throw new Error(`${source}: no sample rate (the name has no _tSECONDS_; give --rate HZ)`);
   }
   const d = arr.data;
+  // Said by the array's row (as numpy indexes it), not by the line of the CSV written from it.
+  const names = ["az", "wx", "wy", "vx"];
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i]!))
+      throw new Error(
+        `${source}: row ${Math.floor(i / 4)} (from 0), ${names[i % 4]} is ${d[i]}, not a finite number`,
+      );
+  }
   const col = (k: number) => Float64Array.from({ length: n }, (_, i) => d[4 * i + k]!);
   return {
     path: source,

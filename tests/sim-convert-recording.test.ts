@@ -140,6 +140,12 @@ describe("sim convert-recording", () => {
     expect(() => convertU2is(new TextEncoder().encode("not numpy"), "text.npy", 40)).toThrow(
       /text\.npy: not a NumPy \.npy file/,
     );
+    // A NaN is said by the array's row, not by the line of the CSV written from it.
+    const data = new Float64Array(40);
+    data[4 * 7 + 3] = Number.NaN;
+    expect(() => convertU2is(new Uint8Array(dump(data, [10, 4])), "grass_t5_v1.npy", undefined)).toThrow(
+      /^grass_t5_v1\.npy: row 7 \(from 0\), vx is NaN, not a finite number$/,
+    );
   });
 });
 

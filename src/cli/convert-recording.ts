@@ -95,7 +95,7 @@ async function run(input: string, output: string, o: Options): Promise<void> {
   try {
     text = conv.formatRecordingCsv(rec, notes);
   } catch (err) {
-    throw new UserError(`${input}: ${(err as Error).message}`);
+    throw new UserError((err as Error).message);
   }
   // What it means on the simulator's scale: the roughness whose synthetic vibration matches it. A
   // recording that cannot be played (too short, never moving) is not written at all.
