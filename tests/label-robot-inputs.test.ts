@@ -53,6 +53,8 @@ interface Variant {
   decimate?: number;
   /** Stamp n consecutive samples alike. */
   batch?: number;
+  /** Swap the stamps of each pair of samples (a driver whose stamps zig-zag). */
+  zigzag?: boolean;
   /** angular_velocity all NaN, as an IMU without a gyroscope; its covariance[0] is -1 unless `gyroCov`. */
   noGyro?: boolean;
   gyroCov?: number;
@@ -154,7 +156,7 @@ async function bag(name: string, v: Variant): Promise<string> {
       number,
       number,
     ];
-    const stampT = v.batch ? IMU[i - (i % v.batch)]![0]! : t;
+    const stampT = v.batch ? IMU[i - (i % v.batch)]![0]! : v.zigzag && IMU[i ^ 1] ? IMU[i ^ 1]![0]! : t;
     const acc = quatRotate(inv, { x: ax, y: ay, z: v.gravity === "removed" ? az - 9.80665 : az });
     const cov = (c: number) => Float64Array.from([c, 0, 0, 0, c, 0, 0, 0, c]);
     msgs.push({
@@ -398,6 +400,14 @@ describe("label on a real run as robots publish it", () => {
     const batched = await label("batched", { batch: 4 });
     expect(batched.summary.warnings[0]).toMatch(
       /^\d+ of 5062 IMU messages repeat the stamp before them and were dropped: the driver stamps samples in batches/,
+    );
+  }, 60_000);
+
+  it("stamps that zig-zag: half the IMU dropped is said as such, not only as a 50 Hz IMU", async () => {
+    const r = await label("zigzag", { zigzag: true });
+    expect(r.summary.dropped.imu.backwards).toBe(2531);
+    expect(r.summary.warnings[0]).toBe(
+      "2531 of 5062 IMU messages are stamped before the one before them and were dropped: the stamps go back and forth (label takes them in the bag's order and does not re-order them), so the labels use only the rest",
     );
   }, 60_000);
 });

@@ -20,7 +20,7 @@ export function inputWarnings(s: {
   odometry: LabelSummary["odometry"];
   stamps: LabelSummary["stamps"];
   imuFrame: string;
-  imu: { accepted: number; duplicate: number };
+  imu: { accepted: number; duplicate: number; backwards?: number };
   imuRate: number;
   config: Config;
   /** The labels' log10 energy percentiles (p5, p50, p95). */
@@ -71,10 +71,17 @@ export function inputWarnings(s: {
         `IMU stamps (${imu[0].toFixed(3)} to ${imu[1].toFixed(3)} s) and odometry stamps (${odom[0].toFixed(3)} to ${odom[1].toFixed(3)} s) ${overlap > 0 ? `overlap by ${overlap.toFixed(1)} s only` : "do not overlap"}, so the IMU samples have no pose: is one of them stamped on another clock (the device's, not ROS time)?`,
       );
   }
-  const total = s.imu.accepted + s.imu.duplicate;
+  const backwards = s.imu.backwards ?? 0;
+  const total = s.imu.accepted + s.imu.duplicate + backwards;
   if (total > 0 && s.imu.duplicate > total / 4)
     out.push(
       `${s.imu.duplicate} of ${total} IMU messages repeat the stamp before them and were dropped: the driver stamps samples in batches; stamp each sample`,
+    );
+  // Shown otherwise only as a lower IMU rate (and its band warning): half the samples of a driver
+  // whose stamps zig-zag are gone, and the energies are those of the rest.
+  if (total > 0 && backwards > total / 20)
+    out.push(
+      `${backwards} of ${total} IMU messages are stamped before the one before them and were dropped: the stamps go back and forth (label takes them in the bag's order and does not re-order them), so the labels use only the rest`,
     );
   const band = config.labeler.band_high;
   if (Number.isFinite(s.imuRate) && band > s.imuRate / 2)

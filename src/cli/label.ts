@@ -212,7 +212,11 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
           odometry,
           stamps,
           imuFrame,
-          imu: { accepted: st.imu.accepted, duplicate: st.imu.dropped.duplicate },
+          imu: {
+            accepted: st.imu.accepted,
+            duplicate: st.imu.dropped.duplicate,
+            backwards: st.imu.dropped.backwards,
+          },
           imuRate: st.imuRate,
           config,
           log10Energy: logE,
