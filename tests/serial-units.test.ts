@@ -17,7 +17,7 @@ const G = 9.80665;
 const DEG = Math.PI / 180;
 
 /** 12 s at 200 Hz IMU / 20 Hz odometry, 1 m/s, turning ±0.3 rad/s every 4 s, vibrating. */
-function drive(accel: number, gyro: number, gravity = G) {
+function drive(accel: number, gyro: number, gravity = G, odomW = 1) {
   const imu: ImuSample[] = [];
   const odom: OdomSample[] = [];
   let yaw = 0;
@@ -33,7 +33,7 @@ function drive(accel: number, gyro: number, gravity = G) {
       linearAcceleration: { x: 0.1 / accel, y: 0, z: az / accel },
     });
     if (k % 10 === 0) {
-      yaw += w * 0.05;
+      yaw += (w / odomW) * 0.05;
       odom.push({
         stamp: t,
         frameId: "odom",
@@ -43,18 +43,24 @@ function drive(accel: number, gyro: number, gravity = G) {
           orientation: { x: 0, y: 0, z: Math.sin(yaw / 2), w: Math.cos(yaw / 2) },
         },
         linear: { x: 1, y: 0, z: 0 },
-        angular: { x: 0, y: 0, z: w },
+        angular: { x: 0, y: 0, z: w / odomW },
       });
     }
   }
   return { imu, odom };
 }
 
-function check(accel: number, gyro: number, gravity = G, yaml: Record<string, unknown> = {}): string[] {
+function check(
+  accel: number,
+  gyro: number,
+  gravity = G,
+  yaml: Record<string, unknown> = {},
+  odomW = 1,
+): string[] {
   const config = loadConfig([]);
   Object.assign(config.serial, yaml);
   const c = new SerialUnitCheck(config, () => undefined);
-  const { imu, odom } = drive(accel, gyro, gravity);
+  const { imu, odom } = drive(accel, gyro, gravity, odomW);
   let j = 0;
   for (const s of imu) {
     c.imu(s);
@@ -76,6 +82,13 @@ describe("SerialUnitCheck", () => {
     const w = check(1, DEG);
     expect(w).toHaveLength(1);
     expect(w[0]).toMatch(/deg\/s, not rad\/s\? serial\.gyro_scale: 0\.0174533 converts deg\/s/);
+  });
+  it("odometry w in deg/s: says so, naming the turns it keeps from being labelled", () => {
+    const w = check(1, 1, G, {}, DEG);
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(
+      /^the odometry's yaw rate w adds up to \d+ rad of turning while the IMU turned [\d.]+ rad \(\d+×\): w in deg\/s, not rad\/s\? .*labeler\.max_yaw_rate \(0\.8 rad\/s\) are not labelled$/,
+    );
   });
   it("gravity removed: says no step is labelled, unless the IMU is in the base frame", () => {
     expect(check(1, 1, 0)[0]).toMatch(

@@ -1,6 +1,7 @@
 // What a serial IMU gets wrong about units, said while `run` and `serial-dump` read it. A device
-// that reports g instead of m/s² gives no label at all ("up" comes from gravity in the data), one
-// in deg/s swamps the labels with roll/pitch-rate energy: neither shows in the parser's counters.
+// that reports g instead of m/s² gives no label at all ("up" comes from gravity in the data), a gyro
+// in deg/s swamps the labels with roll/pitch-rate energy, an odometry w in deg/s makes every turn
+// too sharp to label: none of them shows in the parser's counters.
 
 import type { ImuSample, OdomSample } from "../core/types.ts";
 import type { Config } from "../runtime/config.ts";
@@ -62,6 +63,12 @@ export class SerialUnitCheck {
       this.gyroDone = true;
       this.say(
         `the IMU's rates about the vertical add up to ${h.imu.toFixed(0)} rad of turning while the odometry turned ${h.odometry.toFixed(1)} rad (${(h.imu / h.odometry).toFixed(0)}×): deg/s, not rad/s? serial.gyro_scale: 0.0174533 converts deg/s (it is ${this.config.serial.gyro_scale}); until then the roll/pitch-rate energy of every label is ${((180 / Math.PI) ** 2).toFixed(0)}× too large`,
+      );
+    } else if (h.imu > TURN_RAD && h.odometry > 10 * h.imu) {
+      // The other way round: the odometry's w in deg/s (no scale for it: it is the firmware's).
+      this.gyroDone = true;
+      this.say(
+        `the odometry's yaw rate w adds up to ${h.odometry.toFixed(0)} rad of turning while the IMU turned ${h.imu.toFixed(1)} rad (${(h.odometry / h.imu).toFixed(0)}×): w in deg/s, not rad/s? The device must send rad/s; until then the odometry's heading is wrong and steps turning faster than labeler.max_yaw_rate (${this.config.labeler.max_yaw_rate} rad/s) are not labelled`,
       );
     } else if (s.stamp - this.firstOdom > GYRO_SECONDS) this.gyroDone = true;
   }
