@@ -64,6 +64,16 @@ function checkIncreasing(t: Float64Array, source: string): void {
   }
 }
 
+/**
+ * Stamps from 0: the CSV keeps 7 significant digits, which would merge the samples of a log stamped
+ * in epoch seconds (1.7e9 s). To the microsecond, below what a float64 epoch stamp holds. The
+ * datasets' own files start at 0 already and are kept as they are.
+ */
+export function fromZero(t: Float64Array): Float64Array {
+  const t0 = t[0]!;
+  return t0 === 0 ? t : t.map((x) => Math.round((x - t0) * 1e6) / 1e6);
+}
+
 /** Most IMU seconds a BorealTC speed file may leave uncovered (the dataset's own pairs: ≤ 1.1 s). */
 const MAX_UNCOVERED_S = 2;
 
@@ -100,13 +110,9 @@ export function convertBorealTc(
       t,
     );
   }
-  // Written from 0: the CSV keeps 7 significant digits, which would merge the samples of a log
-  // stamped in epoch seconds (1.7e9 s). To the microsecond, below what a float64 epoch stamp holds.
-  // The dataset's own files start at 0 already.
-  const t0 = t[0]!;
   return {
     path: imuSource,
-    t: t0 === 0 ? t : t.map((x) => Math.round((x - t0) * 1e6) / 1e6),
+    t: fromZero(t),
     ax: need(imu, "ax", imuSource),
     ay: need(imu, "ay", imuSource),
     az: need(imu, "az", imuSource),

@@ -98,7 +98,7 @@ describe("sim convert-recording", () => {
     expect(statSync(U2IS).mtimeMs).toBe(before);
 
     r = await cli("--format", "kitti", U2IS, join(dir, "x.csv"));
-    expect(r.stderr).toMatch(/--format 'kitti': expected borealtc or u2is/);
+    expect(r.stderr).toMatch(/--format 'kitti': expected borealtc, u2is or csv/);
 
     const noRate = join(dir, "grass.npy");
     // Rows of az, wx, wy, vx: at rest, gravity on az.
@@ -193,6 +193,51 @@ describe("sim convert-recording: BorealTC-layout logs of one's own", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
       /pro_04\.csv: line 4: time 0\.153\d* is before line 3's 0\.307\d*: rows must be in time order/,
+    );
+  }, 300_000);
+});
+
+describe("sim convert-recording --format csv: a recording of one's own, checked", () => {
+  const shipped = join(WORLDS_DIR, "recordings/u2is-path_t6_v1.csv");
+
+  it("read as a world reads it, its comments kept, its level printed", async () => {
+    const out = join(dir, "own.csv");
+    const r = await cli("--format", "csv", shipped, out, "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.levelAt1ms).toBeCloseTo(1.274, 3);
+    expect(summary.warnings).toEqual([]);
+    const text = readFileSync(out, "utf8");
+    expect(text).toMatch(
+      /^# converted from U2IS path_t6_v1\.npy.*\n# checked from u2is-path_t6_v1\.csv\nt,ax,/,
+    );
+    expect(parseRecordingCsv(text, out).t.length).toBe(259);
+    // Read as BorealTC it failed on its first line ("line 2: 8 fields, the header has 2").
+    const b = await cli("--format", "borealtc", shipped, join(dir, "own2.csv"));
+    expect(b.code).toBe(1);
+    expect(b.stderr).toBe(
+      `terrain-learner: ${shipped}: a recording CSV (t, ax, ay, az, ...), not a BorealTC file: use --format csv\n`,
+    );
+  }, 300_000);
+
+  it("a gyro in deg/s is warned about (the level printed is the vertical acceleration's)", async () => {
+    const lines = readFileSync(shipped, "utf8").trim().split("\n");
+    const head = lines.findIndex((l) => l.startsWith("t,"));
+    const cols = lines[head]!.split(",");
+    const deg = lines.map((l, i) =>
+      i <= head
+        ? l
+        : l
+            .split(",")
+            .map((v, c) => (["gx", "gy", "gz"].includes(cols[c]!) ? String(Number(v) * (180 / Math.PI)) : v))
+            .join(","),
+    );
+    const input = join(dir, "deg.csv");
+    writeFileSync(input, `${deg.join("\n")}\n`);
+    const r = await cli("--format", "csv", input, join(dir, "deg-out.csv"));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /^warning: the roll and pitch rates \(gx, gy\) vary by [\d.]+ rad\/s RMS, more than a ground robot rocks .*: deg\/s, not rad\/s\? .*multiply gx, gy, gz by 0\.0174533$/m,
     );
   }, 300_000);
 });

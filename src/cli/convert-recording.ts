@@ -18,6 +18,29 @@ interface Options {
   json?: boolean;
 }
 
+/** Roll and pitch rates above this RMS (rad/s) are no ground robot's vibration (real runs: 0.01–0.25). */
+const MAX_ROCKING_RMS = 1;
+
+/**
+ * A gyro logged in deg/s plays 57× too hard in the simulator, and nothing else shows it: the level
+ * printed is the vertical acceleration's. Its roll and pitch rates (mean removed) give it away.
+ */
+function gyroWarnings(rec: import("../../sim/recording.ts").Recording): string[] {
+  if (!rec.gyro) return [];
+  let sum = 0;
+  for (const axis of [rec.gyro[0], rec.gyro[1]]) {
+    let mean = 0;
+    for (const v of axis) mean += v / axis.length;
+    for (const v of axis) sum += (v - mean) ** 2 / axis.length;
+  }
+  const rms = Math.sqrt(sum / 2);
+  return rms > MAX_ROCKING_RMS
+    ? [
+        `the roll and pitch rates (gx, gy) vary by ${rms.toFixed(2)} rad/s RMS, more than a ground robot rocks (0.01–0.25 rad/s in the BorealTC and U2IS runs): deg/s, not rad/s? The simulator would play them ${(180 / Math.PI).toFixed(0)}× too hard; multiply gx, gy, gz by 0.0174533`,
+      ]
+    : [];
+}
+
 /** BorealTC's wheel-speed file beside an IMU file: imu_NN.csv → pro_NN.csv. */
 function defaultProFile(input: string): string {
   return join(dirname(input), basename(input).replace(/^imu_/, "pro_"));
@@ -26,8 +49,8 @@ function defaultProFile(input: string): string {
 async function run(input: string, output: string, o: Options): Promise<void> {
   const sim = await import("../../sim/index.ts");
   const conv = await import("../../sim/convert-recording.ts");
-  if (o.format !== "borealtc" && o.format !== "u2is")
-    throw new UserError(`--format '${o.format}': expected borealtc or u2is`);
+  if (o.format !== "borealtc" && o.format !== "u2is" && o.format !== "csv")
+    throw new UserError(`--format '${o.format}': expected borealtc, u2is or csv`);
   if (!existsSync(input)) throw new UserError(`${input}: no such file`);
   if (o.world !== undefined && !existsSync(o.world)) throw new UserError(`--world ${o.world}: no such file`);
   // Every file this command reads is an input the output must not replace: the speed file too when
@@ -63,6 +86,18 @@ async function run(input: string, output: string, o: Options): Promise<void> {
     throw new UserError(`${input}: a NumPy .npy file, not a BorealTC CSV: use --format u2is`);
   if (o.format === "u2is" && !isNpy && /^[^\n]*,[^\n]*\n/.test(new TextDecoder().decode(head)))
     throw new UserError(`${input}: a CSV file, not a U2IS .npy: use --format borealtc`);
+  if (o.format === "csv" && isNpy)
+    throw new UserError(`${input}: a NumPy .npy file, not a recording CSV: use --format u2is`);
+  // A recording CSV of one's own (t, ax, ...) read as BorealTC failed on its first line.
+  const firstRow = new TextDecoder()
+    .decode(head)
+    .split(/\r?\n/)
+    .find((l) => l.trim() !== "" && !l.startsWith("#"));
+  const columns = (firstRow ?? "").split(",").map((c) => c.trim());
+  if (o.format === "borealtc" && columns.includes("t") && columns.includes("ax") && !columns.includes("time"))
+    throw new UserError(
+      `${input}: a recording CSV (t, ax, ay, az, ...), not a BorealTC file: use --format csv`,
+    );
 
   let rec: import("../../sim/recording.ts").Recording;
   const notes: string[] = [];
@@ -82,6 +117,14 @@ async function run(input: string, output: string, o: Options): Promise<void> {
           `terrain-learner: no ${basename(pro)} beside ${basename(input)}: no speed column; give the terrain's vibration.speed\n`,
         );
       }
+    } else if (o.format === "csv") {
+      // Already the world's format: read as a world reads it, written back as read.
+      const csvText = await readFile(input, "utf8");
+      const own = sim.parseRecordingCsv(csvText, input);
+      rec = { ...own, t: conv.fromZero(own.t) };
+      // Its own comments (where it came from) are kept.
+      for (const l of csvText.split(/\r?\n/)) if (l.startsWith("#")) notes.push(l.replace(/^#\s?/, ""));
+      notes.push(`checked from ${basename(input)}`);
     } else {
       rec = conv.convertU2is(new Uint8Array(await readFile(input)), input, rate);
       notes.push(`converted from U2IS ${basename(input)}; ax, ay and gz are not in U2IS files: written as 0`);
@@ -139,7 +182,9 @@ async function run(input: string, output: string, o: Options): Promise<void> {
     levelAt1ms: level,
     naturalRoughness: natural,
     gainAtNatural,
+    warnings: gyroWarnings(rec),
   };
+  for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
   if (o.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
@@ -163,10 +208,15 @@ async function run(input: string, output: string, o: Options): Promise<void> {
 export function registerConvertRecording(sim: Command): void {
   sim
     .command("convert-recording")
-    .description("convert a BorealTC or U2IS IMU recording into the CSV a world's vibration.recordings plays")
-    .argument("<in>", "BorealTC imu_NN.csv or U2IS .npy")
+    .description(
+      "convert a BorealTC or U2IS IMU recording into the CSV a world's vibration.recordings plays (or check one)",
+    )
+    .argument("<in>", "BorealTC imu_NN.csv, U2IS .npy, or a recording CSV of your own")
     .argument("<out>", "output CSV (t,ax,ay,az,gx,gy,gz,speed)")
-    .requiredOption("--format <name>", "borealtc or u2is (required)")
+    .requiredOption(
+      "--format <name>",
+      "borealtc, u2is, or csv (a recording CSV of your own: checked as a world reads it) (required)",
+    )
     .option("--rate <hz>", "u2is: sample rate (default: rows / the seconds in the file name's _tSECONDS_)")
     .option("--pro <file>", "borealtc: wheel-speed file (default pro_NN.csv beside imu_NN.csv)")
     .option("--up <x,y,z>", "the recording's up axis, for the level it reports", "0,0,1")
@@ -176,6 +226,7 @@ export function registerConvertRecording(sim: Command): void {
       "after",
       "\nMissing axes: U2IS files hold only az, wx, wy and vx: ax, ay and gz are written as 0.\n" +
         "BorealTC speed is the mean of the wheel speeds in pro_NN.csv (no pro file: no speed column).\n" +
+        "csv: a recording you exported yourself (docs/worlds.md), checked and its level printed.\n" +
         "Example: terrain-learner sim convert-recording --format borealtc data/ASPHALT/imu_00.csv asphalt.csv",
     )
     // --world and --json are also options of `sim`, which commander gives them to: merge both levels.
