@@ -216,6 +216,39 @@ describe("a signal keeps what was learned", () => {
   }, 180_000);
 });
 
+describe("a recording the disk cannot take", () => {
+  it("replay --record past the file size limit (as on a full disk) stops at once with one line; an earlier file is kept", async () => {
+    const name = "too-big.mcap";
+    writeFileSync(join(dir, name), "an earlier file");
+    // `ulimit -f` makes every write past ~1 MB fail (EFBIG; Node ignores SIGXFSZ), as a full disk does
+    // with ENOSPC, without root. The writer used to retry its unwritten chunk with every message, the
+    // chunk growing without end: the replay ran for many minutes, gigabytes in memory.
+    const child = spawn(
+      "/bin/sh",
+      ["-c", 'ulimit -f 2000 && exec "$@"', "sh", process.execPath, BIN, "replay", bag, "--record", name],
+      {
+        cwd: dir,
+        env: { ...process.env, TERRAIN_LEARNER_DEBUG: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    children.push(child);
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(
+      new RegExp(
+        `^terrain-learner: --record ${name}: cannot write: EFBIG: file too large, write; replay stopped after [\\d.]+ of 20\\.0 s; no recording written \\(a file there before is kept\\)\\n$`,
+      ),
+    );
+    expect(readFileSync(join(dir, name), "utf8")).toBe("an earlier file");
+    expect(readdirSync(dir).filter((n) => n.includes(name))).toEqual([name]);
+  }, 90_000);
+});
+
 describe("replay needs its topics", () => {
   it("a bag without camera, IMU or odometry topics is an error naming what was looked for and listing the bag", async () => {
     const r = await cli(["replay", join(FIXTURES, "rosbag2_talker_mcap")]);

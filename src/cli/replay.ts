@@ -115,6 +115,14 @@ export interface ReplayRunOptions {
   signal?: AbortSignal;
 }
 
+/** The one-line error of a recording that could not be written; the file at its path is as it was. */
+function recordFailed(path: string | undefined, err: Error, done: number, duration: number): UserError {
+  const why = err.message.replace(`cannot write ${path}: `, "cannot write: ");
+  return new UserError(
+    `--record ${path}: ${why}; replay stopped after ${Math.min(done, duration).toFixed(1)} of ${duration.toFixed(1)} s; no recording written (a file there before is kept)`,
+  );
+}
+
 /** The report folder of a run: --report-dir, or out/<bag name>. */
 export function reportDirFor(opts: Pick<ReplayRunOptions, "bag" | "reportDir">): string {
   return opts.reportDir ?? join("out", basename(opts.bag).replace(/\.[^.]*$/, ""));
@@ -330,7 +338,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
         ? source.messages()
         : liveLike(source.messages(), { seed: opts.liveLike, topics: config.topics });
     for await (const event of readAhead(pipeline, messages)) {
-      if (opts.signal?.aborted) break;
+      if (opts.signal?.aborted || writer?.failed) break;
       if (event.type === "message") {
         lastTime = event.logTime;
         if (opts.rate !== undefined) {
@@ -353,6 +361,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
         });
       }
     }
+    // A recording that cannot be written (disk full) ends the run now, not after the whole bag.
+    if (writer?.failed) throw recordFailed(opts.record, writer.failed, lastTime - info.start, info.duration);
     if (opts.signal?.aborted) {
       sub.unsubscribe();
       await recorder?.finish();
@@ -388,13 +398,17 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       try {
         ({ skippedTypes } = await recorder.finish());
       } catch (err) {
-        throw new Error(`recording ${opts.record} failed: ${(err as Error).message}`);
+        throw recordFailed(opts.record, err as Error, total, info.duration);
       }
       if (skippedTypes.length)
         warn(`record: not re-recorded (no built-in definition): ${skippedTypes.join(", ")}`);
     }
     if (writer) {
-      await writer.close();
+      try {
+        await writer.close();
+      } catch (err) {
+        throw recordFailed(opts.record, err as Error, total, info.duration);
+      }
       committed = true;
     }
     const result = toResult(summary, { ...opts, config }, { firstProblem, frameProblem, cameraFrame, late });

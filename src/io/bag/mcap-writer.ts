@@ -46,6 +46,12 @@ export class Ros2McapWriter {
   #schemas = new Map<string, number>();
   #closed = false;
   #messages = 0;
+  /**
+   * The first write to the file that failed (disk full, file too large, I/O error). The MCAP writer
+   * keeps the unwritten chunk and retries it with every later message, so the chunk, the memory and
+   * the compression time of each retry grow without end: after one failure every call fails at once.
+   */
+  #failed: Error | undefined;
   // McapWriter requires each call to finish before the next starts; this chain serialises callers
   // that do not await.
   #queue: Promise<void> = Promise.resolve();
@@ -121,15 +127,22 @@ export class Ros2McapWriter {
         throw new Error(`cannot serialise ${ros2TypeName(type)} for ${topic}: ${(err as Error).message}`);
       }
       const time = secondsToNs(stamp);
-      await this.#writer.addMessage({
-        channelId: entry.channelId,
-        sequence: entry.sequence++,
-        logTime: time,
-        publishTime: time,
-        data,
-      });
+      await this.#io(() =>
+        this.#writer.addMessage({
+          channelId: entry.channelId,
+          sequence: entry.sequence++,
+          logTime: time,
+          publishTime: time,
+          data,
+        }),
+      );
       this.#messages++;
     });
+  }
+
+  /** Why the file can no longer be written (the first failed write), if it cannot. */
+  get failed(): Error | undefined {
+    return this.#failed;
   }
 
   /** Messages written so far. */
@@ -146,7 +159,9 @@ export class Ros2McapWriter {
     this.#closed = true;
     try {
       try {
-        await this.#queue.then(() => this.#writer.end());
+        await this.#queue;
+        if (this.#failed) throw this.#failed;
+        await this.#io(() => this.#writer.end());
       } finally {
         await this.#handle.close();
       }
@@ -168,10 +183,23 @@ export class Ros2McapWriter {
 
   #enqueue(job: () => Promise<void>): Promise<void> {
     if (this.#closed) return Promise.reject(new Error(`MCAP writer for ${this.path} is closed`));
-    const next = this.#queue.then(job);
+    const next = this.#queue.then(() => {
+      if (this.#failed) throw this.#failed;
+      return job();
+    });
     // Keep the chain alive after a failed job; the caller still sees the rejection.
     this.#queue = next.catch(() => {});
     return next;
+  }
+
+  /** Runs one call that writes to the file; its failure is the file's (see #failed). */
+  async #io<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      this.#failed ??= new Error(`cannot write ${this.path}: ${(err as Error).message}`);
+      throw this.#failed;
+    }
   }
 
   async #ensureTopic(topic: string, type: string, qos?: QosProfile): Promise<TopicEntry> {
@@ -180,23 +208,30 @@ export class Ros2McapWriter {
     const fullType = ros2TypeName(type);
     let schemaId = this.#schemas.get(fullType);
     if (schemaId === undefined) {
-      schemaId = await this.#writer.registerSchema({
-        name: fullType,
-        encoding: "ros2msg",
-        data: new TextEncoder().encode(schemaTextFor(fullType)),
-      });
+      schemaId = await this.#io(() =>
+        this.#writer.registerSchema({
+          name: fullType,
+          encoding: "ros2msg",
+          data: new TextEncoder().encode(schemaTextFor(fullType)),
+        }),
+      );
       this.#schemas.set(fullType, schemaId);
     }
-    const channelId = await this.#writer.registerChannel({
-      topic,
-      schemaId,
-      messageEncoding: "cdr",
-      // rosbag2 stores the offered QoS here; an empty list is what it writes for none. /tf_static
-      // is latched (transient local): `ros2 bag play` re-offers it so late subscribers still get it.
-      metadata: new Map([
-        ["offered_qos_profiles", offeredQosYaml(qos ? [qos] : topic === "/tf_static" ? [TF_STATIC_QOS] : [])],
-      ]),
-    });
+    const channelId = await this.#io(() =>
+      this.#writer.registerChannel({
+        topic,
+        schemaId,
+        messageEncoding: "cdr",
+        // rosbag2 stores the offered QoS here; an empty list is what it writes for none. /tf_static
+        // is latched (transient local): `ros2 bag play` re-offers it so late subscribers still get it.
+        metadata: new Map([
+          [
+            "offered_qos_profiles",
+            offeredQosYaml(qos ? [qos] : topic === "/tf_static" ? [TF_STATIC_QOS] : []),
+          ],
+        ]),
+      }),
+    );
     const entry = { channelId, serializer: new MessageWriter(definitionsFor(fullType)), sequence: 0 };
     this.#topics.set(topic, entry);
     return entry;
