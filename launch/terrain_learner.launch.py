@@ -5,13 +5,15 @@
 The topic arguments set the node's input-topic parameters (topics.*), so the same names work in a
 params file and for bag replay; a topic argument left out keeps the topic params_file sets. Needs
 `npm ci` in the terrain-learner checkout, then `colcon build` (see docs/ros2.md). Same arguments as
-terrain_learner.launch.xml.
+terrain_learner.launch.xml. rviz:=true also starts RViz (rviz2, an optional package: not needed on
+a headless robot) with terrain_learner.rviz next to this file.
 """
 
 import os
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -44,6 +46,7 @@ def generate_launch_description():
         ),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node (e.g. robot1)"),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock (bag playback, simulation)"),
+        DeclareLaunchArgument("rviz", default_value="false", description="also start rviz2 with terrain_learner.rviz"),
     ]
     overrides = {"use_sim_time": LaunchConfiguration("use_sim_time")}
     for argument, parameter, default, description in TOPICS:
@@ -57,4 +60,15 @@ def generate_launch_description():
         output="screen",
         parameters=[LaunchConfiguration("params_file"), overrides],
     )
-    return LaunchDescription(args + [node])
+    # In the node's namespace, where the config's relative topic names are the node's ~/ topics.
+    rviz = Node(
+        package="rviz2",
+        executable="rviz2",
+        name="rviz2",
+        namespace=LaunchConfiguration("namespace"),
+        output="screen",
+        arguments=["-d", os.path.join(HERE, "terrain_learner.rviz")],
+        parameters=[{"use_sim_time": LaunchConfiguration("use_sim_time")}],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+    )
+    return LaunchDescription(args + [node, rviz])
