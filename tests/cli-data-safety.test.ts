@@ -249,6 +249,49 @@ describe("a recording the disk cannot take", () => {
   }, 90_000);
 });
 
+describe("a full disk is one line naming the output, not a bug report", () => {
+  // `ulimit -f` (512-byte blocks) fails writes past the limit with EFBIG, as a full disk does with
+  // ENOSPC; Node's write error names no file, and was printed with the stack-trace hint.
+  function limited(blocks: number, args: string[]) {
+    const child = spawn(
+      "/bin/sh",
+      ["-c", `ulimit -f ${blocks} && exec "$@"`, "sh", process.execPath, BIN, ...args],
+      {
+        cwd: dir,
+        env: { ...process.env, TERRAIN_LEARNER_DEBUG: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    children.push(child);
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    return new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      child.once("close", (code) => resolve({ code, stderr })),
+    );
+  }
+
+  it("sim --out", async () => {
+    writeFileSync(join(dir, "full.mcap"), "an earlier file");
+    const r = await limited(200, ["sim", "--duration", "5", "--camera", "160x120@10", "--out", "full.mcap"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toBe("terrain-learner: cannot write full.mcap: EFBIG: file too large, write\n");
+    expect(readFileSync(join(dir, "full.mcap"), "utf8")).toBe("an earlier file");
+    expect(readdirSync(dir).filter((n) => n.includes("full.mcap"))).toEqual(["full.mcap"]);
+  }, 60_000);
+
+  it("export --out", async () => {
+    await runReplay({ bag, config: loadConfig(), saveCheckpoint: join(dir, "ck-export"), warn: () => {} });
+    writeFileSync(join(dir, "full.onnx"), "an earlier file");
+    const r = await limited(40, ["export", "--checkpoint", "ck-export", "--out", "full.onnx"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toBe("terrain-learner: cannot write full.onnx: EFBIG: file too large, write\n");
+    expect(readFileSync(join(dir, "full.onnx"), "utf8")).toBe("an earlier file");
+    expect(readdirSync(dir).filter((n) => n.includes("full.onnx"))).toEqual(["full.onnx"]);
+  }, 120_000);
+});
+
 describe("replay needs its topics", () => {
   it("a bag without camera, IMU or odometry topics is an error naming what was looked for and listing the bag", async () => {
     const r = await cli(["replay", join(FIXTURES, "rosbag2_talker_mcap")]);

@@ -1,6 +1,7 @@
 // User errors (bad path, bad flag, corrupt input) are reported as one line and a non-zero exit,
 // never as a stack trace; anything else is a bug and keeps its stack.
 
+import { isDiskError } from "../io/safe-output.ts";
 import { UserError } from "../runtime/errors.ts";
 
 export { UserError };
@@ -21,6 +22,11 @@ export function action<A extends unknown[]>(
       if (process.env.TERRAIN_LEARNER_DEBUG) throw err;
       const e = err as Error;
       process.stderr.write(`terrain-learner: ${e.message ?? String(err)}\n`);
+      // A full disk or a read-only filesystem is not a bug: no stack trace to ask for.
+      if (isDiskError(err)) {
+        process.exitCode = 1;
+        return;
+      }
       process.stderr.write("(set TERRAIN_LEARNER_DEBUG=1 for the stack trace)\n");
       process.exitCode = 1;
     }

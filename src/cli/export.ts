@@ -9,7 +9,14 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import * as ort from "onnxruntime-node";
 import { CALIBRATION_TAIL } from "../core/labeller.ts";
-import { checkOutputs, commitTemp, discardTemp, discardTempsSync, tempPathFor } from "../io/safe-output.ts";
+import {
+  checkOutputs,
+  commitTemp,
+  discardTemp,
+  discardTempsSync,
+  outputWriteError,
+  tempPathFor,
+} from "../io/safe-output.ts";
 import { Backbone, modelIdentity, resolveBackbonePath } from "../learning/backbone.ts";
 import { fixedInputMismatch } from "../learning/backbone-io.ts";
 import { type LoadedCheckpoint, readLatestCheckpoint } from "../learning/checkpoint.ts";
@@ -319,10 +326,14 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
 
     const tmp = tempPathFor(resolve(o.out));
     try {
-      await writeFile(tmp, final.bytes, { flag: "wx" });
+      await writeFile(tmp, final.bytes, { flag: "wx" }).catch((err: unknown) => {
+        throw outputWriteError(o.out, err);
+      });
       await verify(tmp, o.width, o.height, grid.rows, grid.cols);
       if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${o.out} not written`);
-      await commitTemp(tmp, resolve(o.out));
+      await commitTemp(tmp, resolve(o.out)).catch((err: unknown) => {
+        throw outputWriteError(o.out, err);
+      });
     } catch (err) {
       await discardTemp(tmp);
       throw err;

@@ -221,6 +221,28 @@ export async function discardTemp(tmp: string): Promise<void> {
   await rm(tmp, { force: true });
 }
 
+/** Failures of the disk or filesystem under an output, not of the program: the user's to fix. */
+const DISK_ERRORS = new Set(["ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EIO"]);
+
+/** Whether `err` is a full disk, a file size limit, a read-only filesystem or an I/O error. */
+export function isDiskError(err: unknown): boolean {
+  return DISK_ERRORS.has((err as NodeJS.ErrnoException | undefined)?.code ?? "");
+}
+
+/**
+ * A failed write as an error that names the output (Node's write errors name no file) and keeps
+ * the errno code, so the CLI reports a disk problem as one line.
+ */
+export function outputWriteError(path: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.message === "string" && e.message.startsWith(`cannot write ${path}: `)) return e;
+  const wrapped: NodeJS.ErrnoException = new Error(`cannot write ${path}: ${e?.message ?? String(err)}`, {
+    cause: err,
+  });
+  if (e?.code) wrapped.code = e.code;
+  return wrapped;
+}
+
 /** Writes a whole file under a temporary name and renames it into place. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = tempPathFor(path);
@@ -234,6 +256,6 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await commitTemp(tmp, path);
   } catch (err) {
     await discardTemp(tmp);
-    throw err;
+    throw outputWriteError(path, err);
   }
 }

@@ -14,7 +14,7 @@ import { FileHandleWritable } from "@mcap/nodejs";
 import { secondsToNs } from "../../core/time.ts";
 import { definitionsFor, ros2TypeName, schemaTextFor } from "../ros/definitions.ts";
 import { offeredQosYaml, type QosProfile, TF_STATIC_QOS } from "../ros/qos.ts";
-import { commitTemp, discardTemp, tempPathFor } from "../safe-output.ts";
+import { commitTemp, discardTemp, outputWriteError, tempPathFor } from "../safe-output.ts";
 
 export type ChunkCompression = "zstd" | "lz4" | "none";
 
@@ -98,7 +98,7 @@ export class Ros2McapWriter {
     } catch (err) {
       await handle.close();
       await discardTemp(tempPath);
-      throw new Error(`cannot start MCAP file ${path}: ${(err as Error).message}`);
+      throw outputWriteError(path, err);
     }
   }
 
@@ -168,7 +168,7 @@ export class Ros2McapWriter {
       await commitTemp(this.tempPath, this.path);
     } catch (err) {
       await discardTemp(this.tempPath);
-      throw err;
+      throw outputWriteError(this.path, err);
     }
   }
 
@@ -197,7 +197,7 @@ export class Ros2McapWriter {
     try {
       return await call();
     } catch (err) {
-      this.#failed ??= new Error(`cannot write ${this.path}: ${(err as Error).message}`);
+      this.#failed ??= outputWriteError(this.path, err);
       throw this.#failed;
     }
   }
