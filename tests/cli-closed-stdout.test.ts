@@ -3,6 +3,9 @@
 // EPIPE stack trace. run, serial-dump and label have their own handling (serial-cli-stdout.test.ts).
 
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixture } from "./helpers/bag-test-utils.ts";
 import { BIN } from "./helpers/cli.ts";
@@ -30,5 +33,44 @@ describe("stdout closed by its reader", () => {
     const r = await withClosedStdout(args);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
+  });
+});
+
+/** Runs the command with its stdout redirected to a file that cannot grow (`ulimit -f 0`: EFBIG, as a full disk gives ENOSPC). */
+function withFullStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "full-stdout-"));
+  const child = spawn(
+    "/bin/sh",
+    [
+      "-c",
+      'ulimit -f 0 && out="$1" && shift && exec "$@" > "$out"',
+      "sh",
+      join(dir, "out"),
+      process.execPath,
+      BIN,
+      ...args,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TERRAIN_LEARNER_DEBUG: "" } },
+  );
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) =>
+    child.once("close", (code) => {
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code, stderr });
+    }),
+  );
+}
+
+describe("stdout that cannot be written (a full disk)", () => {
+  it.each([
+    [["sim", "--list-terrains"]],
+    [["bag", "info", fixture("rosbag2_talker_mcap/talker.mcap"), "--json"]],
+  ])("%j says so in one line and exits 1 (was an uncaught stack trace, exit 7)", async (args) => {
+    const r = await withFullStdout(args);
+    expect(r.stderr).toBe("terrain-learner: cannot write standard output: EFBIG: file too large, write\n");
+    expect(r.code).toBe(1);
   });
 });
