@@ -281,6 +281,24 @@ describe("a full disk is one line naming the output, not a bug report", () => {
     expect(readdirSync(dir).filter((n) => n.includes("full.mcap"))).toEqual(["full.mcap"]);
   }, 60_000);
 
+  it("demo --cache: the cached bag is named, not its temporary file", async () => {
+    const r = await limited(200, [
+      "demo",
+      "--duration",
+      "5",
+      "--cache",
+      "full-cache",
+      "--out",
+      "full-report",
+    ]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr.split("\n").at(-2)).toMatch(
+      /^terrain-learner: cannot write \S*full-cache\/default-world-seed1-5s-jpeg95\.mcap: EFBIG: file too large, write$/,
+    );
+    expect(readdirSync(join(dir, "full-cache"))).toEqual([]);
+    expect(existsSync(join(dir, "full-report"))).toBe(false);
+  }, 60_000);
+
   it("export --out", async () => {
     await runReplay({ bag, config: loadConfig(), saveCheckpoint: join(dir, "ck-export"), warn: () => {} });
     writeFileSync(join(dir, "full.onnx"), "an earlier file");

@@ -14,6 +14,8 @@ import {
   commitTemp,
   discardFolderTempsSync,
   discardTemp,
+  isDiskError,
+  outputWriteError,
   tempPathFor,
 } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
@@ -156,6 +158,8 @@ export async function ensureWorldBag(
     await discardTemp(tmp);
     if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${path} not generated`);
     if (isWorldProblem(err)) throw worldUserError(err, worldPath);
+    // Named as the cached bag, not the temporary file it was being written as.
+    if (isDiskError(err)) throw outputWriteError(path, (err as Error).cause ?? err);
     throw err;
   } finally {
     bar?.stop();
