@@ -5,6 +5,7 @@ import {
   readFileSync,
   rmSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -237,6 +238,21 @@ describe("checkpoints", () => {
     await expect(writeCheckpoint(dir, payload, {}, 3)).rejects.toThrow();
     expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
     expect((await readLatestCheckpoint(dir, () => {}))?.manifest.seq).toBe(1);
+  });
+
+  it("a save clears its own stale temp files and no other file of the folder", async () => {
+    const dir = join(root, "shared");
+    mkdirSync(dir);
+    const old = new Date(Date.now() - 10 * 60_000);
+    // The folder is the user's (--save-checkpoint .): other files with ".tmp-" in the name are theirs,
+    // or another process's output still being written.
+    const others = ["thesis.tmp-backup.txt", ".drive.mcap.tmp-4242-abcd1234", "ckpt-notes.tmp-1"];
+    for (const n of [...others, "ckpt-00000007.bin.tmp-4242-0a1b2c3d4e5f"]) {
+      writeFileSync(join(dir, n), "x");
+      utimesSync(join(dir, n), old, old);
+    }
+    await writeCheckpoint(dir, new Uint8Array(100), {}, 3);
+    expect(readdirSync(dir).sort()).toEqual([...others, "ckpt-00000001.bin", "ckpt-00000001.json"].sort());
   });
 
   it("installSignalSave saves on SIGINT and removes its handlers", async () => {

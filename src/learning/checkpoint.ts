@@ -34,6 +34,8 @@ export interface LoadedCheckpoint {
 }
 
 const NAME = /^ckpt-(\d{8})\.json$/;
+/** A checkpoint file's temporary name while it is written (writeDurable). */
+const TEMP_NAME = /^ckpt-\d{8}\.(bin|json)\.tmp-/;
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 const pad = (seq: number) => String(seq).padStart(8, "0");
@@ -146,9 +148,10 @@ async function prune(dir: string, keep: number): Promise<void> {
     await rm(`${base}.json`, { force: true });
     await rm(`${base}.bin`, { force: true });
   }
-  // Temp files left by a crash mid-write (older than a minute, so not a concurrent writer's).
+  // Temp files left by a crash mid-write (older than a minute, so not a concurrent writer's). Only
+  // a checkpoint's own: the folder may be the user's, holding other files with ".tmp-" in the name.
   for (const n of await readdir(dir)) {
-    if (!n.includes(".tmp-")) continue;
+    if (!TEMP_NAME.test(n)) continue;
     try {
       const st = await stat(join(dir, n));
       if (Date.now() - st.mtimeMs > 60_000) await rm(join(dir, n), { force: true });
