@@ -90,6 +90,16 @@ describe("SerialUnitCheck", () => {
       /^the odometry's yaw rate w adds up to \d+ rad of turning while the IMU turned [\d.]+ rad \(\d+×\): w in deg\/s, not rad\/s\? .*labeler\.max_yaw_rate \(0\.8 rad\/s\) are not labelled$/,
     );
   });
+  it("odometry slower than serial.max_odom_gap: says the pose is not integrated across its gaps", () => {
+    const config = loadConfig([]);
+    const c = new SerialUnitCheck(config, () => undefined);
+    const { odom } = drive(1, 1);
+    for (const o of odom.filter((_, i) => i % 20 === 0)) c.odom(o); // 1 Hz
+    expect(c.warnings).toHaveLength(1);
+    expect(c.warnings[0]).toBe(
+      "10 of 10 odometry intervals while moving are longer than serial.max_odom_gap (0.5 s), and the pose is not integrated across them: the robot hardly moves and hardly a step is labelled; send odometry at 10 Hz or more (or raise serial.max_odom_gap)",
+    );
+  });
   it("gravity removed: says no step is labelled, unless the IMU is in the base frame", () => {
     expect(check(1, 1, 0)[0]).toMatch(
       /not gravity \(9\.81\): the device removes gravity.*serial\.imu_frame: base_link/,

@@ -27,6 +27,7 @@ export class SerialUnitCheck {
   private gyroDone = false;
   private readonly heading = new HeadingChange();
   private lastBin = Number.NaN;
+  private readonly odomRate = { last: Number.NaN, moving: 0, long: 0, done: false };
   private firstOdom = Number.NaN;
 
   constructor(config: Config, warn: (line: string) => void) {
@@ -49,6 +50,7 @@ export class SerialUnitCheck {
   }
 
   odom(s: OdomSample): void {
+    this.checkOdomRate(s);
     if (this.gyroDone) return;
     this.heading.addOdom(s.stamp, s.pose.orientation);
     if (!Number.isFinite(this.firstOdom)) this.firstOdom = s.stamp;
@@ -71,6 +73,26 @@ export class SerialUnitCheck {
         `the odometry's yaw rate w adds up to ${h.odometry.toFixed(0)} rad of turning while the IMU turned ${h.imu.toFixed(1)} rad (${(h.odometry / h.imu).toFixed(0)}×): w in deg/s, not rad/s? The device must send rad/s; until then the odometry's heading is wrong and steps turning faster than labeler.max_yaw_rate (${this.config.labeler.max_yaw_rate} rad/s) are not labelled`,
       );
     } else if (s.stamp - this.firstOdom > GYRO_SECONDS) this.gyroDone = true;
+  }
+
+  /**
+   * Odometry slower than serial.max_odom_gap is never integrated into a pose: the robot "stands"
+   * while its v says it drives, and hardly a step is labelled.
+   */
+  private checkOdomRate(s: OdomSample): void {
+    const r = this.odomRate;
+    if (r.done) return;
+    const dt = s.stamp - r.last;
+    r.last = s.stamp;
+    if (!(dt > 0) || Math.abs(s.linear.x) < this.config.labeler.min_speed) return;
+    r.moving++;
+    if (dt > this.config.serial.max_odom_gap) r.long++;
+    if (r.moving < 10) return;
+    r.done = true;
+    if (r.long > r.moving / 2)
+      this.say(
+        `${r.long} of ${r.moving} odometry intervals while moving are longer than serial.max_odom_gap (${this.config.serial.max_odom_gap} s), and the pose is not integrated across them: the robot hardly moves and hardly a step is labelled; send odometry at 10 Hz or more (or raise serial.max_odom_gap)`,
+      );
   }
 
   private judgeAcceleration(): void {
