@@ -299,6 +299,33 @@ describe("a full disk is one line naming the output, not a bug report", () => {
     expect(existsSync(join(dir, "full-report"))).toBe(false);
   }, 60_000);
 
+  it("sim --out: a disk that fills during the last write (the footer) is a failure, not a truncated bag", async () => {
+    // A write that reaches the limit is short; the next one fails. A short last write used to go
+    // unnoticed: the bag without its footer was renamed into place and sim exited 0.
+    const args = (d: number, out: string) => [
+      "sim",
+      "--duration",
+      String(d),
+      "--camera",
+      "160x120@10",
+      "--out",
+      out,
+    ];
+    let duration = 0;
+    let size = 0;
+    // A drive whose size puts a 512-byte block boundary inside the footer and magic (37 bytes).
+    for (let d = 1; d <= 40 && !(size % 512 > 0 && size % 512 < 37); d++) {
+      expect((await cli(args(d, "sized.mcap"))).code).toBe(0);
+      size = statSync(join(dir, "sized.mcap")).size;
+      duration = d;
+    }
+    expect(size % 512, "no drive of 1..40 s ends its file just past a block boundary").toBeLessThan(37);
+    const r = await limited(Math.floor(size / 512), args(duration, "footer.mcap"));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toBe("terrain-learner: cannot write footer.mcap: EFBIG: file too large, write\n");
+    expect(readdirSync(dir).filter((n) => n.includes("footer.mcap"))).toEqual([]);
+  }, 180_000);
+
   it("export --out", async () => {
     await runReplay({ bag, config: loadConfig(), saveCheckpoint: join(dir, "ck-export"), warn: () => {} });
     writeFileSync(join(dir, "full.onnx"), "an earlier file");

@@ -10,7 +10,6 @@ import { type FileHandle, open } from "node:fs/promises";
 import { MessageWriter } from "@foxglove/rosmsg2-serialization";
 import * as zstd from "@foxglove/wasm-zstd";
 import { McapWriter } from "@mcap/core";
-import { FileHandleWritable } from "@mcap/nodejs";
 import { secondsToNs } from "../../core/time.ts";
 import { definitionsFor, ros2TypeName, schemaTextFor } from "../ros/definitions.ts";
 import { offeredQosYaml, type QosProfile, TF_STATIC_QOS } from "../ros/qos.ts";
@@ -28,6 +27,36 @@ export interface McapWriterOptions {
   library?: string;
   /** Key/value metadata records written at the start (e.g. the simulator's world and seed). */
   metadata?: Record<string, Record<string, string>>;
+}
+
+/**
+ * The file for McapWriter. A write that fills the disk (or reaches a file size limit) is short before
+ * the next one fails; @mcap/nodejs's FileHandleWritable counts the short write as written and goes
+ * on, so a short last write (the footer) left a truncated bag that was renamed into place as
+ * complete. Here the rest is written again, which fails with the disk's error.
+ */
+class WholeWritable {
+  readonly #handle: FileHandle;
+  #written = 0;
+
+  constructor(handle: FileHandle) {
+    this.#handle = handle;
+  }
+
+  async write(buffer: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < buffer.byteLength) {
+      const { bytesWritten } = await this.#handle.write(buffer, offset, buffer.byteLength - offset);
+      if (bytesWritten <= 0)
+        throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      offset += bytesWritten;
+    }
+    this.#written += buffer.byteLength;
+  }
+
+  position(): bigint {
+    return BigInt(this.#written);
+  }
 }
 
 interface TopicEntry {
@@ -81,7 +110,7 @@ export class Ros2McapWriter {
     const handle = await open(tempPath, "wx");
     try {
       const writer = new McapWriter({
-        writable: new FileHandleWritable(handle),
+        writable: new WholeWritable(handle),
         useChunks: true,
         chunkSize: options.chunkSize ?? 4 * 1024 * 1024,
         compressChunk,
