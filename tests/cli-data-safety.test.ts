@@ -326,6 +326,26 @@ describe("a full disk is one line naming the output, not a bug report", () => {
     expect(readdirSync(dir).filter((n) => n.includes("footer.mcap"))).toEqual([]);
   }, 180_000);
 
+  it("replay --eval: a report that cannot be written whole keeps the earlier report whole", async () => {
+    const report = join(dir, "rep-full");
+    mkdirSync(report);
+    const earlier = {
+      "report.json": '{"earlier":true}',
+      "learning-curve.png": "earlier",
+      "frames.png": "earlier",
+    };
+    for (const [n, text] of Object.entries(earlier)) writeFileSync(join(report, n), text);
+    // 200 KB per file: the learning curve fits, the frame panels do not.
+    const r = await limited(400, ["replay", bag, "--eval", "--report-dir", "rep-full"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr.split("\n").at(-2)).toBe(
+      "terrain-learner: cannot write rep-full/frames.png: EFBIG: file too large, write",
+    );
+    // Not a new learning curve beside the earlier report.json and frames.
+    for (const [n, text] of Object.entries(earlier)) expect(readFileSync(join(report, n), "utf8")).toBe(text);
+    expect(readdirSync(report).sort()).toEqual(Object.keys(earlier).sort());
+  }, 120_000);
+
   it("export --out", async () => {
     await runReplay({ bag, config: loadConfig(), saveCheckpoint: join(dir, "ck-export"), warn: () => {} });
     writeFileSync(join(dir, "full.onnx"), "an earlier file");

@@ -1,10 +1,10 @@
-// Writes an evaluation report: report.json (everything) and PNG plots a person can look at. Each
-// file is written under a temporary name and renamed, report.json last.
+// Writes an evaluation report: report.json (everything) and PNG plots a person can look at. Every
+// file is written under a temporary name, then all are renamed, report.json last.
 
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ImageFrame } from "../core/types.ts";
-import { writeFileAtomic } from "../io/safe-output.ts";
+import { writeFilesAtomic } from "../io/safe-output.ts";
 import { framesSvg, type KnowledgeCurvePoint, learningCurveSvg, svgToPng } from "./plots.ts";
 
 export interface FramePanel {
@@ -47,20 +47,23 @@ export async function writeReport(
 ): Promise<ReportFiles> {
   await mkdir(dir, { recursive: true });
   const files: ReportFiles = { dir, json: join(dir, "report.json") };
+  const written: { path: string; data: string | Uint8Array }[] = [];
   if (report.curve && report.curve.length > 0) {
     files.curve = join(dir, "learning-curve.png");
-    await writeFileAtomic(
-      files.curve,
-      svgToPng(learningCurveSvg(report.curve, title, goal, report.eval?.knowledge?.curve)),
-    );
+    written.push({
+      path: files.curve,
+      data: svgToPng(learningCurveSvg(report.curve, title, goal, report.eval?.knowledge?.curve)),
+    });
   }
   if (panels.length > 0) {
     files.frames = join(dir, "frames.png");
-    await writeFileAtomic(
-      files.frames,
-      svgToPng(await framesSvg(panels, `${title}: camera | prediction | ground truth`)),
-    );
+    written.push({
+      path: files.frames,
+      data: svgToPng(await framesSvg(panels, `${title}: camera | prediction | ground truth`)),
+    });
   }
-  await writeFileAtomic(files.json, `${toJson({ ...report, files }, 2)}\n`);
+  written.push({ path: files.json, data: `${toJson({ ...report, files }, 2)}\n` });
+  // All written before any is renamed: a failure keeps an earlier report whole, not mixed with this one.
+  await writeFilesAtomic(written);
   return files;
 }

@@ -243,6 +243,42 @@ export function outputWriteError(path: string, err: unknown): Error {
   return wrapped;
 }
 
+/**
+ * Writes a set of files that belong together (a report and its plots): every one under a temporary
+ * name first, then all renamed in order. A failure while writing (a full disk) leaves every earlier
+ * file of the set as it was, not some new and some old.
+ */
+export async function writeFilesAtomic(
+  files: readonly { path: string; data: string | Uint8Array }[],
+): Promise<void> {
+  const temps: string[] = [];
+  try {
+    for (const f of files) {
+      const tmp = tempPathFor(f.path);
+      temps.push(tmp);
+      try {
+        const fh = await open(tmp, "wx");
+        try {
+          await fh.writeFile(f.data);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      } catch (err) {
+        throw outputWriteError(f.path, err);
+      }
+    }
+    for (const [i, f] of files.entries()) {
+      await commitTemp(temps[i]!, f.path).catch((err: unknown) => {
+        throw outputWriteError(f.path, err);
+      });
+    }
+  } catch (err) {
+    for (const tmp of temps) await discardTemp(tmp);
+    throw err;
+  }
+}
+
 /** Writes a whole file under a temporary name and renames it into place. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = tempPathFor(path);
