@@ -10,6 +10,7 @@ import {
   cpSync,
   existsSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -474,6 +475,27 @@ describe("the other commands that write", () => {
     expect(readFileSync(join(dir, out), "utf8")).toBe("an earlier file");
     expect(readdirSync(dir).filter((n) => n.includes(out))).toEqual([out]);
   }, 180_000);
+
+  it("sim --out through a symbolic link writes the file it points to; the link stays a link", async () => {
+    // The rename used to replace the link itself with a regular file: as root, `--out /dev/stdout >
+    // f` replaced the system's /dev/stdout.
+    mkdirSync(join(dir, "runs"));
+    writeFileSync(join(dir, "runs", "r1.mcap"), "an earlier file");
+    symlinkSync(join("runs", "r1.mcap"), join(dir, "latest.mcap"));
+    const r = await cli(["sim", "--duration", "1", "--camera", "160x120@10", "--out", "latest.mcap"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(lstatSync(join(dir, "latest.mcap")).isSymbolicLink()).toBe(true);
+    expect((await bagInfo(join(dir, "runs", "r1.mcap"))).topics.length).toBeGreaterThan(0);
+    expect(readdirSync(join(dir, "runs"))).toEqual(["r1.mcap"]);
+  }, 60_000);
+
+  it("sim --out /dev/stdout on a pipe is refused in one line", async () => {
+    const r = await cli(["sim", "--duration", "1", "--out", "/dev/stdout"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "terrain-learner: --out /dev/stdout: not a regular file (a device or pipe cannot be replaced safely)\n",
+    );
+  }, 60_000);
 
   it("demo --out under a file fails before simulating anything", async () => {
     writeFileSync(join(dir, "demo-file"), "x");

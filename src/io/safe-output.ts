@@ -4,7 +4,7 @@
 // (a crash or a signal leaves the previous file, or none, never half of one).
 
 import { randomBytes } from "node:crypto";
-import { constants, existsSync, readdirSync, rmSync } from "node:fs";
+import { constants, existsSync, lstatSync, readdirSync, realpathSync, rmSync } from "node:fs";
 import { access, open, readdir, realpath, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
@@ -44,6 +44,9 @@ async function locate(path: string, what: string): Promise<{ real: string; exist
     if (st) {
       if (missing.length > 0 && !st.isDirectory())
         throw new Error(`${what} ${path}: ${cur} is a file, not a folder`);
+      // /dev/stdout on a pipe stats as the pipe, but its link (pipe:[N]) names no path.
+      if (!st.isFile() && !st.isDirectory())
+        throw new Error(`${what} ${path}: not a regular file (a device or pipe cannot be replaced safely)`);
       const real = await realpath(cur);
       return { real: missing.length ? join(real, ...missing.reverse()) : real, existing: real };
     }
@@ -166,9 +169,24 @@ export async function checkOutputs(outputs: readonly OutputSpec[], inputs: reado
   }
 }
 
+/**
+ * Where an output named `path` is written: the file a symbolic link points to, so the rename
+ * replaces that file and the link stays a link (renaming over the link replaced it with a file:
+ * `--record /dev/stdout > out.mcap` as root turned the system's /dev/stdout into a regular file).
+ */
+export function outputTarget(path: string): string {
+  try {
+    if (lstatSync(path).isSymbolicLink()) return realpathSync(path);
+  } catch {
+    // Missing, or a link to nothing: written under its own name.
+  }
+  return path;
+}
+
 /** A temporary name next to `path` (same folder, so the final rename is atomic). */
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const target = outputTarget(path);
+  return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
 /** Makes a finished temporary file the real one: fsync, rename, fsync the folder where allowed. */
@@ -179,9 +197,10 @@ export async function commitTemp(tmp: string, path: string): Promise<void> {
   } finally {
     await fh.close();
   }
-  await rename(tmp, path);
+  const target = outputTarget(path);
+  await rename(tmp, target);
   try {
-    const dir = await open(dirname(path), "r");
+    const dir = await open(dirname(target), "r");
     try {
       await dir.sync();
     } finally {
@@ -197,10 +216,11 @@ export async function commitTemp(tmp: string, path: string): Promise<void> {
  * finishing them: the final name never appears half written, and no stray temp stays behind).
  */
 export function discardTempsSync(path: string): void {
-  const prefix = `.${basename(path)}.tmp-${process.pid}-`;
+  const target = outputTarget(path);
+  const prefix = `.${basename(target)}.tmp-${process.pid}-`;
   try {
-    for (const name of readdirSync(dirname(path)))
-      if (name.startsWith(prefix)) rmSync(join(dirname(path), name), { force: true });
+    for (const name of readdirSync(dirname(target)))
+      if (name.startsWith(prefix)) rmSync(join(dirname(target), name), { force: true });
   } catch {
     // The folder is gone or unreadable: nothing of ours to remove.
   }
