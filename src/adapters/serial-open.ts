@@ -133,7 +133,9 @@ export function keepInputBinding(onFallback?: (why: string) => void): LinuxBindi
           return new LinuxPortBinding(fd, o);
         } catch (err) {
           if (err instanceof ToolMissing) throw err;
-          why = `stty cannot set ${o.path} to ${o.baudRate} baud (${(err as Error).message})`;
+          // stty's message is two lines ("invalid argument ‘250000’" and a pointer to --help): keep the first.
+          const detail = (err as Error).message.split("\n")[0]!.trim();
+          why = `stty cannot set ${o.path} to ${o.baudRate} baud (${detail}): opening with serialport's default, which drops bytes queued before the open`;
         }
       } catch (err) {
         closeSync(fd);
