@@ -8,7 +8,8 @@
 // device's spacing (its stamps lead arrival), and once live data flows the lead is worked off with
 // stamps still increasing, at no less than half the device's rate. A counter that wraps
 // (`clockWrapBits`, 32 for a micros() counter: every 71.6 min) is unwrapped; a real jump — device time
-// going back by more than `maxClockJump` (reboot) or getting ahead of host time by more than
+// going back by more than `maxClockJump` (reboot; by any amount right after the device printed its
+// CSV header again) or getting ahead of host time by more than
 // `maxClockJump` between two lines — re-anchors to arrival time, never earlier than the last stamp.
 
 import type { Stamp } from "../core/types.ts";
@@ -35,6 +36,8 @@ export class DeviceClock {
   /** Host time passed and not yet used for steering the offset. */
   private credit = 0;
   private steering = false;
+  /** The device said it restarted: any backward step of the next device time is a reboot. */
+  private restartHinted = false;
   /** Sliding minimum of arrival − device: this bucket's, the previous bucket's, and when this one began. */
   private winMin = Number.POSITIVE_INFINITY;
   private prevMin = Number.POSITIVE_INFINITY;
@@ -76,7 +79,9 @@ export class DeviceClock {
       }
       const step = unwrapped - this.lastDevice;
       const hostStep = Math.max(0, arrival - this.lastArrival);
-      if (step < -jump || step - hostStep > jump) {
+      const back = this.restartHinted ? 0 : jump;
+      this.restartHinted = false;
+      if (step < -back || step - hostStep > jump) {
         // Device reboot, or a clock that jumped ahead of host time: re-anchor at arrival, never earlier
         // than what was sent (a lead left over from a backlog is then worked off by the steering).
         c.clockResets++;
@@ -109,6 +114,14 @@ export class DeviceClock {
     const s = this.offset + unwrapped;
     if (s > this.lastStamp) this.lastStamp = s;
     return s;
+  }
+
+  /**
+   * The device printed what it prints when it starts (a CSV header again): if its next time goes
+   * back at all, it rebooted, even within its first `maxClockJump` s of uptime.
+   */
+  restartHint(): void {
+    this.restartHinted = this.anchored;
   }
 
   /** Where the device clock stands (for diagnostics). */

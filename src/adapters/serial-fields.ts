@@ -122,5 +122,6 @@ export class LineFields {
 
 /** Turns the complete line in LineFields (its first `len` bytes) into samples, or counts why not. */
 export interface LineDecoder {
-  decode(len: number, arrival: Stamp): void;
+  /** `afterOpen`: the first line since the device was opened, which may have been joined mid-line. */
+  decode(len: number, arrival: Stamp, afterOpen: boolean): void;
 }

@@ -25,6 +25,8 @@ export interface SerialParserOptions {
   maxClockJump: number;
   /** Seconds: odometry is not integrated across a larger gap. */
   maxOdomGap: number;
+  /** Told of a problem with the device's output that no counter explains (a CSV header that changed). */
+  onWarning?: (message: string) => void;
 }
 
 export const DEFAULT_SERIAL_PARSER_OPTIONS: SerialParserOptions = {
@@ -58,6 +60,8 @@ export interface SerialCounters {
   nonFinite: number;
   /** CSV header rows and comments skipped. */
   skipped: number;
+  /** CSV: the first line after each open, dropped: a device already streaming is joined mid-line. */
+  partialLines: number;
   clockWraps: number;
   clockResets: number;
   /** Samples stamped with arrival time because the line had no device time. */
@@ -82,6 +86,7 @@ export function zeroSerialCounters(): SerialCounters {
     overlong: 0,
     nonFinite: 0,
     skipped: 0,
+    partialLines: 0,
     clockWraps: 0,
     clockResets: 0,
     arrivalStamped: 0,

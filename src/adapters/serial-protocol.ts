@@ -51,6 +51,8 @@ export class SerialLineParser {
   private len = 0;
   private inLine = false;
   private skipping = false;
+  /** CSV: the next line is the first since an open, possibly joined mid-line. */
+  private afterOpen = false;
   private readonly clock: DeviceClock;
   private readonly emit: SerialSampleEmitter;
   private readonly decoder: LineDecoder;
@@ -67,7 +69,7 @@ export class SerialLineParser {
     this.decoder =
       opts.mode === "nmea"
         ? new NmeaDecoder(fields, this.counters, this.clock, this.emit, opts.requireChecksum)
-        : new CsvDecoder(fields, this.counters, this.clock, this.emit, opts.csvColumns);
+        : new CsvDecoder(fields, this.counters, this.clock, this.emit, opts.csvColumns, opts.onWarning);
   }
 
   /** Feeds bytes that arrived at `arrival` (seconds, the stamp base for the device clock). */
@@ -81,6 +83,8 @@ export class SerialLineParser {
       const b = chunk[i]!;
       if (b === LF || b === CR) {
         if (this.inLine) this.finishLine(arrival);
+        // A line end with no line (or after an overlong one, dropped): at a line boundary now.
+        else this.afterOpen = false;
         this.inLine = false;
         this.skipping = false;
         continue;
@@ -126,6 +130,16 @@ export class SerialLineParser {
     this.len = 0;
   }
 
+  /**
+   * The device was (re)opened. Breaks a partial line, and in CSV mode drops the first line that
+   * follows: a device that was already streaming is usually joined mid-line, and a cut row still
+   * parses (a cut time field gives a wrong device time). NMEA needs none of this: `$` starts a sentence.
+   */
+  opened(): void {
+    this.breakLine();
+    this.afterOpen = this.opts.mode === "csv";
+  }
+
   /** Where the device clock stands (for diagnostics). */
   clockState(): { anchored: boolean; offset: number; wraps: number } {
     return this.clock.state();
@@ -138,6 +152,8 @@ export class SerialLineParser {
 
   private finishLine(arrival: Stamp): void {
     this.counters.lines++;
-    this.decoder.decode(this.len, arrival);
+    const afterOpen = this.afterOpen;
+    this.afterOpen = false;
+    this.decoder.decode(this.len, arrival, afterOpen);
   }
 }

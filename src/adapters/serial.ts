@@ -28,7 +28,10 @@ export interface SerialSourceOptions extends Partial<SerialParserOptions> {
   now?: () => number;
   /** State changes, for a log line or diagnostics. */
   onState?: (state: SerialState, detail: string) => void;
-  /** Told once when the device cannot be opened without discarding queued input (and why). */
+  /**
+   * Told once when the device cannot be opened without discarding queued input (and why), and of
+   * the parser's warnings (a CSV header that changed after a device restart).
+   */
   onWarning?: (message: string) => void;
 }
 
@@ -183,8 +186,9 @@ export class SerialSource {
       if (this.everOpened) this.reconnects++;
       this.everOpened = true;
       this.attempt = 0;
-      // Bytes of a line cut by the disconnect must not glue onto the first line after it.
-      this.parser.breakLine();
+      // Bytes of a line cut by the disconnect must not glue onto the first line after it, and a
+      // CSV device already streaming is joined mid-line.
+      this.parser.opened();
       this.setState("open", this.options.path);
       port.on("data", (chunk: Buffer) => this.parser.push(chunk, this.now()));
       let lost = false;
