@@ -4,7 +4,7 @@
 // second Ctrl-C during the replay says the cached bag stays (not "nothing cached").
 
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -78,6 +78,19 @@ describe("demo cache keyed on the world's content", () => {
     expect(await ensureWorldBag({ ...opts, world: join(dir, "w3", "default.yaml") })).toBe(first);
     expect(logs).toHaveLength(3);
   }, 180_000);
+
+  it("a cached bag cut short is generated again, and the log says it was unreadable", async () => {
+    const cacheDir = join(dir, "cache-cut");
+    const world = join(dir, "cut.yaml");
+    writeFileSync(world, stripes);
+    const logs: string[] = [];
+    const opts = { world, seed: 1, duration: 1, cacheDir, log: (l: string) => logs.push(l) };
+    const bag = await ensureWorldBag(opts);
+    truncateSync(bag, Math.floor(statSync(bag).size / 2));
+    expect(await ensureWorldBag(opts)).toBe(bag);
+    expect(logs[1]).toMatch(/\(the cached bag is unreadable \(cut short, or not a simulator bag\)\)$/);
+    expect(await worldName(bag)).toBe("stripes");
+  }, 120_000);
 
   it("a second Ctrl-C during the replay says the bag stays cached and no report is written", async () => {
     const cacheDir = join(dir, "cache2");

@@ -107,9 +107,10 @@ export async function ensureWorldBag(
   let stale: string | undefined;
   if (!o.regenerate && existsSync(path)) {
     const meta = await readMcapMetadata(path);
-    if (meta?.get("version") !== sim.SIM_VERSION) stale = "an earlier simulator version";
+    if (meta === undefined) stale = "is unreadable (cut short, or not a simulator bag)";
+    else if (meta.get("version") !== sim.SIM_VERSION) stale = "is of an earlier simulator version";
     else if (meta.get("digest") !== cachedWorldDigest(sim, file, worldPath))
-      stale = `a different ${worldName} world`;
+      stale = `is of a different ${worldName} world`;
     else return path;
   }
   try {
@@ -145,7 +146,7 @@ export async function ensureWorldBag(
       // the IMU model is made, and is then the one line printed.
       onStart: () => {
         o.log?.(
-          `generating ${worldName} world (seed ${o.seed}, ${o.duration} s) → ${path}${stale ? ` (the cached bag is of ${stale})` : ""}`,
+          `generating ${worldName} world (seed ${o.seed}, ${o.duration} s) → ${path}${stale ? ` (the cached bag ${stale})` : ""}`,
         );
         bar?.start(o.duration, 0);
       },
