@@ -27,6 +27,7 @@ import { generateWorldBag } from "../sim/index.ts";
 import { runReplay } from "../src/cli/replay.ts";
 import { openBag } from "../src/io/bag/index.ts";
 import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
+import { writeCheckpoint } from "../src/learning/checkpoint.ts";
 import { loadConfig } from "../src/runtime/config.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -355,6 +356,32 @@ describe("a full disk is one line naming the output, not a bug report", () => {
     expect(r.stderr).toBe("terrain-learner: cannot write full.onnx: EFBIG: file too large, write\n");
     expect(readFileSync(join(dir, "full.onnx"), "utf8")).toBe("an earlier file");
     expect(readdirSync(dir).filter((n) => n.includes("full.onnx"))).toEqual(["full.onnx"]);
+  }, 120_000);
+});
+
+describe("replay --save-checkpoint never deletes another run's checkpoint", () => {
+  it("a folder already holding learner.checkpoint_keep checkpoints is refused before any work", async () => {
+    // A save prunes all but the newest checkpoint_keep (3): the oldest model here was deleted.
+    const ck = join(dir, "ck-full");
+    for (let i = 0; i < 3; i++) await writeCheckpoint(ck, new Uint8Array(64).fill(i), { run: i }, 3);
+    const before = readdirSync(ck).sort();
+    const r = await cli(["replay", bag, "--save-checkpoint", "ck-full"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      "terrain-learner: --save-checkpoint ck-full holds 3 checkpoints of other runs; saving here would delete ckpt-00000001.json (a save keeps the newest learner.checkpoint_keep = 3): give another folder, or move them away\n",
+    );
+    expect(readdirSync(ck).sort()).toEqual(before);
+    // Below the limit a save only adds one.
+    rmSync(join(ck, "ckpt-00000003.json"));
+    rmSync(join(ck, "ckpt-00000003.bin"));
+    const ok = await cli(["replay", bag, "--save-checkpoint", "ck-full", "--json"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(
+      readdirSync(ck)
+        .filter((n) => n.endsWith(".json"))
+        .sort(),
+    ).toEqual(["ckpt-00000001.json", "ckpt-00000002.json", "ckpt-00000003.json"]);
   }, 120_000);
 });
 

@@ -6,6 +6,7 @@
 // itself, the result printing, the progress bar and the report panels live in replay-*.ts; they are
 // re-exported here so importers keep one path.
 
+import { existsSync, readdirSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { attachPipelineMqtt } from "../adapters/controls.ts";
@@ -123,6 +124,25 @@ function recordFailed(path: string | undefined, err: Error, done: number, durati
   );
 }
 
+/**
+ * A replay never resumes from its --save-checkpoint folder (--checkpoint may not be it), so the
+ * checkpoints already there are other runs' models, and a save prunes all but the newest
+ * learner.checkpoint_keep: refused before any work when it would delete one, as `ros` and `run`
+ * refuse a checkpoint_dir holding models they cannot use.
+ */
+function refuseCheckpointPrune(dir: string, keep: number): void {
+  const held = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((n) => /^ckpt-\d{8}\.json$/.test(n))
+        .sort()
+    : [];
+  const doomed = held.slice(0, held.length + 1 - Math.max(1, keep));
+  if (doomed.length)
+    throw new UserError(
+      `--save-checkpoint ${dir} holds ${held.length} checkpoints of other runs; saving here would delete ${doomed.join(", ")} (a save keeps the newest learner.checkpoint_keep = ${keep}): give another folder, or move them away`,
+    );
+}
+
 /** The report folder of a run: --report-dir, or out/<bag name>. */
 export function reportDirFor(opts: Pick<ReplayRunOptions, "bag" | "reportDir">): string {
   return opts.reportDir ?? join("out", basename(opts.bag).replace(/\.[^.]*$/, ""));
@@ -147,6 +167,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   } catch (err) {
     throw new UserError((err as Error).message);
   }
+  if (opts.saveCheckpoint) refuseCheckpointPrune(opts.saveCheckpoint, opts.config.learner.checkpoint_keep);
   let source: Awaited<ReturnType<typeof openBag>>;
   try {
     source = await openBag(opts.bag);
