@@ -48,9 +48,9 @@ for (const stream of [process.stdout, process.stderr]) {
     if (stream.listenerCount("error") > 1 || outputFailed) return;
     outputFailed = true;
     process.exitCode = 1;
-    const name = stream === process.stdout ? "standard output" : "standard error";
-    if (stream !== process.stderr)
-      process.stderr.write(`terrain-learner: cannot write ${name}: ${err.message}\n`);
+    // A failed stderr cannot say so: the exit status does.
+    if (stream === process.stdout)
+      process.stderr.write(`terrain-learner: cannot write standard output: ${err.message}\n`);
   });
 }
 
