@@ -81,7 +81,7 @@ export function inputWarnings(s: {
   // whose stamps zig-zag are gone, and the energies are those of the rest.
   if (total > 0 && backwards > total / 20)
     out.push(
-      `${backwards} of ${total} IMU messages are stamped before the one before them and were dropped: the stamps go back and forth (label takes them in the bag's order and does not re-order them), so the labels use only the rest`,
+      `${backwards} of ${total} IMU messages are stamped more than fusion.reorder_window (${config.fusion.reorder_window} s) before one already taken and were dropped: the stamps go back and forth further than messages are re-ordered, so the labels use only the rest (raise fusion.reorder_window to keep them)`,
     );
   const band = config.labeler.band_high;
   if (Number.isFinite(s.imuRate) && band > s.imuRate / 2)

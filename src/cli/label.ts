@@ -6,11 +6,14 @@
 
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { Subject } from "rxjs";
+import { isProblem } from "../core/fusion/events.ts";
 import { SelfSupervisor, type SelfSupervisorStats } from "../core/self-supervisor.ts";
-import type { RoughnessLabel } from "../core/types.ts";
+import type { Problem, RoughnessLabel } from "../core/types.ts";
 import { openBag } from "../io/bag/index.ts";
-import { imuFromRos, odomFromRos, transformsFromRos } from "../io/ros/convert.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
+import { fusion } from "../runtime/stages/fusion.ts";
+import { fromBag, type GraphInput } from "../runtime/stages/inputs.ts";
 import { action, UserError } from "./errors.ts";
 import { HeadingChange, inputWarnings, noLabelsReason } from "./label-diagnosis.ts";
 import { fmt, labelJson, pad, round, sig, statsYaml } from "./label-format.ts";
@@ -115,57 +118,88 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
         opts.onLabel?.(l);
       }
     };
-    for await (const ev of source.messages({ topics })) {
-      if (ev.type === "problem") {
-        undecodable[ev.kind] = (undecodable[ev.kind] ?? 0) + 1;
-        // A bag cut short or damaged: the labels (and --stats) cover only what was readable.
-        if (ev.kind === "truncated" || ev.kind === "corrupt") damage.push(ev.message);
-        continue;
+    // Stamp order within fusion.reorder_window, by the code replay orders its inputs with, so that
+    // both label a bag alike: a driver whose stamps cross is re-ordered, not half dropped. What
+    // fusion drops is counted with the labeller's own drops.
+    const fused = { imu: zeroDrops(), odom: zeroDrops() };
+    const take = (e: GraphInput | Problem) => {
+      if (isProblem(e)) {
+        if (e.kind === "clockJump") {
+          // The stamps went back (a bag of two recordings): the timeline before ends as a run does.
+          emit(sup.flush().labels);
+          sup.restartTime();
+          return;
+        }
+        const drops = e.topic === "imu" ? fused.imu : e.topic === "odom" ? fused.odom : undefined;
+        const key = e.kind === "late" ? "backwards" : e.kind;
+        if (drops && key in drops) drops[key as keyof Drops]++;
+        return;
       }
-      try {
-        if (ev.topic === imuTopic) {
-          const imu = imuFromRos(ev.message);
-          sup.onImu(imu);
-          const a = imu.linearAcceleration;
+      if (e.kind === "imu") {
+        sup.onImu(e.sample);
+        heading.addImu(e.stamp, e.sample.angularVelocity);
+      } else if (e.kind === "odom") {
+        const o = e.sample;
+        sup.onOdom(o);
+        heading.addOdom(o.stamp, o.pose.orientation);
+        const p = o.pose.position;
+        const dt = o.stamp - odo.t;
+        if (dt > 0) {
+          const step = Math.hypot(p.x - odo.x, p.y - odo.y);
+          if (Number.isFinite(step)) odo.distance += step;
+          const v = Math.hypot(o.linear.x, o.linear.y);
+          if (Number.isFinite(v)) odo.twistDistance += v * Math.min(dt, 1);
+        }
+        if (!(dt <= 0)) {
+          odo.x = p.x;
+          odo.y = p.y;
+          odo.t = o.stamp;
+        }
+        emit(sup.drain().labels);
+      } else if (e.kind === "transforms") sup.onTransforms(e.transforms);
+    };
+    const input$ = new Subject<GraphInput>();
+    const flush$ = new Subject<void>();
+    const ordering = input$
+      .pipe(fusion({ window: config.fusion.reorder_window, mode: "replay", flush$ }))
+      .subscribe(take);
+    try {
+      for await (const ev of source.messages({ topics })) {
+        if (ev.type === "problem") {
+          undecodable[ev.kind] = (undecodable[ev.kind] ?? 0) + 1;
+          // A bag cut short or damaged: the labels (and --stats) cover only what was readable.
+          if (ev.kind === "truncated" || ev.kind === "corrupt") damage.push(ev.message);
+          continue;
+        }
+        let input: GraphInput | null = null;
+        try {
+          input = fromBag(ev, config.topics, false);
+        } catch (err) {
+          // A message that does not convert (wrong type on the topic, missing fields) is counted.
+          const key = `${ev.topic}: ${(err as Error).message.split("\n")[0]}`;
+          undecodable[key] = (undecodable[key] ?? 0) + 1;
+        }
+        // The mean acceleration and the stamps' span are of every message in the bag.
+        if (input?.kind === "imu") {
+          const a = input.sample.linearAcceleration;
           if (Number.isFinite(a.x) && Number.isFinite(a.y) && Number.isFinite(a.z)) {
             acc.x += a.x;
             acc.y += a.y;
             acc.z += a.z;
             acc.n++;
           }
-          imuFrame = imu.frameId;
-          imuSpan.add(imu.stamp);
-          heading.addImu(imu.stamp, imu.angularVelocity);
-        } else if (ev.topic === odomTopic) {
-          const o = odomFromRos(ev.message);
-          sup.onOdom(o);
-          odomSpan.add(o.stamp);
-          heading.addOdom(o.stamp, o.pose.orientation);
-          const p = o.pose.position;
-          const dt = o.stamp - odo.t;
-          if (dt > 0) {
-            const step = Math.hypot(p.x - odo.x, p.y - odo.y);
-            if (Number.isFinite(step)) odo.distance += step;
-            const v = Math.hypot(o.linear.x, o.linear.y);
-            if (Number.isFinite(v)) odo.twistDistance += v * Math.min(dt, 1);
-          }
-          if (!(dt <= 0)) {
-            odo.x = p.x;
-            odo.y = p.y;
-            odo.t = o.stamp;
-          }
-          emit(sup.drain().labels);
-        } else if (ev.topic === tfStaticTopic) sup.onTransforms(transformsFromRos(ev.message, true));
-        else if (ev.topic === tfTopic) sup.onTransforms(transformsFromRos(ev.message, false));
-      } catch (err) {
-        // A message that does not convert (wrong type on the topic, missing fields) is counted.
-        const key = `${ev.topic}: ${(err as Error).message.split("\n")[0]}`;
-        undecodable[key] = (undecodable[key] ?? 0) + 1;
+          imuFrame = input.sample.frameId;
+          imuSpan.add(input.stamp);
+        } else if (input?.kind === "odom") odomSpan.add(input.stamp);
+        if (input) input$.next(input);
+        if (opts.onProgress && ev.logTime - lastProgress > 1) {
+          lastProgress = ev.logTime;
+          opts.onProgress(ev.logTime - info.start, info.duration, count);
+        }
       }
-      if (opts.onProgress && ev.logTime - lastProgress > 1) {
-        lastProgress = ev.logTime;
-        opts.onProgress(ev.logTime - info.start, info.duration, count);
-      }
+      flush$.next();
+    } finally {
+      ordering.unsubscribe();
     }
     emit(sup.flush().labels);
     const st = sup.stats();
@@ -195,7 +229,12 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
       labels: count,
       skipped: st.labels.skipped,
       accepted: { imu: st.imu.accepted, odom: st.odom.accepted },
-      dropped: { imu: st.imu.dropped, odom: st.odom.dropped, tf: st.tf.dropped, undecodable },
+      dropped: {
+        imu: addDrops(st.imu.dropped, fused.imu),
+        odom: addDrops(st.odom.dropped, fused.odom),
+        tf: st.tf.dropped,
+        undecodable,
+      },
       energyPercentiles: Object.fromEntries(Object.entries(energy).map(([k, v]) => [k, sig(v)])),
       log10EnergyPercentiles: logE,
       meanSpeed: count ? round(speedSum / count, 4) : 0,
@@ -214,8 +253,8 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
           imuFrame,
           imu: {
             accepted: st.imu.accepted,
-            duplicate: st.imu.dropped.duplicate,
-            backwards: st.imu.dropped.backwards,
+            duplicate: st.imu.dropped.duplicate + fused.imu.duplicate,
+            backwards: st.imu.dropped.backwards + fused.imu.backwards,
           },
           imuRate: st.imuRate,
           config,
@@ -247,6 +286,16 @@ function energyPercentiles(logEnergies: number[], ps: readonly number[]): Record
     }
     out[`p${p}`] = 10 ** v;
   }
+  return out;
+}
+
+type Drops = { nan: number; backwards: number; duplicate: number };
+const zeroDrops = (): Drops => ({ nan: 0, backwards: 0, duplicate: 0 });
+
+/** The labeller's drops of one stream plus fusion's (`late`: stamped before what was taken). */
+function addDrops(own: Record<string, number>, fused: Drops): Record<string, number> {
+  const out = { ...own };
+  for (const [k, v] of Object.entries(fused)) out[k] = (out[k] ?? 0) + v;
   return out;
 }
 
