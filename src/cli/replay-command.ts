@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object with the results instead of the human summary")
     .option(
       "--record <out.mcap>",
-      "write the node's outputs (topics, types and QoS as the live node publishes them) and the input topics to an MCAP",
+      "write the node's outputs (topics, types and QoS as the live node publishes them) and the input topics to an MCAP (an existing file is replaced once the recording is complete)",
     )
     .option("--record-outputs-only", "with --record: leave the input topics out")
     .option("--fast", "as fast as possible (default)")

@@ -219,7 +219,10 @@ export function register(program: Command): void {
       "write JPEG sensor_msgs/CompressedImage on /camera/image_raw/compressed instead of raw Image",
     )
     .option("--compression <kind>", "MCAP chunk compression: zstd, lz4 or none", "zstd")
-    .option("-o, --out <path.mcap>", "output MCAP file")
+    .option(
+      "-o, --out <path.mcap>",
+      "output MCAP file (an existing file is replaced once the bag is complete; never an input)",
+    )
     .option("--list-terrains", "list the built-in terrain types and exit")
     .option("--json", "print a JSON summary instead of the one-line summary")
     .addHelpText(
