@@ -206,6 +206,32 @@ export function medianInterval(t: Float64Array): number {
   return d[d.length >> 1]!;
 }
 
+/** A gap in a log: an interval longer than this many median intervals (never played). */
+export const GAP_INTERVALS = 3;
+
+export interface RecordingGaps {
+  count: number;
+  /** Seconds of all gaps together. */
+  seconds: number;
+  /** The longest gap: where it starts (s, the log's time) and how long it is (s); null without gaps. */
+  longest: { at: number; seconds: number } | null;
+}
+
+/** The gaps of a log (intervals over GAP_INTERVALS × the median). */
+export function recordingGaps(t: Float64Array): RecordingGaps {
+  const out: RecordingGaps = { count: 0, seconds: 0, longest: null };
+  if (t.length < 2) return out;
+  const limit = GAP_INTERVALS * medianInterval(t);
+  for (let i = 1; i < t.length; i++) {
+    const d = t[i]! - t[i - 1]!;
+    if (!(d > limit)) continue;
+    out.count++;
+    out.seconds += d;
+    if (!out.longest || d > out.longest.seconds) out.longest = { at: t[i - 1]!, seconds: d };
+  }
+  return out;
+}
+
 /**
  * Resamples the columns of a (possibly jittery) log to `rate` Hz: linear onto a uniform grid at the
  * log's median rate, then Lanczos-3 at the new rate. Returns the columns and, per output sample,
@@ -232,7 +258,7 @@ export function resampleColumns(
       const col = columns[c]!;
       uniform[c]![i] = col[j]! + (col[j + 1]! - col[j]!) * f;
     }
-    gapIn[i] = tb - ta > 3 * dt ? 1 : 0;
+    gapIn[i] = tb - ta > GAP_INTERVALS * dt ? 1 : 0;
   }
   const rateIn = 1 / dt;
   const ratio = rateIn / rate; // input samples per output sample

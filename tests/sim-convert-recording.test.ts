@@ -2,7 +2,7 @@
 // through the CLI as a user runs it.
 
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -218,6 +218,34 @@ describe("sim convert-recording --format csv: a recording of one's own, checked"
     expect(b.stderr).toBe(
       `terrain-learner: ${shipped}: a recording CSV (t, ax, ay, az, ...), not a BorealTC file: use --format csv\n`,
     );
+  }, 300_000);
+
+  it("a log with a gap: the median rate (not rows over seconds) and the gap are printed", async () => {
+    // The real 100 Hz ASPHALT run with 5 s of rows missing, as a logger that stalled leaves it.
+    const lines = readFileSync(join(BOREAL_DIR, "ASPHALT/imu_04.csv"), "utf8").trim().split("\n");
+    const t0 = Number(lines[1]!.split(",")[0]);
+    const kept = lines.filter((l, i) => {
+      const t = Number(l.split(",")[0]) - t0;
+      return i === 0 || t < 20 || t >= 25;
+    });
+    const input = join(dir, "gap", "imu_04.csv");
+    mkdirSync(join(dir, "gap"), { recursive: true });
+    writeFileSync(input, `${kept.join("\n")}\n`);
+    const pro = join(BOREAL_DIR, "ASPHALT/pro_04.csv");
+    const out = join(dir, "gap.csv");
+    const r = await cli("--format", "borealtc", input, out, "--pro", pro);
+    expect(r.code, r.stderr).toBe(0);
+    // Rows over seconds would say 90.1 Hz.
+    expect(r.stdout).toMatch(
+      /^wrote .*gap\.csv: 4562 rows, 50\.6 s at 100\.0 Hz \(median rate\), 1 gap of 5\.0 s at 20\.0 s, /,
+    );
+    const json = JSON.parse((await cli("--format", "borealtc", input, out, "--pro", pro, "--json")).stdout);
+    expect(json.rate).toBeCloseTo(100, 6);
+    expect(json.gaps.count).toBe(1);
+    expect(json.gaps.longest.seconds).toBeCloseTo(5, 1);
+    // A log without a gap says none.
+    const plain = await cli("--format", "borealtc", join(BOREAL_DIR, "ASPHALT/imu_04.csv"), out);
+    expect(plain.stdout).toMatch(/ s at 100\.0 Hz \(median rate\), [\d.]+ s moving, columns /);
   }, 300_000);
 
   it("a gyro in deg/s is warned about (the level printed is the vertical acceleration's)", async () => {

@@ -49,6 +49,7 @@ function defaultProFile(input: string): string {
 async function run(input: string, output: string, o: Options): Promise<void> {
   const sim = await import("../../sim/index.ts");
   const conv = await import("../../sim/convert-recording.ts");
+  const recording = await import("../../sim/recording.ts");
   if (o.format !== "borealtc" && o.format !== "u2is" && o.format !== "csv")
     throw new UserError(`--format '${o.format}': expected borealtc, u2is or csv`);
   if (!existsSync(input)) throw new UserError(`${input}: no such file`);
@@ -169,11 +170,15 @@ async function run(input: string, output: string, o: Options): Promise<void> {
   // one-scale rule scales it to the level at roughness 1 (or 0) instead.
   const gainAtNatural = sim.levelAt(curve, natural) / level;
   const duration = rec.t[rec.t.length - 1]! - rec.t[0]!;
+  // The median rate: rows over the duration understates a log with a gap (100 Hz with a 5 s gap in
+  // 55 s reads 90.9 Hz); the gaps are said on their own.
+  const gaps = recording.recordingGaps(rec.t);
   const summary = {
     path: output,
     rows: rec.t.length,
     seconds: duration,
-    rate: (rec.t.length - 1) / duration,
+    rate: 1 / recording.medianInterval(rec.t),
+    gaps,
     columns: text
       .split("\n")
       .find((l) => !l.startsWith("#"))!
@@ -198,9 +203,14 @@ async function run(input: string, output: string, o: Options): Promise<void> {
       : `, ${end ? "above" : "below"} the synthetic model's level at roughness ${end} ` +
         `(${sim.levelAt(curve, end).toFixed(3)} m/s², ${worldName}): at any roughness it plays ` +
         `${end ? "quieter" : "louder"} than recorded (gain ${gainAtNatural.toFixed(2)} at roughness ${end})`;
+  const gapText = !gaps.longest
+    ? ""
+    : gaps.count === 1
+      ? `, 1 gap of ${gaps.seconds.toFixed(1)} s at ${gaps.longest.at.toFixed(1)} s`
+      : `, ${gaps.count} gaps (${gaps.seconds.toFixed(1)} s in all, the longest ${gaps.longest.seconds.toFixed(1)} s at ${gaps.longest.at.toFixed(1)} s)`;
   process.stdout.write(
-    `wrote ${output}: ${summary.rows} rows, ${duration.toFixed(1)} s at ${summary.rate.toFixed(1)} Hz ` +
-      `(${summary.movingSeconds.toFixed(1)} s moving), columns ${summary.columns.join(",")}\n` +
+    `wrote ${output}: ${summary.rows} rows, ${duration.toFixed(1)} s at ${summary.rate.toFixed(1)} Hz (median rate)` +
+      `${gapText}, ${summary.movingSeconds.toFixed(1)} s moving, columns ${summary.columns.join(",")}\n` +
       `vertical vibration at 1 m/s: ${level.toFixed(3)} m/s² RMS${onScale}\n`,
   );
 }
