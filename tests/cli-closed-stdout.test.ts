@@ -6,9 +6,28 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
+import { imuToRos, odomToRos } from "../src/io/ros/convert.ts";
+import { drive, interleave } from "./core-synthetic.ts";
 import { fixture } from "./helpers/bag-test-utils.ts";
 import { BIN } from "./helpers/cli.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "closed-stdout-"));
+/** A short drive with IMU and odometry only: enough for `label` to print labels. */
+const driveBag = join(dir, "drive.mcap");
+
+beforeAll(async () => {
+  const d = drive({ duration: 12, speed: 0.6, roughnessAt: () => 0.5, seed: 2 });
+  const w = await Ros2McapWriter.create(driveBag);
+  for (const m of interleave(d.imu, d.odom)) {
+    if ("linearAcceleration" in m) await w.write("/imu/data", "sensor_msgs/msg/Imu", m.stamp, imuToRos(m));
+    else await w.write("/odom", "nav_msgs/msg/Odometry", m.stamp, odomToRos(m));
+  }
+  await w.close();
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the command with its stdout's read end closed before it writes anything. */
 function withClosedStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
@@ -71,6 +90,16 @@ describe("stdout that cannot be written (a full disk)", () => {
   ])("%j says so in one line and exits 1 (was an uncaught stack trace, exit 7)", async (args) => {
     const r = await withFullStdout(args);
     expect(r.stderr).toBe("terrain-learner: cannot write standard output: EFBIG: file too large, write\n");
+    expect(r.code).toBe(1);
+  });
+
+  it("label --json says so in one line among its own report and exits 1 (its EPIPE handler rethrew it)", async () => {
+    const r = await withFullStdout(["label", driveBag, "--json"]);
+    expect(r.stderr).toContain(
+      "terrain-learner: cannot write standard output: EFBIG: file too large, write\n",
+    );
+    expect(r.stderr.match(/cannot write standard output/g)).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.code).toBe(1);
   });
 });

@@ -361,9 +361,9 @@ Examples:
           applyTopicFlags(config, o);
           const out = process.stdout;
           // `label bag | head` closes the pipe early: that is the reader saying "enough", not an error.
+          // Other failures (a full disk) are reported by main's handler: one line, exit 1.
           out.on("error", (err: NodeJS.ErrnoException) => {
             if (err.code === "EPIPE") process.exit(0);
-            throw err;
           });
           const bar = process.stderr.isTTY
             ? new cliProgress.SingleBar(

@@ -38,14 +38,14 @@ for (const name of selected) {
 
 // `sim --list-terrains | head -3` closes the pipe early: the reader has had enough, not an error.
 // Later writes are dropped and the command finishes its work (outputs, reports) instead of dying
-// with an EPIPE stack trace. Commands with a handler of their own (label, run, serial-dump) decide.
-// Any other failure (stdout redirected to a full disk or past a file size limit) is one line and
-// exit 1, said once; the command still finishes its files, which are written apart from stdout.
+// with an EPIPE stack trace. Commands with a handler of their own (label, run, serial-dump) decide
+// what EPIPE means for them. Any other failure (stdout redirected to a full disk or past a file
+// size limit) is one line here and exit 1, said once; the command still finishes its files, which
+// are written apart from stdout.
 let outputFailed = false;
 for (const stream of [process.stdout, process.stderr]) {
   stream.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") return;
-    if (stream.listenerCount("error") > 1 || outputFailed) return;
+    if (err.code === "EPIPE" || outputFailed) return;
     outputFailed = true;
     process.exitCode = 1;
     // A failed stderr cannot say so: the exit status does.

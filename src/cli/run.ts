@@ -262,11 +262,15 @@ async function runWithPipeline(
   // (final stats, `offline` on MQTT) instead of dying on EPIPE. The listener stays for good: an
   // EPIPE for a write still buffered may come after the shutdown.
   let outClosed = false;
+  // Any other failure (a full disk) stops the run the same way; main's handler says why, exit 1.
   const onOutError = (err: NodeJS.ErrnoException) => {
-    if (err.code !== "EPIPE") throw err;
     if (outClosed) return;
     outClosed = true;
-    log("run: stdout closed by its reader; stopping");
+    log(
+      err.code === "EPIPE"
+        ? "run: stdout closed by its reader; stopping"
+        : "run: cannot write stdout; stopping",
+    );
     stoppedBy = "stdout";
     stop();
   };

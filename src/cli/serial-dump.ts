@@ -104,8 +104,8 @@ export async function runSerialDump(
   // (device closed, counters on stderr) instead of dying on EPIPE. The listener stays: an EPIPE
   // for a write still buffered may come after the device is closed.
   let outClosed = false;
-  const onOutError = (err: NodeJS.ErrnoException) => {
-    if (err.code !== "EPIPE") throw err;
+  // Any other failure (a full disk) ends it the same way; main's handler says why, exit 1.
+  const onOutError = () => {
     outClosed = true;
     done();
   };
