@@ -1,10 +1,11 @@
 // A second Ctrl-C during `replay --record` ends the process by the signal itself (default action),
 // not through process.exit(): exiting ran native teardown while onnxruntime's threads were busy and
 // sometimes aborted with exit 134 ("terminate called after throwing an instance of 'Napi::Error'").
-// The temporary recording is removed and no file appears under the output name.
+// The temporary recording is removed and no file appears under the output name; so are the
+// temporary files of a report or checkpoint being written at that moment.
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,4 +59,40 @@ describe("a second SIGINT during replay --record", () => {
     },
     120_000,
   );
+
+  it("with --eval and --save-checkpoint, the report's and checkpoint's temporary files go too", async () => {
+    const reports = join(dir, "report");
+    const checkpoints = join(dir, "ckpt");
+    const out = join(dir, "rec-eval.mcap");
+    mkdirSync(reports);
+    mkdirSync(checkpoints);
+    const child = spawn(
+      process.execPath,
+      // At real time, so both signals land while it reads.
+      [BIN, "replay", bag, "--rate", "1", "--record", out, "--eval", "--report-dir", reports].concat([
+        "--save-checkpoint",
+        checkpoints,
+      ]),
+      { cwd: dir, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    // Stand-ins for a report file and a checkpoint caught half-written by the second signal.
+    const planted = [
+      join(reports, `.report.json.tmp-${child.pid}-0123456789ab`),
+      join(checkpoints, `ckpt-00000001.bin.tmp-${child.pid}-0123456789ab`),
+    ];
+    for (const f of planted) writeFileSync(f, "partial");
+    for (let i = 0; i < 600 && !readdirSync(dir).some((n) => n.includes(".tmp-")); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 30));
+    child.kill("SIGINT");
+    await exited;
+    expect(stderr).toContain("second SIGINT: stopping now");
+    for (const f of planted) expect(existsSync(f), f).toBe(false);
+  }, 120_000);
 });

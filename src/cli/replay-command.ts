@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { applyMqttFlags } from "../adapters/controls.ts";
-import { discardTempsSync } from "../io/safe-output.ts";
+import { discardFolderTempsSync, discardTempsSync } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
 import { trapInterrupts } from "./interrupt.ts";
@@ -14,7 +14,7 @@ import {
   maybeStartLiveView,
 } from "./live-view.ts";
 import { CONFIG_HELP, collect, FLEET_HELP, positiveNumber } from "./options.ts";
-import { runReplay } from "./replay.ts";
+import { reportDirFor, runReplay } from "./replay.ts";
 import { progressReporter } from "./replay-progress.ts";
 import { formatSummary, jsonResult, type ReplayResult } from "./replay-result.ts";
 import { addTopicOptions, applyTopicFlags, type TopicFlags } from "./topics.ts";
@@ -144,6 +144,9 @@ Examples:
           const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
           const progress = progressReporter("replay");
           const interrupt = trapInterrupts(() => {
+            // A second signal may land while the report or a checkpoint is being written.
+            if (o.eval) discardFolderTempsSync(reportDirFor({ bag, reportDir: o.reportDir }));
+            if (o.saveCheckpoint) discardFolderTempsSync(o.saveCheckpoint);
             if (!o.record) return undefined;
             discardTempsSync(o.record);
             return `${o.record} not written`;
