@@ -1,6 +1,7 @@
 // Output safety on real files: links, hard links, rosbag2 folders, a file where a folder should be,
 // and the temporary-name-then-rename writes (report files, MCAP recordings).
 
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   cpSync,
@@ -80,6 +81,25 @@ describe("checkOutputs", () => {
     await expect(
       checkOutputs([{ path: join(dir, "new", "deeper"), kind: "dir", what: "--report-dir" }], []),
     ).resolves.toBeUndefined();
+  });
+
+  // Mounting needs root (CI and this machine run as root); elsewhere the case is skipped.
+  const ro = join(dir, "read-only");
+  mkdirSync(ro);
+  let mounted = false;
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", ro], { stdio: "ignore" });
+    mounted = true;
+  } catch {
+    // Not root: skipped below.
+  }
+  afterAll(() => {
+    if (mounted) execFileSync("umount", [ro]);
+  });
+  it.skipIf(!mounted)("names a read-only file system as such, not as a permission problem", async () => {
+    await expect(checkOutputs(rec(join(ro, "out.mcap")), [])).rejects.toThrow(
+      /out\.mcap: cannot write in .*read-only \(a read-only file system\)$/,
+    );
   });
 
   it("checks the names a report writes into its folder against the inputs", async () => {

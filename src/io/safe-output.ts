@@ -125,8 +125,10 @@ async function checkFile(
 async function checkWritable(dir: string, what: string, path: string): Promise<void> {
   try {
     await access(dir, constants.W_OK | constants.X_OK);
-  } catch {
-    throw new Error(`${what} ${path}: cannot write in ${dir} (permission denied)`);
+  } catch (err) {
+    const why =
+      (err as NodeJS.ErrnoException).code === "EROFS" ? "a read-only file system" : "permission denied";
+    throw new Error(`${what} ${path}: cannot write in ${dir} (${why})`);
   }
 }
 
