@@ -61,6 +61,16 @@ beforeAll(async () => {
     ...first,
     ...second.map((r) => ({ ...r, log: end + 1 + (r.log - start) })),
   ]);
+  // Drivers that leave header.stamp at 0 on the IMU and the camera; the log times are as recorded.
+  const unset = new Set(["/imu/data", "/camera/image_raw", "/camera/camera_info"]);
+  await write(
+    join(dir, "unstamped.mcap"),
+    first.map((r) => {
+      if (!unset.has(r.topic)) return r;
+      const m = r.message as { header: object };
+      return { ...r, message: { ...m, header: { ...m.header, stamp: { sec: 0, nanosec: 0 } } } };
+    }),
+  );
 }, 120_000);
 
 describe("replay of a bag whose stamps do not merge", () => {
@@ -95,6 +105,34 @@ describe("replay of a bag whose stamps do not merge", () => {
     expect(alone[1].samples).toBeGreaterThan(0);
     expect(two.supervisor.odom.dropped).toEqual({ nan: 0, backwards: 0, duplicate: 0 });
     expect(two.supervisor.imu.dropped).toEqual({ nan: 0, backwards: 0, duplicate: 0 });
+  }, 240_000);
+});
+
+describe("a bag whose drivers leave header.stamp at 0", () => {
+  it("replay and label use the log times, say so once per topic, and get what the stamped bag gets", async () => {
+    const r = await cli("replay", "unstamped.mcap", "--json");
+    expect(r.code).toBe(0);
+    const lines = r.stderr.trim().split("\n");
+    for (const topic of ["/imu/data", "/camera/image_raw", "/camera/camera_info"])
+      expect(
+        lines.filter((l) => l.startsWith(`terrain-learner: ${topic}: header.stamp is 0`)),
+        topic,
+      ).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/dropped|reorder_window/);
+    const got = JSON.parse(r.stdout);
+    const stamped = JSON.parse((await cli("replay", "a.mcap", "--json")).stdout);
+    expect(got.labels).toBeGreaterThan(0);
+    for (const k of ["frames", "keyframes", "labels", "samples"]) expect(got[k], k).toBe(stamped[k]);
+    expect(got.supervisor.imu.dropped).toEqual({ nan: 0, backwards: 0, duplicate: 0 });
+    // The simulator logs each message at its stamp: the labels are the stamped bag's exactly.
+    const labels = async (bag: string) => {
+      const r = await cli("label", bag, "--json");
+      expect(r.code).toBe(0);
+      return r.stdout.trim().split("\n").slice(0, -1); // the last line is the summary, naming the bag
+    };
+    const unstampedLabels = await labels("unstamped.mcap");
+    expect(unstampedLabels.length).toBeGreaterThan(0);
+    expect(unstampedLabels).toEqual(await labels("a.mcap"));
   }, 240_000);
 });
 

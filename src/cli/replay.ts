@@ -297,6 +297,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   const firstProblem = new Map<string, string>();
   const late = new Map<string, { count: number; first: Problem }>();
   const lateWarned = new Set<string>();
+  const unstampedWarned = new Set<string>();
   let cameraFrame: string | undefined;
   let frameProblem: string | undefined;
   const sub = pipeline.events$.subscribe((e) => {
@@ -307,6 +308,11 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       if ((p.kind === "convert" || p.kind === "decode") && p.topic && !firstProblem.has(p.topic)) {
         firstProblem.set(p.topic, p.message);
         warn(`terrain-learner: ${p.message} (further problems on ${p.topic} are only counted)`);
+      }
+      // A topic whose driver leaves header.stamp at 0 is ordered by log time: say so once per topic.
+      if (p.kind === "unstamped" && p.topic && !unstampedWarned.has(p.topic)) {
+        unstampedWarned.add(p.topic);
+        warn(`terrain-learner: ${p.message}`);
       }
       // The stamps went back: nothing is dropped, the time-keyed state starts afresh; one line each.
       if (p.kind === "clockJump") warn(`terrain-learner: ${p.message}`);

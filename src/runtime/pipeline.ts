@@ -35,7 +35,7 @@ import { FeatureWorker } from "./feature-worker.ts";
 import { type FeatureContext, featureChannels } from "./features.ts";
 import { StreamGraph } from "./graph.ts";
 import { createLearner, type PipelineLearner } from "./learners.ts";
-import { fromBag, fromCore, type GraphInput } from "./stages/inputs.ts";
+import { fromBagStamped, fromCore, type GraphInput } from "./stages/inputs.ts";
 import type { SampleSource } from "./stages/learning.ts";
 import { type FeatureBackbone, PerceptionStage } from "./stages/perception.ts";
 import type { GraphTaps } from "./taps.ts";
@@ -207,7 +207,10 @@ class PipelineImpl implements Pipeline {
         return 0;
       // A message that does not convert is left to push(), which reports it (once).
       try {
-        input = fromBag(event, t, false);
+        const converted = fromBagStamped(event, t, false);
+        // An unstamped frame is left to push(), which says that its log time is used.
+        if (converted.unstamped) return 0;
+        input = converted.input;
       } catch {
         return 0;
       }

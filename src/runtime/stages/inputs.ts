@@ -81,6 +81,48 @@ export function fromCore(input: CoreInput): GraphInput {
 
 /** A bag message as a graph input by topic; null for topics the graph does not use. Throws if it does not convert. */
 export function fromBag(event: BagMessage, topics: Config["topics"], evaluate: boolean): GraphInput | null {
+  return fromBagStamped(event, topics, evaluate).input;
+}
+
+/** fromBag, and whether the message's stamp was 0 and its log time stands in for it. */
+export function fromBagStamped(
+  event: BagMessage,
+  topics: Config["topics"],
+  evaluate: boolean,
+): { input: GraphInput | null; unstamped: boolean } {
+  const input = convertBag(event, topics, evaluate);
+  if (!input || !isUnstamped(input) || event.logTime === 0) return { input, unstamped: false };
+  return { input: withStamp(input, event.logTime), unstamped: true };
+}
+
+/**
+ * A sensor message whose header.stamp is 0: its driver left the stamp unset. Ordered by stamp 0,
+ * every one of them would be dropped as late behind the stamped topics; the bag's log time (when
+ * it was received) is the best stamp there is. A log time of 0 too says nothing better.
+ */
+function isUnstamped(input: GraphInput): boolean {
+  return (
+    input.stamp === 0 &&
+    (input.kind === "imu" || input.kind === "odom" || input.kind === "frame" || input.kind === "cameraInfo")
+  );
+}
+
+function withStamp(input: GraphInput, stamp: Stamp): GraphInput {
+  switch (input.kind) {
+    case "imu":
+      return { ...input, stamp, sample: { ...input.sample, stamp } };
+    case "odom":
+      return { ...input, stamp, sample: { ...input.sample, stamp } };
+    case "frame":
+      return { ...input, stamp, frame: { ...input.frame, stamp } };
+    case "cameraInfo":
+      return { ...input, stamp, model: { ...input.model, stamp } };
+    default:
+      return input;
+  }
+}
+
+function convertBag(event: BagMessage, topics: Config["topics"], evaluate: boolean): GraphInput | null {
   switch (event.topic) {
     case topics.imu: {
       const sample = imuFromRos(event.message);
@@ -139,7 +181,16 @@ export function bagInput(
     return null;
   }
   try {
-    return fromBag(event, topics, evaluate);
+    const { input, unstamped } = fromBagStamped(event, topics, evaluate);
+    if (!unstamped) return input;
+    problems.report({
+      type: "problem",
+      kind: "unstamped",
+      message: `${event.topic}: header.stamp is 0 (its driver does not stamp messages): the bag's log time is used instead`,
+      topic: event.topic,
+      stamp: event.logTime,
+    });
+    return input;
   } catch (err) {
     const message = `${event.topic}: ${(err as Error).message}`;
     problems.report({ type: "problem", kind: "convert", message, topic: event.topic, stamp: event.logTime });
