@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { SIM_EPOCH } from "../sim/generate.ts";
 import type { CameraModel, OdomSample, RoughnessGrid, Transform } from "../src/core/types.ts";
+import { summarise } from "../src/eval/eval-summary.ts";
+import { DEFAULT_EVAL_OPTIONS } from "../src/eval/eval-types.ts";
 import { PrequentialEvaluator } from "../src/eval/evaluator.ts";
 import { type GridMap, gridIndex, parseSimWorld } from "../src/eval/ground-truth.ts";
 
@@ -171,5 +174,68 @@ describe("PrequentialEvaluator", () => {
     expect(s.spearman).toBeCloseTo(-1, 9);
     expect(s.mae).toBeCloseTo(0.7, 6);
     expect(s.framesScored).toBe(1);
+  });
+});
+
+describe("evaluation windows", () => {
+  /** Two scored cells per frame (true 0.2 and 0.8), predicted right except in the frames `wrong`. */
+  function run(stamps: number[], wrong: (i: number) => boolean, window: number, finalWindow: number) {
+    const n = 2 * stamps.length;
+    const cells = {
+      t: new Float64Array(n),
+      pred: new Float32Array(n),
+      conf: new Float32Array(n).fill(1),
+      gt: new Float32Array(n),
+      base: new Float32Array(n).fill(0.5),
+      type: new Int16Array(n),
+      boundary: new Uint8Array(n),
+    };
+    stamps.forEach((t, i) => {
+      for (let k = 0; k < 2; k++) {
+        const j = 2 * i + k;
+        cells.t[j] = t;
+        cells.type[j] = k;
+        cells.gt[j] = k ? 0.8 : 0.2;
+        cells.pred[j] = wrong(i) === (k === 1) ? 0.2 : 0.8;
+      }
+    });
+    const none = { t: new Float64Array(0), value: new Float32Array(0), truth: new Float32Array(0) };
+    return summarise({
+      cells,
+      labels: { ...none, type: new Int16Array(0) },
+      options: { ...DEFAULT_EVAL_OPTIONS, window, finalWindow },
+      firstStamp: stamps[0]!,
+      lastStamp: stamps.at(-1)!,
+      worldTerrains: undefined,
+      drivenByTrajectory: new Set([0, 1]),
+      frames: stamps.length,
+      framesScored: stamps.length,
+      warnings: [],
+    });
+  }
+
+  it("puts a frame stamped on a window boundary in one curve window, and the last 60 s hold 60 s", () => {
+    // Frames every second, 0..30 s; windows 10 s, final window 20 s.
+    const stamps = Array.from({ length: 31 }, (_, i) => i);
+    const s = run(stamps, (i) => i === 10, 10, 20);
+    // [0, 10] (the first window holds the first frame), (10, 20], (20, 30]: every frame once.
+    expect(s.curve.map((c) => c.cells)).toEqual([22, 20, 20]);
+    expect(s.curve.reduce((a, c) => a + c.cells, 0)).toBe(2 * stamps.length);
+    // The final window (10, 30] leaves out the frame at 10 s, 20 s before the end: 20 frames.
+    expect(s.cells).toBe(40);
+    expect(s.spearman).toBeCloseTo(1, 12);
+    expect(s.curve.at(-1)!.trailingSpearman).toBeCloseTo(1, 12);
+    // The frame at 10 s is in the window that ends there, and in the trailing window from 0 s.
+    expect(s.curve[0]!.spearman).toBeLessThan(1);
+    expect(s.curve[1]!.trailingSpearman).toBeLessThan(1);
+    expect(s.overall.cells).toBe(2 * stamps.length);
+  });
+
+  it("on simulator stamps (15 Hz from the epoch) every frame is in exactly one 10-s window", () => {
+    const stamps = Array.from({ length: 451 }, (_, k) => SIM_EPOCH + (k + 7) / 15);
+    const s = run(stamps, () => false, 10, 20);
+    expect(s.curve.map((c) => c.cells)).toEqual([302, 300, 300]);
+    // The last 20 s: 300 frames.
+    expect(s.cells).toBe(600);
   });
 });

@@ -52,7 +52,7 @@ export function summarise(s: SummaryInput): EvalSummary {
     includeBoundaries: boolean,
     useBaseline: boolean,
     drivenFrom?: ReadonlyMap<number, number>,
-  ) => cellMetrics(cells, from, to, includeBoundaries, useBaseline, o.roughThreshold, drivenFrom);
+  ) => cellMetrics(cells, first, from, to, includeBoundaries, useBaseline, o.roughThreshold, drivenFrom);
   const drivenFrom = drivenSince(labels);
   const fin = metrics(start, end, inc, false);
   const finBase = metrics(start, end, inc, true);
@@ -90,7 +90,7 @@ export function summarise(s: SummaryInput): EvalSummary {
     spearman: fin.spearman,
     mae: fin.mae,
     auroc: fin.auroc,
-    confidenceAuroc: confidenceAuroc(cells, start, end, terrains, o.excludeBoundaries),
+    confidenceAuroc: confidenceAuroc(cells, first, start, end, terrains, o.excludeBoundaries),
     cells: fin.cells,
     window: { start: round(start - first, 3), end: round(end - first, 3) },
     baseline: finBase,
@@ -98,10 +98,10 @@ export function summarise(s: SummaryInput): EvalSummary {
     overall: {
       ...ov,
       baseline: ovBase,
-      confidenceAuroc: confidenceAuroc(cells, first, end, terrains, o.excludeBoundaries),
+      confidenceAuroc: confidenceAuroc(cells, first, first, end, terrains, o.excludeBoundaries),
     },
     curve,
-    byTerrain: predictionsByTerrain(cells, start, end, terrains, o.excludeBoundaries),
+    byTerrain: predictionsByTerrain(cells, first, start, end, terrains, o.excludeBoundaries),
     labels: {
       count: labels.t.length,
       spearman: spearman(labels.value, labels.truth),
@@ -153,9 +153,20 @@ function drivenSince(labels: LabelViews): Map<number, number> {
   return since;
 }
 
-/** Metrics over the cells of [from, to]; with `drivenFrom`, only cells of types driven before they were seen. */
+/**
+ * A cell stamped `t` is in the window (from, to]; the window that starts at the first scored frame
+ * also holds that frame. Half-open so that a frame stamped on a boundary (at 15 Hz from the first
+ * frame, nearly every 10-s boundary is one) is in one curve window, not two, and "the last 60 s"
+ * holds 60 s of frames, not one more.
+ */
+function inWindow(t: number, first: number, from: number, to: number): boolean {
+  return t <= to && (t > from || from <= first);
+}
+
+/** Metrics over the cells of (from, to]; with `drivenFrom`, only cells of types driven before they were seen. */
 function cellMetrics(
   cells: CellViews,
+  first: number,
   from: number,
   to: number,
   includeBoundaries: boolean,
@@ -169,7 +180,7 @@ function cellMetrics(
   const boundary = cells.boundary;
   const idx: number[] = [];
   for (let i = 0; i < t.length; i++) {
-    if (t[i]! < from || t[i]! > to) continue;
+    if (!inWindow(t[i]!, first, from, to)) continue;
     if (!includeBoundaries && boundary[i]) continue;
     if (drivenFrom && !(t[i]! >= (drivenFrom.get(cells.type[i]!) ?? Number.POSITIVE_INFINITY))) continue;
     idx.push(i);
@@ -187,6 +198,7 @@ function cellMetrics(
 
 function confidenceAuroc(
   cells: CellViews,
+  first: number,
   from: number,
   to: number,
   terrains: TerrainInfo[],
@@ -198,7 +210,7 @@ function confidenceAuroc(
   const scores: number[] = [];
   const positive: boolean[] = [];
   for (let i = 0; i < t.length; i++) {
-    if (t[i]! < from || t[i]! > to || types[i]! < 0) continue;
+    if (!inWindow(t[i]!, first, from, to) || types[i]! < 0) continue;
     if (excludeBoundaries && boundary[i]) continue;
     scores.push(1 - conf[i]!);
     positive.push(undriven.has(types[i]!));
@@ -233,6 +245,7 @@ function labelsByTerrain(labels: LabelViews, terrains: TerrainInfo[]): EvalSumma
 
 function predictionsByTerrain(
   cells: CellViews,
+  first: number,
   from: number,
   to: number,
   terrains: TerrainInfo[],
@@ -241,7 +254,7 @@ function predictionsByTerrain(
   const { t, type: types, pred, conf, gt, boundary } = cells;
   const acc = new Map<number, { n: number; s: number; s2: number; c: number; truth: number }>();
   for (let i = 0; i < t.length; i++) {
-    if (t[i]! < from || t[i]! > to || (excludeBoundaries && boundary[i])) continue;
+    if (!inWindow(t[i]!, first, from, to) || (excludeBoundaries && boundary[i])) continue;
     const a = acc.get(types[i]!) ?? { n: 0, s: 0, s2: 0, c: 0, truth: gt[i]! };
     a.n++;
     a.s += pred[i]!;
