@@ -75,6 +75,27 @@ describe("terrain-level metrics", () => {
     expect(minTrailingRho(curve, 500)).toBeNull();
   });
 
+  it("ties in truth and prediction at once: mid-ranks for ρ, equal-truth pairs not counted, tied means ½", () => {
+    // Truth 0.1, 0.1, 0.5, 0.9 → ranks 1.5, 1.5, 3, 4; means 0.3, 0.2, 0.3, 0.8 → ranks 2.5, 1, 2.5, 4.
+    // Σdxdy = 0 + 1.5 + 0 + 2.25 = 3.75, Σdx² = Σdy² = 4.5 → ρ = 3.75 / 4.5 = 5/6.
+    const tied = [score(0, 0.1, 0.3), score(1, 0.1, 0.2), score(2, 0.5, 0.3), score(3, 0.9, 0.8)];
+    expect(terrainRho(tied)).toBeCloseTo(5 / 6, 12);
+    // Pairs of different truth: (0,2) tied means ½, (0,3) (1,2) (1,3) (2,3) right; (0,1) not a pair.
+    expect(pairAccuracy(tied)).toBeCloseTo(4.5 / 5, 12);
+  });
+
+  it("timeToRank: a null point inside a run breaks it; minTrailingRho counts the point at exactly `after`", () => {
+    const c = (v: (number | null)[]) => v.map((value, i) => ({ t: 10 * (i + 1), value }));
+    expect(timeToThreshold(c([0.9, null, 0.85, 0.9]), 0.8)).toBe(30);
+    const curve = [
+      { t: 80, trailingSpearman: -0.9 },
+      { t: 90, trailingSpearman: 0.1 },
+      { t: 100, trailingSpearman: 0.5 },
+    ];
+    expect(minTrailingRho(curve, 90)).toBe(0.1);
+    expect(minTrailingRho(curve, 90.001)).toBe(0.5);
+  });
+
   it("the trailing ρ over driven ground leaves out types not yet driven (3 labels) when seen", () => {
     // Types 0 (0.2) and 1 (0.8) driven from the start, type 2 (0.5) from its third label at 122 s.
     // Type 2 is predicted 0.95 until then, 0.5 after.
@@ -335,6 +356,22 @@ describe("costmap flicker", () => {
     expect(m.flicker).toBeCloseTo(1 / 0.1, 9);
     m.observe(0.1 + MAX_GAP_S + 0.01, view([5, 6, 7]), map([50, 90, 30, 40]));
     expect(m.pairs).toBe(1);
+  });
+
+  it("skips a cell holding ground of two types, and a cell out of view in the frame before", () => {
+    const m = new FlickerMeter();
+    const pts = (xs: number[], types: number[]) => ({ xs, ys: xs.map(() => 0.1), types, n: xs.length });
+    // Cell 1 holds ground of types 5 and 7: no single ground, never counted.
+    m.observe(0, pts([0.25, 0.75, 0.8], [5, 5, 7]), map([10, 20, 30, 40]));
+    m.observe(0.1, pts([0.25, 0.75, 0.8], [5, 5, 7]), map([12, 25, 30, 40]));
+    expect(m.pairs).toBe(1);
+    // Only cell 2 in view: it was not in view before, cell 0 is not in view now.
+    m.observe(0.2, pts([1.25], [7]), map([50, 25, 33, 40]));
+    expect(m.pairs).toBe(1);
+    // Cell 0 back in view: not counted against 0.1 s (it left view in between); cell 2 counts.
+    m.observe(0.3, pts([0.25, 1.25], [5, 7]), map([60, 25, 35, 40]));
+    expect(m.pairs).toBe(2);
+    expect(m.flicker).toBeCloseTo((2 + 2) / 0.2, 9);
   });
 
   it("follows a cell by its position when the window moves", () => {

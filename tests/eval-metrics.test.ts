@@ -17,6 +17,8 @@ describe("metrics against hand-computed values", () => {
     // mean 2.5 both; dx = [-1.5,0,0,1.5], dy = [-1.5,.5,-.5,1.5]; Σdxdy = 4.5, Σdx² = 4.5, Σdy² = 5
     // ρ = 4.5 / sqrt(4.5·5) = 0.9486832980505138
     expect(spearman([1, 2, 2, 3], [1, 3, 2, 4])).toBeCloseTo(0.9486832980505138, 12);
+    // Ties on both sides: ranks [1.5,1.5,3,4] and [1,2.5,2.5,4]: Σdxdy = 3.75, Σdx² = Σdy² = 4.5 → 5/6.
+    expect(spearman([1, 1, 2, 3], [1, 2, 2, 3])).toBeCloseTo(5 / 6, 12);
     expect(spearman([1, 1, 1], [1, 2, 3])).toBeNaN();
   });
 
@@ -30,6 +32,8 @@ describe("metrics against hand-computed values", () => {
     expect(auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])).toBeCloseTo(0.75, 12);
     // pos {0.5, 0.5}, neg {0.5, 0.2}: pairs (0.5,0.5)=.5 ×2, (0.5,0.2)=1 ×2 → 3/4
     expect(auroc([0.5, 0.5, 0.5, 0.2], [1, 1, 0, 0])).toBeCloseTo(0.75, 12);
+    // Ties across both classes: pos {0.5, 0.5, 0.9}, neg {0.2, 0.5}: each 0.5 gets 1 + ½, 0.9 gets 2 → 5/6.
+    expect(auroc([0.2, 0.5, 0.5, 0.5, 0.9], [0, 1, 0, 1, 1])).toBeCloseTo(5 / 6, 12);
     expect(auroc([1, 2, 3], [1, 1, 1])).toBeNaN();
     expect(auroc([3, 2, 1], [true, false, false])).toBe(1);
   });
