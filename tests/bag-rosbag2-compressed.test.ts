@@ -199,6 +199,61 @@ describe("file-mode zstd rosbag2", () => {
     expect(tempFolders().filter((f) => !before.has(f))).toEqual([]);
   });
 
+  it("a recording that stopped without metadata.yaml: its compressed parts are read with the one being written", async () => {
+    // rosbag2 compresses each part when it closes it and writes metadata.yaml last: a recorder that
+    // died leaves bag_0.db3.zstd, ..., and the part it was writing, uncompressed.
+    const name = "stinger_localization_bag";
+    const folder = join(dir, `${name}-crashed`);
+    const lone = join(dir, `${name}-part1-only`);
+    for (const d of [folder, lone]) cpSync(fixture(name), d, { recursive: true });
+    for (const d of [folder, lone]) rmSync(join(d, "metadata.yaml"));
+    const part = (d: string, i: number) => join(d, `localization_bag_${i}.db3`);
+    cpSync(part(folder, 0), part(folder, 1));
+    const db0 = new Database(part(folder, 0));
+    const split = (
+      db0.prepare("SELECT timestamp FROM messages ORDER BY timestamp LIMIT 1 OFFSET 400").get() as {
+        timestamp: number;
+      }
+    ).timestamp;
+    db0.prepare("DELETE FROM messages WHERE timestamp >= ?").run(split);
+    db0.exec("VACUUM");
+    db0.close();
+    const db1 = new Database(part(folder, 1));
+    db1.prepare("DELETE FROM messages WHERE timestamp < ?").run(split);
+    db1.close();
+    writeFileSync(`${part(folder, 0)}.zstd`, zstd.compress(readFileSync(part(folder, 0)), 3));
+    rmSync(part(folder, 0));
+    rmSync(part(lone, 0));
+    cpSync(part(folder, 1), part(lone, 1));
+
+    const whole = await openBag(fixture(name));
+    const want = await collect(whole);
+    await whole.close();
+    const before = new Set(tempFolders());
+    const bag = await openBag(folder);
+    const info = await bag.info();
+    expect(info.messageCount).toBe(want.messages.length);
+    expect(info.warnings.join("\n")).toMatch(
+      /no metadata\.yaml; reading localization_bag_0\.db3\.zstd, localization_bag_1\.db3/,
+    );
+    const got = await collect(bag);
+    await bag.close();
+    expect(tempFolders().filter((f) => !before.has(f))).toEqual([]);
+    expect(got.problems).toEqual([]);
+    expect(plain(got.messages.map((m) => [m.topic, m.logTime, m.message]))).toEqual(
+      plain(want.messages.map((m) => [m.topic, m.logTime, m.message])),
+    );
+
+    // Only the last part there: what it lacks is said.
+    const partial = await openBag(lone);
+    expect((await partial.info()).warnings.join("\n")).toMatch(/split parts 0 are missing/);
+    await partial.close();
+    // A compressed part given by itself names what to give instead.
+    await expect(openBag(`${part(folder, 0)}.zstd`)).rejects.toThrow(
+      /localization_bag_0\.db3\.zstd: a zstd-compressed file, not a bag: give the rosbag2 folder it is in/,
+    );
+  });
+
   it("reads the decompressed size from a zstd frame header", () => {
     for (const n of [0, 1, 255, 256, 300, 70_000, 3_000_000]) {
       const frame = zstd.compress(new Uint8Array(n).fill(7), 3);

@@ -3,7 +3,7 @@
 
 import { constants } from "node:fs";
 import { access, open, readdir, stat } from "node:fs/promises";
-import { basename, dirname, extname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { asyncScheduler, Observable, type SchedulerLike } from "rxjs";
 import { hasMcapMagic, McapSource } from "./mcap-source.ts";
 import { openRos1 } from "./ros1-source.ts";
@@ -37,6 +37,11 @@ async function detect(path: string, size: number): Promise<Detected> {
       `${path}: unsupported ROS 1 bag version "${text.slice(1, text.indexOf("\n") >>> 0 || 12)}" (only V2.0 is readable)`,
     );
   }
+  // rosbag2 --compression-mode file compresses each data file whole (`bag_0.db3.zstd`).
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd)
+    throw new Error(
+      `${path}: a zstd-compressed file, not a bag: give the rosbag2 folder it is in (compressed parts are read from there), or decompress it with \`zstd -d\``,
+    );
   const hex = Array.from(head.subarray(0, Math.min(8, size)), (b) => b.toString(16).padStart(2, "0")).join(
     " ",
   );
@@ -54,7 +59,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-const SPLIT_NAME = /^(.*)_(\d+)\.(db3|mcap)$/;
+// `.zstd`: a part compressed whole (rosbag2 --compression-mode file), as each part is once it is closed.
+const SPLIT_NAME = /^(.*)_(\d+)\.(db3|mcap)(\.zstd)?$/;
+const DATA_FILE = /\.(db3|mcap)(\.zstd)?$/;
 
 /** Sorts split parts by their index (`x_10` after `x_9`), other names by name. */
 function bySplitIndex(a: string, b: string): number {
@@ -111,7 +118,7 @@ async function openFolder(dir: string): Promise<BagSource> {
   } else {
     // A recorder that lost power may not have written metadata.yaml: read the data files there are.
     const names = (await readdir(dir)).sort(bySplitIndex);
-    const data = names.filter((n) => extname(n) === ".db3" || extname(n) === ".mcap");
+    const data = names.filter((n) => DATA_FILE.test(n));
     if (data.length === 0) {
       // A folder of bags (a dataset, a recordings folder): name the bags in it.
       const bags: string[] = [];
@@ -130,11 +137,25 @@ async function openFolder(dir: string): Promise<BagSource> {
         `${dir}: holds ${data.length} bag files that are not the split parts of one recording (${data.join(", ")}) and no metadata.yaml; name the file to read, e.g. ${join(dir, data[0]!)}`,
       );
     }
-    storage = extname(data[0]!) === ".db3" ? "sqlite3" : "mcap";
+    storage = DATA_FILE.exec(data[0]!)![1] === "db3" ? "sqlite3" : "mcap";
     files = data.map((n) => join(dir, n));
     warnings.push(`${dir}: no metadata.yaml; reading ${files.map((f) => basename(f)).join(", ")}`);
-    const gaps = data.length > 1 ? missingSplitParts(data) : [];
+    const gaps = isOneSplitRecording(data) ? missingSplitParts(data) : [];
     if (gaps.length) warnings.push(`${dir}: split parts ${gaps.join(", ")} are missing`);
+    // A file-compressed recording that stopped without its metadata: the closed parts are
+    // compressed, the one being written is not.
+    const packed = files.filter((f) => f.endsWith(".zstd"));
+    if (packed.length) {
+      const unpacked = await decompressRosbag2Files(dir, packed, "zstd", "FILE");
+      warnings.push(`${dir}: zstd-compressed files decompressed to a temporary folder`);
+      const plain = files.map((f) => (f.endsWith(".zstd") ? unpacked.files[packed.indexOf(f)]! : f));
+      try {
+        return withCleanup(await openStorage(dir, storage, plain, warnings), unpacked.cleanup);
+      } catch (err) {
+        await unpacked.cleanup();
+        throw err;
+      }
+    }
   }
   return openStorage(dir, storage, files, warnings);
 }
