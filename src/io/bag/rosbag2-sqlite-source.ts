@@ -3,7 +3,10 @@
 // recorder wrote one (Iron+), else from our built-in table (Humble bags carry none). Types we have
 // no definition for are skipped and counted, not fatal.
 
-import { open, stat } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { access, copyFile, mkdtemp, open, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import * as zstd from "@foxglove/wasm-zstd";
 import Database from "better-sqlite3";
 import { nsToSeconds } from "../../core/time.ts";
@@ -44,6 +47,9 @@ class Db3File {
   readonly size: number;
   readonly topics: Map<number, TopicState>;
   readonly #db: Database.Database;
+  /** The file SQLite reads: `path`, or a private copy of it (see `open`). */
+  #dbPath: string;
+  #copyDir: string | undefined;
   /** Set when the file is shorter than its SQLite header says: a recording cut short. */
   readonly #truncation: string | undefined;
   #counts: Counts | undefined;
@@ -60,15 +66,43 @@ class Db3File {
     this.#db = db;
     this.topics = topics;
     this.#truncation = truncation;
+    this.#dbPath = path;
   }
 
-  /** `zstdMessages`: every message's data is its own zstd frame (rosbag2 compression mode MESSAGE). */
+  /**
+   * `zstdMessages`: every message's data is its own zstd frame (rosbag2 compression mode MESSAGE).
+   * A file in SQLite's WAL mode (rosbag2's `resilient` storage preset) can only be read where SQLite
+   * may create its `-shm` index beside it; in a folder the user cannot write, a private copy of the
+   * file (and of its `-wal` log) in a temporary folder is read instead, removed on close.
+   */
   static async open(path: string, zstdMessages = false): Promise<Db3File> {
+    try {
+      return await Db3File.#open(path, path, zstdMessages);
+    } catch (err) {
+      if (!(await inWalMode(path))) throw err;
+      const dir = await mkdtemp(join(tmpdir(), "terrain-learner-bag-"));
+      try {
+        const copy = join(dir, basename(path));
+        await copyFile(path, copy);
+        if (await exists(`${path}-wal`)) await copyFile(`${path}-wal`, `${copy}-wal`);
+        const file = await Db3File.#open(path, copy, zstdMessages);
+        file.#dbPath = copy;
+        file.#copyDir = dir;
+        return file;
+      } catch {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+
+  /** Opens `dbPath`, naming it `path` in messages. */
+  static async #open(path: string, dbPath: string, zstdMessages: boolean): Promise<Db3File> {
     const size = (await stat(path)).size;
     const truncation = await sqliteTruncation(path, size);
     let db: Database.Database;
     try {
-      db = new Database(path, { readonly: true, fileMustExist: true });
+      db = new Database(dbPath, { readonly: true, fileMustExist: true });
     } catch (err) {
       throw new Error(`${path}: cannot open as SQLite: ${errorMessage(err)}`);
     }
@@ -117,6 +151,8 @@ class Db3File {
     } catch {
       // closing is best effort: a connection that cannot close is released with the process
     }
+    if (this.#copyDir !== undefined) rmSync(this.#copyDir, { recursive: true, force: true });
+    this.#copyDir = undefined;
   }
 
   /** Per-topic counts and time range, by SQL aggregate (fast; correct even without metadata.yaml). */
@@ -211,7 +247,7 @@ class Db3File {
     const state: { yielded: number; lastNs: bigint } = { yielded: 0, lastNs: startNs };
     // A connection per read: better-sqlite3 allows no other statement on a connection while an
     // iterator is open, and two replays (or info() during a replay) must not collide.
-    const db = new Database(this.path, { readonly: true, fileMustExist: true });
+    const db = new Database(this.#dbPath, { readonly: true, fileMustExist: true });
     const cursors: Generator<TimedEvent, string | undefined>[] = [];
     try {
       const byTime = this.#rows(db, `${sql} ORDER BY timestamp, id`, params, state);
@@ -299,6 +335,27 @@ class Db3File {
     } finally {
       it.return?.();
     }
+  }
+}
+
+/** True when the SQLite header says WAL mode (file format read/write versions 2). */
+async function inWalMode(path: string): Promise<boolean> {
+  const handle = await open(path, "r");
+  try {
+    const h = new Uint8Array(20);
+    const { bytesRead } = await handle.read(h, 0, 20, 0);
+    return bytesRead === 20 && h[18] === 2 && h[19] === 2;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
