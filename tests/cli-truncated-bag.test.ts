@@ -2,11 +2,12 @@
 // readable, and say where the bag broke, on stderr and in label's JSON warnings. A count of
 // "truncated 1" alone reads like one lost message, while the rest of the drive is missing.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
+import { fixture } from "./helpers/bag-test-utils.ts";
 import { runCli } from "./helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cli-truncated-"));
@@ -50,16 +51,28 @@ describe("a bag cut short", () => {
     expect(JSON.parse(r.stdout.trim().split("\n").at(-1)!).summary.warnings).toEqual([]);
   }, 120_000);
 
-  it("a bag cut before its sensor topics: the refusal says the bag is damaged, not only which flag to use", async () => {
+  it("a bag cut before its sensor topics: the refusal says what reading it found (the cut), not only which flag to use", async () => {
     for (const cmd of ["label", "replay"]) {
       const r = await cli(cmd, "stub.mcap");
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split("\n")).toEqual([
         expect.stringMatching(
-          /no messages on IMU topic .*; topics: .*; the bag is damaged: stub\.mcap: truncated at byte \d+ of 20000/,
+          /no messages on IMU topic .*; topics: .*; reading the bag found: stub\.mcap: truncated at byte \d+ of 20000/,
         ),
       ]);
     }
+  }, 120_000);
+
+  it("a healthy bag read without metadata.yaml is not called damaged in a refusal", async () => {
+    const folder = join(dir, "talker");
+    mkdirSync(folder);
+    copyFileSync(fixture("rosbag2_talker_mcap/talker.mcap"), join(folder, "talker_0.mcap"));
+    const r = await cli("replay", folder);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /; reading the bag found: .*talker: no metadata\.yaml; reading talker_0\.mcap\n$/,
+    );
+    expect(r.stderr).not.toMatch(/damaged/);
   }, 120_000);
 
   it("replay: runs over what was readable and says once where the bag broke", async () => {

@@ -29,7 +29,8 @@ Counts come from the bag's summary/index where it has one; a bag cut short is re
 
 --json prints {"path","format","start","end","duration","topics":[{"name","type","count"}],"skipped":{}}
 (times in seconds; "skipped" counts messages of types with no known definition, by type; a
-"warnings" array is added when the bag is damaged).
+"warnings" array is added when reading found something to say: a cut-off or damaged file, no
+metadata.yaml, parts decompressed to a temporary folder).
 
 Examples:
   terrain-learner bag info recording.mcap

@@ -109,8 +109,9 @@ export function requireTopics(bag: string, info: BagInfo, config: Config, needs:
       `no messages on ${need.what} topic ${topics.map((t) => t.topic).join(" or ")} (use ${flags})${need.why ? `; ${need.why}` : ""}`,
     );
   }
-  // A bag cut short may have lost the topics: that, not a topic flag, is then the fix.
-  const damaged = info.warnings.length ? `; the bag is damaged: ${info.warnings.join("; ")}` : "";
+  // A bag cut short may have lost the topics: that, not a topic flag, is then the fix. The same list
+  // holds notes on healthy bags (no metadata.yaml, decompressed parts), so it is not called damage.
+  const damaged = info.warnings.length ? `; reading the bag found: ${info.warnings.join("; ")}` : "";
   if (missing.length)
     throw new UserError(`${bag}: ${missing.join("; ")}; topics: ${topicListing(info)}${damaged}`);
 }
