@@ -128,11 +128,19 @@ describe("a bag whose drivers leave header.stamp at 0", () => {
     const labels = async (bag: string) => {
       const r = await cli("label", bag, "--json");
       expect(r.code).toBe(0);
-      return r.stdout.trim().split("\n").slice(0, -1); // the last line is the summary, naming the bag
+      const out = r.stdout.trim().split("\n");
+      // The last line is the summary, naming the bag.
+      return { labels: out.slice(0, -1), warnings: JSON.parse(out.at(-1)!).summary.warnings as string[] };
     };
-    const unstampedLabels = await labels("unstamped.mcap");
-    expect(unstampedLabels.length).toBeGreaterThan(0);
-    expect(unstampedLabels).toEqual(await labels("a.mcap"));
+    const unstamped = await labels("unstamped.mcap");
+    const plain = await labels("a.mcap");
+    expect(unstamped.labels.length).toBeGreaterThan(0);
+    expect(unstamped.labels).toEqual(plain.labels);
+    // label says it too, once per topic it reads (it reads no camera).
+    expect(unstamped.warnings.filter((w) => /header\.stamp is 0/.test(w))).toEqual([
+      expect.stringMatching(/^\/imu\/data: header\.stamp is 0/),
+    ]);
+    expect(plain.warnings).toEqual([]);
   }, 240_000);
 });
 

@@ -13,7 +13,7 @@ import type { Problem, RoughnessLabel } from "../core/types.ts";
 import { openBag } from "../io/bag/index.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { fusion } from "../runtime/stages/fusion.ts";
-import { fromBag, type GraphInput } from "../runtime/stages/inputs.ts";
+import { fromBagStamped, type GraphInput, unstampedNote } from "../runtime/stages/inputs.ts";
 import { action, UserError } from "./errors.ts";
 import { HeadingChange, inputWarnings, noLabelsReason } from "./label-diagnosis.ts";
 import { fmt, labelJson, pad, round, sig, statsYaml } from "./label-format.ts";
@@ -96,6 +96,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     const sup = new SelfSupervisor<never>(config);
     const undecodable: Record<string, number> = {};
     const damage: string[] = [];
+    const unstamped = new Set<string>();
     // Input checks the labeller does not make itself (warnings): mean acceleration, odometry
     // position against twist.
     const acc = { x: 0, y: 0, z: 0, n: 0 };
@@ -173,7 +174,13 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
         }
         let input: GraphInput | null = null;
         try {
-          input = fromBag(ev, config.topics, false);
+          const converted = fromBagStamped(ev, config.topics, false);
+          input = converted.input;
+          // A driver that leaves header.stamp at 0: its log time stands in, said once per topic.
+          if (converted.unstamped && !unstamped.has(ev.topic)) {
+            unstamped.add(ev.topic);
+            damage.push(unstampedNote(ev.topic));
+          }
         } catch (err) {
           // A message that does not convert (wrong type on the topic, missing fields) is counted.
           const key = `${ev.topic}: ${(err as Error).message.split("\n")[0]}`;

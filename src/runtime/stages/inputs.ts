@@ -84,6 +84,11 @@ export function fromBag(event: BagMessage, topics: Config["topics"], evaluate: b
   return fromBagStamped(event, topics, evaluate).input;
 }
 
+/** What a run says of a topic whose messages' stamps are 0. */
+export function unstampedNote(topic: string): string {
+  return `${topic}: header.stamp is 0 (its driver does not stamp messages): the bag's log time is used instead`;
+}
+
 /** fromBag, and whether the message's stamp was 0 and its log time stands in for it. */
 export function fromBagStamped(
   event: BagMessage,
@@ -186,7 +191,7 @@ export function bagInput(
     problems.report({
       type: "problem",
       kind: "unstamped",
-      message: `${event.topic}: header.stamp is 0 (its driver does not stamp messages): the bag's log time is used instead`,
+      message: unstampedNote(event.topic),
       topic: event.topic,
       stamp: event.logTime,
     });
