@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import { openBag } from "../src/io/bag/index.ts";
 import { fixture } from "./helpers/bag-test-utils.ts";
 import { BIN } from "./helpers/cli.ts";
 
@@ -50,5 +51,26 @@ describe("a WAL-mode .db3 in a folder the user cannot write", () => {
     expect(info.warnings).toBeUndefined();
     expect(readdirSync(bag).sort()).toEqual(before);
     expect(readdirSync(tmp).filter((f) => f.startsWith("terrain-learner-bag-"))).toEqual([]);
+  }, 60_000);
+});
+
+describe("a WAL-mode .db3 in a folder the user can write", () => {
+  it("reading it leaves no -shm or -wal file beside it", async () => {
+    const bag = join(dir, "writable");
+    cpSync(fixture("stinger_test_bag"), bag, { recursive: true });
+    const db = new Database(join(bag, "test_bag_0.db3"));
+    db.pragma("journal_mode = WAL");
+    db.close();
+    const before = readdirSync(bag).sort();
+    expect(before).toEqual(["NOTICE.md", "metadata.yaml", "test_bag_0.db3"]);
+    // bag info counts by SQL; a read goes through every message on a connection of its own.
+    await run(process.execPath, [BIN, "bag", "info", bag, "--json"], { cwd: dir });
+    expect(readdirSync(bag).sort()).toEqual(before);
+    const source = await openBag(bag);
+    let n = 0;
+    for await (const e of source.messages()) if (e.type !== "problem") n++;
+    await source.close();
+    expect(n).toBe(104);
+    expect(readdirSync(bag).sort()).toEqual(before);
   }, 60_000);
 });

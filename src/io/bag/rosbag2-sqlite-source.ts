@@ -3,7 +3,7 @@
 // recorder wrote one (Iron+), else from our built-in table (Humble bags carry none). Types we have
 // no definition for are skipped and counted, not fatal.
 
-import { rmSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { access, copyFile, mkdtemp, open, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -50,6 +50,8 @@ class Db3File {
   /** The file SQLite reads: `path`, or a private copy of it (see `open`). */
   #dbPath: string;
   #copyDir: string | undefined;
+  /** SQLite's WAL side files this reader made beside the bag (none were there before it). */
+  #ownSides: string[] = [];
   /** Set when the file is shorter than its SQLite header says: a recording cut short. */
   readonly #truncation: string | undefined;
   #counts: Counts | undefined;
@@ -77,7 +79,14 @@ class Db3File {
    */
   static async open(path: string, zstdMessages = false): Promise<Db3File> {
     try {
-      return await Db3File.#open(path, path, zstdMessages);
+      // Reading must leave the bag's folder as it was: SQLite creates `-shm` (and `-wal`) beside a
+      // WAL-mode file even for a read-only connection, and a read-only one cannot remove them.
+      const sides = (await inWalMode(path))
+        ? [`${path}-wal`, `${path}-shm`].filter((f) => !existsSync(f))
+        : [];
+      const file = await Db3File.#open(path, path, zstdMessages);
+      file.#ownSides = sides;
+      return file;
     } catch (err) {
       if (!(await inWalMode(path))) throw err;
       const dir = await mkdtemp(join(tmpdir(), "terrain-learner-bag-"));
@@ -153,6 +162,11 @@ class Db3File {
     }
     if (this.#copyDir !== undefined) rmSync(this.#copyDir, { recursive: true, force: true });
     this.#copyDir = undefined;
+    // Only an empty log is ours to remove: one with frames in it belongs to a writer that came since.
+    const wal = this.#ownSides.find((f) => f.endsWith("-wal"));
+    const walEmpty = wal === undefined || !existsSync(wal) || statSync(wal).size === 0;
+    if (walEmpty) for (const f of this.#ownSides) rmSync(f, { force: true });
+    this.#ownSides = [];
   }
 
   /** Per-topic counts and time range, by SQL aggregate (fast; correct even without metadata.yaml). */
