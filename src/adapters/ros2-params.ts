@@ -13,7 +13,13 @@
 // applied in store order.
 
 import { parse as parseYaml } from "yaml";
-import { type Config, ConfigError, readConfigDocument, validateParameters } from "../runtime/config.ts";
+import {
+  type Config,
+  ConfigError,
+  ConfigSchema,
+  readConfigDocument,
+  validateParameters,
+} from "../runtime/config.ts";
 import {
   addParamsFile,
   appliesTo,
@@ -28,6 +34,7 @@ import {
   ROS_STANDARD_PARAMETERS,
   storeEntry,
 } from "../runtime/params-file.ts";
+import { describeParameters } from "../runtime/params-yaml.ts";
 
 export interface RosArgs {
   paramsFiles: string[];
@@ -203,4 +210,44 @@ function yamlValue(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+export type NodeParameterKind = "bool" | "integer" | "double" | "string" | "string_array" | "double_array";
+
+/** One parameter as the live node declares it (read-only) for `ros2 param list|get|describe|dump`. */
+export interface NodeParameter {
+  /** Dotted name, e.g. `outputs.max_speed`. */
+  name: string;
+  kind: NodeParameterKind;
+  value: boolean | number | string | string[] | number[];
+  /** `[unit] description`, as in launch/params.yaml. */
+  description: string;
+}
+
+/**
+ * Every parameter of `config` with its ROS type (from the schema: an integer key is an integer, any
+ * other number a double, whatever its value). Left out: `use_sim_time` (rclnodejs declares it
+ * itself) and parameters without a value (`frames.base_height: null`): ROS has no "none" value.
+ */
+export function nodeParameters(config: Config): NodeParameter[] {
+  const out: NodeParameter[] = [];
+  for (const p of describeParameters(ConfigSchema, config).params) {
+    if (p.path === "use_sim_time" || p.value === null || p.value === undefined) continue;
+    const v = p.value;
+    let kind: NodeParameterKind;
+    if (typeof v === "boolean") kind = "bool";
+    else if (typeof v === "number") kind = p.integer ? "integer" : "double";
+    else if (typeof v === "string") kind = "string";
+    else if (Array.isArray(v) && v.every((x) => typeof x === "string")) kind = "string_array";
+    else if (Array.isArray(v) && v.every((x) => typeof x === "number")) kind = "double_array";
+    else throw new Error(`parameter ${p.path}: no ROS parameter type for ${JSON.stringify(v)}`);
+    const unit = p.unit ? `[${p.unit}] ` : "";
+    out.push({
+      name: p.path,
+      kind,
+      value: v as NodeParameter["value"],
+      description: `${unit}${p.description ?? ""}`,
+    });
+  }
+  return out;
 }

@@ -14,6 +14,7 @@ import type { CoreInput, Pipeline, PipelineStats } from "../runtime/pipeline.ts"
 import { stampRemedy } from "../runtime/stages/problems.ts";
 import { pipelineControls, type RuntimeControls } from "./controls.ts";
 import { diagnosticsMessage, InputMeter } from "./ros2-diagnostics.ts";
+import { type NodeParameterKind, nodeParameters } from "./ros2-params.ts";
 import {
   type InputKind,
   inputFromRos,
@@ -68,6 +69,8 @@ export interface RclNode {
     callback: (request: unknown, response: RclServiceResponse) => void,
   ): unknown;
   setParameters(parameters: unknown[]): unknown;
+  /** rclnodejs: declares them in one step (one ParameterEvent); throws when one is already declared. */
+  declareParameters(parameters: unknown[], descriptors: unknown[], ignoreOverrides: boolean): unknown;
   now(): { secondsAndNanoseconds: { seconds: number; nanoseconds: number } };
   getLogger(): { info(message: string): void; warn(message: string): void; error(message: string): void };
   destroy(): void;
@@ -84,7 +87,20 @@ export interface Rclnodejs {
   removeSignalHandlers?(): void;
   QoS: RclQosStatic;
   Parameter: new (name: string, type: number, value: unknown) => unknown;
-  ParameterType: { PARAMETER_BOOL: number };
+  ParameterDescriptor: new (
+    name: string,
+    type: number,
+    description: string,
+    readOnly: boolean,
+  ) => { additionalConstraints: string };
+  ParameterType: {
+    PARAMETER_BOOL: number;
+    PARAMETER_INTEGER: number;
+    PARAMETER_DOUBLE: number;
+    PARAMETER_STRING: number;
+    PARAMETER_DOUBLE_ARRAY: number;
+    PARAMETER_STRING_ARRAY: number;
+  };
 }
 
 export const ROS_UNAVAILABLE =
@@ -116,6 +132,41 @@ export async function loadRclnodejs(
   // last checkpoint: the stop then crashed on node.now(). The node stops itself on every signal.
   rcl.removeSignalHandlers?.();
   return rcl;
+}
+
+/** What `ros2 param describe` says of every parameter besides its description. */
+export const READ_ONLY_CONSTRAINT =
+  "read once at start: change it in the params file (or with -p name:=value) and restart the node";
+
+/**
+ * Declares the node's parameters read-only with the values it runs with, their units and
+ * descriptions, so that `ros2 param list|get|describe|dump` show them and `ros2 param set` is
+ * refused with a reason (the node reads its parameters once, at start). The values come from
+ * `config`, which already holds the params files and `-p` overrides read as rcl reads them and
+ * validated: rcl's own copy of those overrides is ignored, as it types `2` as an integer, which
+ * rclnodejs refuses for a double parameter (the node would not start).
+ */
+function declareConfigParameters(rcl: Rclnodejs, node: RclNode, config: Config): void {
+  const T = rcl.ParameterType;
+  const type: Record<NodeParameterKind, number> = {
+    bool: T.PARAMETER_BOOL,
+    integer: T.PARAMETER_INTEGER,
+    double: T.PARAMETER_DOUBLE,
+    string: T.PARAMETER_STRING,
+    string_array: T.PARAMETER_STRING_ARRAY,
+    double_array: T.PARAMETER_DOUBLE_ARRAY,
+  };
+  const params = nodeParameters(config);
+  const descriptors = params.map((p) => {
+    const d = new rcl.ParameterDescriptor(p.name, type[p.kind], p.description, true);
+    d.additionalConstraints = READ_ONLY_CONSTRAINT;
+    return d;
+  });
+  node.declareParameters(
+    params.map((p) => new rcl.Parameter(p.name, type[p.kind], p.value)),
+    descriptors,
+    true,
+  );
 }
 
 /** Seconds without a message before the log names a silent input (/diagnostics warns after 2 s). */
@@ -178,6 +229,7 @@ export function startRosNode(
   if (config.use_sim_time) {
     node.setParameters([new rcl.Parameter("use_sim_time", rcl.ParameterType.PARAMETER_BOOL, true)]);
   }
+  declareConfigParameters(rcl, node, config);
   let speedLimitFallback = false;
   try {
     rcl.require("nav2_msgs/msg/SpeedLimit");

@@ -36,12 +36,78 @@ export class FakeQoS {
   }
 }
 
+// Parameters as rclnodejs has them (lib/parameter.js, lib/node.js, lib/time_source.js of
+// RobotWebTools/rclnodejs): a Parameter checks its value against its type (an integer is held as a
+// BigInt), a node refuses to set an undeclared or read-only parameter or one of another type with a
+// SetParametersResult { successful: false, reason }, declaring throws for a parameter already
+// declared or one whose (override) value does not fit its descriptor, and every node declares
+// use_sim_time at creation from rcl's overrides.
+export const FakeParameterType = {
+  PARAMETER_NOT_SET: 0,
+  PARAMETER_BOOL: 1,
+  PARAMETER_INTEGER: 2,
+  PARAMETER_DOUBLE: 3,
+  PARAMETER_STRING: 4,
+  PARAMETER_BYTE_ARRAY: 5,
+  PARAMETER_BOOL_ARRAY: 6,
+  PARAMETER_INTEGER_ARRAY: 7,
+  PARAMETER_DOUBLE_ARRAY: 8,
+  PARAMETER_STRING_ARRAY: 9,
+} as const;
+const T = FakeParameterType;
+
+function validValue(value: unknown, type: number): boolean {
+  if (value === null || value === undefined) return type === T.PARAMETER_NOT_SET;
+  const all = (f: (x: unknown) => boolean) => Array.isArray(value) && value.every(f);
+  switch (type) {
+    case T.PARAMETER_BOOL:
+      return typeof value === "boolean";
+    case T.PARAMETER_STRING:
+      return typeof value === "string";
+    case T.PARAMETER_DOUBLE:
+      return typeof value === "number";
+    case T.PARAMETER_INTEGER:
+      return typeof value === "bigint";
+    case T.PARAMETER_BOOL_ARRAY:
+      return all((x) => typeof x === "boolean");
+    case T.PARAMETER_BYTE_ARRAY:
+    case T.PARAMETER_DOUBLE_ARRAY:
+      return all((x) => typeof x === "number");
+    case T.PARAMETER_INTEGER_ARRAY:
+      return all((x) => typeof x === "bigint");
+    case T.PARAMETER_STRING_ARRAY:
+      return all((x) => typeof x === "string");
+    default:
+      return false;
+  }
+}
+
 export class FakeParameter {
+  readonly value: unknown;
   constructor(
     readonly name: string,
     readonly type: number,
-    readonly value: unknown,
+    value: unknown,
+  ) {
+    // rclnodejs: `BigInt(value)` for an integer (a RangeError for 2.5).
+    this.value = type === T.PARAMETER_INTEGER && value !== undefined ? BigInt(value as number) : value;
+    if (!validValue(this.value, type)) throw new TypeError("Incompatible value.");
+  }
+}
+
+export class FakeParameterDescriptor {
+  additionalConstraints = "";
+  constructor(
+    readonly name: string,
+    readonly type: number = T.PARAMETER_NOT_SET,
+    readonly description = "no description",
+    readonly readOnly = false,
   ) {}
+}
+
+export interface FakeSetParametersResult {
+  successful: boolean;
+  reason: string | null;
 }
 
 export interface FakeSubscription {
@@ -76,7 +142,9 @@ export class FakeNode implements RclNode {
   readonly subscriptions: FakeSubscription[] = [];
   readonly publishers: FakePublisher[] = [];
   readonly services: FakeService[] = [];
+  /** Declared parameters' values (integers as BigInt). */
   readonly parameters = new Map<string, unknown>();
+  readonly descriptors = new Map<string, FakeParameterDescriptor>();
   destroyed = false;
   /** The node clock (seconds); tests set it, e.g. to sim time. */
   clock = 0;
@@ -85,7 +153,12 @@ export class FakeNode implements RclNode {
   constructor(
     private readonly nodeName: string,
     private readonly ns: string,
-  ) {}
+    /** rcl's parameter overrides for this node (`--params-file`, `-p`), typed as rcl types YAML. */
+    private readonly overrides: ReadonlyMap<string, FakeParameter> = new Map(),
+  ) {
+    // TimeSource.attachNode: use_sim_time, declared with its override when there is one.
+    this.declareParameters([new FakeParameter("use_sim_time", T.PARAMETER_BOOL, false)]);
+  }
 
   name(): string {
     return this.nodeName;
@@ -118,9 +191,51 @@ export class FakeNode implements RclNode {
     this.services.push(s);
     return s;
   }
-  setParameters(parameters: unknown[]): unknown {
-    for (const p of parameters as FakeParameter[]) this.parameters.set(p.name, p.value);
-    return parameters.map(() => ({ successful: true, reason: "" }));
+  /** rclnodejs Node.setParameters: one result per parameter, each set on its own. */
+  setParameters(parameters: unknown[]): FakeSetParametersResult[] {
+    return (parameters as FakeParameter[]).map((p) => {
+      const result = this.validate(p, false);
+      if (result.successful) this.parameters.set(p.name, p.value);
+      return result;
+    });
+  }
+  /** rclnodejs Node.declareParameters (atomic: all or none; throws the refusal's reason). */
+  declareParameters(parameters: unknown[], descriptors: unknown[] = [], ignoreOverrides = false): unknown {
+    const params = (parameters as FakeParameter[]).map((p) =>
+      !ignoreOverrides && this.overrides.has(p.name) ? this.overrides.get(p.name)! : p,
+    );
+    const taken = params.find((p) => this.parameters.has(p.name));
+    if (taken) throw new Error(`Parameter(${taken.name}) already declared.`);
+    const descs = params.map(
+      (p, i) => (descriptors as FakeParameterDescriptor[])[i] ?? new FakeParameterDescriptor(p.name, p.type),
+    );
+    for (const d of descs) this.descriptors.set(d.name, d);
+    for (const p of params) {
+      const result = this.validate(p, true);
+      if (!result.successful) {
+        for (const d of descs) this.descriptors.delete(d.name);
+        throw new Error(result.reason ?? "");
+      }
+    }
+    for (const p of params) this.parameters.set(p.name, p.value);
+    return params;
+  }
+  getParameter(name: string): FakeParameter {
+    const d = this.descriptors.get(name);
+    return this.parameters.has(name) && d
+      ? new FakeParameter(name, d.type, this.parameters.get(name))
+      : new FakeParameter(name, T.PARAMETER_NOT_SET, undefined);
+  }
+  hasParameter(name: string): boolean {
+    return this.parameters.has(name);
+  }
+  /** rclnodejs Node._validateParameters. */
+  private validate(p: FakeParameter, declaring: boolean): FakeSetParametersResult {
+    const d = this.descriptors.get(p.name);
+    if (!d) return { successful: false, reason: `Parameter ${p.name} has not been declared` };
+    if (!declaring && d.readOnly) return { successful: false, reason: `Parameter ${p.name} is readonly` };
+    if (d.type !== p.type) return { successful: false, reason: `Parameter ${p.name}: Type mismatch` };
+    return { successful: true, reason: null };
   }
   now(): { secondsAndNanoseconds: { seconds: number; nanoseconds: number } } {
     // rclnodejs's Node.destroy() sets its clock to null: now() is `this.getClock().now()`.
@@ -141,6 +256,46 @@ export class FakeNode implements RclNode {
   }
 
   // --- test side ---------------------------------------------------------------------------------
+
+  /**
+   * What `ros2 param dump` prints for this node (ros2param's dump verb: every declared parameter,
+   * nested at each '.', under the node's full name; a double keeps its decimal point).
+   */
+  paramDump(): string {
+    const root: Record<string, unknown> = {};
+    for (const [name, value] of this.parameters) {
+      const parts = name.split(".");
+      let at = root;
+      for (const k of parts.slice(0, -1)) {
+        at[k] ??= {};
+        at = at[k] as Record<string, unknown>;
+      }
+      at[parts[parts.length - 1]!] = { type: this.descriptors.get(name)!.type, value };
+    }
+    const scalar = (type: number, v: unknown): string => {
+      if (type === T.PARAMETER_DOUBLE) return Number.isInteger(v) ? (v as number).toFixed(1) : String(v);
+      if (typeof v === "bigint" || typeof v === "boolean") return String(v);
+      return JSON.stringify(v);
+    };
+    const lines: string[] = [`${this.ns === "/" ? "" : this.ns}/${this.nodeName}:`, "  ros__parameters:"];
+    const write = (obj: Record<string, unknown>, depth: number) => {
+      for (const [k, v] of Object.entries(obj).sort(([a], [b]) => a.localeCompare(b))) {
+        const pad = "  ".repeat(depth);
+        const leaf = v as { type?: number; value?: unknown };
+        if (typeof leaf.type === "number" && "value" in leaf) {
+          const text = Array.isArray(leaf.value)
+            ? `[${leaf.value.map((x) => scalar(leaf.type === T.PARAMETER_DOUBLE_ARRAY ? T.PARAMETER_DOUBLE : -1, x)).join(", ")}]`
+            : scalar(leaf.type, leaf.value);
+          lines.push(`${pad}${k}: ${text}`);
+        } else {
+          lines.push(`${pad}${k}:`);
+          write(v as Record<string, unknown>, depth + 1);
+        }
+      }
+    };
+    write(root, 2);
+    return `${lines.join("\n")}\n`;
+  }
 
   /** Delivers a message to every subscription on `topic`; returns how many received it. */
   deliver(topic: string, msg: unknown): number {
@@ -165,7 +320,8 @@ export class FakeNode implements RclNode {
 export class FakeRclnodejs implements Rclnodejs {
   readonly QoS = FakeQoS;
   readonly Parameter = FakeParameter;
-  readonly ParameterType = { PARAMETER_BOOL: 1 };
+  readonly ParameterDescriptor = FakeParameterDescriptor;
+  readonly ParameterType = FakeParameterType;
   readonly nodes: FakeNode[] = [];
   readonly spun: FakeNode[] = [];
   initialized = false;
@@ -177,7 +333,16 @@ export class FakeRclnodejs implements Rclnodejs {
    * `sigintHandler`: as rclnodejs's index.js does when it is imported, a process SIGINT listener that
    * shuts every context down (destroying its nodes) until removeSignalHandlers() is called.
    */
-  constructor(opts: { packages?: string[]; namespace?: string; sigintHandler?: boolean } = {}) {
+  constructor(
+    opts: {
+      packages?: string[];
+      namespace?: string;
+      sigintHandler?: boolean;
+      /** rcl's parameter overrides (what it parsed from `--params-file` and `-p`, typed its way). */
+      parameterOverrides?: FakeParameter[];
+    } = {},
+  ) {
+    this.overrides = new Map((opts.parameterOverrides ?? []).map((p) => [p.name, p]));
     this.packages = new Set(
       opts.packages ?? [
         "std_msgs",
@@ -194,6 +359,7 @@ export class FakeRclnodejs implements Rclnodejs {
     if (opts.sigintHandler) process.on("SIGINT", this.sigHandler);
   }
   private readonly namespace: string;
+  private readonly overrides: Map<string, FakeParameter>;
   private readonly sigHandler = () => this.shutdownAll();
 
   /** rclnodejs.shutdownAll(): every context shut down, every node destroyed. */
@@ -212,7 +378,7 @@ export class FakeRclnodejs implements Rclnodejs {
     this.initialized = true;
   }
   createNode(name: string, namespace?: string): FakeNode {
-    const n = new FakeNode(name, namespace ?? this.namespace);
+    const n = new FakeNode(name, namespace ?? this.namespace, this.overrides);
     this.nodes.push(n);
     return n;
   }
