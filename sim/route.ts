@@ -136,9 +136,62 @@ export class RouteDriver {
     return true;
   }
 
+  /** Never-driven terrain under the footprint at (x, y, yaw), or −1 (the bounds are not checked). */
+  #noDriveUnder(x: number, y: number, yaw: number): number {
+    const r = this.world.file.robot;
+    const hl = Math.max(r.wheelbase, r.width) / 2;
+    const hw = r.width / 2;
+    const c = Math.cos(yaw);
+    const s = Math.sin(yaw);
+    for (const fx of [-hl, 0, hl]) {
+      for (const fy of [-hw, 0, hw]) {
+        const t = terrainAt(this.world, x + c * fx - s * fy, y + s * fx + c * fy);
+        if (t >= 0 && this.world.drivenOf[t] === 0) return t;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * A waypoint route's straight legs (start → waypoints → back to the first) keep the footprint off
+   * `driven: false` terrain: a route that drives on it would break what the world file says of it.
+   */
+  #checkWaypointLegs(start: { x: number; y: number }): void {
+    const wps = this.world.file.route.waypoints ?? [];
+    const pts = [[start.x, start.y], ...wps, ...(wps.length > 1 ? [wps[0]!] : [])];
+    for (let i = 1; i < pts.length; i++) {
+      const [x0, y0] = pts[i - 1] as [number, number];
+      const [x1, y1] = pts[i] as [number, number];
+      const yaw = Math.atan2(y1 - y0, x1 - x0);
+      const n = Math.max(1, Math.ceil(Math.hypot(x1 - x0, y1 - y0) / 0.25));
+      for (let k = 0; k <= n; k++) {
+        const x = x0 + ((x1 - x0) * k) / n;
+        const y = y0 + ((y1 - y0) * k) / n;
+        const t = this.#noDriveUnder(x, y, yaw);
+        if (t < 0) continue;
+        const leg = i === 1 ? "route.start" : `route.waypoints.${(i - 2) % wps.length}`;
+        throw new Error(
+          `${leg}: the leg from (${x0}, ${y0}) to (${x1}, ${y1}) drives onto never-driven terrain ` +
+            `'${this.world.terrains[t]!.name}' near (${x.toFixed(1)}, ${y.toFixed(1)})`,
+        );
+      }
+    }
+  }
+
   #chooseStart(): { x: number; y: number; yaw: number } {
     const route = this.world.file.route;
-    if (route.start) return { x: route.start.x, y: route.start.y, yaw: route.start.yaw };
+    if (route.start) {
+      const { x, y, yaw } = route.start;
+      if (route.kind === "waypoints") this.#checkWaypointLegs(route.start);
+      else if (!this.#footprintClear(x, y, yaw, route.clearance)) {
+        // The random walk only drives where this holds: from here it would never move.
+        throw new Error(
+          `route.start: the robot at (${x}, ${y}) does not fit there: its footprint plus route.clearance ` +
+            `(${route.clearance} m) must lie inside the bounds and off never-driven terrain`,
+        );
+      }
+      return { x, y, yaw };
+    }
     const b = this.world.file.bounds;
     const cx = (b.xMin + b.xMax) / 2;
     const cy = (b.yMin + b.yMax) / 2;
@@ -149,7 +202,10 @@ export class RouteDriver {
         const a = (2 * Math.PI * k) / n;
         const x = cx + r * Math.cos(a);
         const y = cy + r * Math.sin(a);
-        if (this.#footprintClear(x, y, 0, clearance)) return { x, y, yaw: 0 };
+        if (this.#footprintClear(x, y, 0, clearance)) {
+          if (route.kind === "waypoints") this.#checkWaypointLegs({ x, y });
+          return { x, y, yaw: 0 };
+        }
       }
     }
     throw new Error(`world '${this.world.name}': no drivable start position inside the bounds`);

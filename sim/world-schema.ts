@@ -236,7 +236,31 @@ const WorldFileFields = z.strictObject({
     .prefault({}),
 });
 
-export const WorldFileSchema = WorldFileFields.superRefine(checkTerrainNames);
+export const WorldFileSchema = WorldFileFields.superRefine(checkTerrainNames).superRefine(checkRouteInBounds);
+
+/**
+ * The route's start and waypoints lie inside the bounds: beyond them there is no ground truth, and
+ * beyond the rendered margin no ground (the camera sees haze, the IMU feels roughness 1).
+ */
+function checkRouteInBounds(
+  w: {
+    bounds: { xMin: number; xMax: number; yMin: number; yMax: number };
+    route: { start?: { x: number; y: number } | undefined; waypoints?: number[][] | undefined };
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const b = w.bounds;
+  const check = (x: number, y: number, path: (string | number)[]) => {
+    if (x >= b.xMin && x <= b.xMax && y >= b.yMin && y <= b.yMax) return;
+    ctx.addIssue({
+      code: "custom",
+      path,
+      message: `(${x}, ${y}) is outside the bounds (x ${b.xMin}..${b.xMax}, y ${b.yMin}..${b.yMax})`,
+    });
+  };
+  if (w.route.start) check(w.route.start.x, w.route.start.y, ["route", "start"]);
+  for (const [i, p] of (w.route.waypoints ?? []).entries()) check(p[0]!, p[1]!, ["route", "waypoints", i]);
+}
 
 /**
  * The checks across keys, made when the file is read (not when the world is built) so that they name

@@ -127,6 +127,71 @@ describe("world files", () => {
 });
 
 describe("route", () => {
+  // A 20 m world of 5 m stripes, rubble (never driven) in every other one.
+  const striped = (route: Record<string, unknown>) =>
+    parseWorld(
+      {
+        bounds: { xMin: -10, xMax: 10, yMin: -10, yMax: 10 },
+        layout: { kind: "stripes", cellSize: 5, seed: 1, warp: 0 },
+        terrains: [{ type: "grass" }, { type: "rubble", driven: false }],
+        route,
+      },
+      "w.yaml",
+    );
+
+  it("refuses a start or waypoint outside the bounds, naming the key", () => {
+    expect(() =>
+      striped({
+        kind: "waypoints",
+        waypoints: [
+          [0, 0],
+          [50, 0],
+        ],
+      }),
+    ).toThrow(
+      /^invalid world w\.yaml: route\.waypoints\.1: \(50, 0\) is outside the bounds \(x -10\.\.10, y -10\.\.10\)/,
+    );
+    expect(() => striped({ kind: "random", start: { x: 0, y: -30 } })).toThrow(
+      /route\.start: \(0, -30\) is outside/,
+    );
+  });
+
+  it("refuses a random-route start the robot cannot drive away from", () => {
+    // At the edge of the bounds (or on never-driven ground) the random walk finds no target and the
+    // robot stood still for the whole drive.
+    for (const start of [
+      { x: 9.8, y: 0 },
+      { x: -2.5, y: 0 },
+    ]) {
+      const world = buildWorld(striped({ kind: "random", start }), 1);
+      expect(() => new RouteDriver(world, 1, 0)).toThrow(/^route\.start: the robot at .* does not fit there/);
+    }
+  });
+
+  it("refuses waypoint legs that drive onto never-driven terrain", () => {
+    // Grass is x in -10..-5 and 0..5, rubble x in -5..0 and 5..10.
+    const wps = (waypoints: number[][], start = { x: 2.5, y: -8 }) =>
+      new RouteDriver(buildWorld(striped({ kind: "waypoints", start, waypoints }), 1), 1, 0);
+    // Up one grass stripe and back: fine, and it moves.
+    const ok = wps([
+      [2.5, 8],
+      [2.5, -8],
+    ]);
+    const s = newState();
+    for (let t = 0; t < 20; t += 0.05) ok.sample(t, s);
+    expect(ok.distance).toBeGreaterThan(5);
+    // To the other grass stripe: the leg crosses rubble, that the route must never drive on.
+    expect(() => wps([[-7.5, 8]])).toThrow(
+      /^route\.start: the leg from \(2\.5, -8\) to \(-7\.5, 8\) drives onto never-driven terrain 'rubble'/,
+    );
+    expect(() =>
+      wps([
+        [2.5, 8],
+        [-7.5, 8],
+      ]),
+    ).toThrow(/^route\.waypoints\.0: the leg from \(2\.5, 8\) to \(-7\.5, 8\)/);
+  });
+
   it("never drives onto never-driven terrain or out of bounds, and does move, turn and stop", () => {
     const file = loadWorldFile(join(WORLDS_DIR, "default.yaml"));
     const world = buildWorld(file, 1);
