@@ -178,4 +178,22 @@ describe("--live-view flags", () => {
       `error: option '--live-view [port]' argument '${word}' is invalid. expected a port number 0..65535 (put --live-view after the positional arguments, or write --live-view=8765)`,
     );
   });
+
+  it("a replay whose output is refused says so before it starts a live view (it announced ws:// first)", async () => {
+    const bag = join(import.meta.dirname, "fixtures/bags/rosbag2_talker_mcap/talker.mcap");
+    const err = await run(process.execPath, [
+      "bin/terrain-learner.js",
+      "replay",
+      bag,
+      "--record",
+      bag,
+      "--live-view=0",
+    ]).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(err?.code).toBe(1);
+    expect(err?.stderr).toMatch(/--record .*talker\.mcap is the input/);
+    expect(err?.stderr).not.toMatch(/ws:\/\//);
+  });
 });

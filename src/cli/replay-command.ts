@@ -14,7 +14,7 @@ import {
   maybeStartLiveView,
 } from "./live-view.ts";
 import { CONFIG_HELP, collect, FLEET_HELP, positiveNumber } from "./options.ts";
-import { reportDirFor, runReplay } from "./replay.ts";
+import { checkReplayOutputs, reportDirFor, runReplay } from "./replay.ts";
 import { progressReporter } from "./replay-progress.ts";
 import { formatSummary, jsonResult, type ReplayResult } from "./replay-result.ts";
 import { addTopicOptions, applyTopicFlags, type TopicFlags } from "./topics.ts";
@@ -141,6 +141,17 @@ Examples:
             throw new UserError((err as Error).message);
           }
           applyLiveViewFlags(config, o);
+          const outputs = {
+            bag,
+            config,
+            evaluate: o.eval ?? false,
+            record: o.record,
+            reportDir: o.reportDir,
+            saveCheckpoint: o.saveCheckpoint,
+            checkpoint: o.checkpoint,
+            inputs: o.config ?? [],
+          };
+          await checkReplayOutputs(outputs);
           const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
           const progress = progressReporter("replay");
           const interrupt = trapInterrupts(() => {
@@ -154,21 +165,14 @@ Examples:
           let result: ReplayResult;
           try {
             result = await runReplay({
-              bag,
-              config,
-              evaluate: o.eval ?? false,
+              ...outputs,
               truthLabels: o.truthLabels,
               truthCells: o.truthCells,
-              record: o.record,
               recordOutputsOnly: o.recordOutputsOnly,
               rate: o.rate,
               liveLike: liveLikeSeed,
-              reportDir: o.reportDir,
-              saveCheckpoint: o.saveCheckpoint,
-              checkpoint: o.checkpoint,
               liveView,
               onProgress: progress.update,
-              inputs: o.config ?? [],
               signal: interrupt.signal,
             });
           } finally {

@@ -148,10 +148,17 @@ export function reportDirFor(opts: Pick<ReplayRunOptions, "bag" | "reportDir">):
   return opts.reportDir ?? join("out", basename(opts.bag).replace(/\.[^.]*$/, ""));
 }
 
-export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
-  const warn = opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
-  // Every output is checked before the first message is read: a bad path fails now, not after the
-  // whole replay, and no output may replace or land inside an input.
+/**
+ * Every output is checked before the first message is read: a bad path fails now, not after the
+ * whole replay, and no output may replace or land inside an input. The CLI calls it before it starts
+ * a live view, so a refused run does not first announce a server.
+ */
+export async function checkReplayOutputs(
+  opts: Pick<
+    ReplayRunOptions,
+    "bag" | "record" | "evaluate" | "reportDir" | "saveCheckpoint" | "checkpoint" | "inputs" | "config"
+  >,
+): Promise<void> {
   const outputs: OutputSpec[] = [];
   if (opts.record) outputs.push({ path: opts.record, kind: "file", what: "--record" });
   if (opts.evaluate)
@@ -168,6 +175,11 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     throw new UserError((err as Error).message);
   }
   if (opts.saveCheckpoint) refuseCheckpointPrune(opts.saveCheckpoint, opts.config.learner.checkpoint_keep);
+}
+
+export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
+  await checkReplayOutputs(opts);
   let source: Awaited<ReturnType<typeof openBag>>;
   try {
     source = await openBag(opts.bag);
