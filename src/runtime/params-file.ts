@@ -1,8 +1,9 @@
 // ROS 2 params files and plain config files as one format. A params file nests parameters under
 // `<node>: ros__parameters:`; a plain file has the same keys at the top. Both allow nested maps and
-// dotted keys (`mqtt.url: ...`, the form `ros2 param dump` writes). ROS's standard node parameters
-// (use_sim_time is part of our schema; qos_overrides, start_type_description_service are rcl's) are
-// accepted in either form, so one file serves the node (`--params-file`) and the CLI (`--config`).
+// dotted keys (`mqtt.url: ...`, which rcl reads as the nested form; `ros2 param dump` writes nested
+// maps). ROS's standard node parameters (use_sim_time is part of our schema; qos_overrides,
+// start_type_description_service are rcl's) are accepted in either form, so one file serves the
+// node (`--params-file`) and the CLI (`--config`).
 // Which entries apply, and in which order, follows rcl_yaml_param_parser and rclcpp (Humble and later):
 // node names with `*`/`**` wildcards matched against the node's fully qualified name, one store of
 // entries for all files and `-p` overrides (ParameterStore below).
