@@ -48,15 +48,19 @@ function cachedTexture(appearance: Appearance, seed: number): BakedTexture {
   return tex;
 }
 
-const photoTextureCache = new Map<string, BakedTexture>();
+// By tile, not path: a photo edited under the same name is a new tile (see assets.ts).
+const photoTextureCache = new WeakMap<PhotoTile, Map<number, BakedTexture>>();
 
 function cachedPhotoTexture(tile: PhotoTile, photoSize: number): BakedTexture {
-  const key = `${tile.path}:${tile.size}:${photoSize}`;
-  let tex = photoTextureCache.get(key);
+  let bySize = photoTextureCache.get(tile);
+  if (!bySize) {
+    bySize = new Map();
+    photoTextureCache.set(tile, bySize);
+  }
+  let tex = bySize.get(photoSize);
   if (!tex) {
     tex = bakePhoto(tile, photoSize);
-    if (photoTextureCache.size > 64) photoTextureCache.clear();
-    photoTextureCache.set(key, tex);
+    bySize.set(photoSize, tex);
   }
   return tex;
 }

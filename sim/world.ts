@@ -83,6 +83,19 @@ function terrainBag(terrains: WorldTerrain[], n: number, rng: Rng): number[] {
   return bag;
 }
 
+const assetIds = new WeakMap<object, number>();
+let nextAssetId = 1;
+
+function assetId(asset: object | undefined): number {
+  if (asset === undefined) return 0;
+  let id = assetIds.get(asset);
+  if (id === undefined) {
+    id = nextAssetId++;
+    assetIds.set(asset, id);
+  }
+  return id;
+}
+
 // The last few built worlds, keyed by what the ground depends on: tests and the CLI build the same
 // world for several seeds or camera settings, and the raster takes most of a second.
 const worldCache: { key: string; world: World }[] = [];
@@ -93,9 +106,13 @@ const worldCache: { key: string; world: World }[] = [];
  */
 export function buildWorld(file: WorldFile, seed: number, assets: WorldAssets = NO_ASSETS): World {
   const layoutSeed = file.layout.seed ?? seed;
-  const key = JSON.stringify([layoutSeed, file.bounds, file.layout, file.terrains, file.lighting]);
-  // Photos and recordings are keyed by their (absolute) paths in `file`: within a process a path
-  // stands for its content, as in loadWorldAssets' photo cache.
+  // Photos and recordings by the loaded objects, not their paths: loadWorldAssets gives a new object
+  // when a file changed, so a world built from an edited photo is built again.
+  const loaded = file.terrains.map((t) => [
+    ...(t.photos ?? []).map((p) => assetId(assets.photos.get(p))),
+    ...(t.vibration?.recordings ?? []).map((r) => assetId(assets.recordings.get(r))),
+  ]);
+  const key = JSON.stringify([layoutSeed, file.bounds, file.layout, file.terrains, file.lighting, loaded]);
   const hit = worldCache.find((e) => e.key === key);
   if (hit) return { ...hit.world, file, name: file.name };
   const world = buildWorldUncached(file, layoutSeed, assets);

@@ -107,6 +107,39 @@ describe("photo loading", () => {
   });
 });
 
+describe("a photo or recording edited under the same name", () => {
+  it("is read again, so the world (and a bag's pixels) match the digest of its new bytes", async () => {
+    const png = (rgb: [number, number, number]) => writePng("edited.png", 32, 32, () => rgb);
+    const csv = join(dir, "edited.csv");
+    const recording = (az: number) =>
+      writeFileSync(
+        csv,
+        `t,ax,ay,az,speed\n${Array.from({ length: 400 }, (_, i) => `${i / 100},0,0,${az + (i % 3) * 0.1},1`).join("\n")}\n`,
+      );
+    const file = parseWorld(
+      {
+        terrains: [
+          { name: "lawn", roughness: 0.3, photos: ["edited.png"], vibration: { recordings: ["edited.csv"] } },
+        ],
+      },
+      "w",
+      dir,
+    );
+    const build = async () => buildWorld(file, 1, await loadWorldAssets(file)).terrains[0]!;
+    await png([200, 0, 0]);
+    recording(9.8);
+    const before = await build();
+    expect(before.texture.mean.map(Math.round)).toEqual([200, 0, 0]);
+    await png([0, 0, 200]);
+    recording(9.6);
+    const after = await build();
+    expect(after.texture.mean.map(Math.round)).toEqual([0, 0, 200]);
+    expect(after.recordings![0]!.az[0]).toBeCloseTo(9.6);
+    // Unchanged files are not read again.
+    expect((await build()).texture).toBe(after.texture);
+  });
+});
+
 describe("ground-plane mapping", () => {
   it("a marker in a photo lands where the geometry says", async () => {
     // 256 px photo covering 16 m (one instance in view): a red 8×8-texel square (0.5 m) centred on
