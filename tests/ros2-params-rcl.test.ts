@@ -271,3 +271,31 @@ describe("order: --params-file and -p in command-line order, one store of entrie
     expect(node("--params-file", first, "--params-file", later).use_sim_time).toBe(true);
   });
 });
+
+describe("params files rcl_yaml_param_parser refuses (rcl parses every --params-file at start)", () => {
+  it("an alias or a key without a value is refused here, with its line, instead of by rcl at start", () => {
+    const alias = write(
+      "alias.yaml",
+      "terrain_learner:\n  ros__parameters:\n    outputs:\n      max_speed: &fast 1.5\n      ahead_max: *fast\n",
+    );
+    expect(() => node("--params-file", alias)).toThrow(
+      /alias\.yaml: line 5: rcl reads no YAML aliases \(\*fast\): write the value out \(the node would not start\)/,
+    );
+    // `base_height:` is null to YAML, a value the schema takes ("from TF"); rcl: "No value at line 4".
+    const empty = write(
+      "empty.yaml",
+      "terrain_learner:\n  ros__parameters:\n    frames:\n      base_height:\n",
+    );
+    expect(() => node("--params-file", empty)).toThrow(
+      /empty\.yaml: line 4: base_height has no value, which rcl refuses/,
+    );
+    // What rcl reads: null written out (a string to rcl, null to the schema), a quoted empty string.
+    const fine = write(
+      "written.yaml",
+      "terrain_learner:\n  ros__parameters:\n    frames: {base_height: null}\n    learner: {checkpoint_dir: ''}\n",
+    );
+    expect(node("--params-file", fine).frames.base_height).toBeNull();
+    // --config files are ours alone: YAML as YAML.
+    expect(loadConfig(alias).outputs.ahead_max).toBe(1.5);
+  });
+});

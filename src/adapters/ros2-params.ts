@@ -12,7 +12,8 @@
 // every entry matching the node (`/**`, `/robot1/*`, `/**/terrain_learner`, `terrain_learner`, ...)
 // applied in store order.
 
-import { parse as parseYaml } from "yaml";
+import { readFileSync } from "node:fs";
+import { isScalar, LineCounter, parseDocument, parse as parseYaml, visit } from "yaml";
 import {
   type Config,
   ConfigError,
@@ -183,6 +184,7 @@ export function configFromRosArgs(
         throw new ConfigError(
           `${source.file}: not a ROS params file (no '<node>: ros__parameters:' entry); plain maps go to --config`,
         );
+      checkRclReadable(source.file);
       addParamsFile(store, doc, source.file, node);
       sources.push(source.file);
     } else {
@@ -201,6 +203,39 @@ export function configFromRosArgs(
   // remapping wins over the name in code; `~/` topics, the live view and the recorder follow it.
   if (node.renamed) config.ros.node_name = node.name;
   return config;
+}
+
+/**
+ * Throws for what rcl_yaml_param_parser refuses in a params file that YAML, and so our reader,
+ * accepts: an alias (`*name`) and a key without a value (`base_height:`). rcl parses every
+ * `--params-file` itself when the node starts, and would stop it there with its own message.
+ */
+function checkRclReadable(file: string): void {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return; // readConfigDocument has said why
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  let problem: string | undefined;
+  const at = (offset: number | undefined) => `line ${lines.linePos(offset ?? 0).line}`;
+  visit(doc, {
+    Alias(_, alias) {
+      problem = `${at(alias.range?.[0])}: rcl reads no YAML aliases (*${alias.source}): write the value out`;
+      return visit.BREAK;
+    },
+    Pair(_, pair) {
+      const v = pair.value;
+      if (isScalar(v) && v.type === "PLAIN" && v.source === "" && isScalar(pair.key)) {
+        problem = `${at(v.range?.[0])}: ${String(pair.key.value)} has no value, which rcl refuses: write one (null, "" or a value)`;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  if (problem) throw new ConfigError(`${file}: ${problem} (the node would not start)`);
 }
 
 /** A `-p` value as rcl reads it: YAML (a string when it does not parse). */
