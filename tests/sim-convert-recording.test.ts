@@ -111,6 +111,19 @@ describe("sim convert-recording", () => {
       /cannot be played as a world's recording, nothing written: .*only 0\.\d+ s with the robot moving/,
     );
     expect(() => statSync(join(dir, "z.csv"))).toThrow(/ENOENT/);
+
+    // A wrong --up: the message is about the input, and names no output file as a recording.
+    const mine = join(dir, "mine.csv");
+    writeFileSync(
+      mine,
+      `t,ax,ay,az,speed\n${Array.from({ length: 500 }, (_, i) => `${i / 100},0,0,9.8,1`).join("\n")}\n`,
+    );
+    r = await cli("--format", "csv", "--up", "0,0,-1", mine, join(dir, "checked.csv"));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(
+      /^terrain-learner: \S*mine\.csv: cannot be played as a world's recording, nothing written: its mean acceleration \(0, 0, 9\.8\) m\/s² is 180° from up/,
+    );
+    expect(r.stderr).not.toMatch(/checked\.csv/);
   }, 300_000);
 
   it("a file of the other format: one line naming the --format that reads it", async () => {

@@ -146,18 +146,21 @@ async function run(input: string, output: string, o: Options): Promise<void> {
   let prepared: import("../../sim/recording.ts").PreparedRecording;
   try {
     prepared = sim.prepareRecording(
-      sim.parseRecordingCsv(text, output),
+      sim.parseRecordingCsv(text, input),
       {
         up: up as [number, number, number],
         speed: rec.speed ? undefined : 1,
         rate: world.imu.rate,
         speedExponent: world.imu.speedExponent,
       },
-      basename(output),
+      basename(input),
     );
   } catch (err) {
+    // The message names a world's terrain and recording; here there is only the input, said first.
+    const where = `terrain '${basename(input)}': recording ${input}: `;
+    const msg = (err as Error).message;
     throw new UserError(
-      `${input}: cannot be played as a world's recording, nothing written: ${(err as Error).message}`,
+      `${input}: cannot be played as a world's recording, nothing written: ${msg.startsWith(where) ? msg.slice(where.length) : msg}`,
     );
   }
   // Under a temporary name, synced and renamed: an earlier file at `output` stays whole until then.
