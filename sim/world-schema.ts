@@ -141,7 +141,14 @@ const WorldFileFields = z.strictObject({
       accel: z.number().positive().default(0.6),
       decel: z.number().positive().default(1.2),
     })
-    .prefault({}),
+    .prefault({})
+    // The random route picks speeds in minSpeed..maxSpeed: a minSpeed above maxSpeed drove faster
+    // than maxSpeed. The default minSpeed (0.3) is said, since a slow robot may only set maxSpeed.
+    .refine((r) => r.minSpeed <= r.maxSpeed, {
+      path: ["minSpeed"],
+      message:
+        "must not be above robot.maxSpeed (the default minSpeed is 0.3 m/s: give both for a slower robot)",
+    }),
   route: z
     .strictObject({
       kind: z.enum(["random", "waypoints"]).default("random"),

@@ -139,6 +139,24 @@ describe("route", () => {
       "w.yaml",
     );
 
+  it("a slow robot: maxSpeed under the default minSpeed is refused; given both, it is kept to", () => {
+    const slow = (robot: Record<string, number>) =>
+      parseWorld(
+        { terrains: [{ type: "grass" }], bounds: { xMin: -10, xMax: 10, yMin: -10, yMax: 10 }, robot },
+        "w.yaml",
+      );
+    // It drove at 0.3 m/s, above the 0.25 the file asks for.
+    expect(() => slow({ maxSpeed: 0.25 })).toThrow(
+      /^invalid world w\.yaml: robot\.minSpeed: must not be above robot\.maxSpeed \(the default minSpeed is 0\.3 m\/s/,
+    );
+    const route = new RouteDriver(buildWorld(slow({ minSpeed: 0.1, maxSpeed: 0.25 }), 1), 1, 0);
+    const s = newState();
+    let top = 0;
+    for (let t = 0; t < 60; t += 0.05) top = Math.max(top, route.sample(t, s).v);
+    expect(top).toBeGreaterThan(0.1);
+    expect(top).toBeLessThanOrEqual(0.25 + 1e-9);
+  });
+
   it("refuses a start or waypoint outside the bounds, naming the key", () => {
     expect(() =>
       striped({
