@@ -252,10 +252,22 @@ export const WorldFileSchema = WorldFileFields.superRefine(checkTerrainNames).su
 function checkRouteInBounds(
   w: {
     bounds: { xMin: number; xMax: number; yMin: number; yMax: number };
-    route: { start?: { x: number; y: number } | undefined; waypoints?: number[][] | undefined };
+    route: {
+      kind: string;
+      start?: { x: number; y: number } | undefined;
+      waypoints?: number[][] | undefined;
+    };
   },
   ctx: z.RefinementCtx,
 ): void {
+  // Only a waypoint route reads `waypoints`: without `kind: waypoints` the robot drove a random route.
+  if (w.route.kind !== "waypoints" && w.route.waypoints !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["route", "waypoints"],
+      message: `only a waypoint route reads waypoints (route.kind is ${w.route.kind}): give kind: waypoints`,
+    });
+  }
   const b = w.bounds;
   const check = (x: number, y: number, path: (string | number)[]) => {
     if (x >= b.xMin && x <= b.xMax && y >= b.yMin && y <= b.yMax) return;
@@ -301,8 +313,17 @@ function checkTerrainNames(
   if (!w.terrains.some((t) => t.driven)) {
     ctx.addIssue({ code: "custom", path: ["terrains"], message: "at least one terrain must be driven" });
   }
-  // Only a Voronoi layout reads `patches`.
-  if (w.layout.kind !== "voronoi") return;
+  // Only a Voronoi layout reads `patches`: given with another kind they would be ignored.
+  if (w.layout.kind !== "voronoi") {
+    if (w.layout.patches !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["layout", "patches"],
+        message: `only a voronoi layout reads patches (layout.kind is ${w.layout.kind})`,
+      });
+    }
+    return;
+  }
   for (const [i, p] of (w.layout.patches ?? []).entries()) {
     if (!names.has(p.terrain)) {
       ctx.addIssue({

@@ -120,6 +120,16 @@ describe("terrain-learner sim", () => {
       "layout.patches.0.terrain: no terrain named 'lawn' in terrains",
     ],
     [
+      "patches under a layout that does not read them",
+      "layout: { kind: stripes, patches: [{ x: 0, y: 0, terrain: gravel }] }\nterrains:\n  - type: gravel\n",
+      "layout.patches: only a voronoi layout reads patches (layout.kind is stripes)",
+    ],
+    [
+      "waypoints without kind: waypoints (a random route was driven)",
+      "route: { waypoints: [[5, 0], [0, 5]] }\nterrains:\n  - type: gravel\n",
+      "route.waypoints: only a waypoint route reads waypoints (route.kind is random): give kind: waypoints",
+    ],
+    [
       "a raster too large",
       "bounds: { xMin: -2000, xMax: 2000, yMin: -2000, yMax: 2000 }\nterrains:\n  - type: gravel\n",
       "layout: raster of 81200×81200 cells is too large",
