@@ -100,7 +100,11 @@ const WorldFileFields = z.strictObject({
     .refine((b) => b.xMax - b.xMin >= 10 && b.yMax - b.yMin >= 10, {
       message: "bounds must be at least 10 m × 10 m",
     }),
-  terrains: z.array(TerrainEntrySchema).min(1),
+  // The ground-truth terrain grid is an OccupancyGrid (int8): index 128 on would wrap negative.
+  terrains: z
+    .array(TerrainEntrySchema)
+    .min(1)
+    .max(127, { message: "at most 127 terrains (the ground-truth terrain grid holds an int8 index)" }),
   layout: z
     .strictObject({
       kind: z.enum(["voronoi", "stripes", "checker"]).default("voronoi"),

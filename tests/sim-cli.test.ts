@@ -130,6 +130,11 @@ describe("terrain-learner sim", () => {
       "route.waypoints: only a waypoint route reads waypoints (route.kind is random): give kind: waypoints",
     ],
     [
+      "more terrains than the int8 ground-truth grid indexes",
+      `terrains:\n${Array.from({ length: 128 }, (_, i) => `  - { type: gravel, name: g${i} }\n`).join("")}`,
+      "terrains: at most 127 terrains (the ground-truth terrain grid holds an int8 index)",
+    ],
+    [
       "a raster too large",
       "bounds: { xMin: -2000, xMax: 2000, yMin: -2000, yMax: 2000 }\nterrains:\n  - type: gravel\n",
       "layout: raster of 81200×81200 cells is too large",
