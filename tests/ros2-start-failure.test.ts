@@ -62,3 +62,21 @@ describe("ros: a pipeline that cannot start", () => {
     60_000,
   );
 });
+
+describe("ros: rcl refuses to start", () => {
+  it("is one user error naming rcl's reason and where to look, not an internal error", async () => {
+    const rcl = new FakeRclnodejs();
+    // What rcl's context init throws for a bad --ros-args or environment.
+    rcl.init = async () => {
+      throw new Error("Failed to init: rmw implementation 'rmw_nope' not found\nat rcl/src/rcl/init.c:80");
+    };
+    const err = await runRosNode(defaultConfig(), { rcl, signal: new AbortController().signal }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(UserError);
+    expect(err!.message).toBe(
+      "ROS 2 did not start (rclnodejs init): Failed to init: rmw implementation 'rmw_nope' not found; check the --ros-args and --params-file given, and the ROS environment (the sourced setup file, ROS_DOMAIN_ID, RMW_IMPLEMENTATION)",
+    );
+  });
+});

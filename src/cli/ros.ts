@@ -144,7 +144,15 @@ export interface RosRunOptions {
  */
 export async function runRosNode(config: Config, opts: RosRunOptions): Promise<void> {
   const { rcl, fleet } = opts;
-  await rcl.init();
+  try {
+    await rcl.init();
+  } catch (err) {
+    // rcl refuses its context for what the user set: --ros-args, a params file, the ROS environment.
+    const why = ((err as Error).message ?? String(err)).split("\n")[0];
+    throw new UserError(
+      `ROS 2 did not start (rclnodejs init): ${why}; check the --ros-args and --params-file given, and the ROS environment (the sourced setup file, ROS_DOMAIN_ID, RMW_IMPLEMENTATION)`,
+    );
+  }
   const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`)).catch(
     (err: unknown) => {
       rcl.shutdown();
