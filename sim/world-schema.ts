@@ -61,7 +61,7 @@ export const TerrainEntrySchema = z
      * instead of the procedural appearance; several are mixed across the terrain's patches.
      */
     photos: z.array(z.string().min(1)).min(1).optional(),
-    /** Metres of ground one photo covers (its longer side). */
+    /** Metres of ground one photo covers (both sides: a non-square photo is stretched to a square). */
     photoSize: z.number().min(0.05).max(100).optional(),
     /** Recorded IMU vibration for this terrain instead of the synthetic model (see docs/worlds.md). */
     vibration: VibrationSchema.optional(),

@@ -107,6 +107,30 @@ describe("photo loading", () => {
   });
 });
 
+describe("photos of other kinds", () => {
+  it("EXIF-rotated, grayscale, CMYK, 16-bit and alpha images load as 8-bit RGB tiles", async () => {
+    const src = await writePng("src.png", 64, 32, (x, y) => [4 * x, 8 * y, 100]);
+    const cases: [string, sharp.Sharp, number, number][] = [
+      ["exif.jpg", sharp(src).jpeg().withMetadata({ orientation: 6 }), 32, 64],
+      ["gray.jpg", sharp(src).grayscale().jpeg(), 64, 32],
+      ["cmyk.jpg", sharp(src).toColourspace("cmyk").jpeg(), 64, 32],
+      ["rgb16.png", sharp(src).toColourspace("rgb16").png(), 64, 32],
+      ["alpha.png", sharp(src).ensureAlpha(0.2).png(), 64, 32],
+    ];
+    for (const [name, image, w, h] of cases) {
+      await image.toFile(join(dir, name));
+      const file = parseWorld({ terrains: [{ name: "lawn", roughness: 0.3, photos: [name] }] }, "w", dir);
+      const tile = (await loadWorldAssets(file)).photos.get(join(dir, name))!;
+      expect([tile.sourceWidth, tile.sourceHeight, tile.size, tile.data.length], name).toEqual([
+        w,
+        h,
+        64,
+        64 * 64 * 3,
+      ]);
+    }
+  });
+});
+
 describe("a photo or recording edited under the same name", () => {
   it("is read again, so the world (and a bag's pixels) match the digest of its new bytes", async () => {
     const png = (rgb: [number, number, number]) => writePng("edited.png", 32, 32, () => rgb);
