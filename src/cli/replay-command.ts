@@ -57,7 +57,10 @@ export function register(program: Command): void {
       "--checkpoint <dir>",
       "start from the newest checkpoint in this folder instead of an empty model (with learner.enabled: false: replay a trained model without learning)",
     )
-    .option("--mqtt <url>", "also publish roughness, labels and stats to this MQTT broker (mqtt://host:1883)")
+    .option(
+      "--mqtt <url>",
+      "also publish roughness summaries and learner stats to this MQTT broker (mqtt://host:1883); labels too with mqtt.publish_labels",
+    )
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)")
     .option("--fleet <url>", FLEET_HELP);
   addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"]);
