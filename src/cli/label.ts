@@ -343,9 +343,11 @@ energy is the speed-normalised vibration feature (comparable across bags); rough
 mapped to 0..1 by labeler.calibration (running percentiles by default, or fixed log10 bounds).
 Use --stats on a representative bag to get fixed bounds, as a params file to layer over yours.
 What looks wrong with the input (acceleration in g or without gravity, a gyro in deg/s, a vertical
-from TF that gravity contradicts, odometry without positions, batched IMU stamps, fixed calibration
+from TF that gravity contradicts, odometry without positions, batched IMU stamps, stamps that go
+back further than fusion.reorder_window, stamps left at 0, a bag cut short, fixed calibration
 bounds the bag's median energy lies outside) is printed as warning: lines on stderr and listed
-under "warnings" in the JSON summary.
+under "warnings" in the JSON summary. Messages are taken in stamp order within
+fusion.reorder_window, as replay takes them.
 
 Examples:
   terrain-learner label run.mcap
