@@ -49,6 +49,39 @@ function flagUses(line: string): { command: string; sub?: string; flags: string[
   return uses;
 }
 
+/**
+ * A table row whose first cell names a command (`| \`replay\` | \`--record FILE\`; ... |` or
+ * `| \`terrain-learner replay BAG\` | ...; \`--eval\` |`): the flags in its other cells are that command's.
+ */
+function rowFlagUses(line: string): { command: string; sub?: string; flags: string[] } | undefined {
+  const m = new RegExp(
+    `^\\|\\s*\`(?:terrain-learner\\s+)?(${COMMANDS.join("|")})(?:\\s+([a-z][a-z-]*))?[^\`]*\`\\s*\\|(.*)$`,
+  ).exec(line);
+  if (!m) return undefined;
+  const flags = [...(m[3] ?? "").matchAll(/(?:^|[\s`(])(--[a-z][a-z0-9-]*)/g)].map((f) => f[1] ?? "");
+  return { command: m[1] ?? "", sub: m[2], flags };
+}
+
+/** A command's whole --help, the text added after the options (examples) included. */
+function helpOf(cmd: Command): string {
+  let out = "";
+  cmd.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
+  cmd.outputHelp();
+  return out;
+}
+
+/** Flags a use gives that its command (or subcommand) does not have, as `WHERE: CMD --flag`. */
+function unknownFlags(
+  p: Command,
+  use: { command: string; sub?: string; flags: string[] },
+  where: string,
+): string[] {
+  const top = p.commands.find((c) => c.name() === use.command);
+  if (!top) return [];
+  const cmd = top.commands.find((c) => c.name() === use.sub) ?? top;
+  return use.flags.filter((f) => !flagsOf(cmd).has(f)).map((f) => `${where}: ${cmd.name()} ${f}`);
+}
+
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 function slug(heading: string): string {
   return heading
@@ -106,6 +139,45 @@ describe("the documents' commands and links", () => {
         });
     }
     expect(checked).toBeGreaterThan(50);
+    expect(unknown).toEqual([]);
+  });
+
+  it("a table row that names a command gives only that command's flags", async () => {
+    const p = await program();
+    expect(
+      rowFlagUses("| `replay` | `--record FILE`; `--save-checkpoint DIR` (the `--checkpoint` folder) |"),
+    ).toEqual({
+      command: "replay",
+      sub: undefined,
+      flags: ["--record", "--save-checkpoint", "--checkpoint"],
+    });
+    const unknown: string[] = [];
+    let checked = 0;
+    for (const file of DOCS)
+      for (const [i, line] of text(file).split("\n").entries()) {
+        const use = rowFlagUses(line);
+        if (!use) continue;
+        checked += use.flags.length;
+        unknown.push(...unknownFlags(p, use, `${file}:${i + 1}`));
+      }
+    expect(checked).toBeGreaterThan(10);
+    expect(unknown).toEqual([]);
+  });
+
+  it("every example in a command's --help uses flags that command has", async () => {
+    const p = await program();
+    const unknown: string[] = [];
+    let checked = 0;
+    const visit = (cmd: Command, path: string) => {
+      for (const line of helpOf(cmd).split("\n"))
+        for (const use of flagUses(line)) {
+          checked += use.flags.length;
+          unknown.push(...unknownFlags(p, use, `${path} --help`));
+        }
+      for (const sub of cmd.commands) visit(sub, `${path} ${sub.name()}`);
+    };
+    for (const cmd of p.commands) visit(cmd, cmd.name());
+    expect(checked).toBeGreaterThan(20);
     expect(unknown).toEqual([]);
   });
 
