@@ -258,6 +258,25 @@ describe("the documents' commands and links", () => {
     expect(wrong).toEqual([]);
   });
 
+  it("every list of launch arguments names every argument the launch files declare", () => {
+    const xml = text("launch/terrain_learner.launch.xml");
+    const declared = [...xml.matchAll(/<arg name="(\w+)"/g)].map((m) => m[1] ?? "");
+    const py = text("launch/terrain_learner.launch.py");
+    for (const name of declared) expect(py).toContain(`"${name}"`);
+    const missing: string[] = [];
+    let lists = 0;
+    for (const file of DOCS)
+      for (const paragraph of text(file).split(/\n\s*\n/)) {
+        if (!/^Launch arguments/m.test(paragraph)) continue;
+        lists++;
+        const named = new Set([...paragraph.matchAll(/`(\w+)`/g)].map((m) => m[1]));
+        for (const name of declared) if (!named.has(name)) missing.push(`${file}: ${name}`);
+      }
+    expect(declared.length).toBeGreaterThan(5);
+    expect(lists).toBeGreaterThan(0);
+    expect(missing).toEqual([]);
+  });
+
   it("every relative link between the documents names a file that exists and an anchor it has", () => {
     const broken: string[] = [];
     for (const file of DOCS) {
