@@ -3,7 +3,6 @@
 // with the ACL of docs/fleet.md (launch/fleet-acl.conf).
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
-import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -12,7 +11,7 @@ import { FleetLink } from "../src/adapters/mqtt-fleet.ts";
 import { encodeBatch } from "../src/fleet/codec.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import { oneSampleBatch, randomRows, TEST_CHANNELS, TEST_MODEL } from "./helpers/fleet-rows.ts";
-import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
+import { Mosquitto, mosquittoMissing, mqtt311Proxy } from "./helpers/mosquitto.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const missing = mosquittoMissing();
@@ -337,26 +336,10 @@ describe.skipIf(missing)("fleet over a real broker", () => {
   it("with a broker that speaks only MQTT 3.1.1, goes on with 3.1.1 and says what it cannot ask", async () => {
     const broker = await Mosquitto.create();
     open.push(broker);
-    // In front of the broker: answers an MQTT 5 CONNECT as a 3.1.1 broker does (CONNACK 1, then
-    // closes), passes 3.1.1 connections through.
-    const proxy = createServer((sock) => {
-      sock.once("data", (first) => {
-        // Fixed header, 1-byte remaining length (a CONNECT this small), "\0\x04MQTT", then the level.
-        if (first[0] === 0x10 && first[8] === 5) {
-          sock.end(Buffer.from([0x20, 0x02, 0x00, 0x01]));
-          return;
-        }
-        const up = connect(broker.port, "127.0.0.1", () => up.write(first));
-        sock.pipe(up).pipe(sock);
-        up.on("error", () => sock.destroy());
-        sock.on("error", () => up.destroy());
-      });
-    });
-    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
-    open.push({ close: () => new Promise<void>((r) => proxy.close(() => r())) });
-    const port = (proxy.address() as AddressInfo).port;
+    const proxy = await mqtt311Proxy(broker.port);
+    open.push(proxy);
     const lines: string[] = [];
-    const old = robot(`mqtt://127.0.0.1:${port}`, "b", {}, (l) => lines.push(l));
+    const old = robot(`mqtt://127.0.0.1:${proxy.port}`, "b", {}, (l) => lines.push(l));
     const a = robot(broker.url, "a");
     await Promise.all([old.waitConnected(), a.waitConnected()]);
     // Driven until b's subscription (through the proxy) is in place.

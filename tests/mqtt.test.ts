@@ -16,7 +16,7 @@ import {
 import type { RoughnessLabel } from "../src/core/types.ts";
 import type { FrameOutputs } from "../src/outputs/index.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
-import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
+import { Mosquitto, mosquittoMissing, mqtt311Proxy } from "./helpers/mosquitto.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const missing = mosquittoMissing();
@@ -365,6 +365,68 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     expect(JSON.parse(obs.on("cmd/response")[1]!.payload)).toMatchObject({ id: "live", ok: true });
     expect(calls).toEqual(["reset"]);
     await obs.client.publishAsync(cmd, "", { qos: 1, retain: true });
+  });
+
+  it("a `cmd` payload over 64 KiB is never sent to the robot (MQTT 5 Maximum Packet Size); one just over is refused unread", async () => {
+    const b = await broker();
+    const obs = await observer(b.url);
+    const { t, log } = telemetry(b.url, {}, { pause_learning: () => "paused" });
+    await t.waitConnected();
+    await waitFor("online", () => obs.on("status").some((r) => r.payload === "online"));
+    const cmd = "terrain-learner/rover7/cmd";
+    // A 20 MB mistake: the broker drops it ("Dropping too large outgoing PUBLISH"), the robot never reads it.
+    await obs.client.publishAsync(cmd, Buffer.alloc(20 * 1024 * 1024, 0x61), { qos: 1 });
+    // Just over the limit still fits the packet size (topic, headers): refused without being parsed.
+    await obs.client.publishAsync(cmd, Buffer.alloc(64 * 1024 + 1, 0x61), { qos: 1 });
+    // A long garbage name is cut where it is echoed.
+    await obs.client.publishAsync(cmd, "b".repeat(1000), { qos: 1 });
+    await obs.client.publishAsync(cmd, '{"command":"pause_learning","id":"after"}', { qos: 1 });
+    await waitFor("the last response", () =>
+      obs.on("cmd/response").some((r) => r.payload.includes('"after"')),
+    );
+    const responses = obs.on("cmd/response").map((r) => JSON.parse(r.payload));
+    expect(responses).toEqual([
+      {
+        robotId: "rover7",
+        id: null,
+        command: null,
+        ok: false,
+        error: "command payload of 65537 bytes refused (at most 65536)",
+      },
+      {
+        robotId: "rover7",
+        id: null,
+        command: `${"b".repeat(40)}...`,
+        ok: false,
+        error: `unknown command '${"b".repeat(40)}...' (expected save_checkpoint, reset, pause_learning)`,
+      },
+      { robotId: "rover7", id: "after", command: "pause_learning", ok: true, result: "paused" },
+    ]);
+    expect(t.stats().commands).toBe(3);
+    expect(t.stats().lastError).toBe("");
+    expect(Math.max(...log.map((l) => l.length))).toBeLessThan(300);
+  });
+
+  it("with a broker that speaks only MQTT 3.1.1: goes on with 3.1.1, says so once, publishes online and offline, refuses a large command unread", async () => {
+    const b = await broker();
+    const proxy = await mqtt311Proxy(b.port);
+    cleanups.push(() => proxy.close());
+    const obs = await observer(b.url);
+    const { t, log } = telemetry(`mqtt://127.0.0.1:${proxy.port}`);
+    await t.waitConnected();
+    await waitFor("online", () => obs.on("status").some((r) => r.payload === "online"));
+    await obs.client.publishAsync("terrain-learner/rover7/cmd", Buffer.alloc(1024 * 1024, 0x61), { qos: 1 });
+    await waitFor("the response", () => obs.on("cmd/response").length === 1);
+    expect(JSON.parse(obs.on("cmd/response")[0]!.payload)).toMatchObject({
+      ok: false,
+      error: "command payload of 1048576 bytes refused (at most 65536)",
+    });
+    expect(log.filter((l) => l.includes("MQTT 5"))).toEqual([
+      "mqtt: the broker does not speak MQTT 5; using MQTT 3.1.1, which cannot ask it to hold back terrain-learner/rover7/cmd payloads over 65536 bytes (set its own message_size_limit)",
+    ]);
+    expect(t.stats().lastError).toBe("");
+    await t.close();
+    await waitFor("offline", () => obs.on("status").some((r) => r.payload === "offline"));
   });
 
   it("survives a broker killed and restarted mid-run: reconnects, resumes publishing, the offline queue stays bounded", async () => {

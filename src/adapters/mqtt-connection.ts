@@ -2,7 +2,7 @@
 
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { IClientOptions } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import type { Config } from "../runtime/config.ts";
 import { UserError } from "../runtime/errors.ts";
 
@@ -35,10 +35,48 @@ export function validateMqttOptions(options: Pick<MqttOptions, "url" | "robot_id
   }
 }
 
-/** mqtt.js options for one robot's client; `statusTopic` carries the Last Will. Reads the TLS files. */
-export function mqttClientOptions(options: MqttOptions, statusTopic: string): IClientOptions {
+/** MQTT's largest packet (remaining length of 268435455 bytes + fixed header). */
+const MQTT_MAX_PACKET = 268_435_460;
+
+/**
+ * The largest PUBLISH packet a payload of `maxPayload` bytes on a topic of `topicBytes` bytes makes:
+ * fixed header, topic, packet id and MQTT 5 properties (a broker may add a few; 64 bytes of room).
+ */
+export function publishPacketLimit(topicBytes: number, maxPayload: number): number {
+  return Math.min(MQTT_MAX_PACKET, maxPayload + 5 + 2 + topicBytes + 2 + 64);
+}
+
+/**
+ * For a client's "error" handler when it connects with MQTT 5 (to give the broker a Maximum Packet
+ * Size): a broker that speaks only MQTT 3.1.1 answers CONNACK 1 (some, 132). Then the client goes
+ * on with 3.1.1 from its next attempt and this returns true, once; the caller says what that loses.
+ */
+export function fellBackToMqtt311(client: MqttClient, err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  if ((code !== 1 && code !== 132) || client.options.protocolVersion !== 5) return false;
+  client.options.protocolVersion = 4;
+  delete client.options.properties;
+  return true;
+}
+
+/** The largest `cmd` payload a robot takes: commands are a few dozen bytes of JSON. */
+export const MAX_COMMAND_BYTES = 64 * 1024;
+
+/**
+ * mqtt.js options for one robot's client; `statusTopic` carries the Last Will, `cmdTopic` is the one
+ * it subscribes to. Reads the TLS files.
+ */
+export function mqttClientOptions(
+  options: MqttOptions,
+  statusTopic: string,
+  cmdTopic: string,
+): IClientOptions {
   return {
     clientId: options.client_id || `terrain-learner-${options.robot_id}-${randomBytes(3).toString("hex")}`,
+    // MQTT 5, to tell the broker the largest packet we take: it then never sends a `cmd` payload over
+    // MAX_COMMAND_BYTES (a 100 MB one would otherwise be read whole into memory before being refused).
+    protocolVersion: 5,
+    properties: { maximumPacketSize: publishPacketLimit(Buffer.byteLength(cmdTopic), MAX_COMMAND_BYTES) },
     clean: true,
     keepalive: options.keepalive,
     reconnectPeriod: options.reconnect_period * 1000,

@@ -27,20 +27,17 @@ import { modelSha256 } from "../learning/backbone-models.ts";
 import type { Config } from "../runtime/config.ts";
 import type { GraphTaps, SampleSource } from "../runtime/pipeline.ts";
 import { redactUrl, validateMqttOptions } from "./mqtt.ts";
+import { fellBackToMqtt311, publishPacketLimit } from "./mqtt-connection.ts";
 
 /** How long our first payload after a connect may take to come back before the broker is said to drop it. */
 const ECHO_WAIT_MS = 5000;
-/** MQTT's largest packet (remaining length of 268435455 bytes + fixed header). */
-const MQTT_MAX_PACKET = 268_435_460;
-
 /**
- * The largest PUBLISH packet a payload of `maxPayload` bytes on a fleet topic can make: fixed header,
- * topic (a valid payload's robot id, which the topic names, is at most MAX_ID bytes), packet id and
- * MQTT 5 properties (a broker may add a few; 64 bytes of room).
+ * The largest PUBLISH packet a payload of `maxPayload` bytes on a fleet topic can make (a valid
+ * payload's robot id, which the topic names, is at most MAX_ID bytes).
  */
 export function fleetPacketLimit(prefix: string, maxPayload: number): number {
   const topic = Buffer.byteLength(`${prefix.replace(/\/+$/, "")}/fleet/`) + MAX_ID + "/snapshot".length;
-  return Math.min(MQTT_MAX_PACKET, maxPayload + 5 + 2 + topic + 2 + 64);
+  return publishPacketLimit(topic, maxPayload);
 }
 
 export interface FleetStatus {
@@ -250,17 +247,15 @@ export class FleetLink implements SampleSource {
     this.#client = client;
     client.on("connect", () => this.#onConnect());
     client.on("error", (err) => {
-      const code = (err as { code?: unknown }).code;
-      // A broker that speaks only MQTT 3.1.1 answers CONNACK 1 (some, 132): go on with 3.1.1 from the
-      // next attempt; payloads over max_payload_bytes are then received before they are refused.
-      if ((code === 1 || code === 132) && client.options.protocolVersion === 5) {
-        client.options.protocolVersion = 4;
-        delete client.options.properties;
+      // A broker that speaks only MQTT 3.1.1: payloads over max_payload_bytes are then received
+      // before they are refused.
+      if (fellBackToMqtt311(client, err)) {
         this.#log(
           "fleet: the broker does not speak MQTT 5; using MQTT 3.1.1, which cannot ask it to hold back payloads over fleet.max_payload_bytes (set its own message size limit)",
         );
         return;
       }
+      const code = (err as { code?: unknown }).code;
       // CONNACK 4 and 5 (MQTT 5: 134 and 135): the broker refused the account; name it, never the password.
       const account =
         code === 4 || code === 5 || code === 134 || code === 135

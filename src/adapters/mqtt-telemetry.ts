@@ -12,7 +12,14 @@ import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient 
 import type { RoughnessLabel } from "../core/types.ts";
 import type { FrameOutputs } from "../outputs/index.ts";
 import { MQTT_COMMANDS, type MqttCommand, type MqttCommandHandlers, parseCommand } from "./mqtt-commands.ts";
-import { type MqttOptions, mqttClientOptions, redactUrl, validateMqttOptions } from "./mqtt-connection.ts";
+import {
+  fellBackToMqtt311,
+  MAX_COMMAND_BYTES,
+  type MqttOptions,
+  mqttClientOptions,
+  redactUrl,
+  validateMqttOptions,
+} from "./mqtt-connection.ts";
 import { labelPayload, type RoughnessSummary, summarizeOutputs, toJson } from "./mqtt-payloads.ts";
 import { type Pending, SensorThrottle, Throttle } from "./mqtt-throttle.ts";
 import { type MqttTopics, mqttTopics } from "./mqtt-topics.ts";
@@ -103,7 +110,7 @@ export class MqttTelemetry {
     );
 
     const clientOptions: IClientOptions = {
-      ...mqttClientOptions(options, this.topics.status),
+      ...mqttClientOptions(options, this.topics.status, this.topics.cmd),
       ...extra.clientOptions,
     };
     this.client = mqtt.connect(options.url, clientOptions);
@@ -115,12 +122,21 @@ export class MqttTelemetry {
         );
       this.wasConnected = false;
     });
-    this.client.on("error", (err) => this.noteError(err.message));
+    this.client.on("error", (err) => {
+      if (fellBackToMqtt311(this.client, err)) {
+        this.log(
+          `mqtt: the broker does not speak MQTT 5; using MQTT 3.1.1, which cannot ask it to hold back ${this.topics.cmd} payloads over ${MAX_COMMAND_BYTES} bytes (set its own message_size_limit)`,
+        );
+        return;
+      }
+      this.noteError(err.message);
+    });
     this.client.on("message", (topic, payload, packet) => {
       if (topic !== this.topics.cmd) return;
       // One command at a time, in arrival order: `save` then `reset` must not interleave, and
       // responses come back in the order the requests were made.
-      const text = payload.toString("utf8");
+      // Under MQTT 3.1.1 the broker sends any size (MQTT 5: none over the limit): not parsed, not echoed.
+      const text = payload.length > MAX_COMMAND_BYTES ? payload.length : payload.toString("utf8");
       // The broker hands a retained command to every new subscription: it is stale, and run again
       // on each (re)connect a retained `reset` would wipe the model just resumed from a checkpoint.
       const retained = packet.retain;
@@ -363,12 +379,15 @@ export class MqttTelemetry {
     }
   }
 
-  private async onCommand(payload: string, retained = false): Promise<void> {
+  /** `payload`: the command's text, or the size of one too large to read. */
+  private async onCommand(payload: string | number, retained = false): Promise<void> {
     this.commands++;
     let id: string | number | null = null;
     let command = "";
     let response: Record<string, unknown>;
     try {
+      if (typeof payload === "number")
+        throw new Error(`command payload of ${payload} bytes refused (at most ${MAX_COMMAND_BYTES})`);
       const parsed = parseCommand(payload);
       id = parsed.id;
       command = parsed.command;
@@ -378,6 +397,8 @@ export class MqttTelemetry {
         );
       }
       if (!MQTT_COMMANDS.includes(command as MqttCommand)) {
+        // Named in the log and the response (twice): cut, as a garbage payload can be 64 KiB.
+        if (command.length > 40) command = `${command.slice(0, 40)}...`;
         throw new Error(`unknown command '${command}' (expected ${MQTT_COMMANDS.join(", ")})`);
       }
       const handler = this.handlers[command as MqttCommand];

@@ -3,7 +3,7 @@
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import { type AddressInfo, connect, createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -171,4 +171,31 @@ export class Mosquitto {
     await this.stop("SIGTERM");
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A broker that speaks only MQTT 3.1.1, in front of `brokerPort`: answers an MQTT 5 CONNECT as such
+ * a broker does (CONNACK 1, then closes), passes 3.1.1 connections through.
+ */
+export async function mqtt311Proxy(
+  brokerPort: number,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const proxy = createServer((sock) => {
+    sock.once("data", (first) => {
+      // Fixed header, 1-byte remaining length (a CONNECT this small), "\0\x04MQTT", then the level.
+      if (first[0] === 0x10 && first[8] === 5) {
+        sock.end(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+        return;
+      }
+      const up = connect(brokerPort, "127.0.0.1", () => up.write(first));
+      sock.pipe(up).pipe(sock);
+      up.on("error", () => sock.destroy());
+      sock.on("error", () => up.destroy());
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => proxy.close(() => r())),
+  };
 }
