@@ -4,7 +4,8 @@
 //   learner           learner / pipeline stats JSON, at most `learner_rate` per second of sensor time
 //   labels            every label as it is made (optional: `publish_labels`)
 //   cmd               the ROS 2 services' names: `save_checkpoint` | `reset` | `pause_learning`, plain or
-//                     JSON {"command", "id", "data"}; `pause_learning` with "data": false resumes (SetBool)
+//                     JSON {"command", "id", "data"}; `pause_learning` with "data": false resumes (SetBool);
+//                     at most MAX_COMMAND_BYTES (64 KiB, mqtt-connection.ts)
 //   cmd/response      {"id", "command", "ok", "result" | "error"}
 
 export interface MqttTopics {
