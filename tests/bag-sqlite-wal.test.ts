@@ -23,15 +23,21 @@ afterAll(() => {
 
 const root = process.getuid?.() === 0;
 
+/** A copy of a real rosbag2 sqlite bag switched to WAL mode; returns its folder's listing. */
+function walBag(bag: string): string[] {
+  cpSync(fixture("stinger_test_bag"), bag, { recursive: true });
+  const db = new Database(join(bag, "test_bag_0.db3"));
+  db.pragma("journal_mode = WAL");
+  db.close();
+  const listing = readdirSync(bag).sort();
+  expect(listing).toEqual(["NOTICE.md", "metadata.yaml", "test_bag_0.db3"]);
+  return listing;
+}
+
 describe("a WAL-mode .db3 in a folder the user cannot write", () => {
   it("opens and reads every message, and nothing is written beside it", async () => {
     const bag = join(dir, "bag");
-    cpSync(fixture("stinger_test_bag"), bag, { recursive: true });
-    const db = new Database(join(bag, "test_bag_0.db3"));
-    db.pragma("journal_mode = WAL");
-    db.close();
-    const before = readdirSync(bag).sort();
-    expect(before).toEqual(["NOTICE.md", "metadata.yaml", "test_bag_0.db3"]);
+    const before = walBag(bag);
     chmodSync(dir, 0o755);
     for (const f of before) chmodSync(join(bag, f), 0o444);
     chmodSync(bag, 0o555);
@@ -57,12 +63,7 @@ describe("a WAL-mode .db3 in a folder the user cannot write", () => {
 describe("a WAL-mode .db3 in a folder the user can write", () => {
   it("reading it leaves no -shm or -wal file beside it", async () => {
     const bag = join(dir, "writable");
-    cpSync(fixture("stinger_test_bag"), bag, { recursive: true });
-    const db = new Database(join(bag, "test_bag_0.db3"));
-    db.pragma("journal_mode = WAL");
-    db.close();
-    const before = readdirSync(bag).sort();
-    expect(before).toEqual(["NOTICE.md", "metadata.yaml", "test_bag_0.db3"]);
+    const before = walBag(bag);
     // bag info counts by SQL; a read goes through every message on a connection of its own.
     await run(process.execPath, [BIN, "bag", "info", bag, "--json"], { cwd: dir });
     expect(readdirSync(bag).sort()).toEqual(before);

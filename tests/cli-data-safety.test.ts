@@ -218,6 +218,28 @@ describe("a signal keeps what was learned", () => {
   }, 180_000);
 });
 
+// `ulimit -f` (512-byte blocks) fails writes past the limit with EFBIG, as a full disk does with
+// ENOSPC; Node's write error names no file, and was printed with the stack-trace hint.
+function limited(blocks: number, args: string[]) {
+  const child = spawn(
+    "/bin/sh",
+    ["-c", `ulimit -f ${blocks} && exec "$@"`, "sh", process.execPath, BIN, ...args],
+    {
+      cwd: dir,
+      env: { ...process.env, TERRAIN_LEARNER_DEBUG: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  children.push(child);
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.once("close", (code) => resolve({ code, stderr })),
+  );
+}
+
 describe("a recording the disk cannot take", () => {
   it("replay --record past the file size limit (as on a full disk) stops at once with one line; an earlier file is kept", async () => {
     const name = "too-big.mcap";
@@ -225,21 +247,7 @@ describe("a recording the disk cannot take", () => {
     // `ulimit -f` makes every write past ~1 MB fail (EFBIG; Node ignores SIGXFSZ), as a full disk does
     // with ENOSPC, without root. The writer used to retry its unwritten chunk with every message, the
     // chunk growing without end: the replay ran for many minutes, gigabytes in memory.
-    const child = spawn(
-      "/bin/sh",
-      ["-c", 'ulimit -f 2000 && exec "$@"', "sh", process.execPath, BIN, "replay", bag, "--record", name],
-      {
-        cwd: dir,
-        env: { ...process.env, TERRAIN_LEARNER_DEBUG: "" },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    children.push(child);
-    let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    const { code, stderr } = await limited(2000, ["replay", bag, "--record", name]);
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(
       new RegExp(
@@ -252,28 +260,6 @@ describe("a recording the disk cannot take", () => {
 });
 
 describe("a full disk is one line naming the output, not a bug report", () => {
-  // `ulimit -f` (512-byte blocks) fails writes past the limit with EFBIG, as a full disk does with
-  // ENOSPC; Node's write error names no file, and was printed with the stack-trace hint.
-  function limited(blocks: number, args: string[]) {
-    const child = spawn(
-      "/bin/sh",
-      ["-c", `ulimit -f ${blocks} && exec "$@"`, "sh", process.execPath, BIN, ...args],
-      {
-        cwd: dir,
-        env: { ...process.env, TERRAIN_LEARNER_DEBUG: "" },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    children.push(child);
-    let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    return new Promise<{ code: number | null; stderr: string }>((resolve) =>
-      child.once("close", (code) => resolve({ code, stderr })),
-    );
-  }
-
   it("sim --out", async () => {
     writeFileSync(join(dir, "full.mcap"), "an earlier file");
     const r = await limited(200, ["sim", "--duration", "5", "--camera", "160x120@10", "--out", "full.mcap"]);
