@@ -5,6 +5,7 @@ import { summarise } from "../src/eval/eval-summary.ts";
 import { DEFAULT_EVAL_OPTIONS } from "../src/eval/eval-types.ts";
 import { PrequentialEvaluator } from "../src/eval/evaluator.ts";
 import { type GridMap, gridIndex, parseSimWorld } from "../src/eval/ground-truth.ts";
+import { emptyCells } from "./helpers/eval-cells.ts";
 
 // A camera 2 m above the ground looking straight down (optical z = −world z, optical y = −world y):
 // the 40×40 image covers x, y ∈ [−2, 2] m. Ground truth: x < 0 smooth (0.2, terrain 0, driven),
@@ -181,15 +182,7 @@ describe("evaluation windows", () => {
   /** Two scored cells per frame (true 0.2 and 0.8), predicted right except in the frames `wrong`. */
   function run(stamps: number[], wrong: (i: number) => boolean, window: number, finalWindow: number) {
     const n = 2 * stamps.length;
-    const cells = {
-      t: new Float64Array(n),
-      pred: new Float32Array(n),
-      conf: new Float32Array(n).fill(1),
-      gt: new Float32Array(n),
-      base: new Float32Array(n).fill(0.5),
-      type: new Int16Array(n),
-      boundary: new Uint8Array(n),
-    };
+    const cells = emptyCells(n);
     stamps.forEach((t, i) => {
       for (let k = 0; k < 2; k++) {
         const j = 2 * i + k;

@@ -24,6 +24,7 @@ import {
   selectProbeCells,
 } from "../src/eval/probe-set.ts";
 import { SpeedChangeMeter } from "../src/eval/speed-change.ts";
+import { emptyCells } from "./helpers/eval-cells.ts";
 
 const score = (index: number, truth: number, mean: number) => ({ index, truth, mean, confidence: 1 });
 
@@ -101,15 +102,7 @@ describe("terrain-level metrics", () => {
     // Type 2 is predicted 0.95 until then, 0.5 after.
     const truth = [0.2, 0.8, 0.5];
     const n = 180 * 3;
-    const cells = {
-      t: new Float64Array(n),
-      pred: new Float32Array(n),
-      conf: new Float32Array(n).fill(1),
-      gt: new Float32Array(n),
-      base: new Float32Array(n).fill(0.5),
-      type: new Int16Array(n),
-      boundary: new Uint8Array(n),
-    };
+    const cells = emptyCells(n);
     for (let i = 0; i < n; i++) {
       const t = Math.floor(i / 3);
       const k = i % 3;
