@@ -9,7 +9,7 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
-import { fleetModel } from "../src/adapters/mqtt-fleet.ts";
+import { fleetModel } from "../src/adapters/fleet-model.ts";
 import { encodeBatch } from "../src/fleet/codec.ts";
 import { Backbone, defaultBackbonePath } from "../src/learning/backbone.ts";
 import { seededRandom } from "../src/learning/replay-buffer.ts";

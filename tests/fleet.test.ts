@@ -5,7 +5,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { backboneHash } from "../src/adapters/mqtt-fleet.ts";
+import { backboneHash } from "../src/adapters/fleet-model.ts";
 import { diagnosticsMessage } from "../src/adapters/ros2-diagnostics.ts";
 import { calibrateLogEnergy } from "../src/core/labeller.ts";
 import { decodeBatch, encodeBatch, type FleetBatch, type FleetModel } from "../src/fleet/codec.ts";

@@ -13,33 +13,17 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Subscription } from "rxjs";
-import {
-  batchBytes,
-  encodeBatch,
-  FLEET_LAYOUT_VERSION,
-  type FleetBatch,
-  type FleetModel,
-  MAX_ID,
-} from "../fleet/codec.ts";
+import { batchBytes, encodeBatch, type FleetBatch, type FleetModel, MAX_ID } from "../fleet/codec.ts";
 import { FleetExchange, type FleetRows } from "../fleet/exchange.ts";
-import { resolveBackbonePath } from "../learning/backbone.ts";
-import { modelSha256 } from "../learning/backbone-models.ts";
 import type { Config } from "../runtime/config.ts";
 import type { GraphTaps, SampleSource } from "../runtime/pipeline.ts";
+import { fleetModel } from "./fleet-model.ts";
 import { redactUrl, validateMqttOptions } from "./mqtt.ts";
-import { fellBackToMqtt311, publishPacketLimit } from "./mqtt-connection.ts";
+import { fellBackToMqtt311 } from "./mqtt-connection.ts";
+import { fleetPacketLimit, fleetTopics } from "./mqtt-fleet-topics.ts";
 
 /** How long our first payload after a connect may take to come back before the broker is said to drop it. */
 const ECHO_WAIT_MS = 5000;
-/**
- * The largest PUBLISH packet a payload of `maxPayload` bytes on a fleet topic can make (a valid
- * payload's robot id, which the topic names, is at most MAX_ID bytes).
- */
-export function fleetPacketLimit(prefix: string, maxPayload: number): number {
-  const topic = Buffer.byteLength(`${prefix.replace(/\/+$/, "")}/fleet/`) + MAX_ID + "/snapshot".length;
-  return publishPacketLimit(topic, maxPayload);
-}
-
 export interface FleetStatus {
   connected: boolean;
   robotId: string;
@@ -68,39 +52,6 @@ export interface FleetStatus {
   /** None of this robot's payloads came back from the broker: it drops them (an ACL). */
   brokerDrops: boolean;
   [key: string]: unknown;
-}
-
-/**
- * The model key of a backbone: the first 16 bytes of its model SHA-256 (the .onnx file, and its
- * external data files when it has any: new weights in a side file are another model).
- */
-export function backboneHash(path: string): Uint8Array {
-  return new Uint8Array(Buffer.from(modelSha256(path), "hex").subarray(0, 16));
-}
-
-export function fleetModel(config: Config, backboneChannels: number, headChannels: number): FleetModel {
-  return {
-    backboneHash: backboneHash(resolveBackbonePath(config.learner.backbone)),
-    channels: headChannels,
-    backboneChannels,
-    inputWidth: config.learner.input_width,
-    layoutVersion: FLEET_LAYOUT_VERSION,
-  };
-}
-
-export function fleetTopics(prefix: string, robotId: string) {
-  const base = `${prefix.replace(/\/+$/, "")}/fleet`;
-  return {
-    samples: `${base}/${robotId}/samples`,
-    snapshot: `${base}/${robotId}/snapshot`,
-    subscribe: [`${base}/+/samples`, `${base}/+/snapshot`],
-    parse(topic: string): { robotId: string; kind: "samples" | "snapshot" } | undefined {
-      if (!topic.startsWith(`${base}/`)) return undefined;
-      const [id, kind, ...rest] = topic.slice(base.length + 1).split("/");
-      if (!id || rest.length || (kind !== "samples" && kind !== "snapshot")) return undefined;
-      return { robotId: id, kind };
-    },
-  };
 }
 
 export interface FleetLinkOptions {
