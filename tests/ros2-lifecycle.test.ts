@@ -13,7 +13,7 @@ import type { BagMessage } from "../src/io/bag/index.ts";
 import { type Config, defaultConfig } from "../src/runtime/config.ts";
 import { UserError } from "../src/runtime/errors.ts";
 import { createPipeline, type Pipeline } from "../src/runtime/pipeline.ts";
-import { type FakeNode, FakeRclnodejs } from "./helpers/fake-rclnodejs.ts";
+import { type FakeNode, FakeRclnodejs, recordingLog } from "./helpers/fake-rclnodejs.ts";
 import { simDriveMessages } from "./helpers/sim-messages.ts";
 import { waitFor as waitForWithin } from "./helpers/wait.ts";
 
@@ -44,12 +44,7 @@ interface Running {
 async function start(config: Config): Promise<Running> {
   const rcl = new FakeRclnodejs();
   const abort = new AbortController();
-  const logs: string[] = [];
-  const log = {
-    info: (m: string) => logs.push(`INFO ${m}`),
-    warn: (m: string) => logs.push(`WARN ${m}`),
-    error: (m: string) => logs.push(`ERROR ${m}`),
-  };
+  const { logs, log } = recordingLog();
   let started!: (v: { handle: RosNodeHandle; pipeline: Pipeline }) => void;
   const ready = new Promise<{ handle: RosNodeHandle; pipeline: Pipeline }>((r) => {
     started = r;

@@ -15,7 +15,7 @@ import { runRosNode } from "../src/cli/ros.ts";
 import type { BagMessage } from "../src/io/bag/index.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
 import type { Pipeline } from "../src/runtime/pipeline.ts";
-import { FakeRclnodejs } from "./helpers/fake-rclnodejs.ts";
+import { FakeRclnodejs, recordingLog } from "./helpers/fake-rclnodejs.ts";
 import { simDriveMessages } from "./helpers/sim-messages.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tl-rossig-"));
@@ -52,12 +52,7 @@ describe("SIGINT with rclnodejs loaded", () => {
       const ck = join(dir, "ck");
       config.learner.checkpoint_dir = ck;
       config.learner.checkpoint_every = 3600;
-      const logs: string[] = [];
-      const log = {
-        info: (m: string) => logs.push(`INFO ${m}`),
-        warn: (m: string) => logs.push(`WARN ${m}`),
-        error: (m: string) => logs.push(`ERROR ${m}`),
-      };
+      const { logs, log } = recordingLog();
       let started!: (v: { handle: RosNodeHandle; pipeline: Pipeline }) => void;
       const ready = new Promise<{ handle: RosNodeHandle; pipeline: Pipeline }>((r) => {
         started = r;

@@ -394,3 +394,14 @@ export class FakeRclnodejs implements Rclnodejs {
     return {};
   }
 }
+
+/** A node log that keeps its lines ("INFO ...", "WARN ...", "ERROR ...") for the test to read. */
+export function recordingLog() {
+  const logs: string[] = [];
+  const log = {
+    info: (m: string) => logs.push(`INFO ${m}`),
+    warn: (m: string) => logs.push(`WARN ${m}`),
+    error: (m: string) => logs.push(`ERROR ${m}`),
+  };
+  return { logs, log };
+}
