@@ -309,6 +309,20 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     expect(b.stats().rejected).toEqual({});
   }, 30_000);
 
+  it("blames no ACL when its own payloads are over its max_payload_bytes (the broker holds their echoes back)", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const lines: string[] = [];
+    // A 40-sample batch of 8 channels is about 1.7 kB: every payload is over this limit.
+    const a = robot(broker.url, "a", { max_payload_bytes: 1000 }, (l) => lines.push(l));
+    await a.waitConnected();
+    drive(a, 0, 3);
+    await waitFor("a's batches acknowledged", () => a.stats().sent >= 3 * 40);
+    await a.close();
+    expect(lines.join("\n")).not.toMatch(/drops what this robot publishes/);
+    expect(a.stats().brokerDrops).toBe(false);
+  }, 30_000);
+
   it("a payload far over max_payload_bytes never reaches the robot: the broker holds it back (MQTT 5)", async () => {
     const broker = await Mosquitto.create();
     open.push(broker);

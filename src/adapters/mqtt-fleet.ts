@@ -331,13 +331,16 @@ export class FleetLink implements SampleSource {
       }, ECHO_WAIT_MS);
       this.#echoTimer.unref();
     }
+    // Over our own max_payload_bytes, the broker holds the echo back (the Maximum Packet Size we
+    // gave it): its absence then says nothing about an ACL.
+    const echoes = payload.length <= this.#config.fleet.max_payload_bytes;
     this.#inflight++;
     client.publish(topic, payload, { qos: 1, retain }, (err) => {
       this.#inflight--;
       // MQTT 5: a broker answers a publish its ACL refuses with "Not authorized" (135); under 3.1.1
       // it drops it silently and only the missing echo tells.
       const refused = (err as { code?: unknown } | undefined)?.code === 135;
-      if (!err || refused) this.#acked++;
+      if (refused || (!err && echoes)) this.#acked++;
       if (refused) this.#checkEchoes();
       else if (err) this.#error(err.message);
     });
