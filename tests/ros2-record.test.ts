@@ -199,6 +199,39 @@ describe("replay --record", () => {
     expect(topics).toContain("/terrain_learner/roughness/camera_info");
   });
 
+  it("/diagnostics of a bag with a compressed camera counts that camera, not a silent raw topic", async () => {
+    // A replay reads whichever camera topic the bag has; ros.image_transport only picks a live node's.
+    const jpegBag = join(dir, "jpeg.mcap");
+    await generateWorldBag({
+      out: jpegBag,
+      seed: 2,
+      duration: 4,
+      jpeg: true,
+      camera: { width: 160, height: 120 },
+    });
+    const out = join(dir, "jpeg-outputs.mcap");
+    await runReplay({
+      bag: jpegBag,
+      config: defaultConfig(),
+      record: out,
+      recordOutputsOnly: true,
+      warn: () => undefined,
+    });
+    const rec = await readRecording(out);
+    const frames = rec.topics.get("/terrain_learner/roughness/image")?.count ?? 0;
+    expect(frames).toBeGreaterThan(30);
+    const inputs = (
+      rec.messages.get("/diagnostics")!.at(-1) as {
+        status: { name: string; level: number; message: string; values: { key: string; value: string }[] }[];
+      }
+    ).status[0]!;
+    const values = Object.fromEntries(inputs.values.map((kv) => [kv.key, kv.value]));
+    expect(inputs.message).toBe("all inputs arriving");
+    expect(inputs.level).toBe(0);
+    expect(Number(values["/camera/image_raw/compressed received"])).toBe(frames);
+    expect(values["/camera/image_raw received"]).toBeUndefined();
+  }, 120_000);
+
   it("opens with launch/foxglove-layout.json: what its panels name is there, as the live view serves it, but the live view's own two (as docs/live-view.md says)", () => {
     const root = join(import.meta.dirname, "..");
     const layout = JSON.parse(readFileSync(join(root, "launch/foxglove-layout.json"), "utf8")) as {

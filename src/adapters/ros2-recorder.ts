@@ -33,6 +33,23 @@ export interface OutputRecorderOptions {
   outputsOnly?: boolean;
   /** The pipeline's current stats, for /diagnostics. */
   stats: () => PipelineStats;
+  /** Topics the bag has messages on: /diagnostics meters the camera topics among them. */
+  bagTopics?: ReadonlySet<string>;
+}
+
+/**
+ * The inputs /diagnostics meters: a replay reads the raw and the compressed camera topic, whichever
+ * the bag has, while ros.image_transport picks the one a live node subscribes to; metering that one
+ * alone would report a bag's only camera as silent.
+ */
+function recordedInputs(config: Config, bagTopics: ReadonlySet<string> | undefined): SubscriptionSpec[] {
+  const subs = subscriptionSpecs(config);
+  if (!bagTopics) return subs;
+  const cameras = (["raw", "compressed"] as const)
+    .map((t) => subscriptionSpecs({ ...config, ros: { ...config.ros, image_transport: t } })[0]!)
+    .filter((s) => bagTopics.has(s.topic));
+  if (cameras.length === 0) return subs;
+  return [...cameras, ...subs.filter((s) => s.kind !== "image" && s.kind !== "compressed")];
 }
 
 export class OutputRecorder {
@@ -65,7 +82,7 @@ export class OutputRecorder {
       { speedLimitFallback: false },
     );
     this.#mapper = new OutputMapper(this.specs, config, () => this.#now);
-    this.#subs = subscriptionSpecs(config);
+    this.#subs = recordedInputs(config, opts.bagTopics);
     for (const s of this.#subs) this.#kindOf.set(s.topic, s.kind);
     this.#diagnosticsPeriod = 1 / config.ros.diagnostics_rate;
   }

@@ -293,6 +293,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     ? new OutputRecorder(writer, config, {
         outputsOnly: opts.recordOutputsOnly,
         stats: () => pipeline.stats(),
+        bagTopics: new Set(info.topics.filter((t) => t.count > 0).map((t) => t.name)),
       })
     : undefined;
 
