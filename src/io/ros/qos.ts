@@ -43,8 +43,9 @@ export const LATCHED_QOS: QosProfile = { depth: 1, reliability: "reliable", dura
 export const DEFAULT_QOS: QosProfile = { depth: 10, reliability: "reliable", durability: "volatile" };
 
 /**
- * Output images (and their CameraInfo): best effort by default, like camera drivers, so that a slow
- * viewer on Wi-Fi does not hold the publisher back; `reliable` when a recorder must see every frame.
+ * Output images (and their CameraInfo): `ros.output_image_reliability`, reliable by default since
+ * RViz subscribes reliable and receives nothing from a best-effort publisher; `best_effort` for a
+ * weak link, so that a slow viewer does not hold the publisher back.
  */
 export function outputImageQos(reliability: Reliability): QosProfile {
   return { depth: 5, reliability, durability: "volatile" };
