@@ -429,6 +429,24 @@ describe("export errors", () => {
     await expect(runExport({ ...base, checkpoint: other, out: join(dir, "o.onnx") })).rejects.toThrow(
       /trained on backbone sha256 000000000000…/,
     );
+    // Moved to another machine, where its backbone lives elsewhere: --config gives the new place,
+    // which must hold the same model.
+    const moved = copy("moved", (info) => {
+      (info.learner as Record<string, unknown>).backbone = join(dir, "gone", "backbone.onnx");
+    });
+    const place = (backbone: string) => configFromObject({ learner: { backbone } });
+    await expect(
+      runExport({
+        ...base,
+        config: place(defaultBackbonePath()),
+        checkpoint: moved,
+        out: join(dir, "m.onnx"),
+      }),
+    ).resolves.toBeDefined();
+    await expect(
+      runExport({ ...base, config: place("mobilenetv2"), checkpoint: moved, out: join(dir, "m2.onnx") }),
+    ).rejects.toThrow(/not found, and the configuration's .*mobilenetv2\.onnx is another model/);
+    expect(existsSync(join(dir, "m2.onnx"))).toBe(false);
     // A checkpoint without its learner settings (older versions): the configuration's, with a warning.
     const old = copy("old-manifest", (info) => {
       delete info.learner;

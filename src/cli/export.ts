@@ -183,10 +183,15 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
   )
     cfg.backbone = o.config.learner.backbone;
   const backbonePath = resolveBackbonePath(cfg.backbone);
-  if (!existsSync(backbonePath))
+  if (!existsSync(backbonePath)) {
+    // A --config that names a model, but another one, must not be told to name the model.
+    const given = resolveBackbonePath(o.config.learner.backbone);
     throw new UserError(
-      `the checkpoint's backbone ${backbonePath} (learner.backbone '${cfg.backbone}') not found: give the model's place here with --config (learner.backbone: PATH)`,
+      o.config.learner.backbone !== cfg.backbone && existsSync(given)
+        ? `the checkpoint's backbone ${backbonePath} (learner.backbone '${cfg.backbone}') not found, and the configuration's ${given} is another model (its sha256 is not the ${String(recordedSha).slice(0, 12)}… the head was trained on): give the place of the model the checkpoint was trained on with --config (learner.backbone: PATH)`
+        : `the checkpoint's backbone ${backbonePath} (learner.backbone '${cfg.backbone}') not found: give the model's place here with --config (learner.backbone: PATH)`,
     );
+  }
   const { sha256: backboneSha, onnxSha256, external } = identity(backbonePath);
   // The model's external data files are inputs too: writing over one would break the backbone.
   const backboneFiles = [backbonePath, ...external.map((l) => resolve(dirname(backbonePath), l))];
