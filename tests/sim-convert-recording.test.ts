@@ -233,6 +233,52 @@ describe("sim convert-recording --format csv: a recording of one's own, checked"
     );
   }, 300_000);
 
+  it("without a speed column, --speed gives the level a world driving it at vibration.speed plays", async () => {
+    // BorealTC without its pro_NN.csv: no speed column. The run was driven at about 0.4 m/s.
+    mkdirSync(join(dir, "nospeed/rec"), { recursive: true });
+    const imu = join(dir, "nospeed/imu_04.csv");
+    writeFileSync(imu, readFileSync(join(BOREAL_DIR, "ASPHALT/imu_04.csv")));
+    const out = join(dir, "nospeed/rec/asphalt.csv");
+    const assumed = await cli("--format", "borealtc", imu, out);
+    expect(assumed.code, assumed.stderr).toBe(0);
+    expect(assumed.stdout).toMatch(/no speed column: driven at 1 m\/s assumed; give --speed/);
+    const r = await cli("--format", "borealtc", imu, out, "--speed", "0.4", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.assumedSpeed).toBe(0.4);
+    const world = join(dir, "nospeed/world.yaml");
+    writeFileSync(
+      world,
+      [
+        "name: nospeed",
+        "bounds: { xMin: -20, xMax: 20, yMin: -20, yMax: 20 }",
+        "layout: { kind: stripes, cellSize: 10 }",
+        "terrains:",
+        "  - type: concrete",
+        "  - type: asphalt",
+        "    vibration: { recordings: [rec/asphalt.csv], up: [0, 0, 1], speed: 0.4 }",
+        "",
+      ].join("\n"),
+    );
+    const sim = await run(
+      "node",
+      ["bin/terrain-learner.js", "sim", "-w", world, "-d", "1", "--json", "-o", join(dir, "nospeed/w.mcap")],
+      { cwd: ROOT },
+    );
+    const played = JSON.parse(sim.stdout).recordedVibration[0];
+    expect(summary.levelAt1ms).toBeCloseTo(played.level, 6);
+    expect(summary.naturalRoughness).toBeCloseTo(played.naturalRoughness, 6);
+    // Assumed at 1 m/s it read as far smoother ground than the world plays.
+    expect(
+      JSON.parse((await cli("--format", "csv", out, join(dir, "x.csv"), "--json")).stdout).naturalRoughness,
+    ).toBeLessThan(played.naturalRoughness - 0.3);
+    const own = await cli("--format", "csv", shipped, join(dir, "y.csv"), "--speed", "0.4");
+    expect(own.code).toBe(1);
+    expect(own.stderr).toBe(
+      `terrain-learner: --speed: ${shipped} has a speed column of its own; --speed is for recordings without one\n`,
+    );
+  }, 300_000);
+
   it("a log with a gap: the median rate (not rows over seconds) and the gap are printed", async () => {
     // The real 100 Hz ASPHALT run with 5 s of rows missing, as a logger that stalled leaves it.
     const lines = readFileSync(join(BOREAL_DIR, "ASPHALT/imu_04.csv"), "utf8").trim().split("\n");

@@ -13,6 +13,7 @@ interface Options {
   format: string;
   rate?: string;
   pro?: string;
+  speed?: string;
   world?: string;
   up: string;
   json?: boolean;
@@ -67,6 +68,9 @@ async function run(input: string, output: string, o: Options): Promise<void> {
   }
   const rate = o.rate === undefined ? undefined : Number(o.rate);
   if (rate !== undefined && !(rate > 0)) throw new UserError(`--rate '${o.rate}': expected a rate in Hz > 0`);
+  const speed = o.speed === undefined ? undefined : Number(o.speed);
+  if (speed !== undefined && !(speed > 0 && Number.isFinite(speed)))
+    throw new UserError(`--speed '${o.speed}': expected the recording's speed in m/s > 0`);
   const up = o.up.split(",").map(Number);
   if (up.length !== 3 || up.some((v) => !Number.isFinite(v)) || Math.hypot(...up) === 0)
     throw new UserError(`--up '${o.up}': expected three numbers, e.g. 0,0,1`);
@@ -141,6 +145,13 @@ async function run(input: string, output: string, o: Options): Promise<void> {
   } catch (err) {
     throw new UserError((err as Error).message);
   }
+  if (rec.speed && speed !== undefined)
+    throw new UserError(
+      `--speed: ${input} has a speed column of its own; --speed is for recordings without one`,
+    );
+  // Without a speed column the level at 1 m/s depends on the speed the world will say it was driven
+  // at (vibration.speed): the same speed here, or the natural roughness printed is another's.
+  const assumedSpeed = rec.speed ? undefined : (speed ?? 1);
   // What it means on the simulator's scale: the roughness whose synthetic vibration matches it. A
   // recording that cannot be played (too short, never moving) is not written at all.
   let prepared: import("../../sim/recording.ts").PreparedRecording;
@@ -149,7 +160,7 @@ async function run(input: string, output: string, o: Options): Promise<void> {
       sim.parseRecordingCsv(text, input),
       {
         up: up as [number, number, number],
-        speed: rec.speed ? undefined : 1,
+        speed: assumedSpeed,
         rate: world.imu.rate,
         speedExponent: world.imu.speedExponent,
       },
@@ -188,6 +199,8 @@ async function run(input: string, output: string, o: Options): Promise<void> {
       .split(","),
     movingSeconds: prepared.usableCount / prepared.rate,
     levelAt1ms: level,
+    /** m/s the level assumes for a recording without a speed column (its vibration.speed); null: it has one. */
+    assumedSpeed: assumedSpeed ?? null,
     naturalRoughness: natural,
     gainAtNatural,
     warnings: gyroWarnings(rec),
@@ -206,6 +219,10 @@ async function run(input: string, output: string, o: Options): Promise<void> {
       : `, ${end ? "above" : "below"} the synthetic model's level at roughness ${end} ` +
         `(${sim.levelAt(curve, end).toFixed(3)} m/s², ${worldName}): at any roughness it plays ` +
         `${end ? "quieter" : "louder"} than recorded (gain ${gainAtNatural.toFixed(2)} at roughness ${end})`;
+  const speedText =
+    assumedSpeed === undefined
+      ? ""
+      : ` (no speed column: driven at ${assumedSpeed} m/s${speed === undefined ? " assumed; give --speed, the terrain's vibration.speed" : ", the terrain's vibration.speed"})`;
   const gapText = !gaps.longest
     ? ""
     : gaps.count === 1
@@ -214,7 +231,7 @@ async function run(input: string, output: string, o: Options): Promise<void> {
   process.stdout.write(
     `wrote ${output}: ${summary.rows} rows, ${duration.toFixed(1)} s at ${summary.rate.toFixed(1)} Hz (median rate)` +
       `${gapText}, ${summary.movingSeconds.toFixed(1)} s moving, columns ${summary.columns.join(",")}\n` +
-      `vertical vibration at 1 m/s: ${level.toFixed(3)} m/s² RMS${onScale}\n`,
+      `vertical vibration at 1 m/s: ${level.toFixed(3)} m/s² RMS${speedText}${onScale}\n`,
   );
 }
 
@@ -232,6 +249,10 @@ export function registerConvertRecording(sim: Command): void {
     )
     .option("--rate <hz>", "u2is: sample rate (default: rows / the seconds in the file name's _tSECONDS_)")
     .option("--pro <file>", "borealtc: wheel-speed file (default pro_NN.csv beside imu_NN.csv)")
+    .option(
+      "--speed <m/s>",
+      "a recording without a speed column: the speed it was driven at, as the terrain's vibration.speed will say (default 1)",
+    )
     .option("--up <x,y,z>", "the recording's up axis, for the level it reports", "0,0,1")
     .option("-w, --world <file>", "world whose IMU model gives the roughness scale (default world)")
     .option("--json", "print a JSON summary")
