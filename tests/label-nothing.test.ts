@@ -65,6 +65,19 @@ describe("topics of the wrong type", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   }, 120_000);
 
+  it("replay --image naming the compressed camera topic is refused before reading, naming --compressed-image", async () => {
+    // The topic is also topics.compressed_image's default: it fits that key, but the flag given
+    // makes it the raw camera, whose conversion every message would fail after the whole bag.
+    await generateWorldBag({ out: join(dir, "j.mcap"), duration: 1, camera, jpeg: true });
+    const r = await cli("replay", "j.mcap", "--image", "/camera/image_raw/compressed");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^terrain-learner: j\.mcap: camera image topic \/camera\/image_raw\/compressed carries sensor_msgs\/msg\/CompressedImage, expected sensor_msgs\/Image \(give it with --compressed-image\); topics: /,
+    );
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stdout).toBe("");
+  }, 120_000);
+
   it("ROS 1 and ROS 2 spellings of a type, and a bag that does not say, are accepted", () => {
     const info = (imuType: string): BagInfo => ({
       path: "b",

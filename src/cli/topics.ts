@@ -95,14 +95,23 @@ export function requireTopics(bag: string, info: BagInfo, config: Config, needs:
       const t = found(topic);
       return t !== undefined && (t.type === "" || sameType(t.type, FLAGS[key].type));
     };
-    if (topics.some(fits)) continue;
+    // A topic of another type is refused even when another key's topic fits: messages are converted
+    // by the key naming their topic first (`--image` naming the compressed camera topic, which
+    // topics.compressed_image names too, reads every frame as a raw Image and fails each).
+    const wrong = topics.filter(({ key, topic }) => {
+      const t = found(topic);
+      return t !== undefined && t.type !== "" && !sameType(t.type, FLAGS[key].type);
+    });
+    if (!wrong.length && topics.some(fits)) continue;
     const flags = need.keys.map((k) => FLAGS[k].flag).join(" or ");
-    const wrong = topics.filter(({ topic }) => found(topic));
     if (wrong.length) {
-      for (const { key, topic } of wrong)
-        missing.push(
-          `${need.what} topic ${topic} carries ${found(topic)!.type}, expected ${FLAGS[key].type} (use ${FLAGS[key].flag})`,
-        );
+      for (const { key, topic } of wrong) {
+        const type = found(topic)!.type;
+        // Of another key's type (a CompressedImage topic given as --image): name that key's flag.
+        const other = need.keys.find((k) => k !== key && sameType(type, FLAGS[k].type));
+        const fix = other ? `give it with ${FLAGS[other].flag}` : `use ${FLAGS[key].flag}`;
+        missing.push(`${need.what} topic ${topic} carries ${type}, expected ${FLAGS[key].type} (${fix})`);
+      }
       continue;
     }
     missing.push(
