@@ -187,7 +187,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     // A --config that names a model, but another one, must not be told to name the model.
     const given = resolveBackbonePath(o.config.learner.backbone);
     throw new UserError(
-      o.config.learner.backbone !== cfg.backbone && existsSync(given)
+      o.config.learner.backbone !== "" && o.config.learner.backbone !== cfg.backbone && existsSync(given)
         ? `the checkpoint's backbone ${backbonePath} (learner.backbone '${cfg.backbone}') not found, and the configuration's ${given} is another model (its sha256 is not the ${String(recordedSha).slice(0, 12)}… the head was trained on): give the place of the model the checkpoint was trained on with --config (learner.backbone: PATH)`
         : `the checkpoint's backbone ${backbonePath} (learner.backbone '${cfg.backbone}') not found: give the model's place here with --config (learner.backbone: PATH)`,
     );
