@@ -200,7 +200,8 @@ describe("a signal keeps what was learned", () => {
       () => `the recording to grow (stderr: ${run.stderr()})`,
       () =>
         readdirSync(dir).some(
-          (n) => n.startsWith(`.${name}.tmp-`) && statSync(join(dir, n)).size > 64 * 1024,
+          // About 10 of the 20 s (the recording grows 0.8 MB per second of data): training starts near 6 s.
+          (n) => n.startsWith(`.${name}.tmp-`) && statSync(join(dir, n)).size > 8 * 1024 * 1024,
         ),
       120_000,
     );
@@ -209,12 +210,29 @@ describe("a signal keeps what was learned", () => {
     expect(code, run.stderr()).toBe(130);
     expect(run.stderr()).toMatch(
       new RegExp(
-        `^terrain-learner: interrupted by SIGINT: [\\d.]+ of 20\\.0 s of data read; recording ${name} finished with \\d+ messages; checkpoint ck-interrupted/ckpt-\\d+\\.json saved \\(\\d+ train steps\\)\\n$`,
+        `^terrain-learner: interrupted by SIGINT: [\\d.]+ of 20\\.0 s of data read; recording ${name} finished with \\d+ messages; checkpoint ck-interrupted/ckpt-\\d+\\.json saved \\([1-9]\\d* train steps\\)\\n$`,
       ),
     );
     expect(readdirSync(join(dir, "ck-interrupted")).filter((n) => n.endsWith(".json"))).toHaveLength(1);
     const resumed = await cli(["replay", bag, "--checkpoint", "ck-interrupted", "--json"]);
     expect(resumed.code, resumed.stderr).toBe(0);
+  }, 180_000);
+
+  it("SIGINT before the first training step: no untrained checkpoint is saved, and the line says why", async () => {
+    const name = "early.mcap";
+    const run = start(["replay", bag, "--rate", "1", "--record", name, "--save-checkpoint", "ck-early"]);
+    await waitFor(
+      () => `the recording to start (stderr: ${run.stderr()})`,
+      () => readdirSync(dir).some((n) => n.startsWith(`.${name}.tmp-`) && statSync(join(dir, n)).size > 0),
+      120_000,
+    );
+    run.child.kill("SIGINT");
+    const { code } = await run.done;
+    expect(code, run.stderr()).toBe(130);
+    expect(run.stderr()).toMatch(
+      /^terrain-learner: interrupted by SIGINT: [\d.]+ of 20\.0 s of data read; recording early\.mcap finished with \d+ messages; no checkpoint saved: the learner had not trained yet\n$/,
+    );
+    expect(existsSync(join(dir, "ck-early"))).toBe(false);
   }, 180_000);
 });
 

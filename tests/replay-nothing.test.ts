@@ -89,9 +89,19 @@ describe("replay that does nothing", () => {
     expect(existsSync(join(dir, "out", "robot"))).toBe(false);
   }, 120_000);
 
-  it("the same bag with its TF learns and exits 0", async () => {
+  it("the same bag with its TF makes samples and exits 0; too short to train, it says so, and --save-checkpoint saves nothing", async () => {
     const r = await cli("replay", "t.mcap");
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^learner: 0 training steps/m);
+    expect(r.stderr).toMatch(
+      /^warning: t\.mcap: the bag ended before the first training step, so every prediction came from an untrained model \([1-9]\d* samples; training starts once learner\.min_samples = 64 cells are stored, .*\)\n$/,
+    );
+    // An untrained checkpoint is one export refuses, and it would count towards checkpoint_keep.
+    const s = await cli("replay", "t.mcap", "--save-checkpoint", "ck");
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(
+      /^terrain-learner: --save-checkpoint ck: nothing saved: the bag ended before the first training step/,
+    );
+    expect(existsSync(join(dir, "ck"))).toBe(false);
   }, 120_000);
 });

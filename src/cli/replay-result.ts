@@ -52,6 +52,11 @@ export interface ReplayResult {
    * the result, then this, and exits non-zero. Not in the JSON (stderr carries it).
    */
   idle?: string;
+  /**
+   * Why the model is still untrained although samples came (the bag ended before the first
+   * training step): a warning, and `--save-checkpoint` saves nothing. Not in the JSON.
+   */
+  untrained?: string;
 }
 
 /** What the run saw besides the summary, for `idleReason`. */
@@ -118,10 +123,22 @@ export function idleReason(s: PipelineSummary, config: Config, clues: ReplayClue
   return `nothing learned from ${s.framesProcessed} frames: ${why}`;
 }
 
+/** The bag ended before the first training step: every prediction is an empty head's. */
+export function untrainedReason(
+  s: PipelineSummary,
+  config: Config,
+  fromCheckpoint: boolean,
+): string | undefined {
+  if (!config.learner.enabled || fromCheckpoint || s.samples === 0 || s.trainSteps > 0) return undefined;
+  const l = config.learner;
+  return `the bag ended before the first training step, so every prediction came from an untrained model (${s.samples} samples; training starts once learner.min_samples = ${l.min_samples} cells are stored, then takes learner.steps_per_second = ${l.steps_per_second} steps per second of sensor time)`;
+}
+
 export function toResult(s: PipelineSummary, opts: ReplayRunOptions, clues?: ReplayClues): ReplayResult {
   const idle = clues
     ? idleReason(s, opts.config, { ...clues, fromCheckpoint: opts.checkpoint !== undefined })
     : undefined;
+  const untrained = idle ? undefined : untrainedReason(s, opts.config, opts.checkpoint !== undefined);
   const e = s.eval;
   const ground = (s.supervisor as Partial<SelfSupervisorStats> | undefined)?.ground;
   return {
@@ -161,6 +178,7 @@ export function toResult(s: PipelineSummary, opts: ReplayRunOptions, clues?: Rep
     ...(ground ? { ground: describeGround(ground, opts.config.frames) } : {}),
     ...(s.fleet ? { fleet: s.fleet } : {}),
     ...(idle ? { idle } : {}),
+    ...(untrained ? { untrained } : {}),
   };
 }
 
@@ -219,7 +237,7 @@ export function formatSummary(r: ReplayResult): string {
 /** The --json object: the documented keys first, then the extras. */
 export function jsonResult(r: ReplayResult): string {
   // `ground` is the human line; the JSON has it as data in supervisor.ground.
-  const { evalDetails, supervisor, ground, idle, ...rest } = r;
+  const { evalDetails, supervisor, ground, idle, untrained, ...rest } = r;
   return toJson({
     ...rest,
     curve: r.curve?.map((c) => ({

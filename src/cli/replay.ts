@@ -416,6 +416,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
       if (opts.saveCheckpoint) {
         try {
           await pipeline.learner.settle?.();
+          const steps = pipeline.learner.stats().trainSteps;
+          if (steps === 0 && !opts.checkpoint) throw new Error("the learner had not trained yet");
           const path = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
           kept.push(`checkpoint ${path} saved (${pipeline.learner.stats().trainSteps} train steps)`);
         } catch (err) {
@@ -453,7 +455,12 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     }
     const result = toResult(summary, { ...opts, config }, { firstProblem, frameProblem, cameraFrame, late });
     let unsaved: string | undefined;
-    if (opts.saveCheckpoint) {
+    // An untrained model is not worth keeping (export refuses it), and a save would push an older
+    // checkpoint out of learner.checkpoint_keep there.
+    if (opts.saveCheckpoint && result.idle) result.idle += `; nothing saved to ${opts.saveCheckpoint}`;
+    else if (opts.saveCheckpoint && result.untrained)
+      unsaved = `--save-checkpoint ${opts.saveCheckpoint}: nothing saved: ${result.untrained}`;
+    else if (opts.saveCheckpoint) {
       try {
         result.checkpoint = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
       } catch (err) {
