@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runLabel } from "../src/cli/label.ts";
 import { quatFromRPY } from "../src/core/geometry.ts";
+import { LogEnergyPercentiles } from "../src/core/label-calibration.ts";
 import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
 import { imuToRos, odomToRos, transformsToRos } from "../src/io/ros/convert.ts";
 import { defaultConfig, loadConfig } from "../src/runtime/config.ts";
@@ -88,6 +89,29 @@ describe("label command", () => {
     expect(human.stdout).toMatch(/t \(s\)\s+x \(m\)/);
     expect(human.stdout).toMatch(/labels over 40\.\d s/);
     expect(human.stdout).toMatch(/imu duplicate 1/);
+  });
+
+  it("--stats fits the bounds at the configured percentiles: the labeller's own running bounds over the same labels", async () => {
+    const params = join(dir, "pct.yaml");
+    writeFileSync(
+      params,
+      "terrain_learner:\n  ros__parameters:\n    labeler:\n      calibration:\n        low_percentile: 12.5\n        high_percentile: 80\n",
+    );
+    const config = loadConfig([params]);
+    const running = new LogEnergyPercentiles();
+    await runLabel({ bag, config, onLabel: (l) => running.record(Math.log10(l.energy)) });
+    const want = running.bounds(config.labeler.calibration);
+    expect(want.source).toBe("percentile");
+    const cli = join(process.cwd(), "bin/terrain-learner.js");
+    const stats = await run(process.execPath, [cli, "label", bag, "--config", params, "--stats"]);
+    const snippet = join(dir, "pct-calibration.yaml");
+    writeFileSync(snippet, stats.stdout);
+    const fitted = loadConfig([params, snippet]).labeler.calibration;
+    expect(fitted.low).toBeCloseTo(want.lo, 4);
+    expect(fitted.high).toBeCloseTo(want.hi, 4);
+    expect(stats.stdout).toMatch(
+      /# Fixed calibration from the 12\.5th\/80th percentiles \(roughness 0\.05 and 0\.95\)/,
+    );
   });
 
   it("names the topics it found when the IMU topic is wrong, with a one-line error", async () => {

@@ -33,14 +33,13 @@ export function pad(s: string, n: number): string {
  * pass it after the main one, or copy its `labeler:` block into the main file.
  */
 export function statsYaml(s: LabelSummary): string {
-  const lo = s.log10EnergyPercentiles.p5;
-  const hi = s.log10EnergyPercentiles.p95;
+  const { low: lo, high: hi, lowPercentile, highPercentile } = s.fit;
   return [
     `# ${s.labels} labels from ${s.bag}; speed-normalised energy percentiles:`,
     ...Object.entries(s.energyPercentiles).map(
       ([k, v]) => `#   ${k.padEnd(4)} ${v.toExponential(3)}  (log10 ${s.log10EnergyPercentiles[k]})`,
     ),
-    "# Fixed calibration from the 5th/95th percentiles (roughness 0.05 and 0.95), as a params file:",
+    `# Fixed calibration from the ${ordinal(lowPercentile)}/${ordinal(highPercentile)} percentiles (roughness 0.05 and 0.95), as a params file:`,
     "# pass it after your params file (`--params-file params.yaml --params-file THIS` for the node,",
     "# `--config params.yaml --config THIS` for replay/label/demo/run; later files win), or copy the",
     "# labeller block into your params file under terrain_learner: ros__parameters:.",
@@ -52,6 +51,14 @@ export function statsYaml(s: LabelSummary): string {
     `        low: ${lo}`,
     `        high: ${hi}`,
   ].join("\n");
+}
+
+/** 5 → "5th", 1 → "1st", 12.5 → "12.5th". */
+export function ordinal(p: number): string {
+  if (!Number.isInteger(p)) return `${p}th`;
+  const tens = p % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : (["th", "st", "nd", "rd"][p % 10] ?? "th");
+  return `${p}${suffix}`;
 }
 
 export function fmt(x: number | undefined): string {

@@ -16,7 +16,7 @@ import { fusion } from "../runtime/stages/fusion.ts";
 import { fromBagStamped, type GraphInput, unstampedNote } from "../runtime/stages/inputs.ts";
 import { action, UserError } from "./errors.ts";
 import { HeadingChange, inputWarnings, noLabelsReason } from "./label-diagnosis.ts";
-import { fmt, labelJson, pad, round, sig, statsYaml } from "./label-format.ts";
+import { fmt, labelJson, ordinal, pad, round, sig, statsYaml } from "./label-format.ts";
 import { addTopicOptions, applyTopicFlags, requireTopics, type TopicNeed, withBagTopics } from "./topics.ts";
 
 /** What labelling needs from a bag (replay needs these too). */
@@ -55,6 +55,11 @@ export interface LabelSummary {
    */
   energyPercentiles: Record<string, number>;
   log10EnergyPercentiles: Record<string, number>;
+  /**
+   * The fixed bounds `--stats` prints: the log10 energy at labeler.calibration.low_percentile and
+   * high_percentile, the percentiles running-percentile mode maps to roughness 0.05 and 0.95.
+   */
+  fit: { lowPercentile: number; highPercentile: number; low: number; high: number };
   meanSpeed: number;
   /** The IMU messages' frame_id (the last one seen). */
   imuFrame: string;
@@ -210,7 +215,11 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     }
     emit(sup.flush().labels);
     const st = sup.stats();
-    const energy = energyPercentiles(logEnergies, PERCENTILES);
+    // The configured calibration percentiles too, so that --stats fits the bounds where the
+    // labeller's running percentiles would put them (not always at the 5th/95th).
+    const { low_percentile: lowPct, high_percentile: highPct } = config.labeler.calibration;
+    const ps = [...new Set([...PERCENTILES, lowPct, highPct])].sort((a, b) => a - b);
+    const energy = energyPercentiles(logEnergies, ps);
     const logE: Record<string, number> = {};
     for (const [k, v] of Object.entries(energy)) logE[k] = round(Math.log10(v), 4);
     const gravity: [number, number, number] = acc.n
@@ -244,6 +253,12 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
       },
       energyPercentiles: Object.fromEntries(Object.entries(energy).map(([k, v]) => [k, sig(v)])),
       log10EnergyPercentiles: logE,
+      fit: {
+        lowPercentile: lowPct,
+        highPercentile: highPct,
+        low: logE[`p${lowPct}`]!,
+        high: logE[`p${highPct}`]!,
+      },
       meanSpeed: count ? round(speedSum / count, 4) : 0,
       imuFrame,
       vertical,
@@ -334,7 +349,7 @@ export function register(program: Command): void {
     )
     .option(
       "--stats",
-      "print only the calibration statistics (energy percentiles) and a params file with fixed labeler.calibration bounds",
+      "print only the calibration statistics (energy percentiles) and a params file with fixed labeler.calibration bounds at the configured low_percentile/high_percentile (5th/95th by default)",
     )
     .addHelpText(
       "after",
@@ -424,13 +439,12 @@ Examples:
             summary.labels === 0
               ? new UserError(`${bag}: no labels: ${noLabelsReason(summary, config)}`)
               : undefined;
-          const lo = summary.log10EnergyPercentiles.p5 ?? Number.NaN;
-          const hi = summary.log10EnergyPercentiles.p95 ?? Number.NaN;
+          const { low: lo, high: hi, lowPercentile, highPercentile } = summary.fit;
           // Equal bounds are no range (every label would map to 0.5, and the config refuses them).
           const flat =
             o.stats && !none && !(hi > lo)
               ? new UserError(
-                  `${bag}: no calibration: the 5th and 95th percentiles of ${summary.labels} label${summary.labels === 1 ? "" : "s"} are equal (log10 energy ${lo}): use a longer drive over every kind of ground`,
+                  `${bag}: no calibration: the ${ordinal(lowPercentile)} and ${ordinal(highPercentile)} percentiles of ${summary.labels} label${summary.labels === 1 ? "" : "s"} are equal (log10 energy ${lo}): use a longer drive over every kind of ground`,
                 )
               : undefined;
           // The labeller itself trusts running percentiles only after `warmup` labels. Listed with
