@@ -48,4 +48,16 @@ describe("demo --json", () => {
     expect(result.eval.stability.minTrailingRho).toBeNull();
     expect(result.eval.stability.costmapFlicker).toBeGreaterThan(0);
   }, 300_000);
+
+  it("a drive too short to learn from says so (its figures are an untrained model's)", async () => {
+    const { stderr } = await run(process.execPath, [
+      "bin/terrain-learner.js",
+      "demo",
+      ...["--world", "sim/worlds/stripes.yaml", "--duration", "3"],
+      ...["--cache", join(dir, "cache"), "--out", join(dir, "out-short"), "--json"],
+    ]);
+    expect(stderr).toMatch(
+      /^warning: nothing learned from \d+ frames: none of the \d+ labels fell in a keyframe's view/m,
+    );
+  }, 300_000);
 });

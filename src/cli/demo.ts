@@ -298,6 +298,9 @@ ground it shows exists (prequential), next to a baseline that always predicts th
             interrupt.dispose();
             await liveView?.close();
           }
+          // Too short a drive: the figures below are an untrained model's.
+          const untrained = result.idle ?? result.untrained;
+          if (untrained) process.stderr.write(`warning: ${untrained}\n`);
           if (o.json) {
             process.stdout.write(`${jsonResult(result)}\n`);
             return;
