@@ -81,11 +81,19 @@ describe.skipIf(socatMissing() !== undefined)("run --serial --live-view", () => 
       10_000,
     );
 
+    // When each learner message arrives (wall clock), with its label count.
+    const learnerAt: { ms: number; labels: number }[] = [];
+    viewer.client.on("message", () => {
+      const got = viewer.messages("/terrain_learner/learner");
+      if (got.length > learnerAt.length)
+        learnerAt.push({ ms: performance.now(), labels: got.at(-1)!.message.labels as number });
+    });
     const lines = robotLines(5_000_000, 8);
     for (let i = 0; i < lines.length; i += 13) {
       pty.write(`${lines.slice(i, i + 13).join("\n")}\n`);
       await new Promise((r) => setTimeout(r, 50));
     }
+    const streamedUntil = performance.now();
     await waitFor(
       () => `labels in the live view (${err})`,
       () => viewer.messages("/terrain_learner/labels").length > 0,
@@ -123,6 +131,15 @@ describe.skipIf(socatMissing() !== undefined)("run --serial --live-view", () => 
       | undefined;
     expect(robot?.header.frame_id).toBe("base_link");
     expect(robot?.frame_locked).toBe(true);
+    // The learner state follows the labels as they come, every second or so, not only every few
+    // sensor seconds (mqtt.learner_rate) as the pipeline's stats events do without camera frames.
+    const whileStreaming = learnerAt.filter((m) => m.ms <= streamedUntil);
+    const firstLabels = whileStreaming.findIndex((m) => m.labels > 0);
+    expect(firstLabels, JSON.stringify(learnerAt)).toBeGreaterThanOrEqual(0);
+    const afterLabels = whileStreaming.slice(firstLabels);
+    const gaps = afterLabels.slice(1).map((m, i) => m.ms - afterLabels[i]!.ms);
+    expect(afterLabels.length, JSON.stringify(learnerAt)).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...gaps, streamedUntil - afterLabels.at(-1)!.ms)).toBeLessThan(2000);
     // The final learner state counts the same labels as the layer shows.
     const learner = viewer.messages("/terrain_learner/learner").at(-1)!.message;
     expect(learner.labels).toBe(marker.points.length / 6);

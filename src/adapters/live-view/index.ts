@@ -24,6 +24,11 @@ export { LiveViewServer, type LiveViewStats } from "./server.ts";
 const LEARNER_RATE = 5;
 /** Seconds between re-sends of what a late viewer needs (static TF, camera info, labels). */
 const LATCH_PERIOD_MS = 1000;
+/**
+ * The learner state at least this often (wall clock) while it changes, whatever brings events:
+ * without camera frames (a serial run) the pipeline's stats come only every few sensor seconds.
+ */
+const LEARNER_PERIOD_MS = 1000;
 
 export async function startLiveView(config: Config, log?: (line: string) => void): Promise<LiveViewServer> {
   const l = config.live_view;
@@ -62,6 +67,8 @@ export function attachLiveView(
   const mapper = new LiveViewMapper(config);
   const wants = (key: LiveViewKey) => server.wants(key);
   let lastLearnerMs = Number.NEGATIVE_INFINITY;
+  /** The last learner message sent, without its header: the heartbeat sends only a changed state. */
+  let lastLearnerBody = "";
   let labelsDirty = false;
   let failed = false;
 
@@ -85,11 +92,16 @@ export function attachLiveView(
       send([mapper.labelsMessage()]);
     }
   };
-  const sendLearner = (force: boolean) => {
+  const sendLearner = (force: boolean, onlyChanged = false) => {
     const now = performance.now();
     if (!server.wants("learner") || (!force && now - lastLearnerMs < 1000 / LEARNER_RATE)) return;
+    const m = mapper.learner(pipeline.stats(), config.learner.enabled);
+    const { header: _, ...body } = m.message as Record<string, unknown>;
+    const text = JSON.stringify(body);
+    if (onlyChanged && text === lastLearnerBody) return;
     lastLearnerMs = now;
-    send([mapper.learner(pipeline.stats(), config.learner.enabled)]);
+    lastLearnerBody = text;
+    send([m]);
   };
 
   const sub: Subscription = pipeline.events$.subscribe(
@@ -110,6 +122,8 @@ export function attachLiveView(
           mapper.label(e.label);
           labelsDirty = true;
           sendLabels();
+          // The learner state counts the labels too; without frames nothing else would send it.
+          sendLearner(false);
           return;
         case "stats":
           sendLearner(false);
@@ -159,11 +173,20 @@ export function attachLiveView(
   const unsubscribe = server.onSubscribe((key) => latched(key));
   const timer = setInterval(() => latched(), options.latchPeriodMs ?? LATCH_PERIOD_MS);
   timer.unref();
+  // Training in a live worker, or sensor time going on, with no event to carry the learner state.
+  const learnerTimer = setInterval(
+    guarded(() => {
+      if (performance.now() - lastLearnerMs >= LEARNER_PERIOD_MS) sendLearner(false, true);
+    }),
+    LEARNER_PERIOD_MS / 2,
+  );
+  learnerTimer.unref();
 
   return {
     input: inputs$ ? () => undefined : onInput,
     close() {
       clearInterval(timer);
+      clearInterval(learnerTimer);
       unsubscribe();
       sub.unsubscribe();
     },
