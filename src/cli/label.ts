@@ -367,7 +367,7 @@ fusion.reorder_window, as replay takes them.
 Examples:
   terrain-learner label run.mcap
   terrain-learner label run.db3 --imu /husky/imu --odom /husky/odometry --json > labels.jsonl
-  terrain-learner label run.mcap --stats > calibration.yaml
+  terrain-learner label run.mcap --config params.yaml --stats > calibration.yaml
   terrain-learner replay other.mcap --config params.yaml --config calibration.yaml`,
     )
     .action(
