@@ -275,6 +275,55 @@ describe("a viewer a little behind when the run ends", () => {
   }, 240_000);
 });
 
+describe("viewers that join as the run ends", () => {
+  it("get the final labels layer, learner state and static transforms until the server has closed", async () => {
+    const config = liveConfig({ max_rate: 0, queue_messages: 16, queue_bytes: 2 ** 22 });
+    const server = await LiveViewServer.start(liveViewChannels(config), {
+      ...config.live_view,
+      highWater: 64 * 1024,
+    });
+    // A viewer that stopped reading keeps the closing server draining for its full 2 s.
+    const stalled = new TestViewer(server.url);
+    const late: TestViewer[] = [];
+    const join = async () => {
+      const v = new TestViewer(server.url);
+      late.push(v);
+      await v.ready();
+      v.subscribe([T.labels, T.learner, T.tfStatic]);
+      return v;
+    };
+    const got = (v: TestViewer) =>
+      v.messages(T.labels).length > 0 &&
+      v.messages(T.learner).length > 0 &&
+      v.messages(T.tfStatic).length > 0;
+    try {
+      await stalled.ready();
+      stalled.subscribe([T.overlay]);
+      await waitFor("subscription", () => server.wants("overlay"));
+      (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const result = await runReplay({ bag, config, liveView: server });
+      // After the run, before the server closes (the CLI writes the summary, closes MQTT, ...).
+      const after = await join();
+      await waitFor("the final state after the run", () => got(after), 5000);
+      // While the server drains for the stalled viewer.
+      const closing = server.close();
+      const draining = await join();
+      await waitFor("the final state while the server closes", () => got(draining), 1900);
+      await closing;
+      for (const v of [after, draining]) {
+        const learner = v.messages(T.learner).at(-1)!.message;
+        expect(learner.train_steps).toBe(result.trainSteps);
+        expect(learner.labels).toBe(result.labels);
+        const layer = v.messages(T.labels).at(-1)!.message.markers as { points: unknown[] }[];
+        expect(layer[0]!.points.length).toBe(6 * result.labels);
+      }
+    } finally {
+      for (const v of [stalled, ...late]) v.ws.terminate();
+      await server.close();
+    }
+  }, 240_000);
+});
+
 describe("a pipeline that offers its inputs as a tap", () => {
   it("feeds the live view from taps.inputs$, and input() then adds nothing", async () => {
     const config = liveConfig();

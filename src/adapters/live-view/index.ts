@@ -48,7 +48,11 @@ export interface LiveViewSink {
    * inputs tap (`taps.inputs$`): the sink then reads the inputs there.
    */
   input(event: BagEvent | CoreInput): void;
-  /** Stops listening to the pipeline (the server stays up; close it separately). */
+  /**
+   * Stops listening to the pipeline (the server stays up; close it separately). Until the server
+   * closes, a viewer that subscribes still gets the final labels layer, learner state, static
+   * transforms, camera calibration and robot box.
+   */
   close(): void;
 }
 
@@ -69,6 +73,9 @@ export function attachLiveView(
   let lastLearnerMs = Number.NEGATIVE_INFINITY;
   /** The last learner message sent, without its header: the heartbeat sends only a changed state. */
   let lastLearnerBody = "";
+  /** The last learner message sent, for a viewer that subscribes after the pipeline is gone. */
+  let lastLearner: LiveMessage | undefined;
+  let closed = false;
   let labelsDirty = false;
   let failed = false;
 
@@ -95,12 +102,17 @@ export function attachLiveView(
   const sendLearner = (force: boolean, onlyChanged = false) => {
     const now = performance.now();
     if (!server.wants("learner") || (!force && now - lastLearnerMs < 1000 / LEARNER_RATE)) return;
+    if (closed) {
+      send([lastLearner]);
+      return;
+    }
     const m = mapper.learner(pipeline.stats(), config.learner.enabled);
     const { header: _, ...body } = m.message as Record<string, unknown>;
     const text = JSON.stringify(body);
     if (onlyChanged && text === lastLearnerBody) return;
     lastLearnerMs = now;
     lastLearnerBody = text;
+    lastLearner = m;
     send([m]);
   };
 
@@ -153,6 +165,7 @@ export function attachLiveView(
     if ((!key || key === "robot") && server.wants("robot") && Number.isFinite(mapper.dataTime))
       send([mapper.robot()]);
     if (key === "labels" && mapper.labelCount > 0) send([mapper.labelsMessage()]);
+    if (key === "learner") sendLearner(true);
     if (!key) {
       labelsDirty ||= mapper.labelCount > 0;
       sendLabels();
@@ -170,7 +183,7 @@ export function attachLiveView(
   // Transforms, camera info and odometry have the same shape in the tap as in CoreInput.
   const inputs$ = pipeline.taps?.inputs$;
   if (inputs$) sub.add(inputs$.subscribe((e) => onInput(e as CoreInput)));
-  const unsubscribe = server.onSubscribe((key) => latched(key));
+  server.onSubscribe((key) => latched(key));
   const timer = setInterval(() => latched(), options.latchPeriodMs ?? LATCH_PERIOD_MS);
   timer.unref();
   // Training in a live worker, or sensor time going on, with no event to carry the learner state.
@@ -185,9 +198,15 @@ export function attachLiveView(
   return {
     input: inputs$ ? () => undefined : onInput,
     close() {
+      // The subscription listener stays (the server drops it as it closes): the run's final state
+      // for a viewer that connects as the run ends.
+      if (!closed)
+        guarded(() => {
+          lastLearner = mapper.learner(pipeline.stats(), config.learner.enabled);
+        })();
+      closed = true;
       clearInterval(timer);
       clearInterval(learnerTimer);
-      unsubscribe();
       sub.unsubscribe();
     },
   };

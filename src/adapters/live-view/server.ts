@@ -18,6 +18,8 @@ import { RateCap } from "./rate-cap.ts";
 const { FoxgloveServer } = wsProtocol;
 /** How long a closing server waits for its viewers to receive what is queued for them. */
 const CLOSE_DRAIN_MS = 2000;
+/** How long a closing server waits for a viewer that just connected to subscribe. */
+const JOIN_GRACE_MS = 300;
 type FoxgloveServerT = InstanceType<typeof FoxgloveServer>;
 
 export interface LiveViewServerOptions {
@@ -67,7 +69,12 @@ export class LiveViewServer {
   readonly #outboxes = new Set<Outbox>();
   readonly #subscribeListeners = new Set<(key: LiveViewKey) => void>();
   #totals = { connections: 0, sent: 0, dropped: 0 };
+  /** close() was called: the server drains, still serving viewers (and new ones) what is sent. */
+  #closing: Promise<void> | undefined;
+  /** Drained: nothing more is sent, new viewers are turned away. */
   #closed = false;
+  /** When the latest viewer connected (a viewer joining as the server closes gets time to subscribe). */
+  #lastJoinMs = Number.NEGATIVE_INFINITY;
   /** The latest time sent to viewers (ns). */
   #clock = -1n;
 
@@ -265,15 +272,21 @@ export class LiveViewServer {
   /**
    * Gives the viewers up to `drainMs` to receive what waits for them (the run's final state is sent
    * last, so a viewer a little behind would lose exactly that), then disconnects every viewer and
-   * stops listening. Safe to call twice.
+   * stops listening. Meanwhile a viewer may still connect and subscribe, and gets what the
+   * subscription listeners send it. Safe to call twice.
    */
-  async close(drainMs = CLOSE_DRAIN_MS): Promise<void> {
-    if (this.#closed) return;
+  close(drainMs = CLOSE_DRAIN_MS): Promise<void> {
+    this.#closing ??= this.#close(drainMs);
+    return this.#closing;
+  }
+
+  async #close(drainMs: number): Promise<void> {
+    const deadline = performance.now() + drainMs;
+    const waiting = () =>
+      [...this.#outboxes].some((o) => !o.drained()) || performance.now() - this.#lastJoinMs < JOIN_GRACE_MS;
+    while (waiting() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     this.#closed = true;
     this.#subscribeListeners.clear();
-    const deadline = performance.now() + drainMs;
-    while ([...this.#outboxes].some((o) => !o.drained()) && performance.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 20));
     for (const ws of this.#wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
@@ -292,6 +305,7 @@ export class LiveViewServer {
     });
     this.#outboxes.add(outbox);
     this.#totals.connections++;
+    this.#lastJoinMs = performance.now();
     ws.on("error", (err) => o.log?.(`live view: viewer ${name}: ${err.message}`));
     ws.on("close", () => {
       // Keep the viewer's counts in the totals; drop everything else it held.
