@@ -569,6 +569,46 @@ describe("viewers that come and go", () => {
       odom(2.5);
       await waitFor("the new timeline's time", () => viewer.serverTime === 3_000_000_000n, 5000);
       expect(viewer.times.slice(3)).toEqual([3_000_000_000n]);
+      // A viewer that connects while the data stands still (a silent device, a run that has ended)
+      // gets the clock at once; without it its panels have no time to show or look transforms up at.
+      const late = new TestViewer(server.url);
+      await late.ready();
+      await waitFor("the late viewer's time", () => late.times.length > 0, 5000).finally(() => late.close());
+      expect(late.times).toEqual([3_000_000_000n]);
+      // The first viewer is not sent the same time again.
+      expect(viewer.times.slice(3)).toEqual([3_000_000_000n]);
+    } finally {
+      await viewer.close();
+      sink.close();
+      await server.close();
+    }
+  });
+
+  it("sends a viewer that connects after the data stopped the data's time at once", async () => {
+    const config = liveConfig();
+    const server = await startLiveView(config);
+    const events = new Subject<PipelineEvent>();
+    const sink = attachLiveView(
+      server,
+      { events$: events, stats: () => ({}) as never, truthFor: () => undefined },
+      config,
+    );
+    // The robot moved while no viewer was connected, then stopped sending.
+    const transform = (stamp: number) => ({
+      stamp,
+      parent: "odom",
+      child: "base_link",
+      translation: { x: stamp, y: 0, z: 0 },
+      rotation: { x: 0, y: 0, z: 0, w: 1 },
+      isStatic: false,
+    });
+    sink.input({ kind: "transforms", transforms: [transform(4)] });
+    sink.input({ kind: "transforms", transforms: [transform(5)] });
+    const viewer = new TestViewer(server.url);
+    try {
+      await viewer.ready();
+      await waitFor("the viewer's time", () => viewer.times.length > 0, 5000);
+      expect(viewer.times).toEqual([5_000_000_000n]);
     } finally {
       await viewer.close();
       sink.close();

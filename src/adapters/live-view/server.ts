@@ -231,11 +231,12 @@ export class LiveViewServer {
    * frames) arrive with different delays.
    */
   broadcastTime(stamp: number): void {
-    if (this.#closed || !Number.isFinite(stamp) || stamp < 0 || this.#outboxes.size === 0) return;
+    if (this.#closed || !Number.isFinite(stamp) || stamp < 0) return;
     const ns = secondsToNs(stamp);
     if (ns <= this.#clock) return;
+    // Kept with no viewer too: the first one to connect is sent it.
     this.#clock = ns;
-    this.#fox.broadcastTime(ns);
+    if (this.#outboxes.size > 0) this.#fox.broadcastTime(ns);
   }
 
   /** The data's stamps went back (a new timeline): the next time sent may be earlier. */
@@ -331,7 +332,19 @@ export class LiveViewServer {
       });
     });
     this.#fox.handleConnection(outbox, name);
+    // The current time to this viewer alone (the others have it): while the data stands still (a
+    // silent device, a run that has ended) no time update would come, and a viewer with the `time`
+    // capability has no clock without one.
+    if (this.#clock >= 0n) outbox.send(timeMessage(this.#clock));
   }
+}
+
+/** The protocol's binary `time` message. */
+function timeMessage(ns: bigint): DataView {
+  const msg = new DataView(new ArrayBuffer(9));
+  msg.setUint8(0, wsProtocol.BinaryOpcode.TIME);
+  msg.setBigUint64(1, ns, true);
+  return msg;
 }
 
 /** Channel ids of a client's `subscribe` operation ([] for anything else or malformed text). */
