@@ -289,7 +289,7 @@ describe("viewers that join as the run ends", () => {
       const v = new TestViewer(server.url);
       late.push(v);
       await v.ready();
-      v.subscribe([T.labels, T.learner, T.tfStatic]);
+      v.subscribe([T.labels, T.learner, T.tfStatic, T.tf]);
       return v;
     };
     const got = (v: TestViewer) =>
@@ -316,6 +316,9 @@ describe("viewers that join as the run ends", () => {
         expect(learner.labels).toBe(result.labels);
         const layer = v.messages(T.labels).at(-1)!.message.markers as { points: unknown[] }[];
         expect(layer[0]!.points.length).toBe(6 * result.labels);
+        const tf = v.messages(T.tf).flatMap((r) => r.message.transforms as { child_frame_id: string }[]);
+        expect(tf.map((t) => t.child_frame_id)).toContain("base_link");
+        expect(Number(v.serverTime) / 1e9).toBeGreaterThan(SIM_EPOCH + DURATION - 2);
       }
     } finally {
       for (const v of [stalled, ...late]) v.ws.terminate();
@@ -584,7 +587,7 @@ describe("viewers that come and go", () => {
     }
   });
 
-  it("sends a viewer that connects after the data stopped the data's time at once", async () => {
+  it("sends a viewer that connects after the data stopped the data's time at once, and the robot's pose", async () => {
     const config = liveConfig();
     const server = await startLiveView(config);
     const events = new Subject<PipelineEvent>();
@@ -609,6 +612,15 @@ describe("viewers that come and go", () => {
       await viewer.ready();
       await waitFor("the viewer's time", () => viewer.times.length > 0, 5000);
       expect(viewer.times).toEqual([5_000_000_000n]);
+      // And, as it subscribes, where the robot is: its 3D view places the labels around it.
+      viewer.subscribe([T.tf]);
+      await waitFor("the robot's transform", () => viewer.messages(T.tf).length > 0, 5000);
+      const [tf] = viewer.messages(T.tf)[0]!.message.transforms as {
+        child_frame_id: string;
+        transform: { translation: { x: number } };
+      }[];
+      expect(tf!.child_frame_id).toBe("base_link");
+      expect(tf!.transform.translation.x).toBe(5);
     } finally {
       await viewer.close();
       sink.close();

@@ -166,6 +166,7 @@ export function attachLiveView(
       send([mapper.robot()]);
     if (key === "labels" && mapper.labelCount > 0) send([mapper.labelsMessage()]);
     if (key === "learner") sendLearner(true);
+    if (key === "tf") send([mapper.latestTransforms()]);
     if (!key) {
       labelsDirty ||= mapper.labelCount > 0;
       sendLabels();

@@ -41,6 +41,8 @@ export class LiveViewMapper {
   #static = new Map<string, Transform>();
   /** Child frames some input publishes on /tf: odometry does not stand in for them. */
   #tfChildren = new Set<string>();
+  /** The newest dynamic transform of each child frame (inputs' or made from odometry). */
+  #latest = new Map<string, Transform>();
   #labels: RoughnessLabel[] = [];
   #labelHead = 0;
   #last = { stamp: Number.NaN, ahead: Number.NaN, speedLimit: Number.NaN };
@@ -70,7 +72,10 @@ export class LiveViewMapper {
         for (const t of dynamic) this.#advanceTime(t.stamp);
         for (const t of input.transforms) {
           if (t.isStatic) this.#static.set(t.child, t);
-          else this.#tfChildren.add(t.child);
+          else {
+            this.#tfChildren.add(t.child);
+            this.#keepLatest(t);
+          }
         }
         const out: LiveMessage[] = [];
         const stamp = input.transforms[0]?.stamp ?? Number.NaN;
@@ -83,9 +88,12 @@ export class LiveViewMapper {
         return wants("cameraInfo")
           ? [{ key: "cameraInfo", stamp: input.model.stamp, message: cameraInfoToRos(input.model) }]
           : [];
-      case "odom":
+      case "odom": {
         this.#advanceTime(input.sample.stamp);
-        return wants("tf") ? this.#odomTransform(input.sample) : [];
+        const t = this.#odomTransform(input.sample);
+        if (t) this.#keepLatest(t);
+        return t && wants("tf") ? [{ key: "tf", stamp: t.stamp, message: transformsToRos([t]) }] : [];
+      }
       default:
         return [];
     }
@@ -250,11 +258,26 @@ export class LiveViewMapper {
     }
   }
 
+  /**
+   * The newest dynamic transform of each frame, for a viewer that subscribes while the robot stands
+   * still or after the run: its 3D view needs them to place the labels around the robot.
+   */
+  latestTransforms(): LiveMessage | undefined {
+    if (this.#latest.size === 0) return undefined;
+    const ts = [...this.#latest.values()];
+    return { key: "tf", stamp: Math.max(...ts.map((t) => t.stamp)), message: transformsToRos(ts) };
+  }
+
+  /** The last to arrive (each frame's transforms come from one source, in order; a new timeline too). */
+  #keepLatest(t: Transform): void {
+    this.#latest.set(t.child, t);
+  }
+
   /** odom → base_link from odometry when no input publishes that transform (serial odometry). */
-  #odomTransform(s: OdomSample): LiveMessage[] {
+  #odomTransform(s: OdomSample): Transform | undefined {
     const child = s.childFrameId || this.#config.frames.base;
-    if (this.#tfChildren.has(child)) return [];
-    const t: Transform = {
+    if (this.#tfChildren.has(child)) return undefined;
+    return {
       stamp: s.stamp,
       parent: s.frameId || this.#config.frames.odom,
       child,
@@ -262,7 +285,6 @@ export class LiveViewMapper {
       rotation: s.pose.orientation,
       isStatic: false,
     };
-    return [{ key: "tf", stamp: s.stamp, message: transformsToRos([t]) }];
   }
 
   /** A box at the robot's base frame, for the 3D view (frame-locked: it follows the frame's TF). */
