@@ -43,6 +43,18 @@ function liveConfig(over: Partial<Config["live_view"]> = {}): Config {
   return config;
 }
 
+/** A live-view server with a sink fed by hand (no pipeline): `events` carries what a pipeline would. */
+async function handFedLiveView(config: Config) {
+  const server = await startLiveView(config);
+  const events = new Subject<PipelineEvent>();
+  const sink = attachLiveView(
+    server,
+    { events$: events, stats: () => ({}) as never, truthFor: () => undefined },
+    config,
+  );
+  return { server, events, sink };
+}
+
 const T = {
   camera: "/camera/image_raw",
   overlay: "/terrain_learner/roughness/overlay",
@@ -426,13 +438,7 @@ describe("a bag of two recordings (the stamps go back once)", () => {
 describe("viewers that come and go", () => {
   it("leave no socket, queue, subscription or listener behind", async () => {
     const config = liveConfig({ queue_messages: 4, queue_bytes: 2 ** 20 });
-    const server = await startLiveView(config);
-    const events = new Subject<PipelineEvent>();
-    const sink = attachLiveView(
-      server,
-      { events$: events, stats: () => ({}) as never, truthFor: () => undefined },
-      config,
-    );
+    const { server, events, sink } = await handFedLiveView(config);
     const sockets = () => process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap").length;
     const before = sockets();
     const CYCLES = 40;
@@ -526,13 +532,7 @@ describe("viewers that come and go", () => {
 
   it("moves the viewer's clock with the robot's motion, forward but for a new timeline", async () => {
     const config = liveConfig();
-    const server = await startLiveView(config);
-    const events = new Subject<PipelineEvent>();
-    const sink = attachLiveView(
-      server,
-      { events$: events, stats: () => ({}) as never, truthFor: () => undefined },
-      config,
-    );
+    const { server, events, sink } = await handFedLiveView(config);
     const viewer = new TestViewer(server.url);
     try {
       await viewer.ready();
@@ -589,13 +589,7 @@ describe("viewers that come and go", () => {
 
   it("sends a viewer that connects after the data stopped the data's time at once, and the robot's pose", async () => {
     const config = liveConfig();
-    const server = await startLiveView(config);
-    const events = new Subject<PipelineEvent>();
-    const sink = attachLiveView(
-      server,
-      { events$: events, stats: () => ({}) as never, truthFor: () => undefined },
-      config,
-    );
+    const { server, sink } = await handFedLiveView(config);
     // The robot moved while no viewer was connected, then stopped sending.
     const transform = (stamp: number) => ({
       stamp,
