@@ -3,7 +3,7 @@
 // retained garbage payload; the replay takes the snapshot, refuses the garbage, publishes its own
 // samples and reports the counters in --json and in the learner's MQTT status.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -109,6 +109,65 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
       expect(samplesSeen).toBe(fleet.sent);
       expect(learnerStats.at(-1)?.fleet).toMatchObject({ peers: 1, received: n });
       await peer.endAsync();
+    } finally {
+      await broker.close();
+    }
+  }, 120_000);
+
+  it("a bag that labels nothing but trains on a peer's samples: --save-checkpoint keeps that model", async () => {
+    const broker = await Mosquitto.create();
+    try {
+      const backbone = await Backbone.load(defaultBackbonePath());
+      const model = fleetModel(
+        defaultConfig(),
+        backbone.channels,
+        featureChannels(backbone.channels, "neighbourhood"),
+      );
+      await backbone.close();
+      const n = 400;
+      const rand = seededRandom(7);
+      const snapshot = encodeBatch({
+        kind: "snapshot",
+        robotId: "peer",
+        model,
+        targetKind: "logEnergy",
+        n,
+        seq: 0,
+        stamp: 1,
+        sent: Date.now() / 1000,
+        lo: -1,
+        hi: 1,
+        targets: Float32Array.from({ length: n }, () => rand() * 2 - 1),
+        weights: new Float32Array(n).fill(1),
+        features: Float32Array.from({ length: n * model.channels }, () => rand()),
+      });
+      const peer = await mqtt.connectAsync(broker.url);
+      await peer.publishAsync("terrain-learner/fleet/peer/snapshot", Buffer.from(snapshot), {
+        qos: 1,
+        retain: true,
+      });
+      await peer.endAsync();
+      // No label of its own: every step is below this speed.
+      const cfg = join(dir, "no-labels.yaml");
+      writeFileSync(cfg, "labeler:\n  min_speed: 100\n");
+      const ckpt = join(dir, "fleet-ckpt");
+      const args = ["bin/terrain-learner.js", "replay", bag, "--json", "-c", cfg, "--fleet", broker.url];
+      const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [...args, "--save-checkpoint", ckpt],
+          { maxBuffer: 1 << 26 },
+          (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+        ),
+      );
+      // Still a failed run (nothing learned from the bag), but the fleet-trained model is saved.
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("no vibration labels");
+      expect(r.stderr).not.toContain("nothing saved");
+      const out = JSON.parse(r.stdout);
+      expect(out.samples).toBe(0);
+      expect(out.trainSteps).toBeGreaterThan(0);
+      expect(readdirSync(ckpt).some((f) => /^ckpt-\d+\.json$/.test(f))).toBe(true);
     } finally {
       await broker.close();
     }

@@ -456,8 +456,10 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     const result = toResult(summary, { ...opts, config }, { firstProblem, frameProblem, cameraFrame, late });
     let unsaved: string | undefined;
     // An untrained model is not worth keeping (export refuses it), and a save would push an older
-    // checkpoint out of learner.checkpoint_keep there.
-    if (opts.saveCheckpoint && result.idle) result.idle += `; nothing saved to ${opts.saveCheckpoint}`;
+    // checkpoint out of learner.checkpoint_keep there. A run that learned nothing of its own may
+    // still have trained on the fleet's samples: that model is kept.
+    if (opts.saveCheckpoint && result.idle && summary.trainSteps === 0)
+      result.idle += `; nothing saved to ${opts.saveCheckpoint}`;
     else if (opts.saveCheckpoint && result.untrained)
       unsaved = `--save-checkpoint ${opts.saveCheckpoint}: nothing saved: ${result.untrained}`;
     else if (opts.saveCheckpoint) {
