@@ -186,7 +186,8 @@ Examples:
           process.stdout.write(o.json ? `${jsonResult(result)}\n` : formatSummary(result));
           // A run that used no frame or learned nothing says why and fails, after its summary.
           if (result.idle) throw new UserError(`${bag}: ${result.idle}`);
-          if (result.untrained) process.stderr.write(`warning: ${bag}: ${result.untrained}\n`);
+          const warning = result.untrained ?? result.fleetOnly;
+          if (warning) process.stderr.write(`warning: ${bag}: ${warning}\n`);
         },
       ),
     );

@@ -57,6 +57,8 @@ export interface ReplayResult {
    * training step): a warning, and `--save-checkpoint` saves nothing. Not in the JSON.
    */
   untrained?: string;
+  /** Why this bag's own data taught nothing although the model trained (on the fleet's samples). */
+  fleetOnly?: string;
 }
 
 /** What the run saw besides the summary, for `idleReason`. */
@@ -135,9 +137,15 @@ export function untrainedReason(
 }
 
 export function toResult(s: PipelineSummary, opts: ReplayRunOptions, clues?: ReplayClues): ReplayResult {
-  const idle = clues
+  let idle = clues
     ? idleReason(s, opts.config, { ...clues, fromCheckpoint: opts.checkpoint !== undefined })
     : undefined;
+  // Frames used, none of its own samples, yet trained: the fleet taught it. A warning, not a failure.
+  let fleetOnly: string | undefined;
+  if (idle && s.framesProcessed > 0 && s.samples === 0 && s.trainSteps > 0) {
+    fleetOnly = `${idle.replace(/^nothing learned from (\d+) frames/, "this bag taught nothing from its $1 frames")}; the model trained on the fleet's samples only`;
+    idle = undefined;
+  }
   const untrained = idle ? undefined : untrainedReason(s, opts.config, opts.checkpoint !== undefined);
   const e = s.eval;
   const ground = (s.supervisor as Partial<SelfSupervisorStats> | undefined)?.ground;
@@ -179,6 +187,7 @@ export function toResult(s: PipelineSummary, opts: ReplayRunOptions, clues?: Rep
     ...(s.fleet ? { fleet: s.fleet } : {}),
     ...(idle ? { idle } : {}),
     ...(untrained ? { untrained } : {}),
+    ...(fleetOnly ? { fleetOnly } : {}),
   };
 }
 
@@ -237,7 +246,7 @@ export function formatSummary(r: ReplayResult): string {
 /** The --json object: the documented keys first, then the extras. */
 export function jsonResult(r: ReplayResult): string {
   // `ground` is the human line; the JSON has it as data in supervisor.ground.
-  const { evalDetails, supervisor, ground, idle, untrained, ...rest } = r;
+  const { evalDetails, supervisor, ground, idle, untrained, fleetOnly, ...rest } = r;
   return toJson({
     ...rest,
     curve: r.curve?.map((c) => ({
