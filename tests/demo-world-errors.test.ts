@@ -115,3 +115,24 @@ describe("demo with a backbone that will not load", () => {
     expect(cached.filter((f) => f.endsWith(".mcap"))).toEqual([]);
   });
 });
+
+describe("demo with learning off", () => {
+  it("is refused in one line before anything is simulated, pointing at replay --checkpoint", async () => {
+    const config = join(dir, "no-learning.yaml");
+    writeFileSync(config, "learner:\n  enabled: false\n");
+    const cache = join(dir, "cache-no-learning");
+    const r = await run(
+      process.execPath,
+      [BIN, "demo", "--duration", "1", "--cache", cache, "--out", join(dir, "out"), "-c", config],
+      { cwd: dir },
+    ).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^terrain-learner: learner\.enabled is false: .*replay BAG --checkpoint DIR with learner\.enabled: false\)\n$/,
+    );
+    expect(() => readdirSync(cache)).toThrow();
+  });
+});

@@ -256,6 +256,11 @@ ground it shows exists (prequential), next to a baseline that always predicts th
             config = loadConfig(o.config);
             if (o.fleet !== undefined) config.fleet.url = o.fleet;
             if (o.robotId !== undefined) config.mqtt.robot_id = o.robotId;
+            // The demo shows learning; a model that does not learn, from no checkpoint, shows nothing.
+            if (!config.learner.enabled)
+              throw new Error(
+                "learner.enabled is false: the demo shows a model learning from nothing, so it needs learning on (to judge a trained model on a bag: replay BAG --checkpoint DIR with learner.enabled: false)",
+              );
             // Before minutes of simulation: the report folder and the cache must be usable.
             await checkOutputs(
               [
