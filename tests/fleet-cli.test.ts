@@ -18,6 +18,39 @@ import { featureChannels } from "../src/runtime/features.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
 import { waitFor } from "./helpers/wait.ts";
 
+/** A peer ("peer") that has left a retained snapshot of `n` random samples for the bundled bank. */
+async function retainPeerSnapshot(url: string, n: number, seed: number) {
+  const backbone = await Backbone.load(defaultBackbonePath());
+  const model = fleetModel(
+    defaultConfig(),
+    backbone.channels,
+    featureChannels(backbone.channels, "neighbourhood"),
+  );
+  await backbone.close();
+  const rand = seededRandom(seed);
+  const snapshot = encodeBatch({
+    kind: "snapshot",
+    robotId: "peer",
+    model,
+    targetKind: "logEnergy",
+    n,
+    seq: 0,
+    stamp: 1,
+    sent: Date.now() / 1000,
+    lo: -1,
+    hi: 1,
+    targets: Float32Array.from({ length: n }, () => rand() * 2 - 1),
+    weights: new Float32Array(n).fill(1),
+    features: Float32Array.from({ length: n * model.channels }, () => rand()),
+  });
+  const peer = await mqtt.connectAsync(url);
+  await peer.publishAsync("terrain-learner/fleet/peer/snapshot", Buffer.from(snapshot), {
+    qos: 1,
+    retain: true,
+  });
+  return peer;
+}
+
 describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
   const dir = mkdtempSync(join(tmpdir(), "tl-replay-fleet-"));
   const bag = join(dir, "sim.mcap");
@@ -29,35 +62,8 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
   it("takes a peer's snapshot, refuses garbage, shares its own samples and counts it all", async () => {
     const broker = await Mosquitto.create();
     try {
-      const backbone = await Backbone.load(defaultBackbonePath());
-      const model = fleetModel(
-        defaultConfig(),
-        backbone.channels,
-        featureChannels(backbone.channels, "neighbourhood"),
-      );
-      await backbone.close();
       const n = 50;
-      const rand = seededRandom(4);
-      const snapshot = encodeBatch({
-        kind: "snapshot",
-        robotId: "peer",
-        model,
-        targetKind: "logEnergy",
-        n,
-        seq: 0,
-        stamp: 1,
-        sent: Date.now() / 1000,
-        lo: -1,
-        hi: 1,
-        targets: Float32Array.from({ length: n }, () => rand() * 2 - 1),
-        weights: new Float32Array(n).fill(1),
-        features: Float32Array.from({ length: n * model.channels }, () => rand()),
-      });
-      const peer = await mqtt.connectAsync(broker.url);
-      await peer.publishAsync("terrain-learner/fleet/peer/snapshot", Buffer.from(snapshot), {
-        qos: 1,
-        retain: true,
-      });
+      const peer = await retainPeerSnapshot(broker.url, n, 4);
       await peer.publishAsync("terrain-learner/fleet/junk/snapshot", Buffer.from("junk"), {
         qos: 1,
         retain: true,
@@ -117,35 +123,7 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
   it("a bag that labels nothing but trains on a peer's samples: --save-checkpoint keeps that model", async () => {
     const broker = await Mosquitto.create();
     try {
-      const backbone = await Backbone.load(defaultBackbonePath());
-      const model = fleetModel(
-        defaultConfig(),
-        backbone.channels,
-        featureChannels(backbone.channels, "neighbourhood"),
-      );
-      await backbone.close();
-      const n = 400;
-      const rand = seededRandom(7);
-      const snapshot = encodeBatch({
-        kind: "snapshot",
-        robotId: "peer",
-        model,
-        targetKind: "logEnergy",
-        n,
-        seq: 0,
-        stamp: 1,
-        sent: Date.now() / 1000,
-        lo: -1,
-        hi: 1,
-        targets: Float32Array.from({ length: n }, () => rand() * 2 - 1),
-        weights: new Float32Array(n).fill(1),
-        features: Float32Array.from({ length: n * model.channels }, () => rand()),
-      });
-      const peer = await mqtt.connectAsync(broker.url);
-      await peer.publishAsync("terrain-learner/fleet/peer/snapshot", Buffer.from(snapshot), {
-        qos: 1,
-        retain: true,
-      });
+      const peer = await retainPeerSnapshot(broker.url, 400, 7);
       await peer.endAsync();
       // No label of its own: every step is below this speed.
       const cfg = join(dir, "no-labels.yaml");
