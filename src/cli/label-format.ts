@@ -64,3 +64,15 @@ export function ordinal(p: number): string {
 export function fmt(x: number | undefined): string {
   return x === undefined || !Number.isFinite(x) ? "n/a" : x.toExponential(3);
 }
+
+/** The calibration in force, with its bounds when they are fixed (they decide every roughness). */
+export function calibrationWords(cal: LabelSummary["calibration"]): string {
+  return cal.mode === "fixed" ? `fixed, log10 energy ${cal.low} to ${cal.high}` : cal.mode;
+}
+
+/** Where the summary's vertical axis came from, in words. */
+export function verticalSource(s: LabelSummary, base: string): string {
+  if (s.vertical.source === "gravity")
+    return `gravity in the data (TF has no ${base} → ${s.imuFrame || "IMU frame"})`;
+  return s.imuFrame === base ? `the IMU's frame_id ${base} (mounted level)` : "TF";
+}

@@ -16,7 +16,18 @@ import { fusion } from "../runtime/stages/fusion.ts";
 import { fromBagStamped, type GraphInput, unstampedNote } from "../runtime/stages/inputs.ts";
 import { action, UserError } from "./errors.ts";
 import { HeadingChange, inputWarnings, noLabelsReason } from "./label-diagnosis.ts";
-import { fmt, labelJson, ordinal, pad, round, sig, statsYaml } from "./label-format.ts";
+import {
+  calibrationWords,
+  fmt,
+  labelJson,
+  ordinal,
+  pad,
+  round,
+  sig,
+  statsYaml,
+  verticalSource,
+} from "./label-format.ts";
+import { energyPercentiles, PERCENTILES } from "./label-percentiles.ts";
 import { addTopicOptions, applyTopicFlags, requireTopics, type TopicNeed, withBagTopics } from "./topics.ts";
 
 /** What labelling needs from a bag (replay needs these too). */
@@ -80,8 +91,6 @@ export interface LabelSummary {
   imuRate: number;
   calibration: Config["labeler"]["calibration"];
 }
-
-const PERCENTILES = [1, 5, 25, 50, 75, 95, 99];
 
 export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
   const source = await openBag(opts.bag).catch((err: Error) => {
@@ -290,27 +299,6 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
   }
 }
 
-/**
- * Percentiles of energy from log10 energies, interpolated as the labeller's running percentiles
- * (LogEnergyPercentiles.percentile) are; NaN without labels.
- */
-function energyPercentiles(logEnergies: number[], ps: readonly number[]): Record<string, number> {
-  const sorted = Float64Array.from(logEnergies).sort();
-  const n = sorted.length;
-  const out: Record<string, number> = {};
-  for (const p of ps) {
-    let v = Number.NaN;
-    if (n > 0) {
-      const pos = (Math.min(100, Math.max(0, p)) / 100) * (n - 1);
-      const i = Math.floor(pos);
-      const f = pos - i;
-      v = i + 1 < n ? sorted[i]! * (1 - f) + sorted[i + 1]! * f : sorted[i]!;
-    }
-    out[`p${p}`] = 10 ** v;
-  }
-  return out;
-}
-
 type Drops = { nan: number; backwards: number; duplicate: number };
 const zeroDrops = (): Drops => ({ nan: 0, backwards: 0, duplicate: 0 });
 
@@ -498,16 +486,4 @@ Examples:
         },
       ),
     );
-}
-
-/** The calibration in force, with its bounds when they are fixed (they decide every roughness). */
-function calibrationWords(cal: LabelSummary["calibration"]): string {
-  return cal.mode === "fixed" ? `fixed, log10 energy ${cal.low} to ${cal.high}` : cal.mode;
-}
-
-/** Where the summary's vertical axis came from, in words. */
-function verticalSource(s: LabelSummary, base: string): string {
-  if (s.vertical.source === "gravity")
-    return `gravity in the data (TF has no ${base} → ${s.imuFrame || "IMU frame"})`;
-  return s.imuFrame === base ? `the IMU's frame_id ${base} (mounted level)` : "TF";
 }
