@@ -55,6 +55,13 @@ async function handFedLiveView(config: Config) {
   return { server, events, sink };
 }
 
+/** A server without a rate cap whose per-viewer queues start to fill once `highWater` bytes sit in the socket. */
+async function queuedServer(queueMessages: number, queueBytes: number, highWater: number) {
+  const config = liveConfig({ max_rate: 0, queue_messages: queueMessages, queue_bytes: queueBytes });
+  const server = await LiveViewServer.start(liveViewChannels(config), { ...config.live_view, highWater });
+  return { config, server };
+}
+
 const T = {
   camera: "/camera/image_raw",
   overlay: "/terrain_learner/roughness/overlay",
@@ -211,11 +218,7 @@ describe("live view during a real replay", () => {
 describe("a viewer that stops reading", () => {
   it("loses old messages (counted) and the replay completes as without it", async () => {
     // Small queues so that the test reaches them: 8 messages / 1 MiB once 256 KiB sit in the socket.
-    const config = liveConfig({ max_rate: 0, queue_messages: 8, queue_bytes: 2 ** 20 });
-    const server = await LiveViewServer.start(liveViewChannels(config), {
-      ...config.live_view,
-      highWater: 256 * 1024,
-    });
+    const { config, server } = await queuedServer(8, 2 ** 20, 256 * 1024);
     // The same replay with the server up and nobody watching, then with a viewer that stalls.
     const quiet = await runReplay({ bag, config, liveView: server });
     const slow = new TestViewer(server.url, { decode: false });
@@ -255,11 +258,7 @@ describe("a viewer that stops reading", () => {
 
 describe("a viewer a little behind when the run ends", () => {
   it("still receives the final labels and learner state before the server closes", async () => {
-    const config = liveConfig({ max_rate: 0, queue_messages: 16, queue_bytes: 2 ** 22 });
-    const server = await LiveViewServer.start(liveViewChannels(config), {
-      ...config.live_view,
-      highWater: 64 * 1024,
-    });
+    const { config, server } = await queuedServer(16, 2 ** 22, 64 * 1024);
     const viewer = new TestViewer(server.url);
     const closed = new Promise((resolve) => viewer.ws.once("close", resolve));
     try {
@@ -289,11 +288,7 @@ describe("a viewer a little behind when the run ends", () => {
 
 describe("viewers that join as the run ends", () => {
   it("get the final labels layer, learner state and static transforms until the server has closed", async () => {
-    const config = liveConfig({ max_rate: 0, queue_messages: 16, queue_bytes: 2 ** 22 });
-    const server = await LiveViewServer.start(liveViewChannels(config), {
-      ...config.live_view,
-      highWater: 64 * 1024,
-    });
+    const { config, server } = await queuedServer(16, 2 ** 22, 64 * 1024);
     // A viewer that stopped reading keeps the closing server draining for its full 2 s.
     const stalled = new TestViewer(server.url);
     const late: TestViewer[] = [];
