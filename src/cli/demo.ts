@@ -304,7 +304,7 @@ ground it shows exists (prequential), next to a baseline that always predicts th
             await liveView?.close();
           }
           // Too short a drive: the figures below are an untrained model's.
-          const untrained = result.idle ?? result.untrained ?? result.fleetOnly;
+          const untrained = result.idle ?? result.warning;
           if (untrained) process.stderr.write(`warning: ${untrained}\n`);
           if (o.json) {
             process.stdout.write(`${jsonResult(result)}\n`);

@@ -186,8 +186,7 @@ Examples:
           process.stdout.write(o.json ? `${jsonResult(result)}\n` : formatSummary(result));
           // A run that used no frame or learned nothing says why and fails, after its summary.
           if (result.idle) throw new UserError(`${bag}: ${result.idle}`);
-          const warning = result.untrained ?? result.fleetOnly;
-          if (warning) process.stderr.write(`warning: ${bag}: ${warning}\n`);
+          if (result.warning) process.stderr.write(`warning: ${bag}: ${result.warning}\n`);
         },
       ),
     );

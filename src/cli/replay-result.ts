@@ -53,12 +53,11 @@ export interface ReplayResult {
    */
   idle?: string;
   /**
-   * Why the model is still untrained although samples came (the bag ended before the first
-   * training step): a warning, and `--save-checkpoint` saves nothing. Not in the JSON.
+   * A run that did not fail but whose model says less than it seems (stderr, not the JSON): the
+   * bag ended before the first training step, or its own data taught nothing and the model trained
+   * on the fleet's samples only.
    */
-  untrained?: string;
-  /** Why this bag's own data taught nothing although the model trained (on the fleet's samples). */
-  fleetOnly?: string;
+  warning?: string;
 }
 
 /** What the run saw besides the summary, for `idleReason`. */
@@ -141,12 +140,11 @@ export function toResult(s: PipelineSummary, opts: ReplayRunOptions, clues?: Rep
     ? idleReason(s, opts.config, { ...clues, fromCheckpoint: opts.checkpoint !== undefined })
     : undefined;
   // Frames used, none of its own samples, yet trained: the fleet taught it. A warning, not a failure.
-  let fleetOnly: string | undefined;
+  let warning: string | undefined;
   if (idle && s.framesProcessed > 0 && s.samples === 0 && s.trainSteps > 0) {
-    fleetOnly = `${idle.replace(/^nothing learned from (\d+) frames/, "this bag taught nothing from its $1 frames")}; the model trained on the fleet's samples only`;
+    warning = `${idle.replace(/^nothing learned from (\d+) frames/, "this bag taught nothing from its $1 frames")}; the model trained on the fleet's samples only`;
     idle = undefined;
-  }
-  const untrained = idle ? undefined : untrainedReason(s, opts.config, opts.checkpoint !== undefined);
+  } else if (!idle) warning = untrainedReason(s, opts.config, opts.checkpoint !== undefined);
   const e = s.eval;
   const ground = (s.supervisor as Partial<SelfSupervisorStats> | undefined)?.ground;
   return {
@@ -186,8 +184,7 @@ export function toResult(s: PipelineSummary, opts: ReplayRunOptions, clues?: Rep
     ...(ground ? { ground: describeGround(ground, opts.config.frames) } : {}),
     ...(s.fleet ? { fleet: s.fleet } : {}),
     ...(idle ? { idle } : {}),
-    ...(untrained ? { untrained } : {}),
-    ...(fleetOnly ? { fleetOnly } : {}),
+    ...(warning ? { warning } : {}),
   };
 }
 
@@ -246,7 +243,7 @@ export function formatSummary(r: ReplayResult): string {
 /** The --json object: the documented keys first, then the extras. */
 export function jsonResult(r: ReplayResult): string {
   // `ground` is the human line; the JSON has it as data in supervisor.ground.
-  const { evalDetails, supervisor, ground, idle, untrained, fleetOnly, ...rest } = r;
+  const { evalDetails, supervisor, ground, idle, warning, ...rest } = r;
   return toJson({
     ...rest,
     curve: r.curve?.map((c) => ({

@@ -458,11 +458,11 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     // An untrained model is not worth keeping (export refuses it), and a save would push an older
     // checkpoint out of learner.checkpoint_keep there. A run that learned nothing of its own may
     // still have trained on the fleet's samples: that model is kept.
-    if (opts.saveCheckpoint && result.idle && summary.trainSteps === 0)
-      result.idle += `; nothing saved to ${opts.saveCheckpoint}`;
-    else if (opts.saveCheckpoint && result.untrained)
-      unsaved = `--save-checkpoint ${opts.saveCheckpoint}: nothing saved: ${result.untrained}`;
-    else if (opts.saveCheckpoint) {
+    if (opts.saveCheckpoint && summary.trainSteps === 0 && !opts.checkpoint) {
+      if (result.idle) result.idle += `; nothing saved to ${opts.saveCheckpoint}`;
+      else
+        unsaved = `--save-checkpoint ${opts.saveCheckpoint}: nothing saved: ${result.warning ?? "the learner did not train"}`;
+    } else if (opts.saveCheckpoint) {
       try {
         result.checkpoint = await pipeline.learner.saveCheckpoint(opts.saveCheckpoint);
       } catch (err) {
