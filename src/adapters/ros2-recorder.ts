@@ -45,11 +45,12 @@ export interface OutputRecorderOptions {
 function recordedInputs(config: Config, bagTopics: ReadonlySet<string> | undefined): SubscriptionSpec[] {
   const subs = subscriptionSpecs(config);
   if (!bagTopics) return subs;
+  const isCamera = (s: SubscriptionSpec) => s.kind === "image" || s.kind === "compressed";
   const cameras = (["raw", "compressed"] as const)
-    .map((t) => subscriptionSpecs({ ...config, ros: { ...config.ros, image_transport: t } })[0]!)
+    .map((t) => subscriptionSpecs({ ...config, ros: { ...config.ros, image_transport: t } }).find(isCamera)!)
     .filter((s) => bagTopics.has(s.topic));
   if (cameras.length === 0) return subs;
-  return [...cameras, ...subs.filter((s) => s.kind !== "image" && s.kind !== "compressed")];
+  return [...cameras, ...subs.filter((s) => !isCamera(s))];
 }
 
 export class OutputRecorder {
