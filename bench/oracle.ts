@@ -20,13 +20,16 @@
 // every distance): whether what the head learns from near views carries to far ones.
 //
 // Run: node --import tsx bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX]
-//      [--every 3] [--test 60] [--train-within M] [--driven-only] [--row-normalise full|shift] [--json]
+//      [--every 3] [--test 60] [--train-within M] [--driven-only] [--row-normalise full|shift]
+//      [--score head|probe] [--json]
 // --driven-only: teaches only cells of terrain types the robot has been on so far (true pose): every
 // view of driven ground labelled right, none of the ground not yet driven.
 // --test 180: the whole run is scored, and the trailing 60-s ρ from 90 s on (the evaluation's
 // stability figure, over the oracle's raw predictions of every third frame) is reported.
 // --input-width: the width frames are resized to before the backbone (default learner.input_width).
 // --row-normalise: features standardised per image row before the head (see normaliseRows).
+// --score probe: the trailing ρ, the bands and the per-terrain means are the linear probe's, not the
+// head's (how a low-capacity model extrapolates to ground it was not taught).
 
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -60,6 +63,7 @@ function parseOptions() {
       "train-within": { type: "string", default: "8" },
       "row-normalise": { type: "string", default: "" },
       "driven-only": { type: "boolean", default: false },
+      score: { type: "string", default: "head" },
       test: { type: "string", default: "60" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -68,7 +72,7 @@ function parseOptions() {
 }
 if (values.help || positionals.length !== 1) {
   console.error(
-    "usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX] [--every 3] [--test 60] [--train-within M] [--driven-only] [--row-normalise full|shift] [--json]",
+    "usage: bench/oracle.ts BAG [--backbone PATH|mobilenetv2] [--input-width PX] [--every 3] [--test 60] [--train-within M] [--driven-only] [--row-normalise full|shift] [--score head|probe] [--json]",
   );
   process.exit(values.help ? 0 : 2);
 }
@@ -86,6 +90,9 @@ if (!(trainWithin > 0))
 const rowNormalise = values["row-normalise"];
 if (rowNormalise && rowNormalise !== "full" && rowNormalise !== "shift")
   usage(SCRIPT, `--row-normalise must be full or shift, got ${rowNormalise}`);
+const scoreProbe = values.score === "probe";
+if (values.score !== "head" && !scoreProbe)
+  usage(SCRIPT, `--score must be head or probe, got ${values.score}`);
 if (inputWidth !== null && !(Number.isInteger(inputWidth) && inputWidth > 0))
   usage(SCRIPT, `--input-width must be a positive whole number of pixels, got ${values["input-width"]}`);
 if (!existsSync(bagPath)) usage(SCRIPT, `no bag ${bagPath}`);
@@ -306,8 +313,11 @@ if (nothing) {
   process.stderr.write(`bench/oracle.ts: ${bagPath}: ${nothing}\n`);
   process.exit(1);
 }
+// Everything below reads test.pred: with --score probe, the probe's predictions stand in for the head's.
+if (scoreProbe) test.pred = test.probe;
 const result = {
   bag: bagPath,
+  score: scoreProbe ? "probe" : "head",
   backbone: backbone.info.name,
   stride: backbone.stride,
   channels: backbone.channels,
@@ -402,7 +412,7 @@ function byDistance() {
 if (values.json) console.log(JSON.stringify(result));
 else
   console.log(
-    `oracle head on ${bagPath} (${result.backbone}, stride ${result.stride}): ρ ${result.spearman.toFixed(3)}, ` +
+    `oracle head on ${bagPath}${scoreProbe ? " (figures below: the linear probe's)" : ""} (${result.backbone}, stride ${result.stride}): ρ ${result.spearman.toFixed(3)}, ` +
       `MAE ${result.mae.toFixed(3)}, AUROC ${result.auroc.toFixed(3)}; linear probe ρ ${result.probeSpearman.toFixed(3)}, ` +
       `MAE ${result.probeMae.toFixed(3)}; over ${result.testCells} test cells ` +
       `(${result.trainCells} training cells from ${result.trainFrames} frames, ${result.trainSteps} steps)`,
