@@ -367,6 +367,84 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     await obs.client.publishAsync(cmd, "", { qos: 1, retain: true });
   });
 
+  it("at shutdown: a command still running is answered before `offline`; one arriving meanwhile is refused, not run", async () => {
+    const b = await broker();
+    const obs = await observer(b.url);
+    const calls: string[] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((r) => {
+      release = r;
+    });
+    const { t, log } = telemetry(
+      b.url,
+      {},
+      {
+        // A checkpoint save waiting on a busy training worker.
+        save_checkpoint: async () => {
+          calls.push("save");
+          await slow;
+          return { path: "/tmp/ckpt-9.json" };
+        },
+        reset: () => calls.push("reset"),
+      },
+    );
+    await t.waitConnected();
+    await waitFor("online", () => obs.on("status").some((r) => r.payload === "online"));
+    const cmd = "terrain-learner/rover7/cmd";
+    await obs.client.publishAsync(cmd, '{"command":"save_checkpoint","id":"s"}', { qos: 1 });
+    await waitFor("the save started", () => calls.length === 1);
+    // Ctrl-C: the CLI closes the client, then the pipeline (which ends the save's worker).
+    const closed = t.close();
+    await obs.client.publishAsync(cmd, '{"command":"reset","id":"late"}', { qos: 1 });
+    await waitFor("the late command reached the robot", () => t.stats().commands === 2);
+    release();
+    await closed;
+    await waitFor("offline", () => obs.on("status").some((r) => r.payload === "offline"));
+    const after = (topic: string) => obs.received.findIndex((r) => r.topic.endsWith(topic));
+    const responses = obs.on("cmd/response").map((r) => JSON.parse(r.payload));
+    expect(responses).toEqual([
+      {
+        robotId: "rover7",
+        id: "s",
+        command: "save_checkpoint",
+        ok: true,
+        result: { path: "/tmp/ckpt-9.json" },
+      },
+      {
+        robotId: "rover7",
+        id: "late",
+        command: "reset",
+        ok: false,
+        error: "shutting down: command not run",
+      },
+    ]);
+    expect(calls).toEqual(["save"]);
+    // Both answers went out before the goodbye.
+    const offline = obs.received.findIndex((r) => r.topic.endsWith("/status") && r.payload === "offline");
+    expect(after("cmd/response")).toBeLessThan(offline);
+    expect(t.stats().droppedByKind.responses).toBe(0);
+    expect(log.some((l) => l.includes("command reset (id late) → shutting down"))).toBe(true);
+  });
+
+  it("at shutdown: a command that outlasts mqtt.close_timeout is said in the log, and close does not wait for it", async () => {
+    const b = await broker();
+    const obs = await observer(b.url);
+    const { t, log } = telemetry(
+      b.url,
+      { close_timeout: 1 },
+      { save_checkpoint: () => new Promise(() => undefined) },
+    );
+    await t.waitConnected();
+    await waitFor("online", () => obs.on("status").some((r) => r.payload === "online"));
+    await obs.client.publishAsync("terrain-learner/rover7/cmd", "save_checkpoint", { qos: 1 });
+    await waitFor("the command arrived", () => t.stats().commands === 1);
+    const started = Date.now();
+    await t.close();
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(log.some((l) => l.includes("save_checkpoint still running at shutdown"))).toBe(true);
+    await waitFor("offline", () => obs.on("status").some((r) => r.payload === "offline"));
+  });
+
   it("a `cmd` payload over 64 KiB is never sent to the robot (MQTT 5 Maximum Packet Size); one just over is refused unread", async () => {
     const b = await broker();
     const obs = await observer(b.url);

@@ -140,7 +140,11 @@ export class MqttTelemetry {
       // The broker hands a retained command to every new subscription: it is stale, and run again
       // on each (re)connect a retained `reset` would wipe the model just resumed from a checkpoint.
       const retained = packet.retain;
-      this.commandChain = this.commandChain.then(() => this.onCommand(text, retained));
+      // Shutting down: the pipeline behind the handlers is being finished and closed. Answered, in
+      // order, before `offline`, rather than run against a closing learner and never answered.
+      const late = this.closing;
+      this.commands++;
+      this.commandChain = this.commandChain.then(() => this.onCommand(text, retained, late));
     });
     this.log(
       `mqtt: connecting to ${redactUrl(options.url)} as robot '${options.robot_id}' (topics ${this.topics.base}/...)`,
@@ -149,6 +153,8 @@ export class MqttTelemetry {
 
   private wasConnected = false;
   private commandChain: Promise<void> = Promise.resolve();
+  /** The command whose handler is running now ("" when none). */
+  private running = "";
 
   /** Resolves once connected (or rejects after timeoutMs); publishing does not need to wait. */
   waitConnected(timeoutMs = 30_000): Promise<void> {
@@ -234,6 +240,13 @@ export class MqttTelemetry {
     this.learnerThrottle.flush();
     const timeoutS = this.options.close_timeout;
     const deadline = Date.now() + timeoutS * 1000;
+    // A command already running (a checkpoint save) gets its answer out before we go: the caller
+    // closes the pipeline after us. Bounded, as a handler may hang.
+    const drained = await settlesWithin(this.drainCommands(), Math.max(1000, deadline - Date.now()));
+    if (!drained)
+      this.log(
+        `mqtt: command ${this.running || "?"} still running at shutdown after ${Math.max(1, timeoutS)} s (mqtt.close_timeout): no response sent`,
+      );
     if (!this.client.connected && this.queue.length > 0 && timeoutS > 0) {
       this.log(
         `mqtt: broker unreachable at shutdown${this.lastError ? ` (${this.lastError})` : ""}; waiting up to ${timeoutS} s to deliver ${this.describeQueue()}`,
@@ -274,6 +287,15 @@ export class MqttTelemetry {
       );
     }
     this.log(`mqtt: closed (${toJson(this.stats())})`);
+  }
+
+  /** Resolves once no command is queued or running (commands arriving meanwhile included). */
+  private async drainCommands(): Promise<void> {
+    let chain: Promise<void>;
+    do {
+      chain = this.commandChain;
+      await chain;
+    } while (chain !== this.commandChain);
   }
 
   /** "12 queued messages (10 labels)": what the offline queue holds. */
@@ -380,8 +402,7 @@ export class MqttTelemetry {
   }
 
   /** `payload`: the command's text, or the size of one too large to read. */
-  private async onCommand(payload: string | number, retained = false): Promise<void> {
-    this.commands++;
+  private async onCommand(payload: string | number, retained = false, late = false): Promise<void> {
     let id: string | number | null = null;
     let command = "";
     let response: Record<string, unknown>;
@@ -396,6 +417,7 @@ export class MqttTelemetry {
           `retained command ignored (a command is run only when it is sent; clear it with: mosquitto_pub -r -n -t ${this.topics.cmd})`,
         );
       }
+      if (late) throw new Error("shutting down: command not run");
       if (!MQTT_COMMANDS.includes(command as MqttCommand)) {
         // Named in the log and the response (twice): cut, as a garbage payload can be 64 KiB.
         if (command.length > 40) command = `${command.slice(0, 40)}...`;
@@ -403,12 +425,15 @@ export class MqttTelemetry {
       }
       const handler = this.handlers[command as MqttCommand];
       if (!handler) throw new Error(`command '${command}' is not supported by this runner`);
+      this.running = command;
       const result = await handler(parsed.data === undefined ? {} : { data: parsed.data });
       response = { id, command, ok: true, ...(result === undefined ? {} : { result }) };
     } catch (err) {
       const e = err as Error & { id?: string | number | null };
       if (e.id !== undefined) id = e.id;
       response = { id, command: command || null, ok: false, error: e.message };
+    } finally {
+      this.running = "";
     }
     this.log(
       `mqtt: command ${command || "?"}${id === null ? "" : ` (id ${id})`} → ${response.ok ? "ok" : response.error}`,
