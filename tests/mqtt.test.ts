@@ -364,7 +364,22 @@ describe.skipIf(missing !== undefined)("MqttTelemetry with a real Mosquitto brok
     await waitFor("the live response", () => obs.on("cmd/response").length === 2);
     expect(JSON.parse(obs.on("cmd/response")[1]!.payload)).toMatchObject({ id: "live", ok: true });
     expect(calls).toEqual(["reset"]);
+    // Cleared as the refusal says (`mosquitto_pub -r -n`): the broker forwards the empty message to
+    // the robot, which is no command and gets no error answer.
     await obs.client.publishAsync(cmd, "", { qos: 1, retain: true });
+    await obs.client.publishAsync(cmd, "  \n", { qos: 1 });
+    await obs.client.publishAsync(cmd, '{"command":"reset","id":"next"}', { qos: 1 });
+    await waitFor("the next response", () => obs.on("cmd/response").length >= 3);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(obs.on("cmd/response").map((r) => JSON.parse(r.payload))).toMatchObject([
+      { id: "stale" },
+      { id: "live" },
+      // Blank but not empty: a mistake, said as such.
+      { id: null, ok: false, error: "empty command (expected save_checkpoint, reset, pause_learning)" },
+      { id: "next", ok: true },
+    ]);
+    expect(log.some((l) => l.includes("empty message on terrain-learner/rover7/cmd ignored"))).toBe(true);
+    expect(t.stats().commands).toBe(4);
   });
 
   it("at shutdown: a command still running is answered before `offline`; one arriving meanwhile is refused, not run", async () => {

@@ -33,5 +33,6 @@ export function parseCommand(payload: string): {
       throw Object.assign(new Error("command JSON has no string 'command'"), { id });
     return { command: command.trim().toLowerCase(), id, ...(o.data === undefined ? {} : { data: o.data }) };
   }
+  if (!text) throw new Error(`empty command (expected ${MQTT_COMMANDS.join(", ")})`);
   return { command: text.toLowerCase(), id: null };
 }

@@ -133,6 +133,12 @@ export class MqttTelemetry {
     });
     this.client.on("message", (topic, payload, packet) => {
       if (topic !== this.topics.cmd) return;
+      // An empty message deletes a retained one (`mosquitto_pub -r -n`, as the refusal of a
+      // retained command advises); the broker forwards it to us. It is no command: no error answer.
+      if (payload.length === 0) {
+        this.log(`mqtt: empty message on ${topic} ignored (it clears a retained command)`);
+        return;
+      }
       // One command at a time, in arrival order: `save` then `reset` must not interleave, and
       // responses come back in the order the requests were made.
       // Under MQTT 3.1.1 the broker sends any size (MQTT 5: none over the limit): not parsed, not echoed.
