@@ -2,9 +2,8 @@
 // save a checkpoint, reset the model, pause and resume learning. One implementation, so the same
 // command means the same thing whichever way it arrives.
 
-import type { OnlineLearner } from "../learning/learner.ts";
 import type { Config } from "../runtime/config.ts";
-import type { Pipeline } from "../runtime/pipeline.ts";
+import type { Pipeline, PipelineLearner } from "../runtime/pipeline.ts";
 import { attachMqtt, type MqttCommandHandlers, type MqttTelemetry, validateMqttOptions } from "./mqtt.ts";
 
 export interface RuntimeControls {
@@ -19,9 +18,13 @@ export interface RuntimeControls {
  * Controls over a running pipeline's learner. Pausing flips `config.learner.enabled` on the very
  * config object the pipeline was created with: the pipeline reads it for every sample batch and
  * training block, so no new samples are buffered and no steps run while paused (predictions go on).
+ * A live learner trains in its worker without blocks: that loop is paused too.
  */
 export function pipelineControls(
-  pipeline: { readonly learner: Pick<OnlineLearner, "saveCheckpoint">; resetModel(): void },
+  pipeline: {
+    readonly learner: Pick<PipelineLearner, "saveCheckpoint" | "pause" | "resume">;
+    resetModel(): void;
+  },
   config: Config,
   log: (line: string) => void = () => undefined,
 ): RuntimeControls {
@@ -41,11 +44,13 @@ export function pipelineControls(
     },
     pause() {
       config.learner.enabled = false;
+      pipeline.learner.pause?.();
       log("learning paused");
       return { learning: false };
     },
     resume() {
       config.learner.enabled = true;
+      pipeline.learner.resume?.();
       log("learning resumed");
       return { learning: true };
     },

@@ -29,6 +29,12 @@ export interface PipelineLearner {
   saveCheckpoint(dir: string): Promise<string>;
   loadLatestCheckpoint(dir: string): Promise<boolean>;
   reset(): void;
+  /**
+   * Present when the learner trains on its own (live: the worker's loop): stops and restarts that
+   * loop. Without it, training happens only in the blocks the pipeline asks for.
+   */
+  pause?(): void;
+  resume?(): void;
   stats(): { bufferSize: number; trainSteps: number; lastLoss: number };
   /** Releases tensors / stops the worker. */
   close(): Promise<void>;
@@ -110,6 +116,8 @@ function inWorker(t: LiveTrainer): PipelineLearner {
     saveCheckpoint: (dir) => t.saveCheckpoint(dir),
     loadLatestCheckpoint: (dir) => t.loadLatestCheckpoint(dir),
     reset: () => t.reset(),
+    pause: () => t.pause(),
+    resume: () => t.resume(),
     stats: () => t.stats(),
     close: () => t.stop(),
   };
