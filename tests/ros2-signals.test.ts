@@ -5,7 +5,9 @@
 // (tests/helpers/fake-rclnodejs.ts) installs the same listener, and its destroyed node behaves as
 // rclnodejs's does: now() throws (its clock is null), publishers refuse to publish.
 
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,5 +100,71 @@ describe("SIGINT with rclnodejs loaded", () => {
       rcl.removeSignalHandlers();
       process.off("uncaughtException", onUnhandled);
     }
+  }, 300_000);
+});
+
+/** A port on 127.0.0.1 nothing listens on (a broker that is down: connections are refused). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe("a second signal while the node stops (ros2 launch's SIGTERM after sigterm_timeout)", () => {
+  it("says what that stop left undone: the checkpoint it saved, the MQTT messages it did not deliver", async () => {
+    const ck = join(dir, "ck-second");
+    const cfg = join(dir, "second.json");
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        learner: { checkpoint_dir: ck, checkpoint_every: 3600 },
+        mqtt: { url: `mqtt://127.0.0.1:${await closedPort()}`, close_timeout: 30 },
+      }),
+    );
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "helpers/ros-node-child.ts"), join(dir, "sim.mcap"), cfg],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+      child.on("exit", (code, sig) => resolve(sig ?? code)),
+    );
+    const until = async (what: string, ok: () => boolean) => {
+      const deadline = Date.now() + 120_000;
+      while (!ok()) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what}:\n${stderr}`);
+        await sleep(20);
+      }
+    };
+    try {
+      await until("training", () => stdout.includes("trained"));
+      child.kill("SIGINT");
+      // The orderly stop saved the checkpoint and now waits for the broker (mqtt.close_timeout).
+      await until("wait for the broker", () => /waiting up to 30 s to deliver/.test(stderr));
+      child.kill("SIGTERM");
+      expect(await exited).toBe("SIGTERM");
+    } finally {
+      child.kill("SIGKILL");
+    }
+    const lines = stderr.trim().split("\n");
+    const saved = join(ck, "ckpt-00000001.json");
+    expect(lines).toContain(`INFO checkpoint saved: ${saved}`);
+    const last = lines.at(-1)!;
+    expect(last).toContain(`terrain-learner: second SIGTERM: stopping now; checkpoint saved: ${saved}; `);
+    expect(last).toMatch(/; \d+ MQTT messages queued for the broker not delivered$/);
+    expect(readdirSync(ck).sort()).toEqual(["ckpt-00000001.bin", "ckpt-00000001.json"]);
   }, 300_000);
 });

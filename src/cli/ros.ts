@@ -9,7 +9,7 @@ import { attachLiveView, tapInputs } from "../adapters/live-view/index.ts";
 import { fleetFromConfig } from "../adapters/mqtt-fleet.ts";
 import { loadRclnodejs, type Rclnodejs, type RosNodeHandle, startRosNode } from "../adapters/ros2.ts";
 import { configFromRosArgs, parseRosArgs } from "../adapters/ros2-params.ts";
-import { checkOutputs } from "../io/safe-output.ts";
+import { checkOutputs, discardFolderTempsSync } from "../io/safe-output.ts";
 import { type CheckpointSchedule, scheduleCheckpoints } from "../runtime/checkpoint-schedule.ts";
 import { type Config, ConfigError } from "../runtime/config.ts";
 import { createPipeline, type Pipeline } from "../runtime/pipeline.ts";
@@ -80,16 +80,7 @@ Examples:
         }
         applyLiveViewFlags(config, o);
         const rcl = await loadRclnodejs();
-        // The first SIGINT/SIGTERM/SIGHUP (ros2 launch sends SIGINT, then SIGTERM after its timeout)
-        // stops the node orderly; a second one ends the process at once.
-        const interrupt = trapInterrupts(() =>
-          config.learner.checkpoint_dir ? "no checkpoint saved at this stop" : undefined,
-        );
-        try {
-          await runRosNode(config, { rcl, fleet, signal: interrupt.signal });
-        } finally {
-          interrupt.dispose();
-        }
+        await runRosNodeUntilSignalled(config, { rcl, fleet });
       }),
     );
 }
@@ -135,6 +126,37 @@ export interface RosRunOptions {
   log?: { info(line: string): void; warn(line: string): void; error(line: string): void };
   /** Called once the node runs (tests deliver messages through it). */
   started?: (handle: RosNodeHandle, pipeline: Pipeline) => void;
+  /** Filled in with what a stop cut short now would leave undone. */
+  progress?: StopProgress;
+}
+
+/**
+ * Runs the node until the first SIGINT/SIGTERM/SIGHUP (ros2 launch sends SIGINT, then SIGTERM after
+ * its sigterm_timeout), which stops it orderly; a second signal ends the process at once, with one
+ * line saying what that stop left undone at that moment.
+ */
+export async function runRosNodeUntilSignalled(
+  config: Config,
+  opts: Pick<RosRunOptions, "rcl" | "fleet" | "log" | "started">,
+): Promise<void> {
+  const progress: StopProgress = {};
+  const dir = config.learner.checkpoint_dir;
+  const interrupt = trapInterrupts(() => {
+    // A save cut short leaves only its temp files (the manifest is renamed into place last): removed,
+    // so the checkpoints before it are what the folder holds.
+    if (dir) discardFolderTempsSync(dir);
+    return progress.unfinished?.() ?? (dir ? "no checkpoint saved at this stop" : undefined);
+  });
+  try {
+    await runRosNode(config, { ...opts, signal: interrupt.signal, progress });
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+/** What the stop in progress has not done yet, in words (runRosNode keeps it current). */
+export interface StopProgress {
+  unfinished?: () => string | undefined;
 }
 
 /**
@@ -144,6 +166,24 @@ export interface RosRunOptions {
  */
 export async function runRosNode(config: Config, opts: RosRunOptions): Promise<void> {
   const { rcl, fleet } = opts;
+  const dir = config.learner.checkpoint_dir;
+  // Set as each part of the stop completes: a second signal says what was not done.
+  let checkpointDone = false;
+  let checkpointPath: string | undefined;
+  let mqttDone = false;
+  let fleetDone = false;
+  let mqttQueued = () => 0;
+  if (opts.progress)
+    opts.progress.unfinished = () => {
+      const left: string[] = [];
+      if (dir && !checkpointDone)
+        left.push(`no checkpoint saved at this stop (${dir} keeps the ones saved before)`);
+      else if (checkpointPath) left.push(`checkpoint saved: ${checkpointPath}`);
+      const queued = mqttDone ? 0 : mqttQueued();
+      if (queued) left.push(`${queued} MQTT messages queued for the broker not delivered`);
+      if (fleet && !fleetDone) left.push("the fleet's last samples not sent");
+      return left.length ? left.join("; ") : undefined;
+    };
   try {
     await rcl.init();
   } catch (err) {
@@ -185,7 +225,6 @@ export async function runRosNode(config: Config, opts: RosRunOptions): Promise<v
   try {
     handle = startRosNode(rcl, config, live ? tapInputs(pipeline, live.input) : pipeline);
     log = opts.log ?? handle.node.getLogger();
-    const dir = config.learner.checkpoint_dir;
     if (dir) {
       if (await pipeline.learner.loadLatestCheckpoint(dir))
         log.info(
@@ -205,6 +244,8 @@ export async function runRosNode(config: Config, opts: RosRunOptions): Promise<v
     }
     // Fleet telemetry from the ROS node too, when mqtt.url is set.
     mqtt = attachPipelineMqtt(pipeline, config, (line) => log.info(line));
+    const telemetry = mqtt?.telemetry;
+    if (telemetry) mqttQueued = () => telemetry.stats().queued;
   } catch (err) {
     // The pipeline's worker threads would keep the process alive after the error.
     live?.close();
@@ -223,12 +264,16 @@ export async function runRosNode(config: Config, opts: RosRunOptions): Promise<v
   await pipeline.finish();
   // After finish(): the last labels' samples are in the model that is saved.
   const saved = await checkpoints?.final();
+  checkpointDone = !saved?.error;
+  checkpointPath = saved?.path;
   if (saved?.path) log.info(`checkpoint saved: ${saved.path}`);
   else if (saved && !saved.error) log.info("nothing learned since the last checkpoint: none written");
   live?.close();
   await liveView?.close();
   await mqtt?.close();
+  mqttDone = true;
   await fleet?.close();
+  fleetDone = true;
   await pipeline.close();
   rcl.shutdown();
   if (saved?.error)
