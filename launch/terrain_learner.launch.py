@@ -20,6 +20,11 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+# Seconds between the SIGINT ros2 launch sends at shutdown and its SIGTERM, which cuts the node's stop
+# short (launch's default is 5): the stop waits up to mqtt.close_timeout (5 s) for the MQTT broker and
+# as long again for the fleet's. Also the default of the launch argument of the same name.
+SIGTERM_TIMEOUT = "15"
+
 # (launch argument, parameter, default, description). Empty (the default): the topic params_file sets,
 # as the node takes an empty topics.* value for no value. value_type=str: launch_ros reads an untyped
 # value as YAML, where the empty string is None, which it refuses (TypeError) before the node starts.
@@ -47,6 +52,11 @@ def generate_launch_description():
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node (e.g. robot1)"),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock (bag playback, simulation)"),
         DeclareLaunchArgument("rviz", default_value="false", description="also start rviz2 with terrain_learner.rviz"),
+        DeclareLaunchArgument(
+            "sigterm_timeout",
+            default_value=SIGTERM_TIMEOUT,
+            description="seconds the node gets to stop after SIGINT (checkpoint, MQTT) before SIGTERM",
+        ),
     ]
     overrides = {"use_sim_time": LaunchConfiguration("use_sim_time")}
     for argument, parameter, default, description in TOPICS:
@@ -59,6 +69,8 @@ def generate_launch_description():
         namespace=LaunchConfiguration("namespace"),
         output="screen",
         parameters=[LaunchConfiguration("params_file"), overrides],
+        # With a default: launch evaluates it at shutdown, where an including file's scope may be gone.
+        sigterm_timeout=LaunchConfiguration("sigterm_timeout", default=SIGTERM_TIMEOUT),
     )
     # In the node's namespace, where the config's relative topic names are the node's ~/ topics.
     rviz = Node(

@@ -355,6 +355,22 @@ describe.skipIf(!hasCmake)("CMake install (plain rules: ament_cmake is not insta
   );
 
   it.skipIf(!hasPython)(
+    "ros2 launch waits longer for the node's stop than its MQTT and fleet waits before SIGTERM; sigterm_timeout:= sets it",
+    () => {
+      // The stop waits up to mqtt.close_timeout for the MQTT broker and as long for the fleet's,
+      // after the last frame and the checkpoint; launch's own default (5 s) cuts that short.
+      const needs = 2 * defaultConfig().mqtt.close_timeout + 2;
+      for (const file of ["terrain_learner.launch.xml", "terrain_learner.launch.py"]) {
+        const path = join(share, "launch", file);
+        const [node] = launchSigtermTimeouts(path, {});
+        expect(node, file).toBeGreaterThanOrEqual(needs);
+        expect(launchSigtermTimeouts(path, { sigterm_timeout: "40" })[0], file).toBe(40);
+      }
+    },
+    60_000,
+  );
+
+  it.skipIf(!hasPython)(
     "rviz:=true adds rviz2 with the installed RViz config, in the node's namespace; by default it is not started",
     () => {
       const rvizExe = join(ROS_PREFIX, "lib/rviz2/rviz2");
@@ -417,6 +433,19 @@ function launchCommand(file: string, args: Record<string, string>): string[] {
  * any case, anything else an error. Other packages' executables are under ROS_PREFIX.
  */
 function launchCommands(file: string, args: Record<string, string>): string[][] {
+  return runLaunchStandIn(file, args, "commands") as string[][];
+}
+
+/** Per command of launchCommands: the seconds launch waits after its SIGINT before it sends SIGTERM. */
+function launchSigtermTimeouts(file: string, args: Record<string, string>): number[] {
+  return runLaunchStandIn(file, args, "sigterm_timeouts") as number[];
+}
+
+function runLaunchStandIn(
+  file: string,
+  args: Record<string, string>,
+  what: "commands" | "sigterm_timeouts",
+): unknown {
   const script = `
 import json, os, sys, types, yaml, xml.etree.ElementTree as ET
 file, prefix, overrides = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
@@ -439,15 +468,17 @@ class ParameterValue:
     def __init__(self, value, value_type=None): self.value, self.value_type = value, value_type
 
 class LaunchConfiguration:
-    def __init__(self, name): self.name = name
+    def __init__(self, name, default=None): self.name, self.default = name, default
 class IfCondition:
     def __init__(self, predicate): self.predicate = predicate
 class DeclareLaunchArgument:
     def __init__(self, name, default_value=None, description=""): self.name, self.default = name, default_value
 class Node:
-    def __init__(self, package, executable, name, namespace="", output=None, parameters=(), arguments=(), condition=None):
+    def __init__(self, package, executable, name, namespace="", output=None, parameters=(), arguments=(), condition=None, sigterm_timeout=None):
         self.package, self.executable, self.name, self.namespace, self.parameters = package, executable, name, namespace, parameters
         self.arguments, self.condition = arguments, condition
+        # launch's ExecuteProcess: LaunchConfiguration('sigterm_timeout', default=5) when not given
+        self.sigterm_timeout = sigterm_timeout or LaunchConfiguration("sigterm_timeout", "5")
 
 def node_command(package, executable, name, namespace, params, arguments, config):
     # launch_ros Node: the executable from the package's lib/ folder (ament index), its arguments, then
@@ -470,6 +501,8 @@ def node_command(package, executable, name, namespace, params, arguments, config
     return cmd
 
 commands = []
+# Per command: seconds from launch's SIGINT at shutdown to its SIGTERM.
+sigterm_timeouts = []
 if file.endswith(".py"):
     launch = types.ModuleType("launch"); actions = types.ModuleType("launch.actions")
     conditions = types.ModuleType("launch.conditions")
@@ -485,7 +518,7 @@ if file.endswith(".py"):
     config = {a.name: a.default for a in ld if isinstance(a, DeclareLaunchArgument)}
     config.update(overrides)
     def sub(x):
-        if isinstance(x, LaunchConfiguration): return config[x.name]
+        if isinstance(x, LaunchConfiguration): return config[x.name] if x.default is None else config.get(x.name, x.default)
         if isinstance(x, dict): return {k: param(v) for k, v in x.items()}
         return x
     def param(v):
@@ -497,6 +530,7 @@ if file.endswith(".py"):
     for node in [a for a in ld if isinstance(a, Node)]:
         if node.condition is not None and not evaluate_condition(sub(node.condition.predicate)): continue
         commands.append(node_command(node.package, node.executable, sub(node.name), sub(node.namespace), [sub(p) for p in node.parameters], [sub(a) for a in node.arguments], config))
+        sigterm_timeouts.append(float(sub(node.sigterm_timeout)))
 else:
     root = ET.parse(file).getroot()
     config = {}
@@ -510,6 +544,9 @@ else:
         config[a.get("name")] = overrides.get(a.get("name"), sub(a.get("default")))
     for node in root.findall("node"):
         if node.get("if") is not None and not evaluate_condition(sub(node.get("if"))): continue
+        # Humble's launch_xml refuses these <node> attributes (Jazzy's reads them).
+        late = {a for a in ("sigterm_timeout", "sigkill_timeout") if node.get(a) is not None}
+        if late: raise ValueError("Unexpected attribute(s) found in \`node\`: %s" % late)
         params = []
         inline = {}
         for p in node.findall("param"):
@@ -519,15 +556,16 @@ else:
         params.append(inline)
         arguments = sub(node.get("args", "")).split()
         commands.append(node_command(node.get("pkg"), node.get("exec"), node.get("name"), sub(node.get("namespace", "")), params, arguments, config))
-print(json.dumps(commands))
+        sigterm_timeouts.append(float(config.get("sigterm_timeout", "5")))
+print(json.dumps(sigterm_timeouts if len(sys.argv) > 6 and sys.argv[6] == "sigterm_timeouts" else commands))
 `;
   const r = spawnSync(
     yamlPython!,
-    ["-c", script, file, prefix, JSON.stringify(args), join(dir, "launch_params"), ROS_PREFIX],
+    ["-c", script, file, prefix, JSON.stringify(args), join(dir, "launch_params"), ROS_PREFIX, what],
     {
       encoding: "utf8",
     },
   );
   expect(r.stderr).toBe("");
-  return JSON.parse(r.stdout) as string[][];
+  return JSON.parse(r.stdout);
 }
