@@ -115,6 +115,33 @@ function closedPort(): Promise<number> {
   });
 }
 
+/** The node on the fake rclnodejs in a child process (tests/helpers/ros-node-child.ts), for real signals. */
+function startChild(bag: string, configFile: string) {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(import.meta.dirname, "helpers/ros-node-child.ts"), bag, configFile],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const out = { stdout: "", stderr: "" };
+  child.stdout.on("data", (d) => {
+    out.stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    out.stderr += d;
+  });
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on("exit", (code, sig) => resolve(sig ?? code)),
+  );
+  const until = async (what: string, ok: () => boolean) => {
+    const deadline = Date.now() + 120_000;
+    while (!ok()) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what}:\n${out.stderr}`);
+      await sleep(20);
+    }
+  };
+  return { child, out, exited, until };
+}
+
 describe("a second signal while the node stops (ros2 launch's SIGTERM after sigterm_timeout)", () => {
   it("says what that stop left undone: the checkpoint it saved, the MQTT messages it did not deliver", async () => {
     const ck = join(dir, "ck-second");
@@ -126,45 +153,53 @@ describe("a second signal while the node stops (ros2 launch's SIGTERM after sigt
         mqtt: { url: `mqtt://127.0.0.1:${await closedPort()}`, close_timeout: 30 },
       }),
     );
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(import.meta.dirname, "helpers/ros-node-child.ts"), join(dir, "sim.mcap"), cfg],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
-      child.on("exit", (code, sig) => resolve(sig ?? code)),
-    );
-    const until = async (what: string, ok: () => boolean) => {
-      const deadline = Date.now() + 120_000;
-      while (!ok()) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what}:\n${stderr}`);
-        await sleep(20);
-      }
-    };
+    const { child, out, exited, until } = startChild(join(dir, "sim.mcap"), cfg);
     try {
-      await until("training", () => stdout.includes("trained"));
+      await until("training", () => out.stdout.includes("trained"));
       child.kill("SIGINT");
       // The orderly stop saved the checkpoint and now waits for the broker (mqtt.close_timeout).
-      await until("wait for the broker", () => /waiting up to 30 s to deliver/.test(stderr));
+      await until("wait for the broker", () => /waiting up to 30 s to deliver/.test(out.stderr));
       child.kill("SIGTERM");
       expect(await exited).toBe("SIGTERM");
     } finally {
       child.kill("SIGKILL");
     }
-    const lines = stderr.trim().split("\n");
+    const lines = out.stderr.trim().split("\n");
     const saved = join(ck, "ckpt-00000001.json");
     expect(lines).toContain(`INFO checkpoint saved: ${saved}`);
     const last = lines.at(-1)!;
     expect(last).toContain(`terrain-learner: second SIGTERM: stopping now; checkpoint saved: ${saved}; `);
-    expect(last).toMatch(/; \d+ MQTT messages queued for the broker not delivered$/);
+    expect(last).toMatch(/; \d+ MQTT messages? queued for the broker not delivered$/);
     expect(readdirSync(ck).sort()).toEqual(["ckpt-00000001.bin", "ckpt-00000001.json"]);
+  }, 300_000);
+
+  it("before any frame, once the stop has nothing left to save: no claim that a checkpoint was lost", async () => {
+    const ck = join(dir, "ck-early");
+    const cfg = join(dir, "early.json");
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        learner: { checkpoint_dir: ck, checkpoint_every: 3600 },
+        mqtt: { url: `mqtt://127.0.0.1:${await closedPort()}`, close_timeout: 30 },
+      }),
+    );
+    const { child, out, exited, until } = startChild("-", cfg);
+    try {
+      await until("start", () => out.stdout.includes("ready"));
+      child.kill("SIGINT");
+      // The stop has saved what it had to save, and waits for the broker.
+      await until("the stop", () =>
+        /nothing learned since the last checkpoint: none written/.test(out.stderr),
+      );
+      await until("wait for the broker", () => /waiting up to 30 s to deliver/.test(out.stderr));
+      child.kill("SIGINT");
+      expect(await exited).toBe("SIGINT");
+    } finally {
+      child.kill("SIGKILL");
+    }
+    expect(out.stderr.trim().split("\n").at(-1)).toMatch(
+      /^terrain-learner: second SIGINT: stopping now; \d+ MQTT messages? queued for the broker not delivered$/,
+    );
+    expect(existsSync(ck)).toBe(false);
   }, 300_000);
 });

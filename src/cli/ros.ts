@@ -145,7 +145,8 @@ export async function runRosNodeUntilSignalled(
     // A save cut short leaves only its temp files (the manifest is renamed into place last): removed,
     // so the checkpoints before it are what the folder holds.
     if (dir) discardFolderTempsSync(dir);
-    return progress.unfinished?.() ?? (dir ? "no checkpoint saved at this stop" : undefined);
+    if (progress.unfinished) return progress.unfinished();
+    return dir ? "no checkpoint saved at this stop" : undefined;
   });
   try {
     await runRosNode(config, { ...opts, signal: interrupt.signal, progress });
@@ -180,7 +181,8 @@ export async function runRosNode(config: Config, opts: RosRunOptions): Promise<v
         left.push(`no checkpoint saved at this stop (${dir} keeps the ones saved before)`);
       else if (checkpointPath) left.push(`checkpoint saved: ${checkpointPath}`);
       const queued = mqttDone ? 0 : mqttQueued();
-      if (queued) left.push(`${queued} MQTT messages queued for the broker not delivered`);
+      if (queued)
+        left.push(`${queued} MQTT message${queued === 1 ? "" : "s"} queued for the broker not delivered`);
       if (fleet && !fleetDone) left.push("the fleet's last samples not sent");
       return left.length ? left.join("; ") : undefined;
     };

@@ -2,7 +2,8 @@
 // that send it real signals: runs runRosNodeUntilSignalled (what the command runs once rclnodejs is
 // loaded) with the config given as JSON, delivers a bag's messages in log-time order, prints "trained"
 // on stdout once the model has trained, then keeps running until signalled. The node's log goes to
-// stderr. Usage: node --import tsx ros-node-child.ts <bag> <config.json>
+// stderr. Usage: node --import tsx ros-node-child.ts <bag | -> <config.json> (-: no messages, "ready"
+// once the node runs).
 import { readFileSync } from "node:fs";
 import { loadRclnodejs } from "../../src/adapters/ros2.ts";
 import { action } from "../../src/cli/errors.ts";
@@ -26,6 +27,10 @@ await action(async () => {
     started: (handle, pipeline) =>
       void (async () => {
         const node = rcl.nodes[0]!;
+        if (bagPath === "-") {
+          process.stdout.write("ready\n");
+          return;
+        }
         const bag = await openBag(bagPath!);
         try {
           for await (const e of bag.messages({})) {
