@@ -174,10 +174,11 @@ export async function runRosNode(config: Config, opts: RosRunOptions): Promise<v
   let mqttDone = false;
   let fleetDone = false;
   let mqttQueued = () => 0;
+  let checkpoints: CheckpointSchedule | undefined;
   if (opts.progress)
     opts.progress.unfinished = () => {
       const left: string[] = [];
-      if (dir && !checkpointDone)
+      if (dir && !checkpointDone && checkpoints?.unsaved())
         left.push(`no checkpoint saved at this stop (${dir} keeps the ones saved before)`);
       else if (checkpointPath) left.push(`checkpoint saved: ${checkpointPath}`);
       const queued = mqttDone ? 0 : mqttQueued();
@@ -222,7 +223,6 @@ export async function runRosNode(config: Config, opts: RosRunOptions): Promise<v
     : undefined;
   let handle: RosNodeHandle;
   let mqtt: ReturnType<typeof attachPipelineMqtt>;
-  let checkpoints: CheckpointSchedule | undefined;
   let log: NonNullable<RosRunOptions["log"]>;
   try {
     handle = startRosNode(rcl, config, live ? tapInputs(pipeline, live.input) : pipeline);

@@ -13,6 +13,8 @@ export interface CheckpointLog {
 export interface CheckpointSchedule {
   /** Stops the timer, waits for a save in flight, then saves if anything was learned since. */
   final(): Promise<{ path?: string; error?: Error }>;
+  /** Whether the learner trained since the last save or resume (what a save now would keep). */
+  unsaved(): boolean;
 }
 
 /**
@@ -62,5 +64,6 @@ export function scheduleCheckpoints(
       clearInterval(timer);
       return run();
     },
+    unsaved: () => learner.stats().trainSteps !== savedSteps,
   };
 }
