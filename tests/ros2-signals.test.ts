@@ -103,6 +103,54 @@ describe("SIGINT with rclnodejs loaded", () => {
   }, 300_000);
 });
 
+describe("a service call the stop overtakes", () => {
+  it("~/save_checkpoint answered after the node was destroyed: a log line, not an unhandled rejection", async () => {
+    const rcl = new FakeRclnodejs();
+    const config = defaultConfig();
+    config.use_sim_time = true;
+    config.learner.checkpoint_dir = join(dir, "ck-service");
+    config.learner.checkpoint_every = 3600;
+    const { logs, log } = recordingLog();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const controller = new AbortController();
+      let started!: (v: { handle: RosNodeHandle; pipeline: Pipeline }) => void;
+      const ready = new Promise<{ handle: RosNodeHandle; pipeline: Pipeline }>((r) => {
+        started = r;
+      });
+      const done = runRosNode(config, {
+        rcl,
+        signal: controller.signal,
+        log,
+        started: (handle, pipeline) => started({ handle, pipeline }),
+      });
+      const { handle, pipeline } = await ready;
+      const node = rcl.nodes[0]!;
+      for (const m of messages) {
+        node.clock = m.logTime;
+        node.deliver(m.topic, m.message);
+        if (m.schemaName === "sensor_msgs/msg/Image") await handle.drain();
+      }
+      const deadline = Date.now() + 60_000;
+      while (pipeline.learner.stats().trainSteps === 0 && Date.now() < deadline) await sleep(20);
+      // The save starts; the signal comes before it is written.
+      void node.call("/terrain_learner/save_checkpoint", {});
+      controller.abort();
+      await done;
+      await sleep(200); // a rejection nobody handles is reported on a later tick
+      expect(unhandled).toEqual([]);
+      expect(node.destroyed).toBe(true);
+      expect(node.logs.concat(logs).join("\n")).toMatch(
+        /\/terrain_learner\/save_checkpoint: the node stopped before its response was sent \(checkpoint saved: /,
+      );
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  }, 300_000);
+});
+
 /** A port on 127.0.0.1 nothing listens on (a broker that is down: connections are refused). */
 function closedPort(): Promise<number> {
   return new Promise((resolve, reject) => {

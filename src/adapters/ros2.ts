@@ -365,7 +365,19 @@ export function startRosNode(
   const controls = pipelineControls(pipeline, config, log);
   for (const s of serviceSpecs(names)) {
     node.createService(s.type, s.name, {}, (request, response) => {
-      void serviceResponse(s.command, request, controls).then((r) => response.send(r));
+      void serviceResponse(s.command, request, controls).then((r) => {
+        // A stop that overtakes the call (a save in flight at Ctrl-C) has destroyed the service:
+        // rclnodejs then throws, which unhandled would end the process in the middle of its stop.
+        try {
+          response.send(r);
+        } catch (err) {
+          logger.warn(
+            stopped
+              ? `${s.name}: the node stopped before its response was sent (${r.message})`
+              : `${s.name}: response not sent: ${(err as Error).message}`,
+          );
+        }
+      });
     });
   }
 

@@ -136,6 +136,11 @@ export interface FakeService {
   type: string;
   name: string;
   callback: (request: unknown, response: RclServiceResponse) => void;
+  /**
+   * Set when its node is destroyed: rclnodejs's Response.send() then passes a released handle to
+   * rcl_send_response, which refuses it (RCL_RET_SERVICE_INVALID) and rclnodejs throws.
+   */
+  released?: boolean;
 }
 
 export class FakeNode implements RclNode {
@@ -253,6 +258,7 @@ export class FakeNode implements RclNode {
   destroy(): void {
     this.destroyed = true;
     for (const p of this.publishers) p.released = true;
+    for (const s of this.services) s.released = true;
   }
 
   // --- test side ---------------------------------------------------------------------------------
@@ -313,7 +319,14 @@ export class FakeNode implements RclNode {
   call(name: string, request: unknown): Promise<unknown> {
     const s = this.services.find((x) => x.name === name);
     if (!s) return Promise.reject(new Error(`no service ${name}`));
-    return new Promise((resolve) => s.callback(request, { send: resolve }));
+    return new Promise((resolve) =>
+      s.callback(request, {
+        send: (response) => {
+          if (s.released) throw new Error(`service ${name} was destroyed: response not sent`);
+          resolve(response);
+        },
+      }),
+    );
   }
 }
 
