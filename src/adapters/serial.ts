@@ -4,7 +4,7 @@
 // with exponential backoff until it is back, and counts it. Samples come out as core types.
 // On Linux the open keeps bytes the device sent before it completed (serial-open.ts).
 
-import { type Stats, statSync } from "node:fs";
+import { readFileSync, type Stats, statSync } from "node:fs";
 import { SerialPortStream } from "@serialport/stream";
 import { Observable } from "rxjs";
 import { SerialPort } from "serialport";
@@ -26,8 +26,11 @@ export interface SerialSourceOptions extends Partial<SerialParserOptions> {
   reconnectMax?: number;
   /** Arrival clock in seconds (default: wall clock), the anchor of device time. */
   now?: () => number;
-  /** State changes, for a log line or diagnostics. */
-  onState?: (state: SerialState, detail: string) => void;
+  /**
+   * State changes, for a log line or diagnostics. `repeat`: a retry that failed as the one before
+   * did (a log says it once, not every few seconds for as long as the device is away).
+   */
+  onState?: (state: SerialState, detail: string, repeat?: boolean) => void;
   /**
    * Told once when the device cannot be opened without discarding queued input (and why), and of
    * the parser's warnings (a CSV header that changed after a device restart).
@@ -61,6 +64,43 @@ export function notASerialDevice(path: string): string | undefined {
   if (st.isCharacterDevice()) return undefined;
   const what = st.isDirectory() ? "a folder" : st.isFile() ? "a regular file" : "not a character device";
   return `${path}: ${what}, not a serial device (give a tty such as /dev/ttyACM0, /dev/ttyUSB0 or a pty)`;
+}
+
+/** The name of group `gid` from /etc/group, or its number. */
+function groupName(gid: number): string {
+  try {
+    for (const line of readFileSync("/etc/group", "utf8").split("\n")) {
+      const [name, , id] = line.split(":");
+      if (name && Number(id) === gid) return name;
+    }
+  } catch {
+    // No /etc/group (a container): the number will do.
+  }
+  return String(gid);
+}
+
+/**
+ * The fix for an open that failed for want of permission (a user not in `dialout`) or because
+ * another process holds the port, appended to its error; undefined for other failures.
+ */
+export function openFailureHint(path: string, err: NodeJS.ErrnoException): string | undefined {
+  if (err.code === "EACCES" || err.code === "EPERM" || /permission denied/i.test(err.message)) {
+    let st: Stats | undefined;
+    try {
+      st = statSync(path);
+    } catch {
+      st = undefined;
+    }
+    const groupCanRead = st !== undefined && (st.mode & 0o060) === 0o060;
+    if (st && st.gid !== 0 && groupCanRead) {
+      const group = groupName(st.gid);
+      return `this user may not open it: add it to the device's group ${group} (sudo usermod -aG ${group} $USER, then log in again)`;
+    }
+    return `this user may not open it (mode ${st ? (st.mode & 0o777).toString(8).padStart(4, "0") : "?"}): give it access with a udev rule (GROUP="dialout", MODE="0660") or run as a user who has it`;
+  }
+  if (/cannot lock port/i.test(err.message))
+    return `find which with: fuser -v ${path} (a serial console, ModemManager, another terrain-learner)`;
+  return undefined;
 }
 
 export type SerialSample = { kind: "imu"; sample: ImuSample } | { kind: "odom"; sample: OdomSample };
@@ -105,6 +145,8 @@ export class SerialSource {
   private reconnects = 0;
   private openFailures = 0;
   private lastError = "";
+  /** The error of the last retry said, so that an unchanged one is not said again. */
+  private waitingFor = "";
   private stopping = false;
   private closed: Promise<void> = Promise.resolve();
 
@@ -152,9 +194,9 @@ export class SerialSource {
     return this.parser.counters;
   }
 
-  private setState(state: SerialState, detail: string): void {
+  private setState(state: SerialState, detail: string, repeat = false): void {
     this.state = state;
-    this.options.onState?.(state, detail);
+    this.options.onState?.(state, detail, repeat);
   }
 
   private open(): void {
@@ -177,7 +219,8 @@ export class SerialSource {
       }
       if (err) {
         this.openFailures++;
-        this.lastError = err.message;
+        const hint = openFailureHint(this.options.path, err as NodeJS.ErrnoException);
+        this.lastError = hint ? `${err.message}: ${hint}` : err.message;
         this.port = undefined;
         settle();
         this.retry();
@@ -186,6 +229,7 @@ export class SerialSource {
       if (this.everOpened) this.reconnects++;
       this.everOpened = true;
       this.attempt = 0;
+      this.waitingFor = "";
       // Bytes of a line cut by the disconnect must not glue onto the first line after it, and a
       // CSV device already streaming is joined mid-line.
       this.parser.opened();
@@ -218,7 +262,9 @@ export class SerialSource {
     const max = this.options.reconnectMax ?? 5;
     const delay = Math.min(max, min * 2 ** this.attempt);
     this.attempt++;
-    this.setState("waiting", `${this.lastError}; retrying in ${delay.toFixed(1)} s`);
+    const repeat = this.waitingFor === this.lastError;
+    this.waitingFor = this.lastError;
+    this.setState("waiting", `${this.lastError}; retrying in ${delay.toFixed(1)} s`, repeat);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.open();

@@ -210,8 +210,8 @@ async function runWithPipeline(
   const source = new SerialSource(
     serialOptionsFromConfig(config, {
       onWarning: (m) => log(`serial: ${m}`),
-      onState: (state, detail) => {
-        if (state !== "opening")
+      onState: (state, detail, repeat) => {
+        if (state !== "opening" && !repeat)
           log(
             `serial: ${config.serial.path} ${state}${detail && detail !== config.serial.path ? `: ${detail}` : ""}`,
           );

@@ -123,8 +123,8 @@ export async function runSerialDump(
     serialOptionsFromConfig(config, {
       path,
       onWarning: (m) => process.stderr.write(`serial-dump: ${m}\n`),
-      onState: (state, detail) => {
-        if (state !== "opening")
+      onState: (state, detail, repeat) => {
+        if (state !== "opening" && !repeat)
           process.stderr.write(
             `serial-dump: ${path} ${state}${detail && detail !== path ? `: ${detail}` : ""}\n`,
           );
