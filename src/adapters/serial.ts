@@ -38,7 +38,15 @@ export interface SerialSourceOptions extends Partial<SerialParserOptions> {
   onWarning?: (message: string) => void;
 }
 
-export type SerialState = "opening" | "open" | "lost" | "waiting" | "stopped";
+/** `silent`: open, but nothing received for SILENT_S (the device lost power, its firmware hung). */
+export type SerialState = "opening" | "open" | "silent" | "lost" | "waiting" | "stopped";
+
+/**
+ * Seconds without a byte before an open device counts as silent. A USB-serial adapter whose
+ * microcontroller died, or a bridge whose far end went away, stays open: without this the log and
+ * the fleet would show it `open` for good while nothing comes.
+ */
+export const SILENT_S = 5;
 
 export interface SerialSourceStats extends SerialCounters {
   state: SerialState;
@@ -147,6 +155,9 @@ export class SerialSource {
   private lastError = "";
   /** The error of the last retry said, so that an unchanged one is not said again. */
   private waitingFor = "";
+  /** Wall clock (ms) of the last byte, and the check that turns an open device silent. */
+  private lastByte = 0;
+  private silenceCheck: NodeJS.Timeout | undefined;
   private stopping = false;
   private closed: Promise<void> = Promise.resolve();
 
@@ -171,6 +182,7 @@ export class SerialSource {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    clearInterval(this.silenceCheck);
     const port = this.port;
     this.port = undefined;
     if (port?.isOpen) {
@@ -234,11 +246,31 @@ export class SerialSource {
       // CSV device already streaming is joined mid-line.
       this.parser.opened();
       this.setState("open", this.options.path);
-      port.on("data", (chunk: Buffer) => this.parser.push(chunk, this.now()));
+      this.lastByte = Date.now();
+      clearInterval(this.silenceCheck);
+      this.silenceCheck = setInterval(() => {
+        if (this.state !== "open" || this.port !== port) return;
+        const s = (Date.now() - this.lastByte) / 1000;
+        if (s >= SILENT_S)
+          this.setState(
+            "silent",
+            `nothing received for ${s.toFixed(0)} s (is the device powered, its firmware running and sending on this port?)`,
+          );
+      }, 1000);
+      this.silenceCheck.unref();
+      port.on("data", (chunk: Buffer) => {
+        if (this.state === "silent") {
+          const s = (Date.now() - this.lastByte) / 1000;
+          this.setState("open", `receiving again after ${s.toFixed(0)} s of silence`);
+        }
+        this.lastByte = Date.now();
+        this.parser.push(chunk, this.now());
+      });
       let lost = false;
       const onLost = (why: string) => {
         if (lost) return;
         lost = true;
+        clearInterval(this.silenceCheck);
         this.parser.breakLine();
         if (this.stopping || this.port !== port) return;
         this.port = undefined;
