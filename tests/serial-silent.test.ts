@@ -41,7 +41,10 @@ describe.skipIf(missing !== undefined)("an open device that stops sending", () =
     let t = 1000;
     const burst = () => {
       let text = "";
-      for (let i = 0; i < 20; i++) text += `${nmeaSentence(`TLIMU,${(t += 5000)},0,0,9.81,0,0,0`)}\r\n`;
+      for (let i = 0; i < 20; i++) {
+        t += 5000;
+        text += `${nmeaSentence(`TLIMU,${t},0,0,9.81,0,0,0`)}\r\n`;
+      }
       return pty.write(text);
     };
     source.start();

@@ -192,8 +192,8 @@ Line protocol (NMEA mode), one sentence per line, XOR checksum of the characters
   $TLIMU,<t_us>,ax,ay,az,gx,gy,gz*HH    m/s² (gravity included), rad/s
   $TLODO,<t_us>,v,w*HH                  forward speed m/s, yaw rate rad/s
 The device keeps trying to open while it is absent and reopens after it is unplugged (one open but
-sending nothing for 5 s is said silent); Ctrl-C ends
-and prints the counters (checksum errors, garbage bytes, over-long lines, clock resets, reconnects).
+sending nothing for 5 s is said silent); Ctrl-C ends and prints the counters (checksum errors,
+garbage bytes, over-long lines, clock resets, reconnects).
 
 Examples:
   terrain-learner serial-dump /dev/ttyACM0
