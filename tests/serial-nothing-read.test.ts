@@ -4,7 +4,7 @@
 // (exit 0), and a run that read both streams exits 0.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -80,6 +80,25 @@ describe("a path that can never be a serial device", () => {
       );
     }
   }, 120_000);
+
+  // An IMU on I2C or HID is a character device too (/dev/i2c-1, /dev/hidraw0): it was retried for
+  // ever as "Inappropriate ioctl for device setting custom baud rate", as if the baud were wrong.
+  it.skipIf(!existsSync("/sys/dev/char/1:3"))(
+    "a character device that is not a tty (/dev/null): one line and exit 1 at once",
+    async () => {
+      for (const args of [
+        ["serial-dump", "/dev/null"],
+        ["run", "--serial", "/dev/null"],
+      ]) {
+        const r = await runCli(args, dir, 30_000);
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr).toBe(
+          "terrain-learner: /dev/null: a character device of class mem, not a tty: not a serial device (give a tty such as /dev/ttyACM0, /dev/ttyUSB0 or a pty)\n",
+        );
+      }
+    },
+    120_000,
+  );
 });
 
 describe.skipIf(socatMissing() !== undefined)("serial-dump and run on a pty", () => {

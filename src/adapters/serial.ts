@@ -4,7 +4,8 @@
 // with exponential backoff until it is back, and counts it. Samples come out as core types.
 // On Linux the open keeps bytes the device sent before it completed (serial-open.ts).
 
-import { readFileSync, type Stats, statSync } from "node:fs";
+import { readFileSync, readlinkSync, type Stats, statSync } from "node:fs";
+import { basename } from "node:path";
 import { SerialPortStream } from "@serialport/stream";
 import { Observable } from "rxjs";
 import { SerialPort } from "serialport";
@@ -69,9 +70,31 @@ export function notASerialDevice(path: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (st.isCharacterDevice()) return undefined;
+  if (st.isCharacterDevice()) {
+    const cls = charDeviceClass(st.rdev);
+    if (cls === undefined || cls === "tty") return undefined;
+    return `${path}: a character device of class ${cls}, not a tty: not a serial device (give a tty such as /dev/ttyACM0, /dev/ttyUSB0 or a pty)`;
+  }
   const what = st.isDirectory() ? "a folder" : st.isFile() ? "a regular file" : "not a character device";
   return `${path}: ${what}, not a serial device (give a tty such as /dev/ttyACM0, /dev/ttyUSB0 or a pty)`;
+}
+
+/**
+ * The kernel's class of a character device (`tty`, `mem` for /dev/null, `i2c-dev`, `hidraw`,
+ * `video4linux`...) from sysfs, read without opening it (an open raises DTR, which resets many
+ * boards); undefined where sysfs does not say (pty slaves have no entry, other systems no sysfs).
+ */
+function charDeviceClass(rdev: number): string | undefined {
+  // glibc's encoding of major and minor in dev_t.
+  const hi = Math.floor(rdev / 2 ** 32);
+  const lo = rdev % 2 ** 32;
+  const major = ((lo >>> 8) & 0xfff) | ((hi & 0xfffff000) >>> 0);
+  const minor = (lo & 0xff) | ((lo >>> 12) & 0xfff00);
+  try {
+    return basename(readlinkSync(`/sys/dev/char/${major}:${minor}/subsystem`));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The name of group `gid` from /etc/group, or its number. */
