@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { nmeaSentence } from "../src/adapters/serial-protocol.ts";
-import { BIN, runCli } from "./helpers/cli.ts";
-import { PtyPair, socatMissing } from "./helpers/socat.ts";
+import { BIN, runCli, spawnCli } from "./helpers/cli.ts";
+import { PtyPair, socatMissing, waitFor } from "./helpers/socat.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "serial-nothing-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -159,6 +159,28 @@ describe.skipIf(socatMissing() !== undefined)("serial-dump and run on a pty", ()
       );
     } finally {
       clearInterval(imu);
+      await pty.close();
+    }
+  }, 180_000);
+
+  // Ctrl-C is how a robot's run ends (exit 0), but one that parsed nothing in all that time (a wrong
+  // --baud gives garbage only) ended on the counters alone, without a word of why no label came.
+  it("run stopped by Ctrl-C after garbage only: exit 0 and one line saying nothing parsed", async () => {
+    const pty = await PtyPair.start();
+    const garbage = setInterval(() => void pty.write("\x00\xff~~~ not a sentence\n"), 50);
+    try {
+      const c = spawnCli(["run", "--serial", pty.a], dir);
+      await waitFor("run to open the device", () => c.stderr().includes(`${pty.a} open`), 60_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      c.child.kill("SIGINT");
+      expect(await c.exit, c.stderr()).toBe(0);
+      expect(lastLine(c.stderr())).toMatch(
+        new RegExp(
+          `^terrain-learner: no labels: ${pty.a}: no samples in \\d+ s: \\d+ bytes read but no IMU or odometry sample parsed \\(check --baud and --mode`,
+        ),
+      );
+    } finally {
+      clearInterval(garbage);
       await pty.close();
     }
   }, 180_000);

@@ -412,6 +412,7 @@ Examples:
           return queued ? `${queued} queued MQTT messages not delivered` : undefined;
         });
         let result: RunResult;
+        const started = Date.now();
         try {
           const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
           try {
@@ -448,8 +449,12 @@ Examples:
             nothingReadReason(config.serial.path, o.duration, result.serial) ??
             (missing && `${config.serial.path}: no labels in ${o.duration} s: ${missing}`);
           if (nothing) throw new UserError(nothing);
-        } else if (missing) {
-          process.stderr.write(`terrain-learner: no labels: ${missing}\n`);
+        } else {
+          // Stopped by a signal: exit 0 as ever, but a run that parsed nothing (a wrong --baud gives
+          // only garbage, a device that never opened) says so rather than ending on the counters.
+          const seconds = Math.round((Date.now() - started) / 1000);
+          const why = missing ?? nothingReadReason(config.serial.path, seconds, result.serial);
+          if (why) process.stderr.write(`terrain-learner: no labels: ${why}\n`);
         }
       }),
     );
