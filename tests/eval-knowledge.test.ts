@@ -47,6 +47,17 @@ describe("terrain-level metrics", () => {
     expect(pairAccuracy([score(0, 0.1, 0.1)])).toBeNull();
   });
 
+  it("a type whose mean prediction is NaN (a diverged model) is left out of terrain ρ and pair accuracy", () => {
+    // Three types, one without a mean: two remain, too few to rank (not ρ 1 from the two).
+    expect(terrainRho([score(0, 0.1, 0.2), score(1, 0.5, Number.NaN), score(2, 0.9, 0.7)])).toBeNull();
+    // Four types, one NaN: the Spearman of the three that have means (here ordered exactly wrong).
+    const four = [score(0, 0.1, 0.9), score(1, 0.2, Number.NaN), score(2, 0.3, 0.5), score(3, 0.4, 0.1)];
+    expect(terrainRho(four)).toBe(-1);
+    // The NaN type's pairs are neither right nor wrong: 0 of the 3 remaining pairs, not 1 of 6.
+    expect(pairAccuracy(four)).toBe(0);
+    expect(pairAccuracy([score(0, 0.1, Number.NaN), score(1, 0.2, 0.5)])).toBeNull();
+  });
+
   it("confidence AUROC: never-driven cells with lower confidence rank first; null with one class", () => {
     expect(confidenceAuroc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1])).toBe(1);
     expect(confidenceAuroc([0.2, 0.8, 0.9, 0.1], [0, 0, 1, 1])).toBe(0.5);

@@ -18,8 +18,21 @@ export interface TerrainScore {
   confidence: number;
 }
 
-/** Spearman ρ of per-terrain mean prediction vs true roughness; null with fewer than 3 types. */
-export function terrainRho(scores: readonly TerrainScore[]): number | null {
+/**
+ * Types whose mean prediction is a number. A model that outputs NaN for a type has no mean there; left
+ * in, the pair counts would score it as right or wrong by accident and Spearman would drop it after
+ * the three-type check.
+ */
+function scored(scores: readonly TerrainScore[]): TerrainScore[] {
+  return scores.filter((s) => Number.isFinite(s.mean));
+}
+
+/**
+ * Spearman ρ of per-terrain mean prediction vs true roughness; null with fewer than 3 types whose mean
+ * is a number.
+ */
+export function terrainRho(all: readonly TerrainScore[]): number | null {
+  const scores = scored(all);
   if (scores.length < MIN_RANKED_TYPES) return null;
   const r = spearman(
     scores.map((s) => s.mean),
@@ -30,9 +43,11 @@ export function terrainRho(scores: readonly TerrainScore[]): number | null {
 
 /**
  * Fraction of terrain pairs with different true roughness whose predicted means are ordered the same
- * way (a tie in prediction counts half); null with fewer than two such pairs' worth of types.
+ * way (a tie in prediction counts half), over the types whose mean is a number; null when there is no
+ * such pair.
  */
-export function pairAccuracy(scores: readonly TerrainScore[]): number | null {
+export function pairAccuracy(all: readonly TerrainScore[]): number | null {
+  const scores = scored(all);
   let pairs = 0;
   let right = 0;
   for (let i = 0; i < scores.length; i++) {
