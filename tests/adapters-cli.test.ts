@@ -222,4 +222,53 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --mqtt", () => {
       await broker.close();
     }
   }, 120_000);
+
+  it("Ctrl-C after a save_checkpoint command: the last line names that checkpoint, not 'nothing written'", async () => {
+    const broker = await Mosquitto.create();
+    try {
+      const ck = join(dir, "ck-mqtt");
+      writeFileSync(
+        join(dir, "cfg-ck.yaml"),
+        `mqtt:\n  topic_prefix: fleet\nlearner:\n  checkpoint_dir: ${ck}\n`,
+      );
+      const obs = await observer(broker.url, "fleet/+/#");
+      const c = cli([
+        "replay",
+        bag,
+        "--rate",
+        "1",
+        "--mqtt",
+        broker.url,
+        "--robot-id",
+        "sim1",
+        "-c",
+        join(dir, "cfg-ck.yaml"),
+      ]);
+      // Three seconds into the ten (roughness summaries at 2 per second): time to answer before the end.
+      await waitFor(
+        () => `the replay to be under way (stderr: ${c.stderr()})`,
+        () => obs.on("roughness").length >= 6,
+        60_000,
+      );
+      await obs.client.publishAsync("fleet/sim1/cmd", '{"command":"save_checkpoint","id":"s1"}', { qos: 1 });
+      await waitFor(
+        () => `the save's answer (stderr: ${c.stderr()})`,
+        () => obs.on("cmd/response").length === 1,
+        30_000,
+      );
+      const answer = JSON.parse(obs.on("cmd/response")[0]!.payload);
+      expect(answer, c.stderr()).toMatchObject({ id: "s1", ok: true });
+      c.child.kill("SIGINT");
+      expect(await c.exit, c.stderr()).toBe(130);
+      const last = c.stderr().trim().split("\n").at(-1)!;
+      expect(last).toMatch(
+        /^terrain-learner: interrupted by SIGINT: [\d.]+ of 10\.0 s of data read; checkpoint /,
+      );
+      expect(last).toContain(`checkpoint ${answer.result.path} saved by the MQTT save_checkpoint command`);
+      expect(last).not.toContain("nothing written");
+      await obs.client.endAsync(true);
+    } finally {
+      await broker.close();
+    }
+  }, 120_000);
 });

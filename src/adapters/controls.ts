@@ -81,11 +81,18 @@ export function attachPipelineMqtt(
   pipeline: Pick<Pipeline, "events$" | "learner" | "resetModel">,
   config: Config,
   log: (line: string) => void,
-): { telemetry: MqttTelemetry; close: () => Promise<void> } | undefined {
+): { telemetry: MqttTelemetry; close: () => Promise<void>; saved: readonly string[] } | undefined {
   if (!config.mqtt.url) return undefined;
-  return attachMqtt(pipeline.events$, config.mqtt, mqttHandlers(pipelineControls(pipeline, config, log)), {
-    log,
-  });
+  const controls = pipelineControls(pipeline, config, log);
+  // The checkpoints save_checkpoint wrote, for the run's last word (an interrupted replay).
+  const saved: string[] = [];
+  const save = controls.save;
+  controls.save = async () => {
+    const r = await save();
+    saved.push(r.path);
+    return r;
+  };
+  return { ...attachMqtt(pipeline.events$, config.mqtt, mqttHandlers(controls), { log }), saved };
 }
 
 /** `--mqtt URL --robot-id ID` flags over the config's mqtt section; throws for a bad URL or id. */
