@@ -161,6 +161,20 @@ describe("a user's own backbone", () => {
       /output \[1,16,15,20\] for input 320×240; expected 30×40 cells of 16 channels \(stride 8\): the model's stride is 16, set metadata stride=16$/,
     );
     await wrong.close();
+    // A model stride that does not divide the input cropped to the configured one: the grid is
+    // floor(w/s) cells (the padding-free convolution here; ceil with padding), still named.
+    for (const [stride, grid] of [
+      [7, "34,45"],
+      [32, "7,10"],
+    ] as const) {
+      const other = await load({ stride, metadata: { stride: "16" } });
+      await expect(other.extract(image(320, 240))).rejects.toThrow(
+        new RegExp(
+          `output \\[1,16,${grid}\\] .*: the model's stride is ${stride}, set metadata stride=${stride}$`,
+        ),
+      );
+      await other.close();
+    }
   });
 
   it("a stride that is not a whole number of pixels is refused, not silently re-probed", async () => {

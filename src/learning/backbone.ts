@@ -98,10 +98,18 @@ function outputHint(
   if (other.rows === grid.rows && other.cols === grid.cols)
     return `: the output is ${nchw ? "channels last" : "channels first"}, set metadata layout=${nchw ? "NHWC" : "NCHW"}`;
   const [rows, cols, ch] = nchw ? [b, c, a] : [a, b, c];
-  const sx = w / cols;
-  if (ch === C && Number.isInteger(sx) && sx === h / rows && rows * sx === h)
-    return `: the model's stride is ${sx}, set metadata stride=${sx}`;
-  return "";
+  if (ch !== C || !(rows > 0 && cols > 0)) return "";
+  // The input is cropped to whole cells of the configured stride, not of the model's: its grid is
+  // floor(w/s) (unpadded) or ceil(w/s) (padded) cells of s, e.g. 45×34 for stride 7 on 320×240.
+  const fits = (n: number, size: number, s: number) =>
+    n === Math.floor(size / s) || n === Math.ceil(size / s);
+  const off = (s: number) => Math.abs(w / s - cols) + Math.abs(h / s - rows);
+  let best = 0;
+  for (let s = 1; s <= Math.max(w, h); s++) {
+    if (!fits(cols, w, s) || !fits(rows, h, s)) continue;
+    if (best === 0 || off(s) < off(best)) best = s;
+  }
+  return best > 0 ? `: the model's stride is ${best}, set metadata stride=${best}` : "";
 }
 
 export class Backbone {
