@@ -72,6 +72,25 @@ describe("a user's own backbone", () => {
     await Promise.all([nchw.close(), nhwc.close()]);
   });
 
+  it("an empty file, or one without a graph, is one line (onnxruntime's message ends in blank lines)", async () => {
+    const empty = join(tmp, "empty.onnx");
+    writeFileSync(empty, "");
+    // A ModelProto holding only its ir_version (field 1 = 8).
+    const graphless = join(tmp, "graphless.onnx");
+    writeFileSync(graphless, Uint8Array.of(0x08, 0x08));
+    for (const [path, why] of [
+      [empty, /is an empty file: copy or export the model again$/],
+      [graphless, /cannot load backbone .*graphless\.onnx: .*graph/],
+    ] as const) {
+      const err = await Backbone.load(path, { warn: () => {} }).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(err?.message).toMatch(why);
+      expect(err?.message).not.toContain("\n");
+    }
+  });
+
   it("refuses a float16 or uint8 output (its bits were read as float32 features) and a float16 input", async () => {
     expect(await loadError({ outputType: FLOAT16 })).toMatch(
       /output 'features' is float16; terrain-learner reads float32 features: end the model with a Cast to float32/,

@@ -19,7 +19,7 @@
 // onnxruntime-node runs a session synchronously on the calling thread once `run` starts; calls are
 // serialised here because the input buffer is reused between frames.
 
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -112,6 +112,11 @@ function outputHint(
   return best > 0 ? `: the model's stride is ${best}, set metadata stride=${best}` : "";
 }
 
+/** onnxruntime's error as one line: its messages end in blank lines. */
+function ortMessage(err: unknown): string {
+  return ((err as Error).message ?? String(err)).trim().split("\n")[0] ?? "";
+}
+
 export class Backbone {
   readonly info: BackboneInfo;
   private readonly session: ort.InferenceSession;
@@ -181,6 +186,9 @@ export class Backbone {
   static async load(path: string, opts: BackboneOptions = {}): Promise<Backbone> {
     const abs = resolve(path);
     if (!existsSync(abs)) throw new Error(`backbone model not found: ${abs}`);
+    // onnxruntime calls an empty file a model without a graph (a copy or download that wrote nothing).
+    if (statSync(abs).isFile() && statSync(abs).size === 0)
+      throw new Error(`backbone model ${abs} is an empty file: copy or export the model again`);
     const warn = opts.warn ?? ((m: string) => console.warn(m));
     let metadata: Record<string, string>;
     try {
@@ -207,7 +215,7 @@ export class Backbone {
       session = await ort.InferenceSession.create(abs, sessionOptions(requested));
     } catch (err) {
       const nonCpu = requested.filter((p) => p !== "cpu");
-      if (nonCpu.length === 0) throw new Error(`cannot load backbone ${abs}: ${(err as Error).message}`);
+      if (nonCpu.length === 0) throw new Error(`cannot load backbone ${abs}: ${ortMessage(err)}`);
       const available = ort
         .listSupportedBackends()
         .map((b) => `${b.name}${b.bundled ? "" : " (needs install)"}`)
@@ -220,7 +228,7 @@ export class Backbone {
       try {
         session = await ort.InferenceSession.create(abs, sessionOptions(used));
       } catch (err2) {
-        throw new Error(`cannot load backbone ${abs}: ${(err2 as Error).message}`);
+        throw new Error(`cannot load backbone ${abs}: ${ortMessage(err2)}`);
       }
     }
 
