@@ -24,6 +24,7 @@ import { OnlineLearner } from "../src/learning/learner.ts";
 import { seededRandom } from "../src/learning/replay-buffer.ts";
 import { configFromObject, defaultConfig, type LearnerConfig } from "../src/runtime/config.ts";
 import { headFeatures } from "../src/runtime/features.ts";
+import { createLearner } from "../src/runtime/learners.ts";
 import { runCli } from "./helpers/cli.ts";
 import { FLOAT16, type OwnBackbone, UINT8, writeOwnBackbone } from "./helpers/own-backbones.ts";
 
@@ -200,6 +201,27 @@ describe("a user's own backbone", () => {
     expect(await loadError({ metadata: { stride: "8px" } })).toMatch(
       /metadata stride="8px" must be a whole number of pixels/,
     );
+  });
+});
+
+describe("a backbone with many channels", () => {
+  it("warns at start that the local novelty metric will slow the learner down, naming the setting", async () => {
+    const path = writeOwnBackbone(tmp, "wide.onnx", { channels: 4 });
+    const warned = async (channels: number, learner: object) => {
+      const warnings: string[] = [];
+      const config = configFromObject({ learner: { backbone: path, ...learner } });
+      const l = await createLearner(config, "replay", channels, undefined, (m) => warnings.push(m));
+      await l.close();
+      return warnings;
+    };
+    // 512 channels, their 3×3 means and the image row.
+    expect(await warned(1025, {})).toEqual([
+      expect.stringMatching(
+        /^learner: novelty_metric local over 1025 features per cell .*set learner\.novelty_metric: standardized/,
+      ),
+    ]);
+    expect(await warned(1025, { novelty_metric: "standardized" })).toEqual([]);
+    expect(await warned(769, {})).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@
 // path, weights handed to a main-thread predictor).
 
 import { OnlineLearner } from "../learning/learner.ts";
+import { noveltyCostWarning } from "../learning/learner-setup.ts";
 import { LiveTrainer, type TrainedBlock } from "../learning/worker.ts";
 import type { Config } from "./config.ts";
 
@@ -132,6 +133,8 @@ export async function createLearner(
   warn: (m: string) => void,
 ): Promise<PipelineLearner> {
   if (injected) return injected instanceof OnlineLearner ? inProcess(injected) : injected;
+  const cost = noveltyCostWarning(config.learner, channels);
+  if (cost) warn(cost);
   if (mode === "live") return inWorker(await LiveTrainer.start(config.learner, channels, { warn }));
   if (config.learner.replay_training === "worker" && config.learner.enabled)
     return inLockstep(await LiveTrainer.start(config.learner, channels, { warn, lockstep: true }));
