@@ -16,7 +16,7 @@
 //        [--invariant 0] (the 44 raw channels, oriented Gabor energies and mean luminance included)
 // The output is deterministic: same options → same bytes (a test checks the committed file).
 
-import { writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { invariantChannelGroups } from "../src/learning/invariant-channels.ts";
@@ -152,7 +152,15 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
     throw new Error(`stride ${stride} must be a power of two ≥ 2^(firstLevel+levels−1) = ${2 ** lastLevel}`);
   }
   if (ks % 2 !== 1) throw new Error(`kernelSize ${ks} must be odd`);
-  if (!(firstLevel >= 0 && levels >= 1)) throw new Error(`firstLevel ${firstLevel} / levels ${levels}`);
+  if (!(Number.isInteger(firstLevel) && firstLevel >= 0 && Number.isInteger(levels) && levels >= 1))
+    throw new Error(`firstLevel ${firstLevel} / levels ${levels}: whole numbers, ≥ 0 / ≥ 1`);
+  // 0 pooling cells or a fractional orientation count built a graph onnxruntime refuses to load.
+  for (const [name, v, min] of [
+    ["poolCells", opts.poolCells, 1],
+    ["contextCells", opts.contextCells, 0],
+    ["orientations", orientations, 0],
+  ] as const)
+    if (!(Number.isInteger(v) && v >= min)) throw new Error(`${name} ${v} must be a whole number ≥ ${min}`);
 
   const nodes: INodeProto[] = [];
   const inits: ITensorProto[] = [];
@@ -397,6 +405,9 @@ export function buildBackbone(opts: BackboneBuildOptions = DEFAULT_BUILD_OPTIONS
   return { bytes, channels, channelNames: outNames };
 }
 
+const USAGE =
+  "usage: build-backbone.ts [--out FILE] [--stride 8] [--first-level 1] [--levels 3] [--fine 1] [--fine-chroma 1] [--full-res-stats 1] [--kernel 7] [--orientations 4] [--pool 4] [--context 0] [--invariant 1]";
+
 function parseArgs(argv: string[]): { out: string; opts: BackboneBuildOptions } {
   const here = dirname(fileURLToPath(import.meta.url));
   let out = resolve(here, "backbone.onnx");
@@ -418,7 +429,7 @@ function parseArgs(argv: string[]): { out: string; opts: BackboneBuildOptions } 
     else if (a === "--invariant" && v) opts.invariant = v === "1" || v === "true";
     else
       throw new Error(
-        `unknown argument ${a}; usage: build-backbone.ts [--out FILE] [--stride 8] [--first-level 1] [--levels 3] [--fine 1] [--kernel 7] [--orientations 4] [--pool 2] [--context 0] [--invariant 1]`,
+        `unknown argument ${a}${v === undefined && a?.startsWith("--") ? " (or no value)" : ""}; ${USAGE}`,
       );
     i++;
   }
@@ -426,8 +437,21 @@ function parseArgs(argv: string[]): { out: string; opts: BackboneBuildOptions } 
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { out, opts } = parseArgs(process.argv.slice(2));
-  const { bytes, channels } = buildBackbone(opts);
-  writeFileSync(out, bytes);
-  console.log(`wrote ${out}: ${bytes.length} bytes, ${channels} channels, stride ${opts.stride}`);
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  try {
+    const { out, opts } = parseArgs(argv);
+    const { bytes, channels } = buildBackbone(opts);
+    // A temporary name first: an interrupted or failed write leaves the previous model.
+    const tmp = `${out}.tmp-${process.pid}`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, out);
+    console.log(`wrote ${out}: ${bytes.length} bytes, ${channels} channels, stride ${opts.stride}`);
+  } catch (err) {
+    console.error(`build-backbone: ${(err as Error).message}`);
+    process.exit(2);
+  }
 }

@@ -160,9 +160,25 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const out = resolve(
     opt("--out") ?? resolve(HERE, upsample === 1 ? "mobilenetv2.onnx" : "mobilenetv2-s8.onnx"),
   );
-  const bytes = buildMobileNetV2(readFileSync(source), upsample);
-  const tmp = `${out}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, out);
-  console.log(`wrote ${out}: ${bytes.length} bytes, 96 channels, stride ${16 / upsample}`);
+  try {
+    let bytes: Uint8Array;
+    try {
+      bytes = buildMobileNetV2(readFileSync(source), upsample);
+    } catch (err) {
+      // protobufjs names a wire type and an offset: the file is not a model at all.
+      const msg = (err as Error).message;
+      throw new Error(
+        /wire type|index out of range/.test(msg)
+          ? `${source}: not an ONNX model, or a truncated one (${msg})`
+          : msg,
+      );
+    }
+    const tmp = `${out}.tmp-${process.pid}`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, out);
+    console.log(`wrote ${out}: ${bytes.length} bytes, 96 channels, stride ${16 / upsample}`);
+  } catch (err) {
+    console.error(`build-mobilenetv2: ${(err as Error).message}`);
+    process.exit(1);
+  }
 }

@@ -1,5 +1,5 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
@@ -36,6 +36,31 @@ describe("bundled backbone model", () => {
     expect(Buffer.compare(readFileSync(out), committed)).toBe(0);
     expect(Buffer.compare(Buffer.from(buildBackbone().bytes), committed)).toBe(0);
   });
+
+  it("the build scripts refuse a bad option or source in one line, without a stack trace or a file", () => {
+    const notOnnx = join(tmp, "not-a-model.onnx");
+    writeFileSync(notOnnx, "hello\n");
+    for (const [script, args, why, code] of [
+      ["build-backbone", ["--pool", "0"], /^build-backbone: poolCells 0 must be a whole number ≥ 1$/, 2],
+      ["build-backbone", ["--orientations", "2.5"], /orientations 2\.5 must be a whole number/, 2],
+      ["build-backbone", ["--bogus", "1"], /^build-backbone: unknown argument --bogus; usage: /, 2],
+      ["build-mobilenetv2", ["--source", notOnnx], /^build-mobilenetv2: .*not an ONNX model/, 1],
+      ["build-mobilenetv2", ["--upsample", "3"], /^build-mobilenetv2: --upsample 3: 1 or 2$/, 1],
+    ] as const) {
+      const out = join(tmp, `${script}-refused.onnx`);
+      const r = spawnSync(
+        process.execPath,
+        ["--import", "tsx", `models/${script}.ts`, "--out", out, ...args],
+        {
+          encoding: "utf8",
+        },
+      );
+      expect(r.stderr.trim()).toMatch(why);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.status).toBe(code);
+      expect(existsSync(out)).toBe(false);
+    }
+  }, 60_000);
 
   it("carries stride, channels and normalisation in metadata_props", () => {
     const meta = readOnnxMetadata(defaultBackbonePath());
