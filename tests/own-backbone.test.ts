@@ -131,6 +131,22 @@ describe("a user's own backbone", () => {
     await chosen.close();
   });
 
+  it("without a stride in the metadata, a dynamic model's stride is measured, also where 224 px is no whole number of cells", async () => {
+    // One 224×224 probe read 24 as 25 (9 cells) and 48 as 56 (4 cells): a 320×240 image then ran
+    // with every cell placed pixels off, without a word.
+    for (const stride of [7, 8, 24, 48]) {
+      const b = await load({ stride, metadata: {} });
+      expect(b.stride).toBe(stride);
+      const f = await b.extract(image(320, 240));
+      expect([f.rows, f.cols, f.strideX]).toEqual([
+        Math.floor(240 / stride),
+        Math.floor(320 / stride),
+        stride,
+      ]);
+      await b.close();
+    }
+  });
+
   it("a fixed input size: the probe runs at that size, and another size is one line naming the fix", async () => {
     // A DINOv2-style export at a fixed size without a stride in its metadata.
     const vit = await load({ stride: 14, input: [1, 3, 238, 308], metadata: {} });
@@ -195,6 +211,12 @@ describe("a user's own backbone", () => {
       );
       await other.close();
     }
+    // A grid that many strides give names none (it named 51 here, mixing floor and ceil per axis).
+    const unsure = await load({ stride: 48, metadata: { stride: "56" } }, 0);
+    await expect(unsure.extract(image(640, 480))).rejects.toThrow(
+      /output \[1,16,9,12\] for input 616×448; expected 8×11 cells of 16 channels \(stride 56\)$/,
+    );
+    await unsure.close();
   });
 
   it("a stride that is not a whole number of pixels is refused, not silently re-probed", async () => {

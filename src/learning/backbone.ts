@@ -5,7 +5,7 @@
 // (NCHW; `layout=NHWC` in the metadata is accepted too). What the runtime needs beyond the shapes
 // lives in the model's metadata_props (see models/build-backbone.ts): `stride`, and the input
 // normalisation `input_scale`, `mean`, `std` (model input = (pixel/255·input_scale − mean)/std).
-// Without `stride` it is inferred from one probe run; without normalisation keys 0..1 RGB is fed.
+// Without `stride` it is measured from probe runs; without normalisation keys 0..1 RGB is fed.
 //
 // The image is cropped to a whole number of cells (cols·stride × rows·stride, top-left anchored), so
 // patch-based models (ViT/14) accept any camera size and the grid maps to pixels exactly.
@@ -100,16 +100,18 @@ function outputHint(
   const [rows, cols, ch] = nchw ? [b, c, a] : [a, b, c];
   if (ch !== C || !(rows > 0 && cols > 0)) return "";
   // The input is cropped to whole cells of the configured stride, not of the model's: its grid is
-  // floor(w/s) (unpadded) or ceil(w/s) (padded) cells of s, e.g. 45×34 for stride 7 on 320×240.
-  const fits = (n: number, size: number, s: number) =>
-    n === Math.floor(size / s) || n === Math.ceil(size / s);
-  const off = (s: number) => Math.abs(w / s - cols) + Math.abs(h / s - rows);
-  let best = 0;
-  for (let s = 1; s <= Math.max(w, h); s++) {
-    if (!fits(cols, w, s) || !fits(rows, h, s)) continue;
-    if (best === 0 || off(s) < off(best)) best = s;
-  }
-  return best > 0 ? `: the model's stride is ${best}, set metadata stride=${best}` : "";
+  // floor(w/s) (unpadded) or ceil(w/s) (padded) cells of s on both axes, e.g. 45×34 for stride 7 on
+  // 320×240. Several s may fit one grid (31 and 32 for 10×7 on 320×240): one that divides the input
+  // is the likelier.
+  const gives = (round: (x: number) => number, s: number) => round(w / s) === cols && round(h / s) === rows;
+  let found: number[] = [];
+  for (let s = 1; s <= Math.max(w, h); s++) if (gives(Math.floor, s) || gives(Math.ceil, s)) found.push(s);
+  const exact = found.filter((s) => w % s === 0 || h % s === 0);
+  if (found.length > 1 && exact.length > 0) found = exact;
+  if (found.length === 1) return `: the model's stride is ${found[0]}, set metadata stride=${found[0]}`;
+  if (found.length > 1 && found.length <= 3)
+    return `: the model's stride is one of ${found.join(", ")}; set metadata stride to it`;
+  return "";
 }
 
 /** onnxruntime's error as one line: its messages end in blank lines. */
@@ -291,7 +293,7 @@ export class Backbone {
       // Probe with a 224×224 frame (divisible by 8, 14, 16, 32), or the model's fixed input size:
       // stride = probe size / grid size.
       if (!(info.stride > 0))
-        warn(`backbone ${abs}: no "stride" in metadata_props; inferring it from a probe run`);
+        warn(`backbone ${abs}: no "stride" in metadata_props; measuring it with probe runs`);
       const pw = io.fixedInput?.width ?? 224;
       const ph = io.fixedInput?.height ?? 224;
       let probe: [number, number, number];
@@ -309,7 +311,20 @@ export class Backbone {
         if (gh <= 0 || gw <= 0)
           throw new Error(`backbone ${abs}: probe output grid ${gh}×${gw} for a ${pw}×${ph} input`);
         info.stride = Math.round(pw / gw);
-        if (Math.round(ph / gh) !== info.stride) {
+        // One probe cannot tell every stride: 224 px in 9 cells read stride 24 as 25, in 4 cells 48 as
+        // 56, a grid silently off by pixels per cell on images small enough to pass. A dynamic model's
+        // stride is the width between two steps of its column count.
+        if (!io.fixedInput) {
+          try {
+            info.stride = await backbone.stepWidth(pw, ph, gw);
+          } catch (err) {
+            throw new Error(
+              `backbone ${abs}: measuring the stride with probes wider than ${pw} px failed (${ortMessage(err)}); set metadata stride`,
+            );
+          }
+        }
+        const s = info.stride;
+        if (Math.floor(ph / s) !== gh && Math.ceil(ph / s) !== gh && Math.round(ph / gh) !== s) {
           throw new Error(
             `backbone ${abs}: non-square stride (${pw}×${ph} → ${gh}×${gw}); set metadata stride`,
           );
@@ -367,6 +382,37 @@ export class Backbone {
     return this.info.layout === "NCHW"
       ? [d[2] ?? 0, d[3] ?? 0, d[1] ?? 0]
       : [d[1] ?? 0, d[2] ?? 0, d[3] ?? 0];
+  }
+
+  /**
+   * The model's stride measured from two steps of its column count (pixels per column gained):
+   * probes of h rows and widths growing from w (cols columns), found by doubling then bisecting.
+   */
+  private async stepWidth(w: number, h: number, cols: number): Promise<number> {
+    const colsAt = async (width: number) => (await this.runRaw(width, h))[1];
+    /** The smallest width above `from` that gives more than `c` columns. */
+    const nextStep = async (from: number, c: number): Promise<number> => {
+      let lo = from;
+      let hi = from + 1;
+      while ((await colsAt(hi)) <= c) {
+        if (hi - from > 4096) throw new Error(`no more columns from ${from} to ${hi} px wide`);
+        lo = hi;
+        hi = from + 2 * (hi - from);
+      }
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if ((await colsAt(mid)) > c) hi = mid;
+        else lo = mid;
+      }
+      return hi;
+    };
+    const first = await nextStep(w, cols);
+    const atFirst = await colsAt(first);
+    const second = await nextStep(first, atFirst);
+    // An upsampled map gains several columns per step (MobileNetV2 ×2: 2 every 16 px, stride 8).
+    const stride = (second - first) / ((await colsAt(second)) - atFirst);
+    if (!Number.isInteger(stride)) throw new Error(`${second - first} px per step of its grid`);
+    return stride;
   }
 
   private async extractNow(img: ImageFrame, out?: Float32Array): Promise<FeatureMap> {
