@@ -1,6 +1,7 @@
 // docs/own-backbone.md followed with a user's own ONNX model: what works, and the mistakes users make
 // refused when the model loads, with one line naming the fix.
 
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   copyFileSync,
@@ -224,6 +225,23 @@ describe("a user's own backbone", () => {
       /metadata stride="8px" must be a whole number of pixels/,
     );
   });
+});
+
+describe("a GPU execution provider that cannot be created", () => {
+  it("is one line naming it, without onnxruntime's own multi-line log before it", () => {
+    const code = `import { Backbone } from "./src/learning/backbone.ts";
+      const b = await Backbone.load("models/mobilenetv2.onnx", { executionProviders: ["cuda", "cpu"] });
+      await b.close();`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+      encoding: "utf8",
+    });
+    expect(r.status).toBe(0);
+    // Where the CUDA provider is installed and a GPU present, nothing is said.
+    const lines = r.stderr.trim() ? r.stderr.trim().split("\n") : [];
+    expect(lines.length).toBeLessThanOrEqual(1);
+    if (lines.length)
+      expect(lines[0]).toMatch(/^backbone: execution provider\(s\) cuda unavailable .*falling back to cpu/);
+  }, 30_000);
 });
 
 describe("a backbone with many channels", () => {

@@ -211,6 +211,9 @@ export class Backbone {
       logSeverityLevel: 4,
       ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
     });
+    // A provider that cannot be created is logged by onnxruntime itself (its red multi-line C++
+    // error, whatever the session's log level) before the one line below names it.
+    if (requested.some((p) => p !== "cpu")) ort.env.logLevel = "fatal";
     let session: ort.InferenceSession;
     let used = requested;
     try {
