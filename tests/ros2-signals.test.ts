@@ -13,9 +13,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadRclnodejs, type RosNodeHandle } from "../src/adapters/ros2.ts";
 import { trapInterrupts } from "../src/cli/interrupt.ts";
-import { runRosNode, type StopProgress } from "../src/cli/ros.ts";
+import { type RosRunOptions, runRosNode, type StopProgress } from "../src/cli/ros.ts";
 import type { BagMessage } from "../src/io/bag/index.ts";
-import { defaultConfig } from "../src/runtime/config.ts";
+import { type Config, defaultConfig } from "../src/runtime/config.ts";
 import type { Pipeline } from "../src/runtime/pipeline.ts";
 import { FakeRclnodejs, recordingLog } from "./helpers/fake-rclnodejs.ts";
 import { simDriveMessages } from "./helpers/sim-messages.ts";
@@ -30,6 +30,16 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** runRosNode on the fake, with a promise of its handle and pipeline once it runs. */
+function startNode(config: Config, opts: Omit<RosRunOptions, "started">) {
+  let started!: (v: { handle: RosNodeHandle; pipeline: Pipeline }) => void;
+  const ready = new Promise<{ handle: RosNodeHandle; pipeline: Pipeline }>((r) => {
+    started = r;
+  });
+  const done = runRosNode(config, { ...opts, started: (handle, pipeline) => started({ handle, pipeline }) });
+  return { ready, done };
+}
 
 describe("SIGINT with rclnodejs loaded", () => {
   it("loading rclnodejs takes its SIGINT listener off: the node's own stop handles the signal", async () => {
@@ -55,15 +65,10 @@ describe("SIGINT with rclnodejs loaded", () => {
       config.learner.checkpoint_dir = ck;
       config.learner.checkpoint_every = 3600;
       const { logs, log } = recordingLog();
-      let started!: (v: { handle: RosNodeHandle; pipeline: Pipeline }) => void;
-      const ready = new Promise<{ handle: RosNodeHandle; pipeline: Pipeline }>((r) => {
-        started = r;
-      });
-      const done = runRosNode(config, {
+      const { ready, done } = startNode(config, {
         rcl: loaded,
         signal: interrupt.signal,
         log,
-        started: (handle, pipeline) => started({ handle, pipeline }),
       });
       const { handle, pipeline } = await ready;
       const node = rcl.nodes[0]!;
@@ -116,15 +121,10 @@ describe("a service call the stop overtakes", () => {
     process.on("unhandledRejection", onUnhandled);
     try {
       const controller = new AbortController();
-      let started!: (v: { handle: RosNodeHandle; pipeline: Pipeline }) => void;
-      const ready = new Promise<{ handle: RosNodeHandle; pipeline: Pipeline }>((r) => {
-        started = r;
-      });
-      const done = runRosNode(config, {
+      const { ready, done } = startNode(config, {
         rcl,
         signal: controller.signal,
         log,
-        started: (handle, pipeline) => started({ handle, pipeline }),
       });
       const { handle, pipeline } = await ready;
       const node = rcl.nodes[0]!;
@@ -230,16 +230,11 @@ describe("a second signal while the node stops (ros2 launch's SIGTERM after sigt
     config.learner.checkpoint_every = 3600;
     const progress: StopProgress = {};
     const controller = new AbortController();
-    let started!: (v: { handle: RosNodeHandle; pipeline: Pipeline }) => void;
-    const ready = new Promise<{ handle: RosNodeHandle; pipeline: Pipeline }>((r) => {
-      started = r;
-    });
-    const done = runRosNode(config, {
+    const { ready, done } = startNode(config, {
       rcl,
       signal: controller.signal,
       log: recordingLog().log,
       progress,
-      started: (handle, pipeline) => started({ handle, pipeline }),
     });
     const { handle, pipeline } = await ready;
     // Before any frame: a forced stop loses nothing.
