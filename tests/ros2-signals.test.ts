@@ -41,6 +41,21 @@ function startNode(config: Config, opts: Omit<RosRunOptions, "started">) {
   return { ready, done };
 }
 
+/** Delivers the drive to the fake node (each camera frame processed before the next), then waits for training. */
+async function driveUntilTrained(
+  node: FakeRclnodejs["nodes"][number],
+  handle: RosNodeHandle,
+  pipeline: Pipeline,
+): Promise<void> {
+  for (const m of messages) {
+    node.clock = m.logTime;
+    node.deliver(m.topic, m.message);
+    if (m.schemaName === "sensor_msgs/msg/Image") await handle.drain();
+  }
+  const deadline = Date.now() + 60_000;
+  while (pipeline.learner.stats().trainSteps === 0 && Date.now() < deadline) await sleep(20);
+}
+
 describe("SIGINT with rclnodejs loaded", () => {
   it("loading rclnodejs takes its SIGINT listener off: the node's own stop handles the signal", async () => {
     const rcl = new FakeRclnodejs({ sigintHandler: true });
@@ -128,13 +143,7 @@ describe("a service call the stop overtakes", () => {
       });
       const { handle, pipeline } = await ready;
       const node = rcl.nodes[0]!;
-      for (const m of messages) {
-        node.clock = m.logTime;
-        node.deliver(m.topic, m.message);
-        if (m.schemaName === "sensor_msgs/msg/Image") await handle.drain();
-      }
-      const deadline = Date.now() + 60_000;
-      while (pipeline.learner.stats().trainSteps === 0 && Date.now() < deadline) await sleep(20);
+      await driveUntilTrained(node, handle, pipeline);
       // The save starts; the signal comes before it is written.
       void node.call("/terrain_learner/save_checkpoint", {});
       controller.abort();
@@ -240,13 +249,7 @@ describe("a second signal while the node stops (ros2 launch's SIGTERM after sigt
     // Before any frame: a forced stop loses nothing.
     expect(progress.unfinished?.()).toBeUndefined();
     const node = rcl.nodes[0]!;
-    for (const m of messages) {
-      node.clock = m.logTime;
-      node.deliver(m.topic, m.message);
-      if (m.schemaName === "sensor_msgs/msg/Image") await handle.drain();
-    }
-    const deadline = Date.now() + 60_000;
-    while (pipeline.learner.stats().trainSteps === 0 && Date.now() < deadline) await sleep(20);
+    await driveUntilTrained(node, handle, pipeline);
     expect(progress.unfinished?.()).toBe(
       `no checkpoint saved at this stop (${ck} keeps the ones saved before)`,
     );
