@@ -151,12 +151,19 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       process.exit(2);
     }
   }
+  // Options first: a bad one is named whether or not the source model is at hand.
+  const upsample = Number(opt("--upsample") ?? 1);
+  if (upsample !== 1 && upsample !== 2) {
+    console.error(`build-mobilenetv2: --upsample ${opt("--upsample")}: 1 or 2`);
+    process.exit(2);
+  }
   const source = resolve(opt("--source") ?? DEFAULT_SOURCE);
   if (!existsSync(source)) {
-    console.error(`source model not found: ${source} (give --source mobilenetv2-12-int8.onnx)`);
+    console.error(
+      `build-mobilenetv2: source model not found: ${source} (give --source mobilenetv2-12-int8.onnx)`,
+    );
     process.exit(1);
   }
-  const upsample = Number(opt("--upsample") ?? 1);
   const out = resolve(
     opt("--out") ?? resolve(HERE, upsample === 1 ? "mobilenetv2.onnx" : "mobilenetv2-s8.onnx"),
   );

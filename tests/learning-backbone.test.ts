@@ -45,7 +45,19 @@ describe("bundled backbone model", () => {
       ["build-backbone", ["--orientations", "2.5"], /orientations 2\.5 must be a whole number/, 2],
       ["build-backbone", ["--bogus", "1"], /^build-backbone: unknown argument --bogus; usage: /, 2],
       ["build-mobilenetv2", ["--source", notOnnx], /^build-mobilenetv2: .*not an ONNX model/, 1],
-      ["build-mobilenetv2", ["--upsample", "3"], /^build-mobilenetv2: --upsample 3: 1 or 2$/, 1],
+      // Named before the source is looked for: a fresh clone has no source model.
+      [
+        "build-mobilenetv2",
+        ["--upsample", "3", "--source", join(tmp, "absent.onnx")],
+        /^build-mobilenetv2: --upsample 3: 1 or 2$/,
+        2,
+      ],
+      [
+        "build-mobilenetv2",
+        ["--source", join(tmp, "absent.onnx")],
+        /^build-mobilenetv2: source model not found: /,
+        1,
+      ],
     ] as const) {
       const out = join(tmp, `${script}-refused.onnx`);
       const r = spawnSync(
