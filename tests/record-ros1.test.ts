@@ -33,13 +33,13 @@ const ros1Header = (h: Obj) => ({
 });
 
 /** The simulator bag as a ROS 1 recorder writes it: ROS 1 names, headers and CameraInfo fields. */
-async function toRos1(from: string, to: string): Promise<void> {
+async function toRos1(from: string, to: string, tfType = "tf2_msgs/TFMessage"): Promise<void> {
   const src = await openBag(from);
   const out: Ros1BagMessage[] = [];
   for await (const e of src.messages()) {
     if (e.type !== "message" || e.topic.startsWith("/sim")) continue;
     const m = e.message as Obj;
-    const type = e.schemaName.replace("/msg/", "/");
+    let type = e.schemaName.replace("/msg/", "/");
     let r: Obj;
     if (type === "sensor_msgs/CameraInfo") {
       const { d, k, r: R, p, ...rest } = m;
@@ -54,6 +54,7 @@ async function toRos1(from: string, to: string): Promise<void> {
     } else if (type === "tf2_msgs/TFMessage")
       r = { transforms: m.transforms.map((t: Obj) => ({ ...t, header: ros1Header(t.header) })) };
     else r = { ...m, header: ros1Header(m.header) };
+    if (type === "tf2_msgs/TFMessage") type = tfType;
     const sec = Math.floor(e.logTime);
     out.push({
       topic: e.topic,
@@ -181,5 +182,31 @@ describe("replay of a ROS 1 bag with --record", () => {
     const ja = JSON.parse(a.stdout);
     const jb = JSON.parse(b.stdout);
     for (const k of ["frames", "labels", "samples", "rows", "keyframes"]) expect(jb[k], k).toBe(ja[k]);
+  }, 120_000);
+});
+
+describe("replay of a ROS 1 bag with tf/tfMessage (the older tf package) with --record", () => {
+  it("records its transforms as tf2_msgs/msg/TFMessage, and the recording replays like the bag", async () => {
+    await generateWorldBag({
+      out: join(dir, "old.mcap"),
+      duration: 4,
+      camera: { width: 64, height: 48, rate: 5 },
+    });
+    await toRos1(join(dir, "old.mcap"), join(dir, "old.bag"), "tf/tfMessage");
+    const bag = await openBag(join(dir, "old.bag"));
+    const types = (await bag.info()).topics.filter((t) => t.name.startsWith("/tf")).map((t) => t.type);
+    await bag.close();
+    expect(types).toEqual(["tf/msg/tfMessage", "tf/msg/tfMessage"]);
+    const r = await cli("replay", "old.bag", "--record", "old-out.mcap");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain("not re-recorded");
+    const out = await openBag(join(dir, "old-out.mcap"));
+    const recorded = (await out.info()).topics.filter((t) => t.name.startsWith("/tf"));
+    await out.close();
+    expect(recorded.map((t) => t.type)).toEqual(["tf2_msgs/msg/TFMessage", "tf2_msgs/msg/TFMessage"]);
+    const a = JSON.parse((await cli("replay", "old.bag", "--json")).stdout);
+    const b = JSON.parse((await cli("replay", "old-out.mcap", "--json")).stdout);
+    expect(a.samples).toBeGreaterThan(0);
+    for (const k of ["frames", "labels", "samples", "rows", "keyframes"]) expect(b[k], k).toBe(a[k]);
   }, 120_000);
 });

@@ -23,6 +23,13 @@ import {
   subscriptionSpecs,
 } from "./ros2-wiring.ts";
 
+/**
+ * ROS 1 types whose ROS 2 form has another package: the fields are the same, so the message is
+ * written as the ROS 2 type (ROS 1 `tf` predates tf2_msgs; without this a recording of an older bag
+ * lost its transforms and did not replay like the bag).
+ */
+const ROS2_EQUIVALENT: Record<string, string> = { "tf/msg/tfMessage": "tf2_msgs/msg/TFMessage" };
+
 /** Frames held for a late roughness CameraInfo: a bag with no CameraInfo at all holds no more. */
 const MAX_WITHOUT_INFO = 64;
 
@@ -100,8 +107,9 @@ export class OutputRecorder {
     if (kind) this.#inputMeter(m.logTime).received(kind, m.logTime);
     if (this.#opts.outputsOnly) return;
     // A ROS 1 bag's messages are re-shaped for the ROS 2 writer (sub-second stamps, CameraInfo K).
-    if (hasDefinition(m.schemaName))
-      this.#track(this.#writer.write(m.topic, m.schemaName, m.logTime, toRos2Shape(m.message)));
+    const type = ROS2_EQUIVALENT[m.schemaName] ?? m.schemaName;
+    if (hasDefinition(type))
+      this.#track(this.#writer.write(m.topic, type, m.logTime, toRos2Shape(m.message)));
     else this.#skippedTypes.add(m.schemaName);
   }
 

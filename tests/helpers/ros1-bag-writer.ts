@@ -38,7 +38,11 @@ export interface Ros1BagOptions {
   writeIndex?: boolean;
 }
 
-const table = ros1 as Record<string, MessageDefinition>;
+const table: Record<string, MessageDefinition> = {
+  ...(ros1 as Record<string, MessageDefinition>),
+  // ROS 1's older tf package: the same fields (and md5sum) as tf2_msgs/TFMessage.
+  "tf/tfMessage": (ros1 as Record<string, MessageDefinition>)["tf2_msgs/TFMessage"]!,
+};
 
 /** The type's definition and everything it uses, as rosbag stores them in connection records. */
 export function ros1Definitions(type: string): MessageDefinition[] {
