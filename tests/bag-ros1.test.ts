@@ -1,7 +1,7 @@
 // ROS 1 bags: written by our test helper in the documented v2.0 layout (uncompressed, bz2 and lz4
 // chunks), opened with @foxglove/rosbag through openBag, read back equal and in time order.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -149,5 +149,61 @@ describe("ROS 1 bag without its index (recorder lost power)", () => {
     } finally {
       await bag.close();
     }
+  });
+});
+
+describe("a folder of ROS 1 bags (rosbag record --split)", () => {
+  const written = ros1Messages();
+  /** The messages cut into parts at whole seconds of log time, as --split --duration cuts them. */
+  function writeParts(folder: string, names: string[]): void {
+    mkdirSync(folder);
+    const cut = [1_600_000_000.5, 1_600_000_001, 1_600_000_001.5];
+    names.forEach((name, k) => {
+      const part = written.filter((m) => {
+        const t = m.time.sec + m.time.nsec * 1e-9;
+        return (k === 0 || t >= cut[k - 1]!) && (k === names.length - 1 || t < cut[k]!);
+      });
+      writeFileSync(join(folder, name), writeRos1Bag(part, { compression: "lz4", chunkMessages: 64 }));
+    });
+  }
+
+  it("reads the parts of one recording as one bag: every message, in order, counts summed", async () => {
+    const folder = join(dir, "split");
+    // _10 after _2: parts are ordered by their number, not their name.
+    const names = [0, 1, 2, 10].map((k) => `run_2020-09-13-12-26-40_${k}.bag`);
+    writeParts(folder, names);
+    const bag = await openBag(folder);
+    try {
+      expect(bag.format).toBe("ros1");
+      const info = await bag.info();
+      expect(info.files).toEqual(names.map((n) => join(folder, n)));
+      expect(Object.fromEntries(info.topics.map((t) => [t.name, t.count]))).toEqual({
+        "/imu/data": 400,
+        "/odom": 100,
+      });
+      expect([info.start, info.end, info.duration]).toEqual([1_600_000_000, 1_600_000_001.995, 1.995]);
+      expect(info.warnings).toEqual([`${folder}: split parts 3, 4, 5, 6, 7, 8, 9 are missing`]);
+      const { messages, problems } = await collect(bag);
+      expect(problems).toEqual([]);
+      const order = [...written].sort((a, b) => a.time.sec - b.time.sec || a.time.nsec - b.time.nsec);
+      expect(messages.map((m) => plain(m.message))).toEqual(order.map((w) => plain(w.message)));
+      const odom = await collect(bag, { topics: ["/odom"], start: 1_600_000_000.9, end: 1_600_000_001.1 });
+      expect(odom.messages.map((m) => m.logTime)).toEqual(
+        order
+          .filter((w) => w.topic === "/odom")
+          .map((w) => w.time.sec + w.time.nsec * 1e-9)
+          .filter((t) => t >= 1_600_000_000.9 && t <= 1_600_000_001.1),
+      );
+    } finally {
+      await bag.close();
+    }
+  });
+
+  it("refuses bags of different recordings, naming them", async () => {
+    const folder = join(dir, "unrelated");
+    writeParts(folder, ["field_a.bag", "field_b.bag"]);
+    await expect(openBag(folder)).rejects.toThrow(
+      `${folder}: holds 2 ROS 1 bags that are not the split parts of one recording (field_a.bag, field_b.bag); name the bag to read, e.g. ${join(folder, "field_a.bag")}`,
+    );
   });
 });

@@ -23,7 +23,8 @@ export function register(program: Command): void {
     .addHelpText(
       "after",
       `
-PATH is a .mcap file, a .db3 file, a rosbag2 folder (with metadata.yaml) or a ROS 1 .bag.
+PATH is a .mcap file, a .db3 file, a rosbag2 folder (with metadata.yaml), a ROS 1 .bag, or a folder
+of the parts of a split ROS 1 recording (<name>_0.bag, <name>_1.bag, ...).
 Types are shown in ROS 2 form (sensor_msgs/msg/Imu) whatever the bag recorded.
 Counts come from the bag's summary/index where it has one; a bag cut short is read to count.
 

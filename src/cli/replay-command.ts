@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .description(
       "run the pipeline over a bag (MCAP, rosbag2 .db3/folder, ROS 1 .bag): learn, predict, optionally evaluate and record",
     )
-    .argument("<bag>", "bag file or rosbag2 folder")
+    .argument("<bag>", "bag file, rosbag2 folder, or folder of split ROS 1 .bag parts")
     .option("-c, --config <file>", CONFIG_HELP, collect)
     .option("--eval", "score predictions against simulator ground truth (prequential) and write a report")
     .option(

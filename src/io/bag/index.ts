@@ -6,7 +6,7 @@ import { access, open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { asyncScheduler, Observable, type SchedulerLike } from "rxjs";
 import { hasMcapMagic, McapSource } from "./mcap-source.ts";
-import { openRos1 } from "./ros1-source.ts";
+import { openRos1, Ros1Parts } from "./ros1-source.ts";
 import { decompressRosbag2Files, withCleanup } from "./rosbag2-compressed.ts";
 import { readRosbag2Metadata } from "./rosbag2-metadata.ts";
 import { Rosbag2SqliteSource } from "./rosbag2-sqlite-source.ts";
@@ -62,6 +62,8 @@ async function exists(path: string): Promise<boolean> {
 // `.zstd`: a part compressed whole (rosbag2 --compression-mode file), as each part is once it is closed.
 const SPLIT_NAME = /^(.*)_(\d+)\.(db3|mcap)(\.zstd)?$/;
 const DATA_FILE = /\.(db3|mcap)(\.zstd)?$/;
+const ROS1_FILE = /\.bag(\.active)?$/;
+const ROS1_SPLIT_NAME = /^(.*)_(\d+)\.bag(\.active)?$/;
 
 /** Sorts split parts by their index (`x_10` after `x_9`), other names by name. */
 function bySplitIndex(a: string, b: string): number {
@@ -119,6 +121,8 @@ async function openFolder(dir: string): Promise<BagSource> {
     // A recorder that lost power may not have written metadata.yaml: read the data files there are.
     const names = (await readdir(dir)).sort(bySplitIndex);
     const data = names.filter((n) => DATA_FILE.test(n));
+    const ros1 = names.filter((n) => ROS1_FILE.test(n));
+    if (data.length === 0 && ros1.length > 0) return openRos1Folder(dir, ros1);
     if (data.length === 0) {
       // A folder of bags (a dataset, a recordings folder): name the bags in it.
       const bags: string[] = [];
@@ -160,6 +164,35 @@ async function openFolder(dir: string): Promise<BagSource> {
   return openStorage(dir, storage, files, warnings);
 }
 
+/**
+ * A folder of ROS 1 bags: one bag, or the parts of one split recording (`rosbag record --split`
+ * names them `<name>_0.bag`, `<name>_1.bag`, ...; the part being written when recording stopped is
+ * `.bag.active`), read as one. Unrelated bags are refused: merging them would mix recordings.
+ */
+async function openRos1Folder(dir: string, names: string[]): Promise<BagSource> {
+  const parts = names.map((n) => ROS1_SPLIT_NAME.exec(n));
+  const first = parts[0];
+  const oneRecording = names.length === 1 || parts.every((m) => m !== null && m[1] === first?.[1]);
+  if (!oneRecording)
+    throw new Error(
+      `${dir}: holds ${names.length} ROS 1 bags that are not the split parts of one recording (${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""}); name the bag to read, e.g. ${join(dir, names[0]!)}`,
+    );
+  if (names.length === 1) return openRos1(join(dir, names[0]!));
+  const ordered = [...names].sort(
+    (a, b) => Number(ROS1_SPLIT_NAME.exec(a)![2]) - Number(ROS1_SPLIT_NAME.exec(b)![2]),
+  );
+  const warnings: string[] = [];
+  const have = new Set(ordered.map((n) => Number(ROS1_SPLIT_NAME.exec(n)![2])));
+  const missing: number[] = [];
+  for (let i = Math.min(...have); i < Math.max(...have); i++) if (!have.has(i)) missing.push(i);
+  if (missing.length) warnings.push(`${dir}: split parts ${missing.join(", ")} are missing`);
+  return Ros1Parts.open(
+    dir,
+    ordered.map((n) => join(dir, n)),
+    warnings,
+  );
+}
+
 function openStorage(
   dir: string,
   storage: string,
@@ -172,7 +205,7 @@ function openStorage(
   throw new Error(`${dir}: unsupported rosbag2 storage "${storage}" (supported: sqlite3, mcap)`);
 }
 
-/** Detects the format (.mcap, .db3, rosbag2 folder with metadata.yaml, .bag) and opens it. Throws a clear Error for missing/not-a-bag. */
+/** Detects the format (.mcap, .db3, rosbag2 folder with metadata.yaml, .bag, folder of split .bag parts) and opens it. Throws a clear Error for missing/not-a-bag. */
 export async function openBag(path: string): Promise<BagSource> {
   let st: Awaited<ReturnType<typeof stat>>;
   try {
