@@ -18,9 +18,9 @@
 // The machine's load average is recorded before and after: on a shared machine numbers are noisy,
 // compare runs only at similar load.
 
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { constants, cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -37,11 +37,13 @@ const USAGE = `usage: npm run bench -- [options]
   --seconds320 S          seconds of the 320x240 @ 15 Hz world to replay (default 120)
   --seconds640 S          seconds of the 640x480 @ 30 Hz world to replay (default 60)
   --live-seconds S        seconds of live mode at 640x480 (default 30)
+                          (a run longer than its world gets a longer world, generated once)
   --out FILE              the results file (default bench/results.json, with --quick bench/results-quick.json)
   -h, --help              this text
 
 The results file is written once every part has finished (under a temporary name, then renamed):
-a part that fails exits 1 naming it, and the file stays as it was.
+a part that fails exits 1 naming it, and the file stays as it was. An interrupt (Ctrl-C, SIGTERM)
+names the parts not measured, stops the running measurement and also leaves the file as it was.
 
 One measurement alone: node --import tsx bench/replay-bench.ts replay|bare|live|soak BAG [-c CONFIG]
 `;
@@ -63,7 +65,7 @@ function parse() {
 try {
   parsed = parse();
 } catch (err) {
-  process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}`);
+  process.stderr.write(`bench: ${(err as Error).message} (npm run bench -- --help for the options)\n`);
   process.exit(2);
 }
 if (parsed.values.help) {
@@ -89,6 +91,14 @@ const num = (name: "seconds320" | "seconds640" | "live-seconds", dflt: number) =
   }
   return v;
 };
+// Checked before anything runs: a bad --live-seconds must not surface after minutes of replay.
+const seconds320 = num("seconds320", quick ? 10 : 120);
+const seconds640 = num("seconds640", quick ? 3 : 60);
+const liveSeconds = num("live-seconds", quick ? 5 : 30);
+// A world at least as long as what is asked of it (the defaults fit the default worlds); the
+// 640x480 world serves both the replay and live mode.
+const world320Seconds = Math.max(quick ? 20 : 120, seconds320);
+const world640Seconds = Math.max(quick ? 10 : 60, seconds640, liveSeconds);
 const resultsPath =
   parsed.values.out === undefined
     ? join(ROOT, "bench", quick ? "results-quick.json" : "results.json")
@@ -105,8 +115,64 @@ mkdirSync(cacheDir, { recursive: true });
 
 const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
+// The part running now and the parts done, for what an interrupt reports as not measured.
+let running: string | undefined;
+const done: string[] = [];
+let child: ChildProcess | undefined;
+const STOPS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+type Stop = (typeof STOPS)[number];
+/** Says what an interrupt left unmeasured, stops the measurement's process and exits. */
+function interrupted(signal: Stop): never {
+  const missing = PARTS.filter((p) => want(p) && !done.includes(p));
+  log(
+    running
+      ? `interrupted (${signal}) during ${running}; not measured: ${missing.join(", ")}`
+      : `interrupted (${signal}) before the results were written`,
+  );
+  log(`${shown(resultsPath)} unchanged; nothing of this run was written`);
+  // The measurement runs in its own process: stop it too, or it keeps loading the CPU.
+  child?.kill(signal);
+  process.exit(128 + constants.signals[signal]);
+}
+for (const signal of STOPS) process.on(signal, () => interrupted(signal));
+/** A measurement's process that ended by the terminal's interrupt (it shares the process group). */
+class ChildInterrupted extends Error {
+  constructor(readonly signal: Stop) {
+    super(signal);
+  }
+}
+
+/** Runs node with args (stderr to ours), collecting stdout; async so that an interrupt is handled at once. */
+function node(
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; signal: string | null; stdout: string }> {
+  return new Promise((resolveRun, reject) => {
+    const c = spawn(process.execPath, args, {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: env ?? process.env,
+    });
+    child = c;
+    let stdout = "";
+    c.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    c.once("error", reject);
+    c.once("close", (status, signal) => {
+      child = undefined;
+      resolveRun({ status, signal, stdout });
+    });
+  });
+}
+function ended(r: { status: number | null; signal: string | null }): string {
+  if (STOPS.includes(r.signal as Stop)) throw new ChildInterrupted(r.signal as Stop);
+  if (r.status === 130) throw new ChildInterrupted("SIGINT"); // the simulator's own interrupt exit
+  return r.signal ? `killed by ${r.signal}` : `exit ${r.status}`;
+}
+
 /** The simulator world for a camera spec, generated once into .cache/bench. */
-function world(camera: string, seconds: number): string {
+async function world(camera: string, seconds: number): Promise<string> {
   const name = `w${camera
     .replace("x", "-")
     .replace("@", "-")
@@ -116,63 +182,53 @@ function world(camera: string, seconds: number): string {
   const path = join(cacheDir, name);
   if (existsSync(path)) return path;
   log(`generating ${name} (${camera}, ${seconds} s) ...`);
-  const r = spawnSync(
-    process.execPath,
-    [
-      join(ROOT, "bin", "terrain-learner.js"),
-      "sim",
-      "--duration",
-      String(seconds),
-      "--camera",
-      camera,
-      "--out",
-      `${path}.tmp.mcap`,
-      "--json",
-    ],
-    { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new Error(`sim failed for ${camera} (${seconds} s), exit ${r.status}`);
-  spawnSync("mv", [`${path}.tmp.mcap`, path]);
+  const r = await node([
+    join(ROOT, "bin", "terrain-learner.js"),
+    "sim",
+    "--duration",
+    String(seconds),
+    "--camera",
+    camera,
+    "--out",
+    `${path}.tmp.mcap`,
+    "--json",
+  ]);
+  if (r.status !== 0) throw new Error(`sim failed for ${camera} (${seconds} s), ${ended(r)}`);
+  renameSync(`${path}.tmp.mcap`, path);
   return path;
 }
 
 /** Runs one bench/replay-bench.ts measurement in a fresh process; its last stdout line is JSON. */
-function measure(
+async function measure(
   mode: string,
   bag: string,
   extra: string[] = [],
   nodeArgs: string[] = [],
-): Record<string, unknown> {
+): Promise<Record<string, unknown>> {
   log(`${mode} ${bag.split("/").pop()} ${extra.join(" ")}`);
   const t0 = Date.now();
-  const r = spawnSync(
-    process.execPath,
-    [...nodeArgs, "--import", "tsx", join(ROOT, "bench", "replay-bench.ts"), mode, bag, ...extra],
-    {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "inherit"],
-      encoding: "utf8",
-      maxBuffer: 64 * 2 ** 20,
-    },
-  );
+  const r = await node([
+    ...nodeArgs,
+    "--import",
+    "tsx",
+    join(ROOT, "bench", "replay-bench.ts"),
+    mode,
+    bag,
+    ...extra,
+  ]);
   const line = r.stdout.trim().split("\n").pop() ?? "";
   if (r.status !== 0 || !line.startsWith("{"))
-    throw new Error(`bench ${mode} ${bag}: exit ${r.status}\n${r.stdout.slice(-2000)}`);
+    throw new Error(`bench ${mode} ${bag}: ${ended(r)}\n${r.stdout.slice(-2000)}`);
   log(`  done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-function script(file: string, env: Record<string, string> = {}): Record<string, unknown> {
+async function script(file: string, env: Record<string, string> = {}): Promise<Record<string, unknown>> {
   log(file);
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench", file), "--json"], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-    encoding: "utf8",
-    env: { ...process.env, ...env },
-  });
+  const r = await node(["--import", "tsx", join(ROOT, "bench", file), "--json"], { ...process.env, ...env });
   const line = r.stdout.trim().split("\n").pop() ?? "";
   if (r.status !== 0 || !line.startsWith("{"))
-    throw new Error(`bench/${file}: exit ${r.status}\n${r.stdout.slice(-2000)}`);
+    throw new Error(`bench/${file}: ${ended(r)}\n${r.stdout.slice(-2000)}`);
   return JSON.parse(line) as Record<string, unknown>;
 }
 
@@ -210,26 +266,30 @@ if ((load0[0] ?? 0) > cpus().length / 2)
   );
 
 /** Runs one part; a failure ends the bench (exit 1) before the results file is touched. */
-function part(name: string, fn: () => void): void {
+async function part(name: string, fn: () => Promise<void>): Promise<void> {
   if (!want(name)) return;
+  running = name;
   try {
-    fn();
+    await fn();
+    done.push(name);
+    running = undefined;
   } catch (err) {
+    if (err instanceof ChildInterrupted) interrupted(err.signal);
     log(`${name} failed: ${(err as Error).message.trim()}`);
     log(`${shown(resultsPath)} unchanged; nothing of this run was written`);
     process.exit(1);
   }
 }
 
-part("replay", () => {
+await part("replay", async () => {
   const runs: Record<string, unknown>[] = [];
   for (const [name, camera, seconds, limit, bareFrames] of [
-    ["320x240@15", "320x240@15", quick ? 20 : 120, num("seconds320", quick ? 10 : 120), quick ? 30 : 150],
-    ["640x480@30", "640x480@30", quick ? 10 : 60, num("seconds640", quick ? 3 : 60), quick ? 20 : 100],
+    ["320x240@15", "320x240@15", world320Seconds, seconds320, quick ? 30 : 150],
+    ["640x480@30", "640x480@30", world640Seconds, seconds640, quick ? 20 : 100],
   ] as const) {
-    const bag = world(camera, seconds);
-    const r = measure("replay", bag, ["--seconds", String(limit)]);
-    const bare = measure("bare", bag, ["--frames", String(bareFrames)]);
+    const bag = await world(camera, seconds);
+    const r = await measure("replay", bag, ["--seconds", String(limit)]);
+    const bare = await measure("bare", bag, ["--frames", String(bareFrames)]);
     const perFrame = r.perFrameMs as Record<string, number>;
     const total = r.totalPerFrameMs as number;
     runs.push({
@@ -254,9 +314,9 @@ part("replay", () => {
   results.runs = runs;
 });
 
-part("live", () => {
-  const bag = world("640x480@30", quick ? 10 : 60);
-  const r = measure("live", bag, ["--seconds", String(num("live-seconds", quick ? 5 : 30))]);
+await part("live", async () => {
+  const bag = await world("640x480@30", world640Seconds);
+  const r = await measure("live", bag, ["--seconds", String(liveSeconds)]);
   results.latencyMs = { p50: round(r.p50Ms), p90: round(r.p90Ms), p99: round(r.p99Ms), max: round(r.maxMs) };
   results.live = {
     resolution: "640x480@30",
@@ -270,25 +330,25 @@ part("live", () => {
   };
 });
 
-part("labeller", () => {
-  const r = script("labeller.ts", quick ? { BENCH_SECONDS: "300" } : {});
+await part("labeller", async () => {
+  const r = await script("labeller.ts", quick ? { BENCH_SECONDS: "300" } : {});
   results.labellerSamplesPerSec = r.labellerSamplesPerSecond;
   results.labeller = r;
 });
 
-part("learning", () => {
-  results.learning = roundAll(script("learning.ts"));
+await part("learning", async () => {
+  results.learning = roundAll(await script("learning.ts"));
 });
 
 // Fleet sharing's own work per frame (bench/fleet-cost.ts), against backbone + head in the same loop.
-part("fleet", () => {
-  results.fleet = roundAll(script("fleet-cost.ts"));
+await part("fleet", async () => {
+  results.fleet = roundAll(await script("fleet-cost.ts"));
 });
 
-part("soak", () => {
+await part("soak", async () => {
   const minutes = quick ? 3 : 30;
-  const bag = world("160x120@5", minutes * 60);
-  const r = measure("soak", bag, ["--every", quick ? "5" : "15"], ["--expose-gc"]);
+  const bag = await world("160x120@5", minutes * 60);
+  const r = await measure("soak", bag, ["--every", quick ? "5" : "15"], ["--expose-gc"]);
   results.soak = {
     simMinutes: round(r.simMinutes, 1),
     wallSeconds: round(r.wallSeconds, 0),
@@ -370,4 +430,4 @@ mkdirSync(dirname(resultsPath), { recursive: true });
 await writeFileAtomic(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
 log(`wrote ${shown(resultsPath)}`);
 for (const [k, v] of Object.entries(goals))
-  log(`  ${k.padEnd(22)} goal ${v.goal.padEnd(6)} measured ${v.measured}`);
+  log(`  ${k.padEnd(22)} goal ${v.goal.padEnd(6)} measured ${v.measured ?? "not measured"}`);
