@@ -45,6 +45,15 @@ describe("a bag cut short", () => {
     expect(stats.stderr).toMatch(WHERE);
   }, 120_000);
 
+  it("label's summary counts the cut as the bag's state, not as one dropped message", async () => {
+    const r = await cli("label", "cut.mcap");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /\ndropped messages: none; the bag is cut short: labels cover what was readable \(warning above\)\n/,
+    );
+    expect(r.stdout).not.toMatch(/truncated 1/);
+  }, 120_000);
+
   it("label on the whole bag: no such warning", async () => {
     const r = await cli("label", "full.mcap", "--json");
     expect(r.code).toBe(0);

@@ -107,6 +107,9 @@ export function inputWarnings(s: {
   return out;
 }
 
+/** Problem kinds of the bag itself (cut short, a damaged chunk), kept with the message counters. */
+export const BAG_DAMAGE: ReadonlySet<string> = new Set(["truncated", "corrupt"]);
+
 /** Why a bag gave no label, from the summary's counters. */
 export function noLabelsReason(s: LabelSummary, config: Config): string {
   const count = (r: Record<string, number>) =>
@@ -114,9 +117,13 @@ export function noLabelsReason(s: LabelSummary, config: Config): string {
       .filter(([, v]) => v > 0)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ");
-  const undecodable = Object.values(s.dropped.undecodable).reduce((a, b) => a + b, 0);
+  // A cut or damaged bag is counted once, as a problem, not as messages (the damage note names it).
+  const messages = Object.fromEntries(
+    Object.entries(s.dropped.undecodable).filter(([k]) => !BAG_DAMAGE.has(k)),
+  );
+  const undecodable = Object.values(messages).reduce((a, b) => a + b, 0);
   const parts: string[] = [];
-  if (undecodable > 0) parts.push(`${undecodable} messages did not decode (${count(s.dropped.undecodable)})`);
+  if (undecodable > 0) parts.push(`${undecodable} messages did not decode (${count(messages)})`);
   for (const [what, n, dropped, nan] of [
     ["IMU sample", s.accepted.imu, s.dropped.imu, "a NaN or infinity in the stamp, acceleration or rates"],
     [

@@ -15,7 +15,7 @@ import { type Config, loadConfig } from "../runtime/config.ts";
 import { fusion } from "../runtime/stages/fusion.ts";
 import { fromBagStamped, type GraphInput, unstampedNote } from "../runtime/stages/inputs.ts";
 import { action, UserError } from "./errors.ts";
-import { HeadingChange, inputWarnings, noLabelsReason } from "./label-diagnosis.ts";
+import { BAG_DAMAGE, HeadingChange, inputWarnings, noLabelsReason } from "./label-diagnosis.ts";
 import {
   calibrationWords,
   fmt,
@@ -468,15 +468,19 @@ Examples:
                 .filter(([, v]) => v > 0)
                 .map(([k, v]) => `odom ${k} ${v}`),
               ...(summary.dropped.tf ? [`tf ${summary.dropped.tf}`] : []),
-              ...Object.entries(summary.dropped.undecodable).map(([k, v]) => `${k} ${v}`),
+              ...Object.entries(summary.dropped.undecodable)
+                .filter(([k]) => !BAG_DAMAGE.has(k))
+                .map(([k, v]) => `${k} ${v}`),
             ].join(", ") || "none";
+          // A cut or damaged bag is one problem, not one lost message: the warning says how much was read.
+          const damaged = Object.keys(summary.dropped.undecodable).filter((k) => BAG_DAMAGE.has(k));
           const p = summary.energyPercentiles;
           out.write(
             [
               "",
               `${summary.labels} labels over ${summary.duration.toFixed(1)} s (${summary.imuTopic}${Number.isFinite(summary.imuRate) ? ` at ${summary.imuRate} Hz` : ""}, ${summary.odomTopic}), mean speed ${summary.meanSpeed.toFixed(2)} m/s`,
               `skipped steps: ${skipped}`,
-              `dropped messages: ${dropped}`,
+              `dropped messages: ${dropped}${damaged.length ? `; the bag is ${damaged.includes("truncated") ? "cut short" : "damaged"}: labels cover what was readable (warning above)` : ""}`,
               `vertical axis (IMU frame ${summary.imuFrame || "without a name"}): [${summary.vertical.axis.join(", ")}] from ${verticalSource(summary, config.frames.base)}`,
               `energy percentiles: p5 ${fmt(p.p5)}  p50 ${fmt(p.p50)}  p95 ${fmt(p.p95)} (calibration ${calibrationWords(summary.calibration)}; --stats for a config snippet)`,
               "",
