@@ -24,7 +24,7 @@ import { constants, cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { writeFileAtomic } from "../src/io/safe-output.ts";
+import { checkOutputs, writeFileAtomic } from "../src/io/safe-output.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PARTS = ["replay", "live", "labeller", "learning", "fleet", "soak"];
@@ -110,6 +110,19 @@ if (resultsPath === historyPath) {
   process.exit(2);
 }
 const shown = (path: string) => (path.startsWith(`${ROOT}/`) ? relative(ROOT, path) : path);
+// Checked before measuring: an --out that cannot be written used to fail with a stack trace after
+// every part had run, losing their results.
+try {
+  try {
+    mkdirSync(dirname(resultsPath), { recursive: true });
+  } catch (err) {
+    throw new Error(`--out ${parsed.values.out}: cannot create its folder (${(err as Error).message})`);
+  }
+  await checkOutputs([{ path: resultsPath, kind: "file", what: "--out" }], [historyPath]);
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 const cacheDir = join(ROOT, ".cache", "bench");
 mkdirSync(cacheDir, { recursive: true });
 
@@ -426,8 +439,12 @@ if (only && previous.machine) {
   Object.assign(results, run);
   delete results.partialRuns;
 }
-mkdirSync(dirname(resultsPath), { recursive: true });
-await writeFileAtomic(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+try {
+  await writeFileAtomic(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+} catch (err) {
+  log(`could not write the results: ${(err as Error).message}`);
+  process.exit(1);
+}
 log(`wrote ${shown(resultsPath)}`);
 for (const [k, v] of Object.entries(goals))
   log(`  ${k.padEnd(22)} goal ${v.goal.padEnd(6)} measured ${v.measured ?? "not measured"}`);

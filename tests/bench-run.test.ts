@@ -69,6 +69,19 @@ describe("npm run bench --out", () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it("an --out that cannot be written is refused before measuring, in one line", async () => {
+    const file = join(dir, "a-file");
+    writeFileSync(file, "x\n");
+    for (const out of [join(file, "results.json"), dir]) {
+      const r = await bench(["--only", "labeller", "--out", out]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(/^bench: --out /);
+      expect(r.stderr).not.toContain("labeller.ts");
+    }
+    expect(readFileSync(file, "utf8")).toBe("x\n");
+  });
+
   it("an interrupt names what was not measured, stops the measurement and leaves the file", async () => {
     const out = join(dir, "interrupted.json");
     writeFileSync(out, '{"earlier": true}\n');
