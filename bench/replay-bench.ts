@@ -278,6 +278,10 @@ async function soak(): Promise<void> {
         externalMB: (m.external + m.arrayBuffers) / 2 ** 20,
         numTensors: tf.memory().numTensors,
       });
+      // The full soak runs for minutes: a line every 5 sensor minutes says it is moving.
+      const t = e.logTime - first;
+      if (t > 0 && Math.floor(t / 300) > Math.floor((t - every) / 300))
+        warn(`soak: ${(t / 60).toFixed(0)} sensor minutes, RSS ${(m.rss / 2 ** 20).toFixed(0)} MB`);
     }
   }
   const summary = await pipeline.finish();

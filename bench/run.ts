@@ -1,7 +1,7 @@
 // `npm run bench` — every benchmark of the edge runtime, results to bench/results.json.
 //
 //   npm run bench                 full run (worlds generated into .cache/bench on first use; ~3 min on a quiet 2-core machine once they exist)
-//   npm run bench -- --quick      smoke version: short worlds and runs, 3-minute soak (~3 min); writes bench/results-quick.json
+//   npm run bench -- --quick      smoke version: short worlds and runs, 3-minute soak (about a minute); writes bench/results-quick.json
 //   npm run bench -- --only replay,live,labeller,learning,fleet,soak     a subset, merged into the existing results file
 //   npm run bench -- --seconds320 S --seconds640 S --live-seconds S  how much of each world to replay
 //
