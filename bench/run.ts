@@ -134,8 +134,11 @@ const done: string[] = [];
 let child: ChildProcess | undefined;
 const STOPS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 type Stop = (typeof STOPS)[number];
+let stopping = false;
 /** Says what an interrupt left unmeasured, stops the measurement's process and exits. */
-function interrupted(signal: Stop): never {
+function interrupted(signal: Stop): void {
+  if (stopping) return;
+  stopping = true;
   const missing = PARTS.filter((p) => want(p) && !done.includes(p));
   log(
     running
@@ -143,9 +146,14 @@ function interrupted(signal: Stop): never {
       : `interrupted (${signal}) before the results were written`,
   );
   log(`${shown(resultsPath)} unchanged; nothing of this run was written`);
-  // The measurement runs in its own process: stop it too, or it keeps loading the CPU.
-  child?.kill(signal);
-  process.exit(128 + constants.signals[signal]);
+  const code = 128 + constants.signals[signal];
+  const c = child;
+  if (!c) process.exit(code);
+  // The measurement runs in its own process: stop it too, or it keeps loading the CPU. A terminal's
+  // Ctrl-C reaches it as well (same process group), so it gets a moment to stop on its own first:
+  // a second interrupt makes the simulator drop its clean-up.
+  c.once("close", () => process.exit(code));
+  setTimeout(() => c.kill(signal), 1000);
 }
 for (const signal of STOPS) process.on(signal, () => interrupted(signal));
 /** A measurement's process that ended by the terminal's interrupt (it shares the process group). */
@@ -288,6 +296,7 @@ async function part(name: string, fn: () => Promise<void>): Promise<void> {
     running = undefined;
   } catch (err) {
     if (err instanceof ChildInterrupted) interrupted(err.signal);
+    if (stopping) await new Promise(() => {}); // the interrupt's exit comes
     log(`${name} failed: ${(err as Error).message.trim()}`);
     log(`${shown(resultsPath)} unchanged; nothing of this run was written`);
     process.exit(1);
