@@ -283,7 +283,7 @@ const started = Date.now();
 // Timings need the cores: say so up front rather than leave a slow result unexplained.
 if ((load0[0] ?? 0) > cpus().length / 2)
   log(
-    `load average ${load0[0]?.toFixed(1)} on ${cpus().length} cores: other work is running, so times will read slow (the goals were measured below ${cpus().length / 2})`,
+    `load average ${load0[0]?.toFixed(1)} on ${cpus().length} cores before starting: other work is running, so times may read slow (the results record the load average before and after)`,
   );
 
 /** Runs one part; a failure ends the bench (exit 1) before the results file is touched. */
