@@ -424,12 +424,10 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
           kept.push(`no checkpoint saved: ${(err as Error).message}`);
         }
       }
-      const bySaveCommand = mqtt?.saved ?? [];
-      if (bySaveCommand.length)
-        kept.push(
-          `checkpoint ${bySaveCommand.at(-1)} saved by the MQTT save_checkpoint command` +
-            (bySaveCommand.length > 1 ? ` (the last of ${bySaveCommand.length})` : ""),
-        );
+      const saved = mqtt?.saved ?? [];
+      const last = saved.length > 1 ? ` (the last of ${saved.length})` : "";
+      if (saved.length)
+        kept.push(`checkpoint ${saved.at(-1)} saved by the MQTT save_checkpoint command${last}`);
       const done = `${(lastTime - info.start).toFixed(1)} of ${info.duration.toFixed(1)} s of data read`;
       const what = kept.length ? kept.join("; ") : "nothing written";
       throw interruptedError(opts.signal.reason, `${done}; ${what}${opts.evaluate ? "; no report" : ""}`);
