@@ -447,6 +447,27 @@ describe("export errors", () => {
       runExport({ ...base, config: place("mobilenetv2"), checkpoint: moved, out: join(dir, "m2.onnx") }),
     ).rejects.toThrow(/not found, and the configuration's .*mobilenetv2\.onnx is another model/);
     expect(existsSync(join(dir, "m2.onnx"))).toBe(false);
+    // Where it is, the checkpoint's own model is used whatever the configuration names; another is said.
+    const said: string[] = [];
+    await runExport({
+      ...base,
+      config: place("mobilenetv2"),
+      checkpoint: ckpt,
+      out: join(dir, "own.onnx"),
+      warn: (m) => said.push(m),
+    });
+    expect(said.join("\n")).toMatch(
+      /learner\.backbone .*mobilenetv2\.onnx is not used: the checkpoint exports with the model it was trained on, .*backbone\.onnx/,
+    );
+    said.length = 0;
+    await runExport({
+      ...base,
+      config: place(defaultBackbonePath()),
+      checkpoint: ckpt,
+      out: join(dir, "own2.onnx"),
+      warn: (m) => said.push(m),
+    });
+    expect(said.join("\n")).not.toMatch(/is not used/);
     // A checkpoint without its learner settings (older versions): the configuration's, with a warning.
     const old = copy("old-manifest", (info) => {
       delete info.learner;

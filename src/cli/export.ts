@@ -206,6 +206,17 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     throw new UserError(
       `${loaded.path} was trained on backbone sha256 ${recordedSha.slice(0, 12)}…, but ${backbonePath} is ${backboneSha.slice(0, 12)}…: the head does not fit these features`,
     );
+  // A configuration naming another model does not change what the head was trained on: said, not obeyed.
+  const configured = o.config.learner.backbone ? resolveBackbonePath(o.config.learner.backbone) : "";
+  if (
+    configured &&
+    configured !== backbonePath &&
+    existsSync(configured) &&
+    identity(configured).sha256 !== backboneSha
+  )
+    warn(
+      `export: the configuration's learner.backbone ${configured} is not used: the checkpoint exports with the model it was trained on, ${backbonePath}`,
+    );
   const backbone = await Backbone.load(backbonePath, { inputWidth: cfg.input_width, warn });
   const channels = Number(loaded.manifest.info?.channels);
   const C = backbone.channels;
