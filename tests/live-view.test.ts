@@ -44,13 +44,15 @@ function liveConfig(over: Partial<Config["live_view"]> = {}): Config {
 }
 
 /** A live-view server with a sink fed by hand (no pipeline): `events` carries what a pipeline would. */
-async function handFedLiveView(config: Config) {
+async function handFedLiveView(config: Config, options: { latchPeriodMs?: number } = {}) {
   const server = await startLiveView(config);
   const events = new Subject<PipelineEvent>();
   const sink = attachLiveView(
     server,
     { events$: events, stats: () => ({}) as never, truthFor: () => undefined },
     config,
+    undefined,
+    options,
   );
   return { server, events, sink };
 }
@@ -486,16 +488,8 @@ describe("viewers that come and go", () => {
 
   it("sends a second viewer the latched static transforms when it subscribes, not at the next re-send", async () => {
     const config = liveConfig();
-    const server = await startLiveView(config);
-    const events = new Subject<PipelineEvent>();
     // Re-sends an hour apart: whatever a viewer gets here comes from its subscription.
-    const sink = attachLiveView(
-      server,
-      { events$: events, stats: () => ({}) as never, truthFor: () => undefined },
-      config,
-      undefined,
-      { latchPeriodMs: 3_600_000 },
-    );
+    const { server, sink } = await handFedLiveView(config, { latchPeriodMs: 3_600_000 });
     sink.input({
       kind: "transforms",
       transforms: [
