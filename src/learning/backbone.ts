@@ -189,7 +189,8 @@ export class Backbone {
     const abs = resolve(path);
     if (!existsSync(abs)) throw new Error(`backbone model not found: ${abs}`);
     // onnxruntime calls an empty file a model without a graph (a copy or download that wrote nothing).
-    if (statSync(abs).isFile() && statSync(abs).size === 0)
+    const file = statSync(abs);
+    if (file.isFile() && file.size === 0)
       throw new Error(`backbone model ${abs} is an empty file: copy or export the model again`);
     const warn = opts.warn ?? ((m: string) => console.warn(m));
     let metadata: Record<string, string>;
