@@ -658,8 +658,8 @@ describe("ROS 2 node on a fake rclnodejs, fed with real bag messages", () => {
     expect(roundTrip(held[0]!.type, held[0]!.message)).toMatchObject({ percentage: true });
     expect((held[0]!.message as { speed_limit: number }).speed_limit).toBeCloseTo(minPercent, 9);
     expect(mapper.speedLimitStale).toBe(true);
-    // Once per silence, not at every check.
-    wall += 10;
+    // Not at every check: again after a second (tests/speed-limit-hold.test.ts).
+    wall += 0.5;
     expect(mapper.staleSpeedLimit(6)).toEqual([]);
     // A prediction lifts the hold and restarts the clock; the limit climbs back from the minimum
     // at outputs.speed_limit_rise (0.5 m/s per s of sensor time), not at once to the pipeline's.

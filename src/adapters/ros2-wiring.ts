@@ -247,6 +247,9 @@ export function rgbaOf(roughness: number): Rgba {
   };
 }
 
+/** Seconds between repeats of the held minimum speed limit. */
+export const HOLD_REPEAT_S = 1;
+
 /**
  * Pipeline events → messages for the node's publishers. Stateful only where the outputs are:
  * the costmap is rate-limited (`ros.costmap_rate`, latest wins) and label markers get running ids.
@@ -262,6 +265,8 @@ export class OutputMapper {
   /** Clock time of the last prediction (the mapper's creation before the first). */
   private lastPrediction: number;
   private holdingMinSpeed = false;
+  /** Clock time the held minimum was last sent. */
+  private lastHold = Number.NEGATIVE_INFINITY;
   /** After a hold at min_speed: where the limit restarted (sensor stamp), rising at speed_limit_rise. */
   private ramp: { stamp: number } | undefined;
   private readonly speedLimitRise: number;
@@ -283,14 +288,19 @@ export class OutputMapper {
   /**
    * The speed limit is latched, so a controller keeps the last one for ever. When no prediction has
    * come for `ros.speed_limit_timeout` seconds (camera gone, node stalled, not started yet), the
-   * limit falls to `outputs.min_speed`, as for ground the node cannot judge: once per silence.
+   * limit falls to `outputs.min_speed`, as for ground the node cannot judge. It is sent again every
+   * HOLD_REPEAT_S while the silence lasts: Nav2's controller server subscribes volatile, so a latched
+   * message sent once never reaches a controller that starts or restarts during the silence.
    */
   staleSpeedLimit(stamp: number): Outgoing[] {
-    if (this.speedLimitTimeout <= 0 || this.holdingMinSpeed) return [];
-    if (this.wallSeconds() - this.lastPrediction < this.speedLimitTimeout) return [];
+    if (this.speedLimitTimeout <= 0) return [];
+    const now = this.wallSeconds();
+    if (now - this.lastPrediction < this.speedLimitTimeout) return [];
+    if (this.holdingMinSpeed && now - this.lastHold < HOLD_REPEAT_S) return [];
     const spec = this.byKey.get("speedLimit");
     if (!spec) return [];
     this.holdingMinSpeed = true;
+    this.lastHold = now;
     const message =
       spec.type === "std_msgs/msg/Float32"
         ? { data: this.minSpeed }

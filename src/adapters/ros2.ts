@@ -453,8 +453,12 @@ export function startRosNode(
   timer.unref();
   // A latched speed limit outlives the predictions that made it: without them it falls to the minimum.
   const staleTimer = setInterval(() => {
+    // Repeated for late subscribers (OutputMapper.staleSpeedLimit); said once per silence.
+    const repeat = mapper.speedLimitStale;
     const msgs = mapper.staleSpeedLimit(nowSeconds());
     if (msgs.length === 0) return;
+    publish(msgs);
+    if (repeat) return;
     const now = wall();
     const quiet = subSpecs
       .filter((s) => s.kind !== "tf" && s.kind !== "tfStatic")
@@ -464,7 +468,6 @@ export function startRosNode(
       `no prediction for ${config.ros.speed_limit_timeout} s: ~/speed_limit held at outputs.min_speed (${config.outputs.min_speed} m/s) until predictions resume` +
         (quiet.length ? ` (no message on ${quiet.join(", ")})` : ""),
     );
-    publish(msgs);
   }, 250);
   staleTimer.unref();
   const inputTimer = setInterval(checkInputs, 1000);
