@@ -29,6 +29,8 @@ export const MIN_RECORDING_SECONDS = 2;
 const STANDARD_GRAVITY = 9.80665;
 /** Most a recording's mean acceleration may point away from its `up` (a slope, a tilted mount). */
 const MAX_UP_ANGLE_DEG = 45;
+/** Slowest IMU log (median Hz) that can hold terrain vibration; slower is `t` in other units. */
+export const MIN_RECORDING_RATE = 20;
 
 export interface Recording {
   path: string;
@@ -109,15 +111,39 @@ export function parseRecordingCsv(text: string, source: string): Recording {
   const n = cols[0]!.length;
   if (n < 2) throw new Error(`recording ${source}: ${n} data rows; needs at least 2`);
   const col = (name: string) => Float64Array.from(cols[index.get(name)!]!);
+  const t = col("t");
+  checkRate(t, source);
   return {
     path: source,
-    t: col("t"),
+    t,
     ax: col("ax"),
     ay: col("ay"),
     az: col("az"),
     gyro: gyroCols.length === 3 ? [col("gx"), col("gy"), col("gz")] : undefined,
     speed: index.has("speed") ? col("speed") : undefined,
   };
+}
+
+/**
+ * `t` in milliseconds or nanoseconds (a ROS stamp) still increases, and would play a 20 s log as
+ * hours of vibration slowed a thousandfold: the median rate says which unit it was.
+ */
+function checkRate(t: Float64Array, source: string): void {
+  const rate = 1 / medianInterval(t);
+  if (rate >= MIN_RECORDING_RATE) return;
+  const unit = (
+    [
+      ["milliseconds", 1e3],
+      ["microseconds", 1e6],
+      ["nanoseconds", 1e9],
+    ] as const
+  ).find(([, f]) => rate * f >= MIN_RECORDING_RATE && rate * f <= 100_000);
+  throw new Error(
+    `recording ${source}: t rises by ${+(1 / rate).toPrecision(4)} per row (median), a ${+rate.toPrecision(3)} Hz IMU: ` +
+      (unit
+        ? `t must be seconds, this looks like ${unit[0]}: divide t by ${unit[1]}`
+        : `t must be seconds, and the IMU at least ${MIN_RECORDING_RATE} Hz to hold vibration`),
+  );
 }
 
 export function loadRecording(path: string, terrain: string): Recording {

@@ -1,0 +1,54 @@
+// A world and a recording built from one's own ground, with the mistakes a user makes in them: each
+// is one line naming the file and the fix, exit 1, and nothing written.
+
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "./helpers/cli.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "sim-user-inputs-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** 10 s of a 100 Hz IMU shaking at 1 m/s, with `t` multiplied by `factor` (seconds → another unit). */
+function recordingWithTimeIn(name: string, factor: number): string {
+  const rows = Array.from({ length: 1000 }, (_, i) => {
+    const t = (i / 100) * factor;
+    return `${t},0,0,${(9.8 + Math.sin(i * 1.3)).toFixed(4)},1`;
+  });
+  writeFileSync(join(dir, name), `t,ax,ay,az,speed\n${rows.join("\n")}\n`);
+  return name;
+}
+
+function expectOneLine(r: { code: number; stderr: string }, message: RegExp): void {
+  expect(r.code).toBe(1);
+  const lines = r.stderr.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(message);
+}
+
+describe("a recording whose t is not in seconds", () => {
+  it.each([
+    ["milliseconds", 1e3, "divide t by 1000"],
+    ["nanoseconds", 1e9, "divide t by 1000000000"],
+  ])("in %s: refused by the world and by convert-recording, naming the fix", async (unit, factor, fix) => {
+    const csv = recordingWithTimeIn(`t-${unit}.csv`, factor);
+    const world = join(dir, `t-${unit}.yaml`);
+    writeFileSync(world, `terrains:\n  - { type: grass, vibration: { recordings: [${csv}] } }\n`);
+    const out = join(dir, `t-${unit}.mcap`);
+    const sim = await runCli(["sim", "--world", world, "--duration", "1", "--out", out], dir);
+    expectOneLine(sim, new RegExp(`recording .*${csv}: .*looks like ${unit}: ${fix}$`));
+    expect(existsSync(out)).toBe(false);
+
+    const conv = await runCli(["sim", "convert-recording", "--format", "csv", csv, "out.csv"], dir);
+    expectOneLine(conv, new RegExp(`${csv}: .*looks like ${unit}: ${fix}$`));
+    expect(readdirSync(dir).filter((f) => f.includes("out.csv"))).toEqual([]);
+  });
+
+  it("the same file in seconds is played", async () => {
+    const csv = recordingWithTimeIn("t-seconds.csv", 1);
+    const r = await runCli(["sim", "convert-recording", "--format", "csv", csv, "seconds-out.csv"], dir);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+});
