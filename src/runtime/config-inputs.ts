@@ -30,11 +30,14 @@ export const TopicsSchema = z
   })
   .prefault({});
 
+/** A frame_id the outputs are stamped in: Nav2 rejects a map with an empty one, and tf2 finds nothing. */
+const frameId = () => z.string().min(1, "must name a frame (an empty frame_id is refused by Nav2 and tf2)");
+
 export const FramesSchema = z
   .strictObject({
     /** Fixed frame of odometry and of the costmap. */
-    odom: z.string().default("odom").meta({ description: "fixed frame of odometry, labels and the costmap" }),
-    base: z.string().default("base_link").meta({ description: "robot body frame (REP-105)" }),
+    odom: frameId().default("odom").meta({ description: "fixed frame of odometry, labels and the costmap" }),
+    base: frameId().default("base_link").meta({ description: "robot body frame (REP-105)" }),
     /**
      * The camera's cells are projected onto the ground plane z = 0 of this frame (REP-105's
      * base_footprint, on the ground below base_link), when TF connects it to `base`; otherwise onto
