@@ -158,6 +158,12 @@ export function prepareTerrain(
   curve: LevelCurve,
   seed: number,
 ): PreparedTerrain {
+  // As convert-recording's --speed: a speed no recording reads would be ignored without a word.
+  if (t.vibration.speed !== undefined && t.recordings.every((r) => r.speed)) {
+    throw new Error(
+      `terrain '${t.terrain}': vibration.speed is for recordings without a speed column, and ${t.recordings.length > 1 ? "all of them have one" : `${t.recordings[0]?.path} has one`} (used instead): remove vibration.speed`,
+    );
+  }
   const prepared = t.recordings.map((r) =>
     prepareRecording(r, { up: t.vibration.up, speed: t.vibration.speed, rate, speedExponent }, t.terrain),
   );

@@ -52,3 +52,21 @@ describe("a recording whose t is not in seconds", () => {
     expect(r.code).toBe(0);
   });
 });
+
+describe("vibration.speed with recordings that have a speed column", () => {
+  it("is refused (it would be ignored), naming the terrain, the file and the fix; no bag", async () => {
+    const csv = recordingWithTimeIn("with-speed.csv", 1);
+    const world = join(dir, "speed-twice.yaml");
+    writeFileSync(
+      world,
+      `terrains:\n  - { type: grass, vibration: { recordings: [${csv}], speed: 2 } }\n  - { type: gravel }\n`,
+    );
+    const out = join(dir, "speed-twice.mcap");
+    const r = await runCli(["sim", "--world", world, "--duration", "1", "--out", out], dir);
+    expectOneLine(
+      r,
+      /^terrain-learner: invalid world .*speed-twice\.yaml: terrain 'grass': vibration\.speed is for recordings without a speed column, and .*with-speed\.csv has one \(used instead\): remove vibration\.speed$/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+});
