@@ -53,8 +53,8 @@ describe("~/speed_limit held at the minimum while no prediction comes", () => {
     const node = rcl.nodes[0]!;
     try {
       const topic = node.publisher("/terrain_learner/speed_limit");
-      // No camera at all: after the timeout the hold starts; then 3 s more of silence.
-      for (wall = 0; wall <= config.ros.speed_limit_timeout + 3; wall += 0.5) await sleep(300);
+      // No camera at all: after the timeout the hold starts; then 4 s more of silence.
+      for (wall = 0; wall <= config.ros.speed_limit_timeout + 4; wall += 0.5) await sleep(300);
       expect(topic.messages.length).toBeGreaterThanOrEqual(3);
       for (const m of topic.messages)
         expect(roundTrip(topic.type, m)).toMatchObject({
