@@ -70,3 +70,19 @@ describe("vibration.speed with recordings that have a speed column", () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe("convert-recording given the wrong --format", () => {
+  it("names the format that reads the file: csv for a recording CSV, borealtc for a BorealTC file", async () => {
+    const own = recordingWithTimeIn("own.csv", 1);
+    writeFileSync(join(dir, "imu_01.csv"), "time,wx,wy,wz,ax,ay,az\n0,0,0,0,0,0,9.8\n0.01,0,0,0,0,0,9.8\n");
+    expectOneLine(
+      await runCli(["sim", "convert-recording", "--format", "u2is", own, "a.csv"], dir),
+      /^terrain-learner: own\.csv: a CSV file, not a U2IS \.npy: use --format csv$/,
+    );
+    expectOneLine(
+      await runCli(["sim", "convert-recording", "--format", "csv", "imu_01.csv", "b.csv"], dir),
+      /^terrain-learner: imu_01\.csv: a BorealTC file \(time, wx, \.\.\.\), not a recording CSV: use --format borealtc$/,
+    );
+    expect(readdirSync(dir).filter((f) => /^[ab]\.csv|\.[ab]\.csv/.test(f))).toEqual([]);
+  });
+});

@@ -87,19 +87,25 @@ async function run(input: string, output: string, o: Options): Promise<void> {
   // A file of the other format would fail deep in the parser ("line 2: 1 fields"): name the fix.
   const head = new Uint8Array(await readFile(input)).subarray(0, 256);
   const isNpy = head[0] === 0x93 && new TextDecoder().decode(head.subarray(1, 6)) === "NUMPY";
-  if (o.format === "borealtc" && isNpy)
-    throw new UserError(`${input}: a NumPy .npy file, not a BorealTC CSV: use --format u2is`);
-  if (o.format === "u2is" && !isNpy && /^[^\n]*,[^\n]*\n/.test(new TextDecoder().decode(head)))
-    throw new UserError(`${input}: a CSV file, not a U2IS .npy: use --format borealtc`);
-  if (o.format === "csv" && isNpy)
-    throw new UserError(`${input}: a NumPy .npy file, not a recording CSV: use --format u2is`);
-  // A recording CSV of one's own (t, ax, ...) read as BorealTC failed on its first line.
   const firstRow = new TextDecoder()
     .decode(head)
     .split(/\r?\n/)
     .find((l) => l.trim() !== "" && !l.startsWith("#"));
   const columns = (firstRow ?? "").split(",").map((c) => c.trim());
-  if (o.format === "borealtc" && columns.includes("t") && columns.includes("ax") && !columns.includes("time"))
+  const ownCsv = columns.includes("t") && columns.includes("ax") && !columns.includes("time");
+  const borealCsv = columns.includes("time") && columns.includes("wx");
+  if (o.format === "borealtc" && isNpy)
+    throw new UserError(`${input}: a NumPy .npy file, not a BorealTC CSV: use --format u2is`);
+  if (o.format === "u2is" && !isNpy && (ownCsv || /^[^\n]*,[^\n]*\n/.test(new TextDecoder().decode(head))))
+    throw new UserError(`${input}: a CSV file, not a U2IS .npy: use --format ${ownCsv ? "csv" : "borealtc"}`);
+  if (o.format === "csv" && isNpy)
+    throw new UserError(`${input}: a NumPy .npy file, not a recording CSV: use --format u2is`);
+  if (o.format === "csv" && borealCsv)
+    throw new UserError(
+      `${input}: a BorealTC file (time, wx, ...), not a recording CSV: use --format borealtc`,
+    );
+  // A recording CSV of one's own (t, ax, ...) read as BorealTC failed on its first line.
+  if (o.format === "borealtc" && ownCsv)
     throw new UserError(
       `${input}: a recording CSV (t, ax, ay, az, ...), not a BorealTC file: use --format csv`,
     );
