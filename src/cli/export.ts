@@ -338,6 +338,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     });
     const { grid } = final;
     await backbone.close();
+    await signalsDelivered();
     if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${o.out} not written`);
 
     const tmp = tempPathFor(resolve(o.out));
@@ -346,6 +347,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
         throw outputWriteError(o.out, err);
       });
       await verify(tmp, o.width, o.height, grid.rows, grid.cols);
+      await signalsDelivered();
       if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${o.out} not written`);
       await commitTemp(tmp, resolve(o.out)).catch((err: unknown) => {
         throw outputWriteError(o.out, err);
@@ -372,6 +374,13 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     await backbone.close();
   }
 }
+
+/**
+ * Building the graph and onnxruntime's run block the event loop (seconds for a large image), and a
+ * signal's handler runs only when the loop next polls: without this turn a Ctrl-C during that work
+ * is seen only after the abort checks, and the export would replace --out and exit 0.
+ */
+const signalsDelivered = () => new Promise<void>((r) => setImmediate(r));
 
 /** Loads the written file with onnxruntime and runs it once: shapes and finite values in 0..1. */
 async function verify(
