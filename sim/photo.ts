@@ -8,7 +8,9 @@
 // and the camera model's exposure, clouds, vignetting and noise on top.
 
 import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 import sharp from "sharp";
+import { readErrorText } from "../src/core/read-error.ts";
 import { type BakedTexture, fillPyramid, pyramidStorage } from "./texture.ts";
 
 /** A decoded photo, already resampled to a square power-of-two tile. */
@@ -43,8 +45,10 @@ export async function loadPhoto(path: string, terrain: string): Promise<PhotoTil
   try {
     bytes = await readFile(path);
   } catch (err) {
+    // A folder of photos is what one has; the world lists the files.
+    const folder = (err as NodeJS.ErrnoException).code === "EISDIR";
     throw new Error(
-      `${where}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      `${where}: cannot read: ${readErrorText(err)}${folder ? `; list its photos one by one (photos: [${basename(path)}/a.jpg, ...])` : ""}`,
     );
   }
   let meta: sharp.Metadata;

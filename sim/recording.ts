@@ -17,6 +17,7 @@
 //     (smoothed over 0.5 s) or across a gap in the log are never played.
 
 import { readFileSync } from "node:fs";
+import { readErrorText } from "../src/core/read-error.ts";
 
 export const RECORDING_COLUMNS = ["t", "ax", "ay", "az", "gx", "gy", "gz", "speed"] as const;
 /** Recorded robot slower than this (m/s) carries no terrain vibration: never played. */
@@ -151,9 +152,7 @@ export function loadRecording(path: string, terrain: string): Recording {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new Error(
-      `terrain '${terrain}': recording ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
+    throw new Error(`terrain '${terrain}': recording ${path}: cannot read: ${readErrorText(err)}`);
   }
   try {
     return parseRecordingCsv(text, path);

@@ -78,7 +78,7 @@ describe("photo loading", () => {
   });
 
   for (const [file, message] of [
-    ["missing.jpg", /terrain 'lawn': photo .*missing\.jpg: cannot read \(ENOENT\)/],
+    ["missing.jpg", /terrain 'lawn': photo .*missing\.jpg: cannot read: no such file \(ENOENT\)/],
     ["notimage.jpg", /terrain 'lawn': photo .*notimage\.jpg: not an image/],
     [
       "tiny.png",

@@ -101,7 +101,7 @@ describe("recording CSV", () => {
       HERE,
     );
     await expect(loadWorldAssets(file)).rejects.toThrow(
-      /terrain 'ground': recording .*fixtures\/nope\.csv: cannot read \(ENOENT\)/,
+      /terrain 'ground': recording .*fixtures\/nope\.csv: cannot read: no such file \(ENOENT\)/,
     );
     const rec = parseRecordingCsv(ok.replace(/\n$/, "") + "\n0.03,0,0,9.8\n", "s.csv");
     expect(() =>

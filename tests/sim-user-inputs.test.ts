@@ -1,7 +1,7 @@
 // A world and a recording built from one's own ground, with the mistakes a user makes in them: each
 // is one line naming the file and the fix, exit 1, and nothing written.
 
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -84,5 +84,20 @@ describe("convert-recording given the wrong --format", () => {
       /^terrain-learner: imu_01\.csv: a BorealTC file \(time, wx, \.\.\.\), not a recording CSV: use --format borealtc$/,
     );
     expect(readdirSync(dir).filter((f) => /^[ab]\.csv|\.[ab]\.csv/.test(f))).toEqual([]);
+  });
+});
+
+describe("a photo folder where the world wants photo files", () => {
+  it("says it is a folder and to list its photos; no bag", async () => {
+    mkdirSync(join(dir, "grass-photos"));
+    const world = join(dir, "folder.yaml");
+    writeFileSync(world, "terrains:\n  - { name: lawn, roughness: 0.3, photos: [grass-photos] }\n");
+    const out = join(dir, "folder.mcap");
+    const r = await runCli(["sim", "--world", world, "--duration", "1", "--out", out], dir);
+    expectOneLine(
+      r,
+      /^terrain-learner: invalid world .*folder\.yaml: terrain 'lawn': photo .*grass-photos: cannot read: a folder, not a file \(EISDIR\); list its photos one by one \(photos: \[grass-photos\/a\.jpg, \.\.\.\]\)$/,
+    );
+    expect(existsSync(out)).toBe(false);
   });
 });
