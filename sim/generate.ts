@@ -107,9 +107,16 @@ export interface GenerateResult {
   framesSeeing: Record<string, number>;
   /**
    * Terrains with recorded vibration: their recordings' vertical level at 1 m/s (m/s² RMS), the
-   * roughness that level means on the synthetic scale, and the gain the one-scale rule applied.
+   * roughness that level means on the synthetic scale, the gain the one-scale rule applied, and
+   * warnings about its recordings (a gyro in deg/s).
    */
-  recordedVibration: { terrain: string; level: number; naturalRoughness: number; gain: number }[];
+  recordedVibration: {
+    terrain: string;
+    level: number;
+    naturalRoughness: number;
+    gain: number;
+    warnings: string[];
+  }[];
 }
 
 function resolveWorldFile(world: GenerateOptions["world"]): WorldFile {
@@ -211,6 +218,7 @@ export async function generateWorldBag(options: GenerateOptions): Promise<Genera
               level: r.level,
               naturalRoughness: r.naturalRoughness,
               gain: r.gain,
+              warnings: r.warnings,
             },
           ]
         : [],

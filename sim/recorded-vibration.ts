@@ -12,7 +12,13 @@
 // recorded and synthetic terrains as the ground truth does. Setting a recorded terrain's roughness
 // to `naturalRoughness` (gain 1) keeps the recordings' own levels.
 
-import { type PreparedRecording, prepareRecording, type Recording, recordingLevel } from "./recording.ts";
+import {
+  gyroUnitWarning,
+  type PreparedRecording,
+  prepareRecording,
+  type Recording,
+  recordingLevel,
+} from "./recording.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 import type { VibrationEntry } from "./world-schema.ts";
 
@@ -148,6 +154,8 @@ export interface PreparedTerrain {
   naturalRoughness: number;
   gain: number;
   hasGyro: boolean;
+  /** Recordings whose gyro looks logged in deg/s: played as they are, said to the user. */
+  warnings: string[];
 }
 
 /** Prepares one terrain's recordings for `rate` and sets its gain from the synthetic level curve. */
@@ -176,5 +184,9 @@ export function prepareTerrain(
     naturalRoughness: roughnessAtLevel(curve, level),
     gain,
     hasGyro: prepared.every((p) => p.hasGyro),
+    warnings: t.recordings.flatMap((r) => {
+      const w = gyroUnitWarning(r);
+      return w ? [`terrain '${t.terrain}': recording ${r.path}: ${w}`] : [];
+    }),
   };
 }

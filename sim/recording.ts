@@ -147,6 +147,27 @@ function checkRate(t: Float64Array, source: string): void {
   );
 }
 
+/** Roll and pitch rates above this RMS (rad/s) are no ground robot's vibration (real runs: 0.01–0.25). */
+export const MAX_ROCKING_RMS = 1;
+
+/**
+ * A gyro logged in deg/s plays 57× too hard (the labeller reads roll and pitch rates), and nothing
+ * else shows it: the level printed is the vertical acceleration's. Its roll and pitch rates (mean
+ * removed) give it away. Undefined when they look like rad/s.
+ */
+export function gyroUnitWarning(rec: Recording): string | undefined {
+  if (!rec.gyro) return undefined;
+  let sum = 0;
+  for (const axis of [rec.gyro[0], rec.gyro[1]]) {
+    let mean = 0;
+    for (const v of axis) mean += v / axis.length;
+    for (const v of axis) sum += (v - mean) ** 2 / axis.length;
+  }
+  const rms = Math.sqrt(sum / 2);
+  if (rms <= MAX_ROCKING_RMS) return undefined;
+  return `the roll and pitch rates (gx, gy) vary by ${rms.toFixed(2)} rad/s RMS, more than a ground robot rocks (0.01–0.25 rad/s in the BorealTC and U2IS runs): deg/s, not rad/s? The simulator would play them ${(180 / Math.PI).toFixed(0)}× too hard; multiply gx, gy, gz by 0.0174533`;
+}
+
 export function loadRecording(path: string, terrain: string): Recording {
   let text: string;
   try {

@@ -101,3 +101,36 @@ describe("a photo folder where the world wants photo files", () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe("a recording with its gyro in deg/s, played by a world", () => {
+  /** 10 s at 100 Hz, rocking 0.1 rad/s RMS about x and y, the gyro columns multiplied by `scale`. */
+  function rocking(name: string, scale: number): string {
+    const rows = Array.from({ length: 1000 }, (_, i) => {
+      const g = (0.1 * Math.SQRT2 * Math.sin(i * 0.9) * scale).toFixed(5);
+      return `${i / 100},0,0,${(9.8 + Math.sin(i * 1.3)).toFixed(4)},${g},${g},0,1`;
+    });
+    writeFileSync(join(dir, name), `t,ax,ay,az,gx,gy,gz,speed\n${rows.join("\n")}\n`);
+    return name;
+  }
+
+  it("is warned about like convert-recording does (naming terrain, file, fix); rad/s is not", async () => {
+    for (const [csv, warned] of [
+      [rocking("gyro-deg.csv", 180 / Math.PI), true],
+      [rocking("gyro-rad.csv", 1), false],
+    ] as const) {
+      const world = join(dir, `${csv}.yaml`);
+      writeFileSync(world, `terrains:\n  - { type: grass, vibration: { recordings: [${csv}] } }\n`);
+      const r = await runCli(
+        ["sim", "--world", world, "--duration", "1", "--out", join(dir, `${csv}.mcap`)],
+        dir,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      if (warned) {
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+        expect(r.stderr).toMatch(
+          /^warning: terrain 'grass': recording .*gyro-deg\.csv: the roll and pitch rates \(gx, gy\) vary by 5\.\d\d rad\/s RMS.*deg\/s, not rad\/s\?.*multiply gx, gy, gz by 0\.0174533\n$/,
+        );
+      } else expect(r.stderr).toBe("");
+    }
+  });
+});

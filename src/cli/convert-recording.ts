@@ -19,29 +19,6 @@ interface Options {
   json?: boolean;
 }
 
-/** Roll and pitch rates above this RMS (rad/s) are no ground robot's vibration (real runs: 0.01–0.25). */
-const MAX_ROCKING_RMS = 1;
-
-/**
- * A gyro logged in deg/s plays 57× too hard in the simulator, and nothing else shows it: the level
- * printed is the vertical acceleration's. Its roll and pitch rates (mean removed) give it away.
- */
-function gyroWarnings(rec: import("../../sim/recording.ts").Recording): string[] {
-  if (!rec.gyro) return [];
-  let sum = 0;
-  for (const axis of [rec.gyro[0], rec.gyro[1]]) {
-    let mean = 0;
-    for (const v of axis) mean += v / axis.length;
-    for (const v of axis) sum += (v - mean) ** 2 / axis.length;
-  }
-  const rms = Math.sqrt(sum / 2);
-  return rms > MAX_ROCKING_RMS
-    ? [
-        `the roll and pitch rates (gx, gy) vary by ${rms.toFixed(2)} rad/s RMS, more than a ground robot rocks (0.01–0.25 rad/s in the BorealTC and U2IS runs): deg/s, not rad/s? The simulator would play them ${(180 / Math.PI).toFixed(0)}× too hard; multiply gx, gy, gz by 0.0174533`,
-      ]
-    : [];
-}
-
 /** BorealTC's wheel-speed file beside an IMU file: imu_NN.csv → pro_NN.csv. */
 function defaultProFile(input: string): string {
   return join(dirname(input), basename(input).replace(/^imu_/, "pro_"));
@@ -209,7 +186,7 @@ async function run(input: string, output: string, o: Options): Promise<void> {
     assumedSpeed: assumedSpeed ?? null,
     naturalRoughness: natural,
     gainAtNatural,
-    warnings: gyroWarnings(rec),
+    warnings: [recording.gyroUnitWarning(rec)].filter((w) => w !== undefined),
   };
   for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
   if (o.json) {

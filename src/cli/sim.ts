@@ -157,6 +157,8 @@ async function run(opts: SimCliOptions): Promise<void> {
   }
   const wall = (performance.now() - t0) / 1000;
   const size = (await stat(opts.out)).size;
+  for (const w of result.recordedVibration.flatMap((r) => r.warnings))
+    process.stderr.write(`warning: ${w}\n`);
   const cam = result.world.file.camera;
   if (opts.json) {
     process.stdout.write(
