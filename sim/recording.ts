@@ -434,7 +434,7 @@ export function prepareRecording(
 /**
  * Vibration level (m/s²) of a prepared recording at the reference speed: RMS of the detrended
  * vertical acceleration over its usable samples. The one-roughness-scale rule compares this with the
- * synthetic model's level (see vibration-scale.ts).
+ * synthetic model's level (syntheticLevelCurve in imu.ts).
  */
 export function recordingLevel(recs: readonly PreparedRecording[]): number {
   let sum = 0;
