@@ -44,6 +44,9 @@ export interface Recording {
   speed: Float64Array | undefined;
 }
 
+const convert = (format: string, source: string) =>
+  `terrain-learner sim convert-recording --format ${format} ${source} OUT.csv`;
+
 /** Parses a recording CSV; errors name the source and the line. */
 export function parseRecordingCsv(text: string, source: string): Recording {
   const lines = text.split(/\r?\n/);
@@ -57,6 +60,17 @@ export function parseRecordingCsv(text: string, source: string): Recording {
   if (headerLine < 0)
     throw new Error(`recording ${source}: empty file (expected a header row t,ax,ay,az,...)`);
   const header = lines[headerLine]!.split(",").map((h) => h.trim());
+  // The datasets' own files are what one has at hand: name the converter rather than their bytes.
+  if (/[\u0000\uFFFD]/.test(lines[headerLine]!)) {
+    throw new Error(
+      `recording ${source}: not a CSV file${lines[headerLine]!.includes("NUMPY") ? ` (a NumPy .npy: convert a U2IS file with ${convert("u2is", source)})` : " (binary data)"}`,
+    );
+  }
+  if (header.includes("time") && header.includes("wx")) {
+    throw new Error(
+      `recording ${source}: a BorealTC IMU file (time, wx, ...), not a recording CSV: convert it with ${convert("borealtc", source)}`,
+    );
+  }
   const index = new Map<string, number>();
   header.forEach((h, i) => {
     if (!(RECORDING_COLUMNS as readonly string[]).includes(h)) {

@@ -134,3 +134,34 @@ describe("a recording with its gyro in deg/s, played by a world", () => {
     }
   });
 });
+
+describe("a world pointing vibration.recordings at a dataset's own file", () => {
+  it.each([
+    [
+      "a U2IS .npy",
+      "grass_t15_v1.npy",
+      Buffer.from("\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'shape': (4, 4)}\n", "latin1"),
+      /not a CSV file \(a NumPy \.npy: convert a U2IS file with terrain-learner sim convert-recording --format u2is .*grass_t15_v1\.npy OUT\.csv\)$/,
+    ],
+    [
+      "a BorealTC imu_NN.csv",
+      "imu_02.csv",
+      "time,wx,wy,wz,ax,ay,az\n0,0,0,0,0,0,9.8\n",
+      /a BorealTC IMU file \(time, wx, \.\.\.\), not a recording CSV: convert it with terrain-learner sim convert-recording --format borealtc .*imu_02\.csv OUT\.csv$/,
+    ],
+    [
+      "a photo",
+      "ground.jpg",
+      Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00]),
+      /ground\.jpg: not a CSV file \(binary data\)$/,
+    ],
+  ])("%s: names the converter (or says it is binary); no bag", async (_what, name, bytes, message) => {
+    writeFileSync(join(dir, name), bytes);
+    const world = join(dir, `${name}.yaml`);
+    writeFileSync(world, `terrains:\n  - { type: grass, vibration: { recordings: [${name}] } }\n`);
+    const out = join(dir, `${name}.mcap`);
+    const r = await runCli(["sim", "--world", world, "--duration", "1", "--out", out], dir);
+    expectOneLine(r, message);
+    expect(existsSync(out)).toBe(false);
+  });
+});
