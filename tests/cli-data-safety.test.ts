@@ -354,11 +354,12 @@ describe("a full disk is one line naming the output, not a bug report", () => {
 
   it("export --out", async () => {
     await runReplay({ bag, config: loadConfig(), saveCheckpoint: join(dir, "ck-export"), warn: () => {} });
-    writeFileSync(join(dir, "full.onnx"), "an earlier file");
+    // An earlier export (starts with byte 0x08, as a serialised ModelProto does).
+    writeFileSync(join(dir, "full.onnx"), "\ban earlier file");
     const r = await limited(40, ["export", "--checkpoint", "ck-export", "--out", "full.onnx"]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toBe("terrain-learner: cannot write full.onnx: EFBIG: file too large, write\n");
-    expect(readFileSync(join(dir, "full.onnx"), "utf8")).toBe("an earlier file");
+    expect(readFileSync(join(dir, "full.onnx"), "utf8")).toBe("\ban earlier file");
     expect(readdirSync(dir).filter((n) => n.includes("full.onnx"))).toEqual(["full.onnx"]);
   }, 120_000);
 });

@@ -1,6 +1,7 @@
 // `export` through the real CLI as a user runs it, on a checkpoint from a real replay of a simulator
-// bag: a Ctrl-C while the graph is built or checked stops the export (the file under --out stays as
-// it was, no temporary file is left).
+// bag: an --out naming an existing file that is not an ONNX model (the bag, a params file) is refused;
+// a Ctrl-C while the graph is built or checked stops the export (the file under --out stays as it
+// was, no temporary file is left).
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -79,4 +80,34 @@ describe("export: Ctrl-C", () => {
     expect(readFileSync(join(dir, "big.onnx"))).toEqual(earlier);
     expect(readdirSync(dir).filter((n) => n.includes("big.onnx"))).toEqual(["big.onnx"]);
   }, 120_000);
+});
+
+describe("export: --out onto an existing file that is not a model", () => {
+  it.each(["drive.mcap", "params.yaml"])(
+    "%s: refused in one line, left as it was",
+    async (name) => {
+      if (name === "params.yaml") writeFileSync(join(dir, name), "labeler:\n  speed_exponent: 0\n");
+      const before = readFileSync(join(dir, name));
+      const r = await exportCli(["--out", name]).done;
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(
+        `terrain-learner: --out ${name}: an existing file that is not an ONNX model; refusing to replace it (give another name, or remove it first)\n`,
+      );
+      // Buffer.equals: a deep toEqual of a 20 MB bag runs the test worker out of memory.
+    expect(readFileSync(join(dir, name)).equals(before)).toBe(true);
+      expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
+    },
+    60_000,
+  );
+
+  it("an earlier export, and an empty file, are replaced", async () => {
+    writeFileSync(join(dir, "empty.onnx"), "");
+    expect((await exportCli(["--out", "empty.onnx"]).done).code).toBe(0);
+    const first = readFileSync(join(dir, "empty.onnx"));
+    expect(first[0]).toBe(0x08);
+    const again = await exportCli(["--out", "empty.onnx", "--image-size", "320x240"]).done;
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(join(dir, "empty.onnx")).equals(first)).toBe(false);
+  }, 60_000);
 });

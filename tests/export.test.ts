@@ -405,11 +405,12 @@ describe("export errors", () => {
     );
     expect(readFileSync(manifest)).toEqual(before);
     const out = join(dir, "keep.onnx");
-    writeFileSync(out, "previous");
+    // An earlier export (a serialised ModelProto starts with byte 0x08).
+    writeFileSync(out, "\bprevious");
     await expect(runExport({ ...base, checkpoint: ckpt, out, width: 4, height: 4 })).rejects.toThrow(
       /--image-size 4x4: smaller than one feature cell \(8 px square/,
     );
-    expect(readFileSync(out, "utf8")).toBe("previous");
+    expect(readFileSync(out, "utf8")).toBe("\bprevious");
   });
 
   it("refuses a backbone other than the one the head was trained on; uses the config without a record", async () => {

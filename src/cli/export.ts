@@ -117,6 +117,30 @@ function externalDataReader(modelPath: string): (t: ITensorProto) => Uint8Array 
   };
 }
 
+/**
+ * An existing --out is replaced only when it is an ONNX model (an earlier export): a bag or params
+ * file named there by mistake is the user's data. A serialised ModelProto starts with its
+ * ir_version field (tag 0x08); an empty file holds nothing to lose.
+ */
+function refuseNonModel(out: string): void {
+  let first: number | undefined;
+  try {
+    const fd = openSync(out, "r");
+    try {
+      const b = new Uint8Array(1);
+      if (readSync(fd, b, 0, 1, 0) === 1) first = b[0];
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return; // no such file yet (checkOutputs has refused what cannot be written)
+  }
+  if (first !== undefined && first !== 0x08)
+    throw new UserError(
+      `--out ${out}: an existing file that is not an ONNX model; refusing to replace it (give another name, or remove it first)`,
+    );
+}
+
 /** A mid-grey image with a gradient: enough to see that the file loads and computes finite grids. */
 function probeImage(width: number, height: number): Uint8Array {
   const px = new Uint8Array(width * height * 3);
@@ -149,6 +173,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
   } catch (err) {
     throw new UserError((err as Error).message);
   }
+  refuseNonModel(o.out);
   const skipped: string[] = [];
   const loaded = await readLatestCheckpoint(dir, (m) => {
     skipped.push(m);
