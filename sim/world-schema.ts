@@ -357,10 +357,74 @@ export function resolveAssetPaths(file: WorldFile, baseDir: string): WorldFile {
   };
 }
 
+/** The keys the schema knows for the object at `path` (the keys a misspelt key was meant to be). */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  // biome-ignore lint/suspicious/noExplicitAny: walks zod's internal definitions.
+  let schema: any = WorldFileFields;
+  const unwrap = () => {
+    while (["default", "prefault", "optional", "nullable"].includes(schema?._zod?.def?.type))
+      schema = schema._zod.def.innerType;
+  };
+  for (const step of path) {
+    unwrap();
+    const def = schema?._zod?.def;
+    if (def?.type === "array" && typeof step === "number") schema = def.element;
+    else if (def?.type === "object" && typeof step === "string") schema = def.shape[step];
+    else return [];
+  }
+  unwrap();
+  return schema?._zod?.def?.type === "object" ? Object.keys(schema._zod.def.shape) : [];
+}
+
+/** Edits (insert, delete, change, swap two neighbours) taking `a` to `b`. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!;
+      row[j] = Math.min(
+        d[i - 1]![j]! + 1,
+        row[j - 1]! + 1,
+        d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** A misspelt key: the known key it was meant to be, or the keys there are. */
+function unknownKeyMessage(key: string, path: readonly PropertyKey[]): string {
+  const known = knownKeys(path);
+  const lower = key.toLowerCase();
+  // One-letter keys (x, y, z) are all one edit apart: only a case slip or a missing unit suffix
+  // (pitch → pitchDeg) is guessed for short keys.
+  const prefixed = known.filter((k) => key.length >= 3 && k.toLowerCase().startsWith(lower));
+  const near =
+    known.find((k) => k.toLowerCase() === lower) ??
+    (prefixed.length === 1 ? prefixed[0] : undefined) ??
+    known
+      .map((k) => ({ k, d: editDistance(k.toLowerCase(), lower) }))
+      .filter(({ d }) => key.length >= 3 && d <= (key.length >= 8 ? 2 : 1))
+      .sort((a, b) => a.d - b.d)[0]?.k;
+  if (near) return `unknown key '${key}': did you mean '${near}'?`;
+  return known.length > 0 ? `unknown key '${key}' (known here: ${known.join(", ")})` : `unknown key '${key}'`;
+}
+
 function formatIssues(error: z.ZodError, source: string): string {
-  const lines = error.issues.map((i) => {
-    const key = i.path.length > 0 ? i.path.map(String).join(".") : "(top level)";
-    return `${key}: ${i.message}`;
+  const at = (path: readonly PropertyKey[]) => (path.length > 0 ? path.map(String).join(".") : "(top level)");
+  // A misspelt key also leaves its object short of that key; the misspelling is what to fix.
+  const misspelt = new Set(error.issues.filter((i) => i.code === "unrecognized_keys").map((i) => at(i.path)));
+  const lines = error.issues.flatMap((i) => {
+    if (i.code === "unrecognized_keys")
+      return i.keys.map((k) => `${at(i.path)}: ${unknownKeyMessage(k, i.path)}`);
+    if (i.code === "custom" && misspelt.has(at(i.path))) return [];
+    if (i.code === "invalid_type" && i.input === undefined && misspelt.has(at(i.path.slice(0, -1))))
+      return [];
+    return [`${at(i.path)}: ${i.message}`];
   });
   return `invalid world ${source}: ${lines.join("; ")}`;
 }

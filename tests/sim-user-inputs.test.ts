@@ -165,3 +165,38 @@ describe("a world pointing vibration.recordings at a dataset's own file", () => 
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe("a misspelt key in a world file", () => {
+  // Without `type`, a misspelt roughness also left the terrain without one: that was said too.
+  it.each([
+    ["roughnes: 0.3", "terrains.0: unknown key 'roughnes': did you mean 'roughness'?"],
+    ["roughness: 0.3, photosize: 1", "terrains.0: unknown key 'photosize': did you mean 'photoSize'?"],
+    [
+      "roughness: 0.3, vibration: { recording: [a.csv] }",
+      "terrains.0.vibration: unknown key 'recording': did you mean 'recordings'?",
+    ],
+  ])("%s: names the key it was meant to be, and only that", async (keys, message) => {
+    const world = join(dir, "misspelt.yaml");
+    writeFileSync(world, `terrains:\n  - { name: lawn, photos: [lawn.jpg], ${keys} }\n`);
+    const r = await runCli(
+      ["sim", "--world", world, "--duration", "1", "--out", join(dir, "misspelt.mcap")],
+      dir,
+    );
+    expectOneLine(
+      r,
+      new RegExp(
+        `^terrain-learner: invalid world .*misspelt\\.yaml: ${message.replace(/[.?()[\]{}]/g, "\\$&")}$`,
+      ),
+    );
+  });
+
+  it("a key with no near match lists the keys known there", async () => {
+    const world = join(dir, "unknown.yaml");
+    writeFileSync(world, "terrains:\n  - { type: grass }\nroute: { start: { x: 0, y: 0, z: 1 } }\n");
+    const r = await runCli(
+      ["sim", "--world", world, "--duration", "1", "--out", join(dir, "unknown.mcap")],
+      dir,
+    );
+    expectOneLine(r, /: route\.start: unknown key 'z' \(known here: x, y, yaw\)$/);
+  });
+});
