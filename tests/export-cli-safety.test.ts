@@ -1,7 +1,8 @@
 // `export` through the real CLI as a user runs it, on a checkpoint from a real replay of a simulator
 // bag: an --out naming an existing file that is not an ONNX model (the bag, a params file) is refused;
 // a Ctrl-C while the graph is built or checked stops the export (the file under --out stays as it
-// was, no temporary file is left).
+// was, no temporary file is left); an earlier export in the checkpoint folder is replaced, the
+// checkpoint's own files never.
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -95,7 +96,7 @@ describe("export: --out onto an existing file that is not a model", () => {
         `terrain-learner: --out ${name}: an existing file that is not an ONNX model; refusing to replace it (give another name, or remove it first)\n`,
       );
       // Buffer.equals: a deep toEqual of a 20 MB bag runs the test worker out of memory.
-    expect(readFileSync(join(dir, name)).equals(before)).toBe(true);
+      expect(readFileSync(join(dir, name)).equals(before)).toBe(true);
       expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
     },
     60_000,
@@ -110,4 +111,23 @@ describe("export: --out onto an existing file that is not a model", () => {
     expect(again.code, again.stderr).toBe(0);
     expect(readFileSync(join(dir, "empty.onnx")).equals(first)).toBe(false);
   }, 60_000);
+});
+
+describe("export: --out in the checkpoint folder", () => {
+  it("an earlier export there is replaced; the checkpoint's files are not", async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await exportCli(["--out", "ckpt/terrain.onnx", "--image-size", `${160 * (i + 1)}x120`]).done;
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(readFileSync(join(ckpt, "terrain.onnx"))[0]).toBe(0x08);
+    for (const name of readdirSync(ckpt).filter((n) => n.startsWith("ckpt-"))) {
+      const before = readFileSync(join(ckpt, name));
+      const r = await exportCli(["--out", `ckpt/${name}`]).done;
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `terrain-learner: --out ckpt/${name} is the input ckpt/${name}; refusing to overwrite it\n`,
+      );
+      expect(readFileSync(join(ckpt, name)).equals(before)).toBe(true);
+    }
+  }, 120_000);
 });

@@ -163,8 +163,11 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     throw new UserError(
       `--checkpoint ${dir}: not a folder (give the checkpoint folder, e.g. learner.checkpoint_dir)`,
     );
-  // Every file of the checkpoint folder is an input: the output may not replace any of them.
-  const checkpointFiles = readdirSync(dir).map((n) => join(dir, n));
+  // The checkpoints are inputs: the output may not replace any of them. Another file there (an
+  // earlier export into this folder) may be replaced; one that is not a model is refused below.
+  const checkpointFiles = readdirSync(dir)
+    .filter((n) => /^ckpt-\d+\.(json|bin)$/.test(n))
+    .map((n) => join(dir, n));
   try {
     await checkOutputs(
       [{ path: o.out, kind: "file", what: "--out" }],
