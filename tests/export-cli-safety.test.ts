@@ -2,12 +2,15 @@
 // bag: an --out naming an existing file that is not an ONNX model (the bag, a params file) is refused;
 // a Ctrl-C while the graph is built or checked stops the export (the file under --out stays as it
 // was, no temporary file is left); an earlier export in the checkpoint folder is replaced, the
-// checkpoint's own files never.
+// checkpoint's own files never; the Node.js snippet of docs/export.md runs on an exported file.
 
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { runReplay } from "../src/cli/replay.ts";
@@ -130,4 +133,33 @@ describe("export: --out in the checkpoint folder", () => {
       expect(readFileSync(join(ckpt, name)).equals(before)).toBe(true);
     }
   }, 120_000);
+});
+
+describe("docs/export.md", () => {
+  it("the Node.js snippet runs on an exported model and reads its metadata", async () => {
+    expect((await exportCli(["--out", "terrain.onnx", "--image-size", "320x240"]).done).code).toBe(0);
+    const doc = readFileSync(join(import.meta.dirname, "..", "docs", "export.md"), "utf8");
+    const code = /```js\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(code).toBeDefined();
+    // The packages a user installs, taken from this checkout (the snippet runs from a temporary folder).
+    const require = createRequire(import.meta.url);
+    const local = code!.replace(
+      /from "(onnx-proto|onnxruntime-node)"/g,
+      (_, name: string) => `from "${pathToFileURL(require.resolve(name)).href}"`,
+    );
+    expect(local).not.toBe(code);
+    writeFileSync(join(dir, "snippet.mjs"), local);
+    const { stdout } = await promisify(execFile)(process.execPath, ["snippet.mjs"], { cwd: dir });
+    const m =
+      /^roughest cell (\d+),(\d+): [01]\.\d\d \(confidence [01]\.\d\d\), centred at pixel u=([\d.]+), v=([\d.]+)\n$/.exec(
+        stdout,
+      );
+    expect(m, stdout).not.toBeNull();
+    // 320x240 with the bundled backbone: 30x40 cells of 8 px.
+    const [r, c, u, v] = m!.slice(1).map(Number) as [number, number, number, number];
+    expect(r).toBeLessThan(30);
+    expect(c).toBeLessThan(40);
+    expect(u).toBe((c + 0.5) * 8 - 0.5);
+    expect(v).toBe((r + 0.5) * 8 - 0.5);
+  }, 60_000);
 });
