@@ -422,8 +422,10 @@ function formatIssues(error: z.ZodError, source: string): string {
     if (i.code === "unrecognized_keys")
       return i.keys.map((k) => `${at(i.path)}: ${unknownKeyMessage(k, i.path)}`);
     if (i.code === "custom" && misspelt.has(at(i.path))) return [];
-    if (i.code === "invalid_type" && i.input === undefined && misspelt.has(at(i.path.slice(0, -1))))
-      return [];
+    if (i.code === "invalid_type" && i.input === undefined) {
+      if (misspelt.has(at(i.path.slice(0, -1)))) return [];
+      return [`${at(i.path)}: missing (expected ${i.expected})`];
+    }
     return [`${at(i.path)}: ${i.message}`];
   });
   return `invalid world ${source}: ${lines.join("; ")}`;
@@ -434,7 +436,11 @@ function formatIssues(error: z.ZodError, source: string): string {
  * recording paths are resolved against `baseDir` (default: the current directory).
  */
 export function parseWorld(obj: unknown, source = "object", baseDir = process.cwd()): WorldFile {
-  const r = WorldFileSchema.safeParse(obj ?? {});
+  if (obj === null || obj === undefined)
+    throw new Error(
+      `invalid world ${source}: empty; a world needs at least its terrains (e.g. terrains: [{ type: grass }])`,
+    );
+  const r = WorldFileSchema.safeParse(obj);
   if (!r.success) throw new Error(formatIssues(r.error, source));
   return resolveAssetPaths(r.data, baseDir);
 }

@@ -200,3 +200,32 @@ describe("a misspelt key in a world file", () => {
     expectOneLine(r, /: route\.start: unknown key 'z' \(known here: x, y, yaw\)$/);
   });
 });
+
+describe("a world file that is empty or lacks a required key", () => {
+  it.each([
+    [
+      "empty",
+      "# my field, to be written\n",
+      "empty; a world needs at least its terrains (e.g. terrains: [{ type: grass }])",
+    ],
+    ["without terrains", "name: field\n", "terrains: missing (expected array)"],
+    [
+      "without recordings",
+      "terrains:\n  - { type: grass, vibration: { up: [0, 0, 1] } }\n",
+      "terrains.0.vibration.recordings: missing (expected array)",
+    ],
+  ])("%s: says what is missing", async (_what, text, message) => {
+    const world = join(dir, "lacking.yaml");
+    writeFileSync(world, text);
+    const r = await runCli(
+      ["sim", "--world", world, "--duration", "1", "--out", join(dir, "lacking.mcap")],
+      dir,
+    );
+    expectOneLine(
+      r,
+      new RegExp(
+        `^terrain-learner: invalid world .*lacking\\.yaml: ${message.replace(/[.?()[\]{}]/g, "\\$&")}$`,
+      ),
+    );
+  });
+});
