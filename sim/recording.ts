@@ -66,6 +66,12 @@ export function parseRecordingCsv(text: string, source: string): Recording {
       `recording ${source}: not a CSV file${lines[headerLine]!.includes("NUMPY") ? ` (a NumPy .npy: convert a U2IS file with ${convert("u2is", source)})` : " (binary data)"}`,
     );
   }
+  const separator = header.length === 1 ? /[;\t]/.exec(header[0]!)?.[0] : undefined;
+  if (separator) {
+    throw new Error(
+      `recording ${source}: line ${headerLine + 1}: columns separated by ${separator === ";" ? "';'" : "tabs"}; a recording CSV separates them with ',' (and writes decimals with '.')`,
+    );
+  }
   if (header.includes("time") && header.includes("wx")) {
     throw new Error(
       `recording ${source}: a BorealTC IMU file (time, wx, ...), not a recording CSV: convert it with ${convert("borealtc", source)}`,

@@ -229,3 +229,26 @@ describe("a world file that is empty or lacks a required key", () => {
     );
   });
 });
+
+describe("a recording CSV exported with ';' or tabs", () => {
+  it.each([
+    ["semicolons", ";", "';'"],
+    ["tabs", "\t", "tabs"],
+  ])("%s: says the separator, in the world and in convert-recording", async (name, sep, said) => {
+    const csv = `sep-${name}.csv`;
+    const rows = Array.from({ length: 300 }, (_, i) => [i / 100, 0, 0, 9.8 + Math.sin(i), 1].join(sep));
+    writeFileSync(join(dir, csv), `${["t", "ax", "ay", "az", "speed"].join(sep)}\n${rows.join("\n")}\n`);
+    const message = new RegExp(
+      `${csv}: line 1: columns separated by ${said}; a recording CSV separates them with ',' \\(and writes decimals with '\\.'\\)$`,
+    );
+    const world = join(dir, `sep-${name}.yaml`);
+    writeFileSync(world, `terrains:\n  - { type: grass, vibration: { recordings: [${csv}] } }\n`);
+    const out = join(dir, `sep-${name}.mcap`);
+    expectOneLine(await runCli(["sim", "--world", world, "--duration", "1", "--out", out], dir), message);
+    expect(existsSync(out)).toBe(false);
+    expectOneLine(
+      await runCli(["sim", "convert-recording", "--format", "csv", csv, "sep-out.csv"], dir),
+      message,
+    );
+  });
+});
