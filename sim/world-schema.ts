@@ -440,7 +440,8 @@ export function parseWorld(obj: unknown, source = "object", baseDir = process.cw
     throw new Error(
       `invalid world ${source}: empty; a world needs at least its terrains (e.g. terrains: [{ type: grass }])`,
     );
-  const r = WorldFileSchema.safeParse(obj);
+  // reportInput: a missing key (input undefined) is told apart from one of the wrong type.
+  const r = WorldFileSchema.safeParse(obj, { reportInput: true });
   if (!r.success) throw new Error(formatIssues(r.error, source));
   return resolveAssetPaths(r.data, baseDir);
 }

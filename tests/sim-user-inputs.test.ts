@@ -214,7 +214,18 @@ describe("a world file that is empty or lacks a required key", () => {
       "terrains:\n  - { type: grass, vibration: { up: [0, 0, 1] } }\n",
       "terrains.0.vibration.recordings: missing (expected array)",
     ],
-  ])("%s: says what is missing", async (_what, text, message) => {
+    // A wrong type is not a missing key, nor left out beside a misspelt one.
+    [
+      "with a decimal comma",
+      "terrains:\n  - name: g\n    roughness: 0,3\n    photos: [a.jpg]\n",
+      "terrains.0.roughness: Invalid input: expected number, received string",
+    ],
+    [
+      "with a wrong type beside a misspelt key",
+      "terrains:\n  - { type: grass, vibration: { recording: [a.csv], speed: fast } }\n",
+      "terrains.0.vibration.speed: Invalid input: expected number, received string; terrains.0.vibration: unknown key 'recording': did you mean 'recordings'?",
+    ],
+  ])("%s: says what is missing or wrong", async (_what, text, message) => {
     const world = join(dir, "lacking.yaml");
     writeFileSync(world, text);
     const r = await runCli(
