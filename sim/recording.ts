@@ -47,6 +47,12 @@ export interface Recording {
 const convert = (format: string, source: string) =>
   `terrain-learner sim convert-recording --format ${format} ${source} OUT.csv`;
 
+/** A CSV field without its spaces and the double quotes some writers (R's write.csv) put around it. */
+function unquote(field: string): string {
+  const f = field.trim();
+  return f.length >= 2 && f.startsWith('"') && f.endsWith('"') ? f.slice(1, -1).trim() : f;
+}
+
 /** Parses a recording CSV; errors name the source and the line. */
 export function parseRecordingCsv(text: string, source: string): Recording {
   const lines = text.split(/\r?\n/);
@@ -59,7 +65,7 @@ export function parseRecordingCsv(text: string, source: string): Recording {
   }
   if (headerLine < 0)
     throw new Error(`recording ${source}: empty file (expected a header row t,ax,ay,az,...)`);
-  const header = lines[headerLine]!.split(",").map((h) => h.trim());
+  const header = lines[headerLine]!.split(",").map(unquote);
   // The datasets' own files are what one has at hand: name the converter rather than their bytes.
   if (/[\u0000\uFFFD]/.test(lines[headerLine]!)) {
     throw new Error(
@@ -81,7 +87,7 @@ export function parseRecordingCsv(text: string, source: string): Recording {
   header.forEach((h, i) => {
     if (!(RECORDING_COLUMNS as readonly string[]).includes(h)) {
       throw new Error(
-        `recording ${source}: line ${headerLine + 1}: unknown column '${h}' (expected ${RECORDING_COLUMNS.join(", ")})`,
+        `recording ${source}: line ${headerLine + 1}: ${h === "" ? `column ${i + 1} has no name (row numbers? write the CSV without them)` : `unknown column '${h}'`} (expected ${RECORDING_COLUMNS.join(", ")})`,
       );
     }
     if (index.has(h))
@@ -114,7 +120,7 @@ export function parseRecordingCsv(text: string, source: string): Recording {
       );
     }
     for (let c = 0; c < f.length; c++) {
-      const s = f[c]!.trim();
+      const s = unquote(f[c]!);
       const v = s === "" ? Number.NaN : Number(s);
       if (!Number.isFinite(v)) {
         throw new Error(
@@ -123,7 +129,7 @@ export function parseRecordingCsv(text: string, source: string): Recording {
       }
       cols[c]!.push(v);
     }
-    const t = Number(f[tCol]);
+    const t = cols[tCol]!.at(-1)!;
     if (!(t > prevT)) {
       throw new Error(`recording ${source}: line ${i + 1}: t = ${t} does not increase (previous ${prevT})`);
     }

@@ -263,3 +263,25 @@ describe("a recording CSV exported with ';' or tabs", () => {
     );
   });
 });
+
+describe("a recording CSV written by R's write.csv", () => {
+  const rows = Array.from({ length: 300 }, (_, i) => `"${i + 1}",${i / 100},0,0,${9.8 + Math.sin(i)},1`);
+  it("with quoted names is read; its row-number column is named as the problem", async () => {
+    writeFileSync(
+      join(dir, "r-quoted.csv"),
+      `"t","ax","ay","az","speed"\n${rows.map((r) => r.replace(/^"\d+",/, "")).join("\n")}\n`,
+    );
+    const ok = await runCli(
+      ["sim", "convert-recording", "--format", "csv", "r-quoted.csv", "r-out.csv", "--json"],
+      dir,
+    );
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ rows: 300, columns: ["t", "ax", "ay", "az", "speed"] });
+
+    writeFileSync(join(dir, "r-rownames.csv"), `"","t","ax","ay","az","speed"\n${rows.join("\n")}\n`);
+    expectOneLine(
+      await runCli(["sim", "convert-recording", "--format", "csv", "r-rownames.csv", "r-out2.csv"], dir),
+      /r-rownames\.csv: line 1: column 1 has no name \(row numbers\? write the CSV without them\)/,
+    );
+  });
+});
