@@ -118,4 +118,14 @@ describe("~/roughness/costmap as Nav2's StaticLayer reads it", () => {
     for (const frames of [{ odom: "" }, { base: "" }])
       expect(() => configFromObject({ frames })).toThrow(new RegExp(`frames\\.${Object.keys(frames)[0]}`));
   });
+
+  it("refuses a frame with ROS 1's leading slash: TF frames are read without it, so it would match nothing", () => {
+    for (const frames of [{ odom: "/odom" }, { base: "/base_link" }, { ground: "/base_footprint" }]) {
+      const [key, value] = Object.entries(frames)[0];
+      expect(() => configFromObject({ frames })).toThrow(
+        new RegExp(`frames\\.${key}: write it without the leading slash \\('${value.slice(1)}'\\)`),
+      );
+    }
+    expect(configFromObject({ frames: { odom: "map", ground: "" } }).frames.odom).toBe("map");
+  });
 });

@@ -30,8 +30,16 @@ export const TopicsSchema = z
   })
   .prefault({});
 
+/** TF frames are read without ROS 1's leading slash, and tf2 refuses one: a slashed name matches nothing. */
+const noLeadingSlash = (schema: z.ZodString) =>
+  schema.refine((f) => !f.startsWith("/"), {
+    error: (issue) =>
+      `write it without the leading slash ('${String(issue.input).replace(/^\/+/, "")}'): tf2 frame ids have none`,
+  });
+
 /** A frame_id the outputs are stamped in: Nav2 rejects a map with an empty one, and tf2 finds nothing. */
-const frameId = () => z.string().min(1, "must name a frame (an empty frame_id is refused by Nav2 and tf2)");
+const frameId = () =>
+  noLeadingSlash(z.string().min(1, "must name a frame (an empty frame_id is refused by Nav2 and tf2)"));
 
 export const FramesSchema = z
   .strictObject({
@@ -43,7 +51,7 @@ export const FramesSchema = z
      * base_footprint, on the ground below base_link), when TF connects it to `base`; otherwise onto
      * z = 0 of `base` itself. Only its height and tilt relative to `base` are used.
      */
-    ground: z.string().default("base_footprint").meta({
+    ground: noLeadingSlash(z.string()).default("base_footprint").meta({
       description:
         "ground-level frame under the base (REP-105); without it in TF the ground is z = 0 of base",
     }),
