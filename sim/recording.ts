@@ -67,7 +67,8 @@ export function parseRecordingCsv(text: string, source: string): Recording {
     throw new Error(`recording ${source}: empty file (expected a header row t,ax,ay,az,...)`);
   const header = lines[headerLine]!.split(",").map(unquote);
   // The datasets' own files are what one has at hand: name the converter rather than their bytes.
-  if (/[\u0000\uFFFD]/.test(lines[headerLine]!)) {
+  // NUL, or bytes that are not UTF-8 (decoded as U+FFFD): binary.
+  if (lines[headerLine]!.includes("\u0000") || lines[headerLine]!.includes("\uFFFD")) {
     throw new Error(
       `recording ${source}: not a CSV file${lines[headerLine]!.includes("NUMPY") ? ` (a NumPy .npy: convert a U2IS file with ${convert("u2is", source)})` : " (binary data)"}`,
     );
