@@ -19,8 +19,10 @@ const cli = (...args: string[]) => runCli(args, dir);
 
 const camera = { width: 64, height: 48, rate: 5 };
 beforeAll(async () => {
-  // One second: the robot is still starting and completes no 0.25 m step. Four seconds: labels.
+  // One second: the robot is still starting and completes no 0.25 m step. Two seconds: one step.
+  // Four seconds: labels.
   await generateWorldBag({ out: join(dir, "s1.mcap"), duration: 1, camera });
+  await generateWorldBag({ out: join(dir, "s2.mcap"), duration: 2, camera });
   await generateWorldBag({ out: join(dir, "t.mcap"), duration: 4, camera });
 }, 120_000);
 
@@ -33,6 +35,12 @@ describe("label with no labels", () => {
     expect(r.stderr).toBe(
       "terrain-learner: s1.mcap: no labels: the robot never completed a 0.25 m step (labeler.step_length) while moving in 0.995 s of data\n",
     );
+  }, 120_000);
+
+  it("one label is counted in the singular", async () => {
+    const r = await cli("label", "s2.mcap");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^1 label over 2\.0 s \(/m);
   }, 120_000);
 
   it("--stats prints no snippet without labels", async () => {

@@ -24,6 +24,11 @@ export function labelJson(l: RoughnessLabel): string {
   });
 }
 
+/** "1 label", "2 labels". */
+export function labelCount(n: number): string {
+  return `${n} label${n === 1 ? "" : "s"}`;
+}
+
 export function pad(s: string, n: number): string {
   return s.length >= n ? s : " ".repeat(n - s.length) + s;
 }
@@ -35,7 +40,7 @@ export function pad(s: string, n: number): string {
 export function statsYaml(s: LabelSummary): string {
   const { low: lo, high: hi, lowPercentile, highPercentile } = s.fit;
   return [
-    `# ${s.labels} labels from ${s.bag}; speed-normalised energy percentiles:`,
+    `# ${labelCount(s.labels)} from ${s.bag}; speed-normalised energy percentiles:`,
     ...Object.entries(s.energyPercentiles).map(
       ([k, v]) => `#   ${k.padEnd(4)} ${v.toExponential(3)}  (log10 ${s.log10EnergyPercentiles[k]})`,
     ),

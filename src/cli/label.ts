@@ -19,6 +19,7 @@ import { BAG_DAMAGE, HeadingChange, inputWarnings, noLabelsReason } from "./labe
 import {
   calibrationWords,
   fmt,
+  labelCount,
   labelJson,
   ordinal,
   pad,
@@ -432,7 +433,7 @@ Examples:
           const flat =
             o.stats && !none && !(hi > lo)
               ? new UserError(
-                  `${bag}: no calibration: the ${ordinal(lowPercentile)} and ${ordinal(highPercentile)} percentiles of ${summary.labels} label${summary.labels === 1 ? "" : "s"} are equal (log10 energy ${lo}): use a longer drive over every kind of ground`,
+                  `${bag}: no calibration: the ${ordinal(lowPercentile)} and ${ordinal(highPercentile)} percentiles of ${labelCount(summary.labels)} are equal (log10 energy ${lo}): use a longer drive over every kind of ground`,
                 )
               : undefined;
           // The labeller itself trusts running percentiles only after `warmup` labels. Listed with
@@ -440,7 +441,7 @@ Examples:
           const warmup = config.labeler.calibration.warmup;
           if (o.stats && !none && !flat && summary.labels < warmup)
             summary.warnings.push(
-              `percentiles of ${summary.labels} labels (fewer than labeler.calibration.warmup, ${warmup}) make thin calibration bounds: use a longer drive over every kind of ground`,
+              `percentiles of ${labelCount(summary.labels)} (fewer than labeler.calibration.warmup, ${warmup}) make thin calibration bounds: use a longer drive over every kind of ground`,
             );
           for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
           if (o.stats) {
@@ -478,7 +479,7 @@ Examples:
           out.write(
             [
               "",
-              `${summary.labels} labels over ${summary.duration.toFixed(1)} s (${summary.imuTopic}${Number.isFinite(summary.imuRate) ? ` at ${summary.imuRate} Hz` : ""}, ${summary.odomTopic}), mean speed ${summary.meanSpeed.toFixed(2)} m/s`,
+              `${labelCount(summary.labels)} over ${summary.duration.toFixed(1)} s (${summary.imuTopic}${Number.isFinite(summary.imuRate) ? ` at ${summary.imuRate} Hz` : ""}, ${summary.odomTopic}), mean speed ${summary.meanSpeed.toFixed(2)} m/s`,
               `skipped steps: ${skipped}`,
               `dropped messages: ${dropped}${damaged.length ? `; the bag is ${damaged.includes("truncated") ? "cut short" : "damaged"}: labels cover what was readable (warning above)` : ""}`,
               `vertical axis (IMU frame ${summary.imuFrame || "without a name"}): [${summary.vertical.axis.join(", ")}] from ${verticalSource(summary, config.frames.base)}`,
