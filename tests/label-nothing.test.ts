@@ -55,6 +55,15 @@ describe("label with no labels", () => {
 });
 
 describe("topics of the wrong type", () => {
+  it("an empty topic flag is refused, naming the flag once", async () => {
+    const r = await cli("label", "t.mcap", "--imu", "");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("terrain-learner: --imu '': expected a topic name (e.g. /imu/data)\n");
+    const replay = await cli("replay", "t.mcap", "--odom", " ");
+    expect(replay.code).toBe(1);
+    expect(replay.stderr).toBe("terrain-learner: --odom ' ': expected a topic name (e.g. /odom)\n");
+  }, 120_000);
+
   it("label --imu naming a CameraInfo topic is refused before reading", async () => {
     const r = await cli("label", "t.mcap", "--imu", "/camera/camera_info");
     expect(r.code).toBe(1);

@@ -36,10 +36,14 @@ export function addTopicOptions(cmd: Command, keys: readonly TopicKey[]): Comman
   return cmd;
 }
 
-/** Flags override the config file. */
+/** Flags override the config file. An empty name (`--imu ""`, an unset shell variable) is refused. */
 export function applyTopicFlags(config: Config, o: TopicFlags): void {
   for (const key of Object.keys(FLAGS) as TopicKey[]) {
     const v = o[key];
+    if (v !== undefined && v.trim() === "")
+      throw new UserError(
+        `${FLAGS[key].flag} '${v}': expected a topic name (e.g. ${TopicsSchema.parse({})[FLAGS[key].key]})`,
+      );
     if (v !== undefined) config.topics[FLAGS[key].key] = v;
   }
 }
@@ -115,7 +119,7 @@ export function requireTopics(bag: string, info: BagInfo, config: Config, needs:
       continue;
     }
     missing.push(
-      `no messages on ${need.what} topic ${topics.map((t) => t.topic).join(" or ")} (use ${flags})${need.why ? `; ${need.why}` : ""}`,
+      `no messages on ${need.what} topic ${topics.map((t) => t.topic || "''").join(" or ")} (use ${flags})${need.why ? `; ${need.why}` : ""}`,
     );
   }
   // A bag cut short may have lost the topics: that, not a topic flag, is then the fix. The same list
