@@ -200,6 +200,15 @@ describe("`node:` prefixes on remaps and -p, as rcl applies them", () => {
     expect(() => node("-p", "terrain_learner:outputs.maxSpeeed:=1")).toThrow(
       "-p terrain_learner:outputs.maxSpeeed: unknown key outputs.maxSpeeed",
     );
+    // A bad value: the `-p` source names the key, the message does not repeat it.
+    expect(() => node("-p", "outputs.max_speed:=bad")).toThrow(
+      /^-p outputs\.max_speed: Invalid input: expected number, received string$/,
+    );
+    expect(() =>
+      node("-p", "outputs.min_speed:=0.2", "-p", "terrain_learner:outputs.max_speed:=bad"),
+    ).toThrow(
+      /^-p outputs\.min_speed \+ -p terrain_learner:outputs\.max_speed: Invalid input: expected number/,
+    );
   });
 
   it("refuses the rules rcl refuses", () => {

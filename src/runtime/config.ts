@@ -69,6 +69,7 @@ export function configFromObject(input: unknown, source = "config"): Config {
 export function validateParameters(params: Obj, source: string): Config {
   const result = ConfigSchema.safeParse(params);
   if (!result.success) {
+    const lastParamKey = /(?:^| \+ )-p (?:[A-Za-z0-9_]+:)?(\S+)$/.exec(source)?.[1];
     const lines = result.error.issues.map((issue) => {
       const path = issue.path.join(".");
       if (issue.code === "unrecognized_keys") {
@@ -83,6 +84,8 @@ export function validateParameters(params: Obj, source: string): Config {
           .join(", ");
         return `unknown key ${keys}`;
       }
+      // One problem, in the key the last source `-p key:=value` (which set it) names: say it once.
+      if (result.error.issues.length === 1 && path === lastParamKey) return issue.message;
       return `${path || "(root)"}: ${issue.message}`;
     });
     throw new ConfigError(`${source}: ${lines.join("; ")}`);
