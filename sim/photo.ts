@@ -35,6 +35,18 @@ export function photoTileSize(width: number, height: number): number {
   return Math.max(MIN_PHOTO_PIXELS, Math.min(MAX_PHOTO_TILE, s));
 }
 
+/** libvips' messages can run to many lines (a corrupt HEIF gives one per seek): the first says it. */
+function firstLine(err: unknown): string {
+  return (err as Error).message.split("\n")[0]!.trim().replace(/:$/, "");
+}
+
+/** A phone's HEIC (an ISO box file, `ftyp` at byte 4) is a photo sharp's build cannot decode. */
+function heifHint(bytes: Buffer): string {
+  return bytes.subarray(4, 8).toString("latin1") === "ftyp"
+    ? "; a HEIC/HEIF photo: convert it to JPEG or PNG"
+    : "";
+}
+
 /**
  * Reads and decodes a photo (any format sharp reads: JPEG, PNG, WebP, TIFF…) into a square tile.
  * Errors name the file and the terrain that uses it.
@@ -55,7 +67,7 @@ export async function loadPhoto(path: string, terrain: string): Promise<PhotoTil
   try {
     meta = await sharp(bytes).metadata();
   } catch (err) {
-    throw new Error(`${where}: not an image (${(err as Error).message})`);
+    throw new Error(`${where}: not an image (${firstLine(err)})${heifHint(bytes)}`);
   }
   const w = meta.autoOrient?.width ?? meta.width;
   const h = meta.autoOrient?.height ?? meta.height;
@@ -77,7 +89,7 @@ export async function loadPhoto(path: string, terrain: string): Promise<PhotoTil
       .raw()
       .toBuffer();
   } catch (err) {
-    throw new Error(`${where}: cannot decode (${(err as Error).message})`);
+    throw new Error(`${where}: cannot decode (${firstLine(err)})${heifHint(bytes)}`);
   }
   if (raw.length !== size * size * 3) throw new Error(`${where}: decoded to ${raw.length} bytes, not RGB`);
   return {

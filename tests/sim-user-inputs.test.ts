@@ -285,3 +285,23 @@ describe("a recording CSV written by R's write.csv", () => {
     );
   });
 });
+
+describe("a phone's HEIC photo (or a corrupt one)", () => {
+  it("is one line, naming the file and the fix; no bag", async () => {
+    // An ISO box header as HEIC files start, then junk: libvips reports one 'bad seek' line per try.
+    const heic = Buffer.concat([
+      Buffer.from("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "latin1"),
+      Buffer.alloc(2000, 0x5a),
+    ]);
+    writeFileSync(join(dir, "IMG_0001.HEIC"), heic);
+    const world = join(dir, "heic.yaml");
+    writeFileSync(world, "terrains:\n  - { name: lawn, roughness: 0.3, photos: [IMG_0001.HEIC] }\n");
+    const out = join(dir, "heic.mcap");
+    const r = await runCli(["sim", "--world", world, "--duration", "1", "--out", out], dir);
+    expectOneLine(
+      r,
+      /terrain 'lawn': photo .*IMG_0001\.HEIC: (not an image|cannot decode) \(.*\); a HEIC\/HEIF photo: convert it to JPEG or PNG$/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+});
