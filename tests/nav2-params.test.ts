@@ -121,7 +121,7 @@ describe("~/roughness/costmap as Nav2's StaticLayer reads it", () => {
 
   it("refuses a frame with ROS 1's leading slash: TF frames are read without it, so it would match nothing", () => {
     for (const frames of [{ odom: "/odom" }, { base: "/base_link" }, { ground: "/base_footprint" }]) {
-      const [key, value] = Object.entries(frames)[0];
+      const [key, value] = Object.entries(frames)[0] as [string, string];
       expect(() => configFromObject({ frames })).toThrow(
         new RegExp(`frames\\.${key}: write it without the leading slash \\('${value.slice(1)}'\\)`),
       );
