@@ -133,6 +133,29 @@ describe("a recording with its gyro in deg/s, played by a world", () => {
       } else expect(r.stderr).toBe("");
     }
   });
+
+  it("is warned about by demo --world too, when it generates the bag", async () => {
+    const csv = rocking("gyro-deg-demo.csv", 180 / Math.PI);
+    const world = join(dir, "gyro-deg-demo.yaml");
+    writeFileSync(world, `terrains:\n  - { type: grass, vibration: { recordings: [${csv}] } }\n`);
+    const r = await runCli(
+      [
+        "demo",
+        "--world",
+        world,
+        "--duration",
+        "1",
+        "--cache",
+        join(dir, "cache"),
+        "--out",
+        join(dir, "demo"),
+      ],
+      dir,
+    );
+    expect(r.stderr).toMatch(
+      /^warning: terrain 'grass': recording .*gyro-deg-demo\.csv: .*deg\/s, not rad\/s\?/m,
+    );
+  });
 });
 
 describe("a world pointing vibration.recordings at a dataset's own file", () => {

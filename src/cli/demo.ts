@@ -134,7 +134,7 @@ export async function ensureWorldBag(
         )
       : undefined;
   try {
-    await sim.generateWorldBag({
+    const result = await sim.generateWorldBag({
       out: tmp,
       world: worldPath,
       seed: o.seed,
@@ -155,6 +155,8 @@ export async function ensureWorldBag(
     // Written under a temporary name, synced and renamed: an interrupted run never leaves a half
     // bag in the cache.
     await commitTemp(tmp, path);
+    // A recording that plays wrongly (its gyro in deg/s) is said here too, as `sim` says it.
+    for (const w of result.recordedVibration.flatMap((r) => r.warnings)) o.log?.(`warning: ${w}`);
   } catch (err) {
     await discardTemp(tmp);
     if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${path} not generated`);
