@@ -134,6 +134,20 @@ describe("terrain-learner bag info", () => {
     expect(r.stderr).not.toMatch(/\bat .*\.ts:\d+/);
   });
 
+  it("an empty bag or config path (an unset shell variable) is named as empty, not as ': no such file'", async () => {
+    const bag = join(dir, "missing.mcap");
+    for (const [args, what] of [
+      [["bag", "info", ""], "bag"],
+      [["label", ""], "bag"],
+      [["replay", ""], "bag"],
+      [["label", bag, "--config", ""], "config"],
+    ] as const) {
+      const r = await cli(...args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr.trim()).toMatch(new RegExp(`^terrain-learner: the ${what} path is empty \\(expected `));
+    }
+  });
+
   it("random bytes: non-zero exit, one clear line", async () => {
     const p = join(dir, "random.db3");
     writeFileSync(p, Buffer.from("this is not a bag at all, just some text\n".repeat(100)));

@@ -116,6 +116,7 @@ export function defaultConfig(): Config {
 
 /** Reads and parses one YAML (or JSON) file; errors name the file. */
 export function readConfigDocument(path: string, what = "config"): unknown {
+  if (path.trim() === "") throw new ConfigError(`the ${what} path is empty (expected a YAML file)`);
   let text: string;
   try {
     text = readFileSync(path, "utf8");

@@ -208,6 +208,8 @@ function openStorage(
 
 /** Detects the format (.mcap, .db3, rosbag2 folder with metadata.yaml, .bag, folder of split .bag parts) and opens it. Throws a clear Error for missing/not-a-bag. */
 export async function openBag(path: string): Promise<BagSource> {
+  if (path.trim() === "")
+    throw new Error("the bag path is empty (expected an .mcap, .db3, .bag or rosbag2 folder)");
   let st: Awaited<ReturnType<typeof stat>>;
   try {
     st = await stat(path);
