@@ -16,7 +16,9 @@
 //  6. raw = verticalBandPower + angular_weight · angularRateEnergy;
 //     energy = raw / mean((v/reference_speed)^speed_exponent), the mean over the window's Welch
 //     segments of the odometry speed at each (power follows the instantaneous speed). Vibration power grows with speed; the default exponent (2.85) is the
-//     least-squares fit on the real BorealTC runs (tests/core-labeller.test.ts).
+//     least-squares fit on the real BorealTC runs with "up" estimated from gravity (no TF;
+//     tests/core-labeller.test.ts); with a level IMU mount in TF the same runs give 2.62
+//     (docs/calibration.md).
 //  7. roughness = calibrateLogEnergy(log10(energy), lo, hi): linear between lo (→ 0.05) and hi (→ 0.95)
 //     with order-keeping hyperbolic tails, lo/hi fixed from config or the running percentiles of
 //     log10(energy) over the labels seen so far.
