@@ -24,6 +24,8 @@ const bag = join(dir, "world.mcap");
 const ckpt = join(dir, "ckpt");
 const quiet = () => {};
 let learning: ReplayResult;
+// The trained model replayed without learning: one replay, read by every test that needs it.
+let frozenRun: Promise<ReplayResult> | undefined;
 
 const frozen = () => configFromObject({ learner: { enabled: false } });
 const replay = (name: string, extra: Partial<Parameters<typeof runReplay>[0]>) =>
@@ -36,14 +38,18 @@ const replay = (name: string, extra: Partial<Parameters<typeof runReplay>[0]>) =
     warn: quiet,
     ...extra,
   });
+const trainedFrozen = () => {
+  frozenRun ??= replay("frozen", { checkpoint: ckpt });
+  return frozenRun;
+};
 
 beforeAll(async () => {
-  // Stripes: every roughness band within the first half minute.
+  // Stripes: every roughness band within the first half minute, which is all the drive needs.
   await generateWorldBag({
     out: bag,
     world: "sim/worlds/stripes.yaml",
     seed: 2,
-    duration: 40,
+    duration: 30,
     camera: { width: 160, height: 120 },
   });
   learning = await runReplay({
@@ -61,7 +67,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("replay from a checkpoint", () => {
   it("replays the trained model without learning: no training, and it ranks the ground", async () => {
-    const trained = await replay("frozen", { checkpoint: ckpt });
+    const trained = await trainedFrozen();
     const untrained = await replay("untrained", {});
     expect(learning.trainSteps).toBeGreaterThan(100);
     expect(trained.trainSteps).toBe(0);
@@ -71,7 +77,7 @@ describe("replay from a checkpoint", () => {
   }, 120_000);
 
   it("outputs from the ground truth leave the scores alone and steady the costmap", async () => {
-    const model = await replay("model", { checkpoint: ckpt });
+    const model = await trainedFrozen();
     const truth = await replay("truth", { checkpoint: ckpt, truthOutputs: true });
     // The evaluator scores the model either way.
     expect(truth.eval!.spearman).toBe(model.eval!.spearman);
@@ -165,8 +171,9 @@ describe("replay from a checkpoint", () => {
       expect(err.code).toBe(1);
       return err.stderr.trim();
     };
-    expect(await fails(["--checkpoint", join(dir, "nowhere")])).toContain("--checkpoint");
-    expect(await fails(["--checkpoint", join(dir, "nowhere")])).toContain("no such folder");
+    const nowhere = await fails(["--checkpoint", join(dir, "nowhere")]);
+    expect(nowhere).toContain("--checkpoint");
+    expect(nowhere).toContain("no such folder");
     const empty = join(dir, "empty");
     mkdirSync(empty);
     expect(await fails(["--checkpoint", empty])).toContain("no usable checkpoint");
