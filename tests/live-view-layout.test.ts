@@ -179,6 +179,33 @@ describe("--live-view flags", () => {
     );
   });
 
+  // Node listens on every interface for an empty host: it served the camera to the network and
+  // printed `ws://:PORT`.
+  it.each([
+    [
+      ["--live-view-host", ""],
+      "--live-view-host '': expected an address (127.0.0.1; 0.0.0.0 for every interface)",
+    ],
+    [
+      ["-c", join(import.meta.dirname, "fixtures/live-view-empty-host.yaml")],
+      "live_view.host: must name an address (127.0.0.1; 0.0.0.0 for every interface)",
+    ],
+  ])("an empty host (%j) is refused before anything listens", async (args, message) => {
+    const bag = join(import.meta.dirname, "fixtures/bags/rosbag2_talker_mcap/talker.mcap");
+    const err = await run(process.execPath, [
+      "bin/terrain-learner.js",
+      "replay",
+      bag,
+      "--live-view=0",
+      ...args,
+    ]).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(err?.code).toBe(1);
+    expect(err?.stderr.trim().split("\n")).toEqual([expect.stringContaining(message)]);
+  });
+
   it("a replay whose output is refused says so before it starts a live view (it announced ws:// first)", async () => {
     const bag = join(import.meta.dirname, "fixtures/bags/rosbag2_talker_mcap/talker.mcap");
     const err = await run(process.execPath, [

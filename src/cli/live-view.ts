@@ -50,6 +50,11 @@ export function applyLiveViewFlags(config: Config, o: LiveViewFlags): void {
   }
   if (o.liveViewHost !== undefined) {
     if (!config.live_view.enabled) throw new UserError("--live-view-host needs --live-view");
+    // Node listens on every interface for an empty host: the camera on the network by mistake.
+    if (o.liveViewHost.trim() === "")
+      throw new UserError(
+        `--live-view-host '${o.liveViewHost}': expected an address (127.0.0.1; 0.0.0.0 for every interface)`,
+      );
     config.live_view.host = o.liveViewHost;
   }
 }
