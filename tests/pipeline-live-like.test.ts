@@ -25,6 +25,8 @@ const worlds = [
 ];
 const bags: Record<string, string> = {};
 const config = defaultConfig();
+// 30 s of drive: over 100 labels per world, a prequential ρ, and odometry crossings (25 with seed 7).
+const DURATION = 30;
 
 beforeAll(async () => {
   for (const w of worlds) {
@@ -33,7 +35,7 @@ beforeAll(async () => {
       out: bags[w.name]!,
       ...(w.world ? { world: w.world } : {}),
       seed: w.seed,
-      duration: 60,
+      duration: DURATION,
       camera: { width: 160, height: 120 },
     });
   }
@@ -67,6 +69,17 @@ async function replay(bag: string, arrival?: Parameters<typeof liveLike>[1]): Pr
   await pipeline.close();
   await source.close();
   return { summary, labels, late };
+}
+
+// Each world's replay in recorded order, made once by the first test that needs it (read only).
+const orderedRuns = new Map<string, Promise<Run>>();
+function ordered(name: string): Promise<Run> {
+  let run = orderedRuns.get(name);
+  if (!run) {
+    run = replay(bags[name]!);
+    orderedRuns.set(name, run);
+  }
+  return run;
 }
 
 async function collect(it: AsyncIterable<BagEvent>): Promise<BagMessage[]> {
@@ -121,24 +134,24 @@ describe("live-like delivery", () => {
 
   for (const w of worlds) {
     it(`${w.name} world: the same labels and prequential ρ as in recorded order, nothing late`, async () => {
-      const ordered = await replay(bags[w.name]!);
+      const inOrder = await ordered(w.name);
       const arrived = await replay(bags[w.name]!, { seed: 11, topics: config.topics });
       expect(arrived.late).toEqual([]);
       expect(arrived.summary.problems).toEqual({});
-      expect(ordered.labels.length).toBeGreaterThan(40);
-      expect(Math.abs(arrived.labels.length - ordered.labels.length)).toBeLessThanOrEqual(
-        0.01 * ordered.labels.length,
+      expect(inOrder.labels.length).toBeGreaterThan(40);
+      expect(Math.abs(arrived.labels.length - inOrder.labels.length)).toBeLessThanOrEqual(
+        0.01 * inOrder.labels.length,
       );
-      for (const [i, l] of ordered.labels.entries()) {
+      for (const [i, l] of inOrder.labels.entries()) {
         const m = arrived.labels[i]!;
         expect(m.stamp).toBeCloseTo(l.stamp, 6);
         expect(Math.abs(m.energy - l.energy)).toBeLessThanOrEqual(1e-6 * Math.abs(l.energy));
         expect(Math.abs(m.roughness - l.roughness)).toBeLessThanOrEqual(1e-6);
       }
-      const rho = ordered.summary.eval!.spearman;
+      const rho = inOrder.summary.eval!.spearman;
       expect(Number.isFinite(rho)).toBe(true);
       expect(Math.abs(arrived.summary.eval!.spearman - rho)).toBeLessThanOrEqual(0.01);
-      expect(arrived.summary.framesProcessed).toBe(ordered.summary.framesProcessed);
+      expect(arrived.summary.framesProcessed).toBe(inOrder.summary.framesProcessed);
     }, 300_000);
   }
 
@@ -146,13 +159,15 @@ describe("live-like delivery", () => {
     const bag = bags.default!;
     let imu = 0;
     const injected: number[] = [];
-    const ordered = await replay(bag);
+    const inOrder = await ordered("default");
     const arrived = await replay(bag, {
       seed: 12,
       topics: config.topics,
-      // Every 2000th IMU sample (every 10 s) 0.4 s later still (the window is 0.25 s).
+      // Every 800th IMU sample from 8 s on (every 4 s) 0.4 s later still (the window is 0.25 s).
       extraDelay: (m) => {
-        if (m.topic !== config.topics.imu || imu++ % 2000 !== 1600) return 0;
+        if (m.topic !== config.topics.imu) return 0;
+        const k = imu++;
+        if (k < 1600 || (k - 1600) % 800 !== 0) return 0;
         injected.push(stampOf(m));
         return 0.4;
       },
@@ -162,15 +177,15 @@ describe("live-like delivery", () => {
     expect(arrived.summary.problems).toEqual({ late: injected.length });
     expect(arrived.late.map((l) => l.topic)).toEqual(injected.map(() => "imu"));
     expect(arrived.late.map((l) => l.stamp)).toEqual(injected);
-    expect(Math.abs(arrived.labels.length - ordered.labels.length)).toBeLessThanOrEqual(
-      0.01 * ordered.labels.length,
+    expect(Math.abs(arrived.labels.length - inOrder.labels.length)).toBeLessThanOrEqual(
+      0.01 * inOrder.labels.length,
     );
     // A label is made from Welch segments of consecutive IMU samples and a running gravity
     // estimate, so a dropped sample shifts every later segment a little: labels before the first
     // drop are the same, later ones stay close.
     const first = Math.min(...injected);
     const byStamp = new Map(arrived.labels.map((l) => [l.stamp.toFixed(6), l]));
-    const before = ordered.labels.filter(
+    const before = inOrder.labels.filter(
       (l) => Math.max(l.t1, l.stamp + config.labeler.window_seconds) < first,
     );
     expect(before.length).toBeGreaterThan(5);
@@ -180,13 +195,13 @@ describe("live-like delivery", () => {
       expect(Math.abs(m!.energy - l.energy)).toBeLessThanOrEqual(1e-6 * Math.abs(l.energy));
     }
     const rel: number[] = [];
-    for (const l of ordered.labels) {
+    for (const l of inOrder.labels) {
       const m = byStamp.get(l.stamp.toFixed(6));
       if (m && l.stamp > first) rel.push(Math.abs(m.energy - l.energy) / Math.abs(l.energy));
     }
     rel.sort((a, b) => a - b);
-    // Measured: median 1.8 %, p90 5 % (one IMU sample lost in 2000 shifts the segments after it).
-    expect(rel.length).toBeGreaterThan(0.5 * ordered.labels.length);
+    // Measured: median 2.3 %, p90 6 % (each IMU sample lost, one in 800, shifts the segments after it).
+    expect(rel.length).toBeGreaterThan(0.5 * inOrder.labels.length);
     expect(rel[rel.length >> 1]).toBeLessThan(0.1);
   }, 300_000);
 });
