@@ -50,6 +50,8 @@ export interface DemoOptions {
   /** Aborting stops the simulation (nothing cached) or the replay (no report). */
   signal?: AbortSignal;
   liveView?: LiveViewServer;
+  /** Pace the replay at rate × real time (to watch it live); undefined = as fast as possible. */
+  rate?: number;
   /** Called with the cached bag when the replay starts (the simulation, if any, is over). */
   onReplay?: (bag: string) => void;
 }
@@ -199,6 +201,7 @@ export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
       title: `${basename(bag, ".mcap")}`,
       goal: 0.85,
       liveView: o.liveView,
+      rate: o.rate,
       onProgress: progress.update,
       signal: o.signal,
     });
@@ -225,6 +228,11 @@ export function register(program: Command): void {
     .option("--out <dir>", "where report.json and the plots go", "out/demo")
     .option("--cache <dir>", "where generated bags are cached", ".cache")
     .option("--regenerate", "generate the bag even if it is cached")
+    .option(
+      "--rate <x>",
+      "pace the replay at x times real time (to watch it with --live-view)",
+      positiveNumber,
+    )
     .option("--json", "print one JSON object with the results")
     .option("--fleet <url>", FLEET_HELP)
     .option("--robot-id <id>", "robot id in the fleet's topics (default: mqtt.robot_id)");
@@ -247,6 +255,7 @@ ground it shows exists (prequential), next to a baseline that always predicts th
             out: string;
             cache: string;
             regenerate?: boolean;
+            rate?: number;
             json?: boolean;
             fleet?: string;
             robotId?: string;
@@ -294,6 +303,7 @@ ground it shows exists (prequential), next to a baseline that always predicts th
               cacheDir: o.cache,
               config,
               regenerate: o.regenerate,
+              rate: o.rate,
               progress: true,
               signal: interrupt.signal,
               liveView,
