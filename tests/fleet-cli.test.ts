@@ -186,6 +186,39 @@ describe("--fleet with a TLS file that is not there", () => {
   }, 60_000);
 });
 
+describe("--fleet with TLS files and a URL without TLS", () => {
+  // No broker needed: a CA with mqtt:// would be ignored, the password sent in clear.
+  it("replay stops in one line naming the setting, before reading the bag", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tl-fleet-plain-"));
+    try {
+      const cfg = join(dir, "fleet.yaml");
+      writeFileSync(join(dir, "ca.crt"), "not read\n");
+      writeFileSync(cfg, `fleet:\n  ca: ${join(dir, "ca.crt")}\n  password: secret\n`);
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          [
+            "bin/terrain-learner.js",
+            "replay",
+            "tests/fixtures/bags/rosbag2_talker_mcap",
+            "-c",
+            cfg,
+            "--fleet",
+            "mqtt://u:pw@127.0.0.1:1",
+          ],
+          (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
+        );
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(
+        "terrain-learner: fleet: fleet.ca set, but 'mqtt://u:***@127.0.0.1:1' does not use TLS: use mqtts:// (or wss://)",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("--fleet with a robot id longer than a payload holds", () => {
   // No broker needed: refused before anything connects, not at the first batch a second in.
   it("replay stops in one line before reading the bag", async () => {

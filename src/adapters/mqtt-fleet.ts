@@ -120,6 +120,13 @@ export class FleetLink implements SampleSource {
       throw new Error(
         `fleet: robot id '${config.mqtt.robot_id}' is ${idBytes} bytes; a fleet payload holds at most ${MAX_ID}`,
       );
+    // TLS files with a plain mqtt:// (or ws://) URL would be ignored: the robot would log in with
+    // its password in clear, or reach a TLS listener that only resets the connection.
+    const tlsFiles = (["ca", "cert", "key"] as const).filter((k) => f[k]);
+    if (tlsFiles.length && !/^(mqtts|ssl|wss):\/\//.test(f.url))
+      throw new Error(
+        `fleet: ${tlsFiles.map((k) => `fleet.${k}`).join(", ")} set, but '${redactUrl(f.url)}' does not use TLS: use mqtts:// (or wss://)`,
+      );
     this.#config = config;
     this.#log = opts.log ?? (() => undefined);
     this.#opts = opts;
