@@ -406,6 +406,19 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     expect(lines.join("\n")).not.toContain("wrong-secret");
   }, 30_000);
 
+  it("names the account of a URL with credentials (mqtt://user:password@host), never its password", async () => {
+    const broker = await aclBroker();
+    const lines: string[] = [];
+    const url = broker.url.replace("mqtt://", "mqtt://a:wrong-secret@");
+    const a = robot(url, "a", {}, (l) => lines.push(l));
+    await waitFor("refused", () => /authori/i.test(a.stats().lastError));
+    await a.close();
+    expect(lines).toContain(
+      "fleet: Connection refused: Not authorized (user 'a': check fleet.username and fleet.password, one account per robot)",
+    );
+    expect(lines.join("\n")).not.toContain("wrong-secret");
+  }, 30_000);
+
   it("takes its own payload delivered twice (a QoS 1 resend) for its own, not a twin's", async () => {
     const broker = await Mosquitto.create();
     open.push(broker);

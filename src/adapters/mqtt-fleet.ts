@@ -217,7 +217,7 @@ export class FleetLink implements SampleSource {
       // CONNACK 4 and 5 (MQTT 5: 134 and 135): the broker refused the account; name it, never the password.
       const account =
         code === 4 || code === 5 || code === 134 || code === 135
-          ? ` (user '${f.username || "none given"}': check fleet.username and fleet.password, one account per robot)`
+          ? ` (user '${this.#username() || "none given"}': check fleet.username and fleet.password, one account per robot)`
           : "";
       this.#error(err.message, account);
     });
@@ -307,10 +307,15 @@ export class FleetLink implements SampleSource {
     // acknowledges none has gone silent, which says nothing about its ACL.
     if (this.#droppedWarned || this.#acked === 0 || this.#echoes > 0) return;
     this.#droppedWarned = true;
-    const f = this.#config.fleet;
+    const user = this.#username();
     this.#error(
-      `the broker drops what this robot publishes (${this.#acked} payloads on ${this.#topics.samples}, none came back): its ACL refuses the topic (with launch/fleet-acl.conf the user name${f.username ? ` '${f.username}'` : ""} must be the robot id, and the topic prefix the ACL's)`,
+      `the broker drops what this robot publishes (${this.#acked} payloads on ${this.#topics.samples}, none came back): its ACL refuses the topic (with launch/fleet-acl.conf the user name${user ? ` '${user}'` : ""} must be the robot id, and the topic prefix the ACL's)`,
     );
+  }
+
+  /** The user name the client logs in with: fleet.username, or the one in the URL, which wins. */
+  #username(): string {
+    return this.#client?.options.username || this.#config.fleet.username;
   }
 
   #send(topic: string, payload: Buffer, retain: boolean, n: number): void {
