@@ -208,6 +208,7 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     await waitFor("a is refused", () => /ECONNREFUSED/.test(a.stats().lastError));
     await a.close();
     expect(a.stats().sent).toBe(0);
+    expect([a.stats().batchesSent, a.stats().snapshotsSent]).toEqual([0, 0]);
     // Six batches and the newest snapshot.
     expect(a.stats().backlog).toBe(7);
     expect(lines.at(-1)).toMatch(

@@ -77,8 +77,10 @@ export class FleetLink implements SampleSource {
   #sub: Subscription | undefined;
   #connects = 0;
   #backlogDropped = 0;
-  /** Samples of batches handed to a connected client (a backlog's only once it goes out). */
+  /** Samples, batches and snapshots handed to a connected client (a backlog's only once it goes out). */
   #sent = 0;
+  #batchesSent = 0;
+  #snapshotsSent = 0;
   /** Connected now, as far as our events tell: a lost connection is logged once. */
   #up = false;
   /** The last error logged: the same error is logged once per outage, not once per retry. */
@@ -335,6 +337,8 @@ export class FleetLink implements SampleSource {
     }
     this.#bytesOut += payload.length;
     this.#sent += n;
+    if (retain) this.#snapshotsSent++;
+    else this.#batchesSent++;
     this.#mine.push(FleetLink.#digest(payload));
     if (this.#mine.length > 256) this.#mine.shift();
     if (this.#published++ === 0 && !this.#droppedWarned) {
@@ -422,8 +426,8 @@ export class FleetLink implements SampleSource {
       duplicates: s?.duplicates ?? 0,
       forgottenPeers: s?.forgottenPeers ?? 0,
       forgottenSamples: s?.forgottenSamples ?? 0,
-      batchesSent: s?.batchesSent ?? 0,
-      snapshotsSent: s?.snapshotsSent ?? 0,
+      batchesSent: this.#batchesSent,
+      snapshotsSent: this.#snapshotsSent,
       perPeer: s?.perPeer ?? {},
     };
   }
