@@ -290,7 +290,11 @@ export class LiveViewServer {
     this.#subscribeListeners.clear();
     for (const ws of this.#wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
-    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+    const stopped = new Promise<void>((resolve) => this.#http.close(() => resolve()));
+    // A connection that never sent a request (a browser's preconnect, a port probe) would hold the
+    // process up to a minute and a half after the run ended.
+    this.#http.closeAllConnections();
+    await stopped;
   }
 
   #accept(ws: import("ws").WebSocket, name: string): void {

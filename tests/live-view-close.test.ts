@@ -1,0 +1,33 @@
+// The live view's server as a run ends: it closes at once for viewers and for idle connections alike.
+
+import { connect, type Socket } from "node:net";
+import { describe, expect, it } from "vitest";
+import { liveViewChannels } from "../src/adapters/live-view/index.ts";
+import { LiveViewServer } from "../src/adapters/live-view/server.ts";
+import { defaultConfig } from "../src/runtime/config.ts";
+import { TestViewer } from "./helpers/foxglove-client.ts";
+
+describe("closing the live view", () => {
+  // It waited for the HTTP server's request timeout: the process stayed up to 90 s after the run.
+  it("drops a connection that never sent a request, and the viewers, without waiting for them", async () => {
+    const config = defaultConfig();
+    const server = await LiveViewServer.start(liveViewChannels(config), { ...config.live_view, port: 0 });
+    const viewer = new TestViewer(server.url);
+    await viewer.ready();
+    viewer.subscribe(["/tf"]);
+    const raw: Socket = connect(server.port, "127.0.0.1");
+    await new Promise((resolve) => raw.once("connect", resolve));
+    const rawClosed = new Promise((resolve) => raw.once("close", resolve));
+    const viewerClosed = new Promise((resolve) => viewer.ws.once("close", resolve));
+    const t0 = performance.now();
+    const outcome = await Promise.race([
+      server.close(200).then(() => "closed"),
+      new Promise((resolve) => setTimeout(() => resolve("still open after 10 s"), 10_000)),
+    ]);
+    raw.destroy();
+    expect(outcome).toBe("closed");
+    expect(performance.now() - t0).toBeLessThan(5000);
+    await rawClosed;
+    await viewerClosed;
+  }, 20_000);
+});
