@@ -85,6 +85,14 @@ describe("fleet wire format", () => {
     expect(reason(good, model(), { maxBytes: 100, topicRobotId: "b" })).toBe("size");
     expect(reason(good.subarray(0, good.length - 1))).toBe("schema");
     expect(reason(new TextEncoder().encode("hello, fleet"))).toBe("schema");
+    // A newer release's format: the log must say so, not only "schema".
+    const newer = good.slice();
+    newer[4] = 2;
+    expect(decodeBatch(newer, model(), limits)).toMatchObject({
+      ok: false,
+      reason: "schema",
+      detail: "format version 2, ours 1: the peer runs a terrain-learner release with another fleet format",
+    });
     expect(reason(good, model(9))).toBe("backbone");
     expect(reason(encodeBatch(batch(4, { model: model(7, C + 1) })), model())).toBe("layout");
     expect(reason(good, model(), { maxBytes: 1 << 20, topicRobotId: "a" })).toBe("spoofed");

@@ -154,7 +154,11 @@ export function decodeBatch(bytes: Uint8Array, ours: FleetModel, limits: DecodeL
   if (bytes.length < FIXED) return fail("schema", `${bytes.length} bytes is shorter than the header`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(0, true) !== FLEET_MAGIC) return fail("schema", "bad magic");
-  if (dv.getUint8(4) !== FLEET_VERSION) return fail("schema", `version ${dv.getUint8(4)}`);
+  if (dv.getUint8(4) !== FLEET_VERSION)
+    return fail(
+      "schema",
+      `format version ${dv.getUint8(4)}, ours ${FLEET_VERSION}: the peer runs a terrain-learner release with another fleet format`,
+    );
   const kindByte = dv.getUint8(5);
   const targetByte = dv.getUint8(6);
   if (kindByte > 1 || targetByte > 1) return fail("schema", "bad kind");
