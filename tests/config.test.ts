@@ -40,6 +40,14 @@ describe("config", () => {
     expect(() => configFromObject({ nonsense: {} })).toThrow(ConfigError);
   });
 
+  it("refuses a node name rcl would refuse (empty, slashed, leading digit); keeps a valid one", () => {
+    for (const node_name of ["", "/terrain_learner", "2nd_robot", "terrain-learner"])
+      expect(() => configFromObject({ ros: { node_name } }), node_name).toThrow(
+        /ros\.node_name: a ROS node name/,
+      );
+    expect(configFromObject({ ros: { node_name: "_tl2" } }).ros.node_name).toBe("_tl2");
+  });
+
   it("reports unreadable and invalid files with their path", () => {
     expect(() => loadConfig("/nonexistent/params.yaml")).toThrow(
       "cannot read config /nonexistent/params.yaml: no such file (ENOENT)",

@@ -112,7 +112,12 @@ export const SerialSchema = z
 
 export const RosSchema = z
   .strictObject({
-    node_name: z.string().default("terrain_learner").meta({ description: "node name" }),
+    // rcl's rule (rmw_validate_node_name): a bad name fails in rclnodejs with a less plain message.
+    node_name: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a ROS node name: letters, digits and _, not starting with a digit")
+      .default("terrain_learner")
+      .meta({ description: "node name" }),
     diagnostics_rate: positive().default(1).meta({ unit: "Hz", description: "rate of /diagnostics" }),
     /** Subscribe to sensor_msgs/Image (`raw`, topics.image) or CompressedImage (`compressed`, topics.compressed_image). */
     image_transport: z.enum(["raw", "compressed"]).default("raw").meta({
