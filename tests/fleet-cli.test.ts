@@ -219,6 +219,37 @@ describe("--fleet with TLS files and a URL without TLS", () => {
   }, 60_000);
 });
 
+describe("--fleet with a broker URL that names no usable broker", () => {
+  // No broker needed. A port over 65535 was thrown from inside mqtt.js and the replay never ended;
+  // no host or a port that is not a number went to localhost:1883.
+  it.each([
+    [
+      "mqtt://127.0.0.1:99999",
+      "fleet: 'mqtt://127.0.0.1:99999' is not a valid URL (a port is a number up to 65535)",
+    ],
+    [
+      "mqtt://127.0.0.1:abc",
+      "fleet: 'mqtt://127.0.0.1:abc' is not a valid URL (a port is a number up to 65535)",
+    ],
+    ["mqtt://", "fleet: the broker URL names no host (mqtt://HOST:PORT)"],
+  ])(
+    "replay --fleet %s stops in one line before reading the bag",
+    async (url, line) => {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          ["bin/terrain-learner.js", "replay", "tests/fixtures/bags/rosbag2_talker_mcap", "--fleet", url],
+          { timeout: 30_000 },
+          (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
+        );
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`terrain-learner: ${line}`);
+    },
+    60_000,
+  );
+});
+
 describe("--fleet with a robot id longer than a payload holds", () => {
   // No broker needed: refused before anything connects, not at the first batch a second in.
   it("replay stops in one line before reading the bag", async () => {

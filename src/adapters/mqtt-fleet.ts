@@ -21,6 +21,7 @@ import { fleetModel } from "./fleet-model.ts";
 import { redactUrl, validateMqttOptions } from "./mqtt.ts";
 import { fellBackToMqtt311 } from "./mqtt-connection.ts";
 import { fleetPacketLimit, fleetTopics } from "./mqtt-fleet-topics.ts";
+import { checkFleetUrl } from "./mqtt-fleet-url.ts";
 
 /** How long our first payload after a connect may take to come back before the broker is said to drop it. */
 const ECHO_WAIT_MS = 5000;
@@ -122,13 +123,7 @@ export class FleetLink implements SampleSource {
       throw new Error(
         `fleet: robot id '${config.mqtt.robot_id}' is ${idBytes} bytes; a fleet payload holds at most ${MAX_ID}`,
       );
-    // TLS files with a plain mqtt:// (or ws://) URL would be ignored: the robot would log in with
-    // its password in clear, or reach a TLS listener that only resets the connection.
-    const tlsFiles = (["ca", "cert", "key"] as const).filter((k) => f[k]);
-    if (tlsFiles.length && !/^(mqtts|ssl|wss):\/\//.test(f.url))
-      throw new Error(
-        `fleet: ${tlsFiles.map((k) => `fleet.${k}`).join(", ")} set, but '${redactUrl(f.url)}' does not use TLS: use mqtts:// (or wss://)`,
-      );
+    checkFleetUrl(f);
     this.#config = config;
     this.#log = opts.log ?? (() => undefined);
     this.#opts = opts;
