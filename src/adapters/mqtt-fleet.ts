@@ -299,14 +299,14 @@ export class FleetLink implements SampleSource {
   }
 
   /** Nothing we published came back: the broker drops it (an ACL). Said once. */
-  #checkEchoes(): void {
+  #checkEchoes(refusedTopic?: string): void {
     // A broker that takes (acknowledges) our payloads and sends none back drops them; one that
     // acknowledges none has gone silent, which says nothing about its ACL.
     if (this.#droppedWarned || this.#acked === 0 || this.#echoes > 0) return;
     this.#droppedWarned = true;
     const user = this.#username();
     this.#error(
-      `the broker drops what this robot publishes (${this.#acked} payloads on ${this.#topics.samples}, none came back): its ACL refuses the topic (with launch/fleet-acl.conf the user name${user ? ` '${user}'` : ""} must be the robot id, and the topic prefix the ACL's)`,
+      `the broker drops what this robot publishes (${refusedTopic ? `'Not authorized' on ${refusedTopic}` : `${this.#acked} payload${this.#acked === 1 ? "" : "s"} on ${this.#topics.samples}, none came back`}): its ACL refuses the topic (with launch/fleet-acl.conf the user name${user ? ` '${user}'` : ""} must be the robot id, and the topic prefix the ACL's)`,
     );
   }
 
@@ -352,7 +352,7 @@ export class FleetLink implements SampleSource {
       // it drops it silently and only the missing echo tells.
       const refused = (err as { code?: unknown } | undefined)?.code === 135;
       if (refused || (!err && echoes)) this.#acked++;
-      if (refused) this.#checkEchoes();
+      if (refused) this.#checkEchoes(topic);
       else if (err) this.#error(err.message);
     });
   }
