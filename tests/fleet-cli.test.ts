@@ -219,6 +219,45 @@ describe("--fleet with TLS files and a URL without TLS", () => {
   }, 60_000);
 });
 
+describe("--mqtt with a broker URL that names no usable broker, or TLS files without TLS", () => {
+  // The telemetry client shares the fleet's URL check: the same URLs hung or went to localhost:1883.
+  it.each([
+    [
+      [],
+      "mqtt://127.0.0.1:99999",
+      "'mqtt://127.0.0.1:99999' is not a valid URL (a port is a number up to 65535)",
+    ],
+    [[], "mqtt://", "the broker URL names no host (mqtt://HOST:PORT)"],
+    [
+      ["-c", "tests/fixtures/mqtt-ca-plain.yaml"],
+      "mqtt://127.0.0.1:1",
+      "mqtt.ca set, but 'mqtt://127.0.0.1:1' does not use TLS: use mqtts:// (or wss://)",
+    ],
+  ])(
+    "replay %j --mqtt %s stops in one line",
+    async (extra, url, line) => {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          [
+            "bin/terrain-learner.js",
+            "replay",
+            "tests/fixtures/bags/rosbag2_talker_mcap",
+            ...extra,
+            "--mqtt",
+            url,
+          ],
+          { timeout: 30_000 },
+          (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
+        );
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`terrain-learner: mqtt: ${line}`);
+    },
+    60_000,
+  );
+});
+
 describe("--fleet with a broker URL that names no usable broker", () => {
   // No broker needed. A port over 65535 was thrown from inside mqtt.js and the replay never ended;
   // no host or a port that is not a number went to localhost:1883.

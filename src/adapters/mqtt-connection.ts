@@ -19,14 +19,45 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** Throws an Error naming the bad option (URL scheme, robot id, topic prefix). */
-export function validateMqttOptions(options: Pick<MqttOptions, "url" | "robot_id" | "topic_prefix">): void {
+/**
+ * Throws a one-line Error for a broker URL a client cannot use as meant; `section` names the
+ * settings (`mqtt` or `fleet`). The scheme is checked first by the caller.
+ */
+function checkBrokerUrl(
+  section: "mqtt" | "fleet",
+  o: { url: string; ca?: string; cert?: string; key?: string },
+): void {
+  // mqtt.js takes `mqtt://` (no host) for localhost:1883, drops a port that is not a number for
+  // 1883, and throws a port over 65535 from inside connect, out of reach: the process then hangs.
+  let url: URL;
+  try {
+    url = new URL(o.url);
+  } catch {
+    throw new Error(`${section}: '${redactUrl(o.url)}' is not a valid URL (a port is a number up to 65535)`);
+  }
+  if (!url.hostname) throw new Error(`${section}: the broker URL names no host (mqtt://HOST:PORT)`);
+  // TLS files with a plain mqtt:// (or ws://) URL would be ignored: the robot would log in with
+  // its password in clear, or reach a TLS listener that only resets the connection.
+  const tlsFiles = (["ca", "cert", "key"] as const).filter((k) => o[k]);
+  if (tlsFiles.length && !/^(mqtts|ssl|wss):\/\//.test(o.url))
+    throw new Error(
+      `${section}: ${tlsFiles.map((k) => `${section}.${k}`).join(", ")} set, but '${redactUrl(o.url)}' does not use TLS: use mqtts:// (or wss://)`,
+    );
+}
+
+/** Throws an Error naming the bad option (URL, robot id, topic prefix); `section` owns the URL. */
+export function validateMqttOptions(
+  options: Pick<MqttOptions, "url" | "robot_id" | "topic_prefix"> &
+    Partial<Pick<MqttOptions, "ca" | "cert" | "key">>,
+  section: "mqtt" | "fleet" = "mqtt",
+): void {
   if (!options.url) throw new Error("mqtt: no broker URL (set mqtt.url or pass --mqtt)");
   if (!/^(mqtts?|wss?|tcp|ssl):\/\//.test(options.url)) {
     throw new Error(
       `mqtt: URL '${redactUrl(options.url)}' must start with mqtt://, mqtts://, ws:// or wss://`,
     );
   }
+  checkBrokerUrl(section, options);
   if (!options.robot_id || /[+#/\s]/.test(options.robot_id)) {
     throw new Error(`mqtt: robot id '${options.robot_id}' must be non-empty without '/', '+', '#' or spaces`);
   }

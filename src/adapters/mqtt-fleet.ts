@@ -21,7 +21,6 @@ import { fleetModel } from "./fleet-model.ts";
 import { redactUrl, validateMqttOptions } from "./mqtt.ts";
 import { fellBackToMqtt311 } from "./mqtt-connection.ts";
 import { fleetPacketLimit, fleetTopics } from "./mqtt-fleet-topics.ts";
-import { checkFleetUrl } from "./mqtt-fleet-url.ts";
 
 /** How long our first payload after a connect may take to come back before the broker is said to drop it. */
 const ECHO_WAIT_MS = 5000;
@@ -112,18 +111,23 @@ export class FleetLink implements SampleSource {
 
   constructor(config: Config, opts: FleetLinkOptions = {}) {
     const f = config.fleet;
-    validateMqttOptions({
-      url: f.url,
-      robot_id: config.mqtt.robot_id,
-      topic_prefix: config.mqtt.topic_prefix,
-    });
+    validateMqttOptions(
+      {
+        url: f.url,
+        ca: f.ca,
+        cert: f.cert,
+        key: f.key,
+        robot_id: config.mqtt.robot_id,
+        topic_prefix: config.mqtt.topic_prefix,
+      },
+      "fleet",
+    );
     // Checked here: the first batch, a second into the run, would otherwise fail to encode.
     const idBytes = Buffer.byteLength(config.mqtt.robot_id);
     if (idBytes > MAX_ID)
       throw new Error(
         `fleet: robot id '${config.mqtt.robot_id}' is ${idBytes} bytes; a fleet payload holds at most ${MAX_ID}`,
       );
-    checkFleetUrl(f);
     this.#config = config;
     this.#log = opts.log ?? (() => undefined);
     this.#opts = opts;
