@@ -9,6 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import * as ort from "onnxruntime-node";
 import { CALIBRATION_TAIL } from "../core/labeller.ts";
+import { nextTick } from "../io/bag/common.ts";
 import {
   checkOutputs,
   commitTemp,
@@ -26,6 +27,7 @@ import { OnlineLearner, PREDICTION_SETTINGS } from "../learning/learner.ts";
 import type { ITensorProto } from "../learning/onnx-graph.ts";
 import { type Config, type LearnerConfig, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
+import { refuseNonModel } from "./export-out.ts";
 import { interruptedError, trapInterrupts } from "./interrupt.ts";
 import { CONFIG_HELP, collect } from "./options.ts";
 
@@ -115,30 +117,6 @@ function externalDataReader(modelPath: string): (t: ITensorProto) => Uint8Array 
     }
     return out;
   };
-}
-
-/**
- * An existing --out is replaced only when it is an ONNX model (an earlier export): a bag or params
- * file named there by mistake is the user's data. A serialised ModelProto starts with its
- * ir_version field (tag 0x08); an empty file holds nothing to lose.
- */
-function refuseNonModel(out: string): void {
-  let first: number | undefined;
-  try {
-    const fd = openSync(out, "r");
-    try {
-      const b = new Uint8Array(1);
-      if (readSync(fd, b, 0, 1, 0) === 1) first = b[0];
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return; // no such file yet (checkOutputs has refused what cannot be written)
-  }
-  if (first !== undefined && first !== 0x08)
-    throw new UserError(
-      `--out ${out}: an existing file that is not an ONNX model; refusing to replace it (give another name, or remove it first)`,
-    );
 }
 
 /** A mid-grey image with a gradient: enough to see that the file loads and computes finite grids. */
@@ -366,7 +344,9 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     });
     const { grid } = final;
     await backbone.close();
-    await signalsDelivered();
+    // Building the graph and onnxruntime's run block the loop (seconds at a large size): a Ctrl-C's
+    // handler runs only at its next turn, which must come before each abort check.
+    await nextTick();
     if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${o.out} not written`);
 
     const tmp = tempPathFor(resolve(o.out));
@@ -375,7 +355,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
         throw outputWriteError(o.out, err);
       });
       await verify(tmp, o.width, o.height, grid.rows, grid.cols);
-      await signalsDelivered();
+      await nextTick();
       if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${o.out} not written`);
       await commitTemp(tmp, resolve(o.out)).catch((err: unknown) => {
         throw outputWriteError(o.out, err);
@@ -402,13 +382,6 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     await backbone.close();
   }
 }
-
-/**
- * Building the graph and onnxruntime's run block the event loop (seconds for a large image), and a
- * signal's handler runs only when the loop next polls: without this turn a Ctrl-C during that work
- * is seen only after the abort checks, and the export would replace --out and exit 0.
- */
-const signalsDelivered = () => new Promise<void>((r) => setImmediate(r));
 
 /** Loads the written file with onnxruntime and runs it once: shapes and finite values in 0..1. */
 async function verify(
