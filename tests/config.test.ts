@@ -43,7 +43,7 @@ describe("config", () => {
   it("refuses a node name rcl would refuse (empty, slashed, leading digit); keeps a valid one", () => {
     for (const node_name of ["", "/terrain_learner", "2nd_robot", "terrain-learner"])
       expect(() => configFromObject({ ros: { node_name } }), node_name).toThrow(
-        /ros\.node_name: a ROS node name/,
+        /ros\.node_name: must be a ROS node name/,
       );
     expect(configFromObject({ ros: { node_name: "_tl2" } }).ros.node_name).toBe("_tl2");
   });
