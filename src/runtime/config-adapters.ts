@@ -115,7 +115,10 @@ export const RosSchema = z
     // rcl's rule (rmw_validate_node_name): a bad name fails in rclnodejs with a less plain message.
     node_name: z
       .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a ROS node name: letters, digits and _, not starting with a digit")
+      .regex(
+        /^[A-Za-z_][A-Za-z0-9_]*$/,
+        "must be a ROS node name: letters, digits and _, not starting with a digit",
+      )
       .default("terrain_learner")
       .meta({ description: "node name" }),
     diagnostics_rate: positive().default(1).meta({ unit: "Hz", description: "rate of /diagnostics" }),
