@@ -14,12 +14,12 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
 import { transformsToRos } from "../src/io/ros/convert.ts";
+import { WheelOdometry } from "../tests/core-borealtc-helpers.ts";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const BIN = join(ROOT, "bin/terrain-learner.js");
 const DATA = join(ROOT, "tests/fixtures/borealtc");
-const TRACK = 0.555; // Husky A200 track (m)
 const T0 = 1_700_000_000;
 
 const PAIRS = [
@@ -64,30 +64,11 @@ async function writeBag(path: string, terrain: string, id: string, vertical: Ver
       ]),
     );
   // Poses at the encoder stamps (midpoint rule), then linear in between at 50 Hz.
-  const poses: { t: number; x: number; y: number; yaw: number; v: number; w: number }[] = [];
-  let x = 0,
-    y = 0,
-    yaw = 0;
-  for (let i = 0; i < pro.length; i++) {
-    const [t, , , vl, vr] = pro[i]! as [number, number, number, number, number];
-    if (i > 0) {
-      const p = poses[i - 1]!;
-      const dt = t - p.t;
-      x += p.v * dt * Math.cos(yaw + (p.w * dt) / 2);
-      y += p.v * dt * Math.sin(yaw + (p.w * dt) / 2);
-      yaw += p.w * dt;
-    }
-    poses.push({ t, x, y, yaw, v: (vl + vr) / 2, w: (vr - vl) / TRACK });
-  }
+  const odometry = new WheelOdometry(pro);
   const msgs: { t: number; topic: string; type: string; m: unknown }[] = [];
   const end = imu[imu.length - 1]![0]!;
-  let k = 0;
   for (let t = 0; t <= end; t += 0.02) {
-    while (k < poses.length - 2 && poses[k + 1]!.t <= t) k++;
-    const a = poses[k]!,
-      b = poses[k + 1]!;
-    const u = Math.min(1, (t - a.t) / (b.t - a.t));
-    const at = (f: "x" | "y" | "yaw" | "v" | "w") => a[f] + u * (b[f] - a[f]);
+    const o = odometry.at(t);
     msgs.push({
       t,
       topic: "/odom",
@@ -97,13 +78,13 @@ async function writeBag(path: string, terrain: string, id: string, vertical: Ver
         child_frame_id: "base_link",
         pose: {
           pose: {
-            position: { x: at("x"), y: at("y"), z: 0 },
-            orientation: { x: 0, y: 0, z: Math.sin(at("yaw") / 2), w: Math.cos(at("yaw") / 2) },
+            position: { x: o.x, y: o.y, z: 0 },
+            orientation: { x: 0, y: 0, z: Math.sin(o.yaw / 2), w: Math.cos(o.yaw / 2) },
           },
           covariance: new Float64Array(36),
         },
         twist: {
-          twist: { linear: { x: at("v"), y: 0, z: 0 }, angular: { x: 0, y: 0, z: at("w") } },
+          twist: { linear: { x: o.v, y: 0, z: 0 }, angular: { x: 0, y: 0, z: o.w } },
           covariance: new Float64Array(36),
         },
       },

@@ -114,3 +114,48 @@ export function median(values: readonly number[]): number {
   if (n === 0) return Number.NaN;
   return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
 }
+
+export interface WheelPose {
+  t: number;
+  x: number;
+  y: number;
+  yaw: number;
+  v: number;
+  w: number;
+}
+
+/**
+ * Odometry as a robot would publish it from `pro_NN.csv` rows (t, curL, curR, velL, velR): poses
+ * integrated at the encoder stamps (midpoint rule), linear in between. `at` takes increasing times.
+ */
+export class WheelOdometry {
+  readonly poses: WheelPose[] = [];
+  #k = 0;
+
+  constructor(pro: readonly (readonly number[])[], track = HUSKY_TRACK) {
+    let x = 0,
+      y = 0,
+      yaw = 0;
+    for (let i = 0; i < pro.length; i++) {
+      const [t, , , vl, vr] = pro[i]! as [number, number, number, number, number];
+      if (i > 0) {
+        const p = this.poses[i - 1]!;
+        const dt = t - p.t;
+        x += p.v * dt * Math.cos(yaw + (p.w * dt) / 2);
+        y += p.v * dt * Math.sin(yaw + (p.w * dt) / 2);
+        yaw += p.w * dt;
+      }
+      this.poses.push({ t, x, y, yaw, v: (vl + vr) / 2, w: (vr - vl) / track });
+    }
+  }
+
+  at(t: number): Omit<WheelPose, "t"> {
+    const poses = this.poses;
+    while (this.#k < poses.length - 2 && poses[this.#k + 1]!.t <= t) this.#k++;
+    const a = poses[this.#k]!,
+      b = poses[this.#k + 1]!;
+    const u = Math.min(1, (t - a.t) / (b.t - a.t));
+    const at = (f: "x" | "y" | "yaw" | "v" | "w") => a[f] + u * (b[f] - a[f]);
+    return { x: at("x"), y: at("y"), yaw: at("yaw"), v: at("v"), w: at("w") };
+  }
+}

@@ -15,7 +15,7 @@ import type { Quat } from "../src/core/types.ts";
 import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
 import { transformsToRos } from "../src/io/ros/convert.ts";
 import { defaultConfig } from "../src/runtime/config.ts";
-import { BOREAL_DIR, HUSKY_TRACK } from "./core-borealtc-helpers.ts";
+import { BOREAL_DIR, WheelOdometry } from "./core-borealtc-helpers.ts";
 import { runCli } from "./helpers/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "label-robot-"));
@@ -86,36 +86,17 @@ async function bag(name: string, v: Variant): Promise<string> {
     );
   }
   // Odometry at 50 Hz from the wheel speeds (Husky track), linear between the 6.5 Hz encoder samples.
-  const poses: { t: number; x: number; y: number; yaw: number; v: number; w: number }[] = [];
-  let x = 0,
-    y = 0,
-    yaw = 0;
-  for (let i = 0; i < PRO.length; i++) {
-    const [t, , , vl, vr] = PRO[i]! as [number, number, number, number, number];
-    if (i > 0) {
-      const p = poses[i - 1]!;
-      const dt = t - p.t;
-      x += p.v * dt * Math.cos(yaw + (p.w * dt) / 2);
-      y += p.v * dt * Math.sin(yaw + (p.w * dt) / 2);
-      yaw += p.w * dt;
-    }
-    poses.push({ t, x, y, yaw, v: (vl + vr) / 2, w: (vr - vl) / HUSKY_TRACK });
-  }
+  const odometry = new WheelOdometry(PRO);
   let seed = 7;
   const rnd = () => {
     seed = (seed * 1103515245 + 12345) % 2147483648;
     return seed / 2147483648 - 0.5;
   };
   const msgs: { t: number; topic: string; type: string; m: unknown }[] = [];
-  let k = 0;
   const end = Math.min(v.until ?? Number.POSITIVE_INFINITY, IMU[IMU.length - 1]![0]!);
   for (let t = 0; t <= end; t += 0.02) {
-    while (k < poses.length - 2 && poses[k + 1]!.t <= t) k++;
-    const a = poses[k]!,
-      b = poses[k + 1]!;
-    const u = Math.min(1, (t - a.t) / (b.t - a.t));
-    const at = (f: "x" | "y" | "yaw" | "v" | "w") => a[f] + u * (b[f] - a[f]);
-    let [px, py, pyaw, pv, pw] = [at("x"), at("y"), at("yaw"), at("v"), at("w")];
+    const o = odometry.at(t);
+    let [px, py, pyaw, pv, pw] = [o.x, o.y, o.yaw, o.v, o.w];
     if (v.standStillJitter !== undefined) {
       [px, py, pyaw, pv, pw] = [v.standStillJitter * 2 * rnd(), v.standStillJitter * 2 * rnd(), 0, 0, 0];
     }
