@@ -154,6 +154,21 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --fleet", () => {
   }, 120_000);
 });
 
+/**
+ * `replay` of a bag without a camera (reading it would end in a topics error), so an option that
+ * is refused before the bag is read says so alone.
+ */
+function replayTalker(...args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ["bin/terrain-learner.js", "replay", "tests/fixtures/bags/rosbag2_talker_mcap", ...args],
+      { timeout: 30_000 },
+      (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
+    );
+  });
+}
+
 describe("--fleet with a TLS file that is not there", () => {
   // No broker needed: the file is read before anything connects or the pipeline is built.
   it("replay stops with the file named, before reading the bag", async () => {
@@ -161,22 +176,7 @@ describe("--fleet with a TLS file that is not there", () => {
     try {
       const cfg = join(dir, "fleet.yaml");
       writeFileSync(cfg, `fleet:\n  ca: ${join(dir, "no-such-ca.crt")}\n`);
-      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = execFile(
-          process.execPath,
-          [
-            "bin/terrain-learner.js",
-            "replay",
-            // A bag without a camera: reading it would end in a topics error.
-            "tests/fixtures/bags/rosbag2_talker_mcap",
-            "-c",
-            cfg,
-            "--fleet",
-            "mqtts://127.0.0.1:1",
-          ],
-          (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
-        );
-      });
+      const r = await replayTalker("-c", cfg, "--fleet", "mqtts://127.0.0.1:1");
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^terrain-learner: fleet: cannot read CA file .*no-such-ca\.crt/m);
       expect(r.stderr).not.toMatch(/TERRAIN_LEARNER_DEBUG|topic/);
@@ -194,21 +194,7 @@ describe("--fleet with TLS files and a URL without TLS", () => {
       const cfg = join(dir, "fleet.yaml");
       writeFileSync(join(dir, "ca.crt"), "not read\n");
       writeFileSync(cfg, `fleet:\n  ca: ${join(dir, "ca.crt")}\n  password: secret\n`);
-      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = execFile(
-          process.execPath,
-          [
-            "bin/terrain-learner.js",
-            "replay",
-            "tests/fixtures/bags/rosbag2_talker_mcap",
-            "-c",
-            cfg,
-            "--fleet",
-            "mqtt://u:pw@127.0.0.1:1",
-          ],
-          (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
-        );
-      });
+      const r = await replayTalker("-c", cfg, "--fleet", "mqtt://u:pw@127.0.0.1:1");
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toBe(
         "terrain-learner: fleet: fleet.ca set, but 'mqtt://u:***@127.0.0.1:1' does not use TLS: use mqtts:// (or wss://)",
@@ -236,21 +222,7 @@ describe("--mqtt with a broker URL that names no usable broker, or TLS files wit
   ])(
     "replay %j --mqtt %s stops in one line",
     async (extra, url, line) => {
-      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = execFile(
-          process.execPath,
-          [
-            "bin/terrain-learner.js",
-            "replay",
-            "tests/fixtures/bags/rosbag2_talker_mcap",
-            ...extra,
-            "--mqtt",
-            url,
-          ],
-          { timeout: 30_000 },
-          (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
-        );
-      });
+      const r = await replayTalker(...extra, "--mqtt", url);
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toBe(`terrain-learner: mqtt: ${line}`);
     },
@@ -274,14 +246,7 @@ describe("--fleet with a broker URL that names no usable broker", () => {
   ])(
     "replay --fleet %s stops in one line before reading the bag",
     async (url, line) => {
-      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = execFile(
-          process.execPath,
-          ["bin/terrain-learner.js", "replay", "tests/fixtures/bags/rosbag2_talker_mcap", "--fleet", url],
-          { timeout: 30_000 },
-          (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
-        );
-      });
+      const r = await replayTalker("--fleet", url);
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toBe(`terrain-learner: ${line}`);
     },
@@ -293,21 +258,7 @@ describe("--fleet with a robot id longer than a payload holds", () => {
   // No broker needed: refused before anything connects, not at the first batch a second in.
   it("replay stops in one line before reading the bag", async () => {
     const id = "r".repeat(65);
-    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(
-        process.execPath,
-        [
-          "bin/terrain-learner.js",
-          "replay",
-          "tests/fixtures/bags/rosbag2_talker_mcap",
-          "--fleet",
-          "mqtt://127.0.0.1:1",
-          "--robot-id",
-          id,
-        ],
-        (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
-      );
-    });
+    const r = await replayTalker("--fleet", "mqtt://127.0.0.1:1", "--robot-id", id);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(
       `terrain-learner: fleet: robot id '${id}' is 65 bytes; a fleet payload holds at most 64`,
