@@ -88,7 +88,8 @@ describe.skipIf(missing !== undefined)(
         () => /connection to .* lost/.test(c.stderr()),
         30_000,
       );
-      await drive(pty, t, 6);
+      // 4 labels a second at 1 m/s (0.25 m steps), each 0.75 s after its step: 2.5 s makes several.
+      await drive(pty, t, 2.5);
       await waitFor(
         () => `labels while the broker is down (${c.stderr()})`,
         () => c.stdout().trim().split("\n").filter(Boolean).length >= before + 3,
