@@ -66,12 +66,15 @@ describe("a path that can never be a serial device", () => {
   it("a regular file (a recorded log) or a folder: one line and exit 1 at once, run and serial-dump", async () => {
     const log = join(dir, "recorded.txt");
     writeFileSync(log, `${nmeaSentence("TLODO,1000,0.5,0.0")}\n`);
-    for (const args of [
+    const cases = [
       ["serial-dump", log],
       ["run", "--serial", log],
       ["serial-dump", dir],
-    ]) {
-      const r = await runCli(args, dir, 30_000);
+    ];
+    // Independent commands: spawned together, checked one by one.
+    const results = await Promise.all(cases.map((args) => runCli(args, dir, 30_000)));
+    for (const [i, args] of cases.entries()) {
+      const r = results[i]!;
       expect(r.code, r.stderr).toBe(1);
       const path = args.at(-1)!;
       const what = path === dir ? "a folder" : "a regular file";
@@ -86,11 +89,13 @@ describe("a path that can never be a serial device", () => {
   it.skipIf(!existsSync("/sys/dev/char/1:3"))(
     "a character device that is not a tty (/dev/null): one line and exit 1 at once",
     async () => {
-      for (const args of [
-        ["serial-dump", "/dev/null"],
-        ["run", "--serial", "/dev/null"],
-      ]) {
-        const r = await runCli(args, dir, 30_000);
+      const results = await Promise.all(
+        [
+          ["serial-dump", "/dev/null"],
+          ["run", "--serial", "/dev/null"],
+        ].map((args) => runCli(args, dir, 30_000)),
+      );
+      for (const r of results) {
         expect(r.code, r.stderr).toBe(1);
         expect(r.stderr).toBe(
           "terrain-learner: /dev/null: a character device of class mem, not a tty: not a serial device (give a tty such as /dev/ttyACM0, /dev/ttyUSB0 or a pty)\n",
@@ -103,39 +108,34 @@ describe("a path that can never be a serial device", () => {
 
 describe.skipIf(socatMissing() !== undefined)("serial-dump and run on a pty", () => {
   it("silent: 'sent nothing'; garbage: bytes but nothing parsed; samples: exit 0", async () => {
-    const pty = await PtyPair.start();
+    // Three devices, one per case, read at the same time: each --duration runs alongside the others.
+    const [silent, noisy, good] = await Promise.all([PtyPair.start(), PtyPair.start(), PtyPair.start()]);
+    const garbage = setInterval(() => void noisy.write("\x00\xff~~~ not a sentence\n"), 50);
+    let t = 1_000_000;
+    const samples = setInterval(() => {
+      t += 50_000;
+      void good.write(`${nmeaSentence(`TLODO,${t},1.0,0.0`)}\n`);
+    }, 50);
     try {
-      let r = await cli("serial-dump", pty.a, "--duration", "1");
-      expect(r.code).toBe(1);
-      expect(lastLine(r.stderr)).toBe(
-        `terrain-learner: ${pty.a}: no samples in 1 s: the device sent nothing`,
+      const [r1, r2, r3] = await Promise.all([
+        cli("serial-dump", silent.a, "--duration", "1"),
+        cli("serial-dump", noisy.a, "--duration", "1.5"),
+        cli("serial-dump", good.a, "--duration", "1.5"),
+      ]);
+      expect(r1.code).toBe(1);
+      expect(lastLine(r1.stderr)).toBe(
+        `terrain-learner: ${silent.a}: no samples in 1 s: the device sent nothing`,
       );
-
-      const garbage = setInterval(() => void pty.write("\x00\xff~~~ not a sentence\n"), 50);
-      try {
-        r = await cli("serial-dump", pty.a, "--duration", "1.5");
-      } finally {
-        clearInterval(garbage);
-      }
-      expect(r.code).toBe(1);
-      expect(lastLine(r.stderr)).toMatch(
+      expect(r2.code).toBe(1);
+      expect(lastLine(r2.stderr)).toMatch(
         /no samples in 1\.5 s: \d+ bytes read but no IMU or odometry sample parsed/,
       );
-
-      let t = 1_000_000;
-      const samples = setInterval(() => {
-        t += 50_000;
-        void pty.write(`${nmeaSentence(`TLODO,${t},1.0,0.0`)}\n`);
-      }, 50);
-      try {
-        r = await cli("serial-dump", pty.a, "--duration", "1.5");
-      } finally {
-        clearInterval(samples);
-      }
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/ odom v=1 m\/s/);
+      expect(r3.code, r3.stderr).toBe(0);
+      expect(r3.stdout).toMatch(/ odom v=1 m\/s/);
     } finally {
-      await pty.close();
+      clearInterval(garbage);
+      clearInterval(samples);
+      await Promise.all([silent.close(), noisy.close(), good.close()]);
     }
   }, 180_000);
 
@@ -151,11 +151,11 @@ describe.skipIf(socatMissing() !== undefined)("serial-dump and run on a pty", ()
       void pty.write(`${lines.join("\n")}\n`);
     }, 50);
     try {
-      const r = await cli("run", "--serial", pty.a, "--duration", "3");
+      const r = await cli("run", "--serial", pty.a, "--duration", "1.5");
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toMatch(/"imu":[1-9]\d*,"odom":0/);
       expect(lastLine(r.stderr)).toBe(
-        `terrain-learner: ${pty.a}: no labels in 3 s: no odometry sample came (labels need wheel odometry: $TLODO sentences)`,
+        `terrain-learner: ${pty.a}: no labels in 1.5 s: no odometry sample came (labels need wheel odometry: $TLODO sentences)`,
       );
     } finally {
       clearInterval(imu);
@@ -171,7 +171,8 @@ describe.skipIf(socatMissing() !== undefined)("serial-dump and run on a pty", ()
     try {
       const c = spawnCli(["run", "--serial", pty.a], dir);
       await waitFor("run to open the device", () => c.stderr().includes(`${pty.a} open`), 60_000);
-      await new Promise((r) => setTimeout(r, 1000));
+      // Garbage comes every 50 ms: half a second is several writes read.
+      await new Promise((r) => setTimeout(r, 500));
       c.child.kill("SIGINT");
       expect(await c.exit, c.stderr()).toBe(0);
       expect(lastLine(c.stderr())).toMatch(
