@@ -1,5 +1,6 @@
 // `terrain-learner sim convert-recording`: the real BorealTC and U2IS files into the recording CSV,
-// through the CLI as a user runs it.
+// through the CLI as a user runs it: one success and one refusal in a child process, the rest
+// in-process through the same commander setup (runSimInProcess), without a child's start-up each.
 
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -12,6 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { convertU2is } from "../sim/convert-recording.ts";
 import { parseRecordingCsv, WORLDS_DIR } from "../sim/index.ts";
 import { BOREAL_DIR } from "./core-borealtc-helpers.ts";
+import { runSimInProcess } from "./helpers/sim-cli-in-process.ts";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -19,7 +21,8 @@ const U2IS = fileURLToPath(new URL("./fixtures/u2is/path_t6_v1.npy", import.meta
 const dir = mkdtempSync(join(tmpdir(), "convert-recording-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** The real command line, in a child process: kept for one success and one refusal. */
+async function cliReal(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(
       "node",
@@ -35,10 +38,15 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
+/** The same command in-process (same commander setup and action), without a child's start-up. */
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runSimInProcess(["sim", "convert-recording", ...args], ROOT);
+}
+
 describe("sim convert-recording", () => {
   it("BorealTC: every IMU row, speed from the wheel speeds of pro_NN.csv", async () => {
     const out = join(dir, "asphalt.csv");
-    const r = await cli("--format", "borealtc", join(BOREAL_DIR, "ASPHALT/imu_04.csv"), out, "--json");
+    const r = await cliReal("--format", "borealtc", join(BOREAL_DIR, "ASPHALT/imu_04.csv"), out, "--json");
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.columns).toEqual(["t", "ax", "ay", "az", "gx", "gy", "gz", "speed"]);
@@ -127,7 +135,7 @@ describe("sim convert-recording", () => {
   }, 300_000);
 
   it("a file of the other format: one line naming the --format that reads it", async () => {
-    const npy = await cli("--format", "borealtc", U2IS, join(dir, "w1.csv"));
+    const npy = await cliReal("--format", "borealtc", U2IS, join(dir, "w1.csv"));
     expect(npy.code).toBe(1);
     expect(npy.stderr.trim().split("\n")).toEqual([
       `terrain-learner: ${U2IS}: a NumPy .npy file, not a BorealTC CSV: use --format u2is`,
@@ -260,11 +268,11 @@ describe("sim convert-recording --format csv: a recording of one's own, checked"
         "",
       ].join("\n"),
     );
-    const sim = await run(
-      "node",
-      ["bin/terrain-learner.js", "sim", "-w", world, "-d", "1", "--json", "-o", join(dir, "nospeed/w.mcap")],
-      { cwd: ROOT },
+    const sim = await runSimInProcess(
+      ["sim", "-w", world, "-d", "1", "--json", "-o", join(dir, "nospeed/w.mcap")],
+      ROOT,
     );
+    expect(sim.code, sim.stderr).toBe(0);
     const played = JSON.parse(sim.stdout).recordedVibration[0];
     expect(summary.levelAt1ms).toBeCloseTo(played.level, 6);
     expect(summary.naturalRoughness).toBeCloseTo(played.naturalRoughness, 6);
