@@ -17,6 +17,12 @@ import { runCli } from "./helpers/cli.ts";
 const dir = mkdtempSync(join(tmpdir(), "replay-stamps-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const cli = (...args: string[]) => runCli(args, dir);
+// `replay a.mcap --json` is the reference of two tests: replayed once, its result shared.
+let stampedReplay: Promise<{ code: number; stdout: string; stderr: string }> | undefined;
+const replayStamped = () => {
+  stampedReplay ??= cli("replay", "a.mcap", "--json");
+  return stampedReplay;
+};
 
 interface Rec {
   topic: string;
@@ -75,6 +81,8 @@ beforeAll(async () => {
 
 describe("replay of a bag whose stamps do not merge", () => {
   it("a camera later than the reorder window: one line per stream, the reason names it; a wider window fixes it", async () => {
+    // Both replays at once (independent runs), checked in turn.
+    const fixedRun = windowConfig(0.8).then((cfg) => cli("replay", "camlate.mcap", "-c", cfg));
     const r = await cli("replay", "camlate.mcap");
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split("\n");
@@ -83,12 +91,14 @@ describe("replay of a bag whose stamps do not merge", () => {
     expect(lines.at(-1)).toMatch(
       /^terrain-learner: camlate\.mcap: (no camera frame could be used|nothing learned from \d+ frames): \d+ camera frames were dropped for their stamps .*raise fusion\.reorder_window/,
     );
-    const fixed = await cli("replay", "camlate.mcap", "-c", await windowConfig(0.8));
+    const fixed = await fixedRun;
     expect(fixed.code).toBe(0);
     expect(fixed.stderr).not.toMatch(/dropped/);
   }, 120_000);
 
   it("two recordings joined: one line for the jump, nothing dropped, the second learned from as if replayed alone", async () => {
+    // The joined bag and each recording on its own, replayed at once.
+    const aloneRuns = [replayStamped(), cli("replay", "b.mcap", "--json")];
     const r = await cli("replay", "two.mcap", "--json");
     expect(r.code).toBe(0);
     expect(r.stderr.match(/the clock jumped back/g)).toHaveLength(1);
@@ -97,9 +107,7 @@ describe("replay of a bag whose stamps do not merge", () => {
     expect(two.problems).toEqual({ clockJump: 1 });
     // Each recording on its own: what the joined one must add up to (nothing of the first is
     // associated with the second, and the second loses nothing to the first's stamps).
-    const alone = await Promise.all(
-      ["a.mcap", "b.mcap"].map(async (b) => JSON.parse((await cli("replay", b, "--json")).stdout)),
-    );
+    const alone = await Promise.all(aloneRuns.map(async (run) => JSON.parse((await run).stdout)));
     for (const k of ["frames", "keyframes", "labels", "samples"])
       expect(two[k], k).toBe(alone[0][k] + alone[1][k]);
     expect(alone[1].samples).toBeGreaterThan(0);
@@ -110,6 +118,9 @@ describe("replay of a bag whose stamps do not merge", () => {
 
 describe("a bag whose drivers leave header.stamp at 0", () => {
   it("replay and label use the log times, say so once per topic, and get what the stamped bag gets", async () => {
+    // The replays and the labels below are independent runs: started together, checked in turn.
+    const labelRuns = ["unstamped.mcap", "a.mcap"].map((bag) => cli("label", bag, "--json"));
+    const stampedRun = replayStamped();
     const r = await cli("replay", "unstamped.mcap", "--json");
     expect(r.code).toBe(0);
     const lines = r.stderr.trim().split("\n");
@@ -120,20 +131,20 @@ describe("a bag whose drivers leave header.stamp at 0", () => {
       ).toHaveLength(1);
     expect(r.stderr).not.toMatch(/dropped|reorder_window/);
     const got = JSON.parse(r.stdout);
-    const stamped = JSON.parse((await cli("replay", "a.mcap", "--json")).stdout);
+    const stamped = JSON.parse((await stampedRun).stdout);
     expect(got.labels).toBeGreaterThan(0);
     for (const k of ["frames", "keyframes", "labels", "samples"]) expect(got[k], k).toBe(stamped[k]);
     expect(got.supervisor.imu.dropped).toEqual({ nan: 0, backwards: 0, duplicate: 0 });
     // The simulator logs each message at its stamp: the labels are the stamped bag's exactly.
-    const labels = async (bag: string) => {
-      const r = await cli("label", bag, "--json");
+    const labels = async (run: Promise<{ code: number; stdout: string }>) => {
+      const r = await run;
       expect(r.code).toBe(0);
       const out = r.stdout.trim().split("\n");
       // The last line is the summary, naming the bag.
       return { labels: out.slice(0, -1), warnings: JSON.parse(out.at(-1)!).summary.warnings as string[] };
     };
-    const unstamped = await labels("unstamped.mcap");
-    const plain = await labels("a.mcap");
+    const unstamped = await labels(labelRuns[0]!);
+    const plain = await labels(labelRuns[1]!);
     expect(unstamped.labels.length).toBeGreaterThan(0);
     expect(unstamped.labels).toEqual(plain.labels);
     // label says it too, once per topic it reads (it reads no camera).
