@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it, type TestContext } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { nmeaSentence } from "../src/adapters/serial-protocol.ts";
 import { spawnCli } from "./helpers/cli.ts";
@@ -51,13 +51,23 @@ function robotLines(t0Us: number, seconds: number, seed = 1): string[] {
   return lines;
 }
 
-describe.skipIf(missing !== undefined)("adapter commands through the CLI", () => {
+/** What a test undoes when it ends, last first (per test: the tests of this file run at once). */
+function cleanupsFor(onTestFinished: TestContext["onTestFinished"]) {
   const cleanups: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
+  onTestFinished(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
+  return cleanups;
+}
 
-  it("serial-dump --json prints one JSON object per sample and the counters at exit", async () => {
+// Every test has its own pty, broker and outputs: they run at once, with the test's own `expect`
+// (the real-time serial drive and --rate 1 replay wait more than they compute).
+describe.skipIf(missing !== undefined).concurrent("adapter commands through the CLI", () => {
+  it("serial-dump --json prints one JSON object per sample and the counters at exit", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const cleanups = cleanupsFor(onTestFinished);
     const pty = await PtyPair.start();
     cleanups.push(() => pty.close());
     const c = cli(["serial-dump", pty.a, "--json", "--count", "20"]);
@@ -84,7 +94,11 @@ describe.skipIf(missing !== undefined)("adapter commands through the CLI", () =>
     expect(counters).toMatchObject({ type: "counters", garbageBytes: 7, checksumErrors: 0 });
   });
 
-  it("run --serial --mqtt: labels from serial IMU/odometry reach the broker; commands the camera-less run cannot honour refused; offline at the end", async () => {
+  it("run --serial --mqtt: labels from serial IMU/odometry reach the broker; commands the camera-less run cannot honour refused; offline at the end", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const cleanups = cleanupsFor(onTestFinished);
     const pty = await PtyPair.start();
     cleanups.push(() => pty.close());
     const broker = await Mosquitto.create();
@@ -101,8 +115,9 @@ describe.skipIf(missing !== undefined)("adapter commands through the CLI", () =>
       60_000,
     );
     await waitFor("online", () => obs.on("status").some((m) => m.payload === "online"), 30_000);
-    // Stream 8 s of driving in real time (device clock and arrival agree, as with a real device).
-    const lines = robotLines(5_000_000, 8);
+    // Stream 6 s of driving in real time (device clock and arrival agree, as with a real device):
+    // 1200 IMU samples, over the 1000 the last learner message must count.
+    const lines = robotLines(5_000_000, 6);
     const perChunk = 10; // 50 ms of IMU
     let sentPause = false;
     for (let i = 0; i < lines.length; i += perChunk + 3) {
@@ -165,7 +180,7 @@ describe.skipIf(missing !== undefined)("adapter commands through the CLI", () =>
   }, 120_000);
 });
 
-describe.skipIf(mosquittoMissing() !== undefined)("replay --mqtt", () => {
+describe.skipIf(mosquittoMissing() !== undefined).concurrent("replay --mqtt", () => {
   const dir = mkdtempSync(join(tmpdir(), "tl-replay-mqtt-"));
   const bag = join(dir, "sim.mcap");
   beforeAll(async () => {
@@ -174,7 +189,7 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --mqtt", () => {
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("publishes roughness summaries, stats and status while replaying a bag", async () => {
+  it("publishes roughness summaries, stats and status while replaying a bag", async ({ expect }) => {
     const broker = await Mosquitto.create();
     try {
       const obs = await observer(broker.url, "fleet/+/#");
@@ -223,7 +238,9 @@ describe.skipIf(mosquittoMissing() !== undefined)("replay --mqtt", () => {
     }
   }, 120_000);
 
-  it("Ctrl-C after a save_checkpoint command: the last line names that checkpoint, not 'nothing written'", async () => {
+  it("Ctrl-C after a save_checkpoint command: the last line names that checkpoint, not 'nothing written'", async ({
+    expect,
+  }) => {
     const broker = await Mosquitto.create();
     try {
       const ck = join(dir, "ck-mqtt");
