@@ -90,6 +90,8 @@ describe("replay that does nothing", () => {
   }, 120_000);
 
   it("the same bag with its TF makes samples and exits 0; too short to train, it says so, and --save-checkpoint saves nothing", async () => {
+    // Two independent replays of the same bag: started together, checked in turn.
+    const saving = cli("replay", "t.mcap", "--save-checkpoint", "ck");
     const r = await cli("replay", "t.mcap");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^learner: 0 training steps/m);
@@ -97,7 +99,7 @@ describe("replay that does nothing", () => {
       /^warning: t\.mcap: the bag ended before the first training step, so every prediction came from an untrained model \([1-9]\d* samples; training starts once learner\.min_samples = 64 cells are stored, .*\)\n$/,
     );
     // An untrained checkpoint is one export refuses, and it would count towards checkpoint_keep.
-    const s = await cli("replay", "t.mcap", "--save-checkpoint", "ck");
+    const s = await saving;
     expect(s.code).toBe(1);
     expect(s.stderr).toMatch(
       /^terrain-learner: --save-checkpoint ck: nothing saved: the bag ended before the first training step/,
