@@ -4,12 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
-import { afterAll, beforeAll, describe, it, type TestContext } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { nmeaSentence } from "../src/adapters/serial-protocol.ts";
 import { spawnCli } from "./helpers/cli.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
 import { PtyPair, socatMissing } from "./helpers/socat.ts";
+import { cleanupsFor } from "./helpers/test-cleanups.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const missing = [socatMissing(), mosquittoMissing()].filter(Boolean).join("; ") || undefined;
@@ -49,15 +50,6 @@ function robotLines(t0Us: number, seconds: number, seed = 1): string[] {
     if (i % 4 === 0) lines.push(nmeaSentence(`TLODO,${t},1.0,0.0`));
   }
   return lines;
-}
-
-/** What a test undoes when it ends, last first (per test: the tests of this file run at once). */
-function cleanupsFor(onTestFinished: TestContext["onTestFinished"]) {
-  const cleanups: (() => Promise<void> | void)[] = [];
-  onTestFinished(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  return cleanups;
 }
 
 // Every test has its own pty, broker and outputs: they run at once, with the test's own `expect`

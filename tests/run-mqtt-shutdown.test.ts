@@ -6,11 +6,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { nmeaSentence } from "../src/adapters/serial-protocol.ts";
 import { type RunningCli, spawnCli } from "./helpers/cli.ts";
 import { Mosquitto, mosquittoMissing } from "./helpers/mosquitto.ts";
 import { PtyPair, socatMissing } from "./helpers/socat.ts";
+import { cleanupsFor } from "./helpers/test-cleanups.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const missing = [socatMissing(), mosquittoMissing()].filter(Boolean).join("; ") || undefined;
@@ -39,16 +40,15 @@ async function drive(pty: PtyPair, t0Us: number, seconds: number): Promise<numbe
 
 const stampsOf = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { stamp: number }).stamp);
 
-describe.skipIf(missing !== undefined)(
-  "run --mqtt: labels queued at shutdown while the broker is down",
-  () => {
-    const cleanups: (() => Promise<void> | void)[] = [];
-    afterEach(async () => {
-      for (const c of cleanups.splice(0).reverse()) await c();
-    });
+// Each test has its own broker, pty and run: they run at once (mostly waiting on real-time driving),
+// with the test's own `expect` and cleanups.
+describe
+  .skipIf(missing !== undefined)
+  .concurrent("run --mqtt: labels queued at shutdown while the broker is down", () => {
+    type Cleanups = ReturnType<typeof cleanupsFor>;
 
     /** run on a fresh pty against `broker`, with `closeTimeout`; resolves once it is connected. */
-    async function startRun(broker: Mosquitto, closeTimeout: number) {
+    async function startRun(cleanups: Cleanups, broker: Mosquitto, closeTimeout: number) {
       const dir = mkdtempSync(join(tmpdir(), "run-mqtt-shutdown-"));
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
       const cfg = join(dir, "cfg.yaml");
@@ -98,10 +98,14 @@ describe.skipIf(missing !== undefined)(
       return c.stdout().trim().split("\n").filter(Boolean);
     }
 
-    it("says how many labels the broker never took, on stderr and in the exit stats", async () => {
+    it("says how many labels the broker never took, on stderr and in the exit stats", async ({
+      expect,
+      onTestFinished,
+    }) => {
+      const cleanups = cleanupsFor(onTestFinished);
       const broker = await Mosquitto.create();
       cleanups.push(() => broker.close());
-      const { c, pty } = await startRun(broker, 0.5);
+      const { c, pty } = await startRun(cleanups, broker, 0.5);
       await labelsWhileDown(broker, c, pty);
       c.child.kill("SIGINT");
       expect(await c.exit, c.stderr()).toBe(0);
@@ -118,7 +122,11 @@ describe.skipIf(missing !== undefined)(
       expect(exitStats.mqtt.dropped).toBeGreaterThanOrEqual(queued);
     }, 120_000);
 
-    it("delivers the queued labels when the broker comes back within mqtt.close_timeout", async () => {
+    it("delivers the queued labels when the broker comes back within mqtt.close_timeout", async ({
+      expect,
+      onTestFinished,
+    }) => {
+      const cleanups = cleanupsFor(onTestFinished);
       const broker = await Mosquitto.create({ persistent: true });
       cleanups.push(() => broker.close());
       // A dashboard with a persistent session: the broker keeps its subscription across the restart.
@@ -138,7 +146,7 @@ describe.skipIf(missing !== undefined)(
         () => existsSync(broker.dbPath) && readFileSync(broker.dbPath).includes("terrain-learner/rover7/#"),
       );
 
-      const { c, pty } = await startRun(broker, 30);
+      const { c, pty } = await startRun(cleanups, broker, 30);
       await labelsWhileDown(broker, c, pty);
       c.child.kill("SIGINT");
       await waitFor(
@@ -166,10 +174,14 @@ describe.skipIf(missing !== undefined)(
       await waitFor("offline", () => got.some((g) => g.topic.endsWith("/status") && g.payload === "offline"));
     }, 120_000);
 
-    it("a second signal during that wait stops at once and says what it leaves undelivered", async () => {
+    it("a second signal during that wait stops at once and says what it leaves undelivered", async ({
+      expect,
+      onTestFinished,
+    }) => {
+      const cleanups = cleanupsFor(onTestFinished);
       const broker = await Mosquitto.create();
       cleanups.push(() => broker.close());
-      const { c, pty } = await startRun(broker, 30);
+      const { c, pty } = await startRun(cleanups, broker, 30);
       await labelsWhileDown(broker, c, pty);
       c.child.kill("SIGINT");
       await waitFor(
@@ -183,10 +195,14 @@ describe.skipIf(missing !== undefined)(
       expect(c.stderr()).toMatch(/second SIGTERM: stopping now; \d+ queued MQTT messages not delivered/);
     }, 120_000);
 
-    it("SIGHUP (the terminal or ssh session that started it closed) stops it as Ctrl-C does", async () => {
+    it("SIGHUP (the terminal or ssh session that started it closed) stops it as Ctrl-C does", async ({
+      expect,
+      onTestFinished,
+    }) => {
+      const cleanups = cleanupsFor(onTestFinished);
       const broker = await Mosquitto.create();
       cleanups.push(() => broker.close());
-      const { c, pty } = await startRun(broker, 5);
+      const { c, pty } = await startRun(cleanups, broker, 5);
       await drive(pty, 5_000_000, 1);
       c.child.kill("SIGHUP");
       expect(await c.exit, c.stderr()).toBe(0);
@@ -195,5 +211,4 @@ describe.skipIf(missing !== undefined)(
       expect(exitStats.serial.imu).toBeGreaterThan(0);
       expect(exitStats.mqtt).toMatchObject({ queued: 0, dropped: 0 });
     }, 120_000);
-  },
-);
+  });
