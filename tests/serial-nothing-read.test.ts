@@ -106,8 +106,9 @@ describe("a path that can never be a serial device", () => {
   );
 });
 
-describe.skipIf(socatMissing() !== undefined)("serial-dump and run on a pty", () => {
-  it("silent: 'sent nothing'; garbage: bytes but nothing parsed; samples: exit 0", async () => {
+// Each test has its own ptys and mostly waits out a --duration: they run at once, with the test's own `expect`.
+describe.skipIf(socatMissing() !== undefined).concurrent("serial-dump and run on a pty", () => {
+  it("silent: 'sent nothing'; garbage: bytes but nothing parsed; samples: exit 0", async ({ expect }) => {
     // Three devices, one per case, read at the same time: each --duration runs alongside the others.
     const [silent, noisy, good] = await Promise.all([PtyPair.start(), PtyPair.start(), PtyPair.start()]);
     const garbage = setInterval(() => void noisy.write("\x00\xff~~~ not a sentence\n"), 50);
@@ -139,7 +140,9 @@ describe.skipIf(socatMissing() !== undefined)("serial-dump and run on a pty", ()
     }
   }, 180_000);
 
-  it("run: IMU but never odometry → no label can come: exit 1 naming the missing stream", async () => {
+  it("run: IMU but never odometry → no label can come: exit 1 naming the missing stream", async ({
+    expect,
+  }) => {
     const pty = await PtyPair.start();
     let t = 1_000_000;
     const imu = setInterval(() => {
@@ -165,7 +168,9 @@ describe.skipIf(socatMissing() !== undefined)("serial-dump and run on a pty", ()
 
   // Ctrl-C is how a robot's run ends (exit 0), but one that parsed nothing in all that time (a wrong
   // --baud gives garbage only) ended on the counters alone, without a word of why no label came.
-  it("run stopped by Ctrl-C after garbage only: exit 0 and one line saying nothing parsed", async () => {
+  it("run stopped by Ctrl-C after garbage only: exit 0 and one line saying nothing parsed", async ({
+    expect,
+  }) => {
     const pty = await PtyPair.start();
     const garbage = setInterval(() => void pty.write("\x00\xff~~~ not a sentence\n"), 50);
     try {
