@@ -34,7 +34,10 @@ const prng = seededRandom;
 
 type Mutation = { buf: Uint8Array; what: string };
 
-/** One random mutation of `src` (another seed bag `other` for splices). */
+/**
+ * One random mutation of `src` (another seed bag `other` for splices). A Buffer's slice() is a view,
+ * so the seeds are plain Uint8Arrays (`bytesOf`): every case mutates a copy of the intact seed.
+ */
 function mutate(src: Uint8Array, other: Uint8Array, rnd: () => number): Mutation {
   const int = (n: number) => Math.floor(rnd() * n);
   const n = src.length;
@@ -104,6 +107,9 @@ function mutate(src: Uint8Array, other: Uint8Array, rnd: () => number): Mutation
     }
   }
 }
+
+/** The file's bytes as a plain Uint8Array, whose slice() copies. */
+const bytesOf = (path: string) => new Uint8Array(readFileSync(path));
 
 type Outcome = { kind: "read"; messages: number; problems: number } | { kind: "error"; message: string };
 
@@ -205,17 +211,17 @@ async function seedBags(): Promise<{ name: string; ext: string; bytes: Uint8Arra
     {
       name: "cdr_test_mcap",
       ext: "mcap",
-      bytes: readFileSync(fixture("rosbag2_cdr_test_mcap/cdr_test_0.mcap")),
+      bytes: bytesOf(fixture("rosbag2_cdr_test_mcap/cdr_test_0.mcap")),
     },
-    { name: "talker_mcap", ext: "mcap", bytes: readFileSync(fixture("rosbag2_talker_mcap/talker.mcap")) },
-    { name: "own_zstd_mcap", ext: "mcap", bytes: readFileSync(own) },
+    { name: "talker_mcap", ext: "mcap", bytes: bytesOf(fixture("rosbag2_talker_mcap/talker.mcap")) },
+    { name: "own_zstd_mcap", ext: "mcap", bytes: bytesOf(own) },
     {
       name: "cdr_test_sqlite3",
       ext: "db3",
-      bytes: readFileSync(fixture("rosbag2_cdr_test_sqlite3/cdr_test_0.db3")),
+      bytes: bytesOf(fixture("rosbag2_cdr_test_sqlite3/cdr_test_0.db3")),
     },
-    { name: "ros1_bz2", ext: "bag", bytes: ros1("bz2") },
-    { name: "ros1_lz4", ext: "bag", bytes: ros1("lz4") },
+    { name: "ros1_bz2", ext: "bag", bytes: new Uint8Array(ros1("bz2")) },
+    { name: "ros1_lz4", ext: "bag", bytes: new Uint8Array(ros1("lz4")) },
   ];
 }
 
@@ -290,8 +296,8 @@ describe("bag readers under fuzzed input", () => {
     timeout: 120_000,
   }, async () => {
     const src = fixture("rosbag2_cdr_test_mcap");
-    const yaml = readFileSync(join(src, "metadata.yaml"));
-    const data = readFileSync(join(src, "cdr_test_0.mcap"));
+    const yaml = bytesOf(join(src, "metadata.yaml"));
+    const data = bytesOf(join(src, "cdr_test_0.mcap"));
     const rnd = prng(0x5eed);
     const count = Math.max(50, Math.round(CASES_PER_SEED / 6));
     // Two cases in three mangle metadata.yaml, the third the data file it lists.
