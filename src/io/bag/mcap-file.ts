@@ -4,10 +4,10 @@ import { type FileHandle, open } from "node:fs/promises";
 import * as zstd from "@foxglove/wasm-zstd";
 import { McapIndexedReader } from "@mcap/core";
 import { FileHandleReadable } from "@mcap/nodejs";
-import { loadDecompressHandlers } from "@mcap/support";
 import { nsToSeconds } from "../../core/time.ts";
 import { errorMessage, type NsBounds, problem, reorderWindow, type TimedEvent } from "./common.ts";
 import { type Decoder, decodeEvent } from "./decoders.ts";
+import { loadBagDecompressHandlers } from "./decompress.ts";
 import { type ChannelState, channelState, unknownProblem } from "./mcap-channels.ts";
 import { mcapRecords, NO_CHUNK_INDEX, readStream, type StreamFile } from "./mcap-stream.ts";
 
@@ -63,7 +63,7 @@ export class McapFile {
       const head = new Uint8Array(MAGIC.length);
       await handle.read(head, 0, head.length, 0);
       if (!hasMcapMagic(head)) throw new Error(`${path}: not an MCAP file (bad magic at byte 0)`);
-      const decompressHandlers = await loadDecompressHandlers();
+      const decompressHandlers = await loadBagDecompressHandlers();
       let reader: McapIndexedReader | undefined;
       let noIndex: string | undefined;
       try {

@@ -2,9 +2,9 @@
 
 import type { FileHandle } from "node:fs/promises";
 import { McapStreamReader, type McapTypes } from "@mcap/core";
-import { loadDecompressHandlers } from "@mcap/support";
 import { errorMessage, inBounds, type NsBounds, problem, type TimedEvent } from "./common.ts";
 import { type Decoder, decodeEvent } from "./decoders.ts";
+import { loadBagDecompressHandlers } from "./decompress.ts";
 import { type ChannelState, channelState, unknownProblem } from "./mcap-channels.ts";
 
 const READ_BLOCK = 1 << 20;
@@ -69,7 +69,7 @@ export async function* readStream(
  * (or a record does not parse). Channel records and messages carry their channel's state.
  */
 export async function* mcapRecords(file: StreamFile): AsyncGenerator<StreamItem> {
-  const decompressHandlers = await loadDecompressHandlers();
+  const decompressHandlers = await loadBagDecompressHandlers();
   const stream = new McapStreamReader({ decompressHandlers, validateCrcs: true });
   const schemas = new Map<number, McapTypes.Schema>();
   const channels = new Map<number, ChannelState>();

@@ -9,7 +9,6 @@ import { Bag } from "@foxglove/rosbag";
 import { extractFields } from "@foxglove/rosbag/dist/cjs/fields.js";
 import { Chunk, Connection, MessageData } from "@foxglove/rosbag/dist/cjs/record.js";
 import { FileReader } from "@foxglove/rosbag/node.js";
-import { loadDecompressHandlers } from "@mcap/support";
 import { nsToSeconds } from "../../core/time.ts";
 import {
   errorMessage,
@@ -22,6 +21,7 @@ import {
   type TimedEvent,
 } from "./common.ts";
 import { type Decoder, decodeEvent, normaliseType, ros1Decoder } from "./decoders.ts";
+import { loadBagDecompressHandlers } from "./decompress.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 /** The version line plus the bag header record, which rosbag pads to 4096 bytes. */
@@ -34,7 +34,7 @@ type Decompress = Record<string, (buffer: Uint8Array, size: number) => Uint8Arra
 
 async function decompressors(): Promise<Decompress> {
   // The same wasm bz2/lz4 decoders MCAP uses (@foxglove/wasm-bz2, @foxglove/wasm-lz4).
-  const h = await loadDecompressHandlers();
+  const h = await loadBagDecompressHandlers();
   return {
     bz2: (buffer, size) => h.bz2!(buffer, BigInt(size)),
     lz4: (buffer, size) => h.lz4!(buffer, BigInt(size)),
