@@ -20,7 +20,7 @@ import {
 } from "../io/safe-output.ts";
 import { Backbone, modelIdentity, resolveBackbonePath } from "../learning/backbone.ts";
 import { fixedInputMismatch } from "../learning/backbone-io.ts";
-import { type LoadedCheckpoint, readLatestCheckpoint } from "../learning/checkpoint.ts";
+import { CHECKPOINT_FILE, type LoadedCheckpoint, readLatestCheckpoint } from "../learning/checkpoint.ts";
 import { buildExportGraph, type ExportContext } from "../learning/export-graph.ts";
 import { featureGridFor } from "../learning/feature-grid.ts";
 import { OnlineLearner, PREDICTION_SETTINGS } from "../learning/learner.ts";
@@ -144,7 +144,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
   // The checkpoints are inputs: the output may not replace any of them. Another file there (an
   // earlier export into this folder) may be replaced; one that is not a model is refused below.
   const checkpointFiles = readdirSync(dir)
-    .filter((n) => /^ckpt-\d+\.(json|bin)$/.test(n))
+    .filter((n) => CHECKPOINT_FILE.test(n))
     .map((n) => join(dir, n));
   try {
     await checkOutputs(

@@ -117,9 +117,8 @@ Examples:
             LiveViewFlags,
         ) => {
           if (o.fast && o.rate !== undefined) throw new UserError("--fast and --rate exclude each other");
-          if (bag.trim() === "")
-            throw new UserError("the bag path is empty (expected an .mcap, .db3, .bag or rosbag2 folder)");
-          if (!existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
+          // An empty path is left to openBag, which names it as empty.
+          if (bag.trim() !== "" && !existsSync(bag)) throw new UserError(`${bag}: no such file or directory`);
           if (o.checkpoint !== undefined && !existsSync(o.checkpoint))
             throw new UserError(`--checkpoint ${o.checkpoint}: no such folder`);
           if (o.truthLabels && !o.eval)

@@ -36,6 +36,8 @@ export interface LoadedCheckpoint {
 const NAME = /^ckpt-(\d{8})\.json$/;
 /** A checkpoint file's temporary name while it is written (writeDurable). */
 const TEMP_NAME = /^ckpt-\d{8}\.(bin|json)\.tmp-/;
+/** A checkpoint's own files (its manifest and weights), as opposed to anything else in the folder. */
+export const CHECKPOINT_FILE = /^ckpt-\d{8}\.(bin|json)$/;
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 const pad = (seq: number) => String(seq).padStart(8, "0");
