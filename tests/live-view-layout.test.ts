@@ -190,6 +190,14 @@ describe("--live-view flags", () => {
       ["-c", join(import.meta.dirname, "fixtures/live-view-empty-host.yaml")],
       "live_view.host: must name an address (127.0.0.1; 0.0.0.0 for every interface)",
     ],
+    [
+      ["-c", join(import.meta.dirname, "fixtures/live-view-blank-host.yaml")],
+      "live_view.host: must name an address (127.0.0.1; 0.0.0.0 for every interface)",
+    ],
+    [
+      ["--live-view-host", "  "],
+      "--live-view-host '  ': expected an address (127.0.0.1; 0.0.0.0 for every interface)",
+    ],
   ])("an empty host (%j) is refused before anything listens", async (args, message) => {
     const bag = join(import.meta.dirname, "fixtures/bags/rosbag2_talker_mcap/talker.mcap");
     const err = await run(process.execPath, [

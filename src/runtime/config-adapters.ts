@@ -194,8 +194,9 @@ export const LiveViewSchema = z
     /** Listen address; 0.0.0.0 exposes the view (camera images included) to the network. */
     host: z
       .string()
-      // Node listens on every interface for an empty host: the camera on the network by mistake.
-      .min(1, "must name an address (127.0.0.1; 0.0.0.0 for every interface)")
+      // Node listens on every interface for an empty host: the camera on the network by mistake;
+      // a blank one fails only when the view starts (getaddrinfo ENOTFOUND).
+      .refine((h) => h.trim() !== "", "must name an address (127.0.0.1; 0.0.0.0 for every interface)")
       .default("127.0.0.1")
       .meta({ description: "listen address; 0.0.0.0 exposes the camera to the network" }),
     /** Hz cap (wall clock) of each heavy channel (images, costmap, labels); latest wins. 0 = no cap. */
