@@ -66,6 +66,8 @@ export function parseRecordingCsv(text: string, source: string): Recording {
   if (headerLine < 0)
     throw new Error(`recording ${source}: empty file (expected a header row t,ax,ay,az,...)`);
   const header = lines[headerLine]!.split(",").map(unquote);
+  // Loggers printing `value,` per column end each line with a comma: one empty last field is nothing.
+  if (header.length > 1 && header.at(-1) === "") header.pop();
   // The datasets' own files are what one has at hand: name the converter rather than their bytes.
   // NUL, or bytes that are not UTF-8 (decoded as U+FFFD): binary.
   if (lines[headerLine]!.includes("\u0000") || lines[headerLine]!.includes("\uFFFD")) {
@@ -88,7 +90,7 @@ export function parseRecordingCsv(text: string, source: string): Recording {
   header.forEach((h, i) => {
     if (!(RECORDING_COLUMNS as readonly string[]).includes(h)) {
       throw new Error(
-        `recording ${source}: line ${headerLine + 1}: ${h === "" ? `column ${i + 1} has no name (row numbers? write the CSV without them)` : `unknown column '${h}'`} (expected ${RECORDING_COLUMNS.join(", ")})`,
+        `recording ${source}: line ${headerLine + 1}: ${h === "" ? `column ${i + 1} has no name${i === 0 ? " (row numbers? write the CSV without them)" : ""}` : `unknown column '${h}'`} (expected ${RECORDING_COLUMNS.join(", ")})`,
       );
     }
     if (index.has(h))
@@ -115,6 +117,7 @@ export function parseRecordingCsv(text: string, source: string): Recording {
     const l = lines[i]!.trim();
     if (l === "" || l.startsWith("#")) continue;
     const f = l.split(",");
+    if (f.length === header.length + 1 && unquote(f.at(-1)!) === "") f.pop();
     if (f.length !== header.length) {
       throw new Error(
         `recording ${source}: line ${i + 1}: ${f.length} fields, the header has ${header.length}`,

@@ -333,6 +333,37 @@ describe("a recording CSV written by R's write.csv", () => {
   });
 });
 
+// Loggers that print `value,` per column end every line with a comma: one empty field at the end of
+// the header or of a row is nothing, read as if it were not there. It was 'column 9 has no name
+// (row numbers? ...)' for the header and '9 fields, the header has 8' for the rows.
+describe("a recording CSV whose lines end with a comma", () => {
+  const rows = Array.from({ length: 300 }, (_, i) => `${i / 100},0,0,${(9.8 + Math.sin(i)).toFixed(4)},1,`);
+  it.each([
+    ["every line", "t,ax,ay,az,speed,"],
+    ["the rows only", "t,ax,ay,az,speed"],
+  ])("on %s: read as without it", async (_, header) => {
+    writeFileSync(join(dir, "trailing.csv"), `${header}\n${rows.join("\n")}\n`);
+    const r = await runSimInProcess(
+      ["sim", "convert-recording", "--format", "csv", "trailing.csv", "trailing-out.csv", "--json"],
+      dir,
+    );
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ rows: 300, columns: ["t", "ax", "ay", "az", "speed"] });
+  });
+
+  it("two commas at the end are an unnamed column, not row numbers", async () => {
+    writeFileSync(join(dir, "trailing2.csv"), `t,ax,ay,az,speed,,\n${rows.map((r) => `${r},`).join("\n")}\n`);
+    expectOneLine(
+      await runSimInProcess(
+        ["sim", "convert-recording", "--format", "csv", "trailing2.csv", "t2-out.csv"],
+        dir,
+      ),
+      /trailing2\.csv: line 1: column 6 has no name \(expected t, ax/,
+    );
+  });
+});
+
 describe("a phone's HEIC photo (or a corrupt one)", () => {
   it("is one line, naming the file and the fix; no bag", async () => {
     // An ISO box header as HEIC files start, then junk: libvips reports one 'bad seek' line per try.
