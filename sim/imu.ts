@@ -142,7 +142,13 @@ export class ImuModel {
       this.#recorded = world.terrains.map((t) =>
         t.recordings && t.vibration
           ? prepareTerrain(
-              { terrain: t.name, roughness: t.roughness, vibration: t.vibration, recordings: t.recordings },
+              {
+                terrain: t.name,
+                roughness: t.roughness,
+                driven: t.driven,
+                vibration: t.vibration,
+                recordings: t.recordings,
+              },
               rate,
               cfg.speedExponent,
               curve,

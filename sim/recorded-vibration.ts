@@ -143,6 +143,8 @@ export class RecordingPlayer {
 export interface RecordedTerrain {
   terrain: string;
   roughness: number;
+  /** false: the route never drives on it, so its recordings never play (said, not refused). */
+  driven: boolean;
   vibration: VibrationEntry;
   recordings: readonly Recording[];
 }
@@ -154,7 +156,7 @@ export interface PreparedTerrain {
   naturalRoughness: number;
   gain: number;
   hasGyro: boolean;
-  /** Recordings whose gyro looks logged in deg/s: played as they are, said to the user. */
+  /** Recordings whose gyro looks logged in deg/s (played as they are), or that never play. */
   warnings: string[];
 }
 
@@ -184,9 +186,16 @@ export function prepareTerrain(
     naturalRoughness: roughnessAtLevel(curve, level),
     gain,
     hasGyro: prepared.every((p) => p.hasGyro),
-    warnings: t.recordings.flatMap((r) => {
-      const w = gyroUnitWarning(r);
-      return w ? [`terrain '${t.terrain}': recording ${r.path}: ${w}`] : [];
-    }),
+    warnings: [
+      ...(t.driven
+        ? []
+        : [
+            `terrain '${t.terrain}': driven: false, so its vibration.recordings are never played (the robot never drives on it); drive it or remove them`,
+          ]),
+      ...t.recordings.flatMap((r) => {
+        const w = gyroUnitWarning(r);
+        return w ? [`terrain '${t.terrain}': recording ${r.path}: ${w}`] : [];
+      }),
+    ],
   };
 }

@@ -146,7 +146,11 @@ describe("a recording with its gyro in deg/s, played by a world", () => {
   it("is warned about by demo --world too, when it generates the bag", async () => {
     const csv = rocking("gyro-deg-demo.csv", 180 / Math.PI);
     const world = join(dir, "gyro-deg-demo.yaml");
-    writeFileSync(world, `terrains:\n  - { type: grass, vibration: { recordings: [${csv}] } }\n`);
+    writeFileSync(
+      world,
+      `terrains:\n  - { type: grass, vibration: { recordings: [${csv}] } }\n` +
+        `  - { type: rubble, driven: false, vibration: { recordings: [${csv}] } }\n`,
+    );
     // The warning comes when the bag is generated, before the demo replays it: once it is there the
     // demo is stopped (a demo that never warns runs to its end and fails the match below).
     const warning = /^warning: terrain 'grass': recording .*gyro-deg-demo\.csv: .*deg\/s, not rad\/s\?/m;
@@ -172,6 +176,9 @@ describe("a recording with its gyro in deg/s, played by a world", () => {
     if (!exited) demo.child.kill("SIGTERM");
     await demo.exit;
     expect(demo.stderr()).toMatch(warning);
+    expect(demo.stderr()).toMatch(
+      /^warning: terrain 'rubble': driven: false, so its vibration\.recordings are never played/m,
+    );
   });
 });
 
@@ -305,6 +312,44 @@ describe("a recording CSV exported with ';' or tabs", () => {
       await runSimInProcess(["sim", "convert-recording", "--format", "csv", csv, "sep-out.csv"], dir),
       message,
     );
+  });
+});
+
+// `driven: false` keeps the robot off a terrain, so its recordings can never play: they were
+// loaded, checked and reported with a gain, and nothing said they would never be heard.
+describe("recordings on a terrain the robot never drives", () => {
+  const world = join(dir, "undriven.yaml");
+  const warning =
+    /^warning: terrain 'grass': driven: false, so its vibration\.recordings are never played \(the robot never drives on it\)/m;
+  function writeWorld(driven: boolean): void {
+    const rows = Array.from({ length: 500 }, (_, i) => `${i / 100},0,0,${(9.8 + Math.sin(i)).toFixed(4)},1`);
+    writeFileSync(join(dir, "undriven.csv"), `t,ax,ay,az,speed\n${rows.join("\n")}\n`);
+    writeFileSync(
+      world,
+      `terrains:\n  - { type: asphalt }\n  - { type: grass, driven: ${driven}, vibration: { recordings: [undriven.csv] } }\n`,
+    );
+  }
+
+  // demo --world prints the same warnings: its test is the deg/s one below, with a terrain like this.
+  it("are warned about by sim (stderr and --json), naming the terrain; driven ones are not", async () => {
+    writeWorld(false);
+    const r = await runSimInProcess(
+      ["sim", "--world", world, "--duration", "1", "--out", join(dir, "undriven.mcap"), "--json"],
+      dir,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(warning);
+    expect(JSON.parse(r.stdout).recordedVibration[0].warnings).toEqual([
+      expect.stringMatching(/^terrain 'grass': driven: false/),
+    ]);
+    writeWorld(true);
+    const ok = await runSimInProcess(
+      ["sim", "--world", world, "--duration", "1", "--out", join(dir, "driven.mcap")],
+      dir,
+    );
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toBe("");
   });
 });
 
