@@ -290,6 +290,36 @@ describe.skipIf(missing)("fleet over a real broker", () => {
     ]);
   }, 30_000);
 
+  // A snapshot on a samples topic was taken as a snapshot (and a batch on a snapshot topic, retained,
+  // as a batch for every robot that joins): the kind must be the topic's, like the robot id.
+  it("refuses a payload whose kind is not its topic's, counted and logged as other refusals", async () => {
+    const broker = await Mosquitto.create();
+    open.push(broker);
+    const lines: string[] = [];
+    const a = robot(broker.url, "a", {}, (l) => lines.push(l));
+    await a.waitConnected();
+    const peer = await mqtt.connectAsync(broker.url);
+    const fleet = "terrain-learner/fleet";
+    await peer.publishAsync(`${fleet}/b/samples`, oneSampleBatch("b", TEST_MODEL, "snapshot"), { qos: 1 });
+    await peer.publishAsync(`${fleet}/c/snapshot`, oneSampleBatch("c", TEST_MODEL, "samples"), {
+      qos: 1,
+      retain: true,
+    });
+    // The right kinds on the right topics still pass.
+    await peer.publishAsync(`${fleet}/d/samples`, oneSampleBatch("d", TEST_MODEL, "samples"), { qos: 1 });
+    await peer.publishAsync(`${fleet}/d/snapshot`, oneSampleBatch("d", TEST_MODEL, "snapshot"), { qos: 1 });
+    await peer.endAsync();
+    await waitFor(
+      () => `all counted (${JSON.stringify(a.stats())})`,
+      () => a.stats().rejectedTotal + a.stats().received + (a.stats().duplicates as number) >= 4,
+    );
+    expect(a.stats().rejected).toEqual({ kind: 2 });
+    expect(a.stats().peers).toBe(1);
+    expect(lines.filter((l) => l.startsWith("fleet: refused"))).toEqual([
+      `fleet: refused a payload on ${fleet}/b/samples (kind: a snapshot on a samples topic); further refusals are counted (rejected)`,
+    ]);
+  }, 15_000);
+
   it("warns at the start when its snapshot is larger than the payload limit peers refuse beyond", async () => {
     const broker = await Mosquitto.create();
     open.push(broker);

@@ -271,7 +271,8 @@ export class FleetLink implements SampleSource {
     }
     this.#bytesIn += payload.length;
     const now = this.#now();
-    const r = ex.receive(new Uint8Array(payload.buffer, payload.byteOffset, payload.length), t.robotId, now);
+    const bytes = new Uint8Array(payload.buffer, payload.byteOffset, payload.length);
+    const r = ex.receive(bytes, t.robotId, now, t.kind);
     if (!r.ok && !this.#refusalsLogged.has(r.reason)) {
       // The first refusal of each reason is logged (a peer on another backbone or input_width is a
       // fleet misconfigured); the rest are counted.

@@ -59,6 +59,8 @@ export type RejectReason =
   | "non_finite"
   | "range"
   | "spoofed"
+  /** A snapshot on a samples topic or a batch on a snapshot topic. */
+  | "kind"
   | "rate"
   | "peers"
   /** A peer's label with no value on our scale (its roughness, before this robot has bounds). */
@@ -72,6 +74,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "non_finite",
   "range",
   "spoofed",
+  "kind",
   "rate",
   "peers",
   "unscaled",
@@ -146,6 +149,8 @@ export interface DecodeLimits {
   maxBytes: number;
   /** The robot id the topic names: a payload claiming another id is refused. */
   topicRobotId?: string;
+  /** The kind the topic names (.../samples, .../snapshot): a payload of the other kind is refused. */
+  topicKind?: "samples" | "snapshot";
 }
 
 /** Parses and validates one payload against our model; never throws. */
@@ -184,6 +189,12 @@ export function decodeBatch(bytes: Uint8Array, ours: FleetModel, limits: DecodeL
   if (/[+#/\s]/.test(robotId)) return fail("schema", "robot id has '/', '+', '#' or spaces");
   if (limits.topicRobotId !== undefined && robotId !== limits.topicRobotId)
     return fail("spoofed", `payload of '${robotId}' on the topic of '${limits.topicRobotId}'`);
+  const kind = kindByte === 1 ? "snapshot" : "samples";
+  if (limits.topicKind !== undefined && kind !== limits.topicKind)
+    return fail(
+      "kind",
+      `a ${kind === "snapshot" ? "snapshot" : "batch of samples"} on a ${limits.topicKind} topic`,
+    );
   if (!sameHash(model.backboneHash, ours.backboneHash))
     return fail(
       "backbone",
@@ -228,7 +239,7 @@ export function decodeBatch(bytes: Uint8Array, ours: FleetModel, limits: DecodeL
   return {
     ok: true,
     batch: {
-      kind: kindByte === 1 ? "snapshot" : "samples",
+      kind,
       robotId,
       model,
       targetKind,

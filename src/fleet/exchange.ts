@@ -230,9 +230,21 @@ export class FleetExchange {
     return { ok: false, reason, detail };
   }
 
-  /** A peer's payload from topic `<prefix>/fleet/<topicRobotId>/...`; validated, counted, pooled. */
-  receive(bytes: Uint8Array, topicRobotId: string, wallSeconds: number): DecodeResult {
-    const r = decodeBatch(bytes, this.model, { maxBytes: this.#cfg.max_payload_bytes, topicRobotId });
+  /**
+   * A peer's payload from topic `<prefix>/fleet/<topicRobotId>/<topicKind>`; validated, counted,
+   * pooled.
+   */
+  receive(
+    bytes: Uint8Array,
+    topicRobotId: string,
+    wallSeconds: number,
+    topicKind?: "samples" | "snapshot",
+  ): DecodeResult {
+    const r = decodeBatch(bytes, this.model, {
+      maxBytes: this.#cfg.max_payload_bytes,
+      topicRobotId,
+      ...(topicKind ? { topicKind } : {}),
+    });
     if (!r.ok) {
       this.#reject(r.reason);
       return r;

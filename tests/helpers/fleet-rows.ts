@@ -31,11 +31,15 @@ export function randomRows(n: number, seed: number, channels = TEST_CHANNELS): F
   };
 }
 
-/** A valid one-sample batch claiming to come from `robotId`, as a payload. */
-export function oneSampleBatch(robotId: string, model: FleetModel = TEST_MODEL): Buffer {
+/** A valid one-sample batch (or snapshot) claiming to come from `robotId`, as a payload. */
+export function oneSampleBatch(
+  robotId: string,
+  model: FleetModel = TEST_MODEL,
+  kind: "samples" | "snapshot" = "samples",
+): Buffer {
   return Buffer.from(
     encodeBatch({
-      kind: "samples",
+      kind,
       robotId,
       model,
       targetKind: "logEnergy",
