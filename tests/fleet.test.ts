@@ -96,7 +96,11 @@ describe("fleet wire format", () => {
     expect(reason(good, model(9))).toBe("backbone");
     expect(reason(encodeBatch(batch(4, { model: model(7, C + 1) })), model())).toBe("layout");
     expect(reason(good, model(), { maxBytes: 1 << 20, topicRobotId: "a" })).toBe("spoofed");
-    expect(reason(good, model(), { maxBytes: 1 << 20, topicKind: "snapshot" })).toBe("kind");
+    expect(decodeBatch(good, model(), { ...limits, topicKind: "snapshot" })).toMatchObject({
+      ok: false,
+      reason: "kind",
+      detail: "a batch of samples on a snapshot topic",
+    });
     expect(decodeBatch(good, model(), { maxBytes: 1 << 20, topicKind: "samples" }).ok).toBe(true);
     const nan = batch(4);
     nan.features[3] = Number.NaN;
