@@ -31,3 +31,36 @@ describe("closing the live view", () => {
     await viewerClosed;
   }, 20_000);
 });
+
+describe("a normal shutdown of the live view", () => {
+  // Viewers were dropped without a close frame: Foxglove saw code 1006 (abnormal closure), as if the
+  // robot had crashed, and said the connection was lost.
+  it("sends each viewer a close frame, 1001 'going away', and does not wait long for a dead one", async () => {
+    const config = defaultConfig();
+    const server = await LiveViewServer.start(liveViewChannels(config), { ...config.live_view, port: 0 });
+    const viewer = new TestViewer(server.url);
+    await viewer.ready();
+    const closed = new Promise<[number, string]>((resolve) =>
+      viewer.ws.once("close", (code, reason) => resolve([code, reason.toString()])),
+    );
+    // A viewer that completed the handshake and then went silent: it never answers a close frame.
+    const dead: Socket = connect(server.port, "127.0.0.1");
+    await new Promise((resolve) => dead.once("connect", resolve));
+    dead.write(
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Protocol: foxglove.websocket.v1\r\n\r\n",
+    );
+    await new Promise((resolve) => dead.once("data", resolve));
+    dead.pause();
+    const deadClosed = new Promise((resolve) => dead.once("close", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.resources().sockets).toBe(2);
+    const t0 = performance.now();
+    await server.close(0);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(await closed).toEqual([1001, "going away"]);
+    dead.resume();
+    await deadClosed;
+  }, 10_000);
+});

@@ -20,6 +20,8 @@ const { FoxgloveServer } = wsProtocol;
 const CLOSE_DRAIN_MS = 2000;
 /** How long a closing server waits for a viewer that just connected to subscribe. */
 const JOIN_GRACE_MS = 300;
+/** How long a closing server waits for its viewers to answer the close frame before dropping them. */
+const CLOSE_FRAME_WAIT_MS = 1000;
 type FoxgloveServerT = InstanceType<typeof FoxgloveServer>;
 
 export interface LiveViewServerOptions {
@@ -288,6 +290,22 @@ export class LiveViewServer {
     while (waiting() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     this.#closed = true;
     this.#subscribeListeners.clear();
+    // A close frame tells a viewer the robot stopped on purpose (1001); dropped without one, Foxglove
+    // sees 1006 as after a crash. A viewer that never answers (gone, or its socket full) is dropped
+    // after a bounded wait: ws's own close timeout is 30 s.
+    const clients = [...this.#wss.clients];
+    for (const ws of clients) goAway(ws);
+    const answered = Promise.all(
+      clients.map((ws) =>
+        ws.readyState === ws.CLOSED ? undefined : new Promise((resolve) => ws.once("close", resolve)),
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      answered,
+      new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_FRAME_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
     for (const ws of this.#wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     const stopped = new Promise<void>((resolve) => this.#http.close(() => resolve()));
@@ -299,7 +317,8 @@ export class LiveViewServer {
 
   #accept(ws: import("ws").WebSocket, name: string): void {
     if (this.#closed) {
-      ws.terminate();
+      goAway(ws);
+      setTimeout(() => ws.terminate(), CLOSE_FRAME_WAIT_MS).unref();
       return;
     }
     const o = this.#options;
@@ -340,6 +359,15 @@ export class LiveViewServer {
     // silent device, a run that has ended) no time update would come, and a viewer with the `time`
     // capability has no clock without one.
     if (this.#clock >= 0n) outbox.send(timeMessage(this.#clock));
+  }
+}
+
+/** Close frame of a server shutting down: 1001 "going away" (RFC 6455). */
+function goAway(ws: import("ws").WebSocket): void {
+  try {
+    ws.close(1001, "going away");
+  } catch {
+    // Not open yet or already closing: terminate() after the wait takes care of it.
   }
 }
 
