@@ -84,6 +84,23 @@ export interface TopicNeed {
 const sameType = (a: string, b: string) => a.replace("/msg/", "/") === b.replace("/msg/", "/");
 
 /**
+ * The flag and topic to give when the bag carries the needed type under another name (a robot's own
+ * topic names: `/husky/imu`, `/zed/left/image_rect_color/compressed`), or undefined. A suggestion,
+ * never a silent pick: with two candidates (two cameras) only the user knows which one is meant.
+ */
+function useInstead(info: BagInfo, keys: readonly TopicKey[]): string | undefined {
+  const found = keys.flatMap((key) =>
+    info.topics
+      .filter((t) => t.count > 0 && t.type !== "" && sameType(t.type, FLAGS[key].type))
+      .map((t) => `${FLAGS[key].flag} ${t.name}`),
+  );
+  if (!found.length) return undefined;
+  return found.length === 1
+    ? `the bag's topic of that type: use ${found[0]}`
+    : `the bag's topics of that type: use one of ${found.join(", ")}`;
+}
+
+/**
  * Throws one UserError naming every need the bag does not meet (the topics looked for and the flag
  * that changes each) and listing the bag's topics with types and counts. A topic whose messages are
  * of another type does not meet a need: every one of them would fail to convert, and the command
@@ -119,7 +136,7 @@ export function requireTopics(bag: string, info: BagInfo, config: Config, needs:
       continue;
     }
     missing.push(
-      `no messages on ${need.what} topic ${topics.map((t) => t.topic || "''").join(" or ")} (use ${flags})${need.why ? `; ${need.why}` : ""}`,
+      `no messages on ${need.what} topic ${topics.map((t) => t.topic || "''").join(" or ")} (${useInstead(info, need.keys) ?? `use ${flags}`})${need.why ? `; ${need.why}` : ""}`,
     );
   }
   // A bag cut short may have lost the topics: that, not a topic flag, is then the fix. The same list
