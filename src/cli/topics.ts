@@ -3,7 +3,9 @@
 // topics it looked for and lists the bag's topics with their types, instead of finishing with zero.
 
 import type { Command } from "commander";
-import type { BagInfo } from "../io/bag/index.ts";
+import { jumpBack } from "../core/fusion/reorder-by-stamp.ts";
+import type { BagInfo, BagSource } from "../io/bag/index.ts";
+import { clockMismatch, topicClocks } from "../io/bag/stamp-clocks.ts";
 import { type Config, TopicsSchema } from "../runtime/config.ts";
 import { UserError } from "./errors.ts";
 
@@ -144,4 +146,25 @@ export function requireTopics(bag: string, info: BagInfo, config: Config, needs:
   const damaged = info.warnings.length ? `; reading the bag found: ${info.warnings.join("; ")}` : "";
   if (missing.length)
     throw new UserError(`${bag}: ${missing.join("; ")}; topics: ${topicListing(info)}${damaged}`);
+}
+
+/**
+ * Refuses a bag whose input topics are stamped on different clocks (a camera or IMU driver that
+ * stamps with its device's time): merged by stamp, nothing would meet, and the run would take many
+ * times its normal time to learn nothing while reporting clock jumps. The IMU is the reference.
+ */
+export async function requireOneClock(
+  bag: string,
+  source: BagSource,
+  info: BagInfo,
+  config: Config,
+): Promise<void> {
+  const t = config.topics;
+  const has = (name: string) => info.topics.some((x) => x.name === name && x.count > 0);
+  const topics = [...new Set([t.imu, t.odom, t.image, t.compressed_image, t.camera_info])].filter(has);
+  if (topics.length < 2) return;
+  const clocks = await topicClocks(source, topics);
+  clocks.sort((a, b) => topics.indexOf(a.topic) - topics.indexOf(b.topic));
+  const why = clockMismatch(clocks, jumpBack(config.fusion.reorder_window));
+  if (why) throw new UserError(`${bag}: ${why}`);
 }
