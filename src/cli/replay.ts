@@ -30,7 +30,14 @@ import { interruptedError } from "./interrupt.ts";
 import { LABEL_TOPICS } from "./label.ts";
 import { makePanel, panelCaption } from "./replay-panel.ts";
 import { type ReplayResult, toResult } from "./replay-result.ts";
-import { requireOneClock, requireTopics, type TopicNeed, topicListing, withBagTopics } from "./topics.ts";
+import {
+  requireBaseFrame,
+  requireOneClock,
+  requireTopics,
+  type TopicNeed,
+  topicListing,
+  withBagTopics,
+} from "./topics.ts";
 
 export { register } from "./replay-command.ts";
 export { progressReporter } from "./replay-progress.ts";
@@ -206,6 +213,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     config = withBagTopics(opts.config, info);
     requireTopics(opts.bag, info, config, REPLAY_TOPICS);
     await requireOneClock(opts.bag, source, info, config);
+    await requireBaseFrame(opts.bag, source, info, config);
     if (opts.evaluate) requireGroundTruth(opts.bag, info);
     simMetadata =
       info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;

@@ -4,6 +4,7 @@
 
 import type { Command } from "commander";
 import { jumpBack } from "../core/fusion/reorder-by-stamp.ts";
+import { bagFrames } from "../io/bag/frame-names.ts";
 import type { BagInfo, BagSource } from "../io/bag/index.ts";
 import { clockMismatch, topicClocks } from "../io/bag/stamp-clocks.ts";
 import { type Config, TopicsSchema } from "../runtime/config.ts";
@@ -167,4 +168,28 @@ export async function requireOneClock(
   clocks.sort((a, b) => topics.indexOf(a.topic) - topics.indexOf(b.topic));
   const why = clockMismatch(clocks, jumpBack(config.fusion.reorder_window));
   if (why) throw new UserError(`${bag}: ${why}`);
+}
+
+/**
+ * Refuses a bag whose TF never names `frames.base` while its odometry moves another frame that TF
+ * does name (a robot whose body is `chassis`): the camera could never be placed on the robot, and
+ * the replay would read the whole bag to say "TF never linked the camera to base_link".
+ */
+export async function requireBaseFrame(
+  bag: string,
+  source: BagSource,
+  info: BagInfo,
+  config: Config,
+): Promise<void> {
+  const t = config.topics;
+  const has = (name: string) => info.topics.some((x) => x.name === name && x.count > 0);
+  const tf = [t.tf, t.tf_static].filter(has);
+  if (!tf.length || !has(t.odom)) return;
+  const base = config.frames.base;
+  const frames = await bagFrames(source, tf, t.odom);
+  const child = frames.odomChild;
+  if (frames.tf.has(base) || !child || child === base || !frames.tf.has(child)) return;
+  throw new UserError(
+    `${bag}: frames.base '${base}' is in no transform on ${tf.join(" or ")}, and the odometry (${t.odom}) moves '${child}', which TF has: set frames.base: ${child} (a config file with frames: {base: ${child}}, given with -c); TF frames: ${[...frames.tf].sort().join(", ")}`,
+  );
 }
