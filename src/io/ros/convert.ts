@@ -170,7 +170,7 @@ const IMAGE_BYTES: Record<string, number> = {
 const DEPTH_ENCODINGS = new Set(["16uc1", "32fc1"]);
 
 /**
- * sensor_msgs/Image → rgb8 or mono8 with tight rows. bgr8/rgba8/bgra8, Bayer mosaics (each 2×2
+ * sensor_msgs/Image → rgb8 or mono8 with tight rows. bgr8 (and 8UC3, OpenCV's BGR)/rgba8/bgra8, Bayer mosaics (each 2×2
  * cell gives its four pixels one colour) and YUV 4:2:2 become rgb8, mono16 becomes mono8 (high
  * byte), so the learner sees one layout whatever the camera driver sends. Depth images are refused.
  */
@@ -204,10 +204,7 @@ export function imageFromRos(msg: unknown): ImageFrame {
   const mono = encoding === "mono8" || encoding === "8uc1" || encoding === "mono16";
   // Already packed rgb8/mono8 rows: a view, not a copy (the decoded message owns its bytes; a frame
   // copy per image was a large share of the allocations a replay makes).
-  if (
-    step === width * bpp &&
-    (encoding === "rgb8" || encoding === "8uc3" || encoding === "mono8" || encoding === "8uc1")
-  )
+  if (step === width * bpp && (encoding === "rgb8" || encoding === "mono8" || encoding === "8uc1"))
     return {
       stamp,
       frameId,
@@ -227,14 +224,16 @@ export function imageFromRos(msg: unknown): ImageFrame {
       const o = r * width * (mono ? 1 : 3);
       switch (encoding) {
         case "rgb8":
-        case "8uc3":
           out.set(src.subarray(row, row + width * 3), o);
           break;
         case "mono8":
         case "8uc1":
           out.set(src.subarray(row, row + width), o);
           break;
+        // 8UC3 says only "three 8-bit channels": it comes from an OpenCV Mat published without a
+        // colour encoding, whose order is BGR (as Foxglove reads it).
         case "bgr8":
+        case "8uc3":
           for (let c = 0; c < width; c++) {
             out[o + 3 * c] = src[row + 3 * c + 2]!;
             out[o + 3 * c + 1] = src[row + 3 * c + 1]!;
