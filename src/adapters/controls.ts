@@ -4,7 +4,7 @@
 
 import type { Config } from "../runtime/config.ts";
 import type { Pipeline, PipelineLearner } from "../runtime/pipeline.ts";
-import { attachMqtt, type MqttCommandHandlers, type MqttTelemetry, validateMqttOptions } from "./mqtt.ts";
+import { attachMqtt, type MqttCommandHandlers, type MqttTelemetry } from "./mqtt.ts";
 
 export interface RuntimeControls {
   save(): Promise<{ path: string }>;
@@ -93,11 +93,4 @@ export function attachPipelineMqtt(
     return r;
   };
   return { ...attachMqtt(pipeline.events$, config.mqtt, mqttHandlers(controls), { log }), saved };
-}
-
-/** `--mqtt URL --robot-id ID` flags over the config's mqtt section; throws for a bad URL or id. */
-export function applyMqttFlags(config: Config, flags: { mqtt?: string; robotId?: string }): void {
-  if (flags.mqtt !== undefined) config.mqtt.url = flags.mqtt;
-  if (flags.robotId !== undefined) config.mqtt.robot_id = flags.robotId;
-  if (config.mqtt.url) validateMqttOptions(config.mqtt);
 }

@@ -148,3 +148,11 @@ function tls(options: MqttOptions): Partial<IClientOptions> {
   if (options.key) out.key = read("key", options.key);
   return out;
 }
+
+// Here, not beside the telemetry client, so a command checks its flags without loading mqtt.
+/** `--mqtt URL --robot-id ID` flags over the config's mqtt section; throws for a bad URL or id. */
+export function applyMqttFlags(config: Config, flags: { mqtt?: string; robotId?: string }): void {
+  if (flags.mqtt !== undefined) config.mqtt.url = flags.mqtt;
+  if (flags.robotId !== undefined) config.mqtt.robot_id = flags.robotId;
+  if (config.mqtt.url) validateMqttOptions(config.mqtt);
+}

@@ -1,7 +1,7 @@
 // `--live-view [PORT]` and `--live-view-host HOST`, shared by replay, demo, run and ros.
 
 import { type Command, InvalidArgumentError } from "commander";
-import { type LiveViewServer, startLiveView } from "../adapters/live-view/index.ts";
+import type { LiveViewServer } from "../adapters/live-view/index.ts";
 import type { Config } from "../runtime/config.ts";
 import { UserError } from "./errors.ts";
 
@@ -67,6 +67,8 @@ export async function maybeStartLiveView(
   if (!config.live_view.enabled) return undefined;
   let server: LiveViewServer;
   try {
+    // The server (ws, CDR, schemas) loads only when it is asked for.
+    const { startLiveView } = await import("../adapters/live-view/index.ts");
     server = await startLiveView(config, log);
   } catch (err) {
     throw new UserError((err as Error).message);

@@ -9,7 +9,7 @@ type Register = (program: Command) => void;
 
 const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   bag: () => import("./bag.ts"),
-  replay: () => import("./replay.ts"),
+  replay: () => import("./replay-command.ts"),
   demo: () => import("./demo.ts"),
   sim: () => import("./sim.ts"),
   label: () => import("./label.ts"),

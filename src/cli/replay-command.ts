@@ -2,7 +2,7 @@
 
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { applyMqttFlags } from "../adapters/controls.ts";
+import { applyMqttFlags } from "../adapters/mqtt-connection.ts";
 import { discardFolderTempsSync, discardTempsSync } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
@@ -14,9 +14,7 @@ import {
   maybeStartLiveView,
 } from "./live-view.ts";
 import { CONFIG_HELP, collect, FLEET_HELP, positiveNumber } from "./options.ts";
-import { checkReplayOutputs, reportDirFor, runReplay } from "./replay.ts";
-import { progressReporter } from "./replay-progress.ts";
-import { formatSummary, jsonResult, type ReplayResult } from "./replay-result.ts";
+import type { ReplayResult } from "./replay-result.ts";
 import { addTopicOptions, applyTopicFlags, type TopicFlags } from "./topics.ts";
 
 export function register(program: Command): void {
@@ -155,6 +153,11 @@ Examples:
             checkpoint: o.checkpoint,
             inputs: o.config ?? [],
           };
+          // Loaded only now: the pipeline, tfjs and the bag readers take a second to load, which a
+          // mistyped flag or config should not wait for.
+          const { checkReplayOutputs, reportDirFor, runReplay } = await import("./replay.ts");
+          const { progressReporter } = await import("./replay-progress.ts");
+          const { formatSummary, jsonResult } = await import("./replay-result.ts");
           await checkReplayOutputs(outputs);
           const liveView = await maybeStartLiveView(config, (l) => process.stderr.write(`${l}\n`));
           const progress = progressReporter("replay");
