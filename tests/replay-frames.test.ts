@@ -1,6 +1,7 @@
 // A robot whose body frame is not `base_link` (`chassis`, Spot's `body`): TF and the odometry name
 // it, frames.base does not. replay read the whole bag and then failed with "TF never linked the
-// camera frame to 'base_link'"; it now stops before reading, naming the frame to set.
+// camera frame to 'base_link'"; it now stops before reading, naming the frame to set. The same for
+// a namespaced robot whose TF is on /robot1/tf: the topics.* keys to set are named.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,6 +38,14 @@ beforeAll(async () => {
     t.startsWith("/sim/") ? null : chassis(m),
   );
   writeFileSync(join(dir, "chassis.yaml"), "frames: {base: chassis}\n");
+  // A namespaced robot's recording: TF on /robot1/tf and /robot1/tf_static.
+  await rewriteBag(
+    join(dir, "sim.mcap"),
+    join(dir, "ns.mcap"),
+    (t, m) => (t.startsWith("/sim/") ? null : m),
+    (t) => (t.startsWith("/tf") ? `/robot1${t}` : t),
+  );
+  writeFileSync(join(dir, "ns.yaml"), "topics: {tf: /robot1/tf, tf_static: /robot1/tf_static}\n");
 }, 120_000);
 
 describe("frames.base that the bag does not have", () => {
@@ -53,6 +62,18 @@ describe("frames.base that the bag does not have", () => {
     const r = await cli("replay", "chassis.mcap", "-c", "chassis.yaml", "--json");
     expect(r.stderr).not.toMatch(/frames\.base|never linked/);
     expect(JSON.parse(r.stdout).frames).toBe(15);
+  }, 120_000);
+
+  it("TF under other topic names: replay stops before reading, naming the topics.* keys to set", async () => {
+    const r = await cli("replay", "ns.mcap");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      "terrain-learner: ns.mcap: the bag's TF is on other topics than the config's: set topics.tf: /robot1/tf (not /tf) and topics.tf_static: /robot1/tf_static (not /tf_static) in a config file given with -c; without TF the camera cannot be placed on the robot\n",
+    );
+    const ok = await cli("replay", "ns.mcap", "-c", "ns.yaml", "--json");
+    expect(ok.stderr).not.toMatch(/TF|never linked/);
+    expect(JSON.parse(ok.stdout).frames).toBe(15);
   }, 120_000);
 
   it("reads a real Humble bag's TF frames", async () => {

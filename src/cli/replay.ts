@@ -33,6 +33,7 @@ import { type ReplayResult, toResult } from "./replay-result.ts";
 import {
   requireBaseFrame,
   requireOneClock,
+  requireTfTopics,
   requireTopics,
   type TopicNeed,
   topicListing,
@@ -212,6 +213,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     info = await source.info();
     config = withBagTopics(opts.config, info);
     requireTopics(opts.bag, info, config, REPLAY_TOPICS);
+    requireTfTopics(opts.bag, info, config);
     await requireOneClock(opts.bag, source, info, config);
     await requireBaseFrame(opts.bag, source, info, config);
     if (opts.evaluate) requireGroundTruth(opts.bag, info);

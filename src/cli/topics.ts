@@ -193,3 +193,26 @@ export async function requireBaseFrame(
     `${bag}: frames.base '${base}' is in no transform on ${tf.join(" or ")}, and the odometry (${t.odom}) moves '${child}', which TF has: set frames.base: ${child} (a config file with frames: {base: ${child}}, given with -c); TF frames: ${[...frames.tf].sort().join(", ")}`,
   );
 }
+
+/**
+ * Refuses a bag with no messages on `topics.tf` / `topics.tf_static` that carries TF under other
+ * names (a namespaced robot's `/robot1/tf`), naming the keys to set: without TF the camera cannot
+ * be placed on the robot, and the replay would read the whole bag to say so.
+ */
+export function requireTfTopics(bag: string, info: BagInfo, config: Config): void {
+  const tfTopics = info.topics.filter(
+    (x) => x.count > 0 && (sameType(x.type, "tf2_msgs/TFMessage") || sameType(x.type, "tf/tfMessage")),
+  );
+  const fixes: string[] = [];
+  for (const key of ["tf", "tf_static"] as const) {
+    const name = config.topics[key];
+    if (tfTopics.some((x) => x.name === name)) continue;
+    const isStatic = (n: string) => n.endsWith("tf_static");
+    const other = tfTopics.filter((x) => isStatic(x.name) === (key === "tf_static"));
+    if (other.length) fixes.push(`topics.${key}: ${other.map((x) => x.name).join(" or ")} (not ${name})`);
+  }
+  if (fixes.length)
+    throw new UserError(
+      `${bag}: the bag's TF is on other topics than the config's: set ${fixes.join(" and ")} in a config file given with -c; without TF the camera cannot be placed on the robot`,
+    );
+}
