@@ -10,7 +10,7 @@ type Register = (program: Command) => void;
 const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   bag: () => import("./bag.ts"),
   replay: () => import("./replay-command.ts"),
-  demo: () => import("./demo.ts"),
+  demo: () => import("./demo-command.ts"),
   sim: () => import("./sim.ts"),
   label: () => import("./label.ts"),
   run: () => import("./run.ts"),
