@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
+import { COMMANDS } from "../src/cli/commands.ts";
 import { ConfigSchema, defaultConfig } from "../src/runtime/config.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -14,7 +15,6 @@ const DOCS = [
     .filter((f) => f.endsWith(".md"))
     .map((f) => `docs/${f}`),
 ];
-const COMMANDS = ["bag", "replay", "demo", "sim", "label", "run", "ros", "serial-dump", "export"];
 
 function text(file: string): string {
   return readFileSync(join(ROOT, file), "utf8");
@@ -22,7 +22,7 @@ function text(file: string): string {
 
 async function program(): Promise<Command> {
   const p = new Command();
-  for (const name of COMMANDS) (await import(`../src/cli/${name}.ts`)).register(p);
+  for (const load of Object.values(COMMANDS)) (await load()).register(p);
   return p;
 }
 
@@ -38,7 +38,7 @@ function flagsOf(cmd: Command): Set<string> {
 function flagUses(line: string): { command: string; sub?: string; flags: string[] }[] {
   const uses: { command: string; sub?: string; flags: string[] }[] = [];
   const re = new RegExp(
-    `(?:terrain-learner\\s+|\`)(${COMMANDS.join("|")})\\b(?:\\s+([a-z][a-z-]*))?([^\`|]*)`,
+    `(?:terrain-learner\\s+|\`)(${Object.keys(COMMANDS).join("|")})\\b(?:\\s+([a-z][a-z-]*))?([^\`|]*)`,
     "g",
   );
   for (const m of line.matchAll(re)) {
@@ -55,7 +55,7 @@ function flagUses(line: string): { command: string; sub?: string; flags: string[
  */
 function rowFlagUses(line: string): { command: string; sub?: string; flags: string[] } | undefined {
   const m = new RegExp(
-    `^\\|\\s*\`(?:terrain-learner\\s+)?(${COMMANDS.join("|")})(?:\\s+([a-z][a-z-]*))?[^\`]*\`\\s*\\|(.*)$`,
+    `^\\|\\s*\`(?:terrain-learner\\s+)?(${Object.keys(COMMANDS).join("|")})(?:\\s+([a-z][a-z-]*))?[^\`]*\`\\s*\\|(.*)$`,
   ).exec(line);
   if (!m) return undefined;
   const flags = [...(m[3] ?? "").matchAll(/(?:^|[\s`(])(--[a-z][a-z0-9-]*)/g)].map((f) => f[1] ?? "");

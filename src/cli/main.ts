@@ -4,20 +4,7 @@
 
 import { Command } from "commander";
 import { tuneHeap } from "../runtime/heap-tuning.ts";
-
-type Register = (program: Command) => void;
-
-const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
-  bag: () => import("./bag.ts"),
-  replay: () => import("./replay-command.ts"),
-  demo: () => import("./demo-command.ts"),
-  sim: () => import("./sim.ts"),
-  label: () => import("./label.ts"),
-  run: () => import("./run.ts"),
-  ros: () => import("./ros.ts"),
-  "serial-dump": () => import("./serial-dump.ts"),
-  export: () => import("./export.ts"),
-};
+import { COMMANDS } from "./commands.ts";
 
 const program = new Command();
 program
