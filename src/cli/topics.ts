@@ -186,7 +186,7 @@ export async function requireBaseFrame(
   const tf = [t.tf, t.tf_static].filter(has);
   if (!tf.length || !has(t.odom)) return;
   const base = config.frames.base;
-  const frames = await bagFrames(source, tf, t.odom);
+  const frames = await bagFrames(source, tf, t.odom, { stopAt: base });
   const child = frames.odomChild;
   if (frames.tf.has(base) || !child || child === base || !frames.tf.has(child)) return;
   throw new UserError(

@@ -13,12 +13,15 @@ export interface BagFrames {
 
 const bare = (f: unknown) => (typeof f === "string" ? f.replace(/^\/+/, "") : "");
 
-/** Frames on `tfTopics` and the child frame of `odom`, over at most `maxSeconds` of log time. */
+/**
+ * Frames on `tfTopics` and the child frame of `odom`, over at most `maxSeconds` of log time; with
+ * `stopAt`, reading stops as soon as TF names that frame (all a caller checking it needs).
+ */
 export async function bagFrames(
   bag: BagSource,
   tfTopics: readonly string[],
   odom: string,
-  { maxSeconds = 30 } = {},
+  { maxSeconds = 30, stopAt }: { maxSeconds?: number; stopAt?: string } = {},
 ): Promise<BagFrames> {
   const out: BagFrames = { tf: new Set() };
   let first: number | undefined;
@@ -38,6 +41,7 @@ export async function bagFrames(
       if (parent) out.tf.add(parent);
       if (child) out.tf.add(child);
     }
+    if (stopAt !== undefined && out.tf.has(stopAt)) break;
   }
   return out;
 }
