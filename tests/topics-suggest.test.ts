@@ -31,6 +31,14 @@ describe("a needed topic under another name", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   }, 120_000);
 
+  it("replay on a bag without CameraInfo says where intrinsics come from", async () => {
+    const r = await runCli(["replay", fixture("gps_nav_ws_bag"), "--odom", "/odometry"], tmpdir());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /no messages on camera info topic \/camera\/camera_info \(use --camera-info\); images cannot be related to the ground without intrinsics, and they come only from CameraInfo: record the camera driver's camera_info topic with its images;/,
+    );
+  }, 120_000);
+
   it("two cameras: both are named with their flags; a topic with no messages is not offered", () => {
     const bag = info([
       { name: "/front/image_raw", type: "sensor_msgs/msg/Image", count: 10 },

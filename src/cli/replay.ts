@@ -50,7 +50,7 @@ export const REPLAY_TOPICS: readonly TopicNeed[] = [
   {
     what: "camera info",
     keys: ["cameraInfo"],
-    why: "images cannot be related to the ground without intrinsics",
+    why: "images cannot be related to the ground without intrinsics, and they come only from CameraInfo: record the camera driver's camera_info topic with its images",
   },
   ...LABEL_TOPICS,
 ];
