@@ -12,7 +12,7 @@ export const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   sim: () => import("./sim.ts"),
   label: () => import("./label.ts"),
   run: () => import("./run-command.ts"),
-  ros: () => import("./ros.ts"),
+  ros: () => import("./ros-command.ts"),
   "serial-dump": () => import("./serial-dump.ts"),
   export: () => import("./export.ts"),
 };
