@@ -73,8 +73,9 @@ count), next to a running-mean-label baseline.
 
 The bag must have messages on a camera topic (raw or compressed), camera info, IMU and odometry,
 and with --eval on /sim/ground_truth/roughness and /sim/ground_truth/pose; otherwise replay stops
-before reading and lists the bag's topics. A run that uses no camera frame
-(an encoding it cannot read), with learning on learns from none (no TF from the camera to
+before reading and lists the bag's topics; so does a camera topic whose first frames cannot be
+used (a depth image, an encoding it cannot read). A run that uses no camera frame
+(the backbone fails on them), with learning on learns from none (no TF from the camera to
 frames.base, no labels), or with learning off has no --checkpoint to predict with, prints its
 summary and outputs, then why, and exits 1. Outputs are
 checked first: none may be, or be inside, an input. Ctrl-C finishes the recording with what was

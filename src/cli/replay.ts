@@ -33,6 +33,7 @@ import { type ReplayResult, toResult } from "./replay-result.ts";
 import {
   requireBaseFrame,
   requireOneClock,
+  requireReadableCamera,
   requireTfTopics,
   requireTopics,
   type TopicNeed,
@@ -216,6 +217,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     requireTfTopics(opts.bag, info, config);
     await requireOneClock(opts.bag, source, info, config);
     await requireBaseFrame(opts.bag, source, info, config);
+    await requireReadableCamera(opts.bag, source, info, config);
     if (opts.evaluate) requireGroundTruth(opts.bag, info);
     simMetadata =
       info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;

@@ -7,6 +7,8 @@ import { jumpBack } from "../core/fusion/reorder-by-stamp.ts";
 import { bagFrames } from "../io/bag/frame-names.ts";
 import type { BagInfo, BagSource } from "../io/bag/index.ts";
 import { clockMismatch, topicClocks } from "../io/bag/stamp-clocks.ts";
+import { compressedFromRos, imageFromRos } from "../io/ros/convert.ts";
+import { decodeCompressed } from "../io/ros/decode-image.ts";
 import { type Config, TopicsSchema } from "../runtime/config.ts";
 import { UserError } from "./errors.ts";
 
@@ -214,5 +216,41 @@ export function requireTfTopics(bag: string, info: BagInfo, config: Config): voi
   if (fixes.length)
     throw new UserError(
       `${bag}: the bag's TF is on other topics than the config's: set ${fixes.join(" and ")} in a config file given with -c; without TF the camera cannot be placed on the robot`,
+    );
+}
+
+/**
+ * Refuses a camera topic whose first frames all fail to convert (a depth topic, an encoding it
+ * cannot read, compressedDepth PNGs): every frame would, and the replay would read the whole bag to
+ * say so at the end. Several frames are tried so that one damaged frame does not refuse a bag.
+ */
+export async function requireReadableCamera(
+  bag: string,
+  source: BagSource,
+  info: BagInfo,
+  config: Config,
+  tries = 5,
+): Promise<void> {
+  const t = config.topics;
+  const cams = [t.image, t.compressed_image].filter((name) =>
+    info.topics.some((x) => x.name === name && x.count > 0),
+  );
+  if (!cams.length) return;
+  let first: string | undefined;
+  let n = 0;
+  for await (const e of source.messages({ topics: cams })) {
+    if (e.type !== "message") continue;
+    try {
+      if (e.topic === t.image) imageFromRos(e.message);
+      else await decodeCompressed(compressedFromRos(e.message));
+      return;
+    } catch (err) {
+      first ??= `${e.topic}: ${(err as Error).message}`;
+    }
+    if (++n >= tries) break;
+  }
+  if (first)
+    throw new UserError(
+      `${bag}: none of the first ${n} camera frames can be used (${first}); use --image or --compressed-image to name the colour or mono camera's topic`,
     );
 }
