@@ -41,6 +41,15 @@ beforeAll(async () => {
     drop(t) ? null : t.startsWith("/camera/") ? shifted(m, BOOT) : m,
   );
   await rewriteBag(join(dir, "sim.mcap"), join(dir, "robot.mcap"), (t, m) => (drop(t) ? null : m));
+  // CameraInfo published once, latched, ten minutes before the recording started.
+  let infos = 0;
+  await rewriteBag(join(dir, "sim.mcap"), join(dir, "latched.mcap"), (t, m) =>
+    drop(t) || (t === "/camera/camera_info" && infos++ > 0)
+      ? null
+      : t === "/camera/camera_info"
+        ? shifted(m, -600)
+        : m,
+  );
 }, 120_000);
 
 describe("input topics stamped on different clocks", () => {
@@ -69,6 +78,14 @@ describe("input topics stamped on different clocks", () => {
       "/imu/data",
       "/odom",
     ]);
+    expect(clockMismatch(clocks, 5)).toBeUndefined();
+  }, 60_000);
+
+  it("a latched CameraInfo with an old stamp is not taken for another clock", async () => {
+    const bag = await openBag(join(dir, "latched.mcap"));
+    const clocks = await topicClocks(bag, ["/imu/data", "/odom", "/camera/image_raw", "/camera/camera_info"]);
+    await bag.close();
+    expect(clocks.map((c) => c.topic)).not.toContain("/camera/camera_info");
     expect(clockMismatch(clocks, 5)).toBeUndefined();
   }, 60_000);
 

@@ -28,13 +28,14 @@ function headerStamp(message: unknown): number | undefined {
 
 /**
  * The clock offset of each topic (header.stamp − log time) from its first `perTopic` stamped
- * messages, reading at most `maxSeconds` of log time from the bag's start. Topics with no stamped
- * message in that span are left out.
+ * messages, reading at most `maxSeconds` of log time from the bag's start. Topics with fewer than
+ * `minMessages` stamped messages in that span are left out: a latched message recorded at the start
+ * (a CameraInfo published once) carries the stamp of when it was published, not of the recording.
  */
 export async function topicClocks(
   bag: BagSource,
   topics: readonly string[],
-  { perTopic = 5, maxSeconds = 30 } = {},
+  { perTopic = 5, maxSeconds = 30, minMessages = 3 } = {},
 ): Promise<TopicClock[]> {
   const seen = new Map<string, { offsets: number[]; stamp: number; logTime: number }>();
   let first: number | undefined;
@@ -49,10 +50,12 @@ export async function topicClocks(
     seen.set(e.topic, s);
     if (seen.size === topics.length && [...seen.values()].every((v) => v.offsets.length >= perTopic)) break;
   }
-  return [...seen].map(([topic, s]) => {
-    const sorted = [...s.offsets].sort((a, b) => a - b);
-    return { topic, offset: sorted[Math.floor(sorted.length / 2)]!, stamp: s.stamp, logTime: s.logTime };
-  });
+  return [...seen]
+    .filter(([, s]) => s.offsets.length >= minMessages)
+    .map(([topic, s]) => {
+      const sorted = [...s.offsets].sort((a, b) => a - b);
+      return { topic, offset: sorted[Math.floor(sorted.length / 2)]!, stamp: s.stamp, logTime: s.logTime };
+    });
 }
 
 /**
