@@ -1,10 +1,15 @@
 // A FAKE of the small rclnodejs surface that src/adapters/ros2.ts uses (the `Rclnodejs` interface
-// there), for testing the node's setup and wiring without ROS 2. It records every entity created,
+// in ros2-rclnodejs.ts), for testing the node's setup and wiring without ROS 2. It records every entity created,
 // delivers messages to subscriptions by topic, calls services, and keeps what was published.
 // It is not rclnodejs: no DDS, no message validation (the tests check messages with a real CDR
 // writer instead).
 
-import type { RclNode, Rclnodejs, RclPublisher, RclServiceResponse } from "../../src/adapters/ros2.ts";
+import type {
+  RclNode,
+  Rclnodejs,
+  RclPublisher,
+  RclServiceResponse,
+} from "../../src/adapters/ros2-rclnodejs.ts";
 
 export class FakeQoS {
   static HistoryPolicy = {
