@@ -26,15 +26,17 @@
 //  apart), turning hard (|mean yaw rate| > max_yaw_rate), with too few samples, with a gap in the
 //  IMU stream, or without a vertical (no TF and an acceleration that does not average to gravity);
 //  each skip is counted by reason.
-// This file cuts the stream into steps (2) and turns each into a label (6); the ring (1) is in
-// imu-ring.ts, "up" (3) in vertical-axis.ts, the per-segment spectra (4, 5) in imu-segments.ts and
-// the calibration (7) in label-calibration.ts.
+// This file cuts the stream into steps (2) and turns each measured step into a label; the ring (1)
+// is in imu-ring.ts, "up" (3) in vertical-axis.ts, the per-segment spectra (4, 5) in
+// imu-segments.ts, a step's checks and energy (6) in step-measure.ts and the calibration (7) in
+// label-calibration.ts.
 
 import { ImuRing } from "./imu-ring.ts";
-import { ImuSegments, SEG_MASK, SEG_NO_VERTICAL, SEG_OK } from "./imu-segments.ts";
+import { ImuSegments } from "./imu-segments.ts";
 import { type CalibrationSource, calibrateLogEnergy, LogEnergyPercentiles } from "./label-calibration.ts";
 import type { ImuRejectReason, LabellerSettings, LabellerStats } from "./labeller-types.ts";
 import { emptyPoseAt, type PoseHistory } from "./pose-history.ts";
+import { emptyStepMeasurement, measureStep } from "./step-measure.ts";
 import type { RoughnessLabel, Stamp } from "./types.ts";
 import { VerticalAxis } from "./vertical-axis.ts";
 
@@ -75,6 +77,7 @@ export class VibrationLabeller {
   private readonly poseA = emptyPoseAt();
   private readonly poseB = emptyPoseAt();
   private readonly poseM = emptyPoseAt();
+  private readonly measurement = emptyStepMeasurement();
   // Outputs and statistics.
   private out: RoughnessLabel[] = [];
   private readonly energies: LogEnergyPercentiles;
@@ -315,104 +318,27 @@ export class VibrationLabeller {
 
   /** Labels the step [t0, t1] from the samples of its analysis window [ta, tb]. */
   private closeStep(t0: Stamp, t1: Stamp, ta: Stamp, tb: Stamp): void {
-    const cfg = this.cfg;
-    const skipped = this.counters.skipped;
-    const duration = t1 - t0;
-    const stepSpeed = duration > 0 ? cfg.step_length / duration : 0;
-    if (!(stepSpeed >= cfg.min_speed) || stepSpeed === 0) {
-      skipped.stationary++;
+    const m = this.measurement;
+    const why = measureStep(
+      this.cfg,
+      this.poses,
+      this.ring,
+      this.segs,
+      this.firstStamp,
+      t0,
+      t1,
+      ta,
+      tb,
+      this.poseA,
+      this.poseB,
+      m,
+    );
+    if (m.rateMeasured) this.lastRate = m.rate;
+    if (why !== null) {
+      this.counters.skipped[why]++;
       return;
     }
-    // The first steps of a stream have no data before them: their windows start at the data.
-    if (ta < this.firstStamp) ta = Math.min(this.firstStamp, t0);
-    const from = this.ring.indexAt(ta);
-    const to = this.ring.indexAt(tb + 1e-9);
-    const n = to - from;
-    // Vibration is normalised by the speed over the same window it was measured on.
-    const windowSpeed = this.poses.meanSpeed(ta, tb);
-    const speed = windowSpeed > 0 ? windowSpeed : stepSpeed;
-    const yawRate = this.poses.meanYawRate(t0, t1);
-    if (Math.abs(yawRate) > cfg.max_yaw_rate) {
-      skipped.turning++;
-      return;
-    }
-    // Steps are cut by the odometry's path length, which a pose that jitters while the robot stands
-    // still (fused or visual odometry, with no twist to say so) grows by itself: a step whose ends
-    // are less than half a step apart was not driven over, whatever the vibration.
-    if (
-      this.poses.interpolate(t0, this.poseA) &&
-      this.poses.interpolate(t1, this.poseB) &&
-      Math.hypot(this.poseB.x - this.poseA.x, this.poseB.y - this.poseA.y) < cfg.step_length / 2
-    ) {
-      skipped.stationary++;
-      return;
-    }
-    if (n < Math.max(cfg.min_samples, 8)) {
-      skipped.too_few_samples++;
-      return;
-    }
-    const mask = this.ring.mask;
-    const T = this.ring.t;
-    const first = T[from & mask]!;
-    const last = T[(to - 1) & mask]!;
-    const fs = (n - 1) / (last - first);
-    const maxGap = cfg.max_gap ? cfg.max_gap : Math.max(0.1, 5 / fs);
-    // Gaps at the ends of the window count too (samples missing at its start or end).
-    let gap = Math.max(first - ta, tb - last);
-    for (let k = from + 1; k < to; k++) {
-      const d = T[k & mask]! - T[(k - 1) & mask]!;
-      if (d > gap) gap = d;
-    }
-    if (gap > maxGap || !(fs > 0)) {
-      skipped.bad_samples++;
-      return;
-    }
-    // Welch average over the segments centred inside the window (computed once per segment as
-    // the samples arrive; consecutive windows overlap, so this is where the time goes otherwise).
-    const segs = this.segs;
-    const sa = segs.indexAt(ta);
-    const sb = segs.indexAt(tb + 1e-9);
-    let vbp = 0;
-    let ang = 0;
-    let rate = 0;
-    let norm = 0;
-    let used = 0;
-    let noVertical = 0;
-    for (let k = sa; k < sb; k++) {
-      const j = k & SEG_MASK;
-      if (segs.ok[j] !== SEG_OK) {
-        if (segs.ok[j] === SEG_NO_VERTICAL) noVertical++;
-        continue;
-      }
-      vbp += segs.power[j]!;
-      ang += segs.angular[j]!;
-      rate += segs.rate[j]!;
-      // Vibration power follows the instantaneous speed, so the normaliser is the mean of
-      // (v/v_ref)^α over the same segments, not (mean v)^α: a window that starts from a stop
-      // would otherwise be divided by a tiny mean speed and look very rough.
-      const vs = this.poses.speedAt(segs.centre[j]!);
-      norm += (Math.abs(Number.isFinite(vs) ? vs : speed) / cfg.reference_speed) ** cfg.speed_exponent;
-      used++;
-    }
-    if (used === 0) {
-      if (noVertical > 0) skipped.no_vertical++;
-      else skipped.too_few_samples++;
-      return;
-    }
-    vbp /= used;
-    ang /= used;
-    this.lastRate = rate / used;
-    const raw = vbp + cfg.angular_weight * ang;
-    norm /= used;
-    // The effective speed of the window: the speed whose (v/v_ref)^α is the mean normaliser.
-    if (
-      !(norm > 0) ||
-      cfg.reference_speed * norm ** (1 / Math.max(cfg.speed_exponent, 1e-9)) < cfg.min_speed
-    ) {
-      skipped.stationary++;
-      return;
-    }
-    const measured = raw / norm;
+    const { speed, n, vbp, ang, measured } = m;
     const energy = this.energyOf?.(t0, t1, measured) ?? measured;
     // Geometry of the step.
     const poses = this.poses;
@@ -420,7 +346,7 @@ export class VibrationLabeller {
       pb = this.poseB,
       pm = this.poseM;
     if (!poses.interpolate(t0, pa) || !poses.interpolate(t1, pb) || !poses.interpolate((t0 + t1) / 2, pm)) {
-      skipped.no_pose++;
+      this.counters.skipped.no_pose++;
       return;
     }
     const h = this.halfWidth;
