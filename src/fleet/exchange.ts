@@ -11,6 +11,7 @@
 //   within `radius` and whose roughness differs from it by more than `tolerance` is down-weighted
 //   to `override_weight`. The same neighbour pairs estimate the offset between the two robots' label
 //   scales (scale.ts).
+// The peers themselves (admission, rate limit, counts, the fleet's scale) are kept in peers.ts.
 
 import { calibrateLogEnergy, logEnergyForRoughness } from "../core/label-calibration.ts";
 import { seededRandom } from "../learning/replay-buffer.ts";
@@ -24,23 +25,14 @@ import {
 } from "./codec.ts";
 import type { FleetConfig } from "./config.ts";
 import { OwnFeatureMetric } from "./feature-metric.ts";
+import { type PeerStats, PeerTable } from "./peers.ts";
 import { RowStore } from "./row-store.ts";
-import { OffsetEstimator, viaCalibration } from "./scale.ts";
+import { viaCalibration } from "./scale.ts";
+
+export type { PeerStats } from "./peers.ts";
 
 /** Training rows as the learning stage takes them. */
 export type FleetRows = SampleRows;
-
-export interface PeerStats {
-  samples: number;
-  batches: number;
-  snapshots: number;
-  /** Label offset (ours − theirs, log10 energy) from shared ground; null until estimated. */
-  offset: number | null;
-  matches: number;
-  lastStamp: number;
-  /** The peer's latest calibration bounds (its own log10-energy units); null before any. */
-  bounds: { lo: number; hi: number } | null;
-}
 
 export interface FleetCounters {
   peers: number;
@@ -81,8 +73,7 @@ export class FleetExchange {
   /** Own rows taken since the last snapshot was made. */
   #ownSinceSnapshot = 0;
   #seq = 0;
-  readonly #peerIds: string[] = [];
-  readonly #peers = new Map<string, PeerStats & { est: OffsetEstimator; tokens: number; at: number }>();
+  readonly #peers: PeerTable;
   readonly counters = {
     received: 0,
     used: 0,
@@ -117,6 +108,7 @@ export class FleetExchange {
     this.#pending = new RowStore(cfg.pool_size, C, this.#rand);
     this.#batch = new RowStore(Math.max(1, Math.ceil(cfg.publish_rate * cfg.batch_period)), C, this.#rand);
     this.#metric = new OwnFeatureMetric(C);
+    this.#peers = new PeerTable(cfg);
   }
 
   /** Own training rows (the samples$ tap): into the outgoing batch and the own reservoir. */
@@ -259,44 +251,22 @@ export class FleetExchange {
     if (!peer) {
       // At the limit, the peer silent longest gives its place if it has been silent for
       // peer_timeout: robots that left a long-running fleet do not lock out the ones that join.
-      let index = this.#peerIds.length;
+      let index = this.#peers.nextIndex;
       if (this.#peers.size >= this.#cfg.max_peers) {
-        index = this.#silentPeer(wallSeconds);
+        index = this.#peers.silentest(wallSeconds);
         if (index < 0)
           return this.#reject("peers", `${this.#cfg.max_peers} peers (max_peers) sent within peer_timeout`);
         this.#forget(index);
       }
-      peer = {
-        samples: 0,
-        batches: 0,
-        snapshots: 0,
-        offset: null,
-        matches: 0,
-        lastStamp: b.stamp,
-        bounds: null,
-        est: new OffsetEstimator(),
-        tokens: this.#cfg.receive_rate * 5 + this.#cfg.snapshot_size,
-        at: wallSeconds,
-      };
-      this.#peers.set(b.robotId, peer);
-      this.#peerIds[index] = b.robotId;
+      peer = this.#peers.add(b.robotId, index, b.stamp, wallSeconds);
     }
-    // Per-peer token bucket on the wall clock: a flooding peer cannot fill the pool alone.
-    const cap = this.#cfg.receive_rate * 5 + this.#cfg.snapshot_size;
-    peer.tokens = Math.min(cap, peer.tokens + (wallSeconds - peer.at) * this.#cfg.receive_rate);
-    peer.at = wallSeconds;
-    if (b.n > peer.tokens)
+    if (!this.#peers.admit(peer, b.n, wallSeconds))
       return this.#reject(
         "rate",
         `over ${this.#cfg.receive_rate} samples/s from '${b.robotId}' (receive_rate)`,
       );
-    peer.tokens -= b.n;
-    if (b.kind === "snapshot") peer.snapshots++;
-    else peer.batches++;
-    peer.samples += b.n;
-    peer.lastStamp = b.stamp;
-    if (b.targetKind === "logEnergy" && b.hi > b.lo) peer.bounds = { lo: b.lo, hi: b.hi };
-    const index = this.#peerIds.indexOf(b.robotId);
+    this.#peers.record(peer, b);
+    const index = this.#peers.indexOf(b.robotId);
     const raw = b.targetKind === "logEnergy";
     for (let i = 0; i < b.n; i++) {
       this.counters.received++;
@@ -316,23 +286,9 @@ export class FleetExchange {
     return r;
   }
 
-  /** Index of the peer silent longest, if longer than peer_timeout; −1 if none. */
-  #silentPeer(wallSeconds: number): number {
-    let best = -1;
-    let oldest = wallSeconds - this.#cfg.peer_timeout;
-    for (let i = 0; i < this.#peerIds.length; i++) {
-      const at = this.#peers.get(this.#peerIds[i]!)!.at;
-      if (at <= oldest) {
-        oldest = at;
-        best = i;
-      }
-    }
-    return best;
-  }
-
   /** Drops peer `index` and its samples still in the pool; the index is then free for another. */
   #forget(index: number): void {
-    this.#peers.delete(this.#peerIds[index]!);
+    this.#peers.drop(index);
     const pool = this.#pending;
     for (let i = pool.size - 1; i >= 0; i--) {
       if (pool.peer[i] === index) {
@@ -341,26 +297,6 @@ export class FleetExchange {
       }
     }
     this.counters.forgottenPeers++;
-  }
-
-  /**
-   * The scale the learner calibrates with (shared_scale): our bounds widened to every peer's, each
-   * moved onto our units by its offset (0 until one is measured: most fleets share an IMU model).
-   * One scale for the fleet's ground: a robot that drove only smooth ground would otherwise squeeze
-   * everything rougher that its peers felt into the top of its own scale, where it cannot be ranked.
-   */
-  #scaleBounds(lo: number, hi: number): { lo: number; hi: number } {
-    if (!this.#cfg.shared_scale) return { lo, hi };
-    let l = lo;
-    let h = hi;
-    for (const p of this.#peers.values()) {
-      if (!p.bounds) continue;
-      const off = p.est.offset;
-      const o = Number.isFinite(off) ? off : 0;
-      l = Math.min(l, p.bounds.lo + o);
-      h = Math.max(h, p.bounds.hi + o);
-    }
-    return { lo: l, hi: h };
   }
 
   /** Roughness 0..1 of a log10 label under bounds (or the label itself when it is roughness). */
@@ -391,11 +327,11 @@ export class FleetExchange {
     let n = 0;
     const p = this.#pending;
     this.#metric.refresh(this.#own);
-    let scale = this.#scaleBounds(lo, hi);
+    let scale = this.#peers.scaleBounds(lo, hi);
     for (let c = 0; c < m; c++) {
       const i = Math.floor(this.#rand() * p.size);
       const o = i * C;
-      const peer = this.#peers.get(this.#peerIds[p.peer[i]!]!)!;
+      const peer = this.#peers.at(p.peer[i]!);
       const t = p.targets[i]!;
       const plo = p.lo[i]!;
       const phi = p.hi[i]!;
@@ -420,7 +356,7 @@ export class FleetExchange {
       if (outKind === "logEnergy" && !(hi > lo) && peerRaw) {
         lo = plo;
         hi = phi;
-        scale = this.#scaleBounds(lo, hi);
+        scale = this.#peers.scaleBounds(lo, hi);
       }
       // The peer's label on our scale (scale.ts).
       let target: number;
@@ -456,7 +392,7 @@ export class FleetExchange {
     this.#peerFed += n;
     this.counters.used += n;
     if (n === 0) return undefined;
-    scale = this.#scaleBounds(lo, hi);
+    scale = this.#peers.scaleBounds(lo, hi);
     return [
       {
         stamp,
@@ -473,23 +409,12 @@ export class FleetExchange {
   }
 
   stats(): FleetCounters {
-    const perPeer: Record<string, PeerStats> = {};
-    for (const [id, p] of this.#peers)
-      perPeer[id] = {
-        samples: p.samples,
-        batches: p.batches,
-        snapshots: p.snapshots,
-        offset: p.offset,
-        matches: p.matches,
-        lastStamp: p.lastStamp,
-        bounds: p.bounds,
-      };
     return {
       peers: this.#peers.size,
       ...this.counters,
       rejected: { ...this.counters.rejected },
       pool: this.#pending.size,
-      perPeer,
+      perPeer: this.#peers.stats(),
     };
   }
 }
