@@ -29,15 +29,8 @@ import {
   verticalSource,
 } from "./label-format.ts";
 import { energyPercentiles, PERCENTILES } from "./label-percentiles.ts";
-import { addTopicOptions, applyTopicFlags, requireTopics, type TopicNeed, withBagTopics } from "./topics.ts";
-
-/** What labelling needs from a bag (replay needs these too). */
-export const LABEL_TOPICS: readonly TopicNeed[] = [
-  { what: "IMU", keys: ["imu"] },
-  { what: "odometry", keys: ["odom"], why: "labels need distance travelled" },
-];
-
 import { CONFIG_HELP, collect } from "./options.ts";
+import { addTopicOptions, applyTopicFlags, LABEL_TOPICS, requireTopics, withBagTopics } from "./topics.ts";
 
 export interface LabelRunOptions {
   bag: string;

@@ -16,58 +16,24 @@ import { OutputRecorder } from "../adapters/ros2-recorder.ts";
 import type { Problem } from "../core/types.ts";
 import { type FramePanel, writeReport } from "../eval/report.ts";
 import { readMcapMetadata } from "../eval/sim-metadata.ts";
-import { type BagInfo, openBag } from "../io/bag/index.ts";
+import { openBag } from "../io/bag/index.ts";
 import { liveLike } from "../io/bag/live-like.ts";
 import { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
 import { checkOutputs, type OutputSpec } from "../io/safe-output.ts";
 import type { Config } from "../runtime/config.ts";
 import { createPipeline, readAhead } from "../runtime/pipeline.ts";
 import { chooseProbeSet } from "../runtime/probe-prepass.ts";
-import { SIM_TOPICS } from "../runtime/stages/inputs.ts";
 import { stampRemedy } from "../runtime/stages/problems.ts";
+import { checkReplayBag } from "./bag-checks.ts";
 import { UserError } from "./errors.ts";
 import { interruptedError } from "./interrupt.ts";
-import { LABEL_TOPICS } from "./label.ts";
 import { makePanel, panelCaption } from "./replay-panel.ts";
 import { type ReplayResult, toResult } from "./replay-result.ts";
-import {
-  requireBaseFrame,
-  requireOneClock,
-  requireReadableCamera,
-  requireTfTopics,
-  requireTopics,
-  type TopicNeed,
-  topicListing,
-  withBagTopics,
-} from "./topics.ts";
+import { withBagTopics } from "./topics.ts";
 
 export { register } from "./replay-command.ts";
 export { progressReporter } from "./replay-progress.ts";
 export { formatSummary, jsonResult, type ReplayResult } from "./replay-result.ts";
-
-/** What the pipeline needs from a bag: a camera and its intrinsics, plus what labelling needs. */
-export const REPLAY_TOPICS: readonly TopicNeed[] = [
-  { what: "camera image", keys: ["image", "compressedImage"] },
-  {
-    what: "camera info",
-    keys: ["cameraInfo"],
-    why: "images cannot be related to the ground without intrinsics, and they come only from CameraInfo: record the camera driver's camera_info topic with its images",
-  },
-  ...LABEL_TOPICS,
-];
-
-/**
- * `--eval` scores against the simulator's ground truth; on a bag without it the whole replay would
- * run to print "n/a" everywhere and exit 0, so it is refused before reading, like a missing input.
- */
-function requireGroundTruth(bag: string, info: BagInfo): void {
-  const has = (topic: string) => info.topics.some((t) => t.name === topic && t.count > 0);
-  const missing = [SIM_TOPICS.roughness, SIM_TOPICS.pose].filter((t) => !has(t));
-  if (missing.length)
-    throw new UserError(
-      `${bag}: --eval scores predictions against a simulator's ground truth, and this bag has no messages on ${missing.join(" or ")} (bags from terrain-learner sim and demo have them; without --eval a replay learns and predicts as usual); topics: ${topicListing(info)}`,
-    );
-}
 
 /** The files a report writes into its folder. */
 export const REPORT_FILES = ["report.json", "learning-curve.png", "frames.png"] as const;
@@ -213,12 +179,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   try {
     info = await source.info();
     config = withBagTopics(opts.config, info);
-    requireTopics(opts.bag, info, config, REPLAY_TOPICS);
-    requireTfTopics(opts.bag, info, config);
-    await requireOneClock(opts.bag, source, info, config);
-    await requireBaseFrame(opts.bag, source, info, config);
-    await requireReadableCamera(opts.bag, source, info, config);
-    if (opts.evaluate) requireGroundTruth(opts.bag, info);
+    await checkReplayBag(opts.bag, source, info, config, opts.evaluate ?? false);
     simMetadata =
       info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;
     if (opts.record) {

@@ -1,0 +1,159 @@
+// Checks a replay makes on the bag before reading it through: one clock for the inputs, TF that names
+// frames.base and is on the configured topics, a camera topic whose frames can be decoded. Each
+// refuses in one line what would otherwise be learned only after reading the whole bag. Apart from
+// topics.ts, whose flags every command registers, because these load the image decoders.
+
+import { jumpBack } from "../core/fusion/reorder-by-stamp.ts";
+import { bagFrames } from "../io/bag/frame-names.ts";
+import type { BagInfo, BagSource } from "../io/bag/index.ts";
+import { clockMismatch, topicClocks } from "../io/bag/stamp-clocks.ts";
+import { compressedFromRos, imageFromRos } from "../io/ros/convert.ts";
+import { decodeCompressed } from "../io/ros/decode-image.ts";
+import type { Config } from "../runtime/config.ts";
+import { SIM_TOPICS } from "../runtime/stages/inputs.ts";
+import { UserError } from "./errors.ts";
+import { LABEL_TOPICS, requireTopics, sameType, type TopicNeed, topicListing } from "./topics.ts";
+
+/**
+ * Refuses a bag whose input topics are stamped on different clocks (a camera or IMU driver that
+ * stamps with its device's time): merged by stamp, nothing would meet, and the run would take many
+ * times its normal time to learn nothing while reporting clock jumps. The IMU is the reference.
+ */
+export async function requireOneClock(
+  bag: string,
+  source: BagSource,
+  info: BagInfo,
+  config: Config,
+): Promise<void> {
+  const t = config.topics;
+  const has = (name: string) => info.topics.some((x) => x.name === name && x.count > 0);
+  const topics = [...new Set([t.imu, t.odom, t.image, t.compressed_image, t.camera_info])].filter(has);
+  if (topics.length < 2) return;
+  const clocks = await topicClocks(source, topics);
+  clocks.sort((a, b) => topics.indexOf(a.topic) - topics.indexOf(b.topic));
+  const why = clockMismatch(clocks, jumpBack(config.fusion.reorder_window));
+  if (why) throw new UserError(`${bag}: ${why}`);
+}
+
+/**
+ * Refuses a bag whose TF never names `frames.base` while its odometry moves another frame that TF
+ * does name (a robot whose body is `chassis`): the camera could never be placed on the robot, and
+ * the replay would read the whole bag to say "TF never linked the camera to base_link".
+ */
+export async function requireBaseFrame(
+  bag: string,
+  source: BagSource,
+  info: BagInfo,
+  config: Config,
+): Promise<void> {
+  const t = config.topics;
+  const has = (name: string) => info.topics.some((x) => x.name === name && x.count > 0);
+  const tf = [t.tf, t.tf_static].filter(has);
+  if (!tf.length || !has(t.odom)) return;
+  const base = config.frames.base;
+  const frames = await bagFrames(source, tf, t.odom, { stopAt: base });
+  const child = frames.odomChild;
+  if (frames.tf.has(base) || !child || child === base || !frames.tf.has(child)) return;
+  throw new UserError(
+    `${bag}: frames.base '${base}' is in no transform on ${tf.join(" or ")}, and the odometry (${t.odom}) moves '${child}', which TF has: set frames.base: ${child} (a config file with frames: {base: ${child}}, given with -c); TF frames: ${[...frames.tf].sort().join(", ")}`,
+  );
+}
+
+/**
+ * Refuses a bag with no messages on `topics.tf` / `topics.tf_static` that carries TF under other
+ * names (a namespaced robot's `/robot1/tf`), naming the keys to set: without TF the camera cannot
+ * be placed on the robot, and the replay would read the whole bag to say so.
+ */
+export function requireTfTopics(bag: string, info: BagInfo, config: Config): void {
+  const tfTopics = info.topics.filter(
+    (x) => x.count > 0 && (sameType(x.type, "tf2_msgs/TFMessage") || sameType(x.type, "tf/tfMessage")),
+  );
+  const fixes: string[] = [];
+  for (const key of ["tf", "tf_static"] as const) {
+    const name = config.topics[key];
+    if (tfTopics.some((x) => x.name === name)) continue;
+    const isStatic = (n: string) => n.endsWith("tf_static");
+    const other = tfTopics.filter((x) => isStatic(x.name) === (key === "tf_static"));
+    if (other.length) fixes.push(`topics.${key}: ${other.map((x) => x.name).join(" or ")} (not ${name})`);
+  }
+  if (fixes.length)
+    throw new UserError(
+      `${bag}: the bag's TF is on other topics than the config's: set ${fixes.join(" and ")} in a config file given with -c; without TF the camera cannot be placed on the robot`,
+    );
+}
+
+/**
+ * Refuses a camera topic whose first frames all fail to convert (a depth topic, an encoding it
+ * cannot read, compressedDepth PNGs): every frame would, and the replay would read the whole bag to
+ * say so at the end. Several frames are tried so that one damaged frame does not refuse a bag.
+ */
+export async function requireReadableCamera(
+  bag: string,
+  source: BagSource,
+  info: BagInfo,
+  config: Config,
+  tries = 5,
+): Promise<void> {
+  const t = config.topics;
+  const cams = [t.image, t.compressed_image].filter((name) =>
+    info.topics.some((x) => x.name === name && x.count > 0),
+  );
+  if (!cams.length) return;
+  let first: string | undefined;
+  let n = 0;
+  for await (const e of source.messages({ topics: cams })) {
+    if (e.type !== "message") continue;
+    try {
+      if (e.topic === t.image) imageFromRos(e.message);
+      else await decodeCompressed(compressedFromRos(e.message));
+      return;
+    } catch (err) {
+      first ??= `${e.topic}: ${(err as Error).message}`;
+    }
+    if (++n >= tries) break;
+  }
+  if (first)
+    throw new UserError(
+      `${bag}: none of the first ${n} camera frames can be used (${first}); use --image or --compressed-image to name the colour or mono camera's topic`,
+    );
+}
+
+/** What the pipeline needs from a bag: a camera and its intrinsics, plus what labelling needs. */
+export const REPLAY_TOPICS: readonly TopicNeed[] = [
+  { what: "camera image", keys: ["image", "compressedImage"] },
+  {
+    what: "camera info",
+    keys: ["cameraInfo"],
+    why: "images cannot be related to the ground without intrinsics, and they come only from CameraInfo: record the camera driver's camera_info topic with its images",
+  },
+  ...LABEL_TOPICS,
+];
+
+/**
+ * `--eval` scores against the simulator's ground truth; on a bag without it the whole replay would
+ * run to print "n/a" everywhere and exit 0, so it is refused before reading, like a missing input.
+ */
+function requireGroundTruth(bag: string, info: BagInfo): void {
+  const has = (topic: string) => info.topics.some((t) => t.name === topic && t.count > 0);
+  const missing = [SIM_TOPICS.roughness, SIM_TOPICS.pose].filter((t) => !has(t));
+  if (missing.length)
+    throw new UserError(
+      `${bag}: --eval scores predictions against a simulator's ground truth, and this bag has no messages on ${missing.join(" or ")} (bags from terrain-learner sim and demo have them; without --eval a replay learns and predicts as usual); topics: ${topicListing(info)}`,
+    );
+}
+
+/** Every check a replay makes on the bag before it reads it through, cheapest first. */
+export async function checkReplayBag(
+  bag: string,
+  source: BagSource,
+  info: BagInfo,
+  config: Config,
+  evaluate: boolean,
+): Promise<void> {
+  requireTopics(bag, info, config, REPLAY_TOPICS);
+  requireTfTopics(bag, info, config);
+  await requireOneClock(bag, source, info, config);
+  await requireBaseFrame(bag, source, info, config);
+  await requireReadableCamera(bag, source, info, config);
+  if (evaluate) requireGroundTruth(bag, info);
+}
