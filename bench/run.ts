@@ -2,7 +2,7 @@
 //
 //   npm run bench                 full run (worlds generated into .cache/bench on first use; ~3 min on a quiet 2-core machine once they exist)
 //   npm run bench -- --quick      smoke version: short worlds and runs, 3-minute soak (about a minute); writes bench/results-quick.json
-//   npm run bench -- --only replay,live,labeller,learning,fleet,soak     a subset, merged into the existing results file
+//   npm run bench -- --only replay,live,labeller,learning,fleet,startup,soak     a subset, merged into the existing results file
 //   npm run bench -- --seconds320 S --seconds640 S --live-seconds S  how much of each world to replay
 //
 // Each measurement runs in its own Node process (bench/replay-bench.ts), so heaps, JIT state and
@@ -27,7 +27,7 @@ import { parseArgs } from "node:util";
 import { checkOutputs, writeFileAtomic } from "../src/io/safe-output.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const PARTS = ["replay", "live", "labeller", "learning", "fleet", "soak"];
+const PARTS = ["replay", "live", "labeller", "learning", "fleet", "startup", "soak"];
 const USAGE = `usage: npm run bench -- [options]
 
   (no options)            every measurement; results to bench/results.json (~3 min on a quiet
@@ -365,6 +365,11 @@ await part("learning", async () => {
 // Fleet sharing's own work per frame (bench/fleet-cost.ts), against backbone + head in the same loop.
 await part("fleet", async () => {
   results.fleet = roundAll(await script("fleet-cost.ts"));
+});
+
+// Each command's start-up: --help and a refused flag, wall and CPU (bench/cli-startup.ts).
+await part("startup", async () => {
+  results.startup = await script("cli-startup.ts", { BENCH_RUNS: quick ? "1" : "5" });
 });
 
 await part("soak", async () => {
