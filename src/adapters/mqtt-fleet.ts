@@ -8,22 +8,27 @@
 // learning stage's training ticks), so a fast replay shares as much per sensor second as a robot.
 // While the broker is down, batches wait in a bounded backlog (oldest dropped, counted) and go out
 // in order on reconnect; mqtt.js reconnects every mqtt.reconnect_period and keeps no queue of its own.
+// The client's settings are made in mqtt-fleet-client.ts, the echo check in mqtt-fleet-echo.ts.
 
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Subscription } from "rxjs";
-import { batchBytes, encodeBatch, type FleetBatch, type FleetModel, MAX_ID } from "../fleet/codec.ts";
+import { encodeBatch, type FleetBatch, type FleetModel } from "../fleet/codec.ts";
 import { FleetExchange, type FleetRows } from "../fleet/exchange.ts";
 import type { Config } from "../runtime/config.ts";
 import type { GraphTaps, SampleSource } from "../runtime/pipeline.ts";
 import { fleetModel } from "./fleet-model.ts";
-import { redactUrl, validateMqttOptions } from "./mqtt.ts";
+import { redactUrl } from "./mqtt.ts";
 import { fellBackToMqtt311 } from "./mqtt-connection.ts";
-import { fleetPacketLimit, fleetTopics } from "./mqtt-fleet-topics.ts";
+import {
+  checkFleetConfig,
+  type FleetTls,
+  fleetClientOptions,
+  oversizePayloads,
+  readFleetTls,
+} from "./mqtt-fleet-client.ts";
+import { EchoWatch } from "./mqtt-fleet-echo.ts";
+import { fleetTopics } from "./mqtt-fleet-topics.ts";
 
-/** How long our first payload after a connect may take to come back before the broker is said to drop it. */
-const ECHO_WAIT_MS = 5000;
 export interface FleetStatus {
   connected: boolean;
   robotId: string;
@@ -85,67 +90,35 @@ export class FleetLink implements SampleSource {
   #up = false;
   /** The last error logged: the same error is logged once per outage, not once per retry. */
   #logged = "";
-  // What comes back on our own topics tells whether the broker delivers what we publish (an ACL
-  // drops it silently) and whether another robot publishes under our id.
-  /** Digests of our recent payloads, oldest first. */
-  readonly #mine: string[] = [];
-  /** Payloads published and our own that came back, since the last connect. */
-  #published = 0;
-  /** Of those, how many the broker acknowledged: one that went silent acknowledges none. */
-  #acked = 0;
-  #echoes = 0;
+  /** What comes back on our own topics: does the broker deliver what we publish, is our id taken. */
+  readonly #echo: EchoWatch;
   /** QoS 1 publications not acknowledged yet (on any connection). */
   #inflight = 0;
-  #echoTimer: NodeJS.Timeout | undefined;
-  #droppedWarned = false;
   readonly #refusalsLogged = new Set<string>();
-  /** Payloads on our own topics that we did not publish (a robot with the same id). */
-  #sameId = 0;
   #bytesIn = 0;
   #bytesOut = 0;
   #since = Number.NaN;
   #lastError = "";
   readonly #latency: number[] = [];
   #closing = false;
-  readonly #tls: Pick<IClientOptions, "ca" | "cert" | "key">;
+  readonly #tls: FleetTls;
 
   constructor(config: Config, opts: FleetLinkOptions = {}) {
-    const f = config.fleet;
-    validateMqttOptions(
-      {
-        url: f.url,
-        ca: f.ca,
-        cert: f.cert,
-        key: f.key,
-        robot_id: config.mqtt.robot_id,
-        topic_prefix: config.mqtt.topic_prefix,
-      },
-      "fleet",
-    );
-    // Checked here: the first batch, a second into the run, would otherwise fail to encode.
-    const idBytes = Buffer.byteLength(config.mqtt.robot_id);
-    if (idBytes > MAX_ID)
-      throw new Error(
-        `fleet: robot id '${config.mqtt.robot_id}' is ${idBytes} bytes; a fleet payload holds at most ${MAX_ID}`,
-      );
+    checkFleetConfig(config);
     this.#config = config;
     this.#log = opts.log ?? (() => undefined);
     this.#opts = opts;
     this.#topics = fleetTopics(config.mqtt.topic_prefix, config.mqtt.robot_id);
+    this.#echo = new EchoWatch({
+      robotId: config.mqtt.robot_id,
+      samplesTopic: this.#topics.samples,
+      username: () => this.#username(),
+      up: () => this.#up,
+      error: (message) => this.#error(message),
+    });
     // Read here, not in start(): a missing file is then a config error the CLIs report before they
     // build the pipeline, and start() cannot fail halfway (exchange made, no client).
-    const read = (what: string, path: string) => {
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new Error(`fleet: cannot read ${what} file ${path}: ${(err as NodeJS.ErrnoException).code}`);
-      }
-    };
-    this.#tls = {
-      ...(f.ca ? { ca: read("CA", f.ca) } : {}),
-      ...(f.cert ? { cert: read("certificate", f.cert) } : {}),
-      ...(f.key ? { key: read("key", f.key) } : {}),
-    };
+    this.#tls = readFleetTls(config.fleet);
   }
 
   #now(): number {
@@ -170,38 +143,8 @@ export class FleetLink implements SampleSource {
       c.labeler.calibration.exponent,
     );
     const f = c.fleet;
-    // Peers with the same settings would refuse our payloads unread (`size`), every one of them.
-    const id = Buffer.byteLength(c.mqtt.robot_id);
-    const largest = [
-      ["a batch", "publish_rate × batch_period", Math.ceil(f.publish_rate * f.batch_period)],
-      ["a snapshot", "snapshot_size", Math.min(f.snapshot_size, f.own_samples)],
-    ] as const;
-    for (const [what, by, n] of largest) {
-      const bytes = batchBytes(id, n, model.channels);
-      if (bytes > f.max_payload_bytes)
-        this.#log(
-          `fleet: ${what} of ${n} samples (${by}) is ${bytes} bytes, over fleet.max_payload_bytes (${f.max_payload_bytes}): peers with that limit refuse it`,
-        );
-    }
-    const options: IClientOptions = {
-      clientId: `terrain-learner-fleet-${c.mqtt.robot_id}-${Math.random().toString(16).slice(2, 8)}`,
-      // MQTT 5, to tell the broker the largest packet we take: it then never sends a payload over
-      // max_payload_bytes (a 200 MB one would otherwise be read whole, twice, before being refused).
-      protocolVersion: 5,
-      properties: { maximumPacketSize: fleetPacketLimit(c.mqtt.topic_prefix, f.max_payload_bytes) },
-      clean: true,
-      keepalive: c.mqtt.keepalive,
-      reconnectPeriod: c.mqtt.reconnect_period * 1000,
-      connectTimeout: c.mqtt.connect_timeout * 1000,
-      queueQoSZero: false,
-      resubscribe: false,
-      reconnectOnConnackError: true,
-      rejectUnauthorized: f.reject_unauthorized,
-      ...(f.username ? { username: f.username } : {}),
-      ...(f.password ? { password: f.password } : {}),
-      ...this.#tls,
-      ...this.#opts.clientOptions,
-    };
+    for (const line of oversizePayloads(c, model.channels)) this.#log(line);
+    const options = fleetClientOptions(c, this.#tls, this.#opts.clientOptions);
     const client = mqtt.connect(f.url, options);
     this.#client = client;
     client.on("connect", () => this.#onConnect());
@@ -244,11 +187,7 @@ export class FleetLink implements SampleSource {
     this.#connects++;
     this.#up = true;
     this.#logged = "";
-    this.#published = 0;
-    this.#acked = 0;
-    this.#echoes = 0;
-    clearTimeout(this.#echoTimer);
-    this.#echoTimer = undefined;
+    this.#echo.connected();
     if (!Number.isFinite(this.#since)) this.#since = this.#now();
     this.#log(`fleet: connected${this.#connects > 1 ? ` (reconnect ${this.#connects - 1})` : ""}`);
     this.#client!.subscribe(this.#topics.subscribe, { qos: 1 }, (err) => {
@@ -266,7 +205,7 @@ export class FleetLink implements SampleSource {
     if (payload.length === 0 && t.kind === "snapshot") return;
     if (t.robotId === ex.robotId) {
       // A retained snapshot under our id predates this connection (ours from an earlier run).
-      if (!retained) this.#fromOwnTopic(topic, payload);
+      if (!retained) this.#echo.own(topic, payload);
       return;
     }
     this.#bytesIn += payload.length;
@@ -285,34 +224,6 @@ export class FleetLink implements SampleSource {
       this.#latency.push((now - r.batch.sent) * 1000);
       if (this.#latency.length > 2000) this.#latency.splice(0, 1000);
     }
-  }
-
-  static #digest(payload: Buffer): string {
-    return createHash("sha1").update(payload).digest("hex");
-  }
-
-  #fromOwnTopic(topic: string, payload: Buffer): void {
-    // Kept after a match: a QoS 1 publish resent after a reconnect can come back twice.
-    if (this.#mine.includes(FleetLink.#digest(payload))) {
-      this.#echoes++;
-      return;
-    }
-    if (this.#sameId++ === 0)
-      this.#error(
-        `another client publishes as '${this.#config.mqtt.robot_id}' (${topic}): two robots with one robot id? Peers take both for one robot, and neither learns from the other`,
-      );
-  }
-
-  /** Nothing we published came back: the broker drops it (an ACL). Said once. */
-  #checkEchoes(refusedTopic?: string): void {
-    // A broker that takes (acknowledges) our payloads and sends none back drops them; one that
-    // acknowledges none has gone silent, which says nothing about its ACL.
-    if (this.#droppedWarned || this.#acked === 0 || this.#echoes > 0) return;
-    this.#droppedWarned = true;
-    const user = this.#username();
-    this.#error(
-      `the broker drops what this robot publishes (${refusedTopic ? `'Not authorized' on ${refusedTopic}` : `${this.#acked} payload${this.#acked === 1 ? "" : "s"} on ${this.#topics.samples}, none came back`}): its ACL refuses the topic (with launch/fleet-acl.conf the user name${user ? ` '${user}'` : ""} must be the robot id, and the topic prefix the ACL's)`,
-    );
   }
 
   /** The user name the client logs in with: fleet.username, or the one in the URL, which wins. */
@@ -339,14 +250,7 @@ export class FleetLink implements SampleSource {
     this.#sent += n;
     if (retain) this.#snapshotsSent++;
     else this.#batchesSent++;
-    this.#mine.push(FleetLink.#digest(payload));
-    if (this.#mine.length > 256) this.#mine.shift();
-    if (this.#published++ === 0 && !this.#droppedWarned) {
-      this.#echoTimer = setTimeout(() => {
-        if (this.#up) this.#checkEchoes();
-      }, ECHO_WAIT_MS);
-      this.#echoTimer.unref();
-    }
+    this.#echo.sent(payload);
     // Over our own max_payload_bytes, the broker holds the echo back (the Maximum Packet Size we
     // gave it): its absence then says nothing about an ACL.
     const echoes = payload.length <= this.#config.fleet.max_payload_bytes;
@@ -356,8 +260,8 @@ export class FleetLink implements SampleSource {
       // MQTT 5: a broker answers a publish its ACL refuses with "Not authorized" (135); under 3.1.1
       // it drops it silently and only the missing echo tells.
       const refused = (err as { code?: unknown } | undefined)?.code === 135;
-      if (refused || (!err && echoes)) this.#acked++;
-      if (refused) this.#checkEchoes(topic);
+      if (refused) this.#echo.acked(topic);
+      else if (!err && echoes) this.#echo.acked();
       else if (err) this.#error(err.message);
     });
   }
@@ -419,8 +323,8 @@ export class FleetLink implements SampleSource {
       latencyP50Ms: q(0.5),
       latencyP99Ms: q(0.99),
       lastError: this.#lastError,
-      sameId: this.#sameId,
-      brokerDrops: this.#droppedWarned,
+      sameId: this.#echo.sameId,
+      brokerDrops: this.#echo.brokerDrops,
       pool: s?.pool ?? 0,
       evicted: s?.evicted ?? 0,
       duplicates: s?.duplicates ?? 0,
@@ -475,9 +379,9 @@ export class FleetLink implements SampleSource {
       unacked = this.#inflight;
       await client.endAsync(unacked > 0);
       // Every publish was acknowledged; a broker that delivers them has sent ours back by now.
-      if (unacked === 0) this.#checkEchoes();
+      if (unacked === 0) this.#echo.check();
     } else await client.endAsync(true);
-    clearTimeout(this.#echoTimer);
+    this.#echo.stop();
     const s = this.stats();
     const unsent = this.#backlog.filter((m) => !m.retain);
     const lost =
