@@ -19,10 +19,10 @@ const HEAVY = [
   "better-sqlite3",
   "@mcap/core",
 ];
-const LIGHT_COMMANDS = ["replay-command", "demo-command", "run-command", "ros-command"];
+const LIGHT_COMMANDS = ["replay-command", "demo-command", "run-command", "ros-command", "export-command"];
 
 describe("command start-up", () => {
-  it("the registration modules of replay, demo, run and ros load none of the heavy packages", () => {
+  it("the registration modules of replay, demo, run, ros and export load none of the heavy packages", () => {
     // CommonJS packages, imported from ESM, still land in require's cache: what got loaded.
     const script = `
       for (const m of ${JSON.stringify(LIGHT_COMMANDS)}) await import("./src/cli/" + m + ".ts");

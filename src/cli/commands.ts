@@ -14,5 +14,5 @@ export const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   run: () => import("./run-command.ts"),
   ros: () => import("./ros-command.ts"),
   "serial-dump": () => import("./serial-dump.ts"),
-  export: () => import("./export.ts"),
+  export: () => import("./export-command.ts"),
 };

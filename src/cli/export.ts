@@ -6,18 +6,10 @@
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import type { Command } from "commander";
 import * as ort from "onnxruntime-node";
 import { CALIBRATION_TAIL } from "../core/labeller.ts";
 import { nextTick } from "../io/bag/common.ts";
-import {
-  checkOutputs,
-  commitTemp,
-  discardTemp,
-  discardTempsSync,
-  outputWriteError,
-  tempPathFor,
-} from "../io/safe-output.ts";
+import { checkOutputs, commitTemp, discardTemp, outputWriteError, tempPathFor } from "../io/safe-output.ts";
 import { Backbone, modelIdentity, resolveBackbonePath } from "../learning/backbone.ts";
 import { fixedInputMismatch } from "../learning/backbone-io.ts";
 import { CHECKPOINT_FILE, type LoadedCheckpoint, readLatestCheckpoint } from "../learning/checkpoint.ts";
@@ -25,13 +17,13 @@ import { buildExportGraph, type ExportContext } from "../learning/export-graph.t
 import { featureGridFor } from "../learning/feature-grid.ts";
 import { OnlineLearner, PREDICTION_SETTINGS } from "../learning/learner.ts";
 import type { ITensorProto } from "../learning/onnx-graph.ts";
-import { type Config, type LearnerConfig, loadConfig } from "../runtime/config.ts";
-import { action, UserError } from "./errors.ts";
+import type { Config, LearnerConfig } from "../runtime/config.ts";
+import { UserError } from "./errors.ts";
 import { refuseNonModel } from "./export-out.ts";
-import { interruptedError, trapInterrupts } from "./interrupt.ts";
-import { CONFIG_HELP, collect } from "./options.ts";
+import { interruptedError } from "./interrupt.ts";
 
-export const DEFAULT_IMAGE_SIZE = { width: 640, height: 480 };
+// The registration and its flag checks live apart so a bad flag is refused before onnxruntime loads.
+export { DEFAULT_IMAGE_SIZE, parseImageSize, register } from "./export-command.ts";
 
 export interface ExportOptions {
   checkpoint: string;
@@ -58,18 +50,6 @@ export interface ExportResult {
   opset: number;
   ops: string[];
   metadata: Record<string, string>;
-}
-
-/** "640x480" → {640, 480}. */
-export function parseImageSize(s: string): { width: number; height: number } {
-  const m = /^(\d+)\s*[x×]\s*(\d+)$/i.exec(s.trim());
-  const width = Number(m?.[1]);
-  const height = Number(m?.[2]);
-  if (!m || !(width >= 1 && height >= 1 && width <= 8192 && height <= 8192))
-    throw new UserError(
-      `--image-size must be WIDTHxHEIGHT in pixels, each 1..8192 (e.g. 640x480), got '${s}'`,
-    );
-  return { width, height };
 }
 
 /** The learner settings the weights were trained with: the checkpoint's record over the config's. */
@@ -411,89 +391,4 @@ async function verify(
   } finally {
     await session.release();
   }
-}
-
-export function register(program: Command): void {
-  program
-    .command("export")
-    .description(
-      "write a checkpoint's backbone + head + confidence as one ONNX model (image in, roughness and confidence grids out)",
-    )
-    .requiredOption(
-      "--checkpoint <dir>",
-      "checkpoint folder (learner.checkpoint_dir, replay --save-checkpoint)",
-    )
-    .requiredOption("--out <model.onnx>", "the ONNX file to write")
-    .option(
-      "--image-size <WxH>",
-      `camera image size the model takes (fixed; default ${DEFAULT_IMAGE_SIZE.width}x${DEFAULT_IMAGE_SIZE.height})`,
-    )
-    .option(
-      "-c, --config <file>",
-      `${CONFIG_HELP}; only for checkpoints that do not record their learner settings, or for learner.backbone when the checkpoint's model is now elsewhere (same sha256)`,
-      collect,
-    )
-    .option("--json", "print one JSON object (file, size, grid, metadata) instead of the summary")
-    .addHelpText(
-      "after",
-      `
-The newest valid checkpoint in the folder is exported (a corrupt newer one is skipped with a
-warning), with the learner settings recorded in it. The model takes one uint8 RGB image
-[1, H, W, 3] (packed rows, 0..255) and gives roughness and confidence as [rows, cols] grids;
-cropping, downscaling to learner.input_width and normalisation are inside the graph. Cell (r, c)
-covers pixels [c*cell_width_px, (c+1)*cell_width_px) x [r*cell_height_px, (r+1)*cell_height_px)
-(metadata_props). The file is checked with onnxruntime before it replaces --out.
-See docs/export.md for running it from Python or C++ and TensorRT notes.
-
-Examples:
-  terrain-learner replay sim.mcap --save-checkpoint ckpt/
-  terrain-learner export --checkpoint ckpt/ --out terrain.onnx --image-size 640x480`,
-    )
-    .action(
-      action(
-        async (o: {
-          checkpoint: string;
-          out: string;
-          imageSize?: string;
-          config?: string[];
-          json?: boolean;
-        }) => {
-          const size = o.imageSize ? parseImageSize(o.imageSize) : DEFAULT_IMAGE_SIZE;
-          let config: Config;
-          try {
-            config = loadConfig(o.config);
-          } catch (err) {
-            throw new UserError((err as Error).message);
-          }
-          const interrupt = trapInterrupts(() => {
-            discardTempsSync(resolve(o.out));
-            return `${o.out} not written`;
-          });
-          let r: ExportResult;
-          try {
-            r = await runExport({
-              checkpoint: o.checkpoint,
-              out: o.out,
-              config,
-              ...size,
-              inputs: o.config ?? [],
-              signal: interrupt.signal,
-            });
-          } finally {
-            interrupt.dispose();
-          }
-          if (o.json) {
-            process.stdout.write(`${JSON.stringify(r)}\n`);
-            return;
-          }
-          process.stdout.write(
-            [
-              `wrote ${r.out} (${(r.bytes / 1024).toFixed(0)} KiB) in ${r.seconds.toFixed(1)} s from ${r.checkpoint} (${r.trainSteps} training steps)`,
-              `input: image uint8 [1,${r.image.height},${r.image.width},3] RGB; outputs roughness, confidence [${r.grid.rows},${r.grid.cols}], cells of ${r.grid.cellWidth}x${r.grid.cellHeight} px`,
-              `backbone ${r.backbone}; opset ${r.opset}; ops ${r.ops.join(" ")}`,
-            ].join("\n") + "\n",
-          );
-        },
-      ),
-    );
 }
