@@ -1,5 +1,6 @@
-// The sub-commands, in the order --help lists them. Each loads only its registration module, which
-// loads the command's heavy parts (onnxruntime, tfjs, the simulator) once its flags have been checked.
+// The sub-commands, in the order --help lists them; main.ts loads only the one being run. The
+// *-command.ts modules register options from light modules and load the command's heavy parts
+// (onnxruntime, tfjs, the pipeline) once its flags have been checked (tests/cli-startup.test.ts).
 
 import type { Command } from "commander";
 
