@@ -18,7 +18,10 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "bin", "terrain-learner.js");
 
 const { values } = parseArgs({
-  options: { json: { type: "boolean", default: false }, runs: { type: "string", default: process.env.BENCH_RUNS ?? "5" } },
+  options: {
+    json: { type: "boolean", default: false },
+    runs: { type: "string", default: process.env.BENCH_RUNS ?? "5" },
+  },
 });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
