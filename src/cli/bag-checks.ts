@@ -118,6 +118,34 @@ export async function requireReadableCamera(
     );
 }
 
+/**
+ * A bag with both camera topics (what `ros2 bag record -a` captures where image_transport
+ * republishes each raw frame compressed) holds every frame twice: read both, each frame would be
+ * decoded twice and every second copy counted as a duplicate. One is read: the one named alone by a
+ * flag (`named`), else the one `ros.image_transport` names (raw by default: lossless, no decode).
+ * The other topic is blanked in the returned config, and `note` says which was left out and how to
+ * choose it instead.
+ */
+export function chooseCamera(
+  bag: string,
+  info: BagInfo,
+  config: Config,
+  named?: "raw" | "compressed",
+): { config: Config; note?: string } {
+  const t = config.topics;
+  const has = (name: string) => info.topics.some((x) => x.name === name && x.count > 0);
+  if (!has(t.image) || !has(t.compressed_image) || t.image === t.compressed_image) return { config };
+  const raw = (named ?? config.ros.image_transport) === "raw";
+  const [used, left] = raw ? [t.image, t.compressed_image] : [t.compressed_image, t.image];
+  const how = raw
+    ? `--compressed-image ${left} or set ros.image_transport: compressed`
+    : `--image ${left} or set ros.image_transport: raw`;
+  return {
+    config: { ...config, topics: { ...t, [raw ? "compressed_image" : "image"]: "" } },
+    note: `${bag}: the bag has both camera topics: replay reads ${used} and leaves out ${left} (to read that one instead, give ${how})`,
+  };
+}
+
 /** What the pipeline needs from a bag: a camera and its intrinsics, plus what labelling needs. */
 export const REPLAY_TOPICS: readonly TopicNeed[] = [
   { what: "camera image", keys: ["image", "compressedImage"] },

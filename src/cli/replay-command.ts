@@ -81,6 +81,10 @@ summary and outputs, then why, and exits 1. Outputs are
 checked first: none may be, or be inside, an input. Ctrl-C finishes the recording with what was
 written, saves --save-checkpoint with what was learned so far, and exits 130.
 
+A bag with both camera topics (/camera/image_raw and /camera/image_raw/compressed, as
+\`ros2 bag record -a\` captures them) is read from one: the raw one, or the compressed one with
+--compressed-image given alone or ros.image_transport: compressed; stderr names the one left out.
+
 Examples:
   terrain-learner replay .cache/default-world-seed1-jpeg95.mcap --eval
   terrain-learner replay run.mcap --record run-outputs.mcap
@@ -179,6 +183,13 @@ Examples:
               recordOutputsOnly: o.recordOutputsOnly,
               rate: o.rate,
               liveLike: liveLikeSeed,
+              // A camera topic named alone is the one read from a bag that has both.
+              camera:
+                o.image !== undefined && o.compressedImage === undefined
+                  ? "raw"
+                  : o.compressedImage !== undefined && o.image === undefined
+                    ? "compressed"
+                    : undefined,
               liveView,
               onProgress: progress.update,
               signal: interrupt.signal,

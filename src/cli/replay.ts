@@ -24,7 +24,7 @@ import type { Config } from "../runtime/config.ts";
 import { createPipeline, readAhead } from "../runtime/pipeline.ts";
 import { chooseProbeSet } from "../runtime/probe-prepass.ts";
 import { stampRemedy } from "../runtime/stages/problems.ts";
-import { checkReplayBag } from "./bag-checks.ts";
+import { checkReplayBag, chooseCamera } from "./bag-checks.ts";
 import { UserError } from "./errors.ts";
 import { interruptedError } from "./interrupt.ts";
 import { makePanel, panelCaption } from "./replay-panel.ts";
@@ -75,6 +75,8 @@ export interface ReplayRunOptions {
   knowledgeProbe?: boolean;
   /** Frame panels in the report (evenly spaced over the bag). */
   panels?: number;
+  /** The camera topic a flag named alone (--image: raw, --compressed-image): read when the bag has both. */
+  camera?: "raw" | "compressed";
   /** Called with sensor seconds done / total and a short status. */
   onProgress?: (
     done: number,
@@ -178,8 +180,10 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   }
   try {
     info = await source.info();
-    config = withBagTopics(opts.config, info);
+    const camera = chooseCamera(opts.bag, info, withBagTopics(opts.config, info), opts.camera);
+    config = camera.config;
     await checkReplayBag(opts.bag, source, info, config, opts.evaluate ?? false);
+    if (camera.note) warn(`terrain-learner: ${camera.note}`);
     simMetadata =
       info.format === "mcap" || extname(opts.bag) === ".mcap" ? await readMcapMetadata(opts.bag) : undefined;
     if (opts.record) {
