@@ -4,15 +4,15 @@
 // topics.ts, whose flags every command registers, because these load the image decoders.
 
 import { jumpBack } from "../core/fusion/reorder-by-stamp.ts";
-import { bagFrames } from "../io/bag/frame-names.ts";
 import type { BagInfo, BagSource } from "../io/bag/index.ts";
 import { clockMismatch, topicClocks } from "../io/bag/stamp-clocks.ts";
 import { compressedFromRos, imageFromRos } from "../io/ros/convert.ts";
 import { decodeCompressed } from "../io/ros/decode-image.ts";
 import type { Config } from "../runtime/config.ts";
 import { SIM_TOPICS } from "../runtime/stages/inputs.ts";
+import { baseFrameMismatch, tfTopicsMismatch } from "./bag-tf-checks.ts";
 import { UserError } from "./errors.ts";
-import { LABEL_TOPICS, requireTopics, sameType, type TopicNeed, topicListing } from "./topics.ts";
+import { LABEL_TOPICS, requireTopics, type TopicNeed, topicListing } from "./topics.ts";
 
 /**
  * Refuses a bag whose input topics are stamped on different clocks (a camera or IMU driver that
@@ -46,17 +46,8 @@ export async function requireBaseFrame(
   info: BagInfo,
   config: Config,
 ): Promise<void> {
-  const t = config.topics;
-  const has = (name: string) => info.topics.some((x) => x.name === name && x.count > 0);
-  const tf = [t.tf, t.tf_static].filter(has);
-  if (!tf.length || !has(t.odom)) return;
-  const base = config.frames.base;
-  const frames = await bagFrames(source, tf, t.odom, { stopAt: base });
-  const child = frames.odomChild;
-  if (frames.tf.has(base) || !child || child === base || !frames.tf.has(child)) return;
-  throw new UserError(
-    `${bag}: frames.base '${base}' is in no transform on ${tf.join(" or ")}, and the odometry (${t.odom}) moves '${child}', which TF has: set frames.base: ${child} (a config file with frames: {base: ${child}}, given with -c); TF frames: ${[...frames.tf].sort().join(", ")}`,
-  );
+  const why = await baseFrameMismatch(source, info, config);
+  if (why) throw new UserError(`${bag}: ${why}`);
 }
 
 /**
@@ -65,21 +56,8 @@ export async function requireBaseFrame(
  * be placed on the robot, and the replay would read the whole bag to say so.
  */
 export function requireTfTopics(bag: string, info: BagInfo, config: Config): void {
-  const tfTopics = info.topics.filter(
-    (x) => x.count > 0 && (sameType(x.type, "tf2_msgs/TFMessage") || sameType(x.type, "tf/tfMessage")),
-  );
-  const fixes: string[] = [];
-  for (const key of ["tf", "tf_static"] as const) {
-    const name = config.topics[key];
-    if (tfTopics.some((x) => x.name === name)) continue;
-    const isStatic = (n: string) => n.endsWith("tf_static");
-    const other = tfTopics.filter((x) => isStatic(x.name) === (key === "tf_static"));
-    if (other.length) fixes.push(`topics.${key}: ${other.map((x) => x.name).join(" or ")} (not ${name})`);
-  }
-  if (fixes.length)
-    throw new UserError(
-      `${bag}: the bag's TF is on other topics than the config's: set ${fixes.join(" and ")} in a config file given with -c; without TF the camera cannot be placed on the robot`,
-    );
+  const why = tfTopicsMismatch(info, config);
+  if (why) throw new UserError(`${bag}: ${why}; without TF the camera cannot be placed on the robot`);
 }
 
 /**

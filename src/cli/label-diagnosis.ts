@@ -3,8 +3,26 @@
 
 import { wrapAngle, yawOf } from "../core/geometry.ts";
 import type { Quat, Vec3 } from "../core/types.ts";
+import type { BagInfo, BagSource } from "../io/bag/index.ts";
 import type { Config } from "../runtime/config.ts";
+import { baseFrameMismatch, tfTopicsMismatch } from "./bag-tf-checks.ts";
 import type { LabelSummary } from "./label.ts";
+
+/**
+ * What keeps label from using the bag's TF, with the key to set: TF on other topics than
+ * topics.tf / topics.tf_static, or TF that never names frames.base. Replay refuses such a bag;
+ * label can take "up" from gravity instead, so these are warnings (given when it did).
+ */
+export async function tfWarnings(
+  bag: string,
+  source: BagSource,
+  info: BagInfo,
+  config: Config,
+): Promise<string[]> {
+  const instead = `"up" is taken from gravity in the IMU's data instead`;
+  const why = tfTopicsMismatch(info, config) ?? (await baseFrameMismatch(source, info, config));
+  return why ? [`${bag}: ${why}; ${instead}`] : [];
+}
 
 /** Standard gravity (m/s²). */
 const G = 9.80665;

@@ -15,7 +15,7 @@ import { type Config, loadConfig } from "../runtime/config.ts";
 import { fusion } from "../runtime/stages/fusion.ts";
 import { fromBagStamped, type GraphInput, unstampedNote } from "../runtime/stages/inputs.ts";
 import { action, UserError } from "./errors.ts";
-import { BAG_DAMAGE, HeadingChange, inputWarnings, noLabelsReason } from "./label-diagnosis.ts";
+import { BAG_DAMAGE, HeadingChange, inputWarnings, noLabelsReason, tfWarnings } from "./label-diagnosis.ts";
 import {
   calibrationWords,
   fmt,
@@ -97,6 +97,8 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
     const imuTopic = config.topics.imu;
     const odomTopic = config.topics.odom;
     requireTopics(opts.bag, info, config, LABEL_TOPICS);
+    // TF it cannot use (namespaced topics, another body frame): said when "up" came from gravity.
+    const tfNotes = await tfWarnings(opts.bag, source, info, config);
     const tfTopic = config.topics.tf;
     const tfStaticTopic = config.topics.tf_static;
     const topics = [imuTopic, odomTopic, ...[tfTopic, tfStaticTopic].filter((t) => names.includes(t))];
@@ -271,6 +273,7 @@ export async function runLabel(opts: LabelRunOptions): Promise<LabelSummary> {
       calibration: config.labeler.calibration,
       warnings: [
         ...damage,
+        ...(vertical.source === "gravity" ? tfNotes : []),
         ...inputWarnings({
           vertical,
           odometry,
@@ -340,11 +343,12 @@ energy is the speed-normalised vibration feature (comparable across bags); rough
 mapped to 0..1 by labeler.calibration (running percentiles by default, or fixed log10 bounds).
 Use --stats on a representative bag to get fixed bounds, as a params file to layer over yours.
 What looks wrong with the input (acceleration in g or without gravity, a gyro in deg/s, a vertical
-from TF that gravity contradicts, odometry without positions, batched IMU stamps, stamps that go
-back further than fusion.reorder_window, stamps left at 0, a bag cut short, fixed calibration
-bounds the bag's median energy lies outside) is printed as warning: lines on stderr and listed
-under "warnings" in the JSON summary. Messages are taken in stamp order within
-fusion.reorder_window, as replay takes them.
+from TF that gravity contradicts, TF it cannot use (on other topics than topics.tf/tf_static, or
+never naming frames.base: the warning names the key to set) while "up" came from gravity, odometry
+without positions, batched IMU stamps, stamps that go back further than fusion.reorder_window,
+stamps left at 0, a bag cut short, fixed calibration bounds the bag's median energy lies outside)
+is printed as warning: lines on stderr and listed under "warnings" in the JSON summary. Messages
+are taken in stamp order within fusion.reorder_window, as replay takes them.
 
 Examples:
   terrain-learner label run.mcap
