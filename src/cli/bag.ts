@@ -29,7 +29,8 @@ Types are shown in ROS 2 form (sensor_msgs/msg/Imu) whatever the bag recorded.
 Counts come from the bag's summary/index where it has one; a bag cut short is read to count.
 
 --json prints {"path","format","start","end","duration","topics":[{"name","type","count"}],"skipped":{}}
-(times in seconds; "skipped" counts messages of types with no known definition, by type; a
+(times in seconds; "skipped" counts the messages it does not read, by type: a type with no known
+definition, or a message encoding other than CDR and ROS 1, as the table's Skipped lines say; a
 "warnings" array is added when reading found something to say: a cut-off or damaged file, no
 metadata.yaml, parts decompressed to a temporary folder).
 
@@ -117,7 +118,7 @@ export function formatInfo(info: BagInfo): string {
   const skipped = Object.entries(info.skipped);
   skipped.forEach(([type, n], i) => {
     lines.push(
-      `${i === 0 ? label("Skipped") : " ".repeat(19)}${type}: ${n} messages (no message definition)`,
+      `${i === 0 ? label("Skipped") : " ".repeat(19)}${type}: ${n} messages (${info.skippedWhy?.[type] ?? "no message definition"})`,
     );
   });
   return `${lines.join("\n")}\n`;

@@ -9,6 +9,7 @@
 import { nsToSeconds } from "../../core/time.ts";
 import { finish, mergeByLogTime, nsBounds } from "./common.ts";
 import { McapFile } from "./mcap-file.ts";
+import { countSkipped, noneSkipped } from "./skipped.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 export { hasMcapMagic } from "./mcap-file.ts";
@@ -48,7 +49,7 @@ export class McapSource implements BagSource {
 
   async info(): Promise<BagInfo> {
     const topics = new Map<string, TopicInfo>();
-    const skipped: Record<string, number> = {};
+    const skip = noneSkipped();
     const warnings = [...this.#warnings];
     let start: bigint | undefined;
     let end: bigint | undefined;
@@ -68,8 +69,7 @@ export class McapSource implements BagSource {
             count,
             serializationFormat: state.messageEncoding,
           });
-        if (state.unknown && count > 0)
-          skipped[state.type || "(no schema)"] = (skipped[state.type || "(no schema)"] ?? 0) + count;
+        if (state.unknown && count > 0) countSkipped(skip, state.type || "(no schema)", count, state.unknown);
       }
     }
     const list = [...topics.values()];
@@ -82,7 +82,7 @@ export class McapSource implements BagSource {
       end: e,
       duration: start === undefined || end === undefined ? 0 : nsToSeconds(end - start),
       topics: list,
-      skipped,
+      ...skip,
       warnings,
       files: this.#files.map((f) => f.path),
       size: this.#files.reduce((a, f) => a + f.size, 0),

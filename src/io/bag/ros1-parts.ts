@@ -3,6 +3,7 @@
 import { nsToSeconds } from "../../core/time.ts";
 import { finish, mergeByLogTime } from "./common.ts";
 import { Ros1Source } from "./ros1-source.ts";
+import { countSkipped, noneSkipped } from "./skipped.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 /**
@@ -36,14 +37,15 @@ export class Ros1Parts implements BagSource {
   async info(): Promise<BagInfo> {
     const infos = await Promise.all(this.#parts.map((p) => p.info()));
     const topics = new Map<string, TopicInfo>();
-    const skipped: Record<string, number> = {};
+    const skip = noneSkipped();
     for (const i of infos) {
       for (const t of i.topics) {
         const have = topics.get(t.name);
         if (have) have.count += t.count;
         else topics.set(t.name, { ...t });
       }
-      for (const [type, n] of Object.entries(i.skipped)) skipped[type] = (skipped[type] ?? 0) + n;
+      for (const [type, n] of Object.entries(i.skipped))
+        countSkipped(skip, type, n, i.skippedWhy?.[type] ?? "no message definition");
     }
     let startNs: bigint | undefined;
     let endNs: bigint | undefined;
@@ -60,7 +62,7 @@ export class Ros1Parts implements BagSource {
       end: endNs === undefined ? 0 : nsToSeconds(endNs),
       duration: startNs === undefined || endNs === undefined ? 0 : nsToSeconds(endNs - startNs),
       topics: list,
-      skipped,
+      ...skip,
       warnings: [...this.#warnings, ...infos.flatMap((i) => i.warnings)],
       files: infos.map((i) => i.path),
       size: infos.reduce((a, i) => a + (i.size ?? 0), 0),

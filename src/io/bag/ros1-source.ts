@@ -22,6 +22,7 @@ import {
 } from "./common.ts";
 import { type Decoder, decodeEvent, normaliseType, ros1Decoder } from "./decoders.ts";
 import { loadBagDecompressHandlers } from "./decompress.ts";
+import { countSkipped, noneSkipped } from "./skipped.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 /** The version line plus the bag header record, which rosbag pads to 4096 bytes. */
@@ -167,13 +168,13 @@ export class Ros1Source implements BagSource {
       }
     }
     const topics = new Map<string, TopicInfo>();
-    const skipped: Record<string, number> = {};
+    const skip = noneSkipped();
     for (const { state, count } of byConn.values()) {
       const t = topics.get(state.topic);
       if (t) t.count += count;
       else
         topics.set(state.topic, { name: state.topic, type: state.type, count, serializationFormat: "ros1" });
-      if (state.unknown && count > 0) skipped[state.type] = (skipped[state.type] ?? 0) + count;
+      if (state.unknown && count > 0) countSkipped(skip, state.type, count, state.unknown);
     }
     const list = [...topics.values()];
     if (start !== undefined && end !== undefined) this.rangeNs = { start, end };
@@ -184,7 +185,7 @@ export class Ros1Source implements BagSource {
       end: end === undefined ? 0 : nsToSeconds(end),
       duration: start === undefined || end === undefined ? 0 : nsToSeconds(end - start),
       topics: list,
-      skipped,
+      ...skip,
       warnings,
       files: [this.path],
       size: this.#size,

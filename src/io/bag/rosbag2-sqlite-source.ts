@@ -1,7 +1,6 @@
 // rosbag2 sqlite3 storage (the default before Iron): a folder of .db3 files or a lone .db3, read
-// with better-sqlite3, read-only. Definitions come from the `message_definitions` table when the
-// recorder wrote one (Iron+), else from our built-in table (Humble bags carry none). Types we have
-// no definition for are skipped and counted, not fatal.
+// with better-sqlite3, read-only. Definitions come from the `message_definitions` table (Iron+), else
+// from our built-in table (Humble bags carry none); types with neither are skipped and counted.
 
 import { existsSync, rmSync, statSync } from "node:fs";
 import { access, copyFile, mkdtemp, open, stat } from "node:fs/promises";
@@ -23,6 +22,7 @@ import {
 } from "./common.ts";
 import { cdrDecoder, type Decoder, decodeEvent, normaliseType } from "./decoders.ts";
 import { zstdFramed } from "./rosbag2-compressed.ts";
+import { countSkipped, noneSkipped } from "./skipped.ts";
 import type { BagEvent, BagInfo, BagSource, ReadOptions, TopicInfo } from "./types.ts";
 
 interface TopicState {
@@ -454,7 +454,7 @@ export class Rosbag2SqliteSource implements BagSource {
 
   async info(): Promise<BagInfo> {
     const topics = new Map<string, TopicInfo>();
-    const skipped: Record<string, number> = {};
+    const skip = noneSkipped();
     const warnings = [...this.#warnings];
     let start: bigint | undefined;
     let end: bigint | undefined;
@@ -468,7 +468,7 @@ export class Rosbag2SqliteSource implements BagSource {
         const known = topics.get(t.name);
         if (known) known.count += count;
         else topics.set(t.name, { name: t.name, type: t.type, count, serializationFormat: t.format });
-        if (t.unknown && count > 0) skipped[t.type] = (skipped[t.type] ?? 0) + count;
+        if (t.unknown && count > 0) countSkipped(skip, t.type, count, t.unknown);
       }
     }
     const list = [...topics.values()];
@@ -479,7 +479,7 @@ export class Rosbag2SqliteSource implements BagSource {
       end: end === undefined ? 0 : nsToSeconds(end),
       duration: start === undefined || end === undefined ? 0 : nsToSeconds(end - start),
       topics: list,
-      skipped,
+      ...skip,
       warnings,
       files: this.#files.map((f) => f.path),
       size: this.#files.reduce((a, f) => a + f.size, 0),

@@ -38,6 +38,8 @@ export interface BagInfo {
   topics: TopicInfo[];
   /** Messages that cannot be decoded because their type is unknown, by ROS 2 type name. */
   skipped: Record<string, number>;
+  /** Why each type in `skipped` is not read, in a few words (`message encoding json: not read`). */
+  skippedWhy?: Record<string, string>;
   warnings: string[];
   /** The data files read (a rosbag2 folder can hold several). */
   files?: string[];
