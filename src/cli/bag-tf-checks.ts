@@ -9,13 +9,17 @@ import type { Config } from "../runtime/config.ts";
 import { sameType } from "./topics.ts";
 
 /**
- * The keys to set when `topics.tf` / `topics.tf_static` have no messages and the bag carries TF
- * under other names; undefined when they have them or the bag has no TF at all.
+ * The keys to set when neither `topics.tf` nor `topics.tf_static` has messages and the bag carries
+ * TF under other names; undefined when either has them or the bag has no TF at all.
  */
 export function tfTopicsMismatch(info: BagInfo, config: Config): string | undefined {
   const tfTopics = info.topics.filter(
     (x) => x.count > 0 && (sameType(x.type, "tf2_msgs/TFMessage") || sameType(x.type, "tf/tfMessage")),
   );
+  // TF on a configured topic may be all the camera needs (its mount on /tf_static, the motion from
+  // the odometry): another TF topic besides (motion capture, a ground-truth /tf_gt) is not a mismatch.
+  if (tfTopics.some((x) => x.name === config.topics.tf || x.name === config.topics.tf_static))
+    return undefined;
   const fixes: string[] = [];
   for (const key of ["tf", "tf_static"] as const) {
     const name = config.topics[key];
