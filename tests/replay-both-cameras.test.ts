@@ -29,21 +29,30 @@ beforeAll(async () => {
   // Each raw frame also as a JPEG on /camera/image_raw/compressed, as image_transport republishes it.
   const bag = await openBag(join(dir, "sim.mcap"));
   const out = await Ros2McapWriter.create(join(dir, "both.mcap"), { compression: "none" });
+  // The same, with the raw topic in an encoding replay cannot read (NV21 from a phone-style driver).
+  const nv21 = await Ros2McapWriter.create(join(dir, "nv21.mcap"), { compression: "none" });
   for await (const e of bag.messages()) {
     if (e.type !== "message" || e.topic.startsWith("/sim/")) continue;
     await out.write(e.topic, e.schemaName, e.logTime, e.message as Record<string, unknown>);
-    if (e.topic !== "/camera/image_raw") continue;
+    const raw = e.topic === "/camera/image_raw";
+    const asNv21 = raw ? { ...(e.message as Record<string, unknown>), encoding: "nv21" } : e.message;
+    await nv21.write(e.topic, e.schemaName, e.logTime, asNv21 as Record<string, unknown>);
+    if (!raw) continue;
     const m = e.message as Img;
     const jpeg = await sharp(m.data, { raw: { width: m.width, height: m.height, channels: 3 } })
       .jpeg()
       .toBuffer();
-    await out.write("/camera/image_raw/compressed", "sensor_msgs/msg/CompressedImage", e.logTime, {
-      header: m.header,
-      format: "jpeg",
-      data: new Uint8Array(jpeg),
-    });
+    const compressed = { header: m.header, format: "jpeg", data: new Uint8Array(jpeg) };
+    await out.write("/camera/image_raw/compressed", "sensor_msgs/msg/CompressedImage", e.logTime, compressed);
+    await nv21.write(
+      "/camera/image_raw/compressed",
+      "sensor_msgs/msg/CompressedImage",
+      e.logTime,
+      compressed,
+    );
   }
   await out.close();
+  await nv21.close();
   await bag.close();
   writeFileSync(join(dir, "compressed.yaml"), "ros:\n  image_transport: compressed\n");
 }, 120_000);
@@ -79,5 +88,19 @@ describe("a bag with both camera topics", () => {
     const r = await cli("replay", "both.mcap", "--json", "-c", "compressed.yaml");
     expect(JSON.parse(r.stdout).problems.duplicate).toBeUndefined();
     expect(notes(r.stderr)[0]).toMatch(/replay reads \/camera\/image_raw\/compressed and leaves out/);
+  }, 120_000);
+
+  // The raw topic chosen by default cannot be read while its compressed copy can: it was refused
+  // ("none of the first ... frames can be used") though the compressed frames replay.
+  it("falls back to the compressed one when no flag chose and the raw one cannot be read", async () => {
+    const r = await cli("replay", "nv21.mcap", "--json");
+    expect(JSON.parse(r.stdout).frames).toBe(15);
+    expect(r.stderr).toMatch(
+      /^terrain-learner: nv21\.mcap: the bag has both camera topics, and \/camera\/image_raw cannot be used: none of the first \d+ camera frames can be used \(\/camera\/image_raw: Image: unsupported encoding 'nv21'.*; replay reads \/camera\/image_raw\/compressed instead$/m,
+    );
+    // Named by a flag, the raw topic is what the user asked for: refused, not replaced.
+    const named = await cli("replay", "nv21.mcap", "--image", "/camera/image_raw");
+    expect(named.code).toBe(1);
+    expect(named.stderr).toMatch(/none of the first \d+ camera frames can be used/);
   }, 120_000);
 });

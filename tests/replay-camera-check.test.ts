@@ -1,7 +1,7 @@
 // A camera topic whose frames cannot be used (a depth camera's 16UC1, an encoding not read): replay
-// read the whole bag, printed a summary of 0 frames and only then the reason. It now tries the first
-// few frames and refuses before reading; a bag whose first frames are damaged but whose later ones
-// are fine is not refused.
+// read the whole bag, printed a summary of 0 frames and only then the reason. It now tries the
+// frames of the first 2 s (five at least) and refuses before reading; a bag whose first frames are
+// damaged but whose later ones are fine is not refused.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,6 +31,8 @@ beforeAll(async () => {
   await copy("rgb16.mcap", (m) => ({ ...m, encoding: "rgb16" }));
   // The first two frames cut short (a driver's hiccup), the rest intact.
   await copy("hiccup.mcap", (m, i) => (i < 2 ? { ...m, data: (m.data as Uint8Array).subarray(0, 10) } : m));
+  // Six empty frames while the camera starts (1.2 s at 5 Hz): more than five, less than the 2 s judged.
+  await copy("startup.mcap", (m, i) => (i < 6 ? { ...m, data: new Uint8Array(0) } : m));
 }, 120_000);
 
 describe("a camera topic that gives no usable frame", () => {
@@ -39,7 +41,7 @@ describe("a camera topic that gives no usable frame", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe(
-      "terrain-learner: depth.mcap: none of the first 5 camera frames can be used (/camera/image_raw: Image: encoding '16UC1' is a depth image, not a camera's picture (give the colour or mono camera's topic)); use --image or --compressed-image to name the colour or mono camera's topic\n",
+      "terrain-learner: depth.mcap: none of the first 11 camera frames can be used (/camera/image_raw: Image: encoding '16UC1' is a depth image, not a camera's picture (give the colour or mono camera's topic)); use --image or --compressed-image to name the colour or mono camera's topic\n",
     );
   }, 120_000);
 
@@ -48,7 +50,7 @@ describe("a camera topic that gives no usable frame", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(
-      /^terrain-learner: rgb16\.mcap: none of the first 5 camera frames can be used \(\/camera\/image_raw: Image: unsupported encoding 'rgb16' \(supported: /,
+      /^terrain-learner: rgb16\.mcap: none of the first 11 camera frames can be used \(\/camera\/image_raw: Image: unsupported encoding 'rgb16' \(supported: /,
     );
   }, 120_000);
 
@@ -56,5 +58,11 @@ describe("a camera topic that gives no usable frame", () => {
     const r = await cli("replay", "hiccup.mcap", "--json");
     expect(r.stderr).not.toMatch(/none of the first/);
     expect(JSON.parse(r.stdout).frames).toBe(13);
+  }, 120_000);
+
+  it("empty frames while the camera starts, for less than 2 s: replayed", async () => {
+    const r = await cli("replay", "startup.mcap", "--json");
+    expect(r.stderr).not.toMatch(/none of the first/);
+    expect(JSON.parse(r.stdout).frames).toBe(9);
   }, 120_000);
 });

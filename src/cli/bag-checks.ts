@@ -61,38 +61,55 @@ export function requireTfTopics(bag: string, info: BagInfo, config: Config): voi
 }
 
 /**
- * Refuses a camera topic whose first frames all fail to convert (a depth topic, an encoding it
- * cannot read, compressedDepth PNGs): every frame would, and the replay would read the whole bag to
- * say so at the end. Several frames are tried so that one damaged frame does not refuse a bag.
+ * Why the camera topic cannot be used, or undefined when a frame of it converts: the frames of its
+ * first `seconds` (at least `tries` frames, at most `cap`) are tried, so a burst of damaged frames
+ * while a camera starts does not condemn a topic whose every frame would fail (a depth topic, an
+ * encoding it cannot read, compressedDepth PNGs).
+ */
+export async function unreadableCamera(
+  source: BagSource,
+  info: BagInfo,
+  config: Config,
+  { tries = 5, seconds = 2, cap = 200 } = {},
+): Promise<string | undefined> {
+  const t = config.topics;
+  const cams = [t.image, t.compressed_image].filter((name) =>
+    info.topics.some((x) => x.name === name && x.count > 0),
+  );
+  if (!cams.length) return undefined;
+  let first: string | undefined;
+  let start: number | undefined;
+  let n = 0;
+  for await (const e of source.messages({ topics: cams })) {
+    if (e.type !== "message") continue;
+    start ??= e.logTime;
+    if (n >= cap || (n >= tries && e.logTime - start > seconds)) break;
+    try {
+      if (e.topic === t.image) imageFromRos(e.message);
+      else await decodeCompressed(compressedFromRos(e.message));
+      return undefined;
+    } catch (err) {
+      first ??= `${e.topic}: ${(err as Error).message}`;
+    }
+    n++;
+  }
+  return first && `none of the first ${n} camera frames can be used (${first})`;
+}
+
+/**
+ * Refuses a camera topic none of whose first frames converts: every frame would fail, and the
+ * replay would read the whole bag to say so at the end.
  */
 export async function requireReadableCamera(
   bag: string,
   source: BagSource,
   info: BagInfo,
   config: Config,
-  tries = 5,
 ): Promise<void> {
-  const t = config.topics;
-  const cams = [t.image, t.compressed_image].filter((name) =>
-    info.topics.some((x) => x.name === name && x.count > 0),
-  );
-  if (!cams.length) return;
-  let first: string | undefined;
-  let n = 0;
-  for await (const e of source.messages({ topics: cams })) {
-    if (e.type !== "message") continue;
-    try {
-      if (e.topic === t.image) imageFromRos(e.message);
-      else await decodeCompressed(compressedFromRos(e.message));
-      return;
-    } catch (err) {
-      first ??= `${e.topic}: ${(err as Error).message}`;
-    }
-    if (++n >= tries) break;
-  }
-  if (first)
+  const why = await unreadableCamera(source, info, config);
+  if (why)
     throw new UserError(
-      `${bag}: none of the first ${n} camera frames can be used (${first}); use --image or --compressed-image to name the colour or mono camera's topic`,
+      `${bag}: ${why}; use --image or --compressed-image to name the colour or mono camera's topic`,
     );
 }
 
@@ -121,6 +138,34 @@ export function chooseCamera(
   return {
     config: { ...config, topics: { ...t, [raw ? "compressed_image" : "image"]: "" } },
     note: `${bag}: the bag has both camera topics: replay reads ${used} and leaves out ${left} (to read that one instead, give ${how})`,
+  };
+}
+
+/**
+ * chooseCamera, and when no flag named the topic and the chosen one's frames cannot be used while
+ * the other topic's can (a raw topic in an encoding it cannot read beside its compressed copy), the
+ * other one, with a note saying why.
+ */
+export async function chooseReadableCamera(
+  bag: string,
+  source: BagSource,
+  info: BagInfo,
+  config: Config,
+  named?: "raw" | "compressed",
+): Promise<{ config: Config; note?: string }> {
+  const choice = chooseCamera(bag, info, config, named);
+  if (!choice.note || named !== undefined) return choice;
+  const why = await unreadableCamera(source, info, choice.config);
+  if (!why) return choice;
+  const raw = config.ros.image_transport === "raw";
+  const other = chooseCamera(bag, info, config, raw ? "compressed" : "raw");
+  if (await unreadableCamera(source, info, other.config)) return choice;
+  const [used, left] = raw
+    ? [config.topics.compressed_image, config.topics.image]
+    : [config.topics.image, config.topics.compressed_image];
+  return {
+    config: other.config,
+    note: `${bag}: the bag has both camera topics, and ${left} cannot be used: ${why}; replay reads ${used} instead`,
   };
 }
 

@@ -24,7 +24,7 @@ import type { Config } from "../runtime/config.ts";
 import { createPipeline, readAhead } from "../runtime/pipeline.ts";
 import { chooseProbeSet } from "../runtime/probe-prepass.ts";
 import { stampRemedy } from "../runtime/stages/problems.ts";
-import { checkReplayBag, chooseCamera } from "./bag-checks.ts";
+import { checkReplayBag, chooseReadableCamera } from "./bag-checks.ts";
 import { UserError } from "./errors.ts";
 import { interruptedError } from "./interrupt.ts";
 import { makePanel, panelCaption } from "./replay-panel.ts";
@@ -180,7 +180,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   }
   try {
     info = await source.info();
-    const camera = chooseCamera(opts.bag, info, withBagTopics(opts.config, info), opts.camera);
+    const bagConfig = withBagTopics(opts.config, info);
+    const camera = await chooseReadableCamera(opts.bag, source, info, bagConfig, opts.camera);
     config = camera.config;
     await checkReplayBag(opts.bag, source, info, config, opts.evaluate ?? false);
     if (camera.note) warn(`terrain-learner: ${camera.note}`);
