@@ -29,7 +29,8 @@ export async function requireOneClock(
   const has = (name: string) => info.topics.some((x) => x.name === name && x.count > 0);
   const topics = [...new Set([t.imu, t.odom, t.image, t.compressed_image, t.camera_info])].filter(has);
   if (topics.length < 2) return;
-  const clocks = await topicClocks(source, topics);
+  const counts = new Map(info.topics.map((x) => [x.name, x.count]));
+  const clocks = await topicClocks(source, topics, { counts });
   clocks.sort((a, b) => topics.indexOf(a.topic) - topics.indexOf(b.topic));
   const why = clockMismatch(clocks, jumpBack(config.fusion.reorder_window));
   if (why) throw new UserError(`${bag}: ${why}`);

@@ -31,13 +31,27 @@ function headerStamp(message: unknown): number | undefined {
  * messages, reading at most `maxSeconds` of log time from the bag's start. Topics with fewer than
  * `minMessages` stamped messages in that span are left out: a latched message recorded at the start
  * (a CameraInfo published once) carries the stamp of when it was published, not of the recording.
+ * `counts` (messages per topic in the bag) lets the reading stop once each topic has given what it can.
  */
 export async function topicClocks(
   bag: BagSource,
   topics: readonly string[],
-  { perTopic = 5, maxSeconds = 30, minMessages = 3 } = {},
+  {
+    perTopic = 5,
+    maxSeconds = 30,
+    minMessages = 3,
+    counts,
+  }: {
+    perTopic?: number;
+    maxSeconds?: number;
+    minMessages?: number;
+    counts?: ReadonlyMap<string, number>;
+  } = {},
 ): Promise<TopicClock[]> {
   const seen = new Map<string, { offsets: number[]; stamp: number; logTime: number }>();
+  // A topic the bag holds fewer messages of (a latched CameraInfo) is done at its count: waiting
+  // for more would read 30 s of every other topic, camera frames included.
+  const wanted = (topic: string) => Math.min(perTopic, counts?.get(topic) ?? perTopic);
   let first: number | undefined;
   for await (const e of bag.messages({ topics })) {
     if (e.type !== "message") continue;
@@ -48,7 +62,7 @@ export async function topicClocks(
     const s = seen.get(e.topic) ?? { offsets: [], stamp, logTime: e.logTime };
     if (s.offsets.length < perTopic) s.offsets.push(stamp - e.logTime);
     seen.set(e.topic, s);
-    if (seen.size === topics.length && [...seen.values()].every((v) => v.offsets.length >= perTopic)) break;
+    if (seen.size === topics.length && [...seen].every(([t, v]) => v.offsets.length >= wanted(t))) break;
   }
   return [...seen]
     .filter(([, s]) => s.offsets.length >= minMessages)
