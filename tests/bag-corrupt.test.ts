@@ -15,7 +15,7 @@ import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
 import { imuToRos } from "../src/io/ros/convert.ts";
 import { schemaTextFor } from "../src/io/ros/definitions.ts";
 import { collect, fixture } from "./helpers/bag-test-utils.ts";
-import { writeRos1Bag } from "./helpers/ros1-bag-writer.ts";
+import { ros1Imu, writeRos1Bag } from "./helpers/ros1-bag-writer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tl-corrupt-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,20 +62,7 @@ function writeOwnRos1(): number {
   const msgs = [];
   for (let i = 0; i < 200; i++) {
     const t = { sec: 100 + Math.floor(i / 100), nsec: (i % 100) * 10_000_000 };
-    msgs.push({
-      topic: "/imu/data",
-      type: "sensor_msgs/Imu",
-      time: t,
-      message: {
-        header: { seq: i, stamp: t, frame_id: "imu_link" },
-        orientation: { x: 0, y: 0, z: 0, w: 1 },
-        orientation_covariance: new Array(9).fill(0),
-        angular_velocity: { x: 0, y: 0, z: i },
-        angular_velocity_covariance: new Array(9).fill(0),
-        linear_acceleration: { x: 0, y: 0, z: 9.81 },
-        linear_acceleration_covariance: new Array(9).fill(0),
-      },
-    });
+    msgs.push(ros1Imu(i, t));
   }
   writeFileSync(ros1Path, writeRos1Bag(msgs, { compression: "bz2", chunkMessages: 25 }));
   return 200;

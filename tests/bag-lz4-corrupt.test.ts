@@ -7,29 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openBag } from "../src/io/bag/index.ts";
-import { writeRos1Bag } from "./helpers/ros1-bag-writer.ts";
+import { ros1Imu, writeRos1Bag } from "./helpers/ros1-bag-writer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tl-lz4-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function imuBag(): Uint8Array {
-  const msgs = Array.from({ length: 60 }, (_, i) => {
-    const time = { sec: 100, nsec: i * 10_000_000 };
-    return {
-      topic: "/imu/data",
-      type: "sensor_msgs/Imu",
-      time,
-      message: {
-        header: { seq: i, stamp: time, frame_id: "imu_link" },
-        orientation: { x: 0, y: 0, z: 0, w: 1 },
-        orientation_covariance: new Array(9).fill(0),
-        angular_velocity: { x: 0, y: 0, z: i },
-        angular_velocity_covariance: new Array(9).fill(0),
-        linear_acceleration: { x: 0, y: 0, z: 9.81 },
-        linear_acceleration_covariance: new Array(9).fill(0),
-      },
-    };
-  });
+  const msgs = Array.from({ length: 60 }, (_, i) => ros1Imu(i, { sec: 100, nsec: i * 10_000_000 }));
   return writeRos1Bag(msgs, { compression: "lz4", chunkMessages: 15 });
 }
 

@@ -19,7 +19,7 @@ import { openBag } from "../src/io/bag/index.ts";
 import { Ros2McapWriter } from "../src/io/bag/mcap-writer.ts";
 import { imuToRos, odomToRos } from "../src/io/ros/convert.ts";
 import { fixture } from "./helpers/bag-test-utils.ts";
-import { writeRos1Bag } from "./helpers/ros1-bag-writer.ts";
+import { ros1Imu, writeRos1Bag } from "./helpers/ros1-bag-writer.ts";
 
 const root = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "tl-fuzz-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -187,24 +187,7 @@ async function seedBags(): Promise<{ name: string; ext: string; bytes: Uint8Arra
   }
   await w.close();
   const ros1 = (compression: "none" | "bz2" | "lz4") => {
-    const msgs = [];
-    for (let i = 0; i < 60; i++) {
-      const t = { sec: 100, nsec: i * 10_000_000 };
-      msgs.push({
-        topic: "/imu/data",
-        type: "sensor_msgs/Imu",
-        time: t,
-        message: {
-          header: { seq: i, stamp: t, frame_id: "imu_link" },
-          orientation: { x: 0, y: 0, z: 0, w: 1 },
-          orientation_covariance: new Array(9).fill(0),
-          angular_velocity: { x: 0, y: 0, z: i },
-          angular_velocity_covariance: new Array(9).fill(0),
-          linear_acceleration: { x: 0, y: 0, z: 9.81 },
-          linear_acceleration_covariance: new Array(9).fill(0),
-        },
-      });
-    }
+    const msgs = Array.from({ length: 60 }, (_, i) => ros1Imu(i, { sec: 100, nsec: i * 10_000_000 }));
     return writeRos1Bag(msgs, { compression, chunkMessages: 15 });
   };
   return [

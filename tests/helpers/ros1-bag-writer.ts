@@ -27,6 +27,24 @@ export interface Ros1BagMessage {
   message: unknown;
 }
 
+/** Message `i` of a still IMU on /imu/data (its seq and yaw rate are i), as the bag tests write it. */
+export function ros1Imu(i: number, time: Ros1Time): Ros1BagMessage {
+  return {
+    topic: "/imu/data",
+    type: "sensor_msgs/Imu",
+    time,
+    message: {
+      header: { seq: i, stamp: time, frame_id: "imu_link" },
+      orientation: { x: 0, y: 0, z: 0, w: 1 },
+      orientation_covariance: new Array(9).fill(0),
+      angular_velocity: { x: 0, y: 0, z: i },
+      angular_velocity_covariance: new Array(9).fill(0),
+      linear_acceleration: { x: 0, y: 0, z: 9.81 },
+      linear_acceleration_covariance: new Array(9).fill(0),
+    },
+  };
+}
+
 export interface Ros1BagOptions {
   compression?: "none" | "bz2" | "lz4";
   /** Messages per chunk. */
