@@ -24,7 +24,7 @@ import {
   resolveName,
   subscriptionSpecs,
 } from "../src/adapters/ros2-wiring.ts";
-import { register as registerRos, rosConfig } from "../src/cli/ros.ts";
+import { register as registerRos, rosConfig } from "../src/cli/ros-command.ts";
 import type { BagMessage } from "../src/io/bag/index.ts";
 import { openBag } from "../src/io/bag/index.ts";
 import { imuToRos, odomToRos } from "../src/io/ros/convert.ts";

@@ -83,8 +83,8 @@ ground it shows exists (prequential), next to a baseline that always predicts th
           } catch (err) {
             throw new UserError((err as Error).message);
           }
-          const { forceNote, REPORT_FILES, runDemo } = await import("./demo.ts");
-          const { formatSummary, jsonResult } = await import("./replay-result.ts");
+          const { forceNote, runDemo } = await import("./demo.ts");
+          const { formatSummary, jsonResult, REPORT_FILES } = await import("./replay.ts");
           try {
             // Before minutes of simulation: the report folder and the cache must be usable.
             await checkOutputs(

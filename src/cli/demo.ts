@@ -12,7 +12,7 @@ import { commitTemp, discardTemp, isDiskError, outputWriteError, tempPathFor } f
 import type { Config } from "../runtime/config.ts";
 import { isWorldProblem, UserError, worldUserError } from "./errors.ts";
 import { interruptedError } from "./interrupt.ts";
-import { progressReporter, REPORT_FILES, type ReplayResult, runReplay } from "./replay.ts";
+import { progressReporter, type ReplayResult, runReplay } from "./replay.ts";
 
 export interface DemoOptions {
   world?: string;
@@ -186,5 +186,3 @@ export async function runDemo(o: DemoOptions): Promise<ReplayResult> {
     progress.stop();
   }
 }
-
-export { REPORT_FILES };

@@ -22,9 +22,6 @@ import { UserError } from "./errors.ts";
 import { refuseNonModel } from "./export-out.ts";
 import { interruptedError } from "./interrupt.ts";
 
-// The registration and its flag checks live apart so a bad flag is refused before onnxruntime loads.
-export { DEFAULT_IMAGE_SIZE, parseImageSize, register } from "./export-command.ts";
-
 export interface ExportOptions {
   checkpoint: string;
   out: string;

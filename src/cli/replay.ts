@@ -31,7 +31,6 @@ import { makePanel, panelCaption } from "./replay-panel.ts";
 import { type ReplayResult, toResult } from "./replay-result.ts";
 import { withBagTopics } from "./topics.ts";
 
-export { register } from "./replay-command.ts";
 export { progressReporter } from "./replay-progress.ts";
 export { formatSummary, jsonResult, type ReplayResult } from "./replay-result.ts";
 

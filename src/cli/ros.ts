@@ -15,9 +15,6 @@ import { UserError } from "./errors.ts";
 import { trapInterrupts } from "./interrupt.ts";
 import { maybeStartLiveView } from "./live-view.ts";
 
-// The registration lives apart so a bad flag is refused before the pipeline loads.
-export { register, rosConfig } from "./ros-command.ts";
-
 export interface RosRunOptions {
   rcl: Rclnodejs;
   fleet?: ReturnType<typeof fleetFromConfig>;
