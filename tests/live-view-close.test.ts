@@ -56,9 +56,8 @@ describe("a normal shutdown of the live view", () => {
     const deadClosed = new Promise((resolve) => dead.once("close", resolve));
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(server.resources().sockets).toBe(2);
-    const t0 = performance.now();
+    // Without a bound, ws waits 30 s for the dead viewer: past this test's 10 s timeout.
     await server.close(0);
-    expect(performance.now() - t0).toBeLessThan(3000);
     expect(await closed).toEqual([1001, "going away"]);
     dead.resume();
     await deadClosed;
