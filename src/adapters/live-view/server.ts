@@ -22,6 +22,8 @@ const CLOSE_DRAIN_MS = 2000;
 const JOIN_GRACE_MS = 300;
 /** How long a closing server waits for its viewers to answer the close frame before dropping them. */
 const CLOSE_FRAME_WAIT_MS = 1000;
+/** How often a viewer that keeps sending messages the server cannot read has them counted in the log. */
+const MALFORMED_LOG_MS = 10_000;
 type FoxgloveServerT = InstanceType<typeof FoxgloveServer>;
 
 export interface LiveViewServerOptions {
@@ -37,6 +39,22 @@ export interface LiveViewServerOptions {
   /** Server name shown by the viewer. */
   name?: string;
   log?: (line: string) => void;
+  /** Wall time between the log lines counting a viewer's unreadable messages (default 10 s). */
+  malformedLogMs?: number;
+}
+
+/**
+ * A viewer's messages the server could not read (not JSON, an unknown op, a bad binary frame): the
+ * first is logged with why, later ones only counted, so a client sending garbage in a loop does not
+ * flood the log.
+ */
+interface MalformedCount {
+  name: string;
+  count: number;
+  /** Counted since the last line that said so. */
+  unlogged: number;
+  loggedMs: number;
+  latest: string;
 }
 
 interface ChannelState {
@@ -52,9 +70,10 @@ interface ChannelState {
 
 export interface LiveViewStats {
   url: string;
-  clients: OutboxStats[];
+  /** Per viewer: `malformed` counts the messages from it the server could not read and ignored. */
+  clients: (OutboxStats & { malformed: number })[];
   /** Totals over every viewer that has come and gone. */
-  totals: { connections: number; sent: number; dropped: number };
+  totals: { connections: number; sent: number; dropped: number; malformed: number };
   channels: Record<string, { published: number; skipped: number; subscribers: number }>;
 }
 
@@ -70,7 +89,13 @@ export class LiveViewServer {
   readonly #byId = new Map<number, ChannelState>();
   readonly #outboxes = new Set<Outbox>();
   readonly #subscribeListeners = new Set<(key: LiveViewKey) => void>();
-  #totals = { connections: 0, sent: 0, dropped: 0 };
+  #totals = { connections: 0, sent: 0, dropped: 0, malformed: 0 };
+  readonly #malformed = new Map<Outbox, MalformedCount>();
+  /**
+   * The viewer whose message is being handled: the protocol library reports a message it cannot
+   * read as an `error` without naming the viewer, synchronously, after this server's own handler.
+   */
+  #sender: MalformedCount | undefined;
   /** close() was called: the server drains, still serving viewers (and new ones) what is sent. */
   #closing: Promise<void> | undefined;
   /** Drained: nothing more is sent, new viewers are turned away. */
@@ -127,7 +152,35 @@ export class LiveViewServer {
       const c = this.#byId.get(id);
       if (c) c.subscribers = 0;
     });
-    fox.on("error", (err) => options.log?.(`live view: ${err.message}`));
+    fox.on("error", (err) => this.#onMalformed(err));
+  }
+
+  #onMalformed(err: Error): void {
+    const log = this.#options.log;
+    const v = this.#sender;
+    this.#totals.malformed++;
+    if (!v) {
+      log?.(`live view: ${err.message}`);
+      return;
+    }
+    v.count++;
+    const now = performance.now();
+    const every = this.#options.malformedLogMs ?? MALFORMED_LOG_MS;
+    if (v.count === 1) {
+      v.loggedMs = now;
+      log?.(
+        `live view: viewer ${v.name} sent a message the live view cannot read, ignored: ${err.message} (more are counted: one line every ${every / 1000} s, and a total when it leaves)`,
+      );
+      return;
+    }
+    v.unlogged++;
+    v.latest = err.message;
+    if (now - v.loggedMs < every) return;
+    log?.(
+      `live view: viewer ${v.name} sent ${v.unlogged} more messages the live view cannot read in the last ${((now - v.loggedMs) / 1000).toFixed(0)} s, ignored (latest: ${v.latest})`,
+    );
+    v.loggedMs = now;
+    v.unlogged = 0;
   }
 
   /** Listens on host:port; rejects with a clear message when the port is taken. */
@@ -247,7 +300,10 @@ export class LiveViewServer {
   }
 
   stats(): LiveViewStats {
-    const clients = [...this.#outboxes].map((o) => o.stats());
+    const clients = [...this.#outboxes].map((o) => ({
+      ...o.stats(),
+      malformed: this.#malformed.get(o)?.count ?? 0,
+    }));
     const channels: LiveViewStats["channels"] = {};
     for (const c of this.#channels.values())
       channels[c.spec.topic] = { published: c.published, skipped: c.skipped, subscribers: c.subscribers };
@@ -260,7 +316,7 @@ export class LiveViewServer {
     return {
       url: this.url,
       clients,
-      totals: { connections: this.#totals.connections, sent, dropped },
+      totals: { connections: this.#totals.connections, sent, dropped, malformed: this.#totals.malformed },
       channels,
     };
   }
@@ -328,6 +384,8 @@ export class LiveViewServer {
       highWater: o.highWater ?? 2 * 2 ** 20,
     });
     this.#outboxes.add(outbox);
+    const malformed: MalformedCount = { name, count: 0, unlogged: 0, loggedMs: 0, latest: "" };
+    this.#malformed.set(outbox, malformed);
     this.#totals.connections++;
     this.#lastJoinMs = performance.now();
     ws.on("error", (err) => o.log?.(`live view: viewer ${name}: ${err.message}`));
@@ -337,12 +395,16 @@ export class LiveViewServer {
       this.#totals.sent += s.sent;
       this.#totals.dropped += s.dropped;
       this.#outboxes.delete(outbox);
-      o.log?.(`live view: viewer ${name} left (sent ${s.sent}, dropped ${s.dropped})`);
+      this.#malformed.delete(outbox);
+      if (this.#sender === malformed) this.#sender = undefined;
+      const ignored = malformed.count > 0 ? `, ignored ${malformed.count} messages it could not read` : "";
+      o.log?.(`live view: viewer ${name} left (sent ${s.sent}, dropped ${s.dropped}${ignored})`);
     });
     o.log?.(`live view: viewer ${name} connected`);
     // Registered before the protocol library's handler, so it runs first: wait for it to have
     // recorded the subscription, then tell the listeners (they send what a new viewer missed).
     ws.on("message", (data, isBinary) => {
+      this.#sender = malformed;
       if (isBinary) return;
       const ids = subscribedChannels(data);
       if (ids.length === 0) return;
