@@ -39,7 +39,16 @@ describe("terrain-learner bag info", () => {
     const r = await cli("bag", "info", fixture("rosbag2_talker_mcap/talker.mcap"), "--json");
     expect(r.code).toBe(0);
     const j = oneJson(r.stdout);
-    expect(Object.keys(j)).toEqual(["path", "format", "start", "end", "duration", "topics", "skipped"]);
+    expect(Object.keys(j)).toEqual([
+      "path",
+      "format",
+      "start",
+      "end",
+      "duration",
+      "topics",
+      "skipped",
+      "skippedWhy",
+    ]);
     expect(j.format).toBe("mcap");
     expect(j.duration).toBeCloseTo(4.531096768, 9);
     expect(j.topics).toEqual([
@@ -48,6 +57,7 @@ describe("terrain-learner bag info", () => {
       { name: "/topic", type: "std_msgs/msg/String", count: 10 },
     ]);
     expect(j.skipped).toEqual({});
+    expect(j.skippedWhy).toEqual({});
   });
 
   it("--json on a rosbag2 sqlite3 folder counts the skipped type", async () => {
@@ -60,6 +70,8 @@ describe("terrain-learner bag info", () => {
     );
     expect(counts["/odometry"]).toBe(2143);
     expect(j.skipped).toEqual({ "ackermann_msgs/msg/AckermannDriveStamped": 1034 });
+    // Why, as the table says it, under the same key.
+    expect(j.skippedWhy).toEqual({ "ackermann_msgs/msg/AckermannDriveStamped": "no message definition" });
   });
 
   it("--json on a lone .db3 and on a ROS 1 .bag", async () => {

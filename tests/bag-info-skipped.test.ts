@@ -80,6 +80,8 @@ describe("bag info: why messages are skipped", () => {
     );
     const j = JSON.parse((await cli("bag", "info", "mixed.mcap", "--json")).stdout);
     expect(j.skipped).toEqual({ "robot.Status": 3 });
+    // The text output's reason is in the JSON too, keyed like the counts.
+    expect(j.skippedWhy).toEqual({ "robot.Status": "message encoding json: not read" });
   });
 
   it("the reasons come with the counts from the reader", async () => {

@@ -28,9 +28,10 @@ of the parts of a split ROS 1 recording (<name>_0.bag, <name>_1.bag, ...).
 Types are shown in ROS 2 form (sensor_msgs/msg/Imu) whatever the bag recorded.
 Counts come from the bag's summary/index where it has one; a bag cut short is read to count.
 
---json prints {"path","format","start","end","duration","topics":[{"name","type","count"}],"skipped":{}}
-(times in seconds; "skipped" counts the messages it does not read, by type: a type with no known
-definition, or a message encoding other than CDR and ROS 1, as the table's Skipped lines say; a
+--json prints {"path","format","start","end","duration","topics":[{"name","type","count"}],"skipped":{},
+"skippedWhy":{}} (times in seconds; "skipped" counts the messages it does not read, by type, and
+"skippedWhy" has the same keys, each with why, as the table's Skipped lines say: "no message
+definition", "message encoding json: not read", "bad schema: ..."; a
 "warnings" array is added when reading found something to say: a cut-off or damaged file, no
 metadata.yaml, parts decompressed to a temporary folder).
 
@@ -71,6 +72,10 @@ export function toJson(info: BagInfo): Record<string, unknown> {
     duration: info.duration,
     topics: info.topics.map((t) => ({ name: t.name, type: t.type, count: t.count })),
     skipped: info.skipped,
+    // Same keys as `skipped`, always: a script reads one reason per skipped type.
+    skippedWhy: Object.fromEntries(
+      Object.keys(info.skipped).map((type) => [type, info.skippedWhy?.[type] ?? "no message definition"]),
+    ),
   };
   if (info.warnings.length > 0) out.warnings = info.warnings;
   return out;
