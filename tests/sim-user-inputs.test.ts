@@ -331,7 +331,7 @@ describe("recordings on a terrain the robot never drives", () => {
   }
 
   // demo --world prints the same warnings: its test is the deg/s one below, with a terrain like this.
-  it("are warned about by sim (stderr and --json), naming the terrain; driven ones are not", async () => {
+  it("are warned about by sim (stderr and --json), naming the terrain, and not summarised as played; driven ones are", async () => {
     writeWorld(false);
     const r = await runSimInProcess(
       ["sim", "--world", world, "--duration", "1", "--out", join(dir, "undriven.mcap"), "--json"],
@@ -343,6 +343,16 @@ describe("recordings on a terrain the robot never drives", () => {
     expect(JSON.parse(r.stdout).recordedVibration[0].warnings).toEqual([
       expect.stringMatching(/^terrain 'grass': driven: false/),
     ]);
+    // The summary line said "played with gain" for it too; it says it is not driven instead.
+    const text = await runSimInProcess(
+      ["sim", "--world", world, "--duration", "1", "--out", join(dir, "undriven.mcap")],
+      dir,
+    );
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(
+      /^recorded vibration on grass: [\d.]+ m\/s² RMS at 1 m\/s \(natural roughness [\d.]+\), never played: driven: false \(the robot never drives on it\)$/m,
+    );
+    expect(text.stdout).not.toMatch(/played with gain/);
     writeWorld(true);
     const ok = await runSimInProcess(
       ["sim", "--world", world, "--duration", "1", "--out", join(dir, "driven.mcap")],
@@ -350,6 +360,7 @@ describe("recordings on a terrain the robot never drives", () => {
     );
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toBe("");
+    expect(ok.stdout).toMatch(/^recorded vibration on grass: .*, played with gain [\d.]+$/m);
   });
 });
 

@@ -190,9 +190,11 @@ async function run(opts: SimCliOptions): Promise<void> {
       `${(duration / wall).toFixed(1)}× real time (${wall.toFixed(1)} s)\n`,
   );
   for (const r of result.recordedVibration) {
+    // A gain for recordings that never play would read as if they did (the warning says why).
+    const driven = result.world.terrains.find((t) => t.name === r.terrain)?.driven ?? true;
     process.stdout.write(
       `recorded vibration on ${r.terrain}: ${r.level.toFixed(3)} m/s² RMS at 1 m/s (natural roughness ` +
-        `${r.naturalRoughness.toFixed(2)}), played with gain ${r.gain.toFixed(3)}\n`,
+        `${r.naturalRoughness.toFixed(2)}), ${driven ? `played with gain ${r.gain.toFixed(3)}` : "never played: driven: false (the robot never drives on it)"}\n`,
     );
   }
 }
