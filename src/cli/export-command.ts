@@ -10,8 +10,6 @@ import type { ExportResult } from "./export.ts";
 import { trapInterrupts } from "./interrupt.ts";
 import { CONFIG_HELP, collect } from "./options.ts";
 
-export const DEFAULT_IMAGE_SIZE = { width: 640, height: 480 };
-
 /** "640x480" → {640, 480}. */
 export function parseImageSize(s: string): { width: number; height: number } {
   const m = /^(\d+)\s*[x×]\s*(\d+)$/i.exec(s.trim());
@@ -37,7 +35,7 @@ export function register(program: Command): void {
     .requiredOption("--out <model.onnx>", "the ONNX file to write")
     .option(
       "--image-size <WxH>",
-      `camera image size the model takes (fixed; default ${DEFAULT_IMAGE_SIZE.width}x${DEFAULT_IMAGE_SIZE.height})`,
+      "camera image size the model takes (fixed in the graph; default: the size of the camera frames the checkpoint was trained on)",
     )
     .option(
       "-c, --config <file>",
@@ -53,12 +51,15 @@ warning), with the learner settings recorded in it. The model takes one uint8 RG
 [1, H, W, 3] (packed rows, 0..255) and gives roughness and confidence as [rows, cols] grids;
 cropping, downscaling to learner.input_width and normalisation are inside the graph. Cell (r, c)
 covers pixels [c*cell_width_px, (c+1)*cell_width_px) x [r*cell_height_px, (r+1)*cell_height_px)
-(metadata_props). The file is checked with onnxruntime before it replaces --out.
+(metadata_props). Without --image-size the model takes the camera frames' size the checkpoint
+records (a checkpoint that records none is refused: give --image-size); another size is allowed,
+with a warning. The file is checked with onnxruntime before it replaces --out.
 See docs/export.md for running it from Python or C++ and TensorRT notes.
 
 Examples:
   terrain-learner replay sim.mcap --save-checkpoint ckpt/
-  terrain-learner export --checkpoint ckpt/ --out terrain.onnx --image-size 640x480`,
+  terrain-learner export --checkpoint ckpt/ --out terrain.onnx
+  terrain-learner export --checkpoint ckpt/ --out terrain-1280.onnx --image-size 1280x720`,
     )
     .action(
       action(
@@ -69,7 +70,7 @@ Examples:
           config?: string[];
           json?: boolean;
         }) => {
-          const size = o.imageSize ? parseImageSize(o.imageSize) : DEFAULT_IMAGE_SIZE;
+          const size = o.imageSize ? parseImageSize(o.imageSize) : {};
           let config: Config;
           try {
             config = loadConfig(o.config);
@@ -101,6 +102,9 @@ Examples:
           process.stdout.write(
             [
               `wrote ${r.out} (${(r.bytes / 1024).toFixed(0)} KiB) in ${r.seconds.toFixed(1)} s from ${r.checkpoint} (${r.trainSteps} training steps)`,
+              r.imageSizeFrom === "checkpoint"
+                ? `image size ${r.image.width}x${r.image.height}: the camera frames the checkpoint was trained on${r.recordedImage?.frameId ? ` (frame_id ${r.recordedImage.frameId})` : ""}`
+                : `image size ${r.image.width}x${r.image.height}: from --image-size`,
               `input: image uint8 [1,${r.image.height},${r.image.width},3] RGB; outputs roughness, confidence [${r.grid.rows},${r.grid.cols}], cells of ${r.grid.cellWidth}x${r.grid.cellHeight} px`,
               `backbone ${r.backbone}; opset ${r.opset}; ops ${r.ops.join(" ")}`,
             ].join("\n") + "\n",

@@ -16,6 +16,7 @@ import { CHECKPOINT_FILE, type LoadedCheckpoint, readLatestCheckpoint } from "..
 import { buildExportGraph, type ExportContext } from "../learning/export-graph.ts";
 import { featureGridFor } from "../learning/feature-grid.ts";
 import { OnlineLearner, PREDICTION_SETTINGS } from "../learning/learner.ts";
+import { recordedCamera } from "../learning/learner-checkpoint.ts";
 import type { ITensorProto } from "../learning/onnx-graph.ts";
 import type { Config, LearnerConfig } from "../runtime/config.ts";
 import { UserError } from "./errors.ts";
@@ -27,8 +28,9 @@ export interface ExportOptions {
   out: string;
   /** Learner settings for checkpoints that do not record them (and everything else: defaults). */
   config: Config;
-  width: number;
-  height: number;
+  /** The camera image size the model takes; without it, the size the checkpoint records. */
+  width?: number;
+  height?: number;
   /** Config files read (protected like the checkpoint). */
   inputs?: readonly string[];
   warn?: (message: string) => void;
@@ -43,6 +45,9 @@ export interface ExportResult {
   trainSteps: number;
   backbone: string;
   image: { width: number; height: number };
+  /** Where the image size came from, and the camera size the checkpoint records (null: none). */
+  imageSizeFrom: "checkpoint" | "--image-size";
+  recordedImage: { width: number; height: number; frameId: string } | null;
   grid: { rows: number; cols: number; cellWidth: number; cellHeight: number };
   opset: number;
   ops: string[];
@@ -59,6 +64,27 @@ function learnerSettings(base: LearnerConfig, c: LoadedCheckpoint, warn: (m: str
   const cfg = { ...base } as Record<string, unknown>;
   for (const k of PREDICTION_SETTINGS) if (recorded[k] !== undefined) cfg[k] = recorded[k];
   return cfg as LearnerConfig;
+}
+
+/**
+ * The image size to export at: the one given, or the camera size the checkpoint records (refused when
+ * it records none: a guess would silently give a model for another camera).
+ */
+function imageSize(o: ExportOptions, c: LoadedCheckpoint, warn: (m: string) => void) {
+  const cam = recordedCamera(c.manifest.info);
+  const recorded = cam ? { width: cam.width, height: cam.height, frameId: cam.frameId ?? "" } : null;
+  if (o.width !== undefined && o.height !== undefined) {
+    if (cam && (cam.width !== o.width || cam.height !== o.height))
+      warn(
+        `export: --image-size ${o.width}x${o.height} differs from the ${cam.width}x${cam.height} camera frames ${basename(c.path)} was trained on; exporting at ${o.width}x${o.height} (fine for the same camera at another resolution)`,
+      );
+    return { width: o.width, height: o.height, from: "--image-size" as const, recorded };
+  }
+  if (!cam)
+    throw new UserError(
+      `${c.path} does not record the camera image size it was trained on (written by an older terrain-learner, or before any frame): give it with --image-size WxH`,
+    );
+  return { width: cam.width, height: cam.height, from: "checkpoint" as const, recorded };
 }
 
 /**
@@ -144,6 +170,12 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
         : `--checkpoint ${dir}: no checkpoint in this folder (ckpt-*.json + .bin; written by run, ros, or replay --save-checkpoint)`,
     );
 
+  const size = imageSize(o, loaded, warn);
+  const { width, height } = size;
+  const sizeName =
+    size.from === "--image-size"
+      ? `--image-size ${width}x${height}`
+      : `the checkpoint's image size ${width}x${height}`;
   const cfg = learnerSettings(o.config.learner, loaded, warn);
   const recordedSha = loaded.manifest.info?.backboneSha256;
   // A checkpoint moved to another machine records where its backbone was there: the configuration's
@@ -227,10 +259,10 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     } catch (err) {
       throw new UserError(`${loaded.path}: ${(err as Error).message}`);
     }
-    const cells = featureGridFor(backbone.info, o.width, o.height);
+    const cells = featureGridFor(backbone.info, width, height);
     if (cells.rows < 1 || cells.cols < 1)
       throw new UserError(
-        `--image-size ${o.width}x${o.height}: smaller than one feature cell (${+cells.strideX.toFixed(2)} px square at this width)`,
+        `${sizeName}: smaller than one feature cell (${+cells.strideX.toFixed(2)} px square at this width)`,
       );
     // The runtime refuses such frames; in the composed graph the mismatch is an onnxruntime shape error.
     const fixed = backbone.fixedInputSize;
@@ -238,7 +270,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
     const modelH = cells.rows * backbone.stride;
     if (fixed && (fixed.width !== modelW || fixed.height !== modelH))
       throw new UserError(
-        `--image-size ${o.width}x${o.height}: ${fixedInputMismatch(backbone.name, fixed, modelW, modelH, { width: o.width, height: o.height }, backbone.stride, backbone.info.inputWidth)}`,
+        `${sizeName}: ${fixedInputMismatch(backbone.name, fixed, modelW, modelH, { width, height }, backbone.stride, backbone.info.inputWidth)}`,
       );
     const bbBytes = new Uint8Array(await readFile(backbonePath));
     const cal = predictor.labelCalibration;
@@ -250,8 +282,8 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
         ...backbone.inputAffine,
         externalData: externalDataReader(backbonePath),
       },
-      width: o.width,
-      height: o.height,
+      width: width,
+      height: height,
       context,
       predictor,
       docString:
@@ -261,7 +293,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
           format: "terrain-learner-export",
           format_version: "1",
           input: "image",
-          input_shape: `1,${o.height},${o.width},3`,
+          input_shape: `1,${height},${width},3`,
           input_dtype: "uint8",
           input_layout: "NHWC (packed rows, as a ROS rgb8 image)",
           input_color: "RGB (mono8: repeat the grey value in R, G and B; bgr8: swap R and B)",
@@ -270,7 +302,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
             `crop to the top-left ${pixelsRead.width}x${pixelsRead.height} px (whole cells)`,
             grid.strideX === backbone.stride
               ? "no downscale"
-              : `area (box) downscale by ${o.width / backbone.info.inputWidth} to ${modelInput.width}x${modelInput.height}`,
+              : `area (box) downscale by ${width / backbone.info.inputWidth} to ${modelInput.width}x${modelInput.height}`,
             "model input = gain*pixel + offset per channel (backbone normalisation)",
             context === "neighbourhood"
               ? "head features = [cell, mean of its 3x3 cells inside the grid, (row+0.5)/rows]"
@@ -310,6 +342,8 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
           confidence_sigma: String(predictor.confidence.sigma),
           learner_settings: JSON.stringify(Object.fromEntries(PREDICTION_SETTINGS.map((k) => [k, cfg[k]]))),
           checkpoint: basename(loaded.path),
+          camera_image_size: size.recorded ? `${size.recorded.width}x${size.recorded.height}` : "",
+          camera_frame_id: size.recorded?.frameId ?? "",
           checkpoint_sha256: loaded.manifest.sha256,
           checkpoint_created: String(loaded.manifest.created ?? ""),
           train_steps: String(predictor.trainSteps),
@@ -331,7 +365,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
       await writeFile(tmp, final.bytes, { flag: "wx" }).catch((err: unknown) => {
         throw outputWriteError(o.out, err);
       });
-      await verify(tmp, o.width, o.height, grid.rows, grid.cols);
+      await verify(tmp, width, height, grid.rows, grid.cols);
       await nextTick();
       if (o.signal?.aborted) throw interruptedError(o.signal.reason, `${o.out} not written`);
       await commitTemp(tmp, resolve(o.out)).catch((err: unknown) => {
@@ -348,7 +382,9 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
       checkpoint: loaded.path,
       trainSteps: predictor.trainSteps,
       backbone: backbone.name,
-      image: { width: o.width, height: o.height },
+      image: { width, height },
+      imageSizeFrom: size.from,
+      recordedImage: size.recorded,
       grid: { rows: grid.rows, cols: grid.cols, cellWidth: grid.strideX, cellHeight: grid.strideY },
       opset: final.opset,
       ops: final.ops,

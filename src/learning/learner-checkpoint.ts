@@ -6,10 +6,21 @@ import { type LoadedCheckpoint, readLatestCheckpoint } from "./checkpoint.ts";
 import type { LearnerConfig } from "./config.ts";
 import { PREDICTION_SETTINGS, STATS_EVERY } from "./learner-types.ts";
 
+/**
+ * The camera frames the pipeline was seeing when it saved (the newest frame's size and frame id): the
+ * learner sees only features, so the pipeline hands this down. Metadata for `export` only.
+ */
+export interface CheckpointCamera {
+  width: number;
+  height: number;
+  frameId?: string;
+}
+
 /** The manifest's info: training state, the settings the weights depend on, and the backbone file. */
 export function checkpointInfo(
   cfg: LearnerConfig,
   s: { trainSteps: number; samplesSeen: number; channels: number; backend: string; lastLoss: number },
+  camera?: CheckpointCamera,
 ): Record<string, unknown> {
   return {
     trainSteps: s.trainSteps,
@@ -21,7 +32,18 @@ export function checkpointInfo(
     loss: Number.isFinite(s.lastLoss) ? s.lastLoss : null,
     learner: Object.fromEntries(PREDICTION_SETTINGS.map((k) => [k, cfg[k]])),
     backboneSha256: backboneSha256(cfg),
+    ...(camera
+      ? { camera: { width: camera.width, height: camera.height, frameId: camera.frameId ?? "" } }
+      : {}),
   };
+}
+
+/** The camera size a checkpoint records (null: not recorded, as by an older terrain-learner, or garbled). */
+export function recordedCamera(info: Record<string, unknown> | undefined): CheckpointCamera | null {
+  const c = info?.camera as Partial<CheckpointCamera> | undefined;
+  const whole = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1;
+  if (!c || typeof c !== "object" || !whole(c.width) || !whole(c.height)) return null;
+  return { width: c.width, height: c.height, frameId: typeof c.frameId === "string" ? c.frameId : "" };
 }
 
 /** The identity of the backbone the features come from (null when it cannot be read). */

@@ -35,7 +35,7 @@ import type { LearnerConfig } from "./config.ts";
 import { FeatureNormaliser } from "./feature-normaliser.ts";
 import { TerrainHead } from "./head.ts";
 import { LabelCalibration } from "./label-calibration.ts";
-import { checkpointInfo, loadLatestWeights } from "./learner-checkpoint.ts";
+import { type CheckpointCamera, checkpointInfo, loadLatestWeights } from "./learner-checkpoint.ts";
 import { confidenceFromError, confidenceMap, logErrorStats } from "./learner-confidence.ts";
 import { bufferOptions, headOptions, noveltyProjection, predictorOptions } from "./learner-setup.ts";
 import {
@@ -430,16 +430,23 @@ export class OnlineLearner {
 
   // --- checkpoints --------------------------------------------------------------------------------
 
-  /** Atomic checkpoint in `dir` (keeps cfg.checkpointKeep). Returns the manifest path. */
-  async saveCheckpoint(dir: string): Promise<string> {
+  /**
+   * Atomic checkpoint in `dir` (keeps cfg.checkpointKeep). Returns the manifest path. `camera`: the
+   * frames' size, recorded for export (metadata only).
+   */
+  async saveCheckpoint(dir: string, camera?: CheckpointCamera): Promise<string> {
     const data = new Uint8Array(await this.getWeights());
-    const info = checkpointInfo(this.cfg, {
-      trainSteps: this.steps,
-      samplesSeen: this.buffer.totalSeen,
-      channels: this.channels,
-      backend: this.backend,
-      lastLoss: this.lastLoss,
-    });
+    const info = checkpointInfo(
+      this.cfg,
+      {
+        trainSteps: this.steps,
+        samplesSeen: this.buffer.totalSeen,
+        channels: this.channels,
+        backend: this.backend,
+        lastLoss: this.lastLoss,
+      },
+      camera,
+    );
     return writeCheckpoint(dir, data, info, this.cfg.checkpoint_keep);
   }
 

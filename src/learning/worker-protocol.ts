@@ -2,6 +2,7 @@
 
 import type { LearnerConfig } from "./config.ts";
 import type { LearnerStats } from "./learner.ts";
+import type { CheckpointCamera } from "./learner-checkpoint.ts";
 import type { KnnSearchState } from "./novelty.ts";
 
 export const WORKER_KIND = "terrain-learner/live-trainer";
@@ -27,7 +28,7 @@ export type ToWorker =
   | { type: "publish"; id: number }
   | { type: "train"; id: number; steps: number }
   | { type: "calibration"; lo: number; hi: number; exponent: number }
-  | { type: "save"; id: number; dir: string }
+  | { type: "save"; id: number; dir: string; camera?: CheckpointCamera }
   | { type: "load"; id: number; dir: string }
   | { type: "pause" }
   | { type: "resume" }

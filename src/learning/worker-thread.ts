@@ -108,7 +108,7 @@ async function runWorker(cfg: LearnerConfig, channels: number, lockstep: boolean
             port.postMessage({
               type: "done",
               id: msg.id,
-              result: await learner.saveCheckpoint(msg.dir),
+              result: await learner.saveCheckpoint(msg.dir, msg.camera),
             } satisfies FromWorker);
           } catch (err) {
             fail(msg.id, err);

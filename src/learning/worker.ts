@@ -26,6 +26,7 @@ import { extname } from "node:path";
 import type { Worker } from "node:worker_threads";
 import type { LearnerConfig } from "./config.ts";
 import { OnlineLearner } from "./learner.ts";
+import type { CheckpointCamera } from "./learner-checkpoint.ts";
 import type { KnnSearchState } from "./novelty.ts";
 import { spawnModuleWorker } from "./ts-worker.ts";
 import {
@@ -325,9 +326,11 @@ export class LiveTrainer {
   }
 
   /** The worker writes a checkpoint of its full learner state; resolves with the manifest path. */
-  async saveCheckpoint(dir: string): Promise<string> {
+  async saveCheckpoint(dir: string, camera?: CheckpointCamera): Promise<string> {
     this.flush();
-    return String(await this.request({ type: "save", id: this.nextId++, dir }));
+    return String(
+      await this.request({ type: "save", id: this.nextId++, dir, ...(camera ? { camera } : {}) }),
+    );
   }
 
   /** The worker resumes from the newest valid checkpoint and publishes it; false when there is none. */

@@ -4,6 +4,7 @@
 // path, weights handed to a main-thread predictor).
 
 import { OnlineLearner } from "../learning/learner.ts";
+import type { CheckpointCamera } from "../learning/learner-checkpoint.ts";
 import { noveltyCostWarning } from "../learning/learner-setup.ts";
 import { LiveTrainer, type TrainedBlock } from "../learning/worker.ts";
 import type { Config } from "./config.ts";
@@ -41,7 +42,11 @@ export interface PipelineLearner {
   close(): Promise<void>;
 }
 
-function inProcess(l: OnlineLearner): PipelineLearner {
+/** The camera frames' size as the pipeline last saw it (recorded in checkpoints for export). */
+type CameraNow = () => CheckpointCamera | undefined;
+const NO_CAMERA: CameraNow = () => undefined;
+
+function inProcess(l: OnlineLearner, camera: CameraNow): PipelineLearner {
   return {
     get backend() {
       return l.backend;
@@ -51,7 +56,7 @@ function inProcess(l: OnlineLearner): PipelineLearner {
     setLabelCalibration: (lo, hi, exponent) => l.setLabelCalibration(lo, hi, exponent),
     train: (steps) => l.train(steps),
     predict: (f, n) => l.predict(f, n),
-    saveCheckpoint: (dir) => l.saveCheckpoint(dir),
+    saveCheckpoint: (dir) => l.saveCheckpoint(dir, camera()),
     loadLatestCheckpoint: (dir) => l.loadLatestCheckpoint(dir),
     reset: () => l.reset(),
     stats: () => l.stats(),
@@ -64,7 +69,7 @@ function inProcess(l: OnlineLearner): PipelineLearner {
  * k−1's weights are in the predictor, so predictions lag training by one block (one second of sensor
  * time) whatever the replay speed, and the next second's frames are inferred while block k trains.
  */
-function inLockstep(t: LiveTrainer): PipelineLearner {
+function inLockstep(t: LiveTrainer, camera: CameraNow): PipelineLearner {
   let pending: Promise<TrainedBlock> | null = null;
   let stepsBefore = 0;
   const apply = (block: TrainedBlock) => {
@@ -75,7 +80,7 @@ function inLockstep(t: LiveTrainer): PipelineLearner {
     return { loss: block.stats.lastLoss, steps };
   };
   return {
-    ...inWorker(t),
+    ...inWorker(t, camera),
     train: async (steps) => {
       const previous = pending;
       pending = t.trainSteps(steps);
@@ -105,7 +110,7 @@ function inLockstep(t: LiveTrainer): PipelineLearner {
   };
 }
 
-function inWorker(t: LiveTrainer): PipelineLearner {
+function inWorker(t: LiveTrainer, camera: CameraNow): PipelineLearner {
   return {
     get backend() {
       return t.backend;
@@ -114,7 +119,7 @@ function inWorker(t: LiveTrainer): PipelineLearner {
     addSamples: (f, tg, w) => t.addSamples(f, tg, w),
     setLabelCalibration: (lo, hi, exponent) => t.setLabelCalibration(lo, hi, exponent),
     predict: (f, n) => t.predict(f, n),
-    saveCheckpoint: (dir) => t.saveCheckpoint(dir),
+    saveCheckpoint: (dir) => t.saveCheckpoint(dir, camera()),
     loadLatestCheckpoint: (dir) => t.loadLatestCheckpoint(dir),
     reset: () => t.reset(),
     pause: () => t.pause(),
@@ -124,19 +129,23 @@ function inWorker(t: LiveTrainer): PipelineLearner {
   };
 }
 
-/** The learner for a pipeline: injected (tests, a shared one), or made for the mode from config. */
+/**
+ * The learner for a pipeline: injected (tests, a shared one), or made for the mode from config.
+ * `camera` gives the frames' size at each save (an injected PipelineLearner records its own).
+ */
 export async function createLearner(
   config: Config,
   mode: "replay" | "live",
   channels: number,
   injected: OnlineLearner | PipelineLearner | undefined,
   warn: (m: string) => void,
+  camera: CameraNow = NO_CAMERA,
 ): Promise<PipelineLearner> {
-  if (injected) return injected instanceof OnlineLearner ? inProcess(injected) : injected;
+  if (injected) return injected instanceof OnlineLearner ? inProcess(injected, camera) : injected;
   const cost = noveltyCostWarning(config.learner, channels);
   if (cost) warn(cost);
-  if (mode === "live") return inWorker(await LiveTrainer.start(config.learner, channels, { warn }));
+  if (mode === "live") return inWorker(await LiveTrainer.start(config.learner, channels, { warn }), camera);
   if (config.learner.replay_training === "worker" && config.learner.enabled)
-    return inLockstep(await LiveTrainer.start(config.learner, channels, { warn, lockstep: true }));
-  return inProcess(await OnlineLearner.create(config.learner, channels, { warn }));
+    return inLockstep(await LiveTrainer.start(config.learner, channels, { warn, lockstep: true }), camera);
+  return inProcess(await OnlineLearner.create(config.learner, channels, { warn }), camera);
 }

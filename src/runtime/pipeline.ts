@@ -136,7 +136,7 @@ export async function createPipeline(config: Config, options: PipelineOptions = 
   let perception: PerceptionStage | undefined;
   try {
     const channels = featureChannels(backbone.channels, context);
-    learner = await createLearner(config, mode, channels, options.learner, warn);
+    learner = await createLearner(config, mode, channels, options.learner, warn, () => perception?.camera);
     const started = learner;
     let evaluator: PrequentialEvaluator | undefined;
     if (options.evaluate) {

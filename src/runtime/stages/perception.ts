@@ -7,6 +7,7 @@ import type { SelfSupervisor } from "../../core/self-supervisor.ts";
 import type { ImageFrame, Pose2, Problem, RoughnessGrid, Stamp } from "../../core/types.ts";
 import { decodeCompressed } from "../../io/ros/decode-image.ts";
 import { Backbone, type FeatureMap } from "../../learning/backbone.ts";
+import type { CheckpointCamera } from "../../learning/learner-checkpoint.ts";
 import type { Config } from "../config.ts";
 import { FeatureWorker } from "../feature-worker.ts";
 import { type FeatureContext, headFeatures, shrinkToPrior, smoothGrid } from "../features.ts";
@@ -38,6 +39,8 @@ export interface PerceivedFrame {
 
 export class PerceptionStage {
   readonly counts = { framesProcessed: 0, keyframes: 0, framesRecomputed: 0 };
+  /** The newest perceived frame's size and frame id: checkpoints record it for export. */
+  camera: CheckpointCamera | undefined;
   frameMsTotal = 0;
   featureWaitMsTotal = 0;
   /** The in-process backbone that took over after the backbone worker died. */
@@ -152,6 +155,12 @@ export class PerceptionStage {
     const ys = this.#ys;
     // CameraInfo may describe another size than the images (a resized or smaller compressed stream).
     this.supervisor.fitImage(image.width, image.height);
+    if (
+      this.camera?.width !== image.width ||
+      this.camera.height !== image.height ||
+      this.camera.frameId !== image.frameId
+    )
+      this.camera = { width: image.width, height: image.height, frameId: image.frameId };
     const pose = this.supervisor.framePose(stamp);
     const grounded = pose !== null && this.supervisor.projectGridToGround(stamp, spec, xs, ys, pose);
     if (!grounded) {
