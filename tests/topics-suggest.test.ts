@@ -35,7 +35,7 @@ describe("a needed topic under another name", () => {
     const r = await runCli(["replay", fixture("gps_nav_ws_bag"), "--odom", "/odometry"], tmpdir());
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /no messages on camera info topic \/camera\/camera_info \(use --camera-info\); images cannot be related to the ground without intrinsics, and they come only from CameraInfo: record the camera driver's camera_info topic with its images;/,
+      /no messages on camera info topic \/camera\/camera_info \(use --camera-info\); images cannot be related to the ground without intrinsics: give the camera's calibration file with --camera-info-file calib\.yaml \(what camera_calibration writes\), or record the camera driver's camera_info topic with its images;/,
     );
   }, 120_000);
 

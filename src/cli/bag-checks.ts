@@ -176,7 +176,7 @@ export const REPLAY_TOPICS: readonly TopicNeed[] = [
   {
     what: "camera info",
     keys: ["cameraInfo"],
-    why: "images cannot be related to the ground without intrinsics, and they come only from CameraInfo: record the camera driver's camera_info topic with its images",
+    why: "images cannot be related to the ground without intrinsics: give the camera's calibration file with --camera-info-file calib.yaml (what camera_calibration writes), or record the camera driver's camera_info topic with its images",
   },
   ...LABEL_TOPICS,
 ];

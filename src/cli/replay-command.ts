@@ -1,8 +1,9 @@
 // `terrain-learner replay BAG`: the commander registration, its options, their checks and help text.
 
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { applyMqttFlags } from "../adapters/mqtt-connection.ts";
+import { type CameraCalibration, parseCameraCalibration } from "../io/ros/camera-info-yaml.ts";
 import { discardFolderTempsSync, discardTempsSync } from "../io/safe-output.ts";
 import { type Config, loadConfig } from "../runtime/config.ts";
 import { action, UserError } from "./errors.ts";
@@ -62,6 +63,10 @@ export function register(program: Command): void {
     .option("--robot-id <id>", "robot id in the MQTT topics (default: mqtt.robot_id)")
     .option("--fleet <url>", FLEET_HELP);
   addTopicOptions(cmd, ["image", "compressedImage", "cameraInfo", "imu", "odom"]);
+  cmd.option(
+    "--camera-info-file <calib.yaml>",
+    "the camera's calibration file (camera_calibration / camera_info_manager YAML) for a bag without CameraInfo; wins over the bag's own",
+  );
   addLiveViewOptions(cmd)
     .addHelpText(
       "after",
@@ -81,6 +86,12 @@ summary and outputs, then why, and exits 1. Outputs are
 checked first: none may be, or be inside, an input. Ctrl-C finishes the recording with what was
 written, saves --save-checkpoint with what was learned so far, and exits 130.
 
+A bag without CameraInfo (a ROS 1 bag, a driver that does not publish it, a recording of the
+image topic alone) replays with --camera-info-file: the YAML that ROS's camera_calibration writes
+(ost.yaml) or camera_info_manager reads, for the frames' own size (another size is refused). Its
+CameraInfo goes with every frame, as camera_info_manager would publish it; when the bag has
+CameraInfo too, the file's is used and stderr says the bag's is left out.
+
 A bag with both camera topics (/camera/image_raw and /camera/image_raw/compressed, as
 \`ros2 bag record -a\` captures them) is read from one: the raw one, or the compressed one with
 --compressed-image given alone or ros.image_transport: compressed; stderr names the one left out.
@@ -90,6 +101,7 @@ Examples:
   terrain-learner replay run.mcap --record run-outputs.mcap
   terrain-learner replay sim.mcap --eval --json > result.json
   terrain-learner replay run.db3 --compressed-image /zed/left/compressed --imu /husky/imu --odom /husky/odom
+  terrain-learner replay ros1.bag --camera-info-file ~/.ros/camera_info/front.yaml   # no camera_info recorded
   terrain-learner replay run.mcap --rate 1 --live-view     # watch it in Foxglove at ws://127.0.0.1:8765
   terrain-learner replay sim.mcap --eval --live-like 7   # as a robot delivers it: same results
   terrain-learner replay sim.mcap --eval --save-checkpoint ck/    # then, the trained model frozen:
@@ -116,6 +128,7 @@ Examples:
             mqtt?: string;
             robotId?: string;
             fleet?: string;
+            cameraInfoFile?: string;
           } & TopicFlags &
             LiveViewFlags,
         ) => {
@@ -148,6 +161,8 @@ Examples:
             throw new UserError((err as Error).message);
           }
           applyLiveViewFlags(config, o);
+          const cameraInfoFile =
+            o.cameraInfoFile === undefined ? undefined : readCalibration(o.cameraInfoFile);
           const outputs = {
             bag,
             config,
@@ -156,7 +171,7 @@ Examples:
             reportDir: o.reportDir,
             saveCheckpoint: o.saveCheckpoint,
             checkpoint: o.checkpoint,
-            inputs: o.config ?? [],
+            inputs: [...(o.config ?? []), ...(cameraInfoFile ? [cameraInfoFile.path] : [])],
           };
           // Loaded only now: the pipeline, tfjs and the bag readers take a second to load, which a
           // mistyped flag or config should not wait for.
@@ -183,6 +198,7 @@ Examples:
               recordOutputsOnly: o.recordOutputsOnly,
               rate: o.rate,
               liveLike: liveLikeSeed,
+              cameraInfoFile,
               // A camera topic named alone is the one read from a bag that has both.
               camera:
                 o.image !== undefined && o.compressedImage === undefined
@@ -206,4 +222,22 @@ Examples:
         },
       ),
     );
+}
+
+/** --camera-info-file, read and parsed before anything heavy loads: a bad file is one line at once. */
+function readCalibration(path: string): { path: string; calibration: CameraCalibration } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === "ENOENT" ? "no such file" : e.code === "EISDIR" ? "a folder, not a file" : e.message;
+    throw new UserError(`--camera-info-file ${path}: ${why}`);
+  }
+  try {
+    return { path, calibration: parseCameraCalibration(text, `--camera-info-file ${path}`) };
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
 }

@@ -19,12 +19,14 @@ import { readMcapMetadata } from "../eval/sim-metadata.ts";
 import { openBag } from "../io/bag/index.ts";
 import { liveLike } from "../io/bag/live-like.ts";
 import { Ros2McapWriter } from "../io/bag/mcap-writer.ts";
+import type { CameraCalibration } from "../io/ros/camera-info-yaml.ts";
 import { checkOutputs, type OutputSpec } from "../io/safe-output.ts";
 import type { Config } from "../runtime/config.ts";
 import { createPipeline, readAhead } from "../runtime/pipeline.ts";
 import { chooseProbeSet } from "../runtime/probe-prepass.ts";
 import { stampRemedy } from "../runtime/stages/problems.ts";
 import { checkReplayBag, chooseReadableCamera } from "./bag-checks.ts";
+import { useCameraInfoFile } from "./camera-info-file.ts";
 import { UserError } from "./errors.ts";
 import { interruptedError } from "./interrupt.ts";
 import { makePanel, panelCaption } from "./replay-panel.ts";
@@ -76,6 +78,8 @@ export interface ReplayRunOptions {
   panels?: number;
   /** The camera topic a flag named alone (--image: raw, --compressed-image): read when the bag has both. */
   camera?: "raw" | "compressed";
+  /** The camera's calibration file (--camera-info-file): its CameraInfo after each frame, the bag's own left out. */
+  cameraInfoFile?: { path: string; calibration: CameraCalibration };
   /** Called with sensor seconds done / total and a short status. */
   onProgress?: (
     done: number,
@@ -182,6 +186,10 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     const bagConfig = withBagTopics(opts.config, info);
     const camera = await chooseReadableCamera(opts.bag, source, info, bagConfig, opts.camera);
     config = camera.config;
+    if (opts.cameraInfoFile) {
+      const { path, calibration } = opts.cameraInfoFile;
+      ({ source, info } = await useCameraInfoFile(opts.bag, source, info, config, path, calibration, warn));
+    }
     await checkReplayBag(opts.bag, source, info, config, opts.evaluate ?? false);
     if (camera.note) warn(`terrain-learner: ${camera.note}`);
     simMetadata =
