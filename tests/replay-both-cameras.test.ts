@@ -1,7 +1,7 @@
 // A bag with the raw and the compressed camera topic (what `ros2 bag record -a` captures): replay
 // read both, decoded every frame twice and reported each second copy as a duplicate. It now reads
 // one, the raw one unless --compressed-image alone or ros.image_transport: compressed chooses the
-// other, and says once which topic it leaves out. (Three seconds teach nothing, so each run exits 1
+// other, says once which topic it leaves out, and leaves it out of a --record recording too. (Three seconds teach nothing, so each run exits 1
 // after its summary; the summary is what is checked.)
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -88,6 +88,37 @@ describe("a bag with both camera topics", () => {
     const r = await cli("replay", "both.mcap", "--json", "-c", "compressed.yaml");
     expect(JSON.parse(r.stdout).problems.duplicate).toBeUndefined();
     expect(notes(r.stderr)[0]).toMatch(/replay reads \/camera\/image_raw\/compressed and leaves out/);
+  }, 120_000);
+
+  // --record copied every bag topic, the one replay left out included: the recording held each frame
+  // twice, beside outputs made from one copy. It holds the topic replay read.
+  it("--record records the camera topic replay read, not the one it left out", async () => {
+    const cameras = async (path: string) => {
+      const bag = await openBag(join(dir, path));
+      const info = await bag.info();
+      await bag.close();
+      return info.topics.filter((t) => t.name.startsWith("/camera/image_raw") && t.count > 0);
+    };
+    await cli("replay", "both.mcap", "--record", "raw.mcap");
+    expect(await cameras("raw.mcap")).toEqual([
+      expect.objectContaining({ name: "/camera/image_raw", count: 15 }),
+    ]);
+    await cli(
+      "replay",
+      "both.mcap",
+      "--record",
+      "compressed.mcap",
+      "--compressed-image",
+      "/camera/image_raw/compressed",
+    );
+    expect(await cameras("compressed.mcap")).toEqual([
+      expect.objectContaining({ name: "/camera/image_raw/compressed", count: 15 }),
+    ]);
+    // The other inputs are still there.
+    const bag = await openBag(join(dir, "raw.mcap"));
+    const names = (await bag.info()).topics.map((t) => t.name);
+    await bag.close();
+    expect(names).toEqual(expect.arrayContaining(["/camera/camera_info", "/imu/data", "/odom", "/tf"]));
   }, 120_000);
 
   // The raw topic chosen by default cannot be read while its compressed copy can: it was refused

@@ -1,8 +1,8 @@
 // `replay --record`: what the live node would publish, written to an MCAP with the node's topic
 // names, message types and QoS (from the same specs ros2.ts creates its publishers from), next to
-// the input topics. Outputs follow sensor time: the costmap at `ros.costmap_rate` Hz of bag time,
-// /diagnostics at `ros.diagnostics_rate`, label markers as labels are made, and the roughness
-// image's CameraInfo with each roughness image.
+// the input topics the replay read. Outputs follow sensor time: the costmap at `ros.costmap_rate` Hz
+// of bag time, /diagnostics at `ros.diagnostics_rate`, label markers as labels are made, and the
+// roughness image's CameraInfo with each roughness image.
 
 import type { RoughnessGrid } from "../core/types.ts";
 import type { BagMessage } from "../io/bag/index.ts";
@@ -42,6 +42,11 @@ export interface OutputRecorderOptions {
   stats: () => PipelineStats;
   /** Topics the bag has messages on: /diagnostics meters the camera topics among them. */
   bagTopics?: ReadonlySet<string>;
+  /**
+   * Bag topics the replay does not read (the camera topic left out of a bag with both): not
+   * recorded, so the recording holds the inputs the outputs were made from, each frame once.
+   */
+  unread?: ReadonlySet<string>;
 }
 
 /**
@@ -100,8 +105,9 @@ export class OutputRecorder {
     for (const s of this.specs) await this.#writer.addTopic(s.topic, s.type, s.qos);
   }
 
-  /** One input message from the bag (recorded unless outputsOnly; counted for /diagnostics). */
+  /** One input message from the bag (recorded unless outputsOnly or unread; counted for /diagnostics). */
   input(m: BagMessage): void {
+    if (this.#opts.unread?.has(m.topic)) return;
     this.#advance(m.logTime);
     const kind = this.#kindOf.get(m.topic);
     if (kind) this.#inputMeter(m.logTime).received(kind, m.logTime);

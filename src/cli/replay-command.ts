@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object with the results instead of the human summary")
     .option(
       "--record <out.mcap>",
-      "write the node's outputs (topics, types and QoS as the live node publishes them) and the input topics to an MCAP (an existing file is replaced once the recording is complete)",
+      "write the node's outputs (topics, types and QoS as the live node publishes them) and the input topics it read to an MCAP (an existing file is replaced once the recording is complete)",
     )
     .option("--record-outputs-only", "with --record: leave the input topics out")
     .option("--fast", "as fast as possible (default)")
@@ -94,7 +94,8 @@ CameraInfo too, the file's is used and stderr says the bag's is left out.
 
 A bag with both camera topics (/camera/image_raw and /camera/image_raw/compressed, as
 \`ros2 bag record -a\` captures them) is read from one: the raw one, or the compressed one with
---compressed-image given alone or ros.image_transport: compressed; stderr names the one left out.
+--compressed-image given alone or ros.image_transport: compressed; stderr names the one left out,
+and --record leaves it out of the recording (which holds the inputs the outputs were made from).
 
 Examples:
   terrain-learner replay .cache/default-world-seed1-jpeg95.mcap --eval

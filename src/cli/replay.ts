@@ -175,6 +175,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   let fleet: ReturnType<typeof fleetFromConfig>;
   // The config with its topic names spelt as the bag spells them (a leading slash or not).
   let config = opts.config;
+  // The camera topic left out of a bag with both: not read, so not recorded either.
+  let unread: string[] = [];
   try {
     fleet = fleetFromConfig(opts.config, warn);
   } catch (err) {
@@ -186,6 +188,9 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     const bagConfig = withBagTopics(opts.config, info);
     const camera = await chooseReadableCamera(opts.bag, source, info, bagConfig, opts.camera);
     config = camera.config;
+    unread = [bagConfig.topics.image, bagConfig.topics.compressed_image].filter(
+      (t) => t !== "" && t !== config.topics.image && t !== config.topics.compressed_image,
+    );
     if (opts.cameraInfoFile) {
       const { path, calibration } = opts.cameraInfoFile;
       ({ source, info } = await useCameraInfoFile(opts.bag, source, info, config, path, calibration, warn));
@@ -280,6 +285,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
         outputsOnly: opts.recordOutputsOnly,
         stats: () => pipeline.stats(),
         bagTopics: new Set(info.topics.filter((t) => t.count > 0).map((t) => t.name)),
+        unread: new Set(unread),
       })
     : undefined;
 
