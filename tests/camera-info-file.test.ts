@@ -7,10 +7,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { openBag } from "../src/io/bag/index.ts";
+import { withCameraInfo } from "../src/io/bag/with-camera-info.ts";
 import { parseCameraCalibration } from "../src/io/ros/camera-info-yaml.ts";
 import { cameraInfoFromRos } from "../src/io/ros/convert.ts";
 import { rewriteBag } from "./helpers/bag-rewrite.ts";
 import { runCli } from "./helpers/cli.ts";
+import { type Ros1BagMessage, writeRos1Bag } from "./helpers/ros1-bag-writer.ts";
 
 const OST = new URL("./fixtures/camera-calibration/ost.yaml", import.meta.url);
 const ost = readFileSync(OST, "utf8");
@@ -148,6 +150,34 @@ projection_matrix:
 `;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: decoded messages of several types, read field by field
+type Obj = Record<string, any>;
+
+/** The simulator bag as a ROS 1 recorder without camera_info writes it: {sec, nsec} headers. */
+async function toRos1WithoutCameraInfo(from: string, to: string): Promise<void> {
+  const header = (h: Obj) => ({
+    seq: 0,
+    stamp: { sec: h.stamp.sec, nsec: h.stamp.nanosec },
+    frame_id: h.frame_id,
+  });
+  const src = await openBag(from);
+  const out: Ros1BagMessage[] = [];
+  for await (const e of src.messages()) {
+    if (e.type !== "message" || e.topic.startsWith("/sim") || e.topic === "/camera/camera_info") continue;
+    const m = e.message as Obj;
+    const type = e.schemaName.replace("/msg/", "/");
+    const message =
+      type === "tf2_msgs/TFMessage"
+        ? { transforms: m.transforms.map((t: Obj) => ({ ...t, header: header(t.header) })) }
+        : { ...m, header: header(m.header) };
+    const sec = Math.floor(e.logTime);
+    const nsec = Math.min(999_999_999, Math.round((e.logTime - sec) * 1e9));
+    out.push({ topic: e.topic, type, time: { sec, nsec }, message });
+  }
+  await src.close();
+  writeFileSync(to, writeRos1Bag(out, { compression: "lz4", chunkMessages: 500 }));
+}
+
 describe("replay --camera-info-file", () => {
   const dir = mkdtempSync(join(tmpdir(), "camera-info-file-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -159,6 +189,7 @@ describe("replay --camera-info-file", () => {
     await rewriteBag(src, join(dir, "noinfo.mcap"), (topic, m) =>
       topic === "/camera/camera_info" ? null : m,
     );
+    await toRos1WithoutCameraInfo(src, join(dir, "noinfo.bag"));
     const bag = await openBag(src);
     for await (const e of bag.messages({ topics: ["/camera/camera_info"] })) {
       if (e.type !== "message") continue;
@@ -206,6 +237,39 @@ describe("replay --camera-info-file", () => {
     await out.close();
     const count = (t: string) => topics.find((x) => x.name === t)?.count;
     expect(count("/camera/camera_info")).toBe(count("/camera/image_raw"));
+  }, 240_000);
+
+  it("a ROS 1 bag without camera_info: the same run as the ROS 2 one", async () => {
+    const ros2 = await cli("replay", "noinfo.mcap", "--camera-info-file", "calib.yaml", "--json");
+    const ros1 = await cli("replay", "noinfo.bag", "--camera-info-file", "calib.yaml", "--json");
+    expect(ros2.code, ros2.stderr).toBe(0);
+    expect(ros1.code, ros1.stderr).toBe(0);
+    const a = JSON.parse(ros2.stdout);
+    const b = JSON.parse(ros1.stdout);
+    expect(a.rows).toBeGreaterThan(0);
+    for (const k of ["frames", "labels", "samples", "rows", "keyframes", "trainSteps"])
+      expect(b[k], k).toBe(a[k]);
+    // Each frame's CameraInfo carries that frame's stamp, nanoseconds from ROS 1's nsec included.
+    const calibration = parseCameraCalibration(readFileSync(join(dir, "calib.yaml"), "utf8"), "calib.yaml");
+    const topics = { camera_info: "/camera/camera_info", image: "/camera/image_raw", compressed_image: "" };
+    const bag = withCameraInfo(await openBag(join(dir, "noinfo.bag")), calibration.message, topics);
+    let frame: Obj | undefined;
+    let pairs = 0;
+    for await (const e of bag.messages({ topics: ["/camera/image_raw", "/camera/camera_info"] })) {
+      if (e.type !== "message") continue;
+      const m = e.message as Obj;
+      if (e.topic === "/camera/image_raw") frame = m.header;
+      else {
+        expect(m.header).toEqual({
+          stamp: { sec: frame!.stamp.sec, nanosec: frame!.stamp.nsec },
+          frame_id: frame!.frame_id,
+        });
+        pairs++;
+      }
+    }
+    await bag.close();
+    expect(pairs).toBe(b.frames);
+    expect(frame!.stamp.nsec).toBeGreaterThan(0);
   }, 240_000);
 
   it("the file wins over the bag's own CameraInfo, and says so", async () => {
