@@ -2,7 +2,8 @@
 // on (both save paths: the lockstep worker thread, replay's default, and learner.replay_training
 // inline), and export builds the graph for that size, read back from the file as onnxruntime sees
 // it. A checkpoint that records no size (older versions) is refused with one line asking for
-// --image-size; an --image-size that differs from the recorded one is exported with one warning.
+// --image-size; an --image-size that differs from the recorded one is exported with one warning
+// (none when the export fails).
 
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -131,7 +132,7 @@ describe("export without --image-size", () => {
     expect(await inputShape(out)).toEqual([1, 240, 320, 3]);
   }, 60_000);
 
-  it("an --image-size other than the recorded one is exported, with one warning", async () => {
+  it("an --image-size other than the recorded one is exported, with one warning once written", async () => {
     const out = join(dir, "other.onnx");
     const same = await cli(["--checkpoint", worker, "--out", out, "--image-size", "320x240"]);
     expect(same.code, same.stderr).toBe(0);
@@ -139,11 +140,24 @@ describe("export without --image-size", () => {
     const r = await cli(["--checkpoint", worker, "--out", out, "--image-size", "640x480", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe(
-      `export: --image-size 640x480 differs from the 320x240 camera frames ${manifestOf(worker).split("/").at(-1)} was trained on; exporting at 640x480 (fine for the same camera at another resolution)\n`,
+      `export: --image-size 640x480 differs from the 320x240 camera frames ${manifestOf(worker).split("/").at(-1)} was trained on; exported at 640x480 (fine for the same camera at another resolution)\n`,
     );
     const j = JSON.parse(r.stdout);
     expect(j.imageSizeFrom).toBe("--image-size");
     expect(j.recordedImage).toEqual({ width: 320, height: 240, frameId: "camera_optical_frame" });
     expect(await inputShape(out)).toEqual([1, 480, 640, 3]);
+    // A failed export stays one line: no warning about the size of a model not written.
+    const thin = await cli([
+      "--checkpoint",
+      worker,
+      "--out",
+      join(dir, "thin.onnx"),
+      "--image-size",
+      "640x8",
+    ]);
+    expect(thin.code).toBe(1);
+    expect(thin.stderr).toMatch(
+      /^terrain-learner: --image-size 640x8: smaller than one feature cell [^\n]*\n$/,
+    );
   }, 60_000);
 });

@@ -68,23 +68,24 @@ function learnerSettings(base: LearnerConfig, c: LoadedCheckpoint, warn: (m: str
 
 /**
  * The image size to export at: the one given, or the camera size the checkpoint records (refused when
- * it records none: a guess would silently give a model for another camera).
+ * it records none: a guess would silently give a model for another camera). `note`: said once the
+ * model is written (a failed export stays one line).
  */
-function imageSize(o: ExportOptions, c: LoadedCheckpoint, warn: (m: string) => void) {
+function imageSize(o: ExportOptions, c: LoadedCheckpoint) {
   const cam = recordedCamera(c.manifest.info);
   const recorded = cam ? { width: cam.width, height: cam.height, frameId: cam.frameId ?? "" } : null;
   if (o.width !== undefined && o.height !== undefined) {
-    if (cam && (cam.width !== o.width || cam.height !== o.height))
-      warn(
-        `export: --image-size ${o.width}x${o.height} differs from the ${cam.width}x${cam.height} camera frames ${basename(c.path)} was trained on; exporting at ${o.width}x${o.height} (fine for the same camera at another resolution)`,
-      );
-    return { width: o.width, height: o.height, from: "--image-size" as const, recorded };
+    const note =
+      cam && (cam.width !== o.width || cam.height !== o.height)
+        ? `export: --image-size ${o.width}x${o.height} differs from the ${cam.width}x${cam.height} camera frames ${basename(c.path)} was trained on; exported at ${o.width}x${o.height} (fine for the same camera at another resolution)`
+        : null;
+    return { width: o.width, height: o.height, from: "--image-size" as const, recorded, note };
   }
   if (!cam)
     throw new UserError(
       `${c.path} does not record the camera image size it was trained on (written by an older terrain-learner, or before any frame): give it with --image-size WxH`,
     );
-  return { width: cam.width, height: cam.height, from: "checkpoint" as const, recorded };
+  return { width: cam.width, height: cam.height, from: "checkpoint" as const, recorded, note: null };
 }
 
 /**
@@ -170,7 +171,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
         : `--checkpoint ${dir}: no checkpoint in this folder (ckpt-*.json + .bin; written by run, ros, or replay --save-checkpoint)`,
     );
 
-  const size = imageSize(o, loaded, warn);
+  const size = imageSize(o, loaded);
   const { width, height } = size;
   const sizeName =
     size.from === "--image-size"
@@ -375,6 +376,7 @@ export async function runExport(o: ExportOptions): Promise<ExportResult> {
       await discardTemp(tmp);
       throw err;
     }
+    if (size.note) warn(size.note);
     return {
       out: resolve(o.out),
       bytes: final.bytes.byteLength,
