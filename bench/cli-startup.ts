@@ -1,15 +1,17 @@
-// Command start-up: how long `terrain-learner CMD --help`, and a run refused for a bad flag, take from
-// process start to exit. Each command registers its options from light modules and loads its heavy
-// ones (onnxruntime, tfjs, the pipeline, the simulator) only once its flags have been checked; this
-// measures what that leaves. Run: node --import tsx bench/cli-startup.ts [--json] [--runs N]
+// Command start-up: how long `terrain-learner CMD --help`, a run refused for a bad flag, and a replay
+// of a 4 s bag take from process start to exit, run from dist/ (`npm run build`) and from the
+// TypeScript sources through tsx (TERRAIN_LEARNER_SOURCES=1). Each command registers its options
+// from light modules and loads its heavy ones (onnxruntime, tfjs, the pipeline, the simulator) only
+// once its flags have been checked; this measures what that leaves.
+// Run: node --import tsx bench/cli-startup.ts [--json] [--runs N]
 //
 // Wall time of the whole child process, and its CPU time (user + system of every thread, from the
 // reaped child's times in /proc/self/stat, 10 ms ticks). Median over the runs, after one warm-up run
 // (tsx caches its transforms on the first).
 
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -29,6 +31,28 @@ if (!Number.isInteger(runs) || runs < 1) {
   process.exit(2);
 }
 
+const { compiledEntry } = (await import(join(ROOT, "bin", "compiled.js"))) as {
+  compiledEntry: (root: string, rel: string) => string | null;
+};
+if (!compiledEntry(ROOT, "src/cli/main.ts")) {
+  process.stderr.write(
+    "cli-startup: dist/ is missing or older than the sources: run `npm run build` first\n",
+  );
+  process.exit(2);
+}
+const tmp = mkdtempSync(join(tmpdir(), "tl-startup-"));
+process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
+const BAG = join(tmp, "drive.mcap");
+const made = spawnSync(
+  process.execPath,
+  [BIN, "sim", "--duration", "4", "--camera", "64x48@5", "--out", BAG],
+  { cwd: ROOT, stdio: "ignore" },
+);
+if (made.status !== 0) {
+  process.stderr.write("cli-startup: could not simulate the 4 s bag\n");
+  process.exit(1);
+}
+
 // A bad flag value, so each command stops at its own checks (exit 1).
 const CASES: Record<string, string[]> = {
   "--help": ["--help"],
@@ -44,7 +68,9 @@ const CASES: Record<string, string[]> = {
   "ros --help": ["ros", "--help"],
   "serial-dump --help": ["serial-dump", "--help"],
   "export --help": ["export", "--help"],
+  "replay, a 4 s bag": ["replay", BAG],
 };
+const WAYS = { compiled: {}, sources: { TERRAIN_LEARNER_SOURCES: "1" } } as const;
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
@@ -56,10 +82,17 @@ function childrenCpuMs(): number {
   return (Number(fields[13]) + Number(fields[14])) * TICK_MS;
 }
 
-function once(args: string[]): { wallMs: number; cpuMs: number; status: number | null } {
+function once(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { wallMs: number; cpuMs: number; status: number | null } {
   const cpu0 = childrenCpuMs();
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: "ignore" });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    stdio: "ignore",
+    env: { ...process.env, ...env },
+  });
   return { wallMs: performance.now() - t0, cpuMs: childrenCpuMs() - cpu0, status: r.status };
 }
 
@@ -69,20 +102,25 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+type Figures = { wallMs: number; cpuMs: number; exit: number | null };
 const loadBefore = loadavg()[0]!;
-const results: Record<string, { wallMs: number; cpuMs: number; exit: number | null }> = {};
+const results: Record<string, Record<keyof typeof WAYS, Figures>> = {};
 for (const [name, args] of Object.entries(CASES)) {
-  once(args);
-  const samples = Array.from({ length: runs }, () => once(args));
-  results[name] = {
-    wallMs: Math.round(median(samples.map((s) => s.wallMs))),
-    cpuMs: Math.round(median(samples.map((s) => s.cpuMs))),
-    exit: samples[0]!.status,
-  };
+  const row = {} as Record<keyof typeof WAYS, Figures>;
+  for (const [way, env] of Object.entries(WAYS) as [keyof typeof WAYS, NodeJS.ProcessEnv][]) {
+    once(args, env);
+    const samples = Array.from({ length: runs }, () => once(args, env));
+    row[way] = {
+      wallMs: Math.round(median(samples.map((s) => s.wallMs))),
+      cpuMs: Math.round(median(samples.map((s) => s.cpuMs))),
+      exit: samples[0]!.status,
+    };
+  }
+  results[name] = row;
   if (!values.json) {
-    const r = results[name]!;
+    const f = (r: Figures) => `${String(r.wallMs).padStart(5)} / ${String(r.cpuMs).padStart(5)}`;
     process.stdout.write(
-      `${name.padEnd(24)} ${String(r.wallMs).padStart(5)} ms wall ${String(r.cpuMs).padStart(5)} ms CPU (exit ${r.exit})\n`,
+      `${name.padEnd(24)} compiled ${f(row.compiled)}  sources ${f(row.sources)} ms wall / CPU (exit ${row.compiled.exit})\n`,
     );
   }
 }

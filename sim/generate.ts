@@ -3,6 +3,7 @@
 // from seeded streams, and messages are written in stamp order, so the same options give the same
 // bytes.
 
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
@@ -55,7 +56,10 @@ export const FRAMES = {
 } as const;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-export const WORLDS_DIR = join(HERE, "worlds");
+// Compiled, this file sits in dist/sim/; the world files stay in sim/worlds/.
+export const WORLDS_DIR = existsSync(join(HERE, "worlds"))
+  ? join(HERE, "worlds")
+  : join(HERE, "..", "..", "sim", "worlds");
 export const DEFAULT_WORLD = join(WORLDS_DIR, "default.yaml");
 
 export interface GenerateOptions {
