@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWorldBag } from "../sim/index.ts";
 import { runReplay } from "../src/cli/replay.ts";
 import { readOnnxMetadata } from "../src/learning/backbone.ts";
+import { OnlineLearner } from "../src/learning/learner.ts";
+import { LiveTrainer } from "../src/learning/worker.ts";
 import { configFromObject } from "../src/runtime/config.ts";
 
 const run = promisify(execFile);
@@ -159,5 +161,38 @@ describe("export without --image-size", () => {
     expect(thin.stderr).toMatch(
       /^terrain-learner: --image-size 640x8: smaller than one feature cell [^\n]*\n$/,
     );
+  }, 60_000);
+
+  it("a run resumed from a checkpoint keeps its size in saves made before any frame (both save paths)", async () => {
+    const recorded = JSON.parse(readFileSync(manifestOf(inline), "utf8")).info;
+    const cfg = configFromObject({ learner: { replay_training: "inline" } }).learner;
+    const learner = await OnlineLearner.create(cfg, recorded.channels, { warn: quiet });
+    const trainer = await LiveTrainer.start(cfg, recorded.channels, { warn: quiet });
+    try {
+      for (const [name, l] of [
+        ["in-process", learner],
+        ["worker", trainer],
+      ] as const) {
+        expect(await l.loadLatestCheckpoint(inline)).toBe(true);
+        const again = join(dir, `resumed-${name}`);
+        await l.saveCheckpoint(again);
+        expect(JSON.parse(readFileSync(manifestOf(again), "utf8")).info.camera, name).toEqual({
+          width: 200,
+          height: 150,
+          frameId: "camera_optical_frame",
+        });
+        // A frame seen since then wins.
+        const seen = join(dir, `resumed-${name}-seen`);
+        await l.saveCheckpoint(seen, { width: 64, height: 48, frameId: "cam" });
+        expect(JSON.parse(readFileSync(manifestOf(seen), "utf8")).info.camera).toEqual({
+          width: 64,
+          height: 48,
+          frameId: "cam",
+        });
+      }
+    } finally {
+      learner.dispose();
+      await trainer.stop();
+    }
   }, 60_000);
 });

@@ -170,6 +170,7 @@ export async function loadLatestWeights(
   warn: (m: string) => void,
   load: (data: Uint8Array) => void,
   cfg?: LearnerConfig,
+  onCamera?: (recorded: CheckpointCamera | null) => void,
 ): Promise<boolean> {
   const accept = (c: LoadedCheckpoint): string | null => {
     const mismatch = cfg
@@ -184,6 +185,7 @@ export async function loadLatestWeights(
     }
   };
   const loaded = await readLatestCheckpoint(dir, warn, accept);
+  if (loaded) onCamera?.(recordedCamera(loaded.manifest.info));
   if (loaded && cfg)
     for (const note of [backboneNote(loaded, cfg), noveltySettingsWarning(loaded, cfg)]) if (note) warn(note);
   return loaded !== null;

@@ -75,6 +75,8 @@ export class OnlineLearner {
   private readonly pw: Float32Array;
   private zbuf = new Float32Array(0);
   private steps = 0;
+  /** The camera a resumed checkpoint recorded, carried into saves made before a frame is seen. */
+  private resumedCamera: CheckpointCamera | undefined;
   private lastLoss = Number.NaN;
   private lastReconLoss = Number.NaN;
   private readonly knn: KnnNovelty | null;
@@ -436,17 +438,9 @@ export class OnlineLearner {
    */
   async saveCheckpoint(dir: string, camera?: CheckpointCamera): Promise<string> {
     const data = new Uint8Array(await this.getWeights());
-    const info = checkpointInfo(
-      this.cfg,
-      {
-        trainSteps: this.steps,
-        samplesSeen: this.buffer.totalSeen,
-        channels: this.channels,
-        backend: this.backend,
-        lastLoss: this.lastLoss,
-      },
-      camera,
-    );
+    const { steps: trainSteps, channels, backend, lastLoss } = this;
+    const state = { trainSteps, samplesSeen: this.buffer.totalSeen, channels, backend, lastLoss };
+    const info = checkpointInfo(this.cfg, state, camera ?? this.resumedCamera);
     return writeCheckpoint(dir, data, info, this.cfg.checkpoint_keep);
   }
 
@@ -455,7 +449,8 @@ export class OnlineLearner {
    * warning. Returns false (fresh model) when there is none.
    */
   async loadLatestCheckpoint(dir: string): Promise<boolean> {
-    return loadLatestWeights(dir, this.warn, (data) => this.setWeights(data), this.cfg);
+    const load = (data: Uint8Array) => this.setWeights(data);
+    return loadLatestWeights(dir, this.warn, load, this.cfg, (c) => (this.resumedCamera = c ?? undefined));
   }
 
   /** Forgets everything learned (networks, buffer, normaliser) — the "reset model" service. */
