@@ -21,9 +21,10 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 beforeAll(async () => {
+  // A small camera: the test is about the failure handling, not the figures (half the CPU).
   const r = await runProcess(
     process.execPath,
-    ["bin/terrain-learner.js", "sim", "--duration", "12", "--out", shortBag],
+    ["bin/terrain-learner.js", "sim", "--duration", "12", "--camera", "160x120", "--out", shortBag],
     {
       cwd: ROOT,
       encoding: "utf8",
