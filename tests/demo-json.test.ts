@@ -1,8 +1,9 @@
 // `demo --json` carries the knowledge probe and the stability figures, like `replay --eval --json`
-// (a short stripes world, generated into a temporary cache by the demo itself).
+// (a short stripes world with a 64x48 camera, generated into a temporary cache by the demo itself;
+// the figures' presence is tested, not their quality, and the small camera halves the CPU).
 
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -11,6 +12,11 @@ import { afterAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "tl-demo-json-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const world = join(dir, "stripes.yaml");
+writeFileSync(
+  world,
+  `${readFileSync("sim/worlds/stripes.yaml", "utf8")}\ncamera: { width: 64, height: 48 }\n`,
+);
 
 describe("demo --json", () => {
   it("carries eval.knowledge and eval.stability", async () => {
@@ -20,7 +26,7 @@ describe("demo --json", () => {
         "bin/terrain-learner.js",
         "demo",
         "--world",
-        "sim/worlds/stripes.yaml",
+        world,
         "--duration",
         "25",
         "--cache",
@@ -53,7 +59,7 @@ describe("demo --json", () => {
     const { stderr } = await run(process.execPath, [
       "bin/terrain-learner.js",
       "demo",
-      ...["--world", "sim/worlds/stripes.yaml", "--duration", "3"],
+      ...["--world", world, "--duration", "3"],
       ...["--cache", join(dir, "cache"), "--out", join(dir, "out-short"), "--json"],
     ]);
     expect(stderr).toMatch(
