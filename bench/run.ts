@@ -367,7 +367,7 @@ await part("fleet", async () => {
   results.fleet = roundAll(await script("fleet-cost.ts"));
 });
 
-// Each command's start-up: --help and a refused flag, wall and CPU (bench/cli-startup.ts).
+// Each command's start-up, from dist/ and from the sources: --help, a refused flag, a 4 s replay (bench/cli-startup.ts).
 await part("startup", async () => {
   results.startup = await script("cli-startup.ts", { BENCH_RUNS: quick ? "1" : "5" });
 });
