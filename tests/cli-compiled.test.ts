@@ -6,6 +6,7 @@
 import {
   cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -89,5 +90,19 @@ describe("the compiled command line", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/build: tsc failed/);
     expect(existsSync(join(copy, "dist", "build.json"))).toBe(false);
+  });
+
+  it("without TypeScript (a production install) the build says so, exits 0 and leaves the sources to run", async () => {
+    const bare = mkdtempSync(join(tmpdir(), "tl-compiled-bare-"));
+    try {
+      for (const p of ["bin", "scripts"]) cpSync(join(ROOT, p), join(bare, p), { recursive: true });
+      mkdirSync(join(bare, "node_modules"));
+      const r = await runProcess(process.execPath, [join(bare, "scripts", "build.mjs")], { cwd: bare });
+      expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(/^build: TypeScript is not installed .*runs the sources through tsx\n$/);
+      expect(existsSync(join(bare, "dist"))).toBe(false);
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
   });
 });
