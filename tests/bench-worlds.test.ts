@@ -16,7 +16,7 @@ import { runProcess } from "./helpers/cli.ts";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dir = mkdtempSync(join(tmpdir(), "tl-bench-worlds-"));
 // A bag no replay can read, under the name bench/worlds.ts looks for (a seed no other run uses).
-const badBag = join(ROOT, ".cache", `default-world-seed${90000 + (process.pid % 9000)}-20s.mcap`);
+const badBag = join(ROOT, ".cache", `default-world-seed${90000 + (process.pid % 9000)}-5s.mcap`);
 const staleSeed = 70000 + (process.pid % 9000);
 const staleBag = join(ROOT, ".cache", `default-world-seed${staleSeed}-5s.mcap`);
 afterAll(() => {
@@ -138,7 +138,7 @@ describe("bench:worlds run", () => {
   it("fails part-way: exit 1 naming the world, finished ones in FILE.partial, --out unchanged", async () => {
     mkdirSync(dirname(badBag), { recursive: true });
     writeFileSync(badBag, "not a bag");
-    const seed = badBag.match(/seed(\d+)-20s/)![1]!;
+    const seed = badBag.match(/seed(\d+)-5s/)![1]!;
     const out = join(dir, "run", "table.json");
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, "committed figures\n");
@@ -147,7 +147,7 @@ describe("bench:worlds run", () => {
       "--worlds",
       `default:1,default:${seed}`,
       "--seconds",
-      "20",
+      "5",
       "--reports",
       join(dir, "run", "reports"),
       "--out",
@@ -162,7 +162,7 @@ describe("bench:worlds run", () => {
     };
     expect(partial.rows.map((x) => `${x.world}:${x.seed}`)).toEqual(["default:1"]);
     expect(partial.unfinished).toEqual([`default:${seed}`]);
-    expect(existsSync(join(dir, "run", "reports", "default-s1-raw-20s", "report.json"))).toBe(true);
+    expect(existsSync(join(dir, "run", "reports", "default-s1-raw-5s", "report.json"))).toBe(true);
   }, 300_000);
 });
 
