@@ -122,18 +122,25 @@ describe("toRos2Shape", () => {
   });
 });
 
+// The simulator drive both ROS 1 bags are made from.
+beforeAll(async () => {
+  await generateWorldBag({
+    out: join(dir, "t.mcap"),
+    duration: 4,
+    camera: { width: 64, height: 48, rate: 5 },
+  });
+}, 120_000);
+
 describe("replay of a ROS 1 bag with --record", () => {
   let recording: Map<string, Obj[]>;
   let original: Map<string, Obj[]>;
+  // The recording run's own result (--json): what replaying the ROS 1 bag gives.
+  let fromBag: Record<string, unknown>;
   beforeAll(async () => {
-    await generateWorldBag({
-      out: join(dir, "t.mcap"),
-      duration: 4,
-      camera: { width: 64, height: 48, rate: 5 },
-    });
     await toRos1(join(dir, "t.mcap"), join(dir, "t.bag"));
-    const r = await cli("replay", "t.bag", "--record", "out.mcap");
+    const r = await cli("replay", "t.bag", "--record", "out.mcap", "--json");
     expect(r.code, r.stderr).toBe(0);
+    fromBag = JSON.parse(r.stdout);
     recording = await readRecording(join(dir, "out.mcap"));
     original = new Map();
     const src = await openBag(join(dir, "t.bag"));
@@ -176,10 +183,9 @@ describe("replay of a ROS 1 bag with --record", () => {
   });
 
   it("the recording replays to what the ROS 1 bag gives", async () => {
-    const a = await cli("replay", "t.bag", "--json");
     const b = await cli("replay", "out.mcap", "--json");
     expect(b.code, b.stderr).toBe(0);
-    const ja = JSON.parse(a.stdout);
+    const ja = fromBag;
     const jb = JSON.parse(b.stdout);
     for (const k of ["frames", "labels", "samples", "rows", "keyframes"]) expect(jb[k], k).toBe(ja[k]);
   }, 120_000);
@@ -187,24 +193,20 @@ describe("replay of a ROS 1 bag with --record", () => {
 
 describe("replay of a ROS 1 bag with tf/tfMessage (the older tf package) with --record", () => {
   it("records its transforms as tf2_msgs/msg/TFMessage, and the recording replays like the bag", async () => {
-    await generateWorldBag({
-      out: join(dir, "old.mcap"),
-      duration: 4,
-      camera: { width: 64, height: 48, rate: 5 },
-    });
-    await toRos1(join(dir, "old.mcap"), join(dir, "old.bag"), "tf/tfMessage");
+    await toRos1(join(dir, "t.mcap"), join(dir, "old.bag"), "tf/tfMessage");
     const bag = await openBag(join(dir, "old.bag"));
     const types = (await bag.info()).topics.filter((t) => t.name.startsWith("/tf")).map((t) => t.type);
     await bag.close();
     expect(types).toEqual(["tf/msg/tfMessage", "tf/msg/tfMessage"]);
-    const r = await cli("replay", "old.bag", "--record", "old-out.mcap");
+    // The recording run's result (--json) is what replaying the bag gives.
+    const r = await cli("replay", "old.bag", "--record", "old-out.mcap", "--json");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toContain("not re-recorded");
     const out = await openBag(join(dir, "old-out.mcap"));
     const recorded = (await out.info()).topics.filter((t) => t.name.startsWith("/tf"));
     await out.close();
     expect(recorded.map((t) => t.type)).toEqual(["tf2_msgs/msg/TFMessage", "tf2_msgs/msg/TFMessage"]);
-    const a = JSON.parse((await cli("replay", "old.bag", "--json")).stdout);
+    const a = JSON.parse(r.stdout);
     const b = JSON.parse((await cli("replay", "old-out.mcap", "--json")).stdout);
     expect(a.samples).toBeGreaterThan(0);
     for (const k of ["frames", "labels", "samples", "rows", "keyframes"]) expect(b[k], k).toBe(a[k]);
