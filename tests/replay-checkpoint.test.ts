@@ -21,6 +21,9 @@ const replayFails = (bag: string, ...args: string[]) =>
   ) as Promise<{ code: number; stderr: string }>;
 const dir = mkdtempSync(join(tmpdir(), "tl-replay-ck-"));
 const bag = join(dir, "world.mcap");
+// The first seconds of the same drive, for runs that must finish but are not judged on what they
+// predict (a save that fails, the command's messages).
+const short = join(dir, "short.mcap");
 const ckpt = join(dir, "ckpt");
 const quiet = () => {};
 let learning: ReplayResult;
@@ -50,6 +53,13 @@ beforeAll(async () => {
     world: "sim/worlds/stripes.yaml",
     seed: 2,
     duration: 30,
+    camera: { width: 160, height: 120 },
+  });
+  await generateWorldBag({
+    out: short,
+    world: "sim/worlds/stripes.yaml",
+    seed: 2,
+    duration: 4,
     camera: { width: 160, height: 120 },
   });
   learning = await runReplay({
@@ -142,13 +152,13 @@ describe("replay from a checkpoint", () => {
   it("the command: learning off without --checkpoint prints its summary, then says there was no model, exit 1", async () => {
     const cfg = join(dir, "frozen.yaml");
     writeFileSync(cfg, "learner:\n  enabled: false\n");
-    const err = await replayFails(bag, "-c", cfg);
+    const err = await replayFails(short, "-c", cfg);
     expect(err.code).toBe(1);
     expect(err.stderr).toContain(
       "learning is off (learner.enabled: false) and no --checkpoint was given: every prediction came from an untrained model",
     );
     // With the trained model it judges, the same config is a normal run.
-    await run(process.execPath, ["bin/terrain-learner.js", "replay", bag, "-c", cfg, "--checkpoint", ckpt]);
+    await run(process.execPath, ["bin/terrain-learner.js", "replay", short, "-c", cfg, "--checkpoint", ckpt]);
   }, 120_000);
 
   it("the command: --truth-labels and --report-dir need --eval", async () => {
@@ -187,7 +197,9 @@ describe("replay from a checkpoint", () => {
     // The weights cannot be renamed into place: a folder holds their name.
     mkdirSync(join(save, "ckpt-00000001.bin", "x"), { recursive: true });
     const reportDir = join(dir, "blocked-report");
-    await expect(replay("blocked-report", { checkpoint: ckpt, saveCheckpoint: save })).rejects.toThrow(
+    await expect(
+      replay("blocked-report", { bag: short, checkpoint: ckpt, saveCheckpoint: save }),
+    ).rejects.toThrow(
       new RegExp(
         `^--save-checkpoint ${save}: checkpoint not saved \\(.*\\); report written: ${reportDir}/report\\.json$`,
       ),
