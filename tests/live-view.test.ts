@@ -23,7 +23,9 @@ import { waitFor } from "./helpers/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tl-live-"));
 const bag = join(dir, "world.mcap");
-const DURATION = 20;
+// 12 s: the head trains (a finite loss), the costmap has known cells, a stalled viewer over 1000
+// messages; each of the five replays below reads it.
+const DURATION = 12;
 
 beforeAll(async () => {
   await generateWorldBag({
