@@ -7,22 +7,32 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateWorldBag } from "../sim/index.ts";
 import { type RosNodeHandle, startRosNode } from "../src/adapters/ros2.ts";
 import { runRosNode } from "../src/cli/ros.ts";
-import type { BagMessage } from "../src/io/bag/index.ts";
+import { type BagMessage, openBag } from "../src/io/bag/index.ts";
 import { type Config, defaultConfig } from "../src/runtime/config.ts";
 import { UserError } from "../src/runtime/errors.ts";
 import { createPipeline, type Pipeline } from "../src/runtime/pipeline.ts";
 import { type FakeNode, FakeRclnodejs, recordingLog } from "./helpers/fake-rclnodejs.ts";
-import { simDriveMessages } from "./helpers/sim-messages.ts";
 import { waitFor as waitForWithin } from "./helpers/wait.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tl-roslife-"));
 const bagPath = join(dir, "sim.mcap");
 const messages: BagMessage[] = [];
 
+// A 12-s drive with a 7.5-Hz 160x120 camera: the head trains and checkpoints within it; each
+// checkpoint test drives all of it through a node.
 beforeAll(async () => {
-  for (const m of await simDriveMessages(bagPath, 5, 20)) messages.push(m);
+  await generateWorldBag({
+    out: bagPath,
+    seed: 5,
+    duration: 12,
+    camera: { width: 160, height: 120, rate: 7.5 },
+  });
+  const bag = await openBag(bagPath);
+  for await (const e of bag.messages({})) if (e.type === "message") messages.push(e);
+  await bag.close();
 }, 300_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
