@@ -255,7 +255,7 @@ describe("replay with the backbone worker and read-ahead", () => {
       out: bag,
       world: "sim/worlds/stripes.yaml",
       seed: 2,
-      duration: 25,
+      duration: 15,
       camera: { width: 160, height: 120 },
     });
   }, 120_000);
@@ -305,7 +305,7 @@ describe("replay with the backbone worker and read-ahead", () => {
     expect(plain.warnings).toEqual([]);
     expect(ahead.warnings).toEqual([]);
     expect(ahead.summary.framesProcessed).toBe(plain.summary.framesProcessed);
-    expect(ahead.summary.framesProcessed).toBeGreaterThan(300);
+    expect(ahead.summary.framesProcessed).toBeGreaterThan(200);
     expect(ahead.summary.trainSteps).toBeGreaterThan(0);
     expect(ahead.summary.trainSteps).toBe(plain.summary.trainSteps);
     expect(ahead.summary.keyframes).toBe(plain.summary.keyframes);
@@ -337,8 +337,8 @@ describe("replay with the backbone worker and read-ahead", () => {
     let differing = 0;
     for (let i = 0; i < plain.grids.length; i++) if (!same(plain.grids[i]!, run.grids[i]!)) differing++;
     expect(differing).toBe(0);
-    expect(s.framesProcessed).toBeGreaterThan(300);
-    expect(run.grids.length / 2 - 100).toBeGreaterThan(200); // predictions after the crash
+    expect(s.framesProcessed).toBeGreaterThan(200);
+    expect(run.grids.length / 2 - 100).toBeGreaterThan(100); // predictions after the crash
     expect(s.trainSteps).toBeGreaterThan(0);
   }, 180_000);
 });
