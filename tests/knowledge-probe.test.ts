@@ -82,7 +82,7 @@ let holdOnly: Run;
 let none: Run;
 
 beforeAll(async () => {
-  // 7.5 Hz: half the frames of each of the three replays; still hundreds of keyframes and flicker pairs.
+  // 7.5 Hz: half the frames of each of the three replays; still the keyframes and flicker pairs asserted.
   await generateWorldBag({ out: bag, seed: 1, duration: 35, camera: { width: 160, height: 120, rate: 7.5 } });
   scored = await replay("score");
   holdOnly = await replay("holdOnly");
