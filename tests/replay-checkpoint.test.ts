@@ -45,6 +45,28 @@ const trainedFrozen = () => {
   frozenRun ??= replay("frozen", { checkpoint: ckpt });
   return frozenRun;
 };
+// Learning from ground-truth labels, with fixed bounds matching truthLabelEnergy's 10^(2·r − 1.2) on
+// the log scale: a label is then 0.05 + 0.9·r exactly (r: the step's mean true roughness), with no
+// percentile drift in between.
+const truthTaught = (name: string, truthCells?: "driven" | "all") =>
+  runReplay({
+    bag,
+    config: configFromObject({
+      labeler: { calibration: { mode: "fixed", low: -1.2, high: 0.8, exponent: 0 } },
+    }),
+    evaluate: true,
+    truthLabels: true,
+    truthCells,
+    reportDir: join(dir, name),
+    knowledgeProbe: false,
+    warn: quiet,
+  });
+// The run with truth labels only: read by two tests, replayed once.
+let truthLabelRun: Promise<ReplayResult> | undefined;
+const truthLabelled = () => {
+  truthLabelRun ??= truthTaught("truth-labels");
+  return truthLabelRun;
+};
 
 beforeAll(async () => {
   // Stripes: every roughness band within the first half minute, which is all the drive needs.
@@ -98,19 +120,7 @@ describe("replay from a checkpoint", () => {
   }, 120_000);
 
   it("labels from the ground truth (a diagnostic): the same steps, labelled with the true roughness", async () => {
-    // Fixed bounds matching truthLabelEnergy's 10^(2·r − 1.2) on the log scale: a label is then
-    // 0.05 + 0.9·r exactly (r: the step's mean true roughness), with no percentile drift in between.
-    const truth = await runReplay({
-      bag,
-      config: configFromObject({
-        labeler: { calibration: { mode: "fixed", low: -1.2, high: 0.8, exponent: 0 } },
-      }),
-      evaluate: true,
-      truthLabels: true,
-      reportDir: join(dir, "truth-labels"),
-      knowledgeProbe: false,
-      warn: quiet,
-    });
+    const truth = await truthLabelled();
     const vib = learning.evalDetails!.labels;
     const tl = truth.evalDetails!.labels;
     // The labeller cuts the same steps; only their energy comes from the truth.
@@ -126,20 +136,10 @@ describe("replay from a checkpoint", () => {
   }, 120_000);
 
   it("every scored cell taught its truth (a diagnostic): more rows, driven ground only when asked, a better head", async () => {
-    const taught = (name: string, truthCells?: "driven" | "all") =>
-      runReplay({
-        bag,
-        config: configFromObject({}),
-        evaluate: true,
-        truthLabels: true,
-        truthCells,
-        reportDir: join(dir, name),
-        knowledgeProbe: false,
-        warn: quiet,
-      });
-    const labels = await taught("tc-off");
-    const driven = await taught("tc-driven", "driven");
-    const all = await taught("tc-all", "all");
+    // Truth labels alone, then with the driven or all scored cells taught on top.
+    const labels = await truthLabelled();
+    const driven = await truthTaught("tc-driven", "driven");
+    const all = await truthTaught("tc-all", "all");
     // The labeller is untouched: the taught cells come on top of the same labels.
     expect(driven.labels).toBe(labels.labels);
     expect(all.labels).toBe(labels.labels);
