@@ -89,6 +89,7 @@ export function workerFrames(
 ): FrameSource {
   const init: Init = { kind: WORKER_KIND, file: world.file, assets, seed, width, height };
   const worker = spawnModuleWorker(import.meta.url, init);
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   const route = new RouteDriver(world, seed, start);
   const s = newState();
   const pending = new Map<number, { resolve: (f: RenderedFrame) => void; reject: (e: Error) => void }>();
@@ -146,7 +147,14 @@ export function workerFrames(
       // Frames rendered ahead that nobody will take: their rejection when the worker goes is expected.
       for (const r of results.values()) r.catch(() => undefined);
       results.clear();
-      await worker.terminate();
+      // Asked to stop, the worker ends between frames. terminate() stops it inside the render loop,
+      // where V8 may still be optimising that code on another thread: Node 20 then aborts the whole
+      // process (NodePlatform::ForIsolate assertion) about one Ctrl-C in four. terminate() is only
+      // the fallback for a worker that does not answer.
+      worker.postMessage({ stop: true });
+      const timer = setTimeout(() => void worker.terminate(), 2000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }
@@ -159,7 +167,11 @@ if (!isMainThread && (workerData as Init | undefined)?.kind === WORKER_KIND && p
   try {
     const world = buildWorld(init.file, init.seed, init.assets);
     const renderer = new GroundRenderer(world, cameraSetup(world, init.width, init.height), init.seed);
-    port.on("message", (req: Request) => {
+    port.on("message", (req: Request | { stop: true }) => {
+      if ("stop" in req) {
+        port.close();
+        return;
+      }
       try {
         const pixels = renderer.render(req.x, req.y, req.yaw, req.t, undefined, req.v);
         const terrainPixels = renderer.terrainPixels.slice();
