@@ -17,6 +17,15 @@ import { type Ros1BagMessage, writeRos1Bag } from "./helpers/ros1-bag-writer.ts"
 const OST = new URL("./fixtures/camera-calibration/ost.yaml", import.meta.url);
 const ost = readFileSync(OST, "utf8");
 
+/** Two `replay --json` results that learned from the same inputs: their counts agree. */
+function sameRun(first: string, second: string) {
+  const a = JSON.parse(first);
+  const b = JSON.parse(second);
+  expect(a.rows).toBeGreaterThan(0);
+  for (const k of ["frames", "labels", "samples", "rows", "keyframes", "trainSteps"])
+    expect(b[k], k).toBe(a[k]);
+  return [a, b];
+}
 describe("parseCameraCalibration", () => {
   it("reads camera_calibration's ost.yaml into the CameraInfo a driver publishes with it", () => {
     const c = parseCameraCalibration(ost, "ost.yaml");
@@ -224,11 +233,7 @@ describe("replay --camera-info-file", () => {
     );
     expect(own.code, own.stderr).toBe(0);
     expect(file.code, file.stderr).toBe(0);
-    const a = JSON.parse(own.stdout);
-    const b = JSON.parse(file.stdout);
-    expect(a.rows).toBeGreaterThan(0);
-    for (const k of ["frames", "labels", "samples", "rows", "keyframes", "trainSteps"])
-      expect(b[k], k).toBe(a[k]);
+    const [a, b] = sameRun(own.stdout, file.stdout);
     expect(b.eval.mae).toBeCloseTo(a.eval.mae, 6);
     expect(b.eval.spearman).toBeCloseTo(a.eval.spearman, 6);
     // The recording carries the file's CameraInfo with each frame: it replays without the file.
@@ -244,11 +249,7 @@ describe("replay --camera-info-file", () => {
     const ros1 = await cli("replay", "noinfo.bag", "--camera-info-file", "calib.yaml", "--json");
     expect(ros2.code, ros2.stderr).toBe(0);
     expect(ros1.code, ros1.stderr).toBe(0);
-    const a = JSON.parse(ros2.stdout);
-    const b = JSON.parse(ros1.stdout);
-    expect(a.rows).toBeGreaterThan(0);
-    for (const k of ["frames", "labels", "samples", "rows", "keyframes", "trainSteps"])
-      expect(b[k], k).toBe(a[k]);
+    const [, b] = sameRun(ros2.stdout, ros1.stdout);
     // Each frame's CameraInfo carries that frame's stamp, nanoseconds from ROS 1's nsec included.
     const calibration = parseCameraCalibration(readFileSync(join(dir, "calib.yaml"), "utf8"), "calib.yaml");
     const topics = { camera_info: "/camera/camera_info", image: "/camera/image_raw", compressed_image: "" };

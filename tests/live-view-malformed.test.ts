@@ -17,16 +17,21 @@ async function waitFor(what: string, ok: () => boolean, ms = 5000): Promise<void
   }
 }
 
+/** A live-view server on a free port whose log lines are kept; `malformedLogMs` as given. */
+async function startServer(malformedLogMs?: number) {
+  const config = defaultConfig();
+  const lines: string[] = [];
+  const server = await LiveViewServer.start(liveViewChannels(config), {
+    ...config.live_view,
+    port: 0,
+    log: (l) => lines.push(l),
+    ...(malformedLogMs === undefined ? {} : { malformedLogMs }),
+  });
+  return { server, lines };
+}
 describe("a viewer sending messages the live view cannot read", () => {
   it("logs the first with why, counts the rest, and keeps serving the viewer", async () => {
-    const config = defaultConfig();
-    const lines: string[] = [];
-    const server = await LiveViewServer.start(liveViewChannels(config), {
-      ...config.live_view,
-      port: 0,
-      log: (l) => lines.push(l),
-      malformedLogMs: 300,
-    });
+    const { server, lines } = await startServer(300);
     const viewer = new TestViewer(server.url);
     await viewer.ready();
     const unreadable = () => lines.filter((l) => /cannot read/.test(l));
@@ -49,7 +54,7 @@ describe("a viewer sending messages the live view cannot read", () => {
     );
 
     // The same viewer's valid subscription still goes through.
-    viewer.subscribe([config.topics.tf]);
+    viewer.subscribe([defaultConfig().topics.tf]);
     await waitFor("the subscription", () => server.wants("tf"));
 
     await viewer.close();
@@ -62,13 +67,7 @@ describe("a viewer sending messages the live view cannot read", () => {
   }, 20_000);
 
   it("a viewer that sends none leaves with the usual line", async () => {
-    const config = defaultConfig();
-    const lines: string[] = [];
-    const server = await LiveViewServer.start(liveViewChannels(config), {
-      ...config.live_view,
-      port: 0,
-      log: (l) => lines.push(l),
-    });
+    const { server, lines } = await startServer();
     const viewer = new TestViewer(server.url);
     await viewer.ready();
     await viewer.close();
