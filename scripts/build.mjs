@@ -10,7 +10,7 @@ import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { STAMP, sourceState } from "../bin/compiled.js";
+import { SOURCE_DIRS, STAMP, sourceState } from "../bin/compiled.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 let tsc;
@@ -23,7 +23,7 @@ try {
 const stamp = join(root, STAMP);
 rmSync(stamp, { force: true });
 // Outputs of sources since removed would otherwise stay behind.
-for (const dir of ["src", "sim"]) rmSync(join(root, "dist", dir), { recursive: true, force: true });
+for (const dir of SOURCE_DIRS) rmSync(join(root, "dist", dir), { recursive: true, force: true });
 // Sources edited from here on are newer than the stamp, so the build counts as stale for them.
 const before = sourceState(root);
 const startedMs = Date.now();
