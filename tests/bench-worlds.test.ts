@@ -17,7 +17,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dir = mkdtempSync(join(tmpdir(), "tl-bench-worlds-"));
 // A bag no replay can read, under the name bench/worlds.ts looks for (a seed no other run uses).
 const badBag = join(ROOT, ".cache", `default-world-seed${90000 + (process.pid % 9000)}-5s.mcap`);
-const staleSeed = 70000 + (process.pid % 9000);
+// A fixed seed: on some seeds a 5 s drive gives no label in a keyframe's view, and the run fails.
+const staleSeed = 70001;
 const staleBag = join(ROOT, ".cache", `default-world-seed${staleSeed}-5s.mcap`);
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
