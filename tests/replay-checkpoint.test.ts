@@ -70,20 +70,16 @@ const truthLabelled = () => {
 
 beforeAll(async () => {
   // Stripes: every roughness band within the first half minute, which is all the drive needs.
-  await generateWorldBag({
-    out: bag,
-    world: "sim/worlds/stripes.yaml",
-    seed: 2,
-    duration: 30,
-    camera: { width: 160, height: 120 },
-  });
-  await generateWorldBag({
-    out: short,
-    world: "sim/worlds/stripes.yaml",
-    seed: 2,
-    duration: 4,
-    camera: { width: 160, height: 120 },
-  });
+  const stripes = (out: string, duration: number) =>
+    generateWorldBag({
+      out,
+      world: "sim/worlds/stripes.yaml",
+      seed: 2,
+      duration,
+      camera: { width: 160, height: 120 },
+    });
+  await stripes(bag, 30);
+  await stripes(short, 4);
   learning = await runReplay({
     bag,
     config: configFromObject({}),
