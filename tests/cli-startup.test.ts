@@ -11,6 +11,7 @@ import { runCli } from "./helpers/cli.ts";
 const ROOT = join(import.meta.dirname, "..");
 const HEAVY = [
   "@tensorflow/tfjs",
+  "@tensorflow/tfjs-backend-wasm",
   "onnxruntime-node",
   "rxjs",
   "sharp",

@@ -13,7 +13,7 @@
 // Plain core ops instead of tf.layers: a fixed, explicit variable list is what makes weight hand-over
 // to the predictor thread and checkpoints a simple concatenation of Float32Arrays.
 
-import { type BackendName, tf } from "./tf-backend.ts";
+import { type BackendName, type TF, tf } from "./tf-backend.ts";
 
 export interface HeadOptions {
   channels: number;
@@ -41,8 +41,8 @@ const VARIABLE_NAMES = ["w1", "b1", "w2", "b2", "e1", "c1", "e2", "c2"] as const
 export class TerrainHead {
   readonly opts: HeadOptions;
   readonly backend: BackendName;
-  private readonly vars: tf.Variable[];
-  private readonly optimizer: tf.AdamOptimizer;
+  private readonly vars: TF.Variable[];
+  private readonly optimizer: TF.AdamOptimizer;
   private disposed = false;
 
   constructor(opts: HeadOptions, backend: BackendName) {
@@ -72,19 +72,19 @@ export class TerrainHead {
     return this.vars.map((v) => v.shape);
   }
 
-  private v(i: number): tf.Variable {
-    return this.vars[i] as tf.Variable;
+  private v(i: number): TF.Variable {
+    return this.vars[i] as TF.Variable;
   }
 
-  private roughnessOf(x: tf.Tensor2D): tf.Tensor2D {
+  private roughnessOf(x: TF.Tensor2D): TF.Tensor2D {
     const h = tf.relu(tf.add(tf.matMul(x, this.v(0)), this.v(1)));
-    const out = tf.add(tf.matMul(h, this.v(2)), this.v(3)) as tf.Tensor2D;
-    return this.opts.output === "linear" ? out : (tf.sigmoid(out) as tf.Tensor2D);
+    const out = tf.add(tf.matMul(h, this.v(2)), this.v(3)) as TF.Tensor2D;
+    return this.opts.output === "linear" ? out : (tf.sigmoid(out) as TF.Tensor2D);
   }
 
-  private reconstructionOf(x: tf.Tensor2D): tf.Tensor2D {
+  private reconstructionOf(x: TF.Tensor2D): TF.Tensor2D {
     const z = tf.tanh(tf.add(tf.matMul(x, this.v(4)), this.v(5)));
-    return tf.add(tf.matMul(z, this.v(6)), this.v(7)) as tf.Tensor2D;
+    return tf.add(tf.matMul(z, this.v(6)), this.v(7)) as TF.Tensor2D;
   }
 
   /**
@@ -107,27 +107,27 @@ export class TerrainHead {
       const yt = tf.tensor2d(y.subarray(0, n), [n, 1]);
       const wt = tf.tensor2d(w.subarray(0, n), [n, 1]);
       const wsum = tf.maximum(tf.sum(wt), 1e-6);
-      let parts: tf.Scalar[] = [];
+      let parts: TF.Scalar[] = [];
       const withRecon = this.opts.trainReconstruction !== false;
       this.optimizer.minimize(
         () => {
           const p = this.roughnessOf(xt);
-          const rough = tf.div(tf.sum(tf.mul(wt, tf.square(tf.sub(p, yt)))), wsum) as tf.Scalar;
+          const rough = tf.div(tf.sum(tf.mul(wt, tf.square(tf.sub(p, yt)))), wsum) as TF.Scalar;
           if (!withRecon) {
             // A copy: minimize() disposes the tensor it is handed.
             if (readLoss) parts = [tf.keep(tf.clone(rough))];
             return rough;
           }
-          const recon = tf.mean(tf.square(tf.sub(this.reconstructionOf(xt), xt))) as tf.Scalar;
+          const recon = tf.mean(tf.square(tf.sub(this.reconstructionOf(xt), xt))) as TF.Scalar;
           if (readLoss) parts = [tf.keep(rough), tf.keep(recon)];
-          return tf.add(rough, recon) as tf.Scalar;
+          return tf.add(rough, recon) as TF.Scalar;
         },
         false,
         withRecon ? this.vars : this.vars.slice(0, 4),
       );
       if (readLoss && parts.length > 0) {
-        loss = (parts[0] as tf.Scalar).dataSync()[0] as number;
-        if (parts[1]) reconLoss = (parts[1] as tf.Scalar).dataSync()[0] as number;
+        loss = (parts[0] as TF.Scalar).dataSync()[0] as number;
+        if (parts[1]) reconLoss = (parts[1] as TF.Scalar).dataSync()[0] as number;
         for (const t of parts) t.dispose();
       }
     });

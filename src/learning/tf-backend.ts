@@ -7,7 +7,13 @@
 
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import * as tf from "@tensorflow/tfjs";
+import type * as TF from "@tensorflow/tfjs";
+
+// tfjs ships CommonJS: require() loads it without the export scan Node runs over every CommonJS file
+// an `import` reaches, about 0.5 CPU-s less per thread that trains or predicts (docs/benchmarks.md).
+// The union package, not tfjs-core alone: it registers the gradients training needs.
+const require = createRequire(import.meta.url);
+const tf: typeof TF = require("@tensorflow/tfjs");
 
 export type BackendPreference = "auto" | "node" | "wasm" | "cpu";
 export type BackendName = "tensorflow" | "wasm" | "cpu";
@@ -16,9 +22,8 @@ let ready: Promise<BackendName> | null = null;
 
 async function tryNode(): Promise<boolean> {
   try {
-    // Not a static import: the package is optional and its native addon may be missing.
-    const name = "@tensorflow/tfjs-node";
-    await import(name);
+    // Required only here: the package is optional and its native addon may be missing.
+    require("@tensorflow/tfjs-node");
     return await tf.setBackend("tensorflow");
   } catch {
     return false;
@@ -27,8 +32,7 @@ async function tryNode(): Promise<boolean> {
 
 async function tryWasm(): Promise<boolean> {
   try {
-    const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    const require = createRequire(import.meta.url);
+    const wasm: typeof import("@tensorflow/tfjs-backend-wasm") = require("@tensorflow/tfjs-backend-wasm");
     // The .wasm binaries sit next to the package's main file (dist/).
     wasm.setWasmPaths(`${dirname(require.resolve("@tensorflow/tfjs-backend-wasm"))}/`);
     return await tf.setBackend("wasm");
@@ -93,4 +97,5 @@ export function initBackend(pref: BackendPreference = "auto"): Promise<BackendNa
   });
 }
 
+export type { TF };
 export { tf };
