@@ -31,7 +31,7 @@ if (!Number.isInteger(runs) || runs < 1) {
   process.exit(2);
 }
 
-const { compiledEntry } = (await import(join(ROOT, "bin", "compiled.js"))) as {
+const { compiledEntry } = (await import(join(ROOT, "bin", "compiled.cjs"))) as {
   compiledEntry: (root: string, rel: string) => string | null;
 };
 if (!compiledEntry(ROOT, "src/cli/main.ts")) {

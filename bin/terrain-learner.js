@@ -9,7 +9,7 @@ if (major < 20 || (major === 20 && minor < 19)) {
   process.exit(1);
 }
 const { fileURLToPath, pathToFileURL } = await import("node:url");
-const { compiledEntry } = await import("./compiled.js");
+const { compiledEntry } = await import("./compiled.cjs");
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const compiled = process.env.TERRAIN_LEARNER_SOURCES ? null : compiledEntry(root, "src/cli/main.ts");

@@ -10,7 +10,7 @@ import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SOURCE_DIRS, STAMP, sourceState } from "../bin/compiled.js";
+import { SOURCE_DIRS, STAMP, sourceState } from "../bin/compiled.cjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 let tsc;

@@ -16,6 +16,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runProcess } from "./helpers/cli.ts";
 
@@ -82,6 +84,45 @@ describe("the compiled command line", () => {
     const r = await cli();
     expect(r.status).toBe(0);
     expect(r.stderr).not.toContain(MARK);
+  });
+
+  it("a worker thread started from the sources runs its compiled twin while dist/ is current", async () => {
+    // In-process users (the tests, the benchmarks) load the sources through tsx; their worker threads
+    // start from dist/ when it matches, as the command line does.
+    type TsWorker = {
+      compiledTwin: (file: string) => string | null;
+      spawnModuleWorker: (url: string, data: unknown) => Worker;
+    };
+    const tsWorker = (await import(join(copy, "src", "learning", "ts-worker.ts"))) as TsWorker;
+    const source = join(copy, "sim", "frames.ts");
+    const twin = join(copy, "dist", "sim", "frames.js");
+    expect((await build()).status).toBe(0);
+    mark();
+    expect(tsWorker.compiledTwin(source)).toBe(twin);
+    // The twin says it ran before it reads its (here empty) init.
+    writeFileSync(
+      twin,
+      `import { parentPort as p0 } from "node:worker_threads";\np0?.postMessage("${MARK}");\n${readFileSync(twin, "utf8")}`,
+    );
+    const worker = tsWorker.spawnModuleWorker(pathToFileURL(source).href, {});
+    const first = await new Promise<unknown>((resolve) => {
+      worker.once("message", resolve);
+      worker.once("error", (e) => resolve(e.message));
+      worker.once("exit", () => resolve("exit"));
+    });
+    await worker.terminate();
+    expect(first).toBe(MARK);
+
+    process.env.TERRAIN_LEARNER_SOURCES = "1";
+    try {
+      expect(tsWorker.compiledTwin(source)).toBeNull();
+    } finally {
+      delete process.env.TERRAIN_LEARNER_SOURCES;
+    }
+    const later = new Date(Date.now() + 5_000);
+    utimesSync(join(copy, "src", "core", "fft.ts"), later, later);
+    expect(tsWorker.compiledTwin(source)).toBeNull();
+    expect(tsWorker.compiledTwin(join(tmpdir(), "elsewhere.ts"))).toBeNull();
   });
 
   it("a build whose tsc fails leaves no stamp and exits non-zero", async () => {
