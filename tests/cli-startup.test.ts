@@ -40,6 +40,21 @@ describe("command start-up", () => {
     expect(heavy).toEqual([]);
   });
 
+  it("the replay's own modules leave the MQTT client, the live view's server and the ROS 1 and SQLite readers to runs that use them", () => {
+    const script = `
+      await import("./src/cli/replay.ts");
+      const { createRequire } = await import("node:module");
+      process.stdout.write(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
+    const loaded = JSON.parse(out) as string[];
+    expect(loaded.some((p) => p.includes("node_modules/rxjs/"))).toBe(true);
+    const optional = ["mqtt", "ws", "better-sqlite3", "@foxglove/rosbag", "@foxglove/ws-protocol"];
+    expect(optional.filter((pkg) => loaded.some((p) => p.includes(`node_modules/${pkg}/`)))).toEqual([]);
+  });
+
   it("a refused flag is still refused, and a good one still reaches the work (which loads the rest)", async () => {
     const refused = await runCli(["replay", "x.mcap", "--rate", "2abc"], ROOT);
     expect(refused.code).toBe(1);

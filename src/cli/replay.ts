@@ -9,9 +9,9 @@
 import { existsSync, readdirSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { attachPipelineMqtt } from "../adapters/controls.ts";
-import { attachLiveView, type LiveViewServer } from "../adapters/live-view/index.ts";
-import { fleetFromConfig } from "../adapters/mqtt-fleet.ts";
+import type { attachPipelineMqtt } from "../adapters/controls.ts";
+import type { LiveViewServer } from "../adapters/live-view/index.ts";
+import type { fleetFromConfig } from "../adapters/mqtt-fleet.ts";
 import { OutputRecorder } from "../adapters/ros2-recorder.ts";
 import type { Problem } from "../core/types.ts";
 import { type FramePanel, writeReport } from "../eval/report.ts";
@@ -178,7 +178,10 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   // The camera topic left out of a bag with both: not read, so not recorded either.
   let unread: string[] = [];
   try {
-    fleet = fleetFromConfig(opts.config, warn);
+    // The MQTT client and the live view's server load only for a run that uses them.
+    fleet = opts.config.fleet.url
+      ? (await import("../adapters/mqtt-fleet.ts")).fleetFromConfig(opts.config, warn)
+      : undefined;
   } catch (err) {
     await source.close();
     throw new UserError((err as Error).message);
@@ -247,7 +250,9 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
   }
   let mqtt: ReturnType<typeof attachPipelineMqtt>;
   try {
-    mqtt = attachPipelineMqtt(pipeline, config, warn);
+    mqtt = config.mqtt.url
+      ? (await import("../adapters/controls.ts")).attachPipelineMqtt(pipeline, config, warn)
+      : undefined;
   } catch (err) {
     await fleet?.close();
     await pipeline.close();
@@ -277,7 +282,9 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplayResult> {
     }
   }
 
-  const live = opts.liveView ? attachLiveView(opts.liveView, pipeline, config, warn) : undefined;
+  const live = opts.liveView
+    ? (await import("../adapters/live-view/index.ts")).attachLiveView(opts.liveView, pipeline, config, warn)
+    : undefined;
 
   // Recorder: inputs as they come, outputs as the node would publish them, one writer (it serialises).
   const recorder = writer

@@ -6,11 +6,8 @@ import { access, open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { asyncScheduler, Observable, type SchedulerLike } from "rxjs";
 import { hasMcapMagic, McapSource } from "./mcap-source.ts";
-import { Ros1Parts } from "./ros1-parts.ts";
-import { openRos1 } from "./ros1-source.ts";
 import { decompressRosbag2Files, withCleanup } from "./rosbag2-compressed.ts";
 import { readRosbag2Metadata } from "./rosbag2-metadata.ts";
-import { Rosbag2SqliteSource } from "./rosbag2-sqlite-source.ts";
 import type { BagEvent, BagSource, ReadOptions } from "./types.ts";
 
 export type { BagEvent, BagFormat, BagInfo, BagMessage, BagSource, ReadOptions, TopicInfo } from "./types.ts";
@@ -19,6 +16,10 @@ const SQLITE_MAGIC = "SQLite format 3\0";
 const ROS1_MAGIC = "#ROSBAG V2.0\n";
 
 type Detected = "mcap" | "sqlite" | "ros1";
+
+// The ROS 1 and SQLite readers (and better-sqlite3) load only for a bag that needs them.
+const openRos1 = async (path: string) => (await import("./ros1-source.ts")).openRos1(path);
+const sqliteSource = async () => (await import("./rosbag2-sqlite-source.ts")).Rosbag2SqliteSource;
 
 async function detect(path: string, size: number): Promise<Detected> {
   if (size === 0) throw new Error(`${path}: empty file (0 bytes), not a bag`);
@@ -187,21 +188,21 @@ async function openRos1Folder(dir: string, names: string[]): Promise<BagSource> 
   const missing: number[] = [];
   for (let i = Math.min(...have); i < Math.max(...have); i++) if (!have.has(i)) missing.push(i);
   if (missing.length) warnings.push(`${dir}: split parts ${missing.join(", ")} are missing`);
-  return Ros1Parts.open(
+  return (await import("./ros1-parts.ts")).Ros1Parts.open(
     dir,
     ordered.map((n) => join(dir, n)),
     warnings,
   );
 }
 
-function openStorage(
+async function openStorage(
   dir: string,
   storage: string,
   files: string[],
   warnings: string[],
   opts: { zstdMessages?: boolean } = {},
 ): Promise<BagSource> {
-  if (storage === "sqlite3") return Rosbag2SqliteSource.open(dir, files, warnings, opts);
+  if (storage === "sqlite3") return (await sqliteSource()).open(dir, files, warnings, opts);
   if (storage === "mcap") return McapSource.open(dir, files, warnings, opts);
   throw new Error(`${dir}: unsupported rosbag2 storage "${storage}" (supported: sqlite3, mcap)`);
 }
@@ -228,7 +229,7 @@ export async function openBag(path: string): Promise<BagSource> {
     );
   const kind = await detect(path, st.size);
   if (kind === "mcap") return McapSource.open(path, [path]);
-  if (kind === "sqlite") return Rosbag2SqliteSource.open(path, [path]);
+  if (kind === "sqlite") return (await sqliteSource()).open(path, [path]);
   return openRos1(path);
 }
 
