@@ -6,6 +6,35 @@ describe("metrics against hand-computed values", () => {
     expect(Array.from(midRanks([10, 20, 20, 5, 20]))).toEqual([2, 4, 4, 1, 4]);
   });
 
+  it("mid-ranks of large arrays (the radix sort) equal the count of smaller values plus the mean position among equal ones", () => {
+    let seed = 7;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const kinds: Array<(i: number) => number> = [
+      () => rnd() * 2 - 1, // distinct, both signs
+      () => Math.round(rnd() * 20) / 4 - 2, // many ties, both signs
+      (i) => [0, -0, 1e-300, -1e-300, 1e300, -1e300, 0.5][i % 7]!, // ±0 tie; extremes
+      () => Math.fround(rnd()), // float32 predictions: low bits all zero
+      (i) => (i % 2 ? 1 : -1) * (1 + (i % 97) * 2 ** -45), // differ only in the low 32 bits
+    ];
+    for (const make of kinds) {
+      const n = 3000;
+      const v = Float64Array.from({ length: n }, (_, i) => make(i));
+      const got = midRanks(v);
+      for (let i = 0; i < n; i += 7) {
+        let below = 0;
+        let equal = 0;
+        for (let j = 0; j < n; j++) {
+          if (v[j]! < v[i]!) below++;
+          else if (v[j] === v[i]) equal++;
+        }
+        expect(got[i]).toBe(below + (equal + 1) / 2);
+      }
+    }
+  });
+
   it("Spearman without ties equals 1 - 6Σd²/(n(n²-1))", () => {
     // x ranks 1..5, y ranks [2,1,4,3,5]: Σd² = 1+1+1+1+0 = 4 → 1 - 24/120 = 0.8
     expect(spearman([1, 2, 3, 4, 5], [20, 10, 40, 30, 50])).toBeCloseTo(0.8, 12);

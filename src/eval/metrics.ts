@@ -1,11 +1,14 @@
 // Ranking and error metrics for the evaluation. Pure functions over typed arrays; NaN entries are
 // skipped pairwise so callers can pass cells that have no ground truth without filtering first.
 
-/** Mid-ranks (1-based, ties share the mean of their ranks) of `values[0..n)`. */
+/**
+ * Mid-ranks (1-based, ties share the mean of their ranks) of `values[0..n)`, which must be finite.
+ * The order comes from an LSD radix sort of the values' bit patterns, 16 bits a pass: sorting
+ * indices with a comparator made most of an evaluated replay's scoring time (about 10× slower on
+ * the 700 000 cells of a minute's window).
+ */
 export function midRanks(values: ArrayLike<number>, n = values.length): Float64Array {
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => values[a]! - values[b]!);
+  const order = n < RADIX_MIN ? comparatorOrder(values, n) : radixOrder(values, n);
   const ranks = new Float64Array(n);
   let i = 0;
   while (i < n) {
@@ -16,6 +19,52 @@ export function midRanks(values: ArrayLike<number>, n = values.length): Float64A
     i = j;
   }
   return ranks;
+}
+
+/** Below this many values the radix sort's 65 536-entry counts cost more than they save. */
+const RADIX_MIN = 1024;
+
+function comparatorOrder(values: ArrayLike<number>, n: number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  return order.sort((a, b) => values[a]! - values[b]!);
+}
+
+/** Indices of `values[0..n)` in ascending order (−0 just before +0, which the callers count as ties). */
+function radixOrder(values: ArrayLike<number>, n: number): Uint32Array {
+  const f = new Float64Array(n);
+  for (let i = 0; i < n; i++) f[i] = values[i]!;
+  // IEEE 754 bits made unsigned-sortable: negatives get every bit flipped, positives the sign bit.
+  const w = new Uint32Array(f.buffer); // little-endian: [low, high] per value
+  for (let i = 0; i < n; i++) {
+    const neg = w[2 * i + 1]! >>> 31;
+    w[2 * i] = neg ? ~w[2 * i]! >>> 0 : w[2 * i]!;
+    w[2 * i + 1] = neg ? ~w[2 * i + 1]! >>> 0 : (w[2 * i + 1]! | 0x80000000) >>> 0;
+  }
+  let order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let next = new Uint32Array(n);
+  const count = new Uint32Array(65536);
+  for (let pass = 0; pass < 4; pass++) {
+    const word = pass >> 1;
+    const shift = (pass & 1) * 16;
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[(w[2 * i + word]! >>> shift) & 0xffff]!++;
+    // A digit every value shares (the low mantissa bits of float32 predictions) orders nothing.
+    if (n === 0 || count[(w[word]! >>> shift) & 0xffff] === n) continue;
+    let sum = 0;
+    for (let d = 0; d < 65536; d++) {
+      const c = count[d]!;
+      count[d] = sum;
+      sum += c;
+    }
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      next[count[(w[2 * i + word]! >>> shift) & 0xffff]!++] = i;
+    }
+    [order, next] = [next, order];
+  }
+  return order;
 }
 
 function finitePairs(a: ArrayLike<number>, b: ArrayLike<number>): [Float64Array, Float64Array] {
