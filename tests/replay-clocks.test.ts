@@ -41,6 +41,17 @@ beforeAll(async () => {
     drop(t) ? null : t.startsWith("/camera/") ? shifted(m, BOOT) : m,
   );
   await rewriteBag(join(dir, "sim.mcap"), join(dir, "robot.mcap"), (t, m) => (drop(t) ? null : m));
+  // A camera driver started 1.5 s into the recording, stamping with its device's clock.
+  const sec = (m: Msg) => (m.header as { stamp: { sec: number; nanosec: number } } | undefined)?.stamp;
+  let start: number | undefined;
+  await rewriteBag(join(dir, "sim.mcap"), join(dir, "latecam.mcap"), (t, m) => {
+    if (drop(t)) return null;
+    const stamp = sec(m);
+    const at = stamp ? stamp.sec + stamp.nanosec * 1e-9 : undefined;
+    if (at !== undefined) start ??= at;
+    if (!t.startsWith("/camera/")) return m;
+    return at !== undefined && start !== undefined && at - start < 1.5 ? null : shifted(m, BOOT);
+  });
   // CameraInfo published once, latched, ten minutes before the recording started.
   let infos = 0;
   await rewriteBag(join(dir, "sim.mcap"), join(dir, "latched.mcap"), (t, m) =>
@@ -108,6 +119,18 @@ describe("input topics stamped on different clocks", () => {
     expect(clocks.map((c) => c.topic).sort()).toEqual(["/camera/image_raw", "/imu/data", "/odom"]);
     // Five camera frames at 5 Hz: under a second of a 3 s bag.
     expect(read).toBeLessThan(total / 2);
+  }, 60_000);
+
+  it("a topic that starts after the span read first is read again from its own start", async () => {
+    const bag = await openBag(join(dir, "latecam.mcap"));
+    const info = await bag.info();
+    const counts = new Map(info.topics.map((t) => [t.name, t.count]));
+    const topics = ["/imu/data", "/odom", "/camera/image_raw"];
+    // A span of 1 s stands for the 30 s a replay reads first.
+    const clocks = await topicClocks(bag, topics, { counts, maxSeconds: 1 });
+    await bag.close();
+    expect(clocks.map((c) => c.topic).sort()).toEqual(["/camera/image_raw", "/imu/data", "/odom"]);
+    expect(clockMismatch(clocks, 5)).toMatch(/^\/camera\/image_raw is stamped 1699999000\.\d{3} s behind/);
   }, 60_000);
 
   it("a real Humble IMU is stamped within a second of its log time", async () => {

@@ -31,7 +31,9 @@ function headerStamp(message: unknown): number | undefined {
  * messages, reading at most `maxSeconds` of log time from the bag's start. Topics with fewer than
  * `minMessages` stamped messages in that span are left out: a latched message recorded at the start
  * (a CameraInfo published once) carries the stamp of when it was published, not of the recording.
- * `counts` (messages per topic in the bag) lets the reading stop once each topic has given what it can.
+ * `counts` (messages per topic in the bag) lets the reading stop once each topic has given what it can,
+ * and says which topics start later than that span (a camera driver started after the recording):
+ * those are read again on their own, from their first message, in one more span.
  */
 export async function topicClocks(
   bag: BagSource,
@@ -48,10 +50,32 @@ export async function topicClocks(
     counts?: ReadonlyMap<string, number>;
   } = {},
 ): Promise<TopicClock[]> {
-  const seen = new Map<string, { offsets: number[]; stamp: number; logTime: number }>();
+  const seen = new Map<string, Sampled>();
   // A topic the bag holds fewer messages of (a latched CameraInfo) is done at its count: waiting
   // for more would read 30 s of every other topic, camera frames included.
   const wanted = (topic: string) => Math.min(perTopic, counts?.get(topic) ?? perTopic);
+  await sample(bag, topics, seen, wanted, maxSeconds);
+  // Only topics the bag holds enough messages of: an absent one would be read for to the end.
+  const late = topics.filter((t) => !seen.has(t) && (counts?.get(t) ?? 0) >= minMessages);
+  if (late.length) await sample(bag, late, seen, wanted, maxSeconds);
+  return [...seen]
+    .filter(([, s]) => s.offsets.length >= minMessages)
+    .map(([topic, s]) => {
+      const sorted = [...s.offsets].sort((a, b) => a - b);
+      return { topic, offset: sorted[Math.floor(sorted.length / 2)]!, stamp: s.stamp, logTime: s.logTime };
+    });
+}
+
+type Sampled = { offsets: number[]; stamp: number; logTime: number };
+
+/** Adds the stamped messages of `topics` to `seen`, over `maxSeconds` from the first one read. */
+async function sample(
+  bag: BagSource,
+  topics: readonly string[],
+  seen: Map<string, Sampled>,
+  wanted: (topic: string) => number,
+  maxSeconds: number,
+): Promise<void> {
   let first: number | undefined;
   for await (const e of bag.messages({ topics })) {
     if (e.type !== "message") continue;
@@ -60,16 +84,10 @@ export async function topicClocks(
     const stamp = headerStamp(e.message);
     if (stamp === undefined) continue;
     const s = seen.get(e.topic) ?? { offsets: [], stamp, logTime: e.logTime };
-    if (s.offsets.length < perTopic) s.offsets.push(stamp - e.logTime);
+    if (s.offsets.length < wanted(e.topic)) s.offsets.push(stamp - e.logTime);
     seen.set(e.topic, s);
-    if (seen.size === topics.length && [...seen].every(([t, v]) => v.offsets.length >= wanted(t))) break;
+    if (topics.every((t) => (seen.get(t)?.offsets.length ?? 0) >= wanted(t))) break;
   }
-  return [...seen]
-    .filter(([, s]) => s.offsets.length >= minMessages)
-    .map(([topic, s]) => {
-      const sorted = [...s.offsets].sort((a, b) => a - b);
-      return { topic, offset: sorted[Math.floor(sorted.length / 2)]!, stamp: s.stamp, logTime: s.logTime };
-    });
 }
 
 /**
