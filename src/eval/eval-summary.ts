@@ -1,9 +1,10 @@
 // Turns the evaluator's scored cells and labels into an EvalSummary (final window, curve, per terrain).
 
-import type { EvalOptions, EvalSummary, MetricSet } from "./eval-types.ts";
+import type { EvalOptions, EvalSummary } from "./eval-types.ts";
 import type { TerrainInfo } from "./ground-truth.ts";
 import { auroc, mae, pearson, spearman } from "./metrics.ts";
 import { LABELS_FOR_DRIVEN } from "./probe-set.ts";
+import { inWindow, WindowMetrics } from "./window-metrics.ts";
 
 /** One entry per scored cell. */
 export interface CellViews {
@@ -46,13 +47,14 @@ export function summarise(s: SummaryInput): EvalSummary {
   const end = s.lastStamp;
   const start = Math.max(first, end - o.finalWindow);
   const inc = !o.excludeBoundaries;
+  const windows = new WindowMetrics(cells, first, o.roughThreshold);
   const metrics = (
     from: number,
     to: number,
     includeBoundaries: boolean,
     useBaseline: boolean,
     drivenFrom?: ReadonlyMap<number, number>,
-  ) => cellMetrics(cells, first, from, to, includeBoundaries, useBaseline, o.roughThreshold, drivenFrom);
+  ) => windows.metrics(from, to, includeBoundaries, useBaseline, drivenFrom);
   const drivenFrom = drivenSince(labels);
   const fin = metrics(start, end, inc, false);
   const finBase = metrics(start, end, inc, true);
@@ -151,49 +153,6 @@ function drivenSince(labels: LabelViews): Map<number, number> {
     if (n === LABELS_FOR_DRIVEN) since.set(type, labels.t[i]!);
   }
   return since;
-}
-
-/**
- * A cell stamped `t` is in the window (from, to]; the window that starts at the first scored frame
- * also holds that frame. Half-open so that a frame stamped on a boundary (at 15 Hz from the first
- * frame, nearly every 10-s boundary is one) is in one curve window, not two, and "the last 60 s"
- * holds 60 s of frames, not one more.
- */
-function inWindow(t: number, first: number, from: number, to: number): boolean {
-  return t <= to && (t > from || from <= first);
-}
-
-/** Metrics over the cells of (from, to]; with `drivenFrom`, only cells of types driven before they were seen. */
-function cellMetrics(
-  cells: CellViews,
-  first: number,
-  from: number,
-  to: number,
-  includeBoundaries: boolean,
-  useBaseline: boolean,
-  roughThreshold: number,
-  drivenFrom?: ReadonlyMap<number, number>,
-): MetricSet {
-  const t = cells.t;
-  const pred = useBaseline ? cells.base : cells.pred;
-  const gt = cells.gt;
-  const boundary = cells.boundary;
-  const idx: number[] = [];
-  for (let i = 0; i < t.length; i++) {
-    if (!inWindow(t[i]!, first, from, to)) continue;
-    if (!includeBoundaries && boundary[i]) continue;
-    if (drivenFrom && !(t[i]! >= (drivenFrom.get(cells.type[i]!) ?? Number.POSITIVE_INFINITY))) continue;
-    idx.push(i);
-  }
-  const p = new Float64Array(idx.length);
-  const g = new Float64Array(idx.length);
-  const pos = new Uint8Array(idx.length);
-  idx.forEach((i, j) => {
-    p[j] = pred[i]!;
-    g[j] = gt[i]!;
-    pos[j] = gt[i]! >= roughThreshold ? 1 : 0;
-  });
-  return { spearman: spearman(p, g), mae: mae(p, g), auroc: auroc(p, pos), cells: idx.length };
 }
 
 function confidenceAuroc(

@@ -151,10 +151,18 @@ export function auroc(scores: ArrayLike<number>, positive: ArrayLike<boolean | n
   }
   let nPos = 0;
   for (let i = 0; i < m; i++) nPos += p[i]!;
+  if (nPos === 0 || nPos === m) return Number.NaN;
+  return aurocOfRanks(midRanks(s, m), p);
+}
+
+/** auroc() from the scores' mid-ranks (all scores finite): for callers that have the ranks already. */
+export function aurocOfRanks(ranks: ArrayLike<number>, positive: ArrayLike<number>): number {
+  const m = Math.min(ranks.length, positive.length);
+  let nPos = 0;
+  for (let i = 0; i < m; i++) nPos += positive[i] ? 1 : 0;
   const nNeg = m - nPos;
   if (nPos === 0 || nNeg === 0) return Number.NaN;
-  const ranks = midRanks(s, m);
   let sumPos = 0;
-  for (let i = 0; i < m; i++) if (p[i]) sumPos += ranks[i]!;
+  for (let i = 0; i < m; i++) if (positive[i]) sumPos += ranks[i]!;
   return (sumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
 }
