@@ -17,6 +17,7 @@ describe("metrics against hand-computed values", () => {
       () => Math.round(rnd() * 20) / 4 - 2, // many ties, both signs
       (i) => [0, -0, 1e-300, -1e-300, 1e300, -1e300, 0.5][i % 7]!, // ±0 tie; extremes
       () => Math.fround(rnd()), // float32 predictions: low bits all zero
+      (i) => (i % 11 === 0 ? (i % 2 ? 0 : -0) : Math.fround((rnd() - 0.5) * 4)), // float32, both signs, ±0
       (i) => (i % 2 ? 1 : -1) * (1 + (i % 97) * 2 ** -45), // differ only in the low 32 bits
     ];
     for (const make of kinds) {

@@ -32,25 +32,36 @@ function comparatorOrder(values: ArrayLike<number>, n: number): Uint32Array {
 
 /** Indices of `values[0..n)` in ascending order (−0 just before +0, which the callers count as ties). */
 function radixOrder(values: ArrayLike<number>, n: number): Uint32Array {
-  const f = new Float64Array(n);
-  for (let i = 0; i < n; i++) f[i] = values[i]!;
+  // Predictions and ground truth are float32 values: their 32-bit patterns sort in two passes.
+  let bits: Float32Array | Float64Array = new Float32Array(n);
+  let single = true;
+  for (let i = 0; i < n && single; i++) {
+    bits[i] = values[i]!;
+    single = bits[i] === values[i];
+  }
+  if (!single) {
+    bits = new Float64Array(n);
+    for (let i = 0; i < n; i++) bits[i] = values[i]!;
+  }
+  const stride = single ? 1 : 2;
   // IEEE 754 bits made unsigned-sortable: negatives get every bit flipped, positives the sign bit.
-  const w = new Uint32Array(f.buffer); // little-endian: [low, high] per value
+  const w = new Uint32Array(bits.buffer); // little-endian: [low, high] per float64
   for (let i = 0; i < n; i++) {
-    const neg = w[2 * i + 1]! >>> 31;
-    w[2 * i] = neg ? ~w[2 * i]! >>> 0 : w[2 * i]!;
-    w[2 * i + 1] = neg ? ~w[2 * i + 1]! >>> 0 : (w[2 * i + 1]! | 0x80000000) >>> 0;
+    const hi = stride * i + stride - 1;
+    const neg = w[hi]! >>> 31;
+    if (!single) w[2 * i] = neg ? ~w[2 * i]! >>> 0 : w[2 * i]!;
+    w[hi] = neg ? ~w[hi]! >>> 0 : (w[hi]! | 0x80000000) >>> 0;
   }
   let order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   let next = new Uint32Array(n);
   const count = new Uint32Array(65536);
-  for (let pass = 0; pass < 4; pass++) {
+  for (let pass = 0; pass < 2 * stride; pass++) {
     const word = pass >> 1;
     const shift = (pass & 1) * 16;
     count.fill(0);
-    for (let i = 0; i < n; i++) count[(w[2 * i + word]! >>> shift) & 0xffff]!++;
-    // A digit every value shares (the low mantissa bits of float32 predictions) orders nothing.
+    for (let i = 0; i < n; i++) count[(w[stride * i + word]! >>> shift) & 0xffff]!++;
+    // A digit every value shares orders nothing.
     if (n === 0 || count[(w[word]! >>> shift) & 0xffff] === n) continue;
     let sum = 0;
     for (let d = 0; d < 65536; d++) {
@@ -60,7 +71,7 @@ function radixOrder(values: ArrayLike<number>, n: number): Uint32Array {
     }
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
-      next[count[(w[2 * i + word]! >>> shift) & 0xffff]!++] = i;
+      next[count[(w[stride * i + word]! >>> shift) & 0xffff]!++] = i;
     }
     [order, next] = [next, order];
   }
