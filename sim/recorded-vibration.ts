@@ -18,6 +18,7 @@ import {
   prepareRecording,
   type Recording,
   recordingLevel,
+  speedUnitWarning,
 } from "./recording.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 import type { VibrationEntry } from "./world-schema.ts";
@@ -192,10 +193,11 @@ export function prepareTerrain(
         : [
             `terrain '${t.terrain}': driven: false, so its vibration.recordings are never played (the robot never drives on it); drive it or remove them`,
           ]),
-      ...t.recordings.flatMap((r) => {
-        const w = gyroUnitWarning(r);
-        return w ? [`terrain '${t.terrain}': recording ${r.path}: ${w}`] : [];
-      }),
+      ...t.recordings.flatMap((r) =>
+        [gyroUnitWarning(r), speedUnitWarning(r)]
+          .filter((w) => w !== undefined)
+          .map((w) => `terrain '${t.terrain}': recording ${r.path}: ${w}`),
+      ),
     ],
   };
 }

@@ -198,6 +198,23 @@ export function gyroUnitWarning(rec: Recording): string | undefined {
   return `the roll and pitch rates (gx, gy) vary by ${rms.toFixed(2)} rad/s RMS, more than a ground robot rocks (0.01–0.25 rad/s in the BorealTC and U2IS runs): deg/s, not rad/s? The simulator would play them ${(180 / Math.PI).toFixed(0)}× too hard; multiply gx, gy, gz by 0.0174533`;
 }
 
+/**
+ * Fastest median speed (m/s, while moving) taken for m/s without a word: terrain recordings come
+ * from robots at walking pace (0.7–1.0 m/s in the U2IS runs), and the same log in km/h reads 3.6×.
+ */
+const MAX_PLAUSIBLE_SPEED = 3;
+
+/** A warning when the speed column looks logged in km/h, else undefined. */
+export function speedUnitWarning(rec: Recording): string | undefined {
+  if (!rec.speed) return undefined;
+  const moving = Array.from(rec.speed, Math.abs)
+    .filter((v) => v >= MIN_RECORDED_SPEED)
+    .sort((a, b) => a - b);
+  const median = moving[moving.length >> 1];
+  if (median === undefined || median <= MAX_PLAUSIBLE_SPEED) return undefined;
+  return `the robot moves at a median ${median.toFixed(2)} m/s in the speed column, faster than the ground robots terrain recordings come from (0.7–1.0 m/s in the U2IS runs): km/h, not m/s? The simulator would take its vibration for that of a 3.6× faster drive and play it too softly; divide speed by 3.6`;
+}
+
 export function loadRecording(path: string, terrain: string): Recording {
   let text: string;
   try {

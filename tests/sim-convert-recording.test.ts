@@ -315,6 +315,30 @@ describe("sim convert-recording --format csv: a recording of one's own, checked"
     expect(plain.stdout).toMatch(/ s at 100\.0 Hz \(median rate\), [\d.]+ s moving, columns /);
   }, 300_000);
 
+  it("a speed column in km/h is warned about; the shipped recordings in m/s are not", async () => {
+    const lines = readFileSync(shipped, "utf8").trim().split("\n");
+    const head = lines.findIndex((l) => l.startsWith("t,"));
+    const cols = lines[head]!.split(",");
+    const kmh = lines.map((l, i) =>
+      i <= head
+        ? l
+        : l
+            .split(",")
+            .map((v, c) => (cols[c] === "speed" ? String(Number(v) * 3.6) : v))
+            .join(","),
+    );
+    const input = join(dir, "kmh.csv");
+    writeFileSync(input, `${kmh.join("\n")}\n`);
+    const r = await cli("--format", "csv", input, join(dir, "kmh-out.csv"));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /^warning: the robot moves at a median 3\.\d\d m\/s in the speed column, .*: km\/h, not m\/s\? .*divide speed by 3\.6$/m,
+    );
+    const plain = await cli("--format", "csv", shipped, join(dir, "ms-out.csv"));
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).not.toMatch(/km\/h/);
+  }, 300_000);
+
   it("a gyro in deg/s is warned about (the level printed is the vertical acceleration's)", async () => {
     const lines = readFileSync(shipped, "utf8").trim().split("\n");
     const head = lines.findIndex((l) => l.startsWith("t,"));

@@ -143,6 +143,34 @@ describe("a recording with its gyro in deg/s, played by a world", () => {
     }
   });
 
+  it("a speed column in km/h is warned about the same way; m/s is not", async () => {
+    const walking = (name: string, speed: number) => {
+      const rows = Array.from(
+        { length: 1000 },
+        (_, i) => `${i / 100},0,0,${(9.8 + Math.sin(i * 1.3)).toFixed(4)},${speed}`,
+      );
+      writeFileSync(join(dir, name), `t,ax,ay,az,speed\n${rows.join("\n")}\n`);
+      return name;
+    };
+    for (const [csv, warned] of [
+      [walking("speed-kmh.csv", 3.6), true],
+      [walking("speed-ms.csv", 1), false],
+    ] as const) {
+      const world = join(dir, `${csv}.yaml`);
+      writeFileSync(world, `terrains:\n  - { type: grass, vibration: { recordings: [${csv}] } }\n`);
+      const r = await runSimInProcess(
+        ["sim", "--world", world, "--duration", "1", "--out", join(dir, `${csv}.mcap`)],
+        dir,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      if (warned)
+        expect(r.stderr).toMatch(
+          /^warning: terrain 'grass': recording .*speed-kmh\.csv: the robot moves at a median 3\.60 m\/s in the speed column.*km\/h, not m\/s\?.*divide speed by 3\.6\n$/,
+        );
+      else expect(r.stderr).toBe("");
+    }
+  });
+
   it("is warned about by demo --world too, when it generates the bag", async () => {
     const csv = rocking("gyro-deg-demo.csv", 180 / Math.PI);
     const world = join(dir, "gyro-deg-demo.yaml");

@@ -186,7 +186,9 @@ async function run(input: string, output: string, o: Options): Promise<void> {
     assumedSpeed: assumedSpeed ?? null,
     naturalRoughness: natural,
     gainAtNatural,
-    warnings: [recording.gyroUnitWarning(rec)].filter((w) => w !== undefined),
+    warnings: [recording.gyroUnitWarning(rec), recording.speedUnitWarning(rec)].filter(
+      (w) => w !== undefined,
+    ),
   };
   for (const w of summary.warnings) process.stderr.write(`warning: ${w}\n`);
   if (o.json) {
