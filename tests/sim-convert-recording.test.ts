@@ -315,21 +315,26 @@ describe("sim convert-recording --format csv: a recording of one's own, checked"
     expect(plain.stdout).toMatch(/ s at 100\.0 Hz \(median rate\), [\d.]+ s moving, columns /);
   }, 300_000);
 
-  it("a speed column in km/h is warned about; the shipped recordings in m/s are not", async () => {
+  /** The shipped recording with `columns` multiplied by `factor` (a log in other units), written as `name`. */
+  function scaled(name: string, columns: readonly string[], factor: number): string {
     const lines = readFileSync(shipped, "utf8").trim().split("\n");
     const head = lines.findIndex((l) => l.startsWith("t,"));
     const cols = lines[head]!.split(",");
-    const kmh = lines.map((l, i) =>
+    const out = lines.map((l, i) =>
       i <= head
         ? l
         : l
             .split(",")
-            .map((v, c) => (cols[c] === "speed" ? String(Number(v) * 3.6) : v))
+            .map((v, c) => (columns.includes(cols[c]!) ? String(Number(v) * factor) : v))
             .join(","),
     );
-    const input = join(dir, "kmh.csv");
-    writeFileSync(input, `${kmh.join("\n")}\n`);
-    const r = await cli("--format", "csv", input, join(dir, "kmh-out.csv"));
+    const input = join(dir, name);
+    writeFileSync(input, `${out.join("\n")}\n`);
+    return input;
+  }
+
+  it("a speed column in km/h is warned about; the shipped recordings in m/s are not", async () => {
+    const r = await cli("--format", "csv", scaled("kmh.csv", ["speed"], 3.6), join(dir, "kmh-out.csv"));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(
       /^warning: the robot moves at a median 3\.\d\d m\/s in the speed column, .*: km\/h, not m\/s\? .*divide speed by 3\.6$/m,
@@ -340,19 +345,7 @@ describe("sim convert-recording --format csv: a recording of one's own, checked"
   }, 300_000);
 
   it("a gyro in deg/s is warned about (the level printed is the vertical acceleration's)", async () => {
-    const lines = readFileSync(shipped, "utf8").trim().split("\n");
-    const head = lines.findIndex((l) => l.startsWith("t,"));
-    const cols = lines[head]!.split(",");
-    const deg = lines.map((l, i) =>
-      i <= head
-        ? l
-        : l
-            .split(",")
-            .map((v, c) => (["gx", "gy", "gz"].includes(cols[c]!) ? String(Number(v) * (180 / Math.PI)) : v))
-            .join(","),
-    );
-    const input = join(dir, "deg.csv");
-    writeFileSync(input, `${deg.join("\n")}\n`);
+    const input = scaled("deg.csv", ["gx", "gy", "gz"], 180 / Math.PI);
     const r = await cli("--format", "csv", input, join(dir, "deg-out.csv"));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(
