@@ -8,7 +8,7 @@
  * the 700 000 cells of a minute's window).
  */
 export function midRanks(values: ArrayLike<number>, n = values.length): Float64Array {
-  const order = n < RADIX_MIN ? comparatorOrder(values, n) : radixOrder(values, n);
+  const order = n < RADIX_MIN || !LITTLE_ENDIAN ? comparatorOrder(values, n) : radixOrder(values, n);
   const ranks = new Float64Array(n);
   let i = 0;
   while (i < n) {
@@ -23,6 +23,8 @@ export function midRanks(values: ArrayLike<number>, n = values.length): Float64A
 
 /** Below this many values the radix sort's 65 536-entry counts cost more than they save. */
 const RADIX_MIN = 1024;
+/** The radix sort reads a float64's words as [low, high]: true on x86-64 and arm64. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function comparatorOrder(values: ArrayLike<number>, n: number): Uint32Array {
   const order = new Uint32Array(n);
