@@ -2,7 +2,8 @@
 // (docs/results.md): each world/seed is one `demo --world FILE --seed N --json` run in its own Node
 // process (320×240 @ 15 Hz, 200 Hz IMU; bags cached in .cache/). Writes one JSON file and prints a
 // markdown table: final trailing-60-s prequential ρ, final knowledge terrain ρ over all driven types,
-// timeToRank, lowest trailing ρ from 90 s (all ground, and ground already driven), costmap flicker,
+// timeToRank, lowest trailing ρ from 90 s (all ground, and ground already driven), costmap flicker
+// and the costmap's ρ against the truth where the flicker looks,
 // confidence AUROC over the last minute, how much the speed limit changes per second and its mean.
 // Every figure is deterministic in sensor time (same at any machine load).
 //
@@ -84,6 +85,8 @@ interface Row {
   minTrailingRho: number | null;
   minTrailingRhoDriven: number | null;
   costmapFlicker: number | null;
+  /** Spearman ρ of the costmap against the truth of the cells the flicker follows. */
+  costmapRho: number | null;
   confidenceAuroc: number | null;
   /** Mean |Δ speed limit| per second (m/s per s) and the mean limit (m/s). */
   speedLimitChange: number | null;
@@ -390,6 +393,7 @@ function rowOf(world: string, seed: number, r: Json): Row {
     minTrailingRho: num(s.minTrailingRho),
     minTrailingRhoDriven: num(s.minTrailingRhoDriven),
     costmapFlicker: num(s.costmapFlicker),
+    costmapRho: num(s.costmapRho),
     confidenceAuroc: num(e.confidenceAuroc),
     speedLimitChange: num(s.speedLimitChange),
     meanSpeedLimit: num(s.meanSpeedLimit),
@@ -415,6 +419,7 @@ const COLUMNS: [keyof Row, string, number][] = [
   ["minTrailingRho", "min trailing ρ from 90 s", 3],
   ["minTrailingRhoDriven", "the same, driven ground", 3],
   ["costmapFlicker", "costmap flicker (pts/s)", 2],
+  ["costmapRho", "costmap ρ in view", 3],
   ["confidenceAuroc", "conf. AUROC (last min)", 3],
   ["speedLimitChange", "speed limit change (m/s per s)", 3],
   ["meanSpeedLimit", "mean speed limit (m/s)", 2],

@@ -137,6 +137,10 @@ describe("knowledge probe on a simulator bag", () => {
     expect(last.terrainRho!).toBeLessThanOrEqual(1);
     expect(ev.stability!.costmapFlicker).toBeGreaterThan(0);
     expect(ev.stability!.flickerPairs).toBeGreaterThan(100);
+    // The costmap ranks the ground it shows: ρ is defined and pools at least the flicker's cells.
+    expect(ev.stability!.costmapRho).not.toBeNull();
+    expect(ev.stability!.costmapRho!).toBeGreaterThan(-1);
+    expect(ev.stability!.costmapRhoSamples).toBeGreaterThan(ev.stability!.flickerPairs);
     // A 35-s run has no curve point from 90 s on.
     expect(ev.stability!.minTrailingRho).toBeNull();
   });

@@ -15,52 +15,69 @@ import type { Costmap } from "../core/types.ts";
 /** Frames further apart than this do not form a pair (the cell did not stay in view). */
 export const MAX_GAP_S = 0.5;
 
-/** Ground points of one frame's scored cells: odom x, y and true terrain type. */
+/** Ground points of one frame's scored cells: odom x, y, true terrain type and its roughness. */
 export interface InViewCells {
   xs: ArrayLike<number>;
   ys: ArrayLike<number>;
   types: ArrayLike<number>;
+  /** True roughness of each point's ground (NaN where unknown); needed only for the agreement. */
+  roughness?: ArrayLike<number>;
   n: number;
 }
 
-const CONFLICT = -2;
+/** A costmap cell in view: its ground's type (CONFLICT for two types), truth and published value. */
+export interface InViewCell {
+  type: number;
+  truth: number;
+  value: number;
+}
+
+export const CONFLICT = -2;
+
+type CostmapView = Pick<Costmap, "resolution" | "originX" | "originY" | "width" | "height" | "data">;
+
+/** The costmap cells holding a frame's in-view ground points and a known value, by world cell. */
+export function cellsInView(cells: InViewCells, costmap: CostmapView): Map<number, InViewCell> {
+  const res = costmap.resolution;
+  const ix0 = Math.round(costmap.originX / res);
+  const iy0 = Math.round(costmap.originY / res);
+  const cur = new Map<number, InViewCell>();
+  for (let i = 0; i < cells.n; i++) {
+    const x = cells.xs[i]!;
+    const y = cells.ys[i]!;
+    const type = cells.types[i]!;
+    if (!Number.isFinite(x) || !Number.isFinite(y) || type < 0) continue;
+    const ix = Math.floor(x / res);
+    const iy = Math.floor(y / res);
+    const lx = ix - ix0;
+    const ly = iy - iy0;
+    if (lx < 0 || ly < 0 || lx >= costmap.width || ly >= costmap.height) continue;
+    const value = costmap.data[ly * costmap.width + lx]!;
+    if (value < 0) continue;
+    const k = groundCellKey(ix, iy);
+    const seen = cur.get(k);
+    // Two ground points of different terrain in one cell: the cell's ground is not one type.
+    if (seen) {
+      if (seen.type !== type) seen.type = CONFLICT;
+    } else cur.set(k, { type, truth: cells.roughness?.[i] ?? Number.NaN, value });
+  }
+  return cur;
+}
 
 export class FlickerMeter {
-  #prev = new Map<number, { type: number; value: number }>();
+  #prev = new Map<number, InViewCell>();
   #prevStamp = Number.NaN;
   sumAbs = 0;
   seconds = 0;
   pairs = 0;
 
   /** One frame: its in-view ground points and the costmap snapshot after integrating it. */
-  observe(
-    stamp: number,
-    cells: InViewCells,
-    costmap: Pick<Costmap, "resolution" | "originX" | "originY" | "width" | "height" | "data">,
-  ): void {
-    const res = costmap.resolution;
-    const ix0 = Math.round(costmap.originX / res);
-    const iy0 = Math.round(costmap.originY / res);
-    const cur = new Map<number, { type: number; value: number }>();
-    for (let i = 0; i < cells.n; i++) {
-      const x = cells.xs[i]!;
-      const y = cells.ys[i]!;
-      const type = cells.types[i]!;
-      if (!Number.isFinite(x) || !Number.isFinite(y) || type < 0) continue;
-      const ix = Math.floor(x / res);
-      const iy = Math.floor(y / res);
-      const lx = ix - ix0;
-      const ly = iy - iy0;
-      if (lx < 0 || ly < 0 || lx >= costmap.width || ly >= costmap.height) continue;
-      const value = costmap.data[ly * costmap.width + lx]!;
-      if (value < 0) continue;
-      const k = groundCellKey(ix, iy);
-      const seen = cur.get(k);
-      // Two ground points of different terrain in one cell: the cell's ground is not one type.
-      if (seen) {
-        if (seen.type !== type) seen.type = CONFLICT;
-      } else cur.set(k, { type, value });
-    }
+  observe(stamp: number, cells: InViewCells, costmap: CostmapView): void {
+    this.observeCells(stamp, cellsInView(cells, costmap));
+  }
+
+  /** One frame's cells in view (cellsInView). */
+  observeCells(stamp: number, cur: Map<number, InViewCell>): void {
     const dt = stamp - this.#prevStamp;
     if (dt > 0 && dt <= MAX_GAP_S) {
       for (const [k, c] of cur) {

@@ -71,6 +71,13 @@ export interface StabilitySummary {
   costmapFlicker: number | null;
   /** Cell-frame pairs the flicker pools. */
   flickerPairs: number;
+  /**
+   * Spearman ρ of the costmap's value against the true roughness of the same in-view cells, pooled
+   * over (cell, frame) samples (costmap-agreement.ts): a steadier costmap must not be a wronger one.
+   */
+  costmapRho: number | null;
+  /** (cell, frame) samples costmapRho pools. */
+  costmapRhoSamples: number;
   /** Mean |Δ speed limit| per second between consecutive frames (m/s per s; speed-change.ts). */
   speedLimitChange: number | null;
   /** Mean published speed limit (m/s). */

@@ -1,11 +1,12 @@
 // Evaluation taps beyond the prequential score: the knowledge probe (a fixed probe set scored by the
 // current model every curve window, held out of training) and the stability figures (lowest trailing
-// ρ late in the run, costmap flicker, how steady the speed limit is). Read-only like every tap:
+// ρ late in the run, costmap flicker and how right the costmap is where it is read, how steady the speed limit is). Read-only like every tap:
 // scoring the probe calls the learner's predict(), which does not train, so a run trains exactly as
 // it would without it.
 
 import { type Observable, Subscription } from "rxjs";
-import { FlickerMeter, type InViewCells } from "../eval/costmap-flicker.ts";
+import { CostmapAgreementMeter } from "../eval/costmap-agreement.ts";
+import { cellsInView, FlickerMeter, type InViewCells } from "../eval/costmap-flicker.ts";
 import type { EvalSummary, PrequentialEvaluator } from "../eval/evaluator.ts";
 import { minTrailingRho } from "../eval/knowledge-metrics.ts";
 import { KnowledgeProbe, type ProbeSet } from "../eval/probe-set.ts";
@@ -24,6 +25,7 @@ export class KnowledgeTaps {
   #heldOut = new Set<number>();
   #nextPoint = 1;
   readonly #flicker = new FlickerMeter();
+  readonly #agreement = new CostmapAgreementMeter();
   readonly #speed = new SpeedChangeMeter();
   #pending: { stamp: number; cells: InViewCells } | undefined;
 
@@ -49,8 +51,11 @@ export class KnowledgeTaps {
         this.#speed.observe(e.stamp, e.outputs.speedLimit);
         const p = this.#pending;
         this.#pending = undefined;
-        if (p && p.stamp === e.stamp && e.outputs.costmap)
-          this.#flicker.observe(e.stamp, p.cells, e.outputs.costmap);
+        if (p && p.stamp === e.stamp && e.outputs.costmap) {
+          const inView = cellsInView(p.cells, e.outputs.costmap);
+          this.#flicker.observeCells(e.stamp, inView);
+          this.#agreement.observeCells(inView);
+        }
       }),
     );
   }
@@ -87,6 +92,8 @@ export class KnowledgeTaps {
       after: STABILITY_AFTER_S,
       costmapFlicker: this.#flicker.flicker,
       flickerPairs: this.#flicker.pairs,
+      costmapRho: this.#agreement.rho,
+      costmapRhoSamples: this.#agreement.samples,
       speedLimitChange: this.#speed.change,
       meanSpeedLimit: this.#speed.mean,
     };
@@ -113,6 +120,7 @@ export class KnowledgeTaps {
     const cx = new Float64Array(n);
     const cy = new Float64Array(n);
     const ct = new Int16Array(n);
+    const cr = new Float32Array(n);
     let m = 0;
     for (let k = 0; k < n; k++) {
       const r = truth.range[k]!;
@@ -121,9 +129,10 @@ export class KnowledgeTaps {
       cx[m] = xs[k]!;
       cy[m] = ys[k]!;
       ct[m] = truth.terrain[k]!;
+      cr[m] = truth.roughness[k]!;
       m++;
     }
-    this.#pending = { stamp, cells: { xs: cx, ys: cy, types: ct, n: m } };
+    this.#pending = { stamp, cells: { xs: cx, ys: cy, types: ct, roughness: cr, n: m } };
   }
 }
 
