@@ -8,7 +8,8 @@
 //             the final model elsewhere: what the projection, rasterising and decay add themselves.
 //
 // learning − frozen is what training while the ground is in view adds; frozen − truth is the
-// model's view dependence. Deterministic in sensor time.
+// model's view dependence. Each also gives the costmap's ρ against the truth where the flicker
+// looks (eval.stability.costmapRho). Deterministic in sensor time.
 //
 //   node --import tsx bench/flicker-sources.ts [--worlds default:1,campus:1] [--out FILE] [-c CONFIG]
 //     [--truth-cells all|driven]
@@ -51,6 +52,8 @@ interface Row {
   frozen: number | null;
   truth: number | null;
   rho: { learning: number; frozen: number };
+  /** The costmap's ρ against the truth where the flicker looks (eval.stability.costmapRho). */
+  costmapRho: { learning: number | null; frozen: number | null; truth: number | null };
 }
 
 /** A flicker figure, or n/a where the run had none. */
@@ -183,6 +186,7 @@ try {
       ...quiet,
     });
     const flicker = (r: typeof learning) => r.eval?.stability?.costmapFlicker ?? null;
+    const agreement = (r: typeof learning) => r.eval?.stability?.costmapRho ?? null;
     rows.push({
       world: w.name,
       seed: w.seed,
@@ -190,6 +194,7 @@ try {
       frozen: flicker(frozen),
       truth: flicker(truth),
       rho: { learning: learning.eval?.spearman ?? Number.NaN, frozen: frozen.eval?.spearman ?? Number.NaN },
+      costmapRho: { learning: agreement(learning), frozen: agreement(frozen), truth: agreement(truth) },
     });
     const r = rows.at(-1)!;
     process.stderr.write(
@@ -210,14 +215,15 @@ if (process.exitCode === 1) process.exit(1);
 await save(out);
 rmSync(partial, { force: true });
 
+const g = (v: number | null) => (v === null ? "n/a" : v.toFixed(3));
 const lines = [
-  "| world / seed | learning | frozen final model | ground-truth outputs | frozen / learning |",
-  "| --- | --- | --- | --- | --- |",
+  "| world / seed | learning | frozen final model | ground-truth outputs | frozen / learning | costmap ρ: learning / frozen / ground-truth outputs |",
+  "| --- | --- | --- | --- | --- | --- |",
   ...rows.map(
     (r) =>
       `| ${r.world} s${r.seed} | ${f(r.learning)} | ${f(r.frozen)} | ${f(r.truth)} | ${
         r.learning && r.frozen !== null ? `${Math.round((100 * r.frozen) / r.learning)} %` : "n/a"
-      } |`,
+      } | ${g(r.costmapRho.learning)} / ${g(r.costmapRho.frozen)} / ${g(r.costmapRho.truth)} |`,
   ),
 ];
 process.stdout.write(`${lines.join("\n")}\n`);

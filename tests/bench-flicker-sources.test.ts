@@ -52,10 +52,19 @@ describe("bench/flicker-sources.ts", () => {
     );
     expect(readFileSync(out, "utf8")).toBe("committed figures\n");
     const partial = JSON.parse(readFileSync(`${out}.partial`, "utf8")) as {
-      rows: { seed: number; learning: number | null }[];
+      rows: {
+        seed: number;
+        learning: number | null;
+        costmapRho: { learning: number | null; frozen: number | null; truth: number | null };
+      }[];
       unfinished: string[];
     };
     expect(partial.rows.map((x) => x.seed)).toEqual([seedGood]);
+    // Each run's costmap ρ is kept. In 12 s the model's costmap knows only the ground it stands on
+    // (one type: ρ undefined, null); the one built from the ground truth knows every type in view.
+    const rho = partial.rows[0]!.costmapRho;
+    expect(Object.keys(rho).sort()).toEqual(["frozen", "learning", "truth"]);
+    expect(rho.truth!).toBeGreaterThan(0);
     expect(partial.unfinished).toEqual([`default:${seedBad}`]);
   }, 300_000);
 
