@@ -12,7 +12,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadWorldFile, SIM_VERSION, worldDigest } from "../sim/index.ts";
@@ -175,6 +175,7 @@ async function main(): Promise<void> {
     labels: truthLabels
       ? `ground truth (replay --truth-labels${truthCells ? ` --truth-cells ${truthCells}` : ""})`
       : "vibration",
+    ...configRecord(configs),
     ...extra,
     loadBefore,
     loadAfter: loadavg(),
@@ -278,7 +279,7 @@ async function collect(
   seconds: number,
   config: unknown,
   out: string,
-  values: { raw?: boolean; "truth-labels"?: boolean; "truth-cells"?: string },
+  values: { raw?: boolean; "truth-labels"?: boolean; "truth-cells"?: string; config?: string[] },
 ): Promise<void> {
   const rows: Row[] = [];
   const problems: string[] = [];
@@ -329,6 +330,7 @@ async function collect(
     labels: values["truth-labels"]
       ? `ground truth (replay --truth-labels${values["truth-cells"] ? ` --truth-cells ${values["truth-cells"]}` : ""})`
       : "vibration",
+    ...configRecord((values.config ?? []).map((c) => resolve(c))),
     collected: "from the runs' report.json files",
     rows,
     medians: medians(rows),
@@ -432,6 +434,13 @@ const cell = (k: keyof Row, v: unknown, d: number) =>
 
 function tableLine(r: Row): string {
   return `| ${r.world} s${r.seed} | ${COLUMNS.map(([k, , d]) => cell(k, r[k], d)).join(" | ")} |`;
+}
+
+/** The -c files a run used, with their text, so a results file says what it measured. */
+function configRecord(configs: string[]): { config?: { file: string; text: string }[] } {
+  if (!configs.length) return {};
+  const name = (c: string) => (relative(ROOT, c).startsWith("..") ? c : relative(ROOT, c));
+  return { config: configs.map((c) => ({ file: name(c), text: readFileSync(c, "utf8") })) };
 }
 
 function medians(rows: Row[]): Record<string, number | null> {

@@ -44,7 +44,7 @@ function report(sensorSeconds: number, config?: unknown): string {
       spearman: 0.8,
       confidenceAuroc: 0.9,
       knowledge: { timeToRank: null, curve: [{ t: 10, terrainRho: 0.5, terrainRhoAll: 0.6 }] },
-      stability: { minTrailingRho: null, costmapFlicker: 2, flickerPairs: 10 },
+      stability: { minTrailingRho: null, costmapFlicker: 2, flickerPairs: 10, costmapRho: 0.6 },
     },
     curve: [{ t: 10, trailingSpearman: 0.7 }],
     ...(config ? { config } : {}),
@@ -88,6 +88,25 @@ describe("bench:worlds --collect", () => {
     const doc = JSON.parse(readFileSync(out, "utf8")) as { rows: { world: string; seed: number }[] };
     expect(doc.rows.map((x) => `${x.world}:${x.seed}`)).toEqual(["default:1", "default:2"]);
     expect(r.stdout).toContain("| default s2 |");
+  });
+
+  it("records the -c files it measured with, and reads the costmap's ρ", async () => {
+    const { root, out } = setup("config", {
+      "default-s1-20s": report(19.95, { outputs: { costmap_half_life: 60 } }),
+      "default-s2-20s": report(19.95, { outputs: { costmap_half_life: 60 } }),
+    });
+    const config = join(dir, "config", "half-life.yaml");
+    writeFileSync(config, "outputs:\n  costmap_half_life: 60\n");
+    const r = await collect(root, out, "-c", config);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(out, "utf8")) as {
+      config: { file: string; text: string }[];
+      rows: { costmapRho: number | null }[];
+    };
+    // Outside the repository the file is named by its absolute path.
+    expect(doc.config).toEqual([{ file: config, text: "outputs:\n  costmap_half_life: 60\n" }]);
+    expect(doc.rows.map((x) => x.costmapRho)).toEqual([0.6, 0.6]);
+    expect(r.stdout).toContain("costmap ρ in view");
   });
 
   it("refuses a missing report: exit 1, names it, --out unchanged", async () => {
