@@ -99,6 +99,7 @@ describe("replay --eval --json --record on a simulator bag", () => {
       stability: {
         minTrailingRho: number | null;
         costmapFlicker: number | null;
+        costmapRho: number | null;
         speedLimitChange: number | null;
         meanSpeedLimit: number | null;
       };
@@ -113,6 +114,9 @@ describe("replay --eval --json --record on a simulator bag", () => {
     expect(k.curve.at(-1)!.terrainRho).not.toBeNull();
     expect(e.stability).toHaveProperty("minTrailingRho");
     expect(e.stability.costmapFlicker).toBeGreaterThan(0);
+    // The costmap it publishes ranks the stripes as the truth does (0.68 here; a costmap unrelated to
+    // the ground gives about 0).
+    expect(e.stability.costmapRho).toBeGreaterThan(0.4);
     // The stripes world's bands of every roughness move the limit; it stays within the defaults' range.
     expect(e.stability.speedLimitChange).toBeGreaterThan(0);
     expect(e.stability.meanSpeedLimit).toBeGreaterThanOrEqual(0.3);
