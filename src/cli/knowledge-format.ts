@@ -28,7 +28,8 @@ export function formatKnowledge(k: EvalSummary["knowledge"], s: EvalSummary["sta
   }
   if (s)
     lines.push(
-      `  stability: lowest trailing-60-s ρ from ${s.after} s ${f(s.minTrailingRho)} (${f(s.minTrailingRhoDriven)} on ground already driven); costmap flicker ${f(s.costmapFlicker, 2)} cost points/s (costmap ρ against the truth there ${f(s.costmapRho)}); speed limit changes ${f(s.speedLimitChange, 3)} m/s per s (mean ${f(s.meanSpeedLimit, 2)} m/s)`,
+      `  stability: lowest trailing-60-s ρ from ${s.after} s ${f(s.minTrailingRho)} (${f(s.minTrailingRhoDriven)} on ground already driven); speed limit changes ${f(s.speedLimitChange, 3)} m/s per s (mean ${f(s.meanSpeedLimit, 2)} m/s)`,
+      `  costmap in view: flicker ${f(s.costmapFlicker, 2)} cost points/s; ρ against the true roughness ${f(s.costmapRho)}`,
     );
   return lines;
 }
