@@ -1,8 +1,8 @@
 // Evaluation taps beyond the prequential score: the knowledge probe (a fixed probe set scored by the
 // current model every curve window, held out of training) and the stability figures (lowest trailing
-// ρ late in the run, costmap flicker and how right the costmap is where it is read, how steady the speed limit is). Read-only like every tap:
-// scoring the probe calls the learner's predict(), which does not train, so a run trains exactly as
-// it would without it.
+// ρ late in the run, costmap flicker and how right the costmap is there, how steady the speed limit
+// is). Read-only like every tap: scoring the probe calls the learner's predict(), which does not
+// train, so a run trains exactly as it would without it.
 
 import { type Observable, Subscription } from "rxjs";
 import { CostmapAgreementMeter } from "../eval/costmap-agreement.ts";
