@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { RollingCostmap } from "../src/outputs/costmap.ts";
 import { ConfigError, configFromObject } from "../src/runtime/config.ts";
+import { costmapOptions } from "../src/runtime/stages/outputs.ts";
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL("../bin/terrain-learner.js", import.meta.url));
@@ -35,6 +37,17 @@ describe("outputs cross-field limits", () => {
     expect(() => configFromObject({ outputs: { ahead_min: 2, ahead_max: 2 } })).toThrow(/ahead_max/);
     // A band reaching past the costmap is fine: it is read from the frame's grid, not the costmap.
     expect(configFromObject({ outputs: { ahead_max: 30 } }).outputs.ahead_max).toBe(30);
+  });
+
+  it("costmap_max_range: 0 takes views from the whole window, a distance limits them, negative is refused", () => {
+    const window = new RollingCostmap(costmapOptions(configFromObject({})));
+    // 20 m window: half its diagonal.
+    expect(window.maxRange).toBeCloseTo(10 * Math.SQRT2, 9);
+    const taught = configFromObject({ outputs: { costmap_max_range: 8 } });
+    expect(new RollingCostmap(costmapOptions(taught)).maxRange).toBe(8);
+    expect(() => configFromObject({ outputs: { costmap_max_range: -1 } }, "r.yaml")).toThrow(
+      /r\.yaml: outputs\.costmap_max_range/,
+    );
   });
 
   it("a costmap of more cells than it can hold is refused (it took all the memory)", () => {

@@ -55,6 +55,20 @@ describe("RollingCostmap", () => {
     expect(inside).toBe(16);
   });
 
+  it("leaves out views of ground farther than maxRange from the robot", () => {
+    const g = squareGrid([0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2], new Array(9).fill(1));
+    const known = (maxRange?: number) => {
+      const cm = new RollingCostmap({ ...options, ...(maxRange ? { maxRange } : {}) });
+      cm.advance(0, 0, 0);
+      cm.integrate(3, 3, g.xs, g.ys, g.rough, g.conf, 0, 0);
+      const map = cm.snapshot(0);
+      return { near: valueAt(map, 2.6, 0.1), far: valueAt(map, 3.6, 0.1) };
+    };
+    // The far row of centres (x = 4, 4.0–4.1 m away) is past 3.5 m: its quads are left out.
+    expect(known(3.5)).toEqual({ near: 20, far: -1 });
+    expect(known()).toEqual({ near: 20, far: 20 });
+  });
+
   it("interpolates across a roughness gradient and weights frames by confidence", () => {
     const cm = new RollingCostmap({ ...options, halfLife: 0 });
     // Far row rough (1), near row smooth (0): value grows with x.

@@ -6,6 +6,8 @@ const positive = () => z.number().positive();
 
 /** Most costmap cells a side: 16 M cells, four float32 accumulators of 64 MB and a 16 MB message. */
 export const MAX_COSTMAP_SIDE = 4000;
+/** Default costmap_max_range (m). */
+const DEFAULT_MAX_RANGE = 0;
 
 export const OutputsSchema = z
   .strictObject({
@@ -39,6 +41,16 @@ export const OutputsSchema = z
       .max(1)
       .default(0.3)
       .meta({ unit: "1", description: "cells less confident than this are unknown (-1) in the costmap" }),
+    /**
+     * Views of ground farther than this from the robot do not enter the costmap (m); 0: every view
+     * within the window. The learner is taught views up to association.max_distance; farther ones
+     * are its extrapolations, and a cell's first values came from them (docs/learning.md).
+     */
+    costmap_max_range: z.number().nonnegative().default(DEFAULT_MAX_RANGE).meta({
+      unit: "m",
+      description:
+        "views of ground farther than this from the robot do not enter the costmap (0: the whole window)",
+    }),
     /** Costmap evidence half-life (s of sensor time): older observations fade. */
     costmap_half_life: positive()
       .default(10)

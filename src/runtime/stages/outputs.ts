@@ -4,7 +4,7 @@
 
 import type { SelfSupervisor } from "../../core/self-supervisor.ts";
 import type { FeatureMap } from "../../learning/backbone.ts";
-import { RollingCostmap } from "../../outputs/costmap.ts";
+import { type CostmapOptions, RollingCostmap } from "../../outputs/costmap.ts";
 import { renderOverlay } from "../../outputs/images.ts";
 import type { FrameOutputs } from "../../outputs/index.ts";
 import { roughnessAhead, SpeedLimiter, suggestedSpeed } from "../../outputs/speed.ts";
@@ -18,6 +18,19 @@ export interface OutputOptions {
   costmap: boolean;
 }
 
+/** The rolling costmap a config asks for (costmap_max_range 0: views from the whole window). */
+export function costmapOptions(config: Config): CostmapOptions {
+  const o = config.outputs;
+  return {
+    frameId: config.frames.odom,
+    resolution: o.costmap_resolution,
+    size: o.costmap_size,
+    halfLife: o.costmap_half_life,
+    minConfidence: o.min_confidence,
+    ...(o.costmap_max_range > 0 ? { maxRange: o.costmap_max_range } : {}),
+  };
+}
+
 export class OutputStage {
   readonly #costmap: RollingCostmap;
   // The robot's last known pose (kept when a frame comes before any odometry covers it).
@@ -29,15 +42,8 @@ export class OutputStage {
     private readonly supervisor: SelfSupervisor<FeatureMap>,
     private readonly opts: OutputOptions,
   ) {
-    const o = config.outputs;
-    this.#costmap = new RollingCostmap({
-      frameId: config.frames.odom,
-      resolution: o.costmap_resolution,
-      size: o.costmap_size,
-      halfLife: o.costmap_half_life,
-      minConfidence: o.min_confidence,
-    });
-    this.#speed = new SpeedLimiter(o.speed_limit_rise);
+    this.#costmap = new RollingCostmap(costmapOptions(config));
+    this.#speed = new SpeedLimiter(config.outputs.speed_limit_rise);
   }
 
   /** Forgets the costmap: its cells are the predictions of a model that was just reset. */
