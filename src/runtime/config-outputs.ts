@@ -6,8 +6,6 @@ const positive = () => z.number().positive();
 
 /** Most costmap cells a side: 16 M cells, four float32 accumulators of 64 MB and a 16 MB message. */
 export const MAX_COSTMAP_SIDE = 4000;
-/** Default costmap_max_range (m). */
-const DEFAULT_MAX_RANGE = 0;
 
 export const OutputsSchema = z
   .strictObject({
@@ -46,7 +44,7 @@ export const OutputsSchema = z
      * within the window. The learner is taught views up to association.max_distance; farther ones
      * are its extrapolations, and a cell's first values came from them (docs/learning.md).
      */
-    costmap_max_range: z.number().nonnegative().default(DEFAULT_MAX_RANGE).meta({
+    costmap_max_range: z.number().nonnegative().default(0).meta({
       unit: "m",
       description:
         "views of ground farther than this from the robot do not enter the costmap (0: the whole window)",
