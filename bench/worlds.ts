@@ -160,7 +160,7 @@ async function main(): Promise<void> {
       throw new UsageError((err as Error).message);
   }
   if (values.collect) {
-    await collect(worlds, reports, seconds, config, out, values);
+    await collect(worlds, reports, seconds, config, configs, out, values);
     return;
   }
   const loadBefore = loadavg();
@@ -278,8 +278,9 @@ async function collect(
   reports: string[],
   seconds: number,
   config: unknown,
+  configs: string[],
   out: string,
-  values: { raw?: boolean; "truth-labels"?: boolean; "truth-cells"?: string; config?: string[] },
+  values: { raw?: boolean; "truth-labels"?: boolean; "truth-cells"?: string },
 ): Promise<void> {
   const rows: Row[] = [];
   const problems: string[] = [];
@@ -330,7 +331,7 @@ async function collect(
     labels: values["truth-labels"]
       ? `ground truth (replay --truth-labels${values["truth-cells"] ? ` --truth-cells ${values["truth-cells"]}` : ""})`
       : "vibration",
-    ...configRecord((values.config ?? []).map((c) => resolve(c))),
+    ...configRecord(configs),
     collected: "from the runs' report.json files",
     rows,
     medians: medians(rows),
